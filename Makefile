@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: GPL-2.0
+# steadykv top-level build.  `make` builds steadykv.ko and the userspace
+# programs; `make check` runs every test; `make demo` runs the main job.
+# Kbuild (next to this file) describes the module for the kernel's build.
+
+# The kernel to build for: Debian bookworm's 6.12 LTS, found at build time.
+KVER ?= $(shell ls -1 /lib/modules 2>/dev/null | grep -E '^6\.12\..*-amd64$$' | sort -V | tail -n 1)
+KDIR ?= /lib/modules/$(KVER)/build
+BUILD := $(CURDIR)/build
+export KVER
+
+.PHONY: all deps module userspace linux-src selftests host-test check vm-check \
+	demo lint nl-gen clean help
+
+all: module userspace selftests
+
+help:
+	@echo "make deps       install the Debian packages steadykv needs (root)"
+	@echo "make            build steadykv.ko, userspace programs, selftests"
+	@echo "make host-test  fast host-only tests (store core, client library)"
+	@echo "make check      host tests, then the VM suite; ends 'N passed, N failed'"
+	@echo "make demo       boot a guest, start three nodes, store and read keys"
+	@echo "make lint       checkpatch on kmod/ and include/, cppcheck on userspace/"
+
+# Installs packages only when one is missing, so it is cheap to depend on.
+deps:
+	@bash scripts/deps.sh
+
+linux-src: deps
+	@bash scripts/linux-src.sh $(BUILD)
+
+module: deps
+	@test -n "$(KVER)" || { echo "no 6.12 kernel headers found (make deps)"; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	@mkdir -p $(BUILD)
+	@cp steadykv.ko $(BUILD)/steadykv.ko
+
+userspace: deps linux-src
+	$(MAKE) -C userspace all
+
+selftests: deps linux-src userspace
+	$(MAKE) -C selftests all
+
+host-test: deps linux-src
+	@bash scripts/check.sh --host-only
+
+check: all
+	@bash scripts/check.sh
+
+# The VM suite alone (after `make`).
+vm-check:
+	@bash scripts/check.sh --vm-only
+
+demo: all
+	@bash scripts/demo.sh
+
+lint: deps linux-src
+	@bash scripts/lint.sh
+
+# Regenerate the netlink uapi header and kernel policies from the YAML spec.
+nl-gen: linux-src
+	@bash scripts/nl-gen.sh
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	-$(MAKE) -C userspace clean
+	-$(MAKE) -C selftests clean
+	rm -rf $(BUILD)

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * steadykv wire protocol: the data plane between clients and nodes, and
+ * (later) between nodes for migration pulls.
+ *
+ * Every message, request or reply, is a fixed 24-byte little-endian header
+ * followed by body_len bytes of body.  Requests are pipelined: a client may
+ * send many before reading any reply; replies come back in request order
+ * and echo the request id.  All integers are little-endian.  This header is
+ * shared verbatim by the kernel module and userspace.
+ */
+#ifndef STEADYKV_WIRE_H
+#define STEADYKV_WIRE_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stdint.h>
+#include <linux/types.h>
+#endif
+
+#define SKV_WIRE_MAGIC		0x564b	/* "KV" little-endian */
+#define SKV_WIRE_VERSION	1
+
+/* Limits, enforced by the node; a request over a limit gets SKV_S_TOO_BIG. */
+#define SKV_MAX_KEY_LEN		1024u
+#define SKV_MAX_VALUE_LEN	(256u * 1024u)
+#define SKV_MAX_MULTI_KEYS	256u
+/* Largest body a node accepts; a larger body_len closes the connection. */
+#define SKV_MAX_BODY_LEN	(SKV_MAX_VALUE_LEN + SKV_MAX_KEY_LEN + 64u)
+
+enum skv_opcode {
+	SKV_OP_PING	= 1,	/* body: empty; reply body: empty */
+	SKV_OP_GET	= 2,	/* body: skv_key_req; reply: skv_val_reply */
+	SKV_OP_PUT	= 3,	/* body: skv_put_req; reply: skv_ver_reply */
+	SKV_OP_DELETE	= 4,	/* body: skv_key_req; reply: skv_ver_reply */
+	SKV_OP_MULTI_GET = 5,	/* body: skv_multi_req; reply: skv_multi_reply */
+	SKV_OP_MAX,
+};
+
+/*
+ * Status codes a client can act on.  A reply with status != SKV_S_OK
+ * carries the body documented per status (usually empty).
+ */
+enum skv_status {
+	SKV_S_OK		= 0,
+	SKV_S_NOT_FOUND		= 1,	/* no such key (reply: skv_ver_reply, version of tombstone or 0) */
+	SKV_S_NOT_OWNER		= 2,	/* node does not own the key's tablet: refresh the map */
+	SKV_S_RETRY		= 3,	/* try again after skv_retry_reply.retry_us */
+	SKV_S_NO_SPACE		= 4,	/* memory limit reached */
+	SKV_S_BAD_REQUEST	= 5,	/* malformed body */
+	SKV_S_VERSION_MISMATCH	= 6,	/* conditional write failed (reply: skv_ver_reply, current version) */
+	SKV_S_TOO_BIG		= 7,	/* key or value over the limit */
+	SKV_S_UNKNOWN_OP	= 8,	/* opcode not known */
+	SKV_S_UNKNOWN_TABLE	= 9,	/* no such table on this node */
+	SKV_S_INTERNAL		= 10,	/* unexpected node error */
+	SKV_S_MAX,
+};
+
+/* Header flags. */
+#define SKV_F_REPLY		0x01	/* set on every reply */
+
+struct skv_hdr {
+	__le16 magic;		/* SKV_WIRE_MAGIC */
+	__u8 version;		/* SKV_WIRE_VERSION */
+	__u8 opcode;		/* enum skv_opcode */
+	__u8 flags;		/* SKV_F_* */
+	__u8 status;		/* enum skv_status; 0 in requests */
+	__le16 reserved;	/* must be zero */
+	__le64 request_id;	/* chosen by the client, echoed back */
+	__le32 body_len;	/* bytes following this header */
+	__le32 reserved2;	/* must be zero */
+};
+
+/* GET, DELETE: key follows. */
+struct skv_key_req {
+	__le64 table_id;
+	__le64 expect_version;	/* DELETE only: 0 = unconditional */
+	__le16 key_len;
+	__le16 reserved[3];
+	/* __u8 key[key_len]; */
+};
+
+/* PUT: key then value follow. */
+struct skv_put_req {
+	__le64 table_id;
+	__le64 expect_version;	/* 0 = unconditional; else the current version must match */
+	__le16 key_len;
+	__le16 reserved;
+	__le32 value_len;
+	/* __u8 key[key_len]; __u8 value[value_len]; */
+};
+
+/* Reply to GET (OK): version then value. */
+struct skv_val_reply {
+	__le64 version;
+	__le32 value_len;
+	__le32 reserved;
+	/* __u8 value[value_len]; */
+};
+
+/* Reply to PUT/DELETE, and to GET with NOT_FOUND or VERSION_MISMATCH. */
+struct skv_ver_reply {
+	__le64 version;
+};
+
+/* Body of a RETRY reply. */
+struct skv_retry_reply {
+	__le32 retry_us;
+	__le32 reserved;
+};
+
+/* MULTI-GET: count entries of { __le16 key_len; __u8 key[] } follow. */
+struct skv_multi_req {
+	__le64 table_id;
+	__le16 count;
+	__le16 reserved[3];
+};
+
+/*
+ * Reply to MULTI-GET (header status OK): count entries, each
+ * struct skv_multi_item followed by value_len bytes of value.
+ */
+struct skv_multi_reply {
+	__le16 count;
+	__le16 reserved[3];
+};
+
+struct skv_multi_item {
+	__u8 status;		/* per-key enum skv_status */
+	__u8 reserved[3];
+	__le32 value_len;	/* 0 unless status is OK */
+	__le64 version;
+};
+
+/* Key hashing: tablets are ranges of this hash (xxh64, seed 0, over the key bytes). */
+#define SKV_KEY_HASH_SEED	0
+
+#endif /* STEADYKV_WIRE_H */

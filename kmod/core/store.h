@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The steadykv store: the public API of the portable core.
+ *
+ * The same sources build into the kernel module and into a host library
+ * (see skv_shim.h), so everything here is plain C over the shim.  The store
+ * owns: the log (segments of records), the hash index ordered by key hash,
+ * the node-wide version counter, the table/tablet ownership map and the
+ * cleaner.  It does not know about sockets or netlink.
+ *
+ * Calling context: every function may sleep unless marked "atomic-safe".
+ * Data operations (get/put/delete/multi-get) never sleep and may be called
+ * concurrently from any number of threads; readers never take a lock.
+ *
+ * Return values: data operations return an enum skv_status (wire.h);
+ * control operations return 0 or a negative errno.
+ */
+#ifndef SKV_CORE_STORE_H
+#define SKV_CORE_STORE_H
+
+#include "skv_shim.h"
+#include "../../include/steadykv/wire.h"
+
+struct skv_store;
+
+struct skv_store_config {
+	u32 segment_size;	/* bytes per segment; power of two, 64 KiB..64 MiB */
+	u32 index_buckets_log2;	/* index has 1 << this many buckets (10..26) */
+	u64 mem_limit;		/* most bytes of segment memory; 0 = default */
+};
+
+#define SKV_DEFAULT_SEGMENT_SIZE	(1u << 20)
+#define SKV_DEFAULT_BUCKETS_LOG2	16
+#define SKV_DEFAULT_MEM_LIMIT		(256ull << 20)
+
+/* State of a tablet on this node, as the migration protocol moves it. */
+enum skv_tablet_state {
+	SKV_TABLET_NORMAL = 0,		/* owned, served */
+	SKV_TABLET_MIGRATING_IN = 1,	/* owned, data still arriving */
+	SKV_TABLET_MIGRATING_OUT = 2,	/* no longer owned, data being pulled */
+	SKV_TABLET_RECOVERING = 3,	/* owned, being rebuilt; not served */
+};
+
+struct skv_tablet_info {
+	u64 table_id;
+	u64 start_hash;		/* inclusive */
+	u64 end_hash;		/* inclusive */
+	u32 state;		/* enum skv_tablet_state */
+};
+
+struct skv_store_stats {
+	u64 mem_limit;			/* bytes */
+	u64 mem_used;			/* bytes of allocated segments */
+	u64 live_bytes;			/* bytes of live records */
+	u64 segments;			/* allocated segments */
+	u64 objects;			/* live objects */
+	u64 tombstones;			/* tombstones in the index */
+	u64 version;			/* last version handed out */
+	u64 cleaner_passes;
+	u64 cleaner_segments_freed;
+	u64 cleaner_bytes_relocated;
+	u64 tombstones_dropped;
+	u64 no_space_errors;
+};
+
+/* Lifecycle. */
+int skv_store_create(const struct skv_store_config *cfg, struct skv_store **out);
+void skv_store_destroy(struct skv_store *s);
+int skv_store_set_mem_limit(struct skv_store *s, u64 bytes);	/* -EINVAL if < 4 segments */
+void skv_store_get_stats(struct skv_store *s, struct skv_store_stats *st);
+
+/* Hash of a key: xxh64(key, len, SKV_KEY_HASH_SEED).  Atomic-safe. */
+u64 skv_key_hash(const void *key, u32 key_len);
+
+/* Tables and tablets.  Tablets of one table never overlap. */
+int skv_table_add(struct skv_store *s, u64 table_id);		/* -EEXIST */
+int skv_table_del(struct skv_store *s, u64 table_id);		/* -ENOENT; drops its data */
+int skv_tablet_add(struct skv_store *s, const struct skv_tablet_info *t); /* -ENOENT (table), -EEXIST (overlap), -EINVAL */
+int skv_tablet_del(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash); /* exact match; drops its data */
+int skv_tablet_set_state(struct skv_store *s, u64 table_id, u64 start_hash,
+			 u64 end_hash, enum skv_tablet_state state);
+/*
+ * Copy up to max table ids / tablets, starting at index pos, into out.
+ * Returns the number copied (0 at the end).  For netlink dumps.
+ */
+int skv_tables_list(struct skv_store *s, u32 pos, u64 *out, u32 max);
+int skv_tablets_list(struct skv_store *s, u32 pos, struct skv_tablet_info *out, u32 max);
+
+/*
+ * Data operations.  key_hash must be skv_key_hash(key, key_len).  All are
+ * atomic-safe (no sleeping) and check ownership: a key in no tablet of the
+ * table, or in a tablet not served here, gives SKV_S_NOT_OWNER; an unknown
+ * table gives SKV_S_UNKNOWN_TABLE.
+ */
+
+/*
+ * GET: copies the value into buf (capacity buf_len) and sets *value_len and
+ * *version.  If the value does not fit, returns SKV_S_TOO_BIG with
+ * *value_len set to the size needed.  NOT_FOUND sets *version to the
+ * tombstone's version, or 0.
+ */
+int skv_get(struct skv_store *s, u64 table_id, const void *key, u32 key_len,
+	    u64 key_hash, void *buf, u32 buf_len, u32 *value_len, u64 *version);
+
+/*
+ * PUT: expect_version 0 writes unconditionally; otherwise the key's current
+ * version must equal expect_version (a missing key has version 0, so a
+ * non-zero expectation on a missing key fails) or the result is
+ * SKV_S_VERSION_MISMATCH with *version = the current version.  On success
+ * *version is the new version.  SKV_S_NO_SPACE when memory is exhausted.
+ */
+int skv_put(struct skv_store *s, u64 table_id, const void *key, u32 key_len,
+	    u64 key_hash, const void *value, u32 value_len, u64 expect_version,
+	    u64 *version);
+
+/*
+ * DELETE: writes a tombstone.  SKV_S_NOT_FOUND (and writes nothing) if the
+ * key does not exist; expect_version as for PUT.  *version is the
+ * tombstone's version.
+ */
+int skv_delete(struct skv_store *s, u64 table_id, const void *key, u32 key_len,
+	       u64 key_hash, u64 expect_version, u64 *version);
+
+/* Versions: the last version handed out, and raising its floor (never lowers). */
+u64 skv_store_version(struct skv_store *s);
+void skv_store_raise_version(struct skv_store *s, u64 floor);
+
+/*
+ * Cleaner: one pass over the segments with the lowest live fraction;
+ * relocates live records, drops tombstones no older copy needs, frees
+ * segments.  Returns bytes freed or a negative errno.  Called by the
+ * module's cleaner worker and by host tests.  Never blocks readers.
+ */
+long skv_cleaner_run(struct skv_store *s, u32 max_segments);
+/* True when the cleaner has work worth doing (memory pressure and dead bytes). */
+bool skv_cleaner_wanted(struct skv_store *s);
+
+#endif /* SKV_CORE_STORE_H */

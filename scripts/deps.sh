@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install every Debian package steadykv needs to build, test and run its
+# demo.  Idempotent: does nothing (and needs no network) when all are there.
+set -euo pipefail
+
+packages=(
+	# build: kernel module against Debian bookworm's 6.12 LTS
+	build-essential linux-headers-6.12-amd64 linux-source-6.12 bc kmod
+	# the kernel the VM boots, and the VM itself
+	linux-image-6.12-amd64 qemu-system-x86 busybox-static cpio xz-utils
+	# in-guest networking tools
+	iproute2 procps
+	# userspace: netlink, hashing, RCU for the host build of the store core
+	pkg-config libnl-3-dev libnl-genl-3-dev libxxhash-dev liburcu-dev
+	libhiredis-dev
+	# tests and lint: fuzzer and sanitizers, static analysis, ynl-gen
+	clang libclang-rt-14-dev cppcheck shellcheck python3 python3-yaml
+	# peers and tools for benchmarks
+	redis-server redis-tools memcached iperf3 gnuplot-nox
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	# dpkg-query prints "install ok installed" for a package that is in place.
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+	exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+	echo "deps: must run as root to install packages" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# redis-server and memcached are started by tests as they need them.
+systemctl disable --now redis-server memcached >/dev/null 2>&1 || true
