@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# Run a command inside a fresh QEMU guest booted on Debian's 6.12 kernel, with
+# the host root shared read-only (writes land in a throw-away overlay). The run
+# fails if the command fails, if the guest never reports back, or if the guest
+# kernel log shows a problem (oops, WARNING, hung task, ...). See README.md.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=lib.sh
+source "$script_dir/lib.sh"
+
+# Console-log strings that mean the guest kernel is unhappy.
+readonly KERNEL_PROBLEMS=(
+	'Oops' 'BUG:' 'WARNING:' 'KFENCE:' 'hung_task' 'blocked for more than'
+	'rcu_sched self-detected stall' 'rcu: INFO:' 'RCU stall' 'Kernel panic'
+	'general protection fault' 'UBSAN:' 'KASAN:' 'refcount_t:'
+	'list_add corruption' 'list_del corruption' 'slab-out-of-bounds'
+)
+readonly MCAST_GROUP=230.0.0.1
+
+usage() {
+	cat <<EOF
+usage: ${0##*/} [options] [--] COMMAND [ARG...]
+
+Runs COMMAND in a fresh QEMU guest on Debian's 6.12 kernel. The guest sees the
+host's files read-only beneath a throw-away overlay; files it writes under
+\$STEADYKV_RESULTS land in the run directory.
+
+options:
+  --timeout SECONDS   hard limit for the whole VM, host side (default 600)
+  --mem MB            guest memory (default 2048)
+  --smp N             guest CPUs (default 2)
+  --name NAME         run name; logs go to BUILD/vm/NAME/ (default: unique)
+  --mcast-port PORT   add a NIC (eth0, eth1, ...) on the QEMU socket segment
+                      $MCAST_GROUP:PORT; may be repeated
+  --mac-index N       0-65535, makes MACs unique across VMs (default: from pid)
+  --workdir DIR       directory to run COMMAND in (default: current directory)
+  --kvm               use KVM instead of TCG emulation
+  -h, --help          this text
+
+exit status: COMMAND's; 1 if it passed but the kernel log shows a problem;
+124 on timeout; 125 if the guest never reported a status or could not be
+started; 2 on bad usage.
+EOF
+}
+
+usage_error() {
+	printf '%s: %s (see --help)\n' "${0##*/}" "$*" >&2
+	exit 2
+}
+
+# need_num OPTION VALUE MIN MAX: VALUE must be a decimal number in [MIN, MAX].
+need_num() {
+	if ! [[ $2 =~ ^(0|[1-9][0-9]{0,8})$ ]] || (($2 < $3 || $2 > $4)); then
+		usage_error "$1 needs a number from $3 to $4"
+	fi
+}
+
+# Messages of this script go to stderr; stdout carries only COMMAND's output.
+say() { printf '==> vm-test %s: %s\n' "$name" "$*" >&2; }
+
+timeout_s=600 mem_mb=2048 smp=2 name='' mac_index=$(($$ % 65536)) use_kvm=0
+workdir=$PWD
+mcast_ports=()
+
+while (($# > 0)); do
+	case $1 in
+	--timeout) need_num "$1" "${2-}" 1 999999 && timeout_s=$2 && shift 2 ;;
+	--mem) need_num "$1" "${2-}" 256 999999 && mem_mb=$2 && shift 2 ;;
+	--smp) need_num "$1" "${2-}" 1 64 && smp=$2 && shift 2 ;;
+	--mcast-port) need_num "$1" "${2-}" 1 65535 && mcast_ports+=("$2") && shift 2 ;;
+	--mac-index) need_num "$1" "${2-}" 0 65535 && mac_index=$2 && shift 2 ;;
+	--name)
+		[[ $# -ge 2 && $2 =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]] ||
+			usage_error "--name needs a name of letters, digits, '.', '_', '-'"
+		name=$2
+		shift 2
+		;;
+	--workdir)
+		[[ $# -ge 2 ]] || usage_error "--workdir needs a directory"
+		workdir=$2
+		shift 2
+		;;
+	--kvm) use_kvm=1 && shift ;;
+	-h | --help) usage && exit 0 ;;
+	--) shift && break ;;
+	-*) usage_error "unknown option $1" ;;
+	*) break ;;
+	esac
+done
+(($# > 0)) || usage_error "no command given"
+[[ -n $name ]] || name=run-$(date +%Y%m%d-%H%M%S)-$$
+
+command -v qemu-system-x86_64 >/dev/null || vm_die "qemu-system-x86_64 not found (install qemu-system-x86)"
+vm_find_kernel
+if ((use_kvm)) && [[ ! -w /dev/kvm ]]; then
+	vm_die "--kvm given but /dev/kvm is not usable"
+fi
+
+workdir=$(cd "$workdir" 2>/dev/null && pwd -P) || vm_die "no such directory: $workdir"
+# The guest mounts fresh file systems there, hiding the host's content.
+case $workdir/ in
+/tmp/* | /run/* | /proc/* | /sys/* | /dev/*)
+	vm_die "working directory $workdir is not visible in the guest (it has its own /tmp, /run, /proc, /sys, /dev)"
+	;;
+esac
+# The stage-2 path travels on the kernel command line, split at whitespace.
+[[ $script_dir != *[[:space:]]* ]] || vm_die "the vm-test path must not contain whitespace: $script_dir"
+
+build_dir=${STEADYKV_BUILD:-$script_dir/../build}
+mkdir -p "$build_dir/vm"
+build_dir=$(cd "$build_dir" && pwd -P)
+"$script_dir/mkinitramfs.sh" "$build_dir/vm/.initramfs"
+initramfs=$build_dir/vm/.initramfs/initramfs.cpio.gz
+
+# The run directory doubles as the guest's writable "results" share.
+run_dir=$build_dir/vm/$name
+mkdir -p "$run_dir"
+exec {lock_fd}>"$run_dir/.lock"
+flock -n "$lock_fd" || vm_die "a run named $name is already in progress"
+find "$run_dir" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf -- {} +
+
+{
+	printf 'WORKDIR=%q\n' "$workdir"
+	printf 'VM_HOSTNAME=%q\n' "$name"
+	printf 'NICS=%q\n' "${#mcast_ports[@]}"
+	printf 'CMD=('
+	printf ' %q' "$@"
+	printf ' )\n'
+} >"$run_dir/job.env"
+
+if ((use_kvm)); then
+	accel=(-accel kvm -cpu host)
+else
+	accel=(-accel tcg -cpu max)
+fi
+# shellcheck disable=SC2054 # QEMU option values are comma-separated
+qemu_args=(
+	-name "steadykv-$name" -machine q35 "${accel[@]}" -smp "$smp" -m "$mem_mb"
+	-nodefaults -no-user-config -display none -no-reboot -nic none
+	-chardev "file,id=console,path=$run_dir/console.log" -serial chardev:console
+	-kernel "$VM_KERNEL" -initrd "$initramfs"
+	# panic=-1 with -no-reboot: a panicking guest ends QEMU at once.
+	-append "console=ttyS0,115200 loglevel=7 panic=-1 steadykv.init=$script_dir/guest-init.sh"
+	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
+	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
+	-fsdev "local,id=results,path=$run_dir,security_model=none"
+	-device virtio-9p-pci,fsdev=results,mount_tag=results
+)
+for i in "${!mcast_ports[@]}"; do
+	mac=$(printf '52:54:00:%02x:%02x:%02x' $((mac_index >> 8)) $((mac_index & 255)) "$i")
+	qemu_args+=(
+		-netdev "socket,id=net$i,mcast=$MCAST_GROUP:${mcast_ports[i]},localaddr=127.0.0.1"
+		-device "virtio-net-pci,netdev=net$i,mac=$mac"
+	)
+done
+
+qemu_pid='' tail_pid=''
+# shellcheck disable=SC2317 # called from the EXIT trap
+cleanup() {
+	# timeout(1) passes the signal on to QEMU and waits for it.
+	if [[ -n $qemu_pid ]]; then
+		kill -TERM "$qemu_pid" 2>/dev/null || true
+		wait "$qemu_pid" 2>/dev/null || true
+	fi
+	if [[ -n $tail_pid ]]; then
+		kill "$tail_pid" 2>/dev/null || true
+	fi
+}
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+accel_name=tcg
+((use_kvm)) && accel_name=kvm
+say "kernel $VM_KVER, $accel_name, $smp CPUs, $mem_mb MiB, timeout $timeout_s s, ${#mcast_ports[@]} NIC(s)"
+start=$(date +%s.%N)
+timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 "${qemu_args[@]}" \
+	</dev/null >"$run_dir/qemu.log" 2>&1 &
+qemu_pid=$!
+# Stream the command's output as the guest writes it through 9p.
+tail -n +1 -F -s 0.2 --pid="$qemu_pid" "$run_dir/output.log" 2>/dev/null &
+tail_pid=$!
+
+qemu_rc=0
+wait "$qemu_pid" || qemu_rc=$?
+qemu_pid=''
+wait "$tail_pid" || true
+tail_pid=''
+end=$(date +%s.%N)
+
+output=$run_dir/output.log
+if [[ -s $output && -n $(tail -c 1 "$output") ]]; then
+	echo # the output lacked a final newline
+fi
+
+timing="total $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s"
+if [[ -e $run_dir/started ]]; then
+	boot=$(awk -v a="$start" -v b="$(stat -c %.3Y "$run_dir/started")" 'BEGIN { printf "%.1f", b - a }')
+	timing="boot to command $boot s, $timing"
+fi
+
+status=''
+if [[ -f $run_dir/status ]]; then
+	status=$(<"$run_dir/status")
+	[[ $status =~ ^[0-9]+$ ]] || status=''
+fi
+
+if [[ -n $status ]]; then
+	rc=$status
+	say "command exited with status $status ($timing)"
+elif ((qemu_rc == 124 || qemu_rc == 137)); then
+	rc=124
+	say "TIMEOUT: the guest was killed after $timeout_s s ($timing)"
+else
+	rc=125
+	say "the guest never reported an exit status (QEMU status $qemu_rc; $timing)"
+	if [[ -s $run_dir/error ]]; then
+		say "guest setup error: $(<"$run_dir/error")"
+	fi
+	if [[ -s $run_dir/qemu.log ]]; then
+		say "QEMU said:"
+		cat "$run_dir/qemu.log" >&2
+	fi
+fi
+
+grep_args=()
+for pattern in "${KERNEL_PROBLEMS[@]}"; do
+	grep_args+=(-e "$pattern")
+done
+if grep -q -F "${grep_args[@]}" "$run_dir/console.log" 2>/dev/null; then
+	say "FAIL: the guest kernel log reports problems ($run_dir/console.log):"
+	{ grep -n -F -B 3 -A 12 "${grep_args[@]}" "$run_dir/console.log" || true; } |
+		head -n 200 >&2
+	((rc != 0)) || rc=1
+elif [[ -z $status && -s $run_dir/console.log ]]; then
+	say "last console lines ($run_dir/console.log):"
+	tail -n 25 "$run_dir/console.log" >&2
+fi
+
+if ((rc == 0)); then
+	say "PASS (logs in $run_dir/)"
+else
+	say "FAIL with exit status $rc (logs in $run_dir/)"
+fi
+exit "$rc"
