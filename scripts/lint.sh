@@ -3,7 +3,7 @@
 # and the static analysers on userspace/.  Exits non-zero on any finding.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 rc=0
 
 checkpatch=build/linux-src/scripts/checkpatch.pl

@@ -9,7 +9,7 @@ set -euo pipefail
 
 build=${1:-build}
 out=$build/linux-src
-tarball=$(ls /usr/src/linux-source-6.12*.tar.xz 2>/dev/null | sort -V | tail -n 1)
+tarball=$(find /usr/src -maxdepth 1 -name "linux-source-6.12*.tar.xz" | sort -V | tail -n 1)
 if [[ -z "$tarball" ]]; then
 	echo "linux-src: no /usr/src/linux-source-6.12*.tar.xz (run make deps)" >&2
 	exit 1

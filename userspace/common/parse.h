@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Strict parsers for command-line words: the whole word must be consumed,
+ * no sign, no surrounding space.  Each returns 0 or -1.
+ */
+#ifndef SKV_COMMON_PARSE_H
+#define SKV_COMMON_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Decimal, or hexadecimal with 0x/0X. */
+int parse_u64(const char *s, uint64_t *v);
+int parse_u32(const char *s, uint32_t *v);
+int parse_u16(const char *s, uint16_t *v);
+/* parse_u64, or "min" (0) / "max" (UINT64_MAX): key-hash bounds. */
+int parse_hash(const char *s, uint64_t *v);
+/* A byte count with an optional K, M, G or T suffix (powers of 1024). */
+int parse_size(const char *s, uint64_t *v);
+/*
+ * "HOST:PORT", "[IPV6]:PORT" or, for an IPv6 literal without a port,
+ * nothing else: the port is required.  host gets the address text.
+ */
+int parse_hostport(const char *s, char *host, size_t host_len, uint16_t *port);
+
+#endif

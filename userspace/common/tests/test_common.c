@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Host tests of the shared helpers: strict parsers and the JSON writer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "json.h"
+#include "parse.h"
+
+TEST(parse_u64_is_strict)
+{
+	uint64_t v;
+
+	ASSERT_EQ(0, parse_u64("0", &v));
+	ASSERT_EQ(0u, v);
+	ASSERT_EQ(0, parse_u64("18446744073709551615", &v));
+	ASSERT_EQ(UINT64_MAX, v);
+	ASSERT_EQ(0, parse_u64("0xFFFFFFFFFFFFFFFF", &v));
+	ASSERT_EQ(UINT64_MAX, v);
+	ASSERT_EQ(0, parse_u64("0x10", &v));
+	ASSERT_EQ(16u, v);
+	ASSERT_EQ(0, parse_u64("010", &v));	/* decimal, not octal */
+	ASSERT_EQ(10u, v);
+	ASSERT_EQ(-1, parse_u64("18446744073709551616", &v));
+	ASSERT_EQ(-1, parse_u64("", &v));
+	ASSERT_EQ(-1, parse_u64("-1", &v));
+	ASSERT_EQ(-1, parse_u64("+1", &v));
+	ASSERT_EQ(-1, parse_u64(" 1", &v));
+	ASSERT_EQ(-1, parse_u64("1 ", &v));
+	ASSERT_EQ(-1, parse_u64("0x", &v));
+	ASSERT_EQ(-1, parse_u64("12ab", &v));
+}
+
+TEST(parse_hash_and_size)
+{
+	uint64_t v;
+	uint16_t p;
+
+	ASSERT_EQ(0, parse_hash("min", &v));
+	ASSERT_EQ(0u, v);
+	ASSERT_EQ(0, parse_hash("max", &v));
+	ASSERT_EQ(UINT64_MAX, v);
+	ASSERT_EQ(0, parse_hash("0x7fffffffffffffff", &v));
+	ASSERT_EQ(INT64_MAX, (int64_t)v);
+	ASSERT_EQ(-1, parse_hash("maximum", &v));
+
+	ASSERT_EQ(0, parse_size("4096", &v));
+	ASSERT_EQ(4096u, v);
+	ASSERT_EQ(0, parse_size("64M", &v));
+	ASSERT_EQ(64ull << 20, v);
+	ASSERT_EQ(0, parse_size("2g", &v));
+	ASSERT_EQ(2ull << 30, v);
+	ASSERT_EQ(0, parse_size("1KiB", &v));
+	ASSERT_EQ(1024u, v);
+	ASSERT_EQ(0, parse_size("3KB", &v));
+	ASSERT_EQ(3072u, v);
+	ASSERT_EQ(-1, parse_size("1X", &v));
+	ASSERT_EQ(-1, parse_size("1Mx", &v));
+	ASSERT_EQ(-1, parse_size("M", &v));
+	ASSERT_EQ(-1, parse_size("17179869184G", &v));	/* 2^64: overflows */
+
+	ASSERT_EQ(0, parse_u16("65535", &p));
+	ASSERT_EQ(-1, parse_u16("65536", &p));
+}
+
+TEST(parse_hostport_forms)
+{
+	char host[64];
+	uint16_t port;
+
+	ASSERT_EQ(0, parse_hostport("127.0.0.1:7000", host, sizeof(host), &port));
+	ASSERT_STREQ("127.0.0.1", host);
+	ASSERT_EQ(7000, port);
+	ASSERT_EQ(0, parse_hostport("[::1]:8000", host, sizeof(host), &port));
+	ASSERT_STREQ("::1", host);
+	ASSERT_EQ(8000, port);
+	ASSERT_EQ(0, parse_hostport("[fe80::1%eth0]:1", host, sizeof(host), &port));
+	ASSERT_STREQ("fe80::1%eth0", host);
+	ASSERT_EQ(0, parse_hostport("localhost:9", host, sizeof(host), &port));
+	ASSERT_STREQ("localhost", host);
+	ASSERT_EQ(-1, parse_hostport("::1:5", host, sizeof(host), &port));
+	ASSERT_EQ(-1, parse_hostport("[::1]", host, sizeof(host), &port));
+	ASSERT_EQ(-1, parse_hostport("[::1]5", host, sizeof(host), &port));
+	ASSERT_EQ(-1, parse_hostport("host", host, sizeof(host), &port));
+	ASSERT_EQ(-1, parse_hostport(":80", host, sizeof(host), &port));
+	ASSERT_EQ(-1, parse_hostport("h:0", host, sizeof(host), &port));
+	ASSERT_EQ(-1, parse_hostport("h:65536", host, sizeof(host), &port));
+	ASSERT_EQ(-1, parse_hostport("averyveryverylonghostname:1", host, 8, &port));
+}
+
+/* Run fn against a writer on a memory stream; returns the text (free it). */
+static char *capture(bool pretty, void (*fn)(struct json *j))
+{
+	struct json j;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		abort();
+	json_init(&j, f, pretty);
+	fn(&j);
+	fclose(f);
+	return buf;
+}
+
+static void emit_nested(struct json *j)
+{
+	json_obj_begin(j);
+	json_kv_u64(j, "n", 18446744073709551615ull);
+	json_kv_i64(j, "neg", -5);
+	json_kv_bool(j, "t", true);
+	json_key(j, "empty");
+	json_arr_begin(j);
+	json_arr_end(j);
+	json_key(j, "list");
+	json_arr_begin(j);
+	json_obj_begin(j);
+	json_kv_hex64(j, "h", 0x10);
+	json_obj_end(j);
+	json_null(j);
+	json_str(j, NULL);
+	json_arr_end(j);
+	json_obj_end(j);
+}
+
+static void emit_escapes(struct json *j)
+{
+	static const char raw[] = "q\"b\\n\n t\t c\x01 del\x7f \xc3\xa9 bad\xff\xc3 end";
+
+	json_obj_begin(j);
+	json_kv_strn(j, "s", raw, sizeof(raw) - 1);
+	json_kv_strn(j, "nul", "a\0b", 3);
+	json_obj_end(j);
+}
+
+static void emit_lines(struct json *j)
+{
+	for (int i = 0; i < 2; i++) {
+		json_obj_begin(j);
+		json_kv_i64(j, "i", i);
+		json_obj_end(j);
+	}
+}
+
+TEST(json_compact)
+{
+	char *s = capture(false, emit_nested);
+
+	ASSERT_STREQ("{\"n\":18446744073709551615,\"neg\":-5,\"t\":true,\"empty\":[],"
+		     "\"list\":[{\"h\":\"0x0000000000000010\"},null,null]}\n", s);
+	free(s);
+}
+
+TEST(json_pretty)
+{
+	char *s = capture(true, emit_nested);
+
+	ASSERT_STREQ("{\n  \"n\": 18446744073709551615,\n  \"neg\": -5,\n  \"t\": true,\n"
+		     "  \"empty\": [],\n  \"list\": [\n    {\n      \"h\": \"0x0000000000000010\"\n"
+		     "    },\n    null,\n    null\n  ]\n}\n", s);
+	free(s);
+}
+
+TEST(json_escapes_any_bytes)
+{
+	char *s = capture(false, emit_escapes);
+
+	/* Valid UTF-8 passes through; stray bytes become \u00XX. */
+	ASSERT_STREQ("{\"s\":\"q\\\"b\\\\n\\n t\\t c\\u0001 del\\u007f \xc3\xa9 bad\\u00ff\\u00c3 end\","
+		     "\"nul\":\"a\\u0000b\"}\n", s);
+	free(s);
+}
+
+TEST(json_lines)
+{
+	char *s = capture(false, emit_lines);
+
+	ASSERT_STREQ("{\"i\":0}\n{\"i\":1}\n", s);
+	free(s);
+}
+
+TEST_HARNESS_MAIN

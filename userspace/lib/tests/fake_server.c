@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The fake node of the host tests: framing, replies, and a tiny store. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fake_server.h"
+
+/* Tests fail loudly on broken plumbing rather than hang. */
+static void die(const char *what)
+{
+	perror(what);
+	abort();
+}
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void fake_send(struct fake_server *s, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(s->fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;	/* client gone: its test will say so */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+void fake_hdr(uint8_t *h, uint8_t opcode, uint8_t flags, uint8_t status,
+	      uint64_t id, uint32_t body_len)
+{
+	memset(h, 0, SKV_HDR_LEN);
+	skv_put_le16(h, SKV_WIRE_MAGIC);
+	h[2] = SKV_WIRE_VERSION;
+	h[3] = opcode;
+	h[4] = flags;
+	h[5] = status;
+	skv_put_le64(h + 8, id);
+	skv_put_le32(h + 16, body_len);
+}
+
+void fake_reply(struct fake_server *s, const struct fake_req *req, uint8_t status,
+		const void *body, uint32_t len)
+{
+	uint8_t h[SKV_HDR_LEN];
+
+	fake_hdr(h, req->opcode, SKV_F_REPLY, status, req->id, len);
+	fake_send(s, h, sizeof(h));
+	if (len)
+		fake_send(s, body, len);
+}
+
+static void *serve(void *arg)
+{
+	struct fake_server *s = arg;
+	uint8_t h[SKV_HDR_LEN];
+
+	if (s->listen_fd >= 0) {
+		s->fd = accept(s->listen_fd, NULL, NULL);
+		if (s->fd < 0)
+			return NULL;
+	}
+	while (read_full(s->fd, h, sizeof(h)) == 0) {
+		struct fake_req req = {
+			.opcode = h[3], .flags = h[4], .status = h[5],
+			.reserved = skv_get_le16(h + 6), .id = skv_get_le64(h + 8),
+			.body_len = skv_get_le32(h + 16), .reserved2 = skv_get_le32(h + 20),
+		};
+		int stop;
+
+		/* Like the node: a bad header or oversized body ends the connection. */
+		if (skv_get_le16(h) != SKV_WIRE_MAGIC || h[2] != SKV_WIRE_VERSION ||
+		    req.flags || req.status || req.reserved || req.reserved2 ||
+		    req.body_len > SKV_MAX_BODY_LEN) {
+			s->bad++;
+			break;
+		}
+		req.body = malloc(req.body_len ? req.body_len : 1);
+		if (!req.body)
+			die("malloc");
+		if (read_full(s->fd, req.body, req.body_len)) {
+			free(req.body);
+			break;
+		}
+		s->served++;
+		stop = s->handler(s, &req);
+		free(req.body);
+		if (stop)
+			break;
+	}
+	shutdown(s->fd, SHUT_RDWR);
+	return NULL;
+}
+
+void fake_start_pair(struct fake_server *s, fake_handler_t h, void *arg, int *client_fd)
+{
+	int sv[2];
+
+	memset(s, 0, sizeof(*s));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		die("socketpair");
+	s->fd = sv[1];
+	s->listen_fd = -1;
+	s->handler = h;
+	s->arg = arg;
+	*client_fd = sv[0];
+	if (pthread_create(&s->thread, NULL, serve, s))
+		die("pthread_create");
+}
+
+int fake_start_tcp(struct fake_server *s, fake_handler_t h, void *arg, int family,
+		   uint16_t *port)
+{
+	struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
+	socklen_t len = sizeof(ss);
+	int fd;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->handler = h;
+	s->arg = arg;
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_addr = in6addr_loopback;
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&ss, family == AF_INET ?
+		 sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) ||
+	    listen(fd, 1) || getsockname(fd, (struct sockaddr *)&ss, &len)) {
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+		      ((struct sockaddr_in6 *)&ss)->sin6_port);
+	s->listen_fd = fd;
+	if (pthread_create(&s->thread, NULL, serve, s))
+		die("pthread_create");
+	return 0;
+}
+
+void fake_stop(struct fake_server *s)
+{
+	if (s->fd >= 0)
+		shutdown(s->fd, SHUT_RDWR);
+	pthread_join(s->thread, NULL);
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+}
+
+/* ---- the tiny store ---- */
+
+struct entry {
+	uint8_t key[64];
+	uint16_t key_len;
+	bool live;
+	uint64_t version;
+	uint8_t *value;
+	uint32_t value_len;
+};
+
+struct fake_store {
+	struct entry e[256];
+	unsigned int n;
+	uint64_t version;
+};
+
+struct fake_store *fake_store_new(void)
+{
+	struct fake_store *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		die("calloc");
+	return st;
+}
+
+void fake_store_free(struct fake_store *st)
+{
+	for (unsigned int i = 0; i < st->n; i++)
+		free(st->e[i].value);
+	free(st);
+}
+
+static struct entry *lookup(struct fake_store *st, const uint8_t *key, uint16_t len,
+			    bool create)
+{
+	for (unsigned int i = 0; i < st->n; i++)
+		if (st->e[i].key_len == len && !memcmp(st->e[i].key, key, len))
+			return &st->e[i];
+	if (!create || st->n == 256 || len > sizeof(st->e[0].key))
+		return NULL;
+	st->e[st->n].key_len = len;
+	memcpy(st->e[st->n].key, key, len);
+	return &st->e[st->n++];
+}
+
+static void reply_ver(struct fake_server *s, const struct fake_req *req, uint8_t status,
+		      uint64_t version)
+{
+	uint8_t b[8];
+
+	skv_put_le64(b, version);
+	fake_reply(s, req, status, b, sizeof(b));
+}
+
+static void do_get(struct fake_server *s, const struct fake_req *req, struct entry *e)
+{
+	uint8_t *b;
+
+	if (!e || !e->live) {
+		reply_ver(s, req, SKV_S_NOT_FOUND, e ? e->version : 0);
+		return;
+	}
+	b = malloc(16 + e->value_len);
+	if (!b)
+		die("malloc");
+	memset(b, 0, 16);
+	skv_put_le64(b, e->version);
+	skv_put_le32(b + 8, e->value_len);
+	memcpy(b + 16, e->value, e->value_len);
+	fake_reply(s, req, SKV_S_OK, b, 16 + e->value_len);
+	free(b);
+}
+
+static void do_multi(struct fake_server *s, struct fake_store *st, const struct fake_req *req)
+{
+	const uint8_t *p = req->body + 16, *end = req->body + req->body_len;
+	uint16_t count = skv_get_le16(req->body + 8);
+	size_t cap = 8, len = 8;
+	uint8_t *b = calloc(1, cap);
+
+	if (!b)
+		die("calloc");
+	skv_put_le16(b, count);
+	for (unsigned int i = 0; i < count; i++) {
+		struct entry *e;
+		uint16_t kl;
+		uint32_t vl;
+
+		if (end - p < 2 || end - p - 2 < skv_get_le16(p)) {
+			s->bad++;
+			free(b);
+			fake_reply(s, req, SKV_S_BAD_REQUEST, NULL, 0);
+			return;
+		}
+		kl = skv_get_le16(p);
+		e = lookup(st, p + 2, kl, false);
+		p += 2 + kl;
+		vl = e && e->live ? e->value_len : 0;
+		if (len + 16 + vl > cap) {
+			cap = (len + 16 + vl) * 2;
+			b = realloc(b, cap);
+			if (!b)
+				die("realloc");
+		}
+		memset(b + len, 0, 16);
+		b[len] = e && e->live ? SKV_S_OK : SKV_S_NOT_FOUND;
+		skv_put_le32(b + len + 4, vl);
+		skv_put_le64(b + len + 8, e ? e->version : 0);
+		if (vl)
+			memcpy(b + len + 16, e->value, vl);
+		len += 16 + vl;
+	}
+	if (p != end)
+		s->bad++;
+	fake_reply(s, req, SKV_S_OK, b, (uint32_t)len);
+	free(b);
+}
+
+int fake_store_handler(struct fake_server *s, const struct fake_req *req)
+{
+	struct fake_store *st = s->arg;
+	const uint8_t *b = req->body;
+	uint64_t table, expect;
+	uint16_t kl;
+	uint32_t vl = 0;
+	struct entry *e;
+
+	switch (req->opcode) {
+	case SKV_OP_PING:
+		if (req->body_len)
+			s->bad++;
+		fake_reply(s, req, SKV_S_OK, NULL, 0);
+		return 0;
+	case SKV_OP_GET:
+	case SKV_OP_DELETE:
+	case SKV_OP_PUT:
+	case SKV_OP_MULTI_GET:
+		break;
+	default:
+		fake_reply(s, req, SKV_S_UNKNOWN_OP, NULL, 0);
+		return 0;
+	}
+	if (req->body_len < 16) {
+		s->bad++;
+		fake_reply(s, req, SKV_S_BAD_REQUEST, NULL, 0);
+		return 0;
+	}
+	table = skv_get_le64(b);
+	if (table != 1) {
+		fake_reply(s, req, SKV_S_UNKNOWN_TABLE, NULL, 0);
+		return 0;
+	}
+	if (req->opcode == SKV_OP_MULTI_GET) {
+		do_multi(s, st, req);
+		return 0;
+	}
+	expect = skv_get_le64(b + 8);
+	kl = skv_get_le16(b + 16);
+	if (req->opcode == SKV_OP_PUT)
+		vl = skv_get_le32(b + 20);
+	/* The whole body must be exactly the fixed part, the key, the value. */
+	if (req->body_len < 24 || req->body_len - 24 != (uint64_t)kl + vl) {
+		s->bad++;
+		fake_reply(s, req, SKV_S_BAD_REQUEST, NULL, 0);
+		return 0;
+	}
+	if (kl > SKV_MAX_KEY_LEN || vl > SKV_MAX_VALUE_LEN) {
+		fake_reply(s, req, SKV_S_TOO_BIG, NULL, 0);
+		return 0;
+	}
+	e = lookup(st, b + 24, kl, req->opcode == SKV_OP_PUT);
+	switch (req->opcode) {
+	case SKV_OP_GET:
+		do_get(s, req, e);
+		break;
+	case SKV_OP_PUT:
+		if (!e) {
+			fake_reply(s, req, SKV_S_NO_SPACE, NULL, 0);
+			break;
+		}
+		if (expect && expect != (e->live ? e->version : 0)) {
+			reply_ver(s, req, SKV_S_VERSION_MISMATCH, e->live ? e->version : 0);
+			break;
+		}
+		free(e->value);
+		e->value = malloc(vl ? vl : 1);
+		if (!e->value)
+			die("malloc");
+		memcpy(e->value, b + 24 + kl, vl);
+		e->value_len = vl;
+		e->live = true;
+		e->version = ++st->version;
+		reply_ver(s, req, SKV_S_OK, e->version);
+		break;
+	case SKV_OP_DELETE:
+		if (!e || !e->live) {
+			reply_ver(s, req, SKV_S_NOT_FOUND, e ? e->version : 0);
+			break;
+		}
+		if (expect && expect != e->version) {
+			reply_ver(s, req, SKV_S_VERSION_MISMATCH, e->version);
+			break;
+		}
+		e->live = false;
+		e->version = ++st->version;
+		reply_ver(s, req, SKV_S_OK, e->version);
+		break;
+	}
+	return 0;
+}
