@@ -9,8 +9,11 @@
  * cleaner.  It does not know about sockets or netlink.
  *
  * Calling context: every function may sleep unless marked "atomic-safe".
- * Data operations (get/put/delete/multi-get) never sleep and may be called
- * concurrently from any number of threads; readers never take a lock.
+ * Data operations may be called concurrently from any number of threads;
+ * readers never take a lock.  GET is atomic-safe.  PUT and DELETE may
+ * sleep (process context only): when the log head is full they allocate
+ * the next segment (kvmalloc, GFP_KERNEL) before taking any lock, and a
+ * new key's index entry likewise; they never sleep under a lock or RCU.
  *
  * Return values: data operations return an enum skv_status (wire.h);
  * control operations return 0 or a negative errno.
@@ -66,7 +69,11 @@ struct skv_store_stats {
 /* Lifecycle. */
 int skv_store_create(const struct skv_store_config *cfg, struct skv_store **out);
 void skv_store_destroy(struct skv_store *s);
-int skv_store_set_mem_limit(struct skv_store *s, u64 bytes);	/* -EINVAL if < 4 segments */
+/*
+ * -EINVAL if < 4 segments.  Writes stop 2 segments short of the limit,
+ * deletes 1 segment short; the rest is the cleaner's reserve.
+ */
+int skv_store_set_mem_limit(struct skv_store *s, u64 bytes);
 void skv_store_get_stats(struct skv_store *s, struct skv_store_stats *st);
 
 /* Hash of a key: xxh64(key, len, SKV_KEY_HASH_SEED).  Atomic-safe. */
@@ -87,10 +94,19 @@ int skv_tables_list(struct skv_store *s, u32 pos, u64 *out, u32 max);
 int skv_tablets_list(struct skv_store *s, u32 pos, struct skv_tablet_info *out, u32 max);
 
 /*
- * Data operations.  key_hash must be skv_key_hash(key, key_len).  All are
- * atomic-safe (no sleeping) and check ownership: a key in no tablet of the
- * table, or in a tablet not served here, gives SKV_S_NOT_OWNER; an unknown
- * table gives SKV_S_UNKNOWN_TABLE.
+ * Data operations.  key_hash must be skv_key_hash(key, key_len).  They
+ * check ownership: a key in no tablet of the table, or in a tablet not
+ * served here (MIGRATING_OUT, RECOVERING), gives SKV_S_NOT_OWNER; an
+ * unknown table gives SKV_S_UNKNOWN_TABLE.  GET is atomic-safe; PUT and
+ * DELETE may sleep (see above).
+ *
+ * In a MIGRATING_IN tablet a key this node holds nothing of (no object,
+ * no tombstone) may still be on its way from the source: a conditional
+ * PUT/DELETE (expect_version != 0) on it gives SKV_S_RETRY, and an
+ * unconditional DELETE writes a tombstone anyway (SKV_S_OK) so the copy
+ * in flight cannot resurrect the key.  GET gives SKV_S_NOT_FOUND with
+ * version 0; the caller checks the tablet state (skv_tablet_lookup(),
+ * tablet.h) to decide on a priority pull.
  */
 
 /*
@@ -128,8 +144,10 @@ void skv_store_raise_version(struct skv_store *s, u64 floor);
 /*
  * Cleaner: one pass over the segments with the lowest live fraction;
  * relocates live records, drops tombstones no older copy needs, frees
- * segments.  Returns bytes freed or a negative errno.  Called by the
- * module's cleaner worker and by host tests.  Never blocks readers.
+ * segments.  Returns bytes freed (net of the survivor segments it filled)
+ * or a negative errno; 0 when no pass would gain a segment.  max_segments
+ * 0 means 16.  Called by the module's cleaner worker and by host tests.
+ * Never blocks readers.  Process context (synchronize_rcu()).
  */
 long skv_cleaner_run(struct skv_store *s, u32 max_segments);
 /* True when the cleaner has work worth doing (memory pressure and dead bytes). */

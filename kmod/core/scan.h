@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Cursor scan of a table's hash range, for migration pulls.
+ *
+ * The cursor is a hash value, not a position in the index, so it stays
+ * exact while entries are inserted, removed or relocated by the cleaner.
+ * A call visits the live records (objects and tombstones) of table_id with
+ * start_hash <= key_hash <= end_hash and key_hash >= cursor, in hash order,
+ * one bucket lock at a time.  Records with the same key hash form a group
+ * that is never split across calls.  A group is visited if it is the
+ * call's first or if it keeps the call within budget bytes, so only a
+ * first group larger than the budget goes over it.  Every record that is
+ * live for the whole scan is visited exactly once over the calls.
+ */
+#ifndef SKV_CORE_SCAN_H
+#define SKV_CORE_SCAN_H
+
+#include "store.h"
+#include "record.h"
+
+/*
+ * Called for each record, a pointer into log memory valid only during the
+ * call; runs under RCU and a bucket lock so must not sleep.  A negative
+ * return stops the scan and is returned by skv_scan().
+ */
+typedef int (*skv_scan_fn)(void *arg, const void *rec, u32 len);
+
+/*
+ * Returns the bytes visited, or a negative errno.  *next is the cursor for
+ * the next call; *done is true once the range is finished.  Atomic-safe
+ * if fn is.
+ */
+long skv_scan(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash,
+	      u64 cursor, u32 budget, skv_scan_fn fn, void *arg, u64 *next,
+	      bool *done);
+
+/*
+ * The same walk, writing a batch (struct skv_batch_hdr then the records,
+ * as a pull reply carries them, crc over the records) into buf.  Returns
+ * the bytes written, or -EMSGSIZE if the first group alone does not fit
+ * (buf_len >= sizeof(struct skv_batch_hdr) + SKV_REC_MAX_LEN always fits
+ * a group of one).
+ */
+long skv_scan_serialize(struct skv_store *s, u64 table_id, u64 start_hash,
+			u64 end_hash, u64 cursor, void *buf, u32 buf_len,
+			u64 *next, bool *done);
+
+#endif /* SKV_CORE_SCAN_H */

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internals of the store core shared by its .c files: segments, the log,
+ * index entries, the tablet map and the store itself.
+ *
+ * Lock order: tablet map RCU -> bucket lock -> log lock.  The cleaner
+ * mutex and the control mutex are outermost and may sleep.
+ */
+#ifndef SKV_CORE_STORE_INT_H
+#define SKV_CORE_STORE_INT_H
+
+#include "store.h"
+#include "record.h"
+#include "log.h"
+
+enum skv_seg_state {
+	SKV_SEG_HEAD = 1,	/* main log head, being appended */
+	SKV_SEG_SIDE,		/* owned by a side log, being appended */
+	SKV_SEG_SURVIVOR,	/* owned by the cleaner, being filled */
+	SKV_SEG_CLOSED,		/* in the main log, immutable */
+	SKV_SEG_VICTIM,		/* chosen by the cleaner, to be freed */
+};
+
+struct skv_segment {
+	struct list_head node;
+	u8 *data;
+	u64 id;
+	u32 size;
+	u32 used;		/* bytes appended; READ_ONCE outside the owner */
+	u32 max_rec;		/* largest record appended */
+	u32 state;		/* enum skv_seg_state, under the log lock */
+	skv_atomic64_t live;	/* bytes of live records */
+};
+
+struct skv_log {
+	skv_spinlock_t lock;
+	struct list_head segs;	/* main log segments, head included */
+	struct skv_segment *head;
+	struct skv_segment *spare;	/* allocated ahead, outside the lock */
+};
+
+struct skv_sidelog {
+	struct list_head segs;
+	struct skv_segment *cur;
+};
+
+/*
+ * An index entry: one per (table id, key) that has records in the log.
+ * rec is the live record (object or tombstone), or NULL for a "ghost":
+ * an entry whose data was dropped (tablet deleted) but which still counts
+ * dead copies in the log.  dead_copies is the number of superseded copies
+ * of this key still in the log; the entry is freed once it is a ghost
+ * with no dead copies left.  Everything but rec, next and the key is
+ * written and read under the bucket lock.
+ */
+struct skv_entry {
+	struct skv_entry __rcu *next;
+	u64 key_hash;
+	u64 table_id;
+	const u8 __rcu *rec;
+	struct skv_segment *seg;	/* holds rec */
+	u64 version;			/* of rec */
+	u32 dead_copies;
+	u32 rec_len;
+	u16 key_len;
+	u8 type;			/* of rec */
+	skv_rcu_head rcu;
+	u8 key[];
+};
+
+struct skv_index {
+	struct skv_entry __rcu **buckets;
+	skv_spinlock_t *locks;
+	u32 log2;
+	u32 lock_mask;
+};
+
+struct skv_tmap {
+	u32 ntables;
+	u32 ntablets;
+	u64 *tables;			/* sorted */
+	struct skv_tablet_info *tablets;	/* sorted by table, start */
+};
+
+struct skv_store {
+	u32 seg_size;
+	u32 reserve_segs;		/* kept back for the cleaner */
+	u64 mem_limit;			/* READ_ONCE */
+	skv_atomic64_t mem_used;
+	skv_atomic64_t nsegs;
+	skv_atomic64_t next_seg_id;
+	skv_atomic64_t version;
+	skv_atomic64_t live_bytes;
+	skv_atomic64_t objects;
+	skv_atomic64_t tombstones;
+	skv_atomic64_t cleaner_passes;
+	skv_atomic64_t cleaner_freed;
+	skv_atomic64_t cleaner_relocated;
+	skv_atomic64_t tombstones_dropped;
+	skv_atomic64_t no_space;
+	struct skv_log log;
+	struct skv_index index;
+	struct skv_tmap __rcu *tmap;
+	skv_mutex_t ctl_lock;		/* tablet map changes */
+	skv_mutex_t cleaner_lock;	/* one cleaner pass at a time */
+};
+
+/*
+ * Who may allocate a segment how close to mem_limit: writes stop two
+ * segments short of it, deletes (whose tombstones let the cleaner free
+ * more) one, the cleaner may use all of it, so it can always relocate
+ * into a survivor and make progress.
+ */
+enum skv_alloc_tier {
+	SKV_ALLOC_WRITE = 0,
+	SKV_ALLOC_DELETE = 1,
+	SKV_ALLOC_CLEANER = 2,
+};
+
+/* log.c */
+struct skv_segment *skv_seg_alloc(struct skv_store *s,
+				  enum skv_alloc_tier tier);
+void skv_seg_free(struct skv_store *s, struct skv_segment *seg);
+static inline u32 skv_seg_room(const struct skv_segment *seg)
+{
+	return seg->size - seg->used;
+}
+
+/* Append len bytes at seg (the caller owns it and checked room). */
+static inline u8 *skv_seg_append(struct skv_segment *seg, u32 len)
+{
+	u8 *p = seg->data + seg->used;
+
+	WRITE_ONCE(seg->used, seg->used + len);
+	if (len > seg->max_rec)
+		seg->max_rec = len;
+	return p;
+}
+
+int skv_log_init(struct skv_store *s);
+void skv_log_destroy(struct skv_store *s);
+int skv_log_ensure_space(struct skv_store *s, u32 len,
+			 enum skv_alloc_tier tier);
+u8 *skv_log_reserve_locked(struct skv_store *s, u32 len,
+			   enum skv_alloc_tier tier, struct skv_segment **segp,
+			   bool *no_space);
+int skv_sidelog_ensure_space(struct skv_store *s, struct skv_sidelog *sl,
+			     u32 len);
+
+/* index.c */
+int skv_index_init(struct skv_index *ix, u32 log2);
+void skv_index_destroy(struct skv_index *ix);
+
+static inline u64 skv_bucket_of(const struct skv_index *ix, u64 hash)
+{
+	return hash >> (64 - ix->log2);
+}
+
+static inline skv_spinlock_t *skv_bucket_lock(struct skv_index *ix, u64 b)
+{
+	return &ix->locks[b & ix->lock_mask];
+}
+
+struct skv_entry *skv_index_find(struct skv_index *ix, u64 b, u64 table_id,
+				 u64 hash, const void *key, u32 key_len);
+bool skv_index_has(struct skv_index *ix, u64 b, u64 table_id, u64 hash,
+		   const void *key, u32 key_len);
+void skv_index_insert(struct skv_index *ix, u64 b, struct skv_entry *e);
+void skv_index_remove(struct skv_index *ix, u64 b, struct skv_entry *e);
+struct skv_entry *skv_entry_alloc(u64 table_id, u64 hash, const void *key,
+				  u32 key_len);
+void skv_entry_set(struct skv_store *s, struct skv_entry *e,
+		   struct skv_segment *seg, const u8 *rec, u32 len, u8 type,
+		   u64 version);
+void skv_entry_unlive(struct skv_store *s, struct skv_entry *e);
+
+/* tablet.c */
+int skv_tmap_init(struct skv_store *s);
+void skv_tmap_destroy(struct skv_store *s);
+/* Under RCU: SKV_S_OK with *state, SKV_S_UNKNOWN_TABLE or SKV_S_NOT_OWNER. */
+int skv_tmap_lookup(struct skv_store *s, u64 table_id, u64 hash, u32 *state);
+
+/* store.c */
+void skv_version_raise(struct skv_store *s, u64 floor);
+
+#endif /* SKV_CORE_STORE_INT_H */

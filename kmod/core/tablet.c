@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Tables, tablets and the ownership check (tablet.h). */
+#include "store_int.h"
+#include "tablet.h"
+
+static struct skv_tmap *skv_tmap_alloc(u32 ntables, u32 ntablets)
+{
+	struct skv_tmap *m;
+
+	m = skv_zalloc(sizeof(*m) + ntables * sizeof(u64) +
+		       ntablets * sizeof(struct skv_tablet_info));
+	if (!m)
+		return NULL;
+	m->ntables = ntables;
+	m->ntablets = ntablets;
+	m->tables = (u64 *)(m + 1);
+	m->tablets = (struct skv_tablet_info *)(m->tables + ntables);
+	return m;
+}
+
+int skv_tmap_init(struct skv_store *s)
+{
+	struct skv_tmap *m = skv_tmap_alloc(0, 0);
+
+	if (!m)
+		return -ENOMEM;
+	RCU_INIT_POINTER(s->tmap, m);
+	skv_mutex_init(&s->ctl_lock);
+	return 0;
+}
+
+void skv_tmap_destroy(struct skv_store *s)
+{
+	skv_free(rcu_access_pointer(s->tmap));
+	RCU_INIT_POINTER(s->tmap, NULL);
+	skv_mutex_destroy(&s->ctl_lock);
+}
+
+static struct skv_tmap *skv_tmap_cur(struct skv_store *s)
+{
+	/* Only under ctl_lock. */
+	return rcu_dereference_protected(s->tmap, 1);
+}
+
+/* Publish m, wait out readers of the old map, free it.  Under ctl_lock. */
+static void skv_tmap_publish(struct skv_store *s, struct skv_tmap *m)
+{
+	struct skv_tmap *old = skv_tmap_cur(s);
+
+	rcu_assign_pointer(s->tmap, m);
+	skv_synchronize_rcu();
+	skv_free(old);
+}
+
+/* Index of the first table >= id. */
+static u32 skv_tmap_table_pos(const struct skv_tmap *m, u64 id)
+{
+	u32 lo = 0, hi = m->ntables;
+
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+
+		if (m->tables[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool skv_tablet_before(const struct skv_tablet_info *t, u64 table_id,
+			      u64 hash)
+{
+	return t->table_id < table_id ||
+	       (t->table_id == table_id && t->start_hash <= hash);
+}
+
+/* Index of the last tablet with (table, start) <= (table_id, hash), or -1. */
+static int skv_tmap_tablet_pos(const struct skv_tmap *m, u64 table_id,
+			       u64 hash)
+{
+	u32 lo = 0, hi = m->ntablets;
+
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+
+		if (skv_tablet_before(&m->tablets[mid], table_id, hash))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (int)lo - 1;
+}
+
+static const struct skv_tablet_info *
+skv_tmap_find(const struct skv_tmap *m, u64 table_id, u64 hash, bool *table)
+{
+	u32 tp = skv_tmap_table_pos(m, table_id);
+	const struct skv_tablet_info *t;
+	int i;
+
+	*table = tp < m->ntables && m->tables[tp] == table_id;
+	if (!*table)
+		return NULL;
+	i = skv_tmap_tablet_pos(m, table_id, hash);
+	if (i < 0)
+		return NULL;
+	t = &m->tablets[i];
+	if (t->table_id != table_id || hash < t->start_hash ||
+	    hash > t->end_hash)
+		return NULL;
+	return t;
+}
+
+int skv_tmap_lookup(struct skv_store *s, u64 table_id, u64 hash, u32 *state)
+{
+	const struct skv_tablet_info *t;
+	bool table;
+
+	t = skv_tmap_find(rcu_dereference(s->tmap), table_id, hash, &table);
+	if (!table)
+		return SKV_S_UNKNOWN_TABLE;
+	if (!t)
+		return SKV_S_NOT_OWNER;
+	*state = t->state;
+	return SKV_S_OK;
+}
+
+int skv_tablet_lookup(struct skv_store *s, u64 table_id, u64 hash,
+		      struct skv_tablet_info *out)
+{
+	const struct skv_tablet_info *t;
+	bool table;
+	int ret = 0;
+
+	skv_rcu_read_lock();
+	t = skv_tmap_find(rcu_dereference(s->tmap), table_id, hash, &table);
+	if (!table)
+		ret = -ENOENT;
+	else if (!t)
+		ret = -ERANGE;
+	else
+		*out = *t;
+	skv_rcu_read_unlock();
+	return ret;
+}
+
+/*
+ * Drop the data of table_id in [start, end]: every live record there
+ * leaves the live set and its entry becomes a ghost that the cleaner frees
+ * once no copy of the key is left in the log.  Called after the tablet
+ * left the map and a grace period passed, so no write to it is in flight.
+ */
+static void skv_drop_range(struct skv_store *s, u64 table_id, u64 start,
+			   u64 end)
+{
+	struct skv_index *ix = &s->index;
+	u64 b, last = skv_bucket_of(ix, end);
+	struct skv_entry *e;
+
+	for (b = skv_bucket_of(ix, start); b <= last; b++) {
+		if (!rcu_access_pointer(ix->buckets[b]))
+			continue;
+		skv_rcu_read_lock();
+		skv_spin_lock(skv_bucket_lock(ix, b));
+		for (e = rcu_dereference(ix->buckets[b]); e;
+		     e = rcu_dereference(e->next)) {
+			if (e->table_id == table_id && e->key_hash >= start &&
+			    e->key_hash <= end)
+				skv_entry_unlive(s, e);
+		}
+		skv_spin_unlock(skv_bucket_lock(ix, b));
+		skv_rcu_read_unlock();
+		if ((b & 1023) == 0)
+			skv_cond_resched();
+	}
+}
+
+int skv_table_add(struct skv_store *s, u64 table_id)
+{
+	struct skv_tmap *old, *m;
+	u32 pos;
+
+	skv_mutex_lock(&s->ctl_lock);
+	old = skv_tmap_cur(s);
+	pos = skv_tmap_table_pos(old, table_id);
+	if (pos < old->ntables && old->tables[pos] == table_id) {
+		skv_mutex_unlock(&s->ctl_lock);
+		return -EEXIST;
+	}
+	m = skv_tmap_alloc(old->ntables + 1, old->ntablets);
+	if (!m) {
+		skv_mutex_unlock(&s->ctl_lock);
+		return -ENOMEM;
+	}
+	memcpy(m->tables, old->tables, pos * sizeof(u64));
+	m->tables[pos] = table_id;
+	memcpy(m->tables + pos + 1, old->tables + pos,
+	       (old->ntables - pos) * sizeof(u64));
+	memcpy(m->tablets, old->tablets, old->ntablets * sizeof(*m->tablets));
+	skv_tmap_publish(s, m);
+	skv_mutex_unlock(&s->ctl_lock);
+	return 0;
+}
+
+int skv_table_del(struct skv_store *s, u64 table_id)
+{
+	struct skv_tablet_info *gone = NULL;
+	struct skv_tmap *old, *m;
+	u32 pos, i, j, n = 0;
+
+	skv_mutex_lock(&s->ctl_lock);
+	old = skv_tmap_cur(s);
+	pos = skv_tmap_table_pos(old, table_id);
+	if (pos >= old->ntables || old->tables[pos] != table_id) {
+		skv_mutex_unlock(&s->ctl_lock);
+		return -ENOENT;
+	}
+	for (i = 0; i < old->ntablets; i++)
+		n += old->tablets[i].table_id == table_id;
+	if (n) {
+		gone = skv_alloc(n * sizeof(*gone));
+		if (!gone) {
+			skv_mutex_unlock(&s->ctl_lock);
+			return -ENOMEM;
+		}
+	}
+	m = skv_tmap_alloc(old->ntables - 1, old->ntablets - n);
+	if (!m) {
+		skv_free(gone);
+		skv_mutex_unlock(&s->ctl_lock);
+		return -ENOMEM;
+	}
+	memcpy(m->tables, old->tables, pos * sizeof(u64));
+	memcpy(m->tables + pos, old->tables + pos + 1,
+	       (old->ntables - pos - 1) * sizeof(u64));
+	for (i = 0, j = 0, n = 0; i < old->ntablets; i++) {
+		if (old->tablets[i].table_id == table_id)
+			gone[n++] = old->tablets[i];
+		else
+			m->tablets[j++] = old->tablets[i];
+	}
+	skv_tmap_publish(s, m);
+	for (i = 0; i < n; i++)
+		skv_drop_range(s, table_id, gone[i].start_hash,
+			       gone[i].end_hash);
+	skv_mutex_unlock(&s->ctl_lock);
+	skv_free(gone);
+	return 0;
+}
+
+int skv_tablet_add(struct skv_store *s, const struct skv_tablet_info *t)
+{
+	struct skv_tmap *old, *m;
+	u32 tp;
+	int i;
+
+	if (t->start_hash > t->end_hash || t->state > SKV_TABLET_RECOVERING)
+		return -EINVAL;
+	skv_mutex_lock(&s->ctl_lock);
+	old = skv_tmap_cur(s);
+	tp = skv_tmap_table_pos(old, t->table_id);
+	if (tp >= old->ntables || old->tables[tp] != t->table_id) {
+		skv_mutex_unlock(&s->ctl_lock);
+		return -ENOENT;
+	}
+	/* Neighbours in (table, start) order must not overlap. */
+	i = skv_tmap_tablet_pos(old, t->table_id, t->start_hash);
+	if ((i >= 0 && old->tablets[i].table_id == t->table_id &&
+	     old->tablets[i].end_hash >= t->start_hash) ||
+	    ((u32)(i + 1) < old->ntablets &&
+	     old->tablets[i + 1].table_id == t->table_id &&
+	     old->tablets[i + 1].start_hash <= t->end_hash)) {
+		skv_mutex_unlock(&s->ctl_lock);
+		return -EEXIST;
+	}
+	m = skv_tmap_alloc(old->ntables, old->ntablets + 1);
+	if (!m) {
+		skv_mutex_unlock(&s->ctl_lock);
+		return -ENOMEM;
+	}
+	memcpy(m->tables, old->tables, old->ntables * sizeof(u64));
+	memcpy(m->tablets, old->tablets, (i + 1) * sizeof(*m->tablets));
+	m->tablets[i + 1] = *t;
+	memcpy(m->tablets + i + 2, old->tablets + i + 1,
+	       (old->ntablets - i - 1) * sizeof(*m->tablets));
+	skv_tmap_publish(s, m);
+	skv_mutex_unlock(&s->ctl_lock);
+	return 0;
+}
+
+/* Index of the tablet exactly matching, or -1.  Under ctl_lock. */
+static int skv_tmap_exact(const struct skv_tmap *m, u64 table_id, u64 start,
+			  u64 end)
+{
+	int i = skv_tmap_tablet_pos(m, table_id, start);
+
+	if (i < 0 || m->tablets[i].table_id != table_id ||
+	    m->tablets[i].start_hash != start || m->tablets[i].end_hash != end)
+		return -1;
+	return i;
+}
+
+int skv_tablet_del(struct skv_store *s, u64 table_id, u64 start_hash,
+		   u64 end_hash)
+{
+	struct skv_tmap *old, *m;
+	int i;
+
+	skv_mutex_lock(&s->ctl_lock);
+	old = skv_tmap_cur(s);
+	i = skv_tmap_exact(old, table_id, start_hash, end_hash);
+	if (i < 0) {
+		skv_mutex_unlock(&s->ctl_lock);
+		return -ENOENT;
+	}
+	m = skv_tmap_alloc(old->ntables, old->ntablets - 1);
+	if (!m) {
+		skv_mutex_unlock(&s->ctl_lock);
+		return -ENOMEM;
+	}
+	memcpy(m->tables, old->tables, old->ntables * sizeof(u64));
+	memcpy(m->tablets, old->tablets, i * sizeof(*m->tablets));
+	memcpy(m->tablets + i, old->tablets + i + 1,
+	       (old->ntablets - i - 1) * sizeof(*m->tablets));
+	skv_tmap_publish(s, m);
+	skv_drop_range(s, table_id, start_hash, end_hash);
+	skv_mutex_unlock(&s->ctl_lock);
+	return 0;
+}
+
+int skv_tablet_set_state(struct skv_store *s, u64 table_id, u64 start_hash,
+			 u64 end_hash, enum skv_tablet_state state)
+{
+	struct skv_tmap *old, *m;
+	int i;
+
+	if ((u32)state > SKV_TABLET_RECOVERING)
+		return -EINVAL;
+	skv_mutex_lock(&s->ctl_lock);
+	old = skv_tmap_cur(s);
+	i = skv_tmap_exact(old, table_id, start_hash, end_hash);
+	if (i < 0) {
+		skv_mutex_unlock(&s->ctl_lock);
+		return -ENOENT;
+	}
+	m = skv_tmap_alloc(old->ntables, old->ntablets);
+	if (!m) {
+		skv_mutex_unlock(&s->ctl_lock);
+		return -ENOMEM;
+	}
+	memcpy(m->tables, old->tables, old->ntables * sizeof(u64));
+	memcpy(m->tablets, old->tablets, old->ntablets * sizeof(*m->tablets));
+	m->tablets[i].state = state;
+	skv_tmap_publish(s, m);
+	skv_mutex_unlock(&s->ctl_lock);
+	return 0;
+}
+
+int skv_tables_list(struct skv_store *s, u32 pos, u64 *out, u32 max)
+{
+	const struct skv_tmap *m;
+	u32 n = 0;
+
+	skv_rcu_read_lock();
+	m = rcu_dereference(s->tmap);
+	while (pos + n < m->ntables && n < max) {
+		out[n] = m->tables[pos + n];
+		n++;
+	}
+	skv_rcu_read_unlock();
+	return n;
+}
+
+int skv_tablets_list(struct skv_store *s, u32 pos, struct skv_tablet_info *out,
+		     u32 max)
+{
+	const struct skv_tmap *m;
+	u32 n = 0;
+
+	skv_rcu_read_lock();
+	m = rcu_dereference(s->tmap);
+	while (pos + n < m->ntablets && n < max) {
+		out[n] = m->tablets[pos + n];
+		n++;
+	}
+	skv_rcu_read_unlock();
+	return n;
+}
