@@ -41,7 +41,7 @@ userspace: deps linux-src
 selftests: deps linux-src userspace
 	$(MAKE) -C selftests all
 
-host-test: deps linux-src
+host-test: userspace
 	@bash scripts/check.sh --host-only
 
 check: all
