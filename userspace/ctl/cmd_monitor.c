@@ -118,6 +118,13 @@ static void say_overrun(struct ctl *c)
 	fflush(stdout);
 }
 
+static int accept_any_seq(struct nl_msg *msg, void *arg)
+{
+	(void)msg;
+	(void)arg;
+	return NL_OK;
+}
+
 int cmd_monitor(struct ctl *c, int argc, char **argv)
 {
 	struct monitor m = { .c = c };
@@ -143,8 +150,6 @@ int cmd_monitor(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "steadykvctl: monitor: cannot open the events socket\n");
 		goto out;
 	}
-	/* Events are unsolicited: no sequence numbers to match. */
-	nl_socket_disable_seq_check(ev);
 	nl_socket_set_buffer_size(ev, EVENTS_RCVBUF, 0);
 	nl_socket_enable_msg_peek(ev);
 	nl_socket_set_msg_buf_size(ev, 32 * 1024);
@@ -154,6 +159,11 @@ int cmd_monitor(struct ctl *c, int argc, char **argv)
 		goto out;
 	}
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_event, &m);
+	/*
+	 * Events are unsolicited: no sequence numbers to match.  The check
+	 * belongs to the callback set nl_recvmsgs() runs, not the socket's.
+	 */
+	nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, accept_any_seq, NULL);
 
 	if (dump && dump_state(c, &nl))
 		goto out;
