@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * steadykv: an in-memory key-value store in the kernel, one node per
+ * network namespace, served over TCP (wire.h) and configured over the
+ * "steadykv" generic netlink family.
+ *
+ * Init order: the workqueue, the pernet operations (a node in every
+ * namespace), then the netlink family last, so no request can reach a
+ * half-built module.  Exit runs the same steps in exactly the reverse
+ * order: unregistering the family waits for requests in flight, the
+ * pernet exits stop every listener and connection, and the workqueue is
+ * destroyed only after nothing can queue onto it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/workqueue.h>
+#include <linux/log2.h>
+#include <net/net_namespace.h>
+
+#include "node.h"
+
+unsigned int skv_segment_size = SKV_DEFAULT_SEGMENT_SIZE;
+module_param_named(segment_size, skv_segment_size, uint, 0444);
+MODULE_PARM_DESC(segment_size,
+		 "Bytes per log segment, a power of two, 64 KiB to 64 MiB (default 1 MiB)");
+
+unsigned int skv_index_buckets_log2 = SKV_DEFAULT_BUCKETS_LOG2;
+module_param_named(index_buckets_log2, skv_index_buckets_log2, uint, 0444);
+MODULE_PARM_DESC(index_buckets_log2,
+		 "log2 of the index buckets of each node, 10 to 26 (default 16)");
+
+unsigned int skv_mem_limit_mb = SKV_DEFAULT_MEM_LIMIT >> 20;
+module_param_named(mem_limit_mb, skv_mem_limit_mb, uint, 0444);
+MODULE_PARM_DESC(mem_limit_mb,
+		 "Initial log memory limit of each node in MiB, at least 4 segments (default 256)");
+
+unsigned int skv_max_connections = 256;
+module_param_named(max_connections, skv_max_connections, uint, 0644);
+MODULE_PARM_DESC(max_connections,
+		 "Most open client connections per node (default 256)");
+
+struct workqueue_struct *skv_wq;
+
+static int __init skv_check_params(void)
+{
+	u64 limit = (u64)skv_mem_limit_mb << 20;
+
+	if (!is_power_of_2(skv_segment_size) ||
+	    skv_segment_size < (64u << 10) || skv_segment_size > (64u << 20)) {
+		pr_err("segment_size %u: need a power of two, 64 KiB to 64 MiB\n",
+		       skv_segment_size);
+		return -EINVAL;
+	}
+	if (skv_index_buckets_log2 < 10 || skv_index_buckets_log2 > 26) {
+		pr_err("index_buckets_log2 %u: need 10 to 26\n",
+		       skv_index_buckets_log2);
+		return -EINVAL;
+	}
+	if (limit < 4ull * skv_segment_size) {
+		pr_err("mem_limit_mb %u: need at least 4 segments\n",
+		       skv_mem_limit_mb);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int __init skv_init(void)
+{
+	int err;
+
+	err = skv_check_params();
+	if (err)
+		return err;
+
+	skv_wq = alloc_workqueue("steadykv", WQ_UNBOUND, 0);
+	if (!skv_wq)
+		return -ENOMEM;
+
+	err = register_pernet_subsys(&skv_net_ops);
+	if (err)
+		goto err_wq;
+
+	err = skv_netlink_init();
+	if (err)
+		goto err_pernet;
+
+	return 0;
+
+err_pernet:
+	unregister_pernet_subsys(&skv_net_ops);
+err_wq:
+	destroy_workqueue(skv_wq);
+	return err;
+}
+
+static void __exit skv_exit(void)
+{
+	skv_netlink_exit();
+	unregister_pernet_subsys(&skv_net_ops);
+	destroy_workqueue(skv_wq);
+}
+
+module_init(skv_init);
+module_exit(skv_exit);
+
+MODULE_DESCRIPTION("steadykv: in-kernel key-value store node");
+MODULE_LICENSE("GPL");
+/* The store core checksums its log records with crc32c. */
+MODULE_SOFTDEP("pre: libcrc32c");

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause)
+/* Do not edit directly, auto-generated from: */
+/*	Documentation/netlink/specs/steadykv.yaml */
+/* YNL-GEN kernel source */
+
+#include <net/netlink.h>
+#include <net/genetlink.h>
+
+#include "nl-gen.h"
+
+#include <uapi/linux/steadykv.h>
+
+/* STEADYKV_CMD_NODE_SET - do */
+static const struct nla_policy steadykv_node_set_nl_policy[STEADYKV_A_NODE_MEM_LIMIT + 1] = {
+	[STEADYKV_A_NODE_MEM_LIMIT] = { .type = NLA_U64, },
+};
+
+/* STEADYKV_CMD_LISTEN_START - do */
+static const struct nla_policy steadykv_listen_start_nl_policy[STEADYKV_A_NODE_LISTEN_PORT + 1] = {
+	[STEADYKV_A_NODE_LISTEN_ADDR] = { .type = NLA_BINARY, },
+	[STEADYKV_A_NODE_LISTEN_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+};
+
+/* STEADYKV_CMD_TABLE_ADD - do */
+static const struct nla_policy steadykv_table_add_nl_policy[STEADYKV_A_TABLE_ID + 1] = {
+	[STEADYKV_A_TABLE_ID] = { .type = NLA_U64, },
+};
+
+/* STEADYKV_CMD_TABLE_DEL - do */
+static const struct nla_policy steadykv_table_del_nl_policy[STEADYKV_A_TABLE_ID + 1] = {
+	[STEADYKV_A_TABLE_ID] = { .type = NLA_U64, },
+};
+
+/* STEADYKV_CMD_TABLET_ADD - do */
+static const struct nla_policy steadykv_tablet_add_nl_policy[STEADYKV_A_TABLET_STATE + 1] = {
+	[STEADYKV_A_TABLET_TABLE_ID] = { .type = NLA_U64, },
+	[STEADYKV_A_TABLET_START_HASH] = { .type = NLA_U64, },
+	[STEADYKV_A_TABLET_END_HASH] = { .type = NLA_U64, },
+	[STEADYKV_A_TABLET_STATE] = NLA_POLICY_MAX(NLA_U32, 3),
+};
+
+/* STEADYKV_CMD_TABLET_DEL - do */
+static const struct nla_policy steadykv_tablet_del_nl_policy[STEADYKV_A_TABLET_END_HASH + 1] = {
+	[STEADYKV_A_TABLET_TABLE_ID] = { .type = NLA_U64, },
+	[STEADYKV_A_TABLET_START_HASH] = { .type = NLA_U64, },
+	[STEADYKV_A_TABLET_END_HASH] = { .type = NLA_U64, },
+};
+
+/* STEADYKV_CMD_TABLET_SET - do */
+static const struct nla_policy steadykv_tablet_set_nl_policy[STEADYKV_A_TABLET_STATE + 1] = {
+	[STEADYKV_A_TABLET_TABLE_ID] = { .type = NLA_U64, },
+	[STEADYKV_A_TABLET_START_HASH] = { .type = NLA_U64, },
+	[STEADYKV_A_TABLET_END_HASH] = { .type = NLA_U64, },
+	[STEADYKV_A_TABLET_STATE] = NLA_POLICY_MAX(NLA_U32, 3),
+};
+
+/* Ops table for steadykv */
+static const struct genl_split_ops steadykv_nl_ops[] = {
+	{
+		.cmd	= STEADYKV_CMD_NODE_GET,
+		.doit	= steadykv_nl_node_get_doit,
+		.flags	= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= STEADYKV_CMD_NODE_SET,
+		.doit		= steadykv_nl_node_set_doit,
+		.policy		= steadykv_node_set_nl_policy,
+		.maxattr	= STEADYKV_A_NODE_MEM_LIMIT,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= STEADYKV_CMD_LISTEN_START,
+		.doit		= steadykv_nl_listen_start_doit,
+		.policy		= steadykv_listen_start_nl_policy,
+		.maxattr	= STEADYKV_A_NODE_LISTEN_PORT,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= STEADYKV_CMD_LISTEN_STOP,
+		.doit	= steadykv_nl_listen_stop_doit,
+		.flags	= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= STEADYKV_CMD_TABLE_ADD,
+		.doit		= steadykv_nl_table_add_doit,
+		.policy		= steadykv_table_add_nl_policy,
+		.maxattr	= STEADYKV_A_TABLE_ID,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= STEADYKV_CMD_TABLE_DEL,
+		.doit		= steadykv_nl_table_del_doit,
+		.policy		= steadykv_table_del_nl_policy,
+		.maxattr	= STEADYKV_A_TABLE_ID,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= STEADYKV_CMD_TABLE_GET,
+		.dumpit	= steadykv_nl_table_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd		= STEADYKV_CMD_TABLET_ADD,
+		.doit		= steadykv_nl_tablet_add_doit,
+		.policy		= steadykv_tablet_add_nl_policy,
+		.maxattr	= STEADYKV_A_TABLET_STATE,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= STEADYKV_CMD_TABLET_DEL,
+		.doit		= steadykv_nl_tablet_del_doit,
+		.policy		= steadykv_tablet_del_nl_policy,
+		.maxattr	= STEADYKV_A_TABLET_END_HASH,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= STEADYKV_CMD_TABLET_SET,
+		.doit		= steadykv_nl_tablet_set_doit,
+		.policy		= steadykv_tablet_set_nl_policy,
+		.maxattr	= STEADYKV_A_TABLET_STATE,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= STEADYKV_CMD_TABLET_GET,
+		.dumpit	= steadykv_nl_tablet_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
+	},
+};
+
+static const struct genl_multicast_group steadykv_nl_mcgrps[] = {
+	[STEADYKV_NLGRP_EVENTS] = { "events", },
+};
+
+struct genl_family steadykv_nl_family __ro_after_init = {
+	.name		= STEADYKV_FAMILY_NAME,
+	.version	= STEADYKV_FAMILY_VERSION,
+	.netnsok	= true,
+	.parallel_ops	= true,
+	.module		= THIS_MODULE,
+	.split_ops	= steadykv_nl_ops,
+	.n_split_ops	= ARRAY_SIZE(steadykv_nl_ops),
+	.mcgrps		= steadykv_nl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(steadykv_nl_mcgrps),
+};

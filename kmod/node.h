@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A steadykv node: one per network namespace (net_generic), holding the
+ * namespace's store, its listener and its client connections.
+ *
+ * Locking:
+ *   node->lock (mutex)      control path: store creation, listener start
+ *                           and stop, every netlink change (so changes and
+ *                           their events are ordered), map_gen.
+ *   node->conn_lock (spin)  the connection list and conns_closing.
+ *   node->store             set once under node->lock (release store), read
+ *                           with skv_node_store() (acquire); destroyed only
+ *                           in the pernet exit, when nothing else runs.
+ */
+#ifndef SKV_NODE_H
+#define SKV_NODE_H
+
+#include <linux/types.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/list.h>
+#include <linux/atomic.h>
+#include <linux/workqueue.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+
+#include "store.h"
+
+struct skv_listener;
+struct netlink_ext_ack;
+
+struct skv_node {
+	struct net *net;
+	struct mutex lock;		/* control path, see above */
+	struct skv_store *store;	/* NULL until first needed */
+	struct skv_listener *listener;	/* NULL when not listening */
+	u8 listen_addr[16];
+	u32 listen_addr_len;		/* 4 or 16 while listening */
+	u16 listen_port;
+	u64 map_gen;			/* bumped on every table/tablet change */
+	bool dying;			/* pernet exit has begun */
+
+	spinlock_t conn_lock;		/* conns, conns_closing, conn->dead */
+	struct list_head conns;		/* struct skv_conn.list */
+	bool conns_closing;		/* no new connections; reaper idle */
+	atomic_t nconns;		/* open connections (slots taken) */
+	atomic_t conn_seq;		/* names connection threads */
+	struct work_struct reap_work;	/* reaps connections that ended */
+
+	struct delayed_work cleaner_work;
+	unsigned long cleaner_idle_until; /* jiffies; after a pass freed nothing */
+
+	atomic64_t requests;
+	atomic64_t bad_requests;
+};
+
+/* Module parameters (main.c). */
+extern unsigned int skv_segment_size;
+extern unsigned int skv_index_buckets_log2;
+extern unsigned int skv_mem_limit_mb;
+extern unsigned int skv_max_connections;
+
+extern unsigned int skv_net_id;
+extern struct workqueue_struct *skv_wq;
+extern struct pernet_operations skv_net_ops;
+
+static inline struct skv_node *skv_node(const struct net *net)
+{
+	return net_generic(net, skv_net_id);
+}
+
+/* The node's store, or NULL if no change op has created it yet. */
+static inline struct skv_store *skv_node_store(struct skv_node *node)
+{
+	/* Pairs with smp_store_release() in skv_node_store_get(). */
+	return smp_load_acquire(&node->store);
+}
+
+/* The store config the module parameters describe. */
+void skv_node_store_config(struct skv_store_config *cfg);
+
+/* The node's store, created on first use.  Caller holds node->lock. */
+int skv_node_store_get(struct skv_node *node, struct netlink_ext_ack *extack,
+		       struct skv_store **out);
+
+/* Queue a cleaner pass if the store wants one (cheap; any context). */
+void skv_node_kick_cleaner(struct skv_node *node);
+
+int skv_netlink_init(void);
+void skv_netlink_exit(void);
+
+#endif /* SKV_NODE_H */

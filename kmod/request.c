@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * steadykv requests: decode a request body (wire.h), call the store, and
+ * append the reply to the connection's output buffer.
+ *
+ * Every length is checked against the frame before it is used: the fixed
+ * part must fit, the key and value lengths must add up to body_len
+ * exactly, reserved fields must be zero.  A malformed body is answered
+ * with BAD_REQUEST, a key or value over its limit with TOO_BIG, an unknown
+ * opcode with UNKNOWN_OP; the connection stays open in each case.  Bodies
+ * are read with unaligned accessors: frames sit at any offset of the input
+ * buffer.
+ */
+#include <linux/kernel.h>
+#include <linux/string.h>
+#include <linux/unaligned.h>
+#include <linux/build_bug.h>
+#include <linux/stddef.h>
+
+#include "node.h"
+#include "conn.h"
+
+/* retry_us sent with a RETRY status when the store gives none. */
+#define SKV_RETRY_US_DEFAULT	1000u
+
+/* Field readers for a body at any alignment. */
+#define SKV_LE16(body, type, field) \
+	get_unaligned_le16((body) + offsetof(type, field))
+#define SKV_LE32(body, type, field) \
+	get_unaligned_le32((body) + offsetof(type, field))
+#define SKV_LE64(body, type, field) \
+	get_unaligned_le64((body) + offsetof(type, field))
+
+static_assert(sizeof(struct skv_hdr) == 24);
+static_assert(sizeof(struct skv_key_req) == 24);
+static_assert(sizeof(struct skv_put_req) == 24);
+static_assert(sizeof(struct skv_val_reply) == 16);
+static_assert(sizeof(struct skv_ver_reply) == 8);
+static_assert(sizeof(struct skv_retry_reply) == 8);
+static_assert(sizeof(struct skv_multi_req) == 16);
+static_assert(sizeof(struct skv_multi_reply) == 8);
+static_assert(sizeof(struct skv_multi_item) == 16);
+
+void skv_put_reply_hdr(void *p, const struct skv_hdr *h, u8 status,
+		       u32 body_len)
+{
+	struct skv_hdr r = {
+		.magic = cpu_to_le16(SKV_WIRE_MAGIC),
+		.version = SKV_WIRE_VERSION,
+		.opcode = h->opcode,
+		.flags = SKV_F_REPLY,
+		.status = status,
+		.request_id = h->request_id,
+		.body_len = cpu_to_le32(body_len),
+	};
+
+	memcpy(p, &r, sizeof(r));
+}
+
+/* Append a reply with body (len bytes, may be NULL when len is 0). */
+static int skv_reply(struct skv_conn *c, const struct skv_hdr *h, u8 status,
+		     const void *body, u32 len)
+{
+	int err;
+
+	err = skv_out_reserve(c, SKV_HDR_LEN + len);
+	if (err)
+		return err;
+	skv_put_reply_hdr(c->obuf + c->olen, h, status, len);
+	if (len)
+		memcpy(c->obuf + c->olen + SKV_HDR_LEN, body, len);
+	c->olen += SKV_HDR_LEN + len;
+	return 0;
+}
+
+/* Answer bad input (BAD_REQUEST, TOO_BIG, UNKNOWN_OP): counted. */
+static int skv_reply_bad(struct skv_conn *c, const struct skv_hdr *h,
+			 u8 status)
+{
+	c->nbad++;
+	return skv_reply(c, h, status, NULL, 0);
+}
+
+/* A store status: never trust it to be in range. */
+static u8 skv_status(int ret)
+{
+	if (ret < 0 || ret >= SKV_S_MAX)
+		return SKV_S_INTERNAL;
+	return ret;
+}
+
+/*
+ * Reply to a PUT or DELETE (and a GET that found no value): the body each
+ * status documents.
+ */
+static int skv_reply_result(struct skv_conn *c, const struct skv_hdr *h,
+			    u8 status, u64 version)
+{
+	struct skv_ver_reply ver;
+	struct skv_retry_reply retry;
+
+	switch (status) {
+	case SKV_S_OK:
+	case SKV_S_NOT_FOUND:
+	case SKV_S_VERSION_MISMATCH:
+		ver.version = cpu_to_le64(version);
+		return skv_reply(c, h, status, &ver, sizeof(ver));
+	case SKV_S_RETRY:
+		retry.retry_us = cpu_to_le32(SKV_RETRY_US_DEFAULT);
+		retry.reserved = 0;
+		return skv_reply(c, h, status, &retry, sizeof(retry));
+	case SKV_S_NO_SPACE:
+		/* The cleaner may be able to make room. */
+		c->wrote = true;
+		fallthrough;
+	default:
+		return skv_reply(c, h, status, NULL, 0);
+	}
+}
+
+/*
+ * Check a GET/DELETE body.  Returns SKV_S_OK and the key, or the status of
+ * the error reply.
+ */
+static u8 skv_parse_key_req(const u8 *body, u32 len, u64 *table_id,
+			    u64 *expect, const u8 **key, u32 *key_len)
+{
+	const u32 fixed = sizeof(struct skv_key_req);
+	u32 klen;
+
+	if (len < fixed)
+		return SKV_S_BAD_REQUEST;
+	klen = SKV_LE16(body, struct skv_key_req, key_len);
+	if (SKV_LE16(body, struct skv_key_req, reserved[0]) ||
+	    SKV_LE16(body, struct skv_key_req, reserved[1]) ||
+	    SKV_LE16(body, struct skv_key_req, reserved[2]) ||
+	    !klen || len != fixed + klen)
+		return SKV_S_BAD_REQUEST;
+	if (klen > SKV_MAX_KEY_LEN)
+		return SKV_S_TOO_BIG;
+	*table_id = SKV_LE64(body, struct skv_key_req, table_id);
+	*expect = SKV_LE64(body, struct skv_key_req, expect_version);
+	*key = body + fixed;
+	*key_len = klen;
+	return SKV_S_OK;
+}
+
+/*
+ * GET: the value is copied by the store straight into the reply.  The
+ * first try offers the room the output buffer has; if the value is
+ * larger, the buffer grows to the size the store reported and the lookup
+ * runs again (the value may have been replaced meanwhile: the last try
+ * offers the largest value there can be, so it always fits).
+ */
+static int skv_do_get(struct skv_conn *c, const struct skv_hdr *h,
+		      const u8 *body, u32 len)
+{
+	const u32 fixed = SKV_HDR_LEN + sizeof(struct skv_val_reply);
+	struct skv_store *s = skv_node_store(c->node);
+	struct skv_val_reply vr;
+	u32 klen, vlen = 0, room;
+	u64 table_id, expect, version = 0;
+	const u8 *key;
+	u64 hash;
+	int tries, err;
+	u8 st;
+
+	st = skv_parse_key_req(body, len, &table_id, &expect, &key, &klen);
+	if (st != SKV_S_OK)
+		return skv_reply_bad(c, h, st);
+	hash = skv_key_hash(key, klen);
+
+	err = skv_out_reserve(c, fixed);
+	for (tries = 0; !err; tries++) {
+		room = min(c->ocap - c->olen - fixed, SKV_MAX_VALUE_LEN);
+		st = skv_status(skv_get(s, table_id, key, klen, hash,
+					c->obuf + c->olen + fixed, room,
+					&vlen, &version));
+		if (st != SKV_S_TOO_BIG)
+			break;
+		if (vlen > SKV_MAX_VALUE_LEN || tries == 2) {
+			/* The store broke its own limit. */
+			st = SKV_S_INTERNAL;
+			break;
+		}
+		err = skv_out_reserve(c, fixed + (tries ? SKV_MAX_VALUE_LEN :
+						  vlen));
+	}
+	if (err)
+		return err;
+	if (st == SKV_S_OK && vlen > room)
+		st = SKV_S_INTERNAL;	/* the store broke its contract */
+	if (st != SKV_S_OK)
+		return skv_reply_result(c, h, st, version);
+
+	vr.version = cpu_to_le64(version);
+	vr.value_len = cpu_to_le32(vlen);
+	vr.reserved = 0;
+	skv_put_reply_hdr(c->obuf + c->olen, h, SKV_S_OK, sizeof(vr) + vlen);
+	memcpy(c->obuf + c->olen + SKV_HDR_LEN, &vr, sizeof(vr));
+	c->olen += fixed + vlen;
+	return 0;
+}
+
+static int skv_do_put(struct skv_conn *c, const struct skv_hdr *h,
+		      const u8 *body, u32 len)
+{
+	const u32 fixed = sizeof(struct skv_put_req);
+	struct skv_store *s = skv_node_store(c->node);
+	u32 klen, vlen;
+	u64 version = 0;
+	const u8 *key;
+	u8 st;
+
+	if (len < fixed)
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	klen = SKV_LE16(body, struct skv_put_req, key_len);
+	vlen = SKV_LE32(body, struct skv_put_req, value_len);
+	if (SKV_LE16(body, struct skv_put_req, reserved) || !klen ||
+	    (u64)len != (u64)fixed + klen + vlen)
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	if (klen > SKV_MAX_KEY_LEN || vlen > SKV_MAX_VALUE_LEN)
+		return skv_reply_bad(c, h, SKV_S_TOO_BIG);
+
+	key = body + fixed;
+	c->wrote = true;
+	st = skv_status(skv_put(s, SKV_LE64(body, struct skv_put_req, table_id),
+				key, klen, skv_key_hash(key, klen),
+				key + klen, vlen,
+				SKV_LE64(body, struct skv_put_req,
+					 expect_version),
+				&version));
+	return skv_reply_result(c, h, st, version);
+}
+
+static int skv_do_delete(struct skv_conn *c, const struct skv_hdr *h,
+			 const u8 *body, u32 len)
+{
+	struct skv_store *s = skv_node_store(c->node);
+	u64 table_id, expect, version = 0;
+	const u8 *key;
+	u32 klen;
+	u8 st;
+
+	st = skv_parse_key_req(body, len, &table_id, &expect, &key, &klen);
+	if (st != SKV_S_OK)
+		return skv_reply_bad(c, h, st);
+	c->wrote = true;
+	st = skv_status(skv_delete(s, table_id, key, klen,
+				   skv_key_hash(key, klen), expect, &version));
+	return skv_reply_result(c, h, st, version);
+}
+
+/*
+ * MULTI-GET.  The whole body is checked before any key is looked up.  The
+ * reply body is bounded like a request body (SKV_MAX_BODY_LEN): a value
+ * that no longer fits gets the per-key status TOO_BIG (and no value), and
+ * the client fetches it with a GET.
+ */
+static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
+			    const u8 *body, u32 len)
+{
+	const u32 fixed = sizeof(struct skv_multi_req);
+	const u32 isz = sizeof(struct skv_multi_item);
+	struct skv_store *s = skv_node_store(c->node);
+	struct skv_multi_reply mr = {};
+	struct skv_multi_item it;
+	u32 count, i, off, klen, used, room, vlen;
+	bool too_big = false;
+	u64 table_id, version;
+	const u8 *key;
+	int tries, err;
+	u8 st;
+
+	if (len < fixed)
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	count = SKV_LE16(body, struct skv_multi_req, count);
+	if (SKV_LE16(body, struct skv_multi_req, reserved[0]) ||
+	    SKV_LE16(body, struct skv_multi_req, reserved[1]) ||
+	    SKV_LE16(body, struct skv_multi_req, reserved[2]))
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	if (count > SKV_MAX_MULTI_KEYS)
+		return skv_reply_bad(c, h, SKV_S_TOO_BIG);
+	for (i = 0, off = fixed; i < count; i++) {
+		if (len - off < sizeof(__le16))
+			return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+		klen = get_unaligned_le16(body + off);
+		off += sizeof(__le16);
+		if (!klen || len - off < klen)
+			return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+		too_big |= klen > SKV_MAX_KEY_LEN;
+		off += klen;
+	}
+	if (off != len)
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	if (too_big)
+		return skv_reply_bad(c, h, SKV_S_TOO_BIG);
+
+	table_id = SKV_LE64(body, struct skv_multi_req, table_id);
+	/* used: reply bytes built so far past c->olen, header included. */
+	used = SKV_HDR_LEN + sizeof(mr);
+	err = skv_out_reserve(c, used + count * isz);
+	if (err)
+		return err;
+	for (i = 0, off = fixed; i < count; i++) {
+		klen = get_unaligned_le16(body + off);
+		key = body + off + sizeof(__le16);
+		off += sizeof(__le16) + klen;
+
+		vlen = 0;
+		version = 0;
+		/* Keep room for the items still to come (values are extra). */
+		err = skv_out_reserve(c, used + (count - i) * isz);
+		for (tries = 0; !err; tries++) {
+			room = min(c->ocap - c->olen - used - isz,
+				   SKV_REPLY_MAX - used - isz -
+				   (count - i - 1) * isz);
+			st = skv_status(skv_get(s, table_id, key, klen,
+						skv_key_hash(key, klen),
+						c->obuf + c->olen + used + isz,
+						room, &vlen, &version));
+			if (st != SKV_S_TOO_BIG)
+				break;
+			/* Past the reply bound, or changed under us again. */
+			if (used + isz + vlen + (count - i - 1) * isz >
+			    SKV_REPLY_MAX || tries == 2)
+				break;
+			err = skv_out_reserve(c, tries ? SKV_REPLY_MAX :
+					      used + isz + vlen +
+					      (count - i - 1) * isz);
+		}
+		if (!err && st == SKV_S_OK && vlen > room)
+			st = SKV_S_INTERNAL;	/* the store broke its contract */
+		if (err)
+			return err;
+		if (st != SKV_S_OK) {
+			vlen = 0;
+			if (st != SKV_S_NOT_FOUND)
+				version = 0;
+		}
+		memset(&it, 0, sizeof(it));
+		it.status = st;
+		it.value_len = cpu_to_le32(vlen);
+		it.version = cpu_to_le64(version);
+		memcpy(c->obuf + c->olen + used, &it, isz);
+		used += isz + vlen;
+	}
+
+	mr.count = cpu_to_le16(count);
+	memcpy(c->obuf + c->olen + SKV_HDR_LEN, &mr, sizeof(mr));
+	skv_put_reply_hdr(c->obuf + c->olen, h, SKV_S_OK, used - SKV_HDR_LEN);
+	c->olen += used;
+	return 0;
+}
+
+int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
+		       const u8 *body, u32 body_len)
+{
+	c->nreq++;
+	/* A request carries no flags and no status. */
+	if (h->flags || h->status)
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+
+	switch (h->opcode) {
+	case SKV_OP_PING:
+		if (body_len)
+			return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+		return skv_reply(c, h, SKV_S_OK, NULL, 0);
+	case SKV_OP_GET:
+		return skv_do_get(c, h, body, body_len);
+	case SKV_OP_PUT:
+		return skv_do_put(c, h, body, body_len);
+	case SKV_OP_DELETE:
+		return skv_do_delete(c, h, body, body_len);
+	case SKV_OP_MULTI_GET:
+		return skv_do_multi_get(c, h, body, body_len);
+	default:
+		return skv_reply_bad(c, h, SKV_S_UNKNOWN_OP);
+	}
+}
