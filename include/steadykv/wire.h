@@ -119,7 +119,9 @@ struct skv_multi_req {
 
 /*
  * Reply to MULTI-GET (header status OK): count entries, each
- * struct skv_multi_item followed by value_len bytes of value.
+ * struct skv_multi_item followed by value_len bytes of value.  The reply
+ * body is capped at SKV_MAX_BODY_LEN like a request's: an item whose value
+ * no longer fits gets status SKV_S_TOO_BIG and no value (fetch it with GET).
  */
 struct skv_multi_reply {
 	__le16 count;
