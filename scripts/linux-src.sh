@@ -31,7 +31,8 @@ tar -xJf "$tarball" -C "$out" --strip-components=1 --wildcards \
 	'*/scripts/checkpatch.pl' \
 	'*/scripts/spelling.txt' \
 	'*/scripts/const_structs.checkpatch' \
-	'*/tools/net/ynl/*'
+	'*/tools/net/ynl/*' \
+	'*/Documentation/netlink/genetlink*.yaml'
 # One include directory for the harness headers.
 mkdir -p "$build/kselftest"
 cp "$out/tools/testing/selftests/kselftest.h" \
