@@ -1,0 +1,337 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2154 # ksft_* and KTAP_* come from the kernel's helpers
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the steadykv shell selftests.  Source it from a test
+# running as root inside a guest (vm-test/run.sh).  It sources the kernel's
+# selftests/net/lib.sh (setup_ns, cleanup_ns, busywait, slowwait) and
+# kselftest/ktap_helpers.sh (TAP output).
+#
+#   skv_load_module / skv_unload_module     insmod/rmmod, bounded, checked
+#   skv_node_start NS ADDR PORT [TABLE...]  listen + tables with a full tablet
+#   skv_mem_snapshot / skv_mem_compare      Slab, vmalloc, free memory, caches
+#   skv_test DESC FUNC [ARGS...]            run FUNC, print one TAP line
+#   skv_fail MSG                            record why the current test fails
+#   skv_bg CMD...                           background job, killed on exit
+#   skv_finish                              plan line, exit status
+#
+# Namespaces come from setup_ns (random suffixes) and are removed by the
+# EXIT trap that sourcing this file installs.
+
+SKV_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+SKV_KSFT=$SKV_TOP/build/linux-src/tools/testing/selftests
+export PATH="$SKV_TOP/build/bin:$SKV_TOP/build/selftests:/usr/sbin:/sbin:$PATH"
+: "${SKV_MODULE:=$SKV_TOP/build/steadykv.ko}"
+
+if [[ ! -r $SKV_KSFT/net/lib.sh || ! -r $SKV_KSFT/kselftest/ktap_helpers.sh ]]; then
+	echo "Bail out! $SKV_KSFT missing (run: bash scripts/linux-src.sh)"
+	exit 1
+fi
+# shellcheck source=/dev/null
+source "$SKV_KSFT/net/lib.sh"
+# shellcheck source=/dev/null
+source "$SKV_KSFT/kselftest/ktap_helpers.sh"
+
+# Bound for polls: long enough for TCG emulation, short enough to fail a hang.
+: "${SKV_WAIT:=60}"
+
+SKV_BG_PIDS=()
+SKV_TMP=$(mktemp -d /tmp/skv-selftest.XXXXXX)
+
+skv_cleanup() {
+	local pid
+	for pid in "${SKV_BG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${SKV_BG_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	cleanup_all_ns >/dev/null 2>&1
+	rm -rf "$SKV_TMP"
+}
+trap skv_cleanup EXIT
+
+# ---- TAP ----------------------------------------------------------------
+
+RET=0
+# shellcheck disable=SC2034 # read by net/lib.sh
+retmsg=
+
+skv_fail() {
+	RET=$ksft_fail
+	retmsg="$*"
+	echo "# FAIL: $*"
+}
+
+skv_info() {
+	echo "# $*"
+}
+
+# skv_test DESC FUNC [ARGS...]: run FUNC; it fails by calling skv_fail or by
+# returning non-zero; it skips by returning $ksft_skip.
+skv_test() {
+	local desc=$1 rc t0
+	shift
+	RET=0
+	# shellcheck disable=SC2034
+	retmsg=
+	t0=$(timestamp_ms)
+	"$@"
+	rc=$?
+	echo "# $1: $(($(timestamp_ms) - t0)) ms"
+	if ((rc == ksft_skip && RET == 0)); then
+		ktap_test_skip "$desc"
+		return 0
+	fi
+	if ((rc != 0 && RET == 0)); then
+		RET=$ksft_fail
+	fi
+	if ((RET == 0)); then
+		ktap_test_pass "$desc"
+	else
+		ktap_test_fail "$desc"
+	fi
+	return 0
+}
+
+skv_finish() {
+	echo "1..$((KTAP_TESTNO - 1))"
+	ktap_print_totals
+	((KTAP_CNT_FAIL == 0))
+	exit $?
+}
+
+# ---- processes and waits ------------------------------------------------
+
+# skv_bg CMD...: start CMD in the background; its pid goes to SKV_LAST_PID
+# and is killed at exit.
+skv_bg() {
+	"$@" &
+	SKV_LAST_PID=$!
+	SKV_BG_PIDS+=("$SKV_LAST_PID")
+}
+
+# skv_wait_file FILE [SECONDS]: until FILE exists.
+skv_wait_file() {
+	slowwait "${2:-$SKV_WAIT}" test -e "$1"
+}
+
+# skv_wait_exit PID SECONDS: wait for a background job, bounded; its status
+# (124 if it did not end in time; it is then killed).
+skv_wait_exit() {
+	local pid=$1 t=$2 i
+	for ((i = 0; i < t * 10; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid"
+			return $?
+		fi
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 124
+}
+
+# ---- the module ---------------------------------------------------------
+
+skv_module_loaded() {
+	grep -q '^steadykv ' /proc/modules
+}
+
+# Load steadykv.ko (and libcrc32c, which it needs).  Fails clearly.
+skv_load_module() {
+	if skv_module_loaded; then
+		return 0
+	fi
+	if [[ ! -r $SKV_MODULE ]]; then
+		skv_fail "$SKV_MODULE missing (make module)"
+		return 1
+	fi
+	modprobe libcrc32c 2>/dev/null || true
+	if ! insmod "$SKV_MODULE" 2>"$SKV_TMP/insmod.err"; then
+		skv_fail "insmod $SKV_MODULE: $(cat "$SKV_TMP/insmod.err")"
+		dmesg | tail -n 20 | sed 's/^/# dmesg: /'
+		return 1
+	fi
+	skv_module_loaded || { skv_fail "steadykv not in /proc/modules after insmod"; return 1; }
+}
+
+# Unload it within SECONDS (default 60): a hang is a failure, not a stuck run.
+skv_unload_module() {
+	local t=${1:-60} start end rc
+	skv_module_loaded || return 0
+	start=$(timestamp_ms)
+	timeout "$t" rmmod steadykv 2>"$SKV_TMP/rmmod.err"
+	rc=$?
+	end=$(timestamp_ms)
+	if ((rc == 124)); then
+		skv_fail "rmmod steadykv still running after $t s (hang)"
+		return 1
+	elif ((rc != 0)); then
+		skv_fail "rmmod steadykv failed ($rc): $(cat "$SKV_TMP/rmmod.err")"
+		return 1
+	fi
+	skv_info "rmmod took $((end - start)) ms"
+	if skv_module_loaded; then
+		skv_fail "steadykv still in /proc/modules after rmmod"
+		return 1
+	fi
+}
+
+# Kernel log lines that mean trouble (same list as vm-test/run.sh).
+SKV_KERNEL_PROBLEMS='Oops|BUG:|WARNING:|KFENCE:|hung_task|blocked for more than|rcu_sched self-detected stall|rcu: INFO:|RCU stall|Kernel panic|general protection fault|UBSAN:|KASAN:|refcount_t:|list_add corruption|list_del corruption|slab-out-of-bounds'
+
+SKV_DMESG_MARK=0
+
+# Remember where the kernel log is now; skv_dmesg_clean looks past it.
+skv_dmesg_mark() {
+	SKV_DMESG_MARK=$(dmesg | wc -l)
+}
+
+skv_dmesg_clean() {
+	local new
+	new=$(dmesg | tail -n +$((SKV_DMESG_MARK + 1)))
+	if grep -qE "$SKV_KERNEL_PROBLEMS" <<<"$new"; then
+		skv_fail "kernel log reports problems"
+		grep -E -B 2 -A 20 "$SKV_KERNEL_PROBLEMS" <<<"$new" | head -n 60 | sed 's/^/# dmesg: /'
+		return 1
+	fi
+}
+
+# ---- memory -------------------------------------------------------------
+
+# The module's own slab caches, "name active_objects" per line (none if the
+# module uses plain kmalloc, or if SLUB merged them away).
+skv_module_caches() {
+	awk 'NR > 2 && $1 ~ /^(skv|steadykv)/ { print $1, $2 }' /proc/slabinfo 2>/dev/null
+}
+
+# Settle freed memory: RCU callbacks, deferred frees, caches, empty slabs.
+skv_settle() {
+	local f
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	for f in /sys/kernel/slab/*/shrink; do
+		echo 1 >"$f" 2>/dev/null
+	done
+}
+
+skv_meminfo_kb() {
+	awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo
+}
+
+# skv_mem_snapshot NAME: remember Slab, VmallocUsed, MemFree and the
+# module's cache counts under NAME.
+skv_mem_snapshot() {
+	skv_settle
+	skv_meminfo_kb Slab >"$SKV_TMP/mem.$1.slab"
+	skv_meminfo_kb VmallocUsed >"$SKV_TMP/mem.$1.vmalloc"
+	skv_meminfo_kb MemFree >"$SKV_TMP/mem.$1.free"
+	skv_module_caches >"$SKV_TMP/mem.$1.caches"
+	awk 'NR > 2 { print $1, $3 * $4 }' /proc/slabinfo >"$SKV_TMP/mem.$1.slabinfo"
+}
+
+# Print the slab caches that grew most since snapshot NAME.
+skv_slab_growth() {
+	awk 'NR > 2 { print $1, $3 * $4 }' /proc/slabinfo |
+		awk 'NR == FNR { b[$1] = $2; next } { d = $2 - b[$1]; if (d > 0) print d, $1 }' \
+			"$SKV_TMP/mem.$1.slabinfo" - | sort -rn | head -n 8 |
+		awk '{ printf "#   %-28s +%d KiB\n", $2, $1 / 1024 }'
+}
+
+# Tolerances (KiB): the noise seen in the guest after creating and deleting
+# many namespaces and loading/unloading the module is about 1 MiB for each;
+# the teardown test stores 16 MiB in a node, so a leaked store shows.
+: "${SKV_SLAB_TOL_KB:=3072}"
+: "${SKV_VMALLOC_TOL_KB:=2048}"
+: "${SKV_FREE_TOL_KB:=4096}"
+
+# One comparison against snapshot NAME; 0 if within tolerance.
+_skv_mem_within() {
+	local name=$1 slab vm free
+	skv_settle
+	slab=$(($(skv_meminfo_kb Slab) - $(cat "$SKV_TMP/mem.$name.slab")))
+	vm=$(($(skv_meminfo_kb VmallocUsed) - $(cat "$SKV_TMP/mem.$name.vmalloc")))
+	free=$(($(cat "$SKV_TMP/mem.$name.free") - $(skv_meminfo_kb MemFree)))
+	SKV_MEM_DELTA=$(printf 'Slab %+d KiB, VmallocUsed %+d KiB, MemFree %+d KiB' \
+		"$slab" "$vm" $((-free)))
+	((slab <= SKV_SLAB_TOL_KB && vm <= SKV_VMALLOC_TOL_KB && free <= SKV_FREE_TOL_KB)) ||
+		return 1
+	# The module's caches hold no more objects than they did (if loaded).
+	if skv_module_loaded; then
+		local cname before now
+		while read -r cname now; do
+			[[ -n $cname ]] || continue
+			before=$(awk -v n="$cname" '$1 == n { print $2 }' "$SKV_TMP/mem.$name.caches")
+			before=${before:-0}
+			if ((now > before + 16)); then
+				SKV_MEM_DELTA+=", cache $cname $before -> $now objects"
+				return 1
+			fi
+		done <<<"$(skv_module_caches)" # (no /dev/fd in the guest for <(...))
+	fi
+	return 0
+}
+
+# skv_mem_compare NAME [SECONDS]: memory returns to snapshot NAME (within
+# tolerance) within SECONDS; freeing can lag (RCU, workqueues).
+skv_mem_compare() {
+	local name=$1 t=${2:-30} i
+	for ((i = 0; i < t; i++)); do
+		if _skv_mem_within "$name"; then
+			skv_info "memory vs '$name': $SKV_MEM_DELTA"
+			return 0
+		fi
+		sleep 1
+	done
+	skv_fail "memory not back to '$name' after $t s: $SKV_MEM_DELTA"
+	skv_info "slab caches that grew most since '$name':"
+	skv_slab_growth "$name"
+	return 1
+}
+
+# ---- nodes --------------------------------------------------------------
+
+# skv_ctl NS ARGS...: steadykvctl in namespace NS.
+skv_ctl() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" steadykvctl "$@"
+}
+
+# skv_node_start NS ADDR PORT [TABLE...]: listen, add each table (default 1)
+# with one tablet over the whole hash space, and wait until it answers.
+skv_node_start() {
+	local ns=$1 addr=$2 port=$3 t
+	shift 3
+	skv_ctl "$ns" listen start "$addr" "$port" ||
+		{ skv_fail "$ns: listen start $addr $port"; return 1; }
+	for t in "${@:-1}"; do
+		skv_ctl "$ns" table add "$t" || { skv_fail "$ns: table add $t"; return 1; }
+		skv_ctl "$ns" tablet add "$t" min max || { skv_fail "$ns: tablet add $t"; return 1; }
+	done
+	ip netns exec "$ns" skv_tool ping "$addr:$port" $((SKV_WAIT * 1000)) ||
+		{ skv_fail "$ns: node at $addr:$port does not answer"; return 1; }
+}
+
+# skv_veth NS1 IF1 ADDR1 NS2 IF2 ADDR2: a veth pair between two namespaces
+# (an empty NS means the initial namespace), addresses with prefix length.
+skv_veth() {
+	local ns1=$1 if1=$2 a1=$3 ns2=$4 if2=$5 a2=$6
+	local n1=() n2=()
+	[[ -n $ns1 ]] && n1=(-n "$ns1")
+	[[ -n $ns2 ]] && n2=(-n "$ns2")
+	ip "${n1[@]}" link add "$if1" type veth peer name "$if2" ${ns2:+netns "$ns2"} || return 1
+	[[ -n $a1 ]] && ip "${n1[@]}" addr add "$a1" dev "$if1"
+	[[ -n $a2 ]] && ip "${n2[@]}" addr add "$a2" dev "$if2"
+	ip "${n1[@]}" link set "$if1" up && ip "${n2[@]}" link set "$if2" up
+}
+
+# skv_ns_gone NS PROBE_IF [PROBE_NS] [SECONDS]: after `ip netns del NS`,
+# wait until the namespace is really destroyed (not just unnamed): a veth
+# whose peer lived in NS disappears only when NS's cleanup runs.
+skv_ns_gone() {
+	local probe=$2 pns=$3 t=${4:-$SKV_WAIT}
+	local n=()
+	[[ -n $pns ]] && n=(-n "$pns")
+	slowwait "$t" bash -c "! ip ${n[*]} link show dev $probe >/dev/null 2>&1"
+}

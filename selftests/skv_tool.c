@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * skv_tool: the raw wire client the shell selftests drive.
+ *
+ *   skv_tool fill  ADDR:PORT TABLE COUNT SIZE PREFIX   pipelined puts, all must be OK
+ *   skv_tool check ADDR:PORT TABLE COUNT SIZE PREFIX   every key reads back intact
+ *   skv_tool absent ADDR:PORT TABLE COUNT PREFIX       every key is NOT_FOUND
+ *   skv_tool get   ADDR:PORT TABLE KEY                 prints "STATUS VERSION VALUE"
+ *   skv_tool put   ADDR:PORT TABLE KEY VALUE           prints "STATUS VERSION"
+ *   skv_tool ping  ADDR:PORT [TIMEOUT_MS]              connect (retrying) and PING
+ *   skv_tool hold  ADDR:PORT [--idle N] [--midframe N] [--busy N]
+ *                  [--ready FILE] [--expect-close SECS]
+ *       opens connections (idle: nothing sent; midframe: half a PUT; busy:
+ *       PINGs back to back), creates FILE when all are up (busy ones
+ *       answered once), then holds them.  On SIGUSR1 with --expect-close,
+ *       waits up to SECS for the node to close every connection: exit 0 if
+ *       it did, 1 if not.  Without it, runs until SIGTERM (exit 0).
+ *
+ * Exit status: 0 success, 1 a check failed, 2 usage or connection error.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "skv_util.h"
+
+static char ip[64];
+static uint16_t port;
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: see the comment at the top of selftests/skv_tool.c\n");
+	exit(2);
+}
+
+static void parse_addr(const char *s)
+{
+	const char *c = strrchr(s, ':');
+
+	if (!c || c - s >= (long)sizeof(ip))
+		usage();
+	memcpy(ip, s, c - s);
+	ip[c - s] = 0;
+	port = atoi(c + 1);
+}
+
+static int connect_or_die(void)
+{
+	int fd = st_connect(ip, port);
+
+	if (fd < 0) {
+		fprintf(stderr, "skv_tool: %s\n", st_last_error);
+		exit(2);
+	}
+	return fd;
+}
+
+/* The value of key i: deterministic bytes, so check can verify them. */
+static void make_value(uint8_t *buf, size_t size, unsigned long i)
+{
+	size_t j;
+
+	for (j = 0; j < size; j++)
+		buf[j] = (uint8_t)(i * 131 + j * 7 + (j >> 8));
+}
+
+#define BATCH 32
+
+static int fill(uint64_t table, unsigned long count, size_t size, const char *prefix)
+{
+	uint8_t *val = malloc(size), *frames = malloc(BATCH * ST_FRAME_MAX(64, size));
+	int fd = connect_or_die();
+	unsigned long i, j, n;
+	char key[64];
+
+	for (i = 0; i < count; i += n) {
+		uint8_t *p = frames;
+
+		n = count - i < BATCH ? count - i : BATCH;
+		for (j = 0; j < n; j++) {
+			snprintf(key, sizeof(key), "%s-%lu", prefix, i + j);
+			make_value(val, size, i + j);
+			p += st_build_put(p, i + j, table, key, strlen(key), val, size, 0);
+		}
+		if (st_send_all(fd, frames, p - frames)) {
+			fprintf(stderr, "skv_tool fill: %s\n", st_last_error);
+			return 1;
+		}
+		for (j = 0; j < n; j++) {
+			struct st_reply r;
+
+			if (st_recv_reply(fd, &r)) {
+				fprintf(stderr, "skv_tool fill: key %lu: %s\n", i + j, st_last_error);
+				return 1;
+			}
+			st_reply_free(&r);
+			if (r.h.request_id != i + j || r.h.status != SKV_S_OK) {
+				fprintf(stderr, "skv_tool fill: key %lu: id %llu status %s\n", i + j,
+					(unsigned long long)r.h.request_id,
+					st_status_name(r.h.status));
+				return 1;
+			}
+		}
+	}
+	close(fd);
+	free(val);
+	free(frames);
+	return 0;
+}
+
+static int check(uint64_t table, unsigned long count, size_t size, const char *prefix,
+		 int want_absent)
+{
+	uint8_t *want = malloc(size + 1), *got;
+	int fd = connect_or_die(), st, bad = 0;
+	unsigned long i;
+	uint32_t len;
+	uint64_t ver;
+	char key[64];
+
+	for (i = 0; i < count; i++) {
+		snprintf(key, sizeof(key), "%s-%lu", prefix, i);
+		st = st_get(fd, table, key, strlen(key), &got, &len, &ver);
+		if (want_absent) {
+			if (st != SKV_S_NOT_FOUND) {
+				fprintf(stderr, "skv_tool: %s: %s, want NOT_FOUND\n", key,
+					st_status_name(st));
+				bad++;
+			}
+		} else {
+			make_value(want, size, i);
+			if (st != SKV_S_OK || len != size || memcmp(got, want, size)) {
+				fprintf(stderr, "skv_tool: %s: %s, len %u (want OK, %zu) %s\n",
+					key, st_status_name(st), len, size, st_last_error);
+				bad++;
+			}
+		}
+		free(got);
+		if (st < 0)
+			return 1;
+	}
+	close(fd);
+	free(want);
+	return bad ? 1 : 0;
+}
+
+static volatile sig_atomic_t got_usr1, got_term;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		got_usr1 = 1;
+	else
+		got_term = 1;
+}
+
+enum { C_IDLE, C_MID, C_BUSY };
+
+static int hold(int argc, char **argv)
+{
+	int idle = 0, mid = 0, busy = 0, expect = -1, i, n, open_count;
+	const char *ready = NULL;
+	struct pollfd *pfd;
+	int *kind, *alive;
+	uint64_t deadline = 0;
+	uint8_t f[ST_FRAME_MAX(8, 64)], buf[4096];
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	for (i = 0; i < argc; i++) {
+		if (i + 1 >= argc)
+			usage();
+		if (!strcmp(argv[i], "--idle"))
+			idle = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--midframe"))
+			mid = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--busy"))
+			busy = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--ready"))
+			ready = argv[++i];
+		else if (!strcmp(argv[i], "--expect-close"))
+			expect = atoi(argv[++i]);
+		else
+			usage();
+	}
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	n = idle + mid + busy;
+	pfd = calloc(n, sizeof(*pfd));
+	kind = calloc(n, sizeof(*kind));
+	alive = calloc(n, sizeof(*alive));
+	for (i = 0; i < n; i++) {
+		pfd[i].fd = connect_or_die();
+		pfd[i].events = POLLIN;
+		alive[i] = 1;
+		kind[i] = i < idle ? C_IDLE : i < idle + mid ? C_MID : C_BUSY;
+		if (kind[i] == C_MID) {
+			size_t len = st_build_put(f, i, ST_TABLE, "held", 4,
+						  "0123456789abcdef0123456789abcdef", 32, 0);
+
+			/* Stop in the header for some, in the body for others. */
+			st_send_all(pfd[i].fd, f, i % 2 ? 13 : len - 9);
+		}
+		if (kind[i] == C_BUSY) {
+			if (st_ping(pfd[i].fd) != SKV_S_OK) {
+				fprintf(stderr, "skv_tool hold: ping: %s\n", st_last_error);
+				return 2;
+			}
+			st_send_all(pfd[i].fd, f, st_build_ping(f, i));
+		}
+	}
+	if (ready) {
+		int fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0) {
+			perror(ready);
+			return 2;
+		}
+		dprintf(fd, "%d\n", getpid());
+		close(fd);
+	}
+	for (;;) {
+		if (got_term && !(expect >= 0 && got_usr1))
+			return 0;
+		if (got_usr1 && expect >= 0 && !deadline)
+			deadline = st_now_ms() + expect * 1000ull;
+		open_count = 0;
+		for (i = 0; i < n; i++)
+			open_count += alive[i];
+		if (deadline && !open_count) {
+			printf("skv_tool hold: all %d connections closed by the node\n", n);
+			return 0;
+		}
+		if (deadline && st_now_ms() > deadline) {
+			printf("skv_tool hold: %d of %d connections still open %d s after the signal\n",
+			       open_count, n, expect);
+			return 1;
+		}
+		if (poll(pfd, n, 100) <= 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			ssize_t r;
+
+			if (!alive[i] || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			r = recv(pfd[i].fd, buf, sizeof(buf), MSG_DONTWAIT);
+			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+				alive[i] = 0;
+				pfd[i].fd = -pfd[i].fd - 1;	/* poll ignores it */
+				continue;
+			}
+			/* A busy connection: keep one ping in flight (replies are 24 bytes). */
+			if (kind[i] == C_BUSY && r > 0 &&
+			    send(pfd[i].fd, f, st_build_ping(f, i), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+			    errno != EAGAIN) {
+				alive[i] = 0;
+				pfd[i].fd = -pfd[i].fd - 1;
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3)
+		usage();
+	parse_addr(argv[2]);
+	if (!strcmp(argv[1], "fill") && argc == 7)
+		return fill(strtoull(argv[3], NULL, 0), strtoul(argv[4], NULL, 0),
+			    strtoul(argv[5], NULL, 0), argv[6]);
+	if (!strcmp(argv[1], "check") && argc == 7)
+		return check(strtoull(argv[3], NULL, 0), strtoul(argv[4], NULL, 0),
+			     strtoul(argv[5], NULL, 0), argv[6], 0);
+	if (!strcmp(argv[1], "absent") && argc == 6)
+		return check(strtoull(argv[3], NULL, 0), strtoul(argv[4], NULL, 0), 0,
+			     argv[5], 1);
+	if (!strcmp(argv[1], "get") && argc == 5) {
+		int fd = connect_or_die(), st;
+		uint64_t ver = 0;
+		char *val = NULL;
+
+		st = st_gets(fd, strtoull(argv[3], NULL, 0), argv[4], &val, &ver);
+		if (st < 0) {
+			fprintf(stderr, "skv_tool get: %s\n", st_last_error);
+			return 2;
+		}
+		printf("%s %llu %s\n", st_status_name(st), (unsigned long long)ver, val ? val : "");
+		return 0;
+	}
+	if (!strcmp(argv[1], "put") && argc == 6) {
+		int fd = connect_or_die(), st;
+		uint64_t ver = 0;
+
+		st = st_puts(fd, strtoull(argv[3], NULL, 0), argv[4], argv[5], 0, &ver);
+		if (st < 0) {
+			fprintf(stderr, "skv_tool put: %s\n", st_last_error);
+			return 2;
+		}
+		printf("%s %llu\n", st_status_name(st), (unsigned long long)ver);
+		return 0;
+	}
+	if (!strcmp(argv[1], "ping") && (argc == 3 || argc == 4)) {
+		int fd = st_connect_wait(ip, port, argc == 4 ? atoi(argv[3]) : 10000), st;
+
+		if (fd < 0) {
+			fprintf(stderr, "skv_tool ping: %s\n", st_last_error);
+			return 1;
+		}
+		st = st_ping(fd);
+		if (st != SKV_S_OK) {
+			fprintf(stderr, "skv_tool ping: %s %s\n", st_status_name(st), st_last_error);
+			return 1;
+		}
+		return 0;
+	}
+	if (!strcmp(argv[1], "hold"))
+		return hold(argc - 3, argv + 3);
+	usage();
+	return 2;
+}
