@@ -246,6 +246,17 @@ err_free:
 
 void skv_tcp_listen_stop(struct skv_listener *l)
 {
+	struct socket *sock;
+
+	/*
+	 * Shutting a listening socket down resets every connection still in
+	 * its accept queue, though the client's connect() succeeded: take
+	 * those in first, so only clients that connect after the stop are
+	 * refused.  (When the node is dying they are closed with the rest.)
+	 */
+	while (!kernel_accept(l->sock, &sock, O_NONBLOCK))
+		skv_tcp_new_conn(l, sock);
+
 	/* Wakes the thread out of kernel_accept(); then stop it. */
 	kernel_sock_shutdown(l->sock, SHUT_RDWR);
 	kthread_stop(l->task);
