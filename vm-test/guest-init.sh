@@ -79,6 +79,19 @@ if ((NICS > 0)); then
 	[[ -e $last ]] || die "expected $NICS NIC(s) but ${last##*/} did not appear"
 fi
 
+if [[ ${WORKDIR_SHARE:-0} == 1 ]]; then
+	# The working directory lies under the guest's own /tmp or /run: mount
+	# the host's copy back at its path, writable through an overlay as the
+	# root is.
+	share=/run/steadykv-work
+	mkdir -p "$share/lower" "$share/upper" "$share/work" "$WORKDIR"
+	mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro workdir "$share/lower" ||
+		die "cannot mount the working directory share"
+	mount -t overlay overlay \
+		-o "lowerdir=$share/lower,upperdir=$share/upper,workdir=$share/work" "$WORKDIR" ||
+		die "cannot mount the working directory overlay"
+fi
+
 cd "$WORKDIR" 2>/dev/null || die "working directory $WORKDIR does not exist in the guest"
 
 read -r uptime _ </proc/uptime

@@ -99,10 +99,16 @@ if ((use_kvm)) && [[ ! -w /dev/kvm ]]; then
 fi
 
 workdir=$(cd "$workdir" 2>/dev/null && pwd -P) || vm_die "no such directory: $workdir"
-# The guest mounts fresh file systems there, hiding the host's content.
+# The guest mounts fresh file systems on /tmp and /run, hiding the host's
+# content there: a working directory under them (a clone in /tmp, say) is
+# shared on its own and mounted back at the same path in the guest.
+workdir_share=0
 case $workdir/ in
-/tmp/* | /run/* | /proc/* | /sys/* | /dev/*)
-	vm_die "working directory $workdir is not visible in the guest (it has its own /tmp, /run, /proc, /sys, /dev)"
+/proc/* | /sys/* | /dev/*)
+	vm_die "working directory $workdir is not visible in the guest (it has its own /proc, /sys, /dev)"
+	;;
+/tmp/* | /run/*)
+	workdir_share=1
 	;;
 esac
 # The stage-2 path travels on the kernel command line, split at whitespace.
@@ -123,6 +129,7 @@ find "$run_dir" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf -- {} +
 
 {
 	printf 'WORKDIR=%q\n' "$workdir"
+	printf 'WORKDIR_SHARE=%q\n' "$workdir_share"
 	printf 'VM_HOSTNAME=%q\n' "$name"
 	printf 'NICS=%q\n' "${#mcast_ports[@]}"
 	printf 'CMD=('
@@ -148,6 +155,12 @@ qemu_args=(
 	-fsdev "local,id=results,path=$run_dir,security_model=none"
 	-device virtio-9p-pci,fsdev=results,mount_tag=results
 )
+if ((workdir_share)); then
+	qemu_args+=(
+		-fsdev "local,id=workdir,path=$workdir,security_model=none,readonly=on,multidevs=remap"
+		-device virtio-9p-pci,fsdev=workdir,mount_tag=workdir
+	)
+fi
 for i in "${!mcast_ports[@]}"; do
 	mac=$(printf '52:54:00:%02x:%02x:%02x' $((mac_index >> 8)) $((mac_index & 255)) "$i")
 	qemu_args+=(
