@@ -158,7 +158,7 @@ qemu_args=(
 if ((workdir_share)); then
 	qemu_args+=(
 		-fsdev "local,id=workdir,path=$workdir,security_model=none,readonly=on,multidevs=remap"
-		-device virtio-9p-pci,fsdev=workdir,mount_tag=workdir
+		-device "virtio-9p-pci,fsdev=workdir,mount_tag=workdir"
 	)
 fi
 for i in "${!mcast_ports[@]}"; do
