@@ -10,7 +10,7 @@ BUILD := $(CURDIR)/build
 export KVER
 
 .PHONY: all deps module userspace linux-src selftests host-test check vm-check \
-	demo lint nl-gen clean help
+	demo bench-node bench-core lint nl-gen clean help
 
 all: module userspace selftests
 
@@ -53,6 +53,14 @@ vm-check:
 
 demo: all
 	@bash scripts/demo.sh
+
+# Throughput of one node in a guest beside redis-server (ratios only).
+bench-node: all
+	@bash scripts/bench-node.sh
+
+# The host benchmark of the store core beside memcpy.
+bench-core: userspace
+	$(MAKE) -C userspace/core bench
 
 lint: deps linux-src
 	@bash scripts/lint.sh
