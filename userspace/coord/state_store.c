@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * File backend of the coordinator state.  Format, one record per line,
+ * single spaces, every line ends in '\n':
+ *
+ *   steadykv-map 1
+ *   version <u64>
+ *   node <id> <name> <host:port>
+ *   table <id>
+ *   tablet <table> 0x<16 hex start> 0x<16 hex end> <owner> normal
+ *   tablet <table> 0x<start> 0x<end> <owner> migrating <src> <dst>
+ *   end <number of node, table and tablet records>
+ *
+ * Numbers are plain decimal without leading zeros, hashes fixed-width hex
+ * so that files diff cleanly.  The "end" trailer makes a file cut at a
+ * line boundary fail to load instead of loading as a smaller map.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state_store.h"
+
+#define MAP_MAGIC	"steadykv-map"
+#define MAP_FORMAT	1
+#define MAX_TOKENS	8
+
+struct file_store {
+	struct coord_store base;	/* first: callers only see this */
+	char *path;
+	char *tmp;
+	char *dir;
+};
+
+static struct file_store *to_fs(struct coord_store *s)
+{
+	return (struct file_store *)s;
+}
+
+static void set_err(struct coord_store *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_err(struct coord_store *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+}
+
+/* Decimal, no sign, no leading zeros, at most @max. */
+static int parse_dec(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s || (s[0] == '0' && s[1]))
+		return -1;
+	for (; *s; s++) {
+		unsigned int d;
+
+		if (*s < '0' || *s > '9')
+			return -1;
+		d = (unsigned int)(*s - '0');
+		if (v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+	uint64_t v;
+
+	if (parse_dec(s, UINT32_MAX, &v))
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Exactly "0x" and 16 lowercase hex digits, as written by save. */
+static int parse_hash(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	int i;
+
+	if (strlen(s) != 18 || s[0] != '0' || s[1] != 'x')
+		return -1;
+	for (i = 2; i < 18; i++) {
+		char c = s[i];
+
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Read one line into @buf without the newline.  1: got a line, 0: clean
+ * EOF, -EBADMSG: too long, control byte or no final newline, -EIO.
+ */
+static int read_line(FILE *f, char *buf, size_t sz)
+{
+	size_t n = 0;
+
+	for (;;) {
+		int c = getc(f);
+
+		if (c == EOF) {
+			if (ferror(f))
+				return -EIO;
+			return n ? -EBADMSG : 0;
+		}
+		if (c == '\n')
+			break;
+		if (c < 0x20 || c > 0x7e || n + 1 >= sz)
+			return -EBADMSG;
+		buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	return 1;
+}
+
+/* Split at single spaces; empty fields (double or edge spaces) fail. */
+static int split(char *line, char **tok, int max)
+{
+	int n = 0;
+	char *p = line;
+
+	for (;;) {
+		char *sp = strchr(p, ' ');
+
+		if (n == max)
+			return -1;
+		tok[n++] = p;
+		if (!sp)
+			break;
+		*sp = '\0';
+		p = sp + 1;
+	}
+	for (int i = 0; i < n; i++)
+		if (!tok[i][0])
+			return -1;
+	return n;
+}
+
+static int parse_record(struct tablet_map *m, char **tok, int n,
+			const char **why)
+{
+	int err;
+
+	if (!strcmp(tok[0], "node")) {
+		struct tmap_node nd;
+
+		memset(&nd, 0, sizeof(nd));
+		if (n != 4 || parse_u32(tok[1], &nd.id)) {
+			*why = "bad node record";
+			return -EBADMSG;
+		}
+		if (!tmap_valid_name(tok[2]) || !tmap_valid_addr(tok[3])) {
+			*why = "bad node name or address";
+			return -EBADMSG;
+		}
+		strcpy(nd.name, tok[2]);	/* lengths validated */
+		strcpy(nd.addr, tok[3]);
+		err = tmap_load_node(m, &nd);
+		*why = "duplicate node";
+	} else if (!strcmp(tok[0], "table")) {
+		uint64_t id;
+
+		if (n != 2 || parse_dec(tok[1], UINT64_MAX, &id)) {
+			*why = "bad table record";
+			return -EBADMSG;
+		}
+		err = tmap_load_table(m, id);
+		*why = "duplicate table";
+	} else if (!strcmp(tok[0], "tablet")) {
+		struct tmap_tablet t;
+
+		memset(&t, 0, sizeof(t));
+		*why = "bad tablet record";
+		if (n < 6 || parse_dec(tok[1], UINT64_MAX, &t.table_id) ||
+		    parse_hash(tok[2], &t.start) || parse_hash(tok[3], &t.end) ||
+		    parse_u32(tok[4], &t.owner))
+			return -EBADMSG;
+		if (!strcmp(tok[5], "normal") && n == 6) {
+			t.state = TMAP_NORMAL;
+		} else if (!strcmp(tok[5], "migrating") && n == 8) {
+			t.state = TMAP_MIGRATING;
+			if (parse_u32(tok[6], &t.src) || parse_u32(tok[7], &t.dst))
+				return -EBADMSG;
+		} else {
+			return -EBADMSG;
+		}
+		err = tmap_load_tablet(m, &t);
+		*why = "duplicate tablet";
+	} else {
+		*why = "unknown record type";
+		return -EBADMSG;
+	}
+	if (err == -EEXIST)
+		return -EBADMSG;
+	if (err)
+		*why = strerror(-err);
+	return err;
+}
+
+static int parse_file(struct coord_store *s, FILE *f, struct tablet_map *m)
+{
+	const char *path = to_fs(s)->path;
+	char line[COORD_FILE_MAX_LINE];
+	char *tok[MAX_TOKENS];
+	const char *why = NULL;
+	uint64_t records = 0, v;
+	unsigned long lineno = 0;
+	int n, err;
+
+	for (;;) {
+		err = read_line(f, line, sizeof(line));
+		lineno++;
+		if (err == 0) {
+			why = lineno == 1 ? "empty file" :
+					    "truncated (no end record)";
+			err = -EBADMSG;
+			goto bad;
+		}
+		if (err < 0) {
+			why = err == -EIO ? "read error" :
+			      "line too long, not printable or unterminated";
+			goto bad;
+		}
+		n = split(line, tok, MAX_TOKENS);
+		err = -EBADMSG;
+		if (n < 0) {
+			why = "bad field separation";
+			goto bad;
+		}
+		if (lineno == 1) {
+			if (n != 2 || strcmp(tok[0], MAP_MAGIC) ||
+			    parse_dec(tok[1], UINT64_MAX, &v)) {
+				why = "not a steadykv map file";
+				goto bad;
+			}
+			if (v != MAP_FORMAT) {
+				why = "unsupported format version";
+				goto bad;
+			}
+			continue;
+		}
+		if (lineno == 2) {
+			if (n != 2 || strcmp(tok[0], "version") ||
+			    parse_dec(tok[1], UINT64_MAX, &m->version)) {
+				why = "bad version record";
+				goto bad;
+			}
+			continue;
+		}
+		if (!strcmp(tok[0], "end")) {
+			if (n != 2 || parse_dec(tok[1], UINT64_MAX, &v) ||
+			    v != records) {
+				why = "bad end record (truncated?)";
+				goto bad;
+			}
+			break;
+		}
+		err = parse_record(m, tok, n, &why);
+		if (err)
+			goto bad;
+		records++;
+	}
+	if (getc(f) != EOF) {
+		why = "data after end record";
+		err = -EBADMSG;
+		goto bad;
+	}
+	if (ferror(f)) {
+		why = "read error";
+		err = -EIO;
+		goto bad;
+	}
+	if (tmap_check(m, &why)) {
+		set_err(s, "%s: inconsistent map: %s", path, why);
+		return -EBADMSG;
+	}
+	return 0;
+bad:
+	set_err(s, "%s:%lu: %s", path, lineno, why);
+	return err;
+}
+
+static int file_load(struct coord_store *s, struct tablet_map *out)
+{
+	struct file_store *fs = to_fs(s);
+	struct tablet_map m;
+	FILE *f;
+	int err;
+
+	s->err[0] = '\0';
+	tmap_init(&m);
+	f = fopen(fs->path, "re");
+	if (!f) {
+		if (errno != ENOENT) {
+			err = -errno;
+			set_err(s, "%s: open: %s", fs->path, strerror(-err));
+			return err;
+		}
+		/* Never saved: a fresh cluster. */
+	} else {
+		err = parse_file(s, f, &m);
+		fclose(f);
+		if (err) {
+			tmap_free(&m);
+			return err;
+		}
+	}
+	tmap_free(out);
+	*out = m;
+	return 0;
+}
+
+static int write_map(FILE *f, const struct tablet_map *m)
+{
+	size_t i;
+
+	fprintf(f, "%s %d\nversion %llu\n", MAP_MAGIC, MAP_FORMAT,
+		(unsigned long long)m->version);
+	for (i = 0; i < m->nr_nodes; i++)
+		fprintf(f, "node %u %s %s\n", (unsigned int)m->nodes[i].id,
+			m->nodes[i].name, m->nodes[i].addr);
+	for (i = 0; i < m->nr_tables; i++)
+		fprintf(f, "table %llu\n", (unsigned long long)m->tables[i]);
+	for (i = 0; i < m->nr_tablets; i++) {
+		const struct tmap_tablet *t = &m->tablets[i];
+
+		fprintf(f, "tablet %llu 0x%016llx 0x%016llx %u ",
+			(unsigned long long)t->table_id,
+			(unsigned long long)t->start,
+			(unsigned long long)t->end, (unsigned int)t->owner);
+		if (t->state == TMAP_MIGRATING)
+			fprintf(f, "migrating %u %u\n", (unsigned int)t->src,
+				(unsigned int)t->dst);
+		else
+			fprintf(f, "normal\n");
+	}
+	fprintf(f, "end %zu\n", m->nr_nodes + m->nr_tables + m->nr_tablets);
+	return ferror(f) ? -EIO : 0;
+}
+
+static int file_save(struct coord_store *s, const struct tablet_map *m)
+{
+	struct file_store *fs = to_fs(s);
+	const char *why = NULL, *step;
+	FILE *f;
+	int fd, err, dfd;
+
+	s->err[0] = '\0';
+	if (tmap_check(m, &why)) {
+		set_err(s, "refusing to save inconsistent map: %s", why);
+		return -EINVAL;
+	}
+	step = "create";
+	fd = open(fs->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = -errno;
+		set_err(s, "%s: %s: %s", fs->tmp, step, strerror(-err));
+		return err;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		step = "fdopen";
+		goto fail_unlink;
+	}
+	step = "write";
+	err = write_map(f, m);
+	if (!err && fflush(f))
+		err = -errno;
+	/* Data must be on disk before the rename makes it the state. */
+	if (!err && fsync(fileno(f))) {
+		err = -errno;
+		step = "fsync";
+	}
+	if (fclose(f) && !err) {
+		err = -errno;
+		step = "close";
+	}
+	if (err)
+		goto fail_unlink;
+	if (rename(fs->tmp, fs->path)) {
+		err = -errno;
+		step = "rename";
+		goto fail_unlink;
+	}
+	/* Make the rename itself durable. */
+	dfd = open(fs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd)) {
+		err = -errno;
+		if (dfd >= 0)
+			close(dfd);
+		set_err(s, "%s: directory fsync: %s", fs->dir, strerror(-err));
+		return err;
+	}
+	close(dfd);
+	return 0;
+fail_unlink:
+	unlink(fs->tmp);
+	set_err(s, "%s: %s: %s", fs->tmp, step, strerror(-err));
+	return err;
+}
+
+static void file_close(struct coord_store *s)
+{
+	struct file_store *fs = to_fs(s);
+
+	free(fs->path);
+	free(fs->tmp);
+	free(fs->dir);
+	free(fs);
+}
+
+static const struct coord_store_ops file_ops = {
+	.load = file_load,
+	.save = file_save,
+	.close = file_close,
+};
+
+int coord_store_open_file(const char *path, struct coord_store **out)
+{
+	struct file_store *fs;
+	const char *slash;
+	size_t len;
+
+	if (!path || !*path || !out)
+		return -EINVAL;
+	len = strlen(path);
+	if (path[len - 1] == '/')
+		return -EINVAL;
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	fs->base.ops = &file_ops;
+	fs->path = strdup(path);
+	fs->tmp = malloc(len + 5);
+	slash = strrchr(path, '/');
+	if (!slash)
+		fs->dir = strdup(".");
+	else if (slash == path)
+		fs->dir = strdup("/");
+	else
+		fs->dir = strndup(path, (size_t)(slash - path));
+	if (!fs->path || !fs->tmp || !fs->dir) {
+		file_close(&fs->base);
+		return -ENOMEM;
+	}
+	memcpy(fs->tmp, path, len);
+	memcpy(fs->tmp + len, ".tmp", 5);
+	*out = &fs->base;
+	return 0;
+}
