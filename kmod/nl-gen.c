@@ -10,6 +10,12 @@
 
 #include <uapi/linux/steadykv.h>
 
+/* Integer value ranges */
+static const struct netlink_range_validation steadykv_a_migration_pull_budget_range = {
+	.min	= 1024ULL,
+	.max	= 1048576ULL,
+};
+
 /* STEADYKV_CMD_NODE_SET - do */
 static const struct nla_policy steadykv_node_set_nl_policy[STEADYKV_A_NODE_MEM_LIMIT + 1] = {
 	[STEADYKV_A_NODE_MEM_LIMIT] = { .type = NLA_U64, },
@@ -52,6 +58,31 @@ static const struct nla_policy steadykv_tablet_set_nl_policy[STEADYKV_A_TABLET_S
 	[STEADYKV_A_TABLET_START_HASH] = { .type = NLA_U64, },
 	[STEADYKV_A_TABLET_END_HASH] = { .type = NLA_U64, },
 	[STEADYKV_A_TABLET_STATE] = NLA_POLICY_MAX(NLA_U32, 3),
+};
+
+/* STEADYKV_CMD_MIGRATE_START - do */
+static const struct nla_policy steadykv_migrate_start_nl_policy[STEADYKV_A_MIGRATION_PRIORITY_PULLS + 1] = {
+	[STEADYKV_A_MIGRATION_ID] = NLA_POLICY_MIN(NLA_U64, 1),
+	[STEADYKV_A_MIGRATION_TABLE_ID] = { .type = NLA_U64, },
+	[STEADYKV_A_MIGRATION_START_HASH] = { .type = NLA_U64, },
+	[STEADYKV_A_MIGRATION_END_HASH] = { .type = NLA_U64, },
+	[STEADYKV_A_MIGRATION_SOURCE_ADDR] = { .type = NLA_BINARY, },
+	[STEADYKV_A_MIGRATION_SOURCE_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[STEADYKV_A_MIGRATION_MODE] = NLA_POLICY_MAX(NLA_U32, 1),
+	[STEADYKV_A_MIGRATION_PARTITIONS] = NLA_POLICY_RANGE(NLA_U32, 1, 64),
+	[STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT] = NLA_POLICY_RANGE(NLA_U32, 1, 64),
+	[STEADYKV_A_MIGRATION_PULL_BUDGET] = NLA_POLICY_FULL_RANGE(NLA_U32, &steadykv_a_migration_pull_budget_range),
+	[STEADYKV_A_MIGRATION_PRIORITY_PULLS] = NLA_POLICY_MAX(NLA_U8, 1),
+};
+
+/* STEADYKV_CMD_MIGRATE_CANCEL - do */
+static const struct nla_policy steadykv_migrate_cancel_nl_policy[STEADYKV_A_MIGRATION_ID + 1] = {
+	[STEADYKV_A_MIGRATION_ID] = NLA_POLICY_MIN(NLA_U64, 1),
+};
+
+/* STEADYKV_CMD_MIGRATE_GET - do */
+static const struct nla_policy steadykv_migrate_get_nl_policy[STEADYKV_A_MIGRATION_ID + 1] = {
+	[STEADYKV_A_MIGRATION_ID] = NLA_POLICY_MIN(NLA_U64, 1),
 };
 
 /* Ops table for steadykv */
@@ -123,6 +154,32 @@ static const struct genl_split_ops steadykv_nl_ops[] = {
 	{
 		.cmd	= STEADYKV_CMD_TABLET_GET,
 		.dumpit	= steadykv_nl_tablet_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd		= STEADYKV_CMD_MIGRATE_START,
+		.doit		= steadykv_nl_migrate_start_doit,
+		.policy		= steadykv_migrate_start_nl_policy,
+		.maxattr	= STEADYKV_A_MIGRATION_PRIORITY_PULLS,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= STEADYKV_CMD_MIGRATE_CANCEL,
+		.doit		= steadykv_nl_migrate_cancel_doit,
+		.policy		= steadykv_migrate_cancel_nl_policy,
+		.maxattr	= STEADYKV_A_MIGRATION_ID,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= STEADYKV_CMD_MIGRATE_GET,
+		.doit		= steadykv_nl_migrate_get_doit,
+		.policy		= steadykv_migrate_get_nl_policy,
+		.maxattr	= STEADYKV_A_MIGRATION_ID,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= STEADYKV_CMD_MIGRATE_GET,
+		.dumpit	= steadykv_nl_migrate_get_dumpit,
 		.flags	= GENL_CMD_CAP_DUMP,
 	},
 };

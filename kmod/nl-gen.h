@@ -24,6 +24,12 @@ int steadykv_nl_tablet_del_doit(struct sk_buff *skb, struct genl_info *info);
 int steadykv_nl_tablet_set_doit(struct sk_buff *skb, struct genl_info *info);
 int steadykv_nl_tablet_get_dumpit(struct sk_buff *skb,
 				  struct netlink_callback *cb);
+int steadykv_nl_migrate_start_doit(struct sk_buff *skb, struct genl_info *info);
+int steadykv_nl_migrate_cancel_doit(struct sk_buff *skb,
+				    struct genl_info *info);
+int steadykv_nl_migrate_get_doit(struct sk_buff *skb, struct genl_info *info);
+int steadykv_nl_migrate_get_dumpit(struct sk_buff *skb,
+				   struct netlink_callback *cb);
 
 enum {
 	STEADYKV_NLGRP_EVENTS,

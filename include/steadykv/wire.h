@@ -35,6 +35,15 @@ enum skv_opcode {
 	SKV_OP_PUT	= 3,	/* body: skv_put_req; reply: skv_ver_reply */
 	SKV_OP_DELETE	= 4,	/* body: skv_key_req; reply: skv_ver_reply */
 	SKV_OP_MULTI_GET = 5,	/* body: skv_multi_req; reply: skv_multi_reply */
+	/*
+	 * Node-to-node migration ops, sent by the target of a migration to
+	 * its source on connections of their own (see "Migration" below).
+	 */
+	SKV_OP_MIG_PREPARE = 6,	/* body: skv_mig_range_req; reply: skv_mig_prepare_reply */
+	SKV_OP_MIG_PULL = 7,	/* body: skv_pull_req; reply: skv_pull_reply + batch */
+	SKV_OP_MIG_PRIORITY_PULL = 8, /* body: skv_prio_pull_req + hashes; reply: skv_pull_reply + batch */
+	SKV_OP_MIG_END = 9,	/* body: skv_mig_range_req; reply: empty */
+	SKV_OP_MIG_PUSH_BACK = 10, /* body: skv_mig_range_req + batch; reply: empty */
 	SKV_OP_MAX,
 };
 
@@ -54,6 +63,8 @@ enum skv_status {
 	SKV_S_UNKNOWN_OP	= 8,	/* opcode not known */
 	SKV_S_UNKNOWN_TABLE	= 9,	/* no such table on this node */
 	SKV_S_INTERNAL		= 10,	/* unexpected node error */
+	SKV_S_BUSY		= 11,	/* migration: the range is already migrating, or spans tablets */
+	SKV_S_NO_MIGRATION	= 12,	/* migration: no such migration at this source */
 	SKV_S_MAX,
 };
 
@@ -133,6 +144,85 @@ struct skv_multi_item {
 	__u8 reserved[3];
 	__le32 value_len;	/* 0 unless status is OK */
 	__le64 version;
+};
+
+/*
+ * Migration (Rocksteady).  The target drives; the source answers.
+ *
+ * PREPARE names the migration (an id the coordinator chose, never 0) and
+ * the range, which must lie inside one NORMAL tablet of the source (the
+ * source splits that tablet so the range becomes a tablet of its own).
+ * Without SKV_MIG_F_KEEP_OWNER the source stops serving the range at once
+ * (MIGRATING_OUT: clients get NOT_OWNER), waits for the writes in flight
+ * and answers with its safe version: every version it ever handed out is
+ * <= safe_version, so the target raises its own counter above it.  With
+ * SKV_MIG_F_KEEP_OWNER (the push baseline: ownership moves at the end) the
+ * source keeps serving; a second PREPARE of the same migration without the
+ * flag then freezes the range and gives the safe version for the
+ * catch-up pulls (min_version = the first safe version).
+ *
+ * PULL walks a part of the range from a hash cursor (scan.h) and returns
+ * at most about budget bytes of records (objects and tombstones) newer
+ * than min_version, with the next cursor; resolved is 1 once the part is
+ * finished.  PRIORITY_PULL returns every record of the given key hashes;
+ * resolved is how many of the hashes, from the first, are complete in the
+ * batch (the reply is capped at SKV_MAX_BODY_LEN; ask again for the rest).
+ * A hash with no record is resolved with nothing in the batch: the key
+ * does not exist at the source.
+ *
+ * END with no flag commits: the source drops its copy of the range.  END
+ * with SKV_MIG_F_ABORT hands the range back: the source serves it again
+ * (NORMAL).  Before an abort the target sends the writes it accepted
+ * (records newer than the safe version) with PUSH_BACK, which the source
+ * replays, so no acknowledged write is lost.
+ */
+#define SKV_MIG_F_KEEP_OWNER	0x1	/* PREPARE: keep serving until a second PREPARE */
+#define SKV_MIG_F_ABORT		0x2	/* END: hand the range back to the source */
+
+#define SKV_MAX_PRIO_HASHES	64u	/* hashes per PRIORITY_PULL */
+#define SKV_MAX_PULL_BUDGET	(1024u * 1024u)	/* a source caps budget at this */
+
+/* PREPARE, END, and the head of a PUSH_BACK body (a batch follows). */
+struct skv_mig_range_req {
+	__le64 migration_id;
+	__le64 table_id;
+	__le64 start_hash;	/* inclusive */
+	__le64 end_hash;	/* inclusive */
+	__le32 flags;		/* SKV_MIG_F_* */
+	__le32 reserved;
+};
+
+struct skv_mig_prepare_reply {
+	__le64 safe_version;
+	__le32 index_buckets;	/* the source's index size, for the record */
+	__le32 reserved;
+	__le64 objects;		/* live objects in the source's store (a hint) */
+};
+
+struct skv_pull_req {
+	__le64 migration_id;
+	__le64 table_id;
+	__le64 start_hash;	/* the part of the range to walk, inclusive */
+	__le64 end_hash;
+	__le64 cursor;		/* first hash still wanted */
+	__le64 min_version;	/* only records with a newer version; 0 = all */
+	__le32 budget;		/* bytes of records wanted */
+	__le32 reserved;
+};
+
+/* Reply to PULL and PRIORITY_PULL: then a batch (struct skv_batch_hdr + records). */
+struct skv_pull_reply {
+	__le64 next_cursor;	/* PULL: where to resume */
+	__le32 resolved;	/* PULL: 1 when done; PRIORITY_PULL: hashes complete */
+	__le32 reserved;
+};
+
+/* PRIORITY_PULL: count __le64 key hashes follow. */
+struct skv_prio_pull_req {
+	__le64 migration_id;
+	__le64 table_id;
+	__le16 count;		/* 1..SKV_MAX_PRIO_HASHES */
+	__le16 reserved[3];
 };
 
 /* Key hashing: tablets are ranges of this hash (xxh64, seed 0, over the key bytes). */

@@ -45,4 +45,24 @@ long skv_scan_serialize(struct skv_store *s, u64 table_id, u64 start_hash,
 			u64 end_hash, u64 cursor, void *buf, u32 buf_len,
 			u64 *next, bool *done);
 
+/*
+ * skv_scan_serialize() keeping only records with version > min_version
+ * (0 keeps all): the catch-up pulls of the push baseline and the
+ * push-back of an aborted migration.  The walk and its cost are the same.
+ */
+long skv_scan_serialize_since(struct skv_store *s, u64 table_id,
+			      u64 start_hash, u64 end_hash, u64 cursor,
+			      u64 min_version, void *buf, u32 buf_len,
+			      u64 *next, bool *done);
+
+/*
+ * A priority pull's batch: every live record of table_id whose key hash
+ * is one of hashes[0..n-1], written as one batch into buf.  Stops before
+ * the first hash whose records do not all fit; *resolved is the number of
+ * hashes complete in the batch.  Returns the bytes written (a batch
+ * header at least), or a negative errno.  Atomic-safe.
+ */
+long skv_collect_hashes(struct skv_store *s, u64 table_id, const u64 *hashes,
+			u32 n, void *buf, u32 buf_len, u32 *resolved);
+
 #endif /* SKV_CORE_SCAN_H */

@@ -87,6 +87,12 @@ int skv_tablet_del(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_ha
 int skv_tablet_set_state(struct skv_store *s, u64 table_id, u64 start_hash,
 			 u64 end_hash, enum skv_tablet_state state);
 /*
+ * Split the tablet holding hash at into [start, at - 1] and [at, end],
+ * both in its state, keeping the data.  -ENOENT (table), -ERANGE (no
+ * tablet holds at), -EINVAL if at already starts a tablet.
+ */
+int skv_tablet_split(struct skv_store *s, u64 table_id, u64 at);
+/*
  * Copy up to max table ids / tablets, starting at index pos, into out.
  * Returns the number copied (0 at the end).  For netlink dumps.
  */
@@ -101,13 +107,28 @@ int skv_tablets_list(struct skv_store *s, u32 pos, struct skv_tablet_info *out, 
  * DELETE may sleep (see above).
  *
  * In a MIGRATING_IN tablet a key this node holds nothing of (no object,
- * no tombstone) may still be on its way from the source: a conditional
- * PUT/DELETE (expect_version != 0) on it gives SKV_S_RETRY, and an
- * unconditional DELETE writes a tombstone anyway (SKV_S_OK) so the copy
- * in flight cannot resurrect the key.  GET gives SKV_S_NOT_FOUND with
- * version 0; the caller checks the tablet state (skv_tablet_lookup(),
- * tablet.h) to decide on a priority pull.
+ * no tombstone) may still be on its way from the source, unless the
+ * store's resolver (below) says its hash is resolved.  For an unresolved
+ * key GET, DELETE and a conditional PUT (expect_version != 0) give
+ * SKV_S_RETRY (the caller asks for a priority pull of the hash); an
+ * unconditional PUT is applied (its version is newer than any copy in
+ * flight, so replay will skip that copy).  A resolved key, or any key
+ * this node holds an object or tombstone of, is served as in a NORMAL
+ * tablet, so answers are those the source would have given.
  */
+
+/*
+ * The resolver: true if every record the source has of (table_id,
+ * key_hash) has been replayed here (or the source has none).  The store
+ * asks it before it looks the key up, so a replay that finished before
+ * the resolver said yes is seen.  Called under RCU, possibly under a
+ * bucket spinlock: must be atomic-safe and must not call into the store.
+ * Without a resolver every key of a MIGRATING_IN tablet is unresolved.
+ * Set or cleared (fn NULL) by the caller of the control path; a change
+ * waits for a grace period, so no call to the old resolver runs after.
+ */
+typedef bool (*skv_resolved_fn)(void *arg, u64 table_id, u64 key_hash);
+void skv_store_set_resolver(struct skv_store *s, skv_resolved_fn fn, void *arg);
 
 /*
  * GET: copies the value into buf (capacity buf_len) and sets *value_len and

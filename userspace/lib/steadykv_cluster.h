@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * libsteadykv cluster client: routes each request to the node that owns
+ * its key's tablet, by the tablet map fetched from the coordinator
+ * (include/steadykv/coord.h, GET_MAP) and cached.
+ *
+ * Transparently to the caller:
+ *  - NOT_OWNER: the map is fetched again (at most once per
+ *    SKV_CLUSTER_REFRESH_MIN_US unless its version changed) and the
+ *    request goes to the new owner;
+ *  - RETRY: the request is sent again after the retry_us the node gave
+ *    (bounded backoff);
+ * until the deadline (opts.timeout_ms, default 5000 ms) passes, when the
+ * last code is returned.  One connection per node, opened on first use.
+ * Not thread safe: one struct skv_cluster per thread.
+ */
+#ifndef STEADYKV_CLUSTER_H
+#define STEADYKV_CLUSTER_H
+
+#include "steadykv.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct skv_cluster;
+
+struct skv_cluster_stats {
+	uint64_t map_version;		/* of the cached map */
+	uint64_t map_fetches;
+	uint64_t not_owner;		/* NOT_OWNER replies followed */
+	uint64_t retries;		/* RETRY replies waited out */
+	uint64_t reconnects;
+};
+
+/*
+ * Connect to the coordinator at coord_host:coord_port and fetch the map.
+ * opts may be NULL (defaults); its timeout_ms is also the per-request
+ * deadline.  On failure *out is NULL.
+ */
+int skv_cluster_open(const char *coord_host, uint16_t coord_port,
+		     const struct skv_opts *opts, struct skv_cluster **out);
+void skv_cluster_close(struct skv_cluster *c);
+
+/* Fetch the map now. */
+int skv_cluster_refresh(struct skv_cluster *c);
+void skv_cluster_get_stats(const struct skv_cluster *c,
+			   struct skv_cluster_stats *st);
+
+/* As skv_get/skv_put/skv_delete (steadykv.h), routed and retried. */
+int skv_cluster_get(struct skv_cluster *c, uint64_t table, const void *key,
+		    size_t key_len, void **value, size_t *value_len,
+		    uint64_t *version);
+int skv_cluster_put(struct skv_cluster *c, uint64_t table, const void *key,
+		    size_t key_len, const void *value, size_t value_len,
+		    uint64_t expect_version, uint64_t *version);
+int skv_cluster_delete(struct skv_cluster *c, uint64_t table, const void *key,
+		       size_t key_len, uint64_t expect_version,
+		       uint64_t *version);
+
+/*
+ * For pipelining callers (the benchmark): the connection to the owner of
+ * (table, key_hash) by the cached map, connecting if needed, and the
+ * owner's node id.  The caller handles NOT_OWNER (skv_cluster_refresh)
+ * and RETRY itself.  NULL with *err set on failure.
+ */
+struct skv_conn *skv_cluster_conn_for(struct skv_cluster *c, uint64_t table,
+				      uint64_t key_hash, uint32_t *node_id,
+				      int *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STEADYKV_CLUSTER_H */
