@@ -27,6 +27,7 @@
 #define SKV_COORD_DEFAULT_PORT	7100
 #define SKV_COORD_MAX_BODY	(4u << 20)	/* larger frames close the connection */
 #define SKV_COORD_F_REPLY	0x01
+#define SKV_COORD_ADDR_MAX	128	/* "host:port", NUL-padded */
 
 struct skv_coord_hdr {
 	__le16 magic;		/* SKV_COORD_MAGIC */
@@ -44,11 +45,89 @@ enum skv_coord_op {
 	/* Anyone: the cluster map.  Body: empty.  Reply: skv_coord_map. */
 	SKV_COORD_OP_GET_MAP = 1,
 	/*
-	 * Ops 2.. are defined by the coordinator's implementation
-	 * (userspace/coord/): node registration, table create/drop, split,
-	 * migrate, migration status and cancel, reports from node daemons,
-	 * and the commands the coordinator sends to node daemons.
+	 * Node daemon, first on its connection: body skv_coord_node.  The
+	 * coordinator adds the node (or updates its address) and keeps the
+	 * connection to send it NODE_* commands.  Reply: empty.  EEXIST if
+	 * another live connection holds that id.
 	 */
+	SKV_COORD_OP_NODE_REGISTER = 2,
+	/*
+	 * Create a table split evenly over nodes: body skv_coord_table +
+	 * nr_nodes __le32 node ids (0 nodes: every registered node, by id).
+	 * The coordinator has each node add its tablet (NODE_TABLET_ADD)
+	 * before it answers.  Reply: empty.
+	 */
+	SKV_COORD_OP_TABLE_CREATE = 3,
+	SKV_COORD_OP_TABLE_DROP = 4,	/* body skv_coord_table (nr_nodes 0); reply empty */
+	/*
+	 * Start a migration: body skv_coord_migration with table_id,
+	 * start_hash, end_hash, dst and the tuning fields (0 = default).
+	 * The range must lie inside one tablet (the coordinator splits its
+	 * map to make the range a tablet).  Reply: skv_coord_migration with
+	 * the id and src filled in.  EINVAL (bad range, dst is the owner),
+	 * ENOENT (table, node), EBUSY (overlaps a migration in progress),
+	 * EHOSTUNREACH (a node daemon is not connected).
+	 */
+	SKV_COORD_OP_MIGRATE = 5,
+	/*
+	 * Migrations: body __le64 id (0: all, newest last).  Reply: __le32
+	 * count, __le32 reserved, then count skv_coord_migration.
+	 */
+	SKV_COORD_OP_MIG_STATUS = 6,
+	SKV_COORD_OP_MIG_CANCEL = 7,	/* body __le64 id; reply empty */
+	/*
+	 * Node daemon to coordinator: a migration it runs changed phase or
+	 * made progress.  Body skv_coord_migration (id, state, error,
+	 * counters, msg).  Reply: empty.
+	 */
+	SKV_COORD_OP_MIG_REPORT = 8,
+
+	/* Coordinator to node daemon (replies: status and message). */
+	SKV_COORD_OP_NODE_TABLET_ADD = 16,	/* body skv_coord_tablet; adds the table if needed */
+	SKV_COORD_OP_NODE_TABLET_DEL = 17,	/* body skv_coord_tablet */
+	SKV_COORD_OP_NODE_TABLE_DEL = 18,	/* body skv_coord_table */
+	SKV_COORD_OP_NODE_MIGRATE_START = 19,	/* body skv_coord_migration, src_addr set */
+	SKV_COORD_OP_NODE_MIGRATE_CANCEL = 20,	/* body __le64 id */
+};
+
+struct skv_coord_table {
+	__le64 table_id;
+	__le32 nr_nodes;
+	__le32 reserved;
+};
+
+/*
+ * A migration, as requested, commanded, reported and listed.  mode, state
+ * and the tuning fields take the values of the netlink enums and
+ * attributes (uapi/linux/steadykv.h: steadykv_migration_mode,
+ * steadykv_migration_state).
+ */
+struct skv_coord_migration {
+	__le64 id;
+	__le64 table_id;
+	__le64 start_hash;
+	__le64 end_hash;
+	__le32 src;		/* node ids */
+	__le32 dst;
+	__le32 mode;
+	__le32 partitions;	/* 0: default */
+	__le32 pulls_in_flight;	/* 0: default */
+	__le32 pull_budget;	/* 0: default */
+	__u8 priority_pulls;	/* 1 on, 0 off; MIGRATE: 2 = default (on) */
+	__u8 reserved[3];
+	__le32 state;
+	__le32 error;		/* positive errno, 0 if none */
+	__le32 progress_permille;
+	__le64 safe_version;
+	__le64 started_unix_ms;	/* set by the coordinator */
+	__le64 elapsed_us;
+	__le64 owned_us;
+	__le64 bytes_pulled;
+	__le64 records_pulled;
+	__le64 records_replayed;
+	__le64 priority_keys;
+	char src_addr[SKV_COORD_ADDR_MAX];	/* NODE_MIGRATE_START: source "host:port" */
+	char msg[128];		/* failure reason, NUL-terminated */
 };
 
 /*
@@ -63,8 +142,6 @@ struct skv_coord_map {
 	__le32 nr_nodes;
 	__le32 nr_tablets;
 };
-
-#define SKV_COORD_ADDR_MAX	128	/* "host:port", NUL-padded */
 
 struct skv_coord_node {
 	__le32 id;
