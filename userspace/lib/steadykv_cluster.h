@@ -59,6 +59,16 @@ int skv_cluster_delete(struct skv_cluster *c, uint64_t table, const void *key,
 		       uint64_t *version);
 
 /*
+ * The owner of (table, key_hash) by the cached map: its node id and its
+ * data address "host:port" (copied into addr, addr_len bytes at most).
+ * SKV_E_NOT_FOUND-style negative code if the table is not in the map.
+ * For callers with their own sockets (the benchmark's event loop).
+ */
+int skv_cluster_owner(const struct skv_cluster *c, uint64_t table,
+		      uint64_t key_hash, uint32_t *node_id, char *addr,
+		      size_t addr_len);
+
+/*
  * For pipelining callers (the benchmark): the connection to the owner of
  * (table, key_hash) by the cached map, connecting if needed, and the
  * owner's node id.  The caller handles NOT_OWNER (skv_cluster_refresh)
