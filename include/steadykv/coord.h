@@ -90,6 +90,38 @@ enum skv_coord_op {
 	SKV_COORD_OP_NODE_MIGRATE_CANCEL = 20,	/* body __le64 id */
 };
 
+/*
+ * How the coordinator (userspace/coord/coordinator.c) applies these, in
+ * addition to the notes above:
+ *
+ * - TABLE_CREATE with 0 nodes takes the registered nodes whose daemon is
+ *   connected now.  The map changes only once every NODE_TABLET_ADD
+ *   succeeded; on a failure the nodes that added their tablet get
+ *   NODE_TABLE_DEL and the reply carries the first error.
+ * - TABLE_DROP: EBUSY while a migration of the table is in progress; the
+ *   table leaves the map first, then every connected node gets
+ *   NODE_TABLE_DEL (their errors are only logged).
+ * - MIGRATE replies after the target answered NODE_MIGRATE_START; a
+ *   refusal fails the migration and its status and message are the
+ *   reply's.  The map's owner changes on MIG_REPORT: PULLING of a
+ *   Rocksteady migration makes the target the owner (tablet state 1, src
+ *   kept); DONE makes it the owner, state 0 (push mode: only now);
+ *   FAILED/CANCELLED give the range back to the source, unless the error
+ *   is SKV_COORD_ERR_NEEDS_RECOVERY: then the target stays the owner and
+ *   the lineage record is kept for a recovery.  Only the target may
+ *   report (EPERM); reports of a finished migration are acknowledged and
+ *   ignored.
+ * - MIG_CANCEL forwards NODE_MIGRATE_CANCEL to the target and answers
+ *   with its status; the migration ends with the target's report.  A
+ *   migration still PREPARING whose target daemon is not connected is
+ *   cancelled by the coordinator itself.  EINVAL if it already ended.
+ * - MIG_STATUS keeps the newest 64 migrations.  A migration in progress
+ *   whose target daemon is not connected shows the msg "target daemon
+ *   disconnected".  Counters are not durable: after a coordinator restart
+ *   they are 0 until the next report.
+ */
+#define SKV_COORD_ERR_NEEDS_RECOVERY	EUCLEAN	/* MIG_REPORT error; needs <errno.h> */
+
 struct skv_coord_table {
 	__le64 table_id;
 	__le32 nr_nodes;

@@ -3,13 +3,21 @@
  * File backend of the coordinator state.  Format, one record per line,
  * single spaces, every line ends in '\n':
  *
- *   steadykv-map 1
+ *   steadykv-map 2
  *   version <u64>
  *   node <id> <name> <host:port>
  *   table <id>
  *   tablet <table> 0x<16 hex start> 0x<16 hex end> <owner> normal
  *   tablet <table> 0x<start> 0x<end> <owner> migrating <src> <dst>
- *   end <number of node, table and tablet records>
+ *   next-migration <id>
+ *   migration <id> <table> 0x<start> 0x<end> <src> <dst> <mode> <state>
+ *             <error> <started unix ms> <safe version>     (one line)
+ *   lineage <migration id> <table> 0x<start> 0x<end> <src> <dst>
+ *           <safe version> <unix ms>                       (one line)
+ *   end <number of records between the version line and end>
+ *
+ * Format 1 (no next-migration, migration or lineage records) still loads.
+ * A migrating tablet's owner is its target (tablet_map.h).
  *
  * Numbers are plain decimal without leading zeros, hashes fixed-width hex
  * so that files diff cleanly.  The "end" trailer makes a file cut at a
@@ -26,8 +34,8 @@
 #include "state_store.h"
 
 #define MAP_MAGIC	"steadykv-map"
-#define MAP_FORMAT	1
-#define MAX_TOKENS	8
+#define MAP_FORMAT	2
+#define MAX_TOKENS	12
 
 struct file_store {
 	struct coord_store base;	/* first: callers only see this */
@@ -155,11 +163,100 @@ static int split(char *line, char **tok, int max)
 	return n;
 }
 
-static int parse_record(struct tablet_map *m, char **tok, int n,
-			const char **why)
+void coord_state_init(struct coord_state *st)
 {
+	memset(st, 0, sizeof(*st));
+	tmap_init(&st->map);
+	st->next_mig_id = 1;
+}
+
+void coord_state_free(struct coord_state *st)
+{
+	tmap_free(&st->map);
+	free(st->migs);
+	free(st->lineage);
+	coord_state_init(st);
+}
+
+static int parse_migration(struct coord_state *st, char **tok, int n)
+{
+	struct coord_migration mg, *v;
+
+	memset(&mg, 0, sizeof(mg));
+	if (n != 12 || parse_dec(tok[1], UINT64_MAX, &mg.id) || !mg.id ||
+	    parse_dec(tok[2], UINT64_MAX, &mg.table_id) ||
+	    parse_hash(tok[3], &mg.start_hash) ||
+	    parse_hash(tok[4], &mg.end_hash) ||
+	    mg.start_hash > mg.end_hash ||
+	    parse_u32(tok[5], &mg.src) || parse_u32(tok[6], &mg.dst) ||
+	    parse_u32(tok[7], &mg.mode) || parse_u32(tok[8], &mg.state) ||
+	    parse_u32(tok[9], &mg.error) ||
+	    parse_dec(tok[10], UINT64_MAX, &mg.started_unix_ms) ||
+	    parse_dec(tok[11], UINT64_MAX, &mg.safe_version))
+		return -EBADMSG;
+	/* Oldest first, ids strictly increasing. */
+	if (st->nr_migs >= COORD_KEEP_MIGRATIONS ||
+	    (st->nr_migs && st->migs[st->nr_migs - 1].id >= mg.id))
+		return -EBADMSG;
+	v = realloc(st->migs, (st->nr_migs + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	st->migs = v;
+	v[st->nr_migs++] = mg;
+	return 0;
+}
+
+static int parse_lineage(struct coord_state *st, char **tok, int n)
+{
+	struct coord_lineage l, *v;
+
+	memset(&l, 0, sizeof(l));
+	if (n != 9 || parse_dec(tok[1], UINT64_MAX, &l.mig_id) || !l.mig_id ||
+	    parse_dec(tok[2], UINT64_MAX, &l.table_id) ||
+	    parse_hash(tok[3], &l.start) || parse_hash(tok[4], &l.end) ||
+	    l.start > l.end ||
+	    parse_u32(tok[5], &l.src) || parse_u32(tok[6], &l.dst) ||
+	    l.src == l.dst ||
+	    parse_dec(tok[7], UINT64_MAX, &l.safe_version) ||
+	    parse_dec(tok[8], UINT64_MAX, &l.unix_ms))
+		return -EBADMSG;
+	if (st->nr_lineage >= COORD_MAX_LINEAGE)
+		return -EBADMSG;
+	v = realloc(st->lineage, (st->nr_lineage + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	st->lineage = v;
+	v[st->nr_lineage++] = l;
+	return 0;
+}
+
+static int parse_record(struct coord_state *st, uint64_t format, char **tok,
+			int n, const char **why)
+{
+	struct tablet_map *m = &st->map;
 	int err;
 
+	if (format >= 2 && !strcmp(tok[0], "next-migration")) {
+		*why = "bad next-migration record";
+		if (n != 2 || parse_dec(tok[1], UINT64_MAX, &st->next_mig_id) ||
+		    !st->next_mig_id)
+			return -EBADMSG;
+		return 0;
+	}
+	if (format >= 2 && !strcmp(tok[0], "migration")) {
+		*why = "bad migration record";
+		err = parse_migration(st, tok, n);
+		if (err == -ENOMEM)
+			*why = strerror(ENOMEM);
+		return err;
+	}
+	if (format >= 2 && !strcmp(tok[0], "lineage")) {
+		*why = "bad lineage record";
+		err = parse_lineage(st, tok, n);
+		if (err == -ENOMEM)
+			*why = strerror(ENOMEM);
+		return err;
+	}
 	if (!strcmp(tok[0], "node")) {
 		struct tmap_node nd;
 
@@ -216,13 +313,14 @@ static int parse_record(struct tablet_map *m, char **tok, int n,
 	return err;
 }
 
-static int parse_file(struct coord_store *s, FILE *f, struct tablet_map *m)
+static int parse_file(struct coord_store *s, FILE *f, struct coord_state *st)
 {
 	const char *path = to_fs(s)->path;
+	struct tablet_map *m = &st->map;
 	char line[COORD_FILE_MAX_LINE];
 	char *tok[MAX_TOKENS];
 	const char *why = NULL;
-	uint64_t records = 0, v;
+	uint64_t records = 0, v, format = 0;
 	unsigned long lineno = 0;
 	int n, err;
 
@@ -252,10 +350,11 @@ static int parse_file(struct coord_store *s, FILE *f, struct tablet_map *m)
 				why = "not a steadykv map file";
 				goto bad;
 			}
-			if (v != MAP_FORMAT) {
+			if (v != 1 && v != MAP_FORMAT) {
 				why = "unsupported format version";
 				goto bad;
 			}
+			format = v;
 			continue;
 		}
 		if (lineno == 2) {
@@ -274,7 +373,7 @@ static int parse_file(struct coord_store *s, FILE *f, struct tablet_map *m)
 			}
 			break;
 		}
-		err = parse_record(m, tok, n, &why);
+		err = parse_record(st, format, tok, n, &why);
 		if (err)
 			goto bad;
 		records++;
@@ -293,21 +392,25 @@ static int parse_file(struct coord_store *s, FILE *f, struct tablet_map *m)
 		set_err(s, "%s: inconsistent map: %s", path, why);
 		return -EBADMSG;
 	}
+	if (st->nr_migs && st->migs[st->nr_migs - 1].id >= st->next_mig_id) {
+		set_err(s, "%s: migration id at or above next-migration", path);
+		return -EBADMSG;
+	}
 	return 0;
 bad:
 	set_err(s, "%s:%lu: %s", path, lineno, why);
 	return err;
 }
 
-static int file_load(struct coord_store *s, struct tablet_map *out)
+static int file_load(struct coord_store *s, struct coord_state *out)
 {
 	struct file_store *fs = to_fs(s);
-	struct tablet_map m;
+	struct coord_state m;
 	FILE *f;
 	int err;
 
 	s->err[0] = '\0';
-	tmap_init(&m);
+	coord_state_init(&m);
 	f = fopen(fs->path, "re");
 	if (!f) {
 		if (errno != ENOENT) {
@@ -320,17 +423,18 @@ static int file_load(struct coord_store *s, struct tablet_map *out)
 		err = parse_file(s, f, &m);
 		fclose(f);
 		if (err) {
-			tmap_free(&m);
+			coord_state_free(&m);
 			return err;
 		}
 	}
-	tmap_free(out);
+	coord_state_free(out);
 	*out = m;
 	return 0;
 }
 
-static int write_map(FILE *f, const struct tablet_map *m)
+static int write_state(FILE *f, const struct coord_state *st)
 {
+	const struct tablet_map *m = &st->map;
 	size_t i;
 
 	fprintf(f, "%s %d\nversion %llu\n", MAP_MAGIC, MAP_FORMAT,
@@ -353,20 +457,80 @@ static int write_map(FILE *f, const struct tablet_map *m)
 		else
 			fprintf(f, "normal\n");
 	}
-	fprintf(f, "end %zu\n", m->nr_nodes + m->nr_tables + m->nr_tablets);
+	fprintf(f, "next-migration %llu\n",
+		(unsigned long long)st->next_mig_id);
+	for (i = 0; i < st->nr_migs; i++) {
+		const struct coord_migration *g = &st->migs[i];
+
+		fprintf(f, "migration %llu %llu 0x%016llx 0x%016llx %u %u %u %u "
+			"%u %llu %llu\n", (unsigned long long)g->id,
+			(unsigned long long)g->table_id,
+			(unsigned long long)g->start_hash,
+			(unsigned long long)g->end_hash, (unsigned int)g->src,
+			(unsigned int)g->dst, (unsigned int)g->mode,
+			(unsigned int)g->state, (unsigned int)g->error,
+			(unsigned long long)g->started_unix_ms,
+			(unsigned long long)g->safe_version);
+	}
+	for (i = 0; i < st->nr_lineage; i++) {
+		const struct coord_lineage *l = &st->lineage[i];
+
+		fprintf(f, "lineage %llu %llu 0x%016llx 0x%016llx %u %u %llu "
+			"%llu\n", (unsigned long long)l->mig_id,
+			(unsigned long long)l->table_id,
+			(unsigned long long)l->start,
+			(unsigned long long)l->end, (unsigned int)l->src,
+			(unsigned int)l->dst,
+			(unsigned long long)l->safe_version,
+			(unsigned long long)l->unix_ms);
+	}
+	fprintf(f, "end %zu\n", m->nr_nodes + m->nr_tables + m->nr_tablets +
+		1 + st->nr_migs + st->nr_lineage);
 	return ferror(f) ? -EIO : 0;
 }
 
-static int file_save(struct coord_store *s, const struct tablet_map *m)
+/* What the loader would refuse is never written. */
+static const char *state_invalid(const struct coord_state *st)
+{
+	const char *why = NULL;
+	size_t i;
+
+	if (tmap_check(&st->map, &why))
+		return why;
+	if (!st->next_mig_id)
+		return "next migration id is 0";
+	if (st->nr_migs > COORD_KEEP_MIGRATIONS)
+		return "too many migration records";
+	if (st->nr_lineage > COORD_MAX_LINEAGE)
+		return "too many lineage records";
+	for (i = 0; i < st->nr_migs; i++) {
+		const struct coord_migration *g = &st->migs[i];
+
+		if (!g->id || g->id >= st->next_mig_id ||
+		    (i && st->migs[i - 1].id >= g->id) ||
+		    g->start_hash > g->end_hash)
+			return "bad migration record";
+	}
+	for (i = 0; i < st->nr_lineage; i++) {
+		const struct coord_lineage *l = &st->lineage[i];
+
+		if (!l->mig_id || l->start > l->end || l->src == l->dst)
+			return "bad lineage record";
+	}
+	return NULL;
+}
+
+static int file_save(struct coord_store *s, const struct coord_state *st)
 {
 	struct file_store *fs = to_fs(s);
-	const char *why = NULL, *step;
+	const char *why, *step;
 	FILE *f;
 	int fd, err, dfd;
 
 	s->err[0] = '\0';
-	if (tmap_check(m, &why)) {
-		set_err(s, "refusing to save inconsistent map: %s", why);
+	why = state_invalid(st);
+	if (why) {
+		set_err(s, "refusing to save inconsistent state: %s", why);
 		return -EINVAL;
 	}
 	step = "create";
@@ -384,7 +548,7 @@ static int file_save(struct coord_store *s, const struct tablet_map *m)
 		goto fail_unlink;
 	}
 	step = "write";
-	err = write_map(f, m);
+	err = write_state(f, st);
 	if (!err && fflush(f))
 		err = -errno;
 	/* Data must be on disk before the rename makes it the state. */
@@ -430,6 +594,31 @@ static void file_close(struct coord_store *s)
 	free(fs);
 }
 
+int coord_store_load(struct coord_store *s, struct tablet_map *out)
+{
+	struct coord_state st;
+	int err;
+
+	coord_state_init(&st);
+	err = coord_store_load_state(s, &st);
+	if (err)
+		return err;
+	tmap_free(out);
+	*out = st.map;
+	tmap_init(&st.map);
+	coord_state_free(&st);
+	return 0;
+}
+
+int coord_store_save(struct coord_store *s, const struct tablet_map *m)
+{
+	struct coord_state st;
+
+	coord_state_init(&st);
+	st.map = *m;	/* borrowed: only read by save */
+	return coord_store_save_state(s, &st);
+}
+
 static const struct coord_store_ops file_ops = {
 	.load = file_load,
 	.save = file_save,
@@ -461,11 +650,15 @@ int coord_store_open_file(const char *path, struct coord_store **out)
 	else
 		fs->dir = strndup(path, (size_t)(slash - path));
 	if (!fs->path || !fs->tmp || !fs->dir) {
-		file_close(&fs->base);
+		free(fs->path);
+		free(fs->tmp);
+		free(fs->dir);
+		free(fs);
 		return -ENOMEM;
 	}
 	memcpy(fs->tmp, path, len);
 	memcpy(fs->tmp + len, ".tmp", 5);
-	*out = &fs->base;
+	/* base is the first member: the same pointer (and the analyzer sees it). */
+	*out = (struct coord_store *)fs;
 	return 0;
 }

@@ -16,18 +16,59 @@
 #ifndef SKV_COORD_STATE_STORE_H
 #define SKV_COORD_STATE_STORE_H
 
+#include "coord_proto.h"
 #include "tablet_map.h"
+
+#define COORD_KEEP_MIGRATIONS	64	/* newest migration records kept */
+#define COORD_MAX_LINEAGE	4096	/* lineage records a state may hold */
+
+/*
+ * A lineage dependency, recorded when ownership of a range moves to the
+ * target before its data did (Rocksteady): until the target's side logs
+ * are re-replicated, rebuilding the range needs the source's log up to
+ * safe_version plus the target's log from the ownership transfer on.
+ * Nothing re-replicates side logs yet, so the coordinator drops the
+ * record when the migration completes; it keeps it when a failed
+ * migration leaves the range needing recovery.
+ */
+struct coord_lineage {
+	uint64_t mig_id;
+	uint64_t table_id;
+	uint64_t start, end;		/* inclusive hash range */
+	uint32_t src, dst;
+	uint64_t safe_version;		/* the source's, 0 until reported */
+	uint64_t unix_ms;		/* when recorded */
+};
+
+/*
+ * Everything the coordinator keeps durable: the map, the migration id
+ * counter, the newest migrations (the file backend stores their identity,
+ * mode, state, error, start time and safe version, not the counters nor
+ * tuning) and the lineage records.
+ */
+struct coord_state {
+	struct tablet_map map;
+	uint64_t next_mig_id;		/* >= 1; ids are never reused */
+	struct coord_migration *migs;	/* oldest first */
+	size_t nr_migs;
+	struct coord_lineage *lineage;
+	size_t nr_lineage;
+};
+
+void coord_state_init(struct coord_state *st);
+/* Frees everything and leaves an empty, reusable state. */
+void coord_state_free(struct coord_state *st);
 
 struct coord_store;
 
 struct coord_store_ops {
 	/*
-	 * @out must be initialised (tmap_init); on success its old contents
-	 * are freed and replaced, on failure it is left untouched.
+	 * @out must be initialised (coord_state_init); on success its old
+	 * contents are freed and replaced, on failure it is left untouched.
 	 */
-	int (*load)(struct coord_store *s, struct tablet_map *out);
+	int (*load)(struct coord_store *s, struct coord_state *out);
 	/* All or nothing: after a failure the previous state still loads. */
-	int (*save)(struct coord_store *s, const struct tablet_map *m);
+	int (*save)(struct coord_store *s, const struct coord_state *st);
 	void (*close)(struct coord_store *s);
 };
 
@@ -36,17 +77,24 @@ struct coord_store {
 	char err[256];		/* reason for the last failure, "" if none */
 };
 
-static inline int coord_store_load(struct coord_store *s,
-				   struct tablet_map *out)
+static inline int coord_store_load_state(struct coord_store *s,
+					 struct coord_state *out)
 {
 	return s->ops->load(s, out);
 }
 
-static inline int coord_store_save(struct coord_store *s,
-				   const struct tablet_map *m)
+static inline int coord_store_save_state(struct coord_store *s,
+					 const struct coord_state *st)
 {
-	return s->ops->save(s, m);
+	return s->ops->save(s, st);
 }
+
+/*
+ * The map alone (tools and tests): load drops the other records, save
+ * writes a state without migrations or lineage.
+ */
+int coord_store_load(struct coord_store *s, struct tablet_map *out);
+int coord_store_save(struct coord_store *s, const struct tablet_map *m);
 
 static inline void coord_store_close(struct coord_store *s)
 {
@@ -60,8 +108,8 @@ static inline const char *coord_store_error(const struct coord_store *s)
 }
 
 /*
- * Default backend: a text file, "steadykv-map 1" then one record per line
- * (see state_store.c).  Saved by write to path.tmp, fsync, rename over
+ * Default backend: a text file, "steadykv-map 2" then one record per line
+ * (see state_store.c; format 1, without migration records, still loads).  Saved by write to path.tmp, fsync, rename over
  * @path, fsync of the directory.  A missing file loads as an empty map
  * with version 0.
  */

@@ -296,6 +296,21 @@ static uint64_t part_start(size_t i, size_t n)
 	return (uint64_t)(((unsigned __int128)i << 64) / n);
 }
 
+int tmap_set_node_addr(struct tablet_map *m, uint32_t id, const char *addr)
+{
+	long i = node_idx(m, id);
+
+	if (!tmap_valid_addr(addr))
+		return -EINVAL;
+	if (i < 0)
+		return -ENOENT;
+	if (!strcmp(m->nodes[i].addr, addr))
+		return 0;
+	strcpy(m->nodes[i].addr, addr);	/* length checked above */
+	m->version++;
+	return 0;
+}
+
 int tmap_create_table(struct tablet_map *m, uint64_t table_id,
 		      const uint32_t *nodes, size_t n)
 {
@@ -440,6 +455,7 @@ int tmap_start_migration(struct tablet_map *m, uint64_t table_id,
 	t->state = TMAP_MIGRATING;
 	t->src = t->owner;
 	t->dst = dst;
+	t->owner = dst;		/* the target serves from now on */
 	m->version++;
 	return 0;
 }
@@ -454,6 +470,22 @@ int tmap_finish_migration(struct tablet_map *m, uint64_t table_id,
 	if (t->state != TMAP_MIGRATING)
 		return -EINVAL;
 	t->owner = t->dst;
+	t->state = TMAP_NORMAL;
+	t->src = t->dst = 0;
+	m->version++;
+	return 0;
+}
+
+int tmap_abort_migration(struct tablet_map *m, uint64_t table_id,
+			 uint64_t start)
+{
+	struct tmap_tablet *t = tablet_at(m, table_id, start);
+
+	if (!t)
+		return -ENOENT;
+	if (t->state != TMAP_MIGRATING)
+		return -EINVAL;
+	t->owner = t->src;
 	t->state = TMAP_NORMAL;
 	t->src = t->dst = 0;
 	m->version++;
@@ -504,9 +536,9 @@ int tmap_check(const struct tablet_map *m, const char **why)
 		CHECK(t->start <= t->end, "tablet ends before it starts");
 		CHECK(node_idx(m, t->owner) >= 0, "tablet owner unknown");
 		if (t->state == TMAP_MIGRATING) {
-			CHECK(t->src == t->owner, "migration source is not owner");
-			CHECK(node_idx(m, t->dst) >= 0 && t->dst != t->src,
-			      "bad migration target");
+			CHECK(t->dst == t->owner, "migration target is not owner");
+			CHECK(node_idx(m, t->src) >= 0 && t->dst != t->src,
+			      "bad migration source");
 		} else {
 			CHECK(t->state == TMAP_NORMAL, "bad tablet state");
 			CHECK(t->src == 0 && t->dst == 0,

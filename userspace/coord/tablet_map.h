@@ -23,7 +23,13 @@
 
 enum tmap_state {
 	TMAP_NORMAL = 0,
-	TMAP_MIGRATING = 1,	/* moving from src to dst; owner == src */
+	/*
+	 * Moving from src to dst with ownership already at the target
+	 * (Rocksteady): owner == dst serves the tablet now, src still holds
+	 * the data not yet pulled.  A push-mode migration never shows here:
+	 * its source owns the tablet (TMAP_NORMAL) until it is done.
+	 */
+	TMAP_MIGRATING = 1,
 };
 
 struct tmap_node {
@@ -36,9 +42,9 @@ struct tmap_tablet {
 	uint64_t table_id;
 	uint64_t start;		/* first hash, inclusive */
 	uint64_t end;		/* last hash, inclusive */
-	uint32_t owner;
+	uint32_t owner;		/* the node that serves the tablet now */
 	enum tmap_state state;
-	uint32_t src, dst;	/* only meaningful while TMAP_MIGRATING */
+	uint32_t src, dst;	/* only while TMAP_MIGRATING; then owner == dst */
 };
 
 struct tablet_map {
@@ -56,6 +62,8 @@ void tmap_free(struct tablet_map *m);	/* leaves an empty, reusable map */
 
 int tmap_add_node(struct tablet_map *m, uint32_t id, const char *name,
 		  const char *addr);
+/* A node's new data address (re-registration).  Bumps the version if changed. */
+int tmap_set_node_addr(struct tablet_map *m, uint32_t id, const char *addr);
 /* -EBUSY while the node owns a tablet or takes part in a migration. */
 int tmap_remove_node(struct tablet_map *m, uint32_t id);
 const struct tmap_node *tmap_find_node(const struct tablet_map *m,
@@ -82,11 +90,15 @@ int tmap_split(struct tablet_map *m, uint64_t table_id, uint64_t at);
 /* Tablets are named by (table, start).  set_owner ends any migration. */
 int tmap_set_owner(struct tablet_map *m, uint64_t table_id, uint64_t start,
 		   uint32_t owner);
+/* Ownership moves to @dst at once: owner = dst, src = the old owner. */
 int tmap_start_migration(struct tablet_map *m, uint64_t table_id,
 			 uint64_t start, uint32_t dst);
 /* owner = dst, state normal. */
 int tmap_finish_migration(struct tablet_map *m, uint64_t table_id,
 			  uint64_t start);
+/* Rolled back: owner = src, state normal.  -EINVAL if not migrating. */
+int tmap_abort_migration(struct tablet_map *m, uint64_t table_id,
+			 uint64_t start);
 
 /*
  * Invariants: unique node and table ids, valid names and addresses, the

@@ -223,7 +223,7 @@ TEST(migration_state)
 	ASSERT_EQ((int)TMAP_MIGRATING, (int)m.tablets[0].state);
 	ASSERT_EQ(1u, m.tablets[0].src);
 	ASSERT_EQ(3u, m.tablets[0].dst);
-	ASSERT_EQ(1u, m.tablets[0].owner);	/* source serves until done */
+	ASSERT_EQ(3u, m.tablets[0].owner);	/* the target serves at once */
 	ASSERT_EQ(-EBUSY, tmap_start_migration(&m, 1, 0, 2));
 	ASSERT_EQ(-EBUSY, tmap_split(&m, 1, 10));
 	ASSERT_EQ(-EBUSY, tmap_remove_node(&m, 3));
@@ -234,6 +234,25 @@ TEST(migration_state)
 	ASSERT_EQ((int)TMAP_NORMAL, (int)m.tablets[0].state);
 	ASSERT_EQ(3u, m.tablets[0].owner);
 	ASSERT_EQ(0, tmap_remove_node(&m, 1));
+	/* abort gives the range back to the source */
+	ASSERT_EQ(-EINVAL, tmap_abort_migration(&m, 1, 0));
+	ASSERT_EQ(0, tmap_start_migration(&m, 1, 0, 2));
+	ASSERT_EQ(2u, m.tablets[0].owner);
+	ver = m.version;
+	ASSERT_EQ(0, tmap_abort_migration(&m, 1, 0));
+	ASSERT_EQ(ver + 1, m.version);
+	ASSERT_EQ(3u, m.tablets[0].owner);
+	ASSERT_EQ((int)TMAP_NORMAL, (int)m.tablets[0].state);
+	ASSERT_EQ(0, tmap_check(&m, NULL));
+	/* a node's address changes on re-registration */
+	ver = m.version;
+	ASSERT_EQ(0, tmap_set_node_addr(&m, 2, "10.0.0.2:7002"));	/* same */
+	ASSERT_EQ(ver, m.version);
+	ASSERT_EQ(0, tmap_set_node_addr(&m, 2, "10.9.9.9:1"));
+	ASSERT_EQ(ver + 1, m.version);
+	ASSERT_STREQ("10.9.9.9:1", tmap_find_node(&m, 2)->addr);
+	ASSERT_EQ(-ENOENT, tmap_set_node_addr(&m, 9, "h:1"));
+	ASSERT_EQ(-EINVAL, tmap_set_node_addr(&m, 2, "nope"));
 	/* set_owner aborts a migration */
 	ASSERT_EQ(0, tmap_start_migration(&m, 1, 0, 2));
 	ASSERT_EQ(0, tmap_set_owner(&m, 1, 0, 3));
@@ -574,7 +593,26 @@ TEST_F(store, malformed_files_rejected)
 	static const char *const bad[] = {
 		"",
 		"\n",
-		"steadykv-map 2\nversion 1\nend 0\n",
+		"steadykv-map 3\nversion 1\nend 0\n",
+		/* format 1 has no migration records */
+		"steadykv-map 1\nversion 1\nnext-migration 2\nend 1\n",
+		"steadykv-map 2\nversion 1\nnext-migration 0\nend 1\n",
+		/* migration id not below next-migration */
+		"steadykv-map 2\nversion 1\nnext-migration 2\nmigration 2 1 "
+		"0x0000000000000000 0x00000000000000ff 1 2 0 3 0 5 0\nend 2\n",
+		/* ids out of order */
+		"steadykv-map 2\nversion 1\nnext-migration 9\nmigration 3 1 "
+		"0x0000000000000000 0x00000000000000ff 1 2 0 3 0 5 0\nmigration 2 1 "
+		"0x0000000000000000 0x00000000000000ff 1 2 0 3 0 5 0\nend 3\n",
+		/* start after end, missing field */
+		"steadykv-map 2\nversion 1\nnext-migration 9\nmigration 3 1 "
+		"0x0000000000000100 0x00000000000000ff 1 2 0 3 0 5 0\nend 2\n",
+		"steadykv-map 2\nversion 1\nnext-migration 9\nmigration 3 1 "
+		"0x0000000000000000 0x00000000000000ff 1 2 0 3 0 5\nend 2\n",
+		"steadykv-map 2\nversion 1\nlineage 3 1 0x0000000000000000 "
+		"0x00000000000000ff 1 1 0 0\nend 1\n",
+		"steadykv-map 2\nversion 1\nlineage 0 1 0x0000000000000000 "
+		"0x00000000000000ff 1 2 0 0\nend 1\n",
 		"steadykv-map 01\nversion 1\nend 0\n",
 		"steadykv-mop 1\nversion 1\nend 0\n",
 		"steadykv-map 1\nend 0\n",
@@ -612,8 +650,17 @@ TEST_F(store, malformed_files_rejected)
 		"steadykv-map 1\nversion 9\nnode 1 a h:1\nnode 2 b h:2\n"
 		"table 1\n"
 		"tablet 1 0x0000000000000000 0x7fffffffffffffff 1 normal\n"
-		"tablet 1 0x8000000000000000 0xffffffffffffffff 1 migrating 1 2\n"
+		"tablet 1 0x8000000000000000 0xffffffffffffffff 2 migrating 1 2\n"
 		"end 5\n";
+	static const char good2[] =
+		"steadykv-map 2\nversion 3\nnode 1 a h:1\nnode 2 b h:2\n"
+		"table 1\n"
+		"tablet 1 0x0000000000000000 0xffffffffffffffff 2 migrating 1 2\n"
+		"next-migration 8\n"
+		"migration 6 1 0x0000000000000000 0x00000000000000ff 1 2 0 3 0 5 0\n"
+		"migration 7 1 0x0000000000000000 0xffffffffffffffff 1 2 0 1 0 5 9\n"
+		"lineage 7 1 0x0000000000000000 0xffffffffffffffff 1 2 9 5\n"
+		"end 8\n";
 	char nul[] = "steadykv-map 1\nversion 1\0\nend 0\n";
 	char line[COORD_FILE_MAX_LINE + 64];
 	size_t i;
@@ -623,6 +670,7 @@ TEST_F(store, malformed_files_rejected)
 					      strlen(bad[i])))
 			TH_LOG("case %zu loaded", i);
 	ASSERT_EQ(0, load_text(_metadata, self->path, good, strlen(good)));
+	ASSERT_EQ(0, load_text(_metadata, self->path, good2, strlen(good2)));
 	ASSERT_EQ(-EBADMSG, load_text(_metadata, self->path, nul, sizeof(nul) - 1));
 
 	/* An over-long line, longer than the read buffer. */

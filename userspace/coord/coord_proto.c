@@ -1,0 +1,869 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Coordinator protocol codec and blocking client (see coord_proto.h).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* accept4, endian.h */
+#endif
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uapi/linux/steadykv.h>
+
+#include "coord_proto.h"
+
+_Static_assert(sizeof(struct skv_coord_hdr) == COORD_HDR_LEN, "hdr size");
+_Static_assert(sizeof(struct skv_coord_table) == 16, "table size");
+_Static_assert(sizeof(struct skv_coord_node) == 136, "node size");
+_Static_assert(sizeof(struct skv_coord_tablet) == 40, "tablet size");
+_Static_assert(sizeof(struct skv_coord_map) == 16, "map size");
+_Static_assert(sizeof(struct skv_coord_migration) == 392, "migration size");
+
+/* ---- buffers ---- */
+
+void coord_buf_init(struct coord_buf *b)
+{
+	b->p = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+void coord_buf_free(struct coord_buf *b)
+{
+	free(b->p);
+	coord_buf_init(b);
+}
+
+int coord_buf_reserve(struct coord_buf *b, size_t more)
+{
+	size_t need, cap;
+	uint8_t *p;
+
+	if (more > SIZE_MAX - b->len)
+		return -ENOMEM;
+	need = b->len + more;
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 256;
+	while (cap < need) {
+		if (cap > SIZE_MAX / 2)
+			return -ENOMEM;
+		cap *= 2;
+	}
+	p = realloc(b->p, cap);
+	if (!p)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+/* Room for @len more bytes: where they go, or NULL. */
+static uint8_t *buf_grow(struct coord_buf *b, size_t len)
+{
+	uint8_t *at;
+
+	if (coord_buf_reserve(b, len) || !b->p)
+		return NULL;
+	at = b->p + b->len;
+	b->len += len;
+	return at;
+}
+
+int coord_buf_append(struct coord_buf *b, const void *data, size_t len)
+{
+	uint8_t *at;
+
+	if (!len)
+		return 0;
+	at = buf_grow(b, len);
+	if (!at)
+		return -ENOMEM;
+	memcpy(at, data, len);
+	return 0;
+}
+
+void coord_buf_consume(struct coord_buf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+		return;
+	}
+	memmove(b->p, b->p + n, b->len - n);
+	b->len -= n;
+}
+
+/* ---- header and frames ---- */
+
+void coord_hdr_encode(uint8_t out[COORD_HDR_LEN], const struct coord_hdr *h)
+{
+	struct skv_coord_hdr w;
+
+	memset(&w, 0, sizeof(w));
+	w.magic = htole16(SKV_COORD_MAGIC);
+	w.version = SKV_COORD_VERSION;
+	w.opcode = h->opcode;
+	w.flags = h->flags;
+	w.status = htole16(h->status);
+	w.request_id = htole64(h->request_id);
+	w.body_len = htole32(h->body_len);
+	memcpy(out, &w, sizeof(w));
+}
+
+int coord_hdr_decode(const uint8_t *in, struct coord_hdr *h)
+{
+	struct skv_coord_hdr w;
+
+	memcpy(&w, in, sizeof(w));
+	if (le16toh(w.magic) != SKV_COORD_MAGIC ||
+	    w.version != SKV_COORD_VERSION ||
+	    (w.flags & ~SKV_COORD_F_REPLY) || w.reserved || w.reserved2 ||
+	    le32toh(w.body_len) > SKV_COORD_MAX_BODY)
+		return -EBADMSG;
+	h->opcode = w.opcode;
+	h->flags = w.flags;
+	h->status = le16toh(w.status);
+	h->request_id = le64toh(w.request_id);
+	h->body_len = le32toh(w.body_len);
+	return 0;
+}
+
+int coord_frame_peek(const uint8_t *data, size_t avail, struct coord_hdr *h,
+		     size_t *frame_len)
+{
+	if (avail < COORD_HDR_LEN)
+		return 0;
+	if (coord_hdr_decode(data, h))
+		return -EBADMSG;
+	if (avail - COORD_HDR_LEN < h->body_len)
+		return 0;
+	*frame_len = COORD_HDR_LEN + (size_t)h->body_len;
+	return 1;
+}
+
+int coord_frame_append(struct coord_buf *out, uint8_t opcode, uint8_t flags,
+		       uint16_t status, uint64_t request_id,
+		       const void *body, size_t len)
+{
+	struct coord_hdr h = {
+		.opcode = opcode, .flags = flags, .status = status,
+		.request_id = request_id, .body_len = (uint32_t)len,
+	};
+	uint8_t raw[COORD_HDR_LEN];
+	uint8_t *at;
+
+	if (len > SKV_COORD_MAX_BODY)
+		return -EMSGSIZE;
+	at = buf_grow(out, COORD_HDR_LEN + len);
+	if (!at)
+		return -ENOMEM;
+	coord_hdr_encode(raw, &h);
+	memcpy(at, raw, COORD_HDR_LEN);
+	if (len)
+		memcpy(at + COORD_HDR_LEN, body, len);
+	return 0;
+}
+
+int coord_frame_append_error(struct coord_buf *out, uint8_t opcode,
+			     uint64_t request_id, int err, const char *msg)
+{
+	size_t n;
+
+	if (err < 0)
+		err = -err;
+	if (err <= 0 || err > 0xffff)
+		err = EIO;
+	if (!msg || !*msg)
+		msg = strerror(err);
+	n = strnlen(msg, 1023);
+	{
+		char tmp[1024];
+
+		memcpy(tmp, msg, n);
+		tmp[n] = '\0';
+		return coord_frame_append(out, opcode, SKV_COORD_F_REPLY,
+					  (uint16_t)err, request_id, tmp, n + 1);
+	}
+}
+
+const char *coord_error_msg(uint16_t status, const void *body, size_t len)
+{
+	const char *s = body;
+
+	if (s && len > 1 && s[len - 1] == '\0')
+		return s;
+	return strerror(status ? status : EIO);
+}
+
+/* ---- messages ---- */
+
+/* Copy a fixed, NUL-padded wire field, forcing the final NUL. */
+static void copy_field(char *dst, const char *src, size_t size)
+{
+	memcpy(dst, src, size);
+	dst[size - 1] = '\0';
+}
+
+int coord_strlcpy(char *dst, size_t size, const char *s)
+{
+	size_t n = strnlen(s, size);
+
+	if (n >= size)
+		return -EINVAL;
+	memset(dst, 0, size);
+	memcpy(dst, s, n);
+	return 0;
+}
+
+int coord_table_encode(struct coord_buf *b, uint64_t table_id,
+		       const uint32_t *nodes, uint32_t nr_nodes)
+{
+	struct skv_coord_table w;
+	uint32_t i;
+	int ret;
+
+	if (nr_nodes > (SKV_COORD_MAX_BODY - sizeof(w)) / 4)
+		return -EINVAL;
+	memset(&w, 0, sizeof(w));
+	w.table_id = htole64(table_id);
+	w.nr_nodes = htole32(nr_nodes);
+	ret = coord_buf_append(b, &w, sizeof(w));
+	for (i = 0; !ret && i < nr_nodes; i++) {
+		__le32 id = htole32(nodes[i]);
+
+		ret = coord_buf_append(b, &id, sizeof(id));
+	}
+	return ret;
+}
+
+int coord_table_decode(const void *body, size_t len, struct coord_table_req *t)
+{
+	const uint8_t *p = body;
+	struct skv_coord_table w;
+	uint32_t i, n;
+
+	t->nodes = NULL;
+	t->nr_nodes = 0;
+	if (len < sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, p, sizeof(w));
+	n = le32toh(w.nr_nodes);
+	if (w.reserved || (len - sizeof(w)) / 4 != n ||
+	    (len - sizeof(w)) % 4)
+		return -EBADMSG;
+	t->table_id = le64toh(w.table_id);
+	if (!n)
+		return 0;
+	t->nodes = calloc(n, sizeof(*t->nodes));
+	if (!t->nodes)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		__le32 id;
+
+		memcpy(&id, p + sizeof(w) + 4 * (size_t)i, 4);
+		t->nodes[i] = le32toh(id);
+	}
+	t->nr_nodes = n;
+	return 0;
+}
+
+int coord_node_encode(struct coord_buf *b, const struct coord_node_info *n)
+{
+	struct skv_coord_node w;
+
+	memset(&w, 0, sizeof(w));
+	w.id = htole32(n->id);
+	if (coord_strlcpy(w.addr, sizeof(w.addr), n->addr))
+		return -EINVAL;
+	return coord_buf_append(b, &w, sizeof(w));
+}
+
+int coord_node_decode(const void *body, size_t len, struct coord_node_info *n)
+{
+	struct skv_coord_node w;
+
+	if (len != sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, body, sizeof(w));
+	n->id = le32toh(w.id);
+	copy_field(n->addr, w.addr, sizeof(n->addr));
+	return 0;
+}
+
+int coord_tablet_encode(struct coord_buf *b, const struct coord_tablet_info *t)
+{
+	struct skv_coord_tablet w;
+
+	memset(&w, 0, sizeof(w));
+	w.table_id = htole64(t->table_id);
+	w.start_hash = htole64(t->start_hash);
+	w.end_hash = htole64(t->end_hash);
+	w.owner = htole32(t->owner);
+	w.state = htole32(t->state);
+	w.src = htole32(t->src);
+	return coord_buf_append(b, &w, sizeof(w));
+}
+
+int coord_tablet_decode(const void *body, size_t len,
+			struct coord_tablet_info *t)
+{
+	struct skv_coord_tablet w;
+
+	if (len != sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, body, sizeof(w));
+	t->table_id = le64toh(w.table_id);
+	t->start_hash = le64toh(w.start_hash);
+	t->end_hash = le64toh(w.end_hash);
+	t->owner = le32toh(w.owner);
+	t->state = le32toh(w.state);
+	t->src = le32toh(w.src);
+	if (t->start_hash > t->end_hash)
+		return -EBADMSG;
+	return 0;
+}
+
+int coord_mig_encode(struct coord_buf *b, const struct coord_migration *m)
+{
+	struct skv_coord_migration w;
+
+	memset(&w, 0, sizeof(w));
+	w.id = htole64(m->id);
+	w.table_id = htole64(m->table_id);
+	w.start_hash = htole64(m->start_hash);
+	w.end_hash = htole64(m->end_hash);
+	w.src = htole32(m->src);
+	w.dst = htole32(m->dst);
+	w.mode = htole32(m->mode);
+	w.partitions = htole32(m->partitions);
+	w.pulls_in_flight = htole32(m->pulls_in_flight);
+	w.pull_budget = htole32(m->pull_budget);
+	w.priority_pulls = m->priority_pulls;
+	w.state = htole32(m->state);
+	w.error = htole32(m->error);
+	w.progress_permille = htole32(m->progress_permille);
+	w.safe_version = htole64(m->safe_version);
+	w.started_unix_ms = htole64(m->started_unix_ms);
+	w.elapsed_us = htole64(m->elapsed_us);
+	w.owned_us = htole64(m->owned_us);
+	w.bytes_pulled = htole64(m->bytes_pulled);
+	w.records_pulled = htole64(m->records_pulled);
+	w.records_replayed = htole64(m->records_replayed);
+	w.priority_keys = htole64(m->priority_keys);
+	if (coord_strlcpy(w.src_addr, sizeof(w.src_addr), m->src_addr))
+		return -EINVAL;
+	/* A message too long is cut, not refused: it is informational. */
+	snprintf(w.msg, sizeof(w.msg), "%s", m->msg);
+	return coord_buf_append(b, &w, sizeof(w));
+}
+
+int coord_mig_decode(const void *body, size_t len, struct coord_migration *m)
+{
+	struct skv_coord_migration w;
+
+	if (len != sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, body, sizeof(w));
+	memset(m, 0, sizeof(*m));
+	m->id = le64toh(w.id);
+	m->table_id = le64toh(w.table_id);
+	m->start_hash = le64toh(w.start_hash);
+	m->end_hash = le64toh(w.end_hash);
+	m->src = le32toh(w.src);
+	m->dst = le32toh(w.dst);
+	m->mode = le32toh(w.mode);
+	m->partitions = le32toh(w.partitions);
+	m->pulls_in_flight = le32toh(w.pulls_in_flight);
+	m->pull_budget = le32toh(w.pull_budget);
+	m->priority_pulls = w.priority_pulls;
+	m->state = le32toh(w.state);
+	m->error = le32toh(w.error);
+	m->progress_permille = le32toh(w.progress_permille);
+	m->safe_version = le64toh(w.safe_version);
+	m->started_unix_ms = le64toh(w.started_unix_ms);
+	m->elapsed_us = le64toh(w.elapsed_us);
+	m->owned_us = le64toh(w.owned_us);
+	m->bytes_pulled = le64toh(w.bytes_pulled);
+	m->records_pulled = le64toh(w.records_pulled);
+	m->records_replayed = le64toh(w.records_replayed);
+	m->priority_keys = le64toh(w.priority_keys);
+	copy_field(m->src_addr, w.src_addr, sizeof(m->src_addr));
+	copy_field(m->msg, w.msg, sizeof(m->msg));
+	if (w.reserved[0] || w.reserved[1] || w.reserved[2])
+		return -EBADMSG;
+	return 0;
+}
+
+int coord_id_encode(struct coord_buf *b, uint64_t id)
+{
+	__le64 w = htole64(id);
+
+	return coord_buf_append(b, &w, sizeof(w));
+}
+
+int coord_id_decode(const void *body, size_t len, uint64_t *id)
+{
+	__le64 w;
+
+	if (len != sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, body, sizeof(w));
+	*id = le64toh(w);
+	return 0;
+}
+
+int coord_map_encode(struct coord_buf *b, const struct coord_map_info *m)
+{
+	struct skv_coord_map w;
+	uint32_t i;
+	int ret;
+
+	memset(&w, 0, sizeof(w));
+	w.version = htole64(m->version);
+	w.nr_nodes = htole32(m->nr_nodes);
+	w.nr_tablets = htole32(m->nr_tablets);
+	ret = coord_buf_append(b, &w, sizeof(w));
+	for (i = 0; !ret && i < m->nr_nodes; i++)
+		ret = coord_node_encode(b, &m->nodes[i]);
+	for (i = 0; !ret && i < m->nr_tablets; i++)
+		ret = coord_tablet_encode(b, &m->tablets[i]);
+	return ret;
+}
+
+void coord_map_info_free(struct coord_map_info *m)
+{
+	free(m->nodes);
+	free(m->tablets);
+	memset(m, 0, sizeof(*m));
+}
+
+int coord_map_decode(const void *body, size_t len, struct coord_map_info *m)
+{
+	const size_t ns = sizeof(struct skv_coord_node);
+	const size_t ts = sizeof(struct skv_coord_tablet);
+	const uint8_t *p = body;
+	struct skv_coord_map w;
+	uint32_t nn, nt, i;
+	size_t off;
+
+	memset(m, 0, sizeof(*m));
+	if (len < sizeof(w) || len > SKV_COORD_MAX_BODY)
+		return -EBADMSG;
+	memcpy(&w, p, sizeof(w));
+	nn = le32toh(w.nr_nodes);
+	nt = le32toh(w.nr_tablets);
+	/* Both counts are bounded by the body, so the sums cannot wrap. */
+	if (nn > (len - sizeof(w)) / ns || nt > (len - sizeof(w)) / ts ||
+	    sizeof(w) + (size_t)nn * ns + (size_t)nt * ts != len)
+		return -EBADMSG;
+	m->version = le64toh(w.version);
+	if (nn) {
+		m->nodes = calloc(nn, sizeof(*m->nodes));
+		if (!m->nodes)
+			return -ENOMEM;
+	}
+	if (nt) {
+		m->tablets = calloc(nt, sizeof(*m->tablets));
+		if (!m->tablets) {
+			coord_map_info_free(m);
+			return -ENOMEM;
+		}
+	}
+	off = sizeof(w);
+	for (i = 0; i < nn; i++, off += ns)
+		coord_node_decode(p + off, ns, &m->nodes[i]);
+	for (i = 0; i < nt; i++, off += ts) {
+		int ret = coord_tablet_decode(p + off, ts, &m->tablets[i]);
+		if (ret) {
+			coord_map_info_free(m);
+			return ret;
+		}
+	}
+	m->nr_nodes = nn;
+	m->nr_tablets = nt;
+	return 0;
+}
+
+int coord_mig_list_encode(struct coord_buf *b, const struct coord_migration *v,
+			  uint32_t count)
+{
+	__le32 hdr[2] = { htole32(count), 0 };
+	uint32_t i;
+	int ret;
+
+	ret = coord_buf_append(b, hdr, sizeof(hdr));
+	for (i = 0; !ret && i < count; i++)
+		ret = coord_mig_encode(b, &v[i]);
+	return ret;
+}
+
+int coord_mig_list_decode(const void *body, size_t len,
+			  struct coord_migration **v, uint32_t *count)
+{
+	const size_t ms = sizeof(struct skv_coord_migration);
+	const uint8_t *p = body;
+	struct coord_migration *out;
+	__le32 hdr[2];
+	uint32_t n, i;
+
+	*v = NULL;
+	*count = 0;
+	if (len < sizeof(hdr))
+		return -EBADMSG;
+	memcpy(hdr, p, sizeof(hdr));
+	n = le32toh(hdr[0]);
+	if (hdr[1] || (len - sizeof(hdr)) % ms || (len - sizeof(hdr)) / ms != n)
+		return -EBADMSG;
+	if (!n)
+		return 0;
+	out = calloc(n, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		int ret = coord_mig_decode(p + sizeof(hdr) + (size_t)i * ms, ms,
+				       &out[i]);
+		if (ret) {
+			free(out);
+			return ret;
+		}
+	}
+	*v = out;
+	*count = n;
+	return 0;
+}
+
+const char *coord_mig_state_name(uint32_t state)
+{
+	static const char *const names[] = {
+		[STEADYKV_MIGRATION_STATE_PREPARING] = "preparing",
+		[STEADYKV_MIGRATION_STATE_PULLING] = "pulling",
+		[STEADYKV_MIGRATION_STATE_CATCHING_UP] = "catching-up",
+		[STEADYKV_MIGRATION_STATE_DONE] = "done",
+		[STEADYKV_MIGRATION_STATE_ROLLING_BACK] = "rolling-back",
+		[STEADYKV_MIGRATION_STATE_CANCELLED] = "cancelled",
+		[STEADYKV_MIGRATION_STATE_FAILED] = "failed",
+	};
+
+	if (state < sizeof(names) / sizeof(names[0]) && names[state])
+		return names[state];
+	return "?";
+}
+
+const char *coord_mig_mode_name(uint32_t mode)
+{
+	switch (mode) {
+	case STEADYKV_MIGRATION_MODE_ROCKSTEADY:
+		return "rocksteady";
+	case STEADYKV_MIGRATION_MODE_PUSH:
+		return "push";
+	default:
+		return "?";
+	}
+}
+
+bool coord_mig_state_final(uint32_t state)
+{
+	return state == STEADYKV_MIGRATION_STATE_DONE ||
+	       state == STEADYKV_MIGRATION_STATE_CANCELLED ||
+	       state == STEADYKV_MIGRATION_STATE_FAILED;
+}
+
+/* ---- blocking I/O ---- */
+
+int coord_split_hostport(const char *s, char *host, size_t host_len,
+			 uint16_t *port)
+{
+	const char *colon, *h = s, *he;
+	unsigned long v;
+	char *end;
+
+	if (!s || !host_len)
+		return -EINVAL;
+	if (*s == '[') {
+		he = strchr(s, ']');
+		if (!he || he[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		colon = he + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		he = colon;
+		if (memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL;	/* bare IPv6 needs brackets */
+	}
+	if ((size_t)(he - h) >= host_len)
+		return -EINVAL;
+	if (colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(colon + 1, &end, 10);
+	if (errno || *end || v == 0 || v > 65535)
+		return -EINVAL;
+	memcpy(host, h, (size_t)(he - h));
+	host[he - h] = '\0';
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for @events until @deadline (ms, <0: forever). */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int left = -1, n;
+
+		if (deadline >= 0) {
+			int64_t d = deadline - now_ms();
+
+			if (d <= 0)
+				return -ETIMEDOUT;
+			left = d > 1000000 ? 1000000 : (int)d;
+		}
+		n = poll(&pfd, 1, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n > 0)
+			return 0;
+	}
+}
+
+static int64_t deadline_of(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+int coord_write_all(int fd, const void *data, size_t len, int timeout_ms)
+{
+	const uint8_t *p = data;
+	int64_t deadline = deadline_of(timeout_ms);
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			int ret;
+
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return -errno;
+			ret = wait_fd(fd, POLLOUT, deadline);
+			if (ret)
+				return ret;
+			continue;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int read_full(int fd, uint8_t *p, size_t len, int64_t deadline)
+{
+	while (len) {
+		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			int ret;
+
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return -errno;
+			ret = wait_fd(fd, POLLIN, deadline);
+			if (ret)
+				return ret;
+			continue;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int coord_read_frame(int fd, int timeout_ms, struct coord_hdr *h,
+		     uint8_t **body)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	uint8_t raw[COORD_HDR_LEN];
+	uint8_t *b = NULL;
+	int ret;
+
+	*body = NULL;
+	ret = read_full(fd, raw, sizeof(raw), deadline);
+	if (ret)
+		return ret;
+	if (coord_hdr_decode(raw, h))
+		return -EBADMSG;
+	if (h->body_len) {
+		b = malloc(h->body_len);
+		if (!b)
+			return -ENOMEM;
+		ret = read_full(fd, b, h->body_len, deadline);
+		if (ret) {
+			free(b);
+			return ret;
+		}
+	}
+	*body = b;
+	return 0;
+}
+
+int coord_client_connect(struct coord_client *c, const char *hostport,
+			 int timeout_ms)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char host[256], port_s[8];
+	uint16_t port;
+	int ret, fd = -1, one = 1;
+
+	c->fd = -1;
+	c->next_id = 1;
+	c->timeout_ms = 5000;
+	c->err[0] = '\0';
+	if (coord_split_hostport(hostport, host, sizeof(host), &port) ||
+	    !host[0]) {
+		snprintf(c->err, sizeof(c->err), "bad address '%.200s' (HOST:PORT)",
+			 hostport);
+		return -EINVAL;
+	}
+	snprintf(port_s, sizeof(port_s), "%u", port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	ret = getaddrinfo(host, port_s, &hints, &res);
+	if (ret) {
+		snprintf(c->err, sizeof(c->err), "%.200s: %s", host,
+			 gai_strerror(ret));
+		return -EHOSTUNREACH;
+	}
+	ret = -ECONNREFUSED;
+	for (ai = res; ai; ai = ai->ai_next) {
+		int64_t deadline = deadline_of(timeout_ms);
+		socklen_t sl = sizeof(int);
+		int soerr = 0;
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+			    SOCK_NONBLOCK, ai->ai_protocol);
+		if (fd < 0) {
+			ret = -errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		if (errno != EINPROGRESS) {
+			ret = -errno;
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		ret = wait_fd(fd, POLLOUT, deadline);
+		if (!ret && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl))
+			ret = -errno;
+		else if (!ret && soerr)
+			ret = -soerr;
+		if (!ret)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		snprintf(c->err, sizeof(c->err), "connect %.200s: %s", hostport,
+			 strerror(-ret));
+		return ret;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->fd = fd;
+	return 0;
+}
+
+void coord_client_close(struct coord_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+void coord_reply_free(struct coord_reply *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->len = 0;
+}
+
+int coord_client_call(struct coord_client *c, uint8_t opcode,
+		      const void *body, size_t len, struct coord_reply *r)
+{
+	struct coord_buf out;
+	uint64_t id;
+	int ret;
+
+	r->status = 0;
+	r->body = NULL;
+	r->len = 0;
+	c->err[0] = '\0';
+	if (c->fd < 0) {
+		snprintf(c->err, sizeof(c->err), "not connected");
+		return -ENOTCONN;
+	}
+	id = c->next_id++;
+	coord_buf_init(&out);
+	ret = coord_frame_append(&out, opcode, 0, 0, id, body, len);
+	if (!ret)
+		ret = coord_write_all(c->fd, out.p, out.len, c->timeout_ms);
+	coord_buf_free(&out);
+	while (!ret) {
+		struct coord_hdr h;
+		uint8_t *b;
+
+		ret = coord_read_frame(c->fd, c->timeout_ms, &h, &b);
+		if (ret)
+			break;
+		if (!(h.flags & SKV_COORD_F_REPLY)) {
+			free(b);	/* a request for a node daemon: not ours */
+			continue;
+		}
+		if (h.request_id != id || h.opcode != opcode) {
+			free(b);
+			ret = -EBADMSG;
+			break;
+		}
+		r->status = h.status;
+		r->body = b;
+		r->len = h.body_len;
+		if (h.status)
+			snprintf(c->err, sizeof(c->err), "%s",
+				 coord_error_msg(h.status, b, h.body_len));
+		return 0;
+	}
+	snprintf(c->err, sizeof(c->err), "coordinator: %s",
+		 ret == -EBADMSG ? "malformed reply" : strerror(-ret));
+	coord_client_close(c);
+	return ret;
+}

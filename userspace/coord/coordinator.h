@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The coordinator role of steadykvd: one thread, one poll() loop, serving
+ * the protocol of include/steadykv/coord.h over TCP.  The cluster state
+ * (map, migrations, lineage) lives in a struct coord_state that is saved
+ * through the state store before any change is acknowledged, and reloaded
+ * at start.
+ */
+#ifndef SKV_COORD_COORDINATOR_H
+#define SKV_COORD_COORDINATOR_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct coordinator_opts {
+	const char *listen;	/* "host:port"; NULL: "0.0.0.0:7100"; port 0: any */
+	const char *state_path;	/* NULL: "./steadykv-coord.state" */
+	int node_timeout_ms;	/* wait for a node daemon's reply; 0: 10000 */
+	int verbose;		/* log requests to stderr */
+	int quiet;		/* log nothing but errors */
+};
+
+struct coordinator;
+
+/* Load the state and listen.  0 or -errno, with a reason in @err. */
+int coordinator_open(const struct coordinator_opts *o, struct coordinator **out,
+		     char *err, size_t errlen);
+/* The port the listener is bound to (useful with port 0). */
+uint16_t coordinator_port(const struct coordinator *c);
+/* One round of the loop: wait up to @timeout_ms, serve what is ready. */
+int coordinator_poll(struct coordinator *c, int timeout_ms);
+/* Loop until *stop becomes non-zero.  0 or -errno. */
+int coordinator_run(struct coordinator *c, const volatile sig_atomic_t *stop);
+void coordinator_close(struct coordinator *c);
+
+#endif /* SKV_COORD_COORDINATOR_H */

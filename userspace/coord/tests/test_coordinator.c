@@ -1,0 +1,967 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The coordinator protocol codec (round trips, malformed frames and
+ * bodies) and the coordinator end to end, in process over loopback: the
+ * coordinator's loop runs in a thread, fake node daemons in others, and
+ * the test talks to it like steadykvctl does.  Built with ASan+UBSan.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uapi/linux/steadykv.h>
+
+#include "kselftest_harness.h"
+#include "coord_proto.h"
+#include "coordinator.h"
+#include "state_store.h"
+
+/* ---- codec ---- */
+
+static struct coord_migration sample_mig(void)
+{
+	struct coord_migration m;
+
+	memset(&m, 0, sizeof(m));
+	m.id = 7;
+	m.table_id = 0x1122334455667788ull;
+	m.start_hash = 0x10;
+	m.end_hash = UINT64_MAX;
+	m.src = 1;
+	m.dst = 0xfffffffe;
+	m.mode = STEADYKV_MIGRATION_MODE_PUSH;
+	m.partitions = 8;
+	m.pulls_in_flight = 4;
+	m.pull_budget = 20000;
+	m.priority_pulls = 1;
+	m.state = STEADYKV_MIGRATION_STATE_PULLING;
+	m.error = EIO;
+	m.progress_permille = 500;
+	m.safe_version = 1ull << 40;
+	m.started_unix_ms = 123456789;
+	m.elapsed_us = 1;
+	m.owned_us = 2;
+	m.bytes_pulled = 3;
+	m.records_pulled = 4;
+	m.records_replayed = 5;
+	m.priority_keys = 6;
+	strcpy(m.src_addr, "10.0.0.1:7001");
+	strcpy(m.msg, "hello");
+	return m;
+}
+
+TEST(codec_header)
+{
+	struct coord_hdr h = { .opcode = 5, .flags = SKV_COORD_F_REPLY,
+			       .status = EBUSY, .request_id = UINT64_MAX,
+			       .body_len = 42 }, g;
+	uint8_t raw[COORD_HDR_LEN], bad[COORD_HDR_LEN], fr[COORD_HDR_LEN + 3];
+	size_t flen;
+	size_t i;
+
+	coord_hdr_encode(raw, &h);
+	ASSERT_EQ(0x53, raw[0]);	/* "SC" little-endian */
+	ASSERT_EQ(0x43, raw[1]);
+	ASSERT_EQ(0, coord_hdr_decode(raw, &g));
+	ASSERT_EQ(h.opcode, g.opcode);
+	ASSERT_EQ(h.flags, g.flags);
+	ASSERT_EQ(h.status, g.status);
+	ASSERT_EQ(h.request_id, g.request_id);
+	ASSERT_EQ(h.body_len, g.body_len);
+	/* Any change to magic, version, flags or reserved bytes is refused. */
+	for (i = 0; i < COORD_HDR_LEN; i++) {
+		bool must_fail = i <= 2 || i == 4 || i == 5 || i >= 20;
+
+		memcpy(bad, raw, sizeof(bad));
+		bad[i] ^= 0x80;
+		if (must_fail) {
+			ASSERT_EQ(-EBADMSG, coord_hdr_decode(bad, &g))
+				TH_LOG("byte %zu", i);
+		}
+	}
+	h.body_len = SKV_COORD_MAX_BODY + 1;
+	coord_hdr_encode(raw, &h);
+	ASSERT_EQ(-EBADMSG, coord_hdr_decode(raw, &g));
+	h.body_len = 3;
+	coord_hdr_encode(raw, &h);
+	ASSERT_EQ(0, coord_frame_peek(raw, 10, &g, &flen));
+	ASSERT_EQ(0, coord_frame_peek(raw, COORD_HDR_LEN + 2, &g, &flen));
+	memcpy(fr, raw, COORD_HDR_LEN);
+	ASSERT_EQ(1, coord_frame_peek(fr, sizeof(fr), &g, &flen));
+	ASSERT_EQ(sizeof(fr), flen);
+}
+
+TEST(codec_messages)
+{
+	struct coord_migration m = sample_mig(), m2, *list;
+	const uint32_t nodes[] = { 3, 1, 2 };
+	struct coord_node_info nodes_in[2] = {
+		{ .id = 1, .addr = "a:1" }, { .id = 2, .addr = "[::1]:7002" },
+	};
+	struct coord_tablet_info tabs[3] = {
+		{ 9, 0, 99, 1, 0, 0 }, { 9, 100, 199, 2, 1, 1 },
+		{ 9, 200, UINT64_MAX, 1, 0, 0 },
+	};
+	struct coord_map_info mi = { .version = 77, .nr_nodes = 2,
+				     .nr_tablets = 3, .nodes = nodes_in,
+				     .tablets = tabs }, mo;
+	struct coord_table_req t;
+	struct coord_buf b;
+	uint32_t count;
+	uint64_t id;
+	size_t i;
+
+	coord_buf_init(&b);
+	ASSERT_EQ(0, coord_mig_encode(&b, &m));
+	ASSERT_EQ(sizeof(struct skv_coord_migration), b.len);
+	ASSERT_EQ(0, coord_mig_decode(b.p, b.len, &m2));
+	ASSERT_EQ(0, memcmp(&m, &m2, sizeof(m)));
+	for (i = 0; i < b.len; i++)
+		ASSERT_EQ(-EBADMSG, coord_mig_decode(b.p, i, &m2));
+	/* Unterminated strings come back terminated. */
+	memset(b.p + b.len - 128, 'x', 128);
+	ASSERT_EQ(0, coord_mig_decode(b.p, b.len, &m2));
+	ASSERT_EQ(127u, strlen(m2.msg));
+	coord_buf_free(&b);
+
+	ASSERT_EQ(0, coord_table_encode(&b, 42, nodes, 3));
+	ASSERT_EQ(16u + 12u, b.len);
+	ASSERT_EQ(0, coord_table_decode(b.p, b.len, &t));
+	ASSERT_EQ(42u, t.table_id);
+	ASSERT_EQ(3u, t.nr_nodes);
+	ASSERT_EQ(1u, t.nodes[1]);
+	free(t.nodes);
+	for (i = 0; i < b.len; i++)
+		ASSERT_EQ(-EBADMSG, coord_table_decode(b.p, i, &t));
+	b.p[8] = 200;	/* nr_nodes larger than the body */
+	ASSERT_EQ(-EBADMSG, coord_table_decode(b.p, b.len, &t));
+	coord_buf_free(&b);
+
+	ASSERT_EQ(0, coord_id_encode(&b, 99));
+	ASSERT_EQ(0, coord_id_decode(b.p, b.len, &id));
+	ASSERT_EQ(99u, id);
+	ASSERT_EQ(-EBADMSG, coord_id_decode(b.p, 7, &id));
+	coord_buf_free(&b);
+
+	ASSERT_EQ(0, coord_map_encode(&b, &mi));
+	ASSERT_EQ(16u + 2 * 136u + 3 * 40u, b.len);
+	ASSERT_EQ(0, coord_map_decode(b.p, b.len, &mo));
+	ASSERT_EQ(77u, mo.version);
+	ASSERT_EQ(2u, mo.nr_nodes);
+	ASSERT_EQ(3u, mo.nr_tablets);
+	ASSERT_STREQ("[::1]:7002", mo.nodes[1].addr);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(tabs[i].table_id, mo.tablets[i].table_id);
+		ASSERT_EQ(tabs[i].start_hash, mo.tablets[i].start_hash);
+		ASSERT_EQ(tabs[i].end_hash, mo.tablets[i].end_hash);
+		ASSERT_EQ(tabs[i].owner, mo.tablets[i].owner);
+		ASSERT_EQ(tabs[i].state, mo.tablets[i].state);
+		ASSERT_EQ(tabs[i].src, mo.tablets[i].src);
+	}
+	coord_map_info_free(&mo);
+	for (i = 0; i < b.len; i++)
+		ASSERT_EQ(-EBADMSG, coord_map_decode(b.p, i, &mo));
+	b.p[12] = 0xff;	/* nr_tablets way off */
+	ASSERT_EQ(-EBADMSG, coord_map_decode(b.p, b.len, &mo));
+	coord_buf_free(&b);
+
+	/* A tablet that ends before it starts. */
+	tabs[0].start_hash = 500;
+	ASSERT_EQ(0, coord_tablet_encode(&b, &tabs[0]));
+	ASSERT_EQ(-EBADMSG, coord_tablet_decode(b.p, b.len, &tabs[1]));
+	coord_buf_free(&b);
+
+	m2 = m;
+	m2.id = 8;
+	{
+		struct coord_migration two[2] = { m, m2 };
+
+		ASSERT_EQ(0, coord_mig_list_encode(&b, two, 2));
+	}
+	ASSERT_EQ(0, coord_mig_list_decode(b.p, b.len, &list, &count));
+	ASSERT_EQ(2u, count);
+	ASSERT_EQ(8u, list[1].id);
+	free(list);
+	ASSERT_EQ(-EBADMSG, coord_mig_list_decode(b.p, b.len - 1, &list, &count));
+	b.p[0] = 3;
+	ASSERT_EQ(-EBADMSG, coord_mig_list_decode(b.p, b.len, &list, &count));
+	coord_buf_free(&b);
+
+	/* Error replies carry their message; a bad one falls back. */
+	ASSERT_EQ(0, coord_frame_append_error(&b, 5, 1, EBUSY, "busy here"));
+	ASSERT_STREQ("busy here", coord_error_msg(EBUSY, b.p + COORD_HDR_LEN,
+						  b.len - COORD_HDR_LEN));
+	ASSERT_STREQ(strerror(EBUSY), coord_error_msg(EBUSY, "ab", 2));
+	coord_buf_free(&b);
+}
+
+TEST(codec_hostport)
+{
+	char host[64];
+	uint16_t port;
+
+	ASSERT_EQ(0, coord_split_hostport("127.0.0.1:7100", host, sizeof(host), &port));
+	ASSERT_STREQ("127.0.0.1", host);
+	ASSERT_EQ(7100, port);
+	ASSERT_EQ(0, coord_split_hostport("[::1]:9", host, sizeof(host), &port));
+	ASSERT_STREQ("::1", host);
+	ASSERT_EQ(0, coord_split_hostport(":80", host, sizeof(host), &port));
+	ASSERT_STREQ("", host);
+	ASSERT_EQ(-EINVAL, coord_split_hostport("::1:80", host, sizeof(host), &port));
+	ASSERT_EQ(-EINVAL, coord_split_hostport("h:0", host, sizeof(host), &port));
+	ASSERT_EQ(-EINVAL, coord_split_hostport("h:65536", host, sizeof(host), &port));
+	ASSERT_EQ(-EINVAL, coord_split_hostport("h:+1", host, sizeof(host), &port));
+	ASSERT_EQ(-EINVAL, coord_split_hostport("h", host, sizeof(host), &port));
+	ASSERT_EQ(-EINVAL, coord_split_hostport("hostname:1", host, 4, &port));
+}
+
+/* ---- end to end ---- */
+
+struct server {
+	struct coordinator *c;
+	pthread_t th;
+	atomic_int stop;
+	char addr[64];
+};
+
+static void *server_main(void *arg)
+{
+	struct server *s = arg;
+
+	while (!atomic_load(&s->stop))
+		if (coordinator_poll(s->c, 20))
+			break;
+	return NULL;
+}
+
+static int server_start(struct server *s, const char *state)
+{
+	struct coordinator_opts o = {
+		.listen = "127.0.0.1:0", .state_path = state,
+		.node_timeout_ms = 2000, .quiet = 1,
+	};
+	char err[256];
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	ret = coordinator_open(&o, &s->c, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "coordinator_open: %s\n", err);
+		return ret;
+	}
+	snprintf(s->addr, sizeof(s->addr), "127.0.0.1:%u",
+		 coordinator_port(s->c));
+	return pthread_create(&s->th, NULL, server_main, s) ? -EAGAIN : 0;
+}
+
+static void server_stop(struct server *s)
+{
+	atomic_store(&s->stop, 1);
+	pthread_join(s->th, NULL);
+	coordinator_close(s->c);
+}
+
+#define MAX_SEEN 64
+
+struct fake_node {
+	uint32_t id;
+	char addr[64];
+	struct coord_client cl;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	atomic_int stop;
+	int fail_op, fail_errno;	/* answer this opcode with an error */
+	int nseen;
+	uint8_t seen_op[MAX_SEEN];
+	struct coord_migration seen_mig[MAX_SEEN];	/* MIGRATE_START bodies */
+	struct coord_tablet_info seen_tab[MAX_SEEN];	/* TABLET_ADD bodies */
+	int replies, last_status;
+};
+
+static void *node_main(void *arg)
+{
+	struct fake_node *n = arg;
+
+	while (!atomic_load(&n->stop)) {
+		struct coord_hdr h;
+		uint8_t *body;
+		int ret = coord_read_frame(n->cl.fd, 50, &h, &body);
+
+		if (ret == -ETIMEDOUT)
+			continue;
+		if (ret)
+			break;
+		pthread_mutex_lock(&n->mu);
+		if (h.flags & SKV_COORD_F_REPLY) {
+			n->replies++;
+			n->last_status = h.status;
+		} else {
+			struct coord_buf b;
+			int i = n->nseen < MAX_SEEN ? n->nseen++ : MAX_SEEN - 1;
+
+			n->seen_op[i] = h.opcode;
+			if (h.opcode == SKV_COORD_OP_NODE_MIGRATE_START)
+				coord_mig_decode(body, h.body_len, &n->seen_mig[i]);
+			if (h.opcode == SKV_COORD_OP_NODE_TABLET_ADD)
+				coord_tablet_decode(body, h.body_len, &n->seen_tab[i]);
+			coord_buf_init(&b);
+			if (h.opcode == n->fail_op)
+				coord_frame_append_error(&b, h.opcode, h.request_id,
+							 n->fail_errno, "fake failure");
+			else
+				coord_frame_append(&b, h.opcode, SKV_COORD_F_REPLY,
+						   0, h.request_id, NULL, 0);
+			coord_write_all(n->cl.fd, b.p, b.len, 1000);
+			coord_buf_free(&b);
+		}
+		pthread_cond_broadcast(&n->cv);
+		pthread_mutex_unlock(&n->mu);
+		free(body);
+	}
+	return NULL;
+}
+
+static int node_start(struct fake_node *n, const struct server *s, uint32_t id)
+{
+	struct coord_node_info ni = { .id = id };
+	struct coord_reply r;
+	struct coord_buf b;
+	int ret;
+
+	memset(n, 0, sizeof(*n));
+	n->id = id;
+	snprintf(n->addr, sizeof(n->addr), "127.0.0.%u:%u", id, 7000 + id);
+	strcpy(ni.addr, n->addr);
+	pthread_mutex_init(&n->mu, NULL);
+	pthread_cond_init(&n->cv, NULL);
+	ret = coord_client_connect(&n->cl, s->addr, 2000);
+	if (ret)
+		return ret;
+	coord_buf_init(&b);
+	coord_node_encode(&b, &ni);
+	ret = coord_client_call(&n->cl, SKV_COORD_OP_NODE_REGISTER, b.p, b.len, &r);
+	coord_buf_free(&b);
+	if (ret)
+		return ret;
+	ret = r.status;
+	coord_reply_free(&r);
+	if (ret)
+		return -ret;
+	return pthread_create(&n->th, NULL, node_main, n) ? -EAGAIN : 0;
+}
+
+static void node_stop(struct fake_node *n)
+{
+	atomic_store(&n->stop, 1);
+	pthread_join(n->th, NULL);
+	coord_client_close(&n->cl);
+	pthread_mutex_destroy(&n->mu);
+	pthread_cond_destroy(&n->cv);
+}
+
+/* Wait until the node saw @count commands; the index of the last. */
+static int node_wait(struct fake_node *n, int count)
+{
+	struct timespec ts;
+	int ret = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 3;
+	pthread_mutex_lock(&n->mu);
+	while (n->nseen < count && !ret)
+		ret = pthread_cond_timedwait(&n->cv, &n->mu, &ts);
+	pthread_mutex_unlock(&n->mu);
+	return ret ? -1 : count - 1;
+}
+
+/* Send MIG_REPORT; the coordinator's status. */
+static int node_report(struct fake_node *n, uint64_t id, uint32_t state,
+		       uint32_t error, uint64_t safe_version)
+{
+	struct coord_migration m;
+	struct timespec ts;
+	struct coord_buf b;
+	int before, ret = 0, status;
+
+	memset(&m, 0, sizeof(m));
+	m.id = id;
+	m.state = state;
+	m.error = error;
+	m.safe_version = safe_version;
+	m.bytes_pulled = 1000 * id;
+	m.progress_permille = state == STEADYKV_MIGRATION_STATE_DONE ? 1000 : 300;
+	coord_buf_init(&b);
+	coord_mig_encode(&b, &m);
+	pthread_mutex_lock(&n->mu);
+	before = n->replies;
+	{
+		struct coord_buf f;
+
+		coord_buf_init(&f);
+		coord_frame_append(&f, SKV_COORD_OP_MIG_REPORT, 0, 0, 1000 + id,
+				   b.p, b.len);
+		coord_write_all(n->cl.fd, f.p, f.len, 1000);
+		coord_buf_free(&f);
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 3;
+	while (n->replies == before && !ret)
+		ret = pthread_cond_timedwait(&n->cv, &n->mu, &ts);
+	status = ret ? -1 : n->last_status;
+	pthread_mutex_unlock(&n->mu);
+	coord_buf_free(&b);
+	return status;
+}
+
+/* A request through a fresh client; the status, the reply body in *r. */
+static int call(const struct server *s, uint8_t op, const struct coord_buf *b,
+		struct coord_reply *r, char *msg, size_t msglen)
+{
+	struct coord_client cl;
+	int ret;
+
+	ret = coord_client_connect(&cl, s->addr, 2000);
+	if (ret)
+		return -1000;
+	ret = coord_client_call(&cl, op, b ? b->p : NULL, b ? b->len : 0, r);
+	if (msg)
+		snprintf(msg, msglen, "%s", cl.err);
+	coord_client_close(&cl);
+	if (ret)
+		return -1000;
+	return r->status;
+}
+
+static int create_table(const struct server *s, uint64_t table,
+			const uint32_t *nodes, uint32_t n, char *msg, size_t ml)
+{
+	struct coord_reply r;
+	struct coord_buf b;
+	int ret;
+
+	coord_buf_init(&b);
+	coord_table_encode(&b, table, nodes, n);
+	ret = call(s, SKV_COORD_OP_TABLE_CREATE, &b, &r, msg, ml);
+	coord_reply_free(&r);
+	coord_buf_free(&b);
+	return ret;
+}
+
+static int get_map(const struct server *s, struct coord_map_info *mi)
+{
+	struct coord_reply r;
+	int ret = call(s, SKV_COORD_OP_GET_MAP, NULL, &r, NULL, 0);
+
+	if (!ret)
+		ret = coord_map_decode(r.body, r.len, mi);
+	coord_reply_free(&r);
+	return ret;
+}
+
+static int migrate(const struct server *s, uint64_t table, uint64_t start,
+		   uint64_t end, uint32_t dst, uint32_t mode,
+		   struct coord_migration *out)
+{
+	struct coord_migration m;
+	struct coord_reply r;
+	struct coord_buf b;
+	int ret;
+
+	memset(&m, 0, sizeof(m));
+	m.table_id = table;
+	m.start_hash = start;
+	m.end_hash = end;
+	m.dst = dst;
+	m.mode = mode;
+	m.priority_pulls = 2;
+	coord_buf_init(&b);
+	coord_mig_encode(&b, &m);
+	ret = call(s, SKV_COORD_OP_MIGRATE, &b, &r, NULL, 0);
+	if (!ret && out && coord_mig_decode(r.body, r.len, out))
+		ret = -2000;
+	coord_reply_free(&r);
+	coord_buf_free(&b);
+	return ret;
+}
+
+static int mig_status(const struct server *s, uint64_t id,
+		      struct coord_migration **v, uint32_t *n)
+{
+	struct coord_reply r;
+	struct coord_buf b;
+	int ret;
+
+	coord_buf_init(&b);
+	coord_id_encode(&b, id);
+	ret = call(s, SKV_COORD_OP_MIG_STATUS, &b, &r, NULL, 0);
+	if (!ret)
+		ret = coord_mig_list_decode(r.body, r.len, v, n);
+	coord_reply_free(&r);
+	coord_buf_free(&b);
+	return ret;
+}
+
+/* The tablet of @table holding @hash in a fresh map. */
+static int owner_of(const struct server *s, uint64_t table, uint64_t hash,
+		    struct coord_tablet_info *out)
+{
+	struct coord_map_info mi;
+	uint32_t i;
+	int ret = get_map(s, &mi);
+
+	if (ret)
+		return ret;
+	ret = -ENOENT;
+	for (i = 0; i < mi.nr_tablets; i++) {
+		const struct coord_tablet_info *t = &mi.tablets[i];
+
+		if (t->table_id == table && t->start_hash <= hash &&
+		    hash <= t->end_hash) {
+			*out = *t;
+			ret = 0;
+		}
+	}
+	coord_map_info_free(&mi);
+	return ret;
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+	char buf[16384];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+FIXTURE(cluster) {
+	char dir[64];
+	char state[96];
+	struct server srv;
+	struct fake_node nodes[3];
+};
+
+FIXTURE_SETUP(cluster)
+{
+	uint32_t i;
+
+	strcpy(self->dir, "/tmp/skv-coord-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	snprintf(self->state, sizeof(self->state), "%s/state", self->dir);
+	ASSERT_EQ(0, server_start(&self->srv, self->state));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, node_start(&self->nodes[i], &self->srv, i + 1));
+}
+
+FIXTURE_TEARDOWN(cluster)
+{
+	char tmp[128];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (self->nodes[i].cl.fd >= 0)
+			node_stop(&self->nodes[i]);
+	server_stop(&self->srv);
+	unlink(self->state);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", self->state);
+	unlink(tmp);
+	rmdir(self->dir);
+}
+
+TEST_F(cluster, register_and_tables)
+{
+	struct fake_node *n1 = &self->nodes[0], *n3 = &self->nodes[2];
+	const uint32_t two[] = { 1, 2 }, bad[] = { 1, 9 }, n13[] = { 1, 3 };
+	struct coord_map_info mi;
+	struct fake_node dup;
+	char msg[256];
+	int k;
+
+	/* A second live connection cannot take node 1. */
+	ASSERT_EQ(-EEXIST, node_start(&dup, &self->srv, 1));
+	coord_client_close(&dup.cl);
+
+	ASSERT_EQ(0, get_map(&self->srv, &mi));
+	ASSERT_EQ(3u, mi.nr_nodes);
+	ASSERT_EQ(0u, mi.nr_tablets);
+	ASSERT_STREQ("127.0.0.2:7002", mi.nodes[1].addr);
+	coord_map_info_free(&mi);
+
+	ASSERT_EQ(0, create_table(&self->srv, 5, two, 2, msg, sizeof(msg)));
+	k = node_wait(n1, 1);
+	ASSERT_EQ(0, k);
+	ASSERT_EQ(SKV_COORD_OP_NODE_TABLET_ADD, n1->seen_op[k]);
+	ASSERT_EQ(5u, n1->seen_tab[k].table_id);
+	ASSERT_EQ(0u, n1->seen_tab[k].start_hash);
+	ASSERT_EQ(UINT64_MAX / 2, n1->seen_tab[k].end_hash);
+	ASSERT_EQ(EEXIST, create_table(&self->srv, 5, two, 2, msg, sizeof(msg)));
+	ASSERT_EQ(ENOENT, create_table(&self->srv, 6, bad, 2, msg, sizeof(msg)));
+	ASSERT_NE(NULL, strstr(msg, "node 9"));
+
+	/* A node refusing its tablet: error, and the others roll back. */
+	n3->fail_op = SKV_COORD_OP_NODE_TABLET_ADD;
+	n3->fail_errno = ENOSPC;
+	ASSERT_EQ(ENOSPC, create_table(&self->srv, 6, n13, 2, msg, sizeof(msg)));
+	ASSERT_NE(NULL, strstr(msg, "fake failure")) TH_LOG("%s", msg);
+	k = node_wait(n1, 3);
+	ASSERT_EQ(2, k);
+	ASSERT_EQ(SKV_COORD_OP_NODE_TABLET_ADD, n1->seen_op[1]);
+	ASSERT_EQ(SKV_COORD_OP_NODE_TABLE_DEL, n1->seen_op[2]);
+	n3->fail_op = 0;
+
+	/* Default: every connected node. */
+	ASSERT_EQ(0, create_table(&self->srv, 8, NULL, 0, msg, sizeof(msg)));
+	ASSERT_EQ(0, get_map(&self->srv, &mi));
+	ASSERT_EQ(2u + 3u, mi.nr_tablets);
+	ASSERT_EQ(5u, mi.tablets[0].table_id);
+	ASSERT_EQ(8u, mi.tablets[4].table_id);
+	ASSERT_EQ(3u, mi.tablets[4].owner);
+	coord_map_info_free(&mi);
+
+	/* Drop: every node is told. */
+	{
+		struct coord_reply r;
+		struct coord_buf b;
+
+		coord_buf_init(&b);
+		coord_table_encode(&b, 8, NULL, 0);
+		ASSERT_EQ(0, call(&self->srv, SKV_COORD_OP_TABLE_DROP, &b, &r,
+				  msg, sizeof(msg)));
+		coord_reply_free(&r);
+		ASSERT_EQ(ENOENT, call(&self->srv, SKV_COORD_OP_TABLE_DROP, &b,
+				       &r, msg, sizeof(msg)));
+		coord_reply_free(&r);
+		coord_buf_free(&b);
+	}
+	ASSERT_EQ(SKV_COORD_OP_NODE_TABLE_DEL, n3->seen_op[node_wait(n3, 3)]);
+	ASSERT_EQ(0, get_map(&self->srv, &mi));
+	ASSERT_EQ(2u, mi.nr_tablets);
+	coord_map_info_free(&mi);
+	ASSERT_TRUE(file_has(self->state, "table 5\n"));
+	ASSERT_FALSE(file_has(self->state, "table 8\n"));
+}
+
+TEST_F(cluster, migrations_and_restart)
+{
+	struct fake_node *n2 = &self->nodes[1], *n3 = &self->nodes[2];
+	const uint32_t two[] = { 1, 2 };
+	const uint64_t a = 0x1000, z = 0x1fff;
+	struct coord_migration g, *v;
+	struct coord_tablet_info t;
+	struct coord_map_info mi;
+	struct coord_reply r;
+	struct coord_buf b;
+	uint64_t ver;
+	char msg[256];
+	uint32_t n;
+	int k;
+
+	ASSERT_EQ(0, create_table(&self->srv, 5, two, 2, msg, sizeof(msg)));
+
+	/* Rocksteady: a sub-range of node 1's tablet moves to node 2. */
+	ASSERT_EQ(0, migrate(&self->srv, 5, a, z, 2,
+			     STEADYKV_MIGRATION_MODE_ROCKSTEADY, &g));
+	ASSERT_EQ(1u, g.id);
+	ASSERT_EQ(1u, g.src);
+	ASSERT_EQ(1u, g.priority_pulls);
+	k = node_wait(n2, 2);
+	ASSERT_EQ(SKV_COORD_OP_NODE_MIGRATE_START, n2->seen_op[k]);
+	ASSERT_EQ(1u, n2->seen_mig[k].id);
+	ASSERT_STREQ("127.0.0.1:7001", n2->seen_mig[k].src_addr);
+	ASSERT_EQ(0, get_map(&self->srv, &mi));
+	ASSERT_EQ(4u, mi.nr_tablets);	/* split around the range */
+	ASSERT_EQ(a, mi.tablets[1].start_hash);
+	ASSERT_EQ(z, mi.tablets[1].end_hash);
+	ASSERT_EQ(1u, mi.tablets[1].owner);	/* preparing: source serves */
+	ver = mi.version;
+	coord_map_info_free(&mi);
+	ASSERT_TRUE(file_has(self->state, "lineage 1 5 0x0000000000001000 "
+			     "0x0000000000001fff 1 2 0 "));
+
+	/* Refusals. */
+	ASSERT_EQ(EBUSY, migrate(&self->srv, 5, a + 1, a + 2, 3, 0, NULL));
+	ASSERT_EQ(EINVAL, migrate(&self->srv, 5, 0, 0x10, 1, 0, NULL));
+	ASSERT_EQ(EINVAL, migrate(&self->srv, 5, 0, UINT64_MAX, 3, 0, NULL));
+	ASSERT_EQ(ENOENT, migrate(&self->srv, 6, 0, 1, 3, 0, NULL));
+	ASSERT_EQ(ENOENT, migrate(&self->srv, 5, 0, 1, 9, 0, NULL));
+	ASSERT_EQ(EINVAL, migrate(&self->srv, 5, 5, 1, 3, 0, NULL));
+
+	/* Pulling: ownership moves to the target at once. */
+	ASSERT_EQ(0, node_report(n2, 1, STEADYKV_MIGRATION_STATE_PULLING, 0, 42));
+	ASSERT_EQ(0, owner_of(&self->srv, 5, a, &t));
+	ASSERT_EQ(2u, t.owner);
+	ASSERT_EQ(1u, t.state);
+	ASSERT_EQ(1u, t.src);
+	ASSERT_TRUE(file_has(self->state, "lineage 1 5 0x0000000000001000 "
+			     "0x0000000000001fff 1 2 42 "));
+	ASSERT_EQ(0, get_map(&self->srv, &mi));
+	ASSERT_LT(ver, mi.version);
+	coord_map_info_free(&mi);
+	/* Only the target reports. */
+	ASSERT_EQ(EPERM, node_report(n3, 1, STEADYKV_MIGRATION_STATE_DONE, 0, 0));
+	ASSERT_EQ(ENOENT, node_report(n2, 99, STEADYKV_MIGRATION_STATE_DONE, 0, 0));
+
+	ASSERT_EQ(0, mig_status(&self->srv, 1, &v, &n));
+	ASSERT_EQ(1u, n);
+	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_PULLING, v[0].state);
+	ASSERT_EQ(1000u, v[0].bytes_pulled);
+	ASSERT_EQ(42u, v[0].safe_version);
+	free(v);
+
+	/* Done: normal at the target, lineage dropped. */
+	ASSERT_EQ(0, node_report(n2, 1, STEADYKV_MIGRATION_STATE_DONE, 0, 42));
+	ASSERT_EQ(0, owner_of(&self->srv, 5, a, &t));
+	ASSERT_EQ(2u, t.owner);
+	ASSERT_EQ(0u, t.state);
+	ASSERT_FALSE(file_has(self->state, "lineage 1 "));
+	/* Late reports of a finished migration change nothing. */
+	ASSERT_EQ(0, node_report(n2, 1, STEADYKV_MIGRATION_STATE_FAILED, EIO, 0));
+	ASSERT_EQ(0, owner_of(&self->srv, 5, a, &t));
+	ASSERT_EQ(2u, t.owner);
+
+	/* Failed after ownership moved: back to the source. */
+	ASSERT_EQ(0, migrate(&self->srv, 5, a, z, 3, 0, &g));
+	ASSERT_EQ(2u, g.id);
+	ASSERT_EQ(2u, g.src);
+	ASSERT_EQ(0, node_report(n3, 2, STEADYKV_MIGRATION_STATE_PULLING, 0, 7));
+	ASSERT_EQ(0, owner_of(&self->srv, 5, a, &t));
+	ASSERT_EQ(3u, t.owner);
+	ASSERT_EQ(0, node_report(n3, 2, STEADYKV_MIGRATION_STATE_FAILED, EIO, 7));
+	ASSERT_EQ(0, owner_of(&self->srv, 5, a, &t));
+	ASSERT_EQ(2u, t.owner);
+	ASSERT_EQ(0u, t.state);
+	ASSERT_FALSE(file_has(self->state, "lineage 2 "));
+
+	/* Failed needing recovery: the target keeps it, lineage kept. */
+	ASSERT_EQ(0, migrate(&self->srv, 5, a, z, 3, 0, &g));
+	ASSERT_EQ(3u, g.id);
+	ASSERT_EQ(0, node_report(n3, 3, STEADYKV_MIGRATION_STATE_PULLING, 0, 9));
+	ASSERT_EQ(0, node_report(n3, 3, STEADYKV_MIGRATION_STATE_FAILED, EUCLEAN, 9));
+	ASSERT_EQ(0, owner_of(&self->srv, 5, a, &t));
+	ASSERT_EQ(3u, t.owner);
+	ASSERT_EQ(0u, t.state);
+	ASSERT_TRUE(file_has(self->state, "lineage 3 5 0x0000000000001000 "
+			     "0x0000000000001fff 2 3 9 "));
+
+	/* Push: the source serves until done. */
+	ASSERT_EQ(0, migrate(&self->srv, 5, 0x2000, UINT64_MAX / 2, 2,
+			     STEADYKV_MIGRATION_MODE_PUSH, &g));
+	ASSERT_EQ(4u, g.id);
+	ASSERT_EQ(0, node_report(n2, 4, STEADYKV_MIGRATION_STATE_PULLING, 0, 0));
+	ASSERT_EQ(0, node_report(n2, 4, STEADYKV_MIGRATION_STATE_CATCHING_UP, 0, 0));
+	ASSERT_EQ(0, owner_of(&self->srv, 5, 0x2000, &t));
+	ASSERT_EQ(1u, t.owner);
+	ASSERT_EQ(0, node_report(n2, 4, STEADYKV_MIGRATION_STATE_DONE, 0, 0));
+	ASSERT_EQ(0, owner_of(&self->srv, 5, 0x2000, &t));
+	ASSERT_EQ(2u, t.owner);
+
+	/* Cancel goes to the target; its report ends the migration. */
+	ASSERT_EQ(0, migrate(&self->srv, 5, 0, 0xfff, 3, 0, &g));
+	ASSERT_EQ(5u, g.id);
+	coord_buf_init(&b);
+	coord_id_encode(&b, 5);
+	ASSERT_EQ(0, call(&self->srv, SKV_COORD_OP_MIG_CANCEL, &b, &r,
+			  msg, sizeof(msg)));
+	coord_reply_free(&r);
+	/* Answered after the target answered: it saw the command. */
+	ASSERT_EQ(SKV_COORD_OP_NODE_MIGRATE_CANCEL, n3->seen_op[n3->nseen - 1]);
+	ASSERT_EQ(0, node_report(n3, 5, STEADYKV_MIGRATION_STATE_CANCELLED,
+				 ECANCELED, 0));
+	ASSERT_EQ(EINVAL, call(&self->srv, SKV_COORD_OP_MIG_CANCEL, &b,
+			       &r, msg, sizeof(msg)));
+	coord_reply_free(&r);
+	coord_buf_free(&b);
+
+	/* A target refusing to start: the migration fails at once. */
+	n2->fail_op = SKV_COORD_OP_NODE_MIGRATE_START;
+	n2->fail_errno = EOPNOTSUPP;
+	ASSERT_EQ(EOPNOTSUPP, migrate(&self->srv, 5, 0, 0xfff, 2, 0, NULL));
+	n2->fail_op = 0;
+	ASSERT_EQ(0, mig_status(&self->srv, 6, &v, &n));
+	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_FAILED, v[0].state);
+	free(v);
+	ASSERT_FALSE(file_has(self->state, "lineage 6 "));
+
+	/* A daemon leaving leaves its migrations as they are. */
+	ASSERT_EQ(0, migrate(&self->srv, 5, 0, 0xfff, 2, 0, &g));
+	ASSERT_EQ(7u, g.id);
+	node_stop(n2);
+	n2->cl.fd = -1;
+	usleep(100 * 1000);
+	ASSERT_EQ(0, mig_status(&self->srv, 0, &v, &n));
+	ASSERT_EQ(7u, n);
+	ASSERT_EQ(7u, v[6].id);
+	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_PREPARING, v[6].state);
+	ASSERT_STREQ("target daemon disconnected", v[6].msg);
+	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_DONE, v[0].state);
+	free(v);
+	ASSERT_EQ(EHOSTUNREACH, migrate(&self->srv, 5, 0x2000, 0x2fff, 2, 0, NULL));
+
+	/* Restart: the map, migrations, lineage and ids come back. */
+	ASSERT_EQ(0, get_map(&self->srv, &mi));
+	ver = mi.version;
+	coord_map_info_free(&mi);
+	node_stop(&self->nodes[0]);
+	node_stop(n3);
+	self->nodes[0].cl.fd = -1;
+	n3->cl.fd = -1;
+	server_stop(&self->srv);
+	ASSERT_EQ(0, server_start(&self->srv, self->state));
+	ASSERT_EQ(0, get_map(&self->srv, &mi));
+	ASSERT_EQ(ver, mi.version);
+	ASSERT_EQ(3u, mi.nr_nodes);
+	coord_map_info_free(&mi);
+	ASSERT_EQ(0, owner_of(&self->srv, 5, a, &t));
+	ASSERT_EQ(3u, t.owner);
+	ASSERT_EQ(0, mig_status(&self->srv, 0, &v, &n));
+	ASSERT_EQ(7u, n);
+	ASSERT_EQ(42u, v[0].safe_version);
+	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_PREPARING, v[6].state);
+	free(v);
+	ASSERT_TRUE(file_has(self->state, "lineage 3 "));
+	/* Cancel of a preparing migration whose target is away: local. */
+	coord_buf_init(&b);
+	coord_id_encode(&b, 7);
+	ASSERT_EQ(0, call(&self->srv, SKV_COORD_OP_MIG_CANCEL, &b, &r,
+			  msg, sizeof(msg)));
+	coord_reply_free(&r);
+	coord_buf_free(&b);
+	ASSERT_EQ(0, node_start(n2, &self->srv, 2));
+	ASSERT_EQ(0, migrate(&self->srv, 5, 0, 0xfff, 2, 0, &g));
+	ASSERT_EQ(8u, g.id);	/* ids continue */
+}
+
+TEST_F(cluster, bad_requests)
+{
+	struct coord_client cl;
+	struct coord_reply r;
+	uint8_t junk[COORD_HDR_LEN];
+	struct coord_hdr h;
+	uint8_t *body;
+
+	ASSERT_EQ(0, coord_client_connect(&cl, self->srv.addr, 2000));
+	/* A malformed body: an errno and a message, the connection lives. */
+	ASSERT_EQ(0, coord_client_call(&cl, SKV_COORD_OP_MIGRATE, "abc", 3, &r));
+	ASSERT_EQ(EINVAL, r.status);
+	ASSERT_NE(NULL, strstr(cl.err, "malformed"));
+	coord_reply_free(&r);
+	ASSERT_EQ(0, coord_client_call(&cl, 99, NULL, 0, &r));
+	ASSERT_EQ(EOPNOTSUPP, r.status);
+	coord_reply_free(&r);
+	ASSERT_EQ(0, coord_client_call(&cl, SKV_COORD_OP_MIG_REPORT, NULL, 0, &r));
+	ASSERT_EQ(EPERM, r.status);
+	coord_reply_free(&r);
+	ASSERT_EQ(0, coord_client_call(&cl, SKV_COORD_OP_GET_MAP, NULL, 0, &r));
+	ASSERT_EQ(0, r.status);
+	coord_reply_free(&r);
+	/* A malformed header closes the connection. */
+	memset(junk, 0xab, sizeof(junk));
+	ASSERT_EQ(0, coord_write_all(cl.fd, junk, sizeof(junk), 1000));
+	ASSERT_EQ(-ECONNRESET, coord_read_frame(cl.fd, 2000, &h, &body));
+	coord_client_close(&cl);
+	/* An oversized one too. */
+	ASSERT_EQ(0, coord_client_connect(&cl, self->srv.addr, 2000));
+	h.opcode = SKV_COORD_OP_GET_MAP;
+	h.flags = 0;
+	h.status = 0;
+	h.request_id = 1;
+	h.body_len = SKV_COORD_MAX_BODY + 1;
+	coord_hdr_encode(junk, &h);
+	ASSERT_EQ(0, coord_write_all(cl.fd, junk, sizeof(junk), 1000));
+	ASSERT_EQ(-ECONNRESET, coord_read_frame(cl.fd, 2000, &h, &body));
+	coord_client_close(&cl);
+}
+
+/* Random bodies of every request: an answer each, the loop survives. */
+TEST_F(cluster, random_requests)
+{
+	static const size_t lens[] = { 0, 8, 16, 20, 136, 392, 391, 393 };
+	struct coord_client cl;
+	struct coord_reply r;
+	uint8_t body[600];
+	unsigned int seed = 1;
+	int i;
+
+	ASSERT_EQ(0, coord_client_connect(&cl, self->srv.addr, 2000));
+	for (i = 0; i < 2000; i++) {
+		uint8_t op = (uint8_t)(rand_r(&seed) % 22);
+		size_t len = lens[rand_r(&seed) % 8], k;
+
+		if (op == SKV_COORD_OP_TABLE_DROP || op == SKV_COORD_OP_MIG_CANCEL)
+			continue;	/* would undo the fixture; covered above */
+		for (k = 0; k < len; k++)
+			body[k] = (uint8_t)rand_r(&seed);
+		/* Small ids and hashes now and then, so some requests get far. */
+		if (len >= 16 && (i & 1)) {
+			memset(body, 0, 8);
+			body[0] = (uint8_t)(rand_r(&seed) % 4);
+		}
+		ASSERT_EQ(0, coord_client_call(&cl, op, body, len, &r))
+			TH_LOG("op %u len %zu: %s", op, len, cl.err);
+		coord_reply_free(&r);
+	}
+	ASSERT_EQ(0, coord_client_call(&cl, SKV_COORD_OP_GET_MAP, NULL, 0, &r));
+	ASSERT_EQ(0, r.status);
+	coord_reply_free(&r);
+	coord_client_close(&cl);
+}
+
+TEST(state_round_trip)
+{
+	char path[] = "/tmp/skv-state-XXXXXX";
+	const uint32_t one[] = { 1 };
+	struct coord_state st, back;
+	struct coord_migration g = sample_mig();
+	struct coord_lineage l = { 3, 4, 5, 6, 1, 2, 7, 8 };
+	struct coord_store *s;
+	int fd = mkstemp(path);
+
+	ASSERT_LE(0, fd);
+	close(fd);
+	unlink(path);
+	coord_state_init(&st);
+	coord_state_init(&back);
+	ASSERT_EQ(0, tmap_add_node(&st.map, 1, "a", "h:1"));
+	ASSERT_EQ(0, tmap_create_table(&st.map, 4, one, 1));
+	st.next_mig_id = 9;
+	st.migs = calloc(1, sizeof(g));
+	ASSERT_NE(NULL, st.migs);
+	st.migs[0] = g;
+	st.nr_migs = 1;
+	st.lineage = calloc(1, sizeof(l));
+	ASSERT_NE(NULL, st.lineage);
+	st.lineage[0] = l;
+	st.nr_lineage = 1;
+	ASSERT_EQ(0, coord_store_open_file(path, &s));
+	ASSERT_EQ(0, coord_store_save_state(s, &st));
+	ASSERT_EQ(0, coord_store_load_state(s, &back));
+	ASSERT_EQ(9u, back.next_mig_id);
+	ASSERT_EQ(1u, back.nr_migs);
+	ASSERT_EQ(g.id, back.migs[0].id);
+	ASSERT_EQ(g.end_hash, back.migs[0].end_hash);
+	ASSERT_EQ(g.dst, back.migs[0].dst);
+	ASSERT_EQ(g.state, back.migs[0].state);
+	ASSERT_EQ(g.safe_version, back.migs[0].safe_version);
+	ASSERT_EQ(1u, back.nr_lineage);
+	ASSERT_EQ(0, memcmp(&l, &back.lineage[0], sizeof(l)));
+	/* An id at or above next-migration is not written. */
+	st.next_mig_id = 7;
+	ASSERT_EQ(-EINVAL, coord_store_save_state(s, &st));
+	coord_store_close(s);
+	coord_state_free(&st);
+	coord_state_free(&back);
+	unlink(path);
+}
+
+TEST_HARNESS_MAIN
