@@ -4,8 +4,9 @@
  *
  *   steadykvctl [-j|--json] [-p|--pretty] OBJECT COMMAND [ARGS]
  *
- * Control-plane objects (node, listen, table, tablet, monitor) talk generic
- * netlink to the module of the current network namespace; get, put and del
+ * Control-plane objects (node, listen, table, tablet, migration, monitor) talk generic
+ * netlink to the module of the current network namespace; cluster talks to
+ * the coordinator (steadykvd --coordinator) over TCP; get, put and del
  * talk the data-plane protocol to a node over TCP with libsteadykv.
  * Exit status: 0 ok, 1 error, 2 usage.
  */
@@ -31,7 +32,20 @@ static const struct {
 	{ "tablet", "tablet del TABLE START END" },
 	{ "tablet", "tablet set TABLE START END state STATE" },
 	{ "tablet", "tablet list" },
+	{ "migration", "migration start ID TABLE START-END --from ADDR:PORT [--mode MODE]\n"
+	  "                               [--partitions N] [--inflight N] [--budget BYTES]\n"
+	  "                               [--no-priority-pulls] [--wait]" },
+	{ "migration", "migration cancel ID" },
+	{ "migration", "migration show [ID]" },
 	{ "monitor", "monitor [dump]" },
+	{ "cluster", "cluster [-c HOST:PORT] create-table TABLE [--nodes ID,ID,...]" },
+	{ "cluster", "cluster [-c HOST:PORT] drop-table TABLE" },
+	{ "cluster", "cluster [-c HOST:PORT] map" },
+	{ "cluster", "cluster [-c HOST:PORT] migrate TABLE START-END --to NODE [MIGOPTS]" },
+	{ "cluster", "cluster [-c HOST:PORT] split-migrate TABLE --at HASH --to NODE\n"
+	  "                               [--upper|--lower] [MIGOPTS]" },
+	{ "cluster", "cluster [-c HOST:PORT] status [ID]" },
+	{ "cluster", "cluster [-c HOST:PORT] cancel ID" },
 	{ "get", "get ADDR:PORT TABLE KEY" },
 	{ "put", "put ADDR:PORT TABLE KEY VALUE [--expect VERSION]" },
 	{ "del", "del ADDR:PORT TABLE KEY [--expect VERSION]" },
@@ -42,7 +56,16 @@ static const char usage_notes[] =
 	"where  ID, TABLE, VERSION := u64 (decimal or 0x hex)\n"
 	"       START, END := u64 | min | max     (inclusive key-hash bounds)\n"
 	"       STATE := normal | migrating-in | migrating-out | recovering\n"
+	"       MODE := rocksteady | push         (migration: this node pulls from ADDR:PORT)\n"
 	"       ADDR := IPv4 or IPv6 address; ADDR:PORT := IPV4:PORT | [IPV6]:PORT | HOST:PORT\n"
+	"       MIGOPTS := [--mode MODE] [--partitions N] [--inflight N] [--budget BYTES]\n"
+	"                  [--no-priority-pulls] [--wait]\n"
+	"cluster: through the coordinator at -c HOST:PORT, else $STEADYKV_COORD, else\n"
+	"       127.0.0.1:7100.  create-table without --nodes: over every connected node.\n"
+	"       split-migrate moves the part of HASH's tablet from HASH on (--upper, the\n"
+	"       default) or before HASH (--lower).  --wait draws progress until the\n"
+	"       migration ends, exit 0 only if it is done.  status: every migration\n"
+	"       the coordinator keeps (the newest 64) or one.\n"
 	"options: -j, --json    JSON output (one object or array per command;\n"
 	"                       JSON lines for monitor)\n"
 	"         -p, --pretty  indented JSON (implies -j)\n"
@@ -93,7 +116,9 @@ static const struct {
 	{ "listen", cmd_listen, false },
 	{ "table", cmd_table, false },
 	{ "tablet", cmd_tablet, false },
+	{ "migration", cmd_migration, false },
 	{ "monitor", cmd_monitor, false },
+	{ "cluster", cmd_cluster, false },
 	{ "get", cmd_data, true },
 	{ "put", cmd_data, true },
 	{ "del", cmd_data, true },

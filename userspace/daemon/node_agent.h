@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The node role of steadykvd: a single-threaded agent beside one node's
+ * module (the network namespace it runs in).  It makes the module listen
+ * on the data address, registers with the coordinator, carries out the
+ * coordinator's NODE_* commands over generic netlink and reports every
+ * migration the module runs (MIG_REPORT), reconnecting with backoff when
+ * the coordinator goes away.  See include/steadykv/coord.h.
+ */
+#ifndef SKV_NODE_AGENT_H
+#define SKV_NODE_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sknl.h"
+
+/*
+ * The module as the agent sees it, behind a table so tests can fake it.
+ * Every call returns 0 or a negative errno and, on failure, fills err
+ * (errno and the kernel's extack message).  NULL: real generic netlink.
+ */
+struct node_agent_nl_ops {
+	/* Open: subscribe to the events group FIRST, then the request socket. */
+	int (*open)(void *arg, struct sknl_err *err);
+	void (*close)(void *arg);
+	/* The fd that becomes readable when events wait. */
+	int (*event_fd)(void *arg);
+	/*
+	 * Read the events that wait (never blocks), calling fn for each
+	 * migrate-ntf; -ENOBUFS if events were lost (the agent re-dumps).
+	 */
+	int (*read_events)(void *arg, void (*fn)(void *ctx, const struct sknl_migration *m),
+			   void *ctx);
+	/* Listener: addr is 4 or 16 bytes, network order. */
+	int (*listen_start)(void *arg, const uint8_t *addr, int alen, uint16_t port,
+			    struct sknl_err *err);
+	/* Where the node listens now (alen 0: not listening). */
+	int (*listen_get)(void *arg, uint8_t *addr, int *alen, uint16_t *port,
+			  struct sknl_err *err);
+	int (*table_add)(void *arg, uint64_t table, struct sknl_err *err);
+	int (*table_del)(void *arg, uint64_t table, struct sknl_err *err);
+	int (*tablet_add)(void *arg, uint64_t table, uint64_t start, uint64_t end,
+			  struct sknl_err *err);
+	int (*tablet_del)(void *arg, uint64_t table, uint64_t start, uint64_t end,
+			  struct sknl_err *err);
+	/* m: the request attributes that are present (sknl_migration.present). */
+	int (*migrate_start)(void *arg, const struct sknl_migration *m, struct sknl_err *err);
+	int (*migrate_cancel)(void *arg, uint64_t id, struct sknl_err *err);
+	/* Dump every migration, fn for each. */
+	int (*migrate_dump)(void *arg, void (*fn)(void *ctx, const struct sknl_migration *m),
+			    void *ctx, struct sknl_err *err);
+};
+
+struct node_agent_opts {
+	uint32_t node_id;		/* != 0 */
+	const char *data_addr;		/* host:port the module listens on */
+	const char *coord_addr;		/* host:port of the coordinator */
+	/* Reconnect backoff, doubling from min to max (0: 100 ms, 5 s). */
+	unsigned int reconnect_min_ms;
+	unsigned int reconnect_max_ms;
+	/* Progress reports of one migration at most this often (0: 200 ms). */
+	unsigned int progress_interval_ms;
+	/*
+	 * -1 (or 0 when the struct is zeroed and stop_fd_set is false):
+	 * none.  Otherwise the agent stops cleanly once the fd is readable
+	 * (tests; SIGINT and SIGTERM stop it anyway).
+	 */
+	int stop_fd;
+	bool stop_fd_set;
+	/* Do not touch SIGINT/SIGTERM/SIGPIPE dispositions (tests). */
+	bool no_signals;
+	const struct node_agent_nl_ops *nl;	/* NULL: real netlink */
+	void *nl_arg;
+};
+
+/*
+ * Run until SIGINT/SIGTERM (or stop_fd): 0 on a clean stop, 1 on a fatal
+ * error (the module is not loaded, the data address is taken by another
+ * listener, bad options).  Losing the coordinator is not fatal.
+ */
+int node_agent_run(const struct node_agent_opts *o);
+
+#endif

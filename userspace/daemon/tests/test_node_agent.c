@@ -1,0 +1,760 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Host tests of steadykvd's node agent: the agent runs in a thread against
+ * a fake coordinator (a TCP listener in the test, speaking coord_proto)
+ * and a fake module behind node_agent_nl_ops.  Run under ASan+UBSan.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uapi/linux/steadykv.h>
+
+#include "kselftest_harness.h"
+#include "coord_proto.h"
+#include "node_agent.h"
+
+/* ---- the fake module ---- */
+
+struct fake {
+	pthread_mutex_t mu;
+	int evpipe[2];
+	struct sknl_migration queue[64];
+	size_t nq;
+	bool overrun;
+	struct sknl_migration dump[8];
+	size_t ndump;
+	bool dump_unsupported;
+	/* listen */
+	int listen_rc;
+	uint8_t laddr[16];
+	int lalen;
+	uint16_t lport;
+	/* answers */
+	int table_add_rc, tablet_add_rc, start_rc;
+	char start_msg[64];
+	/* what was asked */
+	int n_table_add, n_tablet_add, n_tablet_del, n_table_del, n_start, n_cancel, n_dump;
+	int n_listen;
+	uint64_t table, start, end, cancel_id;
+	struct sknl_migration mig;
+};
+
+static int f_open(void *arg, struct sknl_err *err)
+{
+	(void)arg;
+	(void)err;
+	return 0;
+}
+
+static void f_close(void *arg)
+{
+	(void)arg;
+}
+
+static int f_event_fd(void *arg)
+{
+	return ((struct fake *)arg)->evpipe[0];
+}
+
+static int f_read_events(void *arg, void (*fn)(void *ctx, const struct sknl_migration *m),
+			 void *ctx)
+{
+	struct fake *f = arg;
+	struct sknl_migration q[64];
+	char buf[64];
+	size_t n;
+	bool overrun;
+
+	while (read(f->evpipe[0], buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+		;
+	pthread_mutex_lock(&f->mu);
+	n = f->nq;
+	memcpy(q, f->queue, n * sizeof(q[0]));
+	f->nq = 0;
+	overrun = f->overrun;
+	f->overrun = false;
+	pthread_mutex_unlock(&f->mu);
+	if (overrun)
+		return -ENOBUFS;
+	for (size_t i = 0; i < n; i++)
+		fn(ctx, &q[i]);
+	return 0;
+}
+
+static void set_err(struct sknl_err *err, int rc, const char *msg)
+{
+	memset(err, 0, sizeof(*err));
+	err->error = -rc;
+	snprintf(err->msg, sizeof(err->msg), "%s", msg ? msg : "");
+}
+
+static int f_listen_start(void *arg, const uint8_t *addr, int alen, uint16_t port,
+			  struct sknl_err *err)
+{
+	struct fake *f = arg;
+
+	pthread_mutex_lock(&f->mu);
+	f->n_listen++;
+	pthread_mutex_unlock(&f->mu);
+	if (f->listen_rc) {
+		set_err(err, f->listen_rc, "already listening");
+		return f->listen_rc;
+	}
+	memcpy(f->laddr, addr, (size_t)alen);
+	f->lalen = alen;
+	f->lport = port;
+	return 0;
+}
+
+static int f_listen_get(void *arg, uint8_t *addr, int *alen, uint16_t *port,
+			struct sknl_err *err)
+{
+	struct fake *f = arg;
+
+	(void)err;
+	memcpy(addr, f->laddr, 16);
+	*alen = f->lalen;
+	*port = f->lport;
+	return 0;
+}
+
+static int f_table_add(void *arg, uint64_t table, struct sknl_err *err)
+{
+	struct fake *f = arg;
+	int rc;
+
+	pthread_mutex_lock(&f->mu);
+	f->n_table_add++;
+	f->table = table;
+	rc = f->table_add_rc;
+	pthread_mutex_unlock(&f->mu);
+	if (rc)
+		set_err(err, rc, "table exists");
+	return rc;
+}
+
+static int f_table_del(void *arg, uint64_t table, struct sknl_err *err)
+{
+	struct fake *f = arg;
+
+	(void)err;
+	pthread_mutex_lock(&f->mu);
+	f->n_table_del++;
+	f->table = table;
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static int f_tablet_add(void *arg, uint64_t table, uint64_t start, uint64_t end,
+			struct sknl_err *err)
+{
+	struct fake *f = arg;
+	int rc;
+
+	pthread_mutex_lock(&f->mu);
+	f->n_tablet_add++;
+	f->table = table;
+	f->start = start;
+	f->end = end;
+	rc = f->tablet_add_rc;
+	pthread_mutex_unlock(&f->mu);
+	if (rc)
+		set_err(err, rc, "overlaps a tablet");
+	return rc;
+}
+
+static int f_tablet_del(void *arg, uint64_t table, uint64_t start, uint64_t end,
+			struct sknl_err *err)
+{
+	struct fake *f = arg;
+
+	(void)err;
+	pthread_mutex_lock(&f->mu);
+	f->n_tablet_del++;
+	f->table = table;
+	f->start = start;
+	f->end = end;
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static int f_migrate_start(void *arg, const struct sknl_migration *m, struct sknl_err *err)
+{
+	struct fake *f = arg;
+	int rc;
+
+	pthread_mutex_lock(&f->mu);
+	f->n_start++;
+	f->mig = *m;
+	rc = f->start_rc;
+	pthread_mutex_unlock(&f->mu);
+	if (rc)
+		set_err(err, rc, f->start_msg);
+	return rc;
+}
+
+static int f_migrate_cancel(void *arg, uint64_t id, struct sknl_err *err)
+{
+	struct fake *f = arg;
+
+	(void)err;
+	pthread_mutex_lock(&f->mu);
+	f->n_cancel++;
+	f->cancel_id = id;
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static int f_migrate_dump(void *arg, void (*fn)(void *ctx, const struct sknl_migration *m),
+			  void *ctx, struct sknl_err *err)
+{
+	struct fake *f = arg;
+	struct sknl_migration d[8];
+	size_t n;
+
+	pthread_mutex_lock(&f->mu);
+	f->n_dump++;
+	n = f->ndump;
+	memcpy(d, f->dump, n * sizeof(d[0]));
+	pthread_mutex_unlock(&f->mu);
+	if (f->dump_unsupported) {
+		set_err(err, -EOPNOTSUPP, "migration not built yet");
+		return -EOPNOTSUPP;
+	}
+	for (size_t i = 0; i < n; i++)
+		fn(ctx, &d[i]);
+	return 0;
+}
+
+static const struct node_agent_nl_ops fake_ops = {
+	.open = f_open,
+	.close = f_close,
+	.event_fd = f_event_fd,
+	.read_events = f_read_events,
+	.listen_start = f_listen_start,
+	.listen_get = f_listen_get,
+	.table_add = f_table_add,
+	.table_del = f_table_del,
+	.tablet_add = f_tablet_add,
+	.tablet_del = f_tablet_del,
+	.migrate_start = f_migrate_start,
+	.migrate_cancel = f_migrate_cancel,
+	.migrate_dump = f_migrate_dump,
+};
+
+static struct sknl_migration mig(uint64_t id, uint32_t state, uint64_t elapsed, uint32_t pm)
+{
+	struct sknl_migration m = { 0 };
+	static const uint8_t src[4] = { 10, 0, 0, 9 };
+
+	m.id = id;
+	m.table_id = 1;
+	m.start_hash = 0;
+	m.end_hash = UINT64_MAX / 2;
+	memcpy(m.source_addr, src, 4);
+	m.source_addr_len = 4;
+	m.source_port = 7001;
+	m.state = state;
+	m.elapsed_us = elapsed;
+	m.progress_permille = pm;
+	m.bytes_pulled = pm * 1000ull;
+	for (int a = STEADYKV_A_MIGRATION_ID; a <= STEADYKV_A_MIGRATION_OWNED_US; a++)
+		if (a != STEADYKV_A_MIGRATION_ERROR_MSG)
+			SKNL_SET(&m, a);
+	return m;
+}
+
+static void push_event(struct fake *f, const struct sknl_migration *m, bool overrun)
+{
+	pthread_mutex_lock(&f->mu);
+	if (m)
+		f->queue[f->nq++] = *m;
+	if (overrun)
+		f->overrun = true;
+	pthread_mutex_unlock(&f->mu);
+	if (write(f->evpipe[1], "e", 1) != 1)
+		abort();
+}
+
+/* ---- the fake coordinator ---- */
+
+static int listen_any(uint16_t *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t l = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 4) ||
+	    getsockname(fd, (struct sockaddr *)&sin, &l))
+		return -1;
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static int accept_within(int lfd, int ms)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	return accept(lfd, NULL, NULL);
+}
+
+static int send_frame(int fd, uint8_t op, uint8_t flags, uint16_t status, uint64_t id,
+		      const void *body, size_t len)
+{
+	struct coord_buf b;
+	int rc;
+
+	coord_buf_init(&b);
+	rc = coord_frame_append(&b, op, flags, status, id, body, len);
+	if (!rc)
+		rc = coord_write_all(fd, b.p, b.len, 2000);
+	coord_buf_free(&b);
+	return rc;
+}
+
+/* Is a frame coming within ms? */
+static bool quiet_for(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 0;
+}
+
+struct coord_side {
+	int fd;
+	uint64_t next_id;
+	int reports;			/* MIG_REPORTs seen */
+	struct coord_migration last;	/* the last one */
+};
+
+/* Read the next MIG_REPORT (answering it); 0 or -1 (timeout, other frame). */
+static int next_report(struct coord_side *c, int ms)
+{
+	struct coord_hdr h;
+	uint8_t *body = NULL;
+	int rc = coord_read_frame(c->fd, ms, &h, &body);
+
+	if (rc || h.opcode != SKV_COORD_OP_MIG_REPORT || (h.flags & SKV_COORD_F_REPLY) ||
+	    coord_mig_decode(body, h.body_len, &c->last)) {
+		free(body);
+		return -1;
+	}
+	free(body);
+	c->reports++;
+	return send_frame(c->fd, h.opcode, SKV_COORD_F_REPLY, 0, h.request_id, NULL, 0);
+}
+
+/* Send a command, answer reports meanwhile, return the reply's status. */
+static int call(struct coord_side *c, uint8_t op, const void *body, size_t len, char *msg,
+		size_t msglen)
+{
+	uint64_t id = c->next_id++;
+
+	if (msg && msglen)
+		msg[0] = 0;
+	if (send_frame(c->fd, op, 0, 0, id, body, len))
+		return -1;
+	for (;;) {
+		struct coord_hdr h;
+		uint8_t *b = NULL;
+		int rc = coord_read_frame(c->fd, 3000, &h, &b);
+
+		if (rc)
+			return -1;
+		if (!(h.flags & SKV_COORD_F_REPLY) && h.opcode == SKV_COORD_OP_MIG_REPORT) {
+			coord_mig_decode(b, h.body_len, &c->last);
+			c->reports++;
+			free(b);
+			send_frame(c->fd, h.opcode, SKV_COORD_F_REPLY, 0, h.request_id, NULL, 0);
+			continue;
+		}
+		if (!(h.flags & SKV_COORD_F_REPLY) || h.request_id != id || h.opcode != op) {
+			free(b);
+			return -1;
+		}
+		if (h.status && msg)
+			snprintf(msg, msglen, "%s", coord_error_msg(h.status, b, h.body_len));
+		free(b);
+		return h.status;
+	}
+}
+
+/* Accept the agent and answer its NODE_REGISTER; 0 or -1. */
+static int accept_register(struct coord_side *c, int lfd, uint32_t *node, char *addr,
+			   size_t addrlen)
+{
+	struct coord_node_info n;
+	struct coord_hdr h;
+	uint8_t *body = NULL;
+
+	c->fd = accept_within(lfd, 3000);
+	if (c->fd < 0)
+		return -1;
+	if (coord_read_frame(c->fd, 3000, &h, &body) || h.opcode != SKV_COORD_OP_NODE_REGISTER ||
+	    coord_node_decode(body, h.body_len, &n)) {
+		free(body);
+		return -1;
+	}
+	free(body);
+	*node = n.id;
+	snprintf(addr, addrlen, "%s", n.addr);
+	return send_frame(c->fd, h.opcode, SKV_COORD_F_REPLY, 0, h.request_id, NULL, 0);
+}
+
+/* ---- the fixture: agent thread + fake module + fake coordinator ---- */
+
+struct agent_thread {
+	struct node_agent_opts o;
+	pthread_t t;
+	int rc;
+};
+
+static void *agent_main(void *arg)
+{
+	struct agent_thread *a = arg;
+
+	a->rc = node_agent_run(&a->o);
+	return NULL;
+}
+
+FIXTURE(agent) {
+	struct fake f;
+	int lfd;
+	uint16_t port;
+	char coord_addr[32];
+	int stop[2];
+	struct agent_thread a;
+	bool running;
+	struct coord_side c;
+};
+
+FIXTURE_SETUP(agent)
+{
+	memset(&self->f, 0, sizeof(self->f));
+	pthread_mutex_init(&self->f.mu, NULL);
+	ASSERT_EQ(0, pipe2(self->f.evpipe, O_NONBLOCK | O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(self->stop, O_CLOEXEC));
+	self->lfd = listen_any(&self->port);
+	ASSERT_LE(0, self->lfd);
+	snprintf(self->coord_addr, sizeof(self->coord_addr), "127.0.0.1:%u", self->port);
+	memset(&self->a, 0, sizeof(self->a));
+	self->a.o = (struct node_agent_opts){
+		.node_id = 3,
+		.data_addr = "127.0.0.1:7000",
+		.coord_addr = self->coord_addr,
+		.reconnect_min_ms = 20,
+		.reconnect_max_ms = 100,
+		.progress_interval_ms = 200,
+		.stop_fd = self->stop[0],
+		.stop_fd_set = true,
+		.no_signals = true,
+		.nl = &fake_ops,
+		.nl_arg = &self->f,
+	};
+	self->running = false;
+	self->c = (struct coord_side){ .fd = -1, .next_id = 1 };
+}
+
+FIXTURE_TEARDOWN(agent)
+{
+	if (self->running) {
+		ASSERT_EQ(1, write(self->stop[1], "x", 1));
+		pthread_join(self->a.t, NULL);
+		EXPECT_EQ(0, self->a.rc);
+	}
+	if (self->c.fd >= 0)
+		close(self->c.fd);
+	close(self->lfd);
+	close(self->stop[0]);
+	close(self->stop[1]);
+	close(self->f.evpipe[0]);
+	close(self->f.evpipe[1]);
+}
+
+static void start_agent(struct __test_metadata *_metadata, FIXTURE_DATA(agent) *self)
+{
+	ASSERT_EQ(0, pthread_create(&self->a.t, NULL, agent_main, &self->a));
+	self->running = true;
+}
+
+static void up(struct __test_metadata *_metadata, FIXTURE_DATA(agent) *self)
+{
+	uint32_t node = 0;
+	char addr[SKV_COORD_ADDR_MAX];
+
+	start_agent(_metadata, self);
+	ASSERT_EQ(0, accept_register(&self->c, self->lfd, &node, addr, sizeof(addr)));
+	ASSERT_EQ(3u, node);
+	ASSERT_STREQ("127.0.0.1:7000", addr);
+}
+
+TEST_F(agent, registers_listens_and_reports_the_dump)
+{
+	self->f.dump[0] = mig(7, STEADYKV_MIGRATION_STATE_PULLING, 1000, 250);
+	self->f.ndump = 1;
+	up(_metadata, self);
+	ASSERT_EQ(0, next_report(&self->c, 2000));
+	EXPECT_EQ(7u, self->c.last.id);
+	EXPECT_EQ(STEADYKV_MIGRATION_STATE_PULLING, self->c.last.state);
+	EXPECT_EQ(3u, self->c.last.dst);
+	EXPECT_EQ(250u, self->c.last.progress_permille);
+	EXPECT_STREQ("10.0.0.9:7001", self->c.last.src_addr);
+	EXPECT_EQ(1, self->f.n_listen);
+	EXPECT_EQ(4, self->f.lalen);
+	EXPECT_EQ(7000, self->f.lport);
+	EXPECT_EQ(0, memcmp(self->f.laddr, "\x7f\0\0\x01", 4));
+	EXPECT_TRUE(quiet_for(self->c.fd, 300));
+}
+
+TEST_F(agent, serves_tablet_and_table_commands)
+{
+	struct coord_tablet_info t = { .table_id = 5, .start_hash = 16, .end_hash = 31 };
+	struct coord_buf b;
+	char msg[256];
+
+	self->f.dump_unsupported = true;	/* today's module: no migrations */
+	up(_metadata, self);
+	coord_buf_init(&b);
+	ASSERT_EQ(0, coord_tablet_encode(&b, &t));
+
+	/* The table exists already: fine, the tablet is added. */
+	self->f.table_add_rc = -EEXIST;
+	ASSERT_EQ(0, call(&self->c, SKV_COORD_OP_NODE_TABLET_ADD, b.p, b.len, msg, sizeof(msg)));
+	EXPECT_EQ(1, self->f.n_table_add);
+	EXPECT_EQ(1, self->f.n_tablet_add);
+	EXPECT_EQ(5u, self->f.table);
+	EXPECT_EQ(16u, self->f.start);
+	EXPECT_EQ(31u, self->f.end);
+
+	/* The kernel's errno and extack come back. */
+	self->f.tablet_add_rc = -EBUSY;
+	ASSERT_EQ(EBUSY, call(&self->c, SKV_COORD_OP_NODE_TABLET_ADD, b.p, b.len, msg,
+			      sizeof(msg)));
+	EXPECT_STREQ("overlaps a tablet", msg);
+
+	ASSERT_EQ(0, call(&self->c, SKV_COORD_OP_NODE_TABLET_DEL, b.p, b.len, msg, sizeof(msg)));
+	EXPECT_EQ(1, self->f.n_tablet_del);
+
+	/* A body of the wrong size is refused before netlink. */
+	ASSERT_EQ(EINVAL, call(&self->c, SKV_COORD_OP_NODE_TABLET_DEL, b.p, b.len - 1, msg,
+			       sizeof(msg)));
+	EXPECT_EQ(1, self->f.n_tablet_del);
+
+	coord_buf_free(&b);
+	coord_buf_init(&b);
+	ASSERT_EQ(0, coord_table_encode(&b, 9, NULL, 0));
+	ASSERT_EQ(0, call(&self->c, SKV_COORD_OP_NODE_TABLE_DEL, b.p, b.len, msg, sizeof(msg)));
+	EXPECT_EQ(1, self->f.n_table_del);
+	EXPECT_EQ(9u, self->f.table);
+
+	/* Not a node command. */
+	ASSERT_EQ(EOPNOTSUPP, call(&self->c, SKV_COORD_OP_GET_MAP, NULL, 0, msg, sizeof(msg)));
+	coord_buf_free(&b);
+	EXPECT_EQ(0, self->c.reports);
+}
+
+TEST_F(agent, migrate_start_sends_every_field)
+{
+	struct coord_migration m = {
+		.id = 11, .table_id = 2, .start_hash = 0x100, .end_hash = 0x1ff,
+		.mode = STEADYKV_MIGRATION_MODE_PUSH, .partitions = 4, .pull_budget = 65536,
+		.priority_pulls = 0,
+	};
+	struct coord_buf b;
+	char msg[256];
+
+	up(_metadata, self);
+	snprintf(m.src_addr, sizeof(m.src_addr), "127.0.0.1:7001");
+	coord_buf_init(&b);
+	ASSERT_EQ(0, coord_mig_encode(&b, &m));
+	ASSERT_EQ(0, call(&self->c, SKV_COORD_OP_NODE_MIGRATE_START, b.p, b.len, msg,
+			  sizeof(msg)));
+	ASSERT_EQ(1, self->f.n_start);
+	EXPECT_EQ(11u, self->f.mig.id);
+	EXPECT_EQ(2u, self->f.mig.table_id);
+	EXPECT_EQ(0x100u, self->f.mig.start_hash);
+	EXPECT_EQ(0x1ffu, self->f.mig.end_hash);
+	EXPECT_EQ(4, self->f.mig.source_addr_len);
+	EXPECT_EQ(0, memcmp(self->f.mig.source_addr, "\x7f\0\0\x01", 4));
+	EXPECT_EQ(7001, self->f.mig.source_port);
+	EXPECT_EQ(STEADYKV_MIGRATION_MODE_PUSH, self->f.mig.mode);
+	EXPECT_TRUE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PARTITIONS));
+	EXPECT_EQ(4u, self->f.mig.partitions);
+	/* 0: left to the kernel's default. */
+	EXPECT_FALSE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT));
+	EXPECT_TRUE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PULL_BUDGET));
+	EXPECT_TRUE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
+	EXPECT_EQ(0, self->f.mig.priority_pulls);
+
+	/* priority_pulls 2 (default): the attribute is left out. */
+	m.priority_pulls = 2;
+	coord_buf_free(&b);
+	coord_buf_init(&b);
+	ASSERT_EQ(0, coord_mig_encode(&b, &m));
+	self->f.start_rc = -EBUSY;
+	snprintf(self->f.start_msg, sizeof(self->f.start_msg), "range overlaps a migration");
+	ASSERT_EQ(EBUSY, call(&self->c, SKV_COORD_OP_NODE_MIGRATE_START, b.p, b.len, msg,
+			      sizeof(msg)));
+	EXPECT_STREQ("range overlaps a migration", msg);
+	EXPECT_FALSE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
+
+	/* A source that does not resolve never reaches the module. */
+	snprintf(m.src_addr, sizeof(m.src_addr), "no-port");
+	coord_buf_free(&b);
+	coord_buf_init(&b);
+	ASSERT_EQ(0, coord_mig_encode(&b, &m));
+	ASSERT_EQ(EHOSTUNREACH, call(&self->c, SKV_COORD_OP_NODE_MIGRATE_START, b.p, b.len, msg,
+				     sizeof(msg)));
+	EXPECT_EQ(2, self->f.n_start);
+
+	coord_buf_free(&b);
+	coord_buf_init(&b);
+	ASSERT_EQ(0, coord_id_encode(&b, 11));
+	ASSERT_EQ(0, call(&self->c, SKV_COORD_OP_NODE_MIGRATE_CANCEL, b.p, b.len, msg,
+			  sizeof(msg)));
+	EXPECT_EQ(11u, self->f.cancel_id);
+	coord_buf_free(&b);
+}
+
+TEST_F(agent, forwards_events_with_progress_rate_limited)
+{
+	struct sknl_migration m;
+
+	up(_metadata, self);
+	ASSERT_TRUE(quiet_for(self->c.fd, 100));
+	m = mig(21, STEADYKV_MIGRATION_STATE_PREPARING, 10, 0);
+	push_event(&self->f, &m, false);
+	ASSERT_EQ(0, next_report(&self->c, 2000));
+	EXPECT_EQ(STEADYKV_MIGRATION_STATE_PREPARING, self->c.last.state);
+
+	/* A phase change goes out at once. */
+	m = mig(21, STEADYKV_MIGRATION_STATE_PULLING, 20, 10);
+	push_event(&self->f, &m, false);
+	ASSERT_EQ(0, next_report(&self->c, 2000));
+	EXPECT_EQ(STEADYKV_MIGRATION_STATE_PULLING, self->c.last.state);
+
+	/* Progress: held back, then the latest goes out when the interval ends. */
+	for (int i = 1; i <= 20; i++) {
+		m = mig(21, STEADYKV_MIGRATION_STATE_PULLING, 20 + (uint64_t)i, 10 + (uint32_t)i);
+		push_event(&self->f, &m, false);
+	}
+	ASSERT_EQ(0, next_report(&self->c, 2000));
+	EXPECT_EQ(30u, self->c.last.progress_permille);
+	EXPECT_TRUE(quiet_for(self->c.fd, 300));
+	EXPECT_EQ(3, self->c.reports);
+
+	/* An older event (a dump already told more) is dropped. */
+	m = mig(21, STEADYKV_MIGRATION_STATE_PREPARING, 5, 0);
+	push_event(&self->f, &m, false);
+	EXPECT_TRUE(quiet_for(self->c.fd, 300));
+
+	/* The end at once, with its error. */
+	m = mig(21, STEADYKV_MIGRATION_STATE_FAILED, 40, 500);
+	m.error = ECONNRESET;
+	snprintf(m.error_msg, sizeof(m.error_msg), "source went away");
+	SKNL_SET(&m, STEADYKV_A_MIGRATION_ERROR_MSG);
+	push_event(&self->f, &m, false);
+	ASSERT_EQ(0, next_report(&self->c, 2000));
+	EXPECT_EQ(STEADYKV_MIGRATION_STATE_FAILED, self->c.last.state);
+	EXPECT_EQ((uint32_t)ECONNRESET, self->c.last.error);
+	EXPECT_STREQ("source went away", self->c.last.msg);
+}
+
+TEST_F(agent, overrun_reads_the_state_again)
+{
+	up(_metadata, self);
+	pthread_mutex_lock(&self->f.mu);
+	self->f.dump[0] = mig(8, STEADYKV_MIGRATION_STATE_DONE, 99, 1000);
+	self->f.ndump = 1;
+	pthread_mutex_unlock(&self->f.mu);
+	push_event(&self->f, NULL, true);
+	ASSERT_EQ(0, next_report(&self->c, 2000));
+	EXPECT_EQ(8u, self->c.last.id);
+	EXPECT_EQ(STEADYKV_MIGRATION_STATE_DONE, self->c.last.state);
+}
+
+TEST_F(agent, reconnects_registers_and_reports_again)
+{
+	uint32_t node;
+	char addr[SKV_COORD_ADDR_MAX];
+
+	self->f.dump[0] = mig(7, STEADYKV_MIGRATION_STATE_PULLING, 1000, 250);
+	self->f.ndump = 1;
+	up(_metadata, self);
+	ASSERT_EQ(0, next_report(&self->c, 2000));
+	close(self->c.fd);
+	self->c.fd = -1;
+	ASSERT_EQ(0, accept_register(&self->c, self->lfd, &node, addr, sizeof(addr)));
+	EXPECT_EQ(3u, node);
+	ASSERT_EQ(0, next_report(&self->c, 2000));
+	EXPECT_EQ(7u, self->c.last.id);
+	EXPECT_EQ(2, self->c.reports);
+}
+
+TEST_F(agent, refused_registration_retries)
+{
+	struct coord_hdr h;
+	uint8_t *body = NULL;
+	uint32_t node;
+	char addr[SKV_COORD_ADDR_MAX];
+
+	start_agent(_metadata, self);
+	self->c.fd = accept_within(self->lfd, 3000);
+	ASSERT_LE(0, self->c.fd);
+	ASSERT_EQ(0, coord_read_frame(self->c.fd, 3000, &h, &body));
+	free(body);
+	{
+		struct coord_buf b;
+
+		coord_buf_init(&b);
+		ASSERT_EQ(0, coord_frame_append_error(&b, h.opcode, h.request_id, EEXIST,
+						      "node 3 is connected"));
+		ASSERT_EQ(0, coord_write_all(self->c.fd, b.p, b.len, 1000));
+		coord_buf_free(&b);
+	}
+	close(self->c.fd);
+	self->c.fd = -1;
+	ASSERT_EQ(0, accept_register(&self->c, self->lfd, &node, addr, sizeof(addr)));
+}
+
+TEST_F(agent, listening_on_the_same_address_is_fine)
+{
+	self->f.listen_rc = -EBUSY;
+	memcpy(self->f.laddr, "\x7f\0\0\x01", 4);
+	self->f.lalen = 4;
+	self->f.lport = 7000;
+	up(_metadata, self);
+}
+
+TEST_F(agent, listening_elsewhere_is_fatal)
+{
+	self->f.listen_rc = -EBUSY;
+	memcpy(self->f.laddr, "\x7f\0\0\x01", 4);
+	self->f.lalen = 4;
+	self->f.lport = 7999;
+	ASSERT_EQ(1, node_agent_run(&self->a.o));
+}
+
+TEST_F(agent, bad_options)
+{
+	self->a.o.coord_addr = "nowhere";
+	ASSERT_EQ(1, node_agent_run(&self->a.o));
+	self->a.o.coord_addr = self->coord_addr;
+	self->a.o.node_id = 0;
+	ASSERT_EQ(1, node_agent_run(&self->a.o));
+}
+
+TEST_HARNESS_MAIN
