@@ -22,6 +22,9 @@ static const struct code_info codes[] = {
 	{ SKV_E_UNKNOWN_OP, "UNKNOWN_OP", "operation not known to the node" },
 	{ SKV_E_UNKNOWN_TABLE, "UNKNOWN_TABLE", "no such table on this node" },
 	{ SKV_E_INTERNAL, "INTERNAL", "internal node error" },
+	/* Named like the wire status (SKV_S_BUSY); the code is SKV_E_MIG_BUSY. */
+	{ SKV_E_MIG_BUSY, "MIG_BUSY", "range already migrating or spans tablets" },
+	{ SKV_E_NO_MIGRATION, "NO_MIGRATION", "no such migration at this source" },
 	{ SKV_E_IO, "IO", "I/O error" },
 	{ SKV_E_PROTO, "PROTO", "protocol error: malformed reply" },
 	{ SKV_E_CLOSED, "CLOSED", "connection closed by peer" },

@@ -5,7 +5,7 @@
  * Link with:  -lsteadykv -lxxhash   (build/lib/libsteadykv.a)
  *
  * Return values: every function returning int returns SKV_OK (0) or a
- * negative enum skv_code.  Codes -1..-10 are the node's wire statuses
+ * negative enum skv_code.  Codes -1..-(SKV_S_MAX - 1) are the node's wire statuses
  * (code == -status); codes <= -100 are local errors.
  *
  * Connection errors (SKV_E_IO, SKV_E_PROTO, SKV_E_CLOSED, SKV_E_TIMEOUT,
@@ -43,6 +43,12 @@ enum skv_code {
 	SKV_E_UNKNOWN_OP	= -SKV_S_UNKNOWN_OP,
 	SKV_E_UNKNOWN_TABLE	= -SKV_S_UNKNOWN_TABLE,
 	SKV_E_INTERNAL		= -SKV_S_INTERNAL,
+	/*
+	 * Migration statuses (node-to-node ops).  Not SKV_E_BUSY: that name
+	 * was taken by the local "pipelined requests pending" error below.
+	 */
+	SKV_E_MIG_BUSY		= -SKV_S_BUSY,
+	SKV_E_NO_MIGRATION	= -SKV_S_NO_MIGRATION,
 
 	/* Local errors. */
 	SKV_E_IO		= -100,	/* socket error; errno kept in skv_conn_errmsg() */

@@ -25,12 +25,17 @@ extern "C" {
 
 struct skv_cluster;
 
+/* NOT_OWNER refreshes of an unchanged map are at least this far apart. */
+#define SKV_CLUSTER_REFRESH_MIN_US	1000u
+
 struct skv_cluster_stats {
 	uint64_t map_version;		/* of the cached map */
 	uint64_t map_fetches;
 	uint64_t not_owner;		/* NOT_OWNER replies followed */
 	uint64_t retries;		/* RETRY replies waited out */
-	uint64_t reconnects;
+	uint64_t reconnects;		/* node connections dropped after an error;
+					   the request was then sent again, so a
+					   write may have been applied twice */
 };
 
 /*
@@ -46,8 +51,14 @@ void skv_cluster_close(struct skv_cluster *c);
 int skv_cluster_refresh(struct skv_cluster *c);
 void skv_cluster_get_stats(const struct skv_cluster *c,
 			   struct skv_cluster_stats *st);
+/* Detail of the last coordinator or connect failure ("" if none). */
+const char *skv_cluster_errmsg(const struct skv_cluster *c);
 
-/* As skv_get/skv_put/skv_delete (steadykv.h), routed and retried. */
+/*
+ * As skv_get/skv_put/skv_delete (steadykv.h), routed and retried.  A table
+ * missing from the map is looked up once more at the coordinator, then
+ * SKV_E_UNKNOWN_TABLE.
+ */
 int skv_cluster_get(struct skv_cluster *c, uint64_t table, const void *key,
 		    size_t key_len, void **value, size_t *value_len,
 		    uint64_t *version);
@@ -72,7 +83,10 @@ int skv_cluster_owner(const struct skv_cluster *c, uint64_t table,
  * For pipelining callers (the benchmark): the connection to the owner of
  * (table, key_hash) by the cached map, connecting if needed, and the
  * owner's node id.  The caller handles NOT_OWNER (skv_cluster_refresh)
- * and RETRY itself.  NULL with *err set on failure.
+ * and RETRY itself.  NULL with *err set on failure.  The connection
+ * stays valid until skv_cluster_close, until a refresh finds the node gone
+ * or at another address, or until a call here finds it broken (sticky
+ * error) and replaces it.
  */
 struct skv_conn *skv_cluster_conn_for(struct skv_cluster *c, uint64_t table,
 				      uint64_t key_hash, uint32_t *node_id,

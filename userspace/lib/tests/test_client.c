@@ -73,7 +73,8 @@ TEST(every_code_has_a_name_and_message)
 	static const int codes[] = {
 		SKV_OK, SKV_E_NOT_FOUND, SKV_E_NOT_OWNER, SKV_E_RETRY, SKV_E_NO_SPACE,
 		SKV_E_BAD_REQUEST, SKV_E_VERSION_MISMATCH, SKV_E_TOO_BIG,
-		SKV_E_UNKNOWN_OP, SKV_E_UNKNOWN_TABLE, SKV_E_INTERNAL, SKV_E_IO,
+		SKV_E_UNKNOWN_OP, SKV_E_UNKNOWN_TABLE, SKV_E_INTERNAL,
+		SKV_E_MIG_BUSY, SKV_E_NO_MIGRATION, SKV_E_IO,
 		SKV_E_PROTO, SKV_E_CLOSED, SKV_E_TIMEOUT, SKV_E_NOMEM, SKV_E_INVAL,
 		SKV_E_RESOLVE, SKV_E_CONNECT, SKV_E_FULL, SKV_E_BUSY, SKV_E_EMPTY,
 	};
@@ -241,6 +242,7 @@ TEST(every_status_maps_to_its_code)
 	static const char *const names[SKV_S_MAX] = {
 		"OK", "NOT_FOUND", "NOT_OWNER", "RETRY", "NO_SPACE", "BAD_REQUEST",
 		"VERSION_MISMATCH", "TOO_BIG", "UNKNOWN_OP", "UNKNOWN_TABLE", "INTERNAL",
+		"MIG_BUSY", "NO_MIGRATION",
 	};
 	struct fake_server srv;
 	struct skv_conn *c = pair_conn(&srv, status_handler, NULL, NULL);
