@@ -92,12 +92,17 @@ struct skv_ser {
 	u32 off;
 	u32 count;
 	u32 crc;
+	u64 min_version;
 };
 
+/* Records go from the log straight into the batch: the only copy. */
 static int skv_ser_rec(void *arg, const void *rec, u32 len)
 {
+	const struct skv_rec_hdr *rh = rec;
 	struct skv_ser *w = arg;
 
+	if (w->min_version && le64_to_cpu(rh->version) <= w->min_version)
+		return 0;
 	if (len > w->cap - w->off)
 		return -EMSGSIZE;
 	memcpy(w->buf + w->off, rec, len);
@@ -107,28 +112,111 @@ static int skv_ser_rec(void *arg, const void *rec, u32 len)
 	return 0;
 }
 
-long skv_scan_serialize(struct skv_store *s, u64 table_id, u64 start_hash,
-			u64 end_hash, u64 cursor, void *buf, u32 buf_len,
-			u64 *next, bool *done)
+static void skv_ser_init(struct skv_ser *w, void *buf, u32 buf_len,
+			 u64 min_version)
+{
+	w->buf = (u8 *)buf + sizeof(struct skv_batch_hdr);
+	w->cap = buf_len - sizeof(struct skv_batch_hdr);
+	w->off = 0;
+	w->count = 0;
+	w->crc = ~0u;
+	w->min_version = min_version;
+}
+
+static long skv_ser_finish(struct skv_ser *w, void *buf)
 {
 	struct skv_batch_hdr *bh = buf;
+
+	bh->magic = cpu_to_le32(SKV_BATCH_MAGIC);
+	bh->count = cpu_to_le32(w->count);
+	bh->len = cpu_to_le32(w->off);
+	bh->crc = cpu_to_le32(~w->crc);
+	return sizeof(*bh) + w->off;
+}
+
+long skv_scan_serialize_since(struct skv_store *s, u64 table_id,
+			      u64 start_hash, u64 end_hash, u64 cursor,
+			      u64 min_version, void *buf, u32 buf_len,
+			      u64 *next, bool *done)
+{
 	struct skv_ser w;
 	long ret;
 
-	if (buf_len < sizeof(*bh))
+	if (buf_len < sizeof(struct skv_batch_hdr))
 		return -EMSGSIZE;
-	w.buf = (u8 *)buf + sizeof(*bh);
-	w.cap = buf_len - sizeof(*bh);
-	w.off = 0;
-	w.count = 0;
-	w.crc = ~0u;
+	skv_ser_init(&w, buf, buf_len, min_version);
+	/*
+	 * The budget counts the bytes visited, filtered or not, so a
+	 * catch-up pull costs what a full one does and its batch is never
+	 * larger than the buffer.
+	 */
 	ret = skv_scan(s, table_id, start_hash, end_hash, cursor, w.cap,
 		       skv_ser_rec, &w, next, done);
 	if (ret < 0)
 		return ret;
-	bh->magic = cpu_to_le32(SKV_BATCH_MAGIC);
-	bh->count = cpu_to_le32(w.count);
-	bh->len = cpu_to_le32(w.off);
-	bh->crc = cpu_to_le32(~w.crc);
-	return sizeof(*bh) + w.off;
+	return skv_ser_finish(&w, buf);
+}
+
+long skv_scan_serialize(struct skv_store *s, u64 table_id, u64 start_hash,
+			u64 end_hash, u64 cursor, void *buf, u32 buf_len,
+			u64 *next, bool *done)
+{
+	return skv_scan_serialize_since(s, table_id, start_hash, end_hash,
+					cursor, 0, buf, buf_len, next, done);
+}
+
+/*
+ * Copy the live records of table_id with key hash h into w.  Returns 0,
+ * or -EMSGSIZE (and copies nothing) if they do not all fit.
+ */
+static int skv_collect_one(struct skv_store *s, u64 table_id, u64 h,
+			   struct skv_ser *w)
+{
+	struct skv_index *ix = &s->index;
+	u64 b = skv_bucket_of(ix, h);
+	struct skv_entry *e;
+	int ret = 0;
+
+	skv_rcu_read_lock();
+	skv_spin_lock(skv_bucket_lock(ix, b));
+	e = rcu_dereference(ix->buckets[b]);
+	while (e && e->key_hash < h)
+		e = rcu_dereference(e->next);
+	if (!e || e->key_hash != h)
+		goto unlock;
+	if (skv_group_bytes(e, table_id) > w->cap - w->off) {
+		ret = -EMSGSIZE;
+		goto unlock;
+	}
+	for (; e && e->key_hash == h; e = rcu_dereference(e->next)) {
+		const u8 *rec = rcu_dereference(e->rec);
+
+		if (e->table_id == table_id && rec)
+			skv_ser_rec(w, rec, e->rec_len);
+	}
+unlock:
+	skv_spin_unlock(skv_bucket_lock(ix, b));
+	skv_rcu_read_unlock();
+	return ret;
+}
+
+long skv_collect_hashes(struct skv_store *s, u64 table_id, const u64 *hashes,
+			u32 n, void *buf, u32 buf_len, u32 *resolved)
+{
+	struct skv_ser w;
+	u32 i, j;
+
+	*resolved = 0;
+	if (buf_len < sizeof(struct skv_batch_hdr))
+		return -EMSGSIZE;
+	skv_ser_init(&w, buf, buf_len, 0);
+	for (i = 0; i < n; i++) {
+		/* A hash asked twice is already in the batch. */
+		for (j = 0; j < i && hashes[j] != hashes[i]; j++)
+			;
+		if (j == i && skv_collect_one(s, table_id, hashes[i], &w))
+			break;
+		*resolved = i + 1;
+	}
+	return skv_ser_finish(&w, buf);
 }

@@ -130,12 +130,44 @@ static bool skv_served(u32 state)
 	return state == SKV_TABLET_NORMAL || state == SKV_TABLET_MIGRATING_IN;
 }
 
+void skv_store_set_resolver(struct skv_store *s, skv_resolved_fn fn, void *arg)
+{
+	struct skv_resolver *cur, *r = NULL;
+
+	skv_mutex_lock(&s->ctl_lock);
+	cur = rcu_dereference_protected(s->resolver, 1);
+	if (fn) {
+		/* The slot not in use: no reader has it since the last wait. */
+		r = cur == &s->res_slot[0] ? &s->res_slot[1] : &s->res_slot[0];
+		r->fn = fn;
+		r->arg = arg;
+	}
+	rcu_assign_pointer(s->resolver, r);
+	skv_synchronize_rcu();
+	skv_mutex_unlock(&s->ctl_lock);
+}
+
+/*
+ * Is (table_id, key_hash) of a MIGRATING_IN tablet resolved?  Under RCU.
+ * Asked before the key is looked up: the resolver says yes only after
+ * the replay of the key's records finished (and released its bucket
+ * lock), so a lookup that follows sees what was replayed.  The acquire
+ * in rcu_dereference() and the resolver's own acquire order the two.
+ */
+static bool skv_resolved(struct skv_store *s, u64 table_id, u64 key_hash)
+{
+	struct skv_resolver *r = rcu_dereference(s->resolver);
+
+	return r && r->fn(r->arg, table_id, key_hash);
+}
+
 int skv_get(struct skv_store *s, u64 table_id, const void *key, u32 key_len,
 	    u64 key_hash, void *buf, u32 buf_len, u32 *value_len, u64 *version)
 {
 	struct skv_index *ix = &s->index;
 	struct skv_rec_view v;
 	struct skv_entry *e;
+	bool unresolved;
 	const u8 *rec;
 	u32 state;
 	int ret;
@@ -150,11 +182,15 @@ int skv_get(struct skv_store *s, u64 table_id, const void *key, u32 key_len,
 		ret = SKV_S_NOT_OWNER;
 	if (ret != SKV_S_OK)
 		goto out;
+	/* Before the lookup: see skv_resolved(). */
+	unresolved = state == SKV_TABLET_MIGRATING_IN &&
+		     !skv_resolved(s, table_id, key_hash);
 	e = skv_index_find(ix, skv_bucket_of(ix, key_hash), table_id, key_hash,
 			   key, key_len);
 	rec = e ? rcu_dereference(e->rec) : NULL;
 	if (!rec) {
-		ret = SKV_S_NOT_FOUND;
+		/* Not here yet, maybe still at the source. */
+		ret = unresolved ? SKV_S_RETRY : SKV_S_NOT_FOUND;
 		goto out;
 	}
 	skv_rec_view_trusted(rec, &v);
@@ -197,7 +233,7 @@ static int skv_write(struct skv_store *s, enum skv_write_op op, u64 table_id,
 	struct skv_segment *seg;
 	u32 len, crc, state;
 	u64 cur, ver;
-	bool have, no_space;
+	bool have, no_space, unresolved;
 	u8 *dst;
 	int ret;
 
@@ -238,21 +274,26 @@ retry:
 	if (ret != SKV_S_OK)
 		goto out_rcu;
 	skv_spin_lock(skv_bucket_lock(ix, b));
+	/* Before the lookup: see skv_resolved(). */
+	unresolved = state == SKV_TABLET_MIGRATING_IN &&
+		     !skv_resolved(s, table_id, key_hash);
 	e = skv_index_find(ix, b, table_id, key_hash, key, key_len);
 	have = e && rcu_access_pointer(e->rec);
 	/* A deleted key is missing: its version for expectations is 0. */
 	cur = have && e->type == SKV_REC_OBJECT ? e->version : 0;
 	/*
 	 * While a tablet migrates in, a key we hold nothing of may still be
-	 * on its way: a conditional write cannot be decided yet, and a
-	 * delete must leave a tombstone to shadow the copy in flight.
+	 * at the source: a conditional write or a delete cannot be decided
+	 * until it arrives (or is known absent).  An unconditional PUT can:
+	 * its version is above the source's safe version, so the replay of
+	 * any copy in flight skips that copy.
 	 */
-	if (!have && state == SKV_TABLET_MIGRATING_IN && expect_version) {
+	if (!have && unresolved &&
+	    (op == SKV_WRITE_DELETE || expect_version)) {
 		ret = SKV_S_RETRY;
 		goto out_unlock;
 	}
-	if (op == SKV_WRITE_DELETE && !cur &&
-	    (have || state != SKV_TABLET_MIGRATING_IN)) {
+	if (op == SKV_WRITE_DELETE && !cur) {
 		*version = have ? e->version : 0;
 		ret = SKV_S_NOT_FOUND;
 		goto out_unlock;

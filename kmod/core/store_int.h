@@ -82,6 +82,12 @@ struct skv_tmap {
 	struct skv_tablet_info *tablets;	/* sorted by table, start */
 };
 
+/* A resolver and its argument, published together (skv_store_set_resolver). */
+struct skv_resolver {
+	skv_resolved_fn fn;
+	void *arg;
+};
+
 struct skv_store {
 	u32 seg_size;
 	u32 reserve_segs;		/* kept back for the cleaner */
@@ -103,6 +109,13 @@ struct skv_store {
 	struct skv_tmap __rcu *tmap;
 	skv_mutex_t ctl_lock;		/* tablet map changes */
 	skv_mutex_t cleaner_lock;	/* one cleaner pass at a time */
+	/*
+	 * The resolver of MIGRATING_IN keys: NULL or one of res_slot[],
+	 * RCU.  A change fills the slot not in use, publishes it and waits
+	 * a grace period (under ctl_lock), so the other slot is free again.
+	 */
+	struct skv_resolver __rcu *resolver;
+	struct skv_resolver res_slot[2];
 };
 
 /*

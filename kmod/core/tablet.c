@@ -357,6 +357,39 @@ int skv_tablet_set_state(struct skv_store *s, u64 table_id, u64 start_hash,
 	return 0;
 }
 
+int skv_tablet_split(struct skv_store *s, u64 table_id, u64 at)
+{
+	struct skv_tmap *old, *m;
+	const struct skv_tablet_info *t;
+	bool table;
+	u32 i;
+
+	skv_mutex_lock(&s->ctl_lock);
+	old = skv_tmap_cur(s);
+	t = skv_tmap_find(old, table_id, at, &table);
+	if (!table || !t || t->start_hash == at) {
+		skv_mutex_unlock(&s->ctl_lock);
+		return !table ? -ENOENT : !t ? -ERANGE : -EINVAL;
+	}
+	i = t - old->tablets;
+	m = skv_tmap_alloc(old->ntables, old->ntablets + 1);
+	if (!m) {
+		skv_mutex_unlock(&s->ctl_lock);
+		return -ENOMEM;
+	}
+	memcpy(m->tables, old->tables, old->ntables * sizeof(u64));
+	memcpy(m->tablets, old->tablets, (i + 1) * sizeof(*m->tablets));
+	m->tablets[i].end_hash = at - 1;
+	m->tablets[i + 1] = old->tablets[i];
+	m->tablets[i + 1].start_hash = at;
+	memcpy(m->tablets + i + 2, old->tablets + i + 1,
+	       (old->ntablets - i - 1) * sizeof(*m->tablets));
+	/* Same owner, same state, same data: only the map changes. */
+	skv_tmap_publish(s, m);
+	skv_mutex_unlock(&s->ctl_lock);
+	return 0;
+}
+
 int skv_tables_list(struct skv_store *s, u32 pos, u64 *out, u32 max)
 {
 	const struct skv_tmap *m;

@@ -266,28 +266,56 @@ TEST_F(st, ownership_and_tablets)
 	ASSERT_TRUE(val_is(buf, len, lo, 7, 10));
 }
 
+/* A resolver that says yes for one hash only (arg points at it). */
+static bool resolve_one(void *arg, u64 table_id, u64 key_hash)
+{
+	return key_hash == *(u64 *)arg;
+}
+
 TEST_F(st, migrating_in_semantics)
 {
 	struct skv_store *s = self->s;
 	struct skv_tablet_info t = { 3, 0, U64_MAX, SKV_TABLET_MIGRATING_IN };
-	char buf[64];
-	u64 ver, v1;
+	char buf[64], k[32];
+	u64 ver, v1, h4;
 	u32 len;
 
 	ASSERT_EQ(0, skv_table_add(s, 3));
 	ASSERT_EQ(0, skv_tablet_add(s, &t));
-	/* A conditional write on a key not arrived yet cannot be decided. */
+	/* A key not arrived yet: reads, deletes, conditional writes wait. */
+	ASSERT_EQ(SKV_S_RETRY, get_i(s, 3, 1, buf, 64, &len, &ver));
 	ASSERT_EQ(SKV_S_RETRY, put_i(s, 3, 1, 1, 10, 77, &ver));
 	ASSERT_EQ(SKV_S_RETRY, del_i(s, 3, 1, 77, &ver));
-	/* A delete of a key not arrived leaves a tombstone to shadow it. */
+	ASSERT_EQ(SKV_S_RETRY, del_i(s, 3, 1, 0, &ver));
+	ASSERT_EQ(0u, stats_of(s).tombstones);
+	/* An unconditional PUT is applied; the key is then decided here. */
+	ASSERT_EQ(SKV_S_OK, put_i(s, 3, 1, 1, 10, 0, &v1));
+	ASSERT_EQ(SKV_S_OK, get_i(s, 3, 1, buf, 64, &len, &ver));
+	ASSERT_EQ(v1, ver);
+	ASSERT_EQ(SKV_S_VERSION_MISMATCH, put_i(s, 3, 1, 2, 10, 77, &ver));
+	ASSERT_EQ(v1, ver);
+	ASSERT_EQ(SKV_S_OK, put_i(s, 3, 1, 2, 10, v1, &v1));
 	ASSERT_EQ(SKV_S_OK, del_i(s, 3, 1, 0, &v1));
+	/* A tombstone here decides too. */
 	ASSERT_EQ(SKV_S_NOT_FOUND, get_i(s, 3, 1, buf, 64, &len, &ver));
 	ASSERT_EQ(v1, ver);
-	ASSERT_EQ(1u, stats_of(s).tombstones);
-	/* A key we hold is decided here. */
-	ASSERT_EQ(SKV_S_VERSION_MISMATCH, put_i(s, 3, 1, 1, 10, 77, &ver));
-	ASSERT_EQ(SKV_S_OK, put_i(s, 3, 2, 1, 10, 0, &v1));
-	ASSERT_EQ(SKV_S_OK, put_i(s, 3, 2, 2, 10, v1, &ver));
+	ASSERT_EQ(SKV_S_NOT_FOUND, del_i(s, 3, 1, 0, &ver));
+	ASSERT_EQ(SKV_S_VERSION_MISMATCH, put_i(s, 3, 1, 1, 10, 5, &ver));
+	/* A resolved key is served as in NORMAL: absent is NOT_FOUND. */
+	h4 = skv_key_hash(k, key_of(4, k));
+	skv_store_set_resolver(s, resolve_one, &h4);
+	ASSERT_EQ(SKV_S_NOT_FOUND, get_i(s, 3, 4, buf, 64, &len, &ver));
+	ASSERT_EQ(SKV_S_NOT_FOUND, del_i(s, 3, 4, 0, &ver));
+	ASSERT_EQ(SKV_S_VERSION_MISMATCH, put_i(s, 3, 4, 1, 10, 9, &ver));
+	ASSERT_EQ(SKV_S_NOT_FOUND, del_i(s, 3, 4, 9, &ver));
+	ASSERT_EQ(SKV_S_RETRY, get_i(s, 3, 5, buf, 64, &len, &ver));
+	/* Cleared: unresolved again.  NORMAL: no resolver is asked. */
+	skv_store_set_resolver(s, NULL, NULL);
+	ASSERT_EQ(SKV_S_RETRY, get_i(s, 3, 4, buf, 64, &len, &ver));
+	ASSERT_EQ(0, skv_tablet_set_state(s, 3, 0, U64_MAX,
+					  SKV_TABLET_NORMAL));
+	ASSERT_EQ(SKV_S_NOT_FOUND, get_i(s, 3, 4, buf, 64, &len, &ver));
+	ASSERT_EQ(SKV_S_NOT_FOUND, del_i(s, 3, 4, 0, &ver));
 }
 
 static void fill_seg(struct skv_store *s, u64 base, u32 n, u32 vlen)
