@@ -22,6 +22,8 @@
 #include "node.h"
 #include "conn.h"
 #include "transport.h"
+#include "mig_source.h"
+#include "mig_target.h"
 
 /* Segments the cleaner may process per pass, and passes per run. */
 #define SKV_CLEANER_SEGMENTS	8
@@ -117,6 +119,8 @@ static int __net_init skv_net_init(struct net *net)
 	node->cleaner_idle_until = jiffies;
 	atomic64_set(&node->requests, 0);
 	atomic64_set(&node->bad_requests, 0);
+	skv_mig_source_init(node);
+	skv_mig_node_init(node);
 	return 0;
 }
 
@@ -134,8 +138,11 @@ static void __net_exit skv_net_exit(struct net *net)
 	if (l)
 		skv_tcp_listen_stop(l);
 	skv_conns_stop(node);
+	/* Incoming migrations use the store; no connection asks them now. */
+	skv_migs_stop(node);
 	/* Connections kick the cleaner: they are gone, and dying is set. */
 	cancel_delayed_work_sync(&node->cleaner_work);
+	skv_mig_source_exit(node);
 	if (node->store) {
 		skv_store_destroy(node->store);
 		node->store = NULL;

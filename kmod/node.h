@@ -52,6 +52,16 @@ struct skv_node {
 
 	atomic64_t requests;
 	atomic64_t bad_requests;
+
+	/* Outgoing migrations (mig_source.c) */
+	spinlock_t mig_out_lock;	/* the list; changes also hold lock */
+	struct list_head mig_out;	/* struct skv_mig_out.list */
+
+	/* Incoming migrations (mig_target.c) */
+	struct list_head migs;		/* struct skv_mig.list; RCU, node->lock */
+	u32 migs_running;		/* not ended; under node->lock */
+	u32 migs_ended;			/* ended, kept for status */
+	bool mig_resolver;		/* the store's resolver is ours */
 };
 
 /* Module parameters (main.c). */

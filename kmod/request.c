@@ -19,9 +19,14 @@
 
 #include "node.h"
 #include "conn.h"
+#include "mig_source.h"
+#include "mig_target.h"
 
-/* retry_us sent with a RETRY status when the store gives none. */
-#define SKV_RETRY_US_DEFAULT	1000u
+/*
+ * retry_us of a RETRY reply.  The store answers RETRY only for a key of a
+ * MIGRATING_IN tablet that has not arrived yet: see SKV_MIG_RETRY_US.
+ */
+#define SKV_RETRY_US_DEFAULT	SKV_MIG_RETRY_US
 
 /* Field readers for a body at any alignment. */
 #define SKV_LE16(body, type, field) \
@@ -87,6 +92,18 @@ static u8 skv_status(int ret)
 	if (ret < 0 || ret >= SKV_S_MAX)
 		return SKV_S_INTERNAL;
 	return ret;
+}
+
+/*
+ * A RETRY from the store: the key may still be at the source of a
+ * migration into this node.  Ask for a priority pull of its hash; the
+ * client is told to retry (never parked: see SKV_MIG_RETRY_US).
+ */
+static u8 skv_retry_pull(struct skv_conn *c, u8 st, u64 table_id, u64 hash)
+{
+	if (st == SKV_S_RETRY)
+		skv_mig_want_key(c->node, table_id, hash);
+	return st;
 }
 
 /*
@@ -191,7 +208,9 @@ static int skv_do_get(struct skv_conn *c, const struct skv_hdr *h,
 	if (st == SKV_S_OK && vlen > room)
 		st = SKV_S_INTERNAL;	/* the store broke its contract */
 	if (st != SKV_S_OK)
-		return skv_reply_result(c, h, st, version);
+		return skv_reply_result(c, h,
+					skv_retry_pull(c, st, table_id, hash),
+					version);
 
 	vr.version = cpu_to_le64(version);
 	vr.value_len = cpu_to_le32(vlen);
@@ -207,8 +226,8 @@ static int skv_do_put(struct skv_conn *c, const struct skv_hdr *h,
 {
 	const u32 fixed = sizeof(struct skv_put_req);
 	struct skv_store *s = skv_node_store(c->node);
+	u64 version = 0, table_id, hash;
 	u32 klen, vlen;
-	u64 version = 0;
 	const u8 *key;
 	u8 st;
 
@@ -223,21 +242,22 @@ static int skv_do_put(struct skv_conn *c, const struct skv_hdr *h,
 		return skv_reply_bad(c, h, SKV_S_TOO_BIG);
 
 	key = body + fixed;
+	table_id = SKV_LE64(body, struct skv_put_req, table_id);
+	hash = skv_key_hash(key, klen);
 	c->wrote = true;
-	st = skv_status(skv_put(s, SKV_LE64(body, struct skv_put_req, table_id),
-				key, klen, skv_key_hash(key, klen),
-				key + klen, vlen,
+	st = skv_status(skv_put(s, table_id, key, klen, hash, key + klen, vlen,
 				SKV_LE64(body, struct skv_put_req,
 					 expect_version),
 				&version));
-	return skv_reply_result(c, h, st, version);
+	return skv_reply_result(c, h, skv_retry_pull(c, st, table_id, hash),
+				version);
 }
 
 static int skv_do_delete(struct skv_conn *c, const struct skv_hdr *h,
 			 const u8 *body, u32 len)
 {
 	struct skv_store *s = skv_node_store(c->node);
-	u64 table_id, expect, version = 0;
+	u64 table_id, expect, version = 0, hash;
 	const u8 *key;
 	u32 klen;
 	u8 st;
@@ -246,9 +266,11 @@ static int skv_do_delete(struct skv_conn *c, const struct skv_hdr *h,
 	if (st != SKV_S_OK)
 		return skv_reply_bad(c, h, st);
 	c->wrote = true;
-	st = skv_status(skv_delete(s, table_id, key, klen,
-				   skv_key_hash(key, klen), expect, &version));
-	return skv_reply_result(c, h, st, version);
+	hash = skv_key_hash(key, klen);
+	st = skv_status(skv_delete(s, table_id, key, klen, hash, expect,
+				   &version));
+	return skv_reply_result(c, h, skv_retry_pull(c, st, table_id, hash),
+				version);
 }
 
 /*
@@ -267,7 +289,7 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 	struct skv_multi_item it;
 	u32 count, i, off, klen, used, room, vlen;
 	bool too_big = false;
-	u64 table_id, version;
+	u64 table_id, version, hash;
 	const u8 *key;
 	int tries, err;
 	u8 st;
@@ -306,6 +328,7 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 		klen = get_unaligned_le16(body + off);
 		key = body + off + sizeof(__le16);
 		off += sizeof(__le16) + klen;
+		hash = skv_key_hash(key, klen);
 
 		vlen = 0;
 		version = 0;
@@ -315,8 +338,7 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 			room = min(c->ocap - c->olen - used - isz,
 				   SKV_REPLY_MAX - used - isz -
 				   (count - i - 1) * isz);
-			st = skv_status(skv_get(s, table_id, key, klen,
-						skv_key_hash(key, klen),
+			st = skv_status(skv_get(s, table_id, key, klen, hash,
 						c->obuf + c->olen + used + isz,
 						room, &vlen, &version));
 			if (st != SKV_S_TOO_BIG)
@@ -333,6 +355,7 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 			st = SKV_S_INTERNAL;	/* the store broke its contract */
 		if (err)
 			return err;
+		skv_retry_pull(c, st, table_id, hash);
 		if (st != SKV_S_OK) {
 			vlen = 0;
 			if (st != SKV_S_NOT_FOUND)
@@ -374,6 +397,12 @@ int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 		return skv_do_delete(c, h, body, body_len);
 	case SKV_OP_MULTI_GET:
 		return skv_do_multi_get(c, h, body, body_len);
+	case SKV_OP_MIG_PREPARE:
+	case SKV_OP_MIG_PULL:
+	case SKV_OP_MIG_PRIORITY_PULL:
+	case SKV_OP_MIG_END:
+	case SKV_OP_MIG_PUSH_BACK:
+		return skv_mig_source_handle(c, h, body, body_len);
 	default:
 		return skv_reply_bad(c, h, SKV_S_UNKNOWN_OP);
 	}

@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * steadykv migration, source side (wire.h "Migration").
+ *
+ * The target drives a migration; the source only answers.  PREPARE
+ * splits the range into a tablet of its own and (unless the target asks
+ * to keep the owner) freezes it (MIGRATING_OUT: clients get NOT_OWNER,
+ * and the state change waits a grace period, so no write to the range is
+ * in flight when the safe version is read).  PULL and PRIORITY_PULL walk
+ * the store under RCU and bucket locks and write the records straight
+ * from the log into the connection's output buffer.  END drops the range
+ * (commit) or serves it again (abort); PUSH_BACK replays the target's
+ * writes into the range before an abort.
+ *
+ * Locking: node->lock serializes the control ops (PREPARE, END,
+ * PUSH_BACK) with each other and with netlink's tablet changes, and
+ * bumps map_gen as they do.  node->mig_out_lock (a spinlock) guards the
+ * list itself, so the data ops (PULL, PRIORITY_PULL) look a migration up
+ * without waiting behind a control op's grace period.
+ */
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+#include <linux/unaligned.h>
+#include <linux/build_bug.h>
+#include <linux/stddef.h>
+
+#include "node.h"
+#include "conn.h"
+#include "mig_source.h"
+#include "scan.h"
+#include "replay.h"
+#include "log.h"
+#include "record.h"
+#include "tablet.h"
+
+static_assert(sizeof(struct skv_mig_range_req) == 40);
+static_assert(sizeof(struct skv_mig_prepare_reply) == 24);
+static_assert(sizeof(struct skv_pull_req) == 56);
+static_assert(sizeof(struct skv_pull_reply) == 16);
+static_assert(sizeof(struct skv_prio_pull_req) == 24);
+static_assert(sizeof(struct skv_batch_hdr) == 16);
+
+#define SKV_LE16(body, type, field) \
+	get_unaligned_le16((body) + offsetof(type, field))
+#define SKV_LE32(body, type, field) \
+	get_unaligned_le32((body) + offsetof(type, field))
+#define SKV_LE64(body, type, field) \
+	get_unaligned_le64((body) + offsetof(type, field))
+
+#define SKV_MIN_PULL_BUDGET	1024u
+/* Room for a pull reply's batch: the body cap less the pull reply. */
+#define SKV_PULL_BATCH_MAX \
+	(SKV_MAX_BODY_LEN - (u32)sizeof(struct skv_pull_reply))
+#define SKV_PULL_FIXED \
+	(SKV_HDR_LEN + (u32)sizeof(struct skv_pull_reply))
+
+/* An outgoing migration, on node->mig_out. */
+struct skv_mig_out {
+	struct list_head list;
+	u64 id;
+	u64 table_id;
+	u64 start_hash;
+	u64 end_hash;
+	u64 safe_version;	/* of the last PREPARE answered */
+	bool keep_owner;	/* still NORMAL here (push baseline) */
+};
+
+void skv_mig_source_init(struct skv_node *node)
+{
+	spin_lock_init(&node->mig_out_lock);
+	INIT_LIST_HEAD(&node->mig_out);
+}
+
+void skv_mig_source_exit(struct skv_node *node)
+{
+	struct skv_mig_out *m, *tmp;
+
+	/* Namespace exit: no connection is left to look these up. */
+	list_for_each_entry_safe(m, tmp, &node->mig_out, list) {
+		list_del(&m->list);
+		kfree(m);
+	}
+}
+
+/* Under mig_out_lock or node->lock. */
+static struct skv_mig_out *skv_mig_find(struct skv_node *node, u64 id)
+{
+	struct skv_mig_out *m;
+
+	list_for_each_entry(m, &node->mig_out, list)
+		if (m->id == id)
+			return m;
+	return NULL;
+}
+
+/* Copy of migration id into *out; false if unknown. */
+static bool skv_mig_get(struct skv_node *node, u64 id, struct skv_mig_out *out)
+{
+	struct skv_mig_out *m;
+
+	spin_lock(&node->mig_out_lock);
+	m = skv_mig_find(node, id);
+	if (m)
+		*out = *m;
+	spin_unlock(&node->mig_out_lock);
+	return m;
+}
+
+static int skv_mig_reply(struct skv_conn *c, const struct skv_hdr *h,
+			 u8 status, const void *body, u32 len)
+{
+	int err;
+
+	err = skv_out_reserve(c, SKV_HDR_LEN + len);
+	if (err)
+		return err;
+	skv_put_reply_hdr(c->obuf + c->olen, h, status, len);
+	if (len)
+		memcpy(c->obuf + c->olen + SKV_HDR_LEN, body, len);
+	c->olen += SKV_HDR_LEN + len;
+	return 0;
+}
+
+/* Bad input is counted like the data ops' (node bad_requests). */
+static int skv_mig_bad(struct skv_conn *c, const struct skv_hdr *h)
+{
+	c->nbad++;
+	return skv_mig_reply(c, h, SKV_S_BAD_REQUEST, NULL, 0);
+}
+
+struct skv_range {
+	u64 id;
+	u64 table_id;
+	u64 start;
+	u64 end;
+	u32 flags;
+};
+
+/* A skv_mig_range_req at body (len checked by the caller). */
+static bool skv_parse_range(const u8 *body, u32 allowed, struct skv_range *r)
+{
+	r->id = SKV_LE64(body, struct skv_mig_range_req, migration_id);
+	r->table_id = SKV_LE64(body, struct skv_mig_range_req, table_id);
+	r->start = SKV_LE64(body, struct skv_mig_range_req, start_hash);
+	r->end = SKV_LE64(body, struct skv_mig_range_req, end_hash);
+	r->flags = SKV_LE32(body, struct skv_mig_range_req, flags);
+	return !SKV_LE32(body, struct skv_mig_range_req, reserved) &&
+	       !(r->flags & ~allowed) && r->id && r->start <= r->end;
+}
+
+static bool skv_mig_same(const struct skv_mig_out *m,
+			 const struct skv_range *r)
+{
+	return m->table_id == r->table_id && m->start_hash == r->start &&
+	       m->end_hash == r->end;
+}
+
+static bool skv_mig_inside(const struct skv_mig_out *m, u64 table_id,
+			   u64 start, u64 end)
+{
+	return m->table_id == table_id && start >= m->start_hash &&
+	       end <= m->end_hash;
+}
+
+/* Tablet changes are map changes: dumps must see a new generation. */
+static void skv_mig_map_changed(struct skv_node *node)
+{
+	lockdep_assert_held(&node->lock);
+	node->map_gen++;
+}
+
+static int skv_mig_prepare_reply(struct skv_conn *c, const struct skv_hdr *h,
+				 struct skv_store *s, u64 safe)
+{
+	struct skv_mig_prepare_reply pr = {};
+	struct skv_store_stats st;
+
+	skv_store_get_stats(s, &st);
+	pr.safe_version = cpu_to_le64(safe);
+	pr.index_buckets = cpu_to_le32(1u << skv_index_buckets_log2);
+	pr.objects = cpu_to_le64(st.objects);
+	return skv_mig_reply(c, h, SKV_S_OK, &pr, sizeof(pr));
+}
+
+/*
+ * Make [start, end] a tablet of its own.  A split left behind when a
+ * later step fails is harmless: two tablets serve what one did.
+ */
+static int skv_mig_isolate(struct skv_store *s, const struct skv_range *r,
+			   const struct skv_tablet_info *t)
+{
+	int err;
+
+	if (r->start > t->start_hash) {
+		err = skv_tablet_split(s, r->table_id, r->start);
+		if (err)
+			return err;
+	}
+	if (r->end < t->end_hash)
+		return skv_tablet_split(s, r->table_id, r->end + 1);
+	return 0;
+}
+
+/* A PREPARE of a migration we know: idempotent, or the freeze. */
+static u8 skv_mig_prepare_again(struct skv_node *node, struct skv_store *s,
+				struct skv_mig_out *m,
+				const struct skv_range *r, u64 *safe)
+{
+	bool keep = r->flags & SKV_MIG_F_KEEP_OWNER;
+
+	if (!skv_mig_same(m, r))
+		return SKV_S_BUSY;
+	if (m->keep_owner && !keep) {
+		if (skv_tablet_set_state(s, m->table_id, m->start_hash,
+					 m->end_hash, SKV_TABLET_MIGRATING_OUT))
+			return SKV_S_INTERNAL;	/* the tablet went away */
+		skv_mig_map_changed(node);
+		spin_lock(&node->mig_out_lock);
+		m->keep_owner = false;
+		m->safe_version = skv_store_version(s);
+		spin_unlock(&node->mig_out_lock);
+	}
+	*safe = m->safe_version;
+	return SKV_S_OK;
+}
+
+static u8 skv_mig_prepare_new(struct skv_node *node, struct skv_store *s,
+			      const struct skv_range *r, u64 *safe)
+{
+	struct skv_tablet_info t;
+	struct skv_mig_out *m, *o;
+	int err;
+
+	err = skv_tablet_lookup(s, r->table_id, r->start, &t);
+	if (err == -ENOENT)
+		return SKV_S_UNKNOWN_TABLE;
+	if (err)
+		return SKV_S_NOT_OWNER;
+	if (t.state != SKV_TABLET_NORMAL || r->end > t.end_hash)
+		return SKV_S_BUSY;
+	/* A keep-owner migration leaves its range NORMAL: check overlap. */
+	list_for_each_entry(o, &node->mig_out, list)
+		if (o->table_id == r->table_id && o->start_hash <= r->end &&
+		    r->start <= o->end_hash)
+			return SKV_S_BUSY;
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return SKV_S_INTERNAL;
+	m->id = r->id;
+	m->table_id = r->table_id;
+	m->start_hash = r->start;
+	m->end_hash = r->end;
+	m->keep_owner = r->flags & SKV_MIG_F_KEEP_OWNER;
+	err = skv_mig_isolate(s, r, &t);
+	if (!err && !m->keep_owner)
+		err = skv_tablet_set_state(s, r->table_id, r->start, r->end,
+					   SKV_TABLET_MIGRATING_OUT);
+	skv_mig_map_changed(node);
+	if (err) {
+		kfree(m);
+		return SKV_S_INTERNAL;
+	}
+	/* After the grace period: every version handed out is <= this. */
+	m->safe_version = skv_store_version(s);
+	*safe = m->safe_version;
+	spin_lock(&node->mig_out_lock);
+	list_add_tail(&m->list, &node->mig_out);
+	spin_unlock(&node->mig_out_lock);
+	return SKV_S_OK;
+}
+
+static int skv_mig_prepare(struct skv_conn *c, const struct skv_hdr *h,
+			   struct skv_store *s, const u8 *body, u32 len)
+{
+	struct skv_node *node = c->node;
+	struct skv_mig_out *m;
+	struct skv_range r;
+	u64 safe = 0;
+	u8 st;
+
+	if (len != sizeof(struct skv_mig_range_req) ||
+	    !skv_parse_range(body, SKV_MIG_F_KEEP_OWNER, &r))
+		return skv_mig_bad(c, h);
+	mutex_lock(&node->lock);
+	m = skv_mig_find(node, r.id);
+	if (m)
+		st = skv_mig_prepare_again(node, s, m, &r, &safe);
+	else
+		st = skv_mig_prepare_new(node, s, &r, &safe);
+	mutex_unlock(&node->lock);
+	if (st != SKV_S_OK)
+		return skv_mig_reply(c, h, st, NULL, 0);
+	return skv_mig_prepare_reply(c, h, s, safe);
+}
+
+static int skv_first_hash(void *arg, const void *rec, u32 len)
+{
+	const struct skv_rec_hdr *rh = rec;
+
+	*(u64 *)arg = le64_to_cpu(rh->key_hash);
+	return -EAGAIN;		/* stop at the first record */
+}
+
+/*
+ * The first group from cursor is larger than the budget: send it alone,
+ * in a batch as large as a reply can be.  Find its hash, then serialize
+ * [cursor, that hash] (a group that appeared meanwhile below it comes
+ * too if it fits: the batch is then a little over budget, nothing more).
+ */
+static long skv_pull_big_group(struct skv_store *s, u64 table_id, u64 start,
+			       u64 end, u64 cursor, u64 min_version, u8 *buf,
+			       u64 *next, bool *done)
+{
+	u64 h = 0;
+	long n;
+
+	n = skv_scan(s, table_id, start, end, cursor, 1, skv_first_hash, &h,
+		     next, done);
+	if (n >= 0)	/* the group went away: the rest fits as it is */
+		return skv_scan_serialize_since(s, table_id, start, end,
+						cursor, min_version, buf,
+						SKV_PULL_BATCH_MAX, next, done);
+	if (n != -EAGAIN)
+		return n;
+	n = skv_scan_serialize_since(s, table_id, start, h, cursor,
+				     min_version, buf, SKV_PULL_BATCH_MAX,
+				     next, done);
+	if (n >= 0 && *done) {
+		*done = h == end;
+		*next = *done ? h : h + 1;
+	}
+	return n;
+}
+
+/*
+ * PULL.  The batch is written by skv_scan_serialize_since() straight
+ * into the reply in the output buffer: each record is copied once, from
+ * the log into the buffer the socket sends from.
+ */
+static int skv_mig_pull(struct skv_conn *c, const struct skv_hdr *h,
+			struct skv_store *s, const u8 *body, u32 len)
+{
+	struct skv_pull_reply pr = {};
+	struct skv_mig_out m;
+	u64 id, table_id, start, end, cursor, min_version, next = 0;
+	u32 budget, cap;
+	bool done = false;
+	int err, tries;
+	long n;
+
+	if (len != sizeof(struct skv_pull_req) ||
+	    SKV_LE32(body, struct skv_pull_req, reserved))
+		return skv_mig_bad(c, h);
+	id = SKV_LE64(body, struct skv_pull_req, migration_id);
+	table_id = SKV_LE64(body, struct skv_pull_req, table_id);
+	start = SKV_LE64(body, struct skv_pull_req, start_hash);
+	end = SKV_LE64(body, struct skv_pull_req, end_hash);
+	cursor = SKV_LE64(body, struct skv_pull_req, cursor);
+	min_version = SKV_LE64(body, struct skv_pull_req, min_version);
+	budget = SKV_LE32(body, struct skv_pull_req, budget);
+	if (start > end)
+		return skv_mig_bad(c, h);
+	if (!skv_mig_get(c->node, id, &m))
+		return skv_mig_reply(c, h, SKV_S_NO_MIGRATION, NULL, 0);
+	if (!skv_mig_inside(&m, table_id, start, end))
+		return skv_mig_bad(c, h);
+	budget = clamp(budget, SKV_MIN_PULL_BUDGET, SKV_MAX_PULL_BUDGET);
+	/* The reply body is capped like a request's. */
+	cap = min_t(u32, budget + sizeof(struct skv_batch_hdr),
+		    SKV_PULL_BATCH_MAX);
+	err = skv_out_reserve(c, SKV_PULL_FIXED + cap);
+	if (err)
+		return err;
+	n = skv_scan_serialize_since(s, table_id, start, end, cursor,
+				     min_version,
+				     c->obuf + c->olen + SKV_PULL_FIXED, cap,
+				     &next, &done);
+	for (tries = 0; n == -EMSGSIZE && tries < 3; tries++) {
+		err = skv_out_reserve(c, SKV_PULL_FIXED + SKV_PULL_BATCH_MAX);
+		if (err)
+			return err;
+		n = skv_pull_big_group(s, table_id, start, end, cursor,
+				       min_version,
+				       c->obuf + c->olen + SKV_PULL_FIXED,
+				       &next, &done);
+	}
+	if (n < 0) {
+		/* A group larger than any reply: cannot be shipped. */
+		pr_warn_ratelimited("steadykv: pull of migration %llu: record group at %llx too large\n",
+				    id, cursor);
+		return skv_mig_reply(c, h, SKV_S_INTERNAL, NULL, 0);
+	}
+	pr.next_cursor = cpu_to_le64(next);
+	pr.resolved = cpu_to_le32(done);
+	skv_put_reply_hdr(c->obuf + c->olen, h, SKV_S_OK, sizeof(pr) + n);
+	memcpy(c->obuf + c->olen + SKV_HDR_LEN, &pr, sizeof(pr));
+	c->olen += SKV_PULL_FIXED + n;
+	return 0;
+}
+
+static int skv_mig_priority_pull(struct skv_conn *c, const struct skv_hdr *h,
+				 struct skv_store *s, const u8 *body, u32 len)
+{
+	const u32 fixed = sizeof(struct skv_prio_pull_req);
+	u64 hashes[SKV_MAX_PRIO_HASHES];
+	struct skv_pull_reply pr = {};
+	struct skv_mig_out m;
+	u32 count, i, resolved = 0;
+	u64 id, table_id;
+	long n;
+	int err;
+
+	if (len < fixed ||
+	    SKV_LE16(body, struct skv_prio_pull_req, reserved[0]) ||
+	    SKV_LE16(body, struct skv_prio_pull_req, reserved[1]) ||
+	    SKV_LE16(body, struct skv_prio_pull_req, reserved[2]))
+		return skv_mig_bad(c, h);
+	count = SKV_LE16(body, struct skv_prio_pull_req, count);
+	if (!count || count > SKV_MAX_PRIO_HASHES ||
+	    len != fixed + count * sizeof(__le64))
+		return skv_mig_bad(c, h);
+	id = SKV_LE64(body, struct skv_prio_pull_req, migration_id);
+	table_id = SKV_LE64(body, struct skv_prio_pull_req, table_id);
+	if (!skv_mig_get(c->node, id, &m))
+		return skv_mig_reply(c, h, SKV_S_NO_MIGRATION, NULL, 0);
+	for (i = 0; i < count; i++) {
+		hashes[i] = get_unaligned_le64(body + fixed + i * 8);
+		if (!skv_mig_inside(&m, table_id, hashes[i], hashes[i]))
+			return skv_mig_bad(c, h);
+	}
+	err = skv_out_reserve(c, SKV_PULL_FIXED + SKV_PULL_BATCH_MAX);
+	if (err)
+		return err;
+	n = skv_collect_hashes(s, table_id, hashes, count,
+			       c->obuf + c->olen + SKV_PULL_FIXED,
+			       SKV_PULL_BATCH_MAX, &resolved);
+	if (n < 0)
+		return skv_mig_reply(c, h, SKV_S_INTERNAL, NULL, 0);
+	pr.resolved = cpu_to_le32(resolved);
+	skv_put_reply_hdr(c->obuf + c->olen, h, SKV_S_OK, sizeof(pr) + n);
+	memcpy(c->obuf + c->olen + SKV_HDR_LEN, &pr, sizeof(pr));
+	c->olen += SKV_PULL_FIXED + n;
+	return 0;
+}
+
+/* Forget m: under node->lock. */
+static void skv_mig_forget(struct skv_node *node, struct skv_mig_out *m)
+{
+	spin_lock(&node->mig_out_lock);
+	list_del(&m->list);
+	spin_unlock(&node->mig_out_lock);
+	kfree(m);
+}
+
+static int skv_mig_end(struct skv_conn *c, const struct skv_hdr *h,
+		       struct skv_store *s, const u8 *body, u32 len)
+{
+	struct skv_node *node = c->node;
+	struct skv_mig_out *m;
+	struct skv_range r;
+	u8 st = SKV_S_OK;
+	int err;
+
+	if (len != sizeof(struct skv_mig_range_req) ||
+	    !skv_parse_range(body, SKV_MIG_F_ABORT, &r))
+		return skv_mig_bad(c, h);
+	mutex_lock(&node->lock);
+	m = skv_mig_find(node, r.id);
+	if (!m) {
+		st = SKV_S_NO_MIGRATION;
+	} else if (!skv_mig_same(m, &r)) {
+		st = SKV_S_BAD_REQUEST;
+	} else if (r.flags & SKV_MIG_F_ABORT) {
+		/* Serve the range again; -ENOENT: it is gone already. */
+		if (!m->keep_owner) {
+			err = skv_tablet_set_state(s, m->table_id,
+						   m->start_hash, m->end_hash,
+						   SKV_TABLET_NORMAL);
+			if (err && err != -ENOENT)
+				st = SKV_S_INTERNAL;
+			skv_mig_map_changed(node);
+		}
+	} else if (m->keep_owner) {
+		/*
+		 * Never frozen: writes may have landed since the last pull,
+		 * so dropping the range could lose them.  Freeze first.
+		 */
+		st = SKV_S_BUSY;
+	} else {
+		err = skv_tablet_del(s, m->table_id, m->start_hash,
+				     m->end_hash);
+		if (err && err != -ENOENT)
+			st = SKV_S_INTERNAL;
+		skv_mig_map_changed(node);
+	}
+	if (st == SKV_S_OK)
+		skv_mig_forget(node, m);
+	mutex_unlock(&node->lock);
+	if (st == SKV_S_OK)
+		skv_node_kick_cleaner(node);	/* dropped data to reclaim */
+	if (st == SKV_S_BAD_REQUEST)
+		return skv_mig_bad(c, h);
+	return skv_mig_reply(c, h, st, NULL, 0);
+}
+
+/*
+ * Every record of a push-back batch must belong to the migration's range:
+ * replay applies a record to whatever tablet of ours holds its key.
+ */
+static bool skv_batch_inside(const u8 *recs, u32 rlen,
+			     const struct skv_mig_out *m)
+{
+	struct skv_rec_view v;
+	u32 off;
+
+	for (off = 0; off < rlen; off += v.len) {
+		skv_rec_view_trusted(recs + off, &v);
+		if (!skv_mig_inside(m, v.table_id, v.key_hash, v.key_hash))
+			return false;
+	}
+	return true;
+}
+
+static u8 skv_replay_status(int err)
+{
+	switch (err) {
+	case 0:
+		return SKV_S_OK;
+	case -EINVAL:
+	case -EBADMSG:
+		return SKV_S_BAD_REQUEST;
+	case -ENOSPC:
+	case -ENOMEM:
+		return SKV_S_NO_SPACE;
+	case -EMSGSIZE:
+		return SKV_S_TOO_BIG;
+	default:
+		return SKV_S_INTERNAL;
+	}
+}
+
+static int skv_mig_push_back(struct skv_conn *c, const struct skv_hdr *h,
+			     struct skv_store *s, const u8 *body, u32 len)
+{
+	const u32 fixed = sizeof(struct skv_mig_range_req);
+	struct skv_node *node = c->node;
+	struct skv_replay_stats rs;
+	struct skv_sidelog *sl;
+	struct skv_tablet_info t;
+	struct skv_mig_out *m;
+	struct skv_range r;
+	const u8 *recs;
+	u32 rlen, count;
+	u8 st;
+	int err;
+
+	if (len < fixed || !skv_parse_range(body, 0, &r))
+		return skv_mig_bad(c, h);
+	/* Checked whole (lengths, crcs, key hashes) before anything else. */
+	if (skv_batch_verify(body + fixed, len - fixed, SKV_PARSE_CHECK_HASH,
+			     &recs, &rlen, &count))
+		return skv_mig_bad(c, h);
+	mutex_lock(&node->lock);
+	m = skv_mig_find(node, r.id);
+	if (!m) {
+		st = SKV_S_NO_MIGRATION;
+		goto unlock;
+	}
+	if (!skv_mig_same(m, &r) || !skv_batch_inside(recs, rlen, m)) {
+		st = SKV_S_BAD_REQUEST;
+		goto unlock;
+	}
+	/* Only a frozen range: it is ours to write again. */
+	if (m->keep_owner ||
+	    skv_tablet_lookup(s, m->table_id, m->start_hash, &t) ||
+	    t.state != SKV_TABLET_MIGRATING_OUT) {
+		st = SKV_S_BUSY;
+		goto unlock;
+	}
+	err = skv_sidelog_create(s, &sl);
+	if (err) {
+		st = SKV_S_NO_SPACE;
+		goto unlock;
+	}
+	err = skv_replay_batch(s, sl, body + fixed, len - fixed, &rs);
+	skv_sidelog_destroy(s, sl);
+	st = skv_replay_status(err);
+unlock:
+	mutex_unlock(&node->lock);
+	if (st == SKV_S_BAD_REQUEST)
+		return skv_mig_bad(c, h);
+	return skv_mig_reply(c, h, st, NULL, 0);
+}
+
+int skv_mig_source_handle(struct skv_conn *c, const struct skv_hdr *h,
+			  const u8 *body, u32 len)
+{
+	struct skv_store *s = skv_node_store(c->node);
+
+	/*
+	 * The source is the loaded node (that is why its data moves), so
+	 * migration work must not take CPU from its clients: a thread
+	 * serving a target drops to nice 10 once and stays there (the
+	 * connection serves the target only).  Rocksteady runs pulls at a
+	 * lower priority than client requests for the same reason.
+	 */
+	if (task_nice(current) < 10)
+		set_user_nice(current, 10);
+	if (!s)
+		return skv_mig_reply(c, h, SKV_S_UNKNOWN_TABLE, NULL, 0);
+	switch (h->opcode) {
+	case SKV_OP_MIG_PREPARE:
+		return skv_mig_prepare(c, h, s, body, len);
+	case SKV_OP_MIG_PULL:
+		return skv_mig_pull(c, h, s, body, len);
+	case SKV_OP_MIG_PRIORITY_PULL:
+		return skv_mig_priority_pull(c, h, s, body, len);
+	case SKV_OP_MIG_END:
+		return skv_mig_end(c, h, s, body, len);
+	case SKV_OP_MIG_PUSH_BACK:
+		return skv_mig_push_back(c, h, s, body, len);
+	default:
+		return skv_mig_reply(c, h, SKV_S_UNKNOWN_OP, NULL, 0);
+	}
+}

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The target side of a migration (Rocksteady): the engine that pulls a
+ * tablet from its source once netlink migrate-start arrives.
+ *
+ * One struct skv_mig per migration, in the node's list (node->migs,
+ * newest first): the ones running, and the newest ended ones kept for
+ * status.  Each running migration has a controller thread (the state
+ * machine), pull workers (one per pull in flight) and a priority puller.
+ *
+ * Locking:
+ *   node->lock      list membership, start/cancel, tablet changes
+ *   RCU             the resolver and skv_mig_want_key() walk node->migs
+ *   m->lock (spin)  error message, pending and in-flight priority hashes,
+ *                   inserts into the resolved set
+ *   m->part_lock    which partition a worker pulls (busy flags)
+ */
+#ifndef SKV_MIG_TARGET_H
+#define SKV_MIG_TARGET_H
+
+#include <linux/types.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/atomic.h>
+#include <linux/ktime.h>
+
+#include "peer.h"
+
+struct skv_node;
+struct skv_sidelog;
+struct netlink_ext_ack;
+
+/*
+ * retry_us of a RETRY reply for a key still on its way here.  The client
+ * is told to retry rather than parked: a connection thread serves a
+ * pipeline of requests and must not block them behind one key.  100 us
+ * is the order of one priority pull between two nodes (Rocksteady's
+ * 50-100 us), so most retries find the key.
+ */
+#define SKV_MIG_RETRY_US	100u
+
+/* Defaults of migrate-start (the spec's). */
+#define SKV_MIG_DEF_PARTITIONS	8
+#define SKV_MIG_DEF_INFLIGHT	8
+#define SKV_MIG_DEF_BUDGET	20480
+/* Ended migrations kept for migrate-get, and running ones allowed. */
+#define SKV_MIG_KEEP_ENDED	32
+#define SKV_MIG_MAX_RUNNING	16
+/* Hashes per PRIORITY_PULL (Rocksteady batches up to 16). */
+#define SKV_MIG_PRIO_BATCH	16
+/* Pending priority hashes (deduplicated); more are dropped (retried). */
+#define SKV_MIG_PRIO_PENDING	1024
+
+struct skv_mig_params {
+	u64 id;
+	u64 table_id;
+	u64 start_hash;
+	u64 end_hash;
+	u8 addr[16];
+	u32 addr_len;
+	u16 port;
+	u32 mode;		/* enum steadykv_migration_mode */
+	u32 partitions;
+	u32 inflight;
+	u32 budget;
+	bool prio;
+};
+
+struct skv_mig_part {
+	u64 start;
+	u64 end;
+	u64 cursor;		/* below it all is replayed (release/acquire) */
+	bool done;		/* all replayed (release/acquire) */
+	bool busy;		/* a worker pulls it (part_lock) */
+};
+
+struct skv_mig;
+
+struct skv_mig_worker {
+	struct skv_mig *m;
+	struct task_struct *task;
+	struct skv_peer peer;
+	struct skv_sidelog *sl;
+	int idx;
+};
+
+struct skv_mig {
+	struct list_head list;		/* node->migs */
+	struct skv_node *node;
+	struct skv_mig_params p;	/* immutable */
+
+	u32 state;			/* enum steadykv_migration_state */
+	bool active;			/* the resolver consults it */
+	bool ended;
+	bool cancel;			/* migrate-cancel asked */
+	bool abandon;			/* namespace exit: stop, leave tablet */
+	bool failing;			/* a worker failed */
+	spinlock_t lock;
+	int err;			/* positive errno */
+	char errmsg[160];
+
+	u64 safe_version;		/* of the PREPARE that moved ownership */
+	u64 first_safe;			/* push mode: of the first PREPARE */
+	u64 min_version;		/* of the pulls running */
+	ktime_t t_start;
+	u64 elapsed_us;			/* set when ended */
+	u64 owned_us;
+	u32 end_permille;		/* set when ended */
+	unsigned long last_ntf;		/* jiffies */
+
+	atomic64_t bytes_pulled;
+	atomic64_t records_pulled;
+	atomic64_t records_replayed;
+	atomic64_t records_skipped;
+	atomic64_t pulls;
+	atomic64_t prio_pulls;
+	atomic64_t prio_keys;
+	atomic_t parts_done;
+	atomic_t workers_running;
+
+	u32 nparts;
+	struct skv_mig_part *parts;
+	struct mutex part_lock;
+	wait_queue_head_t wq;		/* the controller waits here */
+
+	struct task_struct *task;	/* controller, referenced */
+	struct skv_peer peer;		/* controller's */
+	struct skv_mig_worker *workers;	/* p.inflight of them */
+	struct skv_mig_worker prio_w;
+	bool prio_running;
+
+	/* Priority pulls. */
+	wait_queue_head_t prio_wq;
+	u64 *pending;			/* SKV_MIG_PRIO_PENDING */
+	u32 npending;
+	u64 inflight_hashes[SKV_MIG_PRIO_BATCH];
+	u32 ninflight;
+	/* Resolved by priority pulls: open addressing, written once. */
+	u64 *resolved;
+	u32 resolved_slots;		/* power of two */
+	u32 nresolved;
+	bool resolved_zero;		/* hash 0 (0 marks an empty slot) */
+};
+
+void skv_mig_node_init(struct skv_node *node);
+/* Namespace exit: stop every migration (tablets left as they are), free. */
+void skv_migs_stop(struct skv_node *node);
+
+/* Caller holds node->lock; params checked (ranges, lengths). */
+int skv_mig_start(struct skv_node *node, const struct skv_mig_params *p,
+		  struct netlink_ext_ack *extack);
+/* Caller holds node->lock. */
+struct skv_mig *skv_mig_find(struct skv_node *node, u64 id);
+int skv_mig_cancel(struct skv_mig *m);
+
+/*
+ * A client asked for a key of a MIGRATING_IN tablet the store could not
+ * resolve: queue a priority pull of its hash.  Any context; cheap.
+ */
+void skv_mig_want_key(struct skv_node *node, u64 table_id, u64 key_hash);
+
+/* State and progress snapshot helpers for netlink (mig_netlink.c). */
+u32 skv_mig_permille(struct skv_mig *m);
+u64 skv_mig_elapsed_us(struct skv_mig *m);
+/* Announce m on the events group (mig_netlink.c).  Process context. */
+void skv_mig_notify(struct skv_mig *m);
+
+#endif /* SKV_MIG_TARGET_H */

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * steadykv peer connections: a blocking kernel TCP client for the
+ * migration ops (see peer.h).
+ *
+ * The socket lives in the node's namespace (sock_create_kern) and, like
+ * every kernel socket, does not pin it: its owner closes it before the
+ * namespace's exit returns (mig_target.c stops every migration there).
+ * Every reply header is checked before its body is read: magic, version,
+ * the REPLY flag, reserved fields, the opcode and request id echoed, and
+ * a body length within the caller's bound.
+ */
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/net.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/tcp.h>
+#include <linux/uio.h>
+#include <linux/kthread.h>
+#include <net/sock.h>
+
+#include "peer.h"
+
+void skv_peer_init(struct skv_peer *p, struct net *net, const u8 *addr,
+		   u32 addr_len, u16 port)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&p->addr;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&p->addr;
+
+	memset(p, 0, sizeof(*p));
+	p->net = net;
+	mutex_init(&p->sock_lock);
+	p->next_id = 1;
+	if (addr_len == sizeof(struct in_addr)) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, addr, addr_len);
+		p->addr_len = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, addr, addr_len);
+		p->addr_len = sizeof(*sin6);
+	}
+}
+
+int skv_peer_connect(struct skv_peer *p)
+{
+	struct socket *sock;
+	struct sock *sk;
+	int err;
+
+	if (p->sock)
+		return 0;
+	if (READ_ONCE(p->shut))
+		return -ESHUTDOWN;
+	err = sock_create_kern(p->net, p->addr.ss_family, SOCK_STREAM,
+			       IPPROTO_TCP, &sock);
+	if (err)
+		return err;
+	sk = sock->sk;
+	tcp_sock_set_nodelay(sk);
+	/* A blocking connect waits at most sk_sndtimeo. */
+	WRITE_ONCE(sk->sk_sndtimeo, SKV_PEER_CONNECT_TIMEOUT);
+	WRITE_ONCE(sk->sk_rcvtimeo, SKV_PEER_IO_TIMEOUT);
+
+	/* Published first, so skv_peer_shutdown() can wake the connect. */
+	mutex_lock(&p->sock_lock);
+	if (p->shut) {
+		mutex_unlock(&p->sock_lock);
+		sock_release(sock);
+		return -ESHUTDOWN;
+	}
+	p->sock = sock;
+	mutex_unlock(&p->sock_lock);
+
+	err = kernel_connect(sock, (struct sockaddr *)&p->addr, p->addr_len, 0);
+	if (err) {
+		skv_peer_close(p);
+		return err == -EINPROGRESS || err == -EALREADY ? -ETIMEDOUT :
+		       err;
+	}
+	WRITE_ONCE(sk->sk_sndtimeo, SKV_PEER_IO_TIMEOUT);
+	return 0;
+}
+
+void skv_peer_close(struct skv_peer *p)
+{
+	struct socket *sock;
+
+	mutex_lock(&p->sock_lock);
+	sock = p->sock;
+	p->sock = NULL;
+	mutex_unlock(&p->sock_lock);
+	if (sock)
+		sock_release(sock);
+}
+
+void skv_peer_shutdown(struct skv_peer *p)
+{
+	mutex_lock(&p->sock_lock);
+	WRITE_ONCE(p->shut, true);
+	if (p->sock)
+		kernel_sock_shutdown(p->sock, SHUT_RDWR);
+	mutex_unlock(&p->sock_lock);
+}
+
+void skv_peer_destroy(struct skv_peer *p)
+{
+	skv_peer_close(p);
+	kvfree(p->buf);
+	p->buf = NULL;
+	p->cap = 0;
+	mutex_destroy(&p->sock_lock);
+}
+
+static int skv_peer_send(struct skv_peer *p, struct kvec *iov,
+			 unsigned int nr, size_t len)
+{
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	int ret;
+
+	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, iov, nr, len);
+	while (msg_data_left(&msg)) {
+		ret = sock_sendmsg(p->sock, &msg);
+		if (ret == -EAGAIN)
+			return -ETIMEDOUT;
+		if (ret == -EINTR || ret == -ERESTARTSYS) {
+			if (READ_ONCE(p->shut) || kthread_should_stop())
+				return -ESHUTDOWN;
+			continue;
+		}
+		if (ret <= 0)
+			return ret ? ret : -EPIPE;
+	}
+	return 0;
+}
+
+static int skv_peer_recv(struct skv_peer *p, void *buf, size_t len)
+{
+	struct kvec iov;
+	struct msghdr msg = {};
+	size_t got = 0;
+	int ret;
+
+	while (got < len) {
+		iov.iov_base = buf + got;
+		iov.iov_len = len - got;
+		ret = kernel_recvmsg(p->sock, &msg, &iov, 1, len - got, 0);
+		if (ret == -EAGAIN)
+			return -ETIMEDOUT;
+		if (ret == -EINTR || ret == -ERESTARTSYS) {
+			if (READ_ONCE(p->shut) || kthread_should_stop())
+				return -ESHUTDOWN;
+			continue;
+		}
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			return READ_ONCE(p->shut) ? -ESHUTDOWN : -ECONNRESET;
+		got += ret;
+	}
+	return 0;
+}
+
+static int skv_peer_reserve(struct skv_peer *p, u32 n)
+{
+	u8 *nb;
+	u32 cap;
+
+	if (n <= p->cap)
+		return 0;
+	cap = max(n, 16u * 1024);
+	nb = kvmalloc(cap, GFP_KERNEL);
+	if (!nb)
+		return -ENOMEM;
+	kvfree(p->buf);
+	p->buf = nb;
+	p->cap = cap;
+	return 0;
+}
+
+static int __skv_peer_call(struct skv_peer *p, u8 opcode, const void *head,
+			   u32 head_len, const void *tail, u32 tail_len,
+			   u32 max_body)
+{
+	struct skv_hdr h = {
+		.magic = cpu_to_le16(SKV_WIRE_MAGIC),
+		.version = SKV_WIRE_VERSION,
+		.opcode = opcode,
+		.request_id = cpu_to_le64(p->next_id),
+		.body_len = cpu_to_le32(head_len + tail_len),
+	};
+	struct kvec iov[3];
+	unsigned int nr = 0;
+	struct skv_hdr r;
+	u32 len;
+	int err;
+
+	err = skv_peer_connect(p);
+	if (err)
+		return err;
+
+	iov[nr].iov_base = &h;
+	iov[nr++].iov_len = sizeof(h);
+	if (head_len) {
+		iov[nr].iov_base = (void *)head;
+		iov[nr++].iov_len = head_len;
+	}
+	if (tail_len) {
+		iov[nr].iov_base = (void *)tail;
+		iov[nr++].iov_len = tail_len;
+	}
+	err = skv_peer_send(p, iov, nr, sizeof(h) + head_len + tail_len);
+	if (err)
+		return err;
+
+	err = skv_peer_recv(p, &r, sizeof(r));
+	if (err)
+		return err;
+	len = le32_to_cpu(r.body_len);
+	if (le16_to_cpu(r.magic) != SKV_WIRE_MAGIC ||
+	    r.version != SKV_WIRE_VERSION || r.flags != SKV_F_REPLY ||
+	    r.reserved || r.reserved2 || r.opcode != opcode ||
+	    le64_to_cpu(r.request_id) != p->next_id ||
+	    r.status >= SKV_S_MAX || len > max_body)
+		return -EPROTO;
+	p->next_id++;
+	err = skv_peer_reserve(p, len);
+	if (err)
+		return err;
+	err = skv_peer_recv(p, p->buf, len);
+	if (err)
+		return err;
+	p->status = r.status;
+	p->len = len;
+	return r.status;
+}
+
+int skv_peer_call(struct skv_peer *p, u8 opcode, const void *head,
+		  u32 head_len, const void *tail, u32 tail_len, u32 max_body)
+{
+	int ret;
+
+	p->len = 0;
+	ret = __skv_peer_call(p, opcode, head, head_len, tail, tail_len,
+			      max_body);
+	/* The stream is out of step after any failure: start afresh. */
+	if (ret < 0)
+		skv_peer_close(p);
+	return ret;
+}

@@ -1,0 +1,816 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The source side of a migration, spoken byte by byte on the wire
+ * (wire.h "Migration"): PREPARE (split, freeze, keep-owner then freeze,
+ * idempotence), PULL to completion (every record once, checksums good,
+ * version filter), PRIORITY_PULL of present and absent keys, END commit
+ * (data gone) and abort (served again, pushed-back writes visible), and
+ * malformed requests.  The test plays the target on a connection of its
+ * own, and a client on the fixture's connection.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "st_harness.h"
+
+#define HALF		(1ull << 63)
+#define MIG		77ull
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v);
+	put16(p + 2, v >> 16);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, v);
+	put32(p + 4, v >> 32);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return p[0] | p[1] << 8;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return get16(p) | (uint32_t)get16(p + 2) << 16;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+/* crc32c (Castagnoli), raw: no pre/post inversion. */
+static uint32_t crc32c_raw(uint32_t crc, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	int k;
+
+	while (len--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
+	}
+	return crc;
+}
+
+/* Send one frame, read its reply: the reply's status, or -1. */
+static int xfer(int fd, const void *frame, size_t len, struct st_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (st_send_all(fd, frame, len))
+		return -1;
+	if (st_recv_reply(fd, r))
+		return -1;
+	return r->h.status;
+}
+
+/* A bare-status exchange (the reply body is dropped). */
+static int xfer_st(int fd, const void *frame, size_t len)
+{
+	struct st_reply r;
+	int st = xfer(fd, frame, len, &r);
+
+	st_reply_free(&r);
+	return st;
+}
+
+static size_t build_range(uint8_t *buf, uint8_t op, uint64_t id,
+			  uint64_t table, uint64_t start, uint64_t end,
+			  uint32_t flags, uint32_t extra)
+{
+	uint8_t *p = buf + sizeof(struct skv_hdr);
+
+	st_hdr(buf, op, 1, sizeof(struct skv_mig_range_req) + extra);
+	memset(p, 0, sizeof(struct skv_mig_range_req));
+	put64(p, id);
+	put64(p + 8, table);
+	put64(p + 16, start);
+	put64(p + 24, end);
+	put32(p + 32, flags);
+	return sizeof(struct skv_hdr) + sizeof(struct skv_mig_range_req);
+}
+
+/* PREPARE; *safe gets the safe version of an OK reply. */
+static int prepare(int fd, uint64_t id, uint64_t table, uint64_t start,
+		   uint64_t end, uint32_t flags, uint64_t *safe)
+{
+	uint8_t buf[128];
+	struct st_reply r;
+	size_t n = build_range(buf, SKV_OP_MIG_PREPARE, id, table, start, end,
+			       flags, 0);
+	int st = xfer(fd, buf, n, &r);
+
+	*safe = 0;
+	if (st == SKV_S_OK) {
+		if (r.len != sizeof(struct skv_mig_prepare_reply))
+			st = -1;
+		else
+			*safe = get64(r.body);
+	} else if (st > 0 && r.len) {
+		st = -1;
+	}
+	st_reply_free(&r);
+	return st;
+}
+
+static int end_mig(int fd, uint64_t id, uint64_t table, uint64_t start,
+		   uint64_t end, uint32_t flags)
+{
+	uint8_t buf[128];
+	size_t n = build_range(buf, SKV_OP_MIG_END, id, table, start, end,
+			       flags, 0);
+
+	return xfer_st(fd, buf, n);
+}
+
+static size_t build_pull(uint8_t *buf, uint64_t id, uint64_t table,
+			 uint64_t start, uint64_t end, uint64_t cursor,
+			 uint64_t min_version, uint32_t budget)
+{
+	uint8_t *p = buf + sizeof(struct skv_hdr);
+
+	st_hdr(buf, SKV_OP_MIG_PULL, 2, sizeof(struct skv_pull_req));
+	memset(p, 0, sizeof(struct skv_pull_req));
+	put64(p, id);
+	put64(p + 8, table);
+	put64(p + 16, start);
+	put64(p + 24, end);
+	put64(p + 32, cursor);
+	put64(p + 40, min_version);
+	put32(p + 48, budget);
+	return sizeof(struct skv_hdr) + sizeof(struct skv_pull_req);
+}
+
+/* What the test knows of a key, and how often a pull delivered it. */
+struct key_exp {
+	char key[40];
+	uint64_t version;	/* acknowledged version */
+	uint32_t vlen;		/* 0 with tombstone set */
+	int tombstone;
+	int seen;
+};
+
+struct pull_acc {
+	struct key_exp *keys;
+	int nkeys;
+	int records;
+	int unknown;		/* records of keys we did not write */
+	int wrong;		/* version, type or value not as written */
+	uint64_t last_hash;
+	int unordered;
+	uint32_t budget;	/* of the pulls */
+	int over_budget;	/* batches of 2+ records over it */
+};
+
+static uint8_t val_byte(const char *key, uint32_t i)
+{
+	return (uint8_t)(key[4] + key[5] * 7 + i * 13);
+}
+
+/*
+ * Check a batch (magic, length, crc over the records, every record's
+ * own crc, key hash and padding) and account its records.  Returns the
+ * record count, or -1 with st_last_error set.
+ */
+static int check_batch(const uint8_t *b, uint32_t len, struct pull_acc *acc)
+{
+	uint32_t count, blen, off, n = 0;
+
+	if (len < 16 || get32(b) != 0x424b5653u)
+		return snprintf(st_last_error, 256, "bad batch header"), -1;
+	count = get32(b + 4);
+	blen = get32(b + 8);
+	if (blen != len - 16)
+		return snprintf(st_last_error, 256, "batch len %u of %u", blen,
+				len - 16), -1;
+	if (~crc32c_raw(~0u, b + 16, blen) != get32(b + 12))
+		return snprintf(st_last_error, 256, "batch crc"), -1;
+	for (off = 16; off < len; n++) {
+		const uint8_t *r = b + off;
+		uint32_t klen, vlen, rlen, crc, i;
+		uint64_t hash, ver;
+		int k;
+
+		if (len - off < 40)
+			return snprintf(st_last_error, 256, "short record"), -1;
+		klen = get16(r + 6);
+		vlen = get32(r + 8);
+		hash = get64(r + 24);
+		ver = get64(r + 32);
+		rlen = (40 + klen + vlen + 7) & ~7u;
+		if (rlen > len - off)
+			return snprintf(st_last_error, 256, "record past batch"), -1;
+		crc = crc32c_raw(~0u, r + 40, klen + vlen);
+		crc = ~crc32c_raw(crc, r + 4, 36);
+		if (crc != get32(r))
+			return snprintf(st_last_error, 256, "record crc"), -1;
+		if (hash != st_xxh64(r + 40, klen))
+			return snprintf(st_last_error, 256, "record hash"), -1;
+		for (i = 40 + klen + vlen; i < rlen; i++)
+			if (r[i])
+				return snprintf(st_last_error, 256, "padding"), -1;
+		off += rlen;
+		acc->records++;
+		if (hash < acc->last_hash)
+			acc->unordered++;
+		acc->last_hash = hash;
+		for (k = 0; k < acc->nkeys; k++)
+			if (strlen(acc->keys[k].key) == klen &&
+			    !memcmp(acc->keys[k].key, r + 40, klen))
+				break;
+		if (k == acc->nkeys) {
+			acc->unknown++;
+			continue;
+		}
+		acc->keys[k].seen++;
+		if (ver != acc->keys[k].version ||
+		    (r[4] == 2) != acc->keys[k].tombstone ||
+		    vlen != acc->keys[k].vlen)
+			acc->wrong++;
+		for (i = 0; i < vlen; i++)
+			if (r[40 + klen + i] != val_byte(acc->keys[k].key, i)) {
+				acc->wrong++;
+				break;
+			}
+	}
+	if (n != count)
+		return snprintf(st_last_error, 256, "count %u, %u records",
+				count, n), -1;
+	/* Only a first group larger than the budget goes over it. */
+	if (acc->budget && n > 1 && blen > acc->budget)
+		acc->over_budget++;
+	return n;
+}
+
+/*
+ * Pull [start, end] of migration id to the end with budget; returns the
+ * number of calls, or -1.
+ */
+static int pull_all(int fd, uint64_t id, uint64_t table, uint64_t start,
+		    uint64_t end, uint64_t min_version, uint32_t budget,
+		    struct pull_acc *acc)
+{
+	uint64_t cursor = start;
+	uint8_t buf[128];
+	struct st_reply r;
+	int calls = 0, st;
+
+	acc->last_hash = 0;
+	acc->budget = budget < 1024 ? 1024 : budget > (1u << 20) ? 1u << 20 :
+		      budget;
+	for (;;) {
+		size_t n = build_pull(buf, id, table, start, end, cursor,
+				      min_version, budget);
+
+		st = xfer(fd, buf, n, &r);
+		calls++;
+		if (st != SKV_S_OK || r.len < 16 ||
+		    check_batch(r.body + 16, r.len - 16, acc) < 0) {
+			if (!st_last_error[0])
+				snprintf(st_last_error, 256, "pull status %s",
+					 st_status_name(st));
+			st_reply_free(&r);
+			return -1;
+		}
+		cursor = get64(r.body);
+		st = get32(r.body + 8);
+		st_reply_free(&r);
+		if (st)
+			return calls;
+		if (calls > 100000)
+			return -1;
+	}
+}
+
+/* Put a key whose value is vlen bytes of val_byte(). */
+static int put_key(int fd, struct key_exp *k, uint32_t vlen)
+{
+	uint8_t *v = malloc(vlen + 1);
+	uint32_t i;
+	int st;
+
+	for (i = 0; i < vlen; i++)
+		v[i] = val_byte(k->key, i);
+	st = st_put(fd, ST_TABLE, k->key, strlen(k->key), v, vlen, 0,
+		    &k->version);
+	free(v);
+	k->vlen = vlen;
+	k->tombstone = 0;
+	return st;
+}
+
+static int del_key(int fd, struct key_exp *k)
+{
+	int st = st_del(fd, ST_TABLE, k->key, strlen(k->key), 0,
+			&k->version);
+
+	k->vlen = 0;
+	k->tombstone = 1;
+	return st;
+}
+
+static uint64_t khash(const struct key_exp *k)
+{
+	return st_xxh64(k->key, strlen(k->key));
+}
+
+/* Key n, with its hash inside [lo, hi]. */
+static void key_in(struct key_exp *k, const char *prefix, int n, uint64_t lo,
+		   uint64_t hi)
+{
+	int i;
+
+	for (i = 0;; i++) {
+		snprintf(k->key, sizeof(k->key), "%s-%d-%d", prefix, n, i);
+		if (khash(k) >= lo && khash(k) <= hi)
+			return;
+	}
+}
+
+FIXTURE(mig) {
+	struct st_nl nl;
+	int fd;		/* a client */
+	int mfd;	/* the target */
+};
+
+FIXTURE_SETUP(mig)
+{
+	ASSERT_EQ(0, st_new_netns());
+	ASSERT_EQ(0, st_nl_open(&self->nl));
+	ASSERT_EQ(0, st_node_start(&self->nl, ST_PORT)) TH_LOG("%s", st_last_error);
+	self->fd = st_connect(ST_ADDR, ST_PORT);
+	ASSERT_LE(0, self->fd);
+	self->mfd = st_connect(ST_ADDR, ST_PORT);
+	ASSERT_LE(0, self->mfd);
+}
+
+FIXTURE_TEARDOWN(mig)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->mfd >= 0)
+		close(self->mfd);
+	st_nl_close(&self->nl);
+}
+
+#define NKEYS 400
+
+TEST_F_TIMEOUT(mig, prepare_pull_all_exactly_once, 240)
+{
+	struct key_exp *k = calloc(NKEYS, sizeof(*k));
+	struct pull_acc acc = { .keys = k, .nkeys = NKEYS };
+	uint64_t safe, top = 0, v;
+	int i, calls, calls2;
+	char *val;
+
+	for (i = 0; i < NKEYS; i++) {
+		snprintf(k[i].key, sizeof(k[i].key), "key-%d", i);
+		/* One value far over the budget: its group goes alone. */
+		ASSERT_ST(SKV_S_OK, put_key(self->fd, &k[i],
+					    i == 5 ? 200000 : 10 + i % 300));
+	}
+	for (i = 0; i < NKEYS; i += 10)
+		ASSERT_ST(SKV_S_OK, del_key(self->fd, &k[i]));
+	for (i = 0; i < NKEYS; i++)
+		top = k[i].version > top ? k[i].version : top;
+
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, 0, UINT64_MAX, 0,
+				    &safe));
+	ASSERT_LE(top, safe);
+	/* Frozen: the client is told to go elsewhere. */
+	ASSERT_ST(SKV_S_NOT_OWNER, st_puts(self->fd, ST_TABLE, "key-1", "x", 0, &v));
+	ASSERT_ST(SKV_S_NOT_OWNER, st_gets(self->fd, ST_TABLE, "key-1", &val, &v));
+	ASSERT_ST(SKV_S_NOT_OWNER, st_dels(self->fd, ST_TABLE, "key-2", 0, &v));
+
+	calls = pull_all(self->mfd, MIG, ST_TABLE, 0, UINT64_MAX, 0, 4096, &acc);
+	ASSERT_LT(0, calls) TH_LOG("%s", st_last_error);
+	ASSERT_LT(5, calls);
+	ASSERT_EQ(0, acc.over_budget);
+	ASSERT_EQ(NKEYS, acc.records);
+	ASSERT_EQ(0, acc.unknown);
+	ASSERT_EQ(0, acc.wrong);
+	ASSERT_EQ(0, acc.unordered);
+	for (i = 0; i < NKEYS; i++)
+		ASSERT_EQ(1, k[i].seen) TH_LOG("key-%d", i);
+
+	/* Two parts with the largest budget: the same records again. */
+	for (i = 0; i < NKEYS; i++)
+		k[i].seen = 0;
+	acc.records = 0;
+	calls = pull_all(self->mfd, MIG, ST_TABLE, 0, HALF - 1, 0, 1u << 30, &acc);
+	calls2 = pull_all(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX, 0, 1u << 30,
+			  &acc);
+	ASSERT_LT(0, calls);
+	ASSERT_LT(0, calls2);
+	ASSERT_EQ(NKEYS, acc.records);
+	for (i = 0; i < NKEYS; i++)
+		ASSERT_EQ(1, k[i].seen);
+	ASSERT_EQ(0, acc.wrong);
+	/* A budget under 1 KiB is raised to it; still correct. */
+	for (i = 0; i < NKEYS; i++)
+		k[i].seen = 0;
+	acc.records = 0;
+	calls = pull_all(self->mfd, MIG, ST_TABLE, 0, UINT64_MAX, 0, 1, &acc);
+	ASSERT_LT(0, calls);
+	TH_LOG("pulls at 1 KiB: %d", calls);
+	ASSERT_EQ(NKEYS, acc.records);
+	ASSERT_EQ(0, acc.over_budget);
+	ASSERT_EQ(0, acc.wrong);
+	free(k);
+}
+
+TEST_F(mig, prepare_splits_only_the_range)
+{
+	struct st_tablet t[8];
+	struct key_exp in, out;
+	uint64_t safe, safe2, v;
+	int n;
+
+	key_in(&in, "in", 0, HALF, HALF + (HALF >> 1) - 1);
+	key_in(&out, "out", 0, 0, HALF - 1);
+	ASSERT_ST(SKV_S_OK, put_key(self->fd, &in, 10));
+	ASSERT_ST(SKV_S_OK, put_key(self->fd, &out, 10));
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, HALF,
+				    HALF + (HALF >> 1) - 1, 0, &safe));
+	n = st_nl_tablets(&self->nl, t, 8);
+	ASSERT_EQ(3, n);
+	ASSERT_EQ(HALF - 1, t[0].end);
+	ASSERT_EQ(STEADYKV_TABLET_STATE_NORMAL, t[0].state);
+	ASSERT_EQ(HALF, t[1].start);
+	ASSERT_EQ(HALF + (HALF >> 1) - 1, t[1].end);
+	ASSERT_EQ(STEADYKV_TABLET_STATE_MIGRATING_OUT, t[1].state);
+	ASSERT_EQ(STEADYKV_TABLET_STATE_NORMAL, t[2].state);
+	ASSERT_ST(SKV_S_NOT_OWNER, put_key(self->fd, &in, 10));
+	ASSERT_ST(SKV_S_OK, put_key(self->fd, &out, 12));
+	/* Again: the same answer. */
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, HALF,
+				    HALF + (HALF >> 1) - 1, 0, &safe2));
+	ASSERT_EQ(safe, safe2);
+	/* The id with another range; another id over a migrating range. */
+	ASSERT_ST(SKV_S_BUSY, prepare(self->mfd, MIG, ST_TABLE, HALF,
+				      UINT64_MAX, 0, &v));
+	ASSERT_ST(SKV_S_BUSY, prepare(self->mfd, MIG + 1, ST_TABLE, HALF,
+				      HALF + 5, 0, &v));
+	/* A range over two tablets. */
+	ASSERT_ST(SKV_S_BUSY, prepare(self->mfd, MIG + 2, ST_TABLE, 0, HALF + 1,
+				      0, &v));
+	ASSERT_ST(SKV_S_OK, st_ping(self->mfd));
+}
+
+TEST_F(mig, keep_owner_then_freeze)
+{
+	struct key_exp k[40];
+	struct pull_acc acc = { .keys = k, .nkeys = 40 };
+	uint64_t safe1, safe2, v;
+	int i;
+
+	memset(k, 0, sizeof(k));
+	for (i = 0; i < 40; i++) {
+		snprintf(k[i].key, sizeof(k[i].key), "ko-%d", i);
+		ASSERT_ST(SKV_S_OK, put_key(self->fd, &k[i], 50));
+	}
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, 0, UINT64_MAX,
+				    SKV_MIG_F_KEEP_OWNER, &safe1));
+	ASSERT_LE(k[39].version, safe1);
+	/* Still the owner: a baseline pull while clients write on. */
+	ASSERT_LT(0, pull_all(self->mfd, MIG, ST_TABLE, 0, UINT64_MAX, 0, 2048,
+			      &acc));
+	ASSERT_EQ(40, acc.records);
+	for (i = 0; i < 10; i++)
+		ASSERT_ST(SKV_S_OK, put_key(self->fd, &k[i], 60));
+	ASSERT_ST(SKV_S_OK, del_key(self->fd, &k[10]));
+	/* Commit before the freeze would lose writes: refused. */
+	ASSERT_ST(SKV_S_BUSY, end_mig(self->mfd, MIG, ST_TABLE, 0, UINT64_MAX, 0));
+	/* Freeze: a new safe version; the catch-up has the 11 new writes. */
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, 0, UINT64_MAX, 0,
+				    &safe2));
+	ASSERT_LE(k[10].version, safe2);
+	ASSERT_LT(safe1, safe2);
+	ASSERT_ST(SKV_S_NOT_OWNER, put_key(self->fd, &k[20], 60));
+	k[20].vlen = 50;
+	k[20].tombstone = 0;
+	for (i = 0; i < 40; i++)
+		k[i].seen = 0;
+	acc.records = 0;
+	ASSERT_LT(0, pull_all(self->mfd, MIG, ST_TABLE, 0, UINT64_MAX, safe1,
+			      2048, &acc));
+	ASSERT_EQ(11, acc.records);
+	ASSERT_EQ(0, acc.wrong);
+	for (i = 0; i < 11; i++)
+		ASSERT_EQ(1, k[i].seen);
+	/* Prepare again, frozen: the same safe version. */
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, 0, UINT64_MAX, 0,
+				    &v));
+	ASSERT_EQ(safe2, v);
+}
+
+static size_t build_prio(uint8_t *buf, uint64_t id, uint64_t table,
+			 const uint64_t *h, unsigned int n, unsigned int count)
+{
+	uint8_t *p = buf + sizeof(struct skv_hdr);
+	unsigned int i;
+
+	st_hdr(buf, SKV_OP_MIG_PRIORITY_PULL, 3,
+	       sizeof(struct skv_prio_pull_req) + 8 * n);
+	memset(p, 0, sizeof(struct skv_prio_pull_req));
+	put64(p, id);
+	put64(p + 8, table);
+	put16(p + 16, count);
+	for (i = 0; i < n; i++)
+		put64(p + 24 + 8 * i, h[i]);
+	return sizeof(struct skv_hdr) + sizeof(struct skv_prio_pull_req) + 8 * n;
+}
+
+TEST_F(mig, priority_pull_present_and_absent)
+{
+	struct key_exp k[4];
+	struct pull_acc acc = { .keys = k, .nkeys = 3 };
+	uint8_t buf[1024];
+	uint64_t h[70], safe;
+	struct st_reply r;
+	size_t n;
+	int i;
+
+	memset(k, 0, sizeof(k));
+	for (i = 0; i < 4; i++)
+		key_in(&k[i], "prio", i, HALF, UINT64_MAX);
+	ASSERT_ST(SKV_S_OK, put_key(self->fd, &k[0], 100));
+	ASSERT_ST(SKV_S_OK, put_key(self->fd, &k[1], 3000));
+	ASSERT_ST(SKV_S_OK, put_key(self->fd, &k[2], 10));
+	ASSERT_ST(SKV_S_OK, del_key(self->fd, &k[2]));
+	/* k[3] never written: absent at the source. */
+	for (i = 0; i < 4; i++)
+		h[i] = khash(&k[i]);
+
+	n = build_prio(buf, MIG, ST_TABLE, h, 4, 4);
+	ASSERT_ST(SKV_S_NO_MIGRATION, xfer_st(self->mfd, buf, n));
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    0, &safe));
+	ASSERT_ST(SKV_S_OK, xfer(self->mfd, buf, n, &r));
+	ASSERT_LE(32, r.len);
+	ASSERT_EQ(4, get32(r.body + 8));
+	ASSERT_EQ(3, check_batch(r.body + 16, r.len - 16, &acc)) TH_LOG("%s", st_last_error);
+	ASSERT_EQ(0, acc.wrong);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(1, k[i].seen);
+	st_reply_free(&r);
+	/* Only the absent key: resolved, nothing sent. */
+	n = build_prio(buf, MIG, ST_TABLE, h + 3, 1, 1);
+	ASSERT_ST(SKV_S_OK, xfer(self->mfd, buf, n, &r));
+	ASSERT_EQ(1, get32(r.body + 8));
+	ASSERT_EQ(0, get32(r.body + 16 + 4));
+	st_reply_free(&r);
+
+	/* Bad: no hash, too many, count and length apart, out of range. */
+	for (i = 0; i < 70; i++)
+		h[i] = HALF + i;
+	n = build_prio(buf, MIG, ST_TABLE, h, 0, 0);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	n = build_prio(buf, MIG, ST_TABLE, h, 65, 65);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	n = build_prio(buf, MIG, ST_TABLE, h, 3, 2);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	n = build_prio(buf, MIG, ST_TABLE, h, 2, 3);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	h[1] = 5;
+	n = build_prio(buf, MIG, ST_TABLE, h, 2, 2);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	n = build_prio(buf, MIG, ST_TABLE + 1, h, 1, 1);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	n = build_prio(buf, MIG, ST_TABLE, h, 1, 1);
+	buf[sizeof(struct skv_hdr) + 18] = 1;	/* reserved */
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	/* The largest count is fine. */
+	n = build_prio(buf, MIG, ST_TABLE, h + 2, 64, 64);
+	ASSERT_ST(SKV_S_OK, xfer_st(self->mfd, buf, n));
+	ASSERT_ST(SKV_S_OK, st_ping(self->fd));
+}
+
+TEST_F(mig, end_commit_drops_the_data)
+{
+	struct key_exp k;
+	struct st_nl_res res;
+	uint64_t safe, v;
+	uint8_t buf[128];
+	size_t n;
+	char *val;
+
+	key_in(&k, "commit", 0, HALF, UINT64_MAX);
+	ASSERT_ST(SKV_S_OK, put_key(self->fd, &k, 30));
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    0, &safe));
+	/* END must name the range exactly. */
+	ASSERT_ST(SKV_S_BAD_REQUEST, end_mig(self->mfd, MIG, ST_TABLE, HALF + 1,
+					     UINT64_MAX, 0));
+	ASSERT_ST(SKV_S_OK, end_mig(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX, 0));
+	ASSERT_EQ(1, st_nl_tablets(&self->nl, (struct st_tablet[4]){}, 4));
+	ASSERT_ST(SKV_S_NOT_OWNER, st_gets(self->fd, ST_TABLE, k.key, &val, &v));
+	/* Forgotten. */
+	ASSERT_ST(SKV_S_NO_MIGRATION, end_mig(self->mfd, MIG, ST_TABLE, HALF,
+					      UINT64_MAX, 0));
+	n = build_pull(buf, MIG, ST_TABLE, HALF, UINT64_MAX, 0, 0, 4096);
+	ASSERT_ST(SKV_S_NO_MIGRATION, xfer_st(self->mfd, buf, n));
+	/* The data is gone: the range back is empty. */
+	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, ST_TABLE, HALF, UINT64_MAX, -1,
+				      &res), &res);
+	ASSERT_ST(SKV_S_NOT_FOUND, st_gets(self->fd, ST_TABLE, k.key, &val, &v));
+}
+
+/* A record as the log holds it: header, key, value, zero padding. */
+static size_t build_rec(uint8_t *p, int tombstone, uint64_t table,
+			const char *key, const uint8_t *val, uint32_t vlen,
+			uint64_t version)
+{
+	uint32_t klen = strlen(key), len = (40 + klen + vlen + 7) & ~7u, crc;
+
+	memset(p, 0, len);
+	p[4] = tombstone ? 2 : 1;
+	put16(p + 6, klen);
+	put32(p + 8, vlen);
+	put64(p + 16, table);
+	put64(p + 24, st_xxh64(key, klen));
+	put64(p + 32, version);
+	memcpy(p + 40, key, klen);
+	memcpy(p + 40 + klen, val, vlen);
+	crc = crc32c_raw(~0u, p + 40, klen + vlen);
+	put32(p, ~crc32c_raw(crc, p + 4, 36));
+	return len;
+}
+
+/* PUSH_BACK frame of migration id with the given records. */
+static size_t build_push(uint8_t *buf, uint64_t id, uint64_t start,
+			 uint64_t end, const uint8_t *recs, uint32_t rlen,
+			 uint32_t count)
+{
+	size_t n = build_range(buf, SKV_OP_MIG_PUSH_BACK, id, ST_TABLE, start,
+			       end, 0, 16 + rlen);
+	uint8_t *b = buf + n;
+
+	put32(b, 0x424b5653u);
+	put32(b + 4, count);
+	put32(b + 8, rlen);
+	put32(b + 12, ~crc32c_raw(~0u, recs, rlen));
+	memcpy(b + 16, recs, rlen);
+	return n + 16 + rlen;
+}
+
+TEST_F(mig, end_abort_serves_again_with_pushed_back_writes)
+{
+	struct key_exp a, b, c, o;
+	uint8_t recs[1024], frame[2048], val[64];
+	uint64_t safe, v;
+	uint32_t rlen;
+	size_t n;
+	char *got;
+
+	key_in(&a, "abort", 0, HALF, UINT64_MAX);
+	key_in(&b, "abort", 1, HALF, UINT64_MAX);
+	key_in(&c, "abort", 2, HALF, UINT64_MAX);
+	key_in(&o, "other", 0, 0, HALF - 1);
+	ASSERT_ST(SKV_S_OK, st_puts(self->fd, ST_TABLE, a.key, "old-a", 0, &v));
+	ASSERT_ST(SKV_S_OK, st_puts(self->fd, ST_TABLE, b.key, "old-b", 0, &v));
+
+	/* The target's writes, newer than the safe version. */
+	memcpy(val, "new-a", 5);
+	rlen = build_rec(recs, 0, ST_TABLE, a.key, val, 5, 1000000);
+	rlen += build_rec(recs + rlen, 1, ST_TABLE, b.key, NULL, 0, 1000001);
+	memcpy(val, "new-c", 5);
+	rlen += build_rec(recs + rlen, 0, ST_TABLE, c.key, val, 5, 1000002);
+	n = build_push(frame, MIG, HALF, UINT64_MAX, recs, rlen, 3);
+	ASSERT_ST(SKV_S_NO_MIGRATION, xfer_st(self->mfd, frame, n));
+
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    0, &safe));
+	ASSERT_LT(safe, 1000000);
+	/* A corrupt batch and a record outside the range are refused. */
+	frame[n - 1] ^= 1;
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, frame, n));
+	frame[n - 1] ^= 1;
+	{
+		uint8_t bad[256], bframe[512];
+		uint32_t bl = build_rec(bad, 0, ST_TABLE, o.key, val, 5, 1000003);
+		size_t bn = build_push(bframe, MIG, HALF, UINT64_MAX, bad, bl, 1);
+
+		ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, bframe, bn));
+		/* The range must be the migration's. */
+		bn = build_push(bframe, MIG, HALF + 1, UINT64_MAX, bad, 0, 0);
+		ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, bframe, bn));
+	}
+	ASSERT_ST(SKV_S_OK, xfer_st(self->mfd, frame, n));
+	/* Still frozen until the abort. */
+	ASSERT_ST(SKV_S_NOT_OWNER, st_gets(self->fd, ST_TABLE, a.key, &got, &v));
+	ASSERT_ST(SKV_S_OK, end_mig(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    SKV_MIG_F_ABORT));
+	ASSERT_ST(SKV_S_OK, st_gets(self->fd, ST_TABLE, a.key, &got, &v));
+	EXPECT_STREQ("new-a", got);
+	EXPECT_EQ(1000000, v);
+	free(got);
+	ASSERT_ST(SKV_S_NOT_FOUND, st_gets(self->fd, ST_TABLE, b.key, &got, &v));
+	EXPECT_EQ(1000001, v);
+	ASSERT_ST(SKV_S_OK, st_gets(self->fd, ST_TABLE, c.key, &got, &v));
+	EXPECT_STREQ("new-c", got);
+	free(got);
+	/* Writes go on above the pushed-back versions. */
+	ASSERT_ST(SKV_S_OK, st_puts(self->fd, ST_TABLE, a.key, "newer", 0, &v));
+	ASSERT_LT(1000002, v);
+	/* Gone: push back and end of it are refused. */
+	ASSERT_ST(SKV_S_NO_MIGRATION, xfer_st(self->mfd, frame, n));
+	ASSERT_ST(SKV_S_NO_MIGRATION, end_mig(self->mfd, MIG, ST_TABLE, HALF,
+					      UINT64_MAX, SKV_MIG_F_ABORT));
+}
+
+TEST_F(mig, bad_requests)
+{
+	struct st_nl_res res;
+	uint8_t buf[256];
+	uint64_t v;
+	size_t n;
+
+	/* PREPARE: lengths, reserved, flags, id 0, start > end. */
+	n = build_range(buf, SKV_OP_MIG_PREPARE, MIG, ST_TABLE, 0, 10, 0, 0);
+	put32(buf + 16, 39);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n - 1));
+	put32(buf + 16, 41);
+	buf[n] = 0;
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n + 1));
+	n = build_range(buf, SKV_OP_MIG_PREPARE, MIG, ST_TABLE, 0, 10, 0, 0);
+	buf[n - 1] = 1;
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	ASSERT_ST(SKV_S_BAD_REQUEST, prepare(self->mfd, MIG, ST_TABLE, 0, 10,
+					     0x80, &v));
+	ASSERT_ST(SKV_S_BAD_REQUEST, prepare(self->mfd, MIG, ST_TABLE, 0, 10,
+					     SKV_MIG_F_ABORT, &v));
+	ASSERT_ST(SKV_S_BAD_REQUEST, prepare(self->mfd, 0, ST_TABLE, 0, 10, 0, &v));
+	ASSERT_ST(SKV_S_BAD_REQUEST, prepare(self->mfd, MIG, ST_TABLE, 10, 9, 0, &v));
+	/* Unknown table; a table without a tablet there. */
+	ASSERT_ST(SKV_S_UNKNOWN_TABLE, prepare(self->mfd, MIG, 99, 0, 10, 0, &v));
+	ASSERT_NL_OK(st_nl_table_add(&self->nl, 2, &res), &res);
+	ASSERT_ST(SKV_S_NOT_OWNER, prepare(self->mfd, MIG, 2, 0, 10, 0, &v));
+	/* A range over two tablets. */
+	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 2, 0, 99, -1, &res), &res);
+	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 2, 100, UINT64_MAX, -1, &res),
+		     &res);
+	ASSERT_ST(SKV_S_BUSY, prepare(self->mfd, MIG, 2, 50, 150, 0, &v));
+	/* A tablet not NORMAL. */
+	ASSERT_NL_OK(st_nl_tablet_set(&self->nl, 2, 0, 99,
+				      STEADYKV_TABLET_STATE_RECOVERING, &res),
+		     &res);
+	ASSERT_ST(SKV_S_BUSY, prepare(self->mfd, MIG, 2, 10, 20, 0, &v));
+
+	/* PULL, END before any PREPARE. */
+	n = build_pull(buf, MIG, ST_TABLE, 0, UINT64_MAX, 0, 0, 4096);
+	ASSERT_ST(SKV_S_NO_MIGRATION, xfer_st(self->mfd, buf, n));
+	ASSERT_ST(SKV_S_NO_MIGRATION, end_mig(self->mfd, MIG, ST_TABLE, 0,
+					      UINT64_MAX, 0));
+	ASSERT_ST(SKV_S_NO_MIGRATION, end_mig(self->mfd, MIG, ST_TABLE, 0,
+					      UINT64_MAX, SKV_MIG_F_ABORT));
+	ASSERT_ST(SKV_S_BAD_REQUEST, end_mig(self->mfd, MIG, ST_TABLE, 0,
+					     UINT64_MAX, SKV_MIG_F_KEEP_OWNER));
+
+	/* PULL: lengths, reserved, a part outside the migration. */
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    0, &v));
+	n = build_pull(buf, MIG, ST_TABLE, HALF, UINT64_MAX, 0, 0, 4096);
+	put32(buf + 16, 55);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n - 1));
+	n = build_pull(buf, MIG, ST_TABLE, HALF, UINT64_MAX, 0, 0, 4096);
+	buf[n - 1] = 1;
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	n = build_pull(buf, MIG, ST_TABLE, 0, UINT64_MAX, 0, 0, 4096);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	n = build_pull(buf, MIG, 2, HALF, UINT64_MAX, 0, 0, 4096);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	n = build_pull(buf, MIG, ST_TABLE, HALF + 10, HALF + 9, 0, 0, 4096);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	n = build_pull(buf, MIG + 1, ST_TABLE, HALF, UINT64_MAX, 0, 0, 4096);
+	ASSERT_ST(SKV_S_NO_MIGRATION, xfer_st(self->mfd, buf, n));
+	/* END and PUSH_BACK lengths. */
+	n = build_range(buf, SKV_OP_MIG_END, MIG, ST_TABLE, HALF, UINT64_MAX, 0, 0);
+	put32(buf + 16, 32);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n - 8));
+	n = build_range(buf, SKV_OP_MIG_PUSH_BACK, MIG, ST_TABLE, HALF,
+			UINT64_MAX, 0, 0);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	n = build_range(buf, SKV_OP_MIG_PUSH_BACK, MIG, ST_TABLE, HALF,
+			UINT64_MAX, 0, 10);
+	memset(buf + n, 0, 10);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n + 10));
+	/* Everything still works. */
+	ASSERT_ST(SKV_S_OK, end_mig(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    SKV_MIG_F_ABORT));
+	ASSERT_ST(SKV_S_OK, st_ping(self->mfd));
+	ASSERT_SERVES(ST_PORT);
+}
+
+TEST_HARNESS_MAIN
