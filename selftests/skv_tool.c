@@ -16,6 +16,29 @@
  *       waits up to SECS for the node to close every connection: exit 0 if
  *       it did, 1 if not.  Without it, runs until SIGTERM (exit 0).
  *
+ *   skv_tool check-split LO:PORT HI:PORT TABLE COUNT SIZE PREFIX SPLIT
+ *       keys with hash < SPLIT read back intact at LO and are refused
+ *       (NOT_OWNER or UNKNOWN_TABLE) at HI; the others the other way round
+ *
+ * A RETRY answer (a key still migrating in) is retried after its retry_us,
+ * for up to 30 s, by check and check-split.
+ *
+ * Migrations, in the current namespace's node (the target):
+ *   skv_tool migrate-start ID TABLE START END SRCADDR SRCPORT
+ *            [MODE PARTITIONS INFLIGHT BUDGET PRIO]   (-1: the default)
+ *   skv_tool migrate-cancel ID
+ *   skv_tool migrate-get ID          prints one status line
+ *   skv_tool migrate-wait ID TIMEOUT_S [STATE...]
+ *       until the state is one of STATE (default: done, cancelled,
+ *       failed); prints the status line; exit 1 on timeout
+ *   skv_tool migrate-events ID TIMEOUT_S READY_FILE
+ *       subscribes to the events group, creates READY_FILE, then prints
+ *       the state of every migrate-ntf of ID ("ntf STATE PERMILLE") until
+ *       an end state; exit 1 on timeout
+ *   Status line: "STATE error=N permille=N records=N replayed=N pulls=N
+ *   prio-pulls=N prio-keys=N owned-us=N elapsed-us=N msg=TEXT"
+ *   Errors print "ERR -errno extack-message" on stderr (exit 1).
+ *
  * Exit status: 0 success, 1 a check failed, 2 usage or connection error.
  */
 #define _GNU_SOURCE
@@ -28,6 +51,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/socket.h>
 
 #include "skv_util.h"
 
@@ -115,6 +142,23 @@ static int fill(uint64_t table, unsigned long count, size_t size, const char *pr
 	return 0;
 }
 
+/* st_get, retrying RETRY answers (a key migrating in) for up to 30 s. */
+static int get_retry(int fd, uint64_t table, const char *key, uint8_t **val,
+		     uint32_t *len, uint64_t *ver)
+{
+	uint64_t deadline = st_now_ms() + 30000;
+	int st;
+
+	for (;;) {
+		*val = NULL;
+		st = st_get(fd, table, key, strlen(key), val, len, ver);
+		if (st != SKV_S_RETRY || st_now_ms() > deadline)
+			return st;
+		free(*val);
+		usleep(100);
+	}
+}
+
 static int check(uint64_t table, unsigned long count, size_t size, const char *prefix,
 		 int want_absent)
 {
@@ -127,7 +171,7 @@ static int check(uint64_t table, unsigned long count, size_t size, const char *p
 
 	for (i = 0; i < count; i++) {
 		snprintf(key, sizeof(key), "%s-%lu", prefix, i);
-		st = st_get(fd, table, key, strlen(key), &got, &len, &ver);
+		st = get_retry(fd, table, key, &got, &len, &ver);
 		if (want_absent) {
 			if (st != SKV_S_NOT_FOUND) {
 				fprintf(stderr, "skv_tool: %s: %s, want NOT_FOUND\n", key,
@@ -268,10 +312,222 @@ static int hold(int argc, char **argv)
 	}
 }
 
+static int connect_addr(const char *s)
+{
+	parse_addr(s);
+	return connect_or_die();
+}
+
+static int check_split(char **argv)
+{
+	int lo = connect_addr(argv[0]), hi = connect_addr(argv[1]);
+	uint64_t table = strtoull(argv[2], NULL, 0), split = strtoull(argv[6], NULL, 0);
+	unsigned long count = strtoul(argv[3], NULL, 0), i, bad = 0;
+	size_t size = strtoul(argv[4], NULL, 0);
+	uint8_t *want = malloc(size + 1), *got;
+	const char *prefix = argv[5];
+	uint64_t ver, h;
+	uint32_t len;
+	char key[64];
+	int st, own, other;
+
+	for (i = 0; i < count; i++) {
+		snprintf(key, sizeof(key), "%s-%lu", prefix, i);
+		h = st_xxh64(key, strlen(key));
+		own = h < split ? lo : hi;
+		other = h < split ? hi : lo;
+		make_value(want, size, i);
+		st = get_retry(own, table, key, &got, &len, &ver);
+		if (st != SKV_S_OK || len != size || memcmp(got, want, size)) {
+			fprintf(stderr, "skv_tool: %s (hash %016llx) at its owner: %s, len %u %s\n",
+				key, (unsigned long long)h, st_status_name(st), len, st_last_error);
+			bad++;
+		}
+		free(got);
+		if (st < 0)
+			return 1;
+		st = get_retry(other, table, key, &got, &len, &ver);
+		free(got);
+		if (st != SKV_S_NOT_OWNER && st != SKV_S_UNKNOWN_TABLE) {
+			fprintf(stderr, "skv_tool: %s (hash %016llx) at the other node: %s\n",
+				key, (unsigned long long)h, st_status_name(st));
+			bad++;
+		}
+		if (st < 0 || bad > 20)
+			return 1;
+	}
+	free(want);
+	return bad ? 1 : 0;
+}
+
+static struct st_nl nl;
+
+static void nl_open_or_die(void)
+{
+	if (st_nl_open(&nl)) {
+		fprintf(stderr, "skv_tool: cannot open the steadykv netlink family\n");
+		exit(2);
+	}
+}
+
+static void print_mig(const struct st_mig *mi)
+{
+	const uint64_t *v = mi->val;
+
+	printf("%s error=%llu permille=%llu records=%llu replayed=%llu pulls=%llu "
+	       "prio-pulls=%llu prio-keys=%llu owned-us=%llu elapsed-us=%llu msg=%s\n",
+	       st_mig_state_name(v[STEADYKV_A_MIGRATION_STATE]),
+	       (unsigned long long)v[STEADYKV_A_MIGRATION_ERROR],
+	       (unsigned long long)v[STEADYKV_A_MIGRATION_PROGRESS_PERMILLE],
+	       (unsigned long long)v[STEADYKV_A_MIGRATION_RECORDS_PULLED],
+	       (unsigned long long)v[STEADYKV_A_MIGRATION_RECORDS_REPLAYED],
+	       (unsigned long long)v[STEADYKV_A_MIGRATION_PULLS],
+	       (unsigned long long)v[STEADYKV_A_MIGRATION_PRIORITY_PULLS_SENT],
+	       (unsigned long long)v[STEADYKV_A_MIGRATION_PRIORITY_KEYS],
+	       (unsigned long long)v[STEADYKV_A_MIGRATION_OWNED_US],
+	       (unsigned long long)v[STEADYKV_A_MIGRATION_ELAPSED_US], mi->msg);
+	fflush(stdout);
+}
+
+static int nl_failed(const char *what, int err, const struct st_nl_res *res)
+{
+	fprintf(stderr, "ERR %d %s: %s\n", err, what, res->msg);
+	return 1;
+}
+
+static int migrate_events(uint64_t id, int timeout_s, const char *ready)
+{
+	uint64_t deadline = st_now_ms() + timeout_s * 1000ull;
+	static char buf[65536];
+	struct nlmsghdr *nlh;
+	struct st_mig mi;
+	const char *state;
+	int grp, fd;
+	ssize_t n;
+
+	grp = genl_ctrl_resolve_grp(nl.sk, STEADYKV_FAMILY_NAME, "events");
+	if (grp < 0 || nl_socket_add_membership(nl.sk, grp)) {
+		fprintf(stderr, "skv_tool: cannot join the events group\n");
+		return 2;
+	}
+	fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0) {
+		perror(ready);
+		return 2;
+	}
+	close(fd);
+	while (st_now_ms() < deadline) {
+		n = recv(nl.fd, buf, sizeof(buf), 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			perror("skv_tool migrate-events: recv");
+			return 2;
+		}
+		for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, n); nlh = NLMSG_NEXT(nlh, n)) {
+			struct genlmsghdr *g = NLMSG_DATA(nlh);
+
+			if (nlh->nlmsg_type != nl.family || g->cmd != STEADYKV_CMD_MIGRATE_NTF)
+				continue;
+			memset(&mi, 0, sizeof(mi));
+			st_mig_parse(nlh, &mi);
+			if (mi.val[STEADYKV_A_MIGRATION_ID] != id)
+				continue;
+			state = st_mig_state_name(mi.val[STEADYKV_A_MIGRATION_STATE]);
+			printf("ntf %s %llu\n", state,
+			       (unsigned long long)mi.val[STEADYKV_A_MIGRATION_PROGRESS_PERMILLE]);
+			fflush(stdout);
+			if (!strcmp(state, "done") || !strcmp(state, "cancelled") ||
+			    !strcmp(state, "failed"))
+				return 0;
+		}
+	}
+	fprintf(stderr, "skv_tool migrate-events: timeout\n");
+	return 1;
+}
+
+static int migrate(int argc, char **argv)
+{
+	struct st_nl_res res = { 0 };
+	uint64_t id = strtoull(argv[2], NULL, 0);
+	struct st_mig mi;
+	int err, i;
+
+	nl_open_or_die();
+	if (!strcmp(argv[1], "migrate-start") && (argc == 8 || argc == 13)) {
+		struct st_mig_req r = {
+			.id = id, .table = strtoull(argv[3], NULL, 0),
+			.start = strtoull(argv[4], NULL, 0), .end = strtoull(argv[5], NULL, 0),
+			.port = atoi(argv[7]),
+			.mode = -1, .partitions = -1, .inflight = -1, .budget = -1, .prio = -1,
+		};
+
+		snprintf(r.addr, sizeof(r.addr), "%s", argv[6]);
+		if (argc == 13) {
+			r.mode = atoi(argv[8]);
+			r.partitions = atoi(argv[9]);
+			r.inflight = atoi(argv[10]);
+			r.budget = atoi(argv[11]);
+			r.prio = atoi(argv[12]);
+		}
+		err = st_nl_migrate_start(&nl, &r, &res);
+		return err ? nl_failed("migrate-start", err, &res) : 0;
+	}
+	if (!strcmp(argv[1], "migrate-events") && argc == 5)
+		return migrate_events(id, atoi(argv[3]), argv[4]);
+	if (!strcmp(argv[1], "migrate-cancel") && argc == 3) {
+		err = st_nl_migrate_cancel(&nl, id, &res);
+		return err ? nl_failed("migrate-cancel", err, &res) : 0;
+	}
+	if (!strcmp(argv[1], "migrate-get") && argc == 3) {
+		err = st_nl_migrate_get(&nl, id, &mi, &res);
+		if (err)
+			return nl_failed("migrate-get", err, &res);
+		print_mig(&mi);
+		return 0;
+	}
+	if (!strcmp(argv[1], "migrate-wait") && argc >= 4) {
+		uint64_t deadline = st_now_ms() + strtoull(argv[3], NULL, 0) * 1000;
+		const char *state;
+
+		for (;;) {
+			err = st_nl_migrate_get(&nl, id, &mi, &res);
+			if (err)
+				return nl_failed("migrate-get", err, &res);
+			state = st_mig_state_name(mi.val[STEADYKV_A_MIGRATION_STATE]);
+			if (argc == 4) {
+				if (!strcmp(state, "done") || !strcmp(state, "cancelled") ||
+				    !strcmp(state, "failed"))
+					break;
+			} else {
+				for (i = 4; i < argc; i++)
+					if (!strcmp(state, argv[i]))
+						break;
+				if (i < argc)
+					break;
+			}
+			if (st_now_ms() > deadline) {
+				print_mig(&mi);
+				fprintf(stderr, "skv_tool migrate-wait: timeout\n");
+				return 1;
+			}
+			usleep(20000);
+		}
+		print_mig(&mi);
+		return 0;
+	}
+	usage();
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
 		usage();
+	if (!strncmp(argv[1], "migrate-", 8))
+		return migrate(argc, argv);
+	if (!strcmp(argv[1], "check-split") && argc == 9)
+		return check_split(argv + 2);
 	parse_addr(argv[2]);
 	if (!strcmp(argv[1], "fill") && argc == 7)
 		return fill(strtoull(argv[3], NULL, 0), strtoul(argv[4], NULL, 0),

@@ -986,6 +986,102 @@ int st_nl_tablets(struct st_nl *nl, struct st_tablet *t, int max)
 	return err ? err : c.n;
 }
 
+/* ---- migrations ---- */
+
+int st_nl_migrate_start(struct st_nl *nl, const struct st_mig_req *r,
+			struct st_nl_res *res)
+{
+	struct nl_msg *m = st_nl_msg(nl, STEADYKV_CMD_MIGRATE_START, 0);
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (m) {
+		nla_put_u64(m, STEADYKV_A_MIGRATION_ID, r->id);
+		nla_put_u64(m, STEADYKV_A_MIGRATION_TABLE_ID, r->table);
+		nla_put_u64(m, STEADYKV_A_MIGRATION_START_HASH, r->start);
+		nla_put_u64(m, STEADYKV_A_MIGRATION_END_HASH, r->end);
+		if (inet_pton(AF_INET, r->addr, &a4) == 1)
+			nla_put(m, STEADYKV_A_MIGRATION_SOURCE_ADDR, 4, &a4);
+		else if (inet_pton(AF_INET6, r->addr, &a6) == 1)
+			nla_put(m, STEADYKV_A_MIGRATION_SOURCE_ADDR, 16, &a6);
+		nla_put_u16(m, STEADYKV_A_MIGRATION_SOURCE_PORT, r->port);
+		if (r->mode >= 0)
+			nla_put_u32(m, STEADYKV_A_MIGRATION_MODE, r->mode);
+		if (r->partitions >= 0)
+			nla_put_u32(m, STEADYKV_A_MIGRATION_PARTITIONS, r->partitions);
+		if (r->inflight >= 0)
+			nla_put_u32(m, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT, r->inflight);
+		if (r->budget >= 0)
+			nla_put_u32(m, STEADYKV_A_MIGRATION_PULL_BUDGET, r->budget);
+		if (r->prio >= 0)
+			nla_put_u8(m, STEADYKV_A_MIGRATION_PRIORITY_PULLS, r->prio);
+	}
+	return simple(nl, m, res);
+}
+
+int st_nl_migrate_cancel(struct st_nl *nl, uint64_t id, struct st_nl_res *res)
+{
+	struct nl_msg *m = st_nl_msg(nl, STEADYKV_CMD_MIGRATE_CANCEL, 0);
+
+	if (m)
+		nla_put_u64(m, STEADYKV_A_MIGRATION_ID, id);
+	return simple(nl, m, res);
+}
+
+void st_mig_parse(struct nlmsghdr *nlh, struct st_mig *mi)
+{
+	struct nlattr *tb[STEADYKV_A_MIGRATION_MAX + 1];
+	int i;
+
+	if (genlmsg_parse(nlh, 0, tb, STEADYKV_A_MIGRATION_MAX, NULL))
+		return;
+	for (i = 1; i <= STEADYKV_A_MIGRATION_MAX; i++) {
+		if (!tb[i])
+			continue;
+		mi->have[i] = 1;
+		if (i == STEADYKV_A_MIGRATION_ERROR_MSG)
+			snprintf(mi->msg, sizeof(mi->msg), "%.*s", nla_len(tb[i]),
+				 (const char *)nla_data(tb[i]));
+		else if (i != STEADYKV_A_MIGRATION_SOURCE_ADDR)
+			mi->val[i] = nla_uint(tb[i]);
+	}
+}
+
+static void mig_cb(struct nlmsghdr *nlh, void *arg)
+{
+	st_mig_parse(nlh, arg);
+}
+
+int st_nl_migrate_get(struct st_nl *nl, uint64_t id, struct st_mig *out,
+		      struct st_nl_res *res)
+{
+	struct nl_msg *m = st_nl_msg(nl, STEADYKV_CMD_MIGRATE_GET, 0);
+	struct st_nl_res local;
+
+	if (!res)
+		res = &local;
+	memset(out, 0, sizeof(*out));
+	if (m)
+		nla_put_u64(m, STEADYKV_A_MIGRATION_ID, id);
+	return st_nl_xfer(nl, m, mig_cb, out, res);
+}
+
+const char *st_mig_state_name(uint64_t state)
+{
+	static const char *const names[] = {
+		[STEADYKV_MIGRATION_STATE_PREPARING] = "preparing",
+		[STEADYKV_MIGRATION_STATE_PULLING] = "pulling",
+		[STEADYKV_MIGRATION_STATE_CATCHING_UP] = "catching-up",
+		[STEADYKV_MIGRATION_STATE_DONE] = "done",
+		[STEADYKV_MIGRATION_STATE_ROLLING_BACK] = "rolling-back",
+		[STEADYKV_MIGRATION_STATE_CANCELLED] = "cancelled",
+		[STEADYKV_MIGRATION_STATE_FAILED] = "failed",
+	};
+
+	return state < sizeof(names) / sizeof(names[0]) && names[state] ?
+	       names[state] : "?";
+}
+
 /* ---- namespaces ---- */
 
 int st_new_netns(void)

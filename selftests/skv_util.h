@@ -181,6 +181,33 @@ struct st_tablet {
 int st_nl_tables(struct st_nl *nl, uint64_t *ids, int max);
 int st_nl_tablets(struct st_nl *nl, struct st_tablet *t, int max);
 
+/* ---- migrations (migrate-start, -cancel, -get) --------------------------- */
+
+struct st_mig_req {
+	uint64_t id, table, start, end;
+	char addr[64];		/* IPv4 or IPv6 text */
+	uint16_t port;
+	/* < 0: attribute left out (the node's default). */
+	int mode, partitions, inflight, budget, prio;
+};
+
+struct st_mig {
+	int have[STEADYKV_A_MIGRATION_MAX + 1];
+	uint64_t val[STEADYKV_A_MIGRATION_MAX + 1];	/* integers widened */
+	char msg[256];					/* error-msg */
+};
+
+int st_nl_migrate_start(struct st_nl *nl, const struct st_mig_req *r,
+			struct st_nl_res *res);
+int st_nl_migrate_cancel(struct st_nl *nl, uint64_t id, struct st_nl_res *res);
+/* migrate-get of one id. */
+int st_nl_migrate_get(struct st_nl *nl, uint64_t id, struct st_mig *out,
+		      struct st_nl_res *res);
+/* Parse a migrate-get reply or migrate-ntf message into mi (zeroed first by the caller). */
+void st_mig_parse(struct nlmsghdr *nlh, struct st_mig *mi);
+/* "preparing", "pulling", ... ("?" if unknown). */
+const char *st_mig_state_name(uint64_t state);
+
 /* ---- namespaces and the node fixture ------------------------------------ */
 
 /* unshare(CLONE_NEWNET) and set lo up: 0 or -errno. */

@@ -1,0 +1,284 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Migration, driven at the target (kmod/mig_target.c) against a real source
+# (kmod/mig_source.c): two nodes in two namespaces joined by a veth pair.
+# Whole table there and back, an empty tablet, half a table (a split), an
+# unreachable source, a cancel mid-way (writes made at the target come
+# back to the source), priority pulls of keys asked for early, the push
+# baseline, priority-pulls=0, partitions=1, netlink refusals, and a
+# namespace deleted mid-migration.  skv_tool drives netlink (migrate-*).
+# Needs steadykv.ko loaded (selftests/run.sh does it).
+
+cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=lib.sh
+source selftests/lib.sh
+
+PORT=7000
+SA=10.98.0.1
+TA=10.98.0.2
+MAX=18446744073709551615
+HALF=9223372036854775808
+N=${SKV_MIG_KEYS:-2000}
+SIZE=100
+# Slow migrations (cancel, priority pulls): one partition, tiny pulls.
+SLOW_N=${SKV_MIG_SLOW_KEYS:-20000}
+SLOW=(0 1 1 1024)
+# The cancel test needs a migration that outlasts a few commands.
+CANCEL_N=${SKV_MIG_CANCEL_KEYS:-20000}
+# Keys read back after a slow migration (GETs are slow under TCG).
+SAMPLE=3000
+WAIT=300
+
+tool() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" skv_tool "$@"
+}
+
+setup() {
+	setup_ns S T || { skv_fail "setup_ns"; return 1; }
+	skv_veth "$S" eth0 "$SA/24" "$T" eth0 "$TA/24" || { skv_fail "veth"; return 1; }
+	skv_node_start "$S" "$SA" $PORT 1 || return 1
+	skv_ctl "$T" listen start "$TA" $PORT || { skv_fail "target: listen"; return 1; }
+	tool "$T" ping "$TA:$PORT" $((SKV_WAIT * 1000)) || { skv_fail "target does not answer"; return 1; }
+}
+
+# slow NS DEV on|off: delay what NS sends on DEV by 5 ms, so that a slow
+# migration outlasts the commands a test runs meanwhile, however loaded the
+# host is (each pull waits a round trip).  Without sch_netem: a note.
+slow() {
+	if [[ $3 == on ]]; then
+		modprobe sch_netem 2>/dev/null
+		ip netns exec "$1" tc qdisc add dev "$2" root netem delay 5ms ||
+			skv_info "no netem on $2: the timing of this test is not assured"
+	else
+		ip netns exec "$1" tc qdisc del dev "$2" root 2>/dev/null
+	fi
+	return 0
+}
+
+# src_table TABLE: a table on the source with one tablet over the whole space.
+src_table() {
+	if ! skv_ctl "$S" table add "$1" || ! skv_ctl "$S" tablet add "$1" min max; then
+		skv_fail "source: table $1"
+		return 1
+	fi
+}
+
+# mig NS WANT ID TABLE START END SRCADDR [MODE PARTS INFLIGHT BUDGET PRIO]:
+# start a migration into NS's node, wait for its end, expect state WANT.
+mig() {
+	local ns=$1 want=$2 id=$3
+	shift 3
+	local extra=("${@:5}")
+	((${#extra[@]})) && while ((${#extra[@]} < 5)); do extra+=(-1); done
+	tool "$ns" migrate-start "$id" "${@:1:4}" $PORT "${extra[@]}" ||
+		{ skv_fail "migrate-start $id refused"; return 1; }
+	MIG_OUT=$(tool "$ns" migrate-wait "$id" $WAIT)
+	skv_info "migration $id: $MIG_OUT"
+	[[ $MIG_OUT == "$want "* ]] || { skv_fail "migration $id: want $want, got: $MIG_OUT"; return 1; }
+}
+
+# The whole table to the target, every key there and none at the source;
+# then back again.
+t_whole() {
+	tool "$S" fill "$SA:$PORT" 1 "$N" $SIZE k || { skv_fail "fill"; return 1; }
+	mig "$T" "done" 1 1 0 $MAX "$SA" || return 1
+	[[ $MIG_OUT == *" records=$N "* ]] || { skv_fail "pulled other than $N records"; return 1; }
+	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 1 "$N" $SIZE k 0 ||
+		{ skv_fail "not every key moved intact"; return 1; }
+	mig "$S" "done" 2 1 0 $MAX "$TA" || return 1
+	tool "$T" check-split "$TA:$PORT" "$SA:$PORT" 1 "$N" $SIZE k 0 ||
+		{ skv_fail "not every key came back intact"; return 1; }
+}
+
+# An empty tablet moves, and the key space is then served at the target.
+t_empty() {
+	local out
+	src_table 2 || return 1
+	mig "$T" "done" 3 2 0 $MAX "$SA" || return 1
+	out=$(tool "$T" get "$TA:$PORT" 2 nothing)
+	[[ $out == "NOT_FOUND "* ]] || { skv_fail "target answers '$out'"; return 1; }
+	out=$(tool "$T" get "$SA:$PORT" 2 nothing)
+	[[ $out == "NOT_OWNER "* ]] || { skv_fail "source answers '$out'"; return 1; }
+}
+
+# The upper half of a table: the source splits its tablet.  The phases
+# are announced on the events group.
+t_split() {
+	local ev=$SKV_TMP/ev4 events
+	src_table 3 || return 1
+	tool "$S" fill "$SA:$PORT" 3 "$N" $SIZE h || { skv_fail "fill"; return 1; }
+	skv_bg tool "$T" migrate-events 4 $WAIT "$ev.ready" >"$ev.out"
+	skv_wait_file "$ev.ready" || { skv_fail "event monitor not ready"; return 1; }
+	mig "$T" "done" 4 3 $HALF $MAX "$SA" || return 1
+	skv_wait_exit "$SKV_LAST_PID" 30 || { skv_fail "no final event"; return 1; }
+	events=$(awk '{ printf "%s ", $2 }' "$ev.out")
+	skv_info "events: $events"
+	[[ $events == "preparing "*"pulling "*"done " ]] ||
+		{ skv_fail "phases announced: $events"; return 1; }
+	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 3 "$N" $SIZE h $HALF ||
+		{ skv_fail "keys not where the split puts them"; return 1; }
+}
+
+# A source that does not answer: failed, nothing changed, the source serves.
+t_unreachable() {
+	local out
+	src_table 4 || return 1
+	tool "$S" fill "$SA:$PORT" 4 200 $SIZE u || { skv_fail "fill"; return 1; }
+	tool "$T" migrate-start 5 4 0 $MAX "$SA" 7999 || { skv_fail "migrate-start refused"; return 1; }
+	out=$(tool "$T" migrate-wait 5 $WAIT)
+	skv_info "migration 5: $out"
+	[[ $out == "failed "* && $out != *"error=0 "* ]] ||
+		{ skv_fail "want failed with an error, got: $out"; return 1; }
+	tool "$T" check-split "$TA:$PORT" "$SA:$PORT" 4 200 $SIZE u 0 ||
+		{ skv_fail "the source does not serve its keys any more"; return 1; }
+	# And the same range can then be migrated for real.
+	mig "$T" "done" 6 4 0 $MAX "$SA" || return 1
+	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 4 200 $SIZE u 0 ||
+		{ skv_fail "keys not moved after the retry"; return 1; }
+}
+
+# Cancel mid-way: the range goes back, with the writes made at the target.
+t_cancel() {
+	local out
+	src_table 5 || return 1
+	tool "$S" fill "$SA:$PORT" 5 "$CANCEL_N" $SIZE c || { skv_fail "fill"; return 1; }
+	slow "$S" eth0 on
+	tool "$T" migrate-start 7 5 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
+		{ skv_fail "migrate-start refused"; return 1; }
+	tool "$T" migrate-wait 7 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	tool "$T" fill "$TA:$PORT" 5 50 $SIZE w || { skv_fail "writes at the target failed"; return 1; }
+	tool "$T" migrate-cancel 7 || { skv_fail "cancel refused (migration over already?)"; return 1; }
+	out=$(tool "$T" migrate-wait 7 $WAIT)
+	slow "$S" eth0 off
+	skv_info "migration 7: $out"
+	[[ $out == "cancelled "* ]] || { skv_fail "want cancelled, got: $out"; return 1; }
+	tool "$T" check-split "$TA:$PORT" "$SA:$PORT" 5 50 $SIZE w 0 ||
+		{ skv_fail "writes made at the target are not at the source"; return 1; }
+	tool "$T" check-split "$TA:$PORT" "$SA:$PORT" 5 $SAMPLE $SIZE c 0 ||
+		{ skv_fail "the source lost keys"; return 1; }
+	out=$(tool "$T" migrate-cancel 7 2>&1)
+	[[ $out == "ERR -114 "* ]] || { skv_fail "cancel of an ended migration: $out"; return 1; }
+}
+
+# Keys read at the target before the bulk pull reaches them arrive by
+# priority pulls; a key the source does not have is NOT_FOUND at once.
+t_priority() {
+	local out
+	src_table 9 || return 1
+	tool "$S" fill "$SA:$PORT" 9 "$SLOW_N" $SIZE p || { skv_fail "fill"; return 1; }
+	slow "$S" eth0 on
+	tool "$T" migrate-start 8 9 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
+		{ skv_fail "migrate-start refused"; return 1; }
+	tool "$T" migrate-wait 8 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	tool "$T" absent "$TA:$PORT" 9 20 nosuch || { skv_fail "absent keys not NOT_FOUND"; return 1; }
+	# The last keys written are spread over the whole range.
+	tool "$T" check "$TA:$PORT" 9 300 $SIZE p || { skv_fail "keys unreadable at the target"; return 1; }
+	out=$(tool "$T" migrate-get 8)
+	slow "$S" eth0 off
+	skv_info "migration 8 mid-way: $out"
+	[[ $out == "pulling "* ]] || { skv_fail "migration over before the reads: not a test"; return 1; }
+	out=$(tool "$T" migrate-wait 8 $WAIT)
+	skv_info "migration 8: $out"
+	[[ $out == "done "* ]] || { skv_fail "want done, got: $out"; return 1; }
+	[[ $out != *" prio-keys=0 "* ]] || { skv_fail "no key came by priority pull"; return 1; }
+	[[ $out == *" replayed=$SLOW_N "* ]] || { skv_fail "not every record replayed"; return 1; }
+	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 9 $SAMPLE $SIZE p 0 ||
+		{ skv_fail "keys not moved intact"; return 1; }
+}
+
+# The baselines: push mode, no priority pulls, one partition one pull.
+t_baselines() {
+	local t id=10 args
+	for args in "1 -1 -1 -1 -1" "0 -1 -1 -1 0" "0 1 1 -1 1"; do
+		t=$((id + 10))
+		src_table $t || return 1
+		tool "$S" fill "$SA:$PORT" $t "$N" $SIZE b || { skv_fail "fill"; return 1; }
+		# shellcheck disable=SC2086 # args is a list of words
+		mig "$T" "done" $id $t 0 $MAX "$SA" $args || return 1
+		tool "$T" check-split "$SA:$PORT" "$TA:$PORT" $t "$N" $SIZE b 0 ||
+			{ skv_fail "mode/params '$args': keys not moved intact"; return 1; }
+		id=$((id + 1))
+	done
+}
+
+# Refusals with their errno: duplicate id, overlap, unknown id, bad range.
+t_refusals() {
+	local out
+	out=$(tool "$T" migrate-start 1 99 0 $MAX "$SA" $PORT 2>&1)
+	[[ $out == "ERR -17 "* ]] || { skv_fail "duplicate id: $out"; return 1; }
+	out=$(tool "$T" migrate-start 100 3 $HALF $MAX "$SA" $PORT 2>&1)
+	[[ $out == "ERR -16 "* ]] || { skv_fail "overlapping a tablet here: $out"; return 1; }
+	out=$(tool "$T" migrate-start 101 3 5 4 "$SA" $PORT 2>&1)
+	[[ $out == "ERR -22 "* ]] || { skv_fail "end below start: $out"; return 1; }
+	out=$(tool "$T" migrate-cancel 12345 2>&1)
+	[[ $out == "ERR -2 "* ]] || { skv_fail "cancel of an unknown id: $out"; return 1; }
+}
+
+# The source vanishes after ownership moved: the target cannot hand the
+# range back, says the tablet needs recovery, and keeps serving what it has
+# (here: the writes it accepted).
+t_source_lost() {
+	local out y
+	setup_ns Y || { skv_fail "setup_ns"; return 1; }
+	skv_veth "$T" eth1 "10.98.2.2/24" "$Y" eth0 "10.98.2.1/24" || { skv_fail "veth"; return 1; }
+	skv_node_start "$Y" 10.98.2.1 $PORT 40 || return 1
+	tool "$Y" fill "10.98.2.1:$PORT" 40 "$SLOW_N" $SIZE y || { skv_fail "fill"; return 1; }
+	slow "$Y" eth0 on
+	tool "$T" migrate-start 40 40 0 $MAX 10.98.2.1 $PORT "${SLOW[@]}" 1 ||
+		{ skv_fail "migrate-start refused"; return 1; }
+	tool "$T" migrate-wait 40 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	tool "$T" fill "$TA:$PORT" 40 20 $SIZE lw || { skv_fail "writes at the target failed"; return 1; }
+	y=$Y
+	ip netns del "$y"
+	out=$(tool "$T" migrate-wait 40 $WAIT)
+	skv_info "migration 40: $out"
+	[[ $out == "failed "* && $out == *"tablet needs recovery"* ]] ||
+		{ skv_fail "want failed, tablet needs recovery; got: $out"; return 1; }
+	tool "$T" check "$TA:$PORT" 40 20 $SIZE lw || { skv_fail "target no longer serves its writes"; return 1; }
+}
+
+# A namespace deleted mid-migration stops it (no hang, no warning).
+t_netns_exit() {
+	local x
+	setup_ns X || { skv_fail "setup_ns"; return 1; }
+	skv_veth "$S" eth1 "10.98.1.1/24" "$X" eth0 "10.98.1.2/24" || { skv_fail "veth"; return 1; }
+	# The source's listen address is reached over eth1 too.
+	ip -n "$X" route add 10.98.0.0/24 dev eth0 || { skv_fail "route"; return 1; }
+	src_table 30 || return 1
+	tool "$S" fill "$SA:$PORT" 30 "$SLOW_N" $SIZE x || { skv_fail "fill"; return 1; }
+	slow "$S" eth1 on
+	tool "$X" migrate-start 30 30 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
+		{ skv_fail "migrate-start refused"; return 1; }
+	tool "$X" migrate-wait 30 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	x=$X
+	ip netns del "$x"
+	skv_ns_gone "$x" eth1 "$S" || { skv_fail "namespace not destroyed"; return 1; }
+}
+
+# rmmod while a migration runs (and ended ones are kept): bounded, clean.
+# Last: the module is gone afterwards (run.sh's own unload is then a no-op).
+t_rmmod() {
+	src_table 50 || return 1
+	tool "$S" fill "$SA:$PORT" 50 "$SLOW_N" $SIZE r || { skv_fail "fill"; return 1; }
+	slow "$S" eth0 on
+	tool "$T" migrate-start 50 50 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
+		{ skv_fail "migrate-start refused"; return 1; }
+	tool "$T" migrate-wait 50 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	skv_unload_module 60
+}
+
+skv_test "setup: two nodes" setup || skv_finish
+skv_test "whole table to the target and back" t_whole
+skv_test "empty tablet" t_empty
+skv_test "half a table (source splits)" t_split
+skv_test "unreachable source fails cleanly" t_unreachable
+skv_test "cancel mid-way rolls back with target writes" t_cancel
+skv_test "priority pulls for keys read early" t_priority
+skv_test "push mode, priority-pulls=0, partitions=1" t_baselines
+skv_test "netlink refusals" t_refusals
+skv_test "source lost after ownership moved" t_source_lost
+skv_test "namespace deleted mid-migration" t_netns_exit
+skv_test "rmmod mid-migration" t_rmmod
+skv_finish

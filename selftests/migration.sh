@@ -1,0 +1,253 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Migration through the whole system: a coordinator and three node daemons
+# (steadykvd), nodes in namespaces on a bridge, steadykvctl cluster
+# commands, and clients (skv-history) whose every operation is recorded and
+# checked (no acknowledged write lost, no stale read, deletes stay deleted,
+# conditional writes decided on the current version) while tablets move.
+# Needs steadykv.ko loaded (selftests/run.sh does it).
+
+cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=lib.sh
+source selftests/lib.sh
+
+PORT=7000
+NET=10.98.0
+COORD=$NET.254:7100
+HALF=0x7fffffffffffffff
+ZERO=0x0000000000000000
+declare -A IP ID
+
+ctl() { ip netns exec "$SW" steadykvctl cluster -c "$COORD" "$@"; }
+ctlj() { ip netns exec "$SW" steadykvctl -j cluster -c "$COORD" "$@"; }
+
+# owner TABLE HASH: the node id owning HASH (0x and 16 hex digits) by the
+# coordinator's map, which prints bounds the same way, so strings compare.
+owner() {
+	ctlj map | jq -r --argjson t "$1" --arg h "$2" '
+		[.tablets[] | select(.table == $t and .start <= $h and $h <= .end)][0].owner'
+}
+
+# last_mig: the newest migration's status object.
+last_mig() { ctlj status | jq '.[-1]'; }
+
+setup() {
+	local n i=1
+	setup_ns SW A B C || { skv_fail "setup_ns"; return 1; }
+	ip -n "$SW" link add br0 type bridge || return 1
+	ip -n "$SW" addr add "$NET.254/24" dev br0
+	ip -n "$SW" link set br0 up
+	for n in A B C; do
+		IP[$n]=$NET.$i
+		ID[$n]=$i
+		skv_veth "${!n}" eth0 "${IP[$n]}/24" "$SW" "sw-$n" "" ||
+			{ skv_fail "veth for $n"; return 1; }
+		ip -n "$SW" link set "sw-$n" master br0
+		i=$((i + 1))
+	done
+	skv_bg ip netns exec "$SW" steadykvd --coordinator --listen "$COORD" \
+		--state "$SKV_TMP/coord.state" -q
+	slowwait "$SKV_WAIT" ctl map >/dev/null 2>&1 ||
+		{ skv_fail "coordinator does not answer"; return 1; }
+	for n in A B C; do
+		skv_bg ip netns exec "${!n}" steadykvd --node "${ID[$n]}" \
+			--data "${IP[$n]}:$PORT" --coord "$COORD"
+	done
+	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD map |
+		jq -e '.nodes | length == 3'" >/dev/null ||
+		{ skv_fail "node daemons did not register"; return 1; }
+	for n in A B C; do
+		ip netns exec "$SW" skv_tool ping "${IP[$n]}:$PORT" $((SKV_WAIT * 1000)) ||
+			{ skv_fail "node $n does not listen"; return 1; }
+	done
+}
+
+# history TABLE SECONDS OUTFILE [ARGS]: recorded clients in the background.
+history() {
+	local t=$1 s=$2 out=$3
+	shift 3
+	skv_bg bash -c "ip netns exec $SW skv-history --coord $COORD --table $t \
+		--keys 1000 --clients 4 --seconds $s $* >$out 2>&1"
+	HIST_PID=$SKV_LAST_PID
+}
+
+history_ok() {
+	local out=$1 rc
+	skv_wait_exit "$HIST_PID" $((SKV_WAIT * 3))
+	rc=$?
+	sed 's/^/# history: /' "$out" | tail -n 12
+	((rc == 0)) || { skv_fail "skv-history exited $rc"; return 1; }
+}
+
+migrate_wait() {	# TABLE RANGE NODE [OPTS]: must end done
+	local t=$1 r=$2 to=$3
+	shift 3
+	ctl migrate "$t" "$r" --to "$to" "$@" --wait >"$SKV_TMP/mig.out" 2>&1 || {
+		skv_fail "migrate $t $r to $to: $(tail -n 3 "$SKV_TMP/mig.out")"
+		return 1
+	}
+}
+
+t_create() {
+	ctl create-table 1 --nodes 1 || { skv_fail "create-table"; return 1; }
+	[[ $(owner 1 $ZERO) == 1 && $(owner 1 $HALF) == 1 ]] ||
+		{ skv_fail "table 1 not on node 1: $(ctlj map)"; return 1; }
+}
+
+# Half of table 1 moves to B, the other half to C, and back, while
+# recorded clients run; the checker must find nothing.
+t_history_under_migration() {
+	local out=$SKV_TMP/hist1
+	history 1 30 "$out" --seed 1
+	sleep 4
+	migrate_wait 1 "0-$HALF" 2 || return 1
+	[[ $(owner 1 $ZERO) == 2 ]] || { skv_fail "map owner of hash 0 is $(owner 1 $ZERO), not 2"; return 1; }
+	migrate_wait 1 "0x8000000000000000-max" 3 || return 1
+	migrate_wait 1 "0-$HALF" 1 || return 1
+	history_ok "$out"
+}
+
+t_back_and_forth() {
+	local out=$SKV_TMP/hist2 i to
+	history 1 60 "$out" --seed 2
+	sleep 2
+	for i in 1 2 3 4 5 6; do
+		to=$((i % 2 + 1))
+		migrate_wait 1 "0-$HALF" "$to" || return 1
+	done
+	history_ok "$out"
+}
+
+t_empty_tablet() {
+	ctl create-table 2 --nodes 2 || return 1
+	migrate_wait 2 "0-max" 3 || return 1
+	[[ $(owner 2 $ZERO) == 3 ]] || { skv_fail "empty table 2 not at node 3"; return 1; }
+	[[ $(last_mig | jq -r .records_pulled) == 0 ]] ||
+		{ skv_fail "records pulled for an empty tablet: $(last_mig)"; return 1; }
+}
+
+t_large_tablet() {
+	ctl create-table 3 --nodes 1 || return 1
+	ip netns exec "$SW" skv_tool fill "${IP[A]}:$PORT" 3 20000 200 big ||
+		{ skv_fail "fill"; return 1; }
+	migrate_wait 3 "0-max" 2 || return 1
+	ip netns exec "$SW" skv_tool check "${IP[B]}:$PORT" 3 20000 200 big ||
+		{ skv_fail "records missing at the target"; return 1; }
+	[[ $(last_mig | jq -r .records_pulled) -ge 20000 ]] ||
+		{ skv_fail "pulled fewer records than stored: $(last_mig)"; return 1; }
+	# The source freed its copy.
+	local objs
+	objs=$(ip netns exec "$A" steadykvctl -j node show | jq -r .objects)
+	ip netns exec "$A" steadykvctl -j tablet list | jq -e '[.[] | select(.table_id == 3)] | length == 0' >/dev/null ||
+		{ skv_fail "source still has table 3's tablet (objects $objs)"; return 1; }
+}
+
+# A split half: the tablet holding 0x4000.. is split there and the upper
+# part moves.
+t_split_half() {
+	ctl split-migrate 3 --at 0x4000000000000000 --to 3 --wait >"$SKV_TMP/split.out" 2>&1 ||
+		{ skv_fail "split-migrate: $(tail -n 3 "$SKV_TMP/split.out")"; return 1; }
+	[[ $(owner 3 0x3fffffffffffffff) == 2 && $(owner 3 0x4000000000000000) == 3 ]] ||
+		{ skv_fail "split map wrong: $(ctlj map | jq -c '[.tablets[] | select(.table == 3)]')"; return 1; }
+	ip netns exec "$SW" skv_tool check-split "${IP[B]}:$PORT" "${IP[C]}:$PORT" 3 20000 200 big 0x4000000000000000 ||
+		{ skv_fail "records not where the split says"; return 1; }
+}
+
+# The source cleans its log while the tablet moves: a small memory limit
+# and clients overwriting big values keep the cleaner busy.
+t_source_cleaning() {
+	local out=$SKV_TMP/hist3 before after
+	ctl create-table 4 --nodes 3 || return 1
+	ip netns exec "$C" steadykvctl node set mem-limit 24M >/dev/null ||
+		{ skv_fail "mem-limit"; return 1; }
+	before=$(ip netns exec "$C" steadykvctl -j node show | jq -r .cleaner_passes)
+	history 4 25 "$out" --seed 3 --value-size 4000
+	sleep 6
+	migrate_wait 4 "0-max" 1 || return 1
+	history_ok "$out" || return 1
+	after=$(ip netns exec "$C" steadykvctl -j node show | jq -r .cleaner_passes)
+	skv_info "source cleaner passes: $before -> $after"
+	((after > before)) || { skv_fail "the source's cleaner never ran"; return 1; }
+}
+
+t_cancel_rolls_back() {
+	local out=$SKV_TMP/hist4 id st
+	history 3 25 "$out" --seed 4
+	sleep 2
+	# Slow on purpose: one partition, small pulls, so it can be cancelled mid-way.
+	ctl migrate 3 "0-0x3fffffffffffffff" --to 1 --partitions 1 --inflight 1 \
+		--budget 1024 >/dev/null || { skv_fail "migrate"; return 1; }
+	id=$(last_mig | jq -r .id)
+	sleep 2
+	ctl cancel "$id" || { skv_fail "cancel $id"; return 1; }
+	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD status $id |
+		jq -e '.state == \"cancelled\" or .state == \"done\"'" >/dev/null
+	st=$(ctlj status "$id" | jq -r .state)
+	skv_info "migration $id ended $st"
+	if [[ $st == cancelled ]]; then
+		[[ $(owner 3 $ZERO) == 2 ]] || { skv_fail "after cancel the owner is $(owner 3 $ZERO), not 2"; return 1; }
+	fi
+	history_ok "$out"
+}
+
+expect_refused() {	# DESC CMD...: the coordinator must refuse, with a message
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		skv_fail "$desc: accepted"
+		return 1
+	fi
+	[[ -n $out ]] || { skv_fail "$desc: refused without a message"; return 1; }
+	skv_info "$desc: $out"
+}
+
+t_bad_requests() {
+	local v0 v1
+	v0=$(ctlj map | jq -r .version)
+	expect_refused "unknown table" ctl migrate 99 "0-max" --to 2 || return 1
+	expect_refused "range across tablets" ctl migrate 1 "0x7000000000000000-0x9000000000000000" --to 2 || return 1
+	expect_refused "to the owner itself" ctl migrate 1 "0-$HALF" --to 1 || return 1
+	expect_refused "unknown target node" ctl migrate 1 "0-$HALF" --to 9 || return 1
+	expect_refused "reversed range" ctl migrate 1 "0x10-0x1" --to 2 || return 1
+	# Overlapping migrations: a slow one, then another over the same range.
+	ctl migrate 3 "0x4000000000000000-max" --to 1 --partitions 1 --inflight 1 \
+		--budget 1024 >/dev/null || { skv_fail "slow migrate"; return 1; }
+	expect_refused "overlapping migration" \
+		ctl migrate 3 "0x5000000000000000-0x6000000000000000" --to 2 || return 1
+	slowwait $((SKV_WAIT * 2)) bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD status |
+		jq -e '.[-1].state == \"done\"'" >/dev/null || { skv_fail "slow migration did not finish"; return 1; }
+	v1=$(ctlj map | jq -r .version)
+	((v1 > v0)) || { skv_fail "map version did not move"; return 1; }
+}
+
+# The target cannot reach the source (a blackhole route at the target):
+# the migration fails, the map keeps the source as owner, and recorded
+# clients over the whole table see no anomaly afterwards.
+t_unreachable_source() {
+	local st out=$SKV_TMP/hist5
+	[[ $(owner 1 $ZERO) == 1 ]] || { skv_fail "expected node 1 to own hash 0"; return 1; }
+	ip -n "$C" route add blackhole "${IP[A]}/32"
+	ctl migrate 1 "0-$HALF" --to 3 --wait >"$SKV_TMP/unreach.out" 2>&1
+	ip -n "$C" route del blackhole "${IP[A]}/32"
+	st=$(last_mig | jq -r .state)
+	[[ $st == failed ]] || { skv_fail "migration from an unreachable source ended '$st'"; return 1; }
+	skv_info "failure: $(last_mig | jq -r .msg)"
+	[[ $(owner 1 $ZERO) == 1 ]] || { skv_fail "owner moved to $(owner 1 $ZERO)"; return 1; }
+	history 1 4 "$out" --seed 5
+	history_ok "$out"
+}
+
+ktap_print_header
+setup || { skv_dmesg_clean; ktap_test_fail "setup"; skv_finish; }
+skv_test "create a table on one node" t_create
+skv_test "recorded clients see no anomaly while halves move" t_history_under_migration
+skv_test "back and forth six times under load" t_back_and_forth
+skv_test "empty tablet" t_empty_tablet
+skv_test "large tablet (20000 records)" t_large_tablet
+skv_test "split a tablet and move one half" t_split_half
+skv_test "source cleaning during migration" t_source_cleaning
+skv_test "cancel mid-way rolls back" t_cancel_rolls_back
+skv_test "bad requests are refused and change nothing" t_bad_requests
+skv_test "unreachable source: fails cleanly, source keeps serving" t_unreachable_source
+skv_test "kernel log clean" skv_dmesg_clean
+skv_finish
