@@ -1,84 +1,255 @@
 #!/usr/bin/env bash
-# The demo, inside the guest: three nodes in namespaces n1..n3 on a bridge,
-# table 1 split into three tablets (a third of the key-hash space each),
-# keys stored on whichever node owns them, read back, and each node's view.
+# The main job, inside the guest: the migration experiment (see
+# scripts/demo.sh).  Raw results go to $OUT; scripts/demo_report.py turns
+# them into the report on the host.
+#
+#   n1 (10.77.0.1)  source node: steadykv node 1, later redis master A
+#   n2 (10.77.0.2)  target node: steadykv node 2, later redis master B
+#   root namespace  coordinator (10.77.0.254:7100) and the load generator
+#
+# Every figure is measured here, in the same guest, beside its peer: the
+# guest runs under TCG, so only ratios mean anything.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-ctl=$top/build/bin/steadykvctl
-port=7000
+export PATH=$top/build/bin:/usr/sbin:/sbin:$PATH
 
-step() { printf '\n== %s\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+OUT=${OUT:-${STEADYKV_RESULTS:-/tmp}/demo}
+RECORDS=${RECORDS:-200000}
+IDLE_S=${IDLE_S:-4}		# load before the migration starts
+AFTER_S=${AFTER_S:-4}		# load after it ends
+RUN_S=${RUN_S:-16}		# steadykv runs (idle + migration + after)
+HOT_RECORDS=${HOT_RECORDS:-100000}
+COORD=10.77.0.254:7100
+HALF_END=0x7fffffffffffffff	# migrate hashes 0..HALF_END: half the table
+SLOT_TAG=t3342			# CRC16("t3342") % 16384 == 8192: A's first slot after the reshard
 
+rm -rf "$OUT"
+mkdir -p "$OUT"
+log() { printf '\n== %s\n' "$*"; }
+now_ns() { date +%s%N; }
+mark() { echo "$(now_ns) $2" >>"$1"; }
+
+PIDS=()
 cleanup() {
-	for i in 1 2 3; do ip netns del "n$i" 2>/dev/null || true; done
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	for i in 1 2; do ip netns del "n$i" 2>/dev/null || true; done
 	ip link del skvbr0 2>/dev/null || true
 	rmmod steadykv 2>/dev/null || true
 }
 trap cleanup EXIT
 
-step "load the module"
-modprobe libcrc32c
-run insmod build/steadykv.ko
+bg() {
+	"$@" &
+	PIDS+=("$!")
+}
 
-step "three nodes, one per network namespace, on a bridge"
+wait_for() {	# SECONDS CMD...: poll until CMD succeeds
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "demo: timed out waiting for: $*" >&2
+	return 1
+}
+
+log "network: two namespaces on a bridge"
+modprobe libcrc32c
+insmod build/steadykv.ko
 ip link add skvbr0 type bridge
 ip addr add 10.77.0.254/24 dev skvbr0
 ip link set skvbr0 up
-for i in 1 2 3; do
+for i in 1 2; do
 	ip netns add "n$i"
 	ip link add "veth$i" type veth peer name eth0 netns "n$i"
 	ip link set "veth$i" master skvbr0 up
 	ip -n "n$i" addr add "10.77.0.$i/24" dev eth0
 	ip -n "n$i" link set eth0 up
 	ip -n "n$i" link set lo up
-	run ip netns exec "n$i" "$ctl" listen start "10.77.0.$i" "$port"
 done
 
-step "table 1, split into three tablets, one per node"
-starts=(0x0000000000000000 0x5555555555555556 0xaaaaaaaaaaaaaaac)
-ends=(0x5555555555555555 0xaaaaaaaaaaaaaaab max)
-for i in 1 2 3; do
-	ip netns exec "n$i" "$ctl" table add 1
-	run ip netns exec "n$i" "$ctl" tablet add 1 "${starts[i - 1]}" "${ends[i - 1]}"
-done
+log "the link's limit: iperf3 from n1 to n2 (the direction data moves)"
+bg ip netns exec n2 iperf3 -s -1 -B 10.77.0.2
+wait_for 10 ip netns exec n1 bash -c 'exec 3<>/dev/tcp/10.77.0.2/5201'
+ip netns exec n1 iperf3 -c 10.77.0.2 -t 5 -J >"$OUT/iperf3.json"
+jq -r '"iperf3: \(.end.sum_received.bits_per_second / 8e6 | floor) MB/s"' "$OUT/iperf3.json"
 
-step "store keys: each goes to the node that owns its hash; the others say NOT_OWNER"
-declare -A owner
-for key in alice bob carol dave erin frank; do
-	for i in 1 2 3; do
-		if "$ctl" put "10.77.0.$i:$port" 1 "$key" "hello $key" >/dev/null 2>&1; then
-			owner[$key]=$i
-			printf '%-6s -> node n%d\n' "$key" "$i"
-			break
-		fi
+log "steadykv: coordinator, two node daemons, table 1 on node 1"
+bg steadykvd --coordinator --listen "$COORD" --state /tmp/demo-coord.state -q
+wait_for 10 steadykvctl cluster -c "$COORD" map
+for i in 1 2; do
+	bg ip netns exec "n$i" steadykvd --node "$i" --data "10.77.0.$i:7000" \
+		--coord "$COORD"
+done
+wait_for 20 bash -c "steadykvctl -j cluster -c $COORD map | jq -e '.nodes | length == 2'"
+steadykvctl cluster -c "$COORD" create-table 1 --nodes 1
+steadykvctl cluster -c "$COORD" map
+
+log "steadykv: load $RECORDS records, then measure capacity (YCSB-B)"
+steadykv-bench --coord "$COORD" --load --records "$RECORDS" --capacity \
+	--no-run --json "$OUT/skv-capacity.json" --quiet
+cap=$(jq -r '.capacity.ops_per_s' "$OUT/skv-capacity.json")
+rate=$(jq -rn "$cap / 2 | floor")
+echo "capacity $cap ops/s; runs at $rate ops/s"
+
+# migrate_run NAME MIGRATE-OPTIONS...: YCSB-B at half capacity; after
+# IDLE_S seconds, move half of table 1 from node 1 to node 2.
+migrate_run() {
+	local name=$1 dir=$OUT/skv-$1 bench_pid
+	shift
+	mkdir -p "$dir"
+	log "steadykv ($name): YCSB-B at $rate ops/s, migrate half of the table at ${IDLE_S}s"
+	steadykv-bench --coord "$COORD" --records "$RECORDS" --rate "$rate" \
+		--duration "$RUN_S" --timeline "$dir/timeline.csv" \
+		--json "$dir/run.json" --mark-file "$dir/marks" --quiet &
+	bench_pid=$!
+	sleep "$IDLE_S"
+	mark "$dir/marks" migration-start
+	steadykvctl cluster -c "$COORD" migrate 1 "0-$HALF_END" --to 2 "$@" --wait
+	mark "$dir/marks" migration-end
+	steadykvctl -j cluster -c "$COORD" status | jq '.[-1]' >"$dir/migration.json"
+	wait "$bench_pid"
+	jq -c '{state, elapsed_us, bytes_pulled, records_pulled, priority_keys}' \
+		"$dir/migration.json"
+	jq -c '.phases' "$dir/run.json"
+}
+
+# Put the half back on node 1 between runs (not measured).
+move_back() {
+	steadykvctl cluster -c "$COORD" migrate 1 "0-$HALF_END" --to 1 --wait >/dev/null
+}
+
+migrate_run rocksteady --mode rocksteady
+move_back
+migrate_run push --mode push
+move_back
+migrate_run no-priority-pulls --mode rocksteady --no-priority-pulls
+move_back
+migrate_run one-partition --mode rocksteady --partitions 1 --inflight 1
+
+log "steadykv: stop the cluster"
+kill "${PIDS[@]:1}" 2>/dev/null || true
+for p in "${PIDS[@]:1}"; do wait "$p" 2>/dev/null || true; done
+PIDS=()
+
+log "redis cluster 7.0: two masters, every slot on A (n1)"
+for i in 1 2; do
+	mkdir -p "/tmp/redis-n$i"
+	bg ip netns exec "n$i" redis-server --bind "10.77.0.$i" --port 6379 \
+		--cluster-enabled yes --cluster-config-file "/tmp/redis-n$i/nodes.conf" \
+		--dir "/tmp/redis-n$i" --save '' --appendonly no --protected-mode no \
+		--loglevel warning
+done
+for i in 1 2; do wait_for 20 redis-cli -h "10.77.0.$i" ping; done
+redis-cli -h 10.77.0.1 cluster addslotsrange 0 16383 >/dev/null
+redis-cli -h 10.77.0.1 cluster meet 10.77.0.2 6379 >/dev/null
+wait_for 30 bash -c "redis-cli -h 10.77.0.2 cluster info | grep -q cluster_state:ok"
+wait_for 30 bash -c "redis-cli -h 10.77.0.1 cluster nodes | grep -c master | grep -q 2"
+A=$(redis-cli -h 10.77.0.1 cluster myid)
+B=$(redis-cli -h 10.77.0.2 cluster myid)
+
+log "redis: load $RECORDS records, then measure capacity (YCSB-B)"
+steadykv-bench --redis 10.77.0.1:6379 --load --records "$RECORDS" --capacity \
+	--no-run --json "$OUT/redis-capacity.json" --quiet
+rcap=$(jq -r '.capacity.ops_per_s' "$OUT/redis-capacity.json")
+rrate=$(jq -rn "$rcap / 2 | floor")
+echo "capacity $rcap ops/s; runs at $rrate ops/s"
+
+log "redis: YCSB-B at $rrate ops/s; reshard half the slots (8192) A -> B at ${IDLE_S}s"
+dir=$OUT/redis
+mkdir -p "$dir"
+# The reshard's length is not known in advance: run long, stop by signal.
+steadykv-bench --redis 10.77.0.1:6379 --records "$RECORDS" --rate "$rrate" \
+	--duration 3600 --timeline "$dir/timeline.csv" --json "$dir/run.json" \
+	--mark-file "$dir/marks" --quiet &
+bench_pid=$!
+sleep "$IDLE_S"
+mark "$dir/marks" migration-start
+t0=$(now_ns)
+redis-cli --cluster reshard 10.77.0.1:6379 --cluster-from "$A" --cluster-to "$B" \
+	--cluster-slots 8192 --cluster-yes --cluster-pipeline 1000 >"$dir/reshard.log" 2>&1
+t1=$(now_ns)
+mark "$dir/marks" migration-end
+sleep "$AFTER_S"
+kill -INT "$bench_pid"
+wait "$bench_pid" || true
+keys_b=$(redis-cli -h 10.77.0.2 dbsize)
+jq -n --argjson ns "$((t1 - t0))" --argjson keys "$keys_b" \
+	'{seconds: ($ns / 1e9), slots: 8192, keys_moved: $keys}' >"$dir/reshard.json"
+cat "$dir/reshard.json"
+
+log "redis: best case, one slot holding $((RECORDS / 2)) records, no load"
+# Keys "{t3342}..." all hash to slot 8192, which A owns after the reshard.
+python3 - "$RECORDS" "$SLOT_TAG" <<'EOF' | redis-cli -h 10.77.0.1 --pipe >/dev/null
+import sys
+n, tag = int(sys.argv[1]) // 2, sys.argv[2]
+out = sys.stdout.buffer
+val = b"v" * 100
+for i in range(n):
+    key = ("{%s}user%0*d" % (tag, 30 - 7 - len(tag) - 2, i)).encode()
+    out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(val), val))
+EOF
+slot_keys=$(redis-cli -h 10.77.0.1 cluster countkeysinslot 8192)
+t0=$(now_ns)
+redis-cli --cluster reshard 10.77.0.1:6379 --cluster-from "$A" --cluster-to "$B" \
+	--cluster-slots 1 --cluster-yes --cluster-pipeline 1000 >"$OUT/redis-slot.log" 2>&1
+t1=$(now_ns)
+moved=$(redis-cli -h 10.77.0.2 cluster countkeysinslot 8192)
+jq -n --argjson ns "$((t1 - t0))" --argjson keys "$slot_keys" --argjson moved "$moved" \
+	'{seconds: ($ns / 1e9), keys: $keys, keys_at_target: $moved}' >"$OUT/redis-single-slot.json"
+cat "$OUT/redis-single-slot.json"
+redis-cli -h 10.77.0.1 shutdown nosave >/dev/null 2>&1 || true
+redis-cli -h 10.77.0.2 shutdown nosave >/dev/null 2>&1 || true
+
+log "hot path: one node of each, the same client machinery"
+# Node 1 still listens on 10.77.0.1:7000; table 9 is its alone.
+ip netns exec n1 steadykvctl table add 9
+ip netns exec n1 steadykvctl tablet add 9 min max
+bg ip netns exec n1 redis-server --bind 10.77.0.1 --port 6380 --save '' \
+	--appendonly no --protected-mode no --loglevel warning
+bg ip netns exec n1 memcached -u root -l 10.77.0.1 -p 11211 -t 1 -m 512
+wait_for 20 redis-cli -h 10.77.0.1 -p 6380 ping
+wait_for 20 bash -c 'exec 3<>/dev/tcp/10.77.0.1/11211'
+for sys in steadykv redis memcached; do
+	case $sys in
+	steadykv) tgt=(--node 10.77.0.1:7000 --table 9) ;;
+	redis) tgt=(--redis 10.77.0.1:6380) ;;
+	memcached) tgt=(--memcached 10.77.0.1:11211) ;;
+	esac
+	steadykv-bench "${tgt[@]}" --load --records "$HOT_RECORDS" --no-run \
+		--json "$OUT/hot-$sys-load.json" --quiet
+	for wl in get put; do
+		pct=100
+		[[ $wl == put ]] && pct=0
+		steadykv-bench "${tgt[@]}" --records "$HOT_RECORDS" --read-pct "$pct" \
+			--capacity --no-run --json "$OUT/hot-$sys-$wl.json" --quiet
 	done
-	[[ -n "${owner[$key]:-}" ]] || { echo "no node accepted $key" >&2; exit 1; }
+	printf '%-10s GET %s ops/s, PUT %s ops/s\n' "$sys" \
+		"$(jq -r .capacity.ops_per_s "$OUT/hot-$sys-get.json")" \
+		"$(jq -r .capacity.ops_per_s "$OUT/hot-$sys-put.json")"
+done
+# Latency at one common rate: half of the slowest system's GET capacity.
+hrate=$(jq -s 'map(.capacity.ops_per_s) | min / 2 | floor' "$OUT"/hot-*-get.json)
+for sys in steadykv redis memcached; do
+	case $sys in
+	steadykv) tgt=(--node 10.77.0.1:7000 --table 9) ;;
+	redis) tgt=(--redis 10.77.0.1:6380) ;;
+	memcached) tgt=(--memcached 10.77.0.1:11211) ;;
+	esac
+	steadykv-bench "${tgt[@]}" --records "$HOT_RECORDS" --rate "$hrate" \
+		--duration 5 --json "$OUT/hot-$sys-latency.json" --quiet
+	printf '%-10s at %s ops/s: %s\n' "$sys" "$hrate" \
+		"$(jq -c .run.result.latency_us "$OUT/hot-$sys-latency.json")"
 done
 
-step "read them back from their owners"
-for key in alice bob carol dave erin frank; do
-	run "$ctl" get "10.77.0.${owner[$key]}:$port" 1 "$key"
-done
-
-step "a read at a node that does not own the key"
-other=$(( owner[alice] % 3 + 1 ))
-run "$ctl" get "10.77.0.$other:$port" 1 alice || true
-
-step "overwrite and delete: versions move forward"
-run "$ctl" put "10.77.0.${owner[bob]}:$port" 1 bob "bob v2"
-run "$ctl" get "10.77.0.${owner[bob]}:$port" 1 bob
-run "$ctl" del "10.77.0.${owner[carol]}:$port" 1 carol
-run "$ctl" get "10.77.0.${owner[carol]}:$port" 1 carol || true
-
-step "each node's tablets and statistics"
-for i in 1 2 3; do
-	run ip netns exec "n$i" "$ctl" tablet list
-	run ip netns exec "n$i" "$ctl" -j node show
-done
-
-step "tear down: namespaces deleted, module unloaded"
-cleanup
-trap - EXIT
-echo "demo: done"
+jq -n --argjson records "$RECORDS" --argjson hot_records "$HOT_RECORDS" \
+	--argjson rate "$rate" --argjson rrate "$rrate" --argjson hrate "$hrate" \
+	--arg kernel "$(uname -r)" --argjson cpus "$(nproc)" \
+	'{records: $records, key_size: 30, value_size: 100, skv_rate: $rate,
+	  redis_rate: $rrate, hot_records: $hot_records, hot_rate: $hrate,
+	  kernel: $kernel, cpus: $cpus}' >"$OUT/meta.json"
+log "demo: raw results in $OUT"

@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
-# make demo: boot a guest, start three nodes (one per network namespace),
-# split a table over them, and store and read keys through steadykvctl.
+# make demo, the main job: the migration experiment in one QEMU guest.
+# steadykv moves half of a loaded table from node 1 to node 2 under YCSB-B
+# load (Rocksteady, then the push / no-priority-pull / one-partition
+# baselines); Redis Cluster 7.0 reshards the same share under the same
+# load; iperf3 gives the link's limit; one node of steadykv, Redis and
+# memcached are compared on the hot path.  The report, its JSON and the
+# plots go to build/demo/.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-exec vm-test/run.sh --name demo --timeout 300 -- scripts/demo-guest.sh
+out=$top/build/demo
+rm -rf "$out"
+mkdir -p "$out"
+# The guest writes its raw results into its run directory (a writable share).
+vm-test/run.sh --name demo --timeout "${DEMO_TIMEOUT:-1500}" --mem 4096 -- \
+	env RECORDS="${RECORDS:-200000}" scripts/demo-guest.sh
+cp -r build/vm/demo/demo "$out/raw"
+python3 scripts/demo_report.py "$out/raw" "$out"
