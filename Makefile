@@ -10,7 +10,7 @@ BUILD := $(CURDIR)/build
 export KVER
 
 .PHONY: all deps module userspace linux-src selftests host-test check vm-check \
-	demo bench-node bench-core lint nl-gen clean help
+	demo tour bench-node bench-core lint nl-gen clean help
 
 all: module userspace selftests
 
@@ -19,7 +19,8 @@ help:
 	@echo "make            build steadykv.ko, userspace programs, selftests"
 	@echo "make host-test  fast host-only tests (store core, client library)"
 	@echo "make check      host tests, then the VM suite; ends 'N passed, N failed'"
-	@echo "make demo       boot a guest, start three nodes, store and read keys"
+	@echo "make demo       the migration experiment beside Redis Cluster (build/demo/)"
+	@echo "make tour       boot a guest, start three nodes, store and read keys"
 	@echo "make lint       checkpatch on kmod/ and include/, cppcheck on userspace/"
 
 # Installs packages only when one is missing, so it is cheap to depend on.
@@ -53,6 +54,10 @@ vm-check:
 
 demo: all
 	@bash scripts/demo.sh
+
+# The first demo: three nodes, keys stored and read by hand.
+tour: all
+	@vm-test/run.sh --name tour --timeout 300 -- scripts/tour-guest.sh
 
 # Throughput of one node in a guest beside redis-server (ratios only).
 bench-node: all

@@ -74,7 +74,8 @@ done
 
 log "the link's limit: iperf3 from n1 to n2 (the direction data moves)"
 bg ip netns exec n2 iperf3 -s -1 -B 10.77.0.2
-wait_for 10 ip netns exec n1 bash -c 'exec 3<>/dev/tcp/10.77.0.2/5201'
+# A probe connection would use up the one-shot server: look for the socket.
+wait_for 10 bash -c "ip netns exec n2 ss -ltn | grep -q ':5201 '"
 ip netns exec n1 iperf3 -c 10.77.0.2 -t 5 -J >"$OUT/iperf3.json"
 jq -r '"iperf3: \(.end.sum_received.bits_per_second / 8e6 | floor) MB/s"' "$OUT/iperf3.json"
 
