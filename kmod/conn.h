@@ -47,6 +47,7 @@ struct skv_conn {
 	u32 nreq;
 	u32 nbad;
 	bool wrote;			/* a PUT/DELETE ran in this batch */
+	u32 retry_us;			/* hint for the next RETRY reply, 0: default */
 };
 
 /*

@@ -25,7 +25,7 @@
  * MIGRATING_IN tablet has arrived: yes if its partition's replayed cursor
  * passed it, the partition is done, or a priority pull resolved it.  A
  * client asking for an unresolved key gets RETRY and its hash goes to the
- * priority puller (skv_mig_want_key()), which batches up to 16 hashes in
+ * priority puller (skv_mig_want_key()), which batches up to 64 hashes in
  * one PRIORITY_PULL at a time, replays the answer, then marks the hashes
  * resolved; a key the source has nothing of is thus resolved (NOT_FOUND)
  * promptly.
@@ -340,13 +340,18 @@ static bool skv_mig_pending_has(struct skv_mig *m, u64 hash)
 	return false;
 }
 
-void skv_mig_want_key(struct skv_node *node, u64 table_id, u64 key_hash)
+/*
+ * Ask for a priority pull of key_hash; returns the retry_us to tell the
+ * client (see SKV_MIG_RETRY_US), or 0 if no migration brings that key.
+ */
+u32 skv_mig_want_key(struct skv_node *node, u64 table_id, u64 key_hash)
 {
 	struct skv_mig *m;
 	bool wake = false;
+	u32 retry_us = 0;
 
 	if (list_empty(&node->migs))
-		return;
+		return 0;
 	rcu_read_lock();
 	m = skv_mig_of(node, table_id, key_hash);
 	if (m && m->pending &&
@@ -361,8 +366,11 @@ void skv_mig_want_key(struct skv_node *node, u64 table_id, u64 key_hash)
 		spin_unlock(&m->lock);
 		if (wake)
 			wake_up(&m->prio_wq);
+		retry_us = clamp(READ_ONCE(m->prio_rtt_us), SKV_MIG_RETRY_US,
+				 SKV_MIG_RETRY_US_MAX);
 	}
 	rcu_read_unlock();
+	return retry_us;
 }
 
 u32 skv_mig_permille(struct skv_mig *m)
@@ -609,7 +617,8 @@ static int skv_mig_prio_pull(struct skv_mig_worker *w, u8 *req, u32 n)
 	const u32 rl = sizeof(struct skv_pull_reply);
 	struct skv_replay_stats st = {};
 	struct skv_peer *peer = &w->peer;
-	u32 i, resolved;
+	u32 i, resolved, rtt;
+	ktime_t t0;
 	int ret;
 
 	memset(pr, 0, sizeof(*pr));
@@ -620,6 +629,7 @@ static int skv_mig_prio_pull(struct skv_mig_worker *w, u8 *req, u32 n)
 		put_unaligned_le64(m->inflight_hashes[i],
 				   req + sizeof(*pr) + i * sizeof(__le64));
 
+	t0 = ktime_get();
 	ret = skv_mig_call(m, peer, SKV_OP_MIG_PRIORITY_PULL, req,
 			   sizeof(*pr) + n * sizeof(__le64), NULL, 0,
 			   SKV_MAX_BODY_LEN);
@@ -652,6 +662,9 @@ static int skv_mig_prio_pull(struct skv_mig_worker *w, u8 *req, u32 n)
 		return ret;
 	}
 	skv_mig_count(m, peer->len, &st);
+	/* The retry hint: 7/8 of the old average plus 1/8 of this pull. */
+	rtt = min_t(s64, ktime_us_delta(ktime_get(), t0), SKV_MIG_RETRY_US_MAX);
+	WRITE_ONCE(m->prio_rtt_us, m->prio_rtt_us - m->prio_rtt_us / 8 + rtt / 8);
 	atomic64_inc(&m->prio_pulls);
 	atomic64_add(resolved, &m->prio_keys);
 

@@ -35,11 +35,14 @@ struct netlink_ext_ack;
 /*
  * retry_us of a RETRY reply for a key still on its way here.  The client
  * is told to retry rather than parked: a connection thread serves a
- * pipeline of requests and must not block them behind one key.  100 us
- * is the order of one priority pull between two nodes (Rocksteady's
- * 50-100 us), so most retries find the key.
+ * pipeline of requests and must not block them behind one key.  The hint
+ * is the time a priority pull takes now (a moving average, measured by
+ * the puller), so most retries find the key and a slow link or a busy
+ * source does not turn waiting clients into a storm of retries; 100 us
+ * (Rocksteady's 50-100 us) is the floor, 10 ms the ceiling.
  */
 #define SKV_MIG_RETRY_US	100u
+#define SKV_MIG_RETRY_US_MAX	10000u
 
 /* Defaults of migrate-start (the spec's). */
 #define SKV_MIG_DEF_PARTITIONS	8
@@ -48,8 +51,12 @@ struct netlink_ext_ack;
 /* Ended migrations kept for migrate-get, and running ones allowed. */
 #define SKV_MIG_KEEP_ENDED	32
 #define SKV_MIG_MAX_RUNNING	16
-/* Hashes per PRIORITY_PULL (Rocksteady batches up to 16). */
-#define SKV_MIG_PRIO_BATCH	16
+/*
+ * Hashes per PRIORITY_PULL.  Rocksteady batches up to 16 with a 10 us
+ * round trip; ours are far slower (TCP, and a whole ms in a TCG guest), so
+ * a batch takes as many as the wire allows to keep up with clients.
+ */
+#define SKV_MIG_PRIO_BATCH	SKV_MAX_PRIO_HASHES
 /* Pending priority hashes (deduplicated); more are dropped (retried). */
 #define SKV_MIG_PRIO_PENDING	1024
 
@@ -116,6 +123,7 @@ struct skv_mig {
 	atomic64_t records_skipped;
 	atomic64_t pulls;
 	atomic64_t prio_pulls;
+	u32 prio_rtt_us;		/* moving average of a priority pull */
 	atomic64_t prio_keys;
 	atomic_t parts_done;
 	atomic_t workers_running;
@@ -157,9 +165,10 @@ int skv_mig_cancel(struct skv_mig *m);
 
 /*
  * A client asked for a key of a MIGRATING_IN tablet the store could not
- * resolve: queue a priority pull of its hash.  Any context; cheap.
+ * resolve: queue a priority pull of its hash.  Returns the retry_us to
+ * give the client (0: no migration brings it).  Any context; cheap.
  */
-void skv_mig_want_key(struct skv_node *node, u64 table_id, u64 key_hash);
+u32 skv_mig_want_key(struct skv_node *node, u64 table_id, u64 key_hash);
 
 /* State and progress snapshot helpers for netlink (mig_netlink.c). */
 u32 skv_mig_permille(struct skv_mig *m);

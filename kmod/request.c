@@ -102,7 +102,7 @@ static u8 skv_status(int ret)
 static u8 skv_retry_pull(struct skv_conn *c, u8 st, u64 table_id, u64 hash)
 {
 	if (st == SKV_S_RETRY)
-		skv_mig_want_key(c->node, table_id, hash);
+		c->retry_us = skv_mig_want_key(c->node, table_id, hash);
 	return st;
 }
 
@@ -123,7 +123,8 @@ static int skv_reply_result(struct skv_conn *c, const struct skv_hdr *h,
 		ver.version = cpu_to_le64(version);
 		return skv_reply(c, h, status, &ver, sizeof(ver));
 	case SKV_S_RETRY:
-		retry.retry_us = cpu_to_le32(SKV_RETRY_US_DEFAULT);
+		retry.retry_us = cpu_to_le32(c->retry_us ?: SKV_RETRY_US_DEFAULT);
+		c->retry_us = 0;
 		retry.reserved = 0;
 		return skv_reply(c, h, status, &retry, sizeof(retry));
 	case SKV_S_NO_SPACE:

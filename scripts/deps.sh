@@ -9,7 +9,7 @@ packages=(
 	# the kernel the VM boots, and the VM itself
 	linux-image-6.12-amd64 qemu-system-x86 busybox-static cpio xz-utils
 	# in-guest networking tools
-	iproute2 procps
+	iproute2 procps jq
 	# userspace: netlink, hashing, RCU for the host build of the store core
 	pkg-config libnl-3-dev libnl-genl-3-dev libxxhash-dev liburcu-dev
 	libhiredis-dev
