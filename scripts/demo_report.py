@@ -34,6 +34,8 @@ def record_bytes(key_size, value_size):
 
 def phase(run, name, field="p999"):
     try:
+        if not run["phases"][name]["ops"]:
+            return None
         return run["phases"][name]["latency_us"][field]
     except (KeyError, TypeError):
         return None
@@ -206,6 +208,16 @@ def main():
         else:
             report["baselines"][mode] = entry
 
+    # The move-backs between runs: Rocksteady with no client load.
+    unloaded = []
+    for name in sorted(os.listdir(res)):
+        if name.startswith("skv-unloaded-") and name.endswith(".json"):
+            m = load(os.path.join(res, name))
+            if m and m.get("state") == "done" and m.get("elapsed_us"):
+                unloaded.append(m["bytes_pulled"] / 1e6 / (m["elapsed_us"] / 1e6))
+    if unloaded and report["steadykv"]:
+        report["steadykv"]["migration_mb_per_s_unloaded"] = round(max(unloaded), 2)
+
     rd = os.path.join(res, "redis")
     rrun = load(os.path.join(rd, "run.json"))
     rres = load(os.path.join(rd, "reshard.json"), {})
@@ -267,6 +279,9 @@ def main():
     t = report["targets"]
     t["migration_vs_iperf3"] = {"value": ratio(s.get("migration_mb_per_s"), iperf_mb),
                                 "target": ">= 0.8"}
+    t["migration_unloaded_vs_iperf3"] = {
+        "value": ratio(s.get("migration_mb_per_s_unloaded"), iperf_mb),
+        "target": "(context: no client load, like iperf3)"}
     t["redis_reshard_vs_steadykv_duration"] = {
         "value": ratio(r.get("migration_seconds"), s.get("migration_seconds")),
         "target": ">= 100"}
@@ -323,7 +338,9 @@ def write_markdown(path, rep, skv_rows):
              "YCSB-B (95% reads), zipfian 0.99, at half of each system's measured "
              "capacity; half of the table moved from node 1 to node 2 while the "
              "load runs.\n")
-    L.append(f"Link limit (iperf3 n1 -> n2): **{fmt(rep['iperf3_mb_per_s'])} MB/s**\n")
+    L.append(f"Link limit (iperf3 n1 -> n2): **{fmt(rep['iperf3_mb_per_s'])} MB/s**; "
+             f"steadykv migration with no client load: "
+             f"**{fmt(s.get('migration_mb_per_s_unloaded'))} MB/s**\n")
     L.append("## Migration under load\n")
     L.append("| system | state | seconds | MB/s | p50/p99/p99.9 idle (us) | "
              "p50/p99/p99.9 during (us) | p99.9 after | source rate halved after (s) |")
@@ -385,10 +402,14 @@ def print_summary(rep, out):
     print("== demo summary")
     print(f"records {rep['records']} x {rep['record_bytes']} B; link (iperf3) "
           f"{fmt(rep['iperf3_mb_per_s'])} MB/s")
+    if s.get("migration_mb_per_s_unloaded"):
+        print(f"steadykv with no client load: {fmt(s['migration_mb_per_s_unloaded'])} MB/s "
+              f"({fmt(t['migration_unloaded_vs_iperf3']['value'])}x the link)")
     print(f"steadykv (Rocksteady): half the table in {fmt(s.get('migration_seconds'))} s "
           f"at {fmt(s.get('migration_mb_per_s'))} MB/s "
           f"({fmt(t['migration_vs_iperf3']['value'])}x the link); p99.9 "
-          f"{fmt(s.get('p999_us_idle'))} us idle, {fmt(s.get('p999_us_during'))} us during")
+          f"{fmt(s.get('p999_us_idle'))} us idle, {fmt(s.get('p999_us_during'))} us during; "
+          f"source rate halved {fmt(s.get('source_rate_halved_after_s'))} s after the start")
     for mode, e in rep["baselines"].items():
         print(f"  baseline {mode}: {fmt(e['migration_seconds'])} s, "
               f"{fmt(e['migration_mb_per_s'])} MB/s, p99.9 during "
