@@ -22,7 +22,7 @@ RUN_S=${RUN_S:-22}		# steadykv runs (idle + migration + after)
 HOT_RECORDS=${HOT_RECORDS:-100000}
 COORD=10.77.0.254:7100
 HALF_END=0x7fffffffffffffff	# migrate hashes 0..HALF_END: half the table
-SLOT_TAG=t3342			# CRC16("t3342") % 16384 == 8192: A's first slot after the reshard
+SLOT_TAG=t10790			# CRC16("t10790") % 16384 == 0: the slot redis-cli moves first
 
 # DEMO_PARTS: which experiments to run (a quicker look at one of them).
 PARTS=,${DEMO_PARTS:-steadykv,baselines,redis,hotpath},
@@ -173,23 +173,24 @@ rrate=$(jq -rn "$rcap / 2 | floor")
 echo "capacity $rcap ops/s; runs at $rrate ops/s"
 
 log "redis: best case first, one slot holding $((RECORDS / 2)) records, no load"
-# Keys "{t3342}..." all hash to slot 8192 (A's); it moves alone, then the
-# reshard below takes 8192 of A's other slots.
+# Keys "{t10790}..." all hash to slot 0, the first of A's slots, which is
+# the one `reshard --cluster-slots 1` moves; the reshard below then takes
+# 8192 of A's other slots.
 python3 - "$RECORDS" "$SLOT_TAG" <<'EOF' | redis-cli -h 10.77.0.1 --pipe >/dev/null
 import sys
 n, tag = int(sys.argv[1]) // 2, sys.argv[2]
 out = sys.stdout.buffer
 val = b"v" * 100
 for i in range(n):
-    key = ("{%s}user%0*d" % (tag, 30 - 7 - len(tag) - 2, i)).encode()
+    key = ("{%s}user%0*d" % (tag, 30 - len(tag) - 2 - 4, i)).encode()
     out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(val), val))
 EOF
-slot_keys=$(redis-cli -h 10.77.0.1 cluster countkeysinslot 8192)
+slot_keys=$(redis-cli -h 10.77.0.1 cluster countkeysinslot 0)
 t0=$(now_ns)
 redis-cli --cluster reshard 10.77.0.1:6379 --cluster-from "$A" --cluster-to "$B" \
 	--cluster-slots 1 --cluster-yes --cluster-pipeline 1000 >"$OUT/redis-slot.log" 2>&1
 t1=$(now_ns)
-moved=$(redis-cli -h 10.77.0.2 cluster countkeysinslot 8192)
+moved=$(redis-cli -h 10.77.0.2 cluster countkeysinslot 0)
 jq -n --argjson ns "$((t1 - t0))" --argjson keys "$slot_keys" --argjson moved "$moved" \
 	'{seconds: ($ns / 1e9), keys: $keys, keys_at_target: $moved}' >"$OUT/redis-single-slot.json"
 cat "$OUT/redis-single-slot.json"
