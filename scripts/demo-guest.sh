@@ -149,141 +149,141 @@ for p in "${PIDS[@]:1}"; do wait "$p" 2>/dev/null || true; done
 PIDS=()
 
 redis_part() {
-log "redis cluster 7.0: two masters, every slot on A (n1)"
-for i in 1 2; do
-	mkdir -p "/tmp/redis-n$i"
-	bg ip netns exec "n$i" redis-server --bind "10.77.0.$i" --port 6379 \
-		--cluster-enabled yes --cluster-config-file "/tmp/redis-n$i/nodes.conf" \
-		--dir "/tmp/redis-n$i" --save '' --appendonly no --protected-mode no \
-		--loglevel warning
-done
-for i in 1 2; do wait_for 20 redis-cli -h "10.77.0.$i" ping; done
-redis-cli -h 10.77.0.1 cluster addslotsrange 0 16383 >/dev/null
-redis-cli -h 10.77.0.1 cluster meet 10.77.0.2 6379 >/dev/null
-wait_for 30 bash -c "redis-cli -h 10.77.0.2 cluster info | grep -q cluster_state:ok"
-wait_for 30 bash -c "redis-cli -h 10.77.0.1 cluster nodes | grep -c master | grep -q 2"
-A=$(redis-cli -h 10.77.0.1 cluster myid)
-B=$(redis-cli -h 10.77.0.2 cluster myid)
+	log "redis cluster 7.0: two masters, every slot on A (n1)"
+	for i in 1 2; do
+		mkdir -p "/tmp/redis-n$i"
+		bg ip netns exec "n$i" redis-server --bind "10.77.0.$i" --port 6379 \
+			--cluster-enabled yes --cluster-config-file "/tmp/redis-n$i/nodes.conf" \
+			--dir "/tmp/redis-n$i" --save '' --appendonly no --protected-mode no \
+			--loglevel warning
+	done
+	for i in 1 2; do wait_for 20 redis-cli -h "10.77.0.$i" ping; done
+	redis-cli -h 10.77.0.1 cluster addslotsrange 0 16383 >/dev/null
+	redis-cli -h 10.77.0.1 cluster meet 10.77.0.2 6379 >/dev/null
+	wait_for 30 bash -c "redis-cli -h 10.77.0.2 cluster info | grep -q cluster_state:ok"
+	wait_for 30 bash -c "redis-cli -h 10.77.0.1 cluster nodes | grep -c master | grep -q 2"
+	A=$(redis-cli -h 10.77.0.1 cluster myid)
+	B=$(redis-cli -h 10.77.0.2 cluster myid)
 
-log "redis: load $RECORDS records, then measure capacity (YCSB-B)"
-steadykv-bench --redis 10.77.0.1:6379 --load --records "$RECORDS" --capacity \
-	--no-run --json "$OUT/redis-capacity.json" --quiet
-rcap=$(jq -r '.capacity.ops_per_s' "$OUT/redis-capacity.json")
-rrate=$(jq -rn "$rcap / 2 | floor")
-echo "capacity $rcap ops/s; runs at $rrate ops/s"
+	log "redis: load $RECORDS records, then measure capacity (YCSB-B)"
+	steadykv-bench --redis 10.77.0.1:6379 --load --records "$RECORDS" --capacity \
+		--no-run --json "$OUT/redis-capacity.json" --quiet
+	rcap=$(jq -r '.capacity.ops_per_s' "$OUT/redis-capacity.json")
+	rrate=$(jq -rn "$rcap / 2 | floor")
+	echo "capacity $rcap ops/s; runs at $rrate ops/s"
 
-log "redis: best case first, one slot holding $((RECORDS / 2)) records, no load"
-# Keys "{t10790}..." all hash to slot 0, the first of A's slots, which is
-# the one `reshard --cluster-slots 1` moves; the reshard below then takes
-# 8192 of A's other slots.
-python3 - "$RECORDS" "$SLOT_TAG" <<'EOF' | redis-cli -h 10.77.0.1 --pipe >/dev/null
-import sys
-n, tag = int(sys.argv[1]) // 2, sys.argv[2]
-out = sys.stdout.buffer
-val = b"v" * 100
-for i in range(n):
-    key = ("{%s}user%0*d" % (tag, 30 - len(tag) - 2 - 4, i)).encode()
-    out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(val), val))
-EOF
-slot_keys=$(redis-cli -h 10.77.0.1 cluster countkeysinslot 0)
-t0=$(now_ns)
-redis-cli --cluster reshard 10.77.0.1:6379 --cluster-from "$A" --cluster-to "$B" \
-	--cluster-slots 1 --cluster-yes --cluster-pipeline 1000 >"$OUT/redis-slot.log" 2>&1
-t1=$(now_ns)
-moved=$(redis-cli -h 10.77.0.2 cluster countkeysinslot 0)
-jq -n --argjson ns "$((t1 - t0))" --argjson keys "$slot_keys" --argjson moved "$moved" \
-	'{seconds: ($ns / 1e9), keys: $keys, keys_at_target: $moved}' >"$OUT/redis-single-slot.json"
-cat "$OUT/redis-single-slot.json"
-# Those keys are not part of the workload: drop them again.
-redis-cli -h 10.77.0.2 --scan --pattern "{$SLOT_TAG}*" |
-	xargs -r -n 500 redis-cli -h 10.77.0.2 del >/dev/null
+	log "redis: best case first, one slot holding $((RECORDS / 2)) records, no load"
+	# Keys "{t10790}..." all hash to slot 0, the first of A's slots, which is
+	# the one `reshard --cluster-slots 1` moves; the reshard below then takes
+	# 8192 of A's other slots.
+	python3 - "$RECORDS" "$SLOT_TAG" <<-'EOF' | redis-cli -h 10.77.0.1 --pipe >/dev/null
+	import sys
+	n, tag = int(sys.argv[1]) // 2, sys.argv[2]
+	out = sys.stdout.buffer
+	val = b"v" * 100
+	for i in range(n):
+	    key = ("{%s}user%0*d" % (tag, 30 - len(tag) - 2 - 4, i)).encode()
+	    out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(val), val))
+	EOF
+	slot_keys=$(redis-cli -h 10.77.0.1 cluster countkeysinslot 0)
+	t0=$(now_ns)
+	redis-cli --cluster reshard 10.77.0.1:6379 --cluster-from "$A" --cluster-to "$B" \
+		--cluster-slots 1 --cluster-yes --cluster-pipeline 1000 >"$OUT/redis-slot.log" 2>&1
+	t1=$(now_ns)
+	moved=$(redis-cli -h 10.77.0.2 cluster countkeysinslot 0)
+	jq -n --argjson ns "$((t1 - t0))" --argjson keys "$slot_keys" --argjson moved "$moved" \
+		'{seconds: ($ns / 1e9), keys: $keys, keys_at_target: $moved}' >"$OUT/redis-single-slot.json"
+	cat "$OUT/redis-single-slot.json"
+	# Those keys are not part of the workload: drop them again.
+	redis-cli -h 10.77.0.2 --scan --pattern "{$SLOT_TAG}*" |
+		xargs -r -n 500 redis-cli -h 10.77.0.2 del >/dev/null
 
-log "redis: YCSB-B at $rrate ops/s; reshard half the slots (8192) A -> B at ${IDLE_S}s"
-# redis-cli moves slot by slot with a fixed cost each (about 0.1 s here
-# under load): the whole reshard takes longer than the demo may.  It is
-# cut at RESHARD_CAP_S; the report then gives the slots moved in that time
-# and the time all 8192 take at that pace, marked as extrapolated.
-dir=$OUT/redis
-mkdir -p "$dir"
-steadykv-bench --redis 10.77.0.1:6379 --records "$RECORDS" --rate "$rrate" \
-	--duration 3600 --timeline "$dir/timeline.csv" --json "$dir/run.json" \
-	--mark-file "$dir/marks" --quiet &
-bench_pid=$!
-sleep "$IDLE_S"
-mark "$dir/marks" migration-start
-t0=$(now_ns)
-rc=0
-timeout --signal=INT "${RESHARD_CAP_S:-240}" redis-cli --cluster reshard 10.77.0.1:6379 \
-	--cluster-from "$A" --cluster-to "$B" --cluster-slots 8192 --cluster-yes \
-	--cluster-pipeline 1000 >"$dir/reshard.log" 2>&1 || rc=$?
-t1=$(now_ns)
-mark "$dir/marks" migration-end
-sleep "$AFTER_S"
-kill -INT "$bench_pid"
-wait "$bench_pid" || true
-# Slots B serves now, less the one moved before.
-slots_b=$(redis-cli -h 10.77.0.2 cluster nodes | awk '/myself/ {
-	n = 0
-	for (i = 9; i <= NF; i++) {
-		if (substr($i, 1, 1) == "[") continue
-		k = split($i, r, "-"); n += (k == 2 ? r[2] - r[1] + 1 : 1)
-	}
-	print n - 1 }')
-keys_b=$(redis-cli -h 10.77.0.2 dbsize)
-complete=false
-((rc == 0)) && complete=true
-jq -n --argjson ns "$((t1 - t0))" --argjson keys "$keys_b" --argjson slots "$slots_b" \
-	--argjson complete "$complete" \
-	'{seconds: ($ns / 1e9), slots: $slots, slots_wanted: 8192, complete: $complete,
-	  keys_moved: $keys,
-	  seconds_all_slots: (if $slots > 0 then ($ns / 1e9) * 8192 / $slots else null end)}' \
-	>"$dir/reshard.json"
-cat "$dir/reshard.json"
-redis-cli -h 10.77.0.1 shutdown nosave >/dev/null 2>&1 || true
-redis-cli -h 10.77.0.2 shutdown nosave >/dev/null 2>&1 || true
+	log "redis: YCSB-B at $rrate ops/s; reshard half the slots (8192) A -> B at ${IDLE_S}s"
+	# redis-cli moves slot by slot with a fixed cost each (about 0.1 s here
+	# under load): the whole reshard takes longer than the demo may.  It is
+	# cut at RESHARD_CAP_S; the report then gives the slots moved in that time
+	# and the time all 8192 take at that pace, marked as extrapolated.
+	dir=$OUT/redis
+	mkdir -p "$dir"
+	steadykv-bench --redis 10.77.0.1:6379 --records "$RECORDS" --rate "$rrate" \
+		--duration 3600 --timeline "$dir/timeline.csv" --json "$dir/run.json" \
+		--mark-file "$dir/marks" --quiet &
+	bench_pid=$!
+	sleep "$IDLE_S"
+	mark "$dir/marks" migration-start
+	t0=$(now_ns)
+	rc=0
+	timeout --signal=INT "${RESHARD_CAP_S:-240}" redis-cli --cluster reshard 10.77.0.1:6379 \
+		--cluster-from "$A" --cluster-to "$B" --cluster-slots 8192 --cluster-yes \
+		--cluster-pipeline 1000 >"$dir/reshard.log" 2>&1 || rc=$?
+	t1=$(now_ns)
+	mark "$dir/marks" migration-end
+	sleep "$AFTER_S"
+	kill -INT "$bench_pid"
+	wait "$bench_pid" || true
+	# Slots B serves now, less the one moved before.
+	slots_b=$(redis-cli -h 10.77.0.2 cluster nodes | awk '/myself/ {
+		n = 0
+		for (i = 9; i <= NF; i++) {
+			if (substr($i, 1, 1) == "[") continue
+			k = split($i, r, "-"); n += (k == 2 ? r[2] - r[1] + 1 : 1)
+		}
+		print n - 1 }')
+	keys_b=$(redis-cli -h 10.77.0.2 dbsize)
+	complete=false
+	((rc == 0)) && complete=true
+	jq -n --argjson ns "$((t1 - t0))" --argjson keys "$keys_b" --argjson slots "$slots_b" \
+		--argjson complete "$complete" \
+		'{seconds: ($ns / 1e9), slots: $slots, slots_wanted: 8192, complete: $complete,
+		  keys_moved: $keys,
+		  seconds_all_slots: (if $slots > 0 then ($ns / 1e9) * 8192 / $slots else null end)}' \
+		>"$dir/reshard.json"
+	cat "$dir/reshard.json"
+	redis-cli -h 10.77.0.1 shutdown nosave >/dev/null 2>&1 || true
+	redis-cli -h 10.77.0.2 shutdown nosave >/dev/null 2>&1 || true
 }
 
 hotpath_part() {
-log "hot path: one node of each, the same client machinery"
-# Node 1 still listens on 10.77.0.1:7000; table 9 is its alone.
-ip netns exec n1 steadykvctl table add 9
-ip netns exec n1 steadykvctl tablet add 9 min max
-bg ip netns exec n1 redis-server --bind 10.77.0.1 --port 6380 --save '' \
-	--appendonly no --protected-mode no --loglevel warning
-bg ip netns exec n1 memcached -u root -l 10.77.0.1 -p 11211 -t 1 -m 512
-wait_for 20 redis-cli -h 10.77.0.1 -p 6380 ping
-wait_for 20 bash -c 'exec 3<>/dev/tcp/10.77.0.1/11211'
-for sys in steadykv redis memcached; do
-	case $sys in
-	steadykv) tgt=(--node 10.77.0.1:7000 --table 9) ;;
-	redis) tgt=(--redis 10.77.0.1:6380) ;;
-	memcached) tgt=(--memcached 10.77.0.1:11211) ;;
-	esac
-	steadykv-bench "${tgt[@]}" --load --records "$HOT_RECORDS" --no-run \
-		--json "$OUT/hot-$sys-load.json" --quiet
-	for wl in get put; do
-		pct=100
-		[[ $wl == put ]] && pct=0
-		steadykv-bench "${tgt[@]}" --records "$HOT_RECORDS" --read-pct "$pct" \
-			--capacity --no-run --json "$OUT/hot-$sys-$wl.json" --quiet
+	log "hot path: one node of each, the same client machinery"
+	# Node 1 still listens on 10.77.0.1:7000; table 9 is its alone.
+	ip netns exec n1 steadykvctl table add 9
+	ip netns exec n1 steadykvctl tablet add 9 min max
+	bg ip netns exec n1 redis-server --bind 10.77.0.1 --port 6380 --save '' \
+		--appendonly no --protected-mode no --loglevel warning
+	bg ip netns exec n1 memcached -u root -l 10.77.0.1 -p 11211 -t 1 -m 512
+	wait_for 20 redis-cli -h 10.77.0.1 -p 6380 ping
+	wait_for 20 bash -c 'exec 3<>/dev/tcp/10.77.0.1/11211'
+	for sys in steadykv redis memcached; do
+		case $sys in
+		steadykv) tgt=(--node 10.77.0.1:7000 --table 9) ;;
+		redis) tgt=(--redis 10.77.0.1:6380) ;;
+		memcached) tgt=(--memcached 10.77.0.1:11211) ;;
+		esac
+		steadykv-bench "${tgt[@]}" --load --records "$HOT_RECORDS" --no-run \
+			--json "$OUT/hot-$sys-load.json" --quiet
+		for wl in get put; do
+			pct=100
+			[[ $wl == put ]] && pct=0
+			steadykv-bench "${tgt[@]}" --records "$HOT_RECORDS" --read-pct "$pct" \
+				--capacity --no-run --json "$OUT/hot-$sys-$wl.json" --quiet
+		done
+		printf '%-10s GET %s ops/s, PUT %s ops/s\n' "$sys" \
+			"$(jq -r .capacity.ops_per_s "$OUT/hot-$sys-get.json")" \
+			"$(jq -r .capacity.ops_per_s "$OUT/hot-$sys-put.json")"
 	done
-	printf '%-10s GET %s ops/s, PUT %s ops/s\n' "$sys" \
-		"$(jq -r .capacity.ops_per_s "$OUT/hot-$sys-get.json")" \
-		"$(jq -r .capacity.ops_per_s "$OUT/hot-$sys-put.json")"
-done
-# Latency at one common rate: half of the slowest system's GET capacity.
-hrate=$(jq -s 'map(.capacity.ops_per_s) | min / 2 | floor' "$OUT"/hot-*-get.json)
-for sys in steadykv redis memcached; do
-	case $sys in
-	steadykv) tgt=(--node 10.77.0.1:7000 --table 9) ;;
-	redis) tgt=(--redis 10.77.0.1:6380) ;;
-	memcached) tgt=(--memcached 10.77.0.1:11211) ;;
-	esac
-	steadykv-bench "${tgt[@]}" --records "$HOT_RECORDS" --rate "$hrate" \
-		--duration 5 --json "$OUT/hot-$sys-latency.json" --quiet
-	printf '%-10s at %s ops/s: %s\n' "$sys" "$hrate" \
-		"$(jq -c .run.result.latency_us "$OUT/hot-$sys-latency.json")"
-done
+	# Latency at one common rate: half of the slowest system's GET capacity.
+	hrate=$(jq -s 'map(.capacity.ops_per_s) | min / 2 | floor' "$OUT"/hot-*-get.json)
+	for sys in steadykv redis memcached; do
+		case $sys in
+		steadykv) tgt=(--node 10.77.0.1:7000 --table 9) ;;
+		redis) tgt=(--redis 10.77.0.1:6380) ;;
+		memcached) tgt=(--memcached 10.77.0.1:11211) ;;
+		esac
+		steadykv-bench "${tgt[@]}" --records "$HOT_RECORDS" --rate "$hrate" \
+			--duration 5 --json "$OUT/hot-$sys-latency.json" --quiet
+		printf '%-10s at %s ops/s: %s\n' "$sys" "$hrate" \
+			"$(jq -c .run.result.latency_us "$OUT/hot-$sys-latency.json")"
+	done
 
 }
 
