@@ -74,10 +74,21 @@ static int mc_parse(void *cs, struct buf *in, const struct pend *head,
 	if (head->op == BOP_READ && l >= 6 && !memcmp(p, "VALUE ", 6)) {
 		unsigned long long bytes;
 		size_t need, l2;
-		char fmt_key[256];
+		char fmt_key[256], hdr[320];
 		unsigned int flags;
 
-		if (sscanf(p, "VALUE %255s %u %llu", fmt_key, &flags, &bytes) != 3 ||
+		/*
+		 * sscanf() takes strlen() of its input first: on the receive
+		 * buffer that scans every pipelined reply behind this one (and
+		 * needs a NUL there).  Parse a bounded copy of the line.
+		 */
+		if (l >= sizeof(hdr)) {
+			snprintf(r->msg, sizeof(r->msg), "VALUE line too long");
+			return -1;
+		}
+		memcpy(hdr, p, l);
+		hdr[l] = '\0';
+		if (sscanf(hdr, "VALUE %255s %u %llu", fmt_key, &flags, &bytes) != 3 ||
 		    bytes > (1ull << 30)) {
 			snprintf(r->msg, sizeof(r->msg), "bad VALUE line");
 			return -1;
