@@ -14,6 +14,8 @@
 #include <linux/types.h>
 #include <linux/list.h>
 #include <linux/sched.h>
+#include <linux/stddef.h>
+#include <linux/unaligned.h>
 #include <steadykv/wire.h>
 
 struct skv_node;
@@ -84,5 +86,19 @@ int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 /* Append a reply header for request h. */
 void skv_put_reply_hdr(void *p, const struct skv_hdr *h, u8 status,
 		       u32 body_len);
+
+/* Append a reply with body (len bytes, may be NULL when len is 0). */
+int skv_reply(struct skv_conn *c, const struct skv_hdr *h, u8 status,
+	      const void *body, u32 len);
+/* Answer bad input (BAD_REQUEST, TOO_BIG, UNKNOWN_OP): counted. */
+int skv_reply_bad(struct skv_conn *c, const struct skv_hdr *h, u8 status);
+
+/* Field readers for a request body at any alignment (frames are unaligned). */
+#define SKV_LE16(body, type, field) \
+	get_unaligned_le16((body) + offsetof(type, field))
+#define SKV_LE32(body, type, field) \
+	get_unaligned_le32((body) + offsetof(type, field))
+#define SKV_LE64(body, type, field) \
+	get_unaligned_le64((body) + offsetof(type, field))
 
 #endif /* SKV_CONN_H */

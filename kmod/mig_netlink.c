@@ -20,15 +20,6 @@
 
 static_assert((int)STEADYKV_A_MIGRATION_PAD == (int)STEADYKV_A_NODE_PAD);
 
-/* A required attribute: extack names the missing one and says so. */
-#define SKV_NL_REQUIRE(info, attr, msg) ({				\
-	struct genl_info *__skv_info = (info);				\
-	bool __skv_missing = GENL_REQ_ATTR_CHECK(__skv_info, attr);	\
-	if (__skv_missing)						\
-		NL_SET_ERR_MSG_MOD(__skv_info->extack, msg);		\
-	__skv_missing;							\
-})
-
 static int skv_mig_put_u64(struct sk_buff *skb, int attr, u64 value)
 {
 	return nla_put_u64_64bit(skb, attr, value, STEADYKV_A_MIGRATION_PAD);

@@ -42,13 +42,6 @@ static_assert(sizeof(struct skv_pull_reply) == 16);
 static_assert(sizeof(struct skv_prio_pull_req) == 24);
 static_assert(sizeof(struct skv_batch_hdr) == 16);
 
-#define SKV_LE16(body, type, field) \
-	get_unaligned_le16((body) + offsetof(type, field))
-#define SKV_LE32(body, type, field) \
-	get_unaligned_le32((body) + offsetof(type, field))
-#define SKV_LE64(body, type, field) \
-	get_unaligned_le64((body) + offsetof(type, field))
-
 #define SKV_MIN_PULL_BUDGET	1024u
 /* Room for a pull reply's batch: the body cap less the pull reply. */
 #define SKV_PULL_BATCH_MAX \
@@ -108,28 +101,6 @@ static bool skv_mig_get(struct skv_node *node, u64 id, struct skv_mig_out *out)
 	return m;
 }
 
-static int skv_mig_reply(struct skv_conn *c, const struct skv_hdr *h,
-			 u8 status, const void *body, u32 len)
-{
-	int err;
-
-	err = skv_out_reserve(c, SKV_HDR_LEN + len);
-	if (err)
-		return err;
-	skv_put_reply_hdr(c->obuf + c->olen, h, status, len);
-	if (len)
-		memcpy(c->obuf + c->olen + SKV_HDR_LEN, body, len);
-	c->olen += SKV_HDR_LEN + len;
-	return 0;
-}
-
-/* Bad input is counted like the data ops' (node bad_requests). */
-static int skv_mig_bad(struct skv_conn *c, const struct skv_hdr *h)
-{
-	c->nbad++;
-	return skv_mig_reply(c, h, SKV_S_BAD_REQUEST, NULL, 0);
-}
-
 struct skv_range {
 	u64 id;
 	u64 table_id;
@@ -181,7 +152,7 @@ static int skv_mig_prepare_reply(struct skv_conn *c, const struct skv_hdr *h,
 	pr.safe_version = cpu_to_le64(safe);
 	pr.index_buckets = cpu_to_le32(1u << skv_index_buckets_log2);
 	pr.objects = cpu_to_le64(st.objects);
-	return skv_mig_reply(c, h, SKV_S_OK, &pr, sizeof(pr));
+	return skv_reply(c, h, SKV_S_OK, &pr, sizeof(pr));
 }
 
 /*
@@ -282,7 +253,7 @@ static int skv_mig_prepare(struct skv_conn *c, const struct skv_hdr *h,
 
 	if (len != sizeof(struct skv_mig_range_req) ||
 	    !skv_parse_range(body, SKV_MIG_F_KEEP_OWNER, &r))
-		return skv_mig_bad(c, h);
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	mutex_lock(&node->lock);
 	m = skv_mig_find(node, r.id);
 	if (m)
@@ -291,7 +262,7 @@ static int skv_mig_prepare(struct skv_conn *c, const struct skv_hdr *h,
 		st = skv_mig_prepare_new(node, s, &r, &safe);
 	mutex_unlock(&node->lock);
 	if (st != SKV_S_OK)
-		return skv_mig_reply(c, h, st, NULL, 0);
+		return skv_reply(c, h, st, NULL, 0);
 	return skv_mig_prepare_reply(c, h, s, safe);
 }
 
@@ -352,7 +323,7 @@ static int skv_mig_pull(struct skv_conn *c, const struct skv_hdr *h,
 
 	if (len != sizeof(struct skv_pull_req) ||
 	    SKV_LE32(body, struct skv_pull_req, reserved))
-		return skv_mig_bad(c, h);
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	id = SKV_LE64(body, struct skv_pull_req, migration_id);
 	table_id = SKV_LE64(body, struct skv_pull_req, table_id);
 	start = SKV_LE64(body, struct skv_pull_req, start_hash);
@@ -361,11 +332,11 @@ static int skv_mig_pull(struct skv_conn *c, const struct skv_hdr *h,
 	min_version = SKV_LE64(body, struct skv_pull_req, min_version);
 	budget = SKV_LE32(body, struct skv_pull_req, budget);
 	if (start > end)
-		return skv_mig_bad(c, h);
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	if (!skv_mig_get(c->node, id, &m))
-		return skv_mig_reply(c, h, SKV_S_NO_MIGRATION, NULL, 0);
+		return skv_reply(c, h, SKV_S_NO_MIGRATION, NULL, 0);
 	if (!skv_mig_inside(&m, table_id, start, end))
-		return skv_mig_bad(c, h);
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	budget = clamp(budget, SKV_MIN_PULL_BUDGET, SKV_MAX_PULL_BUDGET);
 	/* The reply body is capped like a request's. */
 	cap = min_t(u32, budget + sizeof(struct skv_batch_hdr),
@@ -390,7 +361,7 @@ static int skv_mig_pull(struct skv_conn *c, const struct skv_hdr *h,
 		/* A group larger than any reply: cannot be shipped. */
 		pr_warn_ratelimited("steadykv: pull of migration %llu: record group at %llx too large\n",
 				    id, cursor);
-		return skv_mig_reply(c, h, SKV_S_INTERNAL, NULL, 0);
+		return skv_reply(c, h, SKV_S_INTERNAL, NULL, 0);
 	}
 	pr.next_cursor = cpu_to_le64(next);
 	pr.resolved = cpu_to_le32(done);
@@ -416,19 +387,19 @@ static int skv_mig_priority_pull(struct skv_conn *c, const struct skv_hdr *h,
 	    SKV_LE16(body, struct skv_prio_pull_req, reserved[0]) ||
 	    SKV_LE16(body, struct skv_prio_pull_req, reserved[1]) ||
 	    SKV_LE16(body, struct skv_prio_pull_req, reserved[2]))
-		return skv_mig_bad(c, h);
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	count = SKV_LE16(body, struct skv_prio_pull_req, count);
 	if (!count || count > SKV_MAX_PRIO_HASHES ||
 	    len != fixed + count * sizeof(__le64))
-		return skv_mig_bad(c, h);
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	id = SKV_LE64(body, struct skv_prio_pull_req, migration_id);
 	table_id = SKV_LE64(body, struct skv_prio_pull_req, table_id);
 	if (!skv_mig_get(c->node, id, &m))
-		return skv_mig_reply(c, h, SKV_S_NO_MIGRATION, NULL, 0);
+		return skv_reply(c, h, SKV_S_NO_MIGRATION, NULL, 0);
 	for (i = 0; i < count; i++) {
 		hashes[i] = get_unaligned_le64(body + fixed + i * 8);
 		if (!skv_mig_inside(&m, table_id, hashes[i], hashes[i]))
-			return skv_mig_bad(c, h);
+			return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	}
 	err = skv_out_reserve(c, SKV_PULL_FIXED + SKV_PULL_BATCH_MAX);
 	if (err)
@@ -437,7 +408,7 @@ static int skv_mig_priority_pull(struct skv_conn *c, const struct skv_hdr *h,
 			       c->obuf + c->olen + SKV_PULL_FIXED,
 			       SKV_PULL_BATCH_MAX, &resolved);
 	if (n < 0)
-		return skv_mig_reply(c, h, SKV_S_INTERNAL, NULL, 0);
+		return skv_reply(c, h, SKV_S_INTERNAL, NULL, 0);
 	pr.resolved = cpu_to_le32(resolved);
 	skv_put_reply_hdr(c->obuf + c->olen, h, SKV_S_OK, sizeof(pr) + n);
 	memcpy(c->obuf + c->olen + SKV_HDR_LEN, &pr, sizeof(pr));
@@ -465,7 +436,7 @@ static int skv_mig_end(struct skv_conn *c, const struct skv_hdr *h,
 
 	if (len != sizeof(struct skv_mig_range_req) ||
 	    !skv_parse_range(body, SKV_MIG_F_ABORT, &r))
-		return skv_mig_bad(c, h);
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	mutex_lock(&node->lock);
 	m = skv_mig_find(node, r.id);
 	if (!m) {
@@ -501,8 +472,8 @@ static int skv_mig_end(struct skv_conn *c, const struct skv_hdr *h,
 	if (st == SKV_S_OK)
 		skv_node_kick_cleaner(node);	/* dropped data to reclaim */
 	if (st == SKV_S_BAD_REQUEST)
-		return skv_mig_bad(c, h);
-	return skv_mig_reply(c, h, st, NULL, 0);
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	return skv_reply(c, h, st, NULL, 0);
 }
 
 /*
@@ -557,11 +528,11 @@ static int skv_mig_push_back(struct skv_conn *c, const struct skv_hdr *h,
 	int err;
 
 	if (len < fixed || !skv_parse_range(body, 0, &r))
-		return skv_mig_bad(c, h);
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	/* Checked whole (lengths, crcs, key hashes) before anything else. */
 	if (skv_batch_verify(body + fixed, len - fixed, SKV_PARSE_CHECK_HASH,
 			     &recs, &rlen, &count))
-		return skv_mig_bad(c, h);
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	mutex_lock(&node->lock);
 	m = skv_mig_find(node, r.id);
 	if (!m) {
@@ -590,8 +561,8 @@ static int skv_mig_push_back(struct skv_conn *c, const struct skv_hdr *h,
 unlock:
 	mutex_unlock(&node->lock);
 	if (st == SKV_S_BAD_REQUEST)
-		return skv_mig_bad(c, h);
-	return skv_mig_reply(c, h, st, NULL, 0);
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	return skv_reply(c, h, st, NULL, 0);
 }
 
 int skv_mig_source_handle(struct skv_conn *c, const struct skv_hdr *h,
@@ -610,7 +581,7 @@ int skv_mig_source_handle(struct skv_conn *c, const struct skv_hdr *h,
 	if (h->opcode == SKV_OP_MIG_PULL && task_nice(current) < 10)
 		set_user_nice(current, 10);
 	if (!s)
-		return skv_mig_reply(c, h, SKV_S_UNKNOWN_TABLE, NULL, 0);
+		return skv_reply(c, h, SKV_S_UNKNOWN_TABLE, NULL, 0);
 	switch (h->opcode) {
 	case SKV_OP_MIG_PREPARE:
 		return skv_mig_prepare(c, h, s, body, len);
@@ -623,6 +594,6 @@ int skv_mig_source_handle(struct skv_conn *c, const struct skv_hdr *h,
 	case SKV_OP_MIG_PUSH_BACK:
 		return skv_mig_push_back(c, h, s, body, len);
 	default:
-		return skv_mig_reply(c, h, SKV_S_UNKNOWN_OP, NULL, 0);
+		return skv_reply(c, h, SKV_S_UNKNOWN_OP, NULL, 0);
 	}
 }

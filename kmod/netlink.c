@@ -36,15 +36,6 @@ static_assert((int)STEADYKV_TABLET_STATE_RECOVERING ==
 static_assert((int)STEADYKV_A_TABLE_PAD == (int)STEADYKV_A_NODE_PAD);
 static_assert((int)STEADYKV_A_TABLET_PAD == (int)STEADYKV_A_NODE_PAD);
 
-/* A required attribute: extack names the missing one and says so. */
-#define SKV_NL_REQUIRE(info, attr, msg) ({				\
-	struct genl_info *__skv_info = (info);				\
-	bool __skv_missing = GENL_REQ_ATTR_CHECK(__skv_info, attr);	\
-	if (__skv_missing)						\
-		NL_SET_ERR_MSG_MOD(__skv_info->extack, msg);		\
-	__skv_missing;							\
-})
-
 static struct skv_node *skv_nl_node(struct genl_info *info)
 {
 	return skv_node(genl_info_net(info));

@@ -28,13 +28,6 @@
  */
 #define SKV_RETRY_US_DEFAULT	SKV_MIG_RETRY_US
 
-/* Field readers for a body at any alignment. */
-#define SKV_LE16(body, type, field) \
-	get_unaligned_le16((body) + offsetof(type, field))
-#define SKV_LE32(body, type, field) \
-	get_unaligned_le32((body) + offsetof(type, field))
-#define SKV_LE64(body, type, field) \
-	get_unaligned_le64((body) + offsetof(type, field))
 
 static_assert(sizeof(struct skv_hdr) == 24);
 static_assert(sizeof(struct skv_key_req) == 24);
@@ -62,9 +55,8 @@ void skv_put_reply_hdr(void *p, const struct skv_hdr *h, u8 status,
 	memcpy(p, &r, sizeof(r));
 }
 
-/* Append a reply with body (len bytes, may be NULL when len is 0). */
-static int skv_reply(struct skv_conn *c, const struct skv_hdr *h, u8 status,
-		     const void *body, u32 len)
+int skv_reply(struct skv_conn *c, const struct skv_hdr *h, u8 status,
+	      const void *body, u32 len)
 {
 	int err;
 
@@ -78,9 +70,7 @@ static int skv_reply(struct skv_conn *c, const struct skv_hdr *h, u8 status,
 	return 0;
 }
 
-/* Answer bad input (BAD_REQUEST, TOO_BIG, UNKNOWN_OP): counted. */
-static int skv_reply_bad(struct skv_conn *c, const struct skv_hdr *h,
-			 u8 status)
+int skv_reply_bad(struct skv_conn *c, const struct skv_hdr *h, u8 status)
 {
 	c->nbad++;
 	return skv_reply(c, h, status, NULL, 0);
