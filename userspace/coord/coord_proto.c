@@ -22,6 +22,7 @@
 #include <uapi/linux/steadykv.h>
 
 #include "coord_proto.h"
+#include "../common/mig_names.h"
 
 _Static_assert(sizeof(struct skv_coord_hdr) == COORD_HDR_LEN, "hdr size");
 _Static_assert(sizeof(struct skv_coord_table) == 16, "table size");
@@ -545,31 +546,16 @@ int coord_mig_list_decode(const void *body, size_t len,
 
 const char *coord_mig_state_name(uint32_t state)
 {
-	static const char *const names[] = {
-		[STEADYKV_MIGRATION_STATE_PREPARING] = "preparing",
-		[STEADYKV_MIGRATION_STATE_PULLING] = "pulling",
-		[STEADYKV_MIGRATION_STATE_CATCHING_UP] = "catching-up",
-		[STEADYKV_MIGRATION_STATE_DONE] = "done",
-		[STEADYKV_MIGRATION_STATE_ROLLING_BACK] = "rolling-back",
-		[STEADYKV_MIGRATION_STATE_CANCELLED] = "cancelled",
-		[STEADYKV_MIGRATION_STATE_FAILED] = "failed",
-	};
+	const char *name = skv_mig_state_name(state);
 
-	if (state < sizeof(names) / sizeof(names[0]) && names[state])
-		return names[state];
-	return "?";
+	return name ? name : "?";
 }
 
 const char *coord_mig_mode_name(uint32_t mode)
 {
-	switch (mode) {
-	case STEADYKV_MIGRATION_MODE_ROCKSTEADY:
-		return "rocksteady";
-	case STEADYKV_MIGRATION_MODE_PUSH:
-		return "push";
-	default:
-		return "?";
-	}
+	const char *name = skv_mig_mode_name(mode);
+
+	return name ? name : "?";
 }
 
 bool coord_mig_state_final(uint32_t state)

@@ -18,6 +18,8 @@
 
 #include <uapi/linux/steadykv.h>
 
+#include "../common/mig_names.h"
+
 #include "sknl.h"
 
 /* libnl's own receive buffer and the socket's: big enough for any reply. */
@@ -147,21 +149,6 @@ static const char *const state_names[] = {
 	[STEADYKV_TABLET_STATE_RECOVERING] = "recovering",
 };
 
-static const char *const mig_state_names[] = {
-	[STEADYKV_MIGRATION_STATE_PREPARING] = "preparing",
-	[STEADYKV_MIGRATION_STATE_PULLING] = "pulling",
-	[STEADYKV_MIGRATION_STATE_CATCHING_UP] = "catching-up",
-	[STEADYKV_MIGRATION_STATE_DONE] = "done",
-	[STEADYKV_MIGRATION_STATE_ROLLING_BACK] = "rolling-back",
-	[STEADYKV_MIGRATION_STATE_CANCELLED] = "cancelled",
-	[STEADYKV_MIGRATION_STATE_FAILED] = "failed",
-};
-
-static const char *const mig_mode_names[] = {
-	[STEADYKV_MIGRATION_MODE_ROCKSTEADY] = "rocksteady",
-	[STEADYKV_MIGRATION_MODE_PUSH] = "push",
-};
-
 const char *sknl_cmd_name(uint8_t cmd)
 {
 	return cmd < ARRAY_SIZE(cmd_names) && cmd_names[cmd] ? cmd_names[cmd] : "unknown";
@@ -185,18 +172,24 @@ int sknl_state_parse(const char *s, uint32_t *state)
 
 const char *sknl_mig_state_name(uint32_t state)
 {
-	return state < ARRAY_SIZE(mig_state_names) ? mig_state_names[state] : "unknown";
+	const char *name = skv_mig_state_name(state);
+
+	return name ? name : "unknown";
 }
 
 const char *sknl_mig_mode_name(uint32_t mode)
 {
-	return mode < ARRAY_SIZE(mig_mode_names) ? mig_mode_names[mode] : "unknown";
+	const char *name = skv_mig_mode_name(mode);
+
+	return name ? name : "unknown";
 }
 
 int sknl_mig_mode_parse(const char *s, uint32_t *mode)
 {
-	for (uint32_t i = 0; i < ARRAY_SIZE(mig_mode_names); i++) {
-		if (!strcmp(s, mig_mode_names[i])) {
+	const char *name;
+
+	for (uint32_t i = 0; (name = skv_mig_mode_name(i)); i++) {
+		if (!strcmp(s, name)) {
 			*mode = i;
 			return 0;
 		}
