@@ -31,6 +31,8 @@
 
 #include "skv_util.h"
 
+#include "../userspace/common/mig_names.h"
+
 char st_last_error[256];
 
 static void seterr(const char *fmt, ...)
@@ -1068,18 +1070,9 @@ int st_nl_migrate_get(struct st_nl *nl, uint64_t id, struct st_mig *out,
 
 const char *st_mig_state_name(uint64_t state)
 {
-	static const char *const names[] = {
-		[STEADYKV_MIGRATION_STATE_PREPARING] = "preparing",
-		[STEADYKV_MIGRATION_STATE_PULLING] = "pulling",
-		[STEADYKV_MIGRATION_STATE_CATCHING_UP] = "catching-up",
-		[STEADYKV_MIGRATION_STATE_DONE] = "done",
-		[STEADYKV_MIGRATION_STATE_ROLLING_BACK] = "rolling-back",
-		[STEADYKV_MIGRATION_STATE_CANCELLED] = "cancelled",
-		[STEADYKV_MIGRATION_STATE_FAILED] = "failed",
-	};
+	const char *name = state <= UINT32_MAX ? skv_mig_state_name(state) : NULL;
 
-	return state < sizeof(names) / sizeof(names[0]) && names[state] ?
-	       names[state] : "?";
+	return name ? name : "?";
 }
 
 /* ---- namespaces ---- */
