@@ -117,9 +117,28 @@ void skv_mig_notify(struct skv_mig *m)
 					STEADYKV_NLGRP_EVENTS, GFP_KERNEL);
 }
 
-static u32 skv_nl_u32(struct genl_info *info, int attr, u32 def)
+static u32 skv_nl_u32(struct nlattr *attr, u32 def)
 {
-	return info->attrs[attr] ? nla_get_u32(info->attrs[attr]) : def;
+	return attr ? nla_get_u32(attr) : def;
+}
+
+/*
+ * The tuning of migrate-start: an absent attribute means the spec's
+ * default, decided here only (the policy has checked the ranges).
+ */
+static void skv_nl_mig_tuning(struct nlattr **a, struct skv_mig_params *p)
+{
+	p->mode = skv_nl_u32(a[STEADYKV_A_MIGRATION_MODE],
+			     STEADYKV_MIGRATION_MODE_ROCKSTEADY);
+	p->partitions = skv_nl_u32(a[STEADYKV_A_MIGRATION_PARTITIONS],
+				   STEADYKV_MIGRATION_PARTITIONS_DEFAULT);
+	p->inflight = skv_nl_u32(a[STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT],
+				 STEADYKV_MIGRATION_PULLS_IN_FLIGHT_DEFAULT);
+	p->budget = skv_nl_u32(a[STEADYKV_A_MIGRATION_PULL_BUDGET],
+			       STEADYKV_MIGRATION_PULL_BUDGET_DEFAULT);
+	p->prio = a[STEADYKV_A_MIGRATION_PRIORITY_PULLS] ?
+		  nla_get_u8(a[STEADYKV_A_MIGRATION_PRIORITY_PULLS]) :
+		  STEADYKV_MIGRATION_PRIORITY_PULLS_DEFAULT;
 }
 
 int steadykv_nl_migrate_start_doit(struct sk_buff *skb, struct genl_info *info)
@@ -161,17 +180,7 @@ int steadykv_nl_migrate_start_doit(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	p.port = nla_get_u16(a[STEADYKV_A_MIGRATION_SOURCE_PORT]);
-	/* Ranges are checked by the policy; defaults as in the spec. */
-	p.mode = skv_nl_u32(info, STEADYKV_A_MIGRATION_MODE,
-			    STEADYKV_MIGRATION_MODE_ROCKSTEADY);
-	p.partitions = skv_nl_u32(info, STEADYKV_A_MIGRATION_PARTITIONS,
-				  SKV_MIG_DEF_PARTITIONS);
-	p.inflight = skv_nl_u32(info, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT,
-				SKV_MIG_DEF_INFLIGHT);
-	p.budget = skv_nl_u32(info, STEADYKV_A_MIGRATION_PULL_BUDGET,
-			      SKV_MIG_DEF_BUDGET);
-	p.prio = a[STEADYKV_A_MIGRATION_PRIORITY_PULLS] ?
-		 nla_get_u8(a[STEADYKV_A_MIGRATION_PRIORITY_PULLS]) : true;
+	skv_nl_mig_tuning(a, &p);
 
 	mutex_lock(&node->lock);
 	err = skv_mig_start(node, &p, info->extack);

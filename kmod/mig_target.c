@@ -53,6 +53,7 @@
 #include <linux/unaligned.h>
 #include <net/netlink.h>
 #include <uapi/linux/steadykv.h>
+#include <steadykv/migration.h>
 
 #include "node.h"
 #include "mig_target.h"
@@ -405,11 +406,48 @@ u64 skv_mig_elapsed_us(struct skv_mig *m)
 
 /* ---- state changes ----------------------------------------------------- */
 
-static void skv_mig_set_state(struct skv_mig *m, u32 state)
+/* Tell the events group where m is (and when it last did). */
+static void skv_tgt_announce(struct skv_mig *m)
 {
-	WRITE_ONCE(m->state, state);
 	m->last_ntf = jiffies;
 	skv_mig_notify(m);
+}
+
+/*
+ * Every phase change of a migration, on its controller thread.  The
+ * creation phase (preparing) is not a change; each change must be one
+ * legal step (an illegal one is a bug: warned about and refused, the
+ * phase stays).  A final phase ends the migration: its progress and
+ * duration freeze and it leaves the running count, under node->lock with
+ * the phase so that netlink sees them together.  An abandoned
+ * migration's end is not announced: its namespace is going away.
+ * 0, or -EINVAL if refused.
+ */
+static int skv_tgt_change_state(struct skv_mig *m, u32 state)
+{
+	struct skv_node *node = m->node;
+	bool final = skv_mig_state_final(state);
+
+	mutex_lock(&node->lock);
+	if (WARN_ON_ONCE(!skv_mig_state_step_ok(m->state, state))) {
+		mutex_unlock(&node->lock);
+		return -EINVAL;
+	}
+	if (final) {
+		m->end_permille = skv_mig_permille(m);
+		m->elapsed_us = ktime_us_delta(ktime_get(), m->t_start);
+	}
+	WRITE_ONCE(m->state, state);
+	if (final) {
+		WRITE_ONCE(m->ended, true);
+		node->migs_running--;
+		node->migs_ended++;
+	}
+	mutex_unlock(&node->lock);
+
+	if (!final || !READ_ONCE(m->abandon))
+		skv_tgt_announce(m);
+	return 0;
 }
 
 /* A tablet change here, under node->lock (ordered with netlink's). */
@@ -820,8 +858,7 @@ static int skv_mig_pass(struct skv_mig *m, bool prio)
 		if (pulls != seen &&
 		    time_after_eq(jiffies, m->last_ntf + SKV_MIG_NTF_INTERVAL)) {
 			seen = pulls;
-			m->last_ntf = jiffies;
-			skv_mig_notify(m);
+			skv_tgt_announce(m);
 		}
 	}
 	skv_mig_workers_stop(m);
@@ -933,21 +970,14 @@ static int skv_mig_push_back(struct skv_mig *m)
 /* The migration ended: record it, free what only a running one needs. */
 static void skv_mig_finish(struct skv_mig *m, u32 state)
 {
-	struct skv_node *node = m->node;
-
 	skv_mig_workers_stop(m);
 	if (READ_ONCE(m->active))
 		skv_mig_set_active(m, false);
 	skv_peer_close(&m->peer);
 
-	mutex_lock(&node->lock);
-	m->end_permille = skv_mig_permille(m);
-	m->elapsed_us = ktime_us_delta(ktime_get(), m->t_start);
-	WRITE_ONCE(m->state, state);
-	WRITE_ONCE(m->ended, true);
-	node->migs_running--;
-	node->migs_ended++;
-	mutex_unlock(&node->lock);
+	/* A refused end (a bug, warned about) still ends it, as failed. */
+	if (skv_tgt_change_state(m, state))
+		skv_tgt_change_state(m, STEADYKV_MIGRATION_STATE_FAILED);
 
 	/* Nobody reads these once ended (and not active). */
 	kvfree(m->resolved);
@@ -956,9 +986,6 @@ static void skv_mig_finish(struct skv_mig *m, u32 state)
 	m->pending = NULL;
 	kfree(m->parts);
 	m->parts = NULL;
-
-	if (!READ_ONCE(m->abandon))
-		skv_mig_notify(m);
 }
 
 /*
@@ -970,7 +997,7 @@ static void skv_mig_rollback(struct skv_mig *m, bool served)
 	bool cancelled = READ_ONCE(m->cancel) && !READ_ONCE(m->failing);
 	int err;
 
-	skv_mig_set_state(m, STEADYKV_MIGRATION_STATE_ROLLING_BACK);
+	skv_tgt_change_state(m, STEADYKV_MIGRATION_STATE_ROLLING_BACK);
 	skv_peer_close(&m->peer);	/* see skv_mig_run() */
 	if (served) {
 		/* Stops serving; waits for the writes in flight. */
@@ -1042,7 +1069,7 @@ static void skv_mig_run(struct skv_mig *m)
 	u64 safe = 0;
 	int err;
 
-	skv_mig_set_state(m, STEADYKV_MIGRATION_STATE_PREPARING);
+	skv_tgt_announce(m);	/* preparing, since its creation */
 	err = skv_mig_prepare(m, push ? SKV_MIG_F_KEEP_OWNER : 0, &safe);
 	if (err) {
 		if (err == -ESHUTDOWN)
@@ -1091,7 +1118,7 @@ static void skv_mig_run(struct skv_mig *m)
 	}
 	if (!push)
 		m->owned_us = ktime_us_delta(ktime_get(), m->t_start);
-	skv_mig_set_state(m, STEADYKV_MIGRATION_STATE_PULLING);
+	skv_tgt_change_state(m, STEADYKV_MIGRATION_STATE_PULLING);
 
 	if (skv_mig_after_pass(m, skv_mig_pass(m, !push && m->p.prio), !push))
 		return;
@@ -1109,7 +1136,7 @@ static void skv_mig_run(struct skv_mig *m)
 		skv_store_raise_version(s, safe);
 		m->safe_version = safe;
 		m->min_version = m->first_safe;
-		skv_mig_set_state(m, STEADYKV_MIGRATION_STATE_CATCHING_UP);
+		skv_tgt_change_state(m, STEADYKV_MIGRATION_STATE_CATCHING_UP);
 		if (skv_mig_after_pass(m, skv_mig_pass(m, false), false))
 			return;
 		err = skv_mig_tablet(m, SKV_MIG_TABLET_SET, SKV_TABLET_NORMAL);

@@ -44,10 +44,6 @@ struct netlink_ext_ack;
 #define SKV_MIG_RETRY_US	100u
 #define SKV_MIG_RETRY_US_MAX	10000u
 
-/* Defaults of migrate-start (the spec's). */
-#define SKV_MIG_DEF_PARTITIONS	8
-#define SKV_MIG_DEF_INFLIGHT	8
-#define SKV_MIG_DEF_BUDGET	20480
 /* Ended migrations kept for migrate-get, and running ones allowed. */
 #define SKV_MIG_KEEP_ENDED	32
 #define SKV_MIG_MAX_RUNNING	16
