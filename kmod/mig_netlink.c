@@ -7,7 +7,7 @@
  * (nl-gen.c), changes run under node->lock, every rejection carries an
  * extack message.  A migration runs on its own once started; its
  * controller thread announces every phase change, and progress at most
- * every 100 ms, on the "events" group (skv_mig_notify()).
+ * every 100 ms, on the "events" group (skv_tgt_notify()).
  */
 #include <linux/kernel.h>
 #include <net/genetlink.h>
@@ -26,7 +26,7 @@ static int skv_mig_put_u64(struct sk_buff *skb, int attr, u64 value)
 }
 
 /* m's attributes.  Caller holds node->lock, or is m's controller. */
-static int skv_mig_fill(struct sk_buff *skb, struct skv_mig *m)
+static int skv_nl_mig_fill(struct sk_buff *skb, struct skv_mig *m)
 {
 	const struct skv_mig_params *p = &m->p;
 	char msg[sizeof(m->errmsg)];
@@ -59,9 +59,9 @@ static int skv_mig_fill(struct sk_buff *skb, struct skv_mig *m)
 	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_SAFE_VERSION,
 			    READ_ONCE(m->safe_version)) ||
 	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_ELAPSED_US,
-			    skv_mig_elapsed_us(m)) ||
+			    skv_tgt_elapsed_us(m)) ||
 	    nla_put_u32(skb, STEADYKV_A_MIGRATION_PROGRESS_PERMILLE,
-			skv_mig_permille(m)) ||
+			skv_tgt_permille(m)) ||
 	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_BYTES_PULLED,
 			    atomic64_read(&m->bytes_pulled)) ||
 	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_RECORDS_PULLED,
@@ -84,7 +84,7 @@ static int skv_mig_fill(struct sk_buff *skb, struct skv_mig *m)
 	return 0;
 }
 
-static struct sk_buff *skv_mig_msg(struct skv_mig *m, u32 portid, u32 seq,
+static struct sk_buff *skv_nl_mig_msg(struct skv_mig *m, u32 portid, u32 seq,
 				   u8 cmd)
 {
 	struct sk_buff *msg;
@@ -94,7 +94,7 @@ static struct sk_buff *skv_mig_msg(struct skv_mig *m, u32 portid, u32 seq,
 	if (!msg)
 		return NULL;
 	hdr = genlmsg_put(msg, portid, seq, &steadykv_nl_family, 0, cmd);
-	if (!hdr || skv_mig_fill(msg, m)) {
+	if (!hdr || skv_nl_mig_fill(msg, m)) {
 		nlmsg_free(msg);
 		return NULL;
 	}
@@ -103,7 +103,7 @@ static struct sk_buff *skv_mig_msg(struct skv_mig *m, u32 portid, u32 seq,
 }
 
 /* Best effort, as netlink.c's events: a listener that misses one re-dumps. */
-void skv_mig_notify(struct skv_mig *m)
+void skv_tgt_notify(struct skv_mig *m)
 {
 	struct net *net = m->node->net;
 	struct sk_buff *msg;
@@ -111,7 +111,7 @@ void skv_mig_notify(struct skv_mig *m)
 	if (!genl_has_listeners(&steadykv_nl_family, net,
 				STEADYKV_NLGRP_EVENTS))
 		return;
-	msg = skv_mig_msg(m, 0, 0, STEADYKV_CMD_MIGRATE_NTF);
+	msg = skv_nl_mig_msg(m, 0, 0, STEADYKV_CMD_MIGRATE_NTF);
 	if (msg)
 		genlmsg_multicast_netns(&steadykv_nl_family, net, msg, 0,
 					STEADYKV_NLGRP_EVENTS, GFP_KERNEL);
@@ -183,7 +183,7 @@ int steadykv_nl_migrate_start_doit(struct sk_buff *skb, struct genl_info *info)
 	skv_nl_mig_tuning(a, &p);
 
 	mutex_lock(&node->lock);
-	err = skv_mig_start(node, &p, info->extack);
+	err = skv_tgt_start(node, &p, info->extack);
 	mutex_unlock(&node->lock);
 	if (err == -EEXIST)
 		NL_SET_BAD_ATTR(info->extack, a[STEADYKV_A_MIGRATION_ID]);
@@ -205,12 +205,12 @@ int steadykv_nl_migrate_cancel_doit(struct sk_buff *skb,
 	attr = info->attrs[STEADYKV_A_MIGRATION_ID];
 
 	mutex_lock(&node->lock);
-	m = skv_mig_find(node, nla_get_u64(attr));
+	m = skv_tgt_find(node, nla_get_u64(attr));
 	if (!m) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "no such migration");
 		err = -ENOENT;
 	} else {
-		err = skv_mig_cancel(m);
+		err = skv_tgt_cancel(m);
 		if (err)
 			NL_SET_ERR_MSG_ATTR(info->extack, attr,
 					    "the migration has ended");
@@ -231,9 +231,9 @@ int steadykv_nl_migrate_get_doit(struct sk_buff *skb, struct genl_info *info)
 	attr = info->attrs[STEADYKV_A_MIGRATION_ID];
 
 	mutex_lock(&node->lock);
-	m = skv_mig_find(node, nla_get_u64(attr));
+	m = skv_tgt_find(node, nla_get_u64(attr));
 	if (m)
-		msg = skv_mig_msg(m, info->snd_portid, info->snd_seq,
+		msg = skv_nl_mig_msg(m, info->snd_portid, info->snd_seq,
 				  STEADYKV_CMD_MIGRATE_GET);
 	mutex_unlock(&node->lock);
 	if (!m) {
@@ -269,7 +269,7 @@ int steadykv_nl_migrate_get_dumpit(struct sk_buff *skb,
 				  NLM_F_MULTI, STEADYKV_CMD_MIGRATE_GET);
 		if (!hdr)
 			break;
-		if (skv_mig_fill(skb, m)) {
+		if (skv_nl_mig_fill(skb, m)) {
 			genlmsg_cancel(skb, hdr);
 			break;
 		}

@@ -10,7 +10,7 @@
  *
  * Locking:
  *   node->lock      list membership, start/cancel, tablet changes
- *   RCU             the resolver and skv_mig_want_key() walk node->migs
+ *   RCU             the resolver and skv_tgt_want_key() walk node->migs
  *   m->lock (spin)  error message, pending and in-flight priority hashes,
  *                   inserts into the resolved set
  *   m->part_lock    which partition a worker pulls (busy flags)
@@ -148,28 +148,28 @@ struct skv_mig {
 	bool resolved_zero;		/* hash 0 (0 marks an empty slot) */
 };
 
-void skv_mig_node_init(struct skv_node *node);
+void skv_tgt_node_init(struct skv_node *node);
 /* Namespace exit: stop every migration (tablets left as they are), free. */
-void skv_migs_stop(struct skv_node *node);
+void skv_tgt_stop_all(struct skv_node *node);
 
 /* Caller holds node->lock; params checked (ranges, lengths). */
-int skv_mig_start(struct skv_node *node, const struct skv_mig_params *p,
+int skv_tgt_start(struct skv_node *node, const struct skv_mig_params *p,
 		  struct netlink_ext_ack *extack);
 /* Caller holds node->lock. */
-struct skv_mig *skv_mig_find(struct skv_node *node, u64 id);
-int skv_mig_cancel(struct skv_mig *m);
+struct skv_mig *skv_tgt_find(struct skv_node *node, u64 id);
+int skv_tgt_cancel(struct skv_mig *m);
 
 /*
  * A client asked for a key of a MIGRATING_IN tablet the store could not
  * resolve: queue a priority pull of its hash.  Returns the retry_us to
  * give the client (0: no migration brings it).  Any context; cheap.
  */
-u32 skv_mig_want_key(struct skv_node *node, u64 table_id, u64 key_hash);
+u32 skv_tgt_want_key(struct skv_node *node, u64 table_id, u64 key_hash);
 
 /* State and progress snapshot helpers for netlink (mig_netlink.c). */
-u32 skv_mig_permille(struct skv_mig *m);
-u64 skv_mig_elapsed_us(struct skv_mig *m);
+u32 skv_tgt_permille(struct skv_mig *m);
+u64 skv_tgt_elapsed_us(struct skv_mig *m);
 /* Announce m on the events group (mig_netlink.c).  Process context. */
-void skv_mig_notify(struct skv_mig *m);
+void skv_tgt_notify(struct skv_mig *m);
 
 #endif /* SKV_MIG_TARGET_H */

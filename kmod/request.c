@@ -92,7 +92,7 @@ static u8 skv_status(int ret)
 static u8 skv_retry_pull(struct skv_conn *c, u8 st, u64 table_id, u64 hash)
 {
 	if (st == SKV_S_RETRY)
-		c->retry_us = skv_mig_want_key(c->node, table_id, hash);
+		c->retry_us = skv_tgt_want_key(c->node, table_id, hash);
 	return st;
 }
 
@@ -393,7 +393,7 @@ int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 	case SKV_OP_MIG_PRIORITY_PULL:
 	case SKV_OP_MIG_END:
 	case SKV_OP_MIG_PUSH_BACK:
-		return skv_mig_source_handle(c, h, body, body_len);
+		return skv_src_handle(c, h, body, body_len);
 	default:
 		return skv_reply_bad(c, h, SKV_S_UNKNOWN_OP);
 	}
