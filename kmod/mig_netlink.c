@@ -15,15 +15,9 @@
 #include <net/sock.h>
 
 #include "node.h"
+#include "netlink.h"
 #include "mig_target.h"
 #include "nl-gen.h"
-
-static_assert((int)STEADYKV_A_MIGRATION_PAD == (int)STEADYKV_A_NODE_PAD);
-
-static int skv_mig_put_u64(struct sk_buff *skb, int attr, u64 value)
-{
-	return nla_put_u64_64bit(skb, attr, value, STEADYKV_A_MIGRATION_PAD);
-}
 
 /* m's attributes.  Caller holds node->lock, or is m's controller. */
 static int skv_nl_mig_fill(struct sk_buff *skb, struct skv_mig *m)
@@ -38,11 +32,11 @@ static int skv_nl_mig_fill(struct sk_buff *skb, struct skv_mig *m)
 	spin_unlock(&m->lock);
 	msg[sizeof(msg) - 1] = 0;
 
-	if (skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_ID, p->id) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_TABLE_ID, p->table_id) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_START_HASH,
+	if (skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_ID, p->id) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_TABLE_ID, p->table_id) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_START_HASH,
 			    p->start_hash) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_END_HASH, p->end_hash) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_END_HASH, p->end_hash) ||
 	    nla_put(skb, STEADYKV_A_MIGRATION_SOURCE_ADDR, p->addr_len,
 		    p->addr) ||
 	    nla_put_u16(skb, STEADYKV_A_MIGRATION_SOURCE_PORT, p->port) ||
@@ -56,29 +50,29 @@ static int skv_nl_mig_fill(struct sk_buff *skb, struct skv_mig *m)
 	    nla_put_u32(skb, STEADYKV_A_MIGRATION_ERROR, err) ||
 	    (msg[0] && nla_put_string(skb, STEADYKV_A_MIGRATION_ERROR_MSG,
 				      msg)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_SAFE_VERSION,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_SAFE_VERSION,
 			    READ_ONCE(m->safe_version)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_ELAPSED_US,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_ELAPSED_US,
 			    skv_tgt_elapsed_us(m)) ||
 	    nla_put_u32(skb, STEADYKV_A_MIGRATION_PROGRESS_PERMILLE,
 			skv_tgt_permille(m)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_BYTES_PULLED,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_BYTES_PULLED,
 			    atomic64_read(&m->bytes_pulled)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_RECORDS_PULLED,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_RECORDS_PULLED,
 			    atomic64_read(&m->records_pulled)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_RECORDS_REPLAYED,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_RECORDS_REPLAYED,
 			    atomic64_read(&m->records_replayed)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_RECORDS_SKIPPED,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_RECORDS_SKIPPED,
 			    atomic64_read(&m->records_skipped)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_PULLS,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_PULLS,
 			    atomic64_read(&m->pulls)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_PRIORITY_PULLS_SENT,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_PRIORITY_PULLS_SENT,
 			    atomic64_read(&m->prio_pulls)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_PRIORITY_KEYS,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_PRIORITY_KEYS,
 			    atomic64_read(&m->prio_keys)) ||
 	    nla_put_u32(skb, STEADYKV_A_MIGRATION_PARTITIONS_DONE,
 			atomic_read(&m->parts_done)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_OWNED_US,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_OWNED_US,
 			    READ_ONCE(m->owned_us)))
 		return -EMSGSIZE;
 	return 0;

@@ -28,6 +28,7 @@
 
 #include "node.h"
 #include "conn.h"
+#include "reply.h"
 #include "mig_source.h"
 #include "scan.h"
 #include "replay.h"
@@ -346,7 +347,7 @@ static int skv_src_pull(struct skv_conn *c, const struct skv_hdr *h,
 		return err;
 	n = skv_scan_serialize_since(s, table_id, start, end, cursor,
 				     min_version,
-				     c->obuf + c->olen + SKV_PULL_FIXED, cap,
+				     skv_reply_tail(c, sizeof(pr)), cap,
 				     &next, &done);
 	for (tries = 0; n == -EMSGSIZE && tries < 3; tries++) {
 		err = skv_out_reserve(c, SKV_PULL_FIXED + SKV_PULL_BATCH_MAX);
@@ -354,7 +355,7 @@ static int skv_src_pull(struct skv_conn *c, const struct skv_hdr *h,
 			return err;
 		n = skv_src_pull_big_group(s, table_id, start, end, cursor,
 				       min_version,
-				       c->obuf + c->olen + SKV_PULL_FIXED,
+				       skv_reply_tail(c, sizeof(pr)),
 				       &next, &done);
 	}
 	if (n < 0) {
@@ -365,9 +366,7 @@ static int skv_src_pull(struct skv_conn *c, const struct skv_hdr *h,
 	}
 	pr.next_cursor = cpu_to_le64(next);
 	pr.resolved = cpu_to_le32(done);
-	skv_put_reply_hdr(c->obuf + c->olen, h, SKV_S_OK, sizeof(pr) + n);
-	memcpy(c->obuf + c->olen + SKV_HDR_LEN, &pr, sizeof(pr));
-	c->olen += SKV_PULL_FIXED + n;
+	skv_reply_finish(c, h, SKV_S_OK, &pr, sizeof(pr), n);
 	return 0;
 }
 
@@ -405,14 +404,12 @@ static int skv_src_priority_pull(struct skv_conn *c, const struct skv_hdr *h,
 	if (err)
 		return err;
 	n = skv_collect_hashes(s, table_id, hashes, count,
-			       c->obuf + c->olen + SKV_PULL_FIXED,
+			       skv_reply_tail(c, sizeof(pr)),
 			       SKV_PULL_BATCH_MAX, &resolved);
 	if (n < 0)
 		return skv_reply(c, h, SKV_S_INTERNAL, NULL, 0);
 	pr.resolved = cpu_to_le32(resolved);
-	skv_put_reply_hdr(c->obuf + c->olen, h, SKV_S_OK, sizeof(pr) + n);
-	memcpy(c->obuf + c->olen + SKV_HDR_LEN, &pr, sizeof(pr));
-	c->olen += SKV_PULL_FIXED + n;
+	skv_reply_finish(c, h, SKV_S_OK, &pr, sizeof(pr), n);
 	return 0;
 }
 

@@ -19,6 +19,8 @@
 
 #include "node.h"
 #include "conn.h"
+#include "reply.h"
+#include "request.h"
 #include "mig_source.h"
 #include "mig_target.h"
 
@@ -38,43 +40,6 @@ static_assert(sizeof(struct skv_retry_reply) == 8);
 static_assert(sizeof(struct skv_multi_req) == 16);
 static_assert(sizeof(struct skv_multi_reply) == 8);
 static_assert(sizeof(struct skv_multi_item) == 16);
-
-void skv_put_reply_hdr(void *p, const struct skv_hdr *h, u8 status,
-		       u32 body_len)
-{
-	struct skv_hdr r = {
-		.magic = cpu_to_le16(SKV_WIRE_MAGIC),
-		.version = SKV_WIRE_VERSION,
-		.opcode = h->opcode,
-		.flags = SKV_F_REPLY,
-		.status = status,
-		.request_id = h->request_id,
-		.body_len = cpu_to_le32(body_len),
-	};
-
-	memcpy(p, &r, sizeof(r));
-}
-
-int skv_reply(struct skv_conn *c, const struct skv_hdr *h, u8 status,
-	      const void *body, u32 len)
-{
-	int err;
-
-	err = skv_out_reserve(c, SKV_HDR_LEN + len);
-	if (err)
-		return err;
-	skv_put_reply_hdr(c->obuf + c->olen, h, status, len);
-	if (len)
-		memcpy(c->obuf + c->olen + SKV_HDR_LEN, body, len);
-	c->olen += SKV_HDR_LEN + len;
-	return 0;
-}
-
-int skv_reply_bad(struct skv_conn *c, const struct skv_hdr *h, u8 status)
-{
-	c->nbad++;
-	return skv_reply(c, h, status, NULL, 0);
-}
 
 /* A store status: never trust it to be in range. */
 static u8 skv_status(int ret)
@@ -182,7 +147,7 @@ static int skv_do_get(struct skv_conn *c, const struct skv_hdr *h,
 	for (tries = 0; !err; tries++) {
 		room = min(c->ocap - c->olen - fixed, SKV_MAX_VALUE_LEN);
 		st = skv_status(skv_get(s, table_id, key, klen, hash,
-					c->obuf + c->olen + fixed, room,
+					skv_reply_tail(c, sizeof(vr)), room,
 					&vlen, &version));
 		if (st != SKV_S_TOO_BIG)
 			break;
@@ -206,9 +171,7 @@ static int skv_do_get(struct skv_conn *c, const struct skv_hdr *h,
 	vr.version = cpu_to_le64(version);
 	vr.value_len = cpu_to_le32(vlen);
 	vr.reserved = 0;
-	skv_put_reply_hdr(c->obuf + c->olen, h, SKV_S_OK, sizeof(vr) + vlen);
-	memcpy(c->obuf + c->olen + SKV_HDR_LEN, &vr, sizeof(vr));
-	c->olen += fixed + vlen;
+	skv_reply_finish(c, h, SKV_S_OK, &vr, sizeof(vr), vlen);
 	return 0;
 }
 
@@ -361,9 +324,8 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 	}
 
 	mr.count = cpu_to_le16(count);
-	memcpy(c->obuf + c->olen + SKV_HDR_LEN, &mr, sizeof(mr));
-	skv_put_reply_hdr(c->obuf + c->olen, h, SKV_S_OK, used - SKV_HDR_LEN);
-	c->olen += used;
+	skv_reply_finish(c, h, SKV_S_OK, &mr, sizeof(mr),
+			 used - SKV_HDR_LEN - sizeof(mr));
 	return 0;
 }
 
