@@ -146,9 +146,9 @@ static int skv_do_get(struct skv_conn *c, const struct skv_hdr *h,
 	err = skv_out_reserve(c, fixed);
 	for (tries = 0; !err; tries++) {
 		room = min(c->ocap - c->olen - fixed, SKV_MAX_VALUE_LEN);
-		st = skv_status(skv_get(s, table_id, key, klen, hash,
-					skv_reply_tail(c, sizeof(vr)), room,
-					&vlen, &version));
+		st = skv_status(skv_store_get(s, table_id, key, klen, hash,
+					      skv_reply_tail(c, sizeof(vr)),
+					      room, &vlen, &version));
 		if (st != SKV_S_TOO_BIG)
 			break;
 		if (vlen > SKV_MAX_VALUE_LEN || tries == 2) {
@@ -199,10 +199,11 @@ static int skv_do_put(struct skv_conn *c, const struct skv_hdr *h,
 	table_id = SKV_LE64(body, struct skv_put_req, table_id);
 	hash = skv_key_hash(key, klen);
 	c->wrote = true;
-	st = skv_status(skv_put(s, table_id, key, klen, hash, key + klen, vlen,
-				SKV_LE64(body, struct skv_put_req,
-					 expect_version),
-				&version));
+	st = skv_status(skv_store_put(s, table_id, key, klen, hash,
+				      key + klen, vlen,
+				      SKV_LE64(body, struct skv_put_req,
+					       expect_version),
+				      &version));
 	return skv_reply_result(c, h, skv_retry_pull(c, st, table_id, hash),
 				version);
 }
@@ -221,8 +222,8 @@ static int skv_do_delete(struct skv_conn *c, const struct skv_hdr *h,
 		return skv_reply_bad(c, h, st);
 	c->wrote = true;
 	hash = skv_key_hash(key, klen);
-	st = skv_status(skv_delete(s, table_id, key, klen, hash, expect,
-				   &version));
+	st = skv_status(skv_store_delete(s, table_id, key, klen, hash,
+					 expect, &version));
 	return skv_reply_result(c, h, skv_retry_pull(c, st, table_id, hash),
 				version);
 }
@@ -292,9 +293,11 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 			room = min(c->ocap - c->olen - used - isz,
 				   SKV_REPLY_MAX - used - isz -
 				   (count - i - 1) * isz);
-			st = skv_status(skv_get(s, table_id, key, klen, hash,
-						c->obuf + c->olen + used + isz,
-						room, &vlen, &version));
+			st = skv_status(skv_store_get(s, table_id, key, klen,
+						      hash,
+						      c->obuf + c->olen +
+						      used + isz, room,
+						      &vlen, &version));
 			if (st != SKV_S_TOO_BIG)
 				break;
 			/* Past the reply bound, or changed under us again. */
