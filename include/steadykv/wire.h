@@ -210,7 +210,7 @@ struct skv_pull_req {
 	__le32 reserved;
 };
 
-/* Reply to PULL and PRIORITY_PULL: then a batch (struct skv_batch_hdr + records). */
+/* Reply to PULL and PRIORITY_PULL: then a batch (steadykv/record.h). */
 struct skv_pull_reply {
 	__le64 next_cursor;	/* PULL: where to resume */
 	__le32 resolved;	/* PULL: 1 when done; PRIORITY_PULL: hashes complete */
