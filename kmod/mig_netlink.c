@@ -13,11 +13,16 @@
 #include <net/genetlink.h>
 #include <net/netlink.h>
 #include <net/sock.h>
+#include <steadykv/wire.h>
 
 #include "node.h"
 #include "netlink.h"
 #include "mig_target.h"
 #include "nl-gen.h"
+
+/* Every pull budget migrate-start accepts is one a source honours. */
+static_assert(SKV_MIN_PULL_BUDGET <= STEADYKV_MIGRATION_PULL_BUDGET_MIN);
+static_assert(STEADYKV_MIGRATION_PULL_BUDGET_MAX <= SKV_MAX_PULL_BUDGET);
 
 /* m's attributes.  Caller holds node->lock, or is m's controller. */
 static int skv_nl_mig_fill(struct sk_buff *skb, struct skv_mig *m)

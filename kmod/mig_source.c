@@ -43,7 +43,6 @@ static_assert(sizeof(struct skv_pull_reply) == 16);
 static_assert(sizeof(struct skv_prio_pull_req) == 24);
 static_assert(sizeof(struct skv_batch_hdr) == 16);
 
-#define SKV_MIN_PULL_BUDGET	1024u
 /* Room for a pull reply's batch: the body cap less the pull reply. */
 #define SKV_PULL_BATCH_MAX \
 	(SKV_MAX_BODY_LEN - (u32)sizeof(struct skv_pull_reply))

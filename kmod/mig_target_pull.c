@@ -71,13 +71,64 @@ static void skv_tgt_count(struct skv_mig *m, u32 len,
 	atomic64_add(st->skipped, &m->records_skipped);
 }
 
+/*
+ * Send a pull of kind what ("pull", "priority pull").  0 once the source
+ * answered OK (the reply in w->peer), or a negative errno: the failure
+ * is recorded unless the thread was told to stop (-ESHUTDOWN).
+ */
+static int skv_tgt_pull_call(struct skv_mig_worker *w, const char *what,
+			     u8 op, const void *req, u32 req_len, u32 max_body)
+{
+	struct skv_mig *m = w->m;
+	int ret;
+
+	ret = skv_tgt_call(m, &w->peer, op, req, req_len, NULL, 0, max_body);
+	if (ret == -ESHUTDOWN)
+		return ret;
+	if (ret < 0) {
+		skv_tgt_fail(m, -ret, "%s: source connection lost (%d)", what,
+			     ret);
+		return ret;
+	}
+	if (ret != SKV_S_OK) {
+		skv_tgt_fail(m, EREMOTEIO, "the source answered %s to a %s",
+			     skv_tgt_status_name(ret), what);
+		return -EREMOTEIO;
+	}
+	return 0;
+}
+
+/*
+ * Replay the batch of the pull reply in w->peer (its head checked by the
+ * caller) and account it; batch names it in the error message.
+ */
+static int skv_tgt_pull_replay(struct skv_mig_worker *w, const char *batch)
+{
+	const u32 rl = sizeof(struct skv_pull_reply);
+	struct skv_replay_stats st = {};
+	struct skv_mig *m = w->m;
+	struct skv_peer *peer = &w->peer;
+	int ret;
+
+	ret = skv_replay_batch(skv_node_store(m->node), w->sl, peer->buf + rl,
+			       peer->len - rl, &st);
+	if (ret == -ENOSPC) {
+		skv_tgt_fail(m, ENOSPC, "no memory left here to replay into");
+		return ret;
+	}
+	if (ret) {
+		skv_tgt_fail(m, -ret, "bad %s from the source (%d)", batch, ret);
+		return ret;
+	}
+	skv_tgt_count(m, peer->len, &st);
+	return 0;
+}
+
 /* One PULL of a partition and the replay of its batch. */
 static int skv_tgt_pull_part(struct skv_mig_worker *w, struct skv_mig_part *pt)
 {
 	struct skv_mig *m = w->m;
-	struct skv_store *s = skv_node_store(m->node);
 	const u32 rl = sizeof(struct skv_pull_reply);
-	struct skv_replay_stats st = {};
 	struct skv_pull_req req = {};
 	struct skv_peer *peer = &w->peer;
 	u64 cursor = pt->cursor, next;
@@ -92,19 +143,10 @@ static int skv_tgt_pull_part(struct skv_mig_worker *w, struct skv_mig_part *pt)
 	req.min_version = cpu_to_le64(m->min_version);
 	req.budget = cpu_to_le32(min(m->p.budget, SKV_MAX_PULL_BUDGET));
 
-	ret = skv_tgt_call(m, peer, SKV_OP_MIG_PULL, &req, sizeof(req), NULL,
-			   0, skv_tgt_pull_max(m));
-	if (ret == -ESHUTDOWN)
+	ret = skv_tgt_pull_call(w, "pull", SKV_OP_MIG_PULL, &req, sizeof(req),
+				skv_tgt_pull_max(m));
+	if (ret)
 		return ret;
-	if (ret < 0) {
-		skv_tgt_fail(m, -ret, "pull: source connection lost (%d)", ret);
-		return ret;
-	}
-	if (ret != SKV_S_OK) {
-		skv_tgt_fail(m, EREMOTEIO, "the source answered %s to a pull",
-			     skv_tgt_status_name(ret));
-		return -EREMOTEIO;
-	}
 	if (peer->len < rl)
 		goto bad;
 	next = get_unaligned_le64(peer->buf);
@@ -112,16 +154,9 @@ static int skv_tgt_pull_part(struct skv_mig_worker *w, struct skv_mig_part *pt)
 	if (resolved > 1 ||
 	    (!resolved && (next <= cursor || next > pt->end)))
 		goto bad;
-	ret = skv_replay_batch(s, w->sl, peer->buf + rl, peer->len - rl, &st);
-	if (ret == -ENOSPC) {
-		skv_tgt_fail(m, ENOSPC, "no memory left here to replay into");
+	ret = skv_tgt_pull_replay(w, "batch");
+	if (ret)
 		return ret;
-	}
-	if (ret) {
-		skv_tgt_fail(m, -ret, "bad batch from the source (%d)", ret);
-		return ret;
-	}
-	skv_tgt_count(m, peer->len, &st);
 	atomic64_inc(&m->pulls);
 	if (resolved) {
 		/* Pairs with the acquire in skv_tgt_hash_resolved(). */
@@ -186,10 +221,8 @@ static u32 skv_tgt_prio_take(struct skv_mig *m)
 static int skv_tgt_prio_pull(struct skv_mig_worker *w, u8 *req, u32 n)
 {
 	struct skv_mig *m = w->m;
-	struct skv_store *s = skv_node_store(m->node);
 	struct skv_prio_pull_req *pr = (struct skv_prio_pull_req *)req;
 	const u32 rl = sizeof(struct skv_pull_reply);
-	struct skv_replay_stats st = {};
 	struct skv_peer *peer = &w->peer;
 	u32 i, resolved, rtt;
 	ktime_t t0;
@@ -204,38 +237,19 @@ static int skv_tgt_prio_pull(struct skv_mig_worker *w, u8 *req, u32 n)
 				   req + sizeof(*pr) + i * sizeof(__le64));
 
 	t0 = ktime_get();
-	ret = skv_tgt_call(m, peer, SKV_OP_MIG_PRIORITY_PULL, req,
-			   sizeof(*pr) + n * sizeof(__le64), NULL, 0,
-			   SKV_MAX_BODY_LEN);
-	if (ret == -ESHUTDOWN)
+	ret = skv_tgt_pull_call(w, "priority pull", SKV_OP_MIG_PRIORITY_PULL,
+				req, sizeof(*pr) + n * sizeof(__le64),
+				SKV_MAX_BODY_LEN);
+	if (ret)
 		return ret;
-	if (ret < 0) {
-		skv_tgt_fail(m, -ret,
-			     "priority pull: source connection lost (%d)", ret);
-		return ret;
-	}
-	if (ret != SKV_S_OK) {
-		skv_tgt_fail(m, EREMOTEIO,
-			     "the source answered %s to a priority pull",
-			     skv_tgt_status_name(ret));
-		return -EREMOTEIO;
-	}
 	if (peer->len < rl)
 		goto bad;
 	resolved = get_unaligned_le32(peer->buf + 8);
 	if (resolved > n)
 		goto bad;
-	ret = skv_replay_batch(s, w->sl, peer->buf + rl, peer->len - rl, &st);
-	if (ret == -ENOSPC) {
-		skv_tgt_fail(m, ENOSPC, "no memory left here to replay into");
+	ret = skv_tgt_pull_replay(w, "priority batch");
+	if (ret)
 		return ret;
-	}
-	if (ret) {
-		skv_tgt_fail(m, -ret, "bad priority batch from the source (%d)",
-			     ret);
-		return ret;
-	}
-	skv_tgt_count(m, peer->len, &st);
 	/* The retry hint: 7/8 of the old average plus 1/8 of this pull. */
 	rtt = min_t(s64, ktime_us_delta(ktime_get(), t0), SKV_MIG_RETRY_US_MAX);
 	WRITE_ONCE(m->prio_rtt_us, m->prio_rtt_us - m->prio_rtt_us / 8 + rtt / 8);

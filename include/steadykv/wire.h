@@ -180,6 +180,7 @@ struct skv_multi_item {
 #define SKV_MIG_F_ABORT		0x2	/* END: hand the range back to the source */
 
 #define SKV_MAX_PRIO_HASHES	64u	/* hashes per PRIORITY_PULL */
+#define SKV_MIN_PULL_BUDGET	1024u	/* a source raises budget to this */
 #define SKV_MAX_PULL_BUDGET	(1024u * 1024u)	/* a source caps budget at this */
 
 /* PREPARE, END, and the head of a PUSH_BACK body (a batch follows). */
