@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The target side of a migration (Rocksteady): the engine that pulls a
- * tablet from its source once netlink migrate-start arrives.
+ * tablet from its source once netlink migrate-start arrives
+ * (mig_target.c, mig_target_resolve.c, mig_target_pull.c).
  *
  * One struct skv_mig per migration, in the node's list (node->migs,
  * newest first): the ones running, and the newest ended ones kept for
