@@ -30,6 +30,8 @@
 
 #include "node.h"
 #include "conn.h"
+#include "reply.h"
+#include "request.h"
 #include "transport.h"
 
 static void skv_conn_free(struct skv_conn *c)
@@ -43,37 +45,6 @@ static void skv_conn_free(struct skv_conn *c)
 		put_task_struct(c->task);
 	kfree(c);
 	atomic_dec(&node->nconns);
-}
-
-/* Replace *buf (holding len bytes) by a buffer of size bytes. */
-static int skv_buf_resize(u8 **buf, u32 *cap, u32 len, u32 size)
-{
-	u8 *nbuf;
-
-	nbuf = kvmalloc(size, GFP_KERNEL);
-	if (!nbuf)
-		return -ENOMEM;
-	memcpy(nbuf, *buf, len);
-	kvfree(*buf);
-	*buf = nbuf;
-	*cap = size;
-	return 0;
-}
-
-int skv_out_reserve(struct skv_conn *c, u32 n)
-{
-	u32 need;
-
-	if (c->ocap - c->olen >= n)
-		return 0;
-	need = c->olen + n;
-	if (WARN_ON_ONCE(n > SKV_REPLY_MAX || need > SKV_OBUF_MAX))
-		return -EMSGSIZE;
-	/* Grow by at least half again, so a run of replies grows it rarely. */
-	need = clamp_t(u32, max(need, c->ocap + c->ocap / 2), need,
-		       SKV_OBUF_MAX);
-	/* The reply under construction lies past olen: keep it too. */
-	return skv_buf_resize(&c->obuf, &c->ocap, c->ocap, need);
 }
 
 /* Send every pending reply with one transport send. */
@@ -132,11 +103,11 @@ static int skv_check_hdr(const struct skv_hdr *h, bool *reply)
 static void skv_conn_reject(struct skv_conn *c, const struct skv_hdr *h,
 			    int status, bool reply)
 {
-	c->nbad++;
-	if (reply && !skv_out_reserve(c, SKV_HDR_LEN)) {
-		skv_put_reply_hdr(c->obuf + c->olen, h, status, 0);
-		c->olen += SKV_HDR_LEN;
-	}
+	/* Best effort: out of memory, the connection closes all the same. */
+	if (reply)
+		skv_reply_bad(c, h, status);
+	else
+		c->nbad++;
 	/* The replies to the frames before it are owed all the same. */
 	skv_conn_flush(c);
 }

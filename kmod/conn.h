@@ -14,8 +14,6 @@
 #include <linux/types.h>
 #include <linux/list.h>
 #include <linux/sched.h>
-#include <linux/stddef.h>
-#include <linux/unaligned.h>
 #include <steadykv/wire.h>
 
 struct skv_node;
@@ -66,39 +64,5 @@ void skv_conn_reap_work(struct work_struct *work);
  * their threads and free them.  The listener must already be stopped.
  */
 void skv_conns_stop(struct skv_node *node);
-
-/*
- * Make room for n more bytes past the pending replies (c->obuf + c->olen),
- * growing the buffer in place.  0, -ENOMEM, or -EMSGSIZE if the bound
- * would be exceeded (a bug: replies are never larger than SKV_REPLY_MAX).
- */
-int skv_out_reserve(struct skv_conn *c, u32 n);
-
-/*
- * Handle one complete request frame (header already checked: magic,
- * version, reserved fields, body length) and append its reply to c->obuf.
- * Returns 0, or a negative errno that closes the connection (out of
- * memory); bad input is answered, never an error.
- */
-int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
-		       const u8 *body, u32 body_len);
-
-/* Append a reply header for request h. */
-void skv_put_reply_hdr(void *p, const struct skv_hdr *h, u8 status,
-		       u32 body_len);
-
-/* Append a reply with body (len bytes, may be NULL when len is 0). */
-int skv_reply(struct skv_conn *c, const struct skv_hdr *h, u8 status,
-	      const void *body, u32 len);
-/* Answer bad input (BAD_REQUEST, TOO_BIG, UNKNOWN_OP): counted. */
-int skv_reply_bad(struct skv_conn *c, const struct skv_hdr *h, u8 status);
-
-/* Field readers for a request body at any alignment (frames are unaligned). */
-#define SKV_LE16(body, type, field) \
-	get_unaligned_le16((body) + offsetof(type, field))
-#define SKV_LE32(body, type, field) \
-	get_unaligned_le32((body) + offsetof(type, field))
-#define SKV_LE64(body, type, field) \
-	get_unaligned_le64((body) + offsetof(type, field))
 
 #endif /* SKV_CONN_H */

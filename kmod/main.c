@@ -20,6 +20,7 @@
 #include <net/net_namespace.h>
 
 #include "node.h"
+#include "netlink.h"
 
 unsigned int skv_segment_size = SKV_DEFAULT_SEGMENT_SIZE;
 module_param_named(segment_size, skv_segment_size, uint, 0444);

@@ -7,26 +7,25 @@
  * (nl-gen.c), changes run under node->lock, every rejection carries an
  * extack message.  A migration runs on its own once started; its
  * controller thread announces every phase change, and progress at most
- * every 100 ms, on the "events" group (skv_mig_notify()).
+ * every 100 ms, on the "events" group (skv_tgt_notify()).
  */
 #include <linux/kernel.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
 #include <net/sock.h>
+#include <steadykv/wire.h>
 
 #include "node.h"
+#include "netlink.h"
 #include "mig_target.h"
 #include "nl-gen.h"
 
-static_assert((int)STEADYKV_A_MIGRATION_PAD == (int)STEADYKV_A_NODE_PAD);
-
-static int skv_mig_put_u64(struct sk_buff *skb, int attr, u64 value)
-{
-	return nla_put_u64_64bit(skb, attr, value, STEADYKV_A_MIGRATION_PAD);
-}
+/* Every pull budget migrate-start accepts is one a source honours. */
+static_assert(SKV_MIN_PULL_BUDGET <= STEADYKV_MIGRATION_PULL_BUDGET_MIN);
+static_assert(STEADYKV_MIGRATION_PULL_BUDGET_MAX <= SKV_MAX_PULL_BUDGET);
 
 /* m's attributes.  Caller holds node->lock, or is m's controller. */
-static int skv_mig_fill(struct sk_buff *skb, struct skv_mig *m)
+static int skv_nl_mig_fill(struct sk_buff *skb, struct skv_mig *m)
 {
 	const struct skv_mig_params *p = &m->p;
 	char msg[sizeof(m->errmsg)];
@@ -38,11 +37,11 @@ static int skv_mig_fill(struct sk_buff *skb, struct skv_mig *m)
 	spin_unlock(&m->lock);
 	msg[sizeof(msg) - 1] = 0;
 
-	if (skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_ID, p->id) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_TABLE_ID, p->table_id) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_START_HASH,
+	if (skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_ID, p->id) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_TABLE_ID, p->table_id) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_START_HASH,
 			    p->start_hash) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_END_HASH, p->end_hash) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_END_HASH, p->end_hash) ||
 	    nla_put(skb, STEADYKV_A_MIGRATION_SOURCE_ADDR, p->addr_len,
 		    p->addr) ||
 	    nla_put_u16(skb, STEADYKV_A_MIGRATION_SOURCE_PORT, p->port) ||
@@ -56,35 +55,35 @@ static int skv_mig_fill(struct sk_buff *skb, struct skv_mig *m)
 	    nla_put_u32(skb, STEADYKV_A_MIGRATION_ERROR, err) ||
 	    (msg[0] && nla_put_string(skb, STEADYKV_A_MIGRATION_ERROR_MSG,
 				      msg)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_SAFE_VERSION,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_SAFE_VERSION,
 			    READ_ONCE(m->safe_version)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_ELAPSED_US,
-			    skv_mig_elapsed_us(m)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_ELAPSED_US,
+			    skv_tgt_elapsed_us(m)) ||
 	    nla_put_u32(skb, STEADYKV_A_MIGRATION_PROGRESS_PERMILLE,
-			skv_mig_permille(m)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_BYTES_PULLED,
+			skv_tgt_permille(m)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_BYTES_PULLED,
 			    atomic64_read(&m->bytes_pulled)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_RECORDS_PULLED,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_RECORDS_PULLED,
 			    atomic64_read(&m->records_pulled)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_RECORDS_REPLAYED,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_RECORDS_REPLAYED,
 			    atomic64_read(&m->records_replayed)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_RECORDS_SKIPPED,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_RECORDS_SKIPPED,
 			    atomic64_read(&m->records_skipped)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_PULLS,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_PULLS,
 			    atomic64_read(&m->pulls)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_PRIORITY_PULLS_SENT,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_PRIORITY_PULLS_SENT,
 			    atomic64_read(&m->prio_pulls)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_PRIORITY_KEYS,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_PRIORITY_KEYS,
 			    atomic64_read(&m->prio_keys)) ||
 	    nla_put_u32(skb, STEADYKV_A_MIGRATION_PARTITIONS_DONE,
 			atomic_read(&m->parts_done)) ||
-	    skv_mig_put_u64(skb, STEADYKV_A_MIGRATION_OWNED_US,
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_OWNED_US,
 			    READ_ONCE(m->owned_us)))
 		return -EMSGSIZE;
 	return 0;
 }
 
-static struct sk_buff *skv_mig_msg(struct skv_mig *m, u32 portid, u32 seq,
+static struct sk_buff *skv_nl_mig_msg(struct skv_mig *m, u32 portid, u32 seq,
 				   u8 cmd)
 {
 	struct sk_buff *msg;
@@ -94,7 +93,7 @@ static struct sk_buff *skv_mig_msg(struct skv_mig *m, u32 portid, u32 seq,
 	if (!msg)
 		return NULL;
 	hdr = genlmsg_put(msg, portid, seq, &steadykv_nl_family, 0, cmd);
-	if (!hdr || skv_mig_fill(msg, m)) {
+	if (!hdr || skv_nl_mig_fill(msg, m)) {
 		nlmsg_free(msg);
 		return NULL;
 	}
@@ -103,7 +102,7 @@ static struct sk_buff *skv_mig_msg(struct skv_mig *m, u32 portid, u32 seq,
 }
 
 /* Best effort, as netlink.c's events: a listener that misses one re-dumps. */
-void skv_mig_notify(struct skv_mig *m)
+void skv_tgt_notify(struct skv_mig *m)
 {
 	struct net *net = m->node->net;
 	struct sk_buff *msg;
@@ -111,15 +110,34 @@ void skv_mig_notify(struct skv_mig *m)
 	if (!genl_has_listeners(&steadykv_nl_family, net,
 				STEADYKV_NLGRP_EVENTS))
 		return;
-	msg = skv_mig_msg(m, 0, 0, STEADYKV_CMD_MIGRATE_NTF);
+	msg = skv_nl_mig_msg(m, 0, 0, STEADYKV_CMD_MIGRATE_NTF);
 	if (msg)
 		genlmsg_multicast_netns(&steadykv_nl_family, net, msg, 0,
 					STEADYKV_NLGRP_EVENTS, GFP_KERNEL);
 }
 
-static u32 skv_nl_u32(struct genl_info *info, int attr, u32 def)
+static u32 skv_nl_u32(struct nlattr *attr, u32 def)
 {
-	return info->attrs[attr] ? nla_get_u32(info->attrs[attr]) : def;
+	return attr ? nla_get_u32(attr) : def;
+}
+
+/*
+ * The tuning of migrate-start: an absent attribute means the spec's
+ * default, decided here only (the policy has checked the ranges).
+ */
+static void skv_nl_mig_tuning(struct nlattr **a, struct skv_mig_params *p)
+{
+	p->mode = skv_nl_u32(a[STEADYKV_A_MIGRATION_MODE],
+			     STEADYKV_MIGRATION_MODE_ROCKSTEADY);
+	p->partitions = skv_nl_u32(a[STEADYKV_A_MIGRATION_PARTITIONS],
+				   STEADYKV_MIGRATION_PARTITIONS_DEFAULT);
+	p->inflight = skv_nl_u32(a[STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT],
+				 STEADYKV_MIGRATION_PULLS_IN_FLIGHT_DEFAULT);
+	p->budget = skv_nl_u32(a[STEADYKV_A_MIGRATION_PULL_BUDGET],
+			       STEADYKV_MIGRATION_PULL_BUDGET_DEFAULT);
+	p->prio = a[STEADYKV_A_MIGRATION_PRIORITY_PULLS] ?
+		  nla_get_u8(a[STEADYKV_A_MIGRATION_PRIORITY_PULLS]) :
+		  STEADYKV_MIGRATION_PRIORITY_PULLS_DEFAULT;
 }
 
 int steadykv_nl_migrate_start_doit(struct sk_buff *skb, struct genl_info *info)
@@ -161,20 +179,10 @@ int steadykv_nl_migrate_start_doit(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	p.port = nla_get_u16(a[STEADYKV_A_MIGRATION_SOURCE_PORT]);
-	/* Ranges are checked by the policy; defaults as in the spec. */
-	p.mode = skv_nl_u32(info, STEADYKV_A_MIGRATION_MODE,
-			    STEADYKV_MIGRATION_MODE_ROCKSTEADY);
-	p.partitions = skv_nl_u32(info, STEADYKV_A_MIGRATION_PARTITIONS,
-				  SKV_MIG_DEF_PARTITIONS);
-	p.inflight = skv_nl_u32(info, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT,
-				SKV_MIG_DEF_INFLIGHT);
-	p.budget = skv_nl_u32(info, STEADYKV_A_MIGRATION_PULL_BUDGET,
-			      SKV_MIG_DEF_BUDGET);
-	p.prio = a[STEADYKV_A_MIGRATION_PRIORITY_PULLS] ?
-		 nla_get_u8(a[STEADYKV_A_MIGRATION_PRIORITY_PULLS]) : true;
+	skv_nl_mig_tuning(a, &p);
 
 	mutex_lock(&node->lock);
-	err = skv_mig_start(node, &p, info->extack);
+	err = skv_tgt_start(node, &p, info->extack);
 	mutex_unlock(&node->lock);
 	if (err == -EEXIST)
 		NL_SET_BAD_ATTR(info->extack, a[STEADYKV_A_MIGRATION_ID]);
@@ -196,12 +204,12 @@ int steadykv_nl_migrate_cancel_doit(struct sk_buff *skb,
 	attr = info->attrs[STEADYKV_A_MIGRATION_ID];
 
 	mutex_lock(&node->lock);
-	m = skv_mig_find(node, nla_get_u64(attr));
+	m = skv_tgt_find(node, nla_get_u64(attr));
 	if (!m) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "no such migration");
 		err = -ENOENT;
 	} else {
-		err = skv_mig_cancel(m);
+		err = skv_tgt_cancel(m);
 		if (err)
 			NL_SET_ERR_MSG_ATTR(info->extack, attr,
 					    "the migration has ended");
@@ -222,9 +230,9 @@ int steadykv_nl_migrate_get_doit(struct sk_buff *skb, struct genl_info *info)
 	attr = info->attrs[STEADYKV_A_MIGRATION_ID];
 
 	mutex_lock(&node->lock);
-	m = skv_mig_find(node, nla_get_u64(attr));
+	m = skv_tgt_find(node, nla_get_u64(attr));
 	if (m)
-		msg = skv_mig_msg(m, info->snd_portid, info->snd_seq,
+		msg = skv_nl_mig_msg(m, info->snd_portid, info->snd_seq,
 				  STEADYKV_CMD_MIGRATE_GET);
 	mutex_unlock(&node->lock);
 	if (!m) {
@@ -260,7 +268,7 @@ int steadykv_nl_migrate_get_dumpit(struct sk_buff *skb,
 				  NLM_F_MULTI, STEADYKV_CMD_MIGRATE_GET);
 		if (!hdr)
 			break;
-		if (skv_mig_fill(skb, m)) {
+		if (skv_nl_mig_fill(skb, m)) {
 			genlmsg_cancel(skb, hdr);
 			break;
 		}

@@ -28,6 +28,7 @@
 
 #include "node.h"
 #include "conn.h"
+#include "reply.h"
 #include "mig_source.h"
 #include "scan.h"
 #include "replay.h"
@@ -42,7 +43,6 @@ static_assert(sizeof(struct skv_pull_reply) == 16);
 static_assert(sizeof(struct skv_prio_pull_req) == 24);
 static_assert(sizeof(struct skv_batch_hdr) == 16);
 
-#define SKV_MIN_PULL_BUDGET	1024u
 /* Room for a pull reply's batch: the body cap less the pull reply. */
 #define SKV_PULL_BATCH_MAX \
 	(SKV_MAX_BODY_LEN - (u32)sizeof(struct skv_pull_reply))
@@ -60,13 +60,13 @@ struct skv_mig_out {
 	bool keep_owner;	/* still NORMAL here (push baseline) */
 };
 
-void skv_mig_source_init(struct skv_node *node)
+void skv_src_init(struct skv_node *node)
 {
 	spin_lock_init(&node->mig_out_lock);
 	INIT_LIST_HEAD(&node->mig_out);
 }
 
-void skv_mig_source_exit(struct skv_node *node)
+void skv_src_exit(struct skv_node *node)
 {
 	struct skv_mig_out *m, *tmp;
 
@@ -78,7 +78,7 @@ void skv_mig_source_exit(struct skv_node *node)
 }
 
 /* Under mig_out_lock or node->lock. */
-static struct skv_mig_out *skv_mig_find(struct skv_node *node, u64 id)
+static struct skv_mig_out *skv_src_find(struct skv_node *node, u64 id)
 {
 	struct skv_mig_out *m;
 
@@ -89,12 +89,12 @@ static struct skv_mig_out *skv_mig_find(struct skv_node *node, u64 id)
 }
 
 /* Copy of migration id into *out; false if unknown. */
-static bool skv_mig_get(struct skv_node *node, u64 id, struct skv_mig_out *out)
+static bool skv_src_get(struct skv_node *node, u64 id, struct skv_mig_out *out)
 {
 	struct skv_mig_out *m;
 
 	spin_lock(&node->mig_out_lock);
-	m = skv_mig_find(node, id);
+	m = skv_src_find(node, id);
 	if (m)
 		*out = *m;
 	spin_unlock(&node->mig_out_lock);
@@ -110,7 +110,7 @@ struct skv_range {
 };
 
 /* A skv_mig_range_req at body (len checked by the caller). */
-static bool skv_parse_range(const u8 *body, u32 allowed, struct skv_range *r)
+static bool skv_src_parse_range(const u8 *body, u32 allowed, struct skv_range *r)
 {
 	r->id = SKV_LE64(body, struct skv_mig_range_req, migration_id);
 	r->table_id = SKV_LE64(body, struct skv_mig_range_req, table_id);
@@ -121,14 +121,14 @@ static bool skv_parse_range(const u8 *body, u32 allowed, struct skv_range *r)
 	       !(r->flags & ~allowed) && r->id && r->start <= r->end;
 }
 
-static bool skv_mig_same(const struct skv_mig_out *m,
+static bool skv_src_same(const struct skv_mig_out *m,
 			 const struct skv_range *r)
 {
 	return m->table_id == r->table_id && m->start_hash == r->start &&
 	       m->end_hash == r->end;
 }
 
-static bool skv_mig_inside(const struct skv_mig_out *m, u64 table_id,
+static bool skv_src_inside(const struct skv_mig_out *m, u64 table_id,
 			   u64 start, u64 end)
 {
 	return m->table_id == table_id && start >= m->start_hash &&
@@ -136,13 +136,13 @@ static bool skv_mig_inside(const struct skv_mig_out *m, u64 table_id,
 }
 
 /* Tablet changes are map changes: dumps must see a new generation. */
-static void skv_mig_map_changed(struct skv_node *node)
+static void skv_src_map_changed(struct skv_node *node)
 {
 	lockdep_assert_held(&node->lock);
 	node->map_gen++;
 }
 
-static int skv_mig_prepare_reply(struct skv_conn *c, const struct skv_hdr *h,
+static int skv_src_prepare_reply(struct skv_conn *c, const struct skv_hdr *h,
 				 struct skv_store *s, u64 safe)
 {
 	struct skv_mig_prepare_reply pr = {};
@@ -159,7 +159,7 @@ static int skv_mig_prepare_reply(struct skv_conn *c, const struct skv_hdr *h,
  * Make [start, end] a tablet of its own.  A split left behind when a
  * later step fails is harmless: two tablets serve what one did.
  */
-static int skv_mig_isolate(struct skv_store *s, const struct skv_range *r,
+static int skv_src_isolate(struct skv_store *s, const struct skv_range *r,
 			   const struct skv_tablet_info *t)
 {
 	int err;
@@ -175,19 +175,19 @@ static int skv_mig_isolate(struct skv_store *s, const struct skv_range *r,
 }
 
 /* A PREPARE of a migration we know: idempotent, or the freeze. */
-static u8 skv_mig_prepare_again(struct skv_node *node, struct skv_store *s,
+static u8 skv_src_prepare_again(struct skv_node *node, struct skv_store *s,
 				struct skv_mig_out *m,
 				const struct skv_range *r, u64 *safe)
 {
 	bool keep = r->flags & SKV_MIG_F_KEEP_OWNER;
 
-	if (!skv_mig_same(m, r))
+	if (!skv_src_same(m, r))
 		return SKV_S_BUSY;
 	if (m->keep_owner && !keep) {
 		if (skv_tablet_set_state(s, m->table_id, m->start_hash,
 					 m->end_hash, SKV_TABLET_MIGRATING_OUT))
 			return SKV_S_INTERNAL;	/* the tablet went away */
-		skv_mig_map_changed(node);
+		skv_src_map_changed(node);
 		spin_lock(&node->mig_out_lock);
 		m->keep_owner = false;
 		m->safe_version = skv_store_version(s);
@@ -197,7 +197,7 @@ static u8 skv_mig_prepare_again(struct skv_node *node, struct skv_store *s,
 	return SKV_S_OK;
 }
 
-static u8 skv_mig_prepare_new(struct skv_node *node, struct skv_store *s,
+static u8 skv_src_prepare_new(struct skv_node *node, struct skv_store *s,
 			      const struct skv_range *r, u64 *safe)
 {
 	struct skv_tablet_info t;
@@ -224,11 +224,11 @@ static u8 skv_mig_prepare_new(struct skv_node *node, struct skv_store *s,
 	m->start_hash = r->start;
 	m->end_hash = r->end;
 	m->keep_owner = r->flags & SKV_MIG_F_KEEP_OWNER;
-	err = skv_mig_isolate(s, r, &t);
+	err = skv_src_isolate(s, r, &t);
 	if (!err && !m->keep_owner)
 		err = skv_tablet_set_state(s, r->table_id, r->start, r->end,
 					   SKV_TABLET_MIGRATING_OUT);
-	skv_mig_map_changed(node);
+	skv_src_map_changed(node);
 	if (err) {
 		kfree(m);
 		return SKV_S_INTERNAL;
@@ -242,7 +242,7 @@ static u8 skv_mig_prepare_new(struct skv_node *node, struct skv_store *s,
 	return SKV_S_OK;
 }
 
-static int skv_mig_prepare(struct skv_conn *c, const struct skv_hdr *h,
+static int skv_src_prepare(struct skv_conn *c, const struct skv_hdr *h,
 			   struct skv_store *s, const u8 *body, u32 len)
 {
 	struct skv_node *node = c->node;
@@ -252,21 +252,21 @@ static int skv_mig_prepare(struct skv_conn *c, const struct skv_hdr *h,
 	u8 st;
 
 	if (len != sizeof(struct skv_mig_range_req) ||
-	    !skv_parse_range(body, SKV_MIG_F_KEEP_OWNER, &r))
+	    !skv_src_parse_range(body, SKV_MIG_F_KEEP_OWNER, &r))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	mutex_lock(&node->lock);
-	m = skv_mig_find(node, r.id);
+	m = skv_src_find(node, r.id);
 	if (m)
-		st = skv_mig_prepare_again(node, s, m, &r, &safe);
+		st = skv_src_prepare_again(node, s, m, &r, &safe);
 	else
-		st = skv_mig_prepare_new(node, s, &r, &safe);
+		st = skv_src_prepare_new(node, s, &r, &safe);
 	mutex_unlock(&node->lock);
 	if (st != SKV_S_OK)
 		return skv_reply(c, h, st, NULL, 0);
-	return skv_mig_prepare_reply(c, h, s, safe);
+	return skv_src_prepare_reply(c, h, s, safe);
 }
 
-static int skv_first_hash(void *arg, const void *rec, u32 len)
+static int skv_src_first_hash(void *arg, const void *rec, u32 len)
 {
 	const struct skv_rec_hdr *rh = rec;
 
@@ -280,14 +280,14 @@ static int skv_first_hash(void *arg, const void *rec, u32 len)
  * [cursor, that hash] (a group that appeared meanwhile below it comes
  * too if it fits: the batch is then a little over budget, nothing more).
  */
-static long skv_pull_big_group(struct skv_store *s, u64 table_id, u64 start,
+static long skv_src_pull_big_group(struct skv_store *s, u64 table_id, u64 start,
 			       u64 end, u64 cursor, u64 min_version, u8 *buf,
 			       u64 *next, bool *done)
 {
 	u64 h = 0;
 	long n;
 
-	n = skv_scan(s, table_id, start, end, cursor, 1, skv_first_hash, &h,
+	n = skv_scan(s, table_id, start, end, cursor, 1, skv_src_first_hash, &h,
 		     next, done);
 	if (n >= 0)	/* the group went away: the rest fits as it is */
 		return skv_scan_serialize_since(s, table_id, start, end,
@@ -310,7 +310,7 @@ static long skv_pull_big_group(struct skv_store *s, u64 table_id, u64 start,
  * into the reply in the output buffer: each record is copied once, from
  * the log into the buffer the socket sends from.
  */
-static int skv_mig_pull(struct skv_conn *c, const struct skv_hdr *h,
+static int skv_src_pull(struct skv_conn *c, const struct skv_hdr *h,
 			struct skv_store *s, const u8 *body, u32 len)
 {
 	struct skv_pull_reply pr = {};
@@ -333,9 +333,9 @@ static int skv_mig_pull(struct skv_conn *c, const struct skv_hdr *h,
 	budget = SKV_LE32(body, struct skv_pull_req, budget);
 	if (start > end)
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
-	if (!skv_mig_get(c->node, id, &m))
+	if (!skv_src_get(c->node, id, &m))
 		return skv_reply(c, h, SKV_S_NO_MIGRATION, NULL, 0);
-	if (!skv_mig_inside(&m, table_id, start, end))
+	if (!skv_src_inside(&m, table_id, start, end))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	budget = clamp(budget, SKV_MIN_PULL_BUDGET, SKV_MAX_PULL_BUDGET);
 	/* The reply body is capped like a request's. */
@@ -346,15 +346,15 @@ static int skv_mig_pull(struct skv_conn *c, const struct skv_hdr *h,
 		return err;
 	n = skv_scan_serialize_since(s, table_id, start, end, cursor,
 				     min_version,
-				     c->obuf + c->olen + SKV_PULL_FIXED, cap,
+				     skv_reply_tail(c, sizeof(pr)), cap,
 				     &next, &done);
 	for (tries = 0; n == -EMSGSIZE && tries < 3; tries++) {
 		err = skv_out_reserve(c, SKV_PULL_FIXED + SKV_PULL_BATCH_MAX);
 		if (err)
 			return err;
-		n = skv_pull_big_group(s, table_id, start, end, cursor,
+		n = skv_src_pull_big_group(s, table_id, start, end, cursor,
 				       min_version,
-				       c->obuf + c->olen + SKV_PULL_FIXED,
+				       skv_reply_tail(c, sizeof(pr)),
 				       &next, &done);
 	}
 	if (n < 0) {
@@ -365,13 +365,11 @@ static int skv_mig_pull(struct skv_conn *c, const struct skv_hdr *h,
 	}
 	pr.next_cursor = cpu_to_le64(next);
 	pr.resolved = cpu_to_le32(done);
-	skv_put_reply_hdr(c->obuf + c->olen, h, SKV_S_OK, sizeof(pr) + n);
-	memcpy(c->obuf + c->olen + SKV_HDR_LEN, &pr, sizeof(pr));
-	c->olen += SKV_PULL_FIXED + n;
+	skv_reply_finish(c, h, SKV_S_OK, &pr, sizeof(pr), n);
 	return 0;
 }
 
-static int skv_mig_priority_pull(struct skv_conn *c, const struct skv_hdr *h,
+static int skv_src_priority_pull(struct skv_conn *c, const struct skv_hdr *h,
 				 struct skv_store *s, const u8 *body, u32 len)
 {
 	const u32 fixed = sizeof(struct skv_prio_pull_req);
@@ -394,30 +392,28 @@ static int skv_mig_priority_pull(struct skv_conn *c, const struct skv_hdr *h,
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	id = SKV_LE64(body, struct skv_prio_pull_req, migration_id);
 	table_id = SKV_LE64(body, struct skv_prio_pull_req, table_id);
-	if (!skv_mig_get(c->node, id, &m))
+	if (!skv_src_get(c->node, id, &m))
 		return skv_reply(c, h, SKV_S_NO_MIGRATION, NULL, 0);
 	for (i = 0; i < count; i++) {
 		hashes[i] = get_unaligned_le64(body + fixed + i * 8);
-		if (!skv_mig_inside(&m, table_id, hashes[i], hashes[i]))
+		if (!skv_src_inside(&m, table_id, hashes[i], hashes[i]))
 			return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	}
 	err = skv_out_reserve(c, SKV_PULL_FIXED + SKV_PULL_BATCH_MAX);
 	if (err)
 		return err;
 	n = skv_collect_hashes(s, table_id, hashes, count,
-			       c->obuf + c->olen + SKV_PULL_FIXED,
+			       skv_reply_tail(c, sizeof(pr)),
 			       SKV_PULL_BATCH_MAX, &resolved);
 	if (n < 0)
 		return skv_reply(c, h, SKV_S_INTERNAL, NULL, 0);
 	pr.resolved = cpu_to_le32(resolved);
-	skv_put_reply_hdr(c->obuf + c->olen, h, SKV_S_OK, sizeof(pr) + n);
-	memcpy(c->obuf + c->olen + SKV_HDR_LEN, &pr, sizeof(pr));
-	c->olen += SKV_PULL_FIXED + n;
+	skv_reply_finish(c, h, SKV_S_OK, &pr, sizeof(pr), n);
 	return 0;
 }
 
 /* Forget m: under node->lock. */
-static void skv_mig_forget(struct skv_node *node, struct skv_mig_out *m)
+static void skv_src_forget(struct skv_node *node, struct skv_mig_out *m)
 {
 	spin_lock(&node->mig_out_lock);
 	list_del(&m->list);
@@ -425,7 +421,7 @@ static void skv_mig_forget(struct skv_node *node, struct skv_mig_out *m)
 	kfree(m);
 }
 
-static int skv_mig_end(struct skv_conn *c, const struct skv_hdr *h,
+static int skv_src_end(struct skv_conn *c, const struct skv_hdr *h,
 		       struct skv_store *s, const u8 *body, u32 len)
 {
 	struct skv_node *node = c->node;
@@ -435,13 +431,13 @@ static int skv_mig_end(struct skv_conn *c, const struct skv_hdr *h,
 	int err;
 
 	if (len != sizeof(struct skv_mig_range_req) ||
-	    !skv_parse_range(body, SKV_MIG_F_ABORT, &r))
+	    !skv_src_parse_range(body, SKV_MIG_F_ABORT, &r))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	mutex_lock(&node->lock);
-	m = skv_mig_find(node, r.id);
+	m = skv_src_find(node, r.id);
 	if (!m) {
 		st = SKV_S_NO_MIGRATION;
-	} else if (!skv_mig_same(m, &r)) {
+	} else if (!skv_src_same(m, &r)) {
 		st = SKV_S_BAD_REQUEST;
 	} else if (r.flags & SKV_MIG_F_ABORT) {
 		/* Serve the range again; -ENOENT: it is gone already. */
@@ -451,7 +447,7 @@ static int skv_mig_end(struct skv_conn *c, const struct skv_hdr *h,
 						   SKV_TABLET_NORMAL);
 			if (err && err != -ENOENT)
 				st = SKV_S_INTERNAL;
-			skv_mig_map_changed(node);
+			skv_src_map_changed(node);
 		}
 	} else if (m->keep_owner) {
 		/*
@@ -464,10 +460,10 @@ static int skv_mig_end(struct skv_conn *c, const struct skv_hdr *h,
 				     m->end_hash);
 		if (err && err != -ENOENT)
 			st = SKV_S_INTERNAL;
-		skv_mig_map_changed(node);
+		skv_src_map_changed(node);
 	}
 	if (st == SKV_S_OK)
-		skv_mig_forget(node, m);
+		skv_src_forget(node, m);
 	mutex_unlock(&node->lock);
 	if (st == SKV_S_OK)
 		skv_node_kick_cleaner(node);	/* dropped data to reclaim */
@@ -480,7 +476,7 @@ static int skv_mig_end(struct skv_conn *c, const struct skv_hdr *h,
  * Every record of a push-back batch must belong to the migration's range:
  * replay applies a record to whatever tablet of ours holds its key.
  */
-static bool skv_batch_inside(const u8 *recs, u32 rlen,
+static bool skv_src_batch_inside(const u8 *recs, u32 rlen,
 			     const struct skv_mig_out *m)
 {
 	struct skv_rec_view v;
@@ -488,13 +484,13 @@ static bool skv_batch_inside(const u8 *recs, u32 rlen,
 
 	for (off = 0; off < rlen; off += v.len) {
 		skv_rec_view_trusted(recs + off, &v);
-		if (!skv_mig_inside(m, v.table_id, v.key_hash, v.key_hash))
+		if (!skv_src_inside(m, v.table_id, v.key_hash, v.key_hash))
 			return false;
 	}
 	return true;
 }
 
-static u8 skv_replay_status(int err)
+static u8 skv_src_replay_status(int err)
 {
 	switch (err) {
 	case 0:
@@ -512,7 +508,7 @@ static u8 skv_replay_status(int err)
 	}
 }
 
-static int skv_mig_push_back(struct skv_conn *c, const struct skv_hdr *h,
+static int skv_src_push_back(struct skv_conn *c, const struct skv_hdr *h,
 			     struct skv_store *s, const u8 *body, u32 len)
 {
 	const u32 fixed = sizeof(struct skv_mig_range_req);
@@ -527,19 +523,19 @@ static int skv_mig_push_back(struct skv_conn *c, const struct skv_hdr *h,
 	u8 st;
 	int err;
 
-	if (len < fixed || !skv_parse_range(body, 0, &r))
+	if (len < fixed || !skv_src_parse_range(body, 0, &r))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	/* Checked whole (lengths, crcs, key hashes) before anything else. */
 	if (skv_batch_verify(body + fixed, len - fixed, SKV_PARSE_CHECK_HASH,
 			     &recs, &rlen, &count))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	mutex_lock(&node->lock);
-	m = skv_mig_find(node, r.id);
+	m = skv_src_find(node, r.id);
 	if (!m) {
 		st = SKV_S_NO_MIGRATION;
 		goto unlock;
 	}
-	if (!skv_mig_same(m, &r) || !skv_batch_inside(recs, rlen, m)) {
+	if (!skv_src_same(m, &r) || !skv_src_batch_inside(recs, rlen, m)) {
 		st = SKV_S_BAD_REQUEST;
 		goto unlock;
 	}
@@ -557,7 +553,7 @@ static int skv_mig_push_back(struct skv_conn *c, const struct skv_hdr *h,
 	}
 	err = skv_replay_batch(s, sl, body + fixed, len - fixed, &rs);
 	skv_sidelog_destroy(s, sl);
-	st = skv_replay_status(err);
+	st = skv_src_replay_status(err);
 unlock:
 	mutex_unlock(&node->lock);
 	if (st == SKV_S_BAD_REQUEST)
@@ -565,7 +561,7 @@ unlock:
 	return skv_reply(c, h, st, NULL, 0);
 }
 
-int skv_mig_source_handle(struct skv_conn *c, const struct skv_hdr *h,
+int skv_src_handle(struct skv_conn *c, const struct skv_hdr *h,
 			  const u8 *body, u32 len)
 {
 	struct skv_store *s = skv_node_store(c->node);
@@ -584,15 +580,15 @@ int skv_mig_source_handle(struct skv_conn *c, const struct skv_hdr *h,
 		return skv_reply(c, h, SKV_S_UNKNOWN_TABLE, NULL, 0);
 	switch (h->opcode) {
 	case SKV_OP_MIG_PREPARE:
-		return skv_mig_prepare(c, h, s, body, len);
+		return skv_src_prepare(c, h, s, body, len);
 	case SKV_OP_MIG_PULL:
-		return skv_mig_pull(c, h, s, body, len);
+		return skv_src_pull(c, h, s, body, len);
 	case SKV_OP_MIG_PRIORITY_PULL:
-		return skv_mig_priority_pull(c, h, s, body, len);
+		return skv_src_priority_pull(c, h, s, body, len);
 	case SKV_OP_MIG_END:
-		return skv_mig_end(c, h, s, body, len);
+		return skv_src_end(c, h, s, body, len);
 	case SKV_OP_MIG_PUSH_BACK:
-		return skv_mig_push_back(c, h, s, body, len);
+		return skv_src_push_back(c, h, s, body, len);
 	default:
 		return skv_reply(c, h, SKV_S_UNKNOWN_OP, NULL, 0);
 	}

@@ -14,15 +14,15 @@ struct skv_conn;
 struct skv_hdr;
 
 /* Pernet init and exit (exit frees every outgoing-migration record). */
-void skv_mig_source_init(struct skv_node *node);
-void skv_mig_source_exit(struct skv_node *node);
+void skv_src_init(struct skv_node *node);
+void skv_src_exit(struct skv_node *node);
 
 /*
  * Handle one SKV_OP_MIG_* request on a connection thread and append its
  * reply, as skv_request_handle() does.  Returns 0 or a negative errno
  * that closes the connection.
  */
-int skv_mig_source_handle(struct skv_conn *c, const struct skv_hdr *h,
+int skv_src_handle(struct skv_conn *c, const struct skv_hdr *h,
 			  const u8 *body, u32 len);
 
 #endif /* SKV_MIG_SOURCE_H */

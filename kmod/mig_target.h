@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The target side of a migration (Rocksteady): the engine that pulls a
- * tablet from its source once netlink migrate-start arrives.
+ * tablet from its source once netlink migrate-start arrives
+ * (mig_target.c, mig_target_resolve.c, mig_target_pull.c).
  *
  * One struct skv_mig per migration, in the node's list (node->migs,
  * newest first): the ones running, and the newest ended ones kept for
@@ -10,7 +11,7 @@
  *
  * Locking:
  *   node->lock      list membership, start/cancel, tablet changes
- *   RCU             the resolver and skv_mig_want_key() walk node->migs
+ *   RCU             the resolver and skv_tgt_want_key() walk node->migs
  *   m->lock (spin)  error message, pending and in-flight priority hashes,
  *                   inserts into the resolved set
  *   m->part_lock    which partition a worker pulls (busy flags)
@@ -44,10 +45,6 @@ struct netlink_ext_ack;
 #define SKV_MIG_RETRY_US	100u
 #define SKV_MIG_RETRY_US_MAX	10000u
 
-/* Defaults of migrate-start (the spec's). */
-#define SKV_MIG_DEF_PARTITIONS	8
-#define SKV_MIG_DEF_INFLIGHT	8
-#define SKV_MIG_DEF_BUDGET	20480
 /* Ended migrations kept for migrate-get, and running ones allowed. */
 #define SKV_MIG_KEEP_ENDED	32
 #define SKV_MIG_MAX_RUNNING	16
@@ -152,28 +149,28 @@ struct skv_mig {
 	bool resolved_zero;		/* hash 0 (0 marks an empty slot) */
 };
 
-void skv_mig_node_init(struct skv_node *node);
+void skv_tgt_node_init(struct skv_node *node);
 /* Namespace exit: stop every migration (tablets left as they are), free. */
-void skv_migs_stop(struct skv_node *node);
+void skv_tgt_stop_all(struct skv_node *node);
 
 /* Caller holds node->lock; params checked (ranges, lengths). */
-int skv_mig_start(struct skv_node *node, const struct skv_mig_params *p,
+int skv_tgt_start(struct skv_node *node, const struct skv_mig_params *p,
 		  struct netlink_ext_ack *extack);
 /* Caller holds node->lock. */
-struct skv_mig *skv_mig_find(struct skv_node *node, u64 id);
-int skv_mig_cancel(struct skv_mig *m);
+struct skv_mig *skv_tgt_find(struct skv_node *node, u64 id);
+int skv_tgt_cancel(struct skv_mig *m);
 
 /*
  * A client asked for a key of a MIGRATING_IN tablet the store could not
  * resolve: queue a priority pull of its hash.  Returns the retry_us to
  * give the client (0: no migration brings it).  Any context; cheap.
  */
-u32 skv_mig_want_key(struct skv_node *node, u64 table_id, u64 key_hash);
+u32 skv_tgt_want_key(struct skv_node *node, u64 table_id, u64 key_hash);
 
 /* State and progress snapshot helpers for netlink (mig_netlink.c). */
-u32 skv_mig_permille(struct skv_mig *m);
-u64 skv_mig_elapsed_us(struct skv_mig *m);
+u32 skv_tgt_permille(struct skv_mig *m);
+u64 skv_tgt_elapsed_us(struct skv_mig *m);
 /* Announce m on the events group (mig_netlink.c).  Process context. */
-void skv_mig_notify(struct skv_mig *m);
+void skv_tgt_notify(struct skv_mig *m);
 
 #endif /* SKV_MIG_TARGET_H */

@@ -19,6 +19,7 @@
 #include <net/sock.h>
 
 #include "node.h"
+#include "netlink.h"
 #include "transport.h"
 #include "nl-gen.h"
 
@@ -32,19 +33,10 @@ static_assert((int)STEADYKV_TABLET_STATE_MIGRATING_OUT ==
 	      (int)SKV_TABLET_MIGRATING_OUT);
 static_assert((int)STEADYKV_TABLET_STATE_RECOVERING ==
 	      (int)SKV_TABLET_RECOVERING);
-/* skv_nl_put_u64() pads with the one pad number all sets share. */
-static_assert((int)STEADYKV_A_TABLE_PAD == (int)STEADYKV_A_NODE_PAD);
-static_assert((int)STEADYKV_A_TABLET_PAD == (int)STEADYKV_A_NODE_PAD);
 
 static struct skv_node *skv_nl_node(struct genl_info *info)
 {
 	return skv_node(genl_info_net(info));
-}
-
-static int skv_nl_put_u64(struct sk_buff *skb, int attr, u64 value)
-{
-	/* Every attribute set numbers its pad attribute 1. */
-	return nla_put_u64_64bit(skb, attr, value, STEADYKV_A_NODE_PAD);
 }
 
 /* The node's attributes.  Caller holds node->lock. */

@@ -119,8 +119,8 @@ static int __net_init skv_net_init(struct net *net)
 	node->cleaner_idle_until = jiffies;
 	atomic64_set(&node->requests, 0);
 	atomic64_set(&node->bad_requests, 0);
-	skv_mig_source_init(node);
-	skv_mig_node_init(node);
+	skv_src_init(node);
+	skv_tgt_node_init(node);
 	return 0;
 }
 
@@ -139,10 +139,10 @@ static void __net_exit skv_net_exit(struct net *net)
 		skv_tcp_listen_stop(l);
 	skv_conns_stop(node);
 	/* Incoming migrations use the store; no connection asks them now. */
-	skv_migs_stop(node);
+	skv_tgt_stop_all(node);
 	/* Connections kick the cleaner: they are gone, and dying is set. */
 	cancel_delayed_work_sync(&node->cleaner_work);
-	skv_mig_source_exit(node);
+	skv_src_exit(node);
 	if (node->store) {
 		skv_store_destroy(node->store);
 		node->store = NULL;

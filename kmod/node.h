@@ -96,16 +96,4 @@ int skv_node_store_get(struct skv_node *node, struct netlink_ext_ack *extack,
 /* Queue a cleaner pass if the store wants one (cheap; any context). */
 void skv_node_kick_cleaner(struct skv_node *node);
 
-/* A required attribute: extack names the missing one and says so. */
-#define SKV_NL_REQUIRE(info, attr, msg) ({				\
-	struct genl_info *__skv_info = (info);				\
-	bool __skv_missing = GENL_REQ_ATTR_CHECK(__skv_info, attr);	\
-	if (__skv_missing)						\
-		NL_SET_ERR_MSG_MOD(__skv_info->extack, msg);		\
-	__skv_missing;							\
-})
-
-int skv_netlink_init(void);
-void skv_netlink_exit(void);
-
 #endif /* SKV_NODE_H */

@@ -2,4 +2,5 @@
 # Objects of the node part of steadykv.ko (everything in kmod/ but the core).
 # nl-gen.o is generated from Documentation/netlink/specs/steadykv.yaml.
 SKV_KMOD_OBJS := main.o node.o netlink.o nl-gen.o transport_tcp.o conn.o \
-		 request.o mig_netlink.o mig_source.o mig_target.o peer.o
+		 request.o reply.o mig_netlink.o mig_source.o mig_target.o \
+		 mig_target_resolve.o mig_target_pull.o peer.o

@@ -19,6 +19,8 @@
 
 #include "node.h"
 #include "conn.h"
+#include "reply.h"
+#include "request.h"
 #include "mig_source.h"
 #include "mig_target.h"
 
@@ -39,43 +41,6 @@ static_assert(sizeof(struct skv_multi_req) == 16);
 static_assert(sizeof(struct skv_multi_reply) == 8);
 static_assert(sizeof(struct skv_multi_item) == 16);
 
-void skv_put_reply_hdr(void *p, const struct skv_hdr *h, u8 status,
-		       u32 body_len)
-{
-	struct skv_hdr r = {
-		.magic = cpu_to_le16(SKV_WIRE_MAGIC),
-		.version = SKV_WIRE_VERSION,
-		.opcode = h->opcode,
-		.flags = SKV_F_REPLY,
-		.status = status,
-		.request_id = h->request_id,
-		.body_len = cpu_to_le32(body_len),
-	};
-
-	memcpy(p, &r, sizeof(r));
-}
-
-int skv_reply(struct skv_conn *c, const struct skv_hdr *h, u8 status,
-	      const void *body, u32 len)
-{
-	int err;
-
-	err = skv_out_reserve(c, SKV_HDR_LEN + len);
-	if (err)
-		return err;
-	skv_put_reply_hdr(c->obuf + c->olen, h, status, len);
-	if (len)
-		memcpy(c->obuf + c->olen + SKV_HDR_LEN, body, len);
-	c->olen += SKV_HDR_LEN + len;
-	return 0;
-}
-
-int skv_reply_bad(struct skv_conn *c, const struct skv_hdr *h, u8 status)
-{
-	c->nbad++;
-	return skv_reply(c, h, status, NULL, 0);
-}
-
 /* A store status: never trust it to be in range. */
 static u8 skv_status(int ret)
 {
@@ -92,7 +57,7 @@ static u8 skv_status(int ret)
 static u8 skv_retry_pull(struct skv_conn *c, u8 st, u64 table_id, u64 hash)
 {
 	if (st == SKV_S_RETRY)
-		c->retry_us = skv_mig_want_key(c->node, table_id, hash);
+		c->retry_us = skv_tgt_want_key(c->node, table_id, hash);
 	return st;
 }
 
@@ -181,9 +146,9 @@ static int skv_do_get(struct skv_conn *c, const struct skv_hdr *h,
 	err = skv_out_reserve(c, fixed);
 	for (tries = 0; !err; tries++) {
 		room = min(c->ocap - c->olen - fixed, SKV_MAX_VALUE_LEN);
-		st = skv_status(skv_get(s, table_id, key, klen, hash,
-					c->obuf + c->olen + fixed, room,
-					&vlen, &version));
+		st = skv_status(skv_store_get(s, table_id, key, klen, hash,
+					      skv_reply_tail(c, sizeof(vr)),
+					      room, &vlen, &version));
 		if (st != SKV_S_TOO_BIG)
 			break;
 		if (vlen > SKV_MAX_VALUE_LEN || tries == 2) {
@@ -206,9 +171,7 @@ static int skv_do_get(struct skv_conn *c, const struct skv_hdr *h,
 	vr.version = cpu_to_le64(version);
 	vr.value_len = cpu_to_le32(vlen);
 	vr.reserved = 0;
-	skv_put_reply_hdr(c->obuf + c->olen, h, SKV_S_OK, sizeof(vr) + vlen);
-	memcpy(c->obuf + c->olen + SKV_HDR_LEN, &vr, sizeof(vr));
-	c->olen += fixed + vlen;
+	skv_reply_finish(c, h, SKV_S_OK, &vr, sizeof(vr), vlen);
 	return 0;
 }
 
@@ -236,10 +199,11 @@ static int skv_do_put(struct skv_conn *c, const struct skv_hdr *h,
 	table_id = SKV_LE64(body, struct skv_put_req, table_id);
 	hash = skv_key_hash(key, klen);
 	c->wrote = true;
-	st = skv_status(skv_put(s, table_id, key, klen, hash, key + klen, vlen,
-				SKV_LE64(body, struct skv_put_req,
-					 expect_version),
-				&version));
+	st = skv_status(skv_store_put(s, table_id, key, klen, hash,
+				      key + klen, vlen,
+				      SKV_LE64(body, struct skv_put_req,
+					       expect_version),
+				      &version));
 	return skv_reply_result(c, h, skv_retry_pull(c, st, table_id, hash),
 				version);
 }
@@ -258,8 +222,8 @@ static int skv_do_delete(struct skv_conn *c, const struct skv_hdr *h,
 		return skv_reply_bad(c, h, st);
 	c->wrote = true;
 	hash = skv_key_hash(key, klen);
-	st = skv_status(skv_delete(s, table_id, key, klen, hash, expect,
-				   &version));
+	st = skv_status(skv_store_delete(s, table_id, key, klen, hash,
+					 expect, &version));
 	return skv_reply_result(c, h, skv_retry_pull(c, st, table_id, hash),
 				version);
 }
@@ -329,9 +293,11 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 			room = min(c->ocap - c->olen - used - isz,
 				   SKV_REPLY_MAX - used - isz -
 				   (count - i - 1) * isz);
-			st = skv_status(skv_get(s, table_id, key, klen, hash,
-						c->obuf + c->olen + used + isz,
-						room, &vlen, &version));
+			st = skv_status(skv_store_get(s, table_id, key, klen,
+						      hash,
+						      c->obuf + c->olen +
+						      used + isz, room,
+						      &vlen, &version));
 			if (st != SKV_S_TOO_BIG)
 				break;
 			/* Past the reply bound, or changed under us again. */
@@ -361,9 +327,8 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 	}
 
 	mr.count = cpu_to_le16(count);
-	memcpy(c->obuf + c->olen + SKV_HDR_LEN, &mr, sizeof(mr));
-	skv_put_reply_hdr(c->obuf + c->olen, h, SKV_S_OK, used - SKV_HDR_LEN);
-	c->olen += used;
+	skv_reply_finish(c, h, SKV_S_OK, &mr, sizeof(mr),
+			 used - SKV_HDR_LEN - sizeof(mr));
 	return 0;
 }
 
@@ -393,7 +358,7 @@ int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 	case SKV_OP_MIG_PRIORITY_PULL:
 	case SKV_OP_MIG_END:
 	case SKV_OP_MIG_PUSH_BACK:
-		return skv_mig_source_handle(c, h, body, body_len);
+		return skv_src_handle(c, h, body, body_len);
 	default:
 		return skv_reply_bad(c, h, SKV_S_UNKNOWN_OP);
 	}

@@ -12,7 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <steadykv/record.h>
+
 #include "st_harness.h"
+
+/* The record and batch layout the source must produce (record.h). */
+#define REC_OFF(field)		offsetof(struct skv_rec_hdr, field)
+#define BATCH_OFF(field)	offsetof(struct skv_batch_hdr, field)
+#define BATCH_HDR		((uint32_t)sizeof(struct skv_batch_hdr))
 
 #define HALF		(1ull << 63)
 #define MIG		77ull
@@ -187,37 +194,37 @@ static int check_batch(const uint8_t *b, uint32_t len, struct pull_acc *acc)
 {
 	uint32_t count, blen, off, n = 0;
 
-	if (len < 16 || get32(b) != 0x424b5653u)
+	if (len < BATCH_HDR || get32(b) != SKV_BATCH_MAGIC)
 		return snprintf(st_last_error, 256, "bad batch header"), -1;
-	count = get32(b + 4);
-	blen = get32(b + 8);
-	if (blen != len - 16)
+	count = get32(b + BATCH_OFF(count));
+	blen = get32(b + BATCH_OFF(len));
+	if (blen != len - BATCH_HDR)
 		return snprintf(st_last_error, 256, "batch len %u of %u", blen,
-				len - 16), -1;
-	if (~crc32c_raw(~0u, b + 16, blen) != get32(b + 12))
+				len - BATCH_HDR), -1;
+	if (~crc32c_raw(~0u, b + BATCH_HDR, blen) != get32(b + BATCH_OFF(crc)))
 		return snprintf(st_last_error, 256, "batch crc"), -1;
-	for (off = 16; off < len; n++) {
+	for (off = BATCH_HDR; off < len; n++) {
 		const uint8_t *r = b + off;
 		uint32_t klen, vlen, rlen, crc, i;
 		uint64_t hash, ver;
 		int k;
 
-		if (len - off < 40)
+		if (len - off < SKV_REC_HDR_LEN)
 			return snprintf(st_last_error, 256, "short record"), -1;
-		klen = get16(r + 6);
-		vlen = get32(r + 8);
-		hash = get64(r + 24);
-		ver = get64(r + 32);
-		rlen = (40 + klen + vlen + 7) & ~7u;
+		klen = get16(r + REC_OFF(key_len));
+		vlen = get32(r + REC_OFF(value_len));
+		hash = get64(r + REC_OFF(key_hash));
+		ver = get64(r + REC_OFF(version));
+		rlen = SKV_REC_LEN(klen, vlen);
 		if (rlen > len - off)
 			return snprintf(st_last_error, 256, "record past batch"), -1;
-		crc = crc32c_raw(~0u, r + 40, klen + vlen);
-		crc = ~crc32c_raw(crc, r + 4, 36);
+		crc = crc32c_raw(~0u, r + SKV_REC_HDR_LEN, klen + vlen);
+		crc = ~crc32c_raw(crc, r + REC_OFF(type), SKV_REC_HDR_LEN - REC_OFF(type));
 		if (crc != get32(r))
 			return snprintf(st_last_error, 256, "record crc"), -1;
-		if (hash != st_xxh64(r + 40, klen))
+		if (hash != st_xxh64(r + SKV_REC_HDR_LEN, klen))
 			return snprintf(st_last_error, 256, "record hash"), -1;
-		for (i = 40 + klen + vlen; i < rlen; i++)
+		for (i = SKV_REC_HDR_LEN + klen + vlen; i < rlen; i++)
 			if (r[i])
 				return snprintf(st_last_error, 256, "padding"), -1;
 		off += rlen;
@@ -227,7 +234,7 @@ static int check_batch(const uint8_t *b, uint32_t len, struct pull_acc *acc)
 		acc->last_hash = hash;
 		for (k = 0; k < acc->nkeys; k++)
 			if (strlen(acc->keys[k].key) == klen &&
-			    !memcmp(acc->keys[k].key, r + 40, klen))
+			    !memcmp(acc->keys[k].key, r + SKV_REC_HDR_LEN, klen))
 				break;
 		if (k == acc->nkeys) {
 			acc->unknown++;
@@ -235,11 +242,11 @@ static int check_batch(const uint8_t *b, uint32_t len, struct pull_acc *acc)
 		}
 		acc->keys[k].seen++;
 		if (ver != acc->keys[k].version ||
-		    (r[4] == 2) != acc->keys[k].tombstone ||
+		    (r[REC_OFF(type)] == SKV_REC_TOMBSTONE) != acc->keys[k].tombstone ||
 		    vlen != acc->keys[k].vlen)
 			acc->wrong++;
 		for (i = 0; i < vlen; i++)
-			if (r[40 + klen + i] != val_byte(acc->keys[k].key, i)) {
+			if (r[SKV_REC_HDR_LEN + klen + i] != val_byte(acc->keys[k].key, i)) {
 				acc->wrong++;
 				break;
 			}
@@ -632,19 +639,19 @@ static size_t build_rec(uint8_t *p, int tombstone, uint64_t table,
 			const char *key, const uint8_t *val, uint32_t vlen,
 			uint64_t version)
 {
-	uint32_t klen = strlen(key), len = (40 + klen + vlen + 7) & ~7u, crc;
+	uint32_t klen = strlen(key), len = SKV_REC_LEN(klen, vlen), crc;
 
 	memset(p, 0, len);
-	p[4] = tombstone ? 2 : 1;
-	put16(p + 6, klen);
-	put32(p + 8, vlen);
-	put64(p + 16, table);
-	put64(p + 24, st_xxh64(key, klen));
-	put64(p + 32, version);
-	memcpy(p + 40, key, klen);
-	memcpy(p + 40 + klen, val, vlen);
-	crc = crc32c_raw(~0u, p + 40, klen + vlen);
-	put32(p, ~crc32c_raw(crc, p + 4, 36));
+	p[REC_OFF(type)] = tombstone ? SKV_REC_TOMBSTONE : SKV_REC_OBJECT;
+	put16(p + REC_OFF(key_len), klen);
+	put32(p + REC_OFF(value_len), vlen);
+	put64(p + REC_OFF(table_id), table);
+	put64(p + REC_OFF(key_hash), st_xxh64(key, klen));
+	put64(p + REC_OFF(version), version);
+	memcpy(p + SKV_REC_HDR_LEN, key, klen);
+	memcpy(p + SKV_REC_HDR_LEN + klen, val, vlen);
+	crc = crc32c_raw(~0u, p + SKV_REC_HDR_LEN, klen + vlen);
+	put32(p, ~crc32c_raw(crc, p + REC_OFF(type), SKV_REC_HDR_LEN - REC_OFF(type)));
 	return len;
 }
 
@@ -654,15 +661,15 @@ static size_t build_push(uint8_t *buf, uint64_t id, uint64_t start,
 			 uint32_t count)
 {
 	size_t n = build_range(buf, SKV_OP_MIG_PUSH_BACK, id, ST_TABLE, start,
-			       end, 0, 16 + rlen);
+			       end, 0, BATCH_HDR + rlen);
 	uint8_t *b = buf + n;
 
-	put32(b, 0x424b5653u);
-	put32(b + 4, count);
-	put32(b + 8, rlen);
-	put32(b + 12, ~crc32c_raw(~0u, recs, rlen));
-	memcpy(b + 16, recs, rlen);
-	return n + 16 + rlen;
+	put32(b, SKV_BATCH_MAGIC);
+	put32(b + BATCH_OFF(count), count);
+	put32(b + BATCH_OFF(len), rlen);
+	put32(b + BATCH_OFF(crc), ~crc32c_raw(~0u, recs, rlen));
+	memcpy(b + BATCH_HDR, recs, rlen);
+	return n + BATCH_HDR + rlen;
 }
 
 TEST_F(mig, end_abort_serves_again_with_pushed_back_writes)

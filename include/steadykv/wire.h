@@ -180,6 +180,7 @@ struct skv_multi_item {
 #define SKV_MIG_F_ABORT		0x2	/* END: hand the range back to the source */
 
 #define SKV_MAX_PRIO_HASHES	64u	/* hashes per PRIORITY_PULL */
+#define SKV_MIN_PULL_BUDGET	1024u	/* a source raises budget to this */
 #define SKV_MAX_PULL_BUDGET	(1024u * 1024u)	/* a source caps budget at this */
 
 /* PREPARE, END, and the head of a PUSH_BACK body (a batch follows). */
@@ -210,7 +211,7 @@ struct skv_pull_req {
 	__le32 reserved;
 };
 
-/* Reply to PULL and PRIORITY_PULL: then a batch (struct skv_batch_hdr + records). */
+/* Reply to PULL and PRIORITY_PULL: then a batch (steadykv/record.h). */
 struct skv_pull_reply {
 	__le64 next_cursor;	/* PULL: where to resume */
 	__le32 resolved;	/* PULL: 1 when done; PRIORITY_PULL: hashes complete */

@@ -1,45 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Record format of the log, of pull replies and of replay input.
- *
- * A record is a 40-byte little-endian header, the key, the value and zero
- * padding up to a multiple of 8 bytes.  The crc32c covers the key, the
- * value and then the header bytes after the crc field, in that order, so a
- * writer can checksum the payload before it takes any lock and finish with
- * the header once the version is known.  Parsing is safe on arbitrary bytes.
+ * Records and batches (their layout, shared with userspace, is in
+ * include/steadykv/record.h): writing, parsing and verifying them.
+ * Parsing is safe on arbitrary bytes.
  */
 #ifndef SKV_CORE_RECORD_H
 #define SKV_CORE_RECORD_H
 
 #include "skv_shim.h"
-#include "../../include/steadykv/wire.h"
-
-#define SKV_REC_OBJECT		1
-#define SKV_REC_TOMBSTONE	2
-
-struct skv_rec_hdr {
-	__le32 crc;
-	u8 type;		/* SKV_REC_* */
-	u8 flags;		/* zero */
-	__le16 key_len;
-	__le32 value_len;	/* zero for tombstones */
-	__le32 reserved;	/* zero */
-	__le64 table_id;
-	__le64 key_hash;	/* skv_key_hash(key) */
-	__le64 version;
-};
-
-#define SKV_REC_HDR_LEN		40u
-#define SKV_REC_ALIGN		8u
+#include "../../include/steadykv/record.h"
 
 static inline u32 skv_rec_len(u32 key_len, u32 value_len)
 {
-	return ALIGN(SKV_REC_HDR_LEN + key_len + value_len, SKV_REC_ALIGN);
+	return SKV_REC_LEN(key_len, value_len);
 }
-
-/* Largest record: the biggest key and value the wire allows. */
-#define SKV_REC_MAX_LEN \
-	ALIGN(SKV_REC_HDR_LEN + SKV_MAX_KEY_LEN + SKV_MAX_VALUE_LEN, SKV_REC_ALIGN)
 
 /* A parsed record: fields in CPU order, pointers into the record bytes. */
 struct skv_rec_view {
@@ -79,19 +53,6 @@ int skv_rec_parse(const void *buf, size_t avail, unsigned int flags,
 
 /* Parse a record already known good (it is in our own log). */
 void skv_rec_view_trusted(const void *buf, struct skv_rec_view *v);
-
-/*
- * A batch of records, as a pull reply carries them: this header, then len
- * bytes holding count records.  crc is skv_crc32c_std() over the records.
- */
-struct skv_batch_hdr {
-	__le32 magic;		/* SKV_BATCH_MAGIC */
-	__le32 count;
-	__le32 len;
-	__le32 crc;
-};
-
-#define SKV_BATCH_MAGIC		0x424b5653u	/* "SVKB" */
 
 /*
  * Verify a batch (header, length, crc, every record) without applying it.

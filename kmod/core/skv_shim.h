@@ -3,7 +3,8 @@
  * The thin shim under the portable store core: kernel types (u8..u64,
  * __le*, bool) and a small set of named primitives, mapped to kernel APIs
  * in the module (skv_shim_kernel.h) and to libc, pthreads and liburcu on
- * the host (skv_shim_host.h).  The core uses nothing else.
+ * the host (userspace/core/skv_shim_host.h, found on the host build's
+ * include path).  The core uses nothing else.
  *
  * Primitives:
  *   skv_alloc/skv_zalloc/skv_free        small objects (may sleep)

@@ -161,8 +161,9 @@ static bool skv_resolved(struct skv_store *s, u64 table_id, u64 key_hash)
 	return r && r->fn(r->arg, table_id, key_hash);
 }
 
-int skv_get(struct skv_store *s, u64 table_id, const void *key, u32 key_len,
-	    u64 key_hash, void *buf, u32 buf_len, u32 *value_len, u64 *version)
+int skv_store_get(struct skv_store *s, u64 table_id, const void *key,
+		  u32 key_len, u64 key_hash, void *buf, u32 buf_len,
+		  u32 *value_len, u64 *version)
 {
 	struct skv_index *ix = &s->index;
 	struct skv_rec_view v;
@@ -349,16 +350,17 @@ out:
 	return ret;
 }
 
-int skv_put(struct skv_store *s, u64 table_id, const void *key, u32 key_len,
-	    u64 key_hash, const void *value, u32 value_len, u64 expect_version,
-	    u64 *version)
+int skv_store_put(struct skv_store *s, u64 table_id, const void *key,
+		  u32 key_len, u64 key_hash, const void *value, u32 value_len,
+		  u64 expect_version, u64 *version)
 {
 	return skv_write(s, SKV_WRITE_PUT, table_id, key, key_len, key_hash,
 			 value, value_len, expect_version, version);
 }
 
-int skv_delete(struct skv_store *s, u64 table_id, const void *key, u32 key_len,
-	       u64 key_hash, u64 expect_version, u64 *version)
+int skv_store_delete(struct skv_store *s, u64 table_id, const void *key,
+		     u32 key_len, u64 key_hash, u64 expect_version,
+		     u64 *version)
 {
 	return skv_write(s, SKV_WRITE_DELETE, table_id, key, key_len, key_hash,
 			 NULL, 0, expect_version, version);

@@ -136,8 +136,9 @@ void skv_store_set_resolver(struct skv_store *s, skv_resolved_fn fn, void *arg);
  * *value_len set to the size needed.  NOT_FOUND sets *version to the
  * tombstone's version, or 0.
  */
-int skv_get(struct skv_store *s, u64 table_id, const void *key, u32 key_len,
-	    u64 key_hash, void *buf, u32 buf_len, u32 *value_len, u64 *version);
+int skv_store_get(struct skv_store *s, u64 table_id, const void *key,
+		  u32 key_len, u64 key_hash, void *buf, u32 buf_len,
+		  u32 *value_len, u64 *version);
 
 /*
  * PUT: expect_version 0 writes unconditionally; otherwise the key's current
@@ -146,17 +147,18 @@ int skv_get(struct skv_store *s, u64 table_id, const void *key, u32 key_len,
  * SKV_S_VERSION_MISMATCH with *version = the current version.  On success
  * *version is the new version.  SKV_S_NO_SPACE when memory is exhausted.
  */
-int skv_put(struct skv_store *s, u64 table_id, const void *key, u32 key_len,
-	    u64 key_hash, const void *value, u32 value_len, u64 expect_version,
-	    u64 *version);
+int skv_store_put(struct skv_store *s, u64 table_id, const void *key,
+		  u32 key_len, u64 key_hash, const void *value, u32 value_len,
+		  u64 expect_version, u64 *version);
 
 /*
  * DELETE: writes a tombstone.  SKV_S_NOT_FOUND (and writes nothing) if the
  * key does not exist; expect_version as for PUT.  *version is the
  * tombstone's version.
  */
-int skv_delete(struct skv_store *s, u64 table_id, const void *key, u32 key_len,
-	       u64 key_hash, u64 expect_version, u64 *version);
+int skv_store_delete(struct skv_store *s, u64 table_id, const void *key,
+		     u32 key_len, u64 key_hash, u64 expect_version,
+		     u64 *version);
 
 /* Versions: the last version handed out, and raising its floor (never lowers). */
 u64 skv_store_version(struct skv_store *s);

@@ -117,7 +117,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		key_of(i, k);
 		memcpy(v, k, 8);
-		if (skv_put(s, 1, k, KLEN, skv_key_hash(k, KLEN), v, VLEN, 0,
+		if (skv_store_put(s, 1, k, KLEN, skv_key_hash(k, KLEN), v, VLEN, 0,
 			    &ver) != SKV_S_OK) {
 			fprintf(stderr, "put failed\n");
 			return 1;
@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 	t0 = now();
 	for (i = 0; i < n; i++) {
 		key_of(order[i], k);
-		if (skv_get(s, 1, k, KLEN, skv_key_hash(k, KLEN), out,
+		if (skv_store_get(s, 1, k, KLEN, skv_key_hash(k, KLEN), out,
 			    sizeof(out), &vlen, &ver) != SKV_S_OK) {
 			fprintf(stderr, "get failed\n");
 			return 1;
@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		key_of(i, k);
 		memcpy(v, k, 8);
-		skv_put(s, 1, k, KLEN, skv_key_hash(k, KLEN), v, VLEN, 0, &ver);
+		skv_store_put(s, 1, k, KLEN, skv_key_hash(k, KLEN), v, VLEN, 0, &ver);
 	}
 	line("put (overwrite)", n, now() - t0, n * rec);
 
@@ -199,7 +199,7 @@ int main(int argc, char **argv)
 	t0 = now();
 	for (i = 0; i < n; i += 1) {
 		key_of(order[i], k);
-		skv_get(d, 1, k, KLEN, skv_key_hash(k, KLEN), out, sizeof(out),
+		skv_store_get(d, 1, k, KLEN, skv_key_hash(k, KLEN), out, sizeof(out),
 			&vlen, &ver);
 	}
 	line("get after replay", n, now() - t0, n * (KLEN + VLEN));

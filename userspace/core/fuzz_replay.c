@@ -98,7 +98,7 @@ static void check_newest(const u8 *p, size_t len)
 
 	while (off < len && !skv_rec_parse(p + off, len - off, 0, &v)) {
 		off += v.len;
-		r = skv_get(st, v.table_id, v.key, v.key_len, v.key_hash, val,
+		r = skv_store_get(st, v.table_id, v.key, v.key_len, v.key_hash, val,
 			    sizeof(val), &vlen, &ver);
 		if (r == SKV_S_UNKNOWN_TABLE || r == SKV_S_NOT_OWNER)
 			continue;

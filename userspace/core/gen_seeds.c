@@ -49,10 +49,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < 400; i++) {
 		kl = snprintf(key, sizeof(key), "key-%u", i);
 		memset(val, 'a' + i % 26, sizeof(val));
-		skv_put(s, 1, key, kl, skv_key_hash(key, kl), val, 20 + i % 150,
+		skv_store_put(s, 1, key, kl, skv_key_hash(key, kl), val, 20 + i % 150,
 			0, &ver);
 		if (i % 5 == 0)
-			skv_delete(s, 1, key, kl, skv_key_hash(key, kl), 0, &ver);
+			skv_store_delete(s, 1, key, kl, skv_key_hash(key, kl), 0, &ver);
 		if (i < 8) {
 			u32 vl = i % 2 ? 0 : 10 + i;
 

@@ -133,15 +133,15 @@ TEST_F(st, put_get_delete_versions)
 	ASSERT_EQ(SKV_S_OK, get_i(s, T1, 1, buf, sizeof(buf), &len, &ver));
 	ASSERT_TRUE(val_is(buf, len, 1, 4, 50));
 	/* Empty values and tables apart. */
-	ASSERT_EQ(SKV_S_OK, skv_put(s, T1, "e", 1, skv_key_hash("e", 1), "", 0,
+	ASSERT_EQ(SKV_S_OK, skv_store_put(s, T1, "e", 1, skv_key_hash("e", 1), "", 0,
 				    0, &ver));
-	ASSERT_EQ(SKV_S_OK, skv_get(s, T1, "e", 1, skv_key_hash("e", 1), buf,
+	ASSERT_EQ(SKV_S_OK, skv_store_get(s, T1, "e", 1, skv_key_hash("e", 1), buf,
 				    sizeof(buf), &len, &ver));
 	ASSERT_EQ(0u, len);
 	/* Limits. */
-	ASSERT_EQ(SKV_S_TOO_BIG, skv_put(s, T1, buf, SKV_MAX_KEY_LEN + 1, 0,
+	ASSERT_EQ(SKV_S_TOO_BIG, skv_store_put(s, T1, buf, SKV_MAX_KEY_LEN + 1, 0,
 					 "", 0, 0, &ver));
-	ASSERT_EQ(SKV_S_TOO_BIG, skv_put(s, T1, "k", 1, skv_key_hash("k", 1),
+	ASSERT_EQ(SKV_S_TOO_BIG, skv_store_put(s, T1, "k", 1, skv_key_hash("k", 1),
 					 buf, SEG64K, 0, &ver));
 	/* Raising the version floor never lowers it. */
 	skv_store_raise_version(s, 1000);
@@ -728,14 +728,15 @@ TEST_F(st, replay_version_rules)
 	ASSERT_EQ(2u, rs.records);
 	ASSERT_EQ(1u, rs.applied);
 	ASSERT_EQ(1u, rs.skipped);
-	ASSERT_EQ(SKV_S_NOT_FOUND, skv_get(s, T1, k, kl, h, val, 64, &len, &ver));
+	ASSERT_EQ(SKV_S_NOT_FOUND,
+		  skv_store_get(s, T1, k, kl, h, val, 64, &len, &ver));
 	ASSERT_EQ(50u, ver);
 	ASSERT_GE(skv_store_version(s), 50u);
 	skv_rec_write(recs, SKV_REC_OBJECT, T1, h, 60, k, kl, "new", 3,
 		      skv_rec_payload_crc(k, kl, "new", 3));
 	ASSERT_EQ(0, skv_replay_records(s, sl, recs, skv_rec_len(kl, 3), &rs));
 	ASSERT_EQ(1u, rs.applied);
-	ASSERT_EQ(SKV_S_OK, skv_get(s, T1, k, kl, h, val, 64, &len, &ver));
+	ASSERT_EQ(SKV_S_OK, skv_store_get(s, T1, k, kl, h, val, 64, &len, &ver));
 	ASSERT_EQ(60u, ver);
 	ASSERT_EQ(0, memcmp(val, "new", 3));
 	/* Same version again: skipped. */
@@ -752,7 +753,7 @@ TEST_F(st, replay_version_rules)
 	skv_sidelog_destroy(s, sl);
 	/* Tombstone, then the cleaner: the replayed tombstone has no older
 	 * copy here, the objects it shadowed were never written. */
-	ASSERT_EQ(SKV_S_OK, skv_get(s, T1, k, kl, h, val, 64, &len, &ver));
+	ASSERT_EQ(SKV_S_OK, skv_store_get(s, T1, k, kl, h, val, 64, &len, &ver));
 }
 
 TEST_HARNESS_MAIN

@@ -66,7 +66,7 @@ static inline int put_i(struct skv_store *s, u64 table, u64 i, u64 gen,
 	u32 kl = key_of(i, k);
 
 	val_of(i, gen, vlen, v);
-	return skv_put(s, table, k, kl, skv_key_hash(k, kl), v, vlen, expect,
+	return skv_store_put(s, table, k, kl, skv_key_hash(k, kl), v, vlen, expect,
 		       ver);
 }
 
@@ -76,7 +76,7 @@ static inline int del_i(struct skv_store *s, u64 table, u64 i, u64 expect,
 	char k[32];
 	u32 kl = key_of(i, k);
 
-	return skv_delete(s, table, k, kl, skv_key_hash(k, kl), expect, ver);
+	return skv_store_delete(s, table, k, kl, skv_key_hash(k, kl), expect, ver);
 }
 
 static inline int get_i(struct skv_store *s, u64 table, u64 i, char *buf,
@@ -85,7 +85,7 @@ static inline int get_i(struct skv_store *s, u64 table, u64 i, char *buf,
 	char k[32];
 	u32 kl = key_of(i, k);
 
-	return skv_get(s, table, k, kl, skv_key_hash(k, kl), buf, cap, vlen,
+	return skv_store_get(s, table, k, kl, skv_key_hash(k, kl), buf, cap, vlen,
 		       ver);
 }
 

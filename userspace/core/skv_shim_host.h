@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Host side of the store core shim (see skv_shim.h): libc, pthreads,
- * liburcu (urcu-memb flavour) and libxxhash.  The host crc32c lives in
- * userspace/core/skv_host.c.
+ * liburcu (urcu-memb flavour) and libxxhash.  It lives with the host build
+ * (kmod/core/skv_shim.h finds it on the include path); the host crc32c is
+ * in skv_host.c.
  *
  * With SKV_RCU_RWLOCK defined (ThreadSanitizer builds) RCU is emulated with
  * a writer-preferring rwlock so the sanitizer can see the ordering.

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * steadykv replies: the connection's output buffer and the replies
+ * appended to it (wire.h framing).  See reply.h.
+ */
+#include <linux/kernel.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "reply.h"
+
+int skv_buf_resize(u8 **buf, u32 *cap, u32 len, u32 size)
+{
+	u8 *nbuf;
+
+	nbuf = kvmalloc(size, GFP_KERNEL);
+	if (!nbuf)
+		return -ENOMEM;
+	memcpy(nbuf, *buf, len);
+	kvfree(*buf);
+	*buf = nbuf;
+	*cap = size;
+	return 0;
+}
+
+int skv_out_reserve(struct skv_conn *c, u32 n)
+{
+	u32 need;
+
+	if (c->ocap - c->olen >= n)
+		return 0;
+	need = c->olen + n;
+	if (WARN_ON_ONCE(n > SKV_REPLY_MAX || need > SKV_OBUF_MAX))
+		return -EMSGSIZE;
+	/* Grow by at least half again, so a run of replies grows it rarely. */
+	need = clamp_t(u32, max(need, c->ocap + c->ocap / 2), need,
+		       SKV_OBUF_MAX);
+	/* The reply under construction lies past olen: keep it too. */
+	return skv_buf_resize(&c->obuf, &c->ocap, c->ocap, need);
+}
+
+void skv_reply_finish(struct skv_conn *c, const struct skv_hdr *h, u8 status,
+		      const void *head, u32 head_len, u32 tail_len)
+{
+	u32 body_len = head_len + tail_len;
+	struct skv_hdr r = {
+		.magic = cpu_to_le16(SKV_WIRE_MAGIC),
+		.version = SKV_WIRE_VERSION,
+		.opcode = h->opcode,
+		.flags = SKV_F_REPLY,
+		.status = status,
+		.request_id = h->request_id,
+		.body_len = cpu_to_le32(body_len),
+	};
+
+	memcpy(c->obuf + c->olen, &r, sizeof(r));
+	if (head_len)
+		memcpy(c->obuf + c->olen + SKV_HDR_LEN, head, head_len);
+	c->olen += SKV_HDR_LEN + body_len;
+}
+
+int skv_reply(struct skv_conn *c, const struct skv_hdr *h, u8 status,
+	      const void *body, u32 len)
+{
+	int err;
+
+	err = skv_out_reserve(c, SKV_HDR_LEN + len);
+	if (err)
+		return err;
+	skv_reply_finish(c, h, status, body, len, 0);
+	return 0;
+}
+
+int skv_reply_bad(struct skv_conn *c, const struct skv_hdr *h, u8 status)
+{
+	c->nbad++;
+	return skv_reply(c, h, status, NULL, 0);
+}
