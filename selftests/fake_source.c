@@ -31,11 +31,13 @@
  *   fake_source keys PREFIX COUNT low|high
  *       print COUNT key names PREFIX-N whose hash is below 2^63 (low) or
  *       at/above it (high), one a line
- *   fake_source check-range IP PORT TABLE COUNT
+ *   fake_source check-range IP PORT TABLE COUNT owned|refused
  *       GET hi-0 .. hi-COUNT-1 (those of the high side, the migrated
- *       range) at a node: each must be refused (NOT_OWNER, RETRY,
- *       UNKNOWN_TABLE) or read the value this source sent for it; exit 1
- *       on any other answer
+ *       range) at a node: each must read the value this source sent for
+ *       it, or be refused (NOT_OWNER, RETRY, UNKNOWN_TABLE), or, if the
+ *       node owns the range now ("owned": the migration is done), be
+ *       NOT_FOUND (this source has no such key); exit 1 on any other
+ *       answer
  *
  * Exit status: 0, 2 on usage or socket errors.
  */
@@ -54,6 +56,7 @@
 
 #include "skv_util.h"
 #include "record.h"
+#include "fuzz_util.h"
 
 #define HIGH_SIDE	(1ull << 63)
 /* Keys of the range put into one batch (fewer if the part is narrow). */
@@ -68,33 +71,6 @@ static const char *foreign_key;
 /* The range the last PREPARE named (pulls come on other connections). */
 static pthread_mutex_t prep_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t prep_table, prep_start, prep_end;
-
-/* Little-endian fields of the requests (the structs are packed LE). */
-static uint64_t le64_at(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	int i;
-
-	for (i = 0; i < 4; i++)
-		p[i] = v >> (8 * i);
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = v >> (8 * i);
-}
 
 /* Append one record of key (value val, or a tombstone if val is NULL). */
 static size_t add_record(uint8_t *dst, uint64_t table, const char *key,
@@ -154,8 +130,8 @@ static size_t make_pull_reply(uint8_t *body, uint64_t table, uint64_t start,
 	size_t total;
 
 	memset(body, 0, sizeof(struct skv_pull_reply) + sizeof(struct skv_batch_hdr));
-	put_le64(body, next);
-	put_le32(body + 8, resolved);
+	put64(body, next);
+	put32(body + 8, resolved);
 	len = make_records(recs, table, start, end, &count);
 	if (!strcmp(mode, "corrupt") && len) {
 		/* The last byte of the first record's value (before padding). */
@@ -178,10 +154,10 @@ static size_t make_pull_reply(uint8_t *body, uint64_t table, uint64_t start,
 	} else if (!strcmp(mode, "count")) {
 		count++;
 	}
-	put_le32(bh, SKV_BATCH_MAGIC);
-	put_le32(bh + 4, count);
-	put_le32(bh + 8, len);
-	put_le32(bh + 12, skv_crc32c_std(recs, len));
+	put32(bh, SKV_BATCH_MAGIC);
+	put32(bh + 4, count);
+	put32(bh + 8, len);
+	put32(bh + 12, skv_crc32c_std(recs, len));
 	total = sizeof(struct skv_pull_reply) + sizeof(struct skv_batch_hdr) + len;
 	/* Over any pull budget plus the largest record, yet a valid body_len. */
 	*announce = !strcmp(mode, "oversized") ? 2 * SKV_MAX_PULL_BUDGET + SKV_MAX_BODY_LEN :
@@ -212,7 +188,7 @@ static void *serve_conn(void *arg)
 		if (st_recv_all(fd, hdr, sizeof(hdr)))
 			break;
 		op = hdr[3];
-		id = le64_at(hdr + 8);
+		id = get64(hdr + 8);
 		blen = hdr[16] | hdr[17] << 8 | hdr[18] << 16 | (uint32_t)hdr[19] << 24;
 		if (blen > SKV_MAX_BODY_LEN)
 			break;
@@ -225,20 +201,20 @@ static void *serve_conn(void *arg)
 			if (blen < sizeof(struct skv_mig_range_req))
 				goto out;
 			pthread_mutex_lock(&prep_lock);
-			prep_table = le64_at(req + 8);
-			prep_start = le64_at(req + 16);
-			prep_end = le64_at(req + 24);
+			prep_table = get64(req + 8);
+			prep_start = get64(req + 16);
+			prep_end = get64(req + 24);
 			pthread_mutex_unlock(&prep_lock);
 			memset(body, 0, sizeof(struct skv_mig_prepare_reply));
-			put_le64(body, SAFE_VERSION);
+			put64(body, SAFE_VERSION);
 			n = announce = sizeof(struct skv_mig_prepare_reply);
 			break;
 		case SKV_OP_MIG_PULL:
 			if (blen < sizeof(struct skv_pull_req))
 				goto out;
 			/* The part asked for: [start_hash, end_hash] from cursor. */
-			n = make_pull_reply(body, le64_at(req + 8), le64_at(req + 32),
-					    le64_at(req + 24), le64_at(req + 24), 1, &announce);
+			n = make_pull_reply(body, get64(req + 8), get64(req + 32),
+					    get64(req + 24), get64(req + 24), 1, &announce);
 			break;
 		case SKV_OP_MIG_PRIORITY_PULL:
 			pthread_mutex_lock(&prep_lock);
@@ -301,9 +277,9 @@ static int serve(const char *addr, uint16_t port, const char *ready)
 	}
 }
 
-static int check_range(const char *ip, uint16_t port, uint64_t table, int count)
+static int check_range(const char *ip, uint16_t port, uint64_t table, int count, bool owned)
 {
-	int fd = st_connect(ip, port), i, st, bad = 0, served = 0, refused = 0;
+	int fd = st_connect(ip, port), i, st, bad = 0, served = 0, refused = 0, absent = 0;
 	char key[64], want[80], *val;
 	uint64_t ver;
 
@@ -322,6 +298,8 @@ static int check_range(const char *ip, uint16_t port, uint64_t table, int count)
 			refused++;
 		} else if (st == SKV_S_OK && val && !strcmp(val, want)) {
 			served++;
+		} else if (st == SKV_S_NOT_FOUND && owned) {
+			absent++;
 		} else {
 			printf("# %s: %s \"%s\" (want a refusal or \"%s\") %s\n", key,
 			       st < 0 ? "error" : st_status_name(st), val ? val : "", want,
@@ -332,8 +310,8 @@ static int check_range(const char *ip, uint16_t port, uint64_t table, int count)
 		if (st < 0)
 			break;
 	}
-	printf("# range keys: %d served with the source's value, %d refused, %d wrong\n",
-	       served, refused, bad);
+	printf("# range keys: %d served with the source's value, %d refused, %d not found, %d wrong\n",
+	       served, refused, absent, bad);
 	close(fd);
 	return bad ? 1 : 0;
 }
@@ -342,7 +320,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: fake_source serve ADDR PORT MODE READY_FILE FOREIGN_TABLE FOREIGN_KEY\n"
 			"       fake_source keys PREFIX COUNT low|high\n"
-			"       fake_source check-range IP PORT TABLE COUNT\n");
+			"       fake_source check-range IP PORT TABLE COUNT owned|refused\n");
 	exit(2);
 }
 
@@ -361,9 +339,9 @@ int main(int argc, char **argv)
 		}
 		return found == n ? 0 : 2;
 	}
-	if (argc == 6 && !strcmp(argv[1], "check-range"))
+	if (argc == 7 && !strcmp(argv[1], "check-range"))
 		return check_range(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0),
-				   atoi(argv[5]));
+				   atoi(argv[5]), !strcmp(argv[6], "owned"));
 	if (argc != 8 || strcmp(argv[1], "serve"))
 		usage();
 	mode = argv[4];

@@ -32,27 +32,13 @@
 #include <netlink/genl/genl.h>
 
 #include "skv_util.h"
+#include "fuzz_util.h"
 
 #define CTRL_KEYS	64
 #define DEFAULT_MSGS	20000
 #define DEFAULT_SEED	20261202ull
 /* Migration ids the fuzzing uses (cancelled at the end). */
 #define MAX_MIG_ID	16
-
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545F4914F6CDD1Dull;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
 
 /* The attributes a command takes and their sizes (0: binary, any size). */
 struct attr_spec {
@@ -284,7 +270,7 @@ static int fuzz_pass(unsigned long msgs, uint64_t seed, bool unpriv)
 	unsigned long i;
 	int fails = 0;
 
-	rng = seed ? seed : 1;
+	fz_seed(seed);
 	if (st_nl_open(&nl)) {
 		printf("# FAIL: netlink socket\n");
 		return 1;

@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,28 +43,13 @@
 
 #include "skv_util.h"
 #include "record.h"
+#include "fuzz_util.h"
 
 #define SESSION_FRAMES	64
 /* Largest reply: a pull of the largest budget plus the largest record. */
 #define REPLY_MAX	(SKV_MAX_PULL_BUDGET + 2 * SKV_MAX_BODY_LEN)
 #define IO_TIMEOUT_MS	30000
 #define RANDOM_TABLE_MIN (1ull << 32)
-
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	/* xorshift64* */
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545F4914F6CDD1Dull;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
 
 static uint64_t *tables, *mig_tables;
 static unsigned int ntables, nmig_tables;
@@ -96,13 +82,6 @@ static uint64_t pick_hash(void)
 
 	return below(3) ? rnd() : edges[below(sizeof(edges) / sizeof(edges[0]))];
 }
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
-static void put32(uint8_t *p, uint32_t v) { put16(p, v); put16(p + 2, v >> 16); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, v); put32(p + 4, v >> 32); }
-static uint16_t get16(const uint8_t *p) { return p[0] | (uint16_t)p[1] << 8; }
-static uint32_t get32(const uint8_t *p) { return get16(p) | (uint32_t)get16(p + 2) << 16; }
-static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
 
 static void fill_random(uint8_t *p, size_t n)
 {
@@ -174,6 +153,12 @@ static size_t build_batch(uint8_t *p, uint64_t table)
 	return sizeof(struct skv_batch_hdr) + len;
 }
 
+/* No flag, the op's own flag, or random bits. */
+static uint32_t pick_flags(uint32_t own)
+{
+	return below(2) ? 0 : below(2) ? own : (uint32_t)rnd();
+}
+
 static size_t build_range(uint8_t *b, uint32_t flags)
 {
 	memset(b, 0, sizeof(struct skv_mig_range_req));
@@ -188,6 +173,18 @@ static size_t build_range(uint8_t *b, uint32_t flags)
 	}
 	put32(b + 32, flags);
 	return sizeof(struct skv_mig_range_req);
+}
+
+/* table_id, expect_version, key_len: where skv_key_req and skv_put_req agree. */
+_Static_assert(offsetof(struct skv_put_req, expect_version) ==
+	       offsetof(struct skv_key_req, expect_version) &&
+	       offsetof(struct skv_put_req, key_len) == offsetof(struct skv_key_req, key_len),
+	       "GET/DELETE and PUT bodies start alike");
+static void put_key_head(uint32_t klen)
+{
+	put64(body + offsetof(struct skv_key_req, table_id), pick_table(tables, ntables));
+	put64(body + offsetof(struct skv_key_req, expect_version), below(3) ? 0 : below(100));
+	put16(body + offsetof(struct skv_key_req, key_len), klen);
 }
 
 /*
@@ -208,9 +205,7 @@ static size_t build_body(uint8_t op, bool lie, bool *overrun)
 	case SKV_OP_DELETE:
 		kl = pick_klen();
 		memset(body, 0, sizeof(struct skv_key_req));
-		put64(body, pick_table(tables, ntables));
-		put64(body + 8, below(3) ? 0 : below(100));
-		put16(body + 16, kl);
+		put_key_head(kl);
 		fill_random(body + 24, kl);
 		len = 24 + kl;
 		if (lie) {
@@ -222,9 +217,7 @@ static size_t build_body(uint8_t op, bool lie, bool *overrun)
 		kl = pick_klen();
 		vl = pick_vlen();
 		memset(body, 0, sizeof(struct skv_put_req));
-		put64(body, pick_table(tables, ntables));
-		put64(body + 8, below(3) ? 0 : below(100));
-		put16(body + 16, kl);
+		put_key_head(kl);
 		put32(body + 20, vl);
 		fill_random(body + 24, kl + (vl < 64 ? vl : 64));
 		len = 24 + kl + vl;
@@ -259,11 +252,10 @@ static size_t build_body(uint8_t op, bool lie, bool *overrun)
 		}
 		return len;
 	case SKV_OP_MIG_PREPARE:
-		len = build_range(body, below(2) ? 0 : below(2) ? SKV_MIG_F_KEEP_OWNER :
-				  (uint32_t)rnd());
+		len = build_range(body, pick_flags(SKV_MIG_F_KEEP_OWNER));
 		break;
 	case SKV_OP_MIG_END:
-		len = build_range(body, below(2) ? 0 : below(2) ? SKV_MIG_F_ABORT : (uint32_t)rnd());
+		len = build_range(body, pick_flags(SKV_MIG_F_ABORT));
 		break;
 	case SKV_OP_MIG_PUSH_BACK:
 		len = build_range(body, 0);
@@ -587,7 +579,7 @@ int main(int argc, char **argv)
 	max_mig_id = strtoull(argv[7], NULL, 0);
 	if (!max_mig_id)
 		max_mig_id = 1;
-	rng = seed ? seed : 1;
+	fz_seed(seed);
 	printf("# fuzz_wire %s:%u frames=%lu seed=%llu\n", ip, port, frames,
 	       (unsigned long long)seed);
 	fflush(stdout);

@@ -8,10 +8,10 @@
 #
 # The migration ops need no authentication today and can legitimately
 # erase or rewrite a tablet (issue 11), so the frames name only the
-# sacrificial tables: table 1 (the one that migrates, the only one the
-# migration ops name) and 2 and 3 (client ops; 3 exists nowhere), plus
-# random ids >= 2^32.  The control keys live in table 100 at the source
-# and 101 at the target, which no frame names.
+# sacrificial tables: 11..18 (one per migration, the only ones the
+# migration ops name) and, for client ops, also 2 and 3 (3 exists
+# nowhere), plus random ids >= 2^32.  The control keys live in table 100
+# at the source and 101 at the target, which no frame names.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -24,14 +24,15 @@ PORT=7000
 SA=10.96.0.1
 TA=10.96.0.2
 MAX=18446744073709551615
-FUZZ_TABLE=1
 CTRL_S=100
 CTRL_T=101
 CTRL_N=500
-# Migrations of table 1 while the fuzzers run: ids 1..MAX_MIG, slow ones
-# (one partition, 1 KiB pulls, 5 ms delay) so that they outlast the fuzzing.
+# Migrations while the fuzzers run: id N moves table 10+N from the source
+# to the target, one after the other; slow ones (one partition, 1 KiB
+# pulls, 5 ms delay) so that each lasts a while, unless fuzzed frames end it.
 MAX_MIG=8
-MIG_KEYS=${SKV_FUZZ_MIG_KEYS:-5000}
+MIG_TABLES=$(seq -s, 11 $((10 + MAX_MIG)))
+MIG_KEYS=${SKV_FUZZ_MIG_KEYS:-800}
 SLOW=(0 1 1 1024 1)
 WAIT=120
 
@@ -42,13 +43,17 @@ tool() {
 }
 
 setup() {
+	local t
 	setup_ns S T || { skv_fail "setup_ns"; return 1; }
 	skv_veth "$S" eth0 "$SA/24" "$T" eth0 "$TA/24" || { skv_fail "veth"; return 1; }
-	skv_node_start "$S" "$SA" $PORT $FUZZ_TABLE 2 $CTRL_S || return 1
+	# shellcheck disable=SC2046 # one table a word
+	skv_node_start "$S" "$SA" $PORT 2 $CTRL_S $(seq 11 $((10 + MAX_MIG))) || return 1
 	skv_node_start "$T" "$TA" $PORT 2 $CTRL_T || return 1
 	tool "$S" fill "$SA:$PORT" $CTRL_S $CTRL_N 64 ctl || { skv_fail "fill control keys at the source"; return 1; }
 	tool "$T" fill "$TA:$PORT" $CTRL_T $CTRL_N 64 ctl || { skv_fail "fill control keys at the target"; return 1; }
-	tool "$S" fill "$SA:$PORT" $FUZZ_TABLE "$MIG_KEYS" 100 m || { skv_fail "fill table $FUZZ_TABLE"; return 1; }
+	for ((t = 11; t <= 10 + MAX_MIG; t++)); do
+		tool "$S" fill "$SA:$PORT" $t "$MIG_KEYS" 100 m || { skv_fail "fill table $t"; return 1; }
+	done
 	modprobe sch_netem 2>/dev/null
 	ip netns exec "$S" tc qdisc add dev eth0 root netem delay 5ms ||
 		skv_info "no netem: migrations may end before the fuzzing does"
@@ -56,25 +61,16 @@ setup() {
 	return 0
 }
 
-# state ID: the migration's state at the target of its direction.
-MIG_NS=()
+# mig_state ID: the migration's state at the target.
 mig_state() {
 	local out
-	out=$(tool "${MIG_NS[$1]}" migrate-get "$1" 2>/dev/null) || { echo none; return; }
+	out=$(tool "$T" migrate-get "$1" 2>/dev/null) || { echo none; return; }
 	echo "${out%% *}"
 }
 
-# Start migration ID of the whole table 1, into T when ID is odd, back to
-# S when even (it is refused when a fuzzed PREPARE or END left the table
-# in a state that does not allow it: that is fine, the next one tries).
+# Start migration ID: table 10+ID, all of it, from the source to the target.
 mig_start() {
-	local id=$1 ns=$T src=$SA
-	if ((id % 2 == 0)); then
-		ns=$S
-		src=$TA
-	fi
-	MIG_NS[id]=$ns
-	tool "$ns" migrate-start "$id" $FUZZ_TABLE 0 $MAX "$src" $PORT "${SLOW[@]}" 2>&1
+	tool "$T" migrate-start "$1" $((10 + $1)) 0 $MAX "$SA" $PORT "${SLOW[@]}" 2>&1
 }
 
 t_fuzz() {
@@ -82,11 +78,11 @@ t_fuzz() {
 	mig_start 1 >/dev/null || { skv_fail "first migration refused"; return 1; }
 	tool "$T" migrate-wait 1 $WAIT pulling >/dev/null || { skv_fail "first migration never pulling"; return 1; }
 	skv_info "fuzzing with seed $FUZZ_SEED (source) and $((FUZZ_SEED + 1)) (target) while migration 1 pulls"
-	skv_bg ip netns exec "$S" fuzz_wire "$SA" $PORT "$half" "$FUZZ_SEED" 2,3,$FUZZ_TABLE $FUZZ_TABLE $MAX_MIG \
+	skv_bg ip netns exec "$S" fuzz_wire "$SA" $PORT "$half" "$FUZZ_SEED" 2,3,"$MIG_TABLES" "$MIG_TABLES" $MAX_MIG \
 		>"$SKV_TMP/fz.s"
 	sp=$SKV_LAST_PID
 	skv_bg ip netns exec "$T" fuzz_wire "$TA" $PORT $((FUZZ_FRAMES - half)) $((FUZZ_SEED + 1)) \
-		2,3,$FUZZ_TABLE $FUZZ_TABLE $MAX_MIG >"$SKV_TMP/fz.t"
+		2,3,"$MIG_TABLES" "$MIG_TABLES" $MAX_MIG >"$SKV_TMP/fz.t"
 	tp=$SKV_LAST_PID
 	# Keep a migration running while the fuzzers do: start the next one
 	# whenever the current one has ended.
@@ -108,12 +104,12 @@ t_fuzz() {
 	((rs == 0)) || skv_fail "fuzz_wire against the source failed (seed $FUZZ_SEED)"
 	((rt == 0)) || skv_fail "fuzz_wire against the target failed (seed $((FUZZ_SEED + 1)))"
 	skv_info "$started migrations started during the fuzzing"
+	((started >= 2)) || skv_fail "fewer than 2 migrations ran during the fuzzing"
 	# End what still runs, bounded: a migration that neither ends nor
 	# cancels is a hang.
 	for ((i = 1; i <= id; i++)); do
-		[[ -n ${MIG_NS[i]} ]] || continue
-		tool "${MIG_NS[i]}" migrate-cancel $i >/dev/null 2>&1
-		out=$(tool "${MIG_NS[i]}" migrate-wait $i $WAIT 2>&1)
+		tool "$T" migrate-cancel $i >/dev/null 2>&1
+		out=$(tool "$T" migrate-wait $i $WAIT 2>&1)
 		[[ $out == "ERR -2 "* ]] && continue
 		skv_info "migration $i: $out"
 		[[ $out == done* || $out == failed* || $out == cancelled* ]] ||
