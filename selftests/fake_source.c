@@ -24,20 +24,23 @@
  * target fails the migration on every mode and never serves a garbage
  * value.
  *
- *   fake_source serve ADDR PORT MODE READY_FILE FOREIGN_TABLE FOREIGN_KEY
+ *   fake_source serve ADDR PORT MODE READY_FILE FOREIGN_TABLE FOREIGN_KEY FOREIGN_VERSION
  *       listen, create READY_FILE, serve until SIGTERM; FOREIGN_TABLE and
  *       FOREIGN_KEY name the foreign record (outofrange: the migration's
- *       table and a key of the low side; othertable: another table)
+ *       table and a key of the low side; othertable: another table), at
+ *       FOREIGN_VERSION (above the target's counter, so that it wins)
  *   fake_source keys PREFIX COUNT low|high
  *       print COUNT key names PREFIX-N whose hash is below 2^63 (low) or
  *       at/above it (high), one a line
- *   fake_source check-range IP PORT TABLE COUNT owned|refused
+ *   fake_source put IP PORT TABLE/KEY=VALUE...
+ *       write each key (all must be OK)
+ *   fake_source check-range IP PORT TABLE COUNT owned|refused [TABLE/KEY=VALUE...]
  *       GET hi-0 .. hi-COUNT-1 (those of the high side, the migrated
  *       range) at a node: each must read the value this source sent for
  *       it, or be refused (NOT_OWNER, RETRY, UNKNOWN_TABLE), or, if the
  *       node owns the range now ("owned": the migration is done), be
- *       NOT_FOUND (this source has no such key); exit 1 on any other
- *       answer
+ *       NOT_FOUND (this source has no such key); then each KEY of TABLE
+ *       must read VALUE.  Exit 1 on any other answer
  *
  * Exit status: 0, 2 on usage or socket errors.
  */
@@ -68,6 +71,7 @@
 static const char *mode;
 static uint64_t foreign_table;
 static const char *foreign_key;
+static uint64_t foreign_version;
 /* The range the last PREPARE named (pulls come on other connections). */
 static pthread_mutex_t prep_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t prep_table, prep_start, prep_end;
@@ -107,8 +111,7 @@ static size_t make_records(uint8_t *recs, uint64_t table, uint64_t start,
 		n++;
 	}
 	if (!strcmp(mode, "outofrange") || !strcmp(mode, "othertable")) {
-		/* The version beats anything the target wrote itself. */
-		len += add_record(recs + len, foreign_table, foreign_key, "GARBAGE", 1ull << 40);
+		len += add_record(recs + len, foreign_table, foreign_key, "GARBAGE", foreign_version);
 		n++;
 	}
 	*count = n;
@@ -277,9 +280,57 @@ static int serve(const char *addr, uint16_t port, const char *ready)
 	}
 }
 
-static int check_range(const char *ip, uint16_t port, uint64_t table, int count, bool owned)
+/* Split "TABLE/KEY=VALUE" in place; 0 or -1. */
+static int split_kv(char *arg, uint64_t *table, char **key, char **val)
 {
-	int fd = st_connect(ip, port), i, st, bad = 0, served = 0, refused = 0, absent = 0;
+	char *slash = strchr(arg, '/'), *eq = slash ? strchr(slash, '=') : NULL;
+
+	if (!eq)
+		return -1;
+	*slash = *eq = '\0';
+	*table = strtoull(arg, NULL, 0);
+	*key = slash + 1;
+	*val = eq + 1;
+	return 0;
+}
+
+/* put (expect == false) or check each TABLE/KEY=VALUE; the failures. */
+static int key_values(int fd, char **args, int n, bool expect)
+{
+	char *key, *want, *val;
+	uint64_t table, ver;
+	int i, st, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		if (split_kv(args[i], &table, &key, &want)) {
+			fprintf(stderr, "fake_source: not TABLE/KEY=VALUE: %s\n", args[i]);
+			return n;
+		}
+		if (!expect) {
+			st = st_puts(fd, table, key, want, 0, &ver);
+			if (st != SKV_S_OK) {
+				printf("# put %s: %s\n", key, st < 0 ? st_last_error : st_status_name(st));
+				bad++;
+			}
+			continue;
+		}
+		val = NULL;
+		st = st_gets(fd, table, key, &val, &ver);
+		if (st != SKV_S_OK || !val || strcmp(val, want)) {
+			printf("# FAIL: table %llu key %s now reads %s \"%s\" (want \"%s\")\n",
+			       (unsigned long long)table, key,
+			       st < 0 ? st_last_error : st_status_name(st), val ? val : "", want);
+			bad++;
+		}
+		free(val);
+	}
+	return bad;
+}
+
+static int check_range(const char *ip, uint16_t port, uint64_t table, int count, bool owned,
+		       char **controls, int ncontrols)
+{
+	int fd = st_connect(ip, port), i, st = 0, bad = 0, served = 0, refused = 0, absent = 0;
 	char key[64], want[80], *val;
 	uint64_t ver;
 
@@ -312,15 +363,18 @@ static int check_range(const char *ip, uint16_t port, uint64_t table, int count,
 	}
 	printf("# range keys: %d served with the source's value, %d refused, %d not found, %d wrong\n",
 	       served, refused, absent, bad);
+	if (st >= 0)
+		bad += key_values(fd, controls, ncontrols, true);
 	close(fd);
 	return bad ? 1 : 0;
 }
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: fake_source serve ADDR PORT MODE READY_FILE FOREIGN_TABLE FOREIGN_KEY\n"
+	fprintf(stderr, "usage: fake_source serve ADDR PORT MODE READY_FILE FOREIGN_TABLE FOREIGN_KEY FOREIGN_VERSION\n"
 			"       fake_source keys PREFIX COUNT low|high\n"
-			"       fake_source check-range IP PORT TABLE COUNT owned|refused\n");
+			"       fake_source put IP PORT TABLE/KEY=VALUE...\n"
+			"       fake_source check-range IP PORT TABLE COUNT owned|refused [TABLE/KEY=VALUE...]\n");
 	exit(2);
 }
 
@@ -339,10 +393,19 @@ int main(int argc, char **argv)
 		}
 		return found == n ? 0 : 2;
 	}
-	if (argc == 7 && !strcmp(argv[1], "check-range"))
+	if (argc >= 7 && !strcmp(argv[1], "check-range"))
 		return check_range(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0),
-				   atoi(argv[5]), !strcmp(argv[6], "owned"));
-	if (argc != 8 || strcmp(argv[1], "serve"))
+				   atoi(argv[5]), !strcmp(argv[6], "owned"), argv + 7, argc - 7);
+	if (argc >= 4 && !strcmp(argv[1], "put")) {
+		int fd = st_connect(argv[2], atoi(argv[3]));
+
+		if (fd < 0) {
+			fprintf(stderr, "fake_source: %s\n", st_last_error);
+			return 2;
+		}
+		return key_values(fd, argv + 4, argc - 4, false) ? 1 : 0;
+	}
+	if (argc != 9 || strcmp(argv[1], "serve"))
 		usage();
 	mode = argv[4];
 	if (strcmp(mode, "corrupt") && strcmp(mode, "truncated") && strcmp(mode, "count") &&
@@ -351,6 +414,7 @@ int main(int argc, char **argv)
 		usage();
 	foreign_table = strtoull(argv[6], NULL, 0);
 	foreign_key = argv[7];
+	foreign_version = strtoull(argv[8], NULL, 0);
 	signal(SIGPIPE, SIG_IGN);
 	return serve(argv[2], atoi(argv[3]), argv[5]);
 }

@@ -70,13 +70,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *in = data + 1;
 	size_t len = size - 1, flen;
 	struct coord_hdr h;
-	uint8_t out[COORD_HDR_LEN];
 
 	if (size < 1)
 		return 0;
 	switch (data[0] % 8) {
 	case 0:
 		if (len >= COORD_HDR_LEN && !coord_hdr_decode(in, &h)) {
+			uint8_t out[COORD_HDR_LEN];
 			struct coord_hdr h2;
 
 			coord_hdr_encode(out, &h);

@@ -74,8 +74,6 @@ static void save(const char *path, const struct coord_state *st)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct coord_state st, st2;
-	uint8_t *a, *b;
-	size_t alen, blen;
 
 	if (!in_path[0]) {
 		snprintf(in_path, sizeof(in_path), "/dev/shm/skv-fuzz-state-%d", getpid());
@@ -84,6 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	write_file(in_path, data, size);
 	coord_state_init(&st);
 	if (load(in_path, &st) == 0) {
+		uint8_t *a, *b;
+		size_t alen, blen;
+
 		if (tmap_check(&st.map, NULL))
 			abort();
 		save(out_path, &st);

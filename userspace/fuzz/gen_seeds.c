@@ -78,7 +78,8 @@ static size_t reply(uint8_t *p, uint8_t status, const void *body, uint32_t len)
 	p[5] = status;
 	p[16] = len;
 	p[17] = len >> 8;
-	memcpy(p + 24, body, len);
+	if (len)
+		memcpy(p + 24, body, len);
 	return 24 + len;
 }
 
