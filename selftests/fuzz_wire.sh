@@ -5,6 +5,10 @@
 # half at each node), seed FUZZ_SEED (printed; the same seed sends the
 # same frames).  Afterwards each node's control keys read back intact,
 # each node takes and serves a fresh write, and the kernel log is clean.
+# A long run (the guest sees no host environment; run.sh bounds each
+# program by SKV_PROG_TIMEOUT):
+#   vm-test/run.sh --name fuzz-long --timeout 7200 -- env FUZZ_FRAMES=5000000 \
+#       FUZZ_SEED=7 SKV_PROG_TIMEOUT=7000 selftests/run.sh selftests/fuzz_wire.sh
 #
 # The migration ops need no authentication today and can legitimately
 # erase or rewrite a tablet (issue 11), so the frames name only the
