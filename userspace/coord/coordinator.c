@@ -36,6 +36,8 @@
 #include <uapi/linux/steadykv.h>
 
 #include "coord_proto.h"
+#include "../common/mig_names.h"
+#include "../common/parse.h"
 #include "coordinator.h"
 #include "state_store.h"
 #include "tablet_map.h"
@@ -47,6 +49,20 @@
 #define DEFAULT_LISTEN		"0.0.0.0:7100"
 #define DEFAULT_STATE		"./steadykv-coord.state"
 #define DEFAULT_NODE_TIMEOUT	10000
+
+/* The progress counters a MIG_REPORT brings (kept in memory only). */
+#define REPORT_COUNTER_BITS					\
+	((1ull << STEADYKV_A_MIGRATION_PROGRESS_PERMILLE) |	\
+	 (1ull << STEADYKV_A_MIGRATION_ELAPSED_US) |		\
+	 (1ull << STEADYKV_A_MIGRATION_OWNED_US) |		\
+	 (1ull << STEADYKV_A_MIGRATION_BYTES_PULLED) |		\
+	 (1ull << STEADYKV_A_MIGRATION_RECORDS_PULLED) |	\
+	 (1ull << STEADYKV_A_MIGRATION_RECORDS_REPLAYED) |	\
+	 (1ull << STEADYKV_A_MIGRATION_RECORDS_SKIPPED) |	\
+	 (1ull << STEADYKV_A_MIGRATION_PULLS) |			\
+	 (1ull << STEADYKV_A_MIGRATION_PRIORITY_PULLS_SENT) |	\
+	 (1ull << STEADYKV_A_MIGRATION_PRIORITY_KEYS) |		\
+	 (1ull << STEADYKV_A_MIGRATION_PARTITIONS_DONE))
 
 
 struct conn {
@@ -235,7 +251,7 @@ static int persist(struct coordinator *c, char *msg, size_t n)
 	return err;
 }
 
-static struct coord_migration *mig_find(struct coordinator *c, uint64_t id)
+static struct skv_migration *mig_find(struct coordinator *c, uint64_t id)
 {
 	size_t i;
 
@@ -246,16 +262,16 @@ static struct coord_migration *mig_find(struct coordinator *c, uint64_t id)
 }
 
 /* Append, making room by forgetting the oldest finished migration. */
-static int mig_add(struct coordinator *c, const struct coord_migration *g)
+static int mig_add(struct coordinator *c, const struct skv_migration *g)
 {
 	struct coord_state *st = &c->st;
-	struct coord_migration *v;
+	struct skv_migration *v;
 
 	if (st->nr_migs >= COORD_KEEP_MIGRATIONS) {
 		size_t i;
 
 		for (i = 0; i < st->nr_migs; i++)
-			if (coord_mig_state_final(st->migs[i].state))
+			if (skv_mig_state_final(st->migs[i].state))
 				break;
 		if (i == st->nr_migs)
 			return -EBUSY;
@@ -316,7 +332,7 @@ static void lineage_drop(struct coordinator *c, uint64_t mig_id,
 
 /* The tablet that is exactly the migration's range, or NULL. */
 static const struct tmap_tablet *mig_tablet(const struct coordinator *c,
-					    const struct coord_migration *g)
+					    const struct skv_migration *g)
 {
 	const struct tmap_tablet *t = tmap_find(&c->st.map, g->table_id,
 						g->start_hash);
@@ -327,20 +343,24 @@ static const struct tmap_tablet *mig_tablet(const struct coordinator *c,
 }
 
 /*
- * Apply a migration's new phase to the map and lineage.  Final phases
- * never change again.
+ * Apply a migration's new phase to the map and lineage.  Only a phase
+ * that comes after the one held (skv_mig_state_later) is applied: reports
+ * may skip phases, and final phases never change again.
  */
-static void mig_transition(struct coordinator *c, struct coord_migration *g,
+static void mig_transition(struct coordinator *c, struct skv_migration *g,
 			   uint32_t state, uint32_t error)
 {
 	const struct tmap_tablet *t = mig_tablet(c, g);
 	struct tablet_map *m = &c->st.map;
 
-	if (coord_mig_state_final(g->state))
+	if (!skv_mig_state_later(g->state, state))
 		return;
 	switch (state) {
 	case STEADYKV_MIGRATION_STATE_PULLING:
-		/* Rocksteady: the target owns the range from now on. */
+		/*
+		 * Rocksteady (also when the mode was not given: the module's
+		 * default, 0): the target owns the range from now on.
+		 */
 		if (g->mode == STEADYKV_MIGRATION_MODE_ROCKSTEADY && t &&
 		    t->state == TMAP_NORMAL && t->owner == g->src)
 			tmap_start_migration(m, g->table_id, t->start, g->dst);
@@ -373,6 +393,12 @@ static void mig_transition(struct coordinator *c, struct coord_migration *g,
 	}
 	g->state = state;
 	g->error = error;
+}
+
+static void mig_set_msg(struct skv_migration *g, const char *msg)
+{
+	snprintf(g->error_msg, sizeof(g->error_msg), "%s", msg);
+	SKV_MIG_SET(g, STEADYKV_A_MIGRATION_ERROR_MSG);
 }
 
 /* ---- commands to node daemons ---- */
@@ -588,7 +614,7 @@ static void finish_create(struct coordinator *c, struct op *op)
 
 static void finish_migrate(struct coordinator *c, struct op *op)
 {
-	struct coord_migration *g = mig_find(c, op->mig_id);
+	struct skv_migration *g = mig_find(c, op->mig_id);
 	uint32_t dst;
 
 	if (!g) {
@@ -599,12 +625,12 @@ static void finish_migrate(struct coordinator *c, struct op *op)
 	if (!op->err)
 		return;
 	dst = g->dst;	/* g may move: persist() reloads on failure */
-	if (!coord_mig_state_final(g->state)) {
+	if (!skv_mig_state_final(g->state)) {
 		char msg[256];
 
 		mig_transition(c, g, STEADYKV_MIGRATION_STATE_FAILED,
 			       (uint32_t)op->err);
-		snprintf(g->msg, sizeof(g->msg), "%.127s", op->msg);
+		mig_set_msg(g, op->msg);
 		if (persist(c, msg, sizeof(msg)))
 			logmsg(c, true, "migration %llu: %s",
 			       (unsigned long long)op->mig_id, msg);
@@ -659,7 +685,7 @@ static void op_finish(struct coordinator *c, struct op *op)
 			reply_err(cl, op->opcode, op->req_id, op->err, "%s",
 				  op->msg);
 		} else if (op->kind == OP_MIGRATE) {
-			const struct coord_migration *g = mig_find(c, op->mig_id);
+			const struct skv_migration *g = mig_find(c, op->mig_id);
 
 			coord_buf_init(&b);
 			if (g && !coord_mig_encode(&b, g))
@@ -923,10 +949,10 @@ static bool table_migrating(const struct coordinator *c, uint64_t table_id,
 	size_t i;
 
 	for (i = 0; i < c->st.nr_migs; i++) {
-		const struct coord_migration *g = &c->st.migs[i];
+		const struct skv_migration *g = &c->st.migs[i];
 
 		if (g->table_id == table_id &&
-		    !coord_mig_state_final(g->state)) {
+		    !skv_mig_state_final(g->state)) {
 			*id = g->id;
 			return true;
 		}
@@ -1006,10 +1032,11 @@ static void do_migrate(struct coordinator *c, struct conn *cn,
 	struct tablet_map *m = &c->st.map;
 	const struct tmap_tablet *t, *te;
 	const struct tmap_node *src;
-	struct coord_migration g;
+	struct skv_migration g;
 	struct coord_lineage l;
 	struct coord_buf b;
 	uint64_t ver = m->version, tstart;
+	const char *why;
 	struct op *op;
 	char msg[300];
 	size_t i;
@@ -1024,12 +1051,12 @@ static void do_migrate(struct coordinator *c, struct conn *cn,
 		reply_err(cn, h->opcode, h->request_id, (e), __VA_ARGS__); \
 		goto out;						\
 	} while (0)
+	/* The tuning is checked here, once, before anything changes. */
+	why = skv_mig_check_tuning(&g);
+	if (why)
+		FAIL(EINVAL, "%s", why);
 	if (g.start_hash > g.end_hash)
 		FAIL(EINVAL, "range starts after it ends");
-	if (g.mode > STEADYKV_MIGRATION_MODE_PUSH)
-		FAIL(EINVAL, "unknown migration mode %u", g.mode);
-	if (g.priority_pulls > 2)
-		FAIL(EINVAL, "priority_pulls must be 0, 1 or 2");
 	t = tmap_find(m, g.table_id, g.start_hash);
 	if (!t)
 		FAIL(ENOENT, "no table %llu", (unsigned long long)g.table_id);
@@ -1046,10 +1073,10 @@ static void do_migrate(struct coordinator *c, struct conn *cn,
 	if (t->owner == g.dst)
 		FAIL(EINVAL, "node %u already owns the range", g.dst);
 	for (i = 0; i < c->st.nr_migs; i++) {
-		const struct coord_migration *o = &c->st.migs[i];
+		const struct skv_migration *o = &c->st.migs[i];
 
 		if (o->table_id == g.table_id &&
-		    !coord_mig_state_final(o->state) &&
+		    !skv_mig_state_final(o->state) &&
 		    o->start_hash <= g.end_hash && g.start_hash <= o->end_hash)
 			FAIL(EBUSY, "overlaps migration %llu in progress",
 			     (unsigned long long)o->id);
@@ -1060,20 +1087,31 @@ static void do_migrate(struct coordinator *c, struct conn *cn,
 	src = tmap_find_node(m, t->owner);
 	if (!src)
 		FAIL(EIO, "owner %u of the range is unknown", t->owner);
-	g.src = src->id;
-	snprintf(g.src_addr, sizeof(g.src_addr), "%s", src->addr);
 	tstart = t->start;
+	/* The request gave the range, target and tuning; the rest is ours. */
+	{
+		const struct skv_migration req = g;
+
+		memset(&g, 0, sizeof(g));
+		g.present = (req.present & SKV_MIG_TUNING_BITS) |
+			    COORD_MIG_STORED_BITS |
+			    (1ull << STEADYKV_A_MIGRATION_SOURCE_ADDR) |
+			    (1ull << STEADYKV_A_MIGRATION_SOURCE_PORT);
+		g.table_id = req.table_id;
+		g.start_hash = req.start_hash;
+		g.end_hash = req.end_hash;
+		g.dst = req.dst;
+		g.mode = req.mode;
+		g.partitions = req.partitions;
+		g.pulls_in_flight = req.pulls_in_flight;
+		g.pull_budget = req.pull_budget;
+		g.priority_pulls = req.priority_pulls;
+	}
+	g.src = src->id;
+	snprintf(g.source, sizeof(g.source), "%s", src->addr);
 	g.id = c->st.next_mig_id;
 	g.state = STEADYKV_MIGRATION_STATE_PREPARING;
-	g.error = 0;
-	g.progress_permille = 0;
-	g.safe_version = 0;
 	g.started_unix_ms = unix_ms();
-	g.elapsed_us = g.owned_us = g.bytes_pulled = 0;
-	g.records_pulled = g.records_replayed = g.priority_keys = 0;
-	if (g.priority_pulls == 2)
-		g.priority_pulls = 1;	/* the default: on */
-	g.msg[0] = '\0';
 	memset(&l, 0, sizeof(l));
 	l.mig_id = g.id;
 	l.table_id = g.table_id;
@@ -1112,7 +1150,7 @@ static void do_migrate(struct coordinator *c, struct conn *cn,
 	       (unsigned long long)g.table_id,
 	       (unsigned long long)g.start_hash,
 	       (unsigned long long)g.end_hash, g.src, g.dst,
-	       coord_mig_mode_name(g.mode));
+	       skv_mig_mode_str(g.mode));
 	op = op_new(c, cn, h, OP_MIGRATE);
 	if (!op)
 		FAIL(ENOMEM, "out of memory");
@@ -1135,7 +1173,7 @@ out:
 static void do_mig_status(struct coordinator *c, struct conn *cn,
 			  const struct coord_hdr *h, const uint8_t *body)
 {
-	struct coord_migration *v;
+	struct skv_migration *v;
 	struct coord_buf b;
 	uint32_t n = 0;
 	uint64_t id;
@@ -1153,15 +1191,14 @@ static void do_mig_status(struct coordinator *c, struct conn *cn,
 		return;
 	}
 	for (i = 0; i < c->st.nr_migs; i++) {
-		const struct coord_migration *g = &c->st.migs[i];
+		const struct skv_migration *g = &c->st.migs[i];
 
 		if (id && g->id != id)
 			continue;
 		v[n] = *g;
-		if (!coord_mig_state_final(g->state) && !node_conn(c, g->dst) &&
-		    !g->msg[0])
-			snprintf(v[n].msg, sizeof(v[n].msg),
-				 "target daemon disconnected");
+		if (!skv_mig_state_final(g->state) && !node_conn(c, g->dst) &&
+		    !g->error_msg[0])
+			mig_set_msg(&v[n], "target daemon disconnected");
 		n++;
 	}
 	if (id && !n) {
@@ -1184,7 +1221,7 @@ static void do_mig_status(struct coordinator *c, struct conn *cn,
 static void do_mig_cancel(struct coordinator *c, struct conn *cn,
 			  const struct coord_hdr *h, const uint8_t *body)
 {
-	struct coord_migration *g;
+	struct skv_migration *g;
 	struct coord_buf b;
 	struct op *op;
 	uint64_t id;
@@ -1201,10 +1238,10 @@ static void do_mig_cancel(struct coordinator *c, struct conn *cn,
 			  "no migration %llu", (unsigned long long)id);
 		return;
 	}
-	if (coord_mig_state_final(g->state)) {
+	if (skv_mig_state_final(g->state)) {
 		reply_err(cn, h->opcode, h->request_id, EINVAL,
 			  "migration %llu already %s", (unsigned long long)id,
-			  coord_mig_state_name(g->state));
+			  skv_mig_state_str(g->state));
 		return;
 	}
 	if (!node_conn(c, g->dst)) {
@@ -1221,8 +1258,7 @@ static void do_mig_cancel(struct coordinator *c, struct conn *cn,
 
 		mig_transition(c, g, STEADYKV_MIGRATION_STATE_CANCELLED,
 			       ECANCELED);
-		snprintf(g->msg, sizeof(g->msg),
-			 "cancelled by the coordinator, target not connected");
+		mig_set_msg(g, "cancelled by the coordinator, target not connected");
 		err = persist(c, msg, sizeof(msg));
 		if (err)
 			reply_err(cn, h->opcode, h->request_id, -err, "%s", msg);
@@ -1251,8 +1287,8 @@ static void do_mig_cancel(struct coordinator *c, struct conn *cn,
 static void do_mig_report(struct coordinator *c, struct conn *cn,
 			  const struct coord_hdr *h, const uint8_t *body)
 {
-	struct coord_migration r, *g;
-	bool save = false;
+	struct skv_migration r, *g;
+	bool save = false, later;
 
 	if (!cn->node_id) {
 		reply_err(cn, h->opcode, h->request_id, EPERM,
@@ -1276,16 +1312,17 @@ static void do_mig_report(struct coordinator *c, struct conn *cn,
 			  (unsigned long long)r.id, g->dst, cn->node_id);
 		return;
 	}
-	if (r.state > STEADYKV_MIGRATION_STATE_FAILED) {
+	if (!skv_mig_state_valid(r.state)) {
 		reply_err(cn, h->opcode, h->request_id, EINVAL,
 			  "unknown migration state %u", r.state);
 		return;
 	}
-	if (coord_mig_state_final(g->state)) {
+	if (skv_mig_state_final(g->state)) {
 		/* Late report of a finished migration: nothing changes. */
 		reply_ok(cn, h->opcode, h->request_id, NULL, 0);
 		return;
 	}
+	later = skv_mig_state_later(g->state, r.state);
 	g->progress_permille = r.progress_permille > 1000 ? 1000 :
 			       r.progress_permille;
 	g->elapsed_us = r.elapsed_us;
@@ -1293,9 +1330,14 @@ static void do_mig_report(struct coordinator *c, struct conn *cn,
 	g->bytes_pulled = r.bytes_pulled;
 	g->records_pulled = r.records_pulled;
 	g->records_replayed = r.records_replayed;
+	g->records_skipped = r.records_skipped;
+	g->pulls = r.pulls;
+	g->priority_pulls_sent = r.priority_pulls_sent;
 	g->priority_keys = r.priority_keys;
-	if (r.msg[0] || r.state != g->state)
-		snprintf(g->msg, sizeof(g->msg), "%s", r.msg);
+	g->partitions_done = r.partitions_done;
+	g->present |= r.present & REPORT_COUNTER_BITS;
+	if (r.error_msg[0] || later)
+		mig_set_msg(g, r.error_msg);
 	if (r.safe_version && r.safe_version != g->safe_version) {
 		struct coord_lineage *l = lineage_find(c, g->id);
 
@@ -1304,12 +1346,12 @@ static void do_mig_report(struct coordinator *c, struct conn *cn,
 			l->safe_version = r.safe_version;
 		save = true;
 	}
-	if (r.state != g->state) {
-		if (c->verbose || coord_mig_state_final(r.state))
+	if (later) {
+		if (c->verbose || skv_mig_state_final(r.state))
 			logmsg(c, false, "migration %llu: %s%s%s",
 			       (unsigned long long)g->id,
-			       coord_mig_state_name(r.state),
-			       r.msg[0] ? ": " : "", r.msg);
+			       skv_mig_state_str(r.state),
+			       r.error_msg[0] ? ": " : "", r.error_msg);
 		mig_transition(c, g, r.state, r.error);
 		save = true;
 	}
@@ -1588,22 +1630,8 @@ static int listen_on(const char *addr, int *fd_out, uint16_t *port_out,
 	uint16_t port;
 	int fd = -1, one = 1, ret;
 
-	/* Port 0 (any) is allowed here, unlike coord_split_hostport. */
-	if (!strcmp(addr + (strlen(addr) >= 2 ? strlen(addr) - 2 : 0), ":0")) {
-		size_t hl = strlen(addr) - 2;
-
-		if (hl >= sizeof(host)) {
-			snprintf(err, errlen, "bad listen address '%s'", addr);
-			return -EINVAL;
-		}
-		memcpy(host, addr, hl);
-		host[hl] = '\0';
-		if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
-			memmove(host, host + 1, hl - 2);
-			host[hl - 2] = '\0';
-		}
-		port = 0;
-	} else if (coord_split_hostport(addr, host, sizeof(host), &port)) {
+	/* Any address (empty host) and any port (0) are allowed here. */
+	if (parse_listen_addr(addr, host, sizeof(host), &port)) {
 		snprintf(err, errlen, "bad listen address '%s' (HOST:PORT)",
 			 addr);
 		return -EINVAL;
