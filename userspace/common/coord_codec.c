@@ -377,6 +377,7 @@ int coord_mig_encode(struct coord_buf *b, const struct skv_migration *m)
 int coord_mig_decode(const void *body, size_t len, struct skv_migration *m)
 {
 	struct skv_coord_migration w;
+	int attr;
 
 	_Static_assert(sizeof(w.src_addr) == sizeof(m->source) &&
 		       sizeof(w.msg) == sizeof(m->error_msg),
@@ -418,8 +419,7 @@ int coord_mig_decode(const void *body, size_t len, struct skv_migration *m)
 	    (m->present & ~SKV_MIG_ATTR_BITS))
 		return -EBADMSG;
 	/* A tuning field that was not given carries nothing. */
-	for (int attr = STEADYKV_A_MIGRATION_MODE;
-	     attr <= STEADYKV_A_MIGRATION_PRIORITY_PULLS; attr++)
+	SKV_MIG_FOR_EACH_TUNING(attr)
 		if (!SKV_MIG_HAS(m, attr) && skv_mig_tuning_value(m, attr))
 			return -EBADMSG;
 	return 0;

@@ -75,6 +75,11 @@ struct skv_migration {
 _Static_assert(STEADYKV_A_MIGRATION_PRIORITY_PULLS - STEADYKV_A_MIGRATION_MODE == 4,
 	       "the tuning attributes are contiguous, mode first");
 
+/* attr (an int) through the tuning attributes, mode first. */
+#define SKV_MIG_FOR_EACH_TUNING(attr)					\
+	for ((attr) = STEADYKV_A_MIGRATION_MODE;			\
+	     (attr) <= STEADYKV_A_MIGRATION_PRIORITY_PULLS; (attr)++)
+
 /* The value of a tuning field, whether present or not. */
 static inline unsigned long long skv_mig_tuning_value(const struct skv_migration *m,
 						      int attr)
@@ -95,6 +100,31 @@ static inline unsigned long long skv_mig_tuning_value(const struct skv_migration
 	}
 }
 
+/* Give the tuning field attr the value v. */
+static inline void skv_mig_set_tuning(struct skv_migration *m, int attr, uint32_t v)
+{
+	switch (attr) {
+	case STEADYKV_A_MIGRATION_MODE:
+		m->mode = v;
+		break;
+	case STEADYKV_A_MIGRATION_PARTITIONS:
+		m->partitions = v;
+		break;
+	case STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT:
+		m->pulls_in_flight = v;
+		break;
+	case STEADYKV_A_MIGRATION_PULL_BUDGET:
+		m->pull_budget = v;
+		break;
+	case STEADYKV_A_MIGRATION_PRIORITY_PULLS:
+		m->priority_pulls = (uint8_t)v;
+		break;
+	default:
+		return;
+	}
+	SKV_MIG_SET(m, attr);
+}
+
 /*
  * The tuning fields present in m, checked with skv_mig_tuning_invalid():
  * NULL if all are in range, else the first one's reason.
@@ -103,8 +133,7 @@ static inline const char *skv_mig_check_tuning(const struct skv_migration *m)
 {
 	int attr;
 
-	for (attr = STEADYKV_A_MIGRATION_MODE;
-	     attr <= STEADYKV_A_MIGRATION_PRIORITY_PULLS; attr++) {
+	SKV_MIG_FOR_EACH_TUNING(attr) {
 		const char *why;
 
 		if (!SKV_MIG_HAS(m, attr))

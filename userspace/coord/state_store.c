@@ -193,33 +193,12 @@ static const char *const tuning_keys[] = {
 	[STEADYKV_A_MIGRATION_PRIORITY_PULLS] = "priority-pulls",
 };
 
-static void set_tuning(struct skv_migration *mg, int attr, uint32_t v)
-{
-	switch (attr) {
-	case STEADYKV_A_MIGRATION_MODE:
-		mg->mode = v;
-		break;
-	case STEADYKV_A_MIGRATION_PARTITIONS:
-		mg->partitions = v;
-		break;
-	case STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT:
-		mg->pulls_in_flight = v;
-		break;
-	case STEADYKV_A_MIGRATION_PULL_BUDGET:
-		mg->pull_budget = v;
-		break;
-	case STEADYKV_A_MIGRATION_PRIORITY_PULLS:
-		mg->priority_pulls = (uint8_t)v;
-		break;
-	}
-	SKV_MIG_SET(mg, attr);
-}
-
 /* "key=value" of a tuning field that is not set yet: 0 or -1. */
 static int parse_tuning(struct skv_migration *mg, const char *t)
 {
-	for (int attr = STEADYKV_A_MIGRATION_MODE;
-	     attr <= STEADYKV_A_MIGRATION_PRIORITY_PULLS; attr++) {
+	int attr;
+
+	SKV_MIG_FOR_EACH_TUNING(attr) {
 		size_t kl = strlen(tuning_keys[attr]);
 		uint32_t v;
 
@@ -227,7 +206,7 @@ static int parse_tuning(struct skv_migration *mg, const char *t)
 			continue;
 		if (SKV_MIG_HAS(mg, attr) || parse_u32(t + kl + 1, &v))
 			return -1;
-		set_tuning(mg, attr, v);
+		skv_mig_set_tuning(mg, attr, v);
 		return 0;
 	}
 	return -1;
@@ -257,7 +236,7 @@ static int parse_migration(struct coord_state *st, uint64_t format, char **tok,
 
 		if (n != 12 || parse_u32(tok[i++], &mode))
 			return -EBADMSG;
-		set_tuning(&mg, STEADYKV_A_MIGRATION_MODE, mode);
+		skv_mig_set_tuning(&mg, STEADYKV_A_MIGRATION_MODE, mode);
 	}
 	if (parse_u32(tok[i], &mg.state) || !skv_mig_state_valid(mg.state) ||
 	    parse_u32(tok[i + 1], &mg.error) ||
@@ -512,6 +491,7 @@ static int write_state(FILE *f, const struct coord_state *st)
 {
 	const struct tablet_map *m = &st->map;
 	size_t i;
+	int attr;
 
 	fprintf(f, "%s %d\nversion %llu\n", MAP_MAGIC, MAP_FORMAT,
 		(unsigned long long)m->version);
@@ -547,8 +527,7 @@ static int write_state(FILE *f, const struct coord_state *st)
 			(unsigned int)g->error,
 			(unsigned long long)g->started_unix_ms,
 			(unsigned long long)g->safe_version);
-		for (int attr = STEADYKV_A_MIGRATION_MODE;
-		     attr <= STEADYKV_A_MIGRATION_PRIORITY_PULLS; attr++)
+		SKV_MIG_FOR_EACH_TUNING(attr)
 			if (SKV_MIG_HAS(g, attr))
 				fprintf(f, " %s=%llu", tuning_keys[attr],
 					skv_mig_tuning_value(g, attr));
