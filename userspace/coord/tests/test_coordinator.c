@@ -909,6 +909,36 @@ TEST_F(cluster, migrations_and_restart)
 	ASSERT_EQ(8u, g.id);	/* ids continue */
 }
 
+/* The tuning a MIGRATE gives reaches the target as given, nothing more. */
+TEST_F(cluster, migrate_passes_given_tuning)
+{
+	struct fake_node *n2 = &self->nodes[1];
+	const uint32_t one[] = { 1 };
+	struct skv_migration m, g;
+	const struct skv_migration *seen;
+	char msg[256];
+	int k;
+
+	ASSERT_EQ(0, create_table(&self->srv, 8, one, 1, msg, sizeof(msg)));
+	memset(&m, 0, sizeof(m));
+	m.table_id = 8;
+	m.end_hash = UINT64_MAX;
+	m.dst = 2;
+	skv_mig_set_tuning(&m, STEADYKV_A_MIGRATION_PARTITIONS, 1);
+	skv_mig_set_tuning(&m, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT, 1);
+	skv_mig_set_tuning(&m, STEADYKV_A_MIGRATION_PULL_BUDGET, 1024);
+	ASSERT_EQ(0, migrate_req(&self->srv, &m, &g, msg, sizeof(msg))) TH_LOG("%s", msg);
+	k = node_wait(n2, 1);
+	ASSERT_LE(0, k);
+	seen = &n2->seen_mig[k];
+	ASSERT_EQ(SKV_COORD_OP_NODE_MIGRATE_START, n2->seen_op[k]);
+	ASSERT_EQ(m.present & SKV_MIG_TUNING_BITS, seen->present & SKV_MIG_TUNING_BITS);
+	ASSERT_EQ(1u, seen->partitions);
+	ASSERT_EQ(1u, seen->pulls_in_flight);
+	ASSERT_EQ(1024u, seen->pull_budget);
+	ASSERT_EQ(m.present & SKV_MIG_TUNING_BITS, g.present & SKV_MIG_TUNING_BITS);
+}
+
 TEST_F(cluster, bad_requests)
 {
 	struct coord_client cl;
@@ -953,7 +983,7 @@ TEST_F(cluster, bad_requests)
 /* Random bodies of every request: an answer each, the loop survives. */
 TEST_F(cluster, random_requests)
 {
-	static const size_t lens[] = { 0, 8, 16, 20, 136, 392, 391, 393 };
+	static const size_t lens[] = { 0, 8, 16, 20, 136, 560, 559, 561 };
 	struct coord_client cl;
 	struct coord_reply r;
 	uint8_t body[600];
