@@ -18,7 +18,6 @@
 
 #include "kselftest_harness.h"
 #include "coord_proto.h"
-#include "../common/parse.h"
 #include "coordinator.h"
 #include "state_store.h"
 
@@ -225,33 +224,6 @@ TEST(codec_messages)
 						  b.len - COORD_HDR_LEN));
 	ASSERT_STREQ(strerror(EBUSY), coord_error_msg(EBUSY, "ab", 2));
 	coord_buf_free(&b);
-}
-
-/* The coordinator's addresses: parse_hostport, parse_listen_addr. */
-TEST(codec_hostport)
-{
-	char host[64];
-	uint16_t port;
-
-	ASSERT_EQ(0, parse_hostport("127.0.0.1:7100", host, sizeof(host), &port));
-	ASSERT_STREQ("127.0.0.1", host);
-	ASSERT_EQ(7100, port);
-	ASSERT_EQ(0, parse_hostport("[::1]:9", host, sizeof(host), &port));
-	ASSERT_STREQ("::1", host);
-	/* Listeners: any address, any port. */
-	ASSERT_EQ(0, parse_listen_addr(":80", host, sizeof(host), &port));
-	ASSERT_STREQ("", host);
-	ASSERT_EQ(0, parse_listen_addr("[::]:0", host, sizeof(host), &port));
-	ASSERT_STREQ("::", host);
-	ASSERT_EQ(0, port);
-	ASSERT_EQ(-1, parse_hostport(":80", host, sizeof(host), &port));
-	ASSERT_EQ(-1, parse_hostport("::1:80", host, sizeof(host), &port));
-	ASSERT_EQ(-1, parse_hostport("h:0", host, sizeof(host), &port));
-	ASSERT_EQ(-1, parse_hostport("h:65536", host, sizeof(host), &port));
-	ASSERT_EQ(-1, parse_hostport("h:+1", host, sizeof(host), &port));
-	ASSERT_EQ(-1, parse_hostport("h:0x10", host, sizeof(host), &port));
-	ASSERT_EQ(-1, parse_hostport("h", host, sizeof(host), &port));
-	ASSERT_EQ(-1, parse_hostport("hostname:1", host, 4, &port));
 }
 
 /* ---- end to end ---- */
