@@ -23,7 +23,7 @@
 #include <linux/types.h>
 
 #define SKV_COORD_MAGIC		0x4353	/* "SC" little-endian */
-#define SKV_COORD_VERSION	1
+#define SKV_COORD_VERSION	2	/* 2: skv_coord_migration with a present mask */
 #define SKV_COORD_DEFAULT_PORT	7100
 #define SKV_COORD_MAX_BODY	(4u << 20)	/* larger frames close the connection */
 #define SKV_COORD_F_REPLY	0x01
@@ -61,10 +61,13 @@ enum skv_coord_op {
 	SKV_COORD_OP_TABLE_DROP = 4,	/* body skv_coord_table (nr_nodes 0); reply empty */
 	/*
 	 * Start a migration: body skv_coord_migration with table_id,
-	 * start_hash, end_hash, dst and the tuning fields (0 = default).
-	 * The range must lie inside one tablet (the coordinator splits its
-	 * map to make the range a tablet).  Reply: skv_coord_migration with
-	 * the id and src filled in.  EINVAL (bad range, dst is the owner),
+	 * start_hash, end_hash, dst and the tuning fields that were given
+	 * (the others take the module's defaults).  The tuning is checked
+	 * first (skv_mig_tuning_invalid, include/steadykv/migration.h):
+	 * EINVAL with the reason before anything changes.  The range must lie
+	 * inside one tablet (the coordinator splits its map to make the range
+	 * a tablet).  Reply: skv_coord_migration with the id, src and source
+	 * address filled in.  EINVAL (bad range, dst is the owner),
 	 * ENOENT (table, node), EBUSY (overlaps a migration in progress),
 	 * EHOSTUNREACH (a node daemon is not connected).
 	 */
@@ -78,7 +81,7 @@ enum skv_coord_op {
 	/*
 	 * Node daemon to coordinator: a migration it runs changed phase or
 	 * made progress.  Body skv_coord_migration (id, state, error,
-	 * counters, msg).  Reply: empty.
+	 * counters, msg; the tuning as the module reports it).  Reply: empty.
 	 */
 	SKV_COORD_OP_MIG_REPORT = 8,
 
@@ -109,8 +112,10 @@ enum skv_coord_op {
  *   FAILED/CANCELLED give the range back to the source, unless the error
  *   is SKV_COORD_ERR_NEEDS_RECOVERY: then the target stays the owner and
  *   the lineage record is kept for a recovery.  Only the target may
- *   report (EPERM); reports of a finished migration are acknowledged and
- *   ignored.
+ *   report (EPERM).  A report may skip phases; one whose phase does not
+ *   come after the phase held (skv_mig_state_later: the same, an earlier
+ *   one, anything after a final phase) changes no phase; reports of a
+ *   finished migration are acknowledged and ignored.
  * - MIG_CANCEL forwards NODE_MIGRATE_CANCEL to the target and answers
  *   with its status; the migration ends with the target's report.  A
  *   migration still PREPARING whose target daemon is not connected is
@@ -129,12 +134,25 @@ struct skv_coord_table {
 };
 
 /*
- * A migration, as requested, commanded, reported and listed.  mode, state
- * and the tuning fields take the values of the netlink enums and
- * attributes (uapi/linux/steadykv.h: steadykv_migration_mode,
- * steadykv_migration_state).
+ * A migration, as requested, commanded, reported and listed: the wire
+ * form of userspace's one migration record, struct skv_migration
+ * (userspace/common/mig_record.h), field for field.
+ *
+ * present has bit (1 << STEADYKV_A_MIGRATION_*) for each netlink field
+ * that is set, as the record's does.  A tuning field (mode, partitions,
+ * pulls_in_flight, pull_budget, priority_pulls) whose bit is clear was
+ * not given: it takes the module's default (the spec's
+ * STEADYKV_MIGRATION_*_DEFAULT) and is sent as 0.  Bits other than the
+ * migration attributes', and a non-zero tuning field whose bit is clear,
+ * make the body malformed.  mode, state and the tuning fields take the
+ * values of the netlink enums and attributes (uapi/linux/steadykv.h).
+ *
+ * Version 1 of the protocol had no present mask: a tuning field of 0 (and
+ * priority_pulls 2) meant the default.  Version 2 changed the layout; a
+ * peer of the other version fails at the header (coord_hdr_decode).
  */
 struct skv_coord_migration {
+	__le64 present;		/* 1 << STEADYKV_A_MIGRATION_* */
 	__le64 id;
 	__le64 table_id;
 	__le64 start_hash;
@@ -142,14 +160,16 @@ struct skv_coord_migration {
 	__le32 src;		/* node ids */
 	__le32 dst;
 	__le32 mode;
-	__le32 partitions;	/* 0: default */
-	__le32 pulls_in_flight;	/* 0: default */
-	__le32 pull_budget;	/* 0: default */
-	__u8 priority_pulls;	/* 1 on, 0 off; MIGRATE: 2 = default (on) */
+	__le32 partitions;
+	__le32 pulls_in_flight;
+	__le32 pull_budget;
+	__u8 priority_pulls;	/* 0 or 1 */
 	__u8 reserved[3];
 	__le32 state;
 	__le32 error;		/* positive errno, 0 if none */
 	__le32 progress_permille;
+	__le32 partitions_done;
+	__le32 reserved2;
 	__le64 safe_version;
 	__le64 started_unix_ms;	/* set by the coordinator */
 	__le64 elapsed_us;
@@ -157,9 +177,12 @@ struct skv_coord_migration {
 	__le64 bytes_pulled;
 	__le64 records_pulled;
 	__le64 records_replayed;
+	__le64 records_skipped;
+	__le64 pulls;
+	__le64 priority_pulls_sent;
 	__le64 priority_keys;
-	char src_addr[SKV_COORD_ADDR_MAX];	/* NODE_MIGRATE_START: source "host:port" */
-	char msg[128];		/* failure reason, NUL-terminated */
+	char src_addr[SKV_COORD_ADDR_MAX];	/* the source "host:port" */
+	char msg[256];		/* failure reason, NUL-terminated */
 };
 
 /*

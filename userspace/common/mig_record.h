@@ -58,7 +58,91 @@ struct skv_migration {
 	uint64_t started_unix_ms;
 };
 
-#define SKV_MIG_HAS(m, attr)	(((m)->present >> (attr)) & 1)
+#define SKV_MIG_HAS(m, attr)	((int)(((m)->present >> (attr)) & 1))
 #define SKV_MIG_SET(m, attr)	((m)->present |= 1ull << (attr))
+
+/* present bits of the tuning fields, and of every migration attribute. */
+#define SKV_MIG_TUNING_BITS						\
+	((1ull << STEADYKV_A_MIGRATION_MODE) |				\
+	 (1ull << STEADYKV_A_MIGRATION_PARTITIONS) |			\
+	 (1ull << STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT) |		\
+	 (1ull << STEADYKV_A_MIGRATION_PULL_BUDGET) |			\
+	 (1ull << STEADYKV_A_MIGRATION_PRIORITY_PULLS))
+#define SKV_MIG_ATTR_BITS						\
+	(((1ull << (STEADYKV_A_MIGRATION_MAX + 1)) - 1) &		\
+	 ~((1ull << STEADYKV_A_MIGRATION_ID) - 1))
+
+_Static_assert(STEADYKV_A_MIGRATION_PRIORITY_PULLS - STEADYKV_A_MIGRATION_MODE == 4,
+	       "the tuning attributes are contiguous, mode first");
+
+/* attr (an int) through the tuning attributes, mode first. */
+#define SKV_MIG_FOR_EACH_TUNING(attr)					\
+	for ((attr) = STEADYKV_A_MIGRATION_MODE;			\
+	     (attr) <= STEADYKV_A_MIGRATION_PRIORITY_PULLS; (attr)++)
+
+/* The value of a tuning field, whether present or not. */
+static inline unsigned long long skv_mig_tuning_value(const struct skv_migration *m,
+						      int attr)
+{
+	switch (attr) {
+	case STEADYKV_A_MIGRATION_MODE:
+		return m->mode;
+	case STEADYKV_A_MIGRATION_PARTITIONS:
+		return m->partitions;
+	case STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT:
+		return m->pulls_in_flight;
+	case STEADYKV_A_MIGRATION_PULL_BUDGET:
+		return m->pull_budget;
+	case STEADYKV_A_MIGRATION_PRIORITY_PULLS:
+		return m->priority_pulls;
+	default:
+		return 0;
+	}
+}
+
+/* Give the tuning field attr the value v. */
+static inline void skv_mig_set_tuning(struct skv_migration *m, int attr, uint32_t v)
+{
+	switch (attr) {
+	case STEADYKV_A_MIGRATION_MODE:
+		m->mode = v;
+		break;
+	case STEADYKV_A_MIGRATION_PARTITIONS:
+		m->partitions = v;
+		break;
+	case STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT:
+		m->pulls_in_flight = v;
+		break;
+	case STEADYKV_A_MIGRATION_PULL_BUDGET:
+		m->pull_budget = v;
+		break;
+	case STEADYKV_A_MIGRATION_PRIORITY_PULLS:
+		m->priority_pulls = (uint8_t)v;
+		break;
+	default:
+		return;
+	}
+	SKV_MIG_SET(m, attr);
+}
+
+/*
+ * The tuning fields present in m, checked with skv_mig_tuning_invalid():
+ * NULL if all are in range, else the first one's reason.
+ */
+static inline const char *skv_mig_check_tuning(const struct skv_migration *m)
+{
+	int attr;
+
+	SKV_MIG_FOR_EACH_TUNING(attr) {
+		const char *why;
+
+		if (!SKV_MIG_HAS(m, attr))
+			continue;
+		why = skv_mig_tuning_invalid(attr, skv_mig_tuning_value(m, attr));
+		if (why)
+			return why;
+	}
+	return NULL;
+}
 
 #endif /* SKV_COMMON_MIG_RECORD_H */

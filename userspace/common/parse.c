@@ -2,6 +2,7 @@
 /* Strict number, size and address parsing for the command line. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -100,12 +101,18 @@ int parse_size(const char *s, uint64_t *v)
 	return 0;
 }
 
-int parse_hostport(const char *s, char *host, size_t host_len, uint16_t *port)
+/*
+ * The one host:port parser.  @listen: an empty host (any address) and
+ * port 0 (any port) are allowed.
+ */
+static int split_hostport(const char *s, char *host, size_t host_len,
+			  uint16_t *port, bool listen)
 {
-	const char *colon, *hbeg = s;
+	const char *colon, *hbeg = s, *d;
+	unsigned long v = 0;
 	size_t hlen;
 
-	if (!s || !*s)
+	if (!s || !*s || !host_len)
 		return -1;
 	if (s[0] == '[') {
 		const char *close = strchr(s, ']');
@@ -115,6 +122,8 @@ int parse_hostport(const char *s, char *host, size_t host_len, uint16_t *port)
 		hbeg = s + 1;
 		hlen = (size_t)(close - hbeg);
 		colon = close + 1;
+		if (!hlen)
+			return -1;	/* "[]" is no address */
 	} else {
 		colon = strrchr(s, ':');
 		/* A bare IPv6 literal has several colons: brackets are required. */
@@ -122,11 +131,33 @@ int parse_hostport(const char *s, char *host, size_t host_len, uint16_t *port)
 			return -1;
 		hlen = (size_t)(colon - s);
 	}
-	if (!hlen || hlen >= host_len)
+	if ((!hlen && !listen) || hlen >= host_len ||
+	    memchr(hbeg, '[', hlen) || memchr(hbeg, ']', hlen))
 		return -1;
-	if (parse_u16(colon + 1, port) || !*port)
+	/* Decimal digits only: no sign, no space, no 0x. */
+	if (!colon[1])
+		return -1;
+	for (d = colon + 1; *d; d++) {
+		if (!isdigit((unsigned char)*d))
+			return -1;
+		v = v * 10 + (unsigned long)(*d - '0');
+		if (v > UINT16_MAX)
+			return -1;
+	}
+	if (!v && !listen)
 		return -1;
 	memcpy(host, hbeg, hlen);
 	host[hlen] = 0;
+	*port = (uint16_t)v;
 	return 0;
+}
+
+int parse_hostport(const char *s, char *host, size_t host_len, uint16_t *port)
+{
+	return split_hostport(s, host, host_len, port, false);
+}
+
+int parse_listen_addr(const char *s, char *host, size_t host_len, uint16_t *port)
+{
+	return split_hostport(s, host, host_len, port, true);
 }

@@ -18,9 +18,16 @@ int parse_hash(const char *s, uint64_t *v);
 /* A byte count with an optional K, M, G or T suffix (powers of 1024). */
 int parse_size(const char *s, uint64_t *v);
 /*
- * "HOST:PORT", "[IPV6]:PORT" or, for an IPv6 literal without a port,
- * nothing else: the port is required.  host gets the address text.
+ * "HOST:PORT" or "[IPV6]:PORT", the one host:port parser of the project:
+ * a bare IPv6 literal needs its brackets, the port is decimal 1..65535,
+ * the host is not empty and has no brackets.  host gets the address text
+ * (brackets removed); -1 too if it does not fit in host_len.
  */
 int parse_hostport(const char *s, char *host, size_t host_len, uint16_t *port);
+/*
+ * The same for an address to listen on: the host may be empty (any
+ * address) and the port 0 (any port).
+ */
+int parse_listen_addr(const char *s, char *host, size_t host_len, uint16_t *port);
 
 #endif

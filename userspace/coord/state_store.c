@@ -3,20 +3,26 @@
  * File backend of the coordinator state.  Format, one record per line,
  * single spaces, every line ends in '\n':
  *
- *   steadykv-map 2
+ *   steadykv-map 3
  *   version <u64>
  *   node <id> <name> <host:port>
  *   table <id>
  *   tablet <table> 0x<16 hex start> 0x<16 hex end> <owner> normal
  *   tablet <table> 0x<start> 0x<end> <owner> migrating <src> <dst>
  *   next-migration <id>
- *   migration <id> <table> 0x<start> 0x<end> <src> <dst> <mode> <state>
- *             <error> <started unix ms> <safe version>     (one line)
+ *   migration <id> <table> 0x<start> 0x<end> <src> <dst> <state> <error>
+ *             <started unix ms> <safe version> [mode=<m>]
+ *             [partitions=<n>] [pulls-in-flight=<n>] [pull-budget=<n>]
+ *             [priority-pulls=<0|1>]                       (one line)
  *   lineage <migration id> <table> 0x<start> 0x<end> <src> <dst>
  *           <safe version> <unix ms>                       (one line)
  *   end <number of records between the version line and end>
  *
- * Format 1 (no next-migration, migration or lineage records) still loads.
+ * A tuning field is written only if it was given (an absent one is the
+ * module's default); a loaded one must be in range.  Older formats still
+ * load: 1 has no next-migration, migration or lineage records; 2 has the
+ * mode between <dst> and <state> and no other tuning, so its migrations
+ * load with their mode and default tuning.  Saving writes format 3.
  * A migrating tablet's owner is its target (tablet_map.h).
  *
  * Numbers are plain decimal without leading zeros, hashes fixed-width hex
@@ -34,8 +40,8 @@
 #include "state_store.h"
 
 #define MAP_MAGIC	"steadykv-map"
-#define MAP_FORMAT	2
-#define MAX_TOKENS	12
+#define MAP_FORMAT	3
+#define MAX_TOKENS	16
 
 struct file_store {
 	struct coord_store base;	/* first: callers only see this */
@@ -178,22 +184,71 @@ void coord_state_free(struct coord_state *st)
 	coord_state_init(st);
 }
 
-static int parse_migration(struct coord_state *st, char **tok, int n)
+/* The state file's names of the tuning fields, by attribute. */
+static const char *const tuning_keys[] = {
+	[STEADYKV_A_MIGRATION_MODE] = "mode",
+	[STEADYKV_A_MIGRATION_PARTITIONS] = "partitions",
+	[STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT] = "pulls-in-flight",
+	[STEADYKV_A_MIGRATION_PULL_BUDGET] = "pull-budget",
+	[STEADYKV_A_MIGRATION_PRIORITY_PULLS] = "priority-pulls",
+};
+
+/* "key=value" of a tuning field that is not set yet: 0 or -1. */
+static int parse_tuning(struct skv_migration *mg, const char *t)
 {
-	struct coord_migration mg, *v;
+	int attr;
+
+	SKV_MIG_FOR_EACH_TUNING(attr) {
+		size_t kl = strlen(tuning_keys[attr]);
+		uint32_t v;
+
+		if (strncmp(t, tuning_keys[attr], kl) || t[kl] != '=')
+			continue;
+		if (SKV_MIG_HAS(mg, attr) || parse_u32(t + kl + 1, &v))
+			return -1;
+		skv_mig_set_tuning(mg, attr, v);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Format 3: the fixed fields, then the tuning fields that were given.
+ * Format 2 had the mode in the fixed fields (always given) and no other
+ * tuning: such a migration loads with its mode and default tuning.
+ */
+static int parse_migration(struct coord_state *st, uint64_t format, char **tok,
+			   int n)
+{
+	struct skv_migration mg, *v;
+	int i = 7;
 
 	memset(&mg, 0, sizeof(mg));
-	if (n != 12 || parse_dec(tok[1], UINT64_MAX, &mg.id) || !mg.id ||
+	if (n < 11 || parse_dec(tok[1], UINT64_MAX, &mg.id) || !mg.id ||
 	    parse_dec(tok[2], UINT64_MAX, &mg.table_id) ||
 	    parse_hash(tok[3], &mg.start_hash) ||
 	    parse_hash(tok[4], &mg.end_hash) ||
 	    mg.start_hash > mg.end_hash ||
-	    parse_u32(tok[5], &mg.src) || parse_u32(tok[6], &mg.dst) ||
-	    parse_u32(tok[7], &mg.mode) || parse_u32(tok[8], &mg.state) ||
-	    parse_u32(tok[9], &mg.error) ||
-	    parse_dec(tok[10], UINT64_MAX, &mg.started_unix_ms) ||
-	    parse_dec(tok[11], UINT64_MAX, &mg.safe_version))
+	    parse_u32(tok[5], &mg.src) || parse_u32(tok[6], &mg.dst))
 		return -EBADMSG;
+	if (format == 2) {
+		uint32_t mode;
+
+		if (n != 12 || parse_u32(tok[i++], &mode))
+			return -EBADMSG;
+		skv_mig_set_tuning(&mg, STEADYKV_A_MIGRATION_MODE, mode);
+	}
+	if (parse_u32(tok[i], &mg.state) || !skv_mig_state_valid(mg.state) ||
+	    parse_u32(tok[i + 1], &mg.error) ||
+	    parse_dec(tok[i + 2], UINT64_MAX, &mg.started_unix_ms) ||
+	    parse_dec(tok[i + 3], UINT64_MAX, &mg.safe_version))
+		return -EBADMSG;
+	for (i += 4; i < n; i++)
+		if (parse_tuning(&mg, tok[i]))
+			return -EBADMSG;
+	if (skv_mig_check_tuning(&mg))
+		return -EBADMSG;
+	mg.present |= COORD_MIG_STORED_BITS;
 	/* Oldest first, ids strictly increasing. */
 	if (st->nr_migs >= COORD_KEEP_MIGRATIONS ||
 	    (st->nr_migs && st->migs[st->nr_migs - 1].id >= mg.id))
@@ -245,7 +300,7 @@ static int parse_record(struct coord_state *st, uint64_t format, char **tok,
 	}
 	if (format >= 2 && !strcmp(tok[0], "migration")) {
 		*why = "bad migration record";
-		err = parse_migration(st, tok, n);
+		err = parse_migration(st, format, tok, n);
 		if (err == -ENOMEM)
 			*why = strerror(ENOMEM);
 		return err;
@@ -350,7 +405,7 @@ static int parse_file(struct coord_store *s, FILE *f, struct coord_state *st)
 				why = "not a steadykv map file";
 				goto bad;
 			}
-			if (v != 1 && v != MAP_FORMAT) {
+			if (v < 1 || v > MAP_FORMAT) {
 				why = "unsupported format version";
 				goto bad;
 			}
@@ -436,6 +491,7 @@ static int write_state(FILE *f, const struct coord_state *st)
 {
 	const struct tablet_map *m = &st->map;
 	size_t i;
+	int attr;
 
 	fprintf(f, "%s %d\nversion %llu\n", MAP_MAGIC, MAP_FORMAT,
 		(unsigned long long)m->version);
@@ -460,17 +516,22 @@ static int write_state(FILE *f, const struct coord_state *st)
 	fprintf(f, "next-migration %llu\n",
 		(unsigned long long)st->next_mig_id);
 	for (i = 0; i < st->nr_migs; i++) {
-		const struct coord_migration *g = &st->migs[i];
+		const struct skv_migration *g = &st->migs[i];
 
 		fprintf(f, "migration %llu %llu 0x%016llx 0x%016llx %u %u %u %u "
-			"%u %llu %llu\n", (unsigned long long)g->id,
+			"%llu %llu", (unsigned long long)g->id,
 			(unsigned long long)g->table_id,
 			(unsigned long long)g->start_hash,
 			(unsigned long long)g->end_hash, (unsigned int)g->src,
-			(unsigned int)g->dst, (unsigned int)g->mode,
-			(unsigned int)g->state, (unsigned int)g->error,
+			(unsigned int)g->dst, (unsigned int)g->state,
+			(unsigned int)g->error,
 			(unsigned long long)g->started_unix_ms,
 			(unsigned long long)g->safe_version);
+		SKV_MIG_FOR_EACH_TUNING(attr)
+			if (SKV_MIG_HAS(g, attr))
+				fprintf(f, " %s=%llu", tuning_keys[attr],
+					skv_mig_tuning_value(g, attr));
+		fputc('\n', f);
 	}
 	for (i = 0; i < st->nr_lineage; i++) {
 		const struct coord_lineage *l = &st->lineage[i];
@@ -504,11 +565,12 @@ static const char *state_invalid(const struct coord_state *st)
 	if (st->nr_lineage > COORD_MAX_LINEAGE)
 		return "too many lineage records";
 	for (i = 0; i < st->nr_migs; i++) {
-		const struct coord_migration *g = &st->migs[i];
+		const struct skv_migration *g = &st->migs[i];
 
 		if (!g->id || g->id >= st->next_mig_id ||
 		    (i && st->migs[i - 1].id >= g->id) ||
-		    g->start_hash > g->end_hash)
+		    g->start_hash > g->end_hash ||
+		    !skv_mig_state_valid(g->state) || skv_mig_check_tuning(g))
 			return "bad migration record";
 	}
 	for (i = 0; i < st->nr_lineage; i++) {

@@ -41,15 +41,29 @@ struct coord_lineage {
 };
 
 /*
+ * The netlink fields of a migration the coordinator always holds and the
+ * state store keeps, besides the tuning that was given and the
+ * coordinator's own src, dst and start time.
+ */
+#define COORD_MIG_STORED_BITS					\
+	((1ull << STEADYKV_A_MIGRATION_ID) |			\
+	 (1ull << STEADYKV_A_MIGRATION_TABLE_ID) |		\
+	 (1ull << STEADYKV_A_MIGRATION_START_HASH) |		\
+	 (1ull << STEADYKV_A_MIGRATION_END_HASH) |		\
+	 (1ull << STEADYKV_A_MIGRATION_STATE) |			\
+	 (1ull << STEADYKV_A_MIGRATION_ERROR) |			\
+	 (1ull << STEADYKV_A_MIGRATION_SAFE_VERSION))
+
+/*
  * Everything the coordinator keeps durable: the map, the migration id
  * counter, the newest migrations (the file backend stores their identity,
- * mode, state, error, start time and safe version, not the counters nor
- * tuning) and the lineage records.
+ * state, error, start time, safe version and the tuning that was given,
+ * not the counters, source address or message) and the lineage records.
  */
 struct coord_state {
 	struct tablet_map map;
 	uint64_t next_mig_id;		/* >= 1; ids are never reused */
-	struct coord_migration *migs;	/* oldest first */
+	struct skv_migration *migs;	/* oldest first */
 	size_t nr_migs;
 	struct coord_lineage *lineage;
 	size_t nr_lineage;
@@ -108,12 +122,12 @@ static inline const char *coord_store_error(const struct coord_store *s)
 }
 
 /*
- * Default backend: a text file, "steadykv-map 2" then one record per line
- * (see state_store.c; format 1, without migration records, still loads).  Saved by write to path.tmp, fsync, rename over
- * @path, fsync of the directory.  A missing file loads as an empty map
- * with version 0.
+ * Default backend: a text file, "steadykv-map 3" then one record per line
+ * (see state_store.c; formats 1 and 2 still load).  Saved by write to
+ * path.tmp, fsync, rename over @path, fsync of the directory.  A missing
+ * file loads as an empty map with version 0.
  */
-#define COORD_FILE_MAX_LINE	256
+#define COORD_FILE_MAX_LINE	512
 
 int coord_store_open_file(const char *path, struct coord_store **out);
 

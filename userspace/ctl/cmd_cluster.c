@@ -16,6 +16,7 @@
 
 #include "coord_proto.h"
 #include "ctl.h"
+#include "mig_names.h"
 #include "parse.h"
 
 #define DEFAULT_COORD	"127.0.0.1:7100"
@@ -169,7 +170,7 @@ static const char *errno_name(uint32_t e)
 	}
 }
 
-static void show_mig_json(struct json *j, const struct coord_migration *g)
+static void show_mig_json(struct json *j, const struct skv_migration *g)
 {
 	json_obj_begin(j);
 	json_kv_u64(j, "id", g->id);
@@ -178,12 +179,12 @@ static void show_mig_json(struct json *j, const struct coord_migration *g)
 	json_kv_hex64(j, "end", g->end_hash);
 	json_kv_u64(j, "src", g->src);
 	json_kv_u64(j, "dst", g->dst);
-	json_kv_str(j, "mode", coord_mig_mode_name(g->mode));
-	json_kv_str(j, "state", coord_mig_state_name(g->state));
+	json_kv_str(j, "mode", skv_mig_mode_str(g->mode));
+	json_kv_str(j, "state", skv_mig_state_str(g->state));
 	json_kv_u64(j, "error", g->error);
 	if (g->error)
 		json_kv_str(j, "error_name", errno_name(g->error));
-	json_kv_str(j, "msg", g->msg);
+	json_kv_str(j, "msg", g->error_msg);
 	json_kv_u64(j, "progress_permille", g->progress_permille);
 	json_kv_u64(j, "safe_version", g->safe_version);
 	json_kv_u64(j, "started_unix_ms", g->started_unix_ms);
@@ -202,7 +203,7 @@ static void show_mig_json(struct json *j, const struct coord_migration *g)
 	json_obj_end(j);
 }
 
-static void show_mig_text(const struct coord_migration *g)
+static void show_mig_text(const struct skv_migration *g)
 {
 	char bytes[32];
 	double rate = 0;
@@ -214,9 +215,9 @@ static void show_mig_text(const struct coord_migration *g)
 	printf("migration %llu table %llu 0x%016llx-0x%016llx node %u -> %u %s\n",
 	       (unsigned long long)g->id, (unsigned long long)g->table_id,
 	       (unsigned long long)g->start_hash, (unsigned long long)g->end_hash,
-	       g->src, g->dst, coord_mig_mode_name(g->mode));
+	       g->src, g->dst, skv_mig_mode_str(g->mode));
 	printf("    state %s progress %u.%u%% elapsed %.3fs owned %.3fs "
-	       "safe-version %llu\n", coord_mig_state_name(g->state),
+	       "safe-version %llu\n", skv_mig_state_str(g->state),
 	       g->progress_permille / 10, g->progress_permille % 10,
 	       (double)g->elapsed_us / 1e6, (double)g->owned_us / 1e6,
 	       (unsigned long long)g->safe_version);
@@ -225,10 +226,10 @@ static void show_mig_text(const struct coord_migration *g)
 	       (unsigned long long)g->records_pulled,
 	       (unsigned long long)g->records_replayed,
 	       (unsigned long long)g->priority_keys);
-	if (g->error || g->msg[0])
+	if (g->error || g->error_msg[0])
 		printf("    error %u%s%s%s%s\n", g->error,
 		       errno_name(g->error)[0] ? " " : "", errno_name(g->error),
-		       g->msg[0] ? ": " : "", g->msg);
+		       g->error_msg[0] ? ": " : "", g->error_msg);
 }
 
 /* ---- commands ---- */
@@ -362,7 +363,7 @@ static int do_map(struct cl *k, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int mig_status(struct cl *k, uint64_t id, struct coord_migration **v,
+static int mig_status(struct cl *k, uint64_t id, struct skv_migration **v,
 		      uint32_t *n)
 {
 	struct coord_reply r;
@@ -382,7 +383,7 @@ static int mig_status(struct cl *k, uint64_t id, struct coord_migration **v,
 	return rc;
 }
 
-static void draw_bar(const struct coord_migration *g, bool tty, bool last)
+static void draw_bar(const struct skv_migration *g, bool tty, bool last)
 {
 	char bytes[32];
 	int fill = (int)(g->progress_permille > 1000 ? 1000 : g->progress_permille) * 30 / 1000;
@@ -396,7 +397,7 @@ static void draw_bar(const struct coord_migration *g, bool tty, bool last)
 		printf("\r\033[K");
 	printf("migration %llu [%s] %3u.%u%% %-12s %s %.1fs",
 	       (unsigned long long)g->id, bar, g->progress_permille / 10,
-	       g->progress_permille % 10, coord_mig_state_name(g->state),
+	       g->progress_permille % 10, skv_mig_state_str(g->state),
 	       bytes, (double)g->elapsed_us / 1e6);
 	if (!tty || last)
 		putchar('\n');
@@ -407,14 +408,14 @@ static void draw_bar(const struct coord_migration *g, bool tty, bool last)
 static int wait_mig(struct cl *k, uint64_t id)
 {
 	bool tty = isatty(STDOUT_FILENO) && !k->c->json;
-	struct coord_migration last;
+	struct skv_migration last;
 	time_t last_line = 0;
 	bool first = true;
 
 	memset(&last, 0, sizeof(last));
 	for (;;) {
 		struct timespec ts = { 0, WAIT_POLL_MS * 1000000L };
-		struct coord_migration *v = NULL;
+		struct skv_migration *v = NULL;
 		uint32_t n = 0;
 		bool final;
 		int rc = mig_status(k, id, &v, &n);
@@ -426,7 +427,7 @@ static int wait_mig(struct cl *k, uint64_t id)
 			return cl_err(k, "migration %llu: no status",
 				      (unsigned long long)id);
 		}
-		final = coord_mig_state_final(v[0].state);
+		final = skv_mig_state_final(v[0].state);
 		if (!k->c->json) {
 			time_t now = time(NULL);
 
@@ -452,7 +453,7 @@ static int wait_mig(struct cl *k, uint64_t id)
 }
 
 /* The tuning options shared by migrate and split-migrate. */
-static int parse_mig_opt(int argc, char **argv, int *i, struct coord_migration *m,
+static int parse_mig_opt(int argc, char **argv, int *i, struct skv_migration *m,
 			 bool *wait, bool *have_to)
 {
 	const char *o = argv[*i];
@@ -462,6 +463,7 @@ static int parse_mig_opt(int argc, char **argv, int *i, struct coord_migration *
 
 	if (!strcmp(o, "--no-priority-pulls")) {
 		m->priority_pulls = 0;
+		SKV_MIG_SET(m, STEADYKV_A_MIGRATION_PRIORITY_PULLS);
 		return 0;
 	}
 	if (!strcmp(o, "--wait")) {
@@ -485,24 +487,29 @@ static int parse_mig_opt(int argc, char **argv, int *i, struct coord_migration *
 			m->mode = STEADYKV_MIGRATION_MODE_PUSH;
 		else
 			return usage_error("cluster", "bad mode \"%s\"", val);
+		SKV_MIG_SET(m, STEADYKV_A_MIGRATION_MODE);
 	} else if (!strcmp(o, "--budget")) {
 		if (parse_size(val, &v64) || !v64 || v64 > UINT32_MAX)
 			return usage_error("cluster", "bad --budget \"%s\"", val);
 		m->pull_budget = (uint32_t)v64;
+		SKV_MIG_SET(m, STEADYKV_A_MIGRATION_PULL_BUDGET);
 	} else {
 		if (parse_u32(val, &v) || !v)
 			return usage_error("cluster", "bad %s \"%s\"", o, val);
-		if (!strcmp(o, "--partitions"))
+		if (!strcmp(o, "--partitions")) {
 			m->partitions = v;
-		else
+			SKV_MIG_SET(m, STEADYKV_A_MIGRATION_PARTITIONS);
+		} else {
 			m->pulls_in_flight = v;
+			SKV_MIG_SET(m, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT);
+		}
 	}
 	return 0;
 }
 
-static int start_migration(struct cl *k, struct coord_migration *m, bool wait)
+static int start_migration(struct cl *k, struct skv_migration *m, bool wait)
 {
-	struct coord_migration g;
+	struct skv_migration g;
 	struct coord_reply r;
 	struct coord_buf b;
 	int rc;
@@ -527,21 +534,20 @@ static int start_migration(struct cl *k, struct coord_migration *m, bool wait)
 			       (unsigned long long)g.table_id,
 			       (unsigned long long)g.start_hash,
 			       (unsigned long long)g.end_hash, g.src, g.dst,
-			       coord_mig_mode_name(g.mode));
+			       skv_mig_mode_str(g.mode));
 	}
 	return wait ? wait_mig(k, g.id) : EXIT_OK;
 }
 
-static void mig_defaults(struct coord_migration *m)
+static void mig_defaults(struct skv_migration *m)
 {
+	/* Tuning not given is left out: the module's defaults apply. */
 	memset(m, 0, sizeof(*m));
-	m->mode = STEADYKV_MIGRATION_MODE_ROCKSTEADY;
-	m->priority_pulls = 2;	/* the coordinator's default: on */
 }
 
 static int do_migrate(struct cl *k, int argc, char **argv)
 {
-	struct coord_migration m;
+	struct skv_migration m;
 	bool wait = false, have_to = false;
 	int i, rc;
 
@@ -563,7 +569,7 @@ static int do_migrate(struct cl *k, int argc, char **argv)
 
 static int do_split_migrate(struct cl *k, int argc, char **argv)
 {
-	struct coord_migration m;
+	struct skv_migration m;
 	struct coord_map_info mi;
 	bool wait = false, have_to = false, have_at = false, lower = false;
 	const struct coord_tablet_info *t = NULL;
@@ -624,7 +630,7 @@ static int do_split_migrate(struct cl *k, int argc, char **argv)
 
 static int do_status(struct cl *k, int argc, char **argv)
 {
-	struct coord_migration *v = NULL;
+	struct skv_migration *v = NULL;
 	uint64_t id = 0;
 	uint32_t n = 0, i;
 	int rc;

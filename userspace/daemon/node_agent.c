@@ -39,6 +39,7 @@
 
 #include "coord_proto.h"
 #include "node_agent.h"
+#include "parse.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -420,9 +421,11 @@ static struct mig_entry *mig_find(struct agent *a, uint64_t id)
 }
 
 static void mig_to_coord(const struct agent *a, const struct sknl_migration *m,
-			 struct coord_migration *c)
+			 struct skv_migration *c)
 {
 	memset(c, 0, sizeof(*c));
+	/* The same attributes, the same present bits. */
+	c->present = m->present & SKV_MIG_ATTR_BITS;
 	c->id = m->id;
 	c->table_id = m->table_id;
 	c->start_hash = m->start_hash;
@@ -433,8 +436,7 @@ static void mig_to_coord(const struct agent *a, const struct sknl_migration *m,
 	c->partitions = m->partitions;
 	c->pulls_in_flight = m->pulls_in_flight;
 	c->pull_budget = m->pull_budget;
-	c->priority_pulls = SKNL_HAS(m, STEADYKV_A_MIGRATION_PRIORITY_PULLS) ? m->priority_pulls
-									     : 1;
+	c->priority_pulls = m->priority_pulls;
 	c->state = m->state;
 	c->error = m->error;
 	c->progress_permille = m->progress_permille;
@@ -445,9 +447,12 @@ static void mig_to_coord(const struct agent *a, const struct sknl_migration *m,
 	c->records_pulled = m->records_pulled;
 	c->records_replayed = m->records_replayed;
 	c->priority_keys = m->priority_keys;
-	sknl_migration_source(m, c->src_addr, sizeof(c->src_addr));
-	/* Cut to the wire field; the full text stays in the local log. */
-	snprintf(c->msg, sizeof(c->msg), "%.*s", (int)sizeof(c->msg) - 1, m->error_msg);
+	c->records_skipped = m->records_skipped;
+	c->pulls = m->pulls;
+	c->priority_pulls_sent = m->priority_pulls_sent;
+	c->partitions_done = m->partitions_done;
+	sknl_migration_source(m, c->source, sizeof(c->source));
+	snprintf(c->error_msg, sizeof(c->error_msg), "%s", m->error_msg);
 }
 
 static void conn_close(struct agent *a, const char *why);
@@ -455,7 +460,7 @@ static void conn_close(struct agent *a, const char *why);
 /* Queue a MIG_REPORT of e (READY only). */
 static void mig_report(struct agent *a, struct mig_entry *e)
 {
-	struct coord_migration c;
+	struct skv_migration c;
 	struct coord_buf body;
 	int rc;
 
@@ -643,7 +648,7 @@ static int resolve(const char *hostport, uint8_t *addr, int *alen, uint16_t *por
 	struct addrinfo *res = NULL;
 	char host[256];
 
-	if (coord_split_hostport(hostport, host, sizeof(host), port) || !host[0])
+	if (parse_hostport(hostport, host, sizeof(host), port))
 		return -1;
 	if (getaddrinfo(host, NULL, &hints, &res) || !res)
 		return -1;
@@ -712,51 +717,39 @@ static int cmd_migrate_start(struct agent *a, const void *body, size_t len,
 			     struct sknl_err *err)
 {
 	struct sknl_migration m = { 0 };
-	struct coord_migration c;
+	struct skv_migration c;
 	int alen = 0, rc;
 
 	if (coord_mig_decode(body, len, &c))
 		return fail(err, EINVAL, "malformed migration (%zu bytes)", len);
 	if (c.id == 0)
 		return fail(err, EINVAL, "migration id 0");
-	if (resolve(c.src_addr, m.source_addr, &alen, &m.source_port))
+	if (resolve(c.source, m.source_addr, &alen, &m.source_port))
 		return fail(err, EHOSTUNREACH, "cannot resolve the source address \"%s\"",
-			    c.src_addr);
+			    c.source);
 	m.source_addr_len = (uint8_t)alen;
 	m.id = c.id;
 	m.table_id = c.table_id;
 	m.start_hash = c.start_hash;
 	m.end_hash = c.end_hash;
-	m.mode = c.mode;
 	SKNL_SET(&m, STEADYKV_A_MIGRATION_ID);
 	SKNL_SET(&m, STEADYKV_A_MIGRATION_TABLE_ID);
 	SKNL_SET(&m, STEADYKV_A_MIGRATION_START_HASH);
 	SKNL_SET(&m, STEADYKV_A_MIGRATION_END_HASH);
 	SKNL_SET(&m, STEADYKV_A_MIGRATION_SOURCE_ADDR);
 	SKNL_SET(&m, STEADYKV_A_MIGRATION_SOURCE_PORT);
-	SKNL_SET(&m, STEADYKV_A_MIGRATION_MODE);
-	/* Tuning: 0 leaves the kernel's default; priority pulls 0/1 (else default). */
-	if (c.partitions) {
-		m.partitions = c.partitions;
-		SKNL_SET(&m, STEADYKV_A_MIGRATION_PARTITIONS);
-	}
-	if (c.pulls_in_flight) {
-		m.pulls_in_flight = c.pulls_in_flight;
-		SKNL_SET(&m, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT);
-	}
-	if (c.pull_budget) {
-		m.pull_budget = c.pull_budget;
-		SKNL_SET(&m, STEADYKV_A_MIGRATION_PULL_BUDGET);
-	}
-	if (c.priority_pulls <= 1) {
-		m.priority_pulls = c.priority_pulls;
-		SKNL_SET(&m, STEADYKV_A_MIGRATION_PRIORITY_PULLS);
-	}
+	/* Tuning: only what was given; the kernel decides the rest. */
+	m.present |= c.present & SKV_MIG_TUNING_BITS;
+	m.mode = c.mode;
+	m.partitions = c.partitions;
+	m.pulls_in_flight = c.pulls_in_flight;
+	m.pull_budget = c.pull_budget;
+	m.priority_pulls = c.priority_pulls;
 	rc = a->nl->migrate_start(a->nl_arg, &m, err);
 	if (!rc)
 		logf_("migration %" PRIu64 ": started, table %" PRIu64 " 0x%016" PRIx64
 		      "-0x%016" PRIx64 " from %s (%s)", c.id, c.table_id, c.start_hash,
-		      c.end_hash, c.src_addr, sknl_mig_mode_name(c.mode));
+		      c.end_hash, c.source, sknl_mig_mode_name(c.mode));
 	return rc;
 }
 
@@ -1143,8 +1136,8 @@ int node_agent_run(const struct node_agent_opts *o)
 		logf_("node agent: node id, data address and coordinator address are required");
 		return 1;
 	}
-	if (coord_split_hostport(o->coord_addr, a.coord_host, sizeof(a.coord_host),
-				 &a.coord_port) || !a.coord_host[0]) {
+	if (parse_hostport(o->coord_addr, a.coord_host, sizeof(a.coord_host),
+			   &a.coord_port)) {
 		logf_("invalid coordinator address \"%s\" (HOST:PORT)", o->coord_addr);
 		return 1;
 	}

@@ -40,12 +40,12 @@ struct skv_map {
 };
 
 /*
- * Decode a GET_MAP reply body.  Everything is checked: the counts against
- * len (exactly header + nodes + tablets), addresses NUL-terminated and
- * "host:port", node ids unique, every tablet's owner a listed node, the
- * tablets sorted and covering each table's 0..UINT64_MAX without gap or
- * overlap.  SKV_E_PROTO (err says why) or SKV_E_NOMEM; m is untouched on
- * failure, filled (caller frees with skv_map_free) on success.
+ * Decode a GET_MAP reply body with the coordinator protocol's decoder
+ * (coord_map_decode_why, common/coord_codec.h: counts, addresses
+ * NUL-terminated, ids unique, owners listed, tablets sorted and covering
+ * each table) and split every address with parse_hostport.  SKV_E_PROTO
+ * (err says why) or SKV_E_NOMEM; m is untouched on failure, filled
+ * (caller frees with skv_map_free) on success.
  */
 int skv_map_decode(const void *body, size_t len, struct skv_map *m,
 		   char *err, size_t err_len);
@@ -55,9 +55,6 @@ void skv_map_free(struct skv_map *m);
 /* The tablet holding (table, hash), or NULL if the table is not in the map. */
 const struct skv_map_tablet *skv_map_find(const struct skv_map *m, uint64_t table,
 					  uint64_t hash);
-
-/* Split "host:port" / "[v6]:port"; 0 or -1. */
-int skv_split_addr(const char *addr, char *host, size_t host_len, uint16_t *port);
 
 /*
  * One GET_MAP round trip on a connection to the coordinator (an skv_conn

@@ -114,7 +114,7 @@ static void put_hdr(uint8_t *h, uint16_t magic, uint8_t op, uint8_t status,
 	memset(h, 0, 24);
 	magic = htole16(magic);
 	memcpy(h, &magic, 2);
-	h[2] = 1;
+	h[2] = coord ? SKV_COORD_VERSION : 1;
 	h[3] = op;
 	h[4] = 1;	/* REPLY, both protocols */
 	if (coord) {

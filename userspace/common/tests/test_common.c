@@ -87,6 +87,31 @@ TEST(parse_hostport_forms)
 	ASSERT_EQ(-1, parse_hostport("h:0", host, sizeof(host), &port));
 	ASSERT_EQ(-1, parse_hostport("h:65536", host, sizeof(host), &port));
 	ASSERT_EQ(-1, parse_hostport("averyveryverylonghostname:1", host, 8, &port));
+	ASSERT_EQ(-1, parse_hostport("h:+1", host, sizeof(host), &port));
+	ASSERT_EQ(-1, parse_hostport("h:0x10", host, sizeof(host), &port));
+	ASSERT_EQ(-1, parse_hostport("[]:7", host, sizeof(host), &port));
+	ASSERT_EQ(-1, parse_hostport("a]b:7", host, sizeof(host), &port));
+}
+
+/* Listeners (the coordinator): any address, any port. */
+TEST(parse_listen_addr_forms)
+{
+	char host[64];
+	uint16_t port;
+
+	ASSERT_EQ(0, parse_listen_addr(":80", host, sizeof(host), &port));
+	ASSERT_STREQ("", host);
+	ASSERT_EQ(80, port);
+	ASSERT_EQ(0, parse_listen_addr("[::]:0", host, sizeof(host), &port));
+	ASSERT_STREQ("::", host);
+	ASSERT_EQ(0, port);
+	ASSERT_EQ(0, parse_listen_addr("127.0.0.1:7100", host, sizeof(host), &port));
+	ASSERT_STREQ("127.0.0.1", host);
+	ASSERT_EQ(7100, port);
+	ASSERT_EQ(-1, parse_listen_addr("::1:80", host, sizeof(host), &port));
+	ASSERT_EQ(-1, parse_listen_addr("h:65536", host, sizeof(host), &port));
+	ASSERT_EQ(-1, parse_listen_addr("h", host, sizeof(host), &port));
+	ASSERT_EQ(-1, parse_listen_addr("hostname:1", host, 4, &port));
 }
 
 /* Run fn against a writer on a memory stream; returns the text (free it). */

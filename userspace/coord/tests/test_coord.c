@@ -593,7 +593,7 @@ TEST_F(store, malformed_files_rejected)
 	static const char *const bad[] = {
 		"",
 		"\n",
-		"steadykv-map 3\nversion 1\nend 0\n",
+		"steadykv-map 4\nversion 1\nend 0\n",
 		/* format 1 has no migration records */
 		"steadykv-map 1\nversion 1\nnext-migration 2\nend 1\n",
 		"steadykv-map 2\nversion 1\nnext-migration 0\nend 1\n",
@@ -611,6 +611,17 @@ TEST_F(store, malformed_files_rejected)
 		"0x0000000000000000 0x00000000000000ff 1 2 0 3 0 5\nend 2\n",
 		"steadykv-map 2\nversion 1\nlineage 3 1 0x0000000000000000 "
 		"0x00000000000000ff 1 1 0 0\nend 1\n",
+		/* format 3: tuning out of range, twice, unknown; mode in place */
+		"steadykv-map 3\nversion 1\nnext-migration 9\nmigration 3 1 "
+		"0x0000000000000000 0x00000000000000ff 1 2 3 0 5 0 partitions=65\nend 2\n",
+		"steadykv-map 3\nversion 1\nnext-migration 9\nmigration 3 1 "
+		"0x0000000000000000 0x00000000000000ff 1 2 3 0 5 0 mode=1 mode=1\nend 2\n",
+		"steadykv-map 3\nversion 1\nnext-migration 9\nmigration 3 1 "
+		"0x0000000000000000 0x00000000000000ff 1 2 3 0 5 0 speed=1\nend 2\n",
+		"steadykv-map 3\nversion 1\nnext-migration 9\nmigration 3 1 "
+		"0x0000000000000000 0x00000000000000ff 1 2 0 3 0 5 0\nend 2\n",
+		"steadykv-map 3\nversion 1\nnext-migration 9\nmigration 3 1 "
+		"0x0000000000000000 0x00000000000000ff 1 2 9 0 5 0\nend 2\n",
 		"steadykv-map 2\nversion 1\nlineage 0 1 0x0000000000000000 "
 		"0x00000000000000ff 1 2 0 0\nend 1\n",
 		"steadykv-map 01\nversion 1\nend 0\n",
@@ -661,6 +672,16 @@ TEST_F(store, malformed_files_rejected)
 		"migration 7 1 0x0000000000000000 0xffffffffffffffff 1 2 0 1 0 5 9\n"
 		"lineage 7 1 0x0000000000000000 0xffffffffffffffff 1 2 9 5\n"
 		"end 8\n";
+	static const char good3[] =
+		"steadykv-map 3\nversion 3\nnode 1 a h:1\nnode 2 b h:2\n"
+		"table 1\n"
+		"tablet 1 0x0000000000000000 0xffffffffffffffff 2 migrating 1 2\n"
+		"next-migration 8\n"
+		"migration 6 1 0x0000000000000000 0x00000000000000ff 1 2 3 0 5 0\n"
+		"migration 7 1 0x0000000000000000 0xffffffffffffffff 1 2 1 0 5 9 "
+		"mode=1 partitions=64 pulls-in-flight=1 pull-budget=1024 priority-pulls=0\n"
+		"lineage 7 1 0x0000000000000000 0xffffffffffffffff 1 2 9 5\n"
+		"end 8\n";
 	char nul[] = "steadykv-map 1\nversion 1\0\nend 0\n";
 	char line[COORD_FILE_MAX_LINE + 64];
 	size_t i;
@@ -671,6 +692,7 @@ TEST_F(store, malformed_files_rejected)
 			TH_LOG("case %zu loaded", i);
 	ASSERT_EQ(0, load_text(_metadata, self->path, good, strlen(good)));
 	ASSERT_EQ(0, load_text(_metadata, self->path, good2, strlen(good2)));
+	ASSERT_EQ(0, load_text(_metadata, self->path, good3, strlen(good3)));
 	ASSERT_EQ(-EBADMSG, load_text(_metadata, self->path, nul, sizeof(nul) - 1));
 
 	/* An over-long line, longer than the read buffer. */
@@ -678,6 +700,30 @@ TEST_F(store, malformed_files_rejected)
 	snprintf(line, sizeof(line), "steadykv-map 1\nversion 1\nnode 1 ");
 	memset(line + strlen(line), 'n', COORD_FILE_MAX_LINE);
 	ASSERT_EQ(-EBADMSG, load_text(_metadata, self->path, line, strlen(line)));
+}
+
+/* A format 2 migration loads with its mode and default tuning. */
+TEST_F(store, format2_migration_keeps_its_mode)
+{
+	static const char f2[] =
+		"steadykv-map 2\nversion 1\nnext-migration 9\nmigration 3 1 "
+		"0x0000000000000000 0x00000000000000ff 1 2 1 3 0 5 0\nend 2\n";
+	struct coord_state st;
+	struct coord_store *s;
+
+	write_file(_metadata, self->path, f2, strlen(f2));
+	ASSERT_EQ(0, coord_store_open_file(self->path, &s));
+	coord_state_init(&st);
+	ASSERT_EQ(0, coord_store_load_state(s, &st)) {
+		TH_LOG("%s", coord_store_error(s));
+	}
+	ASSERT_EQ(1u, st.nr_migs);
+	ASSERT_EQ(1u, st.migs[0].mode);
+	ASSERT_EQ(3u, st.migs[0].state);
+	ASSERT_EQ(1ull << STEADYKV_A_MIGRATION_MODE,
+		  st.migs[0].present & SKV_MIG_TUNING_BITS);
+	coord_state_free(&st);
+	coord_store_close(s);
 }
 
 TEST_F(store, unreadable_path_reports_errno)

@@ -23,9 +23,9 @@
 
 /* ---- codec ---- */
 
-static struct coord_migration sample_mig(void)
+static struct skv_migration sample_mig(void)
 {
-	struct coord_migration m;
+	struct skv_migration m;
 
 	memset(&m, 0, sizeof(m));
 	m.id = 7;
@@ -34,6 +34,9 @@ static struct coord_migration sample_mig(void)
 	m.end_hash = UINT64_MAX;
 	m.src = 1;
 	m.dst = 0xfffffffe;
+	m.present = SKV_MIG_TUNING_BITS | (1ull << STEADYKV_A_MIGRATION_ID) |
+		    (1ull << STEADYKV_A_MIGRATION_STATE) |
+		    (1ull << STEADYKV_A_MIGRATION_RECORDS_SKIPPED);
 	m.mode = STEADYKV_MIGRATION_MODE_PUSH;
 	m.partitions = 8;
 	m.pulls_in_flight = 4;
@@ -50,8 +53,12 @@ static struct coord_migration sample_mig(void)
 	m.records_pulled = 4;
 	m.records_replayed = 5;
 	m.priority_keys = 6;
-	strcpy(m.src_addr, "10.0.0.1:7001");
-	strcpy(m.msg, "hello");
+	m.records_skipped = 7;
+	m.pulls = 8;
+	m.priority_pulls_sent = 9;
+	m.partitions_done = 3;
+	strcpy(m.source, "10.0.0.1:7001");
+	strcpy(m.error_msg, "hello");
 	return m;
 }
 
@@ -98,7 +105,7 @@ TEST(codec_header)
 
 TEST(codec_messages)
 {
-	struct coord_migration m = sample_mig(), m2, *list;
+	struct skv_migration m = sample_mig(), m2, *list;
 	const uint32_t nodes[] = { 3, 1, 2 };
 	struct coord_node_info nodes_in[2] = {
 		{ .id = 1, .addr = "a:1" }, { .id = 2, .addr = "[::1]:7002" },
@@ -124,9 +131,28 @@ TEST(codec_messages)
 	for (i = 0; i < b.len; i++)
 		ASSERT_EQ(-EBADMSG, coord_mig_decode(b.p, i, &m2));
 	/* Unterminated strings come back terminated. */
-	memset(b.p + b.len - 128, 'x', 128);
+	memset(b.p + b.len - SKV_MIG_MSG_MAX, 'x', SKV_MIG_MSG_MAX);
 	ASSERT_EQ(0, coord_mig_decode(b.p, b.len, &m2));
-	ASSERT_EQ(127u, strlen(m2.msg));
+	ASSERT_EQ((size_t)SKV_MIG_MSG_MAX - 1, strlen(m2.error_msg));
+	coord_buf_free(&b);
+
+	/* An absent tuning field is sent as 0, and only 0 is accepted. */
+	m2 = m;
+	m2.present &= ~(1ull << STEADYKV_A_MIGRATION_PARTITIONS);
+	ASSERT_EQ(0, coord_mig_encode(&b, &m2));
+	ASSERT_EQ(0, coord_mig_decode(b.p, b.len, &m2));
+	ASSERT_FALSE(SKV_MIG_HAS(&m2, STEADYKV_A_MIGRATION_PARTITIONS));
+	ASSERT_EQ(0u, m2.partitions);
+	ASSERT_EQ(m.pull_budget, m2.pull_budget);
+	b.p[offsetof(struct skv_coord_migration, partitions)] = 8;
+	ASSERT_EQ(-EBADMSG, coord_mig_decode(b.p, b.len, &m2));
+	b.p[offsetof(struct skv_coord_migration, partitions)] = 0;
+	/* No present bit beyond the migration attributes. */
+	b.p[offsetof(struct skv_coord_migration, present) + 7] = 0x80;
+	ASSERT_EQ(-EBADMSG, coord_mig_decode(b.p, b.len, &m2));
+	coord_buf_free(&b);
+	m2.present = 1;		/* the attribute numbers start at 1 (pad) + 1 */
+	ASSERT_EQ(-EINVAL, coord_mig_encode(&b, &m2));
 	coord_buf_free(&b);
 
 	ASSERT_EQ(0, coord_table_encode(&b, 42, nodes, 3));
@@ -179,7 +205,7 @@ TEST(codec_messages)
 	m2 = m;
 	m2.id = 8;
 	{
-		struct coord_migration two[2] = { m, m2 };
+		struct skv_migration two[2] = { m, m2 };
 
 		ASSERT_EQ(0, coord_mig_list_encode(&b, two, 2));
 	}
@@ -198,26 +224,6 @@ TEST(codec_messages)
 						  b.len - COORD_HDR_LEN));
 	ASSERT_STREQ(strerror(EBUSY), coord_error_msg(EBUSY, "ab", 2));
 	coord_buf_free(&b);
-}
-
-TEST(codec_hostport)
-{
-	char host[64];
-	uint16_t port;
-
-	ASSERT_EQ(0, coord_split_hostport("127.0.0.1:7100", host, sizeof(host), &port));
-	ASSERT_STREQ("127.0.0.1", host);
-	ASSERT_EQ(7100, port);
-	ASSERT_EQ(0, coord_split_hostport("[::1]:9", host, sizeof(host), &port));
-	ASSERT_STREQ("::1", host);
-	ASSERT_EQ(0, coord_split_hostport(":80", host, sizeof(host), &port));
-	ASSERT_STREQ("", host);
-	ASSERT_EQ(-EINVAL, coord_split_hostport("::1:80", host, sizeof(host), &port));
-	ASSERT_EQ(-EINVAL, coord_split_hostport("h:0", host, sizeof(host), &port));
-	ASSERT_EQ(-EINVAL, coord_split_hostport("h:65536", host, sizeof(host), &port));
-	ASSERT_EQ(-EINVAL, coord_split_hostport("h:+1", host, sizeof(host), &port));
-	ASSERT_EQ(-EINVAL, coord_split_hostport("h", host, sizeof(host), &port));
-	ASSERT_EQ(-EINVAL, coord_split_hostport("hostname:1", host, 4, &port));
 }
 
 /* ---- end to end ---- */
@@ -279,7 +285,7 @@ struct fake_node {
 	int fail_op, fail_errno;	/* answer this opcode with an error */
 	int nseen;
 	uint8_t seen_op[MAX_SEEN];
-	struct coord_migration seen_mig[MAX_SEEN];	/* MIGRATE_START bodies */
+	struct skv_migration seen_mig[MAX_SEEN];	/* MIGRATE_START bodies */
 	struct coord_tablet_info seen_tab[MAX_SEEN];	/* TABLET_ADD bodies */
 	int replies, last_status;
 };
@@ -384,7 +390,7 @@ static int node_wait(struct fake_node *n, int count)
 static int node_report(struct fake_node *n, uint64_t id, uint32_t state,
 		       uint32_t error, uint64_t safe_version)
 {
-	struct coord_migration m;
+	struct skv_migration m;
 	struct timespec ts;
 	struct coord_buf b;
 	int before, ret = 0, status;
@@ -464,25 +470,17 @@ static int get_map(const struct server *s, struct coord_map_info *mi)
 	return ret;
 }
 
-static int migrate(const struct server *s, uint64_t table, uint64_t start,
-		   uint64_t end, uint32_t dst, uint32_t mode,
-		   struct coord_migration *out)
+/* MIGRATE of @m; the status, the reply in *out, the message in @msg. */
+static int migrate_req(const struct server *s, const struct skv_migration *m,
+		       struct skv_migration *out, char *msg, size_t ml)
 {
-	struct coord_migration m;
 	struct coord_reply r;
 	struct coord_buf b;
 	int ret;
 
-	memset(&m, 0, sizeof(m));
-	m.table_id = table;
-	m.start_hash = start;
-	m.end_hash = end;
-	m.dst = dst;
-	m.mode = mode;
-	m.priority_pulls = 2;
 	coord_buf_init(&b);
-	coord_mig_encode(&b, &m);
-	ret = call(s, SKV_COORD_OP_MIGRATE, &b, &r, NULL, 0);
+	coord_mig_encode(&b, m);
+	ret = call(s, SKV_COORD_OP_MIGRATE, &b, &r, msg, ml);
 	if (!ret && out && coord_mig_decode(r.body, r.len, out))
 		ret = -2000;
 	coord_reply_free(&r);
@@ -490,8 +488,24 @@ static int migrate(const struct server *s, uint64_t table, uint64_t start,
 	return ret;
 }
 
+static int migrate(const struct server *s, uint64_t table, uint64_t start,
+		   uint64_t end, uint32_t dst, uint32_t mode,
+		   struct skv_migration *out)
+{
+	struct skv_migration m;
+
+	memset(&m, 0, sizeof(m));
+	m.table_id = table;
+	m.start_hash = start;
+	m.end_hash = end;
+	m.dst = dst;
+	m.mode = mode;
+	SKV_MIG_SET(&m, STEADYKV_A_MIGRATION_MODE);
+	return migrate_req(s, &m, out, NULL, 0);
+}
+
 static int mig_status(const struct server *s, uint64_t id,
-		      struct coord_migration **v, uint32_t *n)
+		      struct skv_migration **v, uint32_t *n)
 {
 	struct coord_reply r;
 	struct coord_buf b;
@@ -657,7 +671,7 @@ TEST_F(cluster, migrations_and_restart)
 	struct fake_node *n2 = &self->nodes[1], *n3 = &self->nodes[2];
 	const uint32_t two[] = { 1, 2 };
 	const uint64_t a = 0x1000, z = 0x1fff;
-	struct coord_migration g, *v;
+	struct skv_migration g, bad, *v;
 	struct coord_tablet_info t;
 	struct coord_map_info mi;
 	struct coord_reply r;
@@ -674,11 +688,15 @@ TEST_F(cluster, migrations_and_restart)
 			     STEADYKV_MIGRATION_MODE_ROCKSTEADY, &g));
 	ASSERT_EQ(1u, g.id);
 	ASSERT_EQ(1u, g.src);
-	ASSERT_EQ(1u, g.priority_pulls);
+	/* Tuning not given stays absent: the module decides it. */
+	ASSERT_FALSE(SKV_MIG_HAS(&g, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
+	ASSERT_EQ(0u, g.priority_pulls);
 	k = node_wait(n2, 2);
 	ASSERT_EQ(SKV_COORD_OP_NODE_MIGRATE_START, n2->seen_op[k]);
 	ASSERT_EQ(1u, n2->seen_mig[k].id);
-	ASSERT_STREQ("127.0.0.1:7001", n2->seen_mig[k].src_addr);
+	ASSERT_STREQ("127.0.0.1:7001", n2->seen_mig[k].source);
+	ASSERT_TRUE(SKV_MIG_HAS(&n2->seen_mig[k], STEADYKV_A_MIGRATION_MODE));
+	ASSERT_FALSE(SKV_MIG_HAS(&n2->seen_mig[k], STEADYKV_A_MIGRATION_PARTITIONS));
 	ASSERT_EQ(0, get_map(&self->srv, &mi));
 	ASSERT_EQ(4u, mi.nr_tablets);	/* split around the range */
 	ASSERT_EQ(a, mi.tablets[1].start_hash);
@@ -696,6 +714,25 @@ TEST_F(cluster, migrations_and_restart)
 	ASSERT_EQ(ENOENT, migrate(&self->srv, 6, 0, 1, 3, 0, NULL));
 	ASSERT_EQ(ENOENT, migrate(&self->srv, 5, 0, 1, 9, 0, NULL));
 	ASSERT_EQ(EINVAL, migrate(&self->srv, 5, 5, 1, 3, 0, NULL));
+	/* Tuning out of range: refused with the reason, before the map changes. */
+	memset(&bad, 0, sizeof(bad));
+	bad.table_id = 5;
+	bad.start_hash = 0x3000;
+	bad.end_hash = 0x3fff;
+	bad.dst = 2;
+	bad.partitions = 65;
+	SKV_MIG_SET(&bad, STEADYKV_A_MIGRATION_PARTITIONS);
+	ASSERT_EQ(EINVAL, migrate_req(&self->srv, &bad, NULL, msg, sizeof(msg)));
+	ASSERT_STREQ("partitions must be 1 to 64", msg);
+	bad.partitions = 8;
+	bad.priority_pulls = 2;
+	SKV_MIG_SET(&bad, STEADYKV_A_MIGRATION_PRIORITY_PULLS);
+	ASSERT_EQ(EINVAL, migrate_req(&self->srv, &bad, NULL, msg, sizeof(msg)));
+	ASSERT_STREQ("priority pulls must be 0 or 1", msg);
+	ASSERT_EQ(0, get_map(&self->srv, &mi));
+	ASSERT_EQ(ver, mi.version);
+	ASSERT_EQ(4u, mi.nr_tablets);
+	coord_map_info_free(&mi);
 
 	/* Pulling: ownership moves to the target at once. */
 	ASSERT_EQ(0, node_report(n2, 1, STEADYKV_MIGRATION_STATE_PULLING, 0, 42));
@@ -711,6 +748,8 @@ TEST_F(cluster, migrations_and_restart)
 	/* Only the target reports. */
 	ASSERT_EQ(EPERM, node_report(n3, 1, STEADYKV_MIGRATION_STATE_DONE, 0, 0));
 	ASSERT_EQ(ENOENT, node_report(n2, 99, STEADYKV_MIGRATION_STATE_DONE, 0, 0));
+	/* An earlier phase than the one held changes nothing (state below). */
+	ASSERT_EQ(0, node_report(n2, 1, STEADYKV_MIGRATION_STATE_PREPARING, 0, 42));
 
 	ASSERT_EQ(0, mig_status(&self->srv, 1, &v, &n));
 	ASSERT_EQ(1u, n);
@@ -803,7 +842,7 @@ TEST_F(cluster, migrations_and_restart)
 	ASSERT_EQ(7u, n);
 	ASSERT_EQ(7u, v[6].id);
 	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_PREPARING, v[6].state);
-	ASSERT_STREQ("target daemon disconnected", v[6].msg);
+	ASSERT_STREQ("target daemon disconnected", v[6].error_msg);
 	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_DONE, v[0].state);
 	free(v);
 	ASSERT_EQ(EHOSTUNREACH, migrate(&self->srv, 5, 0x2000, 0x2fff, 2, 0, NULL));
@@ -840,6 +879,36 @@ TEST_F(cluster, migrations_and_restart)
 	ASSERT_EQ(0, node_start(n2, &self->srv, 2));
 	ASSERT_EQ(0, migrate(&self->srv, 5, 0, 0xfff, 2, 0, &g));
 	ASSERT_EQ(8u, g.id);	/* ids continue */
+}
+
+/* The tuning a MIGRATE gives reaches the target as given, nothing more. */
+TEST_F(cluster, migrate_passes_given_tuning)
+{
+	struct fake_node *n2 = &self->nodes[1];
+	const uint32_t one[] = { 1 };
+	struct skv_migration m, g;
+	const struct skv_migration *seen;
+	char msg[256];
+	int k;
+
+	ASSERT_EQ(0, create_table(&self->srv, 8, one, 1, msg, sizeof(msg)));
+	memset(&m, 0, sizeof(m));
+	m.table_id = 8;
+	m.end_hash = UINT64_MAX;
+	m.dst = 2;
+	skv_mig_set_tuning(&m, STEADYKV_A_MIGRATION_PARTITIONS, 1);
+	skv_mig_set_tuning(&m, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT, 1);
+	skv_mig_set_tuning(&m, STEADYKV_A_MIGRATION_PULL_BUDGET, 1024);
+	ASSERT_EQ(0, migrate_req(&self->srv, &m, &g, msg, sizeof(msg))) TH_LOG("%s", msg);
+	k = node_wait(n2, 1);
+	ASSERT_LE(0, k);
+	seen = &n2->seen_mig[k];
+	ASSERT_EQ(SKV_COORD_OP_NODE_MIGRATE_START, n2->seen_op[k]);
+	ASSERT_EQ(m.present & SKV_MIG_TUNING_BITS, seen->present & SKV_MIG_TUNING_BITS);
+	ASSERT_EQ(1u, seen->partitions);
+	ASSERT_EQ(1u, seen->pulls_in_flight);
+	ASSERT_EQ(1024u, seen->pull_budget);
+	ASSERT_EQ(m.present & SKV_MIG_TUNING_BITS, g.present & SKV_MIG_TUNING_BITS);
 }
 
 TEST_F(cluster, bad_requests)
@@ -886,7 +955,7 @@ TEST_F(cluster, bad_requests)
 /* Random bodies of every request: an answer each, the loop survives. */
 TEST_F(cluster, random_requests)
 {
-	static const size_t lens[] = { 0, 8, 16, 20, 136, 392, 391, 393 };
+	static const size_t lens[] = { 0, 8, 16, 20, 136, 560, 559, 561 };
 	struct coord_client cl;
 	struct coord_reply r;
 	uint8_t body[600];
@@ -922,7 +991,7 @@ TEST(state_round_trip)
 	char path[] = "/tmp/skv-state-XXXXXX";
 	const uint32_t one[] = { 1 };
 	struct coord_state st, back;
-	struct coord_migration g = sample_mig();
+	struct skv_migration g = sample_mig();
 	struct coord_lineage l = { 3, 4, 5, 6, 1, 2, 7, 8 };
 	struct coord_store *s;
 	int fd = mkstemp(path);
@@ -953,6 +1022,18 @@ TEST(state_round_trip)
 	ASSERT_EQ(g.dst, back.migs[0].dst);
 	ASSERT_EQ(g.state, back.migs[0].state);
 	ASSERT_EQ(g.safe_version, back.migs[0].safe_version);
+	/* The tuning that was given comes back, and only that. */
+	ASSERT_EQ(g.present & SKV_MIG_TUNING_BITS,
+		  back.migs[0].present & SKV_MIG_TUNING_BITS);
+	ASSERT_EQ(g.mode, back.migs[0].mode);
+	ASSERT_EQ(g.partitions, back.migs[0].partitions);
+	ASSERT_EQ(g.pulls_in_flight, back.migs[0].pulls_in_flight);
+	ASSERT_EQ(g.pull_budget, back.migs[0].pull_budget);
+	ASSERT_EQ(g.priority_pulls, back.migs[0].priority_pulls);
+	/* Tuning the loader would refuse is not written. */
+	st.migs[0].pull_budget = 1;
+	ASSERT_EQ(-EINVAL, coord_store_save_state(s, &st));
+	st.migs[0].pull_budget = g.pull_budget;
 	ASSERT_EQ(1u, back.nr_lineage);
 	ASSERT_EQ(0, memcmp(&l, &back.lineage[0], sizeof(l)));
 	/* An id at or above next-migration is not written. */

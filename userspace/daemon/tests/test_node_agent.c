@@ -337,7 +337,7 @@ struct coord_side {
 	int fd;
 	uint64_t next_id;
 	int reports;			/* MIG_REPORTs seen */
-	struct coord_migration last;	/* the last one */
+	struct skv_migration last;	/* the last one */
 };
 
 /* Read the next MIG_REPORT (answering it); 0 or -1 (timeout, other frame). */
@@ -511,7 +511,7 @@ TEST_F(agent, registers_listens_and_reports_the_dump)
 	EXPECT_EQ(STEADYKV_MIGRATION_STATE_PULLING, self->c.last.state);
 	EXPECT_EQ(3u, self->c.last.dst);
 	EXPECT_EQ(250u, self->c.last.progress_permille);
-	EXPECT_STREQ("10.0.0.9:7001", self->c.last.src_addr);
+	EXPECT_STREQ("10.0.0.9:7001", self->c.last.source);
 	EXPECT_EQ(1, self->f.n_listen);
 	EXPECT_EQ(4, self->f.lalen);
 	EXPECT_EQ(7000, self->f.lport);
@@ -568,16 +568,20 @@ TEST_F(agent, serves_tablet_and_table_commands)
 
 TEST_F(agent, migrate_start_sends_every_field)
 {
-	struct coord_migration m = {
+	struct skv_migration m = {
 		.id = 11, .table_id = 2, .start_hash = 0x100, .end_hash = 0x1ff,
 		.mode = STEADYKV_MIGRATION_MODE_PUSH, .partitions = 4, .pull_budget = 65536,
 		.priority_pulls = 0,
+		.present = (1ull << STEADYKV_A_MIGRATION_MODE) |
+			   (1ull << STEADYKV_A_MIGRATION_PARTITIONS) |
+			   (1ull << STEADYKV_A_MIGRATION_PULL_BUDGET) |
+			   (1ull << STEADYKV_A_MIGRATION_PRIORITY_PULLS),
 	};
 	struct coord_buf b;
 	char msg[256];
 
 	up(_metadata, self);
-	snprintf(m.src_addr, sizeof(m.src_addr), "127.0.0.1:7001");
+	snprintf(m.source, sizeof(m.source), "127.0.0.1:7001");
 	coord_buf_init(&b);
 	ASSERT_EQ(0, coord_mig_encode(&b, &m));
 	ASSERT_EQ(0, call(&self->c, SKV_COORD_OP_NODE_MIGRATE_START, b.p, b.len, msg,
@@ -593,14 +597,14 @@ TEST_F(agent, migrate_start_sends_every_field)
 	EXPECT_EQ(STEADYKV_MIGRATION_MODE_PUSH, self->f.mig.mode);
 	EXPECT_TRUE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PARTITIONS));
 	EXPECT_EQ(4u, self->f.mig.partitions);
-	/* 0: left to the kernel's default. */
+	/* Not given: left to the kernel's default. */
 	EXPECT_FALSE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT));
 	EXPECT_TRUE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PULL_BUDGET));
 	EXPECT_TRUE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
 	EXPECT_EQ(0, self->f.mig.priority_pulls);
 
-	/* priority_pulls 2 (default): the attribute is left out. */
-	m.priority_pulls = 2;
+	/* priority_pulls not given: the attribute is left out. */
+	m.present &= ~(1ull << STEADYKV_A_MIGRATION_PRIORITY_PULLS);
 	coord_buf_free(&b);
 	coord_buf_init(&b);
 	ASSERT_EQ(0, coord_mig_encode(&b, &m));
@@ -612,7 +616,7 @@ TEST_F(agent, migrate_start_sends_every_field)
 	EXPECT_FALSE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
 
 	/* A source that does not resolve never reaches the module. */
-	snprintf(m.src_addr, sizeof(m.src_addr), "no-port");
+	snprintf(m.source, sizeof(m.source), "no-port");
 	coord_buf_free(&b);
 	coord_buf_init(&b);
 	ASSERT_EQ(0, coord_mig_encode(&b, &m));
@@ -670,7 +674,7 @@ TEST_F(agent, forwards_events_with_progress_rate_limited)
 	ASSERT_EQ(0, next_report(&self->c, 2000));
 	EXPECT_EQ(STEADYKV_MIGRATION_STATE_FAILED, self->c.last.state);
 	EXPECT_EQ((uint32_t)ECONNRESET, self->c.last.error);
-	EXPECT_STREQ("source went away", self->c.last.msg);
+	EXPECT_STREQ("source went away", self->c.last.error_msg);
 }
 
 TEST_F(agent, overrun_reads_the_state_again)

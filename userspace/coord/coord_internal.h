@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The coordinator's insides, shared by its files (coordinator.h is the
+ * outside):
+ *
+ *   coordinator.c        the connection loop: accept, read, dispatch,
+ *                        write; durable state (persist, reload); lifecycle
+ *   coord_ops.c          op machinery: ops waiting for node daemons, the
+ *                        commands (cmds) sent to them and their replies
+ *   coord_tables.c       handlers: GET_MAP, NODE_REGISTER, TABLE_CREATE,
+ *                        TABLE_DROP
+ *   coord_migrations.c   handlers: MIGRATE, MIG_STATUS, MIG_CANCEL,
+ *                        MIG_REPORT; the migration records and lineage
+ */
+#ifndef SKV_COORD_INTERNAL_H
+#define SKV_COORD_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uapi/linux/steadykv.h>
+
+#include "coord_proto.h"
+#include "coordinator.h"
+#include "state_store.h"
+#include "tablet_map.h"
+
+#define MAX_CONNS		1024
+#define MAX_TABLE_NODES		4096	/* tablets of one TABLE_CREATE */
+#define OUT_LIMIT		(64u << 20)	/* unread replies: close */
+#define READ_CHUNK		65536u
+#define DEFAULT_LISTEN		"0.0.0.0:7100"
+#define DEFAULT_STATE		"./steadykv-coord.state"
+#define DEFAULT_NODE_TIMEOUT	10000
+
+/* The progress counters a MIG_REPORT brings (kept in memory only). */
+#define REPORT_COUNTER_BITS					\
+	((1ull << STEADYKV_A_MIGRATION_PROGRESS_PERMILLE) |	\
+	 (1ull << STEADYKV_A_MIGRATION_ELAPSED_US) |		\
+	 (1ull << STEADYKV_A_MIGRATION_OWNED_US) |		\
+	 (1ull << STEADYKV_A_MIGRATION_BYTES_PULLED) |		\
+	 (1ull << STEADYKV_A_MIGRATION_RECORDS_PULLED) |	\
+	 (1ull << STEADYKV_A_MIGRATION_RECORDS_REPLAYED) |	\
+	 (1ull << STEADYKV_A_MIGRATION_RECORDS_SKIPPED) |	\
+	 (1ull << STEADYKV_A_MIGRATION_PULLS) |			\
+	 (1ull << STEADYKV_A_MIGRATION_PRIORITY_PULLS_SENT) |	\
+	 (1ull << STEADYKV_A_MIGRATION_PRIORITY_KEYS) |		\
+	 (1ull << STEADYKV_A_MIGRATION_PARTITIONS_DONE))
+
+struct conn {
+	int fd;
+	bool dead;
+	bool busy;		/* one of its requests waits for nodes */
+	uint32_t node_id;	/* registered node daemon, 0 otherwise */
+	struct coord_buf in, out;
+};
+
+enum op_kind { OP_CREATE, OP_DROP, OP_MIGRATE, OP_CANCEL };
+
+struct op {
+	struct op *next;
+	struct conn *client;	/* NULL once the client left */
+	uint8_t opcode;
+	uint64_t req_id;
+	enum op_kind kind;
+	uint64_t table_id;
+	uint64_t mig_id;
+	int pending;		/* cmds without a reply yet */
+	int err;		/* first failure, positive errno */
+	char msg[256];
+	/* OP_CREATE: the tablets to add, which node acked. */
+	struct tmap_tablet *tablets;
+	uint32_t *owners;
+	bool *acked;
+	size_t nr;
+};
+
+struct cmd {
+	struct cmd *next;
+	struct conn *node;
+	uint64_t req_id;
+	uint8_t opcode;
+	struct op *op;		/* NULL: nobody waits for the reply */
+	size_t idx;
+	int64_t deadline;	/* monotonic ms */
+};
+
+struct coordinator {
+	int lfd;
+	uint16_t port;
+	struct coord_store *store;
+	struct coord_state st;
+	struct conn **conns;
+	size_t nr_conns;
+	struct op *ops;
+	struct cmd *cmds;
+	uint64_t next_cmd_id;
+	int node_timeout_ms;
+	int verbose, quiet;
+};
+
+/* coordinator.c: helpers, replies, durable state */
+int64_t coord_mono_ms(void);
+uint64_t coord_unix_ms(void);
+void coord_logmsg(const struct coordinator *c, bool error, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+struct conn *coord_node_conn(const struct coordinator *c, uint32_t id);
+void coord_conn_frame(struct conn *cn, uint8_t opcode, uint8_t flags,
+		      uint16_t status, uint64_t id, const void *body, size_t len);
+void coord_reply_ok(struct conn *cn, uint8_t opcode, uint64_t id,
+		    const void *body, size_t len);
+void coord_reply_err(struct conn *cn, uint8_t opcode, uint64_t id, int err,
+		     const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void coord_reload(struct coordinator *c);
+int coord_persist(struct coordinator *c, char *msg, size_t n);
+
+/* coord_ops.c */
+void coord_op_fail(struct op *op, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int coord_send_cmd(struct coordinator *c, uint32_t node, uint8_t opcode,
+		   const struct coord_buf *body, struct op *op, size_t idx);
+void coord_handle_reply(struct coordinator *c, struct conn *cn,
+			const struct coord_hdr *h, const uint8_t *body);
+void coord_fail_cmds(struct coordinator *c, const struct conn *gone,
+		     int64_t now);
+struct op *coord_op_new(struct coordinator *c, struct conn *client,
+			const struct coord_hdr *h, enum op_kind kind);
+void coord_op_start_done(struct coordinator *c, struct op *op);
+bool coord_table_has_op(const struct coordinator *c, uint64_t table_id);
+void coord_op_free(struct coordinator *c, struct op *op);
+
+/* coord_tables.c */
+void coord_finish_create(struct coordinator *c, struct op *op);
+void coord_do_get_map(struct coordinator *c, struct conn *cn,
+		      const struct coord_hdr *h);
+void coord_do_register(struct coordinator *c, struct conn *cn,
+		       const struct coord_hdr *h, const uint8_t *body);
+void coord_do_table_create(struct coordinator *c, struct conn *cn,
+			   const struct coord_hdr *h, const uint8_t *body);
+void coord_do_table_drop(struct coordinator *c, struct conn *cn,
+			 const struct coord_hdr *h, const uint8_t *body);
+
+/* coord_migrations.c */
+struct skv_migration *coord_mig_find(struct coordinator *c, uint64_t id);
+void coord_lineage_drop(struct coordinator *c, uint64_t mig_id,
+			uint64_t table_id);
+void coord_finish_migrate(struct coordinator *c, struct op *op);
+void coord_do_migrate(struct coordinator *c, struct conn *cn,
+		      const struct coord_hdr *h, const uint8_t *body);
+void coord_do_mig_status(struct coordinator *c, struct conn *cn,
+			 const struct coord_hdr *h, const uint8_t *body);
+void coord_do_mig_cancel(struct coordinator *c, struct conn *cn,
+			 const struct coord_hdr *h, const uint8_t *body);
+void coord_do_mig_report(struct coordinator *c, struct conn *cn,
+			 const struct coord_hdr *h, const uint8_t *body);
+
+#endif /* SKV_COORD_INTERNAL_H */

@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The coordinator's handlers of migrations: MIGRATE, MIG_STATUS,
+ * MIG_CANCEL and the node daemons' MIG_REPORTs, and the migration records
+ * and lineage they change (see coord.h for what each does).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_internal.h"
+#include "../common/mig_names.h"
+
+struct skv_migration *coord_mig_find(struct coordinator *c, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < c->st.nr_migs; i++)
+		if (c->st.migs[i].id == id)
+			return &c->st.migs[i];
+	return NULL;
+}
+
+/* Append, making room by forgetting the oldest finished migration. */
+static int mig_add(struct coordinator *c, const struct skv_migration *g)
+{
+	struct coord_state *st = &c->st;
+	struct skv_migration *v;
+
+	if (st->nr_migs >= COORD_KEEP_MIGRATIONS) {
+		size_t i;
+
+		for (i = 0; i < st->nr_migs; i++)
+			if (skv_mig_state_final(st->migs[i].state))
+				break;
+		if (i == st->nr_migs)
+			return -EBUSY;
+		memmove(&st->migs[i], &st->migs[i + 1],
+			(st->nr_migs - i - 1) * sizeof(*st->migs));
+		st->nr_migs--;
+	}
+	v = realloc(st->migs, (st->nr_migs + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	st->migs = v;
+	v[st->nr_migs++] = *g;
+	return 0;
+}
+
+static struct coord_lineage *lineage_find(struct coordinator *c, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < c->st.nr_lineage; i++)
+		if (c->st.lineage[i].mig_id == id)
+			return &c->st.lineage[i];
+	return NULL;
+}
+
+static int lineage_add(struct coordinator *c, const struct coord_lineage *l)
+{
+	struct coord_lineage *v;
+
+	if (c->st.nr_lineage >= COORD_MAX_LINEAGE)
+		return -ENOSPC;
+	v = realloc(c->st.lineage, (c->st.nr_lineage + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	c->st.lineage = v;
+	v[c->st.nr_lineage++] = *l;
+	return 0;
+}
+
+/* Drop the records matching @mig_id (or, if 0, @table_id). */
+void coord_lineage_drop(struct coordinator *c, uint64_t mig_id,
+			uint64_t table_id)
+{
+	size_t i = 0;
+
+	while (i < c->st.nr_lineage) {
+		const struct coord_lineage *l = &c->st.lineage[i];
+
+		if (mig_id ? l->mig_id == mig_id : l->table_id == table_id) {
+			memmove(&c->st.lineage[i], &c->st.lineage[i + 1],
+				(c->st.nr_lineage - i - 1) * sizeof(*l));
+			c->st.nr_lineage--;
+		} else {
+			i++;
+		}
+	}
+}
+
+/* The tablet that is exactly the migration's range, or NULL. */
+static const struct tmap_tablet *mig_tablet(const struct coordinator *c,
+					    const struct skv_migration *g)
+{
+	const struct tmap_tablet *t = tmap_find(&c->st.map, g->table_id,
+						g->start_hash);
+
+	if (!t || t->start != g->start_hash || t->end != g->end_hash)
+		return NULL;
+	return t;
+}
+
+/*
+ * Apply a migration's new phase to the map and lineage.  Only a phase
+ * that comes after the one held (skv_mig_state_later) is applied: reports
+ * may skip phases, and final phases never change again.
+ */
+static void mig_transition(struct coordinator *c, struct skv_migration *g,
+			   uint32_t state, uint32_t error)
+{
+	const struct tmap_tablet *t = mig_tablet(c, g);
+	struct tablet_map *m = &c->st.map;
+
+	if (!skv_mig_state_later(g->state, state))
+		return;
+	switch (state) {
+	case STEADYKV_MIGRATION_STATE_PULLING:
+		/*
+		 * Rocksteady (also when the mode was not given: the module's
+		 * default, 0): the target owns the range from now on.
+		 */
+		if (g->mode == STEADYKV_MIGRATION_MODE_ROCKSTEADY && t &&
+		    t->state == TMAP_NORMAL && t->owner == g->src)
+			tmap_start_migration(m, g->table_id, t->start, g->dst);
+		break;
+	case STEADYKV_MIGRATION_STATE_DONE:
+		if (t && t->state == TMAP_MIGRATING && t->dst == g->dst)
+			tmap_finish_migration(m, g->table_id, t->start);
+		else if (t && t->state == TMAP_NORMAL && t->owner == g->src)
+			tmap_set_owner(m, g->table_id, t->start, g->dst);	/* push */
+		/*
+		 * Until re-replication of the target's side logs exists, the
+		 * lineage is dropped at completion.
+		 */
+		coord_lineage_drop(c, g->id, 0);
+		break;
+	case STEADYKV_MIGRATION_STATE_FAILED:
+	case STEADYKV_MIGRATION_STATE_CANCELLED:
+		if (error == SKV_COORD_ERR_NEEDS_RECOVERY) {
+			/* The target keeps the range; lineage kept to rebuild it. */
+			if (t && t->state == TMAP_MIGRATING && t->dst == g->dst)
+				tmap_finish_migration(m, g->table_id, t->start);
+			break;
+		}
+		if (t && t->state == TMAP_MIGRATING && t->src == g->src)
+			tmap_abort_migration(m, g->table_id, t->start);
+		coord_lineage_drop(c, g->id, 0);
+		break;
+	default:
+		break;
+	}
+	g->state = state;
+	g->error = error;
+}
+
+static void mig_set_msg(struct skv_migration *g, const char *msg)
+{
+	snprintf(g->error_msg, sizeof(g->error_msg), "%s", msg);
+	SKV_MIG_SET(g, STEADYKV_A_MIGRATION_ERROR_MSG);
+}
+
+/*
+ * MIGRATE's op is over: a refusal or a silent target fails the migration
+ * (and a silent target is asked to cancel, in case it started after all).
+ */
+void coord_finish_migrate(struct coordinator *c, struct op *op)
+{
+	struct skv_migration *g = coord_mig_find(c, op->mig_id);
+	uint32_t dst;
+
+	if (!g) {
+		coord_op_fail(op, ENOENT, "migration %llu vanished",
+			      (unsigned long long)op->mig_id);
+		return;
+	}
+	if (!op->err)
+		return;
+	dst = g->dst;	/* g may move: coord_persist() reloads on failure */
+	if (!skv_mig_state_final(g->state)) {
+		char msg[256];
+
+		mig_transition(c, g, STEADYKV_MIGRATION_STATE_FAILED,
+			       (uint32_t)op->err);
+		mig_set_msg(g, op->msg);
+		if (coord_persist(c, msg, sizeof(msg)))
+			coord_logmsg(c, true, "migration %llu: %s",
+				     (unsigned long long)op->mig_id, msg);
+	}
+	/* The target may have started it after all: ask it to stop. */
+	if (op->err == ETIMEDOUT) {
+		struct coord_buf b;
+
+		coord_buf_init(&b);
+		if (!coord_id_encode(&b, op->mig_id))
+			coord_send_cmd(c, dst, SKV_COORD_OP_NODE_MIGRATE_CANCEL,
+				       &b, NULL, 0);
+		coord_buf_free(&b);
+	}
+}
+
+void coord_do_migrate(struct coordinator *c, struct conn *cn,
+		      const struct coord_hdr *h, const uint8_t *body)
+{
+	struct tablet_map *m = &c->st.map;
+	const struct tmap_tablet *t, *te;
+	const struct tmap_node *src;
+	struct skv_migration g;
+	struct coord_lineage l;
+	struct coord_buf b;
+	uint64_t ver = m->version, tstart;
+	const char *why;
+	struct op *op;
+	char msg[300];
+	size_t i;
+	int err;
+
+	if (coord_mig_decode(body, h->body_len, &g)) {
+		coord_reply_err(cn, h->opcode, h->request_id, EINVAL,
+				"malformed MIGRATE body");
+		return;
+	}
+#define FAIL(e, ...) do {						\
+		coord_reply_err(cn, h->opcode, h->request_id, (e), __VA_ARGS__); \
+		goto out;						\
+	} while (0)
+	/* The tuning is checked here, once, before anything changes. */
+	why = skv_mig_check_tuning(&g);
+	if (why)
+		FAIL(EINVAL, "%s", why);
+	if (g.start_hash > g.end_hash)
+		FAIL(EINVAL, "range starts after it ends");
+	t = tmap_find(m, g.table_id, g.start_hash);
+	if (!t)
+		FAIL(ENOENT, "no table %llu", (unsigned long long)g.table_id);
+	if (!tmap_find_node(m, g.dst))
+		FAIL(ENOENT, "node %u is not registered", g.dst);
+	if (!coord_node_conn(c, g.dst))
+		FAIL(EHOSTUNREACH, "node %u: daemon not connected", g.dst);
+	te = tmap_find(m, g.table_id, g.end_hash);
+	if (!te || te->start != t->start)
+		FAIL(EINVAL, "range crosses tablets (first tablet ends at 0x%016llx)",
+		     (unsigned long long)t->end);
+	if (t->state != TMAP_NORMAL)
+		FAIL(EBUSY, "tablet is migrating");
+	if (t->owner == g.dst)
+		FAIL(EINVAL, "node %u already owns the range", g.dst);
+	for (i = 0; i < c->st.nr_migs; i++) {
+		const struct skv_migration *o = &c->st.migs[i];
+
+		if (o->table_id == g.table_id &&
+		    !skv_mig_state_final(o->state) &&
+		    o->start_hash <= g.end_hash && g.start_hash <= o->end_hash)
+			FAIL(EBUSY, "overlaps migration %llu in progress",
+			     (unsigned long long)o->id);
+	}
+	if (coord_table_has_op(c, g.table_id))
+		FAIL(EBUSY, "table %llu is being created or dropped",
+		     (unsigned long long)g.table_id);
+	src = tmap_find_node(m, t->owner);
+	if (!src)
+		FAIL(EIO, "owner %u of the range is unknown", t->owner);
+	tstart = t->start;
+	/* The request gave the range, target and tuning; the rest is ours. */
+	{
+		const struct skv_migration req = g;
+
+		memset(&g, 0, sizeof(g));
+		g.present = (req.present & SKV_MIG_TUNING_BITS) |
+			    COORD_MIG_STORED_BITS |
+			    (1ull << STEADYKV_A_MIGRATION_SOURCE_ADDR) |
+			    (1ull << STEADYKV_A_MIGRATION_SOURCE_PORT);
+		g.table_id = req.table_id;
+		g.start_hash = req.start_hash;
+		g.end_hash = req.end_hash;
+		g.dst = req.dst;
+		g.mode = req.mode;
+		g.partitions = req.partitions;
+		g.pulls_in_flight = req.pulls_in_flight;
+		g.pull_budget = req.pull_budget;
+		g.priority_pulls = req.priority_pulls;
+	}
+	g.src = src->id;
+	snprintf(g.source, sizeof(g.source), "%s", src->addr);
+	g.id = c->st.next_mig_id;
+	g.state = STEADYKV_MIGRATION_STATE_PREPARING;
+	g.started_unix_ms = coord_unix_ms();
+	memset(&l, 0, sizeof(l));
+	l.mig_id = g.id;
+	l.table_id = g.table_id;
+	l.start = g.start_hash;
+	l.end = g.end_hash;
+	l.src = g.src;
+	l.dst = g.dst;
+	l.unix_ms = g.started_unix_ms;
+	/* Make the range a tablet of its own (t is stale after a split). */
+	err = 0;
+	if (g.start_hash > tstart)
+		err = tmap_split(m, g.table_id, g.start_hash);
+	te = tmap_find(m, g.table_id, g.end_hash);
+	if (!err && te && g.end_hash < te->end)
+		err = tmap_split(m, g.table_id, g.end_hash + 1);
+	if (!err)
+		err = mig_add(c, &g);
+	if (!err) {
+		c->st.next_mig_id++;
+		err = lineage_add(c, &l);
+	}
+	if (err) {
+		/* Back to the saved state: nothing of this was acknowledged. */
+		if (m->version != ver || coord_mig_find(c, g.id))
+			coord_reload(c);
+		if (err == -EBUSY)
+			FAIL(EBUSY, "%d migrations in progress",
+			     COORD_KEEP_MIGRATIONS);
+		FAIL(-err, "migrate: %s", strerror(-err));
+	}
+	err = coord_persist(c, msg, sizeof(msg));
+	if (err)
+		FAIL(-err, "%s", msg);
+	coord_logmsg(c, false, "migration %llu: table %llu 0x%016llx-0x%016llx "
+		     "node %u -> %u (%s)", (unsigned long long)g.id,
+		     (unsigned long long)g.table_id,
+		     (unsigned long long)g.start_hash,
+		     (unsigned long long)g.end_hash, g.src, g.dst,
+		     skv_mig_mode_str(g.mode));
+	op = coord_op_new(c, cn, h, OP_MIGRATE);
+	if (!op)
+		FAIL(ENOMEM, "out of memory");
+	op->table_id = g.table_id;
+	op->mig_id = g.id;
+	coord_buf_init(&b);
+	err = coord_mig_encode(&b, &g);
+	if (!err)
+		err = coord_send_cmd(c, g.dst, SKV_COORD_OP_NODE_MIGRATE_START, &b,
+				     op, 0);
+	coord_buf_free(&b);
+	if (err)
+		coord_op_fail(op, err, "node %u: %s", g.dst, strerror(-err));
+	coord_op_start_done(c, op);
+out:
+	return;
+#undef FAIL
+}
+
+void coord_do_mig_status(struct coordinator *c, struct conn *cn,
+			 const struct coord_hdr *h, const uint8_t *body)
+{
+	struct skv_migration *v;
+	struct coord_buf b;
+	uint32_t n = 0;
+	uint64_t id;
+	size_t i;
+	int err;
+
+	if (coord_id_decode(body, h->body_len, &id)) {
+		coord_reply_err(cn, h->opcode, h->request_id, EINVAL,
+				"malformed MIG_STATUS body");
+		return;
+	}
+	v = calloc(c->st.nr_migs + 1, sizeof(*v));
+	if (!v) {
+		coord_reply_err(cn, h->opcode, h->request_id, ENOMEM, "out of memory");
+		return;
+	}
+	for (i = 0; i < c->st.nr_migs; i++) {
+		const struct skv_migration *g = &c->st.migs[i];
+
+		if (id && g->id != id)
+			continue;
+		v[n] = *g;
+		if (!skv_mig_state_final(g->state) && !coord_node_conn(c, g->dst) &&
+		    !g->error_msg[0])
+			mig_set_msg(&v[n], "target daemon disconnected");
+		n++;
+	}
+	if (id && !n) {
+		free(v);
+		coord_reply_err(cn, h->opcode, h->request_id, ENOENT,
+				"no migration %llu", (unsigned long long)id);
+		return;
+	}
+	coord_buf_init(&b);
+	err = coord_mig_list_encode(&b, v, n);
+	if (err)
+		coord_reply_err(cn, h->opcode, h->request_id, -err, "status: %s",
+				strerror(-err));
+	else
+		coord_reply_ok(cn, h->opcode, h->request_id, b.p, b.len);
+	coord_buf_free(&b);
+	free(v);
+}
+
+void coord_do_mig_cancel(struct coordinator *c, struct conn *cn,
+			 const struct coord_hdr *h, const uint8_t *body)
+{
+	struct skv_migration *g;
+	struct coord_buf b;
+	struct op *op;
+	uint64_t id;
+	int err;
+
+	if (coord_id_decode(body, h->body_len, &id)) {
+		coord_reply_err(cn, h->opcode, h->request_id, EINVAL,
+				"malformed MIG_CANCEL body");
+		return;
+	}
+	g = coord_mig_find(c, id);
+	if (!g) {
+		coord_reply_err(cn, h->opcode, h->request_id, ENOENT,
+				"no migration %llu", (unsigned long long)id);
+		return;
+	}
+	if (skv_mig_state_final(g->state)) {
+		coord_reply_err(cn, h->opcode, h->request_id, EINVAL,
+				"migration %llu already %s", (unsigned long long)id,
+				skv_mig_state_str(g->state));
+		return;
+	}
+	if (!coord_node_conn(c, g->dst)) {
+		/*
+		 * Nothing moved before the target got going: the coordinator
+		 * can end it alone.  Later phases need the target.
+		 */
+		if (g->state != STEADYKV_MIGRATION_STATE_PREPARING) {
+			coord_reply_err(cn, h->opcode, h->request_id, EHOSTUNREACH,
+					"node %u: daemon not connected", g->dst);
+			return;
+		}
+		char msg[300];
+
+		mig_transition(c, g, STEADYKV_MIGRATION_STATE_CANCELLED,
+			       ECANCELED);
+		mig_set_msg(g, "cancelled by the coordinator, target not connected");
+		err = coord_persist(c, msg, sizeof(msg));
+		if (err)
+			coord_reply_err(cn, h->opcode, h->request_id, -err, "%s", msg);
+		else
+			coord_reply_ok(cn, h->opcode, h->request_id, NULL, 0);
+		return;
+	}
+	op = coord_op_new(c, cn, h, OP_CANCEL);
+	if (!op) {
+		coord_reply_err(cn, h->opcode, h->request_id, ENOMEM, "out of memory");
+		return;
+	}
+	op->mig_id = id;
+	op->table_id = g->table_id;
+	coord_buf_init(&b);
+	err = coord_id_encode(&b, id);
+	if (!err)
+		err = coord_send_cmd(c, g->dst, SKV_COORD_OP_NODE_MIGRATE_CANCEL, &b,
+				     op, 0);
+	coord_buf_free(&b);
+	if (err)
+		coord_op_fail(op, err, "node %u: %s", g->dst, strerror(-err));
+	coord_op_start_done(c, op);
+}
+
+void coord_do_mig_report(struct coordinator *c, struct conn *cn,
+			 const struct coord_hdr *h, const uint8_t *body)
+{
+	struct skv_migration r, *g;
+	bool save = false, later;
+
+	if (!cn->node_id) {
+		coord_reply_err(cn, h->opcode, h->request_id, EPERM,
+				"MIG_REPORT before NODE_REGISTER");
+		return;
+	}
+	if (coord_mig_decode(body, h->body_len, &r)) {
+		coord_reply_err(cn, h->opcode, h->request_id, EINVAL,
+				"malformed MIG_REPORT body");
+		return;
+	}
+	g = coord_mig_find(c, r.id);
+	if (!g) {
+		coord_reply_err(cn, h->opcode, h->request_id, ENOENT,
+				"no migration %llu", (unsigned long long)r.id);
+		return;
+	}
+	if (g->dst != cn->node_id) {
+		coord_reply_err(cn, h->opcode, h->request_id, EPERM,
+				"migration %llu runs on node %u, not %u",
+				(unsigned long long)r.id, g->dst, cn->node_id);
+		return;
+	}
+	if (!skv_mig_state_valid(r.state)) {
+		coord_reply_err(cn, h->opcode, h->request_id, EINVAL,
+				"unknown migration state %u", r.state);
+		return;
+	}
+	if (skv_mig_state_final(g->state)) {
+		/* Late report of a finished migration: nothing changes. */
+		coord_reply_ok(cn, h->opcode, h->request_id, NULL, 0);
+		return;
+	}
+	later = skv_mig_state_later(g->state, r.state);
+	g->progress_permille = r.progress_permille > 1000 ? 1000 :
+			       r.progress_permille;
+	g->elapsed_us = r.elapsed_us;
+	g->owned_us = r.owned_us;
+	g->bytes_pulled = r.bytes_pulled;
+	g->records_pulled = r.records_pulled;
+	g->records_replayed = r.records_replayed;
+	g->records_skipped = r.records_skipped;
+	g->pulls = r.pulls;
+	g->priority_pulls_sent = r.priority_pulls_sent;
+	g->priority_keys = r.priority_keys;
+	g->partitions_done = r.partitions_done;
+	g->present |= r.present & REPORT_COUNTER_BITS;
+	if (r.error_msg[0] || later)
+		mig_set_msg(g, r.error_msg);
+	if (r.safe_version && r.safe_version != g->safe_version) {
+		struct coord_lineage *l = lineage_find(c, g->id);
+
+		g->safe_version = r.safe_version;
+		if (l)
+			l->safe_version = r.safe_version;
+		save = true;
+	}
+	if (later) {
+		if (c->verbose || skv_mig_state_final(r.state))
+			coord_logmsg(c, false, "migration %llu: %s%s%s",
+				     (unsigned long long)g->id,
+				     skv_mig_state_str(r.state),
+				     r.error_msg[0] ? ": " : "", r.error_msg);
+		mig_transition(c, g, r.state, r.error);
+		save = true;
+	}
+	if (save) {
+		char msg[300];
+		int err = coord_persist(c, msg, sizeof(msg));
+
+		if (err) {
+			coord_reply_err(cn, h->opcode, h->request_id, -err, "%s", msg);
+			return;
+		}
+	}
+	coord_reply_ok(cn, h->opcode, h->request_id, NULL, 0);
+}
