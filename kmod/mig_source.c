@@ -476,20 +476,6 @@ static int skv_src_end(struct skv_conn *c, const struct skv_hdr *h,
  * Every record of a push-back batch must belong to the migration's range:
  * replay applies a record to whatever tablet of ours holds its key.
  */
-static bool skv_src_batch_inside(const u8 *recs, u32 rlen,
-			     const struct skv_mig_out *m)
-{
-	struct skv_rec_view v;
-	u32 off;
-
-	for (off = 0; off < rlen; off += v.len) {
-		skv_rec_view_trusted(recs + off, &v);
-		if (!skv_src_inside(m, v.table_id, v.key_hash, v.key_hash))
-			return false;
-	}
-	return true;
-}
-
 static u8 skv_src_replay_status(int err)
 {
 	switch (err) {
@@ -497,6 +483,7 @@ static u8 skv_src_replay_status(int err)
 		return SKV_S_OK;
 	case -EINVAL:
 	case -EBADMSG:
+	case -ERANGE:		/* a record outside the range or versions */
 		return SKV_S_BAD_REQUEST;
 	case -ENOSPC:
 	case -ENOMEM:
@@ -513,6 +500,7 @@ static int skv_src_push_back(struct skv_conn *c, const struct skv_hdr *h,
 {
 	const u32 fixed = sizeof(struct skv_mig_range_req);
 	struct skv_node *node = c->node;
+	struct skv_replay_bounds bounds;
 	struct skv_replay_stats rs;
 	struct skv_sidelog *sl;
 	struct skv_tablet_info t;
@@ -535,7 +523,7 @@ static int skv_src_push_back(struct skv_conn *c, const struct skv_hdr *h,
 		st = SKV_S_NO_MIGRATION;
 		goto unlock;
 	}
-	if (!skv_src_same(m, &r) || !skv_src_batch_inside(recs, rlen, m)) {
+	if (!skv_src_same(m, &r)) {
 		st = SKV_S_BAD_REQUEST;
 		goto unlock;
 	}
@@ -551,7 +539,15 @@ static int skv_src_push_back(struct skv_conn *c, const struct skv_hdr *h,
 		st = SKV_S_NO_SPACE;
 		goto unlock;
 	}
-	err = skv_replay_batch(s, sl, body + fixed, len - fixed, &rs);
+	/* The target's writes: in the range, newer than what it pulled. */
+	bounds = (struct skv_replay_bounds) {
+		.table_id = m->table_id,
+		.start_hash = m->start_hash,
+		.end_hash = m->end_hash,
+		.min_version = m->safe_version + 1,
+		.max_version = U64_MAX,
+	};
+	err = skv_replay_batch(s, sl, body + fixed, len - fixed, &bounds, &rs);
 	skv_sidelog_destroy(s, sl);
 	st = skv_src_replay_status(err);
 unlock:

@@ -99,10 +99,31 @@ static int skv_tgt_pull_call(struct skv_mig_worker *w, const char *what,
 }
 
 /*
- * Replay the batch of the pull reply in w->peer (its head checked by the
- * caller) and account it; batch names it in the error message.
+ * What a pull of [start, end] of the range may bring: records of the
+ * table in that part, and, once the source froze the range (always but in
+ * the push baseline's first pass), none newer than its safe version.
  */
-static int skv_tgt_pull_replay(struct skv_mig_worker *w, const char *batch)
+static void skv_tgt_bounds(struct skv_mig *m, u64 start, u64 end,
+			   struct skv_replay_bounds *b)
+{
+	bool copying = m->p.mode == STEADYKV_MIGRATION_MODE_PUSH &&
+		       READ_ONCE(m->state) == STEADYKV_MIGRATION_STATE_PULLING;
+
+	*b = (struct skv_replay_bounds) {
+		.table_id = m->p.table_id,
+		.start_hash = start,
+		.end_hash = end,
+		.max_version = copying ? U64_MAX : READ_ONCE(m->safe_version),
+	};
+}
+
+/*
+ * Replay the batch of the pull reply in w->peer (its head checked by the
+ * caller) if every record lies inside b, and account it; batch names it
+ * in the error message.
+ */
+static int skv_tgt_pull_replay(struct skv_mig_worker *w, const char *batch,
+			       const struct skv_replay_bounds *b)
 {
 	const u32 rl = sizeof(struct skv_pull_reply);
 	struct skv_replay_stats st = {};
@@ -111,9 +132,15 @@ static int skv_tgt_pull_replay(struct skv_mig_worker *w, const char *batch)
 	int ret;
 
 	ret = skv_replay_batch(skv_node_store(m->node), w->sl, peer->buf + rl,
-			       peer->len - rl, &st);
+			       peer->len - rl, b, &st);
 	if (ret == -ENOSPC) {
 		skv_tgt_fail(m, ENOSPC, "no memory left here to replay into");
+		return ret;
+	}
+	if (ret == -ERANGE) {
+		skv_tgt_fail(m, EPROTO,
+			     "the source sent a record outside the %s asked for",
+			     batch);
 		return ret;
 	}
 	if (ret) {
@@ -132,6 +159,7 @@ static int skv_tgt_pull_part(struct skv_mig_worker *w, struct skv_mig_part *pt)
 	struct skv_pull_req req = {};
 	struct skv_peer *peer = &w->peer;
 	u64 cursor = pt->cursor, next;
+	struct skv_replay_bounds b;
 	u32 resolved;
 	int ret;
 
@@ -154,7 +182,8 @@ static int skv_tgt_pull_part(struct skv_mig_worker *w, struct skv_mig_part *pt)
 	if (resolved > 1 ||
 	    (!resolved && (next <= cursor || next > pt->end)))
 		goto bad;
-	ret = skv_tgt_pull_replay(w, "batch");
+	skv_tgt_bounds(m, cursor, pt->end, &b);
+	ret = skv_tgt_pull_replay(w, "batch", &b);
 	if (ret)
 		return ret;
 	atomic64_inc(&m->pulls);
@@ -224,6 +253,7 @@ static int skv_tgt_prio_pull(struct skv_mig_worker *w, u8 *req, u32 n)
 	struct skv_prio_pull_req *pr = (struct skv_prio_pull_req *)req;
 	const u32 rl = sizeof(struct skv_pull_reply);
 	struct skv_peer *peer = &w->peer;
+	struct skv_replay_bounds b;
 	u32 i, resolved, rtt;
 	ktime_t t0;
 	int ret;
@@ -247,7 +277,10 @@ static int skv_tgt_prio_pull(struct skv_mig_worker *w, u8 *req, u32 n)
 	resolved = get_unaligned_le32(peer->buf + 8);
 	if (resolved > n)
 		goto bad;
-	ret = skv_tgt_pull_replay(w, "priority batch");
+	skv_tgt_bounds(m, m->p.start_hash, m->p.end_hash, &b);
+	b.hashes = m->inflight_hashes;
+	b.nhashes = n;
+	ret = skv_tgt_pull_replay(w, "priority batch", &b);
 	if (ret)
 		return ret;
 	/* The retry hint: 7/8 of the old average plus 1/8 of this pull. */

@@ -10,11 +10,9 @@
 # (run.sh checks it after this program).  Each mode migrates a table of
 # its own (21, 22, ...), whose low half the target owns beforehand.
 #
-# The target does not check today that pulled records lie in the range
-# (issue 11, kmod/mig_target.c skv_mig_pull_part() replays the batch with
-# skv_replay_batch() and never compares the records' table and hash with
-# the part it asked for): the outofrange and othertable cases catch it and
-# are marked TODO until that is fixed.
+# The target refuses a batch with any record outside the table, the hash
+# part or the versions it asked for (kmod/mig_target_pull.c,
+# skv_tgt_bounds), which the outofrange and othertable modes check.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -117,29 +115,12 @@ faulty() {
 	return 0
 }
 
-# todo_test DESC REASON FUNC ARGS...: a known bug; reported as TAP TODO,
-# which does not count as a failure of this program.
-todo_test() {
-	local desc=$1 reason=$2
-	shift 2
-	RET=0
-	"$@"
-	if ((RET == 0)); then
-		__ktap_test "ok" "$desc" "TODO $reason (passes now: drop the TODO)"
-		KTAP_CNT_PASS=$((KTAP_CNT_PASS + 1))
-	else
-		__ktap_test "not ok" "$desc" "TODO $reason"
-	fi
-}
-
 skv_test "setup: a target with control keys" setup || skv_finish
 for mode in corrupt truncated count oversized; do
 	skv_test "faulty source ($mode batch): migration fails, no wrong answer" faulty $mode
 done
 for mode in outofrange othertable; do
-	todo_test "faulty source ($mode record): migration fails, no wrong answer" \
-		"issue 11: target does not check ranges (kmod/mig_target.c skv_mig_pull_part)" \
-		faulty $mode
+	skv_test "faulty source ($mode record): migration fails, no wrong answer" faulty $mode
 done
 skv_test "the target's other keys intact, it takes writes" t_table8
 skv_finish

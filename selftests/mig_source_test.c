@@ -710,6 +710,10 @@ TEST_F(mig, end_abort_serves_again_with_pushed_back_writes)
 		size_t bn = build_push(bframe, MIG, HALF, UINT64_MAX, bad, bl, 1);
 
 		ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, bframe, bn));
+		/* So is one no newer than the safe version. */
+		bl = build_rec(bad, 0, ST_TABLE, a.key, val, 5, safe);
+		bn = build_push(bframe, MIG, HALF, UINT64_MAX, bad, bl, 1);
+		ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, bframe, bn));
 		/* The range must be the migration's. */
 		bn = build_push(bframe, MIG, HALF + 1, UINT64_MAX, bad, 0, 0);
 		ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, bframe, bn));

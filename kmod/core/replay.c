@@ -131,8 +131,42 @@ int skv_replay_records(struct skv_store *s, struct skv_sidelog *sl,
 	return skv_replay_verified(s, sl, buf, len, st);
 }
 
+static bool skv_replay_inside(const struct skv_replay_bounds *b,
+			      const struct skv_rec_view *v)
+{
+	u32 i;
+
+	if (v->table_id != b->table_id || v->key_hash < b->start_hash ||
+	    v->key_hash > b->end_hash || v->version < b->min_version ||
+	    v->version > b->max_version)
+		return false;
+	if (!b->nhashes)
+		return true;
+	for (i = 0; i < b->nhashes; i++)
+		if (b->hashes[i] == v->key_hash)
+			return true;
+	return false;
+}
+
+/* Are the verified records p[0..len) all inside b? */
+static bool skv_replay_all_inside(const struct skv_replay_bounds *b,
+				  const u8 *p, u32 len)
+{
+	struct skv_rec_view v;
+	u32 off;
+
+	for (off = 0; off < len; off += v.len) {
+		skv_rec_view_trusted(p + off, &v);
+		if (!skv_replay_inside(b, &v))
+			return false;
+	}
+	return true;
+}
+
 int skv_replay_batch(struct skv_store *s, struct skv_sidelog *sl,
-		     const void *buf, size_t len, struct skv_replay_stats *st)
+		     const void *buf, size_t len,
+		     const struct skv_replay_bounds *bounds,
+		     struct skv_replay_stats *st)
 {
 	const u8 *recs;
 	u32 rlen, count;
@@ -143,6 +177,8 @@ int skv_replay_batch(struct skv_store *s, struct skv_sidelog *sl,
 			       &count);
 	if (ret)
 		return ret;
+	if (bounds && !skv_replay_all_inside(bounds, recs, rlen))
+		return -ERANGE;
 	st->records = count;
 	return skv_replay_verified(s, sl, recs, rlen, st);
 }

@@ -32,9 +32,32 @@ struct skv_replay_stats {
 /* A plain run of records, len bytes. */
 int skv_replay_records(struct skv_store *s, struct skv_sidelog *sl,
 		       const void *buf, size_t len, struct skv_replay_stats *st);
-/* A batch: struct skv_batch_hdr then its records (skv_scan_serialize()). */
+/*
+ * What a batch from another node may hold: records of table_id whose key
+ * hash lies in [start_hash, end_hash] (and, if nhashes, is one of
+ * hashes[]) and whose version lies in [min_version, max_version].  A
+ * migration sets them from what it asked for and the versions it knows,
+ * so a faulty or hostile peer cannot write outside them.
+ */
+struct skv_replay_bounds {
+	u64 table_id;
+	u64 start_hash;
+	u64 end_hash;
+	u64 min_version;
+	u64 max_version;
+	const u64 *hashes;
+	u32 nhashes;
+};
+
+/*
+ * A batch: struct skv_batch_hdr then its records (skv_scan_serialize()).
+ * With bounds (may be NULL), a batch with any record outside them is
+ * refused whole (-ERANGE) before anything is applied.
+ */
 int skv_replay_batch(struct skv_store *s, struct skv_sidelog *sl,
-		     const void *buf, size_t len, struct skv_replay_stats *st);
+		     const void *buf, size_t len,
+		     const struct skv_replay_bounds *bounds,
+		     struct skv_replay_stats *st);
 /* A copy of a segment, verified against its certificate first. */
 int skv_replay_segment(struct skv_store *s, struct skv_sidelog *sl,
 		       const void *buf, size_t len,

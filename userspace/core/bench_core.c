@@ -179,7 +179,7 @@ int main(int argc, char **argv)
 	skv_sidelog_create(d, &sl);
 	t0 = now();
 	for (i = 0; i < batches; i++) {
-		if (skv_replay_batch(d, sl, bufs[i], blen[i], &rs)) {
+		if (skv_replay_batch(d, sl, bufs[i], blen[i], NULL, &rs)) {
 			fprintf(stderr, "replay failed\n");
 			return 1;
 		}
@@ -192,7 +192,7 @@ int main(int argc, char **argv)
 	skv_sidelog_create(d, &sl);
 	t0 = now();
 	for (i = 0; i < batches; i++)
-		skv_replay_batch(d, sl, bufs[i], blen[i], &rs);
+		skv_replay_batch(d, sl, bufs[i], blen[i], NULL, &rs);
 	line("replay (all skipped)", n, now() - t0, bbytes);
 	skv_sidelog_destroy(d, sl);
 

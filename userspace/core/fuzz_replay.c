@@ -140,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ret = skv_replay_records(st, sl, buf, len, &rs);
 		break;
 	case 1:
-		ret = skv_replay_batch(st, sl, buf, len, &rs);
+		ret = skv_replay_batch(st, sl, buf, len, NULL, &rs);
 		break;
 	case 2:
 		if (len < sizeof(cert))

@@ -414,7 +414,7 @@ static void *replayer(void *arg)
 			r->ret = n;
 			break;
 		}
-		r->ret = skv_replay_batch(r->dst, sl, buf, n, &rs);
+		r->ret = skv_replay_batch(r->dst, sl, buf, n, NULL, &rs);
 		r->applied += rs.applied;
 	}
 	if (sl)

@@ -654,10 +654,34 @@ TEST_F(st, scan_serialize_replay_and_splice)
 		ASSERT_LE(r, bufsz);
 		/* Corruption or truncation is refused whole. */
 		buf[r - 1] ^= 1;
-		ASSERT_EQ(-EBADMSG, skv_replay_batch(d, sl, buf, r, &rs));
+		ASSERT_EQ(-EBADMSG, skv_replay_batch(d, sl, buf, r, NULL, &rs));
 		buf[r - 1] ^= 1;
-		ASSERT_EQ(-EINVAL, skv_replay_batch(d, sl, buf, r - 8, &rs));
-		ASSERT_EQ(0, skv_replay_batch(d, sl, buf, r, &rs));
+		ASSERT_EQ(-EINVAL, skv_replay_batch(d, sl, buf, r - 8, NULL, &rs));
+		/* A record outside what was asked for refuses the batch. */
+		if (r > (long)sizeof(struct skv_batch_hdr)) {
+			struct skv_replay_bounds bd = {
+				.table_id = T1, .start_hash = 0,
+				.end_hash = U64_MAX, .min_version = 0,
+				.max_version = skv_store_version(s),
+			};
+
+			bd.table_id = T1 + 1;
+			ASSERT_EQ(-ERANGE, skv_replay_batch(d, sl, buf, r, &bd, &rs));
+			bd.table_id = T1;
+			bd.max_version = 1;
+			ASSERT_EQ(-ERANGE, skv_replay_batch(d, sl, buf, r, &bd, &rs));
+			bd.max_version = skv_store_version(s);
+			bd.start_hash = U64_MAX;
+			ASSERT_EQ(-ERANGE, skv_replay_batch(d, sl, buf, r, &bd, &rs));
+			bd.start_hash = 0;
+			bd.hashes = &bd.start_hash;	/* hash 0: in no record */
+			bd.nhashes = 1;
+			ASSERT_EQ(-ERANGE, skv_replay_batch(d, sl, buf, r, &bd, &rs));
+			bd.nhashes = 0;
+			ASSERT_EQ(0, skv_replay_batch(d, sl, buf, r, &bd, &rs));
+		} else {
+			ASSERT_EQ(0, skv_replay_batch(d, sl, buf, r, NULL, &rs));
+		}
 		tot.records += rs.records;
 		tot.applied += rs.applied;
 		tot.skipped += rs.skipped;
@@ -665,7 +689,7 @@ TEST_F(st, scan_serialize_replay_and_splice)
 	ASSERT_EQ(n, tot.records);
 	ASSERT_EQ(2u, tot.skipped);
 	/* Replay the same batches again: all skipped, nothing resurrects. */
-	ASSERT_EQ(0, skv_replay_batch(d, sl, buf, r, &rs));
+	ASSERT_EQ(0, skv_replay_batch(d, sl, buf, r, NULL, &rs));
 	ASSERT_EQ(0u, rs.applied);
 	for (i = 0; i < n; i++) {
 		int ret = get_i(d, T1, i, val, sizeof(val), &len, &ver);

@@ -205,7 +205,7 @@ TEST(collect_hashes)
 	/* Replayed at a target the keys are there, the tombstone too. */
 	n = skv_collect_hashes(s, T1, h, 6, buf, cap, &res);
 	ASSERT_EQ(0, skv_sidelog_create(d, &sl));
-	ASSERT_EQ(0, skv_replay_batch(d, sl, buf, n, &rs));
+	ASSERT_EQ(0, skv_replay_batch(d, sl, buf, n, NULL, &rs));
 	ASSERT_EQ(3u, rs.applied);
 	skv_sidelog_destroy(d, sl);
 	ASSERT_EQ(SKV_S_OK, get_i(d, T1, 1, v, 64, &len, &ver));
@@ -331,7 +331,7 @@ static void sim_priority_pull(struct sim *s, struct skv_sidelog *sl, u64 i,
 		sim_err(s, "collect", i, (int)n);
 		return;
 	}
-	if (skv_replay_batch(s->b, sl, buf, n, &rs)) {
+	if (skv_replay_batch(s->b, sl, buf, n, NULL, &rs)) {
 		sim_err(s, "prio replay", i, 0);
 		return;
 	}
@@ -501,7 +501,7 @@ static void *sim_puller(void *arg)
 				ret = (int)n;
 				break;
 			}
-			ret = skv_replay_batch(s->b, sl, buf, n, &rs);
+			ret = skv_replay_batch(s->b, sl, buf, n, NULL, &rs);
 			if (ret)
 				break;
 			__atomic_add_fetch(&s->pulled, rs.records,

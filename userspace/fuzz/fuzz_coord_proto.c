@@ -15,11 +15,8 @@
 
 #include "coord_proto.h"
 
-/*
- * The migration record codec, behind one wrapper: its struct is being
- * renamed (struct coord_migration -> struct skv_migration); adapt here.
- */
-typedef struct coord_migration fuzz_mig;
+/* The migration record codec, behind one wrapper. */
+typedef struct skv_migration fuzz_mig;
 #define fuzz_mig_decode		coord_mig_decode
 #define fuzz_mig_encode		coord_mig_encode
 #define fuzz_mig_list_decode	coord_mig_list_decode

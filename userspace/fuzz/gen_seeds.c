@@ -121,8 +121,9 @@ static void coord_seeds(struct tablet_map *m)
 {
 	struct coord_node_info n = { .id = 3 };
 	struct coord_tablet_info t = { 1, 0, UINT64_MAX / 2, 3, 1, 2 };
-	struct coord_migration mig = { .id = 4, .table_id = 1, .end_hash = UINT64_MAX / 2,
-				       .src = 2, .dst = 3, .state = 1, .partitions = 8 };
+	struct skv_migration mig = { .id = 4, .table_id = 1, .end_hash = UINT64_MAX / 2,
+				     .src = 2, .dst = 3, .state = 1, .partitions = 8,
+				     .present = 1ull << STEADYKV_A_MIGRATION_PARTITIONS };
 	struct coord_node_info nodes[2] = { { 1, "10.0.0.1:7000" }, { 2, "10.0.0.2:7000" } };
 	struct coord_tablet_info tablets[2] = { { 1, 0, UINT64_MAX / 2, 1, 0, 0 },
 						{ 1, UINT64_MAX / 2 + 1, UINT64_MAX, 2, 0, 0 } };
@@ -134,8 +135,8 @@ static void coord_seeds(struct tablet_map *m)
 
 	(void)m;
 	strcpy(n.addr, "10.0.0.3:7000");
-	strcpy(mig.src_addr, "10.0.0.2:7000");
-	strcpy(mig.msg, "pulling");
+	strcpy(mig.source, "10.0.0.2:7000");
+	strcpy(mig.error_msg, "pulling");
 	coord_hdr_encode(hdr, &h);
 	put_tagged("fuzz_coord_proto", "hdr", 0, hdr, sizeof(hdr));
 #define SEED(tag, name, call)							\
