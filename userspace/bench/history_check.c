@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The history checker (history_check.h).  Per key: events in invoke order,
- * acknowledged writes swept in completion order so that "the newest write
- * acknowledged before time t" is a running maximum of versions.
+ * The linearizability checker (history_check.h).  Per key, in passes:
+ * the writes that took effect, ordered by version (acknowledged ones, then
+ * unknown-outcome ones that answers explain); the store's rules along that
+ * order; then one sweep in invoke order that places every operation and
+ * compares it with the furthest place of the operations completed before
+ * it began.
+ *
+ * Places: 4 per version v.  The write of v at 4v, reads of v at 4v+1, an
+ * unknown-outcome DELETE placed after v (to explain a "deleted, version 0"
+ * read) at 4v+2, reads of that deleted state at 4v+3.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,22 +19,43 @@
 #include "history_check.h"
 #include "steadykv.h"
 
+#define NONE		UINT32_MAX
+#define OPEN_END	UINT64_MAX	/* may take effect any time after its invoke */
+
+/* Per-event flags. */
+#define F_BAD		0x01	/* an answer already reported: not placed */
+#define F_USED		0x02	/* an unknown-outcome write already given a version */
+
+static const struct {
+	const char *name, *what;
+} kinds[HC_NR_KINDS] = {
+	[HC_LOST_WRITE] = { "lost-write",
+		"no read older than an acknowledged PUT before it; a final read of each key" },
+	[HC_RESURRECTED] = { "resurrected-delete",
+		"no read of a value older than an acknowledged DELETE before it" },
+	[HC_STALE_READ] = { "stale-read", "no read older than a read finished before it began" },
+	[HC_VANISHED] = { "vanished-write",
+		"an unknown-outcome write a read saw does not vanish later" },
+	[HC_BAD_VALUE] = { "bad-value",
+		"every value read was written at its version, and before the read ended" },
+	[HC_UNEXPLAINED] = { "unexplained-version",
+		"every tombstone and VERSION_MISMATCH version is one a write made" },
+	[HC_VERSION_ORDER] = { "version-order",
+		"versions of writes are unique and grow in real-time order" },
+	[HC_COND_REFUSED] = { "conditional-refused",
+		"a conditional write is refused only when the current version differs" },
+	[HC_COND_ACCEPTED] = { "conditional-accepted",
+		"a conditional write succeeds only on the version it expects" },
+};
+
 const char *hc_kind_name(enum hc_kind k)
 {
-	switch (k) {
-	case HC_LOST_WRITE:
-		return "lost-write";
-	case HC_STALE_READ:
-		return "stale-read";
-	case HC_BAD_VALUE:
-		return "bad-value";
-	case HC_VERSION_ORDER:
-		return "version-order";
-	case HC_CONDITIONAL:
-		return "conditional";
-	default:
-		return "?";
-	}
+	return (unsigned int)k < HC_NR_KINDS ? kinds[k].name : "?";
+}
+
+const char *hc_kind_what(enum hc_kind k)
+{
+	return (unsigned int)k < HC_NR_KINDS ? kinds[k].what : "?";
 }
 
 enum hc_outcome hc_outcome(const struct hc_event *e)
@@ -42,36 +70,131 @@ enum hc_outcome hc_outcome(const struct hc_event *e)
 	return HC_UNKNOWN;
 }
 
+/* A write that took effect, at its version. */
+struct wr {
+	uint64_t version;
+	uint32_t ev;
+	bool open;	/* not acknowledged at this version: no completion time */
+};
+
+enum role { R_WRITE, R_READ, R_MISMATCH };
+
+/* An operation's place in the key's order. */
+struct item {
+	uint64_t invoke, complete;	/* complete OPEN_END: never completes */
+	uint64_t pos;
+	uint32_t ev;
+	uint32_t writer;	/* reads: the event that wrote what they read, NONE if not known */
+	uint8_t role;		/* enum role */
+	bool flex;		/* a read of "deleted, version 0": placed by the sweep */
+	bool writer_open;	/* reads: that write was not acknowledged */
+};
+
+/* An unknown-outcome write that answers may explain. */
+struct cand {
+	uint64_t invoke;
+	uint64_t lower;		/* the sweep: furthest place completed before its invoke */
+	uint32_t ev;
+};
+
 struct ctx {
 	const struct hc_event *ev;
 	struct hc_report *rep;
 	uint32_t *vals;		/* indices of PUTs, sorted by value id */
 	size_t nvals;
-	/* Per-key scratch (indices into ev). */
-	uint32_t *acked_by_complete;
-	uint32_t *acked_by_version;
-	uint32_t *cond;
-	size_t nacked, ncond;
+	uint8_t *flags;		/* F_*, per event */
+	uint64_t *attr;		/* unknown-outcome writes: the version given */
+	/* Per-key scratch, sized for the largest key. */
+	uint32_t key;
+	bool key_bad;
+	struct wr *w;
+	size_t nw;
+	struct item *it;
+	size_t nit;
+	uint32_t *obs;		/* answers to explain */
+	uint32_t *done;		/* items in completion order */
+	uint64_t *deleted;	/* places of deleted states, ascending */
+	uint64_t *inserted;	/* places of reads of DELETEs the sweep placed, ascending */
+	size_t ninserted;
+	struct cand *cdel, *cput;
+	size_t ncdel, ncput;
+	size_t cdel_from, cput_from;	/* see free_cand() */
 };
 
-static void violation(struct ctx *x, enum hc_kind kind, uint32_t key, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static bool is_write(const struct hc_event *e)
+{
+	return e->op == HC_PUT || e->op == HC_DELETE;
+}
 
-static void violation(struct ctx *x, enum hc_kind kind, uint32_t key, const char *fmt, ...)
+static bool is_read(const struct hc_event *e)
+{
+	return e->op == HC_GET || e->op == HC_MGET;
+}
+
+static bool is_mismatch(const struct hc_event *e)
+{
+	return is_write(e) && e->expect && e->status == SKV_E_VERSION_MISMATCH;
+}
+
+/* An answer that names a deleted state: a read's or a DELETE's NOT_FOUND. */
+static bool is_not_found(const struct hc_event *e)
+{
+	return (is_read(e) || e->op == HC_DELETE) && e->status == SKV_E_NOT_FOUND;
+}
+
+static const char *op_name(const struct hc_event *e)
+{
+	switch (e->op) {
+	case HC_GET:
+		return e->final ? "final GET" : "GET";
+	case HC_MGET:
+		return "MULTI-GET item";
+	case HC_PUT:
+		return e->expect ? "conditional PUT" : "PUT";
+	default:
+		return e->expect ? "conditional DELETE" : "DELETE";
+	}
+}
+
+/* "conditional PUT of client 3 [120..130 us] OK v7" */
+static const char *desc(char *buf, size_t len, const struct hc_event *e)
+{
+	char exp[32] = "";
+
+	if (e->expect)
+		snprintf(exp, sizeof(exp), " (expect v%llu)", (unsigned long long)e->expect);
+	snprintf(buf, len, "%s%s of client %u [%.0f..%.0f us] %s v%llu", op_name(e), exp,
+		 e->client, (double)e->invoke_ns / 1000.0, (double)e->complete_ns / 1000.0,
+		 skv_code_name(e->status), (unsigned long long)e->version);
+	return buf;
+}
+
+static void violation(struct ctx *x, enum hc_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Count every violation; keep the text of the first one of each bad key. */
+static void violation(struct ctx *x, enum hc_kind kind, const char *fmt, ...)
 {
 	struct hc_report *r = x->rep;
+	struct hc_violation *d;
 	va_list ap;
+	int len;
 
 	r->violations++;
 	r->by_kind[kind]++;
+	if (x->key_bad)
+		return;
+	x->key_bad = true;
+	r->bad_keys++;
 	if (r->nr_details == HC_MAX_DETAILS)
 		return;
-	r->details[r->nr_details].kind = kind;
-	r->details[r->nr_details].key = key;
+	d = &r->details[r->nr_details++];
+	d->kind = kind;
+	d->key = x->key;
+	len = snprintf(d->msg, sizeof(d->msg), "key %u: ", x->key);
 	va_start(ap, fmt);
-	vsnprintf(r->details[r->nr_details].msg, sizeof(r->details[0].msg), fmt, ap);
+	vsnprintf(d->msg + len, sizeof(d->msg) - (size_t)len, fmt, ap);
 	va_end(ap);
-	r->nr_details++;
 }
 
 static int cmp_u64(uint64_t a, uint64_t b)
@@ -81,50 +204,62 @@ static int cmp_u64(uint64_t a, uint64_t b)
 
 static int by_key_invoke(const void *a, const void *b, void *arg)
 {
-	const struct hc_event *sort_ev = arg;
+	const struct hc_event *ev = arg;
+	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
 
-	const struct hc_event *x = &sort_ev[*(const uint32_t *)a];
-	const struct hc_event *y = &sort_ev[*(const uint32_t *)b];
-
-	if (x->key != y->key)
-		return x->key < y->key ? -1 : 1;
-	if (x->invoke_ns != y->invoke_ns)
-		return cmp_u64(x->invoke_ns, y->invoke_ns);
-	return cmp_u64(*(const uint32_t *)a, *(const uint32_t *)b);
+	if (ev[i].key != ev[j].key)
+		return ev[i].key < ev[j].key ? -1 : 1;
+	if (ev[i].invoke_ns != ev[j].invoke_ns)
+		return cmp_u64(ev[i].invoke_ns, ev[j].invoke_ns);
+	return cmp_u64(i, j);
 }
 
 static int by_value(const void *a, const void *b, void *arg)
 {
-	const struct hc_event *sort_ev = arg;
+	const struct hc_event *ev = arg;
 
-	return cmp_u64(sort_ev[*(const uint32_t *)a].value, sort_ev[*(const uint32_t *)b].value);
+	return cmp_u64(ev[*(const uint32_t *)a].value, ev[*(const uint32_t *)b].value);
 }
 
-static int by_complete(const void *a, const void *b, void *arg)
-{
-	const struct hc_event *sort_ev = arg;
-
-	return cmp_u64(sort_ev[*(const uint32_t *)a].complete_ns,
-		       sort_ev[*(const uint32_t *)b].complete_ns);
-}
-
+/* Answers by the version they name, then by completion. */
 static int by_version(const void *a, const void *b, void *arg)
 {
-	const struct hc_event *sort_ev = arg;
+	const struct hc_event *ev = arg;
+	const struct hc_event *x = &ev[*(const uint32_t *)a], *y = &ev[*(const uint32_t *)b];
 
-	return cmp_u64(sort_ev[*(const uint32_t *)a].version,
-		       sort_ev[*(const uint32_t *)b].version);
+	if (x->version != y->version)
+		return cmp_u64(x->version, y->version);
+	return cmp_u64(x->complete_ns, y->complete_ns);
 }
 
-static int by_expect(const void *a, const void *b, void *arg)
+static int wr_cmp(const void *a, const void *b)
 {
-	const struct hc_event *sort_ev = arg;
+	const struct wr *x = a, *y = b;
 
-	return cmp_u64(sort_ev[*(const uint32_t *)a].expect,
-		       sort_ev[*(const uint32_t *)b].expect);
+	if (x->version != y->version)
+		return cmp_u64(x->version, y->version);
+	if (x->ev != y->ev)
+		return cmp_u64(x->ev, y->ev);
+	return (int)x->open - (int)y->open;
 }
 
-static const struct hc_event *writer_of(const struct ctx *x, uint64_t value)
+static int item_by_invoke(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	if (x->invoke != y->invoke)
+		return cmp_u64(x->invoke, y->invoke);
+	return cmp_u64(x->ev, y->ev);
+}
+
+static int done_by_complete(const void *a, const void *b, void *arg)
+{
+	const struct item *it = arg;
+
+	return cmp_u64(it[*(const uint32_t *)a].complete, it[*(const uint32_t *)b].complete);
+}
+
+static const struct hc_event *writer_of(const struct ctx *x, uint64_t value, uint32_t *idx)
 {
 	size_t lo = 0, hi = x->nvals;
 
@@ -136,233 +271,492 @@ static const struct hc_event *writer_of(const struct ctx *x, uint64_t value)
 		else
 			hi = mid;
 	}
-	if (lo < x->nvals && x->ev[x->vals[lo]].value == value)
-		return &x->ev[x->vals[lo]];
+	if (lo < x->nvals && x->ev[x->vals[lo]].value == value) {
+		*idx = x->vals[lo];
+		return &x->ev[*idx];
+	}
 	return NULL;
 }
 
-static bool is_write(const struct hc_event *e)
+/* The write that took effect as version v (W sorted), or NULL. */
+static const struct wr *write_at(const struct ctx *x, uint64_t v)
 {
-	return e->op == HC_PUT || e->op == HC_DELETE;
+	size_t lo = 0, hi = x->nw;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->w[mid].version < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < x->nw && x->w[lo].version == v ? &x->w[lo] : NULL;
 }
 
-static const char *op_name(const struct hc_event *e)
+static void add_write(struct ctx *x, uint64_t version, uint32_t ev, bool open)
 {
-	if (e->op == HC_GET)
-		return e->final ? "final GET" : "GET";
-	if (e->op == HC_PUT)
-		return e->expect ? "conditional PUT" : "PUT";
-	return e->expect ? "conditional DELETE" : "DELETE";
+	x->w[x->nw++] = (struct wr){ .version = version, .ev = ev, .open = open };
 }
 
-static double us(uint64_t ns)
+/* Sort W, one entry per (version, event): a read may explain the same write many times. */
+static void sort_writes(struct ctx *x)
 {
-	return (double)ns / 1000.0;
+	size_t out = 0;
+
+	qsort(x->w, x->nw, sizeof(*x->w), wr_cmp);
+	for (size_t i = 0; i < x->nw; i++) {
+		if (out && x->w[out - 1].version == x->w[i].version &&
+		    x->w[out - 1].ev == x->w[i].ev)
+			continue;
+		x->w[out++] = x->w[i];
+	}
+	x->nw = out;
+}
+
+/* Unknown-outcome writes of op, in invoke order (k is). */
+static size_t collect_cands(struct ctx *x, const uint32_t *k, size_t n, uint8_t op,
+			    struct cand *c)
+{
+	size_t nc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct hc_event *e = &x->ev[k[i]];
+		enum hc_outcome o = hc_outcome(e);
+
+		if (e->op != op || o == HC_REFUSED || (o == HC_ACKED && !e->ambiguous))
+			continue;
+		c[nc++] = (struct cand){ .invoke = e->invoke_ns, .ev = k[i] };
+	}
+	return nc;
 }
 
 /*
- * A DELETE that may have removed the key after write w: acknowledged with
- * a higher version, or of unknown outcome and not over before w began;
- * and begun before the read r ended.
+ * The earliest unknown-outcome write of c[] begun before `before` that may
+ * still take a version (a resent one may have landed more than once).
+ * *from: the first one not yet used, kept across calls.
  */
-static bool later_delete(const struct ctx *x, const uint32_t *k, size_t n,
-			 const struct hc_event *w, const struct hc_event *r)
+static const struct cand *free_cand(const struct ctx *x, const struct cand *c, size_t nc,
+				    size_t *from, uint64_t before)
 {
+	while (*from < nc && !x->ev[c[*from].ev].ambiguous && (x->flags[c[*from].ev] & F_USED))
+		++*from;
+	for (size_t i = *from; i < nc && c[i].invoke < before; i++)
+		if (x->ev[c[i].ev].ambiguous || !(x->flags[c[i].ev] & F_USED))
+			return &c[i];
+	return NULL;
+}
+
+static void take_cand(struct ctx *x, const struct cand *c, uint64_t version)
+{
+	x->flags[c->ev] |= F_USED;
+	x->attr[c->ev] = version;
+}
+
+/* Pass 1: acknowledged writes, and the unknown-outcome PUTs whose value a read returned. */
+static void explain_values(struct ctx *x, const uint32_t *k, size_t n)
+{
+	char a[160], b[160];
+
 	for (size_t i = 0; i < n; i++) {
-		const struct hc_event *d = &x->ev[k[i]];
-		enum hc_outcome o = hc_outcome(d);
+		const struct hc_event *e = &x->ev[k[i]];
 
-		if (d->op != HC_DELETE || d->invoke_ns >= r->complete_ns)
+		if (is_write(e) && hc_outcome(e) == HC_ACKED && e->version)
+			add_write(x, e->version, k[i], false);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct hc_event *r = &x->ev[k[i]], *w;
+		uint32_t wi = NONE;
+		enum hc_outcome o;
+
+		if (!is_read(r) || r->status != SKV_OK)
 			continue;
-		if (o == HC_ACKED && d->version > w->version)
-			return true;
-		if (o == HC_UNKNOWN && d->complete_ns > w->invoke_ns)
-			return true;
-	}
-	return false;
-}
-
-/* (b) for one read r, given W* (newest acked write completed before r began). */
-static void check_read(struct ctx *x, const uint32_t *k, size_t n,
-		       const struct hc_event *r, const struct hc_event *wst)
-{
-	uint32_t key = r->key;
-
-	if (r->status == SKV_OK) {
-		const struct hc_event *w = r->value ? writer_of(x, r->value) : NULL;
-
-		if (!w || w->key != key) {
-			violation(x, HC_BAD_VALUE, key,
-				  "key %u: %s at %.0f us returned v%llu with a value no PUT of this key wrote",
-				  key, op_name(r), us(r->invoke_ns), (unsigned long long)r->version);
-			return;
+		w = r->value ? writer_of(x, r->value, &wi) : NULL;
+		if (!w || w->key != x->key) {
+			x->flags[k[i]] |= F_BAD;
+			violation(x, HC_BAD_VALUE, "%s returned a value no PUT of this key wrote",
+				  desc(b, sizeof(b), r));
+			continue;
 		}
-		if (hc_outcome(w) == HC_REFUSED)
-			violation(x, HC_BAD_VALUE, key,
-				  "key %u: %s returned the value of a %s that was refused (%s)",
-				  key, op_name(r), op_name(w), skv_code_name(w->status));
-		else if (w->invoke_ns >= r->complete_ns)
-			violation(x, HC_BAD_VALUE, key,
-				  "key %u: %s ending at %.0f us returned the value of a PUT begun later",
-				  key, op_name(r), us(r->complete_ns));
-		/* A resent write may have landed twice: the first copy is older. */
-		else if (hc_outcome(w) == HC_ACKED &&
-			 (w->ambiguous ? r->version > w->version : r->version != w->version))
-			violation(x, HC_BAD_VALUE, key,
-				  "key %u: %s returned v%llu for a value written as v%llu",
-				  key, op_name(r), (unsigned long long)r->version,
-				  (unsigned long long)w->version);
-		if (wst && r->version < wst->version)
-			violation(x, HC_STALE_READ, key,
-				  "key %u: %s at %.0f us returned v%llu, older than %s v%llu acknowledged at %.0f us",
-				  key, op_name(r), us(r->invoke_ns), (unsigned long long)r->version,
-				  op_name(wst), (unsigned long long)wst->version,
-				  us(wst->complete_ns));
-		return;
+		o = hc_outcome(w);
+		if (o == HC_REFUSED) {
+			x->flags[k[i]] |= F_BAD;
+			violation(x, HC_BAD_VALUE, "%s returned the value of the refused %s",
+				  desc(b, sizeof(b), r), desc(a, sizeof(a), w));
+		} else if (o == HC_ACKED && r->version == w->version) {
+			continue;
+		} else if (w->ambiguous) {
+			/* Resent: each copy may have landed with a version of its own. */
+			add_write(x, r->version, wi, true);
+		} else if (o == HC_UNKNOWN && !(x->flags[wi] & F_USED)) {
+			x->flags[wi] |= F_USED;
+			x->attr[wi] = r->version;
+			add_write(x, r->version, wi, true);
+		} else if (o == HC_UNKNOWN && x->attr[wi] == r->version) {
+			continue;
+		} else {
+			x->flags[k[i]] |= F_BAD;
+			violation(x, HC_BAD_VALUE, "%s returned the value of %s at another version",
+				  desc(b, sizeof(b), r), desc(a, sizeof(a), w));
+		}
 	}
-	if (r->status != SKV_E_NOT_FOUND || !wst)
-		return;		/* failed reads say nothing */
-	if (r->version && r->version < wst->version)
-		violation(x, HC_STALE_READ, key,
-			  "key %u: %s at %.0f us: NOT_FOUND with tombstone v%llu, older than %s v%llu",
-			  key, op_name(r), us(r->invoke_ns), (unsigned long long)r->version,
-			  op_name(wst), (unsigned long long)wst->version);
-	else if (wst->op == HC_PUT && !later_delete(x, k, n, wst, r))
-		violation(x, HC_STALE_READ, key,
-			  "key %u: %s at %.0f us: NOT_FOUND after %s v%llu acknowledged at %.0f us, and no later DELETE",
-			  key, op_name(r), us(r->invoke_ns), op_name(wst),
-			  (unsigned long long)wst->version, us(wst->complete_ns));
+	sort_writes(x);
 }
 
-/* (a) the final read fin against amax, the acked write with the highest version. */
-static void check_final(struct ctx *x, const uint32_t *k, size_t n,
-			const struct hc_event *fin, const struct hc_event *amax)
+/*
+ * Passes 2 and 3: the versions answers name without a value (tombstones of
+ * NOT_FOUND, the current version of VERSION_MISMATCH) must be writes of
+ * op (DELETE, PUT): known ones, or unknown-outcome ones begun before the
+ * first answer naming the version ended.
+ */
+static void explain_versions(struct ctx *x, const uint32_t *k, size_t n, uint8_t op)
 {
-	uint32_t key = fin->key;
+	const struct cand *c = op == HC_DELETE ? x->cdel : x->cput;
+	size_t nc = op == HC_DELETE ? x->ncdel : x->ncput, nobs = 0;
+	size_t *from = op == HC_DELETE ? &x->cdel_from : &x->cput_from;
+	char a[160], b[160];
 
-	if (fin->status != SKV_OK && fin->status != SKV_E_NOT_FOUND) {
-		violation(x, HC_LOST_WRITE, key, "key %u: final read failed: %s", key,
-			  skv_code_name(fin->status));
+	for (size_t i = 0; i < n; i++) {
+		const struct hc_event *e = &x->ev[k[i]];
+
+		if (!e->version || (x->flags[k[i]] & F_BAD))
+			continue;
+		if (op == HC_DELETE ? is_not_found(e) : is_mismatch(e))
+			x->obs[nobs++] = k[i];
+	}
+	qsort_r(x->obs, nobs, sizeof(*x->obs), by_version, (void *)x->ev);
+	for (size_t i = 0, j; i < nobs; i = j) {
+		const struct hc_event *e = &x->ev[x->obs[i]];
+		const struct wr *w = write_at(x, e->version);
+		const struct cand *u;
+		uint64_t first_done = e->complete_ns;
+
+		for (j = i; j < nobs && x->ev[x->obs[j]].version == e->version; j++)
+			if (x->ev[x->obs[j]].complete_ns < first_done)
+				first_done = x->ev[x->obs[j]].complete_ns;
+		if (w && x->ev[w->ev].op == op)
+			continue;
+		u = w ? NULL : free_cand(x, c, nc, from, first_done);
+		if (u) {
+			take_cand(x, u, e->version);
+			add_write(x, e->version, u->ev, true);
+			continue;
+		}
+		for (size_t m = i; m < j; m++)
+			x->flags[x->obs[m]] |= F_BAD;
+		if (w)
+			violation(x, HC_UNEXPLAINED, "%s names v%llu, which %s made",
+				  desc(b, sizeof(b), e), (unsigned long long)e->version,
+				  desc(a, sizeof(a), &x->ev[w->ev]));
+		else
+			violation(x, HC_UNEXPLAINED, "%s names v%llu, which no %s made",
+				  desc(b, sizeof(b), e), (unsigned long long)e->version,
+				  op == HC_DELETE ? "DELETE" : "PUT");
+	}
+	sort_writes(x);
+}
+
+/* Pass 4: one write per version; conditional writes against the write before them. */
+static void check_writes(struct ctx *x, const uint32_t *k, size_t n)
+{
+	char a[160], b[160];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct hc_event *e = &x->ev[k[i]];
+
+		if (is_mismatch(e) && e->version == e->expect) {
+			x->flags[k[i]] |= F_BAD;
+			violation(x, HC_COND_REFUSED, "%s refused although the current version was the one expected",
+				  desc(b, sizeof(b), e));
+		}
+	}
+	for (size_t i = 0; i < x->nw; i++) {
+		const struct wr *w = &x->w[i], *prev = i ? &x->w[i - 1] : NULL;
+		const struct hc_event *e = &x->ev[w->ev];
+		uint64_t cur;
+
+		if (prev && prev->version == w->version) {
+			violation(x, HC_VERSION_ORDER, "%s and %s both took effect as v%llu",
+				  desc(a, sizeof(a), &x->ev[prev->ev]), desc(b, sizeof(b), e),
+				  (unsigned long long)w->version);
+			continue;
+		}
+		if (!e->expect || w->open)
+			continue;
+		/* A deleted key's version, for expectations, is 0. */
+		cur = prev && x->ev[prev->ev].op == HC_PUT ? prev->version : 0;
+		if (cur != e->expect) {
+			if (prev)
+				violation(x, HC_COND_ACCEPTED, "%s succeeded, but the write before it was %s",
+					  desc(b, sizeof(b), e), desc(a, sizeof(a), &x->ev[prev->ev]));
+			else
+				violation(x, HC_COND_ACCEPTED, "%s succeeded on a key never written",
+					  desc(b, sizeof(b), e));
+		}
+	}
+}
+
+/* Pass 5: every write and every answer that names a version, as an item. */
+static void make_items(struct ctx *x, const uint32_t *k, size_t n)
+{
+	size_t nd = 0;
+
+	x->nit = 0;
+	x->deleted[nd++] = 1;	/* before the first write: deleted, version 0 */
+	for (size_t i = 0; i < x->nw; i++) {
+		const struct wr *w = &x->w[i];
+		const struct hc_event *e = &x->ev[w->ev];
+
+		x->it[x->nit++] = (struct item){
+			.invoke = e->invoke_ns, .complete = w->open ? OPEN_END : e->complete_ns,
+			.pos = 4 * w->version, .ev = w->ev, .writer = NONE, .role = R_WRITE,
+		};
+		if (e->op == HC_DELETE)
+			x->deleted[nd++] = 4 * w->version + 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct hc_event *e = &x->ev[k[i]];
+		struct item it = { .invoke = e->invoke_ns, .complete = e->complete_ns,
+				   .ev = k[i], .writer = NONE, .role = R_READ };
+		const struct wr *w;
+
+		if (x->flags[k[i]] & F_BAD)
+			continue;
+		if (is_mismatch(e))
+			it.role = R_MISMATCH;
+		else if (!(is_read(e) && e->status == SKV_OK) && !is_not_found(e))
+			continue;
+		if (!e->version) {
+			it.flex = true;
+		} else {
+			w = write_at(x, e->version);
+			if (!w)
+				continue;	/* reported */
+			it.pos = 4 * e->version + 1;
+			it.writer = w->ev;
+			it.writer_open = w->open;
+		}
+		x->it[x->nit++] = it;
+	}
+	x->deleted[nd] = OPEN_END;
+}
+
+/* Smallest a[] >= v in the ascending, OPEN_END-terminated a[]. */
+static uint64_t ceil_of(const uint64_t *a, size_t n, uint64_t v)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n ? a[lo] : OPEN_END;
+}
+
+static enum hc_kind order_kind(const struct ctx *x, const struct item *a, const struct item *b)
+{
+	const struct hc_event *ea = &x->ev[a->ev], *eb = &x->ev[b->ev];
+
+	if (a->role == R_MISMATCH || b->role == R_MISMATCH)
+		return HC_COND_REFUSED;
+	if (b->role == R_WRITE)
+		return a->role == R_READ && a->writer == b->ev ? HC_BAD_VALUE : HC_VERSION_ORDER;
+	if (a->role == R_WRITE && ea->op == HC_PUT)
+		return HC_LOST_WRITE;
+	if (a->role == R_WRITE)
+		return eb->status == SKV_OK ? HC_RESURRECTED : HC_STALE_READ;
+	return a->writer_open ? HC_VANISHED : HC_STALE_READ;
+}
+
+/* b is placed before a, but a completed before b began. */
+static void order_violation(struct ctx *x, const struct item *a, const struct item *b)
+{
+	enum hc_kind kind = order_kind(x, a, b);
+	char da[160], db[160];
+
+	desc(da, sizeof(da), &x->ev[a->ev]);
+	desc(db, sizeof(db), &x->ev[b->ev]);
+	if (kind == HC_BAD_VALUE)
+		violation(x, kind, "%s returned the value of %s, which began after it completed",
+			  da, db);
+	else if (b->flex)
+		violation(x, kind, "%s found the key deleted, but nothing deleted it after %s, which completed before it began",
+			  db, da);
+	else
+		violation(x, kind, "%s is older than %s, which completed before it began", db, da);
+}
+
+/*
+ * A place for a read of "deleted, version 0" at or after `lower`: the
+ * nearest known deleted state, or one that an unknown-outcome DELETE begun
+ * before the read makes (placed at 4v+2, its readers at 4v+3).  nbegun:
+ * how many of x->cdel began before the read; nd: places in x->deleted.
+ */
+static uint64_t place_deleted(struct ctx *x, size_t nd, size_t nbegun, uint64_t lower)
+{
+	uint64_t best = ceil_of(x->deleted, nd, lower);
+	uint64_t ins = ceil_of(x->inserted, x->ninserted, lower);
+	const struct cand *u = free_cand(x, x->cdel, nbegun, &x->cdel_from, OPEN_END);
+	uint64_t at;
+	size_t i;
+
+	if (ins < best)
+		best = ins;
+	if (!u)
+		return best;
+	at = lower > u->lower + 1 ? lower - 1 : u->lower;
+	at += (6 - at % 4) % 4;		/* the next place 4v+2 */
+	if (at + 1 >= best)
+		return best;
+	take_cand(x, u, 0);
+	for (i = x->ninserted++; i && x->inserted[i - 1] > at + 1; i--)
+		x->inserted[i] = x->inserted[i - 1];
+	x->inserted[i] = at + 1;
+	return at + 1;
+}
+
+/* Completed items before time t raise lower to the furthest place among them. */
+static void complete_before(struct ctx *x, uint64_t t, size_t ndone, size_t *d,
+			    const struct item **far, uint64_t *lower)
+{
+	for (; *d < ndone && x->it[x->done[*d]].complete < t; ++*d) {
+		const struct item *a = &x->it[x->done[*d]];
+
+		if (a->pos > *lower) {	/* ties: keep the first, a placed one */
+			*far = a;
+			*lower = a->pos;
+		}
+	}
+}
+
+/* Pass 6: real time.  Items in invoke order against the furthest place completed before. */
+static void sweep(struct ctx *x)
+{
+	size_t ndone = 0, d = 0, cb = 0, nd = 0;
+	const struct item *far = NULL;
+	uint64_t lower = 0;
+
+	while (x->deleted[nd] != OPEN_END)
+		nd++;
+	x->ninserted = 0;
+	qsort(x->it, x->nit, sizeof(*x->it), item_by_invoke);
+	for (size_t i = 0; i < x->nit; i++)
+		if (x->it[i].complete != OPEN_END)
+			x->done[ndone++] = (uint32_t)i;
+	qsort_r(x->done, ndone, sizeof(*x->done), done_by_complete, x->it);
+	for (size_t i = 0; i < x->nit; i++) {
+		struct item *b = &x->it[i];
+
+		/* Unknown-outcome DELETEs begun so far, with the place each must follow. */
+		for (; cb < x->ncdel && x->cdel[cb].invoke <= b->invoke; cb++) {
+			complete_before(x, x->cdel[cb].invoke, ndone, &d, &far, &lower);
+			x->cdel[cb].lower = lower;
+		}
+		complete_before(x, b->invoke, ndone, &d, &far, &lower);
+		if (b->flex) {
+			uint64_t at = place_deleted(x, nd, cb, lower);
+
+			b->pos = at == OPEN_END ? lower : at;
+			if (at == OPEN_END && far)
+				order_violation(x, far, b);
+		} else if (far && b->pos < lower) {
+			order_violation(x, far, b);
+		}
+	}
+}
+
+static void check_final(struct ctx *x, const uint32_t *k, size_t n, bool have_final)
+{
+	char b[160];
+
+	for (size_t i = n; i-- > 0; ) {
+		const struct hc_event *e = &x->ev[k[i]];
+
+		if (!e->final || !is_read(e))
+			continue;
+		if (e->status != SKV_OK && e->status != SKV_E_NOT_FOUND)
+			violation(x, HC_LOST_WRITE, "%s failed", desc(b, sizeof(b), e));
 		return;
 	}
-	if (!amax)
-		return;
-	if (fin->status == SKV_OK) {
-		const struct hc_event *w = fin->value ? writer_of(x, fin->value) : NULL;
-
-		if (fin->version < amax->version)
-			violation(x, HC_LOST_WRITE, key,
-				  "key %u: final state v%llu, but %s v%llu was acknowledged",
-				  key, (unsigned long long)fin->version, op_name(amax),
-				  (unsigned long long)amax->version);
-		else if (fin->version == amax->version && w != amax)
-			violation(x, HC_LOST_WRITE, key,
-				  "key %u: final state v%llu is not the value %s v%llu wrote",
-				  key, (unsigned long long)fin->version, op_name(amax),
-				  (unsigned long long)amax->version);
-		return;
-	}
-	/* NOT_FOUND: fine after a DELETE, or if a DELETE of unknown outcome may follow amax. */
-	if (fin->version && fin->version < amax->version)
-		violation(x, HC_LOST_WRITE, key,
-			  "key %u: final state deleted at v%llu, but %s v%llu was acknowledged",
-			  key, (unsigned long long)fin->version, op_name(amax),
-			  (unsigned long long)amax->version);
-	else if (amax->op == HC_PUT && !later_delete(x, k, n, amax, fin))
-		violation(x, HC_LOST_WRITE, key,
-			  "key %u: final state NOT_FOUND, but %s v%llu was acknowledged last",
-			  key, op_name(amax), (unsigned long long)amax->version);
+	if (have_final)
+		violation(x, HC_LOST_WRITE, "no final read");
 }
 
 static void check_key(struct ctx *x, const uint32_t *k, size_t n, bool have_final)
 {
-	const struct hc_event *ev = x->ev;
-	const struct hc_event *wst = NULL, *amax = NULL, *fin = NULL;
-	uint32_t key = ev[k[0]].key;
-	size_t done = 0;
+	x->key = x->ev[k[0]].key;
+	x->key_bad = false;
+	x->nw = 0;
+	x->ncdel = collect_cands(x, k, n, HC_DELETE, x->cdel);
+	x->ncput = collect_cands(x, k, n, HC_PUT, x->cput);
+	x->cdel_from = 0;
+	x->cput_from = 0;
+	explain_values(x, k, n);
+	explain_versions(x, k, n, HC_DELETE);
+	explain_versions(x, k, n, HC_PUT);
+	check_writes(x, k, n);
+	make_items(x, k, n);
+	sweep(x);
+	check_final(x, k, n, have_final);
+}
 
-	x->nacked = 0;
-	x->ncond = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct hc_event *e = &ev[k[i]];
+static void free_scratch(struct ctx *x)
+{
+	free(x->vals);
+	free(x->flags);
+	free(x->attr);
+	free(x->w);
+	free(x->it);
+	free(x->obs);
+	free(x->done);
+	free(x->deleted);
+	free(x->inserted);
+	free(x->cdel);
+	free(x->cput);
+}
 
-		if (e->final && e->op == HC_GET)
-			fin = e;
-		if (!is_write(e) || hc_outcome(e) != HC_ACKED)
+/* Scratch for n events, the largest key having m of them. */
+static int alloc_scratch(struct ctx *x, size_t n, size_t m)
+{
+	x->vals = malloc((n + 1) * sizeof(*x->vals));
+	x->flags = calloc(n + 1, sizeof(*x->flags));
+	x->attr = calloc(n + 1, sizeof(*x->attr));
+	x->w = malloc((m + 1) * sizeof(*x->w));
+	x->it = malloc((2 * m + 1) * sizeof(*x->it));
+	x->obs = malloc((m + 1) * sizeof(*x->obs));
+	x->done = malloc((2 * m + 1) * sizeof(*x->done));
+	x->deleted = malloc((m + 2) * sizeof(*x->deleted));
+	x->inserted = malloc((2 * m + 2) * sizeof(*x->inserted));
+	x->cdel = malloc((m + 1) * sizeof(*x->cdel));
+	x->cput = malloc((m + 1) * sizeof(*x->cput));
+	if (!x->vals || !x->flags || !x->attr || !x->w || !x->it || !x->obs || !x->done ||
+	    !x->deleted || !x->inserted || !x->cdel || !x->cput)
+		return -1;
+	return 0;
+}
+
+/* Keys nobody touched still need their final read once there are finals. */
+static int check_untouched(struct ctx *x, const struct hc_event *ev, size_t n, uint32_t nkeys)
+{
+	uint8_t *seen = calloc(nkeys ? nkeys : 1, 1);
+
+	if (!seen)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		seen[ev[i].key] = 1;
+	for (uint32_t k = 0; k < nkeys; k++) {
+		if (seen[k])
 			continue;
-		x->acked_by_complete[x->nacked] = k[i];
-		x->acked_by_version[x->nacked++] = k[i];
-		if (e->expect)
-			x->cond[x->ncond++] = k[i];
+		x->key = k;
+		x->key_bad = false;
+		violation(x, HC_LOST_WRITE, "no final read");
 	}
-	qsort_r(x->acked_by_complete, x->nacked, sizeof(uint32_t), by_complete, (void *)ev);
-	qsort_r(x->acked_by_version, x->nacked, sizeof(uint32_t), by_version, (void *)ev);
-	qsort_r(x->cond, x->ncond, sizeof(uint32_t), by_expect, (void *)ev);
-	if (x->nacked)
-		amax = &ev[x->acked_by_version[x->nacked - 1]];
-
-	/* (c) distinct versions... */
-	for (size_t i = 1; i < x->nacked; i++) {
-		const struct hc_event *a = &ev[x->acked_by_version[i - 1]];
-		const struct hc_event *b = &ev[x->acked_by_version[i]];
-
-		if (a->version == b->version)
-			violation(x, HC_VERSION_ORDER, key,
-				  "key %u: %s and %s both acknowledged as v%llu", key,
-				  op_name(a), op_name(b), (unsigned long long)a->version);
-	}
-	/* (d) one winner per expected version, and nothing acked in between. */
-	for (size_t i = 0; i < x->ncond; i++) {
-		const struct hc_event *c = &ev[x->cond[i]];
-		size_t lo = 0, hi = x->nacked;
-
-		if (i && ev[x->cond[i - 1]].expect == c->expect)
-			violation(x, HC_CONDITIONAL, key,
-				  "key %u: two conditional writes expecting v%llu both succeeded (v%llu, v%llu)",
-				  key, (unsigned long long)c->expect,
-				  (unsigned long long)ev[x->cond[i - 1]].version,
-				  (unsigned long long)c->version);
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (ev[x->acked_by_version[mid]].version <= c->expect)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo < x->nacked && ev[x->acked_by_version[lo]].version < c->version)
-			violation(x, HC_CONDITIONAL, key,
-				  "key %u: %s expecting v%llu succeeded as v%llu, but %s v%llu came in between",
-				  key, op_name(c), (unsigned long long)c->expect,
-				  (unsigned long long)c->version,
-				  op_name(&ev[x->acked_by_version[lo]]),
-				  (unsigned long long)ev[x->acked_by_version[lo]].version);
-	}
-	/* Sweep in invoke order: (c) real-time order, (b) reads. */
-	for (size_t i = 0; i < n; i++) {
-		const struct hc_event *e = &ev[k[i]];
-
-		while (done < x->nacked &&
-		       ev[x->acked_by_complete[done]].complete_ns < e->invoke_ns) {
-			const struct hc_event *w = &ev[x->acked_by_complete[done++]];
-
-			if (!wst || w->version > wst->version)
-				wst = w;
-		}
-		if (e->op == HC_GET) {
-			check_read(x, k, n, e, wst);
-		} else if (hc_outcome(e) == HC_ACKED && wst && wst->version >= e->version) {
-			violation(x, HC_VERSION_ORDER, key,
-				  "key %u: %s at %.0f us acknowledged as v%llu, but %s v%llu had completed before it began",
-				  key, op_name(e), us(e->invoke_ns), (unsigned long long)e->version,
-				  op_name(wst), (unsigned long long)wst->version);
-		}
-	}
-	/* (a) */
-	if (fin)
-		check_final(x, k, n, fin, amax);
-	else if (have_final)
-		violation(x, HC_LOST_WRITE, key, "key %u: no final read", key);
+	free(seen);
+	return 0;
 }
 
 int hc_check(const struct hc_event *ev, size_t n, uint32_t nkeys, struct hc_report *rep)
@@ -370,59 +764,46 @@ int hc_check(const struct hc_event *ev, size_t n, uint32_t nkeys, struct hc_repo
 	struct ctx x = { .ev = ev, .rep = rep };
 	uint32_t *idx = NULL;
 	bool have_final = false;
+	size_t m = 0;
 	int rc = -1;
 
 	memset(rep, 0, sizeof(*rep));
 	rep->events = n;
-	if (n > UINT32_MAX)
+	if (n >= UINT32_MAX)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (ev[i].key >= nkeys || ev[i].op > HC_DELETE)
+		if (ev[i].key >= nkeys || ev[i].op >= HC_NR_OPS)
 			return -1;
 		have_final |= ev[i].final;
 	}
-	idx = malloc((n ? n : 1) * sizeof(*idx));
-	x.vals = malloc((n ? n : 1) * sizeof(*x.vals));
-	x.acked_by_complete = malloc((n ? n : 1) * sizeof(uint32_t));
-	x.acked_by_version = malloc((n ? n : 1) * sizeof(uint32_t));
-	x.cond = malloc((n ? n : 1) * sizeof(uint32_t));
-	if (!idx || !x.vals || !x.acked_by_complete || !x.acked_by_version || !x.cond)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
+	idx = malloc((n + 1) * sizeof(*idx));
+	if (!idx)
+		return -1;
+	for (size_t i = 0; i < n; i++)
 		idx[i] = (uint32_t)i;
+	qsort_r(idx, n, sizeof(*idx), by_key_invoke, (void *)ev);
+	for (size_t a = 0, b; a < n; a = b) {
+		for (b = a; b < n && ev[idx[b]].key == ev[idx[a]].key; b++)
+			;
+		if (b - a > m)
+			m = b - a;
+	}
+	if (alloc_scratch(&x, n, m))
+		goto out;
+	for (size_t i = 0; i < n; i++)
 		if (ev[i].op == HC_PUT && ev[i].value)
 			x.vals[x.nvals++] = (uint32_t)i;
-	}
-	qsort_r(idx, n, sizeof(*idx), by_key_invoke, (void *)ev);
 	qsort_r(x.vals, x.nvals, sizeof(*x.vals), by_value, (void *)ev);
-
-	for (size_t a = 0; a < n; ) {
-		size_t b = a;
-
-		while (b < n && ev[idx[b]].key == ev[idx[a]].key)
-			b++;
+	for (size_t a = 0, b; a < n; a = b) {
+		for (b = a; b < n && ev[idx[b]].key == ev[idx[a]].key; b++)
+			;
 		check_key(&x, idx + a, b - a, have_final);
-		a = b;
 	}
-	/* Keys nobody touched still need their final read once there are finals. */
-	if (have_final) {
-		uint8_t *seen = calloc(nkeys ? nkeys : 1, 1);
-
-		if (!seen)
-			goto out;
-		for (size_t i = 0; i < n; i++)
-			seen[ev[i].key] = 1;
-		for (uint32_t k = 0; k < nkeys; k++)
-			if (!seen[k])
-				violation(&x, HC_LOST_WRITE, k, "key %u: no final read", k);
-		free(seen);
-	}
+	if (have_final && check_untouched(&x, ev, n, nkeys))
+		goto out;
 	rc = 0;
 out:
 	free(idx);
-	free(x.vals);
-	free(x.acked_by_complete);
-	free(x.acked_by_version);
-	free(x.cond);
+	free_scratch(&x);
 	return rc;
 }
