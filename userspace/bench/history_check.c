@@ -86,8 +86,16 @@ struct item {
 	uint32_t ev;
 	uint32_t writer;	/* reads: the event that wrote what they read, NONE if not known */
 	uint8_t role;		/* enum role */
-	bool flex;		/* a read of "deleted, version 0": placed by the sweep */
+	bool flex;		/* a read of "deleted, version 0": placed when it completes */
 	bool writer_open;	/* reads: that write was not acknowledged */
+	uint64_t lower_at;	/* flex: the furthest place completed before its invoke */
+	uint32_t far_at;	/* flex: the item there, NONE if none */
+};
+
+/* A place an answer names outright, and when that answer came. */
+struct fixed {
+	uint64_t pos;
+	uint64_t first_done;	/* the earliest completion at this place or after */
 };
 
 /* An unknown-outcome write that answers may explain. */
@@ -118,7 +126,8 @@ struct ctx {
 	size_t ninserted;
 	struct cand *cdel, *cput;
 	size_t ncdel, ncput;
-	size_t cdel_from, cput_from;	/* see free_cand() */
+	struct fixed *fixed;	/* places answers name outright, by place */
+	size_t nfixed;
 };
 
 static bool is_write(const struct hc_event *e)
@@ -278,10 +287,10 @@ static const struct hc_event *writer_of(const struct ctx *x, uint64_t value, uin
 	return NULL;
 }
 
-/* The write that took effect as version v (W sorted), or NULL. */
-static const struct wr *write_at(const struct ctx *x, uint64_t v)
+/* The write that took effect as version v among the first n of W (sorted), or NULL. */
+static const struct wr *write_at(const struct ctx *x, uint64_t v, size_t n)
 {
-	size_t lo = 0, hi = x->nw;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -291,7 +300,7 @@ static const struct wr *write_at(const struct ctx *x, uint64_t v)
 		else
 			hi = mid;
 	}
-	return lo < x->nw && x->w[lo].version == v ? &x->w[lo] : NULL;
+	return lo < n && x->w[lo].version == v ? &x->w[lo] : NULL;
 }
 
 static void add_write(struct ctx *x, uint64_t version, uint32_t ev, bool open)
@@ -331,20 +340,85 @@ static size_t collect_cands(struct ctx *x, const uint32_t *k, size_t n, uint8_t 
 	return nc;
 }
 
-/*
- * The earliest unknown-outcome write of c[] begun before `before` that may
- * still take a version (a resent one may have landed more than once).
- * *from: the first one not yet used, kept across calls.
- */
-static const struct cand *free_cand(const struct ctx *x, const struct cand *c, size_t nc,
-				    size_t *from, uint64_t before)
+static bool cand_free(const struct ctx *x, const struct cand *c)
 {
-	while (*from < nc && !x->ev[c[*from].ev].ambiguous && (x->flags[c[*from].ev] & F_USED))
-		++*from;
-	for (size_t i = *from; i < nc && c[i].invoke < before; i++)
-		if (x->ev[c[i].ev].ambiguous || !(x->flags[c[i].ev] & F_USED))
-			return &c[i];
+	return x->ev[c->ev].ambiguous || !(x->flags[c->ev] & F_USED);
+}
+
+/*
+ * The unknown-outcome write of c[] (by invoke) to give a version: the
+ * latest one begun before `before` that may still take one (a resent one
+ * may have landed more than once), so that earlier ones, which can
+ * explain more, stay free.
+ */
+static const struct cand *pick_cand(const struct ctx *x, const struct cand *c, size_t nc,
+				    uint64_t before)
+{
+	size_t lo = 0, hi = nc;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c[mid].invoke < before)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo-- > 0)
+		if (cand_free(x, &c[lo]))
+			return &c[lo];
 	return NULL;
+}
+
+static int fixed_by_pos(const void *a, const void *b)
+{
+	const struct fixed *x = a, *y = b;
+
+	return cmp_u64(x->pos, y->pos);
+}
+
+/*
+ * The places that answers name outright (acknowledged writes, reads of a
+ * version), so that a write given version v must begin before any of them
+ * beyond 4v has completed.
+ */
+static void collect_fixed(struct ctx *x, const uint32_t *k, size_t n)
+{
+	x->nfixed = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct hc_event *e = &x->ev[k[i]];
+		uint64_t pos;
+
+		if (!e->version)
+			continue;
+		if (is_write(e) && hc_outcome(e) == HC_ACKED)
+			pos = 4 * e->version;
+		else if ((is_read(e) && e->status == SKV_OK) || is_not_found(e) || is_mismatch(e))
+			pos = 4 * e->version + 1;
+		else
+			continue;
+		x->fixed[x->nfixed++] = (struct fixed){ .pos = pos, .first_done = e->complete_ns };
+	}
+	qsort(x->fixed, x->nfixed, sizeof(*x->fixed), fixed_by_pos);
+	for (size_t i = x->nfixed - (x->nfixed > 0); i-- > 0; )
+		if (x->fixed[i + 1].first_done < x->fixed[i].first_done)
+			x->fixed[i].first_done = x->fixed[i + 1].first_done;
+}
+
+/* The earliest completion of an answer placed after pos (OPEN_END if none). */
+static uint64_t done_after(const struct ctx *x, uint64_t pos)
+{
+	size_t lo = 0, hi = x->nfixed;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->fixed[mid].pos <= pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < x->nfixed ? x->fixed[lo].first_done : OPEN_END;
 }
 
 static void take_cand(struct ctx *x, const struct cand *c, uint64_t version)
@@ -413,7 +487,7 @@ static void explain_versions(struct ctx *x, const uint32_t *k, size_t n, uint8_t
 {
 	const struct cand *c = op == HC_DELETE ? x->cdel : x->cput;
 	size_t nc = op == HC_DELETE ? x->ncdel : x->ncput, nobs = 0;
-	size_t *from = op == HC_DELETE ? &x->cdel_from : &x->cput_from;
+	size_t sorted = x->nw;	/* what this pass adds goes after, unsorted */
 	char a[160], b[160];
 
 	for (size_t i = 0; i < n; i++) {
@@ -427,7 +501,7 @@ static void explain_versions(struct ctx *x, const uint32_t *k, size_t n, uint8_t
 	qsort_r(x->obs, nobs, sizeof(*x->obs), by_version, (void *)x->ev);
 	for (size_t i = 0, j; i < nobs; i = j) {
 		const struct hc_event *e = &x->ev[x->obs[i]];
-		const struct wr *w = write_at(x, e->version);
+		const struct wr *w = write_at(x, e->version, sorted);
 		const struct cand *u;
 		uint64_t first_done = e->complete_ns;
 
@@ -436,7 +510,10 @@ static void explain_versions(struct ctx *x, const uint32_t *k, size_t n, uint8_t
 				first_done = x->ev[x->obs[j]].complete_ns;
 		if (w && x->ev[w->ev].op == op)
 			continue;
-		u = w ? NULL : free_cand(x, c, nc, from, first_done);
+		/* Begun before the first answer naming it ended, and before one beyond it. */
+		if (done_after(x, 4 * e->version) < first_done)
+			first_done = done_after(x, 4 * e->version) + 1;
+		u = w ? NULL : pick_cand(x, c, nc, first_done);
 		if (u) {
 			take_cand(x, u, e->version);
 			add_write(x, e->version, u->ev, true);
@@ -529,7 +606,7 @@ static void make_items(struct ctx *x, const uint32_t *k, size_t n)
 		if (!e->version) {
 			it.flex = true;
 		} else {
-			w = write_at(x, e->version);
+			w = write_at(x, e->version, x->nw);
 			if (!w)
 				continue;	/* reported */
 			it.pos = 4 * e->version + 1;
@@ -590,22 +667,43 @@ static void order_violation(struct ctx *x, const struct item *a, const struct it
 		violation(x, kind, "%s is older than %s, which completed before it began", db, da);
 }
 
+/* The place of the first write after `lower` (OPEN_END if none). */
+static uint64_t next_write(const struct ctx *x, uint64_t lower)
+{
+	size_t lo = 0, hi = x->nw;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (4 * x->w[mid].version <= lower)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < x->nw ? 4 * x->w[lo].version : OPEN_END;
+}
+
 /*
  * A place for a read of "deleted, version 0" at or after `lower`: the
- * nearest known deleted state, or one that an unknown-outcome DELETE begun
- * before the read makes (placed at 4v+2, its readers at 4v+3).  nbegun:
- * how many of x->cdel began before the read; nd: places in x->deleted.
+ * nearest known deleted state if no write comes first, else one that an
+ * unknown-outcome DELETE begun before the read makes (placed at 4v+2, its
+ * readers at 4v+3; it takes effect once), else the nearest known one.
+ * nbegun: how many of x->cdel began before the read; nd: places in
+ * x->deleted.
  */
 static uint64_t place_deleted(struct ctx *x, size_t nd, size_t nbegun, uint64_t lower)
 {
 	uint64_t best = ceil_of(x->deleted, nd, lower);
 	uint64_t ins = ceil_of(x->inserted, x->ninserted, lower);
-	const struct cand *u = free_cand(x, x->cdel, nbegun, &x->cdel_from, OPEN_END);
+	const struct cand *u;
 	uint64_t at;
 	size_t i;
 
 	if (ins < best)
 		best = ins;
+	if (best < next_write(x, lower))
+		return best;
+	u = pick_cand(x, x->cdel, nbegun, OPEN_END);
 	if (!u)
 		return best;
 	at = lower > u->lower + 1 ? lower - 1 : u->lower;
@@ -619,52 +717,59 @@ static uint64_t place_deleted(struct ctx *x, size_t nd, size_t nbegun, uint64_t 
 	return at + 1;
 }
 
-/* Completed items before time t raise lower to the furthest place among them. */
-static void complete_before(struct ctx *x, uint64_t t, size_t ndone, size_t *d,
-			    const struct item **far, uint64_t *lower)
-{
-	for (; *d < ndone && x->it[x->done[*d]].complete < t; ++*d) {
-		const struct item *a = &x->it[x->done[*d]];
-
-		if (a->pos > *lower) {	/* ties: keep the first, a placed one */
-			*far = a;
-			*lower = a->pos;
-		}
-	}
-}
-
-/* Pass 6: real time.  Items in invoke order against the furthest place completed before. */
+/*
+ * Pass 6: real time.  Events in time order (at equal times invokes first,
+ * since only what completed before an invoke orders it): an item's invoke
+ * compares its place with the furthest place completed so far; a read of
+ * "deleted, version 0" takes its place when it completes, once every
+ * unknown-outcome DELETE that may explain it has begun.
+ */
 static void sweep(struct ctx *x)
 {
-	size_t ndone = 0, d = 0, cb = 0, nd = 0;
-	const struct item *far = NULL;
+	size_t ndone = 0, d = 0, cb = 0, nd = 0, i = 0;
+	uint32_t far = NONE;
 	uint64_t lower = 0;
 
 	while (x->deleted[nd] != OPEN_END)
 		nd++;
 	x->ninserted = 0;
 	qsort(x->it, x->nit, sizeof(*x->it), item_by_invoke);
-	for (size_t i = 0; i < x->nit; i++)
-		if (x->it[i].complete != OPEN_END)
-			x->done[ndone++] = (uint32_t)i;
+	for (size_t j = 0; j < x->nit; j++)
+		if (x->it[j].complete != OPEN_END)
+			x->done[ndone++] = (uint32_t)j;
 	qsort_r(x->done, ndone, sizeof(*x->done), done_by_complete, x->it);
-	for (size_t i = 0; i < x->nit; i++) {
-		struct item *b = &x->it[i];
+	while (i < x->nit || d < ndone) {
+		uint64_t t_inv = i < x->nit ? x->it[i].invoke : OPEN_END;
+		uint64_t t_cand = cb < x->ncdel ? x->cdel[cb].invoke : OPEN_END;
+		uint64_t t_done = d < ndone ? x->it[x->done[d]].complete : OPEN_END;
+		struct item *a;
 
-		/* Unknown-outcome DELETEs begun so far, with the place each must follow. */
-		for (; cb < x->ncdel && x->cdel[cb].invoke <= b->invoke; cb++) {
-			complete_before(x, x->cdel[cb].invoke, ndone, &d, &far, &lower);
-			x->cdel[cb].lower = lower;
+		if (cb < x->ncdel && t_cand <= t_inv && t_cand <= t_done) {
+			x->cdel[cb++].lower = lower;
+			continue;
 		}
-		complete_before(x, b->invoke, ndone, &d, &far, &lower);
-		if (b->flex) {
-			uint64_t at = place_deleted(x, nd, cb, lower);
+		if (i < x->nit && t_inv <= t_done) {
+			struct item *b = &x->it[i++];
 
-			b->pos = at == OPEN_END ? lower : at;
-			if (at == OPEN_END && far)
-				order_violation(x, far, b);
-		} else if (far && b->pos < lower) {
-			order_violation(x, far, b);
+			if (b->flex) {
+				b->lower_at = lower;
+				b->far_at = far;
+			} else if (far != NONE && b->pos < lower) {
+				order_violation(x, &x->it[far], b);
+			}
+			continue;
+		}
+		a = &x->it[x->done[d++]];
+		if (a->flex) {
+			uint64_t at = place_deleted(x, nd, cb, a->lower_at);
+
+			a->pos = at == OPEN_END ? a->lower_at : at;
+			if (at == OPEN_END && a->far_at != NONE)
+				order_violation(x, &x->it[a->far_at], a);
+		}
+		if (a->pos > lower) {	/* ties: keep the first */
+			far = (uint32_t)(a - x->it);
+			lower = a->pos;
 		}
 	}
 }
@@ -693,8 +798,7 @@ static void check_key(struct ctx *x, const uint32_t *k, size_t n, bool have_fina
 	x->nw = 0;
 	x->ncdel = collect_cands(x, k, n, HC_DELETE, x->cdel);
 	x->ncput = collect_cands(x, k, n, HC_PUT, x->cput);
-	x->cdel_from = 0;
-	x->cput_from = 0;
+	collect_fixed(x, k, n);
 	explain_values(x, k, n);
 	explain_versions(x, k, n, HC_DELETE);
 	explain_versions(x, k, n, HC_PUT);
@@ -717,6 +821,7 @@ static void free_scratch(struct ctx *x)
 	free(x->inserted);
 	free(x->cdel);
 	free(x->cput);
+	free(x->fixed);
 }
 
 /* Scratch for n events, the largest key having m of them. */
@@ -733,8 +838,9 @@ static int alloc_scratch(struct ctx *x, size_t n, size_t m)
 	x->inserted = malloc((2 * m + 2) * sizeof(*x->inserted));
 	x->cdel = malloc((m + 1) * sizeof(*x->cdel));
 	x->cput = malloc((m + 1) * sizeof(*x->cput));
+	x->fixed = malloc((m + 1) * sizeof(*x->fixed));
 	if (!x->vals || !x->flags || !x->attr || !x->w || !x->it || !x->obs || !x->done ||
-	    !x->deleted || !x->inserted || !x->cdel || !x->cput)
+	    !x->deleted || !x->inserted || !x->cdel || !x->cput || !x->fixed)
 		return -1;
 	return 0;
 }

@@ -144,7 +144,16 @@ TEST(overlapping_linearizable_histories_pass)
 	op(&h, 2, HC_GET, 40, 50, SKV_E_NOT_FOUND, 0, 0, 0);
 	op(&h, 2, HC_PUT, 60, 70, SKV_OK, 0, 8, 302);
 	final_read(&h, 2, SKV_OK, 8, 302);
-	ASSERT_EQ(0, check(&h, 3));
+	/* key 3: a DELETE begun while a read ran explains it; two unknown ones, two tombstones. */
+	op(&h, 3, HC_PUT, 0, 10, SKV_OK, 0, 20, 401);
+	op(&h, 3, HC_PUT, 20, 30, SKV_E_VERSION_MISMATCH, 20, 0, 402);	/* deleted meanwhile */
+	op(&h, 3, HC_DELETE, 25, 9000, SKV_E_TIMEOUT, 0, 0, 0);
+	op(&h, 3, HC_PUT, 40, 50, SKV_OK, 0, 22, 403);
+	op(&h, 3, HC_DELETE, 60, 9000, SKV_E_TIMEOUT, 0, 0, 0);
+	op(&h, 3, HC_GET, 70, 80, SKV_E_NOT_FOUND, 0, 23, 0);
+	op(&h, 3, HC_DELETE, 90, 9000, SKV_E_TIMEOUT, 0, 0, 0);	/* never landed */
+	final_read(&h, 3, SKV_E_NOT_FOUND, 23, 0);
+	ASSERT_EQ(0, check(&h, 4));
 	ASSERT_EQ(0u, h.rep.violations);
 }
 
