@@ -217,7 +217,7 @@ static int do_mget(struct skv_cluster *cl, const struct cfg *cfg, struct log *lg
 	char names[MGET_KEYS][32], addr[64];
 	const void *keys[MGET_KEYS];
 	size_t lens[MGET_KEYS];
-	uint32_t ids[MGET_KEYS], node, n0;
+	uint32_t ids[MGET_KEYS] = { 0 }, node, n0 = 0;
 	struct skv_item *items = NULL;
 	struct skv_conn *conn;
 	uint64_t inv, done;

@@ -213,6 +213,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (!rep || !n || !keys || !clients || n > UINT32_MAX / 2) {
+		free(rep);
 		fprintf(stderr, "usage: bench-history-check [--ops N] [--keys K] [--clients C] [--seed S]\n");
 		return 2;
 	}
@@ -220,6 +221,7 @@ int main(int argc, char **argv)
 	ev = generate(n, keys, clients, seed, &total);
 	if (!ev) {
 		printf("not ok 1 - out of memory\n");
+		free(rep);
 		return 1;
 	}
 	t0 = now_s();
