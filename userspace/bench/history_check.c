@@ -1,30 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The linearizability checker (history_check.h).  Per key, in passes:
- * the writes that took effect, ordered by version (acknowledged ones, then
- * unknown-outcome ones that answers explain); the store's rules along that
- * order; then one sweep in invoke order that places every operation and
- * compares it with the furthest place of the operations completed before
- * it began.
- *
- * Places: 4 per version v.  The write of v at 4v, reads of v at 4v+1, an
- * unknown-outcome DELETE placed after v (to explain a "deleted, version 0"
- * read) at 4v+2, reads of that deleted state at 4v+3.
+ * The linearizability checker (history_check.h), first half: per key, the
+ * writes that took effect, ordered by version (acknowledged ones, then
+ * unknown-outcome ones that answers explain), and the store's rules along
+ * that order (passes 1-4); history_order.c places every operation and
+ * checks real time (passes 5-6).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "history_check.h"
-#include "steadykv.h"
-
-#define NONE		UINT32_MAX
-#define OPEN_END	UINT64_MAX	/* may take effect any time after its invoke */
-
-/* Per-event flags. */
-#define F_BAD		0x01	/* an answer already reported: not placed */
-#define F_USED		0x02	/* an unknown-outcome write already given a version */
+#include "history_check_int.h"
 
 static const struct {
 	const char *name, *what;
@@ -70,87 +57,6 @@ enum hc_outcome hc_outcome(const struct hc_event *e)
 	return HC_UNKNOWN;
 }
 
-/* A write that took effect, at its version. */
-struct wr {
-	uint64_t version;
-	uint32_t ev;
-	bool open;	/* not acknowledged at this version: no completion time */
-};
-
-enum role { R_WRITE, R_READ, R_MISMATCH };
-
-/* An operation's place in the key's order. */
-struct item {
-	uint64_t invoke, complete;	/* complete OPEN_END: never completes */
-	uint64_t pos;
-	uint32_t ev;
-	uint32_t writer;	/* reads: the event that wrote what they read, NONE if not known */
-	uint8_t role;		/* enum role */
-	bool flex;		/* a read of "deleted, version 0": placed when it completes */
-	bool writer_open;	/* reads: that write was not acknowledged */
-	uint64_t lower_at;	/* flex: the furthest place completed before its invoke */
-	uint32_t far_at;	/* flex: the item there, NONE if none */
-};
-
-/* A place an answer names outright, and when that answer came. */
-struct fixed {
-	uint64_t pos;
-	uint64_t first_done;	/* the earliest completion at this place or after */
-};
-
-/* An unknown-outcome write that answers may explain. */
-struct cand {
-	uint64_t invoke;
-	uint64_t lower;		/* the sweep: furthest place completed before its invoke */
-	uint32_t ev;
-};
-
-struct ctx {
-	const struct hc_event *ev;
-	struct hc_report *rep;
-	uint32_t *vals;		/* indices of PUTs, sorted by value id */
-	size_t nvals;
-	uint8_t *flags;		/* F_*, per event */
-	uint64_t *attr;		/* unknown-outcome writes: the version given */
-	/* Per-key scratch, sized for the largest key. */
-	uint32_t key;
-	bool key_bad;
-	struct wr *w;
-	size_t nw;
-	struct item *it;
-	size_t nit;
-	uint32_t *obs;		/* answers to explain */
-	uint32_t *done;		/* items in completion order */
-	uint64_t *deleted;	/* places of deleted states, ascending */
-	uint64_t *inserted;	/* places of reads of DELETEs the sweep placed, ascending */
-	size_t ninserted;
-	struct cand *cdel, *cput;
-	size_t ncdel, ncput;
-	struct fixed *fixed;	/* places answers name outright, by place */
-	size_t nfixed;
-};
-
-static bool is_write(const struct hc_event *e)
-{
-	return e->op == HC_PUT || e->op == HC_DELETE;
-}
-
-static bool is_read(const struct hc_event *e)
-{
-	return e->op == HC_GET || e->op == HC_MGET;
-}
-
-static bool is_mismatch(const struct hc_event *e)
-{
-	return is_write(e) && e->expect && e->status == SKV_E_VERSION_MISMATCH;
-}
-
-/* An answer that names a deleted state: a read's or a DELETE's NOT_FOUND. */
-static bool is_not_found(const struct hc_event *e)
-{
-	return (is_read(e) || e->op == HC_DELETE) && e->status == SKV_E_NOT_FOUND;
-}
-
 static const char *op_name(const struct hc_event *e)
 {
 	switch (e->op) {
@@ -166,7 +72,7 @@ static const char *op_name(const struct hc_event *e)
 }
 
 /* "conditional PUT of client 3 [120..130 us] OK v7" */
-static const char *desc(char *buf, size_t len, const struct hc_event *e)
+const char *hc_desc(char *buf, size_t len, const struct hc_event *e)
 {
 	char exp[32] = "";
 
@@ -178,11 +84,8 @@ static const char *desc(char *buf, size_t len, const struct hc_event *e)
 	return buf;
 }
 
-static void violation(struct ctx *x, enum hc_kind kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* Count every violation; keep the text of the first one of each bad key. */
-static void violation(struct ctx *x, enum hc_kind kind, const char *fmt, ...)
+void hc_violation(struct ctx *x, enum hc_kind kind, const char *fmt, ...)
 {
 	struct hc_report *r = x->rep;
 	struct hc_violation *d;
@@ -206,7 +109,7 @@ static void violation(struct ctx *x, enum hc_kind kind, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int cmp_u64(uint64_t a, uint64_t b)
+int hc_cmp_u64(uint64_t a, uint64_t b)
 {
 	return a < b ? -1 : a > b;
 }
@@ -219,15 +122,15 @@ static int by_key_invoke(const void *a, const void *b, void *arg)
 	if (ev[i].key != ev[j].key)
 		return ev[i].key < ev[j].key ? -1 : 1;
 	if (ev[i].invoke_ns != ev[j].invoke_ns)
-		return cmp_u64(ev[i].invoke_ns, ev[j].invoke_ns);
-	return cmp_u64(i, j);
+		return hc_cmp_u64(ev[i].invoke_ns, ev[j].invoke_ns);
+	return hc_cmp_u64(i, j);
 }
 
 static int by_value(const void *a, const void *b, void *arg)
 {
 	const struct hc_event *ev = arg;
 
-	return cmp_u64(ev[*(const uint32_t *)a].value, ev[*(const uint32_t *)b].value);
+	return hc_cmp_u64(ev[*(const uint32_t *)a].value, ev[*(const uint32_t *)b].value);
 }
 
 /* Answers by the version they name, then by completion. */
@@ -237,8 +140,8 @@ static int by_version(const void *a, const void *b, void *arg)
 	const struct hc_event *x = &ev[*(const uint32_t *)a], *y = &ev[*(const uint32_t *)b];
 
 	if (x->version != y->version)
-		return cmp_u64(x->version, y->version);
-	return cmp_u64(x->complete_ns, y->complete_ns);
+		return hc_cmp_u64(x->version, y->version);
+	return hc_cmp_u64(x->complete_ns, y->complete_ns);
 }
 
 static int wr_cmp(const void *a, const void *b)
@@ -246,26 +149,10 @@ static int wr_cmp(const void *a, const void *b)
 	const struct wr *x = a, *y = b;
 
 	if (x->version != y->version)
-		return cmp_u64(x->version, y->version);
+		return hc_cmp_u64(x->version, y->version);
 	if (x->ev != y->ev)
-		return cmp_u64(x->ev, y->ev);
+		return hc_cmp_u64(x->ev, y->ev);
 	return (int)x->open - (int)y->open;
-}
-
-static int item_by_invoke(const void *a, const void *b)
-{
-	const struct item *x = a, *y = b;
-
-	if (x->invoke != y->invoke)
-		return cmp_u64(x->invoke, y->invoke);
-	return cmp_u64(x->ev, y->ev);
-}
-
-static int done_by_complete(const void *a, const void *b, void *arg)
-{
-	const struct item *it = arg;
-
-	return cmp_u64(it[*(const uint32_t *)a].complete, it[*(const uint32_t *)b].complete);
 }
 
 static const struct hc_event *writer_of(const struct ctx *x, uint64_t value, uint32_t *idx)
@@ -288,7 +175,7 @@ static const struct hc_event *writer_of(const struct ctx *x, uint64_t value, uin
 }
 
 /* The write that took effect as version v among the first n of W (sorted), or NULL. */
-static const struct wr *write_at(const struct ctx *x, uint64_t v, size_t n)
+const struct wr *hc_write_at(const struct ctx *x, uint64_t v, size_t n)
 {
 	size_t lo = 0, hi = n;
 
@@ -351,7 +238,7 @@ static bool cand_free(const struct ctx *x, const struct cand *c)
  * may have landed more than once), so that earlier ones, which can
  * explain more, stay free.
  */
-static const struct cand *pick_cand(const struct ctx *x, const struct cand *c, size_t nc,
+const struct cand *hc_pick_cand(const struct ctx *x, const struct cand *c, size_t nc,
 				    uint64_t before)
 {
 	size_t lo = 0, hi = nc;
@@ -374,7 +261,7 @@ static int fixed_by_pos(const void *a, const void *b)
 {
 	const struct fixed *x = a, *y = b;
 
-	return cmp_u64(x->pos, y->pos);
+	return hc_cmp_u64(x->pos, y->pos);
 }
 
 /*
@@ -421,7 +308,7 @@ static uint64_t done_after(const struct ctx *x, uint64_t pos)
 	return lo < x->nfixed ? x->fixed[lo].first_done : OPEN_END;
 }
 
-static void take_cand(struct ctx *x, const struct cand *c, uint64_t version)
+void hc_take_cand(struct ctx *x, const struct cand *c, uint64_t version)
 {
 	x->flags[c->ev] |= F_USED;
 	x->attr[c->ev] = version;
@@ -448,15 +335,15 @@ static void explain_values(struct ctx *x, const uint32_t *k, size_t n)
 		w = r->value ? writer_of(x, r->value, &wi) : NULL;
 		if (!w || w->key != x->key) {
 			x->flags[k[i]] |= F_BAD;
-			violation(x, HC_BAD_VALUE, "%s returned a value no PUT of this key wrote",
-				  desc(b, sizeof(b), r));
+			hc_violation(x, HC_BAD_VALUE, "%s returned a value no PUT of this key wrote",
+				  hc_desc(b, sizeof(b), r));
 			continue;
 		}
 		o = hc_outcome(w);
 		if (o == HC_REFUSED) {
 			x->flags[k[i]] |= F_BAD;
-			violation(x, HC_BAD_VALUE, "%s returned the value of the refused %s",
-				  desc(b, sizeof(b), r), desc(a, sizeof(a), w));
+			hc_violation(x, HC_BAD_VALUE, "%s returned the value of the refused %s",
+				  hc_desc(b, sizeof(b), r), hc_desc(a, sizeof(a), w));
 		} else if (o == HC_ACKED && r->version == w->version) {
 			continue;
 		} else if (w->ambiguous) {
@@ -470,8 +357,8 @@ static void explain_values(struct ctx *x, const uint32_t *k, size_t n)
 			continue;
 		} else {
 			x->flags[k[i]] |= F_BAD;
-			violation(x, HC_BAD_VALUE, "%s returned the value of %s at another version",
-				  desc(b, sizeof(b), r), desc(a, sizeof(a), w));
+			hc_violation(x, HC_BAD_VALUE, "%s returned the value of %s at another version",
+				  hc_desc(b, sizeof(b), r), hc_desc(a, sizeof(a), w));
 		}
 	}
 	sort_writes(x);
@@ -501,7 +388,7 @@ static void explain_versions(struct ctx *x, const uint32_t *k, size_t n, uint8_t
 	qsort_r(x->obs, nobs, sizeof(*x->obs), by_version, (void *)x->ev);
 	for (size_t i = 0, j; i < nobs; i = j) {
 		const struct hc_event *e = &x->ev[x->obs[i]];
-		const struct wr *w = write_at(x, e->version, sorted);
+		const struct wr *w = hc_write_at(x, e->version, sorted);
 		const struct cand *u;
 		uint64_t first_done = e->complete_ns;
 
@@ -513,21 +400,21 @@ static void explain_versions(struct ctx *x, const uint32_t *k, size_t n, uint8_t
 		/* Begun before the first answer naming it ended, and before one beyond it. */
 		if (done_after(x, 4 * e->version) < first_done)
 			first_done = done_after(x, 4 * e->version) + 1;
-		u = w ? NULL : pick_cand(x, c, nc, first_done);
+		u = w ? NULL : hc_pick_cand(x, c, nc, first_done);
 		if (u) {
-			take_cand(x, u, e->version);
+			hc_take_cand(x, u, e->version);
 			add_write(x, e->version, u->ev, true);
 			continue;
 		}
 		for (size_t m = i; m < j; m++)
 			x->flags[x->obs[m]] |= F_BAD;
 		if (w)
-			violation(x, HC_UNEXPLAINED, "%s names v%llu, which %s made",
-				  desc(b, sizeof(b), e), (unsigned long long)e->version,
-				  desc(a, sizeof(a), &x->ev[w->ev]));
+			hc_violation(x, HC_UNEXPLAINED, "%s names v%llu, which %s made",
+				  hc_desc(b, sizeof(b), e), (unsigned long long)e->version,
+				  hc_desc(a, sizeof(a), &x->ev[w->ev]));
 		else
-			violation(x, HC_UNEXPLAINED, "%s names v%llu, which no %s made",
-				  desc(b, sizeof(b), e), (unsigned long long)e->version,
+			hc_violation(x, HC_UNEXPLAINED, "%s names v%llu, which no %s made",
+				  hc_desc(b, sizeof(b), e), (unsigned long long)e->version,
 				  op == HC_DELETE ? "DELETE" : "PUT");
 	}
 	sort_writes(x);
@@ -543,8 +430,8 @@ static void check_writes(struct ctx *x, const uint32_t *k, size_t n)
 
 		if (is_mismatch(e) && e->version == e->expect) {
 			x->flags[k[i]] |= F_BAD;
-			violation(x, HC_COND_REFUSED, "%s refused although the current version was the one expected",
-				  desc(b, sizeof(b), e));
+			hc_violation(x, HC_COND_REFUSED, "%s refused although the current version was the one expected",
+				  hc_desc(b, sizeof(b), e));
 		}
 	}
 	for (size_t i = 0; i < x->nw; i++) {
@@ -553,8 +440,8 @@ static void check_writes(struct ctx *x, const uint32_t *k, size_t n)
 		uint64_t cur;
 
 		if (prev && prev->version == w->version) {
-			violation(x, HC_VERSION_ORDER, "%s and %s both took effect as v%llu",
-				  desc(a, sizeof(a), &x->ev[prev->ev]), desc(b, sizeof(b), e),
+			hc_violation(x, HC_VERSION_ORDER, "%s and %s both took effect as v%llu",
+				  hc_desc(a, sizeof(a), &x->ev[prev->ev]), hc_desc(b, sizeof(b), e),
 				  (unsigned long long)w->version);
 			continue;
 		}
@@ -564,212 +451,11 @@ static void check_writes(struct ctx *x, const uint32_t *k, size_t n)
 		cur = prev && x->ev[prev->ev].op == HC_PUT ? prev->version : 0;
 		if (cur != e->expect) {
 			if (prev)
-				violation(x, HC_COND_ACCEPTED, "%s succeeded, but the write before it was %s",
-					  desc(b, sizeof(b), e), desc(a, sizeof(a), &x->ev[prev->ev]));
+				hc_violation(x, HC_COND_ACCEPTED, "%s succeeded, but the write before it was %s",
+					  hc_desc(b, sizeof(b), e), hc_desc(a, sizeof(a), &x->ev[prev->ev]));
 			else
-				violation(x, HC_COND_ACCEPTED, "%s succeeded on a key never written",
-					  desc(b, sizeof(b), e));
-		}
-	}
-}
-
-/* Pass 5: every write and every answer that names a version, as an item. */
-static void make_items(struct ctx *x, const uint32_t *k, size_t n)
-{
-	size_t nd = 0;
-
-	x->nit = 0;
-	x->deleted[nd++] = 1;	/* before the first write: deleted, version 0 */
-	for (size_t i = 0; i < x->nw; i++) {
-		const struct wr *w = &x->w[i];
-		const struct hc_event *e = &x->ev[w->ev];
-
-		x->it[x->nit++] = (struct item){
-			.invoke = e->invoke_ns, .complete = w->open ? OPEN_END : e->complete_ns,
-			.pos = 4 * w->version, .ev = w->ev, .writer = NONE, .role = R_WRITE,
-		};
-		if (e->op == HC_DELETE)
-			x->deleted[nd++] = 4 * w->version + 1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct hc_event *e = &x->ev[k[i]];
-		struct item it = { .invoke = e->invoke_ns, .complete = e->complete_ns,
-				   .ev = k[i], .writer = NONE, .role = R_READ };
-		const struct wr *w;
-
-		if (x->flags[k[i]] & F_BAD)
-			continue;
-		if (is_mismatch(e))
-			it.role = R_MISMATCH;
-		else if (!(is_read(e) && e->status == SKV_OK) && !is_not_found(e))
-			continue;
-		if (!e->version) {
-			it.flex = true;
-		} else {
-			w = write_at(x, e->version, x->nw);
-			if (!w)
-				continue;	/* reported */
-			it.pos = 4 * e->version + 1;
-			it.writer = w->ev;
-			it.writer_open = w->open;
-		}
-		x->it[x->nit++] = it;
-	}
-	x->deleted[nd] = OPEN_END;
-}
-
-/* Smallest a[] >= v in the ascending, OPEN_END-terminated a[]. */
-static uint64_t ceil_of(const uint64_t *a, size_t n, uint64_t v)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (a[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n ? a[lo] : OPEN_END;
-}
-
-static enum hc_kind order_kind(const struct ctx *x, const struct item *a, const struct item *b)
-{
-	const struct hc_event *ea = &x->ev[a->ev], *eb = &x->ev[b->ev];
-
-	if (a->role == R_MISMATCH || b->role == R_MISMATCH)
-		return HC_COND_REFUSED;
-	if (b->role == R_WRITE)
-		return a->role == R_READ && a->writer == b->ev ? HC_BAD_VALUE : HC_VERSION_ORDER;
-	if (a->role == R_WRITE && ea->op == HC_PUT)
-		return HC_LOST_WRITE;
-	if (a->role == R_WRITE)
-		return eb->status == SKV_OK ? HC_RESURRECTED : HC_STALE_READ;
-	return a->writer_open ? HC_VANISHED : HC_STALE_READ;
-}
-
-/* b is placed before a, but a completed before b began. */
-static void order_violation(struct ctx *x, const struct item *a, const struct item *b)
-{
-	enum hc_kind kind = order_kind(x, a, b);
-	char da[160], db[160];
-
-	desc(da, sizeof(da), &x->ev[a->ev]);
-	desc(db, sizeof(db), &x->ev[b->ev]);
-	if (kind == HC_BAD_VALUE)
-		violation(x, kind, "%s returned the value of %s, which began after it completed",
-			  da, db);
-	else if (b->flex)
-		violation(x, kind, "%s found the key deleted, but nothing deleted it after %s, which completed before it began",
-			  db, da);
-	else
-		violation(x, kind, "%s is older than %s, which completed before it began", db, da);
-}
-
-/* The place of the first write after `lower` (OPEN_END if none). */
-static uint64_t next_write(const struct ctx *x, uint64_t lower)
-{
-	size_t lo = 0, hi = x->nw;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (4 * x->w[mid].version <= lower)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < x->nw ? 4 * x->w[lo].version : OPEN_END;
-}
-
-/*
- * A place for a read of "deleted, version 0" at or after `lower`: the
- * nearest known deleted state if no write comes first, else one that an
- * unknown-outcome DELETE begun before the read makes (placed at 4v+2, its
- * readers at 4v+3; it takes effect once), else the nearest known one.
- * nbegun: how many of x->cdel began before the read; nd: places in
- * x->deleted.
- */
-static uint64_t place_deleted(struct ctx *x, size_t nd, size_t nbegun, uint64_t lower)
-{
-	uint64_t best = ceil_of(x->deleted, nd, lower);
-	uint64_t ins = ceil_of(x->inserted, x->ninserted, lower);
-	const struct cand *u;
-	uint64_t at;
-	size_t i;
-
-	if (ins < best)
-		best = ins;
-	if (best < next_write(x, lower))
-		return best;
-	u = pick_cand(x, x->cdel, nbegun, OPEN_END);
-	if (!u)
-		return best;
-	at = lower > u->lower + 1 ? lower - 1 : u->lower;
-	at += (6 - at % 4) % 4;		/* the next place 4v+2 */
-	if (at + 1 >= best)
-		return best;
-	take_cand(x, u, 0);
-	for (i = x->ninserted++; i && x->inserted[i - 1] > at + 1; i--)
-		x->inserted[i] = x->inserted[i - 1];
-	x->inserted[i] = at + 1;
-	return at + 1;
-}
-
-/*
- * Pass 6: real time.  Events in time order (at equal times invokes first,
- * since only what completed before an invoke orders it): an item's invoke
- * compares its place with the furthest place completed so far; a read of
- * "deleted, version 0" takes its place when it completes, once every
- * unknown-outcome DELETE that may explain it has begun.
- */
-static void sweep(struct ctx *x)
-{
-	size_t ndone = 0, d = 0, cb = 0, nd = 0, i = 0;
-	uint32_t far = NONE;
-	uint64_t lower = 0;
-
-	while (x->deleted[nd] != OPEN_END)
-		nd++;
-	x->ninserted = 0;
-	qsort(x->it, x->nit, sizeof(*x->it), item_by_invoke);
-	for (size_t j = 0; j < x->nit; j++)
-		if (x->it[j].complete != OPEN_END)
-			x->done[ndone++] = (uint32_t)j;
-	qsort_r(x->done, ndone, sizeof(*x->done), done_by_complete, x->it);
-	while (i < x->nit || d < ndone) {
-		uint64_t t_inv = i < x->nit ? x->it[i].invoke : OPEN_END;
-		uint64_t t_cand = cb < x->ncdel ? x->cdel[cb].invoke : OPEN_END;
-		uint64_t t_done = d < ndone ? x->it[x->done[d]].complete : OPEN_END;
-		struct item *a;
-
-		if (cb < x->ncdel && t_cand <= t_inv && t_cand <= t_done) {
-			x->cdel[cb++].lower = lower;
-			continue;
-		}
-		if (i < x->nit && t_inv <= t_done) {
-			struct item *b = &x->it[i++];
-
-			if (b->flex) {
-				b->lower_at = lower;
-				b->far_at = far;
-			} else if (far != NONE && b->pos < lower) {
-				order_violation(x, &x->it[far], b);
-			}
-			continue;
-		}
-		a = &x->it[x->done[d++]];
-		if (a->flex) {
-			uint64_t at = place_deleted(x, nd, cb, a->lower_at);
-
-			a->pos = at == OPEN_END ? a->lower_at : at;
-			if (at == OPEN_END && a->far_at != NONE)
-				order_violation(x, &x->it[a->far_at], a);
-		}
-		if (a->pos > lower) {	/* ties: keep the first */
-			far = (uint32_t)(a - x->it);
-			lower = a->pos;
+				hc_violation(x, HC_COND_ACCEPTED, "%s succeeded on a key never written",
+					  hc_desc(b, sizeof(b), e));
 		}
 	}
 }
@@ -784,11 +470,11 @@ static void check_final(struct ctx *x, const uint32_t *k, size_t n, bool have_fi
 		if (!e->final || !is_read(e))
 			continue;
 		if (e->status != SKV_OK && e->status != SKV_E_NOT_FOUND)
-			violation(x, HC_LOST_WRITE, "%s failed", desc(b, sizeof(b), e));
+			hc_violation(x, HC_LOST_WRITE, "%s failed", hc_desc(b, sizeof(b), e));
 		return;
 	}
 	if (have_final)
-		violation(x, HC_LOST_WRITE, "no final read");
+		hc_violation(x, HC_LOST_WRITE, "no final read");
 }
 
 static void check_key(struct ctx *x, const uint32_t *k, size_t n, bool have_final)
@@ -803,8 +489,8 @@ static void check_key(struct ctx *x, const uint32_t *k, size_t n, bool have_fina
 	explain_versions(x, k, n, HC_DELETE);
 	explain_versions(x, k, n, HC_PUT);
 	check_writes(x, k, n);
-	make_items(x, k, n);
-	sweep(x);
+	hc_make_items(x, k, n);
+	hc_sweep(x);
 	check_final(x, k, n, have_final);
 }
 
@@ -859,7 +545,7 @@ static int check_untouched(struct ctx *x, const struct hc_event *ev, size_t n, u
 			continue;
 		x->key = k;
 		x->key_bad = false;
-		violation(x, HC_LOST_WRITE, "no final read");
+		hc_violation(x, HC_LOST_WRITE, "no final read");
 	}
 	free(seen);
 	return 0;

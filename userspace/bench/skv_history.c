@@ -535,33 +535,179 @@ static long long overlapping_ops(const char *path, const struct log *all, int64_
 	return count;
 }
 
-int main(int argc, char **argv)
-{
-	struct cfg cfg;
-	struct client *cs;
-	struct skv_cluster *main_cl = NULL;
-	struct skv_cluster_stats tot = { 0 };
-	struct log all = { 0 };
-	struct hc_report rep;
-	uint64_t *known, seq = 0, start, run_end, ndecided = 0;
-	size_t codes[CODE_SLOTS] = { 0 }, other_codes = 0, ops[HC_NR_OPS] = { 0 }, windows = 0;
-	int64_t offset = real_minus_mono();
-	long long overlap = 0;
+/* What the run counted, beside the checker's report. */
+struct tally {
+	struct skv_cluster_stats cluster;
+	size_t codes[CODE_SLOTS], other_codes, ops[HC_NR_OPS], windows;
+	uint64_t decided;
+	long long overlap;
 	bool few_ops, few_overlap;
-	char *vbuf;
+};
+
+/* Start the clients, let them run --seconds, stop them: 0, or 2 if they could not run. */
+static int run_clients(const struct cfg *cfg, struct client *cs, uint64_t *run_end)
+{
+	uint64_t start;
 	int rc = 0;
 
-	parse(argc, argv, &cfg);
-	cs = calloc(cfg.clients, sizeof(*cs));
-	known = calloc(cfg.keys, sizeof(*known));
-	vbuf = malloc(cfg.value_size + 1);
-	if (!cs || !known || !vbuf || open_cluster(&cfg, &main_cl))
-		return 2;
+	for (unsigned int i = 0; i < cfg->clients; i++) {
+		cs[i].cfg = cfg;
+		cs[i].id = i + 1;
+		if (open_cluster(cfg, &cs[i].cl))
+			return 2;
+	}
+	start = now_ns();
+	for (unsigned int i = 0; i < cfg->clients; i++)
+		if (pthread_create(&cs[i].thread, NULL, client_main, &cs[i])) {
+			fprintf(stderr, "skv-history: pthread_create failed\n");
+			return 2;
+		}
+	if (cfg->ready_file) {
+		FILE *f = fopen(cfg->ready_file, "w");
+
+		if (!f || fclose(f)) {
+			fprintf(stderr, "skv-history: %s: %s\n", cfg->ready_file, strerror(errno));
+			return 2;
+		}
+	}
+	while (now_ns() - start < (uint64_t)cfg->seconds * 1000000000u) {
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 50 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	atomic_store(&stop, true);
+	*run_end = now_ns();
+	for (unsigned int i = 0; i < cfg->clients; i++) {
+		pthread_join(cs[i].thread, NULL);
+		skv_cluster_get_stats(cs[i].cl, &cs[i].st);
+		if (cs[i].err)
+			rc = 2;
+	}
+	if (rc)
+		fprintf(stderr, "skv-history: a client ran out of memory\n");
+	return rc;
+}
+
+/* The final state: every key once more, retried past transient errors. */
+static void final_reads(struct skv_cluster *cl, const struct cfg *cfg, struct log *all,
+			uint64_t *seq, uint64_t *known, char *vbuf)
+{
+	for (uint32_t k = 0; k < cfg->keys; k++) {
+		for (int attempt = 0; attempt < 5; attempt++) {
+			int r = do_op(cl, cfg, all, cfg->clients + 1, seq, k, 0, known, vbuf, true);
+
+			if (r == SKV_OK || r == SKV_E_NOT_FOUND || r == SKV_E_NOMEM)
+				break;
+			/* A failed final read says nothing: drop it, try again. */
+			if (attempt < 4)
+				all->n--;
+		}
+	}
+}
+
+/* One history from the clients' logs, and their cluster stats summed: 0 or -1 (memory). */
+static int merge_logs(const struct cfg *cfg, const struct client *cs, struct log *all,
+		      struct skv_cluster_stats *tot)
+{
+	for (unsigned int i = 0; i < cfg->clients; i++) {
+		for (size_t j = 0; j < cs[i].log.n; j++) {
+			struct hc_event *e = log_add(all);
+
+			if (!e)
+				return -1;
+			*e = cs[i].log.ev[j];
+		}
+		tot->map_fetches += cs[i].st.map_fetches;
+		tot->not_owner += cs[i].st.not_owner;
+		tot->retries += cs[i].st.retries;
+		tot->reconnects += cs[i].st.reconnects;
+		if (cs[i].st.map_version > tot->map_version)
+			tot->map_version = cs[i].st.map_version;
+	}
+	return 0;
+}
+
+static void count_ops(const struct log *all, struct tally *t)
+{
+	for (size_t i = 0; i < all->n; i++) {
+		int c = -all->ev[i].status;
+
+		if (all->ev[i].op < HC_NR_OPS)
+			t->ops[all->ev[i].op]++;
+		if (!all->ev[i].final && decided(all->ev[i].status))
+			t->decided++;
+		if (c >= 0 && c < CODE_SLOTS)
+			t->codes[c]++;
+		else
+			t->other_codes++;
+	}
+}
+
+static void report(const struct cfg *cfg, size_t nops, const struct tally *t,
+		   const struct hc_report *rep)
+{
+	const struct skv_cluster_stats *cs = &t->cluster;
+
+	printf("# skv-history: table %" PRIu64 ", %u keys, %u clients, %u s, seed %" PRIu64 "\n",
+	       cfg->table, cfg->keys, cfg->clients, cfg->seconds, cfg->seed);
+	printf("# ops: %zu (get %zu, put %zu, delete %zu, multi-get items %zu), decided %" PRIu64
+	       " (required %" PRIu64 ")\n", nops, t->ops[HC_GET], t->ops[HC_PUT],
+	       t->ops[HC_DELETE], t->ops[HC_MGET], t->decided, cfg->min_ops);
+	if (cfg->mark_file)
+		printf("# migration windows: %zu, decided ops overlapping them: %lld (required %"
+		       PRIu64 ")\n", t->windows, t->overlap, cfg->min_overlap);
+	printf("# results:");
+	for (int c = 0; c < CODE_SLOTS; c++)
+		if (t->codes[c])
+			printf(" %s %zu", skv_code_name(-c), t->codes[c]);
+	if (t->other_codes)
+		printf(" other %zu", t->other_codes);
+	printf("\n# cluster: map version %" PRIu64 ", map fetches %" PRIu64 ", not-owner %" PRIu64
+	       ", retries %" PRIu64 ", reconnects %" PRIu64 "\n", cs->map_version,
+	       cs->map_fetches, cs->not_owner, cs->retries, cs->reconnects);
+	printf("# violations: %zu on %zu keys:", rep->violations, rep->bad_keys);
+	for (int k = 0; k < HC_NR_KINDS; k++)
+		printf(" %s %zu", hc_kind_name((enum hc_kind)k), rep->by_kind[k]);
+	printf("\n");
+	for (size_t i = 0; i < rep->nr_details; i++)
+		printf("#   %s: %s\n", hc_kind_name(rep->details[i].kind), rep->details[i].msg);
+	if (rep->violations > rep->nr_details)
+		printf("#   ... and %zu more\n", rep->violations - rep->nr_details);
+	if (cfg->tap) {
+		printf("TAP version 13\n1..%d\n", HC_NR_KINDS + 2);
+		for (int k = 0; k < HC_NR_KINDS; k++)
+			printf("%sok %d - %s (%zu violations)\n", rep->by_kind[k] ? "not " : "",
+			       k + 1, hc_kind_what((enum hc_kind)k), rep->by_kind[k]);
+		printf("%sok %d - at least %" PRIu64 " operations decided (%" PRIu64 ")\n",
+		       t->few_ops ? "not " : "", HC_NR_KINDS + 1, cfg->min_ops, t->decided);
+		printf("%sok %d - at least %" PRIu64 " operations overlapped a migration (%lld)\n",
+		       t->few_overlap ? "not " : "", HC_NR_KINDS + 2, cfg->min_overlap,
+		       t->overlap);
+	}
+	if (t->few_ops)
+		printf("# too few decided operations: %" PRIu64 " < %" PRIu64 "\n", t->decided,
+		       cfg->min_ops);
+	if (t->few_overlap)
+		printf("# too few operations overlapped a migration: %lld < %" PRIu64 "\n",
+		       t->overlap, cfg->min_overlap);
+	printf("%s: %zu violations in %zu ops\n",
+	       rep->violations || t->few_ops || t->few_overlap ? "FAIL" : "PASS",
+	       rep->violations, nops);
+}
+
+/* The run, the check and the report: the exit status. */
+static int run(const struct cfg *cfg, struct client *cs, struct skv_cluster *main_cl,
+	       struct log *all, struct tally *t, uint64_t *known, char *vbuf)
+{
+	int64_t offset = real_minus_mono();
+	uint64_t seq = 0, run_end = 0;
+	struct hc_report rep;
+	int rc;
 
 	/* Preload: client 0 writes every key once; these are history too. */
-	if (cfg.preload) {
-		for (uint32_t k = 0; k < cfg.keys; k++) {
-			int r = do_op(main_cl, &cfg, &all, 0, &seq, k, 1, known, vbuf, false);
+	if (cfg->preload) {
+		for (uint32_t k = 0; k < cfg->keys; k++) {
+			int r = do_op(main_cl, cfg, all, 0, &seq, k, 1, known, vbuf, false);
 
 			if (r) {
 				fprintf(stderr, "skv-history: preload of key %u: %s\n", k,
@@ -570,156 +716,62 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-
-	for (unsigned int i = 0; i < cfg.clients; i++) {
-		cs[i].cfg = &cfg;
-		cs[i].id = i + 1;
-		if (open_cluster(&cfg, &cs[i].cl))
-			return 2;
-	}
-	start = now_ns();
-	for (unsigned int i = 0; i < cfg.clients; i++)
-		if (pthread_create(&cs[i].thread, NULL, client_main, &cs[i])) {
-			fprintf(stderr, "skv-history: pthread_create failed\n");
-			return 2;
-		}
-	if (cfg.ready_file) {
-		FILE *f = fopen(cfg.ready_file, "w");
-
-		if (!f || fclose(f)) {
-			fprintf(stderr, "skv-history: %s: %s\n", cfg.ready_file, strerror(errno));
-			return 2;
-		}
-	}
-	while (now_ns() - start < (uint64_t)cfg.seconds * 1000000000u) {
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = 50 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-	}
-	atomic_store(&stop, true);
-	run_end = now_ns();
-	for (unsigned int i = 0; i < cfg.clients; i++) {
-		pthread_join(cs[i].thread, NULL);
-		skv_cluster_get_stats(cs[i].cl, &cs[i].st);
-		if (cs[i].err)
-			rc = 2;
-	}
-	if (rc) {
-		fprintf(stderr, "skv-history: a client ran out of memory\n");
+	rc = run_clients(cfg, cs, &run_end);
+	if (rc)
+		return rc;
+	final_reads(main_cl, cfg, all, &seq, known, vbuf);
+	skv_cluster_get_stats(main_cl, &t->cluster);
+	if (merge_logs(cfg, cs, all, &t->cluster))
 		return 2;
-	}
-
-	/* The final state: every key once more, retried past transient errors. */
-	for (uint32_t k = 0; k < cfg.keys; k++) {
-		for (int attempt = 0; attempt < 5; attempt++) {
-			int r = do_op(main_cl, &cfg, &all, cfg.clients + 1, &seq, k, 0, known,
-				      vbuf, true);
-
-			if (r == SKV_OK || r == SKV_E_NOT_FOUND || r == SKV_E_NOMEM)
-				break;
-			/* A failed final read says nothing: drop it, try again. */
-			if (attempt < 4)
-				all.n--;
-		}
-	}
-	skv_cluster_get_stats(main_cl, &tot);
-
-	/* One history. */
-	for (unsigned int i = 0; i < cfg.clients; i++) {
-		for (size_t j = 0; j < cs[i].log.n; j++) {
-			struct hc_event *e = log_add(&all);
-
-			if (!e)
-				return 2;
-			*e = cs[i].log.ev[j];
-		}
-		tot.map_fetches += cs[i].st.map_fetches;
-		tot.not_owner += cs[i].st.not_owner;
-		tot.retries += cs[i].st.retries;
-		tot.reconnects += cs[i].st.reconnects;
-		if (cs[i].st.map_version > tot.map_version)
-			tot.map_version = cs[i].st.map_version;
-	}
-	for (size_t i = 0; i < all.n; i++) {
-		int c = -all.ev[i].status;
-
-		if (all.ev[i].op < HC_NR_OPS)
-			ops[all.ev[i].op]++;
-		if (!all.ev[i].final && decided(all.ev[i].status))
-			ndecided++;
-		if (c >= 0 && c < CODE_SLOTS)
-			codes[c]++;
-		else
-			other_codes++;
-	}
-	if (cfg.log && write_log(cfg.log, all.ev, all.n))
+	count_ops(all, t);
+	if (cfg->log && write_log(cfg->log, all->ev, all->n))
 		rc = 2;
-	if (cfg.mark_file) {
-		overlap = overlapping_ops(cfg.mark_file, &all, offset, run_end, &windows);
-		if (overlap < 0)
+	if (cfg->mark_file) {
+		t->overlap = overlapping_ops(cfg->mark_file, all, offset, run_end, &t->windows);
+		if (t->overlap < 0)
 			return 2;
 	}
-	few_ops = ndecided < cfg.min_ops;
-	few_overlap = (uint64_t)overlap < cfg.min_overlap;
-	if (hc_check(all.ev, all.n, cfg.keys, &rep)) {
+	t->few_ops = t->decided < cfg->min_ops;
+	t->few_overlap = (uint64_t)t->overlap < cfg->min_overlap;
+	if (hc_check(all->ev, all->n, cfg->keys, &rep)) {
 		fprintf(stderr, "skv-history: cannot check the history (out of memory?)\n");
 		return 2;
 	}
+	report(cfg, all->n, t, &rep);
+	if (rep.violations || t->few_ops || t->few_overlap)
+		rc = 1;
+	return rc;
+}
 
-	printf("# skv-history: table %" PRIu64 ", %u keys, %u clients, %u s, seed %" PRIu64 "\n",
-	       cfg.table, cfg.keys, cfg.clients, cfg.seconds, cfg.seed);
-	printf("# ops: %zu (get %zu, put %zu, delete %zu, multi-get items %zu), decided %" PRIu64
-	       " (required %" PRIu64 ")\n", all.n, ops[HC_GET], ops[HC_PUT], ops[HC_DELETE],
-	       ops[HC_MGET], ndecided, cfg.min_ops);
-	if (cfg.mark_file)
-		printf("# migration windows: %zu, decided ops overlapping them: %lld (required %"
-		       PRIu64 ")\n", windows, overlap, cfg.min_overlap);
-	printf("# results:");
-	for (int c = 0; c < CODE_SLOTS; c++)
-		if (codes[c])
-			printf(" %s %zu", skv_code_name(-c), codes[c]);
-	if (other_codes)
-		printf(" other %zu", other_codes);
-	printf("\n# cluster: map version %" PRIu64 ", map fetches %" PRIu64 ", not-owner %" PRIu64
-	       ", retries %" PRIu64 ", reconnects %" PRIu64 "\n", tot.map_version,
-	       tot.map_fetches, tot.not_owner, tot.retries, tot.reconnects);
-	printf("# violations: %zu on %zu keys:", rep.violations, rep.bad_keys);
-	for (int k = 0; k < HC_NR_KINDS; k++)
-		printf(" %s %zu", hc_kind_name((enum hc_kind)k), rep.by_kind[k]);
-	printf("\n");
-	for (size_t i = 0; i < rep.nr_details; i++)
-		printf("#   %s: %s\n", hc_kind_name(rep.details[i].kind), rep.details[i].msg);
-	if (rep.violations > rep.nr_details)
-		printf("#   ... and %zu more\n", rep.violations - rep.nr_details);
-	if (cfg.tap) {
-		printf("TAP version 13\n1..%d\n", HC_NR_KINDS + 2);
-		for (int k = 0; k < HC_NR_KINDS; k++)
-			printf("%sok %d - %s (%zu violations)\n", rep.by_kind[k] ? "not " : "",
-			       k + 1, hc_kind_what((enum hc_kind)k), rep.by_kind[k]);
-		printf("%sok %d - at least %" PRIu64 " operations decided (%" PRIu64 ")\n",
-		       few_ops ? "not " : "", HC_NR_KINDS + 1, cfg.min_ops, ndecided);
-		printf("%sok %d - at least %" PRIu64 " operations overlapped a migration (%lld)\n",
-		       few_overlap ? "not " : "", HC_NR_KINDS + 2, cfg.min_overlap, overlap);
-	}
-	if (few_ops)
-		printf("# too few decided operations: %" PRIu64 " < %" PRIu64 "\n", ndecided,
-		       cfg.min_ops);
-	if (few_overlap)
-		printf("# too few operations overlapped a migration: %lld < %" PRIu64 "\n",
-		       overlap, cfg.min_overlap);
-	printf("%s: %zu violations in %zu ops\n",
-	       rep.violations || few_ops || few_overlap ? "FAIL" : "PASS", rep.violations, all.n);
+int main(int argc, char **argv)
+{
+	struct cfg cfg;
+	struct client *cs;
+	struct skv_cluster *main_cl = NULL;
+	struct tally *t = calloc(1, sizeof(*t));
+	struct log all = { 0 };
+	uint64_t *known;
+	char *vbuf;
+	int rc = 2;
 
-	for (unsigned int i = 0; i < cfg.clients; i++) {
-		skv_cluster_close(cs[i].cl);
-		free(cs[i].log.ev);
+	parse(argc, argv, &cfg);
+	cs = calloc(cfg.clients, sizeof(*cs));
+	known = calloc(cfg.keys, sizeof(*known));
+	vbuf = malloc(cfg.value_size + 1);
+	if (t && cs && known && vbuf && !open_cluster(&cfg, &main_cl))
+		rc = run(&cfg, cs, main_cl, &all, t, known, vbuf);
+	/* Clients still running (a failed start) keep their connections. */
+	if (rc != 2 || atomic_load(&stop)) {
+		for (unsigned int i = 0; cs && i < cfg.clients; i++) {
+			skv_cluster_close(cs[i].cl);
+			free(cs[i].log.ev);
+		}
 	}
 	skv_cluster_close(main_cl);
 	free(all.ev);
 	free(cs);
 	free(known);
 	free(vbuf);
-	if (rep.violations || few_ops || few_overlap)
-		return 1;
+	free(t);
 	return rc;
 }

@@ -67,43 +67,21 @@ static void apply(struct hc_event *e, struct reg *r, uint64_t *version, uint64_t
 {
 	uint64_t cur = r->live ? r->version : 0;
 
-	switch (e->op) {
-	case HC_GET:
-	case HC_MGET:
+	if (e->op == HC_GET || e->op == HC_MGET) {
 		e->status = r->live ? SKV_OK : SKV_E_NOT_FOUND;
 		e->version = r->version;
 		e->value = r->live ? r->value : 0;
-		break;
-	case HC_PUT:
-		if (e->expect && e->expect != cur) {
-			e->status = SKV_E_VERSION_MISMATCH;
-			e->version = cur;
-			break;
-		}
-		if (!takes_effect)
-			break;
-		r->live = true;
+	} else if (e->op == HC_DELETE && !r->live) {
+		e->status = SKV_E_NOT_FOUND;
+		e->version = r->version;
+	} else if (e->expect && e->expect != cur) {
+		e->status = SKV_E_VERSION_MISMATCH;
+		e->version = cur;
+	} else if (takes_effect) {
+		r->live = e->op == HC_PUT;
 		r->version = ++*version;
 		r->value = e->value;
 		e->version = r->version;
-		break;
-	default:
-		if (!r->live) {
-			e->status = SKV_E_NOT_FOUND;
-			e->version = r->version;
-			break;
-		}
-		if (e->expect && e->expect != cur) {
-			e->status = SKV_E_VERSION_MISMATCH;
-			e->version = cur;
-			break;
-		}
-		if (!takes_effect)
-			break;
-		r->live = false;
-		r->version = ++*version;
-		e->version = r->version;
-		break;
 	}
 	/* What the client saw last: what its next conditional write expects. */
 	if (e->status == SKV_E_TIMEOUT)

@@ -6,7 +6,7 @@
  *
  *   skv-fake-node --base-port P [--nodes N] [--coord-port C]
  *                 [--move-at S --move-for S] [--retry-pct N] [--mark-file F]
- *                 [--stale-every N] [--lose-every N] [--lifetime S]
+ *                 [--move-when FILE] [--stale-every N] [--lose-every N] [--lifetime S]
  *
  * N nodes (ids 1..N) listen on 127.0.0.1:P.. and split table 1's hash
  * space evenly; they share one store (fake_store: GET, PUT, DELETE,
@@ -16,8 +16,9 @@
  * Rocksteady migration would look to a client: node 1 answers NOT_OWNER
  * for it, the map names node 2, and for --move-for seconds node 2 answers
  * RETRY (retry_us 100) to --retry-pct percent of the reads in it (keys not
- * pulled yet).  The marks "migration-start" / "migration-end" go to
- * --mark-file.  --stale-every / --lose-every make the store lie (see
+ * pulled yet).  --move-when FILE: the move starts once FILE exists (then
+ * --move-at counts from there).  The marks "migration-start" /
+ * "migration-end" go to --mark-file.  --stale-every / --lose-every make the store lie (see
  * fake_store_set_faults()).
  */
 #include <endian.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include <steadykv/coord.h>
@@ -41,7 +43,7 @@ static int nnodes = 2;
 static int base_port;
 static double move_at = -1, move_for = 1;
 static int retry_pct;
-static const char *mark_file;
+static const char *mark_file, *move_when;
 static atomic_int phase;	/* 0 before, 1 migrating, 2 moved */
 static atomic_ullong map_version = 1;
 static uint64_t moved_lo, moved_hi;
@@ -131,33 +133,21 @@ static int coord_handler(struct fake_server *s, const struct fake_req *req)
 /* The key hash of a data request (a MULTI-GET's first key), or -1 if it has none. */
 static int request_hash(const struct fake_req *req, uint64_t *hash)
 {
-	const uint8_t *b = req->body;
+	/* The first key's length is at 16 in both bodies; its bytes follow the fixed part. */
+	size_t key_at = req->opcode == SKV_OP_MULTI_GET ? 18 : 24;
 	uint16_t kl;
 
-	switch (req->opcode) {
-	case SKV_OP_GET:
-	case SKV_OP_PUT:
-	case SKV_OP_DELETE:
-		if (req->body_len < 24)
-			return -1;
-		memcpy(&kl, b + 16, 2);
-		kl = le16toh(kl);
-		if ((size_t)kl + 24 > req->body_len)
-			return -1;
-		*hash = XXH64(b + 24, kl, SKV_KEY_HASH_SEED);
-		return 0;
-	case SKV_OP_MULTI_GET:
-		if (req->body_len < 18)
-			return -1;
-		memcpy(&kl, b + 16, 2);
-		kl = le16toh(kl);
-		if ((size_t)kl + 18 > req->body_len)
-			return -1;
-		*hash = XXH64(b + 18, kl, SKV_KEY_HASH_SEED);
-		return 0;
-	default:
+	if (req->opcode != SKV_OP_GET && req->opcode != SKV_OP_PUT &&
+	    req->opcode != SKV_OP_DELETE && req->opcode != SKV_OP_MULTI_GET)
 		return -1;
-	}
+	if (req->body_len < key_at)
+		return -1;
+	memcpy(&kl, req->body + 16, 2);
+	kl = le16toh(kl);
+	if ((size_t)kl + key_at > req->body_len)
+		return -1;
+	*hash = XXH64(req->body + key_at, kl, SKV_KEY_HASH_SEED);
+	return 0;
 }
 
 /* A node (tag: its id): ownership and the migration's RETRYs, then the shared store. */
@@ -233,6 +223,8 @@ int main(int argc, char **argv)
 			retry_pct = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--mark-file"))
 			mark_file = argv[i + 1];
+		else if (!strcmp(argv[i], "--move-when"))
+			move_when = argv[i + 1];
 		else if (!strcmp(argv[i], "--lifetime"))
 			lifetime = atof(argv[i + 1]);
 		else if (!strcmp(argv[i], "--stale-every"))
@@ -244,10 +236,12 @@ int main(int argc, char **argv)
 	}
 	if (i != argc || base <= 0 || base + nnodes > 65536 || cport < 0 || cport > 65535 ||
 	    nnodes < 1 || nnodes > MAX_NODES || (move_at >= 0 && nnodes < 2) ||
+	    (move_when && move_at < 0) ||
 	    stale_every < 0 || lose_every < 0) {
 		fprintf(stderr, "usage: skv-fake-node --base-port P [--nodes N] [--coord-port C] "
 			"[--move-at S --move-for S] [--retry-pct N] [--mark-file F]\n"
-			"                     [--stale-every N] [--lose-every N] [--lifetime S]\n");
+			"                     [--move-when FILE] [--stale-every N] [--lose-every N]\n"
+			"                     [--lifetime S]\n");
 		return 2;
 	}
 	st = fake_store_new();
@@ -265,6 +259,11 @@ int main(int argc, char **argv)
 	printf("ready\n");
 	fflush(stdout);
 	if (move_at >= 0) {
+		/* A condition, not a time: wait for the file (as long as the fake lives). */
+		while (move_when && access(move_when, F_OK) && lifetime > 0) {
+			sleep_s(0.01);
+			lifetime -= 0.01;
+		}
 		sleep_s(move_at);
 		atomic_store(&phase, 1);
 		atomic_fetch_add(&map_version, 1);

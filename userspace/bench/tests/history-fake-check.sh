@@ -6,35 +6,19 @@
 # (decided operations, operations overlapping the migration) must hold or
 # fail the run; against a store that serves stale data and loses writes,
 # the run must fail and name those anomalies.
-set -uo pipefail
-top=$(cd "$(dirname "$0")/../../.." && pwd)
-bin=$top/build/bin
-tmp=$(mktemp -d)
-fake_pid=
-cleanup() {
-	[[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-n=0
-fail=0
-t() {	# t DESCRIPTION COMMAND...
-	local d=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; fail=$((fail + 1)); fi
-}
+# shellcheck source=fake-lib.sh
+source "$(dirname "$0")/fake-lib.sh"
 # ports from the pid, so parallel runs do not collide (fake-node-check.sh
 # uses 30000 + ...)
 base=$((40000 + ($$ % 1000) * 8))
 
 fake() {	# fake ARGS...: (re)start the fake cluster, wait until it listens
 	[[ -n "$fake_pid" ]] && { kill "$fake_pid" 2>/dev/null; wait "$fake_pid" 2>/dev/null; }
-	rm -f "$tmp/marks"
+	rm -f "$tmp/marks" "$tmp/ready"
 	"$bin/skv-fake-node" --base-port $((base + 1)) --nodes 2 --coord-port "$base" \
 		--lifetime 60 "$@" >"$tmp/fake.out" 2>&1 &
 	fake_pid=$!
-	for _ in $(seq 50); do grep -q ready "$tmp/fake.out" 2>/dev/null && break; sleep 0.1; done
+	fake_ready
 }
 
 history() {	# history OUT ARGS...: skv-history's exit status
@@ -48,10 +32,11 @@ history() {	# history OUT ARGS...: skv-history's exit status
 }
 
 echo "TAP version 13"
-# A migration 1 s in, for 1 s, inside the 3 s run.
-fake --move-at 1 --move-for 1 --retry-pct 30 --mark-file "$tmp/marks"
+# A migration of 1 s that starts once the clients run (the ready file),
+# inside their 3 s.
+fake --move-when "$tmp/ready" --move-at 0 --move-for 1 --retry-pct 30 --mark-file "$tmp/marks"
 history "$tmp/hc" --keys 16 --clients 16 --seconds 3 --seed 1 --tap --min-ops 1000 \
-	--mark-file "$tmp/marks" --min-overlap 100
+	--mark-file "$tmp/marks" --min-overlap 100 --ready-file "$tmp/ready"
 t "honest store, 16 keys, 16 clients, across a migration: linearizable" test $? -eq 0
 t "high contention: MULTI-GET items were checked" \
 	grep -Eq '^# ops: .* multi-get items [1-9][0-9]*\)' "$tmp/hc"
