@@ -237,14 +237,15 @@ t_unreachable_source() {
 	history_ok "$out"
 }
 
-# High contention: 16 clients on 16 keys of table 1 while its lower half
-# moves; the checker decides linearizability of every key's history, and
+# High contention: 16 clients on 16 keys of table 1, a tenth of their
+# operations MULTI-GETs, while its lower half moves; the checker decides
+# linearizability of every key's history, and
 # the run fails unless enough operations were decided and some of them
 # overlapped the migration (its window written to a mark file).
 t_history_high_contention() {
 	local out=$SKV_TMP/hist6 marks=$SKV_TMP/marks6 ready=$SKV_TMP/ready6 to
 	: >"$marks"
-	history 1 30 "$out" --seed 6 --keys 16 --clients 16 --min-ops 1000 \
+	history 1 30 "$out" --seed 6 --keys 16 --clients 16 --mget-pct 10 --min-ops 1000 \
 		--mark-file "$marks" --min-overlap 20 --ready-file "$ready"
 	skv_wait_file "$ready" || { skv_fail "skv-history did not start"; return 1; }
 	to=2

@@ -329,7 +329,7 @@ static void usage(void)
 		"                  few keys and many clients (--keys 16 --clients 16) make\n"
 		"                  operations on one key overlap\n"
 		"  --mget-pct P    P%% of the operations are MULTI-GETs of up to %d keys of one\n"
-		"                  node (default 10), each key's item checked as a read\n"
+		"                  node (default 0), each key's item checked as a read\n"
 		"  --log FILE      write every operation, one a line\n"
 		"  --tap           TAP lines: one per anomaly kind and requirement\n"
 		"  --min-ops N     fail unless at least N operations were decided by the\n"
@@ -363,7 +363,7 @@ static void parse(int argc, char **argv, struct cfg *cfg)
 
 	*cfg = (struct cfg){ .keys = 100, .clients = 4, .seconds = 10, .seed = 1,
 			     .preload = true, .timeout_ms = 5000, .value_size = 32,
-			     .mget_pct = 10 };
+			     .mget_pct = 0 };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -35,7 +35,7 @@ echo "TAP version 13"
 # A migration of 1 s that starts once the clients run (the ready file),
 # inside their 3 s.
 fake --move-when "$tmp/ready" --move-at 0 --move-for 1 --retry-pct 30 --mark-file "$tmp/marks"
-history "$tmp/hc" --keys 16 --clients 16 --seconds 3 --seed 1 --tap --min-ops 1000 \
+history "$tmp/hc" --keys 16 --clients 16 --mget-pct 10 --seconds 3 --seed 1 --tap --min-ops 1000 \
 	--mark-file "$tmp/marks" --min-overlap 100 --ready-file "$tmp/ready"
 t "honest store, 16 keys, 16 clients, across a migration: linearizable" test $? -eq 0
 t "high contention: MULTI-GET items were checked" \
@@ -43,7 +43,7 @@ t "high contention: MULTI-GET items were checked" \
 t "the migration overlapped decided operations" \
 	grep -Eq '^# migration windows: 1, decided ops overlapping them: [1-9][0-9]{2,}' "$tmp/hc"
 fake
-history "$tmp/broad" --keys 1000 --clients 4 --seconds 2 --seed 2 --min-ops 1000
+history "$tmp/broad" --keys 1000 --clients 4 --mget-pct 10 --seconds 2 --seed 2 --min-ops 1000
 t "honest store, 1000 keys, 4 clients: linearizable" test $? -eq 0
 history "$tmp/few" --keys 16 --clients 2 --seconds 1 --seed 3 --min-ops 100000000
 t "fewer decided operations than --min-ops fail the run" test $? -eq 1
@@ -53,7 +53,7 @@ history "$tmp/nomig" --keys 16 --clients 2 --seconds 1 --seed 4 --mark-file "$tm
 	--min-overlap 1
 t "no operation overlapping a migration fails the run" test $? -eq 1
 fake --stale-every 7 --lose-every 5
-history "$tmp/liar" --keys 16 --clients 16 --seconds 2 --seed 5 --tap
+history "$tmp/liar" --keys 16 --clients 16 --mget-pct 10 --seconds 2 --seed 5 --tap
 t "a store serving stale data and losing writes fails the run" test $? -eq 1
 t "  lost writes found" grep -Eq '^not ok [0-9]+ - no read older than an acknowledged PUT' "$tmp/liar"
 t "  stale reads found" grep -Eq '^# violations: .* stale-read [1-9]' "$tmp/liar"
