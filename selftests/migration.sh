@@ -238,21 +238,25 @@ t_unreachable_source() {
 }
 
 # High contention: 16 clients on 16 keys of table 1, a tenth of their
-# operations MULTI-GETs, while its lower half moves; the checker decides
-# linearizability of every key's history, and
-# the run fails unless enough operations were decided and some of them
-# overlapped the migration (its window written to a mark file).
+# operations MULTI-GETs, while its lower half moves; the clients run from
+# before the migration starts until it is over, the checker decides
+# linearizability of every key's history, and the run fails unless enough
+# operations were decided and some of them overlapped the migration (its
+# window written to a mark file).
 t_history_high_contention() {
-	local out=$SKV_TMP/hist6 marks=$SKV_TMP/marks6 ready=$SKV_TMP/ready6 to
+	local out=$SKV_TMP/hist6 marks=$SKV_TMP/marks6 ready=$SKV_TMP/ready6 over=$SKV_TMP/over6
+	local to=2 rc
 	: >"$marks"
-	history 1 30 "$out" --seed 6 --keys 16 --clients 16 --mget-pct 10 --min-ops 1000 \
-		--mark-file "$marks" --min-overlap 20 --ready-file "$ready"
+	history 1 10 "$out" --seed 6 --keys 16 --clients 16 --mget-pct 10 --min-ops 1000 \
+		--mark-file "$marks" --min-overlap 20 --ready-file "$ready" --run-until "$over"
 	skv_wait_file "$ready" || { skv_fail "skv-history did not start"; return 1; }
-	to=2
 	[[ $(owner 1 $ZERO) == 2 ]] && to=1
 	echo "$(date +%s%N) migration-start" >>"$marks"
-	migrate_wait 1 "0-$HALF" "$to" || return 1
+	migrate_wait 1 "0-$HALF" "$to"
+	rc=$?
 	echo "$(date +%s%N) migration-end" >>"$marks"
+	touch "$over"
+	((rc == 0)) || return 1
 	[[ $(owner 1 $ZERO) == "$to" ]] || { skv_fail "owner of hash 0 is $(owner 1 $ZERO), not $to"; return 1; }
 	history_ok "$out"
 }

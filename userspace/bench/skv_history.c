@@ -20,12 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "history_check.h"
 #include "steadykv_cluster.h"
 
 #define CODE_SLOTS	128	/* codes 0..-127 counted by -code; local ones beyond */
 #define MGET_KEYS	4	/* keys asked for by one MULTI-GET, at most */
+#define UNTIL_MAX_S	600	/* --run-until waits this long past --seconds at most */
 
 struct cfg {
 	char host[128];
@@ -45,6 +47,7 @@ struct cfg {
 	const char *mark_file;		/* "NS migration-start|end" lines, CLOCK_REALTIME */
 	uint64_t min_overlap;		/* decided operations overlapping a migration required */
 	const char *ready_file;		/* created once the clients run */
+	const char *until_file;		/* run on past --seconds until it exists */
 };
 
 struct log {
@@ -324,7 +327,7 @@ static void usage(void)
 		"                   [--seed X] [--log FILE] [--tap] [--preload|--no-preload]\n"
 		"                   [--timeout-ms MS] [--value-size B] [--mget-pct P]\n"
 		"                   [--min-ops N] [--mark-file F --min-overlap N]\n"
-		"                   [--ready-file F]\n"
+		"                   [--ready-file F] [--run-until F]\n"
 		"  --keys N, --clients C  N keys (default 100), C client threads (default 4);\n"
 		"                  few keys and many clients (--keys 16 --clients 16) make\n"
 		"                  operations on one key overlap\n"
@@ -339,7 +342,10 @@ static void usage(void)
 		"                  the run) is a migration's window\n"
 		"  --min-overlap N fail unless at least N decided operations overlapped a\n"
 		"                  window of --mark-file\n"
-		"  --ready-file F  create F once the clients run (after the preload)\n", MGET_KEYS);
+		"  --ready-file F  create F once the clients run (after the preload)\n"
+		"  --run-until F   after --seconds, run on until F exists (%d s more at most):\n"
+		"                  a test creates F once its migration is over\n", MGET_KEYS,
+		UNTIL_MAX_S);
 	exit(2);
 }
 
@@ -407,6 +413,8 @@ static void parse(int argc, char **argv, struct cfg *cfg)
 			cfg->min_overlap = num(v, UINT64_MAX);
 		else if (!strcmp(a, "--ready-file"))
 			cfg->ready_file = v;
+		else if (!strcmp(a, "--run-until"))
+			cfg->until_file = v;
 		else
 			usage();
 	}
@@ -570,7 +578,9 @@ static int run_clients(const struct cfg *cfg, struct client *cs, uint64_t *run_e
 			return 2;
 		}
 	}
-	while (now_ns() - start < (uint64_t)cfg->seconds * 1000000000u) {
+	while (now_ns() - start < (uint64_t)cfg->seconds * 1000000000u ||
+	       (cfg->until_file && access(cfg->until_file, F_OK) &&
+		now_ns() - start < (uint64_t)(cfg->seconds + UNTIL_MAX_S) * 1000000000u)) {
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = 50 * 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
