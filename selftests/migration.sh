@@ -98,7 +98,7 @@ t_create() {
 # recorded clients run; the checker must find nothing.
 t_history_under_migration() {
 	local out=$SKV_TMP/hist1
-	history 1 30 "$out" --seed 1
+	history 1 30 "$out" --seed 1 --min-ops 500
 	sleep 4
 	migrate_wait 1 "0-$HALF" 2 || return 1
 	[[ $(owner 1 $ZERO) == 2 ]] || { skv_fail "map owner of hash 0 is $(owner 1 $ZERO), not 2"; return 1; }
@@ -109,7 +109,7 @@ t_history_under_migration() {
 
 t_back_and_forth() {
 	local out=$SKV_TMP/hist2 i to
-	history 1 60 "$out" --seed 2
+	history 1 60 "$out" --seed 2 --min-ops 500
 	sleep 2
 	for i in 1 2 3 4 5 6; do
 		to=$((i % 2 + 1))
@@ -161,7 +161,7 @@ t_source_cleaning() {
 	ip netns exec "$C" steadykvctl node set mem-limit 24M >/dev/null ||
 		{ skv_fail "mem-limit"; return 1; }
 	before=$(ip netns exec "$C" steadykvctl -j node show | jq -r .cleaner_passes)
-	history 4 25 "$out" --seed 3 --value-size 4000
+	history 4 25 "$out" --seed 3 --value-size 4000 --min-ops 200
 	sleep 6
 	migrate_wait 4 "0-max" 1 || return 1
 	history_ok "$out" || return 1
@@ -172,7 +172,7 @@ t_source_cleaning() {
 
 t_cancel_rolls_back() {
 	local out=$SKV_TMP/hist4 id st
-	history 3 25 "$out" --seed 4
+	history 3 25 "$out" --seed 4 --min-ops 200
 	sleep 2
 	# Slow on purpose: one partition, small pulls, so it can be cancelled mid-way.
 	ctl migrate 3 "0-0x3fffffffffffffff" --to 1 --partitions 1 --inflight 1 \
@@ -233,7 +233,31 @@ t_unreachable_source() {
 	[[ $st == failed ]] || { skv_fail "migration from an unreachable source ended '$st'"; return 1; }
 	skv_info "failure: $(last_mig | jq -r .msg)"
 	[[ $(owner 1 $ZERO) == 1 ]] || { skv_fail "owner moved to $(owner 1 $ZERO)"; return 1; }
-	history 1 4 "$out" --seed 5
+	history 1 4 "$out" --seed 5 --min-ops 50
+	history_ok "$out"
+}
+
+# High contention: 16 clients on 16 keys of table 1, a tenth of their
+# operations MULTI-GETs, while its lower half moves; the clients run from
+# before the migration starts until it is over, the checker decides
+# linearizability of every key's history, and the run fails unless enough
+# operations were decided and some of them overlapped the migration (its
+# window written to a mark file).
+t_history_high_contention() {
+	local out=$SKV_TMP/hist6 marks=$SKV_TMP/marks6 ready=$SKV_TMP/ready6 over=$SKV_TMP/over6
+	local to=2 rc
+	: >"$marks"
+	history 1 10 "$out" --seed 6 --keys 16 --clients 16 --mget-pct 10 --min-ops 1000 \
+		--mark-file "$marks" --min-overlap 20 --ready-file "$ready" --run-until "$over"
+	skv_wait_file "$ready" || { skv_fail "skv-history did not start"; return 1; }
+	[[ $(owner 1 $ZERO) == 2 ]] && to=1
+	echo "$(date +%s%N) migration-start" >>"$marks"
+	migrate_wait 1 "0-$HALF" "$to"
+	rc=$?
+	echo "$(date +%s%N) migration-end" >>"$marks"
+	touch "$over"
+	((rc == 0)) || return 1
+	[[ $(owner 1 $ZERO) == "$to" ]] || { skv_fail "owner of hash 0 is $(owner 1 $ZERO), not $to"; return 1; }
 	history_ok "$out"
 }
 
@@ -249,5 +273,6 @@ skv_test "source cleaning during migration" t_source_cleaning
 skv_test "cancel mid-way rolls back" t_cancel_rolls_back
 skv_test "bad requests are refused and change nothing" t_bad_requests
 skv_test "unreachable source: fails cleanly, source keeps serving" t_unreachable_source
+skv_test "16 clients on 16 keys while a half moves: linearizable" t_history_high_contention
 skv_test "kernel log clean" skv_dmesg_clean
 skv_finish

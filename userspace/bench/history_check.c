@@ -1,33 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The history checker (history_check.h).  Per key: events in invoke order,
- * acknowledged writes swept in completion order so that "the newest write
- * acknowledged before time t" is a running maximum of versions.
+ * The linearizability checker (history_check.h), first half: per key, the
+ * writes that took effect, ordered by version (acknowledged ones, then
+ * unknown-outcome ones that answers explain), and the store's rules along
+ * that order (passes 1-4); history_order.c places every operation and
+ * checks real time (passes 5-6).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "history_check.h"
-#include "steadykv.h"
+#include "history_check_int.h"
+
+static const struct {
+	const char *name, *what;
+} kinds[HC_NR_KINDS] = {
+	[HC_LOST_WRITE] = { "lost-write",
+		"no read older than an acknowledged PUT before it; a final read of each key" },
+	[HC_RESURRECTED] = { "resurrected-delete",
+		"no read of a value older than an acknowledged DELETE before it" },
+	[HC_STALE_READ] = { "stale-read", "no read older than a read finished before it began" },
+	[HC_VANISHED] = { "vanished-write",
+		"an unknown-outcome write a read saw does not vanish later" },
+	[HC_BAD_VALUE] = { "bad-value",
+		"every value read was written at its version, and before the read ended" },
+	[HC_UNEXPLAINED] = { "unexplained-version",
+		"every tombstone and VERSION_MISMATCH version is one a write made" },
+	[HC_VERSION_ORDER] = { "version-order",
+		"versions of writes are unique and grow in real-time order" },
+	[HC_COND_REFUSED] = { "conditional-refused",
+		"a conditional write is refused only when the current version differs" },
+	[HC_COND_ACCEPTED] = { "conditional-accepted",
+		"a conditional write succeeds only on the version it expects" },
+};
 
 const char *hc_kind_name(enum hc_kind k)
 {
-	switch (k) {
-	case HC_LOST_WRITE:
-		return "lost-write";
-	case HC_STALE_READ:
-		return "stale-read";
-	case HC_BAD_VALUE:
-		return "bad-value";
-	case HC_VERSION_ORDER:
-		return "version-order";
-	case HC_CONDITIONAL:
-		return "conditional";
-	default:
-		return "?";
-	}
+	return (unsigned int)k < HC_NR_KINDS ? kinds[k].name : "?";
+}
+
+const char *hc_kind_what(enum hc_kind k)
+{
+	return (unsigned int)k < HC_NR_KINDS ? kinds[k].what : "?";
 }
 
 enum hc_outcome hc_outcome(const struct hc_event *e)
@@ -42,89 +57,105 @@ enum hc_outcome hc_outcome(const struct hc_event *e)
 	return HC_UNKNOWN;
 }
 
-struct ctx {
-	const struct hc_event *ev;
-	struct hc_report *rep;
-	uint32_t *vals;		/* indices of PUTs, sorted by value id */
-	size_t nvals;
-	/* Per-key scratch (indices into ev). */
-	uint32_t *acked_by_complete;
-	uint32_t *acked_by_version;
-	uint32_t *cond;
-	size_t nacked, ncond;
-};
+static const char *op_name(const struct hc_event *e)
+{
+	switch (e->op) {
+	case HC_GET:
+		return e->final ? "final GET" : "GET";
+	case HC_MGET:
+		return "MULTI-GET item";
+	case HC_PUT:
+		return e->expect ? "conditional PUT" : "PUT";
+	default:
+		return e->expect ? "conditional DELETE" : "DELETE";
+	}
+}
 
-static void violation(struct ctx *x, enum hc_kind kind, uint32_t key, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+/* "conditional PUT of client 3 [120..130 us] OK v7" */
+const char *hc_desc(char *buf, size_t len, const struct hc_event *e)
+{
+	char exp[32] = "";
 
-static void violation(struct ctx *x, enum hc_kind kind, uint32_t key, const char *fmt, ...)
+	if (e->expect)
+		snprintf(exp, sizeof(exp), " (expect v%llu)", (unsigned long long)e->expect);
+	snprintf(buf, len, "%s%s of client %u [%.0f..%.0f us] %s v%llu", op_name(e), exp,
+		 e->client, (double)e->invoke_ns / 1000.0, (double)e->complete_ns / 1000.0,
+		 skv_code_name(e->status), (unsigned long long)e->version);
+	return buf;
+}
+
+/* Count every violation; keep the text of the first one of each bad key. */
+void hc_violation(struct ctx *x, enum hc_kind kind, const char *fmt, ...)
 {
 	struct hc_report *r = x->rep;
+	struct hc_violation *d;
 	va_list ap;
+	int len;
 
 	r->violations++;
 	r->by_kind[kind]++;
+	if (x->key_bad)
+		return;
+	x->key_bad = true;
+	r->bad_keys++;
 	if (r->nr_details == HC_MAX_DETAILS)
 		return;
-	r->details[r->nr_details].kind = kind;
-	r->details[r->nr_details].key = key;
+	d = &r->details[r->nr_details++];
+	d->kind = kind;
+	d->key = x->key;
+	len = snprintf(d->msg, sizeof(d->msg), "key %u: ", x->key);
 	va_start(ap, fmt);
-	vsnprintf(r->details[r->nr_details].msg, sizeof(r->details[0].msg), fmt, ap);
+	vsnprintf(d->msg + len, sizeof(d->msg) - (size_t)len, fmt, ap);
 	va_end(ap);
-	r->nr_details++;
 }
 
-static int cmp_u64(uint64_t a, uint64_t b)
+int hc_cmp_u64(uint64_t a, uint64_t b)
 {
 	return a < b ? -1 : a > b;
 }
 
 static int by_key_invoke(const void *a, const void *b, void *arg)
 {
-	const struct hc_event *sort_ev = arg;
+	const struct hc_event *ev = arg;
+	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
 
-	const struct hc_event *x = &sort_ev[*(const uint32_t *)a];
-	const struct hc_event *y = &sort_ev[*(const uint32_t *)b];
-
-	if (x->key != y->key)
-		return x->key < y->key ? -1 : 1;
-	if (x->invoke_ns != y->invoke_ns)
-		return cmp_u64(x->invoke_ns, y->invoke_ns);
-	return cmp_u64(*(const uint32_t *)a, *(const uint32_t *)b);
+	if (ev[i].key != ev[j].key)
+		return ev[i].key < ev[j].key ? -1 : 1;
+	if (ev[i].invoke_ns != ev[j].invoke_ns)
+		return hc_cmp_u64(ev[i].invoke_ns, ev[j].invoke_ns);
+	return hc_cmp_u64(i, j);
 }
 
 static int by_value(const void *a, const void *b, void *arg)
 {
-	const struct hc_event *sort_ev = arg;
+	const struct hc_event *ev = arg;
 
-	return cmp_u64(sort_ev[*(const uint32_t *)a].value, sort_ev[*(const uint32_t *)b].value);
+	return hc_cmp_u64(ev[*(const uint32_t *)a].value, ev[*(const uint32_t *)b].value);
 }
 
-static int by_complete(const void *a, const void *b, void *arg)
-{
-	const struct hc_event *sort_ev = arg;
-
-	return cmp_u64(sort_ev[*(const uint32_t *)a].complete_ns,
-		       sort_ev[*(const uint32_t *)b].complete_ns);
-}
-
+/* Answers by the version they name, then by completion. */
 static int by_version(const void *a, const void *b, void *arg)
 {
-	const struct hc_event *sort_ev = arg;
+	const struct hc_event *ev = arg;
+	const struct hc_event *x = &ev[*(const uint32_t *)a], *y = &ev[*(const uint32_t *)b];
 
-	return cmp_u64(sort_ev[*(const uint32_t *)a].version,
-		       sort_ev[*(const uint32_t *)b].version);
+	if (x->version != y->version)
+		return hc_cmp_u64(x->version, y->version);
+	return hc_cmp_u64(x->complete_ns, y->complete_ns);
 }
 
-static int by_expect(const void *a, const void *b, void *arg)
+static int wr_cmp(const void *a, const void *b)
 {
-	const struct hc_event *sort_ev = arg;
+	const struct wr *x = a, *y = b;
 
-	return cmp_u64(sort_ev[*(const uint32_t *)a].expect,
-		       sort_ev[*(const uint32_t *)b].expect);
+	if (x->version != y->version)
+		return hc_cmp_u64(x->version, y->version);
+	if (x->ev != y->ev)
+		return hc_cmp_u64(x->ev, y->ev);
+	return (int)x->open - (int)y->open;
 }
 
-static const struct hc_event *writer_of(const struct ctx *x, uint64_t value)
+static const struct hc_event *writer_of(const struct ctx *x, uint64_t value, uint32_t *idx)
 {
 	size_t lo = 0, hi = x->nvals;
 
@@ -136,233 +167,388 @@ static const struct hc_event *writer_of(const struct ctx *x, uint64_t value)
 		else
 			hi = mid;
 	}
-	if (lo < x->nvals && x->ev[x->vals[lo]].value == value)
-		return &x->ev[x->vals[lo]];
+	if (lo < x->nvals && x->ev[x->vals[lo]].value == value) {
+		*idx = x->vals[lo];
+		return &x->ev[*idx];
+	}
 	return NULL;
 }
 
-static bool is_write(const struct hc_event *e)
+/* The write that took effect as version v among the first n of W (sorted), or NULL. */
+const struct wr *hc_write_at(const struct ctx *x, uint64_t v, size_t n)
 {
-	return e->op == HC_PUT || e->op == HC_DELETE;
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->w[mid].version < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && x->w[lo].version == v ? &x->w[lo] : NULL;
 }
 
-static const char *op_name(const struct hc_event *e)
+static void add_write(struct ctx *x, uint64_t version, uint32_t ev, bool open)
 {
-	if (e->op == HC_GET)
-		return e->final ? "final GET" : "GET";
-	if (e->op == HC_PUT)
-		return e->expect ? "conditional PUT" : "PUT";
-	return e->expect ? "conditional DELETE" : "DELETE";
+	x->w[x->nw++] = (struct wr){ .version = version, .ev = ev, .open = open };
 }
 
-static double us(uint64_t ns)
+/* Sort W, one entry per (version, event): a read may explain the same write many times. */
+static void sort_writes(struct ctx *x)
 {
-	return (double)ns / 1000.0;
+	size_t out = 0;
+
+	qsort(x->w, x->nw, sizeof(*x->w), wr_cmp);
+	for (size_t i = 0; i < x->nw; i++) {
+		if (out && x->w[out - 1].version == x->w[i].version &&
+		    x->w[out - 1].ev == x->w[i].ev)
+			continue;
+		x->w[out++] = x->w[i];
+	}
+	x->nw = out;
+}
+
+/* Unknown-outcome writes of op, in invoke order (k is). */
+static size_t collect_cands(struct ctx *x, const uint32_t *k, size_t n, uint8_t op,
+			    struct cand *c)
+{
+	size_t nc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct hc_event *e = &x->ev[k[i]];
+		enum hc_outcome o = hc_outcome(e);
+
+		if (e->op != op || o == HC_REFUSED || (o == HC_ACKED && !e->ambiguous))
+			continue;
+		c[nc++] = (struct cand){ .invoke = e->invoke_ns, .ev = k[i] };
+	}
+	return nc;
+}
+
+static bool cand_free(const struct ctx *x, const struct cand *c)
+{
+	return x->ev[c->ev].ambiguous || !(x->flags[c->ev] & F_USED);
 }
 
 /*
- * A DELETE that may have removed the key after write w: acknowledged with
- * a higher version, or of unknown outcome and not over before w began;
- * and begun before the read r ended.
+ * The unknown-outcome write of c[] (by invoke) to give a version: the
+ * latest one begun before `before` that may still take one (a resent one
+ * may have landed more than once), so that earlier ones, which can
+ * explain more, stay free.
  */
-static bool later_delete(const struct ctx *x, const uint32_t *k, size_t n,
-			 const struct hc_event *w, const struct hc_event *r)
+const struct cand *hc_pick_cand(const struct ctx *x, const struct cand *c, size_t nc,
+				    uint64_t before)
 {
+	size_t lo = 0, hi = nc;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c[mid].invoke < before)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo-- > 0)
+		if (cand_free(x, &c[lo]))
+			return &c[lo];
+	return NULL;
+}
+
+static int fixed_by_pos(const void *a, const void *b)
+{
+	const struct fixed *x = a, *y = b;
+
+	return hc_cmp_u64(x->pos, y->pos);
+}
+
+/*
+ * The places that answers name outright (acknowledged writes, reads of a
+ * version), so that a write given version v must begin before any of them
+ * beyond 4v has completed.
+ */
+static void collect_fixed(struct ctx *x, const uint32_t *k, size_t n)
+{
+	x->nfixed = 0;
 	for (size_t i = 0; i < n; i++) {
-		const struct hc_event *d = &x->ev[k[i]];
-		enum hc_outcome o = hc_outcome(d);
+		const struct hc_event *e = &x->ev[k[i]];
+		uint64_t pos;
 
-		if (d->op != HC_DELETE || d->invoke_ns >= r->complete_ns)
+		if (!e->version)
 			continue;
-		if (o == HC_ACKED && d->version > w->version)
-			return true;
-		if (o == HC_UNKNOWN && d->complete_ns > w->invoke_ns)
-			return true;
+		if (is_write(e) && hc_outcome(e) == HC_ACKED)
+			pos = 4 * e->version;
+		else if ((is_read(e) && e->status == SKV_OK) || is_not_found(e) || is_mismatch(e))
+			pos = 4 * e->version + 1;
+		else
+			continue;
+		x->fixed[x->nfixed++] = (struct fixed){ .pos = pos, .first_done = e->complete_ns };
 	}
-	return false;
+	qsort(x->fixed, x->nfixed, sizeof(*x->fixed), fixed_by_pos);
+	for (size_t i = x->nfixed - (x->nfixed > 0); i-- > 0; )
+		if (x->fixed[i + 1].first_done < x->fixed[i].first_done)
+			x->fixed[i].first_done = x->fixed[i + 1].first_done;
 }
 
-/* (b) for one read r, given W* (newest acked write completed before r began). */
-static void check_read(struct ctx *x, const uint32_t *k, size_t n,
-		       const struct hc_event *r, const struct hc_event *wst)
+/* The earliest completion of an answer placed after pos (OPEN_END if none). */
+static uint64_t done_after(const struct ctx *x, uint64_t pos)
 {
-	uint32_t key = r->key;
+	size_t lo = 0, hi = x->nfixed;
 
-	if (r->status == SKV_OK) {
-		const struct hc_event *w = r->value ? writer_of(x, r->value) : NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		if (!w || w->key != key) {
-			violation(x, HC_BAD_VALUE, key,
-				  "key %u: %s at %.0f us returned v%llu with a value no PUT of this key wrote",
-				  key, op_name(r), us(r->invoke_ns), (unsigned long long)r->version);
-			return;
+		if (x->fixed[mid].pos <= pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < x->nfixed ? x->fixed[lo].first_done : OPEN_END;
+}
+
+void hc_take_cand(struct ctx *x, const struct cand *c, uint64_t version)
+{
+	x->flags[c->ev] |= F_USED;
+	x->attr[c->ev] = version;
+}
+
+/* Pass 1: acknowledged writes, and the unknown-outcome PUTs whose value a read returned. */
+static void explain_values(struct ctx *x, const uint32_t *k, size_t n)
+{
+	char a[160], b[160];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct hc_event *e = &x->ev[k[i]];
+
+		if (is_write(e) && hc_outcome(e) == HC_ACKED && e->version)
+			add_write(x, e->version, k[i], false);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct hc_event *r = &x->ev[k[i]], *w;
+		uint32_t wi = NONE;
+		enum hc_outcome o;
+
+		if (!is_read(r) || r->status != SKV_OK)
+			continue;
+		w = r->value ? writer_of(x, r->value, &wi) : NULL;
+		if (!w || w->key != x->key) {
+			x->flags[k[i]] |= F_BAD;
+			hc_violation(x, HC_BAD_VALUE, "%s returned a value no PUT of this key wrote",
+				  hc_desc(b, sizeof(b), r));
+			continue;
 		}
-		if (hc_outcome(w) == HC_REFUSED)
-			violation(x, HC_BAD_VALUE, key,
-				  "key %u: %s returned the value of a %s that was refused (%s)",
-				  key, op_name(r), op_name(w), skv_code_name(w->status));
-		else if (w->invoke_ns >= r->complete_ns)
-			violation(x, HC_BAD_VALUE, key,
-				  "key %u: %s ending at %.0f us returned the value of a PUT begun later",
-				  key, op_name(r), us(r->complete_ns));
-		/* A resent write may have landed twice: the first copy is older. */
-		else if (hc_outcome(w) == HC_ACKED &&
-			 (w->ambiguous ? r->version > w->version : r->version != w->version))
-			violation(x, HC_BAD_VALUE, key,
-				  "key %u: %s returned v%llu for a value written as v%llu",
-				  key, op_name(r), (unsigned long long)r->version,
-				  (unsigned long long)w->version);
-		if (wst && r->version < wst->version)
-			violation(x, HC_STALE_READ, key,
-				  "key %u: %s at %.0f us returned v%llu, older than %s v%llu acknowledged at %.0f us",
-				  key, op_name(r), us(r->invoke_ns), (unsigned long long)r->version,
-				  op_name(wst), (unsigned long long)wst->version,
-				  us(wst->complete_ns));
-		return;
+		o = hc_outcome(w);
+		if (o == HC_REFUSED) {
+			x->flags[k[i]] |= F_BAD;
+			hc_violation(x, HC_BAD_VALUE, "%s returned the value of the refused %s",
+				  hc_desc(b, sizeof(b), r), hc_desc(a, sizeof(a), w));
+		} else if (o == HC_ACKED && r->version == w->version) {
+			continue;
+		} else if (w->ambiguous) {
+			/* Resent: each copy may have landed with a version of its own. */
+			add_write(x, r->version, wi, true);
+		} else if (o == HC_UNKNOWN && !(x->flags[wi] & F_USED)) {
+			x->flags[wi] |= F_USED;
+			x->attr[wi] = r->version;
+			add_write(x, r->version, wi, true);
+		} else if (o == HC_UNKNOWN && x->attr[wi] == r->version) {
+			continue;
+		} else {
+			x->flags[k[i]] |= F_BAD;
+			hc_violation(x, HC_BAD_VALUE, "%s returned the value of %s at another version",
+				  hc_desc(b, sizeof(b), r), hc_desc(a, sizeof(a), w));
+		}
 	}
-	if (r->status != SKV_E_NOT_FOUND || !wst)
-		return;		/* failed reads say nothing */
-	if (r->version && r->version < wst->version)
-		violation(x, HC_STALE_READ, key,
-			  "key %u: %s at %.0f us: NOT_FOUND with tombstone v%llu, older than %s v%llu",
-			  key, op_name(r), us(r->invoke_ns), (unsigned long long)r->version,
-			  op_name(wst), (unsigned long long)wst->version);
-	else if (wst->op == HC_PUT && !later_delete(x, k, n, wst, r))
-		violation(x, HC_STALE_READ, key,
-			  "key %u: %s at %.0f us: NOT_FOUND after %s v%llu acknowledged at %.0f us, and no later DELETE",
-			  key, op_name(r), us(r->invoke_ns), op_name(wst),
-			  (unsigned long long)wst->version, us(wst->complete_ns));
+	sort_writes(x);
 }
 
-/* (a) the final read fin against amax, the acked write with the highest version. */
-static void check_final(struct ctx *x, const uint32_t *k, size_t n,
-			const struct hc_event *fin, const struct hc_event *amax)
+/*
+ * Passes 2 and 3: the versions answers name without a value (tombstones of
+ * NOT_FOUND, the current version of VERSION_MISMATCH) must be writes of
+ * op (DELETE, PUT): known ones, or unknown-outcome ones begun before the
+ * first answer naming the version ended.
+ */
+static void explain_versions(struct ctx *x, const uint32_t *k, size_t n, uint8_t op)
 {
-	uint32_t key = fin->key;
+	const struct cand *c = op == HC_DELETE ? x->cdel : x->cput;
+	size_t nc = op == HC_DELETE ? x->ncdel : x->ncput, nobs = 0;
+	size_t sorted = x->nw;	/* what this pass adds goes after, unsorted */
+	char a[160], b[160];
 
-	if (fin->status != SKV_OK && fin->status != SKV_E_NOT_FOUND) {
-		violation(x, HC_LOST_WRITE, key, "key %u: final read failed: %s", key,
-			  skv_code_name(fin->status));
+	for (size_t i = 0; i < n; i++) {
+		const struct hc_event *e = &x->ev[k[i]];
+
+		if (!e->version || (x->flags[k[i]] & F_BAD))
+			continue;
+		if (op == HC_DELETE ? is_not_found(e) : is_mismatch(e))
+			x->obs[nobs++] = k[i];
+	}
+	qsort_r(x->obs, nobs, sizeof(*x->obs), by_version, (void *)x->ev);
+	for (size_t i = 0, j; i < nobs; i = j) {
+		const struct hc_event *e = &x->ev[x->obs[i]];
+		const struct wr *w = hc_write_at(x, e->version, sorted);
+		const struct cand *u;
+		uint64_t first_done = e->complete_ns;
+
+		for (j = i; j < nobs && x->ev[x->obs[j]].version == e->version; j++)
+			if (x->ev[x->obs[j]].complete_ns < first_done)
+				first_done = x->ev[x->obs[j]].complete_ns;
+		if (w && x->ev[w->ev].op == op)
+			continue;
+		/* Begun before the first answer naming it ended, and before one beyond it. */
+		if (done_after(x, 4 * e->version) < first_done)
+			first_done = done_after(x, 4 * e->version) + 1;
+		u = w ? NULL : hc_pick_cand(x, c, nc, first_done);
+		if (u) {
+			hc_take_cand(x, u, e->version);
+			add_write(x, e->version, u->ev, true);
+			continue;
+		}
+		for (size_t m = i; m < j; m++)
+			x->flags[x->obs[m]] |= F_BAD;
+		if (w)
+			hc_violation(x, HC_UNEXPLAINED, "%s names v%llu, which %s made",
+				  hc_desc(b, sizeof(b), e), (unsigned long long)e->version,
+				  hc_desc(a, sizeof(a), &x->ev[w->ev]));
+		else
+			hc_violation(x, HC_UNEXPLAINED, "%s names v%llu, which no %s made",
+				  hc_desc(b, sizeof(b), e), (unsigned long long)e->version,
+				  op == HC_DELETE ? "DELETE" : "PUT");
+	}
+	sort_writes(x);
+}
+
+/* Pass 4: one write per version; conditional writes against the write before them. */
+static void check_writes(struct ctx *x, const uint32_t *k, size_t n)
+{
+	char a[160], b[160];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct hc_event *e = &x->ev[k[i]];
+
+		if (is_mismatch(e) && e->version == e->expect) {
+			x->flags[k[i]] |= F_BAD;
+			hc_violation(x, HC_COND_REFUSED, "%s refused although the current version was the one expected",
+				  hc_desc(b, sizeof(b), e));
+		}
+	}
+	for (size_t i = 0; i < x->nw; i++) {
+		const struct wr *w = &x->w[i], *prev = i ? &x->w[i - 1] : NULL;
+		const struct hc_event *e = &x->ev[w->ev];
+		uint64_t cur;
+
+		if (prev && prev->version == w->version) {
+			hc_violation(x, HC_VERSION_ORDER, "%s and %s both took effect as v%llu",
+				  hc_desc(a, sizeof(a), &x->ev[prev->ev]), hc_desc(b, sizeof(b), e),
+				  (unsigned long long)w->version);
+			continue;
+		}
+		if (!e->expect || w->open)
+			continue;
+		/* A deleted key's version, for expectations, is 0. */
+		cur = prev && x->ev[prev->ev].op == HC_PUT ? prev->version : 0;
+		if (cur != e->expect) {
+			if (prev)
+				hc_violation(x, HC_COND_ACCEPTED, "%s succeeded, but the write before it was %s",
+					  hc_desc(b, sizeof(b), e), hc_desc(a, sizeof(a), &x->ev[prev->ev]));
+			else
+				hc_violation(x, HC_COND_ACCEPTED, "%s succeeded on a key never written",
+					  hc_desc(b, sizeof(b), e));
+		}
+	}
+}
+
+static void check_final(struct ctx *x, const uint32_t *k, size_t n, bool have_final)
+{
+	char b[160];
+
+	for (size_t i = n; i-- > 0; ) {
+		const struct hc_event *e = &x->ev[k[i]];
+
+		if (!e->final || !is_read(e))
+			continue;
+		if (e->status != SKV_OK && e->status != SKV_E_NOT_FOUND)
+			hc_violation(x, HC_LOST_WRITE, "%s failed", hc_desc(b, sizeof(b), e));
 		return;
 	}
-	if (!amax)
-		return;
-	if (fin->status == SKV_OK) {
-		const struct hc_event *w = fin->value ? writer_of(x, fin->value) : NULL;
-
-		if (fin->version < amax->version)
-			violation(x, HC_LOST_WRITE, key,
-				  "key %u: final state v%llu, but %s v%llu was acknowledged",
-				  key, (unsigned long long)fin->version, op_name(amax),
-				  (unsigned long long)amax->version);
-		else if (fin->version == amax->version && w != amax)
-			violation(x, HC_LOST_WRITE, key,
-				  "key %u: final state v%llu is not the value %s v%llu wrote",
-				  key, (unsigned long long)fin->version, op_name(amax),
-				  (unsigned long long)amax->version);
-		return;
-	}
-	/* NOT_FOUND: fine after a DELETE, or if a DELETE of unknown outcome may follow amax. */
-	if (fin->version && fin->version < amax->version)
-		violation(x, HC_LOST_WRITE, key,
-			  "key %u: final state deleted at v%llu, but %s v%llu was acknowledged",
-			  key, (unsigned long long)fin->version, op_name(amax),
-			  (unsigned long long)amax->version);
-	else if (amax->op == HC_PUT && !later_delete(x, k, n, amax, fin))
-		violation(x, HC_LOST_WRITE, key,
-			  "key %u: final state NOT_FOUND, but %s v%llu was acknowledged last",
-			  key, op_name(amax), (unsigned long long)amax->version);
+	if (have_final)
+		hc_violation(x, HC_LOST_WRITE, "no final read");
 }
 
 static void check_key(struct ctx *x, const uint32_t *k, size_t n, bool have_final)
 {
-	const struct hc_event *ev = x->ev;
-	const struct hc_event *wst = NULL, *amax = NULL, *fin = NULL;
-	uint32_t key = ev[k[0]].key;
-	size_t done = 0;
+	x->key = x->ev[k[0]].key;
+	x->key_bad = false;
+	x->nw = 0;
+	x->ncdel = collect_cands(x, k, n, HC_DELETE, x->cdel);
+	x->ncput = collect_cands(x, k, n, HC_PUT, x->cput);
+	collect_fixed(x, k, n);
+	explain_values(x, k, n);
+	explain_versions(x, k, n, HC_DELETE);
+	explain_versions(x, k, n, HC_PUT);
+	check_writes(x, k, n);
+	hc_make_items(x, k, n);
+	hc_sweep(x);
+	check_final(x, k, n, have_final);
+}
 
-	x->nacked = 0;
-	x->ncond = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct hc_event *e = &ev[k[i]];
+static void free_scratch(struct ctx *x)
+{
+	free(x->vals);
+	free(x->flags);
+	free(x->attr);
+	free(x->w);
+	free(x->it);
+	free(x->obs);
+	free(x->done);
+	free(x->deleted);
+	free(x->inserted);
+	free(x->cdel);
+	free(x->cput);
+	free(x->fixed);
+}
 
-		if (e->final && e->op == HC_GET)
-			fin = e;
-		if (!is_write(e) || hc_outcome(e) != HC_ACKED)
+/* Scratch for n events, the largest key having m of them. */
+static int alloc_scratch(struct ctx *x, size_t n, size_t m)
+{
+	x->vals = malloc((n + 1) * sizeof(*x->vals));
+	x->flags = calloc(n + 1, sizeof(*x->flags));
+	x->attr = calloc(n + 1, sizeof(*x->attr));
+	x->w = malloc((m + 1) * sizeof(*x->w));
+	x->it = malloc((2 * m + 1) * sizeof(*x->it));
+	x->obs = malloc((m + 1) * sizeof(*x->obs));
+	x->done = malloc((2 * m + 1) * sizeof(*x->done));
+	x->deleted = malloc((m + 2) * sizeof(*x->deleted));
+	x->inserted = malloc((2 * m + 2) * sizeof(*x->inserted));
+	x->cdel = malloc((m + 1) * sizeof(*x->cdel));
+	x->cput = malloc((m + 1) * sizeof(*x->cput));
+	x->fixed = malloc((m + 1) * sizeof(*x->fixed));
+	if (!x->vals || !x->flags || !x->attr || !x->w || !x->it || !x->obs || !x->done ||
+	    !x->deleted || !x->inserted || !x->cdel || !x->cput || !x->fixed)
+		return -1;
+	return 0;
+}
+
+/* Keys nobody touched still need their final read once there are finals. */
+static int check_untouched(struct ctx *x, const struct hc_event *ev, size_t n, uint32_t nkeys)
+{
+	uint8_t *seen = calloc(nkeys ? nkeys : 1, 1);
+
+	if (!seen)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		seen[ev[i].key] = 1;
+	for (uint32_t k = 0; k < nkeys; k++) {
+		if (seen[k])
 			continue;
-		x->acked_by_complete[x->nacked] = k[i];
-		x->acked_by_version[x->nacked++] = k[i];
-		if (e->expect)
-			x->cond[x->ncond++] = k[i];
+		x->key = k;
+		x->key_bad = false;
+		hc_violation(x, HC_LOST_WRITE, "no final read");
 	}
-	qsort_r(x->acked_by_complete, x->nacked, sizeof(uint32_t), by_complete, (void *)ev);
-	qsort_r(x->acked_by_version, x->nacked, sizeof(uint32_t), by_version, (void *)ev);
-	qsort_r(x->cond, x->ncond, sizeof(uint32_t), by_expect, (void *)ev);
-	if (x->nacked)
-		amax = &ev[x->acked_by_version[x->nacked - 1]];
-
-	/* (c) distinct versions... */
-	for (size_t i = 1; i < x->nacked; i++) {
-		const struct hc_event *a = &ev[x->acked_by_version[i - 1]];
-		const struct hc_event *b = &ev[x->acked_by_version[i]];
-
-		if (a->version == b->version)
-			violation(x, HC_VERSION_ORDER, key,
-				  "key %u: %s and %s both acknowledged as v%llu", key,
-				  op_name(a), op_name(b), (unsigned long long)a->version);
-	}
-	/* (d) one winner per expected version, and nothing acked in between. */
-	for (size_t i = 0; i < x->ncond; i++) {
-		const struct hc_event *c = &ev[x->cond[i]];
-		size_t lo = 0, hi = x->nacked;
-
-		if (i && ev[x->cond[i - 1]].expect == c->expect)
-			violation(x, HC_CONDITIONAL, key,
-				  "key %u: two conditional writes expecting v%llu both succeeded (v%llu, v%llu)",
-				  key, (unsigned long long)c->expect,
-				  (unsigned long long)ev[x->cond[i - 1]].version,
-				  (unsigned long long)c->version);
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (ev[x->acked_by_version[mid]].version <= c->expect)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo < x->nacked && ev[x->acked_by_version[lo]].version < c->version)
-			violation(x, HC_CONDITIONAL, key,
-				  "key %u: %s expecting v%llu succeeded as v%llu, but %s v%llu came in between",
-				  key, op_name(c), (unsigned long long)c->expect,
-				  (unsigned long long)c->version,
-				  op_name(&ev[x->acked_by_version[lo]]),
-				  (unsigned long long)ev[x->acked_by_version[lo]].version);
-	}
-	/* Sweep in invoke order: (c) real-time order, (b) reads. */
-	for (size_t i = 0; i < n; i++) {
-		const struct hc_event *e = &ev[k[i]];
-
-		while (done < x->nacked &&
-		       ev[x->acked_by_complete[done]].complete_ns < e->invoke_ns) {
-			const struct hc_event *w = &ev[x->acked_by_complete[done++]];
-
-			if (!wst || w->version > wst->version)
-				wst = w;
-		}
-		if (e->op == HC_GET) {
-			check_read(x, k, n, e, wst);
-		} else if (hc_outcome(e) == HC_ACKED && wst && wst->version >= e->version) {
-			violation(x, HC_VERSION_ORDER, key,
-				  "key %u: %s at %.0f us acknowledged as v%llu, but %s v%llu had completed before it began",
-				  key, op_name(e), us(e->invoke_ns), (unsigned long long)e->version,
-				  op_name(wst), (unsigned long long)wst->version);
-		}
-	}
-	/* (a) */
-	if (fin)
-		check_final(x, k, n, fin, amax);
-	else if (have_final)
-		violation(x, HC_LOST_WRITE, key, "key %u: no final read", key);
+	free(seen);
+	return 0;
 }
 
 int hc_check(const struct hc_event *ev, size_t n, uint32_t nkeys, struct hc_report *rep)
@@ -370,59 +556,46 @@ int hc_check(const struct hc_event *ev, size_t n, uint32_t nkeys, struct hc_repo
 	struct ctx x = { .ev = ev, .rep = rep };
 	uint32_t *idx = NULL;
 	bool have_final = false;
+	size_t m = 0;
 	int rc = -1;
 
 	memset(rep, 0, sizeof(*rep));
 	rep->events = n;
-	if (n > UINT32_MAX)
+	if (n >= UINT32_MAX)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (ev[i].key >= nkeys || ev[i].op > HC_DELETE)
+		if (ev[i].key >= nkeys || ev[i].op >= HC_NR_OPS)
 			return -1;
 		have_final |= ev[i].final;
 	}
-	idx = malloc((n ? n : 1) * sizeof(*idx));
-	x.vals = malloc((n ? n : 1) * sizeof(*x.vals));
-	x.acked_by_complete = malloc((n ? n : 1) * sizeof(uint32_t));
-	x.acked_by_version = malloc((n ? n : 1) * sizeof(uint32_t));
-	x.cond = malloc((n ? n : 1) * sizeof(uint32_t));
-	if (!idx || !x.vals || !x.acked_by_complete || !x.acked_by_version || !x.cond)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
+	idx = malloc((n + 1) * sizeof(*idx));
+	if (!idx)
+		return -1;
+	for (size_t i = 0; i < n; i++)
 		idx[i] = (uint32_t)i;
+	qsort_r(idx, n, sizeof(*idx), by_key_invoke, (void *)ev);
+	for (size_t a = 0, b; a < n; a = b) {
+		for (b = a; b < n && ev[idx[b]].key == ev[idx[a]].key; b++)
+			;
+		if (b - a > m)
+			m = b - a;
+	}
+	if (alloc_scratch(&x, n, m))
+		goto out;
+	for (size_t i = 0; i < n; i++)
 		if (ev[i].op == HC_PUT && ev[i].value)
 			x.vals[x.nvals++] = (uint32_t)i;
-	}
-	qsort_r(idx, n, sizeof(*idx), by_key_invoke, (void *)ev);
 	qsort_r(x.vals, x.nvals, sizeof(*x.vals), by_value, (void *)ev);
-
-	for (size_t a = 0; a < n; ) {
-		size_t b = a;
-
-		while (b < n && ev[idx[b]].key == ev[idx[a]].key)
-			b++;
+	for (size_t a = 0, b; a < n; a = b) {
+		for (b = a; b < n && ev[idx[b]].key == ev[idx[a]].key; b++)
+			;
 		check_key(&x, idx + a, b - a, have_final);
-		a = b;
 	}
-	/* Keys nobody touched still need their final read once there are finals. */
-	if (have_final) {
-		uint8_t *seen = calloc(nkeys ? nkeys : 1, 1);
-
-		if (!seen)
-			goto out;
-		for (size_t i = 0; i < n; i++)
-			seen[ev[i].key] = 1;
-		for (uint32_t k = 0; k < nkeys; k++)
-			if (!seen[k])
-				violation(&x, HC_LOST_WRITE, k, "key %u: no final read", k);
-		free(seen);
-	}
+	if (have_final && check_untouched(&x, ev, n, nkeys))
+		goto out;
 	rc = 0;
 out:
 	free(idx);
-	free(x.vals);
-	free(x.acked_by_complete);
-	free(x.acked_by_version);
-	free(x.cond);
+	free_scratch(&x);
 	return rc;
 }

@@ -1,17 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * skv-history: concurrent clients read, write, delete and conditionally
- * write N keys of a table through the cluster client (so across a
- * migration), record every operation with its answer, read every key once
- * more at the end, and check the history (history_check.h).
- *
- *   skv-history --coord HOST:PORT --table T --keys N --clients C --seconds S
- *               [--seed X] [--log FILE] [--tap] [--no-preload]
- *               [--timeout-ms MS] [--value-size B]
+ * skv-history: concurrent clients read, write, delete, conditionally
+ * write and multi-get N keys of a table through the cluster client (so
+ * across a migration), record every operation with its answer, read every
+ * key once more at the end, and check that the history is linearizable
+ * (history_check.h).  See usage() for the options.
  *
  * Values are "c<client>.<seq>" (client 0: the preload) padded with '.' to
  * --value-size, so every PUT writes a value of its own.  Exit 0: no
- * violation; 1: violations; 2: could not run.
+ * violation and every requirement met; 1: violations, or fewer decided
+ * operations than --min-ops, or fewer overlapping a migration than
+ * --min-overlap; 2: could not run.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,11 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "history_check.h"
 #include "steadykv_cluster.h"
 
 #define CODE_SLOTS	128	/* codes 0..-127 counted by -code; local ones beyond */
+#define MGET_KEYS	4	/* keys asked for by one MULTI-GET, at most */
+#define UNTIL_MAX_S	600	/* --run-until waits this long past --seconds at most */
 
 struct cfg {
 	char host[128];
@@ -40,6 +42,12 @@ struct cfg {
 	bool preload;
 	int timeout_ms;
 	size_t value_size;
+	unsigned int mget_pct;		/* percent of operations that are MULTI-GETs */
+	uint64_t min_ops;		/* decided operations required */
+	const char *mark_file;		/* "NS migration-start|end" lines, CLOCK_REALTIME */
+	uint64_t min_overlap;		/* decided operations overlapping a migration required */
+	const char *ready_file;		/* created once the clients run */
+	const char *until_file;		/* run on past --seconds until it exists */
 };
 
 struct log {
@@ -196,6 +204,85 @@ static int do_op(struct skv_cluster *cl, const struct cfg *cfg, struct log *lg,
 	return rc;
 }
 
+/* A node's answer: the store decided (as opposed to a refusal to serve or no answer). */
+static bool decided(int status)
+{
+	return status == SKV_OK || status == SKV_E_NOT_FOUND || status == SKV_E_VERSION_MISMATCH;
+}
+
+/*
+ * One MULTI-GET of up to MGET_KEYS keys owned (by the cached map) by the
+ * owner of `first`, each key's item recorded as a read of its own.
+ */
+static int do_mget(struct skv_cluster *cl, const struct cfg *cfg, struct log *lg,
+		   unsigned int client, uint32_t first, uint64_t *rs, uint64_t *known)
+{
+	char names[MGET_KEYS][32], addr[64];
+	const void *keys[MGET_KEYS];
+	size_t lens[MGET_KEYS];
+	uint32_t ids[MGET_KEYS] = { 0 }, node, n0 = 0;
+	struct skv_item *items = NULL;
+	struct skv_conn *conn;
+	uint64_t inv, done;
+	unsigned int n = 0;
+	int rc;
+
+	for (unsigned int tries = 0; tries < 2 * MGET_KEYS && n < MGET_KEYS; tries++) {
+		uint32_t k = tries ? (uint32_t)(rnd(rs) % cfg->keys) : first;
+		bool dup = false;
+
+		for (unsigned int i = 0; i < n; i++)
+			dup |= ids[i] == k;
+		if (dup)
+			continue;
+		lens[n] = (size_t)key_name(names[n], sizeof(names[n]), k);
+		if (skv_cluster_owner(cl, cfg->table, skv_key_hash(names[n], lens[n]), &node,
+				      addr, sizeof(addr)))
+			break;
+		if (n && node != n0)
+			continue;
+		n0 = node;
+		keys[n] = names[n];
+		ids[n++] = k;
+	}
+	if (!n)
+		return SKV_OK;	/* no map yet: a plain operation will fetch it */
+	inv = now_ns();
+	conn = skv_cluster_conn_for(cl, cfg->table, skv_key_hash(keys[0], lens[0]), &node, &rc);
+	if (conn)
+		rc = skv_multi_get(conn, cfg->table, n, keys, lens, &items);
+	done = now_ns();
+	for (unsigned int i = 0; i < n; i++) {
+		struct hc_event *e = log_add(lg);
+		int st = rc ? rc : items[i].status;
+
+		if (!e) {
+			free(items);
+			return SKV_E_NOMEM;
+		}
+		e->client = client;
+		e->key = ids[i];
+		e->op = HC_MGET;
+		e->invoke_ns = inv;
+		e->complete_ns = done;
+		e->status = st;
+		if (!rc) {
+			e->version = items[i].version;
+			if (st == SKV_OK)
+				e->value = value_parse(items[i].value, items[i].value_len);
+		}
+		if (st == SKV_OK || st == SKV_E_NOT_FOUND)
+			known[ids[i]] = st == SKV_OK ? e->version : 0;
+		if (st == SKV_E_NOT_OWNER)
+			rc = rc ? rc : SKV_E_NOT_OWNER;
+	}
+	free(items);
+	/* The map moved under us: fetch it before the next MULTI-GET picks its keys. */
+	if (rc == SKV_E_NOT_OWNER)
+		skv_cluster_refresh(cl);
+	return SKV_OK;
+}
+
 static void *client_main(void *arg)
 {
 	struct client *c = arg;
@@ -213,11 +300,16 @@ static void *client_main(void *arg)
 		unsigned int p = (unsigned int)(rnd(&rs) % 100);
 		/* 40% GET, 30% PUT, 10% DELETE, 15% conditional PUT, 5% conditional DELETE */
 		int kind = p < 40 ? 0 : p < 70 ? 1 : p < 80 ? 2 : p < 95 ? 3 : 4;
+		int rc;
 
 		if (kind >= 3 && !known[key])
 			kind = kind == 3 ? 1 : 2;
-		if (do_op(c->cl, cfg, &c->log, c->id, &seq, key, kind, known, vbuf,
-			  false) == SKV_E_NOMEM) {
+		if (rnd(&rs) % 100 < cfg->mget_pct)
+			rc = do_mget(c->cl, cfg, &c->log, c->id, key, &rs, known);
+		else
+			rc = do_op(c->cl, cfg, &c->log, c->id, &seq, key, kind, known, vbuf,
+				   false);
+		if (rc == SKV_E_NOMEM) {
 			c->err = SKV_E_NOMEM;
 			break;
 		}
@@ -233,7 +325,27 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: skv-history --coord HOST:PORT --table T --keys N --clients C --seconds S\n"
 		"                   [--seed X] [--log FILE] [--tap] [--preload|--no-preload]\n"
-		"                   [--timeout-ms MS] [--value-size B]\n");
+		"                   [--timeout-ms MS] [--value-size B] [--mget-pct P]\n"
+		"                   [--min-ops N] [--mark-file F --min-overlap N]\n"
+		"                   [--ready-file F] [--run-until F]\n"
+		"  --keys N, --clients C  N keys (default 100), C client threads (default 4);\n"
+		"                  few keys and many clients (--keys 16 --clients 16) make\n"
+		"                  operations on one key overlap\n"
+		"  --mget-pct P    P%% of the operations are MULTI-GETs of up to %d keys of one\n"
+		"                  node (default 0), each key's item checked as a read\n"
+		"  --log FILE      write every operation, one a line\n"
+		"  --tap           TAP lines: one per anomaly kind and requirement\n"
+		"  --min-ops N     fail unless at least N operations were decided by the\n"
+		"                  store (OK, NOT_FOUND, VERSION_MISMATCH)\n"
+		"  --mark-file F   lines \"NS LABEL\" (CLOCK_REALTIME ns, as date +%%s%%N):\n"
+		"                  each migration-start .. migration-end (or the end of\n"
+		"                  the run) is a migration's window\n"
+		"  --min-overlap N fail unless at least N decided operations overlapped a\n"
+		"                  window of --mark-file\n"
+		"  --ready-file F  create F once the clients run (after the preload)\n"
+		"  --run-until F   after --seconds, run on until F exists (%d s more at most):\n"
+		"                  a test creates F once its migration is over\n", MGET_KEYS,
+		UNTIL_MAX_S);
 	exit(2);
 }
 
@@ -256,7 +368,8 @@ static void parse(int argc, char **argv, struct cfg *cfg)
 	const char *coord = NULL;
 
 	*cfg = (struct cfg){ .keys = 100, .clients = 4, .seconds = 10, .seed = 1,
-			     .preload = true, .timeout_ms = 5000, .value_size = 32 };
+			     .preload = true, .timeout_ms = 5000, .value_size = 32,
+			     .mget_pct = 0 };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -290,10 +403,23 @@ static void parse(int argc, char **argv, struct cfg *cfg)
 			cfg->timeout_ms = (int)num(v, 3600000);
 		else if (!strcmp(a, "--value-size"))
 			cfg->value_size = (size_t)num(v, SKV_MAX_VALUE_LEN);
+		else if (!strcmp(a, "--mget-pct"))
+			cfg->mget_pct = (unsigned int)num(v, 100);
+		else if (!strcmp(a, "--min-ops"))
+			cfg->min_ops = num(v, UINT64_MAX);
+		else if (!strcmp(a, "--mark-file"))
+			cfg->mark_file = v;
+		else if (!strcmp(a, "--min-overlap"))
+			cfg->min_overlap = num(v, UINT64_MAX);
+		else if (!strcmp(a, "--ready-file"))
+			cfg->ready_file = v;
+		else if (!strcmp(a, "--run-until"))
+			cfg->until_file = v;
 		else
 			usage();
 	}
-	if (!coord || !cfg->keys || !cfg->clients || cfg->value_size < 32)
+	if (!coord || !cfg->keys || !cfg->clients || cfg->value_size < 32 ||
+	    (cfg->min_overlap && !cfg->mark_file))
 		usage();
 	{
 		const char *colon = strrchr(coord, ':');
@@ -325,9 +451,9 @@ static int open_cluster(const struct cfg *cfg, struct skv_cluster **cl)
 
 static const char *op_text(const struct hc_event *e)
 {
-	static const char *const names[] = { "get", "put", "delete" };
+	static const char *const names[HC_NR_OPS] = { "get", "put", "delete", "mget" };
 
-	return e->op <= HC_DELETE ? names[e->op] : "?";
+	return e->op < HC_NR_OPS ? names[e->op] : "?";
 }
 
 static int write_log(const char *path, const struct hc_event *ev, size_t n)
@@ -352,30 +478,246 @@ static int write_log(const char *path, const struct hc_event *ev, size_t n)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC, to put the marks on the history's clock. */
+static int64_t real_minus_mono(void)
 {
-	struct cfg cfg;
-	struct client *cs;
-	struct skv_cluster *main_cl = NULL;
-	struct skv_cluster_stats tot = { 0 };
-	struct log all = { 0 };
-	struct hc_report rep;
-	uint64_t *known, seq = 0, start;
-	size_t codes[CODE_SLOTS] = { 0 }, other_codes = 0, ops[3] = { 0 };
-	char *vbuf;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) -
+	       (int64_t)now_ns();
+}
+
+/*
+ * Decided operations (not the final reads) whose [invoke, complete]
+ * overlaps a migration's window in the mark file; -1 if it cannot be read.
+ * A window without its end lasts to end_ns.
+ */
+static long long overlapping_ops(const char *path, const struct log *all, int64_t offset,
+				 uint64_t end_ns, size_t *windows)
+{
+	uint64_t start = 0;
+	bool open_win = false;
+	long long count = 0;
+	char line[128];
+	FILE *f = fopen(path, "r");
+	struct { uint64_t lo, hi; } win[64];
+	size_t nw = 0;
+
+	if (!f) {
+		fprintf(stderr, "skv-history: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long real;
+		char label[48];
+
+		if (sscanf(line, "%llu %47s", &real, label) != 2)
+			continue;
+		if (!strcmp(label, "migration-start") && !open_win) {
+			start = (uint64_t)((int64_t)real - offset);
+			open_win = true;
+		} else if (!strcmp(label, "migration-end") && open_win && nw < 64) {
+			win[nw].lo = start;
+			win[nw++].hi = (uint64_t)((int64_t)real - offset);
+			open_win = false;
+		}
+	}
+	fclose(f);
+	if (open_win && nw < 64) {
+		win[nw].lo = start;
+		win[nw++].hi = end_ns;
+	}
+	for (size_t i = 0; i < all->n; i++) {
+		const struct hc_event *e = &all->ev[i];
+
+		if (e->final || !decided(e->status))
+			continue;
+		for (size_t w = 0; w < nw; w++)
+			if (e->invoke_ns <= win[w].hi && e->complete_ns >= win[w].lo) {
+				count++;
+				break;
+			}
+	}
+	*windows = nw;
+	return count;
+}
+
+/* What the run counted, beside the checker's report. */
+struct tally {
+	struct skv_cluster_stats cluster;
+	size_t codes[CODE_SLOTS], other_codes, ops[HC_NR_OPS], windows;
+	uint64_t decided;
+	long long overlap;
+	bool few_ops, few_overlap;
+};
+
+/* Start the clients, let them run --seconds, stop them: 0, or 2 if they could not run. */
+static int run_clients(const struct cfg *cfg, struct client *cs, uint64_t *run_end)
+{
+	uint64_t start;
 	int rc = 0;
 
-	parse(argc, argv, &cfg);
-	cs = calloc(cfg.clients, sizeof(*cs));
-	known = calloc(cfg.keys, sizeof(*known));
-	vbuf = malloc(cfg.value_size + 1);
-	if (!cs || !known || !vbuf || open_cluster(&cfg, &main_cl))
-		return 2;
+	for (unsigned int i = 0; i < cfg->clients; i++) {
+		cs[i].cfg = cfg;
+		cs[i].id = i + 1;
+		if (open_cluster(cfg, &cs[i].cl))
+			return 2;
+	}
+	start = now_ns();
+	for (unsigned int i = 0; i < cfg->clients; i++)
+		if (pthread_create(&cs[i].thread, NULL, client_main, &cs[i])) {
+			fprintf(stderr, "skv-history: pthread_create failed\n");
+			return 2;
+		}
+	if (cfg->ready_file) {
+		FILE *f = fopen(cfg->ready_file, "w");
+
+		if (!f || fclose(f)) {
+			fprintf(stderr, "skv-history: %s: %s\n", cfg->ready_file, strerror(errno));
+			return 2;
+		}
+	}
+	while (now_ns() - start < (uint64_t)cfg->seconds * 1000000000u ||
+	       (cfg->until_file && access(cfg->until_file, F_OK) &&
+		now_ns() - start < (uint64_t)(cfg->seconds + UNTIL_MAX_S) * 1000000000u)) {
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 50 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	atomic_store(&stop, true);
+	*run_end = now_ns();
+	for (unsigned int i = 0; i < cfg->clients; i++) {
+		pthread_join(cs[i].thread, NULL);
+		skv_cluster_get_stats(cs[i].cl, &cs[i].st);
+		if (cs[i].err)
+			rc = 2;
+	}
+	if (rc)
+		fprintf(stderr, "skv-history: a client ran out of memory\n");
+	return rc;
+}
+
+/* The final state: every key once more, retried past transient errors. */
+static void final_reads(struct skv_cluster *cl, const struct cfg *cfg, struct log *all,
+			uint64_t *seq, uint64_t *known, char *vbuf)
+{
+	for (uint32_t k = 0; k < cfg->keys; k++) {
+		for (int attempt = 0; attempt < 5; attempt++) {
+			int r = do_op(cl, cfg, all, cfg->clients + 1, seq, k, 0, known, vbuf, true);
+
+			if (r == SKV_OK || r == SKV_E_NOT_FOUND || r == SKV_E_NOMEM)
+				break;
+			/* A failed final read says nothing: drop it, try again. */
+			if (attempt < 4)
+				all->n--;
+		}
+	}
+}
+
+/* One history from the clients' logs, and their cluster stats summed: 0 or -1 (memory). */
+static int merge_logs(const struct cfg *cfg, const struct client *cs, struct log *all,
+		      struct skv_cluster_stats *tot)
+{
+	for (unsigned int i = 0; i < cfg->clients; i++) {
+		for (size_t j = 0; j < cs[i].log.n; j++) {
+			struct hc_event *e = log_add(all);
+
+			if (!e)
+				return -1;
+			*e = cs[i].log.ev[j];
+		}
+		tot->map_fetches += cs[i].st.map_fetches;
+		tot->not_owner += cs[i].st.not_owner;
+		tot->retries += cs[i].st.retries;
+		tot->reconnects += cs[i].st.reconnects;
+		if (cs[i].st.map_version > tot->map_version)
+			tot->map_version = cs[i].st.map_version;
+	}
+	return 0;
+}
+
+static void count_ops(const struct log *all, struct tally *t)
+{
+	for (size_t i = 0; i < all->n; i++) {
+		int c = -all->ev[i].status;
+
+		if (all->ev[i].op < HC_NR_OPS)
+			t->ops[all->ev[i].op]++;
+		if (!all->ev[i].final && decided(all->ev[i].status))
+			t->decided++;
+		if (c >= 0 && c < CODE_SLOTS)
+			t->codes[c]++;
+		else
+			t->other_codes++;
+	}
+}
+
+static void report(const struct cfg *cfg, size_t nops, const struct tally *t,
+		   const struct hc_report *rep)
+{
+	const struct skv_cluster_stats *cs = &t->cluster;
+
+	printf("# skv-history: table %" PRIu64 ", %u keys, %u clients, %u s, seed %" PRIu64 "\n",
+	       cfg->table, cfg->keys, cfg->clients, cfg->seconds, cfg->seed);
+	printf("# ops: %zu (get %zu, put %zu, delete %zu, multi-get items %zu), decided %" PRIu64
+	       " (required %" PRIu64 ")\n", nops, t->ops[HC_GET], t->ops[HC_PUT],
+	       t->ops[HC_DELETE], t->ops[HC_MGET], t->decided, cfg->min_ops);
+	if (cfg->mark_file)
+		printf("# migration windows: %zu, decided ops overlapping them: %lld (required %"
+		       PRIu64 ")\n", t->windows, t->overlap, cfg->min_overlap);
+	printf("# results:");
+	for (int c = 0; c < CODE_SLOTS; c++)
+		if (t->codes[c])
+			printf(" %s %zu", skv_code_name(-c), t->codes[c]);
+	if (t->other_codes)
+		printf(" other %zu", t->other_codes);
+	printf("\n# cluster: map version %" PRIu64 ", map fetches %" PRIu64 ", not-owner %" PRIu64
+	       ", retries %" PRIu64 ", reconnects %" PRIu64 "\n", cs->map_version,
+	       cs->map_fetches, cs->not_owner, cs->retries, cs->reconnects);
+	printf("# violations: %zu on %zu keys:", rep->violations, rep->bad_keys);
+	for (int k = 0; k < HC_NR_KINDS; k++)
+		printf(" %s %zu", hc_kind_name((enum hc_kind)k), rep->by_kind[k]);
+	printf("\n");
+	for (size_t i = 0; i < rep->nr_details; i++)
+		printf("#   %s: %s\n", hc_kind_name(rep->details[i].kind), rep->details[i].msg);
+	if (rep->violations > rep->nr_details)
+		printf("#   ... and %zu more\n", rep->violations - rep->nr_details);
+	if (cfg->tap) {
+		printf("TAP version 13\n1..%d\n", HC_NR_KINDS + 2);
+		for (int k = 0; k < HC_NR_KINDS; k++)
+			printf("%sok %d - %s (%zu violations)\n", rep->by_kind[k] ? "not " : "",
+			       k + 1, hc_kind_what((enum hc_kind)k), rep->by_kind[k]);
+		printf("%sok %d - at least %" PRIu64 " operations decided (%" PRIu64 ")\n",
+		       t->few_ops ? "not " : "", HC_NR_KINDS + 1, cfg->min_ops, t->decided);
+		printf("%sok %d - at least %" PRIu64 " operations overlapped a migration (%lld)\n",
+		       t->few_overlap ? "not " : "", HC_NR_KINDS + 2, cfg->min_overlap,
+		       t->overlap);
+	}
+	if (t->few_ops)
+		printf("# too few decided operations: %" PRIu64 " < %" PRIu64 "\n", t->decided,
+		       cfg->min_ops);
+	if (t->few_overlap)
+		printf("# too few operations overlapped a migration: %lld < %" PRIu64 "\n",
+		       t->overlap, cfg->min_overlap);
+	printf("%s: %zu violations in %zu ops\n",
+	       rep->violations || t->few_ops || t->few_overlap ? "FAIL" : "PASS",
+	       rep->violations, nops);
+}
+
+/* The run, the check and the report: the exit status. */
+static int run(const struct cfg *cfg, struct client *cs, struct skv_cluster *main_cl,
+	       struct log *all, struct tally *t, uint64_t *known, char *vbuf)
+{
+	int64_t offset = real_minus_mono();
+	uint64_t seq = 0, run_end = 0;
+	struct hc_report rep;
+	int rc;
 
 	/* Preload: client 0 writes every key once; these are history too. */
-	if (cfg.preload) {
-		for (uint32_t k = 0; k < cfg.keys; k++) {
-			int r = do_op(main_cl, &cfg, &all, 0, &seq, k, 1, known, vbuf, false);
+	if (cfg->preload) {
+		for (uint32_t k = 0; k < cfg->keys; k++) {
+			int r = do_op(main_cl, cfg, all, 0, &seq, k, 1, known, vbuf, false);
 
 			if (r) {
 				fprintf(stderr, "skv-history: preload of key %u: %s\n", k,
@@ -384,132 +726,62 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-
-	for (unsigned int i = 0; i < cfg.clients; i++) {
-		cs[i].cfg = &cfg;
-		cs[i].id = i + 1;
-		if (open_cluster(&cfg, &cs[i].cl))
-			return 2;
-	}
-	start = now_ns();
-	for (unsigned int i = 0; i < cfg.clients; i++)
-		if (pthread_create(&cs[i].thread, NULL, client_main, &cs[i])) {
-			fprintf(stderr, "skv-history: pthread_create failed\n");
-			return 2;
-		}
-	while (now_ns() - start < (uint64_t)cfg.seconds * 1000000000u) {
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = 50 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-	}
-	atomic_store(&stop, true);
-	for (unsigned int i = 0; i < cfg.clients; i++) {
-		pthread_join(cs[i].thread, NULL);
-		skv_cluster_get_stats(cs[i].cl, &cs[i].st);
-		if (cs[i].err)
-			rc = 2;
-	}
-	if (rc) {
-		fprintf(stderr, "skv-history: a client ran out of memory\n");
+	rc = run_clients(cfg, cs, &run_end);
+	if (rc)
+		return rc;
+	final_reads(main_cl, cfg, all, &seq, known, vbuf);
+	skv_cluster_get_stats(main_cl, &t->cluster);
+	if (merge_logs(cfg, cs, all, &t->cluster))
 		return 2;
-	}
-
-	/* The final state: every key once more, retried past transient errors. */
-	for (uint32_t k = 0; k < cfg.keys; k++) {
-		for (int attempt = 0; attempt < 5; attempt++) {
-			int r = do_op(main_cl, &cfg, &all, cfg.clients + 1, &seq, k, 0, known,
-				      vbuf, true);
-
-			if (r == SKV_OK || r == SKV_E_NOT_FOUND || r == SKV_E_NOMEM)
-				break;
-			/* A failed final read says nothing: drop it, try again. */
-			if (attempt < 4)
-				all.n--;
-		}
-	}
-	skv_cluster_get_stats(main_cl, &tot);
-
-	/* One history. */
-	for (unsigned int i = 0; i < cfg.clients; i++) {
-		for (size_t j = 0; j < cs[i].log.n; j++) {
-			struct hc_event *e = log_add(&all);
-
-			if (!e)
-				return 2;
-			*e = cs[i].log.ev[j];
-		}
-		tot.map_fetches += cs[i].st.map_fetches;
-		tot.not_owner += cs[i].st.not_owner;
-		tot.retries += cs[i].st.retries;
-		tot.reconnects += cs[i].st.reconnects;
-		if (cs[i].st.map_version > tot.map_version)
-			tot.map_version = cs[i].st.map_version;
-	}
-	for (size_t i = 0; i < all.n; i++) {
-		int c = -all.ev[i].status;
-
-		if (all.ev[i].op <= HC_DELETE)
-			ops[all.ev[i].op]++;
-		if (c >= 0 && c < CODE_SLOTS)
-			codes[c]++;
-		else
-			other_codes++;
-	}
-	if (cfg.log && write_log(cfg.log, all.ev, all.n))
+	count_ops(all, t);
+	if (cfg->log && write_log(cfg->log, all->ev, all->n))
 		rc = 2;
-	if (hc_check(all.ev, all.n, cfg.keys, &rep)) {
+	if (cfg->mark_file) {
+		t->overlap = overlapping_ops(cfg->mark_file, all, offset, run_end, &t->windows);
+		if (t->overlap < 0)
+			return 2;
+	}
+	t->few_ops = t->decided < cfg->min_ops;
+	t->few_overlap = (uint64_t)t->overlap < cfg->min_overlap;
+	if (hc_check(all->ev, all->n, cfg->keys, &rep)) {
 		fprintf(stderr, "skv-history: cannot check the history (out of memory?)\n");
 		return 2;
 	}
+	report(cfg, all->n, t, &rep);
+	if (rep.violations || t->few_ops || t->few_overlap)
+		rc = 1;
+	return rc;
+}
 
-	printf("# skv-history: table %" PRIu64 ", %u keys, %u clients, %u s, seed %" PRIu64 "\n",
-	       cfg.table, cfg.keys, cfg.clients, cfg.seconds, cfg.seed);
-	printf("# ops: %zu (get %zu, put %zu, delete %zu)\n", all.n, ops[HC_GET], ops[HC_PUT],
-	       ops[HC_DELETE]);
-	printf("# results:");
-	for (int c = 0; c < CODE_SLOTS; c++)
-		if (codes[c])
-			printf(" %s %zu", skv_code_name(-c), codes[c]);
-	if (other_codes)
-		printf(" other %zu", other_codes);
-	printf("\n# cluster: map version %" PRIu64 ", map fetches %" PRIu64 ", not-owner %" PRIu64
-	       ", retries %" PRIu64 ", reconnects %" PRIu64 "\n", tot.map_version,
-	       tot.map_fetches, tot.not_owner, tot.retries, tot.reconnects);
-	printf("# violations: %zu", rep.violations);
-	for (int k = 0; k < HC_NR_KINDS; k++)
-		printf(" %s %zu", hc_kind_name((enum hc_kind)k), rep.by_kind[k]);
-	printf("\n");
-	for (size_t i = 0; i < rep.nr_details; i++)
-		printf("#   %s: %s\n", hc_kind_name(rep.details[i].kind), rep.details[i].msg);
-	if (rep.violations > rep.nr_details)
-		printf("#   ... and %zu more\n", rep.violations - rep.nr_details);
-	if (cfg.tap) {
-		static const char *const what[HC_NR_KINDS] = {
-			"(a) no acknowledged write lost, deleted keys stay deleted",
-			"(b) no read older than the newest write acknowledged before it",
-			"(b) every value read was written, in its time",
-			"(c) versions of acknowledged writes increase in real-time order",
-			"(d) conditional writes succeed only on the current version",
-		};
+int main(int argc, char **argv)
+{
+	struct cfg cfg;
+	struct client *cs;
+	struct skv_cluster *main_cl = NULL;
+	struct tally *t = calloc(1, sizeof(*t));
+	struct log all = { 0 };
+	uint64_t *known;
+	char *vbuf;
+	int rc = 2;
 
-		printf("TAP version 13\n1..%d\n", HC_NR_KINDS);
-		for (int k = 0; k < HC_NR_KINDS; k++)
-			printf("%sok %d - %s (%zu violations)\n", rep.by_kind[k] ? "not " : "",
-			       k + 1, what[k], rep.by_kind[k]);
-	}
-	printf("%s: %zu violations in %zu ops\n", rep.violations ? "FAIL" : "PASS",
-	       rep.violations, all.n);
-
-	for (unsigned int i = 0; i < cfg.clients; i++) {
-		skv_cluster_close(cs[i].cl);
-		free(cs[i].log.ev);
+	parse(argc, argv, &cfg);
+	cs = calloc(cfg.clients, sizeof(*cs));
+	known = calloc(cfg.keys, sizeof(*known));
+	vbuf = malloc(cfg.value_size + 1);
+	if (t && cs && known && vbuf && !open_cluster(&cfg, &main_cl))
+		rc = run(&cfg, cs, main_cl, &all, t, known, vbuf);
+	/* Clients still running (a failed start) keep their connections. */
+	if (rc != 2 || atomic_load(&stop)) {
+		for (unsigned int i = 0; cs && i < cfg.clients; i++) {
+			skv_cluster_close(cs[i].cl);
+			free(cs[i].log.ev);
+		}
 	}
 	skv_cluster_close(main_cl);
 	free(all.ev);
 	free(cs);
 	free(known);
 	free(vbuf);
-	if (rep.violations)
-		return 1;
+	free(t);
 	return rc;
 }

@@ -5,24 +5,8 @@
 # marks; then one node alone (--node).  Checks the summary, the timeline
 # and the JSON: every request answered, redirects and retries followed,
 # the source's share of the requests falling after the move.
-set -uo pipefail
-top=$(cd "$(dirname "$0")/../../.." && pwd)
-bin=$top/build/bin
-tmp=$(mktemp -d)
-fake_pid=
-cleanup() {
-	[[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-n=0
-fail=0
-t() {	# t DESCRIPTION COMMAND...
-	local d=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; fail=$((fail + 1)); fi
-}
+# shellcheck source=fake-lib.sh
+source "$(dirname "$0")/fake-lib.sh"
 echo "TAP version 13"
 # ports from the pid, so parallel runs do not collide
 base=$((30000 + ($$ % 1000) * 8))
@@ -30,7 +14,7 @@ base=$((30000 + ($$ % 1000) * 8))
 	--move-at 1.5 --move-for 1 --retry-pct 30 --mark-file "$tmp/marks" \
 	--lifetime 30 >"$tmp/fake.out" 2>&1 &
 fake_pid=$!
-for _ in $(seq 50); do grep -q ready "$tmp/fake.out" 2>/dev/null && break; sleep 0.1; done
+fake_ready
 "$bin/steadykv-bench" --coord "127.0.0.1:$base" --records 20000 --rate 5000 \
 	--duration 3.5 --mark-file "$tmp/marks" --timeline "$tmp/tl.csv" \
 	--json "$tmp/run.json" --quiet >"$tmp/out" 2>"$tmp/err"
@@ -63,7 +47,7 @@ wait "$fake_pid" 2>/dev/null
 fake_pid=
 "$bin/skv-fake-node" --base-port $((base + 1)) --nodes 1 --lifetime 30 >"$tmp/fake.out" 2>&1 &
 fake_pid=$!
-for _ in $(seq 50); do grep -q ready "$tmp/fake.out" 2>/dev/null && break; sleep 0.1; done
+fake_ready
 "$bin/steadykv-bench" --node "127.0.0.1:$((base + 1))" --records 5000 --load \
 	--capacity --capacity-s 1 --rate-frac 0.5 --duration 1 --quiet >"$tmp/out" 2>"$tmp/err"
 t "steadykv-bench --node: load, capacity, run at half" test $? -eq 0

@@ -1,33 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * skv-fake-node: stand-in steadykv nodes and coordinator for testing
- * steadykv-bench on a host (the module needs the QEMU guest).
+ * skv-fake-node: stand-in steadykv nodes and coordinator for the host
+ * tests of steadykv-bench and skv-history (the module needs the QEMU
+ * guest), built on the host tests' fake node (lib/tests/fake_server.h).
  *
  *   skv-fake-node --base-port P [--nodes N] [--coord-port C]
  *                 [--move-at S --move-for S] [--retry-pct N] [--mark-file F]
- *                 [--lifetime S]
+ *                 [--move-when FILE] [--stale-every N] [--lose-every N] [--lifetime S]
  *
  * N nodes (ids 1..N) listen on 127.0.0.1:P.. and split table 1's hash
- * space evenly; they answer GET (OK, a 100-byte value) and PUT (OK) in
- * wire.h, thread per connection, no storage.  With --coord-port the
- * coordinator answers GET_MAP (coord.h).  --move-at S: S seconds in, the
- * upper half of node 1's tablet moves to node 2 as a Rocksteady migration
- * would look to a client: node 1 answers NOT_OWNER for it, the map names
- * node 2, and for --move-for seconds node 2 answers RETRY (retry_us 100)
- * to --retry-pct percent of the reads in it (keys not pulled yet).  The
- * marks "migration-start" / "migration-end" go to --mark-file.
+ * space evenly; they share one store (fake_store: GET, PUT, DELETE,
+ * conditional writes, MULTI-GET), thread per connection.  With
+ * --coord-port the coordinator answers GET_MAP (coord.h).  --move-at S: S
+ * seconds in, the upper half of node 1's tablet moves to node 2 as a
+ * Rocksteady migration would look to a client: node 1 answers NOT_OWNER
+ * for it, the map names node 2, and for --move-for seconds node 2 answers
+ * RETRY (retry_us 100) to --retry-pct percent of the reads in it (keys not
+ * pulled yet).  --move-when FILE: the move starts once FILE exists (then
+ * --move-at counts from there).  The marks "migration-start" /
+ * "migration-end" go to --mark-file.  --stale-every / --lose-every make the store lie (see
+ * fake_store_set_faults()).
  */
-#include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -35,21 +35,18 @@
 #include <steadykv/coord.h>
 #include <steadykv/wire.h>
 
+#include "fake_server.h"
+
 #define MAX_NODES 8
 
 static int nnodes = 2;
 static int base_port;
 static double move_at = -1, move_for = 1;
 static int retry_pct;
-static const char *mark_file;
+static const char *mark_file, *move_when;
 static atomic_int phase;	/* 0 before, 1 migrating, 2 moved */
 static atomic_ullong map_version = 1;
 static uint64_t moved_lo, moved_hi;
-
-struct srv {
-	int lfd;
-	int node;	/* 1..N, 0: coordinator */
-};
 
 static uint64_t tablet_lo(int node)
 {
@@ -74,74 +71,26 @@ static int owner_of(uint64_t h)
 	return nnodes;
 }
 
-static int read_full(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static void put_hdr(uint8_t *h, uint16_t magic, uint8_t op, uint8_t status,
-		    uint64_t id, uint32_t blen, int coord)
-{
-	memset(h, 0, 24);
-	magic = htole16(magic);
-	memcpy(h, &magic, 2);
-	h[2] = coord ? SKV_COORD_VERSION : 1;
-	h[3] = op;
-	h[4] = 1;	/* REPLY, both protocols */
-	if (coord) {
-		uint16_t st = htole16(status);
-
-		memcpy(h + 6, &st, 2);
-	} else {
-		h[5] = status;
-	}
-	id = htole64(id);
-	memcpy(h + 8, &id, 8);
-	blen = htole32(blen);
-	memcpy(h + 16, &blen, 4);
-}
-
-static int serve_coord(int fd, const uint8_t *h, uint64_t id)
+/* The coordinator (tag 0): GET_MAP only. */
+static int coord_handler(struct fake_server *s, const struct fake_req *req)
 {
 	size_t len = sizeof(struct skv_coord_map) +
 		     (size_t)nnodes * (sizeof(struct skv_coord_node) + sizeof(struct skv_coord_tablet)) +
 		     sizeof(struct skv_coord_tablet);
-	uint8_t *out = calloc(1, 24 + len), *p;
+	uint8_t *out = calloc(1, len), *p;
 	struct skv_coord_map m = { 0 };
-	int i, ntab = 0, ret;
+	int i, ntab = 0;
 
 	if (!out)
-		return -1;
-	p = out + 24 + sizeof(m);
+		return 1;
+	if (req->opcode != SKV_COORD_OP_GET_MAP) {
+		static const char msg[] = "fake coordinator: GET_MAP only";
+
+		fake_reply(s, req, EINVAL, msg, sizeof(msg));
+		free(out);
+		return 0;
+	}
+	p = out + sizeof(m);
 	for (i = 1; i <= nnodes; i++) {
 		struct skv_coord_node n = { .id = htole32((uint32_t)i) };
 
@@ -175,138 +124,56 @@ static int serve_coord(int fd, const uint8_t *h, uint64_t id)
 	m.version = htole64(atomic_load(&map_version));
 	m.nr_nodes = htole32((uint32_t)nnodes);
 	m.nr_tablets = htole32((uint32_t)ntab);
-	memcpy(out + 24, &m, sizeof(m));
-	len = (size_t)(p - out) - 24;
-	if (h[3] != SKV_COORD_OP_GET_MAP) {
-		static const char msg[] = "fake coordinator: GET_MAP only";
-
-		put_hdr(out, SKV_COORD_MAGIC, h[3], EINVAL, id, sizeof(msg), 1);
-		memcpy(out + 24, msg, sizeof(msg));
-		len = sizeof(msg);
-	} else {
-		put_hdr(out, SKV_COORD_MAGIC, h[3], 0, id, (uint32_t)len, 1);
-	}
-	ret = write_full(fd, out, 24 + len);
+	memcpy(out, &m, sizeof(m));
+	fake_reply(s, req, 0, out, (uint32_t)(p - out));
 	free(out);
-	return ret;
+	return 0;
 }
 
-static unsigned int seed_of(void)
+/* The key hash of a data request (a MULTI-GET's first key), or -1 if it has none. */
+static int request_hash(const struct fake_req *req, uint64_t *hash)
 {
-	static atomic_uint s = 1;
+	/* The first key's length is at 16 in both bodies; its bytes follow the fixed part. */
+	size_t key_at = req->opcode == SKV_OP_MULTI_GET ? 18 : 24;
+	uint16_t kl;
 
-	return atomic_fetch_add(&s, 2654435761u);
+	if (req->opcode != SKV_OP_GET && req->opcode != SKV_OP_PUT &&
+	    req->opcode != SKV_OP_DELETE && req->opcode != SKV_OP_MULTI_GET)
+		return -1;
+	if (req->body_len < key_at)
+		return -1;
+	memcpy(&kl, req->body + 16, 2);
+	kl = le16toh(kl);
+	if ((size_t)kl + key_at > req->body_len)
+		return -1;
+	*hash = XXH64(req->body + key_at, kl, SKV_KEY_HASH_SEED);
+	return 0;
 }
 
-static void *serve(void *arg)
+/* A node (tag: its id): ownership and the migration's RETRYs, then the shared store. */
+static int node_handler(struct fake_server *s, const struct fake_req *req)
 {
-	int fd = (int)(intptr_t)arg >> 4, node = (int)(intptr_t)arg & 15;
-	unsigned int rnd = seed_of();
-	static const char value[100];
-	uint8_t h[24], *body = NULL, out[24 + 16 + sizeof(value)];
+	static __thread unsigned int rnd;
+	int node = s->tag;
+	uint64_t hash;
 
-	for (;;) {
-		uint32_t blen;
-		uint64_t id, hash;
-		uint16_t klen;
-		uint8_t status = SKV_S_OK, *rb = out + 24;
-		size_t rlen = 0;
-
-		if (read_full(fd, h, 24))
-			break;
-		memcpy(&blen, h + 16, 4);
-		blen = le32toh(blen);
-		memcpy(&id, h + 8, 8);
-		id = le64toh(id);
-		if (blen > SKV_MAX_BODY_LEN)
-			break;
-		free(body);
-		body = calloc(1, blen + 1);	/* zeroed: the analyzer cannot see read() fill it */
-		if (!body || read_full(fd, body, blen))
-			break;
-		if (!node) {
-			if (serve_coord(fd, h, id))
-				break;
-			continue;
-		}
-		if ((h[3] != SKV_OP_GET && h[3] != SKV_OP_PUT) || blen < 24) {
-			put_hdr(out, SKV_WIRE_MAGIC, h[3], SKV_S_BAD_REQUEST, id, 0, 0);
-			if (write_full(fd, out, 24))
-				break;
-			continue;
-		}
-		memcpy(&klen, body + 16, 2);
-		klen = le16toh(klen);
-		if ((size_t)klen + 24 > blen)
-			break;
-		hash = XXH64(body + 24, klen, SKV_KEY_HASH_SEED);
+	if (!rnd)
+		rnd = (unsigned int)(uintptr_t)&rnd | 1;
+	if (request_hash(req, &hash) == 0) {
 		if (owner_of(hash) != node) {
-			status = SKV_S_NOT_OWNER;
-		} else if (atomic_load(&phase) == 1 && node == 2 && hash >= moved_lo &&
-			   hash <= moved_hi && h[3] == SKV_OP_GET &&
-			   (int)(rand_r(&rnd) % 100) < retry_pct) {
+			fake_reply(s, req, SKV_S_NOT_OWNER, NULL, 0);
+			return 0;
+		}
+		if (atomic_load(&phase) == 1 && node == 2 && hash >= moved_lo &&
+		    hash <= moved_hi && req->opcode == SKV_OP_GET &&
+		    (int)(rand_r(&rnd) % 100) < retry_pct) {
 			struct skv_retry_reply rr = { .retry_us = htole32(100) };
 
-			status = SKV_S_RETRY;
-			memcpy(rb, &rr, sizeof(rr));
-			rlen = sizeof(rr);
-		} else if (h[3] == SKV_OP_GET) {
-			struct skv_val_reply v = { .version = htole64(1),
-						   .value_len = htole32(sizeof(value)) };
-
-			memcpy(rb, &v, sizeof(v));
-			memcpy(rb + sizeof(v), value, sizeof(value));
-			rlen = sizeof(v) + sizeof(value);
-		} else {
-			struct skv_ver_reply v = { .version = htole64(2) };
-
-			memcpy(rb, &v, sizeof(v));
-			rlen = sizeof(v);
+			fake_reply(s, req, SKV_S_RETRY, &rr, sizeof(rr));
+			return 0;
 		}
-		put_hdr(out, SKV_WIRE_MAGIC, h[3], status, id, (uint32_t)rlen, 0);
-		if (write_full(fd, out, 24 + rlen))
-			break;
 	}
-	free(body);
-	close(fd);
-	return NULL;
-}
-
-static void *acceptor(void *arg)
-{
-	const struct srv *s = arg;
-
-	for (;;) {
-		int fd = accept(s->lfd, NULL, NULL), one = 1;
-		pthread_t th;
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			return NULL;
-		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (pthread_create(&th, NULL, serve, (void *)(intptr_t)(fd << 4 | s->node)))
-			close(fd);
-		else
-			pthread_detach(th);
-	}
-}
-
-static int listen_on(int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 128)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return fake_store_handler(s, req);
 }
 
 static void mark(const char *label)
@@ -336,10 +203,10 @@ static void sleep_s(double s)
 
 int main(int argc, char **argv)
 {
-	static struct srv srvs[MAX_NODES + 1];
-	int base = 0, cport = 0, i;
+	static struct fake_listener lis[MAX_NODES + 1];
+	int base = 0, cport = 0, i, stale_every = 0, lose_every = 0;
 	double lifetime = 3600;
-	pthread_t th;
+	struct fake_store *st;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--base-port"))
@@ -356,34 +223,47 @@ int main(int argc, char **argv)
 			retry_pct = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--mark-file"))
 			mark_file = argv[i + 1];
+		else if (!strcmp(argv[i], "--move-when"))
+			move_when = argv[i + 1];
 		else if (!strcmp(argv[i], "--lifetime"))
 			lifetime = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--stale-every"))
+			stale_every = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--lose-every"))
+			lose_every = atoi(argv[i + 1]);
 		else
 			break;
 	}
-	if (i != argc || base <= 0 || nnodes < 1 || nnodes > MAX_NODES ||
-	    (move_at >= 0 && nnodes < 2)) {
+	if (i != argc || base <= 0 || base + nnodes > 65536 || cport < 0 || cport > 65535 ||
+	    nnodes < 1 || nnodes > MAX_NODES || (move_at >= 0 && nnodes < 2) ||
+	    (move_when && move_at < 0) ||
+	    stale_every < 0 || lose_every < 0) {
 		fprintf(stderr, "usage: skv-fake-node --base-port P [--nodes N] [--coord-port C] "
-			"[--move-at S --move-for S] [--retry-pct N] [--mark-file F] [--lifetime S]\n");
+			"[--move-at S --move-for S] [--retry-pct N] [--mark-file F]\n"
+			"                     [--move-when FILE] [--stale-every N] [--lose-every N]\n"
+			"                     [--lifetime S]\n");
 		return 2;
 	}
+	st = fake_store_new();
+	fake_store_set_faults(st, (unsigned int)stale_every, (unsigned int)lose_every);
 	base_port = base;
 	moved_lo = tablet_lo(1) + (tablet_hi(1) - tablet_lo(1)) / 2 + 1;
 	moved_hi = tablet_hi(1);
 	for (i = cport ? 0 : 1; i <= nnodes; i++) {
-		srvs[i].node = i;
-		srvs[i].lfd = listen_on(i ? base + i - 1 : cport);
-		if (srvs[i].lfd < 0) {
+		if (fake_listen(&lis[i], (uint16_t)(i ? base + i - 1 : cport),
+				i ? node_handler : coord_handler, st, i, !i)) {
 			perror("skv-fake-node: listen");
 			return 1;
 		}
-		if (pthread_create(&th, NULL, acceptor, &srvs[i]))
-			return 1;
-		pthread_detach(th);
 	}
 	printf("ready\n");
 	fflush(stdout);
 	if (move_at >= 0) {
+		/* A condition, not a time: wait for the file (as long as the fake lives). */
+		while (move_when && access(move_when, F_OK) && lifetime > 0) {
+			sleep_s(0.01);
+			lifetime -= 0.01;
+		}
 		sleep_s(move_at);
 		atomic_store(&phase, 1);
 		atomic_fetch_add(&map_version, 1);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* The fake node of the host tests: framing, replies, and a tiny store. */
+/* The fake node of the host tests: framing, replies, listeners and a store. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,10 @@
 #include <unistd.h>
 
 #include "fake_server.h"
+#include <steadykv/coord.h>
 
 /* Tests fail loudly on broken plumbing rather than hang. */
-static void die(const char *what)
+static __attribute__((noreturn)) void die(const char *what)
 {
 	perror(what);
 	abort();
@@ -70,6 +72,14 @@ void fake_reply(struct fake_server *s, const struct fake_req *req, uint8_t statu
 	uint8_t h[SKV_HDR_LEN];
 
 	fake_hdr(h, req->opcode, SKV_F_REPLY, status, req->id, len);
+	if (s->coord) {
+		/* Same layout but the magic and a 16-bit status (an errno). */
+		skv_put_le16(h, SKV_COORD_MAGIC);
+		h[2] = SKV_COORD_VERSION;
+		h[4] = SKV_COORD_F_REPLY;
+		h[5] = 0;
+		skv_put_le16(h + 6, status);
+	}
 	fake_send(s, h, sizeof(h));
 	if (len)
 		fake_send(s, body, len);
@@ -94,7 +104,8 @@ static void *serve(void *arg)
 		int stop;
 
 		/* Like the node: a bad header or oversized body ends the connection. */
-		if (skv_get_le16(h) != SKV_WIRE_MAGIC || h[2] != SKV_WIRE_VERSION ||
+		if (skv_get_le16(h) != (s->coord ? SKV_COORD_MAGIC : SKV_WIRE_MAGIC) ||
+		    h[2] != (s->coord ? SKV_COORD_VERSION : SKV_WIRE_VERSION) ||
 		    req.flags || req.status || req.reserved || req.reserved2 ||
 		    req.body_len > SKV_MAX_BODY_LEN) {
 			s->bad++;
@@ -114,6 +125,10 @@ static void *serve(void *arg)
 			break;
 	}
 	shutdown(s->fd, SHUT_RDWR);
+	if (s->detached) {
+		close(s->fd);
+		free(s);
+	}
 	return NULL;
 }
 
@@ -181,21 +196,80 @@ void fake_stop(struct fake_server *s)
 		close(s->listen_fd);
 }
 
-/* ---- the tiny store ---- */
+static void *accept_loop(void *arg)
+{
+	struct fake_listener *l = arg;
+
+	for (;;) {
+		int fd = accept(l->fd, NULL, NULL), one = 1;
+		struct fake_server *s;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			die("calloc");
+		*s = (struct fake_server){ .fd = fd, .listen_fd = -1, .handler = l->handler,
+					   .arg = l->arg, .tag = l->tag, .coord = l->coord,
+					   .detached = true };
+		if (pthread_create(&s->thread, NULL, serve, s)) {
+			close(fd);
+			free(s);
+		} else {
+			pthread_detach(s->thread);
+		}
+	}
+}
+
+int fake_listen(struct fake_listener *l, uint16_t port, fake_handler_t h, void *arg,
+		int tag, bool coord)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1;
+
+	*l = (struct fake_listener){ .handler = h, .arg = arg, .tag = tag, .coord = coord };
+	l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l->fd < 0)
+		return -1;
+	setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l->fd, (struct sockaddr *)&a, sizeof(a)) || listen(l->fd, 128) ||
+	    pthread_create(&l->thread, NULL, accept_loop, l)) {
+		close(l->fd);
+		return -1;
+	}
+	pthread_detach(l->thread);
+	return 0;
+}
+
+/* ---- the store ---- */
 
 struct entry {
-	uint8_t key[64];
+	struct entry *next;	/* hash chain */
+	uint8_t *key;
 	uint16_t key_len;
 	bool live;
 	uint64_t version;
 	uint8_t *value;
 	uint32_t value_len;
+	/* The state before the last write: what a stale read answers. */
+	bool prev_live;
+	uint64_t prev_version;
+	uint8_t *prev_value;
+	uint32_t prev_value_len;
 };
 
 struct fake_store {
-	struct entry e[256];
-	unsigned int n;
+	pthread_mutex_t lock;
+	struct entry **buckets;
+	size_t nbuckets, n;
 	uint64_t version;
+	unsigned int stale_every, lose_every;
+	unsigned long stale_count, lose_count;
 };
 
 struct fake_store *fake_store_new(void)
@@ -204,27 +278,113 @@ struct fake_store *fake_store_new(void)
 
 	if (!st)
 		die("calloc");
+	pthread_mutex_init(&st->lock, NULL);
+	st->nbuckets = 64;
+	st->buckets = calloc(st->nbuckets, sizeof(*st->buckets));
+	if (!st->buckets)
+		die("calloc");
 	return st;
+}
+
+void fake_store_set_faults(struct fake_store *st, unsigned int stale_every,
+			   unsigned int lose_every)
+{
+	st->stale_every = stale_every;
+	st->lose_every = lose_every;
 }
 
 void fake_store_free(struct fake_store *st)
 {
-	for (unsigned int i = 0; i < st->n; i++)
-		free(st->e[i].value);
+	for (size_t b = 0; b < st->nbuckets; b++) {
+		for (struct entry *e = st->buckets[b], *next; e; e = next) {
+			next = e->next;
+			free(e->key);
+			free(e->value);
+			free(e->prev_value);
+			free(e);
+		}
+	}
+	free(st->buckets);
+	pthread_mutex_destroy(&st->lock);
 	free(st);
+}
+
+static size_t bucket_of(const struct fake_store *st, const uint8_t *key, uint16_t len)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+
+	for (uint16_t i = 0; i < len; i++)
+		h = (h ^ key[i]) * 1099511628211ull;
+	return (size_t)(h % st->nbuckets);
+}
+
+static void grow(struct fake_store *st)
+{
+	size_t old = st->nbuckets;
+	struct entry **ob = st->buckets;
+
+	st->nbuckets *= 4;
+	st->buckets = calloc(st->nbuckets, sizeof(*st->buckets));
+	if (!st->buckets)
+		die("calloc");
+	for (size_t b = 0; b < old; b++) {
+		for (struct entry *e = ob[b], *next; e; e = next) {
+			size_t nb = bucket_of(st, e->key, e->key_len);
+
+			next = e->next;
+			e->next = st->buckets[nb];
+			st->buckets[nb] = e;
+		}
+	}
+	free(ob);
 }
 
 static struct entry *lookup(struct fake_store *st, const uint8_t *key, uint16_t len,
 			    bool create)
 {
-	for (unsigned int i = 0; i < st->n; i++)
-		if (st->e[i].key_len == len && !memcmp(st->e[i].key, key, len))
-			return &st->e[i];
-	if (!create || st->n == 256 || len > sizeof(st->e[0].key))
+	size_t b = bucket_of(st, key, len);
+	struct entry *e;
+
+	for (e = st->buckets[b]; e; e = e->next)
+		if (e->key_len == len && !memcmp(e->key, key, len))
+			return e;
+	if (!create)
 		return NULL;
-	st->e[st->n].key_len = len;
-	memcpy(st->e[st->n].key, key, len);
-	return &st->e[st->n++];
+	if (st->n >= 2 * st->nbuckets) {
+		grow(st);
+		b = bucket_of(st, key, len);
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->key = malloc(len ? len : 1)))
+		die("calloc");
+	memcpy(e->key, key, len);
+	e->key_len = len;
+	e->next = st->buckets[b];
+	st->buckets[b] = e;
+	st->n++;
+	return e;
+}
+
+/* A write: the current state becomes the previous one. */
+static void set_entry(struct fake_store *st, struct entry *e, bool live, const uint8_t *value,
+		      uint32_t len)
+{
+	free(e->prev_value);
+	e->prev_live = e->live;
+	e->prev_version = e->version;
+	e->prev_value = e->value;
+	e->prev_value_len = e->value_len;
+	e->value = NULL;
+	e->value_len = 0;
+	if (live) {
+		e->value = malloc(len ? len : 1);
+		if (!e->value)
+			die("malloc");
+		memcpy(e->value, value, len);
+		e->value_len = len;
+	}
+	e->live = live;
+	e->version = ++st->version;
 }
 
 static void reply_ver(struct fake_server *s, const struct fake_req *req, uint8_t status,
@@ -236,22 +396,34 @@ static void reply_ver(struct fake_server *s, const struct fake_req *req, uint8_t
 	fake_reply(s, req, status, b, sizeof(b));
 }
 
-static void do_get(struct fake_server *s, const struct fake_req *req, struct entry *e)
+static void do_get(struct fake_server *s, struct fake_store *st, const struct fake_req *req,
+		   struct entry *e)
 {
+	bool live = e && e->live;
+	uint64_t version = e ? e->version : 0;
+	const uint8_t *value = e ? e->value : NULL;
+	uint32_t len = e ? e->value_len : 0;
 	uint8_t *b;
 
-	if (!e || !e->live) {
-		reply_ver(s, req, SKV_S_NOT_FOUND, e ? e->version : 0);
+	if (e && e->prev_version && st->stale_every &&
+	    ++st->stale_count % st->stale_every == 0) {
+		live = e->prev_live;
+		version = e->prev_version;
+		value = e->prev_value;
+		len = e->prev_value_len;
+	}
+	if (!live) {
+		reply_ver(s, req, SKV_S_NOT_FOUND, version);
 		return;
 	}
-	b = malloc(16 + e->value_len);
+	b = malloc(16 + len);
 	if (!b)
 		die("malloc");
 	memset(b, 0, 16);
-	skv_put_le64(b, e->version);
-	skv_put_le32(b + 8, e->value_len);
-	memcpy(b + 16, e->value, e->value_len);
-	fake_reply(s, req, SKV_S_OK, b, 16 + e->value_len);
+	skv_put_le64(b, version);
+	skv_put_le32(b + 8, len);
+	memcpy(b + 16, value, len);
+	fake_reply(s, req, SKV_S_OK, b, 16 + len);
 	free(b);
 }
 
@@ -300,6 +472,9 @@ static void do_multi(struct fake_server *s, struct fake_store *st, const struct 
 	free(b);
 }
 
+static void store_op(struct fake_server *s, struct fake_store *st, const struct fake_req *req,
+		     uint64_t expect, uint16_t kl, uint32_t vl);
+
 int fake_store_handler(struct fake_server *s, const struct fake_req *req)
 {
 	struct fake_store *st = s->arg;
@@ -307,7 +482,6 @@ int fake_store_handler(struct fake_server *s, const struct fake_req *req)
 	uint64_t table, expect;
 	uint16_t kl;
 	uint32_t vl = 0;
-	struct entry *e;
 
 	switch (req->opcode) {
 	case SKV_OP_PING:
@@ -335,7 +509,9 @@ int fake_store_handler(struct fake_server *s, const struct fake_req *req)
 		return 0;
 	}
 	if (req->opcode == SKV_OP_MULTI_GET) {
+		pthread_mutex_lock(&st->lock);
 		do_multi(s, st, req);
+		pthread_mutex_unlock(&st->lock);
 		return 0;
 	}
 	expect = skv_get_le64(b + 8);
@@ -352,13 +528,25 @@ int fake_store_handler(struct fake_server *s, const struct fake_req *req)
 		fake_reply(s, req, SKV_S_TOO_BIG, NULL, 0);
 		return 0;
 	}
-	e = lookup(st, b + 24, kl, req->opcode == SKV_OP_PUT);
+	pthread_mutex_lock(&st->lock);
+	store_op(s, st, req, expect, kl, vl);
+	pthread_mutex_unlock(&st->lock);
+	return 0;
+}
+
+/* GET, PUT or DELETE of a well-formed request, under the store's lock. */
+static void store_op(struct fake_server *s, struct fake_store *st, const struct fake_req *req,
+		     uint64_t expect, uint16_t kl, uint32_t vl)
+{
+	const uint8_t *b = req->body;
+	struct entry *e = lookup(st, b + 24, kl, req->opcode == SKV_OP_PUT);
+
 	switch (req->opcode) {
 	case SKV_OP_GET:
-		do_get(s, req, e);
+		do_get(s, st, req, e);
 		break;
 	case SKV_OP_PUT:
-		if (!e) {
+		if (!e) {	/* lookup() creates it: for the analyzer */
 			fake_reply(s, req, SKV_S_NO_SPACE, NULL, 0);
 			break;
 		}
@@ -366,14 +554,11 @@ int fake_store_handler(struct fake_server *s, const struct fake_req *req)
 			reply_ver(s, req, SKV_S_VERSION_MISMATCH, e->live ? e->version : 0);
 			break;
 		}
-		free(e->value);
-		e->value = malloc(vl ? vl : 1);
-		if (!e->value)
-			die("malloc");
-		memcpy(e->value, b + 24 + kl, vl);
-		e->value_len = vl;
-		e->live = true;
-		e->version = ++st->version;
+		if (!expect && st->lose_every && ++st->lose_count % st->lose_every == 0) {
+			reply_ver(s, req, SKV_S_OK, ++st->version);	/* and forget it */
+			break;
+		}
+		set_entry(st, e, true, b + 24 + kl, vl);
 		reply_ver(s, req, SKV_S_OK, e->version);
 		break;
 	case SKV_OP_DELETE:
@@ -385,10 +570,8 @@ int fake_store_handler(struct fake_server *s, const struct fake_req *req)
 			reply_ver(s, req, SKV_S_VERSION_MISMATCH, e->version);
 			break;
 		}
-		e->live = false;
-		e->version = ++st->version;
+		set_entry(st, e, false, NULL, 0);
 		reply_ver(s, req, SKV_S_OK, e->version);
 		break;
 	}
-	return 0;
 }

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * A fake steadykv node for host tests: a thread on one end of a socketpair
- * (or of an accepted loopback TCP connection) that reads wire.h requests
- * and answers through a handler, which may answer correctly (fake_store)
- * or with whatever broken bytes a test wants.
+ * The fake steadykv node of every host test: a thread on one end of a
+ * socketpair (or of an accepted loopback TCP connection) that reads wire.h
+ * requests (or coord.h ones, for a fake coordinator) and answers through a
+ * handler, which may answer correctly (fake_store) or with whatever broken
+ * bytes a test wants.  fake_listen() serves every connection to a port,
+ * thread per connection (skv-fake-node's nodes and coordinator).
  */
 #ifndef SKV_TEST_FAKE_SERVER_H
 #define SKV_TEST_FAKE_SERVER_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "internal.h"
@@ -34,8 +37,21 @@ struct fake_server {
 	pthread_t thread;
 	fake_handler_t handler;
 	void *arg;
+	int tag;		/* fake_listen(): the listener's, for its handler */
+	bool coord;		/* coord.h framing (magic, 16-bit status) */
+	bool detached;		/* fake_listen(): frees itself when the peer goes */
 	unsigned int served;	/* requests handled */
 	unsigned int bad;	/* requests that broke the wire format */
+};
+
+/* Every connection to one loopback port, each served by its own thread. */
+struct fake_listener {
+	int fd;
+	pthread_t thread;
+	fake_handler_t handler;
+	void *arg;
+	int tag;
+	bool coord;
 };
 
 /* Socketpair mode: *client_fd is the client's end. */
@@ -45,6 +61,13 @@ int fake_start_tcp(struct fake_server *s, fake_handler_t h, void *arg, int famil
 		   uint16_t *port);
 /* Shut the connection down and join the thread. */
 void fake_stop(struct fake_server *s);
+/*
+ * Listen on 127.0.0.1:port and serve each connection with h (arg, tag and
+ * coord given to its fake_server).  Returns -1 if it cannot listen.  The
+ * listener lives as long as the process.
+ */
+int fake_listen(struct fake_listener *l, uint16_t port, fake_handler_t h, void *arg,
+		int tag, bool coord);
 
 void fake_hdr(uint8_t *h, uint8_t opcode, uint8_t flags, uint8_t status,
 	      uint64_t id, uint32_t body_len);
@@ -53,9 +76,18 @@ void fake_send(struct fake_server *s, const void *buf, size_t len);
 void fake_reply(struct fake_server *s, const struct fake_req *req, uint8_t status,
 		const void *body, uint32_t len);
 
-/* A tiny in-memory node: table 1 exists, versions count up from 1. */
+/*
+ * An in-memory node: table 1 exists, versions count up from 1, DELETE
+ * leaves a tombstone, conditional writes as the node decides them.  Safe
+ * for many connections at once.  A dishonest store (for the tests that
+ * the linearizability checker fails): every stale_every-th GET of a key
+ * written at least twice answers the value before the last write, and
+ * every lose_every-th PUT is acknowledged with a new version and dropped.
+ */
 struct fake_store;
 struct fake_store *fake_store_new(void);
+void fake_store_set_faults(struct fake_store *st, unsigned int stale_every,
+			   unsigned int lose_every);
 void fake_store_free(struct fake_store *st);
 int fake_store_handler(struct fake_server *s, const struct fake_req *req);
 
