@@ -115,7 +115,7 @@ static int redis_setup(struct bench_cfg *cfg)
 	size_t i;
 	int s, all;
 
-	if (bench_split_addr(cfg->seeds[0], seed_host, sizeof(seed_host), &port))
+	if (parse_hostport(cfg->seeds[0], seed_host, sizeof(seed_host), &port))
 		return -1;
 	rc = redisConnect(seed_host, port);
 	if (!rc || rc->err) {
@@ -212,12 +212,10 @@ static void redis_conn_fini(void *cs)
 /* "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381" */
 static int parse_redirect(const char *s, struct bench_reply *r)
 {
-	const char *sp = strchr(s, ' '), *addr;
+	const char *sp = strchr(s, ' ');
 	char host[BENCH_ADDR_MAX];
-	const char *colon;
+	uint16_t port;
 	char *end;
-	long long port;
-	size_t hl;
 	int n;
 
 	if (!sp)
@@ -225,17 +223,7 @@ static int parse_redirect(const char *s, struct bench_reply *r)
 	r->slot = strtol(sp + 1, &end, 10);
 	if (*end != ' ' || r->slot < 0 || r->slot >= NSLOTS)
 		return -1;
-	addr = end + 1;
-	colon = strrchr(addr, ':');
-	if (!colon)
-		return -1;
-	hl = (size_t)(colon - addr);
-	if (hl >= sizeof(host))
-		return -1;
-	memcpy(host, addr, hl);
-	host[hl] = 0;
-	port = strtoll(colon + 1, &end, 10);
-	if (*end || port <= 0 || port > 65535)
+	if (parse_hostport(end + 1, host, sizeof(host), &port))
 		return -1;
 	n = node_of(host, port);
 	if (n < 0)

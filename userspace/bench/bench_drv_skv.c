@@ -53,7 +53,7 @@ static int open_cluster(const struct bench_cfg *cfg, struct skv_cluster **cl)
 	uint16_t port;
 	int err;
 
-	if (bench_split_addr(cfg->coord, host, sizeof(host), &port)) {
+	if (parse_hostport(cfg->coord, host, sizeof(host), &port)) {
 		fprintf(stderr, "steadykv-bench: bad --coord '%s'\n", cfg->coord);
 		return -1;
 	}

@@ -119,7 +119,7 @@ static int tcp_connect(const char *addr)
 	uint16_t port;
 	int fd = -1, one = 1;
 
-	if (bench_split_addr(addr, host, sizeof(host), &port))
+	if (parse_hostport(addr, host, sizeof(host), &port))
 		return -1;
 	snprintf(port_s, sizeof(port_s), "%u", port);
 	if (getaddrinfo(host, port_s, &hints, &res))

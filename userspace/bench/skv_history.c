@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "history_check.h"
+#include "parse.h"
 #include "steadykv_cluster.h"
 
 #define CODE_SLOTS	128	/* codes 0..-127 counted by -code; local ones beyond */
@@ -421,21 +422,8 @@ static void parse(int argc, char **argv, struct cfg *cfg)
 	if (!coord || !cfg->keys || !cfg->clients || cfg->value_size < 32 ||
 	    (cfg->min_overlap && !cfg->mark_file))
 		usage();
-	{
-		const char *colon = strrchr(coord, ':');
-		size_t hl = colon ? (size_t)(colon - coord) : 0;
-
-		if (!colon || !hl || hl >= sizeof(cfg->host))
-			usage();
-		if (coord[0] == '[' && hl > 2 && coord[hl - 1] == ']') {
-			memcpy(cfg->host, coord + 1, hl - 2);
-			cfg->host[hl - 2] = 0;
-		} else {
-			memcpy(cfg->host, coord, hl);
-			cfg->host[hl] = 0;
-		}
-		cfg->port = (uint16_t)num(colon + 1, 65535);
-	}
+	if (parse_hostport(coord, cfg->host, sizeof(cfg->host), &cfg->port))
+		usage();
 }
 
 static int open_cluster(const struct cfg *cfg, struct skv_cluster **cl)

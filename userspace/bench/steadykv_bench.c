@@ -130,32 +130,6 @@ const struct bench_node *bench_node_get(int idx)
 	return &nodes[idx];
 }
 
-int bench_split_addr(const char *addr, char *host, size_t hlen, uint16_t *port)
-{
-	const char *colon = strrchr(addr, ':'), *h = addr;
-	size_t n;
-	char *end;
-	unsigned long p;
-
-	if (!colon)
-		return -1;
-	n = (size_t)(colon - addr);
-	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
-		h++;
-		n -= 2;
-	}
-	if (!n || n >= hlen)
-		return -1;
-	memcpy(host, h, n);
-	host[n] = 0;
-	errno = 0;
-	p = strtoul(colon + 1, &end, 10);
-	if (errno || *end || !p || p > 65535)
-		return -1;
-	*port = (uint16_t)p;
-	return 0;
-}
-
 /* ---- main ---- */
 
 static void usage(FILE *f)
@@ -195,7 +169,7 @@ static int add_seed(const char *addr)
 	char host[BENCH_ADDR_MAX];
 	uint16_t port;
 
-	if (bench_split_addr(addr, host, sizeof(host), &port)) {
+	if (parse_hostport(addr, host, sizeof(host), &port)) {
 		fprintf(stderr, "steadykv-bench: bad address '%s' (HOST:PORT)\n", addr);
 		return -1;
 	}

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "parse.h"
+
 #define BENCH_MAX_NODES 32
 #define BENCH_ADDR_MAX 64
 
@@ -124,7 +126,5 @@ struct bench_node {
 int bench_node_add(const char *addr, uint32_t node_id, bool has_id);
 int bench_node_count(void);
 const struct bench_node *bench_node_get(int idx);
-/* Split "host:port" (host may be [v6]); 0 or -1. */
-int bench_split_addr(const char *addr, char *host, size_t hlen, uint16_t *port);
 
 #endif
