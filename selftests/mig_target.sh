@@ -20,9 +20,13 @@ MAX=18446744073709551615
 HALF=9223372036854775808
 N=${SKV_MIG_KEYS:-2000}
 SIZE=100
-# Slow migrations (cancel, priority pulls): one partition, tiny pulls.
+# Slow migrations (cancel, priority pulls, ...): one partition, one pull of
+# 1 KiB in flight, and the source's answers delayed by SLOW_DELAY (netem),
+# so one takes at least SLOW_N * 130 B / 1 KiB * SLOW_DELAY (25 s) however
+# fast the host is; each test checks it is mid-way before it acts.
 SLOW_N=${SKV_MIG_SLOW_KEYS:-20000}
 SLOW=(0 1 1 1024)
+SLOW_DELAY=10ms
 # The cancel test needs a migration that outlasts a few commands.
 CANCEL_N=${SKV_MIG_CANCEL_KEYS:-20000}
 # Keys read back after a slow migration (GETs are slow under TCG).
@@ -43,18 +47,17 @@ setup() {
 	tool "$T" ping "$TA:$PORT" $((SKV_WAIT * 1000)) || { skv_fail "target does not answer"; return 1; }
 }
 
-# slow NS DEV on|off: delay what NS sends on DEV by 5 ms, so that a slow
-# migration outlasts the commands a test runs meanwhile, however loaded the
-# host is (each pull waits a round trip).  Without sch_netem: a note.
-slow() {
-	if [[ $3 == on ]]; then
-		modprobe sch_netem 2>/dev/null
-		ip netns exec "$1" tc qdisc add dev "$2" root netem delay 5ms ||
-			skv_info "no netem on $2: the timing of this test is not assured"
-	else
-		ip netns exec "$1" tc qdisc del dev "$2" root 2>/dev/null
+# midway NS ID: wait until migration ID (in NS's node) pulls, and check that
+# it is mid-way (pulling, permille below 1000) before the test acts on it.
+midway() {
+	local out
+	out=$(tool "$1" migrate-wait "$2" $WAIT pulling "done" cancelled failed) ||
+		{ skv_fail "migration $2 never pulling: $out"; return 1; }
+	skv_info "migration $2 before the test acts: $out"
+	if [[ ! $out =~ ^pulling\ .*permille=([0-9]+) ]] || ((BASH_REMATCH[1] >= 1000)); then
+		skv_fail "migration $2 not mid-way when the test would act: $out"
+		return 1
 	fi
-	return 0
 }
 
 # src_table TABLE: a table on the source with one tablet over the whole space.
@@ -144,14 +147,14 @@ t_cancel() {
 	local out
 	src_table 5 || return 1
 	tool "$S" fill "$SA:$PORT" 5 "$CANCEL_N" $SIZE c || { skv_fail "fill"; return 1; }
-	slow "$S" eth0 on
+	skv_slow_link "$S" eth0 $SLOW_DELAY || return 1
 	tool "$T" migrate-start 7 5 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
 		{ skv_fail "migrate-start refused"; return 1; }
-	tool "$T" migrate-wait 7 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	midway "$T" 7 || return 1
 	tool "$T" fill "$TA:$PORT" 5 50 $SIZE w || { skv_fail "writes at the target failed"; return 1; }
 	tool "$T" migrate-cancel 7 || { skv_fail "cancel refused (migration over already?)"; return 1; }
 	out=$(tool "$T" migrate-wait 7 $WAIT)
-	slow "$S" eth0 off
+	skv_fast_link "$S" eth0
 	skv_info "migration 7: $out"
 	[[ $out == "cancelled "* ]] || { skv_fail "want cancelled, got: $out"; return 1; }
 	tool "$T" check-split "$TA:$PORT" "$SA:$PORT" 5 50 $SIZE w 0 ||
@@ -168,15 +171,15 @@ t_priority() {
 	local out
 	src_table 9 || return 1
 	tool "$S" fill "$SA:$PORT" 9 "$SLOW_N" $SIZE p || { skv_fail "fill"; return 1; }
-	slow "$S" eth0 on
+	skv_slow_link "$S" eth0 $SLOW_DELAY || return 1
 	tool "$T" migrate-start 8 9 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
 		{ skv_fail "migrate-start refused"; return 1; }
-	tool "$T" migrate-wait 8 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	midway "$T" 8 || return 1
 	tool "$T" absent "$TA:$PORT" 9 20 nosuch || { skv_fail "absent keys not NOT_FOUND"; return 1; }
 	# The last keys written are spread over the whole range.
 	tool "$T" check "$TA:$PORT" 9 300 $SIZE p || { skv_fail "keys unreadable at the target"; return 1; }
 	out=$(tool "$T" migrate-get 8)
-	slow "$S" eth0 off
+	skv_fast_link "$S" eth0
 	skv_info "migration 8 mid-way: $out"
 	[[ $out == "pulling "* ]] || { skv_fail "migration over before the reads: not a test"; return 1; }
 	out=$(tool "$T" migrate-wait 8 $WAIT)
@@ -225,10 +228,10 @@ t_source_lost() {
 	skv_veth "$T" eth1 "10.98.2.2/24" "$Y" eth0 "10.98.2.1/24" || { skv_fail "veth"; return 1; }
 	skv_node_start "$Y" 10.98.2.1 $PORT 40 || return 1
 	tool "$Y" fill "10.98.2.1:$PORT" 40 "$SLOW_N" $SIZE y || { skv_fail "fill"; return 1; }
-	slow "$Y" eth0 on
+	skv_slow_link "$Y" eth0 $SLOW_DELAY || return 1
 	tool "$T" migrate-start 40 40 0 $MAX 10.98.2.1 $PORT "${SLOW[@]}" 1 ||
 		{ skv_fail "migrate-start refused"; return 1; }
-	tool "$T" migrate-wait 40 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	midway "$T" 40 || return 1
 	tool "$T" fill "$TA:$PORT" 40 20 $SIZE lw || { skv_fail "writes at the target failed"; return 1; }
 	y=$Y
 	ip netns del "$y"
@@ -248,10 +251,10 @@ t_netns_exit() {
 	ip -n "$X" route add 10.98.0.0/24 dev eth0 || { skv_fail "route"; return 1; }
 	src_table 30 || return 1
 	tool "$S" fill "$SA:$PORT" 30 "$SLOW_N" $SIZE x || { skv_fail "fill"; return 1; }
-	slow "$S" eth1 on
+	skv_slow_link "$S" eth1 $SLOW_DELAY || return 1
 	tool "$X" migrate-start 30 30 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
 		{ skv_fail "migrate-start refused"; return 1; }
-	tool "$X" migrate-wait 30 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	midway "$X" 30 || return 1
 	x=$X
 	ip netns del "$x"
 	skv_ns_gone "$x" eth1 "$S" || { skv_fail "namespace not destroyed"; return 1; }
@@ -262,10 +265,10 @@ t_netns_exit() {
 t_rmmod() {
 	src_table 50 || return 1
 	tool "$S" fill "$SA:$PORT" 50 "$SLOW_N" $SIZE r || { skv_fail "fill"; return 1; }
-	slow "$S" eth0 on
+	skv_slow_link "$S" eth0 $SLOW_DELAY || return 1
 	tool "$T" migrate-start 50 50 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
 		{ skv_fail "migrate-start refused"; return 1; }
-	tool "$T" migrate-wait 50 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	midway "$T" 50 || return 1
 	skv_unload_module 60
 }
 
