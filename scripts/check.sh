@@ -13,10 +13,10 @@
 # or do not add up to its results.
 #
 # Bounds: each host test runs under timeout(1), HOST_TEST_TIMEOUT seconds
-# (default 300; the slowest takes about 30 s on an idle 2-core host); each
-# guest has the timeout its vm-tests.list line gives, passed into the guest
-# as SKV_GUEST_TIMEOUT so that selftests/run.sh stops a hung program, and
-# names it, before the guest is killed.
+# (default 300; all of them together took 87 s on a 2-core host busy with
+# four guests); each guest has the timeout its vm-tests.list line gives,
+# passed into the guest as SKV_GUEST_TIMEOUT so that selftests/run.sh stops
+# a hung program, and names it, before the guest is killed.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
