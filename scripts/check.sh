@@ -7,7 +7,16 @@
 # guest under vm-test/run.sh, which also fails the run on any kernel
 # warning.  Every test prints TAP; results are counted from "ok"/"not ok"
 # lines, and a run that fails without a failing TAP line counts as one
-# failure, so a crash, a timeout or a kernel warning is never lost.
+# failure, so a crash, a timeout or a kernel warning is never lost.  So does
+# a run whose plan lines ("1..N", one per TAP stream; selftests/run.sh
+# renumbers a guest's programs into one stream with one plan) are missing
+# or do not add up to its results.
+#
+# Bounds: each host test runs under timeout(1), HOST_TEST_TIMEOUT seconds
+# (default 300; all of them together took 87 s on a 2-core host busy with
+# four guests); each guest has the timeout its vm-tests.list line gives,
+# passed into the guest as SKV_GUEST_TIMEOUT so that selftests/run.sh stops
+# a hung program, and names it, before the guest is killed.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,9 +26,22 @@ mode=all
 case "${1:-}" in
 --host-only) mode=host ;;
 --vm-only) mode=vm ;;
+--count) mode=count ;; # --count FILE [STATUS]: count one TAP file as below
 esac
-rm -rf "$out"
-mkdir -p "$out"
+: "${HOST_TEST_TIMEOUT:=300}"
+
+# tap_plan_error FILE: why FILE's plan lines and its results disagree
+# (nothing if they agree).
+tap_plan_error() {
+	awk '
+		/^ *[0-9]+\.\.[0-9]+/ { split($1, r, /\.\./); planned += r[2] - r[1] + 1; plans++; next }
+		/^ *(not )?ok [0-9]+/ { results++ }
+		END {
+			if (!plans) print "no TAP plan"
+			else if (planned != results)
+				printf "TAP plan of %d tests, %d results\n", planned, results
+		}' "$1"
+}
 
 passed=0
 failed=0
@@ -28,20 +50,24 @@ failures=()
 
 # count_tap NAME FILE EXIT_STATUS
 count_tap() {
-	local name=$1 file=$2 rc=$3 p f s
+	local name=$1 file=$2 rc=$3 p f s plan_err
+	plan_err=$(tap_plan_error "$file")
 	p=$(grep -cE '^ *ok [0-9]+' "$file" | head -n 1)
 	s=$(grep -cE '^ *ok [0-9]+.*# *(SKIP|skip)' "$file" | head -n 1)
 	f=$(grep -cE '^ *not ok [0-9]+' "$file" | head -n 1)
 	p=$((p - s))
 	# A failing run with no failing TAP line (crash, timeout, kernel
-	# warning, setup error) is a failure of its own.
+	# warning, setup error) is a failure of its own; so is a run whose plan
+	# disagrees with its results (a test lost without a trace).
 	if ((rc != 0 && f == 0)); then
 		f=1
-		echo "not ok - $name: exited $rc (see $file)" >>"$file"
-	fi
-	if ((rc == 0 && p == 0 && f == 0 && s == 0)); then
+		echo "not ok - $name: exited $rc${plan_err:+, $plan_err} (see $file)" >>"$file"
+	elif ((rc == 0 && p == 0 && f == 0 && s == 0)); then
 		f=1
 		echo "not ok - $name: ran no test (see $file)" >>"$file"
+	elif [[ -n $plan_err ]]; then
+		f=$((f + 1))
+		echo "not ok - $name: $plan_err (see $file)" >>"$file"
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
@@ -58,8 +84,11 @@ run_host_tests() {
 	while read -r t; do
 		[[ -z "$t" || "$t" == \#* ]] && continue
 		name=host-$(basename "$t")
-		"$top/$t" >"$out/$name.tap" 2>&1
+		timeout -k 10 "$HOST_TEST_TIMEOUT" "$top/$t" >"$out/$name.tap" 2>&1 </dev/null
 		rc=$?
+		if ((rc == 124 || rc == 137)); then
+			echo "# $name: killed after $HOST_TEST_TIMEOUT s (hang?)" >>"$out/$name.tap"
+		fi
 		count_tap "$name" "$out/$name.tap" "$rc"
 	done <userspace/host-tests.list
 }
@@ -69,13 +98,22 @@ run_vm_tests() {
 	while read -r name timeout cmd; do
 		[[ -z "$name" || "$name" == \#* ]] && continue
 		# shellcheck disable=SC2086
-		vm-test/run.sh --name "check-$name" --timeout "$timeout" -- $cmd \
+		vm-test/run.sh --name "check-$name" --timeout "$timeout" -- \
+			env SKV_GUEST_TIMEOUT="$timeout" $cmd \
 			>"$out/vm-$name.tap" 2>&1 </dev/null
 		rc=$?
 		count_tap "vm-$name" "$out/vm-$name.tap" "$rc"
 	done <selftests/vm-tests.list
 }
 
+if [[ $mode == count ]]; then
+	count_tap "$(basename "${2:?--count FILE [STATUS]}")" "$2" "${3:-0}"
+	((failed == 0 && passed > 0))
+	exit
+fi
+
+rm -rf "$out"
+mkdir -p "$out"
 start=$(date +%s)
 [[ $mode != vm ]] && run_host_tests
 [[ $mode != host ]] && run_vm_tests

@@ -12,6 +12,7 @@
 #   skv_test DESC FUNC [ARGS...]            run FUNC, print one TAP line
 #   skv_fail MSG                            record why the current test fails
 #   skv_bg CMD...                           background job, killed on exit
+#   skv_slow_link / skv_fast_link NS DEV    netem delay on a link, and off
 #   skv_finish                              plan line, exit status
 #
 # Namespaces come from setup_ns (random suffixes) and are removed by the
@@ -324,6 +325,22 @@ skv_veth() {
 	[[ -n $a1 ]] && ip "${n1[@]}" addr add "$a1" dev "$if1"
 	[[ -n $a2 ]] && ip "${n2[@]}" addr add "$a2" dev "$if2"
 	ip "${n1[@]}" link set "$if1" up && ip "${n2[@]}" link set "$if2" up
+}
+
+# skv_slow_link NS DEV DELAY: delay every packet NS sends on DEV (netem), so
+# that a migration over DEV is slow by construction whatever the host's
+# speed, and a test can act while it is mid-way.  No netem is a failure: the
+# test would then depend on the host's speed.
+skv_slow_link() {
+	modprobe sch_netem 2>/dev/null
+	ip netns exec "$1" tc qdisc replace dev "$2" root netem delay "$3" ||
+		{ skv_fail "cannot add netem delay $3 on $1 $2"; return 1; }
+}
+
+# skv_fast_link NS DEV: undo skv_slow_link (quietly if it was not on).
+skv_fast_link() {
+	ip netns exec "$1" tc qdisc del dev "$2" root 2>/dev/null
+	return 0
 }
 
 # skv_ns_gone NS PROBE_IF [PROBE_NS] [SECONDS]: after `ip netns del NS`,

@@ -5,8 +5,10 @@
 # Whole table there and back, an empty tablet, half a table (a split), an
 # unreachable source, a cancel mid-way (writes made at the target come
 # back to the source), priority pulls of keys asked for early, the push
-# baseline, priority-pulls=0, partitions=1, netlink refusals, and a
-# namespace deleted mid-migration.  skv_tool drives netlink (migrate-*).
+# baseline, priority-pulls=0, partitions=1, netlink refusals, the target's
+# memory limit reached mid-way, two migrations at once (disjoint ranges;
+# A to B while B to A), the source lost, a namespace deleted and rmmod
+# mid-migration.  skv_tool drives netlink (migrate-*).
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -20,11 +22,19 @@ MAX=18446744073709551615
 HALF=9223372036854775808
 N=${SKV_MIG_KEYS:-2000}
 SIZE=100
-# Slow migrations (cancel, priority pulls): one partition, tiny pulls.
+# Slow migrations (cancel, priority pulls, ...): one partition, one pull of
+# 1 KiB in flight, and the source's answers delayed by SLOW_DELAY (netem),
+# so one takes at least SLOW_N * 130 B / 1 KiB * SLOW_DELAY (25 s) however
+# fast the host is; each test checks it is mid-way before it acts.
 SLOW_N=${SKV_MIG_SLOW_KEYS:-20000}
 SLOW=(0 1 1 1024)
+SLOW_DELAY=10ms
 # The cancel test needs a migration that outlasts a few commands.
 CANCEL_N=${SKV_MIG_CANCEL_KEYS:-20000}
+# The target's memory limit test: 16 MB at the source, 6 MiB of room.
+FULL_N=4000
+FULL_SIZE=4000
+FULL_ROOM=$((6 << 20))
 # Keys read back after a slow migration (GETs are slow under TCG).
 SAMPLE=3000
 WAIT=300
@@ -43,18 +53,17 @@ setup() {
 	tool "$T" ping "$TA:$PORT" $((SKV_WAIT * 1000)) || { skv_fail "target does not answer"; return 1; }
 }
 
-# slow NS DEV on|off: delay what NS sends on DEV by 5 ms, so that a slow
-# migration outlasts the commands a test runs meanwhile, however loaded the
-# host is (each pull waits a round trip).  Without sch_netem: a note.
-slow() {
-	if [[ $3 == on ]]; then
-		modprobe sch_netem 2>/dev/null
-		ip netns exec "$1" tc qdisc add dev "$2" root netem delay 5ms ||
-			skv_info "no netem on $2: the timing of this test is not assured"
-	else
-		ip netns exec "$1" tc qdisc del dev "$2" root 2>/dev/null
+# midway NS ID: wait until migration ID (in NS's node) pulls, and check that
+# it is mid-way (pulling, permille below 1000) before the test acts on it.
+midway() {
+	local out
+	out=$(tool "$1" migrate-wait "$2" $WAIT pulling "done" cancelled failed) ||
+		{ skv_fail "migration $2 never pulling: $out"; return 1; }
+	skv_info "migration $2 before the test acts: $out"
+	if [[ ! $out =~ ^pulling\ .*permille=([0-9]+) ]] || ((BASH_REMATCH[1] >= 1000)); then
+		skv_fail "migration $2 not mid-way when the test would act: $out"
+		return 1
 	fi
-	return 0
 }
 
 # src_table TABLE: a table on the source with one tablet over the whole space.
@@ -144,14 +153,14 @@ t_cancel() {
 	local out
 	src_table 5 || return 1
 	tool "$S" fill "$SA:$PORT" 5 "$CANCEL_N" $SIZE c || { skv_fail "fill"; return 1; }
-	slow "$S" eth0 on
+	skv_slow_link "$S" eth0 $SLOW_DELAY || return 1
 	tool "$T" migrate-start 7 5 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
 		{ skv_fail "migrate-start refused"; return 1; }
-	tool "$T" migrate-wait 7 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	midway "$T" 7 || return 1
 	tool "$T" fill "$TA:$PORT" 5 50 $SIZE w || { skv_fail "writes at the target failed"; return 1; }
 	tool "$T" migrate-cancel 7 || { skv_fail "cancel refused (migration over already?)"; return 1; }
 	out=$(tool "$T" migrate-wait 7 $WAIT)
-	slow "$S" eth0 off
+	skv_fast_link "$S" eth0
 	skv_info "migration 7: $out"
 	[[ $out == "cancelled "* ]] || { skv_fail "want cancelled, got: $out"; return 1; }
 	tool "$T" check-split "$TA:$PORT" "$SA:$PORT" 5 50 $SIZE w 0 ||
@@ -168,15 +177,15 @@ t_priority() {
 	local out
 	src_table 9 || return 1
 	tool "$S" fill "$SA:$PORT" 9 "$SLOW_N" $SIZE p || { skv_fail "fill"; return 1; }
-	slow "$S" eth0 on
+	skv_slow_link "$S" eth0 $SLOW_DELAY || return 1
 	tool "$T" migrate-start 8 9 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
 		{ skv_fail "migrate-start refused"; return 1; }
-	tool "$T" migrate-wait 8 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	midway "$T" 8 || return 1
 	tool "$T" absent "$TA:$PORT" 9 20 nosuch || { skv_fail "absent keys not NOT_FOUND"; return 1; }
 	# The last keys written are spread over the whole range.
 	tool "$T" check "$TA:$PORT" 9 300 $SIZE p || { skv_fail "keys unreadable at the target"; return 1; }
 	out=$(tool "$T" migrate-get 8)
-	slow "$S" eth0 off
+	skv_fast_link "$S" eth0
 	skv_info "migration 8 mid-way: $out"
 	[[ $out == "pulling "* ]] || { skv_fail "migration over before the reads: not a test"; return 1; }
 	out=$(tool "$T" migrate-wait 8 $WAIT)
@@ -216,6 +225,104 @@ t_refusals() {
 	[[ $out == "ERR -2 "* ]] || { skv_fail "cancel of an unknown id: $out"; return 1; }
 }
 
+# node_field NS FIELD: one counter of NS's node (steadykvctl -j node show).
+node_field() {
+	ip netns exec "$1" steadykvctl -j node show | jq -r ".$2"
+}
+
+# The target runs out of memory mid-migration: the migration fails with
+# ENOSPC after some records arrived, the source serves every key, and with
+# the limit lifted the same range then moves.  Rocksteady mode only so far:
+# the room is measured from mem_used, which counts dead segments the cleaner
+# may free meanwhile, so a second mode here needs a source far larger.
+t_target_mem_limit() {
+	local limit used rc
+	limit=$(node_field "$T" mem_limit)
+	src_table 70 || return 1
+	tool "$S" fill "$SA:$PORT" 70 $FULL_N $FULL_SIZE m || { skv_fail "fill"; return 1; }
+	used=$(node_field "$T" mem_used)
+	skv_ctl "$T" node set mem-limit $((used + FULL_ROOM)) >/dev/null ||
+		{ skv_fail "target mem-limit"; return 1; }
+	mig "$T" "failed" 70 70 0 $MAX "$SA"
+	rc=$?
+	skv_ctl "$T" node set mem-limit "$limit" >/dev/null
+	((rc == 0)) || return 1
+	[[ $MIG_OUT == *"error=28 "* ]] || { skv_fail "want ENOSPC: $MIG_OUT"; return 1; }
+	if [[ ! $MIG_OUT =~ \ records=([0-9]+)\  ]] || ((BASH_REMATCH[1] == 0)); then
+		skv_fail "the limit was not reached mid-way: $MIG_OUT"
+		return 1
+	fi
+	tool "$T" check-split "$TA:$PORT" "$SA:$PORT" 70 $FULL_N $FULL_SIZE m 0 ||
+		{ skv_fail "the source does not serve every key after the failure"; return 1; }
+	mig "$T" "done" 71 70 0 $MAX "$SA" || return 1
+	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 70 $FULL_N $FULL_SIZE m 0 ||
+		{ skv_fail "keys not moved after the limit was lifted"; return 1; }
+}
+
+# both_midway NS1 ID1 NS2 ID2: both migrations mid-way, then the first
+# still pulling: the two ran at once.
+both_midway() {
+	local out
+	midway "$1" "$2" || return 1
+	midway "$3" "$4" || return 1
+	out=$(tool "$1" migrate-get "$2")
+	[[ $out == "pulling "* ]] || { skv_fail "migration $2 over before $4 was mid-way: $out"; return 1; }
+}
+
+# Two migrations at once between the same nodes over disjoint ranges: the
+# two halves of one table (the source splits its tablet for each).
+t_two_disjoint() {
+	src_table 80 || return 1
+	tool "$S" fill "$SA:$PORT" 80 "$SLOW_N" $SIZE d || { skv_fail "fill"; return 1; }
+	skv_slow_link "$S" eth0 $SLOW_DELAY || return 1
+	tool "$T" migrate-start 80 80 0 $((HALF - 1)) "$SA" $PORT "${SLOW[@]}" 1 ||
+		{ skv_fail "migrate-start 80 refused"; return 1; }
+	tool "$T" migrate-start 81 80 $HALF $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
+		{ skv_fail "migrate-start 81 refused"; return 1; }
+	both_midway "$T" 80 "$T" 81 || return 1
+	skv_fast_link "$S" eth0
+	two_done "$T" 80 "$T" 81 || return 1
+	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 80 $SAMPLE $SIZE d 0 ||
+		{ skv_fail "keys not all moved intact"; return 1; }
+}
+
+# two_done NS1 ID1 NS2 ID2: both migrations end done.
+two_done() {
+	local out
+	out=$(tool "$1" migrate-wait "$2" $WAIT)
+	skv_info "migration $2: $out"
+	[[ $out == "done "* ]] || { skv_fail "migration $2: want done, got: $out"; return 1; }
+	out=$(tool "$3" migrate-wait "$4" $WAIT)
+	skv_info "migration $4: $out"
+	[[ $out == "done "* ]] || { skv_fail "migration $4: want done, got: $out"; return 1; }
+}
+
+# A to B while B to A: one table moves to the target while another moves
+# from it to the source.
+t_two_crossing() {
+	src_table 82 || return 1
+	tool "$S" fill "$SA:$PORT" 82 "$SLOW_N" $SIZE ab || { skv_fail "fill"; return 1; }
+	if ! skv_ctl "$T" table add 83 || ! skv_ctl "$T" tablet add 83 min max; then
+		skv_fail "target: table 83"
+		return 1
+	fi
+	tool "$T" fill "$TA:$PORT" 83 "$SLOW_N" $SIZE ba || { skv_fail "fill"; return 1; }
+	skv_slow_link "$S" eth0 $SLOW_DELAY || return 1
+	skv_slow_link "$T" eth0 $SLOW_DELAY || return 1
+	tool "$T" migrate-start 82 82 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
+		{ skv_fail "migrate-start 82 refused"; return 1; }
+	tool "$S" migrate-start 83 83 0 $MAX "$TA" $PORT "${SLOW[@]}" 1 ||
+		{ skv_fail "migrate-start 83 refused"; return 1; }
+	both_midway "$T" 82 "$S" 83 || return 1
+	skv_fast_link "$S" eth0
+	skv_fast_link "$T" eth0
+	two_done "$T" 82 "$S" 83 || return 1
+	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 82 $SAMPLE $SIZE ab 0 ||
+		{ skv_fail "A to B: keys not all moved intact"; return 1; }
+	tool "$T" check-split "$TA:$PORT" "$SA:$PORT" 83 $SAMPLE $SIZE ba 0 ||
+		{ skv_fail "B to A: keys not all moved intact"; return 1; }
+}
+
 # The source vanishes after ownership moved: the target cannot hand the
 # range back, says the tablet needs recovery, and keeps serving what it has
 # (here: the writes it accepted).
@@ -225,10 +332,10 @@ t_source_lost() {
 	skv_veth "$T" eth1 "10.98.2.2/24" "$Y" eth0 "10.98.2.1/24" || { skv_fail "veth"; return 1; }
 	skv_node_start "$Y" 10.98.2.1 $PORT 40 || return 1
 	tool "$Y" fill "10.98.2.1:$PORT" 40 "$SLOW_N" $SIZE y || { skv_fail "fill"; return 1; }
-	slow "$Y" eth0 on
+	skv_slow_link "$Y" eth0 $SLOW_DELAY || return 1
 	tool "$T" migrate-start 40 40 0 $MAX 10.98.2.1 $PORT "${SLOW[@]}" 1 ||
 		{ skv_fail "migrate-start refused"; return 1; }
-	tool "$T" migrate-wait 40 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	midway "$T" 40 || return 1
 	tool "$T" fill "$TA:$PORT" 40 20 $SIZE lw || { skv_fail "writes at the target failed"; return 1; }
 	y=$Y
 	ip netns del "$y"
@@ -248,10 +355,10 @@ t_netns_exit() {
 	ip -n "$X" route add 10.98.0.0/24 dev eth0 || { skv_fail "route"; return 1; }
 	src_table 30 || return 1
 	tool "$S" fill "$SA:$PORT" 30 "$SLOW_N" $SIZE x || { skv_fail "fill"; return 1; }
-	slow "$S" eth1 on
+	skv_slow_link "$S" eth1 $SLOW_DELAY || return 1
 	tool "$X" migrate-start 30 30 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
 		{ skv_fail "migrate-start refused"; return 1; }
-	tool "$X" migrate-wait 30 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	midway "$X" 30 || return 1
 	x=$X
 	ip netns del "$x"
 	skv_ns_gone "$x" eth1 "$S" || { skv_fail "namespace not destroyed"; return 1; }
@@ -262,10 +369,10 @@ t_netns_exit() {
 t_rmmod() {
 	src_table 50 || return 1
 	tool "$S" fill "$SA:$PORT" 50 "$SLOW_N" $SIZE r || { skv_fail "fill"; return 1; }
-	slow "$S" eth0 on
+	skv_slow_link "$S" eth0 $SLOW_DELAY || return 1
 	tool "$T" migrate-start 50 50 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
 		{ skv_fail "migrate-start refused"; return 1; }
-	tool "$T" migrate-wait 50 $WAIT pulling >/dev/null || { skv_fail "never pulling"; return 1; }
+	midway "$T" 50 || return 1
 	skv_unload_module 60
 }
 
@@ -278,6 +385,9 @@ skv_test "cancel mid-way rolls back with target writes" t_cancel
 skv_test "priority pulls for keys read early" t_priority
 skv_test "push mode, priority-pulls=0, partitions=1" t_baselines
 skv_test "netlink refusals" t_refusals
+skv_test "target reaches its memory limit mid-migration" t_target_mem_limit
+skv_test "two migrations at once over disjoint ranges" t_two_disjoint
+skv_test "two migrations at once, A to B while B to A" t_two_crossing
 skv_test "source lost after ownership moved" t_source_lost
 skv_test "namespace deleted mid-migration" t_netns_exit
 skv_test "rmmod mid-migration" t_rmmod

@@ -16,6 +16,12 @@ NET=10.98.0
 COORD=$NET.254:7100
 HALF=0x7fffffffffffffff
 ZERO=0x0000000000000000
+HIST_KEYS=1000
+# A migration a test acts on mid-way: one partition, one pull of 1 KiB in
+# flight, and the source's answers delayed by SLOW_DELAY (netem), so that it
+# lasts at least (records * 200 B / 1 KiB) * SLOW_DELAY on any host.
+SLOW_OPTS=(--partitions 1 --inflight 1 --budget 1024)
+SLOW_DELAY=10ms
 declare -A IP ID
 
 ctl() { ip netns exec "$SW" steadykvctl cluster -c "$COORD" "$@"; }
@@ -62,13 +68,36 @@ setup() {
 	done
 }
 
-# history TABLE SECONDS OUTFILE [ARGS]: recorded clients in the background.
+# history TABLE SECONDS OUTFILE [ARGS]: recorded clients (HIST_KEYS keys,
+# 4 clients) in the background; HIST_BASE: the requests answered before.
 history() {
 	local t=$1 s=$2 out=$3
 	shift 3
+	HIST_BASE=$(requests)
 	skv_bg bash -c "ip netns exec $SW skv-history --coord $COORD --table $t \
-		--keys 1000 --clients 4 --seconds $s $* >$out 2>&1"
+		--keys $HIST_KEYS --clients 4 --seconds $s $* >$out 2>&1"
 	HIST_PID=$SKV_LAST_PID
+}
+
+# requests: the requests all three nodes have answered.
+requests() {
+	local n sum=0 r
+	for n in A B C; do
+		r=$(ip netns exec "${!n}" steadykvctl -j node show | jq -r .requests) || return 1
+		sum=$((sum + r))
+	done
+	echo "$sum"
+}
+
+# clients_running BASE: wait until the nodes have answered, since they had
+# answered BASE, the recorded clients' preload (one PUT per key) and 400
+# requests more, so that the clients are under way when the test acts.
+clients_running() {
+	local want=$(($1 + HIST_KEYS + 400))
+	slowwait "$SKV_WAIT" until_counter_is ">= $want" requests >/dev/null || {
+		skv_fail "recorded clients not under way: $(requests) requests answered, want $want"
+		return 1
+	}
 }
 
 history_ok() {
@@ -77,6 +106,29 @@ history_ok() {
 	rc=$?
 	sed 's/^/# history: /' "$out" | tail -n 12
 	((rc == 0)) || { skv_fail "skv-history exited $rc"; return 1; }
+}
+
+# mig_state ID: "STATE PERMILLE" of migration ID at the coordinator.
+mig_state() {
+	ctlj status "$1" | jq -r '"\(.state) \(.progress_permille)"'
+}
+
+# mig_started ID: migration ID is past preparing (pulling, or over).
+mig_started() {
+	[[ $(mig_state "$1") != preparing\ * ]]
+}
+
+# mid_way ID: wait until migration ID has started, and check that it is
+# mid-way (pulling, progress below 1000 permille) before the test acts on it.
+mid_way() {
+	local st pm
+	slowwait "$SKV_WAIT" mig_started "$1"
+	read -r st pm <<<"$(mig_state "$1")"
+	skv_info "migration $1 before the test acts: $st, $pm permille"
+	if [[ $st != pulling ]] || ((pm >= 1000)); then
+		skv_fail "migration $1 not mid-way when the test would act: $st, $pm permille"
+		return 1
+	fi
 }
 
 migrate_wait() {	# TABLE RANGE NODE [OPTS]: must end done
@@ -99,7 +151,7 @@ t_create() {
 t_history_under_migration() {
 	local out=$SKV_TMP/hist1
 	history 1 30 "$out" --seed 1 --min-ops 500
-	sleep 4
+	clients_running "$HIST_BASE" || return 1
 	migrate_wait 1 "0-$HALF" 2 || return 1
 	[[ $(owner 1 $ZERO) == 2 ]] || { skv_fail "map owner of hash 0 is $(owner 1 $ZERO), not 2"; return 1; }
 	migrate_wait 1 "0x8000000000000000-max" 3 || return 1
@@ -110,7 +162,7 @@ t_history_under_migration() {
 t_back_and_forth() {
 	local out=$SKV_TMP/hist2 i to
 	history 1 60 "$out" --seed 2 --min-ops 500
-	sleep 2
+	clients_running "$HIST_BASE" || return 1
 	for i in 1 2 3 4 5 6; do
 		to=$((i % 2 + 1))
 		migrate_wait 1 "0-$HALF" "$to" || return 1
@@ -155,42 +207,58 @@ t_split_half() {
 
 # The source cleans its log while the tablet moves: a small memory limit
 # and clients overwriting big values keep the cleaner busy.
+cleaner_passes() {	# NS
+	ip netns exec "$1" steadykvctl -j node show | jq -r .cleaner_passes
+}
+
 t_source_cleaning() {
 	local out=$SKV_TMP/hist3 before after
 	ctl create-table 4 --nodes 3 || return 1
 	ip netns exec "$C" steadykvctl node set mem-limit 24M >/dev/null ||
 		{ skv_fail "mem-limit"; return 1; }
-	before=$(ip netns exec "$C" steadykvctl -j node show | jq -r .cleaner_passes)
+	before=$(cleaner_passes "$C")
 	history 4 25 "$out" --seed 3 --value-size 4000 --min-ops 200
-	sleep 6
+	# The clients have filled the source's memory: its cleaner runs.
+	slowwait "$SKV_WAIT" until_counter_is "> $before" cleaner_passes "$C" >/dev/null ||
+		{ skv_fail "the source's cleaner never ran under the clients"; return 1; }
 	migrate_wait 4 "0-max" 1 || return 1
 	history_ok "$out" || return 1
-	after=$(ip netns exec "$C" steadykvctl -j node show | jq -r .cleaner_passes)
+	after=$(cleaner_passes "$C")
 	skv_info "source cleaner passes: $before -> $after"
 	((after > before)) || { skv_fail "the source's cleaner never ran"; return 1; }
 }
 
-t_cancel_rolls_back() {
+# Cancel while the migration pulls (slowed, and checked mid-way): the range
+# goes back to the source, and the recorded clients see no anomaly.
+cancel_mid_way() {
 	local out=$SKV_TMP/hist4 id st
+	[[ $(owner 3 $ZERO) == 2 ]] || { skv_fail "expected node 2 to own hash 0 of table 3"; return 1; }
 	history 3 25 "$out" --seed 4 --min-ops 200
-	sleep 2
-	# Slow on purpose: one partition, small pulls, so it can be cancelled mid-way.
-	ctl migrate 3 "0-0x3fffffffffffffff" --to 1 --partitions 1 --inflight 1 \
-		--budget 1024 >/dev/null || { skv_fail "migrate"; return 1; }
+	clients_running "$HIST_BASE" || return 1
+	skv_slow_link "$B" eth0 $SLOW_DELAY || return 1
+	ctl migrate 3 "0-0x3fffffffffffffff" --to 1 "${SLOW_OPTS[@]}" >/dev/null ||
+		{ skv_fail "migrate"; return 1; }
 	id=$(last_mig | jq -r .id)
-	sleep 2
+	mid_way "$id" || return 1
 	ctl cancel "$id" || { skv_fail "cancel $id"; return 1; }
 	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD status $id |
-		jq -e '.state == \"cancelled\" or .state == \"done\"'" >/dev/null
+		jq -e '.state == \"cancelled\" or .state == \"done\" or .state == \"failed\"'" >/dev/null
 	st=$(ctlj status "$id" | jq -r .state)
 	skv_info "migration $id ended $st"
-	if [[ $st == cancelled ]]; then
-		[[ $(owner 3 $ZERO) == 2 ]] || { skv_fail "after cancel the owner is $(owner 3 $ZERO), not 2"; return 1; }
-	fi
+	[[ $st == cancelled ]] || { skv_fail "migration $id ended $st, not cancelled"; return 1; }
+	[[ $(owner 3 $ZERO) == 2 ]] || { skv_fail "after cancel the owner is $(owner 3 $ZERO), not 2"; return 1; }
 	history_ok "$out"
 }
 
-expect_refused() {	# DESC CMD...: the coordinator must refuse, with a message
+t_cancel_rolls_back() {
+	local rc
+	cancel_mid_way
+	rc=$?
+	skv_fast_link "$B" eth0
+	return $rc
+}
+
+expect_refused() {	# DESC CMD...: the coordinator must refuse, with a message (EXPECT_OUT)
 	local desc=$1 out
 	shift
 	if out=$("$@" 2>&1); then
@@ -198,22 +266,35 @@ expect_refused() {	# DESC CMD...: the coordinator must refuse, with a message
 		return 1
 	fi
 	[[ -n $out ]] || { skv_fail "$desc: refused without a message"; return 1; }
+	EXPECT_OUT=$out
 	skv_info "$desc: $out"
 }
 
+overlap_refused() {
+	skv_slow_link "$C" eth0 $SLOW_DELAY || return 1
+	ctl migrate 3 "0x4000000000000000-max" --to 1 "${SLOW_OPTS[@]}" >/dev/null ||
+		{ skv_fail "slow migrate"; return 1; }
+	mid_way "$(last_mig | jq -r .id)" || return 1
+	expect_refused "overlapping migration" \
+		ctl migrate 3 "0x5000000000000000-0x6000000000000000" --to 2 || return 1
+	[[ $EXPECT_OUT == *"is migrating"* || $EXPECT_OUT == *overlaps* ]] ||
+		{ skv_fail "overlapping migration refused for another reason"; return 1; }
+}
+
 t_bad_requests() {
-	local v0 v1
+	local v0 v1 rc
 	v0=$(ctlj map | jq -r .version)
 	expect_refused "unknown table" ctl migrate 99 "0-max" --to 2 || return 1
 	expect_refused "range across tablets" ctl migrate 1 "0x7000000000000000-0x9000000000000000" --to 2 || return 1
 	expect_refused "to the owner itself" ctl migrate 1 "0-$HALF" --to 1 || return 1
 	expect_refused "unknown target node" ctl migrate 1 "0-$HALF" --to 9 || return 1
 	expect_refused "reversed range" ctl migrate 1 "0x10-0x1" --to 2 || return 1
-	# Overlapping migrations: a slow one, then another over the same range.
-	ctl migrate 3 "0x4000000000000000-max" --to 1 --partitions 1 --inflight 1 \
-		--budget 1024 >/dev/null || { skv_fail "slow migrate"; return 1; }
-	expect_refused "overlapping migration" \
-		ctl migrate 3 "0x5000000000000000-0x6000000000000000" --to 2 || return 1
+	# Overlapping migrations: a slow one, mid-way, then another over the
+	# same range.
+	overlap_refused
+	rc=$?
+	skv_fast_link "$C" eth0
+	((rc == 0)) || return 1
 	slowwait $((SKV_WAIT * 2)) bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD status |
 		jq -e '.[-1].state == \"done\"'" >/dev/null || { skv_fail "slow migration did not finish"; return 1; }
 	v1=$(ctlj map | jq -r .version)

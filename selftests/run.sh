@@ -9,29 +9,63 @@
 # are gone and memory is back to the snapshot.  Exits non-zero on any
 # failure.  Run as root from the repo top inside a guest.
 #
-# SKV_PROG_TIMEOUT (seconds, default 600) bounds each program.
+# A program whose TAP plan ("1..N") is missing or disagrees with the results
+# it printed fails.  Each program is bounded by what is left of the guest's
+# time: SKV_GUEST_TIMEOUT (the guest's own bound, which scripts/check.sh
+# passes from vm-tests.list), counted from boot (/proc/uptime), less
+# SKV_RESERVE (default 150 s: the kill grace, the unload and memory checks
+# that follow, power-off), so a hung program is reported by name before the
+# host kills the guest.  SKV_PROG_TIMEOUT (default 600 without a guest
+# bound) caps each program further.
 
 cd "$(dirname "$0")/.." || exit 1
 # shellcheck source=lib.sh
 source selftests/lib.sh
 
-: "${SKV_PROG_TIMEOUT:=600}"
+: "${SKV_RESERVE:=150}"
+if [[ -z ${SKV_PROG_TIMEOUT:-} && -z ${SKV_GUEST_TIMEOUT:-} ]]; then
+	SKV_PROG_TIMEOUT=600
+fi
 
-# run_prog PROG: run it, renumber its TAP into ours, count its results.
+# prog_timeout: seconds the next program may run (0: none left).
+prog_timeout() {
+	local left up
+	if [[ -n ${SKV_GUEST_TIMEOUT:-} ]]; then
+		up=$(cut -d. -f1 /proc/uptime)
+		left=$((SKV_GUEST_TIMEOUT - up - SKV_RESERVE))
+		((left > 0)) || left=0
+		if [[ -z ${SKV_PROG_TIMEOUT:-} ]] || ((left < SKV_PROG_TIMEOUT)); then
+			echo "$left"
+			return
+		fi
+	fi
+	echo "$SKV_PROG_TIMEOUT"
+}
+
+# run_prog PROG: run it, renumber its TAP into ours, count its results,
+# check them against its plan.
 run_prog() {
-	local prog=$1 rc state
+	local prog=$1 rc state limit
 	state=$SKV_TMP/prog.state
-	echo "# ==== $prog"
+	limit=$(prog_timeout)
+	echo "# ==== $prog (at most $limit s)"
 	if [[ ! -x $prog ]]; then
 		ktap_test_fail "$prog: not built or not executable"
 		return
 	fi
+	if ((limit <= 0)); then
+		ktap_test_fail "$prog: not run, the guest's time is used up"
+		return
+	fi
 	skv_dmesg_mark # problems are attributed per program
 	# Line-buffered so harness output (stdout) and TH_LOG (stderr) interleave in order.
-	timeout -k 10 "$SKV_PROG_TIMEOUT" stdbuf -oL -eL "./$prog" 2>&1 </dev/null |
+	timeout -k 10 "$limit" stdbuf -oL -eL "./$prog" 2>&1 </dev/null |
 		awk -v n=$((KTAP_TESTNO - 1)) -v state="$state" '
 			/^(TAP|KTAP) version/ { print "# " $0; next }
-			/^ *[0-9]+\.\.[0-9]+/ { print "# plan: " $0; next }
+			/^ *[0-9]+\.\.[0-9]+/ {
+				split($1, r, /\.\./); planned += r[2] - r[1] + 1; plans++
+				print "# plan: " $0; next
+			}
 			/^ *not ok [0-9]+/ { n++; f++; sub(/not ok [0-9]+/, "not ok " n); print; fflush(); next }
 			/^ *ok [0-9]+/ {
 				n++
@@ -39,20 +73,24 @@ run_prog() {
 				sub(/ok [0-9]+/, "ok " n); print; fflush(); next
 			}
 			{ print; fflush() }
-			END { print n, p + 0, f + 0, s + 0 > state }'
+			END { print n, p + 0, f + 0, s + 0, plans + 0, planned + 0 > state }'
 	rc=${PIPESTATUS[0]}
-	local n p f s
-	read -r n p f s <"$state"
+	local n p f s plans planned
+	read -r n p f s plans planned <"$state"
 	KTAP_TESTNO=$((n + 1))
 	KTAP_CNT_PASS=$((KTAP_CNT_PASS + p))
 	KTAP_CNT_FAIL=$((KTAP_CNT_FAIL + f))
 	KTAP_CNT_SKIP=$((KTAP_CNT_SKIP + s))
 	if ((rc == 124 || rc == 137)); then
-		ktap_test_fail "$prog: killed after ${SKV_PROG_TIMEOUT} s (hang?)"
+		ktap_test_fail "$prog: killed after $limit s (hang?)"
 	elif ((rc != 0 && f == 0)); then
 		ktap_test_fail "$prog: exited with status $rc without a failing test"
 	elif ((p + f + s == 0)); then
 		ktap_test_fail "$prog: ran no test"
+	elif ((plans == 0)); then
+		ktap_test_fail "$prog: printed no TAP plan"
+	elif ((planned != p + f + s)); then
+		ktap_test_fail "$prog: TAP plan of $planned tests, $((p + f + s)) results"
 	fi
 	skv_test "kernel log clean after $prog" skv_dmesg_clean
 }
