@@ -43,6 +43,12 @@ static_assert(sizeof(struct skv_pull_reply) == 16);
 static_assert(sizeof(struct skv_prio_pull_req) == 24);
 static_assert(sizeof(struct skv_batch_hdr) == 16);
 
+/* One largest record fits a pull reply and a push-back. */
+static_assert(sizeof(struct skv_pull_reply) + sizeof(struct skv_batch_hdr) +
+	      SKV_REC_MAX_LEN <= SKV_MAX_BODY_LEN);
+static_assert(sizeof(struct skv_mig_range_req) + sizeof(struct skv_batch_hdr) +
+	      SKV_REC_MAX_LEN <= SKV_MAX_BODY_LEN);
+
 /* Room for a pull reply's batch: the body cap less the pull reply. */
 #define SKV_PULL_BATCH_MAX \
 	(SKV_MAX_BODY_LEN - (u32)sizeof(struct skv_pull_reply))

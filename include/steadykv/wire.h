@@ -26,8 +26,14 @@
 #define SKV_MAX_KEY_LEN		1024u
 #define SKV_MAX_VALUE_LEN	(256u * 1024u)
 #define SKV_MAX_MULTI_KEYS	256u
-/* Largest body a node accepts; a larger body_len closes the connection. */
-#define SKV_MAX_BODY_LEN	(SKV_MAX_VALUE_LEN + SKV_MAX_KEY_LEN + 64u)
+/*
+ * Largest body a node accepts or sends; a larger body_len closes the
+ * connection.  The 128 bytes over a largest key and value hold the
+ * fixed part of any op carrying them, including a pull reply or a
+ * PUSH_BACK with one largest record (record.h: a 40-byte header and
+ * padding, a batch header), so any record a node stores can migrate.
+ */
+#define SKV_MAX_BODY_LEN	(SKV_MAX_VALUE_LEN + SKV_MAX_KEY_LEN + 128u)
 
 enum skv_opcode {
 	SKV_OP_PING	= 1,	/* body: empty; reply body: empty */
