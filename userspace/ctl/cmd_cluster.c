@@ -457,6 +457,7 @@ static int parse_mig_opt(int argc, char **argv, int *i, struct coord_migration *
 {
 	const char *o = argv[*i];
 	const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+	const char *why;
 	uint64_t v64;
 	uint32_t v;
 
@@ -479,20 +480,26 @@ static int parse_mig_opt(int argc, char **argv, int *i, struct coord_migration *
 			return usage_error("cluster", "bad node \"%s\"", val);
 		*have_to = true;
 	} else if (!strcmp(o, "--mode")) {
-		if (!strcmp(val, "rocksteady"))
-			m->mode = STEADYKV_MIGRATION_MODE_ROCKSTEADY;
-		else if (!strcmp(val, "push"))
-			m->mode = STEADYKV_MIGRATION_MODE_PUSH;
-		else
+		if (sknl_mig_mode_parse(val, &m->mode))
 			return usage_error("cluster", "bad mode \"%s\"", val);
 	} else if (!strcmp(o, "--budget")) {
-		if (parse_size(val, &v64) || !v64 || v64 > UINT32_MAX)
+		if (parse_size(val, &v64))
 			return usage_error("cluster", "bad --budget \"%s\"", val);
+		why = skv_mig_tuning_invalid(STEADYKV_A_MIGRATION_PULL_BUDGET, v64);
+		if (why)
+			return usage_error("cluster", "bad --budget \"%s\": %s", val, why);
 		m->pull_budget = (uint32_t)v64;
 	} else {
-		if (parse_u32(val, &v) || !v)
+		bool parts = !strcmp(o, "--partitions");
+
+		if (parse_u32(val, &v))
 			return usage_error("cluster", "bad %s \"%s\"", o, val);
-		if (!strcmp(o, "--partitions"))
+		/* Checked here, before the coordinator changes anything. */
+		why = skv_mig_tuning_invalid(parts ? STEADYKV_A_MIGRATION_PARTITIONS :
+					     STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT, v);
+		if (why)
+			return usage_error("cluster", "bad %s \"%s\": %s", o, val, why);
+		if (parts)
 			m->partitions = v;
 		else
 			m->pulls_in_flight = v;

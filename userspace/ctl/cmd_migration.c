@@ -32,54 +32,39 @@
 
 /* ---- printing ---- */
 
-enum mkind { K_U64, K_U32, K_HASH, K_MODE, K_STATE, K_BOOL, K_ERRNO };
+enum mkind { K_U64, K_HASH, K_MODE, K_STATE, K_BOOL, K_ERRNO };
 
 /* Every attribute of migrate-get, in display order, except source and error-msg. */
 static const struct {
 	int attr;
 	enum mkind kind;
-	size_t off;
 } mig_fields[] = {
-#define F(a, k, f) { STEADYKV_A_MIGRATION_##a, k, offsetof(struct skv_migration, f) }
-	F(ID, K_U64, id),
-	F(TABLE_ID, K_U64, table_id),
-	F(START_HASH, K_HASH, start_hash),
-	F(END_HASH, K_HASH, end_hash),
-	F(MODE, K_MODE, mode),
-	F(STATE, K_STATE, state),
-	F(PROGRESS_PERMILLE, K_U32, progress_permille),
-	F(ERROR, K_ERRNO, error),
-	F(PARTITIONS, K_U32, partitions),
-	F(PULLS_IN_FLIGHT, K_U32, pulls_in_flight),
-	F(PULL_BUDGET, K_U32, pull_budget),
-	F(PRIORITY_PULLS, K_BOOL, priority_pulls),
-	F(SAFE_VERSION, K_U64, safe_version),
-	F(ELAPSED_US, K_U64, elapsed_us),
-	F(OWNED_US, K_U64, owned_us),
-	F(BYTES_PULLED, K_U64, bytes_pulled),
-	F(RECORDS_PULLED, K_U64, records_pulled),
-	F(RECORDS_REPLAYED, K_U64, records_replayed),
-	F(RECORDS_SKIPPED, K_U64, records_skipped),
-	F(PULLS, K_U64, pulls),
-	F(PRIORITY_PULLS_SENT, K_U64, priority_pulls_sent),
-	F(PRIORITY_KEYS, K_U64, priority_keys),
-	F(PARTITIONS_DONE, K_U32, partitions_done),
+#define F(a, k) { STEADYKV_A_MIGRATION_##a, k }
+	F(ID, K_U64),
+	F(TABLE_ID, K_U64),
+	F(START_HASH, K_HASH),
+	F(END_HASH, K_HASH),
+	F(MODE, K_MODE),
+	F(STATE, K_STATE),
+	F(PROGRESS_PERMILLE, K_U64),
+	F(ERROR, K_ERRNO),
+	F(PARTITIONS, K_U64),
+	F(PULLS_IN_FLIGHT, K_U64),
+	F(PULL_BUDGET, K_U64),
+	F(PRIORITY_PULLS, K_BOOL),
+	F(SAFE_VERSION, K_U64),
+	F(ELAPSED_US, K_U64),
+	F(OWNED_US, K_U64),
+	F(BYTES_PULLED, K_U64),
+	F(RECORDS_PULLED, K_U64),
+	F(RECORDS_REPLAYED, K_U64),
+	F(RECORDS_SKIPPED, K_U64),
+	F(PULLS, K_U64),
+	F(PRIORITY_PULLS_SENT, K_U64),
+	F(PRIORITY_KEYS, K_U64),
+	F(PARTITIONS_DONE, K_U64),
 #undef F
 };
-
-static uint64_t field_value(const struct skv_migration *m, size_t i)
-{
-	const char *p = (const char *)m + mig_fields[i].off;
-
-	switch (mig_fields[i].kind) {
-	case K_BOOL: return *(const uint8_t *)p;
-	case K_U32:
-	case K_MODE:
-	case K_STATE:
-	case K_ERRNO: return *(const uint32_t *)p;
-	default: return *(const uint64_t *)p;
-	}
-}
 
 static void json_key_of(char *buf, size_t len, const char *name)
 {
@@ -100,9 +85,9 @@ void show_migration(struct ctl *c, const struct skv_migration *m, bool one_line)
 	for (size_t i = 0; i < ARRAY_SIZE(mig_fields); i++) {
 		int attr = mig_fields[i].attr;
 		const char *name = sknl_mig_attr_name(attr);
-		uint64_t v = field_value(m, i);
+		uint64_t v;
 
-		if (!SKV_MIG_HAS(m, attr))
+		if (!SKV_MIG_HAS(m, attr) || !sknl_mig_value(m, attr, &v))
 			continue;
 		if (c->json) {
 			char key[48];

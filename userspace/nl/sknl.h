@@ -185,6 +185,8 @@ int sknl_migrate_get(struct sknl *nl, uint64_t id, struct skv_migration *m,
 int sknl_migrate_dump(struct sknl *nl, struct skv_migration **out, size_t *count,
 		      struct sknl_err *err);
 
+/* The integer attribute attr of m (present or not) into v: false if attr is not one. */
+bool sknl_mig_value(const struct skv_migration *m, int attr, uint64_t *v);
 /* A migrate-get reply or migrate-ntf into m: 0, or -1 if malformed. */
 int sknl_migration_parse(struct nl_msg *msg, struct skv_migration *m);
 /* The present attributes of m into msg (source resolved): 0 or a negative errno. */

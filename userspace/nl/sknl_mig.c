@@ -81,6 +81,24 @@ static const struct {
 #undef F
 };
 
+bool sknl_mig_value(const struct skv_migration *m, int attr, uint64_t *v)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(mig_ints); i++) {
+		const char *p = (const char *)m + mig_ints[i].off;
+
+		if (mig_ints[i].attr != attr)
+			continue;
+		switch (mig_ints[i].kind) {
+		case F_U8: *v = *(const uint8_t *)p; break;
+		case F_U16: *v = *(const uint16_t *)p; break;
+		case F_U32: *v = *(const uint32_t *)p; break;
+		case F_U64: *v = *(const uint64_t *)p; break;
+		}
+		return true;
+	}
+	return false;
+}
+
 /*
  * source-addr and source-port as "ADDR:PORT" or "[ADDR6]:PORT"; the
  * present bits follow the attributes received.
