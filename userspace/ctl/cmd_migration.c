@@ -213,10 +213,8 @@ int migration_parse_start(int argc, char **argv, struct migration_start *a)
 	for (int i = 0; i < argc; i++) {
 		const char *w = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		char host[SKV_MIG_ADDR_MAX];
 		uint64_t size = 0;
 		uint32_t u = 0;
-		uint16_t port;
 		int rc;
 
 		if (w[0] != '-' || w[1] != '-') {
@@ -241,6 +239,9 @@ int migration_parse_start(int argc, char **argv, struct migration_start *a)
 			return usage_error("migration", "migration start: %s needs a value", w);
 		i++;
 		if (!strcmp(w, "--from")) {
+			char host[SKV_MIG_ADDR_MAX];
+			uint16_t port;
+
 			if (parse_hostport(v, host, sizeof(host), &port) || port == 0 ||
 			    strlen(v) >= sizeof(m->source))
 				return usage_error("migration", "migration start: invalid source "

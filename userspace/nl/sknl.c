@@ -223,10 +223,10 @@ static void set_err(struct sknl_err *err, int error, const char *msg)
 
 int sknl_err_local(struct sknl_err *err, int e, const char *fmt, ...)
 {
-	va_list ap;
-
 	set_err(err, e, NULL);
 	if (err) {
+		va_list ap;
+
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);

@@ -425,23 +425,28 @@ int sknl_dump(struct sknl *nl, uint8_t cmd, size_t size,
 	      struct sknl_err *err)
 {
 	struct sknl_replies r = { 0 };
-	char *v = NULL;
+	char *v;
 	size_t n;
 	int rc;
 
 	*out = NULL;
 	*count = 0;
 	rc = sknl_do(nl, cmd, NLM_F_DUMP, NULL, NULL, &r, err);
-	if (rc)
+	if (rc || !r.count) {
+		sknl_replies_free(&r);
 		return rc;
-	if (r.count) {
-		v = calloc(r.count, size);
-		if (!v)
-			rc = sknl_err_local(err, ENOMEM, "out of memory");
 	}
-	for (size_t i = 0; !rc && i < r.count; i++)
-		if (parse(r.msgs[i], v + i * size))
+	v = calloc(r.count, size);
+	if (!v) {
+		sknl_replies_free(&r);
+		return sknl_err_local(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < r.count; i++) {
+		if (parse(r.msgs[i], v + i * size)) {
 			rc = sknl_err_local(err, EPROTO, "malformed %s entry", sknl_cmd_name(cmd));
+			break;
+		}
+	}
 	n = r.count;
 	sknl_replies_free(&r);
 	if (rc) {
