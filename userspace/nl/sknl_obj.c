@@ -484,7 +484,8 @@ int sknl_tablet_dump(struct sknl *nl, struct sknl_tablet **out, size_t *count,
 
 struct tablet_args {
 	uint64_t table, start, end;
-	int state;		/* < 0: none */
+	bool has_state;
+	uint32_t state;
 };
 
 static int fill_tablet(struct nl_msg *msg, const void *a)
@@ -494,13 +495,13 @@ static int fill_tablet(struct nl_msg *msg, const void *a)
 	return nla_put_u64(msg, STEADYKV_A_TABLET_TABLE_ID, t->table) ||
 	       nla_put_u64(msg, STEADYKV_A_TABLET_START_HASH, t->start) ||
 	       nla_put_u64(msg, STEADYKV_A_TABLET_END_HASH, t->end) ||
-	       (t->state >= 0 && nla_put_u32(msg, STEADYKV_A_TABLET_STATE, (uint32_t)t->state));
+	       (t->has_state && nla_put_u32(msg, STEADYKV_A_TABLET_STATE, t->state));
 }
 
 int sknl_tablet_add(struct sknl *nl, uint64_t table, uint64_t start, uint64_t end,
 		    int state, struct sknl_err *err)
 {
-	struct tablet_args t = { table, start, end, state };
+	struct tablet_args t = { table, start, end, state >= 0, (uint32_t)state };
 
 	return sknl_do(nl, STEADYKV_CMD_TABLET_ADD, 0, fill_tablet, &t, NULL, err);
 }
@@ -508,7 +509,7 @@ int sknl_tablet_add(struct sknl *nl, uint64_t table, uint64_t start, uint64_t en
 int sknl_tablet_del(struct sknl *nl, uint64_t table, uint64_t start, uint64_t end,
 		    struct sknl_err *err)
 {
-	struct tablet_args t = { table, start, end, -1 };
+	struct tablet_args t = { table, start, end, false, 0 };
 
 	return sknl_do(nl, STEADYKV_CMD_TABLET_DEL, 0, fill_tablet, &t, NULL, err);
 }
@@ -516,7 +517,7 @@ int sknl_tablet_del(struct sknl *nl, uint64_t table, uint64_t start, uint64_t en
 int sknl_tablet_set(struct sknl *nl, uint64_t table, uint64_t start, uint64_t end,
 		    uint32_t state, struct sknl_err *err)
 {
-	struct tablet_args t = { table, start, end, (int)state };
+	struct tablet_args t = { table, start, end, true, state };
 
 	return sknl_do(nl, STEADYKV_CMD_TABLET_SET, 0, fill_tablet, &t, NULL, err);
 }
