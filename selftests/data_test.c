@@ -75,13 +75,13 @@ TEST_F(node, put_get_delete_versions)
 /* Versions are node-wide: they increase across keys and tables. */
 TEST_F(node, versions_increase_across_keys_and_tables)
 {
-	struct st_nl_res res;
+	struct sknl_err res;
 	uint64_t last = 0, v;
 	char key[32];
 	int i;
 
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 2, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 2, 0, UINT64_MAX, -1, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 2, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 2, 0, UINT64_MAX, -1, &res), &res);
 	for (i = 0; i < 40; i++) {
 		uint64_t table = 1 + i % 2;
 
@@ -157,15 +157,15 @@ TEST_F(node, conditional_delete)
 /* A delete of a missing key writes nothing: no version is handed out. */
 TEST_F(node, delete_missing_writes_nothing)
 {
-	struct st_node_info a, b;
+	struct sknl_node a, b;
 	uint64_t v, v2;
 
 	ASSERT_ST(SKV_S_OK, st_puts(self->fd, ST_TABLE, "present", "p", 0, &v));
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &a, NULL));
-	ASSERT_TRUE(a.have[STEADYKV_A_NODE_VERSION]);
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &a, NULL));
+	ASSERT_TRUE(SKNL_NODE_HAS(&a, STEADYKV_A_NODE_VERSION));
 	EXPECT_EQ(v, a.val[STEADYKV_A_NODE_VERSION]);
 	ASSERT_ST(SKV_S_NOT_FOUND, st_dels(self->fd, ST_TABLE, "absent", 0, &v2));
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &b, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &b, NULL));
 	EXPECT_EQ(a.val[STEADYKV_A_NODE_VERSION], b.val[STEADYKV_A_NODE_VERSION]);
 	EXPECT_EQ(a.val[STEADYKV_A_NODE_OBJECTS], b.val[STEADYKV_A_NODE_OBJECTS]);
 }
@@ -715,16 +715,16 @@ TEST_F_TIMEOUT(node, pipeline_1000_mixed, 180)
 TEST_F_TIMEOUT(node, pipeline_equals_sequential, 240)
 {
 	struct pop *a = calloc(NOPS, sizeof(*a)), *b = calloc(NOPS, sizeof(*b));
-	struct st_nl_res res;
+	struct sknl_err res;
 	const char *why;
 	int i, fd2;
 
 	ASSERT_NE(NULL, a);
 	ASSERT_NE(NULL, b);
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 2, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 2, 0, UINT64_MAX, -1, &res), &res);
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 3, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 3, 0, UINT64_MAX, -1, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 2, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 2, 0, UINT64_MAX, -1, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 3, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 3, 0, UINT64_MAX, -1, &res), &res);
 	gen_ops(a, 7);
 	gen_ops(b, 7);
 	why = run_sequential(self->fd, a, 2);
@@ -753,15 +753,15 @@ TEST_F_TIMEOUT(node, pipeline_equals_sequential, 240)
 TEST_F_TIMEOUT(node, pipeline_two_connections, 240)
 {
 	struct pop *a = calloc(NOPS, sizeof(*a)), *b = calloc(NOPS, sizeof(*b));
-	struct st_nl_res res;
+	struct sknl_err res;
 	const char *why;
 	int fd2, status;
 	pid_t pid;
 
 	ASSERT_NE(NULL, a);
 	ASSERT_NE(NULL, b);
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 2, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 2, 0, UINT64_MAX, -1, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 2, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 2, 0, UINT64_MAX, -1, &res), &res);
 	gen_ops(a, 11);
 	gen_ops(b, 12);
 	fd2 = st_connect(ST_ADDR, ST_PORT);
@@ -931,13 +931,13 @@ TEST_F(node, not_owner_outside_tablets)
 {
 	char lo1[32], lo2[32], hi1[32], hi2[32], *val;
 	const char *keys[4] = { lo1, hi1, lo2, hi2 };
-	struct st_nl_res res;
+	struct sknl_err res;
 	struct st_item it[4];
 	struct st_reply r;
 	uint64_t v;
 
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 5, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 5, 0, (1ull << 63) - 1, -1, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 5, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 5, 0, (1ull << 63) - 1, -1, &res), &res);
 	st_key_on_side(lo1, sizeof(lo1), "low-a", 0, lib_hash);
 	st_key_on_side(lo2, sizeof(lo2), "low-b", 0, lib_hash);
 	st_key_on_side(hi1, sizeof(hi1), "high-a", 1, lib_hash);
@@ -962,7 +962,7 @@ TEST_F(node, not_owner_outside_tablets)
 	ASSERT_ST(SKV_S_OK, st_puts(self->fd, ST_TABLE, hi1, "H1", 0, &v));
 
 	/* Adding the upper half makes the high keys owned. */
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 5, 1ull << 63, UINT64_MAX, -1, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 5, 1ull << 63, UINT64_MAX, -1, &res), &res);
 	ASSERT_ST(SKV_S_NOT_FOUND, st_gets(self->fd, 5, hi1, &val, &v));
 	ASSERT_ST(SKV_S_OK, st_puts(self->fd, 5, hi1, "H1", 0, &v));
 	ASSERT_ST(SKV_S_OK, st_gets(self->fd, 5, hi1, &val, &v));
@@ -975,30 +975,30 @@ TEST_F(node, tablet_bounds_inclusive)
 {
 	const char *key = "edge-key";
 	uint64_t h = lib_hash(key, strlen(key)), v;
-	struct st_nl_res res;
+	struct sknl_err res;
 	char *val;
 
 	ASSERT_LT(0, h);
 	ASSERT_GT(UINT64_MAX, h);
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 6, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 6, &res), &res);
 	/* Everything but the key's hash. */
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 6, 0, h - 1, -1, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 6, h + 1, UINT64_MAX, -1, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 6, 0, h - 1, -1, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 6, h + 1, UINT64_MAX, -1, &res), &res);
 	ASSERT_ST(SKV_S_NOT_OWNER, st_puts(self->fd, 6, key, "x", 0, &v));
 	/* A one-hash tablet [h, h]. */
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 6, h, h, -1, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 6, h, h, -1, &res), &res);
 	ASSERT_ST(SKV_S_OK, st_puts(self->fd, 6, key, "x", 0, &v));
 	ASSERT_ST(SKV_S_OK, st_gets(self->fd, 6, key, &val, &v));
 	free(val);
 	/* Removing it removes ownership again. */
-	ASSERT_NL_OK(st_nl_tablet_del(&self->nl, 6, h, h, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_del(&self->nl, 6, h, h, &res), &res);
 	ASSERT_ST(SKV_S_NOT_OWNER, st_gets(self->fd, 6, key, &val, &v));
 }
 
 TEST_F(node, unknown_table)
 {
 	const char *keys[] = { "a", "b" };
-	struct st_nl_res res;
+	struct sknl_err res;
 	struct st_reply r;
 	struct st_item it[2];
 	uint64_t v;
@@ -1023,7 +1023,7 @@ TEST_F(node, unknown_table)
 	ASSERT_ST(SKV_S_UNKNOWN_TABLE, st_puts(self->fd, UINT64_MAX, "a", "x", 0, &v));
 	ASSERT_ST(SKV_S_UNKNOWN_TABLE, st_puts(self->fd, 0, "a", "x", 0, &v));
 	/* A known table with no tablets owns nothing. */
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 999, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 999, &res), &res);
 	ASSERT_ST(SKV_S_NOT_OWNER, st_puts(self->fd, 999, "a", "x", 0, &v));
 	ASSERT_ST(SKV_S_NOT_OWNER, st_gets(self->fd, 999, "a", &val, &v));
 	/* The connection survived all of it. */
@@ -1035,15 +1035,15 @@ TEST_F(node, tablet_states_not_served)
 {
 	const uint64_t q = 1ull << 62;
 	char k0[32], k1[32], k2[32], *val;
-	struct st_nl_res res;
+	struct sknl_err res;
 	uint64_t v0, v;
 	int i;
 
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 7, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 7, 0, q - 1, STEADYKV_TABLET_STATE_NORMAL, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 7, q, 2 * q - 1,
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 7, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 7, 0, q - 1, STEADYKV_TABLET_STATE_NORMAL, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 7, q, 2 * q - 1,
 				      STEADYKV_TABLET_STATE_MIGRATING_OUT, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 7, 2 * q, UINT64_MAX,
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 7, 2 * q, UINT64_MAX,
 				      STEADYKV_TABLET_STATE_RECOVERING, &res), &res);
 	/* Keys in each quarter-ish range. */
 	for (i = 0;; i++) {
@@ -1072,19 +1072,19 @@ TEST_F(node, tablet_states_not_served)
 	ASSERT_ST(SKV_S_NOT_OWNER, st_gets(self->fd, 7, k2, &val, &v));
 
 	/* Migrating-out -> normal: served. */
-	ASSERT_NL_OK(st_nl_tablet_set(&self->nl, 7, q, 2 * q - 1,
+	ASSERT_NL_OK(sknl_tablet_set(&self->nl, 7, q, 2 * q - 1,
 				      STEADYKV_TABLET_STATE_NORMAL, &res), &res);
 	ASSERT_ST(SKV_S_OK, st_puts(self->fd, 7, k1, "one", 0, &v));
 
 	/* A served tablet with data set to recovering: not served, data kept. */
-	ASSERT_NL_OK(st_nl_tablet_set(&self->nl, 7, 0, q - 1,
+	ASSERT_NL_OK(sknl_tablet_set(&self->nl, 7, 0, q - 1,
 				      STEADYKV_TABLET_STATE_RECOVERING, &res), &res);
 	ASSERT_ST(SKV_S_NOT_OWNER, st_gets(self->fd, 7, k0, &val, &v));
 	ASSERT_ST(SKV_S_NOT_OWNER, st_puts(self->fd, 7, k0, "new", 0, &v));
-	ASSERT_NL_OK(st_nl_tablet_set(&self->nl, 7, 0, q - 1,
+	ASSERT_NL_OK(sknl_tablet_set(&self->nl, 7, 0, q - 1,
 				      STEADYKV_TABLET_STATE_MIGRATING_OUT, &res), &res);
 	ASSERT_ST(SKV_S_NOT_OWNER, st_gets(self->fd, 7, k0, &val, &v));
-	ASSERT_NL_OK(st_nl_tablet_set(&self->nl, 7, 0, q - 1,
+	ASSERT_NL_OK(sknl_tablet_set(&self->nl, 7, 0, q - 1,
 				      STEADYKV_TABLET_STATE_NORMAL, &res), &res);
 	ASSERT_ST(SKV_S_OK, st_gets(self->fd, 7, k0, &val, &v));
 	EXPECT_STREQ("zero", val);
@@ -1094,17 +1094,17 @@ TEST_F(node, tablet_states_not_served)
 
 TEST_F(node, table_del_drops_data)
 {
-	struct st_nl_res res;
+	struct sknl_err res;
 	uint64_t v;
 	char *val;
 
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 8, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 8, 0, UINT64_MAX, -1, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 8, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 8, 0, UINT64_MAX, -1, &res), &res);
 	ASSERT_ST(SKV_S_OK, st_puts(self->fd, 8, "t8", "data", 0, &v));
-	ASSERT_NL_OK(st_nl_table_del(&self->nl, 8, &res), &res);
+	ASSERT_NL_OK(sknl_table_del(&self->nl, 8, &res), &res);
 	ASSERT_ST(SKV_S_UNKNOWN_TABLE, st_gets(self->fd, 8, "t8", &val, &v));
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 8, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 8, 0, UINT64_MAX, -1, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 8, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 8, 0, UINT64_MAX, -1, &res), &res);
 	ASSERT_ST(SKV_S_NOT_FOUND, st_gets(self->fd, 8, "t8", &val, &v));
 	/* Table 1 was not touched. */
 	ASSERT_SERVES(ST_PORT);
@@ -1112,14 +1112,14 @@ TEST_F(node, table_del_drops_data)
 
 TEST_F(node, tablet_del_drops_data)
 {
-	struct st_nl_res res;
+	struct sknl_err res;
 	uint64_t v;
 	char *val;
 
 	ASSERT_ST(SKV_S_OK, st_puts(self->fd, ST_TABLE, "td", "data", 0, &v));
-	ASSERT_NL_OK(st_nl_tablet_del(&self->nl, ST_TABLE, 0, UINT64_MAX, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_del(&self->nl, ST_TABLE, 0, UINT64_MAX, &res), &res);
 	ASSERT_ST(SKV_S_NOT_OWNER, st_gets(self->fd, ST_TABLE, "td", &val, &v));
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, ST_TABLE, 0, UINT64_MAX, -1, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, ST_TABLE, 0, UINT64_MAX, -1, &res), &res);
 	ASSERT_ST(SKV_S_NOT_FOUND, st_gets(self->fd, ST_TABLE, "td", &val, &v));
 }
 
@@ -1249,15 +1249,15 @@ TEST_F_TIMEOUT(node, cleaner_reclaims_overwrites, 300)
 {
 	enum { KEYS = 32, ROUNDS = 16, SIZE = 32 * 1024 };	/* 16 MiB written, 1 MiB live */
 	static uint8_t buf[SIZE];
-	struct st_node_info ni;
-	struct st_nl_res res;
+	struct sknl_node ni;
+	struct sknl_err res;
 	int r, k, st, tries, transient = 0;
 	char key[16];
 	uint8_t *val;
 	uint32_t vlen;
 	uint64_t v;
 
-	ASSERT_NL_OK(st_nl_mem_limit(&self->nl, 8ull << 20, &res), &res);
+	ASSERT_NL_OK(sknl_node_set_mem_limit(&self->nl, 8ull << 20, &res), &res);
 	for (r = 0; r < ROUNDS; r++) {
 		for (k = 0; k < KEYS; k++) {
 			snprintf(key, sizeof(key), "cl-%d", k);
@@ -1281,7 +1281,7 @@ TEST_F_TIMEOUT(node, cleaner_reclaims_overwrites, 300)
 		EXPECT_EQ((uint8_t)((ROUNDS - 1) * KEYS + k), val[SIZE - 1]);
 		free(val);
 	}
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
 	TH_LOG("%d transient NO_SPACE/RETRY; cleaner passes %llu, segments freed %llu, "
 	       "mem used %llu", transient,
 	       (unsigned long long)ni.val[STEADYKV_A_NODE_CLEANER_PASSES],
@@ -1301,7 +1301,7 @@ TEST_F_TIMEOUT(node, cleaner_reclaims_overwrites, 300)
 TEST_F_TIMEOUT(node, map_changes_under_load, 240)
 {
 	enum { CLIENTS = 3, CYCLES = 30 };
-	struct st_nl_res res;
+	struct sknl_err res;
 	pid_t pids[CLIENTS];
 	int c, i, status;
 	volatile int *stop = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE,
@@ -1309,8 +1309,8 @@ TEST_F_TIMEOUT(node, map_changes_under_load, 240)
 
 	ASSERT_NE(MAP_FAILED, stop);
 	*stop = 0;
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 9, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 9, 0, UINT64_MAX, -1, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 9, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 9, 0, UINT64_MAX, -1, &res), &res);
 	for (c = 0; c < CLIENTS; c++) {
 		pids[c] = fork();
 		ASSERT_LE(0, pids[c]);
@@ -1347,15 +1347,15 @@ TEST_F_TIMEOUT(node, map_changes_under_load, 240)
 		}
 	}
 	for (i = 0; i < CYCLES; i++) {
-		ASSERT_NL_OK(st_nl_tablet_del(&self->nl, 9, 0, UINT64_MAX, &res), &res);
-		ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 9, 0, UINT64_MAX, -1, &res), &res);
-		ASSERT_NL_OK(st_nl_tablet_set(&self->nl, 9, 0, UINT64_MAX,
+		ASSERT_NL_OK(sknl_tablet_del(&self->nl, 9, 0, UINT64_MAX, &res), &res);
+		ASSERT_NL_OK(sknl_tablet_add(&self->nl, 9, 0, UINT64_MAX, -1, &res), &res);
+		ASSERT_NL_OK(sknl_tablet_set(&self->nl, 9, 0, UINT64_MAX,
 					      STEADYKV_TABLET_STATE_MIGRATING_OUT, &res), &res);
-		ASSERT_NL_OK(st_nl_tablet_set(&self->nl, 9, 0, UINT64_MAX,
+		ASSERT_NL_OK(sknl_tablet_set(&self->nl, 9, 0, UINT64_MAX,
 					      STEADYKV_TABLET_STATE_NORMAL, &res), &res);
-		ASSERT_NL_OK(st_nl_table_del(&self->nl, 9, &res), &res);
-		ASSERT_NL_OK(st_nl_table_add(&self->nl, 9, &res), &res);
-		ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 9, 0, UINT64_MAX, -1, &res), &res);
+		ASSERT_NL_OK(sknl_table_del(&self->nl, 9, &res), &res);
+		ASSERT_NL_OK(sknl_table_add(&self->nl, 9, &res), &res);
+		ASSERT_NL_OK(sknl_tablet_add(&self->nl, 9, 0, UINT64_MAX, -1, &res), &res);
 	}
 	*stop = 1;
 	for (c = 0; c < CLIENTS; c++) {
@@ -1368,13 +1368,13 @@ TEST_F_TIMEOUT(node, map_changes_under_load, 240)
 
 /* ---- statistics ---- */
 
-static int wait_connections(struct st_nl *nl, uint64_t want, int timeout_ms)
+static int wait_connections(struct sknl *nl, uint64_t want, int timeout_ms)
 {
 	uint64_t end = st_now_ms() + timeout_ms;
-	struct st_node_info ni;
+	struct sknl_node ni;
 
 	do {
-		if (st_nl_node_get(nl, &ni, NULL) == 0 &&
+		if (sknl_node_get(nl, &ni, NULL) == 0 &&
 		    ni.val[STEADYKV_A_NODE_CONNECTIONS] == want)
 			return 0;
 		usleep(20000);
@@ -1384,22 +1384,22 @@ static int wait_connections(struct st_nl *nl, uint64_t want, int timeout_ms)
 
 TEST_F(node, node_stats_move)
 {
-	struct st_node_info a, b;
+	struct sknl_node a, b;
 	uint64_t v, last = 0;
 	char key[32], *val;
 	int i, fds[3];
 	uint8_t bad[sizeof(struct skv_hdr) + 8];
 	struct st_reply r;
 
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &a, NULL));
-	ASSERT_TRUE(a.have[STEADYKV_A_NODE_LISTENING]);
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &a, NULL));
+	ASSERT_TRUE(SKNL_NODE_HAS(&a, STEADYKV_A_NODE_LISTENING));
 	EXPECT_EQ(1, a.val[STEADYKV_A_NODE_LISTENING]);
 	EXPECT_EQ(ST_PORT, a.val[STEADYKV_A_NODE_LISTEN_PORT]);
-	ASSERT_EQ(4, a.addr_len);
-	EXPECT_EQ(0, memcmp(a.addr, "\x7f\0\0\x01", 4));
-	ASSERT_TRUE(a.have[STEADYKV_A_NODE_REQUESTS]);
-	ASSERT_TRUE(a.have[STEADYKV_A_NODE_OBJECTS]);
-	ASSERT_TRUE(a.have[STEADYKV_A_NODE_MEM_LIMIT]);
+	ASSERT_EQ(4, a.listen_addr_len);
+	EXPECT_EQ(0, memcmp(a.listen_addr, "\x7f\0\0\x01", 4));
+	ASSERT_TRUE(SKNL_NODE_HAS(&a, STEADYKV_A_NODE_REQUESTS));
+	ASSERT_TRUE(SKNL_NODE_HAS(&a, STEADYKV_A_NODE_OBJECTS));
+	ASSERT_TRUE(SKNL_NODE_HAS(&a, STEADYKV_A_NODE_MEM_LIMIT));
 	EXPECT_LT(0, a.val[STEADYKV_A_NODE_MEM_LIMIT]);
 	EXPECT_EQ(0, a.val[STEADYKV_A_NODE_OBJECTS]);
 
@@ -1415,7 +1415,7 @@ TEST_F(node, node_stats_move)
 	}
 	for (i = 0; i < 5; i++)
 		ASSERT_ST(SKV_S_OK, st_ping(self->fd));
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &b, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &b, NULL));
 	EXPECT_EQ(a.val[STEADYKV_A_NODE_REQUESTS] + 55, b.val[STEADYKV_A_NODE_REQUESTS]);
 	EXPECT_EQ(20, b.val[STEADYKV_A_NODE_OBJECTS]);
 	EXPECT_EQ(last, b.val[STEADYKV_A_NODE_VERSION]);
@@ -1431,7 +1431,7 @@ TEST_F(node, node_stats_move)
 	ASSERT_EQ(0, st_recv_reply(self->fd, &r));
 	EXPECT_EQ(SKV_S_BAD_REQUEST, r.h.status);
 	st_reply_free(&r);
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &a, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &a, NULL));
 	EXPECT_EQ(b.val[STEADYKV_A_NODE_BAD_REQUESTS] + 1, a.val[STEADYKV_A_NODE_BAD_REQUESTS]);
 
 	/* Open connections are counted, and uncounted when closed. */
@@ -1449,8 +1449,8 @@ TEST_F(node, node_stats_move)
 
 TEST_F_TIMEOUT(node, mem_limit_set_and_enforced, 120)
 {
-	struct st_node_info ni;
-	struct st_nl_res res;
+	struct sknl_node ni;
+	struct sknl_err res;
 	uint8_t *big = malloc(64 * 1024), *val;
 	uint64_t v, limit = 8ull << 20;
 	int i, st = SKV_S_OK, nospace = 0, stored = 0;
@@ -1459,8 +1459,8 @@ TEST_F_TIMEOUT(node, mem_limit_set_and_enforced, 120)
 
 	ASSERT_NE(NULL, big);
 	memset(big, 0xab, 64 * 1024);
-	ASSERT_NL_OK(st_nl_mem_limit(&self->nl, limit, &res), &res);
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
+	ASSERT_NL_OK(sknl_node_set_mem_limit(&self->nl, limit, &res), &res);
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
 	EXPECT_EQ(limit, ni.val[STEADYKV_A_NODE_MEM_LIMIT]);
 	/* 16 MiB of live data against an 8 MiB limit: NO_SPACE, not a crash. */
 	for (i = 0; i < 256; i++) {
@@ -1475,7 +1475,7 @@ TEST_F_TIMEOUT(node, mem_limit_set_and_enforced, 120)
 	}
 	EXPECT_LT(0, nospace);
 	EXPECT_LT(0, stored);
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
 	EXPECT_GE(limit, ni.val[STEADYKV_A_NODE_MEM_USED]);
 	EXPECT_LE((uint64_t)nospace, ni.val[STEADYKV_A_NODE_NO_SPACE_ERRORS]);
 	/* What was stored is still readable. */

@@ -196,10 +196,10 @@ static void put_malformed(struct nl_msg *m)
 }
 
 /* Build, send and check one random request.  Returns 0 or -1 (a failure). */
-static int one_request(struct st_nl *nl, bool unpriv)
+static int one_request(struct sknl *nl, bool unpriv)
 {
 	const struct cmd_spec *c = &cmds[below(NCMDS)];
-	struct st_nl_res res;
+	struct sknl_err res;
 	struct nl_msg *m;
 	int flags = below(4) == 0 ? NLM_F_DUMP : 0, i, ret;
 	bool cut = below(100) == 0;
@@ -240,9 +240,9 @@ static int one_request(struct st_nl *nl, bool unpriv)
 			put_malformed(m);
 	}
 	n_msgs++;
-	ret = st_nl_xfer(nl, m, NULL, NULL, &res);
-	/* st_nl_xfer's own failures: -EIO (send) and -EAGAIN (no answer). */
-	if (ret == -EAGAIN || ret == -EIO || ret > 0) {
+	ret = sknl_transact_err(nl, m, NULL, &res);
+	/* A failure of our own (res.local: send, receive) is no answer. */
+	if ((ret && res.local) || ret > 0) {
 		printf("# FAIL: cmd %d flags 0x%x: no answer (%d %s)\n", c->cmd, flags, ret,
 		       strerror(-ret));
 		return -1;
@@ -266,19 +266,19 @@ static int one_request(struct st_nl *nl, bool unpriv)
 
 static int fuzz_pass(unsigned long msgs, uint64_t seed, bool unpriv)
 {
-	struct st_nl nl;
+	struct sknl nl;
 	unsigned long i;
 	int fails = 0;
 
 	fz_seed(seed);
-	if (st_nl_open(&nl)) {
+	if (sknl_open(&nl)) {
 		printf("# FAIL: netlink socket\n");
 		return 1;
 	}
 	for (i = 0; i < msgs && fails < 10; i++)
 		if (one_request(&nl, unpriv))
 			fails++;
-	st_nl_close(&nl);
+	sknl_close(&nl);
 	printf("# %s pass, seed %llu: %lu requests, %lu answered (%lu OK, %lu EPERM)\n",
 	       unpriv ? "unprivileged" : "root", (unsigned long long)seed, n_msgs, n_answered,
 	       n_ok, n_eperm);
@@ -324,9 +324,9 @@ int main(int argc, char **argv)
 	unsigned long msgs = argc > 1 ? strtoul(argv[1], NULL, 0) : e ? strtoul(e, NULL, 0) :
 			     DEFAULT_MSGS;
 	uint64_t seed = DEFAULT_SEED, limit;
-	struct st_node_info ni;
-	struct st_nl_res res;
-	struct st_nl nl;
+	struct sknl_node ni;
+	struct sknl_err res;
+	struct sknl nl;
 	int status, ok, i;
 	pid_t pid;
 
@@ -339,8 +339,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)seed);
 	fflush(stdout);
 
-	ok = !st_new_netns() && !st_nl_open(&nl) && !st_node_start(&nl, ST_PORT) &&
-	     !write_controls(false) && !st_nl_node_get(&nl, &ni, &res);
+	ok = !st_new_netns() && !sknl_open(&nl) && !st_node_start(&nl, ST_PORT) &&
+	     !write_controls(false) && !sknl_node_get(&nl, &ni, &res);
 	printf("%s 1 setup: a node with control keys %s\n", ok ? "ok" : "not ok", st_last_error);
 	if (!ok)
 		return 1;
@@ -367,13 +367,14 @@ int main(int argc, char **argv)
 
 	/* Back to a working node: end fuzzed migrations, our port, our limit. */
 	for (i = 1; i <= MAX_MIG_ID; i++)
-		st_nl_migrate_cancel(&nl, i, &res);
-	st_nl_listen_stop(&nl, &res);
-	ok = !st_nl_listen(&nl, ST_ADDR, ST_PORT, &res) && !st_nl_mem_limit(&nl, limit, &res) &&
+		sknl_migrate_cancel(&nl, i, &res);
+	sknl_listen_stop(&nl, &res);
+	ok = !st_nl_listen(&nl, ST_ADDR, ST_PORT, &res) &&
+	     !sknl_node_set_mem_limit(&nl, limit, &res) &&
 	     !write_controls(true) && !st_node_serves(ST_ADDR, ST_PORT, ST_TABLE) &&
-	     !st_nl_node_get(&nl, &ni, &res);
+	     !sknl_node_get(&nl, &ni, &res);
 	printf("%s 4 afterwards the node serves and the control keys are intact %s\n",
 	       ok ? "ok" : "not ok", ok ? "" : st_last_error);
-	st_nl_close(&nl);
+	sknl_close(&nl);
 	return status || !ok;
 }

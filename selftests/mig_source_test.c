@@ -346,7 +346,7 @@ static void key_in(struct key_exp *k, const char *prefix, int n, uint64_t lo,
 }
 
 FIXTURE(mig) {
-	struct st_nl nl;
+	struct sknl nl;
 	int fd;		/* a client */
 	int mfd;	/* the target */
 };
@@ -368,7 +368,7 @@ FIXTURE_TEARDOWN(mig)
 		close(self->fd);
 	if (self->mfd >= 0)
 		close(self->mfd);
-	st_nl_close(&self->nl);
+	sknl_close(&self->nl);
 }
 
 #define NKEYS 400
@@ -439,7 +439,7 @@ TEST_F_TIMEOUT(mig, prepare_pull_all_exactly_once, 240)
 
 TEST_F(mig, prepare_splits_only_the_range)
 {
-	struct st_tablet t[8];
+	struct sknl_tablet t[8];
 	struct key_exp in, out;
 	uint64_t safe, safe2, v;
 	int n;
@@ -452,10 +452,10 @@ TEST_F(mig, prepare_splits_only_the_range)
 				    HALF + (HALF >> 1) - 1, 0, &safe));
 	n = st_nl_tablets(&self->nl, t, 8);
 	ASSERT_EQ(3, n);
-	ASSERT_EQ(HALF - 1, t[0].end);
+	ASSERT_EQ(HALF - 1, t[0].end_hash);
 	ASSERT_EQ(STEADYKV_TABLET_STATE_NORMAL, t[0].state);
-	ASSERT_EQ(HALF, t[1].start);
-	ASSERT_EQ(HALF + (HALF >> 1) - 1, t[1].end);
+	ASSERT_EQ(HALF, t[1].start_hash);
+	ASSERT_EQ(HALF + (HALF >> 1) - 1, t[1].end_hash);
 	ASSERT_EQ(STEADYKV_TABLET_STATE_MIGRATING_OUT, t[1].state);
 	ASSERT_EQ(STEADYKV_TABLET_STATE_NORMAL, t[2].state);
 	ASSERT_ST(SKV_S_NOT_OWNER, put_key(self->fd, &in, 10));
@@ -607,7 +607,7 @@ TEST_F(mig, priority_pull_present_and_absent)
 TEST_F(mig, end_commit_drops_the_data)
 {
 	struct key_exp k;
-	struct st_nl_res res;
+	struct sknl_err res;
 	uint64_t safe, v;
 	uint8_t buf[128];
 	size_t n;
@@ -621,7 +621,7 @@ TEST_F(mig, end_commit_drops_the_data)
 	ASSERT_ST(SKV_S_BAD_REQUEST, end_mig(self->mfd, MIG, ST_TABLE, HALF + 1,
 					     UINT64_MAX, 0));
 	ASSERT_ST(SKV_S_OK, end_mig(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX, 0));
-	ASSERT_EQ(1, st_nl_tablets(&self->nl, (struct st_tablet[4]){}, 4));
+	ASSERT_EQ(1, st_nl_tablets(&self->nl, (struct sknl_tablet[4]){}, 4));
 	ASSERT_ST(SKV_S_NOT_OWNER, st_gets(self->fd, ST_TABLE, k.key, &val, &v));
 	/* Forgotten. */
 	ASSERT_ST(SKV_S_NO_MIGRATION, end_mig(self->mfd, MIG, ST_TABLE, HALF,
@@ -629,7 +629,7 @@ TEST_F(mig, end_commit_drops_the_data)
 	n = build_pull(buf, MIG, ST_TABLE, HALF, UINT64_MAX, 0, 0, 4096);
 	ASSERT_ST(SKV_S_NO_MIGRATION, xfer_st(self->mfd, buf, n));
 	/* The data is gone: the range back is empty. */
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, ST_TABLE, HALF, UINT64_MAX, -1,
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, ST_TABLE, HALF, UINT64_MAX, -1,
 				      &res), &res);
 	ASSERT_ST(SKV_S_NOT_FOUND, st_gets(self->fd, ST_TABLE, k.key, &val, &v));
 }
@@ -743,7 +743,7 @@ TEST_F(mig, end_abort_serves_again_with_pushed_back_writes)
 
 TEST_F(mig, bad_requests)
 {
-	struct st_nl_res res;
+	struct sknl_err res;
 	uint8_t buf[256];
 	uint64_t v;
 	size_t n;
@@ -766,15 +766,15 @@ TEST_F(mig, bad_requests)
 	ASSERT_ST(SKV_S_BAD_REQUEST, prepare(self->mfd, MIG, ST_TABLE, 10, 9, 0, &v));
 	/* Unknown table; a table without a tablet there. */
 	ASSERT_ST(SKV_S_UNKNOWN_TABLE, prepare(self->mfd, MIG, 99, 0, 10, 0, &v));
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 2, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 2, &res), &res);
 	ASSERT_ST(SKV_S_NOT_OWNER, prepare(self->mfd, MIG, 2, 0, 10, 0, &v));
 	/* A range over two tablets. */
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 2, 0, 99, -1, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 2, 100, UINT64_MAX, -1, &res),
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 2, 0, 99, -1, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 2, 100, UINT64_MAX, -1, &res),
 		     &res);
 	ASSERT_ST(SKV_S_BUSY, prepare(self->mfd, MIG, 2, 50, 150, 0, &v));
 	/* A tablet not NORMAL. */
-	ASSERT_NL_OK(st_nl_tablet_set(&self->nl, 2, 0, 99,
+	ASSERT_NL_OK(sknl_tablet_set(&self->nl, 2, 0, 99,
 				      STEADYKV_TABLET_STATE_RECOVERING, &res),
 		     &res);
 	ASSERT_ST(SKV_S_BUSY, prepare(self->mfd, MIG, 2, 10, 20, 0, &v));

@@ -15,27 +15,23 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include <netlink/genl/ctrl.h>
-#include <netlink/genl/genl.h>
-#include <netlink/socket.h>
-
 #include "st_harness.h"
 
 #define T 10	/* a scratch table with tablet [100, 200] */
 
-static int count_tablets(struct st_nl *nl, uint64_t table)
+static int count_tablets(struct sknl *nl, uint64_t table)
 {
-	struct st_tablet t[ST_MAX_DUMP];
+	struct sknl_tablet t[ST_MAX_DUMP];
 	int n = st_nl_tablets(nl, t, ST_MAX_DUMP), i, c = 0;
 
 	if (n < 0)
 		return n;
 	for (i = 0; i < n; i++)
-		c += t[i].table == table;
+		c += t[i].table_id == table;
 	return c;
 }
 
-static int count_tables(struct st_nl *nl)
+static int count_tables(struct sknl *nl)
 {
 	uint64_t ids[ST_MAX_DUMP];
 
@@ -44,60 +40,60 @@ static int count_tables(struct st_nl *nl)
 
 TEST_F(node, missing_required_attributes)
 {
-	struct st_nl_res res;
+	struct sknl_err res;
 	struct nl_msg *m;
 
 	/* table-add with no id. */
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_TABLE_ADD, 0);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
-	if (res.miss_type >= 0)
-		EXPECT_EQ(STEADYKV_A_TABLE_ID, res.miss_type);
+	m = sknl_request(&self->nl, STEADYKV_CMD_TABLE_ADD, 0);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
+	if (res.missing_type)
+		EXPECT_EQ(STEADYKV_A_TABLE_ID, res.missing_type);
 
 	/* table-del with no id. */
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_TABLE_DEL, 0);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	m = sknl_request(&self->nl, STEADYKV_CMD_TABLE_DEL, 0);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 
 	/* tablet-add with no end. */
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_TABLET_ADD, 0);
+	m = sknl_request(&self->nl, STEADYKV_CMD_TABLET_ADD, 0);
 	nla_put_u64(m, STEADYKV_A_TABLET_TABLE_ID, ST_TABLE);
 	nla_put_u64(m, STEADYKV_A_TABLET_START_HASH, 0);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
-	if (res.miss_type >= 0)
-		EXPECT_EQ(STEADYKV_A_TABLET_END_HASH, res.miss_type);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
+	if (res.missing_type)
+		EXPECT_EQ(STEADYKV_A_TABLET_END_HASH, res.missing_type);
 
 	/* tablet-add with no start. */
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_TABLET_ADD, 0);
+	m = sknl_request(&self->nl, STEADYKV_CMD_TABLET_ADD, 0);
 	nla_put_u64(m, STEADYKV_A_TABLET_TABLE_ID, ST_TABLE);
 	nla_put_u64(m, STEADYKV_A_TABLET_END_HASH, 5);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 
 	/* tablet-add with no table. */
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_TABLET_ADD, 0);
+	m = sknl_request(&self->nl, STEADYKV_CMD_TABLET_ADD, 0);
 	nla_put_u64(m, STEADYKV_A_TABLET_START_HASH, 0);
 	nla_put_u64(m, STEADYKV_A_TABLET_END_HASH, 5);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 
 	/* tablet-set with no state. */
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_TABLET_SET, 0);
+	m = sknl_request(&self->nl, STEADYKV_CMD_TABLET_SET, 0);
 	nla_put_u64(m, STEADYKV_A_TABLET_TABLE_ID, ST_TABLE);
 	nla_put_u64(m, STEADYKV_A_TABLET_START_HASH, 0);
 	nla_put_u64(m, STEADYKV_A_TABLET_END_HASH, UINT64_MAX);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 
 	/* tablet-del with no end. */
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_TABLET_DEL, 0);
+	m = sknl_request(&self->nl, STEADYKV_CMD_TABLET_DEL, 0);
 	nla_put_u64(m, STEADYKV_A_TABLET_TABLE_ID, ST_TABLE);
 	nla_put_u64(m, STEADYKV_A_TABLET_START_HASH, 0);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 
 	/* listen-start with no port; with no address. */
-	ASSERT_NL_OK(st_nl_listen_stop(&self->nl, &res), &res);
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_LISTEN_START, 0);
+	ASSERT_NL_OK(sknl_listen_stop(&self->nl, &res), &res);
+	m = sknl_request(&self->nl, STEADYKV_CMD_LISTEN_START, 0);
 	nla_put(m, STEADYKV_A_NODE_LISTEN_ADDR, 4, "\x7f\0\0\x01");
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_LISTEN_START, 0);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
+	m = sknl_request(&self->nl, STEADYKV_CMD_LISTEN_START, 0);
 	nla_put_u16(m, STEADYKV_A_NODE_LISTEN_PORT, ST_PORT);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 
 	/* Nothing changed. */
 	EXPECT_EQ(1, count_tables(&self->nl));
@@ -106,49 +102,49 @@ TEST_F(node, missing_required_attributes)
 
 TEST_F(node, wrong_attribute_lengths)
 {
-	struct st_nl_res res;
-	struct st_node_info ni;
+	struct sknl_err res;
+	struct sknl_node ni;
 	struct nl_msg *m;
 	uint64_t limit;
 
 	/* u32 where u64 is expected: table id. */
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_TABLE_ADD, 0);
+	m = sknl_request(&self->nl, STEADYKV_CMD_TABLE_ADD, 0);
 	nla_put_u32(m, STEADYKV_A_TABLE_ID, 77);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 	/* 12 bytes for a u64. */
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_TABLE_ADD, 0);
+	m = sknl_request(&self->nl, STEADYKV_CMD_TABLE_ADD, 0);
 	nla_put(m, STEADYKV_A_TABLE_ID, 12, "\x4d\0\0\0\0\0\0\0\0\0\0\0");
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 	/* u32 start hash. */
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_TABLET_ADD, 0);
+	m = sknl_request(&self->nl, STEADYKV_CMD_TABLET_ADD, 0);
 	nla_put_u64(m, STEADYKV_A_TABLET_TABLE_ID, ST_TABLE);
 	nla_put_u32(m, STEADYKV_A_TABLET_START_HASH, 0);
 	nla_put_u64(m, STEADYKV_A_TABLET_END_HASH, 5);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 	/* u64 state where u32 is expected. */
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_TABLET_SET, 0);
+	m = sknl_request(&self->nl, STEADYKV_CMD_TABLET_SET, 0);
 	nla_put_u64(m, STEADYKV_A_TABLET_TABLE_ID, ST_TABLE);
 	nla_put_u64(m, STEADYKV_A_TABLET_START_HASH, 0);
 	nla_put_u64(m, STEADYKV_A_TABLET_END_HASH, UINT64_MAX);
 	nla_put_u64(m, STEADYKV_A_TABLET_STATE, STEADYKV_TABLET_STATE_RECOVERING);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 	/* u32 mem limit. */
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
 	limit = ni.val[STEADYKV_A_NODE_MEM_LIMIT];
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_NODE_SET, 0);
+	m = sknl_request(&self->nl, STEADYKV_CMD_NODE_SET, 0);
 	nla_put_u32(m, STEADYKV_A_NODE_MEM_LIMIT, 64 << 20);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 	/* u32 port where u16 is expected. */
-	ASSERT_NL_OK(st_nl_listen_stop(&self->nl, &res), &res);
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_LISTEN_START, 0);
+	ASSERT_NL_OK(sknl_listen_stop(&self->nl, &res), &res);
+	m = sknl_request(&self->nl, STEADYKV_CMD_LISTEN_START, 0);
 	nla_put(m, STEADYKV_A_NODE_LISTEN_ADDR, 4, "\x7f\0\0\x01");
 	nla_put_u32(m, STEADYKV_A_NODE_LISTEN_PORT, ST_PORT);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 
 	/* Nothing changed. */
 	EXPECT_EQ(1, count_tables(&self->nl));
 	EXPECT_EQ(1, count_tablets(&self->nl, ST_TABLE));
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
 	EXPECT_EQ(limit, ni.val[STEADYKV_A_NODE_MEM_LIMIT]);
 	EXPECT_EQ(0, ni.val[STEADYKV_A_NODE_LISTENING]);
 }
@@ -157,22 +153,22 @@ TEST_F(node, listen_address_lengths)
 {
 	static const int lens[] = { 0, 3, 5, 15, 17 };
 	char ctx[64];
-	struct st_nl_res res;
-	struct st_node_info ni;
+	struct sknl_err res;
+	struct sknl_node ni;
 	unsigned int i;
 
-	ASSERT_NL_OK(st_nl_listen_stop(&self->nl, &res), &res);
+	ASSERT_NL_OK(sknl_listen_stop(&self->nl, &res), &res);
 	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		struct nl_msg *m = st_nl_msg(&self->nl, STEADYKV_CMD_LISTEN_START, 0);
+		struct nl_msg *m = sknl_request(&self->nl, STEADYKV_CMD_LISTEN_START, 0);
 
 		nla_put(m, STEADYKV_A_NODE_LISTEN_ADDR, lens[i],
 			"\x7f\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
 		nla_put_u16(m, STEADYKV_A_NODE_LISTEN_PORT, ST_PORT + 1);
 		snprintf(ctx, sizeof(ctx), "address of %d bytes", lens[i]);
 		st_ctx = ctx;
-		ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+		ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 	}
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
 	EXPECT_EQ(0, ni.val[STEADYKV_A_NODE_LISTENING]);
 	/* 4 bytes works. */
 	ASSERT_NL_OK(st_nl_listen(&self->nl, ST_ADDR, ST_PORT + 1, &res), &res);
@@ -184,16 +180,12 @@ TEST_F(node, listen_ipv6)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(ST_PORT + 2),
 				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-	struct st_nl_res res;
-	struct nl_msg *m;
+	struct sknl_err res;
 	int fd;
 
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_LISTEN_STOP, 0);
-	ASSERT_NL_OK(st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_LISTEN_START, 0);
-	nla_put(m, STEADYKV_A_NODE_LISTEN_ADDR, 16, &sa.sin6_addr);
-	nla_put_u16(m, STEADYKV_A_NODE_LISTEN_PORT, ST_PORT + 2);
-	ASSERT_NL_OK(st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_OK(sknl_listen_stop(&self->nl, &res), &res);
+	ASSERT_NL_OK(sknl_listen_start(&self->nl, sa.sin6_addr.s6_addr, 16, ST_PORT + 2, &res),
+		     &res);
 	fd = socket(AF_INET6, SOCK_STREAM, 0);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, connect(fd, (struct sockaddr *)&sa, sizeof(sa))) TH_LOG("%s", strerror(errno));
@@ -203,39 +195,39 @@ TEST_F(node, listen_ipv6)
 
 TEST_F(node, unknown_attribute_rejected)
 {
-	struct st_nl_res res;
+	struct sknl_err res;
 	struct nl_msg *m;
 
 	/* Type above the set's maximum. */
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_TABLE_ADD, 0);
+	m = sknl_request(&self->nl, STEADYKV_CMD_TABLE_ADD, 0);
 	nla_put_u64(m, STEADYKV_A_TABLE_ID, 55);
 	nla_put_u32(m, STEADYKV_A_TABLE_MAX + 1, 1);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_TABLET_ADD, 0);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
+	m = sknl_request(&self->nl, STEADYKV_CMD_TABLET_ADD, 0);
 	nla_put_u64(m, STEADYKV_A_TABLET_TABLE_ID, ST_TABLE);
 	nla_put_u64(m, STEADYKV_A_TABLET_START_HASH, 0);
 	nla_put_u64(m, STEADYKV_A_TABLET_END_HASH, 5);
 	nla_put_u32(m, 200, 1);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 	/* A node attribute that is output-only (statistics) is not an input. */
-	m = st_nl_msg(&self->nl, STEADYKV_CMD_NODE_SET, 0);
+	m = sknl_request(&self->nl, STEADYKV_CMD_NODE_SET, 0);
 	nla_put_u64(m, STEADYKV_A_NODE_MEM_LIMIT, 64ull << 20);
 	nla_put_u64(m, STEADYKV_A_NODE_OBJECTS, 1);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_xfer(&self->nl, m, NULL, NULL, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_transact_err(&self->nl, m, NULL, &res), &res);
 	/* Table 55 was not created. */
 	EXPECT_EQ(1, count_tables(&self->nl));
 }
 
 TEST_F(node, tablet_start_after_end)
 {
-	struct st_nl_res res;
+	struct sknl_err res;
 
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, T, &res), &res);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_tablet_add(&self->nl, T, 201, 200, -1, &res), &res);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_tablet_add(&self->nl, T, UINT64_MAX, 0, -1, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, T, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_tablet_add(&self->nl, T, 201, 200, -1, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_tablet_add(&self->nl, T, UINT64_MAX, 0, -1, &res), &res);
 	EXPECT_EQ(0, count_tablets(&self->nl, T));
 	/* start == end is a one-hash tablet and fine. */
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, T, 200, 200, -1, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, T, 200, 200, -1, &res), &res);
 	EXPECT_EQ(1, count_tablets(&self->nl, T));
 }
 
@@ -245,50 +237,50 @@ TEST_F(node, overlapping_tablets)
 		{ 100, 200 }, { 50, 100 }, { 200, 300 }, { 150, 160 },
 		{ 0, UINT64_MAX }, { 50, 250 }, { 199, 201 },
 	};
-	struct st_tablet t[ST_MAX_DUMP];
-	struct st_nl_res res;
+	struct sknl_tablet t[ST_MAX_DUMP];
+	struct sknl_err res;
 	unsigned int i;
 	int n, found = 0;
 	char ctx[80];
 
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, T, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, T, 100, 200, -1, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, T, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, T, 100, 200, -1, &res), &res);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(ctx, sizeof(ctx), "[%llu, %llu] overlaps [100, 200]",
 			 (unsigned long long)bad[i][0], (unsigned long long)bad[i][1]);
 		st_ctx = ctx;
-		ASSERT_NL_ERR_MSG(-EEXIST, st_nl_tablet_add(&self->nl, T, bad[i][0], bad[i][1],
+		ASSERT_NL_ERR_MSG(-EEXIST, sknl_tablet_add(&self->nl, T, bad[i][0], bad[i][1],
 							     -1, &res), &res);
 	}
 	st_ctx = "";
 	/* Adjacent tablets do not overlap. */
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, T, 0, 99, -1, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, T, 201, UINT64_MAX, -1, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, T, 0, 99, -1, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, T, 201, UINT64_MAX, -1, &res), &res);
 	/* Now the table is full: anything overlaps. */
-	ASSERT_NL_ERR_MSG(-EEXIST, st_nl_tablet_add(&self->nl, T, UINT64_MAX, UINT64_MAX, -1, &res),
+	ASSERT_NL_ERR_MSG(-EEXIST, sknl_tablet_add(&self->nl, T, UINT64_MAX, UINT64_MAX, -1, &res),
 			  &res);
 	n = st_nl_tablets(&self->nl, t, ST_MAX_DUMP);
 	ASSERT_EQ(4, n);	/* table 1's and these three */
 	for (i = 0; i < (unsigned int)n; i++) {
-		if (t[i].table != T)
+		if (t[i].table_id != T)
 			continue;
 		found++;
-		EXPECT_TRUE((t[i].start == 0 && t[i].end == 99) ||
-			    (t[i].start == 100 && t[i].end == 200) ||
-			    (t[i].start == 201 && t[i].end == UINT64_MAX));
+		EXPECT_TRUE((t[i].start_hash == 0 && t[i].end_hash == 99) ||
+			    (t[i].start_hash == 100 && t[i].end_hash == 200) ||
+			    (t[i].start_hash == 201 && t[i].end_hash == UINT64_MAX));
 	}
 	EXPECT_EQ(3, found);
 }
 
 TEST_F(node, duplicate_table)
 {
-	struct st_nl_res res;
+	struct sknl_err res;
 	uint64_t ids[ST_MAX_DUMP];
 	int n, i, c = 0;
 
-	ASSERT_NL_ERR_MSG(-EEXIST, st_nl_table_add(&self->nl, ST_TABLE, &res), &res);
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, UINT64_MAX, &res), &res);
-	ASSERT_NL_ERR_MSG(-EEXIST, st_nl_table_add(&self->nl, UINT64_MAX, &res), &res);
+	ASSERT_NL_ERR_MSG(-EEXIST, sknl_table_add(&self->nl, ST_TABLE, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, UINT64_MAX, &res), &res);
+	ASSERT_NL_ERR_MSG(-EEXIST, sknl_table_add(&self->nl, UINT64_MAX, &res), &res);
 	n = st_nl_tables(&self->nl, ids, ST_MAX_DUMP);
 	ASSERT_EQ(2, n);
 	for (i = 0; i < n; i++)
@@ -301,31 +293,31 @@ TEST_F(node, duplicate_table)
 
 TEST_F(node, unknown_objects)
 {
-	struct st_nl_res res;
+	struct sknl_err res;
 
 	/* A tablet for a table that does not exist. */
-	ASSERT_NL_ERR_MSG(-ENOENT, st_nl_tablet_add(&self->nl, 404, 0, 10, -1, &res), &res);
-	ASSERT_NL_ERR_MSG(-ENOENT, st_nl_table_del(&self->nl, 404, &res), &res);
+	ASSERT_NL_ERR_MSG(-ENOENT, sknl_tablet_add(&self->nl, 404, 0, 10, -1, &res), &res);
+	ASSERT_NL_ERR_MSG(-ENOENT, sknl_table_del(&self->nl, 404, &res), &res);
 	/* Tablet del/set must name an existing tablet exactly. */
-	ASSERT_NL_ERR_MSG(-ENOENT, st_nl_tablet_del(&self->nl, ST_TABLE, 0, 100, &res), &res);
-	ASSERT_NL_ERR_MSG(-ENOENT, st_nl_tablet_set(&self->nl, ST_TABLE, 1, UINT64_MAX,
+	ASSERT_NL_ERR_MSG(-ENOENT, sknl_tablet_del(&self->nl, ST_TABLE, 0, 100, &res), &res);
+	ASSERT_NL_ERR_MSG(-ENOENT, sknl_tablet_set(&self->nl, ST_TABLE, 1, UINT64_MAX,
 						    STEADYKV_TABLET_STATE_RECOVERING, &res), &res);
-	ASSERT_NL_ERR_MSG(-ENOENT, st_nl_tablet_del(&self->nl, 404, 0, 100, &res), &res);
+	ASSERT_NL_ERR_MSG(-ENOENT, sknl_tablet_del(&self->nl, 404, 0, 100, &res), &res);
 	EXPECT_EQ(1, count_tablets(&self->nl, ST_TABLE));
 	ASSERT_SERVES(ST_PORT);
 }
 
 TEST_F(node, bad_tablet_state)
 {
-	struct st_tablet t[ST_MAX_DUMP];
-	struct st_nl_res res;
+	struct sknl_tablet t[ST_MAX_DUMP];
+	struct sknl_err res;
 
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, T, &res), &res);
-	ASSERT_NL_RANGE_MSG(st_nl_tablet_add(&self->nl, T, 0, 10, 99, &res), &res);
-	ASSERT_NL_RANGE_MSG(st_nl_tablet_add(&self->nl, T, 0, 10,
+	ASSERT_NL_OK(sknl_table_add(&self->nl, T, &res), &res);
+	ASSERT_NL_RANGE_MSG(sknl_tablet_add(&self->nl, T, 0, 10, 99, &res), &res);
+	ASSERT_NL_RANGE_MSG(sknl_tablet_add(&self->nl, T, 0, 10,
 					     STEADYKV_TABLET_STATE_RECOVERING + 1, &res), &res);
 	EXPECT_EQ(0, count_tablets(&self->nl, T));
-	ASSERT_NL_RANGE_MSG(st_nl_tablet_set(&self->nl, ST_TABLE, 0, UINT64_MAX,
+	ASSERT_NL_RANGE_MSG(sknl_tablet_set(&self->nl, ST_TABLE, 0, UINT64_MAX,
 					     -2 & 0x7fffffff, &res), &res);
 	ASSERT_EQ(1, st_nl_tablets(&self->nl, t, ST_MAX_DUMP));
 	EXPECT_EQ(STEADYKV_TABLET_STATE_NORMAL, t[0].state);
@@ -334,30 +326,30 @@ TEST_F(node, bad_tablet_state)
 
 TEST_F(node, mem_limit_too_small)
 {
-	struct st_node_info a, b;
-	struct st_nl_res res;
+	struct sknl_node a, b;
+	struct sknl_err res;
 
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &a, NULL));
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_mem_limit(&self->nl, 4096, &res), &res);
-	ASSERT_NL_ERR_MSG(-EINVAL, st_nl_mem_limit(&self->nl, 1, &res), &res);
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &b, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &a, NULL));
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_node_set_mem_limit(&self->nl, 4096, &res), &res);
+	ASSERT_NL_ERR_MSG(-EINVAL, sknl_node_set_mem_limit(&self->nl, 1, &res), &res);
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &b, NULL));
 	EXPECT_EQ(a.val[STEADYKV_A_NODE_MEM_LIMIT], b.val[STEADYKV_A_NODE_MEM_LIMIT]);
 }
 
 /* Dumps list exactly what was configured, with states. */
 TEST_F(node, dumps)
 {
-	struct st_tablet t[ST_MAX_DUMP];
+	struct sknl_tablet t[ST_MAX_DUMP];
 	uint64_t ids[ST_MAX_DUMP], seen = 0;
-	struct st_nl_res res;
+	struct sknl_err res;
 	int n, i;
 
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 20, &res), &res);
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 30, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 20, 0, 1000, STEADYKV_TABLET_STATE_MIGRATING_IN,
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 20, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 30, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 20, 0, 1000, STEADYKV_TABLET_STATE_MIGRATING_IN,
 				      &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 20, 1001, 2000, -1, &res), &res);
-	ASSERT_NL_OK(st_nl_tablet_set(&self->nl, 20, 1001, 2000,
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 20, 1001, 2000, -1, &res), &res);
+	ASSERT_NL_OK(sknl_tablet_set(&self->nl, 20, 1001, 2000,
 				      STEADYKV_TABLET_STATE_MIGRATING_OUT, &res), &res);
 	n = st_nl_tables(&self->nl, ids, ST_MAX_DUMP);
 	ASSERT_EQ(3, n);
@@ -368,20 +360,20 @@ TEST_F(node, dumps)
 	ASSERT_EQ(3, n);
 	seen = 0;
 	for (i = 0; i < n; i++) {
-		ASSERT_TRUE(t[i].has_state);
-		if (t[i].table == 1 && t[i].start == 0 && t[i].end == UINT64_MAX &&
+		ASSERT_TRUE(SKNL_TABLET_HAS(&t[i], STEADYKV_A_TABLET_STATE));
+		if (t[i].table_id == 1 && t[i].start_hash == 0 && t[i].end_hash == UINT64_MAX &&
 		    t[i].state == STEADYKV_TABLET_STATE_NORMAL)
 			seen |= 1;
-		if (t[i].table == 20 && t[i].start == 0 && t[i].end == 1000 &&
+		if (t[i].table_id == 20 && t[i].start_hash == 0 && t[i].end_hash == 1000 &&
 		    t[i].state == STEADYKV_TABLET_STATE_MIGRATING_IN)
 			seen |= 2;
-		if (t[i].table == 20 && t[i].start == 1001 && t[i].end == 2000 &&
+		if (t[i].table_id == 20 && t[i].start_hash == 1001 && t[i].end_hash == 2000 &&
 		    t[i].state == STEADYKV_TABLET_STATE_MIGRATING_OUT)
 			seen |= 4;
 	}
 	EXPECT_EQ(7, seen);
 	/* Table delete takes its tablets along. */
-	ASSERT_NL_OK(st_nl_table_del(&self->nl, 20, &res), &res);
+	ASSERT_NL_OK(sknl_table_del(&self->nl, 20, &res), &res);
 	EXPECT_EQ(2, count_tables(&self->nl));
 	EXPECT_EQ(0, count_tablets(&self->nl, 20));
 	EXPECT_EQ(1, count_tablets(&self->nl, ST_TABLE));
@@ -391,37 +383,37 @@ TEST_F(node, dumps)
 TEST_F_TIMEOUT(node, large_dumps, 180)
 {
 	static uint64_t ids[1200];
-	static struct st_tablet t[1200];
-	struct st_nl_res res;
+	static struct sknl_tablet t[1200];
+	struct sknl_err res;
 	int i, n;
 
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, T, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, T, &res), &res);
 	for (i = 0; i < 600; i++) {
-		ASSERT_NL_OK(st_nl_table_add(&self->nl, 1000 + i, &res), &res);
-		ASSERT_NL_OK(st_nl_tablet_add(&self->nl, T, i * 10, i * 10 + 9, -1, &res), &res);
+		ASSERT_NL_OK(sknl_table_add(&self->nl, 1000 + i, &res), &res);
+		ASSERT_NL_OK(sknl_tablet_add(&self->nl, T, i * 10, i * 10 + 9, -1, &res), &res);
 	}
 	n = st_nl_tables(&self->nl, ids, 1200);
 	ASSERT_EQ(602, n);
 	n = st_nl_tablets(&self->nl, t, 1200);
 	ASSERT_EQ(601, n);
 	for (i = 0; i < n; i++) {
-		if (t[i].table == T) {
-			ASSERT_EQ(0, t[i].start % 10);
-			ASSERT_EQ(t[i].start + 9, t[i].end);
+		if (t[i].table_id == T) {
+			ASSERT_EQ(0, t[i].start_hash % 10);
+			ASSERT_EQ(t[i].start_hash + 9, t[i].end_hash);
 		}
 	}
 }
 
 TEST_F(node, listen_stop_and_restart)
 {
-	struct st_node_info ni;
-	struct st_nl_res res;
+	struct sknl_node ni;
+	struct sknl_err res;
 	int fd;
 
 	/* The fixture's connection is accepted and served before the stop. */
 	ASSERT_ST(SKV_S_OK, st_ping(self->fd));
-	ASSERT_NL_OK(st_nl_listen_stop(&self->nl, &res), &res);
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
+	ASSERT_NL_OK(sknl_listen_stop(&self->nl, &res), &res);
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
 	EXPECT_EQ(0, ni.val[STEADYKV_A_NODE_LISTENING]);
 	fd = st_connect(ST_ADDR, ST_PORT);
 	EXPECT_GT(0, fd) TH_LOG("connected to a node that stopped listening");
@@ -431,16 +423,16 @@ TEST_F(node, listen_stop_and_restart)
 	ASSERT_ST(SKV_S_OK, st_ping(self->fd));
 	ASSERT_ST(SKV_S_OK, st_puts(self->fd, ST_TABLE, "after-stop", "v", 0, NULL));
 	/* Stopping twice: ENOENT, with a message. */
-	ASSERT_NL_ERR_MSG(-ENOENT, st_nl_listen_stop(&self->nl, &res), &res);
+	ASSERT_NL_ERR_MSG(-ENOENT, sknl_listen_stop(&self->nl, &res), &res);
 	/* Start again on another port. */
 	ASSERT_NL_OK(st_nl_listen(&self->nl, ST_ADDR, ST_PORT + 5, &res), &res);
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
 	EXPECT_EQ(1, ni.val[STEADYKV_A_NODE_LISTENING]);
 	EXPECT_EQ(ST_PORT + 5, ni.val[STEADYKV_A_NODE_LISTEN_PORT]);
 	ASSERT_EQ(0, st_node_serves(ST_ADDR, ST_PORT + 5, ST_TABLE)) TH_LOG("%s", st_last_error);
 	/* And stop/start on the same port, many times. */
 	for (int i = 0; i < 10; i++) {
-		ASSERT_NL_OK(st_nl_listen_stop(&self->nl, &res), &res);
+		ASSERT_NL_OK(sknl_listen_stop(&self->nl, &res), &res);
 		ASSERT_NL_OK(st_nl_listen(&self->nl, ST_ADDR, ST_PORT + 5, &res), &res);
 	}
 	ASSERT_EQ(0, st_node_serves(ST_ADDR, ST_PORT + 5, ST_TABLE)) TH_LOG("%s", st_last_error);
@@ -453,14 +445,14 @@ TEST_F(node, listen_stop_and_restart)
  */
 TEST_F(node, listen_stop_keeps_just_connected_clients)
 {
-	struct st_nl_res res;
+	struct sknl_err res;
 	int fds[16], i, reset = 0;
 
 	for (i = 0; i < 16; i++) {
 		fds[i] = st_connect(ST_ADDR, ST_PORT);
 		ASSERT_LE(0, fds[i]);
 	}
-	ASSERT_NL_OK(st_nl_listen_stop(&self->nl, &res), &res);
+	ASSERT_NL_OK(sknl_listen_stop(&self->nl, &res), &res);
 	for (i = 0; i < 16; i++) {
 		if (st_ping(fds[i]) != SKV_S_OK)
 			reset++;
@@ -472,15 +464,15 @@ TEST_F(node, listen_stop_keeps_just_connected_clients)
 /* Starting a listening node again: EBUSY; port 0: EINVAL; both with messages. */
 TEST_F(node, listen_busy_and_bad_port)
 {
-	struct st_node_info ni;
-	struct st_nl_res res;
+	struct sknl_node ni;
+	struct sknl_err res;
 
 	ASSERT_NL_ERR_MSG(-EBUSY, st_nl_listen(&self->nl, ST_ADDR, ST_PORT + 4, &res), &res);
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
 	EXPECT_EQ(ST_PORT, ni.val[STEADYKV_A_NODE_LISTEN_PORT]);
-	ASSERT_NL_OK(st_nl_listen_stop(&self->nl, &res), &res);
+	ASSERT_NL_OK(sknl_listen_stop(&self->nl, &res), &res);
 	ASSERT_NL_RANGE_MSG(st_nl_listen(&self->nl, ST_ADDR, 0, &res), &res);
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
 	EXPECT_EQ(0, ni.val[STEADYKV_A_NODE_LISTENING]);
 }
 
@@ -489,16 +481,16 @@ TEST_F(node, listen_port_in_use)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ST_PORT + 9),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct st_node_info ni;
-	struct st_nl_res res;
+	struct sknl_node ni;
+	struct sknl_err res;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, bind(fd, (struct sockaddr *)&sa, sizeof(sa)));
 	ASSERT_EQ(0, listen(fd, 1));
-	ASSERT_NL_OK(st_nl_listen_stop(&self->nl, &res), &res);
+	ASSERT_NL_OK(sknl_listen_stop(&self->nl, &res), &res);
 	ASSERT_NL_ERR_MSG(-EADDRINUSE, st_nl_listen(&self->nl, ST_ADDR, ST_PORT + 9, &res), &res);
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
 	EXPECT_EQ(0, ni.val[STEADYKV_A_NODE_LISTENING]);
 	close(fd);
 	ASSERT_NL_OK(st_nl_listen(&self->nl, ST_ADDR, ST_PORT + 9, &res), &res);
@@ -512,42 +504,31 @@ struct change {
 	uint8_t cmd;
 };
 
-static struct nl_msg *valid_change(struct st_nl *nl, uint8_t cmd)
+/* A change cmd that would succeed for an admin. */
+static int valid_change(struct sknl *nl, uint8_t cmd, struct sknl_err *err)
 {
-	struct nl_msg *m = st_nl_msg(nl, cmd, 0);
+	static const uint8_t lo[4] = { 127, 0, 0, 1 };
 
 	switch (cmd) {
 	case STEADYKV_CMD_NODE_SET:
-		nla_put_u64(m, STEADYKV_A_NODE_MEM_LIMIT, 128ull << 20);
-		break;
+		return sknl_node_set_mem_limit(nl, 128ull << 20, err);
 	case STEADYKV_CMD_LISTEN_START:
-		nla_put(m, STEADYKV_A_NODE_LISTEN_ADDR, 4, "\x7f\0\0\x01");
-		nla_put_u16(m, STEADYKV_A_NODE_LISTEN_PORT, ST_PORT + 3);
-		break;
+		return sknl_listen_start(nl, lo, 4, ST_PORT + 3, err);
+	case STEADYKV_CMD_LISTEN_STOP:
+		return sknl_listen_stop(nl, err);
 	case STEADYKV_CMD_TABLE_ADD:
-		nla_put_u64(m, STEADYKV_A_TABLE_ID, 66);
-		break;
+		return sknl_table_add(nl, 66, err);
 	case STEADYKV_CMD_TABLE_DEL:
-		nla_put_u64(m, STEADYKV_A_TABLE_ID, ST_TABLE);
-		break;
+		return sknl_table_del(nl, ST_TABLE, err);
 	case STEADYKV_CMD_TABLET_ADD:
-		nla_put_u64(m, STEADYKV_A_TABLET_TABLE_ID, T);
-		nla_put_u64(m, STEADYKV_A_TABLET_START_HASH, 0);
-		nla_put_u64(m, STEADYKV_A_TABLET_END_HASH, 10);
-		break;
+		return sknl_tablet_add(nl, T, 0, 10, -1, err);
 	case STEADYKV_CMD_TABLET_DEL:
-		nla_put_u64(m, STEADYKV_A_TABLET_TABLE_ID, ST_TABLE);
-		nla_put_u64(m, STEADYKV_A_TABLET_START_HASH, 0);
-		nla_put_u64(m, STEADYKV_A_TABLET_END_HASH, UINT64_MAX);
-		break;
+		return sknl_tablet_del(nl, ST_TABLE, 0, UINT64_MAX, err);
 	case STEADYKV_CMD_TABLET_SET:
-		nla_put_u64(m, STEADYKV_A_TABLET_TABLE_ID, ST_TABLE);
-		nla_put_u64(m, STEADYKV_A_TABLET_START_HASH, 0);
-		nla_put_u64(m, STEADYKV_A_TABLET_END_HASH, UINT64_MAX);
-		nla_put_u32(m, STEADYKV_A_TABLET_STATE, STEADYKV_TABLET_STATE_RECOVERING);
-		break;
+		return sknl_tablet_set(nl, ST_TABLE, 0, UINT64_MAX,
+				       STEADYKV_TABLET_STATE_RECOVERING, err);
 	}
-	return m;
+	return -EINVAL;
 }
 
 static const struct change changes[] = {
@@ -564,11 +545,11 @@ static const struct change changes[] = {
 /* In the child, as uid 65534 without capabilities: number of failures. */
 static int unprivileged_checks(void)
 {
-	struct st_tablet t[ST_MAX_DUMP];
+	struct sknl_tablet t[ST_MAX_DUMP];
 	uint64_t ids[ST_MAX_DUMP];
-	struct st_node_info ni;
-	struct st_nl_res res;
-	struct st_nl nl;
+	struct sknl_node ni;
+	struct sknl_err res;
+	struct sknl nl;
 	unsigned int i;
 	int err, fails = 0, n;
 
@@ -587,7 +568,7 @@ static int unprivileged_checks(void)
 		return 100;
 	}
 	for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
-		err = st_nl_xfer(&nl, valid_change(&nl, changes[i].cmd), NULL, NULL, &res);
+		err = valid_change(&nl, changes[i].cmd, &res);
 		if (err != -EPERM) {
 			printf("# unprivileged %s: got %d (%s), want EPERM\n", changes[i].name,
 			       err, strerror(-err));
@@ -595,7 +576,7 @@ static int unprivileged_checks(void)
 		}
 	}
 	/* Reads are not admin-only. */
-	err = st_nl_node_get(&nl, &ni, &res);
+	err = sknl_node_get(&nl, &ni, &res);
 	if (err) {
 		printf("# unprivileged node-get: %s (%s)\n", strerror(-err), res.msg);
 		fails++;
@@ -619,20 +600,20 @@ static int unprivileged_checks(void)
 		printf("# unprivileged client not served: %s\n", st_last_error);
 		fails++;
 	}
-	st_nl_close(&nl);
+	sknl_close(&nl);
 	return fails;
 }
 
 TEST_F(node, unprivileged_changes_get_eperm)
 {
-	struct st_tablet t[ST_MAX_DUMP];
-	struct st_node_info a, b;
-	struct st_nl_res res;
+	struct sknl_tablet t[ST_MAX_DUMP];
+	struct sknl_node a, b;
+	struct sknl_err res;
 	int status, n;
 	pid_t pid;
 
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, T, &res), &res);
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &a, NULL));
+	ASSERT_NL_OK(sknl_table_add(&self->nl, T, &res), &res);
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &a, NULL));
 	fflush(stdout);
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -643,7 +624,7 @@ TEST_F(node, unprivileged_changes_get_eperm)
 	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("%d unprivileged checks failed",
 						 WEXITSTATUS(status));
 	/* Nothing changed. */
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &b, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &b, NULL));
 	EXPECT_EQ(a.val[STEADYKV_A_NODE_MEM_LIMIT], b.val[STEADYKV_A_NODE_MEM_LIMIT]);
 	EXPECT_EQ(1, b.val[STEADYKV_A_NODE_LISTENING]);
 	EXPECT_EQ(ST_PORT, b.val[STEADYKV_A_NODE_LISTEN_PORT]);
@@ -656,111 +637,81 @@ TEST_F(node, unprivileged_changes_get_eperm)
 
 /* ---- events ---- */
 
-struct ev {
-	int cmd;
-	uint64_t table, start, end;
-	int state;
+/* The events of one receive, handed out one by one. */
+struct ev_queue {
+	struct sknl_event ev[32];
+	int n, next;
 };
 
-/* Read one event (bounded wait): 0, or -1 on timeout. */
-static int read_event(int fd, int family, struct ev *e)
+static void ev_push(const struct sknl_event *ev, void *arg)
 {
-	static char buf[16384];
-	struct nlmsghdr *nlh;
-	ssize_t n;
+	struct ev_queue *q = arg;
 
-	for (;;) {
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+	if (q->n < (int)(sizeof(q->ev) / sizeof(q->ev[0])))
+		q->ev[q->n++] = *ev;
+}
+
+/* The next event (bounded by the socket's receive timeout): 0, or -1. */
+static int read_event(struct sknl *ev, struct ev_queue *q, struct sknl_event *e)
+{
+	while (q->next == q->n) {
+		q->n = q->next = 0;
+		if (sknl_events_recv(ev, ev_push, q))
 			return -1;
-		for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, n); nlh = NLMSG_NEXT(nlh, n)) {
-			struct nlattr *tb[16] = { 0 };
-			struct genlmsghdr *g = NLMSG_DATA(nlh);
-			int max = (int)STEADYKV_A_TABLET_MAX > (int)STEADYKV_A_TABLE_MAX ?
-				  (int)STEADYKV_A_TABLET_MAX : (int)STEADYKV_A_TABLE_MAX;
-
-			if (nlh->nlmsg_type != family)
-				continue;
-			memset(e, 0, sizeof(*e));
-			e->cmd = g->cmd;
-			e->state = -1;
-			genlmsg_parse(nlh, 0, tb, max, NULL);
-			if (g->cmd == STEADYKV_CMD_TABLE_ADD || g->cmd == STEADYKV_CMD_TABLE_DEL) {
-				if (tb[STEADYKV_A_TABLE_ID])
-					e->table = nla_get_u64(tb[STEADYKV_A_TABLE_ID]);
-			} else if (g->cmd >= STEADYKV_CMD_TABLET_ADD) {
-				if (tb[STEADYKV_A_TABLET_TABLE_ID])
-					e->table = nla_get_u64(tb[STEADYKV_A_TABLET_TABLE_ID]);
-				if (tb[STEADYKV_A_TABLET_START_HASH])
-					e->start = nla_get_u64(tb[STEADYKV_A_TABLET_START_HASH]);
-				if (tb[STEADYKV_A_TABLET_END_HASH])
-					e->end = nla_get_u64(tb[STEADYKV_A_TABLET_END_HASH]);
-				if (tb[STEADYKV_A_TABLET_STATE])
-					e->state = nla_get_u32(tb[STEADYKV_A_TABLET_STATE]);
-			}
-			return 0;
-		}
 	}
+	*e = q->ev[q->next++];
+	return e->malformed ? -1 : 0;
 }
 
 TEST_F(node, events_group)
 {
-	struct timeval tv = { .tv_sec = 10 };
-	struct nl_sock *ev = nl_socket_alloc();
-	struct st_nl_res res;
-	struct ev e;
-	int grp, fd;
+	static struct ev_queue q;
+	static struct sknl_event e;
+	struct sknl_err res;
+	struct sknl ev;
 
-	ASSERT_NE(NULL, ev);
-	ASSERT_EQ(0, genl_connect(ev));
-	grp = genl_ctrl_resolve_grp(ev, STEADYKV_FAMILY_NAME, STEADYKV_MCGRP_EVENTS);
-	ASSERT_LE(0, grp) TH_LOG("no \"%s\" multicast group", STEADYKV_MCGRP_EVENTS);
-	ASSERT_EQ(0, nl_socket_add_membership(ev, grp));
-	fd = nl_socket_get_fd(ev);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ASSERT_EQ(0, st_nl_events_open(&ev, 10000))
+		TH_LOG("no \"%s\" multicast group", STEADYKV_MCGRP_EVENTS);
 
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 4242, &res), &res);
-	ASSERT_EQ(0, read_event(fd, self->nl.family, &e)) TH_LOG("no event for table-add");
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 4242, &res), &res);
+	ASSERT_EQ(0, read_event(&ev, &q, &e)) TH_LOG("no event for table-add");
 	EXPECT_EQ(STEADYKV_CMD_TABLE_ADD, e.cmd);
-	EXPECT_EQ(4242, e.table);
+	EXPECT_EQ(4242, e.table.id);
 
-	ASSERT_NL_OK(st_nl_tablet_add(&self->nl, 4242, 10, 20, -1, &res), &res);
-	ASSERT_EQ(0, read_event(fd, self->nl.family, &e)) TH_LOG("no event for tablet-add");
+	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 4242, 10, 20, -1, &res), &res);
+	ASSERT_EQ(0, read_event(&ev, &q, &e)) TH_LOG("no event for tablet-add");
 	EXPECT_EQ(STEADYKV_CMD_TABLET_ADD, e.cmd);
-	EXPECT_EQ(4242, e.table);
-	EXPECT_EQ(10, e.start);
-	EXPECT_EQ(20, e.end);
+	EXPECT_EQ(4242, e.tablet.table_id);
+	EXPECT_EQ(10, e.tablet.start_hash);
+	EXPECT_EQ(20, e.tablet.end_hash);
 
-	ASSERT_NL_OK(st_nl_tablet_set(&self->nl, 4242, 10, 20,
+	ASSERT_NL_OK(sknl_tablet_set(&self->nl, 4242, 10, 20,
 				      STEADYKV_TABLET_STATE_MIGRATING_OUT, &res), &res);
-	ASSERT_EQ(0, read_event(fd, self->nl.family, &e)) TH_LOG("no event for tablet-set");
+	ASSERT_EQ(0, read_event(&ev, &q, &e)) TH_LOG("no event for tablet-set");
 	EXPECT_EQ(STEADYKV_CMD_TABLET_SET, e.cmd);
-	EXPECT_EQ(STEADYKV_TABLET_STATE_MIGRATING_OUT, e.state);
+	EXPECT_EQ(STEADYKV_TABLET_STATE_MIGRATING_OUT, e.tablet.state);
 
 	/* A failed change announces nothing; the next event is table-del. */
-	ASSERT_NL_ERR_MSG(-EEXIST, st_nl_table_add(&self->nl, 4242, &res), &res);
-	ASSERT_NL_OK(st_nl_table_del(&self->nl, 4242, &res), &res);
-	ASSERT_EQ(0, read_event(fd, self->nl.family, &e)) TH_LOG("no event for table-del");
+	ASSERT_NL_ERR_MSG(-EEXIST, sknl_table_add(&self->nl, 4242, &res), &res);
+	ASSERT_NL_OK(sknl_table_del(&self->nl, 4242, &res), &res);
+	ASSERT_EQ(0, read_event(&ev, &q, &e)) TH_LOG("no event for table-del");
 	EXPECT_EQ(STEADYKV_CMD_TABLE_DEL, e.cmd);
-	EXPECT_EQ(4242, e.table);
+	EXPECT_EQ(4242, e.table.id);
 
-	ASSERT_NL_OK(st_nl_listen_stop(&self->nl, &res), &res);
-	ASSERT_EQ(0, read_event(fd, self->nl.family, &e)) TH_LOG("no event for listen-stop");
+	ASSERT_NL_OK(sknl_listen_stop(&self->nl, &res), &res);
+	ASSERT_EQ(0, read_event(&ev, &q, &e)) TH_LOG("no event for listen-stop");
 	EXPECT_EQ(STEADYKV_CMD_LISTEN_STOP, e.cmd);
-	nl_socket_free(ev);
+	sknl_close(&ev);
 }
 
 /* Events stay in their namespace: a listener elsewhere sees nothing. */
 TEST_F(node, events_are_per_namespace)
 {
-	struct timeval tv = { .tv_sec = 2 };
-	struct st_nl_res res;
-	struct nl_sock *ev;
-	struct st_nl other;
-	struct ev e;
-	int grp, fd, sv[2], status;
+	static struct ev_queue q;
+	static struct sknl_event e;
+	struct sknl_err res;
+	struct sknl ev;
+	int sv[2], status;
 	pid_t pid;
 	char c;
 
@@ -773,21 +724,15 @@ TEST_F(node, events_are_per_namespace)
 
 		if (st_new_netns())
 			_exit(2);
-		ev = nl_socket_alloc();
-		if (genl_connect(ev))
+		if (st_nl_events_open(&ev, 2000))
 			_exit(2);
-		grp = genl_ctrl_resolve_grp(ev, STEADYKV_FAMILY_NAME, STEADYKV_MCGRP_EVENTS);
-		if (grp < 0 || nl_socket_add_membership(ev, grp) || st_nl_open(&other))
-			_exit(2);
-		fd = nl_socket_get_fd(ev);
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		if (write(sv[1], "r", 1) != 1)
 			_exit(2);
-		got = read_event(fd, other.family, &e);
+		got = read_event(&ev, &q, &e);
 		_exit(got == 0 ? 1 : 0);	/* an event leaked in: fail */
 	}
 	ASSERT_EQ(1, read(sv[0], &c, 1));
-	ASSERT_NL_OK(st_nl_table_add(&self->nl, 4343, &res), &res);
+	ASSERT_NL_OK(sknl_table_add(&self->nl, 4343, &res), &res);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", WEXITSTATUS(status) == 1 ?

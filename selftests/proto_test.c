@@ -20,13 +20,13 @@ static void le16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
 static void le32(uint8_t *p, uint32_t v) { le16(p, v); le16(p + 2, v >> 16); }
 static void le64(uint8_t *p, uint64_t v) { le32(p, v); le32(p + 4, v >> 32); }
 
-static int wait_connections(struct st_nl *nl, uint64_t want, int timeout_ms)
+static int wait_connections(struct sknl *nl, uint64_t want, int timeout_ms)
 {
 	uint64_t end = st_now_ms() + timeout_ms;
-	struct st_node_info ni;
+	struct sknl_node ni;
 
 	do {
-		if (st_nl_node_get(nl, &ni, NULL) == 0 &&
+		if (sknl_node_get(nl, &ni, NULL) == 0 &&
 		    ni.val[STEADYKV_A_NODE_CONNECTIONS] == want)
 			return 0;
 		usleep(20000);
@@ -288,12 +288,12 @@ TEST_F(node, inconsistent_lengths_bad_request)
 {
 	uint8_t f[HDR + 512];
 	const char *keys2[] = { "aa", "bbb" };
-	struct st_node_info before, after;
+	struct sknl_node before, after;
 	size_t len, n = 0;
 	uint64_t v;
 	char *val;
 
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &before, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &before, NULL));
 
 #define CASE(what, frame_len) do {							\
 	st_ctx = what;									\
@@ -361,7 +361,7 @@ TEST_F(node, inconsistent_lengths_bad_request)
 	ASSERT_ST(SKV_S_NOT_FOUND, st_gets(self->fd, ST_TABLE, "key", &val, &v));
 	ASSERT_ST(SKV_S_NOT_FOUND, st_gets(self->fd, ST_TABLE, "ke", &val, &v));
 	/* And each was counted as a bad request. */
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &after, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &after, NULL));
 	EXPECT_EQ(before.val[STEADYKV_A_NODE_BAD_REQUESTS] + n,
 		  after.val[STEADYKV_A_NODE_BAD_REQUESTS]);
 	EXPECT_EQ(before.val[STEADYKV_A_NODE_OBJECTS], after.val[STEADYKV_A_NODE_OBJECTS]);
@@ -530,12 +530,12 @@ TEST_F_TIMEOUT(node, clients_vanish_mid_frame, 120)
 /* Many clients at once, each served. */
 TEST_F_TIMEOUT(node, many_connections, 120)
 {
-	struct st_node_info ni;
+	struct sknl_node ni;
 	int fds[64], i, n = 64;
 	uint64_t v;
 
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
-	if (ni.have[STEADYKV_A_NODE_MAX_CONNECTIONS] &&
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
+	if (SKNL_NODE_HAS(&ni, STEADYKV_A_NODE_MAX_CONNECTIONS) &&
 	    ni.val[STEADYKV_A_NODE_MAX_CONNECTIONS] < (uint64_t)n + 1)
 		n = ni.val[STEADYKV_A_NODE_MAX_CONNECTIONS] - 1;
 	for (i = 0; i < n; i++) {
@@ -557,12 +557,12 @@ TEST_F_TIMEOUT(node, many_connections, 120)
 /* Connections over max-connections are closed; the ones inside are served. */
 TEST_F_TIMEOUT(node, max_connections_enforced, 240)
 {
-	struct st_node_info ni;
+	struct sknl_node ni;
 	int *fds, n, i, closed = 0, served = 0;
 	uint64_t max;
 
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
-	ASSERT_TRUE(ni.have[STEADYKV_A_NODE_MAX_CONNECTIONS]);
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
+	ASSERT_TRUE(SKNL_NODE_HAS(&ni, STEADYKV_A_NODE_MAX_CONNECTIONS));
 	max = ni.val[STEADYKV_A_NODE_MAX_CONNECTIONS];
 	if (max > 512)
 		SKIP(return, "max-connections %llu: too many for a guest", (unsigned long long)max);
@@ -584,7 +584,7 @@ TEST_F_TIMEOUT(node, max_connections_enforced, 240)
 	TH_LOG("max %llu: %d served, %d closed", (unsigned long long)max, served, closed);
 	EXPECT_EQ(4, closed);
 	EXPECT_EQ(max - 1, (uint64_t)served);
-	ASSERT_EQ(0, st_nl_node_get(&self->nl, &ni, NULL));
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
 	EXPECT_EQ(max, ni.val[STEADYKV_A_NODE_CONNECTIONS]);
 	for (i = 0; i < n; i++)
 		close(fds[i]);

@@ -52,10 +52,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <netlink/genl/ctrl.h>
-#include <netlink/genl/genl.h>
-#include <netlink/socket.h>
-
 #include "skv_util.h"
 
 static char ip[64];
@@ -360,7 +356,7 @@ static int check_split(char **argv)
 	return bad ? 1 : 0;
 }
 
-static struct st_nl nl;
+static struct sknl nl;
 
 static void nl_open_or_die(void)
 {
@@ -370,43 +366,52 @@ static void nl_open_or_die(void)
 	}
 }
 
-static void print_mig(const struct st_mig *mi)
+static void print_mig(const struct skv_migration *m)
 {
-	const uint64_t *v = mi->val;
-
 	printf("%s error=%llu permille=%llu records=%llu replayed=%llu pulls=%llu "
 	       "prio-pulls=%llu prio-keys=%llu owned-us=%llu elapsed-us=%llu msg=%s\n",
-	       st_mig_state_name(v[STEADYKV_A_MIGRATION_STATE]),
-	       (unsigned long long)v[STEADYKV_A_MIGRATION_ERROR],
-	       (unsigned long long)v[STEADYKV_A_MIGRATION_PROGRESS_PERMILLE],
-	       (unsigned long long)v[STEADYKV_A_MIGRATION_RECORDS_PULLED],
-	       (unsigned long long)v[STEADYKV_A_MIGRATION_RECORDS_REPLAYED],
-	       (unsigned long long)v[STEADYKV_A_MIGRATION_PULLS],
-	       (unsigned long long)v[STEADYKV_A_MIGRATION_PRIORITY_PULLS_SENT],
-	       (unsigned long long)v[STEADYKV_A_MIGRATION_PRIORITY_KEYS],
-	       (unsigned long long)v[STEADYKV_A_MIGRATION_OWNED_US],
-	       (unsigned long long)v[STEADYKV_A_MIGRATION_ELAPSED_US], mi->msg);
+	       sknl_mig_state_name(m->state), (unsigned long long)m->error,
+	       (unsigned long long)m->progress_permille,
+	       (unsigned long long)m->records_pulled,
+	       (unsigned long long)m->records_replayed, (unsigned long long)m->pulls,
+	       (unsigned long long)m->priority_pulls_sent,
+	       (unsigned long long)m->priority_keys, (unsigned long long)m->owned_us,
+	       (unsigned long long)m->elapsed_us, m->error_msg);
 	fflush(stdout);
 }
 
-static int nl_failed(const char *what, int err, const struct st_nl_res *res)
+static int nl_failed(const char *what, int err, const struct sknl_err *res)
 {
 	fprintf(stderr, "ERR %d %s: %s\n", err, what, res->msg);
 	return 1;
 }
 
+struct events_wait {
+	uint64_t id;
+	bool ended;
+};
+
+static void migrate_event(const struct sknl_event *ev, void *arg)
+{
+	struct events_wait *w = arg;
+
+	if (ev->cmd != STEADYKV_CMD_MIGRATE_NTF || ev->malformed || ev->mig.id != w->id ||
+	    w->ended)
+		return;
+	printf("ntf %s %llu\n", sknl_mig_state_name(ev->mig.state),
+	       (unsigned long long)ev->mig.progress_permille);
+	fflush(stdout);
+	w->ended = skv_mig_state_final(ev->mig.state);
+}
+
 static int migrate_events(uint64_t id, int timeout_s, const char *ready)
 {
 	uint64_t deadline = st_now_ms() + timeout_s * 1000ull;
-	static char buf[65536];
-	struct nlmsghdr *nlh;
-	struct st_mig mi;
-	const char *state;
-	int grp, fd;
-	ssize_t n;
+	struct events_wait w = { .id = id };
+	struct sknl ev;
+	int fd, rc;
 
-	grp = genl_ctrl_resolve_grp(nl.sk, STEADYKV_FAMILY_NAME, "events");
-	if (grp < 0 || nl_socket_add_membership(nl.sk, grp)) {
+	if (st_nl_events_open(&ev, 1000)) {
 		fprintf(stderr, "skv_tool: cannot join the events group\n");
 		return 2;
 	}
@@ -416,71 +421,76 @@ static int migrate_events(uint64_t id, int timeout_s, const char *ready)
 		return 2;
 	}
 	close(fd);
-	while (st_now_ms() < deadline) {
-		n = recv(nl.fd, buf, sizeof(buf), 0);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0) {
-			perror("skv_tool migrate-events: recv");
+	while (!w.ended && st_now_ms() < deadline) {
+		rc = sknl_events_recv(&ev, migrate_event, &w);
+		if (rc && rc != -EAGAIN && rc != -EINTR) {
+			fprintf(stderr, "skv_tool migrate-events: %s\n", strerror(-rc));
 			return 2;
 		}
-		for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, n); nlh = NLMSG_NEXT(nlh, n)) {
-			struct genlmsghdr *g = NLMSG_DATA(nlh);
-
-			if (nlh->nlmsg_type != nl.family || g->cmd != STEADYKV_CMD_MIGRATE_NTF)
-				continue;
-			memset(&mi, 0, sizeof(mi));
-			st_mig_parse(nlh, &mi);
-			if (mi.val[STEADYKV_A_MIGRATION_ID] != id)
-				continue;
-			state = st_mig_state_name(mi.val[STEADYKV_A_MIGRATION_STATE]);
-			printf("ntf %s %llu\n", state,
-			       (unsigned long long)mi.val[STEADYKV_A_MIGRATION_PROGRESS_PERMILLE]);
-			fflush(stdout);
-			if (!strcmp(state, "done") || !strcmp(state, "cancelled") ||
-			    !strcmp(state, "failed"))
-				return 0;
-		}
 	}
+	sknl_close(&ev);
+	if (w.ended)
+		return 0;
 	fprintf(stderr, "skv_tool migrate-events: timeout\n");
 	return 1;
 }
 
+/* A migrate-start argument: negative leaves the attribute out (the default). */
+static void set_tuning(struct skv_migration *m, int attr, const char *arg, uint32_t *field)
+{
+	int v = atoi(arg);
+
+	if (v < 0)
+		return;
+	*field = (uint32_t)v;
+	SKV_MIG_SET(m, attr);
+}
+
 static int migrate(int argc, char **argv)
 {
-	struct st_nl_res res = { 0 };
+	struct sknl_err res = { 0 };
 	uint64_t id = strtoull(argv[2], NULL, 0);
-	struct st_mig mi;
+	struct skv_migration mi;
 	int err, i;
 
 	nl_open_or_die();
 	if (!strcmp(argv[1], "migrate-start") && (argc == 8 || argc == 13)) {
-		struct st_mig_req r = {
-			.id = id, .table = strtoull(argv[3], NULL, 0),
-			.start = strtoull(argv[4], NULL, 0), .end = strtoull(argv[5], NULL, 0),
-			.port = atoi(argv[7]),
-			.mode = -1, .partitions = -1, .inflight = -1, .budget = -1, .prio = -1,
+		static const int always[] = {
+			STEADYKV_A_MIGRATION_ID, STEADYKV_A_MIGRATION_TABLE_ID,
+			STEADYKV_A_MIGRATION_START_HASH, STEADYKV_A_MIGRATION_END_HASH,
+			STEADYKV_A_MIGRATION_SOURCE_ADDR, STEADYKV_A_MIGRATION_SOURCE_PORT,
 		};
+		struct skv_migration m = {
+			.id = id, .table_id = strtoull(argv[3], NULL, 0),
+			.start_hash = strtoull(argv[4], NULL, 0),
+			.end_hash = strtoull(argv[5], NULL, 0),
+		};
+		uint32_t prio = 0;
 
-		snprintf(r.addr, sizeof(r.addr), "%s", argv[6]);
+		for (i = 0; i < (int)(sizeof(always) / sizeof(always[0])); i++)
+			SKV_MIG_SET(&m, always[i]);
+		snprintf(m.source, sizeof(m.source), strchr(argv[6], ':') ? "[%s]:%s" : "%s:%s",
+			 argv[6], argv[7]);
 		if (argc == 13) {
-			r.mode = atoi(argv[8]);
-			r.partitions = atoi(argv[9]);
-			r.inflight = atoi(argv[10]);
-			r.budget = atoi(argv[11]);
-			r.prio = atoi(argv[12]);
+			set_tuning(&m, STEADYKV_A_MIGRATION_MODE, argv[8], &m.mode);
+			set_tuning(&m, STEADYKV_A_MIGRATION_PARTITIONS, argv[9], &m.partitions);
+			set_tuning(&m, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT, argv[10],
+				   &m.pulls_in_flight);
+			set_tuning(&m, STEADYKV_A_MIGRATION_PULL_BUDGET, argv[11], &m.pull_budget);
+			set_tuning(&m, STEADYKV_A_MIGRATION_PRIORITY_PULLS, argv[12], &prio);
+			m.priority_pulls = (uint8_t)prio;
 		}
-		err = st_nl_migrate_start(&nl, &r, &res);
+		err = sknl_migrate_start(&nl, &m, &res);
 		return err ? nl_failed("migrate-start", err, &res) : 0;
 	}
 	if (!strcmp(argv[1], "migrate-events") && argc == 5)
 		return migrate_events(id, atoi(argv[3]), argv[4]);
 	if (!strcmp(argv[1], "migrate-cancel") && argc == 3) {
-		err = st_nl_migrate_cancel(&nl, id, &res);
+		err = sknl_migrate_cancel(&nl, id, &res);
 		return err ? nl_failed("migrate-cancel", err, &res) : 0;
 	}
 	if (!strcmp(argv[1], "migrate-get") && argc == 3) {
-		err = st_nl_migrate_get(&nl, id, &mi, &res);
+		err = sknl_migrate_get(&nl, id, &mi, &res);
 		if (err)
 			return nl_failed("migrate-get", err, &res);
 		print_mig(&mi);
@@ -491,10 +501,10 @@ static int migrate(int argc, char **argv)
 		const char *state;
 
 		for (;;) {
-			err = st_nl_migrate_get(&nl, id, &mi, &res);
+			err = sknl_migrate_get(&nl, id, &mi, &res);
 			if (err)
 				return nl_failed("migrate-get", err, &res);
-			state = st_mig_state_name(mi.val[STEADYKV_A_MIGRATION_STATE]);
+			state = sknl_mig_state_name(mi.state);
 			if (argc == 4) {
 				if (!strcmp(state, "done") || !strcmp(state, "cancelled") ||
 				    !strcmp(state, "failed"))

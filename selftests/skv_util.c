@@ -23,15 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <netlink/genl/ctrl.h>
-#include <netlink/genl/genl.h>
-#include <netlink/netlink.h>
 #include <netlink/socket.h>
 #include <xxhash.h>
 
 #include "skv_util.h"
-
-#include "../userspace/common/mig_names.h"
+#include "steadykv.h"
 
 char st_last_error[256];
 
@@ -614,465 +610,79 @@ void st_key_on_side(char *buf, size_t cap, const char *prefix, int want_high,
 
 const char *st_status_name(int status)
 {
-	static const char *const names[] = {
-		"OK", "NOT_FOUND", "NOT_OWNER", "RETRY", "NO_SPACE", "BAD_REQUEST",
-		"VERSION_MISMATCH", "TOO_BIG", "UNKNOWN_OP", "UNKNOWN_TABLE", "INTERNAL",
-	};
-
-	if (status < 0)
-		return "transport-error";
-	if (status < (int)(sizeof(names) / sizeof(names[0])))
-		return names[status];
-	return "?";
+	/* libsteadykv names the node's statuses as its codes: code == -status. */
+	return status < 0 ? "transport-error" : skv_code_name(-status);
 }
 
-/* ---- generic netlink ---- */
+/* ---- generic netlink: libskvnl, with the selftests' socket options ---- */
 
-int st_nl_open(struct st_nl *nl)
+static void nl_log(const char *line)
 {
-	int one = 1, rcvbuf = 1 << 20;
+	printf("# sknl: %s\n", line);
+}
+
+int st_nl_open(struct sknl *nl)
+{
 	struct timeval tv = { .tv_sec = ST_IO_TIMEOUT_MS / 1000 };
+	struct sknl_err err;
+	int one = 1, fd;
 
-	memset(nl, 0, sizeof(*nl));
-	nl->sk = nl_socket_alloc();
-	if (!nl->sk)
-		return -ENOMEM;
-	if (genl_connect(nl->sk)) {
-		nl_socket_free(nl->sk);
-		nl->sk = NULL;
-		return -ECONNREFUSED;
-	}
-	nl->fd = nl_socket_get_fd(nl->sk);
-	setsockopt(nl->fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-	setsockopt(nl->fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
-	setsockopt(nl->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	setsockopt(nl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	nl->family = genl_ctrl_resolve(nl->sk, STEADYKV_FAMILY_NAME);
-	if (nl->family < 0) {
-		int err = nl->family;
-
-		nl_socket_free(nl->sk);
-		nl->sk = NULL;
-		return err == -NLE_OBJ_NOTFOUND ? -ENOENT : -EIO;
-	}
+	sknl_set_log(nl_log);
+	if (sknl_open_err(nl, &err))
+		return -err.error;
+	fd = nl_socket_get_fd(nl->sk);
+	setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return 0;
 }
 
-void st_nl_close(struct st_nl *nl)
+int st_nl_events_open(struct sknl *ev, int timeout_ms)
 {
-	if (nl->sk)
-		nl_socket_free(nl->sk);
-	nl->sk = NULL;
-}
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+			      .tv_usec = (timeout_ms % 1000) * 1000 };
 
-struct nl_msg *st_nl_msg(struct st_nl *nl, uint8_t cmd, int extra_flags)
-{
-	struct nl_msg *m = nlmsg_alloc();
-
-	if (!m)
-		return NULL;
-	if (!genlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0,
-			 NLM_F_REQUEST | NLM_F_ACK | extra_flags, cmd,
-			 STEADYKV_FAMILY_VERSION)) {
-		nlmsg_free(m);
-		return NULL;
-	}
-	return m;
-}
-
-static void parse_ext_ack(struct nlmsghdr *nlh, struct st_nl_res *res)
-{
-	struct nlmsgerr *e = NLMSG_DATA(nlh);
-	size_t off = sizeof(*e);
-	struct nlattr *a;
-	int rem;
-
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return;
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
-	if (NLMSG_HDRLEN + off > nlh->nlmsg_len)
-		return;
-	a = (struct nlattr *)((char *)e + NLMSG_ALIGN(off));
-	rem = nlh->nlmsg_len - NLMSG_HDRLEN - NLMSG_ALIGN(off);
-	for (; rem >= (int)sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= rem;
-	     rem -= NLA_ALIGN(a->nla_len),
-	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
-		int len = a->nla_len - NLA_HDRLEN;
-		char *d = (char *)a + NLA_HDRLEN;
-
-		switch (a->nla_type & NLA_TYPE_MASK) {
-		case NLMSGERR_ATTR_MSG:
-			if (len > (int)sizeof(res->msg) - 1)
-				len = sizeof(res->msg) - 1;
-			memcpy(res->msg, d, len);
-			res->msg[len] = 0;
-			break;
-		case NLMSGERR_ATTR_MISS_TYPE:
-			if (len >= 4)
-				memcpy(&res->miss_type, d, 4);
-			break;
-		case NLMSGERR_ATTR_OFFS:
-			res->has_offs = 1;
-			break;
-		}
-	}
-}
-
-/* NLMSG_DONE of a failed dump: int error, then TLVs if NLM_F_ACK_TLVS. */
-static void parse_done_ext_ack(struct nlmsghdr *nlh, struct st_nl_res *res)
-{
-	struct nlattr *a;
-	int rem;
-
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return;
-	a = (struct nlattr *)((char *)NLMSG_DATA(nlh) + NLMSG_ALIGN(sizeof(int)));
-	rem = nlh->nlmsg_len - NLMSG_HDRLEN - NLMSG_ALIGN(sizeof(int));
-	for (; rem >= (int)sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= rem;
-	     rem -= NLA_ALIGN(a->nla_len),
-	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
-		if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
-			int len = a->nla_len - NLA_HDRLEN;
-
-			if (len > (int)sizeof(res->msg) - 1)
-				len = sizeof(res->msg) - 1;
-			memcpy(res->msg, (char *)a + NLA_HDRLEN, len);
-			res->msg[len] = 0;
-		}
-	}
-}
-
-int st_nl_xfer(struct st_nl *nl, struct nl_msg *m, st_nl_cb cb, void *arg,
-	       struct st_nl_res *res)
-{
-	struct st_nl_res local;
-	static char buf[65536];
-	uint32_t seq;
-	int ret;
-
-	if (!res)
-		res = &local;
-	memset(res, 0, sizeof(*res));
-	res->miss_type = -1;
-	if (!m)
-		return res->err = -ENOMEM;
-	ret = nl_send_auto(nl->sk, m);
-	seq = nlmsg_hdr(m)->nlmsg_seq;
-	nlmsg_free(m);
-	if (ret < 0)
-		return res->err = -EIO;
-	for (;;) {
-		ssize_t n = recv(nl->fd, buf, sizeof(buf), 0);
-		struct nlmsghdr *nlh;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return res->err = -errno;	/* EAGAIN: timed out */
-		for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, n); nlh = NLMSG_NEXT(nlh, n)) {
-			if (nlh->nlmsg_seq != seq)
-				continue;	/* stale */
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(nlh);
-
-				res->err = e->error;
-				parse_ext_ack(nlh, res);
-				return res->err;
-			}
-			if (nlh->nlmsg_type == NLMSG_DONE) {
-				int err = 0;
-
-				if (nlh->nlmsg_len >= NLMSG_HDRLEN + sizeof(int))
-					memcpy(&err, NLMSG_DATA(nlh), sizeof(int));
-				/* A dump's end; no ack follows it. */
-				res->err = err;
-				if (err)
-					parse_done_ext_ack(nlh, res);
-				return err;
-			}
-			res->nmsgs++;
-			if (cb)
-				cb(nlh, arg);
-		}
-	}
-}
-
-static int simple(struct st_nl *nl, struct nl_msg *m, struct st_nl_res *res)
-{
-	return st_nl_xfer(nl, m, NULL, NULL, res);
-}
-
-int st_nl_listen(struct st_nl *nl, const char *ip, uint16_t port, struct st_nl_res *res)
-{
-	struct nl_msg *m = st_nl_msg(nl, STEADYKV_CMD_LISTEN_START, 0);
-	struct in_addr a;
-
-	if (m) {
-		inet_pton(AF_INET, ip, &a);
-		nla_put(m, STEADYKV_A_NODE_LISTEN_ADDR, 4, &a);
-		nla_put_u16(m, STEADYKV_A_NODE_LISTEN_PORT, port);
-	}
-	return simple(nl, m, res);
-}
-
-int st_nl_listen_stop(struct st_nl *nl, struct st_nl_res *res)
-{
-	return simple(nl, st_nl_msg(nl, STEADYKV_CMD_LISTEN_STOP, 0), res);
-}
-
-static int table_cmd(struct st_nl *nl, uint8_t cmd, uint64_t id, struct st_nl_res *res)
-{
-	struct nl_msg *m = st_nl_msg(nl, cmd, 0);
-
-	if (m)
-		nla_put_u64(m, STEADYKV_A_TABLE_ID, id);
-	return simple(nl, m, res);
-}
-
-int st_nl_table_add(struct st_nl *nl, uint64_t id, struct st_nl_res *res)
-{
-	return table_cmd(nl, STEADYKV_CMD_TABLE_ADD, id, res);
-}
-
-int st_nl_table_del(struct st_nl *nl, uint64_t id, struct st_nl_res *res)
-{
-	return table_cmd(nl, STEADYKV_CMD_TABLE_DEL, id, res);
-}
-
-static int tablet_cmd(struct st_nl *nl, uint8_t cmd, uint64_t table, uint64_t start,
-		      uint64_t end, int state, struct st_nl_res *res)
-{
-	struct nl_msg *m = st_nl_msg(nl, cmd, 0);
-
-	if (m) {
-		nla_put_u64(m, STEADYKV_A_TABLET_TABLE_ID, table);
-		nla_put_u64(m, STEADYKV_A_TABLET_START_HASH, start);
-		nla_put_u64(m, STEADYKV_A_TABLET_END_HASH, end);
-		if (state >= 0)
-			nla_put_u32(m, STEADYKV_A_TABLET_STATE, state);
-	}
-	return simple(nl, m, res);
-}
-
-int st_nl_tablet_add(struct st_nl *nl, uint64_t table, uint64_t start, uint64_t end,
-		     int state, struct st_nl_res *res)
-{
-	return tablet_cmd(nl, STEADYKV_CMD_TABLET_ADD, table, start, end, state, res);
-}
-
-int st_nl_tablet_del(struct st_nl *nl, uint64_t table, uint64_t start, uint64_t end,
-		     struct st_nl_res *res)
-{
-	return tablet_cmd(nl, STEADYKV_CMD_TABLET_DEL, table, start, end, -1, res);
-}
-
-int st_nl_tablet_set(struct st_nl *nl, uint64_t table, uint64_t start, uint64_t end,
-		     int state, struct st_nl_res *res)
-{
-	return tablet_cmd(nl, STEADYKV_CMD_TABLET_SET, table, start, end, state, res);
-}
-
-int st_nl_mem_limit(struct st_nl *nl, uint64_t bytes, struct st_nl_res *res)
-{
-	struct nl_msg *m = st_nl_msg(nl, STEADYKV_CMD_NODE_SET, 0);
-
-	if (m)
-		nla_put_u64(m, STEADYKV_A_NODE_MEM_LIMIT, bytes);
-	return simple(nl, m, res);
-}
-
-static uint64_t nla_uint(struct nlattr *a)
-{
-	switch (nla_len(a)) {
-	case 1: return nla_get_u8(a);
-	case 2: return nla_get_u16(a);
-	case 4: return nla_get_u32(a);
-	case 8: return nla_get_u64(a);
-	}
+	sknl_set_log(nl_log);
+	if (sknl_events_open(ev, 1 << 20, false))
+		return -ENOENT;
+	setsockopt(sknl_events_fd(ev), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return 0;
 }
 
-static void node_cb(struct nlmsghdr *nlh, void *arg)
+int st_nl_listen(struct sknl *nl, const char *ip, uint16_t port, struct sknl_err *err)
 {
-	struct st_node_info *ni = arg;
-	struct nlattr *tb[STEADYKV_A_NODE_MAX + 1];
-	int i;
+	uint8_t addr[16];
+	int alen;
 
-	if (genlmsg_parse(nlh, 0, tb, STEADYKV_A_NODE_MAX, NULL))
-		return;
-	for (i = 1; i <= STEADYKV_A_NODE_MAX; i++) {
-		if (!tb[i])
-			continue;
-		ni->have[i] = 1;
-		if (i == STEADYKV_A_NODE_LISTEN_ADDR) {
-			ni->addr_len = nla_len(tb[i]) > 16 ? 16 : nla_len(tb[i]);
-			memcpy(ni->addr, nla_data(tb[i]), ni->addr_len);
-		} else {
-			ni->val[i] = nla_uint(tb[i]);
-		}
-	}
+	if (sknl_addr_parse(ip, addr, &alen))
+		return sknl_err_local(err, EINVAL, "not an address: %s", ip);
+	return sknl_listen_start(nl, addr, alen, port, err);
 }
 
-int st_nl_node_get(struct st_nl *nl, struct st_node_info *ni, struct st_nl_res *res)
+int st_nl_tables(struct sknl *nl, uint64_t *ids, int max)
 {
-	struct st_nl_res local;
-	int err;
+	struct sknl_table *v;
+	size_t n;
+	int err = sknl_table_dump(nl, &v, &n, NULL);
 
-	if (!res)
-		res = &local;
-	memset(ni, 0, sizeof(*ni));
-	err = st_nl_xfer(nl, st_nl_msg(nl, STEADYKV_CMD_NODE_GET, 0), node_cb, ni, res);
-	if (!err && res->nmsgs != 1)
-		return -EPROTO;
-	return err;
+	if (err)
+		return err;
+	for (size_t i = 0; i < n && i < (size_t)max; i++)
+		ids[i] = v[i].id;
+	free(v);
+	return (int)n;
 }
 
-struct dump_ctx {
-	void *out;
-	int n, max;
-};
-
-static void tables_cb(struct nlmsghdr *nlh, void *arg)
+int st_nl_tablets(struct sknl *nl, struct sknl_tablet *t, int max)
 {
-	struct dump_ctx *c = arg;
-	struct nlattr *tb[STEADYKV_A_TABLE_MAX + 1];
+	struct sknl_tablet *v;
+	size_t n;
+	int err = sknl_tablet_dump(nl, &v, &n, NULL);
 
-	if (genlmsg_parse(nlh, 0, tb, STEADYKV_A_TABLE_MAX, NULL) || !tb[STEADYKV_A_TABLE_ID])
-		return;
-	if (c->n < c->max)
-		((uint64_t *)c->out)[c->n] = nla_get_u64(tb[STEADYKV_A_TABLE_ID]);
-	c->n++;
-}
-
-int st_nl_tables(struct st_nl *nl, uint64_t *ids, int max)
-{
-	struct dump_ctx c = { .out = ids, .max = max };
-	int err = st_nl_xfer(nl, st_nl_msg(nl, STEADYKV_CMD_TABLE_GET, NLM_F_DUMP),
-			     tables_cb, &c, NULL);
-
-	return err ? err : c.n;
-}
-
-static void tablets_cb(struct nlmsghdr *nlh, void *arg)
-{
-	struct dump_ctx *c = arg;
-	struct nlattr *tb[STEADYKV_A_TABLET_MAX + 1];
-	struct st_tablet *t;
-
-	if (genlmsg_parse(nlh, 0, tb, STEADYKV_A_TABLET_MAX, NULL))
-		return;
-	if (c->n < c->max) {
-		t = &((struct st_tablet *)c->out)[c->n];
-		memset(t, 0, sizeof(*t));
-		if (tb[STEADYKV_A_TABLET_TABLE_ID])
-			t->table = nla_get_u64(tb[STEADYKV_A_TABLET_TABLE_ID]);
-		if (tb[STEADYKV_A_TABLET_START_HASH])
-			t->start = nla_get_u64(tb[STEADYKV_A_TABLET_START_HASH]);
-		if (tb[STEADYKV_A_TABLET_END_HASH])
-			t->end = nla_get_u64(tb[STEADYKV_A_TABLET_END_HASH]);
-		if (tb[STEADYKV_A_TABLET_STATE]) {
-			t->state = nla_get_u32(tb[STEADYKV_A_TABLET_STATE]);
-			t->has_state = 1;
-		}
-	}
-	c->n++;
-}
-
-int st_nl_tablets(struct st_nl *nl, struct st_tablet *t, int max)
-{
-	struct dump_ctx c = { .out = t, .max = max };
-	int err = st_nl_xfer(nl, st_nl_msg(nl, STEADYKV_CMD_TABLET_GET, NLM_F_DUMP),
-			     tablets_cb, &c, NULL);
-
-	return err ? err : c.n;
-}
-
-/* ---- migrations ---- */
-
-int st_nl_migrate_start(struct st_nl *nl, const struct st_mig_req *r,
-			struct st_nl_res *res)
-{
-	struct nl_msg *m = st_nl_msg(nl, STEADYKV_CMD_MIGRATE_START, 0);
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (m) {
-		nla_put_u64(m, STEADYKV_A_MIGRATION_ID, r->id);
-		nla_put_u64(m, STEADYKV_A_MIGRATION_TABLE_ID, r->table);
-		nla_put_u64(m, STEADYKV_A_MIGRATION_START_HASH, r->start);
-		nla_put_u64(m, STEADYKV_A_MIGRATION_END_HASH, r->end);
-		if (inet_pton(AF_INET, r->addr, &a4) == 1)
-			nla_put(m, STEADYKV_A_MIGRATION_SOURCE_ADDR, 4, &a4);
-		else if (inet_pton(AF_INET6, r->addr, &a6) == 1)
-			nla_put(m, STEADYKV_A_MIGRATION_SOURCE_ADDR, 16, &a6);
-		nla_put_u16(m, STEADYKV_A_MIGRATION_SOURCE_PORT, r->port);
-		if (r->mode >= 0)
-			nla_put_u32(m, STEADYKV_A_MIGRATION_MODE, r->mode);
-		if (r->partitions >= 0)
-			nla_put_u32(m, STEADYKV_A_MIGRATION_PARTITIONS, r->partitions);
-		if (r->inflight >= 0)
-			nla_put_u32(m, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT, r->inflight);
-		if (r->budget >= 0)
-			nla_put_u32(m, STEADYKV_A_MIGRATION_PULL_BUDGET, r->budget);
-		if (r->prio >= 0)
-			nla_put_u8(m, STEADYKV_A_MIGRATION_PRIORITY_PULLS, r->prio);
-	}
-	return simple(nl, m, res);
-}
-
-int st_nl_migrate_cancel(struct st_nl *nl, uint64_t id, struct st_nl_res *res)
-{
-	struct nl_msg *m = st_nl_msg(nl, STEADYKV_CMD_MIGRATE_CANCEL, 0);
-
-	if (m)
-		nla_put_u64(m, STEADYKV_A_MIGRATION_ID, id);
-	return simple(nl, m, res);
-}
-
-void st_mig_parse(struct nlmsghdr *nlh, struct st_mig *mi)
-{
-	struct nlattr *tb[STEADYKV_A_MIGRATION_MAX + 1];
-	int i;
-
-	if (genlmsg_parse(nlh, 0, tb, STEADYKV_A_MIGRATION_MAX, NULL))
-		return;
-	for (i = 1; i <= STEADYKV_A_MIGRATION_MAX; i++) {
-		if (!tb[i])
-			continue;
-		mi->have[i] = 1;
-		if (i == STEADYKV_A_MIGRATION_ERROR_MSG)
-			snprintf(mi->msg, sizeof(mi->msg), "%.*s", nla_len(tb[i]),
-				 (const char *)nla_data(tb[i]));
-		else if (i != STEADYKV_A_MIGRATION_SOURCE_ADDR)
-			mi->val[i] = nla_uint(tb[i]);
-	}
-}
-
-static void mig_cb(struct nlmsghdr *nlh, void *arg)
-{
-	st_mig_parse(nlh, arg);
-}
-
-int st_nl_migrate_get(struct st_nl *nl, uint64_t id, struct st_mig *out,
-		      struct st_nl_res *res)
-{
-	struct nl_msg *m = st_nl_msg(nl, STEADYKV_CMD_MIGRATE_GET, 0);
-	struct st_nl_res local;
-
-	if (!res)
-		res = &local;
-	memset(out, 0, sizeof(*out));
-	if (m)
-		nla_put_u64(m, STEADYKV_A_MIGRATION_ID, id);
-	return st_nl_xfer(nl, m, mig_cb, out, res);
-}
-
-const char *st_mig_state_name(uint64_t state)
-{
-	const char *name = state <= UINT32_MAX ? skv_mig_state_name(state) : NULL;
-
-	return name ? name : "?";
+	if (err)
+		return err;
+	memcpy(t, v, (n < (size_t)max ? n : (size_t)max) * sizeof(*t));
+	free(v);
+	return (int)n;
 }
 
 /* ---- namespaces ---- */
@@ -1097,21 +707,21 @@ int st_new_netns(void)
 	return ret;
 }
 
-int st_node_start(struct st_nl *nl, uint16_t port)
+int st_node_start(struct sknl *nl, uint16_t port)
 {
-	struct st_nl_res res;
+	struct sknl_err err;
 	int fd;
 
-	if (st_nl_listen(nl, ST_ADDR, port, &res)) {
-		seterr("listen-start: %s (%s)", strerror(-res.err), res.msg);
+	if (st_nl_listen(nl, ST_ADDR, port, &err)) {
+		seterr("listen-start: %s (%s)", strerror(err.error), err.msg);
 		return -1;
 	}
-	if (st_nl_table_add(nl, ST_TABLE, &res)) {
-		seterr("table-add: %s (%s)", strerror(-res.err), res.msg);
+	if (sknl_table_add(nl, ST_TABLE, &err)) {
+		seterr("table-add: %s (%s)", strerror(err.error), err.msg);
 		return -1;
 	}
-	if (st_nl_tablet_add(nl, ST_TABLE, 0, UINT64_MAX, -1, &res)) {
-		seterr("tablet-add: %s (%s)", strerror(-res.err), res.msg);
+	if (sknl_tablet_add(nl, ST_TABLE, 0, UINT64_MAX, -1, &err)) {
+		seterr("tablet-add: %s (%s)", strerror(err.error), err.msg);
 		return -1;
 	}
 	fd = st_connect_wait(ST_ADDR, port, 10000);

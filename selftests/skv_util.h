@@ -2,9 +2,10 @@
 /*
  * Helpers shared by the steadykv selftests: a raw wire-protocol client
  * (include/steadykv/wire.h, spoken byte by byte so the tests see exactly what
- * the node sends, independent of libsteadykv), a raw generic netlink client
- * (libnl builds and resolves; replies, acks and extack are parsed by hand)
- * and a private-namespace node fixture.
+ * the node sends, independent of libsteadykv), the selftests' use of the one
+ * generic netlink client, libskvnl (tests that send malformed requests build
+ * them with its low-level sknl_request()), and a private-namespace node
+ * fixture.
  *
  * Names start with st_ so they never collide with libsteadykv's.
  */
@@ -16,8 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <netlink/msg.h>
-#include <netlink/attr.h>
+#include "sknl.h"
 
 #include <steadykv/wire.h>
 #include <linux/steadykv.h>
@@ -116,97 +116,22 @@ void st_key_on_side(char *buf, size_t cap, const char *prefix, int want_high,
 
 const char *st_status_name(int status);
 
-/* ---- generic netlink ---------------------------------------------------- */
+/* ---- generic netlink: libskvnl (userspace/nl/sknl.h) ---------------- */
 
-struct st_nl {
-	struct nl_sock *sk;
-	int fd;
-	int family;
-};
-
-struct st_nl_res {
-	int err;		/* 0 or negative errno from the kernel */
-	char msg[512];		/* NLMSGERR_ATTR_MSG, "" if none */
-	int miss_type;		/* NLMSGERR_ATTR_MISS_TYPE, -1 if none */
-	int has_offs;		/* NLMSGERR_ATTR_OFFS present */
-	int nmsgs;		/* data messages seen (dumps and do replies) */
-};
-
-/* Called for each data message of a reply; nlh points at the message. */
-typedef void (*st_nl_cb)(struct nlmsghdr *nlh, void *arg);
-
-/* Socket with NETLINK_EXT_ACK and strict checking, family resolved. */
-int st_nl_open(struct st_nl *nl);
-void st_nl_close(struct st_nl *nl);
-/* A request for cmd with NLM_F_REQUEST|NLM_F_ACK|extra_flags. */
-struct nl_msg *st_nl_msg(struct st_nl *nl, uint8_t cmd, int extra_flags);
 /*
- * Send m (freed here) and read until its ack / NLMSG_DONE.  Returns the
- * kernel's error (0 or -errno) or a local -errno; res (optional) gets the
- * details.
+ * libskvnl's socket with strict checking and a receive timeout of
+ * ST_IO_TIMEOUT_MS; its lines go to stdout as TAP comments.  0 or -errno.
  */
-int st_nl_xfer(struct st_nl *nl, struct nl_msg *m, st_nl_cb cb, void *arg,
-	       struct st_nl_res *res);
-
-/* Convenience control operations; return 0 or -errno. */
-int st_nl_listen(struct st_nl *nl, const char *ip, uint16_t port, struct st_nl_res *res);
-int st_nl_listen_stop(struct st_nl *nl, struct st_nl_res *res);
-int st_nl_table_add(struct st_nl *nl, uint64_t id, struct st_nl_res *res);
-int st_nl_table_del(struct st_nl *nl, uint64_t id, struct st_nl_res *res);
-/* state < 0: no state attribute. */
-int st_nl_tablet_add(struct st_nl *nl, uint64_t table, uint64_t start, uint64_t end,
-		     int state, struct st_nl_res *res);
-int st_nl_tablet_del(struct st_nl *nl, uint64_t table, uint64_t start, uint64_t end,
-		     struct st_nl_res *res);
-int st_nl_tablet_set(struct st_nl *nl, uint64_t table, uint64_t start, uint64_t end,
-		     int state, struct st_nl_res *res);
-int st_nl_mem_limit(struct st_nl *nl, uint64_t bytes, struct st_nl_res *res);
-
-/* node-get: the attributes of the reply (tb[STEADYKV_A_NODE_*], NULL if absent). */
-struct st_node_info {
-	int have[STEADYKV_A_NODE_MAX + 1];
-	uint64_t val[STEADYKV_A_NODE_MAX + 1];	/* integers widened to u64 */
-	uint8_t addr[16];
-	int addr_len;
-};
-int st_nl_node_get(struct st_nl *nl, struct st_node_info *ni, struct st_nl_res *res);
+int st_nl_open(struct sknl *nl);
+/* An events socket whose receive gives up after timeout_ms: 0 or -errno. */
+int st_nl_events_open(struct sknl *ev, int timeout_ms);
+/* listen-start on an IPv4 or IPv6 literal. */
+int st_nl_listen(struct sknl *nl, const char *ip, uint16_t port, struct sknl_err *err);
 
 #define ST_MAX_DUMP 64
-struct st_tablet {
-	uint64_t table, start, end;
-	uint32_t state;
-	int has_state;
-};
-/* Dumps; return number of entries (<= max) or -errno. */
-int st_nl_tables(struct st_nl *nl, uint64_t *ids, int max);
-int st_nl_tablets(struct st_nl *nl, struct st_tablet *t, int max);
-
-/* ---- migrations (migrate-start, -cancel, -get) --------------------------- */
-
-struct st_mig_req {
-	uint64_t id, table, start, end;
-	char addr[64];		/* IPv4 or IPv6 text */
-	uint16_t port;
-	/* < 0: attribute left out (the node's default). */
-	int mode, partitions, inflight, budget, prio;
-};
-
-struct st_mig {
-	int have[STEADYKV_A_MIGRATION_MAX + 1];
-	uint64_t val[STEADYKV_A_MIGRATION_MAX + 1];	/* integers widened */
-	char msg[256];					/* error-msg */
-};
-
-int st_nl_migrate_start(struct st_nl *nl, const struct st_mig_req *r,
-			struct st_nl_res *res);
-int st_nl_migrate_cancel(struct st_nl *nl, uint64_t id, struct st_nl_res *res);
-/* migrate-get of one id. */
-int st_nl_migrate_get(struct st_nl *nl, uint64_t id, struct st_mig *out,
-		      struct st_nl_res *res);
-/* Parse a migrate-get reply or migrate-ntf message into mi (zeroed first by the caller). */
-void st_mig_parse(struct nlmsghdr *nlh, struct st_mig *mi);
-/* "preparing", "pulling", ... ("?" if unknown). */
-const char *st_mig_state_name(uint64_t state);
+/* Dumps into arrays of max entries: the number of objects (may exceed max) or -errno. */
+int st_nl_tables(struct sknl *nl, uint64_t *ids, int max);
+int st_nl_tablets(struct sknl *nl, struct sknl_tablet *t, int max);
 
 /* ---- namespaces and the node fixture ------------------------------------ */
 
@@ -217,7 +142,7 @@ int st_new_netns(void);
  * with one tablet over the whole hash space, wait until a connection
  * works.  0 or -1 (reason in st_last_error).
  */
-int st_node_start(struct st_nl *nl, uint16_t port);
+int st_node_start(struct sknl *nl, uint16_t port);
 
 /* Drop to uid/gid 65534 with no capabilities at all; 0 or -errno. */
 int st_drop_privileges(void);

@@ -71,7 +71,7 @@ static const char *st_ctx = "";
 		TH_LOG("node no longer serves: %s", st_last_error)
 
 FIXTURE(node) {
-	struct st_nl nl;
+	struct sknl nl;
 	int fd;
 };
 
@@ -93,7 +93,7 @@ FIXTURE_TEARDOWN(node)
 {
 	if (self->fd >= 0)
 		close(self->fd);
-	st_nl_close(&self->nl);
+	sknl_close(&self->nl);
 }
 
 #endif /* SKV_ST_HARNESS_H */

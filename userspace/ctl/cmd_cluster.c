@@ -458,6 +458,7 @@ static int parse_mig_opt(int argc, char **argv, int *i, struct skv_migration *m,
 {
 	const char *o = argv[*i];
 	const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+	const char *why;
 	uint64_t v64;
 	uint32_t v;
 
@@ -481,22 +482,28 @@ static int parse_mig_opt(int argc, char **argv, int *i, struct skv_migration *m,
 			return usage_error("cluster", "bad node \"%s\"", val);
 		*have_to = true;
 	} else if (!strcmp(o, "--mode")) {
-		if (!strcmp(val, "rocksteady"))
-			m->mode = STEADYKV_MIGRATION_MODE_ROCKSTEADY;
-		else if (!strcmp(val, "push"))
-			m->mode = STEADYKV_MIGRATION_MODE_PUSH;
-		else
+		if (sknl_mig_mode_parse(val, &m->mode))
 			return usage_error("cluster", "bad mode \"%s\"", val);
 		SKV_MIG_SET(m, STEADYKV_A_MIGRATION_MODE);
 	} else if (!strcmp(o, "--budget")) {
-		if (parse_size(val, &v64) || !v64 || v64 > UINT32_MAX)
+		if (parse_size(val, &v64))
 			return usage_error("cluster", "bad --budget \"%s\"", val);
+		why = skv_mig_tuning_invalid(STEADYKV_A_MIGRATION_PULL_BUDGET, v64);
+		if (why)
+			return usage_error("cluster", "bad --budget \"%s\": %s", val, why);
 		m->pull_budget = (uint32_t)v64;
 		SKV_MIG_SET(m, STEADYKV_A_MIGRATION_PULL_BUDGET);
 	} else {
-		if (parse_u32(val, &v) || !v)
+		bool parts = !strcmp(o, "--partitions");
+
+		if (parse_u32(val, &v))
 			return usage_error("cluster", "bad %s \"%s\"", o, val);
-		if (!strcmp(o, "--partitions")) {
+		/* Checked here, before the coordinator changes anything. */
+		why = skv_mig_tuning_invalid(parts ? STEADYKV_A_MIGRATION_PARTITIONS :
+					     STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT, v);
+		if (why)
+			return usage_error("cluster", "bad %s \"%s\": %s", o, val, why);
+		if (parts) {
 			m->partitions = v;
 			SKV_MIG_SET(m, STEADYKV_A_MIGRATION_PARTITIONS);
 		} else {

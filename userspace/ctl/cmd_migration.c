@@ -13,19 +13,15 @@
  * then prints every phase change and progress at most once a second, and
  * exits 0 only if the migration ends done.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include <uapi/linux/steadykv.h>
 
 #include "ctl.h"
-#include "nl.h"
 #include "parse.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -36,57 +32,39 @@
 
 /* ---- printing ---- */
 
-enum mkind { K_U64, K_U32, K_U16, K_U8, K_HASH, K_MODE, K_STATE, K_BOOL, K_ERRNO };
+enum mkind { K_U64, K_HASH, K_MODE, K_STATE, K_BOOL, K_ERRNO };
 
 /* Every attribute of migrate-get, in display order, except source and error-msg. */
 static const struct {
 	int attr;
 	enum mkind kind;
-	size_t off;
 } mig_fields[] = {
-#define F(a, k, f) { STEADYKV_A_MIGRATION_##a, k, offsetof(struct sknl_migration, f) }
-	F(ID, K_U64, id),
-	F(TABLE_ID, K_U64, table_id),
-	F(START_HASH, K_HASH, start_hash),
-	F(END_HASH, K_HASH, end_hash),
-	F(MODE, K_MODE, mode),
-	F(STATE, K_STATE, state),
-	F(PROGRESS_PERMILLE, K_U32, progress_permille),
-	F(ERROR, K_ERRNO, error),
-	F(PARTITIONS, K_U32, partitions),
-	F(PULLS_IN_FLIGHT, K_U32, pulls_in_flight),
-	F(PULL_BUDGET, K_U32, pull_budget),
-	F(PRIORITY_PULLS, K_BOOL, priority_pulls),
-	F(SAFE_VERSION, K_U64, safe_version),
-	F(ELAPSED_US, K_U64, elapsed_us),
-	F(OWNED_US, K_U64, owned_us),
-	F(BYTES_PULLED, K_U64, bytes_pulled),
-	F(RECORDS_PULLED, K_U64, records_pulled),
-	F(RECORDS_REPLAYED, K_U64, records_replayed),
-	F(RECORDS_SKIPPED, K_U64, records_skipped),
-	F(PULLS, K_U64, pulls),
-	F(PRIORITY_PULLS_SENT, K_U64, priority_pulls_sent),
-	F(PRIORITY_KEYS, K_U64, priority_keys),
-	F(PARTITIONS_DONE, K_U32, partitions_done),
-	F(SOURCE_PORT, K_U16, source_port),	/* only without source-addr */
+#define F(a, k) { STEADYKV_A_MIGRATION_##a, k }
+	F(ID, K_U64),
+	F(TABLE_ID, K_U64),
+	F(START_HASH, K_HASH),
+	F(END_HASH, K_HASH),
+	F(MODE, K_MODE),
+	F(STATE, K_STATE),
+	F(PROGRESS_PERMILLE, K_U64),
+	F(ERROR, K_ERRNO),
+	F(PARTITIONS, K_U64),
+	F(PULLS_IN_FLIGHT, K_U64),
+	F(PULL_BUDGET, K_U64),
+	F(PRIORITY_PULLS, K_BOOL),
+	F(SAFE_VERSION, K_U64),
+	F(ELAPSED_US, K_U64),
+	F(OWNED_US, K_U64),
+	F(BYTES_PULLED, K_U64),
+	F(RECORDS_PULLED, K_U64),
+	F(RECORDS_REPLAYED, K_U64),
+	F(RECORDS_SKIPPED, K_U64),
+	F(PULLS, K_U64),
+	F(PRIORITY_PULLS_SENT, K_U64),
+	F(PRIORITY_KEYS, K_U64),
+	F(PARTITIONS_DONE, K_U64),
 #undef F
 };
-
-static uint64_t field_value(const struct sknl_migration *m, size_t i)
-{
-	const char *p = (const char *)m + mig_fields[i].off;
-
-	switch (mig_fields[i].kind) {
-	case K_U8:
-	case K_BOOL: return *(const uint8_t *)p;
-	case K_U16: return *(const uint16_t *)p;
-	case K_U32:
-	case K_MODE:
-	case K_STATE:
-	case K_ERRNO: return *(const uint32_t *)p;
-	default: return *(const uint64_t *)p;
-	}
-}
 
 static void json_key_of(char *buf, size_t len, const char *name)
 {
@@ -97,21 +75,19 @@ static void json_key_of(char *buf, size_t len, const char *name)
 }
 
 /* Every attribute present in m: "name value" separated by sep, or JSON keys. */
-void show_migration(struct ctl *c, const struct sknl_migration *m, bool one_line)
+void show_migration(struct ctl *c, const struct skv_migration *m, bool one_line)
 {
-	bool has_src = SKNL_HAS(m, STEADYKV_A_MIGRATION_SOURCE_ADDR);
+	const char *src = SKV_MIG_HAS(m, STEADYKV_A_MIGRATION_SOURCE_ADDR) ? m->source : "";
 	const char *sep = one_line ? " " : "\n";
 	FILE *f = c->j.f;
-	char src[INET6_ADDRSTRLEN + 10];
 	bool first = true;
 
-	sknl_migration_source(m, src, sizeof(src));
 	for (size_t i = 0; i < ARRAY_SIZE(mig_fields); i++) {
 		int attr = mig_fields[i].attr;
 		const char *name = sknl_mig_attr_name(attr);
-		uint64_t v = field_value(m, i);
+		uint64_t v;
 
-		if (!SKNL_HAS(m, attr) || (attr == STEADYKV_A_MIGRATION_SOURCE_PORT && has_src))
+		if (!SKV_MIG_HAS(m, attr) || !sknl_mig_value(m, attr, &v))
 			continue;
 		if (c->json) {
 			char key[48];
@@ -146,7 +122,7 @@ void show_migration(struct ctl *c, const struct sknl_migration *m, bool one_line
 		if (attr == STEADYKV_A_MIGRATION_END_HASH && src[0])
 			fprintf(f, "%ssource %s", sep, src);
 	}
-	if (SKNL_HAS(m, STEADYKV_A_MIGRATION_ERROR_MSG)) {
+	if (SKV_MIG_HAS(m, STEADYKV_A_MIGRATION_ERROR_MSG)) {
 		if (c->json)
 			json_kv_str(&c->j, "error_msg", m->error_msg);
 		else
@@ -164,12 +140,12 @@ static void table_header(FILE *f)
 }
 
 /* One table row: the attributes that say where a migration stands. */
-static void table_row(FILE *f, const struct sknl_migration *m)
+static void table_row(FILE *f, const struct skv_migration *m)
 {
-	char range[40], src[INET6_ADDRSTRLEN + 10], pct[24], secs[32], bytes[24];
+	const char *src = SKV_MIG_HAS(m, STEADYKV_A_MIGRATION_SOURCE_ADDR) ? m->source : "";
+	char range[40], pct[24], secs[32], bytes[24];
 
 	snprintf(range, sizeof(range), "%016" PRIx64 "-%016" PRIx64, m->start_hash, m->end_hash);
-	sknl_migration_source(m, src, sizeof(src));
 	snprintf(pct, sizeof(pct), "%u.%u%%", m->progress_permille / 10,
 		 m->progress_permille % 10);
 	snprintf(secs, sizeof(secs), "%" PRIu64 ".%03" PRIu64 "s", m->elapsed_us / 1000000,
@@ -204,15 +180,32 @@ int migration_parse_range(const char *s, uint64_t *start, uint64_t *end)
 	return 0;
 }
 
-/* A u32 option value, 1..UINT32_MAX (0 would mean "default": leave it out). */
-static int parse_pos_u32(const char *s, uint32_t *v)
+/*
+ * The tuning option w with value v (parsed by the caller, ok) into m's
+ * field of attribute attr, present and in range; 0 or EXIT_USAGE.
+ */
+static int set_tuning(struct skv_migration *m, int attr, const char *w, const char *v, bool ok,
+		      uint64_t value)
 {
-	return parse_u32(s, v) || *v == 0 ? -1 : 0;
+	const char *why = ok ? skv_mig_tuning_invalid(attr, value) : "not a number";
+
+	if (why)
+		return usage_error("migration", "migration start: invalid %s \"%s\": %s", w, v,
+				   why);
+	switch (attr) {
+	case STEADYKV_A_MIGRATION_MODE: m->mode = (uint32_t)value; break;
+	case STEADYKV_A_MIGRATION_PARTITIONS: m->partitions = (uint32_t)value; break;
+	case STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT: m->pulls_in_flight = (uint32_t)value; break;
+	case STEADYKV_A_MIGRATION_PULL_BUDGET: m->pull_budget = (uint32_t)value; break;
+	case STEADYKV_A_MIGRATION_PRIORITY_PULLS: m->priority_pulls = (uint8_t)value; break;
+	}
+	SKV_MIG_SET(m, attr);
+	return 0;
 }
 
 int migration_parse_start(int argc, char **argv, struct migration_start *a)
 {
-	struct sknl_migration *m = &a->m;
+	struct skv_migration *m = &a->m;
 	const char *pos[3] = { NULL, NULL, NULL };
 	int npos = 0;
 
@@ -220,8 +213,9 @@ int migration_parse_start(int argc, char **argv, struct migration_start *a)
 	for (int i = 0; i < argc; i++) {
 		const char *w = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		uint64_t size;
-		uint32_t u;
+		uint64_t size = 0;
+		uint32_t u = 0;
+		int rc;
 
 		if (w[0] != '-' || w[1] != '-') {
 			if (npos == 3)
@@ -235,8 +229,7 @@ int migration_parse_start(int argc, char **argv, struct migration_start *a)
 			continue;
 		}
 		if (!strcmp(w, "--no-priority-pulls")) {
-			m->priority_pulls = 0;
-			SKNL_SET(m, STEADYKV_A_MIGRATION_PRIORITY_PULLS);
+			set_tuning(m, STEADYKV_A_MIGRATION_PRIORITY_PULLS, w, "", true, 0);
 			continue;
 		}
 		if (strcmp(w, "--from") && strcmp(w, "--mode") && strcmp(w, "--partitions") &&
@@ -246,33 +239,39 @@ int migration_parse_start(int argc, char **argv, struct migration_start *a)
 			return usage_error("migration", "migration start: %s needs a value", w);
 		i++;
 		if (!strcmp(w, "--from")) {
-			if (parse_hostport(v, a->from_host, sizeof(a->from_host), &a->from_port) ||
-			    a->from_port == 0)
+			char host[SKV_MIG_ADDR_MAX];
+			uint16_t port;
+
+			if (parse_hostport(v, host, sizeof(host), &port) || port == 0 ||
+			    strlen(v) >= sizeof(m->source))
 				return usage_error("migration", "migration start: invalid source "
 						   "\"%s\" (ADDR:PORT)", v);
-			a->has_from = true;
-		} else if (!strcmp(w, "--mode")) {
-			if (sknl_mig_mode_parse(v, &m->mode))
+			snprintf(m->source, sizeof(m->source), "%s", v);
+			SKV_MIG_SET(m, STEADYKV_A_MIGRATION_SOURCE_ADDR);
+			SKV_MIG_SET(m, STEADYKV_A_MIGRATION_SOURCE_PORT);
+			continue;
+		}
+		if (!strcmp(w, "--mode")) {
+			if (sknl_mig_mode_parse(v, &u))
 				return usage_error("migration", "migration start: invalid mode "
 						   "\"%s\"", v);
-		} else if (!strcmp(w, "--partitions") || !strcmp(w, "--inflight")) {
-			if (parse_pos_u32(v, &u))
-				return usage_error("migration", "migration start: invalid %s "
-						   "\"%s\"", w, v);
-			if (!strcmp(w, "--partitions")) {
-				m->partitions = u;
-				SKNL_SET(m, STEADYKV_A_MIGRATION_PARTITIONS);
-			} else {
-				m->pulls_in_flight = u;
-				SKNL_SET(m, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT);
-			}
+			rc = set_tuning(m, STEADYKV_A_MIGRATION_MODE, w, v, true, u);
+		} else if (!strcmp(w, "--partitions")) {
+			bool ok = !parse_u32(v, &u);
+
+			rc = set_tuning(m, STEADYKV_A_MIGRATION_PARTITIONS, w, v, ok, u);
+		} else if (!strcmp(w, "--inflight")) {
+			bool ok = !parse_u32(v, &u);
+
+			rc = set_tuning(m, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT, w, v, ok, u);
 		} else {
-			if (parse_size(v, &size) || size == 0 || size > UINT32_MAX)
-				return usage_error("migration", "migration start: invalid budget "
-						   "\"%s\"", v);
-			m->pull_budget = (uint32_t)size;
-			SKNL_SET(m, STEADYKV_A_MIGRATION_PULL_BUDGET);
+			bool ok = !parse_size(v, &size);
+
+			/* The message names the budget the way the tests and users know it. */
+			rc = set_tuning(m, STEADYKV_A_MIGRATION_PULL_BUDGET, "budget", v, ok, size);
 		}
+		if (rc)
+			return rc;
 	}
 	if (npos != 3)
 		return usage_error("migration", "migration start: expected ID TABLE START-END");
@@ -284,93 +283,46 @@ int migration_parse_start(int argc, char **argv, struct migration_start *a)
 	if (migration_parse_range(pos[2], &m->start_hash, &m->end_hash))
 		return usage_error("migration", "migration start: invalid hash range \"%s\" "
 				   "(START-END, START <= END)", pos[2]);
-	if (!a->has_from)
+	if (!SKV_MIG_HAS(m, STEADYKV_A_MIGRATION_SOURCE_ADDR))
 		return usage_error("migration", "migration start: missing --from ADDR:PORT");
-	SKNL_SET(m, STEADYKV_A_MIGRATION_ID);
-	SKNL_SET(m, STEADYKV_A_MIGRATION_TABLE_ID);
-	SKNL_SET(m, STEADYKV_A_MIGRATION_START_HASH);
-	SKNL_SET(m, STEADYKV_A_MIGRATION_END_HASH);
-	SKNL_SET(m, STEADYKV_A_MIGRATION_MODE);
-	return 0;
-}
-
-int migration_resolve(const char *host, uint16_t port, struct sknl_migration *m)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
-	struct addrinfo *res = NULL;
-	int rc;
-
-	rc = getaddrinfo(host, NULL, &hints, &res);
-	if (rc) {
-		/* Without an address configured, AI_ADDRCONFIG hides even literals. */
-		hints.ai_flags = 0;
-		rc = getaddrinfo(host, NULL, &hints, &res);
-	}
-	if (rc || !res)
-		return -1;
-	if (res->ai_family == AF_INET &&
-	    res->ai_addrlen >= (socklen_t)sizeof(struct sockaddr_in)) {
-		memcpy(m->source_addr, &((struct sockaddr_in *)res->ai_addr)->sin_addr, 4);
-		m->source_addr_len = 4;
-	} else if (res->ai_family == AF_INET6 &&
-		   res->ai_addrlen >= (socklen_t)sizeof(struct sockaddr_in6)) {
-		memcpy(m->source_addr, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, 16);
-		m->source_addr_len = 16;
-	} else {
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
-	m->source_port = port;
-	SKNL_SET(m, STEADYKV_A_MIGRATION_SOURCE_ADDR);
-	SKNL_SET(m, STEADYKV_A_MIGRATION_SOURCE_PORT);
+	SKV_MIG_SET(m, STEADYKV_A_MIGRATION_ID);
+	SKV_MIG_SET(m, STEADYKV_A_MIGRATION_TABLE_ID);
+	SKV_MIG_SET(m, STEADYKV_A_MIGRATION_START_HASH);
+	SKV_MIG_SET(m, STEADYKV_A_MIGRATION_END_HASH);
 	return 0;
 }
 
 /* ---- running ---- */
 
-/* migrate-get of one id (0: dump all) into a malloc'd array. */
+/* migrate-get of one id (0: dump all) into a malloc'd array; 0 or -1 (logged). */
 static int get_migrations(struct sknl *nl, uint64_t id, const char *op,
-			  struct sknl_migration **out, size_t *count)
+			  struct skv_migration **out, size_t *count)
 {
-	struct sknl_replies r = { 0 };
-	struct nl_msg *msg = sknl_request(nl, STEADYKV_CMD_MIGRATE_GET, id ? 0 : NLM_F_DUMP);
-	struct sknl_migration *v = NULL;
-	size_t n = 0;
+	struct sknl_err err;
+	int rc;
 
-	*out = NULL;
-	*count = 0;
-	if (!msg || (id && nla_put_u64(msg, STEADYKV_A_MIGRATION_ID, id))) {
-		fprintf(stderr, "steadykvctl: %s: cannot build the request\n", op);
-		nlmsg_free(msg);
-		return -1;
-	}
-	if (sknl_transact(nl, msg, op, &r))
-		return -1;
-	if (r.count) {
-		v = calloc(r.count, sizeof(*v));
-		if (!v) {
-			fprintf(stderr, "steadykvctl: %s: out of memory\n", op);
-			sknl_replies_free(&r);
-			return -1;
+	if (!id) {
+		rc = sknl_migrate_dump(nl, out, count, &err);
+	} else {
+		*count = 0;
+		*out = malloc(sizeof(**out));
+		rc = *out ? sknl_migrate_get(nl, id, *out, &err)
+			  : sknl_err_local(&err, ENOMEM, "out of memory");
+		if (rc) {
+			free(*out);
+			*out = NULL;
+		} else {
+			*count = 1;
 		}
 	}
-	for (size_t i = 0; i < r.count; i++) {
-		if (sknl_migration_parse(r.msgs[i], &v[n])) {
-			fprintf(stderr, "steadykvctl: %s: skipping a malformed entry\n", op);
-			continue;
-		}
-		n++;
-	}
-	sknl_replies_free(&r);
-	*out = v;
-	*count = n;
-	return 0;
+	if (rc)
+		sknl_err_log(op, &err);
+	return rc ? -1 : 0;
 }
 
 static int migration_show(struct ctl *c, int argc, char **argv)
 {
-	struct sknl_migration *v;
+	struct skv_migration *v;
 	uint64_t id = 0;
 	struct sknl nl;
 	size_t n;
@@ -418,7 +370,7 @@ static int migration_show(struct ctl *c, int argc, char **argv)
 
 static int migration_cancel(int argc, char **argv)
 {
-	struct nl_msg *msg;
+	struct sknl_err err;
 	struct sknl nl;
 	uint64_t id;
 	int rc;
@@ -430,16 +382,9 @@ static int migration_cancel(int argc, char **argv)
 				   argv[1]);
 	if (sknl_open(&nl))
 		return EXIT_ERR;
-	msg = sknl_request(&nl, STEADYKV_CMD_MIGRATE_CANCEL, 0);
-	if (!msg || nla_put_u64(msg, STEADYKV_A_MIGRATION_ID, id)) {
-		fprintf(stderr, "steadykvctl: migration cancel: cannot build the request\n");
-		nlmsg_free(msg);
-		sknl_close(&nl);
-		return EXIT_ERR;
-	}
-	rc = sknl_transact(&nl, msg, "migration cancel", NULL);
+	rc = ctl_nl_status(sknl_migrate_cancel(&nl, id, &err), "migration cancel", &err);
 	sknl_close(&nl);
-	return rc ? EXIT_ERR : EXIT_OK;
+	return rc;
 }
 
 static uint64_t now_ms(void)
@@ -455,14 +400,14 @@ struct waiter {
 	uint64_t id;
 	bool have;		/* last holds a state */
 	bool printed;
-	struct sknl_migration last;
+	struct skv_migration last;
 	uint64_t last_print_ms;
 	uint32_t last_state;
 	bool malformed;
 };
 
 /* A new view of our migration: print phase changes, and progress now and then. */
-static void wait_update(struct waiter *w, const struct sknl_migration *m)
+static void wait_update(struct waiter *w, const struct skv_migration *m)
 {
 	struct ctl *c = w->c;
 	bool phase = !w->printed || m->state != w->last_state;
@@ -470,7 +415,7 @@ static void wait_update(struct waiter *w, const struct sknl_migration *m)
 
 	w->last = *m;
 	w->have = true;
-	if (!phase && now - w->last_print_ms < WAIT_PROGRESS_MS && !sknl_mig_state_final(m->state))
+	if (!phase && now - w->last_print_ms < WAIT_PROGRESS_MS && !skv_mig_state_final(m->state))
 		return;
 	w->printed = true;
 	w->last_state = m->state;
@@ -494,26 +439,24 @@ static void wait_update(struct waiter *w, const struct sknl_migration *m)
 	fflush(c->j.f);
 }
 
-static int wait_event(struct nl_msg *msg, void *arg)
+static void wait_event(const struct sknl_event *ev, void *arg)
 {
 	struct waiter *w = arg;
-	struct sknl_migration m;
 
-	if (sknl_genlhdr(msg)->cmd != STEADYKV_CMD_MIGRATE_NTF)
-		return NL_OK;
-	if (sknl_migration_parse(msg, &m)) {
+	if (ev->cmd != STEADYKV_CMD_MIGRATE_NTF)
+		return;
+	if (ev->malformed) {
 		w->malformed = true;
-		return NL_OK;
+		return;
 	}
-	if (m.id == w->id && SKNL_HAS(&m, STEADYKV_A_MIGRATION_STATE))
-		wait_update(w, &m);
-	return NL_OK;
+	if (ev->mig.id == w->id && SKV_MIG_HAS(&ev->mig, STEADYKV_A_MIGRATION_STATE))
+		wait_update(w, &ev->mig);
 }
 
 /* Read our migration's state with migrate-get; 0 or -1. */
 static int wait_refresh(struct waiter *w, struct sknl *nl)
 {
-	struct sknl_migration *v;
+	struct skv_migration *v;
 	size_t n;
 
 	if (get_migrations(nl, w->id, "migration start", &v, &n))
@@ -528,7 +471,7 @@ static int wait_done(struct waiter *w, struct sknl *nl, struct sknl *ev)
 {
 	if (wait_refresh(w, nl))
 		return EXIT_ERR;
-	while (!sknl_mig_state_final(w->last.state)) {
+	while (!skv_mig_state_final(w->last.state)) {
 		int rc = sknl_events_recv(ev, wait_event, w);
 
 		if (w->malformed) {
@@ -564,17 +507,12 @@ static int migration_start(struct ctl *c, int argc, char **argv)
 {
 	struct migration_start a;
 	struct sknl nl, ev = { 0 };
-	struct nl_msg *msg;
+	struct sknl_err err;
 	int rc;
 
 	rc = migration_parse_start(argc - 1, argv + 1, &a);
 	if (rc)
 		return rc;
-	if (migration_resolve(a.from_host, a.from_port, &a.m)) {
-		fprintf(stderr, "steadykvctl: migration start: cannot resolve \"%s\"\n",
-			a.from_host);
-		return EXIT_ERR;
-	}
 	if (sknl_open(&nl))
 		return EXIT_ERR;
 	/* Subscribe first: every phase change after migrate-start reaches us. */
@@ -582,19 +520,11 @@ static int migration_start(struct ctl *c, int argc, char **argv)
 		sknl_close(&nl);
 		return EXIT_ERR;
 	}
-	msg = sknl_request(&nl, STEADYKV_CMD_MIGRATE_START, 0);
-	if (!msg || sknl_migration_put(msg, &a.m)) {
-		fprintf(stderr, "steadykvctl: migration start: cannot build the request\n");
-		nlmsg_free(msg);
-		rc = EXIT_ERR;
-	} else if (sknl_transact(&nl, msg, "migration start", NULL)) {
-		rc = EXIT_ERR;
-	} else if (a.wait) {
+	rc = ctl_nl_status(sknl_migrate_start(&nl, &a.m, &err), "migration start", &err);
+	if (!rc && a.wait) {
 		struct waiter w = { .c = c, .id = a.m.id };
 
 		rc = wait_done(&w, &nl, &ev);
-	} else {
-		rc = EXIT_OK;
 	}
 	sknl_close(&ev);
 	sknl_close(&nl);

@@ -7,72 +7,44 @@
  * were lost: say so and dump tables and tablets again.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <uapi/linux/steadykv.h>
 
 #include "ctl.h"
-#include "nl.h"
 
 /* A monitor may fall behind a burst: give the kernel room to queue it. */
 #define EVENTS_RCVBUF	(4 * 1024 * 1024)
 
 /* One event or dumped object: "NAME: fields" or {"event": NAME, ...}. */
-static void print_object(struct ctl *c, struct nl_msg *msg)
+static void print_object(struct ctl *c, const struct sknl_event *ev)
 {
-	struct nlattr *tb[STEADYKV_A_NODE_MAX + 1];
-	uint8_t cmd = sknl_genlhdr(msg)->cmd;
-	struct sknl_migration mig;
-	const struct nla_policy *policy = NULL;
-	int maxtype = 0, bad;
-	enum { NODE, TABLE, TABLET, MIGRATION } kind;
-
-	if (cmd <= STEADYKV_CMD_LISTEN_STOP) {
-		kind = NODE;
-		policy = node_policy;
-		maxtype = STEADYKV_A_NODE_MAX;
-	} else if (cmd <= STEADYKV_CMD_TABLE_GET) {
-		kind = TABLE;
-		policy = table_policy;
-		maxtype = STEADYKV_A_TABLE_MAX;
-	} else if (cmd <= STEADYKV_CMD_TABLET_GET) {
-		kind = TABLET;
-		policy = tablet_policy;
-		maxtype = STEADYKV_A_TABLET_MAX;
-	} else {
-		kind = MIGRATION;
-	}
-	if (kind == MIGRATION)
-		bad = sknl_migration_parse(msg, &mig);
-	else
-		bad = sknl_parse(msg, tb, maxtype, policy);
-	if (bad) {
-		fprintf(stderr, "steadykvctl: monitor: malformed %s event\n", sknl_cmd_name(cmd));
+	if (ev->malformed) {
+		fprintf(stderr, "steadykvctl: monitor: malformed %s event\n",
+			sknl_cmd_name(ev->cmd));
 		return;
 	}
 	if (c->json) {
 		json_obj_begin(&c->j);
-		json_kv_str(&c->j, "event", sknl_cmd_name(cmd));
+		json_kv_str(&c->j, "event", sknl_cmd_name(ev->cmd));
 	} else {
-		printf("%s: ", sknl_cmd_name(cmd));
+		printf("%s: ", sknl_cmd_name(ev->cmd));
 	}
-	if (kind == NODE)
-		show_node(c, tb, true);
-	else if (kind == TABLE)
-		show_table(c, tb);
-	else if (kind == TABLET)
-		show_tablet(c, tb);
-	else
-		show_migration(c, &mig, true);
+	switch (ev->kind) {
+	case SKNL_OBJ_NODE: show_node(c, &ev->node, true); break;
+	case SKNL_OBJ_TABLE: show_table(c, &ev->table); break;
+	case SKNL_OBJ_TABLET: show_tablet(c, &ev->tablet); break;
+	case SKNL_OBJ_MIGRATION: show_migration(c, &ev->mig, true); break;
+	}
 	if (c->json)
 		json_obj_end(&c->j);
 	fflush(stdout);
 }
 
-static int on_event(struct nl_msg *msg, void *arg)
+static void on_event(const struct sknl_event *ev, void *arg)
 {
-	print_object(arg, msg);
-	return NL_OK;
+	print_object(arg, ev);
 }
 
 /*
@@ -81,39 +53,51 @@ static int on_event(struct nl_msg *msg, void *arg)
  */
 static int dump_state(struct ctl *c, struct sknl *nl)
 {
-	static const struct {
-		uint8_t cmd;
-		const char *op;
-	} dumps[] = {
-		{ STEADYKV_CMD_TABLE_GET, "monitor: table list" },
-		{ STEADYKV_CMD_TABLET_GET, "monitor: tablet list" },
-		{ STEADYKV_CMD_MIGRATE_GET, "monitor: migration list" },
-	};
+	static struct sknl_event ev;	/* big: not on the stack */
+	struct sknl_table *tables = NULL;
+	struct sknl_tablet *tablets = NULL;
+	struct skv_migration *migs = NULL;
+	size_t nt = 0, ntl = 0, nm = 0;
+	struct sknl_err err;
+	int rc = -1;
 
-	for (size_t i = 0; i < sizeof(dumps) / sizeof(dumps[0]); i++) {
-		struct sknl_replies r = { 0 };
-		struct nl_msg *msg = sknl_request(nl, dumps[i].cmd, NLM_F_DUMP);
-		struct sknl_err err;
-
-		if (!msg)
-			return -1;
-		if (sknl_transact_err(nl, msg, &r, &err)) {
-			char line[512];
-
-			if (dumps[i].cmd == STEADYKV_CMD_MIGRATE_GET && err.error == EOPNOTSUPP)
-				continue;
-			if (err.local)
-				snprintf(line, sizeof(line), "%s", err.msg);
-			else
-				sknl_err_format(&err, line, sizeof(line));
-			fprintf(stderr, "steadykvctl: %s: %s\n", dumps[i].op, line);
-			return -1;
-		}
-		for (size_t k = 0; k < r.count; k++)
-			print_object(c, r.msgs[k]);
-		sknl_replies_free(&r);
+	if (sknl_table_dump(nl, &tables, &nt, &err)) {
+		sknl_err_log("monitor: table list", &err);
+		goto out;
 	}
-	return 0;
+	if (sknl_tablet_dump(nl, &tablets, &ntl, &err)) {
+		sknl_err_log("monitor: tablet list", &err);
+		goto out;
+	}
+	if (sknl_migrate_dump(nl, &migs, &nm, &err) && err.error != EOPNOTSUPP) {
+		sknl_err_log("monitor: migration list", &err);
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.cmd = STEADYKV_CMD_TABLE_GET;
+	ev.kind = SKNL_OBJ_TABLE;
+	for (size_t i = 0; i < nt; i++) {
+		ev.table = tables[i];
+		print_object(c, &ev);
+	}
+	ev.cmd = STEADYKV_CMD_TABLET_GET;
+	ev.kind = SKNL_OBJ_TABLET;
+	for (size_t i = 0; i < ntl; i++) {
+		ev.tablet = tablets[i];
+		print_object(c, &ev);
+	}
+	ev.cmd = STEADYKV_CMD_MIGRATE_GET;
+	ev.kind = SKNL_OBJ_MIGRATION;
+	for (size_t i = 0; i < nm; i++) {
+		ev.mig = migs[i];
+		print_object(c, &ev);
+	}
+	rc = 0;
+out:
+	free(tables);
+	free(tablets);
+	free(migs);
+	return rc;
 }
 
 static void say_overrun(struct ctl *c)

@@ -1,97 +1,67 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* table add|del|list, tablet add|del|set|list. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <uapi/linux/steadykv.h>
 
 #include "ctl.h"
-#include "nl.h"
 #include "parse.h"
 
-/* Room for either attribute set. */
-#define MAX_ATTR ((int)STEADYKV_A_TABLET_MAX > (int)STEADYKV_A_TABLE_MAX ? \
-		  (int)STEADYKV_A_TABLET_MAX : (int)STEADYKV_A_TABLE_MAX)
-
-/* Send a change (msg may be NULL after a failed build); exit status. */
-static int change(struct sknl *nl, struct nl_msg *msg, bool built, const char *op)
+/* List every table or tablet: a JSON array, or one text line each. */
+static int list(struct ctl *c, bool tablets, const char *op)
 {
-	int rc;
-
-	if (!built) {
-		fprintf(stderr, "steadykvctl: %s: cannot build the request\n", op);
-		nlmsg_free(msg);
-		sknl_close(nl);
-		return EXIT_ERR;
-	}
-	rc = sknl_transact(nl, msg, op, NULL);
-	sknl_close(nl);
-	return rc ? EXIT_ERR : EXIT_OK;
-}
-
-/* Dump cmd and print each object: a JSON array, or one text line each. */
-static int list(struct ctl *c, uint8_t cmd, const char *op)
-{
-	struct sknl_replies r = { 0 };
-	struct nl_msg *msg;
+	struct sknl_tablet *tv = NULL;
+	struct sknl_table *v = NULL;
+	struct sknl_err err;
 	struct sknl nl;
-	int rc = EXIT_ERR;
+	size_t n = 0;
+	int rc;
 
 	if (sknl_open(&nl))
 		return EXIT_ERR;
-	msg = sknl_request(&nl, cmd, NLM_F_DUMP);
-	if (!msg) {
-		fprintf(stderr, "steadykvctl: %s: cannot build the request\n", op);
-		goto out;
-	}
-	if (sknl_transact(&nl, msg, op, &r))
-		goto out;
+	rc = tablets ? sknl_tablet_dump(&nl, &tv, &n, &err) : sknl_table_dump(&nl, &v, &n, &err);
+	sknl_close(&nl);
+	if (rc)
+		return ctl_nl_status(rc, op, &err);
 	if (c->json)
 		json_arr_begin(&c->j);
-	for (size_t i = 0; i < r.count; i++) {
-		struct nlattr *tb[MAX_ATTR + 1];
-		bool tablet = cmd == STEADYKV_CMD_TABLET_GET;
-
-		if (sknl_parse(r.msgs[i], tb, tablet ? STEADYKV_A_TABLET_MAX : STEADYKV_A_TABLE_MAX,
-			     tablet ? tablet_policy : table_policy)) {
-			fprintf(stderr, "steadykvctl: %s: skipping a malformed entry\n", op);
-			continue;
-		}
+	for (size_t i = 0; i < n; i++) {
 		if (c->json)
 			json_obj_begin(&c->j);
-		if (tablet)
-			show_tablet(c, tb);
+		if (tablets)
+			show_tablet(c, &tv[i]);
 		else
-			show_table(c, tb);
+			show_table(c, &v[i]);
 		if (c->json)
 			json_obj_end(&c->j);
 	}
 	if (c->json)
 		json_arr_end(&c->j);
-	rc = EXIT_OK;
-out:
-	sknl_replies_free(&r);
-	sknl_close(&nl);
-	return rc;
+	free(tv);
+	free(v);
+	return EXIT_OK;
 }
 
 int cmd_table(struct ctl *c, int argc, char **argv)
 {
-	struct nl_msg *msg;
+	struct sknl_err err;
 	struct sknl nl;
 	uint64_t id;
-	uint8_t cmd;
+	bool add;
+	int rc;
 
 	if (argc < 1)
 		return usage_error("table", "table: missing command");
 	if (!strcmp(argv[0], "list") || !strcmp(argv[0], "show")) {
 		if (argc != 1)
 			return usage_error("table", "table list: unexpected \"%s\"", argv[1]);
-		return list(c, STEADYKV_CMD_TABLE_GET, "table list");
+		return list(c, false, "table list");
 	}
 	if (!strcmp(argv[0], "add"))
-		cmd = STEADYKV_CMD_TABLE_ADD;
+		add = true;
 	else if (!strcmp(argv[0], "del") || !strcmp(argv[0], "delete"))
-		cmd = STEADYKV_CMD_TABLE_DEL;
+		add = false;
 	else
 		return usage_error("table", "table: unknown command \"%s\"", argv[0]);
 	if (argc != 2)
@@ -100,9 +70,9 @@ int cmd_table(struct ctl *c, int argc, char **argv)
 		return usage_error("table", "table %s: invalid table id \"%s\"", argv[0], argv[1]);
 	if (sknl_open(&nl))
 		return EXIT_ERR;
-	msg = sknl_request(&nl, cmd, 0);
-	return change(&nl, msg, msg && !nla_put_u64(msg, STEADYKV_A_TABLE_ID, id),
-		      cmd == STEADYKV_CMD_TABLE_ADD ? "table add" : "table del");
+	rc = add ? sknl_table_add(&nl, id, &err) : sknl_table_del(&nl, id, &err);
+	sknl_close(&nl);
+	return ctl_nl_status(rc, add ? "table add" : "table del", &err);
 }
 
 int cmd_tablet(struct ctl *c, int argc, char **argv)
@@ -120,18 +90,18 @@ int cmd_tablet(struct ctl *c, int argc, char **argv)
 	uint64_t table, start, end;
 	bool has_state = false;
 	const char *op = NULL;
-	struct nl_msg *msg;
+	struct sknl_err err;
 	uint32_t state = 0;
 	uint8_t cmd = 0;
 	struct sknl nl;
-	bool built;
+	int rc;
 
 	if (argc < 1)
 		return usage_error("tablet", "tablet: missing command");
 	if (!strcmp(argv[0], "list") || !strcmp(argv[0], "show")) {
 		if (argc != 1)
 			return usage_error("tablet", "tablet list: unexpected \"%s\"", argv[1]);
-		return list(c, STEADYKV_CMD_TABLET_GET, "tablet list");
+		return list(c, true, "tablet list");
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (!strcmp(argv[0], cmds[i].word)) {
@@ -160,10 +130,12 @@ int cmd_tablet(struct ctl *c, int argc, char **argv)
 
 	if (sknl_open(&nl))
 		return EXIT_ERR;
-	msg = sknl_request(&nl, cmd, 0);
-	built = msg && !nla_put_u64(msg, STEADYKV_A_TABLET_TABLE_ID, table) &&
-		!nla_put_u64(msg, STEADYKV_A_TABLET_START_HASH, start) &&
-		!nla_put_u64(msg, STEADYKV_A_TABLET_END_HASH, end) &&
-		(!has_state || !nla_put_u32(msg, STEADYKV_A_TABLET_STATE, state));
-	return change(&nl, msg, built, op);
+	if (cmd == STEADYKV_CMD_TABLET_ADD)
+		rc = sknl_tablet_add(&nl, table, start, end, has_state ? (int)state : -1, &err);
+	else if (cmd == STEADYKV_CMD_TABLET_DEL)
+		rc = sknl_tablet_del(&nl, table, start, end, &err);
+	else
+		rc = sknl_tablet_set(&nl, table, start, end, state, &err);
+	sknl_close(&nl);
+	return ctl_nl_status(rc, op, &err);
 }

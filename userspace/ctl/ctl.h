@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "json.h"
+#include "sknl.h"
 
 /* Exit codes. */
 #define EXIT_OK		0
@@ -18,8 +19,6 @@ struct ctl {
 	bool pretty;
 	struct json j;		/* stdout, when json */
 };
-
-struct nlattr;
 
 /* steadykvctl.c: usage of one object (NULL: all) and usage errors. */
 void usage(FILE *f, const char *object);
@@ -40,27 +39,23 @@ int cmd_cluster(struct ctl *c, int argc, char **argv);
 /* Data plane: argv[0] is the object itself (get, put, del, hash). */
 int cmd_data(struct ctl *c, int argc, char **argv);
 
-/* show.c: one object from its attributes, as text or into c->j. */
-void show_node(struct ctl *c, struct nlattr **tb, bool one_line);
-void show_table(struct ctl *c, struct nlattr **tb);
-void show_tablet(struct ctl *c, struct nlattr **tb);
+/* show.c: one object as libskvnl parsed it, as text or into c->j. */
+void show_node(struct ctl *c, const struct sknl_node *n, bool one_line);
+void show_table(struct ctl *c, const struct sknl_table *t);
+void show_tablet(struct ctl *c, const struct sknl_tablet *t);
 /* cmd_migration.c: every attribute present in m, on one line or one per line. */
-struct sknl_migration;
-void show_migration(struct ctl *c, const struct sknl_migration *m, bool one_line);
-/* Attribute policies for parsing replies and events. */
-extern const struct nla_policy *const node_policy;
-extern const struct nla_policy *const table_policy;
-extern const struct nla_policy *const tablet_policy;
-
-/* cmd_migration.c's parsers (host-tested). */
-#include <stdint.h>
-#include "sknl.h"
+void show_migration(struct ctl *c, const struct skv_migration *m, bool one_line);
+/* A typed netlink call's rc as an exit status; an error logged as "OP: ERROR". */
+static inline int ctl_nl_status(int rc, const char *op, const struct sknl_err *err)
+{
+	if (!rc)
+		return EXIT_OK;
+	sknl_err_log(op, err);
+	return EXIT_ERR;
+}
 
 struct migration_start {
-	struct sknl_migration m;	/* the request's attributes but the source */
-	char from_host[256];
-	uint16_t from_port;
-	bool has_from;
+	struct skv_migration m;	/* the request: present fields only, source included */
 	bool wait;
 };
 
@@ -68,7 +63,5 @@ struct migration_start {
 int migration_parse_start(int argc, char **argv, struct migration_start *a);
 /* "START-END" (u64 | min | max each, START <= END): 0 or -1. */
 int migration_parse_range(const char *s, uint64_t *start, uint64_t *end);
-/* Resolve host into m's source-addr and set source-port: 0 or -1. */
-int migration_resolve(const char *host, uint16_t port, struct sknl_migration *m);
 
 #endif

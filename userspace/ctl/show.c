@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Printing nodes, tables and tablets from netlink attributes, shared by the
+ * Printing nodes, tables and tablets as libskvnl parsed them, shared by the
  * show/list commands and the monitor.  Text mirrors the command line; JSON
  * keys are the attribute names with '_' for '-'.  Hash bounds are printed
  * as 0x%016 strings in JSON so no reader rounds them through a double.
@@ -9,50 +9,9 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include <netlink/attr.h>
-
 #include <uapi/linux/steadykv.h>
 
 #include "ctl.h"
-#include "nl.h"
-
-static const struct nla_policy node_pol[STEADYKV_A_NODE_MAX + 1] = {
-	[STEADYKV_A_NODE_LISTEN_ADDR] = { .type = NLA_UNSPEC, .minlen = 4, .maxlen = 16 },
-	[STEADYKV_A_NODE_LISTEN_PORT] = { .type = NLA_U16 },
-	[STEADYKV_A_NODE_LISTENING] = { .type = NLA_U8 },
-	[STEADYKV_A_NODE_CONNECTIONS] = { .type = NLA_U32 },
-	[STEADYKV_A_NODE_MAX_CONNECTIONS] = { .type = NLA_U32 },
-	[STEADYKV_A_NODE_REQUESTS] = { .type = NLA_U64 },
-	[STEADYKV_A_NODE_BAD_REQUESTS] = { .type = NLA_U64 },
-	[STEADYKV_A_NODE_MEM_LIMIT] = { .type = NLA_U64 },
-	[STEADYKV_A_NODE_MEM_USED] = { .type = NLA_U64 },
-	[STEADYKV_A_NODE_LIVE_BYTES] = { .type = NLA_U64 },
-	[STEADYKV_A_NODE_SEGMENTS] = { .type = NLA_U64 },
-	[STEADYKV_A_NODE_SEGMENT_SIZE] = { .type = NLA_U32 },
-	[STEADYKV_A_NODE_OBJECTS] = { .type = NLA_U64 },
-	[STEADYKV_A_NODE_TOMBSTONES] = { .type = NLA_U64 },
-	[STEADYKV_A_NODE_VERSION] = { .type = NLA_U64 },
-	[STEADYKV_A_NODE_CLEANER_PASSES] = { .type = NLA_U64 },
-	[STEADYKV_A_NODE_CLEANER_SEGMENTS_FREED] = { .type = NLA_U64 },
-	[STEADYKV_A_NODE_CLEANER_BYTES_RELOCATED] = { .type = NLA_U64 },
-	[STEADYKV_A_NODE_TOMBSTONES_DROPPED] = { .type = NLA_U64 },
-	[STEADYKV_A_NODE_NO_SPACE_ERRORS] = { .type = NLA_U64 },
-};
-
-static const struct nla_policy table_pol[STEADYKV_A_TABLE_MAX + 1] = {
-	[STEADYKV_A_TABLE_ID] = { .type = NLA_U64 },
-};
-
-static const struct nla_policy tablet_pol[STEADYKV_A_TABLET_MAX + 1] = {
-	[STEADYKV_A_TABLET_TABLE_ID] = { .type = NLA_U64 },
-	[STEADYKV_A_TABLET_START_HASH] = { .type = NLA_U64 },
-	[STEADYKV_A_TABLET_END_HASH] = { .type = NLA_U64 },
-	[STEADYKV_A_TABLET_STATE] = { .type = NLA_U32 },
-};
-
-const struct nla_policy *const node_policy = node_pol;
-const struct nla_policy *const table_policy = table_pol;
-const struct nla_policy *const tablet_policy = tablet_pol;
 
 /* Node counters in display order; a group ends a text line. */
 static const struct {
@@ -79,17 +38,6 @@ static const struct {
 	{ STEADYKV_A_NODE_NO_SPACE_ERRORS, "no-space-errors", true },
 };
 
-/* An attribute of any integer width the policy allowed. */
-static uint64_t get_uint(const struct nlattr *a)
-{
-	switch (nla_len(a)) {
-	case 1: return nla_get_u8(a);
-	case 2: return nla_get_u16(a);
-	case 4: return nla_get_u32(a);
-	default: return nla_get_u64(a);
-	}
-}
-
 static void json_key_of(char *buf, size_t len, const char *name)
 {
 	snprintf(buf, len, "%s", name);
@@ -98,40 +46,35 @@ static void json_key_of(char *buf, size_t len, const char *name)
 			*p = '_';
 }
 
-/* The listener address as text; "" if absent or malformed. */
-static void listen_addr(struct nlattr **tb, char *buf, size_t len)
+/* The listener address as text; "" if absent. */
+static void listen_addr(const struct sknl_node *n, char *buf, size_t len)
 {
-	struct nlattr *a = tb[STEADYKV_A_NODE_LISTEN_ADDR];
-
 	buf[0] = 0;
-	if (a && nla_len(a) == 4)
-		inet_ntop(AF_INET, nla_data(a), buf, (socklen_t)len);
-	else if (a && nla_len(a) == 16)
-		inet_ntop(AF_INET6, nla_data(a), buf, (socklen_t)len);
+	if (n->listen_addr_len)
+		inet_ntop(n->listen_addr_len == 4 ? AF_INET : AF_INET6, n->listen_addr, buf,
+			  (socklen_t)len);
 }
 
-void show_node(struct ctl *c, struct nlattr **tb, bool one_line)
+void show_node(struct ctl *c, const struct sknl_node *n, bool one_line)
 {
 	char addr[INET6_ADDRSTRLEN];
 	const char *sep = "";
 
-	listen_addr(tb, addr, sizeof(addr));
+	listen_addr(n, addr, sizeof(addr));
 	if (c->json) {
 		if (addr[0])
 			json_kv_str(&c->j, "listen_addr", addr);
-		if (tb[STEADYKV_A_NODE_LISTEN_PORT])
-			json_kv_u64(&c->j, "listen_port",
-				    nla_get_u16(tb[STEADYKV_A_NODE_LISTEN_PORT]));
-		if (tb[STEADYKV_A_NODE_LISTENING])
-			json_kv_bool(&c->j, "listening",
-				     nla_get_u8(tb[STEADYKV_A_NODE_LISTENING]));
+		if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_LISTEN_PORT))
+			json_kv_u64(&c->j, "listen_port", n->val[STEADYKV_A_NODE_LISTEN_PORT]);
+		if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_LISTENING))
+			json_kv_bool(&c->j, "listening", n->val[STEADYKV_A_NODE_LISTENING]);
 		for (size_t i = 0; i < sizeof(node_fields) / sizeof(node_fields[0]); i++) {
 			char key[48];
 
-			if (!tb[node_fields[i].attr])
+			if (!SKNL_NODE_HAS(n, node_fields[i].attr))
 				continue;
 			json_key_of(key, sizeof(key), node_fields[i].name);
-			json_kv_u64(&c->j, key, get_uint(tb[node_fields[i].attr]));
+			json_kv_u64(&c->j, key, n->val[node_fields[i].attr]);
 		}
 		return;
 	}
@@ -140,13 +83,12 @@ void show_node(struct ctl *c, struct nlattr **tb, bool one_line)
 		printf("listen-addr %s", addr);
 		sep = " ";
 	}
-	if (tb[STEADYKV_A_NODE_LISTEN_PORT]) {
-		printf("%slisten-port %u", sep, nla_get_u16(tb[STEADYKV_A_NODE_LISTEN_PORT]));
+	if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_LISTEN_PORT)) {
+		printf("%slisten-port %" PRIu64, sep, n->val[STEADYKV_A_NODE_LISTEN_PORT]);
 		sep = " ";
 	}
-	if (tb[STEADYKV_A_NODE_LISTENING]) {
-		printf("%slistening %s", sep,
-		       nla_get_u8(tb[STEADYKV_A_NODE_LISTENING]) ? "yes" : "no");
+	if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_LISTENING)) {
+		printf("%slistening %s", sep, n->val[STEADYKV_A_NODE_LISTENING] ? "yes" : "no");
 		sep = " ";
 	}
 	if (*sep && !one_line) {
@@ -154,9 +96,8 @@ void show_node(struct ctl *c, struct nlattr **tb, bool one_line)
 		sep = "";
 	}
 	for (size_t i = 0; i < sizeof(node_fields) / sizeof(node_fields[0]); i++) {
-		if (tb[node_fields[i].attr]) {
-			printf("%s%s %" PRIu64, sep, node_fields[i].name,
-			       get_uint(tb[node_fields[i].attr]));
+		if (SKNL_NODE_HAS(n, node_fields[i].attr)) {
+			printf("%s%s %" PRIu64, sep, node_fields[i].name, n->val[node_fields[i].attr]);
 			sep = " ";
 		}
 		if (node_fields[i].end_line && *sep && !one_line) {
@@ -168,43 +109,45 @@ void show_node(struct ctl *c, struct nlattr **tb, bool one_line)
 		putchar('\n');
 }
 
-void show_table(struct ctl *c, struct nlattr **tb)
+void show_table(struct ctl *c, const struct sknl_table *t)
 {
+	bool has_id = (t->present >> STEADYKV_A_TABLE_ID) & 1;
+
 	if (c->json) {
-		if (tb[STEADYKV_A_TABLE_ID])
-			json_kv_u64(&c->j, "id", nla_get_u64(tb[STEADYKV_A_TABLE_ID]));
+		if (has_id)
+			json_kv_u64(&c->j, "id", t->id);
 		return;
 	}
-	if (tb[STEADYKV_A_TABLE_ID])
-		printf("table %" PRIu64, nla_get_u64(tb[STEADYKV_A_TABLE_ID]));
+	if (has_id)
+		printf("table %" PRIu64, t->id);
 	putchar('\n');
 }
 
-void show_tablet(struct ctl *c, struct nlattr **tb)
+void show_tablet(struct ctl *c, const struct sknl_tablet *t)
 {
-	struct nlattr *t = tb[STEADYKV_A_TABLET_TABLE_ID];
-	struct nlattr *s = tb[STEADYKV_A_TABLET_START_HASH];
-	struct nlattr *e = tb[STEADYKV_A_TABLET_END_HASH];
-	struct nlattr *st = tb[STEADYKV_A_TABLET_STATE];
+	bool has_t = SKNL_TABLET_HAS(t, STEADYKV_A_TABLET_TABLE_ID);
+	bool has_s = SKNL_TABLET_HAS(t, STEADYKV_A_TABLET_START_HASH);
+	bool has_e = SKNL_TABLET_HAS(t, STEADYKV_A_TABLET_END_HASH);
+	bool has_st = SKNL_TABLET_HAS(t, STEADYKV_A_TABLET_STATE);
 
 	if (c->json) {
-		if (t)
-			json_kv_u64(&c->j, "table_id", nla_get_u64(t));
-		if (s)
-			json_kv_hex64(&c->j, "start_hash", nla_get_u64(s));
-		if (e)
-			json_kv_hex64(&c->j, "end_hash", nla_get_u64(e));
-		if (st)
-			json_kv_str(&c->j, "state", sknl_state_name(nla_get_u32(st)));
+		if (has_t)
+			json_kv_u64(&c->j, "table_id", t->table_id);
+		if (has_s)
+			json_kv_hex64(&c->j, "start_hash", t->start_hash);
+		if (has_e)
+			json_kv_hex64(&c->j, "end_hash", t->end_hash);
+		if (has_st)
+			json_kv_str(&c->j, "state", sknl_state_name(t->state));
 		return;
 	}
-	if (t)
-		printf("table %" PRIu64, nla_get_u64(t));
-	if (s)
-		printf(" start 0x%016" PRIx64, nla_get_u64(s));
-	if (e)
-		printf(" end 0x%016" PRIx64, nla_get_u64(e));
-	if (st)
-		printf(" state %s", sknl_state_name(nla_get_u32(st)));
+	if (has_t)
+		printf("table %" PRIu64, t->table_id);
+	if (has_s)
+		printf(" start 0x%016" PRIx64, t->start_hash);
+	if (has_e)
+		printf(" end 0x%016" PRIx64, t->end_hash);
+	if (has_st)
+		printf(" state %s", sknl_state_name(t->state));
 	putchar('\n');
 }

@@ -31,7 +31,7 @@ struct node_agent_nl_ops {
 	 * Read the events that wait (never blocks), calling fn for each
 	 * migrate-ntf; -ENOBUFS if events were lost (the agent re-dumps).
 	 */
-	int (*read_events)(void *arg, void (*fn)(void *ctx, const struct sknl_migration *m),
+	int (*read_events)(void *arg, void (*fn)(void *ctx, const struct skv_migration *m),
 			   void *ctx);
 	/* Listener: addr is 4 or 16 bytes, network order. */
 	int (*listen_start)(void *arg, const uint8_t *addr, int alen, uint16_t port,
@@ -45,11 +45,11 @@ struct node_agent_nl_ops {
 			  struct sknl_err *err);
 	int (*tablet_del)(void *arg, uint64_t table, uint64_t start, uint64_t end,
 			  struct sknl_err *err);
-	/* m: the request attributes that are present (sknl_migration.present). */
-	int (*migrate_start)(void *arg, const struct sknl_migration *m, struct sknl_err *err);
+	/* m: a migration record as the coordinator sent it (source "HOST:PORT"). */
+	int (*migrate_start)(void *arg, const struct skv_migration *m, struct sknl_err *err);
 	int (*migrate_cancel)(void *arg, uint64_t id, struct sknl_err *err);
 	/* Dump every migration, fn for each. */
-	int (*migrate_dump)(void *arg, void (*fn)(void *ctx, const struct sknl_migration *m),
+	int (*migrate_dump)(void *arg, void (*fn)(void *ctx, const struct skv_migration *m),
 			    void *ctx, struct sknl_err *err);
 };
 

@@ -1,13 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * libskvnl: the generic netlink plumbing of steadykvctl and steadykvd, on
- * libnl-genl-3: sockets with extended ACKs, requests that wait for their
- * ACK, dumps that restart when interrupted, errors that carry the kernel's
- * extack message, an events socket subscribed to the "events" group, and
- * the migration attribute set as a plain struct.
+ * libskvnl: the one client of the steadykv generic netlink family, on
+ * libnl-genl-3, used by steadykvctl, steadykvd's node agent and the
+ * selftests.
  *
- * Messages go through a log hook (sknl_set_log): by default one line
- * "steadykvctl: TEXT" on stderr, as steadykvctl always printed them.
+ *   sknl.c         sockets with extended ACKs, requests that wait for their
+ *                  ACK, dumps that restart when interrupted, errors that
+ *                  carry the kernel's extack message (the low-level API:
+ *                  sknl_request / sknl_transact*, also how tests send
+ *                  deliberately malformed requests)
+ *   sknl_obj.c     names; node, listen, tables and tablets as typed calls
+ *   sknl_mig.c     migrations: struct skv_migration to and from attributes
+ *   sknl_events.c  the "events" socket and events as typed structs
+ *
+ * Typed calls return 0 or a negative errno and fill err (may be NULL)
+ * without logging; sknl_err_log() prints an error the way steadykvctl
+ * always did.  Messages go through a log hook (sknl_set_log): by default
+ * one line "steadykvctl: TEXT" on stderr.
  */
 #ifndef SKV_NL_SKNL_H
 #define SKV_NL_SKNL_H
@@ -19,12 +28,18 @@
 #include <netlink/genl/genl.h>
 #include <netlink/msg.h>
 
+#include <uapi/linux/steadykv.h>
+
+#include "mig_record.h"
+
 /* A failed request: what the kernel said. */
 struct sknl_err {
 	int error;		/* positive errno; 0 if none */
 	char msg[256];		/* extack message, "" if none */
 	const char *bad_attr;	/* name of the attribute it pointed at, or NULL */
 	const char *missing_attr;	/* name of a missing attribute, or NULL */
+	int bad_type;		/* type of the attribute it pointed at, 0 if none */
+	int missing_type;	/* type of a missing attribute, 0 if none */
 	bool local;		/* not the kernel's answer: msg is libnl's reason */
 };
 
@@ -53,30 +68,131 @@ int sknl_open(struct sknl *nl);
 int sknl_open_err(struct sknl *nl, struct sknl_err *err);
 void sknl_close(struct sknl *nl);
 
+/* ---- low level: build a request, send it, collect the replies ---- */
+
 /* A request for cmd (NLM_F_REQUEST | NLM_F_ACK, plus flags); NULL on ENOMEM. */
 struct nl_msg *sknl_request(const struct sknl *nl, uint8_t cmd, int flags);
 
 /*
  * Send msg (consumed), collect every reply message into out (may be NULL),
  * and wait for the ACK or, for a dump, NLMSG_DONE; a dump interrupted by a
- * concurrent change (NLM_F_DUMP_INTR) is run again from the start.  On error
- * log "OP: STRERROR: EXTACK" and return -1.
+ * concurrent change (NLM_F_DUMP_INTR) is run again from the start.
+ * 0 or a negative errno, err (may be NULL) filled; logs nothing.
  */
-int sknl_transact(struct sknl *nl, struct nl_msg *msg, const char *op, struct sknl_replies *out);
-/* The same, logging nothing: 0 or a negative errno, and err filled. */
 int sknl_transact_err(struct sknl *nl, struct nl_msg *msg, struct sknl_replies *out,
 		      struct sknl_err *err);
+/* The same, logging "OP: STRERROR: EXTACK" on error and returning -1. */
+int sknl_transact(struct sknl *nl, struct nl_msg *msg, const char *op, struct sknl_replies *out);
 void sknl_replies_free(struct sknl_replies *r);
 /* err as "STRERROR: EXTACK (attribute X)" into buf. */
 void sknl_err_format(const struct sknl_err *err, char *buf, size_t len);
+/* Log "OP: " and err: the kernel's as sknl_err_format, a local one as its msg. */
+void sknl_err_log(const char *op, const struct sknl_err *err);
+/* Fill err for a failure of the caller's own (bad input, malformed reply): -e. */
+int sknl_err_local(struct sknl_err *err, int e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* The generic netlink header and attributes of a reply. */
 struct genlmsghdr *sknl_genlhdr(struct nl_msg *msg);
 int sknl_parse(struct nl_msg *msg, struct nlattr **tb, int maxtype,
 	       const struct nla_policy *policy);
 
-/* Multicast: resolve the "events" group id, or log why not and return -1. */
-int sknl_events_group(struct sknl *nl);
+/* ---- names ---- */
+
+/* "tablet-set"; "unknown" for a command the family does not have. */
+const char *sknl_cmd_name(uint8_t cmd);
+/* Tablet states ("migrating-in"): name ("unknown") and parse (0 or -1). */
+const char *sknl_state_name(uint32_t state);
+int sknl_state_parse(const char *s, uint32_t *state);
+/* Migration phases and modes: mig_names.h's, "unknown" for no name. */
+const char *sknl_mig_state_name(uint32_t state);
+const char *sknl_mig_mode_name(uint32_t mode);
+int sknl_mig_mode_parse(const char *s, uint32_t *mode);
+/* The name of attribute type of the migration set ("pulls-in-flight"). */
+const char *sknl_mig_attr_name(int type);
+
+/* ---- addresses ---- */
+
+/* An IPv4 or IPv6 literal ("[...]" allowed) into network-order bytes: 0 or -1. */
+int sknl_addr_parse(const char *s, uint8_t addr[16], int *alen);
+/* A host name or literal, resolved (first address): 0 or -1. */
+int sknl_addr_resolve(const char *host, uint8_t addr[16], int *alen);
+
+/* ---- node and listener ---- */
+
+/* node-get: every attribute received; integers widened to u64. */
+struct sknl_node {
+	uint64_t present;			/* 1 << STEADYKV_A_NODE_* */
+	uint64_t val[STEADYKV_A_NODE_MAX + 1];
+	uint8_t listen_addr[16];		/* network order */
+	int listen_addr_len;			/* 4 or 16; 0 if absent */
+};
+
+#define SKNL_NODE_HAS(n, attr)	(((n)->present >> (attr)) & 1)
+
+int sknl_node_get(struct sknl *nl, struct sknl_node *node, struct sknl_err *err);
+int sknl_node_set_mem_limit(struct sknl *nl, uint64_t bytes, struct sknl_err *err);
+/* addr: 4 or 16 bytes, network order. */
+int sknl_listen_start(struct sknl *nl, const uint8_t *addr, int alen, uint16_t port,
+		      struct sknl_err *err);
+int sknl_listen_stop(struct sknl *nl, struct sknl_err *err);
+
+/* ---- tables and tablets ---- */
+
+struct sknl_table {
+	uint64_t present;	/* 1 << STEADYKV_A_TABLE_* */
+	uint64_t id;
+};
+
+struct sknl_tablet {
+	uint64_t present;	/* 1 << STEADYKV_A_TABLET_* */
+	uint64_t table_id;
+	uint64_t start_hash;	/* inclusive */
+	uint64_t end_hash;	/* inclusive */
+	uint32_t state;		/* enum steadykv_tablet_state */
+};
+
+#define SKNL_TABLET_HAS(t, attr)	(((t)->present >> (attr)) & 1)
+
+int sknl_table_add(struct sknl *nl, uint64_t id, struct sknl_err *err);
+int sknl_table_del(struct sknl *nl, uint64_t id, struct sknl_err *err);
+/* Every table; *out is malloc'd (NULL when *count is 0). */
+int sknl_table_dump(struct sknl *nl, struct sknl_table **out, size_t *count,
+		    struct sknl_err *err);
+/* state < 0: no state attribute (the module's default, normal). */
+int sknl_tablet_add(struct sknl *nl, uint64_t table, uint64_t start, uint64_t end,
+		    int state, struct sknl_err *err);
+int sknl_tablet_del(struct sknl *nl, uint64_t table, uint64_t start, uint64_t end,
+		    struct sknl_err *err);
+int sknl_tablet_set(struct sknl *nl, uint64_t table, uint64_t start, uint64_t end,
+		    uint32_t state, struct sknl_err *err);
+int sknl_tablet_dump(struct sknl *nl, struct sknl_tablet **out, size_t *count,
+		     struct sknl_err *err);
+
+/* ---- migrations (struct skv_migration, mig_record.h) ---- */
+
+/*
+ * migrate-start with the request attributes present in m (range, source,
+ * tuning; the rest of the record is not sent).  m->source ("HOST:PORT", a
+ * name is resolved) becomes source-addr and source-port.  A tuning field
+ * that is absent is left out: the module applies its default.
+ */
+int sknl_migrate_start(struct sknl *nl, const struct skv_migration *m, struct sknl_err *err);
+int sknl_migrate_cancel(struct sknl *nl, uint64_t id, struct sknl_err *err);
+int sknl_migrate_get(struct sknl *nl, uint64_t id, struct skv_migration *m,
+		     struct sknl_err *err);
+/* Every migration the module holds; *out is malloc'd (NULL when *count is 0). */
+int sknl_migrate_dump(struct sknl *nl, struct skv_migration **out, size_t *count,
+		      struct sknl_err *err);
+
+/* The integer attribute attr of m (present or not) into v: false if attr is not one. */
+bool sknl_mig_value(const struct skv_migration *m, int attr, uint64_t *v);
+/* A migrate-get reply or migrate-ntf into m: 0, or -1 if malformed. */
+int sknl_migration_parse(struct nl_msg *msg, struct skv_migration *m);
+/* The present attributes of m into msg (source resolved): 0 or a negative errno. */
+int sknl_migration_put(struct nl_msg *msg, const struct skv_migration *m);
+
+/* ---- events ---- */
 
 /*
  * An events socket: its own socket (no reply traffic mixes in), joined to
@@ -85,70 +201,39 @@ int sknl_events_group(struct sknl *nl);
  * (logged).
  */
 int sknl_events_open(struct sknl *ev, int rcvbuf, bool nonblock);
+/* The fd that becomes readable when events wait. */
+int sknl_events_fd(const struct sknl *ev);
+
+enum sknl_obj_kind { SKNL_OBJ_NODE, SKNL_OBJ_TABLE, SKNL_OBJ_TABLET, SKNL_OBJ_MIGRATION };
+
+/* One event (or dumped object): the object of the set its command uses. */
+struct sknl_event {
+	uint8_t cmd;			/* STEADYKV_CMD_* */
+	enum sknl_obj_kind kind;
+	bool malformed;			/* the attributes did not parse */
+	union {
+		struct sknl_node node;
+		struct sknl_table table;
+		struct sknl_tablet tablet;
+		struct skv_migration mig;
+	};
+};
+
+/* Which attribute set cmd's messages carry. */
+enum sknl_obj_kind sknl_cmd_kind(uint8_t cmd);
+/* Parse msg into ev (by its command's set); ev->malformed on failure. */
+void sknl_event_parse(struct nl_msg *msg, struct sknl_event *ev);
+
 /*
- * Receive what waits on an events socket, calling fn for each message of
+ * Receive what waits on an events socket, calling fn for each event of
  * the steadykv family sent by the kernel.  A blocking socket waits for at
  * least one batch.  Returns 0, -EAGAIN (non-blocking, nothing left),
  * -ENOBUFS (the buffer overran: events were lost; re-read the state), or
  * another negative errno.
  */
-int sknl_events_recv(struct sknl *ev, int (*fn)(struct nl_msg *msg, void *arg), void *arg);
-
-/* Names of the family's commands ("tablet-set"), tablet states and migrations'. */
-const char *sknl_cmd_name(uint8_t cmd);
-const char *sknl_state_name(uint32_t state);
-int sknl_state_parse(const char *s, uint32_t *state);
-const char *sknl_mig_state_name(uint32_t state);
-const char *sknl_mig_mode_name(uint32_t mode);
-int sknl_mig_mode_parse(const char *s, uint32_t *mode);
-/* done, cancelled or failed: nothing more will happen to it. */
-bool sknl_mig_state_final(uint32_t state);
-/* The name of attribute type of the migration set ("pulls-in-flight"). */
-const char *sknl_mig_attr_name(int type);
-
-/*
- * The migration attribute set.  present has bit (1 << attribute type) for
- * every attribute received (or, for sknl_migration_put, to send).
- */
-struct sknl_migration {
-	uint64_t present;
-	uint64_t id;
-	uint64_t table_id;
-	uint64_t start_hash;
-	uint64_t end_hash;
-	uint8_t source_addr[16];	/* network order */
-	uint8_t source_addr_len;	/* 4 or 16 */
-	uint16_t source_port;
-	uint32_t mode;
-	uint32_t partitions;
-	uint32_t pulls_in_flight;
-	uint32_t pull_budget;
-	uint8_t priority_pulls;
-	uint32_t state;
-	uint32_t error;
-	char error_msg[256];
-	uint64_t safe_version;
-	uint64_t elapsed_us;
-	uint32_t progress_permille;
-	uint64_t bytes_pulled;
-	uint64_t records_pulled;
-	uint64_t records_replayed;
-	uint64_t records_skipped;
-	uint64_t pulls;
-	uint64_t priority_pulls_sent;
-	uint64_t priority_keys;
-	uint32_t partitions_done;
-	uint64_t owned_us;
-};
-
-#define SKNL_HAS(m, attr)	(((m)->present >> (attr)) & 1)
-#define SKNL_SET(m, attr)	((m)->present |= 1ull << (attr))
-
-/* Parse a migrate-get reply or migrate-ntf: 0, or -1 if malformed. */
-int sknl_migration_parse(struct nl_msg *msg, struct sknl_migration *m);
-/* Put the present attributes of m into msg: 0 or -1 (no room). */
-int sknl_migration_put(struct nl_msg *msg, const struct sknl_migration *m);
-/* The source address as "ADDR:PORT" or "[ADDR6]:PORT" ("" if absent). */
-void sknl_migration_source(const struct sknl_migration *m, char *buf, size_t len);
+int sknl_events_recv(struct sknl *ev, void (*fn)(const struct sknl_event *ev, void *arg),
+		     void *arg);
+/* Drop every event queued (after an overrun, before re-reading the state). */
+void sknl_events_drain(struct sknl *ev);
 
 #endif

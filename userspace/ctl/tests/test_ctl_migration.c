@@ -63,16 +63,17 @@ TEST(start_minimal)
 	EXPECT_EQ(1u, a.m.table_id);
 	EXPECT_EQ(0u, a.m.start_hash);
 	EXPECT_EQ(UINT64_MAX, a.m.end_hash);
-	EXPECT_STREQ("10.0.0.2", a.from_host);
-	EXPECT_EQ(7000, a.from_port);
-	EXPECT_EQ(STEADYKV_MIGRATION_MODE_ROCKSTEADY, a.m.mode);
+	EXPECT_STREQ("10.0.0.2:7000", a.m.source);
+	EXPECT_TRUE(SKV_MIG_HAS(&a.m, STEADYKV_A_MIGRATION_SOURCE_ADDR));
+	EXPECT_TRUE(SKV_MIG_HAS(&a.m, STEADYKV_A_MIGRATION_SOURCE_PORT));
 	EXPECT_FALSE(a.wait);
 	/* Defaults are left to the kernel: the attributes are absent. */
-	EXPECT_FALSE(SKNL_HAS(&a.m, STEADYKV_A_MIGRATION_PARTITIONS));
-	EXPECT_FALSE(SKNL_HAS(&a.m, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT));
-	EXPECT_FALSE(SKNL_HAS(&a.m, STEADYKV_A_MIGRATION_PULL_BUDGET));
-	EXPECT_FALSE(SKNL_HAS(&a.m, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
-	EXPECT_TRUE(SKNL_HAS(&a.m, STEADYKV_A_MIGRATION_MODE));
+	EXPECT_FALSE(SKV_MIG_HAS(&a.m, STEADYKV_A_MIGRATION_PARTITIONS));
+	EXPECT_FALSE(SKV_MIG_HAS(&a.m, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT));
+	EXPECT_FALSE(SKV_MIG_HAS(&a.m, STEADYKV_A_MIGRATION_PULL_BUDGET));
+	EXPECT_FALSE(SKV_MIG_HAS(&a.m, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
+	/* The mode too: the module's default is rocksteady. */
+	EXPECT_FALSE(SKV_MIG_HAS(&a.m, STEADYKV_A_MIGRATION_MODE));
 }
 
 TEST(start_every_option)
@@ -80,7 +81,8 @@ TEST(start_every_option)
 	struct migration_start a;
 
 	ASSERT_EQ(0, parse("--wait 0x10 2 0x0-0x7fffffffffffffff --mode push --partitions 16 "
-			   "--inflight 4 --budget 64K --no-priority-pulls --from [::1]:7001", &a));
+			   "--inflight 4 --budget 64K --no-priority-pulls --from [::1]:7001", &a))
+		TH_LOG("%s", last_usage);
 	EXPECT_TRUE(a.wait);
 	EXPECT_EQ(16u, a.m.id);
 	EXPECT_EQ(2u, a.m.table_id);
@@ -89,10 +91,13 @@ TEST(start_every_option)
 	EXPECT_EQ(16u, a.m.partitions);
 	EXPECT_EQ(4u, a.m.pulls_in_flight);
 	EXPECT_EQ(65536u, a.m.pull_budget);
-	EXPECT_TRUE(SKNL_HAS(&a.m, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
+	EXPECT_TRUE(SKV_MIG_HAS(&a.m, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
 	EXPECT_EQ(0, a.m.priority_pulls);
-	EXPECT_STREQ("::1", a.from_host);
-	EXPECT_EQ(7001, a.from_port);
+	EXPECT_STREQ("[::1]:7001", a.m.source);
+	EXPECT_TRUE(SKV_MIG_HAS(&a.m, STEADYKV_A_MIGRATION_MODE));
+	EXPECT_TRUE(SKV_MIG_HAS(&a.m, STEADYKV_A_MIGRATION_PARTITIONS));
+	EXPECT_TRUE(SKV_MIG_HAS(&a.m, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT));
+	EXPECT_TRUE(SKV_MIG_HAS(&a.m, STEADYKV_A_MIGRATION_PULL_BUDGET));
 }
 
 TEST(start_rejects)
@@ -113,6 +118,9 @@ TEST(start_rejects)
 		{ "5 1 min-max --from a:1 --partitions 0", "invalid --partitions" },
 		{ "5 1 min-max --from a:1 --inflight -1", "invalid --inflight" },
 		{ "5 1 min-max --from a:1 --budget 8G", "invalid budget" },
+		{ "5 1 min-max --from a:1 --budget 1000", "invalid budget" },
+		{ "5 1 min-max --from a:1 --partitions 65", "partitions must be 1 to 64" },
+		{ "5 1 min-max --from a:1 --inflight 65", "pulls in flight must be 1 to 64" },
 		{ "5 1 min-max --from a:1 --budget", "needs a value" },
 		{ "5 1 min-max --from a:1 --fast", "unknown option" },
 		{ "5 1 min-max extra --from a:1", "unexpected" },
@@ -149,41 +157,41 @@ TEST(range_parser)
 
 TEST(resolve_literals)
 {
-	struct sknl_migration m = { 0 };
+	uint8_t addr[16];
+	int alen = 0;
 
-	ASSERT_EQ(0, migration_resolve("192.0.2.7", 7000, &m));
-	EXPECT_EQ(4, m.source_addr_len);
-	EXPECT_EQ(0, memcmp(m.source_addr, "\xc0\x00\x02\x07", 4));
-	EXPECT_EQ(7000, m.source_port);
-	EXPECT_TRUE(SKNL_HAS(&m, STEADYKV_A_MIGRATION_SOURCE_ADDR));
-	ASSERT_EQ(0, migration_resolve("::1", 7001, &m));
-	EXPECT_EQ(16, m.source_addr_len);
-	EXPECT_EQ(1, m.source_addr[15]);
+	ASSERT_EQ(0, sknl_addr_resolve("192.0.2.7", addr, &alen));
+	EXPECT_EQ(4, alen);
+	EXPECT_EQ(0, memcmp(addr, "\xc0\x00\x02\x07", 4));
+	ASSERT_EQ(0, sknl_addr_resolve("::1", addr, &alen));
+	EXPECT_EQ(16, alen);
+	EXPECT_EQ(1, addr[15]);
+	ASSERT_EQ(0, sknl_addr_parse("[::1]", addr, &alen));
+	EXPECT_EQ(16, alen);
+	EXPECT_EQ(-1, sknl_addr_parse("host", addr, &alen));
 }
 
-static struct sknl_migration sample(void)
+static struct skv_migration sample(void)
 {
-	struct sknl_migration m = { 0 };
+	struct skv_migration m = { 0 };
 
 	m.id = 3;
 	m.table_id = 1;
 	m.end_hash = 0xff;
-	m.source_addr_len = 4;
-	memcpy(m.source_addr, "\x0a\x00\x00\x02", 4);
-	m.source_port = 7000;
+	snprintf(m.source, sizeof(m.source), "10.0.0.2:7000");
 	m.state = STEADYKV_MIGRATION_STATE_FAILED;
 	m.error = 110;
 	snprintf(m.error_msg, sizeof(m.error_msg), "source \"gone\"");
 	m.progress_permille = 505;
 	m.priority_pulls = 1;
 	for (int a = STEADYKV_A_MIGRATION_ID; a <= STEADYKV_A_MIGRATION_OWNED_US; a++)
-		SKNL_SET(&m, a);
+		SKV_MIG_SET(&m, a);
 	return m;
 }
 
 TEST(show_text_and_json)
 {
-	struct sknl_migration m = sample();
+	struct skv_migration m = sample();
 	struct ctl c = { 0 };
 	char *buf = NULL;
 	size_t len = 0;
@@ -218,8 +226,8 @@ TEST(state_names)
 
 	EXPECT_STREQ("catching-up", sknl_mig_state_name(STEADYKV_MIGRATION_STATE_CATCHING_UP));
 	EXPECT_STREQ("unknown", sknl_mig_state_name(99));
-	EXPECT_TRUE(sknl_mig_state_final(STEADYKV_MIGRATION_STATE_CANCELLED));
-	EXPECT_FALSE(sknl_mig_state_final(STEADYKV_MIGRATION_STATE_ROLLING_BACK));
+	EXPECT_TRUE(skv_mig_state_final(STEADYKV_MIGRATION_STATE_CANCELLED));
+	EXPECT_FALSE(skv_mig_state_final(STEADYKV_MIGRATION_STATE_ROLLING_BACK));
 	ASSERT_EQ(0, sknl_mig_mode_parse("push", &v));
 	EXPECT_EQ(STEADYKV_MIGRATION_MODE_PUSH, v);
 	EXPECT_STREQ("pulls-in-flight", sknl_mig_attr_name(STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT));

@@ -27,10 +27,10 @@
 struct fake {
 	pthread_mutex_t mu;
 	int evpipe[2];
-	struct sknl_migration queue[64];
+	struct skv_migration queue[64];
 	size_t nq;
 	bool overrun;
-	struct sknl_migration dump[8];
+	struct skv_migration dump[8];
 	size_t ndump;
 	bool dump_unsupported;
 	/* listen */
@@ -45,7 +45,7 @@ struct fake {
 	int n_table_add, n_tablet_add, n_tablet_del, n_table_del, n_start, n_cancel, n_dump;
 	int n_listen;
 	uint64_t table, start, end, cancel_id;
-	struct sknl_migration mig;
+	struct skv_migration mig;
 };
 
 static int f_open(void *arg, struct sknl_err *err)
@@ -65,11 +65,11 @@ static int f_event_fd(void *arg)
 	return ((struct fake *)arg)->evpipe[0];
 }
 
-static int f_read_events(void *arg, void (*fn)(void *ctx, const struct sknl_migration *m),
+static int f_read_events(void *arg, void (*fn)(void *ctx, const struct skv_migration *m),
 			 void *ctx)
 {
 	struct fake *f = arg;
-	struct sknl_migration q[64];
+	struct skv_migration q[64];
 	char buf[64];
 	size_t n;
 	bool overrun;
@@ -187,7 +187,7 @@ static int f_tablet_del(void *arg, uint64_t table, uint64_t start, uint64_t end,
 	return 0;
 }
 
-static int f_migrate_start(void *arg, const struct sknl_migration *m, struct sknl_err *err)
+static int f_migrate_start(void *arg, const struct skv_migration *m, struct sknl_err *err)
 {
 	struct fake *f = arg;
 	int rc;
@@ -214,11 +214,11 @@ static int f_migrate_cancel(void *arg, uint64_t id, struct sknl_err *err)
 	return 0;
 }
 
-static int f_migrate_dump(void *arg, void (*fn)(void *ctx, const struct sknl_migration *m),
+static int f_migrate_dump(void *arg, void (*fn)(void *ctx, const struct skv_migration *m),
 			  void *ctx, struct sknl_err *err)
 {
 	struct fake *f = arg;
-	struct sknl_migration d[8];
+	struct skv_migration d[8];
 	size_t n;
 
 	pthread_mutex_lock(&f->mu);
@@ -251,29 +251,26 @@ static const struct node_agent_nl_ops fake_ops = {
 	.migrate_dump = f_migrate_dump,
 };
 
-static struct sknl_migration mig(uint64_t id, uint32_t state, uint64_t elapsed, uint32_t pm)
+static struct skv_migration mig(uint64_t id, uint32_t state, uint64_t elapsed, uint32_t pm)
 {
-	struct sknl_migration m = { 0 };
-	static const uint8_t src[4] = { 10, 0, 0, 9 };
+	struct skv_migration m = { 0 };
 
 	m.id = id;
 	m.table_id = 1;
 	m.start_hash = 0;
 	m.end_hash = UINT64_MAX / 2;
-	memcpy(m.source_addr, src, 4);
-	m.source_addr_len = 4;
-	m.source_port = 7001;
+	snprintf(m.source, sizeof(m.source), "10.0.0.9:7001");
 	m.state = state;
 	m.elapsed_us = elapsed;
 	m.progress_permille = pm;
 	m.bytes_pulled = pm * 1000ull;
 	for (int a = STEADYKV_A_MIGRATION_ID; a <= STEADYKV_A_MIGRATION_OWNED_US; a++)
 		if (a != STEADYKV_A_MIGRATION_ERROR_MSG)
-			SKNL_SET(&m, a);
+			SKV_MIG_SET(&m, a);
 	return m;
 }
 
-static void push_event(struct fake *f, const struct sknl_migration *m, bool overrun)
+static void push_event(struct fake *f, const struct skv_migration *m, bool overrun)
 {
 	pthread_mutex_lock(&f->mu);
 	if (m)
@@ -572,15 +569,20 @@ TEST_F(agent, migrate_start_sends_every_field)
 		.id = 11, .table_id = 2, .start_hash = 0x100, .end_hash = 0x1ff,
 		.mode = STEADYKV_MIGRATION_MODE_PUSH, .partitions = 4, .pull_budget = 65536,
 		.priority_pulls = 0,
-		.present = (1ull << STEADYKV_A_MIGRATION_MODE) |
-			   (1ull << STEADYKV_A_MIGRATION_PARTITIONS) |
-			   (1ull << STEADYKV_A_MIGRATION_PULL_BUDGET) |
-			   (1ull << STEADYKV_A_MIGRATION_PRIORITY_PULLS),
+	};
+	static const int present[] = {
+		STEADYKV_A_MIGRATION_ID, STEADYKV_A_MIGRATION_TABLE_ID,
+		STEADYKV_A_MIGRATION_START_HASH, STEADYKV_A_MIGRATION_END_HASH,
+		STEADYKV_A_MIGRATION_SOURCE_ADDR, STEADYKV_A_MIGRATION_SOURCE_PORT,
+		STEADYKV_A_MIGRATION_MODE, STEADYKV_A_MIGRATION_PARTITIONS,
+		STEADYKV_A_MIGRATION_PULL_BUDGET, STEADYKV_A_MIGRATION_PRIORITY_PULLS,
 	};
 	struct coord_buf b;
 	char msg[256];
 
 	up(_metadata, self);
+	for (size_t i = 0; i < sizeof(present) / sizeof(present[0]); i++)
+		SKV_MIG_SET(&m, present[i]);
 	snprintf(m.source, sizeof(m.source), "127.0.0.1:7001");
 	coord_buf_init(&b);
 	ASSERT_EQ(0, coord_mig_encode(&b, &m));
@@ -591,19 +593,20 @@ TEST_F(agent, migrate_start_sends_every_field)
 	EXPECT_EQ(2u, self->f.mig.table_id);
 	EXPECT_EQ(0x100u, self->f.mig.start_hash);
 	EXPECT_EQ(0x1ffu, self->f.mig.end_hash);
-	EXPECT_EQ(4, self->f.mig.source_addr_len);
-	EXPECT_EQ(0, memcmp(self->f.mig.source_addr, "\x7f\0\0\x01", 4));
-	EXPECT_EQ(7001, self->f.mig.source_port);
+	/* The source as the coordinator named it: the module side resolves it. */
+	EXPECT_STREQ("127.0.0.1:7001", self->f.mig.source);
+	EXPECT_TRUE(SKV_MIG_HAS(&self->f.mig, STEADYKV_A_MIGRATION_SOURCE_ADDR));
+	EXPECT_TRUE(SKV_MIG_HAS(&self->f.mig, STEADYKV_A_MIGRATION_SOURCE_PORT));
 	EXPECT_EQ(STEADYKV_MIGRATION_MODE_PUSH, self->f.mig.mode);
-	EXPECT_TRUE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PARTITIONS));
+	EXPECT_TRUE(SKV_MIG_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PARTITIONS));
 	EXPECT_EQ(4u, self->f.mig.partitions);
-	/* Not given: left to the kernel's default. */
-	EXPECT_FALSE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT));
-	EXPECT_TRUE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PULL_BUDGET));
-	EXPECT_TRUE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
+	/* 0: left to the kernel's default. */
+	EXPECT_FALSE(SKV_MIG_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT));
+	EXPECT_TRUE(SKV_MIG_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PULL_BUDGET));
+	EXPECT_TRUE(SKV_MIG_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
 	EXPECT_EQ(0, self->f.mig.priority_pulls);
 
-	/* priority_pulls not given: the attribute is left out. */
+	/* Priority pulls absent (the default): the attribute is left out. */
 	m.present &= ~(1ull << STEADYKV_A_MIGRATION_PRIORITY_PULLS);
 	coord_buf_free(&b);
 	coord_buf_init(&b);
@@ -613,7 +616,7 @@ TEST_F(agent, migrate_start_sends_every_field)
 	ASSERT_EQ(EBUSY, call(&self->c, SKV_COORD_OP_NODE_MIGRATE_START, b.p, b.len, msg,
 			      sizeof(msg)));
 	EXPECT_STREQ("range overlaps a migration", msg);
-	EXPECT_FALSE(SKNL_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
+	EXPECT_FALSE(SKV_MIG_HAS(&self->f.mig, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
 
 	/* A source that does not resolve never reaches the module. */
 	snprintf(m.source, sizeof(m.source), "no-port");
@@ -635,7 +638,7 @@ TEST_F(agent, migrate_start_sends_every_field)
 
 TEST_F(agent, forwards_events_with_progress_rate_limited)
 {
-	struct sknl_migration m;
+	struct skv_migration m;
 
 	up(_metadata, self);
 	ASSERT_TRUE(quiet_for(self->c.fd, 100));
@@ -669,7 +672,7 @@ TEST_F(agent, forwards_events_with_progress_rate_limited)
 	m = mig(21, STEADYKV_MIGRATION_STATE_FAILED, 40, 500);
 	m.error = ECONNRESET;
 	snprintf(m.error_msg, sizeof(m.error_msg), "source went away");
-	SKNL_SET(&m, STEADYKV_A_MIGRATION_ERROR_MSG);
+	SKV_MIG_SET(&m, STEADYKV_A_MIGRATION_ERROR_MSG);
 	push_event(&self->f, &m, false);
 	ASSERT_EQ(0, next_report(&self->c, 2000));
 	EXPECT_EQ(STEADYKV_MIGRATION_STATE_FAILED, self->c.last.state);

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The coordinator's NODE_* commands to the node agent (see node_agent_int.h),
+ * carried out on the module; each gets a reply with the module's errno and
+ * extack message.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse.h"
+
+#include "node_agent_int.h"
+
+/* The reply message for a netlink failure: extack, else strerror. */
+static void err_text(const struct sknl_err *err, char *buf, size_t len)
+{
+	if (!err->msg[0])
+		snprintf(buf, len, "%s", strerror(err->error));
+	else if (err->bad_attr)
+		snprintf(buf, len, "%s (attribute %s)", err->msg, err->bad_attr);
+	else if (err->missing_attr)
+		snprintf(buf, len, "%s (missing attribute %s)", err->msg, err->missing_attr);
+	else
+		snprintf(buf, len, "%s", err->msg);
+}
+
+static int cmd_tablet_add(struct agent *a, const void *body, size_t len, struct sknl_err *err)
+{
+	struct coord_tablet_info t;
+	int rc;
+
+	if (coord_tablet_decode(body, len, &t))
+		return sknl_err_local(err, EINVAL, "malformed tablet (%zu bytes)", len);
+	rc = a->nl->table_add(a->nl_arg, t.table_id, err);
+	if (rc && rc != -EEXIST)
+		return rc;
+	rc = a->nl->tablet_add(a->nl_arg, t.table_id, t.start_hash, t.end_hash, err);
+	if (!rc)
+		agent_log("tablet added: table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64,
+		      t.table_id, t.start_hash, t.end_hash);
+	return rc;
+}
+
+static int cmd_tablet_del(struct agent *a, const void *body, size_t len, struct sknl_err *err)
+{
+	struct coord_tablet_info t;
+	int rc;
+
+	if (coord_tablet_decode(body, len, &t))
+		return sknl_err_local(err, EINVAL, "malformed tablet (%zu bytes)", len);
+	rc = a->nl->tablet_del(a->nl_arg, t.table_id, t.start_hash, t.end_hash, err);
+	if (!rc)
+		agent_log("tablet deleted: table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64,
+		      t.table_id, t.start_hash, t.end_hash);
+	return rc;
+}
+
+static int cmd_table_del(struct agent *a, const void *body, size_t len, struct sknl_err *err)
+{
+	struct coord_table_req t;
+	int rc;
+
+	if (coord_table_decode(body, len, &t))
+		return sknl_err_local(err, EINVAL, "malformed table (%zu bytes)", len);
+	free(t.nodes);
+	rc = a->nl->table_del(a->nl_arg, t.table_id, err);
+	if (!rc)
+		agent_log("table deleted: %" PRIu64, t.table_id);
+	return rc;
+}
+
+/* The record goes to the module as the coordinator sent it. */
+static int cmd_migrate_start(struct agent *a, const void *body, size_t len,
+			     struct sknl_err *err)
+{
+	struct skv_migration m;
+	char host[SKV_MIG_ADDR_MAX];
+	uint16_t port;
+	int rc;
+
+	if (coord_mig_decode(body, len, &m))
+		return sknl_err_local(err, EINVAL, "malformed migration (%zu bytes)", len);
+	if (m.id == 0)
+		return sknl_err_local(err, EINVAL, "migration id 0");
+	if (parse_hostport(m.source, host, sizeof(host), &port))
+		return sknl_err_local(err, EHOSTUNREACH,
+				      "cannot resolve the source address \"%s\"", m.source);
+	rc = a->nl->migrate_start(a->nl_arg, &m, err);
+	if (!rc)
+		agent_log("migration %" PRIu64 ": started, table %" PRIu64 " 0x%016" PRIx64
+			  "-0x%016" PRIx64 " from %s (%s)", m.id, m.table_id, m.start_hash,
+			  m.end_hash, m.source, sknl_mig_mode_name(m.mode));
+	return rc;
+}
+
+static int cmd_migrate_cancel(struct agent *a, const void *body, size_t len,
+			      struct sknl_err *err)
+{
+	uint64_t id;
+	int rc;
+
+	if (coord_id_decode(body, len, &id))
+		return sknl_err_local(err, EINVAL, "malformed migration id (%zu bytes)", len);
+	rc = a->nl->migrate_cancel(a->nl_arg, id, err);
+	if (!rc)
+		agent_log("migration %" PRIu64 ": cancel requested", id);
+	return rc;
+}
+
+static const struct {
+	uint8_t op;
+	const char *name;
+	int (*fn)(struct agent *a, const void *body, size_t len, struct sknl_err *err);
+} commands[] = {
+	{ SKV_COORD_OP_NODE_TABLET_ADD, "tablet-add", cmd_tablet_add },
+	{ SKV_COORD_OP_NODE_TABLET_DEL, "tablet-del", cmd_tablet_del },
+	{ SKV_COORD_OP_NODE_TABLE_DEL, "table-del", cmd_table_del },
+	{ SKV_COORD_OP_NODE_MIGRATE_START, "migrate-start", cmd_migrate_start },
+	{ SKV_COORD_OP_NODE_MIGRATE_CANCEL, "migrate-cancel", cmd_migrate_cancel },
+};
+
+void handle_request(struct agent *a, const struct coord_hdr *h, const uint8_t *body)
+{
+	struct sknl_err err = { 0 };
+	const char *name = NULL;
+	int rc = -EOPNOTSUPP;
+
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (commands[i].op == h->opcode) {
+			name = commands[i].name;
+			rc = commands[i].fn(a, body, h->body_len, &err);
+			break;
+		}
+	}
+	if (!name) {
+		sknl_err_local(&err, EOPNOTSUPP, "opcode %u is not a node command", h->opcode);
+		rc = -EOPNOTSUPP;
+	}
+	if (!rc) {
+		rc = coord_frame_append(&a->out, h->opcode, SKV_COORD_F_REPLY, 0, h->request_id,
+					NULL, 0);
+	} else {
+		char msg[512];
+
+		if (!err.error)
+			err.error = -rc;
+		err_text(&err, msg, sizeof(msg));
+		agent_log("%s (request %" PRIu64 "): %s: %s", name ? name : "command",
+		      h->request_id, strerror(err.error), msg);
+		rc = coord_frame_append_error(&a->out, h->opcode, h->request_id, err.error, msg);
+	}
+	if (rc)
+		agent_log("cannot queue a reply: %s", strerror(-rc));
+}
+
+void handle_reply(struct agent *a, const struct coord_hdr *h, const uint8_t *body)
+{
+	if (a->cs == C_REGISTERING && h->request_id == a->register_id) {
+		if (h->opcode != SKV_COORD_OP_NODE_REGISTER || h->status) {
+			agent_log("coordinator refused the registration: %s",
+			      coord_error_msg(h->status, body, h->body_len));
+			conn_close(a, NULL);
+			return;
+		}
+		a->cs = C_READY;
+		a->backoff = a->backoff_min;
+		a->announced_down = false;
+		agent_log("registered with the coordinator %s:%u as node %" PRIu32 " (data %s)",
+		      a->coord_host, a->coord_port, a->o->node_id, a->data_addr);
+		mig_report_all(a);
+		return;
+	}
+	if (h->status)
+		agent_log("coordinator: reply to request %" PRIu64 " (opcode %u): %s", h->request_id,
+		      h->opcode, coord_error_msg(h->status, body, h->body_len));
+}
+

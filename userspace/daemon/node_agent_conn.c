@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The node agent's coordinator connection (see node_agent_int.h):
+ * non-blocking, buffered both ways, frames by coord_proto; it registers the
+ * node, and reconnects with a doubling backoff when the coordinator goes.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "node_agent_int.h"
+
+/* A coordinator that stops reading is dropped when this much waits for it. */
+#define OUT_MAX			(8u << 20)
+#define READ_CHUNK		65536
+
+void conn_close(struct agent *a, const char *why)
+{
+	if (a->fd >= 0) {
+		if (why && (a->cs == C_READY || a->cs == C_REGISTERING))
+			agent_log("lost the coordinator: %s", why);
+		close(a->fd);
+	}
+	a->fd = -1;
+	a->cs = C_IDLE;
+	a->in.len = 0;
+	a->out.len = 0;
+	a->retry_at = agent_now_ms() + a->backoff;
+	a->backoff = a->backoff * 2 > a->backoff_max ? a->backoff_max : a->backoff * 2;
+}
+
+static void conn_register(struct agent *a)
+{
+	struct coord_node_info n = { .id = a->o->node_id };
+	struct coord_buf body;
+	int rc;
+
+	coord_buf_init(&body);
+	snprintf(n.addr, sizeof(n.addr), "%s", a->data_addr);
+	rc = coord_node_encode(&body, &n);
+	a->register_id = a->next_id++;
+	if (!rc)
+		rc = coord_frame_append(&a->out, SKV_COORD_OP_NODE_REGISTER, 0, 0,
+					a->register_id, body.p, body.len);
+	coord_buf_free(&body);
+	if (rc) {
+		agent_log("cannot build NODE_REGISTER: %s", strerror(-rc));
+		conn_close(a, NULL);
+		return;
+	}
+	a->cs = C_REGISTERING;
+}
+
+void conn_start(struct agent *a)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL;
+	char port[8];
+	int fd, one = 1, rc;
+
+	snprintf(port, sizeof(port), "%u", a->coord_port);
+	rc = getaddrinfo(a->coord_host, port, &hints, &res);
+	if (rc || !res) {
+		if (!a->announced_down)
+			agent_log("cannot resolve the coordinator %s: %s", a->coord_host,
+			      rc ? gai_strerror(rc) : "no address");
+		a->announced_down = true;
+		conn_close(a, NULL);
+		return;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		agent_log("socket: %s", strerror(errno));
+		freeaddrinfo(res);
+		conn_close(a, NULL);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	rc = connect(fd, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	a->fd = fd;
+	if (rc == 0) {
+		conn_register(a);
+	} else if (errno == EINPROGRESS) {
+		a->cs = C_CONNECTING;
+	} else {
+		if (!a->announced_down)
+			agent_log("cannot connect to the coordinator %s:%u: %s (retrying)",
+			      a->coord_host, a->coord_port, strerror(errno));
+		a->announced_down = true;
+		conn_close(a, NULL);
+	}
+}
+
+void conn_connected(struct agent *a)
+{
+	int e = 0;
+	socklen_t l = sizeof(e);
+
+	if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &e, &l) || e) {
+		if (!a->announced_down)
+			agent_log("cannot connect to the coordinator %s:%u: %s (retrying)",
+			      a->coord_host, a->coord_port, strerror(e ? e : errno));
+		a->announced_down = true;
+		conn_close(a, NULL);
+		return;
+	}
+	conn_register(a);
+}
+
+void conn_write(struct agent *a)
+{
+	while (a->fd >= 0 && a->out.len) {
+		ssize_t n = send(a->fd, a->out.p, a->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			conn_close(a, strerror(errno));
+			return;
+		}
+		coord_buf_consume(&a->out, (size_t)n);
+	}
+}
+
+void conn_read(struct agent *a)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (coord_buf_reserve(&a->in, READ_CHUNK)) {
+			conn_close(a, "out of memory");
+			return;
+		}
+		n = recv(a->fd, a->in.p + a->in.len, READ_CHUNK, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			conn_close(a, n ? strerror(errno) : "connection closed");
+			return;
+		}
+		a->in.len += (size_t)n;
+	}
+	/* Whole frames, in order; a request's reply is queued before the next. */
+	while (a->fd >= 0) {
+		struct coord_hdr h;
+		size_t flen;
+		int rc = coord_frame_peek(a->in.p, a->in.len, &h, &flen);
+
+		if (rc < 0) {
+			conn_close(a, "malformed frame");
+			return;
+		}
+		if (rc == 0)
+			break;
+		if (h.flags & SKV_COORD_F_REPLY)
+			handle_reply(a, &h, a->in.p + COORD_HDR_LEN);
+		else
+			handle_request(a, &h, a->in.p + COORD_HDR_LEN);
+		if (a->fd < 0)
+			return;
+		coord_buf_consume(&a->in, flen);
+	}
+	if (a->out.len > OUT_MAX)
+		conn_close(a, "the coordinator does not read its replies");
+}
+

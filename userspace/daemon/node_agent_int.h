@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The node agent's own (see node_agent.h), split along its seams:
+ *
+ *   node_agent.c       logging, start-up (the listener) and the ppoll() loop
+ *   node_agent_nl.c    the real module: node_agent_nl_ops on libskvnl
+ *   node_agent_conn.c  the coordinator connection: connect, register, I/O
+ *   node_agent_cmd.c   the coordinator's NODE_* commands and the replies
+ *   node_agent_mig.c   the migrations seen and their MIG_REPORTs
+ */
+#ifndef SKV_NODE_AGENT_INT_H
+#define SKV_NODE_AGENT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coord_proto.h"
+#include "node_agent.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+struct mig_entry {
+	struct skv_migration m;	/* as the module last told it */
+	bool reported;		/* m's state has been sent on this connection */
+	uint32_t reported_state;
+	uint64_t last_report_ms;
+	bool pending;		/* progress held back by the rate limit */
+};
+
+enum conn_state { C_IDLE, C_CONNECTING, C_REGISTERING, C_READY };
+
+struct agent {
+	const struct node_agent_opts *o;
+	const struct node_agent_nl_ops *nl;
+	void *nl_arg;
+	unsigned int progress_ms, backoff_min, backoff_max, backoff;
+
+	char data_addr[SKV_COORD_ADDR_MAX];
+	char coord_host[256];
+	uint16_t coord_port;
+
+	int fd;
+	enum conn_state cs;
+	struct coord_buf in, out;
+	uint64_t next_id;
+	uint64_t register_id;
+	uint64_t retry_at;
+	bool announced_down;	/* "coordinator unreachable" logged once per outage */
+
+	struct mig_entry *migs;
+	size_t nmigs, cap;
+};
+
+/* node_agent.c: "TIME steadykvd[node N]: TEXT" on stderr. */
+void agent_log_line(const char *text);
+void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t agent_now_ms(void);
+
+/* node_agent_nl.c: the module through libskvnl. */
+extern const struct node_agent_nl_ops agent_real_nl_ops;
+/* What agent_real_nl_ops' arg points at. */
+struct agent_real_nl {
+	struct sknl req;
+	struct sknl ev;
+};
+
+/* node_agent_conn.c */
+void conn_start(struct agent *a);
+void conn_connected(struct agent *a);
+void conn_read(struct agent *a);
+void conn_write(struct agent *a);
+void conn_close(struct agent *a, const char *why);
+
+/* node_agent_cmd.c: a request or a reply frame from the coordinator. */
+void handle_request(struct agent *a, const struct coord_hdr *h, const uint8_t *body);
+void handle_reply(struct agent *a, const struct coord_hdr *h, const uint8_t *body);
+
+/* node_agent_mig.c */
+/* A view of a migration from an event or a dump; stale views are dropped. */
+void mig_update(void *ctx, const struct skv_migration *m);
+/* Read every migration again (start, overrun, registration); 0 or -1. */
+int mig_resync(struct agent *a);
+/* After (re)registration: the coordinator hears about every migration again. */
+void mig_report_all(struct agent *a);
+/* Send the held-back reports that are due. */
+void mig_flush_pending(struct agent *a);
+/* Milliseconds until the next held-back report is due; -1 if none. */
+int64_t mig_pending_wait(const struct agent *a);
+
+#endif
