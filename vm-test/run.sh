@@ -179,7 +179,9 @@ qemu_args=(
 	-chardev "file,id=console,path=$run_dir/console.log" -serial chardev:console
 	-kernel "$VM_KERNEL" -initrd "$initramfs"
 	# panic=-1 with -no-reboot: a panicking guest ends QEMU at once.
-	-append "console=ttyS0,115200 loglevel=7 panic=-1 kfence.sample_interval=$KFENCE_SAMPLE_MS steadykv.init=$script_dir/guest-init.sh"
+	# no_timer_check: on a loaded host the emulated timer can miss the boot
+	# check ("IO-APIC + timer doesn't work!" panic).
+	-append "console=ttyS0,115200 loglevel=7 panic=-1 no_timer_check kfence.sample_interval=$KFENCE_SAMPLE_MS steadykv.init=$script_dir/guest-init.sh"
 	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
 	-fsdev "local,id=results,path=$run_dir,security_model=none"
