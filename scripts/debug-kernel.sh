@@ -10,7 +10,8 @@
 #   src/              the configured and built tree (KDIR for the module)
 #   vmlinuz           the kernel image
 #   root/lib/modules/ its module tree (modules.builtin for modprobe)
-#   build.log         the last build's output
+#   build.log         the build's output
+#   configured, stamp the config checked; the build finished
 #
 # Usage: debug-kernel.sh [--print]   --print: print DIR if it is built, else fail
 # The build runs under nice -n 19: it takes long and shares the machine.
@@ -108,31 +109,37 @@ if ((${#missing[@]} > 0)); then
 fi
 
 start=$(date +%s)
-rm -rf "$dir"
-mkdir -p "$dir/src"
 log=$dir/build.log
+# A configured tree whose build was interrupted is resumed: make picks up
+# where it stopped.
+if [[ ! -f $dir/configured || $(<"$dir/configured") != "$want" ]]; then
+	rm -rf "$dir"
+	mkdir -p "$dir/src"
+	printf 'debug-kernel: configuring %s in %s (log: %s)\n' "$srcver" "$dir" "$log" >&2
+	{
+		tar -xJf "$tarball" -C "$dir/src" --strip-components=1
+
+		fragment=$dir/steadykv-debug.config
+		printf '%s\n' "$fragment_text" >"$fragment"
+		make -C "$dir/src" x86_64_defconfig kvm_guest.config
+		(cd "$dir/src" && scripts/kconfig/merge_config.sh -m .config "$fragment")
+		make -C "$dir/src" olddefconfig
+	} >"$log" 2>&1 || die "configuring failed, see $log"
+
+	bad=()
+	for opt in "${CONFIG_WANTED[@]}"; do
+		name=${opt%%=*} value=${opt#*=}
+		if [[ $value == n ]]; then
+			! grep -q "^CONFIG_$name=" "$dir/src/.config" || bad+=("$opt")
+		else
+			grep -qxF "CONFIG_$name=$value" "$dir/src/.config" || bad+=("$opt")
+		fi
+	done
+	((${#bad[@]} == 0)) || die "the kernel config lacks: ${bad[*]} (see $dir/src/.config)"
+	printf '%s\n' "$want" >"$dir/configured"
+fi
+
 printf 'debug-kernel: building %s in %s (log: %s)\n' "$srcver" "$dir" "$log" >&2
-{
-	tar -xJf "$tarball" -C "$dir/src" --strip-components=1
-
-	fragment=$dir/steadykv-debug.config
-	printf '%s\n' "$fragment_text" >"$fragment"
-	make -C "$dir/src" x86_64_defconfig kvm_guest.config
-	(cd "$dir/src" && scripts/kconfig/merge_config.sh -m .config "$fragment")
-	make -C "$dir/src" olddefconfig
-} >"$log" 2>&1 || die "configuring failed, see $log"
-
-bad=()
-for opt in "${CONFIG_WANTED[@]}"; do
-	name=${opt%%=*} value=${opt#*=}
-	if [[ $value == n ]]; then
-		! grep -q "^CONFIG_$name=" "$dir/src/.config" || bad+=("$opt")
-	else
-		grep -qxF "CONFIG_$name=$value" "$dir/src/.config" || bad+=("$opt")
-	fi
-done
-((${#bad[@]} == 0)) || die "the kernel config lacks: ${bad[*]} (see $dir/src/.config)"
-
 jobs=$(nproc)
 nice -n 19 make -C "$dir/src" -j"$jobs" bzImage modules >>"$log" 2>&1 ||
 	die "the build failed, see $log"
