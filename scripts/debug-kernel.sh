@@ -92,7 +92,10 @@ fi
 mkdir -p "$cache"
 # One builder per machine; the others wait and then find it built.
 exec {lock_fd}>"$cache/.debug-kernel.lock"
-flock "$lock_fd"
+if ! flock -n "$lock_fd"; then
+	printf 'debug-kernel: waiting for the build under way (%s)\n' "$dir/build.log" >&2
+	flock "$lock_fd"
+fi
 if built; then
 	printf '%s\n' "$dir"
 	exit 0
