@@ -10,7 +10,7 @@ BUILD := $(CURDIR)/build
 export KVER
 
 .PHONY: all deps module userspace linux-src selftests host-test check vm-check \
-	demo tour bench-node bench-core lint nl-gen clean help
+	check-debug demo tour bench-node bench-core lint nl-gen clean help
 
 all: module userspace selftests
 
@@ -19,6 +19,7 @@ help:
 	@echo "make            build steadykv.ko, userspace programs, selftests"
 	@echo "make host-test  fast host-only tests (store core, client library)"
 	@echo "make check      host tests, then the VM suite; ends 'N passed, N failed'"
+	@echo "make check-debug the VM suite on a debug kernel, then with allocation failures"
 	@echo "make demo       the migration experiment beside Redis Cluster (build/demo/)"
 	@echo "make tour       boot a guest, start three nodes, store and read keys"
 	@echo "make lint       checkpatch on kmod/ and include/, cppcheck on userspace/"
@@ -51,6 +52,11 @@ check: all
 # The VM suite alone (after `make`).
 vm-check:
 	@bash scripts/check.sh --vm-only
+
+# The VM suite on a debug kernel (KASAN, UBSAN, lockdep, kmemleak, KFENCE),
+# then with allocation failures injected; the kernel is built once per machine.
+check-debug: all
+	@bash scripts/check-debug.sh
 
 demo: all
 	@bash scripts/demo.sh

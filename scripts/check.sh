@@ -21,7 +21,7 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
-out=build/check
+out=${STEADYKV_CHECK_OUT:-build/check} # check-debug.sh keeps its own
 mode=all
 case "${1:-}" in
 --host-only) mode=host ;;

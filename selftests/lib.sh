@@ -179,7 +179,7 @@ skv_unload_module() {
 }
 
 # Kernel log lines that mean trouble (same list as vm-test/run.sh).
-SKV_KERNEL_PROBLEMS='Oops|BUG:|WARNING:|KFENCE:|hung_task|blocked for more than|rcu_sched self-detected stall|rcu: INFO:|RCU stall|Kernel panic|general protection fault|UBSAN:|KASAN:|refcount_t:|list_add corruption|list_del corruption|slab-out-of-bounds'
+SKV_KERNEL_PROBLEMS='Oops|BUG:|WARNING:|KFENCE:|hung_task|blocked for more than|rcu_sched self-detected stall|rcu: INFO:|RCU stall|Kernel panic|general protection fault|UBSAN:|KASAN:|refcount_t:|list_add corruption|list_del corruption|slab-out-of-bounds|suspected memory leak|leak detector disabled|INFO: trying to register non-static key'
 
 SKV_DMESG_MARK=0
 

@@ -15,8 +15,12 @@ log() { printf 'steadykv-guest: %s\n' "$*"; }
 
 # shellcheck disable=SC2317 # called from the EXIT trap
 power_off() {
+	# PID 1 must never exit (the kernel would panic), so wait for the end
+	# and let nothing fail meanwhile: once the power-off has begun, a program
+	# started from the 9p root may die of SIGBUS.
+	set +e
+	trap - ERR
 	sync
-	# PID 1 must never exit (the kernel would panic), so wait for the end.
 	echo o >/proc/sysrq-trigger 2>/dev/null || busybox poweroff -f
 	while :; do sleep 60; done
 }
@@ -46,6 +50,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
+# What udev would add: bash's process substitution needs /dev/fd.
+ln -sfn /proc/self/fd /dev/fd
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /tmp
@@ -56,15 +62,31 @@ mkdir -p "$RESULTS"
 # can stream output.log while the command runs.
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results "$RESULTS"
 
+# A memory error must be caught, not only an oops: KFENCE samples in every
+# guest (run.sh sets the interval), so a kernel without it fails the run.
+kfence_interval=/sys/module/kfence/parameters/sample_interval
+[[ -r $kfence_interval ]] || die "KFENCE is not built into kernel $(uname -r)"
+grep -qsx 'enabled: 1' /sys/kernel/debug/kfence/stats ||
+	die "KFENCE is off (sample_interval $(<"$kfence_interval") ms)"
+
 # Detect hung tasks well within run.sh's timeout; keep the log on lockups and
 # oopses rather than panicking.
 set_sysctl kernel.hung_task_timeout_secs 30
 set_sysctl kernel.softlockup_panic 0
 set_sysctl kernel.panic_on_oops 0
 
-# Written by run.sh: WORKDIR, VM_HOSTNAME, NICS and the CMD array.
+# Written by run.sh: WORKDIR, VM_HOSTNAME, NICS, VM_MODDIR and the
+# GUEST_ENV and CMD arrays.
 # shellcheck source=/dev/null
 source "$RESULTS/job.env"
+
+# A kernel other than Debian's keeps its modules outside /lib/modules; link
+# them in so modprobe finds them (and modules.builtin, for built-in ones).
+kmods=/lib/modules/$(uname -r)
+if [[ ! -e $kmods ]]; then
+	[[ -d $VM_MODDIR ]] || die "no module tree for $(uname -r) ($VM_MODDIR)"
+	ln -s "$VM_MODDIR" "$kmods"
+fi
 
 hostname "$VM_HOSTNAME"
 ip link set lo up
@@ -94,14 +116,31 @@ fi
 
 cd "$WORKDIR" 2>/dev/null || die "working directory $WORKDIR does not exist in the guest"
 
+# A kernel with kmemleak (the debug kernel): forget what boot left behind,
+# so that a leak reported at the end is one the command made.
+kmemleak=/sys/kernel/debug/kmemleak
+if [[ -w $kmemleak ]]; then
+	echo scan >"$kmemleak"
+	echo clear >"$kmemleak"
+fi
+
 read -r uptime _ </proc/uptime
 log "running the command (guest uptime $uptime s)"
 # Files the command writes under $STEADYKV_RESULTS appear in the run directory.
 : >"$RESULTS/started"
 status=0
-env -i PATH="$PATH" HOME=/root TERM=dumb STEADYKV_RESULTS="$RESULTS" "${CMD[@]}" \
+env -i PATH="$PATH" HOME=/root TERM=dumb STEADYKV_RESULTS="$RESULTS" "${GUEST_ENV[@]}" "${CMD[@]}" \
 	</dev/null >"$RESULTS/output.log" 2>&1 || status=$?
 log "command exited with status $status"
+
+# Two scans: the second clears objects only in flight during the first;
+# run.sh fails the run when kmemleak.log is not empty.
+if [[ -w $kmemleak ]]; then
+	log "kmemleak scan"
+	echo scan >"$kmemleak"
+	echo scan >"$kmemleak"
+	cat "$kmemleak" >"$RESULTS/kmemleak.log"
+fi
 
 dmesg >"$RESULTS/dmesg.log" || true
 echo "$status" >"$RESULTS/status.tmp"

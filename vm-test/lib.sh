@@ -8,23 +8,39 @@ vm_die() {
 	exit 125
 }
 
-# Set VM_KVER, VM_KERNEL and VM_MODDIR for the guest kernel: STEADYKV_KVER if
-# set, else the newest installed Debian 6.12 kernel that has both an image and
-# a module tree (a half-installed kernel must not be picked).
+# Set VM_KVER, VM_KERNEL, VM_MODROOT and VM_MODDIR for the guest kernel.
+# Default: STEADYKV_KVER if set, else the newest installed Debian 6.12 kernel
+# that has both an image and a module tree (a half-installed kernel must not
+# be picked), with its modules in /lib/modules. Another kernel (the debug
+# kernel of `make check-debug`): STEADYKV_VM_KERNEL=IMAGE and
+# STEADYKV_VM_MODROOT=DIR, its modules installed in DIR/lib/modules/KVER
+# (make modules_install INSTALL_MOD_PATH=DIR).
+# shellcheck disable=SC2034 # the VM_* variables are used by the sourcing scripts
 vm_find_kernel() {
-	local kver=${STEADYKV_KVER:-} dir
-	if [[ -z $kver ]]; then
-		kver=$(
-			for dir in /lib/modules/6.12*-amd64; do
-				[[ -d $dir && -e /boot/vmlinuz-${dir##*/} ]] && printf '%s\n' "${dir##*/}"
-			done | sort -V | tail -n 1
-		)
-		[[ -n $kver ]] || vm_die "no 6.12 kernel found (want /boot/vmlinuz-6.12*-amd64 and /lib/modules/6.12*-amd64; install linux-image-amd64 6.12 or set STEADYKV_KVER)"
+	local kver=${STEADYKV_KVER:-} dir trees
+	VM_MODROOT=${STEADYKV_VM_MODROOT:-}
+	if [[ -n ${STEADYKV_VM_KERNEL:-} ]]; then
+		[[ -n $VM_MODROOT ]] || vm_die "STEADYKV_VM_KERNEL needs STEADYKV_VM_MODROOT (its modules_install directory)"
+		trees=("$VM_MODROOT"/lib/modules/*/)
+		[[ ${#trees[@]} -eq 1 && -d ${trees[0]} ]] ||
+			vm_die "want exactly one module tree in $VM_MODROOT/lib/modules"
+		dir=${trees[0]%/}
+		VM_KVER=${dir##*/}
+		VM_KERNEL=$STEADYKV_VM_KERNEL
+		VM_MODDIR=$dir
+	else
+		if [[ -z $kver ]]; then
+			kver=$(
+				for dir in /lib/modules/6.12*-amd64; do
+					[[ -d $dir && -e /boot/vmlinuz-${dir##*/} ]] && printf '%s\n' "${dir##*/}"
+				done | sort -V | tail -n 1
+			)
+			[[ -n $kver ]] || vm_die "no 6.12 kernel found (want /boot/vmlinuz-6.12*-amd64 and /lib/modules/6.12*-amd64; install linux-image-amd64 6.12 or set STEADYKV_KVER)"
+		fi
+		VM_KVER=$kver
+		VM_KERNEL=/boot/vmlinuz-$kver
+		VM_MODDIR=/lib/modules/$kver
 	fi
-	# shellcheck disable=SC2034 # used by the sourcing scripts
-	VM_KVER=$kver
-	VM_KERNEL=/boot/vmlinuz-$kver
-	VM_MODDIR=/lib/modules/$kver
 	[[ -r $VM_KERNEL ]] || vm_die "kernel image $VM_KERNEL missing or unreadable"
 	[[ -d $VM_MODDIR ]] || vm_die "module tree $VM_MODDIR missing"
 }

@@ -6,7 +6,7 @@
 # Cached: rebuilt only when missing, when the kernel version changed, or when
 # this script (which embeds /init) changed. Safe to run concurrently.
 #
-# Usage: mkinitramfs.sh OUT_DIR      (kernel: STEADYKV_KVER or newest 6.12)
+# Usage: mkinitramfs.sh OUT_DIR      (kernel: as vm_find_kernel in lib.sh picks)
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -33,7 +33,9 @@ vm_find_kernel
 mkdir -p "$out_dir"
 image=$out_dir/initramfs.cpio.gz
 stamp=$out_dir/initramfs.stamp
-want="kver=$VM_KVER script=$(sha256sum <"${BASH_SOURCE[0]}" | cut -d' ' -f1)"
+modprobe_root=()
+[[ -z $VM_MODROOT ]] || modprobe_root=(--dirname "$VM_MODROOT")
+want="kver=$VM_KVER modroot=$VM_MODROOT script=$(sha256sum <"${BASH_SOURCE[0]}" | cut -d' ' -f1)"
 
 # Serialise concurrent builders; the loser then finds the image up to date.
 exec {lock_fd}>"$out_dir/.lock"
@@ -53,10 +55,11 @@ for applet in $("$busybox" --list); do
 done
 
 # Decompress each module and its dependencies (Debian ships them xz'd and
-# busybox insmod cannot read that); modules built into the kernel are skipped.
+# busybox insmod cannot read that); modules built into the kernel (as in the
+# debug kernel) are skipped.
 declare -A seen=()
 for module in "${STAGE1_MODULES[@]}"; do
-	deps=$(modprobe --set-version "$VM_KVER" --show-depends "$module") ||
+	deps=$(modprobe "${modprobe_root[@]}" --set-version "$VM_KVER" --show-depends "$module") ||
 		vm_die "module $module not found for kernel $VM_KVER"
 	while read -r kind path _; do
 		[[ $kind == insmod && -z ${seen[$path]:-} ]] || continue

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Run a command inside a fresh QEMU guest booted on Debian's 6.12 kernel, with
-# the host root shared read-only (writes land in a throw-away overlay). The run
-# fails if the command fails, if the guest never reports back, or if the guest
-# kernel log shows a problem (oops, WARNING, hung task, ...). See README.md.
+# Run a command inside a fresh QEMU guest booted on Debian's 6.12 kernel (or
+# the debug kernel, see lib.sh), with the host root shared read-only (writes
+# land in a throw-away overlay) and KFENCE sampling. The run fails if the
+# command fails, if the guest never reports back, or if the guest kernel log
+# shows a problem (oops, WARNING, KFENCE or KASAN report, hung task, kmemleak
+# report, ...). See README.md.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -16,7 +18,12 @@ readonly KERNEL_PROBLEMS=(
 	'rcu_sched self-detected stall' 'rcu: INFO:' 'RCU stall' 'Kernel panic'
 	'general protection fault' 'UBSAN:' 'KASAN:' 'refcount_t:'
 	'list_add corruption' 'list_del corruption' 'slab-out-of-bounds'
+	'suspected memory leak' 'leak detector disabled'
+	'INFO: trying to register non-static key'
 )
+# KFENCE samples one allocation in each interval (ms). Debian builds it in but
+# boots with 0 (off); 10 ms catches far more under TCG at no cost worth noting.
+readonly KFENCE_SAMPLE_MS=10
 readonly MCAST_GROUP=230.0.0.1
 
 usage() {
@@ -38,6 +45,15 @@ options:
   --workdir DIR       directory to run COMMAND in (default: current directory)
   --kvm               use KVM instead of TCG emulation
   -h, --help          this text
+
+environment:
+  STEADYKV_VM_KERNEL, STEADYKV_VM_MODROOT
+                      boot this kernel image, its modules installed under
+                      MODROOT/lib/modules/KVER (default: Debian's 6.12)
+  STEADYKV_GUEST_ENV  "VAR=VALUE ..." added to COMMAND's environment
+  STEADYKV_VM_TIMEOUT_SCALE
+                      multiply --timeout by this (slow debug kernels)
+  STEADYKV_BUILD      where logs go (default: the repo's build/)
 
 exit status: COMMAND's; 1 if it passed but the kernel log shows a problem;
 124 on timeout; 125 if the guest never reported a status or could not be
@@ -91,6 +107,13 @@ while (($# > 0)); do
 done
 (($# > 0)) || usage_error "no command given"
 [[ -n $name ]] || name=run-$(date +%Y%m%d-%H%M%S)-$$
+timeout_scale=${STEADYKV_VM_TIMEOUT_SCALE:-1}
+need_num STEADYKV_VM_TIMEOUT_SCALE "$timeout_scale" 1 100
+timeout_s=$((timeout_s * timeout_scale))
+read -r -a guest_env <<<"${STEADYKV_GUEST_ENV:-}"
+for var in "${guest_env[@]}"; do
+	[[ $var =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || usage_error "STEADYKV_GUEST_ENV: $var is not VAR=VALUE"
+done
 
 command -v qemu-system-x86_64 >/dev/null || vm_die "qemu-system-x86_64 not found (install qemu-system-x86)"
 vm_find_kernel
@@ -117,8 +140,9 @@ esac
 build_dir=${STEADYKV_BUILD:-$script_dir/../build}
 mkdir -p "$build_dir/vm"
 build_dir=$(cd "$build_dir" && pwd -P)
-"$script_dir/mkinitramfs.sh" "$build_dir/vm/.initramfs"
-initramfs=$build_dir/vm/.initramfs/initramfs.cpio.gz
+# One image per kernel, so runs on different kernels do not rebuild in turn.
+"$script_dir/mkinitramfs.sh" "$build_dir/vm/.initramfs-$VM_KVER"
+initramfs=$build_dir/vm/.initramfs-$VM_KVER/initramfs.cpio.gz
 
 # The run directory doubles as the guest's writable "results" share.
 run_dir=$build_dir/vm/$name
@@ -132,6 +156,12 @@ find "$run_dir" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf -- {} +
 	printf 'WORKDIR_SHARE=%q\n' "$workdir_share"
 	printf 'VM_HOSTNAME=%q\n' "$name"
 	printf 'NICS=%q\n' "${#mcast_ports[@]}"
+	printf 'VM_MODDIR=%q\n' "$VM_MODDIR"
+	printf 'GUEST_ENV=('
+	for var in "${guest_env[@]}"; do
+		printf ' %q' "$var"
+	done
+	printf ' )\n'
 	printf 'CMD=('
 	printf ' %q' "$@"
 	printf ' )\n'
@@ -149,7 +179,9 @@ qemu_args=(
 	-chardev "file,id=console,path=$run_dir/console.log" -serial chardev:console
 	-kernel "$VM_KERNEL" -initrd "$initramfs"
 	# panic=-1 with -no-reboot: a panicking guest ends QEMU at once.
-	-append "console=ttyS0,115200 loglevel=7 panic=-1 steadykv.init=$script_dir/guest-init.sh"
+	# no_timer_check: on a loaded host the emulated timer can miss the boot
+	# check ("IO-APIC + timer doesn't work!" panic).
+	-append "console=ttyS0,115200 loglevel=7 panic=-1 no_timer_check kfence.sample_interval=$KFENCE_SAMPLE_MS steadykv.init=$script_dir/guest-init.sh"
 	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
 	-fsdev "local,id=results,path=$run_dir,security_model=none"
@@ -243,6 +275,11 @@ grep_args=()
 for pattern in "${KERNEL_PROBLEMS[@]}"; do
 	grep_args+=(-e "$pattern")
 done
+if [[ -s $run_dir/kmemleak.log ]]; then
+	say "FAIL: kmemleak reports leaks ($run_dir/kmemleak.log):"
+	head -n 100 "$run_dir/kmemleak.log" >&2
+	((rc != 0)) || rc=1
+fi
 if grep -q -F "${grep_args[@]}" "$run_dir/console.log" 2>/dev/null; then
 	say "FAIL: the guest kernel log reports problems ($run_dir/console.log):"
 	{ grep -n -F -B 3 -A 12 "${grep_args[@]}" "$run_dir/console.log" || true; } |
