@@ -52,6 +52,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "parse.h"
 #include "skv_util.h"
 
 static char ip[64];
@@ -65,13 +66,8 @@ static void usage(void)
 
 static void parse_addr(const char *s)
 {
-	const char *c = strrchr(s, ':');
-
-	if (!c || c - s >= (long)sizeof(ip))
+	if (parse_hostport(s, ip, sizeof(ip), &port))
 		usage();
-	memcpy(ip, s, c - s);
-	ip[c - s] = 0;
-	port = atoi(c + 1);
 }
 
 static int connect_or_die(void)
@@ -370,7 +366,7 @@ static void print_mig(const struct skv_migration *m)
 {
 	printf("%s error=%llu permille=%llu records=%llu replayed=%llu pulls=%llu "
 	       "prio-pulls=%llu prio-keys=%llu owned-us=%llu elapsed-us=%llu msg=%s\n",
-	       sknl_mig_state_name(m->state), (unsigned long long)m->error,
+	       skv_mig_state_str(m->state), (unsigned long long)m->error,
 	       (unsigned long long)m->progress_permille,
 	       (unsigned long long)m->records_pulled,
 	       (unsigned long long)m->records_replayed, (unsigned long long)m->pulls,
@@ -398,7 +394,7 @@ static void migrate_event(const struct sknl_event *ev, void *arg)
 	if (ev->cmd != STEADYKV_CMD_MIGRATE_NTF || ev->malformed || ev->mig.id != w->id ||
 	    w->ended)
 		return;
-	printf("ntf %s %llu\n", sknl_mig_state_name(ev->mig.state),
+	printf("ntf %s %llu\n", skv_mig_state_str(ev->mig.state),
 	       (unsigned long long)ev->mig.progress_permille);
 	fflush(stdout);
 	w->ended = skv_mig_state_final(ev->mig.state);
@@ -504,7 +500,7 @@ static int migrate(int argc, char **argv)
 			err = sknl_migrate_get(&nl, id, &mi, &res);
 			if (err)
 				return nl_failed("migrate-get", err, &res);
-			state = sknl_mig_state_name(mi.state);
+			state = skv_mig_state_str(mi.state);
 			if (argc == 4) {
 				if (!strcmp(state, "done") || !strcmp(state, "cancelled") ||
 				    !strcmp(state, "failed"))

@@ -36,19 +36,19 @@ static inline const char *skv_mig_mode_name(uint32_t mode)
 	return mode < sizeof(names) / sizeof(names[0]) ? names[mode] : NULL;
 }
 
-/* For printing: the name, or "?" for a value the enum does not have. */
+/* For printing: the name, or "unknown" for a value the enum does not have. */
 static inline const char *skv_mig_state_str(uint32_t state)
 {
 	const char *name = skv_mig_state_name(state);
 
-	return name ? name : "?";
+	return name ? name : "unknown";
 }
 
 static inline const char *skv_mig_mode_str(uint32_t mode)
 {
 	const char *name = skv_mig_mode_name(mode);
 
-	return name ? name : "?";
+	return name ? name : "unknown";
 }
 
 #endif /* SKV_MIG_NAMES_H */

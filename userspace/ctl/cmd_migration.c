@@ -95,8 +95,8 @@ void show_migration(struct ctl *c, const struct skv_migration *m, bool one_line)
 			json_key_of(key, sizeof(key), name);
 			switch (mig_fields[i].kind) {
 			case K_HASH: json_kv_hex64(&c->j, key, v); break;
-			case K_MODE: json_kv_str(&c->j, key, sknl_mig_mode_name((uint32_t)v)); break;
-			case K_STATE: json_kv_str(&c->j, key, sknl_mig_state_name((uint32_t)v)); break;
+			case K_MODE: json_kv_str(&c->j, key, skv_mig_mode_str((uint32_t)v)); break;
+			case K_STATE: json_kv_str(&c->j, key, skv_mig_state_str((uint32_t)v)); break;
 			case K_BOOL: json_kv_bool(&c->j, key, v != 0); break;
 			default: json_kv_u64(&c->j, key, v); break;
 			}
@@ -109,8 +109,8 @@ void show_migration(struct ctl *c, const struct skv_migration *m, bool one_line)
 		first = false;
 		switch (mig_fields[i].kind) {
 		case K_HASH: fprintf(f, "0x%016" PRIx64, v); break;
-		case K_MODE: fputs(sknl_mig_mode_name((uint32_t)v), f); break;
-		case K_STATE: fputs(sknl_mig_state_name((uint32_t)v), f); break;
+		case K_MODE: fputs(skv_mig_mode_str((uint32_t)v), f); break;
+		case K_STATE: fputs(skv_mig_state_str((uint32_t)v), f); break;
 		case K_BOOL: fputs(v ? "on" : "off", f); break;
 		case K_ERRNO:
 			fprintf(f, "%" PRIu64, v);
@@ -152,8 +152,8 @@ static void table_row(FILE *f, const struct skv_migration *m)
 		 m->elapsed_us / 1000 % 1000);
 	snprintf(bytes, sizeof(bytes), "%" PRIu64, m->bytes_pulled);
 	fprintf(f, "%-6" PRIu64 " %-6" PRIu64 " %-37s %-22s %-10s %-12s %6s %10s %12s\n", m->id,
-		m->table_id, range, src[0] ? src : "-", sknl_mig_mode_name(m->mode),
-		sknl_mig_state_name(m->state), pct, secs, bytes);
+		m->table_id, range, src[0] ? src : "-", skv_mig_mode_str(m->mode),
+		skv_mig_state_str(m->state), pct, secs, bytes);
 	if (m->error || m->error_msg[0])
 		fprintf(f, "       error %u (%s)%s%s\n", m->error, strerror((int)m->error),
 			m->error_msg[0] ? ": " : "", m->error_msg);
@@ -427,7 +427,7 @@ static void wait_update(struct waiter *w, const struct skv_migration *m)
 	} else {
 		fprintf(c->j.f, "migration %" PRIu64 ": %s %u.%u%% elapsed %" PRIu64 ".%03" PRIu64
 			"s pulled %" PRIu64 " bytes %" PRIu64 " records, replayed %" PRIu64,
-			m->id, sknl_mig_state_name(m->state), m->progress_permille / 10,
+			m->id, skv_mig_state_str(m->state), m->progress_permille / 10,
 			m->progress_permille % 10, m->elapsed_us / 1000000,
 			m->elapsed_us / 1000 % 1000, m->bytes_pulled, m->records_pulled,
 			m->records_replayed);
@@ -494,7 +494,7 @@ static int wait_done(struct waiter *w, struct sknl *nl, struct sknl *ev)
 	if (w->last.state == STEADYKV_MIGRATION_STATE_DONE)
 		return EXIT_OK;
 	fprintf(stderr, "steadykvctl: migration %" PRIu64 " %s", w->id,
-		sknl_mig_state_name(w->last.state));
+		skv_mig_state_str(w->last.state));
 	if (w->last.error)
 		fprintf(stderr, ": %s", strerror((int)w->last.error));
 	if (w->last.error_msg[0])

@@ -92,7 +92,7 @@ static int cmd_migrate_start(struct agent *a, const void *body, size_t len,
 	if (!rc)
 		agent_log("migration %" PRIu64 ": started, table %" PRIu64 " 0x%016" PRIx64
 			  "-0x%016" PRIx64 " from %s (%s)", m.id, m.table_id, m.start_hash,
-			  m.end_hash, m.source, sknl_mig_mode_name(m.mode));
+			  m.end_hash, m.source, skv_mig_mode_str(m.mode));
 	return rc;
 }
 

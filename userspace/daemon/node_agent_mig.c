@@ -50,7 +50,7 @@ static void mig_report(struct agent *a, struct mig_entry *e)
 	}
 	if (!e->reported || e->reported_state != e->m.state)
 		agent_log("migration %" PRIu64 ": reported %s (%u.%u%%)", e->m.id,
-		      sknl_mig_state_name(e->m.state), e->m.progress_permille / 10,
+		      skv_mig_state_str(e->m.state), e->m.progress_permille / 10,
 		      e->m.progress_permille % 10);
 	e->reported = true;
 	e->reported_state = e->m.state;
@@ -95,7 +95,7 @@ void mig_update(void *ctx, const struct skv_migration *m)
 		memset(e, 0, sizeof(*e));
 		e->m = *m;
 		agent_log("migration %" PRIu64 ": %s (table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64
-		      ")", m->id, sknl_mig_state_name(m->state), m->table_id, m->start_hash,
+		      ")", m->id, skv_mig_state_str(m->state), m->table_id, m->start_hash,
 		      m->end_hash);
 		mig_maybe_report(a, e);
 		return;
@@ -108,11 +108,11 @@ void mig_update(void *ctx, const struct skv_migration *m)
 	if (m->state != e->m.state) {
 		if (m->error)
 			agent_log("migration %" PRIu64 ": %s -> %s: %s%s%s", m->id,
-			      sknl_mig_state_name(e->m.state), sknl_mig_state_name(m->state),
+			      skv_mig_state_str(e->m.state), skv_mig_state_str(m->state),
 			      strerror((int)m->error), m->error_msg[0] ? ": " : "", m->error_msg);
 		else
 			agent_log("migration %" PRIu64 ": %s -> %s", m->id,
-			      sknl_mig_state_name(e->m.state), sknl_mig_state_name(m->state));
+			      skv_mig_state_str(e->m.state), skv_mig_state_str(m->state));
 	}
 	e->m = *m;
 	mig_maybe_report(a, e);

@@ -30,6 +30,7 @@
 
 #include <uapi/linux/steadykv.h>
 
+#include "mig_names.h"
 #include "mig_record.h"
 
 /* A failed request: what the kernel said. */
@@ -104,9 +105,6 @@ const char *sknl_cmd_name(uint8_t cmd);
 /* Tablet states ("migrating-in"): name ("unknown") and parse (0 or -1). */
 const char *sknl_state_name(uint32_t state);
 int sknl_state_parse(const char *s, uint32_t *state);
-/* Migration phases and modes: mig_names.h's, "unknown" for no name. */
-const char *sknl_mig_state_name(uint32_t state);
-const char *sknl_mig_mode_name(uint32_t mode);
 int sknl_mig_mode_parse(const char *s, uint32_t *mode);
 /* The name of attribute type of the migration set ("pulls-in-flight"). */
 const char *sknl_mig_attr_name(int type);

@@ -130,20 +130,6 @@ int sknl_state_parse(const char *s, uint32_t *state)
 	return -1;
 }
 
-const char *sknl_mig_state_name(uint32_t state)
-{
-	const char *name = skv_mig_state_name(state);
-
-	return name ? name : "unknown";
-}
-
-const char *sknl_mig_mode_name(uint32_t mode)
-{
-	const char *name = skv_mig_mode_name(mode);
-
-	return name ? name : "unknown";
-}
-
 int sknl_mig_mode_parse(const char *s, uint32_t *mode)
 {
 	const char *name;

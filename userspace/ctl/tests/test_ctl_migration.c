@@ -224,8 +224,8 @@ TEST(state_names)
 {
 	uint32_t v;
 
-	EXPECT_STREQ("catching-up", sknl_mig_state_name(STEADYKV_MIGRATION_STATE_CATCHING_UP));
-	EXPECT_STREQ("unknown", sknl_mig_state_name(99));
+	EXPECT_STREQ("catching-up", skv_mig_state_str(STEADYKV_MIGRATION_STATE_CATCHING_UP));
+	EXPECT_STREQ("unknown", skv_mig_state_str(99));
 	EXPECT_TRUE(skv_mig_state_final(STEADYKV_MIGRATION_STATE_CANCELLED));
 	EXPECT_FALSE(skv_mig_state_final(STEADYKV_MIGRATION_STATE_ROLLING_BACK));
 	ASSERT_EQ(0, sknl_mig_mode_parse("push", &v));
