@@ -203,6 +203,7 @@ static void *accept_loop(void *arg)
 	for (;;) {
 		int fd = accept(l->fd, NULL, NULL), one = 1;
 		struct fake_server *s;
+		pthread_t tid;
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -216,11 +217,14 @@ static void *accept_loop(void *arg)
 		*s = (struct fake_server){ .fd = fd, .listen_fd = -1, .handler = l->handler,
 					   .arg = l->arg, .tag = l->tag, .coord = l->coord,
 					   .detached = true };
-		if (pthread_create(&s->thread, NULL, serve, s)) {
+		/*
+		 * Detached from the start: a detached serve() frees s when its
+		 * peer goes, which may be before pthread_create() returns, so
+		 * nothing here may touch s after it.
+		 */
+		if (pthread_create(&tid, &l->detached, serve, s)) {
 			close(fd);
 			free(s);
-		} else {
-			pthread_detach(s->thread);
 		}
 	}
 }
@@ -233,6 +237,9 @@ int fake_listen(struct fake_listener *l, uint16_t port, fake_handler_t h, void *
 	int one = 1;
 
 	*l = (struct fake_listener){ .handler = h, .arg = arg, .tag = tag, .coord = coord };
+	if (pthread_attr_init(&l->detached) ||
+	    pthread_attr_setdetachstate(&l->detached, PTHREAD_CREATE_DETACHED))
+		return -1;
 	l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)
 		return -1;

@@ -48,6 +48,7 @@ struct fake_server {
 struct fake_listener {
 	int fd;
 	pthread_t thread;
+	pthread_attr_t detached;	/* the connection threads' */
 	fake_handler_t handler;
 	void *arg;
 	int tag;
