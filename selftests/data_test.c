@@ -1368,20 +1368,6 @@ TEST_F_TIMEOUT(node, map_changes_under_load, 240)
 
 /* ---- statistics ---- */
 
-static int wait_connections(struct sknl *nl, uint64_t want, int timeout_ms)
-{
-	uint64_t end = st_now_ms() + timeout_ms;
-	struct sknl_node ni;
-
-	do {
-		if (sknl_node_get(nl, &ni, NULL) == 0 &&
-		    ni.val[STEADYKV_A_NODE_CONNECTIONS] == want)
-			return 0;
-		usleep(20000);
-	} while (st_now_ms() < end);
-	return -1;
-}
-
 TEST_F(node, node_stats_move)
 {
 	struct sknl_node a, b;
@@ -1435,16 +1421,16 @@ TEST_F(node, node_stats_move)
 	EXPECT_EQ(b.val[STEADYKV_A_NODE_BAD_REQUESTS] + 1, a.val[STEADYKV_A_NODE_BAD_REQUESTS]);
 
 	/* Open connections are counted, and uncounted when closed. */
-	ASSERT_EQ(0, wait_connections(&self->nl, 1, 10000)) TH_LOG("connections != 1");
+	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 1, 10000)) TH_LOG("connections != 1");
 	for (i = 0; i < 3; i++) {
 		fds[i] = st_connect(ST_ADDR, ST_PORT);
 		ASSERT_LE(0, fds[i]);
 		ASSERT_ST(SKV_S_OK, st_ping(fds[i]));
 	}
-	ASSERT_EQ(0, wait_connections(&self->nl, 4, 10000)) TH_LOG("connections != 4");
+	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 4, 10000)) TH_LOG("connections != 4");
 	for (i = 0; i < 3; i++)
 		close(fds[i]);
-	ASSERT_EQ(0, wait_connections(&self->nl, 1, 10000)) TH_LOG("connections != 1 after close");
+	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 1, 10000)) TH_LOG("connections != 1 after close");
 }
 
 TEST_F_TIMEOUT(node, mem_limit_set_and_enforced, 120)

@@ -20,20 +20,6 @@ static void le16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
 static void le32(uint8_t *p, uint32_t v) { le16(p, v); le16(p + 2, v >> 16); }
 static void le64(uint8_t *p, uint64_t v) { le32(p, v); le32(p + 4, v >> 32); }
 
-static int wait_connections(struct sknl *nl, uint64_t want, int timeout_ms)
-{
-	uint64_t end = st_now_ms() + timeout_ms;
-	struct sknl_node ni;
-
-	do {
-		if (sknl_node_get(nl, &ni, NULL) == 0 &&
-		    ni.val[STEADYKV_A_NODE_CONNECTIONS] == want)
-			return 0;
-		usleep(20000);
-	} while (st_now_ms() < end);
-	return -1;
-}
-
 /*
  * Send a raw frame on fd and read one reply: its status, or -1 (transport
  * error / closed).  The reply must echo the request id.
@@ -86,7 +72,7 @@ TEST_F(node, truncated_header_then_close)
 		ASSERT_EQ(0, st_send_all(fd, f, cut));
 		close(fd);
 	}
-	ASSERT_EQ(0, wait_connections(&self->nl, 1, 10000))
+	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 1, 10000))
 		TH_LOG("the node kept connections its clients closed");
 	ASSERT_ST(SKV_S_OK, st_ping(self->fd));
 	ASSERT_SERVES(ST_PORT);
@@ -108,7 +94,7 @@ TEST_F(node, truncated_body_then_close)
 		ASSERT_EQ(0, st_send_all(fd, f, cut));
 		close(fd);
 	}
-	ASSERT_EQ(0, wait_connections(&self->nl, 1, 10000));
+	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 1, 10000));
 	/* None of the partial puts took effect. */
 	ASSERT_ST(SKV_S_NOT_FOUND, st_gets(self->fd, ST_TABLE, "truncated", &val, &v));
 	ASSERT_SERVES(ST_PORT);
@@ -390,7 +376,7 @@ TEST_F(node, random_bytes)
 			TH_LOG("connection %u still open after 8 KiB of random bytes", c);
 		close(fd);
 	}
-	ASSERT_EQ(0, wait_connections(&self->nl, 1, 10000));
+	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 1, 10000));
 	ASSERT_ST(SKV_S_OK, st_ping(self->fd));
 	ASSERT_SERVES(ST_PORT);
 }
@@ -487,7 +473,7 @@ TEST_F_TIMEOUT(node, idle_clients_do_not_block_others, 120)
 	}
 	for (i = 0; i < 8; i++)
 		close(idle[i]);
-	ASSERT_EQ(0, wait_connections(&self->nl, 1, 10000));
+	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 1, 10000));
 }
 
 /* Clients that vanish mid-frame (FIN or RST) leave nothing behind. */
@@ -519,7 +505,7 @@ TEST_F_TIMEOUT(node, clients_vanish_mid_frame, 120)
 			ASSERT_EQ(0, st_send_all(fd, f, len));
 		st_close_rst(fd);
 	}
-	ASSERT_EQ(0, wait_connections(&self->nl, 1, 20000))
+	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 1, 20000))
 		TH_LOG("connections of vanished clients were not reaped");
 	ASSERT_ST(SKV_S_OK, st_ping(self->fd));
 	ASSERT_SERVES(ST_PORT);
@@ -548,10 +534,10 @@ TEST_F_TIMEOUT(node, many_connections, 120)
 		snprintf(key, sizeof(key), "conn-%d", i);
 		ASSERT_ST(SKV_S_OK, st_puts(fds[i], ST_TABLE, key, key, 0, &v));
 	}
-	ASSERT_EQ(0, wait_connections(&self->nl, n + 1, 10000));
+	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, n + 1, 10000));
 	for (i = 0; i < n; i++)
 		close(fds[i]);
-	ASSERT_EQ(0, wait_connections(&self->nl, 1, 20000));
+	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 1, 20000));
 }
 
 /* Connections over max-connections are closed; the ones inside are served. */
@@ -573,7 +559,7 @@ TEST_F_TIMEOUT(node, max_connections_enforced, 240)
 		ASSERT_LE(0, fds[i]) TH_LOG("connection %d: %s", i, st_last_error);
 	}
 	/* Give the node time to accept them all, then see who was turned away. */
-	ASSERT_EQ(0, wait_connections(&self->nl, max, 60000))
+	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, max, 60000))
 		TH_LOG("connections never reached max-connections %llu", (unsigned long long)max);
 	for (i = 0; i < n; i++) {
 		if (st_ping(fds[i]) == SKV_S_OK)
@@ -588,7 +574,7 @@ TEST_F_TIMEOUT(node, max_connections_enforced, 240)
 	EXPECT_EQ(max, ni.val[STEADYKV_A_NODE_CONNECTIONS]);
 	for (i = 0; i < n; i++)
 		close(fds[i]);
-	ASSERT_EQ(0, wait_connections(&self->nl, 1, 60000));
+	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 1, 60000));
 	ASSERT_SERVES(ST_PORT);
 	free(fds);
 }
@@ -617,7 +603,7 @@ TEST_F_TIMEOUT(node, client_never_reads, 120)
 	ASSERT_ST(SKV_S_OK, st_ping(self->fd));
 	ASSERT_SERVES(ST_PORT);
 	st_close_rst(fd);
-	ASSERT_EQ(0, wait_connections(&self->nl, 1, 20000))
+	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 1, 20000))
 		TH_LOG("a connection blocked on a dead reader was not reaped");
 }
 

@@ -373,17 +373,16 @@ static uint64_t ver_of(const struct st_reply *r)
 	return r->len >= 8 ? get64(r->body) : 0;
 }
 
-int st_put(int fd, uint64_t table, const void *key, size_t klen,
-	   const void *val, size_t vlen, uint64_t expect, uint64_t *ver)
+/*
+ * Sends a PUT or DELETE frame @f (which it frees) and reads its reply,
+ * whose body is the version (*@ver) when it is OK or VERSION_MISMATCH.
+ */
+static int write_roundtrip(int fd, uint8_t *f, size_t len, const char *op,
+			   uint64_t *ver)
 {
-	uint8_t *f = malloc(ST_FRAME_MAX(klen, vlen));
 	struct st_reply r;
-	size_t len;
 	int st;
 
-	if (!f)
-		return -1;
-	len = st_build_put(f, ++next_id, table, key, klen, val, vlen, expect);
 	st = roundtrip(fd, f, len, &r);
 	free(f);
 	if (st < 0)
@@ -391,11 +390,23 @@ int st_put(int fd, uint64_t table, const void *key, size_t klen,
 	if (ver)
 		*ver = ver_of(&r);
 	if ((st == SKV_S_OK || st == SKV_S_VERSION_MISMATCH) && r.len != 8) {
-		seterr("PUT reply (status %d) body of %u bytes, want 8", st, r.len);
+		seterr("%s reply (status %d) body of %u bytes, want 8", op, st, r.len);
 		st = -1;
 	}
 	st_reply_free(&r);
 	return st;
+}
+
+int st_put(int fd, uint64_t table, const void *key, size_t klen,
+	   const void *val, size_t vlen, uint64_t expect, uint64_t *ver)
+{
+	uint8_t *f = malloc(ST_FRAME_MAX(klen, vlen));
+	size_t len;
+
+	if (!f)
+		return -1;
+	len = st_build_put(f, ++next_id, table, key, klen, val, vlen, expect);
+	return write_roundtrip(fd, f, len, "PUT", ver);
 }
 
 int st_puts(int fd, uint64_t table, const char *key, const char *val,
@@ -463,25 +474,12 @@ int st_del(int fd, uint64_t table, const void *key, size_t klen,
 	   uint64_t expect, uint64_t *ver)
 {
 	uint8_t *f = malloc(ST_FRAME_MAX(klen, 0));
-	struct st_reply r;
 	size_t len;
-	int st;
 
 	if (!f)
 		return -1;
 	len = st_build_key(f, SKV_OP_DELETE, ++next_id, table, key, klen, expect);
-	st = roundtrip(fd, f, len, &r);
-	free(f);
-	if (st < 0)
-		return st;
-	if (ver)
-		*ver = ver_of(&r);
-	if ((st == SKV_S_OK || st == SKV_S_VERSION_MISMATCH) && r.len != 8) {
-		seterr("DELETE reply (status %d) body of %u bytes, want 8", st, r.len);
-		st = -1;
-	}
-	st_reply_free(&r);
-	return st;
+	return write_roundtrip(fd, f, len, "DELETE", ver);
 }
 
 int st_dels(int fd, uint64_t table, const char *key, uint64_t expect, uint64_t *ver)
@@ -683,6 +681,20 @@ int st_nl_tablets(struct sknl *nl, struct sknl_tablet *t, int max)
 	memcpy(t, v, (n < (size_t)max ? n : (size_t)max) * sizeof(*t));
 	free(v);
 	return (int)n;
+}
+
+int st_nl_wait_connections(struct sknl *nl, uint64_t want, int timeout_ms)
+{
+	uint64_t end = st_now_ms() + timeout_ms;
+	struct sknl_node ni;
+
+	do {
+		if (sknl_node_get(nl, &ni, NULL) == 0 &&
+		    ni.val[STEADYKV_A_NODE_CONNECTIONS] == want)
+			return 0;
+		usleep(20000);
+	} while (st_now_ms() < end);
+	return -1;
 }
 
 /* ---- namespaces ---- */

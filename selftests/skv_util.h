@@ -132,6 +132,11 @@ int st_nl_listen(struct sknl *nl, const char *ip, uint16_t port, struct sknl_err
 /* Dumps into arrays of max entries: the number of objects (may exceed max) or -errno. */
 int st_nl_tables(struct sknl *nl, uint64_t *ids, int max);
 int st_nl_tablets(struct sknl *nl, struct sknl_tablet *t, int max);
+/*
+ * Poll node-get until the node counts want connections (closing ones
+ * leave on the node's own time): 0, or -1 after timeout_ms.
+ */
+int st_nl_wait_connections(struct sknl *nl, uint64_t want, int timeout_ms);
 
 /* ---- namespaces and the node fixture ------------------------------------ */
 

@@ -60,14 +60,21 @@ static int64_t deadline_of(int timeout_ms)
 	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 }
 
-int coord_write_all(int fd, const void *data, size_t len, int timeout_ms)
+/*
+ * Move all @len bytes through @fd in the direction @events says (POLLOUT:
+ * send, POLLIN: receive), waiting while the socket is not ready, until
+ * @deadline.
+ */
+static int xfer_full(int fd, uint8_t *p, size_t len, short events,
+		     int64_t deadline)
 {
-	const uint8_t *p = data;
-	int64_t deadline = deadline_of(timeout_ms);
-
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = events == POLLOUT ?
+			send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT) :
+			recv(fd, p, len, MSG_DONTWAIT);
 
+		if (n == 0 && events == POLLIN)
+			return -ECONNRESET;
 		if (n < 0) {
 			int ret;
 
@@ -75,7 +82,7 @@ int coord_write_all(int fd, const void *data, size_t len, int timeout_ms)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return -errno;
-			ret = wait_fd(fd, POLLOUT, deadline);
+			ret = wait_fd(fd, events, deadline);
 			if (ret)
 				return ret;
 			continue;
@@ -86,29 +93,16 @@ int coord_write_all(int fd, const void *data, size_t len, int timeout_ms)
 	return 0;
 }
 
+int coord_write_all(int fd, const void *data, size_t len, int timeout_ms)
+{
+	/* send() does not write through the pointer; the cast is for sharing. */
+	return xfer_full(fd, (uint8_t *)data, len, POLLOUT,
+			 deadline_of(timeout_ms));
+}
+
 static int read_full(int fd, uint8_t *p, size_t len, int64_t deadline)
 {
-	while (len) {
-		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
-
-		if (n == 0)
-			return -ECONNRESET;
-		if (n < 0) {
-			int ret;
-
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return -errno;
-			ret = wait_fd(fd, POLLIN, deadline);
-			if (ret)
-				return ret;
-			continue;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return xfer_full(fd, p, len, POLLIN, deadline);
 }
 
 int coord_read_frame(int fd, int timeout_ms, struct coord_hdr *h,
@@ -139,11 +133,26 @@ int coord_read_frame(int fd, int timeout_ms, struct coord_hdr *h,
 	return 0;
 }
 
+int coord_resolve_tcp(const char *host, uint16_t port, bool passive,
+		      struct addrinfo **res)
+{
+	struct addrinfo hints;
+	char port_s[8];
+
+	snprintf(port_s, sizeof(port_s), "%u", port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if (passive)
+		hints.ai_flags = AI_PASSIVE;
+	return getaddrinfo(host, port_s, &hints, res);
+}
+
 int coord_client_connect(struct coord_client *c, const char *hostport,
 			 int timeout_ms)
 {
-	struct addrinfo hints, *res = NULL, *ai;
-	char host[256], port_s[8];
+	struct addrinfo *res = NULL, *ai;
+	char host[256];
 	uint16_t port;
 	int ret, fd = -1, one = 1;
 
@@ -156,11 +165,7 @@ int coord_client_connect(struct coord_client *c, const char *hostport,
 			 hostport);
 		return -EINVAL;
 	}
-	snprintf(port_s, sizeof(port_s), "%u", port);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	ret = getaddrinfo(host, port_s, &hints, &res);
+	ret = coord_resolve_tcp(host, port, false, &res);
 	if (ret) {
 		snprintf(c->err, sizeof(c->err), "%.200s: %s", host,
 			 gai_strerror(ret));

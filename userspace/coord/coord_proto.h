@@ -19,6 +19,14 @@
  * Write all of @len bytes to a (blocking or non-blocking) socket within
  * @timeout_ms (<0: no limit).  0 or -errno (-ETIMEDOUT).
  */
+/*
+ * getaddrinfo() for a TCP stream to or on @host (NULL: any) : @port;
+ * @passive for a listening socket. Returns 0 or a getaddrinfo() error code.
+ */
+struct addrinfo;
+int coord_resolve_tcp(const char *host, uint16_t port, bool passive,
+		      struct addrinfo **res);
+
 int coord_write_all(int fd, const void *data, size_t len, int timeout_ms);
 /*
  * Read one whole frame: the header into *h and a malloc'd body (NULL when

@@ -414,8 +414,8 @@ int coordinator_run(struct coordinator *c, const volatile sig_atomic_t *stop)
 static int listen_on(const char *addr, int *fd_out, uint16_t *port_out,
 		     char *err, size_t errlen)
 {
-	struct addrinfo hints, *res = NULL, *ai;
-	char host[256], port_s[8];
+	struct addrinfo *res = NULL, *ai;
+	char host[256];
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	uint16_t port;
@@ -427,12 +427,7 @@ static int listen_on(const char *addr, int *fd_out, uint16_t *port_out,
 			 addr);
 		return -EINVAL;
 	}
-	snprintf(port_s, sizeof(port_s), "%u", port);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	ret = getaddrinfo(host[0] ? host : NULL, port_s, &hints, &res);
+	ret = coord_resolve_tcp(host[0] ? host : NULL, port, true, &res);
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", addr, gai_strerror(ret));
 		return -EINVAL;

@@ -487,6 +487,16 @@ static int file_load(struct coord_store *s, struct coord_state *out)
 	return 0;
 }
 
+/* The fields a migration line and a lineage line open with. */
+static void put_move(FILE *f, const char *tag, uint64_t id, uint64_t table_id,
+		     uint64_t start, uint64_t end, uint32_t src, uint32_t dst)
+{
+	fprintf(f, "%s %llu %llu 0x%016llx 0x%016llx %u %u", tag,
+		(unsigned long long)id, (unsigned long long)table_id,
+		(unsigned long long)start, (unsigned long long)end,
+		(unsigned int)src, (unsigned int)dst);
+}
+
 static int write_state(FILE *f, const struct coord_state *st)
 {
 	const struct tablet_map *m = &st->map;
@@ -518,12 +528,9 @@ static int write_state(FILE *f, const struct coord_state *st)
 	for (i = 0; i < st->nr_migs; i++) {
 		const struct skv_migration *g = &st->migs[i];
 
-		fprintf(f, "migration %llu %llu 0x%016llx 0x%016llx %u %u %u %u "
-			"%llu %llu", (unsigned long long)g->id,
-			(unsigned long long)g->table_id,
-			(unsigned long long)g->start_hash,
-			(unsigned long long)g->end_hash, (unsigned int)g->src,
-			(unsigned int)g->dst, (unsigned int)g->state,
+		put_move(f, "migration", g->id, g->table_id, g->start_hash,
+			 g->end_hash, g->src, g->dst);
+		fprintf(f, " %u %u %llu %llu", (unsigned int)g->state,
 			(unsigned int)g->error,
 			(unsigned long long)g->started_unix_ms,
 			(unsigned long long)g->safe_version);
@@ -536,13 +543,9 @@ static int write_state(FILE *f, const struct coord_state *st)
 	for (i = 0; i < st->nr_lineage; i++) {
 		const struct coord_lineage *l = &st->lineage[i];
 
-		fprintf(f, "lineage %llu %llu 0x%016llx 0x%016llx %u %u %llu "
-			"%llu\n", (unsigned long long)l->mig_id,
-			(unsigned long long)l->table_id,
-			(unsigned long long)l->start,
-			(unsigned long long)l->end, (unsigned int)l->src,
-			(unsigned int)l->dst,
-			(unsigned long long)l->safe_version,
+		put_move(f, "lineage", l->mig_id, l->table_id, l->start, l->end,
+			 l->src, l->dst);
+		fprintf(f, " %llu %llu\n", (unsigned long long)l->safe_version,
 			(unsigned long long)l->unix_ms);
 	}
 	fprintf(f, "end %zu\n", m->nr_nodes + m->nr_tables + m->nr_tablets +

@@ -5,6 +5,7 @@
  * memmove on insert is cheaper to get right than a tree.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -460,8 +461,9 @@ int tmap_start_migration(struct tablet_map *m, uint64_t table_id,
 	return 0;
 }
 
-int tmap_finish_migration(struct tablet_map *m, uint64_t table_id,
-			  uint64_t start)
+/* Ends the migration of a tablet: @commit keeps the target, else the source. */
+static int end_migration(struct tablet_map *m, uint64_t table_id,
+			 uint64_t start, bool commit)
 {
 	struct tmap_tablet *t = tablet_at(m, table_id, start);
 
@@ -469,27 +471,23 @@ int tmap_finish_migration(struct tablet_map *m, uint64_t table_id,
 		return -ENOENT;
 	if (t->state != TMAP_MIGRATING)
 		return -EINVAL;
-	t->owner = t->dst;
+	t->owner = commit ? t->dst : t->src;
 	t->state = TMAP_NORMAL;
 	t->src = t->dst = 0;
 	m->version++;
 	return 0;
 }
 
+int tmap_finish_migration(struct tablet_map *m, uint64_t table_id,
+			  uint64_t start)
+{
+	return end_migration(m, table_id, start, true);
+}
+
 int tmap_abort_migration(struct tablet_map *m, uint64_t table_id,
 			 uint64_t start)
 {
-	struct tmap_tablet *t = tablet_at(m, table_id, start);
-
-	if (!t)
-		return -ENOENT;
-	if (t->state != TMAP_MIGRATING)
-		return -EINVAL;
-	t->owner = t->src;
-	t->state = TMAP_NORMAL;
-	t->src = t->dst = 0;
-	m->version++;
-	return 0;
+	return end_migration(m, table_id, start, false);
 }
 
 #define CHECK(cond, msg) do {		\

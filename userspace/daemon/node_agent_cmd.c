@@ -27,6 +27,15 @@ static void err_text(const struct sknl_err *err, char *buf, size_t len)
 		snprintf(buf, len, "%s", err->msg);
 }
 
+/* Logs a tablet change the module made (@rc == 0); returns @rc. */
+static int log_tablet(int rc, const char *what, const struct coord_tablet_info *t)
+{
+	if (!rc)
+		agent_log("tablet %s: table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64,
+			  what, t->table_id, t->start_hash, t->end_hash);
+	return rc;
+}
+
 static int cmd_tablet_add(struct agent *a, const void *body, size_t len, struct sknl_err *err)
 {
 	struct coord_tablet_info t;
@@ -38,10 +47,7 @@ static int cmd_tablet_add(struct agent *a, const void *body, size_t len, struct 
 	if (rc && rc != -EEXIST)
 		return rc;
 	rc = a->nl->tablet_add(a->nl_arg, t.table_id, t.start_hash, t.end_hash, err);
-	if (!rc)
-		agent_log("tablet added: table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64,
-		      t.table_id, t.start_hash, t.end_hash);
-	return rc;
+	return log_tablet(rc, "added", &t);
 }
 
 static int cmd_tablet_del(struct agent *a, const void *body, size_t len, struct sknl_err *err)
@@ -52,10 +58,7 @@ static int cmd_tablet_del(struct agent *a, const void *body, size_t len, struct 
 	if (coord_tablet_decode(body, len, &t))
 		return sknl_err_local(err, EINVAL, "malformed tablet (%zu bytes)", len);
 	rc = a->nl->tablet_del(a->nl_arg, t.table_id, t.start_hash, t.end_hash, err);
-	if (!rc)
-		agent_log("tablet deleted: table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64,
-		      t.table_id, t.start_hash, t.end_hash);
-	return rc;
+	return log_tablet(rc, "deleted", &t);
 }
 
 static int cmd_table_del(struct agent *a, const void *body, size_t len, struct sknl_err *err)

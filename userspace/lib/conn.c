@@ -386,9 +386,21 @@ static int raw_ready(struct skv_conn *c)
 	return 0;
 }
 
+/* Waits up to the connection's timeout for @events; EINTR is not an error. */
+static int raw_wait(struct skv_conn *c, short events)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = events };
+	int rc = poll(&pfd, 1, c->timeout_ms);
+
+	if (rc == 0)
+		return SKV_E_TIMEOUT;
+	if (rc < 0 && errno != EINTR)
+		return SKV_E_IO;
+	return 0;
+}
+
 int skv_send_raw(struct skv_conn *c, const void *buf, size_t len)
 {
-	struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
 	const uint8_t *p = buf;
 	int rc = raw_ready(c);
 
@@ -406,18 +418,15 @@ int skv_send_raw(struct skv_conn *c, const void *buf, size_t len)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return errno == EPIPE || errno == ECONNRESET ? SKV_E_CLOSED : SKV_E_IO;
-		rc = poll(&pfd, 1, c->timeout_ms);
-		if (rc == 0)
-			return SKV_E_TIMEOUT;
-		if (rc < 0 && errno != EINTR)
-			return SKV_E_IO;
+		rc = raw_wait(c, POLLOUT);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
 
 int skv_recv_raw(struct skv_conn *c, void *buf, size_t len)
 {
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	uint8_t *p = buf;
 	int rc = raw_ready(c);
 
@@ -455,11 +464,9 @@ int skv_recv_raw(struct skv_conn *c, void *buf, size_t len)
 			return SKV_E_CLOSED;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return SKV_E_IO;
-		rc = poll(&pfd, 1, c->timeout_ms);
-		if (rc == 0)
-			return SKV_E_TIMEOUT;
-		if (rc < 0 && errno != EINTR)
-			return SKV_E_IO;
+		rc = raw_wait(c, POLLIN);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }

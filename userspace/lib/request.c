@@ -16,6 +16,11 @@ _Static_assert(sizeof(struct skv_key_req) == 24, "skv_key_req is 24 bytes");
 _Static_assert(offsetof(struct skv_key_req, key_len) == 16, "key_req.key_len at 16");
 _Static_assert(sizeof(struct skv_put_req) == 24, "skv_put_req is 24 bytes");
 _Static_assert(offsetof(struct skv_put_req, value_len) == 20, "put_req.value_len at 20");
+_Static_assert(offsetof(struct skv_put_req, expect_version) ==
+	       offsetof(struct skv_key_req, expect_version) &&
+	       offsetof(struct skv_put_req, key_len) ==
+	       offsetof(struct skv_key_req, key_len),
+	       "put_req opens like key_req");
 _Static_assert(sizeof(struct skv_multi_req) == 16, "skv_multi_req is 16 bytes");
 
 /* Room check before anything is written, so a refusal changes nothing. */
@@ -93,13 +98,32 @@ int skv_pipe_ping(struct skv_conn *c, uint64_t cookie)
 	return 0;
 }
 
+/*
+ * Queues a request whose body opens as skv_key_req does (skv_put_req adds
+ * only value_len after it), followed by the key; returns the body.
+ */
+static uint8_t *begin_keyed(struct skv_conn *c, uint8_t op, size_t body_len,
+			    uint64_t cookie, uint64_t table,
+			    uint64_t expect_version, const void *key,
+			    size_t key_len)
+{
+	uint8_t *b = begin(c, op, body_len, cookie, 0);
+
+	memset(b, 0, sizeof(struct skv_key_req));
+	skv_put_le64(b + offsetof(struct skv_key_req, table_id), table);
+	skv_put_le64(b + offsetof(struct skv_key_req, expect_version), expect_version);
+	skv_put_le16(b + offsetof(struct skv_key_req, key_len), (uint16_t)key_len);
+	if (key_len)
+		memcpy(b + sizeof(struct skv_key_req), key, key_len);
+	return b;
+}
+
 /* GET and DELETE share a body: skv_key_req then the key. */
 static int queue_key_req(struct skv_conn *c, uint8_t op, uint64_t table,
 			 const void *key, size_t key_len, uint64_t expect_version,
 			 uint64_t cookie)
 {
 	size_t body_len = sizeof(struct skv_key_req) + key_len;
-	uint8_t *b;
 	int rc;
 
 	rc = check_key(c, key, key_len);
@@ -107,13 +131,7 @@ static int queue_key_req(struct skv_conn *c, uint8_t op, uint64_t table,
 		rc = can_queue(c, body_len);
 	if (rc)
 		return rc;
-	b = begin(c, op, body_len, cookie, 0);
-	memset(b, 0, sizeof(struct skv_key_req));
-	skv_put_le64(b + offsetof(struct skv_key_req, table_id), table);
-	skv_put_le64(b + offsetof(struct skv_key_req, expect_version), expect_version);
-	skv_put_le16(b + offsetof(struct skv_key_req, key_len), (uint16_t)key_len);
-	if (key_len)
-		memcpy(b + sizeof(struct skv_key_req), key, key_len);
+	begin_keyed(c, op, body_len, cookie, table, expect_version, key, key_len);
 	return 0;
 }
 
@@ -150,17 +168,11 @@ int skv_pipe_put(struct skv_conn *c, uint64_t table, const void *key, size_t key
 	rc = can_queue(c, body_len);
 	if (rc)
 		return rc;
-	b = begin(c, SKV_OP_PUT, body_len, cookie, 0);
-	memset(b, 0, sizeof(struct skv_put_req));
-	skv_put_le64(b + offsetof(struct skv_put_req, table_id), table);
-	skv_put_le64(b + offsetof(struct skv_put_req, expect_version), expect_version);
-	skv_put_le16(b + offsetof(struct skv_put_req, key_len), (uint16_t)key_len);
+	b = begin_keyed(c, SKV_OP_PUT, body_len, cookie, table, expect_version,
+			key, key_len);
 	skv_put_le32(b + offsetof(struct skv_put_req, value_len), (uint32_t)value_len);
-	b += sizeof(struct skv_put_req);
-	if (key_len)
-		memcpy(b, key, key_len);
 	if (value_len)
-		memcpy(b + key_len, value, value_len);
+		memcpy(b + sizeof(struct skv_put_req) + key_len, value, value_len);
 	return 0;
 }
 

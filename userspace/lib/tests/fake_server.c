@@ -20,7 +20,7 @@ static __attribute__((noreturn)) void die(const char *what)
 	abort();
 }
 
-static int read_full(int fd, void *buf, size_t len)
+int fake_read_full(int fd, void *buf, size_t len)
 {
 	uint8_t *p = buf;
 
@@ -95,7 +95,7 @@ static void *serve(void *arg)
 		if (s->fd < 0)
 			return NULL;
 	}
-	while (read_full(s->fd, h, sizeof(h)) == 0) {
+	while (fake_read_full(s->fd, h, sizeof(h)) == 0) {
 		struct fake_req req = {
 			.opcode = h[3], .flags = h[4], .status = h[5],
 			.reserved = skv_get_le16(h + 6), .id = skv_get_le64(h + 8),
@@ -114,7 +114,7 @@ static void *serve(void *arg)
 		req.body = malloc(req.body_len ? req.body_len : 1);
 		if (!req.body)
 			die("malloc");
-		if (read_full(s->fd, req.body, req.body_len)) {
+		if (fake_read_full(s->fd, req.body, req.body_len)) {
 			free(req.body);
 			break;
 		}

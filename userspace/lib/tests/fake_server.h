@@ -73,6 +73,8 @@ int fake_listen(struct fake_listener *l, uint16_t port, fake_handler_t h, void *
 void fake_hdr(uint8_t *h, uint8_t opcode, uint8_t flags, uint8_t status,
 	      uint64_t id, uint32_t body_len);
 void fake_send(struct fake_server *s, const void *buf, size_t len);
+/* Read exactly len bytes from fd; -1 on EOF or error. */
+int fake_read_full(int fd, void *buf, size_t len);
 /* A well-formed reply to req with this status and body. */
 void fake_reply(struct fake_server *s, const struct fake_req *req, uint8_t status,
 		const void *body, uint32_t len);

@@ -48,45 +48,12 @@ struct lconn {
 	int fd;
 };
 
-static int read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static void send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
 static void *lconn_main(void *arg)
 {
 	struct lconn *lc = arg;
 	uint8_t h[SKV_HDR_LEN];
 
-	while (read_full(lc->fd, h, sizeof(h)) == 0) {
+	while (fake_read_full(lc->fd, h, sizeof(h)) == 0) {
 		uint32_t len = skv_get_le32(h + 16);
 		uint8_t *body;
 		int stop;
@@ -96,7 +63,7 @@ static void *lconn_main(void *arg)
 		body = malloc(len + 1);
 		if (!body)
 			abort();
-		if (read_full(lc->fd, body, len)) {
+		if (fake_read_full(lc->fd, body, len)) {
 			free(body);
 			break;
 		}
@@ -191,6 +158,7 @@ static int coord_handler(struct lsrv *s, int fd, const uint8_t *h, uint8_t *body
 			 uint32_t len)
 {
 	struct coord *co = s->arg;
+	struct fake_server fs = { .fd = fd, .listen_fd = -1 };
 	uint8_t r[SKV_HDR_LEN] = { 0 };
 	const uint8_t *b;
 	uint32_t bl;
@@ -210,8 +178,8 @@ static int coord_handler(struct lsrv *s, int fd, const uint8_t *h, uint8_t *body
 	skv_put_le16(r + 6, co->status);
 	memcpy(r + 8, h + 8, 8);
 	skv_put_le32(r + 16, bl);
-	send_all(fd, r, sizeof(r));
-	send_all(fd, b, bl);
+	fake_send(&fs, r, sizeof(r));
+	fake_send(&fs, b, bl);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
