@@ -125,9 +125,12 @@ static void *serve(void *arg)
 			break;
 	}
 	shutdown(s->fd, SHUT_RDWR);
-	if (s->detached) {
+	if (s->listener) {
+		/* Closed here so the peer sees it now; s stays for its joiner. */
+		pthread_mutex_lock(&s->listener->lock);
 		close(s->fd);
-		free(s);
+		s->fd = -1;
+		pthread_mutex_unlock(&s->listener->lock);
 	}
 	return NULL;
 }
@@ -196,36 +199,60 @@ void fake_stop(struct fake_server *s)
 		close(s->listen_fd);
 }
 
+/* Join and free the connections that ended (all of them once they are shut down). */
+static void reap(struct fake_listener *l, bool all)
+{
+	struct fake_server **pp = &l->conns, *s;
+
+	pthread_mutex_lock(&l->lock);
+	while ((s = *pp)) {
+		if (!all && s->fd >= 0) {
+			pp = &s->next;
+			continue;
+		}
+		*pp = s->next;
+		/* An ended thread has only its return left: the join is short. */
+		pthread_mutex_unlock(&l->lock);
+		pthread_join(s->thread, NULL);
+		free(s);
+		pthread_mutex_lock(&l->lock);
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
 static void *accept_loop(void *arg)
 {
 	struct fake_listener *l = arg;
 
 	for (;;) {
-		int fd = accept(l->fd, NULL, NULL), one = 1;
+		int fd, one = 1;
 		struct fake_server *s;
-		pthread_t tid;
 
+		reap(l, false);
+		fd = accept(l->fd, NULL, NULL);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			return NULL;
+			return NULL;	/* fake_listen_stop() shut the listener */
 		}
+		/* Replies go out as header then body: no Nagle wait between them. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			die("calloc");
 		*s = (struct fake_server){ .fd = fd, .listen_fd = -1, .handler = l->handler,
 					   .arg = l->arg, .tag = l->tag, .coord = l->coord,
-					   .detached = true };
-		/*
-		 * Detached from the start: a detached serve() frees s when its
-		 * peer goes, which may be before pthread_create() returns, so
-		 * nothing here may touch s after it.
-		 */
-		if (pthread_create(&tid, &l->detached, serve, s)) {
+					   .listener = l };
+		/* Linked under the lock the thread's ending takes: no race on s. */
+		pthread_mutex_lock(&l->lock);
+		if (pthread_create(&s->thread, NULL, serve, s)) {
 			close(fd);
 			free(s);
+		} else {
+			s->next = l->conns;
+			l->conns = s;
 		}
+		pthread_mutex_unlock(&l->lock);
 	}
 }
 
@@ -234,23 +261,44 @@ int fake_listen(struct fake_listener *l, uint16_t port, fake_handler_t h, void *
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
 	int one = 1;
 
 	*l = (struct fake_listener){ .handler = h, .arg = arg, .tag = tag, .coord = coord };
-	if (pthread_attr_init(&l->detached) ||
-	    pthread_attr_setdetachstate(&l->detached, PTHREAD_CREATE_DETACHED))
-		return -1;
 	l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)
 		return -1;
 	setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(l->fd, (struct sockaddr *)&a, sizeof(a)) || listen(l->fd, 128) ||
-	    pthread_create(&l->thread, NULL, accept_loop, l)) {
+	    getsockname(l->fd, (struct sockaddr *)&a, &alen)) {
 		close(l->fd);
 		return -1;
 	}
-	pthread_detach(l->thread);
+	l->port = ntohs(a.sin_port);
+	pthread_mutex_init(&l->lock, NULL);
+	if (pthread_create(&l->thread, NULL, accept_loop, l)) {
+		pthread_mutex_destroy(&l->lock);
+		close(l->fd);
+		return -1;
+	}
 	return 0;
+}
+
+void fake_listen_stop(struct fake_listener *l)
+{
+	struct fake_server *s;
+
+	/* Wakes accept(); once the acceptor is joined nothing adds a connection. */
+	shutdown(l->fd, SHUT_RDWR);
+	pthread_join(l->thread, NULL);
+	close(l->fd);
+	pthread_mutex_lock(&l->lock);
+	for (s = l->conns; s; s = s->next)
+		if (s->fd >= 0)
+			shutdown(s->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&l->lock);
+	reap(l, true);
+	pthread_mutex_destroy(&l->lock);
 }
 
 /* ---- the store ---- */

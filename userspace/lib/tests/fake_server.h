@@ -5,7 +5,8 @@
  * requests (or coord.h ones, for a fake coordinator) and answers through a
  * handler, which may answer correctly (fake_store) or with whatever broken
  * bytes a test wants.  fake_listen() serves every connection to a port,
- * thread per connection (skv-fake-node's nodes and coordinator).
+ * thread per connection (skv-fake-node's nodes and coordinator, and
+ * test-cluster's, which fake_listen_stop() stops between tests).
  */
 #ifndef SKV_TEST_FAKE_SERVER_H
 #define SKV_TEST_FAKE_SERVER_H
@@ -39,16 +40,26 @@ struct fake_server {
 	void *arg;
 	int tag;		/* fake_listen(): the listener's, for its handler */
 	bool coord;		/* coord.h framing (magic, 16-bit status) */
-	bool detached;		/* fake_listen(): frees itself when the peer goes */
+	/* fake_listen(): the owner that joins and frees it, and its list link. */
+	struct fake_listener *listener;
+	struct fake_server *next;
 	unsigned int served;	/* requests handled */
 	unsigned int bad;	/* requests that broke the wire format */
 };
 
-/* Every connection to one loopback port, each served by its own thread. */
+/*
+ * Every connection to one loopback port, each served by its own thread.
+ * The listener owns the connections' fake_servers: a connection's thread
+ * closes its fd (under lock) when it ends but never frees its state; the
+ * acceptor joins and frees the ended ones before each accept, and
+ * fake_listen_stop() the rest.
+ */
 struct fake_listener {
 	int fd;
+	uint16_t port;			/* the one bound, when 0 was asked */
 	pthread_t thread;
-	pthread_attr_t detached;	/* the connection threads' */
+	pthread_mutex_t lock;		/* conns, and each conn's fd */
+	struct fake_server *conns;
 	fake_handler_t handler;
 	void *arg;
 	int tag;
@@ -63,12 +74,14 @@ int fake_start_tcp(struct fake_server *s, fake_handler_t h, void *arg, int famil
 /* Shut the connection down and join the thread. */
 void fake_stop(struct fake_server *s);
 /*
- * Listen on 127.0.0.1:port and serve each connection with h (arg, tag and
- * coord given to its fake_server).  Returns -1 if it cannot listen.  The
- * listener lives as long as the process.
+ * Listen on 127.0.0.1:port (0: an ephemeral one, in l->port) and serve each
+ * connection with h (arg, tag and coord given to its fake_server).  Returns
+ * -1 if it cannot listen.  The listener lives until fake_listen_stop().
  */
 int fake_listen(struct fake_listener *l, uint16_t port, fake_handler_t h, void *arg,
 		int tag, bool coord);
+/* Shut the listener and every connection down, join their threads, free them. */
+void fake_listen_stop(struct fake_listener *l);
 
 void fake_hdr(uint8_t *h, uint8_t opcode, uint8_t flags, uint8_t status,
 	      uint64_t id, uint32_t body_len);

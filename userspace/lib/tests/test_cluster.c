@@ -5,15 +5,11 @@
  * new map, RETRY, reconnects, deadlines, and malformed maps, which must be
  * errors and never crashes (built with ASan and UBSan).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,131 +18,14 @@
 #include "fake_server.h"
 #include "steadykv_cluster.h"
 
-#define MAX_CONNS	16
 #define HALF		0x8000000000000000ull
-
-/* ---- a loopback server, one thread per accepted connection ---- */
-
-struct lsrv;
-typedef int (*lsrv_handler_t)(struct lsrv *s, int fd, const uint8_t *h,
-			      uint8_t *body, uint32_t len);
-
-struct lsrv {
-	int listen_fd;
-	uint16_t port;
-	pthread_t acceptor;
-	pthread_mutex_t lock;
-	pthread_t threads[MAX_CONNS];
-	int fds[MAX_CONNS];
-	int nconns;
-	lsrv_handler_t handler;
-	void *arg;
-};
-
-struct lconn {
-	struct lsrv *s;
-	int fd;
-};
-
-static void *lconn_main(void *arg)
-{
-	struct lconn *lc = arg;
-	uint8_t h[SKV_HDR_LEN];
-
-	while (fake_read_full(lc->fd, h, sizeof(h)) == 0) {
-		uint32_t len = skv_get_le32(h + 16);
-		uint8_t *body;
-		int stop;
-
-		if (len > SKV_COORD_MAX_BODY)
-			break;
-		body = malloc(len + 1);
-		if (!body)
-			abort();
-		if (fake_read_full(lc->fd, body, len)) {
-			free(body);
-			break;
-		}
-		stop = lc->s->handler(lc->s, lc->fd, h, body, len);
-		free(body);
-		if (stop)
-			break;
-	}
-	shutdown(lc->fd, SHUT_RDWR);
-	free(lc);
-	return NULL;
-}
-
-static void *acceptor_main(void *arg)
-{
-	struct lsrv *s = arg;
-	int one = 1;
-
-	for (;;) {
-		int fd = accept(s->listen_fd, NULL, NULL);
-		struct lconn *lc;
-
-		if (fd < 0)
-			return NULL;	/* listener shut down */
-		/* Replies go out as header then body: no Nagle wait between them. */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		lc = malloc(sizeof(*lc));
-		if (!lc)
-			abort();
-		lc->s = s;
-		lc->fd = fd;
-		pthread_mutex_lock(&s->lock);
-		if (s->nconns == MAX_CONNS) {
-			pthread_mutex_unlock(&s->lock);
-			close(fd);
-			free(lc);
-			continue;
-		}
-		s->fds[s->nconns] = fd;
-		if (pthread_create(&s->threads[s->nconns], NULL, lconn_main, lc))
-			abort();
-		s->nconns++;
-		pthread_mutex_unlock(&s->lock);
-	}
-}
-
-static void lsrv_start(struct lsrv *s, lsrv_handler_t h, void *arg)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-
-	memset(s, 0, sizeof(*s));
-	pthread_mutex_init(&s->lock, NULL);
-	s->handler = h;
-	s->arg = arg;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&sin, sizeof(sin)) ||
-	    listen(s->listen_fd, 16) ||
-	    getsockname(s->listen_fd, (struct sockaddr *)&sin, &len))
-		abort();
-	s->port = ntohs(sin.sin_port);
-	if (pthread_create(&s->acceptor, NULL, acceptor_main, s))
-		abort();
-}
-
-static void lsrv_stop(struct lsrv *s)
-{
-	shutdown(s->listen_fd, SHUT_RDWR);
-	pthread_join(s->acceptor, NULL);
-	close(s->listen_fd);
-	for (int i = 0; i < s->nconns; i++) {
-		shutdown(s->fds[i], SHUT_RDWR);
-		pthread_join(s->threads[i], NULL);
-		close(s->fds[i]);
-	}
-	pthread_mutex_destroy(&s->lock);
-}
 
 /* ---- the fake coordinator: serves maps[min(fetches, n - 1)] ---- */
 
 struct coord {
-	struct lsrv srv;
+	struct fake_listener srv;
+	bool started;
+	pthread_mutex_t lock;	/* the fields below; its threads read them */
 	uint8_t *maps[4];
 	uint32_t map_len[4];
 	int nmaps;
@@ -154,33 +33,19 @@ struct coord {
 	uint16_t status;	/* answer every GET_MAP with this errno */
 };
 
-static int coord_handler(struct lsrv *s, int fd, const uint8_t *h, uint8_t *body,
-			 uint32_t len)
+static int coord_handler(struct fake_server *s, const struct fake_req *req)
 {
 	struct coord *co = s->arg;
-	struct fake_server fs = { .fd = fd, .listen_fd = -1 };
-	uint8_t r[SKV_HDR_LEN] = { 0 };
-	const uint8_t *b;
-	uint32_t bl;
 	int i;
 
-	(void)body;
-	(void)len;
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&co->lock);
 	i = co->fetches < co->nmaps ? co->fetches : co->nmaps - 1;
 	co->fetches++;
-	b = co->status ? (const uint8_t *)"no map" : co->maps[i];
-	bl = co->status ? 7 : co->map_len[i];
-	skv_put_le16(r, SKV_COORD_MAGIC);
-	r[2] = SKV_COORD_VERSION;
-	r[3] = h[3];
-	r[4] = SKV_COORD_F_REPLY;
-	skv_put_le16(r + 6, co->status);
-	memcpy(r + 8, h + 8, 8);
-	skv_put_le32(r + 16, bl);
-	fake_send(&fs, r, sizeof(r));
-	fake_send(&fs, b, bl);
-	pthread_mutex_unlock(&s->lock);
+	if (co->status)
+		fake_reply(s, req, co->status, "no map", 7);
+	else
+		fake_reply(s, req, 0, co->maps[i], co->map_len[i]);
+	pthread_mutex_unlock(&co->lock);
 	return 0;
 }
 
@@ -222,7 +87,8 @@ static uint8_t *enc_map(uint64_t version, int nn, const uint32_t *ids,
 /* ---- fake nodes ---- */
 
 struct node {
-	struct lsrv srv;
+	struct fake_listener srv;
+	pthread_mutex_t lock;	/* the fields below; its threads write them */
 	uint32_t id;
 	char addr[64];
 	struct fake_store *st;
@@ -234,17 +100,16 @@ struct node {
 	int puts, not_owner, requests;
 };
 
-static int node_handler(struct lsrv *s, int fd, const uint8_t *h, uint8_t *body,
-			uint32_t len)
+static int node_handler(struct fake_server *s, const struct fake_req *req)
 {
 	struct node *n = s->arg;
-	struct fake_server fs = { .fd = fd, .listen_fd = -1, .arg = n->st };
-	struct fake_req req = {
-		.opcode = h[3], .id = skv_get_le64(h + 8), .body_len = len, .body = body,
-	};
+	struct fake_server fs = *s;	/* the store's handler takes it as arg */
+	const uint8_t *body = req->body;
+	uint32_t len = req->body_len;
 	int stop = 0;
 
-	pthread_mutex_lock(&s->lock);
+	fs.arg = n->st;
+	pthread_mutex_lock(&n->lock);
 	n->requests++;
 	if (n->hang) {
 		/* say nothing */
@@ -256,25 +121,25 @@ static int node_handler(struct lsrv *s, int fd, const uint8_t *h, uint8_t *body,
 
 		n->retry_first--;
 		skv_put_le32(rb, n->retry_us);
-		fake_reply(&fs, &req, SKV_S_RETRY, rb, 8);
+		fake_reply(&fs, req, SKV_S_RETRY, rb, 8);
 	} else if (len >= 24 && skv_get_le64(body) == 1 &&
-		   (req.opcode == SKV_OP_GET || req.opcode == SKV_OP_PUT ||
-		    req.opcode == SKV_OP_DELETE) &&
+		   (req->opcode == SKV_OP_GET || req->opcode == SKV_OP_PUT ||
+		    req->opcode == SKV_OP_DELETE) &&
 		   len - 24 >= skv_get_le16(body + 16)) {
 		uint64_t hash = skv_key_hash(body + 24, skv_get_le16(body + 16));
 
 		if (n->lo > n->hi || hash < n->lo || hash > n->hi) {
 			n->not_owner++;
-			fake_reply(&fs, &req, SKV_S_NOT_OWNER, NULL, 0);
+			fake_reply(&fs, req, SKV_S_NOT_OWNER, NULL, 0);
 		} else {
-			if (req.opcode == SKV_OP_PUT)
+			if (req->opcode == SKV_OP_PUT)
 				n->puts++;
-			fake_store_handler(&fs, &req);
+			fake_store_handler(&fs, req);
 		}
 	} else {
-		fake_store_handler(&fs, &req);
+		fake_store_handler(&fs, req);
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&n->lock);
 	return stop;
 }
 
@@ -285,13 +150,16 @@ static void node_start(struct node *n, uint32_t id, uint64_t lo, uint64_t hi)
 	n->lo = lo;
 	n->hi = hi;
 	n->st = fake_store_new();
-	lsrv_start(&n->srv, node_handler, n);
+	pthread_mutex_init(&n->lock, NULL);
+	if (fake_listen(&n->srv, 0, node_handler, n, 0, false))
+		abort();
 	snprintf(n->addr, sizeof(n->addr), "127.0.0.1:%u", n->srv.port);
 }
 
 static void node_stop(struct node *n)
 {
-	lsrv_stop(&n->srv);
+	fake_listen_stop(&n->srv);
+	pthread_mutex_destroy(&n->lock);
 	fake_store_free(n->st);
 }
 
@@ -300,21 +168,24 @@ static int node_get(struct node *n, const int *field)
 {
 	int v;
 
-	pthread_mutex_lock(&n->srv.lock);
+	pthread_mutex_lock(&n->lock);
 	v = *field;
-	pthread_mutex_unlock(&n->srv.lock);
+	pthread_mutex_unlock(&n->lock);
 	return v;
 }
 
 static void coord_start(struct coord *co)
 {
-	lsrv_start(&co->srv, coord_handler, co);
+	if (fake_listen(&co->srv, 0, coord_handler, co, 0, true))
+		abort();
+	co->started = true;
 }
 
 static void coord_stop(struct coord *co)
 {
-	if (co->srv.handler)	/* started */
-		lsrv_stop(&co->srv);
+	if (co->started)
+		fake_listen_stop(&co->srv);
+	pthread_mutex_destroy(&co->lock);
 	for (int i = 0; i < co->nmaps; i++)
 		free(co->maps[i]);
 }
@@ -354,6 +225,7 @@ FIXTURE(cl) {
 FIXTURE_SETUP(cl)
 {
 	memset(&self->co, 0, sizeof(self->co));
+	pthread_mutex_init(&self->co.lock, NULL);
 	node_start(&self->n1, 1, 0, HALF - 1);
 	node_start(&self->n2, 2, HALF, UINT64_MAX);
 	self->both[0] = &self->n1;
@@ -503,10 +375,10 @@ TEST_F(cl, retry_is_honoured_and_clamped)
 		long t0, dt;
 		struct node *n = skv_key_hash("a", 1) < HALF ? &self->n1 : &self->n2;
 
-		pthread_mutex_lock(&n->srv.lock);
+		pthread_mutex_lock(&n->lock);
 		n->retry_first = 2;
 		n->retry_us = 5000;
-		pthread_mutex_unlock(&n->srv.lock);
+		pthread_mutex_unlock(&n->lock);
 		t0 = now_ms();
 		ASSERT_EQ(SKV_OK, skv_cluster_put(self->c, 1, "a", 1, "v", 1, 0, NULL));
 		dt = now_ms() - t0;
@@ -515,10 +387,10 @@ TEST_F(cl, retry_is_honoured_and_clamped)
 		ASSERT_EQ(2u, st.retries);
 
 		/* 10 s asked for: clamped to 10 ms per retry. */
-		pthread_mutex_lock(&n->srv.lock);
+		pthread_mutex_lock(&n->lock);
 		n->retry_first = 3;
 		n->retry_us = 10000000;
-		pthread_mutex_unlock(&n->srv.lock);
+		pthread_mutex_unlock(&n->lock);
 		t0 = now_ms();
 		ASSERT_EQ(SKV_OK, skv_cluster_put(self->c, 1, "a", 1, "w", 1, 0, NULL));
 		dt = now_ms() - t0;
@@ -575,12 +447,12 @@ TEST_F(cl, deadline_is_respected)
 	}
 
 	/* RETRY forever. */
-	pthread_mutex_lock(&self->n1.srv.lock);
+	pthread_mutex_lock(&self->n1.lock);
 	self->n1.lo = 0;
 	self->n1.hi = UINT64_MAX;
 	self->n1.retry_first = 1 << 30;
 	self->n1.retry_us = 1000;
-	pthread_mutex_unlock(&self->n1.srv.lock);
+	pthread_mutex_unlock(&self->n1.lock);
 	t0 = now_ms();
 	ASSERT_EQ(SKV_E_RETRY, skv_cluster_get(self->c, 1, "k", 1, &val, NULL, NULL));
 	dt = now_ms() - t0;
@@ -588,9 +460,9 @@ TEST_F(cl, deadline_is_respected)
 	ASSERT_GT(900, dt);
 
 	/* A node that never answers. */
-	pthread_mutex_lock(&self->n1.srv.lock);
+	pthread_mutex_lock(&self->n1.lock);
 	self->n1.hang = true;
-	pthread_mutex_unlock(&self->n1.srv.lock);
+	pthread_mutex_unlock(&self->n1.lock);
 	t0 = now_ms();
 	ASSERT_EQ(SKV_E_TIMEOUT, skv_cluster_delete(self->c, 1, "k", 1, 0, NULL));
 	dt = now_ms() - t0;
@@ -612,12 +484,12 @@ TEST_F(cl, coordinator_errors)
 	ASSERT_EQ(SKV_E_PROTO, open_cl(&self->co, 1000, &c));
 	ASSERT_EQ(NULL, c);
 	/* A malformed map. */
-	pthread_mutex_lock(&self->co.srv.lock);
+	pthread_mutex_lock(&self->co.lock);
 	self->co.status = 0;
 	free(self->co.maps[0]);
 	self->co.maps[0] = enc_map(1, 1, &id, bad_addr, 1, &t, &len);
 	self->co.map_len[0] = len;
-	pthread_mutex_unlock(&self->co.srv.lock);
+	pthread_mutex_unlock(&self->co.lock);
 	ASSERT_EQ(SKV_E_PROTO, open_cl(&self->co, 1000, &c));
 	ASSERT_EQ(NULL, c);
 	/* Nobody listening. */
