@@ -245,11 +245,11 @@ static void *accept_loop(void *arg)
 					   .listener = l };
 		/* Linked under the lock the thread's ending takes: no race on s. */
 		pthread_mutex_lock(&l->lock);
+		s->next = l->conns;
 		if (pthread_create(&s->thread, NULL, serve, s)) {
 			close(fd);
 			free(s);
 		} else {
-			s->next = l->conns;
 			l->conns = s;
 		}
 		pthread_mutex_unlock(&l->lock);

@@ -103,12 +103,12 @@ struct node {
 static int node_handler(struct fake_server *s, const struct fake_req *req)
 {
 	struct node *n = s->arg;
-	struct fake_server fs = *s;	/* the store's handler takes it as arg */
+	/* The same connection, with the store as arg for its handler. */
+	struct fake_server fs = { .fd = s->fd, .listen_fd = -1, .arg = n->st };
 	const uint8_t *body = req->body;
 	uint32_t len = req->body_len;
 	int stop = 0;
 
-	fs.arg = n->st;
 	pthread_mutex_lock(&n->lock);
 	n->requests++;
 	if (n->hang) {
