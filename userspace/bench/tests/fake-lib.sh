@@ -20,8 +20,9 @@ t() {	# t DESCRIPTION COMMAND...
 	n=$((n + 1))
 	if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; fail=$((fail + 1)); fi
 }
-# fake_ready: until the fake's output ($tmp/fake.out) says it listens (5 s at most)
+# fake_ready: until the fake's output ($tmp/fake.out) is the line "ready" (5 s at
+# most; "address already in use" must not count)
 fake_ready() {
-	for _ in $(seq 50); do grep -q ready "$tmp/fake.out" 2>/dev/null && return 0; sleep 0.1; done
+	for _ in $(seq 50); do grep -qx ready "$tmp/fake.out" 2>/dev/null && return 0; sleep 0.1; done
 	return 1
 }

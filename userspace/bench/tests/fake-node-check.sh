@@ -8,8 +8,9 @@
 # shellcheck source=fake-lib.sh
 source "$(dirname "$0")/fake-lib.sh"
 echo "TAP version 13"
-# ports from the pid, so parallel runs do not collide
-base=$((30000 + ($$ % 1000) * 8))
+# ports from the pid, so parallel runs do not collide; below the kernel's
+# ephemeral range (32768 and up), so no client socket can hold one
+base=$((10000 + ($$ % 1000) * 8))
 "$bin/skv-fake-node" --base-port $((base + 1)) --nodes 2 --coord-port "$base" \
 	--move-at 1.5 --move-for 1 --retry-pct 30 --mark-file "$tmp/marks" \
 	--lifetime 30 >"$tmp/fake.out" 2>&1 &

@@ -9,8 +9,9 @@
 # shellcheck source=fake-lib.sh
 source "$(dirname "$0")/fake-lib.sh"
 # ports from the pid, so parallel runs do not collide (fake-node-check.sh
-# uses 30000 + ...)
-base=$((40000 + ($$ % 1000) * 8))
+# uses 10000 + ...); below the kernel's ephemeral range (32768 and up), so
+# no client socket of another test can hold one
+base=$((20000 + ($$ % 1000) * 8))
 
 fake() {	# fake ARGS...: (re)start the fake cluster, wait until it listens
 	[[ -n "$fake_pid" ]] && { kill "$fake_pid" 2>/dev/null; wait "$fake_pid" 2>/dev/null; }
