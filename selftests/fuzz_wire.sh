@@ -92,7 +92,7 @@ t_fuzz() {
 	# whenever the current one has ended.
 	while kill -0 "$sp" 2>/dev/null || kill -0 "$tp" 2>/dev/null; do
 		st=$(mig_state $id)
-		if [[ $st == done || $st == failed || $st == cancelled || $st == none ]] && ((id < MAX_MIG)); then
+		if [[ $st == "done" || $st == failed || $st == cancelled || $st == none ]] && ((id < MAX_MIG)); then
 			id=$((id + 1))
 			out=$(mig_start $id) && started=$((started + 1))
 			skv_info "migration $id: ${out:-started}"

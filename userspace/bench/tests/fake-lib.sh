@@ -4,6 +4,7 @@
 # at exit, TAP counting, and the wait for the fake to listen.
 set -uo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this
 bin=${SKV_BIN:-$top/build/bin}	# another build's binaries: SKV_BIN
 tmp=$(mktemp -d)
 fake_pid=

@@ -5,7 +5,7 @@
 # marks; then one node alone (--node).  Checks the summary, the timeline
 # and the JSON: every request answered, redirects and retries followed,
 # the source's share of the requests falling after the move.
-# shellcheck source=fake-lib.sh
+# shellcheck source=fake-lib.sh disable=SC2154 # bin, tmp, n, fail: set by fake-lib.sh
 source "$(dirname "$0")/fake-lib.sh"
 echo "TAP version 13"
 # ports from the pid, so parallel runs do not collide; below the kernel's

@@ -6,7 +6,7 @@
 # (decided operations, operations overlapping the migration) must hold or
 # fail the run; against a store that serves stale data and loses writes,
 # the run must fail and name those anomalies.
-# shellcheck source=fake-lib.sh
+# shellcheck source=fake-lib.sh disable=SC2154 # bin, tmp, n, fail: set by fake-lib.sh
 source "$(dirname "$0")/fake-lib.sh"
 # ports from the pid, so parallel runs do not collide (fake-node-check.sh
 # uses 10000 + ...); below the kernel's ephemeral range (32768 and up), so
