@@ -32,12 +32,6 @@ RANGE_NAMES=200
 WAIT=120
 ID=0
 
-tool() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" skv_tool "$@"
-}
-
 # The target owns all of table 8, with control keys; for each mode the
 # low half of a table of its own, with control keys too, while the fake
 # source offers the high half.

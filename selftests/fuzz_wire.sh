@@ -40,12 +40,6 @@ MIG_KEYS=${SKV_FUZZ_MIG_KEYS:-800}
 SLOW=(0 1 1 1024 1)
 WAIT=120
 
-tool() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" skv_tool "$@"
-}
-
 setup() {
 	local t
 	setup_ns S T || { skv_fail "setup_ns"; return 1; }

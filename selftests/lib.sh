@@ -299,6 +299,13 @@ skv_ctl() {
 	ip netns exec "$ns" steadykvctl "$@"
 }
 
+# tool NS ARGS...: selftests/skv_tool in namespace NS.
+tool() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" skv_tool "$@"
+}
+
 # skv_node_start NS ADDR PORT [TABLE...]: listen, add each table (default 1)
 # with one tablet over the whole hash space, and wait until it answers.
 skv_node_start() {

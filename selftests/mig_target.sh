@@ -39,12 +39,6 @@ FULL_ROOM=$((6 << 20))
 SAMPLE=3000
 WAIT=300
 
-tool() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" skv_tool "$@"
-}
-
 setup() {
 	setup_ns S T || { skv_fail "setup_ns"; return 1; }
 	skv_veth "$S" eth0 "$SA/24" "$T" eth0 "$TA/24" || { skv_fail "veth"; return 1; }
