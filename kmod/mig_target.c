@@ -82,6 +82,7 @@ static const char *const skv_status_names[SKV_S_MAX] = {
 	[SKV_S_TOO_BIG] = "TOO_BIG", [SKV_S_UNKNOWN_OP] = "UNKNOWN_OP",
 	[SKV_S_UNKNOWN_TABLE] = "UNKNOWN_TABLE", [SKV_S_INTERNAL] = "INTERNAL",
 	[SKV_S_BUSY] = "BUSY", [SKV_S_NO_MIGRATION] = "NO_MIGRATION",
+	[SKV_S_AUTH_REQUIRED] = "AUTH_REQUIRED", [SKV_S_AUTH_FAILED] = "AUTH_FAILED",
 };
 
 const char *skv_tgt_status_name(int st)

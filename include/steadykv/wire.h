@@ -50,6 +50,9 @@ enum skv_opcode {
 	SKV_OP_MIG_PRIORITY_PULL = 8, /* body: skv_prio_pull_req + hashes; reply: skv_pull_reply + batch */
 	SKV_OP_MIG_END = 9,	/* body: skv_mig_range_req; reply: empty */
 	SKV_OP_MIG_PUSH_BACK = 10, /* body: skv_mig_range_req + batch; reply: empty */
+	/* Authentication of a connection (steadykv/auth.h). */
+	SKV_OP_AUTH_HELLO = 11,	/* body: skv_auth_hello; reply: skv_auth_challenge */
+	SKV_OP_AUTH_PROOF = 12,	/* body: skv_auth_proof; reply: empty */
 	SKV_OP_MAX,
 };
 
@@ -71,6 +74,8 @@ enum skv_status {
 	SKV_S_INTERNAL		= 10,	/* unexpected node error */
 	SKV_S_BUSY		= 11,	/* migration: the range is already migrating, or spans tablets */
 	SKV_S_NO_MIGRATION	= 12,	/* migration: no such migration at this source */
+	SKV_S_AUTH_REQUIRED	= 13,	/* op needs an authenticated connection: it closes */
+	SKV_S_AUTH_FAILED	= 14,	/* wrong key, unknown key_id or replayed proof: it closes */
 	SKV_S_MAX,
 };
 

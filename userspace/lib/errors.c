@@ -25,6 +25,8 @@ static const struct code_info codes[] = {
 	/* Named like the wire status (SKV_S_BUSY); the code is SKV_E_MIG_BUSY. */
 	{ SKV_E_MIG_BUSY, "MIG_BUSY", "range already migrating or spans tablets" },
 	{ SKV_E_NO_MIGRATION, "NO_MIGRATION", "no such migration at this source" },
+	{ SKV_E_AUTH_REQUIRED, "AUTH_REQUIRED", "operation needs an authenticated connection" },
+	{ SKV_E_AUTH_FAILED, "AUTH_FAILED", "authentication failed" },
 	{ SKV_E_IO, "IO", "I/O error" },
 	{ SKV_E_PROTO, "PROTO", "protocol error: malformed reply" },
 	{ SKV_E_CLOSED, "CLOSED", "connection closed by peer" },

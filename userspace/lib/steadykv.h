@@ -49,6 +49,8 @@ enum skv_code {
 	 */
 	SKV_E_MIG_BUSY		= -SKV_S_BUSY,
 	SKV_E_NO_MIGRATION	= -SKV_S_NO_MIGRATION,
+	SKV_E_AUTH_REQUIRED	= -SKV_S_AUTH_REQUIRED,
+	SKV_E_AUTH_FAILED	= -SKV_S_AUTH_FAILED,
 
 	/* Local errors. */
 	SKV_E_IO		= -100,	/* socket error; errno kept in skv_conn_errmsg() */
