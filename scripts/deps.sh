@@ -12,7 +12,7 @@ packages=(
 	iproute2 procps jq
 	# userspace: netlink, hashing, RCU for the host build of the store core
 	pkg-config libnl-3-dev libnl-genl-3-dev libxxhash-dev liburcu-dev
-	libhiredis-dev
+	libhiredis-dev libssl-dev
 	# tests and lint: fuzzer and sanitizers, static analysis, ynl-gen
 	clang libclang-rt-14-dev cppcheck shellcheck python3 python3-yaml
 	# peers and tools for benchmarks
