@@ -86,8 +86,11 @@ static inline void skv_auth_transcript_fill(struct skv_auth_transcript *t,
 					    const struct skv_auth_hello *hello,
 					    const __u8 *responder_nonce)
 {
+	size_t n = strlen(label);
+
 	memset(t, 0, sizeof(*t));
-	strncpy(t->label, label, sizeof(t->label) - 1);
+	/* The labels are shorter than the field: it stays NUL-terminated. */
+	memcpy(t->label, label, n < sizeof(t->label) ? n : sizeof(t->label) - 1);
 	t->hello = *hello;
 	memcpy(t->responder_nonce, responder_nonce, SKV_AUTH_NONCE_LEN);
 }
