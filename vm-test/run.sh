@@ -52,7 +52,8 @@ environment:
                       MODROOT/lib/modules/KVER (default: Debian's 6.12)
   STEADYKV_GUEST_ENV  "VAR=VALUE ..." added to COMMAND's environment
   STEADYKV_VM_TIMEOUT_SCALE
-                      multiply --timeout by this (slow debug kernels)
+                      multiply --timeout by this (slow debug kernels); the
+                      command sees it in its environment too
   STEADYKV_BUILD      where logs go (default: the repo's build/)
 
 exit status: COMMAND's; 1 if it passed but the kernel log shows a problem;
@@ -114,6 +115,9 @@ read -r -a guest_env <<<"${STEADYKV_GUEST_ENV:-}"
 for var in "${guest_env[@]}"; do
 	[[ $var =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || usage_error "STEADYKV_GUEST_ENV: $var is not VAR=VALUE"
 done
+# The command learns the factor too, so it can stretch its own bounds
+# (selftests/run.sh, the kselftest harness's per-test timeouts).
+guest_env+=("STEADYKV_VM_TIMEOUT_SCALE=$timeout_scale")
 
 command -v qemu-system-x86_64 >/dev/null || vm_die "qemu-system-x86_64 not found (install qemu-system-x86)"
 vm_find_kernel
