@@ -20,21 +20,19 @@
 #
 # On a slow kernel (check-debug), vm-test/run.sh multiplies the guest's
 # limit by STEADYKV_VM_TIMEOUT_SCALE and passes the factor in: SKV_GUEST_TIMEOUT
-# (as vm-tests.list gives it), the reserve, the unload and memory bounds and
-# lib.sh's polls (SKV_WAIT) are multiplied by it here, the harness's
-# per-test timeouts in st_harness.h.
+# (as vm-tests.list gives it) and the reserve are multiplied by it here
+# (SKV_TIME_SCALE), lib.sh's bounds there, the harness's per-test timeouts
+# in st_harness.h.
 
 cd "$(dirname "$0")/.." || exit 1
-scale=${STEADYKV_VM_TIMEOUT_SCALE:-1}
-export SKV_WAIT=${SKV_WAIT:-$((60 * scale))}
 # shellcheck source=lib.sh
 source selftests/lib.sh
 
-: "${SKV_RESERVE:=$((150 * scale))}"
+: "${SKV_RESERVE:=$((150 * SKV_TIME_SCALE))}"
 if [[ -n ${SKV_GUEST_TIMEOUT:-} ]]; then
-	SKV_GUEST_TIMEOUT=$((SKV_GUEST_TIMEOUT * scale))
+	SKV_GUEST_TIMEOUT=$((SKV_GUEST_TIMEOUT * SKV_TIME_SCALE))
 elif [[ -z ${SKV_PROG_TIMEOUT:-} ]]; then
-	SKV_PROG_TIMEOUT=$((600 * scale))
+	SKV_PROG_TIMEOUT=$((600 * SKV_TIME_SCALE))
 fi
 
 # prog_timeout: seconds the next program may run (0: none left).
@@ -125,9 +123,9 @@ fi
 for prog in "$@"; do
 	run_prog "$prog"
 done
-skv_test "rmmod steadykv completes in bounded time" skv_unload_module $((60 * scale))
+skv_test "rmmod steadykv completes in bounded time" skv_unload_module 60
 skv_test "module slab caches destroyed on unload" no_module_caches
-skv_test "memory back to the pre-load snapshot after unload" skv_mem_compare base $((30 * scale))
+skv_test "memory back to the pre-load snapshot after unload" skv_mem_compare base 30
 # shellcheck disable=SC2034 # read by skv_dmesg_clean
 SKV_DMESG_MARK=0
 skv_test "kernel log clean at the end (whole boot)" skv_dmesg_clean
