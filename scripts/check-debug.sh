@@ -147,7 +147,9 @@ for suite in "${INJECT_SUITES[@]}"; do
 	[[ -n ${cmd:-} ]] || { say "no suite $suite in selftests/vm-tests.list"; exit 1; }
 	rc=0
 	# shellcheck disable=SC2086 # the list's command is split at whitespace
-	STEADYKV_GUEST_ENV="$guest_env SKV_FAIL_PROBABILITY=${SKV_FAIL_PROBABILITY:-5}" \
+	# SKV_GUEST_TIMEOUT, as scripts/check.sh passes it: selftests/run.sh
+	# keeps each program's bound below the guest's.
+	STEADYKV_GUEST_ENV="$guest_env SKV_FAIL_PROBABILITY=${SKV_FAIL_PROBABILITY:-5} SKV_GUEST_TIMEOUT=$timeout" \
 		vm-test/run.sh --name "inject-$suite" --timeout "$timeout" -- \
 		scripts/check-debug.sh --guest-inject $cmd >"$out/inject-$suite.log" 2>&1 </dev/null ||
 		rc=$?
