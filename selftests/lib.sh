@@ -32,8 +32,11 @@ source "$SKV_KSFT/net/lib.sh"
 # shellcheck source=/dev/null
 source "$SKV_KSFT/kselftest/ktap_helpers.sh"
 
+# The guest's time factor (vm-test/run.sh passes it in: slow debug kernels)
+# stretches every bound below: polls, unload, memory settling.
+SKV_TIME_SCALE=${STEADYKV_VM_TIMEOUT_SCALE:-1}
 # Bound for polls: long enough for TCG emulation, short enough to fail a hang.
-: "${SKV_WAIT:=60}"
+: "${SKV_WAIT:=$((60 * SKV_TIME_SCALE))}"
 
 SKV_BG_PIDS=()
 SKV_TMP=$(mktemp -d /tmp/skv-selftest.XXXXXX)
@@ -158,7 +161,7 @@ skv_load_module() {
 
 # Unload it within SECONDS (default 60): a hang is a failure, not a stuck run.
 skv_unload_module() {
-	local t=${1:-60} start end rc
+	local t=$((${1:-60} * SKV_TIME_SCALE)) start end rc
 	skv_module_loaded || return 0
 	start=$(timestamp_ms)
 	timeout "$t" rmmod steadykv 2>"$SKV_TMP/rmmod.err"
@@ -207,6 +210,9 @@ skv_module_caches() {
 }
 
 # Settle freed memory: RCU callbacks, deferred frees, caches, empty slabs.
+# Shrinking a cache also frees its objects from KASAN's quarantine
+# (kasan_cache_shrink), so on the debug kernel the quarantine is emptied
+# here rather than seen as growth.
 skv_settle() {
 	local f
 	sync
@@ -220,6 +226,19 @@ skv_meminfo_kb() {
 	awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo
 }
 
+# KiB held by the kernel's stack depot (0 without its debugfs stats): the
+# stack traces that KASAN, kmemleak and the allocators' debugging record.
+# Its pools (4 pages each, DEPOT_POOL_ORDER) are never freed, by design,
+# so their growth is taken out of the MemFree comparison.
+skv_stackdepot_kb() {
+	local f=/sys/kernel/debug/stackdepot/stats
+	if [[ -r $f ]]; then
+		awk -v kb=$(($(getconf PAGESIZE) * 4 / 1024)) '$1 == "pools:" { print $2 * kb }' "$f"
+	else
+		echo 0
+	fi
+}
+
 # skv_mem_snapshot NAME: remember Slab, VmallocUsed, MemFree and the
 # module's cache counts under NAME.
 skv_mem_snapshot() {
@@ -227,6 +246,7 @@ skv_mem_snapshot() {
 	skv_meminfo_kb Slab >"$SKV_TMP/mem.$1.slab"
 	skv_meminfo_kb VmallocUsed >"$SKV_TMP/mem.$1.vmalloc"
 	skv_meminfo_kb MemFree >"$SKV_TMP/mem.$1.free"
+	skv_stackdepot_kb >"$SKV_TMP/mem.$1.depot"
 	skv_module_caches >"$SKV_TMP/mem.$1.caches"
 	awk 'NR > 2 { print $1, $3 * $4 }' /proc/slabinfo >"$SKV_TMP/mem.$1.slabinfo"
 }
@@ -248,13 +268,14 @@ skv_slab_growth() {
 
 # One comparison against snapshot NAME; 0 if within tolerance.
 _skv_mem_within() {
-	local name=$1 slab vm free
+	local name=$1 slab vm free depot
 	skv_settle
 	slab=$(($(skv_meminfo_kb Slab) - $(cat "$SKV_TMP/mem.$name.slab")))
 	vm=$(($(skv_meminfo_kb VmallocUsed) - $(cat "$SKV_TMP/mem.$name.vmalloc")))
-	free=$(($(cat "$SKV_TMP/mem.$name.free") - $(skv_meminfo_kb MemFree)))
-	SKV_MEM_DELTA=$(printf 'Slab %+d KiB, VmallocUsed %+d KiB, MemFree %+d KiB' \
-		"$slab" "$vm" $((-free)))
+	depot=$(($(skv_stackdepot_kb) - $(cat "$SKV_TMP/mem.$name.depot")))
+	free=$(($(cat "$SKV_TMP/mem.$name.free") - $(skv_meminfo_kb MemFree) - depot))
+	SKV_MEM_DELTA=$(printf 'Slab %+d KiB, VmallocUsed %+d KiB, MemFree %+d KiB (stack depot %+d KiB besides)' \
+		"$slab" "$vm" $((-free)) "$depot")
 	((slab <= SKV_SLAB_TOL_KB && vm <= SKV_VMALLOC_TOL_KB && free <= SKV_FREE_TOL_KB)) ||
 		return 1
 	# The module's caches hold no more objects than they did (if loaded).
@@ -274,14 +295,17 @@ _skv_mem_within() {
 }
 
 # skv_mem_compare NAME [SECONDS]: memory returns to snapshot NAME (within
-# tolerance) within SECONDS; freeing can lag (RCU, workqueues).
+# tolerance) within SECONDS; freeing can lag (RCU, workqueues).  A deadline,
+# not a count: one reading (the settle) takes 25 s on the debug kernel.
 skv_mem_compare() {
-	local name=$1 t=${2:-30} i
-	for ((i = 0; i < t; i++)); do
+	local name=$1 t=$((${2:-30} * SKV_TIME_SCALE))
+	local deadline=$((SECONDS + t))
+	while :; do
 		if _skv_mem_within "$name"; then
 			skv_info "memory vs '$name': $SKV_MEM_DELTA"
 			return 0
 		fi
+		((SECONDS < deadline)) || break
 		sleep 1
 	done
 	skv_fail "memory not back to '$name' after $t s: $SKV_MEM_DELTA"

@@ -17,14 +17,22 @@
 # that follow, power-off), so a hung program is reported by name before the
 # host kills the guest.  SKV_PROG_TIMEOUT (default 600 without a guest
 # bound) caps each program further.
+#
+# On a slow kernel (check-debug), vm-test/run.sh multiplies the guest's
+# limit by STEADYKV_VM_TIMEOUT_SCALE and passes the factor in: SKV_GUEST_TIMEOUT
+# (as vm-tests.list gives it) and the reserve are multiplied by it here
+# (SKV_TIME_SCALE), lib.sh's bounds there, the harness's per-test timeouts
+# in st_harness.h.
 
 cd "$(dirname "$0")/.." || exit 1
 # shellcheck source=lib.sh
 source selftests/lib.sh
 
-: "${SKV_RESERVE:=150}"
-if [[ -z ${SKV_PROG_TIMEOUT:-} && -z ${SKV_GUEST_TIMEOUT:-} ]]; then
-	SKV_PROG_TIMEOUT=600
+: "${SKV_RESERVE:=$((150 * SKV_TIME_SCALE))}"
+if [[ -n ${SKV_GUEST_TIMEOUT:-} ]]; then
+	SKV_GUEST_TIMEOUT=$((SKV_GUEST_TIMEOUT * SKV_TIME_SCALE))
+elif [[ -z ${SKV_PROG_TIMEOUT:-} ]]; then
+	SKV_PROG_TIMEOUT=$((600 * SKV_TIME_SCALE))
 fi
 
 # prog_timeout: seconds the next program may run (0: none left).

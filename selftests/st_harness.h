@@ -10,11 +10,42 @@
 #define SKV_ST_HARNESS_H
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "skv_util.h"
+
+/*
+ * A slow guest kernel (the debug kernel: KASAN, lockdep, under TCG) runs
+ * every test several times slower: vm-test/run.sh passes its time-limit
+ * factor, STEADYKV_VM_TIMEOUT_SCALE, into the guest, and each test's
+ * timeout is multiplied by it.  Runs after every test has registered
+ * (their constructors have priority KSELFTEST_PRIO_TEST and _XFAIL).
+ * selftests/run.sh still bounds the whole program below the guest's limit.
+ */
+static void __attribute__((constructor(KSELFTEST_PRIO_XFAIL + 1)))
+st_scale_test_timeouts(void)
+{
+	const char *env = getenv("STEADYKV_VM_TIMEOUT_SCALE");
+	struct __fixture_metadata *f;
+	struct __test_metadata *t;
+	long scale;
+	char *end;
+
+	if (!env || !*env)
+		return;
+	scale = strtol(env, &end, 10);
+	if (*end || scale < 1 || scale > 100) {
+		fprintf(stderr, "# STEADYKV_VM_TIMEOUT_SCALE=%s: not 1 to 100\n", env);
+		exit(KSFT_FAIL);
+	}
+	for (f = __fixture_list; f; f = f->next)
+		for (t = f->tests; t; t = t->next)
+			t->timeout *= scale;
+}
 
 /* What the test is doing, printed by the assertions below when they fail. */
 static const char *st_ctx = "";

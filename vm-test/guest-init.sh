@@ -69,16 +69,16 @@ kfence_interval=/sys/module/kfence/parameters/sample_interval
 grep -qsx 'enabled: 1' /sys/kernel/debug/kfence/stats ||
 	die "KFENCE is off (sample_interval $(<"$kfence_interval") ms)"
 
-# Detect hung tasks well within run.sh's timeout; keep the log on lockups and
-# oopses rather than panicking.
-set_sysctl kernel.hung_task_timeout_secs 30
-set_sysctl kernel.softlockup_panic 0
-set_sysctl kernel.panic_on_oops 0
-
-# Written by run.sh: WORKDIR, VM_HOSTNAME, NICS, VM_MODDIR and the
-# GUEST_ENV and CMD arrays.
+# Written by run.sh: WORKDIR, VM_HOSTNAME, NICS, VM_MODDIR, TIME_SCALE and
+# the GUEST_ENV and CMD arrays.
 # shellcheck source=/dev/null
 source "$RESULTS/job.env"
+
+# Detect hung tasks well within run.sh's timeout (stretched like it on slow
+# kernels); keep the log on lockups and oopses rather than panicking.
+set_sysctl kernel.hung_task_timeout_secs $((30 * TIME_SCALE))
+set_sysctl kernel.softlockup_panic 0
+set_sysctl kernel.panic_on_oops 0
 
 # A kernel other than Debian's keeps its modules outside /lib/modules; link
 # them in so modprobe finds them (and modules.builtin, for built-in ones).

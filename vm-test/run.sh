@@ -52,7 +52,8 @@ environment:
                       MODROOT/lib/modules/KVER (default: Debian's 6.12)
   STEADYKV_GUEST_ENV  "VAR=VALUE ..." added to COMMAND's environment
   STEADYKV_VM_TIMEOUT_SCALE
-                      multiply --timeout by this (slow debug kernels)
+                      multiply --timeout by this (slow debug kernels); the
+                      command sees it in its environment too
   STEADYKV_BUILD      where logs go (default: the repo's build/)
 
 exit status: COMMAND's; 1 if it passed but the kernel log shows a problem;
@@ -110,10 +111,15 @@ done
 timeout_scale=${STEADYKV_VM_TIMEOUT_SCALE:-1}
 need_num STEADYKV_VM_TIMEOUT_SCALE "$timeout_scale" 1 100
 timeout_s=$((timeout_s * timeout_scale))
+# The kernel's default stall timeout, stretched, within its maximum (300 s).
+rcu_stall_s=$((21 * timeout_scale > 300 ? 300 : 21 * timeout_scale))
 read -r -a guest_env <<<"${STEADYKV_GUEST_ENV:-}"
 for var in "${guest_env[@]}"; do
 	[[ $var =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || usage_error "STEADYKV_GUEST_ENV: $var is not VAR=VALUE"
 done
+# The command learns the factor too, so it can stretch its own bounds
+# (selftests/run.sh, the kselftest harness's per-test timeouts).
+guest_env+=("STEADYKV_VM_TIMEOUT_SCALE=$timeout_scale")
 
 command -v qemu-system-x86_64 >/dev/null || vm_die "qemu-system-x86_64 not found (install qemu-system-x86)"
 vm_find_kernel
@@ -157,6 +163,7 @@ find "$run_dir" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf -- {} +
 	printf 'VM_HOSTNAME=%q\n' "$name"
 	printf 'NICS=%q\n' "${#mcast_ports[@]}"
 	printf 'VM_MODDIR=%q\n' "$VM_MODDIR"
+	printf 'TIME_SCALE=%q\n' "$timeout_scale"
 	printf 'GUEST_ENV=('
 	for var in "${guest_env[@]}"; do
 		printf ' %q' "$var"
@@ -180,8 +187,10 @@ qemu_args=(
 	-kernel "$VM_KERNEL" -initrd "$initramfs"
 	# panic=-1 with -no-reboot: a panicking guest ends QEMU at once.
 	# no_timer_check: on a loaded host the emulated timer can miss the boot
-	# check ("IO-APIC + timer doesn't work!" panic).
-	-append "console=ttyS0,115200 loglevel=7 panic=-1 no_timer_check kfence.sample_interval=$KFENCE_SAMPLE_MS steadykv.init=$script_dir/guest-init.sh"
+	# check ("IO-APIC + timer doesn't work!" panic). The RCU stall timeout
+	# (21 s) is stretched like the other bounds on slow kernels: a TCG vCPU
+	# starved by the host for a while is not a stall of the guest's.
+	-append "console=ttyS0,115200 loglevel=7 panic=-1 no_timer_check kfence.sample_interval=$KFENCE_SAMPLE_MS rcupdate.rcu_cpu_stall_timeout=$rcu_stall_s steadykv.init=$script_dir/guest-init.sh"
 	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
 	-fsdev "local,id=results,path=$run_dir,security_model=none"
