@@ -47,6 +47,13 @@ static void skv_conn_free(struct skv_conn *c)
 	atomic_dec(&node->nconns);
 }
 
+int skv_conn_peer_id(struct skv_conn *c, struct skv_peer_id *id)
+{
+	/* Authentication (auth.h) sets id->authenticated when it lands. */
+	memset(id, 0, sizeof(*id));
+	return c->xprt->ops->peer_addr(c->xprt, &id->addr);
+}
+
 /* Send every pending reply with one transport send. */
 static int skv_conn_flush(struct skv_conn *c)
 {

@@ -14,6 +14,7 @@
 #include <linux/types.h>
 #include <linux/list.h>
 #include <linux/sched.h>
+#include <net/ipv6.h>
 #include <steadykv/wire.h>
 
 struct skv_node;
@@ -49,6 +50,26 @@ struct skv_conn {
 	bool wrote;			/* a PUT/DELETE ran in this batch */
 	u32 retry_us;			/* hint for the next RETRY reply, 0: default */
 };
+
+/*
+ * Who is at the other end of a connection, as far as the node can tell:
+ * its address and whether it authenticated as a peer of the cluster.  A
+ * migration belongs to the identity of the connection that prepared it.
+ */
+struct skv_peer_id {
+	struct in6_addr addr;
+	bool authenticated;
+};
+
+/* 0, or a negative errno if the connection has no peer any more. */
+int skv_conn_peer_id(struct skv_conn *c, struct skv_peer_id *id);
+
+static inline bool skv_peer_id_equal(const struct skv_peer_id *a,
+				     const struct skv_peer_id *b)
+{
+	return ipv6_addr_equal(&a->addr, &b->addr) &&
+	       a->authenticated == b->authenticated;
+}
 
 /*
  * Take a new connection: counts it against max_connections and starts its

@@ -12,6 +12,13 @@
  * (commit) or serves it again (abort); PUSH_BACK replays the target's
  * writes into the range before an abort.
  *
+ * A migration belongs to the peer that prepared it (skv_conn_peer_id()):
+ * another peer naming its id is told NO_MIGRATION, as for an id nobody
+ * uses, so ids cannot be probed, and the try counts as a bad request.
+ * Ids are the coordinator's random 64-bit values; two peers may even use
+ * the same one.  A node takes part in at most SKV_MIG_MAX_ACTIVE
+ * migrations at once; a PREPARE over that is BUSY, with the reason.
+ *
  * Locking: node->lock serializes the control ops (PREPARE, END,
  * PUSH_BACK) with each other and with netlink's tablet changes, and
  * bumps map_gen as they do.  node->mig_out_lock (a spinlock) guards the
@@ -46,7 +53,8 @@ static_assert(sizeof(struct skv_batch_hdr) == 16);
 /* One largest record fits a pull reply and a push-back. */
 static_assert(sizeof(struct skv_pull_reply) + sizeof(struct skv_batch_hdr) +
 	      SKV_REC_MAX_LEN <= SKV_MAX_BODY_LEN);
-static_assert(sizeof(struct skv_mig_range_req) + sizeof(struct skv_batch_hdr) +
+static_assert(sizeof(struct skv_push_back_req) == 48);
+static_assert(sizeof(struct skv_push_back_req) + sizeof(struct skv_batch_hdr) +
 	      SKV_REC_MAX_LEN <= SKV_MAX_BODY_LEN);
 
 /* Room for a pull reply's batch: the body cap less the pull reply. */
@@ -64,6 +72,7 @@ struct skv_mig_out {
 	u64 end_hash;
 	u64 safe_version;	/* of the last PREPARE answered */
 	bool keep_owner;	/* still NORMAL here (push baseline) */
+	struct skv_peer_id owner;	/* the peer that prepared it */
 };
 
 void skv_src_init(struct skv_node *node)
@@ -83,28 +92,74 @@ void skv_src_exit(struct skv_node *node)
 	}
 }
 
-/* Under mig_out_lock or node->lock. */
-static struct skv_mig_out *skv_src_find(struct skv_node *node, u64 id)
+u32 skv_mig_active(struct skv_node *node)
+{
+	struct skv_mig_out *m;
+	u32 n = node->migs_running;
+
+	lockdep_assert_held(&node->lock);
+	list_for_each_entry(m, &node->mig_out, list)
+		n++;
+	return n;
+}
+
+/*
+ * Migration id of peer, or NULL; *foreign says another peer has one of
+ * that id.  Under mig_out_lock or node->lock.
+ */
+static struct skv_mig_out *skv_src_find(struct skv_node *node, u64 id,
+					const struct skv_peer_id *peer,
+					bool *foreign)
 {
 	struct skv_mig_out *m;
 
-	list_for_each_entry(m, &node->mig_out, list)
-		if (m->id == id)
+	*foreign = false;
+	list_for_each_entry(m, &node->mig_out, list) {
+		if (m->id != id)
+			continue;
+		if (skv_peer_id_equal(&m->owner, peer))
 			return m;
+		*foreign = true;
+	}
 	return NULL;
 }
 
-/* Copy of migration id into *out; false if unknown. */
-static bool skv_src_get(struct skv_node *node, u64 id, struct skv_mig_out *out)
+/*
+ * NO_MIGRATION: the same answer whether nobody or another peer has the
+ * id, but a try at another peer's migration counts as a bad request.
+ */
+static int skv_src_no_migration(struct skv_conn *c, const struct skv_hdr *h,
+				bool foreign)
 {
-	struct skv_mig_out *m;
+	if (foreign)
+		return skv_reply_bad(c, h, SKV_S_NO_MIGRATION);
+	return skv_reply(c, h, SKV_S_NO_MIGRATION, NULL, 0);
+}
 
+/*
+ * Copy of the caller's migration id into *out.  Returns 0, 1 if there is
+ * none (answered), or a negative errno.
+ */
+static int skv_src_get(struct skv_conn *c, const struct skv_hdr *h, u64 id,
+		       struct skv_mig_out *out)
+{
+	struct skv_node *node = c->node;
+	struct skv_mig_out *m;
+	struct skv_peer_id me;
+	bool foreign;
+	int err;
+
+	err = skv_conn_peer_id(c, &me);
+	if (err)
+		return err;
 	spin_lock(&node->mig_out_lock);
-	m = skv_src_find(node, id);
+	m = skv_src_find(node, id, &me, &foreign);
 	if (m)
 		*out = *m;
 	spin_unlock(&node->mig_out_lock);
-	return m;
+	if (m)
+		return 0;
+	return skv_src_no_migration(c, h, foreign) ?: 1;
 }
 
 struct skv_range {
@@ -180,15 +235,23 @@ static int skv_src_isolate(struct skv_store *s, const struct skv_range *r,
 	return 0;
 }
 
+/* Why a PREPARE is BUSY: the reply's body, for the target's log. */
+static const char skv_src_busy_other_range[] = "the migration id has another range";
+static const char skv_src_busy_range[] = "the range is migrating or spans tablets";
+static const char skv_src_busy_full[] = "the source takes part in the most migrations it allows at once";
+
 /* A PREPARE of a migration we know: idempotent, or the freeze. */
 static u8 skv_src_prepare_again(struct skv_node *node, struct skv_store *s,
 				struct skv_mig_out *m,
-				const struct skv_range *r, u64 *safe)
+				const struct skv_range *r, u64 *safe,
+				const char **why)
 {
 	bool keep = r->flags & SKV_MIG_F_KEEP_OWNER;
 
-	if (!skv_src_same(m, r))
+	if (!skv_src_same(m, r)) {
+		*why = skv_src_busy_other_range;
 		return SKV_S_BUSY;
+	}
 	if (m->keep_owner && !keep) {
 		if (skv_tablet_set_state(s, m->table_id, m->start_hash,
 					 m->end_hash, SKV_TABLET_MIGRATING_OUT))
@@ -204,7 +267,9 @@ static u8 skv_src_prepare_again(struct skv_node *node, struct skv_store *s,
 }
 
 static u8 skv_src_prepare_new(struct skv_node *node, struct skv_store *s,
-			      const struct skv_range *r, u64 *safe)
+			      const struct skv_range *r,
+			      const struct skv_peer_id *owner, u64 *safe,
+			      const char **why)
 {
 	struct skv_tablet_info t;
 	struct skv_mig_out *m, *o;
@@ -215,6 +280,7 @@ static u8 skv_src_prepare_new(struct skv_node *node, struct skv_store *s,
 		return SKV_S_UNKNOWN_TABLE;
 	if (err)
 		return SKV_S_NOT_OWNER;
+	*why = skv_src_busy_range;
 	if (t.state != SKV_TABLET_NORMAL || r->end > t.end_hash)
 		return SKV_S_BUSY;
 	/* A keep-owner migration leaves its range NORMAL: check overlap. */
@@ -222,10 +288,16 @@ static u8 skv_src_prepare_new(struct skv_node *node, struct skv_store *s,
 		if (o->table_id == r->table_id && o->start_hash <= r->end &&
 		    r->start <= o->end_hash)
 			return SKV_S_BUSY;
+	if (skv_mig_active(node) >= SKV_MIG_MAX_ACTIVE) {
+		*why = skv_src_busy_full;
+		return SKV_S_BUSY;
+	}
+	*why = NULL;
 	m = kzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)
 		return SKV_S_INTERNAL;
 	m->id = r->id;
+	m->owner = *owner;
 	m->table_id = r->table_id;
 	m->start_hash = r->start;
 	m->end_hash = r->end;
@@ -252,23 +324,31 @@ static int skv_src_prepare(struct skv_conn *c, const struct skv_hdr *h,
 			   struct skv_store *s, const u8 *body, u32 len)
 {
 	struct skv_node *node = c->node;
+	const char *why = NULL;
 	struct skv_mig_out *m;
+	struct skv_peer_id me;
 	struct skv_range r;
+	bool foreign;
 	u64 safe = 0;
+	int err;
 	u8 st;
 
 	if (len != sizeof(struct skv_mig_range_req) ||
 	    !skv_src_parse_range(body, SKV_MIG_F_KEEP_OWNER, &r))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	err = skv_conn_peer_id(c, &me);
+	if (err)
+		return err;
 	mutex_lock(&node->lock);
-	m = skv_src_find(node, r.id);
+	/* Another peer's id is no business of this one: a new migration. */
+	m = skv_src_find(node, r.id, &me, &foreign);
 	if (m)
-		st = skv_src_prepare_again(node, s, m, &r, &safe);
+		st = skv_src_prepare_again(node, s, m, &r, &safe, &why);
 	else
-		st = skv_src_prepare_new(node, s, &r, &safe);
+		st = skv_src_prepare_new(node, s, &r, &me, &safe, &why);
 	mutex_unlock(&node->lock);
 	if (st != SKV_S_OK)
-		return skv_reply(c, h, st, NULL, 0);
+		return skv_reply(c, h, st, why, why ? strlen(why) : 0);
 	return skv_src_prepare_reply(c, h, s, safe);
 }
 
@@ -339,8 +419,9 @@ static int skv_src_pull(struct skv_conn *c, const struct skv_hdr *h,
 	budget = SKV_LE32(body, struct skv_pull_req, budget);
 	if (start > end)
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
-	if (!skv_src_get(c->node, id, &m))
-		return skv_reply(c, h, SKV_S_NO_MIGRATION, NULL, 0);
+	err = skv_src_get(c, h, id, &m);
+	if (err)
+		return min(err, 0);
 	if (!skv_src_inside(&m, table_id, start, end))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	budget = clamp(budget, SKV_MIN_PULL_BUDGET, SKV_MAX_PULL_BUDGET);
@@ -398,8 +479,9 @@ static int skv_src_priority_pull(struct skv_conn *c, const struct skv_hdr *h,
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	id = SKV_LE64(body, struct skv_prio_pull_req, migration_id);
 	table_id = SKV_LE64(body, struct skv_prio_pull_req, table_id);
-	if (!skv_src_get(c->node, id, &m))
-		return skv_reply(c, h, SKV_S_NO_MIGRATION, NULL, 0);
+	err = skv_src_get(c, h, id, &m);
+	if (err)
+		return min(err, 0);
 	for (i = 0; i < count; i++) {
 		hashes[i] = get_unaligned_le64(body + fixed + i * 8);
 		if (!skv_src_inside(&m, table_id, hashes[i], hashes[i]))
@@ -432,15 +514,20 @@ static int skv_src_end(struct skv_conn *c, const struct skv_hdr *h,
 {
 	struct skv_node *node = c->node;
 	struct skv_mig_out *m;
+	struct skv_peer_id me;
 	struct skv_range r;
 	u8 st = SKV_S_OK;
+	bool foreign;
 	int err;
 
 	if (len != sizeof(struct skv_mig_range_req) ||
 	    !skv_src_parse_range(body, SKV_MIG_F_ABORT, &r))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	err = skv_conn_peer_id(c, &me);
+	if (err)
+		return err;
 	mutex_lock(&node->lock);
-	m = skv_src_find(node, r.id);
+	m = skv_src_find(node, r.id, &me, &foreign);
 	if (!m) {
 		st = SKV_S_NO_MIGRATION;
 	} else if (!skv_src_same(m, &r)) {
@@ -473,6 +560,8 @@ static int skv_src_end(struct skv_conn *c, const struct skv_hdr *h,
 	mutex_unlock(&node->lock);
 	if (st == SKV_S_OK)
 		skv_node_kick_cleaner(node);	/* dropped data to reclaim */
+	if (st == SKV_S_NO_MIGRATION)
+		return skv_src_no_migration(c, h, foreign);
 	if (st == SKV_S_BAD_REQUEST)
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	return skv_reply(c, h, st, NULL, 0);
@@ -504,27 +593,34 @@ static u8 skv_src_replay_status(int err)
 static int skv_src_push_back(struct skv_conn *c, const struct skv_hdr *h,
 			     struct skv_store *s, const u8 *body, u32 len)
 {
-	const u32 fixed = sizeof(struct skv_mig_range_req);
+	const u32 fixed = sizeof(struct skv_push_back_req);
 	struct skv_node *node = c->node;
 	struct skv_replay_bounds bounds;
 	struct skv_replay_stats rs;
 	struct skv_sidelog *sl;
 	struct skv_tablet_info t;
 	struct skv_mig_out *m;
+	struct skv_peer_id me;
 	struct skv_range r;
+	u64 target_version;
 	const u8 *recs;
 	u32 rlen, count;
+	bool foreign;
 	u8 st;
 	int err;
 
 	if (len < fixed || !skv_src_parse_range(body, 0, &r))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	target_version = SKV_LE64(body, struct skv_push_back_req, max_version);
 	/* Checked whole (lengths, crcs, key hashes) before anything else. */
 	if (skv_batch_verify(body + fixed, len - fixed, SKV_PARSE_CHECK_HASH,
 			     &recs, &rlen, &count))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	err = skv_conn_peer_id(c, &me);
+	if (err)
+		return err;
 	mutex_lock(&node->lock);
-	m = skv_src_find(node, r.id);
+	m = skv_src_find(node, r.id, &me, &foreign);
 	if (!m) {
 		st = SKV_S_NO_MIGRATION;
 		goto unlock;
@@ -545,19 +641,24 @@ static int skv_src_push_back(struct skv_conn *c, const struct skv_hdr *h,
 		st = SKV_S_NO_SPACE;
 		goto unlock;
 	}
-	/* The target's writes: in the range, newer than what it pulled. */
+	/*
+	 * The target's writes: in the range, newer than what it pulled, no
+	 * newer than its counter (nor our ceiling: replay checks that).
+	 */
 	bounds = (struct skv_replay_bounds) {
 		.table_id = m->table_id,
 		.start_hash = m->start_hash,
 		.end_hash = m->end_hash,
 		.min_version = m->safe_version + 1,
-		.max_version = U64_MAX,
+		.max_version = target_version,
 	};
 	err = skv_replay_batch(s, sl, body + fixed, len - fixed, &bounds, &rs);
 	skv_sidelog_destroy(s, sl);
 	st = skv_src_replay_status(err);
 unlock:
 	mutex_unlock(&node->lock);
+	if (st == SKV_S_NO_MIGRATION)
+		return skv_src_no_migration(c, h, foreign);
 	if (st == SKV_S_BAD_REQUEST)
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	return skv_reply(c, h, st, NULL, 0);

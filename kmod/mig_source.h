@@ -8,10 +8,17 @@
 #define SKV_MIG_SOURCE_H
 
 #include <linux/types.h>
+#include <steadykv/migration.h>
 
 struct skv_node;
 struct skv_conn;
 struct skv_hdr;
+
+/*
+ * Migrations the node takes part in now, as source and target (at most
+ * SKV_MIG_MAX_ACTIVE).  Caller holds node->lock.
+ */
+u32 skv_mig_active(struct skv_node *node);
 
 /* Pernet init and exit (exit frees every outgoing-migration record). */
 void skv_src_init(struct skv_node *node);

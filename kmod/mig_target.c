@@ -61,6 +61,7 @@
 
 #include "node.h"
 #include "mig_target.h"
+#include "mig_source.h"
 #include "peer.h"
 #include "log.h"
 #include "record.h"
@@ -83,12 +84,24 @@ static const char *const skv_status_names[SKV_S_MAX] = {
 	[SKV_S_UNKNOWN_TABLE] = "UNKNOWN_TABLE", [SKV_S_INTERNAL] = "INTERNAL",
 	[SKV_S_BUSY] = "BUSY", [SKV_S_NO_MIGRATION] = "NO_MIGRATION",
 	[SKV_S_AUTH_REQUIRED] = "AUTH_REQUIRED", [SKV_S_AUTH_FAILED] = "AUTH_FAILED",
+	[SKV_S_VERSION_LIMIT] = "VERSION_LIMIT",
 };
 
 const char *skv_tgt_status_name(int st)
 {
 	return st >= 0 && st < SKV_S_MAX && skv_status_names[st] ?
 	       skv_status_names[st] : "?";
+}
+
+/* How many of the first len bytes of s are printable ASCII (for %.*s). */
+static int skv_tgt_printable(const u8 *s, u32 len)
+{
+	u32 i;
+
+	len = min(len, 120u);
+	for (i = 0; i < len && s[i] >= 0x20 && s[i] < 0x7f; i++)
+		;
+	return i;
 }
 
 /* Record the first error (or, with force, this one). */
@@ -284,9 +297,13 @@ static int skv_tgt_prepare(struct skv_mig *m, u32 flags, u64 *safe)
 		return ret;
 	}
 	if (ret != SKV_S_OK) {
+		/* A BUSY says why (wire.h); printable text only. */
 		skv_tgt_set_err(m, ret == SKV_S_BUSY ? EBUSY : EREMOTEIO,
-				false, "the source refused to prepare: %s",
-				skv_tgt_status_name(ret));
+				false, "the source refused to prepare: %s%s%.*s",
+				skv_tgt_status_name(ret),
+				m->peer.len ? ": " : "",
+				skv_tgt_printable(m->peer.buf, m->peer.len),
+				m->peer.buf);
 		return -EREMOTEIO;
 	}
 	if (m->peer.len < sizeof(struct skv_mig_prepare_reply)) {
@@ -295,6 +312,13 @@ static int skv_tgt_prepare(struct skv_mig *m, u32 flags, u64 *safe)
 		return -EPROTO;
 	}
 	*safe = get_unaligned_le64(m->peer.buf);
+	/* Our counter is raised to it: it must leave room for our writes. */
+	if (*safe > SKV_VERSION_MAX) {
+		skv_tgt_set_err(m, ERANGE, false,
+				"the source's safe version %llu is past the version ceiling",
+				*safe);
+		return -ERANGE;
+	}
 	return 0;
 }
 
@@ -314,14 +338,15 @@ static int skv_tgt_end(struct skv_mig *m, u32 flags)
 
 /*
  * Send the records written here (newer than the safe version) back to
- * the source.  The tablet is MIGRATING_OUT: nothing is written meanwhile.
+ * the source.  The tablet is MIGRATING_OUT: nothing is written meanwhile,
+ * so none of them is newer than our counter now, which bounds them.
  */
 static int skv_tgt_push_back(struct skv_mig *m)
 {
 	struct skv_store *s = skv_node_store(m->node);
-	const u32 hl = sizeof(struct skv_mig_range_req);
+	const u32 hl = sizeof(struct skv_push_back_req);
 	u32 cap = SKV_MAX_BODY_LEN - hl;
-	struct skv_mig_range_req req;
+	struct skv_push_back_req req;
 	u64 cursor = m->p.start_hash, next = 0;
 	bool done = false;
 	long n;
@@ -331,7 +356,8 @@ static int skv_tgt_push_back(struct skv_mig *m)
 	buf = kvmalloc(cap, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-	skv_tgt_range_req(m, &req, 0);
+	skv_tgt_range_req(m, &req.range, 0);
+	req.max_version = cpu_to_le64(skv_store_version(s));
 	while (!done) {
 		n = skv_scan_serialize_since(s, m->p.table_id, m->p.start_hash,
 					     m->p.end_hash, cursor,
@@ -658,8 +684,10 @@ int skv_tgt_start(struct skv_node *node, const struct skv_mig_params *p,
 		NL_SET_ERR_MSG_MOD(extack, "a migration with this id exists");
 		return -EEXIST;
 	}
-	if (node->migs_running >= SKV_MIG_MAX_RUNNING) {
-		NL_SET_ERR_MSG_MOD(extack, "too many migrations in progress");
+	if (skv_mig_active(node) >= SKV_MIG_MAX_ACTIVE) {
+		NL_SET_ERR_MSG_FMT_MOD(extack,
+				       "this node takes part in %u migrations, the most it allows at once",
+				       SKV_MIG_MAX_ACTIVE);
 		return -EBUSY;
 	}
 	list_for_each_entry(o, &node->migs, list) {

@@ -45,9 +45,8 @@ struct netlink_ext_ack;
 #define SKV_MIG_RETRY_US	100u
 #define SKV_MIG_RETRY_US_MAX	10000u
 
-/* Ended migrations kept for migrate-get, and running ones allowed. */
+/* Ended migrations kept for migrate-get (running ones: mig_source.h). */
 #define SKV_MIG_KEEP_ENDED	32
-#define SKV_MIG_MAX_RUNNING	16
 /*
  * Hashes per PRIORITY_PULL.  Rocksteady batches up to 16 with a 10 us
  * round trip; ours are far slower (TCP, and a whole ms in a TCG guest), so

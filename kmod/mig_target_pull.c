@@ -101,7 +101,8 @@ static int skv_tgt_pull_call(struct skv_mig_worker *w, const char *what,
 /*
  * What a pull of [start, end] of the range may bring: records of the
  * table in that part, and, once the source froze the range (always but in
- * the push baseline's first pass), none newer than its safe version.
+ * the push baseline's first pass), none newer than its safe version;
+ * before that, none past the version ceiling (replay refuses those too).
  */
 static void skv_tgt_bounds(struct skv_mig *m, u64 start, u64 end,
 			   struct skv_replay_bounds *b)
@@ -113,7 +114,8 @@ static void skv_tgt_bounds(struct skv_mig *m, u64 start, u64 end,
 		.table_id = m->p.table_id,
 		.start_hash = start,
 		.end_hash = end,
-		.max_version = copying ? U64_MAX : READ_ONCE(m->safe_version),
+		.max_version = copying ? SKV_VERSION_MAX :
+			       READ_ONCE(m->safe_version),
 	};
 }
 

@@ -9,6 +9,7 @@
 
 #include <linux/types.h>
 #include <linux/uio.h>
+#include <linux/in6.h>
 
 struct skv_node;
 struct skv_transport;
@@ -32,6 +33,8 @@ struct skv_transport_ops {
 	 * closing it gracefully.  Callable from any thread, any number of times.
 	 */
 	void (*shutdown)(struct skv_transport *t, bool abort);
+	/* The remote address (an IPv4 one v4-mapped); 0 or a negative errno. */
+	int (*peer_addr)(struct skv_transport *t, struct in6_addr *addr);
 	/* Close and free the transport.  No other op may run concurrently. */
 	void (*release)(struct skv_transport *t);
 };

@@ -19,6 +19,7 @@
 #include <linux/kthread.h>
 #include <linux/sched/task.h>
 #include <net/sock.h>
+#include <net/ipv6.h>
 #include <net/netlink.h>
 
 #include "node.h"
@@ -97,6 +98,25 @@ static void skv_tcp_shutdown(struct skv_transport *t, bool abort)
 	kernel_sock_shutdown(sock, SHUT_RDWR);
 }
 
+static int skv_tcp_peer_addr(struct skv_transport *t, struct in6_addr *addr)
+{
+	struct sockaddr_storage ss;
+	int len;
+
+	len = kernel_getpeername(skv_tcp(t)->sock, (struct sockaddr *)&ss);
+	if (len < 0)
+		return len;
+	if (ss.ss_family == AF_INET) {
+		ipv6_addr_set_v4mapped(((struct sockaddr_in *)&ss)->sin_addr.s_addr,
+				       addr);
+		return 0;
+	}
+	if (ss.ss_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	*addr = ((struct sockaddr_in6 *)&ss)->sin6_addr;
+	return 0;
+}
+
 static void skv_tcp_release(struct skv_transport *t)
 {
 	struct skv_tcp *tcp = skv_tcp(t);
@@ -109,6 +129,7 @@ static const struct skv_transport_ops skv_tcp_ops = {
 	.recv		= skv_tcp_recv,
 	.send		= skv_tcp_send,
 	.shutdown	= skv_tcp_shutdown,
+	.peer_addr	= skv_tcp_peer_addr,
 	.release	= skv_tcp_release,
 };
 

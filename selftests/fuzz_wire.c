@@ -259,10 +259,13 @@ static size_t build_body(uint8_t op, bool lie, bool *overrun)
 		break;
 	case SKV_OP_MIG_PUSH_BACK:
 		len = build_range(body, 0);
+		/* The target's version counter: sometimes below the records. */
+		put64(body + len, below(2) ? UINT64_MAX : rnd());
+		len += 8;
 		len += build_batch(body + len, get64(body + 8));
 		if (lie) {
 			/* The batch claims more record bytes than follow. */
-			put32(body + 40 + 8, get32(body + 48) + 8 + below(4096));
+			put32(body + 48 + 8, get32(body + 56) + 8 + below(4096));
 			*overrun = true;
 			return len;
 		}

@@ -7,7 +7,16 @@
  * (data gone) and abort (served again, pushed-back writes visible), and
  * malformed requests.  The test plays the target on a connection of its
  * own, and a client on the fixture's connection.
+ *
+ * Then the attacks of issue 11: another peer (another source address)
+ * naming a live migration or guessing an id, for every op; more
+ * migrations than a node takes part in at once; forged versions by
+ * push-back (2^64-2, above the target's counter, at the ceiling) and the
+ * node's counter at its ceiling.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +31,10 @@
 #define BATCH_HDR		((uint32_t)sizeof(struct skv_batch_hdr))
 
 #define HALF		(1ull << 63)
-#define MIG		77ull
+/* A migration id as the coordinator picks them: random, 64 bits. */
+#define MIG		0x9e3779b97f4a7c15ull
+/* Another peer of the node: a second loopback address. */
+#define OTHER_ADDR	"127.0.0.2"
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -108,7 +120,13 @@ static size_t build_range(uint8_t *buf, uint8_t op, uint64_t id,
 	return sizeof(struct skv_hdr) + sizeof(struct skv_mig_range_req);
 }
 
-/* PREPARE; *safe gets the safe version of an OK reply. */
+/* The reason text of the last BUSY answer to a PREPARE. */
+static char busy_reason[256];
+
+/*
+ * PREPARE; *safe gets the safe version of an OK reply.  Only BUSY carries
+ * a body (its reason, printable text, into busy_reason).
+ */
 static int prepare(int fd, uint64_t id, uint64_t table, uint64_t start,
 		   uint64_t end, uint32_t flags, uint64_t *safe)
 {
@@ -117,13 +135,24 @@ static int prepare(int fd, uint64_t id, uint64_t table, uint64_t start,
 	size_t n = build_range(buf, SKV_OP_MIG_PREPARE, id, table, start, end,
 			       flags, 0);
 	int st = xfer(fd, buf, n, &r);
+	uint32_t i;
 
 	*safe = 0;
+	busy_reason[0] = 0;
 	if (st == SKV_S_OK) {
 		if (r.len != sizeof(struct skv_mig_prepare_reply))
 			st = -1;
 		else
 			*safe = get64(r.body);
+	} else if (st == SKV_S_BUSY) {
+		for (i = 0; i < r.len; i++)
+			if (r.body[i] < 0x20 || r.body[i] >= 0x7f)
+				st = -1;
+		if (!r.len || r.len >= sizeof(busy_reason))
+			st = -1;
+		else
+			snprintf(busy_reason, sizeof(busy_reason), "%.*s",
+				 (int)r.len, (const char *)r.body);
 	} else if (st > 0 && r.len) {
 		st = -1;
 	}
@@ -655,14 +684,23 @@ static size_t build_rec(uint8_t *p, int tombstone, uint64_t table,
 	return len;
 }
 
-/* PUSH_BACK frame of migration id with the given records. */
-static size_t build_push(uint8_t *buf, uint64_t id, uint64_t start,
-			 uint64_t end, const uint8_t *recs, uint32_t rlen,
-			 uint32_t count)
+/*
+ * PUSH_BACK frame of migration id with the given records, from a target
+ * whose version counter is max_version.
+ */
+static size_t build_push_max(uint8_t *buf, uint64_t id, uint64_t start,
+			     uint64_t end, const uint8_t *recs, uint32_t rlen,
+			     uint32_t count, uint64_t max_version)
 {
+	const uint32_t extra = sizeof(struct skv_push_back_req) -
+			       sizeof(struct skv_mig_range_req);
 	size_t n = build_range(buf, SKV_OP_MIG_PUSH_BACK, id, ST_TABLE, start,
-			       end, 0, BATCH_HDR + rlen);
-	uint8_t *b = buf + n;
+			       end, 0, extra + BATCH_HDR + rlen);
+	uint8_t *b;
+
+	put64(buf + n, max_version);
+	n += extra;
+	b = buf + n;
 
 	put32(b, SKV_BATCH_MAGIC);
 	put32(b + BATCH_OFF(count), count);
@@ -670,6 +708,15 @@ static size_t build_push(uint8_t *buf, uint64_t id, uint64_t start,
 	put32(b + BATCH_OFF(crc), ~crc32c_raw(~0u, recs, rlen));
 	memcpy(b + BATCH_HDR, recs, rlen);
 	return n + BATCH_HDR + rlen;
+}
+
+/* The same from a target whose counter is far above the records. */
+static size_t build_push(uint8_t *buf, uint64_t id, uint64_t start,
+			 uint64_t end, const uint8_t *recs, uint32_t rlen,
+			 uint32_t count)
+{
+	return build_push_max(buf, id, start, end, recs, rlen, count,
+			      1ull << 40);
 }
 
 TEST_F(mig, end_abort_serves_again_with_pushed_back_writes)
@@ -822,6 +869,316 @@ TEST_F(mig, bad_requests)
 				    SKV_MIG_F_ABORT));
 	ASSERT_ST(SKV_S_OK, st_ping(self->mfd));
 	ASSERT_SERVES(ST_PORT);
+}
+
+/* A connection to the node from another source address: another peer. */
+static int connect_from(const char *src)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(ST_PORT) };
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 30 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (inet_pton(AF_INET, src, &me.sin_addr) != 1 ||
+	    inet_pton(AF_INET, ST_ADDR, &sa.sin_addr) != 1 ||
+	    bind(fd, (struct sockaddr *)&me, sizeof(me)) ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		snprintf(st_last_error, 256, "connect from %s: %s", src,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static uint64_t node_stat(struct __test_metadata *_metadata, struct sknl *nl,
+			  int attr)
+{
+	struct sknl_node n;
+
+	memset(&n, 0, sizeof(n));
+	EXPECT_EQ(0, sknl_node_get(nl, &n, NULL));
+	return n.val[attr];
+}
+
+/*
+ * The op (a frame of migration id) as another peer sends it: NO_MIGRATION
+ * with no body, exactly as for an id nobody uses.
+ */
+static int foreign_op(int fd, const uint8_t *frame, size_t n)
+{
+	struct st_reply r;
+	int st = xfer(fd, frame, n, &r);
+
+	if (st == SKV_S_NO_MIGRATION && r.len)
+		st = -1;
+	st_reply_free(&r);
+	return st;
+}
+
+TEST_F(mig, another_peer_is_refused_for_each_op)
+{
+	static const uint64_t guesses[] = { MIG, MIG + 1, 1, 2, UINT64_MAX };
+	uint8_t frame[2048], recs[256], val[8] = "forged";
+	struct key_exp k;
+	uint64_t safe, safe2, v, h, bad0, bad1;
+	uint32_t rlen;
+	unsigned int i;
+	size_t n;
+	char *got;
+	int ofd;
+
+	key_in(&k, "peer", 0, HALF, UINT64_MAX);
+	ASSERT_ST(SKV_S_OK, st_puts(self->fd, ST_TABLE, k.key, "mine", 0, &v));
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    0, &safe));
+	ofd = connect_from(OTHER_ADDR);
+	ASSERT_LE(0, ofd) TH_LOG("%s", st_last_error);
+	bad0 = node_stat(_metadata, &self->nl, STEADYKV_A_NODE_BAD_REQUESTS);
+
+	h = khash(&k);
+	rlen = build_rec(recs, 0, ST_TABLE, k.key, val, 6, safe + 1);
+	for (i = 0; i < sizeof(guesses) / sizeof(guesses[0]); i++) {
+		uint64_t id = guesses[i];
+
+		st_ctx = "another peer";
+		n = build_pull(frame, id, ST_TABLE, HALF, UINT64_MAX, HALF, 0,
+			       4096);
+		ASSERT_ST(SKV_S_NO_MIGRATION, foreign_op(ofd, frame, n));
+		n = build_prio(frame, id, ST_TABLE, &h, 1, 1);
+		ASSERT_ST(SKV_S_NO_MIGRATION, foreign_op(ofd, frame, n));
+		n = build_push(frame, id, HALF, UINT64_MAX, recs, rlen, 1);
+		ASSERT_ST(SKV_S_NO_MIGRATION, foreign_op(ofd, frame, n));
+		n = build_range(frame, SKV_OP_MIG_END, id, ST_TABLE, HALF,
+				UINT64_MAX, SKV_MIG_F_ABORT, 0);
+		ASSERT_ST(SKV_S_NO_MIGRATION, foreign_op(ofd, frame, n));
+		n = build_range(frame, SKV_OP_MIG_END, id, ST_TABLE, HALF,
+				UINT64_MAX, 0, 0);
+		ASSERT_ST(SKV_S_NO_MIGRATION, foreign_op(ofd, frame, n));
+		/* The owner guessing ids gets the same answer. */
+		st_ctx = "the owner, a wrong id";
+		if (id != MIG) {
+			n = build_pull(frame, id, ST_TABLE, HALF, UINT64_MAX,
+				       HALF, 0, 4096);
+			ASSERT_ST(SKV_S_NO_MIGRATION,
+				  foreign_op(self->mfd, frame, n));
+		}
+	}
+	st_ctx = "";
+	/* Each try at the live migration's id was counted as bad. */
+	bad1 = node_stat(_metadata, &self->nl, STEADYKV_A_NODE_BAD_REQUESTS);
+	ASSERT_EQ(bad0 + 5, bad1);
+	/* Its PREPARE of the same range is busy, and takes nothing over. */
+	ASSERT_ST(SKV_S_BUSY, prepare(ofd, MIG, ST_TABLE, HALF, UINT64_MAX, 0,
+				      &v));
+	TH_LOG("another peer's PREPARE: BUSY \"%s\"", busy_reason);
+
+	/* Nothing happened: frozen still, the owner's migration intact. */
+	ASSERT_ST(SKV_S_NOT_OWNER, st_gets(self->fd, ST_TABLE, k.key, &got, &v));
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    0, &safe2));
+	ASSERT_EQ(safe, safe2);
+	n = build_pull(frame, MIG, ST_TABLE, HALF, UINT64_MAX, HALF, 0, 4096);
+	ASSERT_ST(SKV_S_OK, xfer_st(self->mfd, frame, n));
+	ASSERT_ST(SKV_S_OK, end_mig(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    SKV_MIG_F_ABORT));
+	ASSERT_ST(SKV_S_OK, st_gets(self->fd, ST_TABLE, k.key, &got, &v));
+	EXPECT_STREQ("mine", got);
+	free(got);
+	ASSERT_EQ(safe, node_stat(_metadata, &self->nl,
+				  STEADYKV_A_NODE_VERSION));
+	close(ofd);
+}
+
+TEST_F(mig, migrations_are_capped)
+{
+	struct skv_migration m = {
+		.table_id = 2, .start_hash = 0, .end_hash = 99,
+	};
+	struct sknl_err res;
+	uint64_t v, id, step = HALF / SKV_MIG_MAX_ACTIVE;
+	int i;
+
+	/* Every one a range of its own, prepared by one target. */
+	for (i = 0; i < SKV_MIG_MAX_ACTIVE; i++) {
+		id = MIG ^ (uint64_t)i << 32;
+		ASSERT_EQ(SKV_S_OK, prepare(self->mfd, id, ST_TABLE, i * step,
+					    i * step + 9, 0, &v))
+			TH_LOG("migration %d refused", i);
+	}
+	/* One more, from the same or another peer: BUSY, saying why. */
+	ASSERT_ST(SKV_S_BUSY, prepare(self->mfd, MIG + 1, ST_TABLE, HALF + 10,
+				      HALF + 19, 0, &v));
+	TH_LOG("PREPARE over the cap: BUSY \"%s\"", busy_reason);
+	ASSERT_NE(NULL, strstr(busy_reason, "most migrations"));
+	/* As a target too: migrate-start is refused, with a message. */
+	m.id = MIG + 2;
+	SKV_MIG_SET(&m, STEADYKV_A_MIGRATION_ID);
+	SKV_MIG_SET(&m, STEADYKV_A_MIGRATION_TABLE_ID);
+	SKV_MIG_SET(&m, STEADYKV_A_MIGRATION_START_HASH);
+	SKV_MIG_SET(&m, STEADYKV_A_MIGRATION_END_HASH);
+	SKV_MIG_SET(&m, STEADYKV_A_MIGRATION_SOURCE_ADDR);
+	SKV_MIG_SET(&m, STEADYKV_A_MIGRATION_SOURCE_PORT);
+	snprintf(m.source, sizeof(m.source), "127.0.0.9:%u", ST_PORT);
+	ASSERT_NL_ERR_MSG(-EBUSY, sknl_migrate_start(&self->nl, &m, &res), &res);
+	/* One ends: room for one more, and only one. */
+	ASSERT_ST(SKV_S_OK, end_mig(self->mfd, MIG, ST_TABLE, 0, 9,
+				    SKV_MIG_F_ABORT));
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG + 1, ST_TABLE, HALF + 10,
+				    HALF + 19, 0, &v));
+	ASSERT_ST(SKV_S_BUSY, prepare(self->mfd, MIG + 3, ST_TABLE, HALF + 30,
+				      HALF + 39, 0, &v));
+	/* A PREPARE again of one it holds is no new migration: fine. */
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG + 1, ST_TABLE, HALF + 10,
+				    HALF + 19, 0, &v));
+	ASSERT_ST(SKV_S_OK, st_ping(self->fd));
+}
+
+/* Put, delete and conditionally write key k: each must work. */
+static int writes_work(struct __test_metadata *_metadata, int fd,
+		       struct key_exp *k, uint64_t floor)
+{
+	uint64_t v1, v2, v3, v;
+	char *got;
+
+	ASSERT_ST(SKV_S_OK, st_puts(fd, ST_TABLE, k->key, "one", 0, &v1));
+	ASSERT_LT(floor, v1);
+	ASSERT_ST(SKV_S_OK, st_puts(fd, ST_TABLE, k->key, "two", v1, &v2));
+	ASSERT_LT(v1, v2);
+	ASSERT_ST(SKV_S_VERSION_MISMATCH, st_puts(fd, ST_TABLE, k->key, "x", v1,
+						  &v));
+	ASSERT_EQ(v2, v);
+	ASSERT_ST(SKV_S_OK, st_gets(fd, ST_TABLE, k->key, &got, &v));
+	EXPECT_STREQ("two", got);
+	free(got);
+	ASSERT_EQ(v2, v);
+	ASSERT_ST(SKV_S_VERSION_MISMATCH, st_dels(fd, ST_TABLE, k->key, v1, &v));
+	ASSERT_ST(SKV_S_OK, st_dels(fd, ST_TABLE, k->key, v2, &v3));
+	ASSERT_LT(v2, v3);
+	ASSERT_ST(SKV_S_NOT_FOUND, st_gets(fd, ST_TABLE, k->key, &got, &v));
+	ASSERT_EQ(v3, v);
+	ASSERT_ST(SKV_S_NOT_FOUND, st_dels(fd, ST_TABLE, k->key, 0, &v));
+	return 0;
+}
+
+/*
+ * The attack of issue 11: PREPARE, a PUSH_BACK at 2^64-2, END with
+ * ABORT.  Refused; the counter does not move and every kind of write
+ * still works afterwards.
+ */
+TEST_F(mig, forged_version_by_push_back_is_refused)
+{
+	uint8_t recs[512], frame[2048], val[8] = "forged";
+	struct key_exp k, o;
+	uint64_t safe, v, ver0;
+	uint32_t rlen;
+	size_t n;
+	char *got;
+
+	key_in(&k, "forge", 0, HALF, UINT64_MAX);
+	key_in(&o, "forge", 1, HALF, UINT64_MAX);
+	ASSERT_ST(SKV_S_OK, st_puts(self->fd, ST_TABLE, k.key, "real", 0, &v));
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    0, &safe));
+	ver0 = node_stat(_metadata, &self->nl, STEADYKV_A_NODE_VERSION);
+	ASSERT_EQ(safe, ver0);
+
+	/* 2^64-2, whatever counter the target claims. */
+	rlen = build_rec(recs, 0, ST_TABLE, k.key, val, 6, UINT64_MAX - 1);
+	n = build_push_max(frame, MIG, HALF, UINT64_MAX, recs, rlen, 1,
+			   UINT64_MAX);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, frame, n));
+	n = build_push_max(frame, MIG, HALF, UINT64_MAX, recs, rlen, 1,
+			   UINT64_MAX - 1);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, frame, n));
+	/* Just past the ceiling, and in a batch with a good record. */
+	rlen = build_rec(recs, 0, ST_TABLE, o.key, val, 6, safe + 1);
+	rlen += build_rec(recs + rlen, 0, ST_TABLE, k.key, val, 6,
+			  SKV_VERSION_MAX + 1);
+	n = build_push_max(frame, MIG, HALF, UINT64_MAX, recs, rlen, 2,
+			   UINT64_MAX);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, frame, n));
+	/* Above the counter the target sent. */
+	rlen = build_rec(recs, 0, ST_TABLE, k.key, val, 6, safe + 10);
+	n = build_push_max(frame, MIG, HALF, UINT64_MAX, recs, rlen, 1,
+			   safe + 9);
+	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, frame, n));
+	ASSERT_EQ(ver0, node_stat(_metadata, &self->nl,
+				  STEADYKV_A_NODE_VERSION));
+	ASSERT_ST(SKV_S_OK, end_mig(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    SKV_MIG_F_ABORT));
+
+	/* Nothing was applied; the counter is where it was. */
+	ASSERT_EQ(ver0, node_stat(_metadata, &self->nl,
+				  STEADYKV_A_NODE_VERSION));
+	ASSERT_ST(SKV_S_OK, st_gets(self->fd, ST_TABLE, k.key, &got, &v));
+	EXPECT_STREQ("real", got);
+	free(got);
+	ASSERT_ST(SKV_S_NOT_FOUND, st_gets(self->fd, ST_TABLE, o.key, &got, &v));
+	ASSERT_EQ(0, writes_work(_metadata, self->fd, &k, ver0));
+	ASSERT_EQ(0, writes_work(_metadata, self->fd, &o, ver0));
+	ASSERT_GT(1ull << 32, node_stat(_metadata, &self->nl,
+					STEADYKV_A_NODE_VERSION));
+}
+
+/*
+ * A push-back inside every bound may bring the counter near the ceiling:
+ * the last versions are handed out, then writes get VERSION_LIMIT, and
+ * the counter never wraps.
+ */
+TEST_F(mig, counter_at_the_ceiling_refuses_writes)
+{
+	uint8_t recs[512], frame[2048], val[8] = "late";
+	struct key_exp k, o;
+	uint64_t safe, v;
+	uint32_t rlen;
+	size_t n;
+	char *got;
+	int fd;
+
+	key_in(&k, "ceil", 0, HALF, UINT64_MAX);
+	key_in(&o, "ceil", 1, 0, HALF - 1);
+	ASSERT_ST(SKV_S_OK, st_puts(self->fd, ST_TABLE, o.key, "low", 0, &v));
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    0, &safe));
+	rlen = build_rec(recs, 0, ST_TABLE, k.key, val, 4, SKV_VERSION_MAX - 1);
+	n = build_push_max(frame, MIG, HALF, UINT64_MAX, recs, rlen, 1,
+			   SKV_VERSION_MAX - 1);
+	ASSERT_ST(SKV_S_OK, xfer_st(self->mfd, frame, n));
+	ASSERT_ST(SKV_S_OK, end_mig(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    SKV_MIG_F_ABORT));
+	ASSERT_EQ(SKV_VERSION_MAX - 1,
+		  node_stat(_metadata, &self->nl, STEADYKV_A_NODE_VERSION));
+	ASSERT_ST(SKV_S_OK, st_puts(self->fd, ST_TABLE, o.key, "last", 0, &v));
+	ASSERT_EQ(SKV_VERSION_MAX, v);
+	ASSERT_ST(SKV_S_VERSION_LIMIT, st_puts(self->fd, ST_TABLE, o.key, "x", 0,
+					       &v));
+	ASSERT_ST(SKV_S_VERSION_LIMIT, st_puts(self->fd, ST_TABLE, k.key, "x",
+					       SKV_VERSION_MAX - 1, &v));
+	ASSERT_ST(SKV_S_VERSION_LIMIT, st_dels(self->fd, ST_TABLE, k.key, 0, &v));
+	ASSERT_EQ(SKV_VERSION_MAX,
+		  node_stat(_metadata, &self->nl, STEADYKV_A_NODE_VERSION));
+	/* Reads go on, with the versions written. */
+	ASSERT_ST(SKV_S_OK, st_gets(self->fd, ST_TABLE, o.key, &got, &v));
+	EXPECT_STREQ("last", got);
+	free(got);
+	ASSERT_EQ(SKV_VERSION_MAX, v);
+	ASSERT_ST(SKV_S_OK, st_gets(self->fd, ST_TABLE, k.key, &got, &v));
+	EXPECT_STREQ("late", got);
+	free(got);
+	ASSERT_EQ(SKV_VERSION_MAX - 1, v);
+	/* A new client is served too (it may read, not write). */
+	fd = st_connect(ST_ADDR, ST_PORT);
+	ASSERT_LE(0, fd);
+	ASSERT_ST(SKV_S_OK, st_gets(fd, ST_TABLE, o.key, &got, &v));
+	free(got);
+	ASSERT_ST(SKV_S_VERSION_LIMIT, st_puts(fd, ST_TABLE, o.key, "y", 0, &v));
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

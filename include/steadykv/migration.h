@@ -26,6 +26,13 @@
 
 #define SKV_MIG_BIT(state)	(1u << (state))
 
+/*
+ * The most migrations a node takes part in at once, as their source and
+ * their target together: a PREPARE past it gets BUSY, a migrate-start
+ * EBUSY.
+ */
+#define SKV_MIG_MAX_ACTIVE	16
+
 /* The phases each phase may move to in one step. */
 static inline unsigned int skv_mig_state_next(unsigned int state)
 {

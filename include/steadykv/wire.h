@@ -49,7 +49,7 @@ enum skv_opcode {
 	SKV_OP_MIG_PULL = 7,	/* body: skv_pull_req; reply: skv_pull_reply + batch */
 	SKV_OP_MIG_PRIORITY_PULL = 8, /* body: skv_prio_pull_req + hashes; reply: skv_pull_reply + batch */
 	SKV_OP_MIG_END = 9,	/* body: skv_mig_range_req; reply: empty */
-	SKV_OP_MIG_PUSH_BACK = 10, /* body: skv_mig_range_req + batch; reply: empty */
+	SKV_OP_MIG_PUSH_BACK = 10, /* body: skv_push_back_req + batch; reply: empty */
 	/* Authentication of a connection (steadykv/auth.h). */
 	SKV_OP_AUTH_HELLO = 11,	/* body: skv_auth_hello; reply: skv_auth_challenge */
 	SKV_OP_AUTH_PROOF = 12,	/* body: skv_auth_proof; reply: empty */
@@ -76,8 +76,18 @@ enum skv_status {
 	SKV_S_NO_MIGRATION	= 12,	/* migration: no such migration at this source */
 	SKV_S_AUTH_REQUIRED	= 13,	/* op needs an authenticated connection: it closes */
 	SKV_S_AUTH_FAILED	= 14,	/* wrong key, unknown key_id or replayed proof: it closes */
+	SKV_S_VERSION_LIMIT	= 15,	/* the node's version counter is at its ceiling: no more writes */
 	SKV_S_MAX,
 };
+
+/*
+ * The highest version a node hands out or takes from another node.  The
+ * 2^32 versions above it are never used, so a node's version counter
+ * cannot wrap: a write that would need a version past it gets
+ * SKV_S_VERSION_LIMIT, and a version from another node above it (a safe
+ * version, a pulled or pushed-back record) is refused.
+ */
+#define SKV_VERSION_MAX		(~0ull - (1ull << 32))
 
 /* Header flags. */
 #define SKV_F_REPLY		0x01	/* set on every reply */
@@ -160,8 +170,8 @@ struct skv_multi_item {
 /*
  * Migration (Rocksteady).  The target drives; the source answers.
  *
- * PREPARE names the migration (an id the coordinator chose, never 0) and
- * the range, which must lie inside one NORMAL tablet of the source (the
+ * PREPARE names the migration (a random 64-bit id the coordinator chose,
+ * never 0) and the range, which must lie inside one NORMAL tablet of the source (the
  * source splits that tablet so the range becomes a tablet of its own).
  * Without SKV_MIG_F_KEEP_OWNER the source stops serving the range at once
  * (MIGRATING_OUT: clients get NOT_OWNER), waits for the writes in flight
@@ -186,6 +196,12 @@ struct skv_multi_item {
  * (NORMAL).  Before an abort the target sends the writes it accepted
  * (records newer than the safe version) with PUSH_BACK, which the source
  * replays, so no acknowledged write is lost.
+ *
+ * A migration is the peer's that prepared it: PULL, PRIORITY_PULL,
+ * PUSH_BACK and END from another peer get NO_MIGRATION, as an unknown id
+ * does.  A node takes part in a bounded number of migrations at once; a
+ * PREPARE past that gets BUSY.  A BUSY reply to PREPARE carries the reason
+ * as text (printable ASCII, no NUL) for the target's log.
  */
 #define SKV_MIG_F_KEEP_OWNER	0x1	/* PREPARE: keep serving until a second PREPARE */
 #define SKV_MIG_F_ABORT		0x2	/* END: hand the range back to the source */
@@ -194,7 +210,7 @@ struct skv_multi_item {
 #define SKV_MIN_PULL_BUDGET	1024u	/* a source raises budget to this */
 #define SKV_MAX_PULL_BUDGET	(1024u * 1024u)	/* a source caps budget at this */
 
-/* PREPARE, END, and the head of a PUSH_BACK body (a batch follows). */
+/* PREPARE, END, and the start of a PUSH_BACK body. */
 struct skv_mig_range_req {
 	__le64 migration_id;
 	__le64 table_id;
@@ -202,6 +218,18 @@ struct skv_mig_range_req {
 	__le64 end_hash;	/* inclusive */
 	__le32 flags;		/* SKV_MIG_F_* */
 	__le32 reserved;
+};
+
+/*
+ * The head of a PUSH_BACK body (a batch follows).  max_version is the
+ * target's version counter when it scanned the range: no record it sends
+ * back is newer.  The source takes a record only if its version is above
+ * the migration's safe version and at most max_version (and its own
+ * version ceiling); otherwise the whole batch gets BAD_REQUEST.
+ */
+struct skv_push_back_req {
+	struct skv_mig_range_req range;
+	__le64 max_version;
 };
 
 struct skv_mig_prepare_reply {

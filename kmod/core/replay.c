@@ -80,11 +80,13 @@ static int skv_replay_verified(struct skv_store *s, struct skv_sidelog *sl,
 	u64 top = 0;
 	int ret = 0;
 
-	/* Every record must fit one of our segments. */
+	/* Every record must fit one of our segments and our versions. */
 	for (off = 0; off < len; off += v.len) {
 		skv_rec_view_trusted(p + off, &v);
 		if (v.len > s->seg_size - SKV_SEG_HDR_LEN)
 			return -EMSGSIZE;
+		if (v.version > SKV_VERSION_MAX)
+			return -ERANGE;
 	}
 	for (off = 0; off < len; off += v.len) {
 		skv_rec_view_trusted(p + off, &v);
@@ -95,6 +97,7 @@ static int skv_replay_verified(struct skv_store *s, struct skv_sidelog *sl,
 		if (++n % 256 == 0)
 			skv_cond_resched();
 	}
+	/* Cannot fail: every version was checked above. */
 	skv_version_raise(s, top);
 	return ret;
 }

@@ -5,7 +5,8 @@
  *
  * The input is verified in full first (lengths, crc of each record, key
  * hash), so corrupt or truncated input is rejected with -EBADMSG or
- * -EINVAL before anything is applied.  Then each record is applied on its
+ * -EINVAL before anything is applied, and so is input with a version past
+ * SKV_VERSION_MAX (-ERANGE).  Then each record is applied on its
  * own: it goes into the side log and the index only if the store does not
  * already hold its key at the same or a newer version (object or
  * tombstone), so replay never resurrects a deleted key and a replayed

@@ -107,10 +107,12 @@ u64 skv_store_version(struct skv_store *s)
 	return skv_atomic64_read(&s->version);
 }
 
-void skv_version_raise(struct skv_store *s, u64 floor)
+int skv_version_raise(struct skv_store *s, u64 floor)
 {
 	s64 cur = skv_atomic64_read(&s->version);
 
+	if (floor > SKV_VERSION_MAX)
+		return -ERANGE;
 	while ((u64)cur < floor) {
 		s64 old = skv_atomic64_cmpxchg(&s->version, cur, floor);
 
@@ -118,11 +120,34 @@ void skv_version_raise(struct skv_store *s, u64 floor)
 			break;
 		cur = old;
 	}
+	return 0;
 }
 
-void skv_store_raise_version(struct skv_store *s, u64 floor)
+int skv_store_raise_version(struct skv_store *s, u64 floor)
 {
-	skv_version_raise(s, floor);
+	return skv_version_raise(s, floor);
+}
+
+/*
+ * The next version, or 0 if it would pass SKV_VERSION_MAX.  Writers take
+ * it under the log lock; a raise may run beside them, hence the cmpxchg.
+ */
+static u64 skv_version_next(struct skv_store *s)
+{
+	s64 cur = skv_atomic64_read(&s->version), old;
+
+	while ((u64)cur < SKV_VERSION_MAX) {
+		old = skv_atomic64_cmpxchg(&s->version, cur, cur + 1);
+		if (old == cur)
+			return (u64)cur + 1;
+		cur = old;
+	}
+	if (!READ_ONCE(s->version_limit_logged)) {
+		WRITE_ONCE(s->version_limit_logged, true);
+		pr_warn("steadykv store: the version counter reached its ceiling %llu: writes are refused (VERSION_LIMIT)\n",
+			(unsigned long long)SKV_VERSION_MAX);
+	}
+	return 0;
 }
 
 static bool skv_served(u32 state)
@@ -316,6 +341,12 @@ retry:
 		goto retry;
 	}
 	skv_spin_lock(&s->log.lock);
+	ver = skv_version_next(s);
+	if (!ver) {
+		skv_spin_unlock(&s->log.lock);
+		ret = SKV_S_VERSION_LIMIT;
+		goto out_unlock;
+	}
 	dst = skv_log_reserve_locked(s, len, tier, &seg, &no_space);
 	if (!dst) {
 		skv_spin_unlock(&s->log.lock);
@@ -329,7 +360,6 @@ retry:
 		skv_rcu_read_unlock();
 		goto retry;
 	}
-	ver = skv_atomic64_inc_return(&s->version);
 	skv_rec_write(dst, type, table_id, key_hash, ver, key, key_len, value,
 		      value_len, crc);
 	skv_spin_unlock(&s->log.lock);

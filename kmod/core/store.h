@@ -145,7 +145,8 @@ int skv_store_get(struct skv_store *s, u64 table_id, const void *key,
  * version must equal expect_version (a missing key has version 0, so a
  * non-zero expectation on a missing key fails) or the result is
  * SKV_S_VERSION_MISMATCH with *version = the current version.  On success
- * *version is the new version.  SKV_S_NO_SPACE when memory is exhausted.
+ * *version is the new version.  SKV_S_NO_SPACE when memory is exhausted,
+ * SKV_S_VERSION_LIMIT when the version counter is at SKV_VERSION_MAX.
  */
 int skv_store_put(struct skv_store *s, u64 table_id, const void *key,
 		  u32 key_len, u64 key_hash, const void *value, u32 value_len,
@@ -160,9 +161,13 @@ int skv_store_delete(struct skv_store *s, u64 table_id, const void *key,
 		     u32 key_len, u64 key_hash, u64 expect_version,
 		     u64 *version);
 
-/* Versions: the last version handed out, and raising its floor (never lowers). */
+/*
+ * Versions: the last version handed out, and raising its floor (never
+ * lowers; -ERANGE, and nothing changes, for a floor past SKV_VERSION_MAX,
+ * wire.h).
+ */
 u64 skv_store_version(struct skv_store *s);
-void skv_store_raise_version(struct skv_store *s, u64 floor);
+int skv_store_raise_version(struct skv_store *s, u64 floor);
 
 /*
  * Cleaner: one pass over the segments with the lowest live fraction;

@@ -104,6 +104,7 @@ struct skv_store {
 	skv_atomic64_t cleaner_relocated;
 	skv_atomic64_t tombstones_dropped;
 	skv_atomic64_t no_space;
+	bool version_limit_logged;	/* the ceiling was reported */
 	struct skv_log log;
 	struct skv_index index;
 	struct skv_tmap __rcu *tmap;
@@ -194,6 +195,6 @@ void skv_tmap_destroy(struct skv_store *s);
 int skv_tmap_lookup(struct skv_store *s, u64 table_id, u64 hash, u32 *state);
 
 /* store.c */
-void skv_version_raise(struct skv_store *s, u64 floor);
+int skv_version_raise(struct skv_store *s, u64 floor);
 
 #endif /* SKV_CORE_STORE_INT_H */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "coord_internal.h"
 #include "../common/mig_names.h"
@@ -72,6 +73,28 @@ static int lineage_add(struct coordinator *c, const struct coord_lineage *l)
 	c->st.lineage = v;
 	v[c->st.nr_lineage++] = *l;
 	return 0;
+}
+
+/*
+ * A new migration id: random 64 bits from the kernel's generator (a node
+ * binds a migration to the peer that prepared it, and an id nobody can
+ * guess names no live one), never 0 and never one still known here (a
+ * migration or lineage record).  0, or a negative errno.
+ */
+static int mig_new_id(struct coordinator *c, uint64_t *id)
+{
+	int tries;
+
+	for (tries = 0; tries < 64; tries++) {
+		if (getrandom(id, sizeof(*id), 0) != (ssize_t)sizeof(*id)) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (*id && !coord_mig_find(c, *id) && !lineage_find(c, *id))
+			return 0;
+	}
+	return -EAGAIN;
 }
 
 /* Drop the records matching @mig_id (or, if 0, @table_id). */
@@ -286,7 +309,9 @@ void coord_do_migrate(struct coordinator *c, struct conn *cn,
 	}
 	g.src = src->id;
 	snprintf(g.source, sizeof(g.source), "%s", src->addr);
-	g.id = c->st.next_mig_id;
+	err = mig_new_id(c, &g.id);
+	if (err)
+		FAIL(-err, "no migration id: %s", strerror(-err));
 	g.state = STEADYKV_MIGRATION_STATE_PREPARING;
 	g.started_unix_ms = coord_unix_ms();
 	memset(&l, 0, sizeof(l));
@@ -306,10 +331,8 @@ void coord_do_migrate(struct coordinator *c, struct conn *cn,
 		err = tmap_split(m, g.table_id, g.end_hash + 1);
 	if (!err)
 		err = mig_add(c, &g);
-	if (!err) {
-		c->st.next_mig_id++;
+	if (!err)
 		err = lineage_add(c, &l);
-	}
 	if (err) {
 		/* Back to the saved state: nothing of this was acknowledged. */
 		if (m->version != ver || coord_mig_find(c, g.id))

@@ -9,7 +9,7 @@
  *   table <id>
  *   tablet <table> 0x<16 hex start> 0x<16 hex end> <owner> normal
  *   tablet <table> 0x<start> 0x<end> <owner> migrating <src> <dst>
- *   next-migration <id>
+ *   next-migration <id>            (read and ignored: ids are random now)
  *   migration <id> <table> 0x<start> 0x<end> <src> <dst> <state> <error>
  *             <started unix ms> <safe version> [mode=<m>]
  *             [partitions=<n>] [pulls-in-flight=<n>] [pull-budget=<n>]
@@ -173,7 +173,6 @@ void coord_state_init(struct coord_state *st)
 {
 	memset(st, 0, sizeof(*st));
 	tmap_init(&st->map);
-	st->next_mig_id = 1;
 }
 
 void coord_state_free(struct coord_state *st)
@@ -249,9 +248,8 @@ static int parse_migration(struct coord_state *st, uint64_t format, char **tok,
 	if (skv_mig_check_tuning(&mg))
 		return -EBADMSG;
 	mg.present |= COORD_MIG_STORED_BITS;
-	/* Oldest first, ids strictly increasing. */
-	if (st->nr_migs >= COORD_KEEP_MIGRATIONS ||
-	    (st->nr_migs && st->migs[st->nr_migs - 1].id >= mg.id))
+	/* Oldest first (ids are random: checked apart, migs_invalid()). */
+	if (st->nr_migs >= COORD_KEEP_MIGRATIONS)
 		return -EBADMSG;
 	v = realloc(st->migs, (st->nr_migs + 1) * sizeof(*v));
 	if (!v)
@@ -285,6 +283,21 @@ static int parse_lineage(struct coord_state *st, char **tok, int n)
 	return 0;
 }
 
+/* Migration ids: none 0, no two alike (their order means nothing). */
+static const char *migs_invalid(const struct coord_state *st)
+{
+	size_t i, j;
+
+	for (i = 0; i < st->nr_migs; i++) {
+		if (!st->migs[i].id)
+			return "migration id 0";
+		for (j = 0; j < i; j++)
+			if (st->migs[j].id == st->migs[i].id)
+				return "migration id twice";
+	}
+	return NULL;
+}
+
 static int parse_record(struct coord_state *st, uint64_t format, char **tok,
 			int n, const char **why)
 {
@@ -292,9 +305,11 @@ static int parse_record(struct coord_state *st, uint64_t format, char **tok,
 	int err;
 
 	if (format >= 2 && !strcmp(tok[0], "next-migration")) {
+		uint64_t next;
+
+		/* The counter of sequential ids, from before they were random. */
 		*why = "bad next-migration record";
-		if (n != 2 || parse_dec(tok[1], UINT64_MAX, &st->next_mig_id) ||
-		    !st->next_mig_id)
+		if (n != 2 || parse_dec(tok[1], UINT64_MAX, &next) || !next)
 			return -EBADMSG;
 		return 0;
 	}
@@ -447,8 +462,9 @@ static int parse_file(struct coord_store *s, FILE *f, struct coord_state *st)
 		set_err(s, "%s: inconsistent map: %s", path, why);
 		return -EBADMSG;
 	}
-	if (st->nr_migs && st->migs[st->nr_migs - 1].id >= st->next_mig_id) {
-		set_err(s, "%s: migration id at or above next-migration", path);
+	why = migs_invalid(st);
+	if (why) {
+		set_err(s, "%s: %s", path, why);
 		return -EBADMSG;
 	}
 	return 0;
@@ -523,8 +539,6 @@ static int write_state(FILE *f, const struct coord_state *st)
 		else
 			fprintf(f, "normal\n");
 	}
-	fprintf(f, "next-migration %llu\n",
-		(unsigned long long)st->next_mig_id);
 	for (i = 0; i < st->nr_migs; i++) {
 		const struct skv_migration *g = &st->migs[i];
 
@@ -549,7 +563,7 @@ static int write_state(FILE *f, const struct coord_state *st)
 			(unsigned long long)l->unix_ms);
 	}
 	fprintf(f, "end %zu\n", m->nr_nodes + m->nr_tables + m->nr_tablets +
-		1 + st->nr_migs + st->nr_lineage);
+		st->nr_migs + st->nr_lineage);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -561,18 +575,17 @@ static const char *state_invalid(const struct coord_state *st)
 
 	if (tmap_check(&st->map, &why))
 		return why;
-	if (!st->next_mig_id)
-		return "next migration id is 0";
 	if (st->nr_migs > COORD_KEEP_MIGRATIONS)
 		return "too many migration records";
 	if (st->nr_lineage > COORD_MAX_LINEAGE)
 		return "too many lineage records";
+	why = migs_invalid(st);
+	if (why)
+		return why;
 	for (i = 0; i < st->nr_migs; i++) {
 		const struct skv_migration *g = &st->migs[i];
 
-		if (!g->id || g->id >= st->next_mig_id ||
-		    (i && st->migs[i - 1].id >= g->id) ||
-		    g->start_hash > g->end_hash ||
+		if (g->start_hash > g->end_hash ||
 		    !skv_mig_state_valid(g->state) || skv_mig_check_tuning(g))
 			return "bad migration record";
 	}

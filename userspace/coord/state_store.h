@@ -55,15 +55,14 @@ struct coord_lineage {
 	 (1ull << STEADYKV_A_MIGRATION_SAFE_VERSION))
 
 /*
- * Everything the coordinator keeps durable: the map, the migration id
- * counter, the newest migrations (the file backend stores their identity,
+ * Everything the coordinator keeps durable: the map, the newest
+ * migrations (the file backend stores their identity,
  * state, error, start time, safe version and the tuning that was given,
  * not the counters, source address or message) and the lineage records.
  */
 struct coord_state {
 	struct tablet_map map;
-	uint64_t next_mig_id;		/* >= 1; ids are never reused */
-	struct skv_migration *migs;	/* oldest first */
+	struct skv_migration *migs;	/* oldest first; distinct random ids */
 	size_t nr_migs;
 	struct coord_lineage *lineage;
 	size_t nr_lineage;

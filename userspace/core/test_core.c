@@ -780,4 +780,79 @@ TEST_F(st, replay_version_rules)
 	ASSERT_EQ(SKV_S_OK, skv_store_get(s, T1, k, kl, h, val, 64, &len, &ver));
 }
 
+/* Record of key i at version ver into p; returns its length. */
+static u32 rec_i(u8 *p, u64 i, u64 ver)
+{
+	char k[32];
+	u32 kl = key_of(i, k);
+
+	skv_rec_write(p, SKV_REC_OBJECT, T1, skv_key_hash(k, kl), ver, k, kl,
+		      "v", 1, skv_rec_payload_crc(k, kl, "v", 1));
+	return skv_rec_len(kl, 1);
+}
+
+TEST_F(st, version_ceiling_never_wraps)
+{
+	struct skv_replay_bounds any = {
+		.table_id = T1, .end_hash = U64_MAX, .max_version = U64_MAX,
+	};
+	struct skv_store *s = self->s;
+	struct skv_batch_hdr *bh;
+	struct skv_replay_stats rs;
+	struct skv_sidelog *sl;
+	u8 buf[1024], *recs = buf + sizeof(*bh);
+	u64 v1, ver;
+	char val[64];
+	u32 off, len;
+
+	ASSERT_EQ(SKV_S_OK, put_i(s, T1, 1, 1, 10, 0, &v1));
+	/* A floor past the ceiling is refused and changes nothing. */
+	ASSERT_EQ(-ERANGE, skv_store_raise_version(s, SKV_VERSION_MAX + 1));
+	ASSERT_EQ(-ERANGE, skv_store_raise_version(s, U64_MAX - 1));
+	ASSERT_EQ(v1, skv_store_version(s));
+	/* So are replayed records past it, whole, plain or in a batch. */
+	ASSERT_EQ(0, skv_sidelog_create(s, &sl));
+	off = rec_i(recs, 2, 5);
+	off += rec_i(recs + off, 3, U64_MAX - 1);
+	ASSERT_EQ(-ERANGE, skv_replay_records(s, sl, recs, off, &rs));
+	bh = (struct skv_batch_hdr *)buf;
+	bh->magic = cpu_to_le32(SKV_BATCH_MAGIC);
+	bh->count = cpu_to_le32(2);
+	bh->len = cpu_to_le32(off);
+	bh->crc = cpu_to_le32(skv_crc32c_std(recs, off));
+	ASSERT_EQ(-ERANGE, skv_replay_batch(s, sl, buf, sizeof(*bh) + off,
+					    NULL, &rs));
+	ASSERT_EQ(-ERANGE, skv_replay_batch(s, sl, buf, sizeof(*bh) + off,
+					    &any, &rs));
+	ASSERT_EQ(0u, rs.applied);
+	ASSERT_EQ(SKV_S_NOT_FOUND, get_i(s, T1, 2, val, sizeof(val), &len, &ver));
+	ASSERT_EQ(0u, ver);
+	ASSERT_EQ(v1, skv_store_version(s));
+	/* At the ceiling itself a record is taken. */
+	off = rec_i(recs, 2, SKV_VERSION_MAX - 1);
+	ASSERT_EQ(0, skv_replay_records(s, sl, recs, off, &rs));
+	ASSERT_EQ(1u, rs.applied);
+	skv_sidelog_destroy(s, sl);
+	ASSERT_EQ(SKV_VERSION_MAX - 1, skv_store_version(s));
+
+	/* The last version is handed out, then writes get a clear status. */
+	ASSERT_EQ(SKV_S_OK, put_i(s, T1, 1, 2, 10, 0, &ver));
+	ASSERT_EQ(SKV_VERSION_MAX, ver);
+	ASSERT_EQ(SKV_S_VERSION_LIMIT, put_i(s, T1, 1, 3, 10, 0, &ver));
+	ASSERT_EQ(SKV_S_VERSION_LIMIT, put_i(s, T1, 4, 3, 10, 0, &ver));
+	ASSERT_EQ(SKV_S_VERSION_LIMIT, del_i(s, T1, 1, 0, &ver));
+	ASSERT_EQ(SKV_S_VERSION_LIMIT,
+		  put_i(s, T1, 1, 3, 10, SKV_VERSION_MAX, &ver));
+	/* What needs no version is decided as before. */
+	ASSERT_EQ(SKV_S_VERSION_MISMATCH, put_i(s, T1, 1, 3, 10, 5, &ver));
+	ASSERT_EQ(SKV_VERSION_MAX, ver);
+	ASSERT_EQ(SKV_S_NOT_FOUND, del_i(s, T1, 4, 0, &ver));
+	ASSERT_EQ(SKV_VERSION_MAX, skv_store_version(s));
+	ASSERT_EQ(SKV_S_OK, get_i(s, T1, 1, val, sizeof(val), &len, &ver));
+	ASSERT_EQ(SKV_VERSION_MAX, ver);
+	ASSERT_TRUE(val_is(val, len, 1, 2, 10));
+	ASSERT_EQ(SKV_S_NOT_FOUND, get_i(s, T1, 4, val, sizeof(val), &len, &ver));
+	ASSERT_EQ(2u, stats_of(s).objects);
+}
+
 TEST_HARNESS_MAIN

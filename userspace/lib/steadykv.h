@@ -51,6 +51,7 @@ enum skv_code {
 	SKV_E_NO_MIGRATION	= -SKV_S_NO_MIGRATION,
 	SKV_E_AUTH_REQUIRED	= -SKV_S_AUTH_REQUIRED,
 	SKV_E_AUTH_FAILED	= -SKV_S_AUTH_FAILED,
+	SKV_E_VERSION_LIMIT	= -SKV_S_VERSION_LIMIT,
 
 	/* Local errors. */
 	SKV_E_IO		= -100,	/* socket error; errno kept in skv_conn_errmsg() */

@@ -597,13 +597,12 @@ TEST_F(store, malformed_files_rejected)
 		/* format 1 has no migration records */
 		"steadykv-map 1\nversion 1\nnext-migration 2\nend 1\n",
 		"steadykv-map 2\nversion 1\nnext-migration 0\nend 1\n",
-		/* migration id not below next-migration */
-		"steadykv-map 2\nversion 1\nnext-migration 2\nmigration 2 1 "
-		"0x0000000000000000 0x00000000000000ff 1 2 0 3 0 5 0\nend 2\n",
-		/* ids out of order */
-		"steadykv-map 2\nversion 1\nnext-migration 9\nmigration 3 1 "
-		"0x0000000000000000 0x00000000000000ff 1 2 0 3 0 5 0\nmigration 2 1 "
-		"0x0000000000000000 0x00000000000000ff 1 2 0 3 0 5 0\nend 3\n",
+		/* a migration id twice, a migration id 0 */
+		"steadykv-map 3\nversion 1\nmigration 3 1 "
+		"0x0000000000000000 0x00000000000000ff 1 2 3 0 5 0\nmigration 3 1 "
+		"0x0000000000000000 0x00000000000000ff 1 2 3 0 5 0\nend 2\n",
+		"steadykv-map 3\nversion 1\nmigration 0 1 "
+		"0x0000000000000000 0x00000000000000ff 1 2 3 0 5 0\nend 1\n",
 		/* start after end, missing field */
 		"steadykv-map 2\nversion 1\nnext-migration 9\nmigration 3 1 "
 		"0x0000000000000100 0x00000000000000ff 1 2 0 3 0 5 0\nend 2\n",
@@ -682,6 +681,15 @@ TEST_F(store, malformed_files_rejected)
 		"mode=1 partitions=64 pulls-in-flight=1 pull-budget=1024 priority-pulls=0\n"
 		"lineage 7 1 0x0000000000000000 0xffffffffffffffff 1 2 9 5\n"
 		"end 8\n";
+	/* Random ids, in no order, without next-migration (as saved now). */
+	static const char good3_random[] =
+		"steadykv-map 3\nversion 3\nnode 1 a h:1\nnode 2 b h:2\n"
+		"table 1\n"
+		"tablet 1 0x0000000000000000 0xffffffffffffffff 2 migrating 1 2\n"
+		"migration 18446744073709551615 1 0x0000000000000000 0x00000000000000ff 1 2 3 0 5 0\n"
+		"migration 9223372036854775809 1 0x0000000000000000 0xffffffffffffffff 1 2 1 0 5 9\n"
+		"lineage 9223372036854775809 1 0x0000000000000000 0xffffffffffffffff 1 2 9 5\n"
+		"end 7\n";
 	char nul[] = "steadykv-map 1\nversion 1\0\nend 0\n";
 	char line[COORD_FILE_MAX_LINE + 64];
 	size_t i;
@@ -693,6 +701,8 @@ TEST_F(store, malformed_files_rejected)
 	ASSERT_EQ(0, load_text(_metadata, self->path, good, strlen(good)));
 	ASSERT_EQ(0, load_text(_metadata, self->path, good2, strlen(good2)));
 	ASSERT_EQ(0, load_text(_metadata, self->path, good3, strlen(good3)));
+	ASSERT_EQ(0, load_text(_metadata, self->path, good3_random,
+			       strlen(good3_random)));
 	ASSERT_EQ(-EBADMSG, load_text(_metadata, self->path, nul, sizeof(nul) - 1));
 
 	/* An over-long line, longer than the read buffer. */

@@ -676,9 +676,9 @@ TEST_F(cluster, migrations_and_restart)
 	struct coord_map_info mi;
 	struct coord_reply r;
 	struct coord_buf b;
-	uint64_t ver;
-	char msg[256];
-	uint32_t n;
+	uint64_t ver, id[9] = { 0 };
+	char msg[256], line[96];
+	uint32_t n, i, j;
 	int k;
 
 	ASSERT_EQ(0, create_table(&self->srv, 5, two, 2, msg, sizeof(msg)));
@@ -686,14 +686,14 @@ TEST_F(cluster, migrations_and_restart)
 	/* Rocksteady: a sub-range of node 1's tablet moves to node 2. */
 	ASSERT_EQ(0, migrate(&self->srv, 5, a, z, 2,
 			     STEADYKV_MIGRATION_MODE_ROCKSTEADY, &g));
-	ASSERT_EQ(1u, g.id);
+	id[1] = g.id;
 	ASSERT_EQ(1u, g.src);
 	/* Tuning not given stays absent: the module decides it. */
 	ASSERT_FALSE(SKV_MIG_HAS(&g, STEADYKV_A_MIGRATION_PRIORITY_PULLS));
 	ASSERT_EQ(0u, g.priority_pulls);
 	k = node_wait(n2, 2);
 	ASSERT_EQ(SKV_COORD_OP_NODE_MIGRATE_START, n2->seen_op[k]);
-	ASSERT_EQ(1u, n2->seen_mig[k].id);
+	ASSERT_EQ(id[1], n2->seen_mig[k].id);
 	ASSERT_STREQ("127.0.0.1:7001", n2->seen_mig[k].source);
 	ASSERT_TRUE(SKV_MIG_HAS(&n2->seen_mig[k], STEADYKV_A_MIGRATION_MODE));
 	ASSERT_FALSE(SKV_MIG_HAS(&n2->seen_mig[k], STEADYKV_A_MIGRATION_PARTITIONS));
@@ -704,8 +704,9 @@ TEST_F(cluster, migrations_and_restart)
 	ASSERT_EQ(1u, mi.tablets[1].owner);	/* preparing: source serves */
 	ver = mi.version;
 	coord_map_info_free(&mi);
-	ASSERT_TRUE(file_has(self->state, "lineage 1 5 0x0000000000001000 "
-			     "0x0000000000001fff 1 2 0 "));
+	snprintf(line, sizeof(line), "lineage %llu 5 0x0000000000001000 "
+		 "0x0000000000001fff 1 2 0 ", (unsigned long long)id[1]);
+	ASSERT_TRUE(file_has(self->state, line));
 
 	/* Refusals. */
 	ASSERT_EQ(EBUSY, migrate(&self->srv, 5, a + 1, a + 2, 3, 0, NULL));
@@ -735,87 +736,91 @@ TEST_F(cluster, migrations_and_restart)
 	coord_map_info_free(&mi);
 
 	/* Pulling: ownership moves to the target at once. */
-	ASSERT_EQ(0, node_report(n2, 1, STEADYKV_MIGRATION_STATE_PULLING, 0, 42));
+	ASSERT_EQ(0, node_report(n2, id[1], STEADYKV_MIGRATION_STATE_PULLING, 0, 42));
 	ASSERT_EQ(0, owner_of(&self->srv, 5, a, &t));
 	ASSERT_EQ(2u, t.owner);
 	ASSERT_EQ(1u, t.state);
 	ASSERT_EQ(1u, t.src);
-	ASSERT_TRUE(file_has(self->state, "lineage 1 5 0x0000000000001000 "
-			     "0x0000000000001fff 1 2 42 "));
+	snprintf(line, sizeof(line), "lineage %llu 5 0x0000000000001000 "
+		 "0x0000000000001fff 1 2 42 ", (unsigned long long)id[1]);
+	ASSERT_TRUE(file_has(self->state, line));
 	ASSERT_EQ(0, get_map(&self->srv, &mi));
 	ASSERT_LT(ver, mi.version);
 	coord_map_info_free(&mi);
 	/* Only the target reports. */
-	ASSERT_EQ(EPERM, node_report(n3, 1, STEADYKV_MIGRATION_STATE_DONE, 0, 0));
-	ASSERT_EQ(ENOENT, node_report(n2, 99, STEADYKV_MIGRATION_STATE_DONE, 0, 0));
+	ASSERT_EQ(EPERM, node_report(n3, id[1], STEADYKV_MIGRATION_STATE_DONE, 0, 0));
+	ASSERT_EQ(ENOENT, node_report(n2, id[1] ^ 1, STEADYKV_MIGRATION_STATE_DONE, 0, 0));
 	/* An earlier phase than the one held changes nothing (state below). */
-	ASSERT_EQ(0, node_report(n2, 1, STEADYKV_MIGRATION_STATE_PREPARING, 0, 42));
+	ASSERT_EQ(0, node_report(n2, id[1], STEADYKV_MIGRATION_STATE_PREPARING, 0, 42));
 
-	ASSERT_EQ(0, mig_status(&self->srv, 1, &v, &n));
+	ASSERT_EQ(0, mig_status(&self->srv, id[1], &v, &n));
 	ASSERT_EQ(1u, n);
 	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_PULLING, v[0].state);
-	ASSERT_EQ(1000u, v[0].bytes_pulled);
+	ASSERT_EQ(1000u * id[1], v[0].bytes_pulled);	/* node_report()'s */
 	ASSERT_EQ(42u, v[0].safe_version);
 	free(v);
 
 	/* Done: normal at the target, lineage dropped. */
-	ASSERT_EQ(0, node_report(n2, 1, STEADYKV_MIGRATION_STATE_DONE, 0, 42));
+	ASSERT_EQ(0, node_report(n2, id[1], STEADYKV_MIGRATION_STATE_DONE, 0, 42));
 	ASSERT_EQ(0, owner_of(&self->srv, 5, a, &t));
 	ASSERT_EQ(2u, t.owner);
 	ASSERT_EQ(0u, t.state);
-	ASSERT_FALSE(file_has(self->state, "lineage 1 "));
+	snprintf(line, sizeof(line), "lineage %llu ", (unsigned long long)id[1]);
+	ASSERT_FALSE(file_has(self->state, line));
 	/* Late reports of a finished migration change nothing. */
-	ASSERT_EQ(0, node_report(n2, 1, STEADYKV_MIGRATION_STATE_FAILED, EIO, 0));
+	ASSERT_EQ(0, node_report(n2, id[1], STEADYKV_MIGRATION_STATE_FAILED, EIO, 0));
 	ASSERT_EQ(0, owner_of(&self->srv, 5, a, &t));
 	ASSERT_EQ(2u, t.owner);
 
 	/* Failed after ownership moved: back to the source. */
 	ASSERT_EQ(0, migrate(&self->srv, 5, a, z, 3, 0, &g));
-	ASSERT_EQ(2u, g.id);
+	id[2] = g.id;
 	ASSERT_EQ(2u, g.src);
-	ASSERT_EQ(0, node_report(n3, 2, STEADYKV_MIGRATION_STATE_PULLING, 0, 7));
+	ASSERT_EQ(0, node_report(n3, id[2], STEADYKV_MIGRATION_STATE_PULLING, 0, 7));
 	ASSERT_EQ(0, owner_of(&self->srv, 5, a, &t));
 	ASSERT_EQ(3u, t.owner);
-	ASSERT_EQ(0, node_report(n3, 2, STEADYKV_MIGRATION_STATE_FAILED, EIO, 7));
+	ASSERT_EQ(0, node_report(n3, id[2], STEADYKV_MIGRATION_STATE_FAILED, EIO, 7));
 	ASSERT_EQ(0, owner_of(&self->srv, 5, a, &t));
 	ASSERT_EQ(2u, t.owner);
 	ASSERT_EQ(0u, t.state);
-	ASSERT_FALSE(file_has(self->state, "lineage 2 "));
+	snprintf(line, sizeof(line), "lineage %llu ", (unsigned long long)id[2]);
+	ASSERT_FALSE(file_has(self->state, line));
 
 	/* Failed needing recovery: the target keeps it, lineage kept. */
 	ASSERT_EQ(0, migrate(&self->srv, 5, a, z, 3, 0, &g));
-	ASSERT_EQ(3u, g.id);
-	ASSERT_EQ(0, node_report(n3, 3, STEADYKV_MIGRATION_STATE_PULLING, 0, 9));
-	ASSERT_EQ(0, node_report(n3, 3, STEADYKV_MIGRATION_STATE_FAILED, EUCLEAN, 9));
+	id[3] = g.id;
+	ASSERT_EQ(0, node_report(n3, id[3], STEADYKV_MIGRATION_STATE_PULLING, 0, 9));
+	ASSERT_EQ(0, node_report(n3, id[3], STEADYKV_MIGRATION_STATE_FAILED, EUCLEAN, 9));
 	ASSERT_EQ(0, owner_of(&self->srv, 5, a, &t));
 	ASSERT_EQ(3u, t.owner);
 	ASSERT_EQ(0u, t.state);
-	ASSERT_TRUE(file_has(self->state, "lineage 3 5 0x0000000000001000 "
-			     "0x0000000000001fff 2 3 9 "));
+	snprintf(line, sizeof(line), "lineage %llu 5 0x0000000000001000 "
+		 "0x0000000000001fff 2 3 9 ", (unsigned long long)id[3]);
+	ASSERT_TRUE(file_has(self->state, line));
 
 	/* Push: the source serves until done. */
 	ASSERT_EQ(0, migrate(&self->srv, 5, 0x2000, UINT64_MAX / 2, 2,
 			     STEADYKV_MIGRATION_MODE_PUSH, &g));
-	ASSERT_EQ(4u, g.id);
-	ASSERT_EQ(0, node_report(n2, 4, STEADYKV_MIGRATION_STATE_PULLING, 0, 0));
-	ASSERT_EQ(0, node_report(n2, 4, STEADYKV_MIGRATION_STATE_CATCHING_UP, 0, 0));
+	id[4] = g.id;
+	ASSERT_EQ(0, node_report(n2, id[4], STEADYKV_MIGRATION_STATE_PULLING, 0, 0));
+	ASSERT_EQ(0, node_report(n2, id[4], STEADYKV_MIGRATION_STATE_CATCHING_UP, 0, 0));
 	ASSERT_EQ(0, owner_of(&self->srv, 5, 0x2000, &t));
 	ASSERT_EQ(1u, t.owner);
-	ASSERT_EQ(0, node_report(n2, 4, STEADYKV_MIGRATION_STATE_DONE, 0, 0));
+	ASSERT_EQ(0, node_report(n2, id[4], STEADYKV_MIGRATION_STATE_DONE, 0, 0));
 	ASSERT_EQ(0, owner_of(&self->srv, 5, 0x2000, &t));
 	ASSERT_EQ(2u, t.owner);
 
 	/* Cancel goes to the target; its report ends the migration. */
 	ASSERT_EQ(0, migrate(&self->srv, 5, 0, 0xfff, 3, 0, &g));
-	ASSERT_EQ(5u, g.id);
+	id[5] = g.id;
 	coord_buf_init(&b);
-	coord_id_encode(&b, 5);
+	coord_id_encode(&b, id[5]);
 	ASSERT_EQ(0, call(&self->srv, SKV_COORD_OP_MIG_CANCEL, &b, &r,
 			  msg, sizeof(msg)));
 	coord_reply_free(&r);
 	/* Answered after the target answered: it saw the command. */
 	ASSERT_EQ(SKV_COORD_OP_NODE_MIGRATE_CANCEL, n3->seen_op[n3->nseen - 1]);
-	ASSERT_EQ(0, node_report(n3, 5, STEADYKV_MIGRATION_STATE_CANCELLED,
+	ASSERT_EQ(0, node_report(n3, id[5], STEADYKV_MIGRATION_STATE_CANCELLED,
 				 ECANCELED, 0));
 	ASSERT_EQ(EINVAL, call(&self->srv, SKV_COORD_OP_MIG_CANCEL, &b,
 			       &r, msg, sizeof(msg)));
@@ -827,20 +832,23 @@ TEST_F(cluster, migrations_and_restart)
 	n2->fail_errno = EOPNOTSUPP;
 	ASSERT_EQ(EOPNOTSUPP, migrate(&self->srv, 5, 0, 0xfff, 2, 0, NULL));
 	n2->fail_op = 0;
-	ASSERT_EQ(0, mig_status(&self->srv, 6, &v, &n));
-	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_FAILED, v[0].state);
+	ASSERT_EQ(0, mig_status(&self->srv, 0, &v, &n));
+	ASSERT_EQ(6u, n);
+	id[6] = v[5].id;
+	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_FAILED, v[5].state);
 	free(v);
-	ASSERT_FALSE(file_has(self->state, "lineage 6 "));
+	snprintf(line, sizeof(line), "lineage %llu ", (unsigned long long)id[6]);
+	ASSERT_FALSE(file_has(self->state, line));
 
 	/* A daemon leaving leaves its migrations as they are. */
 	ASSERT_EQ(0, migrate(&self->srv, 5, 0, 0xfff, 2, 0, &g));
-	ASSERT_EQ(7u, g.id);
+	id[7] = g.id;
 	node_stop(n2);
 	n2->cl.fd = -1;
 	usleep(100 * 1000);
 	ASSERT_EQ(0, mig_status(&self->srv, 0, &v, &n));
 	ASSERT_EQ(7u, n);
-	ASSERT_EQ(7u, v[6].id);
+	ASSERT_EQ(id[7], v[6].id);
 	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_PREPARING, v[6].state);
 	ASSERT_STREQ("target daemon disconnected", v[6].error_msg);
 	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_DONE, v[0].state);
@@ -867,18 +875,33 @@ TEST_F(cluster, migrations_and_restart)
 	ASSERT_EQ(7u, n);
 	ASSERT_EQ(42u, v[0].safe_version);
 	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_PREPARING, v[6].state);
+	for (i = 0; i < 7; i++)
+		ASSERT_EQ(id[i + 1], v[i].id);
 	free(v);
-	ASSERT_TRUE(file_has(self->state, "lineage 3 "));
+	snprintf(line, sizeof(line), "lineage %llu ", (unsigned long long)id[3]);
+	ASSERT_TRUE(file_has(self->state, line));
 	/* Cancel of a preparing migration whose target is away: local. */
 	coord_buf_init(&b);
-	coord_id_encode(&b, 7);
+	coord_id_encode(&b, id[7]);
 	ASSERT_EQ(0, call(&self->srv, SKV_COORD_OP_MIG_CANCEL, &b, &r,
 			  msg, sizeof(msg)));
 	coord_reply_free(&r);
 	coord_buf_free(&b);
 	ASSERT_EQ(0, node_start(n2, &self->srv, 2));
 	ASSERT_EQ(0, migrate(&self->srv, 5, 0, 0xfff, 2, 0, &g));
-	ASSERT_EQ(8u, g.id);	/* ids continue */
+	id[8] = g.id;
+	/*
+	 * Ids are random 64-bit values, never 0, never one still known: a
+	 * guessed id names no live migration.  Eight ids all below 2^32
+	 * would happen once in 2^256 runs.
+	 */
+	for (i = 1, k = 0; i <= 8; i++) {
+		ASSERT_NE(0u, id[i]);
+		k += id[i] >> 32 != 0;
+		for (j = 1; j < i; j++)
+			ASSERT_NE(id[j], id[i]);
+	}
+	ASSERT_LT(0, k);
 }
 
 /* The tuning a MIGRATE gives reaches the target as given, nothing more. */
@@ -1003,8 +1026,7 @@ TEST(state_round_trip)
 	coord_state_init(&back);
 	ASSERT_EQ(0, tmap_add_node(&st.map, 1, "a", "h:1"));
 	ASSERT_EQ(0, tmap_create_table(&st.map, 4, one, 1));
-	st.next_mig_id = 9;
-	st.migs = calloc(1, sizeof(g));
+	st.migs = calloc(2, sizeof(g));
 	ASSERT_NE(NULL, st.migs);
 	st.migs[0] = g;
 	st.nr_migs = 1;
@@ -1015,7 +1037,6 @@ TEST(state_round_trip)
 	ASSERT_EQ(0, coord_store_open_file(path, &s));
 	ASSERT_EQ(0, coord_store_save_state(s, &st));
 	ASSERT_EQ(0, coord_store_load_state(s, &back));
-	ASSERT_EQ(9u, back.next_mig_id);
 	ASSERT_EQ(1u, back.nr_migs);
 	ASSERT_EQ(g.id, back.migs[0].id);
 	ASSERT_EQ(g.end_hash, back.migs[0].end_hash);
@@ -1036,9 +1057,18 @@ TEST(state_round_trip)
 	st.migs[0].pull_budget = g.pull_budget;
 	ASSERT_EQ(1u, back.nr_lineage);
 	ASSERT_EQ(0, memcmp(&l, &back.lineage[0], sizeof(l)));
-	/* An id at or above next-migration is not written. */
-	st.next_mig_id = 7;
+	/* An id twice, or an id 0, is not written; another one is. */
+	st.migs[1] = g;
+	st.nr_migs = 2;
 	ASSERT_EQ(-EINVAL, coord_store_save_state(s, &st));
+	st.migs[1].id = 0;
+	ASSERT_EQ(-EINVAL, coord_store_save_state(s, &st));
+	st.migs[1].id = g.id ^ (1ull << 63);
+	ASSERT_EQ(0, coord_store_save_state(s, &st));
+	coord_state_free(&back);
+	ASSERT_EQ(0, coord_store_load_state(s, &back));
+	ASSERT_EQ(2u, back.nr_migs);
+	ASSERT_EQ(g.id ^ (1ull << 63), back.migs[1].id);
 	coord_store_close(s);
 	coord_state_free(&st);
 	coord_state_free(&back);
