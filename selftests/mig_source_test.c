@@ -360,6 +360,9 @@ FIXTURE_SETUP(mig)
 	ASSERT_LE(0, self->fd);
 	self->mfd = st_connect(ST_ADDR, ST_PORT);
 	ASSERT_LE(0, self->mfd);
+	/* The target is a peer: it proves the cluster key first. */
+	ASSERT_EQ(SKV_S_OK, st_auth(self->mfd, st_cluster_key()))
+		TH_LOG("%s", st_last_error);
 }
 
 FIXTURE_TEARDOWN(mig)
