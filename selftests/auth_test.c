@@ -50,31 +50,12 @@ static void random_key(struct skv_auth_key *k)
 static size_t build_range(uint8_t *buf, uint8_t op, uint64_t start, uint64_t end,
 			  uint32_t flags, uint32_t extra)
 {
-	uint8_t *p = buf + sizeof(struct skv_hdr);
-
-	st_hdr(buf, op, 7, sizeof(struct skv_mig_range_req) + extra);
-	memset(p, 0, sizeof(struct skv_mig_range_req));
-	put64(p, MIG);
-	put64(p + 8, ST_TABLE);
-	put64(p + 16, start);
-	put64(p + 24, end);
-	put32(p + 32, flags);
-	return sizeof(struct skv_hdr) + sizeof(struct skv_mig_range_req);
+	return st_build_range(buf, op, 7, MIG, ST_TABLE, start, end, flags, extra);
 }
 
 static size_t build_pull(uint8_t *buf)
 {
-	uint8_t *p = buf + sizeof(struct skv_hdr);
-
-	st_hdr(buf, SKV_OP_MIG_PULL, 7, sizeof(struct skv_pull_req));
-	memset(p, 0, sizeof(struct skv_pull_req));
-	put64(p, MIG);
-	put64(p + 8, ST_TABLE);
-	put64(p + 16, HALF);
-	put64(p + 24, UINT64_MAX);
-	put64(p + 32, HALF);
-	put32(p + 48, 64 * 1024);
-	return sizeof(struct skv_hdr) + sizeof(struct skv_pull_req);
+	return st_build_pull(buf, 7, MIG, ST_TABLE, HALF, UINT64_MAX, HALF, 0, 64 * 1024);
 }
 
 static size_t build_prio(uint8_t *buf)
@@ -384,8 +365,15 @@ TEST_F_TIMEOUT(auth, every_attacker_every_op_refused, 300)
 						TH_LOG("%s: %s answered %s", attacker_names[a], name,
 						       st < 0 ? st_last_error : st_status_name(st));
 				} else {
+					struct st_reply r;
+
 					/* Closed: the op gets no answer at all. */
 					st_send_all(fd, op, n);
+					st = st_recv_reply(fd, &r);
+					EXPECT_NE(0, st) TH_LOG("%s: %s answered %s", attacker_names[a],
+								name, st_status_name(r.h.status));
+					if (!st)
+						st_reply_free(&r);
 				}
 			}
 			EXPECT_EQ(1, st_wait_closed(fd, 10000))

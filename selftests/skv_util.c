@@ -199,6 +199,40 @@ size_t st_hdr(void *buf, uint8_t opcode, uint64_t id, uint32_t body_len)
 	return sizeof(struct skv_hdr);
 }
 
+size_t st_build_range(void *buf, uint8_t op, uint64_t req_id, uint64_t mig_id,
+		      uint64_t table, uint64_t start, uint64_t end, uint32_t flags,
+		      uint32_t extra)
+{
+	uint8_t *p = (uint8_t *)buf + sizeof(struct skv_hdr);
+
+	st_hdr(buf, op, req_id, sizeof(struct skv_mig_range_req) + extra);
+	memset(p, 0, sizeof(struct skv_mig_range_req));
+	put64(p, mig_id);
+	put64(p + 8, table);
+	put64(p + 16, start);
+	put64(p + 24, end);
+	put32(p + 32, flags);
+	return sizeof(struct skv_hdr) + sizeof(struct skv_mig_range_req);
+}
+
+size_t st_build_pull(void *buf, uint64_t req_id, uint64_t mig_id, uint64_t table,
+		     uint64_t start, uint64_t end, uint64_t cursor, uint64_t min_version,
+		     uint32_t budget)
+{
+	uint8_t *p = (uint8_t *)buf + sizeof(struct skv_hdr);
+
+	st_hdr(buf, SKV_OP_MIG_PULL, req_id, sizeof(struct skv_pull_req));
+	memset(p, 0, sizeof(struct skv_pull_req));
+	put64(p, mig_id);
+	put64(p + 8, table);
+	put64(p + 16, start);
+	put64(p + 24, end);
+	put64(p + 32, cursor);
+	put64(p + 40, min_version);
+	put32(p + 48, budget);
+	return sizeof(struct skv_hdr) + sizeof(struct skv_pull_req);
+}
+
 size_t st_build_ping(void *buf, uint64_t id)
 {
 	return st_hdr(buf, SKV_OP_PING, id, 0);

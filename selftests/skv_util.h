@@ -63,6 +63,17 @@ size_t st_build_key(void *buf, uint8_t op, uint64_t id, uint64_t table,
 		    const void *key, uint16_t klen, uint64_t expect);
 size_t st_build_mget(void *buf, uint64_t id, uint64_t table,
 		     const char *const *keys, unsigned int n);
+/*
+ * Node-to-node requests (wire.h, "Migration"): PREPARE, END or the head of
+ * a PUSH_BACK (a skv_mig_range_req; extra: bytes of batch the caller puts
+ * after it, counted in body_len), and PULL.  Return the bytes written.
+ */
+size_t st_build_range(void *buf, uint8_t op, uint64_t req_id, uint64_t mig_id,
+		      uint64_t table, uint64_t start, uint64_t end, uint32_t flags,
+		      uint32_t extra);
+size_t st_build_pull(void *buf, uint64_t req_id, uint64_t mig_id, uint64_t table,
+		     uint64_t start, uint64_t end, uint64_t cursor, uint64_t min_version,
+		     uint32_t budget);
 /* Upper bound of a frame's size, for allocating buf. */
 #define ST_FRAME_MAX(klen, vlen) (sizeof(struct skv_hdr) + 32 + (klen) + (vlen))
 

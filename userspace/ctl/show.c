@@ -55,8 +55,8 @@ static void listen_addr(const struct sknl_node *n, char *buf, size_t len)
 			  (socklen_t)len);
 }
 
-/* The cluster keys by id (never a secret) and insecure mode, on one line. */
-static void show_node_auth(const struct sknl_node *n, const char *sep)
+/* The cluster keys by id (never a secret) and insecure mode, on a line. */
+static void show_node_auth(const struct sknl_node *n, const char *sep, bool one_line)
 {
 	if (!SKNL_NODE_HAS(n, STEADYKV_A_NODE_AUTH_INSECURE))
 		return;
@@ -69,7 +69,8 @@ static void show_node_auth(const struct sknl_node *n, const char *sep)
 	if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID))
 		printf(" auth-key-previous-id 0x%08" PRIx64,
 		       n->val[STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID]);
-	putchar('\n');
+	if (!one_line)
+		putchar('\n');
 }
 
 void show_node(struct ctl *c, const struct sknl_node *n, bool one_line)
@@ -129,7 +130,7 @@ void show_node(struct ctl *c, const struct sknl_node *n, bool one_line)
 			sep = "";
 		}
 	}
-	show_node_auth(n, sep);
+	show_node_auth(n, sep, one_line);
 	if (one_line)
 		putchar('\n');
 }

@@ -157,7 +157,7 @@ const char *sknl_mig_attr_name(int type)
 
 enum sknl_obj_kind sknl_cmd_kind(uint8_t cmd)
 {
-	if (cmd <= STEADYKV_CMD_LISTEN_STOP)
+	if (cmd <= STEADYKV_CMD_LISTEN_STOP || cmd == STEADYKV_CMD_AUTH_SET)
 		return SKNL_OBJ_NODE;
 	if (cmd <= STEADYKV_CMD_TABLE_GET)
 		return SKNL_OBJ_TABLE;
