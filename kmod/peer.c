@@ -258,7 +258,6 @@ static int __skv_peer_call(struct skv_peer *p, u8 opcode, const void *head,
 		.magic = cpu_to_le16(SKV_WIRE_MAGIC),
 		.version = SKV_WIRE_VERSION,
 		.opcode = opcode,
-		.request_id = cpu_to_le64(p->next_id),
 		.body_len = cpu_to_le32(head_len + tail_len),
 	};
 	struct kvec iov[3];
@@ -267,9 +266,11 @@ static int __skv_peer_call(struct skv_peer *p, u8 opcode, const void *head,
 	u32 len;
 	int err;
 
+	/* A fresh connection authenticates first, with ids of its own. */
 	err = skv_peer_connect(p);
 	if (err)
 		return err;
+	h.request_id = cpu_to_le64(p->next_id);
 
 	iov[nr].iov_base = &h;
 	iov[nr++].iov_len = sizeof(h);
