@@ -30,6 +30,7 @@
 
 #include "node.h"
 #include "conn.h"
+#include "auth_request.h"
 #include "reply.h"
 #include "request.h"
 #include "transport.h"
@@ -39,6 +40,7 @@ static void skv_conn_free(struct skv_conn *c)
 	struct skv_node *node = c->node;
 
 	c->xprt->ops->release(c->xprt);
+	skv_auth_conn_release(c);
 	kvfree(c->ibuf);
 	kvfree(c->obuf);
 	if (c->task)
@@ -145,6 +147,10 @@ static int skv_conn_process(struct skv_conn *c)
 					 flen - SKV_HDR_LEN);
 		if (err)
 			return err;
+		if (c->close_after_reply) {
+			skv_conn_flush(c);
+			return -ECONNRESET;
+		}
 		off += flen;
 		if (c->olen >= SKV_OBUF_BATCH) {
 			err = skv_conn_flush(c);

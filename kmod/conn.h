@@ -19,6 +19,7 @@
 
 struct skv_node;
 struct skv_transport;
+struct skv_auth_handshake;
 
 #define SKV_HDR_LEN		((u32)sizeof(struct skv_hdr))
 #define SKV_IBUF_INIT		(16u * 1024)
@@ -49,6 +50,11 @@ struct skv_conn {
 	u32 nbad;
 	bool wrote;			/* a PUT/DELETE ran in this batch */
 	u32 retry_us;			/* hint for the next RETRY reply, 0: default */
+
+	/* Authentication (auth_request.c) */
+	u8 auth_role;			/* enum skv_auth_role proven, 0: none */
+	struct skv_auth_handshake *auth_hs;	/* between HELLO and PROOF */
+	bool close_after_reply;		/* a handler ended the connection */
 };
 
 /*

@@ -17,6 +17,7 @@
 
 #include "node.h"
 #include "netlink.h"
+#include "auth.h"
 #include "mig_target.h"
 #include "nl-gen.h"
 
@@ -180,6 +181,12 @@ int steadykv_nl_migrate_start_doit(struct sk_buff *skb, struct genl_info *info)
 	}
 	p.port = nla_get_u16(a[STEADYKV_A_MIGRATION_SOURCE_PORT]);
 	skv_nl_mig_tuning(a, &p);
+
+	if (!skv_auth_may_initiate(node)) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "no cluster key on this node (auth-set a key, or insecure mode)");
+		return -ENOKEY;
+	}
 
 	mutex_lock(&node->lock);
 	err = skv_tgt_start(node, &p, info->extack);

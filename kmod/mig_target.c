@@ -176,7 +176,7 @@ int skv_tgt_call(struct skv_mig *m, struct skv_peer *peer, u8 op,
 		ret = skv_peer_call(peer, op, head, head_len, tail, tail_len,
 				    max_body);
 		if (ret >= 0 || ret == -ESHUTDOWN || ret == -ENOMEM ||
-		    ret == -EPROTO)
+		    ret == -EPROTO || ret == -EKEYREJECTED || ret == -ENOKEY)
 			return ret;
 	}
 	return ret;
@@ -291,6 +291,12 @@ static int skv_tgt_prepare(struct skv_mig *m, u32 flags, u64 *safe)
 			   NULL, 0, SKV_MAX_BODY_LEN);
 	if (ret == -ESHUTDOWN)
 		return ret;
+	if (ret == -EKEYREJECTED || ret == -ENOKEY) {
+		skv_tgt_set_err(m, -ret, false, ret == -ENOKEY ?
+				"no cluster key on this node" :
+				"the source refused authentication (cluster keys differ)");
+		return ret;
+	}
 	if (ret < 0) {
 		skv_tgt_set_err(m, -ret, false,
 				"cannot reach the source (%d)", ret);

@@ -83,7 +83,7 @@ static int skv_nl_put_node(struct sk_buff *skb, struct skv_node *node)
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_NO_SPACE_ERRORS,
 			   st.no_space_errors))
 		return -EMSGSIZE;
-	return 0;
+	return skv_auth_nl_put(skb, node);
 }
 
 static int skv_nl_put_table(struct sk_buff *skb, u64 id)
@@ -156,7 +156,7 @@ static void skv_nl_notify(struct skv_node *node, const struct skv_nl_obj *obj,
 					STEADYKV_NLGRP_EVENTS, GFP_KERNEL);
 }
 
-static void skv_nl_notify_node(struct skv_node *node, u8 cmd)
+void skv_nl_notify_node(struct skv_node *node, u8 cmd)
 {
 	struct skv_nl_obj obj = { .node = node };
 

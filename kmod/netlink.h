@@ -30,6 +30,13 @@ static inline int skv_nl_put_u64(struct sk_buff *skb, int attr, u64 value)
 	return nla_put_u64_64bit(skb, attr, value, STEADYKV_A_NODE_PAD);
 }
 
+struct skv_node;
+
+/* Announce a change of the node's attributes (caller holds node->lock). */
+void skv_nl_notify_node(struct skv_node *node, u8 cmd);
+/* The node's key ids and insecure mode (auth_nl.c). */
+int skv_auth_nl_put(struct sk_buff *skb, struct skv_node *node);
+
 /* Register and unregister the family (module init and exit). */
 int skv_netlink_init(void);
 void skv_netlink_exit(void);

@@ -85,6 +85,13 @@ static const struct nla_policy steadykv_migrate_get_nl_policy[STEADYKV_A_MIGRATI
 	[STEADYKV_A_MIGRATION_ID] = NLA_POLICY_MIN(NLA_U64, 1),
 };
 
+/* STEADYKV_CMD_AUTH_SET - do */
+static const struct nla_policy steadykv_auth_set_nl_policy[STEADYKV_A_NODE_AUTH_INSECURE + 1] = {
+	[STEADYKV_A_NODE_AUTH_KEY] = { .type = NLA_BINARY, },
+	[STEADYKV_A_NODE_AUTH_KEY_PREVIOUS] = { .type = NLA_BINARY, },
+	[STEADYKV_A_NODE_AUTH_INSECURE] = { .type = NLA_U8, },
+};
+
 /* Ops table for steadykv */
 static const struct genl_split_ops steadykv_nl_ops[] = {
 	{
@@ -181,6 +188,13 @@ static const struct genl_split_ops steadykv_nl_ops[] = {
 		.cmd	= STEADYKV_CMD_MIGRATE_GET,
 		.dumpit	= steadykv_nl_migrate_get_dumpit,
 		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd		= STEADYKV_CMD_AUTH_SET,
+		.doit		= steadykv_nl_auth_set_doit,
+		.policy		= steadykv_auth_set_nl_policy,
+		.maxattr	= STEADYKV_A_NODE_AUTH_INSECURE,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };
 

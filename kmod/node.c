@@ -20,6 +20,7 @@
 #include <net/netlink.h>
 
 #include "node.h"
+#include "auth.h"
 #include "conn.h"
 #include "transport.h"
 #include "mig_source.h"
@@ -143,6 +144,10 @@ static void __net_exit skv_net_exit(struct net *net)
 	/* Connections kick the cleaner: they are gone, and dying is set. */
 	cancel_delayed_work_sync(&node->cleaner_work);
 	skv_src_exit(node);
+	/* Nothing authenticates any more: drop (and wipe) the keys. */
+	mutex_lock(&node->lock);
+	skv_auth_node_exit(node);
+	mutex_unlock(&node->lock);
 	if (node->store) {
 		skv_store_destroy(node->store);
 		node->store = NULL;

@@ -27,6 +27,7 @@
 #include "store.h"
 
 struct skv_listener;
+struct skv_auth_keys;
 struct netlink_ext_ack;
 
 struct skv_node {
@@ -62,6 +63,10 @@ struct skv_node {
 	u32 migs_running;		/* not ended; under node->lock */
 	u32 migs_ended;			/* ended, kept for status */
 	bool mig_resolver;		/* the store's resolver is ours */
+
+	/* Cluster keys (auth.c): RCU, replaced under lock. */
+	struct skv_auth_keys __rcu *auth_keys;
+	bool auth_insecure;		/* set under lock, read lockless */
 };
 
 /* Module parameters (main.c). */

@@ -22,6 +22,7 @@
 #include <net/sock.h>
 
 #include "peer.h"
+#include "auth.h"
 
 void skv_peer_init(struct skv_peer *p, struct net *net, const u8 *addr,
 		   u32 addr_len, u16 port)
@@ -44,6 +45,70 @@ void skv_peer_init(struct skv_peer *p, struct net *net, const u8 *addr,
 		memcpy(&sin6->sin6_addr, addr, addr_len);
 		p->addr_len = sizeof(*sin6);
 	}
+}
+
+static int __skv_peer_call(struct skv_peer *p, u8 opcode, const void *head,
+			   u32 head_len, const void *tail, u32 tail_len,
+			   u32 max_body);
+
+/* Say once per peer why it refused us: the operator must fix the keys. */
+static int skv_peer_auth_refused(struct skv_peer *p, int err,
+				 const char *why)
+{
+	if (!p->auth_warned) {
+		p->auth_warned = true;
+		pr_warn("steadykv: peer %pISpc: authentication failed: %s\n",
+			&p->addr, why);
+	}
+	return err;
+}
+
+/*
+ * The initiator's side of the handshake (steadykv/auth.h), on a fresh
+ * connection, before any other call: with the node's current key, or
+ * none in insecure mode without a key.
+ */
+static int skv_peer_authenticate(struct skv_peer *p)
+{
+	struct skv_node *node = skv_node(p->net);
+	struct skv_auth_challenge ch;
+	struct skv_auth_hello hello;
+	struct skv_auth_proof proof;
+	struct skv_auth_keys *keys;
+	int ret;
+
+	keys = skv_auth_keys_get(node);
+	if (!keys) {
+		if (skv_auth_insecure(node))
+			return 0;
+		return skv_peer_auth_refused(p, -ENOKEY,
+					     "this node has no cluster key");
+	}
+	skv_auth_hello_init(keys, &hello);
+	ret = __skv_peer_call(p, SKV_OP_AUTH_HELLO, &hello, sizeof(hello),
+			      NULL, 0, sizeof(ch));
+	if (ret < 0)
+		goto out;
+	if (ret != SKV_S_OK || p->len != sizeof(ch)) {
+		ret = skv_peer_auth_refused(p, -EKEYREJECTED,
+					    "it does not hold our current key");
+		goto out;
+	}
+	memcpy(&ch, p->buf, sizeof(ch));
+	if (!skv_auth_initiator_prove(keys, &hello, &ch, &proof)) {
+		ret = skv_peer_auth_refused(p, -EKEYREJECTED,
+					    "it did not prove our key");
+		goto out;
+	}
+	ret = __skv_peer_call(p, SKV_OP_AUTH_PROOF, &proof, sizeof(proof),
+			      NULL, 0, 0);
+	if (ret > 0)
+		ret = skv_peer_auth_refused(p, -EKEYREJECTED,
+					    "it refused our proof");
+out:
+	memzero_explicit(&proof, sizeof(proof));
+	skv_auth_keys_put(keys);
+	return ret;
 }
 
 int skv_peer_connect(struct skv_peer *p)
@@ -83,7 +148,10 @@ int skv_peer_connect(struct skv_peer *p)
 		       err;
 	}
 	WRITE_ONCE(sk->sk_sndtimeo, SKV_PEER_IO_TIMEOUT);
-	return 0;
+	err = skv_peer_authenticate(p);
+	if (err)
+		skv_peer_close(p);
+	return err;
 }
 
 void skv_peer_close(struct skv_peer *p)
@@ -190,7 +258,6 @@ static int __skv_peer_call(struct skv_peer *p, u8 opcode, const void *head,
 		.magic = cpu_to_le16(SKV_WIRE_MAGIC),
 		.version = SKV_WIRE_VERSION,
 		.opcode = opcode,
-		.request_id = cpu_to_le64(p->next_id),
 		.body_len = cpu_to_le32(head_len + tail_len),
 	};
 	struct kvec iov[3];
@@ -199,9 +266,11 @@ static int __skv_peer_call(struct skv_peer *p, u8 opcode, const void *head,
 	u32 len;
 	int err;
 
+	/* A fresh connection authenticates first, with ids of its own. */
 	err = skv_peer_connect(p);
 	if (err)
 		return err;
+	h.request_id = cpu_to_le64(p->next_id);
 
 	iov[nr].iov_base = &h;
 	iov[nr++].iov_len = sizeof(h);

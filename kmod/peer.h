@@ -33,6 +33,7 @@ struct skv_peer {
 	struct mutex sock_lock;		/* sock pointer vs skv_peer_shutdown() */
 	struct socket *sock;		/* NULL when not connected */
 	bool shut;			/* skv_peer_shutdown() was called */
+	bool auth_warned;		/* a refusal has been logged */
 	u64 next_id;
 	/* The last reply: header fields and body (buf, grown on demand). */
 	u8 status;
@@ -44,7 +45,12 @@ struct skv_peer {
 /* addr: 4 or 16 bytes, network order. */
 void skv_peer_init(struct skv_peer *p, struct net *net, const u8 *addr,
 		   u32 addr_len, u16 port);
-/* Connect if not connected.  0 or a negative errno. */
+/*
+ * Connect if not connected, and authenticate (auth.h) before anything
+ * else is sent.  0 or a negative errno: -ENOKEY if this node has no key
+ * (and is not in insecure mode), -EKEYREJECTED if the peer refused the
+ * key or could not prove it (logged once per peer).
+ */
 int skv_peer_connect(struct skv_peer *p);
 /* Close the connection (a later call reconnects). */
 void skv_peer_close(struct skv_peer *p);

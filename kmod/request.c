@@ -23,6 +23,7 @@
 #include "request.h"
 #include "mig_source.h"
 #include "mig_target.h"
+#include "auth_request.h"
 
 /*
  * retry_us of a RETRY reply.  The store answers RETRY only for a key of a
@@ -358,7 +359,13 @@ int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 	case SKV_OP_MIG_PRIORITY_PULL:
 	case SKV_OP_MIG_END:
 	case SKV_OP_MIG_PUSH_BACK:
+		/* Node-to-node ops: authenticated peers only. */
+		if (!skv_conn_is_peer(c))
+			return skv_auth_refuse(c, h);
 		return skv_src_handle(c, h, body, body_len);
+	case SKV_OP_AUTH_HELLO:
+	case SKV_OP_AUTH_PROOF:
+		return skv_auth_request(c, h, body, body_len);
 	default:
 		return skv_reply_bad(c, h, SKV_S_UNKNOWN_OP);
 	}

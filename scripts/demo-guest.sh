@@ -86,9 +86,11 @@ jq -r '"iperf3: \(.end.sum_received.bits_per_second / 8e6 | floor) MB/s"' "$OUT/
 log "steadykv: coordinator, two node daemons, table 1 on node 1"
 bg steadykvd --coordinator --listen "$COORD" --state /tmp/demo-coord.state -q
 wait_for 10 steadykvctl cluster -c "$COORD" map
+# The cluster key the nodes authenticate each other with (root-only file).
+(umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >/tmp/demo-cluster.key)
 for i in 1 2; do
 	bg ip netns exec "n$i" steadykvd --node "$i" --data "10.77.0.$i:7000" \
-		--coord "$COORD"
+		--coord "$COORD" --cluster-key /tmp/demo-cluster.key
 done
 wait_for 20 bash -c "steadykvctl -j cluster -c $COORD map | jq -e '.nodes | length == 2'"
 steadykvctl cluster -c "$COORD" create-table 1 --nodes 1

@@ -19,6 +19,11 @@
  *   othertable  well-formed records of the range plus one of another
  *               table the target owns
  *
+ * Like a real node it is a responder of the peer handshake (steadykv/
+ * auth.h) with the cluster key st_cluster_key() loads ($SKV_CLUSTER_KEY),
+ * and refuses the migration ops with AUTH_REQUIRED until the target has
+ * proven it: a target that reaches the faulty batches has authenticated.
+ *
  * Records of the range are keys "hi-N" (hash in the pulled part) with value
  * "ok-hi-N"; the foreign records carry the value "GARBAGE".  A correct
  * target fails the migration on every mode and never serves a garbage
@@ -180,7 +185,12 @@ static void *serve_conn(void *arg)
 	/* Replies stay small: a few short records. */
 	static __thread uint8_t body[8192], out[8192 + 24];
 	uint8_t hdr[sizeof(struct skv_hdr)], *req = NULL;
+	const struct skv_auth_key *key = st_cluster_key();
+	struct skv_auth_challenge ch;
+	struct skv_auth_hello hello;
+	bool hello_seen = false, authed = false;
 	uint64_t table, start, end;
+	uint8_t status;
 
 	for (;;) {
 		uint32_t blen, announce = 0;
@@ -199,7 +209,36 @@ static void *serve_conn(void *arg)
 		req = malloc(blen ? blen : 1);
 		if (!req || (blen && st_recv_all(fd, req, blen)))
 			break;
+		status = SKV_S_OK;
+		if (op != SKV_OP_AUTH_HELLO && op != SKV_OP_AUTH_PROOF && !authed) {
+			status = SKV_S_AUTH_REQUIRED;
+			op = SKV_OP_MAX;	/* answered below, then closed */
+		}
 		switch (op) {
+		case SKV_OP_AUTH_HELLO:
+			if (hello_seen || blen != sizeof(hello) || !key) {
+				status = SKV_S_AUTH_FAILED;
+				break;
+			}
+			memcpy(&hello, req, sizeof(hello));
+			hello_seen = true;
+			if (skv_auth_responder_challenge(key, 1, &hello, &ch) < 0) {
+				status = SKV_S_AUTH_FAILED;
+				break;
+			}
+			memcpy(body, &ch, sizeof(ch));
+			n = announce = sizeof(ch);
+			break;
+		case SKV_OP_AUTH_PROOF:
+			if (!hello_seen || authed || blen != sizeof(struct skv_auth_proof) ||
+			    !skv_auth_responder_check(key, &hello, &ch,
+						      (const struct skv_auth_proof *)req))
+				status = SKV_S_AUTH_FAILED;
+			else
+				authed = true;
+			break;
+		case SKV_OP_MAX:
+			break;
 		case SKV_OP_MIG_PREPARE:
 			if (blen < sizeof(struct skv_mig_range_req))
 				goto out;
@@ -233,9 +272,10 @@ static void *serve_conn(void *arg)
 		default:
 			goto out;
 		}
-		make_reply_hdr(out, op, id, announce);
+		make_reply_hdr(out, hdr[3], id, announce);
+		out[5] = status;
 		memcpy(out + sizeof(struct skv_hdr), body, n);
-		if (st_send_all(fd, out, sizeof(struct skv_hdr) + n))
+		if (st_send_all(fd, out, sizeof(struct skv_hdr) + n) || status != SKV_S_OK)
 			break;
 	}
 out:

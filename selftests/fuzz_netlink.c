@@ -77,6 +77,8 @@ static const struct cmd_spec cmds[] = {
 	{ STEADYKV_CMD_MIGRATE_CANCEL, true, { A(MIGRATION_ID, 8) } },
 	{ STEADYKV_CMD_MIGRATE_GET, false, { A(MIGRATION_ID, 8) } },
 	{ STEADYKV_CMD_MIGRATE_NTF, false, { A(MIGRATION_ID, 8) } },
+	{ STEADYKV_CMD_AUTH_SET, true, { A(NODE_AUTH_KEY, 0), A(NODE_AUTH_KEY_PREVIOUS, 0),
+					 A(NODE_AUTH_INSECURE, 1) } },
 	/* Unknown commands. */
 	{ 0, false, { { 0 } } },
 	{ STEADYKV_CMD_MAX + 1, false, { { 0 } } },

@@ -38,6 +38,7 @@ ID=0
 setup() {
 	setup_ns F T || { skv_fail "setup_ns"; return 1; }
 	skv_veth "$F" eth0 "$FA/24" "$T" eth0 "$TA/24" || { skv_fail "veth"; return 1; }
+	skv_node_key "$T" || return 1
 	skv_ctl "$T" listen start "$TA" $PORT || { skv_fail "target: listen"; return 1; }
 	skv_ctl "$T" table add $OTHER_TABLE && skv_ctl "$T" tablet add $OTHER_TABLE min max ||
 		{ skv_fail "target: table $OTHER_TABLE"; return 1; }

@@ -14,6 +14,14 @@
  * session ends with a frame whose body_len is over the limit, a bad
  * magic, version or reserved field, or a frame cut short by a half-close.
  *
+ * Most connections first authenticate as a peer with the cluster key
+ * ($SKV_CLUSTER_KEY, see st_cluster_key()), so the migration ops reach
+ * the source's handlers; one in UNAUTH_EVERY does not, and its first
+ * migration op must get AUTH_REQUIRED and close the connection.  Now and
+ * then an AUTH_HELLO or AUTH_PROOF with a random body: on an authenticated
+ * connection (a second HELLO, a PROOF without one) and on a fresh one (an
+ * unknown key id, no HELLO) it must get AUTH_FAILED and close.
+ *
  * Client ops name a table of TABLES (comma-separated) or a random id at or
  * above 2^32; migration ops a table of MIG_TABLES or such a random id, and
  * a migration id in 1..MAX_MIG_ID (so they hit the live ones).  No frame
@@ -122,7 +130,13 @@ struct frame {
 	bool overrun;		/* an inner length claims more than the body */
 	bool closes;		/* bad header: the node answers (or not) and closes */
 	bool answered;		/* a closing frame that still gets a reply */
+	uint8_t close_status;	/* the status it closes with; 0: BAD_REQUEST or TOO_BIG */
 };
+
+/* One connection in this many does not authenticate. */
+#define UNAUTH_EVERY	16
+/* One frame in this many is an AUTH_HELLO or AUTH_PROOF (each closes). */
+#define AUTH_OP_EVERY	400
 
 /* Room for the largest body we build. */
 #define BODY_CAP	(SKV_MAX_BODY_LEN + 64 * 1024)
@@ -322,13 +336,25 @@ static uint64_t next_id = 1;
 static unsigned long n_frames, n_flipped, n_lies, n_closing, n_cut, n_replies;
 static unsigned long n_by_op[256];
 
-static void make_frame(struct frame *f, bool may_close)
+static unsigned long n_auth_required, n_auth_failed;
+
+static bool is_mig_op(uint8_t op)
+{
+	return op >= SKV_OP_MIG_PREPARE && op <= SKV_OP_MIG_PUSH_BACK;
+}
+
+/* authed: the connection proved the cluster key. */
+static void make_frame(struct frame *f, bool may_close, bool authed)
 {
 	uint8_t op = ops[below(sizeof(ops))];
 	uint32_t r = below(1000), blen;
 	bool lie = r >= 600 && r < 850, overrun;
-	size_t len = build_body(op, lie, &overrun);
+	size_t len;
 	uint8_t *p;
+
+	if (may_close && below(AUTH_OP_EVERY) == 0)
+		op = below(2) ? SKV_OP_AUTH_HELLO : SKV_OP_AUTH_PROOF;
+	len = build_body(op, lie, &overrun);
 
 	memset(f, 0, sizeof(*f));
 	f->op = op;
@@ -378,6 +404,17 @@ static void make_frame(struct frame *f, bool may_close)
 		 */
 		f->len = sizeof(struct skv_hdr);
 		n_closing++;
+	} else if (may_close && (op == SKV_OP_AUTH_HELLO || op == SKV_OP_AUTH_PROOF ||
+				 (!authed && is_mig_op(op)))) {
+		/* Refused whatever the body: answered, then the connection closes. */
+		f->closes = true;
+		f->answered = true;
+		f->overrun = false;
+		f->close_status = is_mig_op(op) ? SKV_S_AUTH_REQUIRED : SKV_S_AUTH_FAILED;
+		if (is_mig_op(op))
+			n_auth_required++;
+		else
+			n_auth_failed++;
 	}
 	n_by_op[op]++;
 }
@@ -429,11 +466,22 @@ static int parse_reply(struct conn *c, struct skv_hdr *h)
 	return 1;
 }
 
-static int conn_open(struct conn *c, const char *ip, uint16_t port)
+static int conn_open(struct conn *c, const char *ip, uint16_t port, bool authed)
 {
+	int st;
+
 	c->fd = st_connect_wait(ip, port, IO_TIMEOUT_MS);
 	if (c->fd < 0)
 		return -1;
+	if (authed) {
+		st = st_auth(c->fd, st_cluster_key());
+		if (st != SKV_S_OK) {
+			report("authentication: %s", st < 0 ? st_last_error : st_status_name(st));
+			close(c->fd);
+			c->fd = -1;
+			return -1;
+		}
+	}
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 	c->ilen = 0;
 	c->eof = false;
@@ -541,7 +589,12 @@ static int run_session(struct conn *c, struct frame *fr, int n, const uint8_t *t
 				report("OK to a frame whose inner length overruns its body (op %u, id %llu)",
 				       f->op, (unsigned long long)f->id);
 				rc = -1;
-			} else if (f->closes && h.status != SKV_S_BAD_REQUEST &&
+			} else if (f->closes && f->close_status && h.status != f->close_status) {
+				report("op %u answered %s, want %s (id %llu)", f->op,
+				       st_status_name(h.status), st_status_name(f->close_status),
+				       (unsigned long long)f->id);
+				rc = -1;
+			} else if (f->closes && !f->close_status && h.status != SKV_S_BAD_REQUEST &&
 				   h.status != SKV_S_TOO_BIG) {
 				report("bad header answered %s (id %llu)", st_status_name(h.status),
 				       (unsigned long long)f->id);
@@ -564,6 +617,7 @@ int main(int argc, char **argv)
 	unsigned long frames, done = 0, sessions = 0, closes = 0;
 	struct frame fr[SESSION_FRAMES];
 	struct conn c = { .fd = -1 };
+	bool authed = false;
 	const char *ip;
 	uint16_t port;
 	uint64_t seed, t0;
@@ -594,12 +648,15 @@ int main(int argc, char **argv)
 		bool closed;
 		int n = 0;
 
-		if (c.fd < 0 && conn_open(&c, ip, port)) {
-			report("connect: %s", st_last_error);
-			break;
+		if (c.fd < 0) {
+			authed = below(UNAUTH_EVERY) != 0;
+			if (conn_open(&c, ip, port, authed)) {
+				report("connect: %s", st_last_error);
+				break;
+			}
 		}
 		while (n < SESSION_FRAMES && done + n < frames) {
-			make_frame(&fr[n], true);
+			make_frame(&fr[n], true, authed);
 			if (fr[n++].closes)
 				break;
 		}
@@ -628,6 +685,8 @@ int main(int argc, char **argv)
 	       done, sessions, closes, (unsigned long long)(st_now_ms() - t0), n_replies);
 	printf("# bit-flipped %lu, lying inner lengths %lu, bad headers %lu, cut by half-close %lu\n",
 	       n_flipped, n_lies, n_closing, n_cut);
+	printf("# refused: %lu migration ops unauthenticated (AUTH_REQUIRED), %lu auth steps (AUTH_FAILED)\n",
+	       n_auth_required, n_auth_failed);
 	printf("# per opcode:");
 	for (i = 0; i < 256; i++)
 		if (n_by_op[i])

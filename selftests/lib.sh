@@ -7,7 +7,8 @@
 # kselftest/ktap_helpers.sh (TAP output).
 #
 #   skv_load_module / skv_unload_module     insmod/rmmod, bounded, checked
-#   skv_node_start NS ADDR PORT [TABLE...]  listen + tables with a full tablet
+#   skv_node_start NS ADDR PORT [TABLE...]  key, listen + tables with a full tablet
+#   skv_node_key NS                         give NS's node the cluster key
 #   skv_mem_snapshot / skv_mem_compare      Slab, vmalloc, free memory, caches
 #   skv_test DESC FUNC [ARGS...]            run FUNC, print one TAP line
 #   skv_fail MSG                            record why the current test fails
@@ -40,6 +41,12 @@ SKV_TIME_SCALE=${STEADYKV_VM_TIMEOUT_SCALE:-1}
 
 SKV_BG_PIDS=()
 SKV_TMP=$(mktemp -d /tmp/skv-selftest.XXXXXX)
+
+# The cluster key every node of a test gets (mode 0600, as a key file must
+# be); C programs that speak node-to-node ops load it (st_cluster_key()).
+SKV_CLUSTER_KEY=$SKV_TMP/cluster.key
+(umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$SKV_CLUSTER_KEY")
+export SKV_CLUSTER_KEY
 
 skv_cleanup() {
 	local pid
@@ -330,11 +337,20 @@ tool() {
 	ip netns exec "$ns" skv_tool "$@"
 }
 
-# skv_node_start NS ADDR PORT [TABLE...]: listen, add each table (default 1)
-# with one tablet over the whole hash space, and wait until it answers.
+# skv_node_key NS: give NS's node the cluster key (node-to-node ops and
+# migrations need one).
+skv_node_key() {
+	skv_ctl "$1" node key set --current "$SKV_CLUSTER_KEY" ||
+		{ skv_fail "$1: node key set"; return 1; }
+}
+
+# skv_node_start NS ADDR PORT [TABLE...]: the cluster key, listen, add each
+# table (default 1) with one tablet over the whole hash space, and wait
+# until it answers.
 skv_node_start() {
 	local ns=$1 addr=$2 port=$3 t
 	shift 3
+	skv_node_key "$ns" || return 1
 	skv_ctl "$ns" listen start "$addr" "$port" ||
 		{ skv_fail "$ns: listen start $addr $port"; return 1; }
 	for t in "${@:-1}"; do

@@ -108,16 +108,7 @@ static size_t build_range(uint8_t *buf, uint8_t op, uint64_t id,
 			  uint64_t table, uint64_t start, uint64_t end,
 			  uint32_t flags, uint32_t extra)
 {
-	uint8_t *p = buf + sizeof(struct skv_hdr);
-
-	st_hdr(buf, op, 1, sizeof(struct skv_mig_range_req) + extra);
-	memset(p, 0, sizeof(struct skv_mig_range_req));
-	put64(p, id);
-	put64(p + 8, table);
-	put64(p + 16, start);
-	put64(p + 24, end);
-	put32(p + 32, flags);
-	return sizeof(struct skv_hdr) + sizeof(struct skv_mig_range_req);
+	return st_build_range(buf, op, 1, id, table, start, end, flags, extra);
 }
 
 /* The reason text of the last BUSY answer to a PREPARE. */
@@ -174,18 +165,8 @@ static size_t build_pull(uint8_t *buf, uint64_t id, uint64_t table,
 			 uint64_t start, uint64_t end, uint64_t cursor,
 			 uint64_t min_version, uint32_t budget)
 {
-	uint8_t *p = buf + sizeof(struct skv_hdr);
-
-	st_hdr(buf, SKV_OP_MIG_PULL, 2, sizeof(struct skv_pull_req));
-	memset(p, 0, sizeof(struct skv_pull_req));
-	put64(p, id);
-	put64(p + 8, table);
-	put64(p + 16, start);
-	put64(p + 24, end);
-	put64(p + 32, cursor);
-	put64(p + 40, min_version);
-	put32(p + 48, budget);
-	return sizeof(struct skv_hdr) + sizeof(struct skv_pull_req);
+	return st_build_pull(buf, 2, id, table, start, end, cursor, min_version,
+			     budget);
 }
 
 /* What the test knows of a key, and how often a pull delivered it. */
@@ -389,6 +370,9 @@ FIXTURE_SETUP(mig)
 	ASSERT_LE(0, self->fd);
 	self->mfd = st_connect(ST_ADDR, ST_PORT);
 	ASSERT_LE(0, self->mfd);
+	/* The target is a peer: it proves the cluster key first. */
+	ASSERT_EQ(SKV_S_OK, st_auth(self->mfd, st_cluster_key()))
+		TH_LOG("%s", st_last_error);
 }
 
 FIXTURE_TEARDOWN(mig)

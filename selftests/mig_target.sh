@@ -43,6 +43,7 @@ setup() {
 	setup_ns S T || { skv_fail "setup_ns"; return 1; }
 	skv_veth "$S" eth0 "$SA/24" "$T" eth0 "$TA/24" || { skv_fail "veth"; return 1; }
 	skv_node_start "$S" "$SA" $PORT 1 || return 1
+	skv_node_key "$T" || return 1
 	skv_ctl "$T" listen start "$TA" $PORT || { skv_fail "target: listen"; return 1; }
 	tool "$T" ping "$TA:$PORT" $((SKV_WAIT * 1000)) || { skv_fail "target does not answer"; return 1; }
 }
@@ -344,6 +345,7 @@ t_source_lost() {
 t_netns_exit() {
 	local x
 	setup_ns X || { skv_fail "setup_ns"; return 1; }
+	skv_node_key "$X" || return 1
 	skv_veth "$S" eth1 "10.98.1.1/24" "$X" eth0 "10.98.1.2/24" || { skv_fail "veth"; return 1; }
 	# The source's listen address is reached over eth1 too.
 	ip -n "$X" route add 10.98.0.0/24 dev eth0 || { skv_fail "route"; return 1; }

@@ -60,7 +60,7 @@ setup() {
 		{ skv_fail "coordinator does not answer"; return 1; }
 	for n in A B C; do
 		skv_bg ip netns exec "${!n}" steadykvd --node "${ID[$n]}" \
-			--data "${IP[$n]}:$PORT" --coord "$COORD"
+			--data "${IP[$n]}:$PORT" --coord "$COORD" --cluster-key "$SKV_CLUSTER_KEY"
 	done
 	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD map |
 		jq -e '.nodes | length == 3'" >/dev/null ||

@@ -382,9 +382,12 @@ TEST_F(node, random_bytes)
 }
 
 /*
- * Valid headers with random bodies for every opcode: each gets a well-formed
- * reply with its id and a known status (or the connection is closed);
- * nothing crashes.
+ * Valid headers with random bodies for every opcode but the two of the
+ * handshake (any misstep there closes the connection by design: see
+ * auth_test.c), on a connection authenticated as a peer so that the
+ * migration ops reach their handlers: each gets a well-formed reply with
+ * its id and a known status (or the connection is closed); nothing
+ * crashes.
  */
 TEST_F_TIMEOUT(node, fuzz_bodies, 180)
 {
@@ -393,10 +396,11 @@ TEST_F_TIMEOUT(node, fuzz_bodies, 180)
 	int fd = st_connect(ST_ADDR, ST_PORT), i, closed = 0, answered = 0;
 
 	ASSERT_LE(0, fd);
+	ASSERT_EQ(SKV_S_OK, st_auth(fd, st_cluster_key()));
 	srandom(4242);
 	for (i = 0; i < 2000; i++) {
 		uint32_t blen = random() % 120;
-		uint8_t op = 1 + random() % (SKV_OP_MAX - 1);
+		uint8_t op = 1 + random() % (SKV_OP_AUTH_HELLO - 1);
 		uint32_t j;
 
 		st_hdr(f, op, i, blen);
@@ -414,6 +418,7 @@ TEST_F_TIMEOUT(node, fuzz_bodies, 180)
 			close(fd);
 			fd = st_connect(ST_ADDR, ST_PORT);
 			ASSERT_LE(0, fd);
+			ASSERT_EQ(SKV_S_OK, st_auth(fd, st_cluster_key()));
 			continue;
 		}
 		ASSERT_EQ((uint64_t)i, r.h.request_id);

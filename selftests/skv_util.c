@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -196,6 +197,40 @@ size_t st_hdr(void *buf, uint8_t opcode, uint64_t id, uint32_t body_len)
 	put64(p + 8, id);
 	put32(p + 16, body_len);
 	return sizeof(struct skv_hdr);
+}
+
+size_t st_build_range(void *buf, uint8_t op, uint64_t req_id, uint64_t mig_id,
+		      uint64_t table, uint64_t start, uint64_t end, uint32_t flags,
+		      uint32_t extra)
+{
+	uint8_t *p = (uint8_t *)buf + sizeof(struct skv_hdr);
+
+	st_hdr(buf, op, req_id, sizeof(struct skv_mig_range_req) + extra);
+	memset(p, 0, sizeof(struct skv_mig_range_req));
+	put64(p, mig_id);
+	put64(p + 8, table);
+	put64(p + 16, start);
+	put64(p + 24, end);
+	put32(p + 32, flags);
+	return sizeof(struct skv_hdr) + sizeof(struct skv_mig_range_req);
+}
+
+size_t st_build_pull(void *buf, uint64_t req_id, uint64_t mig_id, uint64_t table,
+		     uint64_t start, uint64_t end, uint64_t cursor, uint64_t min_version,
+		     uint32_t budget)
+{
+	uint8_t *p = (uint8_t *)buf + sizeof(struct skv_hdr);
+
+	st_hdr(buf, SKV_OP_MIG_PULL, req_id, sizeof(struct skv_pull_req));
+	memset(p, 0, sizeof(struct skv_pull_req));
+	put64(p, mig_id);
+	put64(p + 8, table);
+	put64(p + 16, start);
+	put64(p + 24, end);
+	put64(p + 32, cursor);
+	put64(p + 40, min_version);
+	put32(p + 48, budget);
+	return sizeof(struct skv_hdr) + sizeof(struct skv_pull_req);
 }
 
 size_t st_build_ping(void *buf, uint64_t id)
@@ -719,11 +754,113 @@ int st_new_netns(void)
 	return ret;
 }
 
+const struct skv_auth_key *st_cluster_key(void)
+{
+	static struct skv_auth_key key;
+	const char *path = getenv("SKV_CLUSTER_KEY");
+	uint8_t secret[SKV_AUTH_KEY_MIN_LEN];
+	char why[512];
+
+	if (key.len)
+		return &key;
+	if (path && *path) {
+		if (skv_auth_key_load(&key, path, why, sizeof(why))) {
+			seterr("%s", why);
+			return NULL;
+		}
+		return &key;
+	}
+	if (getrandom(secret, sizeof(secret), 0) != (ssize_t)sizeof(secret) ||
+	    skv_auth_key_set(&key, secret, sizeof(secret))) {
+		seterr("no randomness for a key");
+		return NULL;
+	}
+	return &key;
+}
+
+/* One request, its reply: the status, body copied to out (exactly len). */
+static int st_auth_step(int fd, uint8_t op, const void *body, uint32_t len,
+			void *out, uint32_t out_len)
+{
+	uint8_t frame[sizeof(struct skv_hdr) + 64];
+	struct st_reply r;
+	int st;
+
+	st_hdr(frame, op, 0x5a17, len);
+	memcpy(frame + sizeof(struct skv_hdr), body, len);
+	if (st_send_all(fd, frame, sizeof(struct skv_hdr) + len) ||
+	    st_recv_reply(fd, &r)) {
+		seterr("auth: no reply to opcode %u", op);
+		return -1;
+	}
+	st = r.h.status;
+	if (st == SKV_S_OK && r.len != out_len) {
+		seterr("auth: reply of %u bytes to opcode %u", r.len, op);
+		st = -1;
+	} else if (st == SKV_S_OK && out_len) {
+		memcpy(out, r.body, out_len);
+	}
+	st_reply_free(&r);
+	return st;
+}
+
+int st_auth_hello(int fd, const struct skv_auth_hello *hello,
+		  struct skv_auth_challenge *ch)
+{
+	return st_auth_step(fd, SKV_OP_AUTH_HELLO, hello, sizeof(*hello), ch,
+			    sizeof(*ch));
+}
+
+int st_auth_proof(int fd, const struct skv_auth_proof *proof)
+{
+	return st_auth_step(fd, SKV_OP_AUTH_PROOF, proof, sizeof(*proof), NULL, 0);
+}
+
+int st_auth(int fd, const struct skv_auth_key *k)
+{
+	struct skv_auth_challenge ch;
+	struct skv_auth_hello hello;
+	struct skv_auth_proof proof;
+	int st;
+
+	if (!k || skv_auth_hello_init(&hello, k, SKV_AUTH_ROLE_PEER)) {
+		seterr("auth: no key");
+		return -1;
+	}
+	st = st_auth_hello(fd, &hello, &ch);
+	if (st != SKV_S_OK)
+		return st;
+	if (!skv_auth_initiator_prove(k, &hello, &ch, &proof)) {
+		seterr("auth: the node did not prove the key");
+		return -1;
+	}
+	return st_auth_proof(fd, &proof);
+}
+
+int st_nl_set_keys(struct sknl *nl, const struct skv_auth_key *cur,
+		   const struct skv_auth_key *prev, struct sknl_err *err)
+{
+	struct sknl_auth auth = {
+		.cur = cur->secret, .cur_len = cur->len,
+		.prev = prev ? prev->secret : NULL, .prev_len = prev ? prev->len : 0,
+		.insecure = -1,
+	};
+
+	return sknl_auth_set(nl, &auth, err);
+}
+
 int st_node_start(struct sknl *nl, uint16_t port)
 {
+	const struct skv_auth_key *key = st_cluster_key();
 	struct sknl_err err;
 	int fd;
 
+	if (!key)
+		return -1;
+	if (st_nl_set_keys(nl, key, NULL, &err)) {
+		seterr("auth-set: %s (%s)", strerror(err.error), err.msg);
+		return -1;
+	}
 	if (st_nl_listen(nl, ST_ADDR, port, &err)) {
 		seterr("listen-start: %s (%s)", strerror(err.error), err.msg);
 		return -1;

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "sknl.h"
+#include "auth_key.h"
 
 #include <steadykv/wire.h>
 #include <linux/steadykv.h>
@@ -62,6 +63,17 @@ size_t st_build_key(void *buf, uint8_t op, uint64_t id, uint64_t table,
 		    const void *key, uint16_t klen, uint64_t expect);
 size_t st_build_mget(void *buf, uint64_t id, uint64_t table,
 		     const char *const *keys, unsigned int n);
+/*
+ * Node-to-node requests (wire.h, "Migration"): PREPARE, END or the head of
+ * a PUSH_BACK (a skv_mig_range_req; extra: bytes of batch the caller puts
+ * after it, counted in body_len), and PULL.  Return the bytes written.
+ */
+size_t st_build_range(void *buf, uint8_t op, uint64_t req_id, uint64_t mig_id,
+		      uint64_t table, uint64_t start, uint64_t end, uint32_t flags,
+		      uint32_t extra);
+size_t st_build_pull(void *buf, uint64_t req_id, uint64_t mig_id, uint64_t table,
+		     uint64_t start, uint64_t end, uint64_t cursor, uint64_t min_version,
+		     uint32_t budget);
 /* Upper bound of a frame's size, for allocating buf. */
 #define ST_FRAME_MAX(klen, vlen) (sizeof(struct skv_hdr) + 32 + (klen) + (vlen))
 
@@ -138,14 +150,41 @@ int st_nl_tablets(struct sknl *nl, struct sknl_tablet *t, int max);
  */
 int st_nl_wait_connections(struct sknl *nl, uint64_t want, int timeout_ms);
 
+/* ---- authentication (steadykv/auth.h, through common/auth_key.h) ------- */
+
+/*
+ * The selftests' cluster key: loaded from the file $SKV_CLUSTER_KEY names
+ * (lib.sh makes it, mode 0600), else random, made once per process.
+ * NULL (reason in st_last_error) if the file cannot be loaded.
+ */
+const struct skv_auth_key *st_cluster_key(void);
+/*
+ * The steps of an initiator, each one request and its reply: the reply
+ * status (>= 0), or -1 on a transport or protocol error.  HELLO's
+ * challenge goes to *ch when the status is OK.
+ */
+int st_auth_hello(int fd, const struct skv_auth_hello *hello,
+		  struct skv_auth_challenge *ch);
+int st_auth_proof(int fd, const struct skv_auth_proof *proof);
+/*
+ * The whole handshake as a peer with key k: SKV_S_OK once both sides
+ * proved the key, the status the node refused a step with, or -1 on an
+ * error or a node that did not prove the key (reason in st_last_error).
+ */
+int st_auth(int fd, const struct skv_auth_key *k);
+/* auth-set: the node's current key and, if prev, its previous key. */
+int st_nl_set_keys(struct sknl *nl, const struct skv_auth_key *cur,
+		   const struct skv_auth_key *prev, struct sknl_err *err);
+
 /* ---- namespaces and the node fixture ------------------------------------ */
 
 /* unshare(CLONE_NEWNET) and set lo up: 0 or -errno. */
 int st_new_netns(void);
 /*
- * In the current namespace: listen on ST_ADDR:port, add table ST_TABLE
- * with one tablet over the whole hash space, wait until a connection
- * works.  0 or -1 (reason in st_last_error).
+ * In the current namespace: give the node st_cluster_key(), listen on
+ * ST_ADDR:port, add table ST_TABLE with one tablet over the whole hash
+ * space, wait until a connection works.  0 or -1 (reason in
+ * st_last_error).
  */
 int st_node_start(struct sknl *nl, uint16_t port);
 

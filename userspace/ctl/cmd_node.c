@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* node show|set, listen start|stop. */
+/* node show|set|key set|insecure, listen start|stop. */
+#include <stdio.h>
 #include <string.h>
 
 #include <uapi/linux/steadykv.h>
 
+#include "auth_key.h"
 #include "ctl.h"
 #include "parse.h"
 
@@ -46,6 +48,68 @@ static int node_set(int argc, char **argv)
 	return rc;
 }
 
+/* node key set --current FILE [--previous FILE]: the secrets never print. */
+static int node_key_set(int argc, char **argv)
+{
+	struct skv_auth_key cur = { 0 }, prev = { 0 };
+	const char *cur_path = NULL, *prev_path = NULL;
+	struct sknl_auth auth = { .insecure = -1 };
+	struct sknl_err err;
+	char why[512];
+	struct sknl nl;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--current") && i + 1 < argc)
+			cur_path = argv[++i];
+		else if (!strcmp(argv[i], "--previous") && i + 1 < argc)
+			prev_path = argv[++i];
+		else
+			return usage_error("node", "node key set: unexpected \"%s\"", argv[i]);
+	}
+	if (!cur_path)
+		return usage_error("node", "node key set: --current FILE is required");
+	if (skv_auth_key_load(&cur, cur_path, why, sizeof(why)) ||
+	    (prev_path && skv_auth_key_load(&prev, prev_path, why, sizeof(why)))) {
+		fprintf(stderr, "steadykvctl: node key set: %s\n", why);
+		skv_auth_key_clear(&cur);
+		return EXIT_ERR;
+	}
+	auth.cur = cur.secret;
+	auth.cur_len = cur.len;
+	auth.prev = prev.secret;
+	auth.prev_len = prev.len;
+	rc = sknl_open(&nl) ? EXIT_ERR : 0;
+	if (!rc) {
+		rc = ctl_nl_status(sknl_auth_set(&nl, &auth, &err), "node key set", &err);
+		sknl_close(&nl);
+	}
+	skv_auth_key_clear(&cur);
+	skv_auth_key_clear(&prev);
+	return rc;
+}
+
+/* node insecure on|off */
+static int node_insecure(int argc, char **argv)
+{
+	struct sknl_auth auth = { .insecure = -1 };
+	struct sknl_err err;
+	struct sknl nl;
+	int rc;
+
+	if (argc == 1 && !strcmp(argv[0], "on"))
+		auth.insecure = 1;
+	else if (argc == 1 && !strcmp(argv[0], "off"))
+		auth.insecure = 0;
+	else
+		return usage_error("node", "node insecure: expected on or off");
+	if (sknl_open(&nl))
+		return EXIT_ERR;
+	rc = ctl_nl_status(sknl_auth_set(&nl, &auth, &err), "node insecure", &err);
+	sknl_close(&nl);
+	return rc;
+}
+
 int cmd_node(struct ctl *c, int argc, char **argv)
 {
 	if (argc < 1)
@@ -57,6 +121,10 @@ int cmd_node(struct ctl *c, int argc, char **argv)
 	}
 	if (!strcmp(argv[0], "set"))
 		return node_set(argc - 1, argv + 1);
+	if (!strcmp(argv[0], "key") && argc >= 2 && !strcmp(argv[1], "set"))
+		return node_key_set(argc - 2, argv + 2);
+	if (!strcmp(argv[0], "insecure"))
+		return node_insecure(argc - 1, argv + 1);
 	return usage_error("node", "node: unknown command \"%s\"", argv[0]);
 }
 

@@ -55,6 +55,24 @@ static void listen_addr(const struct sknl_node *n, char *buf, size_t len)
 			  (socklen_t)len);
 }
 
+/* The cluster keys by id (never a secret) and insecure mode, on a line. */
+static void show_node_auth(const struct sknl_node *n, const char *sep, bool one_line)
+{
+	if (!SKNL_NODE_HAS(n, STEADYKV_A_NODE_AUTH_INSECURE))
+		return;
+	printf("%sauth-insecure %s", sep,
+	       n->val[STEADYKV_A_NODE_AUTH_INSECURE] ? "yes" : "no");
+	if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_AUTH_KEY_ID))
+		printf(" auth-key-id 0x%08" PRIx64, n->val[STEADYKV_A_NODE_AUTH_KEY_ID]);
+	else
+		printf(" auth-key-id none");
+	if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID))
+		printf(" auth-key-previous-id 0x%08" PRIx64,
+		       n->val[STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID]);
+	if (!one_line)
+		putchar('\n');
+}
+
 void show_node(struct ctl *c, const struct sknl_node *n, bool one_line)
 {
 	char addr[INET6_ADDRSTRLEN];
@@ -76,6 +94,13 @@ void show_node(struct ctl *c, const struct sknl_node *n, bool one_line)
 			json_key_of(key, sizeof(key), node_fields[i].name);
 			json_kv_u64(&c->j, key, n->val[node_fields[i].attr]);
 		}
+		if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_AUTH_INSECURE))
+			json_kv_bool(&c->j, "auth_insecure", n->val[STEADYKV_A_NODE_AUTH_INSECURE]);
+		if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_AUTH_KEY_ID))
+			json_kv_u64(&c->j, "auth_key_id", n->val[STEADYKV_A_NODE_AUTH_KEY_ID]);
+		if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID))
+			json_kv_u64(&c->j, "auth_key_previous_id",
+				    n->val[STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID]);
 		return;
 	}
 
@@ -105,6 +130,7 @@ void show_node(struct ctl *c, const struct sknl_node *n, bool one_line)
 			sep = "";
 		}
 	}
+	show_node_auth(n, sep, one_line);
 	if (one_line)
 		putchar('\n');
 }

@@ -23,6 +23,8 @@ static const struct {
 } usage_lines[] = {
 	{ "node", "node show" },
 	{ "node", "node set mem-limit BYTES[K|M|G]" },
+	{ "node", "node key set --current FILE [--previous FILE]   (cluster key files, mode 0600)" },
+	{ "node", "node insecure on|off   (on: node-to-node ops without a key; never the default)" },
 	{ "listen", "listen start ADDR PORT" },
 	{ "listen", "listen stop" },
 	{ "table", "table add ID" },

@@ -73,11 +73,17 @@ uint64_t agent_now_ms(void)
 
 /* ---- start-up ---- */
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, reload_signal;
 
 static void on_signal(int sig)
 {
 	stop_signal = sig;
+}
+
+/* SIGHUP: read the key files again (a cluster key rotation step). */
+static void on_reload(int sig)
+{
+	reload_signal = sig;
 }
 
 /* Make the module listen on data_addr; an existing listener there is fine. */
@@ -178,6 +184,10 @@ static int agent_loop(struct agent *a, const sigset_t *wait_mask)
 		}
 		if (ifs >= 0 && p[ifs].revents)
 			break;
+		if (reload_signal) {
+			reload_signal = 0;
+			agent_push_keys(a);
+		}
 		if (p[ifd].revents) {
 			rc = a->nl->read_events(a->nl_arg, mig_update, a);
 			if (rc == -ENOBUFS) {
@@ -211,7 +221,7 @@ static int agent_loop(struct agent *a, const sigset_t *wait_mask)
 
 int node_agent_run(const struct node_agent_opts *o)
 {
-	struct sigaction sa_int, sa_term, sa = { 0 };
+	struct sigaction sa_int, sa_term, sa_hup, sa = { 0 }, sa_r = { 0 };
 	struct agent a = { .o = o, .fd = -1 };
 	sigset_t block, old;
 	struct agent_real_nl real;
@@ -249,14 +259,19 @@ int node_agent_run(const struct node_agent_opts *o)
 	 * a signal between the check and the wait is never lost.
 	 */
 	stop_signal = 0;
+	reload_signal = 0;
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
 	if (!o->no_signals) {
 		sa.sa_handler = on_signal;
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGINT, &sa, &sa_int);
 		sigaction(SIGTERM, &sa, &sa_term);
+		sa_r.sa_handler = on_reload;
+		sigemptyset(&sa_r.sa_mask);
+		sigaction(SIGHUP, &sa_r, &sa_hup);
 		pthread_sigmask(SIG_BLOCK, &block, &old);
 	} else {
 		pthread_sigmask(SIG_BLOCK, NULL, &old);
@@ -269,7 +284,8 @@ int node_agent_run(const struct node_agent_opts *o)
 		agent_log("cannot reach the steadykv module: %s", why);
 		goto out;
 	}
-	if (ensure_listen(&a) || mig_resync(&a))
+	/* Keys before listening: no peer ever finds the node without them. */
+	if (agent_push_keys(&a) || ensure_listen(&a) || mig_resync(&a))
 		goto out_nl;
 	agent_log("node agent up: node %" PRIu32 ", data %s, coordinator %s", o->node_id,
 	      a.data_addr, o->coord_addr);
@@ -283,6 +299,7 @@ out:
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		sigaction(SIGINT, &sa_int, NULL);
 		sigaction(SIGTERM, &sa_term, NULL);
+		sigaction(SIGHUP, &sa_hup, NULL);
 	}
 	return rc;
 }

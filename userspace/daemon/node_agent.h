@@ -51,12 +51,23 @@ struct node_agent_nl_ops {
 	/* Dump every migration, fn for each. */
 	int (*migrate_dump)(void *arg, void (*fn)(void *ctx, const struct skv_migration *m),
 			    void *ctx, struct sknl_err *err);
+	/* auth-set (NULL in a fake without keys: the key options are refused). */
+	int (*auth_set)(void *arg, const struct sknl_auth *auth, struct sknl_err *err);
 };
 
 struct node_agent_opts {
 	uint32_t node_id;		/* != 0 */
 	const char *data_addr;		/* host:port the module listens on */
 	const char *coord_addr;		/* host:port of the coordinator */
+	/*
+	 * Key files (common/auth_key.h) for node-to-node authentication,
+	 * pushed to the module at start and on SIGHUP: the cluster key, and
+	 * during a rotation the previous one (NULL: none).  With no cluster
+	 * key the node refuses node-to-node ops, unless insecure_peers.
+	 */
+	const char *cluster_key_path;
+	const char *previous_key_path;
+	bool insecure_peers;		/* explicit insecure mode, never the default */
 	/* Reconnect backoff, doubling from min to max (0: 100 ms, 5 s). */
 	unsigned int reconnect_min_ms;
 	unsigned int reconnect_max_ms;
@@ -78,7 +89,8 @@ struct node_agent_opts {
 /*
  * Run until SIGINT/SIGTERM (or stop_fd): 0 on a clean stop, 1 on a fatal
  * error (the module is not loaded, the data address is taken by another
- * listener, bad options).  Losing the coordinator is not fatal.
+ * listener, a key file that cannot be used, bad options).  Losing the
+ * coordinator is not fatal.  SIGHUP reads the key files again.
  */
 int node_agent_run(const struct node_agent_opts *o);
 

@@ -59,6 +59,12 @@ uint64_t agent_now_ms(void);
 
 /* node_agent_nl.c: the module through libskvnl. */
 extern const struct node_agent_nl_ops agent_real_nl_ops;
+/*
+ * Push the key files (o->cluster_key_path, previous_key_path) and
+ * insecure mode to the module; the secrets are wiped after.  0, or -1
+ * (logged, never the secret): the module keeps what it had.
+ */
+int agent_push_keys(struct agent *a);
 /* What agent_real_nl_ops' arg points at. */
 struct agent_real_nl {
 	struct sknl req;

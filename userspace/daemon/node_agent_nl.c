@@ -6,6 +6,7 @@
 
 #include <uapi/linux/steadykv.h>
 
+#include "auth_key.h"
 #include "node_agent_int.h"
 
 /* Events socket: room for a burst while the agent waits on the coordinator. */
@@ -154,6 +155,61 @@ static int real_migrate_dump(void *arg, void (*fn)(void *ctx, const struct skv_m
 	return 0;
 }
 
+static int real_auth_set(void *arg, const struct sknl_auth *auth, struct sknl_err *err)
+{
+	return sknl_auth_set(&((struct agent_real_nl *)arg)->req, auth, err);
+}
+
+int agent_push_keys(struct agent *a)
+{
+	struct skv_auth_key cur = { 0 }, prev = { 0 };
+	struct sknl_auth auth = { .insecure = a->o->insecure_peers };
+	const char *cur_path = a->o->cluster_key_path;
+	const char *prev_path = a->o->previous_key_path;
+	struct sknl_err err;
+	char why[512];
+	int rc = -1;
+
+	if (!cur_path && !a->o->insecure_peers) {
+		agent_log("no --cluster-key: this node refuses node-to-node ops and migrations");
+		return 0;
+	}
+	if (!a->nl->auth_set) {
+		agent_log("cluster keys: not supported by this module interface");
+		return -1;
+	}
+	if (cur_path && skv_auth_key_load(&cur, cur_path, why, sizeof(why))) {
+		agent_log("cluster key: %s", why);
+		goto out;
+	}
+	if (prev_path && skv_auth_key_load(&prev, prev_path, why, sizeof(why))) {
+		agent_log("previous cluster key: %s", why);
+		goto out;
+	}
+	auth.cur = cur.secret;
+	auth.cur_len = cur.len;
+	auth.prev = prev.secret;
+	auth.prev_len = prev.len;
+	rc = a->nl->auth_set(a->nl_arg, &auth, &err);
+	if (rc) {
+		sknl_err_format(&err, why, sizeof(why));
+		agent_log("auth-set: %s", why);
+		goto out;
+	}
+	if (cur_path && prev_path)
+		agent_log("cluster keys set: key id 0x%08x, previous key id 0x%08x%s", cur.id,
+			  prev.id, a->o->insecure_peers ? " (insecure mode)" : "");
+	else if (cur_path)
+		agent_log("cluster key set: key id 0x%08x%s", cur.id,
+			  a->o->insecure_peers ? " (insecure mode)" : "");
+	else
+		agent_log("insecure mode: node-to-node ops are taken without authentication");
+out:
+	skv_auth_key_clear(&cur);
+	skv_auth_key_clear(&prev);
+	return rc ? -1 : 0;
+}
+
 const struct node_agent_nl_ops agent_real_nl_ops = {
 	.open = real_open,
 	.close = real_close,
@@ -168,4 +224,5 @@ const struct node_agent_nl_ops agent_real_nl_ops = {
 	.migrate_start = real_migrate_start,
 	.migrate_cancel = real_migrate_cancel,
 	.migrate_dump = real_migrate_dump,
+	.auth_set = real_auth_set,
 };

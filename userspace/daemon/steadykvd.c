@@ -8,8 +8,13 @@
  *       table creation, migrations and their lineage, durable in FILE.
  *
  *   steadykvd --node ID --data ADDR:PORT --coord HOST:PORT
+ *             [--cluster-key FILE [--previous-cluster-key FILE]]
+ *             [--insecure-peers]
  *       The node agent (userspace/daemon/node_agent.c) beside the module
- *       of the current network namespace.
+ *       of the current network namespace.  It gives the module the
+ *       cluster key (and the previous one during a rotation) at start and
+ *       on SIGHUP.  A rotation: give every node --cluster-key NEW
+ *       --previous-cluster-key OLD and SIGHUP them, then NEW alone.
  *
  * Exit status: 0 after SIGINT/SIGTERM, 1 on a fatal error, 2 on usage.
  */
@@ -28,6 +33,7 @@ static const char usage_text[] =
 	"usage: steadykvd --coordinator [--listen ADDR:PORT] [--state FILE]\n"
 	"                 [--node-timeout MS] [-v|--verbose] [-q|--quiet]\n"
 	"       steadykvd --node ID --data ADDR:PORT --coord HOST:PORT\n"
+	"                 [--cluster-key FILE [--previous-cluster-key FILE]] [--insecure-peers]\n"
 	"\n"
 	"  --coordinator      serve the cluster map and migrations\n"
 	"  --listen ADDR:PORT coordinator address (default 0.0.0.0:7100; port 0: any)\n"
@@ -35,7 +41,12 @@ static const char usage_text[] =
 	"  --node-timeout MS  wait for a node daemon's reply (default 10000)\n"
 	"  --node ID          run the node agent for node ID (>= 1)\n"
 	"  --data ADDR:PORT   the data-plane address the node listens on\n"
-	"  --coord HOST:PORT  the coordinator (default 127.0.0.1:7100)\n";
+	"  --coord HOST:PORT  the coordinator (default 127.0.0.1:7100)\n"
+	"  --cluster-key FILE the key nodes authenticate each other with (hex, mode 0600;\n"
+	"                     re-read on SIGHUP); without it node-to-node ops are refused\n"
+	"  --previous-cluster-key FILE  the key being rotated out, still accepted\n"
+	"  --insecure-peers   take node-to-node ops without authentication (insecure:\n"
+	"                     anyone reaching the data port can read or erase tablets)\n";
 
 static volatile sig_atomic_t stop_flag;
 
@@ -76,7 +87,7 @@ static int run_coordinator(const struct coordinator_opts *o)
 int main(int argc, char **argv)
 {
 	enum { O_COORDINATOR = 256, O_LISTEN, O_STATE, O_NODE_TIMEOUT, O_NODE,
-	       O_DATA, O_COORD };
+	       O_DATA, O_COORD, O_CLUSTER_KEY, O_PREVIOUS_KEY, O_INSECURE_PEERS };
 	static const struct option opts[] = {
 		{ "coordinator", no_argument, NULL, O_COORDINATOR },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -85,6 +96,9 @@ int main(int argc, char **argv)
 		{ "node", required_argument, NULL, O_NODE },
 		{ "data", required_argument, NULL, O_DATA },
 		{ "coord", required_argument, NULL, O_COORD },
+		{ "cluster-key", required_argument, NULL, O_CLUSTER_KEY },
+		{ "previous-cluster-key", required_argument, NULL, O_PREVIOUS_KEY },
+		{ "insecure-peers", no_argument, NULL, O_INSECURE_PEERS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -134,6 +148,15 @@ int main(int argc, char **argv)
 		case O_COORD:
 			no.coord_addr = optarg;
 			break;
+		case O_CLUSTER_KEY:
+			no.cluster_key_path = optarg;
+			break;
+		case O_PREVIOUS_KEY:
+			no.previous_key_path = optarg;
+			break;
+		case O_INSECURE_PEERS:
+			no.insecure_peers = true;
+			break;
 		case 'v':
 			co.verbose = 1;
 			break;
@@ -165,6 +188,10 @@ int main(int argc, char **argv)
 	if (coord_only) {
 		fprintf(stderr, "steadykvd: --listen, --state and --node-timeout "
 			"are coordinator options\n");
+		return 2;
+	}
+	if (no.previous_key_path && !no.cluster_key_path) {
+		fprintf(stderr, "steadykvd: --previous-cluster-key needs --cluster-key\n");
 		return 2;
 	}
 	if (!no.data_addr) {

@@ -130,6 +130,21 @@ struct sknl_node {
 
 int sknl_node_get(struct sknl *nl, struct sknl_node *node, struct sknl_err *err);
 int sknl_node_set_mem_limit(struct sknl *nl, uint64_t bytes, struct sknl_err *err);
+/*
+ * auth-set: the cluster keys (cur, and prev during a rotation; a length
+ * of 0 leaves it out) and/or insecure mode (0 or 1; -1 leaves it as is).
+ * The secret goes into the request only (the request's buffer is freed
+ * by libnl: callers wipe their own copies).
+ */
+struct sknl_auth {
+	const uint8_t *cur;
+	size_t cur_len;
+	const uint8_t *prev;
+	size_t prev_len;
+	int insecure;
+};
+
+int sknl_auth_set(struct sknl *nl, const struct sknl_auth *auth, struct sknl_err *err);
 /* addr: 4 or 16 bytes, network order. */
 int sknl_listen_start(struct sknl *nl, const uint8_t *addr, int alen, uint16_t port,
 		      struct sknl_err *err);

@@ -33,6 +33,7 @@ static const char *const cmd_names[] = {
 	[STEADYKV_CMD_MIGRATE_CANCEL] = "migrate-cancel",
 	[STEADYKV_CMD_MIGRATE_GET] = "migrate-get",
 	[STEADYKV_CMD_MIGRATE_NTF] = "migrate-ntf",
+	[STEADYKV_CMD_AUTH_SET] = "auth-set",
 };
 
 static const char *const node_attr_names[] = {
@@ -57,6 +58,11 @@ static const char *const node_attr_names[] = {
 	[STEADYKV_A_NODE_CLEANER_BYTES_RELOCATED] = "cleaner-bytes-relocated",
 	[STEADYKV_A_NODE_TOMBSTONES_DROPPED] = "tombstones-dropped",
 	[STEADYKV_A_NODE_NO_SPACE_ERRORS] = "no-space-errors",
+	[STEADYKV_A_NODE_AUTH_KEY] = "auth-key",
+	[STEADYKV_A_NODE_AUTH_KEY_PREVIOUS] = "auth-key-previous",
+	[STEADYKV_A_NODE_AUTH_KEY_ID] = "auth-key-id",
+	[STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID] = "auth-key-previous-id",
+	[STEADYKV_A_NODE_AUTH_INSECURE] = "auth-insecure",
 };
 
 static const char *const table_attr_names[] = {
@@ -151,7 +157,7 @@ const char *sknl_mig_attr_name(int type)
 
 enum sknl_obj_kind sknl_cmd_kind(uint8_t cmd)
 {
-	if (cmd <= STEADYKV_CMD_LISTEN_STOP)
+	if (cmd <= STEADYKV_CMD_LISTEN_STOP || cmd == STEADYKV_CMD_AUTH_SET)
 		return SKNL_OBJ_NODE;
 	if (cmd <= STEADYKV_CMD_TABLE_GET)
 		return SKNL_OBJ_TABLE;
@@ -247,6 +253,9 @@ static const struct nla_policy node_policy[STEADYKV_A_NODE_MAX + 1] = {
 	[STEADYKV_A_NODE_CLEANER_BYTES_RELOCATED] = { .type = NLA_U64 },
 	[STEADYKV_A_NODE_TOMBSTONES_DROPPED] = { .type = NLA_U64 },
 	[STEADYKV_A_NODE_NO_SPACE_ERRORS] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_AUTH_KEY_ID] = { .type = NLA_U32 },
+	[STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID] = { .type = NLA_U32 },
+	[STEADYKV_A_NODE_AUTH_INSECURE] = { .type = NLA_U8 },
 };
 
 /* An integer attribute of any width the policy allowed. */
@@ -307,6 +316,27 @@ static int fill_mem_limit(struct nl_msg *msg, const void *a)
 int sknl_node_set_mem_limit(struct sknl *nl, uint64_t bytes, struct sknl_err *err)
 {
 	return sknl_do(nl, STEADYKV_CMD_NODE_SET, 0, fill_mem_limit, &bytes, NULL, err);
+}
+
+static int fill_auth(struct nl_msg *msg, const void *a)
+{
+	const struct sknl_auth *auth = a;
+
+	if (auth->cur_len &&
+	    nla_put(msg, STEADYKV_A_NODE_AUTH_KEY, (int)auth->cur_len, auth->cur))
+		return -1;
+	if (auth->prev_len &&
+	    nla_put(msg, STEADYKV_A_NODE_AUTH_KEY_PREVIOUS, (int)auth->prev_len, auth->prev))
+		return -1;
+	if (auth->insecure >= 0 &&
+	    nla_put_u8(msg, STEADYKV_A_NODE_AUTH_INSECURE, (uint8_t)auth->insecure))
+		return -1;
+	return 0;
+}
+
+int sknl_auth_set(struct sknl *nl, const struct sknl_auth *auth, struct sknl_err *err)
+{
+	return sknl_do(nl, STEADYKV_CMD_AUTH_SET, 0, fill_auth, auth, NULL, err);
 }
 
 struct listen_args {
