@@ -284,7 +284,7 @@ static int skv_conn_thread(void *arg)
 {
 	struct skv_conn *c = arg;
 	struct skv_node *node = c->node;
-	int n;
+	int n = 0;
 
 	while (!kthread_should_stop()) {
 		n = skv_conn_fill(c);
@@ -297,11 +297,15 @@ static int skv_conn_thread(void *arg)
 		if (!c->ilen)
 			c->frame_since = jiffies;
 		c->ilen += n;
-		if (skv_conn_process(c))
+		n = skv_conn_process(c);
+		if (n)
 			break;
 		if (!c->ilen)
 			c->idle_since = jiffies;
 	}
+	/* A deadline passed: reset, so no queued reply waits on a slow peer. */
+	if (n == -ETIMEDOUT)
+		c->xprt->ops->shutdown(c->xprt, true);
 	skv_conn_account(c);
 
 	spin_lock(&node->conn_lock);
