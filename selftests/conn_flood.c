@@ -60,6 +60,7 @@ struct figures {
 	unsigned long refused[NKINDS], closed_later[NKINDS];
 	uint64_t max_life_ms[NKINDS];
 	unsigned long probes_served, probes_failed;
+	int first_errno;	/* of the first failed connect */
 };
 
 static struct fconn *conns;
@@ -106,12 +107,16 @@ static int open_conn(enum kind k)
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* The port is picked at connect, per destination: 10,000 fit. */
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 	/* A small window, so the node's replies back up at once. */
 	if (k == SLOW_READ)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	if (bind(fd, (struct sockaddr *)&from_sa, sizeof(from_sa)) ||
 	    (connect(fd, (struct sockaddr *)&node_sa, sizeof(node_sa)) &&
 	     errno != EINPROGRESS)) {
+		if (!fig.first_errno)
+			fig.first_errno = errno;
 		close(fd);
 		return -1;
 	}
@@ -167,6 +172,8 @@ static int wave_connected(unsigned long from, unsigned long to, int timeout_ms)
 				continue;
 			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 			if (err && err != ECONNRESET) {
+				if (!fig.first_errno)
+					fig.first_errno = err;
 				fig.failed[c->kind]++;
 				close(c->fd);
 				c->fd = -1;
@@ -263,6 +270,9 @@ static void print_figures(const char *when)
 		       (unsigned long long)fig.max_life_ms[k]);
 	printf("# conn_flood: %s: probe clients served=%lu failed=%lu\n", when,
 	       fig.probes_served, fig.probes_failed);
+	if (fig.first_errno)
+		printf("# conn_flood: %s: first failed connect: %s\n", when,
+		       strerror(fig.first_errno));
 	fflush(stdout);
 }
 
@@ -362,13 +372,34 @@ static int flood(char **argv)
 	return 0;
 }
 
+/* One migration op on a single hash; its status, or -1 (transport). */
+static int mig_op(int fd, uint8_t op, uint64_t id, uint64_t table, uint64_t h,
+		  uint32_t flags)
+{
+	uint8_t f[sizeof(struct skv_hdr) + sizeof(struct skv_mig_range_req)];
+	struct skv_mig_range_req *q = (void *)(f + sizeof(struct skv_hdr));
+	struct st_reply r;
+
+	memset(q, 0, sizeof(*q));
+	q->migration_id = htole64(id);
+	q->table_id = htole64(table);
+	q->start_hash = htole64(h);
+	q->end_hash = htole64(h);
+	q->flags = htole32(flags);
+	st_hdr(f, op, id, sizeof(*q));
+	if (st_send_all(fd, f, sizeof(f)) || st_recv_reply(fd, &r))
+		return -1;
+	st_reply_free(&r);
+	return r.h.status;
+}
+
 static int prepare_flood(char **argv)
 {
 	struct sockaddr_in sa;
 	char ip[INET_ADDRSTRLEN];
 	uint64_t table = strtoull(argv[2], NULL, 0);
 	unsigned long count = strtoul(argv[3], NULL, 0), i, ok = 0;
-	int fd, st = SKV_S_OK;
+	int fd, st = SKV_S_OK, end;
 
 	if (parse_addr(argv[1], &sa)) {
 		fprintf(stderr, "conn_flood: bad address\n");
@@ -381,41 +412,21 @@ static int prepare_flood(char **argv)
 		return 2;
 	}
 	for (i = 0; i < count; i++) {
-		uint8_t f[sizeof(struct skv_hdr) + sizeof(struct skv_mig_range_req)];
-		struct skv_mig_range_req *q = (void *)(f + sizeof(struct skv_hdr));
 		uint64_t h = (i + 1) << 20;
-		struct st_reply r;
 
-		memset(q, 0, sizeof(*q));
-		q->migration_id = htole64(i + 1);
-		q->table_id = htole64(table);
-		q->start_hash = htole64(h);
-		q->end_hash = htole64(h);
-		st_hdr(f, SKV_OP_MIG_PREPARE, 2 * i + 1, sizeof(*q));
-		if (st_send_all(fd, f, sizeof(f)) || st_recv_reply(fd, &r)) {
-			fprintf(stderr, "conn_flood: PREPARE %lu: %s\n", i, st_last_error);
-			return 1;
-		}
-		st_reply_free(&r);
-		st = r.h.status;
+		st = mig_op(fd, SKV_OP_MIG_PREPARE, i + 1, table, h, 0);
 		if (st != SKV_S_OK)
 			break;
 		ok++;
-		q->flags = htole32(SKV_MIG_F_ABORT);
-		st_hdr(f, SKV_OP_MIG_END, 2 * i + 2, sizeof(*q));
-		if (st_send_all(fd, f, sizeof(f)) || st_recv_reply(fd, &r)) {
-			fprintf(stderr, "conn_flood: END %lu: %s\n", i, st_last_error);
-			return 1;
-		}
-		st_reply_free(&r);
-		if (r.h.status != SKV_S_OK) {
-			fprintf(stderr, "conn_flood: END %lu: %s\n", i,
-				st_status_name(r.h.status));
+		end = mig_op(fd, SKV_OP_MIG_END, i + 1, table, h, SKV_MIG_F_ABORT);
+		if (end != SKV_S_OK) {
+			fprintf(stderr, "conn_flood: END %lu: %d %s\n", i, end,
+				end < 0 ? st_last_error : st_status_name(end));
 			return 1;
 		}
 	}
 	printf("# conn_flood: prepare: %lu single-hash PREPAREs accepted, then %s\n",
-	       ok, i < count ? st_status_name(st) : "none refused");
+	       ok, st < 0 ? st_last_error : i < count ? st_status_name(st) : "none refused");
 	if (st != SKV_S_NO_SPACE)
 		return 1;
 	/* Refused cleanly: the connection still works. */
