@@ -171,7 +171,8 @@ static int wave_connected(unsigned long from, unsigned long to, int timeout_ms)
 			if (pfd[left++].revents == 0)
 				continue;
 			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-			if (err && err != ECONNRESET) {
+			/* Reset (after the node's FIN: EPIPE) is a refusal. */
+			if (err && err != ECONNRESET && err != EPIPE) {
 				if (!fig.first_errno)
 					fig.first_errno = err;
 				fig.failed[c->kind]++;
