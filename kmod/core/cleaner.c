@@ -327,8 +327,10 @@ out:
 }
 
 /*
- * Worth a pass: memory above 3/4 of the limit and at least two
- * segments' worth of room (dead or never filled) in closed segments.
+ * Worth a pass: memory above 3/4 of the limit, or so near the writers'
+ * share that their next segment would be refused (the index and tablet
+ * map count too, so that can come first), and at least two segments'
+ * worth of room (dead or never filled) in closed segments.
  */
 bool skv_cleaner_wanted(struct skv_store *s)
 {
@@ -336,7 +338,8 @@ bool skv_cleaner_wanted(struct skv_store *s)
 	u64 used = skv_mem_total(s);
 	struct skv_segment *seg;
 
-	if (used * 4 < limit * 3)
+	if (used * 4 < limit * 3 &&
+	    used + s->seg_size <= skv_tier_limit(s, SKV_ALLOC_WRITE))
 		return false;
 	skv_spin_lock(&s->log.lock);
 	list_for_each_entry(seg, &s->log.segs, node) {

@@ -11,7 +11,7 @@
  */
 #include "store_int.h"
 
-static u64 skv_tier_limit(struct skv_store *s, enum skv_alloc_tier tier)
+u64 skv_tier_limit(struct skv_store *s, enum skv_alloc_tier tier)
 {
 	u64 limit = READ_ONCE(s->mem_limit);
 	u32 keep = tier == SKV_ALLOC_WRITE ? s->reserve_segs :

@@ -160,6 +160,8 @@ static inline u64 skv_entry_bytes(const struct skv_entry *e)
 }
 
 /* log.c */
+/* Most memory in all (skv_mem_total()) at which tier may add a segment. */
+u64 skv_tier_limit(struct skv_store *s, enum skv_alloc_tier tier);
 struct skv_segment *skv_seg_alloc(struct skv_store *s,
 				  enum skv_alloc_tier tier);
 void skv_seg_free(struct skv_store *s, struct skv_segment *seg);
