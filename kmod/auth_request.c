@@ -103,6 +103,9 @@ static int skv_auth_proof(struct skv_conn *c, const struct skv_hdr *h,
 		return skv_auth_close(c, h, SKV_S_AUTH_FAILED);
 	c->auth_role = hs->hello.role;
 	skv_auth_conn_release(c);
+	/* A proven peer takes a peer slot: clients cannot crowd it out. */
+	if (c->auth_role == SKV_AUTH_ROLE_PEER)
+		skv_conn_peer_authenticated(c);
 	return skv_reply(c, h, SKV_S_OK, NULL, 0);
 }
 

@@ -10,6 +10,18 @@
  * stays bounded per connection, and connections are capped by
  * max_connections (default 256 per node), so the thread count is too.
  *
+ * No lock-up by connections: every wait is bounded.  A connection with no
+ * request in progress is closed after idle_timeout_s; once the first byte
+ * of a frame has arrived, the whole frame must arrive within
+ * frame_timeout_s; a batch of replies must be taken by the peer within
+ * reply_timeout_s, however slowly it reads.  Slots: one source address
+ * holds at most max_connections_per_addr of them, and the last
+ * peer_connections of max_connections are kept for node-to-node peers.
+ * A connection is known to be a peer only once it authenticates
+ * (skv_conn_peer_authenticated()), so one accepted while the client share
+ * is full is provisional: it may only authenticate, within
+ * frame_timeout_s; any other request is refused with BUSY and it closes.
+ *
  * Lifetime: a connection is on node->conns from start until it is reaped.
  * When its thread ends on its own (peer closed, error, bad header) it marks
  * itself dead and queues node->reap_work, which takes it off the list,
@@ -35,6 +47,24 @@
 #include "request.h"
 #include "transport.h"
 
+/* A timeout module parameter in jiffies; 0 means none. */
+static long skv_timeout(unsigned int *param_s)
+{
+	unsigned int sec = READ_ONCE(*param_s);
+
+	return sec ? (long)min_t(u64, (u64)sec * HZ, MAX_SCHEDULE_TIMEOUT - 1) :
+		     MAX_SCHEDULE_TIMEOUT;
+}
+
+/* Give back the slot c took in skv_conn_admit().  Under conn_lock. */
+static void skv_conn_unslot(struct skv_conn *c)
+{
+	if (c->slot == SKV_SLOT_CLIENT)
+		c->node->nclients--;
+	c->slot = SKV_SLOT_NONE;
+	atomic_dec(&c->node->nconns);
+}
+
 static void skv_conn_free(struct skv_conn *c)
 {
 	struct skv_node *node = c->node;
@@ -45,27 +75,34 @@ static void skv_conn_free(struct skv_conn *c)
 	kvfree(c->obuf);
 	if (c->task)
 		put_task_struct(c->task);
+	spin_lock(&node->conn_lock);
+	skv_conn_unslot(c);
+	spin_unlock(&node->conn_lock);
 	kfree(c);
-	atomic_dec(&node->nconns);
 }
 
 int skv_conn_peer_id(struct skv_conn *c, struct skv_peer_id *id)
 {
-	/* Authentication (auth.h) sets id->authenticated when it lands. */
 	memset(id, 0, sizeof(*id));
-	return c->xprt->ops->peer_addr(c->xprt, &id->addr);
+	id->addr = c->xprt->peer;
+	id->authenticated = skv_conn_is_peer(c);
+	return id->addr.len ? 0 : -ENOTCONN;
 }
 
-/* Send every pending reply with one transport send. */
+/* Send every pending reply with one transport send, by the reply deadline. */
 static int skv_conn_flush(struct skv_conn *c)
 {
 	struct kvec iov = { .iov_base = c->obuf, .iov_len = c->olen };
+	long timeo = skv_timeout(&skv_reply_timeout_s);
 	int err;
 
 	if (!c->olen)
 		return 0;
-	err = c->xprt->ops->send(c->xprt, &iov, 1, c->olen);
+	err = c->xprt->ops->send(c->xprt, &iov, 1, c->olen,
+				 jiffies + min(timeo, LONG_MAX / 2));
 	c->olen = 0;
+	if (err == -ETIMEDOUT)
+		atomic64_inc(&c->node->conn_stats.closed_reply);
 	return err;
 }
 
@@ -143,6 +180,15 @@ static int skv_conn_process(struct skv_conn *c)
 		flen = SKV_HDR_LEN + le32_to_cpu(h.body_len);
 		if (c->ilen - off < flen)
 			break;
+		if (c->slot == SKV_SLOT_PROVISIONAL &&
+		    h.opcode != SKV_OP_AUTH_HELLO &&
+		    h.opcode != SKV_OP_AUTH_PROOF) {
+			/* Over the client share: only a peer may stay. */
+			atomic64_inc(&c->node->conn_stats.refused_share);
+			skv_reply(c, &h, SKV_S_BUSY, NULL, 0);
+			skv_conn_flush(c);
+			return -EBUSY;
+		}
 		err = skv_request_handle(c, &h, c->ibuf + off + SKV_HDR_LEN,
 					 flen - SKV_HDR_LEN);
 		if (err)
@@ -164,6 +210,8 @@ static int skv_conn_process(struct skv_conn *c)
 	if (off) {
 		memmove(c->ibuf, c->ibuf + off, c->ilen - off);
 		c->ilen -= off;
+		/* The frame left over began in this read at the latest. */
+		c->frame_since = jiffies;
 	}
 	/* A partial frame whose header is checked: make room for all of it. */
 	if (c->ilen >= SKV_HDR_LEN) {
@@ -179,21 +227,49 @@ static int skv_conn_process(struct skv_conn *c)
 }
 
 /*
+ * How long the next read may wait: what is left of the frame deadline
+ * while a frame is partly in, else of the idle timeout (the frame
+ * deadline for a provisional connection, which must only authenticate).
+ * A value <= 0 means the deadline has passed; *stat is its counter.
+ */
+static long skv_conn_read_timeo(struct skv_conn *c, atomic64_t **stat)
+{
+	struct skv_conn_stats *cs = &c->node->conn_stats;
+	unsigned long since;
+	long timeo;
+
+	if (c->ilen || c->slot == SKV_SLOT_PROVISIONAL) {
+		timeo = skv_timeout(&skv_frame_timeout_s);
+		since = c->ilen ? c->frame_since : c->idle_since;
+		*stat = &cs->closed_frame;
+	} else {
+		timeo = skv_timeout(&skv_idle_timeout_s);
+		since = c->idle_since;
+		*stat = &cs->closed_idle;
+	}
+	if (timeo == MAX_SCHEDULE_TIMEOUT)
+		return timeo;
+	return timeo - (long)(jiffies - since);
+}
+
+/*
  * Read more input.  With replies pending, first take whatever is already
  * queued without blocking, so pipelined requests that arrived in several
  * segments are answered in one batch; only before blocking are the
  * pending replies sent.  Returns bytes read, 0 at end of stream, or a
- * negative errno.
+ * negative errno (-ETIMEDOUT when a read deadline passed).
  */
 static int skv_conn_fill(struct skv_conn *c)
 {
 	struct skv_transport *t = c->xprt;
+	atomic64_t *stat;
+	long timeo;
 	int n;
 
 	for (;;) {
 		if (c->olen) {
 			n = t->ops->recv(t, c->ibuf + c->ilen,
-					 c->icap - c->ilen, true);
+					 c->icap - c->ilen, 0);
 			if (n != -EAGAIN)
 				return n;
 			skv_conn_account(c);
@@ -201,10 +277,15 @@ static int skv_conn_fill(struct skv_conn *c)
 			if (n)
 				return n;
 		}
+		timeo = skv_conn_read_timeo(c, &stat);
+		if (timeo <= 0) {
+			atomic64_inc(stat);
+			return -ETIMEDOUT;
+		}
 		n = t->ops->recv(t, c->ibuf + c->ilen, c->icap - c->ilen,
-				 false);
+				 timeo);
 		if (n == -EAGAIN || n == -EINTR || n == -ERESTARTSYS) {
-			/* Receive timeout or a stop request. */
+			/* A read timeout (checked above) or a stop request. */
 			if (kthread_should_stop())
 				return 0;
 			continue;
@@ -217,7 +298,7 @@ static int skv_conn_thread(void *arg)
 {
 	struct skv_conn *c = arg;
 	struct skv_node *node = c->node;
-	int n;
+	int n = 0;
 
 	while (!kthread_should_stop()) {
 		n = skv_conn_fill(c);
@@ -227,10 +308,18 @@ static int skv_conn_thread(void *arg)
 				skv_conn_flush(c);
 			break;
 		}
+		if (!c->ilen)
+			c->frame_since = jiffies;
 		c->ilen += n;
-		if (skv_conn_process(c))
+		n = skv_conn_process(c);
+		if (n)
 			break;
+		if (!c->ilen)
+			c->idle_since = jiffies;
 	}
+	/* A deadline passed: reset, so no queued reply waits on a slow peer. */
+	if (n == -ETIMEDOUT)
+		c->xprt->ops->shutdown(c->xprt, true);
 	skv_conn_account(c);
 
 	spin_lock(&node->conn_lock);
@@ -241,28 +330,86 @@ static int skv_conn_thread(void *arg)
 	return 0;
 }
 
+/*
+ * Give c a slot, or say which cap refuses it.  Under conn_lock.  The scan
+ * of the list is bounded by max_connections and runs once per accept.
+ */
+static atomic64_t *skv_conn_admit(struct skv_node *node, struct skv_conn *c)
+{
+	struct skv_conn_stats *cs = &node->conn_stats;
+	u32 max = READ_ONCE(skv_max_connections);
+	u32 per_addr = READ_ONCE(skv_max_connections_per_addr);
+	u32 peers = min(READ_ONCE(skv_peer_connections), max);
+	struct skv_conn *o;
+	u32 same = 0;
+
+	if ((u32)atomic_read(&node->nconns) >= max)
+		return &cs->refused_full;
+	if (per_addr) {
+		list_for_each_entry(o, &node->conns, list)
+			same += o->slot != SKV_SLOT_PEER &&
+				skv_addr_equal(&o->xprt->peer, &c->xprt->peer);
+		if (same >= per_addr)
+			return &cs->refused_addr;
+	}
+	if (node->nclients < max - peers) {
+		c->slot = SKV_SLOT_CLIENT;
+		node->nclients++;
+	} else {
+		c->slot = SKV_SLOT_PROVISIONAL;
+	}
+	atomic_inc(&node->nconns);
+	return NULL;
+}
+
+void skv_conn_peer_authenticated(struct skv_conn *c)
+{
+	struct skv_node *node = c->node;
+
+	spin_lock(&node->conn_lock);
+	if (c->slot == SKV_SLOT_CLIENT)
+		node->nclients--;
+	c->slot = SKV_SLOT_PEER;
+	spin_unlock(&node->conn_lock);
+}
+
 int skv_conn_start(struct skv_node *node, struct skv_transport *t)
 {
 	struct task_struct *task;
+	atomic64_t *refused;
 	struct skv_conn *c;
 	int err = -ENOMEM;
 
-	if (atomic_inc_return(&node->nconns) >
-	    READ_ONCE(skv_max_connections)) {
-		atomic_dec(&node->nconns);
-		t->ops->release(t);
-		return -EBUSY;
-	}
-
 	c = kzalloc(sizeof(*c), GFP_KERNEL);
-	if (!c)
-		goto err_release;
+	if (!c) {
+		t->ops->release(t);
+		return -ENOMEM;
+	}
 	c->node = node;
 	c->xprt = t;
+	c->idle_since = jiffies;
+
+	/* On the list from here, so the per-address count sees it. */
+	spin_lock(&node->conn_lock);
+	refused = node->conns_closing ? NULL : skv_conn_admit(node, c);
+	if (!refused && !node->conns_closing)
+		list_add_tail(&c->list, &node->conns);
+	spin_unlock(&node->conn_lock);
+	if (refused || c->slot == SKV_SLOT_NONE) {
+		if (refused)
+			atomic64_inc(refused);
+		/* Reset: a refused flood leaves no sockets lingering. */
+		t->ops->shutdown(t, true);
+		t->ops->release(t);
+		kfree(c);
+		return refused ? -EBUSY : -ESHUTDOWN;
+	}
+	atomic64_inc(&node->conn_stats.accepted);
+
 	c->ibuf = kvmalloc(SKV_IBUF_INIT, GFP_KERNEL);
 	c->obuf = kvmalloc(SKV_OBUF_INIT, GFP_KERNEL);
 	if (!c->ibuf || !c->obuf)
-		goto err_free;
+		goto err_unlist;
 	c->icap = SKV_IBUF_INIT;
 	c->ocap = SKV_OBUF_INIT;
 
@@ -270,32 +417,19 @@ int skv_conn_start(struct skv_node *node, struct skv_transport *t)
 			      atomic_inc_return(&node->conn_seq));
 	if (IS_ERR(task)) {
 		err = PTR_ERR(task);
-		goto err_free;
+		goto err_unlist;
 	}
 	/* Held until reaped, so kthread_stop() works after the thread ends. */
 	c->task = get_task_struct(task);
-
-	spin_lock(&node->conn_lock);
-	if (node->conns_closing) {
-		spin_unlock(&node->conn_lock);
-		/* Never woken: kthread_stop() ends it before it runs. */
-		kthread_stop(task);
-		skv_conn_free(c);
-		return -ESHUTDOWN;
-	}
-	list_add_tail(&c->list, &node->conns);
-	spin_unlock(&node->conn_lock);
-
 	wake_up_process(task);
 	return 0;
 
-err_free:
-	kvfree(c->ibuf);
-	kvfree(c->obuf);
-	kfree(c);
-err_release:
-	t->ops->release(t);
-	atomic_dec(&node->nconns);
+err_unlist:
+	/* Not started: the reaper skips it, skv_conns_stop() cannot run yet. */
+	spin_lock(&node->conn_lock);
+	list_del(&c->list);
+	spin_unlock(&node->conn_lock);
+	skv_conn_free(c);
 	return err;
 }
 
@@ -335,7 +469,8 @@ void skv_conns_stop(struct skv_node *node)
 		c->xprt->ops->shutdown(c->xprt, true);
 	list_for_each_entry_safe(c, tmp, &all, list) {
 		list_del(&c->list);
-		kthread_stop(c->task);
+		if (c->task)
+			kthread_stop(c->task);
 		skv_conn_free(c);
 	}
 	/* Threads are gone, so nothing queues the reaper any more. */

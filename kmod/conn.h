@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #include <linux/list.h>
 #include <linux/sched.h>
-#include <net/ipv6.h>
+#include "transport.h"
 #include <steadykv/wire.h>
 
 struct skv_node;
@@ -31,12 +31,23 @@ struct skv_auth_handshake;
 #define SKV_REPLY_MAX		(SKV_HDR_LEN + SKV_MAX_BODY_LEN)
 #define SKV_OBUF_MAX		(SKV_OBUF_BATCH + SKV_REPLY_MAX)
 
+/* Which share of the node's connection slots a connection holds. */
+enum skv_conn_slot {
+	SKV_SLOT_NONE = 0,		/* none (refused, or given back) */
+	SKV_SLOT_CLIENT,		/* the client share */
+	SKV_SLOT_PROVISIONAL,		/* a peer slot, until it authenticates */
+	SKV_SLOT_PEER,			/* an authenticated node-to-node peer */
+};
+
 struct skv_conn {
 	struct list_head list;		/* node->conns, under node->conn_lock */
 	struct skv_node *node;
 	struct skv_transport *xprt;
 	struct task_struct *task;	/* referenced until reaped */
 	bool dead;			/* thread has ended; under conn_lock */
+	enum skv_conn_slot slot;	/* under conn_lock */
+	unsigned long idle_since;	/* jiffies: no frame in progress since */
+	unsigned long frame_since;	/* jiffies: the partial frame's first read */
 
 	u8 *ibuf;			/* received bytes, frames from offset 0 */
 	u32 icap;
@@ -63,7 +74,7 @@ struct skv_conn {
  * migration belongs to the identity of the connection that prepared it.
  */
 struct skv_peer_id {
-	struct in6_addr addr;
+	struct skv_addr addr;
 	bool authenticated;
 };
 
@@ -73,15 +84,23 @@ int skv_conn_peer_id(struct skv_conn *c, struct skv_peer_id *id);
 static inline bool skv_peer_id_equal(const struct skv_peer_id *a,
 				     const struct skv_peer_id *b)
 {
-	return ipv6_addr_equal(&a->addr, &b->addr) &&
+	return skv_addr_equal(&a->addr, &b->addr) &&
 	       a->authenticated == b->authenticated;
 }
 
 /*
- * Take a new connection: counts it against max_connections and starts its
- * thread, or closes it at once.  Owns t in every case.
+ * Take a new connection: gives it a slot (max_connections,
+ * max_connections_per_addr, the client share) and starts its thread, or
+ * resets it at once.  Owns t in every case.
  */
 int skv_conn_start(struct skv_node *node, struct skv_transport *t);
+
+/*
+ * The connection has proved the cluster key: it leaves the client share
+ * (or its provisional slot) for a peer slot, and no per-address cap or
+ * client share applies to it any more.  Process context.
+ */
+void skv_conn_peer_authenticated(struct skv_conn *c);
 
 /* Reaper work: frees connections whose thread has ended. */
 void skv_conn_reap_work(struct work_struct *work);

@@ -37,10 +37,26 @@ module_param_named(mem_limit_mb, skv_mem_limit_mb, uint, 0444);
 MODULE_PARM_DESC(mem_limit_mb,
 		 "Initial log memory limit of each node in MiB, at least 4 segments (default 256)");
 
-unsigned int skv_max_connections = 256;
-module_param_named(max_connections, skv_max_connections, uint, 0644);
-MODULE_PARM_DESC(max_connections,
-		 "Most open client connections per node (default 256)");
+/* A parameter writable at run time (read where it is used). */
+#define SKV_RW_PARAM(name, def, desc)					\
+	unsigned int skv_##name = def;					\
+	module_param_named(name, skv_##name, uint, 0644);		\
+	MODULE_PARM_DESC(name, desc)
+
+SKV_RW_PARAM(max_tablets, SKV_DEFAULT_MAX_TABLETS,
+	     "Most tablets of a node, read when its store is created; PREPARE and tablet-add past it are refused (default 4096)");
+SKV_RW_PARAM(max_connections, 256,
+	     "Most open connections per node, peers included (default 256)");
+SKV_RW_PARAM(max_connections_per_addr, 128,
+	     "Most connections from one source address, authenticated peers aside; 0: no cap (default 128)");
+SKV_RW_PARAM(peer_connections, 32,
+	     "Slots of max_connections kept for node-to-node peers (default 32)");
+SKV_RW_PARAM(idle_timeout_s, 300,
+	     "Close a connection with no request in progress after this many seconds; 0: never (default 300)");
+SKV_RW_PARAM(frame_timeout_s, 30,
+	     "A request frame must arrive whole within this many seconds of its first byte; 0: no limit (default 30)");
+SKV_RW_PARAM(reply_timeout_s, 30,
+	     "A batch of replies must be taken by the client within this many seconds; 0: no limit (default 30)");
 
 struct workqueue_struct *skv_wq;
 

@@ -309,7 +309,8 @@ static u8 skv_src_prepare_new(struct skv_node *node, struct skv_store *s,
 	skv_src_map_changed(node);
 	if (err) {
 		kfree(m);
-		return SKV_S_INTERNAL;
+		/* -ENOSPC: max_tablets reached, no room for the split. */
+		return err == -ENOSPC ? SKV_S_NO_SPACE : SKV_S_INTERNAL;
 	}
 	/* After the grace period: every version handed out is <= this. */
 	m->safe_version = skv_store_version(s);

@@ -39,16 +39,39 @@ static struct skv_node *skv_nl_node(struct genl_info *info)
 	return skv_node(genl_info_net(info));
 }
 
+static int skv_nl_put_conn_stats(struct sk_buff *skb,
+				 const struct skv_conn_stats *cs)
+{
+	if (skv_nl_put_u64(skb, STEADYKV_A_NODE_CONNS_ACCEPTED,
+			   atomic64_read(&cs->accepted)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_CONNS_REFUSED_FULL,
+			   atomic64_read(&cs->refused_full)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_CONNS_REFUSED_ADDR,
+			   atomic64_read(&cs->refused_addr)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_CONNS_REFUSED_SHARE,
+			   atomic64_read(&cs->refused_share)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_CONNS_CLOSED_IDLE,
+			   atomic64_read(&cs->closed_idle)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_CONNS_CLOSED_FRAME,
+			   atomic64_read(&cs->closed_frame)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_CONNS_CLOSED_REPLY,
+			   atomic64_read(&cs->closed_reply)))
+		return -EMSGSIZE;
+	return 0;
+}
+
 /* The node's attributes.  Caller holds node->lock. */
 static int skv_nl_put_node(struct sk_buff *skb, struct skv_node *node)
 {
 	struct skv_store_stats st = {};
 	bool listening = node->listener;
 
-	if (node->store)
+	if (node->store) {
 		skv_store_get_stats(node->store, &st);
-	else
+	} else {
 		st.mem_limit = (u64)skv_mem_limit_mb << 20;
+		st.max_tablets = READ_ONCE(skv_max_tablets);
+	}
 
 	if (listening &&
 	    (nla_put(skb, STEADYKV_A_NODE_LISTEN_ADDR, node->listen_addr_len,
@@ -81,9 +104,17 @@ static int skv_nl_put_node(struct sk_buff *skb, struct skv_node *node)
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_TOMBSTONES_DROPPED,
 			   st.tombstones_dropped) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_NO_SPACE_ERRORS,
-			   st.no_space_errors))
+			   st.no_space_errors) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_MEM_LOG, st.mem_log) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_MEM_SIDE_LOGS,
+			   st.mem_side_logs) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_MEM_INDEX, st.mem_index) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_MEM_TABLETS, st.mem_tablets) ||
+	    nla_put_u32(skb, STEADYKV_A_NODE_MAX_TABLETS, st.max_tablets))
 		return -EMSGSIZE;
-	return skv_auth_nl_put(skb, node);
+	if (skv_auth_nl_put(skb, node))
+		return -EMSGSIZE;
+	return skv_nl_put_conn_stats(skb, &node->conn_stats);
 }
 
 static int skv_nl_put_table(struct sk_buff *skb, u64 id)
@@ -457,6 +488,10 @@ static void skv_nl_tablet_err(struct genl_info *info, int err,
 				   "the range overlaps a tablet of the table");
 		NL_SET_BAD_ATTR(extack,
 				info->attrs[STEADYKV_A_TABLET_START_HASH]);
+		break;
+	case -ENOSPC:
+		NL_SET_ERR_MSG_MOD(extack,
+				   "the node holds max-tablets tablets already");
 		break;
 	default:
 		NL_SET_ERR_MSG_FMT_MOD(extack, "cannot %s the tablet (%d)",

@@ -39,6 +39,7 @@ void skv_node_store_config(struct skv_store_config *cfg)
 	cfg->segment_size = skv_segment_size;
 	cfg->index_buckets_log2 = skv_index_buckets_log2;
 	cfg->mem_limit = (u64)skv_mem_limit_mb << 20;
+	cfg->max_tablets = READ_ONCE(skv_max_tablets);
 }
 
 int skv_node_store_get(struct skv_node *node, struct netlink_ext_ack *extack,

@@ -30,6 +30,17 @@ struct skv_listener;
 struct skv_auth_keys;
 struct netlink_ext_ack;
 
+/* What happened to connections: accepted, refused by which cap, closed by which deadline. */
+struct skv_conn_stats {
+	atomic64_t accepted;
+	atomic64_t refused_full;	/* max_connections */
+	atomic64_t refused_addr;	/* max_connections_per_addr */
+	atomic64_t refused_share;	/* over the client share, not a peer */
+	atomic64_t closed_idle;		/* idle_timeout_s */
+	atomic64_t closed_frame;	/* frame_timeout_s */
+	atomic64_t closed_reply;	/* reply_timeout_s */
+};
+
 struct skv_node {
 	struct net *net;
 	struct mutex lock;		/* control path, see above */
@@ -45,6 +56,8 @@ struct skv_node {
 	struct list_head conns;		/* struct skv_conn.list */
 	bool conns_closing;		/* no new connections; reaper idle */
 	atomic_t nconns;		/* open connections (slots taken) */
+	u32 nclients;			/* of them in the client share; conn_lock */
+	struct skv_conn_stats conn_stats;
 	atomic_t conn_seq;		/* names connection threads */
 	struct work_struct reap_work;	/* reaps connections that ended */
 
@@ -73,7 +86,13 @@ struct skv_node {
 extern unsigned int skv_segment_size;
 extern unsigned int skv_index_buckets_log2;
 extern unsigned int skv_mem_limit_mb;
+extern unsigned int skv_max_tablets;
 extern unsigned int skv_max_connections;
+extern unsigned int skv_max_connections_per_addr;
+extern unsigned int skv_peer_connections;
+extern unsigned int skv_idle_timeout_s;
+extern unsigned int skv_frame_timeout_s;
+extern unsigned int skv_reply_timeout_s;
 
 extern unsigned int skv_net_id;
 extern struct workqueue_struct *skv_wq;

@@ -10,6 +10,7 @@
 #include <linux/types.h>
 #include <linux/uio.h>
 #include <linux/in6.h>
+#include <linux/string.h>
 
 struct skv_node;
 struct skv_transport;
@@ -18,29 +19,48 @@ struct netlink_ext_ack;
 
 struct skv_transport_ops {
 	/*
-	 * Read up to len bytes into buf.  Returns the bytes read, 0 when the
-	 * peer closed (or the transport was shut down), or a negative errno
-	 * (-EAGAIN if nonblock and nothing is queued).
+	 * Read up to len bytes into buf, waiting at most timeo jiffies (0:
+	 * not at all).  Returns the bytes read, 0 when the peer closed (or
+	 * the transport was shut down), or a negative errno (-EAGAIN when
+	 * nothing came in time).
 	 */
 	int (*recv)(struct skv_transport *t, void *buf, size_t len,
-		    bool nonblock);
-	/* Send all len bytes of iov[0..nr); 0 or a negative errno. */
+		    long timeo);
+	/*
+	 * Send all len bytes of iov[0..nr) by the jiffies deadline, however
+	 * slowly the peer takes them: 0, -ETIMEDOUT, or a negative errno.
+	 */
 	int (*send)(struct skv_transport *t, struct kvec *iov,
-		    unsigned int nr, size_t len);
+		    unsigned int nr, size_t len, unsigned long deadline);
 	/*
 	 * Wake and fail a recv or send blocked in another thread; later calls
 	 * fail at once.  abort: reset the connection on release instead of
 	 * closing it gracefully.  Callable from any thread, any number of times.
 	 */
 	void (*shutdown)(struct skv_transport *t, bool abort);
-	/* The remote address (an IPv4 one v4-mapped); 0 or a negative errno. */
-	int (*peer_addr)(struct skv_transport *t, struct in6_addr *addr);
 	/* Close and free the transport.  No other op may run concurrently. */
 	void (*release)(struct skv_transport *t);
 };
 
+/*
+ * The source address of a connection, taken at accept: for the
+ * per-address cap, and the identity a migration is bound to.
+ */
+struct skv_addr {
+	u8 len;				/* 4 or 16; 0: unknown */
+	u8 bytes[16];			/* network order */
+};
+
+/* Equal and known: an unknown address equals nothing. */
+static inline bool skv_addr_equal(const struct skv_addr *a,
+				  const struct skv_addr *b)
+{
+	return a->len && a->len == b->len && !memcmp(a->bytes, b->bytes, a->len);
+}
+
 struct skv_transport {
 	const struct skv_transport_ops *ops;
+	struct skv_addr peer;
 };
 
 /*

@@ -16,6 +16,7 @@
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/tcp.h>
+#include <net/ipv6.h>
 #include <linux/kthread.h>
 #include <linux/sched/task.h>
 #include <net/sock.h>
@@ -27,8 +28,6 @@
 #include "transport.h"
 
 #define SKV_TCP_BACKLOG		128
-/* A peer that takes no reply bytes for this long is dropped. */
-#define SKV_TCP_SNDTIMEO_S	60
 /* Keepalive: a vanished peer is found in about 2 minutes. */
 #define SKV_TCP_KEEPIDLE_S	60
 #define SKV_TCP_KEEPINTVL_S	10
@@ -51,36 +50,46 @@ static inline struct skv_tcp *skv_tcp(struct skv_transport *t)
 }
 
 static int skv_tcp_recv(struct skv_transport *t, void *buf, size_t len,
-			bool nonblock)
+			long timeo)
 {
 	struct kvec iov = { .iov_base = buf, .iov_len = len };
+	struct socket *sock = skv_tcp(t)->sock;
 	struct msghdr msg = {};
-	int flags = nonblock ? MSG_DONTWAIT : 0;
+	int flags = timeo > 0 ? 0 : MSG_DONTWAIT;
 
+	/* Only this connection's thread reads or sets it. */
+	WRITE_ONCE(sock->sk->sk_rcvtimeo, timeo);
 	msg.msg_flags = flags;
-	return kernel_recvmsg(skv_tcp(t)->sock, &msg, &iov, 1, len, flags);
+	return kernel_recvmsg(sock, &msg, &iov, 1, len, flags);
 }
 
 /*
  * All of iov in as few sendmsg calls as the socket allows: one for a
- * whole batch of replies unless the send buffer fills or the send times
- * out.  This is kernel_sendmsg() (a kvec iterator over sock_sendmsg()),
- * written out so a partial send continues from where the iterator stopped.
+ * whole batch of replies unless the send buffer fills.  This is
+ * kernel_sendmsg() (a kvec iterator over sock_sendmsg()), written out so a
+ * partial send continues from where the iterator stopped.  Each call waits
+ * only for what is left until the deadline, so a peer that takes a byte
+ * at a time cannot stretch the send past it.
  */
 static int skv_tcp_send(struct skv_transport *t, struct kvec *iov,
-			unsigned int nr, size_t len)
+			unsigned int nr, size_t len, unsigned long deadline)
 {
 	struct socket *sock = skv_tcp(t)->sock;
 	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	long left;
 	int ret;
 
 	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, iov, nr, len);
 	while (msg_data_left(&msg)) {
+		left = (long)(deadline - jiffies);
+		if (left <= 0)
+			return -ETIMEDOUT;
+		WRITE_ONCE(sock->sk->sk_sndtimeo, left);
 		ret = sock_sendmsg(sock, &msg);
-		if (ret == -EINTR || ret == -ERESTARTSYS) {
+		if (ret == -EINTR || ret == -ERESTARTSYS || ret == -EAGAIN) {
 			if (kthread_should_stop())
 				return -ESHUTDOWN;
-			continue;
+			continue;	/* the deadline check ends a timeout */
 		}
 		if (ret <= 0)
 			return ret ? ret : -EPIPE;
@@ -98,25 +107,6 @@ static void skv_tcp_shutdown(struct skv_transport *t, bool abort)
 	kernel_sock_shutdown(sock, SHUT_RDWR);
 }
 
-static int skv_tcp_peer_addr(struct skv_transport *t, struct in6_addr *addr)
-{
-	struct sockaddr_storage ss;
-	int len;
-
-	len = kernel_getpeername(skv_tcp(t)->sock, (struct sockaddr *)&ss);
-	if (len < 0)
-		return len;
-	if (ss.ss_family == AF_INET) {
-		ipv6_addr_set_v4mapped(((struct sockaddr_in *)&ss)->sin_addr.s_addr,
-				       addr);
-		return 0;
-	}
-	if (ss.ss_family != AF_INET6)
-		return -EAFNOSUPPORT;
-	*addr = ((struct sockaddr_in6 *)&ss)->sin6_addr;
-	return 0;
-}
-
 static void skv_tcp_release(struct skv_transport *t)
 {
 	struct skv_tcp *tcp = skv_tcp(t);
@@ -129,7 +119,6 @@ static const struct skv_transport_ops skv_tcp_ops = {
 	.recv		= skv_tcp_recv,
 	.send		= skv_tcp_send,
 	.shutdown	= skv_tcp_shutdown,
-	.peer_addr	= skv_tcp_peer_addr,
 	.release	= skv_tcp_release,
 };
 
@@ -142,7 +131,29 @@ static void skv_tcp_setup(struct socket *sock)
 	tcp_sock_set_keepidle(sk, SKV_TCP_KEEPIDLE_S);
 	tcp_sock_set_keepintvl(sk, SKV_TCP_KEEPINTVL_S);
 	tcp_sock_set_keepcnt(sk, SKV_TCP_KEEPCNT);
-	WRITE_ONCE(sk->sk_sndtimeo, SKV_TCP_SNDTIMEO_S * HZ);
+}
+
+/* The peer's address, an IPv4-mapped IPv6 one as IPv4. */
+static void skv_tcp_peer_addr(struct socket *sock, struct skv_addr *a)
+{
+	struct sockaddr_storage ss = {};
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+	a->len = 0;
+	if (kernel_getpeername(sock, (struct sockaddr *)&ss) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		a->len = sizeof(sin->sin_addr);
+		memcpy(a->bytes, &sin->sin_addr, a->len);
+	} else if (ss.ss_family == AF_INET6 &&
+		   ipv6_addr_v4mapped(&sin6->sin6_addr)) {
+		a->len = sizeof(struct in_addr);
+		memcpy(a->bytes, &sin6->sin6_addr.s6_addr32[3], a->len);
+	} else if (ss.ss_family == AF_INET6) {
+		a->len = sizeof(sin6->sin6_addr);
+		memcpy(a->bytes, &sin6->sin6_addr, a->len);
+	}
 }
 
 /* Wrap an accepted socket and hand it to a connection. */
@@ -158,7 +169,8 @@ static void skv_tcp_new_conn(struct skv_listener *l, struct socket *sock)
 	skv_tcp_setup(sock);
 	tcp->xprt.ops = &skv_tcp_ops;
 	tcp->sock = sock;
-	/* Over max_connections, this closes the socket at once. */
+	skv_tcp_peer_addr(sock, &tcp->xprt.peer);
+	/* Over a connection cap, this closes the socket at once. */
 	skv_conn_start(l->node, &tcp->xprt);
 }
 

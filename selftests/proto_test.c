@@ -545,11 +545,32 @@ TEST_F_TIMEOUT(node, many_connections, 120)
 	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 1, 20000));
 }
 
-/* Connections over max-connections are closed; the ones inside are served. */
+/* Set module parameter name to value; its old value in old.  0 or -1. */
+static int param_swap(const char *name, unsigned int value, unsigned int *old)
+{
+	char path[128];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/sys/module/steadykv/parameters/%s", name);
+	f = fopen(path, "r+");
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%u", old) == 1 && !fseek(f, 0, SEEK_SET) &&
+	     fprintf(f, "%u\n", value) > 0;
+	return fclose(f) || !ok ? -1 : 0;
+}
+
+/*
+ * Connections over max-connections are closed; the ones inside are served.
+ * All come from one address and none is a peer: the per-address cap and
+ * the peer slots (conn_flood.sh tests them) are off for this one.
+ */
 TEST_F_TIMEOUT(node, max_connections_enforced, 240)
 {
 	struct sknl_node ni;
 	int *fds, n, i, closed = 0, served = 0;
+	unsigned int per_addr, peers, dummy;
 	uint64_t max;
 
 	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
@@ -557,6 +578,8 @@ TEST_F_TIMEOUT(node, max_connections_enforced, 240)
 	max = ni.val[STEADYKV_A_NODE_MAX_CONNECTIONS];
 	if (max > 512)
 		SKIP(return, "max-connections %llu: too many for a guest", (unsigned long long)max);
+	ASSERT_EQ(0, param_swap("max_connections_per_addr", 0, &per_addr));
+	ASSERT_EQ(0, param_swap("peer_connections", 0, &peers));
 	n = max + 3;	/* with the fixture's: 4 too many */
 	fds = calloc(n, sizeof(int));
 	for (i = 0; i < n; i++) {
@@ -582,6 +605,8 @@ TEST_F_TIMEOUT(node, max_connections_enforced, 240)
 	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 1, 60000));
 	ASSERT_SERVES(ST_PORT);
 	free(fds);
+	ASSERT_EQ(0, param_swap("max_connections_per_addr", per_addr, &dummy));
+	ASSERT_EQ(0, param_swap("peer_connections", peers, &dummy));
 }
 
 /* A peer that never reads its replies does not wedge the node for others. */

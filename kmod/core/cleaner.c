@@ -173,7 +173,7 @@ static u32 skv_pick_victims(struct skv_clean *c, u32 max, u32 cap)
 	u32 n = 0, i, j, best = 0, max_rec = 0;
 	long gain, best_gain = 0;
 
-	used = skv_atomic64_read(&s->mem_used);
+	used = skv_mem_total(s);
 	avail = used < limit ? (limit - used) / s->seg_size : 0;
 	skv_spin_lock(&s->log.lock);
 	list_for_each_entry(seg, &s->log.segs, node) {
@@ -327,16 +327,19 @@ out:
 }
 
 /*
- * Worth a pass: segment memory above 3/4 of the limit and at least two
- * segments' worth of room (dead or never filled) in closed segments.
+ * Worth a pass: memory above 3/4 of the limit, or so near the writers'
+ * share that their next segment would be refused (the index and tablet
+ * map count too, so that can come first), and at least two segments'
+ * worth of room (dead or never filled) in closed segments.
  */
 bool skv_cleaner_wanted(struct skv_store *s)
 {
 	u64 limit = READ_ONCE(s->mem_limit), dead = 0;
-	u64 used = skv_atomic64_read(&s->mem_used);
+	u64 used = skv_mem_total(s);
 	struct skv_segment *seg;
 
-	if (used * 4 < limit * 3)
+	if (used * 4 < limit * 3 &&
+	    used + s->seg_size <= skv_tier_limit(s, SKV_ALLOC_WRITE))
 		return false;
 	skv_spin_lock(&s->log.lock);
 	list_for_each_entry(seg, &s->log.segs, node) {

@@ -21,6 +21,8 @@ int skv_index_init(struct skv_index *ix, u32 log2)
 	}
 	for (i = 0; i < nlocks; i++)
 		skv_spin_init(&ix->locks[i]);
+	skv_atomic64_set(&ix->bytes, nb * sizeof(*ix->buckets) +
+			 (u64)nlocks * sizeof(*ix->locks));
 	return 0;
 }
 
@@ -38,6 +40,9 @@ void skv_index_destroy(struct skv_index *ix)
 			next = rcu_access_pointer(e->next);
 			skv_free(e);
 		}
+		/* Up to 2^26 buckets. */
+		if ((b & 1023) == 1023)
+			skv_cond_resched();
 	}
 	for (i = 0; i <= ix->lock_mask; i++)
 		skv_spin_destroy(&ix->locks[i]);
@@ -94,6 +99,7 @@ void skv_index_insert(struct skv_index *ix, u64 b, struct skv_entry *e)
 		pp = &cur->next;
 	RCU_INIT_POINTER(e->next, cur);
 	rcu_assign_pointer(*pp, e);
+	skv_atomic64_add(skv_entry_bytes(e), &ix->bytes);
 }
 
 /*
@@ -108,6 +114,7 @@ void skv_index_remove(struct skv_index *ix, u64 b, struct skv_entry *e)
 	for (cur = rcu_dereference(*pp); cur; cur = rcu_dereference(*pp)) {
 		if (cur == e) {
 			rcu_assign_pointer(*pp, rcu_dereference(e->next));
+			skv_atomic64_sub(skv_entry_bytes(e), &ix->bytes);
 			return;
 		}
 		pp = &cur->next;

@@ -11,7 +11,7 @@
  */
 #include "store_int.h"
 
-static u64 skv_tier_limit(struct skv_store *s, enum skv_alloc_tier tier)
+u64 skv_tier_limit(struct skv_store *s, enum skv_alloc_tier tier)
 {
 	u64 limit = READ_ONCE(s->mem_limit);
 	u32 keep = tier == SKV_ALLOC_WRITE ? s->reserve_segs :
@@ -29,7 +29,7 @@ struct skv_segment *skv_seg_alloc(struct skv_store *s,
 	s64 used;
 
 	used = skv_atomic64_add_return(s->seg_size, &s->mem_used);
-	if ((u64)used > limit)
+	if ((u64)used + skv_mem_beside_segs(s) > limit)
 		goto unaccount;
 	seg = skv_zalloc(sizeof(*seg));
 	if (!seg)
@@ -97,7 +97,7 @@ void skv_log_destroy(struct skv_store *s)
  */
 static bool skv_spare_usable(struct skv_store *s, enum skv_alloc_tier tier)
 {
-	return (u64)skv_atomic64_read(&s->mem_used) <= skv_tier_limit(s, tier);
+	return skv_mem_total(s) <= skv_tier_limit(s, tier);
 }
 
 /*
@@ -255,6 +255,7 @@ int skv_sidelog_ensure_space(struct skv_store *s, struct skv_sidelog *sl,
 	if (!seg)
 		return -ENOSPC;
 	seg->state = SKV_SEG_SIDE;
+	skv_atomic64_add(s->seg_size, &s->mem_side);
 	list_add_tail(&seg->node, &sl->segs);
 	sl->cur = seg;
 	return 0;
@@ -272,6 +273,7 @@ int skv_sidelog_splice(struct skv_store *s, struct skv_sidelog *sl)
 	}
 	list_splice_tail_init(&sl->segs, &s->log.segs);
 	skv_spin_unlock(&s->log.lock);
+	skv_atomic64_sub((u64)n * s->seg_size, &s->mem_side);
 	sl->cur = NULL;
 	return n;
 }

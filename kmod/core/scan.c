@@ -36,6 +36,9 @@ long skv_scan(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash,
 	}
 	last = skv_bucket_of(ix, end_hash);
 	for (b = skv_bucket_of(ix, cursor); b <= last; b++) {
+		/* A range of few records can span millions of buckets. */
+		if ((b & 1023) == 1023)
+			skv_cond_resched();
 		if (!rcu_access_pointer(ix->buckets[b]))
 			continue;
 		skv_rcu_read_lock();

@@ -46,6 +46,8 @@ int skv_store_create(const struct skv_store_config *cfg, struct skv_store **out)
 	s->seg_size = seg_size;
 	s->reserve_segs = SKV_RESERVE_SEGS;
 	s->mem_limit = limit;
+	s->max_tablets = cfg && cfg->max_tablets ? cfg->max_tablets :
+			 SKV_DEFAULT_MAX_TABLETS;
 	ret = skv_index_init(&s->index, log2);
 	if (ret)
 		goto free_store;
@@ -89,7 +91,13 @@ void skv_store_get_stats(struct skv_store *s, struct skv_store_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->mem_limit = READ_ONCE(s->mem_limit);
-	st->mem_used = skv_atomic64_read(&s->mem_used);
+	st->mem_side_logs = skv_atomic64_read(&s->mem_side);
+	st->mem_log = skv_atomic64_read(&s->mem_used) - st->mem_side_logs;
+	st->mem_index = skv_atomic64_read(&s->index.bytes);
+	st->mem_tablets = skv_atomic64_read(&s->mem_tablets);
+	st->mem_used = st->mem_log + st->mem_side_logs + st->mem_index +
+		       st->mem_tablets;
+	st->max_tablets = s->max_tablets;
 	st->live_bytes = skv_atomic64_read(&s->live_bytes);
 	st->segments = skv_atomic64_read(&s->nsegs);
 	st->objects = skv_atomic64_read(&s->objects);

@@ -29,12 +29,15 @@ struct skv_store;
 struct skv_store_config {
 	u32 segment_size;	/* bytes per segment; power of two, 64 KiB..64 MiB */
 	u32 index_buckets_log2;	/* index has 1 << this many buckets (10..26) */
-	u64 mem_limit;		/* most bytes of segment memory; 0 = default */
+	u64 mem_limit;		/* most bytes of memory (skv_store_stats); 0 = default */
+	u32 max_tablets;	/* most tablets; 0 = default */
 };
 
 #define SKV_DEFAULT_SEGMENT_SIZE	(1u << 20)
 #define SKV_DEFAULT_BUCKETS_LOG2	16
 #define SKV_DEFAULT_MEM_LIMIT		(256ull << 20)
+/* Each tablet map change copies the map: bounded so it stays cheap. */
+#define SKV_DEFAULT_MAX_TABLETS		4096
 
 /* State of a tablet on this node, as the migration protocol moves it. */
 enum skv_tablet_state {
@@ -53,7 +56,13 @@ struct skv_tablet_info {
 
 struct skv_store_stats {
 	u64 mem_limit;			/* bytes */
-	u64 mem_used;			/* bytes of allocated segments */
+	/* mem_used = mem_log + mem_side_logs + mem_index + mem_tablets */
+	u64 mem_used;			/* bytes allocated, held to mem_limit */
+	u64 mem_log;			/* segments of the main log (and cleaner) */
+	u64 mem_side_logs;		/* segments of side logs */
+	u64 mem_index;			/* index buckets, locks and entries */
+	u64 mem_tablets;		/* the table and tablet map */
+	u32 max_tablets;
 	u64 live_bytes;			/* bytes of live records */
 	u64 segments;			/* allocated segments */
 	u64 objects;			/* live objects */
@@ -82,14 +91,16 @@ u64 skv_key_hash(const void *key, u32 key_len);
 /* Tables and tablets.  Tablets of one table never overlap. */
 int skv_table_add(struct skv_store *s, u64 table_id);		/* -EEXIST */
 int skv_table_del(struct skv_store *s, u64 table_id);		/* -ENOENT; drops its data */
-int skv_tablet_add(struct skv_store *s, const struct skv_tablet_info *t); /* -ENOENT (table), -EEXIST (overlap), -EINVAL */
+/* -ENOENT (table), -EEXIST (overlap), -EINVAL, -ENOSPC (max_tablets) */
+int skv_tablet_add(struct skv_store *s, const struct skv_tablet_info *t);
 int skv_tablet_del(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash); /* exact match; drops its data */
 int skv_tablet_set_state(struct skv_store *s, u64 table_id, u64 start_hash,
 			 u64 end_hash, enum skv_tablet_state state);
 /*
  * Split the tablet holding hash at into [start, at - 1] and [at, end],
  * both in its state, keeping the data.  -ENOENT (table), -ERANGE (no
- * tablet holds at), -EINVAL if at already starts a tablet.
+ * tablet holds at), -EINVAL if at already starts a tablet, -ENOSPC at
+ * max_tablets.
  */
 int skv_tablet_split(struct skv_store *s, u64 table_id, u64 at);
 /*

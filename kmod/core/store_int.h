@@ -73,9 +73,11 @@ struct skv_index {
 	skv_spinlock_t *locks;
 	u32 log2;
 	u32 lock_mask;
+	skv_atomic64_t bytes;		/* buckets, locks and linked entries */
 };
 
 struct skv_tmap {
+	u64 bytes;			/* of this allocation */
 	u32 ntables;
 	u32 ntablets;
 	u64 *tables;			/* sorted */
@@ -91,8 +93,11 @@ struct skv_resolver {
 struct skv_store {
 	u32 seg_size;
 	u32 reserve_segs;		/* kept back for the cleaner */
-	u64 mem_limit;			/* READ_ONCE */
-	skv_atomic64_t mem_used;
+	u64 mem_limit;			/* READ_ONCE; held to skv_mem_total() */
+	skv_atomic64_t mem_used;	/* bytes of segments, side logs' too */
+	skv_atomic64_t mem_side;	/* of them in side logs */
+	skv_atomic64_t mem_tablets;	/* the current tablet map */
+	u32 max_tablets;
 	skv_atomic64_t nsegs;
 	skv_atomic64_t next_seg_id;
 	skv_atomic64_t version;
@@ -131,7 +136,33 @@ enum skv_alloc_tier {
 	SKV_ALLOC_CLEANER = 2,
 };
 
+/*
+ * Every byte the store has allocated, held to mem_limit: segments (log,
+ * side logs, the cleaner's survivors), the index (buckets, locks,
+ * entries) and the tablet map.  Checked where segments are allocated:
+ * an index entry comes with a record, so entries overshoot the limit by
+ * at most those of one segment's records.
+ */
+static inline u64 skv_mem_beside_segs(struct skv_store *s)
+{
+	return skv_atomic64_read(&s->index.bytes) +
+	       skv_atomic64_read(&s->mem_tablets);
+}
+
+static inline u64 skv_mem_total(struct skv_store *s)
+{
+	return skv_atomic64_read(&s->mem_used) + skv_mem_beside_segs(s);
+}
+
+/* Bytes an entry is charged: what was asked of the allocator. */
+static inline u64 skv_entry_bytes(const struct skv_entry *e)
+{
+	return sizeof(*e) + e->key_len;
+}
+
 /* log.c */
+/* Most memory in all (skv_mem_total()) at which tier may add a segment. */
+u64 skv_tier_limit(struct skv_store *s, enum skv_alloc_tier tier);
 struct skv_segment *skv_seg_alloc(struct skv_store *s,
 				  enum skv_alloc_tier tier);
 void skv_seg_free(struct skv_store *s, struct skv_segment *seg);

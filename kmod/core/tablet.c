@@ -3,14 +3,20 @@
 #include "store_int.h"
 #include "tablet.h"
 
+/*
+ * A map of ntables tables and ntablets tablets.  Large maps are vmalloc'd
+ * (kvzalloc): a copy is made on every change.
+ */
 static struct skv_tmap *skv_tmap_alloc(u32 ntables, u32 ntablets)
 {
+	u64 bytes = sizeof(struct skv_tmap) + (u64)ntables * sizeof(u64) +
+		    (u64)ntablets * sizeof(struct skv_tablet_info);
 	struct skv_tmap *m;
 
-	m = skv_zalloc(sizeof(*m) + ntables * sizeof(u64) +
-		       ntablets * sizeof(struct skv_tablet_info));
+	m = skv_vzalloc(bytes);
 	if (!m)
 		return NULL;
+	m->bytes = bytes;
 	m->ntables = ntables;
 	m->ntablets = ntablets;
 	m->tables = (u64 *)(m + 1);
@@ -25,13 +31,14 @@ int skv_tmap_init(struct skv_store *s)
 	if (!m)
 		return -ENOMEM;
 	RCU_INIT_POINTER(s->tmap, m);
+	skv_atomic64_set(&s->mem_tablets, m->bytes);
 	skv_mutex_init(&s->ctl_lock);
 	return 0;
 }
 
 void skv_tmap_destroy(struct skv_store *s)
 {
-	skv_free(rcu_access_pointer(s->tmap));
+	skv_vfree(rcu_access_pointer(s->tmap));
 	RCU_INIT_POINTER(s->tmap, NULL);
 	skv_mutex_destroy(&s->ctl_lock);
 }
@@ -48,8 +55,15 @@ static void skv_tmap_publish(struct skv_store *s, struct skv_tmap *m)
 	struct skv_tmap *old = skv_tmap_cur(s);
 
 	rcu_assign_pointer(s->tmap, m);
+	skv_atomic64_set(&s->mem_tablets, m->bytes);
 	skv_synchronize_rcu();
-	skv_free(old);
+	skv_vfree(old);
+}
+
+/* One more tablet would pass the store's cap: -ENOSPC.  Under ctl_lock. */
+static int skv_tmap_room(struct skv_store *s, const struct skv_tmap *m)
+{
+	return m->ntablets >= s->max_tablets ? -ENOSPC : 0;
 }
 
 /* Index of the first table >= id. */
@@ -219,7 +233,7 @@ int skv_table_del(struct skv_store *s, u64 table_id)
 	for (i = 0; i < old->ntablets; i++)
 		n += old->tablets[i].table_id == table_id;
 	if (n) {
-		gone = skv_alloc(n * sizeof(*gone));
+		gone = skv_valloc(n * sizeof(*gone));
 		if (!gone) {
 			skv_mutex_unlock(&s->ctl_lock);
 			return -ENOMEM;
@@ -227,7 +241,7 @@ int skv_table_del(struct skv_store *s, u64 table_id)
 	}
 	m = skv_tmap_alloc(old->ntables - 1, old->ntablets - n);
 	if (!m) {
-		skv_free(gone);
+		skv_vfree(gone);
 		skv_mutex_unlock(&s->ctl_lock);
 		return -ENOMEM;
 	}
@@ -245,7 +259,7 @@ int skv_table_del(struct skv_store *s, u64 table_id)
 		skv_drop_range(s, table_id, gone[i].start_hash,
 			       gone[i].end_hash);
 	skv_mutex_unlock(&s->ctl_lock);
-	skv_free(gone);
+	skv_vfree(gone);
 	return 0;
 }
 
@@ -253,7 +267,7 @@ int skv_tablet_add(struct skv_store *s, const struct skv_tablet_info *t)
 {
 	struct skv_tmap *old, *m;
 	u32 tp;
-	int i;
+	int i, err;
 
 	if (t->start_hash > t->end_hash || t->state > SKV_TABLET_RECOVERING)
 		return -EINVAL;
@@ -274,10 +288,11 @@ int skv_tablet_add(struct skv_store *s, const struct skv_tablet_info *t)
 		skv_mutex_unlock(&s->ctl_lock);
 		return -EEXIST;
 	}
-	m = skv_tmap_alloc(old->ntables, old->ntablets + 1);
+	err = skv_tmap_room(s, old);
+	m = err ? NULL : skv_tmap_alloc(old->ntables, old->ntablets + 1);
 	if (!m) {
 		skv_mutex_unlock(&s->ctl_lock);
-		return -ENOMEM;
+		return err ?: -ENOMEM;
 	}
 	memcpy(m->tables, old->tables, old->ntables * sizeof(u64));
 	memcpy(m->tablets, old->tablets, (i + 1) * sizeof(*m->tablets));
@@ -362,6 +377,7 @@ int skv_tablet_split(struct skv_store *s, u64 table_id, u64 at)
 	struct skv_tmap *old, *m;
 	const struct skv_tablet_info *t;
 	bool table;
+	int err;
 	u32 i;
 
 	skv_mutex_lock(&s->ctl_lock);
@@ -372,10 +388,11 @@ int skv_tablet_split(struct skv_store *s, u64 table_id, u64 at)
 		return !table ? -ENOENT : !t ? -ERANGE : -EINVAL;
 	}
 	i = t - old->tablets;
-	m = skv_tmap_alloc(old->ntables, old->ntablets + 1);
+	err = skv_tmap_room(s, old);
+	m = err ? NULL : skv_tmap_alloc(old->ntables, old->ntablets + 1);
 	if (!m) {
 		skv_mutex_unlock(&s->ctl_lock);
-		return -ENOMEM;
+		return err ?: -ENOMEM;
 	}
 	memcpy(m->tables, old->tables, old->ntables * sizeof(u64));
 	memcpy(m->tablets, old->tablets, (i + 1) * sizeof(*m->tablets));

@@ -349,10 +349,15 @@ TEST(memory_limit_and_reclaim)
 	ASSERT_EQ(SKV_S_NO_SPACE, r);
 	a = stats_of(s);
 	ASSERT_LE(a.mem_used, a.mem_limit);
-	ASSERT_EQ(6 * SEG64K, a.mem_used);
+	/* Everything counts, the index too: writers stop within a segment of 6. */
+	ASSERT_EQ(a.mem_used, a.mem_log + a.mem_side_logs + a.mem_index + a.mem_tablets);
+	ASSERT_LE(a.mem_used, 6 * SEG64K);
+	ASSERT_GT(a.mem_used + SEG64K, 6 * SEG64K);
+	ASSERT_GE(a.mem_index, n * 16);		/* an entry per key, each more than 16 B */
+	ASSERT_LT(0, a.mem_tablets);
 	ASSERT_GE(a.no_space_errors, 1u);
 	ASSERT_EQ(n, a.objects);
-	ASSERT_GT(n, 300u);
+	ASSERT_GT(n, 200u);	/* most of the room holds records, the index the rest */
 	/* Reads keep working. */
 	for (i = 0; i < n; i++) {
 		ASSERT_EQ(SKV_S_OK, get_i(s, T1, i, buf, sizeof(buf), &len, &ver));
@@ -390,6 +395,46 @@ TEST(memory_limit_and_reclaim)
 			ASSERT_EQ(SKV_S_NOT_FOUND, r);
 		}
 	}
+	skv_store_destroy(s);
+	skv_thread_offline();
+}
+
+/*
+ * Tablets are capped: splits and adds past max_tablets are refused with
+ * -ENOSPC and leave the map as it was; the map's memory is counted.
+ */
+TEST(tablet_cap_and_map_memory)
+{
+	struct skv_store_config cfg = {
+		.segment_size = SEG64K, .index_buckets_log2 = 10,
+		.mem_limit = 8 * SEG64K, .max_tablets = 8,
+	};
+	struct skv_tablet_info t = { T1, 0, U64_MAX, SKV_TABLET_NORMAL };
+	struct skv_store_stats a, b;
+	struct skv_store *s;
+	u64 at;
+	int i;
+
+	skv_thread_online();
+	ASSERT_EQ(0, skv_store_create(&cfg, &s));
+	ASSERT_EQ(0, skv_table_add(s, T1));
+	ASSERT_EQ(0, skv_tablet_add(s, &t));
+	a = stats_of(s);
+	ASSERT_EQ(8u, a.max_tablets);
+	for (i = 1; i < 8; i++)
+		ASSERT_EQ(0, skv_tablet_split(s, T1, (u64)i << 40));
+	b = stats_of(s);
+	ASSERT_EQ(b.mem_tablets, a.mem_tablets + 7 * sizeof(struct skv_tablet_info));
+	ASSERT_EQ(b.mem_used, a.mem_used + 7 * sizeof(struct skv_tablet_info));
+	at = 100ull << 40;
+	ASSERT_EQ(-ENOSPC, skv_tablet_split(s, T1, at));
+	ASSERT_EQ(0, skv_table_add(s, T1 + 1));
+	t.table_id = T1 + 1;
+	ASSERT_EQ(-ENOSPC, skv_tablet_add(s, &t));
+	ASSERT_EQ(8, skv_tablets_list(s, 0, (struct skv_tablet_info[9]){}, 9));
+	/* A deleted tablet makes room again. */
+	ASSERT_EQ(0, skv_tablet_del(s, T1, 7ull << 40, U64_MAX));
+	ASSERT_EQ(0, skv_tablet_add(s, &t));
 	skv_store_destroy(s);
 	skv_thread_offline();
 }
@@ -709,10 +754,15 @@ TEST_F(st, scan_serialize_replay_and_splice)
 	/* Side log memory is accounted; splicing puts it in the log. */
 	b = stats_of(d);
 	ASSERT_GT(b.mem_used, a.mem_used);
+	ASSERT_EQ(0u, a.mem_side_logs);
+	ASSERT_LT(0u, b.mem_side_logs);
+	ASSERT_GT(b.mem_index, a.mem_index);	/* the replayed keys' entries */
 	ASSERT_EQ(-ENOENT, skv_log_segment_copy(d, 0, seg, SEG64K, &cert));
 	ASSERT_GT(skv_sidelog_splice(d, sl), 0);
 	ASSERT_GT(skv_log_segment_copy(d, 0, seg, SEG64K, &cert), 0);
 	ASSERT_EQ(b.mem_used, stats_of(d).mem_used);
+	ASSERT_EQ(0u, stats_of(d).mem_side_logs);
+	ASSERT_EQ(b.mem_log + b.mem_side_logs, stats_of(d).mem_log);
 	ASSERT_EQ(b.live_bytes, stats_of(d).live_bytes);
 	/* Versions at the target moved past everything replayed. */
 	ASSERT_GE(skv_store_version(d), skv_store_version(s));

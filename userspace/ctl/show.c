@@ -36,6 +36,18 @@ static const struct {
 	{ STEADYKV_A_NODE_CLEANER_BYTES_RELOCATED, "cleaner-bytes-relocated", false },
 	{ STEADYKV_A_NODE_TOMBSTONES_DROPPED, "tombstones-dropped", true },
 	{ STEADYKV_A_NODE_NO_SPACE_ERRORS, "no-space-errors", true },
+	{ STEADYKV_A_NODE_MEM_LOG, "mem-log", false },
+	{ STEADYKV_A_NODE_MEM_SIDE_LOGS, "mem-side-logs", false },
+	{ STEADYKV_A_NODE_MEM_INDEX, "mem-index", false },
+	{ STEADYKV_A_NODE_MEM_TABLETS, "mem-tablets", true },
+	{ STEADYKV_A_NODE_MAX_TABLETS, "max-tablets", true },
+	{ STEADYKV_A_NODE_CONNS_ACCEPTED, "conns-accepted", false },
+	{ STEADYKV_A_NODE_CONNS_REFUSED_FULL, "conns-refused-full", false },
+	{ STEADYKV_A_NODE_CONNS_REFUSED_ADDR, "conns-refused-addr", false },
+	{ STEADYKV_A_NODE_CONNS_REFUSED_SHARE, "conns-refused-share", true },
+	{ STEADYKV_A_NODE_CONNS_CLOSED_IDLE, "conns-closed-idle", false },
+	{ STEADYKV_A_NODE_CONNS_CLOSED_FRAME, "conns-closed-frame", false },
+	{ STEADYKV_A_NODE_CONNS_CLOSED_REPLY, "conns-closed-reply", true },
 };
 
 static void json_key_of(char *buf, size_t len, const char *name)

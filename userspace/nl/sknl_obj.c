@@ -63,6 +63,18 @@ static const char *const node_attr_names[] = {
 	[STEADYKV_A_NODE_AUTH_KEY_ID] = "auth-key-id",
 	[STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID] = "auth-key-previous-id",
 	[STEADYKV_A_NODE_AUTH_INSECURE] = "auth-insecure",
+	[STEADYKV_A_NODE_CONNS_ACCEPTED] = "conns-accepted",
+	[STEADYKV_A_NODE_CONNS_REFUSED_FULL] = "conns-refused-full",
+	[STEADYKV_A_NODE_CONNS_REFUSED_ADDR] = "conns-refused-addr",
+	[STEADYKV_A_NODE_CONNS_REFUSED_SHARE] = "conns-refused-share",
+	[STEADYKV_A_NODE_CONNS_CLOSED_IDLE] = "conns-closed-idle",
+	[STEADYKV_A_NODE_CONNS_CLOSED_FRAME] = "conns-closed-frame",
+	[STEADYKV_A_NODE_CONNS_CLOSED_REPLY] = "conns-closed-reply",
+	[STEADYKV_A_NODE_MEM_LOG] = "mem-log",
+	[STEADYKV_A_NODE_MEM_SIDE_LOGS] = "mem-side-logs",
+	[STEADYKV_A_NODE_MEM_INDEX] = "mem-index",
+	[STEADYKV_A_NODE_MEM_TABLETS] = "mem-tablets",
+	[STEADYKV_A_NODE_MAX_TABLETS] = "max-tablets",
 };
 
 static const char *const table_attr_names[] = {
@@ -256,6 +268,18 @@ static const struct nla_policy node_policy[STEADYKV_A_NODE_MAX + 1] = {
 	[STEADYKV_A_NODE_AUTH_KEY_ID] = { .type = NLA_U32 },
 	[STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID] = { .type = NLA_U32 },
 	[STEADYKV_A_NODE_AUTH_INSECURE] = { .type = NLA_U8 },
+	[STEADYKV_A_NODE_CONNS_ACCEPTED] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_CONNS_REFUSED_FULL] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_CONNS_REFUSED_ADDR] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_CONNS_REFUSED_SHARE] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_CONNS_CLOSED_IDLE] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_CONNS_CLOSED_FRAME] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_CONNS_CLOSED_REPLY] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_MEM_LOG] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_MEM_SIDE_LOGS] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_MEM_INDEX] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_MEM_TABLETS] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_MAX_TABLETS] = { .type = NLA_U32 },
 };
 
 /* An integer attribute of any width the policy allowed. */
