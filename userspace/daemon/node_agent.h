@@ -57,6 +57,12 @@ struct node_agent_opts {
 	uint32_t node_id;		/* != 0 */
 	const char *data_addr;		/* host:port the module listens on */
 	const char *coord_addr;		/* host:port of the coordinator */
+	/*
+	 * The cluster key file: the agent authenticates to the coordinator as
+	 * PEER with it (read again at each connect, so a rotated file is
+	 * picked up).  NULL: no authentication (a coordinator run --insecure).
+	 */
+	const char *coord_key;
 	/* Reconnect backoff, doubling from min to max (0: 100 ms, 5 s). */
 	unsigned int reconnect_min_ms;
 	unsigned int reconnect_max_ms;

@@ -4,12 +4,17 @@
  *
  *   steadykvd --coordinator [--listen ADDR:PORT] [--state FILE]
  *             [--node-timeout MS] [-v|--verbose] [-q|--quiet]
+ *             [--cluster-key FILE [--previous-cluster-key FILE]]
+ *             [--admin-key FILE [--previous-admin-key FILE]] [--insecure]
  *       The coordinator (userspace/coord/coordinator.c): the cluster map,
  *       table creation, migrations and their lineage, durable in FILE.
+ *       SIGHUP reads the key files again.
  *
  *   steadykvd --node ID --data ADDR:PORT --coord HOST:PORT
+ *             [--cluster-key FILE]
  *       The node agent (userspace/daemon/node_agent.c) beside the module
- *       of the current network namespace.
+ *       of the current network namespace; it authenticates to the
+ *       coordinator as PEER with the cluster key, read at each connect.
  *
  * Exit status: 0 after SIGINT/SIGTERM, 1 on a fatal error, 2 on usage.
  */
@@ -35,14 +40,30 @@ static const char usage_text[] =
 	"  --node-timeout MS  wait for a node daemon's reply (default 10000)\n"
 	"  --node ID          run the node agent for node ID (>= 1)\n"
 	"  --data ADDR:PORT   the data-plane address the node listens on\n"
-	"  --coord HOST:PORT  the coordinator (default 127.0.0.1:7100)\n";
+	"  --coord HOST:PORT  the coordinator (default 127.0.0.1:7100)\n"
+	"  --cluster-key FILE the cluster key: node daemons authenticate with it\n"
+	"  --previous-cluster-key FILE, --previous-admin-key FILE\n"
+	"                     the coordinator also takes these (key rotation)\n"
+	"  --admin-key FILE   the coordinator's admin key (steadykvctl)\n"
+	"  --insecure         coordinator: a role without a key needs no\n"
+	"                     authentication (labs only: anyone who reaches the\n"
+	"                     port may then change the cluster)\n"
+	"Key files: hex, 32 to 64 bytes, mode 0600 (see steadykvctl(1)); SIGHUP\n"
+	"makes the coordinator read them again.\n";
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, reload_flag;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop_flag = 1;
+}
+
+static void on_hangup(int sig)
+{
+	(void)sig;
+	reload_flag = 1;
+	stop_flag = 1;	/* leaves coordinator_run, which main restarts */
 }
 
 static int run_coordinator(const struct coordinator_opts *o)
@@ -57,6 +78,8 @@ static int run_coordinator(const struct coordinator_opts *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hangup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	ret = coordinator_open(o, &c, err, sizeof(err));
@@ -64,7 +87,15 @@ static int run_coordinator(const struct coordinator_opts *o)
 		fprintf(stderr, "steadykvd: %s\n", err);
 		return 1;
 	}
-	ret = coordinator_run(c, &stop_flag);
+	for (;;) {
+		ret = coordinator_run(c, &stop_flag);
+		if (ret || !reload_flag)
+			break;
+		/* SIGHUP: new keys (the old stay on failure), then serve on. */
+		reload_flag = 0;
+		stop_flag = 0;
+		coordinator_reload_keys(c, err, sizeof(err));
+	}
 	coordinator_close(c);
 	if (ret) {
 		fprintf(stderr, "steadykvd: %s\n", strerror(-ret));
@@ -76,7 +107,8 @@ static int run_coordinator(const struct coordinator_opts *o)
 int main(int argc, char **argv)
 {
 	enum { O_COORDINATOR = 256, O_LISTEN, O_STATE, O_NODE_TIMEOUT, O_NODE,
-	       O_DATA, O_COORD };
+	       O_DATA, O_COORD, O_CLUSTER_KEY, O_PREV_CLUSTER_KEY, O_ADMIN_KEY,
+	       O_PREV_ADMIN_KEY, O_INSECURE };
 	static const struct option opts[] = {
 		{ "coordinator", no_argument, NULL, O_COORDINATOR },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -85,6 +117,11 @@ int main(int argc, char **argv)
 		{ "node", required_argument, NULL, O_NODE },
 		{ "data", required_argument, NULL, O_DATA },
 		{ "coord", required_argument, NULL, O_COORD },
+		{ "cluster-key", required_argument, NULL, O_CLUSTER_KEY },
+		{ "previous-cluster-key", required_argument, NULL, O_PREV_CLUSTER_KEY },
+		{ "admin-key", required_argument, NULL, O_ADMIN_KEY },
+		{ "previous-admin-key", required_argument, NULL, O_PREV_ADMIN_KEY },
+		{ "insecure", no_argument, NULL, O_INSECURE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -134,6 +171,25 @@ int main(int argc, char **argv)
 		case O_COORD:
 			no.coord_addr = optarg;
 			break;
+		case O_CLUSTER_KEY:
+			co.cluster_key = optarg;
+			no.coord_key = optarg;
+			break;
+		case O_PREV_CLUSTER_KEY:
+			co.previous_cluster_key = optarg;
+			break;
+		case O_ADMIN_KEY:
+			co.admin_key = optarg;
+			coord_only = true;
+			break;
+		case O_PREV_ADMIN_KEY:
+			co.previous_admin_key = optarg;
+			coord_only = true;
+			break;
+		case O_INSECURE:
+			co.insecure = 1;
+			coord_only = true;
+			break;
 		case 'v':
 			co.verbose = 1;
 			break;
@@ -163,8 +219,9 @@ int main(int argc, char **argv)
 	if (coordinator)
 		return run_coordinator(&co);
 	if (coord_only) {
-		fprintf(stderr, "steadykvd: --listen, --state and --node-timeout "
-			"are coordinator options\n");
+		fprintf(stderr, "steadykvd: --listen, --state, --node-timeout, "
+			"--admin-key, --previous-admin-key and --insecure are "
+			"coordinator options\n");
 		return 2;
 	}
 	if (!no.data_addr) {
