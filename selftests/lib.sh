@@ -38,6 +38,17 @@ source "$SKV_KSFT/kselftest/ktap_helpers.sh"
 SKV_BG_PIDS=()
 SKV_TMP=$(mktemp -d /tmp/skv-selftest.XXXXXX)
 
+# skv_key FILE: a fresh random key file, mode 0600 (auth_key.h's format).
+skv_key() {
+	(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$1")
+}
+# The cluster's keys: steadykvd (coordinator and node daemons) and
+# steadykvctl take them from these variables when no option names a file.
+skv_key "$SKV_TMP/cluster.key"
+skv_key "$SKV_TMP/admin.key"
+export STEADYKV_CLUSTER_KEY=$SKV_TMP/cluster.key
+export STEADYKV_ADMIN_KEY=$SKV_TMP/admin.key
+
 skv_cleanup() {
 	local pid
 	for pid in "${SKV_BG_PIDS[@]}"; do

@@ -193,13 +193,14 @@ bool coord_allowed(struct coordinator *c, struct conn *cn,
 	else if (cn->role)
 		coord_reply_err(cn, h->opcode, h->request_id,
 				SKV_COORD_ERR_WRONG_ROLE,
-				"this op needs a %s connection; this one is %s",
+				"this op needs a connection authenticated as %s; "
+				"this one is %s",
 				role_name[role], role_name[cn->role]);
 	else
 		coord_reply_err(cn, h->opcode, h->request_id,
 				SKV_COORD_ERR_AUTH_REQUIRED,
-				"authentication required: this op needs a %s "
-				"connection (AUTH_HELLO with the %s key)",
+				"authentication required: this op needs a "
+				"connection authenticated as %s (the %s key)",
 				role_name[role],
 				role == SKV_AUTH_ROLE_ADMIN ? "admin" : "cluster");
 	return false;

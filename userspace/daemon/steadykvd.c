@@ -16,6 +16,9 @@
  *       of the current network namespace; it authenticates to the
  *       coordinator as PEER with the cluster key, read at each connect.
  *
+ * Key options not given default to the files $STEADYKV_CLUSTER_KEY and
+ * $STEADYKV_ADMIN_KEY name (the selftests' lib.sh sets them).
+ *
  * Exit status: 0 after SIGINT/SIGTERM, 1 on a fatal error, 2 on usage.
  */
 #include <errno.h>
@@ -48,8 +51,9 @@ static const char usage_text[] =
 	"  --insecure         coordinator: a role without a key needs no\n"
 	"                     authentication (labs only: anyone who reaches the\n"
 	"                     port may then change the cluster)\n"
-	"Key files: hex, 32 to 64 bytes, mode 0600 (see steadykvctl(1)); SIGHUP\n"
-	"makes the coordinator read them again.\n";
+	"Key files: hex, 32 to 64 bytes, mode 0600; without the options, the files\n"
+	"$STEADYKV_CLUSTER_KEY and $STEADYKV_ADMIN_KEY name, if set.  SIGHUP makes\n"
+	"the coordinator read them again.\n";
 
 static volatile sig_atomic_t stop_flag, reload_flag;
 
@@ -64,6 +68,14 @@ static void on_hangup(int sig)
 	(void)sig;
 	reload_flag = 1;
 	stop_flag = 1;	/* leaves coordinator_run, which main restarts */
+}
+
+/* $NAME if it is set and not empty, else NULL. */
+static const char *env_path(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
 }
 
 static int run_coordinator(const struct coordinator_opts *o)
@@ -216,6 +228,11 @@ int main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 2;
 	}
+	/* Key files not given: the environment's (tests, scripts). */
+	if (!co.cluster_key)
+		co.cluster_key = no.coord_key = env_path("STEADYKV_CLUSTER_KEY");
+	if (!co.admin_key && coordinator)
+		co.admin_key = env_path("STEADYKV_ADMIN_KEY");
 	if (coordinator)
 		return run_coordinator(&co);
 	if (coord_only) {
