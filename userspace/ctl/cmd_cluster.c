@@ -65,7 +65,7 @@ static int cl_connect(struct cl *k)
 	if (!k->admin_key)
 		return 0;
 	if (skv_auth_key_load(&key, k->admin_key, why, sizeof(why)))
-		return cl_err(k, "admin key %s: %s", k->admin_key, why);
+		return cl_err(k, "admin key: %s", why);
 	ret = coord_client_auth(&k->cc, &key, SKV_AUTH_ROLE_ADMIN);
 	skv_auth_key_clear(&key);
 	if (ret)

@@ -69,7 +69,7 @@ static void conn_hello(struct agent *a)
 		return;
 	}
 	if (skv_auth_key_load(&a->auth_key, a->o->coord_key, why, sizeof(why))) {
-		agent_log("cluster key %s: %s (retrying)", a->o->coord_key, why);
+		agent_log("cluster key: %s (retrying)", why);
 		conn_close(a, NULL);
 		return;
 	}
