@@ -69,11 +69,11 @@ static int keyset_load(struct coord_keyset *ks, char *const paths[2],
 int coord_keys_load(struct coordinator *c, char *err, size_t errlen)
 {
 	struct coord_keyset fresh[2];
-	int i, ret;
+	int i;
 
 	memset(fresh, 0, sizeof(fresh));
 	for (i = 0; i < 2; i++) {
-		ret = keyset_load(&fresh[i], c->key_paths[i], err, errlen);
+		int ret = keyset_load(&fresh[i], c->key_paths[i], err, errlen);
 		if (ret) {
 			keyset_clear(&fresh[0]);
 			return ret;
@@ -182,6 +182,11 @@ bool coord_allowed(struct coordinator *c, struct conn *cn,
 
 	if (cn->role == role)
 		return true;
+	if (!ks) {	/* no op needs CLIENT here */
+		coord_reply_err(cn, h->opcode, h->request_id, EOPNOTSUPP,
+				"the coordinator serves no %s op", role_name[role]);
+		return false;
+	}
 	if (!ks->n && c->insecure)
 		return true;
 	if (!ks->n)

@@ -1115,7 +1115,7 @@ static int changes_refused(struct coord_client *cl, int want, const char *needle
 		SKV_COORD_OP_TABLE_CREATE, SKV_COORD_OP_TABLE_DROP, SKV_COORD_OP_MIGRATE,
 		SKV_COORD_OP_MIG_CANCEL, SKV_COORD_OP_NODE_REGISTER, SKV_COORD_OP_MIG_REPORT,
 	};
-	int i, st, fails = 0;
+	int i, fails = 0;
 
 	memset(&m, 0, sizeof(m));
 	m.id = 1;
@@ -1131,7 +1131,8 @@ static int changes_refused(struct coord_client *cl, int want, const char *needle
 	coord_node_encode(&b[4], &ni);
 	coord_mig_encode(&b[5], &m);
 	for (i = 0; i < 6; i++) {
-		st = call_on(cl, ops[i], &b[i]);
+		int st = call_on(cl, ops[i], &b[i]);
+
 		if (st != want || (needle && !strstr(cl->err, needle))) {
 			fprintf(stderr, "# op %u: status %d (%s), want %d\n", ops[i], st,
 				cl->err, want);
@@ -1305,7 +1306,7 @@ TEST(auth_key_rotation)
 	struct coordinator_opts o = { 0 };
 	struct coord_client held, cl;
 	struct skv_auth_key k1, k2;
-	struct server srv;
+	struct server srv = { 0 };
 
 	ASSERT_NE(NULL, mkdtemp(dir));
 	snprintf(state, sizeof(state), "%s/state", dir);
