@@ -3,10 +3,13 @@
  * steadykv generic netlink: the control plane of a node.
  *
  * The family, its split ops and strict per-op policies are generated from
- * Documentation/netlink/specs/steadykv.yaml into nl-gen.c.  Every change
- * op is GENL_ADMIN_PERM.  The family is netnsok: a request acts on the
- * node of the requesting socket's namespace, which that socket keeps alive
- * for the whole request.  Ops run in parallel (parallel_ops); each node
+ * Documentation/netlink/specs/steadykv.yaml into nl-gen.c.  The family is
+ * netnsok: a request acts on the node of the requesting socket's
+ * namespace, which that socket keeps alive for the whole request.  Every
+ * change op is GENL_UNS_ADMIN_PERM: the socket's opener and the caller
+ * both need CAP_NET_ADMIN in the user namespace that owns that network
+ * namespace, so a container's root administers its own node and no other
+ * (a socket opened elsewhere or passed in does not carry the right).  Ops run in parallel (parallel_ops); each node
  * serialises its changes with node->lock, and every successful change is
  * multicast on the "events" group, with the change's own command and the
  * object's attributes, while the lock is still held so events come in the

@@ -84,6 +84,13 @@ ip netns exec n1 iperf3 -c 10.77.0.2 -t 5 -J >"$OUT/iperf3.json"
 jq -r '"iperf3: \(.end.sum_received.bits_per_second / 8e6 | floor) MB/s"' "$OUT/iperf3.json"
 
 log "steadykv: coordinator, two node daemons, table 1 on node 1"
+# The cluster key (node daemons) and the admin key (steadykvctl), mode
+# 0600; steadykvd and steadykvctl take them from these variables.
+keys=$(mktemp -d /tmp/demo-keys.XXXXXX)
+for k in cluster admin; do
+	(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$keys/$k.key")
+done
+export STEADYKV_CLUSTER_KEY=$keys/cluster.key STEADYKV_ADMIN_KEY=$keys/admin.key
 bg steadykvd --coordinator --listen "$COORD" --state /tmp/demo-coord.state -q
 wait_for 10 steadykvctl cluster -c "$COORD" map
 # The cluster key the nodes authenticate each other with (root-only file).

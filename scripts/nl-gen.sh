@@ -12,6 +12,12 @@ spec=Documentation/netlink/specs/steadykv.yaml
 mkdir -p "$src/Documentation/netlink/specs"
 touch "$src/MAINTAINERS"
 cp "$top/$spec" "$src/$spec"
+# The spec's change ops are uns-admin-perm (a namespace's own admin runs its
+# node).  6.12's genetlink.yaml schema lists only admin-perm, although
+# genetlink-legacy.yaml and the generator take uns-admin-perm (it becomes
+# GENL_UNS_ADMIN_PERM): allow it in this copy of the schema.
+sed -i 's/enum: \[ admin-perm \]/enum: [ admin-perm, uns-admin-perm ]/' \
+	"$src/Documentation/netlink/genetlink.yaml"
 
 gen() {
 	(cd "$src" && python3 tools/net/ynl/ynl-gen-c.py --spec "$spec" "$@")

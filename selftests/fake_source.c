@@ -20,7 +20,7 @@
  *               table the target owns
  *
  * Like a real node it is a responder of the peer handshake (steadykv/
- * auth.h) with the cluster key st_cluster_key() loads ($SKV_CLUSTER_KEY),
+ * auth.h) with the cluster key st_cluster_key() loads ($STEADYKV_CLUSTER_KEY),
  * and refuses the migration ops with AUTH_REQUIRED until the target has
  * proven it: a target that reaches the faulty batches has authenticated.
  *

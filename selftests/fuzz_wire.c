@@ -15,7 +15,7 @@
  * magic, version or reserved field, or a frame cut short by a half-close.
  *
  * Most connections first authenticate as a peer with the cluster key
- * ($SKV_CLUSTER_KEY, see st_cluster_key()), so the migration ops reach
+ * ($STEADYKV_CLUSTER_KEY, see st_cluster_key()), so the migration ops reach
  * the source's handlers; one in UNAUTH_EVERY does not, and its first
  * migration op must get AUTH_REQUIRED and close the connection.  Now and
  * then an AUTH_HELLO or AUTH_PROOF with a random body: on an authenticated

@@ -42,11 +42,18 @@ SKV_TIME_SCALE=${STEADYKV_VM_TIMEOUT_SCALE:-1}
 SKV_BG_PIDS=()
 SKV_TMP=$(mktemp -d /tmp/skv-selftest.XXXXXX)
 
-# The cluster key every node of a test gets (mode 0600, as a key file must
-# be); C programs that speak node-to-node ops load it (st_cluster_key()).
-SKV_CLUSTER_KEY=$SKV_TMP/cluster.key
-(umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$SKV_CLUSTER_KEY")
-export SKV_CLUSTER_KEY
+# skv_key FILE: a fresh random key file, mode 0600 (auth_key.h's format).
+skv_key() {
+	(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$1")
+}
+# The cluster's keys: steadykvd (coordinator and node daemons) and
+# steadykvctl take them from these variables when no option names a file;
+# C programs that speak node-to-node ops load the cluster key too
+# (st_cluster_key()).
+skv_key "$SKV_TMP/cluster.key"
+skv_key "$SKV_TMP/admin.key"
+export STEADYKV_CLUSTER_KEY=$SKV_TMP/cluster.key
+export STEADYKV_ADMIN_KEY=$SKV_TMP/admin.key
 
 skv_cleanup() {
 	local pid
@@ -340,7 +347,7 @@ tool() {
 # skv_node_key NS: give NS's node the cluster key (node-to-node ops and
 # migrations need one).
 skv_node_key() {
-	skv_ctl "$1" node key set --current "$SKV_CLUSTER_KEY" ||
+	skv_ctl "$1" node key set --current "$STEADYKV_CLUSTER_KEY" ||
 		{ skv_fail "$1: node key set"; return 1; }
 }
 

@@ -60,7 +60,7 @@ setup() {
 		{ skv_fail "coordinator does not answer"; return 1; }
 	for n in A B C; do
 		skv_bg ip netns exec "${!n}" steadykvd --node "${ID[$n]}" \
-			--data "${IP[$n]}:$PORT" --coord "$COORD" --cluster-key "$SKV_CLUSTER_KEY"
+			--data "${IP[$n]}:$PORT" --coord "$COORD" --cluster-key "$STEADYKV_CLUSTER_KEY"
 	done
 	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD map |
 		jq -e '.nodes | length == 3'" >/dev/null ||
@@ -345,6 +345,28 @@ t_history_high_contention() {
 	history_ok "$out"
 }
 
+# Authentication (lib.sh made the keys): without the admin key, with a
+# wrong one or with the cluster key, every change is refused and the map
+# stays; a node daemon with a wrong cluster key is refused and not listed.
+t_keys_required() {
+	local v0 bad=$SKV_TMP/wrong.key log=$SKV_TMP/badnode.log
+	skv_key "$bad"
+	v0=$(ctlj map | jq -r .version)
+	expect_refused "no admin key" env -u STEADYKV_ADMIN_KEY \
+		ip netns exec "$SW" steadykvctl cluster -c "$COORD" create-table 9 --nodes 1 || return 1
+	[[ $EXPECT_OUT == *"authentication required"* ]] || { skv_fail "no key: wrong reason"; return 1; }
+	expect_refused "wrong admin key" ctl -k "$bad" create-table 9 --nodes 1 || return 1
+	expect_refused "cluster key as admin" ctl -k "$STEADYKV_CLUSTER_KEY" migrate 1 "0-$HALF" --to 3 ||
+		return 1
+	skv_bg ip netns exec "$SW" steadykvd --node 9 --data "$NET.254:$PORT" --coord "$COORD" \
+		--cluster-key "$bad" 2>"$log"
+	slowwait "$SKV_WAIT" grep -q "refused our cluster key" "$log" ||
+		{ skv_fail "a wrong cluster key was not refused: $(cat "$log")"; return 1; }
+	kill "$SKV_LAST_PID"
+	ctlj map | jq -e '.nodes | length == 3' >/dev/null || { skv_fail "node 9 got in"; return 1; }
+	[[ $(ctlj map | jq -r .version) == "$v0" ]] || { skv_fail "the map changed"; return 1; }
+}
+
 ktap_print_header
 setup || { skv_dmesg_clean; ktap_test_fail "setup"; skv_finish; }
 skv_test "create a table on one node" t_create
@@ -356,6 +378,7 @@ skv_test "split a tablet and move one half" t_split_half
 skv_test "source cleaning during migration" t_source_cleaning
 skv_test "cancel mid-way rolls back" t_cancel_rolls_back
 skv_test "bad requests are refused and change nothing" t_bad_requests
+skv_test "changes need the admin key, nodes the cluster key" t_keys_required
 skv_test "unreachable source: fails cleanly, source keeps serving" t_unreachable_source
 skv_test "16 clients on 16 keys while a half moves: linearizable" t_history_high_contention
 skv_test "kernel log clean" skv_dmesg_clean

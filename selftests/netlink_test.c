@@ -4,7 +4,9 @@
  * malformed attributes, unknown attributes, bad ranges, overlaps and
  * duplicates must each fail with an errno AND an extack message, and leave
  * the node unchanged.  Also: dumps, listen stop/start, an unprivileged
- * caller (EPERM on every change, reads allowed) and the "events" group.
+ * caller (EPERM on every change, reads allowed), namespaces as tenants (a
+ * user namespace's root runs its own node and cannot change another) and
+ * the "events" group.
  * Messages are built by hand (libnl) so any byte can be wrong.
  */
 #define _GNU_SOURCE
@@ -12,8 +14,11 @@
 #include <linux/genetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "st_harness.h"
 
@@ -702,6 +707,180 @@ TEST_F(node, events_group)
 	ASSERT_EQ(0, read_event(&ev, &q, &e)) TH_LOG("no event for listen-stop");
 	EXPECT_EQ(STEADYKV_CMD_LISTEN_STOP, e.cmd);
 	sknl_close(&ev);
+}
+
+/* ---- namespaces as tenants ---- */
+
+static int write_proc(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(text, f) < 0)
+		ret = -EIO;
+	if (fclose(f))
+		ret = -errno;
+	return ret;
+}
+
+/*
+ * Become what `unshare --user --map-root-user --net` makes: root of a new
+ * user namespace (mapped to our uid and gid) in a new network namespace
+ * that this user namespace owns, with lo up.
+ */
+static int enter_tenant(void)
+{
+	unsigned int uid = geteuid(), gid = getegid();
+	char map[64];
+	int err;
+
+	/* Dropping root cleared it, and /proc/self/uid_map went to root. */
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+		return -errno;
+	if (unshare(CLONE_NEWUSER))
+		return -errno;
+	snprintf(map, sizeof(map), "0 %u 1", uid);
+	err = write_proc("/proc/self/uid_map", map);
+	if (!err)
+		err = write_proc("/proc/self/setgroups", "deny");
+	snprintf(map, sizeof(map), "0 %u 1", gid);
+	if (!err)
+		err = write_proc("/proc/self/gid_map", map);
+	return err ? err : st_new_netns();
+}
+
+/* Each change command through @nl must be EPERM: failures counted. */
+static int changes_refused(struct sknl *nl, const char *who)
+{
+	struct sknl_err res;
+	unsigned int i;
+	int err, fails = 0;
+
+	for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		err = valid_change(nl, changes[i].cmd, &res);
+		if (err != -EPERM) {
+			printf("# %s %s: got %d (%s), want EPERM\n", who, changes[i].name,
+			       err, strerror(-err));
+			fails++;
+		}
+	}
+	err = sknl_migrate_cancel(nl, 1, &res);
+	if (err != -EPERM) {
+		printf("# %s migrate-cancel: got %d, want EPERM\n", who, err);
+		fails++;
+	}
+	return fails;
+}
+
+/* A tenant sets up its own node: listen, table, tablet, served. */
+static int tenant_runs_own_node(struct sknl *own)
+{
+	struct sknl_err res;
+	int err, fails = 0;
+
+	err = sknl_node_set_mem_limit(own, 64ull << 20, &res);
+	if (err) {
+		printf("# tenant node-set: %s (%s)\n", strerror(-err), res.msg);
+		fails++;
+	}
+	if (st_node_start(own, ST_PORT)) {
+		printf("# tenant node start: %s\n", st_last_error);
+		return fails + 1;
+	}
+	if (st_node_serves(ST_ADDR, ST_PORT, ST_TABLE)) {
+		printf("# tenant's node does not serve: %s\n", st_last_error);
+		fails++;
+	}
+	err = sknl_table_add(own, 77, &res);
+	if (!err)
+		err = sknl_table_del(own, 77, &res);
+	if (err) {
+		printf("# tenant table add/del: %s (%s)\n", strerror(-err), res.msg);
+		fails++;
+	}
+	return fails;
+}
+
+/*
+ * In a child, as uid 65534 without capabilities: @rootsock is a socket
+ * the test (root) opened on this node before the fork.  The number of
+ * failed checks (100: setup).
+ */
+static int tenant_checks(struct sknl *rootsock)
+{
+	struct sknl outer, own;
+	int err, fails = 0;
+
+	err = st_drop_privileges();
+	if (!err)
+		err = st_nl_open(&outer);	/* this node's namespace, as nobody */
+	if (err) {
+		printf("# setup: %s\n", strerror(-err));
+		return 100;
+	}
+	err = enter_tenant();
+	if (err) {
+		printf("# unshare --user --map-root-user --net: %s\n", strerror(-err));
+		return 100;
+	}
+	err = st_nl_open(&own);
+	if (err) {
+		printf("# tenant netlink socket: %s\n", strerror(-err));
+		return 100;
+	}
+	fails += tenant_runs_own_node(&own);
+	/* The other node, reachable only through sockets opened outside. */
+	fails += changes_refused(&outer, "tenant via a socket opened as nobody");
+	fails += changes_refused(rootsock, "tenant via root's socket");
+	/*
+	 * A tenant nested in this one, holding this tenant's socket (as a
+	 * sibling handed the fd would): its root is not this one's admin.
+	 */
+	err = enter_tenant();
+	if (err) {
+		printf("# nested tenant: %s\n", strerror(-err));
+		return fails + 1;
+	}
+	fails += changes_refused(&own, "another tenant via the first tenant's socket");
+	sknl_close(&own);
+	sknl_close(&outer);
+	return fails;
+}
+
+TEST_F(node, userns_root_administers_only_its_own_node)
+{
+	struct sknl_tablet t[ST_MAX_DUMP];
+	struct sknl_node a, b;
+	uint64_t ids[ST_MAX_DUMP];
+	int status, n;
+	pid_t pid;
+
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &a, NULL));
+	fflush(stdout);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(tenant_checks(&self->nl));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("%d tenant checks failed",
+						 WEXITSTATUS(status));
+	/* This node is as it was. */
+	ASSERT_EQ(0, sknl_node_get(&self->nl, &b, NULL));
+	EXPECT_EQ(a.val[STEADYKV_A_NODE_MEM_LIMIT], b.val[STEADYKV_A_NODE_MEM_LIMIT]);
+	EXPECT_EQ(1, b.val[STEADYKV_A_NODE_LISTENING]);
+	EXPECT_EQ(ST_PORT, b.val[STEADYKV_A_NODE_LISTEN_PORT]);
+	n = st_nl_tables(&self->nl, ids, ST_MAX_DUMP);
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(ST_TABLE, ids[0]);
+	n = st_nl_tablets(&self->nl, t, ST_MAX_DUMP);
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(0u, t[0].start_hash);
+	EXPECT_EQ(UINT64_MAX, t[0].end_hash);
+	EXPECT_EQ(STEADYKV_TABLET_STATE_NORMAL, t[0].state);
+	ASSERT_SERVES(ST_PORT);
 }
 
 /* Events stay in their namespace: a listener elsewhere sees nothing. */

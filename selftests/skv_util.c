@@ -757,7 +757,7 @@ int st_new_netns(void)
 const struct skv_auth_key *st_cluster_key(void)
 {
 	static struct skv_auth_key key;
-	const char *path = getenv("SKV_CLUSTER_KEY");
+	const char *path = getenv("STEADYKV_CLUSTER_KEY");
 	uint8_t secret[SKV_AUTH_KEY_MIN_LEN];
 	char why[512];
 

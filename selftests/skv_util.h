@@ -153,7 +153,7 @@ int st_nl_wait_connections(struct sknl *nl, uint64_t want, int timeout_ms);
 /* ---- authentication (steadykv/auth.h, through common/auth_key.h) ------- */
 
 /*
- * The selftests' cluster key: loaded from the file $SKV_CLUSTER_KEY names
+ * The selftests' cluster key: loaded from the file $STEADYKV_CLUSTER_KEY names
  * (lib.sh makes it, mode 0600), else random, made once per process.
  * NULL (reason in st_last_error) if the file cannot be loaded.
  */

@@ -84,6 +84,17 @@ enum skv_coord_op {
 	 * counters, msg; the tuning as the module reports it).  Reply: empty.
 	 */
 	SKV_COORD_OP_MIG_REPORT = 8,
+	/*
+	 * Authentication (steadykv/auth.h), first on a connection: body
+	 * struct skv_auth_hello; reply struct skv_auth_challenge.  Then
+	 * AUTH_PROOF: body struct skv_auth_proof; reply empty, and from then
+	 * on the connection acts with the HELLO's role: PEER (node daemons,
+	 * the cluster key) or ADMIN (steadykvctl, the admin key).  A wrong
+	 * proof, an unknown key id or a step out of order is answered
+	 * SKV_COORD_ERR_AUTH_FAILED and the connection is closed.
+	 */
+	SKV_COORD_OP_AUTH_HELLO = 9,
+	SKV_COORD_OP_AUTH_PROOF = 10,
 
 	/* Coordinator to node daemon (replies: status and message). */
 	SKV_COORD_OP_NODE_TABLET_ADD = 16,	/* body skv_coord_tablet; adds the table if needed */
@@ -126,6 +137,22 @@ enum skv_coord_op {
  *   they are 0 until the next report.
  */
 #define SKV_COORD_ERR_NEEDS_RECOVERY	EUCLEAN	/* MIG_REPORT error; needs <errno.h> */
+
+/*
+ * Who may do what.  GET_MAP and MIG_STATUS (reads) are open to anyone,
+ * so routing clients need no key (client keys are not served here: anyone
+ * who reaches the port can read the map and the migrations).
+ * NODE_REGISTER and MIG_REPORT need a PEER connection (and replies to
+ * NODE_* commands come only from registered ones); TABLE_CREATE,
+ * TABLE_DROP, MIGRATE and MIG_CANCEL need an ADMIN connection.  Otherwise
+ * the reply is SKV_COORD_ERR_AUTH_REQUIRED (not authenticated: the
+ * connection stays open) or SKV_COORD_ERR_WRONG_ROLE, and nothing changes.
+ * A coordinator with no key for a role refuses that role's ops unless it
+ * runs --insecure.
+ */
+#define SKV_COORD_ERR_AUTH_REQUIRED	EACCES
+#define SKV_COORD_ERR_WRONG_ROLE	EPERM
+#define SKV_COORD_ERR_AUTH_FAILED	EKEYREJECTED
 
 struct skv_coord_table {
 	__le64 table_id;

@@ -20,6 +20,9 @@ _Static_assert(sizeof(struct skv_coord_node) == 136, "node size");
 _Static_assert(sizeof(struct skv_coord_tablet) == 40, "tablet size");
 _Static_assert(sizeof(struct skv_coord_map) == 16, "map size");
 _Static_assert(sizeof(struct skv_coord_migration) == 560, "migration size");
+_Static_assert(sizeof(struct skv_auth_hello) == 40, "hello size");
+_Static_assert(sizeof(struct skv_auth_challenge) == 64, "challenge size");
+_Static_assert(sizeof(struct skv_auth_proof) == 32, "proof size");
 
 /* ---- buffers ---- */
 
@@ -630,5 +633,53 @@ int coord_mig_list_decode(const void *body, size_t len,
 	}
 	*v = out;
 	*count = n;
+	return 0;
+}
+
+/* ---- authentication ---- */
+
+int coord_auth_hello_encode(struct coord_buf *b, const struct skv_auth_hello *h)
+{
+	return coord_buf_append(b, h, sizeof(*h));
+}
+
+int coord_auth_hello_decode(const void *body, size_t len, struct skv_auth_hello *h)
+{
+	static const uint8_t zero[sizeof(h->reserved)];
+
+	if (len != sizeof(*h))
+		return -EBADMSG;
+	memcpy(h, body, sizeof(*h));
+	if (h->role < SKV_AUTH_ROLE_PEER || h->role > SKV_AUTH_ROLE_CLIENT ||
+	    memcmp(h->reserved, zero, sizeof(zero)))
+		return -EBADMSG;
+	return 0;
+}
+
+int coord_auth_challenge_encode(struct coord_buf *b,
+				const struct skv_auth_challenge *ch)
+{
+	return coord_buf_append(b, ch, sizeof(*ch));
+}
+
+int coord_auth_challenge_decode(const void *body, size_t len,
+				struct skv_auth_challenge *ch)
+{
+	if (len != sizeof(*ch))
+		return -EBADMSG;
+	memcpy(ch, body, sizeof(*ch));
+	return 0;
+}
+
+int coord_auth_proof_encode(struct coord_buf *b, const struct skv_auth_proof *p)
+{
+	return coord_buf_append(b, p, sizeof(*p));
+}
+
+int coord_auth_proof_decode(const void *body, size_t len, struct skv_auth_proof *p)
+{
+	if (len != sizeof(*p))
+		return -EBADMSG;
+	memcpy(p, body, sizeof(*p));
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <steadykv/auth.h>
 #include <steadykv/coord.h>
 
 #include "mig_record.h"
@@ -161,6 +162,20 @@ int coord_mig_list_encode(struct coord_buf *b, const struct skv_migration *v,
 /* *v is malloc'd (NULL when count is 0). */
 int coord_mig_list_decode(const void *body, size_t len,
 			  struct skv_migration **v, uint32_t *count);
+
+/*
+ * Authentication bodies (AUTH_HELLO, its reply, AUTH_PROOF), in their
+ * wire form (steadykv/auth.h), exactly their size.  A HELLO's role must
+ * be one of enum skv_auth_role and its reserved bytes zero.
+ */
+int coord_auth_hello_encode(struct coord_buf *b, const struct skv_auth_hello *h);
+int coord_auth_hello_decode(const void *body, size_t len, struct skv_auth_hello *h);
+int coord_auth_challenge_encode(struct coord_buf *b,
+				const struct skv_auth_challenge *ch);
+int coord_auth_challenge_decode(const void *body, size_t len,
+				struct skv_auth_challenge *ch);
+int coord_auth_proof_encode(struct coord_buf *b, const struct skv_auth_proof *p);
+int coord_auth_proof_decode(const void *body, size_t len, struct skv_auth_proof *p);
 
 /* Copy @s into a fixed field; -EINVAL if it does not fit with its NUL. */
 int coord_strlcpy(char *dst, size_t size, const char *s);

@@ -11,6 +11,7 @@
  *                        TABLE_DROP
  *   coord_migrations.c   handlers: MIGRATE, MIG_STATUS, MIG_CANCEL,
  *                        MIG_REPORT; the migration records and lineage
+ *   coord_auth.c         keys, AUTH_HELLO, AUTH_PROOF, who may do what
  */
 #ifndef SKV_COORD_INTERNAL_H
 #define SKV_COORD_INTERNAL_H
@@ -23,6 +24,7 @@
 
 #include "coord_proto.h"
 #include "coordinator.h"
+#include "../common/auth_key.h"
 #include "state_store.h"
 #include "tablet_map.h"
 
@@ -54,6 +56,19 @@ struct conn {
 	bool busy;		/* one of its requests waits for nodes */
 	uint32_t node_id;	/* registered node daemon, 0 otherwise */
 	struct coord_buf in, out;
+	bool closing;		/* close once out is sent; read nothing more */
+	uint8_t role;		/* authenticated enum skv_auth_role, 0: none */
+	/* Between AUTH_HELLO and AUTH_PROOF: */
+	bool auth_pending;
+	struct skv_auth_hello auth_hello;
+	struct skv_auth_challenge auth_challenge;
+	struct skv_auth_key auth_key;	/* the key the HELLO named */
+};
+
+/* A role's keys: the current one first, the previous one (rotation). */
+struct coord_keyset {
+	struct skv_auth_key k[2];
+	int n;
 };
 
 enum op_kind { OP_CREATE, OP_DROP, OP_MIGRATE, OP_CANCEL };
@@ -98,6 +113,10 @@ struct coordinator {
 	uint64_t next_cmd_id;
 	int node_timeout_ms;
 	int verbose, quiet;
+	/* [0] PEER (cluster keys), [1] ADMIN: the files, and their keys. */
+	char *key_paths[2][2];
+	struct coord_keyset keys[2];
+	bool insecure;
 };
 
 /* coordinator.c: helpers, replies, durable state */
@@ -115,6 +134,21 @@ void coord_reply_err(struct conn *cn, uint8_t opcode, uint64_t id, int err,
 	__attribute__((format(printf, 5, 6)));
 void coord_reload(struct coordinator *c);
 int coord_persist(struct coordinator *c, char *msg, size_t n);
+
+/* coord_auth.c */
+/* (Re)load every key file; on failure the keys stay as they were. */
+int coord_keys_load(struct coordinator *c, char *err, size_t errlen);
+void coord_keys_clear(struct coordinator *c);
+void coord_do_auth_hello(struct coordinator *c, struct conn *cn,
+			 const struct coord_hdr *h, const uint8_t *body);
+void coord_do_auth_proof(struct coordinator *c, struct conn *cn,
+			 const struct coord_hdr *h, const uint8_t *body);
+/*
+ * Whether @cn may run an op that needs @role (enum skv_auth_role); if
+ * not, the refusal is answered.
+ */
+bool coord_allowed(struct coordinator *c, struct conn *cn,
+		   const struct coord_hdr *h, int role);
 
 /* coord_ops.c */
 void coord_op_fail(struct op *op, int err, const char *fmt, ...)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "coord_proto.h"
+#include "../common/auth_key.h"
 #include "../common/parse.h"
 
 /* ---- blocking I/O ---- */
@@ -274,5 +275,51 @@ int coord_client_call(struct coord_client *c, uint8_t opcode,
 	snprintf(c->err, sizeof(c->err), "coordinator: %s",
 		 ret == -EBADMSG ? "malformed reply" : strerror(-ret));
 	coord_client_close(c);
+	return ret;
+}
+
+int coord_client_auth(struct coord_client *c, const struct skv_auth_key *k,
+		      int role)
+{
+	struct skv_auth_challenge ch;
+	struct skv_auth_hello hello;
+	struct skv_auth_proof proof;
+	struct coord_reply r;
+	struct coord_buf b;
+	int ret;
+
+	if (skv_auth_hello_init(&hello, k, (enum skv_auth_role)role)) {
+		snprintf(c->err, sizeof(c->err), "no randomness for a nonce");
+		return -EIO;
+	}
+	coord_buf_init(&b);
+	ret = coord_auth_hello_encode(&b, &hello);
+	if (!ret)
+		ret = coord_client_call(c, SKV_COORD_OP_AUTH_HELLO, b.p, b.len, &r);
+	coord_buf_free(&b);
+	if (ret)
+		return ret;
+	if (r.status) {
+		ret = -r.status;
+		coord_reply_free(&r);
+		return ret;
+	}
+	ret = coord_auth_challenge_decode(r.body, r.len, &ch);
+	coord_reply_free(&r);
+	if (ret || !skv_auth_initiator_prove(k, &hello, &ch, &proof)) {
+		snprintf(c->err, sizeof(c->err), "the coordinator did not prove "
+			 "the key: a different key, or not the coordinator");
+		coord_client_close(c);
+		return -EKEYREJECTED;
+	}
+	coord_buf_init(&b);
+	ret = coord_auth_proof_encode(&b, &proof);
+	if (!ret)
+		ret = coord_client_call(c, SKV_COORD_OP_AUTH_PROOF, b.p, b.len, &r);
+	coord_buf_free(&b);
+	if (ret)
+		return ret;
+	ret = -r.status;
+	coord_reply_free(&r);
 	return ret;
 }

@@ -65,4 +65,20 @@ int coord_client_call(struct coord_client *c, uint8_t opcode,
 		      const void *body, size_t len, struct coord_reply *r);
 void coord_reply_free(struct coord_reply *r);
 
+/*
+ * Authenticate the connection as @role with key @k (AUTH_HELLO, check the
+ * coordinator's MAC, AUTH_PROOF).  0, or -errno with c->err set:
+ * -EKEYREJECTED when the coordinator did not prove the key (the
+ * connection is closed before any proof is sent) or refused ours, or the
+ * coordinator's status.
+ */
+struct skv_auth_key;
+int coord_client_auth(struct coord_client *c, const struct skv_auth_key *k,
+		      int role);
+/*
+ * Where steadykvctl and the tests take the admin key from when no
+ * --admin-key is given.
+ */
+#define COORD_DEFAULT_ADMIN_KEY	"/etc/steadykv/admin.key"
+
 #endif /* SKV_COORD_PROTO_H */

@@ -165,6 +165,26 @@ static void handle_request(struct coordinator *c, struct conn *cn,
 		coord_logmsg(c, false, "request op %u id %llu len %u", h->opcode,
 			     (unsigned long long)h->request_id, h->body_len);
 	switch (h->opcode) {
+	case SKV_COORD_OP_NODE_REGISTER:
+	case SKV_COORD_OP_MIG_REPORT:
+		if (!coord_allowed(c, cn, h, SKV_AUTH_ROLE_PEER))
+			return;
+		break;
+	case SKV_COORD_OP_TABLE_CREATE:
+	case SKV_COORD_OP_TABLE_DROP:
+	case SKV_COORD_OP_MIGRATE:
+	case SKV_COORD_OP_MIG_CANCEL:
+		if (!coord_allowed(c, cn, h, SKV_AUTH_ROLE_ADMIN))
+			return;
+		break;
+	}
+	switch (h->opcode) {
+	case SKV_COORD_OP_AUTH_HELLO:
+		coord_do_auth_hello(c, cn, h, body);
+		break;
+	case SKV_COORD_OP_AUTH_PROOF:
+		coord_do_auth_proof(c, cn, h, body);
+		break;
 	case SKV_COORD_OP_GET_MAP:
 		if (h->body_len)
 			coord_reply_err(cn, h->opcode, h->request_id, EINVAL,
@@ -208,7 +228,7 @@ static bool process_input(struct coordinator *c, struct conn *cn)
 	size_t off = 0;
 	bool did = false;
 
-	while (!cn->dead) {
+	while (!cn->dead && !cn->closing) {
 		struct coord_hdr h;
 		size_t flen;
 		int r = coord_frame_peek(cn->in.p + off, cn->in.len - off, &h,
@@ -313,6 +333,7 @@ static void conn_free(struct coordinator *c, struct conn *cn)
 		if (op->client == cn)
 			op->client = NULL;
 	close(cn->fd);
+	skv_auth_key_clear(&cn->auth_key);
 	coord_buf_free(&cn->in);
 	coord_buf_free(&cn->out);
 	free(cn);
@@ -368,7 +389,8 @@ int coordinator_poll(struct coordinator *c, int timeout_ms)
 
 		pfd[i + 1].fd = cn->fd;
 		/* A busy client's pipelined requests wait, up to a bound. */
-		if (!cn->busy || cn->in.len < COORD_HDR_LEN + SKV_COORD_MAX_BODY)
+		if (!cn->closing &&
+		    (!cn->busy || cn->in.len < COORD_HDR_LEN + SKV_COORD_MAX_BODY))
 			pfd[i + 1].events |= POLLIN;
 		if (cn->out.len)
 			pfd[i + 1].events |= POLLOUT;
@@ -393,9 +415,14 @@ int coordinator_poll(struct coordinator *c, int timeout_ms)
 	free(pfd);
 	coord_fail_cmds(c, NULL, coord_mono_ms());
 	/* Replies made above go out now when the socket takes them. */
-	for (i = 0; i < c->nr_conns; i++)
-		if (!c->conns[i]->dead && c->conns[i]->out.len)
-			conn_write(c->conns[i]);
+	for (i = 0; i < c->nr_conns; i++) {
+		struct conn *cn = c->conns[i];
+
+		if (!cn->dead && cn->out.len)
+			conn_write(cn);
+		if (cn->closing && !cn->out.len)
+			conn_kill(cn);
+	}
 	sweep(c);
 	return 0;
 }
@@ -463,6 +490,47 @@ static int listen_on(const char *addr, int *fd_out, uint16_t *port_out,
 	return 0;
 }
 
+/* Keep the key file names (for SIGHUP) and load the keys. */
+static int key_paths_set(struct coordinator *c, const struct coordinator_opts *o,
+			 char *err, size_t errlen)
+{
+	const char *const paths[2][2] = {
+		{ o->cluster_key, o->previous_cluster_key },
+		{ o->admin_key, o->previous_admin_key },
+	};
+	int i, j;
+
+	for (i = 0; i < 2; i++) {
+		if (!paths[i][0] && paths[i][1]) {
+			snprintf(err, errlen, "a previous %s key needs a current one",
+				 i ? "admin" : "cluster");
+			return -EINVAL;
+		}
+		for (j = 0; j < 2; j++) {
+			if (!paths[i][j])
+				continue;
+			c->key_paths[i][j] = strdup(paths[i][j]);
+			if (!c->key_paths[i][j]) {
+				snprintf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+		}
+	}
+	return coord_keys_load(c, err, errlen);
+}
+
+int coordinator_reload_keys(struct coordinator *c, char *err, size_t errlen)
+{
+	int ret = coord_keys_load(c, err, errlen);
+
+	if (ret)
+		coord_logmsg(c, true, "keys not reloaded (the old ones stay): %s", err);
+	else
+		coord_logmsg(c, false, "keys reloaded: %d cluster, %d admin",
+			     c->keys[0].n, c->keys[1].n);
+	return ret;
+}
+
 int coordinator_open(const struct coordinator_opts *o, struct coordinator **out,
 		     char *err, size_t errlen)
 {
@@ -482,7 +550,11 @@ int coordinator_open(const struct coordinator_opts *o, struct coordinator **out,
 			     DEFAULT_NODE_TIMEOUT;
 	c->verbose = o->verbose;
 	c->quiet = o->quiet;
+	c->insecure = o->insecure;
 	coord_state_init(&c->st);
+	ret = key_paths_set(c, o, err, errlen);
+	if (ret)
+		goto fail;
 	ret = coord_store_open_file(path, &c->store);
 	if (ret) {
 		snprintf(err, errlen, "state file %s: %s", path, strerror(-ret));
@@ -503,10 +575,12 @@ int coordinator_open(const struct coordinator_opts *o, struct coordinator **out,
 	if (ret)
 		goto fail;
 	coord_logmsg(c, false, "coordinator on port %u, state %s: map version %llu, "
-		     "%zu nodes, %zu tables, %zu migrations, %zu lineage records",
+		     "%zu nodes, %zu tables, %zu migrations, %zu lineage records; "
+		     "keys: %d cluster, %d admin%s",
 		     c->port, path, (unsigned long long)c->st.map.version,
 		     c->st.map.nr_nodes, c->st.map.nr_tables, c->st.nr_migs,
-		     c->st.nr_lineage);
+		     c->st.nr_lineage, c->keys[0].n, c->keys[1].n,
+		     c->insecure ? " (--insecure: a role without a key is open)" : "");
 	*out = c;
 	return 0;
 fail:
@@ -541,5 +615,8 @@ void coordinator_close(struct coordinator *c)
 		close(c->lfd);
 	coord_state_free(&c->st);
 	coord_store_close(c->store);
+	coord_keys_clear(c);
+	for (i = 0; i < 4; i++)
+		free(c->key_paths[i / 2][i % 2]);
 	free(c);
 }

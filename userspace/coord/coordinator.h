@@ -19,6 +19,15 @@ struct coordinator_opts {
 	int node_timeout_ms;	/* wait for a node daemon's reply; 0: 10000 */
 	int verbose;		/* log requests to stderr */
 	int quiet;		/* log nothing but errors */
+	/*
+	 * Key files (userspace/common/auth_key.h; NULL: none).  Node daemons
+	 * authenticate as PEER with the cluster key, steadykvctl as ADMIN
+	 * with the admin key; a previous key keeps working during a rotation.
+	 */
+	const char *cluster_key, *previous_cluster_key;
+	const char *admin_key, *previous_admin_key;
+	/* Serve a role's ops unauthenticated when it has no key (tests, labs). */
+	int insecure;
 };
 
 struct coordinator;
@@ -26,6 +35,11 @@ struct coordinator;
 /* Load the state and listen.  0 or -errno, with a reason in @err. */
 int coordinator_open(const struct coordinator_opts *o, struct coordinator **out,
 		     char *err, size_t errlen);
+/*
+ * Read the key files again (SIGHUP): 0, or -errno with a reason in @err
+ * and the keys as they were.  Connections keep the role they have.
+ */
+int coordinator_reload_keys(struct coordinator *c, char *err, size_t errlen);
 /* The port the listener is bound to (useful with port 0). */
 uint16_t coordinator_port(const struct coordinator *c);
 /* One round of the loop: wait up to @timeout_ms, serve what is ready. */

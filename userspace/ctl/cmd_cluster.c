@@ -4,6 +4,11 @@
  * the cluster through its coordinator (include/steadykv/coord.h), not the
  * module of this namespace.  The coordinator is -c/--coord HOST:PORT (any
  * place after "cluster"), else $STEADYKV_COORD, else 127.0.0.1:7100.
+ *
+ * The connection authenticates as ADMIN with the admin key from
+ * -k/--admin-key FILE, else $STEADYKV_ADMIN_KEY, else /etc/steadykv/admin.key
+ * when that file exists; without a key only map and status work (the
+ * coordinator refuses changes, unless it runs --insecure).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -14,6 +19,7 @@
 
 #include <uapi/linux/steadykv.h>
 
+#include "auth_key.h"
 #include "coord_proto.h"
 #include "ctl.h"
 #include "mig_names.h"
@@ -28,6 +34,7 @@ struct cl {
 	struct ctl *c;
 	const char *addr;
 	const char *cmd;
+	const char *admin_key;	/* NULL: none */
 	struct coord_client cc;
 };
 
@@ -48,9 +55,21 @@ static int cl_err(const struct cl *k, const char *fmt, ...)
 
 static int cl_connect(struct cl *k)
 {
+	struct skv_auth_key key;
+	char why[256];
+	int ret;
+
 	if (coord_client_connect(&k->cc, k->addr, 5000))
 		return cl_err(k, "%s", k->cc.err);
 	k->cc.timeout_ms = CALL_TIMEOUT_MS;
+	if (!k->admin_key)
+		return 0;
+	if (skv_auth_key_load(&key, k->admin_key, why, sizeof(why)))
+		return cl_err(k, "admin key: %s", why);
+	ret = coord_client_auth(&k->cc, &key, SKV_AUTH_ROLE_ADMIN);
+	skv_auth_key_clear(&key);
+	if (ret)
+		return cl_err(k, "authentication as ADMIN failed: %s", k->cc.err);
 	return 0;
 }
 
@@ -710,6 +729,11 @@ int cmd_cluster(struct ctl *c, int argc, char **argv)
 	int n = 0, i, rc;
 
 	k.addr = env && *env ? env : DEFAULT_COORD;
+	env = getenv("STEADYKV_ADMIN_KEY");
+	if (env && *env)
+		k.admin_key = env;
+	else if (!access(COORD_DEFAULT_ADMIN_KEY, F_OK))
+		k.admin_key = COORD_DEFAULT_ADMIN_KEY;
 	k.cc.fd = -1;
 	/* -c/--coord and -j/-p anywhere: pull them out of the words. */
 	args = calloc((size_t)argc + 1, sizeof(*args));
@@ -725,6 +749,14 @@ int cmd_cluster(struct ctl *c, int argc, char **argv)
 			k.addr = argv[++i];
 		} else if (!strncmp(argv[i], "--coord=", 8)) {
 			k.addr = argv[i] + 8;
+		} else if (!strcmp(argv[i], "-k") || !strcmp(argv[i], "--admin-key")) {
+			if (i + 1 >= argc) {
+				free(args);
+				return usage_error("cluster", "%s needs FILE", argv[i]);
+			}
+			k.admin_key = argv[++i];
+		} else if (!strncmp(argv[i], "--admin-key=", 12)) {
+			k.admin_key = argv[i] + 12;
 		} else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
 			c->json = true;
 		} else if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--pretty")) {

@@ -40,14 +40,14 @@ static const struct {
 	{ "migration", "migration cancel ID" },
 	{ "migration", "migration show [ID]" },
 	{ "monitor", "monitor [dump]" },
-	{ "cluster", "cluster [-c HOST:PORT] create-table TABLE [--nodes ID,ID,...]" },
-	{ "cluster", "cluster [-c HOST:PORT] drop-table TABLE" },
+	{ "cluster", "cluster [-c HOST:PORT] [-k KEYFILE] create-table TABLE [--nodes ID,ID,...]" },
+	{ "cluster", "cluster [-c HOST:PORT] [-k KEYFILE] drop-table TABLE" },
 	{ "cluster", "cluster [-c HOST:PORT] map" },
-	{ "cluster", "cluster [-c HOST:PORT] migrate TABLE START-END --to NODE [MIGOPTS]" },
-	{ "cluster", "cluster [-c HOST:PORT] split-migrate TABLE --at HASH --to NODE\n"
+	{ "cluster", "cluster [-c HOST:PORT] [-k KEYFILE] migrate TABLE START-END --to NODE [MIGOPTS]" },
+	{ "cluster", "cluster [-c HOST:PORT] [-k KEYFILE] split-migrate TABLE --at HASH --to NODE\n"
 	  "                               [--upper|--lower] [MIGOPTS]" },
 	{ "cluster", "cluster [-c HOST:PORT] status [ID]" },
-	{ "cluster", "cluster [-c HOST:PORT] cancel ID" },
+	{ "cluster", "cluster [-c HOST:PORT] [-k KEYFILE] cancel ID" },
 	{ "get", "get ADDR:PORT TABLE KEY" },
 	{ "put", "put ADDR:PORT TABLE KEY VALUE [--expect VERSION]" },
 	{ "del", "del ADDR:PORT TABLE KEY [--expect VERSION]" },
@@ -67,7 +67,10 @@ static const char usage_notes[] =
 	"       split-migrate moves the part of HASH's tablet from HASH on (--upper, the\n"
 	"       default) or before HASH (--lower).  --wait draws progress until the\n"
 	"       migration ends, exit 0 only if it is done.  status: every migration\n"
-	"       the coordinator keeps (the newest 64) or one.\n"
+	"       the coordinator keeps (the newest 64) or one.  Changes authenticate as\n"
+	"       ADMIN with the admin key -k KEYFILE, else $STEADYKV_ADMIN_KEY, else\n"
+	"       /etc/steadykv/admin.key if it exists (hex, mode 0600; map and status\n"
+	"       need no key).\n"
 	"options: -j, --json    JSON output (one object or array per command;\n"
 	"                       JSON lines for monitor)\n"
 	"         -p, --pretty  indented JSON (implies -j)\n"

@@ -60,10 +60,13 @@ struct node_agent_opts {
 	const char *data_addr;		/* host:port the module listens on */
 	const char *coord_addr;		/* host:port of the coordinator */
 	/*
-	 * Key files (common/auth_key.h) for node-to-node authentication,
-	 * pushed to the module at start and on SIGHUP: the cluster key, and
-	 * during a rotation the previous one (NULL: none).  With no cluster
-	 * key the node refuses node-to-node ops, unless insecure_peers.
+	 * Key files (common/auth_key.h): the cluster key, which the agent
+	 * pushes to the module (node-to-node authentication) at start and on
+	 * SIGHUP and authenticates to the coordinator with as PEER (read
+	 * again at each connect); during a rotation the previous one, for the
+	 * module only (NULL: none).  No cluster key: the node refuses
+	 * node-to-node ops unless insecure_peers, and the agent logs in to
+	 * the coordinator without authenticating (a coordinator run --insecure).
 	 */
 	const char *cluster_key_path;
 	const char *previous_key_path;

@@ -161,6 +161,10 @@ void handle_request(struct agent *a, const struct coord_hdr *h, const uint8_t *b
 
 void handle_reply(struct agent *a, const struct coord_hdr *h, const uint8_t *body)
 {
+	if (a->cs == C_AUTH_HELLO || a->cs == C_AUTH_PROOF) {
+		conn_auth_reply(a, h, body);
+		return;
+	}
 	if (a->cs == C_REGISTERING && h->request_id == a->register_id) {
 		if (h->opcode != SKV_COORD_OP_NODE_REGISTER || h->status) {
 			agent_log("coordinator refused the registration: %s",

@@ -22,10 +22,11 @@
 void conn_close(struct agent *a, const char *why)
 {
 	if (a->fd >= 0) {
-		if (why && (a->cs == C_READY || a->cs == C_REGISTERING))
+		if (why && a->cs >= C_AUTH_HELLO)
 			agent_log("lost the coordinator: %s", why);
 		close(a->fd);
 	}
+	skv_auth_key_clear(&a->auth_key);
 	a->fd = -1;
 	a->cs = C_IDLE;
 	a->in.len = 0;
@@ -54,6 +55,77 @@ static void conn_register(struct agent *a)
 		return;
 	}
 	a->cs = C_REGISTERING;
+}
+
+/* The cluster key and AUTH_HELLO first, when the agent has a key. */
+static void conn_hello(struct agent *a)
+{
+	struct coord_buf body;
+	char why[256];
+	int rc;
+
+	if (!a->o->cluster_key_path) {
+		conn_register(a);
+		return;
+	}
+	if (skv_auth_key_load(&a->auth_key, a->o->cluster_key_path, why, sizeof(why))) {
+		agent_log("cluster key: %s (retrying)", why);
+		conn_close(a, NULL);
+		return;
+	}
+	coord_buf_init(&body);
+	rc = skv_auth_hello_init(&a->auth_hello, &a->auth_key, SKV_AUTH_ROLE_PEER) ?
+	     -EIO : coord_auth_hello_encode(&body, &a->auth_hello);
+	a->auth_id = a->next_id++;
+	if (!rc)
+		rc = coord_frame_append(&a->out, SKV_COORD_OP_AUTH_HELLO, 0, 0,
+					a->auth_id, body.p, body.len);
+	coord_buf_free(&body);
+	if (rc) {
+		agent_log("cannot build AUTH_HELLO: %s", strerror(-rc));
+		conn_close(a, NULL);
+		return;
+	}
+	a->cs = C_AUTH_HELLO;
+}
+
+void conn_auth_reply(struct agent *a, const struct coord_hdr *h, const uint8_t *body)
+{
+	struct skv_auth_challenge ch;
+	struct skv_auth_proof proof;
+	struct coord_buf b;
+	int rc;
+
+	if (h->request_id != a->auth_id || h->status) {
+		agent_log("the coordinator refused our cluster key: %s",
+			  coord_error_msg(h->status, body, h->body_len));
+		conn_close(a, NULL);
+		return;
+	}
+	if (a->cs == C_AUTH_PROOF) {
+		skv_auth_key_clear(&a->auth_key);
+		conn_register(a);
+		return;
+	}
+	if (coord_auth_challenge_decode(body, h->body_len, &ch) ||
+	    !skv_auth_initiator_prove(&a->auth_key, &a->auth_hello, &ch, &proof)) {
+		agent_log("the coordinator did not prove the cluster key: "
+			  "a different key, or not the coordinator");
+		conn_close(a, NULL);
+		return;
+	}
+	coord_buf_init(&b);
+	a->auth_id = a->next_id++;
+	rc = coord_auth_proof_encode(&b, &proof);
+	if (!rc)
+		rc = coord_frame_append(&a->out, SKV_COORD_OP_AUTH_PROOF, 0, 0,
+					a->auth_id, b.p, b.len);
+	coord_buf_free(&b);
+	if (rc) {
+		conn_close(a, "cannot build AUTH_PROOF");
+		return;
+	}
+	a->cs = C_AUTH_PROOF;
 }
 
 void conn_start(struct agent *a)
@@ -85,7 +157,7 @@ void conn_start(struct agent *a)
 	freeaddrinfo(res);
 	a->fd = fd;
 	if (rc == 0) {
-		conn_register(a);
+		conn_hello(a);
 	} else if (errno == EINPROGRESS) {
 		a->cs = C_CONNECTING;
 	} else {
@@ -110,7 +182,7 @@ void conn_connected(struct agent *a)
 		conn_close(a, NULL);
 		return;
 	}
-	conn_register(a);
+	conn_hello(a);
 }
 
 void conn_write(struct agent *a)

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth_key.h"
 #include "coord_proto.h"
 #include "node_agent.h"
 
@@ -28,7 +29,8 @@ struct mig_entry {
 	bool pending;		/* progress held back by the rate limit */
 };
 
-enum conn_state { C_IDLE, C_CONNECTING, C_REGISTERING, C_READY };
+enum conn_state { C_IDLE, C_CONNECTING, C_AUTH_HELLO, C_AUTH_PROOF,
+		  C_REGISTERING, C_READY };
 
 struct agent {
 	const struct node_agent_opts *o;
@@ -45,6 +47,10 @@ struct agent {
 	struct coord_buf in, out;
 	uint64_t next_id;
 	uint64_t register_id;
+	/* Authentication (C_AUTH_*): the request, the HELLO, the key. */
+	uint64_t auth_id;
+	struct skv_auth_hello auth_hello;
+	struct skv_auth_key auth_key;
 	uint64_t retry_at;
 	bool announced_down;	/* "coordinator unreachable" logged once per outage */
 
@@ -77,6 +83,9 @@ void conn_connected(struct agent *a);
 void conn_read(struct agent *a);
 void conn_write(struct agent *a);
 void conn_close(struct agent *a, const char *why);
+
+/* The reply to AUTH_HELLO or AUTH_PROOF (state C_AUTH_*). */
+void conn_auth_reply(struct agent *a, const struct coord_hdr *h, const uint8_t *body);
 
 /* node_agent_cmd.c: a request or a reply frame from the coordinator. */
 void handle_request(struct agent *a, const struct coord_hdr *h, const uint8_t *body);

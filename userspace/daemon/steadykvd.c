@@ -4,8 +4,11 @@
  *
  *   steadykvd --coordinator [--listen ADDR:PORT] [--state FILE]
  *             [--node-timeout MS] [-v|--verbose] [-q|--quiet]
+ *             [--cluster-key FILE [--previous-cluster-key FILE]]
+ *             [--admin-key FILE [--previous-admin-key FILE]] [--insecure]
  *       The coordinator (userspace/coord/coordinator.c): the cluster map,
  *       table creation, migrations and their lineage, durable in FILE.
+ *       SIGHUP reads the key files again.
  *
  *   steadykvd --node ID --data ADDR:PORT --coord HOST:PORT
  *             [--cluster-key FILE [--previous-cluster-key FILE]]
@@ -13,8 +16,12 @@
  *       The node agent (userspace/daemon/node_agent.c) beside the module
  *       of the current network namespace.  It gives the module the
  *       cluster key (and the previous one during a rotation) at start and
- *       on SIGHUP.  A rotation: give every node --cluster-key NEW
+ *       on SIGHUP, and authenticates to the coordinator as PEER with it.
+ *       A rotation: give every node --cluster-key NEW
  *       --previous-cluster-key OLD and SIGHUP them, then NEW alone.
+ *
+ * Key options not given default to the files $STEADYKV_CLUSTER_KEY and
+ * $STEADYKV_ADMIN_KEY name (the selftests' lib.sh sets them).
  *
  * Exit status: 0 after SIGINT/SIGTERM, 1 on a fatal error, 2 on usage.
  */
@@ -42,18 +49,42 @@ static const char usage_text[] =
 	"  --node ID          run the node agent for node ID (>= 1)\n"
 	"  --data ADDR:PORT   the data-plane address the node listens on\n"
 	"  --coord HOST:PORT  the coordinator (default 127.0.0.1:7100)\n"
-	"  --cluster-key FILE the key nodes authenticate each other with (hex, mode 0600;\n"
-	"                     re-read on SIGHUP); without it node-to-node ops are refused\n"
-	"  --previous-cluster-key FILE  the key being rotated out, still accepted\n"
-	"  --insecure-peers   take node-to-node ops without authentication (insecure:\n"
-	"                     anyone reaching the data port can read or erase tablets)\n";
+	"  --cluster-key FILE the cluster key (hex, mode 0600): nodes authenticate each\n"
+	"                     other and to the coordinator with it; re-read on SIGHUP;\n"
+	"                     without it a node refuses node-to-node ops\n"
+	"  --previous-cluster-key FILE, --previous-admin-key FILE\n"
+	"                     the key being rotated out, still accepted\n"
+	"  --admin-key FILE   the coordinator's admin key (steadykvctl)\n"
+	"  --insecure         coordinator: a role without a key needs no\n"
+	"                     authentication (labs only: anyone who reaches the\n"
+	"                     port may then change the cluster)\n"
+	"  --insecure-peers   node: take node-to-node ops without authentication\n"
+	"                     (anyone reaching the data port can read or erase tablets)\n"
+	"Key files: hex, 32 to 64 bytes, mode 0600; without the options, the files\n"
+	"$STEADYKV_CLUSTER_KEY and $STEADYKV_ADMIN_KEY name, if set.  SIGHUP makes\n"
+	"steadykvd read them again.\n";
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, reload_flag;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop_flag = 1;
+}
+
+static void on_hangup(int sig)
+{
+	(void)sig;
+	reload_flag = 1;
+	stop_flag = 1;	/* leaves coordinator_run, which main restarts */
+}
+
+/* $NAME if it is set and not empty, else NULL. */
+static const char *env_path(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
 }
 
 static int run_coordinator(const struct coordinator_opts *o)
@@ -68,6 +99,8 @@ static int run_coordinator(const struct coordinator_opts *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hangup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	ret = coordinator_open(o, &c, err, sizeof(err));
@@ -75,7 +108,15 @@ static int run_coordinator(const struct coordinator_opts *o)
 		fprintf(stderr, "steadykvd: %s\n", err);
 		return 1;
 	}
-	ret = coordinator_run(c, &stop_flag);
+	for (;;) {
+		ret = coordinator_run(c, &stop_flag);
+		if (ret || !reload_flag)
+			break;
+		/* SIGHUP: new keys (the old stay on failure), then serve on. */
+		reload_flag = 0;
+		stop_flag = 0;
+		coordinator_reload_keys(c, err, sizeof(err));
+	}
 	coordinator_close(c);
 	if (ret) {
 		fprintf(stderr, "steadykvd: %s\n", strerror(-ret));
@@ -87,7 +128,8 @@ static int run_coordinator(const struct coordinator_opts *o)
 int main(int argc, char **argv)
 {
 	enum { O_COORDINATOR = 256, O_LISTEN, O_STATE, O_NODE_TIMEOUT, O_NODE,
-	       O_DATA, O_COORD, O_CLUSTER_KEY, O_PREVIOUS_KEY, O_INSECURE_PEERS };
+	       O_DATA, O_COORD, O_CLUSTER_KEY, O_PREV_CLUSTER_KEY, O_ADMIN_KEY,
+	       O_PREV_ADMIN_KEY, O_INSECURE, O_INSECURE_PEERS };
 	static const struct option opts[] = {
 		{ "coordinator", no_argument, NULL, O_COORDINATOR },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -97,7 +139,10 @@ int main(int argc, char **argv)
 		{ "data", required_argument, NULL, O_DATA },
 		{ "coord", required_argument, NULL, O_COORD },
 		{ "cluster-key", required_argument, NULL, O_CLUSTER_KEY },
-		{ "previous-cluster-key", required_argument, NULL, O_PREVIOUS_KEY },
+		{ "previous-cluster-key", required_argument, NULL, O_PREV_CLUSTER_KEY },
+		{ "admin-key", required_argument, NULL, O_ADMIN_KEY },
+		{ "previous-admin-key", required_argument, NULL, O_PREV_ADMIN_KEY },
+		{ "insecure", no_argument, NULL, O_INSECURE },
 		{ "insecure-peers", no_argument, NULL, O_INSECURE_PEERS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -149,10 +194,24 @@ int main(int argc, char **argv)
 			no.coord_addr = optarg;
 			break;
 		case O_CLUSTER_KEY:
+			co.cluster_key = optarg;
 			no.cluster_key_path = optarg;
 			break;
-		case O_PREVIOUS_KEY:
+		case O_PREV_CLUSTER_KEY:
+			co.previous_cluster_key = optarg;
 			no.previous_key_path = optarg;
+			break;
+		case O_ADMIN_KEY:
+			co.admin_key = optarg;
+			coord_only = true;
+			break;
+		case O_PREV_ADMIN_KEY:
+			co.previous_admin_key = optarg;
+			coord_only = true;
+			break;
+		case O_INSECURE:
+			co.insecure = 1;
+			coord_only = true;
 			break;
 		case O_INSECURE_PEERS:
 			no.insecure_peers = true;
@@ -183,11 +242,17 @@ int main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 2;
 	}
+	/* Key files not given: the environment's (tests, scripts). */
+	if (!co.cluster_key)
+		co.cluster_key = no.cluster_key_path = env_path("STEADYKV_CLUSTER_KEY");
+	if (!co.admin_key && coordinator)
+		co.admin_key = env_path("STEADYKV_ADMIN_KEY");
 	if (coordinator)
 		return run_coordinator(&co);
 	if (coord_only) {
-		fprintf(stderr, "steadykvd: --listen, --state and --node-timeout "
-			"are coordinator options\n");
+		fprintf(stderr, "steadykvd: --listen, --state, --node-timeout, "
+			"--admin-key, --previous-admin-key and --insecure are "
+			"coordinator options\n");
 		return 2;
 	}
 	if (no.previous_key_path && !no.cluster_key_path) {

@@ -2,7 +2,8 @@
 /*
  * libFuzzer target: the coordinator protocol's decoders
  * (userspace/coord/coord_proto.c): the frame header and frame peek, and the
- * table, node, tablet, id, map, migration and migration-list bodies.
+ * table, node, tablet, id, map, migration and migration-list bodies, and
+ * the authentication bodies (AUTH_HELLO, its challenge, AUTH_PROOF).
  *
  * Byte 0 picks the decoder, the rest is its input.  Checked: a frame that
  * peeks whole fits the input; whatever decodes, encoded again and decoded
@@ -70,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	switch (data[0] % 8) {
+	switch (data[0] % 11) {
 	case 0:
 		if (len >= COORD_HDR_LEN && !coord_hdr_decode(in, &h)) {
 			uint8_t out[COORD_HDR_LEN];
@@ -107,9 +108,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 6:
 		CYCLE(fuzz_mig, fuzz_mig_decode, fuzz_mig_encode(b, x), (void)x);
 		break;
-	default:
+	case 7:
 		CYCLE(struct mig_list, mig_list_decode, fuzz_mig_list_encode(b, x->v, x->n),
 		      free(x->v));
+		break;
+	case 8:
+		CYCLE(struct skv_auth_hello, coord_auth_hello_decode,
+		      coord_auth_hello_encode(b, x), (void)x);
+		break;
+	case 9:
+		CYCLE(struct skv_auth_challenge, coord_auth_challenge_decode,
+		      coord_auth_challenge_encode(b, x), (void)x);
+		break;
+	default:
+		CYCLE(struct skv_auth_proof, coord_auth_proof_decode,
+		      coord_auth_proof_encode(b, x), (void)x);
 		break;
 	}
 	/* The error message helper reads any body. */

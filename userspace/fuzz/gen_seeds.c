@@ -132,6 +132,10 @@ static void coord_seeds(struct tablet_map *m)
 	struct coord_buf b;
 	uint8_t hdr[COORD_HDR_LEN];
 	struct coord_hdr h = { .opcode = 1, .request_id = 42 };
+	struct skv_auth_hello hello = { .key_id = 0x01020304, .role = SKV_AUTH_ROLE_ADMIN,
+					.nonce = { 1, 2, 3 } };
+	struct skv_auth_challenge challenge = { .nonce = { 4, 5 }, .mac = { 6, 7 } };
+	struct skv_auth_proof proof = { .mac = { 8, 9 } };
 
 	(void)m;
 	strcpy(n.addr, "10.0.0.3:7000");
@@ -155,6 +159,9 @@ static void coord_seeds(struct tablet_map *m)
 	SEED(5, "map", coord_map_encode(&b, &map));
 	SEED(6, "migration", coord_mig_encode(&b, &mig));
 	SEED(7, "migration-list", coord_mig_list_encode(&b, &mig, 1));
+	SEED(8, "auth-hello", coord_auth_hello_encode(&b, &hello));
+	SEED(9, "auth-challenge", coord_auth_challenge_encode(&b, &challenge));
+	SEED(10, "auth-proof", coord_auth_proof_encode(&b, &proof));
 #undef SEED
 }
 

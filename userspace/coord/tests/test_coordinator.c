@@ -6,17 +6,20 @@
  * the test talks to it like steadykvctl does.  Built with ASan+UBSan.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uapi/linux/steadykv.h>
 
 #include "kselftest_harness.h"
+#include "../common/auth_key.h"
 #include "coord_proto.h"
 #include "coordinator.h"
 #include "state_store.h"
@@ -233,7 +236,66 @@ struct server {
 	pthread_t th;
 	atomic_int stop;
 	char addr[64];
+	/* Key files beside the state: cluster, admin, and a third key. */
+	char cluster_key[128], admin_key[128], other_key[128];
 };
+
+/* The keys the test servers hold (set_keys) and the clients use. */
+static struct skv_auth_key cluster_key, admin_key, other_key;
+
+/* Write @k's secret as hex into @path, mode 0600. */
+static int write_key(const char *path, const struct skv_auth_key *k)
+{
+	FILE *f;
+	size_t i;
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return -EIO;
+	}
+	for (i = 0; i < k->len; i++)
+		fprintf(f, "%02x", k->secret[i]);
+	fputc('\n', f);
+	return fclose(f) ? -EIO : 0;
+}
+
+/* Three distinct keys, and their files in @dir. */
+static int set_keys(struct server *s, const char *dir)
+{
+	uint8_t raw[32];
+	int i, ret = 0;
+
+	for (i = 0; i < 32; i++)
+		raw[i] = (uint8_t)(i * 7 + 1);
+	ret |= skv_auth_key_set(&cluster_key, raw, 32);
+	raw[0] ^= 0xff;
+	ret |= skv_auth_key_set(&admin_key, raw, 32);
+	raw[1] ^= 0xff;
+	ret |= skv_auth_key_set(&other_key, raw, 32);
+	snprintf(s->cluster_key, sizeof(s->cluster_key), "%s/cluster.key", dir);
+	snprintf(s->admin_key, sizeof(s->admin_key), "%s/admin.key", dir);
+	snprintf(s->other_key, sizeof(s->other_key), "%s/other.key", dir);
+	if (!ret)
+		ret = write_key(s->cluster_key, &cluster_key);
+	if (!ret)
+		ret = write_key(s->admin_key, &admin_key);
+	if (!ret)
+		ret = write_key(s->other_key, &other_key);
+	return ret;
+}
+
+static void unlink_keys(const struct server *s)
+{
+	unlink(s->cluster_key);
+	unlink(s->admin_key);
+	unlink(s->other_key);
+}
 
 static void *server_main(void *arg)
 {
@@ -245,17 +307,34 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
-static int server_start(struct server *s, const char *state)
+/*
+ * Start a coordinator on @state, the key files written beside it; with
+ * @keys it holds the cluster and admin keys (else @o says which).
+ */
+static int server_start_opts(struct server *s, const char *state,
+			     struct coordinator_opts *o, bool keys)
 {
-	struct coordinator_opts o = {
-		.listen = "127.0.0.1:0", .state_path = state,
-		.node_timeout_ms = 2000, .quiet = 1,
-	};
-	char err[256];
+	char dir[128], err[256];
+	char *slash;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
-	ret = coordinator_open(&o, &s->c, err, sizeof(err));
+	snprintf(dir, sizeof(dir), "%s", state);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	ret = set_keys(s, dir);
+	if (ret)
+		return ret;
+	o->listen = "127.0.0.1:0";
+	o->state_path = state;
+	o->node_timeout_ms = 2000;
+	o->quiet = 1;
+	if (keys) {
+		o->cluster_key = s->cluster_key;
+		o->admin_key = s->admin_key;
+	}
+	ret = coordinator_open(o, &s->c, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "coordinator_open: %s\n", err);
 		return ret;
@@ -265,11 +344,33 @@ static int server_start(struct server *s, const char *state)
 	return pthread_create(&s->th, NULL, server_main, s) ? -EAGAIN : 0;
 }
 
+static int server_start(struct server *s, const char *state)
+{
+	struct coordinator_opts o = { 0 };
+
+	return server_start_opts(s, state, &o, true);
+}
+
 static void server_stop(struct server *s)
 {
 	atomic_store(&s->stop, 1);
 	pthread_join(s->th, NULL);
 	coordinator_close(s->c);
+	unlink_keys(s);
+}
+
+/* Connect and authenticate as @role with @k (NULL: not at all). */
+static int connect_as(struct coord_client *cl, const struct server *s,
+		      const struct skv_auth_key *k, int role)
+{
+	int ret = coord_client_connect(cl, s->addr, 2000);
+
+	if (!ret && k) {
+		ret = coord_client_auth(cl, k, role);
+		if (ret)
+			coord_client_close(cl);
+	}
+	return ret;
 }
 
 #define MAX_SEEN 64
@@ -346,7 +447,7 @@ static int node_start(struct fake_node *n, const struct server *s, uint32_t id)
 	strcpy(ni.addr, n->addr);
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->cv, NULL);
-	ret = coord_client_connect(&n->cl, s->addr, 2000);
+	ret = connect_as(&n->cl, s, &cluster_key, SKV_AUTH_ROLE_PEER);
 	if (ret)
 		return ret;
 	coord_buf_init(&b);
@@ -432,7 +533,7 @@ static int call(const struct server *s, uint8_t op, const struct coord_buf *b,
 	struct coord_client cl;
 	int ret;
 
-	ret = coord_client_connect(&cl, s->addr, 2000);
+	ret = connect_as(&cl, s, &admin_key, SKV_AUTH_ROLE_ADMIN);
 	if (ret)
 		return -1000;
 	ret = coord_client_call(&cl, op, b ? b->p : NULL, b ? b->len : 0, r);
@@ -942,7 +1043,7 @@ TEST_F(cluster, bad_requests)
 	struct coord_hdr h;
 	uint8_t *body;
 
-	ASSERT_EQ(0, coord_client_connect(&cl, self->srv.addr, 2000));
+	ASSERT_EQ(0, connect_as(&cl, &self->srv, &admin_key, SKV_AUTH_ROLE_ADMIN));
 	/* A malformed body: an errno and a message, the connection lives. */
 	ASSERT_EQ(0, coord_client_call(&cl, SKV_COORD_OP_MIGRATE, "abc", 3, &r));
 	ASSERT_EQ(EINVAL, r.status);
@@ -985,13 +1086,15 @@ TEST_F(cluster, random_requests)
 	unsigned int seed = 1;
 	int i;
 
-	ASSERT_EQ(0, coord_client_connect(&cl, self->srv.addr, 2000));
+	ASSERT_EQ(0, connect_as(&cl, &self->srv, &admin_key, SKV_AUTH_ROLE_ADMIN));
 	for (i = 0; i < 2000; i++) {
 		uint8_t op = (uint8_t)(rand_r(&seed) % 22);
 		size_t len = lens[rand_r(&seed) % 8], k;
 
 		if (op == SKV_COORD_OP_TABLE_DROP || op == SKV_COORD_OP_MIG_CANCEL)
 			continue;	/* would undo the fixture; covered above */
+		if (op == SKV_COORD_OP_AUTH_HELLO || op == SKV_COORD_OP_AUTH_PROOF)
+			continue;	/* a bad one closes: auth_* tests */
 		for (k = 0; k < len; k++)
 			body[k] = (uint8_t)rand_r(&seed);
 		/* Small ids and hashes now and then, so some requests get far. */
@@ -1007,6 +1110,308 @@ TEST_F(cluster, random_requests)
 	ASSERT_EQ(0, r.status);
 	coord_reply_free(&r);
 	coord_client_close(&cl);
+}
+
+/* ---- authentication ---- */
+
+/* One request on @cl; its status, or -1000 if the connection failed. */
+static int call_on(struct coord_client *cl, uint8_t op, const struct coord_buf *b)
+{
+	struct coord_reply r;
+	int ret = coord_client_call(cl, op, b ? b->p : NULL, b ? b->len : 0, &r);
+
+	if (ret)
+		return -1000;
+	ret = r.status;
+	coord_reply_free(&r);
+	return ret;
+}
+
+/* Every changing op through @cl: each must get @want; failures counted. */
+static int changes_refused(struct coord_client *cl, int want, const char *needle)
+{
+	struct coord_node_info ni = { .id = 9, .addr = "127.0.0.9:7009" };
+	const uint32_t two[] = { 1, 2 };
+	struct skv_migration m;
+	struct coord_buf b[6];
+	const uint8_t ops[6] = {
+		SKV_COORD_OP_TABLE_CREATE, SKV_COORD_OP_TABLE_DROP, SKV_COORD_OP_MIGRATE,
+		SKV_COORD_OP_MIG_CANCEL, SKV_COORD_OP_NODE_REGISTER, SKV_COORD_OP_MIG_REPORT,
+	};
+	int i, fails = 0;
+
+	memset(&m, 0, sizeof(m));
+	m.id = 1;
+	m.table_id = 5;
+	m.end_hash = UINT64_MAX / 2;
+	m.dst = 2;
+	for (i = 0; i < 6; i++)
+		coord_buf_init(&b[i]);
+	coord_table_encode(&b[0], 50, two, 2);
+	coord_table_encode(&b[1], 5, NULL, 0);
+	coord_mig_encode(&b[2], &m);
+	coord_id_encode(&b[3], 1);
+	coord_node_encode(&b[4], &ni);
+	coord_mig_encode(&b[5], &m);
+	for (i = 0; i < 6; i++) {
+		int st = call_on(cl, ops[i], &b[i]);
+
+		if (st != want || (needle && !strstr(cl->err, needle))) {
+			fprintf(stderr, "# op %u: status %d (%s), want %d\n", ops[i], st,
+				cl->err, want);
+			fails++;
+		}
+		coord_buf_free(&b[i]);
+	}
+	return fails;
+}
+
+/* The map's version (through an ADMIN connection); 0 on failure. */
+static uint64_t map_version(const struct server *s)
+{
+	struct coord_map_info mi;
+	uint64_t v;
+
+	if (get_map(s, &mi))
+		return 0;
+	v = mi.version;
+	coord_map_info_free(&mi);
+	return v;
+}
+
+/* The connection was closed by the coordinator. */
+static bool closed_by_peer(struct coord_client *cl)
+{
+	struct coord_hdr h;
+	uint8_t *body = NULL;
+	int ret = coord_read_frame(cl->fd, 2000, &h, &body);
+
+	free(body);
+	return ret == -ECONNRESET;
+}
+
+TEST_F(cluster, auth_no_key_wrong_key_replay_wrong_role)
+{
+	struct coord_node_info ni = { .id = 9, .addr = "127.0.0.9:7009" };
+	const uint32_t two[] = { 1, 2 };
+	struct coord_buf b, pb;
+	struct skv_auth_challenge ch;
+	struct skv_auth_hello hello;
+	struct skv_auth_proof proof, bad;
+	struct skv_auth_key forged;
+	struct coord_client cl;
+	struct coord_reply r;
+	uint64_t v;
+
+	ASSERT_EQ(0, create_table(&self->srv, 5, two, 2, NULL, 0));
+	v = map_version(&self->srv);
+	ASSERT_NE(0u, v);
+
+	/* No key: reads are served, every change is refused, it stays open. */
+	ASSERT_EQ(0, connect_as(&cl, &self->srv, NULL, 0));
+	ASSERT_EQ(0, call_on(&cl, SKV_COORD_OP_GET_MAP, NULL));
+	ASSERT_EQ(0, changes_refused(&cl, SKV_COORD_ERR_AUTH_REQUIRED,
+				     "authentication required"));
+	ASSERT_EQ(0, call_on(&cl, SKV_COORD_OP_GET_MAP, NULL));
+	coord_client_close(&cl);
+
+	/* A key the coordinator does not hold: refused at HELLO, closed. */
+	ASSERT_EQ(-EKEYREJECTED, connect_as(&cl, &self->srv, &other_key,
+					    SKV_AUTH_ROLE_ADMIN));
+	/* The admin key's id (it is on the wire) with another secret: the
+	 * coordinator's MAC does not check out, the client stops there. */
+	forged = other_key;
+	forged.id = admin_key.id;
+	ASSERT_EQ(0, coord_client_connect(&cl, self->srv.addr, 2000));
+	ASSERT_EQ(-EKEYREJECTED, coord_client_auth(&cl, &forged, SKV_AUTH_ROLE_ADMIN));
+	ASSERT_NE(NULL, strstr(cl.err, "did not prove"));
+	/* ...and a proof made with it is refused, and the connection closed. */
+	ASSERT_EQ(0, coord_client_connect(&cl, self->srv.addr, 2000));
+	ASSERT_EQ(0, skv_auth_hello_init(&hello, &forged, SKV_AUTH_ROLE_ADMIN));
+	coord_buf_init(&b);
+	coord_auth_hello_encode(&b, &hello);
+	ASSERT_EQ(0, coord_client_call(&cl, SKV_COORD_OP_AUTH_HELLO, b.p, b.len, &r));
+	coord_buf_free(&b);
+	ASSERT_EQ(0, r.status);
+	ASSERT_EQ(0, coord_auth_challenge_decode(r.body, r.len, &ch));
+	coord_reply_free(&r);
+	skv_auth_mac(&forged, SKV_AUTH_LABEL_INITIATOR, &hello, ch.nonce, bad.mac);
+	coord_auth_proof_encode(&b, &bad);
+	ASSERT_EQ(SKV_COORD_ERR_AUTH_FAILED, call_on(&cl, SKV_COORD_OP_AUTH_PROOF, &b));
+	ASSERT_NE(NULL, strstr(cl.err, "wrong proof"));
+	coord_buf_free(&b);
+	ASSERT_TRUE(closed_by_peer(&cl));
+	coord_client_close(&cl);
+
+	/* A PROOF with no HELLO: refused, closed. */
+	ASSERT_EQ(0, coord_client_connect(&cl, self->srv.addr, 2000));
+	memset(&bad, 0, sizeof(bad));
+	coord_auth_proof_encode(&b, &bad);
+	ASSERT_EQ(SKV_COORD_ERR_AUTH_FAILED, call_on(&cl, SKV_COORD_OP_AUTH_PROOF, &b));
+	coord_buf_free(&b);
+	ASSERT_TRUE(closed_by_peer(&cl));
+	coord_client_close(&cl);
+
+	/* Replay: record a good handshake, play it again on a new connection. */
+	ASSERT_EQ(0, coord_client_connect(&cl, self->srv.addr, 2000));
+	ASSERT_EQ(0, skv_auth_hello_init(&hello, &admin_key, SKV_AUTH_ROLE_ADMIN));
+	coord_auth_hello_encode(&b, &hello);
+	ASSERT_EQ(0, coord_client_call(&cl, SKV_COORD_OP_AUTH_HELLO, b.p, b.len, &r));
+	ASSERT_EQ(0, r.status);
+	ASSERT_EQ(0, coord_auth_challenge_decode(r.body, r.len, &ch));
+	coord_reply_free(&r);
+	ASSERT_EQ(1, skv_auth_initiator_prove(&admin_key, &hello, &ch, &proof));
+	coord_buf_init(&pb);
+	coord_auth_proof_encode(&pb, &proof);
+	ASSERT_EQ(0, call_on(&cl, SKV_COORD_OP_AUTH_PROOF, &pb));
+	coord_client_close(&cl);
+	ASSERT_EQ(0, coord_client_connect(&cl, self->srv.addr, 2000));
+	ASSERT_EQ(0, call_on(&cl, SKV_COORD_OP_AUTH_HELLO, &b));
+	ASSERT_EQ(SKV_COORD_ERR_AUTH_FAILED, call_on(&cl, SKV_COORD_OP_AUTH_PROOF, &pb));
+	coord_buf_free(&pb);
+	coord_buf_free(&b);
+	ASSERT_TRUE(closed_by_peer(&cl));
+	coord_client_close(&cl);
+
+	/* The cluster key is PEER's: no ADMIN op through it... */
+	ASSERT_EQ(0, connect_as(&cl, &self->srv, &cluster_key, SKV_AUTH_ROLE_PEER));
+	coord_table_encode(&b, 51, two, 2);
+	ASSERT_EQ(SKV_COORD_ERR_WRONG_ROLE, call_on(&cl, SKV_COORD_OP_TABLE_CREATE, &b));
+	ASSERT_NE(NULL, strstr(cl.err, "authenticated as ADMIN; this one is PEER"));
+	coord_buf_free(&b);
+	coord_id_encode(&b, 1);
+	ASSERT_EQ(SKV_COORD_ERR_WRONG_ROLE, call_on(&cl, SKV_COORD_OP_MIG_CANCEL, &b));
+	coord_buf_free(&b);
+	coord_client_close(&cl);
+	/* ...and it does not pass for the admin key, nor the admin key for it. */
+	ASSERT_EQ(-EKEYREJECTED, connect_as(&cl, &self->srv, &cluster_key,
+					    SKV_AUTH_ROLE_ADMIN));
+	ASSERT_EQ(-EKEYREJECTED, connect_as(&cl, &self->srv, &admin_key,
+					    SKV_AUTH_ROLE_PEER));
+	/* An ADMIN connection cannot register as a node. */
+	ASSERT_EQ(0, connect_as(&cl, &self->srv, &admin_key, SKV_AUTH_ROLE_ADMIN));
+	coord_node_encode(&b, &ni);
+	ASSERT_EQ(SKV_COORD_ERR_WRONG_ROLE, call_on(&cl, SKV_COORD_OP_NODE_REGISTER, &b));
+	coord_buf_free(&b);
+	/* A second HELLO on an authenticated connection changes nothing. */
+	ASSERT_EQ(0, skv_auth_hello_init(&hello, &cluster_key, SKV_AUTH_ROLE_PEER));
+	coord_auth_hello_encode(&b, &hello);
+	ASSERT_EQ(EALREADY, call_on(&cl, SKV_COORD_OP_AUTH_HELLO, &b));
+	coord_buf_free(&b);
+	coord_node_encode(&b, &ni);
+	ASSERT_EQ(SKV_COORD_ERR_WRONG_ROLE, call_on(&cl, SKV_COORD_OP_NODE_REGISTER, &b));
+	coord_buf_free(&b);
+	coord_client_close(&cl);
+
+	/* Nothing changed, and the fake nodes still serve. */
+	ASSERT_EQ(v, map_version(&self->srv));
+	ASSERT_EQ(0, create_table(&self->srv, 52, two, 2, NULL, 0));
+}
+
+/* Stop the loop, reload the keys, run it again; the reload's result. */
+static int server_reload(struct server *s)
+{
+	char err[256];
+	int ret;
+
+	atomic_store(&s->stop, 1);
+	pthread_join(s->th, NULL);
+	ret = coordinator_reload_keys(s->c, err, sizeof(err));
+	atomic_store(&s->stop, 0);
+	if (pthread_create(&s->th, NULL, server_main, s))
+		return -EAGAIN;
+	return ret;
+}
+
+TEST(auth_key_rotation)
+{
+	char dir[] = "/tmp/skv-rot-XXXXXX", state[96], cur[96], prev[96];
+	struct coordinator_opts o = { 0 };
+	struct coord_client held, cl;
+	struct skv_auth_key k1, k2;
+	struct server srv = { 0 };
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	snprintf(cur, sizeof(cur), "%s/admin.cur", dir);
+	snprintf(prev, sizeof(prev), "%s/admin.prev", dir);
+	/* Before: current and previous are both K1 (the admin key). */
+	ASSERT_EQ(0, set_keys(&srv, dir));
+	k1 = admin_key;
+	k2 = other_key;
+	ASSERT_EQ(0, write_key(cur, &k1));
+	ASSERT_EQ(0, write_key(prev, &k1));
+	o.admin_key = cur;
+	o.previous_admin_key = prev;
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, false));
+	ASSERT_EQ(0, connect_as(&held, &srv, &k1, SKV_AUTH_ROLE_ADMIN));
+	ASSERT_EQ(-EKEYREJECTED, connect_as(&cl, &srv, &k2, SKV_AUTH_ROLE_ADMIN));
+	ASSERT_EQ(EINVAL, call_on(&held, SKV_COORD_OP_MIG_CANCEL, NULL));
+	/* Rotation: K2 current, K1 previous: both work, held stays ADMIN. */
+	ASSERT_EQ(0, write_key(cur, &k2));
+	ASSERT_EQ(0, server_reload(&srv));
+	ASSERT_EQ(0, connect_as(&cl, &srv, &k2, SKV_AUTH_ROLE_ADMIN));
+	coord_client_close(&cl);
+	ASSERT_EQ(0, connect_as(&cl, &srv, &k1, SKV_AUTH_ROLE_ADMIN));
+	coord_client_close(&cl);
+	/* (an ADMIN op gets as far as its body check) */
+	ASSERT_EQ(EINVAL, call_on(&held, SKV_COORD_OP_MIG_CANCEL, NULL));
+	ASSERT_NE(NULL, strstr(held.err, "malformed MIG_CANCEL"));
+	/* A key file that is not safe is not taken; the keys stay. */
+	ASSERT_EQ(0, chmod(cur, 0644));
+	ASSERT_EQ(-EINVAL, server_reload(&srv));
+	ASSERT_EQ(0, connect_as(&cl, &srv, &k2, SKV_AUTH_ROLE_ADMIN));
+	coord_client_close(&cl);
+	ASSERT_EQ(0, chmod(cur, 0600));
+	/* After: K2 alone; K1 is refused. */
+	ASSERT_EQ(0, write_key(prev, &k2));
+	ASSERT_EQ(0, server_reload(&srv));
+	ASSERT_EQ(-EKEYREJECTED, connect_as(&cl, &srv, &k1, SKV_AUTH_ROLE_ADMIN));
+	ASSERT_EQ(0, connect_as(&cl, &srv, &k2, SKV_AUTH_ROLE_ADMIN));
+	coord_client_close(&cl);
+	coord_client_close(&held);
+	server_stop(&srv);
+	unlink(cur);
+	unlink(prev);
+	unlink(state);
+	rmdir(dir);
+}
+
+/* With no key for a role, its ops are refused unless --insecure. */
+TEST(auth_no_keys_configured)
+{
+	char dir[] = "/tmp/skv-nokey-XXXXXX", state[96];
+	struct coord_node_info ni = { .id = 1, .addr = "127.0.0.1:7001" };
+	struct coordinator_opts o = { 0 };
+	struct coord_client cl;
+	struct coord_buf b;
+	struct server srv;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, false));
+	ASSERT_EQ(0, connect_as(&cl, &srv, NULL, 0));
+	ASSERT_EQ(0, changes_refused(&cl, SKV_COORD_ERR_AUTH_REQUIRED,
+				     "does not run --insecure"));
+	ASSERT_EQ(0, call_on(&cl, SKV_COORD_OP_GET_MAP, NULL));
+	coord_client_close(&cl);
+	/* No key to authenticate with either. */
+	ASSERT_EQ(-EKEYREJECTED, connect_as(&cl, &srv, &admin_key, SKV_AUTH_ROLE_ADMIN));
+	server_stop(&srv);
+
+	/* --insecure: the same requests are served without a key. */
+	memset(&o, 0, sizeof(o));
+	o.insecure = 1;
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, false));
+	ASSERT_EQ(0, connect_as(&cl, &srv, NULL, 0));
+	coord_buf_init(&b);
+	coord_node_encode(&b, &ni);
+	ASSERT_EQ(0, call_on(&cl, SKV_COORD_OP_NODE_REGISTER, &b));
+	coord_buf_free(&b);
+	coord_client_close(&cl);
+	server_stop(&srv);
+	unlink(state);
+	rmdir(dir);
 }
 
 TEST(state_round_trip)

@@ -19,6 +19,7 @@
 #include <uapi/linux/steadykv.h>
 
 #include "kselftest_harness.h"
+#include "auth_key.h"
 #include "coord_proto.h"
 #include "node_agent.h"
 
@@ -735,6 +736,130 @@ TEST_F(agent, refused_registration_retries)
 	close(self->c.fd);
 	self->c.fd = -1;
 	ASSERT_EQ(0, accept_register(&self->c, self->lfd, &node, addr, sizeof(addr)));
+}
+
+/* ---- authentication to the coordinator ---- */
+
+/* Two keys: the cluster's, and one with another secret. */
+static void two_keys(struct skv_auth_key *k, struct skv_auth_key *other)
+{
+	uint8_t raw[32];
+	int i;
+
+	for (i = 0; i < 32; i++)
+		raw[i] = (uint8_t)(3 * i + 5);
+	skv_auth_key_set(k, raw, 32);
+	raw[7] ^= 0x40;
+	skv_auth_key_set(other, raw, 32);
+}
+
+static int write_key_file(const char *path, const struct skv_auth_key *k)
+{
+	char hex[2 * SKV_AUTH_KEY_MAX_LEN + 2];
+	size_t i;
+	int fd, ok;
+
+	for (i = 0; i < k->len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", k->secret[i]);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, hex, 2 * k->len) == (ssize_t)(2 * k->len);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Accept the agent and answer its AUTH_HELLO as a coordinator holding
+ * @k.  0 with the HELLO and challenge, or -1.
+ */
+static int accept_hello(struct coord_side *c, int lfd, const struct skv_auth_key *k,
+			struct skv_auth_hello *hello, struct skv_auth_challenge *ch)
+{
+	struct coord_hdr h;
+	uint8_t *body = NULL;
+	int rc;
+
+	c->fd = accept_within(lfd, 3000);
+	if (c->fd < 0)
+		return -1;
+	rc = coord_read_frame(c->fd, 3000, &h, &body);
+	if (!rc && (h.opcode != SKV_COORD_OP_AUTH_HELLO ||
+		    coord_auth_hello_decode(body, h.body_len, hello) ||
+		    hello->role != SKV_AUTH_ROLE_PEER ||
+		    skv_auth_responder_challenge(k, 1, hello, ch) != 0))
+		rc = -1;
+	free(body);
+	if (rc)
+		return -1;
+	return send_frame(c->fd, h.opcode, SKV_COORD_F_REPLY, 0, h.request_id, ch,
+			  sizeof(*ch));
+}
+
+TEST_F(agent, authenticates_with_the_cluster_key_before_registering)
+{
+	char path[] = "/tmp/skv-agent-key-XXXXXX";
+	struct skv_auth_key k, other, impostor;
+	struct skv_auth_challenge ch;
+	struct skv_auth_hello hello;
+	struct skv_auth_proof proof;
+	struct coord_hdr h;
+	struct coord_buf b;
+	uint8_t *body = NULL;
+	int fd = mkstemp(path);
+
+	ASSERT_LE(0, fd);
+	close(fd);
+	two_keys(&k, &other);
+	ASSERT_EQ(0, write_key_file(path, &k));
+	self->a.o.cluster_key_path = path;
+	start_agent(_metadata, self);
+
+	/* An impostor: the key's id, another secret.  The agent checks our
+	 * MAC first: it sends no proof and hangs up. */
+	impostor = other;
+	impostor.id = k.id;
+	ASSERT_EQ(0, accept_hello(&self->c, self->lfd, &impostor, &hello, &ch));
+	ASSERT_EQ(-ECONNRESET, coord_read_frame(self->c.fd, 3000, &h, &body));
+	close(self->c.fd);
+
+	/* The coordinator with the key: HELLO, PROOF, then NODE_REGISTER. */
+	ASSERT_EQ(0, accept_hello(&self->c, self->lfd, &k, &hello, &ch));
+	ASSERT_EQ(0, coord_read_frame(self->c.fd, 3000, &h, &body));
+	ASSERT_EQ(SKV_COORD_OP_AUTH_PROOF, h.opcode);
+	ASSERT_EQ(0, coord_auth_proof_decode(body, h.body_len, &proof));
+	free(body);
+	ASSERT_EQ(1, skv_auth_responder_check(&k, &hello, &ch, &proof));
+	ASSERT_EQ(0, send_frame(self->c.fd, h.opcode, SKV_COORD_F_REPLY, 0, h.request_id,
+				NULL, 0));
+	ASSERT_EQ(0, coord_read_frame(self->c.fd, 3000, &h, &body));
+	ASSERT_EQ(SKV_COORD_OP_NODE_REGISTER, h.opcode);
+	free(body);
+	ASSERT_EQ(0, send_frame(self->c.fd, h.opcode, SKV_COORD_F_REPLY, 0, h.request_id,
+				NULL, 0));
+
+	/* Refused (a rotated key): it hangs up and tries again, with a HELLO. */
+	close(self->c.fd);
+	self->c.fd = accept_within(self->lfd, 3000);
+	ASSERT_LE(0, self->c.fd);
+	ASSERT_EQ(0, coord_read_frame(self->c.fd, 3000, &h, &body));
+	ASSERT_EQ(SKV_COORD_OP_AUTH_HELLO, h.opcode);
+	free(body);
+	body = NULL;
+	coord_buf_init(&b);
+	ASSERT_EQ(0, coord_frame_append_error(&b, h.opcode, h.request_id,
+					      SKV_COORD_ERR_AUTH_FAILED,
+					      "authentication failed: unknown key id"));
+	ASSERT_EQ(0, coord_write_all(self->c.fd, b.p, b.len, 1000));
+	coord_buf_free(&b);
+	ASSERT_EQ(-ECONNRESET, coord_read_frame(self->c.fd, 3000, &h, &body));
+	close(self->c.fd);
+	/* With the key file gone it sends nothing, not even a HELLO. */
+	ASSERT_EQ(0, unlink(path));
+	self->c.fd = accept_within(self->lfd, 3000);
+	ASSERT_LE(0, self->c.fd);
+	ASSERT_EQ(-ECONNRESET, coord_read_frame(self->c.fd, 3000, &h, &body));
 }
 
 TEST_F(agent, listening_on_the_same_address_is_fine)
