@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "st_harness.h"
@@ -1306,6 +1307,7 @@ TEST_F_TIMEOUT(node, map_changes_under_load, 240)
 	int c, i, status;
 	volatile int *stop = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE,
 				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t parent = getpid();
 
 	ASSERT_NE(MAP_FAILED, stop);
 	*stop = 0;
@@ -1315,13 +1317,20 @@ TEST_F_TIMEOUT(node, map_changes_under_load, 240)
 		pids[c] = fork();
 		ASSERT_LE(0, pids[c]);
 		if (pids[c] == 0) {
-			int fd = st_connect(ST_ADDR, ST_PORT), n = 0;
+			int fd, n = 0;
 			const char *keys[3] = { "ml-1", "ml-2", "ml-3" };
 			char key[16], *val;
 			struct st_item it[3];
 			struct st_reply r;
 			uint64_t v;
 
+			/*
+			 * A failed assertion below ends the test without
+			 * setting *stop: die with it, or loop on for ever.
+			 */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+				_exit(2);
+			fd = st_connect(ST_ADDR, ST_PORT);
 			if (fd < 0)
 				_exit(2);
 			while (!*stop) {
