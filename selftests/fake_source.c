@@ -18,6 +18,10 @@
  *               target owns and serves)
  *   othertable  well-formed records of the range plus one of another
  *               table the target owns
+ *   newer       well-formed records of the range, newer than the safe
+ *               version this source gave (a forged version)
+ *   ceiling     PREPARE gives a safe version past the version ceiling
+ *               (wire.h SKV_VERSION_MAX), 2^64 - 2
  *
  * Like a real node it is a responder of the peer handshake (steadykv/
  * auth.h) with the cluster key st_cluster_key() loads ($STEADYKV_CLUSTER_KEY),
@@ -112,7 +116,9 @@ static size_t make_records(uint8_t *recs, uint64_t table, uint64_t start,
 		if (h < start || h > end)
 			continue;
 		snprintf(val, sizeof(val), "ok-%s", key);
-		len += add_record(recs + len, table, key, val, SAFE_VERSION - 10 + n);
+		len += add_record(recs + len, table, key, val,
+				  !strcmp(mode, "newer") ? SAFE_VERSION + 1 + n :
+				  SAFE_VERSION - 10 + n);
 		n++;
 	}
 	if (!strcmp(mode, "outofrange") || !strcmp(mode, "othertable")) {
@@ -248,7 +254,8 @@ static void *serve_conn(void *arg)
 			prep_end = get64(req + 24);
 			pthread_mutex_unlock(&prep_lock);
 			memset(body, 0, sizeof(struct skv_mig_prepare_reply));
-			put64(body, SAFE_VERSION);
+			put64(body, !strcmp(mode, "ceiling") ? UINT64_MAX - 1 :
+				    SAFE_VERSION);
 			n = announce = sizeof(struct skv_mig_prepare_reply);
 			break;
 		case SKV_OP_MIG_PULL:
@@ -450,7 +457,8 @@ int main(int argc, char **argv)
 	mode = argv[4];
 	if (strcmp(mode, "corrupt") && strcmp(mode, "truncated") && strcmp(mode, "count") &&
 	    strcmp(mode, "oversized") && strcmp(mode, "outofrange") &&
-	    strcmp(mode, "othertable"))
+	    strcmp(mode, "othertable") && strcmp(mode, "newer") &&
+	    strcmp(mode, "ceiling"))
 		usage();
 	foreign_table = strtoull(argv[6], NULL, 0);
 	foreign_key = argv[7];

@@ -12,7 +12,9 @@
 #
 # The target refuses a batch with any record outside the table, the hash
 # part or the versions it asked for (kmod/mig_target_pull.c,
-# skv_tgt_bounds), which the outofrange and othertable modes check.
+# skv_tgt_bounds), which the outofrange, othertable and newer (a version
+# above the safe one) modes check; and a safe version past the version
+# ceiling (mode ceiling) at PREPARE.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -114,8 +116,10 @@ skv_test "setup: a target with control keys" setup || skv_finish
 for mode in corrupt truncated count oversized; do
 	skv_test "faulty source ($mode batch): migration fails, no wrong answer" faulty $mode
 done
-for mode in outofrange othertable; do
+for mode in outofrange othertable newer; do
 	skv_test "faulty source ($mode record): migration fails, no wrong answer" faulty $mode
 done
+skv_test "faulty source (safe version past the ceiling): migration fails, no wrong answer" \
+	faulty ceiling
 skv_test "the target's other keys intact, it takes writes" t_table8
 skv_finish
