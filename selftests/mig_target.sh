@@ -6,7 +6,8 @@
 # unreachable source, a cancel mid-way (writes made at the target come
 # back to the source), priority pulls of keys asked for early, the push
 # baseline, priority-pulls=0, partitions=1, netlink refusals, the target's
-# memory limit reached mid-way, two migrations at once (disjoint ranges;
+# memory limit reached mid-way (each mode), the largest keys and values
+# there and back and rolled back, two migrations at once (disjoint ranges;
 # A to B while B to A), the source lost, a namespace deleted and rmmod
 # mid-migration.  skv_tool drives netlink (migrate-*).
 # Needs steadykv.ko loaded (selftests/run.sh does it).
@@ -32,9 +33,17 @@ SLOW_DELAY=10ms
 # The cancel test needs a migration that outlasts a few commands.
 CANCEL_N=${SKV_MIG_CANCEL_KEYS:-20000}
 # The target's memory limit test: 16 MB at the source, 6 MiB of room.
-FULL_N=4000
-FULL_SIZE=4000
+FULL_N=500
+FULL_SIZE=32000
 FULL_ROOM=$((6 << 20))
+# The largest records (SKV_MAX_KEY_LEN-byte keys, SKV_MAX_VALUE_LEN-byte
+# values).  Their cancel test pulls one record per call (each is above the
+# budget) with the source's answers BIG_DELAY late: at least
+# BIG_N * BIG_DELAY (9.6 s) on any host.
+BIG_N=32
+BIG_KEY=1024
+BIG_SIZE=$((256 << 10))
+BIG_DELAY=300ms
 # Keys read back after a slow migration (GETs are slow under TCG).
 SAMPLE=3000
 WAIT=300
@@ -225,33 +234,90 @@ node_field() {
 	ip netns exec "$1" steadykvctl -j node show | jq -r ".$2"
 }
 
-# The target runs out of memory mid-migration: the migration fails with
-# ENOSPC after some records arrived, the source serves every key, and with
-# the limit lifted the same range then moves.  Rocksteady mode only so far:
-# the room is measured from mem_used, which counts dead segments the cleaner
-# may free meanwhile, so a second mode here needs a source far larger.
-t_target_mem_limit() {
-	local limit used rc
-	limit=$(node_field "$T" mem_limit)
-	src_table 70 || return 1
-	tool "$S" fill "$SA:$PORT" 70 $FULL_N $FULL_SIZE m || { skv_fail "fill"; return 1; }
-	used=$(node_field "$T" mem_used)
-	skv_ctl "$T" node set mem-limit $((used + FULL_ROOM)) >/dev/null ||
-		{ skv_fail "target mem-limit"; return 1; }
-	mig "$T" "failed" 70 70 0 $MAX "$SA"
-	rc=$?
-	skv_ctl "$T" node set mem-limit "$limit" >/dev/null
-	((rc == 0)) || return 1
+# The target runs out of memory mid-migration, in MODE (0 rocksteady, 1
+# the push baseline): a fresh target F (its own namespace, on S's DEV,
+# NET.2) whose limit leaves FULL_ROOM, less than TABLE's FULL_N records
+# need.  The migration fails with ENOSPC after some records arrived; the
+# source serves every key intact; F holds no live record; once F's
+# namespace is gone, memory is back where it was before F (nothing of the
+# migration leaked, at either end).  Then the range moves to T, whose
+# limit is the default, in the same mode.  A fresh F, because its
+# mem_used also counts dead segments, which the cleaner may free meanwhile.
+target_mem_limit() {
+	local mode=$1 net=$2 dev=$3 t=$4 id=$5 f used
+	src_table "$t" || return 1
+	tool "$S" fill "$SA:$PORT" "$t" $FULL_N $FULL_SIZE m || { skv_fail "fill"; return 1; }
+	skv_mem_snapshot "full$t"
+	setup_ns F || { skv_fail "setup_ns"; return 1; }
+	f=$F
+	skv_veth "$S" "$dev" "$net.1/24" "$f" eth0 "$net.2/24" || { skv_fail "veth"; return 1; }
+	ip -n "$f" route add 10.98.0.0/24 dev eth0 || { skv_fail "route"; return 1; }
+	skv_ctl "$f" listen start "$net.2" $PORT || { skv_fail "F: listen"; return 1; }
+	used=$(node_field "$f" mem_used)
+	skv_ctl "$f" node set mem-limit $((used + FULL_ROOM)) >/dev/null ||
+		{ skv_fail "F: mem-limit"; return 1; }
+	mig "$f" "failed" "$id" "$t" 0 $MAX "$SA" "$mode" || return 1
 	[[ $MIG_OUT == *"error=28 "* ]] || { skv_fail "want ENOSPC: $MIG_OUT"; return 1; }
 	if [[ ! $MIG_OUT =~ \ records=([0-9]+)\  ]] || ((BASH_REMATCH[1] == 0)); then
 		skv_fail "the limit was not reached mid-way: $MIG_OUT"
 		return 1
 	fi
-	tool "$T" check-split "$TA:$PORT" "$SA:$PORT" 70 $FULL_N $FULL_SIZE m 0 ||
+	slowwait "$SKV_WAIT" until_counter_is "== 0" node_field "$f" live_bytes >/dev/null ||
+		{ skv_fail "F keeps $(node_field "$f" live_bytes) live bytes after the failure"; return 1; }
+	tool "$f" check-split "$net.2:$PORT" "$SA:$PORT" "$t" $FULL_N $FULL_SIZE m 0 ||
 		{ skv_fail "the source does not serve every key after the failure"; return 1; }
-	mig "$T" "done" 71 70 0 $MAX "$SA" || return 1
-	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 70 $FULL_N $FULL_SIZE m 0 ||
+	ip netns del "$f"
+	skv_ns_gone "$f" "$dev" "$S" || { skv_fail "F's namespace not destroyed"; return 1; }
+	skv_mem_compare "full$t" || return 1
+	mig "$T" "done" $((id + 1)) "$t" 0 $MAX "$SA" "$mode" || return 1
+	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" "$t" $FULL_N $FULL_SIZE m 0 ||
 		{ skv_fail "keys not moved after the limit was lifted"; return 1; }
+}
+
+# The largest keys and values move to the target (rocksteady) and back
+# (push), every byte intact each way.
+t_big_both_ways() {
+	src_table 90 || return 1
+	tool "$S" fill "$SA:$PORT" 90 $BIG_N $BIG_SIZE big $BIG_KEY || { skv_fail "fill"; return 1; }
+	mig "$T" "done" 90 90 0 $MAX "$SA" || return 1
+	[[ $MIG_OUT == *" records=$BIG_N "* ]] || { skv_fail "pulled other than $BIG_N records"; return 1; }
+	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 90 $BIG_N $BIG_SIZE big 0 $BIG_KEY ||
+		{ skv_fail "not every record moved intact"; return 1; }
+	mig "$S" "done" 91 90 0 $MAX "$TA" 1 || return 1
+	tool "$T" check-split "$TA:$PORT" "$SA:$PORT" 90 $BIG_N $BIG_SIZE big 0 $BIG_KEY ||
+		{ skv_fail "not every record came back intact"; return 1; }
+}
+
+# A migration of the largest records cancelled mid-way, after records of
+# the same size were written at the target: they go back by PUSH_BACK, and
+# every record reads back intact at the source.
+big_rollback() {
+	local out
+	src_table 92 || return 1
+	tool "$S" fill "$SA:$PORT" 92 $BIG_N $BIG_SIZE bigc $BIG_KEY || { skv_fail "fill"; return 1; }
+	skv_slow_link "$S" eth0 $BIG_DELAY || return 1
+	tool "$T" migrate-start 92 92 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
+		{ skv_fail "migrate-start refused"; return 1; }
+	midway "$T" 92 || return 1
+	tool "$T" fill "$TA:$PORT" 92 4 $BIG_SIZE bigw $BIG_KEY ||
+		{ skv_fail "writes at the target failed"; return 1; }
+	tool "$T" migrate-cancel 92 || { skv_fail "cancel refused (migration over already?)"; return 1; }
+	out=$(tool "$T" migrate-wait 92 $WAIT)
+	skv_info "migration 92: $out"
+	[[ $out == "cancelled "* ]] || { skv_fail "want cancelled, got: $out"; return 1; }
+	skv_fast_link "$S" eth0
+	tool "$T" check-split "$TA:$PORT" "$SA:$PORT" 92 4 $BIG_SIZE bigw 0 $BIG_KEY ||
+		{ skv_fail "records written at the target are not intact at the source"; return 1; }
+	tool "$T" check-split "$TA:$PORT" "$SA:$PORT" 92 $BIG_N $BIG_SIZE bigc 0 $BIG_KEY ||
+		{ skv_fail "the source lost records"; return 1; }
+}
+
+t_big_rollback() {
+	local rc
+	big_rollback
+	rc=$?
+	skv_fast_link "$S" eth0
+	return $rc
 }
 
 # both_midway NS1 ID1 NS2 ID2: both migrations mid-way, then the first
@@ -381,7 +447,12 @@ skv_test "cancel mid-way rolls back with target writes" t_cancel
 skv_test "priority pulls for keys read early" t_priority
 skv_test "push mode, priority-pulls=0, partitions=1" t_baselines
 skv_test "netlink refusals" t_refusals
-skv_test "target reaches its memory limit mid-migration" t_target_mem_limit
+skv_test "target reaches its memory limit mid-migration (rocksteady)" \
+	target_mem_limit 0 10.98.3 eth3 70 70
+skv_test "target reaches its memory limit mid-migration (push)" \
+	target_mem_limit 1 10.98.4 eth4 72 72
+skv_test "max-size keys and values to the target and back" t_big_both_ways
+skv_test "max-size keys and values: cancel mid-way rolls back" t_big_rollback
 skv_test "two migrations at once over disjoint ranges" t_two_disjoint
 skv_test "two migrations at once, A to B while B to A" t_two_crossing
 skv_test "source lost after ownership moved" t_source_lost

@@ -4,7 +4,8 @@
 # (steadykvd), nodes in namespaces on a bridge, steadykvctl cluster
 # commands, and clients (skv-history) whose every operation is recorded and
 # checked (no acknowledged write lost, no stale read, deletes stay deleted,
-# conditional writes decided on the current version) while tablets move.
+# conditional writes decided on the current version) while tablets move,
+# also while the coordinator or a node daemon is killed and restarted.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -22,7 +23,17 @@ HIST_KEYS=1000
 # lasts at least (records * 200 B / 1 KiB) * SLOW_DELAY on any host.
 SLOW_OPTS=(--partitions 1 --inflight 1 --budget 1024)
 SLOW_DELAY=10ms
-declare -A IP ID
+# The kill tests: the migration of KILL_KEYS records of KILL_SIZE bytes with
+# SLOW_OPTS (one record per pull: two exceed the budget) and the source's
+# answers KILL_DELAY late lasts at least KILL_KEYS * KILL_DELAY (120 s) on
+# any host: room for a kill, a restart, a reconnection (the daemons back
+# off up to 5 s) and a second check that it is mid-way, which took up to
+# 100 s in a guest on a host loaded 10 times over (40 s was too short).
+# Few pulls, each long: under TCG every pull costs CPU as well.
+KILL_KEYS=600
+KILL_SIZE=900
+KILL_DELAY=200ms
+declare -A IP ID NODE_PID
 
 ctl() { ip netns exec "$SW" steadykvctl cluster -c "$COORD" "$@"; }
 ctlj() { ip netns exec "$SW" steadykvctl -j cluster -c "$COORD" "$@"; }
@@ -40,6 +51,24 @@ last_mig() { ctlj status | jq '.[-1]'; }
 # migration ids are random 64-bit values).
 last_mig_id() { ctlj status | grep -o '"id": *[0-9]*' | tail -n 1 | grep -o '[0-9]*$'; }
 
+# start_coord [ARGS]: the coordinator (again, on the same state file); its
+# pid in COORD_PID.
+start_coord() {
+	skv_bg ip netns exec "$SW" steadykvd --coordinator --listen "$COORD" \
+		--state "$SKV_TMP/coord.state" -q "$@"
+	COORD_PID=$SKV_LAST_PID
+	slowwait "$SKV_WAIT" ctl map >/dev/null 2>&1 ||
+		{ skv_fail "coordinator does not answer"; return 1; }
+}
+
+# start_node N: node N's daemon; its pid in NODE_PID[N].
+start_node() {
+	local name=$1
+	skv_bg ip netns exec "${!name}" steadykvd --node "${ID[$name]}" \
+		--data "${IP[$name]}:$PORT" --coord "$COORD"
+	NODE_PID[$name]=$SKV_LAST_PID
+}
+
 setup() {
 	local n i=1
 	setup_ns SW A B C || { skv_fail "setup_ns"; return 1; }
@@ -54,13 +83,9 @@ setup() {
 		ip -n "$SW" link set "sw-$n" master br0
 		i=$((i + 1))
 	done
-	skv_bg ip netns exec "$SW" steadykvd --coordinator --listen "$COORD" \
-		--state "$SKV_TMP/coord.state" -q
-	slowwait "$SKV_WAIT" ctl map >/dev/null 2>&1 ||
-		{ skv_fail "coordinator does not answer"; return 1; }
+	start_coord || return 1
 	for n in A B C; do
-		skv_bg ip netns exec "${!n}" steadykvd --node "${ID[$n]}" \
-			--data "${IP[$n]}:$PORT" --coord "$COORD" --cluster-key "$STEADYKV_CLUSTER_KEY"
+		start_node $n
 	done
 	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD map |
 		jq -e '.nodes | length == 3'" >/dev/null ||
@@ -127,6 +152,7 @@ mid_way() {
 	local st pm
 	slowwait "$SKV_WAIT" mig_started "$1"
 	read -r st pm <<<"$(mig_state "$1")"
+	MID_PM=$pm
 	skv_info "migration $1 before the test acts: $st, $pm permille"
 	if [[ $st != pulling ]] || ((pm >= 1000)); then
 		skv_fail "migration $1 not mid-way when the test would act: $st, $pm permille"
@@ -367,6 +393,197 @@ t_keys_required() {
 	[[ $(ctlj map | jq -r .version) == "$v0" ]] || { skv_fail "the map changed"; return 1; }
 }
 
+# merge_ranges: "START END" lines (0x and 16 hex digits, sorted) with
+# adjacent ranges merged into one.
+merge_ranges() {
+	local s e cs="" ce=""
+	while read -r s e; do
+		if [[ -n $cs ]] && [[ $(printf '0x%016x' $((ce + 1))) == "$s" ]]; then
+			ce=$e
+			continue
+		fi
+		[[ -n $cs ]] && echo "$cs $ce"
+		cs=$s
+		ce=$e
+	done
+	[[ -n $cs ]] && echo "$cs $ce"
+}
+
+# map_consistent TABLE: the coordinator's map covers TABLE's whole hash
+# space with normal tablets, one owner each, and every node serves (normal
+# tablets) exactly the ranges the map gives it, no more.
+map_consistent() {
+	local t=$1 map n want have states
+	map=$(ctlj map)
+	want=$(jq -r --argjson t "$t" '[.tablets[] | select(.table == $t)] | sort_by(.start)[] |
+		"\(.start) \(.end)"' <<<"$map" | merge_ranges)
+	[[ $want == "0x0000000000000000 0xffffffffffffffff" ]] ||
+		{ skv_fail "table $t: the map's tablets do not cover the space once: $want"; return 1; }
+	states=$(jq -r --argjson t "$t" '[.tablets[] | select(.table == $t) | .state] | unique | join(",")' <<<"$map")
+	[[ $states == normal ]] || { skv_fail "table $t: map tablets $states after the migration"; return 1; }
+	for n in A B C; do
+		want=$(jq -r --argjson t "$t" --argjson o "${ID[$n]}" '[.tablets[] |
+			select(.table == $t and .owner == $o)] | sort_by(.start)[] | "\(.start) \(.end)"' \
+			<<<"$map" | merge_ranges)
+		have=$(ip netns exec "${!n}" steadykvctl -j tablet list | jq -r --argjson t "$t" '
+			[.[] | select(.table_id == $t)] | sort_by(.start_hash)[] |
+			"\(.start_hash) \(.end_hash) \(.state)"')
+		states=$(awk '{ print $3 }' <<<"$have" | sort -u | tr '\n' ' ')
+		[[ -z $have || $states == "normal " ]] ||
+			{ skv_fail "table $t: node $n has tablets $states"; return 1; }
+		have=$(awk '{ print $1, $2 }' <<<"$have" | merge_ranges)
+		[[ $have == "$want" ]] ||
+			{ skv_fail "table $t: node $n serves '$have', the map gives it '$want'"; return 1; }
+	done
+}
+
+# reported_since ID PERMILLE: the coordinator has heard of migration ID's
+# progress past PERMILLE (or of its end): its target reports to it.
+reported_since() {
+	local st pm
+	read -r st pm <<<"$(mig_state "$1")"
+	[[ $st != pulling && $st != preparing ]] || ((pm > $2))
+}
+
+# mig_final ID: migration ID has ended, by the coordinator.
+mig_final() {
+	ctlj status "$1" | jq -e '.state == "done" or .state == "cancelled" or .state == "failed"' >/dev/null
+}
+
+# kill_restart WHO [ARGS]: SIGKILL the coordinator, or node A's or node B's
+# daemon, and start it again (the coordinator with ARGS).
+kill_restart() {
+	local pid
+	case $1 in
+	coord) pid=$COORD_PID ;;
+	*) pid=${NODE_PID[$1]} ;;
+	esac
+	kill -9 "$pid" || { skv_fail "no $1 process to kill"; return 1; }
+	wait "$pid" 2>/dev/null
+	skv_info "$1 killed (SIGKILL)"
+	case $1 in
+	coord) start_coord "${@:2}" ;;
+	*) start_node "$1" ;;
+	esac
+}
+
+# killed_mid_way WHO WANT TABLE SEED: table TABLE on node 1 (A), filled,
+# moves whole to node 2 (B), slowed, while recorded clients run; mid-way,
+# WHO (coord, A: the source's daemon, B: the target's) is killed with
+# SIGKILL and started again; once the coordinator hears of its progress
+# again, the migration is checked mid-way again (the restarted one took it
+# over in progress); WANT cancelled: it is then cancelled.  It must end
+# WANT; the checker passes (no acknowledged write lost, nothing stale);
+# the map is consistent with what the nodes serve; the filler records are
+# at the owner; and the restarted daemon serves the coordinator's commands
+# again (a new table is created on it).
+killed_mid_way() {
+	local who=$1 want=$2 t=$3 seed=$4 out=$SKV_TMP/hist$3 marks=$SKV_TMP/marks$3
+	local ready=$SKV_TMP/ready$3 over=$SKV_TMP/over$3 id st owner=2 node=B
+	# (node 1's daemon may still be reconnecting after the last test)
+	slowwait "$SKV_WAIT" ctl create-table "$t" --nodes 1 >/dev/null ||
+		{ skv_fail "create-table $t"; return 1; }
+	ip netns exec "$SW" skv_tool fill "${IP[A]}:$PORT" "$t" $KILL_KEYS $KILL_SIZE kf ||
+		{ skv_fail "fill"; return 1; }
+	: >"$marks"
+	history "$t" 10 "$out" --seed "$seed" --keys 32 --clients 4 --min-ops 300 \
+		--mark-file "$marks" --min-overlap 20 --ready-file "$ready" --run-until "$over"
+	skv_wait_file "$ready" || { skv_fail "skv-history did not start"; return 1; }
+	skv_slow_link "$A" eth0 $KILL_DELAY || return 1
+	echo "$(date +%s%N) migration-start" >>"$marks"
+	ctl migrate "$t" "0-max" --to 2 "${SLOW_OPTS[@]}" >/dev/null || { skv_fail "migrate"; return 1; }
+	id=$(last_mig_id)
+	mid_way "$id" || return 1
+	kill_restart "$who" || return 1
+	slowwait "$SKV_WAIT" reported_since "$id" "$MID_PM" ||
+		{ skv_fail "the coordinator hears no progress of $id after the restart"; return 1; }
+	mid_way "$id" || return 1
+	if [[ $want == cancelled ]]; then
+		ctl cancel "$id" || { skv_fail "cancel $id"; return 1; }
+		owner=1
+		node=A
+	fi
+	skv_fast_link "$A" eth0
+	slowwait $((SKV_WAIT * 3)) mig_final "$id" || { skv_fail "migration $id did not end"; return 1; }
+	echo "$(date +%s%N) migration-end" >>"$marks"
+	touch "$over"
+	st=$(ctlj status "$id" | jq -r .state)
+	skv_info "migration $id ended $st: $(ctlj status "$id" | jq -r .msg)"
+	[[ $st == "$want" ]] || { skv_fail "migration $id ended $st, not $want"; return 1; }
+	history_ok "$out" || return 1
+	[[ $(owner "$t" $ZERO) == "$owner" ]] ||
+		{ skv_fail "owner of table $t is $(owner "$t" $ZERO), not $owner"; return 1; }
+	map_consistent "$t" || return 1
+	ip netns exec "$SW" skv_tool check "${IP[$node]}:$PORT" "$t" $KILL_KEYS $KILL_SIZE kf ||
+		{ skv_fail "filler records not intact at node $node"; return 1; }
+	if [[ $who != coord ]]; then
+		slowwait "$SKV_WAIT" ctl create-table $((t + 50)) --nodes "${ID[$who]}" >/dev/null ||
+			{ skv_fail "restarted daemon of $who does not serve the coordinator"; return 1; }
+		map_consistent $((t + 50)) || return 1
+	fi
+}
+
+t_killed_mid_way() {
+	local rc
+	killed_mid_way "$@"
+	rc=$?
+	skv_fast_link "$A" eth0
+	touch "$SKV_TMP/over$3"
+	return $rc
+}
+
+# preparing_on TABLE: the newest migration is of TABLE and preparing.
+preparing_on() {
+	last_mig | jq -e --argjson t "$1" '.table == $t and .state == "preparing"' >/dev/null
+}
+
+# The coordinator dies after it saved a migration (preparing) and sent its
+# start, and the target's daemon dies before it read the start (it is
+# stopped meanwhile): the start is lost.  When the target registers with
+# the restarted coordinator, the migration must end cancelled (not stay
+# preparing for ever, blocking its range), the map stay consistent, and
+# the range then move.  The first coordinator waits for the target's
+# answer longer than the test needs (--node-timeout).
+start_lost() {
+	local t=9 id mpid st
+	kill_restart coord --node-timeout 600000 || return 1
+	# Both daemons are back: a table created on each.
+	slowwait "$SKV_WAIT" ctl create-table $t --nodes 1 >/dev/null ||
+		{ skv_fail "create-table $t"; return 1; }
+	slowwait "$SKV_WAIT" ctl create-table $((t + 50)) --nodes 2 >/dev/null ||
+		{ skv_fail "create-table $((t + 50))"; return 1; }
+	kill -STOP "${NODE_PID[B]}"
+	ctl migrate $t "0-max" --to 2 >"$SKV_TMP/lost.out" 2>&1 &
+	mpid=$!
+	slowwait "$SKV_WAIT" preparing_on $t || { skv_fail "no migration of $t preparing"; return 1; }
+	id=$(last_mig_id)
+	kill -9 "$COORD_PID" "${NODE_PID[B]}"
+	wait "$COORD_PID" "${NODE_PID[B]}" 2>/dev/null
+	skv_wait_exit "$mpid" "$SKV_WAIT" && { skv_fail "migrate answered: $(cat "$SKV_TMP/lost.out")"; return 1; }
+	start_coord || return 1
+	[[ $(mig_state "$id") == "preparing "* ]] ||
+		{ skv_fail "migration $id saved as $(mig_state "$id"), not preparing"; return 1; }
+	start_node B
+	slowwait "$SKV_WAIT" mig_final "$id" ||
+		{ skv_fail "migration $id still $(mig_state "$id") after its target registered again"; return 1; }
+	st=$(ctlj status "$id" | jq -r .state)
+	skv_info "migration $id ended $st: $(ctlj status "$id" | jq -r .msg)"
+	[[ $st == cancelled ]] || { skv_fail "migration $id ended $st, not cancelled"; return 1; }
+	[[ $(owner $t $ZERO) == 1 ]] || { skv_fail "owner of table $t is $(owner $t $ZERO), not 1"; return 1; }
+	map_consistent $t || return 1
+	migrate_wait $t "0-max" 2 || return 1
+	[[ $(owner $t $ZERO) == 2 ]] || { skv_fail "owner of table $t is $(owner $t $ZERO), not 2"; return 1; }
+	map_consistent $t
+}
+
+t_start_lost() {
+	local rc
+	start_lost
+	rc=$?
+	kill -CONT "${NODE_PID[B]}" 2>/dev/null
+	return $rc
+}
+
 ktap_print_header
 setup || { skv_dmesg_clean; ktap_test_fail "setup"; skv_finish; }
 skv_test "create a table on one node" t_create
@@ -381,5 +598,14 @@ skv_test "bad requests are refused and change nothing" t_bad_requests
 skv_test "changes need the admin key, nodes the cluster key" t_keys_required
 skv_test "unreachable source: fails cleanly, source keeps serving" t_unreachable_source
 skv_test "16 clients on 16 keys while a half moves: linearizable" t_history_high_contention
+skv_test "coordinator killed mid-migration and restarted: completes" \
+	t_killed_mid_way coord "done" 5 7
+skv_test "coordinator killed mid-migration and restarted: cancelled" \
+	t_killed_mid_way coord cancelled 6 8
+skv_test "target's daemon killed mid-migration and restarted: completes" \
+	t_killed_mid_way B "done" 7 9
+skv_test "source's daemon killed mid-migration and restarted: rolled back" \
+	t_killed_mid_way A cancelled 8 10
+skv_test "start lost with the coordinator and the target's daemon: cancelled" t_start_lost
 skv_test "kernel log clean" skv_dmesg_clean
 skv_finish

@@ -2,8 +2,10 @@
 /*
  * skv_tool: the raw wire client the shell selftests drive.
  *
- *   skv_tool fill  ADDR:PORT TABLE COUNT SIZE PREFIX   pipelined puts, all must be OK
- *   skv_tool check ADDR:PORT TABLE COUNT SIZE PREFIX   every key reads back intact
+ *   skv_tool fill  ADDR:PORT TABLE COUNT SIZE PREFIX [KEYLEN]
+ *       pipelined puts, all must be OK
+ *   skv_tool check ADDR:PORT TABLE COUNT SIZE PREFIX [KEYLEN]
+ *       every key reads back intact
  *   skv_tool absent ADDR:PORT TABLE COUNT PREFIX       every key is NOT_FOUND
  *   skv_tool get   ADDR:PORT TABLE KEY                 prints "STATUS VERSION VALUE"
  *   skv_tool put   ADDR:PORT TABLE KEY VALUE           prints "STATUS VERSION"
@@ -16,9 +18,13 @@
  *       waits up to SECS for the node to close every connection: exit 0 if
  *       it did, 1 if not.  Without it, runs until SIGTERM (exit 0).
  *
- *   skv_tool check-split LO:PORT HI:PORT TABLE COUNT SIZE PREFIX SPLIT
+ *   skv_tool check-split LO:PORT HI:PORT TABLE COUNT SIZE PREFIX SPLIT [KEYLEN]
  *       keys with hash < SPLIT read back intact at LO and are refused
  *       (NOT_OWNER or UNKNOWN_TABLE) at HI; the others the other way round
+ *
+ * Key i is "PREFIX-i", padded to KEYLEN bytes (up to SKV_MAX_KEY_LEN) when
+ * KEYLEN is given; its value is SIZE bytes (up to SKV_MAX_VALUE_LEN) that
+ * depend on i, so reads are checked byte for byte.
  *
  * Authentication (steadykv/auth.h), as a peer, with the key in KEYFILE:
  *   skv_tool auth ADDR:PORT KEYFILE      prints the handshake's outcome
@@ -97,23 +103,40 @@ static void make_value(uint8_t *buf, size_t size, unsigned long i)
 		buf[j] = (uint8_t)(i * 131 + j * 7 + (j >> 8));
 }
 
+/* Key i into key[SKV_MAX_KEY_LEN + 1]: "PREFIX-i", padded to keylen; its length. */
+static size_t make_key(char *key, const char *prefix, unsigned long i, size_t keylen)
+{
+	int n = snprintf(key, SKV_MAX_KEY_LEN + 1, "%s-%lu", prefix, i);
+	size_t len = n < 0 ? 0 : n > (int)SKV_MAX_KEY_LEN ? SKV_MAX_KEY_LEN : (size_t)n;
+
+	if (keylen > SKV_MAX_KEY_LEN)
+		keylen = SKV_MAX_KEY_LEN;
+	for (; len < keylen; len++)
+		key[len] = (char)('a' + (i + len * 7) % 26);
+	key[len] = 0;
+	return len;
+}
+
 #define BATCH 32
 
-static int fill(uint64_t table, unsigned long count, size_t size, const char *prefix)
+static int fill(uint64_t table, unsigned long count, size_t size, const char *prefix,
+		size_t keylen)
 {
-	uint8_t *val = malloc(size), *frames = malloc(BATCH * ST_FRAME_MAX(64, size));
+	uint8_t *val = malloc(size),
+		*frames = malloc(BATCH * ST_FRAME_MAX(SKV_MAX_KEY_LEN, size));
 	int fd = connect_or_die();
 	unsigned long i, j, n;
-	char key[64];
+	char key[SKV_MAX_KEY_LEN + 1];
+	size_t klen;
 
 	for (i = 0; i < count; i += n) {
 		uint8_t *p = frames;
 
 		n = count - i < BATCH ? count - i : BATCH;
 		for (j = 0; j < n; j++) {
-			snprintf(key, sizeof(key), "%s-%lu", prefix, i + j);
+			klen = make_key(key, prefix, i + j, keylen);
 			make_value(val, size, i + j);
-			p += st_build_put(p, i + j, table, key, strlen(key), val, size, 0);
+			p += st_build_put(p, i + j, table, key, klen, val, size, 0);
 		}
 		if (st_send_all(fd, frames, p - frames)) {
 			fprintf(stderr, "skv_tool fill: %s\n", st_last_error);
@@ -142,7 +165,7 @@ static int fill(uint64_t table, unsigned long count, size_t size, const char *pr
 }
 
 /* st_get, retrying RETRY answers (a key migrating in) for up to 30 s. */
-static int get_retry(int fd, uint64_t table, const char *key, uint8_t **val,
+static int get_retry(int fd, uint64_t table, const char *key, size_t klen, uint8_t **val,
 		     uint32_t *len, uint64_t *ver)
 {
 	uint64_t deadline = st_now_ms() + 30000;
@@ -150,7 +173,7 @@ static int get_retry(int fd, uint64_t table, const char *key, uint8_t **val,
 
 	for (;;) {
 		*val = NULL;
-		st = st_get(fd, table, key, strlen(key), val, len, ver);
+		st = st_get(fd, table, key, klen, val, len, ver);
 		if (st != SKV_S_RETRY || st_now_ms() > deadline)
 			return st;
 		free(*val);
@@ -159,18 +182,19 @@ static int get_retry(int fd, uint64_t table, const char *key, uint8_t **val,
 }
 
 static int check(uint64_t table, unsigned long count, size_t size, const char *prefix,
-		 int want_absent)
+		 size_t keylen, int want_absent)
 {
 	uint8_t *want = malloc(size + 1), *got;
 	int fd = connect_or_die(), st, bad = 0;
+	char key[SKV_MAX_KEY_LEN + 1];
 	unsigned long i;
 	uint32_t len;
 	uint64_t ver;
-	char key[64];
+	size_t klen;
 
 	for (i = 0; i < count; i++) {
-		snprintf(key, sizeof(key), "%s-%lu", prefix, i);
-		st = get_retry(fd, table, key, &got, &len, &ver);
+		klen = make_key(key, prefix, i, keylen);
+		st = get_retry(fd, table, key, klen, &got, &len, &ver);
 		if (want_absent) {
 			if (st != SKV_S_NOT_FOUND) {
 				fprintf(stderr, "skv_tool: %s: %s, want NOT_FOUND\n", key,
@@ -317,7 +341,7 @@ static int connect_addr(const char *s)
 	return connect_or_die();
 }
 
-static int check_split(char **argv)
+static int check_split(char **argv, size_t keylen)
 {
 	int lo = connect_addr(argv[0]), hi = connect_addr(argv[1]);
 	uint64_t table = strtoull(argv[2], NULL, 0), split = strtoull(argv[6], NULL, 0);
@@ -325,18 +349,19 @@ static int check_split(char **argv)
 	size_t size = strtoul(argv[4], NULL, 0);
 	uint8_t *want = malloc(size + 1), *got;
 	const char *prefix = argv[5];
+	char key[SKV_MAX_KEY_LEN + 1];
 	uint64_t ver, h;
 	uint32_t len;
-	char key[64];
+	size_t klen;
 	int st, own, other;
 
 	for (i = 0; i < count; i++) {
-		snprintf(key, sizeof(key), "%s-%lu", prefix, i);
-		h = st_xxh64(key, strlen(key));
+		klen = make_key(key, prefix, i, keylen);
+		h = st_xxh64(key, klen);
 		own = h < split ? lo : hi;
 		other = h < split ? hi : lo;
 		make_value(want, size, i);
-		st = get_retry(own, table, key, &got, &len, &ver);
+		st = get_retry(own, table, key, klen, &got, &len, &ver);
 		if (st != SKV_S_OK || len != size || memcmp(got, want, size)) {
 			fprintf(stderr, "skv_tool: %s (hash %016llx) at its owner: %s, len %u %s\n",
 				key, (unsigned long long)h, st_status_name(st), len, st_last_error);
@@ -345,7 +370,7 @@ static int check_split(char **argv)
 		free(got);
 		if (st < 0)
 			return 1;
-		st = get_retry(other, table, key, &got, &len, &ver);
+		st = get_retry(other, table, key, klen, &got, &len, &ver);
 		free(got);
 		if (st != SKV_S_NOT_OWNER && st != SKV_S_UNKNOWN_TABLE) {
 			fprintf(stderr, "skv_tool: %s (hash %016llx) at the other node: %s\n",
@@ -572,18 +597,20 @@ int main(int argc, char **argv)
 		usage();
 	if (!strncmp(argv[1], "migrate-", 8))
 		return migrate(argc, argv);
-	if (!strcmp(argv[1], "check-split") && argc == 9)
-		return check_split(argv + 2);
+	if (!strcmp(argv[1], "check-split") && (argc == 9 || argc == 10))
+		return check_split(argv + 2, argc == 10 ? strtoul(argv[9], NULL, 0) : 0);
 	parse_addr(argv[2]);
-	if (!strcmp(argv[1], "fill") && argc == 7)
+	if (!strcmp(argv[1], "fill") && (argc == 7 || argc == 8))
 		return fill(strtoull(argv[3], NULL, 0), strtoul(argv[4], NULL, 0),
-			    strtoul(argv[5], NULL, 0), argv[6]);
-	if (!strcmp(argv[1], "check") && argc == 7)
+			    strtoul(argv[5], NULL, 0), argv[6],
+			    argc == 8 ? strtoul(argv[7], NULL, 0) : 0);
+	if (!strcmp(argv[1], "check") && (argc == 7 || argc == 8))
 		return check(strtoull(argv[3], NULL, 0), strtoul(argv[4], NULL, 0),
-			     strtoul(argv[5], NULL, 0), argv[6], 0);
+			     strtoul(argv[5], NULL, 0), argv[6],
+			     argc == 8 ? strtoul(argv[7], NULL, 0) : 0, 0);
 	if (!strcmp(argv[1], "absent") && argc == 6)
 		return check(strtoull(argv[3], NULL, 0), strtoul(argv[4], NULL, 0), 0,
-			     argv[5], 1);
+			     argv[5], 0, 1);
 	if (!strcmp(argv[1], "get") && argc == 5) {
 		int fd = connect_or_die(), st;
 		uint64_t ver = 0;

@@ -159,6 +159,7 @@ void coord_handle_reply(struct coordinator *c, struct conn *cn,
 			const struct coord_hdr *h, const uint8_t *body);
 void coord_fail_cmds(struct coordinator *c, const struct conn *gone,
 		     int64_t now);
+/* client and h are NULL for an op of the coordinator's own. */
 struct op *coord_op_new(struct coordinator *c, struct conn *client,
 			const struct coord_hdr *h, enum op_kind kind);
 void coord_op_start_done(struct coordinator *c, struct op *op);
@@ -181,6 +182,8 @@ struct skv_migration *coord_mig_find(struct coordinator *c, uint64_t id);
 void coord_lineage_drop(struct coordinator *c, uint64_t mig_id,
 			uint64_t table_id);
 void coord_finish_migrate(struct coordinator *c, struct op *op);
+void coord_finish_cancel(struct coordinator *c, struct op *op);
+void coord_cancel_in_doubt(struct coordinator *c, uint32_t node);
 void coord_do_migrate(struct coordinator *c, struct conn *cn,
 		      const struct coord_hdr *h, const uint8_t *body);
 void coord_do_mig_status(struct coordinator *c, struct conn *cn,

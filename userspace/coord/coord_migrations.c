@@ -484,6 +484,80 @@ void coord_do_mig_cancel(struct coordinator *c, struct conn *cn,
 	coord_op_start_done(c, op);
 }
 
+/*
+ * The target answered a cancel with ENOENT while the migration is still
+ * preparing here: its start never reached the target (the coordinator or
+ * the target's daemon died first), nothing moved anywhere, so it ends here.
+ */
+void coord_finish_cancel(struct coordinator *c, struct op *op)
+{
+	struct skv_migration *g = coord_mig_find(c, op->mig_id);
+	char msg[300];
+
+	if (op->err != ENOENT || !g ||
+	    g->state != STEADYKV_MIGRATION_STATE_PREPARING)
+		return;
+	mig_transition(c, g, STEADYKV_MIGRATION_STATE_CANCELLED, ECANCELED);
+	mig_set_msg(g, "cancelled: the target never started it");
+	op->err = 0;
+	if (coord_persist(c, msg, sizeof(msg)))
+		coord_op_fail(op, EIO, "%s", msg);
+	else
+		coord_logmsg(c, false, "migration %llu: cancelled, its target never started it",
+			     (unsigned long long)op->mig_id);
+}
+
+static bool mig_has_op(const struct coordinator *c, uint64_t id)
+{
+	const struct op *op;
+
+	for (op = c->ops; op; op = op->next)
+		if (op->mig_id == id)
+			return true;
+	return false;
+}
+
+/*
+ * @node registered: a migration to it still preparing with no op of ours
+ * on it is in doubt (the coordinator restarted, or the daemon left, before
+ * the target answered its start), and would block its range for ever.
+ * Cancel it there: a target that started it stops or rolls back and
+ * reports; one that never had it answers ENOENT (coord_finish_cancel).
+ */
+void coord_cancel_in_doubt(struct coordinator *c, uint32_t node)
+{
+	size_t i;
+
+	/* By index: a failed save in a finishing op reloads c->st. */
+	for (i = 0; i < c->st.nr_migs; i++) {
+		const struct skv_migration *g = &c->st.migs[i];
+		uint64_t id = g->id;
+		struct coord_buf b;
+		struct op *op;
+		int err;
+
+		if (g->dst != node || g->state != STEADYKV_MIGRATION_STATE_PREPARING ||
+		    mig_has_op(c, id))
+			continue;
+		op = coord_op_new(c, NULL, NULL, OP_CANCEL);
+		if (!op)
+			return;
+		op->mig_id = id;
+		op->table_id = g->table_id;
+		coord_logmsg(c, false, "migration %llu: start in doubt, cancelling it at node %u",
+			     (unsigned long long)id, node);
+		coord_buf_init(&b);
+		err = coord_id_encode(&b, id);
+		if (!err)
+			err = coord_send_cmd(c, node, SKV_COORD_OP_NODE_MIGRATE_CANCEL, &b,
+					     op, 0);
+		coord_buf_free(&b);
+		if (err)
+			coord_op_fail(op, err, "node %u: %s", node, strerror(-err));
+		coord_op_start_done(c, op);
+	}
+}
+
 void coord_do_mig_report(struct coordinator *c, struct conn *cn,
 			 const struct coord_hdr *h, const uint8_t *body)
 {

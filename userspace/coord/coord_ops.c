@@ -175,13 +175,16 @@ struct op *coord_op_new(struct coordinator *c, struct conn *client,
 	if (!op)
 		return NULL;
 	op->client = client;
-	op->opcode = h->opcode;
-	op->req_id = h->request_id;
+	if (h) {
+		op->opcode = h->opcode;
+		op->req_id = h->request_id;
+	}
 	op->kind = kind;
 	op->pending = 1;	/* held by the starter until op_start_done */
 	op->next = c->ops;
 	c->ops = op;
-	client->busy = true;
+	if (client)
+		client->busy = true;
 	return op;
 }
 
@@ -231,8 +234,10 @@ static void op_finish(struct coordinator *c, struct op *op)
 	case OP_MIGRATE:
 		coord_finish_migrate(c, op);
 		break;
-	case OP_DROP:
 	case OP_CANCEL:
+		coord_finish_cancel(c, op);
+		break;
+	case OP_DROP:
 		break;
 	}
 	if (cl) {

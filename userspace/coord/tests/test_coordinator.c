@@ -434,7 +434,9 @@ static void *node_main(void *arg)
 	return NULL;
 }
 
-static int node_start(struct fake_node *n, const struct server *s, uint32_t id)
+/* A fake node answering @fail_op (0: none) with @fail_errno from the start. */
+static int node_start_failing(struct fake_node *n, const struct server *s, uint32_t id,
+			      int fail_op, int fail_errno)
 {
 	struct coord_node_info ni = { .id = id };
 	struct coord_reply r;
@@ -443,6 +445,8 @@ static int node_start(struct fake_node *n, const struct server *s, uint32_t id)
 
 	memset(n, 0, sizeof(*n));
 	n->id = id;
+	n->fail_op = fail_op;
+	n->fail_errno = fail_errno;
 	snprintf(n->addr, sizeof(n->addr), "127.0.0.%u:%u", id, 7000 + id);
 	strcpy(ni.addr, n->addr);
 	pthread_mutex_init(&n->mu, NULL);
@@ -461,6 +465,11 @@ static int node_start(struct fake_node *n, const struct server *s, uint32_t id)
 	if (ret)
 		return -ret;
 	return pthread_create(&n->th, NULL, node_main, n) ? -EAGAIN : 0;
+}
+
+static int node_start(struct fake_node *n, const struct server *s, uint32_t id)
+{
+	return node_start_failing(n, s, id, 0, 0);
 }
 
 static void node_stop(struct fake_node *n)
@@ -1003,6 +1012,47 @@ TEST_F(cluster, migrations_and_restart)
 			ASSERT_NE(id[j], id[i]);
 	}
 	ASSERT_LT(0, k);
+}
+
+/*
+ * A start in doubt: the coordinator restarts with a migration preparing
+ * (its target acknowledged the start, then the coordinator went).  When
+ * the target registers again it is cancelled there; a target that never
+ * had it answers ENOENT, and it ends cancelled here, its range free again.
+ */
+TEST_F(cluster, start_in_doubt_cancelled_on_register)
+{
+	struct fake_node *n2 = &self->nodes[1];
+	const uint32_t one[] = { 1 };
+	struct skv_migration g, *v;
+	uint32_t state = 0, n;
+	char msg[256];
+	int i, k;
+
+	ASSERT_EQ(0, create_table(&self->srv, 5, one, 1, msg, sizeof(msg)));
+	ASSERT_EQ(0, migrate(&self->srv, 5, 0, UINT64_MAX, 2, 0, &g));
+	for (i = 0; i < 3; i++) {
+		node_stop(&self->nodes[i]);
+		self->nodes[i].cl.fd = -1;
+	}
+	server_stop(&self->srv);
+	ASSERT_EQ(0, server_start(&self->srv, self->state));
+	ASSERT_EQ(0, node_start_failing(n2, &self->srv, 2, SKV_COORD_OP_NODE_MIGRATE_CANCEL,
+					ENOENT));
+	k = node_wait(n2, 1);
+	ASSERT_LE(0, k);
+	ASSERT_EQ(SKV_COORD_OP_NODE_MIGRATE_CANCEL, n2->seen_op[k]);
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, mig_status(&self->srv, g.id, &v, &n));
+		state = v[0].state;
+		free(v);
+		if (state != STEADYKV_MIGRATION_STATE_PREPARING)
+			break;
+		usleep(30 * 1000);
+	}
+	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_CANCELLED, state);
+	ASSERT_EQ(0, node_start(&self->nodes[0], &self->srv, 1));
+	ASSERT_EQ(0, migrate(&self->srv, 5, 0, UINT64_MAX, 2, 0, NULL));
 }
 
 /* The tuning a MIGRATE gives reaches the target as given, nothing more. */
