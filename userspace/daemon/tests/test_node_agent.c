@@ -34,6 +34,9 @@ struct fake {
 	struct skv_migration dump[8];
 	size_t ndump;
 	bool dump_unsupported;
+	/* auth-set: how often, and the length of the last current key */
+	int n_auth_set;
+	size_t auth_cur_len;
 	/* listen */
 	int listen_rc;
 	uint8_t laddr[16];
@@ -236,6 +239,18 @@ static int f_migrate_dump(void *arg, void (*fn)(void *ctx, const struct skv_migr
 	return 0;
 }
 
+static int f_auth_set(void *arg, const struct sknl_auth *auth, struct sknl_err *err)
+{
+	struct fake *f = arg;
+
+	(void)err;
+	pthread_mutex_lock(&f->mu);
+	f->n_auth_set++;
+	f->auth_cur_len = auth->cur_len;
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
 static const struct node_agent_nl_ops fake_ops = {
 	.open = f_open,
 	.close = f_close,
@@ -250,6 +265,7 @@ static const struct node_agent_nl_ops fake_ops = {
 	.migrate_start = f_migrate_start,
 	.migrate_cancel = f_migrate_cancel,
 	.migrate_dump = f_migrate_dump,
+	.auth_set = f_auth_set,
 };
 
 static struct skv_migration mig(uint64_t id, uint32_t state, uint64_t elapsed, uint32_t pm)
@@ -823,6 +839,12 @@ TEST_F(agent, authenticates_with_the_cluster_key_before_registering)
 	ASSERT_EQ(0, accept_hello(&self->c, self->lfd, &impostor, &hello, &ch));
 	ASSERT_EQ(-ECONNRESET, coord_read_frame(self->c.fd, 3000, &h, &body));
 	close(self->c.fd);
+
+	/* The same key file gave the module its cluster key at start. */
+	pthread_mutex_lock(&self->f.mu);
+	ASSERT_EQ(1, self->f.n_auth_set);
+	ASSERT_EQ(k.len, self->f.auth_cur_len);
+	pthread_mutex_unlock(&self->f.mu);
 
 	/* The coordinator with the key: HELLO, PROOF, then NODE_REGISTER. */
 	ASSERT_EQ(0, accept_hello(&self->c, self->lfd, &k, &hello, &ch));
