@@ -93,11 +93,11 @@ done
 export STEADYKV_CLUSTER_KEY=$keys/cluster.key STEADYKV_ADMIN_KEY=$keys/admin.key
 bg steadykvd --coordinator --listen "$COORD" --state /tmp/demo-coord.state -q
 wait_for 10 steadykvctl cluster -c "$COORD" map
-# The cluster key the nodes authenticate each other with (root-only file).
-(umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >/tmp/demo-cluster.key)
+# The nodes authenticate each other and to the coordinator with the
+# cluster key.
 for i in 1 2; do
 	bg ip netns exec "n$i" steadykvd --node "$i" --data "10.77.0.$i:7000" \
-		--coord "$COORD" --cluster-key /tmp/demo-cluster.key
+		--coord "$COORD" --cluster-key "$STEADYKV_CLUSTER_KEY"
 done
 wait_for 20 bash -c "steadykvctl -j cluster -c $COORD map | jq -e '.nodes | length == 2'"
 steadykvctl cluster -c "$COORD" create-table 1 --nodes 1

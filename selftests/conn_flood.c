@@ -400,6 +400,7 @@ static int prepare_flood(char **argv)
 	char ip[INET_ADDRSTRLEN];
 	uint64_t table = strtoull(argv[2], NULL, 0);
 	unsigned long count = strtoul(argv[3], NULL, 0), i, ok = 0;
+	const struct skv_auth_key *key;
 	int fd, st = SKV_S_OK, end;
 
 	if (parse_addr(argv[1], &sa)) {
@@ -410,6 +411,14 @@ static int prepare_flood(char **argv)
 	fd = st_connect(ip, ntohs(sa.sin_port));
 	if (fd < 0) {
 		fprintf(stderr, "conn_flood: %s\n", st_last_error);
+		return 2;
+	}
+	/* A peer's PREPAREs: the tablet cap, not authentication, must stop them. */
+	key = st_cluster_key();
+	st = key ? st_auth(fd, key) : -1;
+	if (st != SKV_S_OK) {
+		fprintf(stderr, "conn_flood: authentication: %s\n",
+			st < 0 ? st_last_error : st_status_name(st));
 		return 2;
 	}
 	for (i = 0; i < count; i++) {

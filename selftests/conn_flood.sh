@@ -82,6 +82,7 @@ setup() {
 	skv_veth "$S" eth0 "$SA/24" "$T" eth0 "$TA/24" || { skv_fail "veth"; return 1; }
 	ip -n "$T" addr add "$FA/24" dev eth0 || { skv_fail "attacker address"; return 1; }
 	skv_node_start "$S" "$SA" $PORT 1 2 || return 1
+	skv_node_key "$T" || return 1
 	skv_ctl "$T" listen start "$TA" $PORT || { skv_fail "target: listen"; return 1; }
 	tool "$T" ping "$TA:$PORT" $((SKV_WAIT * 1000)) || { skv_fail "target does not answer"; return 1; }
 }

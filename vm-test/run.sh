@@ -113,6 +113,12 @@ need_num STEADYKV_VM_TIMEOUT_SCALE "$timeout_scale" 1 100
 timeout_s=$((timeout_s * timeout_scale))
 # The kernel's default stall timeout, stretched, within its maximum (300 s).
 rcu_stall_s=$((21 * timeout_scale > 300 ? 300 : 21 * timeout_scale))
+# The soft-lockup watchdog fires at twice watchdog_thresh (default 10 s):
+# a TCG guest whose vCPU threads the host starves sees 20 s pass while no
+# guest code ran (seen in the idle loop, under host load 17).  30 s, or
+# more when stretched, within the kernel's maximum (60 s): a real lockup
+# of a minute or more is still reported.
+watchdog_s=$((30 * timeout_scale > 60 ? 60 : 30 * timeout_scale))
 read -r -a guest_env <<<"${STEADYKV_GUEST_ENV:-}"
 for var in "${guest_env[@]}"; do
 	[[ $var =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || usage_error "STEADYKV_GUEST_ENV: $var is not VAR=VALUE"
@@ -190,7 +196,7 @@ qemu_args=(
 	# check ("IO-APIC + timer doesn't work!" panic). The RCU stall timeout
 	# (21 s) is stretched like the other bounds on slow kernels: a TCG vCPU
 	# starved by the host for a while is not a stall of the guest's.
-	-append "console=ttyS0,115200 loglevel=7 panic=-1 no_timer_check kfence.sample_interval=$KFENCE_SAMPLE_MS rcupdate.rcu_cpu_stall_timeout=$rcu_stall_s steadykv.init=$script_dir/guest-init.sh"
+	-append "console=ttyS0,115200 loglevel=7 panic=-1 no_timer_check kfence.sample_interval=$KFENCE_SAMPLE_MS rcupdate.rcu_cpu_stall_timeout=$rcu_stall_s watchdog_thresh=$watchdog_s steadykv.init=$script_dir/guest-init.sh"
 	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
 	-fsdev "local,id=results,path=$run_dir,security_model=none"
