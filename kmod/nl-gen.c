@@ -194,7 +194,7 @@ static const struct genl_split_ops steadykv_nl_ops[] = {
 		.doit		= steadykv_nl_auth_set_doit,
 		.policy		= steadykv_auth_set_nl_policy,
 		.maxattr	= STEADYKV_A_NODE_AUTH_INSECURE,
-		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };
 

@@ -923,6 +923,8 @@ TEST_F(mig, another_peer_is_refused_for_each_op)
 				    0, &safe));
 	ofd = connect_from(OTHER_ADDR);
 	ASSERT_LE(0, ofd) TH_LOG("%s", st_last_error);
+	/* A peer with the cluster key: only the binding can refuse it. */
+	ASSERT_ST(SKV_S_OK, st_auth(ofd, st_cluster_key()));
 	bad0 = node_stat(_metadata, &self->nl, STEADYKV_A_NODE_BAD_REQUESTS);
 
 	h = khash(&k);
