@@ -252,6 +252,7 @@ target_mem_limit() {
 	f=$F
 	skv_veth "$S" "$dev" "$net.1/24" "$f" eth0 "$net.2/24" || { skv_fail "veth"; return 1; }
 	ip -n "$f" route add 10.98.0.0/24 dev eth0 || { skv_fail "route"; return 1; }
+	skv_node_key "$f" || return 1
 	skv_ctl "$f" listen start "$net.2" $PORT || { skv_fail "F: listen"; return 1; }
 	used=$(node_field "$f" mem_used)
 	skv_ctl "$f" node set mem-limit $((used + FULL_ROOM)) >/dev/null ||
