@@ -95,11 +95,6 @@ static int skv_auth_key_init(struct skv_auth_keys *keys, unsigned int i,
 	return 0;
 }
 
-static bool skv_auth_len_ok(u32 len)
-{
-	return len >= SKV_AUTH_KEY_MIN_LEN && len <= SKV_AUTH_KEY_MAX_LEN;
-}
-
 int skv_auth_set_keys(struct skv_node *node, const u8 *cur, u32 cur_len,
 		      const u8 *prev, u32 prev_len,
 		      struct netlink_ext_ack *extack)
@@ -108,13 +103,9 @@ int skv_auth_set_keys(struct skv_node *node, const u8 *cur, u32 cur_len,
 	int err;
 
 	lockdep_assert_held(&node->lock);
-	if (!skv_auth_len_ok(cur_len) || (prev && !skv_auth_len_ok(prev_len))) {
-		NL_SET_ERR_MSG_FMT_MOD(extack,
-				       "a key is %u to %u bytes",
-				       SKV_AUTH_KEY_MIN_LEN,
-				       SKV_AUTH_KEY_MAX_LEN);
+	if (WARN_ON_ONCE(!skv_auth_key_len_ok(cur_len) ||
+			 (prev && !skv_auth_key_len_ok(prev_len))))
 		return -EINVAL;
-	}
 	keys = kzalloc(sizeof(*keys), GFP_KERNEL);
 	if (!keys)
 		return -ENOMEM;

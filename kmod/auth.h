@@ -39,9 +39,15 @@ struct skv_auth_keys {
 	} key[SKV_AUTH_NKEYS];		/* [0] current, [1] previous */
 };
 
+/* A secret's length is SKV_AUTH_KEY_MIN_LEN to SKV_AUTH_KEY_MAX_LEN bytes. */
+static inline bool skv_auth_key_len_ok(u32 len)
+{
+	return len >= SKV_AUTH_KEY_MIN_LEN && len <= SKV_AUTH_KEY_MAX_LEN;
+}
+
 /*
  * Replace the node's keys: current (required) and previous (may be NULL).
- * Each secret is SKV_AUTH_KEY_MIN_LEN to SKV_AUTH_KEY_MAX_LEN bytes.
+ * Each secret's length is skv_auth_key_len_ok() (the caller checked).
  * Caller holds node->lock.  0 or a negative errno (extack says why).
  */
 int skv_auth_set_keys(struct skv_node *node, const u8 *cur, u32 cur_len,

@@ -43,7 +43,7 @@ static int skv_auth_nl_key(struct genl_info *info, int type, const u8 **key,
 	if (!attr)
 		return 0;
 	*len = nla_len(attr);
-	if (*len < SKV_AUTH_KEY_MIN_LEN || *len > SKV_AUTH_KEY_MAX_LEN) {
+	if (!skv_auth_key_len_ok(*len)) {
 		NL_SET_ERR_MSG_ATTR_FMT(info->extack, attr,
 					"a key is %u to %u bytes, not %u",
 					SKV_AUTH_KEY_MIN_LEN,

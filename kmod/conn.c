@@ -81,14 +81,6 @@ static void skv_conn_free(struct skv_conn *c)
 	kfree(c);
 }
 
-int skv_conn_peer_id(struct skv_conn *c, struct skv_peer_id *id)
-{
-	memset(id, 0, sizeof(*id));
-	id->addr = c->xprt->peer;
-	id->authenticated = skv_conn_is_peer(c);
-	return id->addr.len ? 0 : -ENOTCONN;
-}
-
 /* Send every pending reply with one transport send, by the reply deadline. */
 static int skv_conn_flush(struct skv_conn *c)
 {

@@ -14,7 +14,6 @@
 #include <linux/types.h>
 #include <linux/list.h>
 #include <linux/sched.h>
-#include "transport.h"
 #include <steadykv/wire.h>
 
 struct skv_node;
@@ -67,26 +66,6 @@ struct skv_conn {
 	struct skv_auth_handshake *auth_hs;	/* between HELLO and PROOF */
 	bool close_after_reply;		/* a handler ended the connection */
 };
-
-/*
- * Who is at the other end of a connection, as far as the node can tell:
- * its address and whether it authenticated as a peer of the cluster.  A
- * migration belongs to the identity of the connection that prepared it.
- */
-struct skv_peer_id {
-	struct skv_addr addr;
-	bool authenticated;
-};
-
-/* 0, or a negative errno if the connection has no peer any more. */
-int skv_conn_peer_id(struct skv_conn *c, struct skv_peer_id *id);
-
-static inline bool skv_peer_id_equal(const struct skv_peer_id *a,
-				     const struct skv_peer_id *b)
-{
-	return skv_addr_equal(&a->addr, &b->addr) &&
-	       a->authenticated == b->authenticated;
-}
 
 /*
  * Take a new connection: gives it a slot (max_connections,

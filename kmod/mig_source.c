@@ -12,8 +12,9 @@
  * (commit) or serves it again (abort); PUSH_BACK replays the target's
  * writes into the range before an abort.
  *
- * A migration belongs to the peer that prepared it (skv_conn_peer_id()):
- * another peer naming its id is told NO_MIGRATION, as for an id nobody
+ * A migration belongs to the peer that prepared it, known by its address
+ * (every connection that reaches here authenticated as a peer, or the
+ * node is in insecure mode: request.c checks): another peer naming its id is told NO_MIGRATION, as for an id nobody
  * uses, so ids cannot be probed, and the try counts as a bad request.
  * Ids are the coordinator's random 64-bit values; two peers may even use
  * the same one.  A node takes part in at most SKV_MIG_MAX_ACTIVE
@@ -35,6 +36,7 @@
 
 #include "node.h"
 #include "conn.h"
+#include "transport.h"
 #include "reply.h"
 #include "mig_source.h"
 #include "scan.h"
@@ -72,7 +74,7 @@ struct skv_mig_out {
 	u64 end_hash;
 	u64 safe_version;	/* of the last PREPARE answered */
 	bool keep_owner;	/* still NORMAL here (push baseline) */
-	struct skv_peer_id owner;	/* the peer that prepared it */
+	struct skv_addr owner;	/* the address of the peer that prepared it */
 };
 
 void skv_src_init(struct skv_node *node)
@@ -108,7 +110,7 @@ u32 skv_mig_active(struct skv_node *node)
  * that id.  Under mig_out_lock or node->lock.
  */
 static struct skv_mig_out *skv_src_find(struct skv_node *node, u64 id,
-					const struct skv_peer_id *peer,
+					const struct skv_addr *peer,
 					bool *foreign)
 {
 	struct skv_mig_out *m;
@@ -117,7 +119,7 @@ static struct skv_mig_out *skv_src_find(struct skv_node *node, u64 id,
 	list_for_each_entry(m, &node->mig_out, list) {
 		if (m->id != id)
 			continue;
-		if (skv_peer_id_equal(&m->owner, peer))
+		if (skv_addr_equal(&m->owner, peer))
 			return m;
 		*foreign = true;
 	}
@@ -145,15 +147,10 @@ static int skv_src_get(struct skv_conn *c, const struct skv_hdr *h, u64 id,
 {
 	struct skv_node *node = c->node;
 	struct skv_mig_out *m;
-	struct skv_peer_id me;
 	bool foreign;
-	int err;
 
-	err = skv_conn_peer_id(c, &me);
-	if (err)
-		return err;
 	spin_lock(&node->mig_out_lock);
-	m = skv_src_find(node, id, &me, &foreign);
+	m = skv_src_find(node, id, &c->xprt->peer, &foreign);
 	if (m)
 		*out = *m;
 	spin_unlock(&node->mig_out_lock);
@@ -268,7 +265,7 @@ static u8 skv_src_prepare_again(struct skv_node *node, struct skv_store *s,
 
 static u8 skv_src_prepare_new(struct skv_node *node, struct skv_store *s,
 			      const struct skv_range *r,
-			      const struct skv_peer_id *owner, u64 *safe,
+			      const struct skv_addr *owner, u64 *safe,
 			      const char **why)
 {
 	struct skv_tablet_info t;
@@ -327,26 +324,24 @@ static int skv_src_prepare(struct skv_conn *c, const struct skv_hdr *h,
 	struct skv_node *node = c->node;
 	const char *why = NULL;
 	struct skv_mig_out *m;
-	struct skv_peer_id me;
 	struct skv_range r;
 	bool foreign;
 	u64 safe = 0;
-	int err;
 	u8 st;
 
 	if (len != sizeof(struct skv_mig_range_req) ||
 	    !skv_src_parse_range(body, SKV_MIG_F_KEEP_OWNER, &r))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
-	err = skv_conn_peer_id(c, &me);
-	if (err)
-		return err;
+	/* A migration nobody could name again (address unknown) is refused. */
+	if (!c->xprt->peer.len)
+		return -ENOTCONN;
 	mutex_lock(&node->lock);
 	/* Another peer's id is no business of this one: a new migration. */
-	m = skv_src_find(node, r.id, &me, &foreign);
+	m = skv_src_find(node, r.id, &c->xprt->peer, &foreign);
 	if (m)
 		st = skv_src_prepare_again(node, s, m, &r, &safe, &why);
 	else
-		st = skv_src_prepare_new(node, s, &r, &me, &safe, &why);
+		st = skv_src_prepare_new(node, s, &r, &c->xprt->peer, &safe, &why);
 	mutex_unlock(&node->lock);
 	if (st != SKV_S_OK)
 		return skv_reply(c, h, st, why, why ? strlen(why) : 0);
@@ -515,7 +510,6 @@ static int skv_src_end(struct skv_conn *c, const struct skv_hdr *h,
 {
 	struct skv_node *node = c->node;
 	struct skv_mig_out *m;
-	struct skv_peer_id me;
 	struct skv_range r;
 	u8 st = SKV_S_OK;
 	bool foreign;
@@ -524,11 +518,8 @@ static int skv_src_end(struct skv_conn *c, const struct skv_hdr *h,
 	if (len != sizeof(struct skv_mig_range_req) ||
 	    !skv_src_parse_range(body, SKV_MIG_F_ABORT, &r))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
-	err = skv_conn_peer_id(c, &me);
-	if (err)
-		return err;
 	mutex_lock(&node->lock);
-	m = skv_src_find(node, r.id, &me, &foreign);
+	m = skv_src_find(node, r.id, &c->xprt->peer, &foreign);
 	if (!m) {
 		st = SKV_S_NO_MIGRATION;
 	} else if (!skv_src_same(m, &r)) {
@@ -601,7 +592,6 @@ static int skv_src_push_back(struct skv_conn *c, const struct skv_hdr *h,
 	struct skv_sidelog *sl;
 	struct skv_tablet_info t;
 	struct skv_mig_out *m;
-	struct skv_peer_id me;
 	struct skv_range r;
 	u64 target_version;
 	const u8 *recs;
@@ -617,11 +607,8 @@ static int skv_src_push_back(struct skv_conn *c, const struct skv_hdr *h,
 	if (skv_batch_verify(body + fixed, len - fixed, SKV_PARSE_CHECK_HASH,
 			     &recs, &rlen, &count))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
-	err = skv_conn_peer_id(c, &me);
-	if (err)
-		return err;
 	mutex_lock(&node->lock);
-	m = skv_src_find(node, r.id, &me, &foreign);
+	m = skv_src_find(node, r.id, &c->xprt->peer, &foreign);
 	if (!m) {
 		st = SKV_S_NO_MIGRATION;
 		goto unlock;

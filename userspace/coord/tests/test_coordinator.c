@@ -1042,7 +1042,7 @@ TEST_F(cluster, start_in_doubt_cancelled_on_register)
 	k = node_wait(n2, 1);
 	ASSERT_LE(0, k);
 	ASSERT_EQ(SKV_COORD_OP_NODE_MIGRATE_CANCEL, n2->seen_op[k]);
-	for (i = 0; i < 100; i++) {
+	for (i = 0; i < 500; i++) {	/* up to 15 s: a poll, not a wait */
 		ASSERT_EQ(0, mig_status(&self->srv, g.id, &v, &n));
 		state = v[0].state;
 		free(v);
