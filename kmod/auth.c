@@ -14,6 +14,7 @@
 #include <net/netlink.h>
 
 #include "auth.h"
+#include "auth_client.h"
 
 static_assert(sizeof(struct skv_auth_hello) == 40);
 static_assert(sizeof(struct skv_auth_challenge) == 64);
@@ -72,9 +73,7 @@ bool skv_auth_may_initiate(struct skv_node *node)
 	       rcu_access_pointer(node->auth_keys);
 }
 
-/* Key keys->key[i] with secret; its id is HMAC(K, SKV_AUTH_KEY_ID_LABEL). */
-static int skv_auth_key_init(struct skv_auth_keys *keys, unsigned int i,
-			     const u8 *secret, u32 len)
+struct crypto_shash *skv_auth_tfm_new(const u8 *secret, u32 len, u32 *id)
 {
 	u8 mac[SKV_AUTH_MAC_LEN];
 	struct crypto_shash *tfm;
@@ -82,16 +81,30 @@ static int skv_auth_key_init(struct skv_auth_keys *keys, unsigned int i,
 
 	tfm = crypto_alloc_shash(SKV_AUTH_HMAC_ALG, 0, 0);
 	if (IS_ERR(tfm))
-		return PTR_ERR(tfm);
-	keys->key[i].tfm = tfm;
+		return tfm;
 	err = crypto_shash_setkey(tfm, secret, len);
 	if (!err)
 		err = skv_auth_hmac(tfm, SKV_AUTH_KEY_ID_LABEL,
 				    strlen(SKV_AUTH_KEY_ID_LABEL), mac);
-	if (err)
-		return err;
-	keys->key[i].id = get_unaligned_le32(mac);
+	if (err) {
+		crypto_free_shash(tfm);
+		return ERR_PTR(err);
+	}
+	*id = get_unaligned_le32(mac);
 	memzero_explicit(mac, sizeof(mac));
+	return tfm;
+}
+
+/* Key keys->key[i] with secret. */
+static int skv_auth_key_init(struct skv_auth_keys *keys, unsigned int i,
+			     const u8 *secret, u32 len)
+{
+	struct crypto_shash *tfm = skv_auth_tfm_new(secret, len,
+						    &keys->key[i].id);
+
+	if (IS_ERR(tfm))
+		return PTR_ERR(tfm);
+	keys->key[i].tfm = tfm;
 	return 0;
 }
 
@@ -136,18 +149,19 @@ void skv_auth_node_exit(struct skv_node *node)
 {
 	skv_auth_keys_put(rcu_replace_pointer(node->auth_keys, NULL,
 					      lockdep_is_held(&node->lock)));
+	skv_client_keys_exit(node);
 }
 
-/* HMAC(K, T(label)) of keys->key[i]. */
-static int skv_auth_mac(const struct skv_auth_keys *keys, unsigned int i,
-			const char *label, const struct skv_auth_hello *hello,
+/* HMAC(K, T(label)) with the keyed transform tfm. */
+static int skv_auth_mac(struct crypto_shash *tfm, const char *label,
+			const struct skv_auth_hello *hello,
 			const u8 *responder_nonce, u8 *mac)
 {
 	struct skv_auth_transcript t;
 	int err;
 
 	skv_auth_transcript_fill(&t, label, hello, responder_nonce);
-	err = skv_auth_hmac(keys->key[i].tfm, &t, sizeof(t), mac);
+	err = skv_auth_hmac(tfm, &t, sizeof(t), mac);
 	memzero_explicit(&t, sizeof(t));
 	return err;
 }
@@ -161,16 +175,15 @@ void skv_auth_hello_init(const struct skv_auth_keys *keys,
 	get_random_bytes(hello->nonce, sizeof(hello->nonce));
 }
 
-/* Is mac HMAC(K, T(label)) of keys->key[i]?  In constant time. */
-static bool skv_auth_mac_ok(const struct skv_auth_keys *keys, unsigned int i,
-			    const char *label,
+/* Is mac HMAC(K, T(label)) of tfm's key?  In constant time. */
+static bool skv_auth_mac_ok(struct crypto_shash *tfm, const char *label,
 			    const struct skv_auth_hello *hello,
 			    const u8 *responder_nonce, const u8 *mac)
 {
 	u8 want[SKV_AUTH_MAC_LEN];
 	bool ok;
 
-	ok = !skv_auth_mac(keys, i, label, hello, responder_nonce, want) &&
+	ok = !skv_auth_mac(tfm, label, hello, responder_nonce, want) &&
 	     !crypto_memneq(want, mac, SKV_AUTH_MAC_LEN);
 	memzero_explicit(want, sizeof(want));
 	return ok;
@@ -181,11 +194,31 @@ bool skv_auth_initiator_prove(const struct skv_auth_keys *keys,
 			      const struct skv_auth_challenge *ch,
 			      struct skv_auth_proof *proof)
 {
-	if (!skv_auth_mac_ok(keys, 0, SKV_AUTH_LABEL_RESPONDER, hello,
-			     ch->nonce, ch->mac))
+	struct crypto_shash *tfm = keys->key[0].tfm;
+
+	if (!skv_auth_mac_ok(tfm, SKV_AUTH_LABEL_RESPONDER, hello, ch->nonce,
+			     ch->mac))
 		return false;
-	return !skv_auth_mac(keys, 0, SKV_AUTH_LABEL_INITIATOR, hello,
-			     ch->nonce, proof->mac);
+	return !skv_auth_mac(tfm, SKV_AUTH_LABEL_INITIATOR, hello, ch->nonce,
+			     proof->mac);
+}
+
+int skv_auth_tfm_challenge(struct crypto_shash *tfm,
+			   const struct skv_auth_hello *hello,
+			   struct skv_auth_challenge *ch)
+{
+	get_random_bytes(ch->nonce, sizeof(ch->nonce));
+	return skv_auth_mac(tfm, SKV_AUTH_LABEL_RESPONDER, hello, ch->nonce,
+			    ch->mac);
+}
+
+bool skv_auth_tfm_check(struct crypto_shash *tfm,
+			const struct skv_auth_hello *hello,
+			const struct skv_auth_challenge *ch,
+			const struct skv_auth_proof *proof)
+{
+	return skv_auth_mac_ok(tfm, SKV_AUTH_LABEL_INITIATOR, hello, ch->nonce,
+			       proof->mac);
 }
 
 int skv_auth_responder_challenge(const struct skv_auth_keys *keys,
@@ -201,9 +234,7 @@ int skv_auth_responder_challenge(const struct skv_auth_keys *keys,
 	for (i = 0; i < keys->n; i++) {
 		if (keys->key[i].id != id)
 			continue;
-		get_random_bytes(ch->nonce, sizeof(ch->nonce));
-		err = skv_auth_mac(keys, i, SKV_AUTH_LABEL_RESPONDER, hello,
-				   ch->nonce, ch->mac);
+		err = skv_auth_tfm_challenge(keys->key[i].tfm, hello, ch);
 		return err ? err : i;
 	}
 	return -ENOKEY;
@@ -216,6 +247,5 @@ bool skv_auth_responder_check(const struct skv_auth_keys *keys,
 			      const struct skv_auth_proof *proof)
 {
 	return index < keys->n &&
-	       skv_auth_mac_ok(keys, index, SKV_AUTH_LABEL_INITIATOR, hello,
-			       ch->nonce, proof->mac);
+	       skv_auth_tfm_check(keys->key[index].tfm, hello, ch, proof);
 }

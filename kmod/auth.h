@@ -53,7 +53,7 @@ static inline bool skv_auth_key_len_ok(u32 len)
 int skv_auth_set_keys(struct skv_node *node, const u8 *cur, u32 cur_len,
 		      const u8 *prev, u32 prev_len,
 		      struct netlink_ext_ack *extack);
-/* Namespace exit: drop the node's keys.  Caller holds node->lock. */
+/* Namespace exit: drop the node's keys, client keys too.  Caller holds node->lock. */
 void skv_auth_node_exit(struct skv_node *node);
 
 /* The node's keys with a reference (put it), or NULL if it has none. */
@@ -92,6 +92,23 @@ bool skv_auth_initiator_prove(const struct skv_auth_keys *keys,
 int skv_auth_responder_challenge(const struct skv_auth_keys *keys,
 				 const struct skv_auth_hello *hello,
 				 struct skv_auth_challenge *ch);
+/*
+ * The same two responder steps with one keyed transform (a client key's).
+ * skv_auth_tfm_challenge: 0 or a negative errno.
+ */
+int skv_auth_tfm_challenge(struct crypto_shash *tfm,
+			   const struct skv_auth_hello *hello,
+			   struct skv_auth_challenge *ch);
+bool skv_auth_tfm_check(struct crypto_shash *tfm,
+			const struct skv_auth_hello *hello,
+			const struct skv_auth_challenge *ch,
+			const struct skv_auth_proof *proof);
+/*
+ * A keyed hmac(sha256) transform for secret (skv_auth_key_len_ok()) and
+ * the key's id, or an ERR_PTR.  crypto_free_shash() wipes it.
+ */
+struct crypto_shash *skv_auth_tfm_new(const u8 *secret, u32 len, u32 *id);
+
 /* Responder: is the proof right for keys->key[index]? */
 bool skv_auth_responder_check(const struct skv_auth_keys *keys,
 			      unsigned int index,

@@ -4,21 +4,25 @@
  * starts unauthenticated; HELLO names a key and gets a challenge that
  * proves this node holds it, over a fresh nonce; PROOF proves the
  * initiator holds it too, over that nonce, so a recorded PROOF is worth
- * nothing on another connection.  Any misstep ends the connection.
+ * nothing on another connection.  Any misstep ends the connection.  A
+ * peer proves the cluster key, a data client a client key
+ * (auth_client.h), which fixes the connection's rights.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
 #include "auth.h"
+#include "auth_client.h"
 #include "auth_request.h"
 #include "conn.h"
 #include "reply.h"
 
 /* A handshake between HELLO and PROOF. */
 struct skv_auth_handshake {
-	struct skv_auth_keys *keys;	/* referenced: the set HELLO used */
+	struct skv_auth_keys *keys;	/* role peer: referenced, the set HELLO used */
 	unsigned int index;		/* the key the HELLO named */
+	struct skv_client_key *client;	/* role client: referenced */
 	struct skv_auth_hello hello;
 	struct skv_auth_challenge ch;
 };
@@ -28,13 +32,20 @@ static void skv_auth_handshake_free(struct skv_auth_handshake *hs)
 	if (!hs)
 		return;
 	skv_auth_keys_put(hs->keys);
+	skv_client_key_put(hs->client);
 	kfree_sensitive(hs);
+}
+
+static void skv_auth_handshake_end(struct skv_conn *c)
+{
+	skv_auth_handshake_free(c->auth_hs);
+	c->auth_hs = NULL;
 }
 
 void skv_auth_conn_release(struct skv_conn *c)
 {
-	skv_auth_handshake_free(c->auth_hs);
-	c->auth_hs = NULL;
+	skv_auth_handshake_end(c);
+	skv_client_release(c);
 }
 
 bool skv_conn_is_peer(const struct skv_conn *c)
@@ -71,16 +82,28 @@ static int skv_auth_hello(struct skv_conn *c, const struct skv_hdr *h,
 	if (!hs)
 		return -ENOMEM;
 	memcpy(&hs->hello, body, sizeof(hs->hello));
-	/* Only peers have keys today (admin and client keys come later). */
-	if (hs->hello.role != SKV_AUTH_ROLE_PEER)
+	/* The data port holds peer and client keys (admin keys are elsewhere). */
+	if (hs->hello.role == SKV_AUTH_ROLE_CLIENT) {
+		if (hs->hello.reserved[0] || hs->hello.reserved[1] ||
+		    hs->hello.reserved[2])
+			goto failed;
+		hs->client = skv_client_key_find(c->node,
+						 le32_to_cpu(hs->hello.key_id));
+		if (!hs->client ||
+		    skv_auth_tfm_challenge(hs->client->tfm, &hs->hello, &hs->ch))
+			goto failed;
+	} else if (hs->hello.role == SKV_AUTH_ROLE_PEER) {
+		hs->keys = skv_auth_keys_get(c->node);
+		if (!hs->keys)
+			goto failed;
+		idx = skv_auth_responder_challenge(hs->keys, &hs->hello,
+						   &hs->ch);
+		if (idx < 0)
+			goto failed;
+		hs->index = idx;
+	} else {
 		goto failed;
-	hs->keys = skv_auth_keys_get(c->node);
-	if (!hs->keys)
-		goto failed;
-	idx = skv_auth_responder_challenge(hs->keys, &hs->hello, &hs->ch);
-	if (idx < 0)
-		goto failed;
-	hs->index = idx;
+	}
 	c->auth_hs = hs;
 	return skv_reply(c, h, SKV_S_OK, &hs->ch, sizeof(hs->ch));
 
@@ -98,11 +121,20 @@ static int skv_auth_proof(struct skv_conn *c, const struct skv_hdr *h,
 	if (!hs || len != sizeof(proof))
 		return skv_auth_close(c, h, SKV_S_AUTH_FAILED);
 	memcpy(&proof, body, sizeof(proof));
-	if (!skv_auth_responder_check(hs->keys, hs->index, &hs->hello,
-				      &hs->ch, &proof))
+	if (hs->client) {
+		/* A key removed since HELLO proves nothing any more. */
+		if (READ_ONCE(hs->client->revoked) ||
+		    !skv_auth_tfm_check(hs->client->tfm, &hs->hello, &hs->ch,
+					&proof))
+			return skv_auth_close(c, h, SKV_S_AUTH_FAILED);
+		skv_client_proven(c, hs->client);
+		hs->client = NULL;
+	} else if (!skv_auth_responder_check(hs->keys, hs->index, &hs->hello,
+					     &hs->ch, &proof)) {
 		return skv_auth_close(c, h, SKV_S_AUTH_FAILED);
+	}
 	c->auth_role = hs->hello.role;
-	skv_auth_conn_release(c);
+	skv_auth_handshake_end(c);
 	/* A proven peer takes a peer slot: clients cannot crowd it out. */
 	if (c->auth_role == SKV_AUTH_ROLE_PEER)
 		skv_conn_peer_authenticated(c);

@@ -29,7 +29,7 @@ bool skv_conn_is_peer(const struct skv_conn *c);
 /* Answer AUTH_REQUIRED and close the connection after the reply. */
 int skv_auth_refuse(struct skv_conn *c, const struct skv_hdr *h);
 
-/* Free the handshake under way, if any (connection teardown). */
+/* Free the handshake under way and the client key proven (connection teardown). */
 void skv_auth_conn_release(struct skv_conn *c);
 
 #endif /* SKV_AUTH_REQUEST_H */

@@ -19,6 +19,7 @@
 struct skv_node;
 struct skv_transport;
 struct skv_auth_handshake;
+struct skv_client_key;
 
 #define SKV_HDR_LEN		((u32)sizeof(struct skv_hdr))
 #define SKV_IBUF_INIT		(16u * 1024)
@@ -64,6 +65,11 @@ struct skv_conn {
 	/* Authentication (auth_request.c) */
 	u8 auth_role;			/* enum skv_auth_role proven, 0: none */
 	struct skv_auth_handshake *auth_hs;	/* between HELLO and PROOF */
+	/* Role client: the key proven (referenced), its rights (auth_client.h) */
+	struct skv_client_key *client_key;
+	u8 client_all;			/* SKV_CLIENT_* on every table */
+	u8 client_memo_rights;		/* SKV_CLIENT_* on client_memo_table */
+	u64 client_memo_table;
 	bool close_after_reply;		/* a handler ended the connection */
 };
 

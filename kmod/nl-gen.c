@@ -86,10 +86,25 @@ static const struct nla_policy steadykv_migrate_get_nl_policy[STEADYKV_A_MIGRATI
 };
 
 /* STEADYKV_CMD_AUTH_SET - do */
-static const struct nla_policy steadykv_auth_set_nl_policy[STEADYKV_A_NODE_AUTH_INSECURE + 1] = {
+static const struct nla_policy steadykv_auth_set_nl_policy[STEADYKV_A_NODE_CLIENT_AUTH_REQUIRED + 1] = {
 	[STEADYKV_A_NODE_AUTH_KEY] = { .type = NLA_BINARY, },
 	[STEADYKV_A_NODE_AUTH_KEY_PREVIOUS] = { .type = NLA_BINARY, },
 	[STEADYKV_A_NODE_AUTH_INSECURE] = { .type = NLA_U8, },
+	[STEADYKV_A_NODE_CLIENT_AUTH_REQUIRED] = NLA_POLICY_MAX(NLA_U8, 1),
+};
+
+/* STEADYKV_CMD_CLIENT_KEY_ADD - do */
+static const struct nla_policy steadykv_client_key_add_nl_policy[STEADYKV_A_CLIENT_KEY_WRITE_TABLE + 1] = {
+	[STEADYKV_A_CLIENT_KEY_SECRET] = { .type = NLA_BINARY, },
+	[STEADYKV_A_CLIENT_KEY_READ_ALL] = { .type = NLA_FLAG, },
+	[STEADYKV_A_CLIENT_KEY_WRITE_ALL] = { .type = NLA_FLAG, },
+	[STEADYKV_A_CLIENT_KEY_READ_TABLE] = { .type = NLA_U64, },
+	[STEADYKV_A_CLIENT_KEY_WRITE_TABLE] = { .type = NLA_U64, },
+};
+
+/* STEADYKV_CMD_CLIENT_KEY_DEL - do */
+static const struct nla_policy steadykv_client_key_del_nl_policy[STEADYKV_A_CLIENT_KEY_ID + 1] = {
+	[STEADYKV_A_CLIENT_KEY_ID] = { .type = NLA_U32, },
 };
 
 /* Ops table for steadykv */
@@ -193,8 +208,27 @@ static const struct genl_split_ops steadykv_nl_ops[] = {
 		.cmd		= STEADYKV_CMD_AUTH_SET,
 		.doit		= steadykv_nl_auth_set_doit,
 		.policy		= steadykv_auth_set_nl_policy,
-		.maxattr	= STEADYKV_A_NODE_AUTH_INSECURE,
+		.maxattr	= STEADYKV_A_NODE_CLIENT_AUTH_REQUIRED,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= STEADYKV_CMD_CLIENT_KEY_ADD,
+		.doit		= steadykv_nl_client_key_add_doit,
+		.policy		= steadykv_client_key_add_nl_policy,
+		.maxattr	= STEADYKV_A_CLIENT_KEY_WRITE_TABLE,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= STEADYKV_CMD_CLIENT_KEY_DEL,
+		.doit		= steadykv_nl_client_key_del_doit,
+		.policy		= steadykv_client_key_del_nl_policy,
+		.maxattr	= STEADYKV_A_CLIENT_KEY_ID,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= STEADYKV_CMD_CLIENT_KEY_GET,
+		.dumpit	= steadykv_nl_client_key_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
 	},
 };
 

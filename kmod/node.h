@@ -28,6 +28,7 @@
 
 struct skv_listener;
 struct skv_auth_keys;
+struct skv_client_keys;
 struct netlink_ext_ack;
 
 /* What happened to connections: accepted, refused by which cap, closed by which deadline. */
@@ -80,6 +81,10 @@ struct skv_node {
 	/* Cluster keys (auth.c): RCU, replaced under lock. */
 	struct skv_auth_keys __rcu *auth_keys;
 	bool auth_insecure;		/* set under lock, read lockless */
+
+	/* Client keys (auth_client.c): RCU, replaced under lock. */
+	struct skv_client_keys __rcu *client_keys;
+	bool client_auth_required;	/* set under lock, read lockless */
 };
 
 /* Module parameters (main.c). */

@@ -24,6 +24,7 @@
 #include "mig_source.h"
 #include "mig_target.h"
 #include "auth_request.h"
+#include "auth_client.h"
 
 /*
  * retry_us of a RETRY reply.  The store answers RETRY only for a key of a
@@ -336,10 +337,16 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 		       const u8 *body, u32 body_len)
 {
+	u8 st;
+
 	c->nreq++;
 	/* A request carries no flags and no status. */
 	if (h->flags || h->status)
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	/* Client keys: the connection's cached rights (a bit test). */
+	st = skv_client_access(c, h->opcode, body, body_len);
+	if (unlikely(st != SKV_S_OK))
+		return skv_client_deny(c, h, st);
 
 	switch (h->opcode) {
 	case SKV_OP_PING:

@@ -77,6 +77,7 @@ enum skv_status {
 	SKV_S_AUTH_REQUIRED	= 13,	/* op needs an authenticated connection: it closes */
 	SKV_S_AUTH_FAILED	= 14,	/* wrong key, unknown key_id or replayed proof: it closes */
 	SKV_S_VERSION_LIMIT	= 15,	/* the node's version counter is at its ceiling: no more writes */
+	SKV_S_ACCESS_DENIED	= 17,	/* the connection's client key may not read (GET, MULTI_GET) or write (PUT, DELETE) the table */
 	SKV_S_MAX,
 };
 

@@ -114,6 +114,8 @@ static int fetch(struct skv_cluster *c, uint64_t deadline)
 	int rc;
 
 	o.timeout_ms = left_ms(deadline);
+	/* The coordinator speaks its own protocol: client keys are the nodes'. */
+	o.client_key = NULL;
 	if (!c->coord) {
 		rc = skv_connect_opts(c->coord_host, c->coord_port, &o, &c->coord);
 		if (rc) {

@@ -333,8 +333,17 @@ int skv_connect_opts(const char *host, uint16_t port, const struct skv_opts *opt
 		return e == ETIMEDOUT ? SKV_E_TIMEOUT : SKV_E_CONNECT;
 	}
 	rc = conn_alloc(fd, opts, conn);
-	if (rc)
+	if (rc) {
 		close(fd);
+		return rc;
+	}
+	if (opts && opts->client_key) {
+		rc = skv_authenticate(*conn, opts->client_key);
+		if (rc) {
+			skv_close(*conn);
+			*conn = NULL;
+		}
+	}
 	return rc;
 }
 

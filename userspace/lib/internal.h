@@ -57,6 +57,12 @@ struct skv_conn {
 	char errmsg[192];
 };
 
+/*
+ * request.c: queue an op whose body is body_len bytes of body as given
+ * (authentication); 0 or the code can_queue() gives.
+ */
+int skv_queue_body(struct skv_conn *c, uint8_t op, const void *body, size_t body_len);
+
 /* conn.c: errors and the I/O engine. */
 int skv_fail(struct skv_conn *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <steadykv/auth.h>
+
 #include "internal.h"
 
 _Static_assert(sizeof(struct skv_val_reply) == 16, "skv_val_reply is 16 bytes");
@@ -22,6 +24,7 @@ static const char *op_name(uint8_t op)
 	static const char *const names[] = {
 		[SKV_OP_PING] = "PING", [SKV_OP_GET] = "GET", [SKV_OP_PUT] = "PUT",
 		[SKV_OP_DELETE] = "DELETE", [SKV_OP_MULTI_GET] = "MULTI-GET",
+		[SKV_OP_AUTH_HELLO] = "AUTH_HELLO", [SKV_OP_AUTH_PROOF] = "AUTH_PROOF",
 	};
 
 	return op < SKV_OP_MAX && names[op] ? names[op] : "?";
@@ -190,6 +193,16 @@ static int parse_body(struct skv_conn *c, const struct skv_pending *p, uint8_t s
 		return 0;
 	case SKV_OP_MULTI_GET:
 		return parse_multi(c, p, b, len, r);
+	case SKV_OP_AUTH_HELLO:
+		if (len != sizeof(struct skv_auth_challenge))
+			return bad_len(c, p, status, len, "64");
+		r->value_len = len;
+		r->value = b;
+		return 0;
+	case SKV_OP_AUTH_PROOF:
+		if (len)
+			return bad_len(c, p, status, len, "0");
+		return 0;
 	default:
 		return skv_fail(c, SKV_E_PROTO, "reply to unknown opcode %u", p->opcode);
 	}

@@ -88,6 +88,16 @@ static int check_key(struct skv_conn *c, const void *key, size_t key_len)
 	return 0;
 }
 
+int skv_queue_body(struct skv_conn *c, uint8_t op, const void *body, size_t body_len)
+{
+	int rc = can_queue(c, body_len);
+
+	if (rc)
+		return rc;
+	memcpy(begin(c, op, body_len, 0, 0), body, body_len);
+	return 0;
+}
+
 int skv_pipe_ping(struct skv_conn *c, uint64_t cookie)
 {
 	int rc = can_queue(c, 0);

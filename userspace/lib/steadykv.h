@@ -52,6 +52,8 @@ enum skv_code {
 	SKV_E_AUTH_REQUIRED	= -SKV_S_AUTH_REQUIRED,
 	SKV_E_AUTH_FAILED	= -SKV_S_AUTH_FAILED,
 	SKV_E_VERSION_LIMIT	= -SKV_S_VERSION_LIMIT,
+	/* Client keys: the connection's key may not read or write the table. */
+	SKV_E_ACCESS_DENIED	= -SKV_S_ACCESS_DENIED,
 
 	/* Local errors. */
 	SKV_E_IO		= -100,	/* socket error; errno kept in skv_conn_errmsg() */
@@ -76,18 +78,46 @@ const char *skv_code_name(int code);
 uint64_t skv_key_hash(const void *key, size_t len);
 
 struct skv_conn;
+struct skv_client_key;
 
 struct skv_opts {
 	int timeout_ms;			/* connect, and each wait for the socket; 0: 5000; <0: never */
 	unsigned int max_pending;	/* requests queued or awaiting a reply; 0: 1024 */
 	size_t max_queued_bytes;	/* encoded requests not yet sent; 0: 1 MiB */
+	/* Authenticate every connection with this client key; NULL: none. */
+	const struct skv_client_key *client_key;
 };
+
+/*
+ * Client keys.  A node may require them (steadykvctl node client-auth on):
+ * then a connection must prove one (skv_authenticate(), once per
+ * connection, or opts.client_key) before GET, MULTI-GET, PUT or DELETE,
+ * or it gets SKV_E_AUTH_REQUIRED and the node closes it.  A key carries
+ * the tables it may read and write: other ops get SKV_E_ACCESS_DENIED
+ * and the connection stays usable.
+ *
+ * skv_client_key_load() reads a key file (hex, one line, mode 0600 or
+ * tighter, owned by the caller or root: the cluster key files' format).
+ * NULL on failure, with the reason in err (never the secret).
+ * skv_client_key_free() wipes the secret; NULL is fine.
+ */
+struct skv_client_key *skv_client_key_load(const char *path, char *err, size_t err_len);
+void skv_client_key_free(struct skv_client_key *key);
+/* The key's id, as steadykvctl node client-key list shows it. */
+uint32_t skv_client_key_id(const struct skv_client_key *key);
+/*
+ * The challenge-response on an idle connection: SKV_OK, or an error that
+ * sticks (the node closes the connection): SKV_E_AUTH_FAILED (the node
+ * does not hold the key, or could not prove it holds it), SKV_E_BUSY
+ * (requests pending), a connection error.
+ */
+int skv_authenticate(struct skv_conn *conn, const struct skv_client_key *key);
 
 /*
  * Connect over TCP to host (name, IPv4 or IPv6 literal) and port; sets
  * TCP_NODELAY.  opts may be NULL for the defaults.  On failure *conn is NULL
- * and the code is SKV_E_RESOLVE, SKV_E_CONNECT (errno set), SKV_E_TIMEOUT or
- * SKV_E_NOMEM.
+ * and the code is SKV_E_RESOLVE, SKV_E_CONNECT (errno set), SKV_E_TIMEOUT,
+ * SKV_E_NOMEM, or (opts.client_key) what skv_authenticate() returned.
  */
 int skv_connect(const char *host, uint16_t port, struct skv_conn **conn);
 int skv_connect_opts(const char *host, uint16_t port, const struct skv_opts *opts,
