@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "steadykv.h"
 #include "steadykv_bench.h"
@@ -289,6 +290,28 @@ static int skv_parse(void *cs, struct buf *in, const struct pend *head,
 	return 1;
 }
 
+/*
+ * --client-key: the challenge-response with libsteadykv on a copy of the
+ * fd, before the connection carries any request (so nothing is read ahead).
+ */
+static int skv_conn_auth(struct bench_cfg *cfg, int fd)
+{
+	struct skv_conn *c;
+	int dfd, rc;
+
+	if (!cfg->client_key)
+		return 0;
+	dfd = dup(fd);
+	if (dfd < 0 || skv_conn_from_fd(dfd, NULL, &c))
+		return -1;
+	rc = skv_authenticate(c, cfg->client_key);
+	if (rc)
+		fprintf(stderr, "steadykv-bench: client key: %s (%s)\n", skv_strerror(rc),
+			skv_conn_errmsg(c));
+	skv_close(c);
+	return rc ? -1 : 0;
+}
+
 const struct bench_driver bench_drv_skv = {
 	.name = "steadykv",
 	.setup = skv_setup,
@@ -298,4 +321,5 @@ const struct bench_driver bench_drv_skv = {
 	.encode = skv_encode,
 	.parse = skv_parse,
 	.redirect = skv_redirect,
+	.conn_auth = skv_conn_auth,
 };

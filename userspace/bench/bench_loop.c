@@ -174,6 +174,12 @@ static int conn_open(struct thr *t, struct conn *c, uint64_t now)
 				bench_node_get(c->node)->addr, strerror(errno));
 		return -1;
 	}
+	if (O.cfg.drv->conn_auth && O.cfg.drv->conn_auth(&O.cfg, c->fd)) {
+		close(c->fd);
+		c->fd = -1;
+		c->down_until = now + 100000000ull;
+		return -1;
+	}
 	if (!c->cs && O.cfg.drv->conn_init)
 		c->cs = O.cfg.drv->conn_init();
 	ev.data.ptr = c;

@@ -139,6 +139,8 @@ static void usage(FILE *f)
 "targets (one kind):\n"
 "  --coord HOST:PORT     steadykv cluster through its coordinator\n"
 "  --node HOST:PORT      one steadykv node (no coordinator)\n"
+"  --client-key FILE     steadykv: authenticate every connection with this client\n"
+"                        key (hex key file, mode 0600)\n"
 "  --redis HOST:PORT     Redis Cluster (any node; CLUSTER SLOTS) or one redis-server\n"
 "  --memcached HOST:PORT memcached (repeatable: keys spread by hash)\n"
 "phases:\n"
@@ -218,7 +220,7 @@ static int parse_args(int argc, char **argv, int *read_pct)
 	enum { O_COORD = 256, O_NODE, O_REDIS, O_MC, O_LOAD, O_NORUN, O_CAP, O_RATE,
 	       O_FRAC, O_DUR, O_WL, O_READ, O_REC, O_KS, O_VS, O_ZIPF, O_TABLE, O_SEED,
 	       O_POIS, O_THR, O_CONNS, O_DEPTH, O_MAXO, O_DRAIN, O_CAPS, O_IVAL, O_TL,
-	       O_JSON, O_MARK, O_PHASES, O_QUIET, O_HELP };
+	       O_JSON, O_MARK, O_PHASES, O_QUIET, O_HELP, O_CKEY };
 	static const struct option lopts[] = {
 		{ "coord", 1, NULL, O_COORD }, { "node", 1, NULL, O_NODE },
 		{ "redis", 1, NULL, O_REDIS }, { "memcached", 1, NULL, O_MC },
@@ -236,6 +238,7 @@ static int parse_args(int argc, char **argv, int *read_pct)
 		{ "timeline", 1, NULL, O_TL }, { "json", 1, NULL, O_JSON },
 		{ "mark-file", 1, NULL, O_MARK }, { "phases", 1, NULL, O_PHASES },
 		{ "quiet", 0, NULL, O_QUIET }, { "help", 0, NULL, O_HELP },
+		{ "client-key", 1, NULL, O_CKEY },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -318,6 +321,17 @@ static int parse_args(int argc, char **argv, int *read_pct)
 			}
 			break;
 		case O_QUIET: O.quiet = 1; break;
+		case O_CKEY: {
+			char why[512];
+
+			skv_client_key_free(O.cfg.client_key);
+			O.cfg.client_key = skv_client_key_load(optarg, why, sizeof(why));
+			if (!O.cfg.client_key) {
+				fprintf(stderr, "steadykv-bench: --client-key: %s\n", why);
+				return 2;
+			}
+			break;
+		}
 		case O_HELP:
 		case 'h':
 			usage(stdout);
@@ -337,6 +351,10 @@ static int prepare(int argc, int read_pct)
 
 	if (optind != argc || !O.cfg.drv) {
 		usage(stderr);
+		return 2;
+	}
+	if (O.cfg.client_key && O.cfg.drv != &bench_drv_skv) {
+		fprintf(stderr, "steadykv-bench: --client-key is for steadykv targets\n");
 		return 2;
 	}
 	if (O.cfg.drv == &bench_drv_skv && !O.cfg.coord[0] && O.cfg.nseeds != 1) {

@@ -61,6 +61,7 @@ struct pend {
 };
 
 struct bench_cfg;
+struct skv_client_key;
 
 struct bench_driver {
 	const char *name;
@@ -94,6 +95,8 @@ struct bench_driver {
 	 */
 	int (*redirect)(void *ts, const struct bench_reply *r, const char *key,
 			size_t klen, uint64_t khash);
+	/* A new connection's handshake (may be NULL): 0, or -1 to drop it. */
+	int (*conn_auth)(struct bench_cfg *cfg, int fd);
 };
 
 extern const struct bench_driver bench_drv_skv, bench_drv_redis, bench_drv_mc;
@@ -113,6 +116,8 @@ struct bench_cfg {
 	char *value;			/* value_size bytes */
 	/* steadykv: wait for the next map fetch at most this often (us) */
 	uint32_t refresh_min_us;
+	/* steadykv: authenticate every connection with it (--client-key), or NULL */
+	struct skv_client_key *client_key;
 };
 
 /* The node table, shared by all threads; append-only. */

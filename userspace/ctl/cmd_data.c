@@ -21,6 +21,7 @@ struct data_args {
 	const char *key;
 	const char *value;
 	uint64_t expect;
+	const char *client_key;	/* -K FILE, else $STEADYKV_CLIENT_KEY; NULL: none */
 };
 
 static void print_escaped(const uint8_t *p, size_t len)
@@ -91,7 +92,7 @@ static int cmd_hash(struct ctl *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* argv: OP ADDR:PORT TABLE KEY [VALUE] with "--expect N" anywhere after OP. */
+/* argv: OP ADDR:PORT TABLE KEY [VALUE] with "--expect N" and "-K FILE" anywhere after OP. */
 static int parse_args(int argc, char **argv, struct data_args *a)
 {
 	const char *pos[4];
@@ -99,6 +100,12 @@ static int parse_args(int argc, char **argv, struct data_args *a)
 	bool expect_ok = strcmp(a->op, "get");
 
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-K") || !strcmp(argv[i], "--client-key")) {
+			if (i + 1 >= argc)
+				return usage_error(a->op, "%s: %s needs a KEYFILE", a->op, argv[i]);
+			a->client_key = argv[++i];
+			continue;
+		}
 		if (!strcmp(argv[i], "--expect")) {
 			if (!expect_ok)
 				return usage_error(a->op, "%s: --expect is for put and del", a->op);
@@ -123,9 +130,38 @@ static int parse_args(int argc, char **argv, struct data_args *a)
 	return 0;
 }
 
+/* Connect, and prove the client key if there is one: 0 or the code (said). */
+static int connect_node(const struct data_args *a, const struct skv_client_key *key,
+			struct skv_conn **conn)
+{
+	int rc = skv_connect(a->host, a->port, conn);
+
+	if (rc) {
+		int e = errno;
+
+		fprintf(stderr, "steadykvctl: %s: connect %s port %u: %s", a->op, a->host, a->port,
+			skv_strerror(rc));
+		if (rc == SKV_E_CONNECT)
+			fprintf(stderr, ": %s", strerror(e));
+		fputc('\n', stderr);
+		return rc;
+	}
+	if (!key)
+		return 0;
+	rc = skv_authenticate(*conn, key);
+	if (rc) {
+		fprintf(stderr, "steadykvctl: %s: %s (%s)\n", a->op, skv_strerror(rc),
+			skv_conn_errmsg(*conn));
+		skv_close(*conn);
+		*conn = NULL;
+	}
+	return rc;
+}
+
 int cmd_data(struct ctl *c, int argc, char **argv)
 {
 	struct data_args a = { .op = argv[0] };
+	struct skv_client_key *key = NULL;
 	struct skv_conn *conn;
 	uint64_t version = 0;
 	int rc;
@@ -135,16 +171,22 @@ int cmd_data(struct ctl *c, int argc, char **argv)
 	rc = parse_args(argc, argv, &a);
 	if (rc)
 		return rc;
+	if (!a.client_key && getenv("STEADYKV_CLIENT_KEY") && *getenv("STEADYKV_CLIENT_KEY"))
+		a.client_key = getenv("STEADYKV_CLIENT_KEY");
+	if (a.client_key) {
+		char why[512];
 
-	rc = skv_connect(a.host, a.port, &conn);
-	if (rc) {
-		fprintf(stderr, "steadykvctl: %s: connect %s port %u: %s", a.op, a.host, a.port,
-			skv_strerror(rc));
-		if (rc == SKV_E_CONNECT)
-			fprintf(stderr, ": %s", strerror(errno));
-		fputc('\n', stderr);
-		return EXIT_ERR;
+		key = skv_client_key_load(a.client_key, why, sizeof(why));
+		if (!key) {
+			fprintf(stderr, "steadykvctl: %s: client key: %s\n", a.op, why);
+			return EXIT_ERR;
+		}
 	}
+
+	rc = connect_node(&a, key, &conn);
+	skv_client_key_free(key);
+	if (rc)
+		return EXIT_ERR;
 	if (!strcmp(a.op, "get")) {
 		void *value;
 		size_t len;

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* node show|set|key set|insecure, listen start|stop. */
+/*
+ * node show|set|key set|insecure|client-key add|del|list|client-auth,
+ * listen start|stop.
+ */
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <uapi/linux/steadykv.h>
@@ -8,6 +13,7 @@
 #include "auth_key.h"
 #include "ctl.h"
 #include "parse.h"
+#include "table_list.h"
 
 static int node_show(struct ctl *c)
 {
@@ -110,6 +116,185 @@ static int node_insecure(int argc, char **argv)
 	return rc;
 }
 
+/* node client-auth on|off: require client keys for data ops, or not. */
+static int node_client_auth(int argc, char **argv)
+{
+	struct sknl_err err;
+	struct sknl nl;
+	int on, rc;
+
+	if (argc == 1 && !strcmp(argv[0], "on"))
+		on = 1;
+	else if (argc == 1 && !strcmp(argv[0], "off"))
+		on = 0;
+	else
+		return usage_error("node", "node client-auth: expected on or off");
+	if (sknl_open(&nl))
+		return EXIT_ERR;
+	rc = ctl_nl_status(sknl_client_auth_required(&nl, on, &err), "node client-auth", &err);
+	sknl_close(&nl);
+	return rc;
+}
+
+/* --read/--write TABLES into the rights. */
+static int client_rights_arg(const char *opt, const char *s, bool *all, uint64_t *ids,
+			     size_t *n)
+{
+	if (table_list_parse(s, all, ids, STEADYKV_CLIENT_KEY_TABLES_MAX, n))
+		return usage_error("node",
+				   "node client-key add: %s wants \"all\" or up to %u table ids "
+				   "separated by commas, not \"%s\"",
+				   opt, STEADYKV_CLIENT_KEY_TABLES_MAX, s);
+	return 0;
+}
+
+/* node client-key add FILE [--read TABLES] [--write TABLES]: the secret never prints. */
+static int client_key_add(int argc, char **argv)
+{
+	struct sknl_client_key *rights = calloc(1, sizeof(*rights));
+	struct skv_auth_key key = { 0 };
+	const char *path = NULL;
+	struct sknl_err err;
+	char why[512];
+	struct sknl nl;
+	int rc = 0;
+
+	if (!rights)
+		return EXIT_ERR;
+	for (int i = 0; i < argc && !rc; i++) {
+		if (!strcmp(argv[i], "--read") && i + 1 < argc)
+			rc = client_rights_arg("--read", argv[++i], &rights->read_all, rights->read,
+					       &rights->nread);
+		else if (!strcmp(argv[i], "--write") && i + 1 < argc)
+			rc = client_rights_arg("--write", argv[++i], &rights->write_all,
+					       rights->write, &rights->nwrite);
+		else if (!path && argv[i][0] != '-')
+			path = argv[i];
+		else
+			rc = usage_error("node", "node client-key add: unexpected \"%s\"", argv[i]);
+	}
+	if (!rc && !path)
+		rc = usage_error("node", "node client-key add: the key FILE is required");
+	if (!rc && !rights->read_all && !rights->write_all && !rights->nread && !rights->nwrite)
+		rc = usage_error("node", "node client-key add: give --read and/or --write");
+	if (!rc && skv_auth_key_load(&key, path, why, sizeof(why))) {
+		fprintf(stderr, "steadykvctl: node client-key add: %s\n", why);
+		rc = EXIT_ERR;
+	}
+	if (!rc) {
+		rc = sknl_open(&nl) ? EXIT_ERR : 0;
+		if (!rc) {
+			rc = ctl_nl_status(sknl_client_key_add(&nl, key.secret, key.len, rights, &err),
+					   "node client-key add", &err);
+			sknl_close(&nl);
+		}
+		if (!rc)
+			printf("client key 0x%08" PRIx32 "\n", key.id);
+	}
+	skv_auth_key_clear(&key);
+	free(rights);
+	return rc;
+}
+
+/* node client-key del KEY-ID (as list shows it) */
+static int client_key_del(int argc, char **argv)
+{
+	struct sknl_err err;
+	struct sknl nl;
+	uint32_t id;
+	int rc;
+
+	if (argc != 1 || parse_u32(argv[0], &id))
+		return usage_error("node", "node client-key del: expected a KEY-ID (0x... as list shows)");
+	if (sknl_open(&nl))
+		return EXIT_ERR;
+	rc = ctl_nl_status(sknl_client_key_del(&nl, id, &err), "node client-key del", &err);
+	sknl_close(&nl);
+	return rc;
+}
+
+static void print_tables(bool all, const uint64_t *ids, size_t n)
+{
+	if (all) {
+		fputs("all", stdout);
+		return;
+	}
+	if (!n)
+		fputs("none", stdout);
+	for (size_t i = 0; i < n; i++)
+		printf("%s%" PRIu64, i ? "," : "", ids[i]);
+}
+
+static void json_tables(struct json *j, const char *name, bool all, const uint64_t *ids,
+			size_t n)
+{
+	if (all) {
+		json_kv_str(j, name, "all");
+		return;
+	}
+	json_key(j, name);
+	json_arr_begin(j);
+	for (size_t i = 0; i < n; i++)
+		json_u64(j, ids[i]);
+	json_arr_end(j);
+}
+
+/* node client-key list: ids and rights, never a secret. */
+static int client_key_list(struct ctl *c, int argc, char **argv)
+{
+	struct sknl_client_key *keys;
+	struct sknl_err err;
+	struct sknl nl;
+	size_t n;
+	int rc;
+
+	if (argc)
+		return usage_error("node", "node client-key list: unexpected \"%s\"", argv[0]);
+	if (sknl_open(&nl))
+		return EXIT_ERR;
+	rc = ctl_nl_status(sknl_client_key_dump(&nl, &keys, &n, &err), "node client-key list",
+			   &err);
+	sknl_close(&nl);
+	if (rc)
+		return rc;
+	if (c->json)
+		json_arr_begin(&c->j);
+	for (size_t i = 0; i < n; i++) {
+		const struct sknl_client_key *k = &keys[i];
+
+		if (c->json) {
+			json_obj_begin(&c->j);
+			json_kv_u64(&c->j, "id", k->id);
+			json_tables(&c->j, "read", k->read_all, k->read, k->nread);
+			json_tables(&c->j, "write", k->write_all, k->write, k->nwrite);
+			json_obj_end(&c->j);
+			continue;
+		}
+		printf("client-key 0x%08" PRIx32 " read ", k->id);
+		print_tables(k->read_all, k->read, k->nread);
+		fputs(" write ", stdout);
+		print_tables(k->write_all, k->write, k->nwrite);
+		putchar('\n');
+	}
+	if (c->json)
+		json_arr_end(&c->j);
+	free(keys);
+	return EXIT_OK;
+}
+
+static int node_client_key(struct ctl *c, int argc, char **argv)
+{
+	if (argc < 1)
+		return usage_error("node", "node client-key: expected add, del or list");
+	if (!strcmp(argv[0], "add"))
+		return client_key_add(argc - 1, argv + 1);
+	if (!strcmp(argv[0], "del"))
+		return client_key_del(argc - 1, argv + 1);
+	if (!strcmp(argv[0], "list"))
+		return client_key_list(c, argc - 1, argv + 1);
+	return usage_error("node", "node client-key: unknown command \"%s\"", argv[0]);
+}
+
 int cmd_node(struct ctl *c, int argc, char **argv)
 {
 	if (argc < 1)
@@ -125,6 +310,10 @@ int cmd_node(struct ctl *c, int argc, char **argv)
 		return node_key_set(argc - 2, argv + 2);
 	if (!strcmp(argv[0], "insecure"))
 		return node_insecure(argc - 1, argv + 1);
+	if (!strcmp(argv[0], "client-key"))
+		return node_client_key(c, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "client-auth"))
+		return node_client_auth(argc - 1, argv + 1);
 	return usage_error("node", "node: unknown command \"%s\"", argv[0]);
 }
 

@@ -67,7 +67,7 @@ static void listen_addr(const struct sknl_node *n, char *buf, size_t len)
 			  (socklen_t)len);
 }
 
-/* The cluster keys by id (never a secret) and insecure mode, on a line. */
+/* The cluster keys by id (never a secret), insecure mode and client keys, on a line. */
 static void show_node_auth(const struct sknl_node *n, const char *sep, bool one_line)
 {
 	if (!SKNL_NODE_HAS(n, STEADYKV_A_NODE_AUTH_INSECURE))
@@ -81,6 +81,10 @@ static void show_node_auth(const struct sknl_node *n, const char *sep, bool one_
 	if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID))
 		printf(" auth-key-previous-id 0x%08" PRIx64,
 		       n->val[STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID]);
+	if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_CLIENT_AUTH_REQUIRED))
+		printf(" client-auth-required %s client-keys %" PRIu64,
+		       n->val[STEADYKV_A_NODE_CLIENT_AUTH_REQUIRED] ? "yes" : "no",
+		       n->val[STEADYKV_A_NODE_CLIENT_KEYS]);
 	if (!one_line)
 		putchar('\n');
 }
@@ -113,6 +117,11 @@ void show_node(struct ctl *c, const struct sknl_node *n, bool one_line)
 		if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID))
 			json_kv_u64(&c->j, "auth_key_previous_id",
 				    n->val[STEADYKV_A_NODE_AUTH_KEY_PREVIOUS_ID]);
+		if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_CLIENT_AUTH_REQUIRED))
+			json_kv_bool(&c->j, "client_auth_required",
+				     n->val[STEADYKV_A_NODE_CLIENT_AUTH_REQUIRED]);
+		if (SKNL_NODE_HAS(n, STEADYKV_A_NODE_CLIENT_KEYS))
+			json_kv_u64(&c->j, "client_keys", n->val[STEADYKV_A_NODE_CLIENT_KEYS]);
 		return;
 	}
 

@@ -25,6 +25,10 @@ static const struct {
 	{ "node", "node set mem-limit BYTES[K|M|G]" },
 	{ "node", "node key set --current FILE [--previous FILE]   (cluster key files, mode 0600)" },
 	{ "node", "node insecure on|off   (on: node-to-node ops without a key; never the default)" },
+	{ "node", "node client-auth on|off   (on: data ops need a client key; off by default)" },
+	{ "node", "node client-key add FILE [--read TABLES] [--write TABLES]   (key file, mode 0600)" },
+	{ "node", "node client-key del KEY-ID" },
+	{ "node", "node client-key list" },
 	{ "listen", "listen start ADDR PORT" },
 	{ "listen", "listen stop" },
 	{ "table", "table add ID" },
@@ -48,9 +52,9 @@ static const struct {
 	  "                               [--upper|--lower] [MIGOPTS]" },
 	{ "cluster", "cluster [-c HOST:PORT] status [ID]" },
 	{ "cluster", "cluster [-c HOST:PORT] [-k KEYFILE] cancel ID" },
-	{ "get", "get ADDR:PORT TABLE KEY" },
-	{ "put", "put ADDR:PORT TABLE KEY VALUE [--expect VERSION]" },
-	{ "del", "del ADDR:PORT TABLE KEY [--expect VERSION]" },
+	{ "get", "get ADDR:PORT TABLE KEY [-K KEYFILE]" },
+	{ "put", "put ADDR:PORT TABLE KEY VALUE [--expect VERSION] [-K KEYFILE]" },
+	{ "del", "del ADDR:PORT TABLE KEY [--expect VERSION] [-K KEYFILE]" },
 	{ "hash", "hash KEY" },
 };
 
@@ -62,6 +66,9 @@ static const char usage_notes[] =
 	"       ADDR := IPv4 or IPv6 address; ADDR:PORT := IPV4:PORT | [IPV6]:PORT | HOST:PORT\n"
 	"       MIGOPTS := [--mode MODE] [--partitions N] [--inflight N] [--budget BYTES]\n"
 	"                  [--no-priority-pulls] [--wait]\n"
+	"       TABLES := all | TABLE[,TABLE...]  (a client key's tables)\n"
+	"get, put, del: authenticate with the client key -K KEYFILE (--client-key),\n"
+	"       else $STEADYKV_CLIENT_KEY if set, else none (hex, mode 0600).\n"
 	"cluster: through the coordinator at -c HOST:PORT, else $STEADYKV_COORD, else\n"
 	"       127.0.0.1:7100.  create-table without --nodes: over every connected node.\n"
 	"       split-migrate moves the part of HASH's tablet from HASH on (--upper, the\n"

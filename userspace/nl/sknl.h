@@ -145,6 +145,31 @@ struct sknl_auth {
 };
 
 int sknl_auth_set(struct sknl *nl, const struct sknl_auth *auth, struct sknl_err *err);
+
+/*
+ * Client keys (sknl_client.c).  A key's rights: every table (read_all,
+ * write_all) and/or up to STEADYKV_CLIENT_KEY_TABLES_MAX tables each.
+ */
+struct sknl_client_key {
+	uint32_t id;		/* dumps only: the module's id of the key */
+	bool read_all;
+	bool write_all;
+	size_t nread;
+	size_t nwrite;
+	uint64_t read[STEADYKV_CLIENT_KEY_TABLES_MAX];
+	uint64_t write[STEADYKV_CLIENT_KEY_TABLES_MAX];
+};
+
+/* auth-set client-auth-required: 1 to require client keys, 0 not to. */
+int sknl_client_auth_required(struct sknl *nl, int on, struct sknl_err *err);
+/* client-key-add: the secret goes into the request only (wipe yours). */
+int sknl_client_key_add(struct sknl *nl, const uint8_t *secret, size_t len,
+			const struct sknl_client_key *rights, struct sknl_err *err);
+int sknl_client_key_del(struct sknl *nl, uint32_t id, struct sknl_err *err);
+/* Every client key (ids and rights); *out is malloc'd (NULL when *count is 0). */
+int sknl_client_key_dump(struct sknl *nl, struct sknl_client_key **out, size_t *count,
+			 struct sknl_err *err);
+
 /* addr: 4 or 16 bytes, network order. */
 int sknl_listen_start(struct sknl *nl, const uint8_t *addr, int alen, uint16_t port,
 		      struct sknl_err *err);

@@ -34,6 +34,9 @@ static const char *const cmd_names[] = {
 	[STEADYKV_CMD_MIGRATE_GET] = "migrate-get",
 	[STEADYKV_CMD_MIGRATE_NTF] = "migrate-ntf",
 	[STEADYKV_CMD_AUTH_SET] = "auth-set",
+	[STEADYKV_CMD_CLIENT_KEY_ADD] = "client-key-add",
+	[STEADYKV_CMD_CLIENT_KEY_DEL] = "client-key-del",
+	[STEADYKV_CMD_CLIENT_KEY_GET] = "client-key-get",
 };
 
 static const char *const node_attr_names[] = {
@@ -75,6 +78,8 @@ static const char *const node_attr_names[] = {
 	[STEADYKV_A_NODE_MEM_INDEX] = "mem-index",
 	[STEADYKV_A_NODE_MEM_TABLETS] = "mem-tablets",
 	[STEADYKV_A_NODE_MAX_TABLETS] = "max-tablets",
+	[STEADYKV_A_NODE_CLIENT_AUTH_REQUIRED] = "client-auth-required",
+	[STEADYKV_A_NODE_CLIENT_KEYS] = "client-keys",
 };
 
 static const char *const table_attr_names[] = {
@@ -169,7 +174,9 @@ const char *sknl_mig_attr_name(int type)
 
 enum sknl_obj_kind sknl_cmd_kind(uint8_t cmd)
 {
-	if (cmd <= STEADYKV_CMD_LISTEN_STOP || cmd == STEADYKV_CMD_AUTH_SET)
+	/* Client key changes announce the node (its client-keys count). */
+	if (cmd <= STEADYKV_CMD_LISTEN_STOP || cmd == STEADYKV_CMD_AUTH_SET ||
+	    cmd == STEADYKV_CMD_CLIENT_KEY_ADD || cmd == STEADYKV_CMD_CLIENT_KEY_DEL)
 		return SKNL_OBJ_NODE;
 	if (cmd <= STEADYKV_CMD_TABLE_GET)
 		return SKNL_OBJ_TABLE;
@@ -280,6 +287,8 @@ static const struct nla_policy node_policy[STEADYKV_A_NODE_MAX + 1] = {
 	[STEADYKV_A_NODE_MEM_INDEX] = { .type = NLA_U64 },
 	[STEADYKV_A_NODE_MEM_TABLETS] = { .type = NLA_U64 },
 	[STEADYKV_A_NODE_MAX_TABLETS] = { .type = NLA_U32 },
+	[STEADYKV_A_NODE_CLIENT_AUTH_REQUIRED] = { .type = NLA_U8 },
+	[STEADYKV_A_NODE_CLIENT_KEYS] = { .type = NLA_U32 },
 };
 
 /* An integer attribute of any width the policy allowed. */

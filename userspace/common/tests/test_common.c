@@ -7,6 +7,43 @@
 #include "kselftest_harness.h"
 #include "json.h"
 #include "parse.h"
+#include "table_list.h"
+
+TEST(table_list_parse_all_ids_and_errors)
+{
+	uint64_t ids[3];
+	size_t n;
+	bool all;
+
+	ASSERT_EQ(0, table_list_parse("all", &all, ids, 3, &n));
+	ASSERT_TRUE(all);
+	ASSERT_EQ(0u, n);
+	ASSERT_EQ(0, table_list_parse("7", &all, ids, 3, &n));
+	ASSERT_FALSE(all);
+	ASSERT_EQ(1u, n);
+	ASSERT_EQ(7u, ids[0]);
+	ASSERT_EQ(0, table_list_parse("1,0x10,18446744073709551615", &all, ids, 3, &n));
+	ASSERT_EQ(3u, n);
+	ASSERT_EQ(1u, ids[0]);
+	ASSERT_EQ(16u, ids[1]);
+	ASSERT_EQ(UINT64_MAX, ids[2]);
+	/* A repeated id is kept once, and does not count against max. */
+	ASSERT_EQ(0, table_list_parse("5,5,6,5", &all, ids, 2, &n));
+	ASSERT_EQ(2u, n);
+	ASSERT_EQ(5u, ids[0]);
+	ASSERT_EQ(6u, ids[1]);
+	ASSERT_EQ(-1, table_list_parse("1,2,3", &all, ids, 2, &n));
+	ASSERT_EQ(-1, table_list_parse("", &all, ids, 3, &n));
+	ASSERT_EQ(-1, table_list_parse("1,", &all, ids, 3, &n));
+	ASSERT_EQ(-1, table_list_parse(",1", &all, ids, 3, &n));
+	ASSERT_EQ(-1, table_list_parse("1,,2", &all, ids, 3, &n));
+	ASSERT_EQ(-1, table_list_parse("x", &all, ids, 3, &n));
+	ASSERT_EQ(-1, table_list_parse("-1", &all, ids, 3, &n));
+	ASSERT_EQ(-1, table_list_parse("ALL", &all, ids, 3, &n));
+	ASSERT_EQ(-1, table_list_parse("all,1", &all, ids, 3, &n));
+	ASSERT_EQ(-1, table_list_parse("1 ", &all, ids, 3, &n));
+	ASSERT_EQ(-1, table_list_parse("123456789012345678901234567890123", &all, ids, 3, &n));
+}
 
 TEST(parse_u64_is_strict)
 {
