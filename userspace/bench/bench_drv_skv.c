@@ -12,6 +12,8 @@
  * that lags the node does not burn the redirect budget.
  */
 #include <endian.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +296,8 @@ static int skv_parse(void *cs, struct buf *in, const struct pend *head,
  * --client-key: the challenge-response with libsteadykv on a copy of the
  * fd, before the connection carries any request (so nothing is read ahead).
  */
+static atomic_bool auth_failure_said;
+
 static int skv_conn_auth(struct bench_cfg *cfg, int fd)
 {
 	struct skv_conn *c;
@@ -305,9 +309,9 @@ static int skv_conn_auth(struct bench_cfg *cfg, int fd)
 	if (dfd < 0 || skv_conn_from_fd(dfd, NULL, &c))
 		return -1;
 	rc = skv_authenticate(c, cfg->client_key);
-	if (rc)
-		fprintf(stderr, "steadykv-bench: client key: %s (%s)\n", skv_strerror(rc),
-			skv_conn_errmsg(c));
+	/* Said once: every connection would fail the same way. */
+	if (rc && !atomic_exchange(&auth_failure_said, true))
+		fprintf(stderr, "steadykv-bench: %s\n", skv_conn_errmsg(c));
 	skv_close(c);
 	return rc ? -1 : 0;
 }

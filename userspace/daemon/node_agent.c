@@ -187,6 +187,7 @@ static int agent_loop(struct agent *a, const sigset_t *wait_mask)
 		if (reload_signal) {
 			reload_signal = 0;
 			agent_push_keys(a);
+			agent_push_client_keys(a);
 		}
 		if (p[ifd].revents) {
 			rc = a->nl->read_events(a->nl_arg, mig_update, a);
@@ -285,7 +286,8 @@ int node_agent_run(const struct node_agent_opts *o)
 		goto out;
 	}
 	/* Keys before listening: no peer ever finds the node without them. */
-	if (agent_push_keys(&a) || ensure_listen(&a) || mig_resync(&a))
+	if (agent_push_keys(&a) || agent_push_client_keys(&a) || ensure_listen(&a) ||
+	    mig_resync(&a))
 		goto out_nl;
 	agent_log("node agent up: node %" PRIu32 ", data %s, coordinator %s", o->node_id,
 	      a.data_addr, o->coord_addr);

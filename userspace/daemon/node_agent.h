@@ -53,6 +53,11 @@ struct node_agent_nl_ops {
 			    void *ctx, struct sknl_err *err);
 	/* auth-set (NULL in a fake without keys: the key options are refused). */
 	int (*auth_set)(void *arg, const struct sknl_auth *auth, struct sknl_err *err);
+	/* Client keys (NULL in a fake without them: the client key options are refused). */
+	int (*client_auth)(void *arg, int on, struct sknl_err *err);
+	int (*client_key_add)(void *arg, const uint8_t *secret, size_t len,
+			      const struct sknl_client_key *rights, struct sknl_err *err);
+	int (*client_key_del)(void *arg, uint32_t id, struct sknl_err *err);
 };
 
 struct node_agent_opts {
@@ -71,6 +76,18 @@ struct node_agent_opts {
 	const char *cluster_key_path;
 	const char *previous_key_path;
 	bool insecure_peers;		/* explicit insecure mode, never the default */
+	/*
+	 * Client keys, each "FILE:READ:WRITE" (node_agent_client_spec_parse),
+	 * and whether the node requires them.  With either given, the agent
+	 * manages the node's client keys: at start and on SIGHUP it sets
+	 * client-auth-required to client_auth, adds (or replaces) each key
+	 * from its file, and removes the keys it added before that no file
+	 * holds any more (a file given a new secret: a rotation).  With
+	 * neither, it leaves them to steadykvctl node client-key.
+	 */
+	const char *const *client_keys;
+	unsigned int nclient_keys;	/* at most STEADYKV_CLIENT_KEYS_MAX */
+	bool client_auth;
 	/* Reconnect backoff, doubling from min to max (0: 100 ms, 5 s). */
 	unsigned int reconnect_min_ms;
 	unsigned int reconnect_max_ms;
@@ -96,5 +113,14 @@ struct node_agent_opts {
  * coordinator is not fatal.  SIGHUP reads the key files again.
  */
 int node_agent_run(const struct node_agent_opts *o);
+
+/*
+ * A --client-key spec, "FILE:READ:WRITE": the key file, then the tables the
+ * key may read and those it may write, each "all", table ids separated by
+ * commas, or "-" for none (at least one right).  FILE is what comes before
+ * the last two colons, into path.  0, or -1 with the reason in err.
+ */
+int node_agent_client_spec_parse(const char *spec, char *path, size_t path_len,
+				 struct sknl_client_key *rights, char *err, size_t err_len);
 
 #endif

@@ -56,6 +56,10 @@ struct agent {
 
 	struct mig_entry *migs;
 	size_t nmigs, cap;
+
+	/* The client keys the agent added (node_agent_client.c), by id. */
+	uint32_t client_ids[STEADYKV_CLIENT_KEYS_MAX];
+	unsigned int nclient_ids;
 };
 
 /* node_agent.c: "TIME steadykvd[node N]: TEXT" on stderr. */
@@ -71,6 +75,11 @@ extern const struct node_agent_nl_ops agent_real_nl_ops;
  * (logged, never the secret): the module keeps what it had.
  */
 int agent_push_keys(struct agent *a);
+/*
+ * node_agent_client.c: push o->client_keys and o->client_auth, if given
+ * (see node_agent_opts).  0, or -1 (logged, never a secret).
+ */
+int agent_push_client_keys(struct agent *a);
 /* What agent_real_nl_ops' arg points at. */
 struct agent_real_nl {
 	struct sknl req;

@@ -210,6 +210,22 @@ out:
 	return rc ? -1 : 0;
 }
 
+static int real_client_auth(void *arg, int on, struct sknl_err *err)
+{
+	return sknl_client_auth_required(&((struct agent_real_nl *)arg)->req, on, err);
+}
+
+static int real_client_key_add(void *arg, const uint8_t *secret, size_t len,
+			       const struct sknl_client_key *rights, struct sknl_err *err)
+{
+	return sknl_client_key_add(&((struct agent_real_nl *)arg)->req, secret, len, rights, err);
+}
+
+static int real_client_key_del(void *arg, uint32_t id, struct sknl_err *err)
+{
+	return sknl_client_key_del(&((struct agent_real_nl *)arg)->req, id, err);
+}
+
 const struct node_agent_nl_ops agent_real_nl_ops = {
 	.open = real_open,
 	.close = real_close,
@@ -225,4 +241,7 @@ const struct node_agent_nl_ops agent_real_nl_ops = {
 	.migrate_cancel = real_migrate_cancel,
 	.migrate_dump = real_migrate_dump,
 	.auth_set = real_auth_set,
+	.client_auth = real_client_auth,
+	.client_key_add = real_client_key_add,
+	.client_key_del = real_client_key_del,
 };

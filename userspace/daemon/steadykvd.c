@@ -12,13 +12,15 @@
  *
  *   steadykvd --node ID --data ADDR:PORT --coord HOST:PORT
  *             [--cluster-key FILE [--previous-cluster-key FILE]]
- *             [--insecure-peers]
+ *             [--insecure-peers] [--client-key FILE:READ:WRITE]... [--client-auth]
  *       The node agent (userspace/daemon/node_agent.c) beside the module
  *       of the current network namespace.  It gives the module the
  *       cluster key (and the previous one during a rotation) at start and
  *       on SIGHUP, and authenticates to the coordinator as PEER with it.
  *       A rotation: give every node --cluster-key NEW
  *       --previous-cluster-key OLD and SIGHUP them, then NEW alone.
+ *       With --client-key or --client-auth it also manages the node's
+ *       client keys (node_agent.h: node_agent_opts).
  *
  * Key options not given default to the files $STEADYKV_CLUSTER_KEY and
  * $STEADYKV_ADMIN_KEY name (the selftests' lib.sh sets them).
@@ -41,6 +43,7 @@ static const char usage_text[] =
 	"                 [--node-timeout MS] [-v|--verbose] [-q|--quiet]\n"
 	"       steadykvd --node ID --data ADDR:PORT --coord HOST:PORT\n"
 	"                 [--cluster-key FILE [--previous-cluster-key FILE]] [--insecure-peers]\n"
+	"                 [--client-key FILE:READ:WRITE]... [--client-auth]\n"
 	"\n"
 	"  --coordinator      serve the cluster map and migrations\n"
 	"  --listen ADDR:PORT coordinator address (default 0.0.0.0:7100; port 0: any)\n"
@@ -60,6 +63,12 @@ static const char usage_text[] =
 	"                     port may then change the cluster)\n"
 	"  --insecure-peers   node: take node-to-node ops without authentication\n"
 	"                     (anyone reaching the data port can read or erase tablets)\n"
+	"  --client-key FILE:READ:WRITE  node: a client key (repeatable) and the tables\n"
+	"                     it may read and write: \"all\", \"-\" (none) or ids\n"
+	"                     separated by commas; pushed at start and on SIGHUP\n"
+	"                     (keys it pushed before that no file holds are removed)\n"
+	"  --client-auth      node: require a client key for GET, MULTI-GET, PUT and\n"
+	"                     DELETE (without it: client-auth-required off)\n"
 	"Key files: hex, 32 to 64 bytes, mode 0600; without the options, the files\n"
 	"$STEADYKV_CLUSTER_KEY and $STEADYKV_ADMIN_KEY name, if set.  SIGHUP makes\n"
 	"steadykvd read them again.\n";
@@ -129,7 +138,7 @@ int main(int argc, char **argv)
 {
 	enum { O_COORDINATOR = 256, O_LISTEN, O_STATE, O_NODE_TIMEOUT, O_NODE,
 	       O_DATA, O_COORD, O_CLUSTER_KEY, O_PREV_CLUSTER_KEY, O_ADMIN_KEY,
-	       O_PREV_ADMIN_KEY, O_INSECURE, O_INSECURE_PEERS };
+	       O_PREV_ADMIN_KEY, O_INSECURE, O_INSECURE_PEERS, O_CLIENT_KEY, O_CLIENT_AUTH };
 	static const struct option opts[] = {
 		{ "coordinator", no_argument, NULL, O_COORDINATOR },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -144,11 +153,14 @@ int main(int argc, char **argv)
 		{ "previous-admin-key", required_argument, NULL, O_PREV_ADMIN_KEY },
 		{ "insecure", no_argument, NULL, O_INSECURE },
 		{ "insecure-peers", no_argument, NULL, O_INSECURE_PEERS },
+		{ "client-key", required_argument, NULL, O_CLIENT_KEY },
+		{ "client-auth", no_argument, NULL, O_CLIENT_AUTH },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char *client_keys[STEADYKV_CLIENT_KEYS_MAX];
 	struct coordinator_opts co = { 0 };
 	struct node_agent_opts no;
 	bool coordinator = false, node = false, coord_only = false;
@@ -157,6 +169,7 @@ int main(int argc, char **argv)
 
 	memset(&no, 0, sizeof(no));
 	no.coord_addr = "127.0.0.1:7100";
+	no.client_keys = client_keys;
 	while ((opt = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
 		switch (opt) {
 		case O_COORDINATOR:
@@ -216,6 +229,26 @@ int main(int argc, char **argv)
 		case O_INSECURE_PEERS:
 			no.insecure_peers = true;
 			break;
+		case O_CLIENT_KEY: {
+			struct sknl_client_key rights;
+			char path[4096], why[512];
+
+			if (no.nclient_keys == STEADYKV_CLIENT_KEYS_MAX) {
+				fprintf(stderr, "steadykvd: at most %u --client-key\n",
+					STEADYKV_CLIENT_KEYS_MAX);
+				return 2;
+			}
+			if (node_agent_client_spec_parse(optarg, path, sizeof(path), &rights, why,
+							 sizeof(why))) {
+				fprintf(stderr, "steadykvd: %s\n", why);
+				return 2;
+			}
+			client_keys[no.nclient_keys++] = optarg;
+			break;
+		}
+		case O_CLIENT_AUTH:
+			no.client_auth = true;
+			break;
 		case 'v':
 			co.verbose = 1;
 			break;
@@ -247,6 +280,10 @@ int main(int argc, char **argv)
 		co.cluster_key = no.cluster_key_path = env_path("STEADYKV_CLUSTER_KEY");
 	if (!co.admin_key && coordinator)
 		co.admin_key = env_path("STEADYKV_ADMIN_KEY");
+	if (coordinator && (no.nclient_keys || no.client_auth)) {
+		fprintf(stderr, "steadykvd: --client-key and --client-auth are node options\n");
+		return 2;
+	}
 	if (coordinator)
 		return run_coordinator(&co);
 	if (coord_only) {

@@ -37,6 +37,10 @@ struct fake {
 	/* auth-set: how often, and the length of the last current key */
 	int n_auth_set;
 	size_t auth_cur_len;
+	/* client keys: each added (its id and rights), client-auth-required */
+	int n_client_add, n_client_del, n_client_auth, client_auth_on;
+	uint32_t client_ids[4];
+	struct sknl_client_key client_rights[4];
 	/* listen */
 	int listen_rc;
 	uint8_t laddr[16];
@@ -251,6 +255,48 @@ static int f_auth_set(void *arg, const struct sknl_auth *auth, struct sknl_err *
 	return 0;
 }
 
+static int f_client_auth(void *arg, int on, struct sknl_err *err)
+{
+	struct fake *f = arg;
+
+	(void)err;
+	pthread_mutex_lock(&f->mu);
+	f->n_client_auth++;
+	f->client_auth_on = on;
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static int f_client_key_add(void *arg, const uint8_t *secret, size_t len,
+			    const struct sknl_client_key *rights, struct sknl_err *err)
+{
+	struct fake *f = arg;
+	struct skv_auth_key k;
+
+	(void)err;
+	skv_auth_key_set(&k, secret, len);
+	pthread_mutex_lock(&f->mu);
+	if (f->n_client_add < 4) {
+		f->client_ids[f->n_client_add] = k.id;
+		f->client_rights[f->n_client_add] = *rights;
+	}
+	f->n_client_add++;
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static int f_client_key_del(void *arg, uint32_t id, struct sknl_err *err)
+{
+	struct fake *f = arg;
+
+	(void)id;
+	(void)err;
+	pthread_mutex_lock(&f->mu);
+	f->n_client_del++;
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
 static const struct node_agent_nl_ops fake_ops = {
 	.open = f_open,
 	.close = f_close,
@@ -266,6 +312,9 @@ static const struct node_agent_nl_ops fake_ops = {
 	.migrate_cancel = f_migrate_cancel,
 	.migrate_dump = f_migrate_dump,
 	.auth_set = f_auth_set,
+	.client_auth = f_client_auth,
+	.client_key_add = f_client_key_add,
+	.client_key_del = f_client_key_del,
 };
 
 static struct skv_migration mig(uint64_t id, uint32_t state, uint64_t elapsed, uint32_t pm)
@@ -752,6 +801,95 @@ TEST_F(agent, refused_registration_retries)
 	close(self->c.fd);
 	self->c.fd = -1;
 	ASSERT_EQ(0, accept_register(&self->c, self->lfd, &node, addr, sizeof(addr)));
+}
+
+/* ---- client keys (--client-key, --client-auth) ---- */
+
+TEST(client_key_spec_parse)
+{
+	struct sknl_client_key r;
+	char path[64], why[256];
+
+	ASSERT_EQ(0, node_agent_client_spec_parse("/k/a.key:all:-", path, sizeof(path), &r, why,
+						  sizeof(why)));
+	EXPECT_STREQ("/k/a.key", path);
+	EXPECT_TRUE(r.read_all);
+	EXPECT_FALSE(r.write_all);
+	EXPECT_EQ(0u, r.nread + r.nwrite);
+	/* FILE is what comes before the last two colons. */
+	ASSERT_EQ(0, node_agent_client_spec_parse("a:b.key:1,2:2", path, sizeof(path), &r, why,
+						  sizeof(why)));
+	EXPECT_STREQ("a:b.key", path);
+	ASSERT_EQ(2u, r.nread);
+	EXPECT_EQ(1u, r.read[0]);
+	EXPECT_EQ(2u, r.read[1]);
+	ASSERT_EQ(1u, r.nwrite);
+	EXPECT_EQ(2u, r.write[0]);
+	ASSERT_EQ(0, node_agent_client_spec_parse("k:-:all", path, sizeof(path), &r, why,
+						  sizeof(why)));
+	EXPECT_TRUE(r.write_all);
+	EXPECT_EQ(-1, node_agent_client_spec_parse("k:-:-", path, sizeof(path), &r, why,
+						   sizeof(why)));
+	EXPECT_NE(NULL, strstr(why, "needs a right"));
+	EXPECT_EQ(-1, node_agent_client_spec_parse("k:all", path, sizeof(path), &r, why,
+						   sizeof(why)));
+	EXPECT_NE(NULL, strstr(why, "FILE:READ:WRITE"));
+	EXPECT_EQ(-1, node_agent_client_spec_parse(":all:all", path, sizeof(path), &r, why,
+						   sizeof(why)));
+	EXPECT_EQ(-1, node_agent_client_spec_parse("k:1,,2:-", path, sizeof(path), &r, why,
+						   sizeof(why)));
+	EXPECT_EQ(-1, node_agent_client_spec_parse("k::all", path, sizeof(path), &r, why,
+						   sizeof(why)));
+	EXPECT_EQ(-1, node_agent_client_spec_parse("a-very-long-path-name-that-does-not-fit:all:-",
+						   path, 16, &r, why, sizeof(why)));
+	EXPECT_NE(NULL, strstr(why, "too long"));
+}
+
+static int write_key_file(const char *path, const struct skv_auth_key *k);
+
+TEST_F(agent, pushes_client_keys_before_registering)
+{
+	char p1[] = "/tmp/skv-agent-ck1-XXXXXX", p2[] = "/tmp/skv-agent-ck2-XXXXXX";
+	char s1[64], s2[64];
+	const char *specs[2] = { s1, s2 };
+	struct skv_auth_key k1, k2;
+	uint8_t raw[32];
+	int fd;
+
+	for (int i = 0; i < 32; i++)
+		raw[i] = (uint8_t)(7 * i + 1);
+	skv_auth_key_set(&k1, raw, 32);
+	raw[0] ^= 1;
+	skv_auth_key_set(&k2, raw, 32);
+	fd = mkstemp(p1);
+	ASSERT_LE(0, fd);
+	close(fd);
+	fd = mkstemp(p2);
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, write_key_file(p1, &k1));
+	ASSERT_EQ(0, write_key_file(p2, &k2));
+	snprintf(s1, sizeof(s1), "%s:all:-", p1);
+	snprintf(s2, sizeof(s2), "%s:1,2:2", p2);
+	self->a.o.client_keys = specs;
+	self->a.o.nclient_keys = 2;
+	self->a.o.client_auth = true;
+	up(_metadata, self);
+
+	pthread_mutex_lock(&self->f.mu);
+	EXPECT_EQ(2, self->f.n_client_add);
+	EXPECT_EQ(0, self->f.n_client_del);
+	EXPECT_EQ(1, self->f.n_client_auth);
+	EXPECT_EQ(1, self->f.client_auth_on);
+	EXPECT_EQ(k1.id, self->f.client_ids[0]);
+	EXPECT_TRUE(self->f.client_rights[0].read_all);
+	EXPECT_EQ(0u, self->f.client_rights[0].nwrite);
+	EXPECT_EQ(k2.id, self->f.client_ids[1]);
+	EXPECT_EQ(2u, self->f.client_rights[1].nread);
+	EXPECT_EQ(1u, self->f.client_rights[1].nwrite);
+	pthread_mutex_unlock(&self->f.mu);
+	unlink(p1);
+	unlink(p2);
 }
 
 /* ---- authentication to the coordinator ---- */
