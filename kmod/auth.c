@@ -207,6 +207,8 @@ int skv_auth_tfm_challenge(struct crypto_shash *tfm,
 			   const struct skv_auth_hello *hello,
 			   struct skv_auth_challenge *ch)
 {
+	if (hello->reserved[0] || hello->reserved[1] || hello->reserved[2])
+		return -ENOKEY;
 	get_random_bytes(ch->nonce, sizeof(ch->nonce));
 	return skv_auth_mac(tfm, SKV_AUTH_LABEL_RESPONDER, hello, ch->nonce,
 			    ch->mac);
@@ -229,8 +231,6 @@ int skv_auth_responder_challenge(const struct skv_auth_keys *keys,
 	unsigned int i;
 	int err;
 
-	if (hello->reserved[0] || hello->reserved[1] || hello->reserved[2])
-		return -ENOKEY;
 	for (i = 0; i < keys->n; i++) {
 		if (keys->key[i].id != id)
 			continue;

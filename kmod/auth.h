@@ -94,7 +94,8 @@ int skv_auth_responder_challenge(const struct skv_auth_keys *keys,
 				 struct skv_auth_challenge *ch);
 /*
  * The same two responder steps with one keyed transform (a client key's).
- * skv_auth_tfm_challenge: 0 or a negative errno.
+ * skv_auth_tfm_challenge: 0, -ENOKEY (reserved bytes set) or another
+ * negative errno.
  */
 int skv_auth_tfm_challenge(struct crypto_shash *tfm,
 			   const struct skv_auth_hello *hello,

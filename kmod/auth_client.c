@@ -121,7 +121,7 @@ int skv_client_key_add(struct skv_node *node, struct skv_client_key *key,
 	lockdep_assert_held(&node->lock);
 	if (skip < 0 && set && set->n >= STEADYKV_CLIENT_KEYS_MAX) {
 		NL_SET_ERR_MSG_FMT_MOD(extack,
-				       "the node holds %u client keys, the most it takes",
+				       "the node holds %d client keys, the most it takes",
 				       STEADYKV_CLIENT_KEYS_MAX);
 		return -E2BIG;
 	}

@@ -164,7 +164,7 @@ static int skv_client_nl_tables(struct genl_info *info,
 		if (nread > STEADYKV_CLIENT_KEY_TABLES_MAX ||
 		    nwrite > STEADYKV_CLIENT_KEY_TABLES_MAX) {
 			NL_SET_ERR_MSG_ATTR_FMT(info->extack, attr,
-						"a client key names at most %u tables to read and %u to write",
+						"a client key names at most %d tables to read and %d to write",
 						STEADYKV_CLIENT_KEY_TABLES_MAX,
 						STEADYKV_CLIENT_KEY_TABLES_MAX);
 			return -EINVAL;

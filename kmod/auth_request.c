@@ -58,7 +58,7 @@ bool skv_conn_is_peer(const struct skv_conn *c)
 static int skv_auth_close(struct skv_conn *c, const struct skv_hdr *h,
 			  u8 status)
 {
-	skv_auth_conn_release(c);
+	skv_auth_handshake_end(c);
 	c->close_after_reply = true;
 	return skv_reply(c, h, status, NULL, 0);
 }
@@ -84,9 +84,6 @@ static int skv_auth_hello(struct skv_conn *c, const struct skv_hdr *h,
 	memcpy(&hs->hello, body, sizeof(hs->hello));
 	/* The data port holds peer and client keys (admin keys are elsewhere). */
 	if (hs->hello.role == SKV_AUTH_ROLE_CLIENT) {
-		if (hs->hello.reserved[0] || hs->hello.reserved[1] ||
-		    hs->hello.reserved[2])
-			goto failed;
 		hs->client = skv_client_key_find(c->node,
 						 le32_to_cpu(hs->hello.key_id));
 		if (!hs->client ||

@@ -95,19 +95,25 @@ static int node_key_set(int argc, char **argv)
 	return rc;
 }
 
+/* The one word "on" (1) or "off" (0); -1 otherwise. */
+static int on_off_arg(int argc, char **argv)
+{
+	if (argc == 1 && !strcmp(argv[0], "on"))
+		return 1;
+	if (argc == 1 && !strcmp(argv[0], "off"))
+		return 0;
+	return -1;
+}
+
 /* node insecure on|off */
 static int node_insecure(int argc, char **argv)
 {
-	struct sknl_auth auth = { .insecure = -1 };
+	struct sknl_auth auth = { .insecure = on_off_arg(argc, argv) };
 	struct sknl_err err;
 	struct sknl nl;
 	int rc;
 
-	if (argc == 1 && !strcmp(argv[0], "on"))
-		auth.insecure = 1;
-	else if (argc == 1 && !strcmp(argv[0], "off"))
-		auth.insecure = 0;
-	else
+	if (auth.insecure < 0)
 		return usage_error("node", "node insecure: expected on or off");
 	if (sknl_open(&nl))
 		return EXIT_ERR;
@@ -119,15 +125,11 @@ static int node_insecure(int argc, char **argv)
 /* node client-auth on|off: require client keys for data ops, or not. */
 static int node_client_auth(int argc, char **argv)
 {
+	int on = on_off_arg(argc, argv), rc;
 	struct sknl_err err;
 	struct sknl nl;
-	int on, rc;
 
-	if (argc == 1 && !strcmp(argv[0], "on"))
-		on = 1;
-	else if (argc == 1 && !strcmp(argv[0], "off"))
-		on = 0;
-	else
+	if (on < 0)
 		return usage_error("node", "node client-auth: expected on or off");
 	if (sknl_open(&nl))
 		return EXIT_ERR;
@@ -142,7 +144,7 @@ static int client_rights_arg(const char *opt, const char *s, bool *all, uint64_t
 {
 	if (table_list_parse(s, all, ids, STEADYKV_CLIENT_KEY_TABLES_MAX, n))
 		return usage_error("node",
-				   "node client-key add: %s wants \"all\" or up to %u table ids "
+				   "node client-key add: %s wants \"all\" or up to %d table ids "
 				   "separated by commas, not \"%s\"",
 				   opt, STEADYKV_CLIENT_KEY_TABLES_MAX, s);
 	return 0;

@@ -47,7 +47,7 @@ int node_agent_client_spec_parse(const char *spec, char *path, size_t path_len,
 	if (spec_tables(read, &rights->read_all, rights->read, &rights->nread) ||
 	    spec_tables(w + 1, &rights->write_all, rights->write, &rights->nwrite)) {
 		snprintf(err, err_len,
-			 "--client-key \"%s\": READ and WRITE are \"all\", \"-\" or up to %u "
+			 "--client-key \"%s\": READ and WRITE are \"all\", \"-\" or up to %d "
 			 "table ids separated by commas", spec, STEADYKV_CLIENT_KEY_TABLES_MAX);
 		return -1;
 	}

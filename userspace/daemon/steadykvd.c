@@ -234,7 +234,7 @@ int main(int argc, char **argv)
 			char path[4096], why[512];
 
 			if (no.nclient_keys == STEADYKV_CLIENT_KEYS_MAX) {
-				fprintf(stderr, "steadykvd: at most %u --client-key\n",
+				fprintf(stderr, "steadykvd: at most %d --client-key\n",
 					STEADYKV_CLIENT_KEYS_MAX);
 				return 2;
 			}

@@ -237,6 +237,21 @@ static int conn_alloc(int fd, const struct skv_opts *opts, struct skv_conn **out
 	return SKV_OK;
 }
 
+/* opts.client_key: prove it on the new connection, or close it. */
+static int conn_authenticate(const struct skv_opts *opts, struct skv_conn **conn)
+{
+	int rc;
+
+	if (!opts || !opts->client_key)
+		return SKV_OK;
+	rc = skv_authenticate(*conn, opts->client_key);
+	if (rc) {
+		skv_close(*conn);
+		*conn = NULL;
+	}
+	return rc;
+}
+
 int skv_conn_from_fd(int fd, const struct skv_opts *opts, struct skv_conn **conn)
 {
 	int fl;
@@ -249,9 +264,11 @@ int skv_conn_from_fd(int fd, const struct skv_opts *opts, struct skv_conn **conn
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return SKV_E_INVAL;
 	rc = conn_alloc(fd, opts, conn);
-	if (rc)
+	if (rc) {
 		close(fd);
-	return rc;
+		return rc;
+	}
+	return conn_authenticate(opts, conn);
 }
 
 /* Non-blocking connect bounded by timeout_ms; returns 0 or an errno. */
@@ -337,14 +354,7 @@ int skv_connect_opts(const char *host, uint16_t port, const struct skv_opts *opt
 		close(fd);
 		return rc;
 	}
-	if (opts && opts->client_key) {
-		rc = skv_authenticate(*conn, opts->client_key);
-		if (rc) {
-			skv_close(*conn);
-			*conn = NULL;
-		}
-	}
-	return rc;
+	return conn_authenticate(opts, conn);
 }
 
 int skv_connect(const char *host, uint16_t port, struct skv_conn **conn)

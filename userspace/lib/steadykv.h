@@ -122,7 +122,8 @@ int skv_authenticate(struct skv_conn *conn, const struct skv_client_key *key);
 int skv_connect(const char *host, uint16_t port, struct skv_conn **conn);
 int skv_connect_opts(const char *host, uint16_t port, const struct skv_opts *opts,
 		     struct skv_conn **conn);
-/* Wrap an already connected stream socket (tests use a socketpair); takes fd. */
+/* Wrap an already connected stream socket (tests use a socketpair); takes fd (and
+ * authenticates like skv_connect_opts() with opts.client_key). */
 int skv_conn_from_fd(int fd, const struct skv_opts *opts, struct skv_conn **conn);
 /* Close the socket and free everything, including pending requests. NULL is fine. */
 void skv_close(struct skv_conn *conn);

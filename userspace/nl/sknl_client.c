@@ -52,7 +52,7 @@ int sknl_client_key_add(struct sknl *nl, const uint8_t *secret, size_t len,
 
 	if (rights->nread > STEADYKV_CLIENT_KEY_TABLES_MAX ||
 	    rights->nwrite > STEADYKV_CLIENT_KEY_TABLES_MAX)
-		return sknl_err_local(err, EINVAL, "a client key names at most %u tables each way",
+		return sknl_err_local(err, EINVAL, "a client key names at most %d tables each way",
 				      STEADYKV_CLIENT_KEY_TABLES_MAX);
 	return sknl_do(nl, STEADYKV_CMD_CLIENT_KEY_ADD, 0, fill_key, &k, NULL, err);
 }

@@ -17,6 +17,7 @@
 #include <xxhash.h>
 
 #include "kselftest_harness.h"
+#include "auth_key.h"
 #include "fake_server.h"
 
 static struct skv_conn *pair_conn(struct fake_server *s, fake_handler_t h, void *arg,
@@ -294,6 +295,130 @@ TEST(every_status_maps_to_its_code)
 	ASSERT_EQ(SKV_E_EMPTY, skv_pipe_next(c, &r));
 	skv_close(c);
 	fake_stop(&srv);
+}
+
+/* ---- client keys: skv_authenticate against a fake node holding one key ---- */
+
+struct auth_fake {
+	struct skv_auth_key key;	/* the node's client key */
+	bool lie;			/* answer HELLO with a wrong MAC */
+	bool proven;
+	int proofs;			/* AUTH_PROOFs received */
+	struct skv_auth_hello hello;
+	struct skv_auth_challenge ch;
+};
+
+static int auth_handler(struct fake_server *s, const struct fake_req *req)
+{
+	struct auth_fake *a = s->arg;
+	struct skv_auth_proof proof;
+
+	switch (req->opcode) {
+	case SKV_OP_AUTH_HELLO:
+		if (req->body_len != sizeof(a->hello))
+			break;
+		memcpy(&a->hello, req->body, sizeof(a->hello));
+		if (a->hello.role != SKV_AUTH_ROLE_CLIENT ||
+		    skv_auth_responder_challenge(&a->key, 1, &a->hello, &a->ch) != 0)
+			break;
+		if (a->lie)
+			a->ch.mac[0] ^= 1;
+		fake_reply(s, req, SKV_S_OK, &a->ch, sizeof(a->ch));
+		return 0;
+	case SKV_OP_AUTH_PROOF:
+		a->proofs++;
+		if (req->body_len != sizeof(proof))
+			break;
+		memcpy(&proof, req->body, sizeof(proof));
+		if (!skv_auth_responder_check(&a->key, &a->hello, &a->ch, &proof))
+			break;
+		a->proven = true;
+		fake_reply(s, req, SKV_S_OK, NULL, 0);
+		return 0;
+	default:
+		fake_reply(s, req, a->proven ? SKV_S_OK : SKV_S_AUTH_REQUIRED, NULL, 0);
+		return !a->proven;
+	}
+	fake_reply(s, req, SKV_S_AUTH_FAILED, NULL, 0);
+	return 1;
+}
+
+/* A key file for k; the caller unlinks path. */
+static struct skv_client_key *client_key_file(const struct skv_auth_key *k, char *path)
+{
+	char why[256];
+	FILE *f;
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "w");
+	for (size_t i = 0; f && i < k->len; i++)
+		fprintf(f, "%02x", k->secret[i]);
+	if (f)
+		fclose(f);
+	return skv_client_key_load(path, why, sizeof(why));
+}
+
+TEST(client_key_authenticates_once_and_checks_the_node)
+{
+	char p1[] = "/tmp/skv-client-key-XXXXXX", p2[] = "/tmp/skv-client-key-XXXXXX";
+	struct skv_client_key *key, *other;
+	struct skv_opts opts = { 0 };
+	struct auth_fake a = { 0 };
+	struct skv_auth_key ko;
+	struct fake_server srv;
+	struct skv_conn *c;
+	uint8_t raw[32];
+
+	for (int i = 0; i < 32; i++)
+		raw[i] = (uint8_t)(i * 11 + 3);
+	ASSERT_EQ(0, skv_auth_key_set(&a.key, raw, sizeof(raw)));
+	raw[5] ^= 0x10;
+	ASSERT_EQ(0, skv_auth_key_set(&ko, raw, sizeof(raw)));
+	key = client_key_file(&a.key, p1);
+	other = client_key_file(&ko, p2);
+	unlink(p1);
+	unlink(p2);
+	ASSERT_NE(NULL, key);
+	ASSERT_NE(NULL, other);
+	EXPECT_EQ(a.key.id, skv_client_key_id(key));
+
+	/* The right key: one exchange, then requests are served. */
+	opts.client_key = key;
+	c = pair_conn(&srv, auth_handler, &a, &opts);
+	EXPECT_TRUE(a.proven);
+	EXPECT_EQ(1, a.proofs);
+	EXPECT_EQ(SKV_OK, skv_ping(c));
+	/* Not twice on one connection with requests pending. */
+	ASSERT_EQ(SKV_OK, skv_pipe_ping(c, 1));
+	EXPECT_EQ(SKV_E_BUSY, skv_authenticate(c, key));
+	skv_close(c);
+	fake_stop(&srv);
+
+	/* A key the node does not hold: AUTH_FAILED, and it sticks. */
+	memset(&a.hello, 0, sizeof(a.hello));
+	a.proven = false;
+	a.proofs = 0;
+	c = pair_conn(&srv, auth_handler, &a, NULL);
+	EXPECT_EQ(SKV_E_AUTH_FAILED, skv_authenticate(c, other));
+	EXPECT_NE(NULL, strstr(skv_conn_errmsg(c), "AUTH_HELLO"));
+	EXPECT_EQ(SKV_E_AUTH_FAILED, skv_ping(c));
+	EXPECT_EQ(0, a.proofs);
+	skv_close(c);
+	fake_stop(&srv);
+
+	/* A node that cannot prove the key gets no proof from us. */
+	a.lie = true;
+	c = pair_conn(&srv, auth_handler, &a, NULL);
+	EXPECT_EQ(SKV_E_AUTH_FAILED, skv_authenticate(c, key));
+	EXPECT_NE(NULL, strstr(skv_conn_errmsg(c), "did not prove"));
+	skv_close(c);
+	fake_stop(&srv);
+	EXPECT_EQ(0, a.proofs);
+	EXPECT_FALSE(a.proven);
+	skv_client_key_free(key);
+	skv_client_key_free(other);
 }
 
 /* ---- pipelining ---- */
