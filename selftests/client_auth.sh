@@ -3,7 +3,8 @@
 # Client keys from the operator's side (issue 11, item 6): steadykvctl node
 # client-key add|list|del and node client-auth on|off, node show; the data
 # commands with -K KEYFILE and $STEADYKV_CLIENT_KEY, and the message each
-# refusal prints; no secret printed or logged; steadykv-bench --client-key.
+# refusal prints; no secret printed or logged; steadykv-bench --client-key;
+# steadykvd --client-key and --client-auth.
 # (build/selftests/client_auth_test checks each status on the wire.)
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
@@ -125,10 +126,34 @@ t_del() {
 	data 0 get "$ADDR:$PORT" 1 control || return 1
 }
 
+# The node daemon's options: every key pushed at start, client keys required.
+daemon_pushed() {
+	local out
+	out=$(skv_ctl "$M" node client-key list) || return 1
+	grep -qx "client-key ${KEY_ID[$KA]} read all write none" <<<"$out" &&
+		grep -qx "client-key ${KEY_ID[$KR]} read 1 write 2" <<<"$out" &&
+		[[ $(skv_ctl "$M" node show) == *"client-auth-required yes client-keys 2"* ]]
+}
+
+t_daemon() {
+	setup_ns M || { skv_fail "setup_ns"; return 1; }
+	# No coordinator at the other end: the agent keeps trying, not fatal.
+	skv_bg ip netns exec "$M" steadykvd --node 1 --data "$ADDR:$PORT" --coord "$ADDR:9" \
+		--client-key "$KA:all:-" --client-key "$KR:1:2" --client-auth
+	slowwait "$SKV_WAIT" daemon_pushed ||
+		{ skv_fail "steadykvd did not push the client keys: $(skv_ctl "$M" node client-key list)"
+		  return 1; }
+	# A bad spec is a usage error.
+	ip netns exec "$M" steadykvd --node 2 --data "$ADDR:$PORT" --client-key "$KA:all" \
+		2>/dev/null
+	(($? == 2)) || { skv_fail "steadykvd took --client-key FILE:all"; return 1; }
+}
+
 skv_test "setup: a node with tables 1 and 2" setup || skv_finish
 skv_test "client-key add, list, node show; no secret printed" t_add_list_show
 skv_test "client keys off: clients served, a key given still applies" t_off_served
 skv_test "client keys on: no key, wrong key, rights, -K and \$STEADYKV_CLIENT_KEY" t_required
 skv_test "steadykv-bench --client-key" t_bench
+skv_test "steadykvd --client-key FILE:READ:WRITE --client-auth" t_daemon
 skv_test "client-key del: the key no longer authenticates; client-auth off" t_del
 skv_finish
