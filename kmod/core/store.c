@@ -385,6 +385,7 @@ out_rcu:
 	skv_rcu_read_unlock();
 out:
 	skv_free(newe);
+	skv_index_maybe_grow(s);
 	return ret;
 }
 
