@@ -186,11 +186,61 @@ bool skv_index_has(struct skv_index *ix, u64 b, u64 table_id, u64 hash,
 	return ret;
 }
 
-void skv_index_prefetch(struct skv_index *ix, u64 hash)
+/* The first node in the bucket of hash, or NULL if it is empty. */
+static struct skv_entry *skv_bucket_first(struct skv_index *ix,
+					  const struct skv_index_geom *g,
+					  u64 hash)
 {
+	struct skv_entry *p = rcu_dereference(*skv_slot_of(ix, g, hash));
+
+	return p && !skv_is_slot(p) ? p : NULL;
+}
+
+void skv_index_prefetch(struct skv_index *ix, u64 hash, int stage)
+{
+	const struct skv_index_geom *g;
+	struct skv_entry *e;
+
 	skv_rcu_read_lock();
-	__builtin_prefetch(skv_slot_of(ix, skv_geom(ix), hash));
+	g = skv_geom(ix);
+	if (stage == SKV_PREFETCH_SLOT) {
+		__builtin_prefetch(skv_slot_of(ix, g, hash));
+	} else {
+		e = skv_bucket_first(ix, g, hash);
+		if (e)
+			__builtin_prefetch(e);
+	}
 	skv_rcu_read_unlock();
+}
+
+/* Records are at most this many lines apart in a walk's prefetch. */
+#define SKV_WALK_AHEAD	8u
+
+void skv_index_prefetch_walk(struct skv_index *ix, u64 hash)
+{
+	const struct skv_index_geom *g = skv_geom(ix);
+	u32 shift = 64 - g->log2;
+	u64 b = hash >> shift, left = (1ull << g->log2) - 1 - b;
+	struct skv_entry *e;
+	const u8 *rec;
+
+	/* Three stages: slot, then its first entry, then that one's record. */
+	if (left >= 4 * SKV_WALK_AHEAD)
+		__builtin_prefetch(skv_slot_of(ix, g, (b + 4 * SKV_WALK_AHEAD) << shift));
+	if (left >= 2 * SKV_WALK_AHEAD) {
+		e = skv_bucket_first(ix, g, (b + 2 * SKV_WALK_AHEAD) << shift);
+		if (e)
+			__builtin_prefetch(e);
+	}
+	if (left >= SKV_WALK_AHEAD) {
+		e = skv_bucket_first(ix, g, (b + SKV_WALK_AHEAD) << shift);
+		rec = e ? rcu_dereference(e->rec) : NULL;
+		if (rec) {
+			__builtin_prefetch(rec);
+			__builtin_prefetch(rec + 64);
+			__builtin_prefetch(rec + 128);
+		}
+	}
 }
 
 struct skv_entry *skv_index_seek(struct skv_index *ix, u64 hash, u64 end,

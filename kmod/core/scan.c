@@ -51,7 +51,10 @@ long skv_scan(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash,
 		last = min(skv_stripe_last(b), end_hash);
 		while (e && e->key_hash <= last) {
 			u64 gh = e->key_hash;
-			u32 g = skv_group_bytes(ix, e, table_id);
+			u32 g;
+
+			skv_index_prefetch_walk(ix, gh);
+			g = skv_group_bytes(ix, e, table_id);
 
 			if (g && bytes && bytes + g > budget) {
 				*next = gh;

@@ -251,8 +251,14 @@ struct skv_entry *skv_index_find(struct skv_index *ix, u64 b, u64 table_id,
 				 u64 hash, const void *key, u32 key_len);
 bool skv_index_has(struct skv_index *ix, u64 b, u64 table_id, u64 hash,
 		   const void *key, u32 key_len);
-/* Prefetch the bucket slot of hash (a hint; under RCU or not). */
-void skv_index_prefetch(struct skv_index *ix, u64 hash);
+/*
+ * Hints for a run of lookups: the slot of hash's bucket, then (some
+ * lookups later, once it is in cache) the first entry it leads to.
+ */
+enum { SKV_PREFETCH_SLOT, SKV_PREFETCH_ENTRY };
+void skv_index_prefetch(struct skv_index *ix, u64 hash, int stage);
+/* A hint for a walk in hash order at hash, under RCU: what comes next. */
+void skv_index_prefetch_walk(struct skv_index *ix, u64 hash);
 /*
  * Under RCU: the first entry with key hash in [hash, end], or NULL.  Gives
  * up after passing SKV_INDEX_SEEK_MAX empty buckets, then returns NULL
