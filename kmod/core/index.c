@@ -235,11 +235,8 @@ void skv_index_prefetch_walk(struct skv_index *ix, u64 hash)
 	if (left >= SKV_WALK_AHEAD) {
 		e = skv_bucket_first(ix, g, (b + SKV_WALK_AHEAD) << shift);
 		rec = e ? rcu_dereference(e->rec) : NULL;
-		if (rec) {
-			__builtin_prefetch(rec);
-			__builtin_prefetch(rec + 64);
-			__builtin_prefetch(rec + 128);
-		}
+		if (rec)
+			skv_rec_prefetch(rec, READ_ONCE(e->rec_len));
 	}
 }
 
