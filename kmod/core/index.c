@@ -66,6 +66,23 @@ static u64 skv_slot_hash(const struct skv_index *ix,
 	return U64_MAX;
 }
 
+/*
+ * Does the bucket of slot start past hash?  Mostly slot is the next
+ * bucket's at g's resolution, known without searching the levels.
+ */
+static bool skv_slot_after(const struct skv_index *ix,
+			   const struct skv_index_geom *g,
+			   struct skv_entry __rcu **slot, u64 hash)
+{
+	u32 shift = 64 - g->log2;
+	u64 b = hash >> shift;
+
+	if (b + 1 < 1ull << g->log2 &&
+	    slot == skv_slot_of(ix, g, (b + 1) << shift))
+		return true;
+	return skv_slot_hash(ix, g, slot) > hash;
+}
+
 int skv_index_init(struct skv_index *ix, u32 log2)
 {
 	u32 nlocks = 1u << SKV_INDEX_LOCK_BITS, i;
@@ -156,7 +173,7 @@ struct skv_entry *skv_index_find(struct skv_index *ix, u64 b, u64 table_id,
 		if (skv_is_slot(p)) {
 			/* Another bucket, or one a growth step is adding. */
 			slot = skv_slot_ptr(p);
-			if (skv_slot_hash(ix, g, slot) > hash)
+			if (skv_slot_after(ix, g, slot, hash))
 				return NULL;
 			p = rcu_dereference(*slot);
 			continue;
@@ -312,24 +329,24 @@ struct skv_entry *skv_index_next(struct skv_index *ix, struct skv_entry *e)
 }
 
 /*
- * Where e (or a slot for hash) goes: the link after every node below it
- * (or not above it, with after_equal) in its bucket.  Under the stripe lock.
+ * Where an entry with this hash goes: the link after every node not above
+ * it in its bucket.  Under the stripe lock.
  */
 static struct skv_entry __rcu **
 skv_index_link_of(struct skv_index *ix, const struct skv_index_geom *g,
-		  u64 hash, bool after_equal)
+		  u64 hash)
 {
 	struct skv_entry __rcu **pp = skv_slot_of(ix, g, hash);
 	struct skv_entry *cur;
 
 	for (cur = rcu_dereference(*pp); cur; cur = rcu_dereference(*pp)) {
 		if (skv_is_slot(cur)) {
-			if (skv_slot_hash(ix, g, skv_slot_ptr(cur)) > hash)
+			if (skv_slot_after(ix, g, skv_slot_ptr(cur), hash))
 				break;
 			pp = skv_slot_ptr(cur);
 			continue;
 		}
-		if (cur->key_hash > hash || (!after_equal && cur->key_hash == hash))
+		if (cur->key_hash > hash)
 			break;
 		pp = &cur->next;
 	}
@@ -341,7 +358,7 @@ void skv_index_insert(struct skv_index *ix, u64 b, struct skv_entry *e)
 {
 	struct skv_entry __rcu **pp;
 
-	pp = skv_index_link_of(ix, skv_geom(ix), e->key_hash, true);
+	pp = skv_index_link_of(ix, skv_geom(ix), e->key_hash);
 	RCU_INIT_POINTER(e->next, rcu_dereference(*pp));
 	rcu_assign_pointer(*pp, e);
 	skv_atomic64_add(skv_entry_bytes(e), &ix->bytes);
@@ -423,23 +440,38 @@ static bool skv_index_step_start(struct skv_store *s, u32 log2)
 	return true;
 }
 
-/* Link the slot of odd bucket c of resolution log2 + 1. */
-static void skv_index_split(struct skv_index *ix, u32 log2, u64 c)
+/*
+ * Link the slots of resolution log2 + 1 inside buckets [b, end) of log2,
+ * taking each stripe's lock once.  Inside a bucket being split there is
+ * no other slot: the walk stops at the first entry of the new bucket or
+ * at the next bucket's slot.
+ */
+static void skv_index_split(struct skv_index *ix, u32 log2, u64 b, u64 end)
 {
-	u64 start = c << (64 - log2 - 1);
-	skv_spinlock_t *lock = skv_bucket_lock(ix, skv_bucket_of(ix, start));
+	u32 shift = 64 - log2;
 	const struct skv_index_geom *g;
-	struct skv_entry __rcu **pp, **slot;
+	struct skv_entry __rcu **pp, **lv;
+	struct skv_entry *cur;
+	u64 stripe, start;
 
 	skv_rcu_read_lock();
-	skv_spin_lock(lock);
 	g = skv_geom(ix);
-	slot = &g->levels[log2 + 1 - ix->base_log2][c >> 1];
-	/* Entries at start go after the slot: the link before the first. */
-	pp = skv_index_link_of(ix, g, start, false);
-	RCU_INIT_POINTER(*slot, rcu_dereference(*pp));
-	rcu_assign_pointer(*pp, skv_slot_mark(slot));
-	skv_spin_unlock(lock);
+	lv = g->levels[log2 + 1 - ix->base_log2];
+	while (b < end) {
+		stripe = skv_bucket_of(ix, b << shift);
+		skv_spin_lock(skv_bucket_lock(ix, stripe));
+		for (; b < end && skv_bucket_of(ix, b << shift) == stripe; b++) {
+			start = (b << 1 | 1) << (shift - 1);
+			pp = skv_slot_of(ix, g, b << shift);
+			for (cur = rcu_dereference(*pp);
+			     cur && !skv_is_slot(cur) && cur->key_hash < start;
+			     cur = rcu_dereference(*pp))
+				pp = &cur->next;
+			RCU_INIT_POINTER(lv[b], cur);
+			rcu_assign_pointer(*pp, skv_slot_mark(&lv[b]));
+		}
+		skv_spin_unlock(skv_bucket_lock(ix, stripe));
+	}
 	skv_rcu_read_unlock();
 }
 
@@ -463,8 +495,8 @@ void skv_index_grow(struct skv_store *s)
 		}
 	}
 	end = min(ix->split_next + SKV_INDEX_SPLIT_CHUNK, nb);
-	for (; ix->split_next < end; ix->split_next++)
-		skv_index_split(ix, log2, ix->split_next << 1 | 1);
+	skv_index_split(ix, log2, ix->split_next, end);
+	ix->split_next = end;
 	if (ix->split_next == nb) {
 		skv_index_publish(ix, log2 + 1, NULL);
 		ix->splitting = false;
