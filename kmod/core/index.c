@@ -253,7 +253,7 @@ void skv_index_prefetch_walk(struct skv_index *ix, u64 hash)
 		e = skv_bucket_first(ix, g, (b + SKV_WALK_AHEAD) << shift);
 		rec = e ? rcu_dereference(e->rec) : NULL;
 		if (rec)
-			skv_rec_prefetch(rec, READ_ONCE(e->rec_len));
+			skv_rec_prefetch(rec);
 	}
 }
 

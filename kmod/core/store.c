@@ -266,7 +266,7 @@ void skv_store_get_batch(struct skv_store *s, u64 table_id,
 				   req[i].key_len);
 		rec = e ? rcu_dereference(e->rec) : NULL;
 		if (rec)
-			skv_rec_prefetch(rec, READ_ONCE(e->rec_len));
+			skv_rec_prefetch(rec);
 	}
 	skv_rcu_read_unlock();
 	for (i = 0; i < n; i++)
