@@ -70,35 +70,13 @@ out:
 	return ret;
 }
 
-#define SKV_REPLAY_AHEAD	8u
-
-/*
- * Prefetch for the record at *ahead and move it on; the first call of a
- * run takes it SKV_REPLAY_AHEAD records (half as many for the entries,
- * whose slots the other cursor brought in) in front.
- */
-static void skv_replay_prefetch(struct skv_store *s, const u8 *p, u32 len,
-				u32 *ahead, int stage)
-{
-	u32 n = *ahead ? 1 : stage == SKV_PREFETCH_SLOT ? SKV_REPLAY_AHEAD :
-		SKV_REPLAY_AHEAD / 2;
-	const struct skv_rec_hdr *h;
-
-	while (n-- && *ahead < len) {
-		h = (const struct skv_rec_hdr *)(p + *ahead);
-		skv_index_prefetch(&s->index, le64_to_cpu(h->key_hash), stage);
-		*ahead += skv_rec_len(le16_to_cpu(h->key_len),
-				      le32_to_cpu(h->value_len));
-	}
-}
-
 /* Apply a run of records already verified. */
 static int skv_replay_verified(struct skv_store *s, struct skv_sidelog *sl,
 			       const u8 *p, u32 len,
 			       struct skv_replay_stats *st)
 {
 	struct skv_rec_view v;
-	u32 off, n = 0, ahead, ahead2;
+	u32 off, n = 0;
 	u64 top = 0;
 	int ret = 0;
 
@@ -110,10 +88,7 @@ static int skv_replay_verified(struct skv_store *s, struct skv_sidelog *sl,
 		if (v.version > SKV_VERSION_MAX)
 			return -ERANGE;
 	}
-	for (off = 0, ahead = 0, ahead2 = 0; off < len; off += v.len) {
-		/* Index slots, then entries, some records ahead. */
-		skv_replay_prefetch(s, p, len, &ahead, SKV_PREFETCH_SLOT);
-		skv_replay_prefetch(s, p, len, &ahead2, SKV_PREFETCH_ENTRY);
+	for (off = 0; off < len; off += v.len) {
 		skv_rec_view_trusted(p + off, &v);
 		ret = skv_replay_one(s, sl, p + off, &v, st);
 		if (ret)
