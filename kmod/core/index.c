@@ -295,6 +295,7 @@ int skv_index_lock_first(struct skv_index *ix, u64 *hash, u64 end,
 	struct skv_entry *e;
 	u64 resume;
 
+	skv_rcu_read_lock();
 	e = skv_index_seek(ix, *hash, end, &resume);
 	if (!e)
 		goto none;
@@ -310,13 +311,23 @@ int skv_index_lock_first(struct skv_index *ix, u64 *hash, u64 end,
 	if (e) {
 		/* It went and the next one is in another stripe. */
 		*hash = e->key_hash;
-		return -EAGAIN;
+		goto again;
 	}
 none:
-	if (!resume)
+	if (!resume) {
+		skv_rcu_read_unlock();
 		return 0;
+	}
 	*hash = resume;
+again:
+	skv_rcu_read_unlock();
 	return -EAGAIN;
+}
+
+void skv_index_unlock(struct skv_index *ix, u64 stripe)
+{
+	skv_spin_unlock(skv_bucket_lock(ix, stripe));
+	skv_rcu_read_unlock();
 }
 
 struct skv_entry *skv_index_next(struct skv_index *ix, struct skv_entry *e)
@@ -574,13 +585,8 @@ void skv_index_unlive_range(struct skv_store *s, u64 table_id, u64 start,
 	u64 h = start, b, last;
 	int r;
 
-	for (;;) {
-		skv_rcu_read_lock();
-		r = skv_index_lock_first(ix, &h, end, &e, &b);
-		if (r <= 0) {
-			skv_rcu_read_unlock();
-			if (!r)
-				return;
+	while ((r = skv_index_lock_first(ix, &h, end, &e, &b))) {
+		if (r < 0) {
 			skv_cond_resched();
 			continue;
 		}
@@ -588,8 +594,7 @@ void skv_index_unlive_range(struct skv_store *s, u64 table_id, u64 start,
 		for (; e && e->key_hash <= last; e = skv_index_next(ix, e))
 			if (e->table_id == table_id)
 				skv_entry_unlive(s, e);
-		skv_spin_unlock(skv_bucket_lock(ix, b));
-		skv_rcu_read_unlock();
+		skv_index_unlock(ix, b);
 		if (last == end)
 			return;
 		h = last + 1;

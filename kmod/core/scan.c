@@ -36,16 +36,11 @@ long skv_scan(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash,
 		return 0;
 	}
 	/* One stripe lock at a time, in hash order. */
-	for (h = cursor;; h = last + 1) {
-		skv_rcu_read_lock();
-		r = skv_index_lock_first(ix, &h, end_hash, &e, &b);
-		if (r <= 0) {
-			skv_rcu_read_unlock();
-			if (!r)
-				break;
+	h = cursor;
+	while ((r = skv_index_lock_first(ix, &h, end_hash, &e, &b))) {
+		if (r < 0) {
 			/* A range of few records can span millions of buckets. */
 			skv_cond_resched();
-			last = h - 1;
 			continue;
 		}
 		last = min(skv_stripe_last(b), end_hash);
@@ -55,7 +50,6 @@ long skv_scan(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash,
 
 			skv_index_prefetch_walk(ix, gh);
 			g = skv_group_bytes(ix, e, table_id);
-
 			if (g && bytes && bytes + g > budget) {
 				*next = gh;
 				goto unlock;
@@ -77,18 +71,17 @@ long skv_scan(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash,
 				goto unlock;
 			}
 		}
-		skv_spin_unlock(skv_bucket_lock(ix, b));
-		skv_rcu_read_unlock();
+		skv_index_unlock(ix, b);
 		if (last == end_hash)
 			break;
+		h = last + 1;
 		skv_cond_resched();
 	}
 	*done = true;
 	return bytes;
 
 unlock:
-	skv_spin_unlock(skv_bucket_lock(ix, b));
-	skv_rcu_read_unlock();
+	skv_index_unlock(ix, b);
 	return ret < 0 ? ret : bytes;
 }
 

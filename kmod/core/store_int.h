@@ -268,13 +268,14 @@ void skv_index_prefetch_walk(struct skv_index *ix, u64 hash);
 struct skv_entry *skv_index_seek(struct skv_index *ix, u64 hash, u64 end,
 				 u64 *resume);
 /*
- * Under RCU: the first entry with key hash in [*hash, end], returned in
- * *ep with its stripe's lock held (stripe *stripe): 1.  0 if there is
- * none; -EAGAIN (no lock held) if the caller should leave RCU, maybe
+ * The first entry with key hash in [*hash, end], returned in *ep under
+ * RCU and its stripe's lock (stripe *stripe, skv_index_unlock()): 1.  0
+ * if there is none; -EAGAIN (nothing held) if the caller should maybe
  * reschedule and call again from the updated *hash.
  */
 int skv_index_lock_first(struct skv_index *ix, u64 *hash, u64 end,
 			 struct skv_entry **ep, u64 *stripe);
+void skv_index_unlock(struct skv_index *ix, u64 stripe);
 /* The entry after e in hash order, or NULL (under RCU). */
 struct skv_entry *skv_index_next(struct skv_index *ix, struct skv_entry *e);
 void skv_index_insert(struct skv_index *ix, u64 b, struct skv_entry *e);
