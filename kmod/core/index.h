@@ -1,18 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The hash index.  1 << index_buckets_log2 buckets, chosen by the HIGH bits
- * of the 64-bit key hash, so buckets are ordered by hash and a tablet (a
- * hash range) is one contiguous run of buckets.  Each bucket is a singly
- * linked list sorted by key hash; readers walk it under RCU without locks,
- * writers take the bucket's lock (striped: one lock covers every
- * lock_mask+1'th bucket).  The table has a fixed size: it does not grow.
- * The structures are in store_int.h.
+ * The hash index: one list of every entry in key-hash order, with bucket
+ * slots (chosen by the HIGH bits of the 64-bit key hash) as shortcuts
+ * into it, so a tablet (a hash range) is one contiguous run.  Readers walk
+ * it under RCU without locks; writers take the lock of the hash's stripe
+ * (skv_bucket_of()).  It starts with 1 << index_buckets_log2 buckets and
+ * doubles online as entries arrive (skv_index_grow()); entries never move.
+ * The structures are in store_int.h; the design in README.md.
  */
 #ifndef SKV_CORE_INDEX_H
 #define SKV_CORE_INDEX_H
 
 #include "store_int.h"
-
-#define SKV_INDEX_MAX_LOCKS	4096u
 
 #endif /* SKV_CORE_INDEX_H */

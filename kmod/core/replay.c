@@ -93,6 +93,7 @@ static int skv_replay_verified(struct skv_store *s, struct skv_sidelog *sl,
 		ret = skv_replay_one(s, sl, p + off, &v, st);
 		if (ret)
 			break;
+		skv_index_maybe_grow(s);
 		top = max(top, v.version);
 		if (++n % 256 == 0)
 			skv_cond_resched();

@@ -5,12 +5,13 @@
 #include "scan.h"
 
 /* Bytes of the live records of table_id in the group starting at e. */
-static u32 skv_group_bytes(struct skv_entry *e, u64 table_id)
+static u32 skv_group_bytes(struct skv_index *ix, struct skv_entry *e,
+			   u64 table_id)
 {
 	u64 h = e->key_hash;
 	u32 n = 0;
 
-	for (; e && e->key_hash == h; e = rcu_dereference(e->next))
+	for (; e && e->key_hash == h; e = skv_index_next(ix, e))
 		if (e->table_id == table_id && rcu_access_pointer(e->rec))
 			n += e->rec_len;
 	return n;
@@ -23,8 +24,8 @@ long skv_scan(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash,
 	struct skv_index *ix = &s->index;
 	struct skv_entry *e;
 	long bytes = 0;
-	u64 b, last;
-	int ret = 0;
+	u64 b, h, last;
+	int ret = 0, r;
 
 	*done = false;
 	if (cursor < start_hash)
@@ -34,33 +35,26 @@ long skv_scan(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash,
 		*done = true;
 		return 0;
 	}
-	last = skv_bucket_of(ix, end_hash);
-	for (b = skv_bucket_of(ix, cursor); b <= last; b++) {
-		/* A range of few records can span millions of buckets. */
-		if ((b & 1023) == 1023)
+	/* One stripe lock at a time, in hash order. */
+	h = cursor;
+	while ((r = skv_index_lock_first(ix, &h, end_hash, &e, &b))) {
+		if (r < 0) {
+			/* A range of few records can span millions of buckets. */
 			skv_cond_resched();
-		if (!rcu_access_pointer(ix->buckets[b]))
 			continue;
-		skv_rcu_read_lock();
-		skv_spin_lock(skv_bucket_lock(ix, b));
-		e = rcu_dereference(ix->buckets[b]);
-		while (e) {
-			u64 h = e->key_hash;
+		}
+		last = min(skv_stripe_last(b), end_hash);
+		while (e && e->key_hash <= last) {
+			u64 gh = e->key_hash;
 			u32 g;
 
-			if (h < cursor) {
-				e = rcu_dereference(e->next);
-				continue;
-			}
-			if (h > end_hash)
-				break;
-			g = skv_group_bytes(e, table_id);
+			skv_index_prefetch_walk(ix, gh);
+			g = skv_group_bytes(ix, e, table_id);
 			if (g && bytes && bytes + g > budget) {
-				*next = h;
+				*next = gh;
 				goto unlock;
 			}
-			for (; e && e->key_hash == h;
-			     e = rcu_dereference(e->next)) {
+			for (; e && e->key_hash == gh; e = skv_index_next(ix, e)) {
 				const u8 *rec = rcu_dereference(e->rec);
 
 				if (e->table_id != table_id || !rec)
@@ -70,22 +64,24 @@ long skv_scan(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash,
 					goto unlock;
 			}
 			bytes += g;
-			if (h == end_hash)
+			if (gh == end_hash)
 				break;
 			if (bytes >= budget) {
-				*next = h + 1;
+				*next = gh + 1;
 				goto unlock;
 			}
 		}
-		skv_spin_unlock(skv_bucket_lock(ix, b));
-		skv_rcu_read_unlock();
+		skv_index_unlock(ix, b);
+		if (last == end_hash)
+			break;
+		h = last + 1;
+		skv_cond_resched();
 	}
 	*done = true;
 	return bytes;
 
 unlock:
-	skv_spin_unlock(skv_bucket_lock(ix, b));
-	skv_rcu_read_unlock();
+	skv_index_unlock(ix, b);
 	return ret < 0 ? ret : bytes;
 }
 
@@ -176,22 +172,20 @@ static int skv_collect_one(struct skv_store *s, u64 table_id, u64 h,
 			   struct skv_ser *w)
 {
 	struct skv_index *ix = &s->index;
-	u64 b = skv_bucket_of(ix, h);
+	u64 b = skv_bucket_of(ix, h), resume;
 	struct skv_entry *e;
 	int ret = 0;
 
 	skv_rcu_read_lock();
 	skv_spin_lock(skv_bucket_lock(ix, b));
-	e = rcu_dereference(ix->buckets[b]);
-	while (e && e->key_hash < h)
-		e = rcu_dereference(e->next);
-	if (!e || e->key_hash != h)
+	e = skv_index_seek(ix, h, h, &resume);
+	if (!e)
 		goto unlock;
-	if (skv_group_bytes(e, table_id) > w->cap - w->off) {
+	if (skv_group_bytes(ix, e, table_id) > w->cap - w->off) {
 		ret = -EMSGSIZE;
 		goto unlock;
 	}
-	for (; e && e->key_hash == h; e = rcu_dereference(e->next)) {
+	for (; e && e->key_hash == h; e = skv_index_next(ix, e)) {
 		const u8 *rec = rcu_dereference(e->rec);
 
 		if (e->table_id == table_id && rec)

@@ -6,7 +6,7 @@
  * exact while entries are inserted, removed or relocated by the cleaner.
  * A call visits the live records (objects and tombstones) of table_id with
  * start_hash <= key_hash <= end_hash and key_hash >= cursor, in hash order,
- * one bucket lock at a time.  Records with the same key hash form a group
+ * one stripe lock at a time.  Records with the same key hash form a group
  * that is never split across calls.  A group is visited if it is the
  * call's first or if it keeps the call within budget bytes, so only a
  * first group larger than the budget goes over it.  Every record that is

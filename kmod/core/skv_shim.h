@@ -9,6 +9,8 @@
  * Primitives:
  *   skv_alloc/skv_zalloc/skv_free        small objects (may sleep)
  *   skv_valloc/skv_vfree                 large buffers, segments (may sleep)
+ *   skv_valloc_try                       an optional large buffer: may sleep,
+ *                                        fails quietly instead of reclaiming hard
  *   skv_free_rcu(ptr, field)             free ptr after a grace period;
  *                                        field is a skv_rcu_head member
  *   skv_spinlock_t, skv_spin_*           short critical sections, no sleeping

@@ -48,6 +48,12 @@ static inline void *skv_vzalloc(size_t n)
 	return kvzalloc(n, GFP_KERNEL);
 }
 
+/* An optional large buffer: fails rather than retrying hard or warning. */
+static inline void *skv_valloc_try(size_t n)
+{
+	return kvmalloc(n, GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
+}
+
 static inline void skv_vfree(const void *p)
 {
 	kvfree(p);

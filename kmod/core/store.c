@@ -244,6 +244,39 @@ out:
 	return ret;
 }
 
+void skv_store_get_batch(struct skv_store *s, u64 table_id,
+			 struct skv_get_req *req, u32 n)
+{
+	struct skv_index *ix = &s->index;
+	struct skv_entry *e;
+	const u8 *rec;
+	u32 i;
+
+	/* Each stage's loads are in flight together; the next finds them. */
+	for (i = 0; i < n; i++)
+		skv_index_prefetch(ix, req[i].key_hash, SKV_PREFETCH_SLOT);
+	for (i = 0; i < n; i++)
+		skv_index_prefetch(ix, req[i].key_hash, SKV_PREFETCH_ENTRY);
+	skv_rcu_read_lock();
+	for (i = 0; i < n; i++) {
+		if (req[i].key_len > SKV_MAX_KEY_LEN)
+			continue;
+		e = skv_index_find(ix, skv_bucket_of(ix, req[i].key_hash),
+				   table_id, req[i].key_hash, req[i].key,
+				   req[i].key_len);
+		rec = e ? rcu_dereference(e->rec) : NULL;
+		if (rec)
+			skv_rec_prefetch(rec);
+	}
+	skv_rcu_read_unlock();
+	for (i = 0; i < n; i++)
+		req[i].status = skv_store_get(s, table_id, req[i].key,
+					      req[i].key_len, req[i].key_hash,
+					      req[i].buf, req[i].buf_len,
+					      &req[i].value_len,
+					      &req[i].version);
+}
+
 enum skv_write_op {
 	SKV_WRITE_PUT,
 	SKV_WRITE_DELETE,
@@ -385,6 +418,7 @@ out_rcu:
 	skv_rcu_read_unlock();
 out:
 	skv_free(newe);
+	skv_index_maybe_grow(s);
 	return ret;
 }
 

@@ -28,7 +28,7 @@ struct skv_store;
 
 struct skv_store_config {
 	u32 segment_size;	/* bytes per segment; power of two, 64 KiB..64 MiB */
-	u32 index_buckets_log2;	/* index has 1 << this many buckets (10..26) */
+	u32 index_buckets_log2;	/* index starts with 1 << this many buckets (10..26) */
 	u64 mem_limit;		/* most bytes of memory (skv_store_stats); 0 = default */
 	u32 max_tablets;	/* most tablets; 0 = default */
 };
@@ -150,6 +150,26 @@ void skv_store_set_resolver(struct skv_store *s, skv_resolved_fn fn, void *arg);
 int skv_store_get(struct skv_store *s, u64 table_id, const void *key,
 		  u32 key_len, u64 key_hash, void *buf, u32 buf_len,
 		  u32 *value_len, u64 *version);
+
+/* One GET of a batch: the arguments of skv_store_get(), then its results. */
+struct skv_get_req {
+	const void *key;
+	u32 key_len;
+	u64 key_hash;
+	void *buf;
+	u32 buf_len;
+	u32 value_len;		/* out */
+	u64 version;		/* out */
+	int status;		/* out: what skv_store_get() returns */
+};
+
+/*
+ * n GETs of table_id (pipelined requests), each as skv_store_get(), with
+ * their index and record reads overlapped (prefetched in stages) rather
+ * than one cache miss after another.  Atomic-safe.
+ */
+void skv_store_get_batch(struct skv_store *s, u64 table_id,
+			 struct skv_get_req *req, u32 n);
 
 /*
  * PUT: expect_version 0 writes unconditionally; otherwise the key's current

@@ -45,6 +45,15 @@ struct skv_sidelog {
 };
 
 /*
+ * The index's lock stripes: the top SKV_INDEX_LOCK_BITS bits of a key
+ * hash.  Buckets are never coarser (base_log2 >= SKV_INDEX_LOCK_BITS),
+ * so every change to the list stays inside one stripe.
+ */
+#define SKV_INDEX_LOCK_BITS	10u
+#define SKV_INDEX_MAX_LOG2	28u
+#define SKV_INDEX_LEVELS	(SKV_INDEX_MAX_LOG2 - SKV_INDEX_LOCK_BITS + 1)
+
+/*
  * An index entry: one per (table id, key) that has records in the log.
  * rec is the live record (object or tombstone), or NULL for a "ghost":
  * an entry whose data was dropped (tablet deleted) but which still counts
@@ -68,12 +77,33 @@ struct skv_entry {
 	u8 key[];
 };
 
-struct skv_index {
-	struct skv_entry __rcu **buckets;
-	skv_spinlock_t *locks;
+/*
+ * The index (index.h): one list of every entry in key-hash order, with
+ * bucket slots as shortcuts into it.  Slots are never moved or freed
+ * before the index is: level 0 has 1 << base_log2 of them, level j > 0
+ * the 1 << (base_log2 + j - 1) odd buckets of resolution base_log2 + j.
+ * A geometry is what a reader needs to walk: the resolution it starts at
+ * and every level whose slots it may meet.  Each is filled once, then
+ * published (RCU) and never changed.
+ */
+struct skv_index_geom {
 	u32 log2;
-	u32 lock_mask;
-	skv_atomic64_t bytes;		/* buckets, locks and linked entries */
+	struct skv_entry __rcu **levels[SKV_INDEX_LEVELS];
+};
+
+struct skv_index {
+	struct skv_index_geom __rcu *geom;
+	struct skv_index_geom geoms[2 * SKV_INDEX_LEVELS];
+	u32 ngeoms;
+	u32 base_log2;
+	skv_spinlock_t *locks;		/* 1 << SKV_INDEX_LOCK_BITS */
+	skv_atomic64_t bytes;		/* slots, locks and linked entries */
+	skv_atomic64_t entries;		/* linked */
+	/* Growth (index.c): whoever sets grow_busy does the next chunk. */
+	skv_atomic64_t grow_busy;
+	u64 grow_at;			/* READ_ONCE: grow past this many */
+	u64 split_next;			/* buckets of the step split so far */
+	bool splitting;			/* a step is linking its slots */
 };
 
 struct skv_tmap {
@@ -196,28 +226,81 @@ int skv_sidelog_ensure_space(struct skv_store *s, struct skv_sidelog *sl,
 int skv_index_init(struct skv_index *ix, u32 log2);
 void skv_index_destroy(struct skv_index *ix);
 
+/* The lock stripe of a key hash (every bucket lies inside one). */
 static inline u64 skv_bucket_of(const struct skv_index *ix, u64 hash)
 {
-	return hash >> (64 - ix->log2);
+	return hash >> (64 - SKV_INDEX_LOCK_BITS);
+}
+
+/* The last key hash of stripe b. */
+static inline u64 skv_stripe_last(u64 b)
+{
+	return ((b + 1) << (64 - SKV_INDEX_LOCK_BITS)) - 1;
 }
 
 static inline skv_spinlock_t *skv_bucket_lock(struct skv_index *ix, u64 b)
 {
-	return &ix->locks[b & ix->lock_mask];
+	return &ix->locks[b];
 }
 
+/*
+ * Lookups, under RCU (readers) or under the stripe lock b of hash inside
+ * an RCU section (writers).
+ */
 struct skv_entry *skv_index_find(struct skv_index *ix, u64 b, u64 table_id,
 				 u64 hash, const void *key, u32 key_len);
 bool skv_index_has(struct skv_index *ix, u64 b, u64 table_id, u64 hash,
 		   const void *key, u32 key_len);
+/*
+ * Hints for a run of lookups: the slot of hash's bucket, then (some
+ * lookups later, once it is in cache) the first entry it leads to.
+ */
+enum { SKV_PREFETCH_SLOT, SKV_PREFETCH_ENTRY };
+void skv_index_prefetch(struct skv_index *ix, u64 hash, int stage);
+/* A hint for a walk in hash order at hash, under RCU: what comes next. */
+void skv_index_prefetch_walk(struct skv_index *ix, u64 hash);
+/*
+ * Under RCU: the first entry with key hash in [hash, end], or NULL.  Gives
+ * up after passing SKV_INDEX_SEEK_MAX empty buckets, then returns NULL
+ * with *resume set to where to go on (else *resume = 0 and none is left).
+ */
+#define SKV_INDEX_SEEK_MAX	4096u
+struct skv_entry *skv_index_seek(struct skv_index *ix, u64 hash, u64 end,
+				 u64 *resume);
+/*
+ * The first entry with key hash in [*hash, end], returned in *ep under
+ * RCU and its stripe's lock (stripe *stripe, skv_index_unlock()): 1.  0
+ * if there is none; -EAGAIN (nothing held) if the caller should maybe
+ * reschedule and call again from the updated *hash.
+ */
+int skv_index_lock_first(struct skv_index *ix, u64 *hash, u64 end,
+			 struct skv_entry **ep, u64 *stripe);
+void skv_index_unlock(struct skv_index *ix, u64 stripe);
+/* The entry after e in hash order, or NULL (under RCU). */
+struct skv_entry *skv_index_next(struct skv_index *ix, struct skv_entry *e);
 void skv_index_insert(struct skv_index *ix, u64 b, struct skv_entry *e);
 void skv_index_remove(struct skv_index *ix, u64 b, struct skv_entry *e);
+/*
+ * Grow the index by a step if it holds more entries than buckets.  Called
+ * by writers after an insert, outside any lock and RCU section; may sleep.
+ */
+void skv_index_grow(struct skv_store *s);
+static inline void skv_index_maybe_grow(struct skv_store *s)
+{
+	if ((u64)skv_atomic64_read(&s->index.entries) >
+	    READ_ONCE(s->index.grow_at))
+		skv_index_grow(s);
+}
+
 struct skv_entry *skv_entry_alloc(u64 table_id, u64 hash, const void *key,
 				  u32 key_len);
 void skv_entry_set(struct skv_store *s, struct skv_entry *e,
 		   struct skv_segment *seg, const u8 *rec, u32 len, u8 type,
 		   u64 version);
 void skv_entry_unlive(struct skv_store *s, struct skv_entry *e);
+/* Every live record of table_id in [start, end] leaves the live set. */
+void skv_index_unlive_range(struct skv_store *s, u64 table_id, u64 start,
+			    u64 end);
 
 /* tablet.c */
 int skv_tmap_init(struct skv_store *s);

@@ -168,26 +168,7 @@ int skv_tablet_lookup(struct skv_store *s, u64 table_id, u64 hash,
 static void skv_drop_range(struct skv_store *s, u64 table_id, u64 start,
 			   u64 end)
 {
-	struct skv_index *ix = &s->index;
-	u64 b, last = skv_bucket_of(ix, end);
-	struct skv_entry *e;
-
-	for (b = skv_bucket_of(ix, start); b <= last; b++) {
-		if (!rcu_access_pointer(ix->buckets[b]))
-			continue;
-		skv_rcu_read_lock();
-		skv_spin_lock(skv_bucket_lock(ix, b));
-		for (e = rcu_dereference(ix->buckets[b]); e;
-		     e = rcu_dereference(e->next)) {
-			if (e->table_id == table_id && e->key_hash >= start &&
-			    e->key_hash <= end)
-				skv_entry_unlive(s, e);
-		}
-		skv_spin_unlock(skv_bucket_lock(ix, b));
-		skv_rcu_read_unlock();
-		if ((b & 1023) == 0)
-			skv_cond_resched();
-	}
+	skv_index_unlive_range(s, table_id, start, end);
 }
 
 int skv_table_add(struct skv_store *s, u64 table_id)

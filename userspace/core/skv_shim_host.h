@@ -128,6 +128,11 @@ static inline void *skv_vzalloc(size_t n)
 	return calloc(1, n);
 }
 
+static inline void *skv_valloc_try(size_t n)
+{
+	return malloc(n);
+}
+
 static inline void skv_vfree(const void *p)
 {
 	free((void *)p);

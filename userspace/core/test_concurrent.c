@@ -9,6 +9,7 @@
 #include <time.h>
 #include "test_util.h"
 #include "kselftest_harness.h"
+#include "store_int.h"
 
 #define SEG64K		(64u << 10)
 
@@ -506,6 +507,171 @@ TEST(replay_workers_race_client_writes)
 	free(wver);
 	skv_store_destroy(src);
 	skv_store_destroy(dst);
+	skv_thread_offline();
+}
+
+/*
+ * The index grows (from 2^10 buckets) while writers add keys, readers
+ * look up keys already written and a scanner walks the whole table with
+ * its hash cursor: every key written before a lookup is found, and every
+ * scan sees each key written before it started exactly once.
+ */
+struct grow_ctx {
+	struct skv_store *s;
+	u64 base;		/* keys [0, base) are there from the start */
+	u64 per_writer;
+	u64 done[2];		/* keys written by each writer so far */
+	int stop;
+	u64 errors, lookups, scans;
+	u8 *seen;		/* per key, in the current scan */
+};
+
+static u64 grow_key(u32 w, u64 i, u64 base, u64 per)
+{
+	return base + w * per + i;
+}
+
+struct grow_warg {
+	struct grow_ctx *g;
+	u32 id;
+};
+
+static void *grow_writer(void *arg)
+{
+	struct grow_warg *wa = arg;
+	struct grow_ctx *g = wa->g;
+	u64 i, ver;
+
+	skv_thread_online();
+	for (i = 0; i < g->per_writer; i++) {
+		if (put_i(g->s, T1, grow_key(wa->id, i, g->base, g->per_writer),
+			  1, 20, 0, &ver) != SKV_S_OK)
+			__atomic_add_fetch(&g->errors, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&g->done[wa->id], i + 1, __ATOMIC_RELEASE);
+	}
+	skv_thread_offline();
+	return NULL;
+}
+
+static void *grow_reader(void *arg)
+{
+	struct grow_ctx *g = arg;
+	u64 x = 88172645463325252ull, k, n, ver;
+	char buf[64];
+	u32 len, w;
+
+	skv_thread_online();
+	while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE)) {
+		w = rnd(&x) % 3;
+		if (w == 2) {
+			k = rnd(&x) % g->base;
+		} else {
+			n = __atomic_load_n(&g->done[w], __ATOMIC_ACQUIRE);
+			if (!n)
+				continue;
+			k = grow_key(w, rnd(&x) % n, g->base, g->per_writer);
+		}
+		if (get_i(g->s, T1, k, buf, sizeof(buf), &len, &ver) != SKV_S_OK)
+			__atomic_add_fetch(&g->errors, 1, __ATOMIC_RELAXED);
+		g->lookups++;
+	}
+	skv_thread_offline();
+	return NULL;
+}
+
+struct grow_scan {
+	struct grow_ctx *g;
+	u64 last_hash;
+	u64 bad;
+};
+
+static int grow_scan_rec(void *arg, const void *rec, u32 len)
+{
+	struct grow_scan *sc = arg;
+	struct skv_rec_view v;
+	u64 k;
+
+	skv_rec_view_trusted(rec, &v);
+	if (v.key_hash < sc->last_hash)
+		sc->bad++;
+	sc->last_hash = v.key_hash;
+	k = strtoull((const char *)v.key + 4, NULL, 10);
+	if (k < sc->g->base && sc->g->seen[k]++)
+		sc->bad++;
+	return 0;
+}
+
+static void *grow_scanner(void *arg)
+{
+	struct grow_ctx *g = arg;
+	struct grow_scan sc = { .g = g };
+	u64 cur, k, next;
+	bool done;
+	long r;
+
+	skv_thread_online();
+	/* At least one whole scan, however fast the writers are. */
+	while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE) || !g->scans) {
+		memset(g->seen, 0, g->base);
+		sc.last_hash = 0;
+		for (cur = 0, done = false; !done; cur = next) {
+			r = skv_scan(g->s, T1, 0, U64_MAX, cur, 4096,
+				     grow_scan_rec, &sc, &next, &done);
+			if (r < 0)
+				sc.bad++;
+		}
+		for (k = 0; k < g->base; k++)
+			if (g->seen[k] != 1)
+				sc.bad++;
+		g->scans++;
+	}
+	__atomic_add_fetch(&g->errors, sc.bad, __ATOMIC_RELAXED);
+	skv_thread_offline();
+	return NULL;
+}
+
+TEST(index_grows_under_readers_and_scans)
+{
+	struct grow_ctx g = { 0 };
+	struct grow_warg wa[2];
+	pthread_t tw[2], tr, ts;
+	char buf[64];
+	u64 i, ver;
+	u32 len;
+
+	skv_thread_online();
+	g.base = 2000;
+	g.per_writer = test_small() ? 10000 : 60000;
+	g.seen = calloc(g.base, 1);
+	g.s = store_new(SEG64K, 1ull << 30, 10);
+	ASSERT_NE(NULL, g.s);
+	for (i = 0; i < g.base; i++)
+		ASSERT_EQ(SKV_S_OK, put_i(g.s, T1, i, 1, 20, 0, &ver));
+	ASSERT_EQ(0, pthread_create(&tr, NULL, grow_reader, &g));
+	ASSERT_EQ(0, pthread_create(&ts, NULL, grow_scanner, &g));
+	for (i = 0; i < 2; i++) {
+		wa[i].g = &g;
+		wa[i].id = i;
+		ASSERT_EQ(0, pthread_create(&tw[i], NULL, grow_writer, &wa[i]));
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(tw[i], NULL);
+	__atomic_store_n(&g.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(tr, NULL);
+	pthread_join(ts, NULL);
+	TH_LOG("lookups %llu scans %llu index 2^%u buckets",
+	       (unsigned long long)g.lookups, (unsigned long long)g.scans,
+	       rcu_access_pointer(g.s->index.geom)->log2);
+	ASSERT_EQ(0u, g.errors);
+	ASSERT_GT(g.scans, 0u);
+	/* It grew with the keys: no more than two per bucket. */
+	ASSERT_GE(2ull << rcu_access_pointer(g.s->index.geom)->log2,
+		  g.base + 2 * g.per_writer);
+	for (i = 0; i < g.base + 2 * g.per_writer; i++)
+		ASSERT_EQ(SKV_S_OK, get_i(g.s, T1, i, buf, sizeof(buf), &len,
+					  &ver));
+	skv_store_destroy(g.s);
+	free(g.seen);
 	skv_thread_offline();
 }
 
