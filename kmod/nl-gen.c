@@ -196,6 +196,11 @@ static const struct genl_split_ops steadykv_nl_ops[] = {
 		.maxattr	= STEADYKV_A_NODE_AUTH_INSECURE,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
+	{
+		.cmd	= STEADYKV_CMD_METRICS_GET,
+		.dumpit	= steadykv_nl_metrics_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
+	},
 };
 
 static const struct genl_multicast_group steadykv_nl_mcgrps[] = {

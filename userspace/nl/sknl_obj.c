@@ -34,6 +34,7 @@ static const char *const cmd_names[] = {
 	[STEADYKV_CMD_MIGRATE_GET] = "migrate-get",
 	[STEADYKV_CMD_MIGRATE_NTF] = "migrate-ntf",
 	[STEADYKV_CMD_AUTH_SET] = "auth-set",
+	[STEADYKV_CMD_METRICS_GET] = "metrics-get",
 };
 
 static const char *const node_attr_names[] = {
@@ -88,6 +89,7 @@ static const char *const tablet_attr_names[] = {
 	[STEADYKV_A_TABLET_START_HASH] = "start-hash",
 	[STEADYKV_A_TABLET_END_HASH] = "end-hash",
 	[STEADYKV_A_TABLET_STATE] = "state",
+	[STEADYKV_A_TABLET_METRICS_REQUESTS] = "metrics-requests",
 };
 
 static const char *const mig_attr_names[] = {
@@ -118,6 +120,7 @@ static const char *const mig_attr_names[] = {
 	[STEADYKV_A_MIGRATION_PRIORITY_KEYS] = "priority-keys",
 	[STEADYKV_A_MIGRATION_PARTITIONS_DONE] = "partitions-done",
 	[STEADYKV_A_MIGRATION_OWNED_US] = "owned-us",
+	[STEADYKV_A_MIGRATION_METRICS_CLIENT_RETRIES] = "metrics-client-retries",
 };
 
 static const char *const state_names[] = {
@@ -401,6 +404,7 @@ static const struct nla_policy tablet_policy[STEADYKV_A_TABLET_MAX + 1] = {
 	[STEADYKV_A_TABLET_START_HASH] = { .type = NLA_U64 },
 	[STEADYKV_A_TABLET_END_HASH] = { .type = NLA_U64 },
 	[STEADYKV_A_TABLET_STATE] = { .type = NLA_U32 },
+	[STEADYKV_A_TABLET_METRICS_REQUESTS] = { .type = NLA_U64 },
 };
 
 int sknl_table_parse(struct nl_msg *msg, struct sknl_table *t)
@@ -427,6 +431,7 @@ int sknl_tablet_parse(struct nl_msg *msg, struct sknl_tablet *t)
 		{ STEADYKV_A_TABLET_TABLE_ID, offsetof(struct sknl_tablet, table_id) },
 		{ STEADYKV_A_TABLET_START_HASH, offsetof(struct sknl_tablet, start_hash) },
 		{ STEADYKV_A_TABLET_END_HASH, offsetof(struct sknl_tablet, end_hash) },
+		{ STEADYKV_A_TABLET_METRICS_REQUESTS, offsetof(struct sknl_tablet, requests) },
 	};
 
 	memset(t, 0, sizeof(*t));
