@@ -25,28 +25,18 @@ ctl() { ip netns exec "$SW" steadykvctl cluster -c "$COORD" "$@"; }
 
 # start_node N: node N's daemon, metrics on its data address.
 start_node() {
-	local n=$1
-	skv_bg ip netns exec "${!n}" steadykvd --node "${ID[$n]}" \
-		--data "${IP[$n]}:$PORT" --coord "$COORD" \
-		--metrics-listen "${IP[$n]}:$MPORT"
-	NODE_PID[$n]=$SKV_LAST_PID
+	local name=$1
+	skv_bg ip netns exec "${!name}" steadykvd --node "${ID[$name]}" \
+		--data "${IP[$name]}:$PORT" --coord "$COORD" \
+		--metrics-listen "${IP[$name]}:$MPORT"
+	NODE_PID[$name]=$SKV_LAST_PID
 }
 
 setup() {
-	local n i=1
+	local n
 	command -v promtool >/dev/null || { skv_fail "promtool missing (make deps)"; return 1; }
 	setup_ns SW A B || { skv_fail "setup_ns"; return 1; }
-	ip -n "$SW" link add br0 type bridge || return 1
-	ip -n "$SW" addr add "$NET.254/24" dev br0
-	ip -n "$SW" link set br0 up
-	for n in A B; do
-		IP[$n]=$NET.$i
-		ID[$n]=$i
-		skv_veth "${!n}" eth0 "${IP[$n]}/24" "$SW" "sw-$n" "" ||
-			{ skv_fail "veth for $n"; return 1; }
-		ip -n "$SW" link set "sw-$n" master br0
-		i=$((i + 1))
-	done
+	skv_bridge "$SW" $NET A B || return 1
 	skv_bg ip netns exec "$SW" steadykvd --coordinator --listen "$COORD" \
 		--state "$SKV_TMP/coord.state" -q --metrics-listen "$NET.254:$MPORT"
 	slowwait "$SKV_WAIT" ctl map >/dev/null 2>&1 ||

@@ -58,6 +58,23 @@ static const char *label(const char *const *names, size_t n, const char *kind,
 	return buf;
 }
 
+/* One value of a node attribute under a label (the kind of memory...). */
+struct node_label {
+	int attr;
+	const char *value;
+};
+
+/* A family NAME whose samples are node attributes, one per LABEL value. */
+static void node_labelled(struct metrics_text *t, const struct sknl_node *n, const char *name,
+			  const char *help, const char *label, const struct node_label *v, size_t nv)
+{
+	mt_family(t, name, strstr(name, "_total") ? "counter" : "gauge", help);
+	for (size_t i = 0; i < nv; i++)
+		if (SKNL_NODE_HAS(n, v[i].attr))
+			mt_printf(t, "%s{%s=\"%s\"} %" PRIu64 "\n", name, label, v[i].value,
+				  n->val[v[i].attr]);
+}
+
 static void node_part(struct metrics_text *t, const struct sknl_node *n)
 {
 	static const struct {
@@ -91,10 +108,7 @@ static void node_part(struct metrics_text *t, const struct sknl_node *n)
 		{ STEADYKV_A_NODE_NO_SPACE_ERRORS, "steadykv_no_space_errors_total", "counter",
 		  "Writes refused for lack of memory." },
 	};
-	static const struct {
-		int attr;
-		const char *kind;
-	} mem[] = {
+	static const struct node_label mem[] = {
 		{ STEADYKV_A_NODE_MEM_LOG, "log" },
 		{ STEADYKV_A_NODE_MEM_SIDE_LOGS, "side_logs" },
 		{ STEADYKV_A_NODE_MEM_INDEX, "index" },
@@ -111,31 +125,20 @@ static void node_part(struct metrics_text *t, const struct sknl_node *n)
 		{ STEADYKV_A_NODE_CONNS_CLOSED_FRAME, "closed_frame" },
 		{ STEADYKV_A_NODE_CONNS_CLOSED_REPLY, "closed_reply" },
 	};
-	size_t i;
 
-	for (i = 0; i < ARRAY_LEN(plain); i++) {
+	for (size_t i = 0; i < ARRAY_LEN(plain); i++) {
 		if (!SKNL_NODE_HAS(n, plain[i].attr))
 			continue;
 		mt_family(t, plain[i].name, plain[i].type, plain[i].help);
 		mt_printf(t, "%s %" PRIu64 "\n", plain[i].name, n->val[plain[i].attr]);
 	}
-	mt_family(t, "steadykv_memory_bytes", "gauge",
-		  "Bytes the store has allocated, by kind.");
-	for (i = 0; i < ARRAY_LEN(mem); i++)
-		if (SKNL_NODE_HAS(n, mem[i].attr))
-			mt_printf(t, "steadykv_memory_bytes{kind=\"%s\"} %" PRIu64 "\n",
-				  mem[i].kind, n->val[mem[i].attr]);
-	mt_family(t, "steadykv_records", "gauge", "Records in memory, by kind.");
-	for (i = 0; i < ARRAY_LEN(records); i++)
-		if (SKNL_NODE_HAS(n, records[i].attr))
-			mt_printf(t, "steadykv_records{kind=\"%s\"} %" PRIu64 "\n",
-				  records[i].kind, n->val[records[i].attr]);
-	mt_family(t, "steadykv_connection_events_total", "counter",
-		  "Connections accepted, refused by a cap, closed by a deadline.");
-	for (i = 0; i < ARRAY_LEN(conns); i++)
-		if (SKNL_NODE_HAS(n, conns[i].attr))
-			mt_printf(t, "steadykv_connection_events_total{event=\"%s\"} %" PRIu64 "\n",
-				  conns[i].kind, n->val[conns[i].attr]);
+	node_labelled(t, n, "steadykv_memory_bytes", "Bytes the store has allocated, by kind.",
+		      "kind", mem, ARRAY_LEN(mem));
+	node_labelled(t, n, "steadykv_records", "Records in memory, by kind.", "kind", records,
+		      ARRAY_LEN(records));
+	node_labelled(t, n, "steadykv_connection_events_total",
+		      "Connections accepted, refused by a cap, closed by a deadline.", "event", conns,
+		      ARRAY_LEN(conns));
 }
 
 static void requests_part(struct metrics_text *t, const struct sknl_metrics_op *ops, size_t n)
