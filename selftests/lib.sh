@@ -393,6 +393,7 @@ skv_bridge() {
 	ip -n "$sw" link set br0 up
 	for n in "$@"; do
 		IP[$n]=$net.$i
+		# shellcheck disable=SC2034 # the caller's array
 		ID[$n]=$i
 		skv_veth "${!n}" eth0 "${IP[$n]}/24" "$sw" "sw-$n" "" ||
 			{ skv_fail "veth for $n"; return 1; }
