@@ -198,9 +198,8 @@ static void tablets_part(struct metrics_text *t, const struct sknl_tablet *ts, s
 		  "Data requests (each key of a MULTI-GET) that found the tablet, since it got its range here.");
 	for (i = 0; i < n; i++)
 		mt_printf(t, "steadykv_tablet_requests_total{table=\"%" PRIu64 "\",start=\"0x%016" PRIx64
-			  "\",end=\"0x%016" PRIx64 "\",state=\"%s\"} %" PRIu64 "\n",
-			  ts[i].table_id, ts[i].start_hash, ts[i].end_hash,
-			  sknl_state_name(ts[i].state), ts[i].requests);
+			  "\",end=\"0x%016" PRIx64 "\"} %" PRIu64 "\n",
+			  ts[i].table_id, ts[i].start_hash, ts[i].end_hash, ts[i].requests);
 }
 
 static void migrations_part(struct metrics_text *t, const struct sknl_mig_metrics *ms, size_t n)
