@@ -46,6 +46,7 @@
 #include "reply.h"
 #include "request.h"
 #include "transport.h"
+#include "metrics.h"
 
 /* A timeout module parameter in jiffies; 0 means none. */
 static long skv_timeout(unsigned int *param_s)
@@ -181,7 +182,7 @@ static int skv_conn_process(struct skv_conn *c)
 			skv_conn_flush(c);
 			return -EBUSY;
 		}
-		err = skv_request_handle(c, &h, c->ibuf + off + SKV_HDR_LEN,
+		err = skv_metrics_handle(c, &h, c->ibuf + off + SKV_HDR_LEN,
 					 flen - SKV_HDR_LEN);
 		if (err)
 			return err;

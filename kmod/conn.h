@@ -61,6 +61,7 @@ struct skv_conn {
 	u32 nbad;
 	bool wrote;			/* a PUT/DELETE ran in this batch */
 	u32 retry_us;			/* hint for the next RETRY reply, 0: default */
+	u8 reply_status;		/* of the last reply queued (metrics.c) */
 
 	/* Authentication (auth_request.c) */
 	u8 auth_role;			/* enum skv_auth_role proven, 0: none */

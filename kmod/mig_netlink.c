@@ -79,7 +79,9 @@ static int skv_nl_mig_fill(struct sk_buff *skb, struct skv_mig *m)
 	    nla_put_u32(skb, STEADYKV_A_MIGRATION_PARTITIONS_DONE,
 			atomic_read(&m->parts_done)) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_OWNED_US,
-			    READ_ONCE(m->owned_us)))
+			    READ_ONCE(m->owned_us)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_METRICS_CLIENT_RETRIES,
+			    atomic64_read(&m->client_retries)))
 		return -EMSGSIZE;
 	return 0;
 }

@@ -44,6 +44,7 @@
 #include "log.h"
 #include "record.h"
 #include "tablet.h"
+#include "trace.h"
 
 static_assert(sizeof(struct skv_mig_range_req) == 40);
 static_assert(sizeof(struct skv_mig_prepare_reply) == 24);
@@ -254,6 +255,8 @@ static u8 skv_src_prepare_again(struct skv_node *node, struct skv_store *s,
 					 m->end_hash, SKV_TABLET_MIGRATING_OUT))
 			return SKV_S_INTERNAL;	/* the tablet went away */
 		skv_src_map_changed(node);
+		trace_skv_ownership(m->id, m->table_id, m->start_hash,
+				    m->end_hash, SKV_TABLET_MIGRATING_OUT);
 		spin_lock(&node->mig_out_lock);
 		m->keep_owner = false;
 		m->safe_version = skv_store_version(s);
@@ -304,6 +307,8 @@ static u8 skv_src_prepare_new(struct skv_node *node, struct skv_store *s,
 		err = skv_tablet_set_state(s, r->table_id, r->start, r->end,
 					   SKV_TABLET_MIGRATING_OUT);
 	skv_src_map_changed(node);
+	if (!err && !m->keep_owner)
+		trace_skv_ownership(m->id, r->table_id, r->start, r->end, SKV_TABLET_MIGRATING_OUT);
 	if (err) {
 		kfree(m);
 		/* -ENOSPC: max_tablets reached, no room for the split. */
@@ -533,6 +538,8 @@ static int skv_src_end(struct skv_conn *c, const struct skv_hdr *h,
 			if (err && err != -ENOENT)
 				st = SKV_S_INTERNAL;
 			skv_src_map_changed(node);
+			trace_skv_ownership(m->id, m->table_id, m->start_hash,
+					    m->end_hash, SKV_TABLET_NORMAL);
 		}
 	} else if (m->keep_owner) {
 		/*
@@ -546,6 +553,8 @@ static int skv_src_end(struct skv_conn *c, const struct skv_hdr *h,
 		if (err && err != -ENOENT)
 			st = SKV_S_INTERNAL;
 		skv_src_map_changed(node);
+		trace_skv_ownership(m->id, m->table_id, m->start_hash,
+				    m->end_hash, SKV_TRACE_TABLET_GONE);
 	}
 	if (st == SKV_S_OK)
 		skv_src_forget(node, m);

@@ -66,6 +66,7 @@
 #include "log.h"
 #include "record.h"
 #include "replay.h"
+#include "trace.h"
 #include "scan.h"
 #include "mig_target_int.h"
 
@@ -226,6 +227,7 @@ static int skv_tgt_change_state(struct skv_mig *m, u32 state)
 		m->end_permille = skv_tgt_permille(m);
 		m->elapsed_us = ktime_us_delta(ktime_get(), m->t_start);
 	}
+	trace_skv_mig_phase(m->p.id, m->state, state);
 	WRITE_ONCE(m->state, state);
 	if (final) {
 		WRITE_ONCE(m->ended, true);
@@ -238,6 +240,10 @@ static int skv_tgt_change_state(struct skv_mig *m, u32 state)
 		skv_tgt_announce(m);
 	return 0;
 }
+
+#define SKV_MIG_TABLET_ADD	0
+#define SKV_MIG_TABLET_SET	1
+#define SKV_MIG_TABLET_DEL	2
 
 /* A tablet change here, under node->lock (ordered with netlink's). */
 static int skv_tgt_tablet(struct skv_mig *m, int op, u32 state)
@@ -268,15 +274,14 @@ static int skv_tgt_tablet(struct skv_mig *m, int op, u32 state)
 		err = skv_tablet_del(s, t.table_id, t.start_hash, t.end_hash);
 		break;
 	}
-	if (!err)
+	if (!err) {
 		node->map_gen++;
+		trace_skv_ownership(m->p.id, t.table_id, t.start_hash, t.end_hash,
+				    op == SKV_MIG_TABLET_DEL ? SKV_TRACE_TABLET_GONE : state);
+	}
 	mutex_unlock(&node->lock);
 	return err;
 }
-
-#define SKV_MIG_TABLET_ADD	0
-#define SKV_MIG_TABLET_SET	1
-#define SKV_MIG_TABLET_DEL	2
 
 /* ---- the controller ----------------------------------------------------- */
 

@@ -87,6 +87,7 @@ struct skv_mig_worker {
 	struct skv_peer peer;
 	struct skv_sidelog *sl;
 	int idx;
+	u64 call_ns;			/* the last pull's round trip */
 };
 
 struct skv_mig {
@@ -121,6 +122,7 @@ struct skv_mig {
 	atomic64_t prio_pulls;
 	u32 prio_rtt_us;		/* moving average of a priority pull */
 	atomic64_t prio_keys;
+	atomic64_t client_retries;	/* RETRY replies for keys still away */
 	atomic_t parts_done;
 	atomic_t workers_running;
 

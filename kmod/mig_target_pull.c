@@ -21,6 +21,7 @@
 #include "log.h"
 #include "record.h"
 #include "replay.h"
+#include "trace.h"
 
 /* Progress notifications at most this often. */
 #define SKV_MIG_NTF_INTERVAL	(HZ / 10)
@@ -82,7 +83,9 @@ static int skv_tgt_pull_call(struct skv_mig_worker *w, const char *what,
 	struct skv_mig *m = w->m;
 	int ret;
 
+	w->call_ns = ktime_get_ns();
 	ret = skv_tgt_call(m, &w->peer, op, req, req_len, NULL, 0, max_body);
+	w->call_ns = ktime_get_ns() - w->call_ns;
 	if (ret == -ESHUTDOWN)
 		return ret;
 	if (ret < 0) {
@@ -150,6 +153,8 @@ static int skv_tgt_pull_replay(struct skv_mig_worker *w, const char *batch,
 		return ret;
 	}
 	skv_tgt_count(m, peer->len, &st);
+	trace_skv_mig_pull(m->p.id, b->nhashes, peer->len, st.records, w->call_ns);
+	trace_skv_mig_replay(m->p.id, st.records, st.applied, st.skipped);
 	return 0;
 }
 

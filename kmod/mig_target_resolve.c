@@ -192,6 +192,7 @@ u32 skv_tgt_want_key(struct skv_node *node, u64 table_id, u64 key_hash)
 	if (m && m->pending &&
 	    READ_ONCE(m->state) == STEADYKV_MIGRATION_STATE_PULLING &&
 	    !skv_tgt_hash_resolved(m, key_hash)) {
+		atomic64_inc(&m->client_retries);
 		spin_lock(&m->lock);
 		if (!skv_tgt_pending_has(m, key_hash) &&
 		    m->npending < SKV_MIG_PRIO_PENDING) {

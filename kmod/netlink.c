@@ -615,7 +615,9 @@ int steadykv_nl_tablet_get_dumpit(struct sk_buff *skb,
 			if (!hdr)
 				goto full;
 			genl_dump_check_consistent(cb, hdr);
-			if (skv_nl_put_tablet(skb, &ts[i], true)) {
+			if (skv_nl_put_tablet(skb, &ts[i], true) ||
+			    skv_nl_put_u64(skb, STEADYKV_A_TABLET_METRICS_REQUESTS,
+					   atomic64_read(&ts[i].requests))) {
 				genlmsg_cancel(skb, hdr);
 				goto full;
 			}

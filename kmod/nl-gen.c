@@ -230,6 +230,11 @@ static const struct genl_split_ops steadykv_nl_ops[] = {
 		.dumpit	= steadykv_nl_client_key_get_dumpit,
 		.flags	= GENL_CMD_CAP_DUMP,
 	},
+	{
+		.cmd	= STEADYKV_CMD_METRICS_GET,
+		.dumpit	= steadykv_nl_metrics_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
+	},
 };
 
 static const struct genl_multicast_group steadykv_nl_mcgrps[] = {

@@ -37,6 +37,8 @@ int steadykv_nl_client_key_del_doit(struct sk_buff *skb,
 				    struct genl_info *info);
 int steadykv_nl_client_key_get_dumpit(struct sk_buff *skb,
 				      struct netlink_callback *cb);
+int steadykv_nl_metrics_get_dumpit(struct sk_buff *skb,
+				   struct netlink_callback *cb);
 
 enum {
 	STEADYKV_NLGRP_EVENTS,

@@ -25,6 +25,8 @@
 #include "transport.h"
 #include "mig_source.h"
 #include "mig_target.h"
+#include "metrics.h"
+#include "trace.h"
 
 /* Segments the cleaner may process per pass, and passes per run. */
 #define SKV_CLEANER_SEGMENTS	8
@@ -53,7 +55,9 @@ int skv_node_store_get(struct skv_node *node, struct netlink_ext_ack *extack,
 	s = node->store;
 	if (!s) {
 		skv_node_store_config(&cfg);
-		err = skv_store_create(&cfg, &s);
+		err = skv_metrics_init(node);
+		if (!err)
+			err = skv_store_create(&cfg, &s);
 		if (err) {
 			NL_SET_ERR_MSG_FMT_MOD(extack,
 					       "cannot create the store (%d)",
@@ -90,6 +94,7 @@ static void skv_cleaner_work(struct work_struct *work)
 		return;
 	for (i = 0; i < SKV_CLEANER_PASSES && skv_cleaner_wanted(s); i++) {
 		freed = skv_cleaner_run(s, SKV_CLEANER_SEGMENTS);
+		trace_skv_cleaner_pass(freed, SKV_CLEANER_SEGMENTS);
 		if (freed <= 0)
 			break;
 		cond_resched();
@@ -153,6 +158,7 @@ static void __net_exit skv_net_exit(struct net *net)
 		skv_store_destroy(node->store);
 		node->store = NULL;
 	}
+	skv_metrics_free(node);
 	WARN_ON_ONCE(atomic_read(&node->nconns));
 	mutex_destroy(&node->lock);
 }

@@ -29,6 +29,7 @@
 struct skv_listener;
 struct skv_auth_keys;
 struct skv_client_keys;
+struct skv_metrics_cpu;
 struct netlink_ext_ack;
 
 /* What happened to connections: accepted, refused by which cap, closed by which deadline. */
@@ -67,6 +68,8 @@ struct skv_node {
 
 	atomic64_t requests;
 	atomic64_t bad_requests;
+	/* Replies and service times (metrics.h); set with the store. */
+	struct skv_metrics_cpu __percpu *metrics;
 
 	/* Outgoing migrations (mig_source.c) */
 	spinlock_t mig_out_lock;	/* the list; changes also hold lock */

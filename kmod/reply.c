@@ -58,6 +58,7 @@ void skv_reply_finish(struct skv_conn *c, const struct skv_hdr *h, u8 status,
 	if (head_len)
 		memcpy(c->obuf + c->olen + SKV_HDR_LEN, head, head_len);
 	c->olen += SKV_HDR_LEN + body_len;
+	c->reply_status = status;
 }
 
 int skv_reply(struct skv_conn *c, const struct skv_hdr *h, u8 status,

@@ -144,6 +144,7 @@ static int skv_do_get(struct skv_conn *c, const struct skv_hdr *h,
 	if (st != SKV_S_OK)
 		return skv_reply_bad(c, h, st);
 	hash = skv_key_hash(key, klen);
+	skv_tablet_count(s, table_id, hash);
 
 	err = skv_out_reserve(c, fixed);
 	for (tries = 0; !err; tries++) {
@@ -200,6 +201,7 @@ static int skv_do_put(struct skv_conn *c, const struct skv_hdr *h,
 	key = body + fixed;
 	table_id = SKV_LE64(body, struct skv_put_req, table_id);
 	hash = skv_key_hash(key, klen);
+	skv_tablet_count(s, table_id, hash);
 	c->wrote = true;
 	st = skv_status(skv_store_put(s, table_id, key, klen, hash,
 				      key + klen, vlen,
@@ -224,6 +226,7 @@ static int skv_do_delete(struct skv_conn *c, const struct skv_hdr *h,
 		return skv_reply_bad(c, h, st);
 	c->wrote = true;
 	hash = skv_key_hash(key, klen);
+	skv_tablet_count(s, table_id, hash);
 	st = skv_status(skv_store_delete(s, table_id, key, klen, hash,
 					 expect, &version));
 	return skv_reply_result(c, h, skv_retry_pull(c, st, table_id, hash),
@@ -286,6 +289,7 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 		key = body + off + sizeof(__le16);
 		off += sizeof(__le16) + klen;
 		hash = skv_key_hash(key, klen);
+		skv_tablet_count(s, table_id, hash);
 
 		vlen = 0;
 		version = 0;

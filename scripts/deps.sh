@@ -17,6 +17,9 @@ packages=(
 	clang libclang-rt-14-dev cppcheck shellcheck python3 python3-yaml
 	# peers and tools for benchmarks
 	redis-server redis-tools memcached iperf3 gnuplot-nox
+	# metrics (steadykvd's HTTP endpoint; promtool and curl for its test)
+	# and tracepoints (bpftrace for scripts/pull-latency.bt)
+	libmicrohttpd-dev prometheus curl bpftrace
 )
 
 missing=()
@@ -38,5 +41,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# redis-server and memcached are started by tests as they need them.
-systemctl disable --now redis-server memcached >/dev/null 2>&1 || true
+# Servers are not left running: tests start redis-server and memcached as
+# they need them, and only use prometheus's promtool.
+systemctl disable --now redis-server memcached prometheus >/dev/null 2>&1 || true

@@ -381,6 +381,27 @@ skv_veth() {
 	ip "${n1[@]}" link set "$if1" up && ip "${n2[@]}" link set "$if2" up
 }
 
+# skv_bridge SW NET NAME...: a bridge br0 in namespace SW at NET.254/24 and,
+# for the i-th namespace variable NAME (from 1), a veth eth0 at NET.i/24
+# into it, on the bridge; sets the caller's associative arrays IP[NAME]
+# (NET.i) and ID[NAME] (i).
+skv_bridge() {
+	local sw=$1 net=$2 n i=1
+	shift 2
+	ip -n "$sw" link add br0 type bridge || { skv_fail "bridge in $sw"; return 1; }
+	ip -n "$sw" addr add "$net.254/24" dev br0
+	ip -n "$sw" link set br0 up
+	for n in "$@"; do
+		IP[$n]=$net.$i
+		# shellcheck disable=SC2034 # the caller's array
+		ID[$n]=$i
+		skv_veth "${!n}" eth0 "${IP[$n]}/24" "$sw" "sw-$n" "" ||
+			{ skv_fail "veth for $n"; return 1; }
+		ip -n "$sw" link set "sw-$n" master br0
+		i=$((i + 1))
+	done
+}
+
 # skv_slow_link NS DEV DELAY: delay every packet NS sends on DEV (netem), so
 # that a migration over DEV is slow by construction whatever the host's
 # speed, and a test can act while it is mid-way.  No netem is a failure: the

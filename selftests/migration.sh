@@ -70,19 +70,9 @@ start_node() {
 }
 
 setup() {
-	local n i=1
+	local n
 	setup_ns SW A B C || { skv_fail "setup_ns"; return 1; }
-	ip -n "$SW" link add br0 type bridge || return 1
-	ip -n "$SW" addr add "$NET.254/24" dev br0
-	ip -n "$SW" link set br0 up
-	for n in A B C; do
-		IP[$n]=$NET.$i
-		ID[$n]=$i
-		skv_veth "${!n}" eth0 "${IP[$n]}/24" "$SW" "sw-$n" "" ||
-			{ skv_fail "veth for $n"; return 1; }
-		ip -n "$SW" link set "sw-$n" master br0
-		i=$((i + 1))
-	done
+	skv_bridge "$SW" $NET A B C || return 1
 	start_coord || return 1
 	for n in A B C; do
 		start_node $n

@@ -82,6 +82,14 @@ enum skv_status {
 };
 
 /*
+ * An error reply (metrics, tracepoints): any status but the answers a
+ * request asks for (found, not found, conditional write refused).
+ */
+#define SKV_STATUS_IS_ERROR(st)						\
+	((st) != SKV_S_OK && (st) != SKV_S_NOT_FOUND &&			\
+	 (st) != SKV_S_VERSION_MISMATCH)
+
+/*
  * The highest version a node hands out or takes from another node.  The
  * 2^32 versions above it are never used, so a node's version counter
  * cannot wrap: a write that would need a version past it gets

@@ -52,6 +52,8 @@ struct skv_tablet_info {
 	u64 start_hash;		/* inclusive */
 	u64 end_hash;		/* inclusive */
 	u32 state;		/* enum skv_tablet_state */
+	/* Data requests that found it (skv_tablet_count) since it got this range. */
+	skv_atomic64_t requests;
 };
 
 struct skv_store_stats {
@@ -109,6 +111,11 @@ int skv_tablet_split(struct skv_store *s, u64 table_id, u64 at);
  */
 int skv_tables_list(struct skv_store *s, u32 pos, u64 *out, u32 max);
 int skv_tablets_list(struct skv_store *s, u32 pos, struct skv_tablet_info *out, u32 max);
+/*
+ * Count a data request for the tablet holding (table_id, hash), if any
+ * (its requests counter).  Atomic-safe.
+ */
+void skv_tablet_count(struct skv_store *s, u64 table_id, u64 hash);
 
 /*
  * Data operations.  key_hash must be skv_key_hash(key, key_len).  They

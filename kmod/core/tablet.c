@@ -49,14 +49,33 @@ static struct skv_tmap *skv_tmap_cur(struct skv_store *s)
 	return rcu_dereference_protected(s->tmap, 1);
 }
 
-/* Publish m, wait out readers of the old map, free it.  Under ctl_lock. */
+static int skv_tmap_exact(const struct skv_tmap *m, u64 table_id, u64 start,
+			  u64 end);
+
+/*
+ * Publish m, wait out readers of the old map, free it.  Under ctl_lock.
+ * A tablet keeping its range keeps its request count: m's counts start
+ * at 0 and get the old map's once no request can still count there.
+ */
 static void skv_tmap_publish(struct skv_store *s, struct skv_tmap *m)
 {
 	struct skv_tmap *old = skv_tmap_cur(s);
+	const struct skv_tablet_info *t;
+	u32 i;
+	int j;
 
+	for (i = 0; i < m->ntablets; i++)
+		skv_atomic64_set(&m->tablets[i].requests, 0);
 	rcu_assign_pointer(s->tmap, m);
 	skv_atomic64_set(&s->mem_tablets, m->bytes);
 	skv_synchronize_rcu();
+	for (i = 0; i < old->ntablets; i++) {
+		t = &old->tablets[i];
+		j = skv_tmap_exact(m, t->table_id, t->start_hash, t->end_hash);
+		if (j >= 0)
+			skv_atomic64_add(skv_atomic64_read(&t->requests),
+					 &m->tablets[j].requests);
+	}
 	skv_vfree(old);
 }
 
@@ -138,6 +157,20 @@ int skv_tmap_lookup(struct skv_store *s, u64 table_id, u64 hash, u32 *state)
 		return SKV_S_NOT_OWNER;
 	*state = t->state;
 	return SKV_S_OK;
+}
+
+void skv_tablet_count(struct skv_store *s, u64 table_id, u64 hash)
+{
+	const struct skv_tablet_info *t;
+	struct skv_tmap *m;
+	bool table;
+
+	skv_rcu_read_lock();
+	m = rcu_dereference(s->tmap);
+	t = skv_tmap_find(m, table_id, hash, &table);
+	if (t)
+		skv_atomic64_inc(&m->tablets[t - m->tablets].requests);
+	skv_rcu_read_unlock();
 }
 
 int skv_tablet_lookup(struct skv_store *s, u64 table_id, u64 hash,
@@ -413,6 +446,8 @@ int skv_tablets_list(struct skv_store *s, u32 pos, struct skv_tablet_info *out,
 	m = rcu_dereference(s->tmap);
 	while (pos + n < m->ntablets && n < max) {
 		out[n] = m->tablets[pos + n];
+		skv_atomic64_set(&out[n].requests,
+				 skv_atomic64_read(&m->tablets[pos + n].requests));
 		n++;
 	}
 	skv_rcu_read_unlock();

@@ -266,6 +266,55 @@ TEST_F(st, ownership_and_tablets)
 	ASSERT_TRUE(val_is(buf, len, lo, 7, 10));
 }
 
+/* requests of the tablet listed at pos. */
+static u64 tablet_requests(struct skv_store *s, u32 pos)
+{
+	struct skv_tablet_info t;
+
+	if (skv_tablets_list(s, pos, &t, 1) != 1)
+		return ~0ull;
+	return skv_atomic64_read(&t.requests);
+}
+
+/*
+ * A tablet's request count: each skv_tablet_count of a hash it holds;
+ * kept while it keeps its range (state changes, other tablets added or
+ * removed), from 0 when its range changes (a split).
+ */
+TEST_F(st, tablet_request_counts)
+{
+	struct skv_store *s = self->s;
+	struct skv_tablet_info t = { 2, 0, (1ull << 63) - 1, SKV_TABLET_NORMAL };
+	int i;
+
+	ASSERT_EQ(0, skv_table_add(s, 2));
+	ASSERT_EQ(0, skv_tablet_add(s, &t));
+	skv_atomic64_set(&t.requests, 99);	/* the caller's count is not taken */
+	t.start_hash = 1ull << 63;
+	t.end_hash = U64_MAX;
+	ASSERT_EQ(0, skv_tablet_add(s, &t));
+	/* Positions: T1's tablet, then table 2's two halves. */
+	ASSERT_EQ(0u, tablet_requests(s, 1));
+	ASSERT_EQ(0u, tablet_requests(s, 2));
+	for (i = 0; i < 5; i++)
+		skv_tablet_count(s, 2, 17);
+	skv_tablet_count(s, 2, U64_MAX);
+	skv_tablet_count(s, 3, 17);		/* no such table: nothing */
+	ASSERT_EQ(5u, tablet_requests(s, 1));
+	ASSERT_EQ(1u, tablet_requests(s, 2));
+	ASSERT_EQ(0, skv_tablet_set_state(s, 2, 0, (1ull << 63) - 1,
+					  SKV_TABLET_MIGRATING_OUT));
+	ASSERT_EQ(0, skv_table_add(s, 3));
+	ASSERT_EQ(5u, tablet_requests(s, 1));
+	ASSERT_EQ(1u, tablet_requests(s, 2));
+	ASSERT_EQ(0, skv_tablet_split(s, 2, 1ull << 62));
+	ASSERT_EQ(0u, tablet_requests(s, 1));
+	ASSERT_EQ(0u, tablet_requests(s, 2));
+	ASSERT_EQ(1u, tablet_requests(s, 3));
+	ASSERT_EQ(0, skv_tablet_del(s, 2, 0, (1ull << 62) - 1));
+	ASSERT_EQ(1u, tablet_requests(s, 2));
+}
+
 /* A resolver that says yes for one hash only (arg points at it). */
 static bool resolve_one(void *arg, u64 table_id, u64 key_hash)
 {

@@ -22,6 +22,9 @@
  *       With --client-key or --client-auth it also manages the node's
  *       client keys (node_agent.h: node_agent_opts).
  *
+ * Either role: --metrics-listen ADDR:PORT serves Prometheus metrics at
+ * http://ADDR:PORT/metrics (off by default; README "Metrics").
+ *
  * Key options not given default to the files $STEADYKV_CLUSTER_KEY and
  * $STEADYKV_ADMIN_KEY name (the selftests' lib.sh sets them).
  *
@@ -35,6 +38,9 @@
 #include <string.h>
 
 #include "coordinator.h"
+#include "coord_metrics.h"
+#include "metrics_http.h"
+#include "metrics_node.h"
 #include "node_agent.h"
 #include "parse.h"
 
@@ -44,6 +50,7 @@ static const char usage_text[] =
 	"       steadykvd --node ID --data ADDR:PORT --coord HOST:PORT\n"
 	"                 [--cluster-key FILE [--previous-cluster-key FILE]] [--insecure-peers]\n"
 	"                 [--client-key FILE:READ:WRITE]... [--client-auth]\n"
+	"       either role: [--metrics-listen ADDR:PORT]\n"
 	"\n"
 	"  --coordinator      serve the cluster map and migrations\n"
 	"  --listen ADDR:PORT coordinator address (default 0.0.0.0:7100; port 0: any)\n"
@@ -69,6 +76,10 @@ static const char usage_text[] =
 	"                     (keys it pushed before that no file holds are removed)\n"
 	"  --client-auth      node: require a client key for GET, MULTI-GET, PUT and\n"
 	"                     DELETE (without it: client-auth-required off)\n"
+	"  --metrics-listen ADDR:PORT\n"
+	"                     serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	"                     (off by default; no authentication: bind it to a\n"
+	"                     private address)\n"
 	"Key files: hex, 32 to 64 bytes, mode 0600; without the options, the files\n"
 	"$STEADYKV_CLUSTER_KEY and $STEADYKV_ADMIN_KEY name, if set.  SIGHUP makes\n"
 	"steadykvd read them again.\n";
@@ -96,8 +107,10 @@ static const char *env_path(const char *name)
 	return v && *v ? v : NULL;
 }
 
-static int run_coordinator(const struct coordinator_opts *o)
+static int run_coordinator(const struct coordinator_opts *o,
+			   const char *metrics_listen)
 {
+	struct coord_metrics *metrics = NULL;
 	struct coordinator *c;
 	struct sigaction sa;
 	char err[512];
@@ -117,8 +130,20 @@ static int run_coordinator(const struct coordinator_opts *o)
 		fprintf(stderr, "steadykvd: %s\n", err);
 		return 1;
 	}
+	if (metrics_listen &&
+	    coord_metrics_start(metrics_listen, &metrics, err, sizeof(err))) {
+		fprintf(stderr, "steadykvd: %s\n", err);
+		coordinator_close(c);
+		return 1;
+	}
 	for (;;) {
-		ret = coordinator_run(c, &stop_flag);
+		/* coordinator_run's loop, with a metrics snapshot per round. */
+		ret = 0;
+		coord_metrics_update(metrics, c);
+		while (!ret && !stop_flag) {
+			ret = coordinator_poll(c, 500);
+			coord_metrics_update(metrics, c);
+		}
 		if (ret || !reload_flag)
 			break;
 		/* SIGHUP: new keys (the old stay on failure), then serve on. */
@@ -126,6 +151,7 @@ static int run_coordinator(const struct coordinator_opts *o)
 		stop_flag = 0;
 		coordinator_reload_keys(c, err, sizeof(err));
 	}
+	coord_metrics_stop(metrics);
 	coordinator_close(c);
 	if (ret) {
 		fprintf(stderr, "steadykvd: %s\n", strerror(-ret));
@@ -138,7 +164,8 @@ int main(int argc, char **argv)
 {
 	enum { O_COORDINATOR = 256, O_LISTEN, O_STATE, O_NODE_TIMEOUT, O_NODE,
 	       O_DATA, O_COORD, O_CLUSTER_KEY, O_PREV_CLUSTER_KEY, O_ADMIN_KEY,
-	       O_PREV_ADMIN_KEY, O_INSECURE, O_INSECURE_PEERS, O_CLIENT_KEY, O_CLIENT_AUTH };
+	       O_PREV_ADMIN_KEY, O_INSECURE, O_INSECURE_PEERS, O_CLIENT_KEY, O_CLIENT_AUTH,
+	       O_METRICS_LISTEN };
 	static const struct option opts[] = {
 		{ "coordinator", no_argument, NULL, O_COORDINATOR },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -155,6 +182,7 @@ int main(int argc, char **argv)
 		{ "insecure-peers", no_argument, NULL, O_INSECURE_PEERS },
 		{ "client-key", required_argument, NULL, O_CLIENT_KEY },
 		{ "client-auth", no_argument, NULL, O_CLIENT_AUTH },
+		{ "metrics-listen", required_argument, NULL, O_METRICS_LISTEN },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -164,8 +192,11 @@ int main(int argc, char **argv)
 	struct coordinator_opts co = { 0 };
 	struct node_agent_opts no;
 	bool coordinator = false, node = false, coord_only = false;
+	const char *metrics_listen = NULL;
+	struct metrics_http *metrics = NULL;
+	char err[256];
 	uint32_t v;
-	int opt;
+	int opt, ret;
 
 	memset(&no, 0, sizeof(no));
 	no.coord_addr = "127.0.0.1:7100";
@@ -249,6 +280,9 @@ int main(int argc, char **argv)
 		case O_CLIENT_AUTH:
 			no.client_auth = true;
 			break;
+		case O_METRICS_LISTEN:
+			metrics_listen = optarg;
+			break;
 		case 'v':
 			co.verbose = 1;
 			break;
@@ -285,7 +319,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (coordinator)
-		return run_coordinator(&co);
+		return run_coordinator(&co, metrics_listen);
 	if (coord_only) {
 		fprintf(stderr, "steadykvd: --listen, --state, --node-timeout, "
 			"--admin-key, --previous-admin-key and --insecure are "
@@ -301,5 +335,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	no.stop_fd = -1;
-	return node_agent_run(&no);
+	if (metrics_listen &&
+	    metrics_node_start(metrics_listen, no.node_id, &metrics, err, sizeof(err))) {
+		fprintf(stderr, "steadykvd: %s\n", err);
+		return 1;
+	}
+	ret = node_agent_run(&no);
+	metrics_http_stop(metrics);
+	return ret;
 }

@@ -188,6 +188,7 @@ struct sknl_tablet {
 	uint64_t start_hash;	/* inclusive */
 	uint64_t end_hash;	/* inclusive */
 	uint32_t state;		/* enum steadykv_tablet_state */
+	uint64_t requests;	/* metrics-requests (dumps) */
 };
 
 #define SKNL_TABLET_HAS(t, attr)	(((t)->present >> (attr)) & 1)
@@ -229,6 +230,35 @@ bool sknl_mig_value(const struct skv_migration *m, int attr, uint64_t *v);
 int sknl_migration_parse(struct nl_msg *msg, struct skv_migration *m);
 /* The present attributes of m into msg (source resolved): 0 or a negative errno. */
 int sknl_migration_put(struct nl_msg *msg, const struct skv_migration *m);
+
+/* ---- metrics (sknl_metrics.c) ---- */
+
+#define SKNL_METRICS_STATUSES	64	/* most statuses a reply may carry */
+#define SKNL_METRICS_BUCKETS	64	/* most latency buckets */
+
+/* metrics-get: one opcode's replies by status and service-time histogram. */
+struct sknl_metrics_op {
+	uint32_t op;
+	uint64_t status[SKNL_METRICS_STATUSES];
+	size_t nstatus;			/* entries the module sent */
+	uint64_t bucket[SKNL_METRICS_BUCKETS];	/* bucket i: < 2^i ns */
+	size_t nbucket;
+	uint64_t sum_ns;
+};
+
+/* Every opcode that replied; *out is malloc'd (NULL when *count is 0). */
+int sknl_metrics_dump(struct sknl *nl, struct sknl_metrics_op **out, size_t *count,
+		      struct sknl_err *err);
+
+/* A migration with its metrics-client-retries. */
+struct sknl_mig_metrics {
+	struct skv_migration mig;
+	uint64_t client_retries;
+};
+
+/* Every migration the module holds, as sknl_migrate_dump, with retries. */
+int sknl_migrate_dump_metrics(struct sknl *nl, struct sknl_mig_metrics **out, size_t *count,
+			      struct sknl_err *err);
 
 /* ---- events ---- */
 

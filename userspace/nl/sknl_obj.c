@@ -37,6 +37,7 @@ static const char *const cmd_names[] = {
 	[STEADYKV_CMD_CLIENT_KEY_ADD] = "client-key-add",
 	[STEADYKV_CMD_CLIENT_KEY_DEL] = "client-key-del",
 	[STEADYKV_CMD_CLIENT_KEY_GET] = "client-key-get",
+	[STEADYKV_CMD_METRICS_GET] = "metrics-get",
 };
 
 static const char *const node_attr_names[] = {
@@ -93,6 +94,7 @@ static const char *const tablet_attr_names[] = {
 	[STEADYKV_A_TABLET_START_HASH] = "start-hash",
 	[STEADYKV_A_TABLET_END_HASH] = "end-hash",
 	[STEADYKV_A_TABLET_STATE] = "state",
+	[STEADYKV_A_TABLET_METRICS_REQUESTS] = "metrics-requests",
 };
 
 static const char *const mig_attr_names[] = {
@@ -123,6 +125,7 @@ static const char *const mig_attr_names[] = {
 	[STEADYKV_A_MIGRATION_PRIORITY_KEYS] = "priority-keys",
 	[STEADYKV_A_MIGRATION_PARTITIONS_DONE] = "partitions-done",
 	[STEADYKV_A_MIGRATION_OWNED_US] = "owned-us",
+	[STEADYKV_A_MIGRATION_METRICS_CLIENT_RETRIES] = "metrics-client-retries",
 };
 
 static const char *const state_names[] = {
@@ -410,6 +413,7 @@ static const struct nla_policy tablet_policy[STEADYKV_A_TABLET_MAX + 1] = {
 	[STEADYKV_A_TABLET_START_HASH] = { .type = NLA_U64 },
 	[STEADYKV_A_TABLET_END_HASH] = { .type = NLA_U64 },
 	[STEADYKV_A_TABLET_STATE] = { .type = NLA_U32 },
+	[STEADYKV_A_TABLET_METRICS_REQUESTS] = { .type = NLA_U64 },
 };
 
 int sknl_table_parse(struct nl_msg *msg, struct sknl_table *t)
@@ -436,6 +440,7 @@ int sknl_tablet_parse(struct nl_msg *msg, struct sknl_tablet *t)
 		{ STEADYKV_A_TABLET_TABLE_ID, offsetof(struct sknl_tablet, table_id) },
 		{ STEADYKV_A_TABLET_START_HASH, offsetof(struct sknl_tablet, start_hash) },
 		{ STEADYKV_A_TABLET_END_HASH, offsetof(struct sknl_tablet, end_hash) },
+		{ STEADYKV_A_TABLET_METRICS_REQUESTS, offsetof(struct sknl_tablet, requests) },
 	};
 
 	memset(t, 0, sizeof(*t));

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * steadykv metrics: the per-node request counters and service-time
+ * histograms (metrics.h) and their netlink dump (metrics-get); the home
+ * of the module's tracepoints (trace.h).
+ */
+#include <linux/kernel.h>
+#include <linux/percpu.h>
+#include <linux/bitops.h>
+#include <linux/ktime.h>
+#include <net/genetlink.h>
+#include <net/sock.h>
+
+#include "node.h"
+#include "conn.h"
+#include "request.h"
+#include "netlink.h"
+#include "nl-gen.h"
+#include "metrics.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+static_assert((int)STEADYKV_A_METRICS_PAD == (int)STEADYKV_A_NODE_PAD);
+
+int skv_metrics_init(struct skv_node *node)
+{
+	struct skv_metrics_cpu __percpu *pm;
+
+	lockdep_assert_held(&node->lock);
+	if (node->metrics)
+		return 0;
+	pm = alloc_percpu(struct skv_metrics_cpu);
+	if (!pm)
+		return -ENOMEM;
+	/* Published before any connection can count (listen follows). */
+	WRITE_ONCE(node->metrics, pm);
+	return 0;
+}
+
+void skv_metrics_free(struct skv_node *node)
+{
+	free_percpu(node->metrics);
+	node->metrics = NULL;
+}
+
+static void skv_metrics_count(struct skv_metrics_cpu __percpu *pm, u8 op,
+			      u8 status, u64 ns)
+{
+	u32 b = min_t(u32, fls64(ns), SKV_METRICS_LAT_BUCKETS - 1);
+
+	if (op >= SKV_OP_MAX)
+		op = 0;
+	if (status >= SKV_S_MAX)
+		status = SKV_S_INTERNAL;
+	/* Per-CPU adds are safe against preemption (this_cpu_*). */
+	this_cpu_inc(pm->replies[op][status]);
+	this_cpu_inc(pm->lat[op][b]);
+	this_cpu_add(pm->lat_sum_ns[op], ns);
+}
+
+int skv_metrics_handle(struct skv_conn *c, const struct skv_hdr *h,
+		       const u8 *body, u32 body_len)
+{
+	struct skv_metrics_cpu __percpu *pm = READ_ONCE(c->node->metrics);
+	u64 t0 = ktime_get_ns();
+	int err;
+
+	c->reply_status = SKV_METRICS_NO_REPLY;
+	err = skv_request_handle(c, h, body, body_len);
+	/* No reply queued: the connection closes on err. */
+	if (c->reply_status == SKV_METRICS_NO_REPLY)
+		return err;
+	if (pm)
+		skv_metrics_count(pm, h->opcode, c->reply_status,
+				  ktime_get_ns() - t0);
+	if (SKV_STATUS_IS_ERROR(c->reply_status))
+		trace_skv_request_error(h->opcode, c->reply_status,
+					le64_to_cpu(h->request_id));
+	return err;
+}
+
+/* op's counters summed over CPUs; false if it never replied. */
+static bool skv_metrics_sum(struct skv_metrics_cpu __percpu *pm, u8 op,
+			    u64 *replies, u64 *lat, u64 *lat_sum)
+{
+	u64 total = 0;
+	int cpu, i;
+
+	memset(replies, 0, SKV_S_MAX * sizeof(*replies));
+	memset(lat, 0, SKV_METRICS_LAT_BUCKETS * sizeof(*lat));
+	*lat_sum = 0;
+	for_each_possible_cpu(cpu) {
+		const struct skv_metrics_cpu *m = per_cpu_ptr(pm, cpu);
+
+		for (i = 0; i < SKV_S_MAX; i++)
+			replies[i] += READ_ONCE(m->replies[op][i]);
+		for (i = 0; i < SKV_METRICS_LAT_BUCKETS; i++)
+			lat[i] += READ_ONCE(m->lat[op][i]);
+		*lat_sum += READ_ONCE(m->lat_sum_ns[op]);
+	}
+	for (i = 0; i < SKV_S_MAX; i++)
+		total += replies[i];
+	return total;
+}
+
+/* One message per opcode that replied; cb->args[0]: the next opcode. */
+int steadykv_nl_metrics_get_dumpit(struct sk_buff *skb,
+				   struct netlink_callback *cb)
+{
+	struct skv_node *node = skv_node(sock_net(skb->sk));
+	struct skv_metrics_cpu __percpu *pm;
+	u64 replies[SKV_S_MAX], lat[SKV_METRICS_LAT_BUCKETS], lat_sum;
+	u32 op = cb->args[0];
+	void *hdr;
+
+	mutex_lock(&node->lock);
+	pm = node->metrics;
+	for (; pm && op < SKV_OP_MAX; op++) {
+		if (!skv_metrics_sum(pm, op, replies, lat, &lat_sum))
+			continue;
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &steadykv_nl_family,
+				  NLM_F_MULTI, STEADYKV_CMD_METRICS_GET);
+		if (!hdr)
+			break;
+		if (nla_put_u32(skb, STEADYKV_A_METRICS_OP, op) ||
+		    nla_put(skb, STEADYKV_A_METRICS_STATUS_COUNTS,
+			    sizeof(replies), replies) ||
+		    nla_put(skb, STEADYKV_A_METRICS_LATENCY_BUCKETS,
+			    sizeof(lat), lat) ||
+		    skv_nl_put_u64(skb, STEADYKV_A_METRICS_LATENCY_SUM_NS,
+				   lat_sum)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	mutex_unlock(&node->lock);
+	cb->args[0] = op;
+	return skb->len;
+}
