@@ -340,6 +340,10 @@ int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 	/* A request carries no flags and no status. */
 	if (h->flags || h->status)
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	/* Routed by a map older than an ownership change here (wire.h). */
+	if (h->opcode >= SKV_OP_GET && h->opcode <= SKV_OP_MULTI_GET &&
+	    skv_node_epoch_stale(c->node, le32_to_cpu(h->epoch)))
+		return skv_reply(c, h, SKV_S_STALE_EPOCH, NULL, 0);
 
 	switch (h->opcode) {
 	case SKV_OP_PING:
@@ -359,6 +363,7 @@ int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 	case SKV_OP_MIG_PRIORITY_PULL:
 	case SKV_OP_MIG_END:
 	case SKV_OP_MIG_PUSH_BACK:
+	case SKV_OP_MIG_STATUS:
 		/* Node-to-node ops: authenticated peers only. */
 		if (!skv_conn_is_peer(c))
 			return skv_auth_refuse(c, h);

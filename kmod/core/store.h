@@ -52,6 +52,7 @@ struct skv_tablet_info {
 	u64 start_hash;		/* inclusive */
 	u64 end_hash;		/* inclusive */
 	u32 state;		/* enum skv_tablet_state */
+	bool copied_out;	/* NORMAL, with a copy going out (tablet.h) */
 };
 
 struct skv_store_stats {

@@ -532,6 +532,35 @@ TEST_F(st, tombstone_kept_while_older_copy_exists)
 	ASSERT_EQ(0u, ver);
 }
 
+/*
+ * A push migration copies a NORMAL tablet while it keeps serving: its
+ * tombstones stay until the copy is over (a key deleted during the copy
+ * must not come back at the target from the copy pulled before).
+ */
+TEST_F(st, tombstones_kept_while_copied_out)
+{
+	struct skv_store *s = self->s;
+	u64 ver, i;
+
+	for (i = 0; i < 100; i++)
+		ASSERT_EQ(SKV_S_OK, put_i(s, T1, i, 1, 200, 0, &ver));
+	ASSERT_EQ(0, skv_tablet_set_copied_out(s, T1, 0, U64_MAX, true));
+	for (i = 0; i < 100; i++)
+		ASSERT_EQ(SKV_S_OK, del_i(s, T1, i, 0, &ver));
+	fill_seg(s, 1000, 400, 200);
+	fill_seg(s, 1000, 400, 200);
+	clean_all(s);
+	ASSERT_EQ(0u, stats_of(s).tombstones_dropped);
+	ASSERT_EQ(100u, stats_of(s).tombstones);
+	/* The copy is over (the migration aborted): they may go. */
+	ASSERT_EQ(0, skv_tablet_set_copied_out(s, T1, 0, U64_MAX, false));
+	fill_seg(s, 1000, 400, 200);
+	clean_all(s);
+	ASSERT_EQ(100u, stats_of(s).tombstones_dropped);
+	ASSERT_EQ(0u, stats_of(s).tombstones);
+	ASSERT_EQ(-ENOENT, skv_tablet_set_copied_out(s, T1, 0, 5, true));
+}
+
 TEST_F(st, same_segment_tombstone_dropped_in_one_pass)
 {
 	struct skv_store *s = self->s;

@@ -28,6 +28,7 @@ static const struct code_info codes[] = {
 	{ SKV_E_AUTH_REQUIRED, "AUTH_REQUIRED", "operation needs an authenticated connection" },
 	{ SKV_E_AUTH_FAILED, "AUTH_FAILED", "authentication failed" },
 	{ SKV_E_VERSION_LIMIT, "VERSION_LIMIT", "the node's version counter is at its ceiling" },
+	{ SKV_E_STALE_EPOCH, "STALE_EPOCH", "the map is older than the node's epoch: refresh it" },
 	{ SKV_E_IO, "IO", "I/O error" },
 	{ SKV_E_PROTO, "PROTO", "protocol error: malformed reply" },
 	{ SKV_E_CLOSED, "CLOSED", "connection closed by peer" },
