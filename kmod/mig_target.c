@@ -515,7 +515,7 @@ static void skv_tgt_rollback(struct skv_mig *m, bool served)
 		err = skv_tgt_tablet(m, SKV_MIG_TABLET_SET,
 				     SKV_TABLET_MIGRATING_OUT);
 		if (err) {
-			skv_tgt_set_err(m, -err, true,
+			skv_tgt_set_err(m, EUCLEAN, true,
 					"cannot stop serving the tablet (%d): tablet needs recovery",
 					err);
 			goto stuck;
@@ -559,9 +559,11 @@ frozen:
 unreachable:
 	if (err == -ESHUTDOWN)
 		goto stopped;
-	skv_tgt_set_err(m, err == -EMSGSIZE ? EMSGSIZE : EHOSTUNREACH, true,
-			err == -EMSGSIZE ?
-			"a record is too big to push back: tablet needs recovery" :
+	/*
+	 * Served here: the range stays here (EUCLEAN, needs recovery), so
+	 * the coordinator does not hand it back to the source.
+	 */
+	skv_tgt_set_err(m, served ? EUCLEAN : EHOSTUNREACH, true,
 			"source unreachable: tablet needs recovery");
 	/* Keep serving what we have (nothing is resolved any more). */
 	if (served)
