@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2034,SC2120 # a library: the scripts that source it use these
 # The cluster of migration.sh and mig_faults.sh: a coordinator and three
 # node daemons (steadykvd) in namespaces A B C on a bridge in SW,
 # steadykvctl cluster commands, recorded clients (skv-history), and checks

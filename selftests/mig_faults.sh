@@ -5,9 +5,11 @@
 # (skv_tool mig-fault: netlink node-set mig-fault-*) at the source, which
 # drops exactly one chosen message, or refuses one, during a real
 # migration.  Each test checks that the migration ends as it must, that
-# the checker finds nothing in the clients' history, that the map and the
-# nodes agree afterwards (one node serves each range: map_consistent), and
-# that the range then migrates again.
+# the checker finds nothing in the clients' history (and that enough of
+# their operations overlapped the faulted migration: the clients run from
+# before it starts until the test is over), that the map and the nodes
+# agree afterwards (one node serves each range: map_consistent), and that
+# the range then migrates again.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -50,14 +52,35 @@ table_on_a() {
 		{ skv_fail "fill table $1"; return 1; }
 }
 
-# clients_and_fault T SEED OP MODE STATUS COUNT: table T on A, recorded
-# clients on it under way (their output in HIST_OUT), and the knob set at A
-# for OP; BEFORE: how often the knob had acted on OP with MODE.
-clients_and_fault() {
+# clients T SEED [ARGS]: recorded clients on table T, under way (past
+# their preload), until clients_over; their output in HIST_OUT.  The
+# checker fails unless 20 decided operations overlapped the window between
+# mark migration-start and mark migration-end.
+clients() {
+	local ready=$SKV_TMP/ready-$1
 	HIST_OUT=$SKV_TMP/hist-$1
+	MARKS=$SKV_TMP/marks-$1
+	OVER=$SKV_TMP/over-$1
+	: >"$MARKS"
+	history "$1" 5 "$HIST_OUT" --seed "$2" --min-ops 200 --mark-file "$MARKS" \
+		--min-overlap 20 --ready-file "$ready" --run-until "$OVER" "${@:3}"
+	skv_wait_file "$ready" || { skv_fail "skv-history did not start"; return 1; }
+}
+
+mark() { echo "$(date +%s%N) migration-$1" >>"$MARKS"; }
+
+# clients_over: the clients stop; the checker must find nothing.
+clients_over() {
+	touch "$OVER"
+	history_ok "$HIST_OUT"
+}
+
+# clients_and_fault T SEED OP MODE STATUS COUNT: table T on A, recorded
+# clients on it (clients), and the knob set at A for OP; BEFORE: how often
+# the knob had acted on OP with MODE.
+clients_and_fault() {
 	table_on_a "$1" || return 1
-	history "$1" 40 "$HIST_OUT" --seed "$2" --min-ops 200
-	clients_running "$HIST_BASE" || return 1
+	clients "$1" "$2" || return 1
 	BEFORE=$(fired "$3" "$4")
 	fault A "$3" "$4" "$5" "$6"
 }
@@ -78,6 +101,7 @@ ended() {
 slow_cancel() {
 	local t=$1 id
 	skv_slow_link "$A" eth0 $SLOW_DELAY || return 1
+	mark start
 	ctl migrate "$t" "$2" --to 2 "${SLOW_OPTS[@]}" >/dev/null ||
 		{ skv_fail "migrate"; return 1; }
 	id=$(last_mig_id)
@@ -89,6 +113,7 @@ slow_cancel() {
 	fi
 	ctl cancel "$id" || { skv_fail "cancel $id"; return 1; }
 	ended "$id" cancelled || return 1
+	mark end
 	skv_fast_link "$A" eth0
 }
 
@@ -114,7 +139,7 @@ abort_reply_lost() {
 	clients_and_fault $t 11 $OP_END $DROP_REPLY 0 1 || return 1
 	slow_cancel $t $UPPER id || return 1
 	after_fault $t 1 $OP_END $DROP_REPLY "$BEFORE" || return 1
-	history_ok "$HIST_OUT"
+	clients_over
 }
 
 # (b) The replies to PREPARE are lost after the source applied it: once
@@ -124,7 +149,9 @@ abort_reply_lost() {
 prepare_replies_lost() {
 	local t=12 id before
 	clients_and_fault $t 12 $OP_PREPARE $DROP_REPLY 0 1 || return 1
+	mark start
 	migrate_wait $t $UPPER 2 || return 1
+	mark end
 	((BEFORE + 1 == $(fired $OP_PREPARE $DROP_REPLY))) ||
 		{ skv_fail "the knob did not drop exactly one PREPARE reply"; return 1; }
 	map_consistent $t || return 1
@@ -135,7 +162,7 @@ prepare_replies_lost() {
 	id=$(last_mig_id)
 	ended "$id" failed || return 1
 	after_fault $t 2 $OP_PREPARE $DROP_REPLY "$before" || return 1
-	history_ok "$HIST_OUT"
+	clients_over
 }
 
 # (c) The source refuses the rollback's push-back twice (NO_SPACE): the
@@ -151,23 +178,25 @@ push_back_refused() {
 	ip netns exec "$SW" skv_tool check "${IP[A]}:$PORT" $t 50 200 w ||
 		{ skv_fail "writes made at the target are not at the source"; return 1; }
 	after_fault $t 1 $OP_PUSH_BACK $REFUSE "$BEFORE" || return 1
-	history_ok "$HIST_OUT"
+	clients_over
 }
 
 # (d) The push baseline: clients delete and write while the source copies
 # the range and keeps serving it, its cleaner running (a small memory
 # limit); deleted keys must not come back at the target.
 push_baseline_cleaning() {
-	local t=14 out=$SKV_TMP/hist-d before after
+	local t=14 before after
 	ctl create-table $t --nodes 3 || return 1
 	ip netns exec "$C" steadykvctl node set mem-limit 24M >/dev/null ||
 		{ skv_fail "mem-limit"; return 1; }
 	before=$(cleaner_passes "$C")
-	history $t 30 "$out" --seed 14 --value-size 4000 --min-ops 200
+	clients $t 14 --value-size 4000 || return 1
 	slowwait "$SKV_WAIT" until_counter_is "> $before" cleaner_passes "$C" >/dev/null ||
 		{ skv_fail "the source's cleaner never ran under the clients"; return 1; }
+	mark start
 	migrate_wait $t "0-max" 1 --mode push || return 1
-	history_ok "$out" || return 1
+	mark end
+	clients_over || return 1
 	after=$(cleaner_passes "$C")
 	skv_info "source cleaner passes: $before -> $after"
 	map_consistent $t
@@ -180,14 +209,16 @@ push_baseline_cleaning() {
 commit_reply_lost() {
 	local t=15 before
 	clients_and_fault $t 15 $OP_END $DROP_REPLY 0 1 || return 1
+	mark start
 	migrate_wait $t $UPPER 2 || return 1
+	mark end
 	after_fault $t 2 $OP_END $DROP_REPLY "$BEFORE" || return 1
 	# Now at A again: B's END never arrives.
 	before=$(fired $OP_END $DROP_REQUEST)
 	fault A $OP_END $DROP_REQUEST 0 4 || return 1
 	migrate_wait $t $UPPER 2 || return 1
 	after_fault $t 2 $OP_END $DROP_REQUEST "$before" || return 1
-	history_ok "$HIST_OUT"
+	clients_over
 }
 
 # fast_after FN: FN, then A's link at full speed again whatever FN did.
