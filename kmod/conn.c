@@ -131,7 +131,7 @@ static int skv_check_hdr(const struct skv_hdr *h, bool *reply)
 		*reply = false;
 		return SKV_S_BAD_REQUEST;
 	}
-	if (h->version != SKV_WIRE_VERSION || h->reserved || h->reserved2)
+	if (h->version != SKV_WIRE_VERSION || h->reserved)
 		return SKV_S_BAD_REQUEST;
 	if (le32_to_cpu(h->body_len) > SKV_MAX_BODY_LEN)
 		return SKV_S_TOO_BIG;

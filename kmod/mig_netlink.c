@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * steadykv migration netlink commands: migrate-start, migrate-cancel,
- * migrate-get (do and dump), and the migrate-ntf events.
+ * migrate-get (do and dump), the migrate-ntf events, and migrate-decide
+ * (the coordinator's decision at a migration's source).
  *
  * Same conventions as netlink.c: the policies come from the spec
  * (nl-gen.c), changes run under node->lock, every rejection carries an
@@ -286,4 +287,33 @@ int steadykv_nl_migrate_get_dumpit(struct sk_buff *skb,
 	}
 	mutex_unlock(&node->lock);
 	return skb->len;
+}
+
+int steadykv_nl_migrate_decide_doit(struct sk_buff *skb,
+				    struct genl_info *info)
+{
+	struct skv_node *node = skv_node(genl_info_net(info));
+	struct nlattr *abort = info->attrs[STEADYKV_A_MIGRATION_DECISION_ABORT];
+	struct nlattr *attr;
+	int err;
+
+	if (SKV_NL_REQUIRE(info, STEADYKV_A_MIGRATION_ID, "id is required") ||
+	    SKV_NL_REQUIRE(info, STEADYKV_A_MIGRATION_DECISION_ABORT,
+			   "decision-abort is required"))
+		return -EINVAL;
+	attr = info->attrs[STEADYKV_A_MIGRATION_ID];
+	err = skv_src_decide(node, nla_get_u64(attr), nla_get_u8(abort));
+	if (err == -ENOENT)
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "no such outgoing migration (the decision is remembered)");
+	else if (err == -ESTALE)
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "the migration ended the other way");
+	else if (err == -EBUSY)
+		NL_SET_ERR_MSG_ATTR(info->extack, abort,
+				    "the range was never frozen here: it cannot be dropped");
+	else if (err)
+		NL_SET_ERR_MSG_FMT_MOD(info->extack,
+				       "cannot end the migration (%d)", err);
+	return err;
 }

@@ -20,9 +20,17 @@
  * the same one.  A node takes part in at most SKV_MIG_MAX_ACTIVE
  * migrations at once; a PREPARE over that is BUSY, with the reason.
  *
+ * Every step may be repeated (wire.h "Migration"): an ended migration
+ * is remembered (node->mig_ended, a ring of the last SKV_MIG_ENDED_KEEP,
+ * with its outcome), so an END whose reply was lost gets OK again and a
+ * late PREPARE of it cannot freeze the range again.  MIG_STATUS tells
+ * where a migration stands.  A keep-owner (push) migration marks its
+ * NORMAL tablet as copied out, so the cleaner keeps its tombstones
+ * (a key deleted during the copy must not come back at the target).
+ *
  * Locking: node->lock serializes the control ops (PREPARE, END,
- * PUSH_BACK) with each other and with netlink's tablet changes, and
- * bumps map_gen as they do.  node->mig_out_lock (a spinlock) guards the
+ * PUSH_BACK, MIG_STATUS) with each other and with netlink's tablet
+ * changes, bumps map_gen as they do, and guards the ended ring.  node->mig_out_lock (a spinlock) guards the
  * list itself, so the data ops (PULL, PRIORITY_PULL) look a migration up
  * without waiting behind a control op's grace period.
  */
@@ -33,6 +41,8 @@
 #include <linux/unaligned.h>
 #include <linux/build_bug.h>
 #include <linux/stddef.h>
+#include <net/genetlink.h>
+#include <uapi/linux/steadykv.h>
 
 #include "node.h"
 #include "conn.h"
@@ -48,6 +58,7 @@
 
 static_assert(sizeof(struct skv_mig_range_req) == 40);
 static_assert(sizeof(struct skv_mig_prepare_reply) == 24);
+static_assert(sizeof(struct skv_mig_status_reply) == 16);
 static_assert(sizeof(struct skv_pull_req) == 56);
 static_assert(sizeof(struct skv_pull_reply) == 16);
 static_assert(sizeof(struct skv_prio_pull_req) == 24);
@@ -74,6 +85,7 @@ struct skv_mig_out {
 	u64 start_hash;
 	u64 end_hash;
 	u64 safe_version;	/* of the last PREPARE answered */
+	u32 epoch;		/* of the PREPARE that created it */
 	bool keep_owner;	/* still NORMAL here (push baseline) */
 	struct skv_addr owner;	/* the address of the peer that prepared it */
 };
@@ -82,6 +94,9 @@ void skv_src_init(struct skv_node *node)
 {
 	spin_lock_init(&node->mig_out_lock);
 	INIT_LIST_HEAD(&node->mig_out);
+	memset(node->mig_ended, 0, sizeof(node->mig_ended));
+	node->mig_ended_next = 0;
+	memset(&node->mig_fault, 0, sizeof(node->mig_fault));
 }
 
 void skv_src_exit(struct skv_node *node)
@@ -166,6 +181,7 @@ struct skv_range {
 	u64 start;
 	u64 end;
 	u32 flags;
+	u32 epoch;
 };
 
 /* A skv_mig_range_req at body (len checked by the caller). */
@@ -176,8 +192,8 @@ static bool skv_src_parse_range(const u8 *body, u32 allowed, struct skv_range *r
 	r->start = SKV_LE64(body, struct skv_mig_range_req, start_hash);
 	r->end = SKV_LE64(body, struct skv_mig_range_req, end_hash);
 	r->flags = SKV_LE32(body, struct skv_mig_range_req, flags);
-	return !SKV_LE32(body, struct skv_mig_range_req, reserved) &&
-	       !(r->flags & ~allowed) && r->id && r->start <= r->end;
+	r->epoch = SKV_LE32(body, struct skv_mig_range_req, epoch);
+	return !(r->flags & ~allowed) && r->id && r->start <= r->end;
 }
 
 static bool skv_src_same(const struct skv_mig_out *m,
@@ -192,6 +208,43 @@ static bool skv_src_inside(const struct skv_mig_out *m, u64 table_id,
 {
 	return m->table_id == table_id && start >= m->start_hash &&
 	       end <= m->end_hash;
+}
+
+/*
+ * The ended migration id of peer, or NULL.  A decision for an id the
+ * node never had (owner unknown) is any peer's.  Under node->lock.
+ */
+static struct skv_mig_ended *skv_src_ended_find(struct skv_node *node, u64 id,
+						const struct skv_addr *peer)
+{
+	struct skv_mig_ended *e;
+	u32 i;
+
+	lockdep_assert_held(&node->lock);
+	for (i = 0; i < SKV_MIG_ENDED_KEEP; i++) {
+		e = &node->mig_ended[i];
+		if (e->id == id &&
+		    (!e->owner.len || skv_addr_equal(&e->owner, peer)))
+			return e;
+	}
+	return NULL;
+}
+
+/* m ended with where (SKV_MIG_ENDED_*): remember it.  Under node->lock. */
+static void skv_src_remember(struct skv_node *node,
+			     const struct skv_mig_out *m, u8 where)
+{
+	struct skv_mig_ended *e = &node->mig_ended[node->mig_ended_next];
+
+	lockdep_assert_held(&node->lock);
+	node->mig_ended_next = (node->mig_ended_next + 1) % SKV_MIG_ENDED_KEEP;
+	e->id = m->id;
+	e->table_id = m->table_id;
+	e->start_hash = m->start_hash;
+	e->end_hash = m->end_hash;
+	e->safe_version = m->safe_version;
+	e->where = where;
+	e->owner = m->owner;
 }
 
 /* Tablet changes are map changes: dumps must see a new generation. */
@@ -302,9 +355,13 @@ static u8 skv_src_prepare_new(struct skv_node *node, struct skv_store *s,
 	m->start_hash = r->start;
 	m->end_hash = r->end;
 	m->keep_owner = r->flags & SKV_MIG_F_KEEP_OWNER;
+	m->epoch = r->epoch;
 	err = skv_src_isolate(s, r, &t);
-	if (!err && !m->keep_owner)
-		err = skv_tablet_set_state(s, r->table_id, r->start, r->end,
+	if (!err)
+		err = m->keep_owner ?
+		      skv_tablet_set_copied_out(s, r->table_id, r->start,
+						r->end, true) :
+		      skv_tablet_set_state(s, r->table_id, r->start, r->end,
 					   SKV_TABLET_MIGRATING_OUT);
 	skv_src_map_changed(node);
 	if (!err && !m->keep_owner)
@@ -343,11 +400,18 @@ static int skv_src_prepare(struct skv_conn *c, const struct skv_hdr *h,
 	mutex_lock(&node->lock);
 	/* Another peer's id is no business of this one: a new migration. */
 	m = skv_src_find(node, r.id, &c->xprt->peer, &foreign);
-	if (m)
+	if (m && r.epoch != m->epoch)
+		st = SKV_S_STALE_EPOCH;
+	else if (m)
 		st = skv_src_prepare_again(node, s, m, &r, &safe, &why);
+	else if (skv_src_ended_find(node, r.id, &c->xprt->peer) ||
+		 skv_node_epoch_stale(node, r.epoch))
+		st = SKV_S_STALE_EPOCH;	/* decided already, or planned before a newer change */
 	else
 		st = skv_src_prepare_new(node, s, &r, &c->xprt->peer, &safe, &why);
 	mutex_unlock(&node->lock);
+	if (st == SKV_S_OK)
+		skv_node_learn_epoch(node, r.epoch);
 	if (st != SKV_S_OK)
 		return skv_reply(c, h, st, why, why ? strlen(why) : 0);
 	return skv_src_prepare_reply(c, h, s, safe);
@@ -510,54 +574,99 @@ static void skv_src_forget(struct skv_node *node, struct skv_mig_out *m)
 	kfree(m);
 }
 
+/*
+ * End m as the target (or the coordinator) decided: abort serves the
+ * range again, commit drops it.  The outcome is remembered.  Under
+ * node->lock; returns a status.
+ */
+static u8 skv_src_end_one(struct skv_node *node, struct skv_store *s,
+			  struct skv_mig_out *m, bool abort)
+{
+	int err;
+
+	if (abort) {
+		/* Serve the range again; -ENOENT: it is gone already. */
+		if (m->keep_owner)
+			err = skv_tablet_set_copied_out(s, m->table_id,
+							m->start_hash,
+							m->end_hash, false);
+		else
+			err = skv_tablet_set_state(s, m->table_id,
+						   m->start_hash, m->end_hash,
+						   SKV_TABLET_NORMAL);
+		if (err && err != -ENOENT)
+			return SKV_S_INTERNAL;
+		if (!m->keep_owner)
+			trace_skv_ownership(m->id, m->table_id, m->start_hash,
+					    m->end_hash, SKV_TABLET_NORMAL);
+	} else {
+		/*
+		 * Never frozen (keep-owner): writes may have landed since the
+		 * last pull, so dropping the range could lose them.  Freeze
+		 * first.
+		 */
+		if (m->keep_owner)
+			return SKV_S_BUSY;
+		err = skv_tablet_del(s, m->table_id, m->start_hash,
+				     m->end_hash);
+		if (err && err != -ENOENT)
+			return SKV_S_INTERNAL;
+		trace_skv_ownership(m->id, m->table_id, m->start_hash,
+				    m->end_hash, SKV_TRACE_TABLET_GONE);
+	}
+	skv_src_map_changed(node);
+	skv_src_remember(node, m, abort ? SKV_MIG_ENDED_ABORT :
+			 SKV_MIG_ENDED_COMMIT);
+	skv_src_forget(node, m);
+	return SKV_S_OK;
+}
+
+/*
+ * An END (or, abort, a PUSH_BACK) of a migration no longer held: OK if
+ * it ended that way (the reply to the first END was lost; a push-back
+ * comes before its END, so its records are here already), STALE_EPOCH
+ * if it ended the other way, NO_MIGRATION if it is not remembered.
+ * Under node->lock.
+ */
+static u8 skv_src_end_again(struct skv_node *node, const struct skv_range *r,
+			    const struct skv_addr *peer, bool abort)
+{
+	const struct skv_mig_ended *e = skv_src_ended_find(node, r->id, peer);
+	u8 want = abort ? SKV_MIG_ENDED_ABORT : SKV_MIG_ENDED_COMMIT;
+
+	if (!e)
+		return SKV_S_NO_MIGRATION;
+	/* A decision for an id never held here knows no range. */
+	if (e->owner.len &&
+	    (e->table_id != r->table_id || e->start_hash != r->start ||
+	     e->end_hash != r->end))
+		return SKV_S_BAD_REQUEST;
+	return e->where == want ? SKV_S_OK : SKV_S_STALE_EPOCH;
+}
+
 static int skv_src_end(struct skv_conn *c, const struct skv_hdr *h,
 		       struct skv_store *s, const u8 *body, u32 len)
 {
 	struct skv_node *node = c->node;
 	struct skv_mig_out *m;
 	struct skv_range r;
-	u8 st = SKV_S_OK;
+	u8 st;
 	bool foreign;
-	int err;
 
 	if (len != sizeof(struct skv_mig_range_req) ||
 	    !skv_src_parse_range(body, SKV_MIG_F_ABORT, &r))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	mutex_lock(&node->lock);
 	m = skv_src_find(node, r.id, &c->xprt->peer, &foreign);
-	if (!m) {
-		st = SKV_S_NO_MIGRATION;
-	} else if (!skv_src_same(m, &r)) {
+	if (!m)
+		st = skv_src_end_again(node, &r, &c->xprt->peer,
+				       r.flags & SKV_MIG_F_ABORT);
+	else if (!skv_src_same(m, &r))
 		st = SKV_S_BAD_REQUEST;
-	} else if (r.flags & SKV_MIG_F_ABORT) {
-		/* Serve the range again; -ENOENT: it is gone already. */
-		if (!m->keep_owner) {
-			err = skv_tablet_set_state(s, m->table_id,
-						   m->start_hash, m->end_hash,
-						   SKV_TABLET_NORMAL);
-			if (err && err != -ENOENT)
-				st = SKV_S_INTERNAL;
-			skv_src_map_changed(node);
-			trace_skv_ownership(m->id, m->table_id, m->start_hash,
-					    m->end_hash, SKV_TABLET_NORMAL);
-		}
-	} else if (m->keep_owner) {
-		/*
-		 * Never frozen: writes may have landed since the last pull,
-		 * so dropping the range could lose them.  Freeze first.
-		 */
-		st = SKV_S_BUSY;
-	} else {
-		err = skv_tablet_del(s, m->table_id, m->start_hash,
-				     m->end_hash);
-		if (err && err != -ENOENT)
-			st = SKV_S_INTERNAL;
-		skv_src_map_changed(node);
-		trace_skv_ownership(m->id, m->table_id, m->start_hash,
-				    m->end_hash, SKV_TRACE_TABLET_GONE);
-	}
-	if (st == SKV_S_OK)
-		skv_src_forget(node, m);
+	else if (r.epoch != m->epoch)
+		st = SKV_S_STALE_EPOCH;
+	else
+		st = skv_src_end_one(node, s, m, r.flags & SKV_MIG_F_ABORT);
 	mutex_unlock(&node->lock);
 	if (st == SKV_S_OK)
 		skv_node_kick_cleaner(node);	/* dropped data to reclaim */
@@ -566,6 +675,73 @@ static int skv_src_end(struct skv_conn *c, const struct skv_hdr *h,
 	if (st == SKV_S_BAD_REQUEST)
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
 	return skv_reply(c, h, st, NULL, 0);
+}
+
+int skv_src_decide(struct skv_node *node, u64 id, bool abort)
+{
+	struct skv_store *s = skv_node_store(node);
+	u8 want = abort ? SKV_MIG_ENDED_ABORT : SKV_MIG_ENDED_COMMIT;
+	struct skv_mig_out *m, *found = NULL;
+	struct skv_mig_ended *e = NULL;
+	u32 i;
+	u8 st;
+
+	if (!s)
+		return -ENODEV;
+	mutex_lock(&node->lock);
+	list_for_each_entry(m, &node->mig_out, list)
+		if (m->id == id)
+			found = m;
+	if (found) {
+		st = skv_src_end_one(node, s, found, abort);
+		mutex_unlock(&node->lock);
+		if (st == SKV_S_OK)
+			skv_node_kick_cleaner(node);
+		return st == SKV_S_OK ? 0 : st == SKV_S_BUSY ? -EBUSY : -EIO;
+	}
+	for (i = 0; i < SKV_MIG_ENDED_KEEP && !e; i++)
+		if (node->mig_ended[i].id == id)
+			e = &node->mig_ended[i];
+	if (!e) {
+		/* Never here (yet): a PREPARE of it must not freeze anything. */
+		struct skv_mig_out gone = { .id = id };
+
+		skv_src_remember(node, &gone, want);
+	}
+	mutex_unlock(&node->lock);
+	if (!e)
+		return -ENOENT;
+	return e->where == want ? 0 : -ESTALE;
+}
+
+/* MIG_STATUS: where the caller's migration stands here. */
+static int skv_src_status(struct skv_conn *c, const struct skv_hdr *h,
+			  const u8 *body, u32 len)
+{
+	struct skv_node *node = c->node;
+	struct skv_mig_status_reply sr = {};
+	const struct skv_mig_ended *e;
+	struct skv_mig_out *m;
+	struct skv_range r;
+	bool foreign;
+
+	if (len != sizeof(struct skv_mig_range_req) ||
+	    !skv_src_parse_range(body, SKV_MIG_F_KEEP_OWNER | SKV_MIG_F_ABORT,
+				 &r))
+		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+	mutex_lock(&node->lock);
+	m = skv_src_find(node, r.id, &c->xprt->peer, &foreign);
+	e = m ? NULL : skv_src_ended_find(node, r.id, &c->xprt->peer);
+	if (m) {
+		sr.where = cpu_to_le32(m->keep_owner ? SKV_MIG_PREPARED :
+				       SKV_MIG_FROZEN);
+		sr.safe_version = cpu_to_le64(m->safe_version);
+	} else if (e) {
+		sr.where = cpu_to_le32(e->where);
+		sr.safe_version = cpu_to_le64(e->safe_version);
+	}
+	mutex_unlock(&node->lock);
+	return skv_reply(c, h, SKV_S_OK, &sr, sizeof(sr));
 }
 
 /*
@@ -611,6 +787,7 @@ static int skv_src_push_back(struct skv_conn *c, const struct skv_hdr *h,
 
 	if (len < fixed || !skv_src_parse_range(body, 0, &r))
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);
+
 	target_version = SKV_LE64(body, struct skv_push_back_req, max_version);
 	/* Checked whole (lengths, crcs, key hashes) before anything else. */
 	if (skv_batch_verify(body + fixed, len - fixed, SKV_PARSE_CHECK_HASH,
@@ -619,7 +796,7 @@ static int skv_src_push_back(struct skv_conn *c, const struct skv_hdr *h,
 	mutex_lock(&node->lock);
 	m = skv_src_find(node, r.id, &c->xprt->peer, &foreign);
 	if (!m) {
-		st = SKV_S_NO_MIGRATION;
+		st = skv_src_end_again(node, &r, &c->xprt->peer, true);
 		goto unlock;
 	}
 	if (!skv_src_same(m, &r)) {
@@ -661,10 +838,83 @@ unlock:
 	return skv_reply(c, h, st, NULL, 0);
 }
 
+int skv_src_set_fault(struct skv_node *node, struct genl_info *info)
+{
+	struct nlattr **a = info->attrs;
+	struct skv_mig_fault f = { .count = 1 };
+
+	if (!a[STEADYKV_A_NODE_MIG_FAULT_MODE])
+		return 0;
+	f.mode = nla_get_u32(a[STEADYKV_A_NODE_MIG_FAULT_MODE]);
+	if (a[STEADYKV_A_NODE_MIG_FAULT_OP])
+		f.op = nla_get_u32(a[STEADYKV_A_NODE_MIG_FAULT_OP]);
+	if (a[STEADYKV_A_NODE_MIG_FAULT_STATUS])
+		f.status = nla_get_u32(a[STEADYKV_A_NODE_MIG_FAULT_STATUS]);
+	if (a[STEADYKV_A_NODE_MIG_FAULT_COUNT])
+		f.count = nla_get_u32(a[STEADYKV_A_NODE_MIG_FAULT_COUNT]);
+	if (f.mode > STEADYKV_MIG_FAULT_MODE_REFUSE ||
+	    (f.mode && (f.op < SKV_OP_MIG_PREPARE || f.op >= SKV_OP_MAX)) ||
+	    (f.mode == STEADYKV_MIG_FAULT_MODE_REFUSE &&
+	     (!f.status || f.status >= SKV_S_MAX))) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "mig-fault: unknown mode, or an opcode or status out of range");
+		return -EINVAL;
+	}
+	if (!f.mode)
+		f.count = 0;
+	spin_lock(&node->mig_out_lock);
+	node->mig_fault = f;
+	spin_unlock(&node->mig_out_lock);
+	return 0;
+}
+
+/* The fault knob's mode for this request (0: none); counts it down. */
+static u32 skv_src_fault(struct skv_node *node, u8 op, u8 *status)
+{
+	struct skv_mig_fault *f = &node->mig_fault;
+	u32 mode = 0;
+
+	spin_lock(&node->mig_out_lock);
+	if (f->count && f->op == op) {
+		mode = f->mode;
+		*status = f->status;
+		if (!--f->count)
+			f->mode = 0;
+	}
+	spin_unlock(&node->mig_out_lock);
+	if (mode)
+		pr_info("steadykv: mig-fault: opcode %u, mode %u\n", op, mode);
+	return mode;
+}
+
+static int skv_src_dispatch(struct skv_conn *c, const struct skv_hdr *h,
+			    struct skv_store *s, const u8 *body, u32 len)
+{
+	switch (h->opcode) {
+	case SKV_OP_MIG_PREPARE:
+		return skv_src_prepare(c, h, s, body, len);
+	case SKV_OP_MIG_PULL:
+		return skv_src_pull(c, h, s, body, len);
+	case SKV_OP_MIG_PRIORITY_PULL:
+		return skv_src_priority_pull(c, h, s, body, len);
+	case SKV_OP_MIG_END:
+		return skv_src_end(c, h, s, body, len);
+	case SKV_OP_MIG_PUSH_BACK:
+		return skv_src_push_back(c, h, s, body, len);
+	case SKV_OP_MIG_STATUS:
+		return skv_src_status(c, h, body, len);
+	default:
+		return skv_reply(c, h, SKV_S_UNKNOWN_OP, NULL, 0);
+	}
+}
+
 int skv_src_handle(struct skv_conn *c, const struct skv_hdr *h,
 			  const u8 *body, u32 len)
 {
 	struct skv_store *s = skv_node_store(c->node);
+	u8 status = 0;
+	u32 olen;
+	int err;
 
 	/*
 	 * The source is the loaded node (that is why its data moves), so
@@ -678,18 +928,18 @@ int skv_src_handle(struct skv_conn *c, const struct skv_hdr *h,
 		set_user_nice(current, 10);
 	if (!s)
 		return skv_reply(c, h, SKV_S_UNKNOWN_TABLE, NULL, 0);
-	switch (h->opcode) {
-	case SKV_OP_MIG_PREPARE:
-		return skv_src_prepare(c, h, s, body, len);
-	case SKV_OP_MIG_PULL:
-		return skv_src_pull(c, h, s, body, len);
-	case SKV_OP_MIG_PRIORITY_PULL:
-		return skv_src_priority_pull(c, h, s, body, len);
-	case SKV_OP_MIG_END:
-		return skv_src_end(c, h, s, body, len);
-	case SKV_OP_MIG_PUSH_BACK:
-		return skv_src_push_back(c, h, s, body, len);
+	switch (skv_src_fault(c->node, h->opcode, &status)) {
+	case STEADYKV_MIG_FAULT_MODE_DROP_REQUEST:
+		return -ECONNRESET;
+	case STEADYKV_MIG_FAULT_MODE_REFUSE:
+		return skv_reply(c, h, status, NULL, 0);
+	case STEADYKV_MIG_FAULT_MODE_DROP_REPLY:
+		/* The op runs; its reply is taken back, the connection closes. */
+		olen = c->olen;
+		err = skv_src_dispatch(c, h, s, body, len);
+		c->olen = olen;
+		return err ?: -ECONNRESET;
 	default:
-		return skv_reply(c, h, SKV_S_UNKNOWN_OP, NULL, 0);
+		return skv_src_dispatch(c, h, s, body, len);
 	}
 }

@@ -10,6 +10,38 @@
 #include <linux/types.h>
 #include <steadykv/migration.h>
 
+#include "transport.h"
+
+/*
+ * Ended outgoing migrations the source remembers (a ring), so that a
+ * repeated END gets the same answer (wire.h "Migration").
+ */
+#define SKV_MIG_ENDED_KEEP	64
+
+struct skv_mig_ended {
+	u64 id;			/* 0: empty slot */
+	u64 table_id;
+	u64 start_hash;
+	u64 end_hash;
+	u64 safe_version;
+	u8 where;		/* SKV_MIG_ENDED_COMMIT or SKV_MIG_ENDED_ABORT */
+	struct skv_addr owner;
+};
+
+/*
+ * A test knob (netlink node-set mig-fault-*, admin only): the next count
+ * migration requests with opcode op that reach this node as a source get
+ * mode (enum steadykv_mig_fault_mode): their reply dropped after the op
+ * ran, the request dropped unrun, or refused with status.  Dropping
+ * closes the connection, as a lost message on a TCP stream does.
+ */
+struct skv_mig_fault {
+	u32 op;
+	u32 mode;
+	u32 status;
+	u32 count;
+};
+
 struct skv_node;
 struct skv_conn;
 struct skv_hdr;
@@ -31,5 +63,18 @@ void skv_src_exit(struct skv_node *node);
  */
 int skv_src_handle(struct skv_conn *c, const struct skv_hdr *h,
 			  const u8 *body, u32 len);
+
+/*
+ * The coordinator's decision on outgoing migration id (netlink
+ * migrate-decide): ended as an END from its target would, and
+ * remembered.  0, -ENOENT (none here: the decision is remembered, so a
+ * late PREPARE of it is refused), -ESTALE (it ended the other way),
+ * -EBUSY (commit of a range never frozen), -ENODEV (no store), -EIO.
+ */
+int skv_src_decide(struct skv_node *node, u64 id, bool abort);
+
+struct genl_info;
+/* node-set's mig-fault-* attributes (the test knob), if mode is given. */
+int skv_src_set_fault(struct skv_node *node, struct genl_info *info);
 
 #endif /* SKV_MIG_SOURCE_H */

@@ -34,10 +34,19 @@
  * here (not served; the store waits for writes in flight), the records
  * written here (version above the safe version) go back with PUSH_BACK,
  * END with ABORT hands the range back, and the tablet is deleted here.
- * If the source cannot be reached for that, the tablet is set back to
+ * If the source cannot be reached for the push-back (so it never got the
+ * END and still holds the range frozen), the tablet is set back to
  * MIGRATING_IN here and keeps serving what it has (nothing is resolved
  * any more, so keys not pulled read as absent): the state is failed, with
- * "source unreachable: tablet needs recovery".
+ * "source unreachable: tablet needs recovery".  A push-back the source
+ * refuses (NO_SPACE, BUSY, ...) is retried with the range frozen here
+ * for up to SKV_MIG_ROLLBACK_MS; so is an END whose reply never came (the
+ * source may have served the range again since: this node must not).
+ * Past that the migration fails with the range frozen here and the error
+ * EUCLEAN (needs recovery): nothing is lost and no two nodes serve it.
+ * Every op carries the migration's epoch (the node's when it started).
+ * A PREPARE that the source may have applied but never answered is
+ * undone with an END abort, so the range is not left frozen there.
  *
  * Namespace exit (and rmmod) stops every migration where it is: threads
  * stopped after their sockets are shut down, tablets left as they are.
@@ -76,6 +85,9 @@
 /* Reconnect attempts of a failed call, and the pause before each. */
 static const unsigned int skv_tgt_backoff_ms[] = { 0, 100, 400, 1600 };
 
+/* How long a rollback keeps retrying a refused push-back or a lost END. */
+#define SKV_MIG_ROLLBACK_MS	60000
+
 static const char *const skv_status_names[SKV_S_MAX] = {
 	[SKV_S_OK] = "OK", [SKV_S_NOT_FOUND] = "NOT_FOUND",
 	[SKV_S_NOT_OWNER] = "NOT_OWNER", [SKV_S_RETRY] = "RETRY",
@@ -86,6 +98,8 @@ static const char *const skv_status_names[SKV_S_MAX] = {
 	[SKV_S_BUSY] = "BUSY", [SKV_S_NO_MIGRATION] = "NO_MIGRATION",
 	[SKV_S_AUTH_REQUIRED] = "AUTH_REQUIRED", [SKV_S_AUTH_FAILED] = "AUTH_FAILED",
 	[SKV_S_VERSION_LIMIT] = "VERSION_LIMIT",
+	[SKV_S_STALE_EPOCH] = "STALE_EPOCH",
+	[SKV_S_ACCESS_DENIED] = "ACCESS_DENIED",
 };
 
 const char *skv_tgt_status_name(int st)
@@ -192,6 +206,7 @@ static void skv_tgt_range_req(struct skv_mig *m, struct skv_mig_range_req *r,
 	r->start_hash = cpu_to_le64(m->p.start_hash);
 	r->end_hash = cpu_to_le64(m->p.end_hash);
 	r->flags = cpu_to_le32(flags);
+	r->epoch = cpu_to_le32(m->epoch);
 }
 
 /* ---- state changes ----------------------------------------------------- */
@@ -333,6 +348,31 @@ static int skv_tgt_prepare(struct skv_mig *m, u32 flags, u64 *safe)
 	return 0;
 }
 
+/* END with ABORT: the reply's status, or a negative errno. */
+static int skv_tgt_end_abort(struct skv_mig *m)
+{
+	struct skv_mig_range_req req;
+
+	skv_tgt_range_req(m, &req, SKV_MIG_F_ABORT);
+	return skv_tgt_call(m, &m->peer, SKV_OP_MIG_END, &req, sizeof(req),
+			    NULL, 0, SKV_MAX_BODY_LEN);
+}
+
+/*
+ * A PREPARE whose answer never came (or came malformed) may have frozen
+ * the range at the source: hand it back there.  NO_MIGRATION says it
+ * never arrived.  If the source cannot be reached, the range may stay
+ * frozen there until the coordinator ends the migration at the source.
+ */
+static void skv_tgt_undo_prepare(struct skv_mig *m)
+{
+	int ret = skv_tgt_end_abort(m);
+
+	if (ret < 0)
+		skv_tgt_set_err(m, EHOSTUNREACH, true,
+				"no answer to prepare nor to its abort: the source may hold the range frozen until the coordinator ends the migration there");
+}
+
 /* END (commit or abort).  0, or a negative errno. */
 static int skv_tgt_end(struct skv_mig *m, u32 flags)
 {
@@ -351,6 +391,7 @@ static int skv_tgt_end(struct skv_mig *m, u32 flags)
  * Send the records written here (newer than the safe version) back to
  * the source.  The tablet is MIGRATING_OUT: nothing is written meanwhile,
  * so none of them is newer than our counter now, which bounds them.
+ * 0, a refusal's status (positive), or a negative errno.
  */
 static int skv_tgt_push_back(struct skv_mig *m)
 {
@@ -383,10 +424,8 @@ static int skv_tgt_push_back(struct skv_mig *m)
 						      count))) {
 			ret = skv_tgt_call(m, &m->peer, SKV_OP_MIG_PUSH_BACK,
 					   &req, hl, buf, n, SKV_MAX_BODY_LEN);
-			if (ret) {
-				ret = ret < 0 ? ret : -EREMOTEIO;
+			if (ret)
 				break;
-			}
 		}
 		cursor = next;
 		cond_resched();
@@ -417,32 +456,92 @@ static void skv_tgt_finish(struct skv_mig *m, u32 state)
 }
 
 /*
+ * Repeat step (the push-back, or the END abort) while it fails with a
+ * status in retry (a bit per status) or, with lost, a lost connection,
+ * until deadline (jiffies).  Every step may be repeated (wire.h).  0,
+ * or what the last try returned.
+ */
+static int skv_tgt_retry(struct skv_mig *m, int (*step)(struct skv_mig *m),
+			 u32 retry, bool lost, unsigned long deadline)
+{
+	unsigned int ms = 100;
+	char why[sizeof(m->errmsg)];
+	int ret, err = -1;
+
+	for (;;) {
+		ret = step(m);
+		if (!ret && err >= 0) {
+			/* It went through: the reason before the retries stands. */
+			skv_tgt_set_err(m, err, true, "%s", why);
+			skv_tgt_announce(m);
+		}
+		if (!ret || ret == -ESHUTDOWN)
+			return ret;
+		if (ret > 0 ? !(retry & BIT(ret)) : !lost)
+			return ret;
+		if (err < 0) {
+			spin_lock(&m->lock);
+			err = m->err;
+			strscpy(why, m->errmsg, sizeof(why));
+			spin_unlock(&m->lock);
+		}
+		skv_tgt_set_err(m, ret > 0 ? EREMOTEIO : -ret, true,
+				"rolling back, the range frozen here: %s%s, retrying",
+				ret > 0 ? "the source answered " : "no answer from the source",
+				ret > 0 ? skv_tgt_status_name(ret) : "");
+		skv_tgt_announce(m);
+		if (time_after(jiffies, deadline))
+			return ret;
+		if (skv_tgt_nap(m, ms))
+			return -ESHUTDOWN;
+		ms = min(ms * 2, 2000u);
+	}
+}
+
+/* Statuses of a source that may take the push-back later. */
+#define SKV_TGT_PUSH_RETRY \
+	(BIT(SKV_S_NO_SPACE) | BIT(SKV_S_BUSY) | BIT(SKV_S_RETRY) | \
+	 BIT(SKV_S_INTERNAL))
+
+/*
  * Give the range back.  served: the tablet was served here
  * (MIGRATING_IN), so writes may have been accepted and go back first.
  */
 static void skv_tgt_rollback(struct skv_mig *m, bool served)
 {
 	bool cancelled = READ_ONCE(m->cancel) && !READ_ONCE(m->failing);
+	unsigned long deadline;
 	int err;
 
 	skv_tgt_change_state(m, STEADYKV_MIGRATION_STATE_ROLLING_BACK);
 	skv_peer_close(&m->peer);	/* see skv_tgt_run() */
+	deadline = jiffies + msecs_to_jiffies(SKV_MIG_ROLLBACK_MS);
 	if (served) {
 		/* Stops serving; waits for the writes in flight. */
 		err = skv_tgt_tablet(m, SKV_MIG_TABLET_SET,
 				     SKV_TABLET_MIGRATING_OUT);
 		if (err) {
-			skv_tgt_set_err(m, -err, true,
+			skv_tgt_set_err(m, EUCLEAN, true,
 					"cannot stop serving the tablet (%d): tablet needs recovery",
 					err);
 			goto stuck;
 		}
 		skv_tgt_set_active(m, false);
-		err = skv_tgt_push_back(m);
+		/*
+		 * A refusal leaves both sides frozen: retried, never served
+		 * here again with keys not pulled reading as absent.
+		 */
+		err = skv_tgt_retry(m, skv_tgt_push_back, SKV_TGT_PUSH_RETRY,
+				    false, deadline);
+		if (err > 0 || err == -EMSGSIZE)
+			goto frozen;
 		if (err)
-			goto unreachable;
+			goto unreachable;	/* no END sent: still frozen there */
 	}
-	err = skv_tgt_end(m, SKV_MIG_F_ABORT);
+	/* The source may have served the range again: never serve it here. */
+	err = skv_tgt_retry(m, skv_tgt_end_abort, 0, served, deadline);
+	if (err < 0 && served && err != -ESHUTDOWN)
+		goto frozen;
 	if (err)
 		goto unreachable;
 	err = skv_tgt_tablet(m, SKV_MIG_TABLET_DEL, 0);
@@ -455,12 +554,22 @@ static void skv_tgt_rollback(struct skv_mig *m, bool served)
 		       STEADYKV_MIGRATION_STATE_FAILED);
 	return;
 
+frozen:
+	skv_tgt_set_err(m, EUCLEAN, true,
+			"%s%s: the range stays frozen here and at the source, nothing lost: tablet needs recovery",
+			err > 0 ? "the source refused the push-back: " :
+			err == -EMSGSIZE ? "a record too big to push back" :
+			"the source did not confirm the end",
+			err > 0 ? skv_tgt_status_name(err) : "");
+	goto stuck;
 unreachable:
 	if (err == -ESHUTDOWN)
 		goto stopped;
-	skv_tgt_set_err(m, err == -EMSGSIZE ? EMSGSIZE : EHOSTUNREACH, true,
-			err == -EMSGSIZE ?
-			"a record is too big to push back: tablet needs recovery" :
+	/*
+	 * Served here: the range stays here (EUCLEAN, needs recovery), so
+	 * the coordinator does not hand it back to the source.
+	 */
+	skv_tgt_set_err(m, served ? EUCLEAN : EHOSTUNREACH, true,
 			"source unreachable: tablet needs recovery");
 	/* Keep serving what we have (nothing is resolved any more). */
 	if (served)
@@ -503,6 +612,9 @@ static void skv_tgt_run(struct skv_mig *m)
 		if (err == -ESHUTDOWN)
 			skv_tgt_set_err(m, ESHUTDOWN, true,
 					"stopped: node shutting down");
+		else if (err != -EREMOTEIO && err != -EKEYREJECTED &&
+			 err != -ENOKEY)
+			skv_tgt_undo_prepare(m);
 		skv_tgt_finish(m, STEADYKV_MIGRATION_STATE_FAILED);
 		return;
 	}
@@ -722,6 +834,7 @@ int skv_tgt_start(struct skv_node *node, const struct skv_mig_params *p,
 		goto nomem;
 	m->node = node;
 	m->p = *p;
+	m->epoch = (u32)skv_node_epoch(node);
 	spin_lock_init(&m->lock);
 	mutex_init(&m->part_lock);
 	init_waitqueue_head(&m->wq);

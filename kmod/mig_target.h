@@ -107,6 +107,7 @@ struct skv_mig {
 
 	u64 safe_version;		/* of the PREPARE that moved ownership */
 	u64 first_safe;			/* push mode: of the first PREPARE */
+	u32 epoch;			/* the node's at the start: on every op */
 	u64 min_version;		/* of the pulls running */
 	ktime_t t_start;
 	u64 elapsed_us;			/* set when ended */

@@ -113,7 +113,8 @@ static int skv_nl_put_node(struct sk_buff *skb, struct skv_node *node)
 			   st.mem_side_logs) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_MEM_INDEX, st.mem_index) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_MEM_TABLETS, st.mem_tablets) ||
-	    nla_put_u32(skb, STEADYKV_A_NODE_MAX_TABLETS, st.max_tablets))
+	    nla_put_u32(skb, STEADYKV_A_NODE_MAX_TABLETS, st.max_tablets) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_EPOCH, skv_node_epoch(node)))
 		return -EMSGSIZE;
 	if (skv_auth_nl_put(skb, node))
 		return -EMSGSIZE;
@@ -217,14 +218,23 @@ int steadykv_nl_node_get_doit(struct sk_buff *skb, struct genl_info *info)
 int steadykv_nl_node_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct skv_node *node = skv_nl_node(info);
-	struct nlattr *attr;
+	struct nlattr *attr = info->attrs[STEADYKV_A_NODE_MEM_LIMIT];
+	struct nlattr *epoch = info->attrs[STEADYKV_A_NODE_EPOCH];
 	struct skv_store *s;
 	int err;
 
-	if (SKV_NL_REQUIRE(info, STEADYKV_A_NODE_MEM_LIMIT,
-			   "mem-limit is required"))
+	if (!attr && !epoch && !info->attrs[STEADYKV_A_NODE_MIG_FAULT_MODE]) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "mem-limit, epoch or mig-fault-mode is required");
 		return -EINVAL;
-	attr = info->attrs[STEADYKV_A_NODE_MEM_LIMIT];
+	}
+	err = skv_src_set_fault(node, info);
+	if (err)
+		return err;
+	if (epoch)
+		skv_node_learn_epoch(node, nla_get_u64(epoch));
+	if (!attr)
+		return 0;
 
 	mutex_lock(&node->lock);
 	err = skv_node_store_get(node, info->extack, &s);

@@ -17,8 +17,13 @@ static const struct netlink_range_validation steadykv_a_migration_pull_budget_ra
 };
 
 /* STEADYKV_CMD_NODE_SET - do */
-static const struct nla_policy steadykv_node_set_nl_policy[STEADYKV_A_NODE_MEM_LIMIT + 1] = {
+static const struct nla_policy steadykv_node_set_nl_policy[STEADYKV_A_NODE_MIG_FAULT_COUNT + 1] = {
 	[STEADYKV_A_NODE_MEM_LIMIT] = { .type = NLA_U64, },
+	[STEADYKV_A_NODE_EPOCH] = { .type = NLA_U64, },
+	[STEADYKV_A_NODE_MIG_FAULT_OP] = { .type = NLA_U32, },
+	[STEADYKV_A_NODE_MIG_FAULT_MODE] = NLA_POLICY_MAX(NLA_U32, 3),
+	[STEADYKV_A_NODE_MIG_FAULT_STATUS] = { .type = NLA_U32, },
+	[STEADYKV_A_NODE_MIG_FAULT_COUNT] = { .type = NLA_U32, },
 };
 
 /* STEADYKV_CMD_LISTEN_START - do */
@@ -107,6 +112,12 @@ static const struct nla_policy steadykv_client_key_del_nl_policy[STEADYKV_A_CLIE
 	[STEADYKV_A_CLIENT_KEY_ID] = { .type = NLA_U32, },
 };
 
+/* STEADYKV_CMD_MIGRATE_DECIDE - do */
+static const struct nla_policy steadykv_migrate_decide_nl_policy[STEADYKV_A_MIGRATION_DECISION_ABORT + 1] = {
+	[STEADYKV_A_MIGRATION_ID] = NLA_POLICY_MIN(NLA_U64, 1),
+	[STEADYKV_A_MIGRATION_DECISION_ABORT] = { .type = NLA_U8, },
+};
+
 /* Ops table for steadykv */
 static const struct genl_split_ops steadykv_nl_ops[] = {
 	{
@@ -118,7 +129,7 @@ static const struct genl_split_ops steadykv_nl_ops[] = {
 		.cmd		= STEADYKV_CMD_NODE_SET,
 		.doit		= steadykv_nl_node_set_doit,
 		.policy		= steadykv_node_set_nl_policy,
-		.maxattr	= STEADYKV_A_NODE_MEM_LIMIT,
+		.maxattr	= STEADYKV_A_NODE_MIG_FAULT_COUNT,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{
@@ -234,6 +245,13 @@ static const struct genl_split_ops steadykv_nl_ops[] = {
 		.cmd	= STEADYKV_CMD_METRICS_GET,
 		.dumpit	= steadykv_nl_metrics_get_dumpit,
 		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd		= STEADYKV_CMD_MIGRATE_DECIDE,
+		.doit		= steadykv_nl_migrate_decide_doit,
+		.policy		= steadykv_migrate_decide_nl_policy,
+		.maxattr	= STEADYKV_A_MIGRATION_DECISION_ABORT,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };
 

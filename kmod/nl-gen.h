@@ -39,6 +39,8 @@ int steadykv_nl_client_key_get_dumpit(struct sk_buff *skb,
 				      struct netlink_callback *cb);
 int steadykv_nl_metrics_get_dumpit(struct sk_buff *skb,
 				   struct netlink_callback *cb);
+int steadykv_nl_migrate_decide_doit(struct sk_buff *skb,
+				    struct genl_info *info);
 
 enum {
 	STEADYKV_NLGRP_EVENTS,

@@ -25,6 +25,7 @@
 #include <net/netns/generic.h>
 
 #include "store.h"
+#include "mig_source.h"
 
 struct skv_listener;
 struct skv_auth_keys;
@@ -74,6 +75,12 @@ struct skv_node {
 	/* Outgoing migrations (mig_source.c) */
 	spinlock_t mig_out_lock;	/* the list; changes also hold lock */
 	struct list_head mig_out;	/* struct skv_mig_out.list */
+	struct skv_mig_ended mig_ended[SKV_MIG_ENDED_KEEP]; /* ring; lock */
+	u32 mig_ended_next;		/* the oldest slot, overwritten next */
+	struct skv_mig_fault mig_fault;	/* test knob; mig_out_lock */
+
+	/* The highest epoch learned (wire.h "Epochs"): skv_node_epoch(). */
+	atomic64_t epoch;
 
 	/* Incoming migrations (mig_target.c) */
 	struct list_head migs;		/* struct skv_mig.list; RCU, node->lock */
@@ -124,6 +131,35 @@ void skv_node_store_config(struct skv_store_config *cfg);
 /* The node's store, created on first use.  Caller holds node->lock. */
 int skv_node_store_get(struct skv_node *node, struct netlink_ext_ack *extack,
 		       struct skv_store **out);
+
+/*
+ * The node's epoch (wire.h "Epochs"): the newest ownership change it
+ * knows of.  Anything that stamps a node-to-node op with this node's
+ * epoch (migration, replication) reads it here.  Any context.
+ */
+static inline u64 skv_node_epoch(struct skv_node *node)
+{
+	return atomic64_read(&node->epoch);
+}
+
+/* Learn epoch: the node's epoch only moves forward.  Any context. */
+static inline void skv_node_learn_epoch(struct skv_node *node, u64 epoch)
+{
+	s64 cur = atomic64_read(&node->epoch);
+
+	while ((u64)cur < epoch &&
+	       !atomic64_try_cmpxchg(&node->epoch, &cur, epoch))
+		;
+}
+
+/*
+ * Is a request stamped with epoch (32 bits, wire.h) older than what the
+ * node knows?  0 is no epoch: never stale.
+ */
+static inline bool skv_node_epoch_stale(struct skv_node *node, u32 epoch)
+{
+	return epoch && epoch < (u32)skv_node_epoch(node);
+}
 
 /* Queue a cleaner pass if the store wants one (cheap; any context). */
 void skv_node_kick_cleaner(struct skv_node *node);

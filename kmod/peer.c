@@ -292,7 +292,7 @@ static int __skv_peer_call(struct skv_peer *p, u8 opcode, const void *head,
 	len = le32_to_cpu(r.body_len);
 	if (le16_to_cpu(r.magic) != SKV_WIRE_MAGIC ||
 	    r.version != SKV_WIRE_VERSION || r.flags != SKV_F_REPLY ||
-	    r.reserved || r.reserved2 || r.opcode != opcode ||
+	    r.reserved || r.epoch || r.opcode != opcode ||
 	    le64_to_cpu(r.request_id) != p->next_id ||
 	    r.status >= SKV_S_MAX || len > max_body)
 		return -EPROTO;

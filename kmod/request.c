@@ -351,6 +351,10 @@ int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 	st = skv_client_access(c, h->opcode, body, body_len);
 	if (unlikely(st != SKV_S_OK))
 		return skv_client_deny(c, h, st);
+	/* Routed by a map older than an ownership change here (wire.h). */
+	if (h->opcode >= SKV_OP_GET && h->opcode <= SKV_OP_MULTI_GET &&
+	    skv_node_epoch_stale(c->node, le32_to_cpu(h->epoch)))
+		return skv_reply(c, h, SKV_S_STALE_EPOCH, NULL, 0);
 
 	switch (h->opcode) {
 	case SKV_OP_PING:
@@ -370,6 +374,7 @@ int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 	case SKV_OP_MIG_PRIORITY_PULL:
 	case SKV_OP_MIG_END:
 	case SKV_OP_MIG_PUSH_BACK:
+	case SKV_OP_MIG_STATUS:
 		/* Node-to-node ops: authenticated peers only. */
 		if (!skv_conn_is_peer(c))
 			return skv_auth_refuse(c, h);

@@ -55,7 +55,7 @@ struct cmd_spec {
 #define A(t, s) { STEADYKV_A_##t, s }
 static const struct cmd_spec cmds[] = {
 	{ STEADYKV_CMD_NODE_GET, false, { { 0 } } },
-	{ STEADYKV_CMD_NODE_SET, true, { A(NODE_MEM_LIMIT, 8) } },
+	{ STEADYKV_CMD_NODE_SET, true, { A(NODE_MEM_LIMIT, 8), A(NODE_EPOCH, 8) } },
 	{ STEADYKV_CMD_LISTEN_START, true, { A(NODE_LISTEN_ADDR, 0), A(NODE_LISTEN_PORT, 2) } },
 	{ STEADYKV_CMD_LISTEN_STOP, true, { { 0 } } },
 	{ STEADYKV_CMD_TABLE_ADD, true, { A(TABLE_ID, 8) } },
@@ -79,6 +79,8 @@ static const struct cmd_spec cmds[] = {
 	{ STEADYKV_CMD_MIGRATE_NTF, false, { A(MIGRATION_ID, 8) } },
 	{ STEADYKV_CMD_AUTH_SET, true, { A(NODE_AUTH_KEY, 0), A(NODE_AUTH_KEY_PREVIOUS, 0),
 					 A(NODE_AUTH_INSECURE, 1) } },
+	{ STEADYKV_CMD_MIGRATE_DECIDE, true, { A(MIGRATION_ID, 8),
+					       A(MIGRATION_DECISION_ABORT, 1) } },
 	/* Unknown commands. */
 	{ 0, false, { { 0 } } },
 	{ STEADYKV_CMD_MAX + 1, false, { { 0 } } },

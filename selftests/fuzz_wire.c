@@ -186,6 +186,8 @@ static size_t build_range(uint8_t *b, uint32_t flags)
 		put64(b + 24, pick_hash());
 	}
 	put32(b + 32, flags);
+	/* The migration's epoch: none, or any (a PREPARE may be stale). */
+	put32(b + 36, below(2) ? 0 : (uint32_t)rnd());
 	return sizeof(struct skv_mig_range_req);
 }
 
@@ -271,6 +273,9 @@ static size_t build_body(uint8_t op, bool lie, bool *overrun)
 	case SKV_OP_MIG_END:
 		len = build_range(body, pick_flags(SKV_MIG_F_ABORT));
 		break;
+	case SKV_OP_MIG_STATUS:
+		len = build_range(body, pick_flags(SKV_MIG_F_ABORT));
+		break;
 	case SKV_OP_MIG_PUSH_BACK:
 		len = build_range(body, 0);
 		/* The target's version counter: sometimes below the records. */
@@ -327,7 +332,7 @@ static size_t build_body(uint8_t op, bool lie, bool *overrun)
 static const uint8_t ops[] = {
 	SKV_OP_PING, SKV_OP_GET, SKV_OP_PUT, SKV_OP_DELETE, SKV_OP_MULTI_GET,
 	SKV_OP_MIG_PREPARE, SKV_OP_MIG_PULL, SKV_OP_MIG_PRIORITY_PULL, SKV_OP_MIG_END,
-	SKV_OP_MIG_PUSH_BACK, 0, SKV_OP_MAX, 255,
+	SKV_OP_MIG_PUSH_BACK, SKV_OP_MIG_STATUS, 0, SKV_OP_MAX, 255,
 };
 
 static uint64_t next_id = 1;
@@ -340,7 +345,8 @@ static unsigned long n_auth_required, n_auth_failed;
 
 static bool is_mig_op(uint8_t op)
 {
-	return op >= SKV_OP_MIG_PREPARE && op <= SKV_OP_MIG_PUSH_BACK;
+	return (op >= SKV_OP_MIG_PREPARE && op <= SKV_OP_MIG_PUSH_BACK) ||
+	       op == SKV_OP_MIG_STATUS;
 }
 
 /* authed: the connection proved the cluster key. */
@@ -364,6 +370,9 @@ static void make_frame(struct frame *f, bool may_close, bool authed)
 	st_hdr(p, op, f->id, len);
 	memcpy(p + sizeof(struct skv_hdr), body, len);
 	f->len = sizeof(struct skv_hdr) + len;
+	/* A client's epoch (wire.h): answered, maybe STALE_EPOCH. */
+	if (below(4) == 0)
+		put32(p + 20, (uint32_t)rnd());
 	if (r >= 850 && r < 985 && len) {
 		/* Flip a few body bytes: no expectation beyond a sane reply. */
 		unsigned int i, n = 1 + below(4);
@@ -379,7 +388,7 @@ static void make_frame(struct frame *f, bool may_close, bool authed)
 		/* A bad header: the node answers it (bad magic: not) and closes. */
 		f->closes = true;
 		f->answered = true;
-		switch (below(5)) {
+		switch (below(4)) {
 		case 0:
 			put16(p, SKV_WIRE_MAGIC ^ (1 + below(0xfffe)));
 			f->answered = false;
@@ -389,9 +398,6 @@ static void make_frame(struct frame *f, bool may_close, bool authed)
 			break;
 		case 2:
 			put16(p + 6, 1 + below(0xfffe));
-			break;
-		case 3:
-			put32(p + 20, 1 + (uint32_t)below(0xfffffffe));
 			break;
 		default:
 			blen = SKV_MAX_BODY_LEN + 1 + below(1u << 30);
@@ -455,9 +461,9 @@ static int parse_reply(struct conn *c, struct skv_hdr *h)
 	h->reserved = get16(c->in + 6);
 	h->request_id = get64(c->in + 8);
 	h->body_len = blen = get32(c->in + 16);
-	h->reserved2 = get32(c->in + 20);
+	h->epoch = get32(c->in + 20);
 	if (h->magic != SKV_WIRE_MAGIC || h->version != SKV_WIRE_VERSION ||
-	    h->flags != SKV_F_REPLY || h->reserved || h->reserved2 || blen > REPLY_MAX)
+	    h->flags != SKV_F_REPLY || h->reserved || h->epoch || blen > REPLY_MAX)
 		return -1;
 	if (c->ilen < sizeof(*h) + blen)
 		return 0;

@@ -161,6 +161,26 @@ static int end_mig(int fd, uint64_t id, uint64_t table, uint64_t start,
 	return xfer_st(fd, buf, n);
 }
 
+/* MIG_STATUS of migration id: the status; *where and *safe of an OK. */
+static int mig_status(int fd, uint64_t id, uint32_t *where, uint64_t *safe)
+{
+	uint8_t buf[128];
+	struct st_reply r;
+	size_t n = build_range(buf, SKV_OP_MIG_STATUS, id, ST_TABLE, 0, 0, 0, 0);
+	int st = xfer(fd, buf, n, &r);
+
+	if (st == SKV_S_OK) {
+		if (r.len != sizeof(struct skv_mig_status_reply)) {
+			st = -1;
+		} else {
+			*safe = get64(r.body);
+			*where = get32(r.body + 8);
+		}
+	}
+	st_reply_free(&r);
+	return st;
+}
+
 static size_t build_pull(uint8_t *buf, uint64_t id, uint64_t table,
 			 uint64_t start, uint64_t end, uint64_t cursor,
 			 uint64_t min_version, uint32_t budget)
@@ -623,6 +643,7 @@ TEST_F(mig, end_commit_drops_the_data)
 	struct sknl_err res;
 	uint64_t safe, v;
 	uint8_t buf[128];
+	uint32_t where;
 	size_t n;
 	char *val;
 
@@ -636,9 +657,18 @@ TEST_F(mig, end_commit_drops_the_data)
 	ASSERT_ST(SKV_S_OK, end_mig(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX, 0));
 	ASSERT_EQ(1, st_nl_tablets(&self->nl, (struct sknl_tablet[4]){}, 4));
 	ASSERT_ST(SKV_S_NOT_OWNER, st_gets(self->fd, ST_TABLE, k.key, &val, &v));
-	/* Forgotten. */
-	ASSERT_ST(SKV_S_NO_MIGRATION, end_mig(self->mfd, MIG, ST_TABLE, HALF,
-					      UINT64_MAX, 0));
+	/*
+	 * Ended, and remembered (the reply may have been lost): the same END
+	 * is OK again, the other one and a late PREPARE are STALE_EPOCH.
+	 */
+	ASSERT_ST(SKV_S_OK, end_mig(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX, 0));
+	ASSERT_ST(SKV_S_STALE_EPOCH, end_mig(self->mfd, MIG, ST_TABLE, HALF,
+					     UINT64_MAX, SKV_MIG_F_ABORT));
+	ASSERT_ST(SKV_S_STALE_EPOCH, prepare(self->mfd, MIG, ST_TABLE, HALF,
+					     UINT64_MAX, 0, &v));
+	ASSERT_ST(SKV_S_OK, mig_status(self->mfd, MIG, &where, &v));
+	EXPECT_EQ(SKV_MIG_ENDED_COMMIT, where);
+	EXPECT_EQ(safe, v);
 	n = build_pull(buf, MIG, ST_TABLE, HALF, UINT64_MAX, 0, 0, 4096);
 	ASSERT_ST(SKV_S_NO_MIGRATION, xfer_st(self->mfd, buf, n));
 	/* The data is gone: the range back is empty. */
@@ -708,7 +738,7 @@ TEST_F(mig, end_abort_serves_again_with_pushed_back_writes)
 	struct key_exp a, b, c, o;
 	uint8_t recs[1024], frame[2048], val[64];
 	uint64_t safe, v;
-	uint32_t rlen;
+	uint32_t rlen, where;
 	size_t n;
 	char *got;
 
@@ -766,10 +796,20 @@ TEST_F(mig, end_abort_serves_again_with_pushed_back_writes)
 	/* Writes go on above the pushed-back versions. */
 	ASSERT_ST(SKV_S_OK, st_puts(self->fd, ST_TABLE, a.key, "newer", 0, &v));
 	ASSERT_LT(1000002, v);
-	/* Gone: push back and end of it are refused. */
-	ASSERT_ST(SKV_S_NO_MIGRATION, xfer_st(self->mfd, frame, n));
-	ASSERT_ST(SKV_S_NO_MIGRATION, end_mig(self->mfd, MIG, ST_TABLE, HALF,
-					      UINT64_MAX, SKV_MIG_F_ABORT));
+	/*
+	 * Ended: a repeated push-back and abort are OK and change nothing
+	 * (their replies may have been lost); a commit is STALE_EPOCH.
+	 */
+	ASSERT_ST(SKV_S_OK, xfer_st(self->mfd, frame, n));
+	ASSERT_ST(SKV_S_OK, end_mig(self->mfd, MIG, ST_TABLE, HALF,
+				    UINT64_MAX, SKV_MIG_F_ABORT));
+	ASSERT_ST(SKV_S_STALE_EPOCH, end_mig(self->mfd, MIG, ST_TABLE, HALF,
+					     UINT64_MAX, 0));
+	ASSERT_ST(SKV_S_OK, st_gets(self->fd, ST_TABLE, a.key, &got, &v));
+	EXPECT_STREQ("newer", got);
+	free(got);
+	ASSERT_ST(SKV_S_OK, mig_status(self->mfd, MIG, &where, &v));
+	EXPECT_EQ(SKV_MIG_ENDED_ABORT, where);
 }
 
 TEST_F(mig, bad_requests)
@@ -786,9 +826,11 @@ TEST_F(mig, bad_requests)
 	put32(buf + 16, 41);
 	buf[n] = 0;
 	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n + 1));
+	/* Planned before an ownership change the node knows of: stale. */
+	ASSERT_NL_OK(sknl_node_learn_epoch(&self->nl, 7, &res), &res);
 	n = build_range(buf, SKV_OP_MIG_PREPARE, MIG, ST_TABLE, 0, 10, 0, 0);
-	buf[n - 1] = 1;
-	ASSERT_ST(SKV_S_BAD_REQUEST, xfer_st(self->mfd, buf, n));
+	put32(buf + sizeof(struct skv_hdr) + 36, 6);
+	ASSERT_ST(SKV_S_STALE_EPOCH, xfer_st(self->mfd, buf, n));
 	ASSERT_ST(SKV_S_BAD_REQUEST, prepare(self->mfd, MIG, ST_TABLE, 0, 10,
 					     0x80, &v));
 	ASSERT_ST(SKV_S_BAD_REQUEST, prepare(self->mfd, MIG, ST_TABLE, 0, 10,
@@ -1023,6 +1065,104 @@ TEST_F(mig, migrations_are_capped)
 	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG + 1, ST_TABLE, HALF + 10,
 				    HALF + 19, 0, &v));
 	ASSERT_ST(SKV_S_OK, st_ping(self->fd));
+}
+
+/* A new peer connection to the node, authenticated. */
+static int peer_connect(void)
+{
+	int fd = st_connect(ST_ADDR, ST_PORT);
+
+	if (fd >= 0 && st_auth(fd, st_cluster_key()) != SKV_S_OK) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The fault knob drops the reply to a PREPARE and to an END: each op ran,
+ * the connection closed, and the same op again on a new connection gets
+ * the same answer (what a target does after a lost reply).  MIG_STATUS
+ * tells each phase.  Stamped requests: one older than the node's epoch
+ * is STALE_EPOCH, a newer one and one with no epoch are served.
+ */
+TEST_F(mig, lost_replies_and_repeated_steps)
+{
+	struct sknl_mig_fault f = { .op = SKV_OP_MIG_PREPARE,
+				    .mode = STEADYKV_MIG_FAULT_MODE_DROP_REPLY,
+				    .count = 1 };
+	struct sknl_err res;
+	struct key_exp k;
+	struct st_reply r;
+	uint64_t safe, v;
+	uint8_t buf[128];
+	uint32_t where;
+	char *val;
+	size_t n;
+
+	key_in(&k, "lost", 0, HALF, UINT64_MAX);
+	ASSERT_ST(SKV_S_OK, put_key(self->fd, &k, 30));
+	ASSERT_ST(SKV_S_OK, mig_status(self->mfd, MIG, &where, &v));
+	EXPECT_EQ(SKV_MIG_UNKNOWN, where);
+	ASSERT_NL_OK(sknl_node_set_mig_fault(&self->nl, &f, &res), &res);
+	ASSERT_GT(0, prepare(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX, 0, &safe));
+	close(self->mfd);
+	/* It ran: the range is frozen. */
+	ASSERT_ST(SKV_S_NOT_OWNER, st_gets(self->fd, ST_TABLE, k.key, &val, &v));
+	self->mfd = peer_connect();
+	ASSERT_LE(0, self->mfd);
+	ASSERT_ST(SKV_S_OK, mig_status(self->mfd, MIG, &where, &v));
+	EXPECT_EQ(SKV_MIG_FROZEN, where);
+	ASSERT_ST(SKV_S_OK, prepare(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    0, &safe));
+	EXPECT_EQ(v, safe);
+
+	f.op = SKV_OP_MIG_END;
+	ASSERT_NL_OK(sknl_node_set_mig_fault(&self->nl, &f, &res), &res);
+	ASSERT_GT(0, end_mig(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+			     SKV_MIG_F_ABORT));
+	close(self->mfd);
+	/* It ran: the range is served again. */
+	ASSERT_ST(SKV_S_OK, st_gets(self->fd, ST_TABLE, k.key, &val, &v));
+	free(val);
+	self->mfd = peer_connect();
+	ASSERT_LE(0, self->mfd);
+	ASSERT_ST(SKV_S_OK, end_mig(self->mfd, MIG, ST_TABLE, HALF, UINT64_MAX,
+				    SKV_MIG_F_ABORT));
+	ASSERT_ST(SKV_S_OK, mig_status(self->mfd, MIG, &where, &v));
+	EXPECT_EQ(SKV_MIG_ENDED_ABORT, where);
+	/* A late PREPARE of it cannot freeze the range again. */
+	ASSERT_ST(SKV_S_STALE_EPOCH, prepare(self->mfd, MIG, ST_TABLE, HALF,
+					     UINT64_MAX, 0, &v));
+	ASSERT_ST(SKV_S_OK, st_gets(self->fd, ST_TABLE, k.key, &val, &v));
+	free(val);
+
+	/* A refusal: the op does not run. */
+	f.op = SKV_OP_MIG_PREPARE;
+	f.mode = STEADYKV_MIG_FAULT_MODE_REFUSE;
+	f.status = SKV_S_NO_SPACE;
+	ASSERT_NL_OK(sknl_node_set_mig_fault(&self->nl, &f, &res), &res);
+	ASSERT_ST(SKV_S_NO_SPACE, prepare(self->mfd, MIG + 1, ST_TABLE, HALF,
+					  UINT64_MAX, 0, &v));
+	ASSERT_ST(SKV_S_OK, st_gets(self->fd, ST_TABLE, k.key, &val, &v));
+	free(val);
+	f.status = SKV_S_MAX;
+	ASSERT_NE(0, sknl_node_set_mig_fault(&self->nl, &f, &res));
+
+	/* Epochs: a map older than the node's is refused. */
+	ASSERT_NL_OK(sknl_node_learn_epoch(&self->nl, 9, &res), &res);
+	ASSERT_NL_OK(sknl_node_learn_epoch(&self->nl, 3, &res), &res);
+	n = st_build_key(buf, SKV_OP_GET, 5, ST_TABLE, k.key, strlen(k.key), 0);
+	put32(buf + 20, 8);
+	ASSERT_EQ(0, st_send_all(self->fd, buf, n));
+	ASSERT_EQ(0, st_recv_reply(self->fd, &r));
+	EXPECT_EQ(SKV_S_STALE_EPOCH, r.h.status);
+	st_reply_free(&r);
+	put32(buf + 20, 9);
+	ASSERT_EQ(0, st_send_all(self->fd, buf, n));
+	ASSERT_EQ(0, st_recv_reply(self->fd, &r));
+	EXPECT_EQ(SKV_S_OK, r.h.status);
+	st_reply_free(&r);
 }
 
 /* Put, delete and conditionally write key k: each must work. */

@@ -48,6 +48,10 @@
  *       subscribes to the events group, creates READY_FILE, then prints
  *       the state of every migrate-ntf of ID ("ntf STATE PERMILLE") until
  *       an end state; exit 1 on timeout
+ *   skv_tool mig-fault OP MODE STATUS COUNT
+ *       the test knob at this node as a source (node-set mig-fault-*):
+ *       the next COUNT requests of wire opcode OP get MODE (0 none,
+ *       1 drop-reply, 2 drop-request, 3 refuse with STATUS)
  *   Status line: "STATE error=N permille=N records=N replayed=N pulls=N
  *   prio-pulls=N prio-keys=N owned-us=N elapsed-us=N msg=TEXT"
  *   Errors print "ERR -errno extack-message" on stderr (exit 1).
@@ -597,6 +601,20 @@ int main(int argc, char **argv)
 		usage();
 	if (!strncmp(argv[1], "migrate-", 8))
 		return migrate(argc, argv);
+	if (!strcmp(argv[1], "mig-fault") && argc == 6) {
+		struct sknl_mig_fault f = {
+			.op = (uint32_t)strtoul(argv[2], NULL, 0),
+			.mode = (uint32_t)strtoul(argv[3], NULL, 0),
+			.status = (uint32_t)strtoul(argv[4], NULL, 0),
+			.count = (uint32_t)strtoul(argv[5], NULL, 0),
+		};
+		struct sknl_err res = { 0 };
+		int err;
+
+		nl_open_or_die();
+		err = sknl_node_set_mig_fault(&nl, &f, &res);
+		return err ? nl_failed("mig-fault", err, &res) : 0;
+	}
 	if (!strcmp(argv[1], "check-split") && (argc == 9 || argc == 10))
 		return check_split(argv + 2, argc == 10 ? strtoul(argv[9], NULL, 0) : 0);
 	parse_addr(argv[2]);

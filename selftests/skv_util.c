@@ -313,7 +313,7 @@ int st_recv_reply(int fd, struct st_reply *r)
 	r->h.reserved = get16(h + 6);
 	r->h.request_id = get64(h + 8);
 	r->h.body_len = get32(h + 16);
-	r->h.reserved2 = get32(h + 20);
+	r->h.epoch = get32(h + 20);
 	if (r->h.magic != SKV_WIRE_MAGIC || r->h.version != SKV_WIRE_VERSION) {
 		seterr("reply with magic 0x%x version %u", r->h.magic, r->h.version);
 		return -1;
@@ -322,7 +322,7 @@ int st_recv_reply(int fd, struct st_reply *r)
 		seterr("reply without SKV_F_REPLY (flags 0x%x)", r->h.flags);
 		return -1;
 	}
-	if (r->h.reserved || r->h.reserved2) {
+	if (r->h.reserved || r->h.epoch) {
 		seterr("reply with non-zero reserved fields");
 		return -1;
 	}

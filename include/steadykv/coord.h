@@ -38,7 +38,12 @@ struct skv_coord_hdr {
 	__le16 status;		/* replies: 0 or a positive errno */
 	__le64 request_id;
 	__le32 body_len;
-	__le32 reserved2;
+	/*
+	 * Coordinator to node daemon (NODE_* commands): the map's version
+	 * when it was sent, the epoch the node learns first (wire.h
+	 * "Epochs").  0 in every other frame.
+	 */
+	__le32 epoch;
 };
 
 enum skv_coord_op {
@@ -102,6 +107,22 @@ enum skv_coord_op {
 	SKV_COORD_OP_NODE_TABLE_DEL = 18,	/* body skv_coord_table */
 	SKV_COORD_OP_NODE_MIGRATE_START = 19,	/* body skv_coord_migration, src_addr set */
 	SKV_COORD_OP_NODE_MIGRATE_CANCEL = 20,	/* body __le64 id */
+	/*
+	 * The coordinator's decision on a migration, to its source's daemon
+	 * (netlink migrate-decide): body skv_coord_decision.  Sent when the
+	 * target reports the end (done: commit; cancelled or failed without
+	 * SKV_COORD_ERR_NEEDS_RECOVERY: abort), and again for the ended
+	 * migrations of a node daemon that registers, so a range frozen at
+	 * a source whose END got lost is released.  ENOENT: the source had
+	 * no such migration (it remembers the decision all the same).
+	 */
+	SKV_COORD_OP_NODE_MIGRATE_DECIDE = 21,
+};
+
+struct skv_coord_decision {
+	__le64 id;
+	__le32 abort;		/* 1: hand the range back to the source; 0: commit */
+	__le32 reserved;
 };
 
 /*

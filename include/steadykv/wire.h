@@ -53,6 +53,8 @@ enum skv_opcode {
 	/* Authentication of a connection (steadykv/auth.h). */
 	SKV_OP_AUTH_HELLO = 11,	/* body: skv_auth_hello; reply: skv_auth_challenge */
 	SKV_OP_AUTH_PROOF = 12,	/* body: skv_auth_proof; reply: empty */
+	/* Migration: where one stands at the source (see "Migration"). */
+	SKV_OP_MIG_STATUS = 13,	/* body: skv_mig_range_req; reply: skv_mig_status_reply */
 	SKV_OP_MAX,
 };
 
@@ -77,6 +79,7 @@ enum skv_status {
 	SKV_S_AUTH_REQUIRED	= 13,	/* op needs an authenticated connection: it closes */
 	SKV_S_AUTH_FAILED	= 14,	/* wrong key, unknown key_id or replayed proof: it closes */
 	SKV_S_VERSION_LIMIT	= 15,	/* the node's version counter is at its ceiling: no more writes */
+	SKV_S_STALE_EPOCH	= 16,	/* the request's epoch is older than the node's: refresh the map */
 	SKV_S_ACCESS_DENIED	= 17,	/* the connection's client key may not read (GET, MULTI_GET) or write (PUT, DELETE) the table */
 	SKV_S_MAX,
 };
@@ -101,6 +104,20 @@ enum skv_status {
 /* Header flags. */
 #define SKV_F_REPLY		0x01	/* set on every reply */
 
+/*
+ * Epochs.  Every change of a range's owner happens at a version of the
+ * coordinator's map; that version is the change's epoch.  A node learns
+ * epochs from its node daemon (with each tablet and migration command)
+ * and from migration ops, and keeps the highest (its epoch).  A client
+ * stamps each request with the version of the map it routed by; a node
+ * whose epoch is newer answers SKV_S_STALE_EPOCH (nothing done): the
+ * client's map predates an ownership change this node took part in, so
+ * it refreshes the map and retries.  epoch 0 means "no epoch" and is
+ * never refused (clients without a map, tools, and every client of
+ * wire version 1 before epochs: the field was reserved, zero).  Replies
+ * carry 0 there.  Epochs are 32-bit on the wire: the map's version stays
+ * below 2^32 (a node compares the low 32 bits of its own).
+ */
 struct skv_hdr {
 	__le16 magic;		/* SKV_WIRE_MAGIC */
 	__u8 version;		/* SKV_WIRE_VERSION */
@@ -110,7 +127,7 @@ struct skv_hdr {
 	__le16 reserved;	/* must be zero */
 	__le64 request_id;	/* chosen by the client, echoed back */
 	__le32 body_len;	/* bytes following this header */
-	__le32 reserved2;	/* must be zero */
+	__le32 epoch;		/* requests: the client's map version, 0 = none */
 };
 
 /* GET, DELETE: key follows. */
@@ -206,6 +223,22 @@ struct skv_multi_item {
  * (records newer than the safe version) with PUSH_BACK, which the source
  * replays, so no acknowledged write is lost.
  *
+ * Every step may be repeated (a reply may be lost with its connection):
+ * a PREPARE of a migration the source holds gets the same answer; an END
+ * of a migration that already ended the same way gets OK (the source
+ * remembers at least its last 64 ended migrations and their
+ * outcome); an END or a PREPARE of a migration that ended otherwise gets
+ * STALE_EPOCH (its outcome was decided: the asker must not act on it);
+ * a PUSH_BACK replayed twice changes nothing (replay keeps the newest
+ * version).  MIG_STATUS asks where a migration stands at the source
+ * (skv_mig_status_reply); its body's range fields are not used.
+ *
+ * The reserved field of skv_mig_range_req carries the migration's epoch
+ * (wire.h "Epochs", 0 = none): a PREPARE older than the source's epoch is
+ * refused with STALE_EPOCH and nothing changes (an ownership change the
+ * migration was not planned with happened since); a newer one raises the
+ * source's epoch.
+ *
  * A migration is the peer's that prepared it: PULL, PRIORITY_PULL,
  * PUSH_BACK and END from another peer get NO_MIGRATION, as an unknown id
  * does.  A node takes part in a bounded number of migrations at once; a
@@ -226,7 +259,7 @@ struct skv_mig_range_req {
 	__le64 start_hash;	/* inclusive */
 	__le64 end_hash;	/* inclusive */
 	__le32 flags;		/* SKV_MIG_F_* */
-	__le32 reserved;
+	__le32 epoch;		/* the migration's epoch, 0 = none */
 };
 
 /*
@@ -246,6 +279,21 @@ struct skv_mig_prepare_reply {
 	__le32 index_buckets;	/* the source's index size, for the record */
 	__le32 reserved;
 	__le64 objects;		/* live objects in the source's store (a hint) */
+};
+
+/* Where a migration stands at its source (reply to MIG_STATUS). */
+enum skv_mig_where {
+	SKV_MIG_UNKNOWN		= 0,	/* never prepared, or ended and forgotten */
+	SKV_MIG_PREPARED	= 1,	/* keep-owner: the source still serves the range */
+	SKV_MIG_FROZEN		= 2,	/* MIGRATING_OUT at the source */
+	SKV_MIG_ENDED_COMMIT	= 3,	/* the source dropped its copy */
+	SKV_MIG_ENDED_ABORT	= 4,	/* the source serves the range again */
+};
+
+struct skv_mig_status_reply {
+	__le64 safe_version;	/* of the last PREPARE answered; 0 if unknown */
+	__le32 where;		/* enum skv_mig_where */
+	__le32 reserved;
 };
 
 struct skv_pull_req {

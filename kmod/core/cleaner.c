@@ -13,12 +13,13 @@
  * record or counted in entry->dead_copies.  When a victim is freed each of
  * its dead records takes one off its key's count.  A tombstone may go once
  * its count is zero (no older copy of the key is left anywhere in the log)
- * and its tablet is NORMAL (a migration or recovery could otherwise bring
- * an older copy back).  Tombstones are handled after every object of the
+ * and its tablet is NORMAL and not copied out by a push migration (a
+ * migration or recovery could otherwise bring an older copy back).  Tombstones are handled after every object of the
  * pass's victims, so older copies freed by the same pass already count.
  */
 #include "store_int.h"
 #include "index.h"
+#include "tablet.h"
 
 struct skv_victim {
 	struct skv_segment *seg;
@@ -71,12 +72,9 @@ static u8 *skv_survivor_take(struct skv_clean *c, u32 len)
 /* May a live tombstone go?  Under RCU and the bucket lock. */
 static bool skv_tombstone_droppable(struct skv_store *s, struct skv_entry *e)
 {
-	u32 state;
-
 	if (e->dead_copies)
 		return false;
-	return skv_tmap_lookup(s, e->table_id, e->key_hash, &state) ==
-		SKV_S_OK && state == SKV_TABLET_NORMAL;
+	return skv_tmap_tombstones_may_go(s, e->table_id, e->key_hash);
 }
 
 /*

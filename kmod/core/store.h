@@ -54,6 +54,7 @@ struct skv_tablet_info {
 	u32 state;		/* enum skv_tablet_state */
 	/* Data requests that found it (skv_tablet_count) since it got this range. */
 	skv_atomic64_t requests;
+	bool copied_out;	/* NORMAL, with a copy going out (tablet.h) */
 };
 
 struct skv_store_stats {

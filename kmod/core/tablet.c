@@ -173,6 +173,15 @@ void skv_tablet_count(struct skv_store *s, u64 table_id, u64 hash)
 	skv_rcu_read_unlock();
 }
 
+bool skv_tmap_tombstones_may_go(struct skv_store *s, u64 table_id, u64 hash)
+{
+	const struct skv_tablet_info *t;
+	bool table;
+
+	t = skv_tmap_find(rcu_dereference(s->tmap), table_id, hash, &table);
+	return t && t->state == SKV_TABLET_NORMAL && !t->copied_out;
+}
+
 int skv_tablet_lookup(struct skv_store *s, u64 table_id, u64 hash,
 		      struct skv_tablet_info *out)
 {
@@ -358,14 +367,13 @@ int skv_tablet_del(struct skv_store *s, u64 table_id, u64 start_hash,
 	return 0;
 }
 
-int skv_tablet_set_state(struct skv_store *s, u64 table_id, u64 start_hash,
-			 u64 end_hash, enum skv_tablet_state state)
+/* Change tablet (exact range) as t says; t->state U32_MAX: it stays. */
+static int skv_tablet_change(struct skv_store *s, u64 table_id, u64 start_hash,
+			     u64 end_hash, const struct skv_tablet_info *t)
 {
 	struct skv_tmap *old, *m;
 	int i;
 
-	if ((u32)state > SKV_TABLET_RECOVERING)
-		return -EINVAL;
 	skv_mutex_lock(&s->ctl_lock);
 	old = skv_tmap_cur(s);
 	i = skv_tmap_exact(old, table_id, start_hash, end_hash);
@@ -380,10 +388,31 @@ int skv_tablet_set_state(struct skv_store *s, u64 table_id, u64 start_hash,
 	}
 	memcpy(m->tables, old->tables, old->ntables * sizeof(u64));
 	memcpy(m->tablets, old->tablets, old->ntablets * sizeof(*m->tablets));
-	m->tablets[i].state = state;
+	if (t->state != U32_MAX)
+		m->tablets[i].state = t->state;
+	m->tablets[i].copied_out = t->copied_out;
 	skv_tmap_publish(s, m);
 	skv_mutex_unlock(&s->ctl_lock);
 	return 0;
+}
+
+int skv_tablet_set_state(struct skv_store *s, u64 table_id, u64 start_hash,
+			 u64 end_hash, enum skv_tablet_state state)
+{
+	struct skv_tablet_info t = { .state = state, .copied_out = false };
+
+	if ((u32)state > SKV_TABLET_RECOVERING)
+		return -EINVAL;
+	/* Out of NORMAL, a tablet is no longer copied out while serving. */
+	return skv_tablet_change(s, table_id, start_hash, end_hash, &t);
+}
+
+int skv_tablet_set_copied_out(struct skv_store *s, u64 table_id,
+			      u64 start_hash, u64 end_hash, bool on)
+{
+	struct skv_tablet_info t = { .state = U32_MAX, .copied_out = on };
+
+	return skv_tablet_change(s, table_id, start_hash, end_hash, &t);
 }
 
 int skv_tablet_split(struct skv_store *s, u64 table_id, u64 at)

@@ -19,4 +19,21 @@
 int skv_tablet_lookup(struct skv_store *s, u64 table_id, u64 hash,
 		      struct skv_tablet_info *out);
 
+/*
+ * Mark the tablet (exact range) as copied out, or no longer: a NORMAL
+ * tablet whose data a push migration copies while it keeps serving.  Its
+ * tombstones must stay (the cleaner asks skv_tmap_tombstones_may_go()):
+ * a key deleted during the copy would otherwise come back at the target
+ * from the copy pulled before.  -ENOENT if no such tablet.
+ */
+int skv_tablet_set_copied_out(struct skv_store *s, u64 table_id,
+			      u64 start_hash, u64 end_hash, bool on);
+
+/*
+ * May the tombstones of (table_id, hash) go, as far as the map is
+ * concerned: its tablet is NORMAL and not copied out (a migration or a
+ * recovery could otherwise bring an older copy back)?  Under RCU.
+ */
+bool skv_tmap_tombstones_may_go(struct skv_store *s, u64 table_id, u64 hash);
+
 #endif /* SKV_CORE_TABLET_H */

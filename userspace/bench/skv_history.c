@@ -279,7 +279,7 @@ static int do_mget(struct skv_cluster *cl, const struct cfg *cfg, struct log *lg
 	}
 	free(items);
 	/* The map moved under us: fetch it before the next MULTI-GET picks its keys. */
-	if (rc == SKV_E_NOT_OWNER)
+	if (rc == SKV_E_NOT_OWNER || rc == SKV_E_STALE_EPOCH)
 		skv_cluster_refresh(cl);
 	return SKV_OK;
 }

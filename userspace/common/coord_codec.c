@@ -112,6 +112,7 @@ void coord_hdr_encode(uint8_t out[COORD_HDR_LEN], const struct coord_hdr *h)
 	w.status = htole16(h->status);
 	w.request_id = htole64(h->request_id);
 	w.body_len = htole32(h->body_len);
+	w.epoch = htole32(h->epoch);
 	memcpy(out, &w, sizeof(w));
 }
 
@@ -122,7 +123,7 @@ int coord_hdr_decode(const uint8_t *in, struct coord_hdr *h)
 	memcpy(&w, in, sizeof(w));
 	if (le16toh(w.magic) != SKV_COORD_MAGIC ||
 	    w.version != SKV_COORD_VERSION ||
-	    (w.flags & ~SKV_COORD_F_REPLY) || w.reserved || w.reserved2 ||
+	    (w.flags & ~SKV_COORD_F_REPLY) || w.reserved ||
 	    le32toh(w.body_len) > SKV_COORD_MAX_BODY)
 		return -EBADMSG;
 	h->opcode = w.opcode;
@@ -130,6 +131,7 @@ int coord_hdr_decode(const uint8_t *in, struct coord_hdr *h)
 	h->status = le16toh(w.status);
 	h->request_id = le64toh(w.request_id);
 	h->body_len = le32toh(w.body_len);
+	h->epoch = le32toh(w.epoch);
 	return 0;
 }
 
@@ -150,9 +152,17 @@ int coord_frame_append(struct coord_buf *out, uint8_t opcode, uint8_t flags,
 		       uint16_t status, uint64_t request_id,
 		       const void *body, size_t len)
 {
+	return coord_frame_append_epoch(out, opcode, flags, status, request_id,
+					0, body, len);
+}
+
+int coord_frame_append_epoch(struct coord_buf *out, uint8_t opcode, uint8_t flags,
+			     uint16_t status, uint64_t request_id, uint32_t epoch,
+			     const void *body, size_t len)
+{
 	struct coord_hdr h = {
 		.opcode = opcode, .flags = flags, .status = status,
-		.request_id = request_id, .body_len = (uint32_t)len,
+		.request_id = request_id, .body_len = (uint32_t)len, .epoch = epoch,
 	};
 	uint8_t raw[COORD_HDR_LEN];
 	uint8_t *at;
@@ -443,6 +453,29 @@ int coord_id_decode(const void *body, size_t len, uint64_t *id)
 		return -EBADMSG;
 	memcpy(&w, body, sizeof(w));
 	*id = le64toh(w);
+	return 0;
+}
+
+int coord_decision_encode(struct coord_buf *b, uint64_t id, bool abort)
+{
+	struct skv_coord_decision w = {
+		.id = htole64(id), .abort = htole32(abort ? 1 : 0),
+	};
+
+	return coord_buf_append(b, &w, sizeof(w));
+}
+
+int coord_decision_decode(const void *body, size_t len, uint64_t *id, bool *abort)
+{
+	struct skv_coord_decision w;
+
+	if (len != sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, body, sizeof(w));
+	if (w.reserved || le32toh(w.abort) > 1)
+		return -EBADMSG;
+	*id = le64toh(w.id);
+	*abort = le32toh(w.abort);
 	return 0;
 }
 

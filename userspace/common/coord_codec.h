@@ -49,6 +49,7 @@ struct coord_hdr {
 	uint16_t status;
 	uint64_t request_id;
 	uint32_t body_len;
+	uint32_t epoch;		/* NODE_* commands: the map version (coord.h) */
 };
 
 void coord_hdr_encode(uint8_t out[COORD_HDR_LEN], const struct coord_hdr *h);
@@ -70,6 +71,10 @@ int coord_frame_peek(const uint8_t *data, size_t avail, struct coord_hdr *h,
 int coord_frame_append(struct coord_buf *out, uint8_t opcode, uint8_t flags,
 		       uint16_t status, uint64_t request_id,
 		       const void *body, size_t len);
+/* The same with an epoch in the header (NODE_* commands, coord.h). */
+int coord_frame_append_epoch(struct coord_buf *out, uint8_t opcode, uint8_t flags,
+			     uint16_t status, uint64_t request_id, uint32_t epoch,
+			     const void *body, size_t len);
 /* A reply with status @err (positive errno) and the message as its body. */
 int coord_frame_append_error(struct coord_buf *out, uint8_t opcode,
 			     uint64_t request_id, int err, const char *msg);
@@ -137,6 +142,9 @@ int coord_mig_decode(const void *body, size_t len, struct skv_migration *m);
 /* A __le64 id (MIG_STATUS, MIG_CANCEL, NODE_MIGRATE_CANCEL). */
 int coord_id_encode(struct coord_buf *b, uint64_t id);
 int coord_id_decode(const void *body, size_t len, uint64_t *id);
+/* NODE_MIGRATE_DECIDE's body (struct skv_coord_decision). */
+int coord_decision_encode(struct coord_buf *b, uint64_t id, bool abort);
+int coord_decision_decode(const void *body, size_t len, uint64_t *id, bool *abort);
 
 /* GET_MAP reply: map header, nodes, tablets. */
 int coord_map_encode(struct coord_buf *b, const struct coord_map_info *m);

@@ -84,6 +84,7 @@ struct op {
 	int pending;		/* cmds without a reply yet */
 	int err;		/* first failure, positive errno */
 	char msg[256];
+	bool unanswered;	/* a command sent got no reply (daemon lost, timeout) */
 	/* OP_CREATE: the tablets to add, which node acked. */
 	struct tmap_tablet *tablets;
 	uint32_t *owners;
@@ -117,6 +118,13 @@ struct coordinator {
 	char *key_paths[2][2];
 	struct coord_keyset keys[2];
 	bool insecure;
+	/*
+	 * Ended migrations whose decision their source's daemon has not
+	 * been sent (it was not connected): sent when it registers.  Not
+	 * durable: a coordinator restarted has none.
+	 */
+	uint64_t *undecided;
+	size_t nr_undecided;
 };
 
 /* coordinator.c: helpers, replies, durable state */
@@ -125,8 +133,9 @@ uint64_t coord_unix_ms(void);
 void coord_logmsg(const struct coordinator *c, bool error, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 struct conn *coord_node_conn(const struct coordinator *c, uint32_t id);
+/* A frame to cn (a request or an OK reply); epoch: coord.h, 0 = none. */
 void coord_conn_frame(struct conn *cn, uint8_t opcode, uint8_t flags,
-		      uint16_t status, uint64_t id, const void *body, size_t len);
+		      uint32_t epoch, uint64_t id, const void *body, size_t len);
 void coord_reply_ok(struct conn *cn, uint8_t opcode, uint64_t id,
 		    const void *body, size_t len);
 void coord_reply_err(struct conn *cn, uint8_t opcode, uint64_t id, int err,
@@ -184,6 +193,11 @@ void coord_lineage_drop(struct coordinator *c, uint64_t mig_id,
 void coord_finish_migrate(struct coordinator *c, struct op *op);
 void coord_finish_cancel(struct coordinator *c, struct op *op);
 void coord_cancel_in_doubt(struct coordinator *c, uint32_t node);
+/*
+ * node's daemon registered: its migrations in doubt are cancelled
+ * (coord_cancel_in_doubt) and the decisions it missed are sent.
+ */
+void coord_migs_node_registered(struct coordinator *c, uint32_t node);
 void coord_do_migrate(struct coordinator *c, struct conn *cn,
 		      const struct coord_hdr *h, const uint8_t *body);
 void coord_do_mig_status(struct coordinator *c, struct conn *cn,

@@ -129,6 +129,46 @@ static const struct tmap_tablet *mig_tablet(const struct coordinator *c,
 }
 
 /*
+ * Send the source of an ended migration the coordinator's decision
+ * (coord.h NODE_MIGRATE_DECIDE), so that a range frozen there by a
+ * PREPARE or an END whose reply was lost is released: done commits,
+ * cancelled or failed aborts, unless the target keeps the range for a
+ * recovery (then the source's copy stays as it is).  A source whose
+ * daemon is not connected gets it when it registers.
+ */
+static void mig_decide(struct coordinator *c, const struct skv_migration *g)
+{
+	bool abort = g->state != STEADYKV_MIGRATION_STATE_DONE;
+	struct coord_buf b;
+	uint64_t *v;
+	int err;
+
+	if (!skv_mig_state_final(g->state) || !g->src ||
+	    (abort && g->error == SKV_COORD_ERR_NEEDS_RECOVERY))
+		return;
+	if (!coord_node_conn(c, g->src)) {
+		v = realloc(c->undecided, (c->nr_undecided + 1) * sizeof(*v));
+		if (!v) {
+			coord_logmsg(c, true, "migration %llu: no memory to keep its decision",
+				     (unsigned long long)g->id);
+			return;
+		}
+		c->undecided = v;
+		v[c->nr_undecided++] = g->id;
+		return;
+	}
+	coord_buf_init(&b);
+	err = coord_decision_encode(&b, g->id, abort);
+	if (!err)
+		err = coord_send_cmd(c, g->src, SKV_COORD_OP_NODE_MIGRATE_DECIDE, &b,
+				     NULL, 0);
+	coord_buf_free(&b);
+	if (err)
+		coord_logmsg(c, true, "migration %llu: decision to node %u: %s",
+			     (unsigned long long)g->id, g->src, strerror(-err));
+}
+
+/*
  * Apply a migration's new phase to the map and lineage.  Only a phase
  * that comes after the one held (skv_mig_state_later) is applied: reports
  * may skip phases, and final phases never change again.
@@ -179,12 +219,41 @@ static void mig_transition(struct coordinator *c, struct skv_migration *g,
 	}
 	g->state = state;
 	g->error = error;
+	mig_decide(c, g);
 }
 
 static void mig_set_msg(struct skv_migration *g, const char *msg)
 {
 	snprintf(g->error_msg, sizeof(g->error_msg), "%s", msg);
 	SKV_MIG_SET(g, STEADYKV_A_MIGRATION_ERROR_MSG);
+}
+
+/*
+ * Cancel migration id at its target node, with an op whose ENOENT
+ * answer ends it here (coord_finish_cancel).  0, or -ENOMEM.
+ */
+static int mig_cancel_at(struct coordinator *c, uint64_t id, uint32_t node)
+{
+	const struct skv_migration *g = coord_mig_find(c, id);
+	struct coord_buf b;
+	struct op *op;
+	int err;
+
+	op = coord_op_new(c, NULL, NULL, OP_CANCEL);
+	if (!op)
+		return -ENOMEM;
+	op->mig_id = id;
+	op->table_id = g ? g->table_id : 0;
+	coord_buf_init(&b);
+	err = coord_id_encode(&b, id);
+	if (!err)
+		err = coord_send_cmd(c, node, SKV_COORD_OP_NODE_MIGRATE_CANCEL, &b,
+				     op, 0);
+	coord_buf_free(&b);
+	if (err)
+		coord_op_fail(op, err, "node %u: %s", node, strerror(-err));
+	coord_op_start_done(c, op);
+	return 0;
 }
 
 /*
@@ -204,7 +273,17 @@ void coord_finish_migrate(struct coordinator *c, struct op *op)
 	if (!op->err)
 		return;
 	dst = g->dst;	/* g may move: coord_persist() reloads on failure */
-	if (!skv_mig_state_final(g->state)) {
+	if (op->unanswered && g->state == STEADYKV_MIGRATION_STATE_PREPARING) {
+		/*
+		 * The start reached the target's daemon, which went away or
+		 * fell silent: its module may run the migration.  Not failed
+		 * (its later reports must count): in doubt, until the daemon
+		 * registers again (coord_cancel_in_doubt asks it there).
+		 */
+		mig_set_msg(g, "start in doubt: the target's daemon did not answer");
+		coord_logmsg(c, false, "migration %llu: %s", (unsigned long long)op->mig_id,
+			     op->msg);
+	} else if (!skv_mig_state_final(g->state)) {
 		char msg[256];
 
 		mig_transition(c, g, STEADYKV_MIGRATION_STATE_FAILED,
@@ -214,16 +293,12 @@ void coord_finish_migrate(struct coordinator *c, struct op *op)
 			coord_logmsg(c, true, "migration %llu: %s",
 				     (unsigned long long)op->mig_id, msg);
 	}
-	/* The target may have started it after all: ask it to stop. */
-	if (op->err == ETIMEDOUT) {
-		struct coord_buf b;
-
-		coord_buf_init(&b);
-		if (!coord_id_encode(&b, op->mig_id))
-			coord_send_cmd(c, dst, SKV_COORD_OP_NODE_MIGRATE_CANCEL,
-				       &b, NULL, 0);
-		coord_buf_free(&b);
-	}
+	/*
+	 * The target may have started it after all: ask it to stop (an
+	 * ENOENT answer ends it here, coord_finish_cancel).
+	 */
+	if (op->err == ETIMEDOUT)
+		mig_cancel_at(c, op->mig_id, dst);
 }
 
 void coord_do_migrate(struct coordinator *c, struct conn *cn,
@@ -532,29 +607,33 @@ void coord_cancel_in_doubt(struct coordinator *c, uint32_t node)
 	for (i = 0; i < c->st.nr_migs; i++) {
 		const struct skv_migration *g = &c->st.migs[i];
 		uint64_t id = g->id;
-		struct coord_buf b;
-		struct op *op;
-		int err;
 
 		if (g->dst != node || g->state != STEADYKV_MIGRATION_STATE_PREPARING ||
 		    mig_has_op(c, id))
 			continue;
-		op = coord_op_new(c, NULL, NULL, OP_CANCEL);
-		if (!op)
-			return;
-		op->mig_id = id;
-		op->table_id = g->table_id;
 		coord_logmsg(c, false, "migration %llu: start in doubt, cancelling it at node %u",
 			     (unsigned long long)id, node);
-		coord_buf_init(&b);
-		err = coord_id_encode(&b, id);
-		if (!err)
-			err = coord_send_cmd(c, node, SKV_COORD_OP_NODE_MIGRATE_CANCEL, &b,
-					     op, 0);
-		coord_buf_free(&b);
-		if (err)
-			coord_op_fail(op, err, "node %u: %s", node, strerror(-err));
-		coord_op_start_done(c, op);
+		if (mig_cancel_at(c, id, node))
+			return;
+	}
+}
+
+void coord_migs_node_registered(struct coordinator *c, uint32_t node)
+{
+	size_t i = 0;
+
+	coord_cancel_in_doubt(c, node);
+	while (i < c->nr_undecided) {
+		const struct skv_migration *g = coord_mig_find(c, c->undecided[i]);
+
+		if (g && g->src != node) {
+			i++;
+			continue;
+		}
+		/* Its daemon is connected now: mig_decide sends it. */
+		c->undecided[i] = c->undecided[--c->nr_undecided];
+		if (g)
+			mig_decide(c, g);
 	}
 }
 

@@ -49,7 +49,9 @@ int coord_send_cmd(struct coordinator *c, uint32_t node, uint8_t opcode,
 	cmd->op = op;
 	cmd->idx = idx;
 	cmd->deadline = coord_mono_ms() + c->node_timeout_ms;
-	coord_conn_frame(cn, opcode, 0, 0, cmd->req_id, body->p, body->len);
+	/* The map's version: the epoch the node learns with the command. */
+	coord_conn_frame(cn, opcode, 0, (uint32_t)c->st.map.version, cmd->req_id,
+			 body->p, body->len);
 	if (cn->dead) {
 		free(cmd);
 		return -EHOSTUNREACH;
@@ -155,6 +157,8 @@ void coord_fail_cmds(struct coordinator *c, const struct conn *gone,
 			else
 				continue;
 			cmd_unlink(c, cmd);
+			if (cmd->op)
+				cmd->op->unanswered = true;
 			cmd_result(c, cmd, err, err == ETIMEDOUT ?
 				   "no reply from the node daemon" :
 				   "node daemon disconnected");

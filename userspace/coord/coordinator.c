@@ -92,12 +92,12 @@ static void conn_kill(struct conn *cn)
 }
 
 void coord_conn_frame(struct conn *cn, uint8_t opcode, uint8_t flags,
-		      uint16_t status, uint64_t id, const void *body, size_t len)
+		      uint32_t epoch, uint64_t id, const void *body, size_t len)
 {
 	if (cn->dead)
 		return;
 	if (cn->out.len > OUT_LIMIT ||
-	    coord_frame_append(&cn->out, opcode, flags, status, id, body, len))
+	    coord_frame_append_epoch(&cn->out, opcode, flags, 0, id, epoch, body, len))
 		conn_kill(cn);
 }
 
@@ -618,5 +618,6 @@ void coordinator_close(struct coordinator *c)
 	coord_keys_clear(c);
 	for (i = 0; i < 4; i++)
 		free(c->key_paths[i / 2][i % 2]);
+	free(c->undecided);
 	free(c);
 }

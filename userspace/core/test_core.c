@@ -581,17 +581,50 @@ TEST_F(st, tombstone_kept_while_older_copy_exists)
 	ASSERT_EQ(0u, ver);
 }
 
+/* Keys 0..n-1 written then deleted, then two segments of other keys. */
+static int put_del_fill(struct skv_store *s, u64 n)
+{
+	u64 ver, i;
+
+	for (i = 0; i < n; i++)
+		if (put_i(s, T1, i, 1, 200, 0, &ver) != SKV_S_OK)
+			return -1;
+	for (i = 0; i < n; i++)
+		if (del_i(s, T1, i, 0, &ver) != SKV_S_OK)
+			return -1;
+	fill_seg(s, 1000, 400, 200);
+	fill_seg(s, 1000, 400, 200);
+	return 0;
+}
+
+/*
+ * A push migration copies a NORMAL tablet while it keeps serving: its
+ * tombstones stay until the copy is over (a key deleted during the copy
+ * must not come back at the target from the copy pulled before).
+ */
+TEST_F(st, tombstones_kept_while_copied_out)
+{
+	struct skv_store *s = self->s;
+
+	ASSERT_EQ(0, skv_tablet_set_copied_out(s, T1, 0, U64_MAX, true));
+	ASSERT_EQ(0, put_del_fill(s, 100));
+	clean_all(s);
+	ASSERT_EQ(0u, stats_of(s).tombstones_dropped);
+	ASSERT_EQ(100u, stats_of(s).tombstones);
+	/* The copy is over (the migration aborted): they may go. */
+	ASSERT_EQ(0, skv_tablet_set_copied_out(s, T1, 0, U64_MAX, false));
+	fill_seg(s, 1000, 400, 200);
+	clean_all(s);
+	ASSERT_EQ(100u, stats_of(s).tombstones_dropped);
+	ASSERT_EQ(0u, stats_of(s).tombstones);
+	ASSERT_EQ(-ENOENT, skv_tablet_set_copied_out(s, T1, 0, 5, true));
+}
+
 TEST_F(st, same_segment_tombstone_dropped_in_one_pass)
 {
 	struct skv_store *s = self->s;
-	u64 ver, i;
 
-	for (i = 0; i < 100; i++)
-		ASSERT_EQ(SKV_S_OK, put_i(s, T1, i, 1, 200, 0, &ver));
-	for (i = 0; i < 100; i++)
-		ASSERT_EQ(SKV_S_OK, del_i(s, T1, i, 0, &ver));
-	fill_seg(s, 1000, 400, 200);
-	fill_seg(s, 1000, 400, 200);
+	ASSERT_EQ(0, put_del_fill(s, 100));
 	clean_all(s);
 	ASSERT_EQ(100u, stats_of(s).tombstones_dropped);
 	ASSERT_EQ(0u, stats_of(s).tombstones);

@@ -33,6 +33,7 @@ static const char *const op_labels[] = {
 	[SKV_OP_MIG_PULL] = "mig_pull", [SKV_OP_MIG_PRIORITY_PULL] = "mig_priority_pull",
 	[SKV_OP_MIG_END] = "mig_end", [SKV_OP_MIG_PUSH_BACK] = "mig_push_back",
 	[SKV_OP_AUTH_HELLO] = "auth_hello", [SKV_OP_AUTH_PROOF] = "auth_proof",
+	[SKV_OP_MIG_STATUS] = "mig_status",
 };
 
 static const char *const status_labels[] = {
@@ -44,6 +45,7 @@ static const char *const status_labels[] = {
 	[SKV_S_INTERNAL] = "internal", [SKV_S_BUSY] = "busy",
 	[SKV_S_NO_MIGRATION] = "no_migration", [SKV_S_AUTH_REQUIRED] = "auth_required",
 	[SKV_S_AUTH_FAILED] = "auth_failed", [SKV_S_VERSION_LIMIT] = "version_limit",
+	[SKV_S_STALE_EPOCH] = "stale_epoch", [SKV_S_ACCESS_DENIED] = "access_denied",
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -48,9 +48,13 @@ struct node_agent_nl_ops {
 	/* m: a migration record as the coordinator sent it (source "HOST:PORT"). */
 	int (*migrate_start)(void *arg, const struct skv_migration *m, struct sknl_err *err);
 	int (*migrate_cancel)(void *arg, uint64_t id, struct sknl_err *err);
+	/* migrate-decide (NULL: a fake without sources). */
+	int (*migrate_decide)(void *arg, uint64_t id, bool abort, struct sknl_err *err);
 	/* Dump every migration, fn for each. */
 	int (*migrate_dump)(void *arg, void (*fn)(void *ctx, const struct skv_migration *m),
 			    void *ctx, struct sknl_err *err);
+	/* node-set epoch: the node learns it (NULL: a fake without epochs). */
+	int (*learn_epoch)(void *arg, uint64_t epoch, struct sknl_err *err);
 	/* auth-set (NULL in a fake without keys: the key options are refused). */
 	int (*auth_set)(void *arg, const struct sknl_auth *auth, struct sknl_err *err);
 	/* Client keys (NULL in a fake without them: the client key options are refused). */

@@ -113,6 +113,24 @@ static int cmd_migrate_cancel(struct agent *a, const void *body, size_t len,
 	return rc;
 }
 
+static int cmd_migrate_decide(struct agent *a, const void *body, size_t len,
+			      struct sknl_err *err)
+{
+	uint64_t id;
+	bool abort;
+	int rc;
+
+	if (coord_decision_decode(body, len, &id, &abort))
+		return sknl_err_local(err, EINVAL, "malformed decision (%zu bytes)", len);
+	if (!a->nl->migrate_decide)
+		return sknl_err_local(err, EOPNOTSUPP, "no migrate-decide in this module interface");
+	rc = a->nl->migrate_decide(a->nl_arg, id, abort, err);
+	if (!rc)
+		agent_log("migration %" PRIu64 ": %s here, as the coordinator decided", id,
+			  abort ? "range served again" : "copy dropped");
+	return rc;
+}
+
 static const struct {
 	uint8_t op;
 	const char *name;
@@ -123,6 +141,7 @@ static const struct {
 	{ SKV_COORD_OP_NODE_TABLE_DEL, "table-del", cmd_table_del },
 	{ SKV_COORD_OP_NODE_MIGRATE_START, "migrate-start", cmd_migrate_start },
 	{ SKV_COORD_OP_NODE_MIGRATE_CANCEL, "migrate-cancel", cmd_migrate_cancel },
+	{ SKV_COORD_OP_NODE_MIGRATE_DECIDE, "migrate-decide", cmd_migrate_decide },
 };
 
 void handle_request(struct agent *a, const struct coord_hdr *h, const uint8_t *body)
@@ -131,6 +150,19 @@ void handle_request(struct agent *a, const struct coord_hdr *h, const uint8_t *b
 	const char *name = NULL;
 	int rc = -EOPNOTSUPP;
 
+	/*
+	 * The node learns the epoch the command comes with before it acts
+	 * (wire.h "Epochs").  Without it the node keeps an older epoch: it
+	 * refuses less, never more, so the command still runs.
+	 */
+	if (h->epoch && a->nl->learn_epoch &&
+	    a->nl->learn_epoch(a->nl_arg, h->epoch, &err)) {
+		char msg[512];
+
+		err_text(&err, msg, sizeof(msg));
+		agent_log("epoch %" PRIu32 ": %s", h->epoch, msg);
+		memset(&err, 0, sizeof(err));
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (commands[i].op == h->opcode) {
 			name = commands[i].name;

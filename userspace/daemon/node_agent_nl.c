@@ -155,6 +155,16 @@ static int real_migrate_dump(void *arg, void (*fn)(void *ctx, const struct skv_m
 	return 0;
 }
 
+static int real_migrate_decide(void *arg, uint64_t id, bool abort, struct sknl_err *err)
+{
+	return sknl_migrate_decide(&((struct agent_real_nl *)arg)->req, id, abort, err);
+}
+
+static int real_learn_epoch(void *arg, uint64_t epoch, struct sknl_err *err)
+{
+	return sknl_node_learn_epoch(&((struct agent_real_nl *)arg)->req, epoch, err);
+}
+
 static int real_auth_set(void *arg, const struct sknl_auth *auth, struct sknl_err *err)
 {
 	return sknl_auth_set(&((struct agent_real_nl *)arg)->req, auth, err);
@@ -240,6 +250,8 @@ const struct node_agent_nl_ops agent_real_nl_ops = {
 	.migrate_start = real_migrate_start,
 	.migrate_cancel = real_migrate_cancel,
 	.migrate_dump = real_migrate_dump,
+	.learn_epoch = real_learn_epoch,
+	.migrate_decide = real_migrate_decide,
 	.auth_set = real_auth_set,
 	.client_auth = real_client_auth,
 	.client_key_add = real_client_key_add,

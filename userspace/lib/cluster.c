@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The cluster client (steadykv_cluster.h): route by the coordinator's map,
- * follow NOT_OWNER, wait out RETRY, reconnect, all within one deadline.
+ * follow NOT_OWNER and STALE_EPOCH, wait out RETRY, reconnect, all within one deadline.
  *
- * Resending is safe for NOT_OWNER, UNKNOWN_TABLE and RETRY (the node did
+ * Resending is safe for NOT_OWNER, STALE_EPOCH, UNKNOWN_TABLE and RETRY (the node did
  * not apply the request).  After a connection error the request may or may
  * not have been applied before it broke; it is sent again anyway (stats
  * .reconnects grows), so a caller that must know (the history checker)
@@ -228,15 +228,18 @@ static int node_conn(struct skv_cluster *c, struct skv_map_node *n, uint64_t dea
 	if (n->conn && n->conn->err)
 		drop_conn(c, n);
 	o.timeout_ms = left_ms(deadline);
-	if (n->conn) {
-		skv_set_timeout(n->conn, o.timeout_ms);
-		return 0;
+	if (!n->conn) {
+		rc = skv_connect_opts(n->host, n->port, &o, &n->conn);
+		if (rc) {
+			snprintf(c->errmsg, sizeof(c->errmsg), "node %u at %s: %s", n->id,
+				 n->addr, skv_strerror(rc));
+			return rc;
+		}
 	}
-	rc = skv_connect_opts(n->host, n->port, &o, &n->conn);
-	if (rc)
-		snprintf(c->errmsg, sizeof(c->errmsg), "node %u at %s: %s", n->id, n->addr,
-			 skv_strerror(rc));
-	return rc;
+	skv_set_timeout(n->conn, o.timeout_ms);
+	/* Requests say which map routed them (wire.h "Epochs"). */
+	skv_conn_set_epoch(n->conn, c->map.version);
+	return 0;
 }
 
 int skv_cluster_owner(const struct skv_cluster *c, uint64_t table, uint64_t key_hash,
@@ -365,7 +368,8 @@ static int run(struct skv_cluster *c, const struct call *k)
 			c->st.retries++;
 			us = us < RETRY_MIN_US ? RETRY_MIN_US : us > RETRY_MAX_US ? RETRY_MAX_US : us;
 			sleep_until(us, deadline);
-		} else if (rc == SKV_E_NOT_OWNER || rc == SKV_E_UNKNOWN_TABLE) {
+		} else if (rc == SKV_E_NOT_OWNER || rc == SKV_E_UNKNOWN_TABLE ||
+			   rc == SKV_E_STALE_EPOCH) {
 			/* The map is stale, or the node has not caught up with it. */
 			if (rc == SKV_E_NOT_OWNER)
 				c->st.not_owner++;

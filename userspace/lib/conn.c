@@ -395,6 +395,12 @@ uint32_t skv_conn_retry_us(const struct skv_conn *c)
 	return c->retry_us;
 }
 
+void skv_conn_set_epoch(struct skv_conn *c, uint64_t epoch)
+{
+	/* The wire carries 32 bits: map versions stay below 2^32. */
+	c->epoch = (uint32_t)epoch;
+}
+
 /* ---- raw access for tests ---- */
 
 static int raw_ready(struct skv_conn *c)

@@ -32,6 +32,7 @@ static const struct code_info codes[] = {
 	{ SKV_E_VERSION_LIMIT, "VERSION_LIMIT", "the node's version counter is at its ceiling" },
 	{ SKV_E_ACCESS_DENIED, "ACCESS_DENIED",
 	  "the client key may not read (GET, MULTI-GET) or write (PUT, DELETE) this table" },
+	{ SKV_E_STALE_EPOCH, "STALE_EPOCH", "the map is older than the node's epoch: refresh it" },
 	{ SKV_E_IO, "IO", "I/O error" },
 	{ SKV_E_PROTO, "PROTO", "protocol error: malformed reply" },
 	{ SKV_E_CLOSED, "CLOSED", "connection closed by peer" },

@@ -53,6 +53,7 @@ struct skv_conn {
 	struct skv_item *items;	/* MULTI-GET items of the last result */
 	unsigned int items_cap;
 	uint32_t retry_us;
+	uint32_t epoch;		/* stamped on each request (wire.h), 0 = none */
 
 	char errmsg[192];
 };

@@ -52,7 +52,7 @@ static int check_header(struct skv_conn *c, const struct skv_pending *p,
 	uint16_t rsv = skv_get_le16(h + offsetof(struct skv_hdr, reserved));
 	uint64_t id = skv_get_le64(h + offsetof(struct skv_hdr, request_id));
 	uint32_t len = skv_get_le32(h + offsetof(struct skv_hdr, body_len));
-	uint32_t rsv2 = skv_get_le32(h + offsetof(struct skv_hdr, reserved2));
+	uint32_t rsv2 = skv_get_le32(h + offsetof(struct skv_hdr, epoch));
 
 	*status = h[offsetof(struct skv_hdr, status)];
 	*body_len = len;

@@ -63,6 +63,7 @@ static uint8_t *begin(struct skv_conn *c, uint8_t op, size_t body_len,
 	h[offsetof(struct skv_hdr, opcode)] = op;
 	skv_put_le64(h + offsetof(struct skv_hdr, request_id), c->next_id);
 	skv_put_le32(h + offsetof(struct skv_hdr, body_len), (uint32_t)body_len);
+	skv_put_le32(h + offsetof(struct skv_hdr, epoch), c->epoch);
 
 	p = &c->pending[(c->head + c->count) % c->max_pending];
 	p->request_id = c->next_id++;

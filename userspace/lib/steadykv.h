@@ -54,6 +54,8 @@ enum skv_code {
 	SKV_E_VERSION_LIMIT	= -SKV_S_VERSION_LIMIT,
 	/* Client keys: the connection's key may not read or write the table. */
 	SKV_E_ACCESS_DENIED	= -SKV_S_ACCESS_DENIED,
+	/* The map the request was routed by predates the node's epoch (wire.h). */
+	SKV_E_STALE_EPOCH	= -SKV_S_STALE_EPOCH,
 
 	/* Local errors. */
 	SKV_E_IO		= -100,	/* socket error; errno kept in skv_conn_errmsg() */
@@ -134,6 +136,13 @@ int skv_conn_fd(const struct skv_conn *conn);
 const char *skv_conn_errmsg(const struct skv_conn *conn);
 /* retry_us of the last RETRY reply collected on this connection (0 if none). */
 uint32_t skv_conn_retry_us(const struct skv_conn *conn);
+/*
+ * Stamp every request queued from now on with epoch: the version of the
+ * map they are routed by (wire.h "Epochs"; 0, the default, is none).  A
+ * node whose epoch is newer answers SKV_E_STALE_EPOCH.  skv_cluster
+ * stamps its connections itself.
+ */
+void skv_conn_set_epoch(struct skv_conn *conn, uint64_t epoch);
 
 /*
  * Limits checked locally.  The node's key and value limits (SKV_MAX_KEY_LEN,

@@ -130,6 +130,17 @@ struct sknl_node {
 
 int sknl_node_get(struct sknl *nl, struct sknl_node *node, struct sknl_err *err);
 int sknl_node_set_mem_limit(struct sknl *nl, uint64_t bytes, struct sknl_err *err);
+/* node-set epoch: the node learns it (its epoch never goes back). */
+int sknl_node_learn_epoch(struct sknl *nl, uint64_t epoch, struct sknl_err *err);
+/* node-set mig-fault-*: the test knob (kmod/mig_source.h). */
+struct sknl_mig_fault {
+	uint32_t op;		/* wire opcode */
+	uint32_t mode;		/* enum steadykv_mig_fault_mode */
+	uint32_t status;	/* mode refuse: the wire status */
+	uint32_t count;		/* requests picked */
+};
+int sknl_node_set_mig_fault(struct sknl *nl, const struct sknl_mig_fault *f,
+			    struct sknl_err *err);
 /*
  * auth-set: the cluster keys (cur, and prev during a rotation; a length
  * of 0 leaves it out) and/or insecure mode (0 or 1; -1 leaves it as is).
@@ -218,6 +229,8 @@ int sknl_tablet_dump(struct sknl *nl, struct sknl_tablet **out, size_t *count,
  */
 int sknl_migrate_start(struct sknl *nl, const struct skv_migration *m, struct sknl_err *err);
 int sknl_migrate_cancel(struct sknl *nl, uint64_t id, struct sknl_err *err);
+/* migrate-decide at a source: commit or abort its outgoing migration id. */
+int sknl_migrate_decide(struct sknl *nl, uint64_t id, bool abort, struct sknl_err *err);
 int sknl_migrate_get(struct sknl *nl, uint64_t id, struct skv_migration *m,
 		     struct sknl_err *err);
 /* Every migration the module holds; *out is malloc'd (NULL when *count is 0). */

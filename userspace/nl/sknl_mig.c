@@ -247,6 +247,26 @@ int sknl_migrate_cancel(struct sknl *nl, uint64_t id, struct sknl_err *err)
 	return sknl_do(nl, STEADYKV_CMD_MIGRATE_CANCEL, 0, fill_mig_id, &id, NULL, err);
 }
 
+struct mig_decision {
+	uint64_t id;
+	bool abort;
+};
+
+static int fill_decision(struct nl_msg *msg, const void *a)
+{
+	const struct mig_decision *d = a;
+
+	return nla_put_u64(msg, STEADYKV_A_MIGRATION_ID, d->id) ||
+	       nla_put_u8(msg, STEADYKV_A_MIGRATION_DECISION_ABORT, d->abort);
+}
+
+int sknl_migrate_decide(struct sknl *nl, uint64_t id, bool abort, struct sknl_err *err)
+{
+	const struct mig_decision d = { .id = id, .abort = abort };
+
+	return sknl_do(nl, STEADYKV_CMD_MIGRATE_DECIDE, 0, fill_decision, &d, NULL, err);
+}
+
 int sknl_migrate_get(struct sknl *nl, uint64_t id, struct skv_migration *m,
 		     struct sknl_err *err)
 {

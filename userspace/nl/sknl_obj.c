@@ -81,6 +81,11 @@ static const char *const node_attr_names[] = {
 	[STEADYKV_A_NODE_MAX_TABLETS] = "max-tablets",
 	[STEADYKV_A_NODE_CLIENT_AUTH_REQUIRED] = "client-auth-required",
 	[STEADYKV_A_NODE_CLIENT_KEYS] = "client-keys",
+	[STEADYKV_A_NODE_EPOCH] = "epoch",
+	[STEADYKV_A_NODE_MIG_FAULT_OP] = "mig-fault-op",
+	[STEADYKV_A_NODE_MIG_FAULT_MODE] = "mig-fault-mode",
+	[STEADYKV_A_NODE_MIG_FAULT_STATUS] = "mig-fault-status",
+	[STEADYKV_A_NODE_MIG_FAULT_COUNT] = "mig-fault-count",
 };
 
 static const char *const table_attr_names[] = {
@@ -292,6 +297,7 @@ static const struct nla_policy node_policy[STEADYKV_A_NODE_MAX + 1] = {
 	[STEADYKV_A_NODE_MAX_TABLETS] = { .type = NLA_U32 },
 	[STEADYKV_A_NODE_CLIENT_AUTH_REQUIRED] = { .type = NLA_U8 },
 	[STEADYKV_A_NODE_CLIENT_KEYS] = { .type = NLA_U32 },
+	[STEADYKV_A_NODE_EPOCH] = { .type = NLA_U64 },
 };
 
 /* An integer attribute of any width the policy allowed. */
@@ -352,6 +358,32 @@ static int fill_mem_limit(struct nl_msg *msg, const void *a)
 int sknl_node_set_mem_limit(struct sknl *nl, uint64_t bytes, struct sknl_err *err)
 {
 	return sknl_do(nl, STEADYKV_CMD_NODE_SET, 0, fill_mem_limit, &bytes, NULL, err);
+}
+
+static int fill_epoch(struct nl_msg *msg, const void *a)
+{
+	return nla_put_u64(msg, STEADYKV_A_NODE_EPOCH, *(const uint64_t *)a);
+}
+
+int sknl_node_learn_epoch(struct sknl *nl, uint64_t epoch, struct sknl_err *err)
+{
+	return sknl_do(nl, STEADYKV_CMD_NODE_SET, 0, fill_epoch, &epoch, NULL, err);
+}
+
+static int fill_mig_fault(struct nl_msg *msg, const void *a)
+{
+	const struct sknl_mig_fault *f = a;
+
+	return nla_put_u32(msg, STEADYKV_A_NODE_MIG_FAULT_MODE, f->mode) ||
+	       nla_put_u32(msg, STEADYKV_A_NODE_MIG_FAULT_OP, f->op) ||
+	       nla_put_u32(msg, STEADYKV_A_NODE_MIG_FAULT_STATUS, f->status) ||
+	       nla_put_u32(msg, STEADYKV_A_NODE_MIG_FAULT_COUNT, f->count);
+}
+
+int sknl_node_set_mig_fault(struct sknl *nl, const struct sknl_mig_fault *f,
+			    struct sknl_err *err)
+{
+	return sknl_do(nl, STEADYKV_CMD_NODE_SET, 0, fill_mig_fault, f, NULL, err);
 }
 
 static int fill_auth(struct nl_msg *msg, const void *a)

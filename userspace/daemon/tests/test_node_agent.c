@@ -51,8 +51,11 @@ struct fake {
 	char start_msg[64];
 	/* what was asked */
 	int n_table_add, n_tablet_add, n_tablet_del, n_table_del, n_start, n_cancel, n_dump;
-	int n_listen;
-	uint64_t table, start, end, cancel_id;
+	int n_listen, n_decide;
+	uint64_t table, start, end, cancel_id, decide_id;
+	bool decide_abort;
+	uint64_t epoch;			/* learned; and when the last command came */
+	uint64_t epoch_at_command;
 	struct skv_migration mig;
 };
 
@@ -210,6 +213,32 @@ static int f_migrate_start(void *arg, const struct skv_migration *m, struct sknl
 	return rc;
 }
 
+static int f_learn_epoch(void *arg, uint64_t epoch, struct sknl_err *err)
+{
+	struct fake *f = arg;
+
+	(void)err;
+	pthread_mutex_lock(&f->mu);
+	if (epoch > f->epoch)
+		f->epoch = epoch;
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+static int f_migrate_decide(void *arg, uint64_t id, bool abort, struct sknl_err *err)
+{
+	struct fake *f = arg;
+
+	(void)err;
+	pthread_mutex_lock(&f->mu);
+	f->n_decide++;
+	f->decide_id = id;
+	f->decide_abort = abort;
+	f->epoch_at_command = f->epoch;
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
 static int f_migrate_cancel(void *arg, uint64_t id, struct sknl_err *err)
 {
 	struct fake *f = arg;
@@ -311,6 +340,8 @@ static const struct node_agent_nl_ops fake_ops = {
 	.migrate_start = f_migrate_start,
 	.migrate_cancel = f_migrate_cancel,
 	.migrate_dump = f_migrate_dump,
+	.migrate_decide = f_migrate_decide,
+	.learn_epoch = f_learn_epoch,
 	.auth_set = f_auth_set,
 	.client_auth = f_client_auth,
 	.client_key_add = f_client_key_add,
@@ -374,18 +405,24 @@ static int accept_within(int lfd, int ms)
 	return accept(lfd, NULL, NULL);
 }
 
-static int send_frame(int fd, uint8_t op, uint8_t flags, uint16_t status, uint64_t id,
-		      const void *body, size_t len)
+static int send_frame_epoch(int fd, uint8_t op, uint8_t flags, uint16_t status,
+			    uint64_t id, uint32_t epoch, const void *body, size_t len)
 {
 	struct coord_buf b;
 	int rc;
 
 	coord_buf_init(&b);
-	rc = coord_frame_append(&b, op, flags, status, id, body, len);
+	rc = coord_frame_append_epoch(&b, op, flags, status, id, epoch, body, len);
 	if (!rc)
 		rc = coord_write_all(fd, b.p, b.len, 2000);
 	coord_buf_free(&b);
 	return rc;
+}
+
+static int send_frame(int fd, uint8_t op, uint8_t flags, uint16_t status, uint64_t id,
+		      const void *body, size_t len)
+{
+	return send_frame_epoch(fd, op, flags, status, id, 0, body, len);
 }
 
 /* Is a frame coming within ms? */
@@ -399,6 +436,7 @@ static bool quiet_for(int fd, int ms)
 struct coord_side {
 	int fd;
 	uint64_t next_id;
+	uint32_t epoch;			/* in the header of each command */
 	int reports;			/* MIG_REPORTs seen */
 	struct skv_migration last;	/* the last one */
 };
@@ -428,7 +466,7 @@ static int call(struct coord_side *c, uint8_t op, const void *body, size_t len, 
 
 	if (msg && msglen)
 		msg[0] = 0;
-	if (send_frame(c->fd, op, 0, 0, id, body, len))
+	if (send_frame_epoch(c->fd, op, 0, 0, id, c->epoch, body, len))
 		return -1;
 	for (;;) {
 		struct coord_hdr h;
@@ -627,6 +665,43 @@ TEST_F(agent, serves_tablet_and_table_commands)
 	ASSERT_EQ(EOPNOTSUPP, call(&self->c, SKV_COORD_OP_GET_MAP, NULL, 0, msg, sizeof(msg)));
 	coord_buf_free(&b);
 	EXPECT_EQ(0, self->c.reports);
+}
+
+/*
+ * The coordinator's decision reaches the module (migrate-decide), and the
+ * epoch in a command's header is learned before the command runs.
+ */
+TEST_F(agent, decisions_and_epochs)
+{
+	struct coord_buf b;
+	char msg[256];
+
+	self->f.dump_unsupported = true;
+	up(_metadata, self);
+	coord_buf_init(&b);
+	ASSERT_EQ(0, coord_decision_encode(&b, 77, true));
+	self->c.epoch = 12;
+	ASSERT_EQ(0, call(&self->c, SKV_COORD_OP_NODE_MIGRATE_DECIDE, b.p, b.len, msg,
+			  sizeof(msg)));
+	EXPECT_EQ(1, self->f.n_decide);
+	EXPECT_EQ(77u, self->f.decide_id);
+	EXPECT_TRUE(self->f.decide_abort);
+	EXPECT_EQ(12u, self->f.epoch_at_command);
+	/* An older epoch does not move the node's back. */
+	coord_buf_free(&b);
+	coord_buf_init(&b);
+	ASSERT_EQ(0, coord_decision_encode(&b, 78, false));
+	self->c.epoch = 3;
+	ASSERT_EQ(0, call(&self->c, SKV_COORD_OP_NODE_MIGRATE_DECIDE, b.p, b.len, msg,
+			  sizeof(msg)));
+	EXPECT_EQ(78u, self->f.decide_id);
+	EXPECT_FALSE(self->f.decide_abort);
+	EXPECT_EQ(12u, self->f.epoch_at_command);
+	/* A malformed decision is refused before netlink. */
+	ASSERT_EQ(EINVAL, call(&self->c, SKV_COORD_OP_NODE_MIGRATE_DECIDE, b.p, b.len - 1,
+			       msg, sizeof(msg)));
+	EXPECT_EQ(2, self->f.n_decide);
+	coord_buf_free(&b);
 }
 
 TEST_F(agent, migrate_start_sends_every_field)

@@ -99,14 +99,14 @@ static void *serve(void *arg)
 		struct fake_req req = {
 			.opcode = h[3], .flags = h[4], .status = h[5],
 			.reserved = skv_get_le16(h + 6), .id = skv_get_le64(h + 8),
-			.body_len = skv_get_le32(h + 16), .reserved2 = skv_get_le32(h + 20),
+			.body_len = skv_get_le32(h + 16), .epoch = skv_get_le32(h + 20),
 		};
 		int stop;
 
 		/* Like the node: a bad header or oversized body ends the connection. */
 		if (skv_get_le16(h) != (s->coord ? SKV_COORD_MAGIC : SKV_WIRE_MAGIC) ||
 		    h[2] != (s->coord ? SKV_COORD_VERSION : SKV_WIRE_VERSION) ||
-		    req.flags || req.status || req.reserved || req.reserved2 ||
+		    req.flags || req.status || req.reserved ||
 		    req.body_len > SKV_MAX_BODY_LEN) {
 			s->bad++;
 			break;

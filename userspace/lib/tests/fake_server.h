@@ -22,7 +22,7 @@ struct fake_req {
 	uint8_t flags;
 	uint8_t status;
 	uint16_t reserved;
-	uint32_t reserved2;
+	uint32_t epoch;		/* the client's map version (wire.h), 0 = none */
 	uint64_t id;
 	uint32_t body_len;
 	uint8_t *body;

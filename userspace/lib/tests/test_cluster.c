@@ -97,7 +97,9 @@ struct node {
 	uint32_t retry_us;
 	int close_first;	/* close the connection on this many requests first */
 	bool hang;		/* never answer */
-	int puts, not_owner, requests;
+	uint32_t epoch;		/* requests stamped older: STALE_EPOCH */
+	uint32_t last_epoch;	/* of the last request */
+	int puts, not_owner, stale, requests;
 };
 
 static int node_handler(struct fake_server *s, const struct fake_req *req)
@@ -111,8 +113,12 @@ static int node_handler(struct fake_server *s, const struct fake_req *req)
 
 	pthread_mutex_lock(&n->lock);
 	n->requests++;
+	n->last_epoch = req->epoch;
 	if (n->hang) {
 		/* say nothing */
+	} else if (req->epoch && req->epoch < n->epoch) {
+		n->stale++;
+		fake_reply(&fs, req, SKV_S_STALE_EPOCH, NULL, 0);
 	} else if (n->close_first > 0) {
 		n->close_first--;
 		stop = 1;
@@ -337,6 +343,31 @@ TEST_F(cl, not_owner_then_new_map_goes_to_new_owner)
 	ASSERT_EQ(SKV_OK, skv_cluster_get(self->c, 1, "moved", 5, &val, NULL, NULL));
 	free(val);
 	ASSERT_EQ(1, node_get(&self->n1, &self->n1.requests));
+}
+
+/*
+ * Requests carry the map's version (wire.h "Epochs"); a node that knows a
+ * newer epoch refuses them, and the client fetches the map and resends.
+ */
+TEST_F(cl, stale_epoch_refreshes_the_map_and_resends)
+{
+	struct skv_cluster_stats st;
+
+	self->n1.hi = UINT64_MAX;	/* node 1 owns it all */
+	self->n1.epoch = 5;
+	coord_add_map(&self->co, 3, 2, self->both, 1, all_on_1);
+	coord_add_map(&self->co, 5, 2, self->both, 1, all_on_1);
+	coord_start(&self->co);
+	ASSERT_EQ(0, open_cl(&self->co, 2000, &self->c));
+	ASSERT_EQ(SKV_OK, skv_cluster_put(self->c, 1, "epoch", 5, "x", 1, 0, NULL));
+	ASSERT_EQ(1, node_get(&self->n1, &self->n1.stale));
+	ASSERT_EQ(1, node_get(&self->n1, &self->n1.puts));
+	pthread_mutex_lock(&self->n1.lock);
+	ASSERT_EQ(5u, self->n1.last_epoch);
+	pthread_mutex_unlock(&self->n1.lock);
+	skv_cluster_get_stats(self->c, &st);
+	ASSERT_EQ(5u, st.map_version);
+	ASSERT_EQ(2u, st.map_fetches);
 }
 
 TEST_F(cl, not_owner_from_same_map_backs_off_then_follows)

@@ -1,0 +1,204 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2034,SC2120 # a library: the scripts that source it use these
+# The cluster of migration.sh and mig_faults.sh: a coordinator and three
+# node daemons (steadykvd) in namespaces A B C on a bridge in SW,
+# steadykvctl cluster commands, recorded clients (skv-history), and checks
+# of the map against the nodes.  Sourced after lib.sh.
+
+PORT=7000
+NET=10.98.0
+COORD=$NET.254:7100
+HALF=0x7fffffffffffffff
+ZERO=0x0000000000000000
+HIST_KEYS=1000
+# A migration a test acts on mid-way: one partition, one pull of 1 KiB in
+# flight, and the source's answers delayed by SLOW_DELAY (netem), so that it
+# lasts at least (records * 200 B / 1 KiB) * SLOW_DELAY on any host.
+SLOW_OPTS=(--partitions 1 --inflight 1 --budget 1024)
+SLOW_DELAY=10ms
+declare -A IP ID NODE_PID
+
+ctl() { ip netns exec "$SW" steadykvctl cluster -c "$COORD" "$@"; }
+ctlj() { ip netns exec "$SW" steadykvctl -j cluster -c "$COORD" "$@"; }
+
+# owner TABLE HASH: the node id owning HASH (0x and 16 hex digits) by the
+# coordinator's map, which prints bounds the same way, so strings compare.
+owner() {
+	ctlj map | jq -r --argjson t "$1" --arg h "$2" '
+		[.tablets[] | select(.table == $t and .start <= $h and $h <= .end)][0].owner'
+}
+
+# last_mig: the newest migration's status object.
+last_mig() { ctlj status | jq '.[-1]'; }
+# last_mig_id: its id, read without jq (1.6 rounds numbers past 2^53, and
+# migration ids are random 64-bit values).
+last_mig_id() { ctlj status | grep -o '"id": *[0-9]*' | tail -n 1 | grep -o '[0-9]*$'; }
+
+# start_coord [ARGS]: the coordinator (again, on the same state file); its
+# pid in COORD_PID.
+start_coord() {
+	skv_bg ip netns exec "$SW" steadykvd --coordinator --listen "$COORD" \
+		--state "$SKV_TMP/coord.state" -q "$@"
+	COORD_PID=$SKV_LAST_PID
+	slowwait "$SKV_WAIT" ctl map >/dev/null 2>&1 ||
+		{ skv_fail "coordinator does not answer"; return 1; }
+}
+
+# start_node N: node N's daemon; its pid in NODE_PID[N].
+start_node() {
+	local name=$1
+	skv_bg ip netns exec "${!name}" steadykvd --node "${ID[$name]}" \
+		--data "${IP[$name]}:$PORT" --coord "$COORD"
+	NODE_PID[$name]=$SKV_LAST_PID
+}
+
+setup() {
+	local n
+	setup_ns SW A B C || { skv_fail "setup_ns"; return 1; }
+	skv_bridge "$SW" $NET A B C || return 1
+	start_coord || return 1
+	for n in A B C; do
+		start_node $n
+	done
+	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD map |
+		jq -e '.nodes | length == 3'" >/dev/null ||
+		{ skv_fail "node daemons did not register"; return 1; }
+	for n in A B C; do
+		ip netns exec "$SW" skv_tool ping "${IP[$n]}:$PORT" $((SKV_WAIT * 1000)) ||
+			{ skv_fail "node $n does not listen"; return 1; }
+	done
+}
+
+# history TABLE SECONDS OUTFILE [ARGS]: recorded clients (HIST_KEYS keys,
+# 4 clients) in the background; HIST_BASE: the requests answered before.
+history() {
+	local t=$1 s=$2 out=$3
+	shift 3
+	HIST_BASE=$(requests)
+	skv_bg bash -c "ip netns exec $SW skv-history --coord $COORD --table $t \
+		--keys $HIST_KEYS --clients 4 --seconds $s $* >$out 2>&1"
+	HIST_PID=$SKV_LAST_PID
+}
+
+# requests: the requests all three nodes have answered.
+requests() {
+	local n sum=0 r
+	for n in A B C; do
+		r=$(ip netns exec "${!n}" steadykvctl -j node show | jq -r .requests) || return 1
+		sum=$((sum + r))
+	done
+	echo "$sum"
+}
+
+# clients_running BASE: wait until the nodes have answered, since they had
+# answered BASE, the recorded clients' preload (one PUT per key) and 400
+# requests more, so that the clients are under way when the test acts.
+clients_running() {
+	local want=$(($1 + HIST_KEYS + 400))
+	slowwait "$SKV_WAIT" until_counter_is ">= $want" requests >/dev/null || {
+		skv_fail "recorded clients not under way: $(requests) requests answered, want $want"
+		return 1
+	}
+}
+
+history_ok() {
+	local out=$1 rc
+	skv_wait_exit "$HIST_PID" $((SKV_WAIT * 3))
+	rc=$?
+	sed 's/^/# history: /' "$out" | tail -n 12
+	((rc == 0)) || { skv_fail "skv-history exited $rc"; return 1; }
+}
+
+# mig_state ID: "STATE PERMILLE" of migration ID at the coordinator.
+mig_state() {
+	ctlj status "$1" | jq -r '"\(.state) \(.progress_permille)"'
+}
+
+# mig_started ID: migration ID is past preparing (pulling, or over).
+mig_started() {
+	[[ $(mig_state "$1") != preparing\ * ]]
+}
+
+# mid_way ID: wait until migration ID has started, and check that it is
+# mid-way (pulling, progress below 1000 permille) before the test acts on it.
+mid_way() {
+	local st pm
+	slowwait "$SKV_WAIT" mig_started "$1"
+	read -r st pm <<<"$(mig_state "$1")"
+	MID_PM=$pm
+	skv_info "migration $1 before the test acts: $st, $pm permille"
+	if [[ $st != pulling ]] || ((pm >= 1000)); then
+		skv_fail "migration $1 not mid-way when the test would act: $st, $pm permille"
+		return 1
+	fi
+}
+
+migrate_wait() {	# TABLE RANGE NODE [OPTS]: must end done
+	local t=$1 r=$2 to=$3
+	shift 3
+	ctl migrate "$t" "$r" --to "$to" "$@" --wait >"$SKV_TMP/mig.out" 2>&1 || {
+		skv_fail "migrate $t $r to $to: $(tail -n 3 "$SKV_TMP/mig.out")"
+		return 1
+	}
+}
+
+cleaner_passes() {	# NS
+	ip netns exec "$1" steadykvctl -j node show | jq -r .cleaner_passes
+}
+
+merge_ranges() {
+	local s e cs="" ce=""
+	while read -r s e; do
+		if [[ -n $cs ]] && [[ $(printf '0x%016x' $((ce + 1))) == "$s" ]]; then
+			ce=$e
+			continue
+		fi
+		[[ -n $cs ]] && echo "$cs $ce"
+		cs=$s
+		ce=$e
+	done
+	[[ -n $cs ]] && echo "$cs $ce"
+}
+
+# map_consistent TABLE: the coordinator's map covers TABLE's whole hash
+# space with normal tablets, one owner each, and every node serves (normal
+# tablets) exactly the ranges the map gives it, no more.
+map_consistent() {
+	local t=$1 map n want have states
+	map=$(ctlj map)
+	want=$(jq -r --argjson t "$t" '[.tablets[] | select(.table == $t)] | sort_by(.start)[] |
+		"\(.start) \(.end)"' <<<"$map" | merge_ranges)
+	[[ $want == "0x0000000000000000 0xffffffffffffffff" ]] ||
+		{ skv_fail "table $t: the map's tablets do not cover the space once: $want"; return 1; }
+	states=$(jq -r --argjson t "$t" '[.tablets[] | select(.table == $t) | .state] | unique | join(",")' <<<"$map")
+	[[ $states == normal ]] || { skv_fail "table $t: map tablets $states after the migration"; return 1; }
+	for n in A B C; do
+		want=$(jq -r --argjson t "$t" --argjson o "${ID[$n]}" '[.tablets[] |
+			select(.table == $t and .owner == $o)] | sort_by(.start)[] | "\(.start) \(.end)"' \
+			<<<"$map" | merge_ranges)
+		have=$(ip netns exec "${!n}" steadykvctl -j tablet list | jq -r --argjson t "$t" '
+			[.[] | select(.table_id == $t)] | sort_by(.start_hash)[] |
+			"\(.start_hash) \(.end_hash) \(.state)"')
+		states=$(awk '{ print $3 }' <<<"$have" | sort -u | tr '\n' ' ')
+		[[ -z $have || $states == "normal " ]] ||
+			{ skv_fail "table $t: node $n has tablets $states"; return 1; }
+		have=$(awk '{ print $1, $2 }' <<<"$have" | merge_ranges)
+		[[ $have == "$want" ]] ||
+			{ skv_fail "table $t: node $n serves '$have', the map gives it '$want'"; return 1; }
+	done
+}
+
+# reported_since ID PERMILLE: the coordinator has heard of migration ID's
+# progress past PERMILLE (or of its end): its target reports to it.
+reported_since() {
+	local st pm
+	read -r st pm <<<"$(mig_state "$1")"
+	[[ $st != pulling && $st != preparing ]] || ((pm > $2))
+}
+
+# mig_final ID: migration ID has ended, by the coordinator.
+mig_final() {
+	ctlj status "$1" | jq -e '.state == "done" or .state == "cancelled" or .state == "failed"' >/dev/null
+}
+

@@ -1,0 +1,241 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Lost migration messages (issue 12): the cluster of migration.sh, recorded
+# clients (skv-history) on the table whose range moves, and the test knob
+# (skv_tool mig-fault: netlink node-set mig-fault-*) at the source, which
+# drops exactly one chosen message, or refuses one, during a real
+# migration.  Each test checks that the migration ends as it must, that
+# the checker finds nothing in the clients' history (and that enough of
+# their operations overlapped the faulted migration: the clients run from
+# before it starts until the test is over), that the map and the nodes
+# agree afterwards (one node serves each range: map_consistent), and that
+# the range then migrates again.
+# Needs steadykv.ko loaded (selftests/run.sh does it).
+
+cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=lib.sh
+source selftests/lib.sh
+# shellcheck source=mig_cluster.sh
+source selftests/mig_cluster.sh
+
+UPPER=0x8000000000000000-max
+# Records under the clients' keys, so that a slowed migration is still
+# pulling when the test acts (see SLOW_OPTS): FILL * 200 B / 2 in the
+# upper half, pulled 1 KiB per SLOW_DELAY, at least 15 s on any host.
+FILL=16000
+# Wire opcodes and statuses (steadykv/wire.h) and the knob's modes
+# (enum steadykv_mig_fault_mode).
+OP_PREPARE=6
+OP_END=9
+OP_PUSH_BACK=10
+S_NO_SPACE=4
+DROP_REPLY=1
+DROP_REQUEST=2
+REFUSE=3
+
+# fault NODE OP MODE STATUS COUNT: the knob at NODE (A, B or C).
+fault() {
+	ip netns exec "${!1}" skv_tool mig-fault "$2" "$3" "$4" "$5" ||
+		{ skv_fail "mig-fault at $1"; return 1; }
+}
+
+# fired OP MODE: how often the knob has acted on OP with MODE (kernel log).
+fired() {
+	dmesg | grep -c "steadykv: mig-fault: opcode $1, mode $2\$"
+}
+
+# table_on_a T: table T on node 1 (A), with FILL records besides the
+# clients' keys.
+table_on_a() {
+	ctl create-table "$1" --nodes 1 || { skv_fail "create-table $1"; return 1; }
+	ip netns exec "$SW" skv_tool fill "${IP[A]}:$PORT" "$1" $FILL 200 pad ||
+		{ skv_fail "fill table $1"; return 1; }
+}
+
+# clients T SEED [ARGS]: recorded clients on table T, under way (past
+# their preload), until clients_over; their output in HIST_OUT.  The
+# checker fails unless 20 decided operations overlapped the window between
+# mark migration-start and mark migration-end.
+clients() {
+	local ready=$SKV_TMP/ready-$1
+	HIST_OUT=$SKV_TMP/hist-$1
+	MARKS=$SKV_TMP/marks-$1
+	OVER=$SKV_TMP/over-$1
+	: >"$MARKS"
+	history "$1" 5 "$HIST_OUT" --seed "$2" --min-ops 200 --mark-file "$MARKS" \
+		--min-overlap 20 --ready-file "$ready" --run-until "$OVER" "${@:3}"
+	skv_wait_file "$ready" || { skv_fail "skv-history did not start"; return 1; }
+}
+
+mark() { echo "$(date +%s%N) migration-$1" >>"$MARKS"; }
+
+# clients_over: the clients stop; the checker must find nothing.
+clients_over() {
+	touch "$OVER"
+	history_ok "$HIST_OUT"
+}
+
+# clients_and_fault T SEED OP MODE STATUS COUNT: table T on A, recorded
+# clients on it (clients), and the knob set at A for OP; BEFORE: how often
+# the knob had acted on OP with MODE.
+clients_and_fault() {
+	table_on_a "$1" || return 1
+	clients "$1" "$2" || return 1
+	BEFORE=$(fired "$3" "$4")
+	fault A "$3" "$4" "$5" "$6"
+}
+
+# ended ID WANT: wait for migration ID's end; it must be WANT.
+ended() {
+	local st
+	slowwait "$SKV_WAIT" mig_final "$1" ||
+		{ skv_fail "migration $1 still $(mig_state "$1")"; return 1; }
+	st=$(ctlj status "$1" | jq -r '"\(.state): \(.msg)"')
+	skv_info "migration $1 ended $st"
+	[[ $st == "$2:"* ]] || { skv_fail "migration $1 ended $st, not $2"; return 1; }
+}
+
+# slow_cancel T RANGE ID_VAR [WRITES]: a slowed migration of RANGE of T
+# from A to B, cancelled mid-way (its id in ID_VAR), after WRITES records
+# were written at B (skv_tool fill: RANGE must be T's whole space).
+slow_cancel() {
+	local t=$1 id
+	skv_slow_link "$A" eth0 $SLOW_DELAY || return 1
+	mark start
+	ctl migrate "$t" "$2" --to 2 "${SLOW_OPTS[@]}" >/dev/null ||
+		{ skv_fail "migrate"; return 1; }
+	id=$(last_mig_id)
+	printf -v "$3" '%s' "$id"
+	mid_way "$id" || return 1
+	if (($# > 3)); then
+		ip netns exec "$SW" skv_tool fill "${IP[B]}:$PORT" "$t" "$4" 200 w ||
+			{ skv_fail "writes at the target"; return 1; }
+	fi
+	ctl cancel "$id" || { skv_fail "cancel $id"; return 1; }
+	ended "$id" cancelled || return 1
+	mark end
+	skv_fast_link "$A" eth0
+}
+
+# after_fault T OWNER OP MODE BEFORE: the knob acted on OP once more than
+# BEFORE, the map gives T's upper half to OWNER and every node serves what
+# the map says; then the half moves to the other of A and B.
+after_fault() {
+	local t=$1 owner=$2 n
+	n=$(fired "$3" "$4")
+	((n > $5)) || { skv_fail "the knob never acted on opcode $3 (mode $4)"; return 1; }
+	[[ $(owner "$t" 0x8000000000000000) == "$owner" ]] ||
+		{ skv_fail "the upper half of $t is at $(owner "$t" 0x8000000000000000), not $owner"; return 1; }
+	slowwait "$SKV_WAIT" map_consistent "$t" >/dev/null || map_consistent "$t" || return 1
+	migrate_wait "$t" $UPPER $((3 - owner)) || return 1
+	map_consistent "$t"
+}
+
+# (a) The reply to END with ABORT is lost: the target asks again and gets
+# OK (the source remembers the outcome); the range is served by the
+# source only, and moves again later.
+abort_reply_lost() {
+	local t=11 id
+	clients_and_fault $t 11 $OP_END $DROP_REPLY 0 1 || return 1
+	slow_cancel $t $UPPER id || return 1
+	after_fault $t 1 $OP_END $DROP_REPLY "$BEFORE" || return 1
+	clients_over
+}
+
+# (b) The replies to PREPARE are lost after the source applied it: once
+# (the target's PREPARE again gets the same answer and the migration
+# proceeds), then every time (the target gives up and aborts it at the
+# source, which serves the range again).
+prepare_replies_lost() {
+	local t=12 id before
+	clients_and_fault $t 12 $OP_PREPARE $DROP_REPLY 0 1 || return 1
+	mark start
+	migrate_wait $t $UPPER 2 || return 1
+	mark end
+	((BEFORE + 1 == $(fired $OP_PREPARE $DROP_REPLY))) ||
+		{ skv_fail "the knob did not drop exactly one PREPARE reply"; return 1; }
+	map_consistent $t || return 1
+	# Back to A, every PREPARE reply from B (the source) lost.
+	before=$(fired $OP_PREPARE $DROP_REPLY)
+	fault B $OP_PREPARE $DROP_REPLY 0 4 || return 1
+	ctl migrate $t $UPPER --to 1 >/dev/null 2>&1
+	id=$(last_mig_id)
+	ended "$id" failed || return 1
+	after_fault $t 2 $OP_PREPARE $DROP_REPLY "$before" || return 1
+	clients_over
+}
+
+# (c) The source refuses the rollback's push-back twice (NO_SPACE): the
+# target keeps the range frozen and sends it again; nothing written at the
+# target (by the clients, and 50 records more) is lost, no key reads as
+# absent.
+push_back_refused() {
+	local t=13 id
+	clients_and_fault $t 13 $OP_PUSH_BACK $REFUSE $S_NO_SPACE 2 || return 1
+	slow_cancel $t 0-max id 50 || return 1
+	((BEFORE + 2 == $(fired $OP_PUSH_BACK $REFUSE))) ||
+		{ skv_fail "the knob did not refuse two push-backs"; return 1; }
+	ip netns exec "$SW" skv_tool check "${IP[A]}:$PORT" $t 50 200 w ||
+		{ skv_fail "writes made at the target are not at the source"; return 1; }
+	after_fault $t 1 $OP_PUSH_BACK $REFUSE "$BEFORE" || return 1
+	clients_over
+}
+
+# (d) The push baseline: clients delete and write while the source copies
+# the range and keeps serving it, its cleaner running (a small memory
+# limit); deleted keys must not come back at the target.
+push_baseline_cleaning() {
+	local t=14 before after
+	ctl create-table $t --nodes 3 || return 1
+	ip netns exec "$C" steadykvctl node set mem-limit 24M >/dev/null ||
+		{ skv_fail "mem-limit"; return 1; }
+	before=$(cleaner_passes "$C")
+	clients $t 14 --value-size 4000 || return 1
+	slowwait "$SKV_WAIT" until_counter_is "> $before" cleaner_passes "$C" >/dev/null ||
+		{ skv_fail "the source's cleaner never ran under the clients"; return 1; }
+	mark start
+	migrate_wait $t "0-max" 1 --mode push || return 1
+	mark end
+	clients_over || return 1
+	after=$(cleaner_passes "$C")
+	skv_info "source cleaner passes: $before -> $after"
+	map_consistent $t
+}
+
+# (e) The reply to END (commit) is lost: the target asks again and gets
+# OK; then the END itself is lost every time: the target ends done all
+# the same, and the coordinator's decision has the source drop its copy.
+# Each time the source keeps no copy and the range migrates back.
+commit_reply_lost() {
+	local t=15 before
+	clients_and_fault $t 15 $OP_END $DROP_REPLY 0 1 || return 1
+	mark start
+	migrate_wait $t $UPPER 2 || return 1
+	mark end
+	after_fault $t 2 $OP_END $DROP_REPLY "$BEFORE" || return 1
+	# Now at A again: B's END never arrives.
+	before=$(fired $OP_END $DROP_REQUEST)
+	fault A $OP_END $DROP_REQUEST 0 4 || return 1
+	migrate_wait $t $UPPER 2 || return 1
+	after_fault $t 2 $OP_END $DROP_REQUEST "$before" || return 1
+	clients_over
+}
+
+# fast_after FN: FN, then A's link at full speed again whatever FN did.
+fast_after() {
+	local rc
+	"$@"
+	rc=$?
+	skv_fast_link "$A" eth0
+	return $rc
+}
+
+ktap_print_header
+setup || { skv_dmesg_clean; ktap_test_fail "setup"; skv_finish; }
+skv_test "(a) END abort reply lost: retried END is OK, one owner" fast_after abort_reply_lost
+skv_test "(b) PREPARE replies lost: proceeds once, aborted when all are lost" prepare_replies_lost
+skv_test "(c) push-back refused: range kept frozen, sent again, nothing lost" fast_after push_back_refused
+skv_test "(d) push baseline with the source cleaning: deletes stay deleted" push_baseline_cleaning
+skv_test "(e) END commit reply lost, then END lost: the source drops its copy" commit_reply_lost
+skv_test "kernel log clean" skv_dmesg_clean
+skv_finish
