@@ -19,6 +19,7 @@
 struct skv_node;
 struct skv_transport;
 struct skv_auth_handshake;
+struct skv_repl_conn;
 
 #define SKV_HDR_LEN		((u32)sizeof(struct skv_hdr))
 #define SKV_IBUF_INIT		(16u * 1024)
@@ -60,6 +61,8 @@ struct skv_conn {
 	u32 nbad;
 	bool wrote;			/* a PUT/DELETE ran in this batch */
 	u32 retry_us;			/* hint for the next RETRY reply, 0: default */
+
+	struct skv_repl_conn *repl;	/* writes waiting for backups (repl_primary.c) */
 
 	/* Authentication (auth_request.c) */
 	u8 auth_role;			/* enum skv_auth_role proven, 0: none */

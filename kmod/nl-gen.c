@@ -92,6 +92,19 @@ static const struct nla_policy steadykv_auth_set_nl_policy[STEADYKV_A_NODE_AUTH_
 	[STEADYKV_A_NODE_AUTH_INSECURE] = { .type = NLA_U8, },
 };
 
+/* STEADYKV_CMD_REPL_SET - do */
+static const struct nla_policy steadykv_repl_set_nl_policy[STEADYKV_A_REPL_BACKUP + 1] = {
+	[STEADYKV_A_REPL_PRIMARY_ID] = { .type = NLA_U64, },
+	[STEADYKV_A_REPL_EPOCH] = { .type = NLA_U64, },
+	[STEADYKV_A_REPL_BACKUP] = { .type = NLA_BINARY, },
+};
+
+/* STEADYKV_CMD_REPL_FENCE - do */
+static const struct nla_policy steadykv_repl_fence_nl_policy[STEADYKV_A_REPL_EPOCH + 1] = {
+	[STEADYKV_A_REPL_PRIMARY_ID] = { .type = NLA_U64, },
+	[STEADYKV_A_REPL_EPOCH] = { .type = NLA_U64, },
+};
+
 /* Ops table for steadykv */
 static const struct genl_split_ops steadykv_nl_ops[] = {
 	{
@@ -194,6 +207,30 @@ static const struct genl_split_ops steadykv_nl_ops[] = {
 		.doit		= steadykv_nl_auth_set_doit,
 		.policy		= steadykv_auth_set_nl_policy,
 		.maxattr	= STEADYKV_A_NODE_AUTH_INSECURE,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= STEADYKV_CMD_REPL_SET,
+		.doit		= steadykv_nl_repl_set_doit,
+		.policy		= steadykv_repl_set_nl_policy,
+		.maxattr	= STEADYKV_A_REPL_BACKUP,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= STEADYKV_CMD_REPL_GET,
+		.doit	= steadykv_nl_repl_get_doit,
+		.flags	= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= STEADYKV_CMD_REPLICA_GET,
+		.dumpit	= steadykv_nl_replica_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd		= STEADYKV_CMD_REPL_FENCE,
+		.doit		= steadykv_nl_repl_fence_doit,
+		.policy		= steadykv_repl_fence_nl_policy,
+		.maxattr	= STEADYKV_A_REPL_EPOCH,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };

@@ -113,6 +113,8 @@ struct bench_cfg {
 	char *value;			/* value_size bytes */
 	/* steadykv: wait for the next map fetch at most this often (us) */
 	uint32_t refresh_min_us;
+	/* redis: WAIT for this many replicas after each write (0: no WAIT) */
+	uint32_t redis_wait;
 };
 
 /* The node table, shared by all threads; append-only. */

@@ -28,6 +28,8 @@ static const struct code_info codes[] = {
 	{ SKV_E_AUTH_REQUIRED, "AUTH_REQUIRED", "operation needs an authenticated connection" },
 	{ SKV_E_AUTH_FAILED, "AUTH_FAILED", "authentication failed" },
 	{ SKV_E_VERSION_LIMIT, "VERSION_LIMIT", "the node's version counter is at its ceiling" },
+	{ SKV_E_NOT_BACKUP, "NOT_BACKUP", "no replica of that primary here, or its epoch is old" },
+	{ SKV_E_BACKUP_FULL, "BACKUP_FULL", "the replica is at its bound" },
 	{ SKV_E_IO, "IO", "I/O error" },
 	{ SKV_E_PROTO, "PROTO", "protocol error: malformed reply" },
 	{ SKV_E_CLOSED, "CLOSED", "connection closed by peer" },

@@ -52,6 +52,9 @@ enum skv_code {
 	SKV_E_AUTH_REQUIRED	= -SKV_S_AUTH_REQUIRED,
 	SKV_E_AUTH_FAILED	= -SKV_S_AUTH_FAILED,
 	SKV_E_VERSION_LIMIT	= -SKV_S_VERSION_LIMIT,
+	/* Replication statuses (node-to-node ops). */
+	SKV_E_NOT_BACKUP	= -SKV_S_NOT_BACKUP,
+	SKV_E_BACKUP_FULL	= -SKV_S_BACKUP_FULL,
 
 	/* Local errors. */
 	SKV_E_IO		= -100,	/* socket error; errno kept in skv_conn_errmsg() */

@@ -34,6 +34,10 @@ static const char *const cmd_names[] = {
 	[STEADYKV_CMD_MIGRATE_GET] = "migrate-get",
 	[STEADYKV_CMD_MIGRATE_NTF] = "migrate-ntf",
 	[STEADYKV_CMD_AUTH_SET] = "auth-set",
+	[STEADYKV_CMD_REPL_SET] = "repl-set",
+	[STEADYKV_CMD_REPL_GET] = "repl-get",
+	[STEADYKV_CMD_REPLICA_GET] = "replica-get",
+	[STEADYKV_CMD_REPL_FENCE] = "repl-fence",
 };
 
 static const char *const node_attr_names[] = {
@@ -75,6 +79,7 @@ static const char *const node_attr_names[] = {
 	[STEADYKV_A_NODE_MEM_INDEX] = "mem-index",
 	[STEADYKV_A_NODE_MEM_TABLETS] = "mem-tablets",
 	[STEADYKV_A_NODE_MAX_TABLETS] = "max-tablets",
+	[STEADYKV_A_NODE_MEM_REPLICAS] = "mem-replicas",
 };
 
 static const char *const table_attr_names[] = {
@@ -280,6 +285,7 @@ static const struct nla_policy node_policy[STEADYKV_A_NODE_MAX + 1] = {
 	[STEADYKV_A_NODE_MEM_INDEX] = { .type = NLA_U64 },
 	[STEADYKV_A_NODE_MEM_TABLETS] = { .type = NLA_U64 },
 	[STEADYKV_A_NODE_MAX_TABLETS] = { .type = NLA_U32 },
+	[STEADYKV_A_NODE_MEM_REPLICAS] = { .type = NLA_U64 },
 };
 
 /* An integer attribute of any width the policy allowed. */
