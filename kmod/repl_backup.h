@@ -8,6 +8,23 @@
  * lists the replicas over netlink (repl_nl.c).
  *
  * node->replica_lock (mutex) guards the list and every replica's contents.
+ *
+ * Recovery (issue 12 item 4, not built yet) would use them so: the control
+ * plane fences the dead primary at each of its backups (repl-fence with a
+ * new epoch), so nothing more is appended; each recovering node, given
+ * some of the dead node's tablets (RECOVERING), READs the replica from its
+ * base to its end with that epoch, from either backup (every acknowledged
+ * write is in both; records past the shorter one's end were never
+ * acknowledged and may be replayed or not), several recovering nodes and
+ * backups in parallel, and replays each reply into a side log with
+ * skv_replay_records(): records of keys outside its tablets are ignored,
+ * the newest version of a key wins whatever the order, tombstones shadow
+ * older copies, and the version counter is raised past what it replayed.
+ * Then it splices the side log, serves the tablets (NORMAL) and
+ * re-replicates them: the replayed records are not in its own stream
+ * (only client writes are), so a scan of the tablets (scan.h) is appended
+ * to it, behind normal writes, before the coordinator drops the dead
+ * node's replicas (a repl-set of their primaries elsewhere, then freeing).
  */
 #ifndef SKV_REPL_BACKUP_H
 #define SKV_REPL_BACKUP_H

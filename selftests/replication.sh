@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Replication (issue 12 item 2, and fencing at backups): three nodes in
 # namespaces on a bridge under a coordinator and node daemons, each node
-# replicating its log to the other two (R = 2, set with steadykvctl repl
-# set).  Acknowledged writes are in both backups' replicas (read back with
+# replicating its log to the other two (steadykvd --coordinator
+# --replicas 2 assigns the backups, the node daemons set them).  Acknowledged writes are in both backups' replicas (read back with
 # REPL_READ); an unauthenticated connection gets AUTH_REQUIRED for every
 # replication op; recorded clients (skv-history) pass the checker; a fence
 # makes a backup refuse the old epoch, so the primary's writes fail and
@@ -40,7 +40,18 @@ backups_of() {
 	esac
 }
 
-# repl_set NODE: R = 2 at NODE with its epoch, then wait until healthy.
+# healthy NODE: NODE replicates to its two backups, every one caught up.
+healthy() {
+	local n=$1 addrs=() b
+	for b in $(backups_of "$n"); do
+		addrs+=("\"${IP[$b]}:$PORT\"")
+	done
+	slowwait "$SKV_WAIT" bash -c "ip netns exec ${!n} steadykvctl -j repl show |
+		jq -e '.healthy == 1 and .backups == 2 and .backup == [$(IFS=,; echo "${addrs[*]}")]'" \
+		>/dev/null || { skv_fail "$n's replication not healthy: $(repl_json "$n")"; return 1; }
+}
+
+# repl_set NODE: R = 2 at NODE by hand, with EPOCH[NODE].
 repl_set() {
 	local n=$1 b args=()
 	for b in $(backups_of "$n"); do
@@ -48,9 +59,7 @@ repl_set() {
 	done
 	skv_ctl "${!n}" repl set "${ID[$n]}" "${EPOCH[$n]}" "${args[@]}" ||
 		{ skv_fail "repl set at $n"; return 1; }
-	slowwait "$SKV_WAIT" bash -c "ip netns exec ${!n} steadykvctl -j repl show |
-		jq -e '.healthy == 1 and .backups == 2'" >/dev/null ||
-		{ skv_fail "$n's replication not healthy: $(repl_json "$n")"; return 1; }
+	healthy "$n"
 }
 
 setup() {
@@ -62,14 +71,13 @@ setup() {
 	for n in A B C; do
 		IP[$n]=$NET.$i
 		ID[$n]=$i
-		EPOCH[$n]=1
 		skv_veth "${!n}" eth0 "${IP[$n]}/24" "$SW" "sw-$n" "" ||
 			{ skv_fail "veth for $n"; return 1; }
 		ip -n "$SW" link set "sw-$n" master br0
 		i=$((i + 1))
 	done
 	skv_bg ip netns exec "$SW" steadykvd --coordinator --listen "$COORD" \
-		--state "$SKV_TMP/coord.state" -q
+		--state "$SKV_TMP/coord.state" --replicas 2 -q
 	slowwait "$SKV_WAIT" ctl map >/dev/null 2>&1 ||
 		{ skv_fail "coordinator does not answer"; return 1; }
 	for n in A B C; do
@@ -87,8 +95,12 @@ setup() {
 	# Table 1 over every node (recorded clients); table 2 on A alone.
 	ctl create-table 1 || { skv_fail "create-table 1"; return 1; }
 	ctl create-table 2 --nodes "${ID[A]}" || { skv_fail "create-table 2"; return 1; }
+	# The coordinator gave each node the next two by id as backups.
 	for n in A B C; do
-		repl_set $n || return 1
+		healthy $n || return 1
+		EPOCH[$n]=$(repl_json $n | jq -r .epoch)
+		[[ $(repl_json $n | jq -r .primary_id) == "${ID[$n]}" ]] ||
+			{ skv_fail "$n's primary id: $(repl_json $n)"; return 1; }
 	done
 }
 
@@ -109,7 +121,7 @@ replica_records() {
 
 # Every write A acknowledged is in B's and C's replicas, at its version.
 t_acked_in_backups() {
-	local i out ver b recs del
+	local i out b recs del
 	declare -A want
 	for i in $(seq 1 20); do
 		out=$(put A "acked-$i" "value-$i")
@@ -178,14 +190,16 @@ puts_fail() {
 # A fence at B raises A's epoch: B refuses A's old epoch (OPEN, WRITE),
 # so A cannot have a write acknowledged; a new epoch at A serves again.
 t_fence() {
-	local out
-	skv_ctl "$B" repl fence "${ID[A]}" 2 || { skv_fail "repl fence"; return 1; }
-	out=$(ip netns exec "$SW" repl_tool op "${IP[B]}:$PORT" "$STEADYKV_CLUSTER_KEY" open "${ID[A]}" 1)
+	local out fence=$((EPOCH[A] + 1))
+	skv_ctl "$B" repl fence "${ID[A]}" $fence || { skv_fail "repl fence"; return 1; }
+	out=$(ip netns exec "$SW" repl_tool op "${IP[B]}:$PORT" "$STEADYKV_CLUSTER_KEY" open \
+		"${ID[A]}" "${EPOCH[A]}")
 	[[ $out == NOT_BACKUP ]] || { skv_fail "OPEN with the fenced epoch answered '$out'"; return 1; }
 	out=$(replica_json B A)
-	jq -e '.epoch == 2' <<<"$out" >/dev/null || { skv_fail "B's replica of A: $out"; return 1; }
+	jq -e --argjson e $fence '.epoch == $e' <<<"$out" >/dev/null ||
+		{ skv_fail "B's replica of A: $out"; return 1; }
 	puts_fail A fenced || return 1
-	EPOCH[A]=2
+	EPOCH[A]=$fence
 	repl_set A || return 1
 	out=$(put A after-fence v)
 	[[ $out == "OK "* ]] || { skv_fail "put after the new epoch: $out"; return 1; }
@@ -217,7 +231,7 @@ t_bounded() {
 			grep -q " $k\$" <<<"$recs" || { skv_fail "$b lacks acknowledged $k"; return 1; }
 		done
 	done
-	EPOCH[A]=3
+	EPOCH[A]=$((EPOCH[A] + 1))
 	repl_set A || return 1
 }
 
@@ -235,7 +249,7 @@ t_backup_killed() {
 }
 
 ktap_print_header
-skv_test "coordinator, three nodes, R = 2 each" setup
+skv_test "coordinator --replicas 2: each node replicates to the next two" setup
 if ((KTAP_CNT_FAIL)); then
 	echo "Bail out! setup failed"
 	skv_finish

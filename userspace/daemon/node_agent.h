@@ -53,6 +53,9 @@ struct node_agent_nl_ops {
 			    void *ctx, struct sknl_err *err);
 	/* auth-set (NULL in a fake without keys: the key options are refused). */
 	int (*auth_set)(void *arg, const struct sknl_auth *auth, struct sknl_err *err);
+	/* repl-set (NULL in a fake: NODE_REPL_SET is refused). */
+	int (*repl_set)(void *arg, uint64_t primary_id, uint64_t epoch,
+			const struct sknl_repl_backup *backups, int n, struct sknl_err *err);
 };
 
 struct node_agent_opts {

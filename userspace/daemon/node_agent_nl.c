@@ -155,6 +155,13 @@ static int real_migrate_dump(void *arg, void (*fn)(void *ctx, const struct skv_m
 	return 0;
 }
 
+static int real_repl_set(void *arg, uint64_t primary_id, uint64_t epoch,
+			 const struct sknl_repl_backup *backups, int n, struct sknl_err *err)
+{
+	return sknl_repl_set(&((struct agent_real_nl *)arg)->req, primary_id, epoch,
+			     backups, n, err);
+}
+
 static int real_auth_set(void *arg, const struct sknl_auth *auth, struct sknl_err *err)
 {
 	return sknl_auth_set(&((struct agent_real_nl *)arg)->req, auth, err);
@@ -225,4 +232,5 @@ const struct node_agent_nl_ops agent_real_nl_ops = {
 	.migrate_cancel = real_migrate_cancel,
 	.migrate_dump = real_migrate_dump,
 	.auth_set = real_auth_set,
+	.repl_set = real_repl_set,
 };
