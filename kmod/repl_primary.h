@@ -28,6 +28,12 @@
  * sets other backups (repl-set).  A write is never acknowledged with
  * fewer than R copies.
  *
+ * A replica only grows (it is the write stream, not compacted when the
+ * cleaner frees log space): at its bound the backup answers BACKUP_FULL,
+ * which stops writes here (RETRY) until repl-set starts a new stream.
+ * A read on another connection may see a write before its backups hold
+ * it; the writer is not answered before they do.
+ *
  * Not replicated here: records a migration replays or a push-back brings
  * (migrated data is not re-replicated while the migration runs; the
  * source's log and backups keep it: issue 12 item 5's lineage), and what
