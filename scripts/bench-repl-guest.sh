@@ -3,13 +3,14 @@
 # namespace on it.  steadykv: node A serves, B and C are its backups for
 # R = 2 (steadykvctl repl set); redis-server 7: the master in A, replicas
 # in B and C, every SET followed by WAIT 2 0.  The same client
-# (steadykv-bench's load phase: one PUT per key, the same connections and
-# pipeline depth) and
+# (steadykv-bench, PUTs only, the same connections, pipeline depth and
+# schedule) and
 # the same values for each.  Figures are only meaningful as ratios: the
 # guest runs under TCG, 10-50x slower than native.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+dur=${DURATION:-10}
 records=${RECORDS:-10000}
 conns=${CONNS:-8}
 # One request in flight per connection: Redis answers a WAIT pipelined
@@ -60,15 +61,17 @@ for n in A B C; do
 	ip netns exec "skvr$n" "$ctl" tablet add 1 min max
 done
 
-# run NAME BENCH-TARGET-ARGS...: the load phase (a PUT of every record,
-# closed loop, latency recorded) from the client namespace.
+# run NAME BENCH-TARGET-ARGS...: from the client namespace, PUTs only: the
+# closed-loop capacity, then an open-loop run at 80% of it for $dur s
+# (latency from each request's intended send time).
 run() {
 	local name=$1
 	shift
-	ip netns exec skvrSW "$bench" "$@" --records "$records" \
+	ip netns exec skvrSW "$bench" "$@" --read-pct 0 --zipf 0 --records "$records" \
 		--value-size "$vsize" --threads 1 --conns "$conns" --depth "$depth" \
-		--load --no-run --quiet --json "$tmp/$name.json" \
-		>"$tmp/$name.out" 2>&1 || { cat "$tmp/$name.out"; return 1; }
+		--capacity --capacity-s 3 --rate-frac 0.8 --duration "$dur" --drain-s 5 \
+		--quiet --json "$tmp/$name.json" >"$tmp/$name.out" 2>&1 ||
+		{ cat "$tmp/$name.out"; return 1; }
 }
 
 # healthy: A's replication has every backup opened and caught up.
@@ -108,7 +111,7 @@ ip netns exec skvrSW redis-cli -h "${IP[A]}" info replication | grep -q '^connec
 run redis-wait2 --redis "${IP[A]}:6379" --redis-wait 2
 
 echo
-echo "PUT of $records keys, ${vsize} B values, $conns connections x depth $depth (TCG guest: ratios only)"
+echo "PUTs at 80% of capacity for ${dur} s, ${vsize} B values, $conns connections x depth $depth (TCG guest: ratios only)"
 printf '%-28s %12s %10s %10s %10s\n' system ops/s p50_us p99_us p99.9_us
 for name in skv-r0 skv-r2 redis-wait2; do
 	case $name in
@@ -116,7 +119,7 @@ for name in skv-r0 skv-r2 redis-wait2; do
 	skv-r2) label="steadykv R=2" ;;
 	redis-wait2) label="redis 7 + WAIT 2 0" ;;
 	esac
-	jq -r --arg l "$label" '.load.result as $r |
+	jq -r --arg l "$label" '.run.result as $r |
 		[$l, ($r.ops_per_s | floor), $r.latency_us.p50, $r.latency_us.p99, $r.latency_us.p999, $r.errors] |
 		"\(.[0])|\(.[1])|\(.[2])|\(.[3])|\(.[4])|\(.[5])"' "$tmp/$name.json" |
 		awk -F'|' '{ printf "%-28s %12s %10s %10s %10s%s\n", $1, $2, $3, $4, $5, ($6 > 0 ? "  errors " $6 : "") }'
