@@ -10,7 +10,7 @@ BUILD := $(CURDIR)/build
 export KVER
 
 .PHONY: all deps module userspace linux-src selftests host-test check vm-check \
-	check-debug demo tour bench-node bench-core lint nl-gen clean help
+	check-debug demo tour bench-node bench-repl bench-core lint nl-gen clean help
 
 all: module userspace selftests
 
@@ -68,6 +68,10 @@ tour: all
 # Throughput of one node in a guest beside redis-server (ratios only).
 bench-node: all
 	@bash scripts/bench-node.sh
+
+# PUT throughput and p99.9 with R = 0 and R = 2 beside Redis with WAIT 2.
+bench-repl: all
+	@bash scripts/bench-repl.sh
 
 # The host benchmark of the store core beside memcpy.
 bench-core: userspace

@@ -45,6 +45,7 @@
 #include "auth_request.h"
 #include "reply.h"
 #include "request.h"
+#include "repl_primary.h"
 #include "transport.h"
 #include "metrics.h"
 
@@ -72,6 +73,7 @@ static void skv_conn_free(struct skv_conn *c)
 
 	c->xprt->ops->release(c->xprt);
 	skv_auth_conn_release(c);
+	skv_repl_conn_release(c);
 	kvfree(c->ibuf);
 	kvfree(c->obuf);
 	if (c->task)
@@ -82,21 +84,29 @@ static void skv_conn_free(struct skv_conn *c)
 	kfree(c);
 }
 
-/* Send every pending reply with one transport send, by the reply deadline. */
+/*
+ * Send every pending reply with one transport send, by the reply deadline.
+ * The writes among them are acknowledged only once their backups hold
+ * them: a reply of one they do not is dropped, and so are the replies
+ * after it, and the connection closes (-EIO).
+ */
 static int skv_conn_flush(struct skv_conn *c)
 {
-	struct kvec iov = { .iov_base = c->obuf, .iov_len = c->olen };
+	struct kvec iov = { .iov_base = c->obuf };
 	long timeo = skv_timeout(&skv_reply_timeout_s);
-	int err;
+	int err, repl;
 
 	if (!c->olen)
 		return 0;
-	err = c->xprt->ops->send(c->xprt, &iov, 1, c->olen,
-				 jiffies + min(timeo, LONG_MAX / 2));
+	repl = skv_repl_settle(c);
+	iov.iov_len = c->olen;
+	err = c->olen ? c->xprt->ops->send(c->xprt, &iov, 1, c->olen,
+					   jiffies + min(timeo, LONG_MAX / 2)) :
+			0;
 	c->olen = 0;
 	if (err == -ETIMEDOUT)
 		atomic64_inc(&c->node->conn_stats.closed_reply);
-	return err;
+	return err ?: repl;
 }
 
 /* Publish the batch's counts and wake the cleaner if writes may need it. */

@@ -20,6 +20,7 @@ struct skv_node;
 struct skv_transport;
 struct skv_auth_handshake;
 struct skv_client_key;
+struct skv_repl_conn;
 
 #define SKV_HDR_LEN		((u32)sizeof(struct skv_hdr))
 #define SKV_IBUF_INIT		(16u * 1024)
@@ -62,6 +63,8 @@ struct skv_conn {
 	bool wrote;			/* a PUT/DELETE ran in this batch */
 	u32 retry_us;			/* hint for the next RETRY reply, 0: default */
 	u8 reply_status;		/* of the last reply queued (metrics.c) */
+
+	struct skv_repl_conn *repl;	/* writes waiting for backups (repl_primary.c) */
 
 	/* Authentication (auth_request.c) */
 	u8 auth_role;			/* enum skv_auth_role proven, 0: none */

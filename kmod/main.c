@@ -58,6 +58,11 @@ SKV_RW_PARAM(frame_timeout_s, 30,
 SKV_RW_PARAM(reply_timeout_s, 30,
 	     "A batch of replies must be taken by the client within this many seconds; 0: no limit (default 30)");
 
+SKV_RW_PARAM(replica_max_mb, 64,
+	     "Most memory of one replica of another node's log, in MiB; a write past it gets BACKUP_FULL (default 64)");
+SKV_RW_PARAM(repl_timeout_ms, 5000,
+	     "A write waits this long for its backups before the backups behind are taken as lost (default 5000)");
+
 struct workqueue_struct *skv_wq;
 
 static int __init skv_check_params(void)

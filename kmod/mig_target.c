@@ -100,6 +100,7 @@ static const char *const skv_status_names[SKV_S_MAX] = {
 	[SKV_S_VERSION_LIMIT] = "VERSION_LIMIT",
 	[SKV_S_STALE_EPOCH] = "STALE_EPOCH",
 	[SKV_S_ACCESS_DENIED] = "ACCESS_DENIED",
+	[SKV_S_NOT_BACKUP] = "NOT_BACKUP", [SKV_S_BACKUP_FULL] = "BACKUP_FULL",
 };
 
 const char *skv_tgt_status_name(int st)

@@ -118,6 +118,19 @@ static const struct nla_policy steadykv_migrate_decide_nl_policy[STEADYKV_A_MIGR
 	[STEADYKV_A_MIGRATION_DECISION_ABORT] = { .type = NLA_U8, },
 };
 
+/* STEADYKV_CMD_REPL_SET - do */
+static const struct nla_policy steadykv_repl_set_nl_policy[STEADYKV_A_REPL_BACKUP + 1] = {
+	[STEADYKV_A_REPL_PRIMARY_ID] = { .type = NLA_U64, },
+	[STEADYKV_A_REPL_EPOCH] = { .type = NLA_U64, },
+	[STEADYKV_A_REPL_BACKUP] = { .type = NLA_BINARY, },
+};
+
+/* STEADYKV_CMD_REPL_FENCE - do */
+static const struct nla_policy steadykv_repl_fence_nl_policy[STEADYKV_A_REPL_EPOCH + 1] = {
+	[STEADYKV_A_REPL_PRIMARY_ID] = { .type = NLA_U64, },
+	[STEADYKV_A_REPL_EPOCH] = { .type = NLA_U64, },
+};
+
 /* Ops table for steadykv */
 static const struct genl_split_ops steadykv_nl_ops[] = {
 	{
@@ -251,6 +264,30 @@ static const struct genl_split_ops steadykv_nl_ops[] = {
 		.doit		= steadykv_nl_migrate_decide_doit,
 		.policy		= steadykv_migrate_decide_nl_policy,
 		.maxattr	= STEADYKV_A_MIGRATION_DECISION_ABORT,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= STEADYKV_CMD_REPL_SET,
+		.doit		= steadykv_nl_repl_set_doit,
+		.policy		= steadykv_repl_set_nl_policy,
+		.maxattr	= STEADYKV_A_REPL_BACKUP,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= STEADYKV_CMD_REPL_GET,
+		.doit	= steadykv_nl_repl_get_doit,
+		.flags	= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= STEADYKV_CMD_REPLICA_GET,
+		.dumpit	= steadykv_nl_replica_get_dumpit,
+		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd		= STEADYKV_CMD_REPL_FENCE,
+		.doit		= steadykv_nl_repl_fence_doit,
+		.policy		= steadykv_repl_fence_nl_policy,
+		.maxattr	= STEADYKV_A_REPL_EPOCH,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };

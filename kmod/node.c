@@ -27,6 +27,8 @@
 #include "mig_target.h"
 #include "metrics.h"
 #include "trace.h"
+#include "repl_primary.h"
+#include "repl_backup.h"
 
 /* Segments the cleaner may process per pass, and passes per run. */
 #define SKV_CLEANER_SEGMENTS	8
@@ -128,6 +130,8 @@ static int __net_init skv_net_init(struct net *net)
 	atomic64_set(&node->bad_requests, 0);
 	skv_src_init(node);
 	skv_tgt_node_init(node);
+	skv_repl_node_init(node);
+	skv_replicas_init(node);
 	return 0;
 }
 
@@ -145,6 +149,8 @@ static void __net_exit skv_net_exit(struct net *net)
 	if (l)
 		skv_tcp_listen_stop(l);
 	skv_conns_stop(node);
+	/* No connection waits for the backups any more. */
+	skv_repl_node_exit(node);
 	/* Incoming migrations use the store; no connection asks them now. */
 	skv_tgt_stop_all(node);
 	/* Connections kick the cleaner: they are gone, and dying is set. */
@@ -154,6 +160,8 @@ static void __net_exit skv_net_exit(struct net *net)
 	mutex_lock(&node->lock);
 	skv_auth_node_exit(node);
 	mutex_unlock(&node->lock);
+	/* Replicas are charged to the store: free them first. */
+	skv_replicas_exit(node);
 	if (node->store) {
 		skv_store_destroy(node->store);
 		node->store = NULL;

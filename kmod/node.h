@@ -31,6 +31,7 @@ struct skv_listener;
 struct skv_auth_keys;
 struct skv_client_keys;
 struct skv_metrics_cpu;
+struct skv_repl;
 struct netlink_ext_ack;
 
 /* What happened to connections: accepted, refused by which cap, closed by which deadline. */
@@ -87,6 +88,13 @@ struct skv_node {
 	u32 migs_running;		/* not ended; under node->lock */
 	u32 migs_ended;			/* ended, kept for status */
 	bool mig_resolver;		/* the store's resolver is ours */
+
+	/* Replication (repl_primary.c): RCU, replaced under lock. */
+	struct skv_repl __rcu *repl;	/* NULL: no backups (R = 0) */
+	u64 repl_pos;			/* where the next stream starts; lock */
+	/* Replicas of other nodes' logs (repl_backup.c) */
+	struct mutex replica_lock;	/* the list and every replica */
+	struct list_head replicas;	/* struct skv_node_replica.list */
 
 	/* Cluster keys (auth.c): RCU, replaced under lock. */
 	struct skv_auth_keys __rcu *auth_keys;

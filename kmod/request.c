@@ -25,6 +25,9 @@
 #include "mig_target.h"
 #include "auth_request.h"
 #include "auth_client.h"
+#include "repl_primary.h"
+#include "repl_backup.h"
+#include "record.h"
 
 /*
  * retry_us of a RETRY reply.  The store answers RETRY only for a key of a
@@ -203,11 +206,16 @@ static int skv_do_put(struct skv_conn *c, const struct skv_hdr *h,
 	hash = skv_key_hash(key, klen);
 	skv_tablet_count(s, table_id, hash);
 	c->wrote = true;
-	st = skv_status(skv_store_put(s, table_id, key, klen, hash,
-				      key + klen, vlen,
-				      SKV_LE64(body, struct skv_put_req,
-					       expect_version),
-				      &version));
+	st = skv_repl_admit(c, skv_rec_len(klen, vlen));
+	if (st == SKV_S_OK) {
+		st = skv_status(skv_store_put(s, table_id, key, klen, hash,
+					      key + klen, vlen,
+					      SKV_LE64(body, struct skv_put_req,
+						       expect_version),
+					      &version));
+		skv_repl_commit(c, st, SKV_REC_OBJECT, table_id, hash, version,
+				key, klen, key + klen, vlen);
+	}
 	return skv_reply_result(c, h, skv_retry_pull(c, st, table_id, hash),
 				version);
 }
@@ -227,8 +235,13 @@ static int skv_do_delete(struct skv_conn *c, const struct skv_hdr *h,
 	c->wrote = true;
 	hash = skv_key_hash(key, klen);
 	skv_tablet_count(s, table_id, hash);
-	st = skv_status(skv_store_delete(s, table_id, key, klen, hash,
-					 expect, &version));
+	st = skv_repl_admit(c, skv_rec_len(klen, 0));
+	if (st == SKV_S_OK) {
+		st = skv_status(skv_store_delete(s, table_id, key, klen, hash,
+						 expect, &version));
+		skv_repl_commit(c, st, SKV_REC_TOMBSTONE, table_id, hash,
+				version, key, klen, NULL, 0);
+	}
 	return skv_reply_result(c, h, skv_retry_pull(c, st, table_id, hash),
 				version);
 }
@@ -379,6 +392,13 @@ int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 		if (!skv_conn_is_peer(c))
 			return skv_auth_refuse(c, h);
 		return skv_src_handle(c, h, body, body_len);
+	case SKV_OP_REPL_OPEN:
+	case SKV_OP_REPL_WRITE:
+	case SKV_OP_REPL_READ:
+		/* Node-to-node ops: authenticated peers only. */
+		if (!skv_conn_is_peer(c))
+			return skv_auth_refuse(c, h);
+		return skv_replica_request(c, h, body, body_len);
 	case SKV_OP_AUTH_HELLO:
 	case SKV_OP_AUTH_PROOF:
 		return skv_auth_request(c, h, body, body_len);

@@ -117,6 +117,12 @@ enum skv_coord_op {
 	 * no such migration (it remembers the decision all the same).
 	 */
 	SKV_COORD_OP_NODE_MIGRATE_DECIDE = 21,
+	/*
+	 * The node's replication (steadykvd --coordinator --replicas R): body
+	 * skv_coord_repl then nr_backups struct skv_coord_node (its backups);
+	 * the daemon sets them in its module (netlink repl-set).
+	 */
+	SKV_COORD_OP_NODE_REPL_SET = 22,
 };
 
 struct skv_coord_decision {
@@ -251,6 +257,16 @@ struct skv_coord_node {
 	__le32 reserved;
 	char addr[SKV_COORD_ADDR_MAX];	/* data-plane address "host:port" */
 };
+
+/* NODE_REPL_SET: the node replicates its log to nr_backups nodes. */
+struct skv_coord_repl {
+	__le64 primary_id;	/* the node's id */
+	__le64 epoch;		/* its backups refuse older ones */
+	__le32 nr_backups;	/* SKV_COORD_REPL_MAX at most */
+	__le32 reserved;
+};
+
+#define SKV_COORD_REPL_MAX	4u
 
 struct skv_coord_tablet {
 	__le64 table_id;

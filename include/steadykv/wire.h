@@ -55,6 +55,13 @@ enum skv_opcode {
 	SKV_OP_AUTH_PROOF = 12,	/* body: skv_auth_proof; reply: empty */
 	/* Migration: where one stands at the source (see "Migration"). */
 	SKV_OP_MIG_STATUS = 13,	/* body: skv_mig_range_req; reply: skv_mig_status_reply */
+	/*
+	 * Node-to-node replication ops, sent by a primary to its backups on
+	 * connections of their own (see "Replication" below).
+	 */
+	SKV_OP_REPL_WRITE = 14,	/* body: skv_repl_write_req + records; reply: skv_repl_pos_reply */
+	SKV_OP_REPL_READ = 15,	/* body: skv_repl_read_req; reply: skv_repl_read_reply + records */
+	SKV_OP_REPL_OPEN = 16,	/* body: skv_repl_open_req; reply: skv_repl_pos_reply */
 	SKV_OP_MAX,
 };
 
@@ -81,6 +88,8 @@ enum skv_status {
 	SKV_S_VERSION_LIMIT	= 15,	/* the node's version counter is at its ceiling: no more writes */
 	SKV_S_STALE_EPOCH	= 16,	/* the request's epoch is older than the node's: refresh the map */
 	SKV_S_ACCESS_DENIED	= 17,	/* the connection's client key may not read (GET, MULTI_GET) or write (PUT, DELETE) the table */
+	SKV_S_NOT_BACKUP	= 18,	/* replication: no replica of that primary here */
+	SKV_S_BACKUP_FULL	= 19,	/* replication: the replica is at its bound or memory is out */
 	SKV_S_MAX,
 };
 
@@ -320,6 +329,70 @@ struct skv_prio_pull_req {
 	__le64 table_id;
 	__le16 count;		/* 1..SKV_MAX_PRIO_HASHES */
 	__le16 reserved[3];
+};
+
+/*
+ * Replication.  A primary sends its replication stream (the records it
+ * appended for its own client writes, record.h, numbered by byte position
+ * from 0) to each of its backups.  Every op names the primary (the id the
+ * control plane gave it) and its epoch; a backup refuses (STALE_EPOCH) an
+ * epoch older than the newest it has been told for that primary, by an
+ * OPEN or by a fence from the control plane, and (NOT_BACKUP) any op of a
+ * primary it holds no replica of.
+ *
+ * OPEN starts (SKV_REPL_F_CREATE: the first OPEN after the primary was
+ * given this backup; the replica starts empty at start) or resumes the
+ * replica after a reconnect (without the flag: NOT_BACKUP if the backup
+ * holds no replica of the primary, so a backup that lost its state is
+ * never taken for one that holds the records).  The reply says what the
+ * replica holds: the primary resumes at end.
+ *
+ * WRITE carries whole records from position offset (at most the replica's
+ * end: bytes it already holds are skipped, so a resend is harmless).  The
+ * replica takes them all or none: BAD_REQUEST for a malformed record or a
+ * gap, BACKUP_FULL past its bound or the node's memory limit.  The reply
+ * gives the new end: every record before it is held.
+ *
+ * READ returns whole records from offset (a record boundary: start at
+ * base, go on at next), up to about budget bytes but at least one, for
+ * recovery, which replays them (newest version wins).
+ */
+#define SKV_REPL_F_CREATE	0x1	/* OPEN: a new assignment of this backup */
+
+struct skv_repl_open_req {
+	__le64 primary_id;
+	__le64 epoch;
+	__le64 start;		/* CREATE: the stream position it starts at */
+	__le32 flags;		/* SKV_REPL_F_* */
+	__le32 reserved;
+};
+
+/* WRITE: records follow. */
+struct skv_repl_write_req {
+	__le64 primary_id;
+	__le64 epoch;
+	__le64 offset;		/* stream position of the first record */
+};
+
+/* Reply to OPEN and WRITE: the replica holds [base, end). */
+struct skv_repl_pos_reply {
+	__le64 base;
+	__le64 end;
+};
+
+struct skv_repl_read_req {
+	__le64 primary_id;
+	__le64 epoch;
+	__le64 offset;		/* a record boundary in [base, end] */
+	__le32 budget;		/* bytes of records wanted */
+	__le32 reserved;
+};
+
+/* Reply to READ: then next - offset bytes of records. */
+struct skv_repl_read_reply {
+	__le64 base;
+	__le64 end;
+	__le64 next;		/* where the next READ starts; end: nothing left */
 };
 
 /* Key hashing: tablets are ranges of this hash (xxh64, seed 0, over the key bytes). */

@@ -95,8 +95,9 @@ void skv_store_get_stats(struct skv_store *s, struct skv_store_stats *st)
 	st->mem_log = skv_atomic64_read(&s->mem_used) - st->mem_side_logs;
 	st->mem_index = skv_atomic64_read(&s->index.bytes);
 	st->mem_tablets = skv_atomic64_read(&s->mem_tablets);
+	st->mem_replicas = skv_atomic64_read(&s->mem_replicas);
 	st->mem_used = st->mem_log + st->mem_side_logs + st->mem_index +
-		       st->mem_tablets;
+		       st->mem_tablets + st->mem_replicas;
 	st->max_tablets = s->max_tablets;
 	st->live_bytes = skv_atomic64_read(&s->live_bytes);
 	st->segments = skv_atomic64_read(&s->nsegs);
@@ -108,6 +109,21 @@ void skv_store_get_stats(struct skv_store *s, struct skv_store_stats *st)
 	st->cleaner_bytes_relocated = skv_atomic64_read(&s->cleaner_relocated);
 	st->tombstones_dropped = skv_atomic64_read(&s->tombstones_dropped);
 	st->no_space_errors = skv_atomic64_read(&s->no_space);
+}
+
+int skv_store_mem_charge(struct skv_store *s, u64 bytes)
+{
+	skv_atomic64_add(bytes, &s->mem_replicas);
+	if (skv_mem_total(s) > skv_tier_limit(s, SKV_ALLOC_WRITE)) {
+		skv_atomic64_sub(bytes, &s->mem_replicas);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+void skv_store_mem_uncharge(struct skv_store *s, u64 bytes)
+{
+	skv_atomic64_sub(bytes, &s->mem_replicas);
 }
 
 u64 skv_store_version(struct skv_store *s)

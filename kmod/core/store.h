@@ -59,12 +59,13 @@ struct skv_tablet_info {
 
 struct skv_store_stats {
 	u64 mem_limit;			/* bytes */
-	/* mem_used = mem_log + mem_side_logs + mem_index + mem_tablets */
+	/* mem_used = mem_log + mem_side_logs + mem_index + mem_tablets + mem_replicas */
 	u64 mem_used;			/* bytes allocated, held to mem_limit */
 	u64 mem_log;			/* segments of the main log (and cleaner) */
 	u64 mem_side_logs;		/* segments of side logs */
 	u64 mem_index;			/* index buckets, locks and entries */
 	u64 mem_tablets;		/* the table and tablet map */
+	u64 mem_replicas;		/* replicas of other nodes' logs */
 	u32 max_tablets;
 	u64 live_bytes;			/* bytes of live records */
 	u64 segments;			/* allocated segments */
@@ -87,6 +88,13 @@ void skv_store_destroy(struct skv_store *s);
  */
 int skv_store_set_mem_limit(struct skv_store *s, u64 bytes);
 void skv_store_get_stats(struct skv_store *s, struct skv_store_stats *st);
+/*
+ * Memory held for the store's node outside the store (replicas of other
+ * nodes' logs, replica.h), counted in mem_used and held to the limit
+ * writes have (2 segments short): 0, or -ENOSPC and nothing charged.
+ */
+int skv_store_mem_charge(struct skv_store *s, u64 bytes);
+void skv_store_mem_uncharge(struct skv_store *s, u64 bytes);
 
 /* Hash of a key: xxh64(key, len, SKV_KEY_HASH_SEED).  Atomic-safe. */
 u64 skv_key_hash(const void *key, u32 key_len);

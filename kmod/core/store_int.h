@@ -127,6 +127,7 @@ struct skv_store {
 	skv_atomic64_t mem_used;	/* bytes of segments, side logs' too */
 	skv_atomic64_t mem_side;	/* of them in side logs */
 	skv_atomic64_t mem_tablets;	/* the current tablet map */
+	skv_atomic64_t mem_replicas;	/* skv_store_mem_charge(): replicas */
 	u32 max_tablets;
 	skv_atomic64_t nsegs;
 	skv_atomic64_t next_seg_id;
@@ -176,7 +177,8 @@ enum skv_alloc_tier {
 static inline u64 skv_mem_beside_segs(struct skv_store *s)
 {
 	return skv_atomic64_read(&s->index.bytes) +
-	       skv_atomic64_read(&s->mem_tablets);
+	       skv_atomic64_read(&s->mem_tablets) +
+	       skv_atomic64_read(&s->mem_replicas);
 }
 
 static inline u64 skv_mem_total(struct skv_store *s)

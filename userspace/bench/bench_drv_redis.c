@@ -107,6 +107,9 @@ static int node_of(const char *host, long long port)
 	return bench_node_add(addr, 0, false);
 }
 
+/* --redis-wait, for the parser (which gets no cfg). */
+static uint32_t wait_want;
+
 static int redis_setup(struct bench_cfg *cfg)
 {
 	redisContext *rc;
@@ -117,6 +120,7 @@ static int redis_setup(struct bench_cfg *cfg)
 
 	if (parse_hostport(cfg->seeds[0], seed_host, sizeof(seed_host), &port))
 		return -1;
+	wait_want = cfg->redis_wait;
 	rc = redisConnect(seed_host, port);
 	if (!rc || rc->err) {
 		fprintf(stderr, "steadykv-bench: redis %s: %s\n", cfg->seeds[0],
@@ -196,7 +200,22 @@ static int redis_encode(struct bench_cfg *cfg, struct buf *out, enum bench_op op
 		return -1;
 	ret = buf_append(out, cmd, (size_t)len);
 	redisFreeCommand(cmd);
-	return ret ? -1 : asking ? 2 : 1;
+	if (ret)
+		return -1;
+	/*
+	 * --redis-wait: the write counts once WAIT says the replicas hold it;
+	 * the SET's own +OK is the reply discarded (two replies, as with
+	 * ASKING, which a lone server with replicas never sends).
+	 */
+	if (op != BOP_READ && cfg->redis_wait && !asking) {
+		len = redisFormatCommand(&cmd, "WAIT %u 0", cfg->redis_wait);
+		if (len < 0)
+			return -1;
+		ret = buf_append(out, cmd, (size_t)len);
+		redisFreeCommand(cmd);
+		return ret ? -1 : 2;
+	}
+	return asking ? 2 : 1;
 }
 
 static void *redis_conn_init(void)
@@ -254,7 +273,11 @@ static int redis_parse(void *cs, struct buf *in, const struct pend *head,
 		return 0;
 	rep = obj;
 	if (head->slot == UINT32_MAX) {
-		r->kind = RK_DISCARD;	/* +OK to ASKING */
+		r->kind = RK_DISCARD;	/* +OK to ASKING, or the SET before a WAIT */
+	} else if (rep->type == REDIS_REPLY_INTEGER && wait_want &&
+		   rep->integer < (long long)wait_want) {
+		r->kind = RK_ERROR;	/* WAIT: fewer replicas than asked */
+		snprintf(r->msg, sizeof(r->msg), "WAIT: %lld replicas", rep->integer);
 	} else if (rep->type == REDIS_REPLY_NIL) {
 		r->kind = RK_MISS;
 	} else if (rep->type == REDIS_REPLY_ERROR) {

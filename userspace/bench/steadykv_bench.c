@@ -142,6 +142,7 @@ static void usage(FILE *f)
 "  --client-key FILE     steadykv: authenticate every connection with this client\n"
 "                        key (hex key file, mode 0600)\n"
 "  --redis HOST:PORT     Redis Cluster (any node; CLUSTER SLOTS) or one redis-server\n"
+"  --redis-wait N        after each write, WAIT N 0: acknowledged once N replicas hold it\n"
 "  --memcached HOST:PORT memcached (repeatable: keys spread by hash)\n"
 "phases:\n"
 "  --load                insert all records first (pipelined, closed loop)\n"
@@ -220,7 +221,8 @@ static int parse_args(int argc, char **argv, int *read_pct)
 	enum { O_COORD = 256, O_NODE, O_REDIS, O_MC, O_LOAD, O_NORUN, O_CAP, O_RATE,
 	       O_FRAC, O_DUR, O_WL, O_READ, O_REC, O_KS, O_VS, O_ZIPF, O_TABLE, O_SEED,
 	       O_POIS, O_THR, O_CONNS, O_DEPTH, O_MAXO, O_DRAIN, O_CAPS, O_IVAL, O_TL,
-	       O_JSON, O_MARK, O_PHASES, O_QUIET, O_HELP, O_CKEY };
+	       O_JSON, O_MARK, O_PHASES, O_QUIET, O_HELP, O_CKEY,
+	       O_RWAIT };
 	static const struct option lopts[] = {
 		{ "coord", 1, NULL, O_COORD }, { "node", 1, NULL, O_NODE },
 		{ "redis", 1, NULL, O_REDIS }, { "memcached", 1, NULL, O_MC },
@@ -281,6 +283,7 @@ static int parse_args(int argc, char **argv, int *read_pct)
 			if (set_drv(&bench_drv_mc) || add_seed(optarg))
 				return 2;
 			break;
+		case O_RWAIT: O.cfg.redis_wait = (uint32_t)num_arg("redis-wait", optarg, 1, 64); break;
 		case O_LOAD: O.load = 1; break;
 		case O_NORUN: O.run = 0; break;
 		case O_CAP: O.capacity = 1; break;

@@ -118,6 +118,8 @@ struct bench_cfg {
 	uint32_t refresh_min_us;
 	/* steadykv: authenticate every connection with it (--client-key), or NULL */
 	struct skv_client_key *client_key;
+	/* redis: WAIT for this many replicas after each write (0: no WAIT) */
+	uint32_t redis_wait;
 };
 
 /* The node table, shared by all threads; append-only. */

@@ -307,6 +307,45 @@ int coord_node_decode(const void *body, size_t len, struct coord_node_info *n)
 	return 0;
 }
 
+int coord_repl_encode(struct coord_buf *b, const struct coord_repl_info *r)
+{
+	struct skv_coord_repl w;
+	int ret;
+
+	if (r->nr_backups > SKV_COORD_REPL_MAX)
+		return -EINVAL;
+	memset(&w, 0, sizeof(w));
+	w.primary_id = htole64(r->primary_id);
+	w.epoch = htole64(r->epoch);
+	w.nr_backups = htole32(r->nr_backups);
+	ret = coord_buf_append(b, &w, sizeof(w));
+	for (uint32_t i = 0; !ret && i < r->nr_backups; i++)
+		ret = coord_node_encode(b, &r->backups[i]);
+	return ret;
+}
+
+int coord_repl_decode(const void *body, size_t len, struct coord_repl_info *r)
+{
+	const uint8_t *p = body;
+	struct skv_coord_repl w;
+
+	if (len < sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, p, sizeof(w));
+	memset(r, 0, sizeof(*r));
+	r->primary_id = le64toh(w.primary_id);
+	r->epoch = le64toh(w.epoch);
+	r->nr_backups = le32toh(w.nr_backups);
+	if (w.reserved || r->nr_backups > SKV_COORD_REPL_MAX ||
+	    len != sizeof(w) + r->nr_backups * sizeof(struct skv_coord_node))
+		return -EBADMSG;
+	for (uint32_t i = 0; i < r->nr_backups; i++)
+		if (coord_node_decode(p + sizeof(w) + i * sizeof(struct skv_coord_node),
+				      sizeof(struct skv_coord_node), &r->backups[i]))
+			return -EBADMSG;
+	return 0;
+}
+
 int coord_tablet_encode(struct coord_buf *b, const struct coord_tablet_info *t)
 {
 	struct skv_coord_tablet w;

@@ -125,6 +125,17 @@ int coord_table_decode(const void *body, size_t len, struct coord_table_req *t);
 int coord_node_encode(struct coord_buf *b, const struct coord_node_info *n);
 int coord_node_decode(const void *body, size_t len, struct coord_node_info *n);
 
+/* NODE_REPL_SET: a node's primary id, epoch and backups. */
+struct coord_repl_info {
+	uint64_t primary_id;
+	uint64_t epoch;
+	uint32_t nr_backups;
+	struct coord_node_info backups[SKV_COORD_REPL_MAX];
+};
+
+int coord_repl_encode(struct coord_buf *b, const struct coord_repl_info *r);
+int coord_repl_decode(const void *body, size_t len, struct coord_repl_info *r);
+
 /* A tablet record, exactly sizeof(struct skv_coord_tablet); start <= end. */
 int coord_tablet_encode(struct coord_buf *b, const struct coord_tablet_info *t);
 int coord_tablet_decode(const void *body, size_t len,

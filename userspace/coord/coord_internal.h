@@ -125,6 +125,11 @@ struct coordinator {
 	 */
 	uint64_t *undecided;
 	size_t nr_undecided;
+	/* Replication (coord_repl.c): R, the last epoch given, what each node has. */
+	unsigned int replicas;
+	uint64_t repl_epoch;
+	struct coord_repl_info *repl;
+	size_t nr_repl;
 };
 
 /* coordinator.c: helpers, replies, durable state */
@@ -185,6 +190,10 @@ void coord_do_table_create(struct coordinator *c, struct conn *cn,
 			   const struct coord_hdr *h, const uint8_t *body);
 void coord_do_table_drop(struct coordinator *c, struct conn *cn,
 			 const struct coord_hdr *h, const uint8_t *body);
+
+/* coord_repl.c */
+/* Give every connected node its backups (after a node registers). */
+void coord_repl_assign(struct coordinator *c);
 
 /* coord_migrations.c */
 struct skv_migration *coord_mig_find(struct coordinator *c, uint64_t id);

@@ -162,6 +162,8 @@ void coord_do_register(struct coordinator *c, struct conn *cn,
 	coord_logmsg(c, false, "node %u registered, data address %s", n.id, n.addr);
 	coord_reply_ok(cn, h->opcode, h->request_id, NULL, 0);
 	coord_migs_node_registered(c, n.id);
+	coord_cancel_in_doubt(c, n.id);
+	coord_repl_assign(c);
 }
 
 /*

@@ -551,6 +551,9 @@ int coordinator_open(const struct coordinator_opts *o, struct coordinator **out,
 	c->verbose = o->verbose;
 	c->quiet = o->quiet;
 	c->insecure = o->insecure;
+	c->replicas = o->replicas;
+	/* Epochs go on from the clock, so they grow across restarts. */
+	c->repl_epoch = coord_unix_ms();
 	coord_state_init(&c->st);
 	ret = key_paths_set(c, o, err, errlen);
 	if (ret)
@@ -611,6 +614,7 @@ void coordinator_close(struct coordinator *c)
 		free(cmd);
 	}
 	free(c->conns);
+	free(c->repl);
 	if (c->lfd >= 0)
 		close(c->lfd);
 	coord_state_free(&c->st);

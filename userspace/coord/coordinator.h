@@ -28,6 +28,8 @@ struct coordinator_opts {
 	const char *admin_key, *previous_admin_key;
 	/* Serve a role's ops unauthenticated when it has no key (tests, labs). */
 	int insecure;
+	/* Backups per node (coord_repl.c); 0: no replication. */
+	unsigned int replicas;
 };
 
 struct coordinator;

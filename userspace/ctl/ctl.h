@@ -34,6 +34,7 @@ int cmd_table(struct ctl *c, int argc, char **argv);
 int cmd_tablet(struct ctl *c, int argc, char **argv);
 int cmd_monitor(struct ctl *c, int argc, char **argv);
 int cmd_migration(struct ctl *c, int argc, char **argv);
+int cmd_repl(struct ctl *c, int argc, char **argv);
 /* cmd_cluster.c: the cluster through the coordinator (steadykvd). */
 int cmd_cluster(struct ctl *c, int argc, char **argv);
 /* Data plane: argv[0] is the object itself (get, put, del, hash). */

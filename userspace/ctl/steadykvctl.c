@@ -4,7 +4,7 @@
  *
  *   steadykvctl [-j|--json] [-p|--pretty] OBJECT COMMAND [ARGS]
  *
- * Control-plane objects (node, listen, table, tablet, migration, monitor) talk generic
+ * Control-plane objects (node, listen, table, tablet, migration, repl, monitor) talk generic
  * netlink to the module of the current network namespace; cluster talks to
  * the coordinator (steadykvd --coordinator) over TCP; get, put and del
  * talk the data-plane protocol to a node over TCP with libsteadykv.
@@ -43,6 +43,9 @@ static const struct {
 	  "                               [--no-priority-pulls] [--wait]" },
 	{ "migration", "migration cancel ID" },
 	{ "migration", "migration show [ID]" },
+	{ "repl", "repl set PRIMARY-ID EPOCH [ADDR:PORT...] | repl set none" },
+	{ "repl", "repl show | repl replicas" },
+	{ "repl", "repl fence PRIMARY-ID EPOCH" },
 	{ "monitor", "monitor [dump]" },
 	{ "cluster", "cluster [-c HOST:PORT] [-k KEYFILE] create-table TABLE [--nodes ID,ID,...]" },
 	{ "cluster", "cluster [-c HOST:PORT] [-k KEYFILE] drop-table TABLE" },
@@ -129,6 +132,7 @@ static const struct {
 	{ "table", cmd_table, false },
 	{ "tablet", cmd_tablet, false },
 	{ "migration", cmd_migration, false },
+	{ "repl", cmd_repl, false },
 	{ "monitor", cmd_monitor, false },
 	{ "cluster", cmd_cluster, false },
 	{ "get", cmd_data, true },

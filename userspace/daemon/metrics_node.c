@@ -33,7 +33,8 @@ static const char *const op_labels[] = {
 	[SKV_OP_MIG_PULL] = "mig_pull", [SKV_OP_MIG_PRIORITY_PULL] = "mig_priority_pull",
 	[SKV_OP_MIG_END] = "mig_end", [SKV_OP_MIG_PUSH_BACK] = "mig_push_back",
 	[SKV_OP_AUTH_HELLO] = "auth_hello", [SKV_OP_AUTH_PROOF] = "auth_proof",
-	[SKV_OP_MIG_STATUS] = "mig_status",
+	[SKV_OP_MIG_STATUS] = "mig_status", [SKV_OP_REPL_WRITE] = "repl_write",
+	[SKV_OP_REPL_READ] = "repl_read", [SKV_OP_REPL_OPEN] = "repl_open",
 };
 
 static const char *const status_labels[] = {
@@ -46,6 +47,7 @@ static const char *const status_labels[] = {
 	[SKV_S_NO_MIGRATION] = "no_migration", [SKV_S_AUTH_REQUIRED] = "auth_required",
 	[SKV_S_AUTH_FAILED] = "auth_failed", [SKV_S_VERSION_LIMIT] = "version_limit",
 	[SKV_S_STALE_EPOCH] = "stale_epoch", [SKV_S_ACCESS_DENIED] = "access_denied",
+	[SKV_S_NOT_BACKUP] = "not_backup", [SKV_S_BACKUP_FULL] = "backup_full",
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

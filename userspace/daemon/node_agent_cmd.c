@@ -131,6 +131,31 @@ static int cmd_migrate_decide(struct agent *a, const void *body, size_t len,
 	return rc;
 }
 
+/* The backups the coordinator gave this node, by address, to the module. */
+static int cmd_repl_set(struct agent *a, const void *body, size_t len, struct sknl_err *err)
+{
+	struct sknl_repl_backup b[SKV_COORD_REPL_MAX];
+	struct coord_repl_info r;
+	char host[SKV_COORD_ADDR_MAX];
+	int rc;
+
+	if (coord_repl_decode(body, len, &r))
+		return sknl_err_local(err, EINVAL, "malformed replication (%zu bytes)", len);
+	if (!a->nl->repl_set)
+		return sknl_err_local(err, EOPNOTSUPP, "replication not supported");
+	for (uint32_t i = 0; i < r.nr_backups; i++) {
+		if (parse_hostport(r.backups[i].addr, host, sizeof(host), &b[i].port) ||
+		    sknl_addr_resolve(host, b[i].addr, &b[i].alen))
+			return sknl_err_local(err, EHOSTUNREACH,
+					      "cannot resolve the backup address \"%s\"",
+					      r.backups[i].addr);
+	}
+	rc = a->nl->repl_set(a->nl_arg, r.primary_id, r.epoch, b, (int)r.nr_backups, err);
+	if (!rc)
+		agent_log("replication: %u backups, epoch %" PRIu64, r.nr_backups, r.epoch);
+	return rc;
+}
+
 static const struct {
 	uint8_t op;
 	const char *name;
@@ -140,6 +165,7 @@ static const struct {
 	{ SKV_COORD_OP_NODE_TABLET_DEL, "tablet-del", cmd_tablet_del },
 	{ SKV_COORD_OP_NODE_TABLE_DEL, "table-del", cmd_table_del },
 	{ SKV_COORD_OP_NODE_MIGRATE_START, "migrate-start", cmd_migrate_start },
+	{ SKV_COORD_OP_NODE_REPL_SET, "repl-set", cmd_repl_set },
 	{ SKV_COORD_OP_NODE_MIGRATE_CANCEL, "migrate-cancel", cmd_migrate_cancel },
 	{ SKV_COORD_OP_NODE_MIGRATE_DECIDE, "migrate-decide", cmd_migrate_decide },
 };

@@ -165,6 +165,13 @@ static int real_learn_epoch(void *arg, uint64_t epoch, struct sknl_err *err)
 	return sknl_node_learn_epoch(&((struct agent_real_nl *)arg)->req, epoch, err);
 }
 
+static int real_repl_set(void *arg, uint64_t primary_id, uint64_t epoch,
+			 const struct sknl_repl_backup *backups, int n, struct sknl_err *err)
+{
+	return sknl_repl_set(&((struct agent_real_nl *)arg)->req, primary_id, epoch,
+			     backups, n, err);
+}
+
 static int real_auth_set(void *arg, const struct sknl_auth *auth, struct sknl_err *err)
 {
 	return sknl_auth_set(&((struct agent_real_nl *)arg)->req, auth, err);
@@ -256,4 +263,5 @@ const struct node_agent_nl_ops agent_real_nl_ops = {
 	.client_auth = real_client_auth,
 	.client_key_add = real_client_key_add,
 	.client_key_del = real_client_key_del,
+	.repl_set = real_repl_set,
 };

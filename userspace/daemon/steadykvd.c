@@ -3,7 +3,7 @@
  * steadykvd: the steadykv cluster daemon, in one of two roles.
  *
  *   steadykvd --coordinator [--listen ADDR:PORT] [--state FILE]
- *             [--node-timeout MS] [-v|--verbose] [-q|--quiet]
+ *             [--node-timeout MS] [--replicas R] [-v|--verbose] [-q|--quiet]
  *             [--cluster-key FILE [--previous-cluster-key FILE]]
  *             [--admin-key FILE [--previous-admin-key FILE]] [--insecure]
  *       The coordinator (userspace/coord/coordinator.c): the cluster map,
@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <steadykv/coord.h>
+
 #include "coordinator.h"
 #include "coord_metrics.h"
 #include "metrics_http.h"
@@ -46,7 +48,7 @@
 
 static const char usage_text[] =
 	"usage: steadykvd --coordinator [--listen ADDR:PORT] [--state FILE]\n"
-	"                 [--node-timeout MS] [-v|--verbose] [-q|--quiet]\n"
+	"                 [--node-timeout MS] [--replicas R] [-v|--verbose] [-q|--quiet]\n"
 	"       steadykvd --node ID --data ADDR:PORT --coord HOST:PORT\n"
 	"                 [--cluster-key FILE [--previous-cluster-key FILE]] [--insecure-peers]\n"
 	"                 [--client-key FILE:READ:WRITE]... [--client-auth]\n"
@@ -68,6 +70,8 @@ static const char usage_text[] =
 	"  --insecure         coordinator: a role without a key needs no\n"
 	"                     authentication (labs only: anyone who reaches the\n"
 	"                     port may then change the cluster)\n"
+	"  --replicas R       coordinator: each node replicates its log to R others\n"
+	"                     (the next R by id); 0 (default): no replication\n"
 	"  --insecure-peers   node: take node-to-node ops without authentication\n"
 	"                     (anyone reaching the data port can read or erase tablets)\n"
 	"  --client-key FILE:READ:WRITE  node: a client key (repeatable) and the tables\n"
@@ -165,7 +169,7 @@ int main(int argc, char **argv)
 	enum { O_COORDINATOR = 256, O_LISTEN, O_STATE, O_NODE_TIMEOUT, O_NODE,
 	       O_DATA, O_COORD, O_CLUSTER_KEY, O_PREV_CLUSTER_KEY, O_ADMIN_KEY,
 	       O_PREV_ADMIN_KEY, O_INSECURE, O_INSECURE_PEERS, O_CLIENT_KEY, O_CLIENT_AUTH,
-	       O_METRICS_LISTEN };
+	       O_METRICS_LISTEN, O_REPLICAS };
 	static const struct option opts[] = {
 		{ "coordinator", no_argument, NULL, O_COORDINATOR },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -183,6 +187,7 @@ int main(int argc, char **argv)
 		{ "client-key", required_argument, NULL, O_CLIENT_KEY },
 		{ "client-auth", no_argument, NULL, O_CLIENT_AUTH },
 		{ "metrics-listen", required_argument, NULL, O_METRICS_LISTEN },
+		{ "replicas", required_argument, NULL, O_REPLICAS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -257,6 +262,15 @@ int main(int argc, char **argv)
 			co.insecure = 1;
 			coord_only = true;
 			break;
+		case O_REPLICAS:
+			if (parse_u32(optarg, &v) || v > SKV_COORD_REPL_MAX) {
+				fprintf(stderr, "steadykvd: bad --replicas '%s' (0..%u)\n",
+					optarg, SKV_COORD_REPL_MAX);
+				return 2;
+			}
+			co.replicas = v;
+			coord_only = true;
+			break;
 		case O_INSECURE_PEERS:
 			no.insecure_peers = true;
 			break;
@@ -322,8 +336,8 @@ int main(int argc, char **argv)
 		return run_coordinator(&co, metrics_listen);
 	if (coord_only) {
 		fprintf(stderr, "steadykvd: --listen, --state, --node-timeout, "
-			"--admin-key, --previous-admin-key and --insecure are "
-			"coordinator options\n");
+			"--replicas, --admin-key, --previous-admin-key and --insecure "
+			"are coordinator options\n");
 		return 2;
 	}
 	if (no.previous_key_path && !no.cluster_key_path) {

@@ -33,6 +33,8 @@ static const struct code_info codes[] = {
 	{ SKV_E_ACCESS_DENIED, "ACCESS_DENIED",
 	  "the client key may not read (GET, MULTI-GET) or write (PUT, DELETE) this table" },
 	{ SKV_E_STALE_EPOCH, "STALE_EPOCH", "the map is older than the node's epoch: refresh it" },
+	{ SKV_E_NOT_BACKUP, "NOT_BACKUP", "no replica of that primary here" },
+	{ SKV_E_BACKUP_FULL, "BACKUP_FULL", "the replica is at its bound" },
 	{ SKV_E_IO, "IO", "I/O error" },
 	{ SKV_E_PROTO, "PROTO", "protocol error: malformed reply" },
 	{ SKV_E_CLOSED, "CLOSED", "connection closed by peer" },

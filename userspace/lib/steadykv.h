@@ -56,6 +56,9 @@ enum skv_code {
 	SKV_E_ACCESS_DENIED	= -SKV_S_ACCESS_DENIED,
 	/* The map the request was routed by predates the node's epoch (wire.h). */
 	SKV_E_STALE_EPOCH	= -SKV_S_STALE_EPOCH,
+	/* Replication statuses (node-to-node ops). */
+	SKV_E_NOT_BACKUP	= -SKV_S_NOT_BACKUP,
+	SKV_E_BACKUP_FULL	= -SKV_S_BACKUP_FULL,
 
 	/* Local errors. */
 	SKV_E_IO		= -100,	/* socket error; errno kept in skv_conn_errmsg() */

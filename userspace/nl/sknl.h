@@ -317,4 +317,33 @@ int sknl_events_recv(struct sknl *ev, void (*fn)(const struct sknl_event *ev, vo
 /* Drop every event queued (after an overrun, before re-reading the state). */
 void sknl_events_drain(struct sknl *ev);
 
+/* ---- replication (sknl_repl.c) ---- */
+
+#define SKNL_REPL_MAX_BACKUPS	8
+
+struct sknl_repl_backup {
+	uint8_t addr[16];	/* network order */
+	int alen;		/* 4 or 16 */
+	uint16_t port;
+};
+
+/* A repl-get reply (this node as a primary) or one replica-get entry. */
+struct sknl_repl {
+	uint64_t present;			/* 1 << STEADYKV_A_REPL_* */
+	uint64_t val[STEADYKV_A_REPL_MAX + 1];
+	struct sknl_repl_backup backups[SKNL_REPL_MAX_BACKUPS];
+	int nbackups;
+};
+
+#define SKNL_REPL_HAS(r, attr)	(((r)->present >> (attr)) & 1)
+
+/* n = 0: no replication (primary_id and epoch are not sent). */
+int sknl_repl_set(struct sknl *nl, uint64_t primary_id, uint64_t epoch,
+		  const struct sknl_repl_backup *backups, int n, struct sknl_err *err);
+int sknl_repl_get(struct sknl *nl, struct sknl_repl *out, struct sknl_err *err);
+int sknl_replica_dump(struct sknl *nl, struct sknl_repl **out, size_t *count,
+		      struct sknl_err *err);
+int sknl_repl_fence(struct sknl *nl, uint64_t primary_id, uint64_t epoch,
+		    struct sknl_err *err);
+
 #endif

@@ -38,6 +38,10 @@ static const char *const cmd_names[] = {
 	[STEADYKV_CMD_CLIENT_KEY_DEL] = "client-key-del",
 	[STEADYKV_CMD_CLIENT_KEY_GET] = "client-key-get",
 	[STEADYKV_CMD_METRICS_GET] = "metrics-get",
+	[STEADYKV_CMD_REPL_SET] = "repl-set",
+	[STEADYKV_CMD_REPL_GET] = "repl-get",
+	[STEADYKV_CMD_REPLICA_GET] = "replica-get",
+	[STEADYKV_CMD_REPL_FENCE] = "repl-fence",
 };
 
 static const char *const node_attr_names[] = {
@@ -86,6 +90,7 @@ static const char *const node_attr_names[] = {
 	[STEADYKV_A_NODE_MIG_FAULT_MODE] = "mig-fault-mode",
 	[STEADYKV_A_NODE_MIG_FAULT_STATUS] = "mig-fault-status",
 	[STEADYKV_A_NODE_MIG_FAULT_COUNT] = "mig-fault-count",
+	[STEADYKV_A_NODE_MEM_REPLICAS] = "mem-replicas",
 };
 
 static const char *const table_attr_names[] = {
@@ -298,6 +303,7 @@ static const struct nla_policy node_policy[STEADYKV_A_NODE_MAX + 1] = {
 	[STEADYKV_A_NODE_CLIENT_AUTH_REQUIRED] = { .type = NLA_U8 },
 	[STEADYKV_A_NODE_CLIENT_KEYS] = { .type = NLA_U32 },
 	[STEADYKV_A_NODE_EPOCH] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_MEM_REPLICAS] = { .type = NLA_U64 },
 };
 
 /* An integer attribute of any width the policy allowed. */

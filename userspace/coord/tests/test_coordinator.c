@@ -134,6 +134,23 @@ TEST(codec_messages)
 	uint64_t id;
 	size_t i;
 
+	/* NODE_REPL_SET: round trip; every truncation refused. */
+	{
+		struct coord_repl_info r = { .primary_id = 3, .epoch = 99, .nr_backups = 2,
+					     .backups = { { 1, "a:1" }, { 2, "[::1]:7002" } } }, r2;
+
+		coord_buf_init(&b);
+		ASSERT_EQ(0, coord_repl_encode(&b, &r));
+		ASSERT_EQ(0, coord_repl_decode(b.p, b.len, &r2));
+		ASSERT_EQ(0, memcmp(&r, &r2, sizeof(r)));
+		for (i = 0; i < b.len; i++)
+			ASSERT_EQ(-EBADMSG, coord_repl_decode(b.p, i, &r2));
+		coord_buf_free(&b);
+		r.nr_backups = SKV_COORD_REPL_MAX + 1;
+		coord_buf_init(&b);
+		ASSERT_EQ(-EINVAL, coord_repl_encode(&b, &r));
+		coord_buf_free(&b);
+	}
 	coord_buf_init(&b);
 	ASSERT_EQ(0, coord_mig_encode(&b, &m));
 	ASSERT_EQ(sizeof(struct skv_coord_migration), b.len);
@@ -397,6 +414,8 @@ struct fake_node {
 	uint8_t seen_op[MAX_SEEN];
 	struct skv_migration seen_mig[MAX_SEEN];	/* MIGRATE_START bodies */
 	struct coord_tablet_info seen_tab[MAX_SEEN];	/* TABLET_ADD bodies */
+	struct coord_repl_info repl;	/* the last REPL_SET body */
+	int nrepl;			/* REPL_SET commands seen */
 	int replies, last_status;
 };
 
@@ -434,6 +453,9 @@ static void *node_main(void *arg)
 			}
 			if (h.opcode == SKV_COORD_OP_NODE_TABLET_ADD)
 				coord_tablet_decode(body, h.body_len, &n->seen_tab[i]);
+			if (h.opcode == SKV_COORD_OP_NODE_REPL_SET &&
+			    !coord_repl_decode(body, h.body_len, &n->repl))
+				n->nrepl++;
 			coord_buf_init(&b);
 			if (h.opcode == n->fail_op)
 				coord_frame_append_error(&b, h.opcode, h.request_id,
@@ -1522,6 +1544,49 @@ TEST(auth_no_keys_configured)
 	coord_buf_free(&b);
 	coord_client_close(&cl);
 	server_stop(&srv);
+	unlink(state);
+	rmdir(dir);
+}
+
+/* --replicas 2: each node is told the next two by id as its backups. */
+TEST(replicas_assigned)
+{
+	struct coordinator_opts o = { .replicas = 2 };
+	char dir[] = "/tmp/skv-coord-XXXXXX", state[128];
+	struct fake_node n[3];
+	struct server s;
+	uint64_t epoch;
+	int i, k;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	ASSERT_EQ(0, server_start_opts(&s, state, &o, true));
+	ASSERT_EQ(0, node_start(&n[0], &s, 1));
+	ASSERT_EQ(0, node_start(&n[1], &s, 2));
+	/* Two nodes cannot hold two backups each: nobody is told yet. */
+	ASSERT_EQ(0, n[0].nrepl);
+	ASSERT_EQ(0, node_start(&n[2], &s, 3));
+	for (i = 0; i < 3; i++) {
+		ASSERT_LE(0, node_wait(&n[i], 1));
+		pthread_mutex_lock(&n[i].mu);
+		ASSERT_EQ(1, n[i].nrepl);
+		ASSERT_EQ((uint64_t)i + 1, n[i].repl.primary_id);
+		ASSERT_EQ(2u, n[i].repl.nr_backups);
+		for (k = 0; k < 2; k++)
+			ASSERT_STREQ(n[(i + 1 + k) % 3].addr, n[i].repl.backups[k].addr);
+		pthread_mutex_unlock(&n[i].mu);
+	}
+	/* A node registering again keeps its backups and its epoch. */
+	epoch = n[0].repl.epoch;
+	node_stop(&n[0]);
+	ASSERT_EQ(0, node_start(&n[0], &s, 1));
+	ASSERT_LE(0, node_wait(&n[0], 1));
+	pthread_mutex_lock(&n[0].mu);
+	ASSERT_EQ(epoch, n[0].repl.epoch);
+	pthread_mutex_unlock(&n[0].mu);
+	for (i = 0; i < 3; i++)
+		node_stop(&n[i]);
+	server_stop(&s);
 	unlink(state);
 	rmdir(dir);
 }

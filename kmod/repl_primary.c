@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * steadykv replication, the primary side (see repl_primary.h).
+ *
+ * Lifetime: node->repl is published with RCU; a connection takes a
+ * reference (kref) under RCU while it has a write admitted or waiting.
+ * repl-set and the namespace exit unpublish it, wait for a grace period
+ * (no new reference), stop it (senders end, waiters are woken and fail)
+ * and drop the node's reference; the last one frees it.
+ *
+ * r->lock (mutex) guards the queue, the reservations and every backup's
+ * acked/ok; acked_all (the position every backup holds) is also read
+ * without it by waiters.
+ */
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/kref.h>
+#include <linux/kthread.h>
+#include <linux/wait.h>
+#include <linux/rcupdate.h>
+#include <net/sock.h>
+#include <net/genetlink.h>
+
+#include "node.h"
+#include "conn.h"
+#include "peer.h"
+#include "reply.h"
+#include "netlink.h"
+#include "repl_primary.h"
+#include "record.h"
+#include "core/replica.h"
+
+/* Records queued but not yet held by every backup, at most. */
+#define SKV_REPL_QUEUE_MAX	(8u << 20)
+/* Records per REPL_WRITE, at most (one largest record always fits). */
+#define SKV_REPL_BATCH_MAX	(SKV_MAX_BODY_LEN - \
+				 (u32)sizeof(struct skv_repl_write_req))
+/* A sender's pause after a failed connect or open. */
+#define SKV_REPL_BACKOFF	(HZ / 10)
+/* Writes one connection batch can hold: one reply each, or more. */
+#define SKV_REPL_CONN_WRITES	(SKV_OBUF_BATCH / \
+				 (SKV_HDR_LEN + sizeof(struct skv_ver_reply)) + 1)
+
+static_assert(SKV_REC_MAX_LEN <= SKV_REPL_BATCH_MAX);
+
+struct skv_repl;
+
+struct skv_repl_backup {
+	struct skv_repl *r;
+	struct skv_repl_addr addr;
+	struct skv_peer peer;
+	struct task_struct *task;
+	bool created;		/* opened with SKV_REPL_F_CREATE */
+	bool opened;		/* on this connection */
+	u64 sent;		/* sender's: the backup holds up to here */
+	u8 *sbuf;		/* sender's: the batch in flight */
+	/* Under r->lock. */
+	u64 acked;
+	bool ok;		/* opened and caught up since its last failure */
+	bool fatal;		/* it refused us (fenced, full): until repl-set */
+};
+
+struct skv_repl {
+	struct kref ref;
+	struct skv_node *node;
+	u64 primary_id;
+	u64 epoch;
+	u32 nbackups;
+	struct mutex lock;
+	struct skv_rstream q;	/* records from the slowest backup's position */
+	u32 reserved;		/* admitted, not yet committed */
+	u8 *scratch;		/* a record that would cross a chunk of q */
+	atomic64_t acked_all;
+	bool stopping;
+	wait_queue_head_t send_wq;	/* senders: records queued, stop */
+	wait_queue_head_t ack_wq;	/* writers: acked_all moved, a backup failed */
+	atomic64_t refused;
+	struct skv_repl_backup b[SKV_REPL_MAX_BACKUPS];
+};
+
+/* What a connection has admitted and what waits for its backups. */
+struct skv_repl_conn {
+	struct skv_repl *r;	/* referenced while res_len or n */
+	u32 res_len;		/* the admitted write's record */
+	u32 n;
+	bool failed;		/* a write applied but not queued: cut at fail_off */
+	u32 fail_off;
+	struct {
+		u32 off;	/* its reply in c->obuf */
+		u64 pos;	/* held by every backup once acked_all >= pos */
+	} w[SKV_REPL_CONN_WRITES];
+};
+
+static void skv_repl_free(struct kref *ref)
+{
+	struct skv_repl *r = container_of(ref, struct skv_repl, ref);
+	u32 i;
+
+	for (i = 0; i < r->nbackups; i++)
+		kvfree(r->b[i].sbuf);
+	skv_rstream_destroy(&r->q);
+	kvfree(r->scratch);
+	mutex_destroy(&r->lock);
+	kfree(r);
+}
+
+static void skv_repl_put(struct skv_repl *r)
+{
+	kref_put(&r->ref, skv_repl_free);
+}
+
+/* Does any backup stop writes from being taken?  Lockless. */
+static bool skv_repl_broken(struct skv_repl *r)
+{
+	u32 i;
+
+	if (READ_ONCE(r->stopping))
+		return true;
+	for (i = 0; i < r->nbackups; i++)
+		if (!READ_ONCE(r->b[i].ok))
+			return true;
+	return false;
+}
+
+/* A backup's position moved: the slowest one's is acked_all.  Under lock. */
+static void skv_repl_acked_locked(struct skv_repl *r)
+{
+	u64 min = U64_MAX;
+	u32 i;
+
+	for (i = 0; i < r->nbackups; i++)
+		min = min(min, r->b[i].acked);
+	if (min > (u64)atomic64_read(&r->acked_all)) {
+		atomic64_set(&r->acked_all, min);
+		skv_rstream_trim(&r->q, min);
+	}
+}
+
+static void skv_repl_backup_down(struct skv_repl_backup *b, bool fatal)
+{
+	struct skv_repl *r = b->r;
+
+	mutex_lock(&r->lock);
+	WRITE_ONCE(b->ok, false);
+	if (fatal)
+		b->fatal = true;
+	mutex_unlock(&r->lock);
+	wake_up_all(&r->ack_wq);
+}
+
+/* Sleep up to timeo unless stopped; true if the thread should stop. */
+static bool skv_repl_pause(struct skv_repl *r, long timeo)
+{
+	wait_event_interruptible_timeout(r->send_wq, kthread_should_stop(),
+					 timeo);
+	return kthread_should_stop();
+}
+
+static long skv_repl_timeo(void)
+{
+	return max_t(long, 1L, msecs_to_jiffies(READ_ONCE(skv_repl_timeout_ms)));
+}
+
+/*
+ * Connect, authenticate and OPEN the replica: from the queue's start on
+ * the first time (CREATE), else resume where the backup is.  0, or a
+ * negative errno (-EPERM: the backup refused us for good).
+ */
+static int skv_repl_open(struct skv_repl_backup *b)
+{
+	struct skv_repl *r = b->r;
+	struct skv_repl_open_req req = {};
+	struct skv_repl_pos_reply pr;
+	u64 base, end, qbase, qend;
+	long timeo = skv_repl_timeo();
+	int ret;
+
+	ret = skv_peer_connect(&b->peer);
+	if (ret)
+		return ret;
+	/* A backup must answer within the time a write waits for it. */
+	WRITE_ONCE(b->peer.sock->sk->sk_rcvtimeo, timeo);
+	WRITE_ONCE(b->peer.sock->sk->sk_sndtimeo, timeo);
+	mutex_lock(&r->lock);
+	qbase = r->q.base;
+	qend = r->q.end;
+	mutex_unlock(&r->lock);
+	req.primary_id = cpu_to_le64(r->primary_id);
+	req.epoch = cpu_to_le64(r->epoch);
+	req.start = cpu_to_le64(qbase);
+	req.flags = cpu_to_le32(b->created ? 0 : SKV_REPL_F_CREATE);
+	ret = skv_peer_call(&b->peer, SKV_OP_REPL_OPEN, &req, sizeof(req),
+			    NULL, 0, sizeof(pr));
+	if (ret < 0)
+		return ret;
+	if (ret != SKV_S_OK || b->peer.len != sizeof(pr)) {
+		pr_warn_ratelimited("steadykv: backup %pISpc refused to open the replica of primary %llu (status %d)\n",
+				    &b->peer.addr, r->primary_id, ret);
+		skv_peer_close(&b->peer);
+		return -EPERM;
+	}
+	memcpy(&pr, b->peer.buf, sizeof(pr));
+	base = le64_to_cpu(pr.base);
+	end = le64_to_cpu(pr.end);
+	/* It holds what it acknowledged, and nothing we did not send. */
+	if (end < b->sent || end > qend || base > qbase) {
+		pr_warn_ratelimited("steadykv: backup %pISpc holds [%llu, %llu) of primary %llu, we need from %llu\n",
+				    &b->peer.addr, base, end, r->primary_id,
+				    b->sent);
+		skv_peer_close(&b->peer);
+		return -EPERM;
+	}
+	b->created = true;
+	b->opened = true;
+	b->sent = end;
+	return 0;
+}
+
+/*
+ * Copy whole records from b->sent into b->sbuf, up to the batch bound:
+ * their length, 0 if there is nothing to send.  Marks the backup ok when
+ * it holds everything queued.  Under r->lock.
+ */
+static u32 skv_repl_batch_locked(struct skv_repl_backup *b)
+{
+	struct skv_repl *r = b->r;
+	struct skv_rec_hdr h;
+	u64 pos = b->sent;
+	u32 len;
+
+	if (b->acked == r->q.end && !b->fatal && !b->ok) {
+		WRITE_ONCE(b->ok, true);
+		wake_up_all(&r->ack_wq);
+	}
+	while (pos + SKV_REC_HDR_LEN <= r->q.end) {
+		skv_rstream_read(&r->q, pos, &h, sizeof(h));
+		len = skv_rec_len(le16_to_cpu(h.key_len),
+				  le32_to_cpu(h.value_len));
+		if (pos - b->sent + len > SKV_REPL_BATCH_MAX)
+			break;
+		pos += len;
+	}
+	len = pos - b->sent;
+	if (len)
+		skv_rstream_read(&r->q, b->sent, b->sbuf, len);
+	return len;
+}
+
+/* Send one batch; 0, or a negative errno (-EPERM: refused for good). */
+static int skv_repl_send(struct skv_repl_backup *b, u32 len)
+{
+	struct skv_repl *r = b->r;
+	struct skv_repl_write_req req;
+	struct skv_repl_pos_reply pr;
+	u64 end;
+	int ret;
+
+	req.primary_id = cpu_to_le64(r->primary_id);
+	req.epoch = cpu_to_le64(r->epoch);
+	req.offset = cpu_to_le64(b->sent);
+	ret = skv_peer_call(&b->peer, SKV_OP_REPL_WRITE, &req, sizeof(req),
+			    b->sbuf, len, sizeof(pr));
+	if (ret < 0)
+		return ret;
+	if (ret != SKV_S_OK || b->peer.len != sizeof(pr)) {
+		pr_warn_ratelimited("steadykv: backup %pISpc refused a write of primary %llu (status %d)\n",
+				    &b->peer.addr, r->primary_id, ret);
+		skv_peer_close(&b->peer);
+		return ret == SKV_S_NOT_BACKUP || ret == SKV_S_BACKUP_FULL ||
+		       ret == SKV_S_STALE_EPOCH ?
+		       -EPERM : -EPROTO;
+	}
+	memcpy(&pr, b->peer.buf, sizeof(pr));
+	end = le64_to_cpu(pr.end);
+	if (end != b->sent + len) {
+		skv_peer_close(&b->peer);
+		return -EPROTO;
+	}
+	b->sent = end;
+	mutex_lock(&r->lock);
+	b->acked = end;
+	skv_repl_acked_locked(r);
+	mutex_unlock(&r->lock);
+	wake_up_all(&r->ack_wq);
+	return 0;
+}
+
+static bool skv_repl_has_work(struct skv_repl_backup *b)
+{
+	struct skv_repl *r = b->r;
+
+	return kthread_should_stop() || READ_ONCE(r->q.end) != b->sent ||
+	       !READ_ONCE(b->ok);
+}
+
+static int skv_repl_sender(void *arg)
+{
+	struct skv_repl_backup *b = arg;
+	struct skv_repl *r = b->r;
+	u32 len;
+	int err;
+
+	while (!kthread_should_stop()) {
+		if (READ_ONCE(b->fatal)) {
+			skv_repl_pause(r, MAX_SCHEDULE_TIMEOUT);
+			continue;
+		}
+		if (!b->opened) {
+			err = skv_repl_open(b);
+			if (err) {
+				skv_repl_backup_down(b, err == -EPERM);
+				skv_repl_pause(r, SKV_REPL_BACKOFF);
+				continue;
+			}
+		}
+		mutex_lock(&r->lock);
+		len = skv_repl_batch_locked(b);
+		mutex_unlock(&r->lock);
+		if (!len) {
+			wait_event_interruptible_timeout(r->send_wq,
+							 skv_repl_has_work(b),
+							 HZ);
+			continue;
+		}
+		err = skv_repl_send(b, len);
+		if (err) {
+			b->opened = false;
+			skv_repl_backup_down(b, err == -EPERM);
+		}
+	}
+	return 0;
+}
+
+static void skv_repl_stop(struct skv_repl *r)
+{
+	u32 i;
+
+	WRITE_ONCE(r->stopping, true);
+	wake_up_all(&r->ack_wq);
+	for (i = 0; i < r->nbackups; i++)
+		skv_peer_shutdown(&r->b[i].peer);
+	for (i = 0; i < r->nbackups; i++) {
+		if (r->b[i].task) {
+			kthread_stop(r->b[i].task);
+			put_task_struct(r->b[i].task);
+		}
+		skv_peer_destroy(&r->b[i].peer);
+	}
+	skv_repl_put(r);
+}
+
+static struct skv_repl *skv_repl_create(struct skv_node *node, u64 primary_id,
+					u64 epoch,
+					const struct skv_repl_addr *backups,
+					u32 n, u64 start)
+{
+	struct skv_repl *r = kzalloc(sizeof(*r), GFP_KERNEL);
+	struct task_struct *task;
+	u32 i;
+
+	if (!r)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&r->ref);
+	r->node = node;
+	r->primary_id = primary_id;
+	r->epoch = epoch;
+	mutex_init(&r->lock);
+	skv_rstream_init(&r->q, NULL, start);
+	atomic64_set(&r->acked_all, start);
+	init_waitqueue_head(&r->send_wq);
+	init_waitqueue_head(&r->ack_wq);
+	r->scratch = kvmalloc(SKV_REC_MAX_LEN, GFP_KERNEL);
+	if (!r->scratch)
+		goto err;
+	for (i = 0; i < n; i++) {
+		struct skv_repl_backup *b = &r->b[i];
+
+		b->r = r;
+		b->addr = backups[i];
+		b->sent = start;
+		b->acked = start;
+		skv_peer_init(&b->peer, node->net, b->addr.addr,
+			      b->addr.addr_len, b->addr.port);
+		r->nbackups++;
+		b->sbuf = kvmalloc(SKV_REPL_BATCH_MAX, GFP_KERNEL);
+		if (!b->sbuf)
+			goto err;
+	}
+	for (i = 0; i < n; i++) {
+		task = kthread_run(skv_repl_sender, &r->b[i], "skv-repl/%u", i);
+		if (IS_ERR(task))
+			goto err;
+		r->b[i].task = get_task_struct(task);
+	}
+	return r;
+err:
+	skv_repl_stop(r);
+	return ERR_PTR(-ENOMEM);
+}
+
+void skv_repl_node_init(struct skv_node *node)
+{
+	RCU_INIT_POINTER(node->repl, NULL);
+}
+
+static bool skv_repl_same(const struct skv_repl *r, u64 primary_id, u64 epoch,
+			  const struct skv_repl_addr *backups, u32 n)
+{
+	u32 i;
+
+	if (!r)
+		return !n;
+	if (r->primary_id != primary_id || r->epoch != epoch ||
+	    r->nbackups != n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (memcmp(&r->b[i].addr, &backups[i], sizeof(backups[i])))
+			return false;
+	return true;
+}
+
+int skv_repl_set(struct skv_node *node, u64 primary_id, u64 epoch,
+		 const struct skv_repl_addr *backups, u32 n)
+{
+	struct skv_repl *old, *r = NULL;
+
+	lockdep_assert_held(&node->lock);
+	old = rcu_dereference_protected(node->repl,
+					lockdep_is_held(&node->lock));
+	if (skv_repl_same(old, primary_id, epoch, backups, n))
+		return 0;
+	if (n) {
+		/* Positions go on from where the last stream ended. */
+		r = skv_repl_create(node, primary_id, epoch, backups, n,
+				    old ? READ_ONCE(old->q.end) :
+					  node->repl_pos);
+		if (IS_ERR(r))
+			return PTR_ERR(r);
+	}
+	rcu_assign_pointer(node->repl, r);
+	if (old) {
+		synchronize_rcu();
+		node->repl_pos = READ_ONCE(old->q.end);
+		skv_repl_stop(old);
+	}
+	return 0;
+}
+
+void skv_repl_node_exit(struct skv_node *node)
+{
+	mutex_lock(&node->lock);
+	skv_repl_set(node, 0, 0, NULL, 0);
+	mutex_unlock(&node->lock);
+}
+
+int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node)
+{
+	struct skv_repl *r = rcu_dereference_protected(node->repl,
+					lockdep_is_held(&node->lock));
+	u8 a[18];
+	u64 pos;
+	u32 i;
+
+	if (!r)
+		return nla_put_u32(skb, STEADYKV_A_REPL_BACKUPS, 0) ? -EMSGSIZE : 0;
+	mutex_lock(&r->lock);
+	pos = r->q.end;
+	mutex_unlock(&r->lock);
+	if (skv_nl_put_u64(skb, STEADYKV_A_REPL_PRIMARY_ID, r->primary_id) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_REPL_EPOCH, r->epoch) ||
+	    nla_put_u32(skb, STEADYKV_A_REPL_BACKUPS, r->nbackups) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_REPL_POSITION, pos) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_REPL_ACKED,
+			   atomic64_read(&r->acked_all)) ||
+	    nla_put_u8(skb, STEADYKV_A_REPL_HEALTHY, !skv_repl_broken(r)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_REPL_WRITES_REFUSED,
+			   atomic64_read(&r->refused)))
+		return -EMSGSIZE;
+	for (i = 0; i < r->nbackups; i++) {
+		const struct skv_repl_addr *ba = &r->b[i].addr;
+
+		memcpy(a, ba->addr, ba->addr_len);
+		put_unaligned_be16(ba->port, a + ba->addr_len);
+		if (nla_put(skb, STEADYKV_A_REPL_BACKUP, ba->addr_len + 2, a))
+			return -EMSGSIZE;
+	}
+	return 0;
+}
+
+/* Drop c's reference once it has nothing admitted or waiting. */
+static void skv_repl_conn_idle(struct skv_repl_conn *rc)
+{
+	if (rc->r && !rc->res_len && !rc->n && !rc->failed) {
+		skv_repl_put(rc->r);
+		rc->r = NULL;
+	}
+}
+
+u8 skv_repl_admit(struct skv_conn *c, u32 rec_len)
+{
+	struct skv_repl_conn *rc = c->repl;
+	struct skv_repl *r;
+	bool room;
+
+	rcu_read_lock();
+	r = rcu_dereference(c->node->repl);
+	if (!r) {
+		rcu_read_unlock();
+		return SKV_S_OK;
+	}
+	/* Writes of one batch wait on one stream. */
+	if (rc && rc->r && rc->r != r) {
+		rcu_read_unlock();
+		return SKV_S_RETRY;
+	}
+	if (!rc || !rc->r)
+		kref_get(&r->ref);
+	rcu_read_unlock();
+	if (!rc) {
+		rc = kvzalloc(sizeof(*rc), GFP_KERNEL);
+		if (!rc) {
+			skv_repl_put(r);
+			return SKV_S_RETRY;
+		}
+		c->repl = rc;
+	}
+	rc->r = r;
+	mutex_lock(&r->lock);
+	room = !skv_repl_broken(r) && rc->n < SKV_REPL_CONN_WRITES &&
+	       r->q.end - r->q.base + r->reserved + rec_len <=
+	       SKV_REPL_QUEUE_MAX;
+	if (room)
+		r->reserved += rec_len;
+	mutex_unlock(&r->lock);
+	if (!room) {
+		atomic64_inc(&r->refused);
+		skv_repl_conn_idle(rc);
+		return SKV_S_RETRY;
+	}
+	rc->res_len = rec_len;
+	return SKV_S_OK;
+}
+
+void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
+		     u64 key_hash, u64 version, const void *key, u32 key_len,
+		     const void *value, u32 value_len)
+{
+	struct skv_repl_conn *rc = c->repl;
+	struct skv_repl *r;
+	u32 len, crc = 0;
+	u8 *dst;
+	u64 pos;
+
+	if (!rc || !rc->res_len)
+		return;
+	r = rc->r;
+	len = rc->res_len;
+	rc->res_len = 0;
+	if (status == SKV_S_OK)
+		crc = skv_rec_payload_crc(key, key_len, value, value_len);
+	mutex_lock(&r->lock);
+	r->reserved -= len;
+	if (status != SKV_S_OK) {
+		mutex_unlock(&r->lock);
+		skv_repl_conn_idle(rc);
+		return;
+	}
+	if (skv_rstream_reserve(&r->q, len)) {
+		mutex_unlock(&r->lock);
+		/* Applied but never to be held: its outcome stays unknown. */
+		if (!rc->failed) {
+			rc->failed = true;
+			rc->fail_off = c->olen;
+		}
+		return;
+	}
+	dst = skv_rstream_tail(&r->q, len) ?: r->scratch;
+	skv_rec_write(dst, type, table_id, key_hash, version, key, key_len,
+		      value, value_len, crc);
+	skv_rstream_append(&r->q, dst, len);
+	pos = r->q.end;
+	mutex_unlock(&r->lock);
+	wake_up_all(&r->send_wq);
+	rc->w[rc->n].off = c->olen;
+	rc->w[rc->n].pos = pos;
+	rc->n++;
+}
+
+/* A write waited too long: the backups behind it are down.  */
+static void skv_repl_timed_out(struct skv_repl *r, u64 pos)
+{
+	u32 i;
+
+	mutex_lock(&r->lock);
+	for (i = 0; i < r->nbackups; i++)
+		if (r->b[i].acked < pos)
+			WRITE_ONCE(r->b[i].ok, false);
+	mutex_unlock(&r->lock);
+	wake_up_all(&r->ack_wq);
+}
+
+int skv_repl_settle(struct skv_conn *c)
+{
+	struct skv_repl_conn *rc = c->repl;
+	struct skv_repl *r;
+	u32 cut = U32_MAX, i;
+	u64 last, acked;
+
+	if (!rc || (!rc->n && !rc->failed))
+		return 0;
+	r = rc->r;
+	if (rc->n) {
+		last = rc->w[rc->n - 1].pos;
+		if (!wait_event_timeout(r->ack_wq,
+					(u64)atomic64_read(&r->acked_all) >=
+					last || skv_repl_broken(r),
+					skv_repl_timeo()))
+			skv_repl_timed_out(r, last);
+	}
+	acked = atomic64_read(&r->acked_all);
+	for (i = 0; i < rc->n; i++) {
+		if (rc->w[i].pos > acked) {
+			cut = rc->w[i].off;
+			break;
+		}
+	}
+	if (rc->failed)
+		cut = min(cut, rc->fail_off);
+	rc->n = 0;
+	rc->failed = false;
+	skv_repl_conn_idle(rc);
+	if (cut == U32_MAX)
+		return 0;
+	c->olen = cut;
+	return -EIO;
+}
+
+void skv_repl_conn_release(struct skv_conn *c)
+{
+	struct skv_repl_conn *rc = c->repl;
+
+	if (!rc)
+		return;
+	if (rc->r)
+		skv_repl_put(rc->r);
+	kvfree(rc);
+	c->repl = NULL;
+}

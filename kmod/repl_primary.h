@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The primary side of replication: a node sends the records of its own
+ * client writes (PUT, DELETE, conditional or not) to its R backups and
+ * acknowledges a write only when every backup holds its record.
+ *
+ * Design.  Each backup has a connection of its own (a struct skv_peer,
+ * authenticated with the cluster key) and a sender thread.  A write is
+ * admitted before the store applies it (skv_repl_admit(): room in the
+ * queue, every backup opened and caught up, else RETRY: nothing was
+ * applied); once applied, its record (the same bytes the log holds, its
+ * crc included) is appended to the node's replication queue
+ * (skv_repl_commit()).  Each sender sends what is queued past its
+ * backup's position in batches of whole records, one REPL_WRITE in
+ * flight per backup, so writes arriving meanwhile go out together in the
+ * next one.  A connection thread, when it is about to send the replies
+ * of the requests it has read (skv_repl_settle(), from its flush), waits
+ * once for the position of its last write (group commit) and then sends
+ * them.  Reads wait for nothing of their own; in a batch with writes
+ * their replies go out with the writes'.
+ *
+ * A backup lost (its connection fails, it refuses, or it does not hold a
+ * write within repl_timeout_ms): the writes waiting for it are not
+ * acknowledged -- the replies from the first of them on are dropped and
+ * the connection is closed, so the client treats their outcome as
+ * unknown (they were applied here) -- and new writes get RETRY, not
+ * applied, until the backup is back and caught up, or the control plane
+ * sets other backups (repl-set).  A write is never acknowledged with
+ * fewer than R copies.
+ *
+ * A replica only grows (it is the write stream, not compacted when the
+ * cleaner frees log space): at its bound the backup answers BACKUP_FULL,
+ * which stops writes here (RETRY) until repl-set starts a new stream.
+ * A read on another connection may see a write before its backups hold
+ * it; the writer is not answered before they do.
+ *
+ * Not replicated here: records a migration replays or a push-back brings
+ * (migrated data is not re-replicated while the migration runs; the
+ * source's log and backups keep it: issue 12 item 5's lineage), and what
+ * the log held before repl-set.  A new assignment opens its backups
+ * afresh (SKV_REPL_F_CREATE): re-replicating the existing log to a new
+ * backup is recovery's work (issue 12 item 4).
+ */
+#ifndef SKV_REPL_PRIMARY_H
+#define SKV_REPL_PRIMARY_H
+
+#include <linux/types.h>
+
+struct skv_node;
+struct skv_conn;
+struct sk_buff;
+struct genl_info;
+
+/* Module parameter (main.c): how long a write waits for its backups. */
+extern unsigned int skv_repl_timeout_ms;
+
+#define SKV_REPL_MAX_BACKUPS	4
+
+struct skv_repl_addr {
+	u8 addr[16];		/* network order */
+	u32 addr_len;		/* 4 or 16 */
+	u16 port;
+};
+
+void skv_repl_node_init(struct skv_node *node);
+/* Namespace exit, after the connections stopped: stop replicating. */
+void skv_repl_node_exit(struct skv_node *node);
+
+/*
+ * Set the node's primary id, epoch and backups (n = 0: no replication).
+ * Caller holds node->lock.  0 or a negative errno.
+ */
+int skv_repl_set(struct skv_node *node, u64 primary_id, u64 epoch,
+		 const struct skv_repl_addr *backups, u32 n);
+/* The repl-get reply's attributes.  Caller holds node->lock. */
+int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node);
+
+/*
+ * Before a write whose record is rec_len bytes: SKV_S_OK, or SKV_S_RETRY
+ * (do not apply it).  Every OK must be followed by skv_repl_commit().
+ */
+u8 skv_repl_admit(struct skv_conn *c, u32 rec_len);
+/*
+ * After the store answered status: queue the record if the write was
+ * applied (its reply is the next one appended to c's output).
+ */
+void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
+		     u64 key_hash, u64 version, const void *key, u32 key_len,
+		     const void *value, u32 value_len);
+/*
+ * Before c's replies are sent: wait until the backups hold c's writes.
+ * 0, or -EIO when some are not held: c->olen is cut back to the first of
+ * their replies, and the connection closes after sending the rest.
+ */
+int skv_repl_settle(struct skv_conn *c);
+/* Connection teardown. */
+void skv_repl_conn_release(struct skv_conn *c);
+
+#endif /* SKV_REPL_PRIMARY_H */

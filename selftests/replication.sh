@@ -1,0 +1,263 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Replication (issue 12 item 2, and fencing at backups): three nodes in
+# namespaces on a bridge under a coordinator and node daemons, each node
+# replicating its log to the other two (steadykvd --coordinator
+# --replicas 2 assigns the backups, the node daemons set them).  Acknowledged writes are in both backups' replicas (read back with
+# REPL_READ); an unauthenticated connection gets AUTH_REQUIRED for every
+# replication op; recorded clients (skv-history) pass the checker; a fence
+# makes a backup refuse the old epoch, so the primary's writes fail and
+# none is acknowledged; replicas are bounded (BACKUP_FULL) and a write past
+# the bound is never acknowledged; a backup whose namespace is deleted
+# makes writes fail with RETRY.
+# Needs steadykv.ko loaded (selftests/run.sh does it).
+
+cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=lib.sh
+source selftests/lib.sh
+
+PORT=7000
+NET=10.97.0
+COORD=$NET.254:7100
+PARAMS=/sys/module/steadykv/parameters
+declare -A IP ID EPOCH NODE_PID
+
+ctl() { ip netns exec "$SW" steadykvctl cluster -c "$COORD" "$@"; }
+ctlj() { ip netns exec "$SW" steadykvctl -j cluster -c "$COORD" "$@"; }
+# repl_json NODE: NODE's replication state as a primary.
+repl_json() { skv_ctl "${!1}" -j repl show; }
+# replica_json NODE PRIMARY: NODE's replica of PRIMARY (node name).
+replica_json() {
+	skv_ctl "${!1}" -j repl replicas | jq --argjson p "${ID[$2]}" '.[] | select(.primary_id == $p)'
+}
+
+# backups_of NODE: the other two nodes, in a fixed order.
+backups_of() {
+	case $1 in
+	A) echo B C ;;
+	B) echo C A ;;
+	C) echo A B ;;
+	esac
+}
+
+# healthy NODE: NODE replicates to its two backups, every one caught up.
+healthy() {
+	local n=$1 addrs=() b
+	for b in $(backups_of "$n"); do
+		addrs+=("\"${IP[$b]}:$PORT\"")
+	done
+	slowwait "$SKV_WAIT" bash -c "ip netns exec ${!n} steadykvctl -j repl show |
+		jq -e '.healthy == 1 and .backups == 2 and .backup == [$(IFS=,; echo "${addrs[*]}")]'" \
+		>/dev/null || { skv_fail "$n's replication not healthy: $(repl_json "$n")"; return 1; }
+}
+
+# repl_set NODE: R = 2 at NODE by hand, with EPOCH[NODE].
+repl_set() {
+	local n=$1 b args=()
+	for b in $(backups_of "$n"); do
+		args+=("${IP[$b]}:$PORT")
+	done
+	skv_ctl "${!n}" repl set "${ID[$n]}" "${EPOCH[$n]}" "${args[@]}" ||
+		{ skv_fail "repl set at $n"; return 1; }
+	healthy "$n"
+}
+
+setup() {
+	local n i=1
+	setup_ns SW A B C || { skv_fail "setup_ns"; return 1; }
+	ip -n "$SW" link add br0 type bridge || return 1
+	ip -n "$SW" addr add "$NET.254/24" dev br0
+	ip -n "$SW" link set br0 up
+	for n in A B C; do
+		IP[$n]=$NET.$i
+		ID[$n]=$i
+		skv_veth "${!n}" eth0 "${IP[$n]}/24" "$SW" "sw-$n" "" ||
+			{ skv_fail "veth for $n"; return 1; }
+		ip -n "$SW" link set "sw-$n" master br0
+		i=$((i + 1))
+	done
+	skv_bg ip netns exec "$SW" steadykvd --coordinator --listen "$COORD" \
+		--state "$SKV_TMP/coord.state" --replicas 2 -q
+	slowwait "$SKV_WAIT" ctl map >/dev/null 2>&1 ||
+		{ skv_fail "coordinator does not answer"; return 1; }
+	for n in A B C; do
+		skv_bg ip netns exec "${!n}" steadykvd --node "${ID[$n]}" \
+			--data "${IP[$n]}:$PORT" --coord "$COORD"
+		NODE_PID[$n]=$SKV_LAST_PID
+	done
+	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD map |
+		jq -e '.nodes | length == 3'" >/dev/null ||
+		{ skv_fail "node daemons did not register"; return 1; }
+	for n in A B C; do
+		ip netns exec "$SW" skv_tool ping "${IP[$n]}:$PORT" $((SKV_WAIT * 1000)) ||
+			{ skv_fail "node $n does not listen"; return 1; }
+	done
+	# Table 1 over every node (recorded clients); table 2 on A alone.
+	ctl create-table 1 || { skv_fail "create-table 1"; return 1; }
+	ctl create-table 2 --nodes "${ID[A]}" || { skv_fail "create-table 2"; return 1; }
+	# The coordinator gave each node the next two by id as backups.
+	for n in A B C; do
+		healthy $n || return 1
+		EPOCH[$n]=$(repl_json $n | jq -r .epoch)
+		[[ $(repl_json $n | jq -r .primary_id) == "${ID[$n]}" ]] ||
+			{ skv_fail "$n's primary id: $(repl_json $n)"; return 1; }
+	done
+}
+
+# put NODE KEY VALUE: skv_tool's "STATUS VERSION", or "ERR" if the
+# connection failed or closed before the reply.
+put() {
+	ip netns exec "$SW" skv_tool put "${IP[$1]}:$PORT" 2 "$2" "$3" 2>/dev/null || echo ERR
+}
+
+# replica_records BACKUP PRIMARY: the records BACKUP holds of PRIMARY, read
+# back with REPL_READ as a peer ("object|tombstone TABLE VERSION KEY").
+replica_records() {
+	local base
+	base=$(replica_json "$1" "$2" | jq -r .replica_base) || return 1
+	ip netns exec "$SW" repl_tool read "${IP[$1]}:$PORT" "$STEADYKV_CLUSTER_KEY" \
+		"${ID[$2]}" "${EPOCH[$2]}" "$base"
+}
+
+# Every write A acknowledged is in B's and C's replicas, at its version.
+t_acked_in_backups() {
+	local i out b recs del
+	declare -A want
+	for i in $(seq 1 20); do
+		out=$(put A "acked-$i" "value-$i")
+		[[ $out == "OK "* ]] || { skv_fail "put acked-$i: $out"; return 1; }
+		want[acked-$i]="object 2 ${out#OK }"
+	done
+	del=$(ip netns exec "$SW" steadykvctl -j del "${IP[A]}:$PORT" 2 acked-7) ||
+		{ skv_fail "del acked-7"; return 1; }
+	want[acked-7]="tombstone 2 $(jq -r .version <<<"$del")"
+	for b in B C; do
+		recs=$(replica_records "$b" A) || { skv_fail "REPL_READ at $b: $recs"; return 1; }
+		for i in "${!want[@]}"; do
+			grep -qx "${want[$i]} $i" <<<"$recs" ||
+				{ skv_fail "$b's replica of A lacks '${want[$i]} $i'"; return 1; }
+		done
+		# node show counts the replicas in the memory limit.
+		out=$(skv_ctl "${!b}" -j node show)
+		jq -e '.mem_replicas > 0 and .mem_used >= .mem_replicas' <<<"$out" >/dev/null ||
+			{ skv_fail "$b's node show: no replicas part: $out"; return 1; }
+	done
+	out=$(repl_json A)
+	jq -e '.acked == .position and .position > 0' <<<"$out" >/dev/null ||
+		{ skv_fail "A's acked position is not its position: $out"; return 1; }
+}
+
+# Replication ops need an authenticated peer: AUTH_REQUIRED otherwise.
+t_unauthenticated() {
+	local op out
+	for op in open write read; do
+		out=$(ip netns exec "$SW" repl_tool op "${IP[B]}:$PORT" - $op "${ID[A]}" 1)
+		[[ $out == AUTH_REQUIRED ]] ||
+			{ skv_fail "unauthenticated REPL $op answered '$out'"; return 1; }
+	done
+	# Authenticated, for a primary it does not back up: NOT_BACKUP.
+	out=$(ip netns exec "$SW" repl_tool op "${IP[B]}:$PORT" "$STEADYKV_CLUSTER_KEY" write 99 1)
+	[[ $out == NOT_BACKUP ]] || { skv_fail "write for primary 99 answered '$out'"; return 1; }
+}
+
+# Recorded clients over every node, R = 2: the history is linearizable.
+t_history() {
+	local out=$SKV_TMP/history rc
+	ip netns exec "$SW" skv-history --coord "$COORD" --table 1 --keys 200 \
+		--clients 4 --seconds 15 --min-ops 500 >"$out" 2>&1
+	rc=$?
+	sed 's/^/# history: /' "$out" | tail -n 8
+	((rc == 0)) || { skv_fail "skv-history exited $rc"; return 1; }
+	jq -e '.healthy == 1' <<<"$(repl_json B)" >/dev/null ||
+		{ skv_fail "B's replication is not healthy after the clients"; return 1; }
+}
+
+# puts_fail NODE PREFIX: put keys until one gets RETRY (within the wait
+# bound); none may be acknowledged.  A put in flight when the backup went
+# may see its connection closed (outcome unknown), never OK.
+puts_fail() {
+	local n=$1 p=$2 i out deadline=$((SECONDS + SKV_WAIT))
+	for ((i = 0; SECONDS < deadline; i++)); do
+		out=$(put "$n" "$p-$i" v)
+		skv_info "put $p-$i at $n: $out"
+		[[ $out == "OK "* ]] && { skv_fail "put $p-$i acknowledged: $out"; return 1; }
+		[[ $out == "RETRY "* ]] && return 0
+	done
+	skv_fail "no put at $n got RETRY within ${SKV_WAIT}s"
+	return 1
+}
+
+# A fence at B raises A's epoch: B refuses A's old epoch (OPEN, WRITE),
+# so A cannot have a write acknowledged; a new epoch at A serves again.
+t_fence() {
+	local out fence=$((EPOCH[A] + 1))
+	skv_ctl "$B" repl fence "${ID[A]}" $fence || { skv_fail "repl fence"; return 1; }
+	out=$(ip netns exec "$SW" repl_tool op "${IP[B]}:$PORT" "$STEADYKV_CLUSTER_KEY" open \
+		"${ID[A]}" "${EPOCH[A]}")
+	[[ $out == STALE_EPOCH ]] || { skv_fail "OPEN with the fenced epoch answered '$out'"; return 1; }
+	out=$(replica_json B A)
+	jq -e --argjson e $fence '.epoch == $e' <<<"$out" >/dev/null ||
+		{ skv_fail "B's replica of A: $out"; return 1; }
+	puts_fail A fenced || return 1
+	EPOCH[A]=$fence
+	repl_set A || return 1
+	out=$(put A after-fence v)
+	[[ $out == "OK "* ]] || { skv_fail "put after the new epoch: $out"; return 1; }
+}
+
+# A replica is bounded (replica_max_mb): the backup answers BACKUP_FULL
+# and A acknowledges no write past it; every write it acknowledged is held.
+t_bounded() {
+	local old i out big acked=() recs b k
+	old=$(cat $PARAMS/replica_max_mb)
+	echo 1 >$PARAMS/replica_max_mb
+	big=$(head -c 60000 /dev/zero | tr '\0' x)
+	skv_dmesg_mark
+	for ((i = 0; i < 40; i++)); do
+		out=$(put A "big-$i" "$big")
+		[[ $out == "OK "* ]] && acked+=("big-$i")
+		[[ $out == "RETRY "* ]] && break
+	done
+	echo "$old" >$PARAMS/replica_max_mb
+	skv_info "${#acked[@]} big writes acknowledged, then: $out"
+	[[ $out == "RETRY "* ]] || { skv_fail "40 writes of 60 KB past a 1 MiB replica: last '$out'"; return 1; }
+	((${#acked[@]} > 0 && ${#acked[@]} < 18)) ||
+		{ skv_fail "${#acked[@]} writes of 60 KB acknowledged with a 1 MiB bound"; return 1; }
+	dmesg | tail -n +$((SKV_DMESG_MARK + 1)) | grep -q "refused a write of primary ${ID[A]} (status 19)" ||
+		{ skv_fail "no BACKUP_FULL (19) from a backup in the kernel log"; return 1; }
+	for b in B C; do
+		recs=$(replica_records "$b" A) || { skv_fail "REPL_READ at $b: $recs"; return 1; }
+		for k in "${acked[@]}"; do
+			grep -q " $k\$" <<<"$recs" || { skv_fail "$b lacks acknowledged $k"; return 1; }
+		done
+	done
+	EPOCH[A]=$((EPOCH[A] + 1))
+	repl_set A || return 1
+}
+
+# C's namespace deleted (its node and replicas gone): A, whose backup it
+# was, acknowledges nothing more: RETRY.
+t_backup_killed() {
+	local out
+	# Its daemon holds the namespace: it goes first.
+	kill "${NODE_PID[C]}" && wait "${NODE_PID[C]}" 2>/dev/null
+	ip netns del "$C" || { skv_fail "ip netns del C"; return 1; }
+	puts_fail A killed || return 1
+	out=$(repl_json A)
+	jq -e '.healthy == 0 and .writes_refused > 0' <<<"$out" >/dev/null ||
+		{ skv_fail "A's replication after C went: $out"; return 1; }
+}
+
+ktap_print_header
+skv_test "coordinator --replicas 2: each node replicates to the next two" setup
+if ((KTAP_CNT_FAIL)); then
+	echo "Bail out! setup failed"
+	skv_finish
+fi
+skv_test "acknowledged writes are in both backups' replicas (REPL_READ)" t_acked_in_backups
+skv_test "replication ops without authentication: AUTH_REQUIRED" t_unauthenticated
+skv_test "recorded clients with R = 2 pass the checker" t_history
+skv_test "a fence at a backup: the old epoch is refused, no write acknowledged" t_fence
+skv_test "a replica is bounded: BACKUP_FULL, no write acknowledged past it" t_bounded
+skv_test "a backup's namespace deleted: writes get RETRY" t_backup_killed
+skv_finish

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Backup assignment (steadykvd --coordinator --replicas R): each node
+ * replicates its log to the R nodes after it in id order (a ring), so
+ * every node backs up R others.  Whenever a node registers, every
+ * connected node is sent its assignment (NODE_REPL_SET); a node keeps its
+ * epoch while its backups stay the same (the module takes the same
+ * assignment again as a no-op), and gets a new, higher epoch when they
+ * change.  Epochs start from the clock at the coordinator's start, so
+ * they grow across restarts without being in the state file.  Until the
+ * cluster has R + 1 nodes no node is given backups: a write is then
+ * acknowledged without copies.  Fencing a dead node and giving its
+ * primaries another backup is the failure detector's work (issue 12 item
+ * 3): a node that is gone stays a backup until the map drops it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_internal.h"
+
+static struct coord_repl_info *repl_of(struct coordinator *c, uint32_t node)
+{
+	struct coord_repl_info *v;
+
+	for (size_t i = 0; i < c->nr_repl; i++)
+		if (c->repl[i].primary_id == node)
+			return &c->repl[i];
+	v = realloc(c->repl, (c->nr_repl + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	c->repl = v;
+	v = &c->repl[c->nr_repl++];
+	memset(v, 0, sizeof(*v));
+	v->primary_id = node;
+	return v;
+}
+
+static bool same_backups(const struct coord_repl_info *a, const struct coord_repl_info *b)
+{
+	if (a->nr_backups != b->nr_backups)
+		return false;
+	for (uint32_t i = 0; i < a->nr_backups; i++)
+		if (a->backups[i].id != b->backups[i].id ||
+		    strcmp(a->backups[i].addr, b->backups[i].addr))
+			return false;
+	return true;
+}
+
+void coord_repl_assign(struct coordinator *c)
+{
+	const struct tablet_map *m = &c->st.map;
+	size_t n = m->nr_nodes, r = c->replicas;
+
+	if (!r || n <= r)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct coord_repl_info want = { .primary_id = m->nodes[i].id };
+		struct coord_repl_info *have;
+		struct coord_buf b;
+		int err;
+
+		for (size_t k = 0; k < r; k++) {
+			const struct tmap_node *bn = &m->nodes[(i + 1 + k) % n];
+
+			want.backups[k].id = bn->id;
+			snprintf(want.backups[k].addr, sizeof(want.backups[k].addr), "%s",
+				 bn->addr);
+		}
+		want.nr_backups = (uint32_t)r;
+		have = repl_of(c, want.primary_id);
+		if (!have) {
+			coord_logmsg(c, true, "replication of node %" PRIu64 ": out of memory",
+				     want.primary_id);
+			continue;
+		}
+		want.epoch = have->epoch && same_backups(have, &want) ? have->epoch :
+			     ++c->repl_epoch;
+		if (!coord_node_conn(c, (uint32_t)want.primary_id))
+			continue;	/* told when it registers */
+		coord_buf_init(&b);
+		err = coord_repl_encode(&b, &want);
+		if (!err)
+			err = coord_send_cmd(c, (uint32_t)want.primary_id, SKV_COORD_OP_NODE_REPL_SET,
+					     &b, NULL, 0);
+		coord_buf_free(&b);
+		if (err) {
+			coord_logmsg(c, true, "replication of node %" PRIu64 ": %s",
+				     want.primary_id, strerror(-err));
+			continue;
+		}
+		if (want.epoch != have->epoch)
+			coord_logmsg(c, false, "node %" PRIu64 " replicates to %u backups, epoch %" PRIu64,
+				     want.primary_id, want.nr_backups, want.epoch);
+		*have = want;
+	}
+}

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of replication streams and replicas (core/replica.h) on the
+ * host: chunked streams (append across chunks, trim, memory charged to
+ * the store), a replica's epochs (open, fence), idempotent writes,
+ * refusals (gap, malformed record, bound, memory limit), reads in whole
+ * records, and recovery: a replica's records replayed into a fresh store
+ * give back the primary's data (newest version wins, tombstones kept).
+ */
+#include "test_util.h"
+#include "replica.h"
+#include "kselftest_harness.h"
+
+#define SEG64K		(64u << 10)
+
+/* Append record (type, key i, version v, value of len bytes) to buf. */
+static u32 rec_put(u8 *buf, u8 type, u64 i, u64 v, u32 vlen)
+{
+	char key[32], val[4096];
+	u32 klen = key_of(i, key);
+
+	val_of(i, v, vlen, val);
+	skv_rec_write(buf, type, T1, skv_key_hash(key, klen), v, key, klen,
+		      type == SKV_REC_OBJECT ? val : NULL,
+		      type == SKV_REC_OBJECT ? vlen : 0,
+		      skv_rec_payload_crc(key, klen,
+					  type == SKV_REC_OBJECT ? val : NULL,
+					  type == SKV_REC_OBJECT ? vlen : 0));
+	return skv_rec_len(klen, type == SKV_REC_OBJECT ? vlen : 0);
+}
+
+FIXTURE(rp) {
+	struct skv_store *s;
+	struct skv_replica r;
+};
+
+FIXTURE_SETUP(rp)
+{
+	skv_thread_online();
+	self->s = store_new(SEG64K, 64ull << 20, 12);
+	ASSERT_NE(NULL, self->s);
+	skv_replica_init(&self->r, self->s, 7);
+}
+
+FIXTURE_TEARDOWN(rp)
+{
+	skv_replica_destroy(&self->r);
+	skv_store_destroy(self->s);
+	skv_thread_offline();
+}
+
+TEST(rstream_chunks_and_trim)
+{
+	static u8 in[3 * SKV_RSTREAM_CHUNK], out[sizeof(in)];
+	struct skv_rstream st;
+	u32 i;
+
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (u8)(i * 7 + i / 251);
+	skv_rstream_init(&st, NULL, 1000);
+	/* Appends of odd sizes cross chunk boundaries. */
+	for (i = 0; i < sizeof(in);) {
+		u32 n = i + 100003 < sizeof(in) ? 100003 : sizeof(in) - i;
+
+		ASSERT_EQ(0, skv_rstream_reserve(&st, n));
+		skv_rstream_append(&st, in + i, n);
+		i += n;
+	}
+	ASSERT_EQ(1000 + sizeof(in), st.end);
+	skv_rstream_read(&st, 1000, out, sizeof(out));
+	ASSERT_EQ(0, memcmp(in, out, sizeof(in)));
+	/* Trimming frees whole chunks only; what is left reads the same. */
+	skv_rstream_trim(&st, 1000 + SKV_RSTREAM_CHUNK + 5);
+	ASSERT_EQ(2, st.nchunks);
+	skv_rstream_read(&st, st.base, out, (u32)(st.end - st.base));
+	ASSERT_EQ(0, memcmp(in + SKV_RSTREAM_CHUNK + 5, out, st.end - st.base));
+	skv_rstream_trim(&st, st.end);
+	ASSERT_GE(1, st.nchunks);
+	skv_rstream_destroy(&st);
+}
+
+TEST_F(rp, epochs_open_fence)
+{
+	u64 base, end;
+
+	/* A reopen of a replica never opened: it was lost, never pretend. */
+	ASSERT_EQ(SKV_S_NOT_BACKUP, skv_replica_open(&self->r, 1, 0, 0, &base, &end));
+	ASSERT_EQ(SKV_S_OK, skv_replica_open(&self->r, 1, 500, SKV_REPLICA_CREATE,
+					     &base, &end));
+	ASSERT_EQ(500, base);
+	ASSERT_EQ(500, end);
+	skv_replica_fence(&self->r, 3);
+	skv_replica_fence(&self->r, 2);		/* never lowers */
+	ASSERT_EQ(3, self->r.epoch);
+	ASSERT_EQ(SKV_S_STALE_EPOCH, skv_replica_open(&self->r, 2, 500, 0, &base, &end));
+	ASSERT_EQ(SKV_S_OK, skv_replica_open(&self->r, 3, 500, 0, &base, &end));
+	ASSERT_EQ(SKV_S_OK, skv_replica_open(&self->r, 4, 500, 0, &base, &end));
+	ASSERT_EQ(4, self->r.epoch);
+}
+
+TEST_F(rp, write_idempotent_and_refusals)
+{
+	static u8 buf[64 << 10];
+	u64 base, end;
+	u32 a, b, len;
+
+	ASSERT_EQ(SKV_S_OK, skv_replica_open(&self->r, 1, 0, SKV_REPLICA_CREATE, &base, &end));
+	a = rec_put(buf, SKV_REC_OBJECT, 1, 10, 100);
+	b = rec_put(buf + a, SKV_REC_TOMBSTONE, 2, 11, 0);
+	len = a + b;
+	ASSERT_EQ(SKV_S_STALE_EPOCH, skv_replica_write(&self->r, 0, 0, buf, len, 1 << 20, &end));
+	ASSERT_EQ(SKV_S_OK, skv_replica_write(&self->r, 1, 0, buf, a, 1 << 20, &end));
+	ASSERT_EQ(a, end);
+	/* A resend overlapping what is held: only the new record is taken. */
+	ASSERT_EQ(SKV_S_OK, skv_replica_write(&self->r, 1, 0, buf, len, 1 << 20, &end));
+	ASSERT_EQ(len, end);
+	ASSERT_EQ(2, self->r.records);
+	ASSERT_EQ(SKV_S_OK, skv_replica_write(&self->r, 1, 0, buf, len, 1 << 20, &end));
+	ASSERT_EQ(2, self->r.records);
+	/* A gap, and a write starting inside a record. */
+	ASSERT_EQ(SKV_S_BAD_REQUEST, skv_replica_write(&self->r, 1, len + 8, buf, a, 1 << 20, &end));
+	ASSERT_EQ(SKV_S_BAD_REQUEST, skv_replica_write(&self->r, 1, 8, buf, len, 1 << 20, &end));
+	/* A corrupt record: nothing of the batch is taken. */
+	rec_put(buf + len, SKV_REC_OBJECT, 3, 12, 50);
+	a = rec_put(buf + len + 200, SKV_REC_OBJECT, 4, 13, 50);
+	memcpy(buf + len + 200 + a, buf + len, a);
+	buf[len + 200 + a + 45] ^= 1;
+	ASSERT_EQ(SKV_S_BAD_REQUEST, skv_replica_write(&self->r, 1, len, buf + len + 200, 2 * a,
+						      1 << 20, &end));
+	ASSERT_EQ(len, self->r.st.end);
+	/* Past the bound: BACKUP_FULL, nothing taken. */
+	ASSERT_EQ(SKV_S_BACKUP_FULL, skv_replica_write(&self->r, 1, len, buf + len + 200, a,
+						      len + a - 1, &end));
+	ASSERT_EQ(SKV_S_OK, skv_replica_write(&self->r, 1, len, buf + len + 200, a,
+					      len + a, &end));
+	/* The fence refuses the old epoch from now on. */
+	skv_replica_fence(&self->r, 2);
+	ASSERT_EQ(SKV_S_STALE_EPOCH, skv_replica_write(&self->r, 1, end, buf, b, 1 << 20, &end));
+}
+
+TEST_F(rp, memory_charged_and_limited)
+{
+	struct skv_store_stats st;
+	struct skv_store *small;
+	struct skv_replica r;
+	static u8 buf[8192];
+	u64 base, end, pos = 0;
+	u32 len, n = 0;
+	int ret;
+
+	/* 4 segments of 64 KiB: writes may use 2, so one chunk is too much. */
+	small = store_new(SEG64K, 4 * SEG64K + (1 << 20), 10);
+	ASSERT_NE(NULL, small);
+	skv_replica_init(&r, small, 1);
+	ASSERT_EQ(SKV_S_OK, skv_replica_open(&r, 1, 0, SKV_REPLICA_CREATE, &base, &end));
+	len = rec_put(buf, SKV_REC_OBJECT, 1, 1, 4000);
+	for (;;) {
+		ret = skv_replica_write(&r, 1, pos, buf, len, 1ull << 40, &end);
+		if (ret != SKV_S_OK)
+			break;
+		pos = end;
+		n++;
+		ASSERT_GT(100000, n);
+	}
+	ASSERT_EQ(SKV_S_BACKUP_FULL, ret);
+	skv_store_get_stats(small, &st);
+	ASSERT_EQ(skv_rstream_mem(&r.st), st.mem_replicas);
+	ASSERT_GE(st.mem_limit, st.mem_used);
+	ASSERT_LT(0, n);
+	skv_replica_destroy(&r);
+	skv_store_get_stats(small, &st);
+	ASSERT_EQ(0, st.mem_replicas);
+	skv_store_destroy(small);
+}
+
+/* Recovery: a replica's records, read back and replayed, give the data. */
+TEST_F(rp, read_and_replay)
+{
+	static u8 buf[256 << 10], got[256 << 10];
+	struct skv_replay_stats rs;
+	struct skv_sidelog *sl;
+	struct skv_store *fresh;
+	u64 base, end, next, off;
+	u32 len = 0, i, vlen;
+	long n;
+	char key[32], val[4096];
+
+	ASSERT_EQ(SKV_S_OK, skv_replica_open(&self->r, 1, 0, SKV_REPLICA_CREATE, &base, &end));
+	/* Keys 0..99, then newer versions of the even ones, then 3 deleted. */
+	for (i = 0; i < 100; i++)
+		len += rec_put(buf + len, SKV_REC_OBJECT, i, 1 + i, 300);
+	for (i = 0; i < 100; i += 2)
+		len += rec_put(buf + len, SKV_REC_OBJECT, i, 1000 + i, 200);
+	len += rec_put(buf + len, SKV_REC_TOMBSTONE, 3, 5000, 0);
+	ASSERT_EQ(SKV_S_OK, skv_replica_write(&self->r, 1, 0, buf, len, 1 << 20, &end));
+
+	fresh = store_new(SEG64K, 64ull << 20, 12);
+	ASSERT_NE(NULL, fresh);
+	ASSERT_EQ(0, skv_sidelog_create(fresh, &sl));
+	/* Read in small budgets, replaying the oldest first would not matter. */
+	for (off = 0; off < end; off = next) {
+		n = skv_replica_read(&self->r, 1, off, got, 4096, &next);
+		ASSERT_LT(0, n);
+		ASSERT_EQ(off + n, next);
+		ASSERT_EQ(0, skv_replay_records(fresh, sl, got, n, &rs));
+	}
+	ASSERT_EQ(-SKV_S_NOT_BACKUP, skv_replica_read(&self->r, 0, 0, got, 4096, &next));
+	ASSERT_EQ(-SKV_S_BAD_REQUEST, skv_replica_read(&self->r, 1, 8, got, 4096, &next));
+	skv_sidelog_destroy(fresh, sl);
+	for (i = 0; i < 100; i++) {
+		u32 klen = key_of(i, key);
+		u64 ver;
+		int st = skv_store_get(fresh, T1, key, klen, skv_key_hash(key, klen),
+				       got, sizeof(got), &vlen, &ver);
+
+		if (i == 3) {
+			ASSERT_EQ(SKV_S_NOT_FOUND, st);
+			continue;
+		}
+		ASSERT_EQ(SKV_S_OK, st);
+		ASSERT_EQ(i % 2 ? 1 + i : 1000 + i, ver);
+		ASSERT_EQ(val_of(i, ver, i % 2 ? 300 : 200, val), vlen);
+		ASSERT_EQ(0, memcmp(val, got, vlen));
+	}
+	skv_store_destroy(fresh);
+}
+
+TEST_HARNESS_MAIN
