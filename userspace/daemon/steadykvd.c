@@ -3,14 +3,14 @@
  * steadykvd: the steadykv cluster daemon, in one of two roles.
  *
  *   steadykvd --coordinator [--listen ADDR:PORT] [--state FILE]
- *             [--node-timeout MS] [-v|--verbose] [-q|--quiet]
+ *             [--node-timeout MS] [--dead-after-ms MS] [-v|--verbose] [-q|--quiet]
  *             [--cluster-key FILE [--previous-cluster-key FILE]]
  *             [--admin-key FILE [--previous-admin-key FILE]] [--insecure]
  *       The coordinator (userspace/coord/coordinator.c): the cluster map,
  *       table creation, migrations and their lineage, durable in FILE.
  *       SIGHUP reads the key files again.
  *
- *   steadykvd --node ID --data ADDR:PORT --coord HOST:PORT
+ *   steadykvd --node ID --data ADDR:PORT --coord HOST:PORT [--heartbeat-ms MS]
  *             [--cluster-key FILE [--previous-cluster-key FILE]]
  *             [--insecure-peers]
  *       The node agent (userspace/daemon/node_agent.c) beside the module
@@ -38,14 +38,18 @@
 
 static const char usage_text[] =
 	"usage: steadykvd --coordinator [--listen ADDR:PORT] [--state FILE]\n"
-	"                 [--node-timeout MS] [-v|--verbose] [-q|--quiet]\n"
-	"       steadykvd --node ID --data ADDR:PORT --coord HOST:PORT\n"
+	"                 [--node-timeout MS] [--dead-after-ms MS] [-v|--verbose] [-q|--quiet]\n"
+	"       steadykvd --node ID --data ADDR:PORT --coord HOST:PORT [--heartbeat-ms MS]\n"
 	"                 [--cluster-key FILE [--previous-cluster-key FILE]] [--insecure-peers]\n"
 	"\n"
 	"  --coordinator      serve the cluster map and migrations\n"
 	"  --listen ADDR:PORT coordinator address (default 0.0.0.0:7100; port 0: any)\n"
 	"  --state FILE       durable coordinator state (default ./steadykv-coord.state)\n"
 	"  --node-timeout MS  wait for a node daemon's reply (default 10000)\n"
+	"  --dead-after-ms MS declare a node dead after MS without a frame from its\n"
+	"                     daemon (default 5000; a peer's report: MS/4)\n"
+	"  --heartbeat-ms MS  node: heartbeat to the coordinator (default 500; keep it\n"
+	"                     below the coordinator's dead-after-ms / 4)\n"
 	"  --node ID          run the node agent for node ID (>= 1)\n"
 	"  --data ADDR:PORT   the data-plane address the node listens on\n"
 	"  --coord HOST:PORT  the coordinator (default 127.0.0.1:7100)\n"
@@ -129,7 +133,8 @@ int main(int argc, char **argv)
 {
 	enum { O_COORDINATOR = 256, O_LISTEN, O_STATE, O_NODE_TIMEOUT, O_NODE,
 	       O_DATA, O_COORD, O_CLUSTER_KEY, O_PREV_CLUSTER_KEY, O_ADMIN_KEY,
-	       O_PREV_ADMIN_KEY, O_INSECURE, O_INSECURE_PEERS };
+	       O_PREV_ADMIN_KEY, O_INSECURE, O_INSECURE_PEERS, O_DEAD_AFTER,
+	       O_HEARTBEAT };
 	static const struct option opts[] = {
 		{ "coordinator", no_argument, NULL, O_COORDINATOR },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -144,6 +149,8 @@ int main(int argc, char **argv)
 		{ "previous-admin-key", required_argument, NULL, O_PREV_ADMIN_KEY },
 		{ "insecure", no_argument, NULL, O_INSECURE },
 		{ "insecure-peers", no_argument, NULL, O_INSECURE_PEERS },
+		{ "dead-after-ms", required_argument, NULL, O_DEAD_AFTER },
+		{ "heartbeat-ms", required_argument, NULL, O_HEARTBEAT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -178,6 +185,23 @@ int main(int argc, char **argv)
 			}
 			co.node_timeout_ms = (int)v;
 			coord_only = true;
+			break;
+		case O_DEAD_AFTER:
+			if (parse_u32(optarg, &v) || v < 4 * 10 || v > 86400000) {
+				fprintf(stderr, "steadykvd: bad --dead-after-ms '%s' "
+					"(40 to 86400000)\n", optarg);
+				return 2;
+			}
+			co.dead_after_ms = (int)v;
+			coord_only = true;
+			break;
+		case O_HEARTBEAT:
+			if (parse_u32(optarg, &v) || !v || v > 3600000) {
+				fprintf(stderr, "steadykvd: bad --heartbeat-ms '%s'\n",
+					optarg);
+				return 2;
+			}
+			no.heartbeat_ms = v;
 			break;
 		case O_NODE:
 			if (parse_u32(optarg, &no.node_id) || !no.node_id) {
@@ -251,7 +275,7 @@ int main(int argc, char **argv)
 		return run_coordinator(&co);
 	if (coord_only) {
 		fprintf(stderr, "steadykvd: --listen, --state, --node-timeout, "
-			"--admin-key, --previous-admin-key and --insecure are "
+			"--dead-after-ms, --admin-key, --previous-admin-key and --insecure are "
 			"coordinator options\n");
 		return 2;
 	}
