@@ -274,8 +274,9 @@ static void live_declare_dead(struct coordinator *c, struct coord_live *l,
 	l->dead = true;
 	l->suspect_ms = 0;
 	coord_logmsg(c, true, "node %u declared dead: %s (last heard %lld ms ago, "
-		     "dead after %d ms)", node, why, (long long)(now - l->heard_ms),
-		     c->dead_after_ms);
+		     "dead after %d ms; at unix ms %llu)", node, why,
+		     (long long)(now - l->heard_ms), c->dead_after_ms,
+		     (unsigned long long)coord_unix_ms());
 	if (cn)
 		cn->dead = true;	/* its commands fail at the sweep */
 	err = live_end_migrations(c, node);

@@ -1667,4 +1667,64 @@ TEST(liveness_dead_node)
 	rmdir(dir);
 }
 
+/*
+ * A peer's report (a target's migration failed on a transport error)
+ * makes the coordinator suspect the source: a source that still sends
+ * stays up; a silent one is declared dead within D/4 + T, well before D.
+ */
+TEST(liveness_suspected_by_a_peer)
+{
+	const uint32_t nodes[] = { 1, 2, 3 };
+	struct coordinator_opts o = { .dead_after_ms = 2000 };
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96], msg[256];
+	struct skv_migration g1, g3;
+	struct coord_tablet_info t;
+	struct fake_node n[3];
+	struct server srv;
+	uint32_t flags = 0;
+	int64_t t0, dead_at = 0;
+	int i, k;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
+	ASSERT_EQ(0, create_table(&srv, 6, nodes, 3, msg, sizeof(msg)));
+	/* Node 1's and node 3's first hashes move to node 2. */
+	ASSERT_EQ(0, migrate(&srv, 6, 0, 99, 2, STEADYKV_MIGRATION_MODE_ROCKSTEADY, &g1));
+	ASSERT_EQ(0, migrate(&srv, 6, UINT64_MAX - 99, UINT64_MAX, 2,
+			     STEADYKV_MIGRATION_MODE_ROCKSTEADY, &g3));
+	/* Node 1 is suspected but keeps sending: it stays up. */
+	ASSERT_EQ(0, node_report(&n[1], g1.id, STEADYKV_MIGRATION_STATE_FAILED,
+				 ECONNREFUSED, 0));
+	usleep(3 * 500 * 1000);
+	ASSERT_EQ(0, node_and_tablet(&srv, 1, 6, 0, &flags, &t));
+	ASSERT_EQ((uint32_t)SKV_COORD_NODE_F_UP, flags);
+	/* Node 3 goes silent, then is suspected: dead in D/4 + T, not D. */
+	atomic_store(&n[2].silent, 1);
+	usleep(100 * 1000);
+	t0 = mono_ms();
+	ASSERT_EQ(0, node_report(&n[1], g3.id, STEADYKV_MIGRATION_STATE_FAILED,
+				 ECONNRESET, 0));
+	for (k = 0; k < 300 && !dead_at; k++) {
+		ASSERT_EQ(0, node_and_tablet(&srv, 3, 6, UINT64_MAX, &flags, &t));
+		if (flags & SKV_COORD_NODE_F_DEAD)
+			dead_at = mono_ms();
+		else
+			usleep(10000);
+	}
+	ASSERT_NE(0, dead_at);
+	fprintf(stderr, "# node 3 declared dead %lld ms after the report (D/4 = 500 ms)\n",
+		(long long)(dead_at - t0));
+	ASSERT_LE(dead_at - t0, 500 + 100 + 600);
+	for (i = 0; i < 3; i++)
+		node_stop(&n[i]);
+	server_stop(&srv);
+	unlink(state);
+	snprintf(msg, sizeof(msg), "%s.tmp", state);
+	unlink(msg);
+	rmdir(dir);
+}
+
 TEST_HARNESS_MAIN
