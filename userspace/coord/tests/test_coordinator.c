@@ -1579,6 +1579,64 @@ static int64_t mono_ms(void)
 #define LIVE_DEAD_AFTER_MS	800
 
 /*
+ * A coordinator declaring nodes dead after @dead_after_ms, its state in a
+ * fresh directory @dir, and fake nodes 1, 2 and 3 sharing table @table.
+ * 0 or -1.
+ */
+static int live_start(struct server *srv, char *dir, char *state, size_t len,
+		      int dead_after_ms, struct fake_node n[3], uint64_t table)
+{
+	const uint32_t nodes[] = { 1, 2, 3 };
+	struct coordinator_opts o = { .dead_after_ms = dead_after_ms };
+	int i;
+
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(state, len, "%s/state", dir);
+	if (server_start_opts(srv, state, &o, true))
+		return -1;
+	for (i = 0; i < 3; i++)
+		if (node_start(&n[i], srv, i + 1))
+			return -1;
+	return create_table(srv, table, nodes, 3, NULL, 0) ? -1 : 0;
+}
+
+static void live_stop(struct server *srv, const char *dir, const char *state,
+		      struct fake_node *n, int nr)
+{
+	char tmp[128];
+	int i;
+
+	for (i = 0; i < nr; i++)
+		node_stop(&n[i]);
+	server_stop(srv);
+	unlink(state);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", state);
+	unlink(tmp);
+	rmdir(dir);
+}
+
+/*
+ * Poll the map until node @node is declared dead (up to 3 s): when (ms),
+ * or 0; *t gets the tablet holding @hash of @table then.
+ */
+static int64_t live_wait_dead(const struct server *s, uint32_t node, uint64_t table,
+			      uint64_t hash, struct coord_tablet_info *t)
+{
+	uint32_t flags = 0;
+	int k;
+
+	for (k = 0; k < 300; k++) {
+		if (node_and_tablet(s, node, table, hash, &flags, t))
+			return 0;
+		if (flags & SKV_COORD_NODE_F_DEAD)
+			return mono_ms();
+		usleep(10000);
+	}
+	return 0;
+}
+
+/*
  * Failure detection: a node that stops sending is declared dead within
  * D + T of its last frame (coord_liveness.c), not before D; its tablets
  * are lost, a migration it is the target of fails and gives the range
@@ -1588,23 +1646,16 @@ static int64_t mono_ms(void)
  */
 TEST(liveness_dead_node)
 {
-	const uint32_t nodes[] = { 1, 2, 3 };
-	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS };
 	struct fake_node n[3], back;
 	struct coord_tablet_info t;
 	struct skv_migration g, *v;
-	char dir[] = "/tmp/skv-live-XXXXXX", state[96], msg[256];
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
 	struct server srv;
 	uint32_t flags = 0, count;
-	int64_t silent_at, dead_at = 0;
+	int64_t silent_at, dead_at;
 	int i, k;
 
-	ASSERT_NE(NULL, mkdtemp(dir));
-	snprintf(state, sizeof(state), "%s/state", dir);
-	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
-	for (i = 0; i < 3; i++)
-		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
-	ASSERT_EQ(0, create_table(&srv, 5, nodes, 3, msg, sizeof(msg)));
+	ASSERT_EQ(0, live_start(&srv, dir, state, sizeof(state), LIVE_DEAD_AFTER_MS, n, 5));
 	/* Node 3 is the target of a migration of node 1's first tablet. */
 	ASSERT_EQ(0, migrate(&srv, 5, 0, 99, 3, STEADYKV_MIGRATION_MODE_ROCKSTEADY, &g));
 	/* Alive through three bounds while heartbeats flow. */
@@ -1615,13 +1666,7 @@ TEST(liveness_dead_node)
 	}
 	silent_at = mono_ms();
 	atomic_store(&n[2].silent, 1);
-	for (k = 0; k < 400 && !dead_at; k++) {
-		ASSERT_EQ(0, node_and_tablet(&srv, 3, 5, UINT64_MAX, &flags, &t));
-		if (flags & SKV_COORD_NODE_F_DEAD)
-			dead_at = mono_ms();
-		else
-			usleep(10000);
-	}
+	dead_at = live_wait_dead(&srv, 3, 5, UINT64_MAX, &t);
 	ASSERT_NE(0, dead_at);
 	fprintf(stderr, "# node 3 declared dead %lld ms after its last heartbeat "
 		"(D = %d ms)\n", (long long)(dead_at - silent_at), LIVE_DEAD_AFTER_MS);
@@ -1658,13 +1703,7 @@ TEST(liveness_dead_node)
 	/* The lost record is durable. */
 	ASSERT_TRUE(file_has(state, "\nlost 5 "));
 	node_stop(&back);
-	for (i = 0; i < 2; i++)
-		node_stop(&n[i]);
-	server_stop(&srv);
-	unlink(state);
-	snprintf(msg, sizeof(msg), "%s.tmp", state);
-	unlink(msg);
-	rmdir(dir);
+	live_stop(&srv, dir, state, n, 2);
 }
 
 /*
@@ -1674,23 +1713,15 @@ TEST(liveness_dead_node)
  */
 TEST(liveness_suspected_by_a_peer)
 {
-	const uint32_t nodes[] = { 1, 2, 3 };
-	struct coordinator_opts o = { .dead_after_ms = 2000 };
-	char dir[] = "/tmp/skv-live-XXXXXX", state[96], msg[256];
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
 	struct skv_migration g1, g3;
 	struct coord_tablet_info t;
 	struct fake_node n[3];
 	struct server srv;
 	uint32_t flags = 0;
-	int64_t t0, dead_at = 0;
-	int i, k;
+	int64_t t0, dead_at;
 
-	ASSERT_NE(NULL, mkdtemp(dir));
-	snprintf(state, sizeof(state), "%s/state", dir);
-	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
-	for (i = 0; i < 3; i++)
-		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
-	ASSERT_EQ(0, create_table(&srv, 6, nodes, 3, msg, sizeof(msg)));
+	ASSERT_EQ(0, live_start(&srv, dir, state, sizeof(state), 2000, n, 6));
 	/* Node 1's and node 3's first hashes move to node 2. */
 	ASSERT_EQ(0, migrate(&srv, 6, 0, 99, 2, STEADYKV_MIGRATION_MODE_ROCKSTEADY, &g1));
 	ASSERT_EQ(0, migrate(&srv, 6, UINT64_MAX - 99, UINT64_MAX, 2,
@@ -1707,24 +1738,12 @@ TEST(liveness_suspected_by_a_peer)
 	t0 = mono_ms();
 	ASSERT_EQ(0, node_report(&n[1], g3.id, STEADYKV_MIGRATION_STATE_FAILED,
 				 ECONNRESET, 0));
-	for (k = 0; k < 300 && !dead_at; k++) {
-		ASSERT_EQ(0, node_and_tablet(&srv, 3, 6, UINT64_MAX, &flags, &t));
-		if (flags & SKV_COORD_NODE_F_DEAD)
-			dead_at = mono_ms();
-		else
-			usleep(10000);
-	}
+	dead_at = live_wait_dead(&srv, 3, 6, UINT64_MAX, &t);
 	ASSERT_NE(0, dead_at);
 	fprintf(stderr, "# node 3 declared dead %lld ms after the report (D/4 = 500 ms)\n",
 		(long long)(dead_at - t0));
 	ASSERT_LE(dead_at - t0, 500 + 100 + 600);
-	for (i = 0; i < 3; i++)
-		node_stop(&n[i]);
-	server_stop(&srv);
-	unlink(state);
-	snprintf(msg, sizeof(msg), "%s.tmp", state);
-	unlink(msg);
-	rmdir(dir);
+	live_stop(&srv, dir, state, n, 3);
 }
 
 TEST_HARNESS_MAIN
