@@ -74,13 +74,19 @@ start_guest() {
 	fi
 	env_list="LAB_INDEX=$idx LAB_NODES=$nodes LAB_KEYS=$lab_dir ${STEADYKV_GUEST_ENV:-}"
 	incarnation[$key]=$((${incarnation[$key]:--1} + 1))
-	# The control guest's output (TAP) is the lab's; the nodes' go to files.
-	local out=$lab_dir/$key.${incarnation[$key]}.out
-	[[ $key == ctl ]] && out=/dev/stdout
-	STEADYKV_GUEST_ENV=$env_list nice -n 19 "$script_dir/run.sh" --name "$name-$key" \
-		--mem "$mem_mb" --smp 1 --timeout "$timeout_s" --mcast-port "$mcast_port" \
-		--mac-index $((mac_base + idx)) --kernel-arg tsc=unstable --workdir "$top" -- "${cmd[@]}" \
-		>"$out" 2>"$lab_dir/$key.${incarnation[$key]}.err" &
+	local run=("$script_dir/run.sh" --name "$name-$key" --mem "$mem_mb" --smp 1
+		--timeout "$timeout_s" --mcast-port "$mcast_port" --mac-index $((mac_base + idx))
+		--kernel-arg tsc=unstable --workdir "$top" -- "${cmd[@]}")
+	local err=$lab_dir/$key.${incarnation[$key]}.err
+	# The control guest's output (TAP) is the lab's (inherited, not
+	# reopened: that would truncate a file and write over lab.sh's own
+	# lines); the nodes' go to files.
+	if [[ $key == ctl ]]; then
+		STEADYKV_GUEST_ENV=$env_list nice -n 19 "${run[@]}" 2>"$err" &
+	else
+		STEADYKV_GUEST_ENV=$env_list nice -n 19 "${run[@]}" \
+			>"$lab_dir/$key.${incarnation[$key]}.out" 2>"$err" &
+	fi
 	runsh_pid[$key]=$!
 }
 
