@@ -25,7 +25,7 @@ readonly ROLES=(source target third)
 readonly CHECK_ITEMS=(before-prepare:source after-ownership:third mid-pull:target)
 readonly EXTRAS=(partition netem coord-restart)
 # A bound per item for the control guest, TCG and a loaded host included
-# (a crash item with its victim's reboot took 120 to 330 s at load 10 to
+# (a crash item with its victim's reboot took 105 to 330 s at load 10 to
 # 16 on 2 cores; see vm-test/README.md).
 readonly ITEM_S=420
 
