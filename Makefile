@@ -10,7 +10,7 @@ BUILD := $(CURDIR)/build
 export KVER
 
 .PHONY: all deps module userspace linux-src selftests host-test check vm-check \
-	check-debug demo tour bench-node bench-repl bench-core lint nl-gen clean help
+	check-debug demo tour bench-node bench-repl bench-core lint nl-gen clean help crash-test
 
 all: module userspace selftests
 
@@ -20,6 +20,7 @@ help:
 	@echo "make host-test  fast host-only tests (store core, client library)"
 	@echo "make check      host tests, then the VM suite; ends 'N passed, N failed'"
 	@echo "make check-debug the VM suite on a debug kernel, then with allocation failures"
+	@echo "make crash-test real crashes in the multi-VM lab: every point, every role, 5 times"
 	@echo "make demo       the migration experiment beside Redis Cluster (build/demo/)"
 	@echo "make tour       boot a guest, start three nodes, store and read keys"
 	@echo "make lint       checkpatch on kmod/ and include/, cppcheck on userspace/"
@@ -57,6 +58,12 @@ vm-check:
 # then with allocation failures injected; the kernel is built once per machine.
 check-debug: all
 	@bash scripts/check-debug.sh
+
+# Real crashes in the multi-VM lab (vm-test/lab.sh): every crash point for
+# every role CRASH_REPEAT times (default 5), then the network faults.
+CRASH_REPEAT ?= 5
+crash-test: all
+	@bash scripts/crash-test.sh --repeat $(CRASH_REPEAT)
 
 demo: all
 	@bash scripts/demo.sh

@@ -5,7 +5,8 @@
 # to the repo, one per line) runs on the host; VM tests: every line of
 # selftests/vm-tests.list ("NAME TIMEOUT COMMAND...") runs in its own fresh
 # guest under vm-test/run.sh, which also fails the run on any kernel
-# warning.  Every test prints TAP; results are counted from "ok"/"not ok"
+# warning; then the multi-VM lab (scripts/crash-test.sh --check: several
+# guests, real crashes, each crash point once).  Every test prints TAP; results are counted from "ok"/"not ok"
 # lines, and a run that fails without a failing TAP line counts as one
 # failure, so a crash, a timeout or a kernel warning is never lost.  So does
 # a run whose plan lines ("1..N", one per TAP stream; selftests/run.sh
@@ -106,6 +107,14 @@ run_vm_tests() {
 	done <selftests/vm-tests.list
 }
 
+# The multi-VM lab: one node per guest, crashes by killing QEMU.
+run_lab() {
+	local rc
+	scripts/crash-test.sh --check >"$out/vm-lab.tap" 2>&1 </dev/null
+	rc=$?
+	count_tap vm-lab "$out/vm-lab.tap" "$rc"
+}
+
 if [[ $mode == count ]]; then
 	count_tap "$(basename "${2:?--count FILE [STATUS]}")" "$2" "${3:-0}"
 	((failed == 0 && passed > 0))
@@ -117,6 +126,7 @@ mkdir -p "$out"
 start=$(date +%s)
 [[ $mode != vm ]] && run_host_tests
 [[ $mode != host ]] && run_vm_tests
+[[ $mode != host ]] && run_lab
 elapsed=$(($(date +%s) - start))
 
 echo

@@ -195,9 +195,11 @@ skv_unload_module() {
 	fi
 }
 
-# Kernel log lines that mean trouble (same list as vm-test/run.sh).
-SKV_KERNEL_PROBLEMS='Oops|BUG:|WARNING:|KFENCE:|hung_task|blocked for more than|rcu_sched self-detected stall|rcu: INFO:|RCU stall|Kernel panic|general protection fault|UBSAN:|KASAN:|refcount_t:|list_add corruption|list_del corruption|slab-out-of-bounds|suspected memory leak|leak detector disabled|INFO: trying to register non-static key'
-
+# Kernel log lines that mean trouble: vm-test/lib.sh's list (the one run.sh
+# checks every guest's console with), as one extended regex.
+# shellcheck source=../vm-test/lib.sh
+source "$SKV_TOP/vm-test/lib.sh"
+SKV_KERNEL_PROBLEMS=$(IFS='|' && echo "${KERNEL_PROBLEMS[*]}")
 SKV_DMESG_MARK=0
 
 # Remember where the kernel log is now; skv_dmesg_clean looks past it.

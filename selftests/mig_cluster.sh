@@ -36,10 +36,11 @@ last_mig() { ctlj status | jq '.[-1]'; }
 last_mig_id() { ctlj status | grep -o '"id": *[0-9]*' | tail -n 1 | grep -o '[0-9]*$'; }
 
 # start_coord [ARGS]: the coordinator (again, on the same state file); its
-# pid in COORD_PID.
+# pid in COORD_PID.  These tests stop and kill daemons, not nodes: no node
+# is declared dead here (the lab's crash tests are about that).
 start_coord() {
 	skv_bg ip netns exec "$SW" steadykvd --coordinator --listen "$COORD" \
-		--state "$SKV_TMP/coord.state" -q "$@"
+		--state "$SKV_TMP/coord.state" -q --dead-after-ms 3600000 "$@"
 	COORD_PID=$SKV_LAST_PID
 	slowwait "$SKV_WAIT" ctl map >/dev/null 2>&1 ||
 		{ skv_fail "coordinator does not answer"; return 1; }

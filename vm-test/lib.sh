@@ -44,3 +44,33 @@ vm_find_kernel() {
 	[[ -r $VM_KERNEL ]] || vm_die "kernel image $VM_KERNEL missing or unreadable"
 	[[ -d $VM_MODDIR ]] || vm_die "module tree $VM_MODDIR missing"
 }
+
+# Console-log strings that mean the guest kernel is unhappy (the one list:
+# run.sh checks each guest with it, the lab every guest it ran or crashed).
+# shellcheck disable=SC2034 # used by the sourcing scripts
+readonly KERNEL_PROBLEMS=(
+	'Oops' 'BUG:' 'WARNING:' 'KFENCE:' 'hung_task' 'blocked for more than'
+	'rcu_sched self-detected stall' 'rcu: INFO:' 'RCU stall' 'Kernel panic'
+	'general protection fault' 'UBSAN:' 'KASAN:' 'refcount_t:'
+	'list_add corruption' 'list_del corruption' 'slab-out-of-bounds'
+	'suspected memory leak' 'leak detector disabled'
+	'INFO: trying to register non-static key'
+)
+
+# vm_kernel_problems LOG: true if the console log shows a kernel problem.
+vm_kernel_problems() {
+	local pattern args=()
+	for pattern in "${KERNEL_PROBLEMS[@]}"; do
+		args+=(-e "$pattern")
+	done
+	grep -q -F "${args[@]}" "$1" 2>/dev/null
+}
+
+# vm_kernel_problems_show LOG: the matching lines with some context.
+vm_kernel_problems_show() {
+	local pattern args=()
+	for pattern in "${KERNEL_PROBLEMS[@]}"; do
+		args+=(-e "$pattern")
+	done
+	{ grep -n -F -B 3 -A 12 "${args[@]}" "$1" || true; } | head -n 200
+}

@@ -12,15 +12,6 @@ script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # shellcheck source=lib.sh
 source "$script_dir/lib.sh"
 
-# Console-log strings that mean the guest kernel is unhappy.
-readonly KERNEL_PROBLEMS=(
-	'Oops' 'BUG:' 'WARNING:' 'KFENCE:' 'hung_task' 'blocked for more than'
-	'rcu_sched self-detected stall' 'rcu: INFO:' 'RCU stall' 'Kernel panic'
-	'general protection fault' 'UBSAN:' 'KASAN:' 'refcount_t:'
-	'list_add corruption' 'list_del corruption' 'slab-out-of-bounds'
-	'suspected memory leak' 'leak detector disabled'
-	'INFO: trying to register non-static key'
-)
 # KFENCE samples one allocation in each interval (ms). Debian builds it in but
 # boots with 0 (off); 10 ms catches far more under TCG at no cost worth noting.
 readonly KFENCE_SAMPLE_MS=10
@@ -44,6 +35,8 @@ options:
   --mac-index N       0-65535, makes MACs unique across VMs (default: from pid)
   --workdir DIR       directory to run COMMAND in (default: current directory)
   --kvm               use KVM instead of TCG emulation
+  --kernel-arg ARG    add ARG to the guest kernel's command line; may be
+                      repeated
   -h, --help          this text
 
 environment:
@@ -80,6 +73,7 @@ say() { printf '==> vm-test %s: %s\n' "$name" "$*" >&2; }
 timeout_s=600 mem_mb=2048 smp=2 name='' mac_index=$(($$ % 65536)) use_kvm=0
 workdir=$PWD
 mcast_ports=()
+kernel_args=()
 
 while (($# > 0)); do
 	case $1 in
@@ -100,6 +94,12 @@ while (($# > 0)); do
 		shift 2
 		;;
 	--kvm) use_kvm=1 && shift ;;
+	--kernel-arg)
+		[[ $# -ge 2 && $2 =~ ^[A-Za-z0-9_.=,-]+$ ]] ||
+			usage_error "--kernel-arg needs one word of letters, digits, '_.=,-'"
+		kernel_args+=("$2")
+		shift 2
+		;;
 	-h | --help) usage && exit 0 ;;
 	--) shift && break ;;
 	-*) usage_error "unknown option $1" ;;
@@ -190,13 +190,15 @@ qemu_args=(
 	-name "steadykv-$name" -machine q35 "${accel[@]}" -smp "$smp" -m "$mem_mb"
 	-nodefaults -no-user-config -display none -no-reboot -nic none
 	-chardev "file,id=console,path=$run_dir/console.log" -serial chardev:console
+	# The lab (vm-test/lab.sh) crashes a guest by killing this pid.
+	-pidfile "$run_dir/qemu.pid"
 	-kernel "$VM_KERNEL" -initrd "$initramfs"
 	# panic=-1 with -no-reboot: a panicking guest ends QEMU at once.
 	# no_timer_check: on a loaded host the emulated timer can miss the boot
 	# check ("IO-APIC + timer doesn't work!" panic). The RCU stall timeout
 	# (21 s) is stretched like the other bounds on slow kernels: a TCG vCPU
 	# starved by the host for a while is not a stall of the guest's.
-	-append "console=ttyS0,115200 loglevel=7 panic=-1 no_timer_check kfence.sample_interval=$KFENCE_SAMPLE_MS rcupdate.rcu_cpu_stall_timeout=$rcu_stall_s watchdog_thresh=$watchdog_s steadykv.init=$script_dir/guest-init.sh"
+	-append "console=ttyS0,115200 loglevel=7 panic=-1 no_timer_check kfence.sample_interval=$KFENCE_SAMPLE_MS rcupdate.rcu_cpu_stall_timeout=$rcu_stall_s watchdog_thresh=$watchdog_s ${kernel_args[*]} steadykv.init=$script_dir/guest-init.sh"
 	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
 	-fsdev "local,id=results,path=$run_dir,security_model=none"
@@ -286,19 +288,14 @@ else
 	fi
 fi
 
-grep_args=()
-for pattern in "${KERNEL_PROBLEMS[@]}"; do
-	grep_args+=(-e "$pattern")
-done
 if [[ -s $run_dir/kmemleak.log ]]; then
 	say "FAIL: kmemleak reports leaks ($run_dir/kmemleak.log):"
 	head -n 100 "$run_dir/kmemleak.log" >&2
 	((rc != 0)) || rc=1
 fi
-if grep -q -F "${grep_args[@]}" "$run_dir/console.log" 2>/dev/null; then
+if vm_kernel_problems "$run_dir/console.log"; then
 	say "FAIL: the guest kernel log reports problems ($run_dir/console.log):"
-	{ grep -n -F -B 3 -A 12 "${grep_args[@]}" "$run_dir/console.log" || true; } |
-		head -n 200 >&2
+	vm_kernel_problems_show "$run_dir/console.log" >&2
 	((rc != 0)) || rc=1
 elif [[ -z $status && -s $run_dir/console.log ]]; then
 	say "last console lines ($run_dir/console.log):"

@@ -100,6 +100,14 @@ enum skv_coord_op {
 	 */
 	SKV_COORD_OP_AUTH_HELLO = 9,
 	SKV_COORD_OP_AUTH_PROOF = 10,
+	/*
+	 * Node daemon, registered, every heartbeat interval: body and reply
+	 * empty.  Any frame from a node counts as a sign of life; this one
+	 * is sent when there is nothing else to say.  The coordinator
+	 * declares a node dead when it heard nothing from it for
+	 * --dead-after-ms (userspace/coord/coord_liveness.c has the bound).
+	 */
+	SKV_COORD_OP_NODE_HEARTBEAT = 11,
 
 	/* Coordinator to node daemon (replies: status and message). */
 	SKV_COORD_OP_NODE_TABLET_ADD = 16,	/* body skv_coord_tablet; adds the table if needed */
@@ -252,9 +260,13 @@ struct skv_coord_map {
 	__le32 nr_tablets;
 };
 
+/* skv_coord_node.flags (GET_MAP; 0 in NODE_REGISTER) */
+#define SKV_COORD_NODE_F_DEAD	0x1	/* declared dead, not back since */
+#define SKV_COORD_NODE_F_UP	0x2	/* daemon connected and heard in time */
+
 struct skv_coord_node {
 	__le32 id;
-	__le32 reserved;
+	__le32 flags;		/* SKV_COORD_NODE_F_* */
 	char addr[SKV_COORD_ADDR_MAX];	/* data-plane address "host:port" */
 };
 
@@ -275,7 +287,14 @@ struct skv_coord_tablet {
 	__le32 owner;		/* node id */
 	__le32 state;		/* 0 normal, 1 migrating (owner is the target) */
 	__le32 src;		/* while migrating: the source node */
-	__le32 reserved;
+	__le32 flags;		/* SKV_COORD_TABLET_F_* (GET_MAP) */
 };
+
+/*
+ * The tablet's owner was declared dead while it owned it: its data is
+ * lost until recovery rebuilds it; the owner (even back as a new
+ * incarnation) does not serve it.
+ */
+#define SKV_COORD_TABLET_F_LOST	0x1
 
 #endif /* STEADYKV_COORD_H */

@@ -288,6 +288,7 @@ int coord_node_encode(struct coord_buf *b, const struct coord_node_info *n)
 
 	memset(&w, 0, sizeof(w));
 	w.id = htole32(n->id);
+	w.flags = htole32(n->flags);
 	if (coord_strlcpy(w.addr, sizeof(w.addr), n->addr))
 		return -EINVAL;
 	return coord_buf_append(b, &w, sizeof(w));
@@ -303,6 +304,7 @@ int coord_node_decode(const void *body, size_t len, struct coord_node_info *n)
 	if (!memchr(w.addr, '\0', sizeof(w.addr)))
 		return -EBADMSG;
 	n->id = le32toh(w.id);
+	n->flags = le32toh(w.flags);
 	memcpy(n->addr, w.addr, sizeof(n->addr));
 	return 0;
 }
@@ -357,6 +359,7 @@ int coord_tablet_encode(struct coord_buf *b, const struct coord_tablet_info *t)
 	w.owner = htole32(t->owner);
 	w.state = htole32(t->state);
 	w.src = htole32(t->src);
+	w.flags = htole32(t->flags);
 	return coord_buf_append(b, &w, sizeof(w));
 }
 
@@ -374,6 +377,7 @@ int coord_tablet_decode(const void *body, size_t len,
 	t->owner = le32toh(w.owner);
 	t->state = le32toh(w.state);
 	t->src = le32toh(w.src);
+	t->flags = le32toh(w.flags);
 	if (t->start_hash > t->end_hash)
 		return -EBADMSG;
 	return 0;

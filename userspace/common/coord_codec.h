@@ -95,6 +95,7 @@ struct coord_table_req {
 
 struct coord_node_info {
 	uint32_t id;
+	uint32_t flags;		/* SKV_COORD_NODE_F_* */
 	char addr[SKV_COORD_ADDR_MAX];	/* NUL-terminated */
 };
 
@@ -104,6 +105,7 @@ struct coord_tablet_info {
 	uint32_t owner;
 	uint32_t state;		/* 0 normal, 1 migrating */
 	uint32_t src;
+	uint32_t flags;		/* SKV_COORD_TABLET_F_* */
 };
 
 struct coord_map_info {

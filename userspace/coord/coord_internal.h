@@ -12,6 +12,8 @@
  *   coord_migrations.c   handlers: MIGRATE, MIG_STATUS, MIG_CANCEL,
  *                        MIG_REPORT; the migration records and lineage
  *   coord_auth.c         keys, AUTH_HELLO, AUTH_PROOF, who may do what
+ *   coord_liveness.c     failure detection: heartbeats, suspicions, nodes
+ *                        declared dead, lost tablets, the fence hook
  */
 #ifndef SKV_COORD_INTERNAL_H
 #define SKV_COORD_INTERNAL_H
@@ -35,6 +37,11 @@
 #define DEFAULT_LISTEN		"0.0.0.0:7100"
 #define DEFAULT_STATE		"./steadykv-coord.state"
 #define DEFAULT_NODE_TIMEOUT	10000
+/* Failure detection (coord_liveness.c has the bound they make). */
+#define COORD_DEFAULT_DEAD_AFTER_MS	5000
+#define COORD_SUSPECT_DIV	4	/* P = D / 4 after a peer's report */
+#define COORD_LIVE_TICK_MS	100	/* T: how often the check runs */
+#define COORD_START_GRACE_MS	10000	/* a daemon's time to reconnect */
 
 /* The progress counters a MIG_REPORT brings (kept in memory only). */
 #define REPORT_COUNTER_BITS					\
@@ -102,6 +109,15 @@ struct cmd {
 	int64_t deadline;	/* monotonic ms */
 };
 
+/* What the coordinator knows of a node's life (memory only). */
+struct coord_live {
+	uint32_t id;
+	bool dead;		/* declared dead, not registered since */
+	uint32_t incarnation;	/* registrations after being declared dead */
+	int64_t heard_ms;	/* monotonic: last frame (or grace end) */
+	int64_t suspect_ms;	/* a peer's report, 0: none since heard */
+};
+
 struct coordinator {
 	int lfd;
 	uint16_t port;
@@ -130,6 +146,10 @@ struct coordinator {
 	uint64_t repl_epoch;
 	struct coord_repl_info *repl;
 	size_t nr_repl;
+	int dead_after_ms;	/* D: a node silent this long is dead */
+	int64_t live_tick_ms;	/* last liveness check */
+	struct coord_live *live;
+	size_t nr_live;
 };
 
 /* coordinator.c: helpers, replies, durable state */
@@ -215,5 +235,31 @@ void coord_do_mig_cancel(struct coordinator *c, struct conn *cn,
 			 const struct coord_hdr *h, const uint8_t *body);
 void coord_do_mig_report(struct coordinator *c, struct conn *cn,
 			 const struct coord_hdr *h, const uint8_t *body);
+/* End @g in @state with @error and @msg (map and lineage follow). */
+void coord_mig_end(struct coordinator *c, struct skv_migration *g,
+		   uint32_t state, uint32_t error, const char *msg);
+
+/* coord_liveness.c (its top comment has the bound and what follows) */
+int coord_live_init(struct coordinator *c, int dead_after_ms);
+void coord_live_free(struct coordinator *c);
+/* A frame came from registered node @node. */
+void coord_live_heard(struct coordinator *c, uint32_t node);
+/* @node registered: a dead node comes back as a new incarnation. */
+void coord_live_registered(struct coordinator *c, uint32_t node);
+/* A peer reports a request to @node failed. */
+void coord_live_suspect(struct coordinator *c, uint32_t node, uint32_t reporter,
+			const char *why);
+/* Declare dead the nodes past their bound (runs each COORD_LIVE_TICK_MS). */
+void coord_live_tick(struct coordinator *c);
+/* Where the fence of a node declared dead is to be sent. */
+void coord_fence_dead_node(struct coordinator *c, uint32_t node);
+bool coord_node_dead(const struct coordinator *c, uint32_t node);
+bool coord_node_up(const struct coordinator *c, uint32_t node);
+uint32_t coord_node_flags(const struct coordinator *c, uint32_t node);
+/* Some of [start, end] of the table is lost with a dead node. */
+bool coord_tablet_lost(const struct coordinator *c, uint64_t table_id,
+		       uint64_t start, uint64_t end);
+/* NODE_HEARTBEAT: the frame itself was the sign of life. */
+void coord_do_heartbeat(struct conn *cn, const struct coord_hdr *h);
 
 #endif /* SKV_COORD_INTERNAL_H */

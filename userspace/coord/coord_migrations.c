@@ -228,6 +228,24 @@ static void mig_set_msg(struct skv_migration *g, const char *msg)
 	SKV_MIG_SET(g, STEADYKV_A_MIGRATION_ERROR_MSG);
 }
 
+void coord_mig_end(struct coordinator *c, struct skv_migration *g,
+		   uint32_t state, uint32_t error, const char *msg)
+{
+	mig_transition(c, g, state, error);
+	mig_set_msg(g, msg);
+}
+
+/* A failure that says the peer could not be reached. */
+static bool transport_error(uint32_t error)
+{
+	switch (error) {
+	case ECONNREFUSED: case ECONNRESET: case ECONNABORTED: case ETIMEDOUT:
+	case EHOSTUNREACH: case ENETUNREACH: case EHOSTDOWN: case EPIPE:
+		return true;
+	}
+	return false;
+}
+
 /*
  * Cancel migration id at its target node, with an op whose ENOENT
  * answer ends it here (coord_finish_cancel).  0, or -ENOMEM.
@@ -347,6 +365,8 @@ void coord_do_migrate(struct coordinator *c, struct conn *cn,
 		FAIL(EBUSY, "tablet is migrating");
 	if (t->owner == g.dst)
 		FAIL(EINVAL, "node %u already owns the range", g.dst);
+	if (coord_tablet_lost(c, g.table_id, t->start, t->end))
+		FAIL(EHOSTDOWN, "the range was lost with a dead node (needs recovery)");
 	for (i = 0; i < c->st.nr_migs; i++) {
 		const struct skv_migration *o = &c->st.migs[i];
 
@@ -699,6 +719,10 @@ void coord_do_mig_report(struct coordinator *c, struct conn *cn,
 			l->safe_version = r.safe_version;
 		save = true;
 	}
+	/* A target that could not reach its source reports it. */
+	if (later && r.state == STEADYKV_MIGRATION_STATE_FAILED &&
+	    transport_error(r.error))
+		coord_live_suspect(c, g->src, cn->node_id, "its migration failed");
 	if (later) {
 		if (c->verbose || skv_mig_state_final(r.state))
 			coord_logmsg(c, false, "migration %llu: %s%s%s",

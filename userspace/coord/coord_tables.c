@@ -78,6 +78,7 @@ void coord_do_get_map(struct coordinator *c, struct conn *cn,
 		goto out;
 	for (i = 0; i < m->nr_nodes; i++) {
 		mi.nodes[i].id = m->nodes[i].id;
+		mi.nodes[i].flags = coord_node_flags(c, m->nodes[i].id);
 		snprintf(mi.nodes[i].addr, sizeof(mi.nodes[i].addr), "%s",
 			 m->nodes[i].addr);
 	}
@@ -90,6 +91,8 @@ void coord_do_get_map(struct coordinator *c, struct conn *cn,
 		mi.tablets[i].owner = t->owner;
 		mi.tablets[i].state = t->state == TMAP_MIGRATING ? 1 : 0;
 		mi.tablets[i].src = t->state == TMAP_MIGRATING ? t->src : 0;
+		if (coord_tablet_lost(c, t->table_id, t->start, t->end))
+			mi.tablets[i].flags = SKV_COORD_TABLET_F_LOST;
 	}
 	err = coord_map_encode(&b, &mi);
 	if (!err && b.len > SKV_COORD_MAX_BODY)
@@ -162,6 +165,7 @@ void coord_do_register(struct coordinator *c, struct conn *cn,
 	coord_logmsg(c, false, "node %u registered, data address %s", n.id, n.addr);
 	coord_reply_ok(cn, h->opcode, h->request_id, NULL, 0);
 	coord_migs_node_registered(c, n.id);
+	coord_live_registered(c, n.id);
 	coord_cancel_in_doubt(c, n.id);
 	coord_repl_assign(c);
 }

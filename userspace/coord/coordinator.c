@@ -167,6 +167,7 @@ static void handle_request(struct coordinator *c, struct conn *cn,
 	switch (h->opcode) {
 	case SKV_COORD_OP_NODE_REGISTER:
 	case SKV_COORD_OP_MIG_REPORT:
+	case SKV_COORD_OP_NODE_HEARTBEAT:
 		if (!coord_allowed(c, cn, h, SKV_AUTH_ROLE_PEER))
 			return;
 		break;
@@ -213,6 +214,9 @@ static void handle_request(struct coordinator *c, struct conn *cn,
 	case SKV_COORD_OP_MIG_REPORT:
 		coord_do_mig_report(c, cn, h, body);
 		break;
+	case SKV_COORD_OP_NODE_HEARTBEAT:
+		coord_do_heartbeat(cn, h);
+		break;
 	default:
 		coord_reply_err(cn, h->opcode, h->request_id, EOPNOTSUPP,
 				"the coordinator does not serve opcode %u", h->opcode);
@@ -241,6 +245,8 @@ static bool process_input(struct coordinator *c, struct conn *cn)
 		}
 		if (r == 0)
 			break;
+		if (cn->node_id)
+			coord_live_heard(c, cn->node_id);
 		if (h.flags & SKV_COORD_F_REPLY) {
 			coord_handle_reply(c, cn, &h, cn->in.p + off + COORD_HDR_LEN);
 		} else {
@@ -395,8 +401,8 @@ int coordinator_poll(struct coordinator *c, int timeout_ms)
 		if (cn->out.len)
 			pfd[i + 1].events |= POLLOUT;
 	}
-	if (c->cmds && timeout_ms > 100)
-		timeout_ms = 100;	/* check command deadlines */
+	if ((c->cmds || c->st.map.nr_nodes) && timeout_ms > COORD_LIVE_TICK_MS)
+		timeout_ms = COORD_LIVE_TICK_MS;	/* deadlines, liveness */
 	ret = poll(pfd, n + 1, timeout_ms);
 	if (ret < 0) {
 		ret = errno == EINTR ? 0 : -errno;
@@ -414,6 +420,7 @@ int coordinator_poll(struct coordinator *c, int timeout_ms)
 		accept_conns(c);
 	free(pfd);
 	coord_fail_cmds(c, NULL, coord_mono_ms());
+	coord_live_tick(c);
 	/* Replies made above go out now when the socket takes them. */
 	for (i = 0; i < c->nr_conns; i++) {
 		struct conn *cn = c->conns[i];
@@ -573,16 +580,22 @@ int coordinator_open(const struct coordinator_opts *o, struct coordinator **out,
 		ret = -EBADMSG;
 		goto fail;
 	}
+	ret = coord_live_init(c, o->dead_after_ms);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	ret = listen_on(o->listen ? o->listen : DEFAULT_LISTEN, &c->lfd,
 			&c->port, err, errlen);
 	if (ret)
 		goto fail;
 	coord_logmsg(c, false, "coordinator on port %u, state %s: map version %llu, "
-		     "%zu nodes, %zu tables, %zu migrations, %zu lineage records; "
-		     "keys: %d cluster, %d admin%s",
+		     "%zu nodes, %zu tables, %zu migrations, %zu lineage records, "
+		     "%zu lost tablets; nodes dead after %d ms; keys: %d cluster, %d admin%s",
 		     c->port, path, (unsigned long long)c->st.map.version,
 		     c->st.map.nr_nodes, c->st.map.nr_tables, c->st.nr_migs,
-		     c->st.nr_lineage, c->keys[0].n, c->keys[1].n,
+		     c->st.nr_lineage, c->st.nr_lost, c->dead_after_ms,
+		     c->keys[0].n, c->keys[1].n,
 		     c->insecure ? " (--insecure: a role without a key is open)" : "");
 	*out = c;
 	return 0;
@@ -618,6 +631,7 @@ void coordinator_close(struct coordinator *c)
 	if (c->lfd >= 0)
 		close(c->lfd);
 	coord_state_free(&c->st);
+	coord_live_free(c);
 	coord_store_close(c->store);
 	coord_keys_clear(c);
 	for (i = 0; i < 4; i++)

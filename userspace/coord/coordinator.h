@@ -17,6 +17,11 @@ struct coordinator_opts {
 	const char *listen;	/* "host:port"; NULL: "0.0.0.0:7100"; port 0: any */
 	const char *state_path;	/* NULL: "./steadykv-coord.state" */
 	int node_timeout_ms;	/* wait for a node daemon's reply; 0: 10000 */
+	/*
+	 * Declare a node dead when nothing was heard from it for this long
+	 * (0: 5000); coord_liveness.c has the bound.
+	 */
+	int dead_after_ms;
 	int verbose;		/* log requests to stderr */
 	int quiet;		/* log nothing but errors */
 	/*

@@ -16,6 +16,7 @@
  *             [priority-pulls=<0|1>]                       (one line)
  *   lineage <migration id> <table> 0x<start> 0x<end> <src> <dst>
  *           <safe version> <unix ms>                       (one line)
+ *   lost <table> 0x<start> 0x<end> <dead owner> <unix ms>
  *   end <number of records between the version line and end>
  *
  * A tuning field is written only if it was given (an absent one is the
@@ -180,6 +181,7 @@ void coord_state_free(struct coord_state *st)
 	tmap_free(&st->map);
 	free(st->migs);
 	free(st->lineage);
+	free(st->lost);
 	coord_state_init(st);
 }
 
@@ -283,6 +285,25 @@ static int parse_lineage(struct coord_state *st, char **tok, int n)
 	return 0;
 }
 
+static int parse_lost(struct coord_state *st, char **tok, int n)
+{
+	struct coord_lost l, *v;
+
+	memset(&l, 0, sizeof(l));
+	if (n != 6 || parse_dec(tok[1], UINT64_MAX, &l.table_id) ||
+	    parse_hash(tok[2], &l.start) || parse_hash(tok[3], &l.end) ||
+	    l.start > l.end || parse_u32(tok[4], &l.node) || !l.node ||
+	    parse_dec(tok[5], UINT64_MAX, &l.unix_ms) ||
+	    st->nr_lost >= COORD_MAX_LOST)
+		return -EBADMSG;
+	v = realloc(st->lost, (st->nr_lost + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	st->lost = v;
+	v[st->nr_lost++] = l;
+	return 0;
+}
+
 /* Migration ids: none 0, no two alike (their order means nothing). */
 static const char *migs_invalid(const struct coord_state *st)
 {
@@ -323,6 +344,13 @@ static int parse_record(struct coord_state *st, uint64_t format, char **tok,
 	if (format >= 2 && !strcmp(tok[0], "lineage")) {
 		*why = "bad lineage record";
 		err = parse_lineage(st, tok, n);
+		if (err == -ENOMEM)
+			*why = strerror(ENOMEM);
+		return err;
+	}
+	if (format >= 3 && !strcmp(tok[0], "lost")) {
+		*why = "bad lost record";
+		err = parse_lost(st, tok, n);
 		if (err == -ENOMEM)
 			*why = strerror(ENOMEM);
 		return err;
@@ -562,8 +590,16 @@ static int write_state(FILE *f, const struct coord_state *st)
 		fprintf(f, " %llu %llu\n", (unsigned long long)l->safe_version,
 			(unsigned long long)l->unix_ms);
 	}
+	for (i = 0; i < st->nr_lost; i++) {
+		const struct coord_lost *l = &st->lost[i];
+
+		fprintf(f, "lost %llu 0x%016llx 0x%016llx %u %llu\n",
+			(unsigned long long)l->table_id,
+			(unsigned long long)l->start, (unsigned long long)l->end,
+			(unsigned int)l->node, (unsigned long long)l->unix_ms);
+	}
 	fprintf(f, "end %zu\n", m->nr_nodes + m->nr_tables + m->nr_tablets +
-		st->nr_migs + st->nr_lineage);
+		st->nr_migs + st->nr_lineage + st->nr_lost);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -595,6 +631,11 @@ static const char *state_invalid(const struct coord_state *st)
 		if (!l->mig_id || l->start > l->end || l->src == l->dst)
 			return "bad lineage record";
 	}
+	if (st->nr_lost > COORD_MAX_LOST)
+		return "too many lost records";
+	for (i = 0; i < st->nr_lost; i++)
+		if (!st->lost[i].node || st->lost[i].start > st->lost[i].end)
+			return "bad lost record";
 	return NULL;
 }
 

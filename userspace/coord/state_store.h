@@ -21,6 +21,7 @@
 
 #define COORD_KEEP_MIGRATIONS	64	/* newest migration records kept */
 #define COORD_MAX_LINEAGE	4096	/* lineage records a state may hold */
+#define COORD_MAX_LOST		4096	/* lost-tablet records a state may hold */
 
 /*
  * A lineage dependency, recorded when ownership of a range moves to the
@@ -38,6 +39,20 @@ struct coord_lineage {
 	uint32_t src, dst;
 	uint64_t safe_version;		/* the source's, 0 until reported */
 	uint64_t unix_ms;		/* when recorded */
+};
+
+/*
+ * A tablet whose owner was declared dead while it owned it
+ * (coord_liveness.c): lost until recovery rebuilds it, even once the node
+ * is back as a new incarnation.  Named by the tablet's range and the
+ * dead owner; a record whose tablet no longer has that range and owner is
+ * dropped.
+ */
+struct coord_lost {
+	uint64_t table_id;
+	uint64_t start, end;		/* inclusive hash range */
+	uint32_t node;			/* the owner declared dead */
+	uint64_t unix_ms;		/* when */
 };
 
 /*
@@ -66,6 +81,8 @@ struct coord_state {
 	size_t nr_migs;
 	struct coord_lineage *lineage;
 	size_t nr_lineage;
+	struct coord_lost *lost;
+	size_t nr_lost;
 };
 
 void coord_state_init(struct coord_state *st);

@@ -313,6 +313,14 @@ static int do_drop(struct cl *k, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* A node as the coordinator's failure detector sees it. */
+static const char *node_health(uint32_t flags)
+{
+	if (flags & SKV_COORD_NODE_F_DEAD)
+		return "dead";
+	return flags & SKV_COORD_NODE_F_UP ? "up" : "disconnected";
+}
+
 static int do_map(struct cl *k, int argc, char **argv)
 {
 	struct coord_map_info mi;
@@ -337,6 +345,7 @@ static int do_map(struct cl *k, int argc, char **argv)
 			json_obj_begin(j);
 			json_kv_u64(j, "id", mi.nodes[i].id);
 			json_kv_str(j, "addr", mi.nodes[i].addr);
+			json_kv_str(j, "health", node_health(mi.nodes[i].flags));
 			json_obj_end(j);
 		}
 		json_arr_end(j);
@@ -353,6 +362,7 @@ static int do_map(struct cl *k, int argc, char **argv)
 			json_kv_str(j, "state", t->state ? "migrating" : "normal");
 			if (t->state)
 				json_kv_u64(j, "src", t->src);
+			json_kv_bool(j, "lost", t->flags & SKV_COORD_TABLET_F_LOST);
 			json_obj_end(j);
 		}
 		json_arr_end(j);
@@ -361,7 +371,8 @@ static int do_map(struct cl *k, int argc, char **argv)
 		printf("map version %llu, %u nodes, %u tablets\n",
 		       (unsigned long long)mi.version, mi.nr_nodes, mi.nr_tablets);
 		for (i = 0; i < mi.nr_nodes; i++)
-			printf("node %u %s\n", mi.nodes[i].id, mi.nodes[i].addr);
+			printf("node %u %s %s\n", mi.nodes[i].id, mi.nodes[i].addr,
+			       node_health(mi.nodes[i].flags));
 		if (mi.nr_tablets)
 			printf("%-20s %-18s %-18s %-6s %s\n", "TABLE", "START", "END",
 			       "OWNER", "STATE");
@@ -373,9 +384,11 @@ static int do_map(struct cl *k, int argc, char **argv)
 			       (unsigned long long)t->start_hash,
 			       (unsigned long long)t->end_hash, t->owner);
 			if (t->state)
-				printf("migrating from %u\n", t->src);
+				printf("migrating from %u", t->src);
 			else
-				printf("normal\n");
+				printf("normal");
+			printf("%s\n", t->flags & SKV_COORD_TABLET_F_LOST ?
+			       " LOST (its owner was declared dead; unavailable until recovery)" : "");
 		}
 	}
 	coord_map_info_free(&mi);

@@ -34,6 +34,7 @@
 #define DEF_RECONNECT_MIN_MS	100
 #define DEF_RECONNECT_MAX_MS	5000
 #define DEF_PROGRESS_MS		200
+#define DEF_HEARTBEAT_MS	500
 
 /* ---- logging: "TIME steadykvd[node N]: TEXT", one line each ---- */
 
@@ -158,6 +159,9 @@ static int agent_loop(struct agent *a, const sigset_t *wait_mask)
 		w = mig_pending_wait(a);
 		if (w >= 0 && (wait < 0 || w < wait))
 			wait = w;
+		w = conn_heartbeat(a);
+		if (w >= 0 && (wait < 0 || w < wait))
+			wait = w;
 
 		p[n] = (struct pollfd){ .fd = a->nl->event_fd(a->nl_arg), .events = POLLIN };
 		ifd = n++;
@@ -245,6 +249,7 @@ int node_agent_run(const struct node_agent_opts *o)
 	a.nl = o->nl ? o->nl : &agent_real_nl_ops;
 	a.nl_arg = o->nl ? o->nl_arg : &real;
 	a.progress_ms = o->progress_interval_ms ? o->progress_interval_ms : DEF_PROGRESS_MS;
+	a.heartbeat_ms = o->heartbeat_ms ? o->heartbeat_ms : DEF_HEARTBEAT_MS;
 	a.backoff_min = o->reconnect_min_ms ? o->reconnect_min_ms : DEF_RECONNECT_MIN_MS;
 	a.backoff_max = o->reconnect_max_ms ? o->reconnect_max_ms : DEF_RECONNECT_MAX_MS;
 	if (a.backoff_max < a.backoff_min)

@@ -98,6 +98,12 @@ struct node_agent_opts {
 	/* Reconnect backoff, doubling from min to max (0: 100 ms, 5 s). */
 	unsigned int reconnect_min_ms;
 	unsigned int reconnect_max_ms;
+	/*
+	 * A NODE_HEARTBEAT when nothing else was sent for this long (0:
+	 * 500 ms): the coordinator declares a node dead when it hears
+	 * nothing for its --dead-after-ms.
+	 */
+	unsigned int heartbeat_ms;
 	/* Progress reports of one migration at most this often (0: 200 ms). */
 	unsigned int progress_interval_ms;
 	/*

@@ -2,7 +2,8 @@
 /*
  * The node agent's coordinator connection (see node_agent_int.h):
  * non-blocking, buffered both ways, frames by coord_proto; it registers the
- * node, and reconnects with a doubling backoff when the coordinator goes.
+ * node, sends heartbeats while registered, and reconnects with a doubling
+ * backoff when the coordinator goes.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -185,6 +186,25 @@ void conn_connected(struct agent *a)
 	conn_hello(a);
 }
 
+int64_t conn_heartbeat(struct agent *a)
+{
+	uint64_t now = agent_now_ms(), due;
+
+	if (a->fd < 0 || a->cs != C_READY)
+		return -1;
+	due = a->last_sent_ms + a->heartbeat_ms;
+	if (now < due)
+		return (int64_t)(due - now);
+	/* Any frame is a sign of life: only a silent agent needs one. */
+	if (coord_frame_append(&a->out, SKV_COORD_OP_NODE_HEARTBEAT, 0, 0,
+			       a->next_id++, NULL, 0)) {
+		conn_close(a, "cannot queue a heartbeat");
+		return -1;
+	}
+	a->last_sent_ms = now;
+	return a->heartbeat_ms;
+}
+
 void conn_write(struct agent *a)
 {
 	while (a->fd >= 0 && a->out.len) {
@@ -198,6 +218,7 @@ void conn_write(struct agent *a)
 			conn_close(a, strerror(errno));
 			return;
 		}
+		a->last_sent_ms = agent_now_ms();
 		coord_buf_consume(&a->out, (size_t)n);
 	}
 }

@@ -37,6 +37,8 @@ struct agent {
 	const struct node_agent_nl_ops *nl;
 	void *nl_arg;
 	unsigned int progress_ms, backoff_min, backoff_max, backoff;
+	unsigned int heartbeat_ms;
+	uint64_t last_sent_ms;	/* the last frame queued to the coordinator */
 
 	char data_addr[SKV_COORD_ADDR_MAX];
 	char coord_host[256];
@@ -92,6 +94,8 @@ void conn_connected(struct agent *a);
 void conn_read(struct agent *a);
 void conn_write(struct agent *a);
 void conn_close(struct agent *a, const char *why);
+/* Queue a NODE_HEARTBEAT if it is due; ms until the next one (-1: none). */
+int64_t conn_heartbeat(struct agent *a);
 
 /* The reply to AUTH_HELLO or AUTH_PROOF (state C_AUTH_*). */
 void conn_auth_reply(struct agent *a, const struct coord_hdr *h, const uint8_t *body);

@@ -3,14 +3,15 @@
  * steadykvd: the steadykv cluster daemon, in one of two roles.
  *
  *   steadykvd --coordinator [--listen ADDR:PORT] [--state FILE]
- *             [--node-timeout MS] [--replicas R] [-v|--verbose] [-q|--quiet]
+ *             [--node-timeout MS] [--replicas R] [--dead-after-ms MS]
+ *             [-v|--verbose] [-q|--quiet]
  *             [--cluster-key FILE [--previous-cluster-key FILE]]
  *             [--admin-key FILE [--previous-admin-key FILE]] [--insecure]
  *       The coordinator (userspace/coord/coordinator.c): the cluster map,
  *       table creation, migrations and their lineage, durable in FILE.
  *       SIGHUP reads the key files again.
  *
- *   steadykvd --node ID --data ADDR:PORT --coord HOST:PORT
+ *   steadykvd --node ID --data ADDR:PORT --coord HOST:PORT [--heartbeat-ms MS]
  *             [--cluster-key FILE [--previous-cluster-key FILE]]
  *             [--insecure-peers] [--client-key FILE:READ:WRITE]... [--client-auth]
  *       The node agent (userspace/daemon/node_agent.c) beside the module
@@ -48,8 +49,9 @@
 
 static const char usage_text[] =
 	"usage: steadykvd --coordinator [--listen ADDR:PORT] [--state FILE]\n"
-	"                 [--node-timeout MS] [--replicas R] [-v|--verbose] [-q|--quiet]\n"
-	"       steadykvd --node ID --data ADDR:PORT --coord HOST:PORT\n"
+	"                 [--node-timeout MS] [--replicas R] [--dead-after-ms MS]\n"
+	"                 [-v|--verbose] [-q|--quiet]\n"
+	"       steadykvd --node ID --data ADDR:PORT --coord HOST:PORT [--heartbeat-ms MS]\n"
 	"                 [--cluster-key FILE [--previous-cluster-key FILE]] [--insecure-peers]\n"
 	"                 [--client-key FILE:READ:WRITE]... [--client-auth]\n"
 	"       either role: [--metrics-listen ADDR:PORT]\n"
@@ -58,6 +60,10 @@ static const char usage_text[] =
 	"  --listen ADDR:PORT coordinator address (default 0.0.0.0:7100; port 0: any)\n"
 	"  --state FILE       durable coordinator state (default ./steadykv-coord.state)\n"
 	"  --node-timeout MS  wait for a node daemon's reply (default 10000)\n"
+	"  --dead-after-ms MS declare a node dead after MS without a frame from its\n"
+	"                     daemon (default 5000; a peer's report: MS/4)\n"
+	"  --heartbeat-ms MS  node: heartbeat to the coordinator (default 500; keep it\n"
+	"                     below the coordinator's dead-after-ms / 4)\n"
 	"  --node ID          run the node agent for node ID (>= 1)\n"
 	"  --data ADDR:PORT   the data-plane address the node listens on\n"
 	"  --coord HOST:PORT  the coordinator (default 127.0.0.1:7100)\n"
@@ -169,7 +175,7 @@ int main(int argc, char **argv)
 	enum { O_COORDINATOR = 256, O_LISTEN, O_STATE, O_NODE_TIMEOUT, O_NODE,
 	       O_DATA, O_COORD, O_CLUSTER_KEY, O_PREV_CLUSTER_KEY, O_ADMIN_KEY,
 	       O_PREV_ADMIN_KEY, O_INSECURE, O_INSECURE_PEERS, O_CLIENT_KEY, O_CLIENT_AUTH,
-	       O_METRICS_LISTEN, O_REPLICAS };
+	       O_METRICS_LISTEN, O_REPLICAS, O_DEAD_AFTER, O_HEARTBEAT };
 	static const struct option opts[] = {
 		{ "coordinator", no_argument, NULL, O_COORDINATOR },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -188,6 +194,8 @@ int main(int argc, char **argv)
 		{ "client-auth", no_argument, NULL, O_CLIENT_AUTH },
 		{ "metrics-listen", required_argument, NULL, O_METRICS_LISTEN },
 		{ "replicas", required_argument, NULL, O_REPLICAS },
+		{ "dead-after-ms", required_argument, NULL, O_DEAD_AFTER },
+		{ "heartbeat-ms", required_argument, NULL, O_HEARTBEAT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -227,6 +235,23 @@ int main(int argc, char **argv)
 			}
 			co.node_timeout_ms = (int)v;
 			coord_only = true;
+			break;
+		case O_DEAD_AFTER:
+			if (parse_u32(optarg, &v) || v < 4 * 10 || v > 86400000) {
+				fprintf(stderr, "steadykvd: bad --dead-after-ms '%s' "
+					"(40 to 86400000)\n", optarg);
+				return 2;
+			}
+			co.dead_after_ms = (int)v;
+			coord_only = true;
+			break;
+		case O_HEARTBEAT:
+			if (parse_u32(optarg, &v) || !v || v > 3600000) {
+				fprintf(stderr, "steadykvd: bad --heartbeat-ms '%s'\n",
+					optarg);
+				return 2;
+			}
+			no.heartbeat_ms = v;
 			break;
 		case O_NODE:
 			if (parse_u32(optarg, &no.node_id) || !no.node_id) {
@@ -336,8 +361,8 @@ int main(int argc, char **argv)
 		return run_coordinator(&co, metrics_listen);
 	if (coord_only) {
 		fprintf(stderr, "steadykvd: --listen, --state, --node-timeout, "
-			"--replicas, --admin-key, --previous-admin-key and --insecure "
-			"are coordinator options\n");
+			"--replicas, --dead-after-ms, --admin-key, --previous-admin-key and "
+			"--insecure are coordinator options\n");
 		return 2;
 	}
 	if (no.previous_key_path && !no.cluster_key_path) {

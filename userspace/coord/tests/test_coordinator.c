@@ -122,8 +122,8 @@ TEST(codec_messages)
 		{ .id = 1, .addr = "a:1" }, { .id = 2, .addr = "[::1]:7002" },
 	};
 	struct coord_tablet_info tabs[3] = {
-		{ 9, 0, 99, 1, 0, 0 }, { 9, 100, 199, 2, 1, 1 },
-		{ 9, 200, UINT64_MAX, 1, 0, 0 },
+		{ 9, 0, 99, 1, 0, 0, 0 }, { 9, 100, 199, 2, 1, 1, 0 },
+		{ 9, 200, UINT64_MAX, 1, 0, 0, SKV_COORD_TABLET_F_LOST },
 	};
 	struct coord_map_info mi = { .version = 77, .nr_nodes = 2,
 				     .nr_tablets = 3, .nodes = nodes_in,
@@ -137,7 +137,7 @@ TEST(codec_messages)
 	/* NODE_REPL_SET: round trip; every truncation refused. */
 	{
 		struct coord_repl_info r = { .primary_id = 3, .epoch = 99, .nr_backups = 2,
-					     .backups = { { 1, "a:1" }, { 2, "[::1]:7002" } } }, r2;
+					     .backups = { { 1, 0, "a:1" }, { 2, 0, "[::1]:7002" } } }, r2;
 
 		coord_buf_init(&b);
 		ASSERT_EQ(0, coord_repl_encode(&b, &r));
@@ -408,6 +408,7 @@ struct fake_node {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	atomic_int stop;
+	atomic_int silent;	/* no heartbeats (a crashed node) */
 	int fail_op, fail_errno;	/* answer this opcode with an error */
 	int die_op;			/* on this opcode: no answer, disconnect */
 	int nseen;
@@ -428,12 +429,28 @@ static void *node_main(void *arg)
 		uint8_t *body;
 		int ret = coord_read_frame(n->cl.fd, 50, &h, &body);
 
-		if (ret == -ETIMEDOUT)
+		if (ret == -ETIMEDOUT) {
+			/* Like a daemon: a heartbeat every 50 ms of silence. */
+			struct coord_buf hb;
+
+			if (atomic_load(&n->silent))
+				continue;
+			coord_buf_init(&hb);
+			pthread_mutex_lock(&n->mu);
+			if (!coord_frame_append(&hb, SKV_COORD_OP_NODE_HEARTBEAT, 0, 0,
+						1, NULL, 0))
+				coord_write_all(n->cl.fd, hb.p, hb.len, 1000);
+			pthread_mutex_unlock(&n->mu);
+			coord_buf_free(&hb);
 			continue;
+		}
 		if (ret)
 			break;
 		pthread_mutex_lock(&n->mu);
-		if (h.flags & SKV_COORD_F_REPLY) {
+		if (h.flags & SKV_COORD_F_REPLY &&
+		    h.opcode == SKV_COORD_OP_NODE_HEARTBEAT) {
+			/* Not a reply node_report() waits for. */
+		} else if (h.flags & SKV_COORD_F_REPLY) {
 			n->replies++;
 			n->last_status = h.status;
 		} else {
@@ -1655,6 +1672,205 @@ TEST(state_round_trip)
 	coord_state_free(&st);
 	coord_state_free(&back);
 	unlink(path);
+}
+
+/* The node's flags and the tablet at @hash of @table, by a fresh map. */
+static int node_and_tablet(const struct server *s, uint32_t node, uint64_t table,
+			   uint64_t hash, uint32_t *flags, struct coord_tablet_info *t)
+{
+	struct coord_map_info mi;
+	uint32_t i;
+	int ret = get_map(s, &mi);
+
+	if (ret)
+		return ret;
+	for (i = 0; i < mi.nr_nodes; i++)
+		if (mi.nodes[i].id == node)
+			*flags = mi.nodes[i].flags;
+	for (i = 0; i < mi.nr_tablets; i++)
+		if (mi.tablets[i].table_id == table && mi.tablets[i].start_hash <= hash &&
+		    hash <= mi.tablets[i].end_hash)
+			*t = mi.tablets[i];
+	coord_map_info_free(&mi);
+	return 0;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define LIVE_DEAD_AFTER_MS	800
+
+/*
+ * A coordinator declaring nodes dead after @dead_after_ms, its state in a
+ * fresh directory @dir, and fake nodes 1, 2 and 3 sharing table @table.
+ * 0 or -1.
+ */
+static int live_start(struct server *srv, char *dir, char *state, size_t len,
+		      int dead_after_ms, struct fake_node n[3], uint64_t table)
+{
+	const uint32_t nodes[] = { 1, 2, 3 };
+	struct coordinator_opts o = { .dead_after_ms = dead_after_ms };
+	int i;
+
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(state, len, "%s/state", dir);
+	if (server_start_opts(srv, state, &o, true))
+		return -1;
+	for (i = 0; i < 3; i++)
+		if (node_start(&n[i], srv, i + 1))
+			return -1;
+	return create_table(srv, table, nodes, 3, NULL, 0) ? -1 : 0;
+}
+
+static void live_stop(struct server *srv, const char *dir, const char *state,
+		      struct fake_node *n, int nr)
+{
+	char tmp[128];
+	int i;
+
+	for (i = 0; i < nr; i++)
+		node_stop(&n[i]);
+	server_stop(srv);
+	unlink(state);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", state);
+	unlink(tmp);
+	rmdir(dir);
+}
+
+/*
+ * Poll the map until node @node is declared dead (up to 3 s): when (ms),
+ * or 0; *t gets the tablet holding @hash of @table then.
+ */
+static int64_t live_wait_dead(const struct server *s, uint32_t node, uint64_t table,
+			      uint64_t hash, struct coord_tablet_info *t)
+{
+	uint32_t flags = 0;
+	int k;
+
+	for (k = 0; k < 300; k++) {
+		if (node_and_tablet(s, node, table, hash, &flags, t))
+			return 0;
+		if (flags & SKV_COORD_NODE_F_DEAD)
+			return mono_ms();
+		usleep(10000);
+	}
+	return 0;
+}
+
+/*
+ * Failure detection: a node that stops sending is declared dead within
+ * D + T of its last frame (coord_liveness.c), not before D; its tablets
+ * are lost, a migration it is the target of fails and gives the range
+ * back to the source, the live nodes stay up; a lost range cannot move;
+ * back, the node is a new incarnation, told to delete its lost tablets,
+ * which stay lost.
+ */
+TEST(liveness_dead_node)
+{
+	struct fake_node n[3], back;
+	struct coord_tablet_info t;
+	struct skv_migration g, *v;
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
+	struct server srv;
+	uint32_t flags = 0, count;
+	int64_t silent_at, dead_at;
+	int i, k;
+
+	ASSERT_EQ(0, live_start(&srv, dir, state, sizeof(state), LIVE_DEAD_AFTER_MS, n, 5));
+	/* Node 3 is the target of a migration of node 1's first tablet. */
+	ASSERT_EQ(0, migrate(&srv, 5, 0, 99, 3, STEADYKV_MIGRATION_MODE_ROCKSTEADY, &g));
+	/* Alive through three bounds while heartbeats flow. */
+	usleep(3 * LIVE_DEAD_AFTER_MS * 1000);
+	for (i = 1; i <= 3; i++) {
+		ASSERT_EQ(0, node_and_tablet(&srv, i, 5, 0, &flags, &t));
+		ASSERT_EQ((uint32_t)SKV_COORD_NODE_F_UP, flags);
+	}
+	silent_at = mono_ms();
+	atomic_store(&n[2].silent, 1);
+	dead_at = live_wait_dead(&srv, 3, 5, UINT64_MAX, &t);
+	ASSERT_NE(0, dead_at);
+	fprintf(stderr, "# node 3 declared dead %lld ms after its last heartbeat "
+		"(D = %d ms)\n", (long long)(dead_at - silent_at), LIVE_DEAD_AFTER_MS);
+	/* Not before D less one heartbeat interval; by D + T (+ test slack). */
+	ASSERT_GE(dead_at - silent_at, LIVE_DEAD_AFTER_MS - 60);
+	ASSERT_LE(dead_at - silent_at, LIVE_DEAD_AFTER_MS + 100 + 1000);
+	ASSERT_EQ(3u, t.owner);
+	ASSERT_EQ((uint32_t)SKV_COORD_TABLET_F_LOST, t.flags);
+	for (i = 1; i <= 2; i++) {
+		ASSERT_EQ(0, node_and_tablet(&srv, i, 5, 0, &flags, &t));
+		ASSERT_EQ((uint32_t)SKV_COORD_NODE_F_UP, flags);
+	}
+	/* The migration to the dead node failed; node 1 owns its range. */
+	ASSERT_EQ(0, mig_status(&srv, g.id, &v, &count));
+	ASSERT_EQ(1u, count);
+	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_FAILED, v[0].state);
+	ASSERT_EQ(EHOSTDOWN, (int)v[0].error);
+	free(v);
+	ASSERT_EQ(0, node_and_tablet(&srv, 1, 5, 0, &flags, &t));
+	ASSERT_EQ(1u, t.owner);
+	ASSERT_EQ(0u, t.flags);
+	/* A lost range does not move. */
+	ASSERT_EQ(EHOSTDOWN, migrate(&srv, 5, UINT64_MAX - 10, UINT64_MAX, 2,
+				     STEADYKV_MIGRATION_MODE_ROCKSTEADY, NULL));
+	/* Back: up again, told to delete its lost tablet, which stays lost. */
+	node_stop(&n[2]);
+	ASSERT_EQ(0, node_start(&back, &srv, 3));
+	k = node_wait(&back, 1);
+	ASSERT_EQ(0, k);
+	ASSERT_EQ(SKV_COORD_OP_NODE_TABLET_DEL, back.seen_op[0]);
+	ASSERT_EQ(0, node_and_tablet(&srv, 3, 5, UINT64_MAX, &flags, &t));
+	ASSERT_EQ((uint32_t)SKV_COORD_NODE_F_UP, flags);
+	ASSERT_EQ((uint32_t)SKV_COORD_TABLET_F_LOST, t.flags);
+	/* The lost record is durable. */
+	ASSERT_TRUE(file_has(state, "\nlost 5 "));
+	node_stop(&back);
+	live_stop(&srv, dir, state, n, 2);
+}
+
+/*
+ * A peer's report (a target's migration failed on a transport error)
+ * makes the coordinator suspect the source: a source that still sends
+ * stays up; a silent one is declared dead within D/4 + T, well before D.
+ */
+TEST(liveness_suspected_by_a_peer)
+{
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
+	struct skv_migration g1, g3;
+	struct coord_tablet_info t;
+	struct fake_node n[3];
+	struct server srv;
+	uint32_t flags = 0;
+	int64_t t0, dead_at;
+
+	ASSERT_EQ(0, live_start(&srv, dir, state, sizeof(state), 2000, n, 6));
+	/* Node 1's and node 3's first hashes move to node 2. */
+	ASSERT_EQ(0, migrate(&srv, 6, 0, 99, 2, STEADYKV_MIGRATION_MODE_ROCKSTEADY, &g1));
+	ASSERT_EQ(0, migrate(&srv, 6, UINT64_MAX - 99, UINT64_MAX, 2,
+			     STEADYKV_MIGRATION_MODE_ROCKSTEADY, &g3));
+	/* Node 1 is suspected but keeps sending: it stays up. */
+	ASSERT_EQ(0, node_report(&n[1], g1.id, STEADYKV_MIGRATION_STATE_FAILED,
+				 ECONNREFUSED, 0));
+	usleep(3 * 500 * 1000);
+	ASSERT_EQ(0, node_and_tablet(&srv, 1, 6, 0, &flags, &t));
+	ASSERT_EQ((uint32_t)SKV_COORD_NODE_F_UP, flags);
+	/* Node 3 goes silent, then is suspected: dead in D/4 + T, not D. */
+	atomic_store(&n[2].silent, 1);
+	usleep(100 * 1000);
+	t0 = mono_ms();
+	ASSERT_EQ(0, node_report(&n[1], g3.id, STEADYKV_MIGRATION_STATE_FAILED,
+				 ECONNRESET, 0));
+	dead_at = live_wait_dead(&srv, 3, 6, UINT64_MAX, &t);
+	ASSERT_NE(0, dead_at);
+	fprintf(stderr, "# node 3 declared dead %lld ms after the report (D/4 = 500 ms)\n",
+		(long long)(dead_at - t0));
+	ASSERT_LE(dead_at - t0, 500 + 100 + 600);
+	live_stop(&srv, dir, state, n, 3);
 }
 
 TEST_HARNESS_MAIN

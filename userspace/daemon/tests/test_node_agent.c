@@ -559,6 +559,8 @@ FIXTURE_SETUP(agent)
 		.reconnect_min_ms = 20,
 		.reconnect_max_ms = 100,
 		.progress_interval_ms = 200,
+		/* Out of the way of the frames a test counts (own test below). */
+		.heartbeat_ms = 3600000,
 		.stop_fd = self->stop[0],
 		.stop_fd_set = true,
 		.no_signals = true,
@@ -819,6 +821,32 @@ TEST_F(agent, forwards_events_with_progress_rate_limited)
 	EXPECT_EQ(STEADYKV_MIGRATION_STATE_FAILED, self->c.last.state);
 	EXPECT_EQ((uint32_t)ECONNRESET, self->c.last.error);
 	EXPECT_STREQ("source went away", self->c.last.error_msg);
+}
+
+/* Registered and silent: a NODE_HEARTBEAT each interval, answered or not. */
+TEST_F(agent, heartbeats_while_silent)
+{
+	struct coord_hdr h;
+	uint8_t *body = NULL;
+	struct timespec t0, t1;
+	int i;
+
+	self->a.o.heartbeat_ms = 100;
+	up(_metadata, self);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, coord_read_frame(self->c.fd, 2000, &h, &body));
+		free(body);
+		EXPECT_EQ(SKV_COORD_OP_NODE_HEARTBEAT, h.opcode);
+		EXPECT_EQ(0u, h.body_len);
+		EXPECT_EQ(0, h.flags & SKV_COORD_F_REPLY);
+		if (i == 0)
+			ASSERT_EQ(0, send_frame(self->c.fd, h.opcode, SKV_COORD_F_REPLY,
+						0, h.request_id, NULL, 0));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Three intervals, less the part of the first before t0. */
+	EXPECT_LE(200, (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
 }
 
 TEST_F(agent, overrun_reads_the_state_again)
