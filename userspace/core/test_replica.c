@@ -204,7 +204,7 @@ TEST_F(rp, read_and_replay)
 		ASSERT_EQ(off + n, next);
 		ASSERT_EQ(0, skv_replay_records(fresh, sl, got, n, &rs));
 	}
-	ASSERT_EQ(-SKV_S_NOT_BACKUP, skv_replica_read(&self->r, 0, 0, got, 4096, &next));
+	ASSERT_EQ(-SKV_S_STALE_EPOCH, skv_replica_read(&self->r, 0, 0, got, 4096, &next));
 	ASSERT_EQ(-SKV_S_BAD_REQUEST, skv_replica_read(&self->r, 1, 8, got, 4096, &next));
 	skv_sidelog_destroy(fresh, sl);
 	for (i = 0; i < 100; i++) {

@@ -408,7 +408,7 @@ struct fake_node {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	atomic_int stop;
-	atomic_int silent;	/* no heartbeats (a crashed node) */
+	atomic_int silent;	/* a crashed node: no heartbeat, no answer */
 	int fail_op, fail_errno;	/* answer this opcode with an error */
 	int die_op;			/* on this opcode: no answer, disconnect */
 	int nseen;
@@ -446,6 +446,11 @@ static void *node_main(void *arg)
 		}
 		if (ret)
 			break;
+		if (atomic_load(&n->silent)) {
+			/* Frames reach a crashed node's socket; nothing answers. */
+			free(body);
+			continue;
+		}
 		pthread_mutex_lock(&n->mu);
 		if (h.flags & SKV_COORD_F_REPLY &&
 		    h.opcode == SKV_COORD_OP_NODE_HEARTBEAT) {
