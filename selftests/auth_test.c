@@ -409,7 +409,7 @@ TEST_F(auth, second_hello_refused)
 	check_migration_live(_metadata, self);
 }
 
-/* Client ops need no key (client keys are a later item). */
+/* Client ops need no key while client keys are not required (client_auth_test). */
 TEST_F(auth, clients_unaffected)
 {
 	check_control(_metadata, self);

@@ -9,7 +9,8 @@
 # makes a backup refuse the old epoch, so the primary's writes fail and
 # none is acknowledged; replicas are bounded (BACKUP_FULL) and a write past
 # the bound is never acknowledged; a backup whose namespace is deleted
-# makes writes fail with RETRY.
+# makes writes fail with RETRY; a node cut off from the coordinator is
+# declared dead and fenced at its backups by the coordinator.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -92,9 +93,11 @@ setup() {
 		ip netns exec "$SW" skv_tool ping "${IP[$n]}:$PORT" $((SKV_WAIT * 1000)) ||
 			{ skv_fail "node $n does not listen"; return 1; }
 	done
-	# Table 1 over every node (recorded clients); table 2 on A alone.
+	# Table 1 over every node (recorded clients); table 2 on A alone,
+	# table 3 on C alone.
 	ctl create-table 1 || { skv_fail "create-table 1"; return 1; }
 	ctl create-table 2 --nodes "${ID[A]}" || { skv_fail "create-table 2"; return 1; }
+	ctl create-table 3 --nodes "${ID[C]}" || { skv_fail "create-table 3"; return 1; }
 	# The coordinator gave each node the next two by id as backups.
 	for n in A B C; do
 		healthy $n || return 1
@@ -104,10 +107,11 @@ setup() {
 	done
 }
 
-# put NODE KEY VALUE: skv_tool's "STATUS VERSION", or "ERR" if the
-# connection failed or closed before the reply.
+# put NODE KEY VALUE [TABLE]: skv_tool's "STATUS VERSION", or "ERR" if the
+# connection failed or closed before the reply.  TABLE: 2 (on A).
 put() {
-	ip netns exec "$SW" skv_tool put "${IP[$1]}:$PORT" 2 "$2" "$3" 2>/dev/null || echo ERR
+	ip netns exec "$SW" skv_tool put "${IP[$1]}:$PORT" "${4:-2}" "$2" "$3" 2>/dev/null ||
+		echo ERR
 }
 
 # replica_records BACKUP PRIMARY: the records BACKUP holds of PRIMARY, read
@@ -172,13 +176,13 @@ t_history() {
 		{ skv_fail "B's replication is not healthy after the clients"; return 1; }
 }
 
-# puts_fail NODE PREFIX: put keys until one gets RETRY (within the wait
-# bound); none may be acknowledged.  A put in flight when the backup went
-# may see its connection closed (outcome unknown), never OK.
+# puts_fail NODE PREFIX [TABLE]: put keys until one gets RETRY (within the
+# wait bound); none may be acknowledged.  A put in flight when the backup
+# went may see its connection closed (outcome unknown), never OK.
 puts_fail() {
 	local n=$1 p=$2 i out deadline=$((SECONDS + SKV_WAIT))
 	for ((i = 0; SECONDS < deadline; i++)); do
-		out=$(put "$n" "$p-$i" v)
+		out=$(put "$n" "$p-$i" v "${3:-2}")
 		skv_info "put $p-$i at $n: $out"
 		[[ $out == "OK "* ]] && { skv_fail "put $p-$i acknowledged: $out"; return 1; }
 		[[ $out == "RETRY "* ]] && return 0
@@ -235,6 +239,35 @@ t_bounded() {
 	repl_set A || return 1
 }
 
+# C cut off from the coordinator (its daemon stopped; its module still
+# serves): the coordinator declares C dead and fences it at its backups, A
+# and B, with an epoch above C's, so C can no longer have a write
+# acknowledged.  Its daemon back, C is a new incarnation with a new epoch.
+t_cut_off_fenced() {
+	local b out
+	out=$(put C before-cut v 3)
+	[[ $out == "OK "* ]] || { skv_fail "put at C before the cut: $out"; return 1; }
+	kill -STOP "${NODE_PID[C]}" || { skv_fail "cannot stop C's daemon"; return 1; }
+	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD map |
+		jq -e '.nodes[] | select(.id == ${ID[C]}) | .health == \"dead\"'" >/dev/null ||
+		{ kill -CONT "${NODE_PID[C]}"; skv_fail "C never declared dead"; return 1; }
+	for b in A B; do
+		slowwait "$SKV_WAIT" bash -c "ip netns exec ${!b} steadykvctl -j repl replicas |
+			jq -e '.[] | select(.primary_id == ${ID[C]}) | .epoch > ${EPOCH[C]}'" \
+			>/dev/null || { kill -CONT "${NODE_PID[C]}"
+				skv_fail "$b's replica of C not fenced: $(replica_json "$b" C)"; return 1; }
+	done
+	out=$(ip netns exec "$SW" repl_tool op "${IP[A]}:$PORT" "$STEADYKV_CLUSTER_KEY" open \
+		"${ID[C]}" "${EPOCH[C]}")
+	[[ $out == STALE_EPOCH ]] || { kill -CONT "${NODE_PID[C]}"
+		skv_fail "A took C's old epoch after the fence: '$out'"; return 1; }
+	puts_fail C cut 3 || { kill -CONT "${NODE_PID[C]}"; return 1; }
+	kill -CONT "${NODE_PID[C]}"
+	slowwait "$SKV_WAIT" bash -c "ip netns exec ${C} steadykvctl -j repl show |
+		jq -e '.epoch > ${EPOCH[C]}'" >/dev/null ||
+		{ skv_fail "C back without a new epoch: $(repl_json C)"; return 1; }
+}
+
 # C's namespace deleted (its node and replicas gone): A, whose backup it
 # was, acknowledges nothing more: RETRY.
 t_backup_killed() {
@@ -259,5 +292,6 @@ skv_test "replication ops without authentication: AUTH_REQUIRED" t_unauthenticat
 skv_test "recorded clients with R = 2 pass the checker" t_history
 skv_test "a fence at a backup: the old epoch is refused, no write acknowledged" t_fence
 skv_test "a replica is bounded: BACKUP_FULL, no write acknowledged past it" t_bounded
+skv_test "a node cut off is declared dead and fenced at its backups" t_cut_off_fenced
 skv_test "a backup's namespace deleted: writes get RETRY" t_backup_killed
 skv_finish

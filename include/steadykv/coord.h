@@ -131,6 +131,13 @@ enum skv_coord_op {
 	 * the daemon sets them in its module (netlink repl-set).
 	 */
 	SKV_COORD_OP_NODE_REPL_SET = 22,
+	/*
+	 * Fence a dead primary at one of its backups (netlink repl-fence):
+	 * body skv_coord_repl with nr_backups 0, the dead node's id and an
+	 * epoch above any it was given, so that, if it was only cut off, its
+	 * backups no longer acknowledge its writes.
+	 */
+	SKV_COORD_OP_NODE_REPL_FENCE = 23,
 };
 
 struct skv_coord_decision {

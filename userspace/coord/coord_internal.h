@@ -214,6 +214,7 @@ void coord_do_table_drop(struct coordinator *c, struct conn *cn,
 /* coord_repl.c */
 /* Give every connected node its backups (after a node registers). */
 void coord_repl_assign(struct coordinator *c);
+void coord_repl_fence(struct coordinator *c, uint32_t node);
 
 /* coord_migrations.c */
 struct skv_migration *coord_mig_find(struct coordinator *c, uint64_t id);

@@ -40,9 +40,10 @@
  *     died after ownership moved (the data not pulled yet died with it),
  *     is recorded lost (struct coord_lost, durable; GET_MAP:
  *     SKV_COORD_TABLET_F_LOST).  A lost tablet cannot migrate;
- *   - coord_fence_dead_node() is called: the one place where the fence
- *     (moving the epoch on so that the dead node's backups refuse its
- *     writes) is to be sent.
+ *   - coord_fence_dead_node() fences it at its backups (coord_repl.c:
+ *     they refuse its old epoch, so a node only cut off can no longer
+ *     have a write acknowledged) and gives the primaries it backed up
+ *     another backup.
  * A dead node whose daemon registers again is a new incarnation: it is
  * alive for new work, but its lost tablets stay lost, and it is told to
  * delete them (NODE_TABLET_DEL), so that a node that was only cut off does
@@ -157,17 +158,14 @@ void coord_live_suspect(struct coordinator *c, uint32_t node, uint32_t reporter,
 }
 
 /*
- * The fence hook: called once for each node declared dead, after its
- * migrations ended and its tablets were recorded lost.  Fencing (the
- * epoch of every range the node owned moves on, and its backups refuse
- * the old epoch) is sent from here once epochs and replication exist;
- * until then a node that was only cut off keeps acknowledging writes
- * from clients that still reach it, and this says so.
+ * Called once for each node declared dead, after its migrations ended and
+ * its tablets were recorded lost: fence it, then give every primary it
+ * backed up another backup (coord_repl.c).
  */
 void coord_fence_dead_node(struct coordinator *c, uint32_t node)
 {
-	coord_logmsg(c, false, "node %u: no fence sent (no epochs or backups "
-		     "yet): if only cut off, it may still acknowledge writes", node);
+	coord_repl_fence(c, node);
+	coord_repl_assign(c);
 }
 
 static int lost_add(struct coordinator *c, const struct tmap_tablet *t,

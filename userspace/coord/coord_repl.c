@@ -9,9 +9,16 @@
  * change.  Epochs start from the clock at the coordinator's start, so
  * they grow across restarts without being in the state file.  Until the
  * cluster has R + 1 nodes no node is given backups: a write is then
- * acknowledged without copies.  Fencing a dead node and giving its
- * primaries another backup is the failure detector's work (issue 12 item
- * 3): a node that is gone stays a backup until the map drops it.
+ * acknowledged without copies.
+ *
+ * Nodes declared dead (coord_liveness.c) take no part: the ring is made
+ * of the nodes alive, so a primary whose backup died is given the next
+ * live node (a new epoch: it opens a fresh stream there).  A dead primary
+ * is fenced first (coord_repl_fence): each of its backups is told an
+ * epoch above the one it had, so a primary that was only cut off can no
+ * longer have a write acknowledged; if it registers again it gets a new
+ * epoch of its own.  With no more than R live nodes the assignments stay
+ * as they are (a primary whose backup is gone gets RETRY on writes).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -52,18 +59,27 @@ static bool same_backups(const struct coord_repl_info *a, const struct coord_rep
 void coord_repl_assign(struct coordinator *c)
 {
 	const struct tablet_map *m = &c->st.map;
-	size_t n = m->nr_nodes, r = c->replicas;
+	const struct tmap_node **live;
+	size_t n = 0, r = c->replicas;
 
-	if (!r || n <= r)
+	if (!r)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		struct coord_repl_info want = { .primary_id = m->nodes[i].id };
+	live = calloc(m->nr_nodes ? m->nr_nodes : 1, sizeof(*live));
+	if (!live) {
+		coord_logmsg(c, true, "replication: out of memory");
+		return;
+	}
+	for (size_t i = 0; i < m->nr_nodes; i++)
+		if (!coord_node_dead(c, m->nodes[i].id))
+			live[n++] = &m->nodes[i];
+	for (size_t i = 0; n > r && i < n; i++) {
+		struct coord_repl_info want = { .primary_id = live[i]->id };
 		struct coord_repl_info *have;
 		struct coord_buf b;
 		int err;
 
 		for (size_t k = 0; k < r; k++) {
-			const struct tmap_node *bn = &m->nodes[(i + 1 + k) % n];
+			const struct tmap_node *bn = live[(i + 1 + k) % n];
 
 			want.backups[k].id = bn->id;
 			snprintf(want.backups[k].addr, sizeof(want.backups[k].addr), "%s",
@@ -96,4 +112,35 @@ void coord_repl_assign(struct coordinator *c)
 				     want.primary_id, want.nr_backups, want.epoch);
 		*have = want;
 	}
+	free(live);
+}
+
+void coord_repl_fence(struct coordinator *c, uint32_t node)
+{
+	struct coord_repl_info *have = NULL, fence = { .primary_id = node };
+
+	for (size_t i = 0; i < c->nr_repl; i++)
+		if (c->repl[i].primary_id == node)
+			have = &c->repl[i];
+	if (!have || !have->epoch) {
+		coord_logmsg(c, false, "node %u: no backups to fence", node);
+		return;
+	}
+	fence.epoch = ++c->repl_epoch;
+	for (uint32_t k = 0; k < have->nr_backups; k++) {
+		uint32_t to = have->backups[k].id;
+		struct coord_buf b;
+		int err;
+
+		coord_buf_init(&b);
+		err = coord_repl_encode(&b, &fence);
+		if (!err)
+			err = coord_send_cmd(c, to, SKV_COORD_OP_NODE_REPL_FENCE, &b, NULL, 0);
+		coord_buf_free(&b);
+		/* A backup not reached refuses the old epoch once it reopens. */
+		coord_logmsg(c, err != 0, "node %u fenced at its backup node %u, epoch %" PRIu64 "%s%s",
+			     node, to, fence.epoch, err ? ": " : "", err ? strerror(-err) : "");
+	}
+	/* A new incarnation gets an epoch above the fence. */
+	have->epoch = 0;
 }

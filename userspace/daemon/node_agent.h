@@ -62,9 +62,10 @@ struct node_agent_nl_ops {
 	int (*client_key_add)(void *arg, const uint8_t *secret, size_t len,
 			      const struct sknl_client_key *rights, struct sknl_err *err);
 	int (*client_key_del)(void *arg, uint32_t id, struct sknl_err *err);
-	/* repl-set (NULL in a fake: NODE_REPL_SET is refused). */
+	/* repl-set, repl-fence (NULL in a fake: NODE_REPL_SET, _FENCE are refused). */
 	int (*repl_set)(void *arg, uint64_t primary_id, uint64_t epoch,
 			const struct sknl_repl_backup *backups, int n, struct sknl_err *err);
+	int (*repl_fence)(void *arg, uint64_t primary_id, uint64_t epoch, struct sknl_err *err);
 };
 
 struct node_agent_opts {

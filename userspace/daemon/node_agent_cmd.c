@@ -156,6 +156,23 @@ static int cmd_repl_set(struct agent *a, const void *body, size_t len, struct sk
 	return rc;
 }
 
+/* Fence a dead primary here: its old epoch is refused from now on. */
+static int cmd_repl_fence(struct agent *a, const void *body, size_t len, struct sknl_err *err)
+{
+	struct coord_repl_info r;
+	int rc;
+
+	if (coord_repl_decode(body, len, &r) || r.nr_backups)
+		return sknl_err_local(err, EINVAL, "malformed fence (%zu bytes)", len);
+	if (!a->nl->repl_fence)
+		return sknl_err_local(err, EOPNOTSUPP, "replication not supported");
+	rc = a->nl->repl_fence(a->nl_arg, r.primary_id, r.epoch, err);
+	if (!rc)
+		agent_log("replication: node %" PRIu64 " fenced here, epoch %" PRIu64,
+			  r.primary_id, r.epoch);
+	return rc;
+}
+
 static const struct {
 	uint8_t op;
 	const char *name;
@@ -166,6 +183,7 @@ static const struct {
 	{ SKV_COORD_OP_NODE_TABLE_DEL, "table-del", cmd_table_del },
 	{ SKV_COORD_OP_NODE_MIGRATE_START, "migrate-start", cmd_migrate_start },
 	{ SKV_COORD_OP_NODE_REPL_SET, "repl-set", cmd_repl_set },
+	{ SKV_COORD_OP_NODE_REPL_FENCE, "repl-fence", cmd_repl_fence },
 	{ SKV_COORD_OP_NODE_MIGRATE_CANCEL, "migrate-cancel", cmd_migrate_cancel },
 	{ SKV_COORD_OP_NODE_MIGRATE_DECIDE, "migrate-decide", cmd_migrate_decide },
 };

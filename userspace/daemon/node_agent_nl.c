@@ -172,6 +172,12 @@ static int real_repl_set(void *arg, uint64_t primary_id, uint64_t epoch,
 			     backups, n, err);
 }
 
+static int real_repl_fence(void *arg, uint64_t primary_id, uint64_t epoch,
+			   struct sknl_err *err)
+{
+	return sknl_repl_fence(&((struct agent_real_nl *)arg)->req, primary_id, epoch, err);
+}
+
 static int real_auth_set(void *arg, const struct sknl_auth *auth, struct sknl_err *err)
 {
 	return sknl_auth_set(&((struct agent_real_nl *)arg)->req, auth, err);
@@ -264,4 +270,5 @@ const struct node_agent_nl_ops agent_real_nl_ops = {
 	.client_key_add = real_client_key_add,
 	.client_key_del = real_client_key_del,
 	.repl_set = real_repl_set,
+	.repl_fence = real_repl_fence,
 };

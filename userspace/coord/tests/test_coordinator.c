@@ -417,6 +417,8 @@ struct fake_node {
 	struct coord_tablet_info seen_tab[MAX_SEEN];	/* TABLET_ADD bodies */
 	struct coord_repl_info repl;	/* the last REPL_SET body */
 	int nrepl;			/* REPL_SET commands seen */
+	struct coord_repl_info fence;	/* the last REPL_FENCE body */
+	int nfence;			/* REPL_FENCE commands seen */
 	int replies, last_status;
 };
 
@@ -478,6 +480,9 @@ static void *node_main(void *arg)
 			if (h.opcode == SKV_COORD_OP_NODE_REPL_SET &&
 			    !coord_repl_decode(body, h.body_len, &n->repl))
 				n->nrepl++;
+			if (h.opcode == SKV_COORD_OP_NODE_REPL_FENCE &&
+			    !coord_repl_decode(body, h.body_len, &n->fence))
+				n->nfence++;
 			coord_buf_init(&b);
 			if (h.opcode == n->fail_op)
 				coord_frame_append_error(&b, h.opcode, h.request_id,
@@ -1875,6 +1880,78 @@ TEST(liveness_suspected_by_a_peer)
 	fprintf(stderr, "# node 3 declared dead %lld ms after the report (D/4 = 500 ms)\n",
 		(long long)(dead_at - t0));
 	ASSERT_LE(dead_at - t0, 500 + 100 + 600);
+	live_stop(&srv, dir, state, n, 3);
+}
+
+/* Wait (up to 3 s) until *counter (under n->mu) reaches want. */
+static bool node_count_wait(struct fake_node *n, const int *counter, int want)
+{
+	for (int k = 0; k < 300; k++) {
+		bool ok;
+
+		pthread_mutex_lock(&n->mu);
+		ok = *counter >= want;
+		pthread_mutex_unlock(&n->mu);
+		if (ok)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * A primary declared dead is fenced at its backup (an epoch above its
+ * own, so a node only cut off cannot have writes acknowledged), and the
+ * primary it backed up is given the next live node, with a new epoch.
+ * R = 1 on three nodes: 1 -> 2, 2 -> 3, 3 -> 1; node 3 crashes.
+ */
+TEST(dead_primary_fenced_and_backups_reassigned)
+{
+	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 1 };
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
+	struct coord_tablet_info t;
+	uint64_t epoch3, epoch2;
+	struct fake_node n[3];
+	struct server srv;
+	int i, repl2;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
+	for (i = 0; i < 3; i++)
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
+	pthread_mutex_lock(&n[2].mu);
+	epoch3 = n[2].repl.epoch;
+	ASSERT_STREQ(n[0].addr, n[2].repl.backups[0].addr);
+	pthread_mutex_unlock(&n[2].mu);
+	pthread_mutex_lock(&n[1].mu);
+	epoch2 = n[1].repl.epoch;
+	repl2 = n[1].nrepl;
+	ASSERT_STREQ(n[2].addr, n[1].repl.backups[0].addr);
+	pthread_mutex_unlock(&n[1].mu);
+
+	atomic_store(&n[2].silent, 1);
+	ASSERT_NE(0, live_wait_dead(&srv, 3, 0, 0, &t));
+	/* Node 1, node 3's backup, is told to refuse node 3's epoch. */
+	ASSERT_TRUE(node_count_wait(&n[0], &n[0].nfence, 1));
+	pthread_mutex_lock(&n[0].mu);
+	ASSERT_EQ(3u, n[0].fence.primary_id);
+	ASSERT_LT(epoch3, n[0].fence.epoch);
+	ASSERT_EQ(0u, n[0].fence.nr_backups);
+	pthread_mutex_unlock(&n[0].mu);
+	/* Node 2, backed up by node 3, now replicates to node 1. */
+	ASSERT_TRUE(node_count_wait(&n[1], &n[1].nrepl, repl2 + 1));
+	pthread_mutex_lock(&n[1].mu);
+	ASSERT_EQ(1u, n[1].repl.nr_backups);
+	ASSERT_STREQ(n[0].addr, n[1].repl.backups[0].addr);
+	ASSERT_LT(epoch2, n[1].repl.epoch);
+	pthread_mutex_unlock(&n[1].mu);
+	/* Nobody else is fenced. */
+	pthread_mutex_lock(&n[1].mu);
+	ASSERT_EQ(0, n[1].nfence);
+	pthread_mutex_unlock(&n[1].mu);
 	live_stop(&srv, dir, state, n, 3);
 }
 
