@@ -223,13 +223,12 @@ static void drop_conn(struct skv_cluster *c, struct skv_map_node *n)
 static int node_conn(struct skv_cluster *c, struct skv_map_node *n, uint64_t deadline)
 {
 	struct skv_opts o = c->opts;
-	int rc;
 
 	if (n->conn && n->conn->err)
 		drop_conn(c, n);
 	o.timeout_ms = left_ms(deadline);
 	if (!n->conn) {
-		rc = skv_connect_opts(n->host, n->port, &o, &n->conn);
+		int rc = skv_connect_opts(n->host, n->port, &o, &n->conn);
 		if (rc) {
 			snprintf(c->errmsg, sizeof(c->errmsg), "node %u at %s: %s", n->id,
 				 n->addr, skv_strerror(rc));
