@@ -4,7 +4,8 @@
 # client-key add|list|del and node client-auth on|off, node show; the data
 # commands with -K KEYFILE and $STEADYKV_CLIENT_KEY, and the message each
 # refusal prints; no secret printed or logged; steadykv-bench --client-key;
-# steadykvd --client-key and --client-auth.
+# steadykvd --client-key and --client-auth, and a key file rewritten then
+# SIGHUP.
 # (build/selftests/client_auth_test checks each status on the wire.)
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
@@ -140,6 +141,7 @@ t_daemon() {
 	# No coordinator at the other end: the agent keeps trying, not fatal.
 	skv_bg ip netns exec "$M" steadykvd --node 1 --data "$ADDR:$PORT" --coord "$ADDR:9" \
 		--client-key "$KA:all:-" --client-key "$KR:1:2" --client-auth
+	DAEMON_PID=$SKV_LAST_PID
 	slowwait "$SKV_WAIT" daemon_pushed ||
 		{ skv_fail "steadykvd did not push the client keys: $(skv_ctl "$M" node client-key list)"
 		  return 1; }
@@ -149,6 +151,30 @@ t_daemon() {
 	(($? == 2)) || { skv_fail "steadykvd took --client-key FILE:all"; return 1; }
 }
 
+# A key file rewritten, then SIGHUP: the daemon pushes the new key and
+# removes the one it had pushed from that file, so the old secret no
+# longer authenticates and the new one does.
+daemon_rotated() {
+	local out
+	out=$(skv_ctl "$M" node client-key list) || return 1
+	[[ $out != *"${KEY_ID[$KR]}"* && $out == *"${KEY_ID[$KA]}"* ]] &&
+		[[ $(grep -c '^client-key ' <<<"$out") == 2 ]]
+}
+
+t_daemon_sighup() {
+	cp "$KR" "$SKV_TMP/read1.old" || return 1
+	skv_key "$KR"
+	kill -HUP "$DAEMON_PID" || { skv_fail "SIGHUP"; return 1; }
+	slowwait "$SKV_WAIT" daemon_rotated ||
+		{ skv_fail "keys after SIGHUP: $(skv_ctl "$M" node client-key list)"; return 1; }
+	ERR=$(skv_ctl "$M" get "$ADDR:$PORT" 1 x -K "$SKV_TMP/read1.old" 2>&1 >/dev/null)
+	[[ $ERR == *"authentication failed"* ]] || { skv_fail "old secret after SIGHUP: $ERR"; return 1; }
+	# Authenticated with the new secret: the node has no table 1.
+	ERR=$(skv_ctl "$M" get "$ADDR:$PORT" 1 x -K "$KR" 2>&1 >/dev/null)
+	[[ $ERR != *"authentication"* && $ERR == *"table"* ]] ||
+		{ skv_fail "new secret after SIGHUP: $ERR"; return 1; }
+}
+
 skv_test "setup: a node with tables 1 and 2" setup || skv_finish
 skv_test "client-key add, list, node show; no secret printed" t_add_list_show
 skv_test "client keys off: clients served, a key given still applies" t_off_served
@@ -156,4 +182,5 @@ skv_test "client keys on: no key, wrong key, rights, -K and \$STEADYKV_CLIENT_KE
 skv_test "steadykv-bench --client-key" t_bench
 skv_test "steadykvd --client-key FILE:READ:WRITE --client-auth" t_daemon
 skv_test "client-key del: the key no longer authenticates; client-auth off" t_del
+skv_test "steadykvd: a key file rewritten and SIGHUP replace the key" t_daemon_sighup
 skv_finish
