@@ -13,6 +13,10 @@
 # renumbers a guest's programs into one stream with one plan) are missing
 # or do not add up to its results.
 #
+# SKV_SUITES="NAME..." runs only those VM suites (vm-tests.list names, and
+# "lab"), e.g. for check-debug on the suites a change touches; a run of a
+# subset says so on its last line.
+#
 # Bounds: each host test runs under timeout(1), HOST_TEST_TIMEOUT seconds
 # (default 300; all of them together took 87 s on a 2-core host busy with
 # four guests); each guest has the timeout its vm-tests.list line gives,
@@ -94,10 +98,16 @@ run_host_tests() {
 	done <userspace/host-tests.list
 }
 
+# suite_wanted NAME: NAME is in $SKV_SUITES (space-separated), or it is unset.
+suite_wanted() {
+	[[ -z ${SKV_SUITES:-} || " $SKV_SUITES " == *" $1 "* ]]
+}
+
 run_vm_tests() {
 	local name timeout cmd rc
 	while read -r name timeout cmd; do
 		[[ -z "$name" || "$name" == \#* ]] && continue
+		suite_wanted "$name" || continue
 		# shellcheck disable=SC2086
 		vm-test/run.sh --name "check-$name" --timeout "$timeout" -- \
 			env SKV_GUEST_TIMEOUT="$timeout" $cmd \
@@ -126,7 +136,7 @@ mkdir -p "$out"
 start=$(date +%s)
 [[ $mode != vm ]] && run_host_tests
 [[ $mode != host ]] && run_vm_tests
-[[ $mode != host ]] && run_lab
+[[ $mode != host ]] && suite_wanted lab && run_lab
 elapsed=$(($(date +%s) - start))
 
 echo
@@ -135,6 +145,7 @@ for f in "${failures[@]}"; do
 	grep -E '^ *not ok' "$out/$f.tap" | head -n 20 | sed 's/^/    /'
 done
 echo "check took ${elapsed}s; logs in $out/"
+[[ -n ${SKV_SUITES:-} ]] && echo "VM suites run: only $SKV_SUITES (SKV_SUITES)"
 if ((skipped > 0)); then
 	echo "$passed passed, $failed failed, $skipped skipped"
 else
