@@ -94,12 +94,18 @@ ip netns exec skvrA "$ctl" -j repl show
 ip netns exec skvrA "$ctl" repl set none
 
 echo "== redis-server $(redis-server --version | grep -o 'v=[0-9.]*'), master A, replicas B and C, WAIT 2 0"
+# Full syncs over the socket, files in $tmp: the working directory may be
+# the host's tree over 9p, where an RDB file for the sync cannot be written.
+for n in A B C; do
+	mkdir -p "$tmp/redis-$n"
+done
 ip netns exec skvrA redis-server --bind "${IP[A]}" --port 6379 --save '' \
-	--appendonly no --repl-diskless-sync-delay 0 --daemonize no >"$tmp/redis-A.log" 2>&1 &
+	--appendonly no --dir "$tmp/redis-A" --repl-diskless-sync yes \
+	--repl-diskless-sync-delay 0 --daemonize no >"$tmp/redis-A.log" 2>&1 &
 for n in B C; do
 	ip netns exec "skvr$n" redis-server --bind "${IP[$n]}" --port 6379 --save '' \
-		--appendonly no --replicaof "${IP[A]}" 6379 --daemonize no \
-		>"$tmp/redis-$n.log" 2>&1 &
+		--appendonly no --dir "$tmp/redis-$n" --repl-diskless-load on-empty-db \
+		--replicaof "${IP[A]}" 6379 --daemonize no >"$tmp/redis-$n.log" 2>&1 &
 done
 for _ in $(seq 1200); do
 	ip netns exec skvrSW redis-cli -h "${IP[A]}" info replication 2>/dev/null |
@@ -110,6 +116,7 @@ if ip netns exec skvrSW redis-cli -h "${IP[A]}" info replication | grep -q '^con
 	run redis-wait2 --redis "${IP[A]}:6379" --redis-wait 2
 else
 	echo "redis replicas did not connect within 120 s: no Redis figures" >&2
+	tail -n 5 "$tmp"/redis-*.log >&2
 fi
 
 echo
