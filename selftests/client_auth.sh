@@ -161,12 +161,24 @@ daemon_rotated() {
 		[[ $(grep -c '^client-key ' <<<"$out") == 2 ]]
 }
 
+# cluster_key_id: M's cluster key id, as node show prints it.
+cluster_key_id() { skv_ctl "$M" -j node show | jq -r .auth_key_id; }
+
 t_daemon_sighup() {
+	local old_cluster
+	old_cluster=$(cluster_key_id)
+	[[ $old_cluster =~ ^[0-9]+$ ]] || { skv_fail "M's cluster key id: $old_cluster"; return 1; }
 	cp "$KR" "$SKV_TMP/read1.old" || return 1
 	skv_key "$KR"
+	# The cluster key file ($STEADYKV_CLUSTER_KEY) is rewritten too: last
+	# test of this guest, nothing else uses it after.
+	skv_key "$STEADYKV_CLUSTER_KEY"
 	kill -HUP "$DAEMON_PID" || { skv_fail "SIGHUP"; return 1; }
 	slowwait "$SKV_WAIT" daemon_rotated ||
 		{ skv_fail "keys after SIGHUP: $(skv_ctl "$M" node client-key list)"; return 1; }
+	slowwait "$SKV_WAIT" bash -c "[[ \$(ip netns exec $M steadykvctl -j node show |
+		jq -r .auth_key_id) != $old_cluster ]]" ||
+		{ skv_fail "cluster key id still $old_cluster after SIGHUP"; return 1; }
 	ERR=$(skv_ctl "$M" get "$ADDR:$PORT" 1 x -K "$SKV_TMP/read1.old" 2>&1 >/dev/null)
 	[[ $ERR == *"authentication failed"* ]] || { skv_fail "old secret after SIGHUP: $ERR"; return 1; }
 	# Authenticated with the new secret: the node has no table 1.
@@ -182,5 +194,5 @@ skv_test "client keys on: no key, wrong key, rights, -K and \$STEADYKV_CLIENT_KE
 skv_test "steadykv-bench --client-key" t_bench
 skv_test "steadykvd --client-key FILE:READ:WRITE --client-auth" t_daemon
 skv_test "client-key del: the key no longer authenticates; client-auth off" t_del
-skv_test "steadykvd: a key file rewritten and SIGHUP replace the key" t_daemon_sighup
+skv_test "steadykvd: key files rewritten and SIGHUP replace the client and cluster keys" t_daemon_sighup
 skv_finish
