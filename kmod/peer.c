@@ -184,14 +184,31 @@ void skv_peer_destroy(struct skv_peer *p)
 	mutex_destroy(&p->sock_lock);
 }
 
+/*
+ * Jiffies left before deadline, 0 once it passed.  Each send and receive
+ * waits at most that long, so a peer that trickles a byte at a time
+ * cannot stretch a call past SKV_PEER_IO_TIMEOUT.
+ */
+static long skv_peer_left(unsigned long deadline)
+{
+	long left = (long)(deadline - jiffies);
+
+	return left > 0 ? left : 0;
+}
+
 static int skv_peer_send(struct skv_peer *p, struct kvec *iov,
-			 unsigned int nr, size_t len)
+			 unsigned int nr, size_t len, unsigned long deadline)
 {
 	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	long left;
 	int ret;
 
 	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, iov, nr, len);
 	while (msg_data_left(&msg)) {
+		left = skv_peer_left(deadline);
+		if (!left)
+			return -ETIMEDOUT;
+		WRITE_ONCE(p->sock->sk->sk_sndtimeo, left);
 		ret = sock_sendmsg(p->sock, &msg);
 		if (ret == -EAGAIN)
 			return -ETIMEDOUT;
@@ -206,14 +223,20 @@ static int skv_peer_send(struct skv_peer *p, struct kvec *iov,
 	return 0;
 }
 
-static int skv_peer_recv(struct skv_peer *p, void *buf, size_t len)
+static int skv_peer_recv(struct skv_peer *p, void *buf, size_t len,
+			 unsigned long deadline)
 {
 	struct kvec iov;
 	struct msghdr msg = {};
 	size_t got = 0;
+	long left;
 	int ret;
 
 	while (got < len) {
+		left = skv_peer_left(deadline);
+		if (!left)
+			return -ETIMEDOUT;
+		WRITE_ONCE(p->sock->sk->sk_rcvtimeo, left);
 		iov.iov_base = buf + got;
 		iov.iov_len = len - got;
 		ret = kernel_recvmsg(p->sock, &msg, &iov, 1, len - got, 0);
@@ -260,6 +283,7 @@ static int __skv_peer_call(struct skv_peer *p, u8 opcode, const void *head,
 		.opcode = opcode,
 		.body_len = cpu_to_le32(head_len + tail_len),
 	};
+	unsigned long deadline;
 	struct kvec iov[3];
 	unsigned int nr = 0;
 	struct skv_hdr r;
@@ -282,11 +306,14 @@ static int __skv_peer_call(struct skv_peer *p, u8 opcode, const void *head,
 		iov[nr].iov_base = (void *)tail;
 		iov[nr++].iov_len = tail_len;
 	}
-	err = skv_peer_send(p, iov, nr, sizeof(h) + head_len + tail_len);
+	/* The whole call, request and reply, within one deadline. */
+	deadline = jiffies + SKV_PEER_IO_TIMEOUT;
+	err = skv_peer_send(p, iov, nr, sizeof(h) + head_len + tail_len,
+			    deadline);
 	if (err)
 		return err;
 
-	err = skv_peer_recv(p, &r, sizeof(r));
+	err = skv_peer_recv(p, &r, sizeof(r), deadline);
 	if (err)
 		return err;
 	len = le32_to_cpu(r.body_len);
@@ -300,7 +327,7 @@ static int __skv_peer_call(struct skv_peer *p, u8 opcode, const void *head,
 	err = skv_peer_reserve(p, len);
 	if (err)
 		return err;
-	err = skv_peer_recv(p, p->buf, len);
+	err = skv_peer_recv(p, p->buf, len, deadline);
 	if (err)
 		return err;
 	p->status = r.status;

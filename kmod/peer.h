@@ -22,7 +22,7 @@
 struct net;
 struct socket;
 
-/* Timeouts: connect, and each send or receive of a call. */
+/* Timeouts: connect, and a whole call (request sent, reply received). */
 #define SKV_PEER_CONNECT_TIMEOUT	(5 * HZ)
 #define SKV_PEER_IO_TIMEOUT		(30 * HZ)
 
