@@ -21,6 +21,7 @@
 
 #include "node.h"
 #include "netlink.h"
+#include "peer.h"
 
 unsigned int skv_segment_size = SKV_DEFAULT_SEGMENT_SIZE;
 module_param_named(segment_size, skv_segment_size, uint, 0444);
@@ -57,6 +58,9 @@ SKV_RW_PARAM(frame_timeout_s, 30,
 	     "A request frame must arrive whole within this many seconds of its first byte; 0: no limit (default 30)");
 SKV_RW_PARAM(reply_timeout_s, 30,
 	     "A batch of replies must be taken by the client within this many seconds; 0: no limit (default 30)");
+
+SKV_RW_PARAM(peer_call_timeout_s, 30,
+	     "A node-to-node call (request sent, reply received) must end within this many seconds; at least 1 (default 30)");
 
 SKV_RW_PARAM(replica_max_mb, 64,
 	     "Most memory of one replica of another node's log, in MiB; a write past it gets BACKUP_FULL (default 64)");

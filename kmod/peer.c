@@ -129,7 +129,6 @@ int skv_peer_connect(struct skv_peer *p)
 	tcp_sock_set_nodelay(sk);
 	/* A blocking connect waits at most sk_sndtimeo. */
 	WRITE_ONCE(sk->sk_sndtimeo, SKV_PEER_CONNECT_TIMEOUT);
-	WRITE_ONCE(sk->sk_rcvtimeo, SKV_PEER_IO_TIMEOUT);
 
 	/* Published first, so skv_peer_shutdown() can wake the connect. */
 	mutex_lock(&p->sock_lock);
@@ -147,7 +146,7 @@ int skv_peer_connect(struct skv_peer *p)
 		return err == -EINPROGRESS || err == -EALREADY ? -ETIMEDOUT :
 		       err;
 	}
-	WRITE_ONCE(sk->sk_sndtimeo, SKV_PEER_IO_TIMEOUT);
+	/* Each call sets its own send and receive timeouts from here. */
 	err = skv_peer_authenticate(p);
 	if (err)
 		skv_peer_close(p);
@@ -187,7 +186,7 @@ void skv_peer_destroy(struct skv_peer *p)
 /*
  * Jiffies left before deadline, 0 once it passed.  Each send and receive
  * waits at most that long, so a peer that trickles a byte at a time
- * cannot stretch a call past SKV_PEER_IO_TIMEOUT.
+ * cannot stretch a call past peer_call_timeout_s.
  */
 static long skv_peer_left(unsigned long deadline)
 {
@@ -307,7 +306,7 @@ static int __skv_peer_call(struct skv_peer *p, u8 opcode, const void *head,
 		iov[nr++].iov_len = tail_len;
 	}
 	/* The whole call, request and reply, within one deadline. */
-	deadline = jiffies + SKV_PEER_IO_TIMEOUT;
+	deadline = jiffies + max(1u, READ_ONCE(skv_peer_call_timeout_s)) * HZ;
 	err = skv_peer_send(p, iov, nr, sizeof(h) + head_len + tail_len,
 			    deadline);
 	if (err)

@@ -22,9 +22,9 @@
 struct net;
 struct socket;
 
-/* Timeouts: connect, and a whole call (request sent, reply received). */
+/* Timeouts: connect; a whole call (request sent, reply received). */
 #define SKV_PEER_CONNECT_TIMEOUT	(5 * HZ)
-#define SKV_PEER_IO_TIMEOUT		(30 * HZ)
+extern unsigned int skv_peer_call_timeout_s;	/* module parameter, >= 1 */
 
 struct skv_peer {
 	struct net *net;

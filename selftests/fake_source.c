@@ -22,6 +22,9 @@
  *               version this source gave (a forged version)
  *   ceiling     PREPARE gives a safe version past the version ceiling
  *               (wire.h SKV_VERSION_MAX), 2^64 - 2
+ *   trickle     a well-formed pull reply, sent a byte every 100 ms: the
+ *               target must give up at its peer_call_timeout_s for the
+ *               whole call, however steadily the bytes come
  *
  * Like a real node it is a responder of the peer handshake (steadykv/
  * auth.h) with the cluster key st_cluster_key() loads ($STEADYKV_CLUSTER_KEY),
@@ -185,6 +188,17 @@ static void make_reply_hdr(uint8_t *h, uint8_t op, uint64_t id, uint32_t body_le
 	h[4] = SKV_F_REPLY;
 }
 
+/* Send buf a byte every 100 ms; -1 once the target hangs up. */
+static int trickle(int fd, const uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (st_send_all(fd, buf + i, 1))
+			return -1;
+		usleep(100 * 1000);
+	}
+	return 0;
+}
+
 static void *serve_conn(void *arg)
 {
 	int fd = (int)(long)arg;
@@ -282,6 +296,12 @@ static void *serve_conn(void *arg)
 		make_reply_hdr(out, hdr[3], id, announce);
 		out[5] = status;
 		memcpy(out + sizeof(struct skv_hdr), body, n);
+		if (!strcmp(mode, "trickle") &&
+		    (op == SKV_OP_MIG_PULL || op == SKV_OP_MIG_PRIORITY_PULL)) {
+			if (trickle(fd, out, sizeof(struct skv_hdr) + n))
+				break;
+			continue;
+		}
 		if (st_send_all(fd, out, sizeof(struct skv_hdr) + n) || status != SKV_S_OK)
 			break;
 	}
@@ -458,7 +478,7 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "corrupt") && strcmp(mode, "truncated") && strcmp(mode, "count") &&
 	    strcmp(mode, "oversized") && strcmp(mode, "outofrange") &&
 	    strcmp(mode, "othertable") && strcmp(mode, "newer") &&
-	    strcmp(mode, "ceiling"))
+	    strcmp(mode, "ceiling") && strcmp(mode, "trickle"))
 		usage();
 	foreign_table = strtoull(argv[6], NULL, 0);
 	foreign_key = argv[7];

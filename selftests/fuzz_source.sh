@@ -14,7 +14,8 @@
 # part or the versions it asked for (kmod/mig_target_pull.c,
 # skv_tgt_bounds), which the outofrange, othertable and newer (a version
 # above the safe one) modes check; and a safe version past the version
-# ceiling (mode ceiling) at PREPARE.
+# ceiling (mode ceiling) at PREPARE; and gives up on a pull whose reply
+# trickles in (mode trickle) at peer_call_timeout_s for the whole call.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -121,5 +122,19 @@ for mode in outofrange othertable newer; do
 done
 skv_test "faulty source (safe version past the ceiling): migration fails, no wrong answer" \
 	faulty ceiling
+# trickle: the reply comes a byte every 100 ms, so only a deadline for the
+# whole call (peer_call_timeout_s, 2 s here) ends it.
+trickle() {
+	local params=/sys/module/steadykv/parameters old rc
+	old=$(cat $params/peer_call_timeout_s) || { skv_fail "no peer_call_timeout_s"; return 1; }
+	echo 2 >$params/peer_call_timeout_s
+	faulty trickle
+	rc=$?
+	echo "$old" >$params/peer_call_timeout_s
+	return $rc
+}
+
+skv_test "faulty source (pull replies a byte at a time): migration fails, no wrong answer" \
+	trickle
 skv_test "the target's other keys intact, it takes writes" t_table8
 skv_finish
