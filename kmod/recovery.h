@@ -15,7 +15,7 @@
  * It runs synchronously in the netlink handler, under node->lock: the
  * family has parallel_ops, so only this node's control changes wait,
  * and the work is bounded by the replica's bound (replica_max_mb) and
- * yields (cond_resched) between records.  The caller (the node daemon,
+ * yields (cond_resched) between chunks and every 256 records replayed.  The caller (the node daemon,
  * on the coordinator's command) waits for the answer, which is what the
  * coordinator needs before it moves the tablet in the map.
  *
