@@ -335,7 +335,7 @@ out:
 	return err;
 }
 
-static void skv_nl_notify_table(struct skv_node *node, u64 id, u8 cmd)
+void skv_nl_notify_table(struct skv_node *node, u64 id, u8 cmd)
 {
 	struct skv_nl_obj obj = { .table_id = &id };
 
@@ -452,9 +452,8 @@ full:
 	return skb->len;
 }
 
-static void skv_nl_notify_tablet(struct skv_node *node,
-				 const struct skv_tablet_info *t, bool state,
-				 u8 cmd)
+void skv_nl_notify_tablet(struct skv_node *node,
+			  const struct skv_tablet_info *t, bool state, u8 cmd)
 {
 	struct skv_nl_obj obj = { .tablet = t, .tablet_state = state };
 

@@ -34,6 +34,15 @@ struct skv_node;
 
 /* Announce a change of the node's attributes (caller holds node->lock). */
 void skv_nl_notify_node(struct skv_node *node, u8 cmd);
+struct skv_tablet_info;
+
+/*
+ * Announce a table or tablet change (with the tablet's state if state)
+ * and bump map_gen; caller holds node->lock.
+ */
+void skv_nl_notify_table(struct skv_node *node, u64 id, u8 cmd);
+void skv_nl_notify_tablet(struct skv_node *node,
+			  const struct skv_tablet_info *t, bool state, u8 cmd);
 /* The node's key ids and insecure mode (auth_nl.c). */
 int skv_auth_nl_put(struct sk_buff *skb, struct skv_node *node);
 

@@ -131,6 +131,15 @@ static const struct nla_policy steadykv_repl_fence_nl_policy[STEADYKV_A_REPL_EPO
 	[STEADYKV_A_REPL_EPOCH] = { .type = NLA_U64, },
 };
 
+/* STEADYKV_CMD_REPL_RECOVER - do */
+static const struct nla_policy steadykv_repl_recover_nl_policy[STEADYKV_A_REPL_RECOVER_END_HASH + 1] = {
+	[STEADYKV_A_REPL_PRIMARY_ID] = { .type = NLA_U64, },
+	[STEADYKV_A_REPL_EPOCH] = { .type = NLA_U64, },
+	[STEADYKV_A_REPL_RECOVER_TABLE_ID] = { .type = NLA_U64, },
+	[STEADYKV_A_REPL_RECOVER_START_HASH] = { .type = NLA_U64, },
+	[STEADYKV_A_REPL_RECOVER_END_HASH] = { .type = NLA_U64, },
+};
+
 /* Ops table for steadykv */
 static const struct genl_split_ops steadykv_nl_ops[] = {
 	{
@@ -288,6 +297,13 @@ static const struct genl_split_ops steadykv_nl_ops[] = {
 		.doit		= steadykv_nl_repl_fence_doit,
 		.policy		= steadykv_repl_fence_nl_policy,
 		.maxattr	= STEADYKV_A_REPL_EPOCH,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= STEADYKV_CMD_REPL_RECOVER,
+		.doit		= steadykv_nl_repl_recover_doit,
+		.policy		= steadykv_repl_recover_nl_policy,
+		.maxattr	= STEADYKV_A_REPL_RECOVER_END_HASH,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };

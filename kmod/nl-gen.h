@@ -46,6 +46,7 @@ int steadykv_nl_repl_get_doit(struct sk_buff *skb, struct genl_info *info);
 int steadykv_nl_replica_get_dumpit(struct sk_buff *skb,
 				   struct netlink_callback *cb);
 int steadykv_nl_repl_fence_doit(struct sk_buff *skb, struct genl_info *info);
+int steadykv_nl_repl_recover_doit(struct sk_buff *skb, struct genl_info *info);
 
 enum {
 	STEADYKV_NLGRP_EVENTS,

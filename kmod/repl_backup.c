@@ -214,6 +214,38 @@ int skv_replica_request(struct skv_conn *c, const struct skv_hdr *h,
 	}
 }
 
+long skv_replica_copy(struct skv_node *node, u64 primary_id, u64 epoch,
+		      u64 *pos, u8 *dst, u32 cap)
+{
+	struct skv_replica *r;
+	long got;
+	u64 next;
+
+	mutex_lock(&node->replica_lock);
+	r = skv_replica_find(node, primary_id);
+	if (!r) {
+		got = -ENOENT;
+	} else {
+		if (*pos == U64_MAX) {
+			skv_replica_fence(r, epoch);
+			*pos = r->st.base;
+		}
+		got = skv_replica_read(r, epoch, *pos, dst, cap, &next);
+	}
+	mutex_unlock(&node->replica_lock);
+	switch (got) {
+	case -SKV_S_STALE_EPOCH:
+		return -ESTALE;
+	case -SKV_S_NOT_BACKUP:
+		return -ENODATA;
+	case -SKV_S_BAD_REQUEST:
+		return -EINVAL;
+	}
+	if (got > 0)
+		*pos = next;
+	return got;
+}
+
 int skv_replica_fence_primary(struct skv_node *node, u64 primary_id,
 			      u64 epoch)
 {

@@ -9,22 +9,21 @@
  *
  * node->replica_lock (mutex) guards the list and every replica's contents.
  *
- * Recovery (issue 12 item 4, not built yet) would use them so: the control
- * plane fences the dead primary at each of its backups (repl-fence with a
- * new epoch), so nothing more is appended; each recovering node, given
- * some of the dead node's tablets (RECOVERING), READs the replica from its
- * base to its end with that epoch, from either backup (every acknowledged
- * write is in both; records past the shorter one's end were never
- * acknowledged and may be replayed or not), several recovering nodes and
- * backups in parallel, and replays each reply into a side log with
- * skv_replay_records(): records of keys outside its tablets are ignored,
- * the newest version of a key wins whatever the order, tombstones shadow
- * older copies, and the version counter is raised past what it replayed.
- * Then it splices the side log, serves the tablets (NORMAL) and
- * re-replicates them: the replayed records are not in its own stream
- * (only client writes are), so a scan of the tablets (scan.h) is appended
- * to it, behind normal writes, before the coordinator drops the dead
- * node's replicas (a repl-set of their primaries elsewhere, then freeing).
+ * Recovery (issue 12 item 4, recovery.h) uses them so: the control plane
+ * fences the dead primary at its backups (repl-fence with a new epoch), so
+ * nothing more is appended; each recovering node, one of the dead node's
+ * backups given some of its tablets, reads its own replica from base to
+ * end with that epoch (skv_replica_copy(), in chunks) and replays the
+ * records of each tablet into a side log with skv_replay_records(): the
+ * newest version of a key wins, tombstones shadow older copies, and the
+ * version counter is raised past what it read.  Every acknowledged write
+ * is in every backup; records past the shorter replica's end were never
+ * acknowledged and may be replayed or not.  Not built yet: reading a
+ * replica from another node (REPL_READ) to spread the work over more
+ * recovering nodes than backups, and re-replicating the recovered
+ * tablets (the replayed records are not in the recovering node's own
+ * stream, only client writes are), before the coordinator drops the dead
+ * node's replicas.
  */
 #ifndef SKV_REPL_BACKUP_H
 #define SKV_REPL_BACKUP_H
@@ -51,6 +50,17 @@ int skv_replica_request(struct skv_conn *c, const struct skv_hdr *h,
 /* Raise the epoch required of primary_id (a replica is made if none). */
 int skv_replica_fence_primary(struct skv_node *node, u64 primary_id,
 			      u64 epoch);
+/*
+ * Copy whole records of primary_id's replica from *pos into dst, as
+ * skv_replica_read() (dst holds max(cap, SKV_REC_MAX_LEN) bytes), under
+ * replica_lock; *pos moves past them.  *pos U64_MAX starts at its base
+ * and fences it at epoch first (the primary appends nothing more).
+ * Returns the bytes copied (0 at its end), or -ENOENT (no replica),
+ * -ESTALE (epoch older than the replica's), -ENODATA (the primary never
+ * opened it), -EINVAL (*pos not a record boundary of it).
+ */
+long skv_replica_copy(struct skv_node *node, u64 primary_id, u64 epoch,
+		      u64 *pos, u8 *dst, u32 cap);
 /* The replica-get dump. */
 int skv_replica_dump(struct skv_node *node, struct sk_buff *skb,
 		     struct netlink_callback *cb);

@@ -9,6 +9,7 @@
 #   skv_load_module / skv_unload_module     insmod/rmmod, bounded, checked
 #   skv_node_start NS ADDR PORT [TABLE...]  key, listen + tables with a full tablet
 #   skv_node_key NS                         give NS's node the cluster key
+#   cli_error_is NS ERRNO-TEXT ARGS...      steadykvctl fails with errno and extack
 #   skv_mem_snapshot / skv_mem_compare      Slab, vmalloc, free memory, caches
 #   skv_test DESC FUNC [ARGS...]            run FUNC, print one TAP line
 #   skv_fail MSG                            record why the current test fails
@@ -337,6 +338,19 @@ skv_ctl() {
 	local ns=$1
 	shift
 	ip netns exec "$ns" steadykvctl "$@"
+}
+
+# cli_error_is NS ERRNO-TEXT ARGS...: steadykvctl ARGS in NS fails as
+# netlink errors do: "steadykvctl: OP: STRERROR: EXTACK" and exit 1.
+cli_error_is() {
+	local ns=$1 want=$2 err rc
+	shift 2
+	err=$(skv_ctl "$ns" "$@" 2>&1 >/dev/null)
+	rc=$?
+	skv_info "steadykvctl $*: exit $rc: $err"
+	((rc == 1)) || { skv_fail "steadykvctl $* exited $rc, want 1"; return 1; }
+	[[ $err =~ ^steadykvctl:\ [^:]+:\ ${want}:\ [^[:space:]].* ]] ||
+		{ skv_fail "steadykvctl $*: no '$want: <extack message>' in '$err'"; return 1; }
 }
 
 # tool NS ARGS...: selftests/skv_tool in namespace NS.

@@ -118,18 +118,6 @@ t_cli_data() {
 	[[ $out =~ ^0x[0-9a-f]{16}$ ]] || { skv_fail "hash printed '$out'"; return 1; }
 }
 
-# Netlink errors print "steadykvctl: OP: STRERROR: EXTACK" and exit 1.
-cli_error_is() {
-	local ns=$1 want=$2 err rc
-	shift 2
-	err=$(skv_ctl "$ns" "$@" 2>&1 >/dev/null)
-	rc=$?
-	skv_info "steadykvctl $*: exit $rc: $err"
-	((rc == 1)) || { skv_fail "steadykvctl $* exited $rc, want 1"; return 1; }
-	[[ $err =~ ^steadykvctl:\ [^:]+:\ ${want}:\ [^[:space:]].* ]] ||
-		{ skv_fail "steadykvctl $*: no '$want: <extack message>' in '$err'"; return 1; }
-}
-
 t_cli_extack() {
 	cli_error_is "$A" "File exists" table add 1 || return 1
 	cli_error_is "$A" "Invalid argument" tablet add 10 0x200 0x100 || return 1

@@ -138,6 +138,15 @@ enum skv_coord_op {
 	 * backups no longer acknowledge its writes.
 	 */
 	SKV_COORD_OP_NODE_REPL_FENCE = 23,
+	/*
+	 * Crash recovery (userspace/coord/coord_recovery.c): rebuild a lost
+	 * tablet of a dead primary from the replica of its log this node
+	 * holds as its backup (netlink repl-recover).  Body skv_coord_repl
+	 * (nr_backups 0: the dead node's id and the epoch to fence it with
+	 * and read its replica at) then skv_coord_tablet (the range; owner:
+	 * this node).  The reply comes when the tablet is served here.
+	 */
+	SKV_COORD_OP_NODE_REPL_RECOVER = 12,
 };
 
 struct skv_coord_decision {

@@ -14,6 +14,7 @@
  *   coord_auth.c         keys, AUTH_HELLO, AUTH_PROOF, who may do what
  *   coord_liveness.c     failure detection: heartbeats, suspicions, nodes
  *                        declared dead, lost tablets, the fence hook
+ *   coord_recovery.c     crash recovery: lost tablets rebuilt on backups
  */
 #ifndef SKV_COORD_INTERNAL_H
 #define SKV_COORD_INTERNAL_H
@@ -78,7 +79,7 @@ struct coord_keyset {
 	int n;
 };
 
-enum op_kind { OP_CREATE, OP_DROP, OP_MIGRATE, OP_CANCEL };
+enum op_kind { OP_CREATE, OP_DROP, OP_MIGRATE, OP_CANCEL, OP_RECOVER };
 
 struct op {
 	struct op *next;
@@ -107,6 +108,20 @@ struct cmd {
 	struct op *op;		/* NULL: nobody waits for the reply */
 	size_t idx;
 	int64_t deadline;	/* monotonic ms */
+};
+
+/* A lost tablet's recovery (coord_recovery.c; memory only). */
+struct coord_recovery {
+	uint64_t table_id;
+	uint64_t start, end;
+	uint32_t dead;		/* the node it was lost with */
+	uint32_t target;	/* the node recovering it (last tried) */
+	bool running;		/* NODE_REPL_RECOVER sent, no answer yet */
+	bool done;		/* recovered on target: for the dead node's return */
+	bool waiting;		/* no candidate (logged once) */
+	uint32_t attempts;	/* failed so far */
+	int64_t retry_ms;	/* monotonic: not tried again before */
+	int64_t started_ms;	/* monotonic: the last attempt's start */
 };
 
 /* What the coordinator knows of a node's life (memory only). */
@@ -150,6 +165,8 @@ struct coordinator {
 	int64_t live_tick_ms;	/* last liveness check */
 	struct coord_live *live;
 	size_t nr_live;
+	struct coord_recovery *recov;	/* coord_recovery.c */
+	size_t nr_recov;
 };
 
 /* coordinator.c: helpers, replies, durable state */
@@ -262,5 +279,14 @@ bool coord_tablet_lost(const struct coordinator *c, uint64_t table_id,
 		       uint64_t start, uint64_t end);
 /* NODE_HEARTBEAT: the frame itself was the sign of life. */
 void coord_do_heartbeat(struct conn *cn, const struct coord_hdr *h);
+
+/* coord_recovery.c (its top comment says what recovery does) */
+/* Start the recoveries due (runs after each liveness check). */
+void coord_recovery_tick(struct coordinator *c);
+/* An OP_RECOVER's answer is in. */
+void coord_finish_recover(struct coordinator *c, struct op *op);
+/* Dead @node registered again: it drops the tablets recovered elsewhere. */
+void coord_recovery_node_back(struct coordinator *c, uint32_t node);
+void coord_recovery_free(struct coordinator *c);
 
 #endif /* SKV_COORD_INTERNAL_H */

@@ -47,7 +47,9 @@
  * A dead node whose daemon registers again is a new incarnation: it is
  * alive for new work, but its lost tablets stay lost, and it is told to
  * delete them (NODE_TABLET_DEL), so that a node that was only cut off does
- * not serve them again.  Until recovery exists, nothing rebuilds them.
+ * not serve them again; so are those recovered elsewhere.  With
+ * replication, coord_recovery.c rebuilds lost tablets on the dead node's
+ * backups while it is dead.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -366,6 +368,7 @@ void coord_live_registered(struct coordinator *c, uint32_t node)
 	coord_logmsg(c, false, "node %u is back as incarnation %u: its %zu lost "
 		     "tablet(s) stay lost (told to delete them)", node,
 		     l->incarnation, n);
+	coord_recovery_node_back(c, node);
 }
 
 void coord_do_heartbeat(struct conn *cn, const struct coord_hdr *h)

@@ -95,6 +95,7 @@ static void cmd_result(struct coordinator *c, struct cmd *cmd, int status,
 		break;
 	case OP_MIGRATE:
 	case OP_CANCEL:
+	case OP_RECOVER:
 		if (status)
 			coord_op_fail(op, status, "node %u: %s", cmd->node->node_id,
 				      msg);
@@ -240,6 +241,9 @@ static void op_finish(struct coordinator *c, struct op *op)
 		break;
 	case OP_CANCEL:
 		coord_finish_cancel(c, op);
+		break;
+	case OP_RECOVER:
+		coord_finish_recover(c, op);
 		break;
 	case OP_DROP:
 		break;

@@ -421,6 +421,7 @@ int coordinator_poll(struct coordinator *c, int timeout_ms)
 	free(pfd);
 	coord_fail_cmds(c, NULL, coord_mono_ms());
 	coord_live_tick(c);
+	coord_recovery_tick(c);
 	/* Replies made above go out now when the socket takes them. */
 	for (i = 0; i < c->nr_conns; i++) {
 		struct conn *cn = c->conns[i];
@@ -632,6 +633,7 @@ void coordinator_close(struct coordinator *c)
 		close(c->lfd);
 	coord_state_free(&c->st);
 	coord_live_free(c);
+	coord_recovery_free(c);
 	coord_store_close(c->store);
 	coord_keys_clear(c);
 	for (i = 0; i < 4; i++)

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* repl set|show|replicas|fence: replication of this node's log, and its replicas. */
+/*
+ * repl set|show|replicas|fence|recover: replication of this node's log,
+ * its replicas, and a tablet of a dead primary rebuilt from one.
+ */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,6 +29,10 @@ static const struct {
 	{ STEADYKV_A_REPL_REPLICA_END, "replica-end" },
 	{ STEADYKV_A_REPL_REPLICA_RECORDS, "replica-records" },
 	{ STEADYKV_A_REPL_REPLICA_MEM, "replica-mem" },
+	{ STEADYKV_A_REPL_RECOVER_RECORDS, "records" },
+	{ STEADYKV_A_REPL_RECOVER_APPLIED, "applied" },
+	{ STEADYKV_A_REPL_RECOVER_BYTES, "bytes" },
+	{ STEADYKV_A_REPL_RECOVER_NS, "ns" },
 };
 
 static void backup_text(const struct sknl_repl_backup *b, char *buf, size_t len)
@@ -164,6 +171,30 @@ static int repl_fence(int argc, char **argv)
 	return rc;
 }
 
+/* repl recover PRIMARY-ID EPOCH TABLE-ID START-HASH END-HASH */
+static int repl_recover(struct ctl *c, int argc, char **argv)
+{
+	uint64_t v[5];
+	struct sknl_err err;
+	struct sknl_repl r;
+	struct sknl nl;
+	int rc;
+
+	if (argc != 5)
+		return usage_error("repl", "repl recover: expected PRIMARY-ID EPOCH TABLE START END");
+	for (int i = 0; i < 5; i++)
+		if (i < 3 ? parse_u64(argv[i], &v[i]) : parse_hash(argv[i], &v[i]))
+			return usage_error("repl", "repl recover: \"%s\" is not a number", argv[i]);
+	if (sknl_open(&nl))
+		return EXIT_ERR;
+	rc = ctl_nl_status(sknl_repl_recover(&nl, v[0], v[1], v[2], v[3], v[4], &r, &err),
+			   "repl recover", &err);
+	sknl_close(&nl);
+	if (!rc)
+		show_repl(c, &r);
+	return rc;
+}
+
 int cmd_repl(struct ctl *c, int argc, char **argv)
 {
 	if (argc < 1)
@@ -172,6 +203,8 @@ int cmd_repl(struct ctl *c, int argc, char **argv)
 		return repl_set(argc - 1, argv + 1);
 	if (!strcmp(argv[0], "fence"))
 		return repl_fence(argc - 1, argv + 1);
+	if (!strcmp(argv[0], "recover"))
+		return repl_recover(c, argc - 1, argv + 1);
 	if (argc != 1)
 		return usage_error("repl", "repl %s: unexpected \"%s\"", argv[0], argv[1]);
 	if (!strcmp(argv[0], "show"))

@@ -46,6 +46,7 @@ static const struct {
 	{ "repl", "repl set PRIMARY-ID EPOCH [ADDR:PORT...] | repl set none" },
 	{ "repl", "repl show | repl replicas" },
 	{ "repl", "repl fence PRIMARY-ID EPOCH" },
+	{ "repl", "repl recover PRIMARY-ID EPOCH TABLE START END   (rebuild a dead primary's tablet)" },
 	{ "monitor", "monitor [dump]" },
 	{ "cluster", "cluster [-c HOST:PORT] [-k KEYFILE] create-table TABLE [--nodes ID,ID,...]" },
 	{ "cluster", "cluster [-c HOST:PORT] [-k KEYFILE] drop-table TABLE" },

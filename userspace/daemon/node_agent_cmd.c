@@ -173,6 +173,41 @@ static int cmd_repl_fence(struct agent *a, const void *body, size_t len, struct 
 	return rc;
 }
 
+/*
+ * Rebuild a lost tablet of a dead primary from the replica held here
+ * (skv_coord_repl then skv_coord_tablet).  Synchronous: the module's
+ * replay is bounded by the replica's bound (replica_max_mb).
+ */
+static int cmd_repl_recover(struct agent *a, const void *body, size_t len,
+			    struct sknl_err *err)
+{
+	const size_t head = sizeof(struct skv_coord_repl);
+	struct coord_tablet_info t;
+	struct coord_repl_info r;
+	struct sknl_repl out;
+	uint64_t bytes, ns;
+	int rc;
+
+	if (len < head || coord_repl_decode(body, head, &r) || r.nr_backups ||
+	    coord_tablet_decode((const uint8_t *)body + head, len - head, &t))
+		return sknl_err_local(err, EINVAL, "malformed recovery (%zu bytes)", len);
+	if (!a->nl->repl_recover)
+		return sknl_err_local(err, EOPNOTSUPP, "recovery not supported");
+	rc = a->nl->repl_recover(a->nl_arg, r.primary_id, r.epoch, t.table_id, t.start_hash,
+				 t.end_hash, &out, err);
+	if (rc)
+		return rc;
+	bytes = out.val[STEADYKV_A_REPL_RECOVER_BYTES];
+	ns = out.val[STEADYKV_A_REPL_RECOVER_NS];
+	agent_log("recovered table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64
+		  " of node %" PRIu64 ": %" PRIu64 " of %" PRIu64 " records replayed, %" PRIu64
+		  " bytes read in %.3f ms (%.1f MB/s)", t.table_id, t.start_hash, t.end_hash,
+		  r.primary_id, out.val[STEADYKV_A_REPL_RECOVER_APPLIED],
+		  out.val[STEADYKV_A_REPL_RECOVER_RECORDS], bytes, ns / 1e6,
+		  ns ? bytes * 1e3 / ns : 0.0);
+	return 0;
+}
+
 static const struct {
 	uint8_t op;
 	const char *name;
@@ -184,6 +219,7 @@ static const struct {
 	{ SKV_COORD_OP_NODE_MIGRATE_START, "migrate-start", cmd_migrate_start },
 	{ SKV_COORD_OP_NODE_REPL_SET, "repl-set", cmd_repl_set },
 	{ SKV_COORD_OP_NODE_REPL_FENCE, "repl-fence", cmd_repl_fence },
+	{ SKV_COORD_OP_NODE_REPL_RECOVER, "repl-recover", cmd_repl_recover },
 	{ SKV_COORD_OP_NODE_MIGRATE_CANCEL, "migrate-cancel", cmd_migrate_cancel },
 	{ SKV_COORD_OP_NODE_MIGRATE_DECIDE, "migrate-decide", cmd_migrate_decide },
 };

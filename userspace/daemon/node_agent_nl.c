@@ -178,6 +178,14 @@ static int real_repl_fence(void *arg, uint64_t primary_id, uint64_t epoch,
 	return sknl_repl_fence(&((struct agent_real_nl *)arg)->req, primary_id, epoch, err);
 }
 
+static int real_repl_recover(void *arg, uint64_t primary_id, uint64_t epoch,
+			     uint64_t table_id, uint64_t start_hash, uint64_t end_hash,
+			     struct sknl_repl *out, struct sknl_err *err)
+{
+	return sknl_repl_recover(&((struct agent_real_nl *)arg)->req, primary_id, epoch,
+				 table_id, start_hash, end_hash, out, err);
+}
+
 static int real_auth_set(void *arg, const struct sknl_auth *auth, struct sknl_err *err)
 {
 	return sknl_auth_set(&((struct agent_real_nl *)arg)->req, auth, err);
@@ -271,4 +279,5 @@ const struct node_agent_nl_ops agent_real_nl_ops = {
 	.client_key_del = real_client_key_del,
 	.repl_set = real_repl_set,
 	.repl_fence = real_repl_fence,
+	.repl_recover = real_repl_recover,
 };

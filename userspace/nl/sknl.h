@@ -345,5 +345,12 @@ int sknl_replica_dump(struct sknl *nl, struct sknl_repl **out, size_t *count,
 		      struct sknl_err *err);
 int sknl_repl_fence(struct sknl *nl, uint64_t primary_id, uint64_t epoch,
 		    struct sknl_err *err);
+/*
+ * Rebuild a tablet of a dead primary from this node's replica of it
+ * (crash recovery); out gets the recover-* figures of the reply.
+ */
+int sknl_repl_recover(struct sknl *nl, uint64_t primary_id, uint64_t epoch,
+		      uint64_t table_id, uint64_t start_hash, uint64_t end_hash,
+		      struct sknl_repl *out, struct sknl_err *err);
 
 #endif

@@ -42,6 +42,7 @@ static const char *const cmd_names[] = {
 	[STEADYKV_CMD_REPL_GET] = "repl-get",
 	[STEADYKV_CMD_REPLICA_GET] = "replica-get",
 	[STEADYKV_CMD_REPL_FENCE] = "repl-fence",
+	[STEADYKV_CMD_REPL_RECOVER] = "repl-recover",
 };
 
 static const char *const node_attr_names[] = {

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* libskvnl's calls for replication: repl-set/get, replica-get, repl-fence. */
+/*
+ * libskvnl's calls for replication: repl-set/get, replica-get, repl-fence,
+ * repl-recover.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +24,13 @@ static const struct nla_policy repl_policy[STEADYKV_A_REPL_MAX + 1] = {
 	[STEADYKV_A_REPL_REPLICA_END] = { .type = NLA_U64 },
 	[STEADYKV_A_REPL_REPLICA_RECORDS] = { .type = NLA_U64 },
 	[STEADYKV_A_REPL_REPLICA_MEM] = { .type = NLA_U64 },
+	[STEADYKV_A_REPL_RECOVER_TABLE_ID] = { .type = NLA_U64 },
+	[STEADYKV_A_REPL_RECOVER_START_HASH] = { .type = NLA_U64 },
+	[STEADYKV_A_REPL_RECOVER_END_HASH] = { .type = NLA_U64 },
+	[STEADYKV_A_REPL_RECOVER_RECORDS] = { .type = NLA_U64 },
+	[STEADYKV_A_REPL_RECOVER_APPLIED] = { .type = NLA_U64 },
+	[STEADYKV_A_REPL_RECOVER_BYTES] = { .type = NLA_U64 },
+	[STEADYKV_A_REPL_RECOVER_NS] = { .type = NLA_U64 },
 };
 
 /* Every attribute, the backups in order (sknl_parse keeps only the last). */
@@ -129,4 +139,32 @@ int sknl_repl_fence(struct sknl *nl, uint64_t primary_id, uint64_t epoch,
 	uint64_t v[2] = { primary_id, epoch };
 
 	return sknl_do(nl, STEADYKV_CMD_REPL_FENCE, 0, fill_fence, v, NULL, err);
+}
+
+static int fill_recover(struct nl_msg *msg, const void *arg)
+{
+	const uint64_t *v = arg;
+
+	return nla_put_u64(msg, STEADYKV_A_REPL_PRIMARY_ID, v[0]) ||
+	       nla_put_u64(msg, STEADYKV_A_REPL_EPOCH, v[1]) ||
+	       nla_put_u64(msg, STEADYKV_A_REPL_RECOVER_TABLE_ID, v[2]) ||
+	       nla_put_u64(msg, STEADYKV_A_REPL_RECOVER_START_HASH, v[3]) ||
+	       nla_put_u64(msg, STEADYKV_A_REPL_RECOVER_END_HASH, v[4]);
+}
+
+int sknl_repl_recover(struct sknl *nl, uint64_t primary_id, uint64_t epoch,
+		      uint64_t table_id, uint64_t start_hash, uint64_t end_hash,
+		      struct sknl_repl *out, struct sknl_err *err)
+{
+	uint64_t v[5] = { primary_id, epoch, table_id, start_hash, end_hash };
+	struct sknl_replies r = { 0 };
+	int rc = sknl_do(nl, STEADYKV_CMD_REPL_RECOVER, 0, fill_recover, v, &r, err);
+
+	memset(out, 0, sizeof(*out));
+	if (!rc)
+		rc = sknl_one_reply(&r, "repl-recover", err);
+	if (!rc && repl_parse(r.msgs[0], out))
+		rc = sknl_err_local(err, EPROTO, "malformed repl-recover reply");
+	sknl_replies_free(&r);
+	return rc;
 }

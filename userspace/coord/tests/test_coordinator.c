@@ -419,6 +419,9 @@ struct fake_node {
 	int nrepl;			/* REPL_SET commands seen */
 	struct coord_repl_info fence;	/* the last REPL_FENCE body */
 	int nfence;			/* REPL_FENCE commands seen */
+	struct coord_repl_info recover;	/* the last REPL_RECOVER body: dead node, epoch */
+	struct coord_tablet_info recover_tab;	/* and its tablet */
+	int nrecover;			/* REPL_RECOVER commands seen */
 	int replies, last_status;
 };
 
@@ -483,6 +486,13 @@ static void *node_main(void *arg)
 			if (h.opcode == SKV_COORD_OP_NODE_REPL_FENCE &&
 			    !coord_repl_decode(body, h.body_len, &n->fence))
 				n->nfence++;
+			if (h.opcode == SKV_COORD_OP_NODE_REPL_RECOVER &&
+			    h.body_len > sizeof(struct skv_coord_repl) &&
+			    !coord_repl_decode(body, sizeof(struct skv_coord_repl), &n->recover) &&
+			    !coord_tablet_decode(body + sizeof(struct skv_coord_repl),
+						 h.body_len - sizeof(struct skv_coord_repl),
+						 &n->recover_tab))
+				n->nrecover++;
 			coord_buf_init(&b);
 			if (h.opcode == n->fail_op)
 				coord_frame_append_error(&b, h.opcode, h.request_id,
@@ -1951,6 +1961,165 @@ TEST(dead_primary_fenced_and_backups_reassigned)
 	/* Nobody else is fenced. */
 	pthread_mutex_lock(&n[1].mu);
 	ASSERT_EQ(0, n[1].nfence);
+	pthread_mutex_unlock(&n[1].mu);
+	live_stop(&srv, dir, state, n, 3);
+}
+
+/* The tablets of @table owned by @node, and whether any of them is lost. */
+static int owned_by(const struct server *s, uint64_t table, uint32_t node, bool *lost)
+{
+	struct coord_map_info mi;
+	int count = 0;
+
+	*lost = false;
+	if (get_map(s, &mi))
+		return -1;
+	for (uint32_t i = 0; i < mi.nr_tablets; i++) {
+		if (mi.tablets[i].table_id != table)
+			continue;
+		if (mi.tablets[i].owner == node)
+			count++;
+		if (mi.tablets[i].flags & SKV_COORD_TABLET_F_LOST)
+			*lost = true;
+	}
+	coord_map_info_free(&mi);
+	return count;
+}
+
+/* Poll (up to 3 s) until @node owns none of @table and nothing of it is lost. */
+static bool recovered_wait(const struct server *s, uint64_t table, uint32_t node)
+{
+	bool lost = true;
+
+	for (int k = 0; k < 300; k++) {
+		if (owned_by(s, table, node, &lost) == 0 && !lost)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * Crash recovery, R = 2 on three nodes: node 3 (backed up by 1 and 2)
+ * owns a tablet of table 5 and all of table 6; declared dead and fenced,
+ * its two tablets are recovered one on each backup (in parallel), each
+ * told node 3's id, an epoch above the fence and its tablet; the map then
+ * names that backup as the owner, nothing lost.  Back, node 3 is told to
+ * delete them.  A restarted coordinator has the same map (state file).
+ */
+TEST(dead_node_tablets_recovered_on_backups)
+{
+	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 2 };
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
+	const uint32_t all[] = { 1, 2, 3 }, three[] = { 3 };
+	struct coord_tablet_info t, mt;
+	struct fake_node n[4];
+	struct server srv;
+	uint32_t flags;
+	bool lost;
+	int i, k;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
+	ASSERT_EQ(0, create_table(&srv, 5, all, 3, NULL, 0));
+	ASSERT_EQ(0, create_table(&srv, 6, three, 1, NULL, 0));
+	for (i = 0; i < 3; i++)
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
+
+	atomic_store(&n[2].silent, 1);
+	ASSERT_NE(0, live_wait_dead(&srv, 3, 0, 0, &t));
+	for (i = 0; i < 2; i++) {
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nfence, 1));
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrecover, 1));
+	}
+	ASSERT_TRUE(recovered_wait(&srv, 5, 3));
+	ASSERT_TRUE(recovered_wait(&srv, 6, 3));
+	for (i = 0; i < 2; i++) {
+		pthread_mutex_lock(&n[i].mu);
+		ASSERT_EQ(1, n[i].nrecover);
+		ASSERT_EQ(3u, n[i].recover.primary_id);
+		ASSERT_EQ(0u, n[i].recover.nr_backups);
+		ASSERT_LT(n[i].fence.epoch, n[i].recover.epoch);
+		ASSERT_EQ((uint32_t)i + 1, n[i].recover_tab.owner);
+		t = n[i].recover_tab;
+		pthread_mutex_unlock(&n[i].mu);
+		ASSERT_EQ(0, node_and_tablet(&srv, 3, t.table_id, t.start_hash, &flags, &mt));
+		ASSERT_EQ(t.start_hash, mt.start_hash);
+		ASSERT_EQ(t.end_hash, mt.end_hash);
+		ASSERT_EQ((uint32_t)i + 1, mt.owner);
+		ASSERT_EQ(0u, mt.flags & SKV_COORD_TABLET_F_LOST);
+	}
+
+	/* Node 3's daemon back: it deletes both tablets recovered elsewhere. */
+	node_stop(&n[2]);
+	ASSERT_EQ(0, node_start(&n[3], &srv, 3));
+	ASSERT_LE(0, node_wait(&n[3], 1));
+	for (k = 0; k < 300; k++) {
+		int dels = 0;
+
+		pthread_mutex_lock(&n[3].mu);
+		for (i = 0; i < n[3].nseen; i++)
+			dels += n[3].seen_op[i] == SKV_COORD_OP_NODE_TABLET_DEL;
+		pthread_mutex_unlock(&n[3].mu);
+		if (dels == 2)
+			break;
+		usleep(10000);
+	}
+	ASSERT_LT(k, 300);
+
+	/* Durable: a restarted coordinator has the same owners, nothing lost. */
+	node_stop(&n[3]);
+	for (i = 0; i < 2; i++)
+		node_stop(&n[i]);
+	server_stop(&srv);
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+	ASSERT_EQ(0, owned_by(&srv, 6, 3, &lost));
+	ASSERT_FALSE(lost);
+	ASSERT_EQ(0, owned_by(&srv, 5, 3, &lost));
+	ASSERT_FALSE(lost);
+	live_stop(&srv, dir, state, n, 0);
+}
+
+/*
+ * A recovery refused by the backup leaves the tablet lost (GET_MAP flag)
+ * and is tried again later; without replication nothing is sent.
+ */
+TEST(recovery_failure_keeps_tablet_lost)
+{
+	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 1 };
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
+	const uint32_t all[] = { 1, 2, 3 };
+	struct coord_tablet_info t;
+	struct fake_node n[3];
+	struct server srv;
+	bool lost;
+	int i;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+	/* R = 1: node 3's backup is node 1, which refuses to recover. */
+	ASSERT_EQ(0, node_start_failing(&n[0], &srv, 1, SKV_COORD_OP_NODE_REPL_RECOVER, ENOENT));
+	for (i = 1; i < 3; i++)
+		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
+	ASSERT_EQ(0, create_table(&srv, 5, all, 3, NULL, 0));
+	for (i = 0; i < 3; i++)
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
+	atomic_store(&n[2].silent, 1);
+	ASSERT_NE(0, live_wait_dead(&srv, 3, 0, 0, &t));
+	/* Refused, then tried again after the backoff (1 s). */
+	ASSERT_TRUE(node_count_wait(&n[0], &n[0].nrecover, 1));
+	ASSERT_EQ(1, owned_by(&srv, 5, 3, &lost));
+	ASSERT_TRUE(lost);
+	ASSERT_TRUE(node_count_wait(&n[0], &n[0].nrecover, 2));
+	ASSERT_EQ(1, owned_by(&srv, 5, 3, &lost));
+	ASSERT_TRUE(lost);
+	/* Only node 3's backup is asked. */
+	pthread_mutex_lock(&n[1].mu);
+	ASSERT_EQ(0, n[1].nrecover);
 	pthread_mutex_unlock(&n[1].mu);
 	live_stop(&srv, dir, state, n, 3);
 }

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0
+/* steadykv crash recovery: a tablet rebuilt from a replica (recovery.h). */
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/ktime.h>
+#include <linux/sched.h>
+#include <net/genetlink.h>
+
+#include "node.h"
+#include "netlink.h"
+#include "nl-gen.h"
+#include "record.h"
+#include "repl_backup.h"
+#include "recovery.h"
+#include "core/log.h"
+#include "core/replay.h"
+
+/* Tablets looked at per skv_tablets_list() call. */
+#define SKV_RECOVER_LIST_CHUNK	8
+
+/*
+ * The state of the tablet of t->table_id that overlaps t's range: -ENOENT
+ * if none, -EEXIST if one does without being exactly t's range.
+ */
+static int skv_recover_tablet_state(struct skv_store *s,
+				    const struct skv_tablet_info *t)
+{
+	struct skv_tablet_info got[SKV_RECOVER_LIST_CHUNK];
+	u32 pos = 0;
+	int n, i;
+
+	while ((n = skv_tablets_list(s, pos, got, ARRAY_SIZE(got))) > 0) {
+		for (i = 0; i < n; i++) {
+			if (got[i].table_id != t->table_id ||
+			    got[i].end_hash < t->start_hash ||
+			    got[i].start_hash > t->end_hash)
+				continue;
+			if (got[i].start_hash != t->start_hash ||
+			    got[i].end_hash != t->end_hash)
+				return -EEXIST;
+			return got[i].state;
+		}
+		pos += n;
+	}
+	return -ENOENT;
+}
+
+/*
+ * Move the records of the replica chunk buf[0..len) that lie in t to the
+ * front of buf; returns their bytes.  Counts every record into st and
+ * raises *top to the newest version seen in any of them.
+ */
+static int skv_recover_filter(u8 *buf, u32 len, const struct skv_tablet_info *t,
+			      struct skv_recover_stats *st, u64 *top, u32 *kept)
+{
+	struct skv_rec_view v;
+	u32 off;
+	int err;
+
+	*kept = 0;
+	for (off = 0; off < len; off += v.len) {
+		err = skv_rec_parse(buf + off, len - off, 0, &v);
+		if (err)
+			return err;
+		st->records++;
+		*top = max(*top, v.version);
+		if (v.table_id != t->table_id || v.key_hash < t->start_hash ||
+		    v.key_hash > t->end_hash)
+			continue;
+		if (*kept != off)
+			memmove(buf + *kept, buf + off, v.len);
+		*kept += v.len;
+	}
+	return 0;
+}
+
+/* Replay the replica of primary_id, chunk by chunk, into sl. */
+static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
+			      struct skv_sidelog *sl, u64 primary_id,
+			      u64 epoch, const struct skv_tablet_info *t,
+			      struct skv_recover_stats *st,
+			      struct netlink_ext_ack *extack)
+{
+	struct skv_replay_stats rs;
+	u64 pos = U64_MAX, top = 0;
+	u32 kept;
+	long got;
+	u8 *buf;
+	int err = 0;
+
+	/* A chunk, or one largest record if that is more. */
+	buf = kvmalloc(max_t(u32, SKV_RECOVER_CHUNK, SKV_REC_MAX_LEN),
+		       GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		got = skv_replica_copy(node, primary_id, epoch, &pos, buf,
+				       SKV_RECOVER_CHUNK);
+		if (got <= 0) {
+			err = got;
+			break;
+		}
+		st->bytes += got;
+		err = skv_recover_filter(buf, got, t, st, &top, &kept);
+		if (err) {
+			NL_SET_ERR_MSG_FMT_MOD(extack,
+					       "a malformed record in the replica at %llu (%d)",
+					       pos - got, err);
+			break;
+		}
+		if (kept) {
+			err = skv_replay_records(s, sl, buf, kept, &rs);
+			st->applied += rs.applied;
+			if (err) {
+				NL_SET_ERR_MSG_FMT_MOD(extack,
+						       "cannot replay the replica (%d)",
+						       err);
+				break;
+			}
+		}
+		cond_resched();
+	}
+	kvfree(buf);
+	switch (err) {
+	case 0:
+		break;
+	case -ENOENT:
+		NL_SET_ERR_MSG_MOD(extack, "no replica of this primary here");
+		return err;
+	case -ESTALE:
+		NL_SET_ERR_MSG_MOD(extack,
+				   "the epoch is older than the replica's fence");
+		return err;
+	case -ENODATA:
+		NL_SET_ERR_MSG_MOD(extack,
+				   "the primary never opened its replica here");
+		return err;
+	default:
+		return err;
+	}
+	/* Past every version the primary handed out that we have seen. */
+	err = skv_store_raise_version(s, top);
+	if (err)
+		NL_SET_ERR_MSG_MOD(extack, "a version in the replica is past the limit");
+	return err;
+}
+
+int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
+		       const struct skv_tablet_info *t,
+		       struct skv_recover_stats *st,
+		       struct netlink_ext_ack *extack)
+{
+	struct skv_tablet_info rt = *t;
+	u64 t0 = ktime_get_ns();
+	struct skv_sidelog *sl;
+	bool new_table = false;
+	struct skv_store *s;
+	int err;
+
+	lockdep_assert_held(&node->lock);
+	memset(st, 0, sizeof(*st));
+	if (READ_ONCE(node->dying))
+		return -ESHUTDOWN;
+	err = skv_node_store_get(node, extack, &s);
+	if (err)
+		return err;
+	rt.state = SKV_TABLET_RECOVERING;
+	err = skv_table_add(s, rt.table_id);
+	if (!err) {
+		new_table = true;
+		skv_nl_notify_table(node, rt.table_id, STEADYKV_CMD_TABLE_ADD);
+	} else if (err != -EEXIST) {
+		NL_SET_ERR_MSG_FMT_MOD(extack, "cannot add the table (%d)", err);
+		return err;
+	}
+	err = skv_recover_tablet_state(s, &rt);
+	if (err == SKV_TABLET_NORMAL)
+		return 0;	/* recovered already: a repeated command */
+	if (err != -ENOENT) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "the range overlaps a tablet of the table here");
+		return -EEXIST;
+	}
+	err = skv_tablet_add(s, &rt);
+	if (err) {
+		NL_SET_ERR_MSG_FMT_MOD(extack, "cannot add the tablet (%d)",
+				       err);
+		goto out_table;
+	}
+	skv_nl_notify_tablet(node, &rt, true, STEADYKV_CMD_TABLET_ADD);
+	err = skv_sidelog_create(s, &sl);
+	if (err) {
+		NL_SET_ERR_MSG_MOD(extack, "no memory for a side log");
+		goto out_tablet;
+	}
+	err = skv_recover_replay(node, s, sl, primary_id, epoch, &rt, st,
+				 extack);
+	/* Spliced either way: on error the tablet's removal drops it. */
+	skv_sidelog_destroy(s, sl);
+	if (err)
+		goto out_tablet;
+	rt.state = SKV_TABLET_NORMAL;
+	err = skv_tablet_set_state(s, rt.table_id, rt.start_hash, rt.end_hash,
+				   SKV_TABLET_NORMAL);
+	if (err) {
+		NL_SET_ERR_MSG_FMT_MOD(extack, "cannot serve the tablet (%d)",
+				       err);
+		goto out_tablet;
+	}
+	skv_nl_notify_tablet(node, &rt, true, STEADYKV_CMD_TABLET_SET);
+	st->ns = ktime_get_ns() - t0;
+	return 0;
+
+out_tablet:
+	if (!skv_tablet_del(s, rt.table_id, rt.start_hash, rt.end_hash))
+		skv_nl_notify_tablet(node, &rt, false, STEADYKV_CMD_TABLET_DEL);
+out_table:
+	if (new_table && !skv_table_del(s, rt.table_id))
+		skv_nl_notify_table(node, rt.table_id, STEADYKV_CMD_TABLE_DEL);
+	return err;
+}
+
+int steadykv_nl_repl_recover_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct skv_node *node = skv_node(genl_info_net(info));
+	struct skv_recover_stats st;
+	struct skv_tablet_info t = {};
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	if (SKV_NL_REQUIRE(info, STEADYKV_A_REPL_PRIMARY_ID,
+			   "primary-id is required") ||
+	    SKV_NL_REQUIRE(info, STEADYKV_A_REPL_EPOCH, "epoch is required") ||
+	    SKV_NL_REQUIRE(info, STEADYKV_A_REPL_RECOVER_TABLE_ID,
+			   "recover-table-id is required") ||
+	    SKV_NL_REQUIRE(info, STEADYKV_A_REPL_RECOVER_START_HASH,
+			   "recover-start-hash is required") ||
+	    SKV_NL_REQUIRE(info, STEADYKV_A_REPL_RECOVER_END_HASH,
+			   "recover-end-hash is required"))
+		return -EINVAL;
+	t.table_id = nla_get_u64(info->attrs[STEADYKV_A_REPL_RECOVER_TABLE_ID]);
+	t.start_hash =
+		nla_get_u64(info->attrs[STEADYKV_A_REPL_RECOVER_START_HASH]);
+	t.end_hash = nla_get_u64(info->attrs[STEADYKV_A_REPL_RECOVER_END_HASH]);
+	if (t.start_hash > t.end_hash) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[STEADYKV_A_REPL_RECOVER_START_HASH],
+				    "start-hash is past end-hash");
+		return -EINVAL;
+	}
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	mutex_lock(&node->lock);
+	err = skv_recover_tablet(node,
+			nla_get_u64(info->attrs[STEADYKV_A_REPL_PRIMARY_ID]),
+			nla_get_u64(info->attrs[STEADYKV_A_REPL_EPOCH]), &t,
+			&st, info->extack);
+	mutex_unlock(&node->lock);
+	if (err)
+		goto fail;
+	hdr = genlmsg_put_reply(msg, info, &steadykv_nl_family, 0,
+				STEADYKV_CMD_REPL_RECOVER);
+	err = -EMSGSIZE;
+	if (!hdr ||
+	    skv_nl_put_u64(msg, STEADYKV_A_REPL_RECOVER_RECORDS, st.records) ||
+	    skv_nl_put_u64(msg, STEADYKV_A_REPL_RECOVER_APPLIED, st.applied) ||
+	    skv_nl_put_u64(msg, STEADYKV_A_REPL_RECOVER_BYTES, st.bytes) ||
+	    skv_nl_put_u64(msg, STEADYKV_A_REPL_RECOVER_NS, st.ns))
+		goto fail;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+fail:
+	nlmsg_free(msg);
+	return err;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Crash recovery (issue 12 item 4): a node rebuilds a tablet of a dead
+ * primary from the replica of that primary's log it holds as a backup
+ * (repl_backup.h), on the control plane's repl-recover.
+ *
+ * The tablet is added RECOVERING (clients get NOT_OWNER and ask the
+ * coordinator again), the replica is read in chunks of
+ * SKV_RECOVER_CHUNK under replica_lock (never held across a replay),
+ * each chunk's records of the tablet are replayed into one side log
+ * (core/replay.h: the newest version of a key wins, tombstones shadow),
+ * the version counter is raised past every version the replica holds,
+ * the side log is spliced and the tablet served (NORMAL).
+ *
+ * It runs synchronously in the netlink handler, under node->lock: the
+ * family has parallel_ops, so only this node's control changes wait,
+ * and the work is bounded by the replica's bound (replica_max_mb) and
+ * yields (cond_resched) between chunks and every 256 records replayed.  The caller (the node daemon,
+ * on the coordinator's command) waits for the answer, which is what the
+ * coordinator needs before it moves the tablet in the map.
+ *
+ * The replayed records are not appended to this node's replication
+ * stream: until they are rewritten, the recovered tablet has one copy.
+ */
+#ifndef SKV_RECOVERY_H
+#define SKV_RECOVERY_H
+
+#include <linux/types.h>
+
+/* Bytes of replica read per chunk (or one record, if larger). */
+#define SKV_RECOVER_CHUNK	(256u << 10)
+
+struct skv_node;
+struct skv_tablet_info;
+struct netlink_ext_ack;
+
+struct skv_recover_stats {
+	u64 records;		/* records of the replica read */
+	u64 applied;		/* of them, replayed into the tablet */
+	u64 bytes;		/* bytes of the replica read */
+	u64 ns;			/* time taken */
+};
+
+/*
+ * Rebuild tablet t (its range; state ignored) from the replica of
+ * primary_id, read with epoch.  Caller holds node->lock.  0 (also when
+ * the tablet is served here already: nothing is done), or a negative
+ * errno with extack set; on error the tablet (and the table, if this
+ * made it) is removed again.
+ */
+int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
+		       const struct skv_tablet_info *t,
+		       struct skv_recover_stats *st,
+		       struct netlink_ext_ack *extack);
+
+#endif /* SKV_RECOVERY_H */

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Crash recovery (issue 12 item 4): the lost tablets of a dead node
+ * (coord_liveness.c) are rebuilt on its backups, from the replicas of its
+ * log they hold (coord_repl.c).
+ *
+ * Each liveness tick, with --replicas R > 0, every lost tablet of a node
+ * still dead that has no recovery running is given to one of the dead
+ * node's backups that is up (the assignment it had when it died), the
+ * dead node's tablets dealt round-robin over them so that they recover
+ * in parallel.  That node is sent NODE_REPL_RECOVER with the dead node's
+ * id, a fresh epoch (above any given, so the module fences the replica at
+ * it before it reads) and the tablet; its daemon runs netlink
+ * repl-recover, which answers once the tablet is served there.  On
+ * success the map makes that node the owner (a normal tablet, a new map
+ * version) and the lost record is dropped, both in the state file.  On a
+ * failure (refused, timed out, daemon gone) the tablet stays lost, the
+ * error is logged, and it is tried again after a backoff (1 s doubling to
+ * 30 s), at the next backup in turn.
+ *
+ * Without replication (R = 0) nothing is done: lost tablets stay lost.  A
+ * dead node that registers again reopens its replicas afresh (the old
+ * contents go), so its tablets still lost stay lost; and it is told to
+ * delete the tablets recovered elsewhere (NODE_TABLET_DEL), so that a node
+ * only cut off does not serve them again.
+ *
+ * Across a coordinator restart: the lost records are in the state file,
+ * so recovery resumes once the node is declared dead again (after the
+ * start grace).  The backup assignment is not durable: after a restart
+ * every live node is tried in turn (one holding no replica of the dead
+ * node answers ENOENT).  The tablets recovered before the restart are no
+ * longer remembered for a cut-off node's return.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_internal.h"
+
+#define RECOVERY_RETRY_MIN_MS	1000
+#define RECOVERY_RETRY_MAX_MS	30000
+
+static bool same_range(const struct coord_recovery *r, uint64_t table_id,
+		       uint64_t start, uint64_t end)
+{
+	return r->table_id == table_id && r->start == start && r->end == end;
+}
+
+static struct coord_recovery *recovery_find(struct coordinator *c, uint64_t table_id,
+					    uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < c->nr_recov; i++)
+		if (same_range(&c->recov[i], table_id, start, end))
+			return &c->recov[i];
+	return NULL;
+}
+
+static void recovery_drop(struct coordinator *c, struct coord_recovery *r)
+{
+	size_t i = (size_t)(r - c->recov);
+
+	memmove(r, r + 1, (c->nr_recov - i - 1) * sizeof(*r));
+	c->nr_recov--;
+}
+
+static struct coord_recovery *recovery_get(struct coordinator *c, const struct coord_lost *l)
+{
+	struct coord_recovery *r = recovery_find(c, l->table_id, l->start, l->end), *v;
+
+	if (r)
+		return r;
+	v = realloc(c->recov, (c->nr_recov + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	c->recov = v;
+	r = &v[c->nr_recov++];
+	memset(r, 0, sizeof(*r));
+	r->table_id = l->table_id;
+	r->start = l->start;
+	r->end = l->end;
+	r->dead = l->node;
+	return r;
+}
+
+/*
+ * The nodes that may recover @dead's tablets: its backups that are up,
+ * else (its assignment unknown: a coordinator restarted) every node up.
+ */
+static size_t recovery_candidates(const struct coordinator *c, uint32_t dead, uint32_t *out,
+				  size_t max)
+{
+	const struct tablet_map *m = &c->st.map;
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nr_repl; i++) {
+		const struct coord_repl_info *ri = &c->repl[i];
+
+		if (ri->primary_id != dead)
+			continue;
+		for (uint32_t k = 0; k < ri->nr_backups && n < max; k++)
+			if (coord_node_up(c, ri->backups[k].id))
+				out[n++] = ri->backups[k].id;
+		if (ri->nr_backups)
+			return n;
+	}
+	for (size_t i = 0; i < m->nr_nodes && n < max; i++)
+		if (m->nodes[i].id != dead && coord_node_up(c, m->nodes[i].id))
+			out[n++] = m->nodes[i].id;
+	return n;
+}
+
+static int recovery_send(struct coordinator *c, struct coord_recovery *r, uint32_t to)
+{
+	struct coord_repl_info ri = { .primary_id = r->dead, .epoch = ++c->repl_epoch };
+	struct coord_tablet_info ti = {
+		.table_id = r->table_id, .start_hash = r->start, .end_hash = r->end, .owner = to,
+	};
+	struct coord_buf b;
+	struct op *op;
+	int err;
+
+	op = coord_op_new(c, NULL, NULL, OP_RECOVER);
+	if (!op)
+		return -ENOMEM;
+	op->table_id = r->table_id;
+	op->tablets = calloc(1, sizeof(*op->tablets));
+	if (!op->tablets) {
+		coord_op_free(c, op);
+		return -ENOMEM;
+	}
+	op->tablets[0] = (struct tmap_tablet){ .table_id = r->table_id, .start = r->start,
+					       .end = r->end, .owner = to };
+	op->nr = 1;
+	coord_buf_init(&b);
+	err = coord_repl_encode(&b, &ri);
+	if (!err)
+		err = coord_tablet_encode(&b, &ti);
+	if (!err)
+		err = coord_send_cmd(c, to, SKV_COORD_OP_NODE_REPL_RECOVER, &b, op, 0);
+	coord_buf_free(&b);
+	if (err) {
+		coord_op_free(c, op);
+		return err;
+	}
+	r->running = true;
+	r->target = to;
+	r->started_ms = coord_mono_ms();
+	coord_logmsg(c, false, "recovery of table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64
+		     " of node %u: on node %u (epoch %" PRIu64 ", attempt %u)", r->table_id,
+		     r->start, r->end, r->dead, to, ri.epoch, r->attempts + 1);
+	coord_op_start_done(c, op);
+	return 0;
+}
+
+static void recovery_failed(struct coordinator *c, struct coord_recovery *r, const char *why)
+{
+	int64_t wait = RECOVERY_RETRY_MIN_MS;
+
+	for (uint32_t i = 0; i < r->attempts && wait < RECOVERY_RETRY_MAX_MS; i++)
+		wait *= 2;
+	if (wait > RECOVERY_RETRY_MAX_MS)
+		wait = RECOVERY_RETRY_MAX_MS;
+	r->running = false;
+	r->attempts++;
+	r->retry_ms = coord_mono_ms() + wait;
+	coord_logmsg(c, true, "recovery of table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64
+		     " of node %u on node %u failed: %s; the tablet stays lost, tried again"
+		     " in %lld ms", r->table_id, r->start, r->end, r->dead, r->target, why,
+		     (long long)wait);
+}
+
+void coord_recovery_tick(struct coordinator *c)
+{
+	int64_t now = coord_mono_ms();
+	size_t dealt = 0;
+
+	if (!c->replicas)
+		return;
+	/* Forget recoveries whose tablet is no longer lost (dropped, pruned). */
+	for (size_t i = 0; i < c->nr_recov;) {
+		struct coord_recovery *r = &c->recov[i];
+
+		if (!r->done && !r->running &&
+		    !coord_tablet_lost(c, r->table_id, r->start, r->end)) {
+			recovery_drop(c, r);
+			continue;
+		}
+		i++;
+	}
+	for (size_t i = 0; i < c->st.nr_lost; i++) {
+		const struct coord_lost *l = &c->st.lost[i];
+		uint32_t cand[SKV_COORD_REPL_MAX + 64];
+		struct coord_recovery *r;
+		size_t n;
+		int err;
+
+		if (!coord_node_dead(c, l->node))
+			continue;
+		r = recovery_get(c, l);
+		if (!r) {
+			coord_logmsg(c, true, "recovery: out of memory");
+			return;
+		}
+		/* The position among the dead node's tablets deals them out. */
+		dealt++;
+		if (r->running || now < r->retry_ms)
+			continue;
+		n = recovery_candidates(c, l->node, cand, sizeof(cand) / sizeof(cand[0]));
+		if (!n) {
+			if (!r->waiting)
+				coord_logmsg(c, true, "recovery of table %" PRIu64 " 0x%016" PRIx64
+					     " of node %u: no live node holds its replica",
+					     l->table_id, l->start, l->node);
+			r->waiting = true;
+			continue;
+		}
+		r->waiting = false;
+		err = recovery_send(c, r, cand[(dealt - 1 + r->attempts) % n]);
+		if (err)
+			recovery_failed(c, r, strerror(-err));
+	}
+}
+
+void coord_finish_recover(struct coordinator *c, struct op *op)
+{
+	const struct tmap_tablet *t = &op->tablets[0];
+	struct coord_recovery *r = recovery_find(c, t->table_id, t->start, t->end);
+	const struct tmap_tablet *mt;
+	char msg[300];
+	size_t i;
+
+	if (!r)
+		return;
+	if (op->err) {
+		recovery_failed(c, r, op->msg);
+		return;
+	}
+	r->running = false;
+	mt = tmap_find(&c->st.map, t->table_id, t->start);
+	for (i = 0; i < c->st.nr_lost; i++)
+		if (c->st.lost[i].table_id == t->table_id && c->st.lost[i].start == t->start &&
+		    c->st.lost[i].end == t->end)
+			break;
+	if (!mt || mt->start != t->start || mt->end != t->end || i == c->st.nr_lost) {
+		coord_logmsg(c, true, "recovery of table %" PRIu64 " 0x%016" PRIx64 " on node %u:"
+			     " the tablet is no longer lost here (dropped?)", t->table_id,
+			     t->start, t->owner);
+		recovery_drop(c, r);
+		return;
+	}
+	if (tmap_set_owner(&c->st.map, t->table_id, t->start, t->owner)) {
+		recovery_failed(c, r, "its node left the map");
+		return;
+	}
+	memmove(&c->st.lost[i], &c->st.lost[i + 1], (c->st.nr_lost - i - 1) * sizeof(c->st.lost[0]));
+	c->st.nr_lost--;
+	r->done = true;
+	coord_logmsg(c, false, "recovered table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64
+		     " of node %u on node %u in %lld ms (map version %" PRIu64 ")", t->table_id,
+		     t->start, t->end, r->dead, t->owner,
+		     (long long)(coord_mono_ms() - r->started_ms), c->st.map.version);
+	if (coord_persist(c, msg, sizeof(msg)))
+		coord_logmsg(c, true, "recovery: %s", msg);
+}
+
+void coord_recovery_node_back(struct coordinator *c, uint32_t node)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nr_recov;) {
+		struct coord_recovery *r = &c->recov[i];
+		struct coord_tablet_info ti = {
+			.table_id = r->table_id, .start_hash = r->start, .end_hash = r->end,
+			.owner = node,
+		};
+		struct coord_buf b;
+
+		if (r->dead != node || !r->done) {
+			i++;
+			continue;
+		}
+		coord_buf_init(&b);
+		if (!coord_tablet_encode(&b, &ti) &&
+		    !coord_send_cmd(c, node, SKV_COORD_OP_NODE_TABLET_DEL, &b, NULL, 0))
+			n++;
+		coord_buf_free(&b);
+		recovery_drop(c, r);
+	}
+	if (n)
+		coord_logmsg(c, false, "node %u: told to delete %zu tablet(s) recovered elsewhere",
+			     node, n);
+}
+
+void coord_recovery_free(struct coordinator *c)
+{
+	free(c->recov);
+	c->recov = NULL;
+	c->nr_recov = 0;
+}
