@@ -14,6 +14,7 @@
  *   coord_auth.c         keys, AUTH_HELLO, AUTH_PROOF, who may do what
  *   coord_liveness.c     failure detection: heartbeats, suspicions, nodes
  *                        declared dead, lost tablets, the fence hook
+ *   coord_rebalance.c    automatic rebalancing: NODE_LOAD, the policy
  */
 #ifndef SKV_COORD_INTERNAL_H
 #define SKV_COORD_INTERNAL_H
@@ -150,6 +151,7 @@ struct coordinator {
 	int64_t live_tick_ms;	/* last liveness check */
 	struct coord_live *live;
 	size_t nr_live;
+	struct coord_rebalance *rb;	/* coord_rebalance.c */
 };
 
 /* coordinator.c: helpers, replies, durable state */
@@ -230,6 +232,14 @@ void coord_cancel_in_doubt(struct coordinator *c, uint32_t node);
 void coord_migs_node_registered(struct coordinator *c, uint32_t node);
 void coord_do_migrate(struct coordinator *c, struct conn *cn,
 		      const struct coord_hdr *h, const uint8_t *body);
+/*
+ * Start migration @req (range, dst, tuning: MIGRATE's checks): 0 and its
+ * *id, or a positive errno and why in @reason.  With @cn and @h, the op
+ * answers that request once the target did; NULL: the coordinator's own.
+ */
+int coord_mig_start(struct coordinator *c, struct conn *cn,
+		    const struct coord_hdr *h, const struct skv_migration *req,
+		    uint64_t *id, char *reason, size_t reason_len);
 void coord_do_mig_status(struct coordinator *c, struct conn *cn,
 			 const struct coord_hdr *h, const uint8_t *body);
 void coord_do_mig_cancel(struct coordinator *c, struct conn *cn,
@@ -262,5 +272,14 @@ bool coord_tablet_lost(const struct coordinator *c, uint64_t table_id,
 		       uint64_t start, uint64_t end);
 /* NODE_HEARTBEAT: the frame itself was the sign of life. */
 void coord_do_heartbeat(struct conn *cn, const struct coord_hdr *h);
+
+/* coord_rebalance.c (its top comment has the policy) */
+int coord_rebalance_init(struct coordinator *c, const struct rebalance_opts *o);
+void coord_rebalance_free(struct coordinator *c);
+/* NODE_LOAD: a node's tablets' request counters. */
+void coord_do_node_load(struct coordinator *c, struct conn *cn,
+			const struct coord_hdr *h, const uint8_t *body);
+/* Decide, and move a range if the policy says so (each 500 ms at most). */
+void coord_rebalance_tick(struct coordinator *c);
 
 #endif /* SKV_COORD_INTERNAL_H */

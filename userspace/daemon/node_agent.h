@@ -66,6 +66,12 @@ struct node_agent_nl_ops {
 	int (*repl_set)(void *arg, uint64_t primary_id, uint64_t epoch,
 			const struct sknl_repl_backup *backups, int n, struct sknl_err *err);
 	int (*repl_fence)(void *arg, uint64_t primary_id, uint64_t epoch, struct sknl_err *err);
+	/*
+	 * Every tablet with its request counter, *out malloc'd (NULL in a
+	 * fake without counters: no NODE_LOAD reports).
+	 */
+	int (*tablet_dump)(void *arg, struct sknl_tablet **out, size_t *count,
+			   struct sknl_err *err);
 };
 
 struct node_agent_opts {
@@ -102,7 +108,8 @@ struct node_agent_opts {
 	/*
 	 * A NODE_HEARTBEAT when nothing else was sent for this long (0:
 	 * 500 ms): the coordinator declares a node dead when it hears
-	 * nothing for its --dead-after-ms.
+	 * nothing for its --dead-after-ms.  The tablets' request counters
+	 * (NODE_LOAD, for the rebalancer) go at the same interval.
 	 */
 	unsigned int heartbeat_ms;
 	/* Progress reports of one migration at most this often (0: 200 ms). */
