@@ -55,21 +55,12 @@ a_share_pct() {
 	echo $(((a1 - a0) * 100 / (t1 - t0)))
 }
 
-setup() {
-	local n
-	setup_ns SW A B C || { skv_fail "setup_ns"; return 1; }
-	skv_bridge "$SW" "$NET" A B C || return 1
-	start_rebalancer dry-run || return 1
-	for n in A B C; do
-		start_node $n
-	done
-	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD map |
-		jq -e '.nodes | length == 3'" >/dev/null ||
-		{ skv_fail "node daemons did not register"; return 1; }
-	for n in A B C; do
-		ip netns exec "$SW" skv_tool ping "${IP[$n]}:$PORT" $((SKV_WAIT * 1000)) ||
-			{ skv_fail "node $n does not listen"; return 1; }
-	done
+# mig_cluster.sh's setup (namespaces, bridge, node daemons) with this
+# coordinator, rebalancing in dry-run first.
+start_coord() { start_rebalancer dry-run; }
+
+# Table 1 on node A alone, and the bench's load on it under way.
+setup_load() {
 	ctl create-table 1 --nodes "${ID[A]}" >/dev/null || { skv_fail "create-table"; return 1; }
 	skv_bg ip netns exec "$SW" steadykv-bench --coord "$COORD" --table 1 --load \
 		--records $RECORDS --rate $RATE --zipf 0.99 --duration 3600 --quiet
@@ -127,7 +118,7 @@ t_on() {
 }
 
 ktap_print_header
-setup || { skv_dmesg_clean; ktap_test_fail "setup"; skv_finish; }
+{ setup && setup_load; } || { skv_dmesg_clean; ktap_test_fail "setup"; skv_finish; }
 skv_test "dry run: the decision is logged, nothing moves" t_dry_run
 skv_test "on: the coordinator moves half of the hot node's load by itself" t_on
 kill "$BENCH_PID" 2>/dev/null

@@ -251,6 +251,8 @@ int64_t conn_load_report(struct agent *a)
 	free(ts);
 	if (rc)
 		agent_log("cannot build NODE_LOAD: %s", strerror(-rc));
+	else
+		a->last_sent_ms = now;
 	return a->heartbeat_ms;
 }
 
