@@ -23,6 +23,7 @@ RATE=400		# ops/s: well over REBALANCE_MIN_RATE, light for TCG
 SHARE=0.6		# A at ~100% is hot; A and B at ~50% each are not
 WINDOW=1000		# requests over which a share is measured
 COORD_LOG=$SKV_TMP/coord.log
+MPORT=9100
 
 # start_rebalancer MODE: the coordinator with --rebalance MODE, logging its
 # decisions (not -q) to COORD_LOG; its pid in COORD_PID.
@@ -30,10 +31,17 @@ start_rebalancer() {
 	skv_bg bash -c "exec ip netns exec $SW steadykvd --coordinator --listen $COORD \
 		--state $SKV_TMP/coord.state --dead-after-ms 3600000 --rebalance $1 \
 		--rebalance-share $SHARE --rebalance-hold-ms 2000 \
-		--rebalance-cooldown-ms 600000 2>>$COORD_LOG"
+		--rebalance-cooldown-ms 600000 --metrics-listen $NET.254:$MPORT 2>>$COORD_LOG"
 	COORD_PID=$SKV_LAST_PID
 	slowwait "$SKV_WAIT" ctl map >/dev/null 2>&1 ||
 		{ skv_fail "coordinator ($1) does not answer"; return 1; }
+}
+
+# moves MODE: the coordinator's steadykv_coordinator_rebalance_moves_total
+# for MODE (on, dry_run).
+moves() {
+	ip netns exec "$SW" curl -sSf --max-time 30 "http://$NET.254:$MPORT/metrics" |
+		awk -v s="steadykv_coordinator_rebalance_moves_total{mode=\"$1\"}" '$1 == s { print $2 }'
 }
 
 node_requests() {	# NAME: the data requests node NAME has answered
@@ -84,6 +92,8 @@ t_dry_run() {
 		{ skv_fail "not the upper half to B: $line"; return 1; }
 	[[ $(ctlj status | jq length) == 0 ]] ||
 		{ skv_fail "dry run started a migration: $(ctlj status)"; return 1; }
+	[[ $(moves dry_run) -ge 1 && $(moves on) == 0 ]] ||
+		{ skv_fail "moves: dry_run $(moves dry_run), on $(moves on)"; return 1; }
 	[[ $(ctlj map | jq '[.tablets[] | select(.table == 1)] | length') == 1 ]] ||
 		{ skv_fail "dry run changed the map: $(ctlj map)"; return 1; }
 }
@@ -113,8 +123,8 @@ t_on() {
 	skv_info "after the move node A serves $pct% of the requests"
 	((pct <= 75)) || { skv_fail "A still serves $pct%"; return 1; }
 	# The cool-down holds: nothing more moved.
-	[[ $(ctlj status | jq length) == 1 ]] ||
-		{ skv_fail "more than one migration: $(ctlj status)"; return 1; }
+	[[ $(ctlj status | jq length) == 1 && $(moves on) == 1 && $(moves dry_run) == 0 ]] ||
+		{ skv_fail "not one move: $(ctlj status), moves on $(moves on)"; return 1; }
 }
 
 ktap_print_header

@@ -281,5 +281,7 @@ void coord_do_node_load(struct coordinator *c, struct conn *cn,
 			const struct coord_hdr *h, const uint8_t *body);
 /* Decide, and move a range if the policy says so (each 500 ms at most). */
 void coord_rebalance_tick(struct coordinator *c);
+/* Migrations the rebalancer started (or, @dry_run, would have). */
+uint64_t coord_rebalance_moves(const struct coordinator *c, bool dry_run);
 
 #endif /* SKV_COORD_INTERNAL_H */

@@ -103,8 +103,6 @@ static bool rb_pick(const struct rb_tablet *tablets, size_t n,
 {
 	const struct rb_tablet *whole = NULL, *hottest = NULL, *t;
 	double want = (hot->rate - dst->rate) / 2;
-	long double hashes;
-	uint64_t part;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -127,11 +125,13 @@ static bool rb_pick(const struct rb_tablet *tablets, size_t n,
 	if (whole)
 		return true;
 	if (t->end - t->start >= REBALANCE_MIN_SPLIT_WIDTH) {
-		hashes = (long double)(t->end - t->start) + 1;
-		part = (uint64_t)(hashes * (want / t->rate));
-		if (!part)
+		long double hashes = (long double)(t->end - t->start) + 1;
+		long double part = hashes * (want / t->rate);
+
+		/* A part of at least one hash, and not the whole (rounding). */
+		if (part < 1 || part >= hashes)
 			return false;
-		d->start = t->end - (part - 1);
+		d->start = t->end - ((uint64_t)part - 1);
 		d->moved_rate = want;
 		d->split = true;
 		return true;
@@ -205,6 +205,7 @@ struct coord_rebalance {
 	size_t nr_stats;
 	int64_t tick_ms;
 	const char *last_why;	/* the last RB_WAIT logged, not to repeat it */
+	uint64_t moves[2];	/* [0] migrations started, [1] dry-run decisions */
 };
 
 int coord_rebalance_init(struct coordinator *c, const struct rebalance_opts *o)
@@ -397,6 +398,7 @@ static void rb_act(struct coordinator *c, const struct rb_decision *d)
 		 (unsigned long long)d->end, d->split ? "part of a tablet, split" :
 		 "a whole tablet", d->moved_rate, d->tablet_rate, d->dst, d->dst_rate);
 	if (dry) {
+		rb->moves[1]++;
 		coord_logmsg(c, false, "rebalance (dry run): %s", what);
 		return;
 	}
@@ -413,6 +415,12 @@ static void rb_act(struct coordinator *c, const struct rb_decision *d)
 	else
 		coord_logmsg(c, false, "rebalance: %s: migration %llu", what,
 			     (unsigned long long)id);
+	rb->moves[0] += !err;
+}
+
+uint64_t coord_rebalance_moves(const struct coordinator *c, bool dry_run)
+{
+	return c->rb ? c->rb->moves[dry_run] : 0;
 }
 
 void coord_rebalance_tick(struct coordinator *c)
