@@ -15,7 +15,7 @@ rm -rf "$out"
 mkdir -p "$out"
 # The guest writes its raw results into its run directory (a writable share).
 vm-test/run.sh --name demo --timeout "${DEMO_TIMEOUT:-1700}" --mem 4096 -- \
-	env RECORDS="${RECORDS:-200000}" scripts/demo-guest.sh
+	env RECORDS="${RECORDS:-200000}" DEMO_PARTS="${DEMO_PARTS:-}" scripts/demo-guest.sh
 cp -r build/vm/demo/demo "$out/raw"
 python3 scripts/demo_report.py "$out/raw" "$out"
 # The rebalancing step (DEMO_PARTS rebalance): per-node load before and after.

@@ -114,7 +114,9 @@ enum skv_coord_op {
 	 * the rebalancer (userspace/coord/coord_rebalance.c makes rates of
 	 * successive reports).  Body: skv_coord_load then nr_tablets
 	 * skv_coord_tablet_load.  Reply: empty.  A sign of life like any
-	 * frame; a daemon that does not send it is never rebalanced from.
+	 * frame.  The rebalancer decides only while every node that is up
+	 * sends it; an older coordinator answers EOPNOTSUPP and the daemon
+	 * sends heartbeats instead.
 	 */
 	SKV_COORD_OP_NODE_LOAD = 14,
 

@@ -290,6 +290,9 @@ void coord_finish_migrate(struct coordinator *c, struct op *op)
 	}
 	if (!op->err)
 		return;
+	if (!op->client)	/* the rebalancer's, or its client left: log it */
+		coord_logmsg(c, true, "migration %llu: not started: %s",
+			     (unsigned long long)op->mig_id, op->msg);
 	dst = g->dst;	/* g may move: coord_persist() reloads on failure */
 	if (op->unanswered && g->state == STEADYKV_MIGRATION_STATE_PREPARING) {
 		/*
