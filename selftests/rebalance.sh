@@ -53,14 +53,14 @@ total_requests() {
 }
 
 # a_share_pct: A's share (percent) of the next WINDOW requests the nodes
-# answer; the bench must be running.
+# answer; the bench must be running.  Each end is one reading of each node.
 a_share_pct() {
-	local a0 t0 a1 t1
-	a0=$(node_requests A) && t0=$(total_requests) || return 1
-	slowwait "$SKV_WAIT" until_counter_is ">= $((t0 + WINDOW))" total_requests >/dev/null ||
-		{ skv_fail "the nodes did not answer $WINDOW requests"; return 1; }
-	a1=$(node_requests A) && t1=$(total_requests) || return 1
-	echo $(((a1 - a0) * 100 / (t1 - t0)))
+	local a0 b0 c0 a1 b1 c1
+	read -r a0 b0 c0 <<<"$(node_requests A) $(node_requests B) $(node_requests C)"
+	slowwait "$SKV_WAIT" until_counter_is ">= $((a0 + b0 + c0 + WINDOW))" total_requests \
+		>/dev/null || { skv_fail "the nodes did not answer $WINDOW requests"; return 1; }
+	read -r a1 b1 c1 <<<"$(node_requests A) $(node_requests B) $(node_requests C)"
+	echo $(((a1 - a0) * 100 / (a1 + b1 + c1 - a0 - b0 - c0)))
 }
 
 # mig_cluster.sh's setup (namespaces, bridge, node daemons) with this
