@@ -333,7 +333,7 @@ rebalance_part() {
 	steadykvctl -j cluster -c "$COORD" map >"$dir/map.json"
 	jq -n --argjson t0 "$t0" '{run_start_unix_ms: $t0}' >"$dir/meta.json"
 	grep 'rebalance' "$dir/coordinator.log" || true
-	jq -c '.[] | {src, dst, start, end, state, elapsed_us}' "$dir/migrations.json"
+	jq -c '.[] | {src, dst, start, "end": .["end"], state, elapsed_us}' "$dir/migrations.json"
 }
 
 rrate=null

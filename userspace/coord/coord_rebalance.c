@@ -7,8 +7,8 @@
  * counters (NODE_LOAD, coord.h) each heartbeat interval.  A rate is the
  * difference of two readings at least REBALANCE_WINDOW_MS apart over the
  * node's own clock; a tablet that is new or whose counter went back (its
- * range changed) has no rate until its next window.  A node's rate is the
- * sum of its tablets'.  Figures older than REBALANCE_STALE_MS are stale;
+ * range changed) has no rate until its next window, and its node has no
+ * figures until then.  A node's rate is the sum of its tablets'.  Figures older than REBALANCE_STALE_MS are stale;
  * the policy runs only while every node that is up has fresh ones.
  *
  * The policy (rebalance_decide, pure: tests give it figures and a clock):
@@ -272,11 +272,17 @@ static const struct coord_tablet_load *load_find(const struct coord_load_info *l
 	return NULL;
 }
 
-/* Rates of @now against st->base; @now becomes the base.  0 or -ENOMEM. */
+/*
+ * Rates of @now against st->base; @now becomes the base.  A tablet
+ * without a rate (its range is new: a split, a migration) leaves the
+ * node without figures until the next window: its rate would count it
+ * as idle.  0 or -ENOMEM.
+ */
 static int rb_stat_update(struct rb_stat *st, struct coord_load_info *now)
 {
 	double secs = (double)(now->sampled_ms - st->base.sampled_ms) / 1000;
 	struct rb_tablet *rates = calloc(now->nr_tablets + 1, sizeof(*rates));
+	bool complete = true;
 	uint32_t i;
 
 	if (!rates)
@@ -293,6 +299,8 @@ static int rb_stat_update(struct rb_stat *st, struct coord_load_info *now)
 		if (b && t->requests >= b->requests) {
 			rates[i].rate = (double)(t->requests - b->requests) / secs;
 			st->rate += rates[i].rate;
+		} else {
+			complete = false;
 		}
 	}
 	free(st->rates);
@@ -301,7 +309,7 @@ static int rb_stat_update(struct rb_stat *st, struct coord_load_info *now)
 	free(st->base.tablets);
 	st->base = *now;
 	now->tablets = NULL;
-	st->rate_ms = coord_mono_ms();
+	st->rate_ms = complete ? coord_mono_ms() : 0;
 	return 0;
 }
 
