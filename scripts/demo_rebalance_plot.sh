@@ -11,6 +11,7 @@
 set -euo pipefail
 raw=$1
 out=$2
+mkdir -p "$out"
 csv=$out/rebalance.csv
 t0=$(jq -r .run_start_unix_ms "$raw/meta.json")
 # Seconds into the run at which each migration started (the run's start
@@ -24,7 +25,11 @@ awk -F, -v csv="$csv" -v first="$first" '
 NR == 1 {
 	n = NF - 9
 	printf "t_s" > csv
-	for (j = 1; j <= n; j++) { name[j] = substr($(7 + j), 5); printf ",%s", name[j] > csv }
+	for (j = 1; j <= n; j++) {
+		name[j] = substr($(7 + j), 5)	# ops_n1@10.77.0.1:7000: n1
+		sub(/@.*/, "", name[j])
+		printf ",%s", name[j] > csv
+	}
 	printf "\n" > csv
 	next
 }
@@ -38,11 +43,12 @@ NR == 1 {
 	}
 }
 END {
-	for (s = 0; s <= last; s++) {
+	# The last second is cut short by the end of the run: left out.
+	for (s = 0; s < last; s++) {
 		printf "%d", s > csv
 		for (j = 1; j <= n; j++) printf ",%d", sum[s, j] > csv
 		printf "\n" > csv
-		if (s > last - 10) for (j = 1; j <= n; j++) { after[j] += sum[s, j]; ta += sum[s, j] }
+		if (s >= last - 10) for (j = 1; j <= n; j++) { after[j] += sum[s, j]; ta += sum[s, j] }
 	}
 	print "| node | share before the first move | share over the last 10 s |"
 	print "| --- | --- | --- |"
