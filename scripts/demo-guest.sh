@@ -25,7 +25,7 @@ HALF_END=0x7fffffffffffffff	# migrate hashes 0..HALF_END: half the table
 SLOT_TAG=t10790			# CRC16("t10790") % 16384 == 0: the slot redis-cli moves first
 
 # DEMO_PARTS: which experiments to run (a quicker look at one of them).
-PARTS=,${DEMO_PARTS:-steadykv,baselines,redis,hotpath},
+PARTS=,${DEMO_PARTS:-steadykv,baselines,redis,hotpath,rebalance},
 want() { [[ $PARTS == *",$1,"* ]]; }
 
 rm -rf "$OUT"
@@ -39,7 +39,7 @@ cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	for i in 1 2; do ip netns del "n$i" 2>/dev/null || true; done
+	for i in 1 2 3; do ip netns del "n$i" 2>/dev/null || true; done
 	ip link del skvbr0 2>/dev/null || true
 	rmmod steadykv 2>/dev/null || true
 }
@@ -296,10 +296,54 @@ hotpath_part() {
 
 }
 
+# A hot spot moved away by itself: a fresh coordinator with --rebalance on,
+# three node daemons (n3 joins the bridge), table 2 on node 1 alone under a
+# zipfian load; the coordinator splits and moves node 1's load until no
+# node carries more than REB_SHARE of it.  The timeline's per-node rates
+# and the migrations go to $OUT/rebalance; demo.sh plots them.
+rebalance_part() {
+	local dir=$OUT/rebalance i t0
+	mkdir -p "$dir"
+	log "rebalance: three nodes, table 2 on node 1, the coordinator rebalancing"
+	if ! ip netns list | grep -q '^n3'; then
+		ip netns add n3
+		ip link add veth3 type veth peer name eth0 netns n3
+		ip link set veth3 master skvbr0 up
+		ip -n n3 addr add 10.77.0.3/24 dev eth0
+		ip -n n3 link set eth0 up
+		ip -n n3 link set lo up
+	fi
+	bg steadykvd --coordinator --listen "$COORD" --state /tmp/demo-rebal.state \
+		--rebalance on --rebalance-share "${REB_SHARE:-0.4}" --rebalance-hold-ms 5000 \
+		--rebalance-cooldown-ms 5000 2>"$dir/coordinator.log"
+	wait_for 10 steadykvctl cluster -c "$COORD" map
+	for i in 1 2 3; do
+		bg ip netns exec "n$i" steadykvd --node "$i" --data "10.77.0.$i:7000" \
+			--coord "$COORD" --cluster-key "$STEADYKV_CLUSTER_KEY"
+	done
+	wait_for 20 bash -c "steadykvctl -j cluster -c $COORD map | jq -e '.nodes | length == 3'"
+	steadykvctl cluster -c "$COORD" create-table 2 --nodes 1
+	steadykv-bench --coord "$COORD" --table 2 --load --records "${REB_RECORDS:-20000}" \
+		--no-run --quiet
+	# Idle for a few of the coordinator's 1 s windows: the load phase's
+	# heat is forgotten, so the run shows node 1 hot for the whole hold.
+	sleep 3
+	t0=$(date +%s%3N)
+	steadykv-bench --coord "$COORD" --table 2 --records "${REB_RECORDS:-20000}" \
+		--rate "${REB_RATE:-1500}" --zipf 0.99 --duration "${REB_S:-45}" \
+		--timeline "$dir/timeline.csv" --json "$dir/run.json" --quiet
+	steadykvctl -j cluster -c "$COORD" status >"$dir/migrations.json"
+	steadykvctl -j cluster -c "$COORD" map >"$dir/map.json"
+	jq -n --argjson t0 "$t0" '{run_start_unix_ms: $t0}' >"$dir/meta.json"
+	grep 'rebalance' "$dir/coordinator.log" || true
+	jq -c '.[] | {src, dst, start, "end": .["end"], state, elapsed_us}' "$dir/migrations.json"
+}
+
 rrate=null
 hrate=null
 if want redis; then redis_part; fi
 if want hotpath; then hotpath_part; fi
+if want rebalance; then rebalance_part; fi
 
 jq -n --argjson records "$RECORDS" --argjson hot_records "$HOT_RECORDS" \
 	--argjson rate "$rate" --argjson rrate "$rrate" --argjson hrate "$hrate" \

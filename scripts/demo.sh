@@ -4,7 +4,8 @@
 # load (Rocksteady, then the push / no-priority-pull / one-partition
 # baselines); Redis Cluster 7.0 reshards the same share under the same
 # load; iperf3 gives the link's limit; one node of steadykv, Redis and
-# memcached are compared on the hot path.  The report, its JSON and the
+# memcached are compared on the hot path; a hot spot on one of three nodes
+# is moved away by the coordinator's rebalancer (build/demo/rebalance.*).  The report, its JSON and the
 # plots go to build/demo/.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +14,11 @@ out=$top/build/demo
 rm -rf "$out"
 mkdir -p "$out"
 # The guest writes its raw results into its run directory (a writable share).
-vm-test/run.sh --name demo --timeout "${DEMO_TIMEOUT:-1500}" --mem 4096 -- \
-	env RECORDS="${RECORDS:-200000}" scripts/demo-guest.sh
+vm-test/run.sh --name demo --timeout "${DEMO_TIMEOUT:-1700}" --mem 4096 -- \
+	env RECORDS="${RECORDS:-200000}" DEMO_PARTS="${DEMO_PARTS:-}" scripts/demo-guest.sh
 cp -r build/vm/demo/demo "$out/raw"
 python3 scripts/demo_report.py "$out/raw" "$out"
+# The rebalancing step (DEMO_PARTS rebalance): per-node load before and after.
+if [[ -f $out/raw/rebalance/timeline.csv ]]; then
+	bash scripts/demo_rebalance_plot.sh "$out/raw/rebalance" "$out"
+fi

@@ -108,6 +108,17 @@ enum skv_coord_op {
 	 * --dead-after-ms (userspace/coord/coord_liveness.c has the bound).
 	 */
 	SKV_COORD_OP_NODE_HEARTBEAT = 11,
+	/*
+	 * Node daemon, registered, every heartbeat interval: its tablets'
+	 * request counters (the module's tablet-get metrics-requests), for
+	 * the rebalancer (userspace/coord/coord_rebalance.c makes rates of
+	 * successive reports).  Body: skv_coord_load then nr_tablets
+	 * skv_coord_tablet_load.  Reply: empty.  A sign of life like any
+	 * frame.  The rebalancer decides only while every node that is up
+	 * sends it; an older coordinator answers EOPNOTSUPP and the daemon
+	 * sends heartbeats instead.
+	 */
+	SKV_COORD_OP_NODE_LOAD = 14,
 
 	/* Coordinator to node daemon (replies: status and message). */
 	SKV_COORD_OP_NODE_TABLET_ADD = 16,	/* body skv_coord_tablet; adds the table if needed */
@@ -147,6 +158,19 @@ enum skv_coord_op {
 	 * this node).  The reply comes when the tablet is served here.
 	 */
 	SKV_COORD_OP_NODE_REPL_RECOVER = 12,
+};
+
+struct skv_coord_load {
+	__le64 sampled_ms;	/* the node's monotonic clock at the reading */
+	__le32 nr_tablets;
+	__le32 reserved;
+};
+
+struct skv_coord_tablet_load {
+	__le64 table_id;
+	__le64 start_hash;	/* the module's tablet, inclusive */
+	__le64 end_hash;
+	__le64 requests;	/* data requests since it got its range */
 };
 
 struct skv_coord_decision {

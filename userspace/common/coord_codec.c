@@ -348,6 +348,71 @@ int coord_repl_decode(const void *body, size_t len, struct coord_repl_info *r)
 	return 0;
 }
 
+int coord_load_encode(struct coord_buf *b, const struct coord_load_info *l)
+{
+	struct skv_coord_load w;
+	int ret;
+
+	memset(&w, 0, sizeof(w));
+	w.sampled_ms = htole64(l->sampled_ms);
+	w.nr_tablets = htole32(l->nr_tablets);
+	ret = coord_buf_append(b, &w, sizeof(w));
+	for (uint32_t i = 0; !ret && i < l->nr_tablets; i++) {
+		const struct coord_tablet_load *t = &l->tablets[i];
+		struct skv_coord_tablet_load tw = {
+			.table_id = htole64(t->table_id),
+			.start_hash = htole64(t->start_hash),
+			.end_hash = htole64(t->end_hash),
+			.requests = htole64(t->requests),
+		};
+
+		if (t->start_hash > t->end_hash)
+			return -EINVAL;
+		ret = coord_buf_append(b, &tw, sizeof(tw));
+	}
+	return ret;
+}
+
+int coord_load_decode(const void *body, size_t len, struct coord_load_info *l)
+{
+	const uint8_t *p = body;
+	struct skv_coord_load w;
+	uint32_t n;
+
+	memset(l, 0, sizeof(*l));
+	if (len < sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, p, sizeof(w));
+	n = le32toh(w.nr_tablets);
+	if (w.reserved ||
+	    (len - sizeof(w)) / sizeof(struct skv_coord_tablet_load) != n ||
+	    (len - sizeof(w)) % sizeof(struct skv_coord_tablet_load))
+		return -EBADMSG;
+	if (n) {
+		l->tablets = calloc(n, sizeof(*l->tablets));
+		if (!l->tablets)
+			return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct skv_coord_tablet_load tw;
+		struct coord_tablet_load *t = &l->tablets[i];
+
+		memcpy(&tw, p + sizeof(w) + i * sizeof(tw), sizeof(tw));
+		t->table_id = le64toh(tw.table_id);
+		t->start_hash = le64toh(tw.start_hash);
+		t->end_hash = le64toh(tw.end_hash);
+		t->requests = le64toh(tw.requests);
+		if (t->start_hash > t->end_hash) {
+			free(l->tablets);
+			l->tablets = NULL;
+			return -EBADMSG;
+		}
+	}
+	l->sampled_ms = le64toh(w.sampled_ms);
+	l->nr_tablets = n;
+	return 0;
+}
+
 int coord_tablet_encode(struct coord_buf *b, const struct coord_tablet_info *t)
 {
 	struct skv_coord_tablet w;

@@ -159,6 +159,23 @@ int coord_id_decode(const void *body, size_t len, uint64_t *id);
 int coord_decision_encode(struct coord_buf *b, uint64_t id, bool abort);
 int coord_decision_decode(const void *body, size_t len, uint64_t *id, bool *abort);
 
+/* NODE_LOAD: a node's tablets' request counters at one reading. */
+struct coord_tablet_load {
+	uint64_t table_id;
+	uint64_t start_hash, end_hash;
+	uint64_t requests;
+};
+
+struct coord_load_info {
+	uint64_t sampled_ms;	/* the node's monotonic ms */
+	uint32_t nr_tablets;
+	struct coord_tablet_load *tablets;	/* decode: malloc'd, free() it */
+};
+
+/* Every tablet start <= end; the count exactly fills the body. */
+int coord_load_encode(struct coord_buf *b, const struct coord_load_info *l);
+int coord_load_decode(const void *body, size_t len, struct coord_load_info *l);
+
 /* GET_MAP reply: map header, nodes, tablets. */
 int coord_map_encode(struct coord_buf *b, const struct coord_map_info *m);
 /*

@@ -15,6 +15,7 @@
  *   coord_liveness.c     failure detection: heartbeats, suspicions, nodes
  *                        declared dead, lost tablets, the fence hook
  *   coord_recovery.c     crash recovery: lost tablets rebuilt on backups
+ *   coord_rebalance.c    automatic rebalancing: NODE_LOAD, the policy
  */
 #ifndef SKV_COORD_INTERNAL_H
 #define SKV_COORD_INTERNAL_H
@@ -167,6 +168,7 @@ struct coordinator {
 	size_t nr_live;
 	struct coord_recovery *recov;	/* coord_recovery.c */
 	size_t nr_recov;
+	struct coord_rebalance *rb;	/* coord_rebalance.c */
 };
 
 /* coordinator.c: helpers, replies, durable state */
@@ -247,6 +249,14 @@ void coord_cancel_in_doubt(struct coordinator *c, uint32_t node);
 void coord_migs_node_registered(struct coordinator *c, uint32_t node);
 void coord_do_migrate(struct coordinator *c, struct conn *cn,
 		      const struct coord_hdr *h, const uint8_t *body);
+/*
+ * Start migration @req (range, dst, tuning: MIGRATE's checks): 0 and its
+ * *id, or a positive errno and why in @reason.  With @cn and @h, the op
+ * answers that request once the target did; NULL: the coordinator's own.
+ */
+int coord_mig_start(struct coordinator *c, struct conn *cn,
+		    const struct coord_hdr *h, const struct skv_migration *req,
+		    uint64_t *id, char *reason, size_t reason_len);
 void coord_do_mig_status(struct coordinator *c, struct conn *cn,
 			 const struct coord_hdr *h, const uint8_t *body);
 void coord_do_mig_cancel(struct coordinator *c, struct conn *cn,
@@ -288,5 +298,15 @@ void coord_finish_recover(struct coordinator *c, struct op *op);
 /* Dead @node registered again: it drops the tablets recovered elsewhere. */
 void coord_recovery_node_back(struct coordinator *c, uint32_t node);
 void coord_recovery_free(struct coordinator *c);
+/* coord_rebalance.c (its top comment has the policy) */
+int coord_rebalance_init(struct coordinator *c, const struct rebalance_opts *o);
+void coord_rebalance_free(struct coordinator *c);
+/* NODE_LOAD: a node's tablets' request counters. */
+void coord_do_node_load(struct coordinator *c, struct conn *cn,
+			const struct coord_hdr *h, const uint8_t *body);
+/* Decide, and move a range if the policy says so (each 500 ms at most). */
+void coord_rebalance_tick(struct coordinator *c);
+/* Migrations the rebalancer started (or, @dry_run, would have). */
+uint64_t coord_rebalance_moves(const struct coordinator *c, bool dry_run);
 
 #endif /* SKV_COORD_INTERNAL_H */

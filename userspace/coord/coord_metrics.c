@@ -17,6 +17,7 @@ struct coord_snapshot {
 	size_t nodes_alive;		/* with a registered node daemon connected */
 	size_t tables, tablets;
 	size_t migs[STEADYKV_MIGRATION_STATE_MAX + 1];	/* kept records, by phase */
+	uint64_t rebalance_moves[2];	/* coord_rebalance_moves(): started, dry run */
 };
 
 struct coord_metrics {
@@ -42,6 +43,8 @@ void coord_metrics_update(struct coord_metrics *m, const struct coordinator *c)
 	for (i = 0; i < c->st.nr_migs; i++)
 		if (c->st.migs[i].state <= STEADYKV_MIGRATION_STATE_MAX)
 			s.migs[c->st.migs[i].state]++;
+	s.rebalance_moves[0] = coord_rebalance_moves(c, false);
+	s.rebalance_moves[1] = coord_rebalance_moves(c, true);
 	pthread_mutex_lock(&m->lock);
 	m->snap = s;
 	pthread_mutex_unlock(&m->lock);
@@ -74,6 +77,12 @@ static int coord_render(void *arg, struct metrics_text *t)
 	for (st = 0; (name = skv_mig_state_name(st)); st++)
 		mt_printf(t, "steadykv_coordinator_migrations{phase=\"%s\"} %zu\n", name,
 			  s.migs[st]);
+	mt_family(t, "steadykv_coordinator_rebalance_moves_total", "counter",
+		  "Migrations the rebalancer started (on), or decided and only logged (dry_run).");
+	mt_printf(t, "steadykv_coordinator_rebalance_moves_total{mode=\"on\"} %" PRIu64 "\n",
+		  s.rebalance_moves[0]);
+	mt_printf(t, "steadykv_coordinator_rebalance_moves_total{mode=\"dry_run\"} %" PRIu64 "\n",
+		  s.rebalance_moves[1]);
 	return 0;
 }
 

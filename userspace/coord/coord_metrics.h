@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * The coordinator's Prometheus metrics: nodes known and alive, the map
- * version, tablets, migrations by phase.  The coordinator's thread copies
+ * version, tablets, migrations by phase, the rebalancer's moves.  The coordinator's thread copies
  * them into a snapshot after each round of its loop
  * (coord_metrics_update); the HTTP thread renders the snapshot.
  */

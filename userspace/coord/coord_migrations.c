@@ -290,6 +290,9 @@ void coord_finish_migrate(struct coordinator *c, struct op *op)
 	}
 	if (!op->err)
 		return;
+	if (!op->client)	/* the rebalancer's, or its client left: log it */
+		coord_logmsg(c, true, "migration %llu: not started: %s",
+			     (unsigned long long)op->mig_id, op->msg);
 	dst = g->dst;	/* g may move: coord_persist() reloads on failure */
 	if (op->unanswered && g->state == STEADYKV_MIGRATION_STATE_PREPARING) {
 		/*
@@ -319,13 +322,14 @@ void coord_finish_migrate(struct coordinator *c, struct op *op)
 		mig_cancel_at(c, op->mig_id, dst);
 }
 
-void coord_do_migrate(struct coordinator *c, struct conn *cn,
-		      const struct coord_hdr *h, const uint8_t *body)
+int coord_mig_start(struct coordinator *c, struct conn *cn,
+		    const struct coord_hdr *h, const struct skv_migration *req_in,
+		    uint64_t *id, char *reason, size_t reason_len)
 {
 	struct tablet_map *m = &c->st.map;
 	const struct tmap_tablet *t, *te;
 	const struct tmap_node *src;
-	struct skv_migration g;
+	struct skv_migration g = *req_in;
 	struct coord_lineage l;
 	struct coord_buf b;
 	uint64_t ver = m->version, tstart;
@@ -335,14 +339,9 @@ void coord_do_migrate(struct coordinator *c, struct conn *cn,
 	size_t i;
 	int err;
 
-	if (coord_mig_decode(body, h->body_len, &g)) {
-		coord_reply_err(cn, h->opcode, h->request_id, EINVAL,
-				"malformed MIGRATE body");
-		return;
-	}
 #define FAIL(e, ...) do {						\
-		coord_reply_err(cn, h->opcode, h->request_id, (e), __VA_ARGS__); \
-		goto out;						\
+		snprintf(reason, reason_len, __VA_ARGS__);		\
+		return (e);						\
 	} while (0)
 	/* The tuning is checked here, once, before anything changes. */
 	why = skv_mig_check_tuning(&g);
@@ -459,10 +458,28 @@ void coord_do_migrate(struct coordinator *c, struct conn *cn,
 	coord_buf_free(&b);
 	if (err)
 		coord_op_fail(op, err, "node %u: %s", g.dst, strerror(-err));
+	*id = g.id;
 	coord_op_start_done(c, op);
-out:
-	return;
+	return 0;
 #undef FAIL
+}
+
+void coord_do_migrate(struct coordinator *c, struct conn *cn,
+		      const struct coord_hdr *h, const uint8_t *body)
+{
+	struct skv_migration g;
+	char why[300];
+	uint64_t id;
+	int err;
+
+	if (coord_mig_decode(body, h->body_len, &g)) {
+		coord_reply_err(cn, h->opcode, h->request_id, EINVAL,
+				"malformed MIGRATE body");
+		return;
+	}
+	err = coord_mig_start(c, cn, h, &g, &id, why, sizeof(why));
+	if (err)
+		coord_reply_err(cn, h->opcode, h->request_id, err, "%s", why);
 }
 
 void coord_do_mig_status(struct coordinator *c, struct conn *cn,

@@ -168,6 +168,7 @@ static void handle_request(struct coordinator *c, struct conn *cn,
 	case SKV_COORD_OP_NODE_REGISTER:
 	case SKV_COORD_OP_MIG_REPORT:
 	case SKV_COORD_OP_NODE_HEARTBEAT:
+	case SKV_COORD_OP_NODE_LOAD:
 		if (!coord_allowed(c, cn, h, SKV_AUTH_ROLE_PEER))
 			return;
 		break;
@@ -216,6 +217,9 @@ static void handle_request(struct coordinator *c, struct conn *cn,
 		break;
 	case SKV_COORD_OP_NODE_HEARTBEAT:
 		coord_do_heartbeat(cn, h);
+		break;
+	case SKV_COORD_OP_NODE_LOAD:
+		coord_do_node_load(c, cn, h, body);
 		break;
 	default:
 		coord_reply_err(cn, h->opcode, h->request_id, EOPNOTSUPP,
@@ -422,6 +426,7 @@ int coordinator_poll(struct coordinator *c, int timeout_ms)
 	coord_fail_cmds(c, NULL, coord_mono_ms());
 	coord_live_tick(c);
 	coord_recovery_tick(c);
+	coord_rebalance_tick(c);
 	/* Replies made above go out now when the socket takes them. */
 	for (i = 0; i < c->nr_conns; i++) {
 		struct conn *cn = c->conns[i];
@@ -586,6 +591,11 @@ int coordinator_open(const struct coordinator_opts *o, struct coordinator **out,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	ret = coord_rebalance_init(c, &o->rebalance);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	ret = listen_on(o->listen ? o->listen : DEFAULT_LISTEN, &c->lfd,
 			&c->port, err, errlen);
 	if (ret)
@@ -634,6 +644,7 @@ void coordinator_close(struct coordinator *c)
 	coord_state_free(&c->st);
 	coord_live_free(c);
 	coord_recovery_free(c);
+	coord_rebalance_free(c);
 	coord_store_close(c->store);
 	coord_keys_clear(c);
 	for (i = 0; i < 4; i++)

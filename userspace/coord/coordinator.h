@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coord_rebalance.h"
+
 struct coordinator_opts {
 	const char *listen;	/* "host:port"; NULL: "0.0.0.0:7100"; port 0: any */
 	const char *state_path;	/* NULL: "./steadykv-coord.state" */
@@ -35,6 +37,8 @@ struct coordinator_opts {
 	int insecure;
 	/* Backups per node (coord_repl.c); 0: no replication. */
 	unsigned int replicas;
+	/* Automatic rebalancing (coord_rebalance.c); zeroed: off, defaults. */
+	struct rebalance_opts rebalance;
 };
 
 struct coordinator;

@@ -159,6 +159,10 @@ static int agent_loop(struct agent *a, const sigset_t *wait_mask)
 		w = mig_pending_wait(a);
 		if (w >= 0 && (wait < 0 || w < wait))
 			wait = w;
+		/* A load report is a sign of life: first, so no heartbeat joins it. */
+		w = conn_load_report(a);
+		if (w >= 0 && (wait < 0 || w < wait))
+			wait = w;
 		w = conn_heartbeat(a);
 		if (w >= 0 && (wait < 0 || w < wait))
 			wait = w;

@@ -70,6 +70,12 @@ struct node_agent_nl_ops {
 	int (*repl_recover)(void *arg, uint64_t primary_id, uint64_t epoch, uint64_t table_id,
 			    uint64_t start_hash, uint64_t end_hash, struct sknl_repl *out,
 			    struct sknl_err *err);
+	/*
+	 * Every tablet with its request counter, *out malloc'd (NULL in a
+	 * fake without counters: no NODE_LOAD reports).
+	 */
+	int (*tablet_dump)(void *arg, struct sknl_tablet **out, size_t *count,
+			   struct sknl_err *err);
 };
 
 struct node_agent_opts {
@@ -106,7 +112,8 @@ struct node_agent_opts {
 	/*
 	 * A NODE_HEARTBEAT when nothing else was sent for this long (0:
 	 * 500 ms): the coordinator declares a node dead when it hears
-	 * nothing for its --dead-after-ms.
+	 * nothing for its --dead-after-ms.  The tablets' request counters
+	 * (NODE_LOAD, for the rebalancer) go at the same interval.
 	 */
 	unsigned int heartbeat_ms;
 	/* Progress reports of one migration at most this often (0: 200 ms). */

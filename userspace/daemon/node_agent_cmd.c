@@ -292,6 +292,12 @@ void handle_reply(struct agent *a, const struct coord_hdr *h, const uint8_t *bod
 		mig_report_all(a);
 		return;
 	}
+	if (h->opcode == SKV_COORD_OP_NODE_LOAD && h->status == EOPNOTSUPP) {
+		/* An older coordinator: heartbeats alone, until it reconnects. */
+		agent_log("the coordinator takes no load reports (NODE_LOAD)");
+		a->load_refused = true;
+		return;
+	}
 	if (h->status)
 		agent_log("coordinator: reply to request %" PRIu64 " (opcode %u): %s", h->request_id,
 		      h->opcode, coord_error_msg(h->status, body, h->body_len));

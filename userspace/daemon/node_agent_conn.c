@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ void conn_close(struct agent *a, const char *why)
 	skv_auth_key_clear(&a->auth_key);
 	a->fd = -1;
 	a->cs = C_IDLE;
+	a->load_refused = false;
 	a->in.len = 0;
 	a->out.len = 0;
 	a->retry_at = agent_now_ms() + a->backoff;
@@ -202,6 +204,55 @@ int64_t conn_heartbeat(struct agent *a)
 		return -1;
 	}
 	a->last_sent_ms = now;
+	return a->heartbeat_ms;
+}
+
+/*
+ * The tablets' request counters, every heartbeat interval, for the
+ * coordinator's rebalancer (coord.h NODE_LOAD).  A failed reading skips
+ * one report: the next one's rates cover the gap.
+ */
+int64_t conn_load_report(struct agent *a)
+{
+	uint64_t now = agent_now_ms(), due;
+	struct coord_load_info l = { .sampled_ms = now };
+	struct sknl_tablet *ts = NULL;
+	struct coord_buf body;
+	struct sknl_err err;
+	size_t n = 0, i;
+	int rc;
+
+	if (a->fd < 0 || a->cs != C_READY || !a->nl->tablet_dump || a->load_refused)
+		return -1;
+	due = a->last_load_ms + a->heartbeat_ms;
+	if (now < due)
+		return (int64_t)(due - now);
+	a->last_load_ms = now;
+	if (a->nl->tablet_dump(a->nl_arg, &ts, &n, &err))
+		return a->heartbeat_ms;
+	l.tablets = calloc(n + 1, sizeof(*l.tablets));
+	if (!l.tablets) {
+		free(ts);
+		return a->heartbeat_ms;
+	}
+	for (i = 0; i < n; i++)
+		l.tablets[i] = (struct coord_tablet_load){
+			.table_id = ts[i].table_id, .start_hash = ts[i].start_hash,
+			.end_hash = ts[i].end_hash, .requests = ts[i].requests,
+		};
+	l.nr_tablets = (uint32_t)n;
+	coord_buf_init(&body);
+	rc = coord_load_encode(&body, &l);
+	if (!rc)
+		rc = coord_frame_append(&a->out, SKV_COORD_OP_NODE_LOAD, 0, 0,
+					a->next_id++, body.p, body.len);
+	coord_buf_free(&body);
+	free(l.tablets);
+	free(ts);
+	if (rc)
+		agent_log("cannot build NODE_LOAD: %s", strerror(-rc));
+	else
+		a->last_sent_ms = now;
 	return a->heartbeat_ms;
 }
 

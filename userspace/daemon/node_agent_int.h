@@ -39,6 +39,8 @@ struct agent {
 	unsigned int progress_ms, backoff_min, backoff_max, backoff;
 	unsigned int heartbeat_ms;
 	uint64_t last_sent_ms;	/* the last frame queued to the coordinator */
+	uint64_t last_load_ms;	/* the last NODE_LOAD queued */
+	bool load_refused;	/* this coordinator does not take NODE_LOAD */
 
 	char data_addr[SKV_COORD_ADDR_MAX];
 	char coord_host[256];
@@ -96,6 +98,8 @@ void conn_write(struct agent *a);
 void conn_close(struct agent *a, const char *why);
 /* Queue a NODE_HEARTBEAT if it is due; ms until the next one (-1: none). */
 int64_t conn_heartbeat(struct agent *a);
+/* Queue a NODE_LOAD if it is due; ms until the next one (-1: none). */
+int64_t conn_load_report(struct agent *a);
 
 /* The reply to AUTH_HELLO or AUTH_PROOF (state C_AUTH_*). */
 void conn_auth_reply(struct agent *a, const struct coord_hdr *h, const uint8_t *body);

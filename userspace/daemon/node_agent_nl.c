@@ -257,6 +257,12 @@ static int real_client_key_del(void *arg, uint32_t id, struct sknl_err *err)
 	return sknl_client_key_del(&((struct agent_real_nl *)arg)->req, id, err);
 }
 
+static int real_tablet_dump(void *arg, struct sknl_tablet **out, size_t *count,
+			    struct sknl_err *err)
+{
+	return sknl_tablet_dump(&((struct agent_real_nl *)arg)->req, out, count, err);
+}
+
 const struct node_agent_nl_ops agent_real_nl_ops = {
 	.open = real_open,
 	.close = real_close,
@@ -280,4 +286,5 @@ const struct node_agent_nl_ops agent_real_nl_ops = {
 	.repl_set = real_repl_set,
 	.repl_fence = real_repl_fence,
 	.repl_recover = real_repl_recover,
+	.tablet_dump = real_tablet_dump,
 };

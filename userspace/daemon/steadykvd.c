@@ -7,8 +7,11 @@
  *             [-v|--verbose] [-q|--quiet]
  *             [--cluster-key FILE [--previous-cluster-key FILE]]
  *             [--admin-key FILE [--previous-admin-key FILE]] [--insecure]
+ *             [--rebalance off|dry-run|on] [--rebalance-share F]
+ *             [--rebalance-hold-ms MS] [--rebalance-cooldown-ms MS]
  *       The coordinator (userspace/coord/coordinator.c): the cluster map,
- *       table creation, migrations and their lineage, durable in FILE.
+ *       table creation, migrations and their lineage, durable in FILE;
+ *       automatic rebalancing (userspace/coord/coord_rebalance.c).
  *       SIGHUP reads the key files again.
  *
  *   steadykvd --node ID --data ADDR:PORT --coord HOST:PORT [--heartbeat-ms MS]
@@ -51,6 +54,8 @@ static const char usage_text[] =
 	"usage: steadykvd --coordinator [--listen ADDR:PORT] [--state FILE]\n"
 	"                 [--node-timeout MS] [--replicas R] [--dead-after-ms MS]\n"
 	"                 [-v|--verbose] [-q|--quiet]\n"
+	"                 [--rebalance off|dry-run|on] [--rebalance-share F]\n"
+	"                 [--rebalance-hold-ms MS] [--rebalance-cooldown-ms MS]\n"
 	"       steadykvd --node ID --data ADDR:PORT --coord HOST:PORT [--heartbeat-ms MS]\n"
 	"                 [--cluster-key FILE [--previous-cluster-key FILE]] [--insecure-peers]\n"
 	"                 [--client-key FILE:READ:WRITE]... [--client-auth]\n"
@@ -78,6 +83,12 @@ static const char usage_text[] =
 	"                     port may then change the cluster)\n"
 	"  --replicas R       coordinator: each node replicates its log to R others\n"
 	"                     (the next R by id); 0 (default): no replication\n"
+	"  --rebalance MODE   coordinator: move load off a node that carries more than\n"
+	"                     the share for the hold time: on, dry-run (only log what\n"
+	"                     it would do) or off (default)\n"
+	"  --rebalance-share F       0 < F < 1 (default 0.5)\n"
+	"  --rebalance-hold-ms MS    (default 5000)\n"
+	"  --rebalance-cooldown-ms MS  between two moves (default 30000)\n"
 	"  --insecure-peers   node: take node-to-node ops without authentication\n"
 	"                     (anyone reaching the data port can read or erase tablets)\n"
 	"  --client-key FILE:READ:WRITE  node: a client key (repeatable) and the tables\n"
@@ -175,7 +186,8 @@ int main(int argc, char **argv)
 	enum { O_COORDINATOR = 256, O_LISTEN, O_STATE, O_NODE_TIMEOUT, O_NODE,
 	       O_DATA, O_COORD, O_CLUSTER_KEY, O_PREV_CLUSTER_KEY, O_ADMIN_KEY,
 	       O_PREV_ADMIN_KEY, O_INSECURE, O_INSECURE_PEERS, O_CLIENT_KEY, O_CLIENT_AUTH,
-	       O_METRICS_LISTEN, O_REPLICAS, O_DEAD_AFTER, O_HEARTBEAT };
+	       O_METRICS_LISTEN, O_REPLICAS, O_DEAD_AFTER, O_HEARTBEAT,
+	       O_REBALANCE, O_REBALANCE_SHARE, O_REBALANCE_HOLD, O_REBALANCE_COOLDOWN };
 	static const struct option opts[] = {
 		{ "coordinator", no_argument, NULL, O_COORDINATOR },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -196,6 +208,10 @@ int main(int argc, char **argv)
 		{ "replicas", required_argument, NULL, O_REPLICAS },
 		{ "dead-after-ms", required_argument, NULL, O_DEAD_AFTER },
 		{ "heartbeat-ms", required_argument, NULL, O_HEARTBEAT },
+		{ "rebalance", required_argument, NULL, O_REBALANCE },
+		{ "rebalance-share", required_argument, NULL, O_REBALANCE_SHARE },
+		{ "rebalance-hold-ms", required_argument, NULL, O_REBALANCE_HOLD },
+		{ "rebalance-cooldown-ms", required_argument, NULL, O_REBALANCE_COOLDOWN },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -207,7 +223,7 @@ int main(int argc, char **argv)
 	bool coordinator = false, node = false, coord_only = false;
 	const char *metrics_listen = NULL;
 	struct metrics_http *metrics = NULL;
-	char err[256];
+	char err[256], *end;
 	uint32_t v;
 	int opt, ret;
 
@@ -243,6 +259,38 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			co.dead_after_ms = (int)v;
+			coord_only = true;
+			break;
+		case O_REBALANCE:
+			if (rebalance_mode_parse(optarg, &co.rebalance.mode)) {
+				fprintf(stderr, "steadykvd: bad --rebalance '%s' "
+					"(off, dry-run, on)\n", optarg);
+				return 2;
+			}
+			coord_only = true;
+			break;
+		case O_REBALANCE_SHARE:
+			co.rebalance.share = strtod(optarg, &end);
+			if (end == optarg || *end || !(co.rebalance.share > 0 &&
+						       co.rebalance.share < 1)) {
+				fprintf(stderr, "steadykvd: bad --rebalance-share '%s' "
+					"(0 < F < 1)\n", optarg);
+				return 2;
+			}
+			coord_only = true;
+			break;
+		case O_REBALANCE_HOLD:
+		case O_REBALANCE_COOLDOWN:
+			if (parse_u32(optarg, &v) || !v || v > 86400000) {
+				fprintf(stderr, "steadykvd: bad --%s '%s' (1 to 86400000)\n",
+					opt == O_REBALANCE_HOLD ? "rebalance-hold-ms" :
+					"rebalance-cooldown-ms", optarg);
+				return 2;
+			}
+			if (opt == O_REBALANCE_HOLD)
+				co.rebalance.hold_ms = (int)v;
+			else
+				co.rebalance.cooldown_ms = (int)v;
 			coord_only = true;
 			break;
 		case O_HEARTBEAT:

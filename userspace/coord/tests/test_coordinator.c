@@ -114,6 +114,53 @@ TEST(codec_header)
 	ASSERT_EQ(sizeof(fr), flen);
 }
 
+/* NODE_LOAD: round trip; every truncation, a trailing byte, a bad range refused. */
+TEST(codec_load)
+{
+	struct coord_tablet_load t[2] = {
+		{ 7, 0, 0x7fffffffffffffffull, 12345 },
+		{ 7, 0x8000000000000000ull, UINT64_MAX, 0 },
+	};
+	struct coord_load_info l = { .sampled_ms = 987654321, .nr_tablets = 2, .tablets = t }, o;
+	struct coord_buf b;
+	size_t i;
+
+	coord_buf_init(&b);
+	ASSERT_EQ(0, coord_load_encode(&b, &l));
+	ASSERT_EQ(sizeof(struct skv_coord_load) + 2 * sizeof(struct skv_coord_tablet_load),
+		  b.len);
+	ASSERT_EQ(0, coord_load_decode(b.p, b.len, &o));
+	ASSERT_EQ(l.sampled_ms, o.sampled_ms);
+	ASSERT_EQ(2u, o.nr_tablets);
+	ASSERT_EQ(0, memcmp(t, o.tablets, sizeof(t)));
+	free(o.tablets);
+	for (i = 0; i < b.len; i++)
+		ASSERT_EQ(-EBADMSG, coord_load_decode(b.p, i, &o));
+	ASSERT_EQ(0, coord_buf_append(&b, "", 1));
+	ASSERT_EQ(-EBADMSG, coord_load_decode(b.p, b.len, &o));
+	b.len--;
+	/* A tablet that ends before it starts. */
+	b.p[sizeof(struct skv_coord_load) + offsetof(struct skv_coord_tablet_load, start_hash)] = 1;
+	b.p[sizeof(struct skv_coord_load) + offsetof(struct skv_coord_tablet_load, end_hash)] = 0;
+	memset(b.p + sizeof(struct skv_coord_load) +
+	       offsetof(struct skv_coord_tablet_load, end_hash) + 1, 0, 7);
+	ASSERT_EQ(-EBADMSG, coord_load_decode(b.p, b.len, &o));
+	coord_buf_free(&b);
+	/* No tablets: the header alone. */
+	l.nr_tablets = 0;
+	ASSERT_EQ(0, coord_load_encode(&b, &l));
+	ASSERT_EQ(sizeof(struct skv_coord_load), b.len);
+	ASSERT_EQ(0, coord_load_decode(b.p, b.len, &o));
+	ASSERT_EQ(0u, o.nr_tablets);
+	ASSERT_EQ(NULL, o.tablets);
+	coord_buf_free(&b);
+	t[0].start_hash = 5;
+	t[0].end_hash = 4;
+	l.nr_tablets = 1;
+	ASSERT_EQ(-EINVAL, coord_load_encode(&b, &l));
+	coord_buf_free(&b);
+}
+
 TEST(codec_messages)
 {
 	struct skv_migration m = sample_mig(), m2, *list;
@@ -423,7 +470,40 @@ struct fake_node {
 	struct coord_tablet_info recover_tab;	/* and its tablet */
 	int nrecover;			/* REPL_RECOVER commands seen */
 	int replies, last_status;
+	/*
+	 * NODE_LOAD with each heartbeat (load_on): load_nr tablets (0 or 1),
+	 * the counter growing by load_step each time.
+	 */
+	atomic_int load_on;
+	uint32_t load_nr;
+	struct coord_tablet_load load;
+	uint64_t load_step;
 };
+
+static uint64_t fake_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Queue a NODE_LOAD of @n's figures (its mutex held). */
+static int node_load_frame(struct fake_node *n, struct coord_buf *b)
+{
+	struct coord_load_info l = { .sampled_ms = fake_mono_ms(),
+				     .nr_tablets = n->load_nr, .tablets = &n->load };
+	struct coord_buf body;
+	int ret;
+
+	n->load.requests += n->load_step;
+	coord_buf_init(&body);
+	ret = coord_load_encode(&body, &l);
+	if (!ret)
+		ret = coord_frame_append(b, SKV_COORD_OP_NODE_LOAD, 0, 0, 2, body.p, body.len);
+	coord_buf_free(&body);
+	return ret;
+}
 
 static void *node_main(void *arg)
 {
@@ -442,7 +522,8 @@ static void *node_main(void *arg)
 				continue;
 			coord_buf_init(&hb);
 			pthread_mutex_lock(&n->mu);
-			if (!coord_frame_append(&hb, SKV_COORD_OP_NODE_HEARTBEAT, 0, 0,
+			if (atomic_load(&n->load_on) ? !node_load_frame(n, &hb) :
+			    !coord_frame_append(&hb, SKV_COORD_OP_NODE_HEARTBEAT, 0, 0,
 						1, NULL, 0))
 				coord_write_all(n->cl.fd, hb.p, hb.len, 1000);
 			pthread_mutex_unlock(&n->mu);
@@ -458,7 +539,8 @@ static void *node_main(void *arg)
 		}
 		pthread_mutex_lock(&n->mu);
 		if (h.flags & SKV_COORD_F_REPLY &&
-		    h.opcode == SKV_COORD_OP_NODE_HEARTBEAT) {
+		    (h.opcode == SKV_COORD_OP_NODE_HEARTBEAT ||
+		     h.opcode == SKV_COORD_OP_NODE_LOAD)) {
 			/* Not a reply node_report() waits for. */
 		} else if (h.flags & SKV_COORD_F_REPLY) {
 			n->replies++;
@@ -2122,6 +2204,76 @@ TEST(recovery_failure_keeps_tablet_lost)
 	ASSERT_EQ(0, n[1].nrecover);
 	pthread_mutex_unlock(&n[1].mu);
 	live_stop(&srv, dir, state, n, 3);
+}
+
+
+/*
+ * The rebalancer end to end: node 1 alone serves table 8 and reports a
+ * rising counter; nodes 2 and 3 report nothing served.  The coordinator
+ * starts, by itself, a Rocksteady migration of the tablet's upper half
+ * (the split at the median hash) to node 2, the least-loaded (lowest id
+ * on a tie), and only one, within the cool-down.
+ */
+TEST(rebalance_moves_a_hot_range)
+{
+	char dir[] = "/tmp/skv-rebal-XXXXXX", state[96], tmp[128];
+	struct coordinator_opts o = {
+		.rebalance = { .mode = REBALANCE_ON, .share = 0.6, .hold_ms = 1,
+			       .cooldown_ms = 3600000 },
+	};
+	const uint32_t one[] = { 1 };
+	struct skv_migration *v;
+	struct fake_node n[3];
+	struct server srv;
+	uint32_t count;
+	int i, k, at = -1;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
+	ASSERT_EQ(0, create_table(&srv, 8, one, 1, NULL, 0));
+	ASSERT_EQ(0, node_wait(&n[0], 1));
+	for (i = 0; i < 3; i++) {
+		pthread_mutex_lock(&n[i].mu);
+		if (i == 0) {
+			n[i].load_nr = 1;
+			n[i].load = (struct coord_tablet_load){ 8, 0, UINT64_MAX, 0 };
+			n[i].load_step = 100;	/* every 50 ms: ~2000 requests/s */
+		}
+		atomic_store(&n[i].load_on, 1);
+		pthread_mutex_unlock(&n[i].mu);
+	}
+	/* Rates need two readings a window apart: up to 10 s on a busy host. */
+	for (k = 0; k < 1000 && at < 0; k++) {
+		pthread_mutex_lock(&n[1].mu);
+		for (i = 0; i < n[1].nseen; i++)
+			if (n[1].seen_op[i] == SKV_COORD_OP_NODE_MIGRATE_START)
+				at = i;
+		pthread_mutex_unlock(&n[1].mu);
+		if (at < 0)
+			usleep(10000);
+	}
+	ASSERT_LE(0, at);
+	ASSERT_EQ(8u, n[1].seen_mig[at].table_id);
+	ASSERT_EQ(0x8000000000000000ull, n[1].seen_mig[at].start_hash);
+	ASSERT_EQ(UINT64_MAX, n[1].seen_mig[at].end_hash);
+	ASSERT_EQ(1u, n[1].seen_mig[at].src);
+	ASSERT_EQ(2u, n[1].seen_mig[at].dst);
+	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_MODE_ROCKSTEADY, n[1].seen_mig[at].mode);
+	/* The coordinator lists it, and no other: the cool-down holds. */
+	ASSERT_EQ(0, mig_status(&srv, 0, &v, &count));
+	ASSERT_EQ(1u, count);
+	ASSERT_EQ(n[1].seen_mig[at].id, v[0].id);
+	free(v);
+	for (i = 0; i < 3; i++)
+		node_stop(&n[i]);
+	server_stop(&srv);
+	unlink(state);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", state);
+	unlink(tmp);
+	rmdir(dir);
 }
 
 TEST_HARNESS_MAIN

@@ -57,6 +57,7 @@ struct fake {
 	uint64_t epoch;			/* learned; and when the last command came */
 	uint64_t epoch_at_command;
 	struct skv_migration mig;
+	uint64_t tablet_requests;	/* the one tablet of tablet_dump */
 };
 
 static int f_open(void *arg, struct sknl_err *err)
@@ -347,6 +348,24 @@ static const struct node_agent_nl_ops fake_ops = {
 	.client_key_add = f_client_key_add,
 	.client_key_del = f_client_key_del,
 };
+
+/* A module with one tablet, table 5, whose counter the test sets. */
+static int f_tablet_dump(void *arg, struct sknl_tablet **out, size_t *count,
+			 struct sknl_err *err)
+{
+	struct fake *f = arg;
+
+	(void)err;
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	pthread_mutex_lock(&f->mu);
+	**out = (struct sknl_tablet){ .table_id = 5, .start_hash = 0, .end_hash = UINT64_MAX,
+				      .requests = f->tablet_requests };
+	pthread_mutex_unlock(&f->mu);
+	*count = 1;
+	return 0;
+}
 
 static struct skv_migration mig(uint64_t id, uint32_t state, uint64_t elapsed, uint32_t pm)
 {
@@ -847,6 +866,56 @@ TEST_F(agent, heartbeats_while_silent)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* Three intervals, less the part of the first before t0. */
 	EXPECT_LE(200, (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+}
+
+/*
+ * With request counters: a NODE_LOAD each interval with the module's
+ * tablets; a coordinator that does not take it (EOPNOTSUPP) gets
+ * heartbeats instead.
+ */
+TEST_F(agent, load_reports_then_heartbeats_for_an_older_coordinator)
+{
+	/* The agent runs until the teardown: not on this test's stack. */
+	static struct node_agent_nl_ops ops;
+	struct coord_load_info l;
+	struct coord_hdr h;
+	uint8_t *body = NULL;
+	int i;
+
+	ops = fake_ops;
+	ops.tablet_dump = f_tablet_dump;
+	self->a.o.nl = &ops;
+	self->a.o.heartbeat_ms = 100;
+	self->f.tablet_requests = 42;
+	up(_metadata, self);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, coord_read_frame(self->c.fd, 2000, &h, &body));
+		ASSERT_EQ(SKV_COORD_OP_NODE_LOAD, h.opcode);
+		ASSERT_EQ(0, coord_load_decode(body, h.body_len, &l));
+		free(body);
+		ASSERT_EQ(1u, l.nr_tablets);
+		EXPECT_EQ(5u, l.tablets[0].table_id);
+		EXPECT_EQ(UINT64_MAX, l.tablets[0].end_hash);
+		EXPECT_EQ(42u + i, l.tablets[0].requests);
+		EXPECT_NE(0u, l.sampled_ms);
+		free(l.tablets);
+		pthread_mutex_lock(&self->f.mu);
+		self->f.tablet_requests++;
+		pthread_mutex_unlock(&self->f.mu);
+	}
+	ASSERT_EQ(0, send_frame(self->c.fd, h.opcode, SKV_COORD_F_REPLY, EOPNOTSUPP,
+				h.request_id, NULL, 0));
+	/* A load report may have left before the refusal arrived. */
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, coord_read_frame(self->c.fd, 2000, &h, &body));
+		free(body);
+		if (h.opcode != SKV_COORD_OP_NODE_LOAD)
+			break;
+	}
+	EXPECT_EQ(SKV_COORD_OP_NODE_HEARTBEAT, h.opcode);
+	ASSERT_EQ(0, coord_read_frame(self->c.fd, 2000, &h, &body));
+	free(body);
+	EXPECT_EQ(SKV_COORD_OP_NODE_HEARTBEAT, h.opcode);
 }
 
 TEST_F(agent, overrun_reads_the_state_again)
