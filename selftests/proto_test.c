@@ -592,13 +592,19 @@ TEST_F_TIMEOUT(node, max_connections_enforced, 240)
 	fds = calloc(n, sizeof(int));
 	for (i = 0; i < n; i++) {
 		fds[i] = st_connect(ST_ADDR, ST_PORT);
+		/*
+		 * One past the cap may be closed before connect returns (a
+		 * slow kernel): a refusal, but never one inside the cap.
+		 */
+		if (fds[i] < 0 && (uint64_t)i >= max - 1)
+			continue;
 		ASSERT_LE(0, fds[i]) TH_LOG("connection %d: %s", i, st_last_error);
 	}
 	/* Give the node time to accept them all, then see who was turned away. */
 	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, max, 60000))
 		TH_LOG("connections never reached max-connections %llu", (unsigned long long)max);
 	for (i = 0; i < n; i++) {
-		if (st_ping(fds[i]) == SKV_S_OK)
+		if (fds[i] >= 0 && st_ping(fds[i]) == SKV_S_OK)
 			served++;
 		else
 			closed++;
@@ -609,7 +615,8 @@ TEST_F_TIMEOUT(node, max_connections_enforced, 240)
 	ASSERT_EQ(0, sknl_node_get(&self->nl, &ni, NULL));
 	EXPECT_EQ(max, ni.val[STEADYKV_A_NODE_CONNECTIONS]);
 	for (i = 0; i < n; i++)
-		close(fds[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
 	ASSERT_EQ(0, st_nl_wait_connections(&self->nl, 1, 60000));
 	ASSERT_SERVES(ST_PORT);
 	free(fds);
