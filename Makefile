@@ -24,6 +24,7 @@ help:
 	@echo "make demo       the migration experiment beside Redis Cluster (build/demo/)"
 	@echo "make tour       boot a guest, start three nodes, store and read keys"
 	@echo "make lint       checkpatch on kmod/ and include/, cppcheck on userspace/"
+	@echo "make deb        Debian packages steadykv-dkms and steadykv in build/deb/"
 
 # Installs packages only when one is missing, so it is cheap to depend on.
 deps:
@@ -83,6 +84,11 @@ bench-repl: all
 # The host benchmark of the store core beside memcpy.
 bench-core: userspace
 	$(MAKE) -C userspace/core bench
+
+# Debian packages (debian/, dist/): steadykv-dkms and steadykv in build/deb/.
+.PHONY: deb
+deb: deps
+	@bash dist/deb.sh $(BUILD)/deb
 
 lint: deps linux-src
 	@bash scripts/lint.sh
