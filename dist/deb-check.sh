@@ -2,9 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 # Host test of the Debian packages (userspace/host-tests.list): make deb's
 # build (dist/deb.sh into build/deb, which the VM suite's packaging line
-# then installs in a guest), what each package holds, that the man pages
-# name every option the programs' usage texts name, and lintian's findings
+# then installs in a guest), what each package holds, DKMS's build of the
+# module from steadykv-dkms for the guests' kernel, that the man pages name
+# every option the programs' usage texts name, and lintian's findings
 # (printed as information, not judged).  TAP on stdout.
+#
+# DKMS's build runs in private trees (--sourcetree, --dkmstree), never the
+# host's; its result is the binaries-only DKMS tarball
+# build/deb/steadykv-VERSION-KVER.dkms.tar.gz that selftests/packaging.sh
+# gives the package's postinst (compiling in a TCG guest takes 15 minutes
+# or more).  DKMS makes its signing key /var/lib/dkms/mok.key on a first
+# build; one this test made is removed again.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -87,6 +95,28 @@ man_names() {
 	return $rc
 }
 
+dkms_build() {
+	local d=$tmp/dkms rc=0 made_key=1 opts
+	[[ -e /var/lib/dkms/mok.key ]] && made_key=0
+	opts=(--sourcetree "$d/root/usr/src" --dkmstree "$d/tree" --installtree "$d/installed")
+	mkdir -p "$d/tree" "$d/installed"
+	dpkg -x "$out/steadykv-dkms_${version}_all.deb" "$d/root" &&
+		dkms add -m steadykv -v "$version" "${opts[@]}" >"$d/log" 2>&1 &&
+		dkms build -m steadykv -v "$version" -k "$kver" "${opts[@]}" >>"$d/log" 2>&1 &&
+		dkms mktarball -m steadykv -v "$version" -k "$kver" --binaries-only \
+			--archive "$top/$dkms_tarball" "${opts[@]}" >>"$d/log" 2>&1 || rc=1
+	if ((made_key)); then
+		rm -f /var/lib/dkms/mok.key /var/lib/dkms/mok.pub
+	fi
+	if ((rc)); then
+		tail -n 20 "$d/log" | sed 's/^/# /'
+		find "$d/tree" -name make.log -exec tail -n 20 {} + | sed 's/^/# make.log: /'
+		return 1
+	fi
+	ls "$d/tree/steadykv/$version/$kver/x86_64/module/"steadykv.ko* >/dev/null &&
+		tar -tzf "$dkms_tarball" | grep -q "dkms_main_tree/$kver/x86_64/module/steadykv.ko"
+}
+
 steadykvd_man() {
 	# shellcheck disable=SC2046 # one option a word
 	man_names dist/steadykvd.8 $(build/bin/steadykvd --help | grep -o -- '--[a-z-]*' | sort -u)
@@ -106,10 +136,16 @@ steadykvctl_man() {
 }
 
 version=$(dpkg-parsechangelog -l debian/changelog -S Version)
+# shellcheck source=../vm-test/lib.sh
+source vm-test/lib.sh
+vm_find_kernel # the guests' kernel: VM_KVER
+kver=$VM_KVER
+dkms_tarball=$out/steadykv-$version-$kver.dkms.tar.gz
 echo "TAP version 13"
 check "make deb builds steadykv and steadykv-dkms $version" build
 check "steadykv holds the programs, library, headers, pkg-config file, units, man pages" steadykv_files
 check "steadykv-dkms holds dkms.conf, Kbuild and every source the module's Kbuild names" dkms_files
+check "DKMS builds steadykv.ko from steadykv-dkms for $kver" dkms_build
 check "steadykvd.8 names every option of steadykvd --help" steadykvd_man
 check "steadykvctl.1 lists every command of steadykvctl --help" steadykvctl_man
 if command -v lintian >/dev/null; then
