@@ -10,9 +10,9 @@
 # DKMS's build runs in private trees (--sourcetree, --dkmstree), never the
 # host's; its result is the binaries-only DKMS tarball
 # build/deb/steadykv-VERSION-KVER.dkms.tar.gz that selftests/packaging.sh
-# gives the package's postinst (compiling in a TCG guest takes 15 minutes
-# or more).  DKMS makes its signing key /var/lib/dkms/mok.key on a first
-# build; one this test made is removed again.
+# gives the package's postinst (compiling in a TCG guest took more than
+# 14 minutes at host load 9).  DKMS makes its signing key
+# /var/lib/dkms/mok.key on a first build; one this test made is removed.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd -P)
