@@ -13,8 +13,9 @@
 # test: build/deb/steadykv-VERSION-KVER.dkms.tar.gz), from where Debian's
 # DKMS postinst takes prebuilt modules (/usr/share/steadykv-dkms/
 # steadykv-VERSION.dkms.tar.gz), and installs it; compiling it in a TCG
-# guest takes 15 minutes or more.  SKV_PKG_DKMS_BUILD=1 (through
-# STEADYKV_GUEST_ENV, with --timeout 2700) has the postinst compile it here.
+# guest took more than 14 minutes at host load 9.  SKV_PKG_DKMS_BUILD=1
+# (through STEADYKV_GUEST_ENV, with a longer --timeout) has the postinst
+# compile it here.
 #
 # The guest has no systemd (its PID 1 is vm-test/guest-init.sh), so the
 # daemons are started the way the units start them, read from the installed
