@@ -10,7 +10,8 @@ BUILD := $(CURDIR)/build
 export KVER
 
 .PHONY: all deps module userspace linux-src selftests host-test check vm-check \
-	check-debug demo tour bench-node bench-repl bench-core lint nl-gen clean help crash-test
+	check-debug demo tour bench-node bench-repl bench-core lint nl-gen clean help crash-test \
+	check-packaging
 
 all: module userspace selftests
 
@@ -21,9 +22,11 @@ help:
 	@echo "make check      host tests, then the VM suite; ends 'N passed, N failed'"
 	@echo "make check-debug the VM suite on a debug kernel, then with allocation failures"
 	@echo "make crash-test real crashes in the multi-VM lab: every point, every role, 5 times"
+	@echo "make check-packaging  the .debs installed, run and purged in a guest"
 	@echo "make demo       the migration experiment beside Redis Cluster (build/demo/)"
 	@echo "make tour       boot a guest, start three nodes, store and read keys"
 	@echo "make lint       checkpatch on kmod/ and include/, cppcheck on userspace/"
+	@echo "make deb        Debian packages steadykv-dkms and steadykv in build/deb/"
 
 # Installs packages only when one is missing, so it is cheap to depend on.
 deps:
@@ -65,6 +68,12 @@ CRASH_REPEAT ?= 5
 crash-test: all
 	@bash scripts/crash-test.sh --repeat $(CRASH_REPEAT)
 
+# The packages installed, run and purged in a guest (10 minutes: depmod
+# under TCG dominates); the host half, dist/deb-check.sh, is in make check.
+check-packaging: all
+	@bash dist/deb-check.sh && vm-test/run.sh --name packaging --timeout 1500 -- \
+		selftests/packaging.sh
+
 demo: all
 	@bash scripts/demo.sh
 
@@ -83,6 +92,11 @@ bench-repl: all
 # The host benchmark of the store core beside memcpy.
 bench-core: userspace
 	$(MAKE) -C userspace/core bench
+
+# Debian packages (debian/, dist/): steadykv-dkms and steadykv in build/deb/.
+.PHONY: deb
+deb: deps
+	@bash dist/deb.sh $(BUILD)/deb
 
 lint: deps linux-src
 	@bash scripts/lint.sh

@@ -20,6 +20,8 @@ packages=(
 	# metrics (steadykvd's HTTP endpoint; promtool and curl for its test)
 	# and tracepoints (bpftrace for scripts/pull-latency.bt)
 	libmicrohttpd-dev prometheus curl bpftrace
+	# make deb (debhelper 13, DKMS), its packages' test, lintian's report
+	debhelper dkms dh-dkms lintian
 )
 
 missing=()
