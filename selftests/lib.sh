@@ -397,6 +397,21 @@ skv_veth() {
 	ip "${n1[@]}" link set "$if1" up && ip "${n2[@]}" link set "$if2" up
 }
 
+# skv_cluster_ready SW COORD PORT NAME...: wait until the coordinator at
+# COORD (reached from namespace SW) lists as many nodes as NAMEs are given
+# and each node NAME (IP[NAME], as skv_bridge sets it) answers on PORT.
+skv_cluster_ready() {
+	local sw=$1 coord=$2 port=$3 n
+	shift 3
+	slowwait "$SKV_WAIT" bash -c "ip netns exec $sw steadykvctl -j cluster -c $coord map |
+		jq -e '.nodes | length == $#'" >/dev/null ||
+		{ skv_fail "node daemons did not register"; return 1; }
+	for n in "$@"; do
+		ip netns exec "$sw" skv_tool ping "${IP[$n]}:$port" $((SKV_WAIT * 1000)) ||
+			{ skv_fail "node $n does not listen"; return 1; }
+	done
+}
+
 # skv_bridge SW NET NAME...: a bridge br0 in namespace SW at NET.254/24 and,
 # for the i-th namespace variable NAME (from 1), a veth eth0 at NET.i/24
 # into it, on the bridge; sets the caller's associative arrays IP[NAME]

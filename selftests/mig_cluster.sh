@@ -62,13 +62,7 @@ setup() {
 	for n in A B C; do
 		start_node $n
 	done
-	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD map |
-		jq -e '.nodes | length == 3'" >/dev/null ||
-		{ skv_fail "node daemons did not register"; return 1; }
-	for n in A B C; do
-		ip netns exec "$SW" skv_tool ping "${IP[$n]}:$PORT" $((SKV_WAIT * 1000)) ||
-			{ skv_fail "node $n does not listen"; return 1; }
-	done
+	skv_cluster_ready "$SW" "$COORD" $PORT A B C || return 1
 }
 
 # history TABLE SECONDS OUTFILE [ARGS]: recorded clients (HIST_KEYS keys,

@@ -117,13 +117,7 @@ setup_cluster() {
 			--data "${IP[$n]}:$PORT" --coord "$COORD" 2>"$SKV_TMP/node-$n.log"
 		NODE_PID[$n]=$SKV_LAST_PID
 	done
-	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD map |
-		jq -e '.nodes | length == 3'" >/dev/null ||
-		{ skv_fail "node daemons did not register"; return 1; }
-	for n in A B C; do
-		ip netns exec "$SW" skv_tool ping "${IP[$n]}:$PORT" $((SKV_WAIT * 1000)) ||
-			{ skv_fail "node $n does not listen"; return 1; }
-	done
+	skv_cluster_ready "$SW" "$COORD" $PORT A B C || return 1
 	ctl create-table 1 || { skv_fail "create-table 1"; return 1; }
 	ctl create-table 2 --nodes "${ID[C]}" || { skv_fail "create-table 2"; return 1; }
 	ctl create-table 3 --nodes "${ID[C]}" || { skv_fail "create-table 3"; return 1; }

@@ -64,19 +64,9 @@ repl_set() {
 }
 
 setup() {
-	local n i=1
+	local n
 	setup_ns SW A B C || { skv_fail "setup_ns"; return 1; }
-	ip -n "$SW" link add br0 type bridge || return 1
-	ip -n "$SW" addr add "$NET.254/24" dev br0
-	ip -n "$SW" link set br0 up
-	for n in A B C; do
-		IP[$n]=$NET.$i
-		ID[$n]=$i
-		skv_veth "${!n}" eth0 "${IP[$n]}/24" "$SW" "sw-$n" "" ||
-			{ skv_fail "veth for $n"; return 1; }
-		ip -n "$SW" link set "sw-$n" master br0
-		i=$((i + 1))
-	done
+	skv_bridge "$SW" $NET A B C || return 1
 	skv_bg ip netns exec "$SW" steadykvd --coordinator --listen "$COORD" \
 		--state "$SKV_TMP/coord.state" --replicas 2 -q
 	slowwait "$SKV_WAIT" ctl map >/dev/null 2>&1 ||
@@ -86,13 +76,7 @@ setup() {
 			--data "${IP[$n]}:$PORT" --coord "$COORD"
 		NODE_PID[$n]=$SKV_LAST_PID
 	done
-	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW steadykvctl -j cluster -c $COORD map |
-		jq -e '.nodes | length == 3'" >/dev/null ||
-		{ skv_fail "node daemons did not register"; return 1; }
-	for n in A B C; do
-		ip netns exec "$SW" skv_tool ping "${IP[$n]}:$PORT" $((SKV_WAIT * 1000)) ||
-			{ skv_fail "node $n does not listen"; return 1; }
-	done
+	skv_cluster_ready "$SW" "$COORD" $PORT A B C || return 1
 	# Table 1 over every node (recorded clients); table 2 on A alone,
 	# table 3 on C alone.
 	ctl create-table 1 || { skv_fail "create-table 1"; return 1; }
