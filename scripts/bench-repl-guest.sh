@@ -96,15 +96,17 @@ ip netns exec skvrA "$ctl" repl set none
 echo "== redis-server $(redis-server --version | grep -o 'v=[0-9.]*'), master A, replicas B and C, WAIT 2 0"
 # Full syncs over the socket, files in $tmp: the working directory may be
 # the host's tree over 9p, where an RDB file for the sync cannot be written.
+# Protected mode off: with no password Redis refuses its own replicas,
+# which reach it from other addresses (closed test network).
 for n in A B C; do
 	mkdir -p "$tmp/redis-$n"
 done
 ip netns exec skvrA redis-server --bind "${IP[A]}" --port 6379 --save '' \
-	--appendonly no --dir "$tmp/redis-A" --repl-diskless-sync yes \
+	--protected-mode no --appendonly no --dir "$tmp/redis-A" --repl-diskless-sync yes \
 	--repl-diskless-sync-delay 0 --daemonize no >"$tmp/redis-A.log" 2>&1 &
 for n in B C; do
 	ip netns exec "skvr$n" redis-server --bind "${IP[$n]}" --port 6379 --save '' \
-		--appendonly no --dir "$tmp/redis-$n" --repl-diskless-load on-empty-db \
+		--protected-mode no --appendonly no --dir "$tmp/redis-$n" --repl-diskless-load on-empty-db \
 		--replicaof "${IP[A]}" 6379 --daemonize no >"$tmp/redis-$n.log" 2>&1 &
 done
 for _ in $(seq 1200); do

@@ -241,6 +241,7 @@ static int parse_args(int argc, char **argv, int *read_pct)
 		{ "mark-file", 1, NULL, O_MARK }, { "phases", 1, NULL, O_PHASES },
 		{ "quiet", 0, NULL, O_QUIET }, { "help", 0, NULL, O_HELP },
 		{ "client-key", 1, NULL, O_CKEY },
+		{ "redis-wait", 1, NULL, O_RWAIT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
