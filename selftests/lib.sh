@@ -419,7 +419,12 @@ skv_cluster_ready() {
 skv_bridge() {
 	local sw=$1 net=$2 n i=1
 	shift 2
-	ip -n "$sw" link add br0 type bridge || { skv_fail "bridge in $sw"; return 1; }
+	# A fixed address: a bridge left to choose takes its ports' lowest
+	# MAC, so deleting a node's namespace could change it under the
+	# other nodes' ARP caches and cut them off from the coordinator on
+	# it for seconds (they were then declared dead with the crashed one).
+	ip -n "$sw" link add br0 address 02:5b:00:00:00:fe type bridge ||
+		{ skv_fail "bridge in $sw"; return 1; }
 	ip -n "$sw" addr add "$net.254/24" dev br0
 	ip -n "$sw" link set br0 up
 	for n in "$@"; do

@@ -174,7 +174,8 @@ t_crash() {
 	t1=$(now_ms)
 	slowwait "$SKV_WAIT" recovered ||
 		{ skv_fail "C's tablets not recovered: $(ctlj map | jq -c .tablets)"
-		  sed 's/^/# coord: /' "$SKV_TMP/coord.log" | tail -n 20; return 1; }
+		  sed 's/^/# coord: /' "$SKV_TMP/coord.log"
+		  tail -n 40 "$SKV_TMP"/node-[AB].log | sed 's/^/# /'; return 1; }
 	t2=$(now_ms)
 	ctlj map | jq -c '[.tablets[] | {table, start, owner}]' | sed 's/^/# map: /'
 	grep -h "recovered table" "$SKV_TMP"/node-[AB].log | sed 's/^/# /'
