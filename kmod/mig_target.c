@@ -88,25 +88,11 @@ static const unsigned int skv_tgt_backoff_ms[] = { 0, 100, 400, 1600 };
 /* How long a rollback keeps retrying a refused push-back or a lost END. */
 #define SKV_MIG_ROLLBACK_MS	60000
 
-static const char *const skv_status_names[SKV_S_MAX] = {
-	[SKV_S_OK] = "OK", [SKV_S_NOT_FOUND] = "NOT_FOUND",
-	[SKV_S_NOT_OWNER] = "NOT_OWNER", [SKV_S_RETRY] = "RETRY",
-	[SKV_S_NO_SPACE] = "NO_SPACE", [SKV_S_BAD_REQUEST] = "BAD_REQUEST",
-	[SKV_S_VERSION_MISMATCH] = "VERSION_MISMATCH",
-	[SKV_S_TOO_BIG] = "TOO_BIG", [SKV_S_UNKNOWN_OP] = "UNKNOWN_OP",
-	[SKV_S_UNKNOWN_TABLE] = "UNKNOWN_TABLE", [SKV_S_INTERNAL] = "INTERNAL",
-	[SKV_S_BUSY] = "BUSY", [SKV_S_NO_MIGRATION] = "NO_MIGRATION",
-	[SKV_S_AUTH_REQUIRED] = "AUTH_REQUIRED", [SKV_S_AUTH_FAILED] = "AUTH_FAILED",
-	[SKV_S_VERSION_LIMIT] = "VERSION_LIMIT",
-	[SKV_S_STALE_EPOCH] = "STALE_EPOCH",
-	[SKV_S_ACCESS_DENIED] = "ACCESS_DENIED",
-	[SKV_S_NOT_BACKUP] = "NOT_BACKUP", [SKV_S_BACKUP_FULL] = "BACKUP_FULL",
-};
-
 const char *skv_tgt_status_name(int st)
 {
-	return st >= 0 && st < SKV_S_MAX && skv_status_names[st] ?
-	       skv_status_names[st] : "?";
+	const struct skv_status_info *si = st >= 0 ? skv_status_info(st) : NULL;
+
+	return si ? si->name : "?";
 }
 
 /* How many of the first len bytes of s are printable ASCII (for %.*s). */

@@ -93,6 +93,51 @@ enum skv_status {
 	SKV_S_MAX,
 };
 
+/* A status's name (as in this enum) and what it tells a client. */
+struct skv_status_info {
+	const char *name;
+	const char *msg;
+};
+
+/*
+ * The one table of status names and messages (the module's log, the
+ * library's skv_code_name() and skv_strerror(), the metrics' labels):
+ * NULL for a number that is not a status.
+ */
+static inline const struct skv_status_info *skv_status_info(unsigned int st)
+{
+	static const struct skv_status_info info[SKV_S_MAX] = {
+		[SKV_S_OK] = { "OK", "success" },
+		[SKV_S_NOT_FOUND] = { "NOT_FOUND", "key not found" },
+		[SKV_S_NOT_OWNER] = { "NOT_OWNER", "node does not own the key's tablet" },
+		[SKV_S_RETRY] = { "RETRY", "node asks to retry later" },
+		[SKV_S_NO_SPACE] = { "NO_SPACE", "node memory limit reached" },
+		[SKV_S_BAD_REQUEST] = { "BAD_REQUEST", "node rejected a malformed request" },
+		[SKV_S_VERSION_MISMATCH] = { "VERSION_MISMATCH", "version mismatch" },
+		[SKV_S_TOO_BIG] = { "TOO_BIG", "key or value too big" },
+		[SKV_S_UNKNOWN_OP] = { "UNKNOWN_OP", "operation not known to the node" },
+		[SKV_S_UNKNOWN_TABLE] = { "UNKNOWN_TABLE", "no such table on this node" },
+		[SKV_S_INTERNAL] = { "INTERNAL", "internal node error" },
+		[SKV_S_BUSY] = { "BUSY",
+			"node busy: the range is already migrating or spans tablets, or no connection slot is free" },
+		[SKV_S_NO_MIGRATION] = { "NO_MIGRATION", "no such migration at this source" },
+		[SKV_S_AUTH_REQUIRED] = { "AUTH_REQUIRED",
+			"operation needs an authenticated connection (the node requires a client key, or the key was removed): the node closed it" },
+		[SKV_S_AUTH_FAILED] = { "AUTH_FAILED",
+			"authentication failed: the node does not hold this key (wrong or removed key), or the handshake was replayed" },
+		[SKV_S_VERSION_LIMIT] = { "VERSION_LIMIT",
+			"the node's version counter is at its ceiling" },
+		[SKV_S_STALE_EPOCH] = { "STALE_EPOCH",
+			"the map is older than the node's epoch: refresh it" },
+		[SKV_S_ACCESS_DENIED] = { "ACCESS_DENIED",
+			"the client key may not read (GET, MULTI-GET) or write (PUT, DELETE) this table" },
+		[SKV_S_NOT_BACKUP] = { "NOT_BACKUP", "no replica of that primary here" },
+		[SKV_S_BACKUP_FULL] = { "BACKUP_FULL", "the replica is at its bound" },
+	};
+
+	return st < SKV_S_MAX && info[st].name ? &info[st] : NULL;
+}
+
 /*
  * An error reply (metrics, tracepoints): any status but the answers a
  * request asks for (found, not found, conditional write refused).

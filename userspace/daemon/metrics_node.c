@@ -5,6 +5,7 @@
  * counters; nothing is cached, so a scrape shows the module as it is.
  * Names: steadykv_ prefix, base units (bytes, seconds), _total counters.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,18 +38,6 @@ static const char *const op_labels[] = {
 	[SKV_OP_REPL_READ] = "repl_read", [SKV_OP_REPL_OPEN] = "repl_open",
 };
 
-static const char *const status_labels[] = {
-	[SKV_S_OK] = "ok", [SKV_S_NOT_FOUND] = "not_found",
-	[SKV_S_NOT_OWNER] = "not_owner", [SKV_S_RETRY] = "retry",
-	[SKV_S_NO_SPACE] = "no_space", [SKV_S_BAD_REQUEST] = "bad_request",
-	[SKV_S_VERSION_MISMATCH] = "version_mismatch", [SKV_S_TOO_BIG] = "too_big",
-	[SKV_S_UNKNOWN_OP] = "unknown_op", [SKV_S_UNKNOWN_TABLE] = "unknown_table",
-	[SKV_S_INTERNAL] = "internal", [SKV_S_BUSY] = "busy",
-	[SKV_S_NO_MIGRATION] = "no_migration", [SKV_S_AUTH_REQUIRED] = "auth_required",
-	[SKV_S_AUTH_FAILED] = "auth_failed", [SKV_S_VERSION_LIMIT] = "version_limit",
-	[SKV_S_STALE_EPOCH] = "stale_epoch", [SKV_S_ACCESS_DENIED] = "access_denied",
-	[SKV_S_NOT_BACKUP] = "not_backup", [SKV_S_BACKUP_FULL] = "backup_full",
-};
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -59,6 +48,21 @@ static const char *label(const char *const *names, size_t n, const char *kind,
 	if (v < n && names[v])
 		return names[v];
 	snprintf(buf, len, "%s_%u", kind, v);
+	return buf;
+}
+
+/* A status's label value: its wire name in lower case ("not_owner"). */
+static const char *status_label(uint32_t st, char *buf, size_t len)
+{
+	const struct skv_status_info *si = skv_status_info(st);
+	const char *name = si ? si->name : buf;
+	size_t i;
+
+	if (!si)
+		snprintf(buf, len, "status_%u", st);
+	for (i = 0; name[i] && i + 1 < len; i++)
+		buf[i] = (char)tolower((unsigned char)name[i]);
+	buf[i] = '\0';
 	return buf;
 }
 
@@ -147,7 +151,7 @@ static void node_part(struct metrics_text *t, const struct sknl_node *n)
 
 static void requests_part(struct metrics_text *t, const struct sknl_metrics_op *ops, size_t n)
 {
-	char obuf[16], sbuf[16];
+	char obuf[16], sbuf[24];
 	uint64_t errors, cum;
 	const char *op;
 	size_t i, s, b;
@@ -159,8 +163,7 @@ static void requests_part(struct metrics_text *t, const struct sknl_metrics_op *
 		for (s = 0; s < ops[i].nstatus; s++)
 			if (ops[i].status[s])
 				mt_printf(t, "steadykv_requests_total{op=\"%s\",status=\"%s\"} %" PRIu64 "\n",
-					  op, label(status_labels, ARRAY_LEN(status_labels), "status",
-						    (uint32_t)s, sbuf, sizeof(sbuf)),
+					  op, status_label((uint32_t)s, sbuf, sizeof(sbuf)),
 					  ops[i].status[s]);
 	}
 	mt_family(t, "steadykv_request_errors_total", "counter",
