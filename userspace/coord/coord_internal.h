@@ -28,6 +28,7 @@
 
 #include "coord_proto.h"
 #include "coordinator.h"
+#include "../common/array.h"
 #include "../common/auth_key.h"
 #include "state_store.h"
 #include "tablet_map.h"

@@ -72,16 +72,13 @@ static struct coord_live *live_find(const struct coordinator *c, uint32_t id)
 static struct coord_live *live_get(struct coordinator *c, uint32_t id,
 				   int64_t now, int64_t grace)
 {
-	struct coord_live *l = live_find(c, id), *v;
+	struct coord_live *l = live_find(c, id);
 
 	if (l)
 		return l;
-	v = realloc(c->live, (c->nr_live + 1) * sizeof(*v));
-	if (!v)
+	l = ARRAY_PUSH(c->live, c->nr_live);
+	if (!l)
 		return NULL;
-	c->live = v;
-	l = &v[c->nr_live++];
-	memset(l, 0, sizeof(*l));
 	l->id = id;
 	l->heard_ms = now + grace;
 	return l;
@@ -173,7 +170,7 @@ void coord_fence_dead_node(struct coordinator *c, uint32_t node)
 static int lost_add(struct coordinator *c, const struct tmap_tablet *t,
 		    uint32_t node)
 {
-	struct coord_lost *v;
+	struct coord_lost *l;
 	size_t i;
 
 	for (i = 0; i < c->st.nr_lost; i++)
@@ -182,11 +179,10 @@ static int lost_add(struct coordinator *c, const struct tmap_tablet *t,
 			return 0;
 	if (c->st.nr_lost >= COORD_MAX_LOST)
 		return -ENOSPC;
-	v = realloc(c->st.lost, (c->st.nr_lost + 1) * sizeof(*v));
-	if (!v)
+	l = ARRAY_PUSH(c->st.lost, c->st.nr_lost);
+	if (!l)
 		return -ENOMEM;
-	c->st.lost = v;
-	v[c->st.nr_lost++] = (struct coord_lost){
+	*l = (struct coord_lost){
 		.table_id = t->table_id, .start = t->start, .end = t->end,
 		.node = node, .unix_ms = coord_unix_ms(),
 	};

@@ -249,13 +249,9 @@ static struct rb_stat *rb_stat_get(struct coord_rebalance *rb, uint32_t id)
 	for (i = 0; i < rb->nr_stats; i++)
 		if (rb->stats[i].id == id)
 			return &rb->stats[i];
-	v = realloc(rb->stats, (rb->nr_stats + 1) * sizeof(*v));
-	if (!v)
-		return NULL;
-	rb->stats = v;
-	v = &v[rb->nr_stats++];
-	memset(v, 0, sizeof(*v));
-	v->id = id;
+	v = ARRAY_PUSH(rb->stats, rb->nr_stats);
+	if (v)
+		v->id = id;
 	return v;
 }
 

@@ -67,16 +67,13 @@ static void recovery_drop(struct coordinator *c, struct coord_recovery *r)
 
 static struct coord_recovery *recovery_get(struct coordinator *c, const struct coord_lost *l)
 {
-	struct coord_recovery *r = recovery_find(c, l->table_id, l->start, l->end), *v;
+	struct coord_recovery *r = recovery_find(c, l->table_id, l->start, l->end);
 
 	if (r)
 		return r;
-	v = realloc(c->recov, (c->nr_recov + 1) * sizeof(*v));
-	if (!v)
+	r = ARRAY_PUSH(c->recov, c->nr_recov);
+	if (!r)
 		return NULL;
-	c->recov = v;
-	r = &v[c->nr_recov++];
-	memset(r, 0, sizeof(*r));
 	r->table_id = l->table_id;
 	r->start = l->start;
 	r->end = l->end;

@@ -35,13 +35,9 @@ static struct coord_repl_info *repl_of(struct coordinator *c, uint32_t node)
 	for (size_t i = 0; i < c->nr_repl; i++)
 		if (c->repl[i].primary_id == node)
 			return &c->repl[i];
-	v = realloc(c->repl, (c->nr_repl + 1) * sizeof(*v));
-	if (!v)
-		return NULL;
-	c->repl = v;
-	v = &c->repl[c->nr_repl++];
-	memset(v, 0, sizeof(*v));
-	v->primary_id = node;
+	v = ARRAY_PUSH(c->repl, c->nr_repl);
+	if (v)
+		v->primary_id = node;
 	return v;
 }
 
