@@ -7,18 +7,20 @@
  * epoch while its backups stay the same (the module takes the same
  * assignment again as a no-op), and gets a new, higher epoch when they
  * change.  Epochs start from the clock at the coordinator's start, so
- * they grow across restarts without being in the state file.  Until the
- * cluster has R + 1 nodes no node is given backups: a write is then
- * acknowledged without copies.
+ * they grow across restarts without being in the state file.  With
+ * fewer than R + 1 live nodes each node gets all the others (live - 1
+ * backups, logged): writes go on with the most copies there can be,
+ * rather than stop; a single live node gets none (its stream stays as it
+ * was, so its writes wait for a backup).
  *
  * Nodes declared dead (coord_liveness.c) take no part: the ring is made
  * of the nodes alive, so a primary whose backup died is given the next
- * live node (a new epoch: it opens a fresh stream there).  A dead primary
+ * live node (a new epoch: a new stream, which the backups it keeps
+ * resume: kmod/repl_primary.h).  A dead primary
  * is fenced first (coord_repl_fence): each of its backups is told an
  * epoch above the one it had, so a primary that was only cut off can no
  * longer have a write acknowledged; if it registers again it gets a new
- * epoch of its own.  With no more than R live nodes the assignments stay
- * as they are (a primary whose backup is gone gets RETRY on writes).
+ * epoch of its own.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -68,7 +70,9 @@ void coord_repl_assign(struct coordinator *c)
 	for (size_t i = 0; i < m->nr_nodes; i++)
 		if (!coord_node_dead(c, m->nodes[i].id))
 			live[n++] = &m->nodes[i];
-	for (size_t i = 0; n > r && i < n; i++) {
+	if (n && r > n - 1)
+		r = n - 1;
+	for (size_t i = 0; r && i < n; i++) {
 		struct coord_repl_info want = { .primary_id = live[i]->id };
 		struct coord_repl_info *have;
 		struct coord_buf b;
@@ -104,8 +108,9 @@ void coord_repl_assign(struct coordinator *c)
 			continue;
 		}
 		if (want.epoch != have->epoch)
-			coord_logmsg(c, false, "node %" PRIu64 " replicates to %u backups, epoch %" PRIu64,
-				     want.primary_id, want.nr_backups, want.epoch);
+			coord_logmsg(c, false, "node %" PRIu64 " replicates to %u backups, epoch %"
+				     PRIu64 "%s", want.primary_id, want.nr_backups, want.epoch,
+				     r < c->replicas ? " (fewer than --replicas: too few live nodes)" : "");
 		*have = want;
 	}
 	free(live);

@@ -1668,6 +1668,22 @@ TEST(auth_no_keys_configured)
 }
 
 /* --replicas 2: each node is told the next two by id as its backups. */
+/* Wait (up to 3 s) until *counter (under n->mu) reaches want. */
+static bool node_count_wait(struct fake_node *n, const int *counter, int want)
+{
+	for (int k = 0; k < 300; k++) {
+		bool ok;
+
+		pthread_mutex_lock(&n->mu);
+		ok = *counter >= want;
+		pthread_mutex_unlock(&n->mu);
+		if (ok)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
 TEST(replicas_assigned)
 {
 	struct coordinator_opts o = { .replicas = 2 };
@@ -1682,13 +1698,19 @@ TEST(replicas_assigned)
 	ASSERT_EQ(0, server_start_opts(&s, state, &o, true));
 	ASSERT_EQ(0, node_start(&n[0], &s, 1));
 	ASSERT_EQ(0, node_start(&n[1], &s, 2));
-	/* Two nodes cannot hold two backups each: nobody is told yet. */
-	ASSERT_EQ(0, n[0].nrepl);
+	/* Two nodes cannot hold two backups each: each gets the other. */
+	for (i = 0; i < 2; i++) {
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
+		pthread_mutex_lock(&n[i].mu);
+		ASSERT_EQ(1u, n[i].repl.nr_backups);
+		ASSERT_STREQ(n[1 - i].addr, n[i].repl.backups[0].addr);
+		pthread_mutex_unlock(&n[i].mu);
+	}
 	ASSERT_EQ(0, node_start(&n[2], &s, 3));
 	for (i = 0; i < 3; i++) {
-		ASSERT_LE(0, node_wait(&n[i], 1));
+		/* Nodes 1 and 2 told again (two backups), node 3 once. */
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, i < 2 ? 2 : 1));
 		pthread_mutex_lock(&n[i].mu);
-		ASSERT_EQ(1, n[i].nrepl);
 		ASSERT_EQ((uint64_t)i + 1, n[i].repl.primary_id);
 		ASSERT_EQ(2u, n[i].repl.nr_backups);
 		for (k = 0; k < 2; k++)
@@ -1979,22 +2001,6 @@ TEST(liveness_suspected_by_a_peer)
 		(long long)(dead_at - t0));
 	ASSERT_LT(dead_at - silent_at, 2000);
 	live_stop(&srv, dir, state, n, 3);
-}
-
-/* Wait (up to 3 s) until *counter (under n->mu) reaches want. */
-static bool node_count_wait(struct fake_node *n, const int *counter, int want)
-{
-	for (int k = 0; k < 300; k++) {
-		bool ok;
-
-		pthread_mutex_lock(&n->mu);
-		ok = *counter >= want;
-		pthread_mutex_unlock(&n->mu);
-		if (ok)
-			return true;
-		usleep(10000);
-	}
-	return false;
 }
 
 /*
