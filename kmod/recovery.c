@@ -12,9 +12,11 @@
 #include "nl-gen.h"
 #include "record.h"
 #include "repl_backup.h"
+#include "repl_primary.h"
 #include "recovery.h"
 #include "core/log.h"
 #include "core/replay.h"
+#include "core/scan.h"
 
 /* Tablets looked at per skv_tablets_list() call. */
 #define SKV_RECOVER_LIST_CHUNK	8
@@ -146,6 +148,50 @@ static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
 	return err;
 }
 
+/*
+ * The recovered tablet's records came from another primary's replica,
+ * through a side log no stream carries: hand them to this node's
+ * backups (skv_repl_hold) before the tablet is served, so that it is
+ * back to R copies.  Scanned in batches while the tablet is RECOVERING
+ * (nothing else writes it).
+ */
+static int skv_recover_rereplicate(struct skv_node *node, struct skv_store *s,
+				   const struct skv_tablet_info *t,
+				   struct netlink_ext_ack *extack)
+{
+	const u32 cap = sizeof(struct skv_batch_hdr) + SKV_REC_MAX_LEN;
+	u64 cursor = t->start_hash, next;
+	bool done = false;
+	long n;
+	int err = 0;
+	u8 *buf;
+
+	buf = kvmalloc(cap, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	while (!done && !err) {
+		n = skv_scan_serialize(s, t->table_id, t->start_hash,
+				       t->end_hash, cursor, buf, cap, &next,
+				       &done);
+		if (n < 0) {
+			err = n;
+			break;
+		}
+		if (n > sizeof(struct skv_batch_hdr))
+			err = skv_repl_hold(node,
+					    buf + sizeof(struct skv_batch_hdr),
+					    n - sizeof(struct skv_batch_hdr));
+		cursor = next;
+		cond_resched();
+	}
+	kvfree(buf);
+	if (err)
+		NL_SET_ERR_MSG_FMT_MOD(extack,
+				       "the backups did not take the recovered records (%d)",
+				       err);
+	return err;
+}
+
 int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 		       const struct skv_tablet_info *t,
 		       struct skv_recover_stats *st,
@@ -198,6 +244,8 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 				 extack);
 	/* Spliced either way: on error the tablet's removal drops it. */
 	skv_sidelog_destroy(s, sl);
+	if (!err)
+		err = skv_recover_rereplicate(node, s, &rt, extack);
 	if (err)
 		goto out_tablet;
 	rt.state = SKV_TABLET_NORMAL;

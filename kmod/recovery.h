@@ -10,17 +10,21 @@
  * each chunk's records of the tablet are replayed into one side log
  * (core/replay.h: the newest version of a key wins, tombstones shadow),
  * the version counter is raised past every version the replica holds,
- * the side log is spliced and the tablet served (NORMAL).
+ * the side log is spliced, the tablet's records are handed to this
+ * node's backups (repl_primary.h skv_repl_hold: the side log is in no
+ * stream) and only then is the tablet served (NORMAL).
  *
  * It runs synchronously in the netlink handler, under node->lock: the
  * family has parallel_ops, so only this node's control changes wait,
  * and the work is bounded by the replica's bound (replica_max_mb) and
- * yields (cond_resched) between chunks and every 256 records replayed.  The caller (the node daemon,
- * on the coordinator's command) waits for the answer, which is what the
+ * yields (cond_resched) between chunks and every 256 records replayed.
+ * The caller (the node daemon, on the coordinator's command) waits for
+ * the answer, which is what the
  * coordinator needs before it moves the tablet in the map.
  *
- * The replayed records are not appended to this node's replication
- * stream: until they are rewritten, the recovered tablet has one copy.
+ * Re-replication makes the recovered tablet as durable as the node's own
+ * writes: a failure there (the backups down or too slow) fails the
+ * recovery, and the coordinator tries again.
  */
 #ifndef SKV_RECOVERY_H
 #define SKV_RECOVERY_H

@@ -52,6 +52,7 @@ struct skv_repl_backup {
 	struct skv_peer peer;
 	struct task_struct *task;
 	bool created;		/* opened with SKV_REPL_F_CREATE */
+	bool continues;		/* it backed up the stream before this one */
 	bool opened;		/* on this connection */
 	u64 sent;		/* sender's: the backup holds up to here */
 	u8 *sbuf;		/* sender's: the batch in flight */
@@ -164,15 +165,17 @@ static long skv_repl_timeo(void)
 
 /*
  * Connect, authenticate and OPEN the replica: from the queue's start on
- * the first time (CREATE), else resume where the backup is.  0, or a
- * negative errno (-EPERM: the backup refused us for good).
+ * the first time (CREATE), else resume where the backup is; a backup of
+ * the stream before this one (a changed set of backups) resumes too, so
+ * that it keeps the primary's older records.  0, or a negative errno
+ * (-EPERM: the backup refused us for good).
  */
 static int skv_repl_open(struct skv_repl_backup *b)
 {
 	struct skv_repl *r = b->r;
 	struct skv_repl_open_req req = {};
 	struct skv_repl_pos_reply pr;
-	u64 base, end, qbase, qend;
+	u64 base = 0, end = 0, qbase, qend;
 	long timeo = skv_repl_timeo();
 	int ret;
 
@@ -189,20 +192,34 @@ static int skv_repl_open(struct skv_repl_backup *b)
 	req.primary_id = cpu_to_le64(r->primary_id);
 	req.epoch = cpu_to_le64(r->epoch);
 	req.start = cpu_to_le64(qbase);
-	req.flags = cpu_to_le32(b->created ? 0 : SKV_REPL_F_CREATE);
+	req.flags = cpu_to_le32(b->created || b->continues ? 0 :
+				SKV_REPL_F_CREATE);
 	ret = skv_peer_call(&b->peer, SKV_OP_REPL_OPEN, &req, sizeof(req),
 			    NULL, 0, sizeof(pr));
 	if (ret < 0)
 		return ret;
+	if (ret == SKV_S_OK && b->peer.len == sizeof(pr)) {
+		memcpy(&pr, b->peer.buf, sizeof(pr));
+		base = le64_to_cpu(pr.base);
+		end = le64_to_cpu(pr.end);
+	}
+	/*
+	 * A backup of the last stream keeps what it holds if it ends where
+	 * this stream starts; else (it lagged, it lost its replica) the
+	 * replica starts again here, as for a new backup.
+	 */
+	if (b->continues && !b->created &&
+	    (ret != SKV_S_OK || b->peer.len != sizeof(pr) || end != qbase)) {
+		b->continues = false;
+		skv_peer_close(&b->peer);
+		return -EAGAIN;
+	}
 	if (ret != SKV_S_OK || b->peer.len != sizeof(pr)) {
 		pr_warn_ratelimited("steadykv: backup %pISpc refused to open the replica of primary %llu (status %d)\n",
 				    &b->peer.addr, r->primary_id, ret);
 		skv_peer_close(&b->peer);
 		return -EPERM;
 	}
-	memcpy(&pr, b->peer.buf, sizeof(pr));
-	base = le64_to_cpu(pr.base);
-	end = le64_to_cpu(pr.end);
 	/* It holds what it acknowledged, and nothing we did not send. */
 	if (end < b->sent || end > qend || base > qbase) {
 		pr_warn_ratelimited("steadykv: backup %pISpc holds [%llu, %llu) of primary %llu, we need from %llu\n",
@@ -350,10 +367,25 @@ static void skv_repl_stop(struct skv_repl *r)
 	skv_repl_put(r);
 }
 
+/* Was addr a backup of old (the stream this one follows)?  */
+static bool skv_repl_had_backup(const struct skv_repl *old, u64 primary_id,
+				const struct skv_repl_addr *addr)
+{
+	u32 i;
+
+	if (!old || old->primary_id != primary_id)
+		return false;
+	for (i = 0; i < old->nbackups; i++)
+		if (!memcmp(&old->b[i].addr, addr, sizeof(*addr)))
+			return true;
+	return false;
+}
+
 static struct skv_repl *skv_repl_create(struct skv_node *node, u64 primary_id,
 					u64 epoch,
 					const struct skv_repl_addr *backups,
-					u32 n, u64 start)
+					u32 n, const struct skv_repl *old,
+					u64 start)
 {
 	struct skv_repl *r = kzalloc(sizeof(*r), GFP_KERNEL);
 	struct task_struct *task;
@@ -378,6 +410,7 @@ static struct skv_repl *skv_repl_create(struct skv_node *node, u64 primary_id,
 
 		b->r = r;
 		b->addr = backups[i];
+		b->continues = skv_repl_had_backup(old, primary_id, &backups[i]);
 		b->sent = start;
 		b->acked = start;
 		skv_peer_init(&b->peer, node->net, b->addr.addr,
@@ -432,7 +465,7 @@ int skv_repl_set(struct skv_node *node, u64 primary_id, u64 epoch,
 		return 0;
 	if (n) {
 		/* Positions go on from where the last stream ended. */
-		r = skv_repl_create(node, primary_id, epoch, backups, n,
+		r = skv_repl_create(node, primary_id, epoch, backups, n, old,
 				    old ? READ_ONCE(old->q.end) :
 					  node->repl_pos);
 		if (IS_ERR(r))
@@ -598,6 +631,62 @@ static void skv_repl_timed_out(struct skv_repl *r, u64 pos)
 			WRITE_ONCE(r->b[i].ok, false);
 	mutex_unlock(&r->lock);
 	wake_up_all(&r->ack_wq);
+}
+
+/* Lockless: would len more bytes fit in r's queue?  (Checked again locked.) */
+static bool skv_repl_has_room(struct skv_repl *r, u32 len)
+{
+	return READ_ONCE(r->q.end) - READ_ONCE(r->q.base) +
+	       READ_ONCE(r->reserved) + len <= SKV_REPL_QUEUE_MAX;
+}
+
+int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
+{
+	long timeo = skv_repl_timeo();
+	struct skv_repl *r;
+	int ret = 0;
+	u64 end;
+
+	if (len > SKV_REPL_QUEUE_MAX)
+		return -EMSGSIZE;
+	rcu_read_lock();
+	r = rcu_dereference(node->repl);
+	if (r)
+		kref_get(&r->ref);
+	rcu_read_unlock();
+	if (!r)
+		return 0;
+	/* A new stream's backups open first; a full queue drains. */
+	wait_event_timeout(r->ack_wq, READ_ONCE(r->stopping) ||
+			   (!skv_repl_broken(r) && skv_repl_has_room(r, len)),
+			   timeo);
+	mutex_lock(&r->lock);
+	if (skv_repl_broken(r) ||
+	    r->q.end - r->q.base + r->reserved + len > SKV_REPL_QUEUE_MAX) {
+		mutex_unlock(&r->lock);
+		ret = -EAGAIN;
+		goto out;
+	}
+	ret = skv_rstream_reserve(&r->q, len);
+	if (ret) {
+		mutex_unlock(&r->lock);
+		goto out;
+	}
+	skv_rstream_append(&r->q, recs, len);
+	end = r->q.end;
+	mutex_unlock(&r->lock);
+	wake_up_all(&r->send_wq);
+	if (!wait_event_timeout(r->ack_wq,
+				(u64)atomic64_read(&r->acked_all) >= end ||
+				skv_repl_broken(r), timeo)) {
+		skv_repl_timed_out(r, end);
+		ret = -ETIMEDOUT;
+	} else if ((u64)atomic64_read(&r->acked_all) < end) {
+		ret = -EAGAIN;
+	}
+out:
+	skv_repl_put(r);
+	return ret;
 }
 
 int skv_repl_settle(struct skv_conn *c)

@@ -37,9 +37,11 @@
  * Not replicated here: records a migration replays or a push-back brings
  * (migrated data is not re-replicated while the migration runs; the
  * source's log and backups keep it: issue 12 item 5's lineage), and what
- * the log held before repl-set.  A new assignment opens its backups
- * afresh (SKV_REPL_F_CREATE): re-replicating the existing log to a new
- * backup is recovery's work (issue 12 item 4).
+ * the log held before repl-set.  A new assignment opens a new backup
+ * afresh (SKV_REPL_F_CREATE); a backup it keeps from the last one
+ * resumes, so it keeps the older records, if its replica ends where the
+ * new stream starts (else it too starts afresh).  Re-replicating the
+ * existing log to a new backup is not done (README "Limitations").
  */
 #ifndef SKV_REPL_PRIMARY_H
 #define SKV_REPL_PRIMARY_H
@@ -72,6 +74,15 @@ void skv_repl_node_exit(struct skv_node *node);
  */
 int skv_repl_set(struct skv_node *node, u64 primary_id, u64 epoch,
 		 const struct skv_repl_addr *backups, u32 n);
+/*
+ * Records in the store that no stream carried (a recovered tablet, which
+ * recovery replayed from another primary's replica): append recs[0..len)
+ * (whole records) to the stream and wait until every backup holds them.
+ * 0, also without replication; -EAGAIN (the stream is broken or was
+ * replaced), -ETIMEDOUT (the backups did not take them within
+ * repl_timeout_ms), -EMSGSIZE, -ENOMEM.  Sleeps.
+ */
+int skv_repl_hold(struct skv_node *node, const void *recs, u32 len);
 /* The repl-get reply's attributes.  Caller holds node->lock. */
 int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node);
 

@@ -10,7 +10,10 @@
 # killed, its namespace deleted) is declared dead, its three tablets are
 # recovered on its two backups, and every write it acknowledged is read
 # back from the survivors through the coordinator's map; recorded clients
-# before the crash pass the checker.  Prints the recovery time and rate.
+# before the crash pass the checker; the survivors, whose other backup C
+# was, still hold each other's older records, and the tablets each
+# recovered (re-replicated before they are served).  Prints the recovery
+# time and rate.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -135,8 +138,15 @@ recovered() {
 		([.tablets[] | select(.owner == $c or .lost)] | length == 0)' >/dev/null
 }
 
+# replica_span NS NAME: "BASE END" of the replica of node NAME held in NS.
+replica_span() {
+	skv_ctl "$1" -j repl replicas | jq -r --argjson p "${ID[$2]}" \
+		'.[] | select(.primary_id == $p) | "\(.replica_base) \(.replica_end)"'
+}
+
 t_crash() {
 	local i t out addr map t0 t1 t2 bytes rc hashes=() addrs=()
+	local before_ab before_ba pair holder primary base end nbase nend
 	declare -A want
 	setup_cluster || return 1
 	# Recorded clients over table 1 (routed by the map) pass the checker.
@@ -163,6 +173,8 @@ t_crash() {
 	out=$(skv_ctl "$A" -j repl replicas | jq --argjson p "${ID[C]}" '.[] | select(.primary_id == $p)')
 	bytes=$(jq -r '.replica_end - .replica_base' <<<"$out")
 	skv_info "A's replica of C: $out"
+	before_ab=$(replica_span "$A" B)
+	before_ba=$(replica_span "$B" A)
 
 	# C crashes: its daemon killed, its namespace (node, module state) deleted.
 	t0=$(now_ms)
@@ -186,6 +198,19 @@ t_crash() {
 	# The two C-only tables went to different backups (in parallel).
 	[[ $(ctlj map | jq '[.tablets[] | select(.table == 2 or .table == 3) | .owner] | unique | length') == 2 ]] ||
 		{ skv_fail "tables 2 and 3 not split over both backups"; return 1; }
+	# A and B lost their other backup (C): each keeps the other's older
+	# records, its replica going on from where it was; and each holds
+	# the C-only table the other recovered (re-replicated: back to two
+	# copies), a FILL_KEYS x FILL_SIZE of values at least.
+	for pair in "A B $before_ab" "B A $before_ba"; do
+		read -r holder primary base end <<<"$pair"
+		read -r nbase nend <<<"$(replica_span "${!holder}" "$primary")"
+		skv_info "$holder's replica of $primary: [$base, $end) before, [$nbase, $nend) after"
+		((nbase == base && nend >= end)) || { skv_fail "$holder's replica of" \
+			"$primary: [$nbase, $nend) after C died, [$base, $end) before"; return 1; }
+		((nend - end >= FILL_KEYS * FILL_SIZE)) || { skv_fail "$holder's replica of" \
+			"$primary grew by $((nend - end)) bytes: the recovered table is not in it"; return 1; }
+	done
 
 	# Every acknowledged write, read back from the survivors by the map.
 	map=$(ctlj map)

@@ -8,9 +8,10 @@
 # replication op; recorded clients (skv-history) pass the checker; a fence
 # makes a backup refuse the old epoch, so the primary's writes fail and
 # none is acknowledged; replicas are bounded (BACKUP_FULL) and a write past
-# the bound is never acknowledged; a backup whose namespace is deleted
-# makes writes fail with RETRY; a node cut off from the coordinator is
-# declared dead and fenced at its backups by the coordinator.
+# the bound is never acknowledged; a node cut off from the coordinator is
+# declared dead and fenced at its backups by the coordinator; a backup
+# whose namespace is deleted stops its primaries' writes until it is
+# declared dead, and then they go on with the live node.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -253,16 +254,26 @@ t_cut_off_fenced() {
 }
 
 # C's namespace deleted (its node and replicas gone): A, whose backup it
-# was, acknowledges nothing more: RETRY.
+# was, acknowledges nothing while its stream needs C; once the coordinator
+# declares C dead, A replicates to B alone (fewer than R live nodes: all
+# there is), which resumes its replica of A (the older records stay), and
+# A's writes are acknowledged again.
 t_backup_killed() {
-	local out
+	local out base end
+	read -r base end <<<"$(replica_json B A | jq -r '"\(.replica_base) \(.replica_end)"')"
 	# Its daemon holds the namespace: it goes first.
 	kill "${NODE_PID[C]}" && wait "${NODE_PID[C]}" 2>/dev/null
 	ip netns del "$C" || { skv_fail "ip netns del C"; return 1; }
-	puts_fail A killed || return 1
-	out=$(repl_json A)
-	jq -e '.healthy == 0 and .writes_refused > 0' <<<"$out" >/dev/null ||
-		{ skv_fail "A's replication after C went: $out"; return 1; }
+	out=$(put A killed-0 v)
+	[[ $out != "OK "* ]] || { skv_fail "put at A acknowledged without C: $out"; return 1; }
+	slowwait "$SKV_WAIT" bash -c "ip netns exec $A steadykvctl -j repl show |
+		jq -e '.backups == 1 and .healthy == 1'" >/dev/null ||
+		{ skv_fail "A not given B alone: $(repl_json A)"; return 1; }
+	out=$(put A killed-after v)
+	[[ $out == "OK "* ]] || { skv_fail "put at A replicating to B alone: $out"; return 1; }
+	replica_json B A | jq -e --argjson b "$base" --argjson e "$end" \
+		'.replica_base == $b and .replica_end > $e' >/dev/null ||
+		{ skv_fail "B's replica of A: $(replica_json B A), [$base, $end) before"; return 1; }
 }
 
 ktap_print_header
@@ -277,5 +288,5 @@ skv_test "recorded clients with R = 2 pass the checker" t_history
 skv_test "a fence at a backup: the old epoch is refused, no write acknowledged" t_fence
 skv_test "a replica is bounded: BACKUP_FULL, no write acknowledged past it" t_bounded
 skv_test "a node cut off is declared dead and fenced at its backups" t_cut_off_fenced
-skv_test "a backup's namespace deleted: writes get RETRY" t_backup_killed
+skv_test "a backup's namespace deleted: no write acknowledged, then its primary replicates to the live node" t_backup_killed
 skv_finish

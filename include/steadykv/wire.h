@@ -387,7 +387,8 @@ struct skv_prio_pull_req {
  *
  * OPEN starts (SKV_REPL_F_CREATE: the first OPEN after the primary was
  * given this backup; the replica starts empty at start) or resumes the
- * replica after a reconnect (without the flag: NOT_BACKUP if the backup
+ * replica after a reconnect or a new assignment that kept this backup
+ * (without the flag: NOT_BACKUP if the backup
  * holds no replica of the primary, so a backup that lost its state is
  * never taken for one that holds the records).  The reply says what the
  * replica holds: the primary resumes at end.
