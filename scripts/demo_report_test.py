@@ -9,6 +9,7 @@ import sys
 import tempfile
 from contextlib import redirect_stdout
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import demo_report as dr  # noqa: E402
 
