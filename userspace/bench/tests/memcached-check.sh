@@ -12,6 +12,7 @@ port=$((12000 + ($$ % 1000) * 8))
 user=()
 ((EUID == 0)) && user=(-u root)
 memcached "${user[@]}" -l 127.0.0.1 -p "$port" -t 1 -m 64 >"$tmp/mc.out" 2>&1 &
+# shellcheck disable=SC2034 # fake-lib.sh's cleanup stops it
 fake_pid=$!
 for _ in $(seq 50); do
 	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
