@@ -582,6 +582,8 @@ def write_markdown(path, rep, skv_rows):
             met = "yes" if checks[k](v["value"]) else "**no**"
         per_run = ", ".join(fmt(x) for x in v.get("per_run", []))
         L.append(f"| {k} | {fmt(v['value'])} | {per_run} | {v['target']} | {met} |")
+    L.append("\nA target is judged on the ratio of the medians; the per-run ratios "
+             "show how far one run can land from it.\n")
     L.append("\n## Hot path: one node each, the same client (steadykv-bench)\n")
     L.append("| system | GET ops/s (closed loop) | PUT ops/s | latency at "
              f"{fmt((rep['hot_path'].get('steadykv') or {}).get('rate_ops'))} ops/s: "
