@@ -8,7 +8,12 @@
 #   root namespace  coordinator (10.77.0.254:7100) and the load generator
 #
 # Every figure is measured here, in the same guest, beside its peer: the
-# guest runs under TCG, so only ratios mean anything.
+# guest runs under TCG, so only ratios mean anything.  Figures move by
+# about 30% from run to run, so each measurement is repeated DEMO_REPEATS
+# times (3); repeat R writes into $OUT/run-R/ (the layout of one run), and
+# the report gives the median and the spread.  The repeats interleave:
+# each runs every mode once, so that a slow spell of the host lands on all
+# modes alike instead of on one mode's runs.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -20,6 +25,7 @@ IDLE_S=${IDLE_S:-4}		# load before the migration starts
 AFTER_S=${AFTER_S:-4}		# load after it ends
 RUN_S=${RUN_S:-22}		# steadykv runs (idle + migration + after)
 HOT_RECORDS=${HOT_RECORDS:-100000}
+REPEATS=${DEMO_REPEATS:-3}
 COORD=10.77.0.254:7100
 HALF_END=0x7fffffffffffffff	# migrate hashes 0..HALF_END: half the table
 SLOT_TAG=t10790			# CRC16("t10790") % 16384 == 0: the slot redis-cli moves first
@@ -76,12 +82,16 @@ for i in 1 2; do
 	ip -n "n$i" link set lo up
 done
 
-log "the link's limit: iperf3 from n1 to n2 (the direction data moves)"
-bg ip netns exec n2 iperf3 -s -1 -B 10.77.0.2
-# A probe connection would use up the one-shot server: look for the socket.
-wait_for 10 bash -c "ip netns exec n2 ss -ltn | grep -q ':5201 '"
-ip netns exec n1 iperf3 -c 10.77.0.2 -t 5 -J >"$OUT/iperf3.json"
-jq -r '"iperf3: \(.end.sum_received.bits_per_second / 8e6 | floor) MB/s"' "$OUT/iperf3.json"
+# iperf3 RUN_DIR: the link's limit, from n1 to n2 (the direction data moves).
+iperf_run() {
+	log "the link's limit: iperf3 from n1 to n2"
+	bg ip netns exec n2 iperf3 -s -1 -B 10.77.0.2
+	# A probe connection would use up the one-shot server: look for the socket.
+	wait_for 10 bash -c "ip netns exec n2 ss -ltn | grep -q ':5201 '"
+	ip netns exec n1 iperf3 -c 10.77.0.2 -t 5 -J >"$1/iperf3.json"
+	jq -r '"iperf3: \(.end.sum_received.bits_per_second / 8e6 | floor) MB/s"' "$1/iperf3.json"
+}
+for ((r = 1; r <= REPEATS; r++)); do mkdir -p "$OUT/run-$r"; done
 
 log "steadykv: coordinator, two node daemons, table 1 on node 1"
 # The cluster key (node daemons) and the admin key (steadykvctl), mode
@@ -110,13 +120,13 @@ cap=$(jq -r '.capacity.ops_per_s' "$OUT/skv-capacity.json")
 rate=$(jq -rn "$cap / 2 | floor")
 echo "capacity $cap ops/s; runs at $rate ops/s"
 
-# migrate_run NAME MIGRATE-OPTIONS...: YCSB-B at half capacity; after
-# IDLE_S seconds, move half of table 1 from node 1 to node 2.
+# migrate_run RUN_DIR NAME MIGRATE-OPTIONS...: YCSB-B at half capacity;
+# after IDLE_S seconds, move half of table 1 from node 1 to node 2.
 migrate_run() {
-	local name=$1 dir=$OUT/skv-$1 bench_pid
-	shift
+	local dir=$1/skv-$2 name=$2 bench_pid
+	shift 2
 	mkdir -p "$dir"
-	log "steadykv ($name): YCSB-B at $rate ops/s, migrate half of the table at ${IDLE_S}s"
+	log "steadykv ($name, ${dir#"$OUT"/}): YCSB-B at $rate ops/s, migrate half of the table at ${IDLE_S}s"
 	steadykv-bench --coord "$COORD" --records "$RECORDS" --rate "$rate" \
 		--duration "$RUN_S" --timeline "$dir/timeline.csv" \
 		--json "$dir/run.json" --mark-file "$dir/marks" --quiet &
@@ -132,39 +142,50 @@ migrate_run() {
 	jq -c '.phases' "$dir/run.json"
 }
 
-# Put the half back on node 1 between runs, with no load: its speed is
-# the migration's own, beside iperf3's (also measured with no load).
+# move_back RUN_DIR: put the half back on node 1 between runs, with no
+# load: its speed is the migration's own, beside iperf3's (also measured
+# with no load).
 MOVES=0
 move_back() {
 	MOVES=$((MOVES + 1))
 	steadykvctl cluster -c "$COORD" migrate 1 "0-$HALF_END" --to 1 --wait >/dev/null
-	steadykvctl -j cluster -c "$COORD" status | jq '.[-1]' >"$OUT/skv-unloaded-$MOVES.json"
-	jq -c '{unloaded: true, state, elapsed_us, bytes_pulled}' "$OUT/skv-unloaded-$MOVES.json"
+	steadykvctl -j cluster -c "$COORD" status | jq '.[-1]' >"$1/skv-unloaded-$MOVES.json"
+	jq -c '{unloaded: true, state, elapsed_us, bytes_pulled}' "$1/skv-unloaded-$MOVES.json"
 }
 
-migrate_run rocksteady --mode rocksteady
-move_back
-if want baselines; then
-	migrate_run push --mode push
-	move_back
-	migrate_run no-priority-pulls --mode rocksteady --no-priority-pulls
-	move_back
-	migrate_run one-partition --mode rocksteady --partitions 1 --inflight 1
-fi
+for ((r = 1; r <= REPEATS; r++)); do
+	run=$OUT/run-$r
+	iperf_run "$run"
+	migrate_run "$run" rocksteady --mode rocksteady
+	move_back "$run"
+	if want baselines; then
+		migrate_run "$run" push --mode push
+		move_back "$run"
+		migrate_run "$run" no-priority-pulls --mode rocksteady --no-priority-pulls
+		move_back "$run"
+		migrate_run "$run" one-partition --mode rocksteady --partitions 1 --inflight 1
+		move_back "$run"
+	fi
+done
 
 log "steadykv: stop the cluster"
 kill "${PIDS[@]:1}" 2>/dev/null || true
 for p in "${PIDS[@]:1}"; do wait "$p" 2>/dev/null || true; done
 PIDS=()
 
+# redis_part RUN_DIR: a fresh two-master cluster, loaded; the single-slot
+# best case; the reshard under load.
 redis_part() {
-	log "redis cluster 7.0: two masters, every slot on A (n1)"
+	local run=$1 srv=()
+	log "redis cluster 7.0 (${run#"$OUT"/}): two masters, every slot on A (n1)"
 	for i in 1 2; do
+		rm -rf "/tmp/redis-n$i"
 		mkdir -p "/tmp/redis-n$i"
 		bg ip netns exec "n$i" redis-server --bind "10.77.0.$i" --port 6379 \
 			--cluster-enabled yes --cluster-config-file "/tmp/redis-n$i/nodes.conf" \
 			--dir "/tmp/redis-n$i" --save '' --appendonly no --protected-mode no \
 			--loglevel warning
+		srv+=("$!")
 	done
 	for i in 1 2; do wait_for 20 redis-cli -h "10.77.0.$i" ping; done
 	redis-cli -h 10.77.0.1 cluster addslotsrange 0 16383 >/dev/null
@@ -176,8 +197,8 @@ redis_part() {
 
 	log "redis: load $RECORDS records, then measure capacity (YCSB-B)"
 	steadykv-bench --redis 10.77.0.1:6379 --load --records "$RECORDS" --capacity \
-		--no-run --json "$OUT/redis-capacity.json" --quiet
-	rcap=$(jq -r '.capacity.ops_per_s' "$OUT/redis-capacity.json")
+		--no-run --json "$run/redis-capacity.json" --quiet
+	rcap=$(jq -r '.capacity.ops_per_s' "$run/redis-capacity.json")
 	rrate=$(jq -rn "$rcap / 2 | floor")
 	echo "capacity $rcap ops/s; runs at $rrate ops/s"
 
@@ -197,22 +218,26 @@ redis_part() {
 	slot_keys=$(redis-cli -h 10.77.0.1 cluster countkeysinslot 0)
 	t0=$(now_ns)
 	redis-cli --cluster reshard 10.77.0.1:6379 --cluster-from "$A" --cluster-to "$B" \
-		--cluster-slots 1 --cluster-yes --cluster-pipeline 1000 >"$OUT/redis-slot.log" 2>&1
+		--cluster-slots 1 --cluster-yes --cluster-pipeline 1000 >"$run/redis-slot.log" 2>&1
 	t1=$(now_ns)
 	moved=$(redis-cli -h 10.77.0.2 cluster countkeysinslot 0)
 	jq -n --argjson ns "$((t1 - t0))" --argjson keys "$slot_keys" --argjson moved "$moved" \
-		'{seconds: ($ns / 1e9), keys: $keys, keys_at_target: $moved}' >"$OUT/redis-single-slot.json"
-	cat "$OUT/redis-single-slot.json"
-	# Those keys are not part of the workload: drop them again.
+		'{seconds: ($ns / 1e9), keys: $keys, keys_at_target: $moved}' >"$run/redis-single-slot.json"
+	cat "$run/redis-single-slot.json"
+	# Those keys are not part of the workload: drop them again, in one
+	# pipe (a redis-cli per 500 keys took minutes on a busy host, per repeat).
 	redis-cli -h 10.77.0.2 --scan --pattern "{$SLOT_TAG}*" |
-		xargs -r -n 500 redis-cli -h 10.77.0.2 del >/dev/null
+		awk '{ printf "*2\r\n$3\r\nDEL\r\n$%d\r\n%s\r\n", length($0), $0 }' |
+		redis-cli -h 10.77.0.2 --pipe >/dev/null
 
 	log "redis: YCSB-B at $rrate ops/s; reshard half the slots (8192) A -> B at ${IDLE_S}s"
 	# redis-cli moves slot by slot with a fixed cost each (about 0.1 s here
 	# under load): the whole reshard takes longer than the demo may.  It is
-	# cut at RESHARD_CAP_S; the report then gives the slots moved in that time
-	# and the time all 8192 take at that pace, marked as extrapolated.
-	dir=$OUT/redis
+	# cut at RESHARD_CAP_S (120 s: over 1000 slots, enough for the pace, and
+	# three repeats stay within the demo's time); the report then gives the
+	# slots moved in that time and the time all 8192 take at that pace,
+	# marked as extrapolated.
+	dir=$run/redis
 	mkdir -p "$dir"
 	steadykv-bench --redis 10.77.0.1:6379 --records "$RECORDS" --rate "$rrate" \
 		--duration 3600 --timeline "$dir/timeline.csv" --json "$dir/run.json" \
@@ -222,7 +247,7 @@ redis_part() {
 	mark "$dir/marks" migration-start
 	t0=$(now_ns)
 	rc=0
-	timeout --signal=INT "${RESHARD_CAP_S:-240}" redis-cli --cluster reshard 10.77.0.1:6379 \
+	timeout --signal=INT "${RESHARD_CAP_S:-120}" redis-cli --cluster reshard 10.77.0.1:6379 \
 		--cluster-from "$A" --cluster-to "$B" --cluster-slots 8192 --cluster-yes \
 		--cluster-pipeline 1000 >"$dir/reshard.log" 2>&1 || rc=$?
 	t1=$(now_ns)
@@ -250,9 +275,26 @@ redis_part() {
 	cat "$dir/reshard.json"
 	redis-cli -h 10.77.0.1 shutdown nosave >/dev/null 2>&1 || true
 	redis-cli -h 10.77.0.2 shutdown nosave >/dev/null 2>&1 || true
+	# Gone before the next repeat binds the same ports.
+	for i in "${srv[@]}"; do wait "$i" 2>/dev/null || true; done
 }
 
+# hot_target SYS: the steadykv-bench target options of SYS's one node.
+hot_target() {
+	case $1 in
+	steadykv) tgt=(--node 10.77.0.1:7000 --table 9) ;;
+	redis) tgt=(--redis 10.77.0.1:6380) ;;
+	memcached) tgt=(--memcached 10.77.0.1:11211) ;;
+	esac
+}
+
+# One node of each, loaded once; then each repeat measures GET and PUT
+# capacity and the latency at one common rate into run-R/hot-*.json.
+# memcached's GETs are meta gets (mg); the classic get is measured beside
+# them (hot-memcached-get-classic.json): memcached flushes its replies
+# after every classic get, one send per request (userspace/bench/bench_drv_mc.c).
 hotpath_part() {
+	local r run sys wl pct
 	log "hot path: one node of each, the same client machinery"
 	# Node 1 still listens on 10.77.0.1:7000; table 9 is its alone.
 	ip netns exec n1 steadykvctl table add 9
@@ -263,37 +305,45 @@ hotpath_part() {
 	wait_for 20 redis-cli -h 10.77.0.1 -p 6380 ping
 	wait_for 20 bash -c 'exec 3<>/dev/tcp/10.77.0.1/11211'
 	for sys in steadykv redis memcached; do
-		case $sys in
-		steadykv) tgt=(--node 10.77.0.1:7000 --table 9) ;;
-		redis) tgt=(--redis 10.77.0.1:6380) ;;
-		memcached) tgt=(--memcached 10.77.0.1:11211) ;;
-		esac
+		hot_target "$sys"
 		steadykv-bench "${tgt[@]}" --load --records "$HOT_RECORDS" --no-run \
 			--json "$OUT/hot-$sys-load.json" --quiet
-		for wl in get put; do
-			pct=100
-			[[ $wl == put ]] && pct=0
-			steadykv-bench "${tgt[@]}" --records "$HOT_RECORDS" --read-pct "$pct" \
-				--capacity --no-run --json "$OUT/hot-$sys-$wl.json" --quiet
+	done
+	for ((r = 1; r <= REPEATS; r++)); do
+		run=$OUT/run-$r
+		for sys in steadykv redis memcached; do
+			hot_target "$sys"
+			for wl in get put; do
+				pct=100
+				[[ $wl == put ]] && pct=0
+				steadykv-bench "${tgt[@]}" --records "$HOT_RECORDS" --read-pct "$pct" \
+					--capacity --no-run --json "$run/hot-$sys-$wl.json" --quiet
+			done
+			printf '%-10s GET %s ops/s, PUT %s ops/s\n' "$sys" \
+				"$(jq -r .capacity.ops_per_s "$run/hot-$sys-get.json")" \
+				"$(jq -r .capacity.ops_per_s "$run/hot-$sys-put.json")"
 		done
-		printf '%-10s GET %s ops/s, PUT %s ops/s\n' "$sys" \
-			"$(jq -r .capacity.ops_per_s "$OUT/hot-$sys-get.json")" \
-			"$(jq -r .capacity.ops_per_s "$OUT/hot-$sys-put.json")"
+		hot_target memcached
+		steadykv-bench "${tgt[@]}" --records "$HOT_RECORDS" --read-pct 100 \
+			--memcached-get classic --capacity --no-run \
+			--json "$run/hot-memcached-get-classic.json" --quiet
+		printf 'memcached  GET with the classic get: %s ops/s\n' \
+			"$(jq -r .capacity.ops_per_s "$run/hot-memcached-get-classic.json")"
+		# Latency at one common rate: half of the slowest system's GET
+		# capacity in the first repeat, the same in every repeat (at
+		# least 1: a busy host can stall a capacity run to 0).
+		if ((r == 1)); then
+			hrate=$(jq -s 'map(.capacity.ops_per_s) | min / 2 | floor | [., 1] | max' \
+				"$run"/hot-{steadykv,redis,memcached}-get.json)
+		fi
+		for sys in steadykv redis memcached; do
+			hot_target "$sys"
+			steadykv-bench "${tgt[@]}" --records "$HOT_RECORDS" --rate "$hrate" \
+				--duration 5 --json "$run/hot-$sys-latency.json" --quiet
+			printf '%-10s at %s ops/s: %s\n' "$sys" "$hrate" \
+				"$(jq -c .run.result.latency_us "$run/hot-$sys-latency.json")"
+		done
 	done
-	# Latency at one common rate: half of the slowest system's GET capacity.
-	hrate=$(jq -s 'map(.capacity.ops_per_s) | min / 2 | floor' "$OUT"/hot-*-get.json)
-	for sys in steadykv redis memcached; do
-		case $sys in
-		steadykv) tgt=(--node 10.77.0.1:7000 --table 9) ;;
-		redis) tgt=(--redis 10.77.0.1:6380) ;;
-		memcached) tgt=(--memcached 10.77.0.1:11211) ;;
-		esac
-		steadykv-bench "${tgt[@]}" --records "$HOT_RECORDS" --rate "$hrate" \
-			--duration 5 --json "$OUT/hot-$sys-latency.json" --quiet
-		printf '%-10s at %s ops/s: %s\n' "$sys" "$hrate" \
-			"$(jq -c .run.result.latency_us "$OUT/hot-$sys-latency.json")"
-	done
-
 }
 
 # A hot spot moved away by itself: a fresh coordinator with --rebalance on,
@@ -341,14 +391,17 @@ rebalance_part() {
 
 rrate=null
 hrate=null
-if want redis; then redis_part; fi
+if want redis; then
+	for ((r = 1; r <= REPEATS; r++)); do redis_part "$OUT/run-$r"; done
+fi
 if want hotpath; then hotpath_part; fi
 if want rebalance; then rebalance_part; fi
 
 jq -n --argjson records "$RECORDS" --argjson hot_records "$HOT_RECORDS" \
+	--argjson repeats "$REPEATS" \
 	--argjson rate "$rate" --argjson rrate "$rrate" --argjson hrate "$hrate" \
 	--arg kernel "$(uname -r)" --argjson cpus "$(nproc)" \
 	'{records: $records, key_size: 30, value_size: 100, skv_rate: $rate,
-	  redis_rate: $rrate, hot_records: $hot_records, hot_rate: $hrate,
+	  redis_rate: $rrate, hot_records: $hot_records, hot_rate: $hrate, repeats: $repeats,
 	  kernel: $kernel, cpus: $cpus}' >"$OUT/meta.json"
 log "demo: raw results in $OUT"

@@ -144,6 +144,8 @@ static void usage(FILE *f)
 "  --redis HOST:PORT     Redis Cluster (any node; CLUSTER SLOTS) or one redis-server\n"
 "  --redis-wait N        after each write, WAIT N 0: acknowledged once N replicas hold it\n"
 "  --memcached HOST:PORT memcached (repeatable: keys spread by hash)\n"
+"  --memcached-get mg|classic  memcached reads: meta get (default) or the classic\n"
+"                        get, which memcached answers with one send per request\n"
 "phases:\n"
 "  --load                insert all records first (pipelined, closed loop)\n"
 "  --no-run              stop after the load / capacity phases\n"
@@ -222,7 +224,7 @@ static int parse_args(int argc, char **argv, int *read_pct)
 	       O_FRAC, O_DUR, O_WL, O_READ, O_REC, O_KS, O_VS, O_ZIPF, O_TABLE, O_SEED,
 	       O_POIS, O_THR, O_CONNS, O_DEPTH, O_MAXO, O_DRAIN, O_CAPS, O_IVAL, O_TL,
 	       O_JSON, O_MARK, O_PHASES, O_QUIET, O_HELP, O_CKEY,
-	       O_RWAIT };
+	       O_RWAIT, O_MCGET };
 	static const struct option lopts[] = {
 		{ "coord", 1, NULL, O_COORD }, { "node", 1, NULL, O_NODE },
 		{ "redis", 1, NULL, O_REDIS }, { "memcached", 1, NULL, O_MC },
@@ -242,6 +244,7 @@ static int parse_args(int argc, char **argv, int *read_pct)
 		{ "quiet", 0, NULL, O_QUIET }, { "help", 0, NULL, O_HELP },
 		{ "client-key", 1, NULL, O_CKEY },
 		{ "redis-wait", 1, NULL, O_RWAIT },
+		{ "memcached-get", 1, NULL, O_MCGET },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -285,6 +288,13 @@ static int parse_args(int argc, char **argv, int *read_pct)
 				return 2;
 			break;
 		case O_RWAIT: O.cfg.redis_wait = (uint32_t)num_arg("redis-wait", optarg, 1, 64); break;
+		case O_MCGET:
+			if (strcmp(optarg, "mg") && strcmp(optarg, "classic")) {
+				fprintf(stderr, "steadykv-bench: --memcached-get mg or classic\n");
+				return 2;
+			}
+			O.cfg.mc_classic_get = !strcmp(optarg, "classic");
+			break;
 		case O_LOAD: O.load = 1; break;
 		case O_NORUN: O.run = 0; break;
 		case O_CAP: O.capacity = 1; break;

@@ -120,6 +120,8 @@ struct bench_cfg {
 	struct skv_client_key *client_key;
 	/* redis: WAIT for this many replicas after each write (0: no WAIT) */
 	uint32_t redis_wait;
+	/* memcached: read with the classic "get" instead of "mg" (bench_drv_mc.c) */
+	bool mc_classic_get;
 };
 
 /* The node table, shared by all threads; append-only. */
