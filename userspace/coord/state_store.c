@@ -502,33 +502,42 @@ bad:
 	return err;
 }
 
-static int file_load(struct coord_store *s, struct coord_state *out)
+/* Parse @f (closed here) into @out, replaced only on success. */
+static int load_stream(struct coord_store *s, const char *name, FILE *f,
+		       struct coord_state *out)
 {
-	struct file_store *fs = to_fs(s);
 	struct coord_state m;
-	FILE *f;
 	int err;
 
-	s->err[0] = '\0';
 	coord_state_init(&m);
-	f = fopen(fs->path, "re");
-	if (!f) {
-		if (errno != ENOENT) {
-			err = -errno;
-			set_err(s, "%s: open: %s", fs->path, strerror(-err));
-			return err;
-		}
-		/* Never saved: a fresh cluster. */
-	} else {
-		err = parse_file(s, fs->path, f, &m);
-		fclose(f);
-		if (err) {
-			coord_state_free(&m);
-			return err;
-		}
+	err = parse_file(s, name, f, &m);
+	fclose(f);
+	if (err) {
+		coord_state_free(&m);
+		return err;
 	}
 	coord_state_free(out);
 	*out = m;
+	return 0;
+}
+
+static int file_load(struct coord_store *s, struct coord_state *out)
+{
+	struct file_store *fs = to_fs(s);
+	FILE *f;
+
+	s->err[0] = '\0';
+	f = fopen(fs->path, "re");
+	if (f)
+		return load_stream(s, fs->path, f, out);
+	if (errno != ENOENT) {
+		int err = -errno;
+
+		set_err(s, "%s: open: %s", fs->path, strerror(-err));
+		return err;
+	}
+	/* Never saved: a fresh cluster. */
+	coord_state_free(out);
 	return 0;
 }
 
@@ -674,9 +683,7 @@ int coord_state_encode(struct coord_store *s, const struct coord_state *st,
 int coord_state_decode(struct coord_store *s, const char *name,
 		       const char *buf, size_t len, struct coord_state *out)
 {
-	struct coord_state m;
 	FILE *f;
-	int err;
 
 	s->err[0] = '\0';
 	if (!len) {
@@ -686,20 +693,12 @@ int coord_state_decode(struct coord_store *s, const char *name,
 	/* fmemopen's "r" only reads: the cast does not let it write. */
 	f = fmemopen((void *)buf, len, "r");
 	if (!f) {
-		err = -errno;
+		int err = -errno;
+
 		set_err(s, "%s: fmemopen: %s", name, strerror(-err));
 		return err;
 	}
-	coord_state_init(&m);
-	err = parse_file(s, name, f, &m);
-	fclose(f);
-	if (err) {
-		coord_state_free(&m);
-		return err;
-	}
-	coord_state_free(out);
-	*out = m;
-	return 0;
+	return load_stream(s, name, f, out);
 }
 
 static int file_save(struct coord_store *s, const struct coord_state *st)
