@@ -78,13 +78,20 @@ static char *b64_encode(const void *in, size_t n)
 	return out;
 }
 
-/* A malloc'ed, NUL-terminated copy of what @in encodes; NULL if malformed. */
+/*
+ * A malloc'ed, NUL-terminated copy of what @in (NULL: "") encodes; NULL if
+ * malformed.
+ */
 static char *b64_decode(const char *in, size_t *n)
 {
-	size_t len = strlen(in), pad = 0;
+	size_t len, pad = 0;
 	unsigned char *out;
 	int r;
 
+	/* The gateway leaves out an empty value. */
+	if (!in)
+		in = "";
+	len = strlen(in);
 	if (len % 4)
 		return NULL;
 	out = malloc(len / 4 * 3 + 1);

@@ -313,6 +313,32 @@ TEST_F(etcd, keepalive_holds_leadership)
 	EXPECT_STREQ("coord-a:7100", holder);
 }
 
+/* etcdctl put KEY VALUE against the test's etcd: 0 on success. */
+static int etcdctl_put(const char *url, const char *key, const char *value)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints %s put %s '%s' >/dev/null",
+		 url, key, value);
+	return system(cmd);
+}
+
+/* What another writer left that is no state: refused, the old state kept. */
+TEST_F(etcd, malformed_state_refused)
+{
+	struct coord_state st;
+
+	sample_state(_metadata, &st, 6);
+	ASSERT_EQ(0, etcdctl_put(self->url, "/t/state", "not a map"));
+	EXPECT_EQ(-EBADMSG, coord_store_load_state(self->sa, &st));
+	EXPECT_EQ(6u, st.map.version);
+	/* An empty value: the gateway leaves the field out. */
+	ASSERT_EQ(0, etcdctl_put(self->url, "/t/state", ""));
+	EXPECT_EQ(-EBADMSG, coord_store_load_state(self->sa, &st));
+	EXPECT_EQ(6u, st.map.version);
+	coord_state_free(&st);
+}
+
 /* The endpoint list: one that does not answer, then the real one. */
 TEST_F(etcd, endpoint_list_fails_over)
 {
