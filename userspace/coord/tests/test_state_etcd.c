@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -97,6 +98,8 @@ FIXTURE_SETUP(etcd)
 	if (!self->pid) {
 		char log[96];
 
+		/* Never outlive the test, however it ends. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		snprintf(log, sizeof(log), "%s/etcd.log", self->dir);
 		if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr))
 			_exit(126);
