@@ -20,6 +20,9 @@ packages=(
 	# metrics (steadykvd's HTTP endpoint; promtool and curl for its test)
 	# and tracepoints (bpftrace for scripts/pull-latency.bt)
 	libmicrohttpd-dev prometheus curl bpftrace
+	# the coordinator's etcd backend (v3 JSON gateway over HTTP) and the
+	# etcd its tests start
+	libcurl4-openssl-dev libjson-c-dev etcd-server etcd-client
 	# make deb (debhelper 13, DKMS), its packages' test, lintian's report
 	debhelper dkms dh-dkms lintian
 )
@@ -45,4 +48,4 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # Servers are not left running: tests start redis-server and memcached as
 # they need them, and only use prometheus's promtool.
-systemctl disable --now redis-server memcached prometheus >/dev/null 2>&1 || true
+systemctl disable --now redis-server memcached prometheus etcd >/dev/null 2>&1 || true

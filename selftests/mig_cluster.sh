@@ -17,6 +17,17 @@ HIST_KEYS=1000
 # lasts at least (records * 200 B / 1 KiB) * SLOW_DELAY on any host.
 SLOW_OPTS=(--partitions 1 --inflight 1 --budget 1024)
 SLOW_DELAY=10ms
+# The kill tests (migration.sh, coord_failover.sh): the migration of
+# KILL_KEYS records of KILL_SIZE bytes with SLOW_OPTS (one record per pull:
+# two exceed the budget) and the source's answers KILL_DELAY late lasts at
+# least KILL_KEYS * KILL_DELAY (120 s) on any host: room for a kill, a
+# restart or a failover, a reconnection (the daemons back off up to 5 s)
+# and a second check that it is mid-way, which took up to 100 s in a guest
+# on a host loaded 10 times over (40 s was too short).  Few pulls, each
+# long: under TCG every pull costs CPU as well.
+KILL_KEYS=600
+KILL_SIZE=900
+KILL_DELAY=200ms
 declare -A IP ID NODE_PID
 
 ctl() { ip netns exec "$SW" steadykvctl cluster -c "$COORD" "$@"; }
@@ -197,3 +208,48 @@ mig_final() {
 	ctlj status "$1" | jq -e '.state == "done" or .state == "cancelled" or .state == "failed"' >/dev/null
 }
 
+
+# slow_mig_start TABLE SEED: table TABLE on node 1 (A), filled (KILL_KEYS
+# records), starts to move whole to node 2 (B), slowed at A, while
+# recorded clients run (their files named after TABLE); SLOW_MIG_ID: the
+# migration, checked mid-way.
+slow_mig_start() {
+	local t=$1 seed=$2 out=$SKV_TMP/hist$1 marks=$SKV_TMP/marks$1
+	local ready=$SKV_TMP/ready$1 over=$SKV_TMP/over$1
+	# (node 1's daemon may still be reconnecting after the last test)
+	slowwait "$SKV_WAIT" ctl create-table "$t" --nodes 1 >/dev/null ||
+		{ skv_fail "create-table $t"; return 1; }
+	ip netns exec "$SW" skv_tool fill "${IP[A]}:$PORT" "$t" $KILL_KEYS $KILL_SIZE kf ||
+		{ skv_fail "fill"; return 1; }
+	: >"$marks"
+	history "$t" 10 "$out" --seed "$seed" --keys 32 --clients 4 --min-ops 300 \
+		--mark-file "$marks" --min-overlap 20 --ready-file "$ready" --run-until "$over"
+	skv_wait_file "$ready" || { skv_fail "skv-history did not start"; return 1; }
+	skv_slow_link "$A" eth0 $KILL_DELAY || return 1
+	echo "$(date +%s%N) migration-start" >>"$marks"
+	ctl migrate "$t" "0-max" --to 2 "${SLOW_OPTS[@]}" >/dev/null || { skv_fail "migrate"; return 1; }
+	SLOW_MIG_ID=$(last_mig_id)
+	mid_way "$SLOW_MIG_ID"
+}
+
+# slow_mig_finish TABLE WANT OWNER NODE: A at full speed again, the
+# migration slow_mig_start began must end WANT; the checker passes (no
+# acknowledged write lost, nothing stale); hash 0 of TABLE is OWNER's by
+# the map; the map is consistent with what the nodes serve; the filler
+# records are at NODE.
+slow_mig_finish() {
+	local t=$1 want=$2 owner=$3 node=$4 id=$SLOW_MIG_ID st
+	skv_fast_link "$A" eth0
+	slowwait $((SKV_WAIT * 3)) mig_final "$id" || { skv_fail "migration $id did not end"; return 1; }
+	echo "$(date +%s%N) migration-end" >>"$SKV_TMP/marks$t"
+	touch "$SKV_TMP/over$t"
+	st=$(ctlj status "$id" | jq -r .state)
+	skv_info "migration $id ended $st: $(ctlj status "$id" | jq -r .msg)"
+	[[ $st == "$want" ]] || { skv_fail "migration $id ended $st, not $want"; return 1; }
+	history_ok "$SKV_TMP/hist$t" || return 1
+	[[ $(owner "$t" $ZERO) == "$owner" ]] ||
+		{ skv_fail "owner of table $t is $(owner "$t" $ZERO), not $owner"; return 1; }
+	map_consistent "$t" || return 1
+	ip netns exec "$SW" skv_tool check "${IP[$node]}:$PORT" "$t" $KILL_KEYS $KILL_SIZE kf ||
+		{ skv_fail "filler records not intact at node $node"; return 1; }
+}

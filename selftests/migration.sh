@@ -15,17 +15,6 @@ source selftests/lib.sh
 # shellcheck source=mig_cluster.sh
 source selftests/mig_cluster.sh
 
-# The kill tests: the migration of KILL_KEYS records of KILL_SIZE bytes with
-# SLOW_OPTS (one record per pull: two exceed the budget) and the source's
-# answers KILL_DELAY late lasts at least KILL_KEYS * KILL_DELAY (120 s) on
-# any host: room for a kill, a restart, a reconnection (the daemons back
-# off up to 5 s) and a second check that it is mid-way, which took up to
-# 100 s in a guest on a host loaded 10 times over (40 s was too short).
-# Few pulls, each long: under TCG every pull costs CPU as well.
-KILL_KEYS=600
-KILL_SIZE=900
-KILL_DELAY=200ms
-
 t_create() {
 	ctl create-table 1 --nodes 1 || { skv_fail "create-table"; return 1; }
 	[[ $(owner 1 $ZERO) == 1 && $(owner 1 $HALF) == 1 ]] ||
@@ -277,22 +266,9 @@ kill_restart() {
 # at the owner; and the restarted daemon serves the coordinator's commands
 # again (a new table is created on it).
 killed_mid_way() {
-	local who=$1 want=$2 t=$3 seed=$4 out=$SKV_TMP/hist$3 marks=$SKV_TMP/marks$3
-	local ready=$SKV_TMP/ready$3 over=$SKV_TMP/over$3 id st owner=2 node=B
-	# (node 1's daemon may still be reconnecting after the last test)
-	slowwait "$SKV_WAIT" ctl create-table "$t" --nodes 1 >/dev/null ||
-		{ skv_fail "create-table $t"; return 1; }
-	ip netns exec "$SW" skv_tool fill "${IP[A]}:$PORT" "$t" $KILL_KEYS $KILL_SIZE kf ||
-		{ skv_fail "fill"; return 1; }
-	: >"$marks"
-	history "$t" 10 "$out" --seed "$seed" --keys 32 --clients 4 --min-ops 300 \
-		--mark-file "$marks" --min-overlap 20 --ready-file "$ready" --run-until "$over"
-	skv_wait_file "$ready" || { skv_fail "skv-history did not start"; return 1; }
-	skv_slow_link "$A" eth0 $KILL_DELAY || return 1
-	echo "$(date +%s%N) migration-start" >>"$marks"
-	ctl migrate "$t" "0-max" --to 2 "${SLOW_OPTS[@]}" >/dev/null || { skv_fail "migrate"; return 1; }
-	id=$(last_mig_id)
-	mid_way "$id" || return 1
+	local who=$1 want=$2 t=$3 seed=$4 id owner=2 node=B
+	slow_mig_start "$t" "$seed" || return 1
+	id=$SLOW_MIG_ID
 	kill_restart "$who" || return 1
 	slowwait "$SKV_WAIT" reported_since "$id" "$MID_PM" ||
 		{ skv_fail "the coordinator hears no progress of $id after the restart"; return 1; }
@@ -302,19 +278,7 @@ killed_mid_way() {
 		owner=1
 		node=A
 	fi
-	skv_fast_link "$A" eth0
-	slowwait $((SKV_WAIT * 3)) mig_final "$id" || { skv_fail "migration $id did not end"; return 1; }
-	echo "$(date +%s%N) migration-end" >>"$marks"
-	touch "$over"
-	st=$(ctlj status "$id" | jq -r .state)
-	skv_info "migration $id ended $st: $(ctlj status "$id" | jq -r .msg)"
-	[[ $st == "$want" ]] || { skv_fail "migration $id ended $st, not $want"; return 1; }
-	history_ok "$out" || return 1
-	[[ $(owner "$t" $ZERO) == "$owner" ]] ||
-		{ skv_fail "owner of table $t is $(owner "$t" $ZERO), not $owner"; return 1; }
-	map_consistent "$t" || return 1
-	ip netns exec "$SW" skv_tool check "${IP[$node]}:$PORT" "$t" $KILL_KEYS $KILL_SIZE kf ||
-		{ skv_fail "filler records not intact at node $node"; return 1; }
+	slow_mig_finish "$t" "$want" "$owner" "$node" || return 1
 	if [[ $who != coord ]]; then
 		slowwait "$SKV_WAIT" ctl create-table $((t + 50)) --nodes "${ID[$who]}" >/dev/null ||
 			{ skv_fail "restarted daemon of $who does not serve the coordinator"; return 1; }

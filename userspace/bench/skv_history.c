@@ -31,8 +31,7 @@
 #define UNTIL_MAX_S	600	/* --run-until waits this long past --seconds at most */
 
 struct cfg {
-	char host[128];
-	uint16_t port;
+	const char *coord;	/* HOST:PORT[,HOST:PORT...] */
 	uint64_t table;
 	uint32_t keys;
 	unsigned int clients;
@@ -324,7 +323,7 @@ out:
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: skv-history --coord HOST:PORT --table T --keys N --clients C --seconds S\n"
+		"usage: skv-history --coord HOST:PORT[,...] --table T --keys N --clients C --seconds S\n"
 		"                   [--seed X] [--log FILE] [--tap] [--preload|--no-preload]\n"
 		"                   [--timeout-ms MS] [--value-size B] [--mget-pct P]\n"
 		"                   [--min-ops N] [--mark-file F --min-overlap N]\n"
@@ -422,17 +421,16 @@ static void parse(int argc, char **argv, struct cfg *cfg)
 	if (!coord || !cfg->keys || !cfg->clients || cfg->value_size < 32 ||
 	    (cfg->min_overlap && !cfg->mark_file))
 		usage();
-	if (parse_hostport(coord, cfg->host, sizeof(cfg->host), &cfg->port))
-		usage();
+	cfg->coord = coord;
 }
 
 static int open_cluster(const struct cfg *cfg, struct skv_cluster **cl)
 {
 	struct skv_opts o = { .timeout_ms = cfg->timeout_ms };
-	int rc = skv_cluster_open(cfg->host, cfg->port, &o, cl);
+	int rc = skv_cluster_open_list(cfg->coord, &o, cl);
 
 	if (rc)
-		fprintf(stderr, "skv-history: coordinator %s:%u: %s\n", cfg->host, cfg->port,
+		fprintf(stderr, "skv-history: coordinator %s: %s\n", cfg->coord,
 			skv_strerror(rc));
 	return rc;
 }

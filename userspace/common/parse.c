@@ -161,3 +161,31 @@ int parse_listen_addr(const char *s, char *host, size_t host_len, uint16_t *port
 {
 	return split_hostport(s, host, host_len, port, true);
 }
+
+int addr_list_item(const char *list, size_t i, char *item, size_t item_len)
+{
+	const char *p = list;
+	size_t n;
+
+	for (; i; i--) {
+		p = strchr(p, ',');
+		if (!p)
+			return -1;
+		p++;
+	}
+	n = strcspn(p, ",");
+	if (!n || n >= item_len)
+		return -1;
+	memcpy(item, p, n);
+	item[n] = '\0';
+	return 0;
+}
+
+size_t addr_list_count(const char *list)
+{
+	size_t n = 1;
+
+	for (; *list; list++)
+		n += *list == ',';
+	return n;
+}

@@ -29,5 +29,13 @@ int parse_hostport(const char *s, char *host, size_t host_len, uint16_t *port);
  * address) and the port 0 (any port).
  */
 int parse_listen_addr(const char *s, char *host, size_t host_len, uint16_t *port);
+/*
+ * Item @i (from 0) of a comma-separated list "A[,B...]" (a coordinator and
+ * its standbys) into @item: 0, or -1 past the end, for an empty item or
+ * one that does not fit in @item_len.
+ */
+int addr_list_item(const char *list, size_t i, char *item, size_t item_len);
+/* How many items the list has, empty ones included (commas + 1). */
+size_t addr_list_count(const char *list);
 
 #endif

@@ -554,9 +554,13 @@ int coordinator_open(const struct coordinator_opts *o, struct coordinator **out,
 
 	c = calloc(1, sizeof(*c));
 	if (!c) {
+		coord_store_close(o->store);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	c->store = o->store;
+	if (c->store)
+		path = "etcd";
 	c->lfd = -1;
 	c->next_cmd_id = 1;
 	c->node_timeout_ms = o->node_timeout_ms > 0 ? o->node_timeout_ms :
@@ -571,7 +575,7 @@ int coordinator_open(const struct coordinator_opts *o, struct coordinator **out,
 	ret = key_paths_set(c, o, err, errlen);
 	if (ret)
 		goto fail;
-	ret = coord_store_open_file(path, &c->store);
+	ret = c->store ? 0 : coord_store_open_file(path, &c->store);
 	if (ret) {
 		snprintf(err, errlen, "state file %s: %s", path, strerror(-ret));
 		goto fail;

@@ -18,6 +18,11 @@
 struct coordinator_opts {
 	const char *listen;	/* "host:port"; NULL: "0.0.0.0:7100"; port 0: any */
 	const char *state_path;	/* NULL: "./steadykv-coord.state" */
+	/*
+	 * Another state store (state_etcd.h) instead of the file; the
+	 * coordinator closes it when closed, or when coordinator_open fails.
+	 */
+	struct coord_store *store;
 	int node_timeout_ms;	/* wait for a node daemon's reply; 0: 10000 */
 	/*
 	 * Declare a node dead when nothing was heard from it for this long

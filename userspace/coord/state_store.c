@@ -411,9 +411,10 @@ static int parse_record(struct coord_state *st, uint64_t format, char **tok,
 	return err;
 }
 
-static int parse_file(struct coord_store *s, FILE *f, struct coord_state *st)
+/* @path names the source in error messages. */
+static int parse_file(struct coord_store *s, const char *path, FILE *f,
+		      struct coord_state *st)
 {
-	const char *path = to_fs(s)->path;
 	struct tablet_map *m = &st->map;
 	char line[COORD_FILE_MAX_LINE];
 	char *tok[MAX_TOKENS];
@@ -501,33 +502,42 @@ bad:
 	return err;
 }
 
-static int file_load(struct coord_store *s, struct coord_state *out)
+/* Parse @f (closed here) into @out, replaced only on success. */
+static int load_stream(struct coord_store *s, const char *name, FILE *f,
+		       struct coord_state *out)
 {
-	struct file_store *fs = to_fs(s);
 	struct coord_state m;
-	FILE *f;
 	int err;
 
-	s->err[0] = '\0';
 	coord_state_init(&m);
-	f = fopen(fs->path, "re");
-	if (!f) {
-		if (errno != ENOENT) {
-			err = -errno;
-			set_err(s, "%s: open: %s", fs->path, strerror(-err));
-			return err;
-		}
-		/* Never saved: a fresh cluster. */
-	} else {
-		err = parse_file(s, f, &m);
-		fclose(f);
-		if (err) {
-			coord_state_free(&m);
-			return err;
-		}
+	err = parse_file(s, name, f, &m);
+	fclose(f);
+	if (err) {
+		coord_state_free(&m);
+		return err;
 	}
 	coord_state_free(out);
 	*out = m;
+	return 0;
+}
+
+static int file_load(struct coord_store *s, struct coord_state *out)
+{
+	struct file_store *fs = to_fs(s);
+	FILE *f;
+
+	s->err[0] = '\0';
+	f = fopen(fs->path, "re");
+	if (f)
+		return load_stream(s, fs->path, f, out);
+	if (errno != ENOENT) {
+		int err = -errno;
+
+		set_err(s, "%s: open: %s", fs->path, strerror(-err));
+		return err;
+	}
+	/* Never saved: a fresh cluster. */
+	coord_state_free(out);
 	return 0;
 }
 
@@ -637,6 +647,58 @@ static const char *state_invalid(const struct coord_state *st)
 		if (!st->lost[i].node || st->lost[i].start > st->lost[i].end)
 			return "bad lost record";
 	return NULL;
+}
+
+int coord_state_encode(struct coord_store *s, const struct coord_state *st,
+		       char **buf, size_t *len)
+{
+	const char *why = state_invalid(st);
+	FILE *f;
+	int err;
+
+	s->err[0] = '\0';
+	if (why) {
+		set_err(s, "refusing to save inconsistent state: %s", why);
+		return -EINVAL;
+	}
+	*buf = NULL;
+	*len = 0;
+	f = open_memstream(buf, len);
+	if (!f) {
+		err = -errno;
+		set_err(s, "open_memstream: %s", strerror(-err));
+		return err;
+	}
+	err = write_state(f, st);
+	if (fclose(f) && !err)
+		err = -errno;
+	if (err) {
+		free(*buf);
+		*buf = NULL;
+		set_err(s, "encoding the state: %s", strerror(-err));
+	}
+	return err;
+}
+
+int coord_state_decode(struct coord_store *s, const char *name,
+		       const char *buf, size_t len, struct coord_state *out)
+{
+	FILE *f;
+
+	s->err[0] = '\0';
+	if (!len) {
+		set_err(s, "%s: empty state", name);
+		return -EBADMSG;
+	}
+	/* fmemopen's "r" only reads: the cast does not let it write. */
+	f = fmemopen((void *)buf, len, "r");
+	if (!f) {
+		int err = -errno;
+
+		set_err(s, "%s: fmemopen: %s", name, strerror(-err));
+		return err;
+	}
+	return load_stream(s, name, f, out);
 }
 
 static int file_save(struct coord_store *s, const struct coord_state *st)

@@ -147,4 +147,16 @@ static inline const char *coord_store_error(const struct coord_store *s)
 
 int coord_store_open_file(const char *path, struct coord_store **out);
 
+/*
+ * The state's one serialisation (the file's format), for the other
+ * backends: they only choose where the bytes go.  Encode refuses what
+ * the loader would refuse (-EINVAL) and returns a malloc'ed @buf; decode
+ * checks as a file load does (-EBADMSG, @name in the message) and, like
+ * load, replaces @out only on success.  Reasons go to @s's err[].
+ */
+int coord_state_encode(struct coord_store *s, const struct coord_state *st,
+		       char **buf, size_t *len);
+int coord_state_decode(struct coord_store *s, const char *name,
+		       const char *buf, size_t len, struct coord_state *out);
+
 #endif /* SKV_COORD_STATE_STORE_H */

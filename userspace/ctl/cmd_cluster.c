@@ -3,7 +3,8 @@
  * cluster create-table|drop-table|map|migrate|split-migrate|status|cancel:
  * the cluster through its coordinator (include/steadykv/coord.h), not the
  * module of this namespace.  The coordinator is -c/--coord HOST:PORT (any
- * place after "cluster"), else $STEADYKV_COORD, else 127.0.0.1:7100.
+ * place after "cluster"), else $STEADYKV_COORD, else 127.0.0.1:7100; a
+ * list HOST:PORT,HOST:PORT (a leader and its standbys) is tried in turn.
  *
  * The connection authenticates as ADMIN with the admin key from
  * -k/--admin-key FILE, else $STEADYKV_ADMIN_KEY, else /etc/steadykv/admin.key
@@ -58,8 +59,17 @@ static int cl_connect(struct cl *k)
 	struct skv_auth_key key;
 	char why[256];
 	int ret;
+	char item[SKV_COORD_ADDR_MAX];
+	size_t i;
 
-	if (coord_client_connect(&k->cc, k->addr, 5000))
+	/* A leader and its standbys: the first that answers. */
+	for (i = 0; i < addr_list_count(k->addr); i++) {
+		if (addr_list_item(k->addr, i, item, sizeof(item)))
+			return cl_err(k, "bad coordinator list \"%s\"", k->addr);
+		if (!coord_client_connect(&k->cc, item, 5000))
+			break;
+	}
+	if (i == addr_list_count(k->addr))
 		return cl_err(k, "%s", k->cc.err);
 	k->cc.timeout_ms = CALL_TIMEOUT_MS;
 	if (!k->admin_key)

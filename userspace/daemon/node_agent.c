@@ -242,8 +242,19 @@ int node_agent_run(const struct node_agent_opts *o)
 		agent_log("node agent: node id, data address and coordinator address are required");
 		return 1;
 	}
-	if (parse_hostport(o->coord_addr, a.coord_host, sizeof(a.coord_host), &a.coord_port)) {
-		agent_log("invalid coordinator address \"%s\" (HOST:PORT)", o->coord_addr);
+	/* HOST:PORT[,HOST:PORT...]: each must parse; conn_start takes them in turn. */
+	for (;;) {
+		char item[SKV_COORD_ADDR_MAX];
+
+		if (addr_list_item(o->coord_addr, a.nr_coords, item, sizeof(item)))
+			break;
+		if (parse_hostport(item, a.coord_host, sizeof(a.coord_host), &a.coord_port))
+			break;
+		a.nr_coords++;
+	}
+	if (a.nr_coords != addr_list_count(o->coord_addr)) {
+		agent_log("invalid coordinator address \"%s\" (HOST:PORT[,HOST:PORT...])",
+			  o->coord_addr);
 		return 1;
 	}
 	if (coord_strlcpy(a.data_addr, sizeof(a.data_addr), o->data_addr)) {

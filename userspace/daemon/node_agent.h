@@ -81,7 +81,7 @@ struct node_agent_nl_ops {
 struct node_agent_opts {
 	uint32_t node_id;		/* != 0 */
 	const char *data_addr;		/* host:port the module listens on */
-	const char *coord_addr;		/* host:port of the coordinator */
+	const char *coord_addr;		/* host:port[,host:port...]: the coordinators, tried in turn */
 	/*
 	 * Key files (common/auth_key.h): the cluster key, which the agent
 	 * pushes to the module (node-to-node authentication) at start and on

@@ -286,6 +286,7 @@ void handle_reply(struct agent *a, const struct coord_hdr *h, const uint8_t *bod
 		}
 		a->cs = C_READY;
 		a->backoff = a->backoff_min;
+		a->coords_tried = 0;
 		a->announced_down = false;
 		agent_log("registered with the coordinator %s:%u as node %" PRIu32 " (data %s)",
 		      a->coord_host, a->coord_port, a->o->node_id, a->data_addr);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "node_agent_int.h"
+#include "parse.h"
 
 /* A coordinator that stops reading is dropped when this much waits for it. */
 #define OUT_MAX			(8u << 20)
@@ -34,6 +35,18 @@ void conn_close(struct agent *a, const char *why)
 	a->load_refused = false;
 	a->in.len = 0;
 	a->out.len = 0;
+	/*
+	 * Several coordinators (one leads, the others stand by and do not
+	 * listen): the next one at once, the backoff once all failed.
+	 */
+	if (a->nr_coords > 1) {
+		a->coord_cur = (a->coord_cur + 1) % a->nr_coords;
+		if (++a->coords_tried < a->nr_coords) {
+			a->retry_at = agent_now_ms();
+			return;
+		}
+		a->coords_tried = 0;
+	}
 	a->retry_at = agent_now_ms() + a->backoff;
 	a->backoff = a->backoff * 2 > a->backoff_max ? a->backoff_max : a->backoff * 2;
 }
@@ -136,8 +149,12 @@ void conn_start(struct agent *a)
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res = NULL;
 	char port[8];
+	char item[SKV_COORD_ADDR_MAX];
 	int fd, one = 1, rc;
 
+	/* node_agent_run checked every item of the list. */
+	if (!addr_list_item(a->o->coord_addr, a->coord_cur, item, sizeof(item)))
+		parse_hostport(item, a->coord_host, sizeof(a->coord_host), &a->coord_port);
 	snprintf(port, sizeof(port), "%u", a->coord_port);
 	rc = getaddrinfo(a->coord_host, port, &hints, &res);
 	if (rc || !res) {

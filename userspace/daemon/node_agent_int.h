@@ -43,8 +43,11 @@ struct agent {
 	bool load_refused;	/* this coordinator does not take NODE_LOAD */
 
 	char data_addr[SKV_COORD_ADDR_MAX];
-	char coord_host[256];
+	char coord_host[256];	/* the coordinator tried now: item coord_cur */
 	uint16_t coord_port;
+	/* o->coord_addr lists nr_coords (a leader and its standbys). */
+	size_t nr_coords, coord_cur;
+	size_t coords_tried;	/* failed in a row since the last backoff */
 
 	int fd;
 	enum conn_state cs;

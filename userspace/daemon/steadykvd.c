@@ -9,12 +9,18 @@
  *             [--admin-key FILE [--previous-admin-key FILE]] [--insecure]
  *             [--rebalance off|dry-run|on] [--rebalance-share F]
  *             [--rebalance-hold-ms MS] [--rebalance-cooldown-ms MS]
+ *             [--etcd URL[,URL...] [--etcd-prefix PREFIX] [--etcd-ttl S]]
  *       The coordinator (userspace/coord/coordinator.c): the cluster map,
  *       table creation, migrations and their lineage, durable in FILE;
  *       automatic rebalancing (userspace/coord/coord_rebalance.c).
- *       SIGHUP reads the key files again.
+ *       SIGHUP reads the key files again.  With --etcd the state is kept
+ *       in etcd instead (userspace/coord/state_etcd.c) and only the
+ *       elected leader listens: the others stand by, not listening, until
+ *       the leader's lease ends; a leader that loses its lease closes its
+ *       listener and stands by again.
  *
- *   steadykvd --node ID --data ADDR:PORT --coord HOST:PORT [--heartbeat-ms MS]
+ *   steadykvd --node ID --data ADDR:PORT --coord HOST:PORT[,HOST:PORT...]
+ *             [--heartbeat-ms MS]
  *             [--cluster-key FILE [--previous-cluster-key FILE]]
  *             [--insecure-peers] [--client-key FILE:READ:WRITE]... [--client-auth]
  *       The node agent (userspace/daemon/node_agent.c) beside the module
@@ -40,11 +46,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <steadykv/coord.h>
 
 #include "coordinator.h"
 #include "coord_metrics.h"
+#include "state_etcd.h"
 #include "metrics_http.h"
 #include "metrics_node.h"
 #include "node_agent.h"
@@ -56,7 +64,9 @@ static const char usage_text[] =
 	"                 [-v|--verbose] [-q|--quiet]\n"
 	"                 [--rebalance off|dry-run|on] [--rebalance-share F]\n"
 	"                 [--rebalance-hold-ms MS] [--rebalance-cooldown-ms MS]\n"
-	"       steadykvd --node ID --data ADDR:PORT --coord HOST:PORT [--heartbeat-ms MS]\n"
+	"                 [--etcd URL[,URL...] [--etcd-prefix PREFIX] [--etcd-ttl S]]\n"
+	"       steadykvd --node ID --data ADDR:PORT --coord HOST:PORT[,HOST:PORT...]\n"
+	"                 [--heartbeat-ms MS]\n"
 	"                 [--cluster-key FILE [--previous-cluster-key FILE]] [--insecure-peers]\n"
 	"                 [--client-key FILE:READ:WRITE]... [--client-auth]\n"
 	"       either role: [--metrics-listen ADDR:PORT]\n"
@@ -64,6 +74,12 @@ static const char usage_text[] =
 	"  --coordinator      serve the cluster map and migrations\n"
 	"  --listen ADDR:PORT coordinator address (default 0.0.0.0:7100; port 0: any)\n"
 	"  --state FILE       durable coordinator state (default ./steadykv-coord.state)\n"
+	"  --etcd URL[,URL...]  keep the state in etcd (http://HOST:PORT, v3 API) instead\n"
+	"                     of FILE, and serve only while elected leader there: run\n"
+	"                     two or more with the same --etcd, one serves, the others\n"
+	"                     wait (not listening) and take over when its lease ends\n"
+	"  --etcd-prefix P    etcd key prefix (default /steadykv): P/leader, P/state\n"
+	"  --etcd-ttl S       the leader's lease, seconds (default 5; 2 to 60)\n"
 	"  --node-timeout MS  wait for a node daemon's reply (default 10000)\n"
 	"  --dead-after-ms MS declare a node dead after MS without a frame from its\n"
 	"                     daemon (default 5000; a peer's report: MS/4)\n"
@@ -71,7 +87,8 @@ static const char usage_text[] =
 	"                     below the coordinator's dead-after-ms / 4)\n"
 	"  --node ID          run the node agent for node ID (>= 1)\n"
 	"  --data ADDR:PORT   the data-plane address the node listens on\n"
-	"  --coord HOST:PORT  the coordinator (default 127.0.0.1:7100)\n"
+	"  --coord HOST:PORT[,HOST:PORT...]  the coordinator (default 127.0.0.1:7100);\n"
+	"                     with several (a leader and its standbys), each in turn\n"
 	"  --cluster-key FILE the cluster key (hex, mode 0600): nodes authenticate each\n"
 	"                     other and to the coordinator with it; re-read on SIGHUP;\n"
 	"                     without it a node refuses node-to-node ops\n"
@@ -128,14 +145,117 @@ static const char *env_path(const char *name)
 	return v && *v ? v : NULL;
 }
 
-static int run_coordinator(const struct coordinator_opts *o,
-			   const char *metrics_listen)
+/* --etcd and its companions. */
+struct etcd_opts {
+	const char *endpoints;	/* NULL: the state file */
+	const char *prefix;
+	int ttl_s;
+};
+
+/*
+ * Serve one term: open the coordinator (on @o->store if set), loop until
+ * a signal, an error or, with @leader, the end of its lease (*lost).
+ */
+static int serve(const struct coordinator_opts *o, const char *metrics_listen,
+		 struct etcd_leader *leader, bool *lost)
 {
 	struct coord_metrics *metrics = NULL;
 	struct coordinator *c;
-	struct sigaction sa;
 	char err[512];
 	int ret;
+
+	*lost = false;
+	ret = coordinator_open(o, &c, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "steadykvd: %s\n", err);
+		return ret;
+	}
+	if (metrics_listen &&
+	    coord_metrics_start(metrics_listen, &metrics, err, sizeof(err))) {
+		fprintf(stderr, "steadykvd: %s\n", err);
+		coordinator_close(c);
+		return -EINVAL;
+	}
+	for (;;) {
+		/* coordinator_run's loop, with a metrics snapshot per round. */
+		ret = 0;
+		coord_metrics_update(metrics, c);
+		while (!ret && !stop_flag) {
+			ret = coordinator_poll(c, 500);
+			coord_metrics_update(metrics, c);
+			if (leader && !etcd_leader_tick(leader)) {
+				*lost = true;
+				break;
+			}
+		}
+		if (ret || *lost || !reload_flag)
+			break;
+		/* SIGHUP: new keys (the old stay on failure), then serve on. */
+		reload_flag = 0;
+		stop_flag = 0;
+		coordinator_reload_keys(c, err, sizeof(err));
+	}
+	coord_metrics_stop(metrics);
+	coordinator_close(c);
+	if (ret)
+		fprintf(stderr, "steadykvd: %s\n", strerror(-ret));
+	return ret;
+}
+
+/*
+ * With etcd: stand by until elected, serve while the lease lives, stand
+ * by again when it ends; on SIGINT/SIGTERM resign, so that a standby
+ * takes over without waiting for the TTL.
+ */
+static int run_elected(const struct coordinator_opts *o, const struct etcd_opts *e,
+		       const char *metrics_listen)
+{
+	struct coordinator_opts term = *o;
+	struct etcd_leader *leader;
+	char name[512], host[256], err[512];
+	int ret = 0;
+
+	if (gethostname(host, sizeof(host)))
+		snprintf(host, sizeof(host), "?");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(name, sizeof(name), "%s pid %d listen %s", host, (int)getpid(),
+		 o->listen ? o->listen : "0.0.0.0:7100");
+	if (etcd_leader_open(e->endpoints, e->prefix, name, e->ttl_s, &leader, err,
+			     sizeof(err))) {
+		fprintf(stderr, "steadykvd: %s\n", err);
+		return 1;
+	}
+	for (;;) {
+		bool lost;
+
+		if (etcd_leader_campaign(leader, &stop_flag)) {
+			if (!reload_flag)
+				break;
+			reload_flag = 0;	/* keys are read when elected */
+			stop_flag = 0;
+			continue;
+		}
+		ret = coord_store_open_etcd(leader, &term.store);
+		if (ret) {
+			fprintf(stderr, "steadykvd: %s\n", strerror(-ret));
+			break;
+		}
+		ret = serve(&term, metrics_listen, leader, &lost);
+		if (!lost)
+			break;
+		fprintf(stderr, "steadykvd: lost the leadership (lease ended): "
+			"listener closed, standing by\n");
+	}
+	etcd_leader_resign(leader);
+	etcd_leader_close(leader);
+	return ret ? 1 : 0;
+}
+
+static int run_coordinator(const struct coordinator_opts *o, const struct etcd_opts *e,
+			   const char *metrics_listen)
+{
+	struct sigaction sa;
+	bool lost;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;	/* no SA_RESTART: poll() returns */
@@ -146,39 +266,9 @@ static int run_coordinator(const struct coordinator_opts *o,
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	ret = coordinator_open(o, &c, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "steadykvd: %s\n", err);
-		return 1;
-	}
-	if (metrics_listen &&
-	    coord_metrics_start(metrics_listen, &metrics, err, sizeof(err))) {
-		fprintf(stderr, "steadykvd: %s\n", err);
-		coordinator_close(c);
-		return 1;
-	}
-	for (;;) {
-		/* coordinator_run's loop, with a metrics snapshot per round. */
-		ret = 0;
-		coord_metrics_update(metrics, c);
-		while (!ret && !stop_flag) {
-			ret = coordinator_poll(c, 500);
-			coord_metrics_update(metrics, c);
-		}
-		if (ret || !reload_flag)
-			break;
-		/* SIGHUP: new keys (the old stay on failure), then serve on. */
-		reload_flag = 0;
-		stop_flag = 0;
-		coordinator_reload_keys(c, err, sizeof(err));
-	}
-	coord_metrics_stop(metrics);
-	coordinator_close(c);
-	if (ret) {
-		fprintf(stderr, "steadykvd: %s\n", strerror(-ret));
-		return 1;
-	}
-	return 0;
+	if (e->endpoints)
+		return run_elected(o, e, metrics_listen);
+	return serve(o, metrics_listen, NULL, &lost) ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -187,7 +277,8 @@ int main(int argc, char **argv)
 	       O_DATA, O_COORD, O_CLUSTER_KEY, O_PREV_CLUSTER_KEY, O_ADMIN_KEY,
 	       O_PREV_ADMIN_KEY, O_INSECURE, O_INSECURE_PEERS, O_CLIENT_KEY, O_CLIENT_AUTH,
 	       O_METRICS_LISTEN, O_REPLICAS, O_DEAD_AFTER, O_HEARTBEAT,
-	       O_REBALANCE, O_REBALANCE_SHARE, O_REBALANCE_HOLD, O_REBALANCE_COOLDOWN };
+	       O_REBALANCE, O_REBALANCE_SHARE, O_REBALANCE_HOLD, O_REBALANCE_COOLDOWN,
+	       O_ETCD, O_ETCD_PREFIX, O_ETCD_TTL };
 	static const struct option opts[] = {
 		{ "coordinator", no_argument, NULL, O_COORDINATOR },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -212,6 +303,9 @@ int main(int argc, char **argv)
 		{ "rebalance-share", required_argument, NULL, O_REBALANCE_SHARE },
 		{ "rebalance-hold-ms", required_argument, NULL, O_REBALANCE_HOLD },
 		{ "rebalance-cooldown-ms", required_argument, NULL, O_REBALANCE_COOLDOWN },
+		{ "etcd", required_argument, NULL, O_ETCD },
+		{ "etcd-prefix", required_argument, NULL, O_ETCD_PREFIX },
+		{ "etcd-ttl", required_argument, NULL, O_ETCD_TTL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -219,6 +313,7 @@ int main(int argc, char **argv)
 	};
 	static const char *client_keys[STEADYKV_CLIENT_KEYS_MAX];
 	struct coordinator_opts co = { 0 };
+	struct etcd_opts eo = { 0 };
 	struct node_agent_opts no;
 	bool coordinator = false, node = false, coord_only = false;
 	const char *metrics_listen = NULL;
@@ -291,6 +386,23 @@ int main(int argc, char **argv)
 				co.rebalance.hold_ms = (int)v;
 			else
 				co.rebalance.cooldown_ms = (int)v;
+			coord_only = true;
+			break;
+		case O_ETCD:
+			eo.endpoints = optarg;
+			coord_only = true;
+			break;
+		case O_ETCD_PREFIX:
+			eo.prefix = optarg;
+			coord_only = true;
+			break;
+		case O_ETCD_TTL:
+			if (parse_u32(optarg, &v) || v < 2 || v > 60) {
+				fprintf(stderr, "steadykvd: bad --etcd-ttl '%s' (2 to 60)\n",
+					optarg);
+				return 2;
+			}
+			eo.ttl_s = (int)v;
 			coord_only = true;
 			break;
 		case O_HEARTBEAT:
@@ -405,12 +517,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "steadykvd: --client-key and --client-auth are node options\n");
 		return 2;
 	}
+	if (coordinator && !eo.endpoints && (eo.prefix || eo.ttl_s)) {
+		fprintf(stderr, "steadykvd: --etcd-prefix and --etcd-ttl need --etcd\n");
+		return 2;
+	}
+	if (coordinator && eo.endpoints && co.state_path) {
+		fprintf(stderr, "steadykvd: --state and --etcd: the state is in one or the other\n");
+		return 2;
+	}
 	if (coordinator)
-		return run_coordinator(&co, metrics_listen);
+		return run_coordinator(&co, &eo, metrics_listen);
 	if (coord_only) {
 		fprintf(stderr, "steadykvd: --listen, --state, --node-timeout, "
-			"--replicas, --dead-after-ms, --admin-key, --previous-admin-key and "
-			"--insecure are coordinator options\n");
+			"--replicas, --dead-after-ms, --admin-key, --previous-admin-key, "
+			"--insecure and --etcd* are coordinator options\n");
 		return 2;
 	}
 	if (no.previous_key_path && !no.cluster_key_path) {

@@ -17,6 +17,7 @@
 
 #include "coord_map.h"
 #include "internal.h"
+#include "parse.h"
 #include "steadykv_cluster.h"
 
 #define NOT_OWNER_BACKOFF_MIN_US	100u
@@ -24,9 +25,15 @@
 #define RETRY_MIN_US			50u
 #define RETRY_MAX_US			10000u
 
+struct coord_addr {
+	char host[SKV_COORD_ADDR_MAX];
+	uint16_t port;
+};
+
 struct skv_cluster {
-	char coord_host[SKV_COORD_ADDR_MAX];
-	uint16_t coord_port;
+	/* A leader and its standbys, tried in turn from the last that answered. */
+	struct coord_addr coord_addrs[SKV_CLUSTER_MAX_COORDS];
+	size_t nr_coord_addrs, coord_cur;
 	struct skv_opts opts;
 	int timeout_ms;			/* per call; <0: no deadline */
 	struct skv_conn *coord;		/* NULL until needed again after an error */
@@ -117,21 +124,31 @@ static int fetch(struct skv_cluster *c, uint64_t deadline)
 	/* The coordinator speaks its own protocol: client keys are the nodes'. */
 	o.client_key = NULL;
 	if (!c->coord) {
-		rc = skv_connect_opts(c->coord_host, c->coord_port, &o, &c->coord);
-		if (rc) {
+		size_t i;
+
+		for (i = 0, rc = SKV_E_INVAL; i < c->nr_coord_addrs; i++) {
+			const struct coord_addr *a = &c->coord_addrs[c->coord_cur];
+
+			o.timeout_ms = left_ms(deadline);
+			rc = skv_connect_opts(a->host, a->port, &o, &c->coord);
+			if (!rc)
+				break;
 			snprintf(c->errmsg, sizeof(c->errmsg), "coordinator %s:%u: %s",
-				 c->coord_host, c->coord_port, skv_strerror(rc));
-			return rc;
+				 a->host, a->port, skv_strerror(rc));
+			c->coord_cur = (c->coord_cur + 1) % c->nr_coord_addrs;
 		}
+		if (rc)
+			return rc;
 	} else {
 		skv_set_timeout(c->coord, o.timeout_ms);
 	}
 	rc = skv_coord_get_map(c->coord, ++c->coord_req_id, &m, c->errmsg,
 			       sizeof(c->errmsg));
 	if (rc) {
-		/* Out of step (or told off): start afresh next time. */
+		/* Out of step (or told off): start afresh next time, at the next. */
 		skv_close(c->coord);
 		c->coord = NULL;
+		c->coord_cur = (c->coord_cur + 1) % c->nr_coord_addrs;
 		return rc;
 	}
 	c->st.map_fetches++;
@@ -162,23 +179,17 @@ static void refresh_limited(struct skv_cluster *c, uint64_t deadline)
 	fetch(c, deadline);	/* on failure keep the old map and try it again */
 }
 
-int skv_cluster_open(const char *coord_host, uint16_t coord_port,
-		     const struct skv_opts *opts, struct skv_cluster **out)
+static int cluster_open(const struct coord_addr *addrs, size_t n,
+			const struct skv_opts *opts, struct skv_cluster **out)
 {
 	struct skv_cluster *c;
 	int rc;
 
-	if (!out)
-		return SKV_E_INVAL;
-	*out = NULL;
-	if (!coord_host || !*coord_host || !coord_port ||
-	    strlen(coord_host) >= SKV_COORD_ADDR_MAX)
-		return SKV_E_INVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return SKV_E_NOMEM;
-	strcpy(c->coord_host, coord_host);
-	c->coord_port = coord_port;
+	memcpy(c->coord_addrs, addrs, n * sizeof(*addrs));
+	c->nr_coord_addrs = n;
 	if (opts)
 		c->opts = *opts;
 	c->timeout_ms = c->opts.timeout_ms ? c->opts.timeout_ms : SKV_DEFAULT_TIMEOUT_MS;
@@ -191,6 +202,45 @@ int skv_cluster_open(const char *coord_host, uint16_t coord_port,
 	}
 	*out = c;
 	return 0;
+}
+
+int skv_cluster_open(const char *coord_host, uint16_t coord_port,
+		     const struct skv_opts *opts, struct skv_cluster **out)
+{
+	struct coord_addr a = { .port = coord_port };
+
+	if (!out)
+		return SKV_E_INVAL;
+	*out = NULL;
+	if (!coord_host || !*coord_host || !coord_port ||
+	    strlen(coord_host) >= SKV_COORD_ADDR_MAX)
+		return SKV_E_INVAL;
+	strcpy(a.host, coord_host);
+	return cluster_open(&a, 1, opts, out);
+}
+
+int skv_cluster_open_list(const char *coords, const struct skv_opts *opts,
+			  struct skv_cluster **out)
+{
+	struct coord_addr a[SKV_CLUSTER_MAX_COORDS];
+	char item[SKV_COORD_ADDR_MAX + 8];
+	size_t n = 0;
+
+	if (!out)
+		return SKV_E_INVAL;
+	*out = NULL;
+	if (!coords)
+		return SKV_E_INVAL;
+	while (!addr_list_item(coords, n, item, sizeof(item))) {
+		if (n == SKV_CLUSTER_MAX_COORDS ||
+		    parse_hostport(item, a[n].host, sizeof(a[n].host), &a[n].port))
+			return SKV_E_INVAL;
+		n++;
+	}
+	/* An empty or oversized item stopped the loop early. */
+	if (n != addr_list_count(coords))
+		return SKV_E_INVAL;
+	return cluster_open(a, n, opts, out);
 }
 
 void skv_cluster_close(struct skv_cluster *c)

@@ -45,6 +45,14 @@ struct skv_cluster_stats {
  */
 int skv_cluster_open(const char *coord_host, uint16_t coord_port,
 		     const struct skv_opts *opts, struct skv_cluster **out);
+/*
+ * The same with "HOST:PORT[,HOST:PORT...]": a coordinator and its
+ * standbys (at most SKV_CLUSTER_MAX_COORDS), tried in turn whenever the
+ * one in use fails.  SKV_E_INVAL if any address does not parse.
+ */
+#define SKV_CLUSTER_MAX_COORDS	8
+int skv_cluster_open_list(const char *coords, const struct skv_opts *opts,
+			  struct skv_cluster **out);
 void skv_cluster_close(struct skv_cluster *c);
 
 /* Fetch the map now. */

@@ -130,6 +130,27 @@ TEST(parse_hostport_forms)
 	ASSERT_EQ(-1, parse_hostport("a]b:7", host, sizeof(host), &port));
 }
 
+TEST(addr_list_items)
+{
+	char item[16];
+
+	ASSERT_EQ(0, addr_list_item("a:1,[::1]:2,c:3", 0, item, sizeof(item)));
+	EXPECT_STREQ("a:1", item);
+	ASSERT_EQ(0, addr_list_item("a:1,[::1]:2,c:3", 1, item, sizeof(item)));
+	EXPECT_STREQ("[::1]:2", item);
+	ASSERT_EQ(0, addr_list_item("a:1,[::1]:2,c:3", 2, item, sizeof(item)));
+	EXPECT_STREQ("c:3", item);
+	EXPECT_EQ(-1, addr_list_item("a:1,[::1]:2,c:3", 3, item, sizeof(item)));
+	ASSERT_EQ(0, addr_list_item("solo:7100", 0, item, sizeof(item)));
+	EXPECT_STREQ("solo:7100", item);
+	EXPECT_EQ(-1, addr_list_item("solo:7100", 1, item, sizeof(item)));
+	EXPECT_EQ(-1, addr_list_item("a:1,,c:3", 1, item, sizeof(item)));
+	EXPECT_EQ(-1, addr_list_item("", 0, item, sizeof(item)));
+	EXPECT_EQ(-1, addr_list_item("a-very-long-host:1", 0, item, sizeof(item)));
+	EXPECT_EQ(3u, addr_list_count("a:1,,c:3"));
+	EXPECT_EQ(1u, addr_list_count("a:1"));
+}
+
 /* Listeners (the coordinator): any address, any port. */
 TEST(parse_listen_addr_forms)
 {

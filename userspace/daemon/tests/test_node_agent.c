@@ -1212,9 +1212,33 @@ TEST_F(agent, listening_elsewhere_is_fatal)
 	ASSERT_EQ(1, node_agent_run(&self->a.o));
 }
 
+/* --coord A,B: A does not listen (a standby), the agent registers at B. */
+TEST_F(agent, tries_each_coordinator_in_turn)
+{
+	char list[64], addr[SKV_COORD_ADDR_MAX];
+	uint32_t node = 0;
+	uint16_t dead;
+	int fd = listen_any(&dead);
+
+	ASSERT_LE(0, fd);
+	close(fd);
+	snprintf(list, sizeof(list), "127.0.0.1:%u,%s", dead, self->coord_addr);
+	self->a.o.coord_addr = list;
+	up(_metadata, self);
+	/* Lost: it comes back, through the dead one again. */
+	close(self->c.fd);
+	self->c.fd = -1;
+	ASSERT_EQ(0, accept_register(&self->c, self->lfd, &node, addr, sizeof(addr)));
+	ASSERT_EQ(3u, node);
+}
+
 TEST_F(agent, bad_options)
 {
 	self->a.o.coord_addr = "nowhere";
+	ASSERT_EQ(1, node_agent_run(&self->a.o));
+	self->a.o.coord_addr = "127.0.0.1:1,,127.0.0.1:2";
+	ASSERT_EQ(1, node_agent_run(&self->a.o));
+	self->a.o.coord_addr = "127.0.0.1:1,nowhere";
 	ASSERT_EQ(1, node_agent_run(&self->a.o));
 	self->a.o.coord_addr = self->coord_addr;
 	self->a.o.node_id = 0;

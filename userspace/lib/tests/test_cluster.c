@@ -529,6 +529,26 @@ TEST_F(cl, coordinator_errors)
 	ASSERT_EQ(SKV_E_INVAL, skv_cluster_open(NULL, 1, NULL, &c));
 }
 
+/* A leader and its standbys: a list is tried in turn, from the first. */
+TEST_F(cl, coordinator_list_tries_each_in_turn)
+{
+	struct skv_cluster *c = (struct skv_cluster *)1;
+	char list[64];
+	uint64_t v;
+
+	coord_add_map(&self->co, 7, 2, self->both, 2, split_map);
+	coord_start(&self->co);
+	/* Port 1: nobody listens (a standby does not until elected). */
+	snprintf(list, sizeof(list), "127.0.0.1:1,127.0.0.1:%u", self->co.srv.port);
+	ASSERT_EQ(0, skv_cluster_open_list(list, NULL, &self->c));
+	ASSERT_EQ(SKV_OK, skv_cluster_put(self->c, 1, "k", 1, "v", 1, 0, &v));
+	ASSERT_EQ(SKV_E_INVAL, skv_cluster_open_list("127.0.0.1:1,,x:2", NULL, &c));
+	ASSERT_EQ(NULL, c);
+	ASSERT_EQ(SKV_E_INVAL, skv_cluster_open_list("127.0.0.1:1,nohost", NULL, &c));
+	ASSERT_NE(0, skv_cluster_open_list("127.0.0.1:1,127.0.0.1:1", NULL, &c));
+	ASSERT_EQ(NULL, c);
+}
+
 /* ---- the decoder, directly ---- */
 
 static int decode(uint64_t version, int nn, const uint32_t *ids, const char *const *addrs,
