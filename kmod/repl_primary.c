@@ -530,6 +530,16 @@ static void skv_repl_conn_idle(struct skv_repl_conn *rc)
 	}
 }
 
+/*
+ * Would len more bytes fit in r's queue, beside what writes reserved?
+ * Also called without r->lock, to wait for room; then checked again locked.
+ */
+static bool skv_repl_has_room(struct skv_repl *r, u32 len)
+{
+	return READ_ONCE(r->q.end) - READ_ONCE(r->q.base) +
+	       READ_ONCE(r->reserved) + len <= SKV_REPL_QUEUE_MAX;
+}
+
 u8 skv_repl_admit(struct skv_conn *c, u32 rec_len)
 {
 	struct skv_repl_conn *rc = c->repl;
@@ -561,8 +571,7 @@ u8 skv_repl_admit(struct skv_conn *c, u32 rec_len)
 	rc->r = r;
 	mutex_lock(&r->lock);
 	room = !skv_repl_broken(r) && rc->n < SKV_REPL_CONN_WRITES &&
-	       r->q.end - r->q.base + r->reserved + rec_len <=
-	       SKV_REPL_QUEUE_MAX;
+	       skv_repl_has_room(r, rec_len);
 	if (room)
 		r->reserved += rec_len;
 	mutex_unlock(&r->lock);
@@ -633,13 +642,6 @@ static void skv_repl_timed_out(struct skv_repl *r, u64 pos)
 	wake_up_all(&r->ack_wq);
 }
 
-/* Lockless: would len more bytes fit in r's queue?  (Checked again locked.) */
-static bool skv_repl_has_room(struct skv_repl *r, u32 len)
-{
-	return READ_ONCE(r->q.end) - READ_ONCE(r->q.base) +
-	       READ_ONCE(r->reserved) + len <= SKV_REPL_QUEUE_MAX;
-}
-
 int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
 {
 	long timeo = skv_repl_timeo();
@@ -661,8 +663,7 @@ int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
 			   (!skv_repl_broken(r) && skv_repl_has_room(r, len)),
 			   timeo);
 	mutex_lock(&r->lock);
-	if (skv_repl_broken(r) ||
-	    r->q.end - r->q.base + r->reserved + len > SKV_REPL_QUEUE_MAX) {
+	if (skv_repl_broken(r) || !skv_repl_has_room(r, len)) {
 		mutex_unlock(&r->lock);
 		ret = -EAGAIN;
 		goto out;
