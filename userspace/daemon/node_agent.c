@@ -144,9 +144,9 @@ static void agent_free(struct agent *a)
 static int agent_loop(struct agent *a, const sigset_t *wait_mask)
 {
 	while (!stop_signal) {
-		struct pollfd p[3];
+		struct pollfd p[4];
 		int64_t wait = -1, w;
-		int n = 0, ifd = -1, ifs = -1, ic = -1, rc;
+		int n = 0, ifd = -1, ifs = -1, ic = -1, ir = -1, rc;
 		struct timespec ts;
 		uint64_t now = agent_now_ms();
 
@@ -180,6 +180,10 @@ static int agent_loop(struct agent *a, const sigset_t *wait_mask)
 				ev |= POLLOUT;
 			p[n] = (struct pollfd){ .fd = a->fd, .events = ev };
 			ic = n++;
+		}
+		if (recover_fd(a) >= 0) {
+			p[n] = (struct pollfd){ .fd = recover_fd(a), .events = POLLIN };
+			ir = n++;
 		}
 		ts.tv_sec = wait / 1000;
 		ts.tv_nsec = (wait % 1000) * 1000000;
@@ -217,6 +221,8 @@ static int agent_loop(struct agent *a, const sigset_t *wait_mask)
 					conn_read(a);
 			}
 		}
+		if (ir >= 0 && p[ir].revents)
+			recover_reap(a);
 		mig_flush_pending(a);
 		if (a->fd >= 0 && a->cs != C_CONNECTING)
 			conn_write(a);
@@ -313,6 +319,7 @@ int node_agent_run(const struct node_agent_opts *o)
 	      a.data_addr, o->coord_addr);
 	rc = agent_loop(&a, &old) ? 1 : 0;
 out_nl:
+	recover_stop(&a);	/* before its netlink socket closes */
 	a.nl->close(a.nl_arg);
 out:
 	agent_free(&a);

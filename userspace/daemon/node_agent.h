@@ -66,7 +66,10 @@ struct node_agent_nl_ops {
 	int (*repl_set)(void *arg, uint64_t primary_id, uint64_t epoch,
 			const struct sknl_repl_backup *backups, int n, struct sknl_err *err);
 	int (*repl_fence)(void *arg, uint64_t primary_id, uint64_t epoch, struct sknl_err *err);
-	/* repl-recover (NULL in a fake: NODE_REPL_RECOVER is refused); out may be NULL. */
+	/*
+	 * repl-recover (NULL in a fake: NODE_REPL_RECOVER is refused); out may
+	 * be NULL.  Called from the recovery thread, beside the other ops.
+	 */
 	int (*repl_recover)(void *arg, uint64_t primary_id, uint64_t epoch, uint64_t table_id,
 			    uint64_t start_hash, uint64_t end_hash, struct sknl_repl *out,
 			    struct sknl_err *err);

@@ -175,8 +175,8 @@ static int cmd_repl_fence(struct agent *a, const void *body, size_t len, struct 
 
 /*
  * Rebuild a lost tablet of a dead primary from the replica held here
- * (skv_coord_repl then skv_coord_tablet).  Synchronous: the module's
- * replay is bounded by the replica's bound (replica_max_mb).
+ * (skv_coord_repl then skv_coord_tablet), on the recovery thread
+ * (node_agent_recover.c): heartbeats go on meanwhile.
  */
 static int cmd_repl_recover(struct agent *a, const void *body, size_t len,
 			    struct sknl_err *err)
@@ -184,8 +184,6 @@ static int cmd_repl_recover(struct agent *a, const void *body, size_t len,
 	const size_t head = sizeof(struct skv_coord_repl);
 	struct coord_tablet_info t;
 	struct coord_repl_info r;
-	struct sknl_repl out;
-	uint64_t bytes, ns;
 	int rc;
 
 	if (len < head || coord_repl_decode(body, head, &r) || r.nr_backups ||
@@ -193,19 +191,8 @@ static int cmd_repl_recover(struct agent *a, const void *body, size_t len,
 		return sknl_err_local(err, EINVAL, "malformed recovery (%zu bytes)", len);
 	if (!a->nl->repl_recover)
 		return sknl_err_local(err, EOPNOTSUPP, "recovery not supported");
-	rc = a->nl->repl_recover(a->nl_arg, r.primary_id, r.epoch, t.table_id, t.start_hash,
-				 t.end_hash, &out, err);
-	if (rc)
-		return rc;
-	bytes = out.val[STEADYKV_A_REPL_RECOVER_BYTES];
-	ns = out.val[STEADYKV_A_REPL_RECOVER_NS];
-	agent_log("recovered table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64
-		  " of node %" PRIu64 ": %" PRIu64 " of %" PRIu64 " records replayed, %" PRIu64
-		  " bytes read in %.3f ms (%.1f MB/s)", t.table_id, t.start_hash, t.end_hash,
-		  r.primary_id, out.val[STEADYKV_A_REPL_RECOVER_APPLIED],
-		  out.val[STEADYKV_A_REPL_RECOVER_RECORDS], bytes, ns / 1e6,
-		  ns ? bytes * 1e3 / ns : 0.0);
-	return 0;
+	rc = recover_submit(a, a->cmd_request_id, &r, &t, err);
+	return rc ? rc : AGENT_REPLY_LATER;
 }
 
 static const struct {
@@ -223,6 +210,25 @@ static const struct {
 	{ SKV_COORD_OP_NODE_MIGRATE_CANCEL, "migrate-cancel", cmd_migrate_cancel },
 	{ SKV_COORD_OP_NODE_MIGRATE_DECIDE, "migrate-decide", cmd_migrate_decide },
 };
+
+void agent_reply(struct agent *a, uint8_t op, const char *name, uint64_t request_id,
+		 int rc, struct sknl_err *err)
+{
+	if (!rc) {
+		rc = coord_frame_append(&a->out, op, SKV_COORD_F_REPLY, 0, request_id, NULL, 0);
+	} else {
+		char msg[512];
+
+		if (!err->error)
+			err->error = -rc;
+		err_text(err, msg, sizeof(msg));
+		agent_log("%s (request %" PRIu64 "): %s: %s", name ? name : "command",
+			  request_id, strerror(err->error), msg);
+		rc = coord_frame_append_error(&a->out, op, request_id, err->error, msg);
+	}
+	if (rc)
+		agent_log("cannot queue a reply: %s", strerror(-rc));
+}
 
 void handle_request(struct agent *a, const struct coord_hdr *h, const uint8_t *body)
 {
@@ -243,6 +249,7 @@ void handle_request(struct agent *a, const struct coord_hdr *h, const uint8_t *b
 		agent_log("epoch %" PRIu32 ": %s", h->epoch, msg);
 		memset(&err, 0, sizeof(err));
 	}
+	a->cmd_request_id = h->request_id;
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (commands[i].op == h->opcode) {
 			name = commands[i].name;
@@ -254,21 +261,8 @@ void handle_request(struct agent *a, const struct coord_hdr *h, const uint8_t *b
 		sknl_err_local(&err, EOPNOTSUPP, "opcode %u is not a node command", h->opcode);
 		rc = -EOPNOTSUPP;
 	}
-	if (!rc) {
-		rc = coord_frame_append(&a->out, h->opcode, SKV_COORD_F_REPLY, 0, h->request_id,
-					NULL, 0);
-	} else {
-		char msg[512];
-
-		if (!err.error)
-			err.error = -rc;
-		err_text(&err, msg, sizeof(msg));
-		agent_log("%s (request %" PRIu64 "): %s: %s", name ? name : "command",
-		      h->request_id, strerror(err.error), msg);
-		rc = coord_frame_append_error(&a->out, h->opcode, h->request_id, err.error, msg);
-	}
-	if (rc)
-		agent_log("cannot queue a reply: %s", strerror(-rc));
+	if (rc != AGENT_REPLY_LATER)
+		agent_reply(a, h->opcode, name, h->request_id, rc, &err);
 }
 
 void handle_reply(struct agent *a, const struct coord_hdr *h, const uint8_t *body)

@@ -30,6 +30,8 @@ void conn_close(struct agent *a, const char *why)
 		close(a->fd);
 	}
 	skv_auth_key_clear(&a->auth_key);
+	if (a->fd >= 0)
+		a->conn_gen++;
 	a->fd = -1;
 	a->cs = C_IDLE;
 	a->load_refused = false;

@@ -7,6 +7,7 @@
  *   node_agent_conn.c  the coordinator connection: connect, register, I/O
  *   node_agent_cmd.c   the coordinator's NODE_* commands and the replies
  *   node_agent_mig.c   the migrations seen and their MIG_REPORTs
+ *   node_agent_recover.c  NODE_REPL_RECOVER on a thread of its own
  */
 #ifndef SKV_NODE_AGENT_INT_H
 #define SKV_NODE_AGENT_INT_H
@@ -51,9 +52,11 @@ struct agent {
 
 	int fd;
 	enum conn_state cs;
+	uint64_t conn_gen;	/* connections closed so far */
 	struct coord_buf in, out;
 	uint64_t next_id;
 	uint64_t register_id;
+	uint64_t cmd_request_id;	/* of the command handle_request() runs */
 	/* Authentication (C_AUTH_*): the request, the HELLO, the key. */
 	uint64_t auth_id;
 	struct skv_auth_hello auth_hello;
@@ -67,6 +70,8 @@ struct agent {
 	/* The client keys the agent added (node_agent_client.c), by id. */
 	uint32_t client_ids[STEADYKV_CLIENT_KEYS_MAX];
 	unsigned int nclient_ids;
+
+	struct agent_recover *recover;	/* node_agent_recover.c; NULL until used */
 };
 
 /* node_agent.c: "TIME steadykvd[node N]: TEXT" on stderr. */
@@ -91,6 +96,7 @@ int agent_push_client_keys(struct agent *a);
 struct agent_real_nl {
 	struct sknl req;
 	struct sknl ev;
+	struct sknl recover;	/* the recovery thread's alone */
 };
 
 /* node_agent_conn.c */
@@ -110,6 +116,22 @@ void conn_auth_reply(struct agent *a, const struct coord_hdr *h, const uint8_t *
 /* node_agent_cmd.c: a request or a reply frame from the coordinator. */
 void handle_request(struct agent *a, const struct coord_hdr *h, const uint8_t *body);
 void handle_reply(struct agent *a, const struct coord_hdr *h, const uint8_t *body);
+/* A command's handler queued it: its reply is sent later. */
+#define AGENT_REPLY_LATER	1
+/* Queue the reply to command @op (@name) @request_id: @rc 0, or the error. */
+void agent_reply(struct agent *a, uint8_t op, const char *name, uint64_t request_id,
+		 int rc, struct sknl_err *err);
+
+/* node_agent_recover.c */
+/* Queue a recovery; its reply is sent by recover_reap().  0 or -errno (err set). */
+int recover_submit(struct agent *a, uint64_t request_id, const struct coord_repl_info *r,
+		   const struct coord_tablet_info *t, struct sknl_err *err);
+/* The fd that is readable when recoveries ended (-1: none started). */
+int recover_fd(const struct agent *a);
+/* Log and answer the recoveries that ended. */
+void recover_reap(struct agent *a);
+/* Wait for the recovery under way, drop the queued ones, stop the thread. */
+void recover_stop(struct agent *a);
 
 /* node_agent_mig.c */
 /* A view of a migration from an event or a dump; stale views are dropped. */

@@ -24,6 +24,11 @@ static int real_open(void *arg, struct sknl_err *err)
 		sknl_close(&r->ev);
 		return -err->error;
 	}
+	if (sknl_open_err(&r->recover, err)) {
+		sknl_close(&r->req);
+		sknl_close(&r->ev);
+		return -err->error;
+	}
 	return 0;
 }
 
@@ -31,6 +36,7 @@ static void real_close(void *arg)
 {
 	struct agent_real_nl *r = arg;
 
+	sknl_close(&r->recover);
 	sknl_close(&r->req);
 	sknl_close(&r->ev);
 }
@@ -182,7 +188,7 @@ static int real_repl_recover(void *arg, uint64_t primary_id, uint64_t epoch,
 			     uint64_t table_id, uint64_t start_hash, uint64_t end_hash,
 			     struct sknl_repl *out, struct sknl_err *err)
 {
-	return sknl_repl_recover(&((struct agent_real_nl *)arg)->req, primary_id, epoch,
+	return sknl_repl_recover(&((struct agent_real_nl *)arg)->recover, primary_id, epoch,
 				 table_id, start_hash, end_hash, out, err);
 }
 

@@ -58,6 +58,11 @@ struct fake {
 	uint64_t epoch_at_command;
 	struct skv_migration mig;
 	uint64_t tablet_requests;	/* the one tablet of tablet_dump */
+	/* repl-recover: each waits until released; the tables, in order */
+	pthread_cond_t recover_cv;
+	bool recover_released;
+	int n_recover_started, n_recover;
+	uint64_t recover_tables[4];
 };
 
 static int f_open(void *arg, struct sknl_err *err)
@@ -349,6 +354,44 @@ static const struct node_agent_nl_ops fake_ops = {
 	.client_key_del = f_client_key_del,
 };
 
+/*
+ * A recovery that lasts until the test releases it; table 13 has no
+ * replica here.  Called on the agent's recovery thread.
+ */
+static int f_repl_recover(void *arg, uint64_t primary_id, uint64_t epoch, uint64_t table,
+			  uint64_t start, uint64_t end, struct sknl_repl *out,
+			  struct sknl_err *err)
+{
+	struct fake *f = arg;
+
+	(void)primary_id;
+	(void)epoch;
+	(void)start;
+	(void)end;
+	pthread_mutex_lock(&f->mu);
+	f->n_recover_started++;
+	pthread_cond_broadcast(&f->recover_cv);
+	while (!f->recover_released)
+		pthread_cond_wait(&f->recover_cv, &f->mu);
+	f->recover_tables[f->n_recover++ % 4] = table;
+	pthread_mutex_unlock(&f->mu);
+	if (table == 13) {
+		set_err(err, -ENOENT, "no replica of node 7");
+		return -ENOENT;
+	}
+	memset(out, 0, sizeof(*out));
+	out->val[STEADYKV_A_REPL_RECOVER_RECORDS] = 10;
+	return 0;
+}
+
+static void release_recoveries(struct fake *f)
+{
+	pthread_mutex_lock(&f->mu);
+	f->recover_released = true;
+	pthread_cond_broadcast(&f->recover_cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
 /* A module with one tablet, table 5, whose counter the test sets. */
 static int f_tablet_dump(void *arg, struct sknl_tablet **out, size_t *count,
 			 struct sknl_err *err)
@@ -565,6 +608,7 @@ FIXTURE_SETUP(agent)
 {
 	memset(&self->f, 0, sizeof(self->f));
 	pthread_mutex_init(&self->f.mu, NULL);
+	pthread_cond_init(&self->f.recover_cv, NULL);
 	ASSERT_EQ(0, pipe2(self->f.evpipe, O_NONBLOCK | O_CLOEXEC));
 	ASSERT_EQ(0, pipe2(self->stop, O_CLOEXEC));
 	self->lfd = listen_any(&self->port);
@@ -592,6 +636,7 @@ FIXTURE_SETUP(agent)
 
 FIXTURE_TEARDOWN(agent)
 {
+	release_recoveries(&self->f);	/* the agent waits for the one under way */
 	if (self->running) {
 		ASSERT_EQ(1, write(self->stop[1], "x", 1));
 		pthread_join(self->a.t, NULL);
@@ -604,6 +649,7 @@ FIXTURE_TEARDOWN(agent)
 	close(self->stop[1]);
 	close(self->f.evpipe[0]);
 	close(self->f.evpipe[1]);
+	pthread_cond_destroy(&self->f.recover_cv);
 }
 
 static void start_agent(struct __test_metadata *_metadata, FIXTURE_DATA(agent) *self)
@@ -866,6 +912,74 @@ TEST_F(agent, heartbeats_while_silent)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* Three intervals, less the part of the first before t0. */
 	EXPECT_LE(200, (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+}
+
+/*
+ * A recovery runs off the agent's loop: heartbeats go on while the module
+ * replays (a node must not be declared dead for recovering), and each
+ * recovery is answered when it ends, in the order they came, with the
+ * module's error.
+ */
+TEST_F(agent, heartbeats_while_a_recovery_runs)
+{
+	static struct node_agent_nl_ops ops;
+	struct coord_repl_info r = { .primary_id = 7, .epoch = 40 };
+	struct coord_tablet_info t = { .table_id = 5, .start_hash = 0, .end_hash = 99 };
+	struct coord_buf b[2];
+	struct coord_hdr h;
+	uint8_t *body = NULL;
+	int heartbeats = 0, replies = 0, started;
+
+	ops = fake_ops;
+	ops.repl_recover = f_repl_recover;
+	self->a.o.nl = &ops;
+	self->a.o.heartbeat_ms = 100;
+	up(_metadata, self);
+	for (int i = 0; i < 2; i++) {
+		t.table_id = i ? 13 : 5;
+		coord_buf_init(&b[i]);
+		ASSERT_EQ(0, coord_repl_encode(&b[i], &r));
+		ASSERT_EQ(0, coord_tablet_encode(&b[i], &t));
+		ASSERT_EQ(0, send_frame(self->c.fd, SKV_COORD_OP_NODE_REPL_RECOVER, 0, 0, 100 + i,
+					b[i].p, b[i].len));
+		coord_buf_free(&b[i]);
+	}
+	/* The first is in the module: three heartbeats, and no reply. */
+	while (heartbeats < 3) {
+		ASSERT_EQ(0, coord_read_frame(self->c.fd, 2000, &h, &body));
+		free(body);
+		ASSERT_EQ(SKV_COORD_OP_NODE_HEARTBEAT, h.opcode);
+		ASSERT_EQ(0, h.flags & SKV_COORD_F_REPLY);
+		heartbeats++;
+	}
+	pthread_mutex_lock(&self->f.mu);
+	started = self->f.n_recover_started;
+	pthread_mutex_unlock(&self->f.mu);
+	EXPECT_EQ(1, started);
+
+	release_recoveries(&self->f);
+	while (replies < 2) {
+		ASSERT_EQ(0, coord_read_frame(self->c.fd, 3000, &h, &body));
+		if (h.opcode == SKV_COORD_OP_NODE_HEARTBEAT) {
+			free(body);
+			continue;
+		}
+		EXPECT_EQ(SKV_COORD_OP_NODE_REPL_RECOVER, h.opcode);
+		EXPECT_TRUE(h.flags & SKV_COORD_F_REPLY);
+		EXPECT_EQ(100u + replies, h.request_id);
+		if (replies == 0) {
+			EXPECT_EQ(0, h.status);
+		} else {
+			EXPECT_EQ(ENOENT, h.status);
+			EXPECT_STREQ("no replica of node 7",
+				     coord_error_msg(h.status, body, h.body_len));
+		}
+		free(body);
+		replies++;
+	}
+	EXPECT_EQ(2, self->f.n_recover);
+	EXPECT_EQ(5u, self->f.recover_tables[0]);
+	EXPECT_EQ(13u, self->f.recover_tables[1]);
 }
 
 /*
