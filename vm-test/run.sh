@@ -187,6 +187,7 @@ else
 	# access (in the 5-level direct map) by an interrupt taken during
 	# identify_cpu() at boot, before any test ran.  Nothing here needs
 	# 57-bit addresses; 4-level paging is what the kernel runs most.
+	# shellcheck disable=SC2054 # a QEMU option value, comma-separated
 	accel=(-accel tcg -cpu max,la57=off)
 fi
 # shellcheck disable=SC2054 # QEMU option values are comma-separated
