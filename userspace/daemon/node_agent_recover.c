@@ -116,10 +116,10 @@ int recover_submit(struct agent *a, uint64_t request_id, const struct coord_repl
 {
 	struct agent_recover *w;
 	struct recover_job *j, **tail;
-	int rc;
 
 	if (!a->recover) {
-		rc = recover_start(a);
+		int rc = recover_start(a);
+
 		if (rc)
 			return sknl_err_local(err, -rc, "cannot start the recovery thread: %s",
 					      strerror(-rc));
