@@ -10,7 +10,7 @@ BUILD := $(CURDIR)/build
 export KVER
 
 .PHONY: all deps module userspace linux-src selftests host-test check vm-check \
-	check-debug demo tour bench-node bench-repl bench-core lint nl-gen clean help crash-test \
+	check-debug demo tour bench-node bench-repl bench-recovery bench-core lint nl-gen clean help crash-test \
 	check-packaging
 
 all: module userspace selftests
@@ -88,6 +88,10 @@ bench-node: all
 # PUT throughput and p99.9 with R = 0 and R = 2 beside Redis with WAIT 2.
 bench-repl: all
 	@bash scripts/bench-repl.sh
+
+# One node rebuilding a dead primary's tablet, by data size, beside iperf3.
+bench-recovery: all
+	@bash scripts/bench-recovery.sh
 
 # The host benchmark of the store core beside memcpy.
 bench-core: userspace
