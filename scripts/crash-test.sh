@@ -12,7 +12,7 @@
 #                                        (`make check`'s lab step)
 #
 # One lab boot runs the whole list; a crashed node guest is booted again
-# before the next item.  LAB_DEAD_AFTER_MS and LAB_EXPECT_RECOVERY pass on
+# before the next item.  LAB_DEAD_AFTER_MS and LAB_REPLICAS pass on
 # to the guest (selftests/lab/crash.sh).
 set -euo pipefail
 
@@ -55,7 +55,7 @@ if ((${#items[@]} == 0)); then
 	done
 fi
 items+=("${EXTRAS[@]}")
-env_list="LAB_DEAD_AFTER_MS=${LAB_DEAD_AFTER_MS:-8000} LAB_EXPECT_RECOVERY=${LAB_EXPECT_RECOVERY:-0}"
+env_list="LAB_DEAD_AFTER_MS=${LAB_DEAD_AFTER_MS:-8000} LAB_REPLICAS=${LAB_REPLICAS:-2}"
 STEADYKV_GUEST_ENV="$env_list ${STEADYKV_GUEST_ENV:-}" \
 	exec vm-test/lab.sh --name "$name" --timeout $((600 + ITEM_S * ${#items[@]})) -- \
 	bash selftests/lab/crash.sh "${items[@]}"
