@@ -16,7 +16,6 @@
 #include "recovery.h"
 #include "core/log.h"
 #include "core/replay.h"
-#include "core/scan.h"
 
 /* Tablets looked at per skv_tablets_list() call. */
 #define SKV_RECOVER_LIST_CHUNK	8
@@ -148,50 +147,6 @@ static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
 	return err;
 }
 
-/*
- * The recovered tablet's records came from another primary's replica,
- * through a side log no stream carries: hand them to this node's
- * backups (skv_repl_hold) before the tablet is served, so that it is
- * back to R copies.  Scanned in batches while the tablet is RECOVERING
- * (nothing else writes it).
- */
-static int skv_recover_rereplicate(struct skv_node *node, struct skv_store *s,
-				   const struct skv_tablet_info *t,
-				   struct netlink_ext_ack *extack)
-{
-	const u32 cap = sizeof(struct skv_batch_hdr) + SKV_REC_MAX_LEN;
-	u64 cursor = t->start_hash, next;
-	bool done = false;
-	long n;
-	int err = 0;
-	u8 *buf;
-
-	buf = kvmalloc(cap, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	while (!done && !err) {
-		n = skv_scan_serialize(s, t->table_id, t->start_hash,
-				       t->end_hash, cursor, buf, cap, &next,
-				       &done);
-		if (n < 0) {
-			err = n;
-			break;
-		}
-		if (n > sizeof(struct skv_batch_hdr))
-			err = skv_repl_hold(node,
-					    buf + sizeof(struct skv_batch_hdr),
-					    n - sizeof(struct skv_batch_hdr));
-		cursor = next;
-		cond_resched();
-	}
-	kvfree(buf);
-	if (err)
-		NL_SET_ERR_MSG_FMT_MOD(extack,
-				       "the backups did not take the recovered records (%d)",
-				       err);
-	return err;
-}
-
 int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 		       const struct skv_tablet_info *t,
 		       struct skv_recover_stats *st,
@@ -202,6 +157,7 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 	struct skv_sidelog *sl;
 	bool new_table = false;
 	struct skv_store *s;
+	u64 held;
 	int err;
 
 	lockdep_assert_held(&node->lock);
@@ -244,8 +200,20 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 				 extack);
 	/* Spliced either way: on error the tablet's removal drops it. */
 	skv_sidelog_destroy(s, sl);
-	if (!err)
-		err = skv_recover_rereplicate(node, s, &rt, extack);
+	/*
+	 * The records came from another primary's replica, through a side
+	 * log no stream carries: hand them to this node's backups before the
+	 * tablet is served, so that it is back to R copies.  Nothing else
+	 * writes it meanwhile (RECOVERING).
+	 */
+	if (!err) {
+		err = skv_repl_hold_range(node, s, rt.table_id, rt.start_hash,
+					  rt.end_hash, &held);
+		if (err)
+			NL_SET_ERR_MSG_FMT_MOD(extack,
+					       "the backups did not take the recovered records (%d)",
+					       err);
+	}
 	if (err)
 		goto out_tablet;
 	rt.state = SKV_TABLET_NORMAL;

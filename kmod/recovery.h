@@ -11,8 +11,8 @@
  * (core/replay.h: the newest version of a key wins, tombstones shadow),
  * the version counter is raised past every version the replica holds,
  * the side log is spliced, the tablet's records are handed to this
- * node's backups (repl_primary.h skv_repl_hold: the side log is in no
- * stream) and only then is the tablet served (NORMAL).
+ * node's backups (repl_primary.h skv_repl_hold_range: the side log is in
+ * no stream) and only then is the tablet served (NORMAL).
  *
  * It runs synchronously in the netlink handler, under node->lock: the
  * family has parallel_ops, so only this node's control changes wait,
