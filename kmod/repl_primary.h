@@ -35,9 +35,11 @@
  * it; the writer is not answered before they do.
  *
  * Not replicated here: records a migration replays or a push-back brings
- * (migrated data is not re-replicated while the migration runs; the
- * source's log and backups keep it: issue 12 item 5's lineage), and what
- * the log held before repl-set.  A new assignment opens a new backup
+ * (migrated data is not replicated while the migration runs: the
+ * source's copy and the coordinator's lineage record keep it; the
+ * target hands the whole range to its backups with skv_repl_hold_range()
+ * before END lets the source free its copy), and what the log held
+ * before repl-set.  A new assignment opens a new backup
  * afresh (SKV_REPL_F_CREATE); a backup it keeps from the last one
  * resumes, so it keeps the older records, if its replica ends where the
  * new stream starts (else it too starts afresh).  Re-replicating the
