@@ -14,6 +14,7 @@
 #include "repl_backup.h"
 #include "repl_primary.h"
 #include "recovery.h"
+#include "mig_source.h"
 #include "core/log.h"
 #include "core/replay.h"
 
@@ -147,6 +148,57 @@ static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
 	return err;
 }
 
+/*
+ * Lineage: this node is the source of migration mig_id, whose target
+ * (primary_id) died after ownership moved; the range is still here,
+ * frozen (MIGRATING_OUT, no END came).  Replay the target's replica
+ * over the copy (newer versions win, tombstones shadow), hand the range
+ * to this node's backups, then end the migration as aborted: the range
+ * is served here again.  A failure leaves the copy frozen, with what was
+ * replayed (every step may be repeated).
+ */
+static int skv_recover_over_copy(struct skv_node *node, struct skv_store *s,
+				 u64 mig_id, u64 primary_id, u64 epoch,
+				 struct skv_tablet_info *rt,
+				 struct skv_recover_stats *st,
+				 struct netlink_ext_ack *extack)
+{
+	u64 t0 = ktime_get_ns(), held;
+	struct skv_sidelog *sl;
+	int err;
+
+	err = skv_sidelog_create(s, &sl);
+	if (err) {
+		NL_SET_ERR_MSG_MOD(extack, "no memory for a side log");
+		return err;
+	}
+	err = skv_recover_replay(node, s, sl, primary_id, epoch, rt, st,
+				 extack);
+	skv_sidelog_destroy(s, sl);
+	if (err)
+		return err;
+	err = skv_repl_hold_range(node, s, rt->table_id, rt->start_hash,
+				  rt->end_hash, &held);
+	if (err) {
+		NL_SET_ERR_MSG_FMT_MOD(extack,
+				       "the backups did not take the rebuilt range (%d)",
+				       err);
+		return err;
+	}
+	err = skv_src_end_recovered(node, mig_id);
+	if (err) {
+		NL_SET_ERR_MSG_FMT_MOD(extack,
+				       "cannot serve the range again (%d)", err);
+		return err;
+	}
+	rt->state = SKV_TABLET_NORMAL;
+	skv_nl_notify_tablet(node, rt, true, STEADYKV_CMD_TABLET_SET);
+	st->ns = ktime_get_ns() - t0;
+	pr_info("steadykv: migration %llu: its target (node %llu) died; range rebuilt over the copy here, %llu records replayed\n",
+		mig_id, primary_id, st->applied);
+	return 0;
+}
+
 int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 		       const struct skv_tablet_info *t,
 		       struct skv_recover_stats *st,
@@ -157,7 +209,7 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 	struct skv_sidelog *sl;
 	bool new_table = false;
 	struct skv_store *s;
-	u64 held;
+	u64 held, mig_id;
 	int err;
 
 	lockdep_assert_held(&node->lock);
@@ -179,6 +231,11 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 	err = skv_recover_tablet_state(s, &rt);
 	if (err == SKV_TABLET_NORMAL)
 		return 0;	/* recovered already: a repeated command */
+	if (err == SKV_TABLET_MIGRATING_OUT &&
+	    !skv_src_frozen_id(node, rt.table_id, rt.start_hash, rt.end_hash,
+			       &mig_id))
+		return skv_recover_over_copy(node, s, mig_id, primary_id, epoch,
+					     &rt, st, extack);
 	if (err != -ENOENT) {
 		NL_SET_ERR_MSG_MOD(extack,
 				   "the range overlaps a tablet of the table here");

@@ -22,6 +22,12 @@
  * the answer, which is what the
  * coordinator needs before it moves the tablet in the map.
  *
+ * Lineage: if this node is the source of a migration that holds exactly
+ * that range frozen here (MIGRATING_OUT: the target, the dead primary,
+ * died before END), the replica is replayed over the copy instead, the
+ * range re-replicated, and the migration ended as aborted: the range is
+ * served here again (recovery.c skv_recover_over_copy).
+ *
  * Re-replication makes the recovered tablet as durable as the node's own
  * writes: a failure there (the backups down or too slow) fails the
  * recovery, and the coordinator tries again.

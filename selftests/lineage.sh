@@ -9,6 +9,9 @@
 # its tablets are recovered on its backups, and every migrated key, and
 # every key written at B after the migration, reads back intact from the
 # new owner.  Without the re-replication the migrated keys are lost.
+# Then the target dies mid-migration (after ownership moved, the source's
+# copy frozen): the range is rebuilt at the source from its copy and the
+# target's replica, and again nothing is lost.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -21,8 +24,11 @@ TABLE=5
 # The migrated records: about 2 MB of values.
 FILL_KEYS=2000
 FILL_SIZE=1000
-# Keys written at B (through the map) after the migration.
+# Keys written at B after (or during) the migration.
 AFTER_KEYS=20
+# The mid-migration test: A's packets this late, with one record per pull
+# (SLOW_OPTS), make the migration last FILL_KEYS * MID_DELAY (100 s) at least.
+MID_DELAY=50ms
 
 # A coordinator declaring a node dead after 3 s of silence, R = 2; table
 # TABLE on A alone; every node's replication healthy.
@@ -110,6 +116,71 @@ t_migrated_then_crash() {
 		"$((after - before)) bytes over the migration, want >= $((FILL_KEYS * FILL_SIZE))"; return 1; }
 }
 
+# t_target_dies_mid_migration: the table filled at A starts to move to B,
+# slowed at A (one record per pull, A's packets MID_DELAY late), so that it
+# is mid-way when B crashes; keys are written at B meanwhile.  The range
+# is recovered at A, the source: its copy plus B's replica.
+t_target_dies_mid_migration() {
+	local i out id lost addr
+	declare -A want
+	setup_lineage || return 1
+	tool "$SW" fill "${IP[A]}:$PORT" $TABLE $FILL_KEYS $FILL_SIZE lin ||
+		{ skv_fail "fill table $TABLE at A"; return 1; }
+	skv_slow_link "$A" eth0 $MID_DELAY || return 1
+	ctl migrate $TABLE 0-max --to "${ID[B]}" "${SLOW_OPTS[@]}" >/dev/null ||
+		{ skv_fail "migrate"; return 1; }
+	id=$(last_mig_id)
+	mid_way "$id" || return 1
+	# Acknowledged writes at B, the owner now (replicated as usual).
+	for i in $(seq 1 $AFTER_KEYS); do
+		out=$(tool "$SW" put "${IP[B]}:$PORT" $TABLE "during-$i" "value-$i")
+		[[ $out == "OK "* ]] || { skv_fail "put during-$i at B: $out"; return 1; }
+		want[$i]="OK ${out#OK } value-$i"
+	done
+	read -r out _ <<<"$(mig_state "$id")"
+	[[ $out == pulling ]] || { skv_fail "migration $id $out before the crash, not pulling"; return 1; }
+
+	kill "${NODE_PID[B]}" && wait "${NODE_PID[B]}" 2>/dev/null
+	ip netns del "$B" || { skv_fail "ip netns del B"; return 1; }
+	skv_fast_link "$A" eth0
+	slowwait "$SKV_WAIT" b_recovered ||
+		{ skv_fail "B's tablets not recovered: $(ctlj map | jq -c .tablets)"; return 1; }
+	skv_info "migration $id: $(ctlj status "$id" | jq -r '"\(.state): \(.msg)"')"
+	[[ $(owner $TABLE "$ZERO") == "${ID[A]}" ]] ||
+		{ skv_fail "table $TABLE recovered at node $(owner $TABLE "$ZERO"), not at A (the source)"; return 1; }
+	addr=$(owner_addr $TABLE)
+	tool "$SW" check "$addr" $TABLE $FILL_KEYS $FILL_SIZE lin 2>"$SKV_TMP/check.err"
+	lost=$(grep -c '^skv_tool: lin-' "$SKV_TMP/check.err")
+	((lost == 0)) || { skv_fail "$lost of $FILL_KEYS keys lost or wrong after B's crash" \
+		"mid-migration: $(head -n 3 "$SKV_TMP/check.err" | tr '\n' ' ')"; return 1; }
+	for i in $(seq 1 $AFTER_KEYS); do
+		out=$(tool "$SW" get "$addr" $TABLE "during-$i")
+		[[ $out == "${want[$i]}" ]] || { skv_fail "get during-$i at $addr after" \
+			"recovery: '$out', want '${want[$i]}'"; return 1; }
+	done
+	# A serves the range again (its outgoing migration ended there).
+	skv_ctl "$A" -j tablet list | jq -e --argjson t $TABLE '[.[] | select(.table_id == $t)] |
+		length == 1 and .[0].state == "normal"' >/dev/null ||
+		{ skv_fail "A's tablets: $(skv_ctl "$A" -j tablet list)"; return 1; }
+}
+
+# Stop the last test's cluster (daemons, namespaces, the coordinator's
+# state) before the next one.
+teardown_cluster() {
+	local pid
+	for pid in "${SKV_BG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${SKV_BG_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	SKV_BG_PIDS=()
+	cleanup_all_ns >/dev/null 2>&1
+	rm -f "$SKV_TMP/coord.state"
+}
+
 ktap_print_header
 skv_test "a migrated table survives a crash of its target after the migration" t_migrated_then_crash
+teardown_cluster
+skv_test "the target dies mid-migration: the range rebuilt at the source, nothing lost" t_target_dies_mid_migration
 skv_finish
