@@ -26,6 +26,7 @@ FILL_KEYS=2000
 FILL_SIZE=1000
 # Keys written at B after (or during) the migration.
 AFTER_KEYS=20
+declare -A WANT
 # The mid-migration test: A's packets this late, with one record per pull
 # (SLOW_OPTS), make the migration last FILL_KEYS * MID_DELAY (100 s) at least.
 MID_DELAY=50ms
@@ -42,11 +43,7 @@ setup_lineage() {
 	done
 	skv_cluster_ready "$SW" "$COORD" "$PORT" A B C || return 1
 	ctl create-table $TABLE --nodes "${ID[A]}" || { skv_fail "create-table $TABLE"; return 1; }
-	for n in A B C; do
-		slowwait "$SKV_WAIT" bash -c "ip netns exec ${!n} steadykvctl -j repl show |
-			jq -e '.healthy == 1 and .backups == 2'" >/dev/null ||
-			{ skv_fail "$n's replication not healthy"; return 1; }
-	done
+	skv_repl_ready 2 A B C
 }
 
 # replica_end NS NAME: where the replica of node NAME held in NS ends.
@@ -69,9 +66,35 @@ owner_addr() {
 	ctlj map | jq -r --argjson o "$o" '.nodes[] | select(.id == $o) | .addr'
 }
 
+# put_at_b PREFIX: AFTER_KEYS acknowledged writes at B, keys PREFIX-i,
+# replicated as usual; WANT[PREFIX-i]: what each must read back.
+put_at_b() {
+	local i out
+	for i in $(seq 1 $AFTER_KEYS); do
+		out=$(tool "$SW" put "${IP[B]}:$PORT" $TABLE "$1-$i" "value-$i")
+		[[ $out == "OK "* ]] || { skv_fail "put $1-$i at B: $out"; return 1; }
+		WANT[$1-$i]="OK ${out#OK } value-$i"
+	done
+}
+
+# all_back ADDR: every filled key, and every key of WANT, reads back
+# intact at ADDR; the lost filled keys are counted.
+all_back() {
+	local addr=$1 k out lost
+	tool "$SW" check "$addr" $TABLE $FILL_KEYS $FILL_SIZE lin 2>"$SKV_TMP/check.err"
+	lost=$(grep -c '^skv_tool: lin-' "$SKV_TMP/check.err")
+	((lost == 0)) || { skv_fail "$lost of $FILL_KEYS migrated keys lost or wrong after B's" \
+		"crash: $(head -n 3 "$SKV_TMP/check.err" | tr '\n' ' ')"; return 1; }
+	for k in "${!WANT[@]}"; do
+		out=$(tool "$SW" get "$addr" $TABLE "$k")
+		[[ $out == "${WANT[$k]}" ]] || { skv_fail "get $k at $addr after" \
+			"recovery: '$out', want '${WANT[$k]}'"; return 1; }
+	done
+}
+
 t_migrated_then_crash() {
-	local i out id before after lost addr
-	declare -A want
+	local out id before after addr
+	WANT=()
 	setup_lineage || return 1
 	tool "$SW" fill "${IP[A]}:$PORT" $TABLE $FILL_KEYS $FILL_SIZE lin ||
 		{ skv_fail "fill table $TABLE at A"; return 1; }
@@ -86,12 +109,7 @@ t_migrated_then_crash() {
 		{ skv_fail "table $TABLE owned by $(owner $TABLE "$ZERO"), not B"; return 1; }
 	after=$(replica_end "$A" B)
 	skv_info "B's replica at A: ended at $before before the migration, $after after"
-	# Acknowledged writes at B after the migration (replicated as usual).
-	for i in $(seq 1 $AFTER_KEYS); do
-		out=$(tool "$SW" put "${IP[B]}:$PORT" $TABLE "after-$i" "value-$i")
-		[[ $out == "OK "* ]] || { skv_fail "put after-$i at B: $out"; return 1; }
-		want[$i]="OK ${out#OK } value-$i"
-	done
+	put_at_b after || return 1
 
 	# B crashes: its daemon killed, its namespace (node, module state) deleted.
 	kill "${NODE_PID[B]}" && wait "${NODE_PID[B]}" 2>/dev/null
@@ -101,15 +119,7 @@ t_migrated_then_crash() {
 	addr=$(owner_addr $TABLE)
 	skv_info "table $TABLE recovered at $addr"
 
-	tool "$SW" check "$addr" $TABLE $FILL_KEYS $FILL_SIZE lin 2>"$SKV_TMP/check.err"
-	lost=$(grep -c '^skv_tool: lin-' "$SKV_TMP/check.err")
-	((lost == 0)) || { skv_fail "$lost of $FILL_KEYS migrated keys lost or wrong after B's" \
-		"crash: $(head -n 3 "$SKV_TMP/check.err" | tr '\n' ' ')"; return 1; }
-	for i in $(seq 1 $AFTER_KEYS); do
-		out=$(tool "$SW" get "$addr" $TABLE "after-$i")
-		[[ $out == "${want[$i]}" ]] || { skv_fail "get after-$i at $addr after" \
-			"recovery: '$out', want '${want[$i]}'"; return 1; }
-	done
+	all_back "$addr" || return 1
 	# The target re-replicated what it received: B's stream at A grew by
 	# the migrated values at least.
 	((after - before >= FILL_KEYS * FILL_SIZE)) || { skv_fail "B's replica at A grew by" \
@@ -121,8 +131,8 @@ t_migrated_then_crash() {
 # is mid-way when B crashes; keys are written at B meanwhile.  The range
 # is recovered at A, the source: its copy plus B's replica.
 t_target_dies_mid_migration() {
-	local i out id lost addr
-	declare -A want
+	local out id
+	WANT=()
 	setup_lineage || return 1
 	tool "$SW" fill "${IP[A]}:$PORT" $TABLE $FILL_KEYS $FILL_SIZE lin ||
 		{ skv_fail "fill table $TABLE at A"; return 1; }
@@ -131,12 +141,8 @@ t_target_dies_mid_migration() {
 		{ skv_fail "migrate"; return 1; }
 	id=$(last_mig_id)
 	mid_way "$id" || return 1
-	# Acknowledged writes at B, the owner now (replicated as usual).
-	for i in $(seq 1 $AFTER_KEYS); do
-		out=$(tool "$SW" put "${IP[B]}:$PORT" $TABLE "during-$i" "value-$i")
-		[[ $out == "OK "* ]] || { skv_fail "put during-$i at B: $out"; return 1; }
-		want[$i]="OK ${out#OK } value-$i"
-	done
+	# B owns the range now: writes there are acknowledged.
+	put_at_b during || return 1
 	read -r out _ <<<"$(mig_state "$id")"
 	[[ $out == pulling ]] || { skv_fail "migration $id $out before the crash, not pulling"; return 1; }
 
@@ -146,16 +152,7 @@ t_target_dies_mid_migration() {
 	slowwait "$SKV_WAIT" b_recovered ||
 		{ skv_fail "B's tablets not recovered: $(ctlj map | jq -c .tablets)"; return 1; }
 	skv_info "migration $id: $(ctlj status "$id" | jq -r '"\(.state): \(.msg)"')"
-	addr=$(owner_addr $TABLE)
-	tool "$SW" check "$addr" $TABLE $FILL_KEYS $FILL_SIZE lin 2>"$SKV_TMP/check.err"
-	lost=$(grep -c '^skv_tool: lin-' "$SKV_TMP/check.err")
-	((lost == 0)) || { skv_fail "$lost of $FILL_KEYS keys lost or wrong after B's crash" \
-		"mid-migration: $(head -n 3 "$SKV_TMP/check.err" | tr '\n' ' ')"; return 1; }
-	for i in $(seq 1 $AFTER_KEYS); do
-		out=$(tool "$SW" get "$addr" $TABLE "during-$i")
-		[[ $out == "${want[$i]}" ]] || { skv_fail "get during-$i at $addr after" \
-			"recovery: '$out', want '${want[$i]}'"; return 1; }
-	done
+	all_back "$(owner_addr $TABLE)" || return 1
 	[[ $(owner $TABLE "$ZERO") == "${ID[A]}" ]] ||
 		{ skv_fail "table $TABLE recovered at node $(owner $TABLE "$ZERO"), not at A (the source)"; return 1; }
 	# A serves the range again (its outgoing migration ended there).
@@ -167,14 +164,7 @@ t_target_dies_mid_migration() {
 # Stop the last test's cluster (daemons, namespaces, the coordinator's
 # state) before the next one.
 teardown_cluster() {
-	local pid
-	for pid in "${SKV_BG_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null
-	done
-	for pid in "${SKV_BG_PIDS[@]}"; do
-		wait "$pid" 2>/dev/null
-	done
-	SKV_BG_PIDS=()
+	skv_stop_bg
 	cleanup_all_ns >/dev/null 2>&1
 	rm -f "$SKV_TMP/coord.state"
 }
