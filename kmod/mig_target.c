@@ -622,6 +622,11 @@ static int skv_tgt_rereplicate(struct skv_mig *m)
 		err = skv_repl_hold_range(m->node, s, m->p.table_id,
 					  m->p.start_hash, m->p.end_hash,
 					  &bytes);
+		/* Namespace exit drops the backups first: nothing is held. */
+		if (READ_ONCE(m->node->dying)) {
+			err = -ESHUTDOWN;
+			break;
+		}
 		if (!err) {
 			pr_info("steadykv: migration %llu: re-replicated %llu bytes of the range to the backups in %llu ms\n",
 				m->p.id, bytes,
@@ -633,7 +638,7 @@ static int skv_tgt_rereplicate(struct skv_mig *m)
 		if (err != -EAGAIN && err != -ETIMEDOUT)
 			break;
 	}
-	if (skv_tgt_stopping(m)) {
+	if (err == -ESHUTDOWN || skv_tgt_stopping(m)) {
 		skv_tgt_set_err(m, ESHUTDOWN, true,
 				"stopped: node shutting down");
 	} else {
