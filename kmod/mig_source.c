@@ -714,6 +714,35 @@ int skv_src_decide(struct skv_node *node, u64 id, bool abort)
 	return e->where == want ? 0 : -ESTALE;
 }
 
+int skv_src_frozen_id(struct skv_node *node, u64 table_id, u64 start_hash,
+		      u64 end_hash, u64 *id)
+{
+	struct skv_mig_out *m;
+
+	lockdep_assert_held(&node->lock);
+	list_for_each_entry(m, &node->mig_out, list) {
+		if (m->keep_owner || m->table_id != table_id ||
+		    m->start_hash != start_hash || m->end_hash != end_hash)
+			continue;
+		*id = m->id;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int skv_src_end_recovered(struct skv_node *node, u64 id)
+{
+	struct skv_store *s = skv_node_store(node);
+	struct skv_mig_out *m;
+
+	lockdep_assert_held(&node->lock);
+	list_for_each_entry(m, &node->mig_out, list)
+		if (m->id == id)
+			return skv_src_end_one(node, s, m, true) == SKV_S_OK ?
+			       0 : -EIO;
+	return -ENOENT;
+}
+
 /* MIG_STATUS: where the caller's migration stands here. */
 static int skv_src_status(struct skv_conn *c, const struct skv_hdr *h,
 			  const u8 *body, u32 len)

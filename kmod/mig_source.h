@@ -73,6 +73,21 @@ int skv_src_handle(struct skv_conn *c, const struct skv_hdr *h,
  */
 int skv_src_decide(struct skv_node *node, u64 id, bool abort);
 
+/*
+ * Recovery at the source (recovery.c) of a range whose migration's
+ * target died: the id of the outgoing migration holding exactly
+ * [start_hash, end_hash] of table_id frozen here (MIGRATING_OUT), or
+ * -ENOENT.  Under node->lock.
+ */
+int skv_src_frozen_id(struct skv_node *node, u64 table_id, u64 start_hash,
+		      u64 end_hash, u64 *id);
+/*
+ * The range of outgoing migration id was rebuilt over the copy here: end
+ * it as aborted (served again, the outcome remembered).  Under
+ * node->lock.  0, -ENOENT, -EIO.
+ */
+int skv_src_end_recovered(struct skv_node *node, u64 id);
+
 struct genl_info;
 /* node-set's mig-fault-* attributes (the test knob), if mode is given. */
 int skv_src_set_fault(struct skv_node *node, struct genl_info *info);

@@ -30,6 +30,12 @@
  * resolved; a key the source has nothing of is thus resolved (NOT_FOUND)
  * promptly.
  *
+ * Before END (both modes), the target hands every record of the range
+ * to its backups (skv_tgt_rereplicate(): migrated records were replayed
+ * here, not replicated), so the source frees its copy only once the
+ * range survives a crash of this node; if the backups do not take it,
+ * the migration fails with the range kept here and no END sent.
+ *
  * Failure after ownership moved, or cancel: the tablet goes MIGRATING_OUT
  * here (not served; the store waits for writes in flight), the records
  * written here (version above the safe version) go back with PUSH_BACK,
@@ -78,12 +84,16 @@
 #include "trace.h"
 #include "scan.h"
 #include "mig_target_int.h"
+#include "repl_primary.h"
 
 /* Slots of the resolved set (u64 each); at most 3/4 are used. */
 #define SKV_MIG_RESOLVED_SLOTS	16384
 
 /* Reconnect attempts of a failed call, and the pause before each. */
 static const unsigned int skv_tgt_backoff_ms[] = { 0, 100, 400, 1600 };
+
+/* Tries of the re-replication before END, and the pause before each. */
+static const unsigned int skv_tgt_rerepl_backoff_ms[] = { 0, 250, 1000, 3000 };
 
 /* How long a rollback keeps retrying a refused push-back or a lost END. */
 #define SKV_MIG_ROLLBACK_MS	60000
@@ -586,6 +596,62 @@ static int skv_tgt_after_pass(struct skv_mig *m, int pass, bool served)
 	}
 }
 
+/*
+ * Every record of the range is here, none of the migrated ones in this
+ * node's replication stream (replays are not replicated): hand them to
+ * the backups before END lets the source free its copy, or a crash of
+ * this node would lose every key not rewritten here.  Client writes go
+ * on meanwhile (replay keeps the newest version).  A failure (the
+ * coordinator may be switching backups) is retried a few times; then the
+ * migration fails with the range kept here and no END sent, so the
+ * source keeps its copy and the coordinator its lineage record
+ * (EUCLEAN: needs recovery).  0, or 1 if the migration ended here.
+ */
+static int skv_tgt_rereplicate(struct skv_mig *m)
+{
+	struct skv_store *s = skv_node_store(m->node);
+	u64 t0 = ktime_get_ns(), bytes = 0;
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < ARRAY_SIZE(skv_tgt_rerepl_backoff_ms); i++) {
+		if (i && skv_tgt_nap(m, skv_tgt_rerepl_backoff_ms[i]))
+			break;
+		if (skv_tgt_stopping(m))
+			break;
+		err = skv_repl_hold_range(m->node, s, m->p.table_id,
+					  m->p.start_hash, m->p.end_hash,
+					  &bytes);
+		/* Namespace exit drops the backups first: nothing is held. */
+		if (READ_ONCE(m->node->dying)) {
+			err = -ESHUTDOWN;
+			break;
+		}
+		if (!err) {
+			pr_info("steadykv: migration %llu: re-replicated %llu bytes of the range to the backups in %llu ms\n",
+				m->p.id, bytes,
+				div_u64(ktime_get_ns() - t0, NSEC_PER_MSEC));
+			return 0;
+		}
+		pr_warn("steadykv: migration %llu: re-replication try %u failed (%d)\n",
+			m->p.id, i + 1, err);
+		if (err != -EAGAIN && err != -ETIMEDOUT)
+			break;
+	}
+	if (err == -ESHUTDOWN || skv_tgt_stopping(m)) {
+		skv_tgt_set_err(m, ESHUTDOWN, true,
+				"stopped: node shutting down");
+	} else {
+		skv_tgt_set_err(m, EUCLEAN, true,
+				"the backups did not take the migrated range (%d): kept here, no end sent, the source keeps its copy: tablet needs recovery",
+				err);
+		/* Every record is here: serve them all. */
+		skv_tgt_tablet(m, SKV_MIG_TABLET_SET, SKV_TABLET_NORMAL);
+	}
+	skv_tgt_finish(m, STEADYKV_MIGRATION_STATE_FAILED);
+	return 1;
+}
+
 static void skv_tgt_run(struct skv_mig *m)
 {
 	bool push = m->p.mode == STEADYKV_MIGRATION_MODE_PUSH;
@@ -674,11 +740,12 @@ static void skv_tgt_run(struct skv_mig *m)
 			skv_tgt_rollback(m, false);
 			return;
 		}
-		err = skv_tgt_end(m, 0);
-	} else {
-		err = skv_tgt_end(m, 0);
-		skv_tgt_tablet(m, SKV_MIG_TABLET_SET, SKV_TABLET_NORMAL);
 	}
+	if (skv_tgt_rereplicate(m))
+		return;
+	err = skv_tgt_end(m, 0);
+	if (!push)
+		skv_tgt_tablet(m, SKV_MIG_TABLET_SET, SKV_TABLET_NORMAL);
 	/* Every record is here and served: done, even if END got lost. */
 	if (err)
 		skv_tgt_set_err(m, 0, true,

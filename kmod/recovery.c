@@ -14,9 +14,9 @@
 #include "repl_backup.h"
 #include "repl_primary.h"
 #include "recovery.h"
+#include "mig_source.h"
 #include "core/log.h"
 #include "core/replay.h"
-#include "core/scan.h"
 
 /* Tablets looked at per skv_tablets_list() call. */
 #define SKV_RECOVER_LIST_CHUNK	8
@@ -149,47 +149,54 @@ static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
 }
 
 /*
- * The recovered tablet's records came from another primary's replica,
- * through a side log no stream carries: hand them to this node's
- * backups (skv_repl_hold) before the tablet is served, so that it is
- * back to R copies.  Scanned in batches while the tablet is RECOVERING
- * (nothing else writes it).
+ * Lineage: this node is the source of migration mig_id, whose target
+ * (primary_id) died after ownership moved; the range is still here,
+ * frozen (MIGRATING_OUT, no END came).  Replay the target's replica
+ * over the copy (newer versions win, tombstones shadow), hand the range
+ * to this node's backups, then end the migration as aborted: the range
+ * is served here again.  A failure leaves the copy frozen, with what was
+ * replayed (every step may be repeated).
  */
-static int skv_recover_rereplicate(struct skv_node *node, struct skv_store *s,
-				   const struct skv_tablet_info *t,
-				   struct netlink_ext_ack *extack)
+static int skv_recover_over_copy(struct skv_node *node, struct skv_store *s,
+				 u64 mig_id, u64 primary_id, u64 epoch,
+				 struct skv_tablet_info *rt,
+				 struct skv_recover_stats *st,
+				 struct netlink_ext_ack *extack)
 {
-	const u32 cap = sizeof(struct skv_batch_hdr) + SKV_REC_MAX_LEN;
-	u64 cursor = t->start_hash, next;
-	bool done = false;
-	long n;
-	int err = 0;
-	u8 *buf;
+	u64 t0 = ktime_get_ns(), held;
+	struct skv_sidelog *sl;
+	int err;
 
-	buf = kvmalloc(cap, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	while (!done && !err) {
-		n = skv_scan_serialize(s, t->table_id, t->start_hash,
-				       t->end_hash, cursor, buf, cap, &next,
-				       &done);
-		if (n < 0) {
-			err = n;
-			break;
-		}
-		if (n > sizeof(struct skv_batch_hdr))
-			err = skv_repl_hold(node,
-					    buf + sizeof(struct skv_batch_hdr),
-					    n - sizeof(struct skv_batch_hdr));
-		cursor = next;
-		cond_resched();
+	err = skv_sidelog_create(s, &sl);
+	if (err) {
+		NL_SET_ERR_MSG_MOD(extack, "no memory for a side log");
+		return err;
 	}
-	kvfree(buf);
+	err = skv_recover_replay(node, s, sl, primary_id, epoch, rt, st,
+				 extack);
+	skv_sidelog_destroy(s, sl);
 	if (err)
+		return err;
+	err = skv_repl_hold_range(node, s, rt->table_id, rt->start_hash,
+				  rt->end_hash, &held);
+	if (err) {
 		NL_SET_ERR_MSG_FMT_MOD(extack,
-				       "the backups did not take the recovered records (%d)",
+				       "the backups did not take the rebuilt range (%d)",
 				       err);
-	return err;
+		return err;
+	}
+	err = skv_src_end_recovered(node, mig_id);
+	if (err) {
+		NL_SET_ERR_MSG_FMT_MOD(extack,
+				       "cannot serve the range again (%d)", err);
+		return err;
+	}
+	rt->state = SKV_TABLET_NORMAL;
+	skv_nl_notify_tablet(node, rt, true, STEADYKV_CMD_TABLET_SET);
+	st->ns = ktime_get_ns() - t0;
+	pr_info("steadykv: migration %llu: its target (node %llu) died; range rebuilt over the copy here, %llu records replayed\n",
+		mig_id, primary_id, st->applied);
+	return 0;
 }
 
 int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
@@ -202,6 +209,7 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 	struct skv_sidelog *sl;
 	bool new_table = false;
 	struct skv_store *s;
+	u64 held, mig_id;
 	int err;
 
 	lockdep_assert_held(&node->lock);
@@ -223,6 +231,11 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 	err = skv_recover_tablet_state(s, &rt);
 	if (err == SKV_TABLET_NORMAL)
 		return 0;	/* recovered already: a repeated command */
+	if (err == SKV_TABLET_MIGRATING_OUT &&
+	    !skv_src_frozen_id(node, rt.table_id, rt.start_hash, rt.end_hash,
+			       &mig_id))
+		return skv_recover_over_copy(node, s, mig_id, primary_id, epoch,
+					     &rt, st, extack);
 	if (err != -ENOENT) {
 		NL_SET_ERR_MSG_MOD(extack,
 				   "the range overlaps a tablet of the table here");
@@ -244,8 +257,20 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 				 extack);
 	/* Spliced either way: on error the tablet's removal drops it. */
 	skv_sidelog_destroy(s, sl);
-	if (!err)
-		err = skv_recover_rereplicate(node, s, &rt, extack);
+	/*
+	 * The records came from another primary's replica, through a side
+	 * log no stream carries: hand them to this node's backups before the
+	 * tablet is served, so that it is back to R copies.  Nothing else
+	 * writes it meanwhile (RECOVERING).
+	 */
+	if (!err) {
+		err = skv_repl_hold_range(node, s, rt.table_id, rt.start_hash,
+					  rt.end_hash, &held);
+		if (err)
+			NL_SET_ERR_MSG_FMT_MOD(extack,
+					       "the backups did not take the recovered records (%d)",
+					       err);
+	}
 	if (err)
 		goto out_tablet;
 	rt.state = SKV_TABLET_NORMAL;

@@ -11,8 +11,8 @@
  * (core/replay.h: the newest version of a key wins, tombstones shadow),
  * the version counter is raised past every version the replica holds,
  * the side log is spliced, the tablet's records are handed to this
- * node's backups (repl_primary.h skv_repl_hold: the side log is in no
- * stream) and only then is the tablet served (NORMAL).
+ * node's backups (repl_primary.h skv_repl_hold_range: the side log is in
+ * no stream) and only then is the tablet served (NORMAL).
  *
  * It runs synchronously in the netlink handler, under node->lock: the
  * family has parallel_ops, so only this node's control changes wait,
@@ -21,6 +21,12 @@
  * The caller (the node daemon, on the coordinator's command) waits for
  * the answer, which is what the
  * coordinator needs before it moves the tablet in the map.
+ *
+ * Lineage: if this node is the source of a migration that holds exactly
+ * that range frozen here (MIGRATING_OUT: the target, the dead primary,
+ * died before END), the replica is replayed over the copy instead, the
+ * range re-replicated, and the migration ended as aborted: the range is
+ * served here again (recovery.c skv_recover_over_copy).
  *
  * Re-replication makes the recovered tablet as durable as the node's own
  * writes: a failure there (the backups down or too slow) fails the

@@ -30,6 +30,7 @@
 #include "repl_primary.h"
 #include "record.h"
 #include "core/replica.h"
+#include "core/scan.h"
 
 /* Records queued but not yet held by every backup, at most. */
 #define SKV_REPL_QUEUE_MAX	(8u << 20)
@@ -688,6 +689,43 @@ int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
 out:
 	skv_repl_put(r);
 	return ret;
+}
+
+int skv_repl_hold_range(struct skv_node *node, struct skv_store *s,
+			u64 table_id, u64 start_hash, u64 end_hash, u64 *bytes)
+{
+	const u32 cap = sizeof(struct skv_batch_hdr) + SKV_REC_MAX_LEN;
+	const u32 hl = sizeof(struct skv_batch_hdr);
+	u64 cursor = start_hash, next;
+	bool done = false;
+	long n;
+	int err = 0;
+	u8 *buf;
+
+	*bytes = 0;
+	if (!rcu_access_pointer(node->repl))
+		return 0;	/* no backups: nothing to hand them */
+	buf = kvmalloc(cap, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	/* One chunk per append: client writes interleave between them. */
+	while (!done && !err) {
+		n = skv_scan_serialize(s, table_id, start_hash, end_hash,
+				       cursor, buf, cap, &next, &done);
+		if (n < 0) {
+			err = n;
+			break;
+		}
+		if (n > hl) {
+			err = skv_repl_hold(node, buf + hl, n - hl);
+			if (!err)
+				*bytes += n - hl;
+		}
+		cursor = next;
+		cond_resched();
+	}
+	kvfree(buf);
+	return err;
 }
 
 int skv_repl_settle(struct skv_conn *c)

@@ -35,9 +35,11 @@
  * it; the writer is not answered before they do.
  *
  * Not replicated here: records a migration replays or a push-back brings
- * (migrated data is not re-replicated while the migration runs; the
- * source's log and backups keep it: issue 12 item 5's lineage), and what
- * the log held before repl-set.  A new assignment opens a new backup
+ * (migrated data is not replicated while the migration runs: the
+ * source's copy and the coordinator's lineage record keep it; the
+ * target hands the whole range to its backups with skv_repl_hold_range()
+ * before END lets the source free its copy), and what the log held
+ * before repl-set.  A new assignment opens a new backup
  * afresh (SKV_REPL_F_CREATE); a backup it keeps from the last one
  * resumes, so it keeps the older records, if its replica ends where the
  * new stream starts (else it too starts afresh).  Re-replicating the
@@ -49,6 +51,7 @@
 #include <linux/types.h>
 
 struct skv_node;
+struct skv_store;
 struct skv_conn;
 struct sk_buff;
 struct genl_info;
@@ -83,6 +86,18 @@ int skv_repl_set(struct skv_node *node, u64 primary_id, u64 epoch,
  * repl_timeout_ms), -EMSGSIZE, -ENOMEM.  Sleeps.
  */
 int skv_repl_hold(struct skv_node *node, const void *recs, u32 len);
+/*
+ * skv_repl_hold() of every live record (objects and tombstones) that s
+ * holds in table_id's [start_hash, end_hash], scanned in chunks of about
+ * SKV_REC_MAX_LEN, each one stream append: what recovery rebuilt or a
+ * migration brought, which no stream carried.  Records newer than the
+ * scan may reach the stream before it: replay keeps the newest version.
+ * *bytes: the record bytes handed over.  0 at once without replication;
+ * else as skv_repl_hold(), or a scan's negative errno.  Sleeps: not
+ * under a spinlock.
+ */
+int skv_repl_hold_range(struct skv_node *node, struct skv_store *s,
+			u64 table_id, u64 start_hash, u64 end_hash, u64 *bytes);
 /* The repl-get reply's attributes.  Caller holds node->lock. */
 int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node);
 

@@ -56,7 +56,8 @@ skv_key "$SKV_TMP/admin.key"
 export STEADYKV_CLUSTER_KEY=$SKV_TMP/cluster.key
 export STEADYKV_ADMIN_KEY=$SKV_TMP/admin.key
 
-skv_cleanup() {
+# skv_stop_bg: kill and reap every process skv_bg started.
+skv_stop_bg() {
 	local pid
 	for pid in "${SKV_BG_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
@@ -64,6 +65,11 @@ skv_cleanup() {
 	for pid in "${SKV_BG_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null
 	done
+	SKV_BG_PIDS=()
+}
+
+skv_cleanup() {
+	skv_stop_bg
 	cleanup_all_ns >/dev/null 2>&1
 	rm -rf "$SKV_TMP"
 }
@@ -409,6 +415,18 @@ skv_cluster_ready() {
 	for n in "$@"; do
 		ip netns exec "$sw" skv_tool ping "${IP[$n]}:$port" $((SKV_WAIT * 1000)) ||
 			{ skv_fail "node $n does not listen"; return 1; }
+	done
+}
+
+# skv_repl_ready BACKUPS NAME...: wait until each node NAME (a namespace
+# variable) replicates to BACKUPS backups, all caught up (healthy).
+skv_repl_ready() {
+	local want=$1 n
+	shift
+	for n in "$@"; do
+		slowwait "$SKV_WAIT" bash -c "ip netns exec ${!n} steadykvctl -j repl show |
+			jq -e '.healthy == 1 and .backups == $want'" >/dev/null ||
+			{ skv_fail "$n's replication not healthy"; return 1; }
 	done
 }
 

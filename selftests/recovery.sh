@@ -124,11 +124,7 @@ setup_cluster() {
 	ctl create-table 1 || { skv_fail "create-table 1"; return 1; }
 	ctl create-table 2 --nodes "${ID[C]}" || { skv_fail "create-table 2"; return 1; }
 	ctl create-table 3 --nodes "${ID[C]}" || { skv_fail "create-table 3"; return 1; }
-	for n in A B C; do
-		slowwait "$SKV_WAIT" bash -c "ip netns exec ${!n} steadykvctl -j repl show |
-			jq -e '.healthy == 1 and .backups == 2'" >/dev/null ||
-			{ skv_fail "$n's replication not healthy"; return 1; }
-	done
+	skv_repl_ready 2 A B C
 }
 
 # recovered: C is dead, owns nothing, and nothing is lost.

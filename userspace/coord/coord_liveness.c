@@ -35,7 +35,8 @@
  *     (EHOSTDOWN).  Before ownership moved (preparing) the source keeps
  *     the range, and a live target is told to cancel; after it moved the
  *     target keeps the range (SKV_COORD_ERR_NEEDS_RECOVERY: the lineage
- *     record stays, for the recovery to come);
+ *     record stays, for the recovery to come: coord_recovery.c rebuilds
+ *     a dead target's range at the source when it can);
  *   - every tablet it owned, and the tablet of a migration whose source
  *     died after ownership moved (the data not pulled yet died with it),
  *     is recorded lost (struct coord_lost, durable; GET_MAP:

@@ -197,8 +197,8 @@ static void mig_transition(struct coordinator *c, struct skv_migration *g,
 		else if (t && t->state == TMAP_NORMAL && t->owner == g->src)
 			tmap_set_owner(m, g->table_id, t->start, g->dst);	/* push */
 		/*
-		 * Until re-replication of the target's side logs exists, the
-		 * lineage is dropped at completion.
+		 * The target re-replicated the range before END: its backups
+		 * hold it, the lineage is no longer needed.
 		 */
 		coord_lineage_drop(c, g->id, 0);
 		break;

@@ -18,6 +18,16 @@
  * error is logged, and it is tried again after a backoff (1 s doubling to
  * 30 s), at the next backup in turn.
  *
+ * Lineage: a lost tablet that a migration's target died with, before
+ * the source freed its copy (a lineage record: the migration did not end
+ * done), is recovered AT THE SOURCE if the source is up and one of the
+ * dead target's backups (always so with three nodes and R = 2): the
+ * module sees the range frozen there by the migration, replays the
+ * target's replica over the copy and serves the range again (recovery.c
+ * skv_recover_over_copy); on success the lineage record goes too.
+ * Otherwise the tablet is rebuilt from the target's replica alone, and
+ * the migrated records the target did not rewrite may be lost (logged).
+ *
  * Without replication (R = 0) nothing is done: lost tablets stay lost.  A
  * dead node that registers again reopens its replicas afresh (the old
  * contents go), so its tablets still lost stay lost; and it is told to
@@ -106,6 +116,42 @@ static size_t recovery_candidates(const struct coordinator *c, uint32_t dead, ui
 		if (m->nodes[i].id != dead && coord_node_up(c, m->nodes[i].id))
 			out[n++] = m->nodes[i].id;
 	return n;
+}
+
+/* The lineage record of @r's range whose target was @r->dead, or NULL. */
+static const struct coord_lineage *recovery_lineage(const struct coordinator *c,
+						    const struct coord_recovery *r)
+{
+	for (size_t i = 0; i < c->st.nr_lineage; i++) {
+		const struct coord_lineage *l = &c->st.lineage[i];
+
+		if (l->dst == r->dead && same_range(r, l->table_id, l->start, l->end))
+			return l;
+	}
+	return NULL;
+}
+
+/*
+ * Where to recover @r among the @n candidates: the source of its lineage
+ * if it is one of them (its copy plus the target's replica hold every
+ * record), else in turn from @turn.
+ */
+static uint32_t recovery_pick(struct coordinator *c, const struct coord_recovery *r,
+			      const uint32_t *cand, size_t n, size_t turn)
+{
+	const struct coord_lineage *l = recovery_lineage(c, r);
+
+	if (!l)
+		return cand[turn % n];
+	for (size_t k = 0; k < n; k++)
+		if (cand[k] == l->src)
+			return l->src;
+	if (!r->attempts)
+		coord_logmsg(c, true, "recovery of table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64
+			     " of node %u: its migration's source, node %u, is down or not its"
+			     " backup: rebuilt from the replica alone, migrated data may be lost",
+			     r->table_id, r->start, r->end, r->dead, l->src);
+	return cand[turn % n];
 }
 
 static int recovery_send(struct coordinator *c, struct coord_recovery *r, uint32_t to)
@@ -214,7 +260,7 @@ void coord_recovery_tick(struct coordinator *c)
 			continue;
 		}
 		r->waiting = false;
-		err = recovery_send(c, r, cand[(dealt - 1 + r->attempts) % n]);
+		err = recovery_send(c, r, recovery_pick(c, r, cand, n, dealt - 1 + r->attempts));
 		if (err)
 			recovery_failed(c, r, strerror(-err));
 	}
@@ -224,6 +270,7 @@ void coord_finish_recover(struct coordinator *c, struct op *op)
 {
 	const struct tmap_tablet *t = &op->tablets[0];
 	struct coord_recovery *r = recovery_find(c, t->table_id, t->start, t->end);
+	const struct coord_lineage *l;
 	const struct tmap_tablet *mt;
 	char msg[300];
 	size_t i;
@@ -254,6 +301,12 @@ void coord_finish_recover(struct coordinator *c, struct op *op)
 	memmove(&c->st.lost[i], &c->st.lost[i + 1], (c->st.nr_lost - i - 1) * sizeof(c->st.lost[0]));
 	c->st.nr_lost--;
 	r->done = true;
+	l = recovery_lineage(c, r);
+	if (l && l->src == t->owner) {
+		coord_logmsg(c, false, "migration %" PRIu64 ": range rebuilt at its source, node %u,"
+			     " from its copy and the dead target's replica", l->mig_id, l->src);
+		coord_lineage_drop(c, l->mig_id, 0);
+	}
 	coord_logmsg(c, false, "recovered table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64
 		     " of node %u on node %u in %lld ms (map version %" PRIu64 ")", t->table_id,
 		     t->start, t->end, r->dead, t->owner,

@@ -28,9 +28,10 @@
  * target before its data did (Rocksteady): until the target's side logs
  * are re-replicated, rebuilding the range needs the source's log up to
  * safe_version plus the target's log from the ownership transfer on.
- * Nothing re-replicates side logs yet, so the coordinator drops the
- * record when the migration completes; it keeps it when a failed
- * migration leaves the range needing recovery.
+ * The target re-replicates the range before it sends END (kmod
+ * mig_target.c), so the coordinator drops the record when the migration
+ * completes; it keeps it when a failed migration leaves the range
+ * needing recovery (a failed re-replication among them).
  */
 struct coord_lineage {
 	uint64_t mig_id;

@@ -1,0 +1,176 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Lineage during migration (issue 12 item 5).  Migrated records are
+# replayed at the target, not replicated; before END lets the source free
+# its copy, the target hands the range to its backups.  Three nodes under
+# a coordinator at --replicas 2: a table filled at A migrates whole to B
+# and ends done; B's replica at A has grown by the migrated records; then
+# B crashes (its daemon killed, its namespace deleted), is declared dead,
+# its tablets are recovered on its backups, and every migrated key, and
+# every key written at B after the migration, reads back intact from the
+# new owner.  Without the re-replication the migrated keys are lost.
+# Then the target dies mid-migration (after ownership moved, the source's
+# copy frozen): the range is rebuilt at the source from its copy and the
+# target's replica, and again nothing is lost.
+# Needs steadykv.ko loaded (selftests/run.sh does it).
+
+cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=lib.sh
+source selftests/lib.sh
+# shellcheck source=mig_cluster.sh
+source selftests/mig_cluster.sh
+
+TABLE=5
+# The migrated records: about 2 MB of values.
+FILL_KEYS=2000
+FILL_SIZE=1000
+# Keys written at B after (or during) the migration.
+AFTER_KEYS=20
+declare -A WANT
+# The mid-migration test: A's packets this late, with one record per pull
+# (SLOW_OPTS), make the migration last FILL_KEYS * MID_DELAY (100 s) at least.
+MID_DELAY=50ms
+
+# A coordinator declaring a node dead after 3 s of silence, R = 2; table
+# TABLE on A alone; every node's replication healthy.
+setup_lineage() {
+	local n
+	setup_ns SW A B C || { skv_fail "setup_ns"; return 1; }
+	skv_bridge "$SW" "$NET" A B C || return 1
+	start_coord --replicas 2 --dead-after-ms 3000 || return 1
+	for n in A B C; do
+		start_node $n
+	done
+	skv_cluster_ready "$SW" "$COORD" "$PORT" A B C || return 1
+	ctl create-table $TABLE --nodes "${ID[A]}" || { skv_fail "create-table $TABLE"; return 1; }
+	skv_repl_ready 2 A B C
+}
+
+# replica_end NS NAME: where the replica of node NAME held in NS ends.
+replica_end() {
+	skv_ctl "$1" -j repl replicas | jq -r --argjson p "${ID[$2]}" \
+		'.[] | select(.primary_id == $p) | .replica_end'
+}
+
+# b_recovered: B is dead, owns nothing, and nothing is lost.
+b_recovered() {
+	ctlj map | jq -e --argjson b "${ID[B]}" '
+		(.nodes[] | select(.id == $b) | .health == "dead") and
+		([.tablets[] | select(.owner == $b or .lost)] | length == 0)' >/dev/null
+}
+
+# owner_addr TABLE: ADDR:PORT of the owner of hash 0 of TABLE by the map.
+owner_addr() {
+	local o
+	o=$(owner "$1" "$ZERO")
+	ctlj map | jq -r --argjson o "$o" '.nodes[] | select(.id == $o) | .addr'
+}
+
+# put_at_b PREFIX: AFTER_KEYS acknowledged writes at B, keys PREFIX-i,
+# replicated as usual; WANT[PREFIX-i]: what each must read back.
+put_at_b() {
+	local i out
+	for i in $(seq 1 $AFTER_KEYS); do
+		out=$(tool "$SW" put "${IP[B]}:$PORT" $TABLE "$1-$i" "value-$i")
+		[[ $out == "OK "* ]] || { skv_fail "put $1-$i at B: $out"; return 1; }
+		WANT[$1-$i]="OK ${out#OK } value-$i"
+	done
+}
+
+# all_back ADDR: every filled key, and every key of WANT, reads back
+# intact at ADDR; the lost filled keys are counted.
+all_back() {
+	local addr=$1 k out lost
+	tool "$SW" check "$addr" $TABLE $FILL_KEYS $FILL_SIZE lin 2>"$SKV_TMP/check.err"
+	lost=$(grep -c '^skv_tool: lin-' "$SKV_TMP/check.err")
+	((lost == 0)) || { skv_fail "$lost of $FILL_KEYS migrated keys lost or wrong after B's" \
+		"crash: $(head -n 3 "$SKV_TMP/check.err" | tr '\n' ' ')"; return 1; }
+	for k in "${!WANT[@]}"; do
+		out=$(tool "$SW" get "$addr" $TABLE "$k")
+		[[ $out == "${WANT[$k]}" ]] || { skv_fail "get $k at $addr after" \
+			"recovery: '$out', want '${WANT[$k]}'"; return 1; }
+	done
+}
+
+t_migrated_then_crash() {
+	local out id before after addr
+	WANT=()
+	setup_lineage || return 1
+	tool "$SW" fill "${IP[A]}:$PORT" $TABLE $FILL_KEYS $FILL_SIZE lin ||
+		{ skv_fail "fill table $TABLE at A"; return 1; }
+	before=$(replica_end "$A" B)
+
+	migrate_wait $TABLE 0-max "${ID[B]}" || return 1
+	id=$(last_mig_id)
+	out=$(ctlj status "$id" | jq -r '"\(.state) \(.msg)"')
+	skv_info "migration $id: $out"
+	[[ $out == done* ]] || { skv_fail "migration $id ended $out"; return 1; }
+	[[ $(owner $TABLE "$ZERO") == "${ID[B]}" ]] ||
+		{ skv_fail "table $TABLE owned by $(owner $TABLE "$ZERO"), not B"; return 1; }
+	after=$(replica_end "$A" B)
+	skv_info "B's replica at A: ended at $before before the migration, $after after"
+	put_at_b after || return 1
+
+	# B crashes: its daemon killed, its namespace (node, module state) deleted.
+	kill "${NODE_PID[B]}" && wait "${NODE_PID[B]}" 2>/dev/null
+	ip netns del "$B" || { skv_fail "ip netns del B"; return 1; }
+	slowwait "$SKV_WAIT" b_recovered ||
+		{ skv_fail "B's tablets not recovered: $(ctlj map | jq -c .tablets)"; return 1; }
+	addr=$(owner_addr $TABLE)
+	skv_info "table $TABLE recovered at $addr"
+
+	all_back "$addr" || return 1
+	# The target re-replicated what it received: B's stream at A grew by
+	# the migrated values at least.
+	((after - before >= FILL_KEYS * FILL_SIZE)) || { skv_fail "B's replica at A grew by" \
+		"$((after - before)) bytes over the migration, want >= $((FILL_KEYS * FILL_SIZE))"; return 1; }
+}
+
+# t_target_dies_mid_migration: the table filled at A starts to move to B,
+# slowed at A (one record per pull, A's packets MID_DELAY late), so that it
+# is mid-way when B crashes; keys are written at B meanwhile.  The range
+# is recovered at A, the source: its copy plus B's replica.
+t_target_dies_mid_migration() {
+	local out id
+	WANT=()
+	setup_lineage || return 1
+	tool "$SW" fill "${IP[A]}:$PORT" $TABLE $FILL_KEYS $FILL_SIZE lin ||
+		{ skv_fail "fill table $TABLE at A"; return 1; }
+	skv_slow_link "$A" eth0 $MID_DELAY || return 1
+	ctl migrate $TABLE 0-max --to "${ID[B]}" "${SLOW_OPTS[@]}" >/dev/null ||
+		{ skv_fail "migrate"; return 1; }
+	id=$(last_mig_id)
+	mid_way "$id" || return 1
+	# B owns the range now: writes there are acknowledged.
+	put_at_b during || return 1
+	read -r out _ <<<"$(mig_state "$id")"
+	[[ $out == pulling ]] || { skv_fail "migration $id $out before the crash, not pulling"; return 1; }
+
+	kill "${NODE_PID[B]}" && wait "${NODE_PID[B]}" 2>/dev/null
+	ip netns del "$B" || { skv_fail "ip netns del B"; return 1; }
+	skv_fast_link "$A" eth0
+	slowwait "$SKV_WAIT" b_recovered ||
+		{ skv_fail "B's tablets not recovered: $(ctlj map | jq -c .tablets)"; return 1; }
+	skv_info "migration $id: $(ctlj status "$id" | jq -r '"\(.state): \(.msg)"')"
+	all_back "$(owner_addr $TABLE)" || return 1
+	[[ $(owner $TABLE "$ZERO") == "${ID[A]}" ]] ||
+		{ skv_fail "table $TABLE recovered at node $(owner $TABLE "$ZERO"), not at A (the source)"; return 1; }
+	# A serves the range again (its outgoing migration ended there).
+	skv_ctl "$A" -j tablet list | jq -e --argjson t $TABLE '[.[] | select(.table_id == $t)] |
+		length == 1 and .[0].state == "normal"' >/dev/null ||
+		{ skv_fail "A's tablets: $(skv_ctl "$A" -j tablet list)"; return 1; }
+}
+
+# Stop the last test's cluster (daemons, namespaces, the coordinator's
+# state) before the next one.
+teardown_cluster() {
+	skv_stop_bg
+	cleanup_all_ns >/dev/null 2>&1
+	rm -f "$SKV_TMP/coord.state"
+}
+
+ktap_print_header
+skv_test "a migrated table survives a crash of its target after the migration" t_migrated_then_crash
+teardown_cluster
+skv_test "the target dies mid-migration: the range rebuilt at the source, nothing lost" t_target_dies_mid_migration
+skv_finish
