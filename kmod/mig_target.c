@@ -92,10 +92,19 @@
 /* Reconnect attempts of a failed call, and the pause before each. */
 static const unsigned int skv_tgt_backoff_ms[] = { 0, 100, 400, 1600 };
 
-/* Tries of the re-replication before END, and the pause before each. */
-static const unsigned int skv_tgt_rerepl_backoff_ms[] = { 0, 250, 1000, 3000 };
+/*
+ * The pause between tries of the re-replication before END, doubling:
+ * a backup that died is replaced only once the control plane declares it
+ * dead (seconds), and failing the migration then would leave the range
+ * needing recovery with every record here.
+ */
+#define SKV_MIG_REREPL_PAUSE_MIN_MS	250u
+#define SKV_MIG_REREPL_PAUSE_MAX_MS	4000u
 
-/* How long a rollback keeps retrying a refused push-back or a lost END. */
+/*
+ * How long a rollback keeps retrying a refused push-back or a lost END,
+ * and the re-replication before END its backups.
+ */
 #define SKV_MIG_ROLLBACK_MS	60000
 
 const char *skv_tgt_status_name(int st)
@@ -602,20 +611,21 @@ static int skv_tgt_after_pass(struct skv_mig *m, int pass, bool served)
  * the backups before END lets the source free its copy, or a crash of
  * this node would lose every key not rewritten here.  Client writes go
  * on meanwhile (replay keeps the newest version).  A failure (the
- * coordinator may be switching backups) is retried a few times; then the
- * migration fails with the range kept here and no END sent, so the
+ * coordinator may be switching backups) is retried for up to
+ * SKV_MIG_ROLLBACK_MS; then the migration fails with the range kept here and no END sent, so the
  * source keeps its copy and the coordinator its lineage record
  * (EUCLEAN: needs recovery).  0, or 1 if the migration ended here.
  */
 static int skv_tgt_rereplicate(struct skv_mig *m)
 {
 	struct skv_store *s = skv_node_store(m->node);
+	unsigned long give_up = jiffies + msecs_to_jiffies(SKV_MIG_ROLLBACK_MS);
 	u64 t0 = ktime_get_ns(), bytes = 0;
-	unsigned int i;
+	unsigned int i, pause = 0;
 	int err = 0;
 
-	for (i = 0; i < ARRAY_SIZE(skv_tgt_rerepl_backoff_ms); i++) {
-		if (i && skv_tgt_nap(m, skv_tgt_rerepl_backoff_ms[i]))
+	for (i = 0; ; i++) {
+		if (pause && skv_tgt_nap(m, pause))
 			break;
 		if (skv_tgt_stopping(m))
 			break;
@@ -635,8 +645,11 @@ static int skv_tgt_rereplicate(struct skv_mig *m)
 		}
 		pr_warn("steadykv: migration %llu: re-replication try %u failed (%d)\n",
 			m->p.id, i + 1, err);
-		if (err != -EAGAIN && err != -ETIMEDOUT)
+		if ((err != -EAGAIN && err != -ETIMEDOUT) ||
+		    time_after(jiffies, give_up))
 			break;
+		pause = clamp(pause * 2, SKV_MIG_REREPL_PAUSE_MIN_MS,
+			      SKV_MIG_REREPL_PAUSE_MAX_MS);
 	}
 	if (err == -ESHUTDOWN || skv_tgt_stopping(m)) {
 		skv_tgt_set_err(m, ESHUTDOWN, true,
