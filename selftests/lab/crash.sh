@@ -6,8 +6,8 @@
 # (the host kills their QEMU), cuts off and slows down through the host.
 #
 # usage: crash.sh ITEM...
-#   POINT:ROLE     a crash: POINT before-prepare, after-ownership, mid-pull
-#                  or rerepl; ROLE source (node 1), target (node 2) or third
+#   POINT:ROLE     a crash: POINT before-prepare, after-ownership or
+#                  mid-pull; ROLE source (node 1), target (node 2) or third
 #                  (node 3, not in the migration).  See crash_point().
 #   partition      the coordinator cut off from node 3 for D/4 (not declared
 #                  dead) and for longer than D (declared dead, back as a new
@@ -49,10 +49,6 @@ BOUND_MS=$((D + T + LAB_DETECT_SLACK_MS))
 SLOW_OPTS=(--partitions 1 --inflight 1 --budget 1024)
 SLOW_DELAY=150ms
 OWNERSHIP_DELAY=1s
-# rerepl: pulls a little slow (FILL_KEYS of them), and the target's
-# packets to node 3 REREPL_DELAY late while it hands the range over.
-REREPL_PULL_DELAY=20ms
-REREPL_DELAY=1500ms
 # Before PREPARE: longer than the kill takes to relay on a loaded host.
 PREPARE_DELAY=20s
 FILL_KEYS=300
@@ -77,8 +73,6 @@ mig_state() { ctlj status "$1" | jq -r '"\(.state) \(.progress_permille)"'; }
 mig_final() { [[ $(mig_state "$1") =~ ^(done|cancelled|failed)\  ]]; }
 mig_of_table() { ctlj status | jq -e --argjson t "$1" '.[-1].table == $t' >/dev/null; }
 mig_pulling() { [[ $(mig_state "$1") == pulling* ]]; }
-# Every record pulled, END not sent: the target re-replicates the range.
-mig_rereplicating() { [[ $(mig_state "$1") == "pulling 1000" ]]; }
 mig_past() {	# ID PERMILLE: pulling, progress past PERMILLE
 	local st pm
 	read -r st pm <<<"$(mig_state "$1")"
@@ -163,9 +157,8 @@ wait_dead() {
 # (the target) while recorded clients run on table S (the survivors' only)
 # and on T; table L lives on the victim alone.  The victim (ROLE's node)
 # is crashed before PREPARE (killed, then the migration asked for), just
-# after ownership moved (the target owns T, pulls begun), mid-pull
-# (progress past 10 %) or while the target hands the pulled range to its
-# backups before END (rerepl: its replication to node 3 slowed).  Then:
+# after ownership moved (the target owns T, pulls begun) or mid-pull
+# (progress past 10 %).  Then:
 #   - the coordinator declares it dead within the bound, and no survivor;
 #   - the migration ends: done when the victim is the third node, failed
 #     otherwise;
@@ -210,39 +203,25 @@ crash_point() {
 		# Nothing moved: T's data stays at the source.
 		[[ $role == target ]] && holds_t=0
 		;;
-	after-ownership | mid-pull | rerepl)
+	after-ownership | mid-pull)
 		# Just after ownership: pulls slower still, so that few are done
 		# by the time the kill is relayed.
 		delay=$SLOW_DELAY
 		[[ $point == after-ownership ]] && delay=$OWNERSHIP_DELAY
-		[[ $point == rerepl ]] && delay=$REREPL_PULL_DELAY
 		lab_netem n1 "$(lab_ip n2)" delay "$delay" >/dev/null || { skv_fail "netem on n1"; return 1; }
-		# rerepl: the target's replication to node 3 (one of its two
-		# backups) slow, so that handing the range over takes seconds.
-		if [[ $point == rerepl ]]; then
-			lab_netem n2 "$(lab_ip n3)" delay $REREPL_DELAY >/dev/null || { skv_fail "netem on n2"; return 1; }
-		fi
 		ctl migrate "$t" 0-max --to 2 "${SLOW_OPTS[@]}" >/dev/null || { skv_fail "migrate $t"; return 1; }
 		id=$(last_mig_id)
-		case $point in
-		after-ownership)
+		if [[ $point == after-ownership ]]; then
 			slowwait "$SKV_WAIT" mig_pulling "$id" || { skv_fail "migration $id never pulling"; return 1; }
-			;;
-		mid-pull)
+		else
 			slowwait $((SKV_WAIT * 2)) mig_past "$id" 100 ||
 				{ skv_fail "migration $id not mid-way: $(mig_state "$id")"; return 1; }
-			;;
-		rerepl)
-			slowwait $((SKV_WAIT * 2)) mig_rereplicating "$id" ||
-				{ skv_fail "migration $id never re-replicating: $(mig_state "$id")"; return 1; }
-			;;
-		esac
+		fi
 		skv_info "migration $id when $victim is killed: $(mig_state "$id")"
 		t_req=$(now_ms)
 		lab_kill "$victim" || { skv_fail "kill $victim"; return 1; }
 		t_ack=$(now_ms)
 		[[ $victim == n1 ]] || lab_heal n1 >/dev/null
-		[[ $victim == n2 ]] || lab_heal n2 >/dev/null
 		;;
 	esac
 	[[ $role == third ]] && holds_t=0
