@@ -297,10 +297,10 @@ void coord_recovery_tick(struct coordinator *c)
 static void recovery_lineage_done(struct coordinator *c, const struct coord_lineage *l,
 				  const struct coord_recovery *r)
 {
-	struct skv_migration *g = coord_mig_find(c, l->mig_id);
-	char msg[200];
-
 	if (l->src == r->dead) {
+		struct skv_migration *g = coord_mig_find(c, l->mig_id);
+		char msg[200];
+
 		snprintf(msg, sizeof(msg), "node %u (the source) declared dead mid-migration; the"
 			 " range was completed at the target, node %u, from the source's replica:"
 			 " nothing lost", l->src, l->dst);
