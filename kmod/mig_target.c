@@ -57,6 +57,11 @@
  * Namespace exit (and rmmod) stops every migration where it is: threads
  * stopped after their sockets are shut down, tablets left as they are.
  *
+ * Lineage: if the source dies after ownership moved, the coordinator has
+ * the range recovered here (recovery.c): skv_tgt_source_lost() makes the
+ * migration stop without END and leave the tablet to the recovery, which
+ * replays the source's replica over what is here and serves the range.
+ *
  * This file: the controller (the state machine), the calls to the source
  * and the lifecycle.  mig_target_resolve.c holds the partitions, the
  * resolved set and the resolver; mig_target_pull.c the pull workers and
