@@ -57,6 +57,11 @@
  * Namespace exit (and rmmod) stops every migration where it is: threads
  * stopped after their sockets are shut down, tablets left as they are.
  *
+ * Lineage: if the source dies after ownership moved, the coordinator has
+ * the range recovered here (recovery.c): skv_tgt_source_lost() makes the
+ * migration stop without END and leave the tablet to the recovery, which
+ * replays the source's replica over what is here and serves the range.
+ *
  * This file: the controller (the state machine), the calls to the source
  * and the lifecycle.  mig_target_resolve.c holds the partitions, the
  * resolved set and the resolver; mig_target_pull.c the pull workers and
@@ -162,7 +167,8 @@ void skv_tgt_fail(struct skv_mig *m, int err, const char *fmt, ...)
 /* Should the calling migration thread stop what it does? */
 bool skv_tgt_stopping(struct skv_mig *m)
 {
-	if (kthread_should_stop() || READ_ONCE(m->abandon))
+	if (kthread_should_stop() || READ_ONCE(m->abandon) ||
+	    READ_ONCE(m->source_lost))
 		return true;
 	/* Workers also stop on a failure; the controller handles it. */
 	return current != m->task && READ_ONCE(m->failing);
@@ -174,6 +180,17 @@ static bool skv_tgt_nap(struct skv_mig *m, unsigned int ms)
 	wait_event_interruptible_timeout(m->wq, skv_tgt_stopping(m),
 					 msecs_to_jiffies(ms));
 	return skv_tgt_stopping(m);
+}
+
+/* Record why the migration stops without END (see skv_tgt_stopping()). */
+static void skv_tgt_set_stopped(struct skv_mig *m)
+{
+	if (READ_ONCE(m->source_lost))
+		skv_tgt_set_err(m, ECANCELED, true,
+				"stopped: the source died; the range is recovered here from its replicas");
+	else
+		skv_tgt_set_err(m, ESHUTDOWN, true,
+				"stopped: node shutting down");
 }
 
 /*
@@ -280,6 +297,11 @@ static int skv_tgt_tablet(struct skv_mig *m, int op, u32 state)
 	int err;
 
 	mutex_lock(&node->lock);
+	/* Recovery took the tablet (skv_tgt_source_lost()): hands off. */
+	if (m->source_lost) {
+		mutex_unlock(&node->lock);
+		return -ESTALE;
+	}
 	switch (op) {
 	case 0:		/* add, with its table if missing */
 		err = skv_table_add(s, t.table_id);
@@ -526,6 +548,8 @@ static void skv_tgt_rollback(struct skv_mig *m, bool served)
 		/* Stops serving; waits for the writes in flight. */
 		err = skv_tgt_tablet(m, SKV_MIG_TABLET_SET,
 				     SKV_TABLET_MIGRATING_OUT);
+		if (err == -ESTALE)
+			goto stopped;	/* recovery took the tablet */
 		if (err) {
 			skv_tgt_set_err(m, EUCLEAN, true,
 					"cannot stop serving the tablet (%d): tablet needs recovery",
@@ -584,7 +608,7 @@ stuck:
 	skv_tgt_finish(m, STEADYKV_MIGRATION_STATE_FAILED);
 	return;
 stopped:
-	skv_tgt_set_err(m, ESHUTDOWN, true, "stopped: node shutting down");
+	skv_tgt_set_stopped(m);
 	skv_tgt_finish(m, STEADYKV_MIGRATION_STATE_FAILED);
 }
 
@@ -595,8 +619,7 @@ static int skv_tgt_after_pass(struct skv_mig *m, int pass, bool served)
 	case SKV_PASS_DONE:
 		return 0;
 	case SKV_PASS_STOPPED:
-		skv_tgt_set_err(m, ESHUTDOWN, true,
-				"stopped: node shutting down");
+		skv_tgt_set_stopped(m);
 		skv_tgt_finish(m, STEADYKV_MIGRATION_STATE_FAILED);
 		return 1;
 	default:
@@ -652,8 +675,7 @@ static int skv_tgt_rereplicate(struct skv_mig *m)
 			      SKV_MIG_REREPL_PAUSE_MAX_MS);
 	}
 	if (err == -ESHUTDOWN || skv_tgt_stopping(m)) {
-		skv_tgt_set_err(m, ESHUTDOWN, true,
-				"stopped: node shutting down");
+		skv_tgt_set_stopped(m);
 	} else {
 		skv_tgt_set_err(m, EUCLEAN, true,
 				"the backups did not take the migrated range (%d): kept here, no end sent, the source keeps its copy: tablet needs recovery",
@@ -676,8 +698,7 @@ static void skv_tgt_run(struct skv_mig *m)
 	err = skv_tgt_prepare(m, push ? SKV_MIG_F_KEEP_OWNER : 0, &safe);
 	if (err) {
 		if (err == -ESHUTDOWN)
-			skv_tgt_set_err(m, ESHUTDOWN, true,
-					"stopped: node shutting down");
+			skv_tgt_set_stopped(m);
 		else if (err != -EREMOTEIO && err != -EKEYREJECTED &&
 			 err != -ENOKEY)
 			skv_tgt_undo_prepare(m);
@@ -965,6 +986,38 @@ int skv_tgt_cancel(struct skv_mig *m)
 	WRITE_ONCE(m->cancel, true);
 	wake_up_all(&m->wq);
 	return 0;
+}
+
+int skv_tgt_source_lost(struct skv_node *node, u64 table_id, u64 start_hash,
+			u64 end_hash)
+{
+	struct skv_mig *m;
+	int err;
+
+	lockdep_assert_held(&node->lock);
+	/* Newest first: the migration that brought the tablet here. */
+	list_for_each_entry(m, &node->migs, list) {
+		if (m->p.table_id != table_id || m->p.start_hash != start_hash ||
+		    m->p.end_hash != end_hash)
+			continue;
+		WRITE_ONCE(m->source_lost, true);
+		if (m->ended)
+			return 0;
+		/*
+		 * Its threads stop at their next check (calls to the dead
+		 * source fail fast), then it ends failed without END; until
+		 * the range is rebuilt nobody is served from a partial copy.
+		 */
+		wake_up_all(&m->wq);
+		wake_up_all(&m->prio_wq);
+		err = skv_tablet_set_state(skv_node_store(node), table_id,
+					   start_hash, end_hash,
+					   SKV_TABLET_RECOVERING);
+		if (!err)
+			node->map_gen++;
+		return -EAGAIN;
+	}
+	return -ENOENT;
 }
 
 void skv_tgt_stop_all(struct skv_node *node)

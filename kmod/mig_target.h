@@ -100,6 +100,7 @@ struct skv_mig {
 	bool ended;
 	bool cancel;			/* migrate-cancel asked */
 	bool abandon;			/* namespace exit: stop, leave tablet */
+	bool source_lost;		/* recovery took the tablet (node->lock) */
 	bool failing;			/* a worker failed */
 	spinlock_t lock;
 	int err;			/* positive errno */
@@ -161,6 +162,19 @@ int skv_tgt_start(struct skv_node *node, const struct skv_mig_params *p,
 /* Caller holds node->lock. */
 struct skv_mig *skv_tgt_find(struct skv_node *node, u64 id);
 int skv_tgt_cancel(struct skv_mig *m);
+
+/*
+ * Lineage: recovery (recovery.c) of exactly [start_hash, end_hash] of
+ * table_id, which an incoming migration brought here, for the primary
+ * the coordinator names as its source (dead after ownership moved).  The
+ * newest migration of that range is told to stop without END and never
+ * to change the tablet again.  0 if it has ended (none of its threads
+ * touches the store any more), -EAGAIN if it still runs (the tablet set
+ * RECOVERING: not served until rebuilt; ask again), -ENOENT if no
+ * migration brought the range here.  Caller holds node->lock.
+ */
+int skv_tgt_source_lost(struct skv_node *node, u64 table_id, u64 start_hash,
+			u64 end_hash);
 
 /*
  * A client asked for a key of a MIGRATING_IN tablet the store could not

@@ -15,6 +15,7 @@
 #include "repl_primary.h"
 #include "recovery.h"
 #include "mig_source.h"
+#include "mig_target.h"
 #include "core/log.h"
 #include "core/replay.h"
 
@@ -149,17 +150,23 @@ static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
 }
 
 /*
- * Lineage: this node is the source of migration mig_id, whose target
- * (primary_id) died after ownership moved; the range is still here,
- * frozen (MIGRATING_OUT, no END came).  Replay the target's replica
- * over the copy (newer versions win, tombstones shadow), hand the range
- * to this node's backups, then end the migration as aborted: the range
- * is served here again.  A failure leaves the copy frozen, with what was
- * replayed (every step may be repeated).
+ * Lineage: the range is here already, with part of its records, held by
+ * a migration whose other side (primary_id) died after ownership moved.
+ * Replay primary_id's replica over what is here (newer versions win,
+ * tombstones shadow), hand the range to this node's backups, then serve
+ * it here:
+ *   - at the source (at_source, migration mig_id): the target died; the
+ *     copy is frozen (MIGRATING_OUT, no END came): the migration ends as
+ *     aborted;
+ *   - at the target: the source died mid-pull; its migration here has
+ *     ended without END (skv_tgt_source_lost()): the tablet goes NORMAL,
+ *     which resolves every key.
+ * A failure leaves the tablet as it was, with what was replayed (every
+ * step may be repeated).
  */
 static int skv_recover_over_copy(struct skv_node *node, struct skv_store *s,
-				 u64 mig_id, u64 primary_id, u64 epoch,
-				 struct skv_tablet_info *rt,
+				 bool at_source, u64 mig_id, u64 primary_id,
+				 u64 epoch, struct skv_tablet_info *rt,
 				 struct skv_recover_stats *st,
 				 struct netlink_ext_ack *extack)
 {
@@ -185,7 +192,11 @@ static int skv_recover_over_copy(struct skv_node *node, struct skv_store *s,
 				       err);
 		return err;
 	}
-	err = skv_src_end_recovered(node, mig_id);
+	if (at_source)
+		err = skv_src_end_recovered(node, mig_id);
+	else
+		err = skv_tablet_set_state(s, rt->table_id, rt->start_hash,
+					   rt->end_hash, SKV_TABLET_NORMAL);
 	if (err) {
 		NL_SET_ERR_MSG_FMT_MOD(extack,
 				       "cannot serve the range again (%d)", err);
@@ -194,8 +205,12 @@ static int skv_recover_over_copy(struct skv_node *node, struct skv_store *s,
 	rt->state = SKV_TABLET_NORMAL;
 	skv_nl_notify_tablet(node, rt, true, STEADYKV_CMD_TABLET_SET);
 	st->ns = ktime_get_ns() - t0;
-	pr_info("steadykv: migration %llu: its target (node %llu) died; range rebuilt over the copy here, %llu records replayed\n",
-		mig_id, primary_id, st->applied);
+	if (at_source)
+		pr_info("steadykv: migration %llu: its target (node %llu) died; range rebuilt over the copy here, %llu records replayed\n",
+			mig_id, primary_id, st->applied);
+	else
+		pr_info("steadykv: the source (node %llu) of the migration here died; range completed from its replica, %llu records replayed\n",
+			primary_id, st->applied);
 	return 0;
 }
 
@@ -234,8 +249,23 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 	if (err == SKV_TABLET_MIGRATING_OUT &&
 	    !skv_src_frozen_id(node, rt.table_id, rt.start_hash, rt.end_hash,
 			       &mig_id))
-		return skv_recover_over_copy(node, s, mig_id, primary_id, epoch,
-					     &rt, st, extack);
+		return skv_recover_over_copy(node, s, true, mig_id, primary_id,
+					     epoch, &rt, st, extack);
+	if (err >= 0) {
+		/* A migration here from primary_id, which died mid-pull? */
+		err = skv_tgt_source_lost(node, rt.table_id, rt.start_hash,
+					  rt.end_hash);
+		if (!err)
+			return skv_recover_over_copy(node, s, false, 0,
+						     primary_id, epoch, &rt,
+						     st, extack);
+		if (err == -EAGAIN) {
+			NL_SET_ERR_MSG_MOD(extack,
+					   "the migration bringing the range here is stopping: try again");
+			return err;
+		}
+		err = -EEXIST;
+	}
 	if (err != -ENOENT) {
 		NL_SET_ERR_MSG_MOD(extack,
 				   "the range overlaps a tablet of the table here");

@@ -26,7 +26,12 @@
  * that range frozen here (MIGRATING_OUT: the target, the dead primary,
  * died before END), the replica is replayed over the copy instead, the
  * range re-replicated, and the migration ended as aborted: the range is
- * served here again (recovery.c skv_recover_over_copy).
+ * served here again (recovery.c skv_recover_over_copy).  If an incoming
+ * migration brought exactly that range here (its source, the dead
+ * primary, died mid-pull), the migration is stopped without END
+ * (-EAGAIN until it has ended: ask again), the replica replayed over
+ * what was pulled and written here, the range re-replicated and served
+ * here (NORMAL).
  *
  * Re-replication makes the recovered tablet as durable as the node's own
  * writes: a failure there (the backups down or too slow) fails the

@@ -11,7 +11,9 @@
 # new owner.  Without the re-replication the migrated keys are lost.
 # Then the target dies mid-migration (after ownership moved, the source's
 # copy frozen): the range is rebuilt at the source from its copy and the
-# target's replica, and again nothing is lost.
+# target's replica, and again nothing is lost.  Last the source dies
+# mid-migration: the range is completed at the target from what it pulled
+# and took plus the source's replica, and nothing is lost.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -52,11 +54,11 @@ replica_end() {
 		'.[] | select(.primary_id == $p) | .replica_end'
 }
 
-# b_recovered: B is dead, owns nothing, and nothing is lost.
-b_recovered() {
-	ctlj map | jq -e --argjson b "${ID[B]}" '
-		(.nodes[] | select(.id == $b) | .health == "dead") and
-		([.tablets[] | select(.owner == $b or .lost)] | length == 0)' >/dev/null
+# recovered NAME: node NAME is dead, owns nothing, and nothing is lost.
+recovered() {
+	ctlj map | jq -e --argjson n "${ID[$1]}" '
+		(.nodes[] | select(.id == $n) | .health == "dead") and
+		([.tablets[] | select(.owner == $n or .lost)] | length == 0)' >/dev/null
 }
 
 # owner_addr TABLE: ADDR:PORT of the owner of hash 0 of TABLE by the map.
@@ -114,7 +116,7 @@ t_migrated_then_crash() {
 	# B crashes: its daemon killed, its namespace (node, module state) deleted.
 	kill "${NODE_PID[B]}" && wait "${NODE_PID[B]}" 2>/dev/null
 	ip netns del "$B" || { skv_fail "ip netns del B"; return 1; }
-	slowwait "$SKV_WAIT" b_recovered ||
+	slowwait "$SKV_WAIT" recovered B ||
 		{ skv_fail "B's tablets not recovered: $(ctlj map | jq -c .tablets)"; return 1; }
 	addr=$(owner_addr $TABLE)
 	skv_info "table $TABLE recovered at $addr"
@@ -126,12 +128,12 @@ t_migrated_then_crash() {
 		"$((after - before)) bytes over the migration, want >= $((FILL_KEYS * FILL_SIZE))"; return 1; }
 }
 
-# t_target_dies_mid_migration: the table filled at A starts to move to B,
-# slowed at A (one record per pull, A's packets MID_DELAY late), so that it
-# is mid-way when B crashes; keys are written at B meanwhile.  The range
-# is recovered at A, the source: its copy plus B's replica.
-t_target_dies_mid_migration() {
-	local out id
+# mid_migration: the table filled at A starts to move to B, slowed at A
+# (one record per pull, A's packets MID_DELAY late), so that it is mid-way
+# when a node crashes; keys are written at B (the owner since PREPARE)
+# meanwhile.  MID_ID: the migration.
+mid_migration() {
+	local out
 	WANT=()
 	setup_lineage || return 1
 	tool "$SW" fill "${IP[A]}:$PORT" $TABLE $FILL_KEYS $FILL_SIZE lin ||
@@ -139,26 +141,49 @@ t_target_dies_mid_migration() {
 	skv_slow_link "$A" eth0 $MID_DELAY || return 1
 	ctl migrate $TABLE 0-max --to "${ID[B]}" "${SLOW_OPTS[@]}" >/dev/null ||
 		{ skv_fail "migrate"; return 1; }
-	id=$(last_mig_id)
-	mid_way "$id" || return 1
+	MID_ID=$(last_mig_id)
+	mid_way "$MID_ID" || return 1
 	# B owns the range now: writes there are acknowledged.
 	put_at_b during || return 1
-	read -r out _ <<<"$(mig_state "$id")"
-	[[ $out == pulling ]] || { skv_fail "migration $id $out before the crash, not pulling"; return 1; }
+	read -r out _ <<<"$(mig_state "$MID_ID")"
+	[[ $out == pulling ]] ||
+		{ skv_fail "migration $MID_ID $out before the crash, not pulling"; return 1; }
+}
 
-	kill "${NODE_PID[B]}" && wait "${NODE_PID[B]}" 2>/dev/null
-	ip netns del "$B" || { skv_fail "ip netns del B"; return 1; }
-	skv_fast_link "$A" eth0
-	slowwait "$SKV_WAIT" b_recovered ||
-		{ skv_fail "B's tablets not recovered: $(ctlj map | jq -c .tablets)"; return 1; }
-	skv_info "migration $id: $(ctlj status "$id" | jq -r '"\(.state): \(.msg)"')"
+# crash_recovered NAME: node NAME crashes (daemon killed, namespace
+# deleted); its tablets are recovered; every key reads back at the new
+# owner, which must be node AT, and serves table TABLE NORMAL.
+crash_recovered() {
+	local name=$1 at=$2 ns
+	kill "${NODE_PID[$name]}" && wait "${NODE_PID[$name]}" 2>/dev/null
+	ip netns del "${!name}" || { skv_fail "ip netns del $name"; return 1; }
+	[[ $name == A ]] || skv_fast_link "$A" eth0
+	slowwait "$SKV_WAIT" recovered "$name" ||
+		{ skv_fail "$name's tablets not recovered: $(ctlj map | jq -c .tablets)"; return 1; }
+	skv_info "migration $MID_ID: $(ctlj status "$MID_ID" | jq -r '"\(.state): \(.msg)"')"
 	all_back "$(owner_addr $TABLE)" || return 1
-	[[ $(owner $TABLE "$ZERO") == "${ID[A]}" ]] ||
-		{ skv_fail "table $TABLE recovered at node $(owner $TABLE "$ZERO"), not at A (the source)"; return 1; }
-	# A serves the range again (its outgoing migration ended there).
-	skv_ctl "$A" -j tablet list | jq -e --argjson t $TABLE '[.[] | select(.table_id == $t)] |
+	[[ $(owner $TABLE "$ZERO") == "${ID[$at]}" ]] ||
+		{ skv_fail "table $TABLE recovered at node $(owner $TABLE "$ZERO"), not at $at"; return 1; }
+	# AT serves the whole range (no migration holds it there any more).
+	ns=${!at}
+	skv_ctl "$ns" -j tablet list | jq -e --argjson t $TABLE '[.[] | select(.table_id == $t)] |
 		length == 1 and .[0].state == "normal"' >/dev/null ||
-		{ skv_fail "A's tablets: $(skv_ctl "$A" -j tablet list)"; return 1; }
+		{ skv_fail "$at's tablets: $(skv_ctl "$ns" -j tablet list)"; return 1; }
+}
+
+# t_target_dies_mid_migration: B crashes mid-migration.  The range is
+# recovered at A, the source: its copy plus B's replica.
+t_target_dies_mid_migration() {
+	mid_migration || return 1
+	crash_recovered B A
+}
+
+# t_source_dies_mid_migration: the mirror image, A crashes mid-pull, most
+# records not pulled yet.  The range is completed at B, the target: what
+# it pulled and took, plus A's replica (B is A's backup).
+t_source_dies_mid_migration() {
+	mid_migration || return 1
+	crash_recovered A B
 }
 
 # Stop the last test's cluster (daemons, namespaces, the coordinator's
@@ -173,4 +198,6 @@ ktap_print_header
 skv_test "a migrated table survives a crash of its target after the migration" t_migrated_then_crash
 teardown_cluster
 skv_test "the target dies mid-migration: the range rebuilt at the source, nothing lost" t_target_dies_mid_migration
+teardown_cluster
+skv_test "the source dies mid-migration: the range completed at the target, nothing lost" t_source_dies_mid_migration
 skv_finish

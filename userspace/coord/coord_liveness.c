@@ -38,9 +38,10 @@
  *     record stays, for the recovery to come: coord_recovery.c rebuilds
  *     a dead target's range at the source when it can);
  *   - every tablet it owned, and the tablet of a migration whose source
- *     died after ownership moved (the data not pulled yet died with it),
- *     is recorded lost (struct coord_lost, durable; GET_MAP:
- *     SKV_COORD_TABLET_F_LOST).  A lost tablet cannot migrate;
+ *     died after ownership moved (the data not pulled yet died with it:
+ *     coord_recovery.c completes it at the target from the source's
+ *     replica when it can), is recorded lost (struct coord_lost, durable;
+ *     GET_MAP: SKV_COORD_TABLET_F_LOST).  A lost tablet cannot migrate;
  *   - coord_fence_dead_node() fences it at its backups (coord_repl.c:
  *     they refuse its old epoch, so a node only cut off can no longer
  *     have a write acknowledged) and gives the primaries it backed up

@@ -27,6 +27,16 @@
  * skv_recover_over_copy); on success the lineage record goes too.
  * Otherwise the tablet is rebuilt from the target's replica alone, and
  * the migrated records the target did not rewrite may be lost (logged).
+ * The mirror image: a lost tablet whose migration's SOURCE died after
+ * ownership moved (the records not pulled yet died with it) is recovered
+ * AT THE TARGET, its owner in the map, if the target is up and one of the
+ * dead source's backups: the module stops the migration there without
+ * END (asking again until it has: EAGAIN), replays the source's replica
+ * over what was pulled and written there and serves the range; the
+ * lineage record goes and the migration, failed when the source was
+ * declared dead, says the range was completed at the target.  Otherwise
+ * the tablet is rebuilt from the source's replica alone on another
+ * backup, and the writes accepted at the target may be lost (logged).
  *
  * Without replication (R = 0) nothing is done: lost tablets stay lost.  A
  * dead node that registers again reopens its replicas afresh (the old
@@ -118,39 +128,51 @@ static size_t recovery_candidates(const struct coordinator *c, uint32_t dead, ui
 	return n;
 }
 
-/* The lineage record of @r's range whose target was @r->dead, or NULL. */
+/* The lineage record of @r's range with @r->dead at either end, or NULL. */
 static const struct coord_lineage *recovery_lineage(const struct coordinator *c,
 						    const struct coord_recovery *r)
 {
 	for (size_t i = 0; i < c->st.nr_lineage; i++) {
 		const struct coord_lineage *l = &c->st.lineage[i];
 
-		if (l->dst == r->dead && same_range(r, l->table_id, l->start, l->end))
+		if ((l->dst == r->dead || l->src == r->dead) &&
+		    same_range(r, l->table_id, l->start, l->end))
 			return l;
 	}
 	return NULL;
 }
 
+/* The live end of lineage record @l: the one that is not @r->dead. */
+static uint32_t lineage_peer(const struct coord_lineage *l, const struct coord_recovery *r)
+{
+	return l->src == r->dead ? l->dst : l->src;
+}
+
 /*
- * Where to recover @r among the @n candidates: the source of its lineage
- * if it is one of them (its copy plus the target's replica hold every
- * record), else in turn from @turn.
+ * Where to recover @r among the @n candidates: the live end of its
+ * lineage if it is one of them (the source's copy plus the dead target's
+ * replica, or the target's tablet plus the dead source's replica, hold
+ * every record), else in turn from @turn.
  */
 static uint32_t recovery_pick(struct coordinator *c, const struct coord_recovery *r,
 			      const uint32_t *cand, size_t n, size_t turn)
 {
 	const struct coord_lineage *l = recovery_lineage(c, r);
+	uint32_t peer;
 
 	if (!l)
 		return cand[turn % n];
+	peer = lineage_peer(l, r);
 	for (size_t k = 0; k < n; k++)
-		if (cand[k] == l->src)
-			return l->src;
+		if (cand[k] == peer)
+			return peer;
 	if (!r->attempts)
 		coord_logmsg(c, true, "recovery of table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64
-			     " of node %u: its migration's source, node %u, is down or not its"
-			     " backup: rebuilt from the replica alone, migrated data may be lost",
-			     r->table_id, r->start, r->end, r->dead, l->src);
+			     " of node %u: its migration's %s, node %u, is down or not its"
+			     " backup: rebuilt from the replica alone, %s may be lost",
+			     r->table_id, r->start, r->end, r->dead,
+			     l->src == r->dead ? "target" : "source", peer,
+			     l->src == r->dead ? "the target's writes" : "migrated data");
 	return cand[turn % n];
 }
 
@@ -266,6 +288,32 @@ void coord_recovery_tick(struct coordinator *c)
 	}
 }
 
+/*
+ * The range of lineage record @l was rebuilt at its live end: the record
+ * goes.  Its migration failed when @r->dead was declared dead; if that
+ * was the source, the target now holds every record (its pulls plus the
+ * source's replica): the migration's message says so.
+ */
+static void recovery_lineage_done(struct coordinator *c, const struct coord_lineage *l,
+				  const struct coord_recovery *r)
+{
+	if (l->src == r->dead) {
+		struct skv_migration *g = coord_mig_find(c, l->mig_id);
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "node %u (the source) declared dead mid-migration; the"
+			 " range was completed at the target, node %u, from the source's replica:"
+			 " nothing lost", l->src, l->dst);
+		if (g)
+			coord_mig_end(c, g, STEADYKV_MIGRATION_STATE_FAILED, g->error, msg);
+		coord_logmsg(c, false, "migration %" PRIu64 ": %s", l->mig_id, msg);
+	} else {
+		coord_logmsg(c, false, "migration %" PRIu64 ": range rebuilt at its source, node %u,"
+			     " from its copy and the dead target's replica", l->mig_id, l->src);
+	}
+	coord_lineage_drop(c, l->mig_id, 0);
+}
+
 void coord_finish_recover(struct coordinator *c, struct op *op)
 {
 	const struct tmap_tablet *t = &op->tablets[0];
@@ -302,11 +350,8 @@ void coord_finish_recover(struct coordinator *c, struct op *op)
 	c->st.nr_lost--;
 	r->done = true;
 	l = recovery_lineage(c, r);
-	if (l && l->src == t->owner) {
-		coord_logmsg(c, false, "migration %" PRIu64 ": range rebuilt at its source, node %u,"
-			     " from its copy and the dead target's replica", l->mig_id, l->src);
-		coord_lineage_drop(c, l->mig_id, 0);
-	}
+	if (l && lineage_peer(l, r) == t->owner)
+		recovery_lineage_done(c, l, r);
 	coord_logmsg(c, false, "recovered table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64
 		     " of node %u on node %u in %lld ms (map version %" PRIu64 ")", t->table_id,
 		     t->start, t->end, r->dead, t->owner,
