@@ -19,7 +19,8 @@ vsize=1000
 ctl=build/bin/steadykvctl
 bench=build/bin/steadykv-bench
 tmp=$(mktemp -d)
-declare -A IP=([A]=10.97.0.1 [B]=10.97.0.2 [C]=10.97.0.3)
+# shellcheck source=bench-nodes.sh
+source scripts/bench-nodes.sh
 
 teardown() {
 	local n
@@ -45,40 +46,14 @@ done
 replica_mb=$((max * 2 + 16))
 
 setup() {
-	local n
 	insmod build/steadykv.ko replica_max_mb="$replica_mb"
-	ip netns add skvvSW
-	ip -n skvvSW link add br0 address 02:5b:00:00:00:fe type bridge
-	ip -n skvvSW addr add 10.97.0.254/24 dev br0
-	ip -n skvvSW link set br0 up
-	ip -n skvvSW link set lo up
-	for n in A B C; do
-		ip netns add "skvv$n"
-		ip -n "skvv$n" link set lo up
-		ip link add "v$n" type veth peer name eth0 netns "skvv$n"
-		ip link set "v$n" netns skvvSW
-		ip -n skvvSW link set "v$n" master br0 up
-		ip -n "skvv$n" addr add "${IP[$n]}/24" dev eth0
-		ip -n "skvv$n" link set eth0 up
-		ip netns exec "skvv$n" "$ctl" node key set --current "$tmp/key"
-		ip netns exec "skvv$n" "$ctl" listen start "${IP[$n]}" 7000
-	done
+	bench_nodes skvv 10.97.0 "$tmp/key" A B C
 	ip netns exec skvvA "$ctl" table add 1
 	ip netns exec skvvA "$ctl" tablet add 1 min max
 	ip netns exec skvvA "$ctl" repl set 1 1 "${IP[B]}:7000"
 	ip netns exec skvvB "$ctl" repl set 2 1 "${IP[C]}:7000"
-	healthy A
-	healthy B
-}
-
-# healthy NODE: its replication has every backup opened and caught up.
-healthy() {
-	for _ in $(seq 300); do
-		ip netns exec "skvv$1" "$ctl" -j repl show | grep -q '"healthy": *1' && return 0
-		sleep 0.1
-	done
-	echo "replication at $1 never became healthy" >&2
-	return 1
+	bench_healthy skvvA
+	bench_healthy skvvB
 }
 
 (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$tmp/key")
@@ -102,7 +77,7 @@ for s in $sizes; do
 	ip netns exec skvvSW "$bench" --node "${IP[A]}:7000" --records "$records" \
 		--value-size "$vsize" --load --no-run --conns 8 --depth 8 --quiet \
 		>"$tmp/load-$s.out" 2>&1 || { cat "$tmp/load-$s.out"; exit 1; }
-	healthy A
+	bench_healthy skvvA
 	ip netns exec skvvB "$ctl" -j repl replicas
 	ip netns del skvvA	# A dies; B holds its replica
 	ip netns exec skvvB "$ctl" -j repl recover 1 2 1 min max | tee "$tmp/rec-$s.json"

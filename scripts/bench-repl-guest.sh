@@ -24,7 +24,8 @@ vsize=${VALUE_SIZE:-100}
 ctl=build/bin/steadykvctl
 bench=build/bin/steadykv-bench
 tmp=$(mktemp -d)
-declare -A IP=([A]=10.96.0.1 [B]=10.96.0.2 [C]=10.96.0.3)
+# shellcheck source=bench-nodes.sh
+source scripts/bench-nodes.sh
 
 cleanup() {
 	local n
@@ -41,22 +42,9 @@ trap cleanup EXIT
 
 modprobe libcrc32c
 insmod build/steadykv.ko
-ip netns add skvrSW
-ip -n skvrSW link add br0 type bridge
-ip -n skvrSW addr add 10.96.0.254/24 dev br0
-ip -n skvrSW link set br0 up
-ip -n skvrSW link set lo up
 (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$tmp/key")
+bench_nodes skvr 10.96.0 "$tmp/key" A B C
 for n in A B C; do
-	ip netns add "skvr$n"
-	ip -n "skvr$n" link set lo up
-	ip link add "r$n" type veth peer name eth0 netns "skvr$n"
-	ip link set "r$n" netns skvrSW
-	ip -n skvrSW link set "r$n" master br0 up
-	ip -n "skvr$n" addr add "${IP[$n]}/24" dev eth0
-	ip -n "skvr$n" link set eth0 up
-	ip netns exec "skvr$n" "$ctl" node key set --current "$tmp/key"
-	ip netns exec "skvr$n" "$ctl" listen start "${IP[$n]}" 7000
 	ip netns exec "skvr$n" "$ctl" table add 1
 	ip netns exec "skvr$n" "$ctl" tablet add 1 min max
 done
@@ -74,21 +62,12 @@ run() {
 		{ cat "$tmp/$name.out"; return 1; }
 }
 
-# healthy: A's replication has every backup opened and caught up.
-healthy() {
-	for _ in $(seq 200); do
-		ip netns exec skvrA "$ctl" -j repl show | grep -q '"healthy": *1' && return 0
-		sleep 0.1
-	done
-	echo "replication at A never became healthy" >&2
-	return 1
-}
 
 echo "== steadykv, node A, R = 0"
 run skv-r0 --node "${IP[A]}:7000"
 echo "== steadykv, node A, R = 2 (backups B, C)"
 ip netns exec skvrA "$ctl" repl set 1 1 "${IP[B]}:7000" "${IP[C]}:7000"
-healthy
+bench_healthy skvrA
 run skv-r2 --node "${IP[A]}:7000"
 ip netns exec skvrA "$ctl" -j repl show
 ip netns exec skvrA "$ctl" repl set none

@@ -1,0 +1,46 @@
+# shellcheck shell=bash
+# Sourced by the benchmarks' guest scripts (bench-repl, bench-recovery):
+# steadykv nodes in network namespaces on one bridge.  Needs $ctl (the
+# steadykvctl binary) and the module loaded.
+
+: "${ctl:?the steadykvctl binary}"
+declare -gA IP
+
+# bench_nodes PREFIX NET KEYFILE NAME...: namespace PREFIX"SW" holds a
+# bridge at NET.254; the i-th NAME gets namespace PREFIX"NAME" at NET.i
+# (IP[NAME]), the cluster key KEYFILE and a listener on port 7000.
+bench_nodes() {
+	local p=$1 net=$2 key=$3 n i=0
+	shift 3
+	ip netns add "${p}SW"
+	# A fixed MAC: a bridge that takes its ports' lowest changes it when
+	# a port goes, and its neighbours' ARP entries go stale.
+	ip -n "${p}SW" link add br0 address 02:5b:00:00:00:fe type bridge
+	ip -n "${p}SW" addr add "$net.254/24" dev br0
+	ip -n "${p}SW" link set br0 up
+	ip -n "${p}SW" link set lo up
+	for n in "$@"; do
+		i=$((i + 1))
+		IP[$n]=$net.$i
+		ip netns add "$p$n"
+		ip -n "$p$n" link set lo up
+		ip link add "$p$n" type veth peer name eth0 netns "$p$n"
+		ip link set "$p$n" netns "${p}SW"
+		ip -n "${p}SW" link set "$p$n" master br0 up
+		ip -n "$p$n" addr add "${IP[$n]}/24" dev eth0
+		ip -n "$p$n" link set eth0 up
+		ip netns exec "$p$n" "$ctl" node key set --current "$key"
+		ip netns exec "$p$n" "$ctl" listen start "${IP[$n]}" 7000
+	done
+}
+
+# bench_healthy NS: the node's replication has every backup opened and
+# caught up (within 30 s).
+bench_healthy() {
+	for _ in $(seq 300); do
+		ip netns exec "$1" "$ctl" -j repl show | grep -q '"healthy": *1' && return 0
+		sleep 0.1
+	done
+	echo "replication at $1 never became healthy" >&2
+	return 1
+}
