@@ -41,6 +41,8 @@ readonly CONFIG_WANTED=(
 	NET_NS=y USER_NS=y VETH=y BRIDGE=y VIRTIO_NET=y
 	NET_SCHED=y NET_SCH_NETEM=y
 	FTRACE=y TRACING=y
+	# bpftrace on the module's tracepoints (the trace suite)
+	BPF_SYSCALL=y BPF_JIT=y PERF_EVENTS=y KPROBES=y KPROBE_EVENTS=y BPF_EVENTS=y
 	MODULES=y MODULE_UNLOAD=y
 	# the module's checksums
 	LIBCRC32C=y CRYPTO_CRC32C=y CRYPTO_CRC32C_INTEL=y

@@ -106,7 +106,8 @@ t_by_hand() {
 
 # Three nodes on a bridge under a coordinator that declares a node dead
 # after 3 s of silence (times the debug kernel's slowness: a starved
-# survivor declared dead is not what this tests); table 1 over every node, tables 2 and 3 on C alone.
+# survivor declared dead is not what this tests); table 1 over every
+# node, tables 2 and 3 on C alone.
 setup_cluster() {
 	local n
 	setup_ns SW A B C || { skv_fail "setup_ns"; return 1; }
