@@ -635,9 +635,9 @@ static int skv_tgt_after_pass(struct skv_mig *m, int pass, bool served)
  * this node would lose every key not rewritten here.  Client writes go
  * on meanwhile (replay keeps the newest version).  A failure (the
  * coordinator may be switching backups) is retried for up to
- * SKV_MIG_ROLLBACK_MS; then the migration fails with the range kept here and no END sent, so the
- * source keeps its copy and the coordinator its lineage record
- * (EUCLEAN: needs recovery).  0, or 1 if the migration ended here.
+ * SKV_MIG_ROLLBACK_MS; then the migration fails with the range kept here
+ * and no END sent, so the source keeps its copy and the coordinator its
+ * lineage record (EUCLEAN: needs recovery).  0, or 1 if the migration ended here.
  */
 static int skv_tgt_rereplicate(struct skv_mig *m)
 {

@@ -34,6 +34,20 @@ bench_nodes() {
 	done
 }
 
+# bench_teardown PREFIX NAME...: the processes in those namespaces
+# stopped, the namespaces (and PREFIX"SW") deleted, the module unloaded.
+bench_teardown() {
+	local p=$1 n
+	shift
+	for n in "$@" SW; do
+		ip netns pids "$p$n" 2>/dev/null | xargs -r kill 2>/dev/null || true
+	done
+	for n in "$@" SW; do
+		ip netns del "$p$n" 2>/dev/null || true
+	done
+	rmmod steadykv 2>/dev/null || true
+}
+
 # bench_healthy NS: the node's replication has every backup opened and
 # caught up (within 30 s).
 bench_healthy() {

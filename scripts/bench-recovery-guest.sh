@@ -22,16 +22,7 @@ tmp=$(mktemp -d)
 # shellcheck source=bench-nodes.sh
 source scripts/bench-nodes.sh
 
-teardown() {
-	local n
-	for n in A B C SW; do
-		ip netns pids "skvv$n" 2>/dev/null | xargs -r kill 2>/dev/null || true
-	done
-	for n in A B C SW; do
-		ip netns del "skvv$n" 2>/dev/null || true
-	done
-	rmmod steadykv 2>/dev/null || true
-}
+teardown() { bench_teardown skvv A B C; }
 cleanup() {
 	teardown
 	rm -rf "$tmp"

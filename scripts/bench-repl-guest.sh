@@ -28,14 +28,7 @@ tmp=$(mktemp -d)
 source scripts/bench-nodes.sh
 
 cleanup() {
-	local n
-	for n in A B C; do
-		ip netns pids "skvr$n" 2>/dev/null | xargs -r kill 2>/dev/null || true
-	done
-	for n in A B C SW; do
-		ip netns del "skvr$n" 2>/dev/null || true
-	done
-	rmmod steadykv 2>/dev/null || true
+	bench_teardown skvr A B C
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
