@@ -150,6 +150,44 @@ static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
 }
 
 /*
+ * Replay primary_id's replica of rt's range into the tablet here (newer
+ * versions win, tombstones shadow), through a side log no replication
+ * stream carries, then hand the range to this node's backups, so that
+ * it is back to R copies before it is served.  The tablet is not served
+ * meanwhile.  On error what was replayed stays (every step may be
+ * repeated).
+ */
+static int skv_recover_rebuild(struct skv_node *node, struct skv_store *s,
+			       u64 primary_id, u64 epoch,
+			       const struct skv_tablet_info *rt,
+			       struct skv_recover_stats *st,
+			       struct netlink_ext_ack *extack)
+{
+	struct skv_sidelog *sl;
+	u64 held;
+	int err;
+
+	err = skv_sidelog_create(s, &sl);
+	if (err) {
+		NL_SET_ERR_MSG_MOD(extack, "no memory for a side log");
+		return err;
+	}
+	err = skv_recover_replay(node, s, sl, primary_id, epoch, rt, st,
+				 extack);
+	/* Spliced into the log either way: what was replayed stays. */
+	skv_sidelog_destroy(s, sl);
+	if (err)
+		return err;
+	err = skv_repl_hold_range(node, s, rt->table_id, rt->start_hash,
+				  rt->end_hash, &held);
+	if (err)
+		NL_SET_ERR_MSG_FMT_MOD(extack,
+				       "the backups did not take the rebuilt range (%d)",
+				       err);
+	return err;
+}
+
+/*
  * Lineage: the range is here already, with part of its records, held by
  * a migration whose other side (primary_id) died after ownership moved.
  * Replay primary_id's replica over what is here (newer versions win,
@@ -170,28 +208,12 @@ static int skv_recover_over_copy(struct skv_node *node, struct skv_store *s,
 				 struct skv_recover_stats *st,
 				 struct netlink_ext_ack *extack)
 {
-	u64 t0 = ktime_get_ns(), held;
-	struct skv_sidelog *sl;
+	u64 t0 = ktime_get_ns();
 	int err;
 
-	err = skv_sidelog_create(s, &sl);
-	if (err) {
-		NL_SET_ERR_MSG_MOD(extack, "no memory for a side log");
-		return err;
-	}
-	err = skv_recover_replay(node, s, sl, primary_id, epoch, rt, st,
-				 extack);
-	skv_sidelog_destroy(s, sl);
+	err = skv_recover_rebuild(node, s, primary_id, epoch, rt, st, extack);
 	if (err)
 		return err;
-	err = skv_repl_hold_range(node, s, rt->table_id, rt->start_hash,
-				  rt->end_hash, &held);
-	if (err) {
-		NL_SET_ERR_MSG_FMT_MOD(extack,
-				       "the backups did not take the rebuilt range (%d)",
-				       err);
-		return err;
-	}
 	if (at_source)
 		err = skv_src_end_recovered(node, mig_id);
 	else
@@ -221,10 +243,9 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 {
 	struct skv_tablet_info rt = *t;
 	u64 t0 = ktime_get_ns();
-	struct skv_sidelog *sl;
 	bool new_table = false;
 	struct skv_store *s;
-	u64 held, mig_id;
+	u64 mig_id;
 	int err;
 
 	lockdep_assert_held(&node->lock);
@@ -278,29 +299,7 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 		goto out_table;
 	}
 	skv_nl_notify_tablet(node, &rt, true, STEADYKV_CMD_TABLET_ADD);
-	err = skv_sidelog_create(s, &sl);
-	if (err) {
-		NL_SET_ERR_MSG_MOD(extack, "no memory for a side log");
-		goto out_tablet;
-	}
-	err = skv_recover_replay(node, s, sl, primary_id, epoch, &rt, st,
-				 extack);
-	/* Spliced either way: on error the tablet's removal drops it. */
-	skv_sidelog_destroy(s, sl);
-	/*
-	 * The records came from another primary's replica, through a side
-	 * log no stream carries: hand them to this node's backups before the
-	 * tablet is served, so that it is back to R copies.  Nothing else
-	 * writes it meanwhile (RECOVERING).
-	 */
-	if (!err) {
-		err = skv_repl_hold_range(node, s, rt.table_id, rt.start_hash,
-					  rt.end_hash, &held);
-		if (err)
-			NL_SET_ERR_MSG_FMT_MOD(extack,
-					       "the backups did not take the recovered records (%d)",
-					       err);
-	}
+	err = skv_recover_rebuild(node, s, primary_id, epoch, &rt, st, extack);
 	if (err)
 		goto out_tablet;
 	rt.state = SKV_TABLET_NORMAL;
