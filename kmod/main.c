@@ -62,6 +62,9 @@ SKV_RW_PARAM(reply_timeout_s, 30,
 SKV_RW_PARAM(peer_call_timeout_s, 30,
 	     "A node-to-node call (request sent, reply received) must end within this many seconds; at least 1 (default 30)");
 
+SKV_RW_PARAM(mig_retry_ms, 60000,
+	     "After ownership moved, a migration retries a push-back or END the source refused or did not answer, and the re-replication its backups did not take, this long before it fails with the range frozen (needs recovery) (default 60000)");
+
 SKV_RW_PARAM(replica_max_mb, 64,
 	     "Most memory of one replica of another node's log, in MiB; a write past it gets BACKUP_FULL (default 64)");
 SKV_RW_PARAM(repl_timeout_ms, 5000,

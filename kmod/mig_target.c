@@ -40,16 +40,15 @@
  * here (not served; the store waits for writes in flight), the records
  * written here (version above the safe version) go back with PUSH_BACK,
  * END with ABORT hands the range back, and the tablet is deleted here.
- * If the source cannot be reached for the push-back (so it never got the
- * END and still holds the range frozen), the tablet is set back to
- * MIGRATING_IN here and keeps serving what it has (nothing is resolved
- * any more, so keys not pulled read as absent): the state is failed, with
- * "source unreachable: tablet needs recovery".  A push-back the source
- * refuses (NO_SPACE, BUSY, ...) is retried with the range frozen here
- * for up to SKV_MIG_ROLLBACK_MS; so is an END whose reply never came (the
- * source may have served the range again since: this node must not).
- * Past that the migration fails with the range frozen here and the error
- * EUCLEAN (needs recovery): nothing is lost and no two nodes serve it.
+ * A push-back the source refuses (NO_SPACE, BUSY, ...) or does not
+ * answer is retried with the range frozen here for up to mig_retry_ms
+ * (a module parameter); so is an END whose reply never came (the source
+ * may have served the range again since: this node must not).  Past that
+ * the migration fails with the range frozen here and the error EUCLEAN
+ * (needs recovery): nothing is lost, no two nodes serve it, and keys
+ * never pulled are not read as absent here.  A source that died is
+ * noticed by the coordinator, which has the range completed here
+ * (lineage, below).
  * Every op carries the migration's epoch (the node's when it started).
  * A PREPARE that the source may have applied but never answered is
  * undone with an END abort, so the range is not left frozen there.
@@ -105,12 +104,6 @@ static const unsigned int skv_tgt_backoff_ms[] = { 0, 100, 400, 1600 };
  */
 #define SKV_MIG_REREPL_PAUSE_MIN_MS	250u
 #define SKV_MIG_REREPL_PAUSE_MAX_MS	4000u
-
-/*
- * How long a rollback keeps retrying a refused push-back or a lost END,
- * and the re-replication before END its backups.
- */
-#define SKV_MIG_ROLLBACK_MS	60000
 
 const char *skv_tgt_status_name(int st)
 {
@@ -503,7 +496,7 @@ static int skv_tgt_retry(struct skv_mig *m, int (*step)(struct skv_mig *m),
 			skv_tgt_set_err(m, err, true, "%s", why);
 			skv_tgt_announce(m);
 		}
-		if (!ret || ret == -ESHUTDOWN)
+		if (!ret || ret == -ESHUTDOWN || ret == -EMSGSIZE)
 			return ret;
 		if (ret > 0 ? !(retry & BIT(ret)) : !lost)
 			return ret;
@@ -539,11 +532,12 @@ static void skv_tgt_rollback(struct skv_mig *m, bool served)
 {
 	bool cancelled = READ_ONCE(m->cancel) && !READ_ONCE(m->failing);
 	unsigned long deadline;
+	const char *why;
 	int err;
 
 	skv_tgt_change_state(m, STEADYKV_MIGRATION_STATE_ROLLING_BACK);
 	skv_peer_close(&m->peer);	/* see skv_tgt_run() */
-	deadline = jiffies + msecs_to_jiffies(SKV_MIG_ROLLBACK_MS);
+	deadline = jiffies + msecs_to_jiffies(READ_ONCE(skv_mig_retry_ms));
 	if (served) {
 		/* Stops serving; waits for the writes in flight. */
 		err = skv_tgt_tablet(m, SKV_MIG_TABLET_SET,
@@ -558,22 +552,36 @@ static void skv_tgt_rollback(struct skv_mig *m, bool served)
 		}
 		skv_tgt_set_active(m, false);
 		/*
-		 * A refusal leaves both sides frozen: retried, never served
-		 * here again with keys not pulled reading as absent.
+		 * A refusal or no answer leaves both sides frozen: retried,
+		 * never served here again with keys not pulled reading as
+		 * absent.
 		 */
 		err = skv_tgt_retry(m, skv_tgt_push_back, SKV_TGT_PUSH_RETRY,
-				    false, deadline);
-		if (err > 0 || err == -EMSGSIZE)
+				    true, deadline);
+		if (err == -ESHUTDOWN)
+			goto stopped;
+		if (err) {
+			why = err > 0 ? "the source refused the push-back: " :
+			      err == -EMSGSIZE ? "a record too big to push back" :
+			      "the source did not answer the push-back";
 			goto frozen;
-		if (err)
-			goto unreachable;	/* no END sent: still frozen there */
+		}
 	}
 	/* The source may have served the range again: never serve it here. */
 	err = skv_tgt_retry(m, skv_tgt_end_abort, 0, served, deadline);
-	if (err < 0 && served && err != -ESHUTDOWN)
+	if (err == -ESHUTDOWN)
+		goto stopped;
+	if (err && served) {
+		why = err > 0 ? "the source refused the end: " :
+		      "the source did not confirm the end";
 		goto frozen;
-	if (err)
-		goto unreachable;
+	}
+	if (err) {
+		/* Nothing was served here: the source still holds the range. */
+		skv_tgt_set_err(m, EHOSTUNREACH, true,
+				"source unreachable: the range stays frozen there until the coordinator's decision");
+		goto stuck;
+	}
 	err = skv_tgt_tablet(m, SKV_MIG_TABLET_DEL, 0);
 	if (err)
 		skv_tgt_set_err(m, -err, true,
@@ -585,25 +593,13 @@ static void skv_tgt_rollback(struct skv_mig *m, bool served)
 	return;
 
 frozen:
+	/*
+	 * EUCLEAN: the coordinator keeps this node the owner (it does not
+	 * hand the range back to the source) and its lineage record.
+	 */
 	skv_tgt_set_err(m, EUCLEAN, true,
 			"%s%s: the range stays frozen here and at the source, nothing lost: tablet needs recovery",
-			err > 0 ? "the source refused the push-back: " :
-			err == -EMSGSIZE ? "a record too big to push back" :
-			"the source did not confirm the end",
-			err > 0 ? skv_tgt_status_name(err) : "");
-	goto stuck;
-unreachable:
-	if (err == -ESHUTDOWN)
-		goto stopped;
-	/*
-	 * Served here: the range stays here (EUCLEAN, needs recovery), so
-	 * the coordinator does not hand it back to the source.
-	 */
-	skv_tgt_set_err(m, served ? EUCLEAN : EHOSTUNREACH, true,
-			"source unreachable: tablet needs recovery");
-	/* Keep serving what we have (nothing is resolved any more). */
-	if (served)
-		skv_tgt_tablet(m, SKV_MIG_TABLET_SET, SKV_TABLET_MIGRATING_IN);
+			why, err > 0 ? skv_tgt_status_name(err) : "");
 stuck:
 	skv_tgt_finish(m, STEADYKV_MIGRATION_STATE_FAILED);
 	return;
@@ -635,14 +631,15 @@ static int skv_tgt_after_pass(struct skv_mig *m, int pass, bool served)
  * this node would lose every key not rewritten here.  Client writes go
  * on meanwhile (replay keeps the newest version).  A failure (the
  * coordinator may be switching backups) is retried for up to
- * SKV_MIG_ROLLBACK_MS; then the migration fails with the range kept here
+ * mig_retry_ms; then the migration fails with the range kept here
  * and no END sent, so the source keeps its copy and the coordinator its
  * lineage record (EUCLEAN: needs recovery).  0, or 1 if the migration ended here.
  */
 static int skv_tgt_rereplicate(struct skv_mig *m)
 {
 	struct skv_store *s = skv_node_store(m->node);
-	unsigned long give_up = jiffies + msecs_to_jiffies(SKV_MIG_ROLLBACK_MS);
+	unsigned long give_up = jiffies +
+				msecs_to_jiffies(READ_ONCE(skv_mig_retry_ms));
 	u64 t0 = ktime_get_ns(), bytes = 0;
 	unsigned int i, pause = 0;
 	int err = 0;

@@ -116,6 +116,7 @@ extern unsigned int skv_peer_connections;
 extern unsigned int skv_idle_timeout_s;
 extern unsigned int skv_frame_timeout_s;
 extern unsigned int skv_reply_timeout_s;
+extern unsigned int skv_mig_retry_ms;
 
 extern unsigned int skv_net_id;
 extern struct workqueue_struct *skv_wq;

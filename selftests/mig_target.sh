@@ -47,6 +47,7 @@ BIG_DELAY=300ms
 # Keys read back after a slow migration (GETs are slow under TCG).
 SAMPLE=3000
 WAIT=300
+PARAMS=/sys/module/steadykv/parameters
 
 setup() {
 	setup_ns S T || { skv_fail "setup_ns"; return 1; }
@@ -386,10 +387,12 @@ t_two_crossing() {
 }
 
 # The source vanishes after ownership moved: the target cannot hand the
-# range back, says the tablet needs recovery, and keeps serving what it has
-# (here: the writes it accepted).
+# range back; it retries for mig_retry_ms (shortened here), then says the
+# tablet needs recovery and keeps the range frozen: nothing is served from
+# a partial copy (a key never pulled must not read NOT_FOUND, nor a write
+# taken here be read while the source may hold an older one).
 t_source_lost() {
-	local out y
+	local out y k retry_ms
 	setup_ns Y || { skv_fail "setup_ns"; return 1; }
 	skv_veth "$T" eth1 "10.98.2.2/24" "$Y" eth0 "10.98.2.1/24" || { skv_fail "veth"; return 1; }
 	skv_node_start "$Y" 10.98.2.1 $PORT 40 || return 1
@@ -399,13 +402,21 @@ t_source_lost() {
 		{ skv_fail "migrate-start refused"; return 1; }
 	midway "$T" 40 || return 1
 	tool "$T" fill "$TA:$PORT" 40 20 $SIZE lw || { skv_fail "writes at the target failed"; return 1; }
+	retry_ms=$(<"$PARAMS/mig_retry_ms") || return 1
+	echo 3000 >"$PARAMS/mig_retry_ms" || return 1
 	y=$Y
 	ip netns del "$y"
 	out=$(tool "$T" migrate-wait 40 $WAIT)
+	echo "$retry_ms" >"$PARAMS/mig_retry_ms"
 	skv_info "migration 40: $out"
-	[[ $out == "failed "* && $out == *"tablet needs recovery"* ]] ||
-		{ skv_fail "want failed, tablet needs recovery; got: $out"; return 1; }
-	tool "$T" check "$TA:$PORT" 40 20 $SIZE lw || { skv_fail "target no longer serves its writes"; return 1; }
+	[[ $out == "failed "* && $out == *"did not answer the push-back"* &&
+	   $out == *"tablet needs recovery"* ]] ||
+		{ skv_fail "want failed, no answer to the push-back, tablet needs recovery; got: $out"; return 1; }
+	for k in lw-0 lw-19 y-0 y-1 y-$((SLOW_N - 1)); do
+		out=$(tool "$T" get "$TA:$PORT" 40 "$k") || { skv_fail "get $k"; return 1; }
+		[[ $out == "NOT_OWNER "* ]] ||
+			{ skv_fail "key $k read at the frozen target: $out (want NOT_OWNER)"; return 1; }
+	done
 }
 
 # A namespace deleted mid-migration stops it (no hang, no warning).
