@@ -10,7 +10,7 @@ BUILD := $(CURDIR)/build
 export KVER
 
 .PHONY: all deps module userspace linux-src selftests host-test check vm-check \
-	check-debug demo tour bench-node bench-repl bench-recovery bench-core lint nl-gen clean help crash-test \
+	check-debug demo tour bench-node bench-repl bench-recovery bench-lineage bench-core lint nl-gen clean help crash-test \
 	check-packaging
 
 all: module userspace selftests
@@ -92,6 +92,10 @@ bench-repl: all
 # One node rebuilding a dead primary's tablet, by data size, beside iperf3.
 bench-recovery: all
 	@bash scripts/bench-recovery.sh
+
+# A migration under load with lineage against re-replicating while it pulls.
+bench-lineage: all
+	@bash scripts/bench-lineage.sh
 
 # The host benchmark of the store core beside memcpy.
 bench-core: userspace

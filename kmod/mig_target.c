@@ -772,7 +772,9 @@ static void skv_tgt_run(struct skv_mig *m)
 			return;
 		}
 	}
-	if (skv_tgt_rereplicate(m))
+	/* The replicated baseline handed every pulled batch over already. */
+	if (m->p.mode != STEADYKV_MIGRATION_MODE_REPLICATED &&
+	    skv_tgt_rereplicate(m))
 		return;
 	err = skv_tgt_end(m, 0);
 	if (!push)
@@ -937,7 +939,7 @@ int skv_tgt_start(struct skv_node *node, const struct skv_mig_params *p,
 	if (!m->parts || !m->workers)
 		goto err_free;
 	skv_tgt_parts_reset(m);
-	if (p->prio && p->mode == STEADYKV_MIGRATION_MODE_ROCKSTEADY) {
+	if (p->prio && p->mode != STEADYKV_MIGRATION_MODE_PUSH) {
 		m->pending = kcalloc(SKV_MIG_PRIO_PENDING, sizeof(u64),
 				     GFP_KERNEL);
 		m->resolved_slots = SKV_MIG_RESOLVED_SLOTS;

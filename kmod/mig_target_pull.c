@@ -21,6 +21,7 @@
 #include "log.h"
 #include "record.h"
 #include "replay.h"
+#include "repl_primary.h"
 #include "trace.h"
 
 /* Progress notifications at most this often. */
@@ -151,6 +152,22 @@ static int skv_tgt_pull_replay(struct skv_mig_worker *w, const char *batch,
 	if (ret) {
 		skv_tgt_fail(m, -ret, "bad %s from the source (%d)", batch, ret);
 		return ret;
+	}
+	/*
+	 * The baseline without lineage: the batch is at the backups before
+	 * the next pull (Rocksteady defers this to after the migration).
+	 */
+	if (m->p.mode == STEADYKV_MIGRATION_MODE_REPLICATED &&
+	    peer->len > rl + sizeof(struct skv_batch_hdr)) {
+		ret = skv_repl_hold(m->node,
+				    peer->buf + rl + sizeof(struct skv_batch_hdr),
+				    peer->len - rl - sizeof(struct skv_batch_hdr));
+		if (ret) {
+			skv_tgt_fail(m, -ret,
+				     "the backups did not take a pulled %s (%d)",
+				     batch, ret);
+			return ret;
+		}
 	}
 	skv_tgt_count(m, peer->len, &st);
 	trace_skv_mig_pull(m->p.id, b->nhashes, peer->len, st.records, w->call_ns);

@@ -1,17 +1,17 @@
 # shellcheck shell=bash
-# Sourced by the benchmarks' guest scripts (bench-repl, bench-recovery):
+# Sourced by the benchmarks' guest scripts (bench-repl, bench-recovery,
+# bench-lineage):
 # steadykv nodes in network namespaces on one bridge.  Needs $ctl (the
 # steadykvctl binary) and the module loaded.
 
 : "${ctl:?the steadykvctl binary}"
 declare -gA IP
 
-# bench_nodes PREFIX NET KEYFILE NAME...: namespace PREFIX"SW" holds a
-# bridge at NET.254; the i-th NAME gets namespace PREFIX"NAME" at NET.i
-# (IP[NAME]), the cluster key KEYFILE and a listener on port 7000.
-bench_nodes() {
-	local p=$1 net=$2 key=$3 n i=0
-	shift 3
+# bench_bridge PREFIX NET NAME...: namespace PREFIX"SW" holds a bridge at
+# NET.254; the i-th NAME gets namespace PREFIX"NAME" at NET.i (IP[NAME]).
+bench_bridge() {
+	local p=$1 net=$2 n i=0
+	shift 2
 	ip netns add "${p}SW"
 	# A fixed MAC: a bridge that takes its ports' lowest changes it when
 	# a port goes, and its neighbours' ARP entries go stale.
@@ -29,6 +29,16 @@ bench_nodes() {
 		ip -n "${p}SW" link set "$p$n" master br0 up
 		ip -n "$p$n" addr add "${IP[$n]}/24" dev eth0
 		ip -n "$p$n" link set eth0 up
+	done
+}
+
+# bench_nodes PREFIX NET KEYFILE NAME...: bench_bridge, then each node
+# gets the cluster key KEYFILE and a listener on port 7000.
+bench_nodes() {
+	local p=$1 net=$2 key=$3 n
+	shift 3
+	bench_bridge "$p" "$net" "$@"
+	for n in "$@"; do
 		ip netns exec "$p$n" "$ctl" node key set --current "$key"
 		ip netns exec "$p$n" "$ctl" listen start "${IP[$n]}" 7000
 	done

@@ -31,6 +31,7 @@ static inline const char *skv_mig_mode_name(uint32_t mode)
 	static const char *const names[] = {
 		[STEADYKV_MIGRATION_MODE_ROCKSTEADY] = "rocksteady",
 		[STEADYKV_MIGRATION_MODE_PUSH] = "push",
+		[STEADYKV_MIGRATION_MODE_REPLICATED] = "replicated",
 	};
 
 	return mode < sizeof(names) / sizeof(names[0]) ? names[mode] : NULL;

@@ -184,10 +184,11 @@ static void mig_transition(struct coordinator *c, struct skv_migration *g,
 	switch (state) {
 	case STEADYKV_MIGRATION_STATE_PULLING:
 		/*
-		 * Rocksteady (also when the mode was not given: the module's
-		 * default, 0): the target owns the range from now on.
+		 * Rocksteady and its replicated baseline (also when the mode
+		 * was not given: the module's default, 0): the target owns the
+		 * range from now on.
 		 */
-		if (g->mode == STEADYKV_MIGRATION_MODE_ROCKSTEADY && t &&
+		if (g->mode != STEADYKV_MIGRATION_MODE_PUSH && t &&
 		    t->state == TMAP_NORMAL && t->owner == g->src)
 			tmap_start_migration(m, g->table_id, t->start, g->dst);
 		break;

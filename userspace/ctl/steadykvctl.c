@@ -66,7 +66,7 @@ static const char usage_notes[] =
 	"where  ID, TABLE, VERSION := u64 (decimal or 0x hex)\n"
 	"       START, END := u64 | min | max     (inclusive key-hash bounds)\n"
 	"       STATE := normal | migrating-in | migrating-out | recovering\n"
-	"       MODE := rocksteady | push         (migration: this node pulls from ADDR:PORT)\n"
+	"       MODE := rocksteady | push | replicated   (migration: this node pulls from ADDR:PORT)\n"
 	"       ADDR := IPv4 or IPv6 address; ADDR:PORT := IPV4:PORT | [IPV6]:PORT | HOST:PORT\n"
 	"       MIGOPTS := [--mode MODE] [--partitions N] [--inflight N] [--budget BYTES]\n"
 	"                  [--no-priority-pulls] [--wait]\n"

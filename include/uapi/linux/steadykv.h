@@ -43,10 +43,14 @@ enum steadykv_tablet_state {
  * @STEADYKV_MIGRATION_MODE_PUSH: baseline: the source keeps ownership and
  *   serves while the data is copied; it then freezes the range, the writes
  *   made meanwhile are copied, and ownership moves at the end
+ * @STEADYKV_MIGRATION_MODE_REPLICATED: baseline: as rocksteady, without
+ *   lineage: the target hands every pulled batch to its backups before it asks
+ *   for the next
  */
 enum steadykv_migration_mode {
 	STEADYKV_MIGRATION_MODE_ROCKSTEADY,
 	STEADYKV_MIGRATION_MODE_PUSH,
+	STEADYKV_MIGRATION_MODE_REPLICATED,
 
 	/* private: */
 	__STEADYKV_MIGRATION_MODE_MAX,

@@ -230,6 +230,9 @@ TEST(state_names)
 	EXPECT_FALSE(skv_mig_state_final(STEADYKV_MIGRATION_STATE_ROLLING_BACK));
 	ASSERT_EQ(0, sknl_mig_mode_parse("push", &v));
 	EXPECT_EQ(STEADYKV_MIGRATION_MODE_PUSH, v);
+	ASSERT_EQ(0, sknl_mig_mode_parse("replicated", &v));
+	EXPECT_EQ(STEADYKV_MIGRATION_MODE_REPLICATED, v);
+	EXPECT_EQ(-1, sknl_mig_mode_parse("lineage", &v));
 	EXPECT_STREQ("pulls-in-flight", sknl_mig_attr_name(STEADYKV_A_MIGRATION_PULLS_IN_FLIGHT));
 	EXPECT_EQ(NULL, sknl_mig_attr_name(0));
 }

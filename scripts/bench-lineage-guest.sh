@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Inside the guest: what lineage saves (issue 12 item 5).  Three nodes on a
+# bridge, a coordinator with --replicas 2 (every node's log on both
+# others), table 1 on node 1 with RECORDS records.  YCSB-A (half writes:
+# every write waits for its two backups) runs at half the capacity
+# measured first; after IDLE_S seconds half of the table moves from node 1
+# to node 2, in turn:
+#   rocksteady  lineage: pulls are replayed without replication; the
+#               target hands the range to its backups once, after the
+#               last pull and before END (the source keeps its copy and
+#               the coordinator a lineage record until then);
+#   replicated  no lineage: the target hands every pulled batch to its
+#               backups before it asks for the next.
+# Each mode runs REPEATS times, interleaved (a slow spell of the host lands
+# on both), the half moved back with no load in between.  Reported per
+# mode: the median (and range) of the migration's time (until END: the
+# range at the target and its backups, the source's copy freed), its MB/s,
+# the clients' p99.9 and ops/s during it, and the ratio of the medians.
+# The guest runs under TCG: only ratios mean anything.  No figure is
+# asserted.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export PATH=$top/build/bin:/usr/sbin:/sbin:$PATH
+
+RECORDS=${RECORDS:-100000}
+IDLE_S=${IDLE_S:-3}
+RUN_S=${RUN_S:-40}
+REPEATS=${REPEATS:-3}
+MODES=(rocksteady replicated)
+COORD=10.78.0.254:7100
+HALF_END=0x7fffffffffffffff
+ctl=build/bin/steadykvctl
+tmp=$(mktemp -d)
+# shellcheck source=bench-nodes.sh
+source scripts/bench-nodes.sh
+
+cleanup() {
+	bench_teardown lin 1 2 3
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# In the bridge's namespace: the coordinator, steadykvctl and the clients.
+sw() { ip netns exec linSW "$@"; }
+
+wait_for() {	# SECONDS CMD...: poll until CMD succeeds
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		"${@:2}" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "bench-lineage: timed out waiting for: ${*:2}" >&2
+	return 1
+}
+
+# Every node's replication has its backups opened and caught up.
+all_healthy() {
+	local i
+	for i in 1 2 3; do
+		bench_healthy "lin$i" || return 1
+	done
+}
+
+modprobe libcrc32c
+insmod build/steadykv.ko replica_max_mb=512
+bench_bridge lin 10.78.0 1 2 3
+for k in cluster admin; do
+	(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$tmp/$k.key")
+done
+export STEADYKV_CLUSTER_KEY=$tmp/cluster.key STEADYKV_ADMIN_KEY=$tmp/admin.key
+sw steadykvd --coordinator --listen "$COORD" --state "$tmp/coord.state" --replicas 2 -q &
+wait_for 10 sw steadykvctl cluster -c "$COORD" map
+for i in 1 2 3; do
+	ip netns exec "lin$i" steadykvd --node "$i" --data "${IP[$i]}:7000" \
+		--coord "$COORD" --cluster-key "$STEADYKV_CLUSTER_KEY" -q &
+done
+wait_for 30 bash -c "ip netns exec linSW steadykvctl -j cluster -c $COORD map | jq -e '.nodes | length == 3'"
+all_healthy
+sw steadykvctl cluster -c "$COORD" create-table 1 --nodes 1
+
+echo "== load $RECORDS records on node 1 (R = 2), then capacity (YCSB-A)"
+sw steadykv-bench --coord "$COORD" --load --records "$RECORDS" --workload a --capacity \
+	--no-run --json "$tmp/capacity.json" --quiet
+cap=$(jq -r '.capacity.ops_per_s' "$tmp/capacity.json")
+rate=$(jq -rn "$cap / 2 | floor")
+echo "capacity $cap ops/s; the runs offer $rate ops/s"
+
+# run MODE R: YCSB-A at $rate; after IDLE_S s, half of table 1 to node 2.
+run() {
+	local dir=$tmp/$1-$2 pid
+	mkdir -p "$dir"
+	sw steadykv-bench --coord "$COORD" --records "$RECORDS" --workload a --rate "$rate" \
+		--duration "$RUN_S" --json "$dir/run.json" --mark-file "$dir/marks" --quiet &
+	pid=$!
+	sleep "$IDLE_S"
+	echo "$(date +%s%N) migration-start" >>"$dir/marks"
+	sw steadykvctl cluster -c "$COORD" migrate 1 "0-$HALF_END" --to 2 --mode "$1" --wait >/dev/null
+	echo "$(date +%s%N) migration-end" >>"$dir/marks"
+	sw steadykvctl -j cluster -c "$COORD" status | jq '.[-1]' >"$dir/migration.json"
+	wait "$pid"
+	jq -e '.state == "done"' "$dir/migration.json" >/dev/null ||
+		{ echo "bench-lineage: $1 run $2 did not end done" >&2; cat "$dir/migration.json" >&2; exit 1; }
+	# The load must outlast the migration, or "during" is not measured.
+	jq -e '.phases.after.ops > 0' "$dir/run.json" >/dev/null ||
+		{ echo "bench-lineage: the load ended before the migration (raise RUN_S)" >&2; exit 1; }
+	jq -n --arg mode "$1" --slurpfile m "$dir/migration.json" --slurpfile r "$dir/run.json" '
+		{mode: $mode, s: ($m[0].elapsed_us / 1e6),
+		 mb_per_s: ($m[0].bytes_pulled / ($m[0].elapsed_us / 1e6) / 1e6),
+		 p999_us: $r[0].phases.during.latency_us.p999,
+		 ops_per_s: $r[0].phases.during.ops_per_s,
+		 idle_p999_us: $r[0].phases.idle.latency_us.p999}' | tee -a "$tmp/rows.json"
+	sw steadykvctl cluster -c "$COORD" migrate 1 "0-$HALF_END" --to 1 --wait >/dev/null
+	all_healthy
+}
+
+for ((r = 1; r <= REPEATS; r++)); do
+	for mode in "${MODES[@]}"; do
+		echo "== run $r: $mode"
+		run "$mode" "$r"
+	done
+done
+
+echo
+echo "half of $RECORDS records moved from node 1 to node 2 under YCSB-A at $rate ops/s, R = 2;"
+echo "median [min-max] of $REPEATS runs per mode (TCG guest: ratios only)"
+jq -rs '
+	def med: sort | .[length / 2 | floor];
+	def fig(f): (map(f) | "\(med * 100 | round / 100) [\(min * 100 | round / 100)-\(max * 100 | round / 100)]");
+	group_by(.mode) | map({mode: .[0].mode, s: fig(.s), mb_per_s: fig(.mb_per_s),
+		p999_us: fig(.p999_us), ops_per_s: fig(.ops_per_s), idle_p999_us: fig(.idle_p999_us)}) |
+	(["mode", "migration_s", "MB/s", "p99.9_during_us", "ops/s_during", "p99.9_idle_us"] | @tsv),
+	(.[] | [.mode, .s, .mb_per_s, .p999_us, .ops_per_s, .idle_p999_us] | @tsv)' \
+	"$tmp/rows.json" | column -t -s $'\t'
+jq -rs '
+	def med: sort | .[length / 2 | floor];
+	(map(select(.mode == "rocksteady")) ) as $l | (map(select(.mode == "replicated"))) as $r |
+	"lineage / replicated (medians): migration time \(($l | map(.s) | med) / ($r | map(.s) | med) * 100 | round / 100)x, p99.9 during \(($l | map(.p999_us) | med) / ($r | map(.p999_us) | med) * 100 | round / 100)x"' \
+	"$tmp/rows.json"
