@@ -5,10 +5,12 @@
  *
  * Each migration has a controller thread running its state machine:
  *
- *   preparing -> pulling -> done                       (rocksteady)
- *   preparing -> pulling -> catching-up -> done        (push baseline)
+ *   preparing -> pulling -> re-replicating -> done     (rocksteady)
+ *   preparing -> pulling -> catching-up -> re-replicating -> done   (push)
+ *   preparing -> pulling -> done          (the replicated baseline)
  *   preparing -> failed                  (nothing changed anywhere)
  *   pulling -> rolling-back -> cancelled | failed      (cancel, error)
+ *   re-replicating -> failed          (backups lost: the range stays)
  *
  * Rocksteady mode: PREPARE makes the source stop serving the range and
  * give its safe version; the version counter here is raised above it
@@ -644,6 +646,7 @@ static int skv_tgt_rereplicate(struct skv_mig *m)
 	unsigned int i, pause = 0;
 	int err = 0;
 
+	skv_tgt_change_state(m, STEADYKV_MIGRATION_STATE_RE_REPLICATING);
 	for (i = 0; ; i++) {
 		if (pause && skv_tgt_nap(m, pause))
 			break;

@@ -19,10 +19,10 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$top"
 
-readonly POINTS=(before-prepare after-ownership mid-pull)
+readonly POINTS=(before-prepare after-ownership mid-pull re-replicating)
 readonly ROLES=(source target third)
-# The check's rotation: each point once, each role once.
-readonly CHECK_ITEMS=(before-prepare:source after-ownership:third mid-pull:target)
+# The check's rotation: each point once, each role at least once.
+readonly CHECK_ITEMS=(before-prepare:source after-ownership:third mid-pull:target re-replicating:source)
 readonly EXTRAS=(partition netem coord-restart)
 # A bound per item for the control guest, TCG and a loaded host included
 # (a crash item with its victim's reboot took 105 to 330 s at load 10 to

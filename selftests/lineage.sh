@@ -11,7 +11,8 @@
 # new owner.  Without the re-replication the migrated keys are lost.
 # Then the target dies mid-migration (after ownership moved, the source's
 # copy frozen): the range is rebuilt at the source from its copy and the
-# target's replica, and again nothing is lost.  Last the source dies
+# target's replica, and again nothing is lost; so when it dies after its
+# last pull, while it re-replicates the range.  Last the source dies
 # mid-migration: the range is completed at the target from what it pulled
 # and took plus the source's replica, and nothing is lost.  The first test
 # runs again with the baseline without lineage (--mode replicated: every
@@ -35,6 +36,8 @@ declare -A WANT
 # The mid-migration test: A's packets this late, with one record per pull
 # (SLOW_OPTS), make the migration last FILL_KEYS * MID_DELAY (100 s) at least.
 MID_DELAY=50ms
+# The re-replication test: B's packets to C this late.
+RE_DELAY=300ms
 
 # A coordinator declaring a node dead after 3 s of silence, R = 2; table
 # TABLE on A alone; every node's replication healthy.
@@ -182,6 +185,48 @@ t_target_dies_mid_migration() {
 	crash_recovered B A
 }
 
+# mig_re_replicating ID: migration ID is in its re-replication phase.
+mig_re_replicating() { [[ $(mig_state "$1") == re-replicating* ]]; }
+
+# t_target_dies_re_replicating: B crashes after its last pull, while it
+# hands the range to its backups (A and C) before END.  B's traffic to C
+# is RE_DELAY late, so that each of the phase's appends (about 256 KiB
+# each, one at a time) waits at least that long for C's acknowledgement;
+# the pulls (B to A) are not slowed.  A's replica of B must not hold the
+# whole range yet when B dies (else the phase was over: the test fails).
+# The range is rebuilt at A: its frozen copy plus B's replica.
+t_target_dies_re_replicating() {
+	local before after
+	WANT=()
+	MID_ID=
+	setup_lineage || return 1
+	tool "$SW" fill "${IP[A]}:$PORT" $TABLE $FILL_KEYS $FILL_SIZE lin ||
+		{ skv_fail "fill table $TABLE at A"; return 1; }
+	before=$(replica_end "$A" B)
+	modprobe sch_netem 2>/dev/null
+	ip netns exec "$B" tc qdisc add dev eth0 root handle 1: prio &&
+		ip netns exec "$B" tc qdisc add dev eth0 parent 1:3 handle 30: netem delay $RE_DELAY &&
+		ip netns exec "$B" tc filter add dev eth0 parent 1: protocol ip u32 \
+			match ip dst "${IP[C]}/32" flowid 1:3 ||
+		{ skv_fail "cannot delay B's packets to C"; return 1; }
+	ctl migrate $TABLE 0-max --to "${ID[B]}" >/dev/null || { skv_fail "migrate"; return 1; }
+	MID_ID=$(last_mig_id)
+	slowwait "$SKV_WAIT" mig_re_replicating "$MID_ID" ||
+		{ skv_fail "migration $MID_ID never seen re-replicating: $(mig_state "$MID_ID")"; return 1; }
+	kill "${NODE_PID[B]}" && wait "${NODE_PID[B]}" 2>/dev/null
+	ip netns del "$B" || { skv_fail "ip netns del B"; return 1; }
+	after=$(replica_end "$A" B)
+	skv_info "B's replica at A when B died: $((after - before)) bytes of the range's $((FILL_KEYS * FILL_SIZE))+"
+	((after - before < FILL_KEYS * FILL_SIZE)) ||
+		{ skv_fail "B had re-replicated the whole range before it died: not mid-phase"; return 1; }
+	slowwait "$SKV_WAIT" recovered B ||
+		{ skv_fail "B's tablets not recovered: $(ctlj map | jq -c .tablets)"; return 1; }
+	skv_info "migration $MID_ID: $(ctlj status "$MID_ID" | jq -r '"\(.state): \(.msg)"')"
+	all_back "$(owner_addr $TABLE)" || return 1
+	[[ $(owner $TABLE "$ZERO") == "${ID[A]}" ]] ||
+		{ skv_fail "table $TABLE recovered at node $(owner $TABLE "$ZERO"), not at A"; return 1; }
+}
+
 # t_source_dies_mid_migration: the mirror image, A crashes mid-pull, most
 # records not pulled yet.  The range is completed at B, the target: what
 # it pulled and took, plus A's replica (B is A's backup).
@@ -204,6 +249,8 @@ teardown_cluster
 skv_test "without lineage (every pulled batch replicated): the same crash, nothing lost" t_migrated_then_crash replicated
 teardown_cluster
 skv_test "the target dies mid-migration: the range rebuilt at the source, nothing lost" t_target_dies_mid_migration
+teardown_cluster
+skv_test "the target dies while it re-replicates: the range rebuilt at the source, nothing lost" t_target_dies_re_replicating
 teardown_cluster
 skv_test "the source dies mid-migration: the range completed at the target, nothing lost" t_source_dies_mid_migration
 skv_finish

@@ -6,9 +6,10 @@
 # (the host kills their QEMU), cuts off and slows down through the host.
 #
 # usage: crash.sh ITEM...
-#   POINT:ROLE     a crash: POINT before-prepare, after-ownership or
-#                  mid-pull; ROLE source (node 1), target (node 2) or third
-#                  (node 3, not in the migration).  See crash_point().
+#   POINT:ROLE     a crash: POINT before-prepare, after-ownership,
+#                  mid-pull or re-replicating; ROLE source (node 1), target
+#                  (node 2) or third (node 3, not in the migration).  See
+#                  crash_point().
 #   partition      the coordinator cut off from node 3 for D/4 (not declared
 #                  dead) and for longer than D (declared dead, back as a new
 #                  incarnation)
@@ -49,6 +50,9 @@ BOUND_MS=$((D + T + LAB_DETECT_SLACK_MS))
 SLOW_OPTS=(--partitions 1 --inflight 1 --budget 1024)
 SLOW_DELAY=150ms
 OWNERSHIP_DELAY=1s
+# The target's packets to the third node (its other backup) this late in
+# the re-replicating point: each append of the phase waits that long.
+RE_DELAY=1s
 # Before PREPARE: longer than the kill takes to relay on a loaded host.
 PREPARE_DELAY=20s
 FILL_KEYS=300
@@ -73,6 +77,7 @@ mig_state() { ctlj status "$1" | jq -r '"\(.state) \(.progress_permille)"'; }
 mig_final() { [[ $(mig_state "$1") =~ ^(done|cancelled|failed)\  ]]; }
 mig_of_table() { ctlj status | jq -e --argjson t "$1" '.[-1].table == $t' >/dev/null; }
 mig_pulling() { [[ $(mig_state "$1") == pulling* ]]; }
+mig_re_replicating() { [[ $(mig_state "$1") == re-replicating* ]]; }
 mig_past() {	# ID PERMILLE: pulling, progress past PERMILLE
 	local st pm
 	read -r st pm <<<"$(mig_state "$1")"
@@ -157,8 +162,9 @@ wait_dead() {
 # (the target) while recorded clients run on table S (the survivors' only)
 # and on T; table L lives on the victim alone.  The victim (ROLE's node)
 # is crashed before PREPARE (killed, then the migration asked for), just
-# after ownership moved (the target owns T, pulls begun) or mid-pull
-# (progress past 10 %).  Then:
+# after ownership moved (the target owns T, pulls begun), mid-pull
+# (progress past 10 %) or while the target re-replicates T after its last
+# pull.  Then:
 #   - the coordinator declares it dead within the bound, and no survivor;
 #   - the migration ends: done when the victim is the third node, failed
 #     otherwise;
@@ -222,6 +228,21 @@ crash_point() {
 		lab_kill "$victim" || { skv_fail "kill $victim"; return 1; }
 		t_ack=$(now_ms)
 		[[ $victim == n1 ]] || lab_heal n1 >/dev/null
+		;;
+	re-replicating)
+		# Every record pulled, the target hands the range to its
+		# backups (n1 and n3) before END; n3's acknowledgements come
+		# RE_DELAY late.
+		lab_netem n2 "$(lab_ip n3)" delay $RE_DELAY >/dev/null || { skv_fail "netem on n2"; return 1; }
+		ctl migrate "$t" 0-max --to 2 >/dev/null || { skv_fail "migrate $t"; return 1; }
+		id=$(last_mig_id)
+		slowwait "$SKV_WAIT" mig_re_replicating "$id" ||
+			{ skv_fail "migration $id never seen re-replicating: $(mig_state "$id")"; return 1; }
+		skv_info "migration $id when $victim is killed: $(mig_state "$id")"
+		t_req=$(now_ms)
+		lab_kill "$victim" || { skv_fail "kill $victim"; return 1; }
+		t_ack=$(now_ms)
+		[[ $victim == n2 ]] || lab_heal n2 >/dev/null
 		;;
 	esac
 	[[ $role == third ]] && holds_t=0

@@ -21,6 +21,7 @@ static inline const char *skv_mig_state_name(uint32_t state)
 		[STEADYKV_MIGRATION_STATE_ROLLING_BACK] = "rolling-back",
 		[STEADYKV_MIGRATION_STATE_CANCELLED] = "cancelled",
 		[STEADYKV_MIGRATION_STATE_FAILED] = "failed",
+		[STEADYKV_MIGRATION_STATE_RE_REPLICATING] = "re-replicating",
 	};
 
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : NULL;

@@ -183,6 +183,7 @@ static void mig_transition(struct coordinator *c, struct skv_migration *g,
 		return;
 	switch (state) {
 	case STEADYKV_MIGRATION_STATE_PULLING:
+	case STEADYKV_MIGRATION_STATE_RE_REPLICATING:	/* pulling skipped */
 		/*
 		 * Rocksteady and its replicated baseline (also when the mode
 		 * was not given: the module's default, 0): the target owns the

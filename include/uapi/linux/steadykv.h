@@ -73,6 +73,9 @@ enum steadykv_migration_mode {
  *   range again
  * @STEADYKV_MIGRATION_STATE_FAILED: ended by an error (see error and
  *   error-msg)
+ * @STEADYKV_MIGRATION_STATE_RE_REPLICATING: every record is here; the target
+ *   hands the range to its backups before END lets the source free its copy
+ *   (lineage ends)
  */
 enum steadykv_migration_state {
 	STEADYKV_MIGRATION_STATE_PREPARING,
@@ -82,6 +85,7 @@ enum steadykv_migration_state {
 	STEADYKV_MIGRATION_STATE_ROLLING_BACK,
 	STEADYKV_MIGRATION_STATE_CANCELLED,
 	STEADYKV_MIGRATION_STATE_FAILED,
+	STEADYKV_MIGRATION_STATE_RE_REPLICATING,
 
 	/* private: */
 	__STEADYKV_MIGRATION_STATE_MAX,
