@@ -51,8 +51,19 @@ SLOW_OPTS=(--partitions 1 --inflight 1 --budget 1024)
 SLOW_DELAY=150ms
 OWNERSHIP_DELAY=1s
 # The target's packets to the third node (its other backup) this late in
-# the re-replicating point: each append of the phase waits that long.
-RE_DELAY=1s
+# the re-replicating point, and the target's repl_timeout_ms meanwhile (so
+# that an append slowed so is not taken as a lost backup): the phase lasts
+# several RE_DELAYs (TCP's slow start), past a control guest that takes
+# seconds per command under load.
+RE_DELAY=2s
+RE_REPL_TIMEOUT_MS=60000
+REPL_TIMEOUT=/sys/module/steadykv/parameters/repl_timeout_ms
+RE_SAVED=
+# n2's repl_timeout_ms as it was before the re-replicating point set it.
+re_restore() {
+	[[ -z $RE_SAVED ]] || lab_on n2 "echo $RE_SAVED >$REPL_TIMEOUT" >/dev/null
+	RE_SAVED=
+}
 # Before PREPARE: longer than the kill takes to relay on a loaded host.
 PREPARE_DELAY=20s
 FILL_KEYS=300
@@ -233,6 +244,9 @@ crash_point() {
 		# Every record pulled, the target hands the range to its
 		# backups (n1 and n3) before END; n3's acknowledgements come
 		# RE_DELAY late.
+		RE_SAVED=$(lab_on n2 "cat $REPL_TIMEOUT") &&
+			lab_on n2 "echo $RE_REPL_TIMEOUT_MS >$REPL_TIMEOUT" >/dev/null ||
+			{ skv_fail "repl_timeout_ms on n2"; return 1; }
 		lab_netem n2 "$(lab_ip n3)" delay $RE_DELAY >/dev/null || { skv_fail "netem on n2"; return 1; }
 		ctl migrate "$t" 0-max --to 2 >/dev/null || { skv_fail "migrate $t"; return 1; }
 		id=$(last_mig_id)
@@ -243,6 +257,7 @@ crash_point() {
 		lab_kill "$victim" || { skv_fail "kill $victim"; return 1; }
 		t_ack=$(now_ms)
 		[[ $victim == n2 ]] || lab_heal n2 >/dev/null
+		[[ $victim == n2 ]] || re_restore
 		;;
 	esac
 	[[ $role == third ]] && holds_t=0
@@ -321,6 +336,8 @@ t_crash() {
 	fi
 	lab_heal n1 >/dev/null 2>&1
 	lab_heal n2 >/dev/null 2>&1
+	[[ $victim == n2 ]] && RE_SAVED=	# booted again: the default
+	re_restore
 	return $rc
 }
 
