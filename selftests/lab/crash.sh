@@ -169,6 +169,15 @@ wait_dead() {
 	((at - t_ack <= BOUND_MS)) || { skv_fail "$node declared dead $((at - t_ack)) ms after $what, bound $BOUND_MS ms"; return 1; }
 }
 
+# kill_victim: crash_point's victim killed, migration id's phase logged;
+# sets crash_point's t_req and t_ack (when the kill was asked for and done).
+kill_victim() {
+	skv_info "migration $id when $victim is killed: $(mig_state "$id")"
+	t_req=$(now_ms)
+	lab_kill "$victim" || { skv_fail "kill $victim"; return 1; }
+	t_ack=$(now_ms)
+}
+
 # crash_point POINT ROLE K: table T on node 1 (the source) moves to node 2
 # (the target) while recorded clients run on table S (the survivors' only)
 # and on T; table L lives on the victim alone.  The victim (ROLE's node)
@@ -212,10 +221,7 @@ crash_point() {
 		lab_netem n2 "$(lab_ip n1)" delay $PREPARE_DELAY >/dev/null || { skv_fail "netem on n2"; return 1; }
 		ctl migrate "$t" 0-max --to 2 >/dev/null || { skv_fail "migrate $t"; return 1; }
 		id=$(last_mig_id)
-		skv_info "migration $id when $victim is killed: $(mig_state "$id")"
-		t_req=$(now_ms)
-		lab_kill "$victim" || { skv_fail "kill $victim"; return 1; }
-		t_ack=$(now_ms)
+		kill_victim || return 1
 		[[ $victim == n2 ]] || lab_heal n2 >/dev/null
 		# Nothing moved: T's data stays at the source.
 		[[ $role == target ]] && holds_t=0
@@ -234,10 +240,7 @@ crash_point() {
 			slowwait $((SKV_WAIT * 2)) mig_past "$id" 100 ||
 				{ skv_fail "migration $id not mid-way: $(mig_state "$id")"; return 1; }
 		fi
-		skv_info "migration $id when $victim is killed: $(mig_state "$id")"
-		t_req=$(now_ms)
-		lab_kill "$victim" || { skv_fail "kill $victim"; return 1; }
-		t_ack=$(now_ms)
+		kill_victim || return 1
 		[[ $victim == n1 ]] || lab_heal n1 >/dev/null
 		;;
 	re-replicating)
@@ -252,10 +255,7 @@ crash_point() {
 		id=$(last_mig_id)
 		slowwait "$SKV_WAIT" mig_re_replicating "$id" ||
 			{ skv_fail "migration $id never seen re-replicating: $(mig_state "$id")"; return 1; }
-		skv_info "migration $id when $victim is killed: $(mig_state "$id")"
-		t_req=$(now_ms)
-		lab_kill "$victim" || { skv_fail "kill $victim"; return 1; }
-		t_ack=$(now_ms)
+		kill_victim || return 1
 		[[ $victim == n2 ]] || lab_heal n2 >/dev/null
 		[[ $victim == n2 ]] || re_restore
 		;;
