@@ -109,9 +109,10 @@ t_events() {
 	trace_off || return 1
 	skv_info "$(wc -l <"$SKV_TMP/trace") trace lines"
 
-	# Phases: preparing (0) -> pulling (1) -> done (3).
+	# Phases: preparing (0) -> pulling (1) -> re-replicating (7, brief
+	# here: no backups) -> done (3).
 	events skv_mig_phase | grep '^mig=1 ' >"$SKV_TMP/phase"
-	[[ $(tr '\n' ';' <"$SKV_TMP/phase") == "mig=1 from=0 to=1;mig=1 from=1 to=3;" ]] ||
+	[[ $(tr '\n' ';' <"$SKV_TMP/phase") == "mig=1 from=0 to=1;mig=1 from=1 to=7;mig=1 from=7 to=3;" ]] ||
 		{ skv_fail "phases traced: $(tr '\n' ';' <"$SKV_TMP/phase")"; return 1; }
 	# Pulls: as many as the migration counted, their records its records.
 	events skv_mig_pull | grep '^mig=1 ' >"$SKV_TMP/pull"
