@@ -129,7 +129,7 @@ t_split() {
 	skv_wait_exit "$SKV_LAST_PID" 30 || { skv_fail "no final event"; return 1; }
 	events=$(awk '{ printf "%s ", $2 }' "$ev.out")
 	skv_info "events: $events"
-	[[ $events == "preparing "*"pulling "*"done " ]] ||
+	[[ $events == "preparing "*"pulling "*"re-replicating "*"done " ]] ||
 		{ skv_fail "phases announced: $events"; return 1; }
 	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 3 "$N" $SIZE h $HALF ||
 		{ skv_fail "keys not where the split puts them"; return 1; }
