@@ -76,7 +76,7 @@ start_guest() {
 	incarnation[$key]=$((${incarnation[$key]:--1} + 1))
 	local run=("$script_dir/run.sh" --name "$name-$key" --mem "$mem_mb" --smp 1
 		--timeout "$timeout_s" --mcast-port "$mcast_port" --mac-index $((mac_base + idx))
-		--kernel-arg tsc=unstable --workdir "$top" -- "${cmd[@]}")
+		--workdir "$top" -- "${cmd[@]}")
 	local err=$lab_dir/$key.${incarnation[$key]}.err
 	# The control guest's output (TAP) is the lab's (inherited, not
 	# reopened: that would truncate a file and write over lab.sh's own
@@ -182,10 +182,6 @@ serve() {
 		;;
 	esac
 }
-
-# tsc=unstable: four guests boot at once on a loaded host, and a starved
-# guest calibrates its TSC wrong (550 MHz for 2.6 GHz, seen): when it then
-# switches to it, time jumps and RCU reports a stall.  HPET keeps time.
 
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
