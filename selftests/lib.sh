@@ -15,6 +15,7 @@
 #   skv_fail MSG                            record why the current test fails
 #   skv_bg CMD...                           background job, killed on exit
 #   skv_slow_link / skv_fast_link NS DEV    netem delay on a link, and off
+#   skv_netem_script DEV DST|all ARGS       the tc commands of netem on DEV
 #   skv_finish                              plan line, exit status
 #
 # Namespaces come from setup_ns (random suffixes) and are removed by the
@@ -456,20 +457,36 @@ skv_bridge() {
 	done
 }
 
-# skv_slow_link NS DEV DELAY: delay every packet NS sends on DEV (netem), so
-# that a migration over DEV is slow by construction whatever the host's
-# speed, and a test can act while it is mid-way.  No netem is a failure: the
-# test would then depend on the host's speed.
+# skv_netem_script DEV DST|all NETEM-ARGS... | DEV heal: the tc commands
+# that put netem on what leaves DEV (for DST only, or all of it), or take it
+# off.  A script, so that the lab can run it in another guest.  For one DST:
+# a prio qdisc with everything in band 1 and DST's packets in band 4, netem.
+skv_netem_script() {
+	if [[ $2 == heal ]]; then
+		echo "tc qdisc del dev $1 root 2>/dev/null; true"
+	elif [[ $2 == all ]]; then
+		echo "tc qdisc replace dev $1 root netem ${*:3}"
+	else
+		echo "tc qdisc replace dev $1 root handle 1: prio bands 4 priomap 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 &&
+tc qdisc add dev $1 parent 1:4 handle 40: netem ${*:3} &&
+tc filter add dev $1 parent 1: protocol ip prio 1 u32 match ip dst $2/32 flowid 1:4"
+	fi
+}
+
+# skv_slow_link NS DEV DELAY [DST]: delay every packet NS sends on DEV (to
+# DST only, if given) with netem, so that a migration over DEV is slow by
+# construction whatever the host's speed, and a test can act while it is
+# mid-way.  No netem is a failure: the test would then depend on the host's
+# speed.
 skv_slow_link() {
 	modprobe sch_netem 2>/dev/null
-	ip netns exec "$1" tc qdisc replace dev "$2" root netem delay "$3" ||
-		{ skv_fail "cannot add netem delay $3 on $1 $2"; return 1; }
+	ip netns exec "$1" bash -c "$(skv_netem_script "$2" "${4:-all}" delay "$3")" ||
+		{ skv_fail "cannot add netem delay $3 on $1 $2${4:+ to $4}"; return 1; }
 }
 
 # skv_fast_link NS DEV: undo skv_slow_link (quietly if it was not on).
 skv_fast_link() {
-	ip netns exec "$1" tc qdisc del dev "$2" root 2>/dev/null
-	return 0
+	ip netns exec "$1" bash -c "$(skv_netem_script "$2" heal)"
 }
 
 # skv_ns_gone NS PROBE_IF [PROBE_NS] [SECONDS]: after `ip netns del NS`,

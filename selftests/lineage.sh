@@ -203,12 +203,7 @@ t_target_dies_re_replicating() {
 	tool "$SW" fill "${IP[A]}:$PORT" $TABLE $FILL_KEYS $FILL_SIZE lin ||
 		{ skv_fail "fill table $TABLE at A"; return 1; }
 	before=$(replica_end "$A" B)
-	modprobe sch_netem 2>/dev/null
-	ip netns exec "$B" tc qdisc add dev eth0 root handle 1: prio &&
-		ip netns exec "$B" tc qdisc add dev eth0 parent 1:3 handle 30: netem delay $RE_DELAY &&
-		ip netns exec "$B" tc filter add dev eth0 parent 1: protocol ip u32 \
-			match ip dst "${IP[C]}/32" flowid 1:3 ||
-		{ skv_fail "cannot delay B's packets to C"; return 1; }
+	skv_slow_link "$B" eth0 $RE_DELAY "${IP[C]}" || return 1
 	ctl migrate $TABLE 0-max --to "${ID[B]}" >/dev/null || { skv_fail "migrate"; return 1; }
 	MID_ID=$(last_mig_id)
 	slowwait "$SKV_WAIT" mig_re_replicating "$MID_ID" ||

@@ -42,18 +42,8 @@ lab_link_up() {
 }
 
 # The tc commands of lab_netem, lab_cut and lab_heal, for the guest that
-# runs them (prio: everything in band 1, DST's packets in band 4, netem).
-lab_tc_script() {	# DST|all NETEM-ARGS... | heal
-	if [[ $1 == heal ]]; then
-		echo "tc qdisc del dev $LAB_DEV root 2>/dev/null; true"
-	elif [[ $1 == all ]]; then
-		echo "tc qdisc replace dev $LAB_DEV root netem ${*:2}"
-	else
-		echo "tc qdisc replace dev $LAB_DEV root handle 1: prio bands 4 priomap 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 &&
-tc qdisc add dev $LAB_DEV parent 1:4 handle 40: netem ${*:2} &&
-tc filter add dev $LAB_DEV parent 1: protocol ip prio 1 u32 match ip dst $1/32 flowid 1:4"
-	fi
-}
+# runs them.
+lab_tc_script() { skv_netem_script "$LAB_DEV" "$@"; }	# DST|all NETEM-ARGS... | heal
 
 # ---- the control guest's side of the relay -----------------------------
 
