@@ -136,6 +136,8 @@ export STEADYKV_VM_MODROOT=$kernel_dir/root
 export STEADYKV_BUILD=$out
 export STEADYKV_CHECK_OUT=$out/check
 export STEADYKV_VM_TIMEOUT_SCALE=${STEADYKV_VM_TIMEOUT_SCALE:-5}
+# One guest at a time: a KASAN guest keeps both cores busy by itself.
+export SKV_VM_JOBS=${SKV_VM_JOBS:-1}
 guest_env="SKV_MODULE=$out/steadykv.ko"
 
 say "pass 1: the VM suite on the debug kernel"

@@ -15,7 +15,8 @@
 #
 # SKV_SUITES="NAME..." runs only those VM suites (vm-tests.list names, and
 # "lab"), e.g. for check-debug on the suites a change touches; a run of a
-# subset says so on its last line.
+# subset says so on its last line.  SKV_VM_JOBS (1-9, default 2) guests
+# run at a time; check-debug.sh sets 1.
 #
 # Bounds: each host test runs under timeout(1), HOST_TEST_TIMEOUT seconds
 # (default 300; all of them together took 87 s on a 2-core host busy with
@@ -34,6 +35,8 @@ case "${1:-}" in
 --count) mode=count ;; # --count FILE [STATUS]: count one TAP file as below
 esac
 : "${HOST_TEST_TIMEOUT:=300}"
+: "${SKV_VM_JOBS:=2}"
+[[ $SKV_VM_JOBS =~ ^[1-9]$ ]] || { echo "SKV_VM_JOBS must be 1 to 9" >&2; exit 2; }
 
 # tap_plan_error FILE: why FILE's plan lines and its results disagree
 # (nothing if they agree).
@@ -103,18 +106,52 @@ suite_wanted() {
 	[[ -z ${SKV_SUITES:-} || " $SKV_SUITES " == *" $1 "* ]]
 }
 
+# run_vm_suite NAME TIMEOUT CMD...: one vm-tests.list line in its own guest;
+# its TAP in $out/vm-NAME.tap, and its exit status.
+run_vm_suite() {
+	local name=$1 timeout=$2
+	shift 2
+	vm-test/run.sh --name "check-$name" --timeout "$timeout" -- \
+		env SKV_GUEST_TIMEOUT="$timeout" "$@" >"$out/vm-$name.tap" 2>&1 </dev/null
+}
+
+# The suites run SKV_VM_JOBS guests at a time (default 2), in the list's
+# order, which puts the longest first: most of a suite's time its guest
+# waits (delayed links, daemons' timers, slowwait), so two guests on two
+# cores end sooner than one after the other.  Each suite is counted as it
+# ends: it writes "NAME STATUS" into a FIFO, which the loop reads.
 run_vm_tests() {
-	local name timeout cmd rc
+	local name timeout cmd running=0 done_fd
+	rm -f "$out/.vm-done"
+	mkfifo "$out/.vm-done" || return 1
+	exec {done_fd}<>"$out/.vm-done"
 	while read -r name timeout cmd; do
 		[[ -z "$name" || "$name" == \#* ]] && continue
 		suite_wanted "$name" || continue
-		# shellcheck disable=SC2086
-		vm-test/run.sh --name "check-$name" --timeout "$timeout" -- \
-			env SKV_GUEST_TIMEOUT="$timeout" $cmd \
-			>"$out/vm-$name.tap" 2>&1 </dev/null
-		rc=$?
-		count_tap "vm-$name" "$out/vm-$name.tap" "$rc"
+		if ((running >= SKV_VM_JOBS)); then
+			count_next_vm_suite "$done_fd"
+			running=$((running - 1))
+		fi
+		{
+			# shellcheck disable=SC2086 # CMD is words
+			run_vm_suite "$name" "$timeout" $cmd
+			echo "$name $?" >&"$done_fd"
+		} &
+		running=$((running + 1))
 	done <selftests/vm-tests.list
+	for (( ; running > 0; running--)); do
+		count_next_vm_suite "$done_fd"
+	done
+	wait
+	exec {done_fd}>&-
+	rm -f "$out/.vm-done"
+}
+
+# count_next_vm_suite FD: wait for the next suite to end, and count it.
+count_next_vm_suite() {
+	local name rc
+	read -r -u "$1" name rc
+	count_tap "vm-$name" "$out/vm-$name.tap" "$rc"
 }
 
 # The multi-VM lab: one node per guest, crashes by killing QEMU.
