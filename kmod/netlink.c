@@ -25,6 +25,7 @@
 #include "netlink.h"
 #include "transport.h"
 #include "nl-gen.h"
+#include "recovery.h"
 
 /* Tables or tablets copied from the store per lock hold during a dump. */
 #define SKV_NL_DUMP_CHUNK	32
@@ -388,6 +389,12 @@ int steadykv_nl_table_del_doit(struct sk_buff *skb, struct genl_info *info)
 	id = nla_get_u64(attr);
 
 	mutex_lock(&node->lock);
+	if (skv_recovering(node, id, 0, U64_MAX)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "a recovery is rebuilding a tablet of the table: try again");
+		err = -EBUSY;
+		goto out;
+	}
 	err = node->store ? skv_table_del(node->store, id) : -ENOENT;
 	if (err == -ENOENT) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "no such table");
@@ -398,6 +405,7 @@ int steadykv_nl_table_del_doit(struct sk_buff *skb, struct genl_info *info)
 	} else {
 		skv_nl_notify_table(node, id, STEADYKV_CMD_TABLE_DEL);
 	}
+out:
 	mutex_unlock(&node->lock);
 	return err;
 }
@@ -557,6 +565,12 @@ int steadykv_nl_tablet_del_doit(struct sk_buff *skb, struct genl_info *info)
 		return err;
 
 	mutex_lock(&node->lock);
+	if (skv_recovering(node, t.table_id, t.start_hash, t.end_hash)) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "a recovery is rebuilding this range: try again");
+		mutex_unlock(&node->lock);
+		return -EBUSY;
+	}
 	err = node->store ? skv_tablet_del(node->store, t.table_id,
 					   t.start_hash, t.end_hash) : -ENOENT;
 	if (err)

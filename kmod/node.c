@@ -132,6 +132,7 @@ static int __net_init skv_net_init(struct net *net)
 	skv_tgt_node_init(node);
 	skv_repl_node_init(node);
 	skv_replicas_init(node);
+	INIT_LIST_HEAD(&node->recoveries);
 	return 0;
 }
 

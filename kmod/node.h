@@ -95,6 +95,8 @@ struct skv_node {
 	/* Replicas of other nodes' logs (repl_backup.c) */
 	struct mutex replica_lock;	/* the list and every replica */
 	struct list_head replicas;	/* struct skv_node_replica.list */
+	/* Tablets being rebuilt (recovery.c), without lock; list under it */
+	struct list_head recoveries;	/* struct skv_recovering.list */
 
 	/* Cluster keys (auth.c): RCU, replaced under lock. */
 	struct skv_auth_keys __rcu *auth_keys;

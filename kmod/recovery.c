@@ -22,6 +22,25 @@
 /* Tablets looked at per skv_tablets_list() call. */
 #define SKV_RECOVER_LIST_CHUNK	8
 
+/* A rebuild under way without node->lock, on node->recoveries. */
+struct skv_recovering {
+	struct list_head list;
+	u64 table_id, start_hash, end_hash;
+};
+
+bool skv_recovering(struct skv_node *node, u64 table_id, u64 start_hash,
+		    u64 end_hash)
+{
+	struct skv_recovering *r;
+
+	lockdep_assert_held(&node->lock);
+	list_for_each_entry(r, &node->recoveries, list)
+		if (r->table_id == table_id && r->start_hash <= end_hash &&
+		    start_hash <= r->end_hash)
+			return true;
+	return false;
+}
+
 /*
  * The state of the tablet of t->table_id that overlaps t's range: -ENOENT
  * if none, -EEXIST if one does without being exactly t's range.
@@ -156,6 +175,19 @@ static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
  * it is back to R copies before it is served.  The tablet is not served
  * meanwhile.  On error what was replayed stays (every step may be
  * repeated).
+ *
+ * Called with node->lock held; drops it for the replay and the hand-over,
+ * which take as long as the data and the backups do: every control call
+ * of the node daemon takes node->lock, and a daemon stuck behind a long
+ * recovery stops its heartbeats and has the node declared dead (seen in
+ * the lab: both survivors of a crash, one after the other).  Nothing else
+ * takes the range meanwhile: the tablet is RECOVERING, or frozen by its
+ * migration (MIGRATING_OUT, or RECOVERING at a target whose source
+ * died), which migrations refuse, and the range is on node->recoveries,
+ * so that a tablet or table delete refuses it (skv_recovering()).  The
+ * node and its store outlive the request without the lock: the
+ * requesting socket holds the namespace, and module unload waits for
+ * netlink requests.
  */
 static int skv_recover_rebuild(struct skv_node *node, struct skv_store *s,
 			       u64 primary_id, u64 epoch,
@@ -163,6 +195,11 @@ static int skv_recover_rebuild(struct skv_node *node, struct skv_store *s,
 			       struct skv_recover_stats *st,
 			       struct netlink_ext_ack *extack)
 {
+	struct skv_recovering busy = {
+		.table_id = rt->table_id,
+		.start_hash = rt->start_hash,
+		.end_hash = rt->end_hash,
+	};
 	struct skv_sidelog *sl;
 	u64 held;
 	int err;
@@ -172,18 +209,22 @@ static int skv_recover_rebuild(struct skv_node *node, struct skv_store *s,
 		NL_SET_ERR_MSG_MOD(extack, "no memory for a side log");
 		return err;
 	}
+	list_add(&busy.list, &node->recoveries);
+	mutex_unlock(&node->lock);
 	err = skv_recover_replay(node, s, sl, primary_id, epoch, rt, st,
 				 extack);
 	/* Spliced into the log either way: what was replayed stays. */
 	skv_sidelog_destroy(s, sl);
-	if (err)
-		return err;
-	err = skv_repl_hold_range(node, s, rt->table_id, rt->start_hash,
-				  rt->end_hash, &held);
-	if (err)
-		NL_SET_ERR_MSG_FMT_MOD(extack,
-				       "the backups did not take the rebuilt range (%d)",
-				       err);
+	if (!err) {
+		err = skv_repl_hold_range(node, s, rt->table_id,
+					  rt->start_hash, rt->end_hash, &held);
+		if (err)
+			NL_SET_ERR_MSG_FMT_MOD(extack,
+					       "the backups did not take the rebuilt range (%d)",
+					       err);
+	}
+	mutex_lock(&node->lock);
+	list_del(&busy.list);
 	return err;
 }
 
@@ -252,6 +293,11 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 	memset(st, 0, sizeof(*st));
 	if (READ_ONCE(node->dying))
 		return -ESHUTDOWN;
+	if (skv_recovering(node, t->table_id, t->start_hash, t->end_hash)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "a recovery of this range is under way here");
+		return -EBUSY;
+	}
 	err = skv_node_store_get(node, extack, &s);
 	if (err)
 		return err;

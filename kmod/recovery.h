@@ -14,13 +14,15 @@
  * node's backups (repl_primary.h skv_repl_hold_range: the side log is in
  * no stream) and only then is the tablet served (NORMAL).
  *
- * It runs synchronously in the netlink handler, under node->lock: the
- * family has parallel_ops, so only this node's control changes wait,
- * and the work is bounded by the replica's bound (replica_max_mb) and
- * yields (cond_resched) between chunks and every 256 records replayed.
- * The caller (the node daemon, on the coordinator's command) waits for
- * the answer, which is what the
- * coordinator needs before it moves the tablet in the map.
+ * It runs synchronously in the netlink handler (the family has
+ * parallel_ops), under node->lock except for the replay and the hand-over
+ * to the backups (recovery.c skv_recover_rebuild: the node daemon's other
+ * control calls, its heartbeats behind them, must not wait for those);
+ * the work is bounded by the replica's bound (replica_max_mb) and yields
+ * (cond_resched) between chunks and every 256 records replayed.  The
+ * caller (the node daemon, on the coordinator's command) waits for the
+ * answer, which is what the coordinator needs before it moves the tablet
+ * in the map.
  *
  * Lineage: if this node is the source of a migration that holds exactly
  * that range frozen here (MIGRATING_OUT: the target, the dead primary,
@@ -58,7 +60,8 @@ struct skv_recover_stats {
 
 /*
  * Rebuild tablet t (its range; state ignored) from the replica of
- * primary_id, read with epoch.  Caller holds node->lock.  0 (also when
+ * primary_id, read with epoch.  Caller holds node->lock (dropped and
+ * taken again meanwhile).  0 (also when
  * the tablet is served here already: nothing is done), or a negative
  * errno with extack set; on error the tablet (and the table, if this
  * made it) is removed again.
@@ -67,5 +70,14 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 		       const struct skv_tablet_info *t,
 		       struct skv_recover_stats *st,
 		       struct netlink_ext_ack *extack);
+
+/*
+ * Is a recovery rebuilding a range of table_id that overlaps
+ * [start_hash, end_hash] (without node->lock: see recovery.c)?  Control
+ * ops that would delete it refuse (-EBUSY) meanwhile.  Caller holds
+ * node->lock.
+ */
+bool skv_recovering(struct skv_node *node, u64 table_id, u64 start_hash,
+		    u64 end_hash);
 
 #endif /* SKV_RECOVERY_H */
