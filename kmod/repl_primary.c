@@ -159,6 +159,11 @@ static bool skv_repl_pause(struct skv_repl *r, long timeo)
 	return kthread_should_stop();
 }
 
+/*
+ * How long a write or a hold waits for the backups' acknowledgements.
+ * Those waits are idle sleeps (TASK_IDLE): repl_timeout_ms may be set past
+ * the hung-task bound, and a writer waiting on a slow backup is not hung.
+ */
 static long skv_repl_timeo(void)
 {
 	return max_t(long, 1L, msecs_to_jiffies(READ_ONCE(skv_repl_timeout_ms)));
@@ -660,9 +665,10 @@ int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
 	if (!r)
 		return 0;
 	/* A new stream's backups open first; a full queue drains. */
-	wait_event_timeout(r->ack_wq, READ_ONCE(r->stopping) ||
-			   (!skv_repl_broken(r) && skv_repl_has_room(r, len)),
-			   timeo);
+	wait_event_idle_timeout(r->ack_wq, READ_ONCE(r->stopping) ||
+				(!skv_repl_broken(r) &&
+				 skv_repl_has_room(r, len)),
+				timeo);
 	mutex_lock(&r->lock);
 	if (skv_repl_broken(r) || !skv_repl_has_room(r, len)) {
 		mutex_unlock(&r->lock);
@@ -678,9 +684,9 @@ int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
 	end = r->q.end;
 	mutex_unlock(&r->lock);
 	wake_up_all(&r->send_wq);
-	if (!wait_event_timeout(r->ack_wq,
-				(u64)atomic64_read(&r->acked_all) >= end ||
-				skv_repl_broken(r), timeo)) {
+	if (!wait_event_idle_timeout(r->ack_wq,
+				     (u64)atomic64_read(&r->acked_all) >= end ||
+				     skv_repl_broken(r), timeo)) {
 		skv_repl_timed_out(r, end);
 		ret = -ETIMEDOUT;
 	} else if ((u64)atomic64_read(&r->acked_all) < end) {
@@ -740,10 +746,10 @@ int skv_repl_settle(struct skv_conn *c)
 	r = rc->r;
 	if (rc->n) {
 		last = rc->w[rc->n - 1].pos;
-		if (!wait_event_timeout(r->ack_wq,
-					(u64)atomic64_read(&r->acked_all) >=
-					last || skv_repl_broken(r),
-					skv_repl_timeo()))
+		if (!wait_event_idle_timeout(r->ack_wq,
+					     (u64)atomic64_read(&r->acked_all) >=
+					     last || skv_repl_broken(r),
+					     skv_repl_timeo()))
 			skv_repl_timed_out(r, last);
 	}
 	acked = atomic64_read(&r->acked_all);
