@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,15 @@ int coord_send_cmd(struct coordinator *c, uint32_t node, uint8_t opcode,
 	cmd->opcode = opcode;
 	cmd->op = op;
 	cmd->idx = idx;
-	cmd->deadline = coord_mono_ms() + c->node_timeout_ms;
+	/*
+	 * A recovery takes as long as its data and the node's backups do
+	 * (minutes for a large tablet): it ends with the node's reply or its
+	 * death (heartbeats), never with a timeout, which would start a
+	 * second recovery of the tablet elsewhere while the first goes on
+	 * (seen in the lab: two nodes rebuilding one tablet).
+	 */
+	cmd->deadline = opcode == SKV_COORD_OP_NODE_REPL_RECOVER ? INT64_MAX :
+			coord_mono_ms() + c->node_timeout_ms;
 	/* The map's version: the epoch the node learns with the command. */
 	coord_conn_frame(cn, opcode, 0, (uint32_t)c->st.map.version, cmd->req_id,
 			 body->p, body->len);

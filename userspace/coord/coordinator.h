@@ -23,7 +23,7 @@ struct coordinator_opts {
 	 * coordinator closes it when closed, or when coordinator_open fails.
 	 */
 	struct coord_store *store;
-	int node_timeout_ms;	/* wait for a node daemon's reply; 0: 10000 */
+	int node_timeout_ms;	/* wait for a node daemon's reply (but a recovery's); 0: 10000 */
 	/*
 	 * Declare a node dead when nothing was heard from it for this long
 	 * (0: 5000); coord_liveness.c has the bound.

@@ -458,6 +458,8 @@ struct fake_node {
 	atomic_int silent;	/* a crashed node: no heartbeat, no answer */
 	int fail_op, fail_errno;	/* answer this opcode with an error */
 	int die_op;			/* on this opcode: no answer, disconnect */
+	int hold_op;			/* on this opcode: no answer until node_release() */
+	uint64_t held_req;		/* the request held, 0: none */
 	int nseen;
 	uint8_t seen_op[MAX_SEEN];
 	struct skv_migration seen_mig[MAX_SEEN];	/* MIGRATE_START bodies */
@@ -575,6 +577,14 @@ static void *node_main(void *arg)
 						 h.body_len - sizeof(struct skv_coord_repl),
 						 &n->recover_tab))
 				n->nrecover++;
+			if (h.opcode && h.opcode == n->hold_op) {
+				/* Busy with it: heartbeats go on, the answer waits. */
+				n->held_req = h.request_id;
+				pthread_cond_broadcast(&n->cv);
+				pthread_mutex_unlock(&n->mu);
+				free(body);
+				continue;
+			}
 			coord_buf_init(&b);
 			if (h.opcode == n->fail_op)
 				coord_frame_append_error(&b, h.opcode, h.request_id,
@@ -628,6 +638,25 @@ static int node_start_failing(struct fake_node *n, const struct server *s, uint3
 static int node_start(struct fake_node *n, const struct server *s, uint32_t id)
 {
 	return node_start_failing(n, s, id, 0, 0);
+}
+
+/* Answer the command node_main() held (hold_op), OK; 0 or -errno. */
+static int node_release(struct fake_node *n)
+{
+	struct coord_buf b;
+	int ret;
+
+	pthread_mutex_lock(&n->mu);
+	coord_buf_init(&b);
+	ret = n->held_req ? coord_frame_append(&b, (uint8_t)n->hold_op, SKV_COORD_F_REPLY,
+					       0, n->held_req, NULL, 0) : -ENOENT;
+	if (!ret)
+		ret = coord_write_all(n->cl.fd, b.p, b.len, 1000);
+	n->held_req = 0;
+	n->hold_op = 0;
+	pthread_mutex_unlock(&n->mu);
+	coord_buf_free(&b);
+	return ret;
 }
 
 static void node_stop(struct fake_node *n)
@@ -2215,6 +2244,64 @@ TEST(recovery_failure_keeps_tablet_lost)
 	pthread_mutex_lock(&n[1].mu);
 	ASSERT_EQ(0, n[1].nrecover);
 	pthread_mutex_unlock(&n[1].mu);
+	live_stop(&srv, dir, state, n, 3);
+}
+
+/*
+ * A recovery that takes longer than the coordinator's node timeout (2 s
+ * here; a large tablet, slow backups) is waited for: the tablet stays
+ * lost, no second recovery of it starts (on the other backup, or again
+ * here), and when the node answers the tablet is recovered there.  With
+ * a timeout, the coordinator started another while the first went on
+ * (the lab's crash during a recovery).
+ */
+TEST(slow_recovery_waited_for)
+{
+	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 2 };
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
+	const uint32_t three[] = { 3 };
+	struct coord_tablet_info t;
+	struct fake_node n[3];
+	struct server srv;
+	int i, busy, seen;
+	bool lost;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
+		pthread_mutex_lock(&n[i].mu);
+		n[i].hold_op = SKV_COORD_OP_NODE_REPL_RECOVER;
+		pthread_mutex_unlock(&n[i].mu);
+	}
+	ASSERT_EQ(0, create_table(&srv, 6, three, 1, NULL, 0));
+	for (i = 0; i < 3; i++)
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
+	atomic_store(&n[2].silent, 1);
+	ASSERT_NE(0, live_wait_dead(&srv, 3, 0, 0, &t));
+	/* One of node 3's backups is given the recovery (each waits up to 3 s). */
+	busy = -1;
+	for (int k = 0; k < 4 && busy < 0; k++)
+		for (i = 0; i < 2 && busy < 0; i++)
+			if (node_count_wait(&n[i], &n[i].nrecover, 1))
+				busy = i;
+	ASSERT_LE(0, busy);
+	/* Three node timeouts: a timed-out recovery is tried again after 1 s. */
+	usleep(3 * 2000 * 1000);
+	seen = 0;
+	for (i = 0; i < 2; i++) {
+		pthread_mutex_lock(&n[i].mu);
+		seen += n[i].nrecover;
+		pthread_mutex_unlock(&n[i].mu);
+	}
+	ASSERT_EQ(1, seen);
+	ASSERT_EQ(1, owned_by(&srv, 6, 3, &lost));
+	ASSERT_TRUE(lost);
+	ASSERT_EQ(0, node_release(&n[busy]));
+	ASSERT_TRUE(recovered_wait(&srv, 6, 3));
+	ASSERT_EQ(1, owned_by(&srv, 6, (uint32_t)busy + 1, &lost));
+	ASSERT_FALSE(lost);
 	live_stop(&srv, dir, state, n, 3);
 }
 
