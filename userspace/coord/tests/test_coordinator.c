@@ -1726,10 +1726,15 @@ TEST(replicas_assigned)
 	snprintf(state, sizeof(state), "%s/state", dir);
 	ASSERT_EQ(0, server_start_opts(&s, state, &o, true));
 	ASSERT_EQ(0, node_start(&n[0], &s, 1));
+	/* Alone: no backup, and told so. */
+	ASSERT_TRUE(node_count_wait(&n[0], &n[0].nrepl, 1));
+	pthread_mutex_lock(&n[0].mu);
+	ASSERT_EQ(0u, n[0].repl.nr_backups);
+	pthread_mutex_unlock(&n[0].mu);
 	ASSERT_EQ(0, node_start(&n[1], &s, 2));
 	/* Two nodes cannot hold two backups each: each gets the other. */
 	for (i = 0; i < 2; i++) {
-		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 2 - i));
 		pthread_mutex_lock(&n[i].mu);
 		ASSERT_EQ(1u, n[i].repl.nr_backups);
 		ASSERT_STREQ(n[1 - i].addr, n[i].repl.backups[0].addr);
@@ -1737,8 +1742,8 @@ TEST(replicas_assigned)
 	}
 	ASSERT_EQ(0, node_start(&n[2], &s, 3));
 	for (i = 0; i < 3; i++) {
-		/* Nodes 1 and 2 told again (two backups), node 3 once. */
-		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, i < 2 ? 2 : 1));
+		/* Each told again (two backups), node 3 once. */
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 3 - i));
 		pthread_mutex_lock(&n[i].mu);
 		ASSERT_EQ((uint64_t)i + 1, n[i].repl.primary_id);
 		ASSERT_EQ(2u, n[i].repl.nr_backups);
