@@ -3,7 +3,8 @@
 # selftests/lab/crash.sh): prints the control guest's TAP, exits non-zero
 # on any failure (or kernel report in any guest).
 #
-#   scripts/crash-test.sh [--repeat N]   every crash point for every role,
+#   scripts/crash-test.sh [--repeat N]   every crash point for every role
+#                                        (and a crash during a recovery),
 #                                        N times (default 5; `make crash-test`),
 #                                        then the network faults and the
 #                                        coordinator restart
@@ -21,8 +22,12 @@ cd "$top"
 
 readonly POINTS=(before-prepare after-ownership mid-pull re-replicating)
 readonly ROLES=(source target third)
+# A crash during a recovery (a second victim): the node rebuilding the
+# first victim's tablet, or its backup.
+readonly RECOVERY_ROLES=(target backup)
 # The check's rotation: each point once, each role at least once.
-readonly CHECK_ITEMS=(before-prepare:source after-ownership:third mid-pull:target re-replicating:source)
+readonly CHECK_ITEMS=(before-prepare:source after-ownership:third mid-pull:target
+	re-replicating:source recovering:target)
 readonly EXTRAS=(partition netem coord-restart)
 # A bound per item for the control guest, TCG and a loaded host included
 # (a crash item with its victim's reboot took 105 to 330 s at load 10 to
@@ -51,6 +56,9 @@ if ((${#items[@]} == 0)); then
 			for role in "${ROLES[@]}"; do
 				items+=("$p:$role")
 			done
+		done
+		for role in "${RECOVERY_ROLES[@]}"; do
+			items+=("recovering:$role")
 		done
 	done
 fi

@@ -10,6 +10,10 @@
 #                  mid-pull or re-replicating; ROLE source (node 1), target
 #                  (node 2) or third (node 3, not in the migration).  See
 #                  crash_point().
+#   recovering:ROLE
+#                  a crash during a recovery: n1 killed, then, while its
+#                  tablet is rebuilt, the node rebuilding it (ROLE target)
+#                  or that node's backup (backup).  See recovering_point().
 #   partition      the coordinator cut off from node 3 for D/4 (not declared
 #                  dead) and for longer than D (declared dead, back as a new
 #                  incarnation)
@@ -58,11 +62,27 @@ OWNERSHIP_DELAY=1s
 RE_DELAY=2s
 RE_REPL_TIMEOUT_MS=60000
 REPL_TIMEOUT=/sys/module/steadykv/parameters/repl_timeout_ms
-RE_SAVED=
-# n2's repl_timeout_ms as it was before the re-replicating point set it.
+# A node's repl_timeout_ms as it was before re_slow set it, by node.
+declare -A RE_SAVED=()
+# re_slow NODE DST: NODE's packets to DST RE_DELAY late, and NODE's
+# repl_timeout_ms RE_REPL_TIMEOUT_MS meanwhile.
+re_slow() {
+	if ! RE_SAVED[$1]=$(lab_on "$1" "cat $REPL_TIMEOUT") ||
+		! lab_on "$1" "echo $RE_REPL_TIMEOUT_MS >$REPL_TIMEOUT" >/dev/null; then
+		skv_fail "repl_timeout_ms on $1"
+		return 1
+	fi
+	lab_netem "$1" "$(lab_ip "$2")" delay $RE_DELAY >/dev/null || { skv_fail "netem on $1"; return 1; }
+}
+# re_restore: what re_slow set, undone on every node still up (a node
+# booted again has the defaults).
 re_restore() {
-	[[ -z $RE_SAVED ]] || lab_on n2 "echo $RE_SAVED >$REPL_TIMEOUT" >/dev/null
-	RE_SAVED=
+	local n
+	for n in "${!RE_SAVED[@]}"; do
+		lab_heal "$n" >/dev/null 2>&1
+		lab_on "$n" "echo ${RE_SAVED[$n]} >$REPL_TIMEOUT" >/dev/null 2>&1
+	done
+	RE_SAVED=()
 }
 # Before PREPARE: longer than the kill takes to relay on a loaded host.
 PREPARE_DELAY=20s
@@ -169,10 +189,11 @@ wait_dead() {
 	((at - t_ack <= BOUND_MS)) || { skv_fail "$node declared dead $((at - t_ack)) ms after $what, bound $BOUND_MS ms"; return 1; }
 }
 
-# kill_victim: crash_point's victim killed, migration id's phase logged;
-# sets crash_point's t_req and t_ack (when the kill was asked for and done).
+# kill_victim [STATE]: the victim killed, STATE logged (by default
+# migration id's phase); sets t_req and t_ack (when the kill was asked for
+# and done).
 kill_victim() {
-	skv_info "migration $id when $victim is killed: $(mig_state "$id")"
+	skv_info "$victim killed: ${1:-migration $id $(mig_state "$id")}"
 	t_req=$(now_ms)
 	lab_kill "$victim" || { skv_fail "kill $victim"; return 1; }
 	t_ack=$(now_ms)
@@ -247,17 +268,13 @@ crash_point() {
 		# Every record pulled, the target hands the range to its
 		# backups (n1 and n3) before END; n3's acknowledgements come
 		# RE_DELAY late.
-		RE_SAVED=$(lab_on n2 "cat $REPL_TIMEOUT") &&
-			lab_on n2 "echo $RE_REPL_TIMEOUT_MS >$REPL_TIMEOUT" >/dev/null ||
-			{ skv_fail "repl_timeout_ms on n2"; return 1; }
-		lab_netem n2 "$(lab_ip n3)" delay $RE_DELAY >/dev/null || { skv_fail "netem on n2"; return 1; }
+		re_slow n2 n3 || return 1
 		ctl migrate "$t" 0-max --to 2 >/dev/null || { skv_fail "migrate $t"; return 1; }
 		id=$(last_mig_id)
 		slowwait "$SKV_WAIT" mig_re_replicating "$id" ||
 			{ skv_fail "migration $id never seen re-replicating: $(mig_state "$id")"; return 1; }
 		kill_victim || return 1
-		[[ $victim == n2 ]] || lab_heal n2 >/dev/null
-		[[ $victim == n2 ]] || re_restore
+		re_restore
 		;;
 	esac
 	[[ $role == third ]] && holds_t=0
@@ -324,6 +341,107 @@ crash_point() {
 	done
 }
 
+# recovering_point ROLE K: a crash during a recovery.  Table L lives on n1
+# alone (filler records and recorded clients), table S on n2 and n3 (the
+# same).  n2 and n3 are the backups of n1's log, and after n1's death each
+# is the other's only backup: their packets to each other come RE_DELAY
+# late (repl_timeout_ms raised meanwhile), so that a recovery, which hands
+# the range it rebuilt to its node's backups before it answers, lasts.  n1
+# is killed; once the coordinator has given L's recovery to one of them
+# (the recovery's target: it replays its own replica of n1) and before it
+# has ended, the second victim is killed: ROLE target, that node, or
+# backup, the other, its backup.  Then:
+#   - both are declared dead within the bound;
+#   - the recovery had not ended when the second victim was killed;
+#   - L and S are served by the last node, alone (no backup left), every
+#     filler record of L back, both tables' clients pass the checker;
+#   - both victims, booted again, are up and serve neither table.
+recovering_point() {
+	local role=$1 k=$2 l s victim other last recovering t_req t_ack n log_at key=lf-0
+	((LAB_REPLICAS)) || { skv_fail "a crash during a recovery needs LAB_REPLICAS > 0"; return 1; }
+	l=$((150 + 2 * k)) s=$((151 + 2 * k))
+	ctl create-table "$l" --nodes 1 >/dev/null || { skv_fail "create-table $l"; return 1; }
+	ctl create-table "$s" --nodes 2,3 >/dev/null || { skv_fail "create-table $s"; return 1; }
+	skv_tool fill "$(node_addr n1)" "$l" $FILL_KEYS $FILL_SIZE lf || { skv_fail "fill $l"; return 1; }
+	history "$l" "$R/hist-l$k" --seed $((2 * k + 101)) || return 1
+	history "$s" "$R/hist-s$k" --seed $((2 * k + 102)) --min-ops 100 || return 1
+	re_slow n2 n3 || return 1
+	re_slow n3 n2 || return 1
+
+	victim=n1
+	kill_victim "the first victim, table $l's only node" || return 1
+	wait_dead n1 "$t_req" "$t_ack" "its crash (recovering, first victim)" || return 1
+	slowwait $((SKV_WAIT * 2)) recovery_node "$l" >/dev/null ||
+		{ skv_fail "no recovery of table $l started: $(grep -c recovery "$R/coord.log") recovery lines"; return 1; }
+	recovering=$(recovery_node "$l")
+	[[ $(tablet "$l" 0x0000000000000000 lost) == true ]] ||
+		{ skv_fail "table $l recovered before the second crash: the recovery was not slowed"; return 1; }
+	other=n2
+	[[ $recovering == n2 ]] && other=n3
+	victim=$recovering last=$other
+	[[ $role == backup ]] && victim=$other last=$recovering
+	kill_victim "table $l's recovery on $recovering under way" || return 1
+	log_at=$(wc -l <"$R/coord.log")
+	head -n "$log_at" "$R/coord.log" | grep -q "recovered table $l " &&
+		{ skv_fail "table $l's recovery ended before $victim was killed: not mid-recovery"; return 1; }
+	re_restore
+	wait_dead "$victim" "$t_req" "$t_ack" "its crash (recovering, $role)" || return 1
+	is_health "$last" up || { skv_fail "the last node $last is $(health "$last")"; return 1; }
+	# Alone, with no backup left, the last node rebuilds both dead nodes'
+	# tablets (a node booted again would forfeit its own still lost).
+	for n in "$l" "$s"; do
+		slowwait $((SKV_WAIT * 3)) owned_by "$n" "$last" ||
+			{ skv_fail "table $n not all at $last: $(ctlj map | jq -c --argjson t "$n" '[.tablets[] | select(.table == $t)]')"; return 1; }
+	done
+	lab_boot n1 || { skv_fail "boot n1 again"; return 1; }
+	lab_boot "$victim" || { skv_fail "boot $victim again"; return 1; }
+	figure "recovery: table $l recovered on $last after $victim ($role of its recovery) died mid-way: $(grep "recovered table $l " "$R/coord.log" | tail -n 1)"
+	skv_tool check "$(node_addr "$last")" "$l" $FILL_KEYS $FILL_SIZE lf ||
+		{ skv_fail "table $l's records not intact at $last"; return 1; }
+	history_end "$R/hist-l$k" || { skv_fail "the clients of table $l failed the checker"; return 1; }
+	history_end "$R/hist-s$k" || { skv_fail "the clients of table $s failed the checker"; return 1; }
+
+	for n in n1 "$victim"; do
+		slowwait $((SKV_WAIT * 10)) is_health "$n" up || { skv_fail "$n not back: $(health "$n")"; return 1; }
+		slowwait "$SKV_WAIT" not_serves "$n" "$l" "$key" || { skv_fail "$n serves table $l again"; return 1; }
+	done
+	for n in "$l" "$s"; do
+		ctl drop-table "$n" >/dev/null || { skv_fail "drop-table $n"; return 1; }
+	done
+}
+
+# recovery_node TABLE: the node the coordinator last gave TABLE's first
+# tablet's recovery to (from its log).
+recovery_node() {
+	local n
+	n=$(grep -o "recovery of table $1 0x0000000000000000-[0-9a-fx]* of node [0-9]*: on node [0-9]*" \
+		"$R/coord.log" | tail -n 1 | grep -o '[0-9]*$')
+	[[ -n $n ]] && echo "n$n"
+}
+
+# owned_by TABLE NODE: every tablet of TABLE served by NODE, none lost.
+owned_by() {
+	ctlj map | jq -e --argjson t "$1" --argjson n "$(node_id "$2")" '
+		[.tablets[] | select(.table == $t)] | length > 0 and
+		all(.owner == $n and .lost == false)' >/dev/null
+}
+
+t_recovering() {
+	local rc n
+	recovering_point "$@"
+	rc=$?
+	touch "$R/hist-l$2.over" "$R/hist-s$2.over"
+	re_restore
+	# Whatever failed, the next item finds every node up and no netem.
+	if ((rc)); then
+		for n in n1 n2 n3; do
+			is_health "$n" up || lab_boot "$n" >/dev/null 2>&1
+		done
+		slowwait $((SKV_WAIT * 10)) all_up || skv_info "nodes not all up: $(ctlj map | jq -c .nodes)"
+	fi
+	return $rc
+}
+
 t_crash() {
 	local rc victim=${ROLE_NODE[$2]}
 	crash_point "$@"
@@ -336,7 +454,6 @@ t_crash() {
 	fi
 	lab_heal n1 >/dev/null 2>&1
 	lab_heal n2 >/dev/null 2>&1
-	[[ $victim == n2 ]] && RE_SAVED=	# booted again: the default
 	re_restore
 	return $rc
 }
@@ -460,6 +577,10 @@ for item in "$@"; do
 	partition) skv_test "partition: the coordinator cut off from n3" t_partition ;;
 	netem) skv_test "netem on every link: recorded clients pass, nobody dead" t_netem ;;
 	coord-restart) skv_test "coordinator killed and restarted: nodes serve meanwhile, state kept" t_coord_restart ;;
+	recovering:target | recovering:backup)
+		k=$((k + 1))
+		skv_test "crash during a recovery: its ${item#*:} (after n1)" t_recovering "${item#*:}" "$k"
+		;;
 	*:*)
 		k=$((k + 1))
 		skv_test "crash ${item%%:*} of the ${item#*:} (${ROLE_NODE[${item#*:}]})" t_crash "${item%%:*}" "${item#*:}" "$k"
