@@ -1713,6 +1713,22 @@ static bool node_count_wait(struct fake_node *n, const int *counter, int want)
 	return false;
 }
 
+/* Poll (up to 3 s) until @n's first backup is @addr: its settled assignment. */
+static bool first_backup_wait(struct fake_node *n, const char *addr)
+{
+	for (int k = 0; k < 300; k++) {
+		bool ok;
+
+		pthread_mutex_lock(&n->mu);
+		ok = n->repl.nr_backups && !strcmp(n->repl.backups[0].addr, addr);
+		pthread_mutex_unlock(&n->mu);
+		if (ok)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
 TEST(replicas_assigned)
 {
 	struct coordinator_opts o = { .replicas = 2 };
@@ -2058,16 +2074,18 @@ TEST(dead_primary_fenced_and_backups_reassigned)
 	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
-	for (i = 0; i < 3; i++)
-		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
+	/*
+	 * Node 2 is first given node 1 (before node 3 registered), then
+	 * node 3: wait for the assignment of all three.
+	 */
+	ASSERT_TRUE(first_backup_wait(&n[2], n[0].addr));
+	ASSERT_TRUE(first_backup_wait(&n[1], n[2].addr));
 	pthread_mutex_lock(&n[2].mu);
 	epoch3 = n[2].repl.epoch;
-	ASSERT_STREQ(n[0].addr, n[2].repl.backups[0].addr);
 	pthread_mutex_unlock(&n[2].mu);
 	pthread_mutex_lock(&n[1].mu);
 	epoch2 = n[1].repl.epoch;
 	repl2 = n[1].nrepl;
-	ASSERT_STREQ(n[2].addr, n[1].repl.backups[0].addr);
 	pthread_mutex_unlock(&n[1].mu);
 
 	atomic_store(&n[2].silent, 1);
