@@ -10,7 +10,22 @@
  *
  * r->lock (mutex) guards the queue, the reservations and every backup's
  * acked/ok; acked_all (the position every backup holds) is also read
- * without it by waiters.
+ * without it by waiters.  r->pending_lock (a spinlock: readers test the
+ * list inside a wait condition) guards the pending list and head_floor.
+ *
+ * Reads see only held writes.  A write is applied to the store before
+ * its record is queued, and acknowledged only once its backups hold it;
+ * a read on another connection in between must not answer with it (the
+ * node may die, and recovery from its backups bring back the older
+ * version: a vanished write, seen in the lab).  Each admitted write is on
+ * r->pending, in admission order, with the store's version at its
+ * admission (its floor: the version it gets is above it), until its
+ * connection settles.  A read that found version v waits, before its
+ * reply is sent, until every pending write with a floor below v is held
+ * (skv_repl_seen_held()); writes admitted later get versions above v and
+ * cannot be the one it saw.  Floors grow along the list, so the head's
+ * (head_floor, read without a lock) answers at once for keys no pending
+ * write can have touched.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
@@ -78,20 +93,33 @@ struct skv_repl {
 	wait_queue_head_t send_wq;	/* senders: records queued, stop */
 	wait_queue_head_t ack_wq;	/* writers: acked_all moved, a backup failed */
 	atomic64_t refused;
+	spinlock_t pending_lock;
+	struct list_head pending;	/* admitted writes, oldest first */
+	u64 head_floor;		/* the first one's floor; U64_MAX: none */
 	struct skv_repl_backup b[SKV_REPL_MAX_BACKUPS];
+};
+
+/* A write from its admission until its connection settles. */
+struct skv_repl_write {
+	struct list_head link;	/* on r->pending; empty when off it */
+	u64 floor;		/* the store's version at its admission */
+	bool queued;		/* its record is in r->q, ending at pos */
+	u32 off;		/* its reply in c->obuf */
+	u64 pos;		/* held by every backup once acked_all >= pos */
 };
 
 /* What a connection has admitted and what waits for its backups. */
 struct skv_repl_conn {
 	struct skv_repl *r;	/* referenced while res_len or n */
-	u32 res_len;		/* the admitted write's record */
+	u32 res_len;		/* the admitted write's record: w[n] */
 	u32 n;
 	bool failed;		/* a write applied but not queued: cut at fail_off */
 	u32 fail_off;
-	struct {
-		u32 off;	/* its reply in c->obuf */
-		u64 pos;	/* held by every backup once acked_all >= pos */
-	} w[SKV_REPL_CONN_WRITES];
+	/* Reads of this batch that wait for writes (skv_repl_observe()). */
+	struct skv_repl *read_r;	/* referenced while set */
+	u64 read_v;		/* the newest version they saw */
+	u32 read_off;		/* the first one's reply in c->obuf */
+	struct skv_repl_write w[SKV_REPL_CONN_WRITES];
 };
 
 static void skv_repl_free(struct kref *ref)
@@ -408,6 +436,9 @@ static struct skv_repl *skv_repl_create(struct skv_node *node, u64 primary_id,
 	atomic64_set(&r->acked_all, start);
 	init_waitqueue_head(&r->send_wq);
 	init_waitqueue_head(&r->ack_wq);
+	spin_lock_init(&r->pending_lock);
+	INIT_LIST_HEAD(&r->pending);
+	r->head_floor = U64_MAX;
 	r->scratch = kvmalloc(SKV_REC_MAX_LEN, GFP_KERNEL);
 	if (!r->scratch)
 		goto err;
@@ -527,6 +558,50 @@ int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node)
 	return 0;
 }
 
+/* Take w off r->pending (if on it); wake readers if the head moved. */
+static void skv_repl_unlist(struct skv_repl *r, struct skv_repl_write *w)
+{
+	struct skv_repl_write *head;
+	bool moved = false;
+
+	spin_lock(&r->pending_lock);
+	if (!list_empty(&w->link)) {
+		moved = r->pending.next == &w->link;
+		list_del_init(&w->link);
+		head = list_first_entry_or_null(&r->pending,
+						struct skv_repl_write, link);
+		WRITE_ONCE(r->head_floor, head ? head->floor : U64_MAX);
+	}
+	spin_unlock(&r->pending_lock);
+	if (moved && wq_has_sleeper(&r->ack_wq))
+		wake_up_all(&r->ack_wq);
+}
+
+/*
+ * Is every write that can have version v held by every backup: each
+ * pending write with a floor below v queued and acknowledged?
+ */
+static bool skv_repl_seen_held(struct skv_repl *r, u64 v)
+{
+	u64 acked = atomic64_read(&r->acked_all);
+	struct skv_repl_write *w;
+	bool held = true;
+
+	if (READ_ONCE(r->head_floor) >= v)
+		return true;
+	spin_lock(&r->pending_lock);
+	list_for_each_entry(w, &r->pending, link) {
+		if (w->floor >= v)
+			break;
+		if (!w->queued || w->pos > acked) {
+			held = false;
+			break;
+		}
+	}
+	spin_unlock(&r->pending_lock);
+	return held;
+}
+
 /* Drop c's reference once it has nothing admitted or waiting. */
 static void skv_repl_conn_idle(struct skv_repl_conn *rc)
 {
@@ -544,6 +619,19 @@ static bool skv_repl_has_room(struct skv_repl *r, u32 len)
 {
 	return READ_ONCE(r->q.end) - READ_ONCE(r->q.base) +
 	       READ_ONCE(r->reserved) + len <= SKV_REPL_QUEUE_MAX;
+}
+
+static struct skv_repl_conn *skv_repl_conn_alloc(struct skv_conn *c)
+{
+	struct skv_repl_conn *rc = kvzalloc(sizeof(*rc), GFP_KERNEL);
+	u32 i;
+
+	if (!rc)
+		return NULL;
+	for (i = 0; i < SKV_REPL_CONN_WRITES; i++)
+		INIT_LIST_HEAD(&rc->w[i].link);
+	c->repl = rc;
+	return rc;
 }
 
 u8 skv_repl_admit(struct skv_conn *c, u32 rec_len)
@@ -567,19 +655,29 @@ u8 skv_repl_admit(struct skv_conn *c, u32 rec_len)
 		kref_get(&r->ref);
 	rcu_read_unlock();
 	if (!rc) {
-		rc = kvzalloc(sizeof(*rc), GFP_KERNEL);
+		rc = skv_repl_conn_alloc(c);
 		if (!rc) {
 			skv_repl_put(r);
 			return SKV_S_RETRY;
 		}
-		c->repl = rc;
 	}
 	rc->r = r;
 	mutex_lock(&r->lock);
 	room = !skv_repl_broken(r) && rc->n < SKV_REPL_CONN_WRITES &&
 	       skv_repl_has_room(r, rec_len);
-	if (room)
+	if (room) {
+		struct skv_repl_write *w = &rc->w[rc->n];
+
 		r->reserved += rec_len;
+		/* Listed before the store applies it: see the top. */
+		spin_lock(&r->pending_lock);
+		w->floor = skv_store_version(skv_node_store(c->node));
+		w->queued = false;
+		if (list_empty(&r->pending))
+			WRITE_ONCE(r->head_floor, w->floor);
+		list_add_tail(&w->link, &r->pending);
+		spin_unlock(&r->pending_lock);
+	}
 	mutex_unlock(&r->lock);
 	if (!room) {
 		atomic64_inc(&r->refused);
@@ -611,12 +709,17 @@ void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
 	r->reserved -= len;
 	if (status != SKV_S_OK) {
 		mutex_unlock(&r->lock);
+		skv_repl_unlist(r, &rc->w[rc->n]);
 		skv_repl_conn_idle(rc);
 		return;
 	}
 	if (skv_rstream_reserve(&r->q, len)) {
 		mutex_unlock(&r->lock);
-		/* Applied but never to be held: its outcome stays unknown. */
+		/*
+		 * Applied but never to be held: its outcome stays unknown,
+		 * and reads may see it (out of memory only).
+		 */
+		skv_repl_unlist(r, &rc->w[rc->n]);
 		if (!rc->failed) {
 			rc->failed = true;
 			rc->fail_off = c->olen;
@@ -628,10 +731,13 @@ void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
 		      value, value_len, crc);
 	skv_rstream_append(&r->q, dst, len);
 	pos = r->q.end;
+	spin_lock(&r->pending_lock);
+	rc->w[rc->n].pos = pos;
+	rc->w[rc->n].queued = true;
+	spin_unlock(&r->pending_lock);
 	mutex_unlock(&r->lock);
 	wake_up_all(&r->send_wq);
 	rc->w[rc->n].off = c->olen;
-	rc->w[rc->n].pos = pos;
 	rc->n++;
 }
 
@@ -734,6 +840,63 @@ int skv_repl_hold_range(struct skv_node *node, struct skv_store *s,
 	return err;
 }
 
+u8 skv_repl_observe(struct skv_conn *c, u64 version)
+{
+	struct skv_repl_conn *rc = c->repl;
+	struct skv_repl *r;
+
+	if (!version)
+		return SKV_S_OK;
+	rcu_read_lock();
+	r = rcu_dereference(c->node->repl);
+	/* The record read before, the list after: see the top. */
+	smp_rmb();
+	if (!r || READ_ONCE(r->head_floor) >= version) {
+		rcu_read_unlock();
+		return SKV_S_OK;
+	}
+	/* Reads of one batch wait on one stream. */
+	if (rc && rc->read_r && rc->read_r != r) {
+		rcu_read_unlock();
+		return SKV_S_RETRY;
+	}
+	if (!rc || !rc->read_r)
+		kref_get(&r->ref);
+	rcu_read_unlock();
+	if (!rc) {
+		rc = skv_repl_conn_alloc(c);
+		if (!rc) {
+			skv_repl_put(r);
+			return SKV_S_RETRY;
+		}
+	}
+	if (!rc->read_r) {
+		rc->read_r = r;
+		rc->read_off = c->olen;
+	}
+	rc->read_v = max(rc->read_v, version);
+	return SKV_S_OK;
+}
+
+/* The batch's reads: U32_MAX, or where to cut if what they saw is not held. */
+static u32 skv_repl_settle_reads(struct skv_repl_conn *rc)
+{
+	struct skv_repl *r = rc->read_r;
+	u32 cut = U32_MAX;
+
+	if (!r)
+		return cut;
+	if (!wait_event_idle_timeout(r->ack_wq,
+				     skv_repl_seen_held(r, rc->read_v) ||
+				     skv_repl_broken(r), skv_repl_timeo()) ||
+	    !skv_repl_seen_held(r, rc->read_v))
+		cut = rc->read_off;
+	skv_repl_put(r);
+	rc->read_r = NULL;
+	rc->read_v = 0;
+	return cut;
+}
+
 int skv_repl_settle(struct skv_conn *c)
 {
 	struct skv_repl_conn *rc = c->repl;
@@ -741,8 +904,11 @@ int skv_repl_settle(struct skv_conn *c)
 	u32 cut = U32_MAX, i;
 	u64 last, acked;
 
-	if (!rc || (!rc->n && !rc->failed))
+	if (!rc)
 		return 0;
+	cut = skv_repl_settle_reads(rc);
+	if (!rc->n && !rc->failed)
+		goto out;
 	r = rc->r;
 	if (rc->n) {
 		last = rc->w[rc->n - 1].pos;
@@ -755,15 +921,22 @@ int skv_repl_settle(struct skv_conn *c)
 	acked = atomic64_read(&r->acked_all);
 	for (i = 0; i < rc->n; i++) {
 		if (rc->w[i].pos > acked) {
-			cut = rc->w[i].off;
+			cut = min(cut, rc->w[i].off);
 			break;
 		}
 	}
+	/*
+	 * Off the list, held or not: one not held stays applied, its reply
+	 * dropped (README "Limitations").
+	 */
+	for (i = 0; i < rc->n; i++)
+		skv_repl_unlist(r, &rc->w[i]);
 	if (rc->failed)
 		cut = min(cut, rc->fail_off);
 	rc->n = 0;
 	rc->failed = false;
 	skv_repl_conn_idle(rc);
+out:
 	if (cut == U32_MAX)
 		return 0;
 	c->olen = cut;
@@ -773,11 +946,17 @@ int skv_repl_settle(struct skv_conn *c)
 void skv_repl_conn_release(struct skv_conn *c)
 {
 	struct skv_repl_conn *rc = c->repl;
+	u32 i;
 
 	if (!rc)
 		return;
-	if (rc->r)
+	if (rc->r) {
+		for (i = 0; i < SKV_REPL_CONN_WRITES; i++)
+			skv_repl_unlist(rc->r, &rc->w[i]);
 		skv_repl_put(rc->r);
+	}
+	if (rc->read_r)
+		skv_repl_put(rc->read_r);
 	kvfree(rc);
 	c->repl = NULL;
 }

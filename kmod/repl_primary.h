@@ -16,8 +16,9 @@
  * next one.  A connection thread, when it is about to send the replies
  * of the requests it has read (skv_repl_settle(), from its flush), waits
  * once for the position of its last write (group commit) and then sends
- * them.  Reads wait for nothing of their own; in a batch with writes
- * their replies go out with the writes'.
+ * them.  A read waits there too if what it saw may be a write its
+ * backups do not hold yet (skv_repl_observe()): a reply never shows a
+ * write that a crash of this node could take back.
  *
  * A backup lost (its connection fails, it refuses, or it does not hold a
  * write within repl_timeout_ms): the writes waiting for it are not
@@ -31,8 +32,8 @@
  * A replica only grows (it is the write stream, not compacted when the
  * cleaner frees log space): at its bound the backup answers BACKUP_FULL,
  * which stops writes here (RETRY) until repl-set starts a new stream.
- * A read on another connection may see a write before its backups hold
- * it; the writer is not answered before they do.
+ * A write applied here whose backups were lost before they held it stays
+ * applied, and reads see it; its writer's outcome is unknown.
  *
  * Not replicated here: records a migration replays or a push-back brings
  * (migrated data is not replicated while the migration runs: the
@@ -114,7 +115,15 @@ void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
 		     u64 key_hash, u64 version, const void *key, u32 key_len,
 		     const void *value, u32 value_len);
 /*
- * Before c's replies are sent: wait until the backups hold c's writes.
+ * Before a reply that shows version (a GET's value or tombstone, a
+ * write's VERSION_MISMATCH): have c's flush wait until the write that
+ * made it, if still pending, is held.  SKV_S_OK, or SKV_S_RETRY (answer
+ * RETRY instead: out of memory, or the stream changed in the batch).
+ */
+u8 skv_repl_observe(struct skv_conn *c, u64 version);
+/*
+ * Before c's replies are sent: wait until the backups hold c's writes,
+ * and what its reads saw.
  * 0, or -EIO when some are not held: c->olen is cut back to the first of
  * their replies, and the connection closes after sending the rest.
  */

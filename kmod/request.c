@@ -130,6 +130,17 @@ static u8 skv_parse_key_req(const u8 *body, u32 len, u64 *table_id,
  * runs again (the value may have been replaced meanwhile: the last try
  * offers the largest value there can be, so it always fits).
  */
+/*
+ * A reply about to show version (found, deleted, or not the expected
+ * one): st, or RETRY if it cannot wait for that write to be held.
+ */
+static u8 skv_seen(struct skv_conn *c, u8 st, u64 version)
+{
+	u8 seen = skv_repl_observe(c, version);
+
+	return seen == SKV_S_OK ? st : seen;
+}
+
 static int skv_do_get(struct skv_conn *c, const struct skv_hdr *h,
 		      const u8 *body, u32 len)
 {
@@ -169,10 +180,12 @@ static int skv_do_get(struct skv_conn *c, const struct skv_hdr *h,
 		return err;
 	if (st == SKV_S_OK && vlen > room)
 		st = SKV_S_INTERNAL;	/* the store broke its contract */
+	if (st == SKV_S_OK || st == SKV_S_NOT_FOUND)
+		st = skv_seen(c, st, version);
 	if (st != SKV_S_OK)
 		return skv_reply_result(c, h,
 					skv_retry_pull(c, st, table_id, hash),
-					version);
+					st == SKV_S_RETRY ? 0 : version);
 
 	vr.version = cpu_to_le64(version);
 	vr.value_len = cpu_to_le32(vlen);
@@ -215,6 +228,8 @@ static int skv_do_put(struct skv_conn *c, const struct skv_hdr *h,
 					      &version));
 		skv_repl_commit(c, st, SKV_REC_OBJECT, table_id, hash, version,
 				key, klen, key + klen, vlen);
+		if (st == SKV_S_VERSION_MISMATCH)
+			st = skv_seen(c, st, version);
 	}
 	return skv_reply_result(c, h, skv_retry_pull(c, st, table_id, hash),
 				version);
@@ -241,6 +256,8 @@ static int skv_do_delete(struct skv_conn *c, const struct skv_hdr *h,
 						 expect, &version));
 		skv_repl_commit(c, st, SKV_REC_TOMBSTONE, table_id, hash,
 				version, key, klen, NULL, 0);
+		if (st == SKV_S_VERSION_MISMATCH || st == SKV_S_NOT_FOUND)
+			st = skv_seen(c, st, version);
 	}
 	return skv_reply_result(c, h, skv_retry_pull(c, st, table_id, hash),
 				version);
@@ -262,7 +279,7 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 	struct skv_multi_item it;
 	u32 count, i, off, klen, used, room, vlen;
 	bool too_big = false;
-	u64 table_id, version, hash;
+	u64 table_id, version, hash, newest = 0;
 	const u8 *key;
 	int tries, err;
 	u8 st;
@@ -337,6 +354,7 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 			if (st != SKV_S_NOT_FOUND)
 				version = 0;
 		}
+		newest = max(newest, version);
 		memset(&it, 0, sizeof(it));
 		it.status = st;
 		it.value_len = cpu_to_le32(vlen);
@@ -345,6 +363,9 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 		used += isz + vlen;
 	}
 
+	/* Built in place, the reply starts at c->olen: one wait for all. */
+	if (skv_seen(c, SKV_S_OK, newest) != SKV_S_OK)
+		return skv_reply_result(c, h, SKV_S_RETRY, 0);
 	mr.count = cpu_to_le16(count);
 	skv_reply_finish(c, h, SKV_S_OK, &mr, sizeof(mr),
 			 used - SKV_HDR_LEN - sizeof(mr));

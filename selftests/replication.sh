@@ -4,7 +4,8 @@
 # namespaces on a bridge under a coordinator and node daemons, each node
 # replicating its log to the other two (steadykvd --coordinator
 # --replicas 2 assigns the backups, the node daemons set them).  Acknowledged writes are in both backups' replicas (read back with
-# REPL_READ); an unauthenticated connection gets AUTH_REQUIRED for every
+# REPL_READ); a read does not show a write before its backups hold it; an
+# unauthenticated connection gets AUTH_REQUIRED for every
 # replication op; recorded clients (skv-history) pass the checker; a fence
 # makes a backup refuse the old epoch, so the primary's writes fail and
 # none is acknowledged; replicas are bounded (BACKUP_FULL) and a write past
@@ -161,6 +162,48 @@ t_history() {
 		{ skv_fail "B's replication is not healthy after the clients"; return 1; }
 }
 
+# A read never shows a write its backups do not hold yet (a crash of its
+# node would take it back: the lab saw such a vanished write).  B's packets
+# to A dropped: a PUT at A is applied, not acknowledged; a GET of its key on
+# another connection does not answer with it while B's are dropped (the
+# GET waits; the client gives up after 3 s); healed, both have it.
+read_waits() {
+	local out pid
+	out=$(put A seen v1)
+	[[ $out == "OK "* ]] || { skv_fail "put seen v1: $out"; return 1; }
+	modprobe sch_netem 2>/dev/null
+	ip netns exec "$B" bash -c "$(skv_netem_script eth0 "${IP[A]}" loss 100%)" ||
+		{ skv_fail "netem at B"; return 1; }
+	put A seen v2 >"$SKV_TMP/put-seen" &
+	pid=$!
+	# Applied and queued at A, not held: its position past the backups'.
+	slowwait "$SKV_WAIT" bash -c "ip netns exec $A steadykvctl -j repl show |
+		jq -e '.position > .acked'" >/dev/null ||
+		{ skv_fail "the put never queued at A: $(repl_json A)"; return 1; }
+	out=$(ip netns exec "$SW" timeout 3 skv_tool get "${IP[A]}:$PORT" 2 seen 2>&1)
+	skv_info "GET while B's acknowledgements are dropped: '$out'"
+	[[ $out == *" v2" ]] && { skv_fail "a GET showed a write no backup acknowledged: $out"; return 1; }
+	ip netns exec "$B" bash -c "$(skv_netem_script eth0 heal)"
+	wait "$pid"
+	out=$(<"$SKV_TMP/put-seen")
+	[[ $out == "OK "* ]] || { skv_fail "put seen v2 once healed: $out"; return 1; }
+	out=$(ip netns exec "$SW" skv_tool get "${IP[A]}:$PORT" 2 seen)
+	[[ $out == "OK "*" v2" ]] || { skv_fail "GET once healed: $out"; return 1; }
+}
+
+# read_waits with repl_timeout_ms at 60 s meanwhile (the PUT must wait).
+t_read_waits_for_backups() {
+	local old rc
+	old=$(cat $PARAMS/repl_timeout_ms)
+	echo 60000 >$PARAMS/repl_timeout_ms
+	read_waits
+	rc=$?
+	ip netns exec "$B" bash -c "$(skv_netem_script eth0 heal)"
+	echo "$old" >$PARAMS/repl_timeout_ms
+	((rc)) && return $rc
+	healthy A
+}
+
 # puts_fail NODE PREFIX [TABLE]: put keys until one gets RETRY (within the
 # wait bound); none may be acknowledged.  A put in flight when the backup
 # went may see its connection closed (outcome unknown), never OK.
@@ -285,6 +328,7 @@ fi
 skv_test "acknowledged writes are in both backups' replicas (REPL_READ)" t_acked_in_backups
 skv_test "replication ops without authentication: AUTH_REQUIRED" t_unauthenticated
 skv_test "recorded clients with R = 2 pass the checker" t_history
+skv_test "a read waits until the backups hold the write it saw" t_read_waits_for_backups
 skv_test "a fence at a backup: the old epoch is refused, no write acknowledged" t_fence
 skv_test "a replica is bounded: BACKUP_FULL, no write acknowledged past it" t_bounded
 skv_test "a node cut off is declared dead and fenced at its backups" t_cut_off_fenced
