@@ -177,9 +177,23 @@ start=$(date +%s)
 elapsed=$(($(date +%s) - start))
 
 echo
+# failure_lines FILE: each failing TAP line, after the reasons printed
+# before it (skv_fail's "# FAIL:", the harness's "Expected"), at most
+# three each: the end of the run says why, not only what (CI shows its
+# last lines).
+failure_lines() {
+	awk '
+		/# FAIL:|Expected |kernel report/ { why[n++ % 3] = $0; next }
+		/^ *not ok/ {
+			for (i = (n > 3 ? n - 3 : 0); i < n; i++) print "      " why[i % 3]
+			print "    " $0
+			n = 0
+		}' "$1" | head -n 40
+}
+
 for f in "${failures[@]}"; do
 	echo "FAILED: $f (log: $out/$f.tap)"
-	grep -E '^ *not ok' "$out/$f.tap" | head -n 20 | sed 's/^/    /'
+	failure_lines "$out/$f.tap"
 done
 echo "check took ${elapsed}s; logs in $out/"
 [[ -n ${SKV_SUITES:-} ]] && echo "VM suites run: only $SKV_SUITES (SKV_SUITES)"
