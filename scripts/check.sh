@@ -56,9 +56,10 @@ failed=0
 skipped=0
 failures=()
 
-# count_tap NAME FILE EXIT_STATUS
+# count_tap NAME FILE EXIT_STATUS [SECONDS]: SECONDS, how long it ran, is
+# printed with its counts (what to shorten when the check is slow).
 count_tap() {
-	local name=$1 file=$2 rc=$3 p f s plan_err
+	local name=$1 file=$2 rc=$3 secs=${4:-} p f s plan_err
 	plan_err=$(tap_plan_error "$file")
 	p=$(grep -cE '^ *ok [0-9]+' "$file" | head -n 1)
 	s=$(grep -cE '^ *ok [0-9]+.*# *(SKIP|skip)' "$file" | head -n 1)
@@ -83,21 +84,22 @@ count_tap() {
 	if ((f > 0)); then
 		failures+=("$name")
 	fi
-	printf '%-32s %3d passed, %d failed%s\n' "$name" "$p" "$f" \
-		"$( ((s > 0)) && echo ", $s skipped")"
+	printf '%-32s %3d passed, %d failed%s%s\n' "$name" "$p" "$f" \
+		"$( ((s > 0)) && echo ", $s skipped")" "${secs:+ ($secs s)}"
 }
 
 run_host_tests() {
-	local t name rc
+	local t name rc t0
 	while read -r t; do
 		[[ -z "$t" || "$t" == \#* ]] && continue
 		name=host-$(basename "$t")
+		t0=$SECONDS
 		timeout -k 10 "$HOST_TEST_TIMEOUT" "$top/$t" >"$out/$name.tap" 2>&1 </dev/null
 		rc=$?
 		if ((rc == 124 || rc == 137)); then
 			echo "# $name: killed after $HOST_TEST_TIMEOUT s (hang?)" >>"$out/$name.tap"
 		fi
-		count_tap "$name" "$out/$name.tap" "$rc"
+		count_tap "$name" "$out/$name.tap" "$rc" $((SECONDS - t0))
 	done <userspace/host-tests.list
 }
 
@@ -119,9 +121,9 @@ run_vm_suite() {
 # order, which puts the longest first: most of a suite's time its guest
 # waits (delayed links, daemons' timers, slowwait), so two guests on two
 # cores end sooner than one after the other.  Each suite is counted as it
-# ends: it writes "NAME STATUS" into a FIFO, which the loop reads.
+# ends: it writes "NAME STATUS SECONDS" into a FIFO, which the loop reads.
 run_vm_tests() {
-	local name timeout cmd running=0 done_fd
+	local name timeout cmd running=0 done_fd t0
 	rm -f "$out/.vm-done"
 	mkfifo "$out/.vm-done" || return 1
 	exec {done_fd}<>"$out/.vm-done"
@@ -133,9 +135,10 @@ run_vm_tests() {
 			running=$((running - 1))
 		fi
 		{
+			t0=$SECONDS
 			# shellcheck disable=SC2086 # CMD is words
 			run_vm_suite "$name" "$timeout" $cmd
-			echo "$name $?" >&"$done_fd"
+			echo "$name $? $((SECONDS - t0))" >&"$done_fd"
 		} &
 		running=$((running + 1))
 	done <selftests/vm-tests.list
@@ -149,17 +152,17 @@ run_vm_tests() {
 
 # count_next_vm_suite FD: wait for the next suite to end, and count it.
 count_next_vm_suite() {
-	local name rc
-	read -r -u "$1" name rc
-	count_tap "vm-$name" "$out/vm-$name.tap" "$rc"
+	local name rc secs
+	read -r -u "$1" name rc secs
+	count_tap "vm-$name" "$out/vm-$name.tap" "$rc" "$secs"
 }
 
 # The multi-VM lab: one node per guest, crashes by killing QEMU.
 run_lab() {
-	local rc
+	local rc t0=$SECONDS
 	scripts/crash-test.sh --check >"$out/vm-lab.tap" 2>&1 </dev/null
 	rc=$?
-	count_tap vm-lab "$out/vm-lab.tap" "$rc"
+	count_tap vm-lab "$out/vm-lab.tap" "$rc" $((SECONDS - t0))
 }
 
 if [[ $mode == count ]]; then
