@@ -124,13 +124,6 @@ static u8 skv_parse_key_req(const u8 *body, u32 len, u64 *table_id,
 }
 
 /*
- * GET: the value is copied by the store straight into the reply.  The
- * first try offers the room the output buffer has; if the value is
- * larger, the buffer grows to the size the store reported and the lookup
- * runs again (the value may have been replaced meanwhile: the last try
- * offers the largest value there can be, so it always fits).
- */
-/*
  * A reply about to show version (found, deleted, or not the expected
  * one): st, or RETRY if it cannot wait for that write to be held.
  */
@@ -141,6 +134,13 @@ static u8 skv_seen(struct skv_conn *c, u8 st, u64 version)
 	return seen == SKV_S_OK ? st : seen;
 }
 
+/*
+ * GET: the value is copied by the store straight into the reply.  The
+ * first try offers the room the output buffer has; if the value is
+ * larger, the buffer grows to the size the store reported and the lookup
+ * runs again (the value may have been replaced meanwhile: the last try
+ * offers the largest value there can be, so it always fits).
+ */
 static int skv_do_get(struct skv_conn *c, const struct skv_hdr *h,
 		      const u8 *body, u32 len)
 {
