@@ -40,6 +40,8 @@ readonly CONFIG_WANTED=(
 	# the tests: namespaces, veth, bridge, netem, NICs, tracefs, modules
 	NET_NS=y USER_NS=y VETH=y BRIDGE=y VIRTIO_NET=y
 	NET_SCHED=y NET_SCH_NETEM=y
+	# netem toward one destination (selftests/lib.sh skv_netem_script)
+	NET_SCH_PRIO=y NET_CLS_U32=y
 	FTRACE=y TRACING=y
 	# bpftrace on the module's tracepoints (the trace suite)
 	BPF_SYSCALL=y BPF_JIT=y PERF_EVENTS=y KPROBES=y KPROBE_EVENTS=y BPF_EVENTS=y
