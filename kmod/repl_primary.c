@@ -26,6 +26,14 @@
  * cannot be the one it saw.  Floors grow along the list, so the head's
  * (head_floor, read without a lock) answers at once for keys no pending
  * write can have touched.
+ *
+ * A write given up before its backups held it (its wait timed out, its
+ * connection closed, its record found no memory) stays applied: it goes
+ * off the list into the limbo, the lowest such floor and the position
+ * that holds them all.  Reads of anything newer than that floor wait
+ * until the backups catch up to the position (a lagging backup resends
+ * from acked_all), so no read returns a write the node's backups may not
+ * have; one that found no memory is never held while this stream lasts.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
@@ -95,7 +103,9 @@ struct skv_repl {
 	atomic64_t refused;
 	spinlock_t pending_lock;
 	struct list_head pending;	/* admitted writes, oldest first */
-	u64 head_floor;		/* the first one's floor; U64_MAX: none */
+	u64 head_floor;		/* min(first one's floor, limbo_floor) */
+	u64 limbo_floor;	/* given-up writes' lowest; U64_MAX: none */
+	u64 limbo_pos;		/* held once acked_all >= it; U64_MAX: never */
 	struct skv_repl_backup b[SKV_REPL_MAX_BACKUPS];
 };
 
@@ -439,6 +449,7 @@ static struct skv_repl *skv_repl_create(struct skv_node *node, u64 primary_id,
 	spin_lock_init(&r->pending_lock);
 	INIT_LIST_HEAD(&r->pending);
 	r->head_floor = U64_MAX;
+	r->limbo_floor = U64_MAX;
 	r->scratch = kvmalloc(SKV_REC_MAX_LEN, GFP_KERNEL);
 	if (!r->scratch)
 		goto err;
@@ -558,19 +569,42 @@ int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node)
 	return 0;
 }
 
-/* Take w off r->pending (if on it); wake readers if the head moved. */
-static void skv_repl_unlist(struct skv_repl *r, struct skv_repl_write *w)
+/* head_floor from the list's head and the limbo.  Under pending_lock. */
+static void skv_repl_head_locked(struct skv_repl *r)
 {
 	struct skv_repl_write *head;
+	u64 floor;
+
+	head = list_first_entry_or_null(&r->pending, struct skv_repl_write,
+					link);
+	floor = head ? head->floor : U64_MAX;
+	WRITE_ONCE(r->head_floor, min(floor, r->limbo_floor));
+}
+
+/*
+ * Take w off r->pending (if on it); wake readers if the head moved.  An
+ * applied write its backups do not hold yet goes to the limbo (see the top).
+ */
+static void skv_repl_unlist(struct skv_repl *r, struct skv_repl_write *w,
+			    bool applied)
+{
+	u64 acked = atomic64_read(&r->acked_all);
 	bool moved = false;
+	u64 pos;
 
 	spin_lock(&r->pending_lock);
 	if (!list_empty(&w->link)) {
 		moved = r->pending.next == &w->link;
 		list_del_init(&w->link);
-		head = list_first_entry_or_null(&r->pending,
-						struct skv_repl_write, link);
-		WRITE_ONCE(r->head_floor, head ? head->floor : U64_MAX);
+		if (applied && (!w->queued || w->pos > acked)) {
+			pos = w->queued ? w->pos : U64_MAX;
+			if (r->limbo_floor == U64_MAX)
+				r->limbo_pos = pos;
+			else
+				r->limbo_pos = max(r->limbo_pos, pos);
+			r->limbo_floor = min(r->limbo_floor, w->floor);
+		}
+		skv_repl_head_locked(r);
 	}
 	spin_unlock(&r->pending_lock);
 	if (moved && wq_has_sleeper(&r->ack_wq))
@@ -578,8 +612,9 @@ static void skv_repl_unlist(struct skv_repl *r, struct skv_repl_write *w)
 }
 
 /*
- * Is every write that can have version v held by every backup: each
- * pending write with a floor below v queued and acknowledged?
+ * Is every write that can have version v held by every backup: the limbo,
+ * if its floor is below v, and each pending write with a floor below v
+ * queued and acknowledged?
  */
 static bool skv_repl_seen_held(struct skv_repl *r, u64 v)
 {
@@ -590,6 +625,14 @@ static bool skv_repl_seen_held(struct skv_repl *r, u64 v)
 	if (READ_ONCE(r->head_floor) >= v)
 		return true;
 	spin_lock(&r->pending_lock);
+	if (r->limbo_floor < v) {
+		if (acked < r->limbo_pos) {
+			spin_unlock(&r->pending_lock);
+			return false;
+		}
+		r->limbo_floor = U64_MAX;	/* all held now */
+		skv_repl_head_locked(r);
+	}
 	list_for_each_entry(w, &r->pending, link) {
 		if (w->floor >= v)
 			break;
@@ -673,9 +716,8 @@ u8 skv_repl_admit(struct skv_conn *c, u32 rec_len)
 		spin_lock(&r->pending_lock);
 		w->floor = skv_store_version(skv_node_store(c->node));
 		w->queued = false;
-		if (list_empty(&r->pending))
-			WRITE_ONCE(r->head_floor, w->floor);
 		list_add_tail(&w->link, &r->pending);
+		skv_repl_head_locked(r);
 		spin_unlock(&r->pending_lock);
 	}
 	mutex_unlock(&r->lock);
@@ -709,17 +751,17 @@ void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
 	r->reserved -= len;
 	if (status != SKV_S_OK) {
 		mutex_unlock(&r->lock);
-		skv_repl_unlist(r, &rc->w[rc->n]);
+		skv_repl_unlist(r, &rc->w[rc->n], false);
 		skv_repl_conn_idle(rc);
 		return;
 	}
 	if (skv_rstream_reserve(&r->q, len)) {
 		mutex_unlock(&r->lock);
 		/*
-		 * Applied but never to be held: its outcome stays unknown,
-		 * and reads may see it (out of memory only).
+		 * Applied but never to be held (out of memory only): its
+		 * outcome stays unknown, and the limbo keeps reads from it.
 		 */
-		skv_repl_unlist(r, &rc->w[rc->n]);
+		skv_repl_unlist(r, &rc->w[rc->n], true);
 		if (!rc->failed) {
 			rc->failed = true;
 			rc->fail_off = c->olen;
@@ -927,10 +969,10 @@ int skv_repl_settle(struct skv_conn *c)
 	}
 	/*
 	 * Off the list, held or not: one not held stays applied, its reply
-	 * dropped (README "Limitations").
+	 * dropped, and goes to the limbo until its backups hold it.
 	 */
 	for (i = 0; i < rc->n; i++)
-		skv_repl_unlist(r, &rc->w[i]);
+		skv_repl_unlist(r, &rc->w[i], true);
 	if (rc->failed)
 		cut = min(cut, rc->fail_off);
 	rc->n = 0;
@@ -951,8 +993,9 @@ void skv_repl_conn_release(struct skv_conn *c)
 	if (!rc)
 		return;
 	if (rc->r) {
+		/* Committed ones are applied; one admitted after is not. */
 		for (i = 0; i < SKV_REPL_CONN_WRITES; i++)
-			skv_repl_unlist(rc->r, &rc->w[i]);
+			skv_repl_unlist(rc->r, &rc->w[i], i < rc->n);
 		skv_repl_put(rc->r);
 	}
 	if (rc->read_r)

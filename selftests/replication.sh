@@ -4,7 +4,8 @@
 # namespaces on a bridge under a coordinator and node daemons, each node
 # replicating its log to the other two (steadykvd --coordinator
 # --replicas 2 assigns the backups, the node daemons set them).  Acknowledged writes are in both backups' replicas (read back with
-# REPL_READ); a read does not show a write before its backups hold it; an
+# REPL_READ); a read does not show a write before its backups hold it,
+# nor one given up unheld (it stays applied) until they catch up; an
 # unauthenticated connection gets AUTH_REQUIRED for every
 # replication op; recorded clients (skv-history) pass the checker; a fence
 # makes a backup refuse the old epoch, so the primary's writes fail and
@@ -156,7 +157,7 @@ t_history() {
 	ip netns exec "$SW" skv-history --coord "$COORD" --table 1 --keys 200 \
 		--clients 4 --seconds 15 --min-ops 500 >"$out" 2>&1
 	rc=$?
-	sed 's/^/# history: /' "$out" | tail -n 8
+	skv_history_report "$out"
 	((rc == 0)) || { skv_fail "skv-history exited $rc"; return 1; }
 	jq -e '.healthy == 1' <<<"$(repl_json B)" >/dev/null ||
 		{ skv_fail "B's replication is not healthy after the clients"; return 1; }
@@ -199,6 +200,43 @@ t_read_waits_for_backups() {
 	read_waits
 	rc=$?
 	ip netns exec "$B" bash -c "$(skv_netem_script eth0 heal)"
+	echo "$old" >$PARAMS/repl_timeout_ms
+	((rc)) && return $rc
+	healthy A
+}
+
+# A write given up before its backups held it stays applied at its node;
+# no read returns it until they do (the lab saw a read return one, and
+# then recovery from the backups bring back the older version).  With
+# repl_timeout_ms at 1 s and B's packets to A dropped, a PUT at A is given
+# up (its connection closes); a GET of its key on another connection does
+# not answer with it (the client gives up after 3 s); healed, B catches up
+# and the GET shows it.
+t_read_waits_after_give_up() {
+	local old out rc=0
+	out=$(put A limbo v1)
+	[[ $out == "OK "* ]] || { skv_fail "put limbo v1: $out"; return 1; }
+	old=$(cat $PARAMS/repl_timeout_ms)
+	echo 1000 >$PARAMS/repl_timeout_ms
+	modprobe sch_netem 2>/dev/null
+	ip netns exec "$B" bash -c "$(skv_netem_script eth0 "${IP[A]}" loss 100%)" ||
+		{ skv_fail "netem at B"; rc=1; }
+	if ((!rc)); then
+		out=$(put A limbo v2)
+		skv_info "PUT while B's acknowledgements are dropped: '$out'"
+		[[ $out == "OK "* ]] && { skv_fail "a PUT no backup held was acknowledged: $out"; rc=1; }
+	fi
+	if ((!rc)); then
+		out=$(ip netns exec "$SW" timeout 3 skv_tool get "${IP[A]}:$PORT" 2 limbo 2>&1)
+		skv_info "GET after the PUT was given up: '$out'"
+		[[ $out == *" v2" ]] && { skv_fail "GET after the PUT was given up: '$out'"; rc=1; }
+	fi
+	ip netns exec "$B" bash -c "$(skv_netem_script eth0 heal)"
+	if ((!rc)); then
+		slowwait "$SKV_WAIT" bash -c "ip netns exec $SW skv_tool get ${IP[A]}:$PORT 2 limbo 2>/dev/null |
+			grep -q ' v2\$'" ||
+			{ skv_fail "GET once healed: $(ip netns exec "$SW" skv_tool get "${IP[A]}:$PORT" 2 limbo 2>&1)"; rc=1; }
+	fi
 	echo "$old" >$PARAMS/repl_timeout_ms
 	((rc)) && return $rc
 	healthy A
@@ -329,6 +367,7 @@ skv_test "acknowledged writes are in both backups' replicas (REPL_READ)" t_acked
 skv_test "replication ops without authentication: AUTH_REQUIRED" t_unauthenticated
 skv_test "recorded clients with R = 2 pass the checker" t_history
 skv_test "a read waits until the backups hold the write it saw" t_read_waits_for_backups
+skv_test "a write given up unheld is not read until held" t_read_waits_after_give_up
 skv_test "a fence at a backup: the old epoch is refused, no write acknowledged" t_fence
 skv_test "a replica is bounded: BACKUP_FULL, no write acknowledged past it" t_bounded
 skv_test "a node cut off is declared dead and fenced at its backups" t_cut_off_fenced
