@@ -677,9 +677,44 @@ static struct skv_repl_conn *skv_repl_conn_alloc(struct skv_conn *c)
 	return rc;
 }
 
-u8 skv_repl_admit(struct skv_conn *c, u32 rec_len)
+/*
+ * Bind c's writes (or reads) to r, found under rcu_read_lock(), which this
+ * drops: those of one batch wait on one stream, so another one already
+ * bound gives NULL (RETRY), as does no memory.  Takes c's reference.
+ */
+static struct skv_repl_conn *skv_repl_conn_bind(struct skv_conn *c,
+						struct skv_repl *r, bool read)
+	__releases(RCU)
 {
 	struct skv_repl_conn *rc = c->repl;
+	struct skv_repl *bound = rc ? (read ? rc->read_r : rc->r) : NULL;
+
+	if (bound && bound != r) {
+		rcu_read_unlock();
+		return NULL;
+	}
+	if (!bound)
+		kref_get(&r->ref);
+	rcu_read_unlock();
+	if (!rc) {
+		rc = skv_repl_conn_alloc(c);
+		if (!rc) {
+			skv_repl_put(r);
+			return NULL;
+		}
+	}
+	if (!read) {
+		rc->r = r;
+	} else if (!rc->read_r) {
+		rc->read_r = r;
+		rc->read_off = c->olen;
+	}
+	return rc;
+}
+
+u8 skv_repl_admit(struct skv_conn *c, u32 rec_len)
+{
+	struct skv_repl_conn *rc;
 	struct skv_repl *r;
 	bool room;
 
@@ -689,22 +724,9 @@ u8 skv_repl_admit(struct skv_conn *c, u32 rec_len)
 		rcu_read_unlock();
 		return SKV_S_OK;
 	}
-	/* Writes of one batch wait on one stream. */
-	if (rc && rc->r && rc->r != r) {
-		rcu_read_unlock();
+	rc = skv_repl_conn_bind(c, r, false);
+	if (!rc)
 		return SKV_S_RETRY;
-	}
-	if (!rc || !rc->r)
-		kref_get(&r->ref);
-	rcu_read_unlock();
-	if (!rc) {
-		rc = skv_repl_conn_alloc(c);
-		if (!rc) {
-			skv_repl_put(r);
-			return SKV_S_RETRY;
-		}
-	}
-	rc->r = r;
 	mutex_lock(&r->lock);
 	room = !skv_repl_broken(r) && rc->n < SKV_REPL_CONN_WRITES &&
 	       skv_repl_has_room(r, rec_len);
@@ -884,7 +906,7 @@ int skv_repl_hold_range(struct skv_node *node, struct skv_store *s,
 
 u8 skv_repl_observe(struct skv_conn *c, u64 version)
 {
-	struct skv_repl_conn *rc = c->repl;
+	struct skv_repl_conn *rc;
 	struct skv_repl *r;
 
 	if (!version)
@@ -897,25 +919,9 @@ u8 skv_repl_observe(struct skv_conn *c, u64 version)
 		rcu_read_unlock();
 		return SKV_S_OK;
 	}
-	/* Reads of one batch wait on one stream. */
-	if (rc && rc->read_r && rc->read_r != r) {
-		rcu_read_unlock();
+	rc = skv_repl_conn_bind(c, r, true);
+	if (!rc)
 		return SKV_S_RETRY;
-	}
-	if (!rc || !rc->read_r)
-		kref_get(&r->ref);
-	rcu_read_unlock();
-	if (!rc) {
-		rc = skv_repl_conn_alloc(c);
-		if (!rc) {
-			skv_repl_put(r);
-			return SKV_S_RETRY;
-		}
-	}
-	if (!rc->read_r) {
-		rc->read_r = r;
-		rc->read_off = c->olen;
-	}
 	rc->read_v = max(rc->read_v, version);
 	return SKV_S_OK;
 }
