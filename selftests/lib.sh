@@ -92,6 +92,14 @@ skv_info() {
 	echo "# $*"
 }
 
+# skv_history_report FILE: what skv-history's FILE says, as TAP comments:
+# its counts, its verdict, the first offending operations and any error
+# (its whole output is longer than a log's tail should be).
+skv_history_report() {
+	grep -E '^# (skv-history|ops|results|violations|too few)|^#   |^skv-history:' "$1" |
+		head -n 12 | sed 's/^/# history: /'
+}
+
 # skv_test DESC FUNC [ARGS...]: run FUNC; it fails by calling skv_fail or by
 # returning non-zero; it skips by returning $ksft_skip.
 skv_test() {

@@ -112,7 +112,7 @@ history_ok() {
 	local out=$1 rc
 	skv_wait_exit "$HIST_PID" $((SKV_WAIT * 3))
 	rc=$?
-	sed 's/^/# history: /' "$out" | tail -n 12
+	skv_history_report "$out"
 	((rc == 0)) || { skv_fail "skv-history exited $rc"; return 1; }
 }
 

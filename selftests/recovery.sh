@@ -151,7 +151,7 @@ t_crash() {
 	ip netns exec "$SW" skv-history --coord "$COORD" --table 1 --keys 100 \
 		--clients 4 --seconds 8 --min-ops 200 >"$SKV_TMP/history" 2>&1
 	rc=$?
-	sed 's/^/# history: /' "$SKV_TMP/history" | tail -n 4
+	skv_history_report "$SKV_TMP/history"
 	((rc == 0)) || { skv_fail "skv-history exited $rc"; return 1; }
 	# Acknowledged writes: tables 2 and 3 in bulk at C, table 1 key by key.
 	for t in 2 3; do

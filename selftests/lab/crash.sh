@@ -164,7 +164,7 @@ history_end() {
 	touch "$out.over"
 	skv_wait_exit "${HIST_PID[$out]}" $((SKV_WAIT * 3))
 	rc=$?
-	sed 's/^/# history: /' "$out" | tail -n 6
+	skv_history_report "$out"
 	return "$rc"
 }
 
