@@ -171,24 +171,38 @@ if [[ $mode == count ]]; then
 	exit
 fi
 
+# cpu_ticks: "BUSY TOTAL", the host's CPU time since boot (/proc/stat:
+# user to steal; guest time is in user already).
+cpu_ticks() {
+	awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i
+		print t - $5 - $6, t }' /proc/stat
+}
+
 rm -rf "$out"
 mkdir -p "$out"
 start=$(date +%s)
+read -r busy0 total0 <<<"$(cpu_ticks)"
 [[ $mode != vm ]] && run_host_tests
 [[ $mode != host ]] && run_vm_tests
 [[ $mode != host ]] && suite_wanted lab && run_lab
 elapsed=$(($(date +%s) - start))
+read -r busy1 total1 <<<"$(cpu_ticks)"
+# How much of the machine the run used: whether more suites can run at once.
+cpu_busy=$((100 * (busy1 - busy0) / (total1 - total0 > 0 ? total1 - total0 : 1)))
 
 echo
 # failure_lines FILE: each failing TAP line, after the reasons printed
-# before it (skv_fail's "# FAIL:", the harness's "Expected"), at most
-# three each: the end of the run says why, not only what (CI shows its
-# last lines).
+# before it (skv_fail's "# FAIL:", the harness's "Expected", the history
+# checker's offending operations and shortfalls), at most four each, cut
+# to 300 characters: the end of the run says why, not only what (CI shows
+# its last lines).
 failure_lines() {
 	awk '
-		/# FAIL:|Expected |kernel report/ { why[n++ % 3] = $0; next }
+		/# FAIL:|Expected |kernel report|# history: #   |# too few/ {
+			why[n++ % 4] = substr($0, 1, 300); next
+		}
 		/^ *not ok/ {
-			for (i = (n > 3 ? n - 3 : 0); i < n; i++) print "      " why[i % 3]
+			for (i = (n > 4 ? n - 4 : 0); i < n; i++) print "      " why[i % 4]
 			print "    " $0
 			n = 0
 		}' "$1" | head -n 40
@@ -198,7 +212,7 @@ for f in "${failures[@]}"; do
 	echo "FAILED: $f (log: $out/$f.tap)"
 	failure_lines "$out/$f.tap"
 done
-echo "check took ${elapsed}s; logs in $out/"
+echo "check took ${elapsed}s, the host's CPUs ${cpu_busy}% busy; logs in $out/"
 [[ -n ${SKV_SUITES:-} ]] && echo "VM suites run: only $SKV_SUITES (SKV_SUITES)"
 if ((skipped > 0)); then
 	echo "$passed passed, $failed failed, $skipped skipped"
