@@ -207,6 +207,14 @@ bool coord_allowed(struct coordinator *c, struct conn *cn,
 /* coord_ops.c */
 void coord_op_fail(struct op *op, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A command that ends only with its node's reply or death. */
+#define COORD_NO_DEADLINE INT64_MAX
+/* coord_send_cmd with its own deadline (monotonic ms); the other fails at
+ * the node timeout.
+ */
+int coord_send_cmd_until(struct coordinator *c, uint32_t node, uint8_t opcode,
+			 const struct coord_buf *body, struct op *op, size_t idx,
+			 int64_t deadline);
 int coord_send_cmd(struct coordinator *c, uint32_t node, uint8_t opcode,
 		   const struct coord_buf *body, struct op *op, size_t idx);
 void coord_handle_reply(struct coordinator *c, struct conn *cn,

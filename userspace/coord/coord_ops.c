@@ -33,8 +33,9 @@ void coord_op_fail(struct op *op, int err, const char *fmt, ...)
 
 /* ---- commands to node daemons ---- */
 
-int coord_send_cmd(struct coordinator *c, uint32_t node, uint8_t opcode,
-		   const struct coord_buf *body, struct op *op, size_t idx)
+int coord_send_cmd_until(struct coordinator *c, uint32_t node, uint8_t opcode,
+			 const struct coord_buf *body, struct op *op, size_t idx,
+			 int64_t deadline)
 {
 	struct conn *cn = coord_node_conn(c, node);
 	struct cmd *cmd;
@@ -49,15 +50,7 @@ int coord_send_cmd(struct coordinator *c, uint32_t node, uint8_t opcode,
 	cmd->opcode = opcode;
 	cmd->op = op;
 	cmd->idx = idx;
-	/*
-	 * A recovery takes as long as its data and the node's backups do
-	 * (minutes for a large tablet): it ends with the node's reply or its
-	 * death (heartbeats), never with a timeout, which would start a
-	 * second recovery of the tablet elsewhere while the first goes on
-	 * (seen in the lab: two nodes rebuilding one tablet).
-	 */
-	cmd->deadline = opcode == SKV_COORD_OP_NODE_REPL_RECOVER ? INT64_MAX :
-			coord_mono_ms() + c->node_timeout_ms;
+	cmd->deadline = deadline;
 	/* The map's version: the epoch the node learns with the command. */
 	coord_conn_frame(cn, opcode, 0, (uint32_t)c->st.map.version, cmd->req_id,
 			 body->p, body->len);
@@ -70,6 +63,13 @@ int coord_send_cmd(struct coordinator *c, uint32_t node, uint8_t opcode,
 	if (op)
 		op->pending++;
 	return 0;
+}
+
+int coord_send_cmd(struct coordinator *c, uint32_t node, uint8_t opcode,
+		   const struct coord_buf *body, struct op *op, size_t idx)
+{
+	return coord_send_cmd_until(c, node, opcode, body, op, idx,
+				    coord_mono_ms() + c->node_timeout_ms);
 }
 
 

@@ -203,7 +203,16 @@ static int recovery_send(struct coordinator *c, struct coord_recovery *r, uint32
 	if (!err)
 		err = coord_tablet_encode(&b, &ti);
 	if (!err)
-		err = coord_send_cmd(c, to, SKV_COORD_OP_NODE_REPL_RECOVER, &b, op, 0);
+		/*
+		 * A recovery takes as long as its data and the node's backups
+		 * do (minutes for a large tablet): it ends with the node's
+		 * reply or its death (heartbeats), never with a timeout, which
+		 * would start a second recovery of the tablet elsewhere while
+		 * the first goes on (seen in the lab: two nodes rebuilding one
+		 * tablet).
+		 */
+		err = coord_send_cmd_until(c, to, SKV_COORD_OP_NODE_REPL_RECOVER, &b, op, 0,
+					   COORD_NO_DEADLINE);
 	coord_buf_free(&b);
 	if (err) {
 		coord_op_free(c, op);
