@@ -56,10 +56,12 @@ failed=0
 skipped=0
 failures=()
 
-# count_tap NAME FILE EXIT_STATUS [SECONDS]: SECONDS, how long it ran, is
-# printed with its counts (what to shorten when the check is slow).
+# count_tap NAME FILE EXIT_STATUS [SECONDS [CPU]]: SECONDS, how long it ran,
+# and CPU, the CPU seconds its guest used, are printed with its counts (what
+# to shorten when the check is slow; a guest that mostly waits can share a
+# core with more).
 count_tap() {
-	local name=$1 file=$2 rc=$3 secs=${4:-} p f s plan_err
+	local name=$1 file=$2 rc=$3 secs=${4:-} cpu=${5:-} p f s plan_err
 	plan_err=$(tap_plan_error "$file")
 	p=$(grep -cE '^ *ok [0-9]+' "$file" | head -n 1)
 	s=$(grep -cE '^ *ok [0-9]+.*# *(SKIP|skip)' "$file" | head -n 1)
@@ -84,8 +86,9 @@ count_tap() {
 	if ((f > 0)); then
 		failures+=("$name")
 	fi
-	printf '%-32s %3d passed, %d failed%s%s\n' "$name" "$p" "$f" \
-		"$( ((s > 0)) && echo ", $s skipped")" "${secs:+ ($secs s)}"
+	printf '%-32s %3d passed, %d failed%s%s%s\n' "$name" "$p" "$f" \
+		"$( ((s > 0)) && echo ", $s skipped")" "${secs:+ ($secs s}" \
+		"${secs:+${cpu:+, $cpu s of CPU})}"
 }
 
 run_host_tests() {
@@ -123,7 +126,7 @@ run_vm_suite() {
 # cores end sooner than one after the other.  Each suite is counted as it
 # ends: it writes "NAME STATUS SECONDS" into a FIFO, which the loop reads.
 run_vm_tests() {
-	local name timeout cmd running=0 done_fd t0
+	local name timeout cmd running=0 done_fd t0 rc user sys
 	rm -f "$out/.vm-done"
 	mkfifo "$out/.vm-done" || return 1
 	exec {done_fd}<>"$out/.vm-done"
@@ -136,9 +139,16 @@ run_vm_tests() {
 		fi
 		{
 			t0=$SECONDS
+			# The guest's CPU time: bash's time counts the children
+			# run.sh waited for, QEMU among them.
+			TIMEFORMAT='%U %S'
 			# shellcheck disable=SC2086 # CMD is words
-			run_vm_suite "$name" "$timeout" $cmd
-			echo "$name $? $((SECONDS - t0))" >&"$done_fd"
+			{ time run_vm_suite "$name" "$timeout" $cmd; } 2>"$out/.cpu-$name"
+			rc=$?
+			read -r user sys <"$out/.cpu-$name"
+			rm -f "$out/.cpu-$name"
+			echo "$name $rc $((SECONDS - t0)) $(awk -v u="$user" -v s="$sys" \
+				'BEGIN { printf "%d", u + s }')" >&"$done_fd"
 		} &
 		running=$((running + 1))
 	done <selftests/vm-tests.list
@@ -152,9 +162,9 @@ run_vm_tests() {
 
 # count_next_vm_suite FD: wait for the next suite to end, and count it.
 count_next_vm_suite() {
-	local name rc secs
-	read -r -u "$1" name rc secs
-	count_tap "vm-$name" "$out/vm-$name.tap" "$rc" "$secs"
+	local name rc secs cpu
+	read -r -u "$1" name rc secs cpu
+	count_tap "vm-$name" "$out/vm-$name.tap" "$rc" "$secs" "$cpu"
 }
 
 # The multi-VM lab: one node per guest, crashes by killing QEMU.
