@@ -34,6 +34,13 @@
  * until the backups catch up to the position (a lagging backup resends
  * from acked_all), so no read returns a write the node's backups may not
  * have; one that found no memory is never held while this stream lasts.
+ *
+ * A new set of backups (repl-set) is a new stream that goes on from the
+ * old one: the old one is sealed (no more writes; those it admitted
+ * commit), the new one starts with the old queue's records (those not
+ * yet held by every old backup, at the same positions), and the old
+ * one's pending and given-up writes become its limbo.  A backup of both
+ * resumes where its replica ends, and no unheld write turns readable.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
@@ -248,12 +255,13 @@ static int skv_repl_open(struct skv_repl_backup *b)
 		end = le64_to_cpu(pr.end);
 	}
 	/*
-	 * A backup of the last stream keeps what it holds if it ends where
-	 * this stream starts; else (it lagged, it lost its replica) the
-	 * replica starts again here, as for a new backup.
+	 * A backup of the last stream keeps what it holds if it ends within
+	 * this stream's queue (which starts with the last one's); else (it
+	 * lost its replica) the replica starts again here, as for a new one.
 	 */
 	if (b->continues && !b->created &&
-	    (ret != SKV_S_OK || b->peer.len != sizeof(pr) || end != qbase)) {
+	    (ret != SKV_S_OK || b->peer.len != sizeof(pr) || end < qbase ||
+	     end > qend)) {
 		b->continues = false;
 		skv_peer_close(&b->peer);
 		return -EAGAIN;
@@ -275,6 +283,13 @@ static int skv_repl_open(struct skv_repl_backup *b)
 	b->created = true;
 	b->opened = true;
 	b->sent = end;
+	mutex_lock(&r->lock);
+	if (end > b->acked) {	/* it holds what it holds */
+		b->acked = end;
+		skv_repl_acked_locked(r);
+	}
+	mutex_unlock(&r->lock);
+	wake_up_all(&r->ack_wq);
 	return 0;
 }
 
@@ -425,11 +440,66 @@ static bool skv_repl_had_backup(const struct skv_repl *old, u64 primary_id,
 	return false;
 }
 
+/*
+ * Stop r taking writes and wait until those it admitted have committed
+ * (or failed), so that its queue holds the record of every write applied
+ * under it: false if they did not within the write timeout.
+ */
+static bool skv_repl_seal(struct skv_repl *r)
+{
+	mutex_lock(&r->lock);
+	WRITE_ONCE(r->stopping, true);
+	mutex_unlock(&r->lock);
+	wake_up_all(&r->ack_wq);
+	return wait_event_idle_timeout(r->ack_wq, !READ_ONCE(r->reserved),
+				       skv_repl_timeo());
+}
+
+/*
+ * r, new, goes on from old, sealed (sealed: its admitted writes are all
+ * queued): old's queue becomes the start of r's, at the same positions,
+ * and every write old did not have held (pending or in its limbo) is in
+ * r's limbo, held once r's backups hold that queue (never if old was not
+ * sealed in time).
+ */
+static int skv_repl_inherit(struct skv_repl *r, struct skv_repl *old,
+			    bool sealed)
+{
+	u64 pos, end;
+	u32 i, k;
+	int ret;
+
+	mutex_lock(&old->lock);
+	pos = old->q.base;
+	end = old->q.end;
+	skv_rstream_reset(&r->q, pos);
+	atomic64_set(&r->acked_all, pos);
+	for (i = 0; i < r->nbackups; i++) {
+		r->b[i].sent = pos;
+		r->b[i].acked = pos;
+	}
+	ret = skv_rstream_reserve(&r->q, end - pos);
+	for (; !ret && pos < end; pos += k) {
+		k = min_t(u64, end - pos, SKV_REC_MAX_LEN);
+		skv_rstream_read(&old->q, pos, r->scratch, k);
+		skv_rstream_append(&r->q, r->scratch, k);
+	}
+	mutex_unlock(&old->lock);
+	if (ret)
+		return ret;
+	spin_lock(&old->pending_lock);
+	r->limbo_floor = READ_ONCE(old->head_floor);
+	r->limbo_pos = sealed ? end : U64_MAX;
+	r->head_floor = r->limbo_floor;
+	spin_unlock(&old->pending_lock);
+	return 0;
+}
+
 static struct skv_repl *skv_repl_create(struct skv_node *node, u64 primary_id,
 					u64 epoch,
 					const struct skv_repl_addr *backups,
-					u32 n, const struct skv_repl *old,
-					u64 start)
+					u32 n, struct skv_repl *old,
+					bool sealed, u64 start)
 {
 	struct skv_repl *r = kzalloc(sizeof(*r), GFP_KERNEL);
 	struct task_struct *task;
@@ -468,6 +538,9 @@ static struct skv_repl *skv_repl_create(struct skv_node *node, u64 primary_id,
 		if (!b->sbuf)
 			goto err;
 	}
+	/* Before the senders open the backups: they resume within it. */
+	if (old && skv_repl_inherit(r, old, sealed))
+		goto err;
 	for (i = 0; i < n; i++) {
 		task = kthread_run(skv_repl_sender, &r->b[i], "skv-repl/%u", i);
 		if (IS_ERR(task))
@@ -505,19 +578,27 @@ int skv_repl_set(struct skv_node *node, u64 primary_id, u64 epoch,
 		 const struct skv_repl_addr *backups, u32 n)
 {
 	struct skv_repl *old, *r = NULL;
+	bool sealed = false;
 
 	lockdep_assert_held(&node->lock);
 	old = rcu_dereference_protected(node->repl,
 					lockdep_is_held(&node->lock));
 	if (skv_repl_same(old, primary_id, epoch, backups, n))
 		return 0;
+	if (old)
+		sealed = skv_repl_seal(old);
 	if (n) {
-		/* Positions go on from where the last stream ended. */
-		r = skv_repl_create(node, primary_id, epoch, backups, n, old,
+		/* Positions go on from the old stream's (see the top). */
+		r = skv_repl_create(node, primary_id, epoch, backups, n,
+				    old && old->primary_id == primary_id ?
+				    old : NULL, sealed,
 				    old ? READ_ONCE(old->q.end) :
 					  node->repl_pos);
-		if (IS_ERR(r))
+		if (IS_ERR(r)) {
+			if (old)	/* it goes on */
+				WRITE_ONCE(old->stopping, false);
 			return PTR_ERR(r);
+		}
 	}
 	rcu_assign_pointer(node->repl, r);
 	if (old) {
@@ -771,6 +852,8 @@ void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
 		crc = skv_rec_payload_crc(key, key_len, value, value_len);
 	mutex_lock(&r->lock);
 	r->reserved -= len;
+	if (!r->reserved && r->stopping)
+		wake_up_all(&r->ack_wq);	/* skv_repl_seal() waits */
 	if (status != SKV_S_OK) {
 		mutex_unlock(&r->lock);
 		skv_repl_unlist(r, &rc->w[rc->n], false);

@@ -5,7 +5,9 @@
 # replicating its log to the other two (steadykvd --coordinator
 # --replicas 2 assigns the backups, the node daemons set them).  Acknowledged writes are in both backups' replicas (read back with
 # REPL_READ); a read does not show a write before its backups hold it,
-# nor one given up unheld (it stays applied) until they catch up; an
+# nor one given up unheld (it stays applied) until they catch up, also
+# across a change of the set of backups, which keeps a lagging backup's
+# replica; an
 # unauthenticated connection gets AUTH_REQUIRED for every
 # replication op; recorded clients (skv-history) pass the checker; a fence
 # makes a backup refuse the old epoch, so the primary's writes fail and
@@ -242,6 +244,54 @@ t_read_waits_after_give_up() {
 	healthy A
 }
 
+# A new set of backups goes on from the old stream: a write given up
+# unheld under the old set is not read until the new set holds it, and a
+# backup of both that lagged keeps its replica (the lab saw a vanished
+# write after a lagging backup's replica started again at a set change).
+# A's packets to B dropped, so B lags; a PUT at A is given up
+# (repl_timeout_ms 1 s); repl set at A, a new epoch, the same backups; a
+# GET does not show the PUT; healed, B catches up: the GET shows it, and
+# B's replica holds it beside a record acknowledged long before.
+t_set_change_goes_on() {
+	local old out rc=0
+	out=$(put A setc v1)
+	[[ $out == "OK "* ]] || { skv_fail "put setc v1: $out"; return 1; }
+	old=$(cat $PARAMS/repl_timeout_ms)
+	echo 1000 >$PARAMS/repl_timeout_ms
+	modprobe sch_netem 2>/dev/null
+	ip netns exec "$A" bash -c "$(skv_netem_script eth0 "${IP[B]}" loss 100%)" ||
+		{ skv_fail "netem at A"; rc=1; }
+	if ((!rc)); then
+		out=$(put A setc v2)
+		skv_info "PUT while A's packets to B are dropped: '$out'"
+		[[ $out == "OK "* ]] && { skv_fail "a PUT B never got was acknowledged: $out"; rc=1; }
+	fi
+	if ((!rc)); then
+		EPOCH[A]=$((EPOCH[A] + 1))
+		skv_ctl "$A" repl set "${ID[A]}" "${EPOCH[A]}" "${IP[B]}:$PORT" "${IP[C]}:$PORT" ||
+			{ skv_fail "repl set at A"; rc=1; }
+	fi
+	if ((!rc)); then
+		out=$(ip netns exec "$SW" timeout 3 skv_tool get "${IP[A]}:$PORT" 2 setc 2>&1)
+		skv_info "GET after the set changed: '$out'"
+		[[ $out == *" v2" ]] && { skv_fail "GET after the set changed: '$out'"; rc=1; }
+	fi
+	ip netns exec "$A" bash -c "$(skv_netem_script eth0 heal)"
+	if ((!rc)); then
+		slowwait "$SKV_WAIT" bash -c "ip netns exec $SW skv_tool get ${IP[A]}:$PORT 2 setc 2>/dev/null |
+			grep -q ' v2\$'" ||
+			{ skv_fail "GET once healed: $(ip netns exec "$SW" skv_tool get "${IP[A]}:$PORT" 2 setc 2>&1)"; rc=1; }
+	fi
+	echo "$old" >$PARAMS/repl_timeout_ms
+	((rc)) && return $rc
+	healthy A || return 1
+	out=$(replica_records B A) || { skv_fail "REPL_READ at B: $out"; return 1; }
+	grep -q " acked-1\$" <<<"$out" ||
+		{ skv_fail "B's replica of A lost acked-1 at the set change"; return 1; }
+	[[ $(grep -c "^object 2 [0-9]* setc\$" <<<"$out") == 2 ]] ||
+		{ skv_fail "B's replica of A: setc's records: $(grep ' setc$' <<<"$out" | tr '\n' ';')"; return 1; }
+}
+
 # puts_fail NODE PREFIX [TABLE]: put keys until one gets RETRY (within the
 # wait bound); none may be acknowledged.  A put in flight when the backup
 # went may see its connection closed (outcome unknown), never OK.
@@ -368,6 +418,7 @@ skv_test "replication ops without authentication: AUTH_REQUIRED" t_unauthenticat
 skv_test "recorded clients with R = 2 pass the checker" t_history
 skv_test "a read waits until the backups hold the write it saw" t_read_waits_for_backups
 skv_test "a write given up unheld is not read until held" t_read_waits_after_give_up
+skv_test "a new set of backups goes on from the old stream" t_set_change_goes_on
 skv_test "a fence at a backup: the old epoch is refused, no write acknowledged" t_fence
 skv_test "a replica is bounded: BACKUP_FULL, no write acknowledged past it" t_bounded
 skv_test "a node cut off is declared dead and fenced at its backups" t_cut_off_fenced
