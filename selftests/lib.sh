@@ -96,7 +96,7 @@ skv_info() {
 # its counts, its verdict, the first offending operations and any error
 # (its whole output is longer than a log's tail should be).
 skv_history_report() {
-	grep -E '^# (skv-history|ops|results|violations|too few)|^#   |^skv-history:' "$1" |
+	grep -E '^# (skv-history|ops|results|final reads|violations|too few)|^#   |^skv-history:' "$1" |
 		head -n 12 | sed 's/^/# history: /'
 }
 

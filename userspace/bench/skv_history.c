@@ -536,6 +536,9 @@ struct tally {
 	uint64_t decided;
 	long long overlap;
 	bool few_ops, few_overlap;
+	/* Keys whose final read failed at first; the longest it took. */
+	size_t final_retried;
+	uint64_t final_longest_ns;
 };
 
 /* Start the clients, let them run --seconds, stop them: 0, or 2 if they could not run. */
@@ -584,20 +587,38 @@ static int run_clients(const struct cfg *cfg, struct client *cs, uint64_t *run_e
 	return rc;
 }
 
+/*
+ * How long the final read of one key is retried past errors: a node may
+ * refuse reads for seconds after a crash, while a backup that just joined
+ * catches up (reads wait for writes to be held), and a read is decided
+ * only by an answer.
+ */
+#define FINAL_READ_WINDOW_NS (30ull * 1000000000ull)
+/* The pause between two failed final reads of a key. */
+#define FINAL_READ_PAUSE_US 100000
+
 /* The final state: every key once more, retried past transient errors. */
 static void final_reads(struct skv_cluster *cl, const struct cfg *cfg, struct log *all,
-			uint64_t *seq, uint64_t *known, char *vbuf)
+			uint64_t *seq, uint64_t *known, char *vbuf, struct tally *t)
 {
 	for (uint32_t k = 0; k < cfg->keys; k++) {
-		for (int attempt = 0; attempt < 5; attempt++) {
+		uint64_t start = now_ns(), took;
+
+		for (bool first = true;; first = false) {
 			int r = do_op(cl, cfg, all, cfg->clients + 1, seq, k, 0, known, vbuf, true);
 
-			if (r == SKV_OK || r == SKV_E_NOT_FOUND || r == SKV_E_NOMEM)
+			took = now_ns() - start;
+			if (r == SKV_OK || r == SKV_E_NOT_FOUND || r == SKV_E_NOMEM ||
+			    took >= FINAL_READ_WINDOW_NS)
 				break;
 			/* A failed final read says nothing: drop it, try again. */
-			if (attempt < 4)
-				all->n--;
+			all->n--;
+			if (first)
+				t->final_retried++;
+			usleep(FINAL_READ_PAUSE_US);
 		}
+		if (took > t->final_longest_ns)
+			t->final_longest_ns = took;
 	}
 }
 
@@ -661,6 +682,8 @@ static void report(const struct cfg *cfg, size_t nops, const struct tally *t,
 	printf("\n# cluster: map version %" PRIu64 ", map fetches %" PRIu64 ", not-owner %" PRIu64
 	       ", retries %" PRIu64 ", reconnects %" PRIu64 "\n", cs->map_version,
 	       cs->map_fetches, cs->not_owner, cs->retries, cs->reconnects);
+	printf("# final reads: %u keys, %zu retried, the longest took %" PRIu64 " ms\n",
+	       cfg->keys, t->final_retried, t->final_longest_ns / 1000000);
 	printf("# violations: %zu on %zu keys:", rep->violations, rep->bad_keys);
 	for (int k = 0; k < HC_NR_KINDS; k++)
 		printf(" %s %zu", hc_kind_name((enum hc_kind)k), rep->by_kind[k]);
@@ -715,7 +738,7 @@ static int run(const struct cfg *cfg, struct client *cs, struct skv_cluster *mai
 	rc = run_clients(cfg, cs, &run_end);
 	if (rc)
 		return rc;
-	final_reads(main_cl, cfg, all, &seq, known, vbuf);
+	final_reads(main_cl, cfg, all, &seq, known, vbuf, t);
 	skv_cluster_get_stats(main_cl, &t->cluster);
 	if (merge_logs(cfg, cs, all, &t->cluster))
 		return 2;
