@@ -207,84 +207,71 @@ t_read_waits_for_backups() {
 	healthy A
 }
 
-# A write given up before its backups held it stays applied at its node;
-# no read returns it until they do (the lab saw a read return one, and
-# then recovery from the backups bring back the older version).  With
-# repl_timeout_ms at 1 s and B's packets to A dropped, a PUT at A is given
-# up (its connection closes); a GET of its key on another connection does
-# not answer with it (the client gives up after 3 s); healed, B catches up
-# and the GET shows it.
-t_read_waits_after_give_up() {
-	local old out rc=0
-	out=$(put A limbo v1)
-	[[ $out == "OK "* ]] || { skv_fail "put limbo v1: $out"; return 1; }
+# given_up_not_read KEY NS DST [STEP...]: KEY at v1 on A; with
+# repl_timeout_ms at 1 s and NS's packets to DST dropped, a PUT of v2 at A
+# is given up (its connection closes); STEP, if given, runs; a GET of KEY
+# on another connection does not answer with v2 (the client gives up
+# after 3 s); healed, the backups catch up and the GET shows it; A is
+# healthy again.
+given_up_not_read() {
+	local key=$1 ns=$2 dst=$3 old out rc=0
+	shift 3
+	out=$(put A "$key" v1)
+	[[ $out == "OK "* ]] || { skv_fail "put $key v1: $out"; return 1; }
 	old=$(cat $PARAMS/repl_timeout_ms)
 	echo 1000 >$PARAMS/repl_timeout_ms
 	modprobe sch_netem 2>/dev/null
-	ip netns exec "$B" bash -c "$(skv_netem_script eth0 "${IP[A]}" loss 100%)" ||
-		{ skv_fail "netem at B"; rc=1; }
+	ip netns exec "$ns" bash -c "$(skv_netem_script eth0 "$dst" loss 100%)" ||
+		{ skv_fail "netem at $ns"; rc=1; }
 	if ((!rc)); then
-		out=$(put A limbo v2)
-		skv_info "PUT while B's acknowledgements are dropped: '$out'"
+		out=$(put A "$key" v2)
+		skv_info "PUT while $ns's packets to $dst are dropped: '$out'"
 		[[ $out == "OK "* ]] && { skv_fail "a PUT no backup held was acknowledged: $out"; rc=1; }
 	fi
+	if ((!rc && $#)); then
+		"$@" || rc=1
+	fi
 	if ((!rc)); then
-		out=$(ip netns exec "$SW" timeout 3 skv_tool get "${IP[A]}:$PORT" 2 limbo 2>&1)
-		skv_info "GET after the PUT was given up: '$out'"
+		out=$(ip netns exec "$SW" timeout 3 skv_tool get "${IP[A]}:$PORT" 2 "$key" 2>&1)
+		skv_info "GET after the PUT was given up${1:+ and $1}: '$out'"
 		[[ $out == *" v2" ]] && { skv_fail "GET after the PUT was given up: '$out'"; rc=1; }
 	fi
-	ip netns exec "$B" bash -c "$(skv_netem_script eth0 heal)"
+	ip netns exec "$ns" bash -c "$(skv_netem_script eth0 heal)"
 	if ((!rc)); then
-		slowwait "$SKV_WAIT" bash -c "ip netns exec $SW skv_tool get ${IP[A]}:$PORT 2 limbo 2>/dev/null |
+		slowwait "$SKV_WAIT" bash -c "ip netns exec $SW skv_tool get ${IP[A]}:$PORT 2 $key 2>/dev/null |
 			grep -q ' v2\$'" ||
-			{ skv_fail "GET once healed: $(ip netns exec "$SW" skv_tool get "${IP[A]}:$PORT" 2 limbo 2>&1)"; rc=1; }
+			{ skv_fail "GET once healed: $(ip netns exec "$SW" skv_tool get "${IP[A]}:$PORT" 2 "$key" 2>&1)"; rc=1; }
 	fi
 	echo "$old" >$PARAMS/repl_timeout_ms
 	((rc)) && return $rc
 	healthy A
 }
 
+# A write given up before its backups held it stays applied at its node;
+# no read returns it until they do (the lab saw a read return one, and
+# then recovery from the backups bring back the older version): B's
+# packets to A (its acknowledgements) dropped.
+t_read_waits_after_give_up() {
+	given_up_not_read limbo "$B" "${IP[A]}"
+}
+
+# new_epoch_at_A: repl set at A with a new epoch and the same backups.
+new_epoch_at_A() {
+	EPOCH[A]=$((EPOCH[A] + 1))
+	skv_ctl "$A" repl set "${ID[A]}" "${EPOCH[A]}" "${IP[B]}:$PORT" "${IP[C]}:$PORT" ||
+		{ skv_fail "repl set at A"; return 1; }
+}
+
 # A new set of backups goes on from the old stream: a write given up
 # unheld under the old set is not read until the new set holds it, and a
 # backup of both that lagged keeps its replica (the lab saw a vanished
 # write after a lagging backup's replica started again at a set change).
-# A's packets to B dropped, so B lags; a PUT at A is given up
-# (repl_timeout_ms 1 s); repl set at A, a new epoch, the same backups; a
-# GET does not show the PUT; healed, B catches up: the GET shows it, and
-# B's replica holds it beside a record acknowledged long before.
+# A's packets to B dropped, so B lags; after the given-up PUT, repl set
+# at A (a new epoch, the same backups); once healed B's replica holds the
+# PUT beside a record acknowledged long before.
 t_set_change_goes_on() {
-	local old out rc=0
-	out=$(put A setc v1)
-	[[ $out == "OK "* ]] || { skv_fail "put setc v1: $out"; return 1; }
-	old=$(cat $PARAMS/repl_timeout_ms)
-	echo 1000 >$PARAMS/repl_timeout_ms
-	modprobe sch_netem 2>/dev/null
-	ip netns exec "$A" bash -c "$(skv_netem_script eth0 "${IP[B]}" loss 100%)" ||
-		{ skv_fail "netem at A"; rc=1; }
-	if ((!rc)); then
-		out=$(put A setc v2)
-		skv_info "PUT while A's packets to B are dropped: '$out'"
-		[[ $out == "OK "* ]] && { skv_fail "a PUT B never got was acknowledged: $out"; rc=1; }
-	fi
-	if ((!rc)); then
-		EPOCH[A]=$((EPOCH[A] + 1))
-		skv_ctl "$A" repl set "${ID[A]}" "${EPOCH[A]}" "${IP[B]}:$PORT" "${IP[C]}:$PORT" ||
-			{ skv_fail "repl set at A"; rc=1; }
-	fi
-	if ((!rc)); then
-		out=$(ip netns exec "$SW" timeout 3 skv_tool get "${IP[A]}:$PORT" 2 setc 2>&1)
-		skv_info "GET after the set changed: '$out'"
-		[[ $out == *" v2" ]] && { skv_fail "GET after the set changed: '$out'"; rc=1; }
-	fi
-	ip netns exec "$A" bash -c "$(skv_netem_script eth0 heal)"
-	if ((!rc)); then
-		slowwait "$SKV_WAIT" bash -c "ip netns exec $SW skv_tool get ${IP[A]}:$PORT 2 setc 2>/dev/null |
-			grep -q ' v2\$'" ||
-			{ skv_fail "GET once healed: $(ip netns exec "$SW" skv_tool get "${IP[A]}:$PORT" 2 setc 2>&1)"; rc=1; }
-	fi
-	echo "$old" >$PARAMS/repl_timeout_ms
-	((rc)) && return $rc
-	healthy A || return 1
+	local out
+	given_up_not_read setc "$A" "${IP[B]}" new_epoch_at_A || return 1
 	out=$(replica_records B A) || { skv_fail "REPL_READ at B: $out"; return 1; }
 	grep -q " acked-1\$" <<<"$out" ||
 		{ skv_fail "B's replica of A lost acked-1 at the set change"; return 1; }
