@@ -48,6 +48,7 @@ struct cfg {
 	uint64_t min_overlap;		/* decided operations overlapping a migration required */
 	const char *ready_file;		/* created once the clients run */
 	const char *until_file;		/* run on past --seconds until it exists */
+	unsigned int rate;		/* operations a second per client; 0: no limit */
 };
 
 struct log {
@@ -283,11 +284,33 @@ static int do_mget(struct skv_cluster *cl, const struct cfg *cfg, struct log *lg
 	return SKV_OK;
 }
 
+/*
+ * pace: with a rate, wait for the client's next slot (*next, on the
+ * monotonic clock).  A client that fell behind starts again from now
+ * rather than catching up in a burst.  Unpaced clients keep a guest's
+ * CPUs busy, and the test's own steps beside them crawl.
+ */
+static void pace(unsigned int rate, uint64_t *next)
+{
+	uint64_t now = now_ns(), period = 1000000000u / rate;
+
+	if (*next > now) {
+		struct timespec ts = { .tv_sec = (time_t)(*next / 1000000000u),
+				       .tv_nsec = (long)(*next % 1000000000u) };
+
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+	} else if (now - *next > period) {
+		*next = now;
+	}
+	*next += period;
+}
+
 static void *client_main(void *arg)
 {
 	struct client *c = arg;
 	const struct cfg *cfg = c->cfg;
-	uint64_t rs = cfg->seed * 0x9e3779b97f4a7c15ull + c->id, seq = 0;
+	uint64_t rs = cfg->seed * 0x9e3779b97f4a7c15ull + c->id, seq = 0, next = now_ns();
 	uint64_t *known = calloc(cfg->keys, sizeof(*known));
 	char *vbuf = malloc(cfg->value_size + 1);
 
@@ -304,6 +327,8 @@ static void *client_main(void *arg)
 
 		if (kind >= 3 && !known[key])
 			kind = kind == 3 ? 1 : 2;
+		if (cfg->rate)
+			pace(cfg->rate, &next);
 		if (rnd(&rs) % 100 < cfg->mget_pct)
 			rc = do_mget(c->cl, cfg, &c->log, c->id, key, &rs, known);
 		else
@@ -327,7 +352,7 @@ static void usage(void)
 		"                   [--seed X] [--log FILE] [--tap] [--preload|--no-preload]\n"
 		"                   [--timeout-ms MS] [--value-size B] [--mget-pct P]\n"
 		"                   [--min-ops N] [--mark-file F --min-overlap N]\n"
-		"                   [--ready-file F] [--run-until F]\n"
+		"                   [--ready-file F] [--run-until F] [--rate OPS]\n"
 		"  --keys N, --clients C  N keys (default 100), C client threads (default 4);\n"
 		"                  few keys and many clients (--keys 16 --clients 16) make\n"
 		"                  operations on one key overlap\n"
@@ -344,7 +369,9 @@ static void usage(void)
 		"                  window of --mark-file\n"
 		"  --ready-file F  create F once the clients run (after the preload)\n"
 		"  --run-until F   after --seconds, run on until F exists (%d s more at most):\n"
-		"                  a test creates F once its migration is over\n", MGET_KEYS,
+		"                  a test creates F once its migration is over\n"
+		"  --rate OPS      each client starts at most OPS operations a second\n"
+		"                  (default 0: as fast as answers come)\n", MGET_KEYS,
 		UNTIL_MAX_S);
 	exit(2);
 }
@@ -415,6 +442,8 @@ static void parse(int argc, char **argv, struct cfg *cfg)
 			cfg->ready_file = v;
 		else if (!strcmp(a, "--run-until"))
 			cfg->until_file = v;
+		else if (!strcmp(a, "--rate"))
+			cfg->rate = (unsigned int)num(v, 1000000);
 		else
 			usage();
 	}
