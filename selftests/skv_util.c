@@ -450,6 +450,45 @@ int st_puts(int fd, uint64_t table, const char *key, const char *val,
 	return st_put(fd, table, key, strlen(key), val, strlen(val), expect, ver);
 }
 
+/*
+ * The answer to a GET in @r (freed here): its status, and with OK the value
+ * (*@val, malloc'ed and NUL-terminated) and version; -1 if malformed.
+ */
+static int parse_get(struct st_reply *r, uint8_t **val, uint32_t *vlen, uint64_t *ver)
+{
+	int st = r->h.status;
+
+	if (ver)
+		*ver = ver_of(r);
+	if (st == SKV_S_OK) {
+		uint32_t l;
+
+		if (r->len < sizeof(struct skv_val_reply)) {
+			seterr("GET reply body of %u bytes", r->len);
+			st_reply_free(r);
+			return -1;
+		}
+		l = get32(r->body + 8);
+		if (r->len != sizeof(struct skv_val_reply) + l) {
+			seterr("GET reply value_len %u, body %u", l, r->len);
+			st_reply_free(r);
+			return -1;
+		}
+		if (vlen)
+			*vlen = l;
+		if (val) {
+			*val = malloc(l + 1);
+			memcpy(*val, r->body + sizeof(struct skv_val_reply), l);
+			(*val)[l] = 0;
+		}
+	} else if (st == SKV_S_NOT_FOUND && r->len != 8) {
+		seterr("GET NOT_FOUND reply body of %u bytes, want 8", r->len);
+		st = -1;
+	}
+	st_reply_free(r);
+	return st;
+}
+
 int st_get(int fd, uint64_t table, const void *key, size_t klen,
 	   uint8_t **val, uint32_t *vlen, uint64_t *ver)
 {
@@ -469,35 +508,49 @@ int st_get(int fd, uint64_t table, const void *key, size_t klen,
 	free(f);
 	if (st < 0)
 		return st;
-	if (ver)
-		*ver = ver_of(&r);
-	if (st == SKV_S_OK) {
-		uint32_t l;
+	return parse_get(&r, val, vlen, ver);
+}
 
-		if (r.len < sizeof(struct skv_val_reply)) {
-			seterr("GET reply body of %u bytes", r.len);
-			st_reply_free(&r);
-			return -1;
-		}
-		l = get32(r.body + 8);
-		if (r.len != sizeof(struct skv_val_reply) + l) {
-			seterr("GET reply value_len %u, body %u", l, r.len);
-			st_reply_free(&r);
-			return -1;
-		}
-		if (vlen)
-			*vlen = l;
-		if (val) {
-			*val = malloc(l + 1);
-			memcpy(*val, r.body + sizeof(struct skv_val_reply), l);
-			(*val)[l] = 0;
-		}
-	} else if (st == SKV_S_NOT_FOUND && r.len != 8) {
-		seterr("GET NOT_FOUND reply body of %u bytes, want 8", r.len);
-		st = -1;
+int st_get_many(int fd, uint64_t table, struct st_get_item *it, unsigned int n)
+{
+	uint8_t *f = malloc((size_t)n * ST_FRAME_MAX(SKV_MAX_KEY_LEN, 0)), *p = f;
+	uint64_t first = next_id + 1;
+	struct st_reply r;
+	unsigned int i;
+	int ret;
+
+	if (!f || !n) {
+		free(f);
+		return n ? -1 : 0;
 	}
-	st_reply_free(&r);
-	return st;
+	for (i = 0; i < n; i++) {
+		it[i].val = NULL;
+		it[i].vlen = 0;
+		p += st_build_key(p, SKV_OP_GET, ++next_id, table, it[i].key, it[i].klen, 0);
+	}
+	ret = st_send_all(fd, f, p - f);
+	free(f);
+	if (ret)
+		return -1;
+	for (i = 0; i < n; i++) {
+		ret = st_recv_reply(fd, &r);
+		if (ret) {
+			if (ret > 0)
+				seterr("connection closed instead of a reply");
+			return -1;
+		}
+		if (r.h.request_id != first + i || r.h.opcode != SKV_OP_GET) {
+			seterr("reply %u: id 0x%llx opcode %u, want id 0x%llx, GET", i,
+			       (unsigned long long)r.h.request_id, r.h.opcode,
+			       (unsigned long long)(first + i));
+			st_reply_free(&r);
+			return -1;
+		}
+		it[i].status = parse_get(&r, &it[i].val, &it[i].vlen, &it[i].ver);
+		if (it[i].status < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int st_gets(int fd, uint64_t table, const char *key, char **val, uint64_t *ver)

@@ -100,6 +100,20 @@ int st_puts(int fd, uint64_t table, const char *key, const char *val,
 int st_get(int fd, uint64_t table, const void *key, size_t klen,
 	   uint8_t **val, uint32_t *vlen, uint64_t *ver);
 int st_gets(int fd, uint64_t table, const char *key, char **val, uint64_t *ver);
+/*
+ * GETs of it[0..n) sent at once, then their replies read in order: each
+ * item's status, version and value (malloc'ed; the caller frees it).
+ * 0, or -1 on a transport or protocol error (reason in st_last_error).
+ */
+struct st_get_item {
+	const void *key;
+	size_t klen;
+	int status;
+	uint8_t *val;
+	uint32_t vlen;
+	uint64_t ver;
+};
+int st_get_many(int fd, uint64_t table, struct st_get_item *it, unsigned int n);
 int st_del(int fd, uint64_t table, const void *key, size_t klen,
 	   uint64_t expect, uint64_t *ver);
 int st_dels(int fd, uint64_t table, const char *key, uint64_t expect, uint64_t *ver);
