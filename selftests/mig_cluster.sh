@@ -12,6 +12,11 @@ COORD=$NET.254:7100
 HALF=0x7fffffffffffffff
 ZERO=0x0000000000000000
 HIST_KEYS=1000
+# Paced clients: unpaced ones took half a guest's CPU (perf, mig_faults.sh)
+# and every step of the test crawled beside them; 4 x 50 a second still
+# put hundreds of operations in each migration's window.  Tests that need
+# load (a cleaner to run, contention) pass --rate 0.
+HIST_RATE=50
 # A migration a test acts on mid-way: one partition, one pull of 1 KiB in
 # flight, and the source's answers delayed by SLOW_DELAY (netem), so that it
 # lasts at least (records * 200 B / 1 KiB) * SLOW_DELAY on any host.
@@ -77,13 +82,17 @@ setup() {
 }
 
 # history TABLE SECONDS OUTFILE [ARGS]: recorded clients (HIST_KEYS keys,
-# 4 clients) in the background; HIST_BASE: the requests answered before.
+# 4 clients, HIST_RATE operations a second each unless ARGS give --rate)
+# in the background, for SECONDS at least and then until history_ok
+# (OUTFILE.over) unless ARGS give --run-until; HIST_BASE: the requests
+# answered before.
 history() {
 	local t=$1 s=$2 out=$3
 	shift 3
 	HIST_BASE=$(requests)
 	skv_bg bash -c "ip netns exec $SW skv-history --coord $COORD --table $t \
-		--keys $HIST_KEYS --clients 4 --seconds $s $* >$out 2>&1"
+		--keys $HIST_KEYS --clients 4 --seconds $s --rate $HIST_RATE \
+		--run-until $out.over $* >$out 2>&1"
 	HIST_PID=$SKV_LAST_PID
 }
 
@@ -108,8 +117,10 @@ clients_running() {
 	}
 }
 
+# history_ok OUTFILE: the clients stop; the checker must find nothing.
 history_ok() {
 	local out=$1 rc
+	touch "$out.over"
 	skv_wait_exit "$HIST_PID" $((SKV_WAIT * 3))
 	rc=$?
 	skv_history_report "$out"

@@ -190,7 +190,7 @@ push_baseline_cleaning() {
 	ip netns exec "$C" steadykvctl node set mem-limit 24M >/dev/null ||
 		{ skv_fail "mem-limit"; return 1; }
 	before=$(cleaner_passes "$C")
-	clients $t 14 --value-size 4000 || return 1
+	clients $t 14 --value-size 4000 --rate 0 || return 1
 	slowwait "$SKV_WAIT" until_counter_is "> $before" cleaner_passes "$C" >/dev/null ||
 		{ skv_fail "the source's cleaner never ran under the clients"; return 1; }
 	mark start

@@ -25,7 +25,7 @@ t_create() {
 # recorded clients run; the checker must find nothing.
 t_history_under_migration() {
 	local out=$SKV_TMP/hist1
-	history 1 30 "$out" --seed 1 --min-ops 500
+	history 1 5 "$out" --seed 1 --min-ops 500
 	clients_running "$HIST_BASE" || return 1
 	migrate_wait 1 "0-$HALF" 2 || return 1
 	[[ $(owner 1 $ZERO) == 2 ]] || { skv_fail "map owner of hash 0 is $(owner 1 $ZERO), not 2"; return 1; }
@@ -36,7 +36,7 @@ t_history_under_migration() {
 
 t_back_and_forth() {
 	local out=$SKV_TMP/hist2 i to
-	history 1 60 "$out" --seed 2 --min-ops 500
+	history 1 5 "$out" --seed 2 --min-ops 500
 	clients_running "$HIST_BASE" || return 1
 	for i in 1 2 3 4 5 6; do
 		to=$((i % 2 + 1))
@@ -89,7 +89,7 @@ t_source_cleaning() {
 	ip netns exec "$C" steadykvctl node set mem-limit 24M >/dev/null ||
 		{ skv_fail "mem-limit"; return 1; }
 	before=$(cleaner_passes "$C")
-	history 4 25 "$out" --seed 3 --value-size 4000 --min-ops 200
+	history 4 5 "$out" --seed 3 --value-size 4000 --min-ops 200 --rate 0
 	# The clients have filled the source's memory: its cleaner runs.
 	slowwait "$SKV_WAIT" until_counter_is "> $before" cleaner_passes "$C" >/dev/null ||
 		{ skv_fail "the source's cleaner never ran under the clients"; return 1; }
@@ -105,7 +105,7 @@ t_source_cleaning() {
 cancel_mid_way() {
 	local out=$SKV_TMP/hist4 id st
 	[[ $(owner 3 $ZERO) == 2 ]] || { skv_fail "expected node 2 to own hash 0 of table 3"; return 1; }
-	history 3 25 "$out" --seed 4 --min-ops 200
+	history 3 5 "$out" --seed 4 --min-ops 200
 	clients_running "$HIST_BASE" || return 1
 	skv_slow_link "$B" eth0 $SLOW_DELAY || return 1
 	ctl migrate 3 "0-0x3fffffffffffffff" --to 1 "${SLOW_OPTS[@]}" >/dev/null ||
@@ -200,7 +200,7 @@ t_history_high_contention() {
 	local out=$SKV_TMP/hist6 marks=$SKV_TMP/marks6 ready=$SKV_TMP/ready6 over=$SKV_TMP/over6
 	local to=2 rc
 	: >"$marks"
-	history 1 10 "$out" --seed 6 --keys 16 --clients 16 --mget-pct 10 --min-ops 1000 \
+	history 1 10 "$out" --seed 6 --keys 16 --clients 16 --mget-pct 10 --min-ops 1000 --rate 0 \
 		--mark-file "$marks" --min-overlap 20 --ready-file "$ready" --run-until "$over"
 	skv_wait_file "$ready" || { skv_fail "skv-history did not start"; return 1; }
 	[[ $(owner 1 $ZERO) == 2 ]] && to=1
