@@ -53,6 +53,15 @@ grep -q '^# too few decided operations' "$tmp/few" || { echo "# no reason given"
 history "$tmp/nomig" --keys 16 --clients 2 --seconds 1 --seed 4 --mark-file "$tmp/nomarks" \
 	--min-overlap 1
 t "no operation overlapping a migration fails the run" test $? -eq 1
+# --rate: 2 clients at 20 operations a second for 2 s (and the 50 ms the
+# run may overshoot) start at most 44 each (one at once, one in flight at
+# the stop); with the preload and the final reads of 16 keys, at most 120
+# operations, where unpaced clients make thousands.
+history "$tmp/paced" --keys 16 --clients 2 --seconds 2 --seed 6 --rate 20 --min-ops 40
+t "paced clients (--rate) decide enough operations" test $? -eq 0
+paced_ops=$(sed -n 's/^# ops: \([0-9]*\) .*/\1/p' "$tmp/paced")
+echo "# paced run: ${paced_ops:-no} operations"
+t "paced clients start no more than --rate allows" test "${paced_ops:-999999}" -le 120
 fake --stale-every 7 --lose-every 5
 history "$tmp/liar" --keys 16 --clients 16 --mget-pct 10 --seconds 2 --seed 5 --tap
 t "a store serving stale data and losing writes fails the run" test $? -eq 1
