@@ -88,11 +88,15 @@ put_at_b() {
 # all_back ADDR: every filled key, and every key of WANT, reads back
 # intact at ADDR; the lost filled keys are counted.
 all_back() {
-	local addr=$1 k out lost
+	local addr=$1 k out lost rc
 	tool "$SW" check "$addr" $TABLE $FILL_KEYS $FILL_SIZE lin 2>"$SKV_TMP/check.err"
+	rc=$?
 	lost=$(grep -c '^skv_tool: lin-' "$SKV_TMP/check.err")
 	((lost == 0)) || { skv_fail "$lost of $FILL_KEYS migrated keys lost or wrong after B's" \
 		"crash: $(head -n 3 "$SKV_TMP/check.err" | tr '\n' ' ')"; return 1; }
+	# No key named, yet a failure: the check could not read (connection).
+	((rc == 0)) || { skv_fail "check at $addr failed: $(head -n 3 "$SKV_TMP/check.err" |
+		tr '\n' ' ')"; return 1; }
 	for k in "${!WANT[@]}"; do
 		out=$(tool "$SW" get "$addr" $TABLE "$k")
 		[[ $out == "${WANT[$k]}" ]] || { skv_fail "get $k at $addr after" \
