@@ -357,16 +357,15 @@ void st_reply_free(struct st_reply *r)
 
 static uint64_t next_id = 0x5eed000000000000ull;
 
-/* Send a frame and read its reply; checks the echoed id and opcode. */
-static int roundtrip(int fd, const void *frame, size_t len, struct st_reply *r)
+/*
+ * Read the reply to request @id (opcode @op): the reply's status, or -1
+ * when the connection closed, or the reply is malformed or echoes another
+ * id or opcode (reason in st_last_error).
+ */
+static int recv_reply_for(int fd, uint64_t id, uint8_t op, struct st_reply *r)
 {
-	uint64_t id = get64((const uint8_t *)frame + 8);
-	uint8_t op = ((const uint8_t *)frame)[3];
-	int ret;
+	int ret = st_recv_reply(fd, r);
 
-	if (st_send_all(fd, frame, len))
-		return -1;
-	ret = st_recv_reply(fd, r);
 	if (ret) {
 		if (ret > 0)
 			seterr("connection closed instead of a reply");
@@ -384,6 +383,15 @@ static int roundtrip(int fd, const void *frame, size_t len, struct st_reply *r)
 		return -1;
 	}
 	return r->h.status;
+}
+
+/* Send a frame and read its reply; checks the echoed id and opcode. */
+static int roundtrip(int fd, const void *frame, size_t len, struct st_reply *r)
+{
+	if (st_send_all(fd, frame, len))
+		return -1;
+	return recv_reply_for(fd, get64((const uint8_t *)frame + 8),
+			      ((const uint8_t *)frame)[3], r);
 }
 
 int st_ping(int fd)
@@ -533,19 +541,8 @@ int st_get_many(int fd, uint64_t table, struct st_get_item *it, unsigned int n)
 	if (ret)
 		return -1;
 	for (i = 0; i < n; i++) {
-		ret = st_recv_reply(fd, &r);
-		if (ret) {
-			if (ret > 0)
-				seterr("connection closed instead of a reply");
+		if (recv_reply_for(fd, first + i, SKV_OP_GET, &r) < 0)
 			return -1;
-		}
-		if (r.h.request_id != first + i || r.h.opcode != SKV_OP_GET) {
-			seterr("reply %u: id 0x%llx opcode %u, want id 0x%llx, GET", i,
-			       (unsigned long long)r.h.request_id, r.h.opcode,
-			       (unsigned long long)(first + i));
-			st_reply_free(&r);
-			return -1;
-		}
 		it[i].status = parse_get(&r, &it[i].val, &it[i].vlen, &it[i].ver);
 		if (it[i].status < 0)
 			return -1;
