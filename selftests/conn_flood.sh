@@ -60,7 +60,7 @@ params_restore() {
 
 # stats NS: the node's counters as JSON (steadykvctl -j node show).
 stats() {
-	ip netns exec "$1" steadykvctl -j node show
+	skv_in "$1" steadykvctl -j node show
 }
 
 # no_connections NS: the node has no connection open.

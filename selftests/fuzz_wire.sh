@@ -91,7 +91,7 @@ t_fuzz() {
 			out=$(mig_start $id) && started=$((started + 1))
 			skv_info "migration $id: ${out:-started}"
 		fi
-		sleep 0.5
+		skv_sleep 0.5
 	done
 	wait "$sp"
 	rs=$?

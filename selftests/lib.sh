@@ -111,15 +111,16 @@ skv_history_report() {
 # skv_test DESC FUNC [ARGS...]: run FUNC; it fails by calling skv_fail or by
 # returning non-zero; it skips by returning $ksft_skip.
 skv_test() {
-	local desc=$1 rc t0
+	local desc=$1 rc t0 f0
 	shift
 	RET=0
 	# shellcheck disable=SC2034
 	retmsg=
 	t0=$(timestamp_ms)
+	f0=$(skv_forks)
 	"$@"
 	rc=$?
-	echo "# $1: $(($(timestamp_ms) - t0)) ms"
+	echo "# $1: $(($(timestamp_ms) - t0)) ms, $(($(skv_forks) - f0)) processes"
 	if ((rc == ksft_skip && RET == 0)); then
 		ktap_test_skip "$desc"
 		return 0
@@ -135,6 +136,15 @@ skv_test() {
 	return 0
 }
 
+# skv_forks: processes started since boot (/proc/stat), read without one.
+skv_forks() {
+	local key n
+	while read -r key n _; do
+		[[ $key == processes ]] && break
+	done </proc/stat
+	echo "$n"
+}
+
 skv_finish() {
 	echo "1..$((KTAP_TESTNO - 1))"
 	ktap_print_totals
@@ -143,6 +153,69 @@ skv_finish() {
 }
 
 # ---- processes and waits ------------------------------------------------
+
+# Under TCG a process costs 50 to 300 ms of a guest's CPU, and net/lib.sh's
+# waits start three per round (date, the check, sleep 0.1), so a poll
+# kept a CPU busy and slowed what it waited for.  These replace them with
+# the same arguments and output, started processes only for the check.
+
+# A pipe that nobody writes: reading it with a timeout is a sleep.
+exec {SKV_SLEEP_FD}<> <(:)
+
+# skv_sleep SECONDS: sleep (fractions allowed) without starting a process.
+skv_sleep() {
+	read -rt "$1" -u "$SKV_SLEEP_FD" _ || :
+}
+
+# skv_now_us: microseconds since the epoch, into SKV_NOW_US (no subshell).
+skv_now_us() {
+	SKV_NOW_US=${EPOCHREALTIME//[.,]/}
+}
+
+timestamp_ms() {
+	skv_now_us
+	echo $((SKV_NOW_US / 1000))
+}
+
+# skv_poll TIMEOUT_MS CMD...: run CMD until it succeeds or the time is up;
+# the last output is printed, as net/lib.sh's loopy_wait does.  Between two
+# checks it waits as long as the check took, from 0.1 to 0.5 s: a costly
+# check in a guest is not run back to back, and a condition that holds is
+# seen within half a second.
+skv_poll() {
+	local deadline t0 took out pause
+	skv_now_us
+	deadline=$((SKV_NOW_US + $1 * 1000))
+	shift
+	while :; do
+		t0=$SKV_NOW_US
+		if out=$("$@"); then
+			echo -n "$out"
+			return 0
+		fi
+		skv_now_us
+		if ((SKV_NOW_US > deadline)); then
+			echo -n "$out"
+			return 1
+		fi
+		took=$((SKV_NOW_US - t0))
+		((took >= 100000)) || took=100000
+		((took <= 500000)) || took=500000
+		printf -v pause "0.%06d" "$took"
+		skv_sleep "$pause"
+		skv_now_us
+	done
+}
+
+busywait() {
+	skv_poll "$@"
+}
+
+slowwait() {
+	local t=$1
+	shift
+	skv_poll $((t * 1000)) "$@"
+}
 
 # skv_bg CMD...: start CMD in the background; its pid goes to SKV_LAST_PID
 # and is killed at exit.
@@ -166,7 +239,7 @@ skv_wait_exit() {
 			wait "$pid"
 			return $?
 		fi
-		sleep 0.1
+		skv_sleep 0.1
 	done
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
@@ -262,8 +335,13 @@ skv_settle() {
 	done
 }
 
+# skv_meminfo_kb FIELD: FIELD of /proc/meminfo in KiB (read by bash: the
+# memory checks read it often, and a program costs a guest tens of ms).
 skv_meminfo_kb() {
-	awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo
+	local k v
+	while read -r k v _; do
+		[[ $k == "$1:" ]] && { echo "$v"; return 0; }
+	done </proc/meminfo
 }
 
 # KiB held by the kernel's stack depot (0 without its debugfs stats): the
@@ -310,10 +388,10 @@ skv_slab_growth() {
 _skv_mem_within() {
 	local name=$1 slab vm free depot
 	skv_settle
-	slab=$(($(skv_meminfo_kb Slab) - $(cat "$SKV_TMP/mem.$name.slab")))
-	vm=$(($(skv_meminfo_kb VmallocUsed) - $(cat "$SKV_TMP/mem.$name.vmalloc")))
-	depot=$(($(skv_stackdepot_kb) - $(cat "$SKV_TMP/mem.$name.depot")))
-	free=$(($(cat "$SKV_TMP/mem.$name.free") - $(skv_meminfo_kb MemFree) - depot))
+	slab=$(($(skv_meminfo_kb Slab) - $(<"$SKV_TMP/mem.$name.slab")))
+	vm=$(($(skv_meminfo_kb VmallocUsed) - $(<"$SKV_TMP/mem.$name.vmalloc")))
+	depot=$(($(skv_stackdepot_kb) - $(<"$SKV_TMP/mem.$name.depot")))
+	free=$(($(<"$SKV_TMP/mem.$name.free") - $(skv_meminfo_kb MemFree) - depot))
 	SKV_MEM_DELTA=$(printf 'Slab %+d KiB, VmallocUsed %+d KiB, MemFree %+d KiB (stack depot %+d KiB besides)' \
 		"$slab" "$vm" $((-free)) "$depot")
 	((slab <= SKV_SLAB_TOL_KB && vm <= SKV_VMALLOC_TOL_KB && free <= SKV_FREE_TOL_KB)) ||
@@ -346,7 +424,7 @@ skv_mem_compare() {
 			return 0
 		fi
 		((SECONDS < deadline)) || break
-		sleep 1
+		skv_sleep 1
 	done
 	skv_fail "memory not back to '$name' after $t s: $SKV_MEM_DELTA"
 	skv_info "slab caches that grew most since '$name':"
@@ -356,11 +434,20 @@ skv_mem_compare() {
 
 # ---- nodes --------------------------------------------------------------
 
+# skv_in NS CMD...: CMD in network namespace NS.  The tools only need the
+# network namespace; "ip netns exec" also makes a mount namespace and
+# remounts /sys, about 30 ms more a call in a guest (of some 130).
+skv_in() {
+	local ns=$1
+	shift
+	nsenter --net="/run/netns/$ns" "$@"
+}
+
 # skv_ctl NS ARGS...: steadykvctl in namespace NS.
 skv_ctl() {
 	local ns=$1
 	shift
-	ip netns exec "$ns" steadykvctl "$@"
+	skv_in "$ns" steadykvctl "$@"
 }
 
 # cli_error_is NS ERRNO-TEXT ARGS...: steadykvctl ARGS in NS fails as
@@ -380,7 +467,7 @@ cli_error_is() {
 tool() {
 	local ns=$1
 	shift
-	ip netns exec "$ns" skv_tool "$@"
+	skv_in "$ns" skv_tool "$@"
 }
 
 # skv_node_key NS: give NS's node the cluster key (node-to-node ops and

@@ -21,7 +21,7 @@ SIZE=100
 MISSING=100
 declare -A IP ID NODE_PID
 
-ctl() { ip netns exec "$SW" steadykvctl cluster -c "$COORD" "$@"; }
+ctl() { skv_in "$SW" steadykvctl cluster -c "$COORD" "$@"; }
 
 # start_node N: node N's daemon, metrics on its data address.
 start_node() {

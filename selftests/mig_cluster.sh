@@ -35,8 +35,8 @@ KILL_SIZE=900
 KILL_DELAY=200ms
 declare -A IP ID NODE_PID
 
-ctl() { ip netns exec "$SW" steadykvctl cluster -c "$COORD" "$@"; }
-ctlj() { ip netns exec "$SW" steadykvctl -j cluster -c "$COORD" "$@"; }
+ctl() { skv_in "$SW" steadykvctl cluster -c "$COORD" "$@"; }
+ctlj() { skv_in "$SW" steadykvctl -j cluster -c "$COORD" "$@"; }
 
 # owner TABLE HASH: the node id owning HASH (0x and 16 hex digits) by the
 # coordinator's map, which prints bounds the same way, so strings compare.
@@ -100,7 +100,7 @@ history() {
 requests() {
 	local n sum=0 r
 	for n in A B C; do
-		r=$(ip netns exec "${!n}" steadykvctl -j node show | jq -r .requests) || return 1
+		r=$(skv_in "${!n}" steadykvctl -j node show | jq -r .requests) || return 1
 		sum=$((sum + r))
 	done
 	echo "$sum"
@@ -161,7 +161,7 @@ migrate_wait() {	# TABLE RANGE NODE [OPTS]: must end done
 }
 
 cleaner_passes() {	# NS
-	ip netns exec "$1" steadykvctl -j node show | jq -r .cleaner_passes
+	skv_in "$1" steadykvctl -j node show | jq -r .cleaner_passes
 }
 
 merge_ranges() {

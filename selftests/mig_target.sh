@@ -232,7 +232,7 @@ t_refusals() {
 
 # node_field NS FIELD: one counter of NS's node (steadykvctl -j node show).
 node_field() {
-	ip netns exec "$1" steadykvctl -j node show | jq -r ".$2"
+	skv_in "$1" steadykvctl -j node show | jq -r ".$2"
 }
 
 # The target runs out of memory mid-migration, in MODE (0 rocksteady, 1

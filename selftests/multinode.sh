@@ -201,7 +201,7 @@ mon_ready() {
 		skv_ctl "$ns" table add $((9000 + i)) && skv_ctl "$ns" table del $((9000 + i))
 		i=$((i + 1))
 		"$@" && return 0
-		sleep 0.2
+		skv_sleep 0.2
 	done
 	skv_fail "monitor printed nothing in 30 s: $(cat "$file")"
 	return 1

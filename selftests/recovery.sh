@@ -30,8 +30,8 @@ FILL_SIZE=1000
 MAP_KEYS=30
 declare -A IP ID NODE_PID
 
-ctl() { ip netns exec "$SW" steadykvctl cluster -c "$COORD" "$@"; }
-ctlj() { ip netns exec "$SW" steadykvctl -j cluster -c "$COORD" "$@"; }
+ctl() { skv_in "$SW" steadykvctl cluster -c "$COORD" "$@"; }
+ctlj() { skv_in "$SW" steadykvctl -j cluster -c "$COORD" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # addrs_of TABLE MAP HASH...: for each hash, the ADDR:PORT of the node

@@ -28,8 +28,8 @@ COORD=$NET.254:7100
 PARAMS=/sys/module/steadykv/parameters
 declare -A IP ID EPOCH NODE_PID
 
-ctl() { ip netns exec "$SW" steadykvctl cluster -c "$COORD" "$@"; }
-ctlj() { ip netns exec "$SW" steadykvctl -j cluster -c "$COORD" "$@"; }
+ctl() { skv_in "$SW" steadykvctl cluster -c "$COORD" "$@"; }
+ctlj() { skv_in "$SW" steadykvctl -j cluster -c "$COORD" "$@"; }
 # repl_json NODE: NODE's replication state as a primary.
 repl_json() { skv_ctl "${!1}" -j repl show; }
 # replica_json NODE PRIMARY: NODE's replica of PRIMARY (node name).
@@ -99,7 +99,7 @@ setup() {
 # put NODE KEY VALUE [TABLE]: skv_tool's "STATUS VERSION", or "ERR" if the
 # connection failed or closed before the reply.  TABLE: 2 (on A).
 put() {
-	ip netns exec "$SW" skv_tool put "${IP[$1]}:$PORT" "${4:-2}" "$2" "$3" 2>/dev/null ||
+	skv_in "$SW" skv_tool put "${IP[$1]}:$PORT" "${4:-2}" "$2" "$3" 2>/dev/null ||
 		echo ERR
 }
 
