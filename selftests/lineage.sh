@@ -32,7 +32,8 @@ FILL_KEYS=2000
 FILL_SIZE=1000
 # Keys written at B after (or during) the migration.
 AFTER_KEYS=20
-declare -A WANT
+AFTER_SIZE=100
+WANT=()
 # The mid-migration test: A's packets this late, with one record per pull
 # (SLOW_OPTS), make the migration last FILL_KEYS * MID_DELAY (100 s) at least.
 MID_DELAY=50ms
@@ -74,21 +75,19 @@ owner_addr() {
 	ctlj map | jq -r --argjson o "$o" '.nodes[] | select(.id == $o) | .addr'
 }
 
-# put_at_b PREFIX: AFTER_KEYS acknowledged writes at B, keys PREFIX-i,
-# replicated as usual; WANT[PREFIX-i]: what each must read back.
+# put_at_b PREFIX: AFTER_KEYS acknowledged writes at B (skv_tool fill:
+# every PUT answered OK), keys PREFIX-i, replicated as usual; WANT lists
+# the prefixes that must read back.
 put_at_b() {
-	local i out
-	for i in $(seq 1 $AFTER_KEYS); do
-		out=$(tool "$SW" put "${IP[B]}:$PORT" $TABLE "$1-$i" "value-$i")
-		[[ $out == "OK "* ]] || { skv_fail "put $1-$i at B: $out"; return 1; }
-		WANT[$1-$i]="OK ${out#OK } value-$i"
-	done
+	tool "$SW" fill "${IP[B]}:$PORT" $TABLE $AFTER_KEYS $AFTER_SIZE "$1" ||
+		{ skv_fail "writes $1-* at B not all acknowledged"; return 1; }
+	WANT+=("$1")
 }
 
-# all_back ADDR: every filled key, and every key of WANT, reads back
-# intact at ADDR; the lost filled keys are counted.
+# all_back ADDR: every filled key, and every key written by put_at_b,
+# reads back intact at ADDR; the lost filled keys are counted.
 all_back() {
-	local addr=$1 k out lost rc
+	local addr=$1 p lost rc
 	tool "$SW" check "$addr" $TABLE $FILL_KEYS $FILL_SIZE lin 2>"$SKV_TMP/check.err"
 	rc=$?
 	lost=$(grep -c '^skv_tool: lin-' "$SKV_TMP/check.err")
@@ -97,10 +96,10 @@ all_back() {
 	# No key named, yet a failure: the check could not read (connection).
 	((rc == 0)) || { skv_fail "check at $addr failed: $(head -n 3 "$SKV_TMP/check.err" |
 		tr '\n' ' ')"; return 1; }
-	for k in "${!WANT[@]}"; do
-		out=$(tool "$SW" get "$addr" $TABLE "$k")
-		[[ $out == "${WANT[$k]}" ]] || { skv_fail "get $k at $addr after" \
-			"recovery: '$out', want '${WANT[$k]}'"; return 1; }
+	for p in "${WANT[@]}"; do
+		tool "$SW" check "$addr" $TABLE $AFTER_KEYS $AFTER_SIZE "$p" 2>"$SKV_TMP/check.err" ||
+			{ skv_fail "keys $p-* written at B wrong at $addr after the crash:" \
+				"$(head -n 3 "$SKV_TMP/check.err" | tr '\n' ' ')"; return 1; }
 	done
 }
 
