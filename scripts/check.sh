@@ -2,7 +2,8 @@
 # Run steadykv's tests and print one closing line "N passed, N failed".
 #
 # Host tests: every executable named in userspace/host-tests.list (relative
-# to the repo, one per line) runs on the host; VM tests: every line of
+# to the repo, one per line) runs on the host, one after the other, beside
+# the first guests (they hold one of the SKV_VM_JOBS slots); VM tests: every line of
 # selftests/vm-tests.list ("NAME TIMEOUT COMMAND...") runs in its own fresh
 # guest under vm-test/run.sh, which also fails the run on any kernel
 # warning; then the multi-VM lab (scripts/crash-test.sh --check: several
@@ -91,8 +92,13 @@ count_tap() {
 		"${secs:+${cpu:+, $cpu s of CPU})}"
 }
 
+# run_host_tests: each test of userspace/host-tests.list; its TAP in
+# $out/host-NAME.tap and "NAME STATUS SECONDS" in $out/.host-results, which
+# count_host_tests counts (in this shell: the tests may run in the
+# background, beside the guests).
 run_host_tests() {
 	local t name rc t0
+	: >"$out/.host-results"
 	while read -r t; do
 		[[ -z "$t" || "$t" == \#* ]] && continue
 		name=host-$(basename "$t")
@@ -102,8 +108,16 @@ run_host_tests() {
 		if ((rc == 124 || rc == 137)); then
 			echo "# $name: killed after $HOST_TEST_TIMEOUT s (hang?)" >>"$out/$name.tap"
 		fi
-		count_tap "$name" "$out/$name.tap" "$rc" $((SECONDS - t0))
+		echo "$name $rc $((SECONDS - t0))" >>"$out/.host-results"
 	done <userspace/host-tests.list
+}
+
+count_host_tests() {
+	local name rc secs
+	while read -r name rc secs; do
+		count_tap "$name" "$out/$name.tap" "$rc" "$secs"
+	done <"$out/.host-results"
+	rm -f "$out/.host-results"
 }
 
 # suite_wanted NAME: NAME is in $SKV_SUITES (space-separated), or it is unset.
@@ -125,11 +139,17 @@ run_vm_suite() {
 # waits (delayed links, daemons' timers, slowwait), so two guests on two
 # cores end sooner than one after the other.  Each suite is counted as it
 # ends: it writes "NAME STATUS SECONDS" into a FIFO, which the loop reads.
+# With WITH_HOST set, the host tests (mostly one core's work) take the
+# first slot, beside the first guest, and are counted when they end.
 run_vm_tests() {
 	local name timeout cmd running=0 done_fd t0 rc user sys
 	rm -f "$out/.vm-done"
 	mkfifo "$out/.vm-done" || return 1
 	exec {done_fd}<>"$out/.vm-done"
+	if [[ -n ${WITH_HOST:-} ]]; then
+		{ run_host_tests; echo "host 0 0 0" >&"$done_fd"; } &
+		running=1
+	fi
 	while read -r name timeout cmd; do
 		[[ -z "$name" || "$name" == \#* ]] && continue
 		suite_wanted "$name" || continue
@@ -164,6 +184,10 @@ run_vm_tests() {
 count_next_vm_suite() {
 	local name rc secs cpu
 	read -r -u "$1" name rc secs cpu
+	if [[ $name == host ]]; then
+		count_host_tests
+		return
+	fi
 	count_tap "vm-$name" "$out/vm-$name.tap" "$rc" "$secs" "$cpu"
 }
 
@@ -192,8 +216,11 @@ rm -rf "$out"
 mkdir -p "$out"
 start=$(date +%s)
 read -r busy0 total0 <<<"$(cpu_ticks)"
-[[ $mode != vm ]] && run_host_tests
-[[ $mode != host ]] && run_vm_tests
+case $mode in
+host) run_host_tests; count_host_tests ;;
+vm) run_vm_tests ;;
+*) WITH_HOST=1 run_vm_tests ;;
+esac
 [[ $mode != host ]] && suite_wanted lab && run_lab
 elapsed=$(($(date +%s) - start))
 read -r busy1 total1 <<<"$(cpu_ticks)"
