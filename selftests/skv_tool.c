@@ -36,6 +36,14 @@
  * A RETRY answer (a key still migrating in) is retried after its retry_us,
  * for up to 30 s, by check and check-split.
  *
+ * Routed through the coordinator's map (libsteadykv's cluster client,
+ * which follows NOT_OWNER and retries RETRY), one process for many keys:
+ *   skv_tool cluster-put COORD:PORT TABLE PREFIX COUNT
+ *       PUT "PREFIX-i" = "value-i" for i = 1..COUNT; prints
+ *       "KEY STATUS VERSION" for each; exit 1 unless every one is OK
+ *   skv_tool cluster-get COORD:PORT TABLE PREFIX COUNT
+ *       GET them; prints "KEY STATUS VERSION VALUE" for each
+ *
  * Migrations, in the current namespace's node (the target):
  *   skv_tool migrate-start ID TABLE START END SRCADDR SRCPORT
  *            [MODE PARTITIONS INFLIGHT BUDGET PRIO]   (-1: the default)
@@ -71,6 +79,7 @@
 
 #include "parse.h"
 #include "skv_util.h"
+#include "steadykv_cluster.h"
 
 static char ip[64];
 static uint16_t port;
@@ -166,6 +175,44 @@ static int fill(uint64_t table, unsigned long count, size_t size, const char *pr
 	free(val);
 	free(frames);
 	return 0;
+}
+
+/* cluster-put / cluster-get: one routed op on each of COUNT keys. */
+static int cluster_ops(const char *coords, uint64_t table, const char *prefix,
+		       unsigned long count, int put)
+{
+	struct skv_cluster *c;
+	char key[SKV_MAX_KEY_LEN + 1], val[64];
+	unsigned long i;
+	int rc = 0, st;
+
+	st = skv_cluster_open_list(coords, NULL, &c);
+	if (st) {
+		fprintf(stderr, "skv_tool cluster: %s: %s\n", coords, skv_strerror(st));
+		return 2;
+	}
+	for (i = 1; i <= count; i++) {
+		uint64_t ver = 0;
+		void *got = NULL;
+		size_t got_len = 0;
+
+		snprintf(key, sizeof(key), "%s-%lu", prefix, i);
+		snprintf(val, sizeof(val), "value-%lu", i);
+		if (put)
+			st = skv_cluster_put(c, table, key, strlen(key), val, strlen(val), 0,
+					     &ver);
+		else
+			st = skv_cluster_get(c, table, key, strlen(key), &got, &got_len, &ver);
+		printf("%s %s %llu", key, skv_code_name(st), (unsigned long long)ver);
+		if (!put)
+			printf(" %.*s", (int)got_len, got ? (char *)got : "");
+		printf("\n");
+		free(got);
+		if (put && st != SKV_OK)
+			rc = 1;
+	}
+	skv_cluster_close(c);
+	return rc;
 }
 
 /* st_get, retrying RETRY answers (a key migrating in) for up to 30 s. */
@@ -707,6 +754,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "check-split") && (argc == 9 || argc == 10))
 		return check_split(argv + 2, argc == 10 ? strtoul(argv[9], NULL, 0) : 0);
+	if (!strncmp(argv[1], "cluster-", 8) && argc == 6)
+		return cluster_ops(argv[2], strtoull(argv[3], NULL, 0), argv[4],
+				   strtoul(argv[5], NULL, 0), !strcmp(argv[1], "cluster-put"));
 	parse_addr(argv[2]);
 	if (!strcmp(argv[1], "fill") && (argc == 7 || argc == 8))
 		return fill(strtoull(argv[3], NULL, 0), strtoul(argv[4], NULL, 0),
