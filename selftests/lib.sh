@@ -582,14 +582,14 @@ tc filter add dev $1 parent 1: protocol ip prio 1 u32 match ip dst $2/32 flowid 
 # mid-way.  No netem is a failure: the test would then depend on the host's
 # speed.
 skv_slow_link() {
-	modprobe sch_netem 2>/dev/null
-	ip netns exec "$1" bash -c "$(skv_netem_script "$2" "${4:-all}" delay "$3")" ||
+	[[ -d /sys/module/sch_netem ]] || modprobe sch_netem 2>/dev/null
+	skv_in "$1" bash -c "$(skv_netem_script "$2" "${4:-all}" delay "$3")" ||
 		{ skv_fail "cannot add netem delay $3 on $1 $2${4:+ to $4}"; return 1; }
 }
 
 # skv_fast_link NS DEV: undo skv_slow_link (quietly if it was not on).
 skv_fast_link() {
-	ip netns exec "$1" bash -c "$(skv_netem_script "$2" heal)"
+	skv_in "$1" bash -c "$(skv_netem_script "$2" heal)"
 }
 
 # skv_ns_gone NS PROBE_IF [PROBE_NS] [SECONDS]: after `ip netns del NS`,
