@@ -161,8 +161,15 @@ void skv_peer_close(struct skv_peer *p)
 	sock = p->sock;
 	p->sock = NULL;
 	mutex_unlock(&p->sock_lock);
-	if (sock)
-		sock_release(sock);
+	if (!sock)
+		return;
+	/*
+	 * Reset, not FIN: a peer op is closed only with no request left to
+	 * deliver, and an orphan with a FIN to a peer that is gone outlives
+	 * its namespace, retried for ever once the namespace has no route.
+	 */
+	sock_no_linger(sock->sk);
+	sock_release(sock);
 }
 
 void skv_peer_shutdown(struct skv_peer *p)
