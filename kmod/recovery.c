@@ -158,6 +158,10 @@ static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
 		NL_SET_ERR_MSG_MOD(extack,
 				   "the primary never opened its replica here");
 		return err;
+	case -EAGAIN:
+		NL_SET_ERR_MSG_MOD(extack,
+				   "the replica here is not whole: the primary's re-replication of its older records to it had not ended");
+		return err;
 	default:
 		return err;
 	}

@@ -19,7 +19,7 @@
 #include "core/replica.h"
 
 static_assert(sizeof(struct skv_repl_open_req) == 32);
-static_assert(sizeof(struct skv_repl_write_req) == 24);
+static_assert(sizeof(struct skv_repl_write_req) == 40);
 static_assert(sizeof(struct skv_repl_pos_reply) == 16);
 static_assert(sizeof(struct skv_repl_read_req) == 32);
 static_assert(sizeof(struct skv_repl_read_reply) == 24);
@@ -153,6 +153,11 @@ static int skv_replica_write_op(struct skv_conn *c, const struct skv_hdr *h,
 				   (u64)READ_ONCE(skv_replica_max_mb) << 20,
 				   &end) :
 		 SKV_S_NOT_BACKUP;
+	if (st == SKV_S_OK)
+		skv_replica_mark(r, SKV_LE64(body, struct skv_repl_write_req,
+					     whole_from),
+				 SKV_LE64(body, struct skv_repl_write_req,
+					  whole_to));
 	err = skv_replica_reply_pos(c, h, st, r);
 	mutex_unlock(&node->replica_lock);
 	return err;
@@ -226,11 +231,17 @@ long skv_replica_copy(struct skv_node *node, u64 primary_id, u64 epoch,
 	if (!r) {
 		got = -ENOENT;
 	} else {
+		got = 0;
 		if (*pos == U64_MAX) {
 			skv_replica_fence(r, epoch);
 			*pos = r->st.base;
+			/* Fenced first: a primary cut off appends no more. */
+			if (r->epoch == epoch && r->opened &&
+			    !skv_replica_whole(r))
+				got = -EAGAIN;
 		}
-		got = skv_replica_read(r, epoch, *pos, dst, cap, &next);
+		if (!got)
+			got = skv_replica_read(r, epoch, *pos, dst, cap, &next);
 	}
 	mutex_unlock(&node->replica_lock);
 	switch (got) {
@@ -277,7 +288,9 @@ static int skv_replica_put(struct sk_buff *skb, const struct skv_replica *r)
 	    skv_nl_put_u64(skb, STEADYKV_A_REPL_REPLICA_END, r->st.end) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_REPL_REPLICA_RECORDS, r->records) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_REPL_REPLICA_MEM,
-			   skv_rstream_mem(&r->st)))
+			   skv_rstream_mem(&r->st)) ||
+	    nla_put_u8(skb, STEADYKV_A_REPL_REPLICA_WHOLE,
+		       skv_replica_whole(r)))
 		return -EMSGSIZE;
 	return 0;
 }

@@ -18,12 +18,12 @@
  * newest version of a key wins, tombstones shadow older copies, and the
  * version counter is raised past what it read.  Every acknowledged write
  * is in every backup; records past the shorter replica's end were never
- * acknowledged and may be replayed or not.  Not built yet: reading a
- * replica from another node (REPL_READ) to spread the work over more
- * recovering nodes than backups, and re-replicating the recovered
- * tablets (the replayed records are not in the recovering node's own
- * stream, only client writes are), before the coordinator drops the dead
- * node's replicas.
+ * acknowledged and may be replayed or not.  A replica made after the
+ * primary had written older records holds them only once the primary has
+ * re-replicated its store into it (it is whole, core/replica.h); until
+ * then it is refused for recovery (-EAGAIN), so a tablet is never rebuilt
+ * without them.  Not built yet: reading a replica from another node
+ * (REPL_READ) to spread the work over more recovering nodes than backups.
  */
 #ifndef SKV_REPL_BACKUP_H
 #define SKV_REPL_BACKUP_H
@@ -57,7 +57,9 @@ int skv_replica_fence_primary(struct skv_node *node, u64 primary_id,
  * and fences it at epoch first (the primary appends nothing more).
  * Returns the bytes copied (0 at its end), or -ENOENT (no replica),
  * -ESTALE (epoch older than the replica's), -ENODATA (the primary never
- * opened it), -EINVAL (*pos not a record boundary of it).
+ * opened it), -EAGAIN (it is not whole: it lacks records older than its
+ * base that the primary has not re-replicated yet), -EINVAL (*pos not a
+ * record boundary of it).
  */
 long skv_replica_copy(struct skv_node *node, u64 primary_id, u64 epoch,
 		      u64 *pos, u8 *dst, u32 cap);

@@ -41,6 +41,23 @@
  * yet held by every old backup, at the same positions), and the old
  * one's pending and given-up writes become its limbo.  A backup of both
  * resumes where its replica ends, and no unheld write turns readable.
+ *
+ * Re-replication.  A backup whose replica starts after records this node
+ * wrote earlier (a new one, or one that lost its replica) lacks those the
+ * other backups hold.  The stream's resync thread then copies the whole
+ * store into the stream (skv_repl_resync()): from the position it starts
+ * at (whole_from), every tablet in hash order, one scan chunk at a time
+ * like a migration's hand-over (skv_repl_hold_range()), so client writes
+ * interleave and there is one chunk in flight.  Every record live here
+ * is then in the stream from whole_from on: written before it, it was
+ * copied; after it, it is a client write there.  Once every backup holds
+ * the last chunk (whole_to) and all of them hold whole_from, the mark is
+ * set and sent with the next WRITE, and a replica holding [whole_from,
+ * whole_to) is whole: only such a replica is used for recovery
+ * (repl_backup.h).  A new stream inherits its predecessor's mark
+ * (positions go on) and copies again only if a backup's replica begins
+ * after it.  A backup that held the old records gets them twice: the
+ * cost of one stream for all backups.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
@@ -69,6 +86,12 @@
 				 (u32)sizeof(struct skv_repl_write_req))
 /* A sender's pause after a failed connect or open. */
 #define SKV_REPL_BACKOFF	(HZ / 10)
+/* The resync thread's pause after a chunk its backups did not take. */
+#define SKV_REPL_RESYNC_BACKOFF	(HZ / 2)
+/* A scan chunk: one group of the largest record always fits. */
+#define SKV_REPL_SCAN_BUF	(sizeof(struct skv_batch_hdr) + SKV_REC_MAX_LEN)
+/* Tablets looked at per skv_tablets_list() call. */
+#define SKV_REPL_LIST_CHUNK	8
 /* Writes one connection batch can hold: one reply each, or more. */
 #define SKV_REPL_CONN_WRITES	(SKV_OBUF_BATCH / \
 				 (SKV_HDR_LEN + sizeof(struct skv_ver_reply)) + 1)
@@ -91,6 +114,9 @@ struct skv_repl_backup {
 	u64 acked;
 	bool ok;		/* opened and caught up since its last failure */
 	bool fatal;		/* it refused us (fenced, full): until repl-set */
+	u64 base;		/* where its replica starts (OPEN's reply) */
+	/* Sender's: the whole mark of the batch in flight, and the last sent. */
+	u64 mark_from, mark_to, mark_sent;
 };
 
 struct skv_repl {
@@ -113,6 +139,13 @@ struct skv_repl {
 	u64 head_floor;		/* min(first one's floor, limbo_floor) */
 	u64 limbo_floor;	/* given-up writes' lowest; U64_MAX: none */
 	u64 limbo_pos;		/* held once acked_all >= it; U64_MAX: never */
+	/* Re-replication of the store (see the top); under lock. */
+	struct task_struct *resync_task;
+	wait_queue_head_t resync_wq;
+	bool resync_wanted;
+	bool resyncing;
+	u64 whole_from, whole_to;	/* the mark; U64_MAX: none */
+	atomic64_t resync_bytes;
 	struct skv_repl_backup b[SKV_REPL_MAX_BACKUPS];
 };
 
@@ -283,13 +316,19 @@ static int skv_repl_open(struct skv_repl_backup *b)
 	b->created = true;
 	b->opened = true;
 	b->sent = end;
+	b->mark_sent = U64_MAX;
 	mutex_lock(&r->lock);
+	b->base = base;
 	if (end > b->acked) {	/* it holds what it holds */
 		b->acked = end;
 		skv_repl_acked_locked(r);
 	}
+	/* It lacks records older than its replica: copy the store again. */
+	if (r->whole_from != U64_MAX && base > r->whole_from)
+		r->resync_wanted = true;
 	mutex_unlock(&r->lock);
 	wake_up_all(&r->ack_wq);
+	wake_up_all(&r->resync_wq);
 	return 0;
 }
 
@@ -320,6 +359,8 @@ static u32 skv_repl_batch_locked(struct skv_repl_backup *b)
 	len = pos - b->sent;
 	if (len)
 		skv_rstream_read(&r->q, b->sent, b->sbuf, len);
+	b->mark_from = r->whole_from;
+	b->mark_to = r->whole_to;
 	return len;
 }
 
@@ -335,6 +376,8 @@ static int skv_repl_send(struct skv_repl_backup *b, u32 len)
 	req.primary_id = cpu_to_le64(r->primary_id);
 	req.epoch = cpu_to_le64(r->epoch);
 	req.offset = cpu_to_le64(b->sent);
+	req.whole_from = cpu_to_le64(b->mark_from);
+	req.whole_to = cpu_to_le64(b->mark_to);
 	ret = skv_peer_call(&b->peer, SKV_OP_REPL_WRITE, &req, sizeof(req),
 			    b->sbuf, len, sizeof(pr));
 	if (ret < 0)
@@ -354,6 +397,7 @@ static int skv_repl_send(struct skv_repl_backup *b, u32 len)
 		return -EPROTO;
 	}
 	b->sent = end;
+	b->mark_sent = b->mark_from;
 	mutex_lock(&r->lock);
 	b->acked = end;
 	skv_repl_acked_locked(r);
@@ -367,7 +411,7 @@ static bool skv_repl_has_work(struct skv_repl_backup *b)
 	struct skv_repl *r = b->r;
 
 	return kthread_should_stop() || READ_ONCE(r->q.end) != b->sent ||
-	       !READ_ONCE(b->ok);
+	       !READ_ONCE(b->ok) || READ_ONCE(r->whole_from) != b->mark_sent;
 }
 
 static int skv_repl_sender(void *arg)
@@ -393,7 +437,8 @@ static int skv_repl_sender(void *arg)
 		mutex_lock(&r->lock);
 		len = skv_repl_batch_locked(b);
 		mutex_unlock(&r->lock);
-		if (!len) {
+		/* Nothing to send, not even a new whole mark. */
+		if (!len && b->mark_from == b->mark_sent) {
 			wait_event_interruptible_timeout(r->send_wq,
 							 skv_repl_has_work(b),
 							 HZ);
@@ -414,6 +459,10 @@ static void skv_repl_stop(struct skv_repl *r)
 
 	WRITE_ONCE(r->stopping, true);
 	wake_up_all(&r->ack_wq);
+	if (r->resync_task) {
+		kthread_stop(r->resync_task);
+		put_task_struct(r->resync_task);
+	}
 	for (i = 0; i < r->nbackups; i++)
 		skv_peer_shutdown(&r->b[i].peer);
 	for (i = 0; i < r->nbackups; i++) {
@@ -484,6 +533,8 @@ static int skv_repl_inherit(struct skv_repl *r, struct skv_repl *old,
 		skv_rstream_read(&old->q, pos, r->scratch, k);
 		skv_rstream_append(&r->q, r->scratch, k);
 	}
+	r->whole_from = old->whole_from;
+	r->whole_to = old->whole_to;
 	mutex_unlock(&old->lock);
 	if (ret)
 		return ret;
@@ -494,6 +545,8 @@ static int skv_repl_inherit(struct skv_repl *r, struct skv_repl *old,
 	spin_unlock(&old->pending_lock);
 	return 0;
 }
+
+static int skv_repl_resyncer(void *arg);
 
 static struct skv_repl *skv_repl_create(struct skv_node *node, u64 primary_id,
 					u64 epoch,
@@ -516,6 +569,8 @@ static struct skv_repl *skv_repl_create(struct skv_node *node, u64 primary_id,
 	atomic64_set(&r->acked_all, start);
 	init_waitqueue_head(&r->send_wq);
 	init_waitqueue_head(&r->ack_wq);
+	init_waitqueue_head(&r->resync_wq);
+	r->whole_from = U64_MAX;
 	spin_lock_init(&r->pending_lock);
 	INIT_LIST_HEAD(&r->pending);
 	r->head_floor = U64_MAX;
@@ -541,6 +596,15 @@ static struct skv_repl *skv_repl_create(struct skv_node *node, u64 primary_id,
 	/* Before the senders open the backups: they resume within it. */
 	if (old && skv_repl_inherit(r, old, sealed))
 		goto err;
+	/* No mark to go on from, or a backup that did not hold it. */
+	r->resync_wanted = r->whole_from == U64_MAX;
+	for (i = 0; i < n; i++)
+		if (!r->b[i].continues)
+			r->resync_wanted = true;
+	task = kthread_run(skv_repl_resyncer, r, "skv-resync");
+	if (IS_ERR(task))
+		goto err;
+	r->resync_task = get_task_struct(task);
 	for (i = 0; i < n; i++) {
 		task = kthread_run(skv_repl_sender, &r->b[i], "skv-repl/%u", i);
 		if (IS_ERR(task))
@@ -620,6 +684,7 @@ int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node)
 {
 	struct skv_repl *r = rcu_dereference_protected(node->repl,
 					lockdep_is_held(&node->lock));
+	bool whole;
 	u8 a[18];
 	u64 pos;
 	u32 i;
@@ -628,6 +693,8 @@ int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node)
 		return nla_put_u32(skb, STEADYKV_A_REPL_BACKUPS, 0) ? -EMSGSIZE : 0;
 	mutex_lock(&r->lock);
 	pos = r->q.end;
+	whole = r->whole_from != U64_MAX && !r->resync_wanted &&
+		!r->resyncing;
 	mutex_unlock(&r->lock);
 	if (skv_nl_put_u64(skb, STEADYKV_A_REPL_PRIMARY_ID, r->primary_id) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_REPL_EPOCH, r->epoch) ||
@@ -637,7 +704,10 @@ int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node)
 			   atomic64_read(&r->acked_all)) ||
 	    nla_put_u8(skb, STEADYKV_A_REPL_HEALTHY, !skv_repl_broken(r)) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_REPL_WRITES_REFUSED,
-			   atomic64_read(&r->refused)))
+			   atomic64_read(&r->refused)) ||
+	    nla_put_u8(skb, STEADYKV_A_REPL_WHOLE, whole) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_REPL_RESYNC_BYTES,
+			   atomic64_read(&r->resync_bytes)))
 		return -EMSGSIZE;
 	for (i = 0; i < r->nbackups; i++) {
 		const struct skv_repl_addr *ba = &r->b[i].addr;
@@ -901,22 +971,18 @@ static void skv_repl_timed_out(struct skv_repl *r, u64 pos)
 	wake_up_all(&r->ack_wq);
 }
 
-int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
+/*
+ * Append recs to r's queue and wait until every backup holds them (*held:
+ * the position that takes).  0, -EAGAIN (backups down or behind, r
+ * stopped), -ETIMEDOUT, -ENOMEM.
+ */
+static int skv_repl_hold_in(struct skv_repl *r, const void *recs, u32 len,
+			    u64 *held)
 {
 	long timeo = skv_repl_timeo();
-	struct skv_repl *r;
 	int ret = 0;
 	u64 end;
 
-	if (len > SKV_REPL_QUEUE_MAX)
-		return -EMSGSIZE;
-	rcu_read_lock();
-	r = rcu_dereference(node->repl);
-	if (r)
-		kref_get(&r->ref);
-	rcu_read_unlock();
-	if (!r)
-		return 0;
 	/* A new stream's backups open first; a full queue drains. */
 	wait_event_idle_timeout(r->ack_wq, READ_ONCE(r->stopping) ||
 				(!skv_repl_broken(r) &&
@@ -925,13 +991,12 @@ int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
 	mutex_lock(&r->lock);
 	if (skv_repl_broken(r) || !skv_repl_has_room(r, len)) {
 		mutex_unlock(&r->lock);
-		ret = -EAGAIN;
-		goto out;
+		return -EAGAIN;
 	}
 	ret = skv_rstream_reserve(&r->q, len);
 	if (ret) {
 		mutex_unlock(&r->lock);
-		goto out;
+		return ret;
 	}
 	skv_rstream_append(&r->q, recs, len);
 	end = r->q.end;
@@ -945,46 +1010,217 @@ int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
 	} else if ((u64)atomic64_read(&r->acked_all) < end) {
 		ret = -EAGAIN;
 	}
-out:
+	*held = end;
+	return ret;
+}
+
+int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
+{
+	struct skv_repl *r;
+	u64 held;
+	int ret;
+
+	if (len > SKV_REPL_QUEUE_MAX)
+		return -EMSGSIZE;
+	rcu_read_lock();
+	r = rcu_dereference(node->repl);
+	if (r)
+		kref_get(&r->ref);
+	rcu_read_unlock();
+	if (!r)
+		return 0;
+	ret = skv_repl_hold_in(r, recs, len, &held);
 	skv_repl_put(r);
 	return ret;
+}
+
+/*
+ * Hand the records of s's range [start_hash, end_hash] of table_id, from
+ * *cursor on, to the
+ * backups in scan chunks (buf: SKV_REPL_SCAN_BUF bytes): to r's if r is
+ * given, else to the node's stream.  *cursor moves past each chunk held;
+ * *bytes counts them and *held is raised to where every backup holds
+ * them.  0 once the range is done, or the first error.
+ */
+static int skv_repl_hold_scan(struct skv_node *node, struct skv_repl *r,
+			      struct skv_store *s, u64 table_id,
+			      u64 start_hash, u64 end_hash, u64 *cursor,
+			      u8 *buf, u64 *bytes, u64 *held)
+{
+	const u32 hl = sizeof(struct skv_batch_hdr);
+	bool done = false;
+	u64 next, at = 0;
+	long n;
+	int err;
+
+	/* One chunk per append: client writes interleave between them. */
+	while (!done) {
+		n = skv_scan_serialize(s, table_id, start_hash, end_hash,
+				       *cursor, buf, SKV_REPL_SCAN_BUF, &next,
+				       &done);
+		if (n < 0)
+			return n;
+		if (n > hl) {
+			err = r ? skv_repl_hold_in(r, buf + hl, n - hl, &at) :
+				  skv_repl_hold(node, buf + hl, n - hl);
+			if (err)
+				return err;
+			*bytes += n - hl;
+			*held = max(*held, at);
+		}
+		if (done)
+			break;
+		*cursor = next;
+		cond_resched();
+	}
+	return 0;
 }
 
 int skv_repl_hold_range(struct skv_node *node, struct skv_store *s,
 			u64 table_id, u64 start_hash, u64 end_hash, u64 *bytes)
 {
-	const u32 cap = sizeof(struct skv_batch_hdr) + SKV_REC_MAX_LEN;
-	const u32 hl = sizeof(struct skv_batch_hdr);
-	u64 cursor = start_hash, next;
-	bool done = false;
-	long n;
-	int err = 0;
+	u64 cursor = start_hash, held = 0;
+	int err;
 	u8 *buf;
 
 	*bytes = 0;
 	if (!rcu_access_pointer(node->repl))
 		return 0;	/* no backups: nothing to hand them */
-	buf = kvmalloc(cap, GFP_KERNEL);
+	buf = kvmalloc(SKV_REPL_SCAN_BUF, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-	/* One chunk per append: client writes interleave between them. */
-	while (!done && !err) {
-		n = skv_scan_serialize(s, table_id, start_hash, end_hash,
-				       cursor, buf, cap, &next, &done);
-		if (n < 0) {
-			err = n;
-			break;
-		}
-		if (n > hl) {
-			err = skv_repl_hold(node, buf + hl, n - hl);
-			if (!err)
-				*bytes += n - hl;
-		}
-		cursor = next;
-		cond_resched();
-	}
+	err = skv_repl_hold_scan(node, NULL, s, table_id, start_hash,
+				 end_hash, &cursor, buf, bytes, &held);
 	kvfree(buf);
 	return err;
+}
+
+/* Where a re-replication of the store stands: the next key to copy. */
+struct skv_resync_pos {
+	u64 table_id;
+	u64 hash;
+	bool done;
+};
+
+/* The first tablet of s ending at or after pos; false if none. */
+static bool skv_repl_next_tablet(struct skv_store *s,
+				 const struct skv_resync_pos *pos,
+				 struct skv_tablet_info *t)
+{
+	struct skv_tablet_info got[SKV_REPL_LIST_CHUNK];
+	u32 at = 0;
+	int n, i;
+
+	/* Sorted by (table, start): a map changed between calls is fine. */
+	while ((n = skv_tablets_list(s, at, got, ARRAY_SIZE(got))) > 0) {
+		for (i = 0; i < n; i++) {
+			if (got[i].table_id < pos->table_id ||
+			    (got[i].table_id == pos->table_id &&
+			     got[i].end_hash < pos->hash))
+				continue;
+			*t = got[i];
+			return true;
+		}
+		at += n;
+	}
+	return false;
+}
+
+/*
+ * Copy every record of the store into r's stream from pos on (every
+ * tablet, whatever its state: a range migrating in holds client writes
+ * too).  0 when all are held, or the first error (pos says where to go on).
+ */
+static int skv_repl_resync_store(struct skv_repl *r, struct skv_store *s,
+				 struct skv_resync_pos *pos, u8 *buf,
+				 u64 *held)
+{
+	struct skv_tablet_info t;
+	u64 bytes, cursor;
+	int err;
+
+	while (!pos->done && skv_repl_next_tablet(s, pos, &t)) {
+		cursor = t.table_id == pos->table_id ?
+			 max(t.start_hash, pos->hash) : t.start_hash;
+		bytes = 0;
+		err = skv_repl_hold_scan(r->node, r, s, t.table_id,
+					 t.start_hash, t.end_hash, &cursor,
+					 buf, &bytes, held);
+		atomic64_add(bytes, &r->resync_bytes);
+		pos->table_id = t.table_id;
+		pos->hash = cursor;
+		if (err)
+			return err;
+		if (t.end_hash < U64_MAX)
+			pos->hash = t.end_hash + 1;
+		else if (t.table_id < U64_MAX)
+			*pos = (struct skv_resync_pos){ .table_id = t.table_id + 1 };
+		else
+			pos->done = true;
+	}
+	return 0;
+}
+
+/*
+ * The resync thread: re-replicates the store when asked (see the top),
+ * going on where it stopped after a failure.
+ */
+static int skv_repl_resyncer(void *arg)
+{
+	struct skv_repl *r = arg;
+	struct skv_resync_pos pos = {};
+	bool running = false;
+	u64 from = 0, held = 0;
+	struct skv_store *s;
+	u8 *buf = NULL;
+	u32 i;
+	int err;
+
+	while (!kthread_should_stop()) {
+		wait_event_interruptible(r->resync_wq, kthread_should_stop() ||
+					 READ_ONCE(r->resync_wanted) || running);
+		if (kthread_should_stop())
+			break;
+		mutex_lock(&r->lock);
+		/* A run goes on to its end: bases are checked there. */
+		if (!running) {
+			r->resyncing = true;
+			from = r->q.end;
+			held = from;
+			pos = (struct skv_resync_pos){};
+			running = true;
+		}
+		r->resync_wanted = false;
+		mutex_unlock(&r->lock);
+		if (!buf)
+			buf = kvmalloc(SKV_REPL_SCAN_BUF, GFP_KERNEL);
+		s = skv_node_store(r->node);
+		err = !buf ? -ENOMEM :
+		      s ? skv_repl_resync_store(r, s, &pos, buf, &held) : 0;
+		if (err) {
+			skv_repl_pause(r, SKV_REPL_RESYNC_BACKOFF);
+			continue;
+		}
+		mutex_lock(&r->lock);
+		/*
+		 * Asked again meanwhile only by an open: one whose replica
+		 * starts past from lacks the copy, any other holds it.
+		 */
+		r->resync_wanted = false;
+		for (i = 0; i < r->nbackups; i++)
+			if (r->b[i].base > from)
+				r->resync_wanted = true;
+		if (!r->resync_wanted) {
+			WRITE_ONCE(r->whole_from, from);
+			r->whole_to = held;
+		}
+		r->resyncing = false;
+		running = false;
+		mutex_unlock(&r->lock);
+		wake_up_all(&r->send_wq);
+	}
+	kvfree(buf);
+	return 0;
 }
 
 u8 skv_repl_observe(struct skv_conn *c, u64 version)

@@ -39,12 +39,13 @@
  * (migrated data is not replicated while the migration runs: the
  * source's copy and the coordinator's lineage record keep it; the
  * target hands the whole range to its backups with skv_repl_hold_range()
- * before END lets the source free its copy), and what the log held
- * before repl-set.  A new assignment opens a new backup
- * afresh (SKV_REPL_F_CREATE); a backup it keeps from the last one
- * resumes, so it keeps the older records, if its replica ends where the
- * new stream starts (else it too starts afresh).  Re-replicating the
- * existing log to a new backup is not done (README "Limitations").
+ * before END lets the source free its copy).  A new assignment opens a
+ * new backup afresh (SKV_REPL_F_CREATE); a backup it keeps from the last
+ * one resumes, so it keeps the older records, if its replica ends where
+ * the new stream starts (else it too starts afresh).  A backup without
+ * the older records (a new one, or one started afresh) gets them by a
+ * re-replication of the whole store (repl_primary.c "Re-replication"),
+ * and its replica is whole, usable for recovery, once it holds them.
  */
 #ifndef SKV_REPL_PRIMARY_H
 #define SKV_REPL_PRIMARY_H

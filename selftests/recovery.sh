@@ -104,6 +104,70 @@ t_by_hand() {
 	cli_error_is "$Q" "File exists" repl recover 1 2 5 0 0x10 || return 1
 }
 
+# repl_whole NS PRIMARY: NS's replica of PRIMARY (id) is whole.
+repl_whole() {
+	skv_ctl "$1" -j repl replicas |
+		jq -e --argjson p "$2" '.[] | select(.primary_id == $p) | .replica_whole == 1' >/dev/null
+}
+
+# replica_made_after NS PRIMARY POS: NS holds a replica of PRIMARY (id)
+# that starts past POS.
+replica_made_after() {
+	skv_ctl "$1" -j repl replicas |
+		jq -e --argjson p "$2" --argjson pos "$3" \
+			'.[] | select(.primary_id == $p) | .replica_base > $pos' >/dev/null
+}
+
+# A backup given to a primary after its older writes gets them too: the
+# primary re-replicates its store to it, and the replica says when it is
+# whole; recovery there rebuilds every key.  A new backup that cannot have
+# them (its stream's other backup never opens, so the copy is never held)
+# is refused for recovery, with the reason.
+t_new_backup() {
+	local out ver
+	setup_ns BR P Q S || { skv_fail "setup_ns"; return 1; }
+	skv_bridge "$BR" 10.95.0 P Q S || return 1
+	skv_node_start "$P" "${IP[P]}" $PORT 5 || return 1
+	skv_node_start "$Q" "${IP[Q]}" $PORT 6 || return 1
+	skv_node_start "$S" "${IP[S]}" $PORT 7 || return 1
+	skv_ctl "$P" repl set 1 1 "${IP[Q]}:$PORT" || { skv_fail "repl set P -> Q"; return 1; }
+	slowwait "$SKV_WAIT" repl_whole "$Q" 1 ||
+		{ skv_fail "Q's replica of P not whole: $(skv_ctl "$Q" -j repl replicas)"; return 1; }
+	tool "$P" fill "${IP[P]}:$PORT" 5 300 100 old ||
+		{ skv_fail "fill at P"; return 1; }
+	# S replaces Q: it holds none of P's older records until P copies them.
+	skv_ctl "$P" repl set 1 2 "${IP[S]}:$PORT" || { skv_fail "repl set P -> S"; return 1; }
+	slowwait "$SKV_WAIT" repl_whole "$S" 1 ||
+		{ skv_fail "S's replica of P not whole: $(skv_ctl "$S" -j repl replicas)"; return 1; }
+	skv_ctl "$P" -j repl show | jq -e '.whole == 1 and .resync_bytes > 30000' >/dev/null ||
+		{ skv_fail "P's re-replication: $(skv_ctl "$P" -j repl show)"; return 1; }
+	out=$(tool "$P" put "${IP[P]}:$PORT" 5 late v-late)
+	[[ $out == "OK "* ]] || { skv_fail "put at P after the set change: $out"; return 1; }
+	ver=${out#OK }
+	skv_ctl "$S" repl fence 1 3 || { skv_fail "repl fence at S"; return 1; }
+	out=$(skv_ctl "$S" -j repl recover 1 3 5 min max) || { skv_fail "repl recover at S"; return 1; }
+	skv_info "recovered at S: $out"
+	tool "$S" check "${IP[S]}:$PORT" 5 300 100 old ||
+		{ skv_fail "P's older keys not all rebuilt at S"; return 1; }
+	out=$(tool "$S" get "${IP[S]}:$PORT" 5 late)
+	[[ $out == "OK $ver v-late" ]] || { skv_fail "late at S: '$out', want 'OK $ver v-late'"; return 1; }
+
+	# Q again, beside a backup that never answers: Q's replica is made
+	# afresh and the copy is never held by both, so Q is never whole.
+	skv_ctl "$P" repl set 1 4 "${IP[Q]}:$PORT" "10.95.0.9:$PORT" ||
+		{ skv_fail "repl set P -> Q, nobody"; return 1; }
+	slowwait "$SKV_WAIT" replica_made_after "$Q" 1 0 ||
+		{ skv_fail "P did not open a new replica at Q: $(skv_ctl "$Q" -j repl replicas)"; return 1; }
+	if repl_whole "$Q" 1; then
+		skv_fail "Q's new replica whole without P's older records: $(skv_ctl "$Q" -j repl replicas)"
+		return 1
+	fi
+	skv_ctl "$Q" repl fence 1 5 || { skv_fail "repl fence at Q"; return 1; }
+	cli_error_is "$Q" "Resource temporarily unavailable" repl recover 1 5 5 min max || return 1
+	skv_ctl "$Q" -j table list | jq -e 'map(select(.id == 5)) == []' >/dev/null ||
+		{ skv_fail "table 5 at Q after a refused recovery: $(skv_ctl "$Q" -j table list)"; return 1; }
+}
+
 # Three nodes on a bridge under a coordinator that declares a node dead
 # after 3 s of silence (times the debug kernel's slowness: a starved
 # survivor declared dead is not what this tests); table 1 over every
@@ -223,5 +287,6 @@ t_crash() {
 
 ktap_print_header
 skv_test "repl recover by hand: a tablet rebuilt from a replica" t_by_hand
+skv_test "a new backup gets the older records; one without them is refused" t_new_backup
 skv_test "a node killed: its tablets recovered on its backups, nothing acknowledged lost" t_crash
 skv_finish

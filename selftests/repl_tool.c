@@ -155,7 +155,10 @@ int main(int argc, char **argv)
 	}
 	if (argc == 7 && !strcmp(argv[1], "op")) {
 		struct skv_repl_open_req open = { .flags = htole32(SKV_REPL_F_CREATE) };
-		struct skv_repl_write_req write = { 0 };
+		/* No whole mark: a peer's write says nothing of the store. */
+		struct skv_repl_write_req write = {
+			.whole_from = htole64(UINT64_MAX),
+		};
 		struct skv_repl_read_req read = { .budget = htole32(4096) };
 
 		if (parse_u64(argv[5], &primary) || parse_u64(argv[6], &epoch))

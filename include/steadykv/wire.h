@@ -397,7 +397,12 @@ struct skv_prio_pull_req {
  * end: bytes it already holds are skipped, so a resend is harmless).  The
  * replica takes them all or none: BAD_REQUEST for a malformed record or a
  * gap, BACKUP_FULL past its bound or the node's memory limit.  The reply
- * gives the new end: every record before it is held.
+ * gives the new end: every record before it is held.  It also carries the
+ * primary's newest whole mark: its stream from whole_from on holds every
+ * record live at the primary once held up to whole_to (the primary
+ * re-replicated its whole store there, for backups that do not hold its
+ * older records); U64_MAX: none yet.  A replica that holds such a span is
+ * whole, and only a whole replica is used for recovery.
  *
  * READ returns whole records from offset (a record boundary: start at
  * base, go on at next), up to about budget bytes but at least one, for
@@ -418,6 +423,8 @@ struct skv_repl_write_req {
 	__le64 primary_id;
 	__le64 epoch;
 	__le64 offset;		/* stream position of the first record */
+	__le64 whole_from;	/* the whole mark (see above) */
+	__le64 whole_to;
 };
 
 /* Reply to OPEN and WRITE: the replica holds [base, end). */

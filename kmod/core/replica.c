@@ -156,6 +156,7 @@ void skv_replica_init(struct skv_replica *r, struct skv_store *store,
 {
 	memset(r, 0, sizeof(*r));
 	r->primary_id = primary_id;
+	r->whole_from = U64_MAX;
 	skv_rstream_init(&r->st, store, 0);
 }
 
@@ -170,6 +171,23 @@ void skv_replica_fence(struct skv_replica *r, u64 epoch)
 		r->epoch = epoch;
 }
 
+void skv_replica_mark(struct skv_replica *r, u64 whole_from, u64 whole_to)
+{
+	if (whole_from == U64_MAX || whole_to < whole_from ||
+	    whole_from < r->st.base)
+		return;
+	if (r->whole_from == U64_MAX || whole_from > r->whole_from) {
+		r->whole_from = whole_from;
+		r->whole_to = whole_to;
+	}
+}
+
+bool skv_replica_whole(const struct skv_replica *r)
+{
+	return r->opened && r->whole_from != U64_MAX &&
+	       r->whole_from >= r->st.base && r->st.end >= r->whole_to;
+}
+
 int skv_replica_open(struct skv_replica *r, u64 epoch, u64 start, u32 flags,
 		     u64 *base, u64 *end)
 {
@@ -181,6 +199,7 @@ int skv_replica_open(struct skv_replica *r, u64 epoch, u64 start, u32 flags,
 	if (flags & SKV_REPLICA_CREATE) {
 		skv_rstream_reset(&r->st, start);
 		r->records = 0;
+		r->whole_from = U64_MAX;
 		r->opened = true;
 	}
 	*base = r->st.base;

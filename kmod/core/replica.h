@@ -73,6 +73,8 @@ struct skv_replica {
 	u64 epoch;		/* newest epoch told for the primary */
 	bool opened;		/* the primary has opened it (holds a stream) */
 	u64 records;		/* records held */
+	/* The primary's newest whole mark within it (wire.h); U64_MAX: none. */
+	u64 whole_from, whole_to;
 	struct skv_rstream st;
 };
 
@@ -110,6 +112,13 @@ int skv_replica_write(struct skv_replica *r, u64 epoch, u64 offset,
  */
 long skv_replica_read(struct skv_replica *r, u64 epoch, u64 offset, u8 *dst,
 		      u32 cap, u64 *next);
+/*
+ * The primary's whole mark (wire.h WRITE): kept if the replica holds its
+ * start (a newer one replaces an older one).
+ */
+void skv_replica_mark(struct skv_replica *r, u64 whole_from, u64 whole_to);
+/* Does it hold every record live at its primary (a whole mark's span)? */
+bool skv_replica_whole(const struct skv_replica *r);
 /* Raise the epoch (never lowers). */
 void skv_replica_fence(struct skv_replica *r, u64 epoch);
 

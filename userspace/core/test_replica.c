@@ -98,6 +98,39 @@ TEST_F(rp, epochs_open_fence)
 	ASSERT_EQ(4, self->r.epoch);
 }
 
+/* Whole: a mark within the replica whose span it holds; CREATE forgets it. */
+TEST_F(rp, whole_mark)
+{
+	static u8 buf[4096];
+	u64 base, end;
+	u32 a;
+
+	ASSERT_EQ(SKV_S_OK, skv_replica_open(&self->r, 1, 500, SKV_REPLICA_CREATE, &base, &end));
+	ASSERT_FALSE(skv_replica_whole(&self->r));
+	a = rec_put(buf, SKV_REC_OBJECT, 1, 10, 100);
+	/* Older than the replica: its older records are not here. */
+	skv_replica_mark(&self->r, 400, 400);
+	ASSERT_FALSE(skv_replica_whole(&self->r));
+	skv_replica_mark(&self->r, UINT64_MAX, 0);
+	skv_replica_mark(&self->r, 600, 599);
+	ASSERT_FALSE(skv_replica_whole(&self->r));
+	/* A span not held yet: whole once it is. */
+	skv_replica_mark(&self->r, 500, 500 + a);
+	ASSERT_FALSE(skv_replica_whole(&self->r));
+	ASSERT_EQ(SKV_S_OK, skv_replica_write(&self->r, 1, 500, buf, a, 1 << 20, &end));
+	ASSERT_TRUE(skv_replica_whole(&self->r));
+	/* An older mark does not replace a newer one. */
+	skv_replica_mark(&self->r, 500 + a, 500 + a);
+	skv_replica_mark(&self->r, 500, 500);
+	ASSERT_EQ(500 + a, self->r.whole_from);
+	ASSERT_TRUE(skv_replica_whole(&self->r));
+	/* Reopened without CREATE: kept.  Made afresh: not whole. */
+	ASSERT_EQ(SKV_S_OK, skv_replica_open(&self->r, 1, 500, 0, &base, &end));
+	ASSERT_TRUE(skv_replica_whole(&self->r));
+	ASSERT_EQ(SKV_S_OK, skv_replica_open(&self->r, 1, 500, SKV_REPLICA_CREATE, &base, &end));
+	ASSERT_FALSE(skv_replica_whole(&self->r));
+}
+
 TEST_F(rp, write_idempotent_and_refusals)
 {
 	static u8 buf[64 << 10];

@@ -31,6 +31,9 @@ static const struct nla_policy repl_policy[STEADYKV_A_REPL_MAX + 1] = {
 	[STEADYKV_A_REPL_RECOVER_APPLIED] = { .type = NLA_U64 },
 	[STEADYKV_A_REPL_RECOVER_BYTES] = { .type = NLA_U64 },
 	[STEADYKV_A_REPL_RECOVER_NS] = { .type = NLA_U64 },
+	[STEADYKV_A_REPL_WHOLE] = { .type = NLA_U8 },
+	[STEADYKV_A_REPL_RESYNC_BYTES] = { .type = NLA_U64 },
+	[STEADYKV_A_REPL_REPLICA_WHOLE] = { .type = NLA_U8 },
 };
 
 /* Every attribute, the backups in order (sknl_parse keeps only the last). */
