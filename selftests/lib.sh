@@ -3,8 +3,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared helpers for the steadykv shell selftests.  Source it from a test
 # running as root inside a guest (vm-test/run.sh).  It sources the kernel's
-# selftests/net/lib.sh (setup_ns, cleanup_ns, busywait, slowwait) and
-# kselftest/ktap_helpers.sh (TAP output).
+# selftests/net/lib.sh (setup_ns, cleanup_ns) and kselftest/ktap_helpers.sh
+# (TAP output); busywait and slowwait (net/lib.sh's names and arguments)
+# are replaced by skv_poll here.
 #
 #   skv_load_module / skv_unload_module     insmod/rmmod, bounded, checked
 #   skv_node_start NS ADDR PORT [TABLE...]  key, listen + tables with a full tablet
@@ -14,6 +15,9 @@
 #   skv_test DESC FUNC [ARGS...]            run FUNC, print one TAP line
 #   skv_fail MSG                            record why the current test fails
 #   skv_bg CMD...                           background job, killed on exit
+#   skv_poll MS CMD... / slowwait S CMD...  run CMD until it succeeds or time is up
+#   skv_sleep SECONDS                       a pause without a process
+#   skv_in NS CMD...                        CMD in NS's network namespace
 #   skv_slow_link / skv_fast_link NS DEV    netem delay on a link, and off
 #   skv_netem_script DEV DST|all ARGS       the tc commands of netem on DEV
 #   skv_finish                              plan line, exit status

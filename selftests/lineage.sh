@@ -32,7 +32,6 @@ FILL_KEYS=2000
 FILL_SIZE=1000
 # Keys written at B after (or during) the migration.
 AFTER_KEYS=20
-AFTER_SIZE=100
 WANT=()
 # The mid-migration test: A's packets this late, with one record per pull
 # (SLOW_OPTS), make the migration last FILL_KEYS * MID_DELAY (100 s) at least.
@@ -75,19 +74,23 @@ owner_addr() {
 	ctlj map | jq -r --argjson o "$o" '.nodes[] | select(.id == $o) | .addr'
 }
 
-# put_at_b PREFIX: AFTER_KEYS acknowledged writes at B (skv_tool fill:
-# every PUT answered OK), keys PREFIX-i, replicated as usual; WANT lists
-# the prefixes that must read back.
+# put_at_b PREFIX: AFTER_KEYS acknowledged writes routed by the map (B
+# owns the range), keys PREFIX-i, replicated as usual; each key's version
+# goes to $SKV_TMP/acked-PREFIX and PREFIX to WANT.
 put_at_b() {
-	tool "$SW" fill "${IP[B]}:$PORT" $TABLE $AFTER_KEYS $AFTER_SIZE "$1" ||
-		{ skv_fail "writes $1-* at B not all acknowledged"; return 1; }
+	tool "$SW" cluster-put "$COORD" $TABLE "$1" $AFTER_KEYS >"$SKV_TMP/acked-$1" || {
+		skv_fail "writes $1-* not all acknowledged:" \
+			"$(grep -v ' OK ' "$SKV_TMP/acked-$1" | head -n 3 | tr '\n' ' ')"
+		return 1
+	}
 	WANT+=("$1")
 }
 
-# all_back ADDR: every filled key, and every key written by put_at_b,
-# reads back intact at ADDR; the lost filled keys are counted.
+# all_back ADDR: every filled key reads back intact at ADDR (the lost ones
+# are counted), and every key written by put_at_b at the version and
+# value acknowledged.
 all_back() {
-	local addr=$1 p lost rc
+	local addr=$1 p lost rc out
 	tool "$SW" check "$addr" $TABLE $FILL_KEYS $FILL_SIZE lin 2>"$SKV_TMP/check.err"
 	rc=$?
 	lost=$(grep -c '^skv_tool: lin-' "$SKV_TMP/check.err")
@@ -97,9 +100,13 @@ all_back() {
 	((rc == 0)) || { skv_fail "check at $addr failed: $(head -n 3 "$SKV_TMP/check.err" |
 		tr '\n' ' ')"; return 1; }
 	for p in "${WANT[@]}"; do
-		tool "$SW" check "$addr" $TABLE $AFTER_KEYS $AFTER_SIZE "$p" 2>"$SKV_TMP/check.err" ||
-			{ skv_fail "keys $p-* written at B wrong at $addr after the crash:" \
-				"$(head -n 3 "$SKV_TMP/check.err" | tr '\n' ' ')"; return 1; }
+		tool "$SW" cluster-get "$COORD" $TABLE "$p" $AFTER_KEYS >"$SKV_TMP/read-$p" ||
+			{ skv_fail "keys $p-* not all read after the crash:" \
+				"$(grep -v ' OK ' "$SKV_TMP/read-$p" | head -n 3 | tr '\n' ' ')"; return 1; }
+		out=$(awk -v p="$p" '{ i = $1; sub("^" p "-", "", i); print $0, "value-" i }' \
+			"$SKV_TMP/acked-$p" | diff - "$SKV_TMP/read-$p") ||
+			{ skv_fail "keys $p-* after the crash (acknowledged < > read):" \
+				"$(head -n 6 <<<"$out" | tr '\n' ' ')"; return 1; }
 	done
 }
 
