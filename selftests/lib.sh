@@ -81,6 +81,14 @@ skv_stop_bg() {
 	SKV_BG_PIDS=()
 }
 
+# skv_teardown_cluster: stop the last test's cluster (daemons, namespaces,
+# the coordinator's state file) before the next one.
+skv_teardown_cluster() {
+	skv_stop_bg
+	cleanup_all_ns >/dev/null 2>&1
+	rm -f "$SKV_TMP/coord.state"
+}
+
 skv_cleanup() {
 	skv_stop_bg
 	cleanup_all_ns >/dev/null 2>&1

@@ -240,22 +240,15 @@ t_source_dies_mid_migration() {
 	crash_recovered A B
 }
 
-# Stop the last test's cluster (daemons, namespaces, the coordinator's
-# state) before the next one.
-teardown_cluster() {
-	skv_stop_bg
-	cleanup_all_ns >/dev/null 2>&1
-	rm -f "$SKV_TMP/coord.state"
-}
 
 ktap_print_header
 skv_test "a migrated table survives a crash of its target after the migration" t_migrated_then_crash rocksteady
-teardown_cluster
+skv_teardown_cluster
 skv_test "without lineage (every pulled batch replicated): the same crash, nothing lost" t_migrated_then_crash replicated
-teardown_cluster
+skv_teardown_cluster
 skv_test "the target dies mid-migration: the range rebuilt at the source, nothing lost" t_target_dies_mid_migration
-teardown_cluster
+skv_teardown_cluster
 skv_test "the target dies while it re-replicates: the range rebuilt at the source, nothing lost" t_target_dies_re_replicating
-teardown_cluster
+skv_teardown_cluster
 skv_test "the source dies mid-migration: the range completed at the target, nothing lost" t_source_dies_mid_migration
 skv_finish

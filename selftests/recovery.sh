@@ -195,9 +195,75 @@ setup_cluster() {
 
 # recovered: C is dead, owns nothing, and nothing is lost.
 recovered() {
-	ctlj map | jq -e --argjson c "${ID[C]}" '
+	recovered_node C
+}
+
+# recovered_node NAME: node NAME is dead, owns nothing, and nothing is lost.
+recovered_node() {
+	ctlj map | jq -e --argjson c "${ID[$1]}" '
 		(.nodes[] | select(.id == $c) | .health == "dead") and
 		([.tablets[] | select(.owner == $c or .lost)] | length == 0)' >/dev/null
+}
+
+# crash NAME: node NAME's daemon killed and its namespace (node, module
+# state) deleted; wait until its tablets are recovered.
+crash() {
+	kill "${NODE_PID[$1]}" && wait "${NODE_PID[$1]}" 2>/dev/null
+	ip netns del "${!1}" || { skv_fail "ip netns del $1"; return 1; }
+	slowwait "$SKV_WAIT" recovered_node "$1" ||
+		{ skv_fail "$1's tablets not recovered: $(ctlj map | jq -c .tablets)"
+		  sed 's/^/# coord: /' "$SKV_TMP/coord.log"; return 1; }
+}
+
+# restart NAME: node NAME comes back empty, in a new namespace on the
+# bridge at its old address and MAC (the others' ARP caches stay right),
+# under the same id.
+restart() {
+	local n=$1 mac
+	mac=$(<"$SKV_TMP/mac-$n")
+	setup_ns "$n" || { skv_fail "setup_ns $n"; return 1; }
+	skv_veth "${!n}" eth0 "${IP[$n]}/24" "$SW" "sw2-$n" "" || { skv_fail "veth for $n"; return 1; }
+	ip -n "${!n}" link set eth0 down
+	ip -n "${!n}" link set eth0 address "$mac"
+	ip -n "${!n}" link set eth0 up
+	ip -n "$SW" link set "sw2-$n" master br0
+	skv_bg ip netns exec "${!n}" steadykvd --node "${ID[$n]}" \
+		--data "${IP[$n]}:$PORT" --coord "$COORD" 2>"$SKV_TMP/node-$n-2.log"
+	NODE_PID[$n]=$SKV_LAST_PID
+}
+
+# replica_whole_of NS NAME: NS holds a whole replica of node NAME.
+replica_whole_of() {
+	skv_ctl "$1" -j repl replicas | jq -e --argjson p "${ID[$2]}" \
+		'.[] | select(.primary_id == $p) | .replica_whole == 1' >/dev/null
+}
+
+# Two crashes one after the other: C dies and is recovered, comes back
+# empty and is A's backup again, then A dies.  C's new replica of A holds
+# A's older records only because A re-replicated its store to it; every
+# acknowledged write of table 4 (on A alone) reads back after both.
+t_two_crashes() {
+	local out addr
+	skv_teardown_cluster
+	setup_cluster || return 1
+	ctl create-table 4 --nodes "${ID[A]}" || { skv_fail "create-table 4"; return 1; }
+	tool "$SW" fill "${IP[A]}:$PORT" 4 $FILL_KEYS $FILL_SIZE fill4 ||
+		{ skv_fail "fill table 4 at A"; return 1; }
+	ip -n "$C" -br link show eth0 | awk '{ print $3 }' >"$SKV_TMP/mac-C"
+	crash C || return 1
+	restart C || return 1
+	slowwait "$SKV_WAIT" replica_whole_of "$C" A ||
+		{ skv_fail "C's new replica of A never whole: $(skv_ctl "$C" -j repl replicas)," \
+			"A: $(skv_ctl "$A" -j repl show)"; return 1; }
+	out=$(skv_ctl "$A" -j repl show)
+	skv_info "A after C came back: $out"
+	jq -e --argjson min $((FILL_KEYS * FILL_SIZE)) '.whole == 1 and .resync_bytes >= $min' \
+		<<<"$out" >/dev/null || { skv_fail "A's re-replication: $out"; return 1; }
+	crash A || return 1
+	addr=$(addrs_of 4 "$(ctlj map)" 0x0000000000000000)
+	skv_info "table 4 recovered at $addr"
+	tool "$SW" check "$addr" 4 $FILL_KEYS $FILL_SIZE fill4 ||
+		{ skv_fail "table 4 at $addr after A's crash"; return 1; }
 }
 
 # replica_span NS NAME: "BASE END" of the replica of node NAME held in NS.
@@ -289,4 +355,5 @@ ktap_print_header
 skv_test "repl recover by hand: a tablet rebuilt from a replica" t_by_hand
 skv_test "a new backup gets the older records; one without them is refused" t_new_backup
 skv_test "a node killed: its tablets recovered on its backups, nothing acknowledged lost" t_crash
+skv_test "two crashes in turn: the first node back, then its primary: nothing lost" t_two_crashes
 skv_finish
