@@ -4,9 +4,11 @@
 # steadykv-dkms and steadykv from build/deb (make deb) with dpkg -i (the
 # guest's root is an overlay, so dpkg writes there); DKMS builds the module
 # for the running kernel and modprobe loads it; the shipped units pass
-# systemd-analyze verify and security; a coordinator and a node run as
-# their units say, a put and a get through steadykvctl and through
-# libsteadykv found by pkg-config; dpkg --purge leaves no file behind.
+# systemd-analyze verify and security; a coordinator and a node run under
+# systemd from the installed units, with the units' sandbox in force; a
+# put and a get through steadykvctl and through libsteadykv found by
+# pkg-config; reload and stop by systemctl; dpkg --purge leaves no file
+# behind.
 #
 # DKMS: by default the package's postinst loads the module that DKMS built
 # from steadykv-dkms on the host for this kernel (dist/deb-check.sh, a host
@@ -17,12 +19,15 @@
 # (through STEADYKV_GUEST_ENV, with a longer --timeout) has the postinst
 # compile it here.
 #
-# The guest has no systemd (its PID 1 is vm-test/guest-init.sh), so the
-# daemons are started the way the units start them, read from the installed
-# unit files: EnvironmentFile, ExecStartPre, ExecStart, NetworkNamespacePath
-# (nsenter), CapabilityBoundingSet and NoNewPrivileges (setpriv), UMask,
-# StateDirectory; the rest of the sandbox (ProtectSystem, the system call
-# filter, ...) is systemd's and is only checked by systemd-analyze.
+# systemd: the guest's PID 1 is vm-test/guest-init.sh, so Debian's
+# systemd runs as PID 1 of a PID and mount namespace of its own, in
+# container mode (container=), with a target that starts nothing else; it
+# reads the units dpkg installed.  systemctl and journalctl run inside
+# those namespaces (systemd refuses a client whose PID it cannot see).
+# The nodes' namespaces are made before systemd starts, since mounts made
+# afterwards (ip netns add) do not reach its copy of the mount table.
+# README "A three-node cluster" is followed line by line: three nodes
+# with R = 2 and metrics, a table migrated from n1 to n2.
 # Loads and unloads the module itself: run it alone (vm-tests.list), not
 # under selftests/run.sh.
 
@@ -35,18 +40,20 @@ source selftests/lib.sh
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 unset STEADYKV_CLUSTER_KEY STEADYKV_ADMIN_KEY
 DEBS=(build/deb/steadykv-dkms_*_all.deb build/deb/steadykv_*_amd64.deb)
-UNITS=/lib/systemd/system
 KVER=$(uname -r)
-NODE=n1		# the node's instance name and network namespace
+NODE=n1		# the first node's instance name and network namespace
+NODES=(n1 n2 n3)	# README "A three-node cluster": node i is n<i>, NET.i
 NET=10.0.0	# as in the shipped node-n1.conf example and README
 PORT=7000
-COORD=$NET.254:7100
+METRICS=9100
 LOGS=${STEADYKV_RESULTS:-$SKV_TMP}
-COORD_PID='' NODE_PID=''
 
 pkg_cleanup() {
-	ip netns del "$NODE" 2>/dev/null
-	ip link del skvpkg0 2>/dev/null
+	local n
+	for n in "${NODES[@]}"; do
+		ip netns del "$n" 2>/dev/null
+	done
+	ip link del skvbr 2>/dev/null
 	skv_cleanup
 }
 trap pkg_cleanup EXIT
@@ -138,68 +145,141 @@ t_units_verify() {
 	done
 }
 
-# unit_get UNIT KEY INSTANCE: KEY= of the installed UNIT, with %i as INSTANCE.
-unit_get() {
-	sed -n "s/^$2=//p" "$UNITS/$1" | sed "s/%i/$3/g"
+SYSTEMD_PID=''
+
+# sd CMD ARGS...: CMD (systemctl, journalctl) in systemd's namespaces.
+sd() {
+	nsenter -t "$SYSTEMD_PID" -p -m "$@"
 }
 
-# as_unit UNIT INSTANCE LOG: start what UNIT's ExecStart= says, the way
-# systemd would (see the top), in the background; its pid in SKV_LAST_PID.
-as_unit() {
-	local unit=$1 inst=$2 log=$3 exec env netns caps c bset=-all pre
-	exec=$(unit_get "$unit" ExecStart "$inst")
-	env=$(unit_get "$unit" EnvironmentFile "$inst")
-	netns=$(unit_get "$unit" NetworkNamespacePath "$inst")
-	caps=$(unit_get "$unit" CapabilityBoundingSet "$inst")
-	pre=$(unit_get "$unit" ExecStartPre "$inst")
-	[[ $(unit_get "$unit" NoNewPrivileges "$inst") == yes ]] ||
-		{ skv_fail "$unit: no NoNewPrivileges=yes"; return 1; }
-	for c in $caps; do
-		c=${c#CAP_}
-		bset+=",+${c,,}"
-	done
-	if [[ -n $pre ]]; then
-		${pre#+} || { skv_fail "$unit: ExecStartPre $pre"; return 1; }
-	fi
-	skv_info "$unit: nsenter --net=${netns:-(host)} setpriv --bounding-set $bset: $exec ($env)"
-	skv_bg nsenter ${netns:+--net="$netns"} setpriv --bounding-set "$bset" --inh-caps -all \
-		--no-new-privs -- sh -c "umask 077; set -a; . $env; set +a; exec $exec" >"$log" 2>&1
+# sd_running: systemd has finished starting up.
+sd_running() {
+	[[ $(sd systemctl is-system-running 2>/dev/null) == @(running|degraded) ]]
 }
 
-# README "Packages and services": keys, a namespace for the node with an
-# address on the host's side, the example node configuration.
+# unit_status UNIT: what systemd says of UNIT, and its journal, as comments.
+unit_status() {
+	sd systemctl status --no-pager "$1" 2>&1 | sed 's/^/# /'
+	sd journalctl --no-pager -n 20 -u "$1" 2>&1 | sed 's/^/# /'
+}
+
+# proc_status UNIT FIELD: FIELD of /proc/PID/status of UNIT's main process.
+proc_status() {
+	local pid
+	pid=$(sd systemctl show -p MainPID --value "$1") || return 1
+	# shellcheck disable=SC2016 # awk's $1 and $2
+	sd awk -v f="$2:" '$1 == f { print $2 }' "/proc/$pid/status"
+}
+
+# sandboxed UNIT CAPBND: UNIT's main process runs with the bounding set
+# CAPBND (hex), no new privileges, a seccomp filter (SystemCallFilter) and
+# a mount namespace of its own (ProtectSystem and the rest).
+sandboxed() {
+	local unit=$1 want=$2 capbnd nnp seccomp pid
+	capbnd=$(proc_status "$unit" CapBnd)
+	nnp=$(proc_status "$unit" NoNewPrivs)
+	seccomp=$(proc_status "$unit" Seccomp)
+	pid=$(sd systemctl show -p MainPID --value "$unit")
+	skv_info "$unit: CapBnd $capbnd, NoNewPrivs $nnp, Seccomp $seccomp"
+	[[ $capbnd == "$want" && $nnp == 1 && $seccomp == 2 ]] ||
+		{ skv_fail "$unit's sandbox: CapBnd $capbnd (want $want), NoNewPrivs $nnp, Seccomp $seccomp"; return 1; }
+	[[ $(sd readlink "/proc/$pid/ns/mnt") != "$(sd readlink /proc/1/ns/mnt)" ]] ||
+		{ skv_fail "$unit shares systemd's mount namespace"; return 1; }
+	# ProtectSystem=strict: /usr is read-only in the unit's namespace.
+	sd nsenter -t "$pid" -m sh -c '! touch /usr/.skv-write 2>/dev/null' ||
+		{ skv_fail "$unit can write /usr"; return 1; }
+}
+
+t_systemd() {
+	mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup ||
+		{ skv_fail "cannot mount cgroup2"; return 1; }
+	mkdir -p /run/systemd/system
+	# The units' default dependencies pull in sysinit.target, whose
+	# systemd-tmpfiles-setup empties /tmp (tmp.conf's "D /tmp"): this
+	# test's own files are there.  Masked for this run (/run).
+	ln -sf /dev/null /run/systemd/system/systemd-tmpfiles-setup.service
+	ln -sf /dev/null /run/systemd/system/systemd-tmpfiles-clean.timer
+	cat >/run/systemd/system/skv-test.target <<'U'
+[Unit]
+Description=steadykv packaging test: nothing else started
+DefaultDependencies=no
+U
+	skv_bg unshare --pid --fork --mount-proc --mount --kill-child \
+		env -i container=steadykv-test PATH="$PATH" \
+		/lib/systemd/systemd --unit=skv-test.target --log-target=null
+	# unshare's child, PID 1 of the new namespace.
+	slowwait "$SKV_WAIT" pgrep -P "$SKV_LAST_PID" -x systemd >/dev/null ||
+		{ skv_fail "systemd did not start"; return 1; }
+	SYSTEMD_PID=$(pgrep -P "$SKV_LAST_PID" -x systemd)
+	slowwait $((SKV_WAIT * 2)) sd_running ||
+		{ skv_fail "systemd not running: $(sd systemctl is-system-running 2>&1)"; return 1; }
+	sd systemctl start systemd-journald.service || { skv_fail "journald"; return 1; }
+	skv_info "$(sd systemctl --version | head -n 1), PID $SYSTEMD_PID in the guest"
+}
+
+# README "A three-node cluster": keys; a bridge and, for node i, a
+# namespace n<i> at NET.i with its configuration (the shipped example's
+# options for that node, and metrics); the coordinator with R = 2 and
+# metrics.  Each line as the README gives it.
 t_configure() {
-	(umask 077 && for k in cluster admin; do
-		od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >/etc/steadykv/$k.key
-	done)
-	cp /usr/share/doc/steadykv/examples/node-$NODE.conf /etc/steadykv/ ||
-		{ skv_fail "no example node-$NODE.conf"; return 1; }
-	ip netns add "$NODE" || { skv_fail "ip netns add $NODE"; return 1; }
-	ip link add skvpkg0 type veth peer name eth0 netns "$NODE" || { skv_fail "veth"; return 1; }
-	if ! { ip addr add "$NET.254/24" dev skvpkg0 && ip link set skvpkg0 up &&
-		ip -n "$NODE" addr add "$NET.1/24" dev eth0 && ip -n "$NODE" link set eth0 up &&
-		ip -n "$NODE" link set lo up; }; then
-		skv_fail "addresses"
+	local i
+	(umask 077; for k in cluster admin; do od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >/etc/steadykv/$k.key; done)
+	[[ -r /usr/share/doc/steadykv/examples/node-n1.conf ]] || { skv_fail "no example node-n1.conf"; return 1; }
+	if ! { ip link add skvbr type bridge && ip addr add 10.0.0.254/24 dev skvbr && ip link set skvbr up; }; then
+		skv_fail "bridge"
 		return 1
 	fi
+	for i in 1 2 3; do
+		if ! { ip netns add n$i &&
+			ip link add skv$i type veth peer name eth0 netns n$i &&
+			ip link set skv$i master skvbr up &&
+			ip -n n$i addr add 10.0.0.$i/24 dev eth0 && ip -n n$i link set eth0 up &&
+			ip -n n$i link set lo up; }; then
+			skv_fail "namespace n$i"
+			return 1
+		fi
+		sed -e "s/--node 1 --data 10.0.0.1:/--node $i --data 10.0.0.$i:/" \
+		    -e "s/\"\$/ --metrics-listen 10.0.0.$i:9100\"/" \
+		    /usr/share/doc/steadykv/examples/node-n1.conf >/etc/steadykv/node-n$i.conf
+	done
+	sed -i 's/^STEADYKVD_OPTS="/&--replicas 2 --metrics-listen 10.0.0.254:9100 /' /etc/steadykv/coordinator.conf
+	grep -h '^STEADYKVD_OPTS' /etc/steadykv/coordinator.conf /etc/steadykv/node-n*.conf | sed 's/^/# /'
+	grep -q -- '--node 3 --data 10.0.0.3:7000 .*--metrics-listen 10.0.0.3:9100"$' /etc/steadykv/node-n3.conf ||
+		{ skv_fail "node-n3.conf: $(cat /etc/steadykv/node-n3.conf)"; return 1; }
+}
+
+# cluster_up: the coordinator lists three nodes, each up.
+cluster_up() {
+	steadykvctl -j cluster map | jq -e '[.nodes[] | select(.health == "up")] | length == 3' >/dev/null
+}
+
+# repl_healthy NODE: NODE replicates to two backups, caught up.
+repl_healthy() {
+	ip netns exec "$1" steadykvctl -j repl show | jq -e '.healthy == 1 and .backups == 2' >/dev/null
 }
 
 t_run_node() {
-	# StateDirectory=steadykv, as systemd would make it.
-	mkdir -m 0700 /var/lib/steadykv || { skv_fail "/var/lib/steadykv exists before the coordinator ran"; return 1; }
-	as_unit steadykv-coordinator.service "" "$LOGS/coordinator.log" || return 1
-	COORD_PID=$SKV_LAST_PID
-	slowwait "$SKV_WAIT" steadykvctl cluster -c "$COORD" map >/dev/null 2>&1 ||
-		{ skv_fail "coordinator does not answer"; sed 's/^/# /' "$LOGS/coordinator.log"; return 1; }
-	as_unit steadykv-node@.service "$NODE" "$LOGS/node-$NODE.log" || return 1
-	NODE_PID=$SKV_LAST_PID
-	slowwait "$SKV_WAIT" bash -c "steadykvctl -j cluster -c $COORD map |
-		jq -e '.nodes | length == 1'" >/dev/null ||
-		{ skv_fail "node $NODE did not register"; sed 's/^/# /' "$LOGS/node-$NODE.log"; return 1; }
+	local n
+	[[ ! -e /var/lib/steadykv ]] || { skv_fail "/var/lib/steadykv exists before the coordinator ran"; return 1; }
+	sd systemctl enable --now steadykv-coordinator steadykv-node@n1 steadykv-node@n2 steadykv-node@n3 ||
+		{ skv_fail "systemctl enable --now"; unit_status steadykv-coordinator
+		  unit_status steadykv-node@n1; return 1; }
+	slowwait "$SKV_WAIT" cluster_up ||
+		{ skv_fail "not three nodes up: $(steadykvctl -j cluster map 2>&1)"
+		  unit_status steadykv-coordinator; unit_status steadykv-node@n1; return 1; }
+	# StateDirectory=steadykv: made by systemd, 0700.
+	[[ $(stat -c %a /var/lib/steadykv) == 700 ]] ||
+		{ skv_fail "/var/lib/steadykv: $(stat -c %a /var/lib/steadykv 2>&1)"; return 1; }
+	# Coordinator: no capability; node: CAP_NET_ADMIN (bit 12) alone.
+	sandboxed steadykv-coordinator.service 0000000000000000 || return 1
+	sandboxed "steadykv-node@$NODE.service" 0000000000001000 || return 1
 	# The admin key is found at /etc/steadykv/admin.key, steadykvctl's default.
-	steadykvctl cluster -c "$COORD" create-table 1 --nodes 1 ||
-		{ skv_fail "create-table"; return 1; }
+	steadykvctl cluster create-table 1 --nodes 1 || { skv_fail "create-table"; return 1; }
 	[[ -s /var/lib/steadykv/coord.state ]] || { skv_fail "no coordinator state file"; return 1; }
+	for n in "${NODES[@]}"; do
+		slowwait "$SKV_WAIT" repl_healthy "$n" ||
+			{ skv_fail "$n: replication $(ip netns exec "$n" steadykvctl -j repl show)"; return 1; }
+	done
 }
 
 t_put_get() {
@@ -249,24 +329,72 @@ C
 		{ skv_fail "steadykvctl does not see lib-key"; return 1; }
 }
 
-t_stop() {
-	local pid rc=0
-	for pid in "$NODE_PID" "$COORD_PID"; do
-		[[ -n $pid ]] || continue
-		kill -TERM "$pid"
-		skv_wait_exit "$pid" "$SKV_WAIT" || { skv_fail "daemon $pid: exit $? after SIGTERM"; rc=1; }
+# Every daemon's metrics pass promtool, and say what they should.
+t_metrics() {
+	local a out
+	for a in 10.0.0.254 10.0.0.1 10.0.0.2 10.0.0.3; do
+		out=$(curl -sf "http://$a:$METRICS/metrics") || { skv_fail "no metrics at $a:$METRICS"; return 1; }
+		promtool check metrics <<<"$out" >"$SKV_TMP/promtool" 2>&1 ||
+			{ skv_fail "promtool on $a's metrics"; sed 's/^/# /' "$SKV_TMP/promtool"; return 1; }
+		skv_info "$a:$METRICS: $(grep -c '^steadykv_' <<<"$out") samples"
 	done
-	ip netns del "$NODE"
+	# A node counts the PUTs it answered; the coordinator its nodes.
+	curl -sf "http://10.0.0.1:$METRICS/metrics" |
+		grep -Eq '^steadykv_requests_total\{op="put",status="ok"\} [1-9]' ||
+		{ skv_fail "n1 counts no PUT"; return 1; }
+	curl -sf "http://10.0.0.254:$METRICS/metrics" | grep -q '^steadykv_coordinator_nodes{status="alive"} 3$' ||
+		{ skv_fail "the coordinator does not count 3 nodes alive"; return 1; }
+}
+
+# The table moves from n1 to n2 by a migration; its keys read there.
+t_migrate() {
+	steadykvctl cluster migrate 1 0-max --to 2 --wait >"$SKV_TMP/migrate" 2>&1 ||
+		{ skv_fail "migrate"; tail -n 5 "$SKV_TMP/migrate" | sed 's/^/# /'; return 1; }
+	[[ $(steadykvctl get "$NET.2:$PORT" 1 pkg-key) == *pkg-value* ]] ||
+		{ skv_fail "pkg-key not at n2 after the migration"; return 1; }
+}
+
+# systemctl reload (SIGHUP: key files read again) keeps both serving.
+t_reload() {
+	local u pid
+	for u in steadykv-coordinator.service "steadykv-node@$NODE.service"; do
+		pid=$(sd systemctl show -p MainPID --value "$u")
+		sd systemctl reload "$u" || { skv_fail "systemctl reload $u"; unit_status "$u"; return 1; }
+		[[ $(sd systemctl is-active "$u") == active &&
+		   $(sd systemctl show -p MainPID --value "$u") == "$pid" ]] ||
+			{ skv_fail "$u after reload"; unit_status "$u"; return 1; }
+	done
+	[[ $(steadykvctl get "$NET.2:$PORT" 1 pkg-key) == *pkg-value* ]] ||
+		{ skv_fail "get after reload"; return 1; }
+}
+
+t_stop() {
+	local u st n
+	for u in steadykv-node@n1.service steadykv-node@n2.service steadykv-node@n3.service \
+		steadykv-coordinator.service; do
+		sd systemctl disable --now "$u" || { skv_fail "systemctl disable --now $u"; unit_status "$u"; return 1; }
+		# inactive, not failed: the daemon exited 0 on SIGTERM.
+		st=$(sd systemctl is-active "$u")
+		[[ $st == inactive ]] || { skv_fail "$u: $st after stop"; unit_status "$u"; return 1; }
+	done
+	sd systemctl exit 2>/dev/null
+	slowwait "$SKV_WAIT" bash -c "! kill -0 $SYSTEMD_PID 2>/dev/null" ||
+		{ skv_fail "systemd did not exit"; return 1; }
+	# What tells dpkg's maintainer scripts that systemd runs.
+	rm -rf /run/systemd
+	for n in "${NODES[@]}"; do
+		ip netns del "$n"
+	done
+	ip link del skvbr
 	# The namespace's node goes in the kernel's netns cleanup, after ip returns.
 	slowwait "$SKV_WAIT" modprobe -r steadykv || { skv_fail "modprobe -r steadykv"; return 1; }
-	return $rc
 }
 
 t_purge() {
 	local files left
 	files=$(dpkg -L steadykv steadykv-dkms)
 	# The operator's own files (README): keys and the node's configuration.
-	rm -f /etc/steadykv/*.key /etc/steadykv/node-$NODE.conf
+	rm -f /etc/steadykv/*.key /etc/steadykv/node-n*.conf
 	if ! dpkg --purge steadykv steadykv-dkms >"$LOGS/dpkg-purge.log" 2>&1; then
 		skv_fail "dpkg --purge failed"
 		sed 's/^/# /' "$LOGS/dpkg-purge.log" | tail -n 30
@@ -299,10 +427,14 @@ skv_test "DKMS built steadykv.ko for $KVER" t_dkms_built
 skv_test "modprobe steadykv loads DKMS's module" t_modprobe
 skv_test "systemd-analyze verify and security pass on the units" t_units_verify
 skv_test "keys, network namespace, node configuration" t_configure
-skv_test "coordinator and node $NODE run as their units; create-table" t_run_node
+skv_test "systemd runs (PID 1 of its own namespaces)" t_systemd
+skv_test "systemctl enable --now: coordinator and nodes n1-n3, sandboxed as the units say; R = 2" t_run_node
 skv_test "steadykvctl put and get at node $NODE" t_put_get
 skv_test "a pkg-config build against libsteadykv puts and gets" t_libsteadykv
-skv_test "daemons stop on SIGTERM, module unloads" t_stop
+skv_test "every daemon's metrics pass promtool check metrics" t_metrics
+skv_test "the table migrates from n1 to n2" t_migrate
+skv_test "systemctl reload: both keep serving" t_reload
+skv_test "systemctl stop: both inactive, systemd exits, module unloads" t_stop
 skv_test "dpkg --purge leaves no file behind" t_purge
 skv_test "kernel log clean" skv_dmesg_clean
 skv_finish
