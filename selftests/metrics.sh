@@ -5,7 +5,9 @@
 # is scraped with curl and checked with `promtool check metrics`; the
 # counters must move by exactly the traffic the test sends (PUTs, GETs
 # found and not found, an error, the requests per tablet), a migration
-# shows its phase and records, and the coordinator counts nodes alive.
+# shows its phase and records, the coordinator counts nodes alive, and a
+# node replicating to the other shows its backup caught up and whole and
+# the other its replica.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -191,11 +193,39 @@ t_nodes_alive() {
 	slowwait "$SKV_WAIT" alive 2 || { skv_fail "B not alive again: $(grep nodes "$SKV_TMP/alive")"; return 1; }
 }
 
+# A replicates to B (by hand: the coordinator runs with R = 0): A shows its
+# backup caught up and whole, every byte held (no lag); B the replica's
+# records; the coordinator no dead node, lost tablet or recovery.
+t_replication() {
+	local a=$SKV_TMP/r.A b=$SKV_TMP/r.B c=$SKV_TMP/r.C
+	ctl create-table 2 --nodes 1 >/dev/null || { skv_fail "create-table 2"; return 1; }
+	skv_ctl "$A" repl set 1 1 "${IP[B]}:$PORT" || { skv_fail "repl set at A"; return 1; }
+	slowwait "$SKV_WAIT" bash -c "ip netns exec $A steadykvctl -j repl show | jq -e '.healthy == 1 and .whole == 1'" \
+		>/dev/null || { skv_fail "A's replication: $(skv_ctl "$A" -j repl show)"; return 1; }
+	ip netns exec "$SW" skv_tool fill "${IP[A]}:$PORT" 2 $KEYS $SIZE r ||
+		{ skv_fail "fill table 2"; return 1; }
+	scrape A "$a" && scrape B "$b" && scrape C "$c" || return 1
+	grep '^steadykv_replica\|^steadykv_replication' "$a" "$b" | sed 's/^/# /'
+	[[ $(metric "$a" steadykv_replication_backups) == 1 && $(metric "$a" steadykv_replication_healthy) == 1 &&
+	   $(metric "$a" steadykv_replication_whole) == 1 && $(metric "$a" steadykv_replication_lag_bytes) == 0 ]] ||
+		{ skv_fail "A's replication metrics"; return 1; }
+	(($(metric "$a" steadykv_replication_appended_bytes_total) >= KEYS * SIZE)) ||
+		{ skv_fail "A appended $(metric "$a" steadykv_replication_appended_bytes_total) bytes"; return 1; }
+	[[ $(metric "$b" 'steadykv_replica_records{primary="1"}') == "$KEYS" &&
+	   $(metric "$b" 'steadykv_replica_whole{primary="1"}') == 1 ]] ||
+		{ skv_fail "B's replica of A: $(grep 'primary="1"' "$b" | tr '\n' ' ')"; return 1; }
+	[[ $(metric "$c" 'steadykv_coordinator_nodes{status="dead"}') == 0 &&
+	   $(metric "$c" steadykv_coordinator_tablets_lost) == 0 &&
+	   $(metric "$c" 'steadykv_coordinator_recoveries{state="running"}') == 0 ]] ||
+		{ skv_fail "coordinator: $(grep -E 'dead|lost|recoveries' "$c" | grep -v '^#' | tr '\n' ' ')"; return 1; }
+}
+
 ktap_print_header
 setup || { skv_dmesg_clean; ktap_test_fail "setup"; skv_finish; }
 skv_test "every endpoint scrapes and passes promtool" t_scrape_all
 skv_test "counters move by exactly the traffic sent" t_traffic_counts
 skv_test "a migration's metrics at its target and the coordinator" t_migration
 skv_test "the coordinator counts nodes alive" t_nodes_alive
+skv_test "replication: lag, whole, a backup's replica; no recovery" t_replication
 skv_test "kernel log clean" skv_dmesg_clean
 skv_finish

@@ -15,6 +15,9 @@ struct coord_snapshot {
 	uint64_t map_version;
 	size_t nodes_known;		/* in the map */
 	size_t nodes_alive;		/* with a registered node daemon connected */
+	size_t nodes_dead;		/* declared dead (liveness) */
+	size_t tablets_lost;		/* lost-tablet records: not served anywhere */
+	size_t recoveries[3];		/* running, waiting to be tried, done */
 	size_t tables, tablets;
 	size_t migs[STEADYKV_MIGRATION_STATE_MAX + 1];	/* kept records, by phase */
 	uint64_t rebalance_moves[2];	/* coord_rebalance_moves(): started, dry run */
@@ -36,8 +39,13 @@ void coord_metrics_update(struct coord_metrics *m, const struct coordinator *c)
 		return;
 	s.map_version = map->version;
 	s.nodes_known = map->nr_nodes;
-	for (i = 0; i < map->nr_nodes; i++)
+	for (i = 0; i < map->nr_nodes; i++) {
 		s.nodes_alive += coord_node_conn(c, map->nodes[i].id) != NULL;
+		s.nodes_dead += coord_node_dead(c, map->nodes[i].id);
+	}
+	s.tablets_lost = c->st.nr_lost;
+	for (i = 0; i < c->nr_recov; i++)
+		s.recoveries[c->recov[i].running ? 0 : c->recov[i].done ? 2 : 1]++;
 	s.tables = map->nr_tables;
 	s.tablets = map->nr_tablets;
 	for (i = 0; i < c->st.nr_migs; i++)
@@ -65,6 +73,15 @@ static int coord_render(void *arg, struct metrics_text *t)
 		  "Nodes in the cluster map (known) and with their daemon connected (alive).");
 	mt_printf(t, "steadykv_coordinator_nodes{status=\"known\"} %zu\n", s.nodes_known);
 	mt_printf(t, "steadykv_coordinator_nodes{status=\"alive\"} %zu\n", s.nodes_alive);
+	mt_printf(t, "steadykv_coordinator_nodes{status=\"dead\"} %zu\n", s.nodes_dead);
+	mt_family(t, "steadykv_coordinator_tablets_lost", "gauge",
+		  "Tablets lost with a dead node and not recovered yet (served nowhere).");
+	mt_printf(t, "steadykv_coordinator_tablets_lost %zu\n", s.tablets_lost);
+	mt_family(t, "steadykv_coordinator_recoveries", "gauge",
+		  "Recoveries of lost tablets: running, waiting (to be tried again), done.");
+	mt_printf(t, "steadykv_coordinator_recoveries{state=\"running\"} %zu\n", s.recoveries[0]);
+	mt_printf(t, "steadykv_coordinator_recoveries{state=\"waiting\"} %zu\n", s.recoveries[1]);
+	mt_printf(t, "steadykv_coordinator_recoveries{state=\"done\"} %zu\n", s.recoveries[2]);
 	mt_family(t, "steadykv_coordinator_map_version", "gauge",
 		  "Version of the cluster map, bumped by every change.");
 	mt_printf(t, "steadykv_coordinator_map_version %" PRIu64 "\n", s.map_version);

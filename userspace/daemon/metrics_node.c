@@ -262,13 +262,77 @@ static void migrations_part(struct metrics_text *t, const struct sknl_mig_metric
 			  ms[i].mig.id, ms[i].mig.progress_permille / 1000.0);
 }
 
+/* Replication: this node as a primary (r), and the replicas it holds (rs). */
+static void repl_part(struct metrics_text *t, const struct sknl_repl *r,
+		      const struct sknl_repl *rs, size_t n)
+{
+	static const struct {
+		int attr;
+		const char *name, *type, *help;
+	} primary[] = {
+		{ STEADYKV_A_REPL_BACKUPS, "steadykv_replication_backups", "gauge",
+		  "Backups (R) this node replicates its log to." },
+		{ STEADYKV_A_REPL_POSITION, "steadykv_replication_appended_bytes_total", "counter",
+		  "Bytes of records appended to the replication stream." },
+		{ STEADYKV_A_REPL_ACKED, "steadykv_replication_acked_bytes_total", "counter",
+		  "Bytes of the stream every backup holds." },
+		{ STEADYKV_A_REPL_HEALTHY, "steadykv_replication_healthy", "gauge",
+		  "1 when every backup is open and caught up (writes are taken)." },
+		{ STEADYKV_A_REPL_WRITES_REFUSED, "steadykv_replication_writes_refused_total",
+		  "counter", "Writes refused (RETRY) because a backup was missing or behind." },
+		{ STEADYKV_A_REPL_WHOLE, "steadykv_replication_whole", "gauge",
+		  "1 when every backup holds every record live here (no re-replication due)." },
+		{ STEADYKV_A_REPL_RESYNC_BYTES, "steadykv_replication_resync_bytes_total", "counter",
+		  "Bytes re-replicated from the store to backups without the older records." },
+	};
+	static const struct {
+		int attr;
+		const char *name, *help;
+	} held[] = {
+		{ STEADYKV_A_REPL_REPLICA_RECORDS, "steadykv_replica_records",
+		  "Records held of each primary's stream." },
+		{ STEADYKV_A_REPL_REPLICA_MEM, "steadykv_replica_memory_bytes",
+		  "Bytes of memory each replica holds." },
+		{ STEADYKV_A_REPL_REPLICA_WHOLE, "steadykv_replica_whole",
+		  "1 when the replica holds every record live at its primary (usable for recovery)." },
+	};
+	size_t i, k;
+
+	for (i = 0; i < ARRAY_LEN(primary); i++) {
+		if (!SKNL_REPL_HAS(r, primary[i].attr))
+			continue;
+		mt_family(t, primary[i].name, primary[i].type, primary[i].help);
+		mt_printf(t, "%s %" PRIu64 "\n", primary[i].name, r->val[primary[i].attr]);
+	}
+	if (SKNL_REPL_HAS(r, STEADYKV_A_REPL_POSITION) && SKNL_REPL_HAS(r, STEADYKV_A_REPL_ACKED)) {
+		mt_family(t, "steadykv_replication_lag_bytes", "gauge",
+			  "Bytes appended that not every backup holds yet.");
+		mt_printf(t, "steadykv_replication_lag_bytes %" PRIu64 "\n",
+			  r->val[STEADYKV_A_REPL_POSITION] - r->val[STEADYKV_A_REPL_ACKED]);
+	}
+	mt_family(t, "steadykv_replica_bytes", "gauge",
+		  "Bytes of each primary's stream held here (its end minus its base).");
+	for (k = 0; k < n; k++)
+		mt_printf(t, "steadykv_replica_bytes{primary=\"%" PRIu64 "\"} %" PRIu64 "\n",
+			  rs[k].val[STEADYKV_A_REPL_PRIMARY_ID],
+			  rs[k].val[STEADYKV_A_REPL_REPLICA_END] - rs[k].val[STEADYKV_A_REPL_REPLICA_BASE]);
+	for (i = 0; i < ARRAY_LEN(held); i++) {
+		mt_family(t, held[i].name, "gauge", held[i].help);
+		for (k = 0; k < n; k++)
+			mt_printf(t, "%s{primary=\"%" PRIu64 "\"} %" PRIu64 "\n", held[i].name,
+				  rs[k].val[STEADYKV_A_REPL_PRIMARY_ID], rs[k].val[held[i].attr]);
+	}
+}
+
 static int node_render(void *arg, struct metrics_text *t)
 {
 	const struct node_metrics *nm = arg;
 	struct sknl_metrics_op *ops = NULL;
 	struct sknl_mig_metrics *migs = NULL;
 	struct sknl_tablet *tablets = NULL;
-	size_t nops = 0, nmigs = 0, ntablets = 0;
+	struct sknl_repl *replicas = NULL;
+	size_t nops = 0, nmigs = 0, ntablets = 0, nreplicas = 0;
+	struct sknl_repl repl;
 	struct sknl_node node;
 	struct sknl_err err;
 	struct sknl nl;
@@ -283,6 +347,10 @@ static int node_render(void *arg, struct metrics_text *t)
 		rc = sknl_tablet_dump(&nl, &tablets, &ntablets, &err);
 	if (!rc)
 		rc = sknl_migrate_dump_metrics(&nl, &migs, &nmigs, &err);
+	if (!rc)
+		rc = sknl_repl_get(&nl, &repl, &err);
+	if (!rc)
+		rc = sknl_replica_dump(&nl, &replicas, &nreplicas, &err);
 	sknl_close(&nl);
 	if (rc) {
 		sknl_err_log("metrics", &err);
@@ -293,7 +361,9 @@ static int node_render(void *arg, struct metrics_text *t)
 		requests_part(t, ops, nops);
 		tablets_part(t, tablets, ntablets);
 		migrations_part(t, migs, nmigs);
+		repl_part(t, &repl, replicas, nreplicas);
 	}
+	free(replicas);
 	free(ops);
 	free(tablets);
 	free(migs);
