@@ -19,6 +19,7 @@
 #   skv_sleep SECONDS                       a pause without a process
 #   skv_in NS CMD...                        CMD in NS's network namespace
 #   skv_slow_link / skv_fast_link NS DEV    netem delay on a link, and off
+#   skv_cut_link NS DEV DST                 netem drops everything to DST
 #   skv_netem_script DEV DST|all ARGS       the tc commands of netem on DEV
 #   skv_finish                              plan line, exit status
 #
@@ -609,7 +610,17 @@ skv_slow_link() {
 		{ skv_fail "cannot add netem delay $3 on $1 $2${4:+ to $4}"; return 1; }
 }
 
-# skv_fast_link NS DEV: undo skv_slow_link (quietly if it was not on).
+# skv_cut_link NS DEV DST: drop every packet NS sends on DEV to DST (netem
+# loss 100%), so that what waits for DST's answer waits until the link is
+# healed or the test moves on, whatever the host's speed.
+skv_cut_link() {
+	[[ -d /sys/module/sch_netem ]] || modprobe sch_netem 2>/dev/null
+	skv_in "$1" bash -c "$(skv_netem_script "$2" "$3" loss 100%)" ||
+		{ skv_fail "cannot cut $1 $2 to $3 with netem"; return 1; }
+}
+
+# skv_fast_link NS DEV: undo skv_slow_link or skv_cut_link (quietly if
+# neither was on).
 skv_fast_link() {
 	skv_in "$1" bash -c "$(skv_netem_script "$2" heal)"
 }
