@@ -295,6 +295,8 @@ void conn_write(struct agent *a)
 
 void conn_read(struct agent *a)
 {
+	int gone = -1;	/* the connection ended: 0 at EOF, else the errno */
+
 	for (;;) {
 		ssize_t n;
 
@@ -308,12 +310,17 @@ void conn_read(struct agent *a)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			conn_close(a, n ? strerror(errno) : "connection closed");
-			return;
+			gone = n ? errno : 0;
+			break;
 		}
 		a->in.len += (size_t)n;
 	}
-	/* Whole frames, in order; a request's reply is queued before the next. */
+	/*
+	 * Whole frames, in order; a request's reply is queued before the next.
+	 * Replies read before the end count: a coordinator that refuses the
+	 * cluster key replies and closes at once, and both may be read
+	 * together.  Requests then are not run: nobody waits for their reply.
+	 */
 	while (a->fd >= 0) {
 		struct coord_hdr h;
 		size_t flen;
@@ -327,11 +334,16 @@ void conn_read(struct agent *a)
 			break;
 		if (h.flags & SKV_COORD_F_REPLY)
 			handle_reply(a, &h, a->in.p + COORD_HDR_LEN);
-		else
+		else if (gone < 0)
 			handle_request(a, &h, a->in.p + COORD_HDR_LEN);
 		if (a->fd < 0)
 			return;
 		coord_buf_consume(&a->in, flen);
+	}
+	if (gone >= 0) {
+		if (a->fd >= 0)
+			conn_close(a, gone ? strerror(gone) : "connection closed");
+		return;
 	}
 	if (a->out.len > OUT_MAX)
 		conn_close(a, "the coordinator does not read its replies");

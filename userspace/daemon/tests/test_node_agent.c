@@ -1308,6 +1308,64 @@ TEST_F(agent, authenticates_with_the_cluster_key_before_registering)
 	ASSERT_EQ(-ECONNRESET, coord_read_frame(self->c.fd, 3000, &h, &body));
 }
 
+/*
+ * A coordinator refuses the key with a reply and closes at once, as
+ * coord_auth.c does: the agent may read both in one go, and must still
+ * see the refusal (it once logged only "connection closed", and the
+ * migration suite's wrong-key check failed).  Its log goes to a file.
+ */
+TEST_F(agent, sees_a_refusal_that_comes_with_the_close)
+{
+	char path[] = "/tmp/skv-agent-key-XXXXXX", log[] = "/tmp/skv-agent-log-XXXXXX";
+	char text[4096] = "";
+	struct skv_auth_key k, other;
+	struct coord_hdr h;
+	struct coord_buf b;
+	uint8_t *body = NULL;
+	int fd = mkstemp(path), lfd = mkstemp(log), saved = dup(2), round;
+	ssize_t n;
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, lfd);
+	ASSERT_LE(0, saved);
+	close(fd);
+	two_keys(&k, &other);
+	ASSERT_EQ(0, write_key_file(path, &k));
+	self->a.o.cluster_key_path = path;
+	ASSERT_LE(0, dup2(lfd, 2));
+	start_agent(_metadata, self);
+	for (round = 0; round < 3; round++) {
+		self->c.fd = accept_within(self->lfd, 5000);
+		ASSERT_LE(0, self->c.fd);
+		ASSERT_EQ(0, coord_read_frame(self->c.fd, 3000, &h, &body));
+		ASSERT_EQ(SKV_COORD_OP_AUTH_HELLO, h.opcode);
+		free(body);
+		body = NULL;
+		coord_buf_init(&b);
+		ASSERT_EQ(0, coord_frame_append_error(&b, h.opcode, h.request_id,
+						      SKV_COORD_ERR_AUTH_FAILED,
+						      "authentication failed: unknown key id"));
+		ASSERT_EQ(0, coord_write_all(self->c.fd, b.p, b.len, 1000));
+		coord_buf_free(&b);
+		close(self->c.fd);
+		self->c.fd = -1;
+	}
+	/* The fourth connection: the third refusal has been handled. */
+	self->c.fd = accept_within(self->lfd, 5000);
+	ASSERT_LE(0, dup2(saved, 2));
+	close(saved);
+	ASSERT_LE(0, self->c.fd);
+	n = pread(lfd, text, sizeof(text) - 1, 0);
+	close(lfd);
+	unlink(log);
+	unlink(path);
+	ASSERT_LT(0, n);
+	text[n] = 0;
+	TH_LOG("agent log: %s", text);
+	ASSERT_EQ(NULL, strstr(text, "connection closed"));
+	ASSERT_NE(NULL, strstr(text, "refused our cluster key: authentication failed: unknown key id"));
+}
+
 TEST_F(agent, listening_on_the_same_address_is_fine)
 {
 	self->f.listen_rc = -EBUSY;
