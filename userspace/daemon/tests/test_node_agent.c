@@ -1237,6 +1237,33 @@ static int accept_hello(struct coord_side *c, int lfd, const struct skv_auth_key
 			  sizeof(*ch));
 }
 
+/*
+ * Accept the agent and refuse its AUTH_HELLO as a coordinator that does
+ * not know the key (the connection stays open).  0, or -1.
+ */
+static int refuse_hello(struct coord_side *c, int lfd)
+{
+	struct coord_hdr h;
+	struct coord_buf b;
+	uint8_t *body = NULL;
+	int rc;
+
+	c->fd = accept_within(lfd, 5000);
+	if (c->fd < 0)
+		return -1;
+	rc = coord_read_frame(c->fd, 3000, &h, &body);
+	free(body);
+	if (rc || h.opcode != SKV_COORD_OP_AUTH_HELLO)
+		return -1;
+	coord_buf_init(&b);
+	rc = coord_frame_append_error(&b, h.opcode, h.request_id, SKV_COORD_ERR_AUTH_FAILED,
+				      "authentication failed: unknown key id");
+	if (!rc)
+		rc = coord_write_all(c->fd, b.p, b.len, 1000);
+	coord_buf_free(&b);
+	return rc ? -1 : 0;
+}
+
 TEST_F(agent, authenticates_with_the_cluster_key_before_registering)
 {
 	char path[] = "/tmp/skv-agent-key-XXXXXX";
@@ -1245,7 +1272,6 @@ TEST_F(agent, authenticates_with_the_cluster_key_before_registering)
 	struct skv_auth_hello hello;
 	struct skv_auth_proof proof;
 	struct coord_hdr h;
-	struct coord_buf b;
 	uint8_t *body = NULL;
 	int fd = mkstemp(path);
 
@@ -1287,18 +1313,7 @@ TEST_F(agent, authenticates_with_the_cluster_key_before_registering)
 
 	/* Refused (a rotated key): it hangs up and tries again, with a HELLO. */
 	close(self->c.fd);
-	self->c.fd = accept_within(self->lfd, 3000);
-	ASSERT_LE(0, self->c.fd);
-	ASSERT_EQ(0, coord_read_frame(self->c.fd, 3000, &h, &body));
-	ASSERT_EQ(SKV_COORD_OP_AUTH_HELLO, h.opcode);
-	free(body);
-	body = NULL;
-	coord_buf_init(&b);
-	ASSERT_EQ(0, coord_frame_append_error(&b, h.opcode, h.request_id,
-					      SKV_COORD_ERR_AUTH_FAILED,
-					      "authentication failed: unknown key id"));
-	ASSERT_EQ(0, coord_write_all(self->c.fd, b.p, b.len, 1000));
-	coord_buf_free(&b);
+	ASSERT_EQ(0, refuse_hello(&self->c, self->lfd));
 	ASSERT_EQ(-ECONNRESET, coord_read_frame(self->c.fd, 3000, &h, &body));
 	close(self->c.fd);
 	/* With the key file gone it sends nothing, not even a HELLO. */
@@ -1319,9 +1334,6 @@ TEST_F(agent, sees_a_refusal_that_comes_with_the_close)
 	char path[] = "/tmp/skv-agent-key-XXXXXX", log[] = "/tmp/skv-agent-log-XXXXXX";
 	char text[4096] = "";
 	struct skv_auth_key k, other;
-	struct coord_hdr h;
-	struct coord_buf b;
-	uint8_t *body = NULL;
 	int fd = mkstemp(path), lfd = mkstemp(log), saved = dup(2), round;
 	ssize_t n;
 
@@ -1335,18 +1347,7 @@ TEST_F(agent, sees_a_refusal_that_comes_with_the_close)
 	ASSERT_LE(0, dup2(lfd, 2));
 	start_agent(_metadata, self);
 	for (round = 0; round < 3; round++) {
-		self->c.fd = accept_within(self->lfd, 5000);
-		ASSERT_LE(0, self->c.fd);
-		ASSERT_EQ(0, coord_read_frame(self->c.fd, 3000, &h, &body));
-		ASSERT_EQ(SKV_COORD_OP_AUTH_HELLO, h.opcode);
-		free(body);
-		body = NULL;
-		coord_buf_init(&b);
-		ASSERT_EQ(0, coord_frame_append_error(&b, h.opcode, h.request_id,
-						      SKV_COORD_ERR_AUTH_FAILED,
-						      "authentication failed: unknown key id"));
-		ASSERT_EQ(0, coord_write_all(self->c.fd, b.p, b.len, 1000));
-		coord_buf_free(&b);
+		ASSERT_EQ(0, refuse_hello(&self->c, self->lfd));
 		close(self->c.fd);
 		self->c.fd = -1;
 	}
