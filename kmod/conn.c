@@ -2,43 +2,51 @@
 /*
  * steadykv client connections: framing, pipelining and lifetime.
  *
- * Model: one kernel thread per connection.  It blocks in the transport's
- * recv, handles every complete frame in its input buffer, gathers the
- * replies in its output buffer and sends them in one go before it blocks
- * again.  Chosen over socket callbacks + a workqueue because a blocking
- * loop has no re-entrancy and no callback teardown to get wrong, memory
- * stays bounded per connection, and connections are capped by
- * max_connections (default 256 per node), so the thread count is too.
+ * Model: a connection is a work item on skv_conn_wq, queued by its
+ * transport's socket callbacks (data in, room to send, closed) as the
+ * kernel's sunrpc server and nvmet-tcp do, so ten thousand connections
+ * cost ten thousand small structs and sockets, not threads.  A run reads
+ * whatever is queued without waiting, handles every complete frame,
+ * gathers the replies in the output buffer and sends them at once when
+ * the input runs dry or a batch is full (SKV_OBUF_BATCH).  What the
+ * socket does not take now waits for its write-space callback, and no
+ * request is read meanwhile, so memory stays bounded by the peer that
+ * reads slowly.  A run reads at most SKV_CONN_RUN_BYTES, then queues
+ * itself again behind the others.  A run may sleep (a batch with writes
+ * waits for their backups, repl_primary.c): the workqueue's other
+ * workers serve the other connections meanwhile.  The per-CPU workqueue
+ * runs a connection where its packets arrived.
  *
  * No lock-up by connections: every wait is bounded.  A connection with no
  * request in progress is closed after idle_timeout_s; once the first byte
  * of a frame has arrived, the whole frame must arrive within
  * frame_timeout_s; a batch of replies must be taken by the peer within
- * reply_timeout_s, however slowly it reads.  Slots: one source address
- * holds at most max_connections_per_addr of them, and the last
- * peer_connections of max_connections are kept for node-to-node peers.
- * A connection is known to be a peer only once it authenticates
- * (skv_conn_peer_authenticated()), so one accepted while the client share
- * is full is provisional: it may only authenticate, within
- * frame_timeout_s; any other request is refused with BUSY and it closes.
+ * reply_timeout_s, however slowly it reads.  Nothing blocks on these:
+ * the node's sweep work looks every second for a connection past its
+ * deadline and queues it, and its run ends it.  The sweep also queues a
+ * connection idle for SKV_CONN_TRIM_AFTER, whose run frees its buffers.
+ * Slots: one source address holds at most max_connections_per_addr of
+ * them, and the last peer_connections of max_connections are kept for
+ * node-to-node peers.  A connection is known to be a peer only once it
+ * authenticates (skv_conn_peer_authenticated()), so one accepted while
+ * the client share is full is provisional: it may only authenticate,
+ * within frame_timeout_s; any other request is refused with BUSY and it
+ * closes.
  *
  * Lifetime: a connection is on node->conns from start until it is reaped.
- * When its thread ends on its own (peer closed, error, bad header) it marks
- * itself dead and queues node->reap_work, which takes it off the list,
- * waits for the thread with kthread_stop() (so no thread still runs module
- * code after it is freed) and frees it.  At namespace exit (and so at
- * module unload) skv_conns_stop() closes the list to new entries, takes
- * every connection off it, shuts every transport down (which wakes a
- * thread blocked in recv or send: kthread_stop alone would not), stops the
- * threads and frees the connections.  Whoever takes a connection off the
- * list owns its teardown.
+ * When it ends on its own (peer closed, error, bad header, a deadline),
+ * its run marks it dead and queues node->reap_work, which takes it off the
+ * list, stops its callbacks, waits for its work (cancel_work_sync()) and
+ * frees it.  At namespace exit (and so at module unload) skv_conns_stop()
+ * closes the list to new entries, takes every connection off it and does
+ * the same.  Whoever takes a connection off the list owns its teardown.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
 #include <linux/mm.h>
-#include <linux/kthread.h>
-#include <linux/sched/task.h>
+#include <linux/sched.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
 #include "node.h"
 #include "conn.h"
@@ -48,6 +56,15 @@
 #include "repl_primary.h"
 #include "transport.h"
 #include "metrics.h"
+
+/* Bytes one run reads before it lets the other connections in. */
+#define SKV_CONN_RUN_BYTES	(256u * 1024)
+/* An idle connection gives its buffers back after this long. */
+#define SKV_CONN_TRIM_AFTER	(2 * HZ)
+#define SKV_CONN_SWEEP_EVERY	HZ
+#define SKV_CONN_BULK_NICE	10
+
+static struct workqueue_struct *skv_conn_wq;
 
 /* A timeout module parameter in jiffies; 0 means none. */
 static long skv_timeout(unsigned int *param_s)
@@ -67,46 +84,30 @@ static void skv_conn_unslot(struct skv_conn *c)
 	atomic_dec(&c->node->nconns);
 }
 
+static void skv_conn_free_bufs(struct skv_conn *c)
+{
+	kvfree(c->ibuf);
+	kvfree(c->obuf);
+	c->ibuf = NULL;
+	c->obuf = NULL;
+	c->icap = 0;
+	c->ocap = 0;
+}
+
+/* Off the list, its callbacks stopped: wait for its work, free it. */
 static void skv_conn_free(struct skv_conn *c)
 {
 	struct skv_node *node = c->node;
 
+	cancel_work_sync(&c->work);
 	c->xprt->ops->release(c->xprt);
 	skv_auth_conn_release(c);
 	skv_repl_conn_release(c);
-	kvfree(c->ibuf);
-	kvfree(c->obuf);
-	if (c->task)
-		put_task_struct(c->task);
+	skv_conn_free_bufs(c);
 	spin_lock(&node->conn_lock);
 	skv_conn_unslot(c);
 	spin_unlock(&node->conn_lock);
 	kfree(c);
-}
-
-/*
- * Send every pending reply with one transport send, by the reply deadline.
- * The writes among them are acknowledged only once their backups hold
- * them: a reply of one they do not is dropped, and so are the replies
- * after it, and the connection closes (-EIO).
- */
-static int skv_conn_flush(struct skv_conn *c)
-{
-	struct kvec iov = { .iov_base = c->obuf };
-	long timeo = skv_timeout(&skv_reply_timeout_s);
-	int err, repl;
-
-	if (!c->olen)
-		return 0;
-	repl = skv_repl_settle(c);
-	iov.iov_len = c->olen;
-	err = c->olen ? c->xprt->ops->send(c->xprt, &iov, 1, c->olen,
-					   jiffies + min(timeo, LONG_MAX / 2)) :
-			0;
-	c->olen = 0;
-	if (err == -ETIMEDOUT)
-		atomic64_inc(&c->node->conn_stats.closed_reply);
-	return err ?: repl;
 }
 
 /* Publish the batch's counts and wake the cleaner if writes may need it. */
@@ -129,6 +130,40 @@ static void skv_conn_account(struct skv_conn *c)
 }
 
 /*
+ * Send the pending replies: the first time, wait until the writes among
+ * them are held by their backups (a reply of one that is not is dropped,
+ * and so are the replies after it, and the connection ends: -EIO); then
+ * give the transport what it takes.  0 when all are sent, -EAGAIN when the
+ * rest waits for room, or a negative errno.
+ */
+static int skv_conn_flush(struct skv_conn *c)
+{
+	int n;
+
+	if (!c->olen)
+		return 0;
+	if (!c->settled) {
+		skv_conn_account(c);
+		n = skv_repl_settle(c);
+		if (n && !c->end_err)
+			c->end_err = n;
+		c->settled = true;
+		c->send_since = jiffies;
+	}
+	while (c->osent < c->olen) {
+		n = c->xprt->ops->send(c->xprt, c->obuf + c->osent,
+				       c->olen - c->osent);
+		if (n < 0)
+			return n;
+		c->osent += n;
+	}
+	c->olen = 0;
+	c->osent = 0;
+	c->settled = false;
+	return 0;
+}
+
+/*
  * Check a request header before anything is allocated for its body.
  * Returns SKV_S_OK, or the status of the error reply to send before the
  * connection is closed; *reply is false for a bad magic (the peer does not
@@ -148,23 +183,12 @@ static int skv_check_hdr(const struct skv_hdr *h, bool *reply)
 	return SKV_S_OK;
 }
 
-/* Answer a bad header (best effort) before the connection is closed. */
-static void skv_conn_reject(struct skv_conn *c, const struct skv_hdr *h,
-			    int status, bool reply)
-{
-	/* Best effort: out of memory, the connection closes all the same. */
-	if (reply)
-		skv_reply_bad(c, h, status);
-	else
-		c->nbad++;
-	/* The replies to the frames before it are owed all the same. */
-	skv_conn_flush(c);
-}
-
 /*
- * Handle every complete frame in the input buffer, then keep the partial
- * one (if any) at the start of the buffer, grown to hold all of it.
- * Returns 0, or a negative errno to close the connection.
+ * Handle the complete frames in the input buffer, up to a batch of
+ * replies, then keep what is left (frames not handled yet, or a partial
+ * one) at the start of the buffer, grown to hold a whole frame.  A frame
+ * that ends the connection sets c->end_err, its reply and the ones before
+ * it still owed.  Returns 0, or a negative errno to end at once.
  */
 static int skv_conn_process(struct skv_conn *c)
 {
@@ -173,12 +197,17 @@ static int skv_conn_process(struct skv_conn *c)
 	bool reply;
 	int status, err = 0;
 
-	while (c->ilen - off >= SKV_HDR_LEN) {
+	while (c->ilen - off >= SKV_HDR_LEN && c->olen < SKV_OBUF_BATCH) {
 		memcpy(&h, c->ibuf + off, SKV_HDR_LEN);
 		status = skv_check_hdr(&h, &reply);
 		if (status != SKV_S_OK) {
-			skv_conn_reject(c, &h, status, reply);
-			return -EPROTO;
+			/* Best effort: out of memory, it ends all the same. */
+			if (reply)
+				skv_reply_bad(c, &h, status);
+			else
+				c->nbad++;
+			c->end_err = -EPROTO;
+			return 0;
 		}
 		flen = SKV_HDR_LEN + le32_to_cpu(h.body_len);
 		if (c->ilen - off < flen)
@@ -189,22 +218,17 @@ static int skv_conn_process(struct skv_conn *c)
 			/* Over the client share: only a peer may stay. */
 			atomic64_inc(&c->node->conn_stats.refused_share);
 			skv_reply(c, &h, SKV_S_BUSY, NULL, 0);
-			skv_conn_flush(c);
-			return -EBUSY;
+			c->end_err = -EBUSY;
+			return 0;
 		}
 		err = skv_metrics_handle(c, &h, c->ibuf + off + SKV_HDR_LEN,
 					 flen - SKV_HDR_LEN);
 		if (err)
 			return err;
-		if (c->close_after_reply) {
-			skv_conn_flush(c);
-			return -ECONNRESET;
-		}
 		off += flen;
-		if (c->olen >= SKV_OBUF_BATCH) {
-			err = skv_conn_flush(c);
-			if (err)
-				return err;
+		if (c->close_after_reply) {
+			c->end_err = -ECONNRESET;
+			return 0;
 		}
 		/* A full buffer can hold thousands of small requests. */
 		cond_resched();
@@ -213,115 +237,140 @@ static int skv_conn_process(struct skv_conn *c)
 	if (off) {
 		memmove(c->ibuf, c->ibuf + off, c->ilen - off);
 		c->ilen -= off;
-		/* The frame left over began in this read at the latest. */
+		/* The frame left over began in this run at the latest. */
 		c->frame_since = jiffies;
 	}
-	/* A partial frame whose header is checked: make room for all of it. */
-	if (c->ilen >= SKV_HDR_LEN) {
+	/*
+	 * A partial frame whose header is checked fills the buffer: double
+	 * it, up to the frame.  It grows as bytes arrive, not as a header
+	 * claims, so a connection holds at most twice what it has sent.
+	 */
+	if (c->ilen == c->icap && c->ilen >= SKV_HDR_LEN) {
 		memcpy(&h, c->ibuf, SKV_HDR_LEN);
 		flen = SKV_HDR_LEN + le32_to_cpu(h.body_len);
-		if (flen > c->icap) {
+		if (flen > c->icap)
 			err = skv_buf_resize(&c->ibuf, &c->icap, c->ilen,
-					     max(flen, min(2 * c->icap,
-							   SKV_IBUF_MAX)));
-		}
+					     min(flen, 2 * c->icap));
 	}
 	return err;
 }
 
 /*
- * How long the next read may wait: what is left of the frame deadline
- * while a frame is partly in, else of the idle timeout (the frame
+ * The deadline c is past, as the counter of connections it closed, or
+ * NULL.  Replies being sent: the reply deadline.  Else, while a frame is
+ * partly in: the frame deadline; else the idle timeout (the frame
  * deadline for a provisional connection, which must only authenticate).
- * A value <= 0 means the deadline has passed; *stat is its counter.
  */
-static long skv_conn_read_timeo(struct skv_conn *c, atomic64_t **stat)
+static atomic64_t *skv_conn_overdue(struct skv_conn *c)
 {
 	struct skv_conn_stats *cs = &c->node->conn_stats;
 	unsigned long since;
+	atomic64_t *stat;
 	long timeo;
 
-	if (c->ilen || c->slot == SKV_SLOT_PROVISIONAL) {
+	if (c->settled) {
+		timeo = skv_timeout(&skv_reply_timeout_s);
+		since = c->send_since;
+		stat = &cs->closed_reply;
+	} else if (c->ilen || c->slot == SKV_SLOT_PROVISIONAL) {
 		timeo = skv_timeout(&skv_frame_timeout_s);
 		since = c->ilen ? c->frame_since : c->idle_since;
-		*stat = &cs->closed_frame;
+		stat = &cs->closed_frame;
 	} else {
 		timeo = skv_timeout(&skv_idle_timeout_s);
 		since = c->idle_since;
-		*stat = &cs->closed_idle;
+		stat = &cs->closed_idle;
 	}
-	if (timeo == MAX_SCHEDULE_TIMEOUT)
-		return timeo;
-	return timeo - (long)(jiffies - since);
+	if (timeo == MAX_SCHEDULE_TIMEOUT || (long)(jiffies - since) < timeo)
+		return NULL;
+	return stat;
+}
+
+static bool skv_conn_trimmable(struct skv_conn *c)
+{
+	return c->ibuf && !c->ilen && !c->olen &&
+	       time_after(jiffies, c->idle_since + SKV_CONN_TRIM_AFTER);
 }
 
 /*
- * Read more input.  With replies pending, first take whatever is already
- * queued without blocking, so pipelined requests that arrived in several
- * segments are answered in one batch; only before blocking are the
- * pending replies sent.  Returns bytes read, 0 at end of stream, or a
- * negative errno (-ETIMEDOUT when a read deadline passed).
+ * Serve c until its input runs dry, its replies wait for room, or its
+ * budget is spent.  Returns 0 to wait for the next callback, or a
+ * negative errno to end it.
  */
-static int skv_conn_fill(struct skv_conn *c)
+static int skv_conn_run(struct skv_conn *c)
 {
 	struct skv_transport *t = c->xprt;
+	u32 budget = SKV_CONN_RUN_BYTES;
 	atomic64_t *stat;
-	long timeo;
 	int n;
 
+	stat = skv_conn_overdue(c);
+	if (stat) {
+		atomic64_inc(stat);
+		return -ETIMEDOUT;
+	}
+	if (!c->ibuf) {
+		c->ibuf = kvmalloc(SKV_IBUF_INIT, GFP_KERNEL);
+		c->obuf = kvmalloc(SKV_OBUF_INIT, GFP_KERNEL);
+		if (!c->ibuf || !c->obuf)
+			return -ENOMEM;
+		c->icap = SKV_IBUF_INIT;
+		c->ocap = SKV_OBUF_INIT;
+	}
 	for (;;) {
-		if (c->olen) {
-			n = t->ops->recv(t, c->ibuf + c->ilen,
-					 c->icap - c->ilen, 0);
-			if (n != -EAGAIN)
-				return n;
-			skv_conn_account(c);
-			n = skv_conn_flush(c);
-			if (n)
-				return n;
+		/* Replies first: no request is read while some wait for room. */
+		n = skv_conn_flush(c);
+		if (n)
+			return n == -EAGAIN ? 0 : n;
+		if (c->end_err)
+			return c->end_err;
+		n = skv_conn_process(c);
+		if (n)
+			return n;
+		if (c->olen >= SKV_OBUF_BATCH || c->end_err)
+			continue;
+		if (!budget) {
+			if (c->olen)
+				continue;
+			queue_work(skv_conn_wq, &c->work);
+			return 0;
 		}
-		timeo = skv_conn_read_timeo(c, &stat);
-		if (timeo <= 0) {
-			atomic64_inc(stat);
-			return -ETIMEDOUT;
+		if (WARN_ON_ONCE(c->ilen == c->icap))
+			return -EPROTO;
+		n = t->ops->recv(t, c->ibuf + c->ilen, c->icap - c->ilen);
+		if (n == -EAGAIN) {
+			if (c->olen)
+				continue;
+			if (skv_conn_trimmable(c))
+				skv_conn_free_bufs(c);
+			return 0;
 		}
-		n = t->ops->recv(t, c->ibuf + c->ilen, c->icap - c->ilen,
-				 timeo);
-		if (n == -EAGAIN || n == -EINTR || n == -ERESTARTSYS) {
-			/* A read timeout (checked above) or a stop request. */
-			if (kthread_should_stop())
-				return 0;
+		if (n < 0)
+			return n;
+		if (!n) {
+			/* After a half-close, still answer what was asked. */
+			c->end_err = -ESHUTDOWN;
 			continue;
 		}
-		return n;
-	}
-}
-
-static int skv_conn_thread(void *arg)
-{
-	struct skv_conn *c = arg;
-	struct skv_node *node = c->node;
-	int n = 0;
-
-	while (!kthread_should_stop()) {
-		n = skv_conn_fill(c);
-		if (n <= 0) {
-			/* After a half-close, still answer what was asked. */
-			if (!n)
-				skv_conn_flush(c);
-			break;
-		}
+		budget -= min_t(u32, budget, n);
 		if (!c->ilen)
 			c->frame_since = jiffies;
 		c->ilen += n;
 		n = skv_conn_process(c);
 		if (n)
-			break;
+			return n;
 		if (!c->ilen)
 			c->idle_since = jiffies;
 	}
-	/* A deadline passed: reset, so no queued reply waits on a slow peer. */
-	if (n == -ETIMEDOUT)
+}
+
+/* The connection has ended: hand it to the reaper. */
+static void skv_conn_end(struct skv_conn *c, int err)
+{
+	struct skv_node *node = c->node;
+
+	/* A deadline passed: reset, so nothing queued waits on a slow peer. */
+	if (err == -ETIMEDOUT)
 		c->xprt->ops->shutdown(c->xprt, true);
 	skv_conn_account(c);
 
@@ -330,7 +379,40 @@ static int skv_conn_thread(void *arg)
 	if (!node->conns_closing)
 		queue_work(skv_wq, &node->reap_work);
 	spin_unlock(&node->conn_lock);
-	return 0;
+}
+
+static void skv_conn_work(struct work_struct *work)
+{
+	struct skv_conn *c = container_of(work, struct skv_conn, work);
+	int nice = task_nice(current);
+	int err;
+
+	/* Only this work sets it. */
+	if (c->dead)
+		return;
+	if (c->bulk && nice < SKV_CONN_BULK_NICE)
+		set_user_nice(current, SKV_CONN_BULK_NICE);
+	err = skv_conn_run(c);
+	if (err)
+		skv_conn_end(c, err);
+	/* The worker serves other connections next. */
+	if (task_nice(current) != nice)
+		set_user_nice(current, nice);
+}
+
+/* The transport's callback: softirq or process context. */
+static void skv_conn_ready(struct skv_transport *t)
+{
+	struct skv_conn *c = t->owner;
+
+	queue_work(skv_conn_wq, &c->work);
+}
+
+void skv_conn_yield_to_clients(struct skv_conn *c)
+{
+	c->bulk = true;
+	if (task_nice(current) < SKV_CONN_BULK_NICE)
+		set_user_nice(current, SKV_CONN_BULK_NICE);
 }
 
 /*
@@ -378,10 +460,8 @@ void skv_conn_peer_authenticated(struct skv_conn *c)
 
 int skv_conn_start(struct skv_node *node, struct skv_transport *t)
 {
-	struct task_struct *task;
 	atomic64_t *refused;
 	struct skv_conn *c;
-	int err = -ENOMEM;
 
 	c = kzalloc(sizeof(*c), GFP_KERNEL);
 	if (!c) {
@@ -391,12 +471,18 @@ int skv_conn_start(struct skv_node *node, struct skv_transport *t)
 	c->node = node;
 	c->xprt = t;
 	c->idle_since = jiffies;
+	INIT_WORK(&c->work, skv_conn_work);
+	t->owner = c;
 
 	/* On the list from here, so the per-address count sees it. */
 	spin_lock(&node->conn_lock);
 	refused = node->conns_closing ? NULL : skv_conn_admit(node, c);
-	if (!refused && !node->conns_closing)
+	if (!refused && !node->conns_closing) {
 		list_add_tail(&c->list, &node->conns);
+		/* Runs while there are connections (a no-op if queued). */
+		queue_delayed_work(skv_wq, &node->conn_sweep,
+				   SKV_CONN_SWEEP_EVERY);
+	}
 	spin_unlock(&node->conn_lock);
 	if (refused || c->slot == SKV_SLOT_NONE) {
 		if (refused)
@@ -408,32 +494,16 @@ int skv_conn_start(struct skv_node *node, struct skv_transport *t)
 		return refused ? -EBUSY : -ESHUTDOWN;
 	}
 	atomic64_inc(&node->conn_stats.accepted);
-
-	c->ibuf = kvmalloc(SKV_IBUF_INIT, GFP_KERNEL);
-	c->obuf = kvmalloc(SKV_OBUF_INIT, GFP_KERNEL);
-	if (!c->ibuf || !c->obuf)
-		goto err_unlist;
-	c->icap = SKV_IBUF_INIT;
-	c->ocap = SKV_OBUF_INIT;
-
-	task = kthread_create(skv_conn_thread, c, "skv-conn/%d",
-			      atomic_inc_return(&node->conn_seq));
-	if (IS_ERR(task)) {
-		err = PTR_ERR(task);
-		goto err_unlist;
-	}
-	/* Held until reaped, so kthread_stop() works after the thread ends. */
-	c->task = get_task_struct(task);
-	wake_up_process(task);
+	t->ops->watch(t, skv_conn_ready);
+	/* What arrived before the callbacks were in place. */
+	queue_work(skv_conn_wq, &c->work);
 	return 0;
+}
 
-err_unlist:
-	/* Not started: the reaper skips it, skv_conns_stop() cannot run yet. */
-	spin_lock(&node->conn_lock);
-	list_del(&c->list);
-	spin_unlock(&node->conn_lock);
-	skv_conn_free(c);
-	return err;
+/* Off the list: no callback queues its work any more. */
+static void skv_conn_unwatch(struct skv_conn *c)
+{
+	c->xprt->ops->watch(c->xprt, NULL);
 }
 
 void skv_conn_reap_work(struct work_struct *work)
@@ -452,9 +522,32 @@ void skv_conn_reap_work(struct work_struct *work)
 
 	list_for_each_entry_safe(c, tmp, &dead, list) {
 		list_del(&c->list);
-		kthread_stop(c->task);
+		skv_conn_unwatch(c);
 		skv_conn_free(c);
 	}
+}
+
+void skv_conn_sweep_work(struct work_struct *work)
+{
+	struct skv_node *node = container_of(to_delayed_work(work),
+					     struct skv_node, conn_sweep);
+	struct skv_conn *c;
+
+	spin_lock(&node->conn_lock);
+	if (node->conns_closing) {
+		spin_unlock(&node->conn_lock);
+		return;
+	}
+	list_for_each_entry(c, &node->conns, list) {
+		/* Its run's fields, read racily: the run decides again. */
+		if (data_race(!c->dead && (skv_conn_overdue(c) ||
+					   skv_conn_trimmable(c))))
+			queue_work(skv_conn_wq, &c->work);
+	}
+	if (!list_empty(&node->conns))
+		queue_delayed_work(skv_wq, &node->conn_sweep,
+				   SKV_CONN_SWEEP_EVERY);
+	spin_unlock(&node->conn_lock);
 }
 
 void skv_conns_stop(struct skv_node *node)
@@ -466,16 +559,26 @@ void skv_conns_stop(struct skv_node *node)
 	node->conns_closing = true;
 	list_splice_init(&node->conns, &all);
 	spin_unlock(&node->conn_lock);
+	cancel_delayed_work_sync(&node->conn_sweep);
 
-	/* Wake every thread first, so they all end in parallel. */
-	list_for_each_entry(c, &all, list)
-		c->xprt->ops->shutdown(c->xprt, true);
 	list_for_each_entry_safe(c, tmp, &all, list) {
 		list_del(&c->list);
-		if (c->task)
-			kthread_stop(c->task);
+		skv_conn_unwatch(c);
+		c->xprt->ops->shutdown(c->xprt, true);
 		skv_conn_free(c);
 	}
-	/* Threads are gone, so nothing queues the reaper any more. */
+	/* Every connection is gone, so nothing queues the reaper any more. */
 	cancel_work_sync(&node->reap_work);
+}
+
+int skv_conns_init(void)
+{
+	/* Per CPU: a connection runs where its packets came in. */
+	skv_conn_wq = alloc_workqueue("skv-conn", 0, WQ_MAX_ACTIVE);
+	return skv_conn_wq ? 0 : -ENOMEM;
+}
+
+void skv_conns_exit(void)
+{
+	destroy_workqueue(skv_conn_wq);
 }

@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A client connection of a node: one kernel thread reading frames
- * (wire.h) from its transport, answering them in order, and sending the
- * replies of every batch of pipelined requests at once.
+ * A client connection of a node: a work item, queued by its transport's
+ * callbacks, reading frames (wire.h), answering them in order, and
+ * sending the replies of every batch of pipelined requests at once.
  *
  * Memory per connection is bounded: the input buffer holds at most one
  * largest frame (SKV_IBUF_MAX), the output buffer at most a batch of
- * replies plus one largest reply (SKV_OBUF_MAX).
+ * replies plus one largest reply (SKV_OBUF_MAX).  An idle connection
+ * holds neither.
  */
 #ifndef SKV_CONN_H
 #define SKV_CONN_H
 
 #include <linux/types.h>
 #include <linux/list.h>
-#include <linux/sched.h>
+#include <linux/workqueue.h>
 #include <steadykv/wire.h>
 
 struct skv_node;
@@ -23,9 +24,9 @@ struct skv_client_key;
 struct skv_repl_conn;
 
 #define SKV_HDR_LEN		((u32)sizeof(struct skv_hdr))
-#define SKV_IBUF_INIT		(16u * 1024)
+#define SKV_IBUF_INIT		(4u * 1024)
 #define SKV_IBUF_MAX		(SKV_HDR_LEN + SKV_MAX_BODY_LEN)
-#define SKV_OBUF_INIT		(16u * 1024)
+#define SKV_OBUF_INIT		(4u * 1024)
 /* Replies pending past this are sent before the next request is handled. */
 #define SKV_OBUF_BATCH		(64u * 1024)
 /* Largest reply: a header and a body of at most SKV_MAX_BODY_LEN. */
@@ -44,11 +45,14 @@ struct skv_conn {
 	struct list_head list;		/* node->conns, under node->conn_lock */
 	struct skv_node *node;
 	struct skv_transport *xprt;
-	struct task_struct *task;	/* referenced until reaped */
-	bool dead;			/* thread has ended; under conn_lock */
+	struct work_struct work;	/* skv_conn_work(): all of its I/O */
+	bool dead;			/* has ended; set by its work, under conn_lock */
+	bool bulk;			/* serves bulk pulls: runs at nice 10 */
 	enum skv_conn_slot slot;	/* under conn_lock */
 	unsigned long idle_since;	/* jiffies: no frame in progress since */
 	unsigned long frame_since;	/* jiffies: the partial frame's first read */
+	unsigned long send_since;	/* jiffies: the batch being sent was settled */
+	int end_err;			/* end once the replies are sent; 0: go on */
 
 	u8 *ibuf;			/* received bytes, frames from offset 0 */
 	u32 icap;
@@ -56,6 +60,8 @@ struct skv_conn {
 	u8 *obuf;			/* replies not yet sent */
 	u32 ocap;
 	u32 olen;
+	u32 osent;			/* of olen, what the transport took */
+	bool settled;			/* the batch in obuf waited for its backups */
 
 	/* Batch-local counts, added to the node's counters per batch. */
 	u32 nreq;
@@ -79,7 +85,7 @@ struct skv_conn {
 
 /*
  * Take a new connection: gives it a slot (max_connections,
- * max_connections_per_addr, the client share) and starts its thread, or
+ * max_connections_per_addr, the client share) and starts serving it, or
  * resets it at once.  Owns t in every case.
  */
 int skv_conn_start(struct skv_node *node, struct skv_transport *t);
@@ -91,12 +97,24 @@ int skv_conn_start(struct skv_node *node, struct skv_transport *t);
  */
 void skv_conn_peer_authenticated(struct skv_conn *c);
 
-/* Reaper work: frees connections whose thread has ended. */
+/*
+ * c serves bulk pulls from now on: its work runs at nice 10, so that
+ * client requests win the CPU (mig_source.c).
+ */
+void skv_conn_yield_to_clients(struct skv_conn *c);
+
+/* Reaper work: frees connections that have ended. */
 void skv_conn_reap_work(struct work_struct *work);
+/* Sweep work: ends connections past a deadline, trims idle ones' buffers. */
+void skv_conn_sweep_work(struct work_struct *work);
+
+/* Module load and unload: the workqueue connections run on. */
+int skv_conns_init(void);
+void skv_conns_exit(void);
 
 /*
- * Namespace exit: refuse new connections, reset every connection, stop
- * their threads and free them.  The listener must already be stopped.
+ * Namespace exit: refuse new connections, reset every connection, wait
+ * for its work and free it.  The listener must already be stopped.
  */
 void skv_conns_stop(struct skv_node *node);
 

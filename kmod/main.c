@@ -21,6 +21,7 @@
 
 #include "node.h"
 #include "netlink.h"
+#include "conn.h"
 #include "peer.h"
 
 unsigned int skv_segment_size = SKV_DEFAULT_SEGMENT_SIZE;
@@ -46,8 +47,8 @@ MODULE_PARM_DESC(mem_limit_mb,
 
 SKV_RW_PARAM(max_tablets, SKV_DEFAULT_MAX_TABLETS,
 	     "Most tablets of a node, read when its store is created; PREPARE and tablet-add past it are refused (default 4096)");
-SKV_RW_PARAM(max_connections, 256,
-	     "Most open connections per node, peers included (default 256)");
+SKV_RW_PARAM(max_connections, 10240,
+	     "Most open connections per node, peers included (default 10240)");
 SKV_RW_PARAM(max_connections_per_addr, 128,
 	     "Most connections from one source address, authenticated peers aside; 0: no cap (default 128)");
 SKV_RW_PARAM(peer_connections, 32,
@@ -106,10 +107,13 @@ static int __init skv_init(void)
 	skv_wq = alloc_workqueue("steadykv", WQ_UNBOUND, 0);
 	if (!skv_wq)
 		return -ENOMEM;
+	err = skv_conns_init();
+	if (err)
+		goto err_wq;
 
 	err = register_pernet_subsys(&skv_net_ops);
 	if (err)
-		goto err_wq;
+		goto err_conns;
 
 	err = skv_netlink_init();
 	if (err)
@@ -119,6 +123,8 @@ static int __init skv_init(void)
 
 err_pernet:
 	unregister_pernet_subsys(&skv_net_ops);
+err_conns:
+	skv_conns_exit();
 err_wq:
 	destroy_workqueue(skv_wq);
 	return err;
@@ -128,6 +134,7 @@ static void __exit skv_exit(void)
 {
 	skv_netlink_exit();
 	unregister_pernet_subsys(&skv_net_ops);
+	skv_conns_exit();
 	destroy_workqueue(skv_wq);
 }
 

@@ -948,13 +948,13 @@ int skv_src_handle(struct skv_conn *c, const struct skv_hdr *h,
 	/*
 	 * The source is the loaded node (that is why its data moves), so
 	 * bulk pulls must not take CPU from its clients: a thread serving
-	 * them drops to nice 10 once and stays there (the connection serves
-	 * the target only).  Rocksteady runs pulls at a lower priority than
+	 * them runs at nice 10 from then on (the connection serves the
+	 * target only).  Rocksteady runs pulls at a lower priority than
 	 * client requests for the same reason.  Priority pulls are a
 	 * client's read in disguise: their connection keeps its priority.
 	 */
-	if (h->opcode == SKV_OP_MIG_PULL && task_nice(current) < 10)
-		set_user_nice(current, 10);
+	if (h->opcode == SKV_OP_MIG_PULL)
+		skv_conn_yield_to_clients(c);
 	if (!s)
 		return skv_reply(c, h, SKV_S_UNKNOWN_TABLE, NULL, 0);
 	switch (skv_src_fault(c->node, h->opcode, &status)) {

@@ -57,7 +57,7 @@ void skv_src_init(struct skv_node *node);
 void skv_src_exit(struct skv_node *node);
 
 /*
- * Handle one SKV_OP_MIG_* request on a connection thread and append its
+ * Handle one SKV_OP_MIG_* request of a connection and append its
  * reply, as skv_request_handle() does.  Returns 0 or a negative errno
  * that closes the connection.
  */

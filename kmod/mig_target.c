@@ -21,7 +21,7 @@
  * partition, PULL from its cursor, replay the batch and publish the new
  * cursor.  Pull of one partition overlaps replay of others.  Workers run
  * at nice 10: this is how migration yields to client requests here, the
- * connection threads (nice 0) win the CPU whenever both want it.
+ * connections (nice 0) win the CPU whenever both want it.
  *
  * The store asks our resolver (atomic context) whether a key of the
  * MIGRATING_IN tablet has arrived: yes if its partition's replayed cursor

@@ -35,7 +35,7 @@ struct netlink_ext_ack;
 
 /*
  * retry_us of a RETRY reply for a key still on its way here.  The client
- * is told to retry rather than parked: a connection thread serves a
+ * is told to retry rather than parked: a connection serves a
  * pipeline of requests and must not block them behind one key.  The hint
  * is the time a priority pull takes now (a moving average, measured by
  * the puller), so most retries find the key and a slow link or a busy

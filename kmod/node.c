@@ -124,6 +124,7 @@ static int __net_init skv_net_init(struct net *net)
 	INIT_LIST_HEAD(&node->conns);
 	atomic_set(&node->nconns, 0);
 	INIT_WORK(&node->reap_work, skv_conn_reap_work);
+	INIT_DELAYED_WORK(&node->conn_sweep, skv_conn_sweep_work);
 	INIT_DELAYED_WORK(&node->cleaner_work, skv_cleaner_work);
 	node->cleaner_idle_until = jiffies;
 	atomic64_set(&node->requests, 0);

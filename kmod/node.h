@@ -62,8 +62,8 @@ struct skv_node {
 	atomic_t nconns;		/* open connections (slots taken) */
 	u32 nclients;			/* of them in the client share; conn_lock */
 	struct skv_conn_stats conn_stats;
-	atomic_t conn_seq;		/* names connection threads */
 	struct work_struct reap_work;	/* reaps connections that ended */
+	struct delayed_work conn_sweep;	/* connections' deadlines (conn.c) */
 
 	struct delayed_work cleaner_work;
 	unsigned long cleaner_idle_until; /* jiffies; after a pass freed nothing */

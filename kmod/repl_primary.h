@@ -13,7 +13,7 @@
  * (skv_repl_commit()).  Each sender sends what is queued past its
  * backup's position in batches of whole records, one REPL_WRITE in
  * flight per backup, so writes arriving meanwhile go out together in the
- * next one.  A connection thread, when it is about to send the replies
+ * next one.  A connection, when it is about to send the replies
  * of the requests it has read (skv_repl_settle(), from its flush), waits
  * once for the position of its last write (group commit) and then sends
  * them.  A read waits there too if what it saw may be a write its

@@ -19,23 +19,29 @@ struct netlink_ext_ack;
 
 struct skv_transport_ops {
 	/*
-	 * Read up to len bytes into buf, waiting at most timeo jiffies (0:
-	 * not at all).  Returns the bytes read, 0 when the peer closed (or
-	 * the transport was shut down), or a negative errno (-EAGAIN when
-	 * nothing came in time).
+	 * Read up to len bytes into buf without waiting.  Returns the bytes
+	 * read, 0 when the peer closed (or the transport was shut down),
+	 * -EAGAIN when nothing is there, or a negative errno.
 	 */
-	int (*recv)(struct skv_transport *t, void *buf, size_t len,
-		    long timeo);
+	int (*recv)(struct skv_transport *t, void *buf, size_t len);
 	/*
-	 * Send all len bytes of iov[0..nr) by the jiffies deadline, however
-	 * slowly the peer takes them: 0, -ETIMEDOUT, or a negative errno.
+	 * Send up to len bytes of buf without waiting.  Returns the bytes
+	 * the transport took (at least 1), -EAGAIN when it has no room, or a
+	 * negative errno.
 	 */
-	int (*send)(struct skv_transport *t, struct kvec *iov,
-		    unsigned int nr, size_t len, unsigned long deadline);
+	int (*send)(struct skv_transport *t, const void *buf, size_t len);
 	/*
-	 * Wake and fail a recv or send blocked in another thread; later calls
-	 * fail at once.  abort: reset the connection on release instead of
-	 * closing it gracefully.  Callable from any thread, any number of times.
+	 * Call ready(t) whenever t may have become readable or writable, or
+	 * was closed: from any context, softirq included, so ready() only
+	 * queues work.  ready NULL stops the calls: when watch returns, none
+	 * is running or will run.
+	 */
+	void (*watch)(struct skv_transport *t,
+		      void (*ready)(struct skv_transport *t));
+	/*
+	 * Fail later recv and send calls; abort: reset the connection on
+	 * release instead of closing it gracefully.  Callable from any
+	 * thread, any number of times.
 	 */
 	void (*shutdown)(struct skv_transport *t, bool abort);
 	/* Close and free the transport.  No other op may run concurrently. */
@@ -61,6 +67,7 @@ static inline bool skv_addr_equal(const struct skv_addr *a,
 struct skv_transport {
 	const struct skv_transport_ops *ops;
 	struct skv_addr peer;
+	void *owner;			/* for ready(): the connection */
 };
 
 /*

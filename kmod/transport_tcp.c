@@ -5,10 +5,12 @@
  *
  * Sockets are created in the node's namespace with sock_create_kern(); a
  * kernel socket does not pin its namespace, so every socket is released
- * in the namespace's pernet exit (node.c) at the latest.  A thread blocked
- * in kernel_accept() or kernel_recvmsg() does not notice kthread_stop():
- * the socket is shut down first, which wakes it, then the thread is
- * stopped.
+ * in the namespace's pernet exit (node.c) at the latest.  Connections
+ * never block: they read and send with MSG_DONTWAIT and are told of new
+ * data, room to send and a close by the socket callbacks watch() installs
+ * (the pattern of the kernel's sunrpc server and nvmet-tcp).  The
+ * listener thread blocked in kernel_accept() does not notice
+ * kthread_stop(): its socket is shut down first, which wakes it.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
@@ -20,7 +22,6 @@
 #include <linux/kthread.h>
 #include <linux/sched/task.h>
 #include <net/sock.h>
-#include <net/ipv6.h>
 #include <net/netlink.h>
 
 #include "node.h"
@@ -36,6 +37,11 @@
 struct skv_tcp {
 	struct skv_transport xprt;
 	struct socket *sock;
+	/* watch(): under sk_callback_lock, with the callbacks it replaced. */
+	void (*ready)(struct skv_transport *t);
+	void (*saved_data_ready)(struct sock *sk);
+	void (*saved_write_space)(struct sock *sk);
+	void (*saved_state_change)(struct sock *sk);
 };
 
 struct skv_listener {
@@ -49,52 +55,95 @@ static inline struct skv_tcp *skv_tcp(struct skv_transport *t)
 	return container_of(t, struct skv_tcp, xprt);
 }
 
-static int skv_tcp_recv(struct skv_transport *t, void *buf, size_t len,
-			long timeo)
+static int skv_tcp_recv(struct skv_transport *t, void *buf, size_t len)
 {
 	struct kvec iov = { .iov_base = buf, .iov_len = len };
-	struct socket *sock = skv_tcp(t)->sock;
-	struct msghdr msg = {};
-	int flags = timeo > 0 ? 0 : MSG_DONTWAIT;
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
 
-	/* Only this connection's thread reads or sets it. */
-	WRITE_ONCE(sock->sk->sk_rcvtimeo, timeo);
-	msg.msg_flags = flags;
-	return kernel_recvmsg(sock, &msg, &iov, 1, len, flags);
+	return kernel_recvmsg(skv_tcp(t)->sock, &msg, &iov, 1, len,
+			      MSG_DONTWAIT);
+}
+
+static int skv_tcp_send(struct skv_transport *t, const void *buf, size_t len)
+{
+	struct kvec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
+	int ret;
+
+	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, &iov, 1, len);
+	ret = sock_sendmsg(skv_tcp(t)->sock, &msg);
+	return ret ? ret : -EAGAIN;
 }
 
 /*
- * All of iov in as few sendmsg calls as the socket allows: one for a
- * whole batch of replies unless the send buffer fills.  This is
- * kernel_sendmsg() (a kvec iterator over sock_sendmsg()), written out so a
- * partial send continues from where the iterator stopped.  Each call waits
- * only for what is left until the deadline, so a peer that takes a byte
- * at a time cannot stretch the send past it.
+ * Socket callbacks (softirq or process context, with the socket locked):
+ * run the saved one, then tell the owner.  sk_user_data is read under
+ * sk_callback_lock, which watch() takes for writing to stop them.
  */
-static int skv_tcp_send(struct skv_transport *t, struct kvec *iov,
-			unsigned int nr, size_t len, unsigned long deadline)
+static void skv_tcp_data_ready(struct sock *sk)
 {
-	struct socket *sock = skv_tcp(t)->sock;
-	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
-	long left;
-	int ret;
+	struct skv_tcp *tcp;
 
-	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, iov, nr, len);
-	while (msg_data_left(&msg)) {
-		left = (long)(deadline - jiffies);
-		if (left <= 0)
-			return -ETIMEDOUT;
-		WRITE_ONCE(sock->sk->sk_sndtimeo, left);
-		ret = sock_sendmsg(sock, &msg);
-		if (ret == -EINTR || ret == -ERESTARTSYS || ret == -EAGAIN) {
-			if (kthread_should_stop())
-				return -ESHUTDOWN;
-			continue;	/* the deadline check ends a timeout */
-		}
-		if (ret <= 0)
-			return ret ? ret : -EPIPE;
+	read_lock_bh(&sk->sk_callback_lock);
+	tcp = sk->sk_user_data;
+	if (tcp) {
+		tcp->saved_data_ready(sk);
+		tcp->ready(&tcp->xprt);
 	}
-	return 0;
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void skv_tcp_write_space(struct sock *sk)
+{
+	struct skv_tcp *tcp;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	tcp = sk->sk_user_data;
+	if (tcp) {
+		tcp->saved_write_space(sk);
+		/* Only once there is room worth a send (a third of the buffer). */
+		if (sk_stream_is_writeable(sk))
+			tcp->ready(&tcp->xprt);
+	}
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void skv_tcp_state_change(struct sock *sk)
+{
+	struct skv_tcp *tcp;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	tcp = sk->sk_user_data;
+	if (tcp) {
+		tcp->saved_state_change(sk);
+		tcp->ready(&tcp->xprt);
+	}
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void skv_tcp_watch(struct skv_transport *t,
+			  void (*ready)(struct skv_transport *t))
+{
+	struct skv_tcp *tcp = skv_tcp(t);
+	struct sock *sk = tcp->sock->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	if (ready && !tcp->ready) {
+		tcp->saved_data_ready = sk->sk_data_ready;
+		tcp->saved_write_space = sk->sk_write_space;
+		tcp->saved_state_change = sk->sk_state_change;
+		sk->sk_data_ready = skv_tcp_data_ready;
+		sk->sk_write_space = skv_tcp_write_space;
+		sk->sk_state_change = skv_tcp_state_change;
+		sk->sk_user_data = tcp;
+	} else if (!ready && tcp->ready) {
+		sk->sk_data_ready = tcp->saved_data_ready;
+		sk->sk_write_space = tcp->saved_write_space;
+		sk->sk_state_change = tcp->saved_state_change;
+		sk->sk_user_data = NULL;
+	}
+	tcp->ready = ready;
+	write_unlock_bh(&sk->sk_callback_lock);
 }
 
 static void skv_tcp_shutdown(struct skv_transport *t, bool abort)
@@ -111,6 +160,7 @@ static void skv_tcp_release(struct skv_transport *t)
 {
 	struct skv_tcp *tcp = skv_tcp(t);
 
+	skv_tcp_watch(t, NULL);
 	sock_release(tcp->sock);
 	kfree(tcp);
 }
@@ -118,6 +168,7 @@ static void skv_tcp_release(struct skv_transport *t)
 static const struct skv_transport_ops skv_tcp_ops = {
 	.recv		= skv_tcp_recv,
 	.send		= skv_tcp_send,
+	.watch		= skv_tcp_watch,
 	.shutdown	= skv_tcp_shutdown,
 	.release	= skv_tcp_release,
 };

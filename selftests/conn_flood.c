@@ -14,6 +14,13 @@
  *     writes READY_FILE and keeps every connection going until the node
  *     has closed them all; exit 1 if one is still open after TIMEOUT_S.
  *
+ *   conn_flood many ADDR:PORT N TABLE READY_FILE GO_FILE TIMEOUT_S
+ *     Opens N connections (in waves of WAVE) and keeps them all open: a PUT
+ *     of its own key on each, one after another, then a GET on every one
+ *     before any reply is read, each checked.  Then it writes READY_FILE
+ *     (the connections still open), waits for GO_FILE and closes them;
+ *     exit 0 if every connection was served, 1 otherwise.
+ *
  *   conn_flood prepare ADDR:PORT TABLE COUNT
  *     PREPARE of COUNT single hashes, each followed by END with ABORT;
  *     exit 0 once one is refused with NO_SPACE (max_tablets) and the
@@ -373,6 +380,109 @@ static int flood(char **argv)
 	return 0;
 }
 
+/* Every open connection of conns[] blocking, with the I/O timeout. */
+static void conns_blocking(void)
+{
+	struct timeval tv = { .tv_sec = ST_IO_TIMEOUT_MS / 1000 };
+	unsigned long i;
+
+	for (i = 0; i < nconns; i++) {
+		if (conns[i].fd < 0)
+			continue;
+		fcntl(conns[i].fd, F_SETFL, 0);
+		setsockopt(conns[i].fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(conns[i].fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+}
+
+/* conn i's GET answered with its own key as the value. */
+static int many_got(unsigned long i)
+{
+	char key[32];
+	struct st_reply r;
+	uint8_t *val;
+	uint32_t vlen;
+	int ok;
+
+	snprintf(key, sizeof(key), "many-%lu", i);
+	if (st_recv_reply(conns[i].fd, &r) ||
+	    st_parse_get(&r, &val, &vlen, NULL) != SKV_S_OK)
+		return 0;
+	ok = vlen == strlen(key) && !memcmp(val, key, vlen);
+	free(val);
+	return ok;
+}
+
+static int many(char **argv)
+{
+	unsigned long i, from, put = 0, got = 0;
+	uint64_t table = strtoull(argv[3], NULL, 0), end;
+	const char *ready = argv[4], *go = argv[5];
+	uint8_t f[ST_FRAME_MAX(32, 0)];
+	char key[32];
+	size_t len;
+	FILE *fp;
+
+	if (parse_addr(argv[1], &node_sa)) {
+		fprintf(stderr, "conn_flood: bad address\n");
+		return 2;
+	}
+	from_sa.sin_family = AF_INET;	/* any address, any port */
+	nconns = strtoul(argv[2], NULL, 0);
+	end = st_now_ms() + strtoull(argv[6], NULL, 0) * 1000;
+	if (raise_nofile(nconns + 64)) {
+		fprintf(stderr, "conn_flood: RLIMIT_NOFILE %lu: %s\n",
+			nconns + 64, strerror(errno));
+		return 2;
+	}
+	conns = calloc(nconns, sizeof(*conns));
+	if (!conns)
+		return 2;
+	for (from = 0; from < nconns; from += WAVE) {
+		unsigned long to = from + WAVE < nconns ? from + WAVE : nconns;
+
+		for (i = from; i < to; i++) {
+			conns[i].kind = IDLE;
+			conns[i].fd = open_conn(IDLE);
+			if (conns[i].fd < 0)
+				fig.failed[IDLE]++;
+		}
+		if (wave_connected(from, to, 60000)) {
+			fprintf(stderr, "conn_flood: wave at %lu never connected\n", from);
+			return 1;
+		}
+	}
+	conns_blocking();
+	for (i = 0; i < nconns; i++) {
+		snprintf(key, sizeof(key), "many-%lu", i);
+		put += conns[i].fd >= 0 &&
+		       st_puts(conns[i].fd, table, key, key, 0, NULL) == SKV_S_OK;
+	}
+	/* Every GET in flight at once, on its own connection. */
+	for (i = 0; i < nconns; i++) {
+		snprintf(key, sizeof(key), "many-%lu", i);
+		len = st_build_key(f, SKV_OP_GET, i + 1, table, key, strlen(key), 0);
+		if (conns[i].fd >= 0 && st_send_all(conns[i].fd, f, len)) {
+			close(conns[i].fd);
+			conns[i].fd = -1;
+		}
+	}
+	for (i = 0; i < nconns; i++)
+		got += conns[i].fd >= 0 && many_got(i);
+	printf("# conn_flood: many: connections=%lu opened=%lu put=%lu got=%lu\n",
+	       nconns, fig.opened[IDLE], put, got);
+	fp = fopen(ready, "w");
+	if (fp)
+		fclose(fp);
+	while (access(go, F_OK) && st_now_ms() < end)
+		poll(NULL, 0, TICK_MS);
+	for (i = 0; i < nconns; i++) {
+		if (conns[i].fd >= 0)
+			close(conns[i].fd);
+	}
+	return put == nconns && got == nconns ? 0 : 1;
+}
+
 /* One migration op on a single hash; its status, or -1 (transport). */
 static int mig_op(int fd, uint8_t op, uint64_t id, uint64_t table, uint64_t h,
 		  uint32_t flags)
@@ -448,6 +558,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 12 && !strcmp(argv[1], "flood"))
 		return flood(argv + 1);
+	if (argc == 8 && !strcmp(argv[1], "many"))
+		return many(argv + 1);
 	if (argc == 5 && !strcmp(argv[1], "prepare"))
 		return prepare_flood(argv + 1);
 	fprintf(stderr, "usage: see the comment at the top of selftests/conn_flood.c\n");

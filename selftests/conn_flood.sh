@@ -11,7 +11,8 @@
 # deadline (idle_timeout_s, frame_timeout_s, reply_timeout_s).  Then: a
 # connection over the client share is refused with BUSY (peer slots); a
 # PREPARE flood of single hashes is refused past max_tablets; node show's
-# memory parts add up and grow with the data.  Prints the figures.
+# memory parts add up and grow with the data; 10,000 connections at once
+# are each served with no thread of their own.  Prints the figures.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -175,6 +176,50 @@ t_peer_slots() {
 	tool "$T" check "$SA:$PORT" 2 $CLIENT_KEYS 100 cl || { skv_fail "not served after"; return 1; }
 }
 
+# kmem_kib: the guest's free memory in KiB (MemFree).
+kmem_kib() {
+	awk '/^MemFree:/ { print $2 }' /proc/meminfo
+}
+
+# tasks: how many tasks the guest runs, kernel threads included.
+tasks() {
+	find /proc -maxdepth 1 -name '[0-9]*' | wc -l
+}
+
+# 10,000 connections open at once from one client, every one served (a
+# PUT each, then a GET on every one before any reply is read), with no
+# thread of their own and a bounded cost each: a thread per connection
+# cost its stack, task and buffers (more than MANY_KIB_MAX).
+MANY=10000
+MANY_KIB_MAX=24
+t_many() {
+	local pid mem0 mem1 tasks0 tasks1 conns kib
+	slowwait "$SKV_WAIT" no_connections "$S" ||
+		{ skv_fail "earlier connections not all gone"; return 1; }
+	param max_connections $((MANY + 300)) && param max_connections_per_addr 0 || return 1
+	mem0=$(kmem_kib)
+	tasks0=$(tasks)
+	rm -f "$SKV_TMP/many.ready" "$SKV_TMP/many.go"
+	skv_bg ip netns exec "$T" conn_flood many "$SA:$PORT" $MANY 2 \
+		"$SKV_TMP/many.ready" "$SKV_TMP/many.go" 900 >"$SKV_TMP/many.out"
+	pid=$SKV_LAST_PID
+	skv_wait_file "$SKV_TMP/many.ready" 900 || { skv_fail "the connections never got in place"; return 1; }
+	mem1=$(kmem_kib)
+	tasks1=$(tasks)
+	conns=$(stats "$S" | jq -r .connections)
+	touch "$SKV_TMP/many.go"
+	skv_wait_exit "$pid" 120 || { cat "$SKV_TMP/many.out"; skv_fail "a connection was not served"; return 1; }
+	cat "$SKV_TMP/many.out"
+	param max_connections "${SAVED[max_connections]}" && param max_connections_per_addr $PER_ADDR || return 1
+	kib=$(((mem0 - mem1) / MANY))
+	skv_info "$MANY connections open: node connections $conns, memory $(((mem0 - mem1) / 1024)) MiB" \
+		"($kib KiB a connection, both ends, client included), tasks $tasks0 -> $tasks1"
+	((conns >= MANY)) || { skv_fail "the node holds $conns connections, want $MANY"; return 1; }
+	((tasks1 - tasks0 < MANY / 10)) || { skv_fail "a task per connection ($tasks0 -> $tasks1)"; return 1; }
+	((kib <= MANY_KIB_MAX)) || { skv_fail "$kib KiB a connection, more than $MANY_KIB_MAX"; return 1; }
+	slowwait "$SKV_WAIT" no_connections "$S" || { skv_fail "closed connections not all gone"; return 1; }
+}
+
 # PREPARE of many single hashes: each splits the tablet twice; past
 # max_tablets the source answers NO_SPACE, and still serves.
 t_prepare_flood() {
@@ -217,6 +262,7 @@ t_memory_parts() {
 skv_test "setup: two nodes, an attacker beside the target" setup || { params_restore; skv_finish; }
 skv_test "10,000 connections from one address: clients served, migration done, deadlines close them" t_flood
 skv_test "over the client share: BUSY, slots kept for peers" t_peer_slots
+skv_test "10,000 connections at once, each served, no thread each, bounded memory" t_many
 skv_test "PREPARE flood of single hashes refused past max_tablets" t_prepare_flood
 skv_test "node show: memory parts add up and grow with data" t_memory_parts
 params_restore

@@ -462,7 +462,7 @@ int st_puts(int fd, uint64_t table, const char *key, const char *val,
  * The answer to a GET in @r (freed here): its status, and with OK the value
  * (*@val, malloc'ed and NUL-terminated) and version; -1 if malformed.
  */
-static int parse_get(struct st_reply *r, uint8_t **val, uint32_t *vlen, uint64_t *ver)
+int st_parse_get(struct st_reply *r, uint8_t **val, uint32_t *vlen, uint64_t *ver)
 {
 	int st = r->h.status;
 
@@ -516,7 +516,7 @@ int st_get(int fd, uint64_t table, const void *key, size_t klen,
 	free(f);
 	if (st < 0)
 		return st;
-	return parse_get(&r, val, vlen, ver);
+	return st_parse_get(&r, val, vlen, ver);
 }
 
 int st_get_many(int fd, uint64_t table, struct st_get_item *it, unsigned int n)
@@ -543,7 +543,7 @@ int st_get_many(int fd, uint64_t table, struct st_get_item *it, unsigned int n)
 	for (i = 0; i < n; i++) {
 		if (recv_reply_for(fd, first + i, SKV_OP_GET, &r) < 0)
 			return -1;
-		it[i].status = parse_get(&r, &it[i].val, &it[i].vlen, &it[i].ver);
+		it[i].status = st_parse_get(&r, &it[i].val, &it[i].vlen, &it[i].ver);
 		if (it[i].status < 0)
 			return -1;
 	}

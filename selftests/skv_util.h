@@ -100,6 +100,8 @@ int st_puts(int fd, uint64_t table, const char *key, const char *val,
 int st_get(int fd, uint64_t table, const void *key, size_t klen,
 	   uint8_t **val, uint32_t *vlen, uint64_t *ver);
 int st_gets(int fd, uint64_t table, const char *key, char **val, uint64_t *ver);
+/* A GET reply r (freed) as st_get() returns it: its status, or -1. */
+int st_parse_get(struct st_reply *r, uint8_t **val, uint32_t *vlen, uint64_t *ver);
 /*
  * GETs of it[0..n) sent at once, then their replies read in order: each
  * item's status, version and value (malloc'ed; the caller frees it).
