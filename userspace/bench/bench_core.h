@@ -38,6 +38,7 @@ struct opts {
 	int load, run, capacity, quiet;
 	const char *timeline, *json, *mark_file;
 	double phase_start_s, phase_end_s;	/* --phases; <0 when unset */
+	double hold_s;		/* --hold-s: the first phase's connections idle first */
 	const char *workload;
 };
 
@@ -69,6 +70,7 @@ struct conn {
 	int fd;			/* -1: not connected */
 	int node;
 	bool dirty, want_out;
+	bool connecting;	/* up front: the handshake is under way */
 	uint64_t down_until;	/* ns: do not reconnect before */
 	struct buf out, in;
 	struct pend *q;		/* ring of replies awaited */
@@ -91,6 +93,8 @@ struct thr {
 	void *ts;
 	int epfd;
 	int nc;			/* connections per node in this thread */
+	int conn_ok, conn_failed;	/* connected up front, or not */
+	size_t read_chunk;	/* room made in an input buffer per recv */
 	struct conn *conns[BENCH_MAX_NODES];
 	unsigned int rr[BENCH_MAX_NODES];
 	struct conn **dirty;
@@ -119,11 +123,12 @@ void bench_sleep_until(uint64_t t);
 /* ---- a thread (bench_loop.c) ---- */
 
 /*
- * Thread i of a phase in mode: issue from start until end (open loop:
- * rate ops/s over all threads), connected up front.  Exits on out of memory.
+ * Thread i of a phase in mode, its connections opened up front (counted
+ * in conn_ok and conn_failed).  Exits on out of memory.
  */
-void bench_thr_setup(struct thr *t, int i, enum mode mode, uint64_t start, uint64_t end,
-		     double rate);
+void bench_thr_setup(struct thr *t, int i, enum mode mode);
+/* Then: issue from start until end (open loop: rate ops/s over all threads). */
+void bench_thr_arm(struct thr *t, uint64_t start, uint64_t end, double rate);
 /* Run the thread; pthread_create()'s result. */
 int bench_thr_start(struct thr *t);
 /* After pthread_join: close and free what setup and the loop made. */

@@ -112,24 +112,35 @@ static uint32_t heap_pop(struct thr *t)
 
 /* ---- connections ---- */
 
-static int tcp_connect(const char *addr)
+/*
+ * A TCP socket to addr, non-blocking.  wait: connect before returning;
+ * else *pending says the handshake is still under way (EINPROGRESS: the
+ * socket turns writable when it ends, SO_ERROR says how).
+ */
+static int tcp_connect(const char *addr, bool wait, bool *pending)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
 	char host[BENCH_ADDR_MAX], port_s[8];
 	uint16_t port;
 	int fd = -1, one = 1;
 
+	*pending = false;
 	if (parse_hostport(addr, host, sizeof(host), &port))
 		return -1;
 	snprintf(port_s, sizeof(port_s), "%u", port);
 	if (getaddrinfo(host, port_s, &hints, &res))
 		return -1;
 	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+			    (wait ? 0 : SOCK_NONBLOCK), 0);
 		if (fd < 0)
 			continue;
 		if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
 			break;
+		if (!wait && errno == EINPROGRESS) {
+			*pending = true;
+			break;
+		}
 		close(fd);
 		fd = -1;
 	}
@@ -137,7 +148,7 @@ static int tcp_connect(const char *addr)
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+	if (wait && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -158,22 +169,11 @@ static struct conn *thr_conns(struct thr *t, int node)
 	return t->conns[node];
 }
 
-static int conn_open(struct thr *t, struct conn *c, uint64_t now)
+/* c->fd is connected: authenticate it if asked and watch it; -1 if it failed. */
+static int conn_attach(struct thr *t, struct conn *c, uint64_t now)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 
-	if (c->fd >= 0)
-		return 0;
-	if (now < c->down_until)
-		return -1;
-	c->fd = tcp_connect(bench_node_get(c->node)->addr);
-	if (c->fd < 0) {
-		c->down_until = now + 100000000ull;
-		if (t->errmsgs++ < MAX_ERRMSGS)
-			fprintf(stderr, "steadykv-bench: connect %s: %s\n",
-				bench_node_get(c->node)->addr, strerror(errno));
-		return -1;
-	}
 	if (O.cfg.drv->conn_auth && O.cfg.drv->conn_auth(&O.cfg, c->fd)) {
 		close(c->fd);
 		c->fd = -1;
@@ -189,6 +189,31 @@ static int conn_open(struct thr *t, struct conn *c, uint64_t now)
 		return -1;
 	}
 	return 0;
+}
+
+static void connect_failed(struct thr *t, struct conn *c, uint64_t now, int err)
+{
+	c->down_until = now + 100000000ull;
+	if (t->errmsgs++ < MAX_ERRMSGS)
+		fprintf(stderr, "steadykv-bench: connect %s: %s\n",
+			bench_node_get(c->node)->addr, strerror(err));
+}
+
+/* Connect c now (a reconnect in the run: blocking); -1 if it is down. */
+static int conn_open(struct thr *t, struct conn *c, uint64_t now)
+{
+	bool pending;
+
+	if (c->fd >= 0)
+		return 0;
+	if (now < c->down_until)
+		return -1;
+	c->fd = tcp_connect(bench_node_get(c->node)->addr, true, &pending);
+	if (c->fd < 0) {
+		connect_failed(t, c, now, errno);
+		return -1;
+	}
+	return conn_attach(t, c, now);
 }
 
 static int conn_push(struct conn *c, uint32_t slot, uint64_t id, uint8_t op)
@@ -432,7 +457,7 @@ static void conn_read(struct thr *t, struct conn *c, uint64_t now)
 	for (;;) {
 		ssize_t n;
 
-		if (buf_reserve(&c->in, 65536)) {
+		if (buf_reserve(&c->in, t->read_chunk)) {
 			conn_fail(t, c, "out of memory", now);
 			return;
 		}
@@ -511,7 +536,7 @@ static void thr_finish(struct thr *t)
 static void *thr_main(void *arg)
 {
 	struct thr *t = arg;
-	struct epoll_event evs[64];
+	struct epoll_event evs[256];
 
 	bench_sleep_until(t->start);
 	for (;;) {
@@ -562,7 +587,7 @@ static void *thr_main(void *arg)
 		wake = wake > now ? wake - now : 0;
 		ts.tv_sec = 0;
 		ts.tv_nsec = (long)wake;
-		int n = epoll_pwait2(t->epfd, evs, 64, &ts, NULL);
+		int n = epoll_pwait2(t->epfd, evs, 256, &ts, NULL);
 		if (n < 0 && errno != EINTR) {
 			perror("steadykv-bench: epoll_pwait2");
 			break;
@@ -589,10 +614,103 @@ static void *thr_main(void *arg)
 
 /* ---- a thread's setup and teardown ---- */
 
-void bench_thr_setup(struct thr *t, int i, enum mode mode, uint64_t start, uint64_t end,
-		     double rate)
+/*
+ * Handshakes under way at once while a thread connects up front, and how
+ * long they may take.  Non-blocking, so that a listener whose accept queue
+ * is full (it drops SYNs; the client sends again after 1 s, 2 s, ...)
+ * costs a few such waits over all the connections, not one for each.
+ */
+#define CONNECT_WINDOW		512
+#define CONNECT_TIMEOUT_NS	120000000000ull
+
+static void thr_connect_all(struct thr *t, int nodes_now)
 {
-	int nodes_now = bench_node_count(), j;
+	int total = nodes_now * t->nc, next = 0, pending = 0, i;
+	uint64_t deadline = bench_mono_ns() + CONNECT_TIMEOUT_NS;
+	struct epoll_event evs[256];
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0) {
+		perror("steadykv-bench: epoll_create1");
+		exit(1);
+	}
+	while (next < total || pending) {
+		uint64_t now = bench_mono_ns();
+		int n;
+
+		while (next < total && pending < CONNECT_WINDOW) {
+			struct conn *c = thr_conns(t, next / t->nc);
+			struct epoll_event ev = { .events = EPOLLOUT };
+			bool inprog;
+
+			if (!c) {
+				fprintf(stderr, "steadykv-bench: out of memory\n");
+				exit(1);
+			}
+			c += next++ % t->nc;
+			c->fd = tcp_connect(bench_node_get(c->node)->addr, false, &inprog);
+			if (c->fd < 0) {
+				t->conn_failed++;
+				connect_failed(t, c, now, errno);
+				continue;
+			}
+			if (!inprog) {
+				t->conn_ok += !conn_attach(t, c, now);
+				continue;
+			}
+			ev.data.ptr = c;
+			if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev)) {
+				close(c->fd);
+				c->fd = -1;
+				t->conn_failed++;
+				continue;
+			}
+			c->connecting = true;
+			pending++;
+		}
+		if (!pending)
+			continue;
+		if (now >= deadline || stop_flag)
+			break;
+		n = epoll_wait(ep, evs, 256, 100);
+		now = bench_mono_ns();
+		for (i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+			socklen_t len = sizeof(int);
+			int err = 0;
+
+			epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+			c->connecting = false;
+			pending--;
+			if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+				close(c->fd);
+				c->fd = -1;
+				t->conn_failed++;
+				connect_failed(t, c, now, err ? err : errno);
+				continue;
+			}
+			t->conn_ok += !conn_attach(t, c, now);
+		}
+	}
+	/* out of time: those still connecting are given up (and retried in the run) */
+	for (i = 0; pending && i < total; i++) {
+		struct conn *c = &t->conns[i / t->nc][i % t->nc];
+
+		if (!c->connecting)
+			continue;
+		c->connecting = false;
+		close(c->fd);
+		c->fd = -1;
+		pending--;
+		t->conn_failed++;
+		connect_failed(t, c, bench_mono_ns(), ETIMEDOUT);
+	}
+	close(ep);
+}
+
+void bench_thr_setup(struct thr *t, int i, enum mode mode)
+{
+	int nodes_now = bench_node_count();
 	uint32_t s;
 
 	t->tid = i;
@@ -602,8 +720,8 @@ void bench_thr_setup(struct thr *t, int i, enum mode mode, uint64_t start, uint6
 	t->nc = O.conns / O.threads + (i < O.conns % O.threads);
 	if (t->nc < 1)
 		t->nc = 1;
-	t->start = start;
-	t->end = end;
+	/* a big read per call for a few connections; a page each for thousands */
+	t->read_chunk = (long)O.conns * nodes_now > 1024 ? 4096 : 65536;
 	t->load_next = (uint64_t)i;
 	t->issuing = true;
 	t->nreqs = mode == MODE_OPEN ? O.max_outstanding
@@ -622,20 +740,20 @@ void bench_thr_setup(struct thr *t, int i, enum mode mode, uint64_t start, uint6
 	for (s = 0; s < t->nreqs; s++)
 		t->reqs[s].next_free = s + 1 < t->nreqs ? s + 1 : NO_SLOT;
 	t->free_head = 0;
-	if (mode == MODE_OPEN)	/* threads interleave their sends */
-		sched_init(&t->sched, rate / O.threads, O.poisson,
-			   start + (uint64_t)(1e9 / rate * i));
 	pthread_mutex_init(&t->lock, NULL);
 	bench_stats_reset(&t->cur);
 	t->ts = O.cfg.drv->thread_init ? O.cfg.drv->thread_init(&O.cfg, i) : NULL;
 	/* connect up front, so the run does not pay for it */
-	for (j = 0; j < nodes_now; j++) {
-		struct conn *c = thr_conns(t, j);
-		int kk;
+	thr_connect_all(t, nodes_now);
+}
 
-		for (kk = 0; c && kk < t->nc; kk++)
-			conn_open(t, &c[kk], 0);
-	}
+void bench_thr_arm(struct thr *t, uint64_t start, uint64_t end, double rate)
+{
+	t->start = start;
+	t->end = end;
+	if (t->mode == MODE_OPEN)	/* threads interleave their sends */
+		sched_init(&t->sched, rate / O.threads, O.poisson,
+			   start + (uint64_t)(1e9 / rate * t->tid));
 }
 
 int bench_thr_start(struct thr *t)

@@ -103,9 +103,12 @@ int bench_write_json(const char *path, const struct summary *sm)
 		json_lat(f, &sm->load.total, sm->load.secs);
 		fprintf(f, "}");
 	}
-	if (sm->have_cap)
-		fprintf(f, ",\n  \"capacity\": {\"ops_per_s\": %.1f, \"seconds\": %.3f}",
+	if (sm->have_cap) {
+		fprintf(f, ",\n  \"capacity\": {\"ops_per_s\": %.1f, \"seconds\": %.3f, \"result\": ",
 			sm->cap_ops, sm->cap.secs);
+		json_lat(f, &sm->cap.total, sm->cap.secs);
+		fprintf(f, "}");
+	}
 	if (sm->have_run) {
 		const struct result *r = &sm->run;
 

@@ -4,6 +4,7 @@
  * stats every --interval-ms into the timeline's rows, read the marks that
  * divide the run into idle / during / after, and join the threads.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +190,34 @@ static void collect(struct thr *thr, struct result *res, struct markfile *mf,
 		add_to_phase(res, &lag[k]);
 }
 
+/*
+ * After a phase's threads connected: say how it went (when there are many,
+ * or asked to hold) and, the first time, hold them open --hold-s seconds.
+ */
+static void connected(struct thr *thr, uint64_t t0)
+{
+	static bool held;
+	int i, ok = 0, failed = 0;
+
+	for (i = 0; i < O.threads; i++) {
+		ok += thr[i].conn_ok;
+		failed += thr[i].conn_failed;
+	}
+	if (O.hold_s > 0 || (!O.quiet && ok + failed > 64))
+		printf("connected %d of %d connections in %.2f s\n", ok, ok + failed,
+		       (double)(bench_mono_ns() - t0) / 1e9);
+	if (O.hold_s > 0 && !held) {
+		held = true;
+		printf("holding %d connections open for %.1f s\n", ok, O.hold_s);
+		fflush(stdout);
+		for (uint64_t until = bench_mono_ns() + (uint64_t)(O.hold_s * 1e9);
+		     !stop_flag && bench_mono_ns() < until;)
+			bench_sleep_until(bench_mono_ns() + 100000000ull);
+		printf("hold over\n");
+	}
+	fflush(stdout);
+}
+
 int bench_run_phase(enum mode mode, double secs, double rate, struct result *res)
 {
 	struct thr *thr = calloc((size_t)O.threads, sizeof(*thr));
@@ -204,6 +233,11 @@ int bench_run_phase(enum mode mode, double secs, double rate, struct result *res
 	bench_stats_reset(&res->total);
 	for (i = 0; i < PH_N; i++)
 		bench_stats_reset(&res->phase[i]);
+	/* connect first: thousands of connections take a while */
+	start = bench_mono_ns();
+	for (i = 0; i < O.threads; i++)
+		bench_thr_setup(&thr[i], i, mode);
+	connected(thr, start);
 	start = bench_mono_ns() + 100000000ull;	/* 100 ms to set up */
 	end = mode == MODE_LOAD ? UINT64_MAX : start + (uint64_t)(secs * 1e9);
 	res->start_mono = start;
@@ -217,7 +251,7 @@ int bench_run_phase(enum mode mode, double secs, double rate, struct result *res
 	}
 
 	for (i = 0; i < O.threads; i++)
-		bench_thr_setup(&thr[i], i, mode, start, end, rate);
+		bench_thr_arm(&thr[i], start, end, rate);
 	for (i = 0; i < O.threads; i++)
 		if (bench_thr_start(&thr[i])) {
 			fprintf(stderr, "steadykv-bench: pthread_create failed\n");

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 #include "bench_core.h"
 
@@ -159,13 +160,17 @@ static void usage(FILE *f)
 "  --records N (100000)  --key-size N (30)  --value-size N (100)\n"
 "  --zipf THETA (0.99; 0 = uniform)  --table ID (1)  --seed N  --poisson\n"
 "engine:\n"
-"  --threads N (2)  --conns N per node (8)  --depth N closed-loop per conn (16)\n"
+"  --threads N (2)  --conns N per node (8; up to 100000, the open-file limit\n"
+"                        raised to fit)  --depth N closed-loop per conn (16)\n"
 "  --max-outstanding N per thread (100000)  --drain-s S (5)  --capacity-s S (3)\n"
 "output:\n"
 "  --interval-ms N (100)  --timeline FILE.csv  --json FILE\n"
 "  --mark-file FILE      lines \"REALTIME_NS LABEL\": idle / during (migration-start\n"
 "                        .. migration-end) / after phases\n"
 "  --phases START,END    the same, in seconds from the start of the run\n"
+"  --hold-s S            once the first phase's connections are open, hold them\n"
+"                        idle S s before it starts (\"holding N connections\" on\n"
+"                        stdout: time to sample memory)\n"
 "  --quiet\n");
 }
 
@@ -224,7 +229,7 @@ static int parse_args(int argc, char **argv, int *read_pct)
 	       O_FRAC, O_DUR, O_WL, O_READ, O_REC, O_KS, O_VS, O_ZIPF, O_TABLE, O_SEED,
 	       O_POIS, O_THR, O_CONNS, O_DEPTH, O_MAXO, O_DRAIN, O_CAPS, O_IVAL, O_TL,
 	       O_JSON, O_MARK, O_PHASES, O_QUIET, O_HELP, O_CKEY,
-	       O_RWAIT, O_MCGET };
+	       O_RWAIT, O_MCGET, O_HOLD };
 	static const struct option lopts[] = {
 		{ "coord", 1, NULL, O_COORD }, { "node", 1, NULL, O_NODE },
 		{ "redis", 1, NULL, O_REDIS }, { "memcached", 1, NULL, O_MC },
@@ -245,6 +250,7 @@ static int parse_args(int argc, char **argv, int *read_pct)
 		{ "client-key", 1, NULL, O_CKEY },
 		{ "redis-wait", 1, NULL, O_RWAIT },
 		{ "memcached-get", 1, NULL, O_MCGET },
+		{ "hold-s", 1, NULL, O_HOLD },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -318,7 +324,8 @@ static int parse_args(int argc, char **argv, int *read_pct)
 		case O_SEED: O.seed = (uint64_t)num_arg("seed", optarg, 0, 1e18); break;
 		case O_POIS: O.poisson = 1; break;
 		case O_THR: O.threads = (int)num_arg("threads", optarg, 1, 64); break;
-		case O_CONNS: O.conns = (int)num_arg("conns", optarg, 1, 1024); break;
+		case O_CONNS: O.conns = (int)num_arg("conns", optarg, 1, 100000); break;
+		case O_HOLD: O.hold_s = num_arg("hold-s", optarg, 0, 3600); break;
 		case O_DEPTH: O.depth = (unsigned int)num_arg("depth", optarg, 1, 4096); break;
 		case O_MAXO: O.max_outstanding = (uint32_t)num_arg("max-outstanding", optarg, 16, 1e7); break;
 		case O_DRAIN: O.drain_s = num_arg("drain-s", optarg, 0, 600); break;
@@ -413,6 +420,32 @@ static int prepare(int argc, int read_pct)
 		return 2;
 	}
 	g_zipf = &zipf;
+	return 0;
+}
+
+/*
+ * Room for every connection to every node, plus a few for the rest: the
+ * soft open-file limit raised (and the hard one, if it is too low and we
+ * may); -1 with a message if it cannot be.
+ */
+static int raise_nofile(void)
+{
+	rlim_t need = (rlim_t)O.conns * (rlim_t)bench_node_count() + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 0;	/* let connect say it */
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		rl.rlim_cur = need;
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+			rl.rlim_max = need;
+		if (setrlimit(RLIMIT_NOFILE, &rl)) {
+			fprintf(stderr, "steadykv-bench: --conns %d x %d node(s) needs %llu open files; cannot raise the limit to that: %s (ulimit -n, or run as root)\n",
+				O.conns, bench_node_count(), (unsigned long long)need,
+				strerror(errno));
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -524,6 +557,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "steadykv-bench: no nodes found\n");
 		return 1;
 	}
+	if (raise_nofile())
+		return 2;
 	printf("steadykv-bench: %s, %d node(s), %d thread(s), %d conn(s)/node, workload %s (%d%% reads), %llu records, zipf %.2f, %zu B keys, %zu B values\n",
 	       O.cfg.drv->name, bench_node_count(), O.threads, O.conns, O.workload,
 	       O.cfg.read_pct, (unsigned long long)O.cfg.records, O.cfg.zipf,
