@@ -10,7 +10,7 @@ BUILD := $(CURDIR)/build
 export KVER
 
 .PHONY: all deps module userspace linux-src selftests host-test check vm-check \
-	check-debug demo tour bench-node bench-repl bench-recovery bench-lineage bench-core lint nl-gen clean help crash-test \
+	check-debug demo tour bench-node bench-conns bench-repl bench-recovery bench-lineage bench-core lint nl-gen clean help crash-test \
 	check-packaging
 
 all: module userspace selftests
@@ -88,6 +88,11 @@ tour: all
 # Throughput of one node in a guest beside redis-server (ratios only).
 bench-node: all
 	@bash scripts/bench-node.sh
+
+# 10,000 connections to one node beside redis-server and memcached:
+# ops/s against 8 connections, and memory per connection.
+bench-conns: all
+	@bash scripts/bench-conns.sh
 
 # PUT throughput and p99.9 with R = 0 and R = 2 beside Redis with WAIT 2.
 bench-repl: all
