@@ -12,10 +12,12 @@
  * socket does not take now waits for its write-space callback, and no
  * request is read meanwhile, so memory stays bounded by the peer that
  * reads slowly.  A run reads at most SKV_CONN_RUN_BYTES, then queues
- * itself again behind the others.  A run may sleep (a batch with writes
- * waits for their backups, repl_primary.c): the workqueue's other
- * workers serve the other connections meanwhile.  The per-CPU workqueue
- * runs a connection where its packets arrived.
+ * itself again behind the others.  A batch with writes waits for their
+ * backups without holding a worker (repl_primary.c runs the connection
+ * again at each ack), so ten thousand writers waiting on slow backups do
+ * not fill the workqueue's max_active and hold up the replication ops
+ * that would answer them.  The per-CPU workqueue runs a connection where
+ * its packets arrived.
  *
  * No lock-up by connections: every wait is bounded.  A connection with no
  * request in progress is closed after idle_timeout_s; once the first byte
@@ -94,11 +96,19 @@ static void skv_conn_free_bufs(struct skv_conn *c)
 	c->ocap = 0;
 }
 
-/* Off the list, its callbacks stopped: wait for its work, free it. */
+/*
+ * Off the list, its callbacks stopped: stop its work and free it.  Once
+ * dead, a run does nothing, so after the first cancel no run adds c to a
+ * wait queue or arms its timer; after they are gone, nothing queues it.
+ */
 static void skv_conn_free(struct skv_conn *c)
 {
 	struct skv_node *node = c->node;
 
+	WRITE_ONCE(c->dead, true);
+	cancel_work_sync(&c->work);
+	skv_repl_conn_unsettle(c);
+	timer_shutdown_sync(&c->timer);
 	cancel_work_sync(&c->work);
 	c->xprt->ops->release(c->xprt);
 	skv_auth_conn_release(c);
@@ -130,11 +140,12 @@ static void skv_conn_account(struct skv_conn *c)
 }
 
 /*
- * Send the pending replies: the first time, wait until the writes among
- * them are held by their backups (a reply of one that is not is dropped,
- * and so are the replies after it, and the connection ends: -EIO); then
- * give the transport what it takes.  0 when all are sent, -EAGAIN when the
- * rest waits for room, or a negative errno.
+ * Send the pending replies: first, have the writes among them held by
+ * their backups (a reply of one that is not is dropped, and so are the
+ * replies after it, and the connection ends: -EIO); then give the
+ * transport what it takes.  0 when all are sent, -EAGAIN when the rest
+ * waits for room, -EINPROGRESS while the backups are awaited, or a
+ * negative errno.
  */
 static int skv_conn_flush(struct skv_conn *c)
 {
@@ -145,6 +156,8 @@ static int skv_conn_flush(struct skv_conn *c)
 	if (!c->settled) {
 		skv_conn_account(c);
 		n = skv_repl_settle(c);
+		if (n == -EINPROGRESS)
+			return n;
 		if (n && !c->end_err)
 			c->end_err = n;
 		c->settled = true;
@@ -318,10 +331,10 @@ static int skv_conn_run(struct skv_conn *c)
 		c->ocap = SKV_OBUF_INIT;
 	}
 	for (;;) {
-		/* Replies first: no request is read while some wait for room. */
+		/* Replies first: no request is read while some wait. */
 		n = skv_conn_flush(c);
 		if (n)
-			return n == -EAGAIN ? 0 : n;
+			return n == -EAGAIN || n == -EINPROGRESS ? 0 : n;
 		if (c->end_err)
 			return c->end_err;
 		n = skv_conn_process(c);
@@ -375,7 +388,7 @@ static void skv_conn_end(struct skv_conn *c, int err)
 	skv_conn_account(c);
 
 	spin_lock(&node->conn_lock);
-	c->dead = true;
+	WRITE_ONCE(c->dead, true);
 	if (!node->conns_closing)
 		queue_work(skv_wq, &node->reap_work);
 	spin_unlock(&node->conn_lock);
@@ -387,8 +400,7 @@ static void skv_conn_work(struct work_struct *work)
 	int nice = task_nice(current);
 	int err;
 
-	/* Only this work sets it. */
-	if (c->dead)
+	if (READ_ONCE(c->dead))
 		return;
 	if (c->bulk && nice < SKV_CONN_BULK_NICE)
 		set_user_nice(current, SKV_CONN_BULK_NICE);
@@ -400,12 +412,28 @@ static void skv_conn_work(struct work_struct *work)
 		set_user_nice(current, nice);
 }
 
+void skv_conn_kick(struct skv_conn *c)
+{
+	queue_work(skv_conn_wq, &c->work);
+}
+
+static void skv_conn_timer(struct timer_list *t)
+{
+	struct skv_conn *c = from_timer(c, t, timer);
+
+	skv_conn_kick(c);
+}
+
+void skv_conn_kick_at(struct skv_conn *c, unsigned long deadline)
+{
+	/* Only c's run arms it, so the earliest deadline is the one set. */
+	mod_timer(&c->timer, deadline);
+}
+
 /* The transport's callback: softirq or process context. */
 static void skv_conn_ready(struct skv_transport *t)
 {
-	struct skv_conn *c = t->owner;
-
-	queue_work(skv_conn_wq, &c->work);
+	skv_conn_kick(t->owner);
 }
 
 void skv_conn_yield_to_clients(struct skv_conn *c)
@@ -472,6 +500,7 @@ int skv_conn_start(struct skv_node *node, struct skv_transport *t)
 	c->xprt = t;
 	c->idle_since = jiffies;
 	INIT_WORK(&c->work, skv_conn_work);
+	timer_setup(&c->timer, skv_conn_timer, 0);
 	t->owner = c;
 
 	/* On the list from here, so the per-address count sees it. */

@@ -15,6 +15,7 @@
 #include <linux/types.h>
 #include <linux/list.h>
 #include <linux/workqueue.h>
+#include <linux/timer.h>
 #include <steadykv/wire.h>
 
 struct skv_node;
@@ -46,7 +47,8 @@ struct skv_conn {
 	struct skv_node *node;
 	struct skv_transport *xprt;
 	struct work_struct work;	/* skv_conn_work(): all of its I/O */
-	bool dead;			/* has ended; set by its work, under conn_lock */
+	struct timer_list timer;	/* skv_conn_kick_at() */
+	bool dead;			/* has ended: its work does nothing more */
 	bool bulk;			/* serves bulk pulls: runs at nice 10 */
 	enum skv_conn_slot slot;	/* under conn_lock */
 	unsigned long idle_since;	/* jiffies: no frame in progress since */
@@ -96,6 +98,11 @@ int skv_conn_start(struct skv_node *node, struct skv_transport *t);
  * client share applies to it any more.  Process context.
  */
 void skv_conn_peer_authenticated(struct skv_conn *c);
+
+/* Run c's work (again): from any context. */
+void skv_conn_kick(struct skv_conn *c);
+/* Run c's work at the jiffies deadline at the latest. */
+void skv_conn_kick_at(struct skv_conn *c, unsigned long deadline);
 
 /*
  * c serves bulk pulls from now on: its work runs at nice 10, so that

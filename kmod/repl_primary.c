@@ -169,6 +169,16 @@ struct skv_repl_conn {
 	struct skv_repl *read_r;	/* referenced while set */
 	u64 read_v;		/* the newest version they saw */
 	u32 read_off;		/* the first one's reply in c->obuf */
+	/*
+	 * Settling without sleeping (skv_repl_settle()): while the batch
+	 * waits, an entry on the ack_wq of each stream it waits for queues
+	 * the connection's work at every ack, and its timer at the deadline.
+	 */
+	struct skv_conn *c;
+	bool settling;
+	unsigned long deadline;	/* jiffies, while settling */
+	struct wait_queue_entry wait_w, wait_r;	/* on r's, read_r's ack_wq */
+	struct skv_repl *wait_w_on, *wait_r_on;	/* or NULL */
 	struct skv_repl_write w[SKV_REPL_CONN_WRITES];
 };
 
@@ -815,6 +825,16 @@ static bool skv_repl_has_room(struct skv_repl *r, u32 len)
 	       READ_ONCE(r->reserved) + len <= SKV_REPL_QUEUE_MAX;
 }
 
+/* An ack (or a backup lost) on a stream rc waits for: run its connection. */
+static int skv_repl_conn_woken(struct wait_queue_entry *wait,
+			       unsigned int mode, int sync, void *key)
+{
+	struct skv_repl_conn *rc = wait->private;
+
+	skv_conn_kick(rc->c);
+	return 0;
+}
+
 static struct skv_repl_conn *skv_repl_conn_alloc(struct skv_conn *c)
 {
 	struct skv_repl_conn *rc = kvzalloc(sizeof(*rc), GFP_KERNEL);
@@ -824,6 +844,11 @@ static struct skv_repl_conn *skv_repl_conn_alloc(struct skv_conn *c)
 		return NULL;
 	for (i = 0; i < SKV_REPL_CONN_WRITES; i++)
 		INIT_LIST_HEAD(&rc->w[i].link);
+	rc->c = c;
+	init_waitqueue_func_entry(&rc->wait_w, skv_repl_conn_woken);
+	init_waitqueue_func_entry(&rc->wait_r, skv_repl_conn_woken);
+	rc->wait_w.private = rc;
+	rc->wait_r.private = rc;
 	c->repl = rc;
 	return rc;
 }
@@ -1245,6 +1270,65 @@ u8 skv_repl_observe(struct skv_conn *c, u64 version)
 	return SKV_S_OK;
 }
 
+/* Wait (*on: NULL or r) for r's acks with entry wait, or stop waiting. */
+static void skv_repl_conn_wait_on(struct skv_repl **on,
+				  struct wait_queue_entry *wait,
+				  struct skv_repl *r)
+{
+	if (*on == r)
+		return;
+	if (*on)
+		remove_wait_queue(&(*on)->ack_wq, wait);
+	*on = r;
+	if (r)
+		add_wait_queue(&r->ack_wq, wait);
+}
+
+static void skv_repl_conn_unwait(struct skv_repl_conn *rc)
+{
+	skv_repl_conn_wait_on(&rc->wait_w_on, &rc->wait_w, NULL);
+	skv_repl_conn_wait_on(&rc->wait_r_on, &rc->wait_r, NULL);
+}
+
+/* Have the batch's reads and writes got what they wait for? */
+static bool skv_repl_settled(struct skv_repl_conn *rc)
+{
+	struct skv_repl *r = rc->read_r;
+
+	if (r && !skv_repl_seen_held(r, rc->read_v) && !skv_repl_broken(r))
+		return false;
+	r = rc->r;
+	return !rc->n || skv_repl_broken(r) ||
+	       (u64)atomic64_read(&r->acked_all) >= rc->w[rc->n - 1].pos;
+}
+
+/*
+ * Wait for the batch without sleeping: 0 when it has what it waits for or
+ * its deadline passed, else -EINPROGRESS with its connection to be run
+ * again at the next ack or at the deadline.
+ */
+static int skv_repl_settle_wait(struct skv_repl_conn *rc)
+{
+	if (!rc->settling) {
+		rc->settling = true;
+		rc->deadline = jiffies + skv_repl_timeo();
+	}
+	if (skv_repl_settled(rc) || !time_before(jiffies, rc->deadline))
+		goto done;
+	/* On the queues before the check again: no ack is missed. */
+	skv_repl_conn_wait_on(&rc->wait_w_on, &rc->wait_w,
+			      rc->n ? rc->r : NULL);
+	skv_repl_conn_wait_on(&rc->wait_r_on, &rc->wait_r, rc->read_r);
+	if (!skv_repl_settled(rc)) {
+		skv_conn_kick_at(rc->c, rc->deadline);
+		return -EINPROGRESS;
+	}
+done:
+	skv_repl_conn_unwait(rc);
+	rc->settling = false;
+	return 0;
+}
+
 /* The batch's reads: U32_MAX, or where to cut if what they saw is not held. */
 static u32 skv_repl_settle_reads(struct skv_repl_conn *rc)
 {
@@ -1253,10 +1337,7 @@ static u32 skv_repl_settle_reads(struct skv_repl_conn *rc)
 
 	if (!r)
 		return cut;
-	if (!wait_event_idle_timeout(r->ack_wq,
-				     skv_repl_seen_held(r, rc->read_v) ||
-				     skv_repl_broken(r), skv_repl_timeo()) ||
-	    !skv_repl_seen_held(r, rc->read_v))
+	if (!skv_repl_seen_held(r, rc->read_v))
 		cut = rc->read_off;
 	skv_repl_put(r);
 	rc->read_r = NULL;
@@ -1273,16 +1354,16 @@ int skv_repl_settle(struct skv_conn *c)
 
 	if (!rc)
 		return 0;
+	if (skv_repl_settle_wait(rc))
+		return -EINPROGRESS;
 	cut = skv_repl_settle_reads(rc);
 	if (!rc->n && !rc->failed)
 		goto out;
 	r = rc->r;
 	if (rc->n) {
 		last = rc->w[rc->n - 1].pos;
-		if (!wait_event_idle_timeout(r->ack_wq,
-					     (u64)atomic64_read(&r->acked_all) >=
-					     last || skv_repl_broken(r),
-					     skv_repl_timeo()))
+		if ((u64)atomic64_read(&r->acked_all) < last &&
+		    !skv_repl_broken(r))
 			skv_repl_timed_out(r, last);
 	}
 	acked = atomic64_read(&r->acked_all);
@@ -1310,6 +1391,12 @@ out:
 	return -EIO;
 }
 
+void skv_repl_conn_unsettle(struct skv_conn *c)
+{
+	if (c->repl)
+		skv_repl_conn_unwait(c->repl);
+}
+
 void skv_repl_conn_release(struct skv_conn *c)
 {
 	struct skv_repl_conn *rc = c->repl;
@@ -1317,6 +1404,7 @@ void skv_repl_conn_release(struct skv_conn *c)
 
 	if (!rc)
 		return;
+	skv_repl_conn_unwait(rc);
 	if (rc->r) {
 		/* Committed ones are applied; one admitted after is not. */
 		for (i = 0; i < SKV_REPL_CONN_WRITES; i++)

@@ -15,8 +15,8 @@
  * flight per backup, so writes arriving meanwhile go out together in the
  * next one.  A connection, when it is about to send the replies
  * of the requests it has read (skv_repl_settle(), from its flush), waits
- * once for the position of its last write (group commit) and then sends
- * them.  A read waits there too if what it saw may be a write its
+ * once for the position of its last write (group commit), without
+ * holding a worker (it is run again at each ack), and then sends them.  A read waits there too if what it saw may be a write its
  * backups do not hold yet (skv_repl_observe()): a reply never shows a
  * write that a crash of this node could take back.
  *
@@ -123,13 +123,17 @@ void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
  */
 u8 skv_repl_observe(struct skv_conn *c, u64 version);
 /*
- * Before c's replies are sent: wait until the backups hold c's writes,
- * and what its reads saw.
- * 0, or -EIO when some are not held: c->olen is cut back to the first of
- * their replies, and the connection closes after sending the rest.
+ * Before c's replies are sent: have the backups got c's writes, and what
+ * its reads saw?  Never sleeps: -EINPROGRESS while they have not and the
+ * wait (repl_timeout_ms) is not over, with c run again (skv_conn_kick())
+ * at the next ack or when it is.  Then 0, or -EIO when some are not held:
+ * c->olen is cut back to the first of their replies, and the connection
+ * closes after sending the rest.
  */
 int skv_repl_settle(struct skv_conn *c);
-/* Connection teardown. */
+/* Connection teardown, first step: nothing runs c again from here. */
+void skv_repl_conn_unsettle(struct skv_conn *c);
+/* Connection teardown, once c's work has stopped. */
 void skv_repl_conn_release(struct skv_conn *c);
 
 #endif /* SKV_REPL_PRIMARY_H */

@@ -28,7 +28,7 @@
 #include "conn.h"
 #include "transport.h"
 
-#define SKV_TCP_BACKLOG		128
+#define SKV_TCP_BACKLOG		1024	/* capped by net.core.somaxconn */
 /* Keepalive: a vanished peer is found in about 2 minutes. */
 #define SKV_TCP_KEEPIDLE_S	60
 #define SKV_TCP_KEEPINTVL_S	10
