@@ -99,7 +99,6 @@ server_conns() {
 drop() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
-	sleep 1
 }
 
 declare -A target=([steadykv]="--node 127.0.0.1:7000" [redis]="--redis 127.0.0.1:6379"
@@ -126,7 +125,8 @@ measure() {
 
 	drop
 	before=$(meminfo MemAvailable Slab KernelStack)
-	local srv0=0 srv1=0 cli0 cli1
+	local srv0=0 srv1=0 cli0 cli1 base
+	base=$(server_conns "$name")
 	[[ -n $s ]] && srv0=$(rss "$s")
 	lq0=$(listen_stats)
 	t0=$(date +%s.%N)
@@ -197,8 +197,12 @@ measure() {
 			"$f.many.json")
 	fi
 	((rc == 0)) || echo "steadykv-bench with $conns connections: exit status $rc"
-	# the connections closed: is the memory back?
-	sleep 5
+	# the connections closed (the server says so, 30 s at most): is the
+	# memory back?
+	for ((i = 0; i < 300; i++)); do
+		(($(server_conns "$name" || echo 0) <= base)) && break
+		sleep 0.1
+	done
 	drop
 	after_avail[$name]=$(meminfo MemAvailable)
 	echo "MemAvailable after they closed: ${after_avail[$name]} kB"
