@@ -16,7 +16,9 @@
  * backups without holding a worker (repl_primary.c runs the connection
  * again at each ack), so ten thousand writers waiting on slow backups do
  * not fill the workqueue's max_active and hold up the replication ops
- * that would answer them.  The per-CPU workqueue runs a connection where
+ * that would answer them.  Likewise a GET for a key a migration is still
+ * bringing stops its connection at that frame until the key lands
+ * (mig_target_park.c).  The per-CPU workqueue runs a connection where
  * its packets arrived.
  *
  * No lock-up by connections: every wait is bounded.  A connection with no
@@ -56,6 +58,7 @@
 #include "reply.h"
 #include "request.h"
 #include "repl_primary.h"
+#include "mig_target.h"
 #include "transport.h"
 #include "metrics.h"
 
@@ -67,6 +70,13 @@
 #define SKV_CONN_BULK_NICE	10
 
 static struct workqueue_struct *skv_conn_wq;
+
+/* The worker runs a bulk-pull connection: client requests win the CPU. */
+static void skv_conn_nice_bulk(void)
+{
+	if (task_nice(current) < SKV_CONN_BULK_NICE)
+		set_user_nice(current, SKV_CONN_BULK_NICE);
+}
 
 /* A timeout module parameter in jiffies; 0 means none. */
 static long skv_timeout(unsigned int *param_s)
@@ -97,17 +107,22 @@ static void skv_conn_free_bufs(struct skv_conn *c)
 }
 
 /*
- * Off the list, its callbacks stopped: stop its work and free it.  Once
- * dead, a run does nothing, so after the first cancel no run adds c to a
- * wait queue or arms its timer; after they are gone, nothing queues it.
+ * Off the list: stop its callbacks (reset it first if asked) and its
+ * work, and free it.  Once dead, a run does nothing, so after the first
+ * cancel no run adds c to a wait queue or arms its timer; after they are
+ * gone, nothing queues it.
  */
-static void skv_conn_free(struct skv_conn *c)
+static void skv_conn_free(struct skv_conn *c, bool reset)
 {
 	struct skv_node *node = c->node;
 
+	c->xprt->ops->watch(c->xprt, NULL);
+	if (reset)
+		c->xprt->ops->shutdown(c->xprt, true);
 	WRITE_ONCE(c->dead, true);
 	cancel_work_sync(&c->work);
 	skv_repl_conn_unsettle(c);
+	skv_tgt_unpark(c);
 	timer_shutdown_sync(&c->timer);
 	cancel_work_sync(&c->work);
 	c->xprt->ops->release(c->xprt);
@@ -234,8 +249,17 @@ static int skv_conn_process(struct skv_conn *c)
 			c->end_err = -EBUSY;
 			return 0;
 		}
+		/* A parked GET is the first frame: it is handled again. */
+		if (c->parked)
+			skv_tgt_unpark(c);
+		c->pipelined = c->ilen - off > flen;
 		err = skv_metrics_handle(c, &h, c->ibuf + off + SKV_HDR_LEN,
 					 flen - SKV_HDR_LEN);
+		if (c->parked)
+			break;
+		if (c->park_until)
+			skv_tgt_park_answered(c);
+		c->nreq++;
 		if (err)
 			return err;
 		off += flen;
@@ -299,6 +323,17 @@ static atomic64_t *skv_conn_overdue(struct skv_conn *c)
 	return stat;
 }
 
+/*
+ * A GET is parked (mig_target_park.c): send the replies before it, then
+ * read nothing until it is woken.  Returns as skv_conn_run().
+ */
+static int skv_conn_park_flush(struct skv_conn *c)
+{
+	int n = skv_conn_flush(c);
+
+	return n == -EAGAIN || n == -EINPROGRESS ? 0 : n;
+}
+
 static bool skv_conn_trimmable(struct skv_conn *c)
 {
 	return c->ibuf && !c->ilen && !c->olen &&
@@ -340,6 +375,8 @@ static int skv_conn_run(struct skv_conn *c)
 		n = skv_conn_process(c);
 		if (n)
 			return n;
+		if (c->parked)
+			return skv_conn_park_flush(c);
 		if (c->olen >= SKV_OBUF_BATCH || c->end_err)
 			continue;
 		if (!budget) {
@@ -372,6 +409,8 @@ static int skv_conn_run(struct skv_conn *c)
 		n = skv_conn_process(c);
 		if (n)
 			return n;
+		if (c->parked)
+			return skv_conn_park_flush(c);
 		if (!c->ilen)
 			c->idle_since = jiffies;
 	}
@@ -402,8 +441,8 @@ static void skv_conn_work(struct work_struct *work)
 
 	if (READ_ONCE(c->dead))
 		return;
-	if (c->bulk && nice < SKV_CONN_BULK_NICE)
-		set_user_nice(current, SKV_CONN_BULK_NICE);
+	if (c->bulk)
+		skv_conn_nice_bulk();
 	err = skv_conn_run(c);
 	if (err)
 		skv_conn_end(c, err);
@@ -439,8 +478,7 @@ static void skv_conn_ready(struct skv_transport *t)
 void skv_conn_yield_to_clients(struct skv_conn *c)
 {
 	c->bulk = true;
-	if (task_nice(current) < SKV_CONN_BULK_NICE)
-		set_user_nice(current, SKV_CONN_BULK_NICE);
+	skv_conn_nice_bulk();
 }
 
 /*
@@ -501,6 +539,7 @@ int skv_conn_start(struct skv_node *node, struct skv_transport *t)
 	c->idle_since = jiffies;
 	INIT_WORK(&c->work, skv_conn_work);
 	timer_setup(&c->timer, skv_conn_timer, 0);
+	skv_tgt_park_init(c);
 	t->owner = c;
 
 	/* On the list from here, so the per-address count sees it. */
@@ -529,12 +568,6 @@ int skv_conn_start(struct skv_node *node, struct skv_transport *t)
 	return 0;
 }
 
-/* Off the list: no callback queues its work any more. */
-static void skv_conn_unwatch(struct skv_conn *c)
-{
-	c->xprt->ops->watch(c->xprt, NULL);
-}
-
 void skv_conn_reap_work(struct work_struct *work)
 {
 	struct skv_node *node = container_of(work, struct skv_node,
@@ -551,8 +584,7 @@ void skv_conn_reap_work(struct work_struct *work)
 
 	list_for_each_entry_safe(c, tmp, &dead, list) {
 		list_del(&c->list);
-		skv_conn_unwatch(c);
-		skv_conn_free(c);
+		skv_conn_free(c, false);
 	}
 }
 
@@ -592,9 +624,7 @@ void skv_conns_stop(struct skv_node *node)
 
 	list_for_each_entry_safe(c, tmp, &all, list) {
 		list_del(&c->list);
-		skv_conn_unwatch(c);
-		c->xprt->ops->shutdown(c->xprt, true);
-		skv_conn_free(c);
+		skv_conn_free(c, true);
 	}
 	/* Every connection is gone, so nothing queues the reaper any more. */
 	cancel_work_sync(&node->reap_work);

@@ -16,6 +16,7 @@
 #include <linux/list.h>
 #include <linux/workqueue.h>
 #include <linux/timer.h>
+#include <linux/wait.h>
 #include <steadykv/wire.h>
 
 struct skv_node;
@@ -73,6 +74,14 @@ struct skv_conn {
 	u8 reply_status;		/* of the last reply queued (metrics.c) */
 
 	struct skv_repl_conn *repl;	/* writes waiting for backups (repl_primary.c) */
+
+	/* A GET parked for a key migrating in (mig_target_park.c) */
+	bool pipelined;			/* more bytes behind the frame handled */
+	bool parked;			/* the frame at ibuf[0] waits: no reply yet */
+	struct wait_queue_entry park_wait;	/* on node->mig_parked */
+	u64 park_table, park_hash;	/* the key it waits for */
+	unsigned long park_until;	/* jiffies: then RETRY; 0: not parked */
+	u64 park_since_ns;		/* first parked: its service time counts */
 
 	/* Authentication (auth_request.c) */
 	u8 auth_role;			/* enum skv_auth_role proven, 0: none */

@@ -66,6 +66,9 @@ SKV_RW_PARAM(peer_call_timeout_s, 30,
 SKV_RW_PARAM(mig_retry_ms, 60000,
 	     "After ownership moved, a migration retries a push-back or END the source refused or did not answer, and the re-replication its backups did not take, this long before it fails with the range frozen (needs recovery) (default 60000)");
 
+SKV_RW_PARAM(mig_park_ms, 100,
+	     "A GET for a key still on its way here by a migration waits this long for it (its priority pull) before it is answered RETRY; 0: RETRY at once (default 100)");
+
 SKV_RW_PARAM(replica_max_mb, 64,
 	     "Most memory of one replica of another node's log, in MiB; a write past it gets BACKUP_FULL (default 64)");
 SKV_RW_PARAM(repl_timeout_ms, 5000,

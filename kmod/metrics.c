@@ -63,7 +63,8 @@ int skv_metrics_handle(struct skv_conn *c, const struct skv_hdr *h,
 		       const u8 *body, u32 body_len)
 {
 	struct skv_metrics_cpu __percpu *pm = READ_ONCE(c->node->metrics);
-	u64 t0 = ktime_get_ns();
+	/* A GET parked for a migrating key: from its first try. */
+	u64 t0 = c->park_since_ns ?: ktime_get_ns();
 	int err;
 
 	c->reply_status = SKV_METRICS_NO_REPLY;

@@ -819,6 +819,7 @@ static void skv_tgt_free(struct skv_mig *m)
 void skv_tgt_node_init(struct skv_node *node)
 {
 	INIT_LIST_HEAD(&node->migs);
+	init_waitqueue_head(&node->mig_parked);
 }
 
 struct skv_mig *skv_tgt_find(struct skv_node *node, u64 id)

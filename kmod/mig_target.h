@@ -30,6 +30,7 @@
 #include "peer.h"
 
 struct skv_node;
+struct skv_conn;
 struct skv_sidelog;
 struct netlink_ext_ack;
 
@@ -179,9 +180,31 @@ int skv_tgt_source_lost(struct skv_node *node, u64 table_id, u64 start_hash,
 /*
  * A client asked for a key of a MIGRATING_IN tablet the store could not
  * resolve: queue a priority pull of its hash.  Returns the retry_us to
- * give the client (0: no migration brings it).  Any context; cheap.
+ * give the client (0: no migration brings it).  parked: the request waits
+ * for the key rather than being answered RETRY (not counted as one).  Any
+ * context; cheap.
  */
-u32 skv_tgt_want_key(struct skv_node *node, u64 table_id, u64 key_hash);
+u32 skv_tgt_want_key(struct skv_node *node, u64 table_id, u64 key_hash,
+		     bool parked);
+
+/*
+ * Parking (mig_target_park.c): a GET the store answered RETRY for a key
+ * that a migration brings waits for it instead, at most mig_park_ms.
+ * skv_tgt_park() returns true if c's frame is parked (no reply queued: it
+ * is handled again when c runs next; the key's priority pull is asked
+ * for), false if it is to be answered RETRY (parking off, requests behind
+ * it, no migration brings the key, or its wait is over).  Process context
+ * (c's run).
+ */
+extern unsigned int skv_mig_park_ms;
+void skv_tgt_park_init(struct skv_conn *c);
+bool skv_tgt_park(struct skv_conn *c, u64 table_id, u64 key_hash);
+/* Before the parked frame is handled again, and when c is freed. */
+void skv_tgt_unpark(struct skv_conn *c);
+/* c's parked frame got its reply. */
+void skv_tgt_park_answered(struct skv_conn *c);
+/* Keys may have been resolved or a migration stopped: any context. */
+void skv_tgt_wake_parked(struct skv_node *node);
 
 /* State and progress snapshot helpers for netlink (mig_netlink.c). */
 u32 skv_tgt_permille(struct skv_mig *m);

@@ -220,6 +220,7 @@ static int skv_tgt_pull_part(struct skv_mig_worker *w, struct skv_mig_part *pt)
 		/* Pairs with the acquire in skv_tgt_hash_resolved(). */
 		smp_store_release(&pt->cursor, next);
 	}
+	skv_tgt_wake_parked(m->node);
 	return 0;
 bad:
 	skv_tgt_fail(m, EPROTO, "malformed pull reply from the source");
@@ -323,6 +324,7 @@ static int skv_tgt_prio_pull(struct skv_mig_worker *w, u8 *req, u32 n)
 			m->pending[m->npending++] = m->inflight_hashes[i];
 	m->ninflight = 0;
 	spin_unlock(&m->lock);
+	skv_tgt_wake_parked(m->node);
 	return 0;
 bad:
 	skv_tgt_fail(m, EPROTO, "malformed priority pull reply");

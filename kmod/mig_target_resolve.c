@@ -158,8 +158,11 @@ void skv_tgt_set_active(struct skv_mig *m, bool on)
 	/* Pairs with the acquire in skv_tgt_of(). */
 	smp_store_release(&m->active, on);
 	/* Off: no resolver or want_key call still uses m's sets after this. */
-	if (!on)
+	if (!on) {
 		synchronize_rcu();
+		/* Its keys are resolved now: the store answers them. */
+		skv_tgt_wake_parked(m->node);
+	}
 }
 
 static bool skv_tgt_pending_has(struct skv_mig *m, u64 hash)
@@ -179,7 +182,8 @@ static bool skv_tgt_pending_has(struct skv_mig *m, u64 hash)
  * Ask for a priority pull of key_hash; returns the retry_us to tell the
  * client (see SKV_MIG_RETRY_US), or 0 if no migration brings that key.
  */
-u32 skv_tgt_want_key(struct skv_node *node, u64 table_id, u64 key_hash)
+u32 skv_tgt_want_key(struct skv_node *node, u64 table_id, u64 key_hash,
+		     bool parked)
 {
 	struct skv_mig *m;
 	bool wake = false;
@@ -192,7 +196,8 @@ u32 skv_tgt_want_key(struct skv_node *node, u64 table_id, u64 key_hash)
 	if (m && m->pending &&
 	    READ_ONCE(m->state) == STEADYKV_MIGRATION_STATE_PULLING &&
 	    !skv_tgt_hash_resolved(m, key_hash)) {
-		atomic64_inc(&m->client_retries);
+		if (!parked)
+			atomic64_inc(&m->client_retries);
 		spin_lock(&m->lock);
 		if (!skv_tgt_pending_has(m, key_hash) &&
 		    m->npending < SKV_MIG_PRIO_PENDING) {

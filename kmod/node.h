@@ -21,6 +21,7 @@
 #include <linux/list.h>
 #include <linux/atomic.h>
 #include <linux/workqueue.h>
+#include <linux/wait.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 
@@ -88,6 +89,7 @@ struct skv_node {
 	u32 migs_running;		/* not ended; under node->lock */
 	u32 migs_ended;			/* ended, kept for status */
 	bool mig_resolver;		/* the store's resolver is ours */
+	wait_queue_head_t mig_parked;	/* GETs parked (mig_target_park.c) */
 
 	/* Replication (repl_primary.c): RCU, replaced under lock. */
 	struct skv_repl __rcu *repl;	/* NULL: no backups (R = 0) */

@@ -57,12 +57,13 @@ static u8 skv_status(int ret)
 /*
  * A RETRY from the store: the key may still be at the source of a
  * migration into this node.  Ask for a priority pull of its hash; the
- * client is told to retry (never parked: see SKV_MIG_RETRY_US).
+ * client is told to retry after retry_us; a GET waits for the key
+ * instead (mig_target_park.c).
  */
 static u8 skv_retry_pull(struct skv_conn *c, u8 st, u64 table_id, u64 hash)
 {
 	if (st == SKV_S_RETRY)
-		c->retry_us = skv_tgt_want_key(c->node, table_id, hash);
+		c->retry_us = skv_tgt_want_key(c->node, table_id, hash, false);
 	return st;
 }
 
@@ -182,6 +183,9 @@ static int skv_do_get(struct skv_conn *c, const struct skv_hdr *h,
 		st = SKV_S_INTERNAL;	/* the store broke its contract */
 	if (st == SKV_S_OK || st == SKV_S_NOT_FOUND)
 		st = skv_seen(c, st, version);
+	/* A key a migration brings: wait for it rather than RETRY. */
+	if (st == SKV_S_RETRY && skv_tgt_park(c, table_id, hash))
+		return 0;
 	if (st != SKV_S_OK)
 		return skv_reply_result(c, h,
 					skv_retry_pull(c, st, table_id, hash),
@@ -377,7 +381,6 @@ int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 {
 	u8 st;
 
-	c->nreq++;
 	/* A request carries no flags and no status. */
 	if (h->flags || h->status)
 		return skv_reply_bad(c, h, SKV_S_BAD_REQUEST);

@@ -27,7 +27,9 @@ import subprocess
 import sys
 
 RECORD_HDR = 40  # kmod/core/record.h: a record's header
-SKV_MODES = ["rocksteady", "push", "no-priority-pulls", "one-partition"]
+# retry: rocksteady with mig_park_ms=0 (a GET for a key not pulled yet
+# is answered RETRY instead of waiting for its priority pull).
+SKV_MODES = ["rocksteady", "retry", "push", "no-priority-pulls", "one-partition"]
 HOT_SYSTEMS = ["steadykv", "redis", "memcached"]
 
 
@@ -249,6 +251,7 @@ def read_skv_mode(d):
         "p99_us_after": phase(run, "after", "p99"),
         "p999_us_after": phase(run, "after"),
         "errors": run.get("run", {}).get("result", {}).get("errors"),
+        "client_retries": sum(int(r.get("retries") or 0) for r in rows),
         "source_rate_halved_after_s": drop_s,
         "source_rate_idle_ops": round(src_rate, 1) if src_rate else None,
     }
@@ -540,15 +543,17 @@ def write_markdown(path, rep, skv_rows):
              f"**{fmt_stat(s, 'migration_mb_per_s_unloaded')} MB/s**\n")
     L.append("## Migration under load\n")
     L.append("| system | state | seconds | MB/s | p99.9 idle (us) | p99.9 during (us) | "
-             "p99.9 after (us) | source rate halved after (s) | p50/p99 idle -> during (us) |")
-    L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+             "p99.9 after (us) | source rate halved after (s) | p50/p99 idle -> during (us) | "
+             "RETRY replies |")
+    L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for mode, e in skv_rows.items():
         L.append(f"| steadykv {mode} | {e['state']} | {fmt_stat(e, 'migration_seconds')} | "
                  f"{fmt_stat(e, 'migration_mb_per_s')} | {fmt_stat(e, 'p999_us_idle')} | "
                  f"{fmt_stat(e, 'p999_us_during')} | {fmt_stat(e, 'p999_us_after')} | "
                  f"{fmt_stat(e, 'source_rate_halved_after_s')} | "
                  f"{fmt(e.get('p50_us_idle'))}/{fmt(e.get('p99_us_idle'))} -> "
-                 f"{fmt(e.get('p50_us_during'))}/{fmt(e.get('p99_us_during'))} |")
+                 f"{fmt(e.get('p50_us_during'))}/{fmt(e.get('p99_us_during'))} | "
+                 f"{fmt_stat(e, 'client_retries')} |")
     if r:
         secs = fmt_stat(r, "migration_seconds")
         if r.get("migration_seconds_extrapolated"):
@@ -559,7 +564,7 @@ def write_markdown(path, rep, skv_rows):
                  f"{fmt_stat(r, 'p999_us_during')} | {fmt_stat(r, 'p999_us_after')} | "
                  f"{fmt_stat(r, 'source_rate_halved_after_s')} | "
                  f"{fmt(r.get('p50_us_idle'))}/{fmt(r.get('p99_us_idle'))} -> "
-                 f"{fmt(r.get('p50_us_during'))}/{fmt(r.get('p99_us_during'))} |")
+                 f"{fmt(r.get('p50_us_during'))}/{fmt(r.get('p99_us_during'))} | - |")
     ss = r.get("single_slot") if r else None
     if ss:
         L.append(f"\nRedis best case, one slot of {fmt(ss.get('keys'))} keys, no load: "
@@ -627,7 +632,8 @@ def print_summary(rep, out):
         print(f"  baseline {mode}: {fmt_stat(e, 'migration_seconds')} s, "
               f"{fmt_stat(e, 'migration_mb_per_s')} MB/s, p99.9 during "
               f"{fmt_stat(e, 'p999_us_during')} us, source halved after "
-              f"{fmt_stat(e, 'source_rate_halved_after_s')} s")
+              f"{fmt_stat(e, 'source_rate_halved_after_s')} s, "
+              f"{fmt_stat(e, 'client_retries')} RETRY replies")
     if r:
         ext = " (extrapolated from a cut reshard)" if r.get("migration_seconds_extrapolated") else ""
         print(f"Redis Cluster reshard: {fmt_stat(r, 'migration_seconds')} s{ext} "

@@ -4,7 +4,8 @@
 # (kmod/mig_source.c): two nodes in two namespaces joined by a veth pair.
 # Whole table there and back, an empty tablet, half a table (a split), an
 # unreachable source, a cancel mid-way (writes made at the target come
-# back to the source), priority pulls of keys asked for early, the push
+# back to the source), priority pulls of keys asked for early, a GET
+# parked until its key lands (mig_park_ms) or answered RETRY, the push
 # baseline, priority-pulls=0, partitions=1, netlink refusals, the target's
 # memory limit reached mid-way (each mode), the largest keys and values
 # there and back and rolled back, two migrations at once (disjoint ranges;
@@ -199,6 +200,57 @@ t_priority() {
 	[[ $out != *" prio-keys=0 "* ]] || { skv_fail "no key came by priority pull"; return 1; }
 	[[ $out == *" replayed=$SLOW_N "* ]] || { skv_fail "not every record replayed"; return 1; }
 	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 9 $SAMPLE $SIZE p 0 ||
+		{ skv_fail "keys not moved intact"; return 1; }
+}
+
+# A GET for a key the bulk pull has not reached: with mig_park_ms=0 it
+# is answered RETRY; with parking it waits for the key's priority pull and
+# gets the value.  The keys read are all past the cursor, which is still
+# short of them afterwards: they came by priority pulls, not the bulk one.
+t_park() {
+	local out park i cur min=1000 keys=() kps=()
+	src_table 60 || return 1
+	tool "$S" fill "$SA:$PORT" 60 "$SLOW_N" $SIZE q || { skv_fail "fill"; return 1; }
+	skv_slow_link "$S" eth0 $SLOW_DELAY || return 1
+	tool "$T" migrate-start 60 60 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
+		{ skv_fail "migrate-start refused"; return 1; }
+	midway "$T" 60 || return 1
+	out=$(tool "$T" migrate-get 60)
+	[[ $out =~ permille=([0-9]+) ]] || { skv_fail "no permille: $out"; return 1; }
+	cur=${BASH_REMATCH[1]}
+	# Keys far past the cursor: the reads take seconds in a guest.
+	mapfile -t kps < <(tool "$T" key-permille q-{1..400})
+	for ((i = 0; ${#keys[@]} < 12 && i < ${#kps[@]}; i++)); do
+		((kps[i] > cur + 500)) || continue
+		keys+=("q-$((i + 1))")
+		((kps[i] < min)) && min=${kps[i]}
+	done
+	((${#keys[@]} == 12)) || { skv_fail "no 12 keys 500 permille past $cur"; return 1; }
+	park=$(<"$PARAMS/mig_park_ms") || return 1
+	echo 0 >"$PARAMS/mig_park_ms" || return 1
+	for i in 0 1 2 3; do
+		out=$(tool "$T" get "$TA:$PORT" 60 "${keys[i]}")
+		[[ $out == "RETRY "* ]] || { echo "$park" >"$PARAMS/mig_park_ms"; \
+			skv_fail "${keys[i]} without parking: want RETRY, got: $out"; return 1; }
+	done
+	# Far above a priority pull's time, even on a debug kernel.
+	echo 20000 >"$PARAMS/mig_park_ms" || return 1
+	for i in 4 5 6 7 8 9 10 11; do
+		out=$(tool "$T" get "$TA:$PORT" 60 "${keys[i]}")
+		[[ $out =~ ^OK\ [1-9] ]] || { echo "$park" >"$PARAMS/mig_park_ms"; \
+			skv_fail "${keys[i]} parked: want OK, got: ${out:0:60}"; return 1; }
+	done
+	echo "$park" >"$PARAMS/mig_park_ms"
+	out=$(tool "$T" migrate-get 60)
+	skv_fast_link "$S" eth0
+	skv_info "migration 60 after the reads: $out (keys from permille $min)"
+	if [[ ! $out =~ ^pulling\ .*permille=([0-9]+) ]] || ((BASH_REMATCH[1] >= min)); then
+		skv_fail "the bulk pull reached the keys read: not a test"
+		return 1
+	fi
+	out=$(tool "$T" migrate-wait 60 $WAIT)
+	[[ $out == "done "* ]] || { skv_fail "want done, got: $out"; return 1; }
+	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 60 $SAMPLE $SIZE q 0 ||
 		{ skv_fail "keys not moved intact"; return 1; }
 }
 
@@ -457,6 +509,7 @@ skv_test "half a table (source splits)" t_split
 skv_test "unreachable source fails cleanly" t_unreachable
 skv_test "cancel mid-way rolls back with target writes" t_cancel
 skv_test "priority pulls for keys read early" t_priority
+skv_test "a GET for a key not pulled yet: RETRY, or parked until it lands" t_park
 skv_test "push mode, priority-pulls=0, partitions=1" t_baselines
 skv_test "netlink refusals" t_refusals
 skv_test "target reaches its memory limit mid-migration (rocksteady)" \

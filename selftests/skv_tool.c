@@ -18,6 +18,10 @@
  *       waits up to SECS for the node to close every connection: exit 0 if
  *       it did, 1 if not.  Without it, runs until SIGTERM (exit 0).
  *
+ *   skv_tool key-permille KEY...
+ *       where each KEY's hash lies in the hash space, in thousandths (as
+ *       a one-partition migration's permille counts its cursor), a line each
+ *
  *   skv_tool check-split LO:PORT HI:PORT TABLE COUNT SIZE PREFIX SPLIT [KEYLEN]
  *       keys with hash < SPLIT read back intact at LO and are refused
  *       (NOT_OWNER or UNKNOWN_TABLE) at HI; the others the other way round
@@ -751,6 +755,14 @@ int main(int argc, char **argv)
 		nl_open_or_die();
 		err = sknl_node_set_mig_fault(&nl, &f, &res);
 		return err ? nl_failed("mig-fault", err, &res) : 0;
+	}
+	if (!strcmp(argv[1], "key-permille")) {
+		for (int i = 2; i < argc; i++) {
+			uint64_t h = skv_key_hash(argv[i], strlen(argv[i]));
+
+			printf("%u\n", (unsigned int)((unsigned __int128)h * 1000 >> 64));
+		}
+		return 0;
 	}
 	if (!strcmp(argv[1], "check-split") && (argc == 9 || argc == 10))
 		return check_split(argv + 2, argc == 10 ? strtoul(argv[9], NULL, 0) : 0);
