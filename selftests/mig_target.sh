@@ -72,6 +72,18 @@ midway() {
 	fi
 }
 
+# slow_mid_way ID TABLE COUNT PREFIX: TABLE at the source with COUNT keys,
+# the link slowed, migration ID of the whole table (one partition, one
+# small pull in flight) started at the target and checked mid-way.
+slow_mid_way() {
+	src_table "$2" || return 1
+	tool "$S" fill "$SA:$PORT" "$2" "$3" $SIZE "$4" || { skv_fail "fill"; return 1; }
+	skv_slow_link "$S" eth0 $SLOW_DELAY || return 1
+	tool "$T" migrate-start "$1" "$2" 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
+		{ skv_fail "migrate-start $1 refused"; return 1; }
+	midway "$T" "$1"
+}
+
 # src_table TABLE: a table on the source with one tablet over the whole space.
 src_table() {
 	if ! skv_ctl "$S" table add "$1" || ! skv_ctl "$S" tablet add "$1" min max; then
@@ -157,12 +169,7 @@ t_unreachable() {
 # Cancel mid-way: the range goes back, with the writes made at the target.
 t_cancel() {
 	local out
-	src_table 5 || return 1
-	tool "$S" fill "$SA:$PORT" 5 "$CANCEL_N" $SIZE c || { skv_fail "fill"; return 1; }
-	skv_slow_link "$S" eth0 $SLOW_DELAY || return 1
-	tool "$T" migrate-start 7 5 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
-		{ skv_fail "migrate-start refused"; return 1; }
-	midway "$T" 7 || return 1
+	slow_mid_way 7 5 "$CANCEL_N" c || return 1
 	tool "$T" fill "$TA:$PORT" 5 50 $SIZE w || { skv_fail "writes at the target failed"; return 1; }
 	tool "$T" migrate-cancel 7 || { skv_fail "cancel refused (migration over already?)"; return 1; }
 	out=$(tool "$T" migrate-wait 7 $WAIT)
@@ -181,12 +188,7 @@ t_cancel() {
 # priority pulls; a key the source does not have is NOT_FOUND at once.
 t_priority() {
 	local out
-	src_table 9 || return 1
-	tool "$S" fill "$SA:$PORT" 9 "$SLOW_N" $SIZE p || { skv_fail "fill"; return 1; }
-	skv_slow_link "$S" eth0 $SLOW_DELAY || return 1
-	tool "$T" migrate-start 8 9 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
-		{ skv_fail "migrate-start refused"; return 1; }
-	midway "$T" 8 || return 1
+	slow_mid_way 8 9 "$SLOW_N" p || return 1
 	tool "$T" absent "$TA:$PORT" 9 20 nosuch || { skv_fail "absent keys not NOT_FOUND"; return 1; }
 	# The last keys written are spread over the whole range.
 	tool "$T" check "$TA:$PORT" 9 300 $SIZE p || { skv_fail "keys unreadable at the target"; return 1; }
@@ -209,12 +211,7 @@ t_priority() {
 # short of them afterwards: they came by priority pulls, not the bulk one.
 t_park() {
 	local out park i cur min=1000 keys=() kps=()
-	src_table 60 || return 1
-	tool "$S" fill "$SA:$PORT" 60 "$SLOW_N" $SIZE q || { skv_fail "fill"; return 1; }
-	skv_slow_link "$S" eth0 $SLOW_DELAY || return 1
-	tool "$T" migrate-start 60 60 0 $MAX "$SA" $PORT "${SLOW[@]}" 1 ||
-		{ skv_fail "migrate-start refused"; return 1; }
-	midway "$T" 60 || return 1
+	slow_mid_way 60 60 "$SLOW_N" q || return 1
 	out=$(tool "$T" migrate-get 60)
 	[[ $out =~ permille=([0-9]+) ]] || { skv_fail "no permille: $out"; return 1; }
 	cur=${BASH_REMATCH[1]}
