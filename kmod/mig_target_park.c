@@ -14,7 +14,8 @@
  * timer bounds the wait at mig_park_ms, after which the GET gets the RETRY
  * of old.  A GET with requests behind it in the connection's input gets
  * RETRY at once, so that a pipelined batch is not served one priority
- * pull at a time (its keys' pulls go out together).  Only GETs park: a
+ * pull at a time (its keys' pulls go out together; parking those too
+ * measured a worse tail in make demo).  Only GETs park: a
  * DELETE or conditional PUT answered RETRY has already reserved its place
  * in the replication stream (repl_primary.c).
  */
