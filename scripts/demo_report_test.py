@@ -70,6 +70,18 @@ def test_median_run():
     ok(dr.median_run([{"v": None}], lambda r: r["v"]) is None, "median_run: none measured")
 
 
+def test_worst_p999():
+    rows = [{"t_s": f"{t:.3f}", "ops": "10", "p999_us": str(v)}
+            for t, v in [(0.1, 50), (0.2, 900), (0.3, 400), (1.2, 300), (1.3, 700)]]
+    rows.append({"t_s": "0.4", "ops": "0", "p999_us": "5000"})
+    ok(dr.worst_p999(rows, 0.1, 1.0) == 900,
+       "worst_p999: the highest interval ending in (0.1, 1.1], not the one at 0.1 or after")
+    ok(dr.worst_p999(rows, 0.15, 1.1) == 900 and dr.worst_p999(rows, 0.35, 1.0) == 700,
+       "worst_p999: the window moves with its start (900, then 700 from 0.35)")
+    ok(dr.worst_p999(rows, 2.0, 1.0) is None and dr.worst_p999(rows, None, 1.0) is None,
+       "worst_p999: no interval, or no start, gives None; an interval with no ops counts not")
+
+
 def write(path, obj):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -160,6 +172,7 @@ def main():
     test_stat()
     test_aggregate()
     test_median_run()
+    test_worst_p999()
     test_report()
     test_one_run_layout()
     print(f"1..{n_test}")
