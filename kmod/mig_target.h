@@ -181,8 +181,8 @@ int skv_tgt_source_lost(struct skv_node *node, u64 table_id, u64 start_hash,
  * A client asked for a key of a MIGRATING_IN tablet the store could not
  * resolve: queue a priority pull of its hash.  Returns the retry_us to
  * give the client (0: no migration brings it).  parked: the request waits
- * for the key rather than being answered RETRY (not counted as one).  Any
- * context; cheap.
+ * for the key rather than being answered RETRY (not counted as one; 0
+ * also when no priority pull of it could be queued).  Any context; cheap.
  */
 u32 skv_tgt_want_key(struct skv_node *node, u64 table_id, u64 key_hash,
 		     bool parked);

@@ -180,13 +180,14 @@ static bool skv_tgt_pending_has(struct skv_mig *m, u64 hash)
 
 /*
  * Ask for a priority pull of key_hash; returns the retry_us to tell the
- * client (see SKV_MIG_RETRY_US), or 0 if no migration brings that key.
+ * client (see SKV_MIG_RETRY_US), or 0 if no migration brings that key
+ * (nor, for a parked GET, if the pending queue is full).
  */
 u32 skv_tgt_want_key(struct skv_node *node, u64 table_id, u64 key_hash,
 		     bool parked)
 {
 	struct skv_mig *m;
-	bool wake = false;
+	bool wake = false, asked;
 	u32 retry_us = 0;
 
 	if (list_empty(&node->migs))
@@ -199,16 +200,19 @@ u32 skv_tgt_want_key(struct skv_node *node, u64 table_id, u64 key_hash,
 		if (!parked)
 			atomic64_inc(&m->client_retries);
 		spin_lock(&m->lock);
-		if (!skv_tgt_pending_has(m, key_hash) &&
-		    m->npending < SKV_MIG_PRIO_PENDING) {
+		asked = skv_tgt_pending_has(m, key_hash);
+		if (!asked && m->npending < SKV_MIG_PRIO_PENDING) {
 			m->pending[m->npending++] = key_hash;
-			wake = true;
+			wake = asked = true;
 		}
 		spin_unlock(&m->lock);
 		if (wake)
 			wake_up(&m->prio_wq);
 		retry_us = clamp(READ_ONCE(m->prio_rtt_us), SKV_MIG_RETRY_US,
 				 SKV_MIG_RETRY_US_MAX);
+		/* No pull will bring it soon: a parked GET would wait in vain. */
+		if (parked && !asked)
+			retry_us = 0;
 	}
 	rcu_read_unlock();
 	return retry_us;
