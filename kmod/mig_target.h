@@ -35,9 +35,9 @@ struct skv_sidelog;
 struct netlink_ext_ack;
 
 /*
- * retry_us of a RETRY reply for a key still on its way here.  The client
- * is told to retry rather than parked: a connection serves a
- * pipeline of requests and must not block them behind one key.  The hint
+ * retry_us of a RETRY reply for a key still on its way here (a lone GET
+ * is parked instead, see skv_tgt_park(); a request with others behind it
+ * in its connection is not, so as not to block them).  The hint
  * is the time a priority pull takes now (a moving average, measured by
  * the puller), so most retries find the key and a slow link or a busy
  * source does not turn waiting clients into a storm of retries; 100 us
