@@ -380,10 +380,26 @@ skv_stackdepot_kb() {
 	fi
 }
 
+# KiB of memory that processes and threads hold, not the module: user
+# memory, page and tmpfs cache, page tables, and the stacks of kernel
+# threads (a load leaves idle kworkers behind for minutes, 16 KiB each).
+# Free memory drops by these too; they are taken out of the comparison.
+skv_others_kb() {
+	local k v sum=0
+	while read -r k v _; do
+		case $k in
+		AnonPages: | Cached: | Buffers: | PageTables: | KernelStack:)
+			sum=$((sum + v)) ;;
+		esac
+	done </proc/meminfo
+	echo "$sum"
+}
+
 # skv_mem_snapshot NAME: remember Slab, VmallocUsed, free memory and the
 # module's cache counts under NAME.
 skv_mem_snapshot() {
 	skv_settle
+	skv_others_kb >"$SKV_TMP/mem.$1.others"
 	skv_meminfo_kb Slab >"$SKV_TMP/mem.$1.slab"
 	skv_meminfo_kb VmallocUsed >"$SKV_TMP/mem.$1.vmalloc"
 	skv_free_kb >"$SKV_TMP/mem.$1.free"
@@ -421,15 +437,16 @@ skv_slab_growth() {
 
 # One comparison against snapshot NAME; 0 if within tolerance.
 _skv_mem_within() {
-	local name=$1 slab vm free depot frag
+	local name=$1 slab vm free depot frag others
 	skv_settle
 	frag=$(skv_slab_frag_kb "$name")
 	slab=$(($(skv_meminfo_kb Slab) - $(<"$SKV_TMP/mem.$name.slab") - frag))
 	vm=$(($(skv_meminfo_kb VmallocUsed) - $(<"$SKV_TMP/mem.$name.vmalloc")))
 	depot=$(($(skv_stackdepot_kb) - $(<"$SKV_TMP/mem.$name.depot")))
-	free=$(($(<"$SKV_TMP/mem.$name.free") - $(skv_free_kb) - depot - frag))
-	SKV_MEM_DELTA=$(printf 'Slab %+d KiB, VmallocUsed %+d KiB, free %+d KiB (stack depot %+d KiB, slab pages of freed objects %+d KiB besides)' \
-		"$slab" "$vm" $((-free)) "$depot" "$frag")
+	others=$(($(skv_others_kb) - $(<"$SKV_TMP/mem.$name.others")))
+	free=$(($(<"$SKV_TMP/mem.$name.free") - $(skv_free_kb) - depot - frag - others))
+	SKV_MEM_DELTA=$(printf 'Slab %+d KiB, VmallocUsed %+d KiB, free %+d KiB (stack depot %+d KiB, slab pages of freed objects %+d KiB, processes, threads and cache %+d KiB besides)' \
+		"$slab" "$vm" $((-free)) "$depot" "$frag" "$others")
 	((slab <= SKV_SLAB_TOL_KB && vm <= SKV_VMALLOC_TOL_KB && free <= SKV_FREE_TOL_KB)) ||
 		return 1
 	# The module's caches hold no more objects than they did (if loaded).
