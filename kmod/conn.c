@@ -389,6 +389,8 @@ static int skv_conn_run(struct skv_conn *c)
 			return -EPROTO;
 		n = t->ops->recv(t, c->ibuf + c->ilen, c->icap - c->ilen);
 		if (n == -EAGAIN) {
+			/* A wake-up without bytes (room to send): forget it. */
+			WRITE_ONCE(c->woken_ns, 0);
 			if (c->olen)
 				continue;
 			if (skv_conn_trimmable(c))
@@ -403,6 +405,7 @@ static int skv_conn_run(struct skv_conn *c)
 			continue;
 		}
 		budget -= min_t(u32, budget, n);
+		c->in_ns = xchg(&c->woken_ns, 0) ?: ktime_get_ns();
 		if (!c->ilen)
 			c->frame_since = jiffies;
 		c->ilen += n;
@@ -472,7 +475,11 @@ void skv_conn_kick_at(struct skv_conn *c, unsigned long deadline)
 /* The transport's callback: softirq or process context. */
 static void skv_conn_ready(struct skv_transport *t)
 {
-	skv_conn_kick(t->owner);
+	struct skv_conn *c = t->owner;
+
+	if (!READ_ONCE(c->woken_ns))
+		WRITE_ONCE(c->woken_ns, ktime_get_ns());
+	skv_conn_kick(c);
 }
 
 void skv_conn_yield_to_clients(struct skv_conn *c)

@@ -72,6 +72,14 @@ struct skv_conn {
 	bool wrote;			/* a PUT/DELETE ran in this batch */
 	u32 retry_us;			/* hint for the next RETRY reply, 0: default */
 	u8 reply_status;		/* of the last reply queued (metrics.c) */
+	/*
+	 * When the transport woke c (any context; 0: not since the last
+	 * read), and when the bytes being handled came in: the wake-up that
+	 * brought them, or their read.  A request's service time counts from
+	 * it, so the time waiting for a worker shows (metrics.c).
+	 */
+	u64 woken_ns;
+	u64 in_ns;
 
 	struct skv_repl_conn *repl;	/* writes waiting for backups (repl_primary.c) */
 

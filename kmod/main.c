@@ -69,6 +69,11 @@ SKV_RW_PARAM(mig_retry_ms, 60000,
 SKV_RW_PARAM(mig_park_ms, 100,
 	     "A GET for a key still on its way here by a migration waits this long for it (its priority pull) before it is answered RETRY; 0: RETRY at once (default 100)");
 
+SKV_RW_PARAM(mig_pace, 1,
+	     "Pace a migration's bulk pulls by client latency here and at the source (1), or run every pull in flight from the start (0) (default 1)");
+SKV_RW_PARAM(mig_latency_goal_us, 0,
+	     "The client p99.9 a paced migration keeps to, in us; 0: twice the lowest seen during the migration (default 0)");
+
 SKV_RW_PARAM(replica_max_mb, 64,
 	     "Most memory of one replica of another node's log, in MiB; a write past it gets BACKUP_FULL (default 64)");
 SKV_RW_PARAM(repl_timeout_ms, 5000,

@@ -8,6 +8,7 @@
 #include <linux/percpu.h>
 #include <linux/bitops.h>
 #include <linux/ktime.h>
+#include <linux/math64.h>
 #include <net/genetlink.h>
 #include <net/sock.h>
 
@@ -63,8 +64,11 @@ int skv_metrics_handle(struct skv_conn *c, const struct skv_hdr *h,
 		       const u8 *body, u32 body_len)
 {
 	struct skv_metrics_cpu __percpu *pm = READ_ONCE(c->node->metrics);
-	/* A GET parked for a migrating key: from its first try. */
-	u64 t0 = c->park_since_ns ?: ktime_get_ns();
+	/*
+	 * From when its bytes came in (a GET parked for a migrating key: its
+	 * first try), so waiting for a worker counts.
+	 */
+	u64 t0 = c->park_since_ns ?: c->in_ns ?: ktime_get_ns();
 	int err;
 
 	c->reply_status = SKV_METRICS_NO_REPLY;
@@ -79,6 +83,77 @@ int skv_metrics_handle(struct skv_conn *c, const struct skv_hdr *h,
 		trace_skv_request_error(h->opcode, c->reply_status,
 					le64_to_cpu(h->request_id));
 	return err;
+}
+
+/* The ops clients send, whose latency the migration's pacing protects. */
+static const u8 skv_client_ops[] = {
+	SKV_OP_PING, SKV_OP_GET, SKV_OP_PUT, SKV_OP_DELETE, SKV_OP_MULTI_GET,
+};
+
+/* The client ops' latency histogram summed over CPUs. */
+static void skv_metrics_client_lat(struct skv_metrics_cpu __percpu *pm,
+				   u64 *lat)
+{
+	int cpu, i, k;
+
+	memset(lat, 0, SKV_METRICS_LAT_BUCKETS * sizeof(*lat));
+	for_each_possible_cpu(cpu) {
+		const struct skv_metrics_cpu *m = per_cpu_ptr(pm, cpu);
+
+		for (k = 0; k < ARRAY_SIZE(skv_client_ops); k++)
+			for (i = 0; i < SKV_METRICS_LAT_BUCKETS; i++)
+				lat[i] += READ_ONCE(m->lat[skv_client_ops[k]][i]);
+	}
+}
+
+/*
+ * p99.9 of the histogram now - then, in us (at least 1), interpolated in
+ * its log2 bucket; 0 with fewer than SKV_LAT_WINDOW_MIN_OPS samples.
+ */
+static u32 skv_metrics_p999_us(const u64 *now, const u64 *then)
+{
+	u64 n = 0, rank, seen = 0, d, lo, ns;
+	int i;
+
+	for (i = 0; i < SKV_METRICS_LAT_BUCKETS; i++)
+		n += now[i] - then[i];
+	if (n < SKV_LAT_WINDOW_MIN_OPS)
+		return 0;
+	rank = n - n / 1000;	/* the rank-th smallest, 1-based */
+	for (i = 0; i < SKV_METRICS_LAT_BUCKETS - 1; i++) {
+		d = now[i] - then[i];
+		if (seen + d >= rank)
+			break;
+		seen += d;
+	}
+	/* Bucket i holds [2^(i-1), 2^i) ns: place the rank linearly in it. */
+	lo = i ? 1ull << (i - 1) : 0;
+	d = now[i] - then[i];
+	ns = lo + (d ? div64_u64(lo * (rank - seen), d) : lo);
+	return max_t(u64, 1, min_t(u64, U32_MAX, ns / NSEC_PER_USEC));
+}
+
+u32 skv_metrics_client_p999_us(struct skv_node *node)
+{
+	struct skv_metrics_cpu __percpu *pm = READ_ONCE(node->metrics);
+	struct skv_lat_window *w = &node->lat_window;
+	u64 lat[SKV_METRICS_LAT_BUCKETS], now = ktime_get_ns();
+	unsigned long flags;
+	u32 ret;
+
+	if (!pm)
+		return 0;
+	spin_lock_irqsave(&w->lock, flags);
+	if (!w->start_ns || now - w->start_ns >= SKV_LAT_WINDOW_NS) {
+		skv_metrics_client_lat(pm, lat);
+		/* A first call only opens the window: nothing to tell yet. */
+		w->p999_us = w->start_ns ? skv_metrics_p999_us(lat, w->lat) : 0;
+		memcpy(w->lat, lat, sizeof(lat));
+		w->start_ns = now;
+	}
+	ret = w->p999_us;
+	spin_unlock_irqrestore(&w->lock, flags);
+	return ret;
 }
 
 /* op's counters summed over CPUs; false if it never replied. */

@@ -9,6 +9,8 @@
 #define SKV_METRICS_H
 
 #include <linux/types.h>
+#include <linux/spinlock.h>
+#include <linux/time64.h>
 #include <steadykv/wire.h>
 
 struct skv_node;
@@ -25,6 +27,31 @@ struct skv_metrics_cpu {
 	u64 lat[SKV_OP_MAX][SKV_METRICS_LAT_BUCKETS];
 	u64 lat_sum_ns[SKV_OP_MAX];
 };
+
+/*
+ * The clients' latency over a recent window (the migration's pacing reads
+ * it): the service times of client ops counted since the window began.
+ */
+struct skv_lat_window {
+	spinlock_t lock;
+	u64 start_ns;			/* 0: none yet */
+	u64 lat[SKV_METRICS_LAT_BUCKETS];	/* the sums at start_ns */
+	u32 p999_us;			/* of the last window closed */
+};
+
+/* Shortest window, and fewest client replies in one to tell a latency. */
+#define SKV_LAT_WINDOW_NS	(100 * NSEC_PER_MSEC)
+#define SKV_LAT_WINDOW_MIN_OPS	20
+
+/*
+ * The p99.9 of the node's client requests (PING, GET, PUT, DELETE and
+ * MULTI_GET, from the wake-up that brought one to its reply) in the last
+ * window of
+ * at least SKV_LAT_WINDOW_NS, in us, at least 1; 0 if that window had
+ * fewer than SKV_LAT_WINDOW_MIN_OPS replies (idle: nothing to protect).
+ * A call closes the window when it is long enough.  Any context.
+ */
+u32 skv_metrics_client_p999_us(struct skv_node *node);
 
 /* node->metrics, if not yet there.  Caller holds node->lock.  0 or -ENOMEM. */
 int skv_metrics_init(struct skv_node *node);

@@ -82,7 +82,11 @@ static int skv_nl_mig_fill(struct sk_buff *skb, struct skv_mig *m)
 	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_OWNED_US,
 			    READ_ONCE(m->owned_us)) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_MIGRATION_METRICS_CLIENT_RETRIES,
-			    atomic64_read(&m->client_retries)))
+			    atomic64_read(&m->client_retries)) ||
+	    nla_put_u32(skb, STEADYKV_A_MIGRATION_PACE_DEPTH,
+			READ_ONCE(m->pace_depth)) ||
+	    nla_put_u32(skb, STEADYKV_A_MIGRATION_PACE_CLIENT_P999_US,
+			READ_ONCE(m->pace_p999_us)))
 		return -EMSGSIZE;
 	return 0;
 }

@@ -517,6 +517,7 @@ static int skv_src_pull(struct skv_conn *c, const struct skv_hdr *h,
 	}
 	pr.next_cursor = cpu_to_le64(next);
 	pr.resolved = cpu_to_le32(done);
+	pr.client_p999_us = cpu_to_le32(skv_metrics_client_p999_us(c->node));
 	skv_reply_finish(c, h, SKV_S_OK, &pr, sizeof(pr), n);
 	return 0;
 }
@@ -561,6 +562,7 @@ static int skv_src_priority_pull(struct skv_conn *c, const struct skv_hdr *h,
 	if (n < 0)
 		return skv_reply(c, h, SKV_S_INTERNAL, NULL, 0);
 	pr.resolved = cpu_to_le32(resolved);
+	pr.client_p999_us = cpu_to_le32(skv_metrics_client_p999_us(c->node));
 	skv_reply_finish(c, h, SKV_S_OK, &pr, sizeof(pr), n);
 	return 0;
 }

@@ -129,6 +129,12 @@ struct skv_mig {
 	atomic_t parts_done;
 	atomic_t workers_running;
 
+	/* Pacing (mig_target_pace.c): the pass loop writes, others read. */
+	u32 pace_depth;			/* bulk pulls allowed in flight */
+	u32 pace_p999_us;		/* the signal of the last step */
+	u32 pace_base_us;		/* the lowest signal, creeping up */
+	u32 src_p999_us;		/* the source's, from its last reply */
+
 	u32 nparts;
 	struct skv_mig_part *parts;
 	struct mutex part_lock;
@@ -205,6 +211,10 @@ void skv_tgt_unpark(struct skv_conn *c);
 void skv_tgt_park_answered(struct skv_conn *c);
 /* Keys may have been resolved or a migration stopped: any context. */
 void skv_tgt_wake_parked(struct skv_node *node);
+
+/* Pacing's parameters (main.c): on/off, and the goal (0: 2x the base). */
+extern unsigned int skv_mig_pace;
+extern unsigned int skv_mig_latency_goal_us;
 
 /* State and progress snapshot helpers for netlink (mig_netlink.c). */
 u32 skv_tgt_permille(struct skv_mig *m);

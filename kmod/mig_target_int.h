@@ -48,6 +48,16 @@ void skv_tgt_set_active(struct skv_mig *m, bool on);
 /* ---- mig_target_pull.c ---- */
 
 /* Outcome of a pass of pulls. */
+/*
+ * Pacing (mig_target_pace.c): pace_start at the start of a pass, pace
+ * every SKV_MIG_PACE_EVERY from the pass loop, pace_source with every pull
+ * reply (its head checked).
+ */
+#define SKV_MIG_PACE_EVERY	(HZ / 10)
+void skv_tgt_pace_start(struct skv_mig *m);
+void skv_tgt_pace(struct skv_mig *m);
+void skv_tgt_pace_source(struct skv_mig *m, const u8 *reply);
+
 enum { SKV_PASS_DONE, SKV_PASS_FAILED, SKV_PASS_CANCELLED, SKV_PASS_STOPPED };
 
 /*

@@ -201,6 +201,7 @@ static int skv_tgt_pull_part(struct skv_mig_worker *w, struct skv_mig_part *pt)
 		return ret;
 	if (peer->len < rl)
 		goto bad;
+	skv_tgt_pace_source(m, peer->buf);
 	next = get_unaligned_le64(peer->buf);
 	resolved = get_unaligned_le32(peer->buf + 8);
 	if (resolved > 1 ||
@@ -227,6 +228,14 @@ bad:
 	return -EPROTO;
 }
 
+/* The pass has nothing left to do, or must stop. */
+static bool skv_tgt_pass_over(struct skv_mig *m)
+{
+	return atomic_read(&m->parts_done) == m->nparts ||
+	       READ_ONCE(m->failing) || READ_ONCE(m->cancel) ||
+	       skv_tgt_stopping(m);
+}
+
 static int skv_tgt_worker_thread(void *arg)
 {
 	struct skv_mig_worker *w = arg;
@@ -236,6 +245,15 @@ static int skv_tgt_worker_thread(void *arg)
 
 	set_user_nice(current, SKV_MIG_WORKER_NICE);
 	while (!skv_tgt_stopping(m)) {
+		/* Paced: only the first pace_depth workers pull. */
+		if (w->idx >= READ_ONCE(m->pace_depth)) {
+			wait_event_interruptible_timeout(m->wq,
+				w->idx < READ_ONCE(m->pace_depth) ||
+				skv_tgt_pass_over(m), HZ);
+			if (skv_tgt_pass_over(m))
+				break;
+			continue;
+		}
 		pt = skv_tgt_pick(m);
 		if (!pt)
 			break;	/* the rest is being pulled, or done */
@@ -299,6 +317,7 @@ static int skv_tgt_prio_pull(struct skv_mig_worker *w, u8 *req, u32 n)
 		return ret;
 	if (peer->len < rl)
 		goto bad;
+	skv_tgt_pace_source(m, peer->buf);
 	resolved = get_unaligned_le32(peer->buf + 8);
 	if (resolved > n)
 		goto bad;
@@ -417,13 +436,6 @@ void skv_tgt_workers_stop(struct skv_mig *m)
 	skv_tgt_worker_stop(m, &m->prio_w);
 }
 
-static bool skv_tgt_pass_over(struct skv_mig *m)
-{
-	return atomic_read(&m->parts_done) == m->nparts ||
-	       READ_ONCE(m->failing) || READ_ONCE(m->cancel) ||
-	       skv_tgt_stopping(m);
-}
-
 /*
  * Pull the whole range once (every partition from its start), with
  * priority pulls if asked.  Notifies progress at most every 100 ms.
@@ -431,10 +443,12 @@ static bool skv_tgt_pass_over(struct skv_mig *m)
 int skv_tgt_pass(struct skv_mig *m, bool prio)
 {
 	u32 i, n = min(m->p.inflight, m->nparts);
+	unsigned long paced = jiffies;
 	u64 seen = 0, pulls;
 	int err, ret;
 
 	skv_tgt_parts_reset(m);
+	skv_tgt_pace_start(m);
 	if (prio) {
 		err = skv_tgt_worker_start(m, &m->prio_w, skv_tgt_prio_thread,
 					   "prio", 0);
@@ -460,6 +474,10 @@ int skv_tgt_pass(struct skv_mig *m, bool prio)
 						 SKV_MIG_NTF_INTERVAL);
 		if (skv_tgt_pass_over(m))
 			break;
+		if (time_after_eq(jiffies, paced + SKV_MIG_PACE_EVERY)) {
+			paced = jiffies;
+			skv_tgt_pace(m);
+		}
 		pulls = atomic64_read(&m->pulls) + atomic64_read(&m->prio_pulls);
 		if (pulls != seen &&
 		    time_after_eq(jiffies, m->last_ntf + SKV_MIG_NTF_INTERVAL)) {

@@ -121,6 +121,7 @@ static int __net_init skv_net_init(struct net *net)
 	mutex_init(&node->lock);
 	node->map_gen = 1;	/* 0 would disable the dump consistency check */
 	spin_lock_init(&node->conn_lock);
+	spin_lock_init(&node->lat_window.lock);
 	INIT_LIST_HEAD(&node->conns);
 	atomic_set(&node->nconns, 0);
 	INIT_WORK(&node->reap_work, skv_conn_reap_work);

@@ -27,6 +27,7 @@
 
 #include "store.h"
 #include "mig_source.h"
+#include "metrics.h"
 
 struct skv_listener;
 struct skv_auth_keys;
@@ -73,6 +74,7 @@ struct skv_node {
 	atomic64_t bad_requests;
 	/* Replies and service times (metrics.h); set with the store. */
 	struct skv_metrics_cpu __percpu *metrics;
+	struct skv_lat_window lat_window;
 
 	/* Outgoing migrations (mig_source.c) */
 	spinlock_t mig_out_lock;	/* the list; changes also hold lock */

@@ -37,6 +37,28 @@ TRACE_EVENT(skv_mig_phase,
  * for) answered and replayed: reply bytes, records, and the time from
  * sending it to its reply (latency_ns, replay excluded).
  */
+/* The pacing of a migration's bulk pulls changed its depth. */
+TRACE_EVENT(skv_mig_pace,
+	TP_PROTO(u64 mig_id, u32 target_p999_us, u32 source_p999_us,
+		 u32 depth),
+	TP_ARGS(mig_id, target_p999_us, source_p999_us, depth),
+	TP_STRUCT__entry(
+		__field(u64, mig_id)
+		__field(u32, target_p999_us)
+		__field(u32, source_p999_us)
+		__field(u32, depth)
+	),
+	TP_fast_assign(
+		__entry->mig_id = mig_id;
+		__entry->target_p999_us = target_p999_us;
+		__entry->source_p999_us = source_p999_us;
+		__entry->depth = depth;
+	),
+	TP_printk("mig=%llu target_p999_us=%u source_p999_us=%u depth=%u",
+		  __entry->mig_id, __entry->target_p999_us,
+		  __entry->source_p999_us, __entry->depth)
+);
+
 TRACE_EVENT(skv_mig_pull,
 	TP_PROTO(u64 mig_id, u32 hashes, u32 bytes, u32 records,
 		 u64 latency_ns),

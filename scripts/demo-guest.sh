@@ -154,6 +154,7 @@ move_back() {
 }
 
 PARK_PARAM=/sys/module/steadykv/parameters/mig_park_ms
+PACE_PARAM=/sys/module/steadykv/parameters/mig_pace
 park_ms=$(<"$PARK_PARAM")
 for ((r = 1; r <= REPEATS; r++)); do
 	run=$OUT/run-$r
@@ -161,6 +162,12 @@ for ((r = 1; r <= REPEATS; r++)); do
 	migrate_run "$run" rocksteady --mode rocksteady
 	move_back "$run"
 	if want baselines; then
+		# Every bulk pull in flight from the start, not paced by the
+		# clients' latency (kmod/mig_target_pace.c).
+		echo 0 >"$PACE_PARAM"
+		migrate_run "$run" unpaced --mode rocksteady
+		echo 1 >"$PACE_PARAM"
+		move_back "$run"
 		# A GET for a key not pulled yet answered RETRY at once rather
 		# than parked until its priority pull lands (kmod/mig_target_park.c).
 		echo 0 >"$PARK_PARAM"

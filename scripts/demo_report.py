@@ -27,9 +27,12 @@ import subprocess
 import sys
 
 RECORD_HDR = 40  # kmod/core/record.h: a record's header
-# retry: rocksteady with mig_park_ms=0 (a GET for a key not pulled yet
-# is answered RETRY instead of waiting for its priority pull).
-SKV_MODES = ["rocksteady", "retry", "push", "no-priority-pulls", "one-partition"]
+# unpaced: rocksteady with mig_pace=0 (every bulk pull in flight from the
+# start, not paced by the clients' latency).  retry: rocksteady with
+# mig_park_ms=0 (a GET for a key not pulled yet is answered RETRY instead
+# of waiting for its priority pull).
+SKV_MODES = ["rocksteady", "unpaced", "retry", "push", "no-priority-pulls",
+             "one-partition"]
 HOT_SYSTEMS = ["steadykv", "redis", "memcached"]
 
 

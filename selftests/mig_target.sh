@@ -5,7 +5,8 @@
 # Whole table there and back, an empty tablet, half a table (a split), an
 # unreachable source, a cancel mid-way (writes made at the target come
 # back to the source), priority pulls of keys asked for early, a GET
-# parked until its key lands (mig_park_ms) or answered RETRY, the push
+# parked until its key lands (mig_park_ms) or answered RETRY, the bulk
+# pulls paced by client latency (mig_latency_goal_us), the push
 # baseline, priority-pulls=0, partitions=1, netlink refusals, the target's
 # memory limit reached mid-way (each mode), the largest keys and values
 # there and back and rolled back, two migrations at once (disjoint ranges;
@@ -31,6 +32,7 @@ SIZE=100
 SLOW_N=${SKV_MIG_SLOW_KEYS:-20000}
 SLOW=(0 1 1 1024)
 SLOW_DELAY=10ms
+PACE_DELAY=60ms
 # The cancel test needs a migration that outlasts a few commands.
 CANCEL_N=${SKV_MIG_CANCEL_KEYS:-20000}
 # The target's memory limit test: 16 MB at the source, 6 MiB of room.
@@ -248,6 +250,60 @@ t_park() {
 	out=$(tool "$T" migrate-wait 60 $WAIT)
 	[[ $out == "done "* ]] || { skv_fail "want done, got: $out"; return 1; }
 	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 60 $SAMPLE $SIZE q 0 ||
+		{ skv_fail "keys not moved intact"; return 1; }
+}
+
+# pace_at ID DEPTH P999: migration ID at the target is pulling with DEPTH
+# bulk pulls allowed in flight, and paced by a client p99.9 (us) that
+# matches the regex P999 (prints its status line).
+pace_at() {
+	local out
+	out=$(tool "$T" migrate-get "$1") || return 1
+	echo "$out"
+	[[ $out =~ ^pulling\ .*\ pace-depth=$2\ pace-p999-us=($3)\  ]]
+}
+
+# Pacing (kmod/mig_target_pace.c): with no client load the bulk pulls go
+# up to all in flight; clients over the latency goal (1 us: any load)
+# bring them down to one; they go up again once the load stops.  The
+# source's answers come PACE_DELAY late, so the migration takes at least
+# SLOW_N * 130 B / 1 KiB * PACE_DELAY / 8 (19 s) at full depth.
+t_pace() {
+	local out goal pid ready=$SKV_TMP/pace.ready
+	src_table 62 || return 1
+	tool "$S" fill "$SA:$PORT" 62 "$SLOW_N" $SIZE r || { skv_fail "fill"; return 1; }
+	skv_slow_link "$S" eth0 $PACE_DELAY || return 1
+	tool "$T" migrate-start 62 62 0 $MAX "$SA" $PORT 0 8 8 1024 1 ||
+		{ skv_fail "migrate-start 62 refused"; return 1; }
+	out=$(skv_poll $((WAIT * 1000)) pace_at 62 8 0) ||
+		{ skv_fail "no load, yet never 8 pulls in flight: $out"; return 1; }
+	skv_info "no client load: $out"
+
+	goal=$(<"$PARAMS/mig_latency_goal_us") || return 1
+	echo 1 >"$PARAMS/mig_latency_goal_us" || return 1
+	# nsenter execs the tool: the pid is the clients' own.
+	skv_bg nsenter --net="/run/netns/$T" skv_tool hold "$TA:$PORT" --busy 4 --ready "$ready"
+	pid=$SKV_LAST_PID
+	if ! skv_wait_file "$ready"; then
+		echo "$goal" >"$PARAMS/mig_latency_goal_us"
+		skv_fail "the clients never got ready"
+		return 1
+	fi
+	out=$(skv_poll $((WAIT * 1000)) pace_at 62 1 '[1-9][0-9]*')
+	local rc=$?
+	kill "$pid" && wait "$pid"
+	echo "$goal" >"$PARAMS/mig_latency_goal_us"
+	((rc == 0)) ||
+		{ skv_fail "clients over the goal, yet not down to 1 pull: $out"; return 1; }
+	skv_info "clients over the goal: $out"
+
+	out=$(skv_poll $((WAIT * 1000)) pace_at 62 8 0) ||
+		{ skv_fail "the load stopped, yet never 8 pulls in flight again: $out"; return 1; }
+	skv_info "load stopped: $out"
+	skv_fast_link "$S" eth0
+	out=$(tool "$T" migrate-wait 62 $WAIT)
+	[[ $out == "done "* ]] || { skv_fail "want done, got: $out"; return 1; }
+	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 62 $SAMPLE $SIZE r 0 ||
 		{ skv_fail "keys not moved intact"; return 1; }
 }
 
@@ -507,6 +563,7 @@ skv_test "unreachable source fails cleanly" t_unreachable
 skv_test "cancel mid-way rolls back with target writes" t_cancel
 skv_test "priority pulls for keys read early" t_priority
 skv_test "a GET for a key not pulled yet: RETRY, or parked until it lands" t_park
+skv_test "pacing: all pulls with no load, one with clients over the goal" t_pace
 skv_test "push mode, priority-pulls=0, partitions=1" t_baselines
 skv_test "netlink refusals" t_refusals
 skv_test "target reaches its memory limit mid-migration (rocksteady)" \

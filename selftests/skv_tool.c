@@ -65,7 +65,8 @@
  *       the next COUNT requests of wire opcode OP get MODE (0 none,
  *       1 drop-reply, 2 drop-request, 3 refuse with STATUS)
  *   Status line: "STATE error=N permille=N records=N replayed=N pulls=N
- *   prio-pulls=N prio-keys=N owned-us=N elapsed-us=N msg=TEXT"
+ *   prio-pulls=N prio-keys=N owned-us=N elapsed-us=N pace-depth=N
+ *   pace-p999-us=N msg=TEXT"
  *   Errors print "ERR -errno extack-message" on stderr (exit 1).
  *
  * Exit status: 0 success, 1 a check failed, 2 usage or connection error.
@@ -542,14 +543,16 @@ static void nl_open_or_die(void)
 static void print_mig(const struct skv_migration *m)
 {
 	printf("%s error=%llu permille=%llu records=%llu replayed=%llu pulls=%llu "
-	       "prio-pulls=%llu prio-keys=%llu owned-us=%llu elapsed-us=%llu msg=%s\n",
+	       "prio-pulls=%llu prio-keys=%llu owned-us=%llu elapsed-us=%llu "
+	       "pace-depth=%u pace-p999-us=%u msg=%s\n",
 	       skv_mig_state_str(m->state), (unsigned long long)m->error,
 	       (unsigned long long)m->progress_permille,
 	       (unsigned long long)m->records_pulled,
 	       (unsigned long long)m->records_replayed, (unsigned long long)m->pulls,
 	       (unsigned long long)m->priority_pulls_sent,
 	       (unsigned long long)m->priority_keys, (unsigned long long)m->owned_us,
-	       (unsigned long long)m->elapsed_us, m->error_msg);
+	       (unsigned long long)m->elapsed_us, m->pace_depth,
+	       m->pace_client_p999_us, m->error_msg);
 	fflush(stdout);
 }
 

@@ -17,16 +17,18 @@ SA=10.96.0.1
 TA=10.96.0.2
 UA=10.96.1.1
 MAX=18446744073709551615
-# A slow migration (as mig_target.sh's priority test): one partition, one
-# pull of 1 KiB in flight, the source's answers SLOW_DELAY late: at least
-# N * 130 B / 1 KiB * SLOW_DELAY (25 s), room for reads mid-way.
+# A slow migration (as mig_target.sh's priority test, but two partitions
+# and up to two pulls of 1 KiB in flight, so that its pacing goes from one
+# pull to two), the source's answers SLOW_DELAY late: at least
+# N * 130 B / 1 KiB * SLOW_DELAY / 2 (12 s), room for reads mid-way.
 N=20000
 SIZE=100
-SLOW=(0 1 1 1024)
+SLOW=(0 2 2 1024)
 SLOW_DELAY=10ms
 WAIT=300
 TR=/sys/kernel/tracing
-EVENTS=(skv_mig_phase skv_mig_pull skv_mig_replay skv_ownership skv_cleaner_pass skv_request_error)
+EVENTS=(skv_mig_phase skv_mig_pull skv_mig_replay skv_mig_pace skv_ownership skv_cleaner_pass
+	skv_request_error)
 
 setup() {
 	local e
@@ -135,6 +137,11 @@ t_events() {
 		{ skv_fail "replays traced applied $(sum applied <"$SKV_TMP/replay"), the migration replayed $(status_val "$out" replayed)"; return 1; }
 	(($(sum records <"$SKV_TMP/replay") == $(sum records <"$SKV_TMP/pull"))) ||
 		{ skv_fail "replayed records differ from pulled records"; return 1; }
+	# Pacing: from one bulk pull in flight to both (its first step).
+	events skv_mig_pace | grep '^mig=1 ' >"$SKV_TMP/pace"
+	skv_info "pacing traced: $(tr '\n' ';' <"$SKV_TMP/pace")"
+	grep -q ' depth=2$' "$SKV_TMP/pace" ||
+		{ skv_fail "no pacing to 2 pulls traced"; return 1; }
 	# Ownership: the source gives the range up (migrating-out, 2), the
 	# target takes it (migrating-in, 1); at the end the target sends END,
 	# so the source drops its copy (-1), then the target serves it as

@@ -365,7 +365,12 @@ struct skv_pull_req {
 struct skv_pull_reply {
 	__le64 next_cursor;	/* PULL: where to resume */
 	__le32 resolved;	/* PULL: 1 when done; PRIORITY_PULL: hashes complete */
-	__le32 reserved;
+	/*
+	 * The source's client p99.9 in us now (its last window, at least
+	 * 100 ms; 0: too few requests to tell), so the target paces its pulls
+	 * by the latency of the source's clients as well as its own.
+	 */
+	__le32 client_p999_us;
 };
 
 /* PRIORITY_PULL: count __le64 key hashes follow. */

@@ -51,6 +51,8 @@ struct skv_migration {
 	uint64_t priority_keys;
 	uint32_t partitions_done;
 	uint64_t owned_us;
+	uint32_t pace_depth;
+	uint32_t pace_client_p999_us;
 
 	/* coordinator: the nodes and when it started the migration */
 	uint32_t src;

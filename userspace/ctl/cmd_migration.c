@@ -63,6 +63,8 @@ static const struct {
 	F(PRIORITY_PULLS_SENT, K_U64),
 	F(PRIORITY_KEYS, K_U64),
 	F(PARTITIONS_DONE, K_U64),
+	F(PACE_DEPTH, K_U64),
+	F(PACE_CLIENT_P999_US, K_U64),
 #undef F
 };
 

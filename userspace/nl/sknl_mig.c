@@ -44,6 +44,8 @@ static const struct nla_policy mig_policy[STEADYKV_A_MIGRATION_MAX + 1] = {
 	[STEADYKV_A_MIGRATION_PRIORITY_KEYS] = { .type = NLA_U64 },
 	[STEADYKV_A_MIGRATION_PARTITIONS_DONE] = { .type = NLA_U32 },
 	[STEADYKV_A_MIGRATION_OWNED_US] = { .type = NLA_U64 },
+	[STEADYKV_A_MIGRATION_PACE_DEPTH] = { .type = NLA_U32 },
+	[STEADYKV_A_MIGRATION_PACE_CLIENT_P999_US] = { .type = NLA_U32 },
 };
 
 enum fkind { F_U8, F_U16, F_U32, F_U64 };
@@ -78,6 +80,8 @@ static const struct {
 	F(PRIORITY_KEYS, F_U64, priority_keys),
 	F(PARTITIONS_DONE, F_U32, partitions_done),
 	F(OWNED_US, F_U64, owned_us),
+	F(PACE_DEPTH, F_U32, pace_depth),
+	F(PACE_CLIENT_P999_US, F_U32, pace_client_p999_us),
 #undef F
 };
 

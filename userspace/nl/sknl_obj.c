@@ -137,6 +137,8 @@ static const char *const mig_attr_names[] = {
 	[STEADYKV_A_MIGRATION_PARTITIONS_DONE] = "partitions-done",
 	[STEADYKV_A_MIGRATION_OWNED_US] = "owned-us",
 	[STEADYKV_A_MIGRATION_METRICS_CLIENT_RETRIES] = "metrics-client-retries",
+	[STEADYKV_A_MIGRATION_PACE_DEPTH] = "pace-depth",
+	[STEADYKV_A_MIGRATION_PACE_CLIENT_P999_US] = "pace-client-p999-us",
 };
 
 static const char *const state_names[] = {

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * steadykv migration, target side: pacing the bulk pulls by the clients'
+ * latency, in the manner of DRBD's resync controller and of LEDBAT.
+ *
+ * Every SKV_MIG_PACE_EVERY the pass asks for a step.  Its signal is the
+ * higher of the client p99.9 here and at the source (the source sends
+ * its own in every pull reply), each over its last window (metrics.c).
+ * The pulls allowed in flight (the depth, 1 to the migration's
+ * pulls-in-flight) then go:
+ *   - no client load at either end: doubled, up to all of them (as fast
+ *     as the link and the replay allow);
+ *   - the signal above the goal: halved (at least one pull goes on, so
+ *     the migration always ends);
+ *   - else one more.
+ * The goal is mig_latency_goal_us, or twice the base: the lowest signal
+ * seen in this migration, which creeps up by 1/32 a step so that a new
+ * regime of load (or a lucky early window) does not pin it for good.
+ * Priority pulls are not paced: a client waits for each.
+ */
+#include <linux/kernel.h>
+#include <linux/minmax.h>
+#include <linux/wait.h>
+#include <linux/unaligned.h>
+
+#include "node.h"
+#include "metrics.h"
+#include "mig_target.h"
+#include "mig_target_int.h"
+#include "trace.h"
+
+void skv_tgt_pace_start(struct skv_mig *m)
+{
+	m->pace_base_us = 0;
+	WRITE_ONCE(m->pace_p999_us, 0);
+	WRITE_ONCE(m->src_p999_us, 0);
+	WRITE_ONCE(m->pace_depth, READ_ONCE(skv_mig_pace) ? 1 : m->p.inflight);
+}
+
+static u32 skv_tgt_pace_goal(struct skv_mig *m, u32 signal)
+{
+	u32 goal = READ_ONCE(skv_mig_latency_goal_us);
+
+	if (!m->pace_base_us || signal < m->pace_base_us)
+		m->pace_base_us = signal;
+	return goal ?: 2 * m->pace_base_us;
+}
+
+void skv_tgt_pace(struct skv_mig *m)
+{
+	u32 max = m->p.inflight, depth = READ_ONCE(m->pace_depth), next;
+	u32 here = skv_metrics_client_p999_us(m->node);
+	u32 signal = max(here, READ_ONCE(m->src_p999_us));
+
+	if (!READ_ONCE(skv_mig_pace))
+		next = max;
+	else if (!signal)
+		next = min(2 * depth, max);
+	else if (signal > skv_tgt_pace_goal(m, signal))
+		next = max(depth / 2, 1u);
+	else
+		next = min(depth + 1, max);
+	/* The base creeps up: it is the lowest of recent windows. */
+	m->pace_base_us += m->pace_base_us / 32;
+	WRITE_ONCE(m->pace_p999_us, signal);
+	if (next == depth)
+		return;
+	WRITE_ONCE(m->pace_depth, next);
+	trace_skv_mig_pace(m->p.id, here, READ_ONCE(m->src_p999_us), next);
+	if (next > depth)
+		wake_up_all(&m->wq);
+}
+
+void skv_tgt_pace_source(struct skv_mig *m, const u8 *reply)
+{
+	WRITE_ONCE(m->src_p999_us,
+		   get_unaligned_le32(reply + offsetof(struct skv_pull_reply,
+						       client_p999_us)));
+}
