@@ -165,6 +165,12 @@ t_migration() {
 		{ skv_fail "migration $id has no duration"; return 1; }
 	grep -q "^steadykv_migration_client_retries_total{migration=\"$id\"} " "$b" ||
 		{ skv_fail "migration $id has no RETRY count"; return 1; }
+	# Paced: one to all 8 bulk pulls in flight; a p99.9 of 0 or more.
+	awk -v s="steadykv_migration_pace_depth{migration=\"$id\"}" \
+		'$1 == s && $2 >= 1 && $2 <= 8 { ok = 1 } END { exit !ok }' "$b" ||
+		{ skv_fail "migration $id: pace depth $(grep "pace_depth{migration=\"$id\"}" "$b")"; return 1; }
+	grep -q "^steadykv_migration_pace_client_p999_seconds{migration=\"$id\"} [0-9]" "$b" ||
+		{ skv_fail "migration $id has no pacing p99.9"; return 1; }
 	scrape C "$c1" || return 1
 	delta coordinator "$c0" "$c1" 'steadykv_coordinator_migrations{phase="done"}' 1 || return 1
 	v0=$(metric "$c0" steadykv_coordinator_map_version)

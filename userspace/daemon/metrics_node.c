@@ -260,6 +260,17 @@ static void migrations_part(struct metrics_text *t, const struct sknl_mig_metric
 	for (i = 0; i < n; i++)
 		mt_printf(t, "steadykv_migration_progress_ratio{migration=\"%" PRIu64 "\"} %.3f\n",
 			  ms[i].mig.id, ms[i].mig.progress_permille / 1000.0);
+	mt_family(t, "steadykv_migration_pace_depth", "gauge",
+		  "Bulk pulls the pacing lets run at once (its last step).");
+	for (i = 0; i < n; i++)
+		mt_printf(t, "steadykv_migration_pace_depth{migration=\"%" PRIu64 "\"} %" PRIu32 "\n",
+			  ms[i].mig.id, ms[i].mig.pace_depth);
+	mt_family(t, "steadykv_migration_pace_client_p999_seconds", "gauge",
+		  "Client p99.9 the pacing went by in its last step, the higher of this node's "
+		  "and the source's; 0: too few requests to tell.");
+	for (i = 0; i < n; i++)
+		mt_printf(t, "steadykv_migration_pace_client_p999_seconds{migration=\"%" PRIu64 "\"} %.6f\n",
+			  ms[i].mig.id, ms[i].mig.pace_client_p999_us / 1e6);
 }
 
 /* Replication: this node as a primary (r), and the replicas it holds (rs). */
