@@ -37,13 +37,22 @@ void skv_tgt_pace_start(struct skv_mig *m)
 	WRITE_ONCE(m->pace_depth, READ_ONCE(skv_mig_pace) ? 1 : m->p.inflight);
 }
 
-static u32 skv_tgt_pace_goal(struct skv_mig *m, u32 signal)
+/*
+ * The goal for a step whose signal is not 0.  The base is the lowest
+ * signal seen, creeping up by 1/32 a step; only such steps move it, so it
+ * stays near the signals seen however long a migration idles.
+ */
+static u64 skv_tgt_pace_goal(struct skv_mig *m, u32 signal)
 {
 	u32 goal = READ_ONCE(skv_mig_latency_goal_us);
+	u64 base = m->pace_base_us;
 
-	if (!m->pace_base_us || signal < m->pace_base_us)
-		m->pace_base_us = signal;
-	return goal ?: 2 * m->pace_base_us;
+	if (!base || signal < base)
+		base = signal;
+	else
+		base = min_t(u64, base + max_t(u64, base / 32, 1), U32_MAX);
+	m->pace_base_us = base;
+	return goal ?: 2 * base;
 }
 
 void skv_tgt_pace(struct skv_mig *m)
@@ -60,8 +69,6 @@ void skv_tgt_pace(struct skv_mig *m)
 		next = max(depth / 2, 1u);
 	else
 		next = min(depth + 1, max);
-	/* The base creeps up: it is the lowest of recent windows. */
-	m->pace_base_us += m->pace_base_us / 32;
 	WRITE_ONCE(m->pace_p999_us, signal);
 	if (next == depth)
 		return;
