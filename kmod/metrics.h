@@ -46,9 +46,9 @@ struct skv_lat_window {
 /*
  * The p99.9 of the node's client requests (PING, GET, PUT, DELETE and
  * MULTI_GET, from the wake-up that brought one to its reply) in the last
- * window of
- * at least SKV_LAT_WINDOW_NS, in us, at least 1; 0 if that window had
- * fewer than SKV_LAT_WINDOW_MIN_OPS replies (idle: nothing to protect).
+ * window of at least SKV_LAT_WINDOW_NS, in us, at least 1; 0 if that
+ * window had fewer than SKV_LAT_WINDOW_MIN_OPS replies (idle: nothing to
+ * protect).
  * A call closes the window when it is long enough.  Any context.
  */
 u32 skv_metrics_client_p999_us(struct skv_node *node);

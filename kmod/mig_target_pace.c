@@ -57,18 +57,18 @@ static u64 skv_tgt_pace_goal(struct skv_mig *m, u32 signal)
 
 void skv_tgt_pace(struct skv_mig *m)
 {
-	u32 max = m->p.inflight, depth = READ_ONCE(m->pace_depth), next;
+	u32 all = m->p.inflight, depth = READ_ONCE(m->pace_depth), next;
 	u32 here = skv_metrics_client_p999_us(m->node);
 	u32 signal = max(here, READ_ONCE(m->src_p999_us));
 
 	if (!READ_ONCE(skv_mig_pace))
-		next = max;
+		next = all;
 	else if (!signal)
-		next = min(2 * depth, max);
+		next = min(2 * depth, all);
 	else if (signal > skv_tgt_pace_goal(m, signal))
 		next = max(depth / 2, 1u);
 	else
-		next = min(depth + 1, max);
+		next = min(depth + 1, all);
 	WRITE_ONCE(m->pace_p999_us, signal);
 	if (next == depth)
 		return;
