@@ -71,6 +71,8 @@ SKV_RW_PARAM(mig_park_ms, 100,
 
 SKV_RW_PARAM(mig_pace, 1,
 	     "Pace a migration's bulk pulls by client latency here and at the source (1), or run every pull in flight from the start (0) (default 1)");
+SKV_RW_PARAM(mig_prio_pullers, 2,
+	     "Priority pulls a migration keeps in flight for the keys clients wait for, 1 to 4 (default 2)");
 SKV_RW_PARAM(mig_latency_goal_us, 0,
 	     "The client p99.9 a paced migration keeps to, in us; 0: twice the lowest seen during the migration (default 0)");
 

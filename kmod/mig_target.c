@@ -27,10 +27,10 @@
  * MIGRATING_IN tablet has arrived: yes if its partition's replayed cursor
  * passed it, the partition is done, or a priority pull resolved it.  A
  * client asking for an unresolved key gets RETRY and its hash goes to the
- * priority puller (skv_tgt_want_key()), which batches up to 64 hashes in
- * one PRIORITY_PULL at a time, replays the answer, then marks the hashes
- * resolved; a key the source has nothing of is thus resolved (NOT_FOUND)
- * promptly.
+ * priority pullers (skv_tgt_want_key(); mig_prio_pullers of them), each
+ * of which batches up to 64 hashes in one PRIORITY_PULL at a time,
+ * replays the answer, then marks the hashes resolved; a key the source
+ * has nothing of is thus resolved (NOT_FOUND) promptly.
  *
  * Before END (both modes), the target hands every record of the range
  * to its backups (skv_tgt_rereplicate(): migrated records were replayed
@@ -66,7 +66,7 @@
  * This file: the controller (the state machine), the calls to the source
  * and the lifecycle.  mig_target_resolve.c holds the partitions, the
  * resolved set and the resolver; mig_target_pull.c the pull workers and
- * the priority puller.
+ * the priority pullers.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>

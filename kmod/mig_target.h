@@ -7,7 +7,7 @@
  * One struct skv_mig per migration, in the node's list (node->migs,
  * newest first): the ones running, and the newest ended ones kept for
  * status.  Each running migration has a controller thread (the state
- * machine), pull workers (one per pull in flight) and a priority puller.
+ * machine), pull workers (one per pull in flight) and priority pullers.
  *
  * Locking:
  *   node->lock      list membership, start/cancel, tablet changes
@@ -56,6 +56,13 @@ struct netlink_ext_ack;
 #define SKV_MIG_PRIO_BATCH	SKV_MAX_PRIO_HASHES
 /* Pending priority hashes (deduplicated); more are dropped (retried). */
 #define SKV_MIG_PRIO_PENDING	1024
+/*
+ * Most priority pulls in flight (mig_prio_pullers, read when a pass
+ * starts), each of a batch of pending hashes: clients of the moved range
+ * arrive all at once when ownership moves, with thousands of keys to
+ * fetch in the first second.
+ */
+#define SKV_MIG_PRIO_PULLERS	4
 
 struct skv_mig_params {
 	u64 id;
@@ -89,6 +96,13 @@ struct skv_mig_worker {
 	struct skv_sidelog *sl;
 	int idx;
 	u64 call_ns;			/* the last pull's round trip */
+};
+
+/* A priority puller and the hashes of its pull in flight (m->lock). */
+struct skv_mig_prio {
+	struct skv_mig_worker w;
+	u64 hashes[SKV_MIG_PRIO_BATCH];
+	u32 n;
 };
 
 struct skv_mig {
@@ -143,15 +157,14 @@ struct skv_mig {
 	struct task_struct *task;	/* controller, referenced */
 	struct skv_peer peer;		/* controller's */
 	struct skv_mig_worker *workers;	/* p.inflight of them */
-	struct skv_mig_worker prio_w;
+	struct skv_mig_prio prio[SKV_MIG_PRIO_PULLERS];
+	u32 nprio;			/* of them started by this pass */
 	bool prio_running;
 
 	/* Priority pulls. */
 	wait_queue_head_t prio_wq;
 	u64 *pending;			/* SKV_MIG_PRIO_PENDING */
 	u32 npending;
-	u64 inflight_hashes[SKV_MIG_PRIO_BATCH];
-	u32 ninflight;
 	/* Resolved by priority pulls: open addressing, written once. */
 	u64 *resolved;
 	u32 resolved_slots;		/* power of two */
@@ -214,6 +227,7 @@ void skv_tgt_wake_parked(struct skv_node *node);
 
 /* Pacing's parameters (main.c): on/off, and the goal (0: 2x the base). */
 extern unsigned int skv_mig_pace;
+extern unsigned int skv_mig_prio_pullers;
 extern unsigned int skv_mig_latency_goal_us;
 
 /* State and progress snapshot helpers for netlink (mig_netlink.c). */

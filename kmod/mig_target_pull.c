@@ -2,7 +2,7 @@
 /*
  * steadykv migration, target side: the pull workers (one per pull in
  * flight, each on its own connection and side log, pulling the least
- * advanced free partition) and the priority puller (the hashes clients
+ * advanced free partition) and the priority pullers (the hashes clients
  * wait for, in batches).  A pass runs them over the whole range once.
  * See mig_target.c for the whole.
  */
@@ -266,10 +266,13 @@ static int skv_tgt_worker_thread(void *arg)
 	return 0;
 }
 
-/* ---- the priority puller ----------------------------------------------- */
+/* ---- the priority pullers ---------------------------------------------- */
 
-/* Take up to SKV_MIG_PRIO_BATCH pending hashes not resolved meanwhile. */
-static u32 skv_tgt_prio_take(struct skv_mig *m)
+/*
+ * Take up to SKV_MIG_PRIO_BATCH pending hashes not resolved meanwhile
+ * into p's pull.
+ */
+static u32 skv_tgt_prio_take(struct skv_mig *m, struct skv_mig_prio *p)
 {
 	u32 i, n = 0, keep = 0;
 	u64 h;
@@ -280,18 +283,19 @@ static u32 skv_tgt_prio_take(struct skv_mig *m)
 		if (skv_tgt_hash_resolved(m, h))
 			continue;
 		if (n < SKV_MIG_PRIO_BATCH)
-			m->inflight_hashes[n++] = h;
+			p->hashes[n++] = h;
 		else
 			m->pending[keep++] = h;
 	}
 	m->npending = keep;
-	m->ninflight = n;
+	p->n = n;
 	spin_unlock(&m->lock);
 	return n;
 }
 
-static int skv_tgt_prio_pull(struct skv_mig_worker *w, u8 *req, u32 n)
+static int skv_tgt_prio_pull(struct skv_mig_prio *p, u8 *req, u32 n)
 {
+	struct skv_mig_worker *w = &p->w;
 	struct skv_mig *m = w->m;
 	struct skv_prio_pull_req *pr = (struct skv_prio_pull_req *)req;
 	const u32 rl = sizeof(struct skv_pull_reply);
@@ -306,7 +310,7 @@ static int skv_tgt_prio_pull(struct skv_mig_worker *w, u8 *req, u32 n)
 	pr->table_id = cpu_to_le64(m->p.table_id);
 	pr->count = cpu_to_le16(n);
 	for (i = 0; i < n; i++)
-		put_unaligned_le64(m->inflight_hashes[i],
+		put_unaligned_le64(p->hashes[i],
 				   req + sizeof(*pr) + i * sizeof(__le64));
 
 	t0 = ktime_get();
@@ -322,7 +326,7 @@ static int skv_tgt_prio_pull(struct skv_mig_worker *w, u8 *req, u32 n)
 	if (resolved > n)
 		goto bad;
 	skv_tgt_bounds(m, m->p.start_hash, m->p.end_hash, &b);
-	b.hashes = m->inflight_hashes;
+	b.hashes = p->hashes;
 	b.nhashes = n;
 	ret = skv_tgt_pull_replay(w, "priority batch", &b);
 	if (ret)
@@ -336,12 +340,12 @@ static int skv_tgt_prio_pull(struct skv_mig_worker *w, u8 *req, u32 n)
 	/* After the replay: a resolved hash must find its records. */
 	spin_lock(&m->lock);
 	for (i = 0; i < resolved; i++)
-		skv_tgt_add_resolved(m, m->inflight_hashes[i]);
+		skv_tgt_add_resolved(m, p->hashes[i]);
 	/* The rest go back (unless the source made no progress at all). */
 	for (i = resolved; resolved && i < n; i++)
 		if (m->npending < SKV_MIG_PRIO_PENDING)
-			m->pending[m->npending++] = m->inflight_hashes[i];
-	m->ninflight = 0;
+			m->pending[m->npending++] = p->hashes[i];
+	p->n = 0;
 	spin_unlock(&m->lock);
 	skv_tgt_wake_parked(m->node);
 	return 0;
@@ -352,8 +356,8 @@ bad:
 
 static int skv_tgt_prio_thread(void *arg)
 {
-	struct skv_mig_worker *w = arg;
-	struct skv_mig *m = w->m;
+	struct skv_mig_prio *p = container_of(arg, struct skv_mig_prio, w);
+	struct skv_mig *m = p->w.m;
 	u8 *req;
 	u32 n;
 
@@ -369,8 +373,8 @@ static int skv_tgt_prio_thread(void *arg)
 						 skv_tgt_stopping(m), HZ);
 		if (skv_tgt_stopping(m))
 			break;
-		n = skv_tgt_prio_take(m);
-		if (n && skv_tgt_prio_pull(w, req, n))
+		n = skv_tgt_prio_take(m, p);
+		if (n && skv_tgt_prio_pull(p, req, n))
 			break;
 	}
 	kfree(req);
@@ -433,7 +437,8 @@ void skv_tgt_workers_stop(struct skv_mig *m)
 
 	for (i = 0; i < m->p.inflight; i++)
 		skv_tgt_worker_stop(m, &m->workers[i]);
-	skv_tgt_worker_stop(m, &m->prio_w);
+	for (i = 0; i < SKV_MIG_PRIO_PULLERS; i++)
+		skv_tgt_worker_stop(m, &m->prio[i].w);
 }
 
 /*
@@ -449,13 +454,16 @@ int skv_tgt_pass(struct skv_mig *m, bool prio)
 
 	skv_tgt_parts_reset(m);
 	skv_tgt_pace_start(m);
-	if (prio) {
-		err = skv_tgt_worker_start(m, &m->prio_w, skv_tgt_prio_thread,
-					   "prio", 0);
+	m->nprio = prio ? clamp(READ_ONCE(skv_mig_prio_pullers), 1u,
+				(u32)SKV_MIG_PRIO_PULLERS) : 0;
+	for (i = 0; i < m->nprio; i++) {
+		err = skv_tgt_worker_start(m, &m->prio[i].w,
+					   skv_tgt_prio_thread, "prio", i);
 		if (err) {
 			skv_tgt_fail(m, -err,
-				     "cannot start the priority puller (%d)",
+				     "cannot start the priority pullers (%d)",
 				     err);
+			skv_tgt_workers_stop(m);
 			return SKV_PASS_FAILED;
 		}
 	}

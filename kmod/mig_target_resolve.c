@@ -167,14 +167,15 @@ void skv_tgt_set_active(struct skv_mig *m, bool on)
 
 static bool skv_tgt_pending_has(struct skv_mig *m, u64 hash)
 {
-	u32 i;
+	u32 i, j;
 
 	for (i = 0; i < m->npending; i++)
 		if (m->pending[i] == hash)
 			return true;
-	for (i = 0; i < m->ninflight; i++)
-		if (m->inflight_hashes[i] == hash)
-			return true;
+	for (j = 0; j < SKV_MIG_PRIO_PULLERS; j++)
+		for (i = 0; i < m->prio[j].n; i++)
+			if (m->prio[j].hashes[i] == hash)
+				return true;
 	return false;
 }
 

@@ -2,7 +2,7 @@
 /*
  * A blocking kernel TCP client to another node, for node-to-node
  * migration traffic (wire.h, "Migration").  Each user (a migration's
- * controller, each pull worker, the priority puller) has a peer of its
+ * controller, each pull worker, each priority puller) has a peer of its
  * own, on a connection of its own, apart from client connections, so a
  * large pull reply never delays anything else.
  *

@@ -155,7 +155,9 @@ move_back() {
 
 PARK_PARAM=/sys/module/steadykv/parameters/mig_park_ms
 PACE_PARAM=/sys/module/steadykv/parameters/mig_pace
+PRIO_PARAM=/sys/module/steadykv/parameters/mig_prio_pullers
 park_ms=$(<"$PARK_PARAM")
+prio_pullers=$(<"$PRIO_PARAM")
 for ((r = 1; r <= REPEATS; r++)); do
 	run=$OUT/run-$r
 	iperf_run "$run"
@@ -173,6 +175,11 @@ for ((r = 1; r <= REPEATS; r++)); do
 		echo 0 >"$PARK_PARAM"
 		migrate_run "$run" retry --mode rocksteady
 		echo "$park_ms" >"$PARK_PARAM"
+		move_back "$run"
+		# One priority pull in flight instead of mig_prio_pullers.
+		echo 1 >"$PRIO_PARAM"
+		migrate_run "$run" one-prio-puller --mode rocksteady
+		echo "$prio_pullers" >"$PRIO_PARAM"
 		move_back "$run"
 		migrate_run "$run" push --mode push
 		move_back "$run"

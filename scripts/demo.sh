@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make demo, the main job: the migration experiment in one QEMU guest.
 # steadykv moves half of a loaded table from node 1 to node 2 under YCSB-B
-# load (Rocksteady, then the unpaced / retry / push / no-priority-pull /
-# one-partition baselines); Redis Cluster 7.0 reshards the same share under the same
+# load (Rocksteady, then the unpaced / retry / one-prio-puller / push /
+# no-priority-pull / one-partition baselines); Redis Cluster 7.0 reshards the same share under the same
 # load; iperf3 gives the link's limit; one node of steadykv, Redis and
 # memcached are compared on the hot path; a hot spot on one of three nodes
 # is moved away by the coordinator's rebalancer (build/demo/rebalance.*).  The report, its JSON and the

@@ -30,9 +30,10 @@ RECORD_HDR = 40  # kmod/core/record.h: a record's header
 # unpaced: rocksteady with mig_pace=0 (every bulk pull in flight from the
 # start, not paced by the clients' latency).  retry: rocksteady with
 # mig_park_ms=0 (a GET for a key not pulled yet is answered RETRY instead
-# of waiting for its priority pull).
-SKV_MODES = ["rocksteady", "unpaced", "retry", "push", "no-priority-pulls",
-             "one-partition"]
+# of waiting for its priority pull).  one-prio-puller: rocksteady with
+# mig_prio_pullers=1 (one PRIORITY_PULL in flight).
+SKV_MODES = ["rocksteady", "unpaced", "retry", "one-prio-puller", "push",
+             "no-priority-pulls", "one-partition"]
 HOT_SYSTEMS = ["steadykv", "redis", "memcached"]
 
 

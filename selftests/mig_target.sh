@@ -267,7 +267,8 @@ pace_at() {
 # up to all in flight; clients over the latency goal (1 us: any load)
 # bring them down to one; they go up again once the load stops.  The
 # source's answers come PACE_DELAY late, so the migration takes at least
-# SLOW_N * 130 B / 1 KiB * PACE_DELAY / 8 (19 s) at full depth.
+# SLOW_N * 130 B / 1 KiB * PACE_DELAY / 8 (19 s) at full depth.  Beside
+# them run mig_prio_pullers priority pullers.
 t_pace() {
 	local out goal pid ready=$SKV_TMP/pace.ready
 	src_table 62 || return 1
@@ -278,6 +279,11 @@ t_pace() {
 	out=$(skv_poll $((WAIT * 1000)) pace_at 62 8 0) ||
 		{ skv_fail "no load, yet never 8 pulls in flight: $out"; return 1; }
 	skv_info "no client load: $out"
+	local pullers want
+	want=$(<"$PARAMS/mig_prio_pullers") || return 1
+	pullers=$(pgrep -c '^skv-prio62\.')
+	[[ $pullers == "$want" ]] ||
+		{ skv_fail "mig_prio_pullers $want, yet $pullers priority pullers"; return 1; }
 
 	goal=$(<"$PARAMS/mig_latency_goal_us") || return 1
 	echo 1 >"$PARAMS/mig_latency_goal_us" || return 1
