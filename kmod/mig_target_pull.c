@@ -301,7 +301,7 @@ static int skv_tgt_prio_pull(struct skv_mig_prio *p, u8 *req, u32 n)
 	const u32 rl = sizeof(struct skv_pull_reply);
 	struct skv_peer *peer = &w->peer;
 	struct skv_replay_bounds b;
-	u32 i, resolved, rtt;
+	u32 i, resolved, rtt, avg;
 	ktime_t t0;
 	int ret;
 
@@ -331,9 +331,13 @@ static int skv_tgt_prio_pull(struct skv_mig_prio *p, u8 *req, u32 n)
 	ret = skv_tgt_pull_replay(w, "priority batch", &b);
 	if (ret)
 		return ret;
-	/* The retry hint: 7/8 of the old average plus 1/8 of this pull. */
+	/*
+	 * The retry hint: 7/8 of the old average plus 1/8 of this pull (two
+	 * pullers may lose one's update: harmless for an average).
+	 */
 	rtt = min_t(s64, ktime_us_delta(ktime_get(), t0), SKV_MIG_RETRY_US_MAX);
-	WRITE_ONCE(m->prio_rtt_us, m->prio_rtt_us - m->prio_rtt_us / 8 + rtt / 8);
+	avg = READ_ONCE(m->prio_rtt_us);
+	WRITE_ONCE(m->prio_rtt_us, avg - avg / 8 + rtt / 8);
 	atomic64_inc(&m->prio_pulls);
 	atomic64_add(resolved, &m->prio_keys);
 
