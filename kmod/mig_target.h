@@ -158,7 +158,6 @@ struct skv_mig {
 	struct skv_peer peer;		/* controller's */
 	struct skv_mig_worker *workers;	/* p.inflight of them */
 	struct skv_mig_prio prio[SKV_MIG_PRIO_PULLERS];
-	u32 nprio;			/* of them started by this pass */
 	bool prio_running;
 
 	/* Priority pulls. */

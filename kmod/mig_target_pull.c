@@ -451,16 +451,16 @@ void skv_tgt_workers_stop(struct skv_mig *m)
  */
 int skv_tgt_pass(struct skv_mig *m, bool prio)
 {
-	u32 i, n = min(m->p.inflight, m->nparts);
+	u32 i, nprio, n = min(m->p.inflight, m->nparts);
 	unsigned long paced = jiffies;
 	u64 seen = 0, pulls;
 	int err, ret;
 
 	skv_tgt_parts_reset(m);
 	skv_tgt_pace_start(m);
-	m->nprio = prio ? clamp(READ_ONCE(skv_mig_prio_pullers), 1u,
-				(u32)SKV_MIG_PRIO_PULLERS) : 0;
-	for (i = 0; i < m->nprio; i++) {
+	nprio = prio ? clamp(READ_ONCE(skv_mig_prio_pullers), 1u,
+			     (u32)SKV_MIG_PRIO_PULLERS) : 0;
+	for (i = 0; i < nprio; i++) {
 		err = skv_tgt_worker_start(m, &m->prio[i].w,
 					   skv_tgt_prio_thread, "prio", i);
 		if (err) {
