@@ -130,7 +130,7 @@ static u32 skv_metrics_p999_us(const u64 *now, const u64 *then)
 	lo = i ? 1ull << (i - 1) : 0;
 	d = now[i] - then[i];
 	ns = lo + (d ? div64_u64(lo * (rank - seen), d) : lo);
-	return max_t(u64, 1, min_t(u64, U32_MAX, ns / NSEC_PER_USEC));
+	return clamp_t(u64, ns / NSEC_PER_USEC, 1, SKV_P999_UNKNOWN - 1);
 }
 
 u32 skv_metrics_client_p999_us(struct skv_node *node)
@@ -146,8 +146,11 @@ u32 skv_metrics_client_p999_us(struct skv_node *node)
 	spin_lock_irqsave(&w->lock, flags);
 	if (!w->start_ns || now - w->start_ns >= SKV_LAT_WINDOW_NS) {
 		skv_metrics_client_lat(pm, lat);
-		/* A first call only opens the window: nothing to tell yet. */
-		w->p999_us = w->start_ns ? skv_metrics_p999_us(lat, w->lat) : 0;
+		/* A first or stale window only opens one: nothing to tell yet. */
+		if (!w->start_ns || now - w->start_ns >= SKV_LAT_WINDOW_STALE_NS)
+			w->p999_us = SKV_P999_UNKNOWN;
+		else
+			w->p999_us = skv_metrics_p999_us(lat, w->lat);
 		memcpy(w->lat, lat, sizeof(lat));
 		w->start_ns = now;
 	}

@@ -39,8 +39,13 @@ struct skv_lat_window {
 	u32 p999_us;			/* of the last window closed */
 };
 
-/* Shortest window, and fewest client replies in one to tell a latency. */
+/*
+ * Shortest window, and fewest client replies in one to tell a latency.
+ * A window left open longer than SKV_LAT_WINDOW_STALE_NS (nobody asked:
+ * no migration ran) tells of a time long gone; it is reopened instead.
+ */
 #define SKV_LAT_WINDOW_NS	(100 * NSEC_PER_MSEC)
+#define SKV_LAT_WINDOW_STALE_NS	(10 * SKV_LAT_WINDOW_NS)
 #define SKV_LAT_WINDOW_MIN_OPS	20
 
 /*
@@ -48,7 +53,8 @@ struct skv_lat_window {
  * MULTI_GET, from the wake-up that brought one to its reply) in the last
  * window of at least SKV_LAT_WINDOW_NS, in us, at least 1; 0 if that
  * window had fewer than SKV_LAT_WINDOW_MIN_OPS replies (idle: nothing to
- * protect).
+ * protect); SKV_P999_UNKNOWN while no window has closed since the first
+ * call or since one went stale (a migration's first steps: no figure yet).
  * A call closes the window when it is long enough.  Any context.
  */
 u32 skv_metrics_client_p999_us(struct skv_node *node);

@@ -8,6 +8,8 @@
  * its own in every pull reply), each over its last window (metrics.c).
  * The pulls allowed in flight (the depth, 1 to the migration's
  * pulls-in-flight) then go:
+ *   - no figure yet at either end (its first window has not closed):
+ *     kept, so a migration starts at one pull until it knows its load;
  *   - no client load at either end: doubled, up to all of them (as fast
  *     as the link and the replay allow);
  *   - the signal above the goal: halved (at least one pull goes on, so
@@ -33,7 +35,7 @@ void skv_tgt_pace_start(struct skv_mig *m)
 {
 	m->pace_base_us = 0;
 	WRITE_ONCE(m->pace_p999_us, 0);
-	WRITE_ONCE(m->src_p999_us, 0);
+	WRITE_ONCE(m->src_p999_us, SKV_P999_UNKNOWN);
 	WRITE_ONCE(m->pace_depth, READ_ONCE(skv_mig_pace) ? 1 : m->p.inflight);
 }
 
@@ -59,10 +61,13 @@ void skv_tgt_pace(struct skv_mig *m)
 {
 	u32 all = m->p.inflight, depth = READ_ONCE(m->pace_depth), next;
 	u32 here = skv_metrics_client_p999_us(m->node);
-	u32 signal = max(here, READ_ONCE(m->src_p999_us));
+	u32 there = READ_ONCE(m->src_p999_us);
+	u32 signal = max(here, there);
 
 	if (!READ_ONCE(skv_mig_pace))
 		next = all;
+	else if (here == SKV_P999_UNKNOWN || there == SKV_P999_UNKNOWN)
+		return;
 	else if (!signal)
 		next = min(2 * depth, all);
 	else if (signal > skv_tgt_pace_goal(m, signal))
@@ -73,7 +78,7 @@ void skv_tgt_pace(struct skv_mig *m)
 	if (next == depth)
 		return;
 	WRITE_ONCE(m->pace_depth, next);
-	trace_skv_mig_pace(m->p.id, here, READ_ONCE(m->src_p999_us), next);
+	trace_skv_mig_pace(m->p.id, here, there, next);
 	if (next > depth)
 		wake_up_all(&m->wq);
 }

@@ -367,11 +367,15 @@ struct skv_pull_reply {
 	__le32 resolved;	/* PULL: 1 when done; PRIORITY_PULL: hashes complete */
 	/*
 	 * The source's client p99.9 in us now (its last window, at least
-	 * 100 ms; 0: too few requests to tell), so the target paces its pulls
-	 * by the latency of the source's clients as well as its own.
+	 * 100 ms; 0: too few requests to tell; SKV_P999_UNKNOWN: no window
+	 * closed yet), so the target paces its pulls by the latency of the
+	 * source's clients as well as its own.
 	 */
 	__le32 client_p999_us;
 };
+
+/* client_p999_us before a window has closed: no figure, not "idle". */
+#define SKV_P999_UNKNOWN	0xffffffffu
 
 /* PRIORITY_PULL: count __le64 key hashes follow. */
 struct skv_prio_pull_req {
