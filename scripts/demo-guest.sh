@@ -107,10 +107,24 @@ wait_for 10 steadykvctl cluster -c "$COORD" map
 # cluster key.
 for i in 1 2; do
 	bg ip netns exec "n$i" steadykvd --node "$i" --data "10.77.0.$i:7000" \
-		--coord "$COORD" --cluster-key "$STEADYKV_CLUSTER_KEY"
+		--coord "$COORD" --cluster-key "$STEADYKV_CLUSTER_KEY" \
+		--metrics-listen "10.77.0.$i:9100"
 done
 wait_for 20 bash -c "steadykvctl -j cluster -c $COORD map | jq -e '.nodes | length == 2'"
 steadykvctl cluster -c "$COORD" create-table 1 --nodes 1
+
+# node_hist FILE: both nodes' service-time histograms of client requests
+# now (Prometheus text), so the report can set the nodes' own p99.9 over a
+# migration beside the clients' (what the pacing sees against what they
+# see).
+node_hist() {
+	local i
+	for i in 1 2; do
+		curl -sf "http://10.77.0.$i:9100/metrics" |
+			grep -E '^steadykv_request_duration_seconds_bucket\{op="(ping|get|put|delete|multi_get)"' |
+			sed "s/^/n$i /" || true	# a node with no client reply yet has none
+	done >"$1"
+}
 steadykvctl cluster -c "$COORD" map
 
 log "steadykv: load $RECORDS records, then measure capacity (YCSB-B)"
@@ -132,9 +146,11 @@ migrate_run() {
 		--json "$dir/run.json" --mark-file "$dir/marks" --quiet &
 	bench_pid=$!
 	sleep "$IDLE_S"
+	node_hist "$dir/node-hist-start"
 	mark "$dir/marks" migration-start
 	steadykvctl cluster -c "$COORD" migrate 1 "0-$HALF_END" --to 2 "$@" --wait
 	mark "$dir/marks" migration-end
+	node_hist "$dir/node-hist-end"
 	steadykvctl -j cluster -c "$COORD" status | jq '.[-1]' >"$dir/migration.json"
 	wait "$bench_pid"
 	jq -c '{state, elapsed_us, bytes_pulled, records_pulled, priority_keys}' \

@@ -82,6 +82,37 @@ def test_worst_p999():
        "worst_p999: no interval, or no start, gives None; an interval with no ops counts not")
 
 
+def hist_lines(node, op, counts):
+    """node_hist lines of one node and op: cumulative counts at 1, 2, 4 us
+    and +Inf, from the per-bucket counts given."""
+    les, cum, out = ["1e-06", "2e-06", "4e-06", "+Inf"], 0, []
+    for le, c in zip(les, counts):
+        cum += c
+        out.append(f'{node} steadykv_request_duration_seconds_bucket{{op="{op}",le="{le}"}} {cum}')
+    return "\n".join(out) + "\n"
+
+
+def test_node_p999():
+    with tempfile.TemporaryDirectory() as d:
+        start, end = os.path.join(d, "start"), os.path.join(d, "end")
+        write(start, hist_lines("n1", "get", [100, 0, 0, 0]))
+        # Between them: 990 under 1 us, 8 in (1, 2], 2 in (2, 4], over
+        # two nodes and two ops: the 999th is half-way into (2, 4].
+        write(end, hist_lines("n1", "get", [100 + 500, 8, 0, 0]) +
+              hist_lines("n1", "put", [290, 0, 2, 0]) +
+              hist_lines("n2", "get", [200, 0, 0, 0]))
+        got = dr.node_p999_us(dr.read_node_hist(start), dr.read_node_hist(end))
+        ok(close(got, 3.0), f"node_p999_us: summed over nodes and ops, since the start: 3.0 us ({got})")
+        # From zero: 1090 under 1 us, 8 in (1, 2], 2 in (2, 4]: the
+        # 1099th of 1100 is half-way into (2, 4] as well.
+        ok(close(dr.node_p999_us(None, dr.read_node_hist(end)), 3.0),
+           "node_p999_us: no start snapshot counts from zero")
+        ok(dr.node_p999_us(dr.read_node_hist(end), dr.read_node_hist(end)) is None
+           and dr.read_node_hist(os.path.join(d, "absent")) is None
+           and dr.node_p999_us(None, None) is None,
+           "node_p999_us: no request in between, or no end snapshot, gives None")
+
+
 def write(path, obj):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -173,6 +204,7 @@ def main():
     test_aggregate()
     test_median_run()
     test_worst_p999()
+    test_node_p999()
     test_report()
     test_one_run_layout()
     print(f"1..{n_test}")
