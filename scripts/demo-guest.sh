@@ -116,7 +116,8 @@ steadykvctl cluster -c "$COORD" create-table 1 --nodes 1
 # node_hist FILE: both nodes' service-time histograms of client requests
 # now (Prometheus text), so the report can set the nodes' own p99.9 over a
 # migration beside the clients' (what the pacing sees against what they
-# see).
+# see).  The ops are the module's client ops, skv_client_ops in
+# kmod/metrics.c: keep the two lists alike.
 node_hist() {
 	local i
 	for i in 1 2; do
