@@ -154,6 +154,50 @@ TEST_F(st, put_get_delete_versions)
 	ASSERT_EQ(0u, stats_of(s).tombstones);
 }
 
+/* Batched GETs, prefetched in stages, answer as single ones. */
+TEST_F(st, get_batch_answers_as_single_gets)
+{
+	struct skv_store *s = self->s;
+	char keys[41][8], bufs[41][16], one[16];
+	struct skv_get_req req[41];
+	u64 ver;
+	u32 i, len;
+	int st;
+
+	for (i = 0; i < 41; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%02u", i);
+		if (i == 40)
+			continue;	/* never written */
+		ASSERT_EQ(SKV_S_OK, skv_store_put(s, T1, keys[i], 3,
+						  skv_key_hash(keys[i], 3),
+						  keys[i], 3 + i % 5, 0, &ver));
+	}
+	ASSERT_EQ(SKV_S_OK, skv_store_delete(s, T1, keys[7], 3,
+					     skv_key_hash(keys[7], 3), 0, &ver));
+	for (i = 0; i < 41; i++)
+		req[i] = (struct skv_get_req){
+			.key = keys[i], .key_len = 3,
+			.key_hash = skv_key_hash(keys[i], 3),
+			.buf = bufs[i], .buf_len = i == 13 ? 2 : 16,
+		};
+	skv_store_get_batch(s, T1, req, 41);
+	for (i = 0; i < 41; i++) {
+		st = skv_store_get(s, T1, keys[i], 3, req[i].key_hash, one,
+				   req[i].buf_len, &len, &ver);
+		ASSERT_EQ(st, req[i].status);
+		ASSERT_EQ(ver, req[i].version);
+		if (st == SKV_S_OK || st == SKV_S_TOO_BIG)
+			ASSERT_EQ(len, req[i].value_len);
+		if (st == SKV_S_OK)
+			ASSERT_EQ(0, memcmp(one, bufs[i], len));
+	}
+	ASSERT_EQ(SKV_S_NOT_FOUND, req[7].status);
+	ASSERT_EQ(SKV_S_TOO_BIG, req[13].status);
+	ASSERT_EQ(SKV_S_NOT_FOUND, req[40].status);
+	ASSERT_EQ(SKV_S_OK, req[39].status);
+	ASSERT_EQ(0, memcmp("k39", bufs[39], 3));
+}
+
 TEST_F(st, conditional_put_delete)
 {
 	struct skv_store *s = self->s;
