@@ -131,63 +131,66 @@ static void put_all(struct skv_store *s, u64 n)
  */
 #define MIN_SECS	0.5
 
-static double get_all(struct skv_store *s, u64 n, const char *what)
+/* One GET of every key, in lookup order. */
+static void get_pass(struct skv_store *s, u64 n)
 {
 	char out[VLEN];
-	double t0 = now();
-	u64 i, ver, done = 0;
+	u64 i, ver;
 	u32 vlen;
 	int r;
 
-	do {
-		for (i = 0; i < n; i++) {
-			const char *k = lookup_keys + i * KLEN;
+	for (i = 0; i < n; i++) {
+		const char *k = lookup_keys + i * KLEN;
 
-			r = skv_store_get(s, 1, k, KLEN, skv_key_hash(k, KLEN),
-					  out, sizeof(out), &vlen, &ver);
-			if (r != SKV_S_OK)
-				die(what, i, r);
-			sink += out[0];
-		}
-		done += n;
-	} while (now() - t0 < MIN_SECS);
-	return line(what, done, now() - t0, done * (KLEN + VLEN));
+		r = skv_store_get(s, 1, k, KLEN, skv_key_hash(k, KLEN), out,
+				  sizeof(out), &vlen, &ver);
+		if (r != SKV_S_OK)
+			die("get", i, r);
+		sink += out[0];
+	}
 }
 
 #define GET_BATCH	16
 
 /* The same lookups, GET_BATCH at a time (pipelined requests). */
-static double get_batched(struct skv_store *s, u64 n)
+static void get_batch_pass(struct skv_store *s, u64 n)
 {
 	struct skv_get_req req[GET_BATCH];
 	char out[GET_BATCH][VLEN];
+	u64 i, j, m;
+
+	for (i = 0; i < n; i += m) {
+		m = n - i < GET_BATCH ? n - i : GET_BATCH;
+		for (j = 0; j < m; j++) {
+			const char *k = lookup_keys + (i + j) * KLEN;
+
+			req[j].key = k;
+			req[j].key_len = KLEN;
+			req[j].key_hash = skv_key_hash(k, KLEN);
+			req[j].buf = out[j];
+			req[j].buf_len = VLEN;
+		}
+		skv_store_get_batch(s, 1, req, m);
+		for (j = 0; j < m; j++) {
+			if (req[j].status != SKV_S_OK)
+				die("get (batch)", i + j, req[j].status);
+			sink += out[j][0];
+		}
+	}
+}
+
+/* pass over n keys, repeated for MIN_SECS; prints and returns GETs/s. */
+static double get_rate(struct skv_store *s, u64 n,
+		       void (*pass)(struct skv_store *, u64), const char *what)
+{
 	double t0 = now();
-	u64 i, j, m, done = 0;
+	u64 done = 0;
 
 	do {
-		for (i = 0; i < n; i += m) {
-			m = n - i < GET_BATCH ? n - i : GET_BATCH;
-			for (j = 0; j < m; j++) {
-				const char *k = lookup_keys + (i + j) * KLEN;
-
-				req[j].key = k;
-				req[j].key_len = KLEN;
-				req[j].key_hash = skv_key_hash(k, KLEN);
-				req[j].buf = out[j];
-				req[j].buf_len = VLEN;
-			}
-			skv_store_get_batch(s, 1, req, m);
-			for (j = 0; j < m; j++) {
-				if (req[j].status != SKV_S_OK)
-					die("get (batch)", i + j,
-					    req[j].status);
-				sink += out[j][0];
-			}
-		}
+		pass(s, n);
 		done += n;
 	} while (now() - t0 < MIN_SECS);
-	return line("get (batches of 16)", done, now() - t0,
-		    done * (KLEN + VLEN));
+	return line(what, done, now() - t0, done * (KLEN + VLEN));
 }
 
 static void run(u64 n, struct figures *f)
@@ -232,13 +235,14 @@ static void run(u64 n, struct figures *f)
 		die("malloc", 0, -ENOMEM);
 	for (i = 0; i < n; i++)
 		memcpy(lookup_keys + i * KLEN, key_of(order[i]), KLEN);
+	free(order);
 
 	s = mk(n);
 	t0 = now();
 	put_all(s, n);
 	f->put = line("put (append)", n, now() - t0, n * rec);
-	f->get = get_all(s, n, "get (random order)");
-	f->get_batch = get_batched(s, n);
+	f->get = get_rate(s, n, get_pass, "get (random order)");
+	f->get_batch = get_rate(s, n, get_batch_pass, "get (batches of 16)");
 	t0 = now();
 	put_all(s, n);
 	line("put (overwrite)", n, now() - t0, n * rec);
@@ -320,7 +324,7 @@ static void run(u64 n, struct figures *f)
 		skv_replay_batch(d, sl, bufs[i], blen[i], NULL, &rs);
 	f->skipped = line("replay (all skipped)", n, now() - t0, bbytes);
 	skv_sidelog_destroy(d, sl);
-	f->get_after = get_all(d, n, "get after replay");
+	f->get_after = get_rate(d, n, get_pass, "get after replay");
 
 	t0 = now();
 	for (i = 0; i < batches; i++)
@@ -332,7 +336,6 @@ static void run(u64 n, struct figures *f)
 		free(bufs[i]);
 	free(bufs);
 	free(blen);
-	free(order);
 	free(lookup_keys);
 	free(keys);
 	skv_store_destroy(d);
