@@ -34,7 +34,8 @@
  *
  * Before END (both modes), the target hands every record of the range
  * to its backups (skv_tgt_rereplicate(): migrated records were replayed
- * here, not replicated), so the source frees its copy only once the
+ * here, not replicated; every key is served meanwhile, and the copy goes
+ * behind client writes), so the source frees its copy only once the
  * range survives a crash of this node; if the backups do not take it,
  * the migration fails with the range kept here and no END sent.
  *
@@ -652,9 +653,9 @@ static int skv_tgt_rereplicate(struct skv_mig *m)
 			break;
 		if (skv_tgt_stopping(m))
 			break;
-		err = skv_repl_hold_range(m->node, s, m->p.table_id,
-					  m->p.start_hash, m->p.end_hash,
-					  &bytes);
+		err = skv_repl_hold_range(m->node, s, SKV_REPL_BEHIND_WRITES,
+					  m->p.table_id, m->p.start_hash,
+					  m->p.end_hash, &bytes);
 		/* Namespace exit drops the backups first: nothing is held. */
 		if (READ_ONCE(m->node->dying)) {
 			err = -ESHUTDOWN;

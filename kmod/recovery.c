@@ -220,8 +220,9 @@ static int skv_recover_rebuild(struct skv_node *node, struct skv_store *s,
 	/* Spliced into the log either way: what was replayed stays. */
 	skv_sidelog_destroy(s, sl);
 	if (!err) {
-		err = skv_repl_hold_range(node, s, rt->table_id,
-					  rt->start_hash, rt->end_hash, &held);
+		err = skv_repl_hold_range(node, s, SKV_REPL_AT_ONCE,
+					  rt->table_id, rt->start_hash,
+					  rt->end_hash, &held);
 		if (err)
 			NL_SET_ERR_MSG_FMT_MOD(extack,
 					       "the backups did not take the rebuilt range (%d)",

@@ -47,9 +47,9 @@
  * other backups hold.  The stream's resync thread then copies the whole
  * store into the stream (skv_repl_resync()): from the position it starts
  * at (whole_from), every tablet in hash order, one scan chunk at a time
- * like a migration's hand-over (skv_repl_hold_range()), so client writes
- * interleave and there is one chunk in flight.  Every record live here
- * is then in the stream from whole_from on: written before it, it was
+ * like a migration's hand-over (skv_repl_hold_range()), behind client
+ * writes (SKV_REPL_BEHIND_WRITES), one chunk in flight.  Every record live
+ * here is then in the stream from whole_from on: written before it, it was
  * copied; after it, it is a client write there.  Once every backup holds
  * the last chunk (whole_to) and all of them hold whole_from, the mark is
  * set and sent with the next WRITE, and a replica holding [whole_from,
@@ -90,6 +90,15 @@
 #define SKV_REPL_RESYNC_BACKOFF	(HZ / 2)
 /* A scan chunk: one group of the largest record always fits. */
 #define SKV_REPL_SCAN_BUF	(sizeof(struct skv_batch_hdr) + SKV_REC_MAX_LEN)
+/*
+ * A copy behind client writes (SKV_REPL_BEHIND_WRITES) goes in chunks of
+ * this much (a larger first group goes alone), each appended once the
+ * writes queued ahead of it are under a chunk, or after
+ * SKV_REPL_YIELD_MAX of waiting for that: a steady write load slows the
+ * copy but does not stall it, and a write waits behind one chunk at most.
+ */
+#define SKV_REPL_COPY_CHUNK	(64u << 10)
+#define SKV_REPL_YIELD_MAX	(HZ / 50)
 /* Tablets looked at per skv_tablets_list() call. */
 #define SKV_REPL_LIST_CHUNK	8
 /* Writes one connection batch can hold: one reply each, or more. */
@@ -1039,6 +1048,19 @@ static int skv_repl_hold_in(struct skv_repl *r, const void *recs, u32 len,
 	return ret;
 }
 
+/* The node's stream, referenced, or NULL if it has no backups. */
+static struct skv_repl *skv_repl_get(struct skv_node *node)
+{
+	struct skv_repl *r;
+
+	rcu_read_lock();
+	r = rcu_dereference(node->repl);
+	if (r)
+		kref_get(&r->ref);
+	rcu_read_unlock();
+	return r;
+}
+
 int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
 {
 	struct skv_repl *r;
@@ -1047,11 +1069,7 @@ int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
 
 	if (len > SKV_REPL_QUEUE_MAX)
 		return -EMSGSIZE;
-	rcu_read_lock();
-	r = rcu_dereference(node->repl);
-	if (r)
-		kref_get(&r->ref);
-	rcu_read_unlock();
+	r = skv_repl_get(node);
 	if (!r)
 		return 0;
 	ret = skv_repl_hold_in(r, recs, len, &held);
@@ -1059,35 +1077,76 @@ int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
 	return ret;
 }
 
+/* The bytes queued on r that not every backup holds yet. */
+static u64 skv_repl_backlog(struct skv_repl *r)
+{
+	u64 end = READ_ONCE(r->q.end), acked = atomic64_read(&r->acked_all);
+
+	return end > acked ? end - acked : 0;
+}
+
+/*
+ * A chunk of a copy, on r or on the node's stream (looked up each time);
+ * behind client writes, once those queued ahead have drained to under a
+ * chunk (waiting at most SKV_REPL_YIELD_MAX for that).
+ */
+static int skv_repl_copy_chunk(struct skv_node *node, struct skv_repl *r,
+			       enum skv_repl_pace pace, const void *recs,
+			       u32 len, u64 *held)
+{
+	struct skv_repl *own = NULL;
+	int ret;
+
+	if (!r) {
+		r = own = skv_repl_get(node);
+		if (!r)
+			return 0;
+	}
+	if (pace == SKV_REPL_BEHIND_WRITES)
+		wait_event_idle_timeout(r->ack_wq, READ_ONCE(r->stopping) ||
+					skv_repl_backlog(r) <
+					SKV_REPL_COPY_CHUNK,
+					SKV_REPL_YIELD_MAX);
+	ret = skv_repl_hold_in(r, recs, len, held);
+	if (own)
+		skv_repl_put(own);
+	return ret;
+}
+
 /*
  * Hand the records of s's range [start_hash, end_hash] of table_id, from
- * *cursor on, to the
- * backups in scan chunks (buf: SKV_REPL_SCAN_BUF bytes): to r's if r is
+ * *cursor on, to the backups, one scan chunk per append at pace
+ * (skv_repl_copy_chunk(); buf: SKV_REPL_SCAN_BUF bytes): to r's if r is
  * given, else to the node's stream.  *cursor moves past each chunk held;
  * *bytes counts them and *held is raised to where every backup holds
  * them.  0 once the range is done, or the first error.
  */
 static int skv_repl_hold_scan(struct skv_node *node, struct skv_repl *r,
-			      struct skv_store *s, u64 table_id,
-			      u64 start_hash, u64 end_hash, u64 *cursor,
-			      u8 *buf, u64 *bytes, u64 *held)
+			      enum skv_repl_pace pace, struct skv_store *s,
+			      u64 table_id, u64 start_hash, u64 end_hash,
+			      u64 *cursor, u8 *buf, u64 *bytes, u64 *held)
 {
 	const u32 hl = sizeof(struct skv_batch_hdr);
+	u32 chunk = pace == SKV_REPL_BEHIND_WRITES ?
+		    hl + SKV_REPL_COPY_CHUNK : SKV_REPL_SCAN_BUF;
 	bool done = false;
 	u64 next, at = 0;
 	long n;
 	int err;
 
-	/* One chunk per append: client writes interleave between them. */
+	/* One chunk per append: client writes go between them. */
 	while (!done) {
 		n = skv_scan_serialize(s, table_id, start_hash, end_hash,
-				       *cursor, buf, SKV_REPL_SCAN_BUF, &next,
-				       &done);
+				       *cursor, buf, chunk, &next, &done);
+		if (n == -EMSGSIZE)	/* a group larger than a chunk */
+			n = skv_scan_serialize(s, table_id, start_hash,
+					       end_hash, *cursor, buf,
+					       SKV_REPL_SCAN_BUF, &next, &done);
 		if (n < 0)
 			return n;
 		if (n > hl) {
-			err = r ? skv_repl_hold_in(r, buf + hl, n - hl, &at) :
-				  skv_repl_hold(node, buf + hl, n - hl);
+			err = skv_repl_copy_chunk(node, r, pace, buf + hl,
+						  n - hl, &at);
 			if (err)
 				return err;
 			*bytes += n - hl;
@@ -1102,7 +1161,8 @@ static int skv_repl_hold_scan(struct skv_node *node, struct skv_repl *r,
 }
 
 int skv_repl_hold_range(struct skv_node *node, struct skv_store *s,
-			u64 table_id, u64 start_hash, u64 end_hash, u64 *bytes)
+			enum skv_repl_pace pace, u64 table_id, u64 start_hash,
+			u64 end_hash, u64 *bytes)
 {
 	u64 cursor = start_hash, held = 0;
 	int err;
@@ -1114,7 +1174,7 @@ int skv_repl_hold_range(struct skv_node *node, struct skv_store *s,
 	buf = kvmalloc(SKV_REPL_SCAN_BUF, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-	err = skv_repl_hold_scan(node, NULL, s, table_id, start_hash,
+	err = skv_repl_hold_scan(node, NULL, pace, s, table_id, start_hash,
 				 end_hash, &cursor, buf, bytes, &held);
 	kvfree(buf);
 	return err;
@@ -1168,9 +1228,10 @@ static int skv_repl_resync_store(struct skv_repl *r, struct skv_store *s,
 		cursor = t.table_id == pos->table_id ?
 			 max(t.start_hash, pos->hash) : t.start_hash;
 		bytes = 0;
-		err = skv_repl_hold_scan(r->node, r, s, t.table_id,
-					 t.start_hash, t.end_hash, &cursor,
-					 buf, &bytes, held);
+		err = skv_repl_hold_scan(r->node, r, SKV_REPL_BEHIND_WRITES,
+					 s, t.table_id, t.start_hash,
+					 t.end_hash, &cursor, buf, &bytes,
+					 held);
 		atomic64_add(bytes, &r->resync_bytes);
 		pos->table_id = t.table_id;
 		pos->hash = cursor;

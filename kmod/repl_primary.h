@@ -89,17 +89,28 @@ int skv_repl_set(struct skv_node *node, u64 primary_id, u64 epoch,
  */
 int skv_repl_hold(struct skv_node *node, const void *recs, u32 len);
 /*
+ * How a copy into the stream shares it with client writes: a migration's
+ * hand-over (and the store's re-replication) goes behind them, in 64 KiB
+ * chunks, each once the writes queued ahead have (nearly) drained; a
+ * recovery's range, unserved until its backups hold it, goes at once, in
+ * the largest chunks.
+ */
+enum skv_repl_pace {
+	SKV_REPL_BEHIND_WRITES,
+	SKV_REPL_AT_ONCE,
+};
+/*
  * skv_repl_hold() of every live record (objects and tombstones) that s
- * holds in table_id's [start_hash, end_hash], scanned in chunks of about
- * SKV_REC_MAX_LEN, each one stream append: what recovery rebuilt or a
- * migration brought, which no stream carried.  Records newer than the
- * scan may reach the stream before it: replay keeps the newest version.
- * *bytes: the record bytes handed over.  0 at once without replication;
- * else as skv_repl_hold(), or a scan's negative errno.  Sleeps: not
- * under a spinlock.
+ * holds in table_id's [start_hash, end_hash], one scan chunk per stream
+ * append at pace: what recovery rebuilt or a migration brought, which no
+ * stream carried.  Records newer than the scan may reach the stream
+ * before it: replay keeps the newest version.  *bytes: the record bytes
+ * handed over.  0 at once without replication; else as skv_repl_hold(),
+ * or a scan's negative errno.  Sleeps: not under a spinlock.
  */
 int skv_repl_hold_range(struct skv_node *node, struct skv_store *s,
-			u64 table_id, u64 start_hash, u64 end_hash, u64 *bytes);
+			enum skv_repl_pace pace, u64 table_id, u64 start_hash,
+			u64 end_hash, u64 *bytes);
 /* The repl-get reply's attributes.  Caller holds node->lock. */
 int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node);
 
