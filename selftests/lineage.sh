@@ -3,7 +3,8 @@
 # Lineage during migration (issue 12 item 5).  Migrated records are
 # replayed at the target, not replicated; before END lets the source free
 # its copy, the target hands the range to its backups.  Three nodes under
-# a coordinator at --replicas 2: a table filled at A migrates whole to B
+# a coordinator at --replicas 2: a table filled at A (a few values larger
+# than the target's 64 KiB hand-over chunks among them) migrates whole to B
 # and ends done; B's replica at A has grown by the migrated records; then
 # B crashes (its daemon killed, its namespace deleted), is declared dead,
 # its tablets are recovered on its backups, and every migrated key, and
@@ -27,9 +28,12 @@ source selftests/lib.sh
 source selftests/mig_cluster.sh
 
 TABLE=5
-# The migrated records: about 2 MB of values.
+# The migrated records: about 2 MB of values, and a few larger than the
+# 64 KiB chunks the target hands to its backups (each goes alone).
 FILL_KEYS=2000
 FILL_SIZE=1000
+BIG_KEYS=3
+BIG_SIZE=200000
 # Keys written at B after (or during) the migration.
 AFTER_KEYS=20
 WANT=()
@@ -84,11 +88,23 @@ put_at_b() {
 	WANT+=("$1")
 }
 
+# fill_at_a: table TABLE at A, the keys lin-* and big-*.
+fill_at_a() {
+	if ! tool "$SW" fill "${IP[A]}:$PORT" $TABLE $FILL_KEYS $FILL_SIZE lin ||
+		! tool "$SW" fill "${IP[A]}:$PORT" $TABLE $BIG_KEYS $BIG_SIZE big; then
+		skv_fail "fill table $TABLE at A"
+		return 1
+	fi
+}
+
 # all_back ADDR: every filled key reads back intact at ADDR (the lost ones
 # are counted), and every key written by put_at_b at the version and
 # value acknowledged.
 all_back() {
 	local addr=$1 p lost rc out
+	tool "$SW" check "$addr" $TABLE $BIG_KEYS $BIG_SIZE big 2>"$SKV_TMP/check.err" ||
+		{ skv_fail "the $BIG_SIZE-byte values not all intact at $addr:" \
+			"$(head -n 3 "$SKV_TMP/check.err" | tr '\n' ' ')"; return 1; }
 	tool "$SW" check "$addr" $TABLE $FILL_KEYS $FILL_SIZE lin 2>"$SKV_TMP/check.err"
 	rc=$?
 	lost=$(grep -c '^skv_tool: lin-' "$SKV_TMP/check.err")
@@ -113,8 +129,7 @@ t_migrated_then_crash() {
 	local mode=$1 out id before after addr
 	WANT=()
 	setup_lineage || return 1
-	tool "$SW" fill "${IP[A]}:$PORT" $TABLE $FILL_KEYS $FILL_SIZE lin ||
-		{ skv_fail "fill table $TABLE at A"; return 1; }
+	fill_at_a || return 1
 	before=$(replica_end "$A" B)
 
 	migrate_wait $TABLE 0-max "${ID[B]}" --mode "$mode" || return 1
@@ -151,8 +166,7 @@ mid_migration() {
 	local out
 	WANT=()
 	setup_lineage || return 1
-	tool "$SW" fill "${IP[A]}:$PORT" $TABLE $FILL_KEYS $FILL_SIZE lin ||
-		{ skv_fail "fill table $TABLE at A"; return 1; }
+	fill_at_a || return 1
 	skv_slow_link "$A" eth0 $MID_DELAY || return 1
 	ctl migrate $TABLE 0-max --to "${ID[B]}" "${SLOW_OPTS[@]}" >/dev/null ||
 		{ skv_fail "migrate"; return 1; }
@@ -198,9 +212,9 @@ mig_re_replicating() { [[ $(mig_state "$1") == re-replicating* ]]; }
 
 # t_target_dies_re_replicating: B crashes after its last pull, while it
 # hands the range to its backups (A and C) before END.  B's traffic to C
-# is dropped, so C never holds the phase's first append (about 256 KiB;
-# they go one at a time) and the phase cannot end while B lives, however
-# long the kill takes (a delay instead was outrun on the debug kernel);
+# is dropped, so C never holds the phase's first append (64 KiB or one
+# big record; they go one at a time) and the phase cannot end while B
+# lives, however long the kill takes (a delay instead was outrun on the debug kernel);
 # the pulls (B to A) are not touched.  A's replica of B must not hold the
 # whole range when B dies.
 # The range is rebuilt at A: its frozen copy plus B's replica.
@@ -209,8 +223,7 @@ t_target_dies_re_replicating() {
 	WANT=()
 	MID_ID=
 	setup_lineage || return 1
-	tool "$SW" fill "${IP[A]}:$PORT" $TABLE $FILL_KEYS $FILL_SIZE lin ||
-		{ skv_fail "fill table $TABLE at A"; return 1; }
+	fill_at_a || return 1
 	before=$(replica_end "$A" B)
 	skv_cut_link "$B" eth0 "${IP[C]}" || return 1
 	ctl migrate $TABLE 0-max --to "${ID[B]}" >/dev/null || { skv_fail "migrate"; return 1; }
