@@ -5,4 +5,4 @@
 # guest, interleaved.  No figure is asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec vm-test/run.sh --name bench-lineage --timeout 2400 -- scripts/bench-lineage-guest.sh
+exec vm-test/run.sh --name bench-lineage --timeout 2400 --mem 6144 -- scripts/bench-lineage-guest.sh
