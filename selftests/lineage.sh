@@ -214,8 +214,8 @@ mig_re_replicating() { [[ $(mig_state "$1") == re-replicating* ]]; }
 # hands the range to its backups (A and C) before END.  B's traffic to C
 # is dropped, so C never holds the phase's first append (64 KiB or one
 # big record; they go one at a time) and the phase cannot end while B
-# lives, however long the kill takes (a delay instead was outrun on the debug kernel);
-# the pulls (B to A) are not touched.  A's replica of B must not hold the
+# lives, however long the kill takes (a delay instead was outrun on the
+# debug kernel); the pulls (B to A) are not touched.  A's replica of B must not hold the
 # whole range when B dies.
 # The range is rebuilt at A: its frozen copy plus B's replica.
 t_target_dies_re_replicating() {
