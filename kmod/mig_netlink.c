@@ -299,6 +299,7 @@ int steadykv_nl_migrate_decide_doit(struct sk_buff *skb,
 	struct skv_node *node = skv_node(genl_info_net(info));
 	struct nlattr *abort = info->attrs[STEADYKV_A_MIGRATION_DECISION_ABORT];
 	struct nlattr *attr;
+	struct skv_mig *m;
 	int err;
 
 	if (SKV_NL_REQUIRE(info, STEADYKV_A_MIGRATION_ID, "id is required") ||
@@ -306,6 +307,14 @@ int steadykv_nl_migrate_decide_doit(struct sk_buff *skb,
 			   "decision-abort is required"))
 		return -EINVAL;
 	attr = info->attrs[STEADYKV_A_MIGRATION_ID];
+	/* A migration that ended here, as its target, with the range frozen. */
+	mutex_lock(&node->lock);
+	m = skv_tgt_find(node, nla_get_u64(attr));
+	if (m)
+		err = skv_tgt_release(m, nla_get_u8(abort), info->extack);
+	mutex_unlock(&node->lock);
+	if (m)
+		return err;
 	err = skv_src_decide(node, nla_get_u64(attr), nla_get_u8(abort));
 	if (err == -ENOENT)
 		NL_SET_ERR_MSG_ATTR(info->extack, attr,

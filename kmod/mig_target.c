@@ -49,9 +49,12 @@
  * may have served the range again since: this node must not).  Past that
  * the migration fails with the range frozen here and the error EUCLEAN
  * (needs recovery): nothing is lost, no two nodes serve it, and keys
- * never pulled are not read as absent here.  A source that died is
- * noticed by the coordinator, which has the range completed here
- * (lineage, below).
+ * never pulled are not read as absent here.  The controller then stays,
+ * the migration frozen, for the coordinator's decision: with both nodes
+ * up it sends abort (migrate-decide, skv_tgt_release()), and the hand-back
+ * is tried again; once the source serves the range the migration's error
+ * is EREMOTE.  A source that died is noticed by the coordinator, which
+ * has the range completed here (lineage, below).
  * Every op carries the migration's epoch (the node's when it started).
  * A PREPARE that the source may have applied but never answered is
  * undone with an END abort, so the range is not left frozen there.
@@ -528,87 +531,117 @@ static int skv_tgt_retry(struct skv_mig *m, int (*step)(struct skv_mig *m),
 	 BIT(SKV_S_INTERNAL))
 
 /*
- * Give the range back.  served: the tablet was served here
- * (MIGRATING_IN), so writes may have been accepted and go back first.
+ * Hand the range back to the source: stop serving it here (waiting for
+ * the writes in flight), push back the records written here (served:
+ * the tablet was served, so writes may have been accepted), END with
+ * ABORT.  A refusal or no answer is retried until deadline with the
+ * range frozen at both nodes, never served here again with keys not
+ * pulled reading as absent.  0 (the source serves the range again; 1 if
+ * then deleting the tablet here failed, recorded), or a negative errno
+ * with *why set: -ESHUTDOWN (told to stop), -ESTALE
+ * (recovery took the tablet), -EUCLEAN (frozen at both: *why and the
+ * status in *status say why), -EHOSTUNREACH (nothing was served here:
+ * the range is only at the source).
  */
-static void skv_tgt_rollback(struct skv_mig *m, bool served)
+static int skv_tgt_hand_back(struct skv_mig *m, bool served,
+			     unsigned long deadline, const char **why,
+			     int *status)
 {
-	bool cancelled = READ_ONCE(m->cancel) && !READ_ONCE(m->failing);
-	unsigned long deadline;
-	const char *why;
 	int err;
 
-	skv_tgt_change_state(m, STEADYKV_MIGRATION_STATE_ROLLING_BACK);
-	skv_peer_close(&m->peer);	/* see skv_tgt_run() */
-	deadline = jiffies + msecs_to_jiffies(READ_ONCE(skv_mig_retry_ms));
+	*status = 0;
 	if (served) {
 		/* Stops serving; waits for the writes in flight. */
 		err = skv_tgt_tablet(m, SKV_MIG_TABLET_SET,
 				     SKV_TABLET_MIGRATING_OUT);
 		if (err == -ESTALE)
-			goto stopped;	/* recovery took the tablet */
+			return err;
 		if (err) {
-			skv_tgt_set_err(m, EUCLEAN, true,
-					"cannot stop serving the tablet (%d): tablet needs recovery",
-					err);
-			goto stuck;
+			*why = "cannot stop serving the tablet";
+			return -EUCLEAN;
 		}
-		skv_tgt_set_active(m, false);
-		/*
-		 * A refusal or no answer leaves both sides frozen: retried,
-		 * never served here again with keys not pulled reading as
-		 * absent.
-		 */
+		if (READ_ONCE(m->active))
+			skv_tgt_set_active(m, false);
 		err = skv_tgt_retry(m, skv_tgt_push_back, SKV_TGT_PUSH_RETRY,
 				    true, deadline);
 		if (err == -ESHUTDOWN)
-			goto stopped;
+			return err;
 		if (err) {
-			why = err > 0 ? "the source refused the push-back: " :
-			      err == -EMSGSIZE ? "a record too big to push back" :
-			      "the source did not answer the push-back";
-			goto frozen;
+			*status = max(err, 0);
+			*why = err > 0 ? "the source refused the push-back: " :
+			       err == -EMSGSIZE ? "a record too big to push back" :
+			       "the source did not answer the push-back";
+			return -EUCLEAN;
 		}
 	}
 	/* The source may have served the range again: never serve it here. */
 	err = skv_tgt_retry(m, skv_tgt_end_abort, 0, served, deadline);
 	if (err == -ESHUTDOWN)
-		goto stopped;
+		return err;
 	if (err && served) {
-		why = err > 0 ? "the source refused the end: " :
-		      "the source did not confirm the end";
-		goto frozen;
+		*status = max(err, 0);
+		*why = err > 0 ? "the source refused the end: " :
+		       "the source did not confirm the end";
+		return -EUCLEAN;
 	}
 	if (err) {
-		/* Nothing was served here: the source still holds the range. */
-		skv_tgt_set_err(m, EHOSTUNREACH, true,
-				"source unreachable: the range stays frozen there until the coordinator's decision");
-		goto stuck;
+		*why = "source unreachable: the range stays frozen there until the coordinator's decision";
+		return -EHOSTUNREACH;
 	}
 	err = skv_tgt_tablet(m, SKV_MIG_TABLET_DEL, 0);
 	if (err)
 		skv_tgt_set_err(m, -err, true,
 				"range handed back, but deleting it here failed (%d)",
 				err);
+	return err ? 1 : 0;
+}
+
+/* Frozen at both nodes (EUCLEAN): why, and the source's status if any. */
+static void skv_tgt_set_frozen(struct skv_mig *m, const char *why, int status)
+{
+	skv_tgt_set_err(m, EUCLEAN, true,
+			"%s%s: the range stays frozen here and at the source, nothing lost: tablet needs recovery",
+			why, status ? skv_tgt_status_name(status) : "");
+	/*
+	 * EUCLEAN: the coordinator keeps this node the owner and its
+	 * lineage record, and decides (skv_tgt_release()).
+	 */
+	WRITE_ONCE(m->frozen, true);
+}
+
+/*
+ * Give the range back.  served: the tablet was served here
+ * (MIGRATING_IN), so writes may have been accepted and go back first.
+ */
+static void skv_tgt_rollback(struct skv_mig *m, bool served)
+{
+	bool cancelled = READ_ONCE(m->cancel) && !READ_ONCE(m->failing);
+	const char *why = "";
+	int err, status;
+
+	skv_tgt_change_state(m, STEADYKV_MIGRATION_STATE_ROLLING_BACK);
+	skv_peer_close(&m->peer);	/* see skv_tgt_run() */
+	err = skv_tgt_hand_back(m, served, jiffies +
+				msecs_to_jiffies(READ_ONCE(skv_mig_retry_ms)),
+				&why, &status);
+	switch (err) {
+	case 0:
+	case 1:
+		break;
+	case -ESHUTDOWN:
+	case -ESTALE:		/* recovery took the tablet */
+		skv_tgt_set_stopped(m);
+		break;
+	case -EUCLEAN:
+		skv_tgt_set_frozen(m, why, status);
+		break;
+	default:
+		skv_tgt_set_err(m, -err, true, "%s", why);
+		break;
+	}
 	skv_tgt_finish(m, cancelled && !err ?
 		       STEADYKV_MIGRATION_STATE_CANCELLED :
 		       STEADYKV_MIGRATION_STATE_FAILED);
-	return;
-
-frozen:
-	/*
-	 * EUCLEAN: the coordinator keeps this node the owner (it does not
-	 * hand the range back to the source) and its lineage record.
-	 */
-	skv_tgt_set_err(m, EUCLEAN, true,
-			"%s%s: the range stays frozen here and at the source, nothing lost: tablet needs recovery",
-			why, err > 0 ? skv_tgt_status_name(err) : "");
-stuck:
-	skv_tgt_finish(m, STEADYKV_MIGRATION_STATE_FAILED);
-	return;
-stopped:
-	skv_tgt_set_stopped(m);
-	skv_tgt_finish(m, STEADYKV_MIGRATION_STATE_FAILED);
 }
 
 /* After a pass: continue (0), or the migration ended here (1). */
@@ -681,6 +714,7 @@ static int skv_tgt_rereplicate(struct skv_mig *m)
 		skv_tgt_set_err(m, EUCLEAN, true,
 				"the backups did not take the migrated range (%d): kept here, no end sent, the source keeps its copy: tablet needs recovery",
 				err);
+		WRITE_ONCE(m->frozen, true);
 		/* Every record is here: serve them all. */
 		skv_tgt_tablet(m, SKV_MIG_TABLET_SET, SKV_TABLET_NORMAL);
 	}
@@ -791,11 +825,71 @@ static void skv_tgt_run(struct skv_mig *m)
 	skv_tgt_finish(m, STEADYKV_MIGRATION_STATE_DONE);
 }
 
+/*
+ * The coordinator decided to abort a migration that ended frozen: hand
+ * the range back (skv_tgt_hand_back(), retried for mig_retry_ms as in a
+ * rollback).  The migration stays failed; its error tells the outcome:
+ * EREMOTE once the source serves the range again (the coordinator then
+ * makes it the owner), EUCLEAN while it stays frozen.  Returns whether
+ * the range left this node (or the migration must stop).
+ */
+static bool skv_tgt_release_run(struct skv_mig *m)
+{
+	const char *why = "";
+	int err, status;
+
+	skv_tgt_set_err(m, EUCLEAN, true,
+			"frozen: handing the range back to the source, as the coordinator decided");
+	skv_tgt_announce(m);
+	err = skv_tgt_hand_back(m, true, jiffies +
+				msecs_to_jiffies(READ_ONCE(skv_mig_retry_ms)),
+				&why, &status);
+	skv_peer_close(&m->peer);
+	if (err == -ESHUTDOWN || err == -ESTALE)
+		return true;
+	if (err < 0) {
+		skv_tgt_set_frozen(m, why, status);
+		skv_tgt_announce(m);
+		return false;
+	}
+	WRITE_ONCE(m->frozen, false);
+	skv_tgt_set_err(m, EREMOTE, true,
+			"was frozen; handed back to the source (every write taken here with it) on the coordinator's decision%s",
+			err ? ", but deleting the tablet here failed" : "");
+	skv_tgt_announce(m);
+	pr_info("steadykv: migration %llu: the frozen range was handed back to the source\n",
+		m->p.id);
+	return true;
+}
+
+/* The controller of a migration that ended frozen awaits a decision. */
+static void skv_tgt_await_release(struct skv_mig *m)
+{
+	bool done;
+
+	while (READ_ONCE(m->frozen)) {
+		wait_event_idle(m->wq, skv_tgt_stopping(m) ||
+				READ_ONCE(m->release));
+		if (skv_tgt_stopping(m))
+			break;
+		WRITE_ONCE(m->releasing, true);
+		done = skv_tgt_release_run(m);
+		WRITE_ONCE(m->releasing, false);
+		if (done)
+			break;
+		WRITE_ONCE(m->release, false);
+	}
+	/* Recovery took the range here: nothing left to decide. */
+	if (READ_ONCE(m->source_lost))
+		WRITE_ONCE(m->frozen, false);
+}
+
 static int skv_tgt_thread(void *arg)
 {
 	struct skv_mig *m = arg;
 
 	skv_tgt_run(m);
+	skv_tgt_await_release(m);
 	/* kthread_stop() (prune or namespace exit) reaps us. */
 	return 0;
 }
@@ -844,7 +938,8 @@ static void skv_tgt_prune(struct skv_node *node)
 	list_for_each_entry_safe_reverse(m, tmp, &node->migs, list) {
 		if (node->migs_ended <= SKV_MIG_KEEP_ENDED)
 			break;
-		if (!m->ended)
+		/* A frozen one's controller awaits the coordinator. */
+		if (!m->ended || READ_ONCE(m->frozen))
 			continue;
 		list_del_rcu(&m->list);
 		list_add(&m->list, &gone);
@@ -983,6 +1078,40 @@ err_free_err:
 	return err;
 }
 
+int skv_tgt_release(struct skv_mig *m, bool abort,
+		    struct netlink_ext_ack *extack)
+{
+	lockdep_assert_held(&m->node->lock);
+	if (!READ_ONCE(m->ended)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "the migration still runs here: it decides itself");
+		return -EBUSY;
+	}
+	if (READ_ONCE(m->err) == EREMOTE && !READ_ONCE(m->frozen)) {
+		/* Handed back already: say so again (a report may be lost). */
+		skv_tgt_announce(m);
+		return 0;
+	}
+	if (!READ_ONCE(m->frozen) || READ_ONCE(m->source_lost)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "the migration did not end with the range frozen here");
+		return -EINVAL;
+	}
+	if (!abort) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "a range frozen here can only be handed back (abort)");
+		return -EINVAL;
+	}
+	if (READ_ONCE(m->release)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "the range is being handed back already");
+		return -EBUSY;
+	}
+	WRITE_ONCE(m->release, true);
+	wake_up_all(&m->wq);
+	return 0;
+}
+
 int skv_tgt_cancel(struct skv_mig *m)
 {
 	if (READ_ONCE(m->ended))
@@ -1005,8 +1134,11 @@ int skv_tgt_source_lost(struct skv_node *node, u64 table_id, u64 start_hash,
 		    m->p.end_hash != end_hash)
 			continue;
 		WRITE_ONCE(m->source_lost, true);
-		if (m->ended)
-			return 0;
+		if (m->ended) {
+			/* A frozen one's controller may be handing it back. */
+			wake_up_all(&m->wq);
+			return READ_ONCE(m->releasing) ? -EAGAIN : 0;
+		}
 		/*
 		 * Its threads stop at their next check (calls to the dead
 		 * source fail fast), then it ends failed without END; until

@@ -117,6 +117,14 @@ struct skv_mig {
 	bool abandon;			/* namespace exit: stop, leave tablet */
 	bool source_lost;		/* recovery took the tablet (node->lock) */
 	bool failing;			/* a worker failed */
+	/*
+	 * Ended with the range frozen here and at the source (EUCLEAN): the
+	 * controller stays to hand it back when the coordinator decides
+	 * (skv_tgt_release()); such a migration is not pruned.
+	 */
+	bool frozen;
+	bool release;			/* the coordinator's decision came */
+	bool releasing;			/* its controller hands it back */
 	spinlock_t lock;
 	int err;			/* positive errno */
 	char errmsg[160];
@@ -181,6 +189,17 @@ int skv_tgt_start(struct skv_node *node, const struct skv_mig_params *p,
 /* Caller holds node->lock. */
 struct skv_mig *skv_tgt_find(struct skv_node *node, u64 id);
 int skv_tgt_cancel(struct skv_mig *m);
+
+/*
+ * The coordinator's decision for a migration that ended frozen (EUCLEAN,
+ * both nodes up): abort, i.e. hand the range back to the source with
+ * every write taken here (push-back, END abort), on the migration's
+ * controller.  0 if started or already handed back (announced again),
+ * -EBUSY if the migration still runs or a release runs, -EINVAL if it is
+ * not frozen here or the decision is commit.  Caller holds node->lock.
+ */
+int skv_tgt_release(struct skv_mig *m, bool abort,
+		    struct netlink_ext_ack *extack);
 
 /*
  * Lineage: recovery (recovery.c) of exactly [start_hash, end_hash] of
