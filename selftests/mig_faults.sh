@@ -32,6 +32,7 @@ S_NO_SPACE=4
 DROP_REPLY=1
 DROP_REQUEST=2
 REFUSE=3
+PARAMS=/sys/module/steadykv/parameters
 
 # fault NODE OP MODE STATUS COUNT: the knob at NODE (A, B or C).
 fault() {
@@ -221,6 +222,64 @@ commit_reply_lost() {
 	clients_over
 }
 
+# (f) The source refuses the rollback's push-back for longer than
+# mig_retry_ms (shortened here): the migration fails with the range frozen
+# at both nodes ("tablet needs recovery"), served by neither, and the map
+# keeps B the owner.  Once the source takes push-backs again, the
+# coordinator's decision has B hand the range back: A owns and serves it
+# with every write made at B, and the range migrates again.
+push_back_frozen() {
+	local t=16 id out
+	clients_and_fault $t 16 $OP_PUSH_BACK $REFUSE $S_NO_SPACE 1000000 || return 1
+	echo 2000 >"$PARAMS/mig_retry_ms" || { skv_fail "mig_retry_ms"; return 1; }
+	skv_slow_link "$A" eth0 $SLOW_DELAY || return 1
+	mark start
+	ctl migrate $t 0-max --to 2 "${SLOW_OPTS[@]}" >/dev/null || { skv_fail "migrate"; return 1; }
+	id=$(last_mig_id)
+	mid_way "$id" || return 1
+	ip netns exec "$SW" skv_tool fill "${IP[B]}:$PORT" $t 50 200 w ||
+		{ skv_fail "writes at the target"; return 1; }
+	ctl cancel "$id" || { skv_fail "cancel $id"; return 1; }
+	ended "$id" failed || return 1
+	out=$(ctlj status "$id" | jq -r .msg)
+	[[ $out == *"tablet needs recovery"* ]] || { skv_fail "want a frozen range, got: $out"; return 1; }
+	[[ $(owner $t 0x8000000000000000) == 2 ]] ||
+		{ skv_fail "the map did not keep B the owner of the frozen range"; return 1; }
+	out=$(ip netns exec "$SW" skv_tool get "${IP[B]}:$PORT" $t w-0)
+	[[ $out == "NOT_OWNER"* ]] || { skv_fail "w-0 read at frozen B: $out (want NOT_OWNER)"; return 1; }
+	fault A $OP_PUSH_BACK 0 0 0 || return 1
+	slowwait $((SKV_WAIT * 2)) handed_back "$id" ||
+		{ skv_fail "not handed back: $(ctlj status "$id" | jq -r .msg)"; return 1; }
+	mark end
+	skv_fast_link "$A" eth0
+	skv_info "migration $id: $(ctlj status "$id" | jq -r .msg)"
+	ip netns exec "$SW" skv_tool check "${IP[A]}:$PORT" $t 50 200 w ||
+		{ skv_fail "writes made at the target are not at the source"; return 1; }
+	[[ $(owner $t 0x8000000000000000) == 1 ]] ||
+		{ skv_fail "the map did not give the range back to A"; return 1; }
+	slowwait "$SKV_WAIT" map_consistent $t >/dev/null || map_consistent $t || return 1
+	migrate_wait $t $UPPER 2 || return 1
+	map_consistent $t || return 1
+	clients_over
+}
+
+# handed_back ID: the coordinator says migration ID's frozen range went back.
+handed_back() {
+	[[ $(ctlj status "$1" | jq -r .msg) == *"handed back to the source"* ]]
+}
+
+# retry_after FN: FN, then mig_retry_ms and A's link as they were.
+retry_after() {
+	local rc saved
+	saved=$(<"$PARAMS/mig_retry_ms") || return 1
+	"$@"
+	rc=$?
+	echo "$saved" >"$PARAMS/mig_retry_ms"
+	fault A $OP_PUSH_BACK 0 0 0
+	skv_fast_link "$A" eth0
+	return $rc
+}
+
 # fast_after FN: FN, then A's link at full speed again whatever FN did.
 fast_after() {
 	local rc
@@ -237,5 +296,6 @@ skv_test "(b) PREPARE replies lost: proceeds once, aborted when all are lost" pr
 skv_test "(c) push-back refused: range kept frozen, sent again, nothing lost" fast_after push_back_refused
 skv_test "(d) push baseline with the source cleaning: deletes stay deleted" push_baseline_cleaning
 skv_test "(e) END commit reply lost, then END lost: the source drops its copy" commit_reply_lost
+skv_test "(f) push-back refused past mig_retry_ms: frozen, handed back on the coordinator's decision" retry_after push_back_frozen
 skv_test "kernel log clean" skv_dmesg_clean
 skv_finish

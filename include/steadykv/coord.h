@@ -133,7 +133,9 @@ enum skv_coord_op {
 	 * SKV_COORD_ERR_NEEDS_RECOVERY: abort), and again for the ended
 	 * migrations of a node daemon that registers, so a range frozen at
 	 * a source whose END got lost is released.  ENOENT: the source had
-	 * no such migration (it remembers the decision all the same).
+	 * no such migration (it remembers the decision all the same).  Also
+	 * to a target whose migration ended with the range frozen
+	 * (SKV_COORD_ERR_HANDED_BACK below).
 	 */
 	SKV_COORD_OP_NODE_MIGRATE_DECIDE = 21,
 	/*
@@ -212,6 +214,18 @@ struct skv_coord_decision {
  *   they are 0 until the next report.
  */
 #define SKV_COORD_ERR_NEEDS_RECOVERY	EUCLEAN	/* MIG_REPORT error; needs <errno.h> */
+/*
+ * A migration that ended with SKV_COORD_ERR_NEEDS_RECOVERY because its
+ * range is frozen at both nodes (the target could not hand it back for
+ * mig_retry_ms: a partition between the two, a source refusing the
+ * push-back), both nodes up: the coordinator sends its target
+ * NODE_MIGRATE_DECIDE with abort (coord_release_tick), again with backoff
+ * (2 s doubling to 30 s) until the target reports the same final phase
+ * with this error: the source serves the range again with every write
+ * taken at the target, the map makes it the owner and the lineage record
+ * goes.  Until then the range is served by neither (nothing is lost).
+ */
+#define SKV_COORD_ERR_HANDED_BACK	EREMOTE	/* MIG_REPORT error */
 
 /*
  * Who may do what.  GET_MAP and MIG_STATUS (reads) are open to anyone,

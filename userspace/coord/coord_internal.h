@@ -126,6 +126,18 @@ struct coord_recovery {
 	int64_t started_ms;	/* monotonic: the last attempt's start */
 };
 
+/*
+ * A migration that ended with its range frozen at both nodes, both up:
+ * the coordinator's decision (abort) to its target, resent with backoff
+ * until the target reports the range handed back (memory only: the
+ * frozen migrations are found again in the state file).
+ */
+struct coord_release {
+	uint64_t mig_id;
+	uint32_t attempts;	/* decisions sent */
+	int64_t next_ms;	/* monotonic: not sent again before */
+};
+
 /* What the coordinator knows of a node's life (memory only). */
 struct coord_live {
 	uint32_t id;
@@ -158,6 +170,8 @@ struct coordinator {
 	 */
 	uint64_t *undecided;
 	size_t nr_undecided;
+	struct coord_release *rel;	/* coord_migrations.c */
+	size_t nr_rel;
 	/* Replication (coord_repl.c): R, the last epoch given, what each node has. */
 	unsigned int replicas;
 	uint64_t repl_epoch;
@@ -272,6 +286,13 @@ void coord_do_mig_cancel(struct coordinator *c, struct conn *cn,
 			 const struct coord_hdr *h, const uint8_t *body);
 void coord_do_mig_report(struct coordinator *c, struct conn *cn,
 			 const struct coord_hdr *h, const uint8_t *body);
+/*
+ * Send the decision to abort to the target of each migration that ended
+ * with its range frozen at both nodes (SKV_COORD_ERR_NEEDS_RECOVERY, its
+ * lineage record kept, both nodes up, the range not lost): the target
+ * hands the range back and reports SKV_COORD_ERR_HANDED_BACK.
+ */
+void coord_release_tick(struct coordinator *c);
 /* End @g in @state with @error and @msg (map and lineage follow). */
 void coord_mig_end(struct coordinator *c, struct skv_migration *g,
 		   uint32_t state, uint32_t error, const char *msg);

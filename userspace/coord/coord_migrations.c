@@ -230,6 +230,112 @@ static void mig_set_msg(struct skv_migration *g, const char *msg)
 	SKV_MIG_SET(g, STEADYKV_A_MIGRATION_ERROR_MSG);
 }
 
+#define RELEASE_RETRY_MIN_MS	2000
+#define RELEASE_RETRY_MAX_MS	30000
+
+/*
+ * Ended with its range frozen at both nodes, the target still its owner
+ * and the lineage record kept, the range not lost with a dead node (a
+ * recovery decides then).
+ */
+static bool mig_frozen(struct coordinator *c, const struct skv_migration *g)
+{
+	const struct tmap_tablet *t;
+
+	if (!skv_mig_state_final(g->state) ||
+	    g->error != SKV_COORD_ERR_NEEDS_RECOVERY || !g->src ||
+	    !lineage_find(c, g->id))
+		return false;
+	t = mig_tablet(c, g);
+	return t && t->state == TMAP_NORMAL && t->owner == g->dst &&
+	       !coord_tablet_lost(c, g->table_id, t->start, t->end);
+}
+
+static struct coord_release *release_get(struct coordinator *c, uint64_t id)
+{
+	struct coord_release *r;
+
+	for (size_t i = 0; i < c->nr_rel; i++)
+		if (c->rel[i].mig_id == id)
+			return &c->rel[i];
+	r = ARRAY_PUSH(c->rel, c->nr_rel);
+	if (r)
+		*r = (struct coord_release){ .mig_id = id };
+	return r;
+}
+
+void coord_release_tick(struct coordinator *c)
+{
+	int64_t now = coord_mono_ms();
+
+	/* Forget the ones no longer frozen (handed back, recovered, gone). */
+	for (size_t i = 0; i < c->nr_rel;) {
+		const struct skv_migration *g = coord_mig_find(c, c->rel[i].mig_id);
+
+		if (!g || !mig_frozen(c, g)) {
+			c->rel[i] = c->rel[--c->nr_rel];
+			continue;
+		}
+		i++;
+	}
+	for (size_t i = 0; i < c->st.nr_migs; i++) {
+		const struct skv_migration *g = &c->st.migs[i];
+		struct coord_release *r;
+		struct coord_buf b;
+		int64_t wait = RELEASE_RETRY_MIN_MS;
+		int err;
+
+		if (!mig_frozen(c, g) || !coord_node_up(c, g->src) ||
+		    !coord_node_up(c, g->dst))
+			continue;
+		r = release_get(c, g->id);
+		if (!r) {
+			coord_logmsg(c, true, "release: out of memory");
+			return;
+		}
+		if (now < r->next_ms)
+			continue;
+		coord_buf_init(&b);
+		err = coord_decision_encode(&b, g->id, true);
+		if (!err)
+			err = coord_send_cmd(c, g->dst, SKV_COORD_OP_NODE_MIGRATE_DECIDE, &b,
+					     NULL, 0);
+		coord_buf_free(&b);
+		for (uint32_t k = 0; k < r->attempts && wait < RELEASE_RETRY_MAX_MS; k++)
+			wait *= 2;
+		r->next_ms = now + (wait < RELEASE_RETRY_MAX_MS ? wait : RELEASE_RETRY_MAX_MS);
+		if (err || !r->attempts || c->verbose)
+			coord_logmsg(c, err != 0, "migration %llu: the range is frozen at nodes %u"
+				     " and %u, both up: node %u told to hand it back (try %u)%s%s",
+				     (unsigned long long)g->id, g->src, g->dst, g->dst,
+				     r->attempts + 1, err ? ": " : "", err ? strerror(-err) : "");
+		r->attempts++;
+	}
+}
+
+/*
+ * The target of frozen migration @g reports the range handed back: the
+ * source serves it again with every write taken at the target.  The
+ * source becomes the owner, the lineage record goes, and the source gets
+ * the decision (it ended so already: a repeat).
+ */
+static void mig_handed_back(struct coordinator *c, struct skv_migration *g,
+			    const char *msg)
+{
+	const struct tmap_tablet *t = mig_tablet(c, g);
+
+	if (!mig_frozen(c, g))
+		return;
+	tmap_set_owner(&c->st.map, g->table_id, t->start, g->src);
+	coord_lineage_drop(c, g->id, 0);
+	g->error = SKV_COORD_ERR_HANDED_BACK;
+	mig_set_msg(g, msg);
+	coord_logmsg(c, false, "migration %llu: the frozen range was handed back to node %u,"
+		     " its owner again (map version %llu)", (unsigned long long)g->id, g->src,
+		     (unsigned long long)c->st.map.version);
+	mig_decide(c, g);
+}
+
 void coord_mig_end(struct coordinator *c, struct skv_migration *g,
 		   uint32_t state, uint32_t error, const char *msg)
 {
@@ -710,7 +816,22 @@ void coord_do_mig_report(struct coordinator *c, struct conn *cn,
 		return;
 	}
 	if (skv_mig_state_final(g->state)) {
-		/* Late report of a finished migration: nothing changes. */
+		/*
+		 * Late report of a finished migration: nothing changes, but
+		 * for the hand-back of a frozen range (coord_release_tick).
+		 */
+		if (r.state == g->state && r.error == SKV_COORD_ERR_HANDED_BACK &&
+		    g->error == SKV_COORD_ERR_NEEDS_RECOVERY) {
+			char msg[300];
+			int err;
+
+			mig_handed_back(c, g, r.error_msg);
+			err = coord_persist(c, msg, sizeof(msg));
+			if (err) {
+				coord_reply_err(cn, h->opcode, h->request_id, -err, "%s", msg);
+				return;
+			}
+		}
 		coord_reply_ok(cn, h->opcode, h->request_id, NULL, 0);
 		return;
 	}

@@ -426,6 +426,7 @@ int coordinator_poll(struct coordinator *c, int timeout_ms)
 	coord_fail_cmds(c, NULL, coord_mono_ms());
 	coord_live_tick(c);
 	coord_recovery_tick(c);
+	coord_release_tick(c);
 	coord_rebalance_tick(c);
 	/* Replies made above go out now when the socket takes them. */
 	for (i = 0; i < c->nr_conns; i++) {
@@ -654,5 +655,6 @@ void coordinator_close(struct coordinator *c)
 	for (i = 0; i < 4; i++)
 		free(c->key_paths[i / 2][i % 2]);
 	free(c->undecided);
+	free(c->rel);
 	free(c);
 }

@@ -126,8 +126,9 @@ static int cmd_migrate_decide(struct agent *a, const void *body, size_t len,
 		return sknl_err_local(err, EOPNOTSUPP, "no migrate-decide in this module interface");
 	rc = a->nl->migrate_decide(a->nl_arg, id, abort, err);
 	if (!rc)
-		agent_log("migration %" PRIu64 ": %s here, as the coordinator decided", id,
-			  abort ? "range served again" : "copy dropped");
+		agent_log("migration %" PRIu64 ": %s, as the coordinator decided", id,
+			  abort ? "aborted (its range served again at its source)" :
+			  "committed (the source's copy dropped)");
 	return rc;
 }
 

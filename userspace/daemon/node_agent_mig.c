@@ -103,8 +103,14 @@ void mig_update(void *ctx, const struct skv_migration *m)
 	if (m->state != e->m.state && !skv_mig_state_later(e->m.state, m->state))
 		return;	/* an event older than what a dump already told */
 	if (m->state == e->m.state &&
-	    (m->elapsed_us < e->m.elapsed_us || skv_mig_state_final(m->state)))
+	    (m->elapsed_us < e->m.elapsed_us ||
+	     (skv_mig_state_final(m->state) && m->error == e->m.error &&
+	      !strcmp(m->error_msg, e->m.error_msg))))
 		return;	/* older within the phase, or nothing new after the end */
+	/* After the end only the error changes: a frozen range handed back. */
+	if (m->state == e->m.state && m->error != e->m.error)
+		agent_log("migration %" PRIu64 ": %s: %s%s%s", m->id, skv_mig_state_str(m->state),
+			  strerror((int)m->error), m->error_msg[0] ? ": " : "", m->error_msg);
 	if (m->state != e->m.state) {
 		if (m->error)
 			agent_log("migration %" PRIu64 ": %s -> %s: %s%s%s", m->id,

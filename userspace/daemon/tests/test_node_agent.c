@@ -886,6 +886,18 @@ TEST_F(agent, forwards_events_with_progress_rate_limited)
 	EXPECT_EQ(STEADYKV_MIGRATION_STATE_FAILED, self->c.last.state);
 	EXPECT_EQ((uint32_t)ECONNRESET, self->c.last.error);
 	EXPECT_STREQ("source went away", self->c.last.error_msg);
+
+	/* After the end: the same event again says nothing new ... */
+	push_event(&self->f, &m, false);
+	EXPECT_TRUE(quiet_for(self->c.fd, 300));
+	/* ... but a new error (a frozen range handed back) goes out. */
+	m.error = EREMOTE;
+	snprintf(m.error_msg, sizeof(m.error_msg), "handed back to the source");
+	push_event(&self->f, &m, false);
+	ASSERT_EQ(0, next_report(&self->c, 2000));
+	EXPECT_EQ(STEADYKV_MIGRATION_STATE_FAILED, self->c.last.state);
+	EXPECT_EQ((uint32_t)EREMOTE, self->c.last.error);
+	EXPECT_STREQ("handed back to the source", self->c.last.error_msg);
 }
 
 /* Registered and silent: a NODE_HEARTBEAT each interval, answered or not. */
