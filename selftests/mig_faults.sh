@@ -263,12 +263,53 @@ push_back_frozen() {
 	clients_over
 }
 
+# (g) A partition between the source and the target only (B's packets to
+# A dropped) when the migration is cancelled: the push-back is never
+# answered, the range stays frozen at both, and the coordinator's
+# decisions to hand it back fail while the partition lasts; once it heals,
+# B hands the range back: A owns and serves it with every write made at
+# B, and the range migrates again.
+partition_frozen() {
+	local t=17 id out
+	table_on_a $t || return 1
+	clients $t 17 || return 1
+	echo 2000 >"$PARAMS/mig_retry_ms" || { skv_fail "mig_retry_ms"; return 1; }
+	skv_slow_link "$A" eth0 $SLOW_DELAY || return 1
+	mark start
+	ctl migrate $t 0-max --to 2 "${SLOW_OPTS[@]}" >/dev/null || { skv_fail "migrate"; return 1; }
+	id=$(last_mig_id)
+	mid_way "$id" || return 1
+	ip netns exec "$SW" skv_tool fill "${IP[B]}:$PORT" $t 50 200 p ||
+		{ skv_fail "writes at the target"; return 1; }
+	skv_cut_link "$B" eth0 "${IP[A]}" || return 1
+	ctl cancel "$id" || { skv_fail "cancel $id"; return 1; }
+	ended "$id" failed || return 1
+	out=$(ctlj status "$id" | jq -r .msg)
+	[[ $out == *"did not answer"*"tablet needs recovery"* ]] ||
+		{ skv_fail "want a frozen range, the source not answering; got: $out"; return 1; }
+	out=$(ip netns exec "$SW" skv_tool get "${IP[B]}:$PORT" $t p-0)
+	[[ $out == "NOT_OWNER"* ]] || { skv_fail "p-0 read at frozen B: $out (want NOT_OWNER)"; return 1; }
+	skv_fast_link "$B" eth0
+	slowwait $((SKV_WAIT * 2)) handed_back "$id" ||
+		{ skv_fail "not handed back: $(ctlj status "$id" | jq -r .msg)"; return 1; }
+	mark end
+	skv_fast_link "$A" eth0
+	ip netns exec "$SW" skv_tool check "${IP[A]}:$PORT" $t 50 200 p ||
+		{ skv_fail "writes made at the target are not at the source"; return 1; }
+	[[ $(owner $t 0x8000000000000000) == 1 ]] ||
+		{ skv_fail "the map did not give the range back to A"; return 1; }
+	slowwait "$SKV_WAIT" map_consistent $t >/dev/null || map_consistent $t || return 1
+	migrate_wait $t $UPPER 2 || return 1
+	map_consistent $t || return 1
+	clients_over
+}
+
 # handed_back ID: the coordinator says migration ID's frozen range went back.
 handed_back() {
 	[[ $(ctlj status "$1" | jq -r .msg) == *"handed back to the source"* ]]
 }
 
-# retry_after FN: FN, then mig_retry_ms and A's link as they were.
+# retry_after FN: FN, then mig_retry_ms, the knob and the links as they were.
 retry_after() {
 	local rc saved
 	saved=$(<"$PARAMS/mig_retry_ms") || return 1
@@ -277,6 +318,7 @@ retry_after() {
 	echo "$saved" >"$PARAMS/mig_retry_ms"
 	fault A $OP_PUSH_BACK 0 0 0
 	skv_fast_link "$A" eth0
+	skv_fast_link "$B" eth0
 	return $rc
 }
 
@@ -297,5 +339,6 @@ skv_test "(c) push-back refused: range kept frozen, sent again, nothing lost" fa
 skv_test "(d) push baseline with the source cleaning: deletes stay deleted" push_baseline_cleaning
 skv_test "(e) END commit reply lost, then END lost: the source drops its copy" commit_reply_lost
 skv_test "(f) push-back refused past mig_retry_ms: frozen, handed back on the coordinator's decision" retry_after push_back_frozen
+skv_test "(g) partition between source and target: frozen, handed back once healed" retry_after partition_frozen
 skv_test "kernel log clean" skv_dmesg_clean
 skv_finish
