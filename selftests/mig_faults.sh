@@ -222,86 +222,80 @@ commit_reply_lost() {
 	clients_over
 }
 
-# (f) The source refuses the rollback's push-back for longer than
-# mig_retry_ms (shortened here): the migration fails with the range frozen
-# at both nodes ("tablet needs recovery"), served by neither, and the map
-# keeps B the owner.  Once the source takes push-backs again, the
-# coordinator's decision has B hand the range back: A owns and serves it
-# with every write made at B, and the range migrates again.
-push_back_frozen() {
-	local t=16 id out
-	clients_and_fault $t 16 $OP_PUSH_BACK $REFUSE $S_NO_SPACE 1000000 || return 1
+# freeze_by_cancel T PREFIX ID_VAR [cut]: a slowed migration of all of T to
+# B (its id in ID_VAR, not named mig), 50 records written at B under PREFIX, then (with
+# cut: B's packets to A dropped first) cancelled with mig_retry_ms 2 s: it
+# must end failed with the range frozen, the map keeping B the owner and B
+# answering NOT_OWNER.
+freeze_by_cancel() {
+	local t=$1 mig out
 	echo 2000 >"$PARAMS/mig_retry_ms" || { skv_fail "mig_retry_ms"; return 1; }
 	skv_slow_link "$A" eth0 $SLOW_DELAY || return 1
 	mark start
-	ctl migrate $t 0-max --to 2 "${SLOW_OPTS[@]}" >/dev/null || { skv_fail "migrate"; return 1; }
-	id=$(last_mig_id)
-	mid_way "$id" || return 1
-	ip netns exec "$SW" skv_tool fill "${IP[B]}:$PORT" $t 50 200 w ||
+	ctl migrate "$t" 0-max --to 2 "${SLOW_OPTS[@]}" >/dev/null || { skv_fail "migrate"; return 1; }
+	mig=$(last_mig_id)
+	printf -v "$3" '%s' "$mig"
+	mid_way "$mig" || return 1
+	ip netns exec "$SW" skv_tool fill "${IP[B]}:$PORT" "$t" 50 200 "$2" ||
 		{ skv_fail "writes at the target"; return 1; }
-	ctl cancel "$id" || { skv_fail "cancel $id"; return 1; }
-	ended "$id" failed || return 1
-	out=$(ctlj status "$id" | jq -r .msg)
+	if (($# > 3)); then
+		skv_cut_link "$B" eth0 "${IP[A]}" || return 1
+	fi
+	ctl cancel "$mig" || { skv_fail "cancel $mig"; return 1; }
+	ended "$mig" failed || return 1
+	out=$(ctlj status "$mig" | jq -r .msg)
 	[[ $out == *"tablet needs recovery"* ]] || { skv_fail "want a frozen range, got: $out"; return 1; }
-	[[ $(owner $t 0x8000000000000000) == 2 ]] ||
+	[[ $(owner "$t" 0x8000000000000000) == 2 ]] ||
 		{ skv_fail "the map did not keep B the owner of the frozen range"; return 1; }
-	out=$(ip netns exec "$SW" skv_tool get "${IP[B]}:$PORT" $t w-0)
-	[[ $out == "NOT_OWNER"* ]] || { skv_fail "w-0 read at frozen B: $out (want NOT_OWNER)"; return 1; }
-	fault A $OP_PUSH_BACK 0 0 0 || return 1
-	slowwait $((SKV_WAIT * 2)) handed_back "$id" ||
-		{ skv_fail "not handed back: $(ctlj status "$id" | jq -r .msg)"; return 1; }
+	out=$(ip netns exec "$SW" skv_tool get "${IP[B]}:$PORT" "$t" "$2-0")
+	[[ $out == "NOT_OWNER"* ]] || { skv_fail "$2-0 read at frozen B: $out (want NOT_OWNER)"; return 1; }
+}
+
+# back_at_a T ID PREFIX: the coordinator's decision has B hand migration
+# ID's frozen range back: A owns and serves it with B's writes (PREFIX),
+# the nodes agree with the map, the range migrates again and the clients'
+# history passes.
+back_at_a() {
+	slowwait $((SKV_WAIT * 2)) handed_back "$2" ||
+		{ skv_fail "not handed back: $(ctlj status "$2" | jq -r .msg)"; return 1; }
 	mark end
 	skv_fast_link "$A" eth0
-	skv_info "migration $id: $(ctlj status "$id" | jq -r .msg)"
-	ip netns exec "$SW" skv_tool check "${IP[A]}:$PORT" $t 50 200 w ||
+	skv_info "migration $2: $(ctlj status "$2" | jq -r .msg)"
+	ip netns exec "$SW" skv_tool check "${IP[A]}:$PORT" "$1" 50 200 "$3" ||
 		{ skv_fail "writes made at the target are not at the source"; return 1; }
-	[[ $(owner $t 0x8000000000000000) == 1 ]] ||
+	[[ $(owner "$1" 0x8000000000000000) == 1 ]] ||
 		{ skv_fail "the map did not give the range back to A"; return 1; }
-	slowwait "$SKV_WAIT" map_consistent $t >/dev/null || map_consistent $t || return 1
-	migrate_wait $t $UPPER 2 || return 1
-	map_consistent $t || return 1
+	slowwait "$SKV_WAIT" map_consistent "$1" >/dev/null || map_consistent "$1" || return 1
+	migrate_wait "$1" $UPPER 2 || return 1
+	map_consistent "$1" || return 1
 	clients_over
+}
+
+# (f) The source refuses the rollback's push-back for longer than
+# mig_retry_ms: the range stays frozen at both nodes ("tablet needs
+# recovery"); once the source takes push-backs again, B hands it back.
+push_back_frozen() {
+	local t=16 id
+	clients_and_fault $t 16 $OP_PUSH_BACK $REFUSE $S_NO_SPACE 1000000 || return 1
+	freeze_by_cancel $t w id || return 1
+	fault A $OP_PUSH_BACK 0 0 0 || return 1
+	back_at_a $t "$id" w
 }
 
 # (g) A partition between the source and the target only (B's packets to
 # A dropped) when the migration is cancelled: the push-back is never
 # answered, the range stays frozen at both, and the coordinator's
-# decisions to hand it back fail while the partition lasts; once it heals,
-# B hands the range back: A owns and serves it with every write made at
-# B, and the range migrates again.
+# decisions fail while the partition lasts; once it heals, B hands it back.
 partition_frozen() {
 	local t=17 id out
 	table_on_a $t || return 1
 	clients $t 17 || return 1
-	echo 2000 >"$PARAMS/mig_retry_ms" || { skv_fail "mig_retry_ms"; return 1; }
-	skv_slow_link "$A" eth0 $SLOW_DELAY || return 1
-	mark start
-	ctl migrate $t 0-max --to 2 "${SLOW_OPTS[@]}" >/dev/null || { skv_fail "migrate"; return 1; }
-	id=$(last_mig_id)
-	mid_way "$id" || return 1
-	ip netns exec "$SW" skv_tool fill "${IP[B]}:$PORT" $t 50 200 p ||
-		{ skv_fail "writes at the target"; return 1; }
-	skv_cut_link "$B" eth0 "${IP[A]}" || return 1
-	ctl cancel "$id" || { skv_fail "cancel $id"; return 1; }
-	ended "$id" failed || return 1
+	freeze_by_cancel $t p id cut || return 1
 	out=$(ctlj status "$id" | jq -r .msg)
-	[[ $out == *"did not answer"*"tablet needs recovery"* ]] ||
-		{ skv_fail "want a frozen range, the source not answering; got: $out"; return 1; }
-	out=$(ip netns exec "$SW" skv_tool get "${IP[B]}:$PORT" $t p-0)
-	[[ $out == "NOT_OWNER"* ]] || { skv_fail "p-0 read at frozen B: $out (want NOT_OWNER)"; return 1; }
+	[[ $out == *"did not answer"* ]] ||
+		{ skv_fail "want the source not answering; got: $out"; return 1; }
 	skv_fast_link "$B" eth0
-	slowwait $((SKV_WAIT * 2)) handed_back "$id" ||
-		{ skv_fail "not handed back: $(ctlj status "$id" | jq -r .msg)"; return 1; }
-	mark end
-	skv_fast_link "$A" eth0
-	ip netns exec "$SW" skv_tool check "${IP[A]}:$PORT" $t 50 200 p ||
-		{ skv_fail "writes made at the target are not at the source"; return 1; }
-	[[ $(owner $t 0x8000000000000000) == 1 ]] ||
-		{ skv_fail "the map did not give the range back to A"; return 1; }
-	slowwait "$SKV_WAIT" map_consistent $t >/dev/null || map_consistent $t || return 1
-	migrate_wait $t $UPPER 2 || return 1
-	map_consistent $t || return 1
-	clients_over
+	back_at_a $t "$id" p
 }
 
 # handed_back ID: the coordinator says migration ID's frozen range went back.
