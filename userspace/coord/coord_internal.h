@@ -188,6 +188,8 @@ struct coordinator {
 
 /* coordinator.c: helpers, replies, durable state */
 int64_t coord_mono_ms(void);
+/* A retry's wait: min_ms doubled per earlier attempt, at most max_ms. */
+int64_t coord_backoff_ms(uint32_t attempts, int64_t min_ms, int64_t max_ms);
 uint64_t coord_unix_ms(void);
 void coord_logmsg(const struct coordinator *c, bool error, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

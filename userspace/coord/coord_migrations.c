@@ -282,7 +282,6 @@ void coord_release_tick(struct coordinator *c)
 		const struct skv_migration *g = &c->st.migs[i];
 		struct coord_release *r;
 		struct coord_buf b;
-		int64_t wait = RELEASE_RETRY_MIN_MS;
 		int err;
 
 		if (!mig_frozen(c, g) || !coord_node_up(c, g->src) ||
@@ -301,9 +300,8 @@ void coord_release_tick(struct coordinator *c)
 			err = coord_send_cmd(c, g->dst, SKV_COORD_OP_NODE_MIGRATE_DECIDE, &b,
 					     NULL, 0);
 		coord_buf_free(&b);
-		for (uint32_t k = 0; k < r->attempts && wait < RELEASE_RETRY_MAX_MS; k++)
-			wait *= 2;
-		r->next_ms = now + (wait < RELEASE_RETRY_MAX_MS ? wait : RELEASE_RETRY_MAX_MS);
+		r->next_ms = now + coord_backoff_ms(r->attempts, RELEASE_RETRY_MIN_MS,
+						    RELEASE_RETRY_MAX_MS);
 		if (err || !r->attempts || c->verbose)
 			coord_logmsg(c, err != 0, "migration %llu: the range is frozen at nodes %u"
 				     " and %u, both up: node %u told to hand it back (try %u)%s%s",

@@ -230,12 +230,9 @@ static int recovery_send(struct coordinator *c, struct coord_recovery *r, uint32
 
 static void recovery_failed(struct coordinator *c, struct coord_recovery *r, const char *why)
 {
-	int64_t wait = RECOVERY_RETRY_MIN_MS;
+	int64_t wait = coord_backoff_ms(r->attempts, RECOVERY_RETRY_MIN_MS,
+					RECOVERY_RETRY_MAX_MS);
 
-	for (uint32_t i = 0; i < r->attempts && wait < RECOVERY_RETRY_MAX_MS; i++)
-		wait *= 2;
-	if (wait > RECOVERY_RETRY_MAX_MS)
-		wait = RECOVERY_RETRY_MAX_MS;
 	r->running = false;
 	r->attempts++;
 	r->retry_ms = coord_mono_ms() + wait;

@@ -50,6 +50,15 @@ int64_t coord_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t coord_backoff_ms(uint32_t attempts, int64_t min_ms, int64_t max_ms)
+{
+	int64_t wait = min_ms;
+
+	for (uint32_t i = 0; i < attempts && wait < max_ms; i++)
+		wait *= 2;
+	return wait < max_ms ? wait : max_ms;
+}
+
 uint64_t coord_unix_ms(void)
 {
 	struct timespec ts;
