@@ -503,7 +503,7 @@ t_two_crossing() {
 # a partial copy (a key never pulled must not read NOT_FOUND, nor a write
 # taken here be read while the source may hold an older one).
 t_source_lost() {
-	local out y k retry_ms
+	local out y k retry_ms call_s
 	setup_ns Y || { skv_fail "setup_ns"; return 1; }
 	skv_veth "$T" eth1 "10.98.2.2/24" "$Y" eth0 "10.98.2.1/24" || { skv_fail "veth"; return 1; }
 	skv_node_start "$Y" 10.98.2.1 $PORT 40 || return 1
@@ -514,11 +514,17 @@ t_source_lost() {
 	midway "$T" 40 || return 1
 	tool "$T" fill "$TA:$PORT" 40 20 $SIZE lw || { skv_fail "writes at the target failed"; return 1; }
 	retry_ms=$(<"$PARAMS/mig_retry_ms") || return 1
+	call_s=$(<"$PARAMS/peer_call_timeout_s") || return 1
 	echo 3000 >"$PARAMS/mig_retry_ms" || return 1
+	# The pull in flight when Y goes is lost with it: the target learns
+	# so when the call's deadline (read as each call starts) passes, 30 s
+	# by default.  5 s is still far above a pull's 10 ms delay.
+	echo 5 >"$PARAMS/peer_call_timeout_s" || return 1
 	y=$Y
 	ip netns del "$y"
 	out=$(tool "$T" migrate-wait 40 $WAIT)
 	echo "$retry_ms" >"$PARAMS/mig_retry_ms"
+	echo "$call_s" >"$PARAMS/peer_call_timeout_s"
 	skv_info "migration 40: $out"
 	[[ $out == "failed "* && $out == *"did not answer the push-back"* &&
 	   $out == *"tablet needs recovery"* ]] ||
