@@ -3,7 +3,7 @@
 #
 # Host tests: every executable named in userspace/host-tests.list (relative
 # to the repo, one per line) runs on the host, one after the other, beside
-# the first guests (they hold one of the SKV_VM_JOBS slots); VM tests: every line of
+# the first guests; VM tests: every line of
 # selftests/vm-tests.list ("NAME TIMEOUT COMMAND...") runs in its own fresh
 # guest under vm-test/run.sh, which also fails the run on any kernel
 # warning; then the multi-VM lab (scripts/crash-test.sh --check: several
@@ -16,8 +16,8 @@
 #
 # SKV_SUITES="NAME..." runs only those VM suites (vm-tests.list names, and
 # "lab"), e.g. for check-debug on the suites a change touches; a run of a
-# subset says so on its last line.  SKV_VM_JOBS (1-9, default 2) guests
-# run at a time; check-debug.sh sets 1.
+# subset says so on its last line.  SKV_VM_JOBS (1-9, default 1) guests
+# run at a time.
 #
 # Bounds: each host test runs under timeout(1), HOST_TEST_TIMEOUT seconds
 # (default 300; all of them together took 87 s on a 2-core host busy with
@@ -36,7 +36,7 @@ case "${1:-}" in
 --count) mode=count ;; # --count FILE [STATUS]: count one TAP file as below
 esac
 : "${HOST_TEST_TIMEOUT:=300}"
-: "${SKV_VM_JOBS:=2}"
+: "${SKV_VM_JOBS:=1}"
 [[ $SKV_VM_JOBS =~ ^[1-9]$ ]] || { echo "SKV_VM_JOBS must be 1 to 9" >&2; exit 2; }
 
 # tap_plan_error FILE: why FILE's plan lines and its results disagree
@@ -134,29 +134,31 @@ run_vm_suite() {
 		env SKV_GUEST_TIMEOUT="$timeout" "$@" >"$out/vm-$name.tap" 2>&1 </dev/null
 }
 
-# The suites run SKV_VM_JOBS guests at a time (default 2), in the list's
-# order, which puts the longest first: most of a suite's time its guest
-# waits (delayed links, daemons' timers, slowwait), so two guests on two
-# cores end sooner than one after the other.  Each suite is counted as it
-# ends: it writes "NAME STATUS SECONDS" into a FIFO, which the loop reads.
-# With WITH_HOST set, the host tests (mostly one core's work) take the
-# first slot, beside the first guest, and are counted when they end.
+# The suites run SKV_VM_JOBS guests at a time (default 1), in the list's
+# order.  One at a time is the fastest on 2 cores: a guest has 2 vCPUs, and
+# two guests (4 vCPU threads on 2 cores) used 2.7 times the CPU for the
+# same suites (teardown and trace: 343 CPU seconds in 178 s two at a
+# time, 129 in 104 s one after the other), a vCPU spinning in the guest
+# (IPIs, locks) while the host runs the other guest's.  Each suite is
+# counted as it ends: it writes "NAME STATUS SECONDS CPU" into a FIFO,
+# which the loop reads.  With WITH_HOST set, the host tests (mostly one
+# core's work) run beside the guests, outside the slots, and are counted
+# when they end.
 run_vm_tests() {
-	local name timeout cmd running=0 done_fd t0 rc user sys
+	local name timeout cmd running=0 host=0 done_fd t0 rc user sys
 	rm -f "$out/.vm-done"
 	mkfifo "$out/.vm-done" || return 1
 	exec {done_fd}<>"$out/.vm-done"
 	if [[ -n ${WITH_HOST:-} ]]; then
 		{ run_host_tests; echo "host 0 0 0" >&"$done_fd"; } &
-		running=1
+		host=1
 	fi
 	while read -r name timeout cmd; do
 		[[ -z "$name" || "$name" == \#* ]] && continue
 		suite_wanted "$name" || continue
-		if ((running >= SKV_VM_JOBS)); then
-			count_next_vm_suite "$done_fd"
-			running=$((running - 1))
-		fi
+		while ((running >= SKV_VM_JOBS)); do
+			count_next "$done_fd"
+		done
 		{
 			t0=$SECONDS
 			# The guest's CPU time: bash's time counts the children
@@ -172,23 +174,26 @@ run_vm_tests() {
 		} &
 		running=$((running + 1))
 	done <selftests/vm-tests.list
-	for (( ; running > 0; running--)); do
-		count_next_vm_suite "$done_fd"
+	while ((running + host > 0)); do
+		count_next "$done_fd"
 	done
 	wait
 	exec {done_fd}>&-
 	rm -f "$out/.vm-done"
 }
 
-# count_next_vm_suite FD: wait for the next suite to end, and count it.
-count_next_vm_suite() {
+# count_next FD: wait for the next suite (or the host tests) to end, count
+# it, and take it off run_vm_tests' running (or host).
+count_next() {
 	local name rc secs cpu
 	read -r -u "$1" name rc secs cpu
 	if [[ $name == host ]]; then
 		count_host_tests
+		host=0
 		return
 	fi
 	count_tap "vm-$name" "$out/vm-$name.tap" "$rc" "$secs" "$cpu"
+	running=$((running - 1))
 }
 
 # The multi-VM lab: one node per guest, crashes by killing QEMU.
