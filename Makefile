@@ -9,6 +9,12 @@ KDIR ?= /lib/modules/$(KVER)/build
 BUILD := $(CURDIR)/build
 export KVER
 
+# Build on every core (the module, the kernel-source extraction and the
+# userspace objects in parallel) unless the command line says -j.
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc)
+endif
+
 .PHONY: all deps module userspace linux-src selftests host-test check vm-check \
 	check-debug demo tour bench-node bench-conns bench-repl bench-recovery bench-lineage bench-core lint nl-gen clean help crash-test \
 	check-packaging

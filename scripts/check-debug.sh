@@ -115,6 +115,8 @@ if [[ ${1-} == --guest-inject ]]; then
 fi
 
 cd "$top"
+# Not under the jobserver of the make that built the rest (make check-debug).
+unset MAKEFLAGS MFLAGS
 out=$top/build/debug
 start=$(date +%s)
 
@@ -128,7 +130,7 @@ rm -rf "$out/module"
 mkdir -p "$out/module"
 find Kbuild kmod include -type f \( -name Kbuild -o -name '*.[ch]' -o -name '*.mk' \) \
 	-exec cp --parents -t "$out/module" {} +
-make -C "$kernel_dir/src" M="$out/module" KCFLAGS=-g modules
+make -C "$kernel_dir/src" M="$out/module" KCFLAGS=-g -j"$(nproc)" modules
 cp "$out/module/steadykv.ko" "$out/steadykv.ko"
 
 export STEADYKV_VM_KERNEL=$kernel_dir/vmlinuz

@@ -20,11 +20,14 @@
 # run at a time.
 #
 # Bounds: each host test runs under timeout(1), HOST_TEST_TIMEOUT seconds
-# (default 300; all of them together took 87 s on a 2-core host busy with
-# four guests); each guest has the timeout its vm-tests.list line gives,
+# (default 300; all of them together take about 235 s on a 2-core host,
+# beside the first guests); each guest has the timeout its vm-tests.list line gives,
 # passed into the guest as SKV_GUEST_TIMEOUT so that selftests/run.sh stops
 # a hung program, and names it, before the guest is killed.
 set -uo pipefail
+# The tests run as from a shell, not under the jobserver of the make that
+# built them in parallel (make check).
+unset MAKEFLAGS MFLAGS
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
