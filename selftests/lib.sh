@@ -406,6 +406,21 @@ skv_mem_snapshot() {
 	skv_stackdepot_kb >"$SKV_TMP/mem.$1.depot"
 	skv_module_caches >"$SKV_TMP/mem.$1.caches"
 	awk 'NR > 2 { print $1, $3 * $4, $2 * $4 }' /proc/slabinfo >"$SKV_TMP/mem.$1.slabinfo"
+	cat /proc/meminfo >"$SKV_TMP/mem.$1.meminfo"
+}
+
+# Print the /proc/meminfo fields that moved by 256 KiB or more since
+# snapshot NAME, and the vmap areas freed but not yet purged (their
+# KASAN shadow is freed only at the purge): what a failed comparison
+# looks at first.
+skv_meminfo_moved() {
+	awk 'NR == FNR { b[$1] = $2; next }
+		($1 in b) && ($2 - b[$1] >= 256 || b[$1] - $2 >= 256) {
+			printf "#   %-20s %+d KiB\n", $1, $2 - b[$1] }' \
+		"$SKV_TMP/mem.$1.meminfo" /proc/meminfo
+	awk '/unpurged vm_area/ { n++; kb += $2 / 1024 }
+		END { if (n) printf "#   %d vmap areas freed, not purged: %d KiB\n", n, kb }' \
+		/proc/vmallocinfo 2>/dev/null
 }
 
 # KiB of slab pages that snapshot NAME did not have and that hold no more
@@ -482,6 +497,8 @@ skv_mem_compare() {
 	skv_fail "memory not back to '$name' after $t s: $SKV_MEM_DELTA"
 	skv_info "slab caches that grew most since '$name':"
 	skv_slab_growth "$name"
+	skv_info "/proc/meminfo since '$name':"
+	skv_meminfo_moved "$name"
 	return 1
 }
 
