@@ -140,7 +140,9 @@ export STEADYKV_CHECK_OUT=$out/check
 export STEADYKV_VM_TIMEOUT_SCALE=${STEADYKV_VM_TIMEOUT_SCALE:-5}
 # One guest at a time: a KASAN guest keeps both cores busy by itself.
 export SKV_VM_JOBS=${SKV_VM_JOBS:-1}
-guest_env="SKV_MODULE=$out/steadykv.ko"
+# Free memory may end 8 MiB short of its snapshot here, not 4 (the
+# vm-test/README.md says why); kmemleak's scan is the exact check.
+guest_env="SKV_MODULE=$out/steadykv.ko SKV_FREE_TOL_KB=8192"
 
 say "pass 1: the VM suite on the debug kernel"
 pass1=0
