@@ -266,6 +266,58 @@ t_two_crashes() {
 		{ skv_fail "table 4 at $addr after A's crash"; return 1; }
 }
 
+# node_back_up NAME: node NAME is up again, owns nothing, nothing is lost.
+node_back_up() {
+	ctlj map | jq -e --argjson c "${ID[$1]}" '
+		(.nodes[] | select(.id == $c) | .health == "up") and
+		([.tablets[] | select(.owner == $c or .lost)] | length == 0)' >/dev/null
+}
+
+# A crashed node that reboots before its tablets are rebuilt: C dies while
+# A and B cannot reach each other (netem), so neither can hand the range
+# it rebuilt to its one backup, the other, and the recoveries wait.  C,
+# back (empty) meanwhile, is refused by the coordinator and stays dead:
+# registered, it would make its replicas afresh under the recoveries and,
+# no longer dead, never have its tablets rebuilt.  Healed, the recoveries
+# end, C registers, and every write C acknowledged reads back.
+t_back_during_recovery() {
+	local t addr map
+	skv_teardown_cluster
+	setup_cluster || return 1
+	for t in 2 3; do
+		tool "$SW" fill "${IP[C]}:$PORT" $t $FILL_KEYS $FILL_SIZE "fill$t" ||
+			{ skv_fail "fill table $t at C"; return 1; }
+	done
+	ip -n "$C" -br link show eth0 | awk '{ print $3 }' >"$SKV_TMP/mac-C"
+	skv_cut_link "$A" eth0 "${IP[B]}" || return 1
+	skv_cut_link "$B" eth0 "${IP[A]}" || return 1
+	kill "${NODE_PID[C]}" && wait "${NODE_PID[C]}" 2>/dev/null
+	ip netns del "$C" || { skv_fail "ip netns del C"; return 1; }
+	slowwait "$SKV_WAIT" grep -q "recovery of table 2 .* of node ${ID[C]}: on node" \
+		"$SKV_TMP/coord.log" || { skv_fail "no recovery of C's table 2 started"; return 1; }
+	restart C || return 1
+	slowwait "$SKV_WAIT" grep -q "coordinator refused the registration: .*being rebuilt" \
+		"$SKV_TMP/node-C-2.log" ||
+		{ skv_fail "C registered during the recoveries: $(tail -n 5 "$SKV_TMP/node-C-2.log")"
+		  return 1; }
+	ctlj map | jq -e --argjson c "${ID[C]}" '
+		(.nodes[] | select(.id == $c) | .health == "dead") and
+		([.tablets[] | select(.lost)] | length > 0)' >/dev/null ||
+		{ skv_fail "C refused but not dead with tablets lost: $(ctlj map | jq -c .)"; return 1; }
+	skv_fast_link "$A" eth0
+	skv_fast_link "$B" eth0
+	slowwait "$SKV_WAIT" node_back_up C ||
+		{ skv_fail "C not back, or tablets lost: $(ctlj map | jq -c .)"
+		  sed 's/^/# coord: /' "$SKV_TMP/coord.log"; return 1; }
+	grep -h "refused\|recovered table" "$SKV_TMP/coord.log" | sed 's/^/# /'
+	map=$(ctlj map)
+	for t in 2 3; do
+		addr=$(addrs_of $t "$map" 0x0000000000000000)
+		tool "$SW" check "$addr" $t $FILL_KEYS $FILL_SIZE "fill$t" ||
+			{ skv_fail "table $t at $addr after C came back"; return 1; }
+	done
+}
+
 # replica_span NS NAME: "BASE END" of the replica of node NAME held in NS.
 replica_span() {
 	skv_ctl "$1" -j repl replicas | jq -r --argjson p "${ID[$2]}" \
@@ -356,4 +408,5 @@ skv_test "repl recover by hand: a tablet rebuilt from a replica" t_by_hand
 skv_test "a new backup gets the older records; one without them is refused" t_new_backup
 skv_test "a node killed: its tablets recovered on its backups, nothing acknowledged lost" t_crash
 skv_test "two crashes in turn: the first node back, then its primary: nothing lost" t_two_crashes
+skv_test "a node back before its tablets are rebuilt waits for them: nothing lost" t_back_during_recovery
 skv_finish

@@ -53,7 +53,9 @@ enum skv_coord_op {
 	 * Node daemon, first on its connection: body skv_coord_node.  The
 	 * coordinator adds the node (or updates its address) and keeps the
 	 * connection to send it NODE_* commands.  Reply: empty.  EEXIST if
-	 * another live connection holds that id.
+	 * another live connection holds that id; EAGAIN if it was declared
+	 * dead and its tablets are being rebuilt from its replicas (the
+	 * daemon tries again after its backoff).
 	 */
 	SKV_COORD_OP_NODE_REGISTER = 2,
 	/*

@@ -327,6 +327,11 @@ void coord_do_heartbeat(struct conn *cn, const struct coord_hdr *h);
 void coord_recovery_tick(struct coordinator *c);
 /* An OP_RECOVER's answer is in. */
 void coord_finish_recover(struct coordinator *c, struct op *op);
+/*
+ * How many lost tablets of dead @node are being rebuilt, or may still be:
+ * it may not register again before that is 0.
+ */
+size_t coord_recovery_pending(struct coordinator *c, uint32_t node);
 /* Dead @node registered again: it drops the tablets recovered elsewhere. */
 void coord_recovery_node_back(struct coordinator *c, uint32_t node);
 void coord_recovery_free(struct coordinator *c);

@@ -46,10 +46,12 @@
  *     they refuse its old epoch, so a node only cut off can no longer
  *     have a write acknowledged) and gives the primaries it backed up
  *     another backup.
- * A dead node whose daemon registers again is a new incarnation: it is
- * alive for new work, but its lost tablets stay lost, and it is told to
- * delete them (NODE_TABLET_DEL), so that a node that was only cut off does
- * not serve them again; so are those recovered elsewhere.  With
+ * A dead node whose daemon registers again (refused while its lost
+ * tablets are being rebuilt: coord_recovery_pending) is a new
+ * incarnation: it is alive for new work, but its lost tablets stay lost,
+ * and it is told to delete them (NODE_TABLET_DEL), so that a node that was
+ * only cut off does not serve them again; so are those recovered
+ * elsewhere.  With
  * replication, coord_recovery.c rebuilds lost tablets on the dead node's
  * backups while it is dead.
  */

@@ -39,8 +39,14 @@
  * backup, and the writes accepted at the target may be lost (logged).
  *
  * Without replication (R = 0) nothing is done: lost tablets stay lost.  A
- * dead node that registers again reopens its replicas afresh (the old
- * contents go), so its tablets still lost stay lost; and it is told to
+ * dead node may not register again while its lost tablets are being
+ * rebuilt, or may still be (coord_recovery_pending): its new incarnation
+ * would open its replicas afresh (the old contents go, under a recovery
+ * reading them) and, no longer dead, its tablets would never be rebuilt:
+ * a crashed node that rebooted faster than its tablets recovered lost
+ * them.  Once they are, or once nothing can rebuild them (no node that
+ * may hold its replica is up, or RECOVERY_HOLD_ATTEMPTS attempts failed),
+ * it registers; its tablets still lost then stay lost; and it is told to
  * delete the tablets recovered elsewhere (NODE_TABLET_DEL), so that a node
  * only cut off does not serve them again.
  *
@@ -61,6 +67,8 @@
 
 #define RECOVERY_RETRY_MIN_MS	1000
 #define RECOVERY_RETRY_MAX_MS	30000
+/* Failed attempts after which the dead node may return (about a minute). */
+#define RECOVERY_HOLD_ATTEMPTS	6
 
 static bool same_range(const struct coord_recovery *r, uint64_t table_id,
 		       uint64_t start, uint64_t end)
@@ -364,6 +372,29 @@ void coord_finish_recover(struct coordinator *c, struct op *op)
 		     (long long)(coord_mono_ms() - r->started_ms), c->st.map.version);
 	if (coord_persist(c, msg, sizeof(msg)))
 		coord_logmsg(c, true, "recovery: %s", msg);
+}
+
+size_t coord_recovery_pending(struct coordinator *c, uint32_t node)
+{
+	uint32_t cand[SKV_COORD_REPL_MAX + 64];
+	size_t n = 0;
+
+	if (!c->replicas || !coord_node_dead(c, node))
+		return 0;
+	for (size_t i = 0; i < c->st.nr_lost; i++) {
+		const struct coord_lost *l = &c->st.lost[i];
+		const struct coord_recovery *r;
+
+		if (l->node != node)
+			continue;
+		r = recovery_find(c, l->table_id, l->start, l->end);
+		if (r && r->running)
+			n++;
+		else if ((!r || r->attempts < RECOVERY_HOLD_ATTEMPTS) &&
+			 recovery_candidates(c, node, cand, sizeof(cand) / sizeof(cand[0])))
+			n++;
+	}
+	return n;
 }
 
 void coord_recovery_node_back(struct coordinator *c, uint32_t node)

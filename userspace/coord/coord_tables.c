@@ -114,6 +114,7 @@ void coord_do_register(struct coordinator *c, struct conn *cn,
 	struct coord_node_info n;
 	const struct conn *other;
 	uint64_t ver = m->version;
+	size_t pending;
 	int err;
 
 	if (coord_node_decode(body, h->body_len, &n)) {
@@ -137,6 +138,16 @@ void coord_do_register(struct coordinator *c, struct conn *cn,
 		coord_reply_err(cn, h->opcode, h->request_id, EEXIST,
 				"node %u is registered by another live connection",
 				n.id);
+		return;
+	}
+	pending = coord_recovery_pending(c, n.id);
+	if (pending) {
+		coord_logmsg(c, false, "node %u: registration refused: %zu of its lost"
+			     " tablet(s) are being rebuilt from its replicas", n.id, pending);
+		coord_reply_err(cn, h->opcode, h->request_id, EAGAIN,
+				"node %u was declared dead and %zu of its tablet(s) are being"
+				" rebuilt from its replicas: register again once they are",
+				n.id, pending);
 		return;
 	}
 	if (tmap_find_node(m, n.id)) {

@@ -633,13 +633,19 @@ static int node_start_failing(struct fake_node *n, const struct server *s, uint3
 	coord_node_encode(&b, &ni);
 	ret = coord_client_call(&n->cl, SKV_COORD_OP_NODE_REGISTER, b.p, b.len, &r);
 	coord_buf_free(&b);
-	if (ret)
-		return ret;
-	ret = r.status;
-	coord_reply_free(&r);
-	if (ret)
-		return -ret;
-	return pthread_create(&n->th, NULL, node_main, n) ? -EAGAIN : 0;
+	if (!ret) {
+		ret = -(int)r.status;
+		coord_reply_free(&r);
+	}
+	if (!ret && pthread_create(&n->th, NULL, node_main, n))
+		ret = -EAGAIN;
+	if (ret) {
+		/* Refused: as a daemon does, it goes (and may try again). */
+		coord_client_close(&n->cl);
+		pthread_mutex_destroy(&n->mu);
+		pthread_cond_destroy(&n->cv);
+	}
+	return ret;
 }
 
 static int node_start(struct fake_node *n, const struct server *s, uint32_t id)
@@ -2403,6 +2409,76 @@ TEST(slow_recovery_waited_for)
 	live_stop(&srv, dir, state, n, 3);
 }
 
+/*
+ * A dead node may not come back while its tablets are being rebuilt: a
+ * crashed node that rebooted before its recovery ended would open its
+ * replicas afresh under the recovery and, no longer dead, never have its
+ * tablets rebuilt.  Node 3 (R = 2) dies, a backup's recovery of its
+ * tablet is held; node 3's daemon is refused (EAGAIN) and stays dead;
+ * once the tablet is recovered it registers and is told to delete it.
+ */
+TEST(dead_node_waits_for_its_recovery)
+{
+	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 2 };
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
+	const uint32_t three[] = { 3 };
+	struct coord_tablet_info t;
+	struct fake_node n[3], back;
+	struct server srv;
+	int i, busy, dels = 0;
+	uint32_t flags;
+	bool lost;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
+		pthread_mutex_lock(&n[i].mu);
+		n[i].hold_op = SKV_COORD_OP_NODE_REPL_RECOVER;
+		pthread_mutex_unlock(&n[i].mu);
+	}
+	ASSERT_EQ(0, create_table(&srv, 6, three, 1, NULL, 0));
+	for (i = 0; i < 3; i++)
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
+	atomic_store(&n[2].silent, 1);
+	ASSERT_NE(0, live_wait_dead(&srv, 3, 0, 0, &t));
+	busy = -1;
+	for (int k = 0; k < 4 && busy < 0; k++)
+		for (i = 0; i < 2 && busy < 0; i++)
+			if (node_count_wait(&n[i], &n[i].nrecover, 1))
+				busy = i;
+	ASSERT_LE(0, busy);
+
+	/* Rebooted while the recovery runs: refused, still dead, still lost. */
+	node_stop(&n[2]);
+	ASSERT_EQ(-EAGAIN, node_start(&back, &srv, 3));
+	ASSERT_EQ(-EAGAIN, node_start(&back, &srv, 3));
+	ASSERT_EQ(0, node_and_tablet(&srv, 3, 6, 0, &flags, &t));
+	ASSERT_EQ((uint32_t)SKV_COORD_NODE_F_DEAD, flags);
+	ASSERT_EQ(1, owned_by(&srv, 6, 3, &lost));
+	ASSERT_TRUE(lost);
+
+	/* Recovered: node 3 comes back and deletes what it held. */
+	ASSERT_EQ(0, node_release(&n[busy]));
+	ASSERT_TRUE(recovered_wait(&srv, 6, 3));
+	ASSERT_EQ(0, node_start(&back, &srv, 3));
+	for (int k = 0; k < 300 && !dels; k++) {
+		pthread_mutex_lock(&back.mu);
+		for (i = 0; i < back.nseen; i++)
+			dels += back.seen_op[i] == SKV_COORD_OP_NODE_TABLET_DEL;
+		pthread_mutex_unlock(&back.mu);
+		if (!dels)
+			usleep(10000);
+	}
+	ASSERT_EQ(1, dels);
+	ASSERT_EQ(0, node_and_tablet(&srv, 3, 6, 0, &flags, &t));
+	ASSERT_EQ((uint32_t)SKV_COORD_NODE_F_UP, flags);
+	ASSERT_EQ((uint32_t)busy + 1, t.owner);
+	ASSERT_EQ(0u, t.flags);
+	node_stop(&back);
+	live_stop(&srv, dir, state, n, 2);
+}
 
 /*
  * The rebalancer end to end: node 1 alone serves table 8 and reports a
