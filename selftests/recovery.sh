@@ -266,6 +266,18 @@ t_two_crashes() {
 		{ skv_fail "table 4 at $addr after A's crash"; return 1; }
 }
 
+# c_tables_intact WHEN: tables 2 and 3 (filled at C) read back whole at
+# their owners by the map.
+c_tables_intact() {
+	local t addr map
+	map=$(ctlj map)
+	for t in 2 3; do
+		addr=$(addrs_of $t "$map" 0x0000000000000000)
+		tool "$SW" check "$addr" $t $FILL_KEYS $FILL_SIZE "fill$t" ||
+			{ skv_fail "table $t at $addr $1"; return 1; }
+	done
+}
+
 # node_back_up NAME: node NAME is up again, owns nothing, nothing is lost.
 node_back_up() {
 	ctlj map | jq -e --argjson c "${ID[$1]}" '
@@ -281,7 +293,7 @@ node_back_up() {
 # no longer dead, never have its tablets rebuilt.  Healed, the recoveries
 # end, C registers, and every write C acknowledged reads back.
 t_back_during_recovery() {
-	local t addr map
+	local t
 	skv_teardown_cluster
 	setup_cluster || return 1
 	for t in 2 3; do
@@ -310,12 +322,7 @@ t_back_during_recovery() {
 		{ skv_fail "C not back, or tablets lost: $(ctlj map | jq -c .)"
 		  sed 's/^/# coord: /' "$SKV_TMP/coord.log"; return 1; }
 	grep -h "refused\|recovered table" "$SKV_TMP/coord.log" | sed 's/^/# /'
-	map=$(ctlj map)
-	for t in 2 3; do
-		addr=$(addrs_of $t "$map" 0x0000000000000000)
-		tool "$SW" check "$addr" $t $FILL_KEYS $FILL_SIZE "fill$t" ||
-			{ skv_fail "table $t at $addr after C came back"; return 1; }
-	done
+	c_tables_intact "after C came back"
 }
 
 # replica_span NS NAME: "BASE END" of the replica of node NAME held in NS.
@@ -389,12 +396,7 @@ t_crash() {
 	done
 
 	# Every acknowledged write, read back from the survivors by the map.
-	map=$(ctlj map)
-	for t in 2 3; do
-		addr=$(addrs_of $t "$map" 0x0000000000000000)
-		tool "$SW" check "$addr" $t $FILL_KEYS $FILL_SIZE "fill$t" ||
-			{ skv_fail "table $t at $addr after recovery"; return 1; }
-	done
+	c_tables_intact "after recovery" || return 1
 	# Each routed key reads back at the version and value acknowledged.
 	tool "$SW" cluster-get "$COORD" 1 crash $MAP_KEYS >"$SKV_TMP/read" ||
 		{ skv_fail "routed GETs of table 1 after recovery: $(head -n 3 "$SKV_TMP/read")"; return 1; }

@@ -1965,6 +1965,16 @@ static int64_t mono_ms(void)
  * fresh directory @dir, and fake nodes 1, 2 and 3 sharing table @table.
  * 0 or -1.
  */
+/* A coordinator with options @o, its state in a fresh directory @dir. */
+static int live_server_start(struct server *srv, char *dir, char *state, size_t len,
+			     struct coordinator_opts *o)
+{
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(state, len, "%s/state", dir);
+	return server_start_opts(srv, state, o, true) ? -1 : 0;
+}
+
 static int live_start(struct server *srv, char *dir, char *state, size_t len,
 		      int dead_after_ms, struct fake_node n[3], uint64_t table)
 {
@@ -1972,10 +1982,7 @@ static int live_start(struct server *srv, char *dir, char *state, size_t len,
 	struct coordinator_opts o = { .dead_after_ms = dead_after_ms };
 	int i;
 
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(state, len, "%s/state", dir);
-	if (server_start_opts(srv, state, &o, true))
+	if (live_server_start(srv, dir, state, len, &o))
 		return -1;
 	for (i = 0; i < 3; i++)
 		if (node_start(&n[i], srv, i + 1))
@@ -2359,37 +2366,54 @@ TEST(recovery_failure_keeps_tablet_lost)
  * a timeout, the coordinator started another while the first went on
  * (the lab's crash during a recovery).
  */
-TEST(slow_recovery_waited_for)
+/*
+ * R = 2 on fake nodes 1-3 that hold every NODE_REPL_RECOVER, table 6 on
+ * node 3 alone, its state in a fresh directory @dir; node 3 goes silent
+ * and is declared dead.  The index of the backup given the recovery of
+ * its tablet, or -1.
+ */
+static int held_recovery_start(struct server *srv, char *dir, char *state, size_t len,
+			       struct fake_node n[3])
 {
 	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 2 };
-	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
 	const uint32_t three[] = { 3 };
 	struct coord_tablet_info t;
+	int i;
+
+	if (live_server_start(srv, dir, state, len, &o))
+		return -1;
+	for (i = 0; i < 3; i++) {
+		if (node_start(&n[i], srv, i + 1))
+			return -1;
+		pthread_mutex_lock(&n[i].mu);
+		n[i].hold_op = SKV_COORD_OP_NODE_REPL_RECOVER;
+		pthread_mutex_unlock(&n[i].mu);
+	}
+	if (create_table(srv, 6, three, 1, NULL, 0))
+		return -1;
+	for (i = 0; i < 3; i++)
+		if (!node_count_wait(&n[i], &n[i].nrepl, 1))
+			return -1;
+	atomic_store(&n[2].silent, 1);
+	if (!live_wait_dead(srv, 3, 0, 0, &t))
+		return -1;
+	/* One of node 3's backups is given the recovery (each waits up to 3 s). */
+	for (int k = 0; k < 4; k++)
+		for (i = 0; i < 2; i++)
+			if (node_count_wait(&n[i], &n[i].nrecover, 1))
+				return i;
+	return -1;
+}
+
+TEST(slow_recovery_waited_for)
+{
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
 	struct fake_node n[3];
 	struct server srv;
 	int i, busy, seen;
 	bool lost;
 
-	ASSERT_NE(NULL, mkdtemp(dir));
-	snprintf(state, sizeof(state), "%s/state", dir);
-	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
-	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
-		pthread_mutex_lock(&n[i].mu);
-		n[i].hold_op = SKV_COORD_OP_NODE_REPL_RECOVER;
-		pthread_mutex_unlock(&n[i].mu);
-	}
-	ASSERT_EQ(0, create_table(&srv, 6, three, 1, NULL, 0));
-	for (i = 0; i < 3; i++)
-		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
-	atomic_store(&n[2].silent, 1);
-	ASSERT_NE(0, live_wait_dead(&srv, 3, 0, 0, &t));
-	/* One of node 3's backups is given the recovery (each waits up to 3 s). */
-	busy = -1;
-	for (int k = 0; k < 4 && busy < 0; k++)
-		for (i = 0; i < 2 && busy < 0; i++)
-			if (node_count_wait(&n[i], &n[i].nrecover, 1))
-				busy = i;
+	busy = held_recovery_start(&srv, dir, state, sizeof(state), n);
 	ASSERT_LE(0, busy);
 	/* Three node timeouts: a timed-out recovery is tried again after 1 s. */
 	usleep(3 * 2000 * 1000);
@@ -2419,9 +2443,7 @@ TEST(slow_recovery_waited_for)
  */
 TEST(dead_node_waits_for_its_recovery)
 {
-	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 2 };
 	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
-	const uint32_t three[] = { 3 };
 	struct coord_tablet_info t;
 	struct fake_node n[3], back;
 	struct server srv;
@@ -2429,25 +2451,7 @@ TEST(dead_node_waits_for_its_recovery)
 	uint32_t flags;
 	bool lost;
 
-	ASSERT_NE(NULL, mkdtemp(dir));
-	snprintf(state, sizeof(state), "%s/state", dir);
-	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
-	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
-		pthread_mutex_lock(&n[i].mu);
-		n[i].hold_op = SKV_COORD_OP_NODE_REPL_RECOVER;
-		pthread_mutex_unlock(&n[i].mu);
-	}
-	ASSERT_EQ(0, create_table(&srv, 6, three, 1, NULL, 0));
-	for (i = 0; i < 3; i++)
-		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
-	atomic_store(&n[2].silent, 1);
-	ASSERT_NE(0, live_wait_dead(&srv, 3, 0, 0, &t));
-	busy = -1;
-	for (int k = 0; k < 4 && busy < 0; k++)
-		for (i = 0; i < 2 && busy < 0; i++)
-			if (node_count_wait(&n[i], &n[i].nrecover, 1))
-				busy = i;
+	busy = held_recovery_start(&srv, dir, state, sizeof(state), n);
 	ASSERT_LE(0, busy);
 
 	/* Rebooted while the recovery runs: refused, still dead, still lost. */
