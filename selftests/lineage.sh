@@ -40,6 +40,7 @@ WANT=()
 # The mid-migration test: A's packets this late, with one record per pull
 # (SLOW_OPTS), make the migration last FILL_KEYS * MID_DELAY (100 s) at least.
 MID_DELAY=50ms
+PARAMS=/sys/module/steadykv/parameters
 
 # A coordinator declaring a node dead after 3 s of silence, R = 2; table
 # TABLE on A alone; every node's replication healthy.
@@ -252,6 +253,29 @@ t_source_dies_mid_migration() {
 	crash_recovered A B
 }
 
+# t_source_dies_frozen: mid-migration, B's packets to A dropped, the
+# migration cancelled: B cannot push the range back, so it ends frozen at
+# both ("tablet needs recovery"), and the coordinator's hand-back cannot
+# happen either.  Then A crashes: the frozen range, lost with A's
+# unpulled records, is completed at B from A's replica, nothing lost.
+t_source_dies_frozen() {
+	local saved rc=0 out
+	saved=$(<"$PARAMS/mig_retry_ms") || return 1
+	mid_migration || return 1
+	echo 2000 >"$PARAMS/mig_retry_ms" || { skv_fail "mig_retry_ms"; return 1; }
+	skv_cut_link "$B" eth0 "${IP[A]}" || rc=1
+	((rc)) || ctl cancel "$MID_ID" || { skv_fail "cancel $MID_ID"; rc=1; }
+	((rc)) || ended "$MID_ID" failed || rc=1
+	if ((!rc)); then
+		out=$(ctlj status "$MID_ID" | jq -r .msg)
+		[[ $out == *"tablet needs recovery"* ]] ||
+			{ skv_fail "want a frozen range, got: $out"; rc=1; }
+	fi
+	((rc)) || crash_recovered A B || rc=1
+	echo "$saved" >"$PARAMS/mig_retry_ms"
+	skv_fast_link "$B" eth0
+	return $rc
+}
 
 ktap_print_header
 skv_test "a migrated table survives a crash of its target after the migration" t_migrated_then_crash rocksteady
@@ -263,4 +287,6 @@ skv_teardown_cluster
 skv_test "the target dies while it re-replicates: the range rebuilt at the source, nothing lost" t_target_dies_re_replicating
 skv_teardown_cluster
 skv_test "the source dies mid-migration: the range completed at the target, nothing lost" t_source_dies_mid_migration
+skv_teardown_cluster
+skv_test "the source dies with the range frozen at both: completed at the target, nothing lost" t_source_dies_frozen
 skv_finish

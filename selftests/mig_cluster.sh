@@ -219,6 +219,16 @@ mig_final() {
 	ctlj status "$1" | jq -e '.state == "done" or .state == "cancelled" or .state == "failed"' >/dev/null
 }
 
+# ended ID WANT: wait for migration ID's end; it must be WANT.
+ended() {
+	local st
+	slowwait "$SKV_WAIT" mig_final "$1" ||
+		{ skv_fail "migration $1 still $(mig_state "$1")"; return 1; }
+	st=$(ctlj status "$1" | jq -r '"\(.state): \(.msg)"')
+	skv_info "migration $1 ended $st"
+	[[ $st == "$2:"* ]] || { skv_fail "migration $1 ended $st, not $2"; return 1; }
+}
+
 
 # slow_mig_start TABLE SEED: table TABLE on node 1 (A), filled (KILL_KEYS
 # records), starts to move whole to node 2 (B), slowed at A, while

@@ -86,16 +86,6 @@ clients_and_fault() {
 	fault A "$3" "$4" "$5" "$6"
 }
 
-# ended ID WANT: wait for migration ID's end; it must be WANT.
-ended() {
-	local st
-	slowwait "$SKV_WAIT" mig_final "$1" ||
-		{ skv_fail "migration $1 still $(mig_state "$1")"; return 1; }
-	st=$(ctlj status "$1" | jq -r '"\(.state): \(.msg)"')
-	skv_info "migration $1 ended $st"
-	[[ $st == "$2:"* ]] || { skv_fail "migration $1 ended $st, not $2"; return 1; }
-}
-
 # slow_cancel T RANGE ID_VAR [WRITES]: a slowed migration of RANGE of T
 # from A to B, cancelled mid-way (its id in ID_VAR), after WRITES records
 # were written at B (skv_tool fill: RANGE must be T's whole space).

@@ -295,6 +295,11 @@ void coord_do_mig_report(struct coordinator *c, struct conn *cn,
  * hands the range back and reports SKV_COORD_ERR_HANDED_BACK.
  */
 void coord_release_tick(struct coordinator *c);
+/*
+ * @g ended with its range frozen at both nodes, the target its owner in
+ * the map, its lineage record kept and the range not lost.
+ */
+bool coord_mig_frozen(struct coordinator *c, const struct skv_migration *g);
 /* End @g in @state with @error and @msg (map and lineage follow). */
 void coord_mig_end(struct coordinator *c, struct skv_migration *g,
 		   uint32_t state, uint32_t error, const char *msg);

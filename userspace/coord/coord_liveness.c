@@ -32,7 +32,10 @@
  *   - is logged, marked dead (GET_MAP: SKV_COORD_NODE_F_DEAD) and its
  *     connection closed: the commands waiting for it fail;
  *   - each migration it takes part in that has not ended fails
- *     (EHOSTDOWN).  Before ownership moved (preparing) the source keeps
+ *     (EHOSTDOWN); one that ended with its range frozen at both nodes
+ *     (a hand-back not done yet) and of which it is the source has
+ *     that range recorded lost, so that the recovery completes it at
+ *     the target from its replica.  Before ownership moved (preparing) the source keeps
  *     the range, and a live target is told to cancel; after it moved the
  *     target keeps the range (SKV_COORD_ERR_NEEDS_RECOVERY: the lineage
  *     record stays, for the recovery to come: coord_recovery.c rebuilds
@@ -40,7 +43,9 @@
  *   - every tablet it owned, and the tablet of a migration whose source
  *     died after ownership moved (the data not pulled yet died with it:
  *     coord_recovery.c completes it at the target from the source's
- *     replica when it can), is recorded lost (struct coord_lost, durable;
+ *     replica when it can), also of one that had ended with its range
+ *     frozen at both nodes (a hand-back not done: coord_mig_frozen), is
+ *     recorded lost (struct coord_lost, durable;
  *     GET_MAP: SKV_COORD_TABLET_F_LOST).  A lost tablet cannot migrate;
  *   - coord_fence_dead_node() fences it at its backups (coord_repl.c:
  *     they refuse its old epoch, so a node only cut off can no longer
@@ -226,6 +231,16 @@ static void send_cancel(struct coordinator *c, uint32_t node, uint64_t mig_id)
 	coord_buf_free(&b);
 }
 
+/* The tablet of migration @g if it is frozen and @node is its source. */
+static const struct tmap_tablet *mig_frozen_tablet(struct coordinator *c,
+						   const struct skv_migration *g,
+						   uint32_t node)
+{
+	if (g->src != node || !coord_mig_frozen(c, g))
+		return NULL;
+	return tmap_find(&c->st.map, g->table_id, g->start_hash);
+}
+
 /* End every migration @node takes part in (see the top of the file). */
 static int live_end_migrations(struct coordinator *c, uint32_t node)
 {
@@ -239,8 +254,22 @@ static int live_end_migrations(struct coordinator *c, uint32_t node)
 		const struct tmap_tablet *t;
 		uint32_t peer;
 
-		if (skv_mig_state_final(g->state) || (g->src != node && g->dst != node))
+		if (g->src != node && g->dst != node)
 			continue;
+		if (skv_mig_state_final(g->state)) {
+			/*
+			 * Its range frozen at both (coord_mig_frozen): the
+			 * source's part dies with it, as mid-pull.  A dead
+			 * target's part is lost with the tablets it owns.
+			 */
+			t = mig_frozen_tablet(c, g, node);
+			if (t) {
+				err = lost_add(c, t, node);
+				if (err)
+					return err;
+			}
+			continue;
+		}
 		peer = g->src == node ? g->dst : g->src;
 		snprintf(msg, sizeof(msg), "node %u (the %s) declared dead", node,
 			 g->src == node ? "source" : "target");

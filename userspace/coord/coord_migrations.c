@@ -238,7 +238,7 @@ static void mig_set_msg(struct skv_migration *g, const char *msg)
  * and the lineage record kept, the range not lost with a dead node (a
  * recovery decides then).
  */
-static bool mig_frozen(struct coordinator *c, const struct skv_migration *g)
+bool coord_mig_frozen(struct coordinator *c, const struct skv_migration *g)
 {
 	const struct tmap_tablet *t;
 
@@ -272,7 +272,7 @@ void coord_release_tick(struct coordinator *c)
 	for (size_t i = 0; i < c->nr_rel;) {
 		const struct skv_migration *g = coord_mig_find(c, c->rel[i].mig_id);
 
-		if (!g || !mig_frozen(c, g)) {
+		if (!g || !coord_mig_frozen(c, g)) {
 			c->rel[i] = c->rel[--c->nr_rel];
 			continue;
 		}
@@ -284,7 +284,7 @@ void coord_release_tick(struct coordinator *c)
 		struct coord_buf b;
 		int err;
 
-		if (!mig_frozen(c, g) || !coord_node_up(c, g->src) ||
+		if (!coord_mig_frozen(c, g) || !coord_node_up(c, g->src) ||
 		    !coord_node_up(c, g->dst))
 			continue;
 		r = release_get(c, g->id);
@@ -322,7 +322,7 @@ static void mig_handed_back(struct coordinator *c, struct skv_migration *g,
 {
 	const struct tmap_tablet *t = mig_tablet(c, g);
 
-	if (!mig_frozen(c, g))
+	if (!coord_mig_frozen(c, g))
 		return;
 	tmap_set_owner(&c->st.map, g->table_id, t->start, g->src);
 	coord_lineage_drop(c, g->id, 0);

@@ -2434,6 +2434,60 @@ TEST(slow_recovery_waited_for)
 }
 
 /*
+ * A migration ended with its range frozen at both nodes (the target's
+ * hand-back not done), then its source dies: the range is recorded lost
+ * and completed at the target, one of the source's backups, from the
+ * source's replica (the lineage path); the lineage record goes and the
+ * migration says so.  Before, nothing was lost in the map, so nothing was
+ * recovered: the range stayed frozen at the target for good.
+ */
+TEST(frozen_range_source_dies)
+{
+	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 2 };
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96], line[128];
+	const uint32_t one[] = { 1 };
+	struct coord_tablet_info t;
+	struct skv_migration g, *v;
+	struct fake_node n[3];
+	struct server srv;
+	uint32_t count;
+	int i;
+
+	ASSERT_EQ(0, live_server_start(&srv, dir, state, sizeof(state), &o));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
+	ASSERT_EQ(0, create_table(&srv, 7, one, 1, NULL, 0));
+	for (i = 0; i < 3; i++)
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
+	ASSERT_EQ(0, migrate(&srv, 7, 0, UINT64_MAX, 2, 0, &g));
+	ASSERT_EQ(0, node_report(&n[1], g.id, STEADYKV_MIGRATION_STATE_PULLING, 0, 5));
+	ASSERT_EQ(0, node_report(&n[1], g.id, STEADYKV_MIGRATION_STATE_FAILED, EUCLEAN, 5));
+	ASSERT_EQ(0, node_wait_decide(&n[1], 1));
+	snprintf(line, sizeof(line), "lineage %llu ", (unsigned long long)g.id);
+	ASSERT_TRUE(file_has(state, line));
+
+	atomic_store(&n[0].silent, 1);
+	ASSERT_NE(0, live_wait_dead(&srv, 1, 7, 0, &t));
+	ASSERT_TRUE(node_count_wait(&n[1], &n[1].nrecover, 1));
+	pthread_mutex_lock(&n[1].mu);
+	EXPECT_EQ(1u, n[1].recover.primary_id);
+	EXPECT_EQ(7u, n[1].recover_tab.table_id);
+	EXPECT_EQ(0u, n[1].recover_tab.start_hash);
+	EXPECT_EQ(UINT64_MAX, n[1].recover_tab.end_hash);
+	EXPECT_EQ(2u, n[1].recover_tab.owner);
+	pthread_mutex_unlock(&n[1].mu);
+	ASSERT_TRUE(recovered_wait(&srv, 7, 1));
+	ASSERT_EQ(0, owner_of(&srv, 7, 0, &t));
+	EXPECT_EQ(2u, t.owner);
+	EXPECT_FALSE(file_has(state, line));
+	ASSERT_EQ(0, mig_status(&srv, g.id, &v, &count));
+	ASSERT_EQ(1u, count);
+	EXPECT_NE(NULL, strstr(v[0].error_msg, "completed at the target"));
+	free(v);
+	live_stop(&srv, dir, state, n, 3);
+}
+
+/*
  * A dead node may not come back while its tablets are being rebuilt: a
  * crashed node that rebooted before its recovery ended would open its
  * replicas afresh under the recovery and, no longer dead, never have its
