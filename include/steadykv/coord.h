@@ -226,8 +226,20 @@ struct skv_coord_decision {
  * with this error: the source serves the range again with every write
  * taken at the target, the map makes it the owner and the lineage record
  * goes.  Until then the range is served by neither (nothing is lost).
+ * Not handed back for COORD_EVICT_MUL times --dead-after-ms (a partition
+ * that does not heal), with replication and the target one of the
+ * source's backups, the source is declared dead (evicted) and the range
+ * completed at the target (SKV_COORD_ERR_COMPLETED_AT_TARGET).
  */
 #define SKV_COORD_ERR_HANDED_BACK	EREMOTE	/* MIG_REPORT error */
+/*
+ * A migration whose source died (or was declared dead: a frozen range
+ * the two could not hand back, coord_release_tick) after ownership moved,
+ * its range completed at the target from the source's replica: the
+ * source is sent NODE_MIGRATE_DECIDE with commit, so that a source that
+ * still lives drops its frozen copy when its daemon registers again.
+ */
+#define SKV_COORD_ERR_COMPLETED_AT_TARGET	EREMCHG	/* a migration's error */
 
 /*
  * Who may do what.  GET_MAP and MIG_STATUS (reads) are open to anyone,

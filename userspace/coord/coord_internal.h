@@ -135,6 +135,7 @@ struct coord_recovery {
 struct coord_release {
 	uint64_t mig_id;
 	uint32_t attempts;	/* decisions sent */
+	int64_t first_ms;	/* monotonic: the first one */
 	int64_t next_ms;	/* monotonic: not sent again before */
 };
 
@@ -259,6 +260,8 @@ void coord_do_table_drop(struct coordinator *c, struct conn *cn,
 /* Give every connected node its backups (after a node registers). */
 void coord_repl_assign(struct coordinator *c);
 void coord_repl_fence(struct coordinator *c, uint32_t node);
+/* Is @backup one of @primary's backups (as last assigned)? */
+bool coord_repl_backs_up(const struct coordinator *c, uint32_t backup, uint32_t primary);
 
 /* coord_migrations.c */
 struct skv_migration *coord_mig_find(struct coordinator *c, uint64_t id);
@@ -292,7 +295,8 @@ void coord_do_mig_report(struct coordinator *c, struct conn *cn,
  * Send the decision to abort to the target of each migration that ended
  * with its range frozen at both nodes (SKV_COORD_ERR_NEEDS_RECOVERY, its
  * lineage record kept, both nodes up, the range not lost): the target
- * hands the range back and reports SKV_COORD_ERR_HANDED_BACK.
+ * hands the range back and reports SKV_COORD_ERR_HANDED_BACK.  Past
+ * COORD_EVICT_MUL * D without it, the source is evicted (coord_live_evict).
  */
 void coord_release_tick(struct coordinator *c);
 /*
@@ -300,6 +304,13 @@ void coord_release_tick(struct coordinator *c);
  * the map, its lineage record kept and the range not lost.
  */
 bool coord_mig_frozen(struct coordinator *c, const struct skv_migration *g);
+/*
+ * @g's range was completed at its target from its source's replica
+ * (SKV_COORD_ERR_COMPLETED_AT_TARGET): say so with @msg and send the
+ * source the decision to commit.
+ */
+void coord_mig_completed_at_target(struct coordinator *c, struct skv_migration *g,
+				   const char *msg);
 /* End @g in @state with @error and @msg (map and lineage follow). */
 void coord_mig_end(struct coordinator *c, struct skv_migration *g,
 		   uint32_t state, uint32_t error, const char *msg);
@@ -314,6 +325,8 @@ void coord_live_registered(struct coordinator *c, uint32_t node);
 /* A peer reports a request to @node failed. */
 void coord_live_suspect(struct coordinator *c, uint32_t node, uint32_t reporter,
 			const char *why);
+/* Declare @node dead now for @why (a live node the cluster must do without). */
+void coord_live_evict(struct coordinator *c, uint32_t node, const char *why);
 /* Declare dead the nodes past their bound (runs each COORD_LIVE_TICK_MS). */
 void coord_live_tick(struct coordinator *c);
 /* Where the fence of a node declared dead is to be sent. */

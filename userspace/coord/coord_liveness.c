@@ -322,6 +322,14 @@ static void live_declare_dead(struct coordinator *c, struct coord_live *l,
 	coord_fence_dead_node(c, node);
 }
 
+void coord_live_evict(struct coordinator *c, uint32_t node, const char *why)
+{
+	struct coord_live *l = live_find(c, node);
+
+	if (l && !l->dead)
+		live_declare_dead(c, l, coord_mono_ms(), why);
+}
+
 void coord_live_tick(struct coordinator *c)
 {
 	int64_t now = coord_mono_ms();

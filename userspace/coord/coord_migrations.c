@@ -131,14 +131,16 @@ static const struct tmap_tablet *mig_tablet(const struct coordinator *c,
 /*
  * Send the source of an ended migration the coordinator's decision
  * (coord.h NODE_MIGRATE_DECIDE), so that a range frozen there by a
- * PREPARE or an END whose reply was lost is released: done commits,
- * cancelled or failed aborts, unless the target keeps the range for a
- * recovery (then the source's copy stays as it is).  A source whose
- * daemon is not connected gets it when it registers.
+ * PREPARE or an END whose reply was lost is released: done, or completed
+ * at the target from the source's replica, commits; cancelled or failed
+ * aborts, unless the target keeps the range for a recovery (then the
+ * source's copy stays as it is).  A source whose daemon is not connected
+ * gets it when it registers.
  */
 static void mig_decide(struct coordinator *c, const struct skv_migration *g)
 {
-	bool abort = g->state != STEADYKV_MIGRATION_STATE_DONE;
+	bool abort = g->state != STEADYKV_MIGRATION_STATE_DONE &&
+		     g->error != SKV_COORD_ERR_COMPLETED_AT_TARGET;
 	struct coord_buf b;
 	uint64_t *v;
 	int err;
@@ -264,15 +266,45 @@ static struct coord_release *release_get(struct coordinator *c, uint64_t id)
 	return r;
 }
 
+/*
+ * Frozen migration @g has not been handed back for @frozen_ms, both nodes
+ * up: a partition between the two that does not heal.  Past
+ * COORD_EVICT_MUL * D, with replication and the target one of the
+ * source's backups, the source is declared dead: the range is completed
+ * at the target from the source's replica (coord_recovery.c, lineage),
+ * the source's other tablets are rebuilt on its backups, and the source
+ * comes back as a new incarnation once they are, told to commit (drop its
+ * copy).  A cluster cut in two this way loses one node's capacity for a
+ * while rather than a range for good.  True if it evicted it.
+ */
+static bool release_evict(struct coordinator *c, const struct skv_migration *g,
+			  int64_t frozen_ms)
+{
+	char why[200];
+
+	if (!c->replicas || frozen_ms < (int64_t)COORD_EVICT_MUL * c->dead_after_ms ||
+	    !coord_repl_backs_up(c, g->dst, g->src))
+		return false;
+	snprintf(why, sizeof(why), "cut off from node %u, the target of migration %llu, for"
+		 " %lld ms: its frozen range can be neither handed back nor completed while"
+		 " it serves", g->dst, (unsigned long long)g->id, (long long)frozen_ms);
+	coord_live_evict(c, g->src, why);
+	return true;
+}
+
 void coord_release_tick(struct coordinator *c)
 {
 	int64_t now = coord_mono_ms();
 
-	/* Forget the ones no longer frozen (handed back, recovered, gone). */
+	/*
+	 * Forget the ones no longer frozen (handed back, recovered, gone),
+	 * and those with a node down: tried afresh once both are up.
+	 */
 	for (size_t i = 0; i < c->nr_rel;) {
 		const struct skv_migration *g = coord_mig_find(c, c->rel[i].mig_id);
 
-		if (!g || !coord_mig_frozen(c, g)) {
+		if (!g || !coord_mig_frozen(c, g) || !coord_node_up(c, g->src) ||
+		    !coord_node_up(c, g->dst)) {
 			c->rel[i] = c->rel[--c->nr_rel];
 			continue;
 		}
@@ -292,8 +324,13 @@ void coord_release_tick(struct coordinator *c)
 			coord_logmsg(c, true, "release: out of memory");
 			return;
 		}
+		/* One at a time: an eviction changes the map and the migrations. */
+		if (r->attempts && release_evict(c, g, now - r->first_ms))
+			return;
 		if (now < r->next_ms)
 			continue;
+		if (!r->attempts)
+			r->first_ms = now;
 		coord_buf_init(&b);
 		err = coord_decision_encode(&b, g->id, true);
 		if (!err)
@@ -331,6 +368,14 @@ static void mig_handed_back(struct coordinator *c, struct skv_migration *g,
 	coord_logmsg(c, false, "migration %llu: the frozen range was handed back to node %u,"
 		     " its owner again (map version %llu)", (unsigned long long)g->id, g->src,
 		     (unsigned long long)c->st.map.version);
+	mig_decide(c, g);
+}
+
+void coord_mig_completed_at_target(struct coordinator *c, struct skv_migration *g,
+				   const char *msg)
+{
+	g->error = SKV_COORD_ERR_COMPLETED_AT_TARGET;
+	mig_set_msg(g, msg);
 	mig_decide(c, g);
 }
 

@@ -315,11 +315,11 @@ static void recovery_lineage_done(struct coordinator *c, const struct coord_line
 		struct skv_migration *g = coord_mig_find(c, l->mig_id);
 		char msg[200];
 
-		snprintf(msg, sizeof(msg), "node %u (the source) declared dead mid-migration; the"
-			 " range was completed at the target, node %u, from the source's replica:"
-			 " nothing lost", l->src, l->dst);
+		snprintf(msg, sizeof(msg), "node %u (the source) declared dead after ownership moved;"
+			 " the range was completed at the target, node %u, from the source's"
+			 " replica: nothing lost", l->src, l->dst);
 		if (g)
-			coord_mig_end(c, g, STEADYKV_MIGRATION_STATE_FAILED, g->error, msg);
+			coord_mig_completed_at_target(c, g, msg);
 		coord_logmsg(c, false, "migration %" PRIu64 ": %s", l->mig_id, msg);
 	} else {
 		coord_logmsg(c, false, "migration %" PRIu64 ": range rebuilt at its source, node %u,"

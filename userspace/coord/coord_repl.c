@@ -120,6 +120,20 @@ void coord_repl_assign(struct coordinator *c)
 	free(live);
 }
 
+bool coord_repl_backs_up(const struct coordinator *c, uint32_t backup, uint32_t primary)
+{
+	for (size_t i = 0; i < c->nr_repl; i++) {
+		const struct coord_repl_info *ri = &c->repl[i];
+
+		if (ri->primary_id != primary)
+			continue;
+		for (uint32_t k = 0; k < ri->nr_backups; k++)
+			if (ri->backups[k].id == backup)
+				return true;
+	}
+	return false;
+}
+
 void coord_repl_fence(struct coordinator *c, uint32_t node)
 {
 	struct coord_repl_info *have = NULL, fence = { .primary_id = node };

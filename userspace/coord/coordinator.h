@@ -15,6 +15,9 @@
 
 #include "coord_rebalance.h"
 
+/* A frozen range not handed back for this many dead_after_ms: evict its source. */
+#define COORD_EVICT_MUL	6
+
 struct coordinator_opts {
 	const char *listen;	/* "host:port"; NULL: "0.0.0.0:7100"; port 0: any */
 	const char *state_path;	/* NULL: "./steadykv-coord.state" */
@@ -26,7 +29,9 @@ struct coordinator_opts {
 	int node_timeout_ms;	/* wait for a node daemon's reply (but a recovery's); 0: 10000 */
 	/*
 	 * Declare a node dead when nothing was heard from it for this long
-	 * (0: 5000); coord_liveness.c has the bound.
+	 * (0: 5000); coord_liveness.c has the bound.  The source of a range
+	 * frozen at two live nodes that cannot hand it back is declared
+	 * dead after COORD_EVICT_MUL times that (coord_migrations.c).
 	 */
 	int dead_after_ms;
 	int verbose;		/* log requests to stderr */

@@ -195,6 +195,8 @@ static const char *errno_name(uint32_t e)
 	case ECONNREFUSED: return "ECONNREFUSED";
 	case ECONNRESET: return "ECONNRESET";
 	case EUCLEAN: return "EUCLEAN";
+	case EREMOTE: return "EREMOTE";
+	case EREMCHG: return "EREMCHG";
 	default: return "";
 	}
 }

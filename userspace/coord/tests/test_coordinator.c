@@ -696,6 +696,24 @@ static int node_wait(struct fake_node *n, int count)
 	return ret ? -1 : count - 1;
 }
 
+/* Poll (up to 3 s) until @n saw @want commands @op: how many it saw. */
+static int node_op_count_wait(struct fake_node *n, uint8_t op, int want)
+{
+	int seen = 0;
+
+	for (int k = 0; k < 300; k++) {
+		seen = 0;
+		pthread_mutex_lock(&n->mu);
+		for (int i = 0; i < n->nseen; i++)
+			seen += n->seen_op[i] == op;
+		pthread_mutex_unlock(&n->mu);
+		if (seen >= want)
+			break;
+		usleep(10000);
+	}
+	return seen;
+}
+
 /* Send MIG_REPORT; the coordinator's status. */
 static int node_report(struct fake_node *n, uint64_t id, uint32_t state,
 		       uint32_t error, uint64_t safe_version)
@@ -1975,18 +1993,26 @@ static int live_server_start(struct server *srv, char *dir, char *state, size_t 
 	return server_start_opts(srv, state, o, true) ? -1 : 0;
 }
 
+/* live_server_start(), then fake nodes 1, 2 and 3. */
+static int live_cluster_start(struct server *srv, char *dir, char *state, size_t len,
+			      struct coordinator_opts *o, struct fake_node n[3])
+{
+	if (live_server_start(srv, dir, state, len, o))
+		return -1;
+	for (int i = 0; i < 3; i++)
+		if (node_start(&n[i], srv, i + 1))
+			return -1;
+	return 0;
+}
+
 static int live_start(struct server *srv, char *dir, char *state, size_t len,
 		      int dead_after_ms, struct fake_node n[3], uint64_t table)
 {
 	const uint32_t nodes[] = { 1, 2, 3 };
 	struct coordinator_opts o = { .dead_after_ms = dead_after_ms };
-	int i;
 
-	if (live_server_start(srv, dir, state, len, &o))
+	if (live_cluster_start(srv, dir, state, len, &o, n))
 		return -1;
-	for (i = 0; i < 3; i++)
-		if (node_start(&n[i], srv, i + 1))
-			return -1;
 	return create_table(srv, table, nodes, 3, NULL, 0) ? -1 : 0;
 }
 
@@ -2251,7 +2277,7 @@ TEST(dead_node_tablets_recovered_on_backups)
 	struct server srv;
 	uint32_t flags;
 	bool lost;
-	int i, k;
+	int i;
 
 	ASSERT_NE(NULL, mkdtemp(dir));
 	snprintf(state, sizeof(state), "%s/state", dir);
@@ -2291,18 +2317,7 @@ TEST(dead_node_tablets_recovered_on_backups)
 	node_stop(&n[2]);
 	ASSERT_EQ(0, node_start(&n[3], &srv, 3));
 	ASSERT_LE(0, node_wait(&n[3], 1));
-	for (k = 0; k < 300; k++) {
-		int dels = 0;
-
-		pthread_mutex_lock(&n[3].mu);
-		for (i = 0; i < n[3].nseen; i++)
-			dels += n[3].seen_op[i] == SKV_COORD_OP_NODE_TABLET_DEL;
-		pthread_mutex_unlock(&n[3].mu);
-		if (dels == 2)
-			break;
-		usleep(10000);
-	}
-	ASSERT_LT(k, 300);
+	ASSERT_EQ(2, node_op_count_wait(&n[3], SKV_COORD_OP_NODE_TABLET_DEL, 2));
 
 	/* Durable: a restarted coordinator has the same owners, nothing lost. */
 	node_stop(&n[3]);
@@ -2380,11 +2395,9 @@ static int held_recovery_start(struct server *srv, char *dir, char *state, size_
 	struct coord_tablet_info t;
 	int i;
 
-	if (live_server_start(srv, dir, state, len, &o))
+	if (live_cluster_start(srv, dir, state, len, &o, n))
 		return -1;
 	for (i = 0; i < 3; i++) {
-		if (node_start(&n[i], srv, i + 1))
-			return -1;
 		pthread_mutex_lock(&n[i].mu);
 		n[i].hold_op = SKV_COORD_OP_NODE_REPL_RECOVER;
 		pthread_mutex_unlock(&n[i].mu);
@@ -2434,6 +2447,32 @@ TEST(slow_recovery_waited_for)
 }
 
 /*
+ * R = 2 on fake nodes 1-3, table 7 on node 1 alone, its state in a fresh
+ * directory @dir; all of it migrates to node 2, which reports it pulling,
+ * then failed with the range frozen at both (EUCLEAN).  0 or -1.
+ */
+static int frozen_start(struct server *srv, char *dir, char *state, size_t len,
+			struct fake_node n[3], struct skv_migration *g)
+{
+	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 2 };
+	const uint32_t one[] = { 1 };
+	int i;
+
+	if (live_cluster_start(srv, dir, state, len, &o, n))
+		return -1;
+	if (create_table(srv, 7, one, 1, NULL, 0))
+		return -1;
+	for (i = 0; i < 3; i++)
+		if (!node_count_wait(&n[i], &n[i].nrepl, 1))
+			return -1;
+	if (migrate(srv, 7, 0, UINT64_MAX, 2, 0, g) ||
+	    node_report(&n[1], g->id, STEADYKV_MIGRATION_STATE_PULLING, 0, 5) ||
+	    node_report(&n[1], g->id, STEADYKV_MIGRATION_STATE_FAILED, EUCLEAN, 5))
+		return -1;
+	return 0;
+}
+
+/*
  * A migration ended with its range frozen at both nodes (the target's
  * hand-back not done), then its source dies: the range is recorded lost
  * and completed at the target, one of the source's backups, from the
@@ -2443,25 +2482,14 @@ TEST(slow_recovery_waited_for)
  */
 TEST(frozen_range_source_dies)
 {
-	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 2 };
 	char dir[] = "/tmp/skv-live-XXXXXX", state[96], line[128];
-	const uint32_t one[] = { 1 };
 	struct coord_tablet_info t;
 	struct skv_migration g, *v;
 	struct fake_node n[3];
 	struct server srv;
 	uint32_t count;
-	int i;
 
-	ASSERT_EQ(0, live_server_start(&srv, dir, state, sizeof(state), &o));
-	for (i = 0; i < 3; i++)
-		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
-	ASSERT_EQ(0, create_table(&srv, 7, one, 1, NULL, 0));
-	for (i = 0; i < 3; i++)
-		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
-	ASSERT_EQ(0, migrate(&srv, 7, 0, UINT64_MAX, 2, 0, &g));
-	ASSERT_EQ(0, node_report(&n[1], g.id, STEADYKV_MIGRATION_STATE_PULLING, 0, 5));
-	ASSERT_EQ(0, node_report(&n[1], g.id, STEADYKV_MIGRATION_STATE_FAILED, EUCLEAN, 5));
+	ASSERT_EQ(0, frozen_start(&srv, dir, state, sizeof(state), n, &g));
 	ASSERT_EQ(0, node_wait_decide(&n[1], 1));
 	snprintf(line, sizeof(line), "lineage %llu ", (unsigned long long)g.id);
 	ASSERT_TRUE(file_has(state, line));
@@ -2488,6 +2516,68 @@ TEST(frozen_range_source_dies)
 }
 
 /*
+ * A partition between a frozen range's source and target that does not
+ * heal (the target never reports the range handed back), both up, R = 2:
+ * after COORD_EVICT_MUL * D the source is declared dead though it still
+ * sends, the range is completed at the target from the source's replica
+ * (the migration says so), and the source's daemon, back once that is
+ * done, is told to commit (drop its frozen copy) and to delete the range.
+ */
+TEST(frozen_range_partition_evicts_source)
+{
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
+	struct fake_node n[3], back;
+	struct server srv;
+	struct coord_tablet_info t;
+	struct skv_migration g, *v;
+	int64_t frozen_at, dead_at;
+	int i, k;
+	uint32_t count;
+
+	ASSERT_EQ(0, frozen_start(&srv, dir, state, sizeof(state), n, &g));
+	frozen_at = mono_ms();
+	ASSERT_EQ(0, node_wait_decide(&n[1], 1));
+
+	/* Node 1 keeps sending: declared dead only past the bound. */
+	for (k = 0; k < 1000; k++) {
+		uint32_t flags = 0;
+
+		ASSERT_EQ(0, node_and_tablet(&srv, 1, 7, 0, &flags, &t));
+		if (flags & SKV_COORD_NODE_F_DEAD)
+			break;
+		usleep(10000);
+	}
+	ASSERT_LT(k, 1000);
+	dead_at = mono_ms();
+	fprintf(stderr, "# node 1 evicted %lld ms after the range froze (bound %d ms)\n",
+		(long long)(dead_at - frozen_at), COORD_EVICT_MUL * LIVE_DEAD_AFTER_MS);
+	ASSERT_GE(dead_at - frozen_at, COORD_EVICT_MUL * LIVE_DEAD_AFTER_MS - 100);
+	ASSERT_TRUE(node_count_wait(&n[1], &n[1].nrecover, 1));
+	pthread_mutex_lock(&n[1].mu);
+	EXPECT_EQ(1u, n[1].recover.primary_id);
+	EXPECT_EQ(7u, n[1].recover_tab.table_id);
+	pthread_mutex_unlock(&n[1].mu);
+	ASSERT_TRUE(recovered_wait(&srv, 7, 1));
+	ASSERT_EQ(0, mig_status(&srv, g.id, &v, &count));
+	ASSERT_EQ(1u, count);
+	EXPECT_EQ((uint32_t)SKV_COORD_ERR_COMPLETED_AT_TARGET, v[0].error);
+	EXPECT_NE(NULL, strstr(v[0].error_msg, "completed at the target"));
+	free(v);
+
+	/* Node 1's daemon back: commit, and the range deleted there. */
+	node_stop(&n[0]);
+	ASSERT_EQ(0, node_start(&back, &srv, 1));
+	ASSERT_EQ(0, node_wait_decide(&back, 1));
+	EXPECT_EQ(g.id, back.decide_id);
+	EXPECT_FALSE(back.decide_abort);
+	EXPECT_EQ(1, node_op_count_wait(&back, SKV_COORD_OP_NODE_TABLET_DEL, 1));
+	node_stop(&back);
+	for (i = 1; i < 3; i++)
+		node_stop(&n[i]);
+	live_stop(&srv, dir, state, n, 0);
+}
+
+/*
  * A dead node may not come back while its tablets are being rebuilt: a
  * crashed node that rebooted before its recovery ended would open its
  * replicas afresh under the recovery and, no longer dead, never have its
@@ -2501,7 +2591,7 @@ TEST(dead_node_waits_for_its_recovery)
 	struct coord_tablet_info t;
 	struct fake_node n[3], back;
 	struct server srv;
-	int i, busy, dels = 0;
+	int busy;
 	uint32_t flags;
 	bool lost;
 
@@ -2521,15 +2611,7 @@ TEST(dead_node_waits_for_its_recovery)
 	ASSERT_EQ(0, node_release(&n[busy]));
 	ASSERT_TRUE(recovered_wait(&srv, 6, 3));
 	ASSERT_EQ(0, node_start(&back, &srv, 3));
-	for (int k = 0; k < 300 && !dels; k++) {
-		pthread_mutex_lock(&back.mu);
-		for (i = 0; i < back.nseen; i++)
-			dels += back.seen_op[i] == SKV_COORD_OP_NODE_TABLET_DEL;
-		pthread_mutex_unlock(&back.mu);
-		if (!dels)
-			usleep(10000);
-	}
-	ASSERT_EQ(1, dels);
+	ASSERT_EQ(1, node_op_count_wait(&back, SKV_COORD_OP_NODE_TABLET_DEL, 1));
 	ASSERT_EQ(0, node_and_tablet(&srv, 3, 6, 0, &flags, &t));
 	ASSERT_EQ((uint32_t)SKV_COORD_NODE_F_UP, flags);
 	ASSERT_EQ((uint32_t)busy + 1, t.owner);
