@@ -122,6 +122,7 @@ struct coord_recovery {
 	bool done;		/* recovered on target: for the dead node's return */
 	bool waiting;		/* no candidate (logged once) */
 	uint32_t attempts;	/* failed so far */
+	uint32_t refusals;	/* of them, not for a busy range (EAGAIN, EBUSY) */
 	int64_t retry_ms;	/* monotonic: not tried again before */
 	int64_t started_ms;	/* monotonic: the last attempt's start */
 };

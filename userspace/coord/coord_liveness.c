@@ -32,10 +32,7 @@
  *   - is logged, marked dead (GET_MAP: SKV_COORD_NODE_F_DEAD) and its
  *     connection closed: the commands waiting for it fail;
  *   - each migration it takes part in that has not ended fails
- *     (EHOSTDOWN); one that ended with its range frozen at both nodes
- *     (a hand-back not done yet) and of which it is the source has
- *     that range recorded lost, so that the recovery completes it at
- *     the target from its replica.  Before ownership moved (preparing) the source keeps
+ *     (EHOSTDOWN).  Before ownership moved (preparing) the source keeps
  *     the range, and a live target is told to cancel; after it moved the
  *     target keeps the range (SKV_COORD_ERR_NEEDS_RECOVERY: the lineage
  *     record stays, for the recovery to come: coord_recovery.c rebuilds
@@ -45,8 +42,8 @@
  *     coord_recovery.c completes it at the target from the source's
  *     replica when it can), also of one that had ended with its range
  *     frozen at both nodes (a hand-back not done: coord_mig_frozen), is
- *     recorded lost (struct coord_lost, durable;
- *     GET_MAP: SKV_COORD_TABLET_F_LOST).  A lost tablet cannot migrate;
+ *     recorded lost (struct coord_lost, durable; GET_MAP:
+ *     SKV_COORD_TABLET_F_LOST).  A lost tablet cannot migrate;
  *   - coord_fence_dead_node() fences it at its backups (coord_repl.c:
  *     they refuse its old epoch, so a node only cut off can no longer
  *     have a write acknowledged) and gives the primaries it backed up
@@ -56,9 +53,10 @@
  * incarnation: it is alive for new work, but its lost tablets stay lost,
  * and it is told to delete them (NODE_TABLET_DEL), so that a node that was
  * only cut off does not serve them again; so are those recovered
- * elsewhere.  With
- * replication, coord_recovery.c rebuilds lost tablets on the dead node's
- * backups while it is dead.
+ * elsewhere.  With replication, coord_recovery.c rebuilds lost tablets on
+ * the dead node's backups while it is dead.  A node may also be declared
+ * dead while it lives (coord_live_evict): the source of a frozen range
+ * the two nodes cannot hand back (coord_release_tick).
  */
 #include <errno.h>
 #include <stdio.h>

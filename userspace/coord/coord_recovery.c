@@ -45,7 +45,7 @@
  * reading them) and, no longer dead, its tablets would never be rebuilt:
  * a crashed node that rebooted faster than its tablets recovered lost
  * them.  Once they are, or once nothing can rebuild them (no node that
- * may hold its replica is up, or RECOVERY_HOLD_ATTEMPTS attempts failed),
+ * may hold its replica is up, or RECOVERY_HOLD_ATTEMPTS were refused),
  * it registers; its tablets still lost then stay lost; and it is told to
  * delete the tablets recovered elsewhere (NODE_TABLET_DEL), so that a node
  * only cut off does not serve them again.
@@ -67,7 +67,10 @@
 
 #define RECOVERY_RETRY_MIN_MS	1000
 #define RECOVERY_RETRY_MAX_MS	30000
-/* Failed attempts after which the dead node may return (about a minute). */
+/*
+ * Attempts refused (not EAGAIN or EBUSY: recovery_failed) after which the
+ * dead node may return: about a minute, or more when each takes long.
+ */
 #define RECOVERY_HOLD_ATTEMPTS	6
 
 static bool same_range(const struct coord_recovery *r, uint64_t table_id,
@@ -236,13 +239,22 @@ static int recovery_send(struct coordinator *c, struct coord_recovery *r, uint32
 	return 0;
 }
 
-static void recovery_failed(struct coordinator *c, struct coord_recovery *r, const char *why)
+/*
+ * @err: the node's answer (0 if it gave none).  EAGAIN and EBUSY say the
+ * range is busy there for a while (a migration's hand-back stopping, a
+ * recovery of it under way): they do not count towards
+ * RECOVERY_HOLD_ATTEMPTS.
+ */
+static void recovery_failed(struct coordinator *c, struct coord_recovery *r, int err,
+			    const char *why)
 {
 	int64_t wait = coord_backoff_ms(r->attempts, RECOVERY_RETRY_MIN_MS,
 					RECOVERY_RETRY_MAX_MS);
 
 	r->running = false;
 	r->attempts++;
+	if (err != EAGAIN && err != EBUSY)
+		r->refusals++;
 	r->retry_ms = coord_mono_ms() + wait;
 	coord_logmsg(c, true, "recovery of table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64
 		     " of node %u on node %u failed: %s; the tablet stays lost, tried again"
@@ -298,7 +310,7 @@ void coord_recovery_tick(struct coordinator *c)
 		r->waiting = false;
 		err = recovery_send(c, r, recovery_pick(c, r, cand, n, dealt - 1 + r->attempts));
 		if (err)
-			recovery_failed(c, r, strerror(-err));
+			recovery_failed(c, r, 0, strerror(-err));
 	}
 }
 
@@ -340,7 +352,7 @@ void coord_finish_recover(struct coordinator *c, struct op *op)
 	if (!r)
 		return;
 	if (op->err) {
-		recovery_failed(c, r, op->msg);
+		recovery_failed(c, r, op->err, op->msg);
 		return;
 	}
 	r->running = false;
@@ -357,7 +369,7 @@ void coord_finish_recover(struct coordinator *c, struct op *op)
 		return;
 	}
 	if (tmap_set_owner(&c->st.map, t->table_id, t->start, t->owner)) {
-		recovery_failed(c, r, "its node left the map");
+		recovery_failed(c, r, 0, "its node left the map");
 		return;
 	}
 	memmove(&c->st.lost[i], &c->st.lost[i + 1], (c->st.nr_lost - i - 1) * sizeof(c->st.lost[0]));
@@ -390,7 +402,7 @@ size_t coord_recovery_pending(struct coordinator *c, uint32_t node)
 		r = recovery_find(c, l->table_id, l->start, l->end);
 		if (r && r->running)
 			n++;
-		else if ((!r || r->attempts < RECOVERY_HOLD_ATTEMPTS) &&
+		else if ((!r || r->refusals < RECOVERY_HOLD_ATTEMPTS) &&
 			 recovery_candidates(c, node, cand, sizeof(cand) / sizeof(cand[0])))
 			n++;
 	}
