@@ -113,19 +113,21 @@ t_netns_churn() {
 # rmmod with nodes listening, clients connected (idle, mid-frame, busy)
 # and a loader running.
 t_rmmod_with_clients() {
-	local r1=$SKV_TMP/r1 r2=$SKV_TMP/r2 r3=$SKV_TMP/r3 p1 p2 p3 pf rc start end
+	local r1=$SKV_TMP/r1 r2=$SKV_TMP/r2 r3=$SKV_TMP/r3 p1 p2 p3 pf rc start end wait_s
 	setup_ns X Y CL || return 1
 	skv_veth "$X" eth0 10.97.1.1/24 "$CL" ethx 10.97.1.2/24 || return 1
 	skv_veth "$Y" eth0 10.97.2.1/24 "$CL" ethy 10.97.2.2/24 || return 1
 	skv_node_start "$X" 10.97.1.1 $PORT 1 || return 1
 	skv_node_start "$Y" 10.97.2.1 $PORT 1 || return 1
 	ip netns exec "$CL" skv_tool fill 10.97.1.1:$PORT 1 500 $DATA_SIZE x || return 1
-	# Clients that expect the module to close their connections on unload.
-	hold "$CL" 10.97.1.1:$PORT "$r1" --expect-close 30 || return 1
+	# Clients that expect the module to close their connections on unload
+	# (the debug kernel's unload took 35 s: the wait is stretched there).
+	wait_s=$((30 * SKV_TIME_SCALE))
+	hold "$CL" 10.97.1.1:$PORT "$r1" --expect-close $wait_s || return 1
 	p1=$SKV_LAST_PID
-	hold "$CL" 10.97.2.1:$PORT "$r2" --expect-close 30 || return 1
+	hold "$CL" 10.97.2.1:$PORT "$r2" --expect-close $wait_s || return 1
 	p2=$SKV_LAST_PID
-	hold "$X" 10.97.1.1:$PORT "$r3" --expect-close 30 || return 1
+	hold "$X" 10.97.1.1:$PORT "$r3" --expect-close $wait_s || return 1
 	p3=$SKV_LAST_PID
 	# A loader writing all the time.
 	skv_bg ip netns exec "$CL" bash -c \
@@ -139,7 +141,7 @@ t_rmmod_with_clients() {
 	skv_info "unloaded in $((end - start)) ms with clients connected"
 	# Every client connection was closed by the unload.
 	for p in $p1 $p2 $p3; do
-		skv_wait_exit "$p" 40
+		skv_wait_exit "$p" $((wait_s + 10))
 		rc=$?
 		((rc == 0)) || { skv_fail "client pid $p: connections not closed by the unload (status $rc)"; return 1; }
 	done
