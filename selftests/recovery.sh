@@ -198,12 +198,16 @@ recovered() {
 	recovered_node C
 }
 
-# recovered_node NAME: node NAME is dead, owns nothing, and nothing is lost.
-recovered_node() {
-	ctlj map | jq -e --argjson c "${ID[$1]}" '
-		(.nodes[] | select(.id == $c) | .health == "dead") and
+# owns_none NAME HEALTH: node NAME is HEALTH (dead, up) by the map, owns
+# nothing, and nothing is lost.
+owns_none() {
+	ctlj map | jq -e --argjson c "${ID[$1]}" --arg h "$2" '
+		(.nodes[] | select(.id == $c) | .health == $h) and
 		([.tablets[] | select(.owner == $c or .lost)] | length == 0)' >/dev/null
 }
+
+# recovered_node NAME: node NAME is dead, owns nothing, and nothing is lost.
+recovered_node() { owns_none "$1" dead; }
 
 # crash NAME: node NAME's daemon killed and its namespace (node, module
 # state) deleted; wait until its tablets are recovered.
@@ -279,11 +283,7 @@ c_tables_intact() {
 }
 
 # node_back_up NAME: node NAME is up again, owns nothing, nothing is lost.
-node_back_up() {
-	ctlj map | jq -e --argjson c "${ID[$1]}" '
-		(.nodes[] | select(.id == $c) | .health == "up") and
-		([.tablets[] | select(.owner == $c or .lost)] | length == 0)' >/dev/null
-}
+node_back_up() { owns_none "$1" up; }
 
 # A crashed node that reboots before its tablets are rebuilt: C dies while
 # A and B cannot reach each other (netem), so neither can hand the range

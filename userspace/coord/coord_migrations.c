@@ -292,6 +292,13 @@ static bool release_evict(struct coordinator *c, const struct skv_migration *g,
 	return true;
 }
 
+/* Frozen at both nodes, both up: the target is to hand the range back. */
+static bool release_wanted(struct coordinator *c, const struct skv_migration *g)
+{
+	return coord_mig_frozen(c, g) && coord_node_up(c, g->src) &&
+	       coord_node_up(c, g->dst);
+}
+
 void coord_release_tick(struct coordinator *c)
 {
 	int64_t now = coord_mono_ms();
@@ -303,8 +310,7 @@ void coord_release_tick(struct coordinator *c)
 	for (size_t i = 0; i < c->nr_rel;) {
 		const struct skv_migration *g = coord_mig_find(c, c->rel[i].mig_id);
 
-		if (!g || !coord_mig_frozen(c, g) || !coord_node_up(c, g->src) ||
-		    !coord_node_up(c, g->dst)) {
+		if (!g || !release_wanted(c, g)) {
 			c->rel[i] = c->rel[--c->nr_rel];
 			continue;
 		}
@@ -316,8 +322,7 @@ void coord_release_tick(struct coordinator *c)
 		struct coord_buf b;
 		int err;
 
-		if (!coord_mig_frozen(c, g) || !coord_node_up(c, g->src) ||
-		    !coord_node_up(c, g->dst))
+		if (!release_wanted(c, g))
 			continue;
 		r = release_get(c, g->id);
 		if (!r) {
