@@ -4,6 +4,7 @@
 #include <linux/slab.h>
 #include <linux/mm.h>
 #include <linux/ktime.h>
+#include <linux/jiffies.h>
 #include <linux/sched.h>
 #include <net/genetlink.h>
 
@@ -97,11 +98,15 @@ static int skv_recover_filter(u8 *buf, u32 len, const struct skv_tablet_info *t,
 	return 0;
 }
 
-/* Replay the replica of primary_id, chunk by chunk, into sl. */
+/*
+ * Replay the replica of primary_id, chunk by chunk, into sl.  *fenced:
+ * a time (jiffies) after the first read fenced the replica at epoch.
+ */
 static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
 			      struct skv_sidelog *sl, u64 primary_id,
 			      u64 epoch, const struct skv_tablet_info *t,
 			      struct skv_recover_stats *st,
+			      unsigned long *fenced,
 			      struct netlink_ext_ack *extack)
 {
 	struct skv_replay_stats rs;
@@ -117,8 +122,12 @@ static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
+		bool first = pos == U64_MAX;
+
 		got = skv_replica_copy(node, primary_id, epoch, &pos, buf,
 				       SKV_RECOVER_CHUNK);
+		if (first)
+			*fenced = jiffies;
 		if (got <= 0) {
 			err = got;
 			break;
@@ -173,12 +182,26 @@ static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
 }
 
 /*
+ * The primary, if only cut off, answers its clients until its lease ends
+ * (repl_primary.h), at most SKV_REPL_LEASE_MS after the replica here was
+ * fenced: what was rebuilt from it is served only after that.
+ */
+static void skv_recover_wait_lease(unsigned long fenced)
+{
+	unsigned long until = fenced +
+		msecs_to_jiffies(SKV_REPL_LEASE_MS + SKV_REPL_LEASE_MARGIN_MS);
+
+	while (time_before(jiffies, until))
+		schedule_timeout_idle(until - jiffies);
+}
+
+/*
  * Replay primary_id's replica of rt's range into the tablet here (newer
  * versions win, tombstones shadow), through a side log no replication
  * stream carries, then hand the range to this node's backups, so that
- * it is back to R copies before it is served.  The tablet is not served
- * meanwhile.  On error what was replayed stays (every step may be
- * repeated).
+ * it is back to R copies before it is served, and wait out the dead
+ * primary's lease.  The tablet is not served meanwhile.  On error what
+ * was replayed stays (every step may be repeated).
  *
  * Called with node->lock held; drops it for the replay and the hand-over,
  * which take as long as the data and the backups do: every control call
@@ -204,6 +227,7 @@ static int skv_recover_rebuild(struct skv_node *node, struct skv_store *s,
 		.start_hash = rt->start_hash,
 		.end_hash = rt->end_hash,
 	};
+	unsigned long fenced = jiffies;
 	struct skv_sidelog *sl;
 	u64 held;
 	int err;
@@ -216,7 +240,7 @@ static int skv_recover_rebuild(struct skv_node *node, struct skv_store *s,
 	list_add(&busy.list, &node->recoveries);
 	mutex_unlock(&node->lock);
 	err = skv_recover_replay(node, s, sl, primary_id, epoch, rt, st,
-				 extack);
+				 &fenced, extack);
 	/* Spliced into the log either way: what was replayed stays. */
 	skv_sidelog_destroy(s, sl);
 	if (!err) {
@@ -228,6 +252,8 @@ static int skv_recover_rebuild(struct skv_node *node, struct skv_store *s,
 					       "the backups did not take the rebuilt range (%d)",
 					       err);
 	}
+	if (!err)
+		skv_recover_wait_lease(fenced);
 	mutex_lock(&node->lock);
 	list_del(&busy.list);
 	return err;

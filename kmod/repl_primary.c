@@ -58,11 +58,25 @@
  * (positions go on) and copies again only if a backup's replica begins
  * after it.  A backup that held the old records gets them twice: the
  * cost of one stream for all backups.
+ *
+ * Leases.  A node declared dead may only be cut off, and its clients
+ * with an older map still reach it: its writes are fenced (its backups
+ * refuse its epoch), but a read it answered after another node had
+ * rebuilt and written its tablet would be stale.  So each backup's sender
+ * notes when it sent the last op the backup acknowledged (renewed: an
+ * OPEN or a WRITE, empty if nothing else is due every quarter lease),
+ * and the node answers client requests only while that is less than
+ * SKV_REPL_LEASE_MS ago for every backup (skv_repl_leased()).  A backup
+ * fenced acknowledges nothing more, so the lease ends at most
+ * SKV_REPL_LEASE_MS after its fence, which recovery waits out
+ * (recovery.c).  The cost: a backup lost stops reads here, as it stops
+ * writes, until it is back or the coordinator gives other backups.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
 #include <linux/mm.h>
 #include <linux/kref.h>
+#include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/wait.h>
 #include <linux/rcupdate.h>
@@ -118,6 +132,8 @@ struct skv_repl_backup {
 	bool continues;		/* it backed up the stream before this one */
 	bool opened;		/* on this connection */
 	u64 sent;		/* sender's: the backup holds up to here */
+	/* Sender's, read by skv_repl_leased(): see "Leases" (jiffies). */
+	unsigned long renewed;
 	u8 *sbuf;		/* sender's: the batch in flight */
 	/* Under r->lock. */
 	u64 acked;
@@ -248,6 +264,39 @@ static void skv_repl_backup_down(struct skv_repl_backup *b, bool fatal)
 	wake_up_all(&r->ack_wq);
 }
 
+static unsigned long skv_repl_lease(void)
+{
+	return msecs_to_jiffies(SKV_REPL_LEASE_MS);
+}
+
+/* An op sent at jiffies sent was acknowledged: the lease runs from then. */
+static void skv_repl_renewed(struct skv_repl_backup *b, unsigned long sent)
+{
+	if (time_after(sent, b->renewed))
+		WRITE_ONCE(b->renewed, sent);
+}
+
+/* A quarter of the lease since the last renewal: send an op, if empty. */
+static bool skv_repl_renew_due(const struct skv_repl_backup *b)
+{
+	return time_after_eq(jiffies, b->renewed + skv_repl_lease() / 4);
+}
+
+bool skv_repl_leased(struct skv_node *node)
+{
+	unsigned long now = jiffies, lease = skv_repl_lease();
+	struct skv_repl *r;
+	bool ok = true;
+	u32 i;
+
+	rcu_read_lock();
+	r = rcu_dereference(node->repl);
+	for (i = 0; r && ok && i < r->nbackups; i++)
+		ok = time_before(now, READ_ONCE(r->b[i].renewed) + lease);
+	rcu_read_unlock();
+	return ok;
+}
+
 /* Sleep up to timeo unless stopped; true if the thread should stop. */
 static bool skv_repl_pause(struct skv_repl *r, long timeo)
 {
@@ -280,6 +329,7 @@ static int skv_repl_open(struct skv_repl_backup *b)
 	struct skv_repl_pos_reply pr;
 	u64 base = 0, end = 0, qbase, qend;
 	long timeo = skv_repl_timeo();
+	unsigned long sent_at;
 	int ret;
 
 	ret = skv_peer_connect(&b->peer);
@@ -297,6 +347,7 @@ static int skv_repl_open(struct skv_repl_backup *b)
 	req.start = cpu_to_le64(qbase);
 	req.flags = cpu_to_le32(b->created || b->continues ? 0 :
 				SKV_REPL_F_CREATE);
+	sent_at = jiffies;
 	ret = skv_peer_call(&b->peer, SKV_OP_REPL_OPEN, &req, sizeof(req),
 			    NULL, 0, sizeof(pr));
 	if (ret < 0)
@@ -334,6 +385,7 @@ static int skv_repl_open(struct skv_repl_backup *b)
 	}
 	b->created = true;
 	b->opened = true;
+	skv_repl_renewed(b, sent_at);
 	b->sent = end;
 	b->mark_sent = U64_MAX;
 	mutex_lock(&r->lock);
@@ -389,6 +441,7 @@ static int skv_repl_send(struct skv_repl_backup *b, u32 len)
 	struct skv_repl *r = b->r;
 	struct skv_repl_write_req req;
 	struct skv_repl_pos_reply pr;
+	unsigned long sent_at = jiffies;
 	u64 end;
 	int ret;
 
@@ -417,6 +470,7 @@ static int skv_repl_send(struct skv_repl_backup *b, u32 len)
 	}
 	b->sent = end;
 	b->mark_sent = b->mark_from;
+	skv_repl_renewed(b, sent_at);
 	mutex_lock(&r->lock);
 	b->acked = end;
 	skv_repl_acked_locked(r);
@@ -430,7 +484,8 @@ static bool skv_repl_has_work(struct skv_repl_backup *b)
 	struct skv_repl *r = b->r;
 
 	return kthread_should_stop() || READ_ONCE(r->q.end) != b->sent ||
-	       !READ_ONCE(b->ok) || READ_ONCE(r->whole_from) != b->mark_sent;
+	       !READ_ONCE(b->ok) || READ_ONCE(r->whole_from) != b->mark_sent ||
+	       skv_repl_renew_due(b);
 }
 
 static int skv_repl_sender(void *arg)
@@ -456,11 +511,12 @@ static int skv_repl_sender(void *arg)
 		mutex_lock(&r->lock);
 		len = skv_repl_batch_locked(b);
 		mutex_unlock(&r->lock);
-		/* Nothing to send, not even a new whole mark. */
-		if (!len && b->mark_from == b->mark_sent) {
+		/* Nothing to send, not even a new whole mark or a renewal. */
+		if (!len && b->mark_from == b->mark_sent &&
+		    !skv_repl_renew_due(b)) {
 			wait_event_interruptible_timeout(r->send_wq,
 							 skv_repl_has_work(b),
-							 HZ);
+							 skv_repl_lease() / 4);
 			continue;
 		}
 		err = skv_repl_send(b, len);
@@ -605,6 +661,8 @@ static struct skv_repl *skv_repl_create(struct skv_node *node, u64 primary_id,
 		b->continues = skv_repl_had_backup(old, primary_id, &backups[i]);
 		b->sent = start;
 		b->acked = start;
+		/* No lease until it acknowledges an op. */
+		b->renewed = jiffies - skv_repl_lease() - 1;
 		skv_peer_init(&b->peer, node->net, b->addr.addr,
 			      b->addr.addr_len, b->addr.port);
 		r->nbackups++;

@@ -58,6 +58,18 @@ struct skv_conn;
 struct sk_buff;
 struct genl_info;
 
+/*
+ * The read lease (repl_primary.c "Leases"): a node with backups answers
+ * client requests only while every backup has acknowledged, within the
+ * last SKV_REPL_LEASE_MS, an op the node sent it; a fence stops those
+ * acknowledgements.  A node rebuilding a tablet from a replica serves it
+ * no sooner than SKV_REPL_LEASE_MS + SKV_REPL_LEASE_MARGIN_MS after it
+ * fenced that replica, so the dead primary, if it was only cut off, has
+ * stopped answering by then (the margin: two machines' timers).
+ */
+#define SKV_REPL_LEASE_MS		2000
+#define SKV_REPL_LEASE_MARGIN_MS	250
+
 /* Module parameter (main.c): how long a write waits for its backups. */
 extern unsigned int skv_repl_timeout_ms;
 
@@ -114,6 +126,11 @@ int skv_repl_hold_range(struct skv_node *node, struct skv_store *s,
 /* The repl-get reply's attributes.  Caller holds node->lock. */
 int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node);
 
+/*
+ * May node answer a client request: it has no backups, or its lease from
+ * every one of them holds.  Lockless (RCU); any context.
+ */
+bool skv_repl_leased(struct skv_node *node);
 /*
  * Before a write whose record is rec_len bytes: SKV_S_OK, or SKV_S_RETRY
  * (do not apply it).  Every OK must be followed by skv_repl_commit().

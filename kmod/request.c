@@ -388,10 +388,14 @@ int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 	st = skv_client_access(c, h->opcode, body, body_len);
 	if (unlikely(st != SKV_S_OK))
 		return skv_client_deny(c, h, st);
-	/* Routed by a map older than an ownership change here (wire.h). */
-	if (h->opcode >= SKV_OP_GET && h->opcode <= SKV_OP_MULTI_GET &&
-	    skv_node_epoch_stale(c->node, le32_to_cpu(h->epoch)))
-		return skv_reply(c, h, SKV_S_STALE_EPOCH, NULL, 0);
+	if (h->opcode >= SKV_OP_GET && h->opcode <= SKV_OP_MULTI_GET) {
+		/* Routed by a map older than an ownership change here (wire.h). */
+		if (skv_node_epoch_stale(c->node, le32_to_cpu(h->epoch)))
+			return skv_reply(c, h, SKV_S_STALE_EPOCH, NULL, 0);
+		/* Perhaps declared dead, the tablets rebuilt elsewhere. */
+		if (!skv_repl_leased(c->node))
+			return skv_reply(c, h, SKV_S_NOT_OWNER, NULL, 0);
+	}
 
 	switch (h->opcode) {
 	case SKV_OP_PING:

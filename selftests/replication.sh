@@ -279,8 +279,9 @@ t_set_change_goes_on() {
 		{ skv_fail "B's replica of A: setc's records: $(grep ' setc$' <<<"$out" | tr '\n' ';')"; return 1; }
 }
 
-# puts_fail NODE PREFIX [TABLE]: put keys until one gets RETRY (within the
-# wait bound); none may be acknowledged.  A put in flight when the backup
+# puts_fail NODE PREFIX [TABLE]: put keys until one is refused (RETRY, or
+# NOT_OWNER once the node's lease ended; within the wait bound); none may
+# be acknowledged.  A put in flight when the backup
 # went may see its connection closed (outcome unknown), never OK.
 puts_fail() {
 	local n=$1 p=$2 i out deadline=$((SECONDS + SKV_WAIT))
@@ -288,9 +289,10 @@ puts_fail() {
 		out=$(put "$n" "$p-$i" v "${3:-2}")
 		skv_info "put $p-$i at $n: $out"
 		[[ $out == "OK "* ]] && { skv_fail "put $p-$i acknowledged: $out"; return 1; }
-		[[ $out == "RETRY "* ]] && return 0
+		# Refused: no backup to hold it, or no lease from them.
+		[[ $out == "RETRY "* || $out == NOT_OWNER* ]] && return 0
 	done
-	skv_fail "no put at $n got RETRY within ${SKV_WAIT}s"
+	skv_fail "no put at $n got RETRY or NOT_OWNER within ${SKV_WAIT}s"
 	return 1
 }
 
@@ -323,11 +325,12 @@ t_bounded() {
 	for ((i = 0; i < 40; i++)); do
 		out=$(put A "big-$i" "$big")
 		[[ $out == "OK "* ]] && acked+=("big-$i")
-		[[ $out == "RETRY "* ]] && break
+		[[ $out == "RETRY "* || $out == NOT_OWNER* ]] && break
 	done
 	echo "$old" >$PARAMS/replica_max_mb
 	skv_info "${#acked[@]} big writes acknowledged, then: $out"
-	[[ $out == "RETRY "* ]] || { skv_fail "40 writes of 60 KB past a 1 MiB replica: last '$out'"; return 1; }
+	[[ $out == "RETRY "* || $out == NOT_OWNER* ]] ||
+		{ skv_fail "40 writes of 60 KB past a 1 MiB replica: last '$out'"; return 1; }
 	((${#acked[@]} > 0 && ${#acked[@]} < 18)) ||
 		{ skv_fail "${#acked[@]} writes of 60 KB acknowledged with a 1 MiB bound"; return 1; }
 	dmesg | tail -n +$((SKV_DMESG_MARK + 1)) | grep -q "refused a write of primary ${ID[A]} (status 19)" ||
@@ -342,12 +345,31 @@ t_bounded() {
 	repl_set A || return 1
 }
 
+# name_of ID: the node (A, B or C) with id ID.
+name_of() {
+	local n
+	for n in A B C; do
+		[[ ${ID[$n]} == "$1" ]] && echo "$n"
+	done
+}
+
+# rebuilt_away TABLE NODE: TABLE is served by a node other than NODE (by
+# the map), nothing of it lost.
+rebuilt_away() {
+	ctlj map | jq -e --argjson t "$1" --argjson n "${ID[$2]}" '
+		[.tablets[] | select(.table == $t)] |
+		length > 0 and all(.owner != $n and (.lost | not))' >/dev/null
+}
+
 # C cut off from the coordinator (its daemon stopped; its module still
 # serves): the coordinator declares C dead and fences it at its backups, A
 # and B, with an epoch above C's, so C can no longer have a write
-# acknowledged.  Its daemon back, C is a new incarnation with a new epoch.
+# acknowledged; C's lease from them ends, so it answers no client either:
+# once its table 3 is rebuilt on a backup and written there, a read at C
+# (a client with the old map) would be stale.  Its daemon back, C is a new
+# incarnation with a new epoch.
 t_cut_off_fenced() {
-	local b out
+	local b out owner
 	out=$(put C before-cut v 3)
 	[[ $out == "OK "* ]] || { skv_fail "put at C before the cut: $out"; return 1; }
 	kill -STOP "${NODE_PID[C]}" || { skv_fail "cannot stop C's daemon"; return 1; }
@@ -365,6 +387,17 @@ t_cut_off_fenced() {
 	[[ $out == STALE_EPOCH ]] || { kill -CONT "${NODE_PID[C]}"
 		skv_fail "A took C's old epoch after the fence: '$out'"; return 1; }
 	puts_fail C cut 3 || { kill -CONT "${NODE_PID[C]}"; return 1; }
+	slowwait "$SKV_WAIT" rebuilt_away 3 C ||
+		{ kill -CONT "${NODE_PID[C]}"; skv_fail "table 3 not rebuilt: $(ctlj map | jq -c .tablets)"
+			return 1; }
+	owner=$(name_of "$(ctlj map | jq '[.tablets[] | select(.table == 3)][0].owner')")
+	out=$(put "$owner" before-cut v2 3)
+	[[ $out == "OK "* ]] || { kill -CONT "${NODE_PID[C]}"
+		skv_fail "put at $owner, where table 3 was rebuilt: $out"; return 1; }
+	out=$(ip netns exec "$SW" skv_tool get "${IP[C]}:$PORT" 3 before-cut 2>&1)
+	skv_info "GET at C once table 3 is written at $owner: '$out'"
+	[[ $out == NOT_OWNER* ]] || { kill -CONT "${NODE_PID[C]}"
+		skv_fail "C, fenced, answered a read of table 3: '$out'"; return 1; }
 	kill -CONT "${NODE_PID[C]}"
 	slowwait "$SKV_WAIT" bash -c "ip netns exec ${C} steadykvctl -j repl show |
 		jq -e '.epoch > ${EPOCH[C]}'" >/dev/null ||

@@ -72,6 +72,7 @@ enum skv_opcode {
 enum skv_status {
 	SKV_S_OK		= 0,
 	SKV_S_NOT_FOUND		= 1,	/* no such key (reply: skv_ver_reply, version of tombstone or 0) */
+	/* Or cannot vouch that it still does: its read lease lapsed (repl_primary.h). */
 	SKV_S_NOT_OWNER		= 2,	/* node does not own the key's tablet: refresh the map */
 	SKV_S_RETRY		= 3,	/* try again after skv_retry_reply.retry_us */
 	SKV_S_NO_SPACE		= 4,	/* memory limit reached */
