@@ -42,13 +42,14 @@ WANT=()
 MID_DELAY=50ms
 PARAMS=/sys/module/steadykv/parameters
 
-# A coordinator declaring a node dead after 3 s of silence, R = 2; table
-# TABLE on A alone; every node's replication healthy.
+# A coordinator declaring a node dead after 3 s of silence (and the source
+# of a range frozen for 6 s evicted), R = 2; table TABLE on A alone; every
+# node's replication healthy.
 setup_lineage() {
 	local n
 	setup_ns SW A B C || { skv_fail "setup_ns"; return 1; }
 	skv_bridge "$SW" "$NET" A B C || return 1
-	start_coord --replicas 2 --dead-after-ms 3000 || return 1
+	start_coord --replicas 2 --dead-after-ms 3000 --evict-after-ms 6000 || return 1
 	for n in A B C; do
 		start_node $n
 	done
@@ -262,7 +263,7 @@ node_up() {
 # t_partition_evicts_source: mid-migration, B's packets to A dropped for
 # good, the migration cancelled: B cannot push the range back, so it ends
 # frozen at both ("tablet needs recovery"), and the coordinator cannot
-# have it handed back either.  After COORD_EVICT_MUL * D it declares A
+# have it handed back either.  After --evict-after-ms it declares A
 # dead though A lives (evicted): the range, with A's unpulled records, is
 # completed at B from A's replica (the path a crash of A takes too:
 # test-coordinator frozen_range_source_dies), nothing is lost, and A,

@@ -226,7 +226,7 @@ struct skv_coord_decision {
  * with this error: the source serves the range again with every write
  * taken at the target, the map makes it the owner and the lineage record
  * goes.  Until then the range is served by neither (nothing is lost).
- * Not handed back for COORD_EVICT_MUL times --dead-after-ms (a partition
+ * Not handed back for --evict-after-ms (6 x --dead-after-ms; a partition
  * that does not heal), with replication and the target one of the
  * source's backups, the source is declared dead (evicted) and the range
  * completed at the target (SKV_COORD_ERR_COMPLETED_AT_TARGET).

@@ -180,6 +180,7 @@ struct coordinator {
 	struct coord_repl_info *repl;
 	size_t nr_repl;
 	int dead_after_ms;	/* D: a node silent this long is dead */
+	int64_t evict_after_ms;	/* a range frozen this long evicts its source */
 	int64_t live_tick_ms;	/* last liveness check */
 	struct coord_live *live;
 	size_t nr_live;
@@ -297,7 +298,7 @@ void coord_do_mig_report(struct coordinator *c, struct conn *cn,
  * with its range frozen at both nodes (SKV_COORD_ERR_NEEDS_RECOVERY, its
  * lineage record kept, both nodes up, the range not lost): the target
  * hands the range back and reports SKV_COORD_ERR_HANDED_BACK.  Past
- * COORD_EVICT_MUL * D without it, the source is evicted (coord_live_evict).
+ * --evict-after-ms without it, the source is evicted (coord_live_evict).
  */
 void coord_release_tick(struct coordinator *c);
 /*

@@ -269,12 +269,12 @@ static struct coord_release *release_get(struct coordinator *c, uint64_t id)
 /*
  * Frozen migration @g has not been handed back for @frozen_ms, both nodes
  * up: a partition between the two that does not heal.  Past
- * COORD_EVICT_MUL * D, with replication and the target one of the
- * source's backups, the source is declared dead: the range is completed
- * at the target from the source's replica (coord_recovery.c, lineage),
- * the source's other tablets are rebuilt on its backups, and the source
- * comes back as a new incarnation once they are, told to commit (drop its
- * copy).  A cluster cut in two this way loses one node's capacity for a
+ * --evict-after-ms (COORD_EVICT_MUL * D by default), with replication
+ * and the target one of the source's backups, the source is declared
+ * dead: the range is completed at the target from the source's replica
+ * (coord_recovery.c, lineage), the source's other tablets are rebuilt on
+ * its backups, and the source comes back as a new incarnation once they
+ * are, told to commit (drop its copy).  A cluster cut in two this way loses one node's capacity for a
  * while rather than a range for good.  True if it evicted it.
  */
 static bool release_evict(struct coordinator *c, const struct skv_migration *g,
@@ -282,7 +282,7 @@ static bool release_evict(struct coordinator *c, const struct skv_migration *g,
 {
 	char why[200];
 
-	if (!c->replicas || frozen_ms < (int64_t)COORD_EVICT_MUL * c->dead_after_ms ||
+	if (!c->replicas || frozen_ms < c->evict_after_ms ||
 	    !coord_repl_backs_up(c, g->dst, g->src))
 		return false;
 	snprintf(why, sizeof(why), "cut off from node %u, the target of migration %llu, for"

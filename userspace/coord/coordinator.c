@@ -605,6 +605,8 @@ int coordinator_open(const struct coordinator_opts *o, struct coordinator **out,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	c->evict_after_ms = o->evict_after_ms > 0 ? o->evict_after_ms :
+			    (int64_t)COORD_EVICT_MUL * c->dead_after_ms;
 	ret = coord_rebalance_init(c, &o->rebalance);
 	if (ret) {
 		snprintf(err, errlen, "out of memory");

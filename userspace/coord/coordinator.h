@@ -15,7 +15,10 @@
 
 #include "coord_rebalance.h"
 
-/* A frozen range not handed back for this many dead_after_ms: evict its source. */
+/*
+ * A frozen range not handed back for this many dead_after_ms (unless
+ * evict_after_ms says otherwise): evict its source.
+ */
 #define COORD_EVICT_MUL	6
 
 struct coordinator_opts {
@@ -31,9 +34,11 @@ struct coordinator_opts {
 	 * Declare a node dead when nothing was heard from it for this long
 	 * (0: 5000); coord_liveness.c has the bound.  The source of a range
 	 * frozen at two live nodes that cannot hand it back is declared
-	 * dead after COORD_EVICT_MUL times that (coord_migrations.c).
+	 * dead after evict_after_ms (0: COORD_EVICT_MUL times
+	 * dead_after_ms; coord_migrations.c).
 	 */
 	int dead_after_ms;
+	int evict_after_ms;
 	int verbose;		/* log requests to stderr */
 	int quiet;		/* log nothing but errors */
 	/*

@@ -4,7 +4,7 @@
  *
  *   steadykvd --coordinator [--listen ADDR:PORT] [--state FILE]
  *             [--node-timeout MS] [--replicas R] [--dead-after-ms MS]
- *             [-v|--verbose] [-q|--quiet]
+ *             [--evict-after-ms MS] [-v|--verbose] [-q|--quiet]
  *             [--cluster-key FILE [--previous-cluster-key FILE]]
  *             [--admin-key FILE [--previous-admin-key FILE]] [--insecure]
  *             [--rebalance off|dry-run|on] [--rebalance-share F]
@@ -61,7 +61,7 @@
 static const char usage_text[] =
 	"usage: steadykvd --coordinator [--listen ADDR:PORT] [--state FILE]\n"
 	"                 [--node-timeout MS] [--replicas R] [--dead-after-ms MS]\n"
-	"                 [-v|--verbose] [-q|--quiet]\n"
+	"                 [--evict-after-ms MS] [-v|--verbose] [-q|--quiet]\n"
 	"                 [--rebalance off|dry-run|on] [--rebalance-share F]\n"
 	"                 [--rebalance-hold-ms MS] [--rebalance-cooldown-ms MS]\n"
 	"                 [--etcd URL[,URL...] [--etcd-prefix PREFIX] [--etcd-ttl S]]\n"
@@ -84,6 +84,9 @@ static const char usage_text[] =
 	"                     a recovery waits for its node's reply or death)\n"
 	"  --dead-after-ms MS declare a node dead after MS without a frame from its\n"
 	"                     daemon (default 5000; a peer's report: MS/4)\n"
+	"  --evict-after-ms MS declare the source of a range frozen at two live nodes\n"
+	"                     that cannot hand it back dead after MS (with replicas;\n"
+	"                     default 6 x dead-after-ms)\n"
 	"  --heartbeat-ms MS  node: heartbeat to the coordinator (default 500; keep it\n"
 	"                     below the coordinator's dead-after-ms / 4)\n"
 	"  --node ID          run the node agent for node ID (>= 1)\n"
@@ -277,7 +280,7 @@ int main(int argc, char **argv)
 	enum { O_COORDINATOR = 256, O_LISTEN, O_STATE, O_NODE_TIMEOUT, O_NODE,
 	       O_DATA, O_COORD, O_CLUSTER_KEY, O_PREV_CLUSTER_KEY, O_ADMIN_KEY,
 	       O_PREV_ADMIN_KEY, O_INSECURE, O_INSECURE_PEERS, O_CLIENT_KEY, O_CLIENT_AUTH,
-	       O_METRICS_LISTEN, O_REPLICAS, O_DEAD_AFTER, O_HEARTBEAT,
+	       O_METRICS_LISTEN, O_REPLICAS, O_DEAD_AFTER, O_EVICT_AFTER, O_HEARTBEAT,
 	       O_REBALANCE, O_REBALANCE_SHARE, O_REBALANCE_HOLD, O_REBALANCE_COOLDOWN,
 	       O_ETCD, O_ETCD_PREFIX, O_ETCD_TTL };
 	static const struct option opts[] = {
@@ -299,6 +302,7 @@ int main(int argc, char **argv)
 		{ "metrics-listen", required_argument, NULL, O_METRICS_LISTEN },
 		{ "replicas", required_argument, NULL, O_REPLICAS },
 		{ "dead-after-ms", required_argument, NULL, O_DEAD_AFTER },
+		{ "evict-after-ms", required_argument, NULL, O_EVICT_AFTER },
 		{ "heartbeat-ms", required_argument, NULL, O_HEARTBEAT },
 		{ "rebalance", required_argument, NULL, O_REBALANCE },
 		{ "rebalance-share", required_argument, NULL, O_REBALANCE_SHARE },
@@ -355,6 +359,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			co.dead_after_ms = (int)v;
+			coord_only = true;
+			break;
+		case O_EVICT_AFTER:
+			if (parse_u32(optarg, &v) || v < 1000 || v > 86400000) {
+				fprintf(stderr, "steadykvd: bad --evict-after-ms '%s' "
+					"(1000 to 86400000)\n", optarg);
+				return 2;
+			}
+			co.evict_after_ms = (int)v;
 			coord_only = true;
 			break;
 		case O_REBALANCE:
@@ -530,7 +543,7 @@ int main(int argc, char **argv)
 		return run_coordinator(&co, &eo, metrics_listen);
 	if (coord_only) {
 		fprintf(stderr, "steadykvd: --listen, --state, --node-timeout, "
-			"--replicas, --dead-after-ms, --admin-key, --previous-admin-key, "
+			"--replicas, --dead-after-ms, --evict-after-ms, --admin-key, --previous-admin-key, "
 			"--insecure and --etcd* are coordinator options\n");
 		return 2;
 	}

@@ -2449,12 +2449,17 @@ TEST(slow_recovery_waited_for)
 /*
  * R = 2 on fake nodes 1-3, table 7 on node 1 alone, its state in a fresh
  * directory @dir; all of it migrates to node 2, which reports it pulling,
- * then failed with the range frozen at both (EUCLEAN).  0 or -1.
+ * then failed with the range frozen at both (EUCLEAN).  evict_after_ms:
+ * the coordinator's option (0: its default).  0 or -1.
  */
 static int frozen_start(struct server *srv, char *dir, char *state, size_t len,
-			struct fake_node n[3], struct skv_migration *g)
+			struct fake_node n[3], struct skv_migration *g,
+			int evict_after_ms)
 {
-	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 2 };
+	struct coordinator_opts o = {
+		.dead_after_ms = LIVE_DEAD_AFTER_MS, .evict_after_ms = evict_after_ms,
+		.replicas = 2,
+	};
 	const uint32_t one[] = { 1 };
 	int i;
 
@@ -2489,7 +2494,7 @@ TEST(frozen_range_source_dies)
 	struct server srv;
 	uint32_t count;
 
-	ASSERT_EQ(0, frozen_start(&srv, dir, state, sizeof(state), n, &g));
+	ASSERT_EQ(0, frozen_start(&srv, dir, state, sizeof(state), n, &g, 0));
 	ASSERT_EQ(0, node_wait_decide(&n[1], 1));
 	snprintf(line, sizeof(line), "lineage %llu ", (unsigned long long)g.id);
 	ASSERT_TRUE(file_has(state, line));
@@ -2518,11 +2523,14 @@ TEST(frozen_range_source_dies)
 /*
  * A partition between a frozen range's source and target that does not
  * heal (the target never reports the range handed back), both up, R = 2:
- * after COORD_EVICT_MUL * D the source is declared dead though it still
+ * after --evict-after-ms (EVICT_AFTER_MS here, less than the default
+ * COORD_EVICT_MUL * D) the source is declared dead though it still
  * sends, the range is completed at the target from the source's replica
  * (the migration says so), and the source's daemon, back once that is
  * done, is told to commit (drop its frozen copy) and to delete the range.
  */
+#define EVICT_AFTER_MS	(3 * LIVE_DEAD_AFTER_MS)
+
 TEST(frozen_range_partition_evicts_source)
 {
 	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
@@ -2534,7 +2542,7 @@ TEST(frozen_range_partition_evicts_source)
 	int i, k;
 	uint32_t count;
 
-	ASSERT_EQ(0, frozen_start(&srv, dir, state, sizeof(state), n, &g));
+	ASSERT_EQ(0, frozen_start(&srv, dir, state, sizeof(state), n, &g, EVICT_AFTER_MS));
 	frozen_at = mono_ms();
 	ASSERT_EQ(0, node_wait_decide(&n[1], 1));
 
@@ -2550,8 +2558,10 @@ TEST(frozen_range_partition_evicts_source)
 	ASSERT_LT(k, 1000);
 	dead_at = mono_ms();
 	fprintf(stderr, "# node 1 evicted %lld ms after the range froze (bound %d ms)\n",
-		(long long)(dead_at - frozen_at), COORD_EVICT_MUL * LIVE_DEAD_AFTER_MS);
-	ASSERT_GE(dead_at - frozen_at, COORD_EVICT_MUL * LIVE_DEAD_AFTER_MS - 100);
+		(long long)(dead_at - frozen_at), EVICT_AFTER_MS);
+	ASSERT_GE(dead_at - frozen_at, EVICT_AFTER_MS - 100);
+	/* The option, not the default, decided. */
+	ASSERT_LT(dead_at - frozen_at, COORD_EVICT_MUL * LIVE_DEAD_AFTER_MS);
 	ASSERT_TRUE(node_count_wait(&n[1], &n[1].nrecover, 1));
 	pthread_mutex_lock(&n[1].mu);
 	EXPECT_EQ(1u, n[1].recover.primary_id);
