@@ -186,13 +186,15 @@ static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
  * (repl_primary.h), at most SKV_REPL_LEASE_MS after the replica here was
  * fenced: what was rebuilt from it is served only after that.
  */
-static void skv_recover_wait_lease(unsigned long fenced)
+static u64 skv_recover_wait_lease(unsigned long fenced)
 {
 	unsigned long until = fenced +
 		msecs_to_jiffies(SKV_REPL_LEASE_MS + SKV_REPL_LEASE_MARGIN_MS);
+	u64 t0 = ktime_get_ns();
 
 	while (time_before(jiffies, until))
 		schedule_timeout_idle(until - jiffies);
+	return ktime_get_ns() - t0;
 }
 
 /*
@@ -253,7 +255,7 @@ static int skv_recover_rebuild(struct skv_node *node, struct skv_store *s,
 					       err);
 	}
 	if (!err)
-		skv_recover_wait_lease(fenced);
+		st->lease_ns = skv_recover_wait_lease(fenced);
 	mutex_lock(&node->lock);
 	list_del(&busy.list);
 	return err;
@@ -298,7 +300,7 @@ static int skv_recover_over_copy(struct skv_node *node, struct skv_store *s,
 	}
 	rt->state = SKV_TABLET_NORMAL;
 	skv_nl_notify_tablet(node, rt, true, STEADYKV_CMD_TABLET_SET);
-	st->ns = ktime_get_ns() - t0;
+	st->ns = ktime_get_ns() - t0 - st->lease_ns;
 	if (at_source)
 		pr_info("steadykv: migration %llu: its target (node %llu) died; range rebuilt over the copy here, %llu records replayed\n",
 			mig_id, primary_id, st->applied);
@@ -388,7 +390,7 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 		goto out_tablet;
 	}
 	skv_nl_notify_tablet(node, &rt, true, STEADYKV_CMD_TABLET_SET);
-	st->ns = ktime_get_ns() - t0;
+	st->ns = ktime_get_ns() - t0 - st->lease_ns;
 	return 0;
 
 out_tablet:

@@ -55,7 +55,8 @@ struct skv_recover_stats {
 	u64 records;		/* records of the replica read */
 	u64 applied;		/* of them, replayed into the tablet */
 	u64 bytes;		/* bytes of the replica read */
-	u64 ns;			/* time taken */
+	u64 ns;			/* time taken, less lease_ns */
+	u64 lease_ns;		/* waiting out the primary's read lease */
 };
 
 /*
