@@ -266,9 +266,10 @@ node_up() {
 # have it handed back either.  After --evict-after-ms it declares A
 # dead though A lives (evicted): the range, with A's unpulled records, is
 # completed at B from A's replica (the path a crash of A takes too:
-# test-coordinator frozen_range_source_dies), nothing is lost, and A,
-# back as a new incarnation once that is done, drops its frozen copy (the
-# decision to commit).
+# test-coordinator frozen_range_source_dies), and A, back as a new
+# incarnation once that is done, drops its frozen copy (the decision to
+# commit).  B, A's primary again and cut off from it, serves nothing until
+# the link heals; then nothing is lost.
 t_partition_evicts_source() {
 	local saved rc=0 out
 	saved=$(<"$PARAMS/mig_retry_ms") || return 1
@@ -284,14 +285,23 @@ t_partition_evicts_source() {
 				"$(ctlj status "$MID_ID" | jq -r .msg) $(ctlj map | jq -c .)"; rc=1; }
 	fi
 	((rc)) || skv_info "migration $MID_ID: $(ctlj status "$MID_ID" | jq -r .msg)"
-	((rc)) || all_back "$(owner_addr $TABLE)" || rc=1
 	((rc)) || slowwait "$SKV_WAIT" node_up A ||
 		{ skv_fail "A not back after the eviction: $(ctlj map | jq -c .nodes)"; rc=1; }
 	((rc)) || slowwait "$SKV_WAIT" bash -c "ip netns exec $A steadykvctl -j tablet list |
 		jq -e 'map(select(.table_id == $TABLE)) == []'" >/dev/null ||
 		{ skv_fail "A kept its frozen copy: $(skv_ctl "$A" -j tablet list)"; rc=1; }
-	echo "$saved" >"$PARAMS/mig_retry_ms"
+	# A back is B's backup again, and B cannot reach it: B has no read
+	# lease (kmod/repl_primary.c "Leases") and answers nothing until the
+	# link heals (its writes could not be held anyway).
+	((rc)) || slowwait "$SKV_WAIT" bash -c "ip netns exec $SW skv_tool get $(owner_addr $TABLE) \
+		$TABLE lin-0 | grep -q '^NOT_OWNER'" ||
+		{ skv_fail "B answered with a backup it cannot reach: $(ip netns exec "$SW" \
+			skv_tool get "$(owner_addr $TABLE)" $TABLE lin-0 2>&1)"; rc=1; }
 	skv_fast_link "$B" eth0
+	((rc)) || slowwait "$SKV_WAIT" bash -c "ip netns exec $SW skv_tool get $(owner_addr $TABLE) \
+		$TABLE lin-0 | grep -q '^OK'" || { skv_fail "B does not serve once healed"; rc=1; }
+	((rc)) || all_back "$(owner_addr $TABLE)" || rc=1
+	echo "$saved" >"$PARAMS/mig_retry_ms"
 	return $rc
 }
 
