@@ -55,26 +55,28 @@ SLOW_OPTS=(--partitions 1 --inflight 1 --budget 1024)
 SLOW_DELAY=150ms
 OWNERSHIP_DELAY=1s
 # The target's packets to the third node (its other backup) this late in
-# the re-replicating point, and the target's repl_timeout_ms meanwhile (so
-# that an append slowed so is not taken as a lost backup): the phase lasts
-# several RE_DELAYs (TCP's slow start), past a control guest that takes
-# seconds per command under load.
-RE_DELAY=2s
+# The re-replicating and recovering points cut a node's link to its other
+# backup (netem drops all it sends there) for the phase they crash in, so
+# that the phase cannot end before the kill however slow the guests are (a
+# 2 s delay instead was outrun on the debug kernel, whose control guest
+# took up to 38 s to relay a kill); the node's repl_timeout_ms is
+# RE_REPL_TIMEOUT_MS meanwhile, so that the wait for that backup is not
+# taken as a lost backup before the kill.
 RE_REPL_TIMEOUT_MS=60000
 REPL_TIMEOUT=/sys/module/steadykv/parameters/repl_timeout_ms
-# A node's repl_timeout_ms as it was before re_slow set it, by node.
+# A node's repl_timeout_ms as it was before re_cut set it, by node.
 declare -A RE_SAVED=()
-# re_slow NODE DST: NODE's packets to DST RE_DELAY late, and NODE's
+# re_cut NODE DST: what NODE sends to DST dropped, and NODE's
 # repl_timeout_ms RE_REPL_TIMEOUT_MS meanwhile.
-re_slow() {
+re_cut() {
 	if ! RE_SAVED[$1]=$(lab_on "$1" "cat $REPL_TIMEOUT") ||
 		! lab_on "$1" "echo $RE_REPL_TIMEOUT_MS >$REPL_TIMEOUT" >/dev/null; then
 		skv_fail "repl_timeout_ms on $1"
 		return 1
 	fi
-	lab_netem "$1" "$(lab_ip "$2")" delay $RE_DELAY >/dev/null || { skv_fail "netem on $1"; return 1; }
+	lab_cut "$1" "$(lab_ip "$2")" >/dev/null || { skv_fail "netem on $1"; return 1; }
 }
-# re_restore: what re_slow set, undone on every node still up (a node
+# re_restore: what re_cut set, undone on every node still up (a node
 # booted again has the defaults).
 re_restore() {
 	local n
@@ -266,9 +268,9 @@ crash_point() {
 		;;
 	re-replicating)
 		# Every record pulled, the target hands the range to its
-		# backups (n1 and n3) before END; n3's acknowledgements come
-		# RE_DELAY late.
-		re_slow n2 n3 || return 1
+		# backups (n1 and n3) before END; n3 never holds it while the
+		# target's link to it is cut, so the phase lasts until the kill.
+		re_cut n2 n3 || return 1
 		ctl migrate "$t" 0-max --to 2 >/dev/null || { skv_fail "migrate $t"; return 1; }
 		id=$(last_mig_id)
 		slowwait "$SKV_WAIT" mig_re_replicating "$id" ||
@@ -344,9 +346,9 @@ crash_point() {
 # recovering_point ROLE K: a crash during a recovery.  Table L lives on n1
 # alone (filler records and recorded clients), table S on n2 and n3 (the
 # same).  n2 and n3 are the backups of n1's log, and after n1's death each
-# is the other's only backup: their packets to each other come RE_DELAY
-# late (repl_timeout_ms raised meanwhile), so that a recovery, which hands
-# the range it rebuilt to its node's backups before it answers, lasts.  n1
+# is the other's only backup: the link between them is cut both ways
+# (re_cut), so that a recovery, which hands the range it rebuilt to its
+# node's backups before it answers, lasts until the second kill.  n1
 # is killed; once the coordinator has given L's recovery to one of them
 # (the recovery's target: it replays its own replica of n1) and before it
 # has ended, the second victim is killed: ROLE target, that node, or
@@ -368,8 +370,8 @@ recovering_point() {
 	skv_tool fill "$(node_addr n1)" "$l" $FILL_KEYS $FILL_SIZE lf || { skv_fail "fill $l"; return 1; }
 	history "$l" "$R/hist-l$k" --seed $((2 * k + 101)) || return 1
 	history "$s" "$R/hist-s$k" --seed $((2 * k + 102)) --min-ops 100 || return 1
-	re_slow n2 n3 || return 1
-	re_slow n3 n2 || return 1
+	re_cut n2 n3 || return 1
+	re_cut n3 n2 || return 1
 
 	victim=n1
 	kill_victim "the first victim, table $l's only node" || return 1
