@@ -761,10 +761,10 @@ int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node)
 {
 	struct skv_repl *r = rcu_dereference_protected(node->repl,
 					lockdep_is_held(&node->lock));
+	u32 i, ok = 0;
 	bool whole;
 	u8 a[18];
 	u64 pos;
-	u32 i;
 
 	if (!r)
 		return nla_put_u32(skb, STEADYKV_A_REPL_BACKUPS, 0) ? -EMSGSIZE : 0;
@@ -773,6 +773,9 @@ int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node)
 	whole = r->whole_from != U64_MAX && !r->resync_wanted &&
 		!r->resyncing;
 	mutex_unlock(&r->lock);
+	for (i = 0; i < r->nbackups; i++)
+		if (READ_ONCE(r->b[i].ok))
+			ok |= BIT(i);
 	if (skv_nl_put_u64(skb, STEADYKV_A_REPL_PRIMARY_ID, r->primary_id) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_REPL_EPOCH, r->epoch) ||
 	    nla_put_u32(skb, STEADYKV_A_REPL_BACKUPS, r->nbackups) ||
@@ -784,7 +787,8 @@ int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node)
 			   atomic64_read(&r->refused)) ||
 	    nla_put_u8(skb, STEADYKV_A_REPL_WHOLE, whole) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_REPL_RESYNC_BYTES,
-			   atomic64_read(&r->resync_bytes)))
+			   atomic64_read(&r->resync_bytes)) ||
+	    nla_put_u32(skb, STEADYKV_A_REPL_BACKUPS_OK, ok))
 		return -EMSGSIZE;
 	for (i = 0; i < r->nbackups; i++) {
 		const struct skv_repl_addr *ba = &r->b[i].addr;

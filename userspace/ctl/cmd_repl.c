@@ -27,6 +27,7 @@ static const struct {
 	{ STEADYKV_A_REPL_WRITES_REFUSED, "writes-refused" },
 	{ STEADYKV_A_REPL_WHOLE, "whole" },
 	{ STEADYKV_A_REPL_RESYNC_BYTES, "resync-bytes" },
+	{ STEADYKV_A_REPL_BACKUPS_OK, "backups-ok" },
 	{ STEADYKV_A_REPL_REPLICA_BASE, "replica-base" },
 	{ STEADYKV_A_REPL_REPLICA_END, "replica-end" },
 	{ STEADYKV_A_REPL_REPLICA_RECORDS, "replica-records" },

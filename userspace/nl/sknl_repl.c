@@ -34,6 +34,7 @@ static const struct nla_policy repl_policy[STEADYKV_A_REPL_MAX + 1] = {
 	[STEADYKV_A_REPL_WHOLE] = { .type = NLA_U8 },
 	[STEADYKV_A_REPL_RESYNC_BYTES] = { .type = NLA_U64 },
 	[STEADYKV_A_REPL_REPLICA_WHOLE] = { .type = NLA_U8 },
+	[STEADYKV_A_REPL_BACKUPS_OK] = { .type = NLA_U32 },
 };
 
 /* Every attribute, the backups in order (sknl_parse keeps only the last). */
