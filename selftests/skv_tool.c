@@ -220,7 +220,13 @@ static int cluster_ops(const char *coords, uint64_t table, const char *prefix,
 	return rc;
 }
 
-/* st_get, retrying RETRY answers (a key migrating in) for up to 30 s. */
+/*
+ * st_get, retrying for up to 30 s a RETRY (a key migrating in) or a
+ * NOT_OWNER: the callers name the owner by the map, which answers
+ * NOT_OWNER between read leases (a backup joining it, whose OPEN it has
+ * not had acknowledged yet: kmod/repl_primary.c "Leases"); a client asks
+ * the map again and retries, the same node here.
+ */
 static int get_retry(int fd, uint64_t table, const char *key, size_t klen, uint8_t **val,
 		     uint32_t *len, uint64_t *ver)
 {
@@ -230,7 +236,7 @@ static int get_retry(int fd, uint64_t table, const char *key, size_t klen, uint8
 	for (;;) {
 		*val = NULL;
 		st = st_get(fd, table, key, klen, val, len, ver);
-		if (st != SKV_S_RETRY || st_now_ms() > deadline)
+		if ((st != SKV_S_RETRY && st != SKV_S_NOT_OWNER) || st_now_ms() > deadline)
 			return st;
 		free(*val);
 		usleep(100);
@@ -258,10 +264,11 @@ static unsigned int batch_size(size_t size)
 }
 
 /*
- * read_batch: GET b's keys at fd; an item answered RETRY (a key migrating
- * in) is asked again alone until it is not.  0, or -1 on a transport error.
+ * read_batch: GET b's keys at fd; an item answered RETRY, or NOT_OWNER
+ * when fd is the owner's (@at_owner), is asked again alone until it is
+ * not (get_retry).  0, or -1 on a transport error.
  */
-static int read_batch(int fd, uint64_t table, struct keys_batch *b)
+static int read_batch(int fd, uint64_t table, struct keys_batch *b, bool at_owner)
 {
 	unsigned int i;
 
@@ -270,7 +277,7 @@ static int read_batch(int fd, uint64_t table, struct keys_batch *b)
 	for (i = 0; i < b->n; i++) {
 		struct st_get_item *it = &b->it[i];
 
-		if (it->status != SKV_S_RETRY)
+		if (it->status != SKV_S_RETRY && (it->status != SKV_S_NOT_OWNER || !at_owner))
 			continue;
 		free(it->val);
 		it->status = get_retry(fd, table, it->key, it->klen, &it->val, &it->vlen,
@@ -314,7 +321,7 @@ static int check(uint64_t table, unsigned long count, size_t size, const char *p
 	for (i = 0; i < count; i += b->n, free_batch(b)) {
 		while (b->n < per && i + b->n < count)
 			add_key(b, prefix, i + b->n, keylen);
-		if (read_batch(fd, table, b)) {
+		if (read_batch(fd, table, b, !want_absent)) {
 			fprintf(stderr, "skv_tool: keys %lu..: %s\n", i, st_last_error);
 			return 1;
 		}
@@ -492,7 +499,7 @@ static int check_split(char **argv, size_t keylen)
 			add_key(b[1], prefix, i, keylen);
 		}
 		for (side = 0; side < 2; side++)
-			if (read_batch(fd[side], table, b[side])) {
+			if (read_batch(fd[side], table, b[side], false)) {
 				fprintf(stderr, "skv_tool: %s: %s\n", argv[side],
 					st_last_error);
 				return 1;
