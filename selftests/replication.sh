@@ -30,8 +30,8 @@ NET=10.97.0
 COORD=$NET.254:7100
 PARAMS=/sys/module/steadykv/parameters
 # The coordinator's --dead-after-ms: above the longest a test pauses a
-# node's daemon (given_up_not_read: about 5 s), with room for a slow guest.
-DEAD_MS=$((8000 * SKV_TIME_SCALE))
+# node's daemon (given_up_not_read), with room for a slow guest.
+DEAD_MS=15000
 declare -A IP ID EPOCH NODE_PID
 
 ctl() { skv_in "$SW" steadykvctl cluster -c "$COORD" "$@"; }
