@@ -268,8 +268,8 @@ node_up() {
 # completed at B from A's replica (the path a crash of A takes too:
 # test-coordinator frozen_range_source_dies), and A, back as a new
 # incarnation once that is done, drops its frozen copy (the decision to
-# commit).  B, cut off from A, is given C alone as its backup and serves
-# across the cut; healed, A is its backup again and nothing is lost.
+# commit).  B, A's primary again and cut off from it, serves nothing until
+# its daemon reports A lost and it is given C alone; healed, nothing is lost.
 t_partition_evicts_source() {
 	local saved rc=0 out
 	saved=$(<"$PARAMS/mig_retry_ms") || return 1
@@ -290,12 +290,15 @@ t_partition_evicts_source() {
 	((rc)) || slowwait "$SKV_WAIT" bash -c "ip netns exec $A steadykvctl -j tablet list |
 		jq -e 'map(select(.table_id == $TABLE)) == []'" >/dev/null ||
 		{ skv_fail "A kept its frozen copy: $(skv_ctl "$A" -j tablet list)"; rc=1; }
-	# A back, B cannot reach it: B's daemon has reported A lost and
-	# unreachable (during the cut, or once A is its backup again, when B
-	# has no read lease, kmod/repl_primary.c "Leases", and answers
-	# NOT_OWNER meanwhile), and the coordinator gives B C alone, A no
-	# longer the other end of a lineage record: B serves across the cut.
-	# Healed, A is its backup again.
+	# A back is B's backup again, and B cannot reach it: B has no read
+	# lease (kmod/repl_primary.c "Leases") and answers nothing (its
+	# writes could not be held anyway), until its daemon reports A lost
+	# and unreachable and the coordinator gives it C alone; then it serves
+	# across the cut.  Healed, A is its backup again.
+	((rc)) || slowwait "$SKV_WAIT" bash -c "ip netns exec $SW skv_tool get $(owner_addr $TABLE) \
+		$TABLE lin-0 | grep -q '^NOT_OWNER'" ||
+		{ skv_fail "B answered with a backup it cannot reach: $(ip netns exec "$SW" \
+			skv_tool get "$(owner_addr $TABLE)" $TABLE lin-0 2>&1)"; rc=1; }
 	((rc)) || slowwait "$SKV_WAIT" repl_backups B 1 ||
 		{ skv_fail "B not given other backups than A: $(skv_ctl "$B" -j repl show)"; rc=1; }
 	((rc)) || slowwait "$SKV_WAIT" bash -c "ip netns exec $SW skv_tool get $(owner_addr $TABLE) \
