@@ -15,10 +15,7 @@
 # the bound is never acknowledged; a node cut off from the coordinator is
 # declared dead and fenced at its backups by the coordinator; a backup
 # whose namespace is deleted stops its primaries' writes until it is
-# declared dead, and then they go on with the live node; a link cut
-# between two live nodes stops each until its daemon reports the other
-# lost and the coordinator gives it other backups, and the link healed,
-# they are each other's backups again.
+# declared dead, and then they go on with the live node.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -29,9 +26,6 @@ PORT=7000
 NET=10.97.0
 COORD=$NET.254:7100
 PARAMS=/sys/module/steadykv/parameters
-# The coordinator's --dead-after-ms: above the longest a test pauses a
-# node's daemon (given_up_not_read), with room for a slow guest.
-DEAD_MS=15000
 declare -A IP ID EPOCH NODE_PID
 
 ctl() { skv_in "$SW" steadykvctl cluster -c "$COORD" "$@"; }
@@ -79,7 +73,7 @@ setup() {
 	setup_ns SW A B C || { skv_fail "setup_ns"; return 1; }
 	skv_bridge "$SW" $NET A B C || return 1
 	skv_bg ip netns exec "$SW" steadykvd --coordinator --listen "$COORD" \
-		--state "$SKV_TMP/coord.state" --replicas 2 --dead-after-ms $DEAD_MS -q
+		--state "$SKV_TMP/coord.state" --replicas 2 -q
 	slowwait "$SKV_WAIT" ctl map >/dev/null 2>&1 ||
 		{ skv_fail "coordinator does not answer"; return 1; }
 	for n in A B C; do
@@ -117,9 +111,6 @@ replica_records() {
 	ip netns exec "$SW" repl_tool read "${IP[$1]}:$PORT" "$STEADYKV_CLUSTER_KEY" \
 		"${ID[$2]}" "${EPOCH[$2]}" "$base"
 }
-
-# replica_has BACKUP PRIMARY KEY: BACKUP holds a record of KEY of PRIMARY.
-replica_has() { replica_records "$1" "$2" | grep -q " $3\$"; }
 
 # Every write A acknowledged is in B's and C's replicas, at its version.
 t_acked_in_backups() {
@@ -203,49 +194,6 @@ read_waits() {
 	[[ $out == "OK "*" v2" ]] || { skv_fail "GET once healed: $out"; return 1; }
 }
 
-# backups_are NODE ADDR...: NODE replicates to ADDR... (in order), all held.
-backups_are() {
-	local n=$1 list
-	shift
-	list=$(printf '"%s:'$PORT'",' "$@")
-	ip netns exec "${!n}" steadykvctl -j repl show |
-		jq -e ".healthy == 1 and .backup == [${list%,}]" >/dev/null
-}
-
-# A's and B's link cut both ways (each is the other's backup), both up for
-# the coordinator: A holds no write at B, so it answers none (RETRY, or
-# NOT_OWNER once its read lease ends) until its daemon reports B lost and
-# unreachable and the coordinator gives it C alone; then it serves again,
-# and B likewise with C alone.  Healed, each reports the other back and
-# replicates to both again; what A took meanwhile is at A and in B's
-# replica of A.
-t_link_cut() {
-	local out rc=0 n
-	skv_cut_link "$A" eth0 "${IP[B]}" || return 1
-	skv_cut_link "$B" eth0 "${IP[A]}" || rc=1
-	if ((!rc)); then
-		slowwait "$SKV_WAIT" backups_are A "${IP[C]}" ||
-			{ skv_fail "A not given C alone: $(repl_json A)"; rc=1; }
-	fi
-	((rc)) || slowwait "$SKV_WAIT" backups_are B "${IP[C]}" ||
-		{ skv_fail "B not given C alone: $(repl_json B)"; rc=1; }
-	if ((!rc)); then
-		out=$(put A while-cut v)
-		[[ $out == "OK "* ]] || { skv_fail "put at A with C alone: $out"; rc=1; }
-		out=$(ip netns exec "$SW" skv_tool get "${IP[A]}:$PORT" 2 while-cut 2>&1)
-		[[ $out == "OK "*" v" ]] || { skv_fail "GET at A with C alone: '$out'"; rc=1; }
-	fi
-	skv_fast_link "$A" eth0
-	skv_fast_link "$B" eth0
-	((rc)) && return 1
-	for n in A B; do
-		healthy "$n" || return 1
-		EPOCH[$n]=$(repl_json "$n" | jq -r .epoch)
-	done
-	slowwait "$SKV_WAIT" replica_has B A while-cut ||
-		{ skv_fail "B's replica of A lacks while-cut once healed"; return 1; }
-}
-
 # read_waits with repl_timeout_ms at 60 s meanwhile (the PUT must wait).
 t_read_waits_for_backups() {
 	local old rc
@@ -264,15 +212,12 @@ t_read_waits_for_backups() {
 # is given up (its connection closes); STEP, if given, runs; a GET of KEY
 # on another connection does not answer with v2 (the client gives up
 # after 3 s); healed, the backups catch up and the GET shows it; A is
-# healthy again.  A's daemon is paused until the GET: it would report B
-# lost and unreachable, and A's next backups (C alone) hold v2, which a
-# read may then show; this is about one set's read wait.
+# healthy again.
 given_up_not_read() {
 	local key=$1 ns=$2 dst=$3 old out rc=0
 	shift 3
 	out=$(put A "$key" v1)
 	[[ $out == "OK "* ]] || { skv_fail "put $key v1: $out"; return 1; }
-	kill -STOP "${NODE_PID[A]}" || { skv_fail "cannot pause A's daemon"; return 1; }
 	old=$(cat $PARAMS/repl_timeout_ms)
 	echo 1000 >$PARAMS/repl_timeout_ms
 	modprobe sch_netem 2>/dev/null
@@ -292,7 +237,6 @@ given_up_not_read() {
 		[[ $out == *" v2" ]] && { skv_fail "GET after the PUT was given up: '$out'"; rc=1; }
 	fi
 	ip netns exec "$ns" bash -c "$(skv_netem_script eth0 heal)"
-	kill -CONT "${NODE_PID[A]}"
 	if ((!rc)); then
 		slowwait "$SKV_WAIT" bash -c "ip netns exec $SW skv_tool get ${IP[A]}:$PORT 2 $key 2>/dev/null |
 			grep -q ' v2\$'" ||
@@ -492,7 +436,6 @@ fi
 skv_test "acknowledged writes are in both backups' replicas (REPL_READ)" t_acked_in_backups
 skv_test "replication ops without authentication: AUTH_REQUIRED" t_unauthenticated
 skv_test "recorded clients with R = 2 pass the checker" t_history
-skv_test "a link cut between two live nodes: each given other backups, then both back" t_link_cut
 skv_test "a read waits until the backups hold the write it saw" t_read_waits_for_backups
 skv_test "a write given up unheld is not read until held" t_read_waits_after_give_up
 skv_test "a new set of backups goes on from the old stream" t_set_change_goes_on
