@@ -163,9 +163,6 @@ static int agent_loop(struct agent *a, const sigset_t *wait_mask)
 		w = conn_load_report(a);
 		if (w >= 0 && (wait < 0 || w < wait))
 			wait = w;
-		w = backups_check(a);
-		if (w >= 0 && (wait < 0 || w < wait))
-			wait = w;
 		w = conn_heartbeat(a);
 		if (w >= 0 && (wait < 0 || w < wait))
 			wait = w;

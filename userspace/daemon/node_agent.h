@@ -66,8 +66,6 @@ struct node_agent_nl_ops {
 	int (*repl_set)(void *arg, uint64_t primary_id, uint64_t epoch,
 			const struct sknl_repl_backup *backups, int n, struct sknl_err *err);
 	int (*repl_fence)(void *arg, uint64_t primary_id, uint64_t epoch, struct sknl_err *err);
-	/* repl-get (NULL in a fake: no reports of lost backups). */
-	int (*repl_get)(void *arg, struct sknl_repl *out, struct sknl_err *err);
 	/*
 	 * repl-recover (NULL in a fake: NODE_REPL_RECOVER is refused); out may
 	 * be NULL.  Called from the recovery thread, beside the other ops.

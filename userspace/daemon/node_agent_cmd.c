@@ -152,10 +152,8 @@ static int cmd_repl_set(struct agent *a, const void *body, size_t len, struct sk
 					      r.backups[i].addr);
 	}
 	rc = a->nl->repl_set(a->nl_arg, r.primary_id, r.epoch, b, (int)r.nr_backups, err);
-	if (!rc) {
+	if (!rc)
 		agent_log("replication: %u backups, epoch %" PRIu64, r.nr_backups, r.epoch);
-		backups_set(a, &r);
-	}
 	return rc;
 }
 
@@ -288,18 +286,12 @@ void handle_reply(struct agent *a, const struct coord_hdr *h, const uint8_t *bod
 		agent_log("registered with the coordinator %s:%u as node %" PRIu32 " (data %s)",
 		      a->coord_host, a->coord_port, a->o->node_id, a->data_addr);
 		mig_report_all(a);
-		backups_registered(a);
 		return;
 	}
 	if (h->opcode == SKV_COORD_OP_NODE_LOAD && h->status == EOPNOTSUPP) {
 		/* An older coordinator: heartbeats alone, until it reconnects. */
 		agent_log("the coordinator takes no load reports (NODE_LOAD)");
 		a->load_refused = true;
-		return;
-	}
-	if (h->opcode == SKV_COORD_OP_NODE_BACKUPS_LOST && h->status == EOPNOTSUPP) {
-		agent_log("the coordinator takes no reports of lost backups (NODE_BACKUPS_LOST)");
-		a->unreach_refused = true;
 		return;
 	}
 	if (h->status)

@@ -8,7 +8,6 @@
  *   node_agent_cmd.c   the coordinator's NODE_* commands and the replies
  *   node_agent_mig.c   the migrations seen and their MIG_REPORTs
  *   node_agent_recover.c  NODE_REPL_RECOVER on a thread of its own
- *   node_agent_backups.c  backups lost and unreachable: NODE_BACKUPS_LOST
  */
 #ifndef SKV_NODE_AGENT_INT_H
 #define SKV_NODE_AGENT_INT_H
@@ -73,16 +72,6 @@ struct agent {
 	unsigned int nclient_ids;
 
 	struct agent_recover *recover;	/* node_agent_recover.c; NULL until used */
-
-	/* node_agent_backups.c */
-	struct coord_repl_info repl;	/* the last NODE_REPL_SET applied */
-	uint8_t not_ok[SKV_COORD_REPL_MAX];	/* readings in a row, by backup */
-	struct coord_node_info unreach[SKV_COORD_REPL_MAX];	/* reported lost */
-	uint32_t nr_unreach;
-	uint32_t probe_next;
-	bool unreach_dirty;	/* to send */
-	bool unreach_refused;	/* this coordinator does not take them */
-	uint64_t last_backups_ms, last_unreach_sent_ms;
 };
 
 /* node_agent.c: "TIME steadykvd[node N]: TEXT" on stderr. */
@@ -143,14 +132,6 @@ int recover_fd(const struct agent *a);
 void recover_reap(struct agent *a);
 /* Wait for the recovery under way, drop the queued ones, stop the thread. */
 void recover_stop(struct agent *a);
-
-/* node_agent_backups.c */
-/* Read the backups' state, report the lost ones if due; ms until the next (-1: none). */
-int64_t backups_check(struct agent *a);
-/* NODE_REPL_SET applied: the backups backups_check() reads from now on. */
-void backups_set(struct agent *a, const struct coord_repl_info *r);
-/* Registered: the set goes to this coordinator too. */
-void backups_registered(struct agent *a);
 
 /* node_agent_mig.c */
 /* A view of a migration from an event or a dump; stale views are dropped. */

@@ -178,11 +178,6 @@ static int real_repl_set(void *arg, uint64_t primary_id, uint64_t epoch,
 			     backups, n, err);
 }
 
-static int real_repl_get(void *arg, struct sknl_repl *out, struct sknl_err *err)
-{
-	return sknl_repl_get(&((struct agent_real_nl *)arg)->req, out, err);
-}
-
 static int real_repl_fence(void *arg, uint64_t primary_id, uint64_t epoch,
 			   struct sknl_err *err)
 {
@@ -295,7 +290,6 @@ const struct node_agent_nl_ops agent_real_nl_ops = {
 	.client_key_add = real_client_key_add,
 	.client_key_del = real_client_key_del,
 	.repl_set = real_repl_set,
-	.repl_get = real_repl_get,
 	.repl_fence = real_repl_fence,
 	.repl_recover = real_repl_recover,
 	.tablet_dump = real_tablet_dump,

@@ -63,10 +63,6 @@ struct fake {
 	bool recover_released;
 	int n_recover_started, n_recover;
 	uint64_t recover_tables[4];
-	/* repl-set as applied; repl-get answers it with backups_ok */
-	uint64_t repl_epoch;
-	int repl_n;
-	uint32_t backups_ok;
 };
 
 static int f_open(void *arg, struct sknl_err *err)
@@ -589,36 +585,6 @@ struct agent_thread {
 	int rc;
 };
 
-static int f_repl_set(void *arg, uint64_t primary_id, uint64_t epoch,
-		      const struct sknl_repl_backup *backups, int n, struct sknl_err *err)
-{
-	struct fake *f = arg;
-
-	(void)primary_id;
-	(void)backups;
-	(void)err;
-	pthread_mutex_lock(&f->mu);
-	f->repl_epoch = epoch;
-	f->repl_n = n;
-	pthread_mutex_unlock(&f->mu);
-	return 0;
-}
-
-static int f_repl_get(void *arg, struct sknl_repl *out, struct sknl_err *err)
-{
-	struct fake *f = arg;
-
-	(void)err;
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&f->mu);
-	out->val[STEADYKV_A_REPL_EPOCH] = f->repl_epoch;
-	out->nbackups = f->repl_n;
-	out->val[STEADYKV_A_REPL_BACKUPS_OK] = f->backups_ok;
-	pthread_mutex_unlock(&f->mu);
-	out->present = 1ull << STEADYKV_A_REPL_EPOCH | 1ull << STEADYKV_A_REPL_BACKUPS_OK;
-	return 0;
-}
-
 static void *agent_main(void *arg)
 {
 	struct agent_thread *a = arg;
@@ -1076,90 +1042,6 @@ TEST_F(agent, load_reports_then_heartbeats_for_an_older_coordinator)
 	ASSERT_EQ(0, coord_read_frame(self->c.fd, 2000, &h, &body));
 	free(body);
 	EXPECT_EQ(SKV_COORD_OP_NODE_HEARTBEAT, h.opcode);
-}
-
-/* The next NODE_BACKUPS_LOST within 3 s (answered); its ids, or -1. */
-static int next_lost(struct coord_side *c, uint32_t *ids)
-{
-	for (int k = 0; k < 100; k++) {
-		struct coord_hdr h;
-		uint8_t *body = NULL;
-		uint32_t n;
-		int rc = coord_read_frame(c->fd, 3000, &h, &body);
-
-		if (rc)
-			return -1;
-		if (h.opcode != SKV_COORD_OP_NODE_BACKUPS_LOST || (h.flags & SKV_COORD_F_REPLY)) {
-			free(body);
-			continue;	/* heartbeats, the REPL_SET reply */
-		}
-		rc = coord_lost_decode(body, h.body_len, ids, &n);
-		free(body);
-		if (rc || send_frame(c->fd, h.opcode, SKV_COORD_F_REPLY, 0, h.request_id, NULL, 0))
-			return -1;
-		return (int)n;
-	}
-	return -1;
-}
-
-/*
- * A backup the module holds not ok for two readings whose port takes no
- * connection is reported lost (node 6, its port closed); one that takes
- * a connection is not (node 5); the report is sent again while it holds,
- * and an empty one once node 6 listens again.
- */
-TEST_F(agent, reports_a_lost_backup_it_cannot_reach)
-{
-	static struct node_agent_nl_ops ops;
-	struct coord_repl_info r = { .primary_id = 3, .epoch = 9, .nr_backups = 2 };
-	uint32_t ids[SKV_COORD_REPL_MAX];
-	struct coord_buf b;
-	uint16_t p5, p6;
-	int l5, l6;
-
-	ops = fake_ops;
-	ops.repl_set = f_repl_set;
-	ops.repl_get = f_repl_get;
-	self->a.o.nl = &ops;
-	self->a.o.heartbeat_ms = 100;
-	l5 = listen_any(&p5);
-	ASSERT_LE(0, l5);
-	/* Never accepted: room for every probe's connection. */
-	ASSERT_EQ(0, listen(l5, 1024));
-	l6 = listen_any(&p6);
-	ASSERT_LE(0, l6);
-	close(l6);	/* node 6's port refuses from now on */
-	r.backups[0] = (struct coord_node_info){ .id = 5 };
-	snprintf(r.backups[0].addr, sizeof(r.backups[0].addr), "127.0.0.1:%u", p5);
-	r.backups[1] = (struct coord_node_info){ .id = 6 };
-	snprintf(r.backups[1].addr, sizeof(r.backups[1].addr), "127.0.0.1:%u", p6);
-	pthread_mutex_lock(&self->f.mu);
-	self->f.backups_ok = 0;	/* both lost */
-	pthread_mutex_unlock(&self->f.mu);
-	up(_metadata, self);
-	coord_buf_init(&b);
-	ASSERT_EQ(0, coord_repl_encode(&b, &r));
-	ASSERT_EQ(0, send_frame(self->c.fd, SKV_COORD_OP_NODE_REPL_SET, 0, 0, 50, b.p, b.len));
-	coord_buf_free(&b);
-	ASSERT_EQ(1, next_lost(&self->c, ids));
-	EXPECT_EQ(6u, ids[0]);
-	/* Sent again while it holds (a coordinator may have forgotten). */
-	ASSERT_EQ(1, next_lost(&self->c, ids));
-	EXPECT_EQ(6u, ids[0]);
-	/* Node 6 listens again: it is reported back. */
-	{
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(p6) };
-		int one = 1;
-
-		l6 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		setsockopt(l6, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		ASSERT_EQ(0, bind(l6, (struct sockaddr *)&sin, sizeof(sin)));
-		ASSERT_EQ(0, listen(l6, 4));
-	}
-	ASSERT_EQ(0, next_lost(&self->c, ids));
-	close(l6);
-	close(l5);
 }
 
 TEST_F(agent, overrun_reads_the_state_again)
