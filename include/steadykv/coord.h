@@ -121,17 +121,6 @@ enum skv_coord_op {
 	 * sends heartbeats instead.
 	 */
 	SKV_COORD_OP_NODE_LOAD = 14,
-	/*
-	 * Node daemon, registered: the backups it has lost and cannot reach
-	 * (its module has held one not ok -- netlink repl-get backups-ok --
-	 * for two readings a heartbeat apart, and a TCP connect to its data
-	 * port fails), sent whenever that set changes and after each
-	 * registration while it is not empty.  Body: skv_coord_lost then nr
-	 * __le32 node ids, SKV_COORD_REPL_MAX at most.  Reply: empty.  The
-	 * coordinator gives the node backups without them while it keeps at
-	 * least one (coord_repl.c); an empty set takes them back.
-	 */
-	SKV_COORD_OP_NODE_BACKUPS_LOST = 15,
 
 	/* Coordinator to node daemon (replies: status and message). */
 	SKV_COORD_OP_NODE_TABLET_ADD = 16,	/* body skv_coord_tablet; adds the table if needed */
@@ -178,11 +167,6 @@ enum skv_coord_op {
 struct skv_coord_load {
 	__le64 sampled_ms;	/* the node's monotonic clock at the reading */
 	__le32 nr_tablets;
-	__le32 reserved;
-};
-
-struct skv_coord_lost {
-	__le32 nr;		/* node ids that follow */
 	__le32 reserved;
 };
 

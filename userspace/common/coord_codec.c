@@ -348,50 +348,6 @@ int coord_repl_decode(const void *body, size_t len, struct coord_repl_info *r)
 	return 0;
 }
 
-int coord_lost_encode(struct coord_buf *b, const uint32_t *ids, uint32_t n)
-{
-	struct skv_coord_lost w = { .nr = htole32(n) };
-	int ret;
-
-	if (n > SKV_COORD_REPL_MAX)
-		return -EINVAL;
-	ret = coord_buf_append(b, &w, sizeof(w));
-	for (uint32_t i = 0; !ret && i < n; i++) {
-		uint32_t id = htole32(ids[i]);
-
-		if (!ids[i])
-			return -EINVAL;
-		ret = coord_buf_append(b, &id, sizeof(id));
-	}
-	return ret;
-}
-
-int coord_lost_decode(const void *body, size_t len, uint32_t ids[SKV_COORD_REPL_MAX],
-		      uint32_t *n)
-{
-	const uint8_t *p = body;
-	struct skv_coord_lost w;
-	uint32_t nr;
-
-	*n = 0;
-	if (len < sizeof(w))
-		return -EBADMSG;
-	memcpy(&w, p, sizeof(w));
-	nr = le32toh(w.nr);
-	if (w.reserved || nr > SKV_COORD_REPL_MAX || len != sizeof(w) + nr * sizeof(uint32_t))
-		return -EBADMSG;
-	for (uint32_t i = 0; i < nr; i++) {
-		uint32_t id;
-
-		memcpy(&id, p + sizeof(w) + i * sizeof(id), sizeof(id));
-		ids[i] = le32toh(id);
-		if (!ids[i])
-			return -EBADMSG;
-	}
-	*n = nr;
-	return 0;
-}
-
 int coord_load_encode(struct coord_buf *b, const struct coord_load_info *l)
 {
 	struct skv_coord_load w;

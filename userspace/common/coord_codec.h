@@ -173,11 +173,6 @@ struct coord_load_info {
 };
 
 /* Every tablet start <= end; the count exactly fills the body. */
-/* NODE_BACKUPS_LOST: n node ids (nonzero, SKV_COORD_REPL_MAX at most). */
-int coord_lost_encode(struct coord_buf *b, const uint32_t *ids, uint32_t n);
-int coord_lost_decode(const void *body, size_t len, uint32_t ids[SKV_COORD_REPL_MAX],
-		      uint32_t *n);
-
 int coord_load_encode(struct coord_buf *b, const struct coord_load_info *l);
 int coord_load_decode(const void *body, size_t len, struct coord_load_info *l);
 

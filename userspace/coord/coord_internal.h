@@ -179,8 +179,6 @@ struct coordinator {
 	uint64_t repl_epoch;
 	struct coord_repl_info *repl;
 	size_t nr_repl;
-	struct coord_unreachable *unreach;	/* coord_repl.c */
-	size_t nr_unreach;
 	int dead_after_ms;	/* D: a node silent this long is dead */
 	int64_t evict_after_ms;	/* a range frozen this long evicts its source */
 	int64_t live_tick_ms;	/* last liveness check */
@@ -261,23 +259,8 @@ void coord_do_table_drop(struct coordinator *c, struct conn *cn,
 			 const struct coord_hdr *h, const uint8_t *body);
 
 /* coord_repl.c */
-/* The backups a primary reported it lost and cannot reach. */
-struct coord_unreachable {
-	uint32_t primary;
-	uint32_t nr;
-	uint32_t ids[SKV_COORD_REPL_MAX];
-};
-
 /* Give every connected node its backups (after a node registers). */
 void coord_repl_assign(struct coordinator *c);
-/* NODE_BACKUPS_LOST from a registered node's daemon. */
-void coord_do_backups_lost(struct coordinator *c, struct conn *cn,
-			   const struct coord_hdr *h, const uint8_t *body);
-/*
- * Forget what @node reported (it registered again, or it died; its daemon
- * reports again); coord_repl_assign() applies it.
- */
-void coord_repl_forget(struct coordinator *c, uint32_t node);
 void coord_repl_fence(struct coordinator *c, uint32_t node);
 /* Is @backup one of @primary's backups (as last assigned)? */
 bool coord_repl_backs_up(const struct coordinator *c, uint32_t backup, uint32_t primary);

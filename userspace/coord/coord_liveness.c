@@ -171,7 +171,6 @@ void coord_live_suspect(struct coordinator *c, uint32_t node, uint32_t reporter,
 void coord_fence_dead_node(struct coordinator *c, uint32_t node)
 {
 	coord_repl_fence(c, node);
-	coord_repl_forget(c, node);
 	coord_repl_assign(c);
 }
 

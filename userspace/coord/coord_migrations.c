@@ -101,7 +101,7 @@ static int mig_new_id(struct coordinator *c, uint64_t *id)
 void coord_lineage_drop(struct coordinator *c, uint64_t mig_id,
 			uint64_t table_id)
 {
-	size_t i = 0, before = c->st.nr_lineage;
+	size_t i = 0;
 
 	while (i < c->st.nr_lineage) {
 		const struct coord_lineage *l = &c->st.lineage[i];
@@ -114,9 +114,6 @@ void coord_lineage_drop(struct coordinator *c, uint64_t mig_id,
 			i++;
 		}
 	}
-	/* A backup reported unreachable may be skipped now (coord_repl.c). */
-	if (c->st.nr_lineage != before && c->nr_unreach)
-		coord_repl_assign(c);
 }
 
 /* The tablet that is exactly the migration's range, or NULL. */
@@ -598,9 +595,6 @@ int coord_mig_start(struct coordinator *c, struct conn *cn,
 	err = coord_persist(c, msg, sizeof(msg));
 	if (err)
 		FAIL(-err, "%s", msg);
-	/* Source and target stay each other's backups (coord_repl.c). */
-	if (c->nr_unreach)
-		coord_repl_assign(c);
 	coord_logmsg(c, false, "migration %llu: table %llu 0x%016llx-0x%016llx "
 		     "node %u -> %u (%s)", (unsigned long long)g.id,
 		     (unsigned long long)g.table_id,

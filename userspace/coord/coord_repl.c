@@ -25,15 +25,6 @@
  * epoch above the one it had, so a primary that was only cut off can no
  * longer have a write acknowledged; if it registers again it gets a new
  * epoch of its own.
- *
- * A primary's daemon reports the backups it lost and cannot reach
- * (NODE_BACKUPS_LOST: a link cut between two live nodes, which stops the
- * primary's writes and, with its read lease, its reads).  The ring then
- * skips them for that primary, while it keeps at least one backup and
- * unless the two are the ends of a migration's lineage record (each must
- * stay the other's backup for it: coord_recovery.c); an empty report
- * takes them back.  A primary that reaches none of its backups keeps them
- * (no backup at all would let a crash lose acknowledged writes).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -67,64 +58,6 @@ static bool same_backups(const struct coord_repl_info *a, const struct coord_rep
 	return true;
 }
 
-static struct coord_unreachable *unreach_of(const struct coordinator *c, uint32_t primary)
-{
-	for (size_t i = 0; i < c->nr_unreach; i++)
-		if (c->unreach[i].primary == primary)
-			return &c->unreach[i];
-	return NULL;
-}
-
-/* Are @a and @b the two ends of a lineage record (either way)? */
-static bool lineage_pair(const struct coordinator *c, uint32_t a, uint32_t b)
-{
-	for (size_t i = 0; i < c->st.nr_lineage; i++) {
-		const struct coord_lineage *l = &c->st.lineage[i];
-
-		if ((l->src == a && l->dst == b) || (l->src == b && l->dst == a))
-			return true;
-	}
-	return false;
-}
-
-/* Does the ring skip @backup for @primary (reported unreachable)? */
-static bool skipped(const struct coordinator *c, uint32_t primary, uint32_t backup)
-{
-	const struct coord_unreachable *u = unreach_of(c, primary);
-
-	if (!u)
-		return false;
-	for (uint32_t k = 0; k < u->nr; k++)
-		if (u->ids[k] == backup)
-			return !lineage_pair(c, primary, backup);
-	return false;
-}
-
-/*
- * The up to @r live nodes after live[@i] in the ring, past those it
- * reported unreachable if @skip (how many in *@nskip); how many.
- */
-static uint32_t ring_backups(const struct coordinator *c, const struct tmap_node **live,
-			     size_t n, size_t i, size_t r, bool skip,
-			     struct coord_repl_info *want, uint32_t *nskip)
-{
-	uint32_t k = 0;
-
-	*nskip = 0;
-	for (size_t j = 1; j < n && k < r; j++) {
-		const struct tmap_node *bn = live[(i + j) % n];
-
-		if (skip && skipped(c, (uint32_t)live[i]->id, (uint32_t)bn->id)) {
-			(*nskip)++;
-			continue;
-		}
-		want->backups[k].id = bn->id;
-		snprintf(want->backups[k].addr, sizeof(want->backups[k].addr), "%s", bn->addr);
-		k++;
-	}
-	return k;
-}
-
 void coord_repl_assign(struct coordinator *c)
 {
 	const struct tablet_map *m = &c->st.map;
@@ -146,16 +79,17 @@ void coord_repl_assign(struct coordinator *c)
 	for (size_t i = 0; i < n; i++) {
 		struct coord_repl_info want = { .primary_id = live[i]->id };
 		struct coord_repl_info *have;
-		uint32_t nskip, none_left = 0;
 		struct coord_buf b;
 		int err;
 
-		want.nr_backups = ring_backups(c, live, n, i, r, true, &want, &nskip);
-		if (!want.nr_backups && nskip) {
-			/* It reaches none: keep them, it waits for a link. */
-			none_left = nskip;
-			want.nr_backups = ring_backups(c, live, n, i, r, false, &want, &nskip);
+		for (size_t k = 0; k < r; k++) {
+			const struct tmap_node *bn = live[(i + 1 + k) % n];
+
+			want.backups[k].id = bn->id;
+			snprintf(want.backups[k].addr, sizeof(want.backups[k].addr), "%s",
+				 bn->addr);
 		}
+		want.nr_backups = (uint32_t)r;
 		have = repl_of(c, want.primary_id);
 		if (!have) {
 			coord_logmsg(c, true, "replication of node %" PRIu64 ": out of memory",
@@ -179,10 +113,8 @@ void coord_repl_assign(struct coordinator *c)
 		}
 		if (want.epoch != have->epoch)
 			coord_logmsg(c, false, "node %" PRIu64 " replicates to %u backups, epoch %"
-				     PRIu64 "%s%s%s", want.primary_id, want.nr_backups, want.epoch,
-				     r < c->replicas ? " (fewer than --replicas: too few live nodes)" : "",
-				     nskip ? " (past the nodes it reported unreachable)" : "",
-				     none_left ? " (it reaches none of them: kept)" : "");
+				     PRIu64 "%s", want.primary_id, want.nr_backups, want.epoch,
+				     r < c->replicas ? " (fewer than --replicas: too few live nodes)" : "");
 		*have = want;
 	}
 	free(live);
@@ -230,65 +162,4 @@ void coord_repl_fence(struct coordinator *c, uint32_t node)
 	}
 	/* A new incarnation gets an epoch above the fence. */
 	have->epoch = 0;
-}
-
-/* Set @primary's unreachable backups to @ids (n 0: none); true if changed. */
-static bool unreach_set(struct coordinator *c, uint32_t primary, const uint32_t *ids, uint32_t n)
-{
-	struct coord_unreachable *u = unreach_of(c, primary);
-
-	if (!n) {
-		if (!u)
-			return false;
-		*u = c->unreach[--c->nr_unreach];
-		return true;
-	}
-	if (u && u->nr == n && !memcmp(u->ids, ids, n * sizeof(*ids)))
-		return false;
-	if (!u) {
-		u = ARRAY_PUSH(c->unreach, c->nr_unreach);
-		if (!u) {
-			coord_logmsg(c, true, "node %u's unreachable backups: out of memory", primary);
-			return false;
-		}
-	}
-	u->primary = primary;
-	u->nr = n;
-	memcpy(u->ids, ids, n * sizeof(*ids));
-	return true;
-}
-
-void coord_do_backups_lost(struct coordinator *c, struct conn *cn,
-			   const struct coord_hdr *h, const uint8_t *body)
-{
-	uint32_t ids[SKV_COORD_REPL_MAX], n;
-
-	if (!cn->node_id) {
-		coord_reply_err(cn, h->opcode, h->request_id, EPERM,
-				"NODE_BACKUPS_LOST before NODE_REGISTER");
-		return;
-	}
-	if (coord_lost_decode(body, h->body_len, ids, &n)) {
-		coord_reply_err(cn, h->opcode, h->request_id, EINVAL,
-				"malformed NODE_BACKUPS_LOST body");
-		return;
-	}
-	if (unreach_set(c, cn->node_id, ids, n)) {
-		char list[64] = "";
-
-		for (uint32_t k = 0; k < n; k++)
-			snprintf(list + strlen(list), sizeof(list) - strlen(list), " %u", ids[k]);
-		if (n)
-			coord_logmsg(c, false, "node %u cannot reach its backup node(s)%s",
-				     cn->node_id, list);
-		else
-			coord_logmsg(c, false, "node %u reaches its backups again", cn->node_id);
-		coord_repl_assign(c);
-	}
-	coord_reply_ok(cn, h->opcode, h->request_id, NULL, 0);
-}
-
-void coord_repl_forget(struct coordinator *c, uint32_t node)
-{
-	unreach_set(c, node, NULL, 0);
 }

@@ -178,7 +178,6 @@ void coord_do_register(struct coordinator *c, struct conn *cn,
 	coord_migs_node_registered(c, n.id);
 	coord_live_registered(c, n.id);
 	coord_cancel_in_doubt(c, n.id);
-	coord_repl_forget(c, n.id);
 	coord_repl_assign(c);
 }
 

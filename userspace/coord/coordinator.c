@@ -178,7 +178,6 @@ static void handle_request(struct coordinator *c, struct conn *cn,
 	case SKV_COORD_OP_MIG_REPORT:
 	case SKV_COORD_OP_NODE_HEARTBEAT:
 	case SKV_COORD_OP_NODE_LOAD:
-	case SKV_COORD_OP_NODE_BACKUPS_LOST:
 		if (!coord_allowed(c, cn, h, SKV_AUTH_ROLE_PEER))
 			return;
 		break;
@@ -230,9 +229,6 @@ static void handle_request(struct coordinator *c, struct conn *cn,
 		break;
 	case SKV_COORD_OP_NODE_LOAD:
 		coord_do_node_load(c, cn, h, body);
-		break;
-	case SKV_COORD_OP_NODE_BACKUPS_LOST:
-		coord_do_backups_lost(c, cn, h, body);
 		break;
 	default:
 		coord_reply_err(cn, h->opcode, h->request_id, EOPNOTSUPP,
@@ -659,7 +655,6 @@ void coordinator_close(struct coordinator *c)
 	}
 	free(c->conns);
 	free(c->repl);
-	free(c->unreach);
 	if (c->lfd >= 0)
 		close(c->lfd);
 	coord_state_free(&c->st);

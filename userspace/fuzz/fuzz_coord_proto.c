@@ -3,8 +3,7 @@
  * libFuzzer target: the coordinator protocol's decoders
  * (userspace/coord/coord_proto.c): the frame header and frame peek, and the
  * table, node, tablet, id, map, migration and migration-list bodies, and
- * the authentication bodies (AUTH_HELLO, its challenge, AUTH_PROOF) and
- * NODE_BACKUPS_LOST's.
+ * the authentication bodies (AUTH_HELLO, its challenge, AUTH_PROOF).
  *
  * Byte 0 picks the decoder, the rest is its input.  Checked: a frame that
  * peeks whole fits the input; whatever decodes, encoded again and decoded
@@ -64,16 +63,6 @@ static int mig_list_decode(const void *in, size_t len, struct mig_list *l)
 	return fuzz_mig_list_decode(in, len, &l->v, &l->n);
 }
 
-struct lost {
-	uint32_t ids[SKV_COORD_REPL_MAX];
-	uint32_t n;
-};
-
-static int lost_decode(const void *in, size_t len, struct lost *l)
-{
-	return coord_lost_decode(in, len, l->ids, &l->n);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *in = data + 1;
@@ -82,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	switch (data[0] % 12) {
+	switch (data[0] % 11) {
 	case 0:
 		if (len >= COORD_HDR_LEN && !coord_hdr_decode(in, &h)) {
 			uint8_t out[COORD_HDR_LEN];
@@ -131,12 +120,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CYCLE(struct skv_auth_challenge, coord_auth_challenge_decode,
 		      coord_auth_challenge_encode(b, x), (void)x);
 		break;
-	case 10:
+	default:
 		CYCLE(struct skv_auth_proof, coord_auth_proof_decode,
 		      coord_auth_proof_encode(b, x), (void)x);
-		break;
-	default:
-		CYCLE(struct lost, lost_decode, coord_lost_encode(b, x->ids, x->n), (void)x);
 		break;
 	}
 	/* The error message helper reads any body. */

@@ -162,7 +162,6 @@ static void coord_seeds(struct tablet_map *m)
 	SEED(8, "auth-hello", coord_auth_hello_encode(&b, &hello));
 	SEED(9, "auth-challenge", coord_auth_challenge_encode(&b, &challenge));
 	SEED(10, "auth-proof", coord_auth_proof_encode(&b, &proof));
-	SEED(11, "backups-lost", coord_lost_encode(&b, owners, 2));
 #undef SEED
 }
 

@@ -161,32 +161,6 @@ TEST(codec_load)
 	coord_buf_free(&b);
 }
 
-TEST(codec_lost)
-{
-	const uint32_t ids[] = { 3, 9 };
-	uint32_t out[SKV_COORD_REPL_MAX], n;
-	struct coord_buf b;
-	size_t i;
-
-	coord_buf_init(&b);
-	ASSERT_EQ(0, coord_lost_encode(&b, ids, 2));
-	ASSERT_EQ(sizeof(struct skv_coord_lost) + 2 * sizeof(uint32_t), b.len);
-	ASSERT_EQ(0, coord_lost_decode(b.p, b.len, out, &n));
-	ASSERT_EQ(2u, n);
-	ASSERT_EQ(3u, out[0]);
-	ASSERT_EQ(9u, out[1]);
-	for (i = 0; i < b.len; i++)
-		ASSERT_EQ(-EBADMSG, coord_lost_decode(b.p, i, out, &n));
-	ASSERT_EQ(0, coord_buf_append(&b, "", 1));
-	ASSERT_EQ(-EBADMSG, coord_lost_decode(b.p, b.len, out, &n));
-	coord_buf_free(&b);
-	coord_buf_init(&b);
-	ASSERT_EQ(0, coord_lost_encode(&b, NULL, 0));
-	ASSERT_EQ(0, coord_lost_decode(b.p, b.len, out, &n));
-	ASSERT_EQ(0u, n);
-	coord_buf_free(&b);
-}
-
 TEST(codec_messages)
 {
 	struct skv_migration m = sample_mig(), m2, *list;
@@ -1907,129 +1881,6 @@ TEST(replicas_assigned)
 	rmdir(dir);
 }
 
-/*
- * Send NODE_BACKUPS_LOST with @nr ids (@raw: as given, unchecked); the
- * coordinator's status.
- */
-static int node_lost(struct fake_node *n, const uint32_t *ids, uint32_t nr, bool raw)
-{
-	struct coord_buf b, f;
-	struct timespec ts;
-	int before, ret = 0, status;
-
-	coord_buf_init(&b);
-	coord_buf_init(&f);
-	if (!raw) {
-		ret = coord_lost_encode(&b, ids, nr);
-	} else {
-		struct skv_coord_lost w = { .nr = htole32(nr) };
-
-		ret = coord_buf_append(&b, &w, sizeof(w));
-		for (uint32_t k = 0; !ret && k < nr; k++)
-			ret = coord_buf_append(&b, &ids[k], sizeof(ids[k]));
-	}
-	if (!ret)
-		ret = coord_frame_append(&f, SKV_COORD_OP_NODE_BACKUPS_LOST, 0, 0, 77, b.p, b.len);
-	if (ret)
-		return ret;
-	pthread_mutex_lock(&n->mu);
-	before = n->replies;
-	coord_write_all(n->cl.fd, f.p, f.len, 1000);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 3;
-	while (n->replies == before && !ret)
-		ret = pthread_cond_timedwait(&n->cv, &n->mu, &ts);
-	status = ret ? -1 : n->last_status;
-	pthread_mutex_unlock(&n->mu);
-	coord_buf_free(&b);
-	coord_buf_free(&f);
-	return status;
-}
-
-/* Poll (up to 3 s) until @n's backups are the nodes @addrs (@nr of them). */
-static bool backups_wait(struct fake_node *n, uint32_t nr, const char *const *addrs)
-{
-	for (int k = 0; k < 300; k++) {
-		bool ok;
-
-		pthread_mutex_lock(&n->mu);
-		ok = n->repl.nr_backups == nr;
-		for (uint32_t i = 0; ok && i < nr; i++)
-			ok = !strcmp(n->repl.backups[i].addr, addrs[i]);
-		pthread_mutex_unlock(&n->mu);
-		if (ok)
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
-/*
- * A primary reports a backup it lost and cannot reach (a link cut between
- * two live nodes): it gets backups without it, under a new epoch, while
- * it keeps one; it keeps them all when it reaches none; an empty report,
- * or registering again, takes the ring back.  The others keep theirs.
- */
-TEST(unreachable_backup_skipped)
-{
-	struct coordinator_opts o = { .replicas = 2 };
-	char dir[] = "/tmp/skv-coord-XXXXXX", state[128];
-	const uint32_t two[] = { 2 }, both[] = { 2, 3 }, five[] = { 2, 3, 4, 5, 6 }, zero[] = { 0 };
-	struct fake_node n[3];
-	struct server s;
-	uint64_t epoch;
-	int i;
-
-	ASSERT_NE(NULL, mkdtemp(dir));
-	snprintf(state, sizeof(state), "%s/state", dir);
-	ASSERT_EQ(0, server_start_opts(&s, state, &o, true));
-	for (i = 0; i < 3; i++)
-		ASSERT_EQ(0, node_start(&n[i], &s, (uint32_t)i + 1));
-	const char *ring[3][2] = {
-		{ n[1].addr, n[2].addr }, { n[2].addr, n[0].addr }, { n[0].addr, n[1].addr },
-	};
-	for (i = 0; i < 3; i++)
-		ASSERT_TRUE(backups_wait(&n[i], 2, ring[i]));
-	epoch = n[0].repl.epoch;
-
-	ASSERT_EQ(0, node_lost(&n[0], two, 1, false));
-	ASSERT_TRUE(backups_wait(&n[0], 1, &ring[0][1]));
-	pthread_mutex_lock(&n[0].mu);
-	ASSERT_LT(epoch, n[0].repl.epoch);
-	epoch = n[0].repl.epoch;
-	pthread_mutex_unlock(&n[0].mu);
-	for (i = 1; i < 3; i++)
-		ASSERT_TRUE(backups_wait(&n[i], 2, ring[i]));
-
-	/* Neither reachable: no backup would lose writes to a crash; kept. */
-	ASSERT_EQ(0, node_lost(&n[0], both, 2, false));
-	ASSERT_TRUE(backups_wait(&n[0], 2, ring[0]));
-
-	/* Back again: the ring (the same backups, so the same epoch now). */
-	ASSERT_EQ(0, node_lost(&n[0], two, 1, false));
-	ASSERT_TRUE(backups_wait(&n[0], 1, &ring[0][1]));
-	ASSERT_EQ(0, node_lost(&n[0], NULL, 0, false));
-	ASSERT_TRUE(backups_wait(&n[0], 2, ring[0]));
-
-	/* A daemon that registers again reports again: forgotten till then. */
-	ASSERT_EQ(0, node_lost(&n[0], two, 1, false));
-	ASSERT_TRUE(backups_wait(&n[0], 1, &ring[0][1]));
-	node_stop(&n[0]);
-	ASSERT_EQ(0, node_start(&n[0], &s, 1));
-	ASSERT_TRUE(backups_wait(&n[0], 2, ring[0]));
-
-	/* Malformed: more ids than a node has backups, or id 0. */
-	ASSERT_EQ(-EINVAL, coord_lost_encode(&(struct coord_buf){ 0 }, five, 5));
-	ASSERT_EQ(EINVAL, node_lost(&n[0], five, 5, true));
-	ASSERT_EQ(EINVAL, node_lost(&n[1], zero, 1, true));
-	ASSERT_TRUE(backups_wait(&n[1], 2, ring[1]));
-	for (i = 0; i < 3; i++)
-		node_stop(&n[i]);
-	server_stop(&s);
-	unlink(state);
-	rmdir(dir);
-}
-
 TEST(state_round_trip)
 {
 	char path[] = "/tmp/skv-state-XXXXXX";
@@ -2694,14 +2545,6 @@ TEST(frozen_range_partition_evicts_source)
 	ASSERT_EQ(0, frozen_start(&srv, dir, state, sizeof(state), n, &g, EVICT_AFTER_MS));
 	frozen_at = mono_ms();
 	ASSERT_EQ(0, node_wait_decide(&n[1], 1));
-	/*
-	 * Node 2 reports nodes 1 and 3 lost: it skips node 3, and keeps node
-	 * 1, the other end of the lineage record (the range's completion
-	 * needs node 1's replica at node 2, and node 2's at node 1).
-	 */
-	ASSERT_EQ(0, node_lost(&n[1], (const uint32_t[]){ 1, 3 }, 2, false));
-	ASSERT_TRUE(backups_wait(&n[1], 1, (const char *const[]){ n[0].addr }));
-	ASSERT_EQ(0, node_lost(&n[1], NULL, 0, false));
 
 	/* Node 1 keeps sending: declared dead only past the bound. */
 	for (k = 0; k < 1000; k++) {
