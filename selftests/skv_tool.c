@@ -221,14 +221,20 @@ static int cluster_ops(const char *coords, uint64_t table, const char *prefix,
 }
 
 /*
- * st_get, retrying for up to 30 s a RETRY (a key migrating in) or a
- * NOT_OWNER: the callers name the owner by the map, which answers
- * NOT_OWNER between read leases (a backup joining it, whose OPEN it has
- * not had acknowledged yet: kmod/repl_primary.c "Leases"); a client asks
- * the map again and retries, the same node here.
+ * Is @st an answer to ask again for: RETRY (a key migrating in), or, from
+ * the key's owner by the map (@at_owner), NOT_OWNER, which it answers
+ * between read leases (a backup joining it, whose OPEN it has not had
+ * acknowledged yet: kmod/repl_primary.c "Leases"); a client asks the map
+ * again and retries, the same node here.
  */
+static bool ask_again(int st, bool at_owner)
+{
+	return st == SKV_S_RETRY || (st == SKV_S_NOT_OWNER && at_owner);
+}
+
+/* st_get, asked again while ask_again() says so, for up to 30 s. */
 static int get_retry(int fd, uint64_t table, const char *key, size_t klen, uint8_t **val,
-		     uint32_t *len, uint64_t *ver)
+		     uint32_t *len, uint64_t *ver, bool at_owner)
 {
 	uint64_t deadline = st_now_ms() + 30000;
 	int st;
@@ -236,7 +242,7 @@ static int get_retry(int fd, uint64_t table, const char *key, size_t klen, uint8
 	for (;;) {
 		*val = NULL;
 		st = st_get(fd, table, key, klen, val, len, ver);
-		if ((st != SKV_S_RETRY && st != SKV_S_NOT_OWNER) || st_now_ms() > deadline)
+		if (!ask_again(st, at_owner) || st_now_ms() > deadline)
 			return st;
 		free(*val);
 		usleep(100);
@@ -264,9 +270,9 @@ static unsigned int batch_size(size_t size)
 }
 
 /*
- * read_batch: GET b's keys at fd; an item answered RETRY, or NOT_OWNER
- * when fd is the owner's (@at_owner), is asked again alone until it is
- * not (get_retry).  0, or -1 on a transport error.
+ * read_batch: GET b's keys at fd (the owner's if @at_owner); an item
+ * ask_again() says so for is asked again alone (get_retry).  0, or -1 on
+ * a transport error.
  */
 static int read_batch(int fd, uint64_t table, struct keys_batch *b, bool at_owner)
 {
@@ -277,11 +283,11 @@ static int read_batch(int fd, uint64_t table, struct keys_batch *b, bool at_owne
 	for (i = 0; i < b->n; i++) {
 		struct st_get_item *it = &b->it[i];
 
-		if (it->status != SKV_S_RETRY && (it->status != SKV_S_NOT_OWNER || !at_owner))
+		if (!ask_again(it->status, at_owner))
 			continue;
 		free(it->val);
 		it->status = get_retry(fd, table, it->key, it->klen, &it->val, &it->vlen,
-				       &it->ver);
+				       &it->ver, at_owner);
 		if (it->status < 0)
 			return -1;
 	}

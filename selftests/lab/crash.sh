@@ -54,7 +54,6 @@ BOUND_MS=$((D + T + LAB_DETECT_SLACK_MS))
 SLOW_OPTS=(--partitions 1 --inflight 1 --budget 1024)
 SLOW_DELAY=150ms
 OWNERSHIP_DELAY=1s
-# The target's packets to the third node (its other backup) this late in
 # The re-replicating and recovering points cut a node's link to its other
 # backup (netem drops all it sends there) for the phase they crash in, so
 # that the phase cannot end before the kill however slow the guests are (a
