@@ -274,6 +274,14 @@ long skv_replica_read(struct skv_replica *r, u64 epoch, u64 offset, u8 *dst,
 		return -SKV_S_BAD_REQUEST;
 	while (offset + got + SKV_REC_HDR_LEN <= r->st.end) {
 		skv_rstream_read(&r->st, offset + got, &h, sizeof(h));
+		/*
+		 * A peer may name any position: these bytes may lie inside a
+		 * record (a value can hold a header), so its lengths are
+		 * bounded before they size a copy into dst.
+		 */
+		if (le16_to_cpu(h.key_len) > SKV_MAX_KEY_LEN ||
+		    le32_to_cpu(h.value_len) > SKV_MAX_VALUE_LEN)
+			return -SKV_S_BAD_REQUEST;
 		len = skv_rec_len(le16_to_cpu(h.key_len),
 				  le32_to_cpu(h.value_len));
 		if (offset + got + len > r->st.end)

@@ -108,7 +108,8 @@ int skv_replica_write(struct skv_replica *r, u64 epoch, u64 offset,
  * at most cap bytes but at least one record if any (dst must hold
  * max(cap, SKV_REC_MAX_LEN) bytes).  Returns the bytes copied (*next = offset + that), or
  * a negative status: -SKV_S_NOT_BACKUP, -SKV_S_BAD_REQUEST (offset
- * outside the replica).
+ * outside the replica, or bytes there no record could have: a peer named
+ * a position inside one).
  */
 long skv_replica_read(struct skv_replica *r, u64 epoch, u64 offset, u8 *dst,
 		      u32 cap, u64 *next);

@@ -258,4 +258,49 @@ TEST_F(rp, read_and_replay)
 	skv_store_destroy(fresh);
 }
 
+/*
+ * A peer may ask for any position (REPL_READ): one inside a record, where
+ * the value holds bytes that look like a header, must be refused before
+ * its lengths size a copy (one past the largest record overran the
+ * reply buffer; one whose length wraps to 0 never advanced).
+ */
+TEST_F(rp, read_inside_a_record_refused)
+{
+	static u8 buf[2 << 20], got[2 << 20];
+	static const u32 fake_value_len[] = { 1u << 20, 0xffffffd8u };
+	const u32 limit = SKV_REC_MAX_LEN;
+	struct skv_rec_hdr fake = { .type = SKV_REC_OBJECT,
+				    .key_len = cpu_to_le16(10) };
+	u64 base, end, next, at;
+	u32 len = 0, i, k;
+	char key[32], val[4096];
+
+	ASSERT_EQ(SKV_S_OK, skv_replica_open(&self->r, 1, 0, SKV_REPLICA_CREATE, &base, &end));
+	for (i = 0; len + 8192 < sizeof(buf) - 8192; i++) {
+		u32 klen = key_of(i, key);
+
+		memset(val, 'v', sizeof(val));
+		fake.value_len = cpu_to_le32(fake_value_len[i % 2]);
+		memcpy(val, &fake, sizeof(fake));
+		skv_rec_write(buf + len, SKV_REC_OBJECT, T1, skv_key_hash(key, klen), 1 + i,
+			      key, klen, val, sizeof(val),
+			      skv_rec_payload_crc(key, klen, val, sizeof(val)));
+		len += skv_rec_len(klen, sizeof(val));
+	}
+	ASSERT_EQ(SKV_S_OK, skv_replica_write(&self->r, 1, 0, buf, len, 4u << 20, &end));
+	for (k = 0; k < 2; k++) {
+		/* The value of record k starts after its header and key. */
+		at = (u64)k * skv_rec_len(key_of(0, key), sizeof(val)) + SKV_REC_HDR_LEN +
+		     key_of(k, key);
+		memset(got, 0x5a, sizeof(got));
+		ASSERT_EQ(-SKV_S_BAD_REQUEST,
+			  skv_replica_read(&self->r, 1, at, got, 4096, &next));
+		for (i = limit; i < sizeof(got); i++)
+			ASSERT_EQ(0x5a, got[i]);
+	}
+	/* From a boundary the same bytes read back as they were written. */
+	ASSERT_LT(0, skv_replica_read(&self->r, 1, 0, got, 4096, &next));
+	ASSERT_EQ(0, memcmp(buf, got, next));
+}
+
 TEST_HARNESS_MAIN
