@@ -316,6 +316,27 @@ static long skv_repl_timeo(void)
 }
 
 /*
+ * Does a record of the queue start at pos (or is it the queue's end)?
+ * Walks the queue's own headers from @from, where one starts, so a
+ * backup's word for where its replica ends is never taken as a place
+ * to cut batches at.  Under r->lock.
+ */
+static bool skv_repl_boundary_locked(struct skv_repl *r, u64 from, u64 pos)
+{
+	struct skv_rec_hdr h;
+
+	from = max(from, r->q.base);
+	if (pos < from || pos > r->q.end)
+		return false;
+	while (from < pos) {
+		skv_rstream_read(&r->q, from, &h, sizeof(h));
+		from += skv_rec_len(le16_to_cpu(h.key_len),
+				    le32_to_cpu(h.value_len));
+	}
+	return from == pos;
+}
+
+/*
  * Connect, authenticate and OPEN the replica: from the queue's start on
  * the first time (CREATE), else resume where the backup is; a backup of
  * the stream before this one (a changed set of backups) resumes too, so
@@ -330,6 +351,7 @@ static int skv_repl_open(struct skv_repl_backup *b)
 	u64 base = 0, end = 0, qbase, qend;
 	long timeo = skv_repl_timeo();
 	unsigned long sent_at;
+	bool boundary;
 	int ret;
 
 	ret = skv_peer_connect(&b->peer);
@@ -376,7 +398,10 @@ static int skv_repl_open(struct skv_repl_backup *b)
 		return -EPERM;
 	}
 	/* It holds what it acknowledged, and nothing we did not send. */
-	if (end < b->sent || end > qend || base > qbase) {
+	mutex_lock(&r->lock);
+	boundary = skv_repl_boundary_locked(r, b->sent, end);
+	mutex_unlock(&r->lock);
+	if (end < b->sent || end > qend || base > qbase || !boundary) {
 		pr_warn_ratelimited("steadykv: backup %pISpc holds [%llu, %llu) of primary %llu, we need from %llu\n",
 				    &b->peer.addr, base, end, r->primary_id,
 				    b->sent);
