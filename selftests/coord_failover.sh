@@ -76,7 +76,7 @@ t_state_in_etcd() {
 	v=$(ctlj map | jq -r .version)
 	etcdctl_sw get "$PREFIX/state" --print-value-only >"$SKV_TMP/state" ||
 		{ skv_fail "etcdctl get $PREFIX/state"; return 1; }
-	[[ $(head -n 1 "$SKV_TMP/state") == "steadykv-map 3" ]] ||
+	[[ $(head -n 1 "$SKV_TMP/state") == "steadykv-map 4" ]] ||
 		{ skv_fail "state in etcd: $(head -n 3 "$SKV_TMP/state")"; return 1; }
 	grep -qx "version $v" "$SKV_TMP/state" ||
 		{ skv_fail "state in etcd is not map version $v: $(head -n 2 "$SKV_TMP/state")"; return 1; }

@@ -182,6 +182,7 @@ struct coordinator {
 	int dead_after_ms;	/* D: a node silent this long is dead */
 	int64_t evict_after_ms;	/* a range frozen this long evicts its source */
 	int64_t live_tick_ms;	/* last liveness check */
+	int64_t start_grace_end_ms;	/* the daemons' time to reconnect after our start */
 	struct coord_live *live;
 	size_t nr_live;
 	struct coord_recovery *recov;	/* coord_recovery.c */
@@ -322,6 +323,12 @@ int coord_live_init(struct coordinator *c, int dead_after_ms);
 void coord_live_free(struct coordinator *c);
 /* A frame came from registered node @node. */
 void coord_live_heard(struct coordinator *c, uint32_t node);
+/*
+ * Dead @node is about to be told it registered: mark its lost tablets as
+ * out of recovery's reach (its new incarnation opens its replicas afresh)
+ * and persist that first, or undo the marks and fail.  0 if it is not dead.
+ */
+int coord_live_coming_back(struct coordinator *c, uint32_t node, char *msg, size_t n);
 /* @node registered: a dead node comes back as a new incarnation. */
 void coord_live_registered(struct coordinator *c, uint32_t node);
 /* A peer reports a request to @node failed. */

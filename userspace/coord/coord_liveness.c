@@ -50,7 +50,9 @@
  *     another backup.
  * A dead node whose daemon registers again (refused while its lost
  * tablets are being rebuilt: coord_recovery_pending) is a new
- * incarnation: it is alive for new work, but its lost tablets stay lost,
+ * incarnation (its lost records marked owner_back, durably, before it is
+ * told: they say it is dead across our restarts until then): it is alive
+ * for new work, but its lost tablets stay lost,
  * and it is told to delete them (NODE_TABLET_DEL), so that a node that was
  * only cut off does not serve them again; so are those recovered
  * elsewhere.  With replication, coord_recovery.c rebuilds lost tablets on
@@ -99,9 +101,30 @@ int coord_live_init(struct coordinator *c, int dead_after_ms)
 	c->dead_after_ms = dead_after_ms > 0 ? dead_after_ms :
 			   COORD_DEFAULT_DEAD_AFTER_MS;
 	c->live_tick_ms = now;
+	c->start_grace_end_ms = now + COORD_START_GRACE_MS;
 	for (i = 0; i < c->st.map.nr_nodes; i++)
 		if (!live_get(c, c->st.map.nodes[i].id, now, COORD_START_GRACE_MS))
 			return -ENOMEM;
+	/*
+	 * A node declared dead before we started is dead still until it
+	 * registers: else, back within the grace, it would register as a
+	 * live node, open its replicas afresh and its lost tablets would
+	 * never be rebuilt.
+	 */
+	for (i = 0; i < c->st.nr_lost; i++) {
+		const struct coord_lost *lt = &c->st.lost[i];
+		struct coord_live *l;
+
+		if (lt->owner_back)
+			continue;
+		l = live_get(c, lt->node, now, COORD_START_GRACE_MS);
+		if (!l)
+			return -ENOMEM;
+		if (!l->dead)
+			coord_logmsg(c, false, "node %u: declared dead before this start, "
+				     "its lost tablets not rebuilt yet", lt->node);
+		l->dead = true;
+	}
 	return 0;
 }
 
@@ -365,6 +388,34 @@ void coord_live_tick(struct coordinator *c)
 		if (coord_persist(c, msg, sizeof(msg)))
 			coord_logmsg(c, true, "lost records: %s", msg);
 	}
+}
+
+/* Set owner_back on dead @node's lost records; how many changed. */
+static size_t lost_mark_back(struct coordinator *c, uint32_t node, bool back)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < c->st.nr_lost; i++) {
+		struct coord_lost *lt = &c->st.lost[i];
+
+		if (lt->node == node && lt->owner_back != back) {
+			lt->owner_back = back;
+			n++;
+		}
+	}
+	return n;
+}
+
+int coord_live_coming_back(struct coordinator *c, uint32_t node, char *msg, size_t n)
+{
+	int err;
+
+	if (!coord_node_dead(c, node) || !lost_mark_back(c, node, true))
+		return 0;
+	err = coord_persist(c, msg, n);
+	if (err)
+		lost_mark_back(c, node, false);
+	return err;
 }
 
 void coord_live_registered(struct coordinator *c, uint32_t node)

@@ -51,11 +51,14 @@
  * only cut off does not serve them again.
  *
  * Across a coordinator restart: the lost records are in the state file,
- * so recovery resumes once the node is declared dead again (after the
- * start grace).  The backup assignment is not durable: after a restart
- * every live node is tried in turn (one holding no replica of the dead
- * node answers ENOENT).  The tablets recovered before the restart are no
- * longer remembered for a cut-off node's return.
+ * and their owner is dead from the start until it registers (a record's
+ * owner_back says it has since, and that its replicas are gone); recovery
+ * resumes after the start grace, the daemons' time to reconnect, and the
+ * dead node's registration is refused meanwhile.  The backup assignment
+ * is not durable: after a restart every live node is tried in turn (one
+ * holding no replica of the dead node answers ENOENT).  The tablets
+ * recovered before the restart are no longer remembered for a cut-off
+ * node's return.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -137,6 +140,21 @@ static size_t recovery_candidates(const struct coordinator *c, uint32_t dead, ui
 		if (m->nodes[i].id != dead && coord_node_up(c, m->nodes[i].id))
 			out[n++] = m->nodes[i].id;
 	return n;
+}
+
+/*
+ * Are @dead's candidates still to come?  Its backups unknown (we
+ * restarted: every node up is a candidate) while the daemons may still
+ * be reconnecting after our start.
+ */
+static bool recovery_too_early(const struct coordinator *c, uint32_t dead)
+{
+	if (coord_mono_ms() >= c->start_grace_end_ms)
+		return false;
+	for (size_t i = 0; i < c->nr_repl; i++)
+		if (c->repl[i].primary_id == dead && c->repl[i].nr_backups)
+			return false;
+	return true;
 }
 
 /* The lineage record of @r's range with @r->dead at either end, or NULL. */
@@ -287,7 +305,8 @@ void coord_recovery_tick(struct coordinator *c)
 		size_t n;
 		int err;
 
-		if (!coord_node_dead(c, l->node))
+		if (!coord_node_dead(c, l->node) || l->owner_back ||
+		    recovery_too_early(c, l->node))
 			continue;
 		r = recovery_get(c, l);
 		if (!r) {
@@ -397,10 +416,10 @@ size_t coord_recovery_pending(struct coordinator *c, uint32_t node)
 		const struct coord_lost *l = &c->st.lost[i];
 		const struct coord_recovery *r;
 
-		if (l->node != node)
+		if (l->node != node || l->owner_back)
 			continue;
 		r = recovery_find(c, l->table_id, l->start, l->end);
-		if (r && r->running)
+		if ((r && r->running) || recovery_too_early(c, node))
 			n++;
 		else if ((!r || r->refusals < RECOVERY_HOLD_ATTEMPTS) &&
 			 recovery_candidates(c, node, cand, sizeof(cand) / sizeof(cand[0])))

@@ -114,6 +114,7 @@ void coord_do_register(struct coordinator *c, struct conn *cn,
 	struct coord_node_info n;
 	const struct conn *other;
 	uint64_t ver = m->version;
+	char msg[300];
 	size_t pending;
 	int err;
 
@@ -163,14 +164,13 @@ void coord_do_register(struct coordinator *c, struct conn *cn,
 				"register node %u: %s", n.id, strerror(-err));
 		return;
 	}
-	if (m->version != ver) {
-		char msg[300];
-
-		err = coord_persist(c, msg, sizeof(msg));
-		if (err) {
-			coord_reply_err(cn, h->opcode, h->request_id, -err, "%s", msg);
-			return;
-		}
+	err = m->version != ver ? coord_persist(c, msg, sizeof(msg)) : 0;
+	/* Its lost tablets marked out of reach before it may reset its replicas. */
+	if (!err)
+		err = coord_live_coming_back(c, n.id, msg, sizeof(msg));
+	if (err) {
+		coord_reply_err(cn, h->opcode, h->request_id, -err, "%s", msg);
+		return;
 	}
 	cn->node_id = n.id;
 	coord_logmsg(c, false, "node %u registered, data address %s", n.id, n.addr);

@@ -3,7 +3,7 @@
  * File backend of the coordinator state.  Format, one record per line,
  * single spaces, every line ends in '\n':
  *
- *   steadykv-map 3
+ *   steadykv-map 4
  *   version <u64>
  *   node <id> <name> <host:port>
  *   table <id>
@@ -16,14 +16,15 @@
  *             [priority-pulls=<0|1>]                       (one line)
  *   lineage <migration id> <table> 0x<start> 0x<end> <src> <dst>
  *           <safe version> <unix ms>                       (one line)
- *   lost <table> 0x<start> 0x<end> <dead owner> <unix ms>
+ *   lost <table> 0x<start> 0x<end> <dead owner> <unix ms> [owner-back]
  *   end <number of records between the version line and end>
  *
  * A tuning field is written only if it was given (an absent one is the
  * module's default); a loaded one must be in range.  Older formats still
  * load: 1 has no next-migration, migration or lineage records; 2 has the
  * mode between <dst> and <state> and no other tuning, so its migrations
- * load with their mode and default tuning.  Saving writes format 3.
+ * load with their mode and default tuning; 3 has no owner-back mark, so
+ * every lost record's owner is still dead.  Saving writes format 4.
  * A migrating tablet's owner is its target (tablet_map.h).
  *
  * Numbers are plain decimal without leading zeros, hashes fixed-width hex
@@ -41,7 +42,7 @@
 #include "state_store.h"
 
 #define MAP_MAGIC	"steadykv-map"
-#define MAP_FORMAT	3
+#define MAP_FORMAT	4
 #define MAX_TOKENS	16
 
 struct file_store {
@@ -285,11 +286,18 @@ static int parse_lineage(struct coord_state *st, char **tok, int n)
 	return 0;
 }
 
-static int parse_lost(struct coord_state *st, char **tok, int n)
+static int parse_lost(struct coord_state *st, uint64_t format, char **tok,
+		      int n)
 {
 	struct coord_lost l, *v;
 
 	memset(&l, 0, sizeof(l));
+	if (format >= 4 && n == 7) {
+		if (strcmp(tok[6], "owner-back"))
+			return -EBADMSG;
+		l.owner_back = true;
+		n--;
+	}
 	if (n != 6 || parse_dec(tok[1], UINT64_MAX, &l.table_id) ||
 	    parse_hash(tok[2], &l.start) || parse_hash(tok[3], &l.end) ||
 	    l.start > l.end || parse_u32(tok[4], &l.node) || !l.node ||
@@ -350,7 +358,7 @@ static int parse_record(struct coord_state *st, uint64_t format, char **tok,
 	}
 	if (format >= 3 && !strcmp(tok[0], "lost")) {
 		*why = "bad lost record";
-		err = parse_lost(st, tok, n);
+		err = parse_lost(st, format, tok, n);
 		if (err == -ENOMEM)
 			*why = strerror(ENOMEM);
 		return err;
@@ -603,10 +611,11 @@ static int write_state(FILE *f, const struct coord_state *st)
 	for (i = 0; i < st->nr_lost; i++) {
 		const struct coord_lost *l = &st->lost[i];
 
-		fprintf(f, "lost %llu 0x%016llx 0x%016llx %u %llu\n",
+		fprintf(f, "lost %llu 0x%016llx 0x%016llx %u %llu%s\n",
 			(unsigned long long)l->table_id,
 			(unsigned long long)l->start, (unsigned long long)l->end,
-			(unsigned int)l->node, (unsigned long long)l->unix_ms);
+			(unsigned int)l->node, (unsigned long long)l->unix_ms,
+			l->owner_back ? " owner-back" : "");
 	}
 	fprintf(f, "end %zu\n", m->nr_nodes + m->nr_tables + m->nr_tablets +
 		st->nr_migs + st->nr_lineage + st->nr_lost);

@@ -47,13 +47,17 @@ struct coord_lineage {
  * (coord_liveness.c): lost until recovery rebuilds it, even once the node
  * is back as a new incarnation.  Named by the tablet's range and the
  * dead owner; a record whose tablet no longer has that range and owner is
- * dropped.
+ * dropped.  Until owner_back is set the owner is still dead, also for a
+ * coordinator that restarts (a node's death is known from these records
+ * alone); once set, the new incarnation has opened its replicas afresh,
+ * so nothing can rebuild the tablet any more.
  */
 struct coord_lost {
 	uint64_t table_id;
 	uint64_t start, end;		/* inclusive hash range */
 	uint32_t node;			/* the owner declared dead */
 	uint64_t unix_ms;		/* when */
+	bool owner_back;		/* the owner registered again since */
 };
 
 /*
@@ -139,8 +143,8 @@ static inline const char *coord_store_error(const struct coord_store *s)
 }
 
 /*
- * Default backend: a text file, "steadykv-map 3" then one record per line
- * (see state_store.c; formats 1 and 2 still load).  Saved by write to
+ * Default backend: a text file, "steadykv-map 4" then one record per line
+ * (see state_store.c; formats 1 to 3 still load).  Saved by write to
  * path.tmp, fsync, rename over @path, fsync of the directory.  A missing
  * file loads as an empty map with version 0.
  */

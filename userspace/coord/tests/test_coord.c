@@ -593,7 +593,12 @@ TEST_F(store, malformed_files_rejected)
 	static const char *const bad[] = {
 		"",
 		"\n",
-		"steadykv-map 4\nversion 1\nend 0\n",
+		"steadykv-map 5\nversion 1\nend 0\n",
+		/* owner-back: only from format 4, and no other word there */
+		"steadykv-map 3\nversion 1\nlost 1 0x0000000000000000 "
+		"0x00000000000000ff 3 5 owner-back\nend 1\n",
+		"steadykv-map 4\nversion 1\nlost 1 0x0000000000000000 "
+		"0x00000000000000ff 3 5 owner-bak\nend 1\n",
 		/* format 1 has no migration records */
 		"steadykv-map 1\nversion 1\nnext-migration 2\nend 1\n",
 		"steadykv-map 2\nversion 1\nnext-migration 0\nend 1\n",

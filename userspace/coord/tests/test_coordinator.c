@@ -2631,6 +2631,107 @@ TEST(dead_node_waits_for_its_recovery)
 }
 
 /*
+ * A coordinator restarted while dead node 3's tablet is being rebuilt:
+ * node 3 is dead from the start (its lost record says so), so back at
+ * once it is refused, not taken for a live node whose new incarnation
+ * would reset the replicas its tablet is rebuilt from and never be
+ * declared dead again.  After the start grace the tablet is rebuilt on a
+ * node that reconnected; then node 3 registers and is told to delete it.
+ */
+TEST(dead_node_stays_dead_across_a_restart)
+{
+	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 2 };
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
+	struct fake_node n[3], back[3];
+	struct coord_tablet_info t;
+	struct server srv;
+	uint32_t flags;
+	bool lost;
+	int i, k;
+
+	ASSERT_LE(0, held_recovery_start(&srv, dir, state, sizeof(state), n));
+	for (i = 0; i < 3; i++)
+		node_stop(&n[i]);
+	server_stop(&srv);
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+
+	ASSERT_EQ(-EAGAIN, node_start(&back[2], &srv, 3));
+	ASSERT_EQ(0, node_and_tablet(&srv, 3, 6, 0, &flags, &t));
+	ASSERT_EQ((uint32_t)SKV_COORD_NODE_F_DEAD, flags);
+	ASSERT_EQ(1, owned_by(&srv, 6, 3, &lost));
+	ASSERT_TRUE(lost);
+
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, node_start(&back[i], &srv, i + 1));
+	/* The grace (10 s), then the recovery: each wait is 3 s. */
+	for (k = 0; k < 6 && !recovered_wait(&srv, 6, 3); k++)
+		;
+	ASSERT_LT(k, 6);
+	ASSERT_EQ(0, node_start(&back[2], &srv, 3));
+	ASSERT_EQ(1, node_op_count_wait(&back[2], SKV_COORD_OP_NODE_TABLET_DEL, 1));
+	ASSERT_EQ(0, node_and_tablet(&srv, 3, 6, 0, &flags, &t));
+	ASSERT_EQ((uint32_t)SKV_COORD_NODE_F_UP, flags);
+	live_stop(&srv, dir, state, back, 3);
+}
+
+/*
+ * Whether a lost tablet's owner is dead, for a coordinator starting on
+ * a state file: it is, unless the record says it registered since
+ * (owner-back: its tablet stays lost, nothing can rebuild it).
+ */
+TEST(lost_record_owner_back_on_start)
+{
+	/* Marked in the file; replicas; registration accepted; marked after. */
+	static const struct { bool back; unsigned int r; int reg; } cases[] = {
+		{ false, 2, -EAGAIN }, { true, 2, 0 }, { false, 0, 0 },
+	};
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96], text[1024];
+	struct coord_tablet_info t;
+	struct fake_node three;
+	struct server srv;
+	uint32_t flags;
+	size_t len;
+	bool lost;
+	FILE *f;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS,
+					      .replicas = cases[k].r };
+
+		f = fopen(state, "w");
+		ASSERT_NE(NULL, f);
+		fprintf(f, "steadykv-map 4\nversion 5\n"
+			"node 1 node-1 127.0.0.1:7001\nnode 2 node-2 127.0.0.1:7002\n"
+			"node 3 node-3 127.0.0.1:7003\ntable 6\n"
+			"tablet 6 0x0000000000000000 0xffffffffffffffff 3 normal\n"
+			"lost 6 0x0000000000000000 0xffffffffffffffff 3 1796583664103%s\n"
+			"end 6\n", cases[k].back ? " owner-back" : "");
+		ASSERT_EQ(0, fclose(f));
+		ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+		ASSERT_EQ(cases[k].reg, node_start(&three, &srv, 3)) TH_LOG("case %zu", k);
+		ASSERT_EQ(0, node_and_tablet(&srv, 3, 6, 0, &flags, &t));
+		ASSERT_EQ(cases[k].reg ? (uint32_t)SKV_COORD_NODE_F_DEAD :
+			  (uint32_t)SKV_COORD_NODE_F_UP, flags);
+		ASSERT_EQ(1, owned_by(&srv, 6, 3, &lost));
+		ASSERT_TRUE(lost);
+		/* Marked on disk before it was told it registered. */
+		f = fopen(state, "r");
+		ASSERT_NE(NULL, f);
+		len = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+		text[len] = '\0';
+		ASSERT_EQ(!cases[k].reg, strstr(text, " owner-back\n") != NULL);
+		if (!cases[k].reg)
+			node_stop(&three);
+		server_stop(&srv);
+	}
+	unlink(state);
+	rmdir(dir);
+}
+
+/*
  * The rebalancer end to end: node 1 alone serves table 8 and reports a
  * rising counter; nodes 2 and 3 report nothing served.  The coordinator
  * starts, by itself, a Rocksteady migration of the tablet's upper half
