@@ -174,11 +174,9 @@ struct coordinator {
 	size_t nr_undecided;
 	struct coord_release *rel;	/* coord_migrations.c */
 	size_t nr_rel;
-	/* Replication (coord_repl.c): R, the last epoch given, what each node has. */
+	/* Replication (coord_repl.c; the assignments are in st): R, the last epoch given. */
 	unsigned int replicas;
 	uint64_t repl_epoch;
-	struct coord_repl_info *repl;
-	size_t nr_repl;
 	int dead_after_ms;	/* D: a node silent this long is dead */
 	int64_t evict_after_ms;	/* a range frozen this long evicts its source */
 	int64_t live_tick_ms;	/* last liveness check */
@@ -262,6 +260,12 @@ void coord_do_table_drop(struct coordinator *c, struct conn *cn,
 /* coord_repl.c */
 /* Give every connected node its backups (after a node registers). */
 void coord_repl_assign(struct coordinator *c);
+/* After loading the state: epochs go on above the saved bound and the clock. */
+void coord_repl_start(struct coordinator *c, uint64_t clock_ms);
+/* A new epoch, its bound saved first; 0 if the state could not be saved. */
+uint64_t coord_repl_next_epoch(struct coordinator *c);
+/* @node's last assignment (its backups, also once fenced), or NULL. */
+const struct coord_repl_info *coord_repl_find(const struct coordinator *c, uint32_t node);
 void coord_repl_fence(struct coordinator *c, uint32_t node);
 /* Is @backup one of @primary's backups (as last assigned)? */
 bool coord_repl_backs_up(const struct coordinator *c, uint32_t backup, uint32_t primary);

@@ -53,10 +53,9 @@
  * Across a coordinator restart: the lost records are in the state file,
  * and their owner is dead from the start until it registers (a record's
  * owner_back says it has since, and that its replicas are gone); recovery
- * resumes after the start grace, the daemons' time to reconnect, and the
- * dead node's registration is refused meanwhile.  The backup assignment
- * is not durable: after a restart every live node is tried in turn (one
- * holding no replica of the dead node answers ENOENT).  The tablets
+ * resumes once one of its backups (the assignment is durable) is back, and
+ * the dead node's registration is refused meanwhile, also during the
+ * start grace (the daemons' time to reconnect) while none is.  The tablets
  * recovered before the restart are no longer remembered for a cut-off
  * node's return.
  */
@@ -122,19 +121,15 @@ static struct coord_recovery *recovery_get(struct coordinator *c, const struct c
 static size_t recovery_candidates(const struct coordinator *c, uint32_t dead, uint32_t *out,
 				  size_t max)
 {
+	const struct coord_repl_info *ri = coord_repl_find(c, dead);
 	const struct tablet_map *m = &c->st.map;
 	size_t n = 0;
 
-	for (size_t i = 0; i < c->nr_repl; i++) {
-		const struct coord_repl_info *ri = &c->repl[i];
-
-		if (ri->primary_id != dead)
-			continue;
+	if (ri && ri->nr_backups) {
 		for (uint32_t k = 0; k < ri->nr_backups && n < max; k++)
 			if (coord_node_up(c, ri->backups[k].id))
 				out[n++] = ri->backups[k].id;
-		if (ri->nr_backups)
-			return n;
+		return n;
 	}
 	for (size_t i = 0; i < m->nr_nodes && n < max; i++)
 		if (m->nodes[i].id != dead && coord_node_up(c, m->nodes[i].id))
@@ -143,18 +138,20 @@ static size_t recovery_candidates(const struct coordinator *c, uint32_t dead, ui
 }
 
 /*
- * Are @dead's candidates still to come?  Its backups unknown (we
- * restarted: every node up is a candidate) while the daemons may still
- * be reconnecting after our start.
+ * Are @dead's candidates still to come?  While the daemons may still be
+ * reconnecting after our start: none of its backups is up yet, or they
+ * are unknown (a state saved before assignments were: every node up is
+ * a candidate, so all should be).
  */
 static bool recovery_too_early(const struct coordinator *c, uint32_t dead)
 {
+	const struct coord_repl_info *ri = coord_repl_find(c, dead);
+	uint32_t cand[SKV_COORD_REPL_MAX];
+
 	if (coord_mono_ms() >= c->start_grace_end_ms)
 		return false;
-	for (size_t i = 0; i < c->nr_repl; i++)
-		if (c->repl[i].primary_id == dead && c->repl[i].nr_backups)
-			return false;
-	return true;
+	return !ri || !ri->nr_backups ||
+	       !recovery_candidates(c, dead, cand, SKV_COORD_REPL_MAX);
 }
 
 /* The lineage record of @r's range with @r->dead at either end, or NULL. */
@@ -207,7 +204,7 @@ static uint32_t recovery_pick(struct coordinator *c, const struct coord_recovery
 
 static int recovery_send(struct coordinator *c, struct coord_recovery *r, uint32_t to)
 {
-	struct coord_repl_info ri = { .primary_id = r->dead, .epoch = ++c->repl_epoch };
+	struct coord_repl_info ri = { .primary_id = r->dead };
 	struct coord_tablet_info ti = {
 		.table_id = r->table_id, .start_hash = r->start, .end_hash = r->end, .owner = to,
 	};
@@ -215,6 +212,9 @@ static int recovery_send(struct coordinator *c, struct coord_recovery *r, uint32
 	struct op *op;
 	int err;
 
+	ri.epoch = coord_repl_next_epoch(c);
+	if (!ri.epoch)
+		return -EIO;	/* the state could not be saved */
 	op = coord_op_new(c, NULL, NULL, OP_RECOVER);
 	if (!op)
 		return -ENOMEM;

@@ -579,8 +579,6 @@ int coordinator_open(const struct coordinator_opts *o, struct coordinator **out,
 	c->quiet = o->quiet;
 	c->insecure = o->insecure;
 	c->replicas = o->replicas;
-	/* Epochs go on from the clock, so they grow across restarts. */
-	c->repl_epoch = coord_unix_ms();
 	coord_state_init(&c->st);
 	ret = key_paths_set(c, o, err, errlen);
 	if (ret)
@@ -600,6 +598,7 @@ int coordinator_open(const struct coordinator_opts *o, struct coordinator **out,
 		ret = -EBADMSG;
 		goto fail;
 	}
+	coord_repl_start(c, coord_unix_ms());
 	ret = coord_live_init(c, o->dead_after_ms);
 	if (ret) {
 		snprintf(err, errlen, "out of memory");
@@ -654,7 +653,6 @@ void coordinator_close(struct coordinator *c)
 		free(cmd);
 	}
 	free(c->conns);
-	free(c->repl);
 	if (c->lfd >= 0)
 		close(c->lfd);
 	coord_state_free(&c->st);

@@ -17,14 +17,17 @@
  *   lineage <migration id> <table> 0x<start> 0x<end> <src> <dst>
  *           <safe version> <unix ms>                       (one line)
  *   lost <table> 0x<start> 0x<end> <dead owner> <unix ms> [owner-back]
+ *   repl <primary> <epoch> [<backup id> <backup host:port>]...
+ *   repl-epoch-bound <u64>
  *   end <number of records between the version line and end>
  *
  * A tuning field is written only if it was given (an absent one is the
  * module's default); a loaded one must be in range.  Older formats still
  * load: 1 has no next-migration, migration or lineage records; 2 has the
  * mode between <dst> and <state> and no other tuning, so its migrations
- * load with their mode and default tuning; 3 has no owner-back mark, so
- * every lost record's owner is still dead.  Saving writes format 4.
+ * load with their mode and default tuning; 3 has no owner-back mark (so
+ * every lost record's owner is still dead) and no replication records.
+ * Saving writes format 4.
  * A migrating tablet's owner is its target (tablet_map.h).
  *
  * Numbers are plain decimal without leading zeros, hashes fixed-width hex
@@ -183,6 +186,7 @@ void coord_state_free(struct coord_state *st)
 	free(st->migs);
 	free(st->lineage);
 	free(st->lost);
+	free(st->repl);
 	coord_state_init(st);
 }
 
@@ -312,6 +316,36 @@ static int parse_lost(struct coord_state *st, uint64_t format, char **tok,
 	return 0;
 }
 
+static int parse_repl(struct coord_state *st, char **tok, int n)
+{
+	struct coord_repl_info r, *v;
+	uint32_t k;
+
+	memset(&r, 0, sizeof(r));
+	if (n < 3 || (n - 3) % 2 || (uint32_t)(n - 3) / 2 > SKV_COORD_REPL_MAX ||
+	    parse_dec(tok[1], UINT32_MAX, &r.primary_id) || !r.primary_id ||
+	    parse_dec(tok[2], UINT64_MAX, &r.epoch))
+		return -EBADMSG;
+	for (k = 0; k < (uint32_t)(n - 3) / 2; k++) {
+		struct coord_node_info *b = &r.backups[k];
+
+		if (parse_u32(tok[3 + 2 * k], &b->id) || !b->id ||
+		    !tmap_valid_addr(tok[4 + 2 * k]))
+			return -EBADMSG;
+		snprintf(b->addr, sizeof(b->addr), "%s", tok[4 + 2 * k]);
+	}
+	r.nr_backups = k;
+	for (size_t i = 0; i < st->nr_repl; i++)
+		if (st->repl[i].primary_id == r.primary_id)
+			return -EBADMSG;
+	v = realloc(st->repl, (st->nr_repl + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	st->repl = v;
+	v[st->nr_repl++] = r;
+	return 0;
+}
+
 /* Migration ids: none 0, no two alike (their order means nothing). */
 static const char *migs_invalid(const struct coord_state *st)
 {
@@ -362,6 +396,18 @@ static int parse_record(struct coord_state *st, uint64_t format, char **tok,
 		if (err == -ENOMEM)
 			*why = strerror(ENOMEM);
 		return err;
+	}
+	if (format >= 4 && !strcmp(tok[0], "repl")) {
+		*why = "bad replication record";
+		err = parse_repl(st, tok, n);
+		if (err == -ENOMEM)
+			*why = strerror(ENOMEM);
+		return err;
+	}
+	if (format >= 4 && !strcmp(tok[0], "repl-epoch-bound")) {
+		*why = "bad repl-epoch-bound record";
+		return n != 2 || parse_dec(tok[1], UINT64_MAX, &st->repl_epoch_bound) ?
+		       -EBADMSG : 0;
 	}
 	if (!strcmp(tok[0], "node")) {
 		struct tmap_node nd;
@@ -617,8 +663,19 @@ static int write_state(FILE *f, const struct coord_state *st)
 			(unsigned int)l->node, (unsigned long long)l->unix_ms,
 			l->owner_back ? " owner-back" : "");
 	}
+	for (i = 0; i < st->nr_repl; i++) {
+		const struct coord_repl_info *r = &st->repl[i];
+
+		fprintf(f, "repl %llu %llu", (unsigned long long)r->primary_id,
+			(unsigned long long)r->epoch);
+		for (uint32_t k = 0; k < r->nr_backups; k++)
+			fprintf(f, " %u %s", (unsigned int)r->backups[k].id,
+				r->backups[k].addr);
+		fputc('\n', f);
+	}
+	fprintf(f, "repl-epoch-bound %llu\n", (unsigned long long)st->repl_epoch_bound);
 	fprintf(f, "end %zu\n", m->nr_nodes + m->nr_tables + m->nr_tablets +
-		st->nr_migs + st->nr_lineage + st->nr_lost);
+		st->nr_migs + st->nr_lineage + st->nr_lost + st->nr_repl + 1);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -655,6 +712,16 @@ static const char *state_invalid(const struct coord_state *st)
 	for (i = 0; i < st->nr_lost; i++)
 		if (!st->lost[i].node || st->lost[i].start > st->lost[i].end)
 			return "bad lost record";
+	for (i = 0; i < st->nr_repl; i++) {
+		const struct coord_repl_info *r = &st->repl[i];
+
+		if (!r->primary_id || r->primary_id > UINT32_MAX ||
+		    r->nr_backups > SKV_COORD_REPL_MAX)
+			return "bad replication record";
+		for (uint32_t k = 0; k < r->nr_backups; k++)
+			if (!r->backups[k].id || !tmap_valid_addr(r->backups[k].addr))
+				return "bad replication record";
+	}
 	return NULL;
 }
 

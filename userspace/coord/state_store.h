@@ -80,8 +80,17 @@ struct coord_lost {
  * state, error, start time, safe version and the tuning that was given,
  * not the counters, source address or message) and the lineage records.
  */
+/*
+ * Replication (coord_repl.c): the backups each node was last assigned
+ * and its epoch (0 once fenced: a dead primary keeps its backups listed,
+ * the nodes its tablets are rebuilt from), and a bound on the epochs
+ * handed out, so they grow across restarts whatever the clock says.
+ */
 struct coord_state {
 	struct tablet_map map;
+	struct coord_repl_info *repl;
+	size_t nr_repl;
+	uint64_t repl_epoch_bound;	/* every epoch given is below it */
 	struct skv_migration *migs;	/* oldest first; distinct random ids */
 	size_t nr_migs;
 	struct coord_lineage *lineage;

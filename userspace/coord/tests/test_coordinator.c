@@ -873,6 +873,20 @@ static int owner_of(const struct server *s, uint64_t table, uint64_t hash,
 	return ret;
 }
 
+/* Replace @path's contents with @text; 0 or -errno. */
+static int file_put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	int err;
+
+	if (!f)
+		return -errno;
+	err = fputs(text, f) < 0 ? -EIO : 0;
+	if (fclose(f))
+		err = -EIO;
+	return err;
+}
+
 static bool file_has(const char *path, const char *needle)
 {
 	char buf[16384];
@@ -1906,9 +1920,25 @@ TEST(state_round_trip)
 	ASSERT_NE(NULL, st.lineage);
 	st.lineage[0] = l;
 	st.nr_lineage = 1;
+	st.lost = calloc(1, sizeof(*st.lost));
+	ASSERT_NE(NULL, st.lost);
+	st.lost[0] = (struct coord_lost){ 4, 0, ~0ull, 1, 99, true };
+	st.nr_lost = 1;
+	st.repl = calloc(2, sizeof(*st.repl));
+	ASSERT_NE(NULL, st.repl);
+	st.repl[0] = (struct coord_repl_info){ .primary_id = 1, .epoch = 12, .nr_backups = 2,
+		.backups = { { .id = 2, .addr = "h:2" }, { .id = 3, .addr = "h:3" } } };
+	st.repl[1] = (struct coord_repl_info){ .primary_id = 2, .epoch = 0 };
+	st.nr_repl = 2;
+	st.repl_epoch_bound = 1ull << 60;
 	ASSERT_EQ(0, coord_store_open_file(path, &s));
 	ASSERT_EQ(0, coord_store_save_state(s, &st));
 	ASSERT_EQ(0, coord_store_load_state(s, &back));
+	ASSERT_EQ(1u, back.nr_lost);
+	ASSERT_EQ(0, memcmp(&st.lost[0], &back.lost[0], sizeof(st.lost[0])));
+	ASSERT_EQ(2u, back.nr_repl);
+	ASSERT_EQ(0, memcmp(st.repl, back.repl, 2 * sizeof(*st.repl)));
+	ASSERT_EQ(st.repl_epoch_bound, back.repl_epoch_bound);
 	ASSERT_EQ(1u, back.nr_migs);
 	ASSERT_EQ(g.id, back.migs[0].id);
 	ASSERT_EQ(g.end_hash, back.migs[0].end_hash);
@@ -2675,6 +2705,104 @@ TEST(dead_node_stays_dead_across_a_restart)
 }
 
 /*
+ * The backup assignment is durable: node 3 (R = 1: backed up by node 4
+ * alone) dies while the coordinator is down.  Restarted, with nodes 1
+ * and 2 back but not 4, it rebuilds node 3's tablet nowhere (1 and 2
+ * hold no replica of it, or an older one); once node 4 is back, there.
+ * Not knowing the assignment, it tried every node up.
+ */
+TEST(recovery_after_a_restart_at_the_saved_backup)
+{
+	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 1 };
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
+	const uint32_t three[] = { 3 };
+	struct fake_node n[4], back[4];
+	struct coord_tablet_info t;
+	struct server srv;
+	bool lost;
+	int i, k;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
+	ASSERT_EQ(0, create_table(&srv, 6, three, 1, NULL, 0));
+	for (i = 0; i < 4; i++)
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
+	for (i = 0; i < 4; i++)
+		node_stop(&n[i]);
+	server_stop(&srv);
+
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, node_start(&back[i], &srv, i + 1));
+	/* Declared dead after the start grace (10 s), then 1 s more. */
+	for (k = 0; k < 6 && !live_wait_dead(&srv, 3, 0, 0, &t); k++)
+		;
+	ASSERT_LT(k, 6);
+	usleep(1000 * 1000);
+	for (i = 0; i < 2; i++) {
+		pthread_mutex_lock(&back[i].mu);
+		ASSERT_EQ(0, back[i].nrecover);
+		pthread_mutex_unlock(&back[i].mu);
+	}
+	ASSERT_EQ(1, owned_by(&srv, 6, 3, &lost));
+	ASSERT_TRUE(lost);
+
+	ASSERT_EQ(0, node_start(&back[3], &srv, 4));
+	ASSERT_TRUE(recovered_wait(&srv, 6, 3));
+	ASSERT_EQ(1, owned_by(&srv, 6, 4, &lost));
+	ASSERT_FALSE(lost);
+	node_stop(&back[3]);
+	live_stop(&srv, dir, state, back, 2);
+}
+
+/*
+ * Epochs grow across restarts whatever the clock says: a coordinator
+ * starting on a state whose epoch bound is far ahead of the clock (one
+ * that ran with its clock ahead, then restarted with it right) gives
+ * epochs above the bound, and saves a higher bound before it does.
+ */
+TEST(epochs_above_the_saved_bound)
+{
+	struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS, .replicas = 1 };
+	const uint64_t bound = 1ull << 62;
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96], text[128];
+	struct coord_state st;
+	struct coord_store *cs;
+	struct fake_node n[2];
+	struct server srv;
+	int i;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	snprintf(text, sizeof(text), "steadykv-map 4\nversion 1\nrepl-epoch-bound %llu\nend 1\n",
+		 (unsigned long long)bound);
+	ASSERT_EQ(0, file_put(state, text));
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, node_start(&n[i], &srv, i + 1));
+	for (i = 0; i < 2; i++) {
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
+		pthread_mutex_lock(&n[i].mu);
+		ASSERT_LE(bound, n[i].repl.epoch);
+		pthread_mutex_unlock(&n[i].mu);
+	}
+	coord_state_init(&st);
+	ASSERT_EQ(0, coord_store_open_file(state, &cs));
+	ASSERT_EQ(0, coord_store_load_state(cs, &st));
+	for (i = 0; i < 2; i++) {
+		pthread_mutex_lock(&n[i].mu);
+		ASSERT_LT(n[i].repl.epoch, st.repl_epoch_bound);
+		pthread_mutex_unlock(&n[i].mu);
+	}
+	coord_store_close(cs);
+	coord_state_free(&st);
+	live_stop(&srv, dir, state, n, 2);
+}
+
+/*
  * Whether a lost tablet's owner is dead, for a coordinator starting on
  * a state file: it is, unless the record says it registered since
  * (owner-back: its tablet stays lost, nothing can rebuild it).
@@ -2690,9 +2818,7 @@ TEST(lost_record_owner_back_on_start)
 	struct fake_node three;
 	struct server srv;
 	uint32_t flags;
-	size_t len;
 	bool lost;
-	FILE *f;
 
 	ASSERT_NE(NULL, mkdtemp(dir));
 	snprintf(state, sizeof(state), "%s/state", dir);
@@ -2700,15 +2826,13 @@ TEST(lost_record_owner_back_on_start)
 		struct coordinator_opts o = { .dead_after_ms = LIVE_DEAD_AFTER_MS,
 					      .replicas = cases[k].r };
 
-		f = fopen(state, "w");
-		ASSERT_NE(NULL, f);
-		fprintf(f, "steadykv-map 4\nversion 5\n"
-			"node 1 node-1 127.0.0.1:7001\nnode 2 node-2 127.0.0.1:7002\n"
-			"node 3 node-3 127.0.0.1:7003\ntable 6\n"
-			"tablet 6 0x0000000000000000 0xffffffffffffffff 3 normal\n"
-			"lost 6 0x0000000000000000 0xffffffffffffffff 3 1796583664103%s\n"
-			"end 6\n", cases[k].back ? " owner-back" : "");
-		ASSERT_EQ(0, fclose(f));
+		snprintf(text, sizeof(text), "steadykv-map 4\nversion 5\n"
+			 "node 1 node-1 127.0.0.1:7001\nnode 2 node-2 127.0.0.1:7002\n"
+			 "node 3 node-3 127.0.0.1:7003\ntable 6\n"
+			 "tablet 6 0x0000000000000000 0xffffffffffffffff 3 normal\n"
+			 "lost 6 0x0000000000000000 0xffffffffffffffff 3 1796583664103%s\n"
+			 "end 6\n", cases[k].back ? " owner-back" : "");
+		ASSERT_EQ(0, file_put(state, text));
 		ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
 		ASSERT_EQ(cases[k].reg, node_start(&three, &srv, 3)) TH_LOG("case %zu", k);
 		ASSERT_EQ(0, node_and_tablet(&srv, 3, 6, 0, &flags, &t));
@@ -2717,12 +2841,7 @@ TEST(lost_record_owner_back_on_start)
 		ASSERT_EQ(1, owned_by(&srv, 6, 3, &lost));
 		ASSERT_TRUE(lost);
 		/* Marked on disk before it was told it registered. */
-		f = fopen(state, "r");
-		ASSERT_NE(NULL, f);
-		len = fread(text, 1, sizeof(text) - 1, f);
-		fclose(f);
-		text[len] = '\0';
-		ASSERT_EQ(!cases[k].reg, strstr(text, " owner-back\n") != NULL);
+		ASSERT_EQ(!cases[k].reg, file_has(state, " owner-back\n"));
 		if (!cases[k].reg)
 			node_stop(&three);
 		server_stop(&srv);
