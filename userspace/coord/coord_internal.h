@@ -118,6 +118,7 @@ struct coord_recovery {
 	uint64_t start, end;
 	uint32_t dead;		/* the node it was lost with */
 	uint32_t target;	/* the node recovering it (last tried) */
+	uint32_t in_doubt;	/* lost its daemon mid-recovery: only it may go on */
 	bool running;		/* NODE_REPL_RECOVER sent, no answer yet */
 	bool done;		/* recovered on target: for the dead node's return */
 	bool waiting;		/* no candidate (logged once) */

@@ -16,7 +16,8 @@
  * version) and the lost record is dropped, both in the state file.  On a
  * failure (refused, timed out, daemon gone) the tablet stays lost, the
  * error is logged, and it is tried again after a backoff (1 s doubling to
- * 30 s), at the next backup in turn.
+ * 30 s), at the next backup in turn; after its daemon went away, at the
+ * same node (in_doubt) unless it is declared dead: it may have finished.
  *
  * Lineage: a lost tablet that a migration's target died with, before
  * the source freed its copy (a lineage record: the migration did not end
@@ -271,8 +272,18 @@ static void recovery_failed(struct coordinator *c, struct coord_recovery *r, int
 
 	r->running = false;
 	r->attempts++;
-	if (err != EAGAIN && err != EBUSY)
+	/*
+	 * Its daemon went away, not its node: the module may go on and
+	 * serve the tablet.  Recovered elsewhere too, the copy left there
+	 * would be taken as "recovered already" by a later recovery of the
+	 * same range from another node's replica: only this node may go on.
+	 */
+	if (err == EHOSTUNREACH && !coord_node_dead(c, r->target)) {
+		r->in_doubt = r->target;
+	} else if (err != EAGAIN && err != EBUSY) {	/* busy: still at it */
+		r->in_doubt = 0;
 		r->refusals++;
+	}
 	r->retry_ms = coord_mono_ms() + wait;
 	coord_logmsg(c, true, "recovery of table %" PRIu64 " 0x%016" PRIx64 "-0x%016" PRIx64
 		     " of node %u on node %u failed: %s; the tablet stays lost, tried again"
@@ -317,6 +328,15 @@ void coord_recovery_tick(struct coordinator *c)
 		dealt++;
 		if (r->running || now < r->retry_ms)
 			continue;
+		if (r->in_doubt && !coord_node_dead(c, r->in_doubt)) {
+			if (coord_node_up(c, r->in_doubt)) {
+				err = recovery_send(c, r, r->in_doubt);
+				if (err)
+					recovery_failed(c, r, 0, strerror(-err));
+			}
+			continue;
+		}
+		r->in_doubt = 0;	/* it died: its copy with it */
 		n = recovery_candidates(c, l->node, cand, sizeof(cand) / sizeof(cand[0]));
 		if (!n) {
 			if (!r->waiting)
@@ -419,7 +439,7 @@ size_t coord_recovery_pending(struct coordinator *c, uint32_t node)
 		if (l->node != node || l->owner_back)
 			continue;
 		r = recovery_find(c, l->table_id, l->start, l->end);
-		if ((r && r->running) || recovery_too_early(c, node))
+		if ((r && (r->running || r->in_doubt)) || recovery_too_early(c, node))
 			n++;
 		else if ((!r || r->refusals < RECOVERY_HOLD_ATTEMPTS) &&
 			 recovery_candidates(c, node, cand, sizeof(cand) / sizeof(cand[0])))

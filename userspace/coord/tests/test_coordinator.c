@@ -2661,6 +2661,40 @@ TEST(dead_node_waits_for_its_recovery)
 }
 
 /*
+ * The daemon of the node rebuilding node 3's tablet disconnects and
+ * comes back (the node never stopped): its module may have finished and
+ * serve the tablet, so the recovery is asked of it again, not of the
+ * other backup (which left a second copy behind, taken later for
+ * "recovered already" by a recovery of the range from another replica).
+ */
+TEST(recovery_in_doubt_asked_again_where_it_ran)
+{
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
+	struct fake_node n[3], again;
+	struct server srv;
+	int busy, other;
+	bool lost;
+
+	busy = held_recovery_start(&srv, dir, state, sizeof(state), n);
+	ASSERT_LE(0, busy);
+	other = 1 - busy;
+	/* Within D (0.8 s): the node is not declared dead. */
+	node_stop(&n[busy]);
+	ASSERT_EQ(0, node_start(&again, &srv, (uint32_t)busy + 1));
+	ASSERT_TRUE(node_count_wait(&again, &again.nrecover, 1));
+	ASSERT_TRUE(recovered_wait(&srv, 6, 3));
+	ASSERT_EQ(1, owned_by(&srv, 6, (uint32_t)busy + 1, &lost));
+	ASSERT_FALSE(lost);
+	pthread_mutex_lock(&n[other].mu);
+	ASSERT_EQ(0, n[other].nrecover);
+	pthread_mutex_unlock(&n[other].mu);
+	node_stop(&again);
+	node_stop(&n[other]);
+	node_stop(&n[2]);
+	live_stop(&srv, dir, state, n, 0);
+}
+
+/*
  * A coordinator restarted while dead node 3's tablet is being rebuilt:
  * node 3 is dead from the start (its lost record says so), so back at
  * once it is refused, not taken for a live node whose new incarnation
