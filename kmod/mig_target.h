@@ -153,6 +153,8 @@ struct skv_mig {
 
 	/* Pacing (mig_target_pace.c): the pass loop writes, others read. */
 	u32 pace_depth;			/* bulk pulls allowed in flight */
+	atomic_t pulling;		/* workers holding a pull slot */
+	atomic_t slot_waiters;		/* workers waiting for one */
 	u32 pace_p999_us;		/* the signal of the last step */
 	u32 pace_base_us;		/* the lowest signal, creeping up */
 	u32 src_p999_us;		/* the source's, from its last reply */

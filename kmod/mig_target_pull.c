@@ -236,6 +236,40 @@ static bool skv_tgt_pass_over(struct skv_mig *m)
 	       skv_tgt_stopping(m);
 }
 
+/*
+ * Paced: at most pace_depth workers pull at once, whichever they are (a
+ * worker that found nothing to pick has ended: with pulls allowed only
+ * to the first pace_depth workers, a depth of 1 and worker 0 ended
+ * stalled the migration).
+ */
+static bool skv_tgt_slot_get(struct skv_mig *m)
+{
+	if (atomic_inc_return(&m->pulling) <= READ_ONCE(m->pace_depth))
+		return true;
+	atomic_dec(&m->pulling);
+	return false;
+}
+
+static void skv_tgt_slot_put(struct skv_mig *m)
+{
+	atomic_dec(&m->pulling);
+	/* The slot freed before the waiters are read (skv_tgt_slot_wait). */
+	smp_mb__after_atomic();
+	if (atomic_read(&m->slot_waiters))
+		wake_up_all(&m->wq);
+}
+
+static void skv_tgt_slot_wait(struct skv_mig *m)
+{
+	atomic_inc(&m->slot_waiters);
+	/* Counted before the slots are read: a put then sees us and wakes. */
+	smp_mb__after_atomic();
+	wait_event_interruptible_timeout(m->wq,
+		atomic_read(&m->pulling) < READ_ONCE(m->pace_depth) ||
+		skv_tgt_pass_over(m), HZ);
+	atomic_dec(&m->slot_waiters);
+}
+
 static int skv_tgt_worker_thread(void *arg)
 {
 	struct skv_mig_worker *w = arg;
@@ -245,20 +279,20 @@ static int skv_tgt_worker_thread(void *arg)
 
 	set_user_nice(current, SKV_MIG_WORKER_NICE);
 	while (!skv_tgt_stopping(m)) {
-		/* Paced: only the first pace_depth workers pull. */
-		if (w->idx >= READ_ONCE(m->pace_depth)) {
-			wait_event_interruptible_timeout(m->wq,
-				w->idx < READ_ONCE(m->pace_depth) ||
-				skv_tgt_pass_over(m), HZ);
+		if (!skv_tgt_slot_get(m)) {
+			skv_tgt_slot_wait(m);
 			if (skv_tgt_pass_over(m))
 				break;
 			continue;
 		}
 		pt = skv_tgt_pick(m);
-		if (!pt)
+		if (!pt) {
+			skv_tgt_slot_put(m);
 			break;	/* the rest is being pulled, or done */
+		}
 		err = skv_tgt_pull_part(w, pt);
 		skv_tgt_unpick(m, pt);
+		skv_tgt_slot_put(m);
 		if (err)
 			break;
 		cond_resched();
