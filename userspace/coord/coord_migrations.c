@@ -714,24 +714,16 @@ void coord_do_mig_cancel(struct coordinator *c, struct conn *cn,
 	}
 	if (!coord_node_conn(c, g->dst)) {
 		/*
-		 * Nothing moved before the target got going: the coordinator
-		 * can end it alone.  Later phases need the target.
+		 * Only the target can say what moved: a start it was sent may
+		 * have run (in doubt), and ending it here left the range owned
+		 * by a source that had dropped it.  Its daemon back, a start in
+		 * doubt is cancelled there (coord_cancel_in_doubt); declared
+		 * dead, the migration fails.
 		 */
-		if (g->state != STEADYKV_MIGRATION_STATE_PREPARING) {
-			coord_reply_err(cn, h->opcode, h->request_id, EHOSTUNREACH,
-					"node %u: daemon not connected", g->dst);
-			return;
-		}
-		char msg[300];
-
-		mig_transition(c, g, STEADYKV_MIGRATION_STATE_CANCELLED,
-			       ECANCELED);
-		mig_set_msg(g, "cancelled by the coordinator, target not connected");
-		err = coord_persist(c, msg, sizeof(msg));
-		if (err)
-			coord_reply_err(cn, h->opcode, h->request_id, -err, "%s", msg);
-		else
-			coord_reply_ok(cn, h->opcode, h->request_id, NULL, 0);
+		coord_reply_err(cn, h->opcode, h->request_id, EHOSTUNREACH,
+				"node %u (the target): daemon not connected%s", g->dst,
+				g->state == STEADYKV_MIGRATION_STATE_PREPARING ?
+				"; its start is cancelled when it registers again" : "");
 		return;
 	}
 	op = coord_op_new(c, cn, h, OP_CANCEL);

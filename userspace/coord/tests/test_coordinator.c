@@ -1262,7 +1262,9 @@ TEST_F(cluster, start_in_doubt_cancelled_on_register)
 	struct fake_node *n2 = &self->nodes[1];
 	const uint32_t one[] = { 1 };
 	struct skv_migration g, *v;
+	struct coord_reply r;
 	uint32_t state = 0, n;
+	struct coord_buf b;
 	char msg[256];
 	int i, k;
 
@@ -1274,6 +1276,20 @@ TEST_F(cluster, start_in_doubt_cancelled_on_register)
 	}
 	server_stop(&self->srv);
 	ASSERT_EQ(0, server_start(&self->srv, self->state));
+	/*
+	 * Before the target is back no one can tell whether it ran: a
+	 * cancel is refused (ended here, the map kept the source, which may
+	 * have dropped the range at its END), the migration stays in doubt.
+	 */
+	coord_buf_init(&b);
+	coord_id_encode(&b, g.id);
+	ASSERT_EQ(EHOSTUNREACH, call(&self->srv, SKV_COORD_OP_MIG_CANCEL, &b, &r,
+				     msg, sizeof(msg)));
+	coord_reply_free(&r);
+	coord_buf_free(&b);
+	ASSERT_EQ(0, mig_status(&self->srv, g.id, &v, &n));
+	ASSERT_EQ((uint32_t)STEADYKV_MIGRATION_STATE_PREPARING, v[0].state);
+	free(v);
 	ASSERT_EQ(0, node_start_failing(n2, &self->srv, 2, SKV_COORD_OP_NODE_MIGRATE_CANCEL,
 					ENOENT));
 	k = node_wait(n2, 1);
