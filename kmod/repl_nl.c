@@ -26,7 +26,7 @@ static int skv_repl_nl_backups(struct genl_info *info,
 {
 	const struct nlattr *a;
 	int rem;
-	u32 len;
+	u32 len, i;
 
 	*n = 0;
 	nlmsg_for_each_attr(a, info->nlhdr, GENL_HDRLEN, rem) {
@@ -53,6 +53,15 @@ static int skv_repl_nl_backups(struct genl_info *info,
 					    "a backup's port must not be 0");
 			return -EINVAL;
 		}
+		/* One replica counted twice would not be two copies. */
+		for (i = 0; i < *n; i++)
+			if (out[i].addr_len == out[*n].addr_len &&
+			    out[i].port == out[*n].port &&
+			    !memcmp(out[i].addr, out[*n].addr, out[i].addr_len)) {
+				NL_SET_ERR_MSG_ATTR(info->extack, a,
+						    "a backup listed twice");
+				return -EINVAL;
+			}
 		(*n)++;
 	}
 	return 0;

@@ -298,8 +298,13 @@ puts_fail() {
 
 # A fence at B raises A's epoch: B refuses A's old epoch (OPEN, WRITE),
 # so A cannot have a write acknowledged; a new epoch at A serves again.
+# First, a repl set naming one backup twice is refused.
 t_fence() {
 	local out fence=$((EPOCH[A] + 1))
+	# One backup named twice would be one replica counted as two.
+	out=$(skv_ctl "$A" repl set "${ID[A]}" $fence "${IP[B]}:$PORT" "${IP[B]}:$PORT" 2>&1) &&
+		{ skv_fail "repl set with B twice was taken"; return 1; }
+	[[ $out == *"listed twice"* ]] || { skv_fail "repl set with B twice: $out"; return 1; }
 	skv_ctl "$B" repl fence "${ID[A]}" $fence || { skv_fail "repl fence"; return 1; }
 	out=$(ip netns exec "$SW" repl_tool op "${IP[B]}:$PORT" "$STEADYKV_CLUSTER_KEY" open \
 		"${ID[A]}" "${EPOCH[A]}")
