@@ -32,6 +32,13 @@ struct skv_node_replica {
 	struct skv_replica r;
 };
 
+/*
+ * Primaries one node may hold replicas of: a ring gives each node R of
+ * them, plus those it backed up before a reassignment.  A peer naming
+ * new primary ids without end is refused (BACKUP_FULL) past it.
+ */
+#define SKV_MAX_REPLICAS	256
+
 void skv_replicas_init(struct skv_node *node)
 {
 	mutex_init(&node->replica_lock);
@@ -63,7 +70,8 @@ static struct skv_replica *skv_replica_find(struct skv_node *node, u64 id)
 
 /*
  * The replica of id, made if missing (with a struct allocated before the
- * lock was taken: *spare, used up if it is).  Under replica_lock.
+ * lock was taken: *spare, used up if it is); NULL without a spare,
+ * ERR_PTR(-ENOSPC) past SKV_MAX_REPLICAS.  Under replica_lock.
  */
 static struct skv_replica *skv_replica_make(struct skv_node *node,
 					    struct skv_store *s, u64 id,
@@ -71,9 +79,14 @@ static struct skv_replica *skv_replica_make(struct skv_node *node,
 {
 	struct skv_replica *r = skv_replica_find(node, id);
 	struct skv_node_replica *nr = *spare;
+	u32 n = 0;
 
 	if (r || !nr)
 		return r;
+	list_for_each_entry(nr, &node->replicas, list)
+		if (++n >= SKV_MAX_REPLICAS)
+			return ERR_PTR(-ENOSPC);
+	nr = *spare;
 	*spare = NULL;
 	skv_replica_init(&nr->r, s, id);
 	list_add_tail(&nr->list, &node->replicas);
@@ -122,8 +135,14 @@ static int skv_replica_open_op(struct skv_conn *c, const struct skv_hdr *h,
 	}
 	mutex_lock(&node->replica_lock);
 	r = skv_replica_make(node, s, id, &spare);
-	st = r ? skv_replica_open(r, epoch, start, flags, &base, &end) :
-		 SKV_S_NOT_BACKUP;
+	if (IS_ERR(r)) {
+		st = SKV_S_BACKUP_FULL;
+		r = NULL;
+	} else {
+		st = r ? skv_replica_open(r, epoch, start, flags, &base,
+					  &end) :
+			 SKV_S_NOT_BACKUP;
+	}
 	err = skv_replica_reply_pos(c, h, st, r);
 	mutex_unlock(&node->replica_lock);
 	kfree(spare);
@@ -274,10 +293,12 @@ int skv_replica_fence_primary(struct skv_node *node, u64 primary_id,
 		return -ENOMEM;
 	mutex_lock(&node->replica_lock);
 	r = skv_replica_make(node, s, primary_id, &spare);
-	skv_replica_fence(r, epoch);
+	err = PTR_ERR_OR_ZERO(r);
+	if (!err)
+		skv_replica_fence(r, epoch);
 	mutex_unlock(&node->replica_lock);
 	kfree(spare);
-	return 0;
+	return err;
 }
 
 static int skv_replica_put(struct sk_buff *skb, const struct skv_replica *r)

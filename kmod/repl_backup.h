@@ -47,7 +47,10 @@ void skv_replicas_exit(struct skv_node *node);
 int skv_replica_request(struct skv_conn *c, const struct skv_hdr *h,
 			const u8 *body, u32 len);
 
-/* Raise the epoch required of primary_id (a replica is made if none). */
+/*
+ * Raise the epoch required of primary_id (a replica is made if none;
+ * -ENOSPC if the node holds replicas of SKV_MAX_REPLICAS primaries).
+ */
 int skv_replica_fence_primary(struct skv_node *node, u64 primary_id,
 			      u64 epoch);
 /*
