@@ -25,6 +25,14 @@
  *   trickle     a well-formed pull reply, sent a byte every 100 ms: the
  *               target must give up at its peer_call_timeout_s for the
  *               whole call, however steadily the bytes come
+ *   backup      not a source: a backup that lies (REPL_OPEN, REPL_WRITE).
+ *               It takes WRITEs (holding nothing) until one carries the
+ *               record of FOREIGN_KEY, which it answers by closing the
+ *               connection; every OPEN after that claims the replica ends
+ *               where that record's value starts, whose bytes put-header
+ *               wrote as a record header of length 0: a primary taking
+ *               the claim for a record boundary reads that header and
+ *               never moves on
  *
  * Like a real node it is a responder of the peer handshake (steadykv/
  * auth.h) with the cluster key st_cluster_key() loads ($STEADYKV_CLUSTER_KEY),
@@ -46,6 +54,9 @@
  *       at/above it (high), one a line
  *   fake_source put IP PORT TABLE/KEY=VALUE...
  *       write each key (all must be OK)
+ *   fake_source put-header IP PORT TABLE KEY
+ *       write KEY with a value that is a record header whose lengths
+ *       wrap its record length to 0 (prints the status; exit 0)
  *   fake_source check-range IP PORT TABLE COUNT owned|refused [TABLE/KEY=VALUE...]
  *       GET hi-0 .. hi-COUNT-1 (those of the high side, the migrated
  *       range) at a node: each must read the value this source sent for
@@ -81,6 +92,8 @@
 #define SAFE_VERSION	1000
 
 static const char *mode;
+/* Mode backup: where FOREIGN_KEY's value lies in the stream, 0 until seen. */
+static uint64_t lie_at;
 static uint64_t foreign_table;
 static const char *foreign_key;
 static uint64_t foreign_version;
@@ -180,6 +193,32 @@ static size_t make_pull_reply(uint8_t *body, uint64_t table, uint64_t start,
 	*announce = !strcmp(mode, "oversized") ? 2 * SKV_MAX_PULL_BUDGET + SKV_MAX_BODY_LEN :
 		    (uint32_t)total;
 	return total;
+}
+
+/*
+ * Mode backup: a WRITE's records (trusted: the primary's own); true if
+ * FOREIGN_KEY's record is among them, its value's position noted.
+ */
+static bool backup_write(const uint8_t *req, uint32_t blen)
+{
+	const uint8_t *recs = req + sizeof(struct skv_repl_write_req);
+	uint32_t len = blen - sizeof(struct skv_repl_write_req), off = 0;
+	size_t kl = strlen(foreign_key);
+
+	while (off + SKV_REC_HDR_LEN <= len) {
+		uint16_t key_len = recs[off + 6] | recs[off + 7] << 8;
+		uint32_t value_len = get32(recs + off + 8);
+
+		if (key_len == kl && off + SKV_REC_HDR_LEN + kl <= len &&
+		    !memcmp(recs + off + SKV_REC_HDR_LEN, foreign_key, kl)) {
+			pthread_mutex_lock(&prep_lock);
+			lie_at = get64(req + 16) + off + SKV_REC_HDR_LEN + kl;
+			pthread_mutex_unlock(&prep_lock);
+			return true;
+		}
+		off += SKV_REC_LEN(key_len, value_len);
+	}
+	return false;
 }
 
 static void make_reply_hdr(uint8_t *h, uint8_t op, uint64_t id, uint32_t body_len)
@@ -289,6 +328,24 @@ static void *serve_conn(void *arg)
 			break;
 		case SKV_OP_MIG_END:
 		case SKV_OP_MIG_PUSH_BACK:
+			break;
+		case SKV_OP_REPL_OPEN:
+			if (strcmp(mode, "backup") || blen != sizeof(struct skv_repl_open_req))
+				goto out;
+			put64(body, get64(req + 16));	/* base: where the queue starts */
+			pthread_mutex_lock(&prep_lock);
+			put64(body + 8, lie_at ? lie_at : get64(req + 16));
+			pthread_mutex_unlock(&prep_lock);
+			n = announce = sizeof(struct skv_repl_pos_reply);
+			break;
+		case SKV_OP_REPL_WRITE:
+			if (strcmp(mode, "backup") || blen < sizeof(struct skv_repl_write_req))
+				goto out;
+			if (backup_write(req, blen))
+				goto out;	/* the primary reconnects and OPENs again */
+			put64(body, get64(req + 16));
+			put64(body + 8, get64(req + 16) + blen - sizeof(struct skv_repl_write_req));
+			n = announce = sizeof(struct skv_repl_pos_reply);
 			break;
 		default:
 			goto out;
@@ -471,6 +528,21 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return key_values(fd, argv + 4, argc - 4, false) ? 1 : 0;
+	}
+	if (argc == 6 && !strcmp(argv[1], "put-header")) {
+		/* Lengths whose record length wraps to 0 (record.h SKV_REC_LEN). */
+		struct skv_rec_hdr h = { .type = SKV_REC_OBJECT,
+					 .value_len = htole32(0xffffffd8u) };
+		int fd = st_connect(argv[2], atoi(argv[3])), st;
+		uint64_t ver;
+
+		if (fd < 0)
+			return 2;
+		st = st_put(fd, strtoull(argv[4], NULL, 0), argv[5], strlen(argv[5]),
+			    &h, sizeof(h), 0, &ver);
+		printf("%s\n", st < 0 ? st_last_error : st_status_name(st));
+		close(fd);
+		return 0;
 	}
 	if (argc != 9 || strcmp(argv[1], "serve"))
 		usage();

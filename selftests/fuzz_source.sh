@@ -16,6 +16,7 @@
 # above the safe one) modes check; and a safe version past the version
 # ceiling (mode ceiling) at PREPARE; and gives up on a pull whose reply
 # trickles in (mode trickle) at peer_call_timeout_s for the whole call.
+# Last, the fake plays a backup that lies about its replica (mode backup).
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -137,4 +138,35 @@ trickle() {
 skv_test "faulty source (pull replies a byte at a time): migration fails, no wrong answer" \
 	trickle
 skv_test "the target's other keys intact, it takes writes" t_table8
+
+# A backup that lies about where its replica ends (fake_source mode
+# backup): past the WRITE holding lie-key's record, it claims to end where
+# that record's value starts, bytes put-header made a record header of
+# length 0.  The primary checks the claim against its own queue and
+# refuses it (logged), and answers on; taking it, its sender read that
+# header and spun under the lock every write takes.
+t_lying_backup() {
+	local pid out
+	FPORT=$((FPORT + 1))
+	rm -f "$SKV_TMP/ready"
+	skv_bg ip netns exec "$F" fake_source serve "$FA" $FPORT backup "$SKV_TMP/ready" \
+		$OTHER_TABLE lie-key 0
+	pid=$SKV_LAST_PID
+	skv_wait_file "$SKV_TMP/ready" || { skv_fail "fake backup not listening"; return 1; }
+	skv_ctl "$T" repl set 1 1 "$FA:$FPORT" || { skv_fail "repl set"; kill "$pid"; return 1; }
+	# Held for a backup that never holds it: the answer does not matter.
+	out=$(timeout 120 ip netns exec "$T" fake_source put-header "$TA" $PORT $OTHER_TABLE lie-key)
+	skv_info "the PUT behind the lying backup: $out"
+	slowwait "$SKV_WAIT" bash -c "dmesg | grep -q 'backup $FA:$FPORT holds'" ||
+		skv_fail "the claim was not refused: $(dmesg | grep steadykv | tail -n 3)"
+	timeout 30 ip netns exec "$T" steadykvctl repl show >/dev/null ||
+		skv_fail "the primary does not answer repl show"
+	skv_ctl "$T" repl set none || skv_fail "repl set none"
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+	[[ $RET == 0 ]] && t_table8
+}
+
+skv_test "a backup lying about where its replica ends: refused, the primary answers on" \
+	t_lying_backup
 skv_finish
