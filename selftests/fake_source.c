@@ -498,6 +498,7 @@ static void usage(void)
 	fprintf(stderr, "usage: fake_source serve ADDR PORT MODE READY_FILE FOREIGN_TABLE FOREIGN_KEY FOREIGN_VERSION\n"
 			"       fake_source keys PREFIX COUNT low|high\n"
 			"       fake_source put IP PORT TABLE/KEY=VALUE...\n"
+			"       fake_source put-header IP PORT TABLE KEY\n"
 			"       fake_source check-range IP PORT TABLE COUNT owned|refused [TABLE/KEY=VALUE...]\n");
 	exit(2);
 }
@@ -550,7 +551,7 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "corrupt") && strcmp(mode, "truncated") && strcmp(mode, "count") &&
 	    strcmp(mode, "oversized") && strcmp(mode, "outofrange") &&
 	    strcmp(mode, "othertable") && strcmp(mode, "newer") &&
-	    strcmp(mode, "ceiling") && strcmp(mode, "trickle"))
+	    strcmp(mode, "ceiling") && strcmp(mode, "trickle") && strcmp(mode, "backup"))
 		usage();
 	foreign_table = strtoull(argv[6], NULL, 0);
 	foreign_key = argv[7];
