@@ -1227,14 +1227,22 @@ TEST_F(cluster, migrations_and_restart)
 	free(v);
 	snprintf(line, sizeof(line), "lineage %llu ", (unsigned long long)id[3]);
 	ASSERT_TRUE(file_has(self->state, line));
-	/* Cancel of a preparing migration whose target is away: local. */
+	/*
+	 * Cancel of a preparing migration whose target is away: refused,
+	 * its start is in doubt (the target may have run it); cancelled at
+	 * the target when it registers, ended by its report.
+	 */
 	coord_buf_init(&b);
 	coord_id_encode(&b, id[7]);
-	ASSERT_EQ(0, call(&self->srv, SKV_COORD_OP_MIG_CANCEL, &b, &r,
-			  msg, sizeof(msg)));
+	ASSERT_EQ(EHOSTUNREACH, call(&self->srv, SKV_COORD_OP_MIG_CANCEL, &b, &r,
+				     msg, sizeof(msg)));
 	coord_reply_free(&r);
 	coord_buf_free(&b);
 	ASSERT_EQ(0, node_start(n2, &self->srv, 2));
+	k = node_wait(n2, 1);
+	ASSERT_LE(0, k);
+	ASSERT_EQ(SKV_COORD_OP_NODE_MIGRATE_CANCEL, n2->seen_op[k]);
+	ASSERT_EQ(0, node_report(n2, id[7], STEADYKV_MIGRATION_STATE_CANCELLED, ECANCELED, 0));
 	ASSERT_EQ(0, migrate(&self->srv, 5, 0, 0xfff, 2, 0, &g));
 	id[8] = g.id;
 	/*
