@@ -331,7 +331,8 @@ void coord_live_heard(struct coordinator *c, uint32_t node);
 /*
  * Dead @node is about to be told it registered: mark its lost tablets as
  * out of recovery's reach (its new incarnation opens its replicas afresh)
- * and persist that first, or undo the marks and fail.  0 if it is not dead.
+ * and persist that first, or fail (the saved state back).  0 if it is not
+ * dead.
  */
 int coord_live_coming_back(struct coordinator *c, uint32_t node, char *msg, size_t n);
 /* @node registered: a dead node comes back as a new incarnation. */

@@ -390,16 +390,16 @@ void coord_live_tick(struct coordinator *c)
 	}
 }
 
-/* Set owner_back on dead @node's lost records; how many changed. */
-static size_t lost_mark_back(struct coordinator *c, uint32_t node, bool back)
+/* Set owner_back on dead @node's lost records; how many were not. */
+static size_t lost_mark_back(struct coordinator *c, uint32_t node)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < c->st.nr_lost; i++) {
 		struct coord_lost *lt = &c->st.lost[i];
 
-		if (lt->node == node && lt->owner_back != back) {
-			lt->owner_back = back;
+		if (lt->node == node && !lt->owner_back) {
+			lt->owner_back = true;
 			n++;
 		}
 	}
@@ -408,14 +408,10 @@ static size_t lost_mark_back(struct coordinator *c, uint32_t node, bool back)
 
 int coord_live_coming_back(struct coordinator *c, uint32_t node, char *msg, size_t n)
 {
-	int err;
-
-	if (!coord_node_dead(c, node) || !lost_mark_back(c, node, true))
+	if (!coord_node_dead(c, node) || !lost_mark_back(c, node))
 		return 0;
-	err = coord_persist(c, msg, n);
-	if (err)
-		lost_mark_back(c, node, false);
-	return err;
+	/* A failed save reloads the saved state: the marks go with it. */
+	return coord_persist(c, msg, n);
 }
 
 void coord_live_registered(struct coordinator *c, uint32_t node)
