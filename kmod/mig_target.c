@@ -313,7 +313,8 @@ static int skv_tgt_tablet(struct skv_mig *m, int op, u32 state)
 					   t.end_hash, state);
 		break;
 	default:
-		err = skv_tablet_del(s, t.table_id, t.start_hash, t.end_hash);
+		err = skv_repl_tablet_del(node, s, t.table_id,
+					  t.start_hash, t.end_hash);
 		break;
 	}
 	if (!err) {

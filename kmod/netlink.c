@@ -26,6 +26,7 @@
 #include "transport.h"
 #include "nl-gen.h"
 #include "recovery.h"
+#include "repl_primary.h"
 
 /* Tables or tablets copied from the store per lock hold during a dump. */
 #define SKV_NL_DUMP_CHUNK	32
@@ -395,9 +396,13 @@ int steadykv_nl_table_del_doit(struct sk_buff *skb, struct genl_info *info)
 		err = -EBUSY;
 		goto out;
 	}
-	err = node->store ? skv_table_del(node->store, id) : -ENOENT;
+	err = node->store ? skv_repl_table_del(node, node->store, id) :
+			    -ENOENT;
 	if (err == -ENOENT) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "no such table");
+	} else if (err == -EAGAIN) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "the replication queue is full: try again");
 	} else if (err) {
 		NL_SET_ERR_MSG_FMT_MOD(info->extack,
 				       "cannot delete the table (%d)", err);
@@ -514,6 +519,10 @@ static void skv_nl_tablet_err(struct genl_info *info, int err,
 		NL_SET_ERR_MSG_MOD(extack,
 				   "the node holds max-tablets tablets already");
 		break;
+	case -EAGAIN:
+		NL_SET_ERR_MSG_MOD(extack,
+				   "the replication queue is full: try again");
+		break;
 	default:
 		NL_SET_ERR_MSG_FMT_MOD(extack, "cannot %s the tablet (%d)",
 				       what, err);
@@ -571,8 +580,9 @@ int steadykv_nl_tablet_del_doit(struct sk_buff *skb, struct genl_info *info)
 		mutex_unlock(&node->lock);
 		return -EBUSY;
 	}
-	err = node->store ? skv_tablet_del(node->store, t.table_id,
-					   t.start_hash, t.end_hash) : -ENOENT;
+	err = node->store ? skv_repl_tablet_del(node, node->store, t.table_id,
+						t.start_hash, t.end_hash) :
+			    -ENOENT;
 	if (err)
 		skv_nl_tablet_err(info, err, "delete");
 	else

@@ -19,6 +19,7 @@
 #include "mig_target.h"
 #include "core/log.h"
 #include "core/replay.h"
+#include "core/departure.h"
 
 /* Tablets looked at per skv_tablets_list() call. */
 #define SKV_RECOVER_LIST_CHUNK	8
@@ -70,11 +71,42 @@ static int skv_recover_tablet_state(struct skv_store *s,
 }
 
 /*
- * Move the records of the replica chunk buf[0..len) that lie in t to the
- * front of buf; returns their bytes.  Counts every record into st and
- * raises *top to the newest version seen in any of them.
+ * Note the departures (SKV_REC_DEPARTURE) of t's range in the replica
+ * chunk buf[0..len), which starts at stream position at.
  */
-static int skv_recover_filter(u8 *buf, u32 len, const struct skv_tablet_info *t,
+static int skv_recover_departures(const u8 *buf, u32 len, u64 at,
+				  struct skv_departures *d)
+{
+	struct skv_rec_view v;
+	u64 start, end;
+	u32 off;
+	int err;
+
+	for (off = 0; off < len; off += v.len) {
+		err = skv_rec_parse(buf + off, len - off, SKV_PARSE_STREAM, &v);
+		if (err)
+			return err;
+		if (v.type != SKV_REC_DEPARTURE)
+			continue;
+		skv_rec_departure_range(&v, &start, &end);
+		err = skv_departures_add(d, v.table_id, start, end,
+					 at + off + v.len);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Move the records of the replica chunk buf[0..len), which starts at
+ * stream position at, that lie in t and are not older than a departure
+ * of their range (d) to the front of buf; returns their bytes.  Counts
+ * every record into st and raises *top to the newest version seen in
+ * any of them.
+ */
+static int skv_recover_filter(u8 *buf, u32 len, u64 at,
+			      const struct skv_tablet_info *t,
+			      const struct skv_departures *d,
 			      struct skv_recover_stats *st, u64 *top, u32 *kept)
 {
 	struct skv_rec_view v;
@@ -83,13 +115,15 @@ static int skv_recover_filter(u8 *buf, u32 len, const struct skv_tablet_info *t,
 
 	*kept = 0;
 	for (off = 0; off < len; off += v.len) {
-		err = skv_rec_parse(buf + off, len - off, 0, &v);
+		err = skv_rec_parse(buf + off, len - off, SKV_PARSE_STREAM, &v);
 		if (err)
 			return err;
 		st->records++;
 		*top = max(*top, v.version);
-		if (v.table_id != t->table_id || v.key_hash < t->start_hash ||
-		    v.key_hash > t->end_hash)
+		if (v.type == SKV_REC_DEPARTURE ||
+		    v.table_id != t->table_id || v.key_hash < t->start_hash ||
+		    v.key_hash > t->end_hash ||
+		    skv_departed(d, at + off, v.key_hash))
 			continue;
 		if (*kept != off)
 			memmove(buf + *kept, buf + off, v.len);
@@ -99,9 +133,68 @@ static int skv_recover_filter(u8 *buf, u32 len, const struct skv_tablet_info *t,
 }
 
 /*
- * Replay the replica of primary_id, chunk by chunk, into sl.  *fenced:
- * a time (jiffies) after the first read fenced the replica at epoch.
+ * Read the replica of primary_id through, chunk by chunk: pass 0 notes
+ * the departures of t's range into d, pass 1 replays the records of t
+ * that none of them left behind into sl.  *fenced: a time (jiffies)
+ * after the first read fenced the replica at epoch.
  */
+static int skv_recover_pass(struct skv_node *node, struct skv_store *s,
+			    struct skv_sidelog *sl, u64 primary_id, u64 epoch,
+			    const struct skv_tablet_info *t, int pass,
+			    struct skv_departures *d, u8 *buf,
+			    struct skv_recover_stats *st, u64 *top,
+			    unsigned long *fenced,
+			    struct netlink_ext_ack *extack)
+{
+	struct skv_replay_stats rs;
+	u64 pos = U64_MAX;
+	u32 kept;
+	long got;
+	int err;
+
+	for (;;) {
+		bool first = pos == U64_MAX;
+
+		got = skv_replica_copy(node, primary_id, epoch, &pos, buf,
+				       SKV_RECOVER_CHUNK);
+		if (first && !pass)
+			*fenced = jiffies;
+		if (got <= 0)
+			return got;
+		if (!pass) {
+			err = skv_recover_departures(buf, got, pos - got, d);
+			if (err == -ENOMEM || err == -ENOSPC) {
+				NL_SET_ERR_MSG_FMT_MOD(extack,
+						       "no room for the range's departures in the replica (%d)",
+						       err);
+				return err;
+			}
+		} else {
+			st->bytes += got;
+			err = skv_recover_filter(buf, got, pos - got, t, d, st,
+						 top, &kept);
+		}
+		if (err) {
+			NL_SET_ERR_MSG_FMT_MOD(extack,
+					       "a malformed record in the replica at %llu (%d)",
+					       pos - got, err);
+			return err;
+		}
+		if (pass && kept) {
+			err = skv_replay_records(s, sl, buf, kept, &rs);
+			st->applied += rs.applied;
+			if (err) {
+				NL_SET_ERR_MSG_FMT_MOD(extack,
+						       "cannot replay the replica (%d)",
+						       err);
+				return err;
+			}
+		}
+		cond_resched();
+	}
+}
+
+/* Replay the replica of primary_id into sl (skv_recover_pass()). */
 static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
 			      struct skv_sidelog *sl, u64 primary_id,
 			      u64 epoch, const struct skv_tablet_info *t,
@@ -109,49 +202,21 @@ static int skv_recover_replay(struct skv_node *node, struct skv_store *s,
 			      unsigned long *fenced,
 			      struct netlink_ext_ack *extack)
 {
-	struct skv_replay_stats rs;
-	u64 pos = U64_MAX, top = 0;
-	u32 kept;
-	long got;
+	struct skv_departures d;
+	u64 top = 0;
+	int pass, err = 0;
 	u8 *buf;
-	int err = 0;
 
 	/* A chunk, or one largest record if that is more. */
 	buf = kvmalloc(max_t(u32, SKV_RECOVER_CHUNK, SKV_REC_MAX_LEN),
 		       GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-	for (;;) {
-		bool first = pos == U64_MAX;
-
-		got = skv_replica_copy(node, primary_id, epoch, &pos, buf,
-				       SKV_RECOVER_CHUNK);
-		if (first)
-			*fenced = jiffies;
-		if (got <= 0) {
-			err = got;
-			break;
-		}
-		st->bytes += got;
-		err = skv_recover_filter(buf, got, t, st, &top, &kept);
-		if (err) {
-			NL_SET_ERR_MSG_FMT_MOD(extack,
-					       "a malformed record in the replica at %llu (%d)",
-					       pos - got, err);
-			break;
-		}
-		if (kept) {
-			err = skv_replay_records(s, sl, buf, kept, &rs);
-			st->applied += rs.applied;
-			if (err) {
-				NL_SET_ERR_MSG_FMT_MOD(extack,
-						       "cannot replay the replica (%d)",
-						       err);
-				break;
-			}
-		}
-		cond_resched();
-	}
+	skv_departures_init(&d, t->table_id, t->start_hash, t->end_hash);
+	for (pass = 0; pass < 2 && !err; pass++)
+		err = skv_recover_pass(node, s, sl, primary_id, epoch, t, pass,
+				       &d, buf, st, &top, fenced, extack);
+	skv_departures_destroy(&d);
 	kvfree(buf);
 	switch (err) {
 	case 0:
@@ -394,10 +459,11 @@ int skv_recover_tablet(struct skv_node *node, u64 primary_id, u64 epoch,
 	return 0;
 
 out_tablet:
-	if (!skv_tablet_del(s, rt.table_id, rt.start_hash, rt.end_hash))
+	if (!skv_repl_tablet_del(node, s, rt.table_id, rt.start_hash,
+				 rt.end_hash))
 		skv_nl_notify_tablet(node, &rt, false, STEADYKV_CMD_TABLET_DEL);
 out_table:
-	if (new_table && !skv_table_del(s, rt.table_id))
+	if (new_table && !skv_repl_table_del(node, s, rt.table_id))
 		skv_nl_notify_table(node, rt.table_id, STEADYKV_CMD_TABLE_DEL);
 	return err;
 }

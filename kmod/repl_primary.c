@@ -171,6 +171,13 @@ struct skv_repl {
 	bool resyncing;
 	u64 whole_from, whole_to;	/* the mark; U64_MAX: none */
 	atomic64_t resync_bytes;
+	/*
+	 * Departures queued (skv_repl_tablet_del()), twice each: odd while
+	 * one's range is being deleted.  A re-replication chunk scanned
+	 * across one is scanned again, so that it never queues a departed
+	 * range's records behind its departure.  Under lock.
+	 */
+	u64 departures;
 	struct skv_repl_backup b[SKV_REPL_MAX_BACKUPS];
 };
 
@@ -1098,7 +1105,7 @@ static void skv_repl_timed_out(struct skv_repl *r, u64 pos)
  * stopped), -ETIMEDOUT, -ENOMEM.
  */
 static int skv_repl_hold_in(struct skv_repl *r, const void *recs, u32 len,
-			    u64 *held)
+			    u64 departures, u64 *held)
 {
 	long timeo = skv_repl_timeo();
 	int ret = 0;
@@ -1113,6 +1120,10 @@ static int skv_repl_hold_in(struct skv_repl *r, const void *recs, u32 len,
 	if (skv_repl_broken(r) || !skv_repl_has_room(r, len)) {
 		mutex_unlock(&r->lock);
 		return -EAGAIN;
+	}
+	if (departures != U64_MAX && departures != r->departures) {
+		mutex_unlock(&r->lock);
+		return -ESTALE;	/* scanned across a departure */
 	}
 	ret = skv_rstream_reserve(&r->q, len);
 	if (ret) {
@@ -1159,7 +1170,7 @@ int skv_repl_hold(struct skv_node *node, const void *recs, u32 len)
 	r = skv_repl_get(node);
 	if (!r)
 		return 0;
-	ret = skv_repl_hold_in(r, recs, len, &held);
+	ret = skv_repl_hold_in(r, recs, len, U64_MAX, &held);
 	skv_repl_put(r);
 	return ret;
 }
@@ -1179,7 +1190,7 @@ static u64 skv_repl_backlog(struct skv_repl *r)
  */
 static int skv_repl_copy_chunk(struct skv_node *node, struct skv_repl *r,
 			       enum skv_repl_pace pace, const void *recs,
-			       u32 len, u64 *held)
+			       u32 len, u64 departures, u64 *held)
 {
 	struct skv_repl *own = NULL;
 	int ret;
@@ -1194,10 +1205,32 @@ static int skv_repl_copy_chunk(struct skv_node *node, struct skv_repl *r,
 					skv_repl_backlog(r) <
 					SKV_REPL_COPY_CHUNK,
 					SKV_REPL_YIELD_MAX);
-	ret = skv_repl_hold_in(r, recs, len, held);
+	ret = skv_repl_hold_in(r, recs, len, departures, held);
 	if (own)
 		skv_repl_put(own);
 	return ret;
+}
+
+/*
+ * The departures count of r (resync: r given) before a scan, once no
+ * departure is under way (its range may be half deleted); U64_MAX for the
+ * node's stream: the ranges a hand-over or a recovery copies cannot be
+ * deleted meanwhile.
+ */
+static u64 skv_repl_scan_departures(struct skv_repl *r)
+{
+	u64 n;
+
+	if (!r)
+		return U64_MAX;
+	for (;;) {
+		mutex_lock(&r->lock);
+		n = r->departures;
+		mutex_unlock(&r->lock);
+		if (!(n & 1) || READ_ONCE(r->stopping))
+			return n;
+		schedule_timeout_idle(1);
+	}
 }
 
 /*
@@ -1217,12 +1250,13 @@ static int skv_repl_hold_scan(struct skv_node *node, struct skv_repl *r,
 	u32 chunk = pace == SKV_REPL_BEHIND_WRITES ?
 		    hl + SKV_REPL_COPY_CHUNK : SKV_REPL_SCAN_BUF;
 	bool done = false;
-	u64 next, at = 0;
+	u64 next, deps, at = 0;
 	long n;
 	int err;
 
 	/* One chunk per append: client writes go between them. */
 	while (!done) {
+		deps = skv_repl_scan_departures(r);
 		n = skv_scan_serialize(s, table_id, start_hash, end_hash,
 				       *cursor, buf, chunk, &next, &done);
 		if (n == -EMSGSIZE)	/* a group larger than a chunk */
@@ -1233,7 +1267,11 @@ static int skv_repl_hold_scan(struct skv_node *node, struct skv_repl *r,
 			return n;
 		if (n > hl) {
 			err = skv_repl_copy_chunk(node, r, pace, buf + hl,
-						  n - hl, &at);
+						  n - hl, deps, &at);
+			if (err == -ESTALE) {
+				done = false;	/* scan it again */
+				continue;
+			}
 			if (err)
 				return err;
 			*bytes += n - hl;
@@ -1264,6 +1302,77 @@ int skv_repl_hold_range(struct skv_node *node, struct skv_store *s,
 	err = skv_repl_hold_scan(node, NULL, pace, s, table_id, start_hash,
 				 end_hash, &cursor, buf, bytes, &held);
 	kvfree(buf);
+	return err;
+}
+
+/*
+ * Queue the departure of table_id's range (repl_primary.h) and mark one
+ * under way: *r is the stream (referenced) for skv_repl_departed(), or
+ * NULL without backups.
+ */
+static int skv_repl_depart(struct skv_node *node, u64 table_id,
+			   u64 start_hash, u64 end_hash, struct skv_repl **rp)
+{
+	struct skv_repl *r = rcu_dereference_protected(node->repl,
+					lockdep_is_held(&node->lock));
+	u8 rec[SKV_REC_DEPARTURE_LEN];
+	int ret = -EAGAIN;
+
+	*rp = NULL;
+	if (!r)
+		return 0;	/* no backups: no replica to mark */
+	skv_rec_write_departure(rec, table_id, start_hash, end_hash);
+	mutex_lock(&r->lock);
+	if (skv_repl_has_room(r, sizeof(rec)))
+		ret = skv_rstream_reserve(&r->q, sizeof(rec));
+	if (!ret) {
+		skv_rstream_append(&r->q, rec, sizeof(rec));
+		r->departures++;
+		kref_get(&r->ref);
+		*rp = r;
+	}
+	mutex_unlock(&r->lock);
+	if (!ret)
+		wake_up_all(&r->send_wq);
+	return ret;
+}
+
+/* The departed range is deleted (or its delete failed). */
+static void skv_repl_departed(struct skv_repl *r)
+{
+	if (!r)
+		return;
+	mutex_lock(&r->lock);
+	r->departures++;
+	mutex_unlock(&r->lock);
+	skv_repl_put(r);
+}
+
+int skv_repl_tablet_del(struct skv_node *node, struct skv_store *s,
+			u64 table_id, u64 start_hash, u64 end_hash)
+{
+	struct skv_repl *r;
+	int err;
+
+	err = skv_repl_depart(node, table_id, start_hash, end_hash, &r);
+	if (err)
+		return err;
+	err = skv_tablet_del(s, table_id, start_hash, end_hash);
+	skv_repl_departed(r);
+	return err;
+}
+
+int skv_repl_table_del(struct skv_node *node, struct skv_store *s,
+		       u64 table_id)
+{
+	struct skv_repl *r;
+	int err;
+
+	err = skv_repl_depart(node, table_id, 0, U64_MAX, &r);
+	if (err)
+		return err;
+	err = skv_table_del(s, table_id);
+	skv_repl_departed(r);
 	return err;
 }
 

@@ -123,6 +123,20 @@ enum skv_repl_pace {
 int skv_repl_hold_range(struct skv_node *node, struct skv_store *s,
 			enum skv_repl_pace pace, u64 table_id, u64 start_hash,
 			u64 end_hash, u64 *bytes);
+/*
+ * skv_tablet_del() and skv_table_del() for a node: the range's departure
+ * (SKV_REC_DEPARTURE) is queued in the stream first, so that a recovery
+ * from it skips the records the range had here before: if the range
+ * comes back and its keys were deleted meanwhile, those records would
+ * bring them back (core/departure.h).  Not waited for: what the range
+ * brings if it comes back is queued after it, and a new stream starts
+ * with the queue.  Caller holds node->lock.  Their errors, or -EAGAIN
+ * (the queue is full) or -ENOMEM, with nothing deleted.
+ */
+int skv_repl_tablet_del(struct skv_node *node, struct skv_store *s,
+			u64 table_id, u64 start_hash, u64 end_hash);
+int skv_repl_table_del(struct skv_node *node, struct skv_store *s,
+		       u64 table_id);
 /* The repl-get reply's attributes.  Caller holds node->lock. */
 int skv_repl_nl_put(struct sk_buff *skb, struct skv_node *node);
 

@@ -5,7 +5,9 @@
 # acknowledged write is read back at its version, a delete stays deleted,
 # the version counter is raised past the replayed versions, a stale epoch,
 # an unknown primary and an overlapping range are refused with an extack
-# message, and repeating it is harmless.
+# message, and repeating it is harmless; a range that left the primary
+# (tablet or table deleted) and came back does not bring back its keys
+# from before.
 # Under the coordinator (--replicas 2): a node killed for real (its daemon
 # killed, its namespace deleted) is declared dead, its three tablets are
 # recovered on its two backups, and every write it acknowledged is read
@@ -102,6 +104,53 @@ t_by_hand() {
 	[[ $out == "OK $ver after" ]] || { skv_fail "k-1 after a repeated recover: '$out'"; return 1; }
 	# Another range of the table overlapping it: refused.
 	cli_error_is "$Q" "File exists" repl recover 1 2 5 0 0x10 || return 1
+}
+
+# A range that left the primary (its tablet deleted, then its table) and
+# came back: its keys from before are gone at the primary, and the
+# recovery from its replica leaves them gone (the departure records in
+# the stream); what the range holds since is rebuilt.
+t_departed() {
+	local out k
+	setup_ns P Q || { skv_fail "setup_ns"; return 1; }
+	IP[P]=10.97.0.1
+	IP[Q]=10.97.0.2
+	skv_veth "$P" eth0 "${IP[P]}/24" "$Q" eth0 "${IP[Q]}/24" || { skv_fail "veth"; return 1; }
+	skv_node_start "$P" "${IP[P]}" $PORT 5 || return 1
+	skv_node_start "$Q" "${IP[Q]}" $PORT 6 || return 1
+	skv_ctl "$P" repl set 1 1 "${IP[Q]}:$PORT" || { skv_fail "repl set at P"; return 1; }
+	slowwait "$SKV_WAIT" bash -c "ip netns exec $P steadykvctl -j repl show | jq -e '.healthy == 1'" \
+		>/dev/null || { skv_fail "P's replication not healthy"; return 1; }
+	for k in a b; do
+		out=$(tool "$P" put "${IP[P]}:$PORT" 5 "$k" "$k-1")
+		[[ $out == "OK "* ]] || { skv_fail "put $k: $out"; return 1; }
+	done
+	skv_ctl "$P" tablet del 5 min max || { skv_fail "tablet del at P"; return 1; }
+	skv_ctl "$P" tablet add 5 min max || { skv_fail "tablet add at P"; return 1; }
+	out=$(tool "$P" put "${IP[P]}:$PORT" 5 b b-2)
+	[[ $out == "OK "* ]] || { skv_fail "put b again: $out"; return 1; }
+	skv_ctl "$P" table del 5 || { skv_fail "table del at P"; return 1; }
+	skv_ctl "$P" table add 5 || { skv_fail "table add at P"; return 1; }
+	skv_ctl "$P" tablet add 5 min max || { skv_fail "tablet add at P, again"; return 1; }
+	out=$(tool "$P" put "${IP[P]}:$PORT" 5 c c-1)
+	[[ $out == "OK "* ]] || { skv_fail "put c: $out"; return 1; }
+	local want_c="OK ${out#OK } c-1"
+	for k in a b; do
+		out=$(tool "$P" get "${IP[P]}:$PORT" 5 "$k")
+		[[ $out == NOT_FOUND* ]] || { skv_fail "$k at P after the deletes: '$out'"; return 1; }
+	done
+
+	skv_ctl "$Q" repl fence 1 2 || { skv_fail "repl fence"; return 1; }
+	out=$(skv_ctl "$Q" -j repl recover 1 2 5 min max) || { skv_fail "repl recover"; return 1; }
+	skv_info "recovered: $out"
+	jq -e '.applied == 1' <<<"$out" >/dev/null ||
+		{ skv_fail "recover replayed other than c alone: $out"; return 1; }
+	for k in a b; do
+		out=$(tool "$Q" get "${IP[Q]}:$PORT" 5 "$k")
+		[[ $out == NOT_FOUND* ]] || { skv_fail "$k came back at Q: '$out'"; return 1; }
+	done
+	out=$(tool "$Q" get "${IP[Q]}:$PORT" 5 c)
+	[[ $out == "$want_c" ]] || { skv_fail "c at Q: '$out', want '$want_c'"; return 1; }
 }
 
 # repl_whole NS PRIMARY: NS's replica of PRIMARY (id) is whole.
@@ -408,6 +457,7 @@ t_crash() {
 ktap_print_header
 skv_test "repl recover by hand: a tablet rebuilt from a replica" t_by_hand
 skv_test "a new backup gets the older records; one without them is refused" t_new_backup
+skv_test "a range that left and came back: its older keys stay deleted" t_departed
 skv_test "a node killed: its tablets recovered on its backups, nothing acknowledged lost" t_crash
 skv_test "two crashes in turn: the first node back, then its primary: nothing lost" t_two_crashes
 skv_test "a node back before its tablets are rebuilt waits for them: nothing lost" t_back_during_recovery

@@ -18,6 +18,19 @@
 
 #define SKV_REC_OBJECT		1
 #define SKV_REC_TOMBSTONE	2
+/*
+ * Only in a replication stream (repl_primary.h), never in a log, a batch
+ * or a store: the range [start, end] of table_id left the primary (its
+ * tablet or table was deleted, or migrated away), so a recovery from the
+ * stream skips the range's records before it.  Key: struct
+ * skv_rec_departure; no value; version 0.
+ */
+#define SKV_REC_DEPARTURE	3
+
+struct skv_rec_departure {
+	__le64 start_hash;
+	__le64 end_hash;
+};
 
 struct skv_rec_hdr {
 	__le32 crc;

@@ -3,4 +3,4 @@
 # (Kbuild, prefixed with kmod/core/) and the host library
 # (userspace/core/Makefile) build from.
 SKV_CORE_OBJS := record.o log.o index.o tablet.o store.o cleaner.o scan.o \
-		 replay.o replica.o
+		 replay.o replica.o departure.o

@@ -67,14 +67,19 @@ int skv_rec_parse(const void *buf, size_t avail, unsigned int flags,
 
 	if (avail < SKV_REC_HDR_LEN)
 		return -EINVAL;
-	if (h->type != SKV_REC_OBJECT && h->type != SKV_REC_TOMBSTONE)
+	if (h->type != SKV_REC_OBJECT && h->type != SKV_REC_TOMBSTONE &&
+	    (h->type != SKV_REC_DEPARTURE || !(flags & SKV_PARSE_STREAM)))
 		return -EBADMSG;
 	if (h->flags || h->reserved)
 		return -EBADMSG;
 	if (le16_to_cpu(h->key_len) > SKV_MAX_KEY_LEN ||
 	    le32_to_cpu(h->value_len) > SKV_MAX_VALUE_LEN)
 		return -EBADMSG;
-	if (h->type == SKV_REC_TOMBSTONE && h->value_len)
+	if (h->type != SKV_REC_OBJECT && h->value_len)
+		return -EBADMSG;
+	if (h->type == SKV_REC_DEPARTURE &&
+	    (le16_to_cpu(h->key_len) != sizeof(struct skv_rec_departure) ||
+	     h->version))
 		return -EBADMSG;
 	skv_rec_view_trusted(buf, v);
 	if (v->len > avail)
@@ -90,7 +95,38 @@ int skv_rec_parse(const void *buf, size_t avail, unsigned int flags,
 	if ((flags & SKV_PARSE_CHECK_HASH) &&
 	    skv_xxh64(v->key, v->key_len, SKV_KEY_HASH_SEED) != v->key_hash)
 		return -EBADMSG;
+	if (v->type == SKV_REC_DEPARTURE) {
+		u64 start, end;
+
+		skv_rec_departure_range(v, &start, &end);
+		if (start > end)
+			return -EBADMSG;
+	}
 	return 0;
+}
+
+void skv_rec_write_departure(void *dst, u64 table_id, u64 start_hash,
+			     u64 end_hash)
+{
+	struct skv_rec_departure d = {
+		.start_hash = cpu_to_le64(start_hash),
+		.end_hash = cpu_to_le64(end_hash),
+	};
+
+	skv_rec_write(dst, SKV_REC_DEPARTURE, table_id,
+		      skv_xxh64(&d, sizeof(d), SKV_KEY_HASH_SEED), 0, &d,
+		      sizeof(d), NULL, 0, skv_rec_payload_crc(&d, sizeof(d),
+							     NULL, 0));
+}
+
+void skv_rec_departure_range(const struct skv_rec_view *v, u64 *start_hash,
+			     u64 *end_hash)
+{
+	struct skv_rec_departure d;
+
+	memcpy(&d, v->key, sizeof(d));
+	*start_hash = le64_to_cpu(d.start_hash);
+	*end_hash = le64_to_cpu(d.end_hash);
 }
 
 int skv_batch_verify(const void *buf, size_t len, unsigned int parse_flags,

@@ -42,6 +42,7 @@ void skv_rec_write(void *dst, u8 type, u64 table_id, u64 key_hash, u64 version,
 
 /* Flags for skv_rec_parse(). */
 #define SKV_PARSE_CHECK_HASH	0x1	/* also check key_hash == xxh64(key) */
+#define SKV_PARSE_STREAM	0x2	/* a replication stream: departures too */
 
 /*
  * Parse and verify the record at buf, which has avail readable bytes.
@@ -62,6 +63,17 @@ static inline void skv_rec_prefetch(const void *rec)
 	for (off = 0; off < 256; off += 64)
 		__builtin_prefetch((const u8 *)rec + off);
 }
+
+/* Bytes of a departure record (SKV_REC_DEPARTURE). */
+#define SKV_REC_DEPARTURE_LEN \
+	SKV_REC_LEN(sizeof(struct skv_rec_departure), 0)
+
+/* Write the departure of table_id's [start_hash, end_hash] at dst. */
+void skv_rec_write_departure(void *dst, u64 table_id, u64 start_hash,
+			     u64 end_hash);
+/* The range of a parsed departure record. */
+void skv_rec_departure_range(const struct skv_rec_view *v, u64 *start_hash,
+			     u64 *end_hash);
 
 /* Parse a record already known good (it is in our own log). */
 void skv_rec_view_trusted(const void *buf, struct skv_rec_view *v);

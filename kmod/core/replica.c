@@ -215,7 +215,8 @@ static long skv_replica_count(const u8 *recs, u32 len)
 	u32 off;
 
 	for (off = 0; off < len; off += v.len, n++)
-		if (skv_rec_parse(recs + off, len - off, SKV_PARSE_CHECK_HASH,
+		if (skv_rec_parse(recs + off, len - off,
+				  SKV_PARSE_CHECK_HASH | SKV_PARSE_STREAM,
 				  &v))
 			return -1;
 	return n;
@@ -240,7 +241,7 @@ int skv_replica_write(struct skv_replica *r, u64 epoch, u64 offset,
 		if (skip >= len)
 			return SKV_S_OK;
 		if (skv_rec_parse(recs + skip, len - skip,
-				  SKV_PARSE_CHECK_HASH, &v))
+				  SKV_PARSE_CHECK_HASH | SKV_PARSE_STREAM, &v))
 			return SKV_S_BAD_REQUEST;
 		skip += v.len;
 	}

@@ -6,9 +6,13 @@
  * refusals (gap, malformed record, bound, memory limit), reads in whole
  * records, and recovery: a replica's records replayed into a fresh store
  * give back the primary's data (newest version wins, tombstones kept).
+ * Departure records (a range leaving the primary): only a stream takes
+ * them, and the departures a recovery gathers say which records an
+ * earlier stay of the range left behind (core/departure.h).
  */
 #include "test_util.h"
 #include "replica.h"
+#include "departure.h"
 #include "kselftest_harness.h"
 
 #define SEG64K		(64u << 10)
@@ -301,6 +305,100 @@ TEST_F(rp, read_inside_a_record_refused)
 	/* From a boundary the same bytes read back as they were written. */
 	ASSERT_LT(0, skv_replica_read(&self->r, 1, 0, got, 4096, &next));
 	ASSERT_EQ(0, memcmp(buf, got, next));
+}
+
+/* A departure record: a stream's only, checked, its range read back. */
+TEST_F(rp, departure_record)
+{
+	static u8 buf[4096];
+	struct skv_rec_view v;
+	u64 base, end, lo, hi;
+	u32 a = SKV_REC_DEPARTURE_LEN, len;
+
+	skv_rec_write_departure(buf, T1, 100, 200);
+	ASSERT_EQ(0, skv_rec_parse(buf, a, SKV_PARSE_CHECK_HASH | SKV_PARSE_STREAM, &v));
+	ASSERT_EQ(SKV_REC_DEPARTURE, v.type);
+	ASSERT_EQ(a, v.len);
+	ASSERT_EQ(T1, v.table_id);
+	skv_rec_departure_range(&v, &lo, &hi);
+	ASSERT_EQ(100, lo);
+	ASSERT_EQ(200, hi);
+	/* Anywhere but a stream (a log, a batch, a replay) it is malformed. */
+	ASSERT_EQ(-EBADMSG, skv_rec_parse(buf, a, SKV_PARSE_CHECK_HASH, &v));
+	ASSERT_EQ(-EBADMSG, skv_rec_parse(buf, a, 0, &v));
+	/* A backwards range is malformed. */
+	skv_rec_write_departure(buf + a, T1, 201, 200);
+	ASSERT_EQ(-EBADMSG, skv_rec_parse(buf + a, a, SKV_PARSE_STREAM, &v));
+	/* A replica takes it between writes, and reads it back. */
+	ASSERT_EQ(SKV_S_OK, skv_replica_open(&self->r, 1, 0, SKV_REPLICA_CREATE, &base, &end));
+	len = a + rec_put(buf + a, SKV_REC_OBJECT, 1, 10, 100);
+	ASSERT_EQ(SKV_S_OK, skv_replica_write(&self->r, 1, 0, buf, len, 1 << 20, &end));
+	ASSERT_EQ(len, end);
+	ASSERT_EQ(2, self->r.records);
+	/* A departure of a stream-only type with a value is refused. */
+	skv_rec_write(buf + len, SKV_REC_DEPARTURE, T1, 0, 0, "0123456789abcdef", 16, "x", 1,
+		      skv_rec_payload_crc("0123456789abcdef", 16, "x", 1));
+	ASSERT_EQ(-EBADMSG, skv_rec_parse(buf + len, skv_rec_len(16, 1), SKV_PARSE_STREAM, &v));
+}
+
+/* Which records a recovery of [1000, 1999] of table 1 skips. */
+TEST(departures_spans)
+{
+	struct skv_departures d;
+
+	skv_departures_init(&d, T1, 1000, 1999);
+	/* Nothing departed: every record counts. */
+	ASSERT_FALSE(skv_departed(&d, 0, 1500));
+	/* Another table's departure, or one outside the range: ignored. */
+	ASSERT_EQ(0, skv_departures_add(&d, T1 + 1, 0, U64_MAX, 50));
+	ASSERT_EQ(0, skv_departures_add(&d, T1, 3000, 4000, 60));
+	ASSERT_EQ(0, d.n);
+	/* [1200, 1299] left at 100: its records before 100 are skipped. */
+	ASSERT_EQ(0, skv_departures_add(&d, T1, 1200, 1299, 100));
+	ASSERT_TRUE(skv_departed(&d, 99, 1200));
+	ASSERT_TRUE(skv_departed(&d, 0, 1299));
+	ASSERT_FALSE(skv_departed(&d, 100, 1250));	/* after it */
+	ASSERT_FALSE(skv_departed(&d, 99, 1199));	/* outside it */
+	ASSERT_FALSE(skv_departed(&d, 99, 1300));
+	/* The whole table left at 200 (clipped to the range). */
+	ASSERT_EQ(0, skv_departures_add(&d, T1, 0, U64_MAX, 200));
+	ASSERT_EQ(1, d.n);
+	ASSERT_TRUE(skv_departed(&d, 150, 1000));
+	ASSERT_TRUE(skv_departed(&d, 199, 1999));
+	ASSERT_FALSE(skv_departed(&d, 200, 1500));
+	/* A later departure inside it splits it; the later one wins there. */
+	ASSERT_EQ(0, skv_departures_add(&d, T1, 1400, 1499, 300));
+	ASSERT_EQ(3, d.n);
+	ASSERT_TRUE(skv_departed(&d, 250, 1450));
+	ASSERT_FALSE(skv_departed(&d, 250, 1399));
+	ASSERT_TRUE(skv_departed(&d, 199, 1399));
+	ASSERT_FALSE(skv_departed(&d, 250, 1500));
+	/* One over the end of two spans. */
+	ASSERT_EQ(0, skv_departures_add(&d, T1, 1450, 1600, 400));
+	ASSERT_EQ(4, d.n);
+	ASSERT_TRUE(skv_departed(&d, 350, 1450));
+	ASSERT_TRUE(skv_departed(&d, 250, 1449));
+	ASSERT_FALSE(skv_departed(&d, 300, 1449));
+	ASSERT_TRUE(skv_departed(&d, 399, 1600));
+	ASSERT_FALSE(skv_departed(&d, 250, 1601));
+	skv_departures_destroy(&d);
+}
+
+/* Many departures: held within SKV_DEPARTURES_MAX spans, then refused. */
+TEST(departures_bounded)
+{
+	struct skv_departures d;
+	u64 i;
+	int err = 0;
+
+	skv_departures_init(&d, T1, 0, U64_MAX);
+	for (i = 0; !err; i++)
+		err = skv_departures_add(&d, T1, 4 * i, 4 * i + 1, 10 + i);
+	ASSERT_EQ(-ENOSPC, err);
+	ASSERT_LE(d.n, SKV_DEPARTURES_MAX);
+	ASSERT_TRUE(skv_departed(&d, 9 + 1000, 4 * 1000));
+	ASSERT_FALSE(skv_departed(&d, 9 + 1000, 4 * 1000 + 2));
+	skv_departures_destroy(&d);
 }
 
 TEST_HARNESS_MAIN

@@ -6,9 +6,11 @@
  * Byte 0 picks what the rest is: even, a batch (skv_batch_verify());
  * odd, a run of records (skv_rec_parse() one after another).  With bit 1
  * set, the crcs are fixed up first so that the checks behind them are
- * reached.  Checked: a record that parses lies inside the input and writing
+ * reached; a run with bit 2 set is read as a replication stream
+ * (SKV_PARSE_STREAM: departure records too).  Checked: a record that parses lies inside the input and writing
  * it again from its view gives the same bytes; a batch that verifies holds
- * exactly count records that each parse.
+ * exactly count records that each parse; a departure parses only in a
+ * stream, and its range never runs backwards.
  * (userspace/core/fuzz_replay.c fuzzes the replay of such input into a
  * store; this target is the parsing alone, fast.)
  */
@@ -50,17 +52,23 @@ static void fix_crc(uint8_t *p, size_t avail)
 		      skv_rec_payload_crc(v.key, kl, v.value, vl));
 }
 
-static void parse_run(uint8_t *p, size_t len, int fix)
+static void parse_run(uint8_t *p, size_t len, int fix, unsigned int flags)
 {
 	struct skv_rec_view v;
 	size_t off = 0;
+	u64 start, end;
 
 	while (off < len) {
 		if (fix)
 			fix_crc(p + off, len - off);
-		if (skv_rec_parse(p + off, len - off, 0, &v))
+		if (skv_rec_parse(p + off, len - off, flags, &v))
 			return;
 		check_record(p + off, len - off, &v);
+		if (v.type == SKV_REC_DEPARTURE) {
+			skv_rec_departure_range(&v, &start, &end);
+			if (!(flags & SKV_PARSE_STREAM) || start > end)
+				abort();
+		}
 		off += v.len;
 	}
 }
@@ -78,7 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf, data + 1, size - 1);
 	size--;
 	if (data[0] & 1) {
-		parse_run(buf, size, data[0] & 2);
+		parse_run(buf, size, data[0] & 2,
+			  data[0] & 4 ? SKV_PARSE_STREAM : 0);
 	} else {
 		if ((data[0] & 2) && size >= sizeof(struct skv_batch_hdr)) {
 			struct skv_batch_hdr *bh = (struct skv_batch_hdr *)buf;
@@ -87,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t avail = size - sizeof(*bh);
 
 			if (blen <= avail) {
-				parse_run(p, blen, 1);
+				parse_run(p, blen, 1, 0);
 				bh->crc = cpu_to_le32(skv_crc32c_std(p, blen));
 			}
 		}

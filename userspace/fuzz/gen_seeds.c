@@ -69,6 +69,12 @@ static void batch_seeds(void)
 	put_tagged("fuzz_batch", "batch-fix", 2, buf, sizeof(*bh) + len);
 	put_tagged("fuzz_batch", "records", 1, recs, len);
 	put_tagged("fuzz_batch", "records-fix", 3, recs, len);
+	/* A replication stream: a write, a departure, a write. */
+	skv_rec_write_departure(recs + len, 1, 100, 200);
+	len += SKV_REC_DEPARTURE_LEN;
+	len += record(recs + len, SKV_REC_OBJECT, "delta", "after", 8);
+	put_tagged("fuzz_batch", "stream", 5, recs, len);
+	put_tagged("fuzz_batch", "stream-fix", 7, recs, len);
 }
 
 /* A reply frame for the fuzz_reply target (its headers are fixed up). */
