@@ -117,6 +117,8 @@ static int skv_nl_put_node(struct sk_buff *skb, struct skv_node *node)
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_MEM_TABLETS, st.mem_tablets) ||
 	    nla_put_u32(skb, STEADYKV_A_NODE_MAX_TABLETS, st.max_tablets) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_EPOCH, skv_node_epoch(node)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_INCARNATION,
+			   node->incarnation) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_MEM_REPLICAS, st.mem_replicas))
 		return -EMSGSIZE;
 	if (skv_auth_nl_put(skb, node))

@@ -14,6 +14,7 @@
  * run for a namespace during its exit: the requesting socket holds the
  * namespace.
  */
+#include <linux/random.h>
 #include <linux/kernel.h>
 #include <linux/jiffies.h>
 #include <linux/log2.h>
@@ -120,6 +121,7 @@ static int __net_init skv_net_init(struct net *net)
 	node->net = net;
 	mutex_init(&node->lock);
 	node->map_gen = 1;	/* 0 would disable the dump consistency check */
+	node->incarnation = get_random_u64() | 1;
 	spin_lock_init(&node->conn_lock);
 	spin_lock_init(&node->lat_window.lock);
 	INIT_LIST_HEAD(&node->conns);

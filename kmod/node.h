@@ -85,6 +85,12 @@ struct skv_node {
 
 	/* The highest epoch learned (wire.h "Epochs"): skv_node_epoch(). */
 	atomic64_t epoch;
+	/*
+	 * Drawn when the node began, never 0; its data lives no longer than
+	 * it, so a change tells the coordinator the data is gone (netlink
+	 * node-get "incarnation").
+	 */
+	u64 incarnation;
 
 	/* Incoming migrations (mig_target.c) */
 	struct list_head migs;		/* struct skv_mig.list; RCU, node->lock */

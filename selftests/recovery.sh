@@ -11,7 +11,8 @@
 # Under the coordinator (--replicas 2): a node killed for real (its daemon
 # killed, its namespace deleted) is declared dead, its three tablets are
 # recovered on its two backups, and every write it acknowledged is read
-# back from the survivors through the coordinator's map; recorded clients
+# back from the survivors through the coordinator's map (also when it
+# comes back faster than its silence is noticed); recorded clients
 # before the crash pass the checker; the survivors, whose other backup C
 # was, still hold each other's older records, and the tablets each
 # recovered (re-replicated before they are served).  Prints the recovery
@@ -226,7 +227,8 @@ setup_cluster() {
 	setup_ns SW A B C || { skv_fail "setup_ns"; return 1; }
 	skv_bridge "$SW" "$NET" A B C || return 1
 	skv_bg ip netns exec "$SW" steadykvd --coordinator --listen "$COORD" \
-		--state "$SKV_TMP/coord.state" --replicas 2 --dead-after-ms $((3000 * SKV_TIME_SCALE)) \
+		--state "$SKV_TMP/coord.state" --replicas 2 \
+		--dead-after-ms $((${DEAD_AFTER_MS:-3000} * SKV_TIME_SCALE)) \
 		2>"$SKV_TMP/coord.log"
 	slowwait "$SKV_WAIT" ctl map >/dev/null 2>&1 ||
 		{ skv_fail "coordinator does not answer"; return 1; }
@@ -374,6 +376,34 @@ t_back_during_recovery() {
 	c_tables_intact "after C came back"
 }
 
+# A node whose module begins again faster than the coordinator would
+# notice its silence (dead-after 10 minutes here): C's namespace deleted
+# and made again at once, its daemon started.  C registers with another
+# incarnation, so the coordinator takes it for dead at once and rebuilds
+# its tablets on its backups before it takes it back, empty: every write
+# C acknowledged reads back.
+t_fast_restart() {
+	local t
+	skv_teardown_cluster
+	DEAD_AFTER_MS=600000 setup_cluster || return 1
+	for t in 2 3; do
+		tool "$SW" fill "${IP[C]}:$PORT" $t $FILL_KEYS $FILL_SIZE "fill$t" ||
+			{ skv_fail "fill table $t at C"; return 1; }
+	done
+	ip -n "$C" -br link show eth0 | awk '{ print $3 }' >"$SKV_TMP/mac-C"
+	kill "${NODE_PID[C]}" && wait "${NODE_PID[C]}" 2>/dev/null
+	ip netns del "$C" || { skv_fail "ip netns del C"; return 1; }
+	restart C || return 1
+	slowwait "$SKV_WAIT" node_back_up C ||
+		{ skv_fail "C not back, or tablets lost: $(ctlj map | jq -c .)"
+		  sed 's/^/# coord: /' "$SKV_TMP/coord.log"; return 1; }
+	grep -q "node ${ID[C]} declared dead: back as a new incarnation" "$SKV_TMP/coord.log" ||
+		{ skv_fail "C not declared dead for its new incarnation"
+		  sed 's/^/# coord: /' "$SKV_TMP/coord.log"; return 1; }
+	grep -h "declared dead\|refused\|recovered table" "$SKV_TMP/coord.log" | sed 's/^/# /'
+	c_tables_intact "after C began again"
+}
+
 # replica_span NS NAME: "BASE END" of the replica of node NAME held in NS.
 replica_span() {
 	skv_ctl "$1" -j repl replicas | jq -r --argjson p "${ID[$2]}" \
@@ -461,4 +491,5 @@ skv_test "a range that left and came back: its older keys stay deleted" t_depart
 skv_test "a node killed: its tablets recovered on its backups, nothing acknowledged lost" t_crash
 skv_test "two crashes in turn: the first node back, then its primary: nothing lost" t_two_crashes
 skv_test "a node back before its tablets are rebuilt waits for them: nothing lost" t_back_during_recovery
+skv_test "a node that began again before it was missed: its tablets rebuilt, nothing lost" t_fast_restart
 skv_finish

@@ -50,12 +50,16 @@ enum skv_coord_op {
 	/* Anyone: the cluster map.  Body: empty.  Reply: skv_coord_map. */
 	SKV_COORD_OP_GET_MAP = 1,
 	/*
-	 * Node daemon, first on its connection: body skv_coord_node.  The
+	 * Node daemon, first on its connection: body skv_coord_node, then
+	 * (optional) __le64 incarnation: the module's node-get incarnation,
+	 * drawn when the node began, which its data does not outlive.  The
 	 * coordinator adds the node (or updates its address) and keeps the
 	 * connection to send it NODE_* commands.  Reply: empty.  EEXIST if
 	 * another live connection holds that id; EAGAIN if it was declared
 	 * dead and its tablets are being rebuilt from its replicas (the
-	 * daemon tries again after its backoff).
+	 * daemon tries again after its backoff).  A known node that comes
+	 * back with another incarnation than it had came back without its
+	 * data: it is declared dead first (its tablets lost, to be rebuilt).
 	 */
 	SKV_COORD_OP_NODE_REGISTER = 2,
 	/*

@@ -306,6 +306,35 @@ int coord_node_decode(const void *body, size_t len, struct coord_node_info *n)
 	n->id = le32toh(w.id);
 	n->flags = le32toh(w.flags);
 	memcpy(n->addr, w.addr, sizeof(n->addr));
+	n->incarnation = 0;
+	return 0;
+}
+
+int coord_register_encode(struct coord_buf *b, const struct coord_node_info *n)
+{
+	uint64_t inc;
+	int ret = coord_node_encode(b, n);
+
+	if (ret)
+		return ret;
+	inc = htole64(n->incarnation);
+	return coord_buf_append(b, &inc, sizeof(inc));
+}
+
+int coord_register_decode(const void *body, size_t len, struct coord_node_info *n)
+{
+	const size_t node_len = sizeof(struct skv_coord_node);
+	uint64_t inc = 0;
+	int ret;
+
+	if (len != node_len && len != node_len + sizeof(inc))
+		return -EBADMSG;
+	ret = coord_node_decode(body, node_len, n);
+	if (ret)
+		return ret;
+	if (len > node_len)
+		memcpy(&inc, (const uint8_t *)body + node_len, sizeof(inc));
+	n->incarnation = le64toh(inc);
 	return 0;
 }
 

@@ -97,6 +97,7 @@ struct coord_node_info {
 	uint32_t id;
 	uint32_t flags;		/* SKV_COORD_NODE_F_* */
 	char addr[SKV_COORD_ADDR_MAX];	/* NUL-terminated */
+	uint64_t incarnation;	/* NODE_REGISTER only; 0: not given */
 };
 
 struct coord_tablet_info {
@@ -126,6 +127,12 @@ int coord_table_decode(const void *body, size_t len, struct coord_table_req *t);
  */
 int coord_node_encode(struct coord_buf *b, const struct coord_node_info *n);
 int coord_node_decode(const void *body, size_t len, struct coord_node_info *n);
+/*
+ * NODE_REGISTER: the node record and its incarnation (coord.h); the
+ * decoder also takes the record alone (incarnation 0).
+ */
+int coord_register_encode(struct coord_buf *b, const struct coord_node_info *n);
+int coord_register_decode(const void *body, size_t len, struct coord_node_info *n);
 
 /* NODE_REPL_SET: a node's primary id, epoch and backups. */
 struct coord_repl_info {

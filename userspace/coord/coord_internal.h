@@ -145,7 +145,7 @@ struct coord_release {
 struct coord_live {
 	uint32_t id;
 	bool dead;		/* declared dead, not registered since */
-	uint32_t incarnation;	/* registrations after being declared dead */
+	uint32_t comebacks;	/* registrations after being declared dead */
 	int64_t heard_ms;	/* monotonic: last frame (or grace end) */
 	int64_t suspect_ms;	/* a peer's report, 0: none since heard */
 };

@@ -427,7 +427,7 @@ void coord_live_registered(struct coordinator *c, uint32_t node)
 	if (!l->dead)
 		return;
 	l->dead = false;
-	l->incarnation++;
+	l->comebacks++;
 	/* Its lost tablets are not its to serve: the new incarnation drops them. */
 	for (i = 0; i < c->st.nr_lost; i++) {
 		const struct coord_lost *lt = &c->st.lost[i];
@@ -447,9 +447,9 @@ void coord_live_registered(struct coordinator *c, uint32_t node)
 			n++;
 		coord_buf_free(&b);
 	}
-	coord_logmsg(c, false, "node %u is back as incarnation %u: its %zu lost "
+	coord_logmsg(c, false, "node %u is back (comeback %u): its %zu lost "
 		     "tablet(s) stay lost (told to delete them)", node,
-		     l->incarnation, n);
+		     l->comebacks, n);
 	coord_recovery_node_back(c, node);
 }
 

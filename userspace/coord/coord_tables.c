@@ -111,14 +111,15 @@ void coord_do_register(struct coordinator *c, struct conn *cn,
 		       const struct coord_hdr *h, const uint8_t *body)
 {
 	struct tablet_map *m = &c->st.map;
+	const struct tmap_node *known;
 	struct coord_node_info n;
 	const struct conn *other;
 	uint64_t ver = m->version;
 	char msg[300];
 	size_t pending;
-	int err;
+	int changed, err;
 
-	if (coord_node_decode(body, h->body_len, &n)) {
+	if (coord_register_decode(body, h->body_len, &n)) {
 		coord_reply_err(cn, h->opcode, h->request_id, EINVAL,
 				"malformed NODE_REGISTER body");
 		return;
@@ -141,6 +142,11 @@ void coord_do_register(struct coordinator *c, struct conn *cn,
 				n.id);
 		return;
 	}
+	known = tmap_find_node(m, n.id);
+	if (known && known->incarnation && n.incarnation &&
+	    known->incarnation != n.incarnation)
+		/* Its data went with its old incarnation: rebuild its tablets. */
+		coord_live_evict(c, n.id, "back as a new incarnation of its module, without its data");
 	pending = coord_recovery_pending(c, n.id);
 	if (pending) {
 		coord_logmsg(c, false, "node %u: registration refused: %zu of its lost"
@@ -164,7 +170,9 @@ void coord_do_register(struct coordinator *c, struct conn *cn,
 				"register node %u: %s", n.id, strerror(-err));
 		return;
 	}
-	err = m->version != ver ? coord_persist(c, msg, sizeof(msg)) : 0;
+	/* Known before it is told: a restart must not take it for another one. */
+	changed = n.incarnation ? tmap_set_node_incarnation(m, n.id, n.incarnation) : 0;
+	err = m->version != ver || changed > 0 ? coord_persist(c, msg, sizeof(msg)) : 0;
 	/* Its lost tablets marked out of reach before it may reset its replicas. */
 	if (!err)
 		err = coord_live_coming_back(c, n.id, msg, sizeof(msg));

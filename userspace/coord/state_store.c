@@ -3,9 +3,9 @@
  * File backend of the coordinator state.  Format, one record per line,
  * single spaces, every line ends in '\n':
  *
- *   steadykv-map 4
+ *   steadykv-map 5
  *   version <u64>
- *   node <id> <name> <host:port>
+ *   node <id> <name> <host:port> [0x<16 hex incarnation>]
  *   table <id>
  *   tablet <table> 0x<16 hex start> 0x<16 hex end> <owner> normal
  *   tablet <table> 0x<start> 0x<end> <owner> migrating <src> <dst>
@@ -26,8 +26,9 @@
  * load: 1 has no next-migration, migration or lineage records; 2 has the
  * mode between <dst> and <state> and no other tuning, so its migrations
  * load with their mode and default tuning; 3 has no owner-back mark (so
- * every lost record's owner is still dead) and no replication records.
- * Saving writes format 4.
+ * every lost record's owner is still dead) and no replication records;
+ * 4 has no node incarnations (a node's first registration records it).
+ * Saving writes format 5.
  * A migrating tablet's owner is its target (tablet_map.h).
  *
  * Numbers are plain decimal without leading zeros, hashes fixed-width hex
@@ -45,7 +46,7 @@
 #include "state_store.h"
 
 #define MAP_MAGIC	"steadykv-map"
-#define MAP_FORMAT	4
+#define MAP_FORMAT	5
 #define MAX_TOKENS	16
 
 struct file_store {
@@ -413,7 +414,10 @@ static int parse_record(struct coord_state *st, uint64_t format, char **tok,
 		struct tmap_node nd;
 
 		memset(&nd, 0, sizeof(nd));
-		if (n != 4 || parse_u32(tok[1], &nd.id)) {
+		if ((n != 4 && (format < 5 || n != 5)) ||
+		    parse_u32(tok[1], &nd.id) ||
+		    (n == 5 && (parse_hash(tok[4], &nd.incarnation) ||
+				!nd.incarnation))) {
 			*why = "bad node record";
 			return -EBADMSG;
 		}
@@ -613,9 +617,14 @@ static int write_state(FILE *f, const struct coord_state *st)
 
 	fprintf(f, "%s %d\nversion %llu\n", MAP_MAGIC, MAP_FORMAT,
 		(unsigned long long)m->version);
-	for (i = 0; i < m->nr_nodes; i++)
-		fprintf(f, "node %u %s %s\n", (unsigned int)m->nodes[i].id,
+	for (i = 0; i < m->nr_nodes; i++) {
+		fprintf(f, "node %u %s %s", (unsigned int)m->nodes[i].id,
 			m->nodes[i].name, m->nodes[i].addr);
+		if (m->nodes[i].incarnation)
+			fprintf(f, " 0x%016llx",
+				(unsigned long long)m->nodes[i].incarnation);
+		fputc('\n', f);
+	}
 	for (i = 0; i < m->nr_tables; i++)
 		fprintf(f, "table %llu\n", (unsigned long long)m->tables[i]);
 	for (i = 0; i < m->nr_tablets; i++) {

@@ -312,6 +312,19 @@ int tmap_set_node_addr(struct tablet_map *m, uint32_t id, const char *addr)
 	return 0;
 }
 
+int tmap_set_node_incarnation(struct tablet_map *m, uint32_t id,
+			      uint64_t incarnation)
+{
+	long i = node_idx(m, id);
+
+	if (i < 0)
+		return -ENOENT;
+	if (m->nodes[i].incarnation == incarnation)
+		return 0;
+	m->nodes[i].incarnation = incarnation;
+	return 1;
+}
+
 int tmap_create_table(struct tablet_map *m, uint64_t table_id,
 		      const uint32_t *nodes, size_t n)
 {

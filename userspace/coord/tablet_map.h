@@ -36,6 +36,12 @@ struct tmap_node {
 	uint32_t id;
 	char name[TMAP_NAME_MAX + 1];
 	char addr[TMAP_ADDR_MAX + 1];
+	/*
+	 * The incarnation of its module's node it last registered with
+	 * (coord.h NODE_REGISTER), which its data does not outlive; 0: not
+	 * known.  Not part of the clients' map: no version change.
+	 */
+	uint64_t incarnation;
 };
 
 struct tmap_tablet {
@@ -64,6 +70,9 @@ int tmap_add_node(struct tablet_map *m, uint32_t id, const char *name,
 		  const char *addr);
 /* A node's new data address (re-registration).  Bumps the version if changed. */
 int tmap_set_node_addr(struct tablet_map *m, uint32_t id, const char *addr);
+/* Record the node's incarnation: whether it changed, or -ENOENT. */
+int tmap_set_node_incarnation(struct tablet_map *m, uint32_t id,
+			      uint64_t incarnation);
 /* -EBUSY while the node owns a tablet or takes part in a migration. */
 int tmap_remove_node(struct tablet_map *m, uint32_t id);
 const struct tmap_node *tmap_find_node(const struct tablet_map *m,

@@ -87,6 +87,42 @@ static void on_reload(int sig)
 	reload_signal = sig;
 }
 
+/* Node-get reads that may fail in a row before the agent gives up. */
+#define INCARNATION_READ_TRIES	3
+
+/*
+ * Has the module's node begun again under the agent (the module reloaded:
+ * its data, its listener and its keys are gone)?  Read once per heartbeat
+ * interval.  Then the agent stops (and, under systemd, starts afresh): a
+ * new start registers the new incarnation, and the coordinator rebuilds
+ * the node's tablets from its backups before it takes the node back.
+ */
+static bool node_began_again(struct agent *a)
+{
+	uint64_t now = agent_now_ms(), inc;
+	struct sknl_err err;
+
+	if (!a->nl->incarnation || now < a->incarnation_checked_ms + a->heartbeat_ms)
+		return false;
+	a->incarnation_checked_ms = now;
+	if (a->nl->incarnation(a->nl_arg, &inc, &err)) {
+		char why[512];
+
+		if (++a->incarnation_failures < INCARNATION_READ_TRIES)
+			return false;
+		sknl_err_format(&err, why, sizeof(why));
+		agent_log("cannot read the node %u times in a row (%s): stopping",
+			  INCARNATION_READ_TRIES, why);
+		return true;
+	}
+	a->incarnation_failures = 0;
+	if (inc == a->incarnation)
+		return false;
+	agent_log("the node began again (incarnation %016" PRIx64 ", was %016" PRIx64
+		  "): its data is gone; stopping, to start afresh", inc, a->incarnation);
+	return true;
+}
+
 /* Make the module listen on data_addr; an existing listener there is fine. */
 static int ensure_listen(struct agent *a)
 {
@@ -156,6 +192,8 @@ static int agent_loop(struct agent *a, const sigset_t *wait_mask)
 			if (a->cs == C_IDLE)
 				wait = (int64_t)(a->retry_at > now ? a->retry_at - now : 0);
 		}
+		if (node_began_again(a))
+			return -1;
 		w = mig_pending_wait(a);
 		if (w >= 0 && (wait < 0 || w < wait))
 			wait = w;
@@ -310,6 +348,13 @@ int node_agent_run(const struct node_agent_opts *o)
 		sknl_err_format(&err, why, sizeof(why));
 		agent_log("cannot reach the steadykv module: %s", why);
 		goto out;
+	}
+	if (a.nl->incarnation && a.nl->incarnation(a.nl_arg, &a.incarnation, &err)) {
+		char why[512];
+
+		sknl_err_format(&err, why, sizeof(why));
+		agent_log("cannot read the node: %s", why);
+		goto out_nl;
 	}
 	/* Keys before listening: no peer ever finds the node without them. */
 	if (agent_push_keys(&a) || agent_push_client_keys(&a) || ensure_listen(&a) ||

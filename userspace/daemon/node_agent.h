@@ -36,6 +36,11 @@ struct node_agent_nl_ops {
 	/* Listener: addr is 4 or 16 bytes, network order. */
 	int (*listen_start)(void *arg, const uint8_t *addr, int alen, uint16_t port,
 			    struct sknl_err *err);
+	/*
+	 * The node's incarnation (node-get; 0 from a module without one).
+	 * NULL in a fake: NODE_REGISTER goes without it and is never checked.
+	 */
+	int (*incarnation)(void *arg, uint64_t *incarnation, struct sknl_err *err);
 	/* Where the node listens now (alen 0: not listening). */
 	int (*listen_get)(void *arg, uint8_t *addr, int *alen, uint16_t *port,
 			  struct sknl_err *err);

@@ -55,13 +55,15 @@ void conn_close(struct agent *a, const char *why)
 
 static void conn_register(struct agent *a)
 {
-	struct coord_node_info n = { .id = a->o->node_id };
+	struct coord_node_info n = {
+		.id = a->o->node_id, .incarnation = a->incarnation,
+	};
 	struct coord_buf body;
 	int rc;
 
 	coord_buf_init(&body);
 	snprintf(n.addr, sizeof(n.addr), "%s", a->data_addr);
-	rc = coord_node_encode(&body, &n);
+	rc = coord_register_encode(&body, &n);
 	a->register_id = a->next_id++;
 	if (!rc)
 		rc = coord_frame_append(&a->out, SKV_COORD_OP_NODE_REGISTER, 0, 0,

@@ -41,6 +41,13 @@ struct agent {
 	unsigned int heartbeat_ms;
 	uint64_t last_sent_ms;	/* the last frame queued to the coordinator */
 	uint64_t last_load_ms;	/* the last NODE_LOAD queued */
+	/*
+	 * The node's incarnation read at start, sent in NODE_REGISTER; a
+	 * change means the module's node began again, without its data.
+	 */
+	uint64_t incarnation;
+	uint64_t incarnation_checked_ms;
+	unsigned int incarnation_failures;	/* reads failed in a row */
 	bool load_refused;	/* this coordinator does not take NODE_LOAD */
 
 	char data_addr[SKV_COORD_ADDR_MAX];

@@ -92,6 +92,15 @@ static int real_listen_start(void *arg, const uint8_t *addr, int alen, uint16_t 
 	return sknl_listen_start(&((struct agent_real_nl *)arg)->req, addr, alen, port, err);
 }
 
+static int real_incarnation(void *arg, uint64_t *incarnation, struct sknl_err *err)
+{
+	struct sknl_node node;
+	int rc = sknl_node_get(&((struct agent_real_nl *)arg)->req, &node, err);
+
+	*incarnation = rc ? 0 : node.val[STEADYKV_A_NODE_INCARNATION];
+	return rc;
+}
+
 static int real_listen_get(void *arg, uint8_t *addr, int *alen, uint16_t *port,
 			   struct sknl_err *err)
 {
@@ -275,6 +284,7 @@ const struct node_agent_nl_ops agent_real_nl_ops = {
 	.event_fd = real_event_fd,
 	.read_events = real_read_events,
 	.listen_start = real_listen_start,
+	.incarnation = real_incarnation,
 	.listen_get = real_listen_get,
 	.table_add = real_table_add,
 	.table_del = real_table_del,

@@ -2,7 +2,8 @@
 /*
  * libFuzzer target: the coordinator protocol's decoders
  * (userspace/coord/coord_proto.c): the frame header and frame peek, and the
- * table, node, tablet, id, map, migration and migration-list bodies, and
+ * table, node, register, tablet, id, map, migration and migration-list
+ * bodies, and
  * the authentication bodies (AUTH_HELLO, its challenge, AUTH_PROOF).
  *
  * Byte 0 picks the decoder, the rest is its input.  Checked: a frame that
@@ -71,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	switch (data[0] % 11) {
+	switch (data[0] % 12) {
 	case 0:
 		if (len >= COORD_HDR_LEN && !coord_hdr_decode(in, &h)) {
 			uint8_t out[COORD_HDR_LEN];
@@ -119,6 +120,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 9:
 		CYCLE(struct skv_auth_challenge, coord_auth_challenge_decode,
 		      coord_auth_challenge_encode(b, x), (void)x);
+		break;
+	case 10:
+		CYCLE(struct coord_node_info, coord_register_decode,
+		      coord_register_encode(b, x), (void)x);
 		break;
 	default:
 		CYCLE(struct skv_auth_proof, coord_auth_proof_decode,

@@ -125,7 +125,7 @@ static void reply_seeds(void)
 
 static void coord_seeds(struct tablet_map *m)
 {
-	struct coord_node_info n = { .id = 3 };
+	struct coord_node_info n = { .id = 3, .incarnation = 0x1234567890abcdefull };
 	struct coord_tablet_info t = { 1, 0, UINT64_MAX / 2, 3, 1, 2 };
 	struct skv_migration mig = { .id = 4, .table_id = 1, .end_hash = UINT64_MAX / 2,
 				     .src = 2, .dst = 3, .state = 1, .partitions = 8,
@@ -167,7 +167,8 @@ static void coord_seeds(struct tablet_map *m)
 	SEED(7, "migration-list", coord_mig_list_encode(&b, &mig, 1));
 	SEED(8, "auth-hello", coord_auth_hello_encode(&b, &hello));
 	SEED(9, "auth-challenge", coord_auth_challenge_encode(&b, &challenge));
-	SEED(10, "auth-proof", coord_auth_proof_encode(&b, &proof));
+	SEED(10, "register", coord_register_encode(&b, &n));
+	SEED(11, "auth-proof", coord_auth_proof_encode(&b, &proof));
 #undef SEED
 }
 

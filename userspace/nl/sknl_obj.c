@@ -92,6 +92,7 @@ static const char *const node_attr_names[] = {
 	[STEADYKV_A_NODE_MIG_FAULT_STATUS] = "mig-fault-status",
 	[STEADYKV_A_NODE_MIG_FAULT_COUNT] = "mig-fault-count",
 	[STEADYKV_A_NODE_MEM_REPLICAS] = "mem-replicas",
+	[STEADYKV_A_NODE_INCARNATION] = "incarnation",
 };
 
 static const char *const table_attr_names[] = {
@@ -307,6 +308,7 @@ static const struct nla_policy node_policy[STEADYKV_A_NODE_MAX + 1] = {
 	[STEADYKV_A_NODE_CLIENT_KEYS] = { .type = NLA_U32 },
 	[STEADYKV_A_NODE_EPOCH] = { .type = NLA_U64 },
 	[STEADYKV_A_NODE_MEM_REPLICAS] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_INCARNATION] = { .type = NLA_U64 },
 };
 
 /* An integer attribute of any width the policy allowed. */

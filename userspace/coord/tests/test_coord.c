@@ -63,6 +63,7 @@ static void assert_maps_equal(struct __test_metadata *_metadata,
 		ASSERT_EQ(a->nodes[i].id, b->nodes[i].id);
 		ASSERT_STREQ(a->nodes[i].name, b->nodes[i].name);
 		ASSERT_STREQ(a->nodes[i].addr, b->nodes[i].addr);
+		ASSERT_EQ(a->nodes[i].incarnation, b->nodes[i].incarnation);
 	}
 	for (i = 0; i < a->nr_tables; i++)
 		ASSERT_EQ(a->tables[i], b->tables[i]);
@@ -452,6 +453,10 @@ TEST_F(store, save_load_round_trip)
 	struct coord_store *s;
 
 	build_sample(_metadata, &a);
+	/* A node's incarnation is kept (one node without: 0). */
+	ASSERT_EQ(1, tmap_set_node_incarnation(&a, a.nodes[0].id, 0xfedcba9876543211ull));
+	ASSERT_EQ(0, tmap_set_node_incarnation(&a, a.nodes[0].id, 0xfedcba9876543211ull));
+	ASSERT_EQ(-ENOENT, tmap_set_node_incarnation(&a, 999, 1));
 	ASSERT_EQ(0, coord_store_open_file(self->path, &s));
 	ASSERT_EQ(0, coord_store_save(s, &a));
 	ASSERT_NE(0, access(self->tmp, F_OK));	/* tmp renamed away */
@@ -593,7 +598,12 @@ TEST_F(store, malformed_files_rejected)
 	static const char *const bad[] = {
 		"",
 		"\n",
-		"steadykv-map 5\nversion 1\nend 0\n",
+		"steadykv-map 6\nversion 1\nend 0\n",
+		/* a node's incarnation: only from format 5, 16 hex digits, not 0 */
+		"steadykv-map 4\nversion 1\nnode 1 a h:1 0x0000000000000001\nend 1\n",
+		"steadykv-map 5\nversion 1\nnode 1 a h:1 0x0000000000000000\nend 1\n",
+		"steadykv-map 5\nversion 1\nnode 1 a h:1 0x1\nend 1\n",
+		"steadykv-map 5\nversion 1\nnode 1 a h:1 0x0000000000000001 x\nend 1\n",
 		/* owner-back: only from format 4, and no other word there */
 		"steadykv-map 3\nversion 1\nlost 1 0x0000000000000000 "
 		"0x00000000000000ff 3 5 owner-back\nend 1\n",

@@ -609,11 +609,14 @@ static void *node_main(void *arg)
 	return NULL;
 }
 
-/* A fake node answering @fail_op (0: none) with @fail_errno from the start. */
-static int node_start_failing(struct fake_node *n, const struct server *s, uint32_t id,
-			      int fail_op, int fail_errno)
+/*
+ * A fake node registering with @incarnation (0: none, as an older daemon
+ * does), answering @fail_op (0: none) with @fail_errno from the start.
+ */
+static int node_register(struct fake_node *n, const struct server *s, uint32_t id,
+			 uint64_t incarnation, int fail_op, int fail_errno)
 {
-	struct coord_node_info ni = { .id = id };
+	struct coord_node_info ni = { .id = id, .incarnation = incarnation };
 	struct coord_reply r;
 	struct coord_buf b;
 	int ret;
@@ -630,7 +633,10 @@ static int node_start_failing(struct fake_node *n, const struct server *s, uint3
 	if (ret)
 		return ret;
 	coord_buf_init(&b);
-	coord_node_encode(&b, &ni);
+	if (incarnation)
+		coord_register_encode(&b, &ni);
+	else
+		coord_node_encode(&b, &ni);
 	ret = coord_client_call(&n->cl, SKV_COORD_OP_NODE_REGISTER, b.p, b.len, &r);
 	coord_buf_free(&b);
 	if (!ret) {
@@ -646,6 +652,12 @@ static int node_start_failing(struct fake_node *n, const struct server *s, uint3
 		pthread_cond_destroy(&n->cv);
 	}
 	return ret;
+}
+
+static int node_start_failing(struct fake_node *n, const struct server *s, uint32_t id,
+			      int fail_op, int fail_errno)
+{
+	return node_register(n, s, id, 0, fail_op, fail_errno);
 }
 
 static int node_start(struct fake_node *n, const struct server *s, uint32_t id)
@@ -2680,6 +2692,71 @@ TEST(dead_node_waits_for_its_recovery)
 	ASSERT_EQ((uint32_t)SKV_COORD_NODE_F_UP, flags);
 	ASSERT_EQ((uint32_t)busy + 1, t.owner);
 	ASSERT_EQ(0u, t.flags);
+	node_stop(&back);
+	live_stop(&srv, dir, state, n, 2);
+}
+
+/*
+ * A node whose module began again (a reload, or a reboot faster than
+ * dead-after) registers with another incarnation, its data gone: it is
+ * declared dead at once, its tablets rebuilt on its backups before it is
+ * taken back.  Its daemon alone coming back (same incarnation) is not a
+ * death, also after a coordinator restart (the incarnation is saved).
+ */
+TEST(new_incarnation_is_a_death)
+{
+	struct coordinator_opts o = { .dead_after_ms = 60000, .replicas = 2 };
+	char dir[] = "/tmp/skv-live-XXXXXX", state[96];
+	const uint32_t all[] = { 1, 2, 3 }, three[] = { 3 };
+	struct coord_tablet_info t;
+	struct fake_node n[3], back;
+	struct server srv;
+	int i, recovers;
+	uint32_t flags;
+	bool lost;
+
+	ASSERT_EQ(0, live_server_start(&srv, dir, state, sizeof(state), &o));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, node_register(&n[i], &srv, i + 1, 0x100 + i, 0, 0));
+	ASSERT_EQ(0, create_table(&srv, 5, all, 3, NULL, 0));
+	ASSERT_EQ(0, create_table(&srv, 6, three, 1, NULL, 0));
+	for (i = 0; i < 3; i++)
+		ASSERT_TRUE(node_count_wait(&n[i], &n[i].nrepl, 1));
+
+	/* The daemon alone restarts: the same node, nothing lost. */
+	node_stop(&n[2]);
+	ASSERT_EQ(0, node_register(&n[2], &srv, 3, 0x102, 0, 0));
+	ASSERT_EQ(0, node_and_tablet(&srv, 3, 6, 0, &flags, &t));
+	ASSERT_EQ((uint32_t)SKV_COORD_NODE_F_UP, flags);
+	ASSERT_EQ(1, owned_by(&srv, 6, 3, &lost));
+	ASSERT_FALSE(lost);
+
+	/* Its module began again, well within dead-after: refused, dead. */
+	node_stop(&n[2]);
+	ASSERT_EQ(-EAGAIN, node_register(&back, &srv, 3, 0x103, 0, 0));
+	ASSERT_EQ(0, node_and_tablet(&srv, 3, 6, 0, &flags, &t));
+	ASSERT_EQ((uint32_t)SKV_COORD_NODE_F_DEAD, flags & SKV_COORD_NODE_F_DEAD);
+	ASSERT_TRUE(recovered_wait(&srv, 5, 3));
+	ASSERT_TRUE(recovered_wait(&srv, 6, 3));
+	for (i = 0, recovers = 0; i < 2; i++) {
+		pthread_mutex_lock(&n[i].mu);
+		recovers += n[i].nrecover;
+		pthread_mutex_unlock(&n[i].mu);
+	}
+	ASSERT_EQ(2, recovers);	/* its two tablets, nothing else */
+
+	/* Rebuilt: taken back, told to delete what it no longer holds. */
+	ASSERT_EQ(0, node_register(&back, &srv, 3, 0x103, 0, 0));
+	ASSERT_EQ(2, node_op_count_wait(&back, SKV_COORD_OP_NODE_TABLET_DEL, 2));
+	ASSERT_TRUE(file_has(state, "node 3 node-3 127.0.0.3:7003 0x0000000000000103\n"));
+
+	/* A restarted coordinator knows that incarnation: no death. */
+	node_stop(&back);
+	server_stop(&srv);
+	ASSERT_EQ(0, server_start_opts(&srv, state, &o, true));
+	ASSERT_EQ(0, node_register(&back, &srv, 3, 0x103, 0, 0));
+	ASSERT_EQ(0, node_and_tablet(&srv, 3, 5, 0, &flags, &t));
+	ASSERT_EQ(0u, flags & SKV_COORD_NODE_F_DEAD);
 	node_stop(&back);
 	live_stop(&srv, dir, state, n, 2);
 }

@@ -41,6 +41,8 @@ struct fake {
 	int n_client_add, n_client_del, n_client_auth, client_auth_on;
 	uint32_t client_ids[4];
 	struct sknl_client_key client_rights[4];
+	/* the node's incarnation (node-get) */
+	uint64_t incarnation;
 	/* listen */
 	int listen_rc;
 	uint8_t laddr[16];
@@ -129,6 +131,17 @@ static int f_listen_start(void *arg, const uint8_t *addr, int alen, uint16_t por
 	memcpy(f->laddr, addr, (size_t)alen);
 	f->lalen = alen;
 	f->lport = port;
+	return 0;
+}
+
+static int f_incarnation(void *arg, uint64_t *incarnation, struct sknl_err *err)
+{
+	struct fake *f = arg;
+
+	(void)err;
+	pthread_mutex_lock(&f->mu);
+	*incarnation = f->incarnation;
+	pthread_mutex_unlock(&f->mu);
 	return 0;
 }
 
@@ -338,6 +351,7 @@ static const struct node_agent_nl_ops fake_ops = {
 	.event_fd = f_event_fd,
 	.read_events = f_read_events,
 	.listen_start = f_listen_start,
+	.incarnation = f_incarnation,
 	.listen_get = f_listen_get,
 	.table_add = f_table_add,
 	.table_del = f_table_del,
@@ -501,6 +515,7 @@ struct coord_side {
 	uint32_t epoch;			/* in the header of each command */
 	int reports;			/* MIG_REPORTs seen */
 	struct skv_migration last;	/* the last one */
+	uint64_t incarnation;		/* in the last NODE_REGISTER */
 };
 
 /* Read the next MIG_REPORT (answering it); 0 or -1 (timeout, other frame). */
@@ -567,12 +582,13 @@ static int accept_register(struct coord_side *c, int lfd, uint32_t *node, char *
 	if (c->fd < 0)
 		return -1;
 	if (coord_read_frame(c->fd, 3000, &h, &body) || h.opcode != SKV_COORD_OP_NODE_REGISTER ||
-	    coord_node_decode(body, h.body_len, &n)) {
+	    coord_register_decode(body, h.body_len, &n)) {
 		free(body);
 		return -1;
 	}
 	free(body);
 	*node = n.id;
+	c->incarnation = n.incarnation;
 	snprintf(addr, addrlen, "%s", n.addr);
 	return send_frame(c->fd, h.opcode, SKV_COORD_F_REPLY, 0, h.request_id, NULL, 0);
 }
@@ -1395,6 +1411,25 @@ TEST_F(agent, listening_elsewhere_is_fatal)
 	self->f.lalen = 4;
 	self->f.lport = 7999;
 	ASSERT_EQ(1, node_agent_run(&self->a.o));
+}
+
+/*
+ * The agent registers with the node's incarnation, and stops when the
+ * node began again under it (a module reload: data, listener, keys gone),
+ * so that a new start registers the new one.
+ */
+TEST_F(agent, a_node_that_began_again_stops_the_agent)
+{
+	self->f.incarnation = 0x77;
+	self->a.o.heartbeat_ms = 50;
+	up(_metadata, self);
+	ASSERT_EQ(0x77u, self->c.incarnation);
+	pthread_mutex_lock(&self->f.mu);
+	self->f.incarnation = 0x78;
+	pthread_mutex_unlock(&self->f.mu);
+	pthread_join(self->a.t, NULL);
+	self->running = false;
+	ASSERT_EQ(1, self->a.rc);
 }
 
 /* --coord A,B: A does not listen (a standby), the agent registers at B. */
