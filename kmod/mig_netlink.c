@@ -325,9 +325,6 @@ int steadykv_nl_migrate_decide_doit(struct sk_buff *skb,
 	else if (err == -EBUSY)
 		NL_SET_ERR_MSG_ATTR(info->extack, abort,
 				    "the range was never frozen here: it cannot be dropped");
-	else if (err == -EAGAIN)
-		NL_SET_ERR_MSG_MOD(info->extack,
-				   "the replication queue is full: try again");
 	else if (err)
 		NL_SET_ERR_MSG_FMT_MOD(info->extack,
 				       "cannot end the migration (%d)", err);

@@ -612,8 +612,6 @@ static u8 skv_src_end_one(struct skv_node *node, struct skv_store *s,
 			return SKV_S_BUSY;
 		err = skv_repl_tablet_del(node, s, m->table_id, m->start_hash,
 					  m->end_hash);
-		if (err == -EAGAIN)
-			return SKV_S_RETRY;	/* the stream's queue is full */
 		if (err && err != -ENOENT)
 			return SKV_S_INTERNAL;
 		trace_skv_ownership(m->id, m->table_id, m->start_hash,
@@ -702,8 +700,6 @@ int skv_src_decide(struct skv_node *node, u64 id, bool abort)
 		mutex_unlock(&node->lock);
 		if (st == SKV_S_OK)
 			skv_node_kick_cleaner(node);
-		if (st == SKV_S_RETRY)
-			return -EAGAIN;	/* the departure found no room */
 		return st == SKV_S_OK ? 0 : st == SKV_S_BUSY ? -EBUSY : -EIO;
 	}
 	for (i = 0; i < SKV_MIG_ENDED_KEEP && !e; i++)

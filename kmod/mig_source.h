@@ -69,8 +69,7 @@ int skv_src_handle(struct skv_conn *c, const struct skv_hdr *h,
  * migrate-decide): ended as an END from its target would, and
  * remembered.  0, -ENOENT (none here: the decision is remembered, so a
  * late PREPARE of it is refused), -ESTALE (it ended the other way),
- * -EBUSY (commit of a range never frozen), -EAGAIN (its departure found
- * the replication queue full: try again), -ENODEV (no store), -EIO.
+ * -EBUSY (commit of a range never frozen), -ENODEV (no store), -EIO.
  */
 int skv_src_decide(struct skv_node *node, u64 id, bool abort);
 

@@ -402,9 +402,6 @@ int steadykv_nl_table_del_doit(struct sk_buff *skb, struct genl_info *info)
 			    -ENOENT;
 	if (err == -ENOENT) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "no such table");
-	} else if (err == -EAGAIN) {
-		NL_SET_ERR_MSG_MOD(info->extack,
-				   "the replication queue is full: try again");
 	} else if (err) {
 		NL_SET_ERR_MSG_FMT_MOD(info->extack,
 				       "cannot delete the table (%d)", err);
@@ -520,10 +517,6 @@ static void skv_nl_tablet_err(struct genl_info *info, int err,
 	case -ENOSPC:
 		NL_SET_ERR_MSG_MOD(extack,
 				   "the node holds max-tablets tablets already");
-		break;
-	case -EAGAIN:
-		NL_SET_ERR_MSG_MOD(extack,
-				   "the replication queue is full: try again");
 		break;
 	default:
 		NL_SET_ERR_MSG_FMT_MOD(extack, "cannot %s the tablet (%d)",

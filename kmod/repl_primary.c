@@ -102,6 +102,8 @@
 #define SKV_REPL_BACKOFF	(HZ / 10)
 /* The resync thread's pause after a chunk its backups did not take. */
 #define SKV_REPL_RESYNC_BACKOFF	(HZ / 2)
+/* Departures kept for the writes that straddle one (struct skv_repl). */
+#define SKV_REPL_DEPART_RING	16
 /* A scan chunk: one group of the largest record always fits. */
 #define SKV_REPL_SCAN_BUF	(sizeof(struct skv_batch_hdr) + SKV_REC_MAX_LEN)
 /*
@@ -172,12 +174,18 @@ struct skv_repl {
 	u64 whole_from, whole_to;	/* the mark; U64_MAX: none */
 	atomic64_t resync_bytes;
 	/*
-	 * Departures queued (skv_repl_tablet_del()), twice each: odd while
-	 * one's range is being deleted.  A re-replication chunk scanned
-	 * across one is scanned again, so that it never queues a departed
-	 * range's records behind its departure.  Under lock.
+	 * Departures queued (skv_repl_tablet_del()), counted twice each: odd
+	 * while one's range is being dropped.  A copy's chunk scanned across
+	 * one is scanned again, and a client write applied before one and
+	 * committed after it is not queued (its data went with the range),
+	 * so that a departed range's records never follow its departure.
+	 * The last few are kept for the writes.  Under lock.
 	 */
 	u64 departures;
+	struct skv_repl_depart_entry {
+		u64 seq;	/* departures when it was queued (odd) */
+		u64 table_id, start_hash, end_hash;
+	} depart_ring[SKV_REPL_DEPART_RING];
 	struct skv_repl_backup b[SKV_REPL_MAX_BACKUPS];
 };
 
@@ -185,6 +193,7 @@ struct skv_repl {
 struct skv_repl_write {
 	struct list_head link;	/* on r->pending; empty when off it */
 	u64 floor;		/* the store's version at its admission */
+	u64 departures;		/* r->departures at its admission */
 	bool queued;		/* its record is in r->q, ending at pos */
 	u32 off;		/* its reply in c->obuf */
 	u64 pos;		/* held by every backup once acked_all >= pos */
@@ -1013,6 +1022,7 @@ u8 skv_repl_admit(struct skv_conn *c, u32 rec_len)
 		struct skv_repl_write *w = &rc->w[rc->n];
 
 		r->reserved += rec_len;
+		w->departures = r->departures;
 		/* Listed before the store applies it: see the top. */
 		spin_lock(&r->pending_lock);
 		w->floor = skv_store_version(skv_node_store(c->node));
@@ -1029,6 +1039,38 @@ u8 skv_repl_admit(struct skv_conn *c, u32 rec_len)
 	}
 	rc->res_len = rec_len;
 	return SKV_S_OK;
+}
+
+/*
+ * Was a write, admitted when r->departures was @seen and applied as
+ * @version, dropped with its range since?  So if a departure begun since
+ * covers its key and the key no longer holds that version (its tablet is
+ * gone, or was made again without it).  One older than the ring is taken
+ * for no (a write commits right after it applies: 16 deletes in between
+ * do not happen).  Under r->lock.
+ */
+static bool skv_repl_write_departed(const struct skv_repl *r,
+				    struct skv_store *s, u64 seen,
+				    u64 table_id, const void *key, u32 key_len,
+				    u64 hash, u64 version)
+{
+	const struct skv_repl_depart_entry *e;
+	u64 seq, cur = 0;
+	u32 vlen;
+	int st;
+
+	for (seq = (seen & ~1ULL) + 1; seq <= r->departures; seq += 2) {
+		e = &r->depart_ring[(seq / 2) % SKV_REPL_DEPART_RING];
+		if (e->seq == seq && e->table_id == table_id &&
+		    e->start_hash <= hash && hash <= e->end_hash)
+			break;
+	}
+	if (seq > r->departures)
+		return false;
+	st = skv_store_get(s, table_id, key, key_len, hash, NULL, 0, &vlen,
+			   &cur);
+	return !((st == SKV_S_OK || st == SKV_S_TOO_BIG ||
+		  st == SKV_S_NOT_FOUND) && cur == version);
 }
 
 void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
@@ -1058,6 +1100,13 @@ void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
 		skv_repl_conn_idle(rc);
 		return;
 	}
+	if (skv_repl_write_departed(r, skv_node_store(c->node),
+				    rc->w[rc->n].departures, table_id, key,
+				    key_len, key_hash, version)) {
+		/* Dropped with its range: nothing to hold past its departure. */
+		pos = r->q.end;
+		goto queued;
+	}
 	if (skv_rstream_reserve(&r->q, len)) {
 		mutex_unlock(&r->lock);
 		/*
@@ -1076,6 +1125,7 @@ void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
 		      value, value_len, crc);
 	skv_rstream_append(&r->q, dst, len);
 	pos = r->q.end;
+queued:
 	spin_lock(&r->pending_lock);
 	rc->w[rc->n].pos = pos;
 	rc->w[rc->n].queued = true;
@@ -1184,45 +1234,30 @@ static u64 skv_repl_backlog(struct skv_repl *r)
 }
 
 /*
- * A chunk of a copy, on r or on the node's stream (looked up each time);
- * behind client writes, once those queued ahead have drained to under a
- * chunk (waiting at most SKV_REPL_YIELD_MAX for that).
+ * A chunk of a copy on r, behind client writes, once those queued ahead
+ * have drained to under a chunk (waiting at most SKV_REPL_YIELD_MAX).
  */
-static int skv_repl_copy_chunk(struct skv_node *node, struct skv_repl *r,
-			       enum skv_repl_pace pace, const void *recs,
-			       u32 len, u64 departures, u64 *held)
+static int skv_repl_copy_chunk(struct skv_repl *r, enum skv_repl_pace pace,
+			       const void *recs, u32 len, u64 departures,
+			       u64 *held)
 {
-	struct skv_repl *own = NULL;
-	int ret;
-
-	if (!r) {
-		r = own = skv_repl_get(node);
-		if (!r)
-			return 0;
-	}
 	if (pace == SKV_REPL_BEHIND_WRITES)
 		wait_event_idle_timeout(r->ack_wq, READ_ONCE(r->stopping) ||
 					skv_repl_backlog(r) <
 					SKV_REPL_COPY_CHUNK,
 					SKV_REPL_YIELD_MAX);
-	ret = skv_repl_hold_in(r, recs, len, departures, held);
-	if (own)
-		skv_repl_put(own);
-	return ret;
+	return skv_repl_hold_in(r, recs, len, departures, held);
 }
 
 /*
- * The departures count of r (resync: r given) before a scan, once no
- * departure is under way (its range may be half deleted); U64_MAX for the
- * node's stream: the ranges a hand-over or a recovery copies cannot be
- * deleted meanwhile.
+ * r's departures count before a scan, once no departure is under way (its
+ * range may be half dropped): a chunk appended with it is scanned again
+ * if one began meanwhile (skv_repl_hold_in()).
  */
 static u64 skv_repl_scan_departures(struct skv_repl *r)
 {
 	u64 n;
 
-	if (!r)
-		return U64_MAX;
 	for (;;) {
 		mutex_lock(&r->lock);
 		n = r->departures;
@@ -1237,9 +1272,10 @@ static u64 skv_repl_scan_departures(struct skv_repl *r)
  * Hand the records of s's range [start_hash, end_hash] of table_id, from
  * *cursor on, to the backups, one scan chunk per append at pace
  * (skv_repl_copy_chunk(); buf: SKV_REPL_SCAN_BUF bytes): to r's if r is
- * given, else to the node's stream.  *cursor moves past each chunk held;
- * *bytes counts them and *held is raised to where every backup holds
- * them.  0 once the range is done, or the first error.
+ * given, else to the node's stream (looked up for each chunk; none: the
+ * chunk is skipped).  *cursor moves past each chunk held; *bytes counts
+ * them and *held is raised to where every backup holds them.  0 once the
+ * range is done, or the first error.
  */
 static int skv_repl_hold_scan(struct skv_node *node, struct skv_repl *r,
 			      enum skv_repl_pace pace, struct skv_store *s,
@@ -1249,6 +1285,7 @@ static int skv_repl_hold_scan(struct skv_node *node, struct skv_repl *r,
 	const u32 hl = sizeof(struct skv_batch_hdr);
 	u32 chunk = pace == SKV_REPL_BEHIND_WRITES ?
 		    hl + SKV_REPL_COPY_CHUNK : SKV_REPL_SCAN_BUF;
+	struct skv_repl *cur;
 	bool done = false;
 	u64 next, deps, at = 0;
 	long n;
@@ -1256,24 +1293,27 @@ static int skv_repl_hold_scan(struct skv_node *node, struct skv_repl *r,
 
 	/* One chunk per append: client writes go between them. */
 	while (!done) {
-		deps = skv_repl_scan_departures(r);
+		cur = r ?: skv_repl_get(node);
+		deps = cur ? skv_repl_scan_departures(cur) : 0;
 		n = skv_scan_serialize(s, table_id, start_hash, end_hash,
 				       *cursor, buf, chunk, &next, &done);
 		if (n == -EMSGSIZE)	/* a group larger than a chunk */
 			n = skv_scan_serialize(s, table_id, start_hash,
 					       end_hash, *cursor, buf,
 					       SKV_REPL_SCAN_BUF, &next, &done);
-		if (n < 0)
-			return n;
-		if (n > hl) {
-			err = skv_repl_copy_chunk(node, r, pace, buf + hl,
-						  n - hl, deps, &at);
-			if (err == -ESTALE) {
-				done = false;	/* scan it again */
-				continue;
-			}
-			if (err)
-				return err;
+		err = n < 0 ? n : 0;
+		if (!err && cur && n > hl)
+			err = skv_repl_copy_chunk(cur, pace, buf + hl, n - hl,
+						  deps, &at);
+		if (cur && !r)
+			skv_repl_put(cur);
+		if (err == -ESTALE) {
+			done = false;	/* scanned across a departure: again */
+			continue;
+		}
+		if (err)
+			return err;
+		if (cur && n > hl) {
 			*bytes += n - hl;
 			*held = max(*held, at);
 		}
@@ -1305,31 +1345,44 @@ int skv_repl_hold_range(struct skv_node *node, struct skv_store *s,
 	return err;
 }
 
-/*
- * Queue the departure of table_id's range (repl_primary.h) and mark one
- * under way: *r is the stream (referenced) for skv_repl_departed(), or
- * NULL without backups.
- */
-static int skv_repl_depart(struct skv_node *node, u64 table_id,
-			   u64 start_hash, u64 end_hash, struct skv_repl **rp)
-{
-	struct skv_repl *r = rcu_dereference_protected(node->repl,
-					lockdep_is_held(&node->lock));
-	u8 rec[SKV_REC_DEPARTURE_LEN];
-	int ret = -EAGAIN;
+/* A delete's departure (skv_repl_tablet_del()), queued by its hook. */
+struct skv_repl_departure {
+	struct skv_drop_hook hook;
+	struct skv_node *node;
+	struct skv_repl *r;	/* referenced once queued; NULL: no backups */
+};
 
-	*rp = NULL;
+/*
+ * The hook: queue the departure, the delete now sure to happen, and mark
+ * one under way (odd departures) until skv_repl_departed().  Never
+ * refused for room (a few bytes per delete): only -ENOMEM stops the delete.
+ */
+static int skv_repl_depart(struct skv_drop_hook *hook, u64 table_id,
+			   u64 start_hash, u64 end_hash)
+{
+	struct skv_repl_departure *d =
+		container_of(hook, struct skv_repl_departure, hook);
+	struct skv_repl *r = rcu_dereference_protected(d->node->repl,
+					lockdep_is_held(&d->node->lock));
+	struct skv_repl_depart_entry *e;
+	u8 rec[SKV_REC_DEPARTURE_LEN];
+	int ret;
+
 	if (!r)
 		return 0;	/* no backups: no replica to mark */
 	skv_rec_write_departure(rec, table_id, start_hash, end_hash);
 	mutex_lock(&r->lock);
-	if (skv_repl_has_room(r, sizeof(rec)))
-		ret = skv_rstream_reserve(&r->q, sizeof(rec));
+	ret = skv_rstream_reserve(&r->q, sizeof(rec));
 	if (!ret) {
 		skv_rstream_append(&r->q, rec, sizeof(rec));
 		r->departures++;
+		e = &r->depart_ring[(r->departures / 2) % SKV_REPL_DEPART_RING];
+		*e = (struct skv_repl_depart_entry){
+			.seq = r->departures, .table_id = table_id,
+			.start_hash = start_hash, .end_hash = end_hash,
+		};
 		kref_get(&r->ref);
-		*rp = r;
+		d->r = r;
 	}
 	mutex_unlock(&r->lock);
 	if (!ret)
@@ -1337,7 +1390,7 @@ static int skv_repl_depart(struct skv_node *node, u64 table_id,
 	return ret;
 }
 
-/* The departed range is deleted (or its delete failed). */
+/* The departed range is dropped: no departure under way. */
 static void skv_repl_departed(struct skv_repl *r)
 {
 	if (!r)
@@ -1351,28 +1404,29 @@ static void skv_repl_departed(struct skv_repl *r)
 int skv_repl_tablet_del(struct skv_node *node, struct skv_store *s,
 			u64 table_id, u64 start_hash, u64 end_hash)
 {
-	struct skv_repl *r;
+	struct skv_repl_departure d = {
+		.hook.before = skv_repl_depart, .node = node,
+	};
 	int err;
 
-	err = skv_repl_depart(node, table_id, start_hash, end_hash, &r);
-	if (err)
-		return err;
-	err = skv_tablet_del(s, table_id, start_hash, end_hash);
-	skv_repl_departed(r);
+	lockdep_assert_held(&node->lock);
+	err = skv_tablet_del_hooked(s, table_id, start_hash, end_hash,
+				    &d.hook);
+	skv_repl_departed(d.r);
 	return err;
 }
 
 int skv_repl_table_del(struct skv_node *node, struct skv_store *s,
 		       u64 table_id)
 {
-	struct skv_repl *r;
+	struct skv_repl_departure d = {
+		.hook.before = skv_repl_depart, .node = node,
+	};
 	int err;
 
-	err = skv_repl_depart(node, table_id, 0, U64_MAX, &r);
-	if (err)
-		return err;
-	err = skv_table_del(s, table_id);
-	skv_repl_departed(r);
+	lockdep_assert_held(&node->lock);
+	err = skv_table_del_hooked(s, table_id, &d.hook);
+	skv_repl_departed(d.r);
 	return err;
 }
 

@@ -130,8 +130,9 @@ int skv_repl_hold_range(struct skv_node *node, struct skv_store *s,
  * comes back and its keys were deleted meanwhile, those records would
  * bring them back (core/departure.h).  Not waited for: what the range
  * brings if it comes back is queued after it, and a new stream starts
- * with the queue.  Caller holds node->lock.  Their errors, or -EAGAIN
- * (the queue is full) or -ENOMEM, with nothing deleted.
+ * with the queue.  Queued only once the delete cannot fail (the store's
+ * hook, skv_tablet_del_hooked()).  Caller holds node->lock.  Their errors
+ * (-ENOMEM also for the departure), with nothing deleted.
  */
 int skv_repl_tablet_del(struct skv_node *node, struct skv_store *s,
 			u64 table_id, u64 start_hash, u64 end_hash);

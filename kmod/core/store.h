@@ -105,6 +105,20 @@ int skv_table_del(struct skv_store *s, u64 table_id);		/* -ENOENT; drops its dat
 /* -ENOENT (table), -EEXIST (overlap), -EINVAL, -ENOSPC (max_tablets) */
 int skv_tablet_add(struct skv_store *s, const struct skv_tablet_info *t);
 int skv_tablet_del(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash); /* exact match; drops its data */
+/*
+ * Called by the two below once their delete can no longer fail, before
+ * the range's data is dropped (under the store's control lock: it may
+ * sleep, but must not call back into the store's tables); an error stops
+ * the delete, nothing changed.  For a table, the range is [0, U64_MAX].
+ */
+struct skv_drop_hook {
+	int (*before)(struct skv_drop_hook *h, u64 table_id, u64 start_hash,
+		      u64 end_hash);
+};
+int skv_table_del_hooked(struct skv_store *s, u64 table_id,
+			 struct skv_drop_hook *hook);
+int skv_tablet_del_hooked(struct skv_store *s, u64 table_id, u64 start_hash,
+			  u64 end_hash, struct skv_drop_hook *hook);
 int skv_tablet_set_state(struct skv_store *s, u64 table_id, u64 start_hash,
 			 u64 end_hash, enum skv_tablet_state state);
 /*

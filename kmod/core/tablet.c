@@ -242,9 +242,16 @@ int skv_table_add(struct skv_store *s, u64 table_id)
 
 int skv_table_del(struct skv_store *s, u64 table_id)
 {
+	return skv_table_del_hooked(s, table_id, NULL);
+}
+
+int skv_table_del_hooked(struct skv_store *s, u64 table_id,
+			 struct skv_drop_hook *hook)
+{
 	struct skv_tablet_info *gone = NULL;
 	struct skv_tmap *old, *m;
 	u32 pos, i, j, n = 0;
+	int err;
 
 	skv_mutex_lock(&s->ctl_lock);
 	old = skv_tmap_cur(s);
@@ -276,6 +283,13 @@ int skv_table_del(struct skv_store *s, u64 table_id)
 			gone[n++] = old->tablets[i];
 		else
 			m->tablets[j++] = old->tablets[i];
+	}
+	err = hook ? hook->before(hook, table_id, 0, U64_MAX) : 0;
+	if (err) {
+		skv_vfree(m);
+		skv_vfree(gone);
+		skv_mutex_unlock(&s->ctl_lock);
+		return err;
 	}
 	skv_tmap_publish(s, m);
 	for (i = 0; i < n; i++)
@@ -342,8 +356,14 @@ static int skv_tmap_exact(const struct skv_tmap *m, u64 table_id, u64 start,
 int skv_tablet_del(struct skv_store *s, u64 table_id, u64 start_hash,
 		   u64 end_hash)
 {
+	return skv_tablet_del_hooked(s, table_id, start_hash, end_hash, NULL);
+}
+
+int skv_tablet_del_hooked(struct skv_store *s, u64 table_id, u64 start_hash,
+			  u64 end_hash, struct skv_drop_hook *hook)
+{
 	struct skv_tmap *old, *m;
-	int i;
+	int i, err;
 
 	skv_mutex_lock(&s->ctl_lock);
 	old = skv_tmap_cur(s);
@@ -361,6 +381,12 @@ int skv_tablet_del(struct skv_store *s, u64 table_id, u64 start_hash,
 	memcpy(m->tablets, old->tablets, i * sizeof(*m->tablets));
 	memcpy(m->tablets + i, old->tablets + i + 1,
 	       (old->ntablets - i - 1) * sizeof(*m->tablets));
+	err = hook ? hook->before(hook, table_id, start_hash, end_hash) : 0;
+	if (err) {
+		skv_vfree(m);
+		skv_mutex_unlock(&s->ctl_lock);
+		return err;
+	}
 	skv_tmap_publish(s, m);
 	skv_drop_range(s, table_id, start_hash, end_hash);
 	skv_mutex_unlock(&s->ctl_lock);

@@ -221,6 +221,61 @@ TEST_F(st, conditional_put_delete)
 	ASSERT_EQ(0u, ver);
 }
 
+/* A drop hook that records its calls and answers err. */
+struct test_hook {
+	struct skv_drop_hook hook;
+	int err, calls;
+	u64 table_id, start_hash, end_hash;
+};
+
+static int test_hook_before(struct skv_drop_hook *h, u64 table_id,
+			    u64 start_hash, u64 end_hash)
+{
+	struct test_hook *t = (struct test_hook *)h;
+
+	t->calls++;
+	t->table_id = table_id;
+	t->start_hash = start_hash;
+	t->end_hash = end_hash;
+	return t->err;
+}
+
+/*
+ * A delete's hook runs once the delete is sure (not for a range that is
+ * not a tablet), with the range; its error stops the delete, data kept.
+ */
+TEST_F(st, drop_hook_before_the_data_goes)
+{
+	struct skv_tablet_info t = { 2, 0, U64_MAX, SKV_TABLET_NORMAL };
+	struct test_hook h = { .hook.before = test_hook_before };
+	struct skv_store *s = self->s;
+	char buf[64];
+	u32 len;
+	u64 ver;
+
+	ASSERT_EQ(0, skv_table_add(s, 2));
+	ASSERT_EQ(0, skv_tablet_add(s, &t));
+	ASSERT_EQ(SKV_S_OK, put_i(s, 2, 1, 1, 10, 0, &ver));
+	ASSERT_EQ(-ENOENT, skv_tablet_del_hooked(s, 2, 0, 5, &h.hook));
+	ASSERT_EQ(-ENOENT, skv_table_del_hooked(s, 3, &h.hook));
+	ASSERT_EQ(0, h.calls);
+	h.err = -ENOMEM;
+	ASSERT_EQ(-ENOMEM, skv_tablet_del_hooked(s, 2, 0, U64_MAX, &h.hook));
+	ASSERT_EQ(-ENOMEM, skv_table_del_hooked(s, 2, &h.hook));
+	ASSERT_EQ(2, h.calls);
+	ASSERT_EQ(SKV_S_OK, get_i(s, 2, 1, buf, 64, &len, &ver));
+	h.err = 0;
+	ASSERT_EQ(0, skv_tablet_del_hooked(s, 2, 0, U64_MAX, &h.hook));
+	ASSERT_EQ(3, h.calls);
+	ASSERT_EQ(2u, h.table_id);
+	ASSERT_EQ(0u, h.start_hash);
+	ASSERT_EQ(U64_MAX, h.end_hash);
+	ASSERT_EQ(SKV_S_NOT_OWNER, get_i(s, 2, 1, buf, 64, &len, &ver));
+	ASSERT_EQ(0, skv_table_del_hooked(s, 2, &h.hook));
+	ASSERT_EQ(4, h.calls);
+	ASSERT_EQ(SKV_S_UNKNOWN_TABLE, get_i(s, 2, 1, buf, 64, &len, &ver));
+}
+
 TEST_F(st, ownership_and_tablets)
 {
 	struct skv_store *s = self->s;

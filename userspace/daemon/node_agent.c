@@ -90,19 +90,15 @@ static void on_reload(int sig)
 /* Node-get reads that may fail in a row before the agent gives up. */
 #define INCARNATION_READ_TRIES	3
 
-/*
- * Has the module's node begun again under the agent (the module reloaded:
- * its data, its listener and its keys are gone)?  Read once per heartbeat
- * interval.  Then the agent stops (and, under systemd, starts afresh): a
- * new start registers the new incarnation, and the coordinator rebuilds
- * the node's tablets from its backups before it takes the node back.
- */
-static bool node_began_again(struct agent *a)
+bool node_began_again(struct agent *a, bool now_too)
 {
 	uint64_t now = agent_now_ms(), inc;
 	struct sknl_err err;
 
-	if (!a->nl->incarnation || now < a->incarnation_checked_ms + a->heartbeat_ms)
+	if (a->began_again)
+		return true;
+	if (!a->nl->incarnation ||
+	    (!now_too && now < a->incarnation_checked_ms + a->heartbeat_ms))
 		return false;
 	a->incarnation_checked_ms = now;
 	if (a->nl->incarnation(a->nl_arg, &inc, &err)) {
@@ -113,6 +109,7 @@ static bool node_began_again(struct agent *a)
 		sknl_err_format(&err, why, sizeof(why));
 		agent_log("cannot read the node %u times in a row (%s): stopping",
 			  INCARNATION_READ_TRIES, why);
+		a->began_again = true;
 		return true;
 	}
 	a->incarnation_failures = 0;
@@ -120,6 +117,7 @@ static bool node_began_again(struct agent *a)
 		return false;
 	agent_log("the node began again (incarnation %016" PRIx64 ", was %016" PRIx64
 		  "): its data is gone; stopping, to start afresh", inc, a->incarnation);
+	a->began_again = true;
 	return true;
 }
 
@@ -192,7 +190,7 @@ static int agent_loop(struct agent *a, const sigset_t *wait_mask)
 			if (a->cs == C_IDLE)
 				wait = (int64_t)(a->retry_at > now ? a->retry_at - now : 0);
 		}
-		if (node_began_again(a))
+		if (node_began_again(a, false))
 			return -1;
 		w = mig_pending_wait(a);
 		if (w >= 0 && (wait < 0 || w < wait))

@@ -237,6 +237,9 @@ void handle_request(struct agent *a, const struct coord_hdr *h, const uint8_t *b
 	const char *name = NULL;
 	int rc = -EOPNOTSUPP;
 
+	/* Not for another node than the one registered: no answer, it stops. */
+	if (node_began_again(a, true))
+		return;
 	/*
 	 * The node learns the epoch the command comes with before it acts
 	 * (wire.h "Epochs").  Without it the node keeps an older epoch: it

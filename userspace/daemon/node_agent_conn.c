@@ -61,6 +61,10 @@ static void conn_register(struct agent *a)
 	struct coord_buf body;
 	int rc;
 
+	if (node_began_again(a, true)) {
+		conn_close(a, NULL);
+		return;
+	}
 	coord_buf_init(&body);
 	snprintf(n.addr, sizeof(n.addr), "%s", a->data_addr);
 	rc = coord_register_encode(&body, &n);

@@ -48,6 +48,7 @@ struct agent {
 	uint64_t incarnation;
 	uint64_t incarnation_checked_ms;
 	unsigned int incarnation_failures;	/* reads failed in a row */
+	bool began_again;	/* seen: the agent stops */
 	bool load_refused;	/* this coordinator does not take NODE_LOAD */
 
 	char data_addr[SKV_COORD_ADDR_MAX];
@@ -85,6 +86,16 @@ struct agent {
 void agent_log_line(const char *text);
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t agent_now_ms(void);
+/*
+ * Has the module's node begun again under the agent (the module reloaded:
+ * its data, listener and keys gone)?  Read once per heartbeat interval, or
+ * now (now_too: before registering and before each coordinator command,
+ * which must not reach a node that is not the one registered, e.g. a
+ * NODE_REPL_SET that would open its backups afresh).  Once true the agent
+ * stops (under systemd it starts afresh and registers the new one; the
+ * coordinator rebuilds the node's tablets before it takes it back).
+ */
+bool node_began_again(struct agent *a, bool now_too);
 
 /* node_agent_nl.c: the module through libskvnl. */
 extern const struct node_agent_nl_ops agent_real_nl_ops;

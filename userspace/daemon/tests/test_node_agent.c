@@ -1432,6 +1432,34 @@ TEST_F(agent, a_node_that_began_again_stops_the_agent)
 	ASSERT_EQ(1, self->a.rc);
 }
 
+/*
+ * A command that comes once the node began again is not run (a
+ * NODE_REPL_SET there would open the fresh node's backups afresh, wiping
+ * the replicas its tablets are to be rebuilt from): the agent stops
+ * without answering.  Heartbeats far apart: the check before the command
+ * sees it.
+ */
+TEST_F(agent, a_command_for_a_node_that_began_again_is_not_run)
+{
+	struct coord_tablet_info t = { .table_id = 5, .start_hash = 16, .end_hash = 31 };
+	struct coord_buf b;
+	char msg[256];
+
+	self->f.incarnation = 0x77;
+	up(_metadata, self);
+	pthread_mutex_lock(&self->f.mu);
+	self->f.incarnation = 0x78;
+	pthread_mutex_unlock(&self->f.mu);
+	coord_buf_init(&b);
+	ASSERT_EQ(0, coord_tablet_encode(&b, &t));
+	ASSERT_NE(0, call(&self->c, SKV_COORD_OP_NODE_TABLET_ADD, b.p, b.len, msg, sizeof(msg)));
+	coord_buf_free(&b);
+	pthread_join(self->a.t, NULL);
+	self->running = false;
+	ASSERT_EQ(1, self->a.rc);
+	ASSERT_EQ(0, self->f.n_tablet_add);
+}
+
 /* --coord A,B: A does not listen (a standby), the agent registers at B. */
 TEST_F(agent, tries_each_coordinator_in_turn)
 {
