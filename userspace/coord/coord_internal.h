@@ -37,6 +37,12 @@
 #define MAX_TABLE_NODES		4096	/* tablets of one TABLE_CREATE */
 #define OUT_LIMIT		(64u << 20)	/* unread replies: close */
 #define READ_CHUNK		65536u
+/*
+ * Largest request body from a connection not authenticated (unless
+ * --insecure): reads and the AUTH_* bodies are far smaller, and 1024 such
+ * connections then hold at most about a read chunk each, not a 4 MiB frame.
+ */
+#define COORD_UNAUTH_MAX_BODY	4096u
 #define DEFAULT_LISTEN		"0.0.0.0:7100"
 #define DEFAULT_STATE		"./steadykv-coord.state"
 #define DEFAULT_NODE_TIMEOUT	10000

@@ -240,6 +240,17 @@ static void handle_request(struct coordinator *c, struct conn *cn,
 /* ---- connections and the loop ---- */
 
 /* Handle whole frames; returns true if any was handled. */
+/* Does the frame starting at p (its header read) exceed what cn may send? */
+static bool unauth_frame_too_big(const struct coordinator *c, const struct conn *cn,
+				 const uint8_t *p, size_t avail)
+{
+	struct coord_hdr h;
+
+	if (cn->role || c->insecure || avail < COORD_HDR_LEN || coord_hdr_decode(p, &h))
+		return false;
+	return h.body_len > COORD_UNAUTH_MAX_BODY;
+}
+
 static bool process_input(struct coordinator *c, struct conn *cn)
 {
 	size_t off = 0;
@@ -253,6 +264,12 @@ static bool process_input(struct coordinator *c, struct conn *cn)
 
 		if (r < 0) {
 			coord_logmsg(c, true, "malformed frame: closing connection");
+			conn_kill(cn);
+			break;
+		}
+		if (unauth_frame_too_big(c, cn, cn->in.p + off, cn->in.len - off)) {
+			coord_logmsg(c, true, "a frame over %u bytes before authentication: "
+				     "closing connection", COORD_UNAUTH_MAX_BODY);
 			conn_kill(cn);
 			break;
 		}

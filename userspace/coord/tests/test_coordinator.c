@@ -1646,6 +1646,22 @@ TEST_F(cluster, auth_no_key_wrong_key_replay_wrong_role)
 	ASSERT_EQ(0, call_on(&cl, SKV_COORD_OP_GET_MAP, NULL));
 	coord_client_close(&cl);
 
+	/*
+	 * No key, a frame larger than any read or AUTH_* body: closed at
+	 * its header, not buffered (1024 such connections, 4 MiB each).
+	 */
+	ASSERT_EQ(0, connect_as(&cl, &self->srv, NULL, 0));
+	coord_buf_init(&b);
+	ASSERT_EQ(0, coord_frame_append(&b, SKV_COORD_OP_TABLE_CREATE, 0, 0, 1, NULL, 0));
+	b.p[16] = 1;	/* body_len: 4 KiB + 1, the body never sent */
+	b.p[17] = 0x10;
+	b.p[18] = 0;
+	b.p[19] = 0;
+	ASSERT_EQ(0, coord_write_all(cl.fd, b.p, b.len, 1000));
+	coord_buf_free(&b);
+	ASSERT_TRUE(closed_by_peer(&cl));
+	coord_client_close(&cl);
+
 	/* A key the coordinator does not hold: refused at HELLO, closed. */
 	ASSERT_EQ(-EKEYREJECTED, connect_as(&cl, &self->srv, &other_key,
 					    SKV_AUTH_ROLE_ADMIN));
