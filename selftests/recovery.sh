@@ -47,19 +47,25 @@ addrs_of() {
 		$m.nodes[] | select(.id == $o) | .addr' --args "$@" <<<"$map"
 }
 
-# P (primary id 1) replicates to Q (R = 1, by hand); table 5 is on P.
-t_by_hand() {
-	local i out top ver
-	declare -A want
+# pair_by_hand NET: P (primary id 1, NET.1) replicates to Q (NET.2; R = 1,
+# by hand); table 5 is on P, table 6 on Q.
+pair_by_hand() {
 	setup_ns P Q || { skv_fail "setup_ns"; return 1; }
-	IP[P]=10.98.0.1
-	IP[Q]=10.98.0.2
+	IP[P]=$1.1
+	IP[Q]=$1.2
 	skv_veth "$P" eth0 "${IP[P]}/24" "$Q" eth0 "${IP[Q]}/24" || { skv_fail "veth"; return 1; }
 	skv_node_start "$P" "${IP[P]}" $PORT 5 || return 1
 	skv_node_start "$Q" "${IP[Q]}" $PORT 6 || return 1
 	skv_ctl "$P" repl set 1 1 "${IP[Q]}:$PORT" || { skv_fail "repl set at P"; return 1; }
 	slowwait "$SKV_WAIT" bash -c "ip netns exec $P steadykvctl -j repl show | jq -e '.healthy == 1'" \
 		>/dev/null || { skv_fail "P's replication not healthy"; return 1; }
+}
+
+# P replicates to Q by hand (pair_by_hand).
+t_by_hand() {
+	local i out top ver
+	declare -A want
+	pair_by_hand 10.98.0 || return 1
 	for i in $(seq 1 20); do
 		out=$(tool "$P" put "${IP[P]}:$PORT" 5 "k-$i" "v-$i") || { skv_fail "put k-$i"; return 1; }
 		[[ $out == "OK "* ]] || { skv_fail "put k-$i: $out"; return 1; }
@@ -113,15 +119,7 @@ t_by_hand() {
 # the stream); what the range holds since is rebuilt.
 t_departed() {
 	local out k
-	setup_ns P Q || { skv_fail "setup_ns"; return 1; }
-	IP[P]=10.97.0.1
-	IP[Q]=10.97.0.2
-	skv_veth "$P" eth0 "${IP[P]}/24" "$Q" eth0 "${IP[Q]}/24" || { skv_fail "veth"; return 1; }
-	skv_node_start "$P" "${IP[P]}" $PORT 5 || return 1
-	skv_node_start "$Q" "${IP[Q]}" $PORT 6 || return 1
-	skv_ctl "$P" repl set 1 1 "${IP[Q]}:$PORT" || { skv_fail "repl set at P"; return 1; }
-	slowwait "$SKV_WAIT" bash -c "ip netns exec $P steadykvctl -j repl show | jq -e '.healthy == 1'" \
-		>/dev/null || { skv_fail "P's replication not healthy"; return 1; }
+	pair_by_hand 10.97.0 || return 1
 	for k in a b; do
 		out=$(tool "$P" put "${IP[P]}:$PORT" 5 "$k" "$k-1")
 		[[ $out == "OK "* ]] || { skv_fail "put $k: $out"; return 1; }
