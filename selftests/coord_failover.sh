@@ -76,8 +76,11 @@ t_state_in_etcd() {
 	v=$(ctlj map | jq -r .version)
 	etcdctl_sw get "$PREFIX/state" --print-value-only >"$SKV_TMP/state" ||
 		{ skv_fail "etcdctl get $PREFIX/state"; return 1; }
-	[[ $(head -n 1 "$SKV_TMP/state") == "steadykv-map 4" ]] ||
+	[[ $(head -n 1 "$SKV_TMP/state") == "steadykv-map 5" ]] ||
 		{ skv_fail "state in etcd: $(head -n 3 "$SKV_TMP/state")"; return 1; }
+	# Each node registered with its module's incarnation, kept there too.
+	grep -qE '^node [0-9]+ [^ ]+ [^ ]+ 0x[0-9a-f]{16}$' "$SKV_TMP/state" ||
+		{ skv_fail "no node incarnation in etcd: $(grep '^node' "$SKV_TMP/state")"; return 1; }
 	grep -qx "version $v" "$SKV_TMP/state" ||
 		{ skv_fail "state in etcd is not map version $v: $(head -n 2 "$SKV_TMP/state")"; return 1; }
 	[[ $(etcdctl_sw get "$PREFIX/leader" --print-value-only) == *"listen $COORD1" ]] ||
