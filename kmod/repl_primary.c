@@ -33,14 +33,17 @@
  * that holds them all.  Reads of anything newer than that floor wait
  * until the backups catch up to the position (a lagging backup resends
  * from acked_all), so no read returns a write the node's backups may not
- * have; one that found no memory is never held while this stream lasts.
+ * have.  One whose record found no memory is in no queue: it asks for a
+ * copy of the store (below), and the limbo is held once a copy begun
+ * after it is (limbo_copy).
  *
  * A new set of backups (repl-set) is a new stream that goes on from the
  * old one: the old one is sealed (no more writes; those it admitted
  * commit), the new one starts with the old queue's records (those not
  * yet held by every old backup, at the same positions), and the old
- * one's pending and given-up writes become its limbo.  A backup of both
- * resumes where its replica ends, and no unheld write turns readable.
+ * one's pending and given-up writes become its limbo (one with no record
+ * asks the new stream for a copy).  A backup of both resumes where its
+ * replica ends, and no unheld write turns readable.
  *
  * Re-replication.  A backup whose replica starts after records this node
  * wrote earlier (a new one, or one that lost its replica) lacks those the
@@ -80,6 +83,7 @@
 #include <linux/kthread.h>
 #include <linux/wait.h>
 #include <linux/rcupdate.h>
+#include <linux/error-injection.h>
 #include <net/sock.h>
 #include <net/genetlink.h>
 
@@ -166,6 +170,8 @@ struct skv_repl {
 	u64 head_floor;		/* min(first one's floor, limbo_floor) */
 	u64 limbo_floor;	/* given-up writes' lowest; U64_MAX: none */
 	u64 limbo_pos;		/* held once acked_all >= it; U64_MAX: never */
+	bool limbo_copy;	/* and a copy of the store begun after it is */
+	u64 uncopied;		/* writes given up with no record, ever */
 	/* Re-replication of the store (see the top); under lock. */
 	struct task_struct *resync_task;
 	wait_queue_head_t resync_wq;
@@ -657,6 +663,9 @@ static int skv_repl_inherit(struct skv_repl *r, struct skv_repl *old,
 	spin_lock(&old->pending_lock);
 	r->limbo_floor = READ_ONCE(old->head_floor);
 	r->limbo_pos = sealed ? end : U64_MAX;
+	/* A write old has no record of is held by r's copy of the store. */
+	r->limbo_copy = old->limbo_copy;
+	r->uncopied = old->limbo_copy;
 	r->head_floor = r->limbo_floor;
 	spin_unlock(&old->pending_lock);
 	return 0;
@@ -714,8 +723,10 @@ static struct skv_repl *skv_repl_create(struct skv_node *node, u64 primary_id,
 	/* Before the senders open the backups: they resume within it. */
 	if (old && skv_repl_inherit(r, old, sealed))
 		goto err;
-	/* No mark to go on from, or a backup that did not hold it. */
-	r->resync_wanted = r->whole_from == U64_MAX;
+	/* No mark to go on from, a backup that did not hold it, or a write
+	 * with no record in the limbo.
+	 */
+	r->resync_wanted = r->whole_from == U64_MAX || r->limbo_copy;
 	for (i = 0; i < n; i++)
 		if (!r->b[i].continues)
 			r->resync_wanted = true;
@@ -870,11 +881,17 @@ static void skv_repl_unlist(struct skv_repl *r, struct skv_repl_write *w,
 		moved = r->pending.next == &w->link;
 		list_del_init(&w->link);
 		if (applied && (!w->queued || w->pos > acked)) {
-			pos = w->queued ? w->pos : U64_MAX;
-			if (r->limbo_floor == U64_MAX)
+			pos = w->queued ? w->pos : 0;
+			if (r->limbo_floor == U64_MAX) {
 				r->limbo_pos = pos;
-			else
+				r->limbo_copy = false;
+			} else {
 				r->limbo_pos = max(r->limbo_pos, pos);
+			}
+			if (!w->queued) {
+				r->limbo_copy = true;
+				r->uncopied++;
+			}
 			r->limbo_floor = min(r->limbo_floor, w->floor);
 		}
 		skv_repl_head_locked(r);
@@ -899,7 +916,7 @@ static bool skv_repl_seen_held(struct skv_repl *r, u64 v)
 		return true;
 	spin_lock(&r->pending_lock);
 	if (r->limbo_floor < v) {
-		if (acked < r->limbo_pos) {
+		if (r->limbo_copy || acked < r->limbo_pos) {
 			spin_unlock(&r->pending_lock);
 			return false;
 		}
@@ -1073,6 +1090,12 @@ static bool skv_repl_write_departed(const struct skv_repl *r,
 		  st == SKV_S_NOT_FOUND) && cur == version);
 }
 
+noinline int skv_repl_queue_room(struct skv_repl *r, u32 len)
+{
+	return skv_rstream_reserve(&r->q, len);
+}
+ALLOW_ERROR_INJECTION(skv_repl_queue_room, ERRNO);
+
 void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
 		     u64 key_hash, u64 version, const void *key, u32 key_len,
 		     const void *value, u32 value_len)
@@ -1107,13 +1130,16 @@ void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
 		pos = r->q.end;
 		goto queued;
 	}
-	if (skv_rstream_reserve(&r->q, len)) {
-		mutex_unlock(&r->lock);
+	if (skv_repl_queue_room(r, len)) {
 		/*
-		 * Applied but never to be held (out of memory only): its
-		 * outcome stays unknown, and the limbo keeps reads from it.
+		 * Applied with no record (out of memory only): its outcome
+		 * stays unknown, and the limbo keeps reads from it until a
+		 * copy of the store holds it.
 		 */
+		r->resync_wanted = true;
+		mutex_unlock(&r->lock);
 		skv_repl_unlist(r, &rc->w[rc->n], true);
+		wake_up(&r->resync_wq);
 		if (!rc->failed) {
 			rc->failed = true;
 			rc->fail_off = c->olen;
@@ -1506,7 +1532,7 @@ static int skv_repl_resyncer(void *arg)
 	struct skv_repl *r = arg;
 	struct skv_resync_pos pos = {};
 	bool running = false;
-	u64 from = 0, held = 0;
+	u64 from = 0, held = 0, uncopied = 0;
 	struct skv_store *s;
 	u8 *buf = NULL;
 	u32 i;
@@ -1525,6 +1551,9 @@ static int skv_repl_resyncer(void *arg)
 			held = from;
 			pos = (struct skv_resync_pos){};
 			running = true;
+			spin_lock(&r->pending_lock);
+			uncopied = r->uncopied;
+			spin_unlock(&r->pending_lock);
 		}
 		r->resync_wanted = false;
 		mutex_unlock(&r->lock);
@@ -1550,10 +1579,20 @@ static int skv_repl_resyncer(void *arg)
 			WRITE_ONCE(r->whole_from, from);
 			r->whole_to = held;
 		}
+		/* The limbo's writes with no record, if all began before it. */
+		spin_lock(&r->pending_lock);
+		if (r->uncopied != uncopied) {
+			r->resync_wanted = true;
+		} else if (r->limbo_copy) {
+			r->limbo_copy = false;
+			r->limbo_pos = max(r->limbo_pos, held);
+		}
+		spin_unlock(&r->pending_lock);
 		r->resyncing = false;
 		running = false;
 		mutex_unlock(&r->lock);
 		wake_up_all(&r->send_wq);
+		wake_up_all(&r->ack_wq);	/* reads that wait for the limbo */
 	}
 	kvfree(buf);
 	return 0;

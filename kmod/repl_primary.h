@@ -53,6 +53,7 @@
 #include <linux/types.h>
 
 struct skv_node;
+struct skv_repl;
 struct skv_store;
 struct skv_conn;
 struct sk_buff;
@@ -158,6 +159,11 @@ u8 skv_repl_admit(struct skv_conn *c, u32 rec_len);
 void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
 		     u64 key_hash, u64 version, const void *key, u32 key_len,
 		     const void *value, u32 value_len);
+/*
+ * Room in r's queue for a write's record (skv_repl_commit()): a function
+ * of its own so that fail_function can fail it (a test's out of memory).
+ */
+int skv_repl_queue_room(struct skv_repl *r, u32 len);
 /*
  * Before a reply that shows version (a GET's value or tombstone, a
  * write's VERSION_MISMATCH): have c's flush wait until the write that
