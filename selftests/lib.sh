@@ -513,11 +513,28 @@ skv_in() {
 	nsenter --net="/run/netns/$ns" "$@"
 }
 
-# skv_ctl NS ARGS...: steadykvctl in namespace NS.
+# skv_ctl NS ARGS...: steadykvctl in namespace NS.  Under check-debug's
+# injected allocation failures (SKV_FAIL_PROBABILITY set, pass 2), a command
+# refused for memory (ENOMEM: what the caller is owed) is tried again, up
+# to SKV_CTL_TRIES times, so that a suite's setup goes through and its
+# tests reach the code they cover rather than all failing at once.
+SKV_CTL_TRIES=8
 skv_ctl() {
-	local ns=$1
+	local ns=$1 try rc
 	shift
-	skv_in "$ns" steadykvctl "$@"
+	if [[ -z ${SKV_FAIL_PROBABILITY:-} ]]; then
+		skv_in "$ns" steadykvctl "$@"
+		return
+	fi
+	for ((try = 1; ; try++)); do
+		skv_in "$ns" steadykvctl "$@" 2>"$SKV_TMP/ctl.$BASHPID.err"
+		rc=$?
+		if ((rc == 0 || try == SKV_CTL_TRIES)) ||
+			! grep -q "Cannot allocate memory" "$SKV_TMP/ctl.$BASHPID.err"; then
+			cat "$SKV_TMP/ctl.$BASHPID.err" >&2
+			return $rc
+		fi
+	done
 }
 
 # cli_error_is NS ERRNO-TEXT ARGS...: steadykvctl ARGS in NS fails as
