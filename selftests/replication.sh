@@ -323,7 +323,7 @@ no_room_read() {
 
 t_no_room_held_by_copy() {
 	local rc
-	[[ -d $FAIL_FN ]] || { skv_info "no $FAIL_FN (CONFIG_FAIL_FUNCTION)"; return "$ksft_skip"; }
+	[[ -d $FAIL_FN ]] || { skv_info "no $FAIL_FN (CONFIG_FAIL_FUNCTION)"; return "${ksft_skip:?}"; }
 	no_room_read noroom
 	rc=$?
 	echo >$FAIL_FN/inject
@@ -335,7 +335,7 @@ t_no_room_held_by_copy() {
 # the new stream let reads see such a write at once, held by no backup).
 t_no_room_set_change() {
 	local rc
-	[[ -d $FAIL_FN ]] || { skv_info "no $FAIL_FN (CONFIG_FAIL_FUNCTION)"; return "$ksft_skip"; }
+	[[ -d $FAIL_FN ]] || { skv_info "no $FAIL_FN (CONFIG_FAIL_FUNCTION)"; return "${ksft_skip:?}"; }
 	no_room_read noroom-setc new_epoch_at_A
 	rc=$?
 	echo >$FAIL_FN/inject
