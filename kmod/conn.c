@@ -98,6 +98,7 @@ static void skv_conn_unslot(struct skv_conn *c)
 
 static void skv_conn_free_bufs(struct skv_conn *c)
 {
+	skv_conn_buf_uncharge(c, c->icap + c->ocap);
 	kvfree(c->ibuf);
 	kvfree(c->obuf);
 	c->ibuf = NULL;
@@ -286,8 +287,9 @@ static int skv_conn_process(struct skv_conn *c)
 		memcpy(&h, c->ibuf, SKV_HDR_LEN);
 		flen = SKV_HDR_LEN + le32_to_cpu(h.body_len);
 		if (flen > c->icap)
-			err = skv_buf_resize(&c->ibuf, &c->icap, c->ilen,
-					     min(flen, 2 * c->icap));
+			err = skv_conn_buf_resize(c, &c->ibuf, &c->icap,
+						  c->ilen,
+						  min(flen, 2 * c->icap));
 	}
 	return err;
 }
@@ -358,12 +360,15 @@ static int skv_conn_run(struct skv_conn *c)
 		return -ETIMEDOUT;
 	}
 	if (!c->ibuf) {
+		if (!skv_conn_buf_charge(c, SKV_IBUF_INIT + SKV_OBUF_INIT))
+			return -ENOBUFS;
+		/* Charged from here: skv_conn_free_bufs() gives it back. */
+		c->icap = SKV_IBUF_INIT;
+		c->ocap = SKV_OBUF_INIT;
 		c->ibuf = kvmalloc(SKV_IBUF_INIT, GFP_KERNEL);
 		c->obuf = kvmalloc(SKV_OBUF_INIT, GFP_KERNEL);
 		if (!c->ibuf || !c->obuf)
 			return -ENOMEM;
-		c->icap = SKV_IBUF_INIT;
-		c->ocap = SKV_OBUF_INIT;
 	}
 	for (;;) {
 		/* Replies first: no request is read while some wait. */

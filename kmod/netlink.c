@@ -60,7 +60,11 @@ static int skv_nl_put_conn_stats(struct sk_buff *skb,
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_CONNS_CLOSED_FRAME,
 			   atomic64_read(&cs->closed_frame)) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_CONNS_CLOSED_REPLY,
-			   atomic64_read(&cs->closed_reply)))
+			   atomic64_read(&cs->closed_reply)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_CONNS_CLOSED_BUFFERS,
+			   atomic64_read(&cs->closed_buffers)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_CONN_BUFFERS,
+			   atomic64_read(&cs->buffers)))
 		return -EMSGSIZE;
 	return 0;
 }

@@ -45,6 +45,8 @@ struct skv_conn_stats {
 	atomic64_t closed_idle;		/* idle_timeout_s */
 	atomic64_t closed_frame;	/* frame_timeout_s */
 	atomic64_t closed_reply;	/* reply_timeout_s */
+	atomic64_t closed_buffers;	/* conn_buffers_mb */
+	atomic64_t buffers;		/* bytes of their ibuf and obuf */
 };
 
 struct skv_node {
@@ -128,6 +130,7 @@ extern unsigned int skv_peer_connections;
 extern unsigned int skv_idle_timeout_s;
 extern unsigned int skv_frame_timeout_s;
 extern unsigned int skv_reply_timeout_s;
+extern unsigned int skv_conn_buffers_mb;
 extern unsigned int skv_mig_retry_ms;
 
 extern unsigned int skv_net_id;

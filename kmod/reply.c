@@ -8,17 +8,45 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "node.h"
 #include "reply.h"
 
-int skv_buf_resize(u8 **buf, u32 *cap, u32 len, u32 size)
+bool skv_conn_buf_charge(struct skv_conn *c, u32 n)
+{
+	struct skv_conn_stats *cs = &c->node->conn_stats;
+	u64 limit = (u64)READ_ONCE(skv_conn_buffers_mb) << 20;
+
+	/* Peers (at most peer_connections) are counted, never refused. */
+	if (atomic64_add_return(n, &cs->buffers) <= limit ||
+	    c->slot == SKV_SLOT_PEER)
+		return true;
+	atomic64_sub(n, &cs->buffers);
+	atomic64_inc(&cs->closed_buffers);
+	return false;
+}
+
+void skv_conn_buf_uncharge(struct skv_conn *c, u32 n)
+{
+	atomic64_sub(n, &c->node->conn_stats.buffers);
+}
+
+int skv_conn_buf_resize(struct skv_conn *c, u8 **buf, u32 *cap, u32 len,
+			u32 size)
 {
 	u8 *nbuf;
 
+	if (size > *cap && !skv_conn_buf_charge(c, size - *cap))
+		return -ENOBUFS;
 	nbuf = kvmalloc(size, GFP_KERNEL);
-	if (!nbuf)
+	if (!nbuf) {
+		if (size > *cap)
+			skv_conn_buf_uncharge(c, size - *cap);
 		return -ENOMEM;
+	}
 	memcpy(nbuf, *buf, len);
 	kvfree(*buf);
+	if (size < *cap)
+		skv_conn_buf_uncharge(c, *cap - size);
 	*buf = nbuf;
 	*cap = size;
 	return 0;
@@ -37,7 +65,7 @@ int skv_out_reserve(struct skv_conn *c, u32 n)
 	need = clamp_t(u32, max(need, c->ocap + c->ocap / 2), need,
 		       SKV_OBUF_MAX);
 	/* The reply under construction lies past olen: keep it too. */
-	return skv_buf_resize(&c->obuf, &c->ocap, c->ocap, need);
+	return skv_conn_buf_resize(c, &c->obuf, &c->ocap, c->ocap, need);
 }
 
 void skv_reply_finish(struct skv_conn *c, const struct skv_hdr *h, u8 status,

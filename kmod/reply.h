@@ -23,12 +23,26 @@
 #define SKV_LE64(body, type, field) \
 	get_unaligned_le64((body) + offsetof(type, field))
 
-/* Replace *buf (holding len bytes) by a buffer of size bytes. */
-int skv_buf_resize(u8 **buf, u32 *cap, u32 len, u32 size);
+/*
+ * A connection's buffers are counted per node and held to conn_buffers_mb
+ * in total, so that connections that each stay within their own bound
+ * cannot together take the machine's memory.  Charge n bytes: false (and
+ * counted in closed_buffers: the connection is to close) past the bound,
+ * unless c is an authenticated peer.
+ */
+bool skv_conn_buf_charge(struct skv_conn *c, u32 n);
+void skv_conn_buf_uncharge(struct skv_conn *c, u32 n);
+/*
+ * Replace *buf (holding len bytes, cap of them allocated) by a buffer of
+ * size bytes, charged to c's node.  0, -ENOBUFS past conn_buffers_mb, or
+ * -ENOMEM.
+ */
+int skv_conn_buf_resize(struct skv_conn *c, u8 **buf, u32 *cap, u32 len,
+			u32 size);
 
 /*
  * Make room for n more bytes past the pending replies (c->obuf + c->olen),
- * growing the buffer in place.  0, -ENOMEM, or -EMSGSIZE if the bound
+ * growing the buffer in place.  0, -ENOBUFS, -ENOMEM, or -EMSGSIZE if the bound
  * would be exceeded (a bug: replies are never larger than SKV_REPLY_MAX).
  */
 int skv_out_reserve(struct skv_conn *c, u32 n);

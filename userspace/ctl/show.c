@@ -49,6 +49,8 @@ static const struct {
 	{ STEADYKV_A_NODE_CONNS_CLOSED_IDLE, "conns-closed-idle", false },
 	{ STEADYKV_A_NODE_CONNS_CLOSED_FRAME, "conns-closed-frame", false },
 	{ STEADYKV_A_NODE_CONNS_CLOSED_REPLY, "conns-closed-reply", true },
+	{ STEADYKV_A_NODE_CONN_BUFFERS, "conn-buffers", false },
+	{ STEADYKV_A_NODE_CONNS_CLOSED_BUFFERS, "conns-closed-buffers", true },
 };
 
 static void json_key_of(char *buf, size_t len, const char *name)

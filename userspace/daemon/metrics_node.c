@@ -115,6 +115,8 @@ static void node_part(struct metrics_text *t, const struct sknl_node *n)
 		  "Tombstones the cleaner dropped." },
 		{ STEADYKV_A_NODE_NO_SPACE_ERRORS, "steadykv_no_space_errors_total", "counter",
 		  "Writes refused for lack of memory." },
+		{ STEADYKV_A_NODE_CONN_BUFFERS, "steadykv_connection_buffer_bytes", "gauge",
+		  "Bytes of the connections' buffers (held to conn_buffers_mb)." },
 	};
 	static const struct node_label mem[] = {
 		{ STEADYKV_A_NODE_MEM_LOG, "log" },
@@ -132,6 +134,7 @@ static void node_part(struct metrics_text *t, const struct sknl_node *n)
 		{ STEADYKV_A_NODE_CONNS_CLOSED_IDLE, "closed_idle" },
 		{ STEADYKV_A_NODE_CONNS_CLOSED_FRAME, "closed_frame" },
 		{ STEADYKV_A_NODE_CONNS_CLOSED_REPLY, "closed_reply" },
+		{ STEADYKV_A_NODE_CONNS_CLOSED_BUFFERS, "closed_buffers" },
 	};
 
 	for (size_t i = 0; i < ARRAY_LEN(plain); i++) {

@@ -93,6 +93,8 @@ static const char *const node_attr_names[] = {
 	[STEADYKV_A_NODE_MIG_FAULT_COUNT] = "mig-fault-count",
 	[STEADYKV_A_NODE_MEM_REPLICAS] = "mem-replicas",
 	[STEADYKV_A_NODE_INCARNATION] = "incarnation",
+	[STEADYKV_A_NODE_CONN_BUFFERS] = "conn-buffers",
+	[STEADYKV_A_NODE_CONNS_CLOSED_BUFFERS] = "conns-closed-buffers",
 };
 
 static const char *const table_attr_names[] = {
@@ -309,6 +311,8 @@ static const struct nla_policy node_policy[STEADYKV_A_NODE_MAX + 1] = {
 	[STEADYKV_A_NODE_EPOCH] = { .type = NLA_U64 },
 	[STEADYKV_A_NODE_MEM_REPLICAS] = { .type = NLA_U64 },
 	[STEADYKV_A_NODE_INCARNATION] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_CONN_BUFFERS] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_CONNS_CLOSED_BUFFERS] = { .type = NLA_U64 },
 };
 
 /* An integer attribute of any width the policy allowed. */
