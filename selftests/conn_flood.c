@@ -21,6 +21,14 @@
  *     (the connections still open), waits for GO_FILE and closes them;
  *     exit 0 if every connection was served, 1 otherwise.
  *
+ *   conn_flood partial ADDR:PORT N BYTES READY_FILE GO_FILE TIMEOUT_S
+ *     Opens N connections, one after another, and on each sends the header
+ *     of a PUT whose body is the largest a frame may have, then BYTES of
+ *     that body, never the rest.  Then it writes READY_FILE, waits for
+ *     GO_FILE, counts the connections the node has closed (reset, or
+ *     closed while their bytes went), closes the others and prints both;
+ *     exit 0 unless a connection could not be opened.
+ *
  *   conn_flood prepare ADDR:PORT TABLE COUNT
  *     PREPARE of COUNT single hashes, each followed by END with ABORT;
  *     exit 0 once one is refused with NO_SPACE (max_tablets) and the
@@ -483,6 +491,60 @@ static int many(char **argv)
 	return put == nconns && got == nconns ? 0 : 1;
 }
 
+/* Has the node closed fd (reset, or an orderly close)? */
+static int node_closed(int fd)
+{
+	char b;
+	ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static int partial(char **argv)
+{
+	unsigned long n = strtoul(argv[2], NULL, 0), bytes = strtoul(argv[3], NULL, 0);
+	const char *ready = argv[4], *go = argv[5];
+	uint64_t end = st_now_ms() + strtoull(argv[6], NULL, 0) * 1000;
+	unsigned long i, closed = 0;
+	char ip[INET_ADDRSTRLEN];
+	struct sockaddr_in sa;
+	uint8_t *body;
+	int *fds;
+	FILE *fp;
+
+	if (parse_addr(argv[1], &sa)) {
+		fprintf(stderr, "conn_flood: bad address\n");
+		return 2;
+	}
+	inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+	fds = calloc(n, sizeof(*fds));
+	body = calloc(1, sizeof(struct skv_hdr) + bytes);
+	if (!fds || !body)
+		return 2;
+	st_hdr(body, SKV_OP_PUT, 1, SKV_MAX_BODY_LEN);
+	for (i = 0; i < n; i++) {
+		fds[i] = st_connect(ip, ntohs(sa.sin_port));
+		if (fds[i] < 0) {
+			fprintf(stderr, "conn_flood: connection %lu: %s\n", i, st_last_error);
+			return 2;
+		}
+		/* Refused part-way: the node closed it (counted below). */
+		st_send_all(fds[i], body, sizeof(struct skv_hdr) + bytes);
+	}
+	fp = fopen(ready, "w");
+	if (fp)
+		fclose(fp);
+	while (access(go, F_OK) && st_now_ms() < end)
+		poll(NULL, 0, TICK_MS);
+	for (i = 0; i < n; i++) {
+		closed += node_closed(fds[i]);
+		close(fds[i]);
+	}
+	printf("# conn_flood: partial: connections=%lu bytes=%lu closed_by_node=%lu\n",
+	       n, bytes, closed);
+	return 0;
+}
+
 /* One migration op on a single hash; its status, or -1 (transport). */
 static int mig_op(int fd, uint8_t op, uint64_t id, uint64_t table, uint64_t h,
 		  uint32_t flags)
@@ -560,6 +622,8 @@ int main(int argc, char **argv)
 		return flood(argv + 1);
 	if (argc == 8 && !strcmp(argv[1], "many"))
 		return many(argv + 1);
+	if (argc == 8 && !strcmp(argv[1], "partial"))
+		return partial(argv + 1);
 	if (argc == 5 && !strcmp(argv[1], "prepare"))
 		return prepare_flood(argv + 1);
 	fprintf(stderr, "usage: see the comment at the top of selftests/conn_flood.c\n");

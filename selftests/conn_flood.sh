@@ -12,7 +12,9 @@
 # connection over the client share is refused with BUSY (peer slots); a
 # PREPARE flood of single hashes is refused past max_tablets; node show's
 # memory parts add up and grow with the data; 10,000 connections at once
-# are each served with no thread of their own.  Prints the figures.
+# are each served with no thread of their own; connections that each
+# hold a large partial frame are closed past the node's conn_buffers_mb,
+# which it never passes.  Prints the figures.
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -37,7 +39,7 @@ REPLY_S=8
 PER_ADDR=128
 MAX_TABLETS=64
 PARAMS=(idle_timeout_s frame_timeout_s reply_timeout_s max_connections
-	max_connections_per_addr peer_connections max_tablets)
+	max_connections_per_addr peer_connections max_tablets conn_buffers_mb)
 declare -A SAVED
 
 param() {
@@ -244,6 +246,64 @@ t_prepare_flood() {
 	tool "$P" check 127.0.0.1:$PORT 1 200 100 p || { skv_fail "data lost"; return 1; }
 }
 
+# A node's connection buffers are held to conn_buffers_mb in total:
+# BUDGET_N connections, each sending BUDGET_BYTES of a frame too large to
+# finish, want more than that; the node closes those whose buffers would
+# pass it (conns-closed-buffers: as many as the attacker saw closed), holds
+# no more than it (conn-buffers) while the others wait for the rest of
+# their frames, gives it all back once they close, and serves a large
+# PUT afterwards.
+BUDGET_MB=4
+BUDGET_N=16
+BUDGET_BYTES=$((400 * 1024))
+
+# budget_settled BEFORE: every connection of the partial flood is either
+# closed for the budget or open holding its bytes.
+budget_settled() {
+	local now closed open
+	now=$(stats "$S")
+	closed=$(delta "$1" "$now" conns_closed_buffers)
+	open=$(jq -r .connections <<<"$now")
+	((closed >= 1 && closed + open == BUDGET_N &&
+		$(jq -r .conn_buffers <<<"$now") >= open * BUDGET_BYTES))
+}
+
+t_buffer_budget() {
+	local before during after pid seen closed big out
+	slowwait "$SKV_WAIT" no_connections "$S" ||
+		{ skv_fail "earlier connections not all gone"; return 1; }
+	param conn_buffers_mb $BUDGET_MB && param frame_timeout_s 600 || return 1
+	before=$(stats "$S")
+	rm -f "$SKV_TMP/partial.ready" "$SKV_TMP/partial.go"
+	skv_bg ip netns exec "$T" conn_flood partial "$SA:$PORT" $BUDGET_N $BUDGET_BYTES \
+		"$SKV_TMP/partial.ready" "$SKV_TMP/partial.go" 600 >"$SKV_TMP/partial.out"
+	pid=$SKV_LAST_PID
+	skv_wait_file "$SKV_TMP/partial.ready" 600 || { skv_fail "the partial frames were never sent"; return 1; }
+	slowwait "$SKV_WAIT" budget_settled "$before" ||
+		{ skv_fail "not settled: closed for the budget $(delta "$before" "$(stats "$S")" conns_closed_buffers)," \
+			"open $(stats "$S" | jq .connections), buffers $(stats "$S" | jq .conn_buffers)"; return 1; }
+	during=$(stats "$S")
+	touch "$SKV_TMP/partial.go"
+	skv_wait_exit "$pid" "$SKV_WAIT" || { skv_fail "conn_flood partial did not end"; return 1; }
+	cat "$SKV_TMP/partial.out"
+	param frame_timeout_s $FRAME_S && param conn_buffers_mb "${SAVED[conn_buffers_mb]}" || return 1
+	closed=$(delta "$before" "$during" conns_closed_buffers)
+	seen=$(sed -n 's/.*closed_by_node=\([0-9]*\).*/\1/p' "$SKV_TMP/partial.out")
+	skv_info "$BUDGET_N connections of $((BUDGET_BYTES / 1024)) KiB each against $BUDGET_MB MiB:" \
+		"$closed closed for it ($seen seen by the client), $(jq .connections <<<"$during") held" \
+		"$(($(jq .conn_buffers <<<"$during") / 1024)) KiB"
+	(($(jq .conn_buffers <<<"$during") <= BUDGET_MB << 20)) ||
+		{ skv_fail "buffers $(jq .conn_buffers <<<"$during") over $BUDGET_MB MiB"; return 1; }
+	[[ $seen == "$closed" ]] || { skv_fail "the client saw $seen closed, the node counted $closed"; return 1; }
+	slowwait "$SKV_WAIT" no_connections "$S" || { skv_fail "connections not all gone"; return 1; }
+	after=$(stats "$S")
+	(($(jq .conn_buffers <<<"$after") == 0)) ||
+		{ skv_fail "buffers not given back: $(jq .conn_buffers <<<"$after") with no connection"; return 1; }
+	big=$(head -c 100000 /dev/zero | tr '\0' b)
+	out=$(tool "$T" put "$SA:$PORT" 1 budget-big "$big")
+	[[ $out == "OK "* ]] || { skv_fail "a 100 KB PUT after the flood: $out"; return 1; }
+}
+
 # parts_add_up JSON: mem-used is the sum of the parts, within the limit.
 parts_add_up() {
 	skv_info "mem_used $(jq .mem_used <<<"$1") = log $(jq .mem_log <<<"$1") + side logs" \
@@ -271,5 +331,6 @@ skv_test "over the client share: BUSY, slots kept for peers" t_peer_slots
 skv_test "10,000 connections at once, each served, no thread each, bounded memory" t_many
 skv_test "PREPARE flood of single hashes refused past max_tablets" t_prepare_flood
 skv_test "node show: memory parts add up and grow with data" t_memory_parts
+skv_test "connection buffers held to conn_buffers_mb: past it, connections closed" t_buffer_budget
 params_restore
 skv_finish
