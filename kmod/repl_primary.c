@@ -171,7 +171,7 @@ struct skv_repl {
 	u64 limbo_floor;	/* given-up writes' lowest; U64_MAX: none */
 	u64 limbo_pos;		/* held once acked_all >= it; U64_MAX: never */
 	bool limbo_copy;	/* and a copy of the store begun after it is */
-	u64 uncopied;		/* writes given up with no record, ever */
+	u64 uncopied;		/* writes given up with no record, a count */
 	/* Re-replication of the store (see the top); under lock. */
 	struct task_struct *resync_task;
 	wait_queue_head_t resync_wq;
@@ -631,11 +631,13 @@ static bool skv_repl_seal(struct skv_repl *r)
  * queued): old's queue becomes the start of r's, at the same positions,
  * and every write old did not have held (pending or in its limbo) is in
  * r's limbo, held once r's backups hold that queue (never if old was not
- * sealed in time).
+ * sealed in time, or its limbo was never to be held) and, if one of them
+ * has no record (limbo_copy), once a copy of the store by r is.
  */
 static int skv_repl_inherit(struct skv_repl *r, struct skv_repl *old,
 			    bool sealed)
 {
+	bool never;
 	u64 pos, end;
 	u32 i, k;
 	int ret;
@@ -662,7 +664,10 @@ static int skv_repl_inherit(struct skv_repl *r, struct skv_repl *old,
 		return ret;
 	spin_lock(&old->pending_lock);
 	r->limbo_floor = READ_ONCE(old->head_floor);
-	r->limbo_pos = sealed ? end : U64_MAX;
+	/* Never held: old was not sealed in time, or its limbo never was. */
+	never = !sealed || (old->limbo_floor != U64_MAX &&
+			    old->limbo_pos == U64_MAX);
+	r->limbo_pos = never ? U64_MAX : end;
 	/* A write old has no record of is held by r's copy of the store. */
 	r->limbo_copy = old->limbo_copy;
 	r->uncopied = old->limbo_copy;
@@ -1137,8 +1142,13 @@ void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
 		 * copy of the store holds it.
 		 */
 		r->resync_wanted = true;
-		mutex_unlock(&r->lock);
+		/*
+		 * In the same section as reserved and resync_wanted: a copy
+		 * ending, or a new stream inheriting (both under lock), sees
+		 * it in the limbo.
+		 */
 		skv_repl_unlist(r, &rc->w[rc->n], true);
+		mutex_unlock(&r->lock);
 		wake_up(&r->resync_wq);
 		if (!rc->failed) {
 			rc->failed = true;
@@ -1263,9 +1273,9 @@ static u64 skv_repl_backlog(struct skv_repl *r)
  * A chunk of a copy on r, behind client writes, once those queued ahead
  * have drained to under a chunk (waiting at most SKV_REPL_YIELD_MAX).
  */
-static int skv_repl_copy_chunk(struct skv_repl *r, enum skv_repl_pace pace,
-			       const void *recs, u32 len, u64 departures,
-			       u64 *held)
+noinline int skv_repl_copy_chunk(struct skv_repl *r, enum skv_repl_pace pace,
+				 const void *recs, u32 len, u64 departures,
+				 u64 *held)
 {
 	if (pace == SKV_REPL_BEHIND_WRITES)
 		wait_event_idle_timeout(r->ack_wq, READ_ONCE(r->stopping) ||
@@ -1274,6 +1284,7 @@ static int skv_repl_copy_chunk(struct skv_repl *r, enum skv_repl_pace pace,
 					SKV_REPL_YIELD_MAX);
 	return skv_repl_hold_in(r, recs, len, departures, held);
 }
+ALLOW_ERROR_INJECTION(skv_repl_copy_chunk, ERRNO);
 
 /*
  * r's departures count before a scan, once no departure is under way (its
@@ -1568,8 +1579,11 @@ static int skv_repl_resyncer(void *arg)
 		}
 		mutex_lock(&r->lock);
 		/*
-		 * Asked again meanwhile only by an open: one whose replica
-		 * starts past from lacks the copy, any other holds it.
+		 * Asked again meanwhile by an open (one whose replica starts
+		 * past from lacks the copy, any other holds it) or by a write
+		 * with no record (counted in uncopied, below).  A backup that
+		 * lacks the copy has no whole replica (no new mark), so a
+		 * limbo it lets go is not one a recovery could read without.
 		 */
 		r->resync_wanted = false;
 		for (i = 0; i < r->nbackups; i++)

@@ -33,7 +33,8 @@
  * cleaner frees log space): at its bound the backup answers BACKUP_FULL,
  * which stops writes here (RETRY) until repl-set starts a new stream.
  * A write applied here whose backups were lost before they held it stays
- * applied, and reads see it; its writer's outcome is unknown.
+ * applied, its writer's outcome unknown; reads see it once the backups
+ * hold it (a copy of the store, if its record found no memory).
  *
  * Not replicated here: records a migration replays or a push-back brings
  * (migrated data is not replicated while the migration runs: the
@@ -164,6 +165,12 @@ void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
  * of its own so that fail_function can fail it (a test's out of memory).
  */
 int skv_repl_queue_room(struct skv_repl *r, u32 len);
+/*
+ * A chunk of a copy of the store (re-replication, hand-over) appended to
+ * r's queue and held: a function of its own for fail_function too.
+ */
+int skv_repl_copy_chunk(struct skv_repl *r, enum skv_repl_pace pace,
+			const void *recs, u32 len, u64 departures, u64 *held);
 /*
  * Before a reply that shows version (a GET's value or tombstone, a
  * write's VERSION_MISMATCH): have c's flush wait until the write that

@@ -283,35 +283,48 @@ t_set_change_goes_on() {
 # A write whose record found no memory at A is applied but in no queue:
 # its connection closes, and no read returns it before a copy of A's store
 # (which that failure asks for) is held by both backups; then reads do.
-# fail_function fails skv_repl_queue_room() once: debug kernels only
-# (make check-debug), skipped elsewhere.
+# fail_function fails skv_repl_queue_room() for the PUT, and every
+# skv_repl_copy_chunk() until the test lets the copy go: debug kernels
+# only (make check-debug), skipped elsewhere.
 FAIL_FN=/sys/kernel/debug/fail_function
 
-# no_room_read KEY [STEP]: KEY at v1 on A; a PUT of v2 finds no room in
-# A's queue; STEP, if given, runs; a GET of KEY shows v2 within the wait
-# bound (one before the copy is held has its connection closed), and B's
-# and C's replicas of A hold v2's version.
+# fail_fn FUNCTION...: fail each with ENOMEM, every call, until fail_none.
+fail_fn() {
+	local f
+	for f in "$@"; do
+		echo "$f" >$FAIL_FN/inject || { skv_fail "fail_function: inject $f"; return 1; }
+		printf '%#x\n' -12 >"$FAIL_FN/$f/retval"
+	done
+	echo -1 >$FAIL_FN/times
+	echo 1 >$FAIL_FN/interval
+	echo 100 >$FAIL_FN/probability
+}
+fail_none() { echo >$FAIL_FN/inject; }
+
+# no_room_read KEY [STEP]: KEY at v1 on A; copies of A's store held back,
+# a PUT of v2 finds no room in A's queue; STEP, if given, runs; a GET of
+# KEY does not show v2 (the client gives up after 3 s); the copies let
+# go, a GET shows v2 within the wait bound, and B's and C's replicas of A
+# hold v2's version.
 no_room_read() {
 	local key=$1 out ver b
 	out=$(put A "$key" v1)
 	[[ $out == "OK "* ]] || { skv_fail "put $key v1: $out"; return 1; }
-	echo skv_repl_queue_room >$FAIL_FN/inject || { skv_fail "fail_function inject"; return 1; }
-	printf '%#x\n' -12 >$FAIL_FN/skv_repl_queue_room/retval
-	echo 100 >$FAIL_FN/probability
-	echo 0 >$FAIL_FN/interval
-	echo 1 >$FAIL_FN/times
+	fail_fn skv_repl_copy_chunk skv_repl_queue_room || return 1
 	out=$(put A "$key" v2)
+	echo '!skv_repl_queue_room' >$FAIL_FN/inject
 	skv_info "PUT with no room in A's queue: '$out'"
-	[[ $(cat $FAIL_FN/times) == 0 ]] ||
-		{ skv_fail "skv_repl_queue_room was not failed: times $(cat $FAIL_FN/times)"; return 1; }
-	echo >$FAIL_FN/inject
 	[[ $out == "OK "* ]] && { skv_fail "a PUT with no record was acknowledged: $out"; return 1; }
 	if (($# > 1)); then
 		"${@:2}" || return 1
 	fi
+	out=$(ip netns exec "$SW" timeout 3 skv_tool get "${IP[A]}:$PORT" 2 "$key" 2>&1)
+	skv_info "GET while no copy of A's store can be held${2:+, after $2}: '$out'"
+	[[ $out == *" v2" ]] && { skv_fail "a GET showed a write no backup holds: $out"; return 1; }
+	fail_none
 	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW skv_tool get ${IP[A]}:$PORT 2 $key 2>/dev/null |
 		grep -q ' v2\$'" ||
-		{ skv_fail "no GET showed v2: $(ip netns exec "$SW" skv_tool get "${IP[A]}:$PORT" 2 "$key" 2>&1)"; return 1; }
+		{ skv_fail "no GET showed v2 once the copy could go: $(ip netns exec "$SW" skv_tool get "${IP[A]}:$PORT" 2 "$key" 2>&1)"; return 1; }
 	out=$(ip netns exec "$SW" skv_tool get "${IP[A]}:$PORT" 2 "$key")
 	ver=$(awk '{ print $2 }' <<<"$out")
 	for b in B C; do
@@ -326,7 +339,7 @@ t_no_room_held_by_copy() {
 	[[ -d $FAIL_FN ]] || { skv_info "no $FAIL_FN (CONFIG_FAIL_FUNCTION)"; return "${ksft_skip:?}"; }
 	no_room_read noroom
 	rc=$?
-	echo >$FAIL_FN/inject
+	fail_none
 	((rc)) && return $rc
 	healthy A
 }
@@ -338,7 +351,7 @@ t_no_room_set_change() {
 	[[ -d $FAIL_FN ]] || { skv_info "no $FAIL_FN (CONFIG_FAIL_FUNCTION)"; return "${ksft_skip:?}"; }
 	no_room_read noroom-setc new_epoch_at_A
 	rc=$?
-	echo >$FAIL_FN/inject
+	fail_none
 	((rc)) && return $rc
 	healthy A
 }
