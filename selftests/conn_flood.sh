@@ -253,9 +253,11 @@ t_prepare_flood() {
 # no more than it (conn-buffers) while the others wait for the rest of
 # their frames, gives it all back once they close, and serves a large
 # PUT afterwards.
+# Each holds a 256 KiB buffer for its 200 KiB (a frame is at most
+# SKV_MAX_BODY_LEN, 263 KiB): 32 of them want twice the budget.
 BUDGET_MB=4
-BUDGET_N=16
-BUDGET_BYTES=$((400 * 1024))
+BUDGET_N=32
+BUDGET_BYTES=$((200 * 1024))
 
 # budget_settled BEFORE: every connection of the partial flood is either
 # closed for the budget or open holding its bytes.
