@@ -98,7 +98,8 @@ static void skv_conn_unslot(struct skv_conn *c)
 
 static void skv_conn_free_bufs(struct skv_conn *c)
 {
-	skv_conn_buf_uncharge(c, c->icap + c->ocap);
+	skv_conn_buf_charge(c, c->icap, 0, false);
+	skv_conn_buf_charge(c, c->ocap, 0, false);
 	kvfree(c->ibuf);
 	kvfree(c->obuf);
 	c->ibuf = NULL;
@@ -290,6 +291,11 @@ static int skv_conn_process(struct skv_conn *c)
 			err = skv_conn_buf_resize(c, &c->ibuf, &c->icap,
 						  c->ilen,
 						  min(flen, 2 * c->icap));
+		/* Past the node's budget: end, the replies owed sent first. */
+		if (err == -ENOBUFS) {
+			c->end_err = err;
+			err = 0;
+		}
 	}
 	return err;
 }
@@ -360,9 +366,9 @@ static int skv_conn_run(struct skv_conn *c)
 		return -ETIMEDOUT;
 	}
 	if (!c->ibuf) {
-		if (!skv_conn_buf_charge(c, SKV_IBUF_INIT + SKV_OBUF_INIT))
-			return -ENOBUFS;
-		/* Charged from here: skv_conn_free_bufs() gives it back. */
+		/* Counted from here: skv_conn_free_bufs() gives it back. */
+		skv_conn_buf_charge(c, 0, SKV_IBUF_INIT, false);
+		skv_conn_buf_charge(c, 0, SKV_OBUF_INIT, false);
 		c->icap = SKV_IBUF_INIT;
 		c->ocap = SKV_OBUF_INIT;
 		c->ibuf = kvmalloc(SKV_IBUF_INIT, GFP_KERNEL);

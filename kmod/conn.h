@@ -7,7 +7,7 @@
  * Memory per connection is bounded: the input buffer holds at most one
  * largest frame (SKV_IBUF_MAX), the output buffer at most a batch of
  * replies plus one largest reply (SKV_OBUF_MAX); all of a node's, to
- * conn_buffers_mb (skv_conn_buf_charge()).  An idle connection holds
+ * conn_buffers_mb (skv_conn_buf_charge(), reply.h).  An idle connection holds
  * neither.
  */
 #ifndef SKV_CONN_H

@@ -60,7 +60,7 @@ SKV_RW_PARAM(frame_timeout_s, 30,
 SKV_RW_PARAM(reply_timeout_s, 30,
 	     "A batch of replies must be taken by the client within this many seconds; 0: no limit (default 30)");
 SKV_RW_PARAM(conn_buffers_mb, 512,
-	     "Most memory of one node's connection buffers, in MiB; a connection whose buffer would grow past it is closed (default 512)");
+	     "Most memory of one node's connection buffers, in MiB; a connection whose buffer would grow past it is closed, authenticated peers aside; 0: no limit (default 512)");
 
 SKV_RW_PARAM(peer_call_timeout_s, 30,
 	     "A node-to-node call (request sent, reply received) must end within this many seconds; at least 1 (default 30)");

@@ -11,23 +11,27 @@
 #include "node.h"
 #include "reply.h"
 
-bool skv_conn_buf_charge(struct skv_conn *c, u32 n)
+/* The memory a buffer of size bytes takes (kvmalloc rounds it up). */
+static s64 skv_conn_buf_cost(u32 size)
 {
-	struct skv_conn_stats *cs = &c->node->conn_stats;
-	u64 limit = (u64)READ_ONCE(skv_conn_buffers_mb) << 20;
-
-	/* Peers (at most peer_connections) are counted, never refused. */
-	if (atomic64_add_return(n, &cs->buffers) <= limit ||
-	    c->slot == SKV_SLOT_PEER)
-		return true;
-	atomic64_sub(n, &cs->buffers);
-	atomic64_inc(&cs->closed_buffers);
-	return false;
+	return size ? kmalloc_size_roundup(size) : 0;
 }
 
-void skv_conn_buf_uncharge(struct skv_conn *c, u32 n)
+bool skv_conn_buf_charge(struct skv_conn *c, u32 from, u32 to, bool refusable)
 {
-	atomic64_sub(n, &c->node->conn_stats.buffers);
+	struct skv_conn_stats *cs = &c->node->conn_stats;
+	s64 limit = (s64)READ_ONCE(skv_conn_buffers_mb) << 20;
+	s64 n = skv_conn_buf_cost(to) - skv_conn_buf_cost(from);
+	s64 old = atomic64_read(&cs->buffers);
+
+	refusable = refusable && n > 0 && limit && c->slot != SKV_SLOT_PEER;
+	do {
+		if (refusable && old + n > limit) {
+			atomic64_inc(&cs->closed_buffers);
+			return false;
+		}
+	} while (!atomic64_try_cmpxchg(&cs->buffers, &old, old + n));
+	return true;
 }
 
 int skv_conn_buf_resize(struct skv_conn *c, u8 **buf, u32 *cap, u32 len,
@@ -35,18 +39,15 @@ int skv_conn_buf_resize(struct skv_conn *c, u8 **buf, u32 *cap, u32 len,
 {
 	u8 *nbuf;
 
-	if (size > *cap && !skv_conn_buf_charge(c, size - *cap))
+	if (!skv_conn_buf_charge(c, *cap, size, true))
 		return -ENOBUFS;
 	nbuf = kvmalloc(size, GFP_KERNEL);
 	if (!nbuf) {
-		if (size > *cap)
-			skv_conn_buf_uncharge(c, size - *cap);
+		skv_conn_buf_charge(c, size, *cap, false);
 		return -ENOMEM;
 	}
 	memcpy(nbuf, *buf, len);
 	kvfree(*buf);
-	if (size < *cap)
-		skv_conn_buf_uncharge(c, *cap - size);
 	*buf = nbuf;
 	*cap = size;
 	return 0;

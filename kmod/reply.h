@@ -24,14 +24,16 @@
 	get_unaligned_le64((body) + offsetof(type, field))
 
 /*
- * A connection's buffers are counted per node and held to conn_buffers_mb
- * in total, so that connections that each stay within their own bound
- * cannot together take the machine's memory.  Charge n bytes: false (and
- * counted in closed_buffers: the connection is to close) past the bound,
- * unless c is an authenticated peer.
+ * A connection's buffers are counted per node (the memory kvmalloc gives
+ * them) and held to conn_buffers_mb in total, so that connections that
+ * each stay within their own bound cannot together take the machine's
+ * memory.  Count c's buffer going from `from` bytes to `to` (0: none):
+ * false, counted in closed_buffers (the connection is to close), if it
+ * grows past the bound, refusable, and c is not an authenticated peer.  A
+ * connection's first buffers are not refusable: they are what it needs
+ * to authenticate as a peer, and max_connections of them at most.
  */
-bool skv_conn_buf_charge(struct skv_conn *c, u32 n);
-void skv_conn_buf_uncharge(struct skv_conn *c, u32 n);
+bool skv_conn_buf_charge(struct skv_conn *c, u32 from, u32 to, bool refusable);
 /*
  * Replace *buf (holding len bytes, cap of them allocated) by a buffer of
  * size bytes, charged to c's node.  0, -ENOBUFS past conn_buffers_mb, or

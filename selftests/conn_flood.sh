@@ -254,20 +254,22 @@ t_prepare_flood() {
 # their frames, gives it all back once they close, and serves a large
 # PUT afterwards.
 # Each holds a 256 KiB buffer for its 200 KiB (a frame is at most
-# SKV_MAX_BODY_LEN, 263 KiB): 32 of them want twice the budget.
+# SKV_MAX_BODY_LEN, 263 KiB) and its first 4 KiB one for replies: 32 of
+# them want twice the budget.
 BUDGET_MB=4
 BUDGET_N=32
 BUDGET_BYTES=$((200 * 1024))
+BUDGET_HELD=$(((256 + 4) * 1024))
 
 # budget_settled BEFORE: every connection of the partial flood is either
-# closed for the budget or open holding its bytes.
+# closed for the budget (and gone) or open holding all its bytes.
 budget_settled() {
 	local now closed open
 	now=$(stats "$S")
 	closed=$(delta "$1" "$now" conns_closed_buffers)
 	open=$(jq -r .connections <<<"$now")
 	((closed >= 1 && closed + open == BUDGET_N &&
-		$(jq -r .conn_buffers <<<"$now") >= open * BUDGET_BYTES))
+		$(jq -r .conn_buffers <<<"$now") == open * BUDGET_HELD))
 }
 
 t_buffer_budget() {
@@ -302,7 +304,7 @@ t_buffer_budget() {
 	(($(jq .conn_buffers <<<"$after") == 0)) ||
 		{ skv_fail "buffers not given back: $(jq .conn_buffers <<<"$after") with no connection"; return 1; }
 	big=$(head -c 100000 /dev/zero | tr '\0' b)
-	out=$(tool "$T" put "$SA:$PORT" 1 budget-big "$big")
+	out=$(tool "$T" put "$SA:$PORT" 2 budget-big "$big")
 	[[ $out == "OK "* ]] || { skv_fail "a 100 KB PUT after the flood: $out"; return 1; }
 }
 
