@@ -83,7 +83,8 @@
 #include <linux/kthread.h>
 #include <linux/wait.h>
 #include <linux/rcupdate.h>
-#include <linux/error-injection.h>
+#include <linux/debugfs.h>
+#include <linux/fault-inject.h>
 #include <net/sock.h>
 #include <net/genetlink.h>
 
@@ -1095,11 +1096,40 @@ static bool skv_repl_write_departed(const struct skv_repl *r,
 		  st == SKV_S_NOT_FOUND) && cur == version);
 }
 
-noinline int skv_repl_queue_room(struct skv_repl *r, u32 len)
+/*
+ * Fault points for tests, the kernel's fault attributes in debugfs where
+ * it has them (CONFIG_FAULT_INJECTION_DEBUG_FS; debug kernels): a client
+ * write's record finding no room in the queue, a chunk of a copy of the
+ * store failing.  (fail_function's kprobes would do, but lockdep reports
+ * their context taking the random pool's lock.)
+ */
+static DECLARE_FAULT_ATTR(skv_fail_repl_queue);
+static DECLARE_FAULT_ATTR(skv_fail_repl_copy);
+static struct dentry *skv_repl_fault_dirs[2];
+
+void skv_repl_faults_init(void)
 {
+	skv_repl_fault_dirs[0] =
+		fault_create_debugfs_attr("steadykv_fail_repl_queue", NULL,
+					  &skv_fail_repl_queue);
+	skv_repl_fault_dirs[1] =
+		fault_create_debugfs_attr("steadykv_fail_repl_copy", NULL,
+					  &skv_fail_repl_copy);
+}
+
+void skv_repl_faults_exit(void)
+{
+	debugfs_remove_recursive(skv_repl_fault_dirs[0]);
+	debugfs_remove_recursive(skv_repl_fault_dirs[1]);
+}
+
+/* Room in r's queue for a client write's record (skv_repl_commit()). */
+static int skv_repl_queue_room(struct skv_repl *r, u32 len)
+{
+	if (should_fail(&skv_fail_repl_queue, len))
+		return -ENOMEM;
 	return skv_rstream_reserve(&r->q, len);
 }
-ALLOW_ERROR_INJECTION(skv_repl_queue_room, ERRNO);
 
 void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
 		     u64 key_hash, u64 version, const void *key, u32 key_len,
@@ -1273,10 +1303,12 @@ static u64 skv_repl_backlog(struct skv_repl *r)
  * A chunk of a copy on r, behind client writes, once those queued ahead
  * have drained to under a chunk (waiting at most SKV_REPL_YIELD_MAX).
  */
-noinline int skv_repl_copy_chunk(struct skv_repl *r, enum skv_repl_pace pace,
-				 const void *recs, u32 len, u64 departures,
-				 u64 *held)
+static int skv_repl_copy_chunk(struct skv_repl *r, enum skv_repl_pace pace,
+			       const void *recs, u32 len, u64 departures,
+			       u64 *held)
 {
+	if (should_fail(&skv_fail_repl_copy, len))
+		return -ENOMEM;
 	if (pace == SKV_REPL_BEHIND_WRITES)
 		wait_event_idle_timeout(r->ack_wq, READ_ONCE(r->stopping) ||
 					skv_repl_backlog(r) <
@@ -1284,7 +1316,6 @@ noinline int skv_repl_copy_chunk(struct skv_repl *r, enum skv_repl_pace pace,
 					SKV_REPL_YIELD_MAX);
 	return skv_repl_hold_in(r, recs, len, departures, held);
 }
-ALLOW_ERROR_INJECTION(skv_repl_copy_chunk, ERRNO);
 
 /*
  * r's departures count before a scan, once no departure is under way (its

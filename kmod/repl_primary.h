@@ -54,7 +54,6 @@
 #include <linux/types.h>
 
 struct skv_node;
-struct skv_repl;
 struct skv_store;
 struct skv_conn;
 struct sk_buff;
@@ -84,6 +83,9 @@ struct skv_repl_addr {
 };
 
 void skv_repl_node_init(struct skv_node *node);
+/* Module load and unload: the fault points' debugfs files (for tests). */
+void skv_repl_faults_init(void);
+void skv_repl_faults_exit(void);
 /* Namespace exit, after the connections stopped: stop replicating. */
 void skv_repl_node_exit(struct skv_node *node);
 
@@ -160,17 +162,6 @@ u8 skv_repl_admit(struct skv_conn *c, u32 rec_len);
 void skv_repl_commit(struct skv_conn *c, u8 status, u8 type, u64 table_id,
 		     u64 key_hash, u64 version, const void *key, u32 key_len,
 		     const void *value, u32 value_len);
-/*
- * Room in r's queue for a write's record (skv_repl_commit()): a function
- * of its own so that fail_function can fail it (a test's out of memory).
- */
-int skv_repl_queue_room(struct skv_repl *r, u32 len);
-/*
- * A chunk of a copy of the store (re-replication, hand-over) appended to
- * r's queue and held: a function of its own for fail_function too.
- */
-int skv_repl_copy_chunk(struct skv_repl *r, enum skv_repl_pace pace,
-			const void *recs, u32 len, u64 departures, u64 *held);
 /*
  * Before a reply that shows version (a GET's value or tombstone, a
  * write's VERSION_MISMATCH): have c's flush wait until the write that

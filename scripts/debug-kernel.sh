@@ -29,7 +29,8 @@ readonly CONFIG_WANTED=(
 	DEBUG_KMEMLEAK=y DEBUG_KMEMLEAK_AUTO_SCAN=n
 	FAULT_INJECTION=y FAILSLAB=y FAIL_PAGE_ALLOC=y FAULT_INJECTION_DEBUG_FS=y
 	FAULT_INJECTION_STACKTRACE_FILTER=y
-	# fail_function: a test fails one of the module's marked functions
+	# fail_function, to fail a module function by hand (not in tests:
+	# lockdep reports its kprobe context taking the random pool's lock)
 	FUNCTION_ERROR_INJECTION=y FAIL_FUNCTION=y
 	DEBUG_FS=y KALLSYMS_ALL=y DETECT_HUNG_TASK=y SOFTLOCKUP_DETECTOR=y
 	MAGIC_SYSRQ=y

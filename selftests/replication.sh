@@ -8,7 +8,7 @@
 # nor one given up unheld (it stays applied) until they catch up, also
 # across a change of the set of backups, which keeps a lagging backup's
 # replica, nor one whose record found no memory until a copy of the store
-# holds it (fail_function: debug kernels only); an
+# holds it (the module's fault points: debug kernels only); an
 # unauthenticated connection gets AUTH_REQUIRED for every
 # replication op; recorded clients (skv-history) pass the checker; a fence
 # makes a backup refuse the old epoch, so the primary's writes fail and
@@ -283,23 +283,26 @@ t_set_change_goes_on() {
 # A write whose record found no memory at A is applied but in no queue:
 # its connection closes, and no read returns it before a copy of A's store
 # (which that failure asks for) is held by both backups; then reads do.
-# fail_function fails skv_repl_queue_room() for the PUT, and every
-# skv_repl_copy_chunk() until the test lets the copy go: debug kernels
-# only (make check-debug), skipped elsewhere.
-FAIL_FN=/sys/kernel/debug/fail_function
+# The module's fault points (debugfs steadykv_fail_repl_queue and _copy)
+# fail the PUT's record, and every chunk of a copy until the test lets the
+# copy go: debug kernels only (make check-debug), skipped elsewhere.
+FAULTS=/sys/kernel/debug/steadykv_fail_repl
 
-# fail_fn FUNCTION...: fail each with ENOMEM, every call, until fail_none.
-fail_fn() {
-	local f
-	for f in "$@"; do
-		echo "$f" >$FAIL_FN/inject || { skv_fail "fail_function: inject $f"; return 1; }
-		printf '%#x\n' -12 >"$FAIL_FN/$f/retval"
+# fault_on POINT...: fail every call at each (queue, copy) until fault_off.
+fault_on() {
+	local p
+	for p in "$@"; do
+		echo -1 >"${FAULTS}_$p/times" && echo 1 >"${FAULTS}_$p/interval" &&
+			echo 1 >"${FAULTS}_$p/verbose" && echo 100 >"${FAULTS}_$p/probability" ||
+			{ skv_fail "fault point $p"; return 1; }
 	done
-	echo -1 >$FAIL_FN/times
-	echo 1 >$FAIL_FN/interval
-	echo 100 >$FAIL_FN/probability
 }
-fail_none() { echo >$FAIL_FN/inject; }
+fault_off() {
+	local p
+	for p in "$@"; do
+		echo 0 >"${FAULTS}_$p/probability"
+	done
+}
 
 # no_room_read KEY [STEP]: KEY at v1 on A; copies of A's store held back,
 # a PUT of v2 finds no room in A's queue; STEP, if given, runs; a GET of
@@ -310,9 +313,9 @@ no_room_read() {
 	local key=$1 out ver b
 	out=$(put A "$key" v1)
 	[[ $out == "OK "* ]] || { skv_fail "put $key v1: $out"; return 1; }
-	fail_fn skv_repl_copy_chunk skv_repl_queue_room || return 1
+	fault_on copy queue || return 1
 	out=$(put A "$key" v2)
-	echo '!skv_repl_queue_room' >$FAIL_FN/inject
+	fault_off queue
 	skv_info "PUT with no room in A's queue: '$out'"
 	[[ $out == "OK "* ]] && { skv_fail "a PUT with no record was acknowledged: $out"; return 1; }
 	if (($# > 1)); then
@@ -321,7 +324,7 @@ no_room_read() {
 	out=$(ip netns exec "$SW" timeout 3 skv_tool get "${IP[A]}:$PORT" 2 "$key" 2>&1)
 	skv_info "GET while no copy of A's store can be held${2:+, after $2}: '$out'"
 	[[ $out == *" v2" ]] && { skv_fail "a GET showed a write no backup holds: $out"; return 1; }
-	fail_none
+	fault_off copy
 	slowwait "$SKV_WAIT" bash -c "ip netns exec $SW skv_tool get ${IP[A]}:$PORT 2 $key 2>/dev/null |
 		grep -q ' v2\$'" ||
 		{ skv_fail "no GET showed v2 once the copy could go: $(ip netns exec "$SW" skv_tool get "${IP[A]}:$PORT" 2 "$key" 2>&1)"; return 1; }
@@ -336,10 +339,10 @@ no_room_read() {
 
 t_no_room_held_by_copy() {
 	local rc
-	[[ -d $FAIL_FN ]] || { skv_info "no $FAIL_FN (CONFIG_FAIL_FUNCTION)"; return "${ksft_skip:?}"; }
+	[[ -d ${FAULTS}_queue ]] || { skv_info "no ${FAULTS}_queue (CONFIG_FAULT_INJECTION_DEBUG_FS)"; return "${ksft_skip:?}"; }
 	no_room_read noroom
 	rc=$?
-	fail_none
+	fault_off copy queue
 	((rc)) && return $rc
 	healthy A
 }
@@ -348,10 +351,10 @@ t_no_room_held_by_copy() {
 # the new stream let reads see such a write at once, held by no backup).
 t_no_room_set_change() {
 	local rc
-	[[ -d $FAIL_FN ]] || { skv_info "no $FAIL_FN (CONFIG_FAIL_FUNCTION)"; return "${ksft_skip:?}"; }
+	[[ -d ${FAULTS}_queue ]] || { skv_info "no ${FAULTS}_queue (CONFIG_FAULT_INJECTION_DEBUG_FS)"; return "${ksft_skip:?}"; }
 	no_room_read noroom-setc new_epoch_at_A
 	rc=$?
-	fail_none
+	fault_off copy queue
 	((rc)) && return $rc
 	healthy A
 }
