@@ -24,6 +24,7 @@
 #include "conn.h"
 #include "peer.h"
 #include "repl_primary.h"
+#include "faults.h"
 
 unsigned int skv_segment_size = SKV_DEFAULT_SEGMENT_SIZE;
 module_param_named(segment_size, skv_segment_size, uint, 0444);
@@ -132,7 +133,7 @@ static int __init skv_init(void)
 	if (err)
 		goto err_pernet;
 
-	skv_repl_faults_init();
+	skv_faults_init();
 	return 0;
 
 err_pernet:
@@ -146,7 +147,7 @@ err_wq:
 
 static void __exit skv_exit(void)
 {
-	skv_repl_faults_exit();
+	skv_faults_exit();
 	skv_netlink_exit();
 	unregister_pernet_subsys(&skv_net_ops);
 	skv_conns_exit();

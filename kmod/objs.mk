@@ -8,4 +8,4 @@ SKV_KMOD_OBJS := main.o node.o netlink.o nl-gen.o transport_tcp.o conn.o \
 		 peer.o \
 		 auth.o auth_request.o auth_nl.o auth_client.o \
 		 metrics.o repl_primary.o repl_backup.o repl_nl.o \
-		 recovery.o
+		 recovery.o faults.o

@@ -83,12 +83,11 @@
 #include <linux/kthread.h>
 #include <linux/wait.h>
 #include <linux/rcupdate.h>
-#include <linux/debugfs.h>
-#include <linux/fault-inject.h>
 #include <net/sock.h>
 #include <net/genetlink.h>
 
 #include "node.h"
+#include "faults.h"
 #include "conn.h"
 #include "peer.h"
 #include "reply.h"
@@ -1094,33 +1093,6 @@ static bool skv_repl_write_departed(const struct skv_repl *r,
 			   &cur);
 	return !((st == SKV_S_OK || st == SKV_S_TOO_BIG ||
 		  st == SKV_S_NOT_FOUND) && cur == version);
-}
-
-/*
- * Fault points for tests, the kernel's fault attributes in debugfs where
- * it has them (CONFIG_FAULT_INJECTION_DEBUG_FS; debug kernels): a client
- * write's record finding no room in the queue, a chunk of a copy of the
- * store failing.  (fail_function's kprobes would do, but lockdep reports
- * their context taking the random pool's lock.)
- */
-static DECLARE_FAULT_ATTR(skv_fail_repl_queue);
-static DECLARE_FAULT_ATTR(skv_fail_repl_copy);
-static struct dentry *skv_repl_fault_dirs[2];
-
-void skv_repl_faults_init(void)
-{
-	skv_repl_fault_dirs[0] =
-		fault_create_debugfs_attr("steadykv_fail_repl_queue", NULL,
-					  &skv_fail_repl_queue);
-	skv_repl_fault_dirs[1] =
-		fault_create_debugfs_attr("steadykv_fail_repl_copy", NULL,
-					  &skv_fail_repl_copy);
-}
-
-void skv_repl_faults_exit(void)
-{
-	debugfs_remove_recursive(skv_repl_fault_dirs[0]);
-	debugfs_remove_recursive(skv_repl_fault_dirs[1]);
 }
 
 /* Room in r's queue for a client write's record (skv_repl_commit()). */

@@ -83,9 +83,6 @@ struct skv_repl_addr {
 };
 
 void skv_repl_node_init(struct skv_node *node);
-/* Module load and unload: the fault points' debugfs files (for tests). */
-void skv_repl_faults_init(void);
-void skv_repl_faults_exit(void);
 /* Namespace exit, after the connections stopped: stop replicating. */
 void skv_repl_node_exit(struct skv_node *node);
 
