@@ -45,6 +45,7 @@
 #include <uapi/linux/steadykv.h>
 
 #include "node.h"
+#include "faults.h"
 #include "conn.h"
 #include "transport.h"
 #include "reply.h"
@@ -577,6 +578,27 @@ static void skv_src_forget(struct skv_node *node, struct skv_mig_out *m)
 	kfree(m);
 }
 
+/* An END's tablet change failed: NO_SPACE (the target tries again) if memory. */
+static u8 skv_src_end_failed(int err)
+{
+	return err == -ENOMEM ? SKV_S_NO_SPACE : SKV_S_INTERNAL;
+}
+
+/* The status of an END for a caller on this node (netlink, recovery). */
+static int skv_src_end_errno(u8 st)
+{
+	switch (st) {
+	case SKV_S_OK:
+		return 0;
+	case SKV_S_BUSY:
+		return -EBUSY;
+	case SKV_S_NO_SPACE:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
 /*
  * End m as the target (or the coordinator) decided: abort serves the
  * range again, commit drops it.  The outcome is remembered.  Under
@@ -587,6 +609,9 @@ static u8 skv_src_end_one(struct skv_node *node, struct skv_store *s,
 {
 	int err;
 
+	/* Every change below copies the map (and a drop queues a departure). */
+	if (should_fail(&skv_fail_src_end, 1))
+		return skv_src_end_failed(-ENOMEM);
 	if (abort) {
 		/* Serve the range again; -ENOENT: it is gone already. */
 		if (m->keep_owner)
@@ -598,7 +623,7 @@ static u8 skv_src_end_one(struct skv_node *node, struct skv_store *s,
 						   m->start_hash, m->end_hash,
 						   SKV_TABLET_NORMAL);
 		if (err && err != -ENOENT)
-			return SKV_S_INTERNAL;
+			return skv_src_end_failed(err);
 		if (!m->keep_owner)
 			trace_skv_ownership(m->id, m->table_id, m->start_hash,
 					    m->end_hash, SKV_TABLET_NORMAL);
@@ -613,7 +638,7 @@ static u8 skv_src_end_one(struct skv_node *node, struct skv_store *s,
 		err = skv_repl_tablet_del(node, s, m->table_id, m->start_hash,
 					  m->end_hash);
 		if (err && err != -ENOENT)
-			return SKV_S_INTERNAL;
+			return skv_src_end_failed(err);
 		trace_skv_ownership(m->id, m->table_id, m->start_hash,
 				    m->end_hash, SKV_TRACE_TABLET_GONE);
 	}
@@ -700,7 +725,7 @@ int skv_src_decide(struct skv_node *node, u64 id, bool abort)
 		mutex_unlock(&node->lock);
 		if (st == SKV_S_OK)
 			skv_node_kick_cleaner(node);
-		return st == SKV_S_OK ? 0 : st == SKV_S_BUSY ? -EBUSY : -EIO;
+		return skv_src_end_errno(st);
 	}
 	for (i = 0; i < SKV_MIG_ENDED_KEEP && !e; i++)
 		if (node->mig_ended[i].id == id)
@@ -741,8 +766,8 @@ int skv_src_end_recovered(struct skv_node *node, u64 id)
 	lockdep_assert_held(&node->lock);
 	list_for_each_entry(m, &node->mig_out, list)
 		if (m->id == id)
-			return skv_src_end_one(node, s, m, true) == SKV_S_OK ?
-			       0 : -EIO;
+			return skv_src_end_errno(skv_src_end_one(node, s, m,
+								 true));
 	return -ENOENT;
 }
 

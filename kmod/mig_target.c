@@ -95,6 +95,7 @@
 #include "scan.h"
 #include "mig_target_int.h"
 #include "repl_primary.h"
+#include "faults.h"
 
 /* Slots of the resolved set (u64 each); at most 3/4 are used. */
 #define SKV_MIG_RESOLVED_SLOTS	16384
@@ -179,6 +180,28 @@ static bool skv_tgt_nap(struct skv_mig *m, unsigned int ms)
 	wait_event_interruptible_timeout(m->wq, skv_tgt_stopping(m),
 					 msecs_to_jiffies(ms));
 	return skv_tgt_stopping(m);
+}
+
+/* The migration's reason now, kept over a retry's own message. */
+struct skv_tgt_reason {
+	int err;
+	char why[sizeof(((struct skv_mig *)NULL)->errmsg)];
+};
+
+static void skv_tgt_reason_save(struct skv_mig *m, struct skv_tgt_reason *r)
+{
+	spin_lock(&m->lock);
+	r->err = m->err;
+	strscpy(r->why, m->errmsg, sizeof(r->why));
+	spin_unlock(&m->lock);
+}
+
+/* The retry went through: the reason before it stands again. */
+static void skv_tgt_reason_restore(struct skv_mig *m,
+				   const struct skv_tgt_reason *r)
+{
+	skv_tgt_set_err(m, r->err, true, "%s", r->why);
+	skv_tgt_announce(m);
 }
 
 /* Record why the migration stops without END (see skv_tgt_stopping()). */
@@ -301,6 +324,11 @@ static int skv_tgt_tablet(struct skv_mig *m, int op, u32 state)
 		mutex_unlock(&node->lock);
 		return -ESTALE;
 	}
+	/* Every change copies the map (and a delete queues a departure). */
+	if (should_fail(&skv_fail_tgt_tablet, 1)) {
+		mutex_unlock(&node->lock);
+		return -ENOMEM;
+	}
 	switch (op) {
 	case 0:		/* add, with its table if missing */
 		err = skv_table_add(s, t.table_id);
@@ -323,6 +351,39 @@ static int skv_tgt_tablet(struct skv_mig *m, int op, u32 state)
 				    op == SKV_MIG_TABLET_DEL ? SKV_TRACE_TABLET_GONE : state);
 	}
 	mutex_unlock(&node->lock);
+	return err;
+}
+
+/*
+ * A tablet change the migration cannot go without: stop serving before a
+ * hand-back, delete after it, serve once every record is here.  Only
+ * memory fails it (the copy of the map, a departure record), and giving
+ * up would leave the range frozen at both nodes, served by neither, or a
+ * dead entry here that refuses the range's next migration: try again
+ * until it goes through or the migration is told to stop (-ESHUTDOWN).
+ */
+static int skv_tgt_tablet_must(struct skv_mig *m, int op, u32 state)
+{
+	struct skv_tgt_reason before;
+	unsigned int ms = 10;
+	int err;
+
+	err = skv_tgt_tablet(m, op, state);
+	if (err != -ENOMEM)
+		return err;
+	skv_tgt_reason_save(m, &before);
+	skv_tgt_set_err(m, ENOMEM, true,
+			"no memory to change the tablet map here, retrying");
+	skv_tgt_announce(m);
+	pr_warn("steadykv: migration %llu: no memory to change the tablet map, retrying\n",
+		m->p.id);
+	do {
+		if (skv_tgt_nap(m, ms))
+			return -ESHUTDOWN;
+		ms = min(ms * 2, 1000u);
+		err = skv_tgt_tablet(m, op, state);
+	} while (err == -ENOMEM);
+	skv_tgt_reason_restore(m, &before);
 	return err;
 }
 
@@ -392,24 +453,47 @@ static int skv_tgt_end_abort(struct skv_mig *m)
  * never arrived.  If the source cannot be reached, the range may stay
  * frozen there until the coordinator ends the migration at the source.
  */
+static int skv_tgt_end_call(struct skv_mig *m, u32 flags);
+
 static void skv_tgt_undo_prepare(struct skv_mig *m)
 {
-	int ret = skv_tgt_end_abort(m);
+	int ret = skv_tgt_end_call(m, SKV_MIG_F_ABORT);
 
 	if (ret < 0)
 		skv_tgt_set_err(m, EHOSTUNREACH, true,
 				"no answer to prepare nor to its abort: the source may hold the range frozen until the coordinator ends the migration there");
 }
 
-/* END (commit or abort).  0, or a negative errno. */
-static int skv_tgt_end(struct skv_mig *m, u32 flags)
+/*
+ * END (flags: commit or abort), sent again for mig_retry_ms while the
+ * source answers NO_SPACE (no memory for its map; it may have later).
+ * The reply status, or a negative errno.
+ */
+static int skv_tgt_end_call(struct skv_mig *m, u32 flags)
 {
+	unsigned long deadline = jiffies +
+				 msecs_to_jiffies(READ_ONCE(skv_mig_retry_ms));
 	struct skv_mig_range_req req;
+	unsigned int ms = 10;
 	int ret;
 
 	skv_tgt_range_req(m, &req, flags);
-	ret = skv_tgt_call(m, &m->peer, SKV_OP_MIG_END, &req, sizeof(req),
-			   NULL, 0, SKV_MAX_BODY_LEN);
+	for (;;) {
+		ret = skv_tgt_call(m, &m->peer, SKV_OP_MIG_END, &req,
+				   sizeof(req), NULL, 0, SKV_MAX_BODY_LEN);
+		if (ret != SKV_S_NO_SPACE || time_after(jiffies, deadline))
+			return ret;
+		if (skv_tgt_nap(m, ms))
+			return -ESHUTDOWN;
+		ms = min(ms * 2, 1000u);
+	}
+}
+
+/* END (commit or abort).  0, or a negative errno. */
+static int skv_tgt_end(struct skv_mig *m, u32 flags)
+{
+	int ret = skv_tgt_end_call(m, flags);
+
 	if (ret == SKV_S_OK)
 		return 0;
 	return ret < 0 ? ret : -EREMOTEIO;
@@ -492,27 +576,22 @@ static void skv_tgt_finish(struct skv_mig *m, u32 state)
 static int skv_tgt_retry(struct skv_mig *m, int (*step)(struct skv_mig *m),
 			 u32 retry, bool lost, unsigned long deadline)
 {
+	struct skv_tgt_reason before;
 	unsigned int ms = 100;
-	char why[sizeof(m->errmsg)];
-	int ret, err = -1;
+	bool retried = false;
+	int ret;
 
 	for (;;) {
 		ret = step(m);
-		if (!ret && err >= 0) {
-			/* It went through: the reason before the retries stands. */
-			skv_tgt_set_err(m, err, true, "%s", why);
-			skv_tgt_announce(m);
-		}
+		if (!ret && retried)
+			skv_tgt_reason_restore(m, &before);
 		if (!ret || ret == -ESHUTDOWN || ret == -EMSGSIZE)
 			return ret;
 		if (ret > 0 ? !(retry & BIT(ret)) : !lost)
 			return ret;
-		if (err < 0) {
-			spin_lock(&m->lock);
-			err = m->err;
-			strscpy(why, m->errmsg, sizeof(why));
-			spin_unlock(&m->lock);
-		}
+		if (!retried)
+			skv_tgt_reason_save(m, &before);
+		retried = true;
 		skv_tgt_set_err(m, ret > 0 ? EREMOTEIO : -ret, true,
 				"rolling back, the range frozen here: %s%s, retrying",
 				ret > 0 ? "the source answered " : "no answer from the source",
@@ -535,7 +614,7 @@ static int skv_tgt_retry(struct skv_mig *m, int (*step)(struct skv_mig *m),
  * Hand the range back to the source: stop serving it here (waiting for
  * the writes in flight), push back the records written here (served:
  * the tablet was served, so writes may have been accepted), END with
- * ABORT.  A refusal or no answer is retried until deadline with the
+ * ABORT.  A refusal or no answer is retried for mig_retry_ms with the
  * range frozen at both nodes, never served here again with keys not
  * pulled reading as absent.  0 (the source serves the range again; 1 if
  * then deleting the tablet here failed, recorded), or a negative errno
@@ -545,22 +624,26 @@ static int skv_tgt_retry(struct skv_mig *m, int (*step)(struct skv_mig *m),
  * the range is only at the source).
  */
 static int skv_tgt_hand_back(struct skv_mig *m, bool served,
-			     unsigned long deadline, const char **why,
-			     int *status)
+			     const char **why, int *status)
 {
+	unsigned long deadline;
 	int err;
 
 	*status = 0;
 	if (served) {
 		/* Stops serving; waits for the writes in flight. */
-		err = skv_tgt_tablet(m, SKV_MIG_TABLET_SET,
-				     SKV_TABLET_MIGRATING_OUT);
-		if (err == -ESTALE)
+		err = skv_tgt_tablet_must(m, SKV_MIG_TABLET_SET,
+					  SKV_TABLET_MIGRATING_OUT);
+		if (err == -ESTALE || err == -ESHUTDOWN)
 			return err;
 		if (err) {
 			*why = "cannot stop serving the tablet";
 			return -EUCLEAN;
 		}
+	}
+	/* From now: stopping to serve may have waited for memory. */
+	deadline = jiffies + msecs_to_jiffies(READ_ONCE(skv_mig_retry_ms));
+	if (served) {
 		if (READ_ONCE(m->active))
 			skv_tgt_set_active(m, false);
 		err = skv_tgt_retry(m, skv_tgt_push_back, SKV_TGT_PUSH_RETRY,
@@ -576,7 +659,8 @@ static int skv_tgt_hand_back(struct skv_mig *m, bool served,
 		}
 	}
 	/* The source may have served the range again: never serve it here. */
-	err = skv_tgt_retry(m, skv_tgt_end_abort, 0, served, deadline);
+	err = skv_tgt_retry(m, skv_tgt_end_abort, BIT(SKV_S_NO_SPACE), served,
+			    deadline);
 	if (err == -ESHUTDOWN)
 		return err;
 	if (err && served) {
@@ -589,7 +673,7 @@ static int skv_tgt_hand_back(struct skv_mig *m, bool served,
 		*why = "source unreachable: the range stays frozen there until the coordinator's decision";
 		return -EHOSTUNREACH;
 	}
-	err = skv_tgt_tablet(m, SKV_MIG_TABLET_DEL, 0);
+	err = skv_tgt_tablet_must(m, SKV_MIG_TABLET_DEL, 0);
 	if (err)
 		skv_tgt_set_err(m, -err, true,
 				"range handed back, but deleting it here failed (%d)",
@@ -622,9 +706,7 @@ static void skv_tgt_rollback(struct skv_mig *m, bool served)
 
 	skv_tgt_change_state(m, STEADYKV_MIGRATION_STATE_ROLLING_BACK);
 	skv_peer_close(&m->peer);	/* see skv_tgt_run() */
-	err = skv_tgt_hand_back(m, served, jiffies +
-				msecs_to_jiffies(READ_ONCE(skv_mig_retry_ms)),
-				&why, &status);
+	err = skv_tgt_hand_back(m, served, &why, &status);
 	switch (err) {
 	case 0:
 	case 1:
@@ -717,7 +799,7 @@ static int skv_tgt_rereplicate(struct skv_mig *m)
 				err);
 		WRITE_ONCE(m->frozen, true);
 		/* Every record is here: serve them all. */
-		skv_tgt_tablet(m, SKV_MIG_TABLET_SET, SKV_TABLET_NORMAL);
+		skv_tgt_tablet_must(m, SKV_MIG_TABLET_SET, SKV_TABLET_NORMAL);
 	}
 	skv_tgt_finish(m, STEADYKV_MIGRATION_STATE_FAILED);
 	return 1;
@@ -802,7 +884,8 @@ static void skv_tgt_run(struct skv_mig *m)
 		skv_tgt_change_state(m, STEADYKV_MIGRATION_STATE_CATCHING_UP);
 		if (skv_tgt_after_pass(m, skv_tgt_pass(m, false), false))
 			return;
-		err = skv_tgt_tablet(m, SKV_MIG_TABLET_SET, SKV_TABLET_NORMAL);
+		err = skv_tgt_tablet_must(m, SKV_MIG_TABLET_SET,
+					  SKV_TABLET_NORMAL);
 		m->owned_us = ktime_us_delta(ktime_get(), m->t_start);
 		if (err) {
 			skv_tgt_fail(m, -err, "cannot set the tablet normal (%d)",
@@ -817,7 +900,7 @@ static void skv_tgt_run(struct skv_mig *m)
 		return;
 	err = skv_tgt_end(m, 0);
 	if (!push)
-		skv_tgt_tablet(m, SKV_MIG_TABLET_SET, SKV_TABLET_NORMAL);
+		skv_tgt_tablet_must(m, SKV_MIG_TABLET_SET, SKV_TABLET_NORMAL);
 	/* Every record is here and served: done, even if END got lost. */
 	if (err)
 		skv_tgt_set_err(m, 0, true,
@@ -842,9 +925,7 @@ static bool skv_tgt_release_run(struct skv_mig *m)
 	skv_tgt_set_err(m, EUCLEAN, true,
 			"frozen: handing the range back to the source, as the coordinator decided");
 	skv_tgt_announce(m);
-	err = skv_tgt_hand_back(m, true, jiffies +
-				msecs_to_jiffies(READ_ONCE(skv_mig_retry_ms)),
-				&why, &status);
+	err = skv_tgt_hand_back(m, true, &why, &status);
 	skv_peer_close(&m->peer);
 	if (err == -ESHUTDOWN || err == -ESTALE)
 		return true;

@@ -1395,7 +1395,8 @@ struct skv_repl_departure {
 /*
  * The hook: queue the departure, the delete now sure to happen, and mark
  * one under way (odd departures) until skv_repl_departed().  Never
- * refused for room (a few bytes per delete): only -ENOMEM stops the delete.
+ * refused for room (a few bytes per delete): only memory stops the delete,
+ * -ENOMEM (the queue has no store, so its -ENOSPC is a chunk not had).
  */
 static int skv_repl_depart(struct skv_drop_hook *hook, u64 table_id,
 			   u64 start_hash, u64 end_hash)
@@ -1425,9 +1426,10 @@ static int skv_repl_depart(struct skv_drop_hook *hook, u64 table_id,
 		d->r = r;
 	}
 	mutex_unlock(&r->lock);
-	if (!ret)
-		wake_up_all(&r->send_wq);
-	return ret;
+	if (ret)
+		return -ENOMEM;
+	wake_up_all(&r->send_wq);
+	return 0;
 }
 
 /* The departed range is dropped: no departure under way. */

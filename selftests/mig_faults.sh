@@ -9,7 +9,8 @@
 # their operations overlapped the faulted migration: the clients run from
 # before it starts until the test is over), that the map and the nodes
 # agree afterwards (one node serves each range: map_consistent), and that
-# the range then migrates again.
+# the range then migrates again.  The last test fails a target's tablet
+# changes with the module's fault point instead (debug kernels only).
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1
@@ -212,6 +213,126 @@ commit_reply_lost() {
 	clients_over
 }
 
+# (h) The source has no memory for its map at END and refuses it
+# NO_SPACE (as it answers then): the target sends END again, on a cancel
+# (abort) and on a commit; each migration ends as it would have, the nodes
+# hold what the map says (the source no copy after the commit), and no
+# message tells of an END not acknowledged.
+end_no_space() {
+	local t=18 id msg before
+	clients_and_fault $t 18 $OP_END $REFUSE $S_NO_SPACE 2 || return 1
+	slow_cancel $t $UPPER id || return 1
+	((BEFORE + 2 == $(fired $OP_END $REFUSE))) ||
+		{ skv_fail "the knob did not refuse two ENDs with abort"; return 1; }
+	[[ $(owner $t 0x8000000000000000) == 1 ]] ||
+		{ skv_fail "the upper half of $t is not back at A"; return 1; }
+	map_consistent $t || return 1
+	before=$(fired $OP_END $REFUSE)
+	fault A $OP_END $REFUSE $S_NO_SPACE 2 || return 1
+	migrate_wait $t $UPPER 2 || return 1
+	id=$(last_mig_id)
+	((before + 2 == $(fired $OP_END $REFUSE))) ||
+		{ skv_fail "the knob did not refuse two ENDs"; return 1; }
+	msg=$(ctlj status "$id" | jq -r .msg)
+	[[ $msg != *"did not acknowledge"* ]] || { skv_fail "END not sent again: $msg"; return 1; }
+	map_consistent $t || return 1
+	clients_over
+}
+
+# The module's fault points (kmod/faults.h; debug kernels): a target's
+# tablet changes, a source's at END.
+TGT_FAULT=/sys/kernel/debug/steadykv_fail_tgt_tablet
+SRC_FAULT=/sys/kernel/debug/steadykv_fail_src_end
+
+# mod_fault DIR N: the next N passes through fault point DIR fail as if
+# out of memory.
+mod_fault() {
+	if ! { echo 0 >"$1/verbose" && echo 1 >"$1/interval" &&
+		echo "$2" >"$1/times" && echo 100 >"$1/probability"; }; then
+		skv_fail "cannot set $1"
+		return 1
+	fi
+}
+
+# mod_fault_spent DIR WHAT: every failure set at DIR was injected; then
+# none more.
+mod_fault_spent() {
+	local left
+	left=$(<"$1/times")
+	echo 0 >"$1/probability"
+	[[ $left == 0 ]] || { skv_fail "$left failures at ${1##*/} not injected ($2)"; return 1; }
+}
+
+# (i) The target finds no memory to change its tablet map, three times
+# each when a cancel stops it serving the range, when it deletes the range
+# it handed back and when the end of a migration has it serve for good;
+# the source none for its map at that END, twice: each change is tried
+# again (before, the first left the range frozen at both nodes, the second
+# a dead frozen entry at the target, the third the range "migrating in"
+# for ever, the fourth the source's copy kept), the migrations end
+# cancelled and done, and the map and the nodes agree.  mig_retry_ms is
+# set past the test's length, as the rollback waits at END for it.
+tgt_tablet_no_memory() {
+	local t=19 id before
+	[[ -d $TGT_FAULT ]] ||
+		{ skv_info "no $TGT_FAULT (CONFIG_FAULT_INJECTION_DEBUG_FS)"; return "${ksft_skip:?}"; }
+	echo 3600000 >"$PARAMS/mig_retry_ms" || { skv_fail "mig_retry_ms"; return 1; }
+	table_on_a $t || return 1
+	clients $t 19 || return 1
+	skv_slow_link "$A" eth0 $SLOW_DELAY || return 1
+	mark start
+	ctl migrate $t $UPPER --to 2 "${SLOW_OPTS[@]}" >/dev/null || { skv_fail "migrate"; return 1; }
+	id=$(last_mig_id)
+	mid_way "$id" || return 1
+	# Held at END (refused until the knob is cleared), past stopping to serve.
+	before=$(fired $OP_END $REFUSE)
+	fault A $OP_END $REFUSE $S_NO_SPACE 100000 || return 1
+	mod_fault "$TGT_FAULT" 3 || return 1
+	ctl cancel "$id" || { skv_fail "cancel $id"; return 1; }
+	slowwait "$SKV_WAIT" until_counter_is "> $before" fired $OP_END $REFUSE >/dev/null ||
+		{ skv_fail "the target never sent END"; return 1; }
+	mod_fault_spent "$TGT_FAULT" "stopping to serve" || return 1
+	mod_fault "$TGT_FAULT" 3 || return 1
+	fault A $OP_END 0 0 0 || return 1
+	ended "$id" cancelled || return 1
+	mark end
+	mod_fault_spent "$TGT_FAULT" "deleting the range handed back" || return 1
+	skv_fast_link "$A" eth0
+	[[ $(owner $t 0x8000000000000000) == 1 ]] ||
+		{ skv_fail "the upper half of $t is not back at A"; return 1; }
+	map_consistent $t || return 1
+	# Commit: A's END fails twice, then B's change to serve it thrice.
+	skv_slow_link "$A" eth0 $SLOW_DELAY || return 1
+	ctl migrate $t $UPPER --to 2 "${SLOW_OPTS[@]}" >/dev/null || { skv_fail "migrate"; return 1; }
+	id=$(last_mig_id)
+	mid_way "$id" || return 1
+	mod_fault "$SRC_FAULT" 2 || return 1
+	mod_fault "$TGT_FAULT" 3 || return 1
+	skv_fast_link "$A" eth0
+	ended "$id" "done" || return 1
+	mod_fault_spent "$SRC_FAULT" "the source's END" || return 1
+	mod_fault_spent "$TGT_FAULT" "serving the range" || return 1
+	[[ $(owner $t 0x8000000000000000) == 2 ]] ||
+		{ skv_fail "the upper half of $t is not at B"; return 1; }
+	map_consistent $t || return 1
+	clients_over
+}
+
+# tgt_fault_after FN: FN, then mig_retry_ms as it was, no failure
+# injected and no knob set at A, the link at full speed, whatever FN did.
+tgt_fault_after() {
+	local rc saved
+	saved=$(<"$PARAMS/mig_retry_ms") || return 1
+	"$@"
+	rc=$?
+	echo "$saved" >"$PARAMS/mig_retry_ms"
+	[[ ! -d $TGT_FAULT ]] || echo 0 >"$TGT_FAULT/probability"
+	[[ ! -d $SRC_FAULT ]] || echo 0 >"$SRC_FAULT/probability"
+	fault A $OP_END 0 0 0
+	skv_fast_link "$A" eth0
+	return $rc
+}
+
 # freeze_by_cancel T PREFIX ID_VAR [cut]: a slowed migration of all of T to
 # B (its id in ID_VAR, not named mig), 50 records written at B under PREFIX, then (with
 # cut: B's packets to A dropped first) cancelled with mig_retry_ms 2 s: it
@@ -324,5 +445,7 @@ skv_test "(d) push baseline with the source cleaning: deletes stay deleted" push
 skv_test "(e) END commit reply lost, then END lost: the source drops its copy" commit_reply_lost
 skv_test "(f) push-back refused past mig_retry_ms: frozen, handed back on the coordinator's decision" retry_after push_back_frozen
 skv_test "(g) partition between source and target: frozen, handed back once healed" retry_after partition_frozen
+skv_test "(h) END refused for want of memory at the source: sent again, on abort and commit" fast_after end_no_space
+skv_test "(i) target's tablet changes without memory: tried again, cancelled and done" tgt_fault_after tgt_tablet_no_memory
 skv_test "kernel log clean" skv_dmesg_clean
 skv_finish
