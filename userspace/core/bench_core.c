@@ -16,7 +16,10 @@
  * The summary compares each size with the first (issue 13: GET and
  * replay at 10^7 records at least 0.7x the 10^5 figures) and with the
  * targets of one native core: replay >= 1 GB/s and >= memcpy/15, scan
- * >= 2 GB/s and >= memcpy/8, GET >= 10 M/s.
+ * >= 2 GB/s and >= memcpy/8, GET >= 10 M/s.  Beside GET it runs a memory
+ * peer (memory_peer()): the same three dependent loads per lookup over
+ * the same footprint with no index code, the floor a GET of this layout
+ * stands on at each size.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,7 @@
 struct figures {
 	u64 n;
 	double put, get, get_batch, scan, replay, skipped, get_after;	/* per s */
+	double peer, peer_dep;	/* memory_peer() lookups per s */
 	double scan_mbs, replay_mbs;
 };
 
@@ -193,6 +197,101 @@ static double get_rate(struct skv_store *s, u64 n,
 	return line(what, done, now() - t0, done * (KLEN + VLEN));
 }
 
+/*
+ * The memory's share of a GET: lookups with the store's three dependent
+ * loads (a bucket slot, the index entry it leads to, that entry's record,
+ * whose value is copied out) over its footprint (8-byte slots for the
+ * next power of two of n buckets, 128-byte entries allocated in insertion
+ * order, 176-byte records in log order), keys in the same lookup order,
+ * and none of its logic: no hashing, walking or compares.  Run twice:
+ * lookups overlapped as the CPU pleases (what the memory delivers to
+ * batched GETs), and one at a time, each lookup's address waiting for the
+ * last one's value (as single GETs, too long for the CPU to overlap, in
+ * effect are).  What the peer loses from one size to the next is what the
+ * caches and the TLB lose, which no code with three dependent loads per
+ * lookup can win back.
+ */
+struct peer_entry {
+	u64 rec_off;
+	u8 pad[120];
+};
+
+static volatile u64 peer_zero;	/* 0, unknown to the compiler */
+
+static double memory_peer(u64 n, const u64 *order, double *dependent)
+{
+	size_t rec = skv_rec_len(KLEN, VLEN);
+	u64 nb = 1, i, j, x, done = 0, *slots, *perm, *bucket_of;
+	struct peer_entry *ents;
+	char out[VLEN];
+	double t0, r;
+	u8 *recs, z;
+
+	while (nb < n)
+		nb <<= 1;
+	slots = malloc(nb * sizeof(*slots));
+	perm = malloc(nb * sizeof(*perm));
+	bucket_of = malloc(n * sizeof(*bucket_of));
+	ents = malloc(n * sizeof(*ents));
+	recs = malloc(n * rec);
+	if (!slots || !perm || !bucket_of || !ents || !recs)
+		die("memory peer (malloc)", n, -ENOMEM);
+	/* Key j (the j-th inserted) in a random bucket of its own. */
+	for (i = 0; i < nb; i++)
+		perm[i] = i;
+	for (i = nb - 1; i > 0; i--) {
+		j = ((u64)rand() << 31 ^ rand()) % (i + 1);
+		x = perm[i];
+		perm[i] = perm[j];
+		perm[j] = x;
+	}
+	memset(slots, 0, nb * sizeof(*slots));
+	memset(recs, 'x', n * rec);
+	for (j = 0; j < n; j++) {
+		slots[perm[j]] = j;
+		ents[j].rec_off = j * rec;
+		memset(ents[j].pad, 0, sizeof(ents[j].pad));
+	}
+	for (i = 0; i < n; i++)
+		bucket_of[i] = perm[order[i]];
+	free(perm);
+	t0 = now();
+	do {
+		for (i = 0; i < n; i++) {
+			const struct peer_entry *e = &ents[slots[bucket_of[i]]];
+
+			memcpy(out, recs + e->rec_off + SKV_REC_HDR_LEN + KLEN,
+			       VLEN);
+			sink += out[0];
+		}
+		done += n;
+	} while (now() - t0 < MIN_SECS);
+	t0 = now() - t0;
+	r = line("memory peer, overlapped", done, t0, done * VLEN);
+	z = peer_zero;
+	out[0] = 0;
+	done = 0;
+	t0 = now();
+	do {
+		for (i = 0; i < n; i++) {
+			const struct peer_entry *e =
+				&ents[slots[bucket_of[i] ^ (out[0] & z)]];
+
+			memcpy(out, recs + e->rec_off + SKV_REC_HDR_LEN + KLEN,
+			       VLEN);
+			sink += out[1];
+		}
+		done += n;
+	} while (now() - t0 < MIN_SECS);
+	t0 = now() - t0;
+	*dependent = line("memory peer, one at a time", done, t0, done * VLEN);
+	free(recs);
+	free(ents);
+	free(bucket_of);
+	free(slots);
+	return r;
+}
+
 static void run(u64 n, struct figures *f)
 {
 	u64 rec = skv_rec_len(KLEN, VLEN), batches = 0, bbytes = 0, i;
@@ -235,7 +334,6 @@ static void run(u64 n, struct figures *f)
 		die("malloc", 0, -ENOMEM);
 	for (i = 0; i < n; i++)
 		memcpy(lookup_keys + i * KLEN, key_of(order[i]), KLEN);
-	free(order);
 
 	s = mk(n);
 	t0 = now();
@@ -339,6 +437,8 @@ static void run(u64 n, struct figures *f)
 	free(lookup_keys);
 	free(keys);
 	skv_store_destroy(d);
+	f->peer = memory_peer(n, order, &f->peer_dep);
+	free(order);
 }
 
 static void measure_memcpy(void)
@@ -398,6 +498,17 @@ static void summary(const struct figures *f, int nf)
 		       memcpy_mbs / f[i].replay_mbs,
 		       f[i].replay_mbs / b->replay_mbs, f[i].scan_mbs,
 		       memcpy_mbs / f[i].scan_mbs);
+	printf("the memory peer (three dependent loads per GET, the store's footprint, no index code):\n");
+	printf("%10s %10s %5s %8s %10s %5s %8s\n", "records", "one at a", "x",
+	       "get/", "overlapped", "x", "get x16/");
+	printf("%10s %10s %5s %8s %10s %5s %8s\n", "", "time M/s", "", "peer",
+	       "M/s", "", "peer");
+	for (i = 0; i < nf; i++)
+		printf("%10llu %10.2f %5.2f %8.2f %10.2f %5.2f %8.2f\n",
+		       (unsigned long long)f[i].n, f[i].peer_dep / 1e6,
+		       f[i].peer_dep / b->peer_dep, f[i].get / f[i].peer_dep,
+		       f[i].peer / 1e6, f[i].peer / b->peer,
+		       f[i].get_batch / f[i].peer);
 	printf("targets at %llu records: replay >= 1000 MB/s %s, >= memcpy/15 %s; scan >= 2000 MB/s %s, >= memcpy/8 %s; get >= 10 M/s %s (x16 %s)\n",
 	       (unsigned long long)b->n, meets(b->replay_mbs >= 1000),
 	       meets(b->replay_mbs * 15 >= memcpy_mbs),
@@ -412,13 +523,14 @@ static void summary(const struct figures *f, int nf)
 	       100 * b->scan_mbs / memcpy_piece_mbs,
 	       100 * b->scan_mbs / memcpy_mbs);
 	for (i = 1; i < nf; i++)
-		printf("flat at %llu records: get %.2fx %s (x16 %.2fx %s), replay %.2fx %s (>= 0.7x)\n",
+		printf("flat at %llu records: get %.2fx %s (x16 %.2fx %s), replay %.2fx %s (>= 0.7x); the memory peer %.2fx one at a time, %.2fx overlapped\n",
 		       (unsigned long long)f[i].n, f[i].get / b->get,
 		       meets(f[i].get >= 0.7 * b->get),
 		       f[i].get_batch / b->get_batch,
 		       meets(f[i].get_batch >= 0.7 * b->get_batch),
 		       f[i].replay_mbs / b->replay_mbs,
-		       meets(f[i].replay_mbs >= 0.7 * b->replay_mbs));
+		       meets(f[i].replay_mbs >= 0.7 * b->replay_mbs),
+		       f[i].peer_dep / b->peer_dep, f[i].peer / b->peer);
 }
 
 int main(int argc, char **argv)
