@@ -318,18 +318,15 @@ tgt_tablet_no_memory() {
 	clients_over
 }
 
-# tgt_fault_after FN: FN, then mig_retry_ms as it was, no failure
-# injected and no knob set at A, the link at full speed, whatever FN did.
+# tgt_fault_after FN: retry_after FN, then no failure injected and no
+# END knob set at A, whatever FN did.
 tgt_fault_after() {
-	local rc saved
-	saved=$(<"$PARAMS/mig_retry_ms") || return 1
-	"$@"
+	local rc
+	retry_after "$@"
 	rc=$?
-	echo "$saved" >"$PARAMS/mig_retry_ms"
 	[[ ! -d $TGT_FAULT ]] || echo 0 >"$TGT_FAULT/probability"
 	[[ ! -d $SRC_FAULT ]] || echo 0 >"$SRC_FAULT/probability"
 	fault A $OP_END 0 0 0
-	skv_fast_link "$A" eth0
 	return $rc
 }
 
