@@ -9,8 +9,8 @@
 # their operations overlapped the faulted migration: the clients run from
 # before it starts until the test is over), that the map and the nodes
 # agree afterwards (one node serves each range: map_consistent), and that
-# the range then migrates again.  The last test fails a target's tablet
-# changes with the module's fault point instead (debug kernels only).
+# the range then migrates again.  The last test fails tablet changes with
+# the module's fault points instead (debug kernels only).
 # Needs steadykv.ko loaded (selftests/run.sh does it).
 
 cd "$(dirname "$0")/.." || exit 1

@@ -66,6 +66,19 @@ static char *keys;	/* precomputed, so formatting is not measured */
  */
 static char *lookup_keys;
 
+/* a[0..n) in random order (Fisher-Yates; rand() as seeded). */
+static void shuffle(u64 *a, u64 n)
+{
+	u64 i, j, x;
+
+	for (i = n - 1; n && i > 0; i--) {
+		j = ((u64)rand() << 31 ^ rand()) % (i + 1);
+		x = a[i];
+		a[i] = a[j];
+		a[j] = x;
+	}
+}
+
 static void key_make(u64 i, char *k)
 {
 	char tmp[40];
@@ -218,14 +231,43 @@ struct peer_entry {
 
 static volatile u64 peer_zero;	/* 0, unknown to the compiler */
 
+/*
+ * The peer's lookups for MIN_SECS, per s.  chain: each lookup's bucket
+ * also depends on the last value read (through a 0 the compiler cannot
+ * see), so no two overlap.  Inlined, so each loop is built for its case.
+ */
+static inline __attribute__((always_inline)) double
+peer_rate(u64 n, const u64 *slots, const u64 *bucket_of,
+	  const struct peer_entry *ents, const u8 *recs, bool chain)
+{
+	u8 z = chain ? peer_zero : 0, out[VLEN] = { 0 };
+	double t0 = now();
+	u64 i, done = 0;
+
+	do {
+		for (i = 0; i < n; i++) {
+			u64 b = chain ? bucket_of[i] ^ (out[0] & z) :
+					bucket_of[i];
+			const struct peer_entry *e = &ents[slots[b]];
+
+			memcpy(out, recs + e->rec_off + SKV_REC_HDR_LEN + KLEN,
+			       VLEN);
+			sink += out[1];
+		}
+		done += n;
+	} while (now() - t0 < MIN_SECS);
+	return line(chain ? "memory peer, one at a time" :
+			    "memory peer, overlapped",
+		    done, now() - t0, done * VLEN);
+}
+
 static double memory_peer(u64 n, const u64 *order, double *dependent)
 {
 	size_t rec = skv_rec_len(KLEN, VLEN);
-	u64 nb = 1, i, j, x, done = 0, *slots, *perm, *bucket_of;
+	u64 nb = 1, i, j, *slots, *perm, *bucket_of;
 	struct peer_entry *ents;
-	char out[VLEN];
-	double t0, r;
-	u8 *recs, z;
+	double r;
+	u8 *recs;
 
 	while (nb < n)
 		nb <<= 1;
@@ -239,12 +281,7 @@ static double memory_peer(u64 n, const u64 *order, double *dependent)
 	/* Key j (the j-th inserted) in a random bucket of its own. */
 	for (i = 0; i < nb; i++)
 		perm[i] = i;
-	for (i = nb - 1; i > 0; i--) {
-		j = ((u64)rand() << 31 ^ rand()) % (i + 1);
-		x = perm[i];
-		perm[i] = perm[j];
-		perm[j] = x;
-	}
+	shuffle(perm, nb);
 	memset(slots, 0, nb * sizeof(*slots));
 	memset(recs, 'x', n * rec);
 	for (j = 0; j < n; j++) {
@@ -255,36 +292,8 @@ static double memory_peer(u64 n, const u64 *order, double *dependent)
 	for (i = 0; i < n; i++)
 		bucket_of[i] = perm[order[i]];
 	free(perm);
-	t0 = now();
-	do {
-		for (i = 0; i < n; i++) {
-			const struct peer_entry *e = &ents[slots[bucket_of[i]]];
-
-			memcpy(out, recs + e->rec_off + SKV_REC_HDR_LEN + KLEN,
-			       VLEN);
-			sink += out[0];
-		}
-		done += n;
-	} while (now() - t0 < MIN_SECS);
-	t0 = now() - t0;
-	r = line("memory peer, overlapped", done, t0, done * VLEN);
-	z = peer_zero;
-	out[0] = 0;
-	done = 0;
-	t0 = now();
-	do {
-		for (i = 0; i < n; i++) {
-			const struct peer_entry *e =
-				&ents[slots[bucket_of[i] ^ (out[0] & z)]];
-
-			memcpy(out, recs + e->rec_off + SKV_REC_HDR_LEN + KLEN,
-			       VLEN);
-			sink += out[1];
-		}
-		done += n;
-	} while (now() - t0 < MIN_SECS);
-	t0 = now() - t0;
-	*dependent = line("memory peer, one at a time", done, t0, done * VLEN);
+	r = peer_rate(n, slots, bucket_of, ents, recs, false);
+	*dependent = peer_rate(n, slots, bucket_of, ents, recs, true);
 	free(recs);
 	free(ents);
 	free(bucket_of);
@@ -323,12 +332,7 @@ static void run(u64 n, struct figures *f)
 		order[i] = i;
 	}
 	srand(7);
-	for (i = n - 1; i > 0; i--) {
-		u64 j = ((u64)rand() << 31 ^ rand()) % (i + 1), x = order[i];
-
-		order[i] = order[j];
-		order[j] = x;
-	}
+	shuffle(order, n);
 	lookup_keys = malloc(n * KLEN);
 	if (!lookup_keys)
 		die("malloc", 0, -ENOMEM);
