@@ -203,14 +203,19 @@ bool skv_index_has(struct skv_index *ix, u64 b, u64 table_id, u64 hash,
 	return ret;
 }
 
-/* The first node in the bucket of hash, or NULL if it is empty. */
+/* The first node in the bucket of slot, or NULL if it is empty. */
+static struct skv_entry *skv_slot_first(struct skv_entry __rcu **slot)
+{
+	struct skv_entry *p = rcu_dereference(*slot);
+
+	return p && !skv_is_slot(p) ? p : NULL;
+}
+
 static struct skv_entry *skv_bucket_first(struct skv_index *ix,
 					  const struct skv_index_geom *g,
 					  u64 hash)
 {
-	struct skv_entry *p = rcu_dereference(*skv_slot_of(ix, g, hash));
-
-	return p && !skv_is_slot(p) ? p : NULL;
+	return skv_slot_first(skv_slot_of(ix, g, hash));
 }
 
 void skv_index_prefetch(struct skv_index *ix, u64 hash, int stage)
@@ -230,30 +235,64 @@ void skv_index_prefetch(struct skv_index *ix, u64 hash, int stage)
 	skv_rcu_read_unlock();
 }
 
-/* Records are at most this many lines apart in a walk's prefetch. */
-#define SKV_WALK_AHEAD	8u
-
-void skv_index_prefetch_walk(struct skv_index *ix, u64 hash)
+/* The records of e and the entries after it in its bucket. */
+static void skv_prefetch_recs(struct skv_entry *e)
 {
-	const struct skv_index_geom *g = skv_geom(ix);
-	u32 shift = 64 - g->log2;
-	u64 b = hash >> shift, left = (1ull << g->log2) - 1 - b;
-	struct skv_entry *e;
 	const u8 *rec;
 
-	/* Three stages: slot, then its first entry, then that one's record. */
-	if (left >= 4 * SKV_WALK_AHEAD)
-		__builtin_prefetch(skv_slot_of(ix, g, (b + 4 * SKV_WALK_AHEAD) << shift));
-	if (left >= 2 * SKV_WALK_AHEAD) {
-		e = skv_bucket_first(ix, g, (b + 2 * SKV_WALK_AHEAD) << shift);
-		if (e)
-			__builtin_prefetch(e);
-	}
-	if (left >= SKV_WALK_AHEAD) {
-		e = skv_bucket_first(ix, g, (b + SKV_WALK_AHEAD) << shift);
-		rec = e ? rcu_dereference(e->rec) : NULL;
+	for (; e && !skv_is_slot(e); e = rcu_dereference(e->next)) {
+		rec = rcu_dereference(e->rec);
 		if (rec)
 			skv_rec_prefetch(rec);
+	}
+}
+
+/*
+ * Each bucket is prefetched in SKV_WALK_STAGES stages, SKV_WALK_AHEAD
+ * buckets apart, so each stage finds in cache what the one before
+ * fetched: the slot, the bucket's first entry, the entry after it (one
+ * bucket in four has a second), then their records.  The first stage
+ * keeps each slot's address for the others.
+ */
+void skv_index_prefetch_walk(struct skv_index *ix, struct skv_walk_ahead *w,
+			     u64 hash)
+{
+	const struct skv_index_geom *g = skv_geom(ix);
+	u32 shift = 64 - g->log2, i;
+	u64 b = hash >> shift, nb = 1ull << g->log2, end;
+
+	if (w->log2 != g->log2) {
+		/* First call, or the index grew: buckets are renumbered. */
+		w->log2 = g->log2;
+		for (i = 0; i < SKV_WALK_STAGES; i++)
+			w->next[i] = b;
+	}
+	for (i = 0; i < SKV_WALK_STAGES; i++) {
+		u64 *at = &w->next[i];
+
+		end = min(b + (SKV_WALK_STAGES - i) * SKV_WALK_AHEAD, nb);
+		if (*at < b)
+			*at = b;
+		for (; *at < end; (*at)++) {
+			struct skv_entry __rcu ***slot;
+			struct skv_entry *e;
+
+			slot = &w->slot[*at % ARRAY_SIZE(w->slot)];
+			if (!i) {
+				*slot = skv_slot_of(ix, g, *at << shift);
+				__builtin_prefetch(*slot);
+				continue;
+			}
+			e = skv_slot_first(*slot);
+			if (e && i == 2)
+				e = rcu_dereference(e->next);
+			if (!e || skv_is_slot(e))
+				continue;
+			if (i < SKV_WALK_STAGES - 1)
+				__builtin_prefetch(e);
+			else
+				skv_prefetch_recs(e);
+		}
 	}
 }
 

@@ -22,6 +22,7 @@ long skv_scan(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash,
 	      bool *done)
 {
 	struct skv_index *ix = &s->index;
+	struct skv_walk_ahead ahead = {};
 	struct skv_entry *e;
 	long bytes = 0;
 	u64 b, h, last;
@@ -48,7 +49,7 @@ long skv_scan(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash,
 			u64 gh = e->key_hash;
 			u32 g;
 
-			skv_index_prefetch_walk(ix, gh);
+			skv_index_prefetch_walk(ix, &ahead, gh);
 			g = skv_group_bytes(ix, e, table_id);
 			if (g && bytes && bytes + g > budget) {
 				*next = gh;

@@ -259,8 +259,20 @@ bool skv_index_has(struct skv_index *ix, u64 b, u64 table_id, u64 hash,
  */
 enum { SKV_PREFETCH_SLOT, SKV_PREFETCH_ENTRY };
 void skv_index_prefetch(struct skv_index *ix, u64 hash, int stage);
-/* A hint for a walk in hash order at hash, under RCU: what comes next. */
-void skv_index_prefetch_walk(struct skv_index *ix, u64 hash);
+/*
+ * Hints for a walk in hash order, under RCU: at each hash walked, what
+ * comes next.  w starts zeroed and is the walk's: where each prefetch
+ * stage has reached, and the slots of the buckets ahead.
+ */
+#define SKV_WALK_STAGES	4
+#define SKV_WALK_AHEAD	4	/* buckets from one stage to the next */
+struct skv_walk_ahead {
+	u32 log2;
+	u64 next[SKV_WALK_STAGES];
+	struct skv_entry __rcu **slot[SKV_WALK_STAGES * SKV_WALK_AHEAD];
+};
+void skv_index_prefetch_walk(struct skv_index *ix, struct skv_walk_ahead *w,
+			     u64 hash);
 /*
  * Under RCU: the first entry with key hash in [hash, end], or NULL.  Gives
  * up after passing SKV_INDEX_SEEK_MAX empty buckets, then returns NULL
