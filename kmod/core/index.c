@@ -235,24 +235,31 @@ void skv_index_prefetch(struct skv_index *ix, u64 hash, int stage)
 	skv_rcu_read_unlock();
 }
 
-/* The records of e and the entries after it in its bucket. */
+/*
+ * The records of a bucket's first two entries, e and the one after it:
+ * the entries the stages before fetched.  Two, not the whole chain, so
+ * a call's work stays bounded (keys of many tables can share a hash).
+ */
 static void skv_prefetch_recs(struct skv_entry *e)
 {
 	const u8 *rec;
+	int i;
 
-	for (; e && !skv_is_slot(e); e = rcu_dereference(e->next)) {
+	for (i = 0; i < 2 && e && !skv_is_slot(e); i++) {
 		rec = rcu_dereference(e->rec);
 		if (rec)
 			skv_rec_prefetch(rec);
+		e = rcu_dereference(e->next);
 	}
 }
 
 /*
  * Each bucket is prefetched in SKV_WALK_STAGES stages, SKV_WALK_AHEAD
  * buckets apart, so each stage finds in cache what the one before
- * fetched: the slot, the bucket's first entry, the entry after it (one
- * bucket in four has a second), then their records.  The first stage
- * keeps each slot's address for the others.
+ * fetched: the slot, the bucket's first entry, the entry after it (up to
+ * one bucket in four has a second), then their records.  The first stage
+ * keeps each slot's address for the others.  At most SKV_WALK_STAGES *
+ * SKV_WALK_AHEAD buckets per stage and call.
  */
 void skv_index_prefetch_walk(struct skv_index *ix, struct skv_walk_ahead *w,
 			     u64 hash)
@@ -261,6 +268,8 @@ void skv_index_prefetch_walk(struct skv_index *ix, struct skv_walk_ahead *w,
 	u32 shift = 64 - g->log2, i;
 	u64 b = hash >> shift, nb = 1ull << g->log2, end;
 
+	BUILD_BUG_ON(SKV_WALK_STAGES * SKV_WALK_AHEAD != SKV_WALK_SLOTS ||
+		     SKV_WALK_SLOTS & (SKV_WALK_SLOTS - 1));
 	if (w->log2 != g->log2) {
 		/* First call, or the index grew: buckets are renumbered. */
 		w->log2 = g->log2;
@@ -277,7 +286,7 @@ void skv_index_prefetch_walk(struct skv_index *ix, struct skv_walk_ahead *w,
 			struct skv_entry __rcu ***slot;
 			struct skv_entry *e;
 
-			slot = &w->slot[*at % ARRAY_SIZE(w->slot)];
+			slot = &w->slot[(u32)*at & (SKV_WALK_SLOTS - 1)];
 			if (!i) {
 				*slot = skv_slot_of(ix, g, *at << shift);
 				__builtin_prefetch(*slot);

@@ -262,14 +262,16 @@ void skv_index_prefetch(struct skv_index *ix, u64 hash, int stage);
 /*
  * Hints for a walk in hash order, under RCU: at each hash walked, what
  * comes next.  w starts zeroed and is the walk's: where each prefetch
- * stage has reached, and the slots of the buckets ahead.
+ * stage has reached, and the slots of the buckets ahead.  It may be kept
+ * across RCU sections: slots are not freed before the index is.
  */
 #define SKV_WALK_STAGES	4
 #define SKV_WALK_AHEAD	4	/* buckets from one stage to the next */
+#define SKV_WALK_SLOTS	16	/* STAGES * AHEAD, a power of two */
 struct skv_walk_ahead {
 	u32 log2;
 	u64 next[SKV_WALK_STAGES];
-	struct skv_entry __rcu **slot[SKV_WALK_STAGES * SKV_WALK_AHEAD];
+	struct skv_entry __rcu **slot[SKV_WALK_SLOTS];
 };
 void skv_index_prefetch_walk(struct skv_index *ix, struct skv_walk_ahead *w,
 			     u64 hash);
