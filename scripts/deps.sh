@@ -11,8 +11,10 @@ packages=(
 	# in-guest networking tools
 	# (gojq: the tests' jq; jq 1.6 takes 50 ms to start, a second under TCG)
 	iproute2 procps jq gojq
-	# userspace: netlink, hashing, RCU for the host build of the store core
-	pkg-config libnl-3-dev libnl-genl-3-dev libxxhash-dev liburcu-dev
+	# userspace: netlink; hashing, crc32c (ISA-L) and RCU for the host
+	# build of the store core
+	pkg-config libnl-3-dev libnl-genl-3-dev libxxhash-dev libisal-dev
+	liburcu-dev
 	libhiredis-dev libssl-dev
 	# tests and lint: fuzzer and sanitizers, static analysis, ynl-gen
 	clang libclang-rt-14-dev cppcheck shellcheck python3 python3-yaml

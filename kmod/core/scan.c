@@ -91,11 +91,16 @@ struct skv_ser {
 	u32 cap;
 	u32 off;
 	u32 count;
-	u32 crc;
 	u64 min_version;
 };
 
-/* Records go from the log straight into the batch: the only copy. */
+/*
+ * Records go from the log straight into the batch: the only copy.  The
+ * batch's crc32c is taken once it is complete, in one call over it all:
+ * long enough for the multi-stream code of the kernel's crc32c (and of
+ * ISA-L's on the host), where one call per 176-byte record ran a single
+ * dependent chain, 3 cycles per 8 bytes, plus a call's overhead each.
+ */
 static int skv_ser_rec(void *arg, const void *rec, u32 len)
 {
 	const struct skv_rec_hdr *rh = rec;
@@ -106,7 +111,6 @@ static int skv_ser_rec(void *arg, const void *rec, u32 len)
 	if (len > w->cap - w->off)
 		return -EMSGSIZE;
 	memcpy(w->buf + w->off, rec, len);
-	w->crc = skv_crc32c(w->crc, rec, len);
 	w->off += len;
 	w->count++;
 	return 0;
@@ -119,7 +123,6 @@ static void skv_ser_init(struct skv_ser *w, void *buf, u32 buf_len,
 	w->cap = buf_len - sizeof(struct skv_batch_hdr);
 	w->off = 0;
 	w->count = 0;
-	w->crc = ~0u;
 	w->min_version = min_version;
 }
 
@@ -130,7 +133,7 @@ static long skv_ser_finish(struct skv_ser *w, void *buf)
 	bh->magic = cpu_to_le32(SKV_BATCH_MAGIC);
 	bh->count = cpu_to_le32(w->count);
 	bh->len = cpu_to_le32(w->off);
-	bh->crc = cpu_to_le32(~w->crc);
+	bh->crc = cpu_to_le32(skv_crc32c_std(w->buf, w->off));
 	return sizeof(*bh) + w->off;
 }
 

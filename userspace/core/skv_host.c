@@ -1,121 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Host-only parts of the store core shim: crc32c (SSE4.2 with a table
- * fallback) and RCU deferred frees (liburcu call_rcu, or the rwlock
- * emulation used under ThreadSanitizer).
+ * Host-only parts of the store core shim: crc32c (ISA-L) and RCU
+ * deferred frees (liburcu call_rcu, or the rwlock emulation used under
+ * ThreadSanitizer).
  */
 #include "skv_shim.h"
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-#include <nmmintrin.h>
-#endif
+#include <isa-l/crc.h>
 
-static u32 crc32c_table[8][256];
-static int crc32c_hw = -1;
-
-static void crc32c_init(void)
-{
-	u32 i, j, c;
-
-	for (i = 0; i < 256; i++) {
-		c = i;
-		for (j = 0; j < 8; j++)
-			c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
-		crc32c_table[0][i] = c;
-	}
-	for (i = 0; i < 256; i++) {
-		c = crc32c_table[0][i];
-		for (j = 1; j < 8; j++) {
-			c = crc32c_table[0][c & 0xff] ^ (c >> 8);
-			crc32c_table[j][i] = c;
-		}
-	}
-}
-
-u32 skv_crc32c_sw(u32 crc, const void *p, size_t len);
-static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
-static void crc32c_setup(void);
-
-u32 skv_crc32c_sw(u32 crc, const void *p, size_t len)
-{
-	const u8 *b = p;
-
-	pthread_once(&crc32c_once, crc32c_setup);
-
-	while (len >= 8) {
-		u64 w;
-
-		memcpy(&w, b, 8);
-		w = le64toh(w) ^ crc;
-		crc = crc32c_table[7][w & 0xff] ^
-		      crc32c_table[6][(w >> 8) & 0xff] ^
-		      crc32c_table[5][(w >> 16) & 0xff] ^
-		      crc32c_table[4][(w >> 24) & 0xff] ^
-		      crc32c_table[3][(w >> 32) & 0xff] ^
-		      crc32c_table[2][(w >> 40) & 0xff] ^
-		      crc32c_table[1][(w >> 48) & 0xff] ^
-		      crc32c_table[0][w >> 56];
-		b += 8;
-		len -= 8;
-	}
-	while (len--)
-		crc = crc32c_table[0][(crc ^ *b++) & 0xff] ^ (crc >> 8);
-	return crc;
-}
-
-#if defined(__x86_64__)
-__attribute__((target("sse4.2")))
-static u32 skv_crc32c_hw(u32 crc, const void *p, size_t len)
-{
-	const u8 *b = p;
-	u64 c = crc;
-
-	while (len >= 8) {
-		u64 w;
-
-		memcpy(&w, b, 8);
-		c = _mm_crc32_u64(c, w);
-		b += 8;
-		len -= 8;
-	}
-	crc = (u32)c;
-	while (len--)
-		crc = _mm_crc32_u8(crc, *b++);
-	return crc;
-}
-#endif
-
-static void crc32c_setup(void)
-{
-	int hw = 0;
-
-	crc32c_init();
-#if defined(__x86_64__)
-	{
-		unsigned int a, b, c, d;
-
-		if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2) &&
-		    !getenv("SKV_CRC32C_SW"))
-			hw = 1;
-	}
-#endif
-	__atomic_store_n(&crc32c_hw, hw, __ATOMIC_RELEASE);
-}
-
+/*
+ * Raw crc32c, no inversions, as the kernel's crc32c(): ISA-L's, which
+ * picks its code by CPU at run time and runs long buffers in several
+ * streams, as the kernel's crc32c-intel does from 512 bytes on.
+ */
 u32 skv_host_crc32c(u32 crc, const void *p, size_t len)
 {
-	int hw = __atomic_load_n(&crc32c_hw, __ATOMIC_ACQUIRE);
+	unsigned char *b = (unsigned char *)p;
 
-	if (__builtin_expect(hw < 0, 0)) {
-		pthread_once(&crc32c_once, crc32c_setup);
-		hw = __atomic_load_n(&crc32c_hw, __ATOMIC_ACQUIRE);
+	while (len) {
+		int n = len > (1u << 30) ? 1 << 30 : (int)len;
+
+		crc = crc32_iscsi(b, n, crc);
+		b += n;
+		len -= n;
 	}
-#if defined(__x86_64__)
-	if (hw)
-		return skv_crc32c_hw(crc, p, len);
-#endif
-	return skv_crc32c_sw(crc, p, len);
+	return crc;
 }
 
 #ifdef SKV_RCU_RWLOCK
