@@ -47,7 +47,7 @@ FIXTURE_TEARDOWN(st)
 TEST(crc32c_and_xxh64_vectors)
 {
 	static const char v[] = "123456789";
-	u8 buf[4096];
+	static u8 buf[64u << 10];	/* as long as a pull batch */
 	u32 i, len;
 
 	ASSERT_EQ(0xE3069283u, skv_crc32c_std(v, 9));
@@ -63,6 +63,10 @@ TEST(crc32c_and_xxh64_vectors)
 	for (len = 0; len < 200; len++)
 		ASSERT_EQ(crc32c_bitwise(~0u, buf + len % 7, len * 13),
 			  skv_crc32c(~0u, buf + len % 7, len * 13));
+	/* Long buffers, where the library runs several streams. */
+	for (len = 8192; len <= sizeof(buf) - 8; len *= 2)
+		ASSERT_EQ(crc32c_bitwise(~0u, buf + 3, len + 5),
+			  skv_crc32c(~0u, buf + 3, len + 5));
 	/* Chaining equals one pass. */
 	ASSERT_EQ(skv_crc32c(skv_crc32c(~0u, buf, 100), buf + 100, 300),
 		  skv_crc32c(~0u, buf, 400));
