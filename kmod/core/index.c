@@ -268,8 +268,7 @@ void skv_index_prefetch_walk(struct skv_index *ix, struct skv_walk_ahead *w,
 	u32 shift = 64 - g->log2, i;
 	u64 b = hash >> shift, nb = 1ull << g->log2, end;
 
-	BUILD_BUG_ON(SKV_WALK_STAGES * SKV_WALK_AHEAD != SKV_WALK_SLOTS ||
-		     SKV_WALK_SLOTS & (SKV_WALK_SLOTS - 1));
+	BUILD_BUG_ON(SKV_WALK_SLOTS & (SKV_WALK_SLOTS - 1));
 	if (w->log2 != g->log2) {
 		/* First call, or the index grew: buckets are renumbered. */
 		w->log2 = g->log2;

@@ -267,7 +267,7 @@ void skv_index_prefetch(struct skv_index *ix, u64 hash, int stage);
  */
 #define SKV_WALK_STAGES	4
 #define SKV_WALK_AHEAD	4	/* buckets from one stage to the next */
-#define SKV_WALK_SLOTS	16	/* STAGES * AHEAD, a power of two */
+#define SKV_WALK_SLOTS	(SKV_WALK_STAGES * SKV_WALK_AHEAD)	/* a power of two */
 struct skv_walk_ahead {
 	u32 log2;
 	u64 next[SKV_WALK_STAGES];
