@@ -24,6 +24,8 @@
 #include <time.h>
 #include <linux/types.h>
 #ifndef SKV_RCU_RWLOCK
+/* Read-side calls inlined, as the kernel's are (GPL code may: LGPL 2.1). */
+#define _LGPL_SOURCE
 #include <urcu/urcu-memb.h>
 #endif
 #include <xxhash.h>
