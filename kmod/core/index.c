@@ -218,21 +218,44 @@ static struct skv_entry *skv_bucket_first(struct skv_index *ix,
 	return skv_slot_first(skv_slot_of(ix, g, hash));
 }
 
+/*
+ * The fields lookups and walks read of an entry, from next to key_len:
+ * one line where an entry starts on one (kmalloc-128), two where an
+ * allocator with smaller alignment, or a debug build's red zones, put it.
+ */
+static void skv_entry_prefetch(const struct skv_entry *e)
+{
+	__builtin_prefetch(e);
+	__builtin_prefetch(&e->key_len);
+}
+
 void skv_index_prefetch(struct skv_index *ix, u64 hash, int stage)
 {
-	const struct skv_index_geom *g;
+	const struct skv_index_geom *g = skv_geom(ix);
 	struct skv_entry *e;
+	const u8 *rec;
 
-	skv_rcu_read_lock();
-	g = skv_geom(ix);
 	if (stage == SKV_PREFETCH_SLOT) {
 		__builtin_prefetch(skv_slot_of(ix, g, hash));
-	} else {
-		e = skv_bucket_first(ix, g, hash);
-		if (e)
-			__builtin_prefetch(e);
+		return;
 	}
-	skv_rcu_read_unlock();
+	e = skv_bucket_first(ix, g, hash);
+	if (stage == SKV_PREFETCH_ENTRY) {
+		if (e)
+			skv_entry_prefetch(e);
+		return;
+	}
+	/*
+	 * The record of the bucket's first entry with the hash: no key is
+	 * compared, so this stage does not wait for the record's load.
+	 */
+	while (e && !skv_is_slot(e) && e->key_hash < hash)
+		e = rcu_dereference(e->next);
+	if (e && !skv_is_slot(e) && e->key_hash == hash) {
+		rec = rcu_dereference(e->rec);
+		if (rec)
+			skv_rec_prefetch(rec);
+	}
 }
 
 /*
@@ -297,7 +320,7 @@ void skv_index_prefetch_walk(struct skv_index *ix, struct skv_walk_ahead *w,
 			if (!e || skv_is_slot(e))
 				continue;
 			if (i < SKV_WALK_STAGES - 1)
-				__builtin_prefetch(e);
+				skv_entry_prefetch(e);
 			else
 				skv_prefetch_recs(e);
 		}

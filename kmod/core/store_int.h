@@ -254,10 +254,11 @@ struct skv_entry *skv_index_find(struct skv_index *ix, u64 b, u64 table_id,
 bool skv_index_has(struct skv_index *ix, u64 b, u64 table_id, u64 hash,
 		   const void *key, u32 key_len);
 /*
- * Hints for a run of lookups: the slot of hash's bucket, then (some
- * lookups later, once it is in cache) the first entry it leads to.
+ * Hints for a run of lookups, under RCU: the slot of hash's bucket, then
+ * (some lookups later, once each is in cache) the first entry it leads
+ * to, then the record of the entry with the hash.
  */
-enum { SKV_PREFETCH_SLOT, SKV_PREFETCH_ENTRY };
+enum { SKV_PREFETCH_SLOT, SKV_PREFETCH_ENTRY, SKV_PREFETCH_RECORD };
 void skv_index_prefetch(struct skv_index *ix, u64 hash, int stage);
 /*
  * Hints for a walk in hash order, under RCU: at each hash walked, what
