@@ -268,6 +268,24 @@ static int skv_do_delete(struct skv_conn *c, const struct skv_hdr *h,
 }
 
 /*
+ * The hashes of the next n MULTI-GET keys (at most SKV_PREFETCH_MAX), from
+ * off in a checked body, into hash[]; their lookups prefetched.
+ */
+static void skv_multi_prefetch(struct skv_store *s, const u8 *body, u32 off,
+			       u32 n, u64 *hash)
+{
+	u32 i, klen;
+
+	n = min(n, SKV_PREFETCH_MAX);
+	for (i = 0; i < n; i++) {
+		klen = get_unaligned_le16(body + off);
+		hash[i] = skv_key_hash(body + off + sizeof(__le16), klen);
+		off += sizeof(__le16) + klen;
+	}
+	skv_store_prefetch(s, hash, n);
+}
+
+/*
  * MULTI-GET.  The whole body is checked before any key is looked up.  The
  * reply body is bounded like a request body (SKV_MAX_BODY_LEN): a value
  * that no longer fits gets the per-key status TOO_BIG (and no value), and
@@ -284,6 +302,7 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 	u32 count, i, off, klen, used, room, vlen;
 	bool too_big = false;
 	u64 table_id, version, hash, newest = 0;
+	u64 hashes[SKV_PREFETCH_MAX];
 	const u8 *key;
 	int tries, err;
 	u8 st;
@@ -319,10 +338,12 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 	if (err)
 		return err;
 	for (i = 0, off = fixed; i < count; i++) {
+		if (!(i % SKV_PREFETCH_MAX))
+			skv_multi_prefetch(s, body, off, count - i, hashes);
 		klen = get_unaligned_le16(body + off);
 		key = body + off + sizeof(__le16);
 		off += sizeof(__le16) + klen;
-		hash = skv_key_hash(key, klen);
+		hash = hashes[i % SKV_PREFETCH_MAX];
 		skv_tablet_count(s, table_id, hash);
 
 		vlen = 0;

@@ -260,37 +260,16 @@ out:
 	return ret;
 }
 
-void skv_store_get_batch(struct skv_store *s, u64 table_id,
-			 struct skv_get_req *req, u32 n)
+void skv_store_prefetch(struct skv_store *s, const u64 *key_hash, u32 n)
 {
-	struct skv_index *ix = &s->index;
-	struct skv_entry *e;
-	const u8 *rec;
-	u32 i;
+	u32 i, stage;
 
-	/* Each stage's loads are in flight together; the next finds them. */
-	for (i = 0; i < n; i++)
-		skv_index_prefetch(ix, req[i].key_hash, SKV_PREFETCH_SLOT);
-	for (i = 0; i < n; i++)
-		skv_index_prefetch(ix, req[i].key_hash, SKV_PREFETCH_ENTRY);
+	n = min(n, SKV_PREFETCH_MAX);
 	skv_rcu_read_lock();
-	for (i = 0; i < n; i++) {
-		if (req[i].key_len > SKV_MAX_KEY_LEN)
-			continue;
-		e = skv_index_find(ix, skv_bucket_of(ix, req[i].key_hash),
-				   table_id, req[i].key_hash, req[i].key,
-				   req[i].key_len);
-		rec = e ? rcu_dereference(e->rec) : NULL;
-		if (rec)
-			skv_rec_prefetch(rec);
-	}
+	for (stage = SKV_PREFETCH_SLOT; stage <= SKV_PREFETCH_RECORD; stage++)
+		for (i = 0; i < n; i++)
+			skv_index_prefetch(&s->index, key_hash[i], stage);
 	skv_rcu_read_unlock();
-	for (i = 0; i < n; i++)
-		req[i].status = skv_store_get(s, table_id, req[i].key,
-					      req[i].key_len, req[i].key_hash,
-					      req[i].buf, req[i].buf_len,
-					      &req[i].value_len,
-					      &req[i].version);
 }
 
 enum skv_write_op {

@@ -181,25 +181,17 @@ int skv_store_get(struct skv_store *s, u64 table_id, const void *key,
 		  u32 key_len, u64 key_hash, void *buf, u32 buf_len,
 		  u32 *value_len, u64 *version);
 
-/* One GET of a batch: the arguments of skv_store_get(), then its results. */
-struct skv_get_req {
-	const void *key;
-	u32 key_len;
-	u64 key_hash;
-	void *buf;
-	u32 buf_len;
-	u32 value_len;		/* out */
-	u64 version;		/* out */
-	int status;		/* out: what skv_store_get() returns */
-};
+/* Lookups one skv_store_prefetch() call prepares. */
+#define SKV_PREFETCH_MAX	16u
 
 /*
- * n GETs of table_id (pipelined requests), each as skv_store_get(), with
- * their index and record reads overlapped (prefetched in stages) rather
- * than one cache miss after another.  Atomic-safe.
+ * Hints for the n (at most SKV_PREFETCH_MAX) lookups about to follow, of
+ * keys with these hashes (a MULTI-GET's keys): each one's bucket slot,
+ * then index entry, then record, in stages, so the loads of a stage are
+ * in flight together rather than one cache miss after another.  Reads
+ * only; atomic-safe.
  */
-void skv_store_get_batch(struct skv_store *s, u64 table_id,
-			 struct skv_get_req *req, u32 n);
+void skv_store_prefetch(struct skv_store *s, const u64 *key_hash, u32 n);
 
 /*
  * PUT: expect_version 0 writes unconditionally; otherwise the key's current
