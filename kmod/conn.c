@@ -223,7 +223,7 @@ static int skv_check_hdr(const struct skv_hdr *h, bool *reply)
 static int skv_conn_process(struct skv_conn *c)
 {
 	struct skv_hdr h;
-	u32 off = 0, flen;
+	u32 off = 0, ahead = 0, flen;
 	bool reply;
 	int status, err = 0;
 
@@ -255,6 +255,10 @@ static int skv_conn_process(struct skv_conn *c)
 		if (c->parked)
 			skv_tgt_unpark(c);
 		c->pipelined = c->ilen - off > flen;
+		/* Pipelined GETs: the frames ahead, up to ahead, prefetched. */
+		if (c->pipelined && off >= ahead)
+			ahead = off + skv_request_prefetch(c, c->ibuf + off,
+							   c->ilen - off);
 		err = skv_metrics_handle(c, &h, c->ibuf + off + SKV_HDR_LEN,
 					 flen - SKV_HDR_LEN);
 		if (c->parked)

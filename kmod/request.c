@@ -397,6 +397,33 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 	return 0;
 }
 
+u32 skv_request_prefetch(struct skv_conn *c, const u8 *buf, u32 len)
+{
+	struct skv_store *s = skv_node_store(c->node);
+	u64 hash[SKV_PREFETCH_MAX], table_id, expect;
+	u32 off = 0, frames, blen, klen, n = 0;
+	struct skv_hdr h;
+	const u8 *key;
+
+	/* Magic and version are not checked: a wrong hint only costs time. */
+	for (frames = 0; frames < SKV_PREFETCH_FRAMES &&
+	     n < SKV_PREFETCH_MAX && len - off >= SKV_HDR_LEN; frames++) {
+		memcpy(&h, buf + off, SKV_HDR_LEN);
+		blen = le32_to_cpu(h.body_len);
+		if (blen > len - off - SKV_HDR_LEN)
+			break;
+		off += SKV_HDR_LEN;
+		if (h.opcode == SKV_OP_GET &&
+		    skv_parse_key_req(buf + off, blen, &table_id, &expect, &key,
+				      &klen) == SKV_S_OK)
+			hash[n++] = skv_key_hash(key, klen);
+		off += blen;
+	}
+	if (n)
+		skv_store_prefetch(s, hash, n);
+	return off;
+}
+
 int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 		       const u8 *body, u32 body_len)
 {

@@ -20,4 +20,15 @@ struct skv_hdr;
 int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 		       const u8 *body, u32 body_len);
 
+/*
+ * Prefetch the lookups of the GETs among the complete frames at the start
+ * of buf (len bytes), up to SKV_PREFETCH_MAX GETs in at most
+ * SKV_PREFETCH_FRAMES frames, so a run of pipelined GETs waits for one
+ * round of cache misses rather than one per GET.  Hints only: nothing is
+ * trusted that the handling of each frame checks again.  Returns the
+ * bytes of the frames looked at.
+ */
+#define SKV_PREFETCH_FRAMES	32u
+u32 skv_request_prefetch(struct skv_conn *c, const u8 *buf, u32 len);
+
 #endif /* SKV_REQUEST_H */

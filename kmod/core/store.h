@@ -186,10 +186,10 @@ int skv_store_get(struct skv_store *s, u64 table_id, const void *key,
 
 /*
  * Hints for the n (at most SKV_PREFETCH_MAX) lookups about to follow, of
- * keys with these hashes (a MULTI-GET's keys): each one's bucket slot,
- * then index entry, then record, in stages, so the loads of a stage are
- * in flight together rather than one cache miss after another.  Reads
- * only; atomic-safe.
+ * keys with these hashes (pipelined GETs, a MULTI-GET's keys): each one's
+ * bucket slot, then index entry, then record, in stages, so the loads of
+ * a stage are in flight together rather than one cache miss after
+ * another.  Reads only; atomic-safe.
  */
 void skv_store_prefetch(struct skv_store *s, const u64 *key_hash, u32 n);
 
