@@ -267,6 +267,14 @@ static int skv_do_delete(struct skv_conn *c, const struct skv_hdr *h,
 				version);
 }
 
+/* The MULTI-GET key at *off in a checked body; *off moves past it. */
+static const u8 *skv_multi_key(const u8 *body, u32 *off, u32 *key_len)
+{
+	*key_len = get_unaligned_le16(body + *off);
+	*off += sizeof(__le16) + *key_len;
+	return body + *off - *key_len;
+}
+
 /*
  * The hashes of the next n MULTI-GET keys (at most SKV_PREFETCH_MAX), from
  * off in a checked body, into hash[]; their lookups prefetched.
@@ -274,13 +282,13 @@ static int skv_do_delete(struct skv_conn *c, const struct skv_hdr *h,
 static void skv_multi_prefetch(struct skv_store *s, const u8 *body, u32 off,
 			       u32 n, u64 *hash)
 {
+	const u8 *key;
 	u32 i, klen;
 
 	n = min(n, SKV_PREFETCH_MAX);
 	for (i = 0; i < n; i++) {
-		klen = get_unaligned_le16(body + off);
-		hash[i] = skv_key_hash(body + off + sizeof(__le16), klen);
-		off += sizeof(__le16) + klen;
+		key = skv_multi_key(body, &off, &klen);
+		hash[i] = skv_key_hash(key, klen);
 	}
 	skv_store_prefetch(s, hash, n);
 }
@@ -340,9 +348,7 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 	for (i = 0, off = fixed; i < count; i++) {
 		if (!(i % SKV_PREFETCH_MAX))
 			skv_multi_prefetch(s, body, off, count - i, hashes);
-		klen = get_unaligned_le16(body + off);
-		key = body + off + sizeof(__le16);
-		off += sizeof(__le16) + klen;
+		key = skv_multi_key(body, &off, &klen);
 		hash = hashes[i % SKV_PREFETCH_MAX];
 		skv_tablet_count(s, table_id, hash);
 

@@ -180,7 +180,7 @@ TEST_F(st, prefetch_then_get_answers_as_get)
 {
 	struct skv_store *s = self->s;
 	struct skv_tablet_info t = { T1 + 1, 0, U64_MAX, SKV_TABLET_NORMAL };
-	u64 hash[SKV_PREFETCH_MAX], ver;
+	u64 hash[SKV_PREFETCH_MAX], written[12], ver;
 	char key[8], val[16];
 	u32 i, len;
 
@@ -191,10 +191,11 @@ TEST_F(st, prefetch_then_get_answers_as_get)
 		/* Keys 0-5 share one hash, in tables T1 and T1 + 1. */
 		hash[i] = i < 6 ? 0x8000000000000000ull : skv_key_hash(key, 3);
 		ASSERT_EQ(SKV_S_OK, skv_store_put(s, i % 2 ? T1 + 1 : T1, key,
-						  3, hash[i], key, 3, 0, &ver));
+						  3, hash[i], key, 3 + i % 5, 0,
+						  &written[i]));
 	}
 	ASSERT_EQ(SKV_S_OK, skv_store_delete(s, T1, "k02", 3, hash[2], 0,
-					     &ver));
+					     &written[2]));
 	hash[12] = 0;
 	hash[13] = ~0ull;
 	hash[14] = 0x8000000000000001ull;
@@ -202,12 +203,24 @@ TEST_F(st, prefetch_then_get_answers_as_get)
 	skv_store_prefetch(s, hash, SKV_PREFETCH_MAX);
 	for (i = 0; i < 12; i++) {
 		snprintf(key, sizeof(key), "k%02u", i);
-		ASSERT_EQ(i == 2 ? SKV_S_NOT_FOUND : SKV_S_OK,
+		/* Key 7's buffer is too small for its 5 bytes. */
+		ASSERT_EQ(i == 2 ? SKV_S_NOT_FOUND :
+			  i == 7 ? SKV_S_TOO_BIG : SKV_S_OK,
 			  skv_store_get(s, i % 2 ? T1 + 1 : T1, key, 3,
-					hash[i], val, sizeof(val), &len, &ver));
-		if (i != 2)
+					hash[i], val, i == 7 ? 2 : sizeof(val),
+					&len, &ver));
+		/* A deleted key reports its tombstone's version. */
+		ASSERT_EQ(written[i], ver);
+		if (i == 2)
+			continue;
+		ASSERT_EQ(3 + i % 5, len);
+		if (i != 7)
 			ASSERT_EQ(0, memcmp(key, val, 3));
 	}
+	ASSERT_EQ(SKV_S_NOT_FOUND, skv_store_get(s, T1, "absent", 6, hash[15],
+						 val, sizeof(val), &len,
+						 &ver));
+	ASSERT_EQ(0u, ver);
 }
 
 TEST_F(st, conditional_put_delete)
