@@ -7,10 +7,9 @@
  * END and PUSH_BACK with OK, and every PULL and PRIORITY_PULL with a batch
  * that is wrong in one way, chosen by MODE:
  *
- *   corrupt     a record's value has a flipped byte (its crc fails; the
- *               batch crc is recomputed so that only the record check can
- *               catch it)
- *   truncated   the last record is cut in half (batch len and crc agree)
+ *   corrupt     a record's value has a flipped byte (its crc fails: a
+ *               batch has no checksum of its own, the record's is the check)
+ *   truncated   the last record is cut in half (batch len agrees)
  *   count       the batch header counts one record more than it holds
  *   oversized   the reply announces a body far over what a pull may return
  *   outofrange  well-formed records of the range plus one of the same
@@ -187,7 +186,7 @@ static size_t make_pull_reply(uint8_t *body, uint64_t table, uint64_t start,
 	put32(bh, SKV_BATCH_MAGIC);
 	put32(bh + 4, count);
 	put32(bh + 8, len);
-	put32(bh + 12, skv_crc32c_std(recs, len));
+	put32(bh + 12, 0);	/* reserved */
 	total = sizeof(struct skv_pull_reply) + sizeof(struct skv_batch_hdr) + len;
 	/* Over any pull budget plus the largest record, yet a valid body_len. */
 	*announce = !strcmp(mode, "oversized") ? 2 * SKV_MAX_PULL_BUDGET + SKV_MAX_BODY_LEN :

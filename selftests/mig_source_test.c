@@ -216,8 +216,8 @@ static uint8_t val_byte(const char *key, uint32_t i)
 }
 
 /*
- * Check a batch (magic, length, crc over the records, every record's
- * own crc, key hash and padding) and account its records.  Returns the
+ * Check a batch (magic, length, reserved field, every record's crc, key
+ * hash and padding) and account its records.  Returns the
  * record count, or -1 with st_last_error set.
  */
 static int check_batch(const uint8_t *b, uint32_t len, struct pull_acc *acc)
@@ -231,8 +231,8 @@ static int check_batch(const uint8_t *b, uint32_t len, struct pull_acc *acc)
 	if (blen != len - BATCH_HDR)
 		return snprintf(st_last_error, 256, "batch len %u of %u", blen,
 				len - BATCH_HDR), -1;
-	if (~crc32c_raw(~0u, b + BATCH_HDR, blen) != get32(b + BATCH_OFF(crc)))
-		return snprintf(st_last_error, 256, "batch crc"), -1;
+	if (get32(b + BATCH_OFF(reserved)))
+		return snprintf(st_last_error, 256, "batch reserved field not 0"), -1;
 	for (off = BATCH_HDR; off < len; n++) {
 		const uint8_t *r = b + off;
 		uint32_t klen, vlen, rlen, crc, i;
@@ -719,7 +719,7 @@ static size_t build_push_max(uint8_t *buf, uint64_t id, uint64_t start,
 	put32(b, SKV_BATCH_MAGIC);
 	put32(b + BATCH_OFF(count), count);
 	put32(b + BATCH_OFF(len), rlen);
-	put32(b + BATCH_OFF(crc), ~crc32c_raw(~0u, recs, rlen));
+	put32(b + BATCH_OFF(reserved), 0);
 	memcpy(b + BATCH_HDR, recs, rlen);
 	return n + BATCH_HDR + rlen;
 }

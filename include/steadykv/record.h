@@ -57,13 +57,16 @@ struct skv_rec_hdr {
 
 /*
  * A batch of records: this header, then len bytes holding count records.
- * crc is the standard crc32c (seed ~0, inverted) over the records.
+ * The batch has no checksum of its own: each record carries its crc32c,
+ * taken by the writer, which the receiver checks (end to end, where a
+ * batch checksum covered only the transfer, in a second pass over the
+ * same bytes at each end).
  */
 struct skv_batch_hdr {
 	__le32 magic;		/* SKV_BATCH_MAGIC */
 	__le32 count;
 	__le32 len;
-	__le32 crc;
+	__le32 reserved;	/* 0 */
 };
 
 #define SKV_BATCH_MAGIC		0x424b5653u	/* "SVKB" */

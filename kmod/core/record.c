@@ -140,14 +140,12 @@ int skv_batch_verify(const void *buf, size_t len, unsigned int parse_flags,
 
 	if (len < sizeof(*bh))
 		return -EINVAL;
-	if (le32_to_cpu(bh->magic) != SKV_BATCH_MAGIC)
+	if (le32_to_cpu(bh->magic) != SKV_BATCH_MAGIC || bh->reserved)
 		return -EBADMSG;
 	blen = le32_to_cpu(bh->len);
 	n = le32_to_cpu(bh->count);
 	if (blen > len - sizeof(*bh))
 		return -EINVAL;
-	if (skv_crc32c_std(p, blen) != le32_to_cpu(bh->crc))
-		return -EBADMSG;
 	for (off = 0, i = 0; off < blen; i++) {
 		ret = skv_rec_parse(p + off, blen - off, parse_flags, &v);
 		if (ret)

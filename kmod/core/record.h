@@ -79,7 +79,8 @@ void skv_rec_departure_range(const struct skv_rec_view *v, u64 *start_hash,
 void skv_rec_view_trusted(const void *buf, struct skv_rec_view *v);
 
 /*
- * Verify a batch (header, length, crc, every record) without applying it.
+ * Verify a batch (header, length, every record with its crc) without
+ * applying it.
  * On success *records and *len give the record bytes and *count their
  * number.  -EINVAL if truncated, -EBADMSG if corrupt.
  */

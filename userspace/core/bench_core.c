@@ -491,12 +491,6 @@ static void run(u64 n, struct figures *f)
 	skv_sidelog_destroy(d, sl);
 	f->get_after = get_rate(d, n, get_pass, "get after replay");
 
-	t0 = now();
-	for (i = 0; i < batches; i++)
-		sink += skv_crc32c(~0u, bufs[i], blen[i]);
-	t = now() - t0;
-	printf("  %-26s %31.1f MB/s\n", "crc32c over the batches",
-	       bbytes / t / 1e6);
 	for (i = 0; i < maxb; i++)
 		free(bufs[i]);
 	free(bufs);

@@ -903,10 +903,30 @@ TEST_F(st, scan_serialize_replay_and_splice)
 				       &cur, &done);
 		ASSERT_GT(r, 0);
 		ASSERT_LE(r, bufsz);
-		/* Corruption or truncation is refused whole. */
+		/*
+		 * Corruption or truncation is refused whole: a flipped bit in
+		 * the last byte (padding), in the first record's payload (its
+		 * crc: a batch has no checksum of its own), in the batch's
+		 * reserved field.
+		 */
 		buf[r - 1] ^= 1;
 		ASSERT_EQ(-EBADMSG, skv_replay_batch(d, sl, buf, r, NULL, &rs));
 		buf[r - 1] ^= 1;
+		if (r > (long)sizeof(struct skv_batch_hdr)) {
+			struct skv_rec_hdr *rh = (struct skv_rec_hdr *)
+				(buf + sizeof(struct skv_batch_hdr));
+			u8 *last = (u8 *)rh + SKV_REC_HDR_LEN - 1 +
+				   le16_to_cpu(rh->key_len) +
+				   le32_to_cpu(rh->value_len);
+
+			*last ^= 0x10;
+			ASSERT_EQ(-EBADMSG,
+				  skv_replay_batch(d, sl, buf, r, NULL, &rs));
+			*last ^= 0x10;
+		}
+		((struct skv_batch_hdr *)buf)->reserved = cpu_to_le32(1);
+		ASSERT_EQ(-EBADMSG, skv_replay_batch(d, sl, buf, r, NULL, &rs));
+		((struct skv_batch_hdr *)buf)->reserved = 0;
 		ASSERT_EQ(-EINVAL, skv_replay_batch(d, sl, buf, r - 8, NULL, &rs));
 		/* A record outside what was asked for refuses the batch. */
 		if (r > (long)sizeof(struct skv_batch_hdr)) {
@@ -1075,7 +1095,7 @@ TEST_F(st, version_ceiling_never_wraps)
 	bh->magic = cpu_to_le32(SKV_BATCH_MAGIC);
 	bh->count = cpu_to_le32(2);
 	bh->len = cpu_to_le32(off);
-	bh->crc = cpu_to_le32(skv_crc32c_std(recs, off));
+	bh->reserved = 0;
 	ASSERT_EQ(-ERANGE, skv_replay_batch(s, sl, buf, sizeof(*bh) + off,
 					    NULL, &rs));
 	ASSERT_EQ(-ERANGE, skv_replay_batch(s, sl, buf, sizeof(*bh) + off,

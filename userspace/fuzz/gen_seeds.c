@@ -64,7 +64,7 @@ static void batch_seeds(void)
 	bh->magic = cpu_to_le32(SKV_BATCH_MAGIC);
 	bh->count = cpu_to_le32(3);
 	bh->len = cpu_to_le32(len);
-	bh->crc = cpu_to_le32(skv_crc32c_std(recs, len));
+	bh->reserved = 0;
 	put_tagged("fuzz_batch", "batch", 0, buf, sizeof(*bh) + len);
 	put_tagged("fuzz_batch", "batch-fix", 2, buf, sizeof(*bh) + len);
 	put_tagged("fuzz_batch", "records", 1, recs, len);
