@@ -36,10 +36,10 @@ long skv_scan(struct skv_store *s, u64 table_id, u64 start_hash, u64 end_hash,
 
 /*
  * The same walk, writing a batch (struct skv_batch_hdr then the records,
- * as a pull reply carries them) into buf.  Returns
- * the bytes written, or -EMSGSIZE if the first group alone does not fit
- * (buf_len >= sizeof(struct skv_batch_hdr) + SKV_REC_MAX_LEN always fits
- * a group of one).
+ * as a pull reply carries them) into buf.  Returns the bytes written, or
+ * -EMSGSIZE if the first group alone does not fit (buf_len >=
+ * sizeof(struct skv_batch_hdr) + SKV_REC_MAX_LEN always fits a group of
+ * one).
  */
 long skv_scan_serialize(struct skv_store *s, u64 table_id, u64 start_hash,
 			u64 end_hash, u64 cursor, void *buf, u32 buf_len,
