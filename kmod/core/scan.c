@@ -89,38 +89,47 @@ unlock:
 struct skv_ser {
 	u8 *buf;
 	u32 cap;
-	u32 off;
+	u32 off;		/* bytes written to buf */
+	u32 len;		/* bytes of the batch: off, and the spliced ones */
 	u32 count;
 	u64 min_version;
+	const struct skv_ser_splice *splice;	/* NULL: every record copied */
 };
 
 /*
- * Records go from the log straight into the batch: the only copy, and
- * no checksum is taken (each record carries its own; record.h).
+ * Records go from the log into the batch, copied once or left in the log
+ * for the sender to splice; no checksum is taken (each record carries its
+ * own; record.h).
  */
 static int skv_ser_rec(void *arg, const void *rec, u32 len)
 {
 	const struct skv_rec_hdr *rh = rec;
 	struct skv_ser *w = arg;
+	const struct skv_ser_splice *sp = w->splice;
 
 	if (w->min_version && le64_to_cpu(rh->version) <= w->min_version)
 		return 0;
-	if (len > w->cap - w->off)
+	if (len > w->cap - w->len)
 		return -EMSGSIZE;
-	memcpy(w->buf + w->off, rec, len);
-	w->off += len;
+	if (!sp || len < sp->min_len || sp->take(sp->arg, rec, len, w->off)) {
+		memcpy(w->buf + w->off, rec, len);
+		w->off += len;
+	}
+	w->len += len;
 	w->count++;
 	return 0;
 }
 
 static void skv_ser_init(struct skv_ser *w, void *buf, u32 buf_len,
-			 u64 min_version)
+			 u64 min_version, const struct skv_ser_splice *splice)
 {
 	w->buf = (u8 *)buf + sizeof(struct skv_batch_hdr);
 	w->cap = buf_len - sizeof(struct skv_batch_hdr);
 	w->off = 0;
+	w->len = 0;
 	w->count = 0;
 	w->min_version = min_version;
+	w->splice = splice;
 }
 
 static long skv_ser_finish(struct skv_ser *w, void *buf)
@@ -129,22 +138,23 @@ static long skv_ser_finish(struct skv_ser *w, void *buf)
 
 	bh->magic = cpu_to_le32(SKV_BATCH_MAGIC);
 	bh->count = cpu_to_le32(w->count);
-	bh->len = cpu_to_le32(w->off);
+	bh->len = cpu_to_le32(w->len);
 	bh->reserved = 0;
-	return sizeof(*bh) + w->off;
+	return sizeof(*bh) + w->len;
 }
 
-long skv_scan_serialize_since(struct skv_store *s, u64 table_id,
-			      u64 start_hash, u64 end_hash, u64 cursor,
-			      u64 min_version, void *buf, u32 buf_len,
-			      u64 *next, bool *done)
+long skv_scan_serialize_spliced(struct skv_store *s, u64 table_id,
+				u64 start_hash, u64 end_hash, u64 cursor,
+				u64 min_version, void *buf, u32 buf_len,
+				const struct skv_ser_splice *splice,
+				u64 *next, bool *done)
 {
 	struct skv_ser w;
 	long ret;
 
 	if (buf_len < sizeof(struct skv_batch_hdr))
 		return -EMSGSIZE;
-	skv_ser_init(&w, buf, buf_len, min_version);
+	skv_ser_init(&w, buf, buf_len, min_version, splice);
 	/*
 	 * The budget counts the bytes visited, filtered or not, so a
 	 * catch-up pull costs what a full one does and its batch is never
@@ -155,6 +165,16 @@ long skv_scan_serialize_since(struct skv_store *s, u64 table_id,
 	if (ret < 0)
 		return ret;
 	return skv_ser_finish(&w, buf);
+}
+
+long skv_scan_serialize_since(struct skv_store *s, u64 table_id,
+			      u64 start_hash, u64 end_hash, u64 cursor,
+			      u64 min_version, void *buf, u32 buf_len,
+			      u64 *next, bool *done)
+{
+	return skv_scan_serialize_spliced(s, table_id, start_hash, end_hash,
+					  cursor, min_version, buf, buf_len,
+					  NULL, next, done);
 }
 
 long skv_scan_serialize(struct skv_store *s, u64 table_id, u64 start_hash,
@@ -182,7 +202,7 @@ static int skv_collect_one(struct skv_store *s, u64 table_id, u64 h,
 	e = skv_index_seek(ix, h, h, &resume);
 	if (!e)
 		goto unlock;
-	if (skv_group_bytes(ix, e, table_id) > w->cap - w->off) {
+	if (skv_group_bytes(ix, e, table_id) > w->cap - w->len) {
 		ret = -EMSGSIZE;
 		goto unlock;
 	}
@@ -207,7 +227,7 @@ long skv_collect_hashes(struct skv_store *s, u64 table_id, const u64 *hashes,
 	*resolved = 0;
 	if (buf_len < sizeof(struct skv_batch_hdr))
 		return -EMSGSIZE;
-	skv_ser_init(&w, buf, buf_len, 0);
+	skv_ser_init(&w, buf, buf_len, 0, NULL);
 	for (i = 0; i < n; i++) {
 		/* A hash asked twice is already in the batch. */
 		for (j = 0; j < i && hashes[j] != hashes[i]; j++)

@@ -56,6 +56,33 @@ long skv_scan_serialize_since(struct skv_store *s, u64 table_id,
 			      u64 *next, bool *done);
 
 /*
+ * Zero-copy for large records (RAMCloud's transports splice only pieces
+ * over 500 bytes: a small one costs less to copy than to reference).  A
+ * record of at least min_len bytes is offered to take(arg, rec, len, at)
+ * before it is copied: 0 means the caller has pinned rec and will send
+ * it from the log, in the batch right before the byte at offset at of
+ * the records written to buf; nonzero, and it is copied.  take() runs
+ * under RCU and a bucket lock, so must not sleep.
+ */
+struct skv_ser_splice {
+	u32 min_len;
+	int (*take)(void *arg, const void *rec, u32 len, u32 at);
+	void *arg;
+};
+
+/*
+ * skv_scan_serialize_since() with records left in the log as splice
+ * takes them: returns the bytes of the whole batch, the spliced records
+ * included (what buf holds is that less what take() accepted).  On an
+ * error the caller drops what take() accepted.
+ */
+long skv_scan_serialize_spliced(struct skv_store *s, u64 table_id,
+				u64 start_hash, u64 end_hash, u64 cursor,
+				u64 min_version, void *buf, u32 buf_len,
+				const struct skv_ser_splice *splice,
+				u64 *next, bool *done);
+
+/*
  * A priority pull's batch: every live record of table_id whose key hash
  * is one of hashes[0..n-1], written as one batch into buf.  Stops before
  * the first hash whose records do not all fit; *resolved is the number of

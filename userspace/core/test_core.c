@@ -1006,6 +1006,91 @@ TEST_F(st, scan_serialize_replay_and_splice)
 	free(seg);
 }
 
+/* What a splice hook was offered and took (scan.h). */
+struct splice_log {
+	u32 min_len;
+	u32 offers;
+	u32 small;		/* offers under min_len: must be none */
+	u32 n;			/* taken */
+	const void *rec[64];
+	u32 len[64];
+	u32 at[64];
+};
+
+/* Takes two offers of three, so both ways show in one batch. */
+static int splice_take(void *arg, const void *rec, u32 len, u32 at)
+{
+	struct splice_log *l = arg;
+
+	if (len < l->min_len)
+		l->small++;
+	if (l->n == 64 || l->offers++ % 3 == 2)
+		return -ENOSPC;
+	l->rec[l->n] = rec;
+	l->len[l->n] = len;
+	l->at[l->n++] = at;
+	return 0;
+}
+
+/*
+ * A batch with its large records left in the log, put back together from
+ * what buf holds and the pieces taken, is the batch a plain serialize
+ * writes, call after call.
+ */
+TEST_F(st, scan_serialize_spliced_matches_copied)
+{
+	struct skv_store *s = self->s;
+	struct splice_log l = { .min_len = 1000 };
+	struct skv_ser_splice zs = {
+		.min_len = 1000, .take = splice_take, .arg = &l,
+	};
+	const u32 bufsz = 20000, hl = sizeof(struct skv_batch_hdr);
+	u8 *plain = malloc(bufsz), *sp = malloc(bufsz), *whole = malloc(bufsz);
+	u64 i, ver, cur = 0, next_p, next_s;
+	bool done = false, done_p, done_s;
+	u32 taken = 0, off, w, k;
+	long rp, rs;
+
+	for (i = 0; i < 400; i++)
+		ASSERT_EQ(SKV_S_OK, put_i(s, T1, i, 1, i % 2 ? 2000 : 100, 0,
+					  &ver));
+	while (!done) {
+		rp = skv_scan_serialize(s, T1, 0, U64_MAX, cur, plain, bufsz,
+					&next_p, &done_p);
+		l.n = 0;
+		rs = skv_scan_serialize_spliced(s, T1, 0, U64_MAX, cur, 0, sp,
+						bufsz, &zs, &next_s, &done_s);
+		ASSERT_GT(rp, (long)hl);
+		ASSERT_EQ(rp, rs);
+		ASSERT_EQ(next_p, next_s);
+		ASSERT_EQ(done_p, done_s);
+		/* buf's records, each piece inserted before the byte at its at. */
+		memcpy(whole, sp, hl);
+		for (off = 0, w = hl, k = 0; w < (u32)rs; ) {
+			if (k < l.n && l.at[k] == off) {
+				ASSERT_LE(l.min_len, l.len[k]);
+				memcpy(whole + w, l.rec[k], l.len[k]);
+				w += l.len[k++];
+				continue;
+			}
+			ASSERT_LT(hl + off, (u32)rs);
+			whole[w++] = sp[hl + off++];
+		}
+		ASSERT_EQ(l.n, k);
+		ASSERT_EQ(0, memcmp(plain, whole, rp));
+		taken += l.n;
+		cur = next_p;
+		done = done_p;
+	}
+	/* Some large records were taken, some copied after a refusal. */
+	ASSERT_EQ(0u, l.small);
+	ASSERT_LT(0u, taken);
+	ASSERT_LT(taken, 200u);
+	free(plain);
+	free(sp);
+	free(whole);
+}
+
 TEST_F(st, replay_version_rules)
 {
 	struct skv_store *s = self->s;
