@@ -2,10 +2,10 @@
 /*
  * Segments, the main log, side logs and segment certificates (log.h).
  *
- * Segment memory is allocated with skv_valloc(), which may sleep, so it is
- * never allocated under a lock: writers make sure a spare segment exists
- * before they take any lock (skv_log_ensure_space) and retry from the
- * start if a racing writer used it up.  Writers may fill memory up to
+ * Segment memory is allocated with skv_seg_mem_alloc(), which may sleep,
+ * so it is never allocated under a lock: writers make sure a spare segment
+ * exists before they take any lock (skv_log_ensure_space) and retry from
+ * the start if a racing writer used it up.  Writers may fill memory up to
  * mem_limit less the cleaner's reserve; only the cleaner may use the rest,
  * so it can always allocate a survivor segment and make progress.
  */
@@ -34,7 +34,7 @@ struct skv_segment *skv_seg_alloc(struct skv_store *s,
 	seg = skv_zalloc(sizeof(*seg));
 	if (!seg)
 		goto unaccount;
-	seg->data = skv_valloc(s->seg_size);
+	seg->data = skv_seg_mem_alloc(s->seg_size);
 	if (!seg->data)
 		goto free_seg;
 	seg->id = skv_atomic64_inc_return(&s->next_seg_id);
@@ -60,7 +60,7 @@ unaccount:
 /* Free a segment no reader can reach any more (after a grace period). */
 void skv_seg_free(struct skv_store *s, struct skv_segment *seg)
 {
-	skv_vfree(seg->data);
+	skv_seg_mem_free(seg->data);
 	skv_free(seg);
 	skv_atomic64_dec(&s->nsegs);
 	skv_atomic64_sub(s->seg_size, &s->mem_used);

@@ -9,6 +9,8 @@
 #include <linux/string.h>
 #include <linux/slab.h>
 #include <linux/mm.h>
+#include <linux/gfp.h>
+#include <linux/vmalloc.h>
 #include <linux/list.h>
 #include <linux/spinlock.h>
 #include <linux/mutex.h>
@@ -57,6 +59,33 @@ static inline void *skv_valloc_try(size_t n)
 static inline void skv_vfree(const void *p)
 {
 	kvfree(p);
+}
+
+/*
+ * Log segment memory: whole pages whose reference counts govern their
+ * life, not a kmalloc object (kvmalloc's), because a pull may send
+ * records straight from them (kmod/reply.h): the socket holds its own
+ * page references, so a segment freed meanwhile stays readable, and is
+ * not taken for a use after free, until the socket is done.  Physically
+ * contiguous when it can be (the direct map's large pages), else vmalloc.
+ */
+static inline void *skv_seg_mem_alloc(size_t n)
+{
+	unsigned int order = get_order(n);
+	struct page *p = NULL;
+
+	if (order <= MAX_PAGE_ORDER)
+		p = alloc_pages(GFP_KERNEL | __GFP_COMP | __GFP_NORETRY |
+				__GFP_NOWARN, order);
+	return p ? page_address(p) : vmalloc(n);
+}
+
+static inline void skv_seg_mem_free(const void *p)
+{
+	if (is_vmalloc_addr(p))
+		vfree(p);
+	else
+		put_page(virt_to_page(p));
 }
 
 #define skv_rcu_head		struct rcu_head

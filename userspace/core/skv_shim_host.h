@@ -140,6 +140,17 @@ static inline void skv_vfree(const void *p)
 	free((void *)p);
 }
 
+/* Log segment memory (the kernel's is page-backed: skv_shim_kernel.h). */
+static inline void *skv_seg_mem_alloc(size_t n)
+{
+	return malloc(n);
+}
+
+static inline void skv_seg_mem_free(const void *p)
+{
+	free((void *)p);
+}
+
 /* Locks: a mutex serves as "spinlock" on the host (threads get preempted). */
 #define skv_spinlock_t		pthread_mutex_t
 #define skv_spin_init(l)	pthread_mutex_init(l, NULL)
