@@ -98,6 +98,9 @@ static void skv_conn_unslot(struct skv_conn *c)
 
 static void skv_conn_free_bufs(struct skv_conn *c)
 {
+	skv_out_pages_release(c);
+	kfree(c->opages);
+	c->opages = NULL;
 	skv_conn_buf_charge(c, c->icap, 0, false);
 	skv_conn_buf_charge(c, c->ocap, 0, false);
 	kvfree(c->ibuf);
@@ -157,6 +160,46 @@ static void skv_conn_account(struct skv_conn *c)
 }
 
 /*
+ * Give the transport the next run of pending bytes: obuf up to the next
+ * piece from a log page, or the pieces that go at osent.  Returns the
+ * bytes it took, 0 when nothing is left, -EAGAIN, or a negative errno.
+ */
+static int skv_conn_send_some(struct skv_conn *c)
+{
+	struct skv_out_pages *op = c->opages;
+	u32 end = c->olen, i, len;
+	int n;
+
+	if (op && op->sent < op->n) {
+		end = op->at[op->sent];
+		if (end == c->osent) {
+			len = 0;
+			for (i = op->sent; i < op->n && op->at[i] == end; i++)
+				len += op->bv[i].bv_len;
+			n = c->xprt->ops->send_pages(c->xprt, op->bv + op->sent,
+						     i - op->sent,
+						     op->sent_bytes,
+						     len - op->sent_bytes);
+			if (n < 0)
+				return n;
+			op->sent_bytes += n;
+			while (op->sent < op->n &&
+			       op->sent_bytes >= op->bv[op->sent].bv_len) {
+				op->sent_bytes -= op->bv[op->sent].bv_len;
+				op->sent++;
+			}
+			return n;
+		}
+	}
+	if (c->osent == end)
+		return 0;
+	n = c->xprt->ops->send(c->xprt, c->obuf + c->osent, end - c->osent);
+	if (n > 0)
+		c->osent += n;
+	return n;
+}
+
+/*
  * Send the pending replies: first, have the writes among them held by
  * their backups (a reply of one that is not is dropped, and so are the
  * replies after it, and the connection ends: -EIO); then give the
@@ -180,13 +223,14 @@ static int skv_conn_flush(struct skv_conn *c)
 		c->settled = true;
 		c->send_since = jiffies;
 	}
-	while (c->osent < c->olen) {
-		n = c->xprt->ops->send(c->xprt, c->obuf + c->osent,
-				       c->olen - c->osent);
+	for (;;) {
+		n = skv_conn_send_some(c);
 		if (n < 0)
 			return n;
-		c->osent += n;
+		if (!n)
+			break;
 	}
+	skv_out_pages_release(c);
 	c->olen = 0;
 	c->osent = 0;
 	c->settled = false;

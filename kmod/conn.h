@@ -25,6 +25,7 @@ struct skv_transport;
 struct skv_auth_handshake;
 struct skv_client_key;
 struct skv_repl_conn;
+struct skv_out_pages;
 
 #define SKV_HDR_LEN		((u32)sizeof(struct skv_hdr))
 #define SKV_IBUF_INIT		(4u * 1024)
@@ -35,6 +36,8 @@ struct skv_repl_conn;
 /* Largest reply: a header and a body of at most SKV_MAX_BODY_LEN. */
 #define SKV_REPLY_MAX		(SKV_HDR_LEN + SKV_MAX_BODY_LEN)
 #define SKV_OBUF_MAX		(SKV_OBUF_BATCH + SKV_REPLY_MAX)
+/* Log pages a connection may hold for replies sent from them (reply.h). */
+#define SKV_OUT_PAGES		128
 
 /* Which share of the node's connection slots a connection holds. */
 enum skv_conn_slot {
@@ -66,6 +69,7 @@ struct skv_conn {
 	u32 olen;
 	u32 osent;			/* of olen, what the transport took */
 	bool settled;			/* the batch in obuf waited for its backups */
+	struct skv_out_pages *opages;	/* pieces of replies sent from log pages */
 
 	/* Batch-local counts, added to the node's counters per batch. */
 	u32 nreq;

@@ -67,6 +67,8 @@ SKV_RW_PARAM(conn_buffers_mb, 512,
 SKV_RW_PARAM(peer_call_timeout_s, 30,
 	     "A node-to-node call (request sent, reply received) must end within this many seconds; at least 1 (default 30)");
 
+SKV_RW_PARAM(pull_splice_min, 0,
+	     "A pulled record of at least this many bytes is sent from the source's log pages, not copied; 0: always copied (default 0: make bench-pull)");
 SKV_RW_PARAM(mig_retry_ms, 60000,
 	     "After ownership moved, a migration retries a push-back or END the source refused or did not answer, and the re-replication its backups did not take, this long before it fails with the range frozen (needs recovery) (default 60000)");
 

@@ -427,15 +427,58 @@ static int skv_src_first_hash(void *arg, const void *rec, u32 len)
 	return -EAGAIN;		/* stop at the first record */
 }
 
+/* A pull's records left in the log: sent from its pages (reply.h). */
+struct skv_src_splice {
+	struct skv_conn *c;
+	u32 base;		/* obuf offset of the batch's first record */
+	u32 bytes;		/* taken */
+};
+
+static int skv_src_splice_take(void *arg, const void *rec, u32 len, u32 at)
+{
+	struct skv_src_splice *sp = arg;
+	int err = skv_out_splice(sp->c, rec, len, sp->base + at);
+
+	if (!err)
+		sp->bytes += len;
+	return err;
+}
+
+/*
+ * Serialize [cursor, end] of the pull into the reply being built, splicing
+ * as zs allows (NULL: copy all).  On an error, nothing is left taken.
+ */
+static long skv_src_serialize(struct skv_conn *c, struct skv_store *s,
+			      u64 table_id, u64 start, u64 end, u64 cursor,
+			      u64 min_version, u32 cap,
+			      const struct skv_ser_splice *zs, u64 *next,
+			      bool *done)
+{
+	struct skv_src_splice *sp = zs ? zs->arg : NULL;
+	long n;
+
+	n = skv_scan_serialize_spliced(s, table_id, start, end, cursor,
+				       min_version,
+				       skv_reply_tail(c, sizeof(struct skv_pull_reply)),
+				       cap, zs, next, done);
+	if (n < 0 && sp && sp->bytes) {
+		skv_out_cut(c, c->olen);
+		sp->bytes = 0;
+	}
+	return n;
+}
+
 /*
  * The first group from cursor is larger than the budget: send it alone,
  * in a batch as large as a reply can be.  Find its hash, then serialize
  * [cursor, that hash] (a group that appeared meanwhile below it comes
  * too if it fits: the batch is then a little over budget, nothing more).
  */
-static long skv_src_pull_big_group(struct skv_store *s, u64 table_id, u64 start,
-			       u64 end, u64 cursor, u64 min_version, u8 *buf,
-			       u64 *next, bool *done)
+static long skv_src_pull_big_group(struct skv_conn *c, struct skv_store *s,
+				   u64 table_id, u64 start, u64 end,
+				   u64 cursor, u64 min_version,
+				   const struct skv_ser_splice *zs, u64 *next,
+				   bool *done)
 {
 	u64 h = 0;
 	long n;
@@ -443,14 +486,13 @@ static long skv_src_pull_big_group(struct skv_store *s, u64 table_id, u64 start,
 	n = skv_scan(s, table_id, start, end, cursor, 1, skv_src_first_hash, &h,
 		     next, done);
 	if (n >= 0)	/* the group went away: the rest fits as it is */
-		return skv_scan_serialize_since(s, table_id, start, end,
-						cursor, min_version, buf,
-						SKV_PULL_BATCH_MAX, next, done);
+		return skv_src_serialize(c, s, table_id, start, end, cursor,
+					 min_version, SKV_PULL_BATCH_MAX, zs,
+					 next, done);
 	if (n != -EAGAIN)
 		return n;
-	n = skv_scan_serialize_since(s, table_id, start, h, cursor,
-				     min_version, buf, SKV_PULL_BATCH_MAX,
-				     next, done);
+	n = skv_src_serialize(c, s, table_id, start, h, cursor, min_version,
+			      SKV_PULL_BATCH_MAX, zs, next, done);
 	if (n >= 0 && *done) {
 		*done = h == end;
 		*next = *done ? h : h + 1;
@@ -459,14 +501,21 @@ static long skv_src_pull_big_group(struct skv_store *s, u64 table_id, u64 start,
 }
 
 /*
- * PULL.  The batch is written by skv_scan_serialize_since() straight
+ * PULL.  The batch is written by skv_scan_serialize_spliced() straight
  * into the reply in the output buffer: each record is copied once, from
- * the log into the buffer the socket sends from.
+ * the log into the buffer the socket sends from, or, from pull_splice_min
+ * bytes on, not at all: sent from the log's pages.
  */
 static int skv_src_pull(struct skv_conn *c, const struct skv_hdr *h,
 			struct skv_store *s, const u8 *body, u32 len)
 {
 	struct skv_pull_reply pr = {};
+	struct skv_src_splice sp = { .c = c };
+	struct skv_ser_splice zs = {
+		.min_len = READ_ONCE(skv_pull_splice_min),
+		.take = skv_src_splice_take,
+		.arg = &sp,
+	};
 	struct skv_mig_out m;
 	u64 id, table_id, start, end, cursor, min_version, next = 0;
 	u32 budget, cap;
@@ -498,18 +547,18 @@ static int skv_src_pull(struct skv_conn *c, const struct skv_hdr *h,
 	err = skv_out_reserve(c, SKV_PULL_FIXED + cap);
 	if (err)
 		return err;
-	n = skv_scan_serialize_since(s, table_id, start, end, cursor,
-				     min_version,
-				     skv_reply_tail(c, sizeof(pr)), cap,
-				     &next, &done);
+	/* Without room for pieces, every record is copied. */
+	if (!zs.min_len || skv_out_pages_alloc(c))
+		zs.min_len = U32_MAX;
+	sp.base = c->olen + SKV_PULL_FIXED + sizeof(struct skv_batch_hdr);
+	n = skv_src_serialize(c, s, table_id, start, end, cursor, min_version,
+			      cap, &zs, &next, &done);
 	for (tries = 0; n == -EMSGSIZE && tries < 3; tries++) {
 		err = skv_out_reserve(c, SKV_PULL_FIXED + SKV_PULL_BATCH_MAX);
 		if (err)
 			return err;
-		n = skv_src_pull_big_group(s, table_id, start, end, cursor,
-				       min_version,
-				       skv_reply_tail(c, sizeof(pr)),
-				       &next, &done);
+		n = skv_src_pull_big_group(c, s, table_id, start, end, cursor,
+					   min_version, &zs, &next, &done);
 	}
 	if (n < 0) {
 		/* A group larger than any reply: cannot be shipped. */
@@ -520,7 +569,10 @@ static int skv_src_pull(struct skv_conn *c, const struct skv_hdr *h,
 	pr.next_cursor = cpu_to_le64(next);
 	pr.resolved = cpu_to_le32(done);
 	pr.client_p999_us = cpu_to_le32(skv_metrics_client_p999_us(c->node));
-	skv_reply_finish(c, h, SKV_S_OK, &pr, sizeof(pr), n);
+	skv_reply_finish_spliced(c, h, SKV_S_OK, &pr, sizeof(pr), n, sp.bytes);
+	atomic64_add(n - sizeof(struct skv_batch_hdr) - sp.bytes,
+		     &c->node->pull_bytes_copied);
+	atomic64_add(sp.bytes, &c->node->pull_bytes_spliced);
 	return 0;
 }
 
@@ -994,7 +1046,7 @@ int skv_src_handle(struct skv_conn *c, const struct skv_hdr *h,
 		/* The op runs; its reply is taken back, the connection closes. */
 		olen = c->olen;
 		err = skv_src_dispatch(c, h, s, body, len);
-		c->olen = olen;
+		skv_out_cut(c, olen);
 		return err ?: -ECONNRESET;
 	default:
 		return skv_src_dispatch(c, h, s, body, len);

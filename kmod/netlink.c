@@ -97,6 +97,10 @@ static int skv_nl_put_node(struct sk_buff *skb, struct skv_node *node)
 			   atomic64_read(&node->requests)) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_BAD_REQUESTS,
 			   atomic64_read(&node->bad_requests)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_PULL_BYTES_COPIED,
+			   atomic64_read(&node->pull_bytes_copied)) ||
+	    skv_nl_put_u64(skb, STEADYKV_A_NODE_PULL_BYTES_SPLICED,
+			   atomic64_read(&node->pull_bytes_spliced)) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_MEM_LIMIT, st.mem_limit) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_MEM_USED, st.mem_used) ||
 	    skv_nl_put_u64(skb, STEADYKV_A_NODE_LIVE_BYTES, st.live_bytes) ||

@@ -132,6 +132,8 @@ static int __net_init skv_net_init(struct net *net)
 	node->cleaner_idle_until = jiffies;
 	atomic64_set(&node->requests, 0);
 	atomic64_set(&node->bad_requests, 0);
+	atomic64_set(&node->pull_bytes_copied, 0);
+	atomic64_set(&node->pull_bytes_spliced, 0);
 	skv_src_init(node);
 	skv_tgt_node_init(node);
 	skv_repl_node_init(node);

@@ -73,6 +73,9 @@ struct skv_node {
 	unsigned long cleaner_idle_until; /* jiffies; after a pass freed nothing */
 
 	atomic64_t requests;
+	/* Bytes of records served to pulls, copied or from log pages. */
+	atomic64_t pull_bytes_copied;
+	atomic64_t pull_bytes_spliced;
 	atomic64_t bad_requests;
 	/* Replies and service times (metrics.h); set with the store. */
 	struct skv_metrics_cpu __percpu *metrics;
@@ -132,6 +135,7 @@ extern unsigned int skv_frame_timeout_s;
 extern unsigned int skv_reply_timeout_s;
 extern unsigned int skv_conn_buffers_mb;
 extern unsigned int skv_mig_retry_ms;
+extern unsigned int skv_pull_splice_min;
 
 extern unsigned int skv_net_id;
 extern struct workqueue_struct *skv_wq;

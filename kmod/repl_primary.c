@@ -1756,7 +1756,7 @@ int skv_repl_settle(struct skv_conn *c)
 out:
 	if (cut == U32_MAX)
 		return 0;
-	c->olen = cut;
+	skv_out_cut(c, cut);
 	return -EIO;
 }
 

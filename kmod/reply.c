@@ -7,6 +7,8 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/vmalloc.h>
+#include <linux/net.h>
 
 #include "node.h"
 #include "reply.h"
@@ -69,8 +71,9 @@ int skv_out_reserve(struct skv_conn *c, u32 n)
 	return skv_conn_buf_resize(c, &c->obuf, &c->ocap, c->ocap, need);
 }
 
-void skv_reply_finish(struct skv_conn *c, const struct skv_hdr *h, u8 status,
-		      const void *head, u32 head_len, u32 tail_len)
+void skv_reply_finish_spliced(struct skv_conn *c, const struct skv_hdr *h,
+			      u8 status, const void *head, u32 head_len,
+			      u32 tail_len, u32 spliced)
 {
 	u32 body_len = head_len + tail_len;
 	struct skv_hdr r = {
@@ -86,7 +89,7 @@ void skv_reply_finish(struct skv_conn *c, const struct skv_hdr *h, u8 status,
 	memcpy(c->obuf + c->olen, &r, sizeof(r));
 	if (head_len)
 		memcpy(c->obuf + c->olen + SKV_HDR_LEN, head, head_len);
-	c->olen += SKV_HDR_LEN + body_len;
+	c->olen += SKV_HDR_LEN + body_len - spliced;
 	c->reply_status = status;
 }
 
@@ -106,4 +109,61 @@ int skv_reply_bad(struct skv_conn *c, const struct skv_hdr *h, u8 status)
 {
 	c->nbad++;
 	return skv_reply(c, h, status, NULL, 0);
+}
+
+int skv_out_pages_alloc(struct skv_conn *c)
+{
+	if (!c->opages)
+		c->opages = kzalloc(sizeof(*c->opages), GFP_KERNEL);
+	return c->opages ? 0 : -ENOMEM;
+}
+
+static struct page *skv_out_page_of(const void *p)
+{
+	return is_vmalloc_addr(p) ? vmalloc_to_page(p) : virt_to_page(p);
+}
+
+int skv_out_splice(struct skv_conn *c, const void *p, u32 len, u32 at)
+{
+	struct skv_out_pages *op = c->opages;
+	u32 off = offset_in_page(p), i, n, piece;
+	const u8 *q = p;
+
+	n = DIV_ROUND_UP(off + len, PAGE_SIZE);
+	if (!op || n > SKV_OUT_PAGES - op->n)
+		return -ENOSPC;
+	/* A slab object has no pages of its own to share: only a segment's. */
+	for (i = 0; i < n; i++)
+		if (!sendpage_ok(skv_out_page_of(q - off + i * PAGE_SIZE)))
+			return -EINVAL;
+	for (i = 0; i < n; i++, q += piece, len -= piece, off = 0) {
+		struct page *page = skv_out_page_of(q);
+
+		piece = min_t(u32, len, PAGE_SIZE - off);
+		get_page(page);
+		bvec_set_page(&op->bv[op->n], page, piece, off);
+		op->at[op->n++] = at;
+	}
+	return 0;
+}
+
+void skv_out_cut(struct skv_conn *c, u32 olen)
+{
+	struct skv_out_pages *op = c->opages;
+
+	c->olen = olen;
+	while (op && op->n > op->sent && op->at[op->n - 1] > olen)
+		put_page(op->bv[--op->n].bv_page);
+}
+
+void skv_out_pages_release(struct skv_conn *c)
+{
+	struct skv_out_pages *op = c->opages;
+
+	if (!op)
+		return;
+	while (op->n)
+		put_page(op->bv[--op->n].bv_page);
+	op->sent = 0;
+	op->sent_bytes = 0;
 }

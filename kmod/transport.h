@@ -14,6 +14,7 @@
 
 struct skv_node;
 struct skv_transport;
+struct bio_vec;
 struct skv_listener;
 struct netlink_ext_ack;
 
@@ -30,6 +31,13 @@ struct skv_transport_ops {
 	 * negative errno.
 	 */
 	int (*send)(struct skv_transport *t, const void *buf, size_t len);
+	/*
+	 * The same for the bytes of bv[0..nr) from offset skip on, len of
+	 * them, sent from their pages: the transport takes its own page
+	 * references for as long as it needs the bytes.
+	 */
+	int (*send_pages)(struct skv_transport *t, const struct bio_vec *bv,
+			  unsigned int nr, size_t skip, size_t len);
 	/*
 	 * Call ready(t) whenever t may have become readable or writable, or
 	 * was closed: from any context, softirq included, so ready() only

@@ -75,6 +75,21 @@ static int skv_tcp_send(struct skv_transport *t, const void *buf, size_t len)
 	return ret ? ret : -EAGAIN;
 }
 
+static int skv_tcp_send_pages(struct skv_transport *t,
+			      const struct bio_vec *bv, unsigned int nr,
+			      size_t skip, size_t len)
+{
+	struct msghdr msg = {
+		.msg_flags = MSG_SPLICE_PAGES | MSG_DONTWAIT | MSG_NOSIGNAL,
+	};
+	int ret;
+
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bv, nr, skip + len);
+	iov_iter_advance(&msg.msg_iter, skip);
+	ret = sock_sendmsg(skv_tcp(t)->sock, &msg);
+	return ret ? ret : -EAGAIN;
+}
+
 /*
  * Socket callbacks (softirq or process context, with the socket locked):
  * run the saved one, then tell the owner.  sk_user_data is read under
@@ -168,6 +183,7 @@ static void skv_tcp_release(struct skv_transport *t)
 static const struct skv_transport_ops skv_tcp_ops = {
 	.recv		= skv_tcp_recv,
 	.send		= skv_tcp_send,
+	.send_pages	= skv_tcp_send_pages,
 	.watch		= skv_tcp_watch,
 	.shutdown	= skv_tcp_shutdown,
 	.release	= skv_tcp_release,

@@ -51,6 +51,8 @@ static const struct {
 	{ STEADYKV_A_NODE_CONNS_CLOSED_REPLY, "conns-closed-reply", true },
 	{ STEADYKV_A_NODE_CONN_BUFFERS, "conn-buffers", false },
 	{ STEADYKV_A_NODE_CONNS_CLOSED_BUFFERS, "conns-closed-buffers", true },
+	{ STEADYKV_A_NODE_PULL_BYTES_COPIED, "pull-bytes-copied", false },
+	{ STEADYKV_A_NODE_PULL_BYTES_SPLICED, "pull-bytes-spliced", true },
 };
 
 static void json_key_of(char *buf, size_t len, const char *name)

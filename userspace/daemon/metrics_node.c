@@ -117,6 +117,10 @@ static void node_part(struct metrics_text *t, const struct sknl_node *n)
 		  "Writes refused for lack of memory." },
 		{ STEADYKV_A_NODE_CONN_BUFFERS, "steadykv_connection_buffer_bytes", "gauge",
 		  "Bytes of the connections' buffers (held to conn_buffers_mb)." },
+		{ STEADYKV_A_NODE_PULL_BYTES_COPIED, "steadykv_pull_copied_bytes_total", "counter",
+		  "Bytes of records served to migration pulls, copied into replies." },
+		{ STEADYKV_A_NODE_PULL_BYTES_SPLICED, "steadykv_pull_spliced_bytes_total", "counter",
+		  "Bytes of records served to migration pulls from log pages (pull_splice_min)." },
 	};
 	static const struct node_label mem[] = {
 		{ STEADYKV_A_NODE_MEM_LOG, "log" },

@@ -95,6 +95,8 @@ static const char *const node_attr_names[] = {
 	[STEADYKV_A_NODE_INCARNATION] = "incarnation",
 	[STEADYKV_A_NODE_CONN_BUFFERS] = "conn-buffers",
 	[STEADYKV_A_NODE_CONNS_CLOSED_BUFFERS] = "conns-closed-buffers",
+	[STEADYKV_A_NODE_PULL_BYTES_COPIED] = "pull-bytes-copied",
+	[STEADYKV_A_NODE_PULL_BYTES_SPLICED] = "pull-bytes-spliced",
 };
 
 static const char *const table_attr_names[] = {
@@ -313,6 +315,8 @@ static const struct nla_policy node_policy[STEADYKV_A_NODE_MAX + 1] = {
 	[STEADYKV_A_NODE_INCARNATION] = { .type = NLA_U64 },
 	[STEADYKV_A_NODE_CONN_BUFFERS] = { .type = NLA_U64 },
 	[STEADYKV_A_NODE_CONNS_CLOSED_BUFFERS] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_PULL_BYTES_COPIED] = { .type = NLA_U64 },
+	[STEADYKV_A_NODE_PULL_BYTES_SPLICED] = { .type = NLA_U64 },
 };
 
 /* An integer attribute of any width the policy allowed. */
