@@ -387,18 +387,33 @@ target_mem_limit() {
 		{ skv_fail "keys not moved after the limit was lifted"; return 1; }
 }
 
-# The largest keys and values move to the target (rocksteady) and back
-# (push), every byte intact each way.
-t_big_both_ways() {
+# The largest keys and values move to the target (rocksteady: sent from
+# the source's log pages, pull_splice_min set) and back (push), every byte
+# intact each way.
+big_both_ways() {
+	local spliced
 	src_table 90 || return 1
 	tool "$S" fill "$SA:$PORT" 90 $BIG_N $BIG_SIZE big $BIG_KEY || { skv_fail "fill"; return 1; }
+	spliced=$(node_field "$S" pull_bytes_spliced) || return 1
+	echo 1024 >/sys/module/steadykv/parameters/pull_splice_min || return 1
 	mig "$T" "done" 90 90 0 $MAX "$SA" || return 1
 	[[ $MIG_OUT == *" records=$BIG_N "* ]] || { skv_fail "pulled other than $BIG_N records"; return 1; }
+	(($(node_field "$S" pull_bytes_spliced) - spliced >= BIG_N * BIG_SIZE)) ||
+		{ skv_fail "the records were not sent from the source's log pages"; return 1; }
 	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 90 $BIG_N $BIG_SIZE big 0 $BIG_KEY ||
 		{ skv_fail "not every record moved intact"; return 1; }
 	mig "$S" "done" 91 90 0 $MAX "$TA" 1 || return 1
 	tool "$T" check-split "$TA:$PORT" "$SA:$PORT" 90 $BIG_N $BIG_SIZE big 0 $BIG_KEY ||
 		{ skv_fail "not every record came back intact"; return 1; }
+}
+
+t_big_both_ways() {
+	local param=/sys/module/steadykv/parameters/pull_splice_min min rc
+	min=$(<"$param") || return 1
+	big_both_ways
+	rc=$?
+	echo "$min" >"$param"
+	return $rc
 }
 
 # A migration of the largest records cancelled mid-way, after records of

@@ -80,11 +80,18 @@ t_split_half() {
 		{ skv_fail "records not where the split says"; return 1; }
 }
 
+SPLICE_PARAM=/sys/module/steadykv/parameters/pull_splice_min
+SPLICE_MIN=1024
+
+pull_bytes() {	# NS copied|spliced: the node's bytes served to pulls that way
+	skv_in "$1" steadykvctl -j node show | jq -r ".pull_bytes_$2"
+}
+
 # The source cleans its log while the tablet moves: a small memory limit
 # and clients overwriting big values keep the cleaner busy.
 
 t_source_cleaning() {
-	local out=$SKV_TMP/hist3 before after
+	local out=$SKV_TMP/hist3 before after spliced
 	ctl create-table 4 --nodes 3 || return 1
 	ip netns exec "$C" steadykvctl node set mem-limit 24M >/dev/null ||
 		{ skv_fail "mem-limit"; return 1; }
@@ -93,11 +100,52 @@ t_source_cleaning() {
 	# The clients have filled the source's memory: its cleaner runs.
 	slowwait "$SKV_WAIT" until_counter_is "> $before" cleaner_passes "$C" >/dev/null ||
 		{ skv_fail "the source's cleaner never ran under the clients"; return 1; }
+	spliced=$(pull_bytes "$C" spliced) || return 1
 	migrate_wait 4 "0-max" 1 || return 1
 	history_ok "$out" || return 1
 	after=$(cleaner_passes "$C")
 	skv_info "source cleaner passes: $before -> $after"
 	((after > before)) || { skv_fail "the source's cleaner never ran"; return 1; }
+	# The 4000-byte values went from log pages the cleaner was freeing.
+	(($(pull_bytes "$C" spliced) > spliced)) ||
+		{ skv_fail "no record sent from the source's log pages"; return 1; }
+}
+
+# Records of pull_splice_min bytes or more leave the source from its log
+# pages (MSG_SPLICE_PAGES), smaller ones are copied into the reply (this
+# suite runs with it at SPLICE_MIN, the others at the default 0: all
+# copied): a table of both sizes moves and every record arrives intact,
+# the source's counters showing each way taken; with pull_splice_min 0 it
+# moves back, all copied.
+t_spliced_pulls() {
+	local s0 c0 s1 c1 rc
+	ctl create-table 20 --nodes 1 || return 1
+	ip netns exec "$SW" skv_tool fill "${IP[A]}:$PORT" 20 3000 3000 zc ||
+		{ skv_fail "fill"; return 1; }
+	ip netns exec "$SW" skv_tool fill "${IP[A]}:$PORT" 20 3000 100 zs ||
+		{ skv_fail "fill"; return 1; }
+	s0=$(pull_bytes "$A" spliced) && c0=$(pull_bytes "$A" copied) || return 1
+	migrate_wait 20 "0-max" 2 || return 1
+	s1=$(pull_bytes "$A" spliced) && c1=$(pull_bytes "$A" copied) || return 1
+	skv_info "source: spliced $((s1 - s0)) bytes, copied $((c1 - c0))"
+	# 3000 records of 3000-byte values are more than 9 MB; 3000 small ones
+	# less than 1 MB.
+	((s1 - s0 >= 9000000 && c1 - c0 >= 300000 && c1 - c0 < 1000000)) ||
+		{ skv_fail "not each way as its size says: spliced $((s1 - s0)), copied $((c1 - c0))"; return 1; }
+	ip netns exec "$SW" skv_tool check "${IP[B]}:$PORT" 20 3000 3000 zc &&
+		ip netns exec "$SW" skv_tool check "${IP[B]}:$PORT" 20 3000 100 zs ||
+		{ skv_fail "records wrong or missing at the target"; return 1; }
+	echo 0 >"$SPLICE_PARAM" || return 1
+	s0=$(pull_bytes "$B" spliced) || return 1
+	migrate_wait 20 "0-max" 1
+	rc=$?
+	echo "$SPLICE_MIN" >"$SPLICE_PARAM"
+	((rc == 0)) || return 1
+	[[ $(pull_bytes "$B" spliced) == "$s0" ]] ||
+		{ skv_fail "spliced with pull_splice_min 0"; return 1; }
+	ip netns exec "$SW" skv_tool check "${IP[A]}:$PORT" 20 3000 3000 zc &&
+		ip netns exec "$SW" skv_tool check "${IP[A]}:$PORT" 20 3000 100 zs ||
+		{ skv_fail "records wrong or missing back at the source"; return 1; }
 }
 
 # Cancel while the migration pulls (slowed, and checked mid-way): the range
@@ -348,6 +396,8 @@ t_start_lost() {
 }
 
 ktap_print_header
+splice_saved=$(<"$SPLICE_PARAM")
+echo "$SPLICE_MIN" >"$SPLICE_PARAM"
 setup || { skv_dmesg_clean; ktap_test_fail "setup"; skv_finish; }
 skv_test "create a table on one node" t_create
 skv_test "recorded clients see no anomaly while halves move" t_history_under_migration
@@ -356,6 +406,7 @@ skv_test "empty tablet" t_empty_tablet
 skv_test "large tablet (20000 records)" t_large_tablet
 skv_test "split a tablet and move one half" t_split_half
 skv_test "source cleaning during migration" t_source_cleaning
+skv_test "large records sent from the source's log pages, small ones copied" t_spliced_pulls
 skv_test "cancel mid-way rolls back" t_cancel_rolls_back
 skv_test "bad requests are refused and change nothing" t_bad_requests
 skv_test "changes need the admin key, nodes the cluster key" t_keys_required
@@ -370,5 +421,6 @@ skv_test "target's daemon killed mid-migration and restarted: completes" \
 skv_test "source's daemon killed mid-migration and restarted: rolled back" \
 	t_killed_mid_way A cancelled 8 10
 skv_test "start lost with the coordinator and the target's daemon: cancelled" t_start_lost
+echo "$splice_saved" >"$SPLICE_PARAM"
 skv_test "kernel log clean" skv_dmesg_clean
 skv_finish
