@@ -16,7 +16,7 @@ MAKEFLAGS += -j$(shell nproc)
 endif
 
 .PHONY: all deps module userspace linux-src selftests host-test check vm-check \
-	check-debug demo tour bench-node bench-conns bench-repl bench-recovery bench-lineage bench-core lint nl-gen clean help crash-test \
+	check-debug demo tour bench-node bench-conns bench-repl bench-recovery bench-lineage bench-pull bench-core lint nl-gen clean help crash-test \
 	check-packaging
 
 all: module userspace selftests
@@ -111,6 +111,11 @@ bench-recovery: all
 # A migration under load with lineage against re-replicating while it pulls.
 bench-lineage: all
 	@bash scripts/bench-lineage.sh
+
+# A migration's CPU per MB by value size, records copied into the source's
+# replies against sent from its log pages (pull_splice_min).
+bench-pull: all
+	@bash scripts/bench-pull.sh
 
 # The host benchmark of the store core beside memcpy.
 bench-core: userspace

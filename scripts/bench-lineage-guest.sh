@@ -46,16 +46,6 @@ trap cleanup EXIT
 # In the bridge's namespace: the coordinator, steadykvctl and the clients.
 sw() { ip netns exec linSW "$@"; }
 
-wait_for() {	# SECONDS CMD...: poll until CMD succeeds
-	local i
-	for ((i = 0; i < $1 * 10; i++)); do
-		"${@:2}" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "bench-lineage: timed out waiting for: ${*:2}" >&2
-	return 1
-}
-
 # Every node's replication has its backups opened and caught up.
 all_healthy() {
 	local i

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by the benchmarks' guest scripts (bench-repl, bench-recovery,
-# bench-lineage):
+# bench-lineage, bench-pull):
 # steadykv nodes in network namespaces on one bridge.  Needs $ctl (the
 # steadykvctl binary) and the module loaded.
 
@@ -56,6 +56,17 @@ bench_teardown() {
 		ip netns del "$p$n" 2>/dev/null || true
 	done
 	rmmod steadykv 2>/dev/null || true
+}
+
+# wait_for SECONDS CMD...: poll until CMD succeeds (its output dropped).
+wait_for() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		"${@:2}" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "timed out waiting for: ${*:2}" >&2
+	return 1
 }
 
 # bench_healthy NS: the node's replication has every backup opened and
