@@ -516,6 +516,7 @@ static int skv_src_pull(struct skv_conn *c, const struct skv_hdr *h,
 		.take = skv_src_splice_take,
 		.arg = &sp,
 	};
+	const struct skv_ser_splice *zsp = &zs;
 	struct skv_mig_out m;
 	u64 id, table_id, start, end, cursor, min_version, next = 0;
 	u32 budget, cap;
@@ -547,18 +548,18 @@ static int skv_src_pull(struct skv_conn *c, const struct skv_hdr *h,
 	err = skv_out_reserve(c, SKV_PULL_FIXED + cap);
 	if (err)
 		return err;
-	/* Without room for pieces, every record is copied. */
+	/* Off, or without room for pieces: every record is copied. */
 	if (!zs.min_len || skv_out_pages_alloc(c))
-		zs.min_len = U32_MAX;
+		zsp = NULL;
 	sp.base = c->olen + SKV_PULL_FIXED + sizeof(struct skv_batch_hdr);
 	n = skv_src_serialize(c, s, table_id, start, end, cursor, min_version,
-			      cap, &zs, &next, &done);
+			      cap, zsp, &next, &done);
 	for (tries = 0; n == -EMSGSIZE && tries < 3; tries++) {
 		err = skv_out_reserve(c, SKV_PULL_FIXED + SKV_PULL_BATCH_MAX);
 		if (err)
 			return err;
 		n = skv_src_pull_big_group(c, s, table_id, start, end, cursor,
-					   min_version, &zs, &next, &done);
+					   min_version, zsp, &next, &done);
 	}
 	if (n < 0) {
 		/* A group larger than any reply: cannot be shipped. */

@@ -132,13 +132,15 @@ int skv_out_splice(struct skv_conn *c, const void *p, u32 len, u32 at)
 	n = DIV_ROUND_UP(off + len, PAGE_SIZE);
 	if (!op || n > SKV_OUT_PAGES - op->n)
 		return -ENOSPC;
-	/* A slab object has no pages of its own to share: only a segment's. */
-	for (i = 0; i < n; i++)
-		if (!sendpage_ok(skv_out_page_of(q - off + i * PAGE_SIZE)))
-			return -EINVAL;
 	for (i = 0; i < n; i++, q += piece, len -= piece, off = 0) {
 		struct page *page = skv_out_page_of(q);
 
+		/* A slab object has no pages of its own to share. */
+		if (!sendpage_ok(page)) {
+			while (i--)
+				put_page(op->bv[--op->n].bv_page);
+			return -EINVAL;
+		}
 		piece = min_t(u32, len, PAGE_SIZE - off);
 		get_page(page);
 		bvec_set_page(&op->bv[op->n], page, piece, off);
