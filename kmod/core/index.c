@@ -29,19 +29,21 @@ static inline const struct skv_index_geom *skv_geom(struct skv_index *ix)
 	return rcu_dereference(ix->geom);
 }
 
-/* The slot of the bucket of hash at the resolution of g. */
+/*
+ * The slot of the bucket of hash at the resolution of g: level 0's if the
+ * k low bits of the bucket are zero, else an odd bucket of resolution
+ * log2 - t, linked by that level.  Without branches: which case a random
+ * hash falls in is a coin toss the CPU would guess wrong half the time.
+ */
 static struct skv_entry __rcu **skv_slot_of(const struct skv_index *ix,
 					    const struct skv_index_geom *g,
 					    u64 hash)
 {
-	u32 k = g->log2 - ix->base_log2, t;
+	u32 k = g->log2 - ix->base_log2;
 	u64 b = hash >> (64 - g->log2);
+	u32 t = __builtin_ctzll(b | 1ull << k);
 
-	if (!(b & ((1ull << k) - 1)))
-		return &g->levels[0][b >> k];
-	/* An odd bucket of resolution log2 - t, linked by that level. */
-	t = __builtin_ctzll(b);
-	return &g->levels[k - t][b >> (t + 1)];
+	return &g->levels[k - t][b >> (t + (t != k))];
 }
 
 /* The first key hash of the bucket whose slot is slot. */
@@ -243,6 +245,15 @@ void skv_index_prefetch(struct skv_index *ix, u64 hash, int stage)
 	if (stage == SKV_PREFETCH_ENTRY) {
 		if (e)
 			skv_entry_prefetch(e);
+		return;
+	}
+	if (stage == SKV_PREFETCH_NEXT) {
+		/* Up to one bucket in four has a second entry. */
+		if (e && e->key_hash < hash) {
+			e = rcu_dereference(e->next);
+			if (e && !skv_is_slot(e))
+				skv_entry_prefetch(e);
+		}
 		return;
 	}
 	/*

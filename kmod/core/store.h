@@ -194,6 +194,22 @@ int skv_store_get(struct skv_store *s, u64 table_id, const void *key,
 void skv_store_prefetch(struct skv_store *s, const u64 *key_hash, u32 n);
 
 /*
+ * A rolling prefetch over a run of n lookups (a MULTI-GET's keys): before
+ * lookup i, skv_store_lookahead() starts each prefetch stage (a slot, an
+ * entry, the entry after it, a record) SKV_LOOKAHEAD_STEP lookups after
+ * the next one, for lookups up to i + SKV_LOOKAHEAD_KEYS - 1 (at i == 0
+ * the lookups before them too), so each stage finds in cache what the
+ * stage before fetched STEP lookups earlier instead of waiting on it.
+ * The caller keeps the hash of lookup j in ring[j % SKV_LOOKAHEAD_RING]
+ * for every j from i to i + SKV_LOOKAHEAD_KEYS - 1 (below n).  Reads
+ * only; atomic-safe.
+ */
+#define SKV_LOOKAHEAD_STEP	4u
+#define SKV_LOOKAHEAD_KEYS	(4 * SKV_LOOKAHEAD_STEP + 1)
+#define SKV_LOOKAHEAD_RING	64u	/* at least KEYS, a power of two */
+void skv_store_lookahead(struct skv_store *s, const u64 *ring, u32 n, u32 i);
+
+/*
  * PUT: expect_version 0 writes unconditionally; otherwise the key's current
  * version must equal expect_version (a missing key has version 0, so a
  * non-zero expectation on a missing key fails) or the result is

@@ -256,9 +256,16 @@ bool skv_index_has(struct skv_index *ix, u64 b, u64 table_id, u64 hash,
 /*
  * Hints for a run of lookups, under RCU: the slot of hash's bucket, then
  * (some lookups later, once each is in cache) the first entry it leads
- * to, then the record of the entry with the hash.
+ * to, the entry after it if the hash lies past the first, then the
+ * record of the entry with the hash.
  */
-enum { SKV_PREFETCH_SLOT, SKV_PREFETCH_ENTRY, SKV_PREFETCH_RECORD };
+enum {
+	SKV_PREFETCH_SLOT,
+	SKV_PREFETCH_ENTRY,
+	SKV_PREFETCH_NEXT,
+	SKV_PREFETCH_RECORD,
+	SKV_PREFETCH_STAGES
+};
 void skv_index_prefetch(struct skv_index *ix, u64 hash, int stage);
 /*
  * Hints for a walk in hash order, under RCU: at each hash walked, what

@@ -223,6 +223,51 @@ TEST_F(st, prefetch_then_get_answers_as_get)
 	ASSERT_EQ(0u, ver);
 }
 
+/*
+ * A rolling prefetch over more lookups than its ring holds (so the ring
+ * wraps), with keys that share a hash, keys never written, a deleted
+ * key and the hashes at both ends: each GET after skv_store_lookahead()
+ * answers as ever, and ASan sees no read of anything not there.
+ */
+TEST_F(st, lookahead_then_get_answers_as_get)
+{
+	const u32 n = 3 * SKV_LOOKAHEAD_RING + 5;
+	struct skv_store *s = self->s;
+	u64 ring[SKV_LOOKAHEAD_RING], hash[3 * SKV_LOOKAHEAD_RING + 5];
+	u64 written[3 * SKV_LOOKAHEAD_RING + 5], ver;
+	u32 i, j, hashed = 0, len;
+	char key[8], val[8];
+
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k%03u", i);
+		/* Keys 10-15 share one hash; 20 and 21 lie at the ends. */
+		hash[i] = i >= 10 && i < 16 ? 0x4000000000000000ull :
+			  i == 20 ? 0 : i == 21 ? ~0ull : skv_key_hash(key, 4);
+		written[i] = 0;
+		if (i % 3 == 2)
+			continue;	/* never written */
+		ASSERT_EQ(SKV_S_OK, skv_store_put(s, T1, key, 4, hash[i], key,
+						  4, 0, &written[i]));
+	}
+	ASSERT_EQ(SKV_S_OK, skv_store_delete(s, T1, "k013", 4, hash[13], 0,
+					     &written[13]));
+	for (i = 0; i < n; i++) {
+		for (; hashed < n && hashed < i + SKV_LOOKAHEAD_KEYS; hashed++)
+			ring[hashed % SKV_LOOKAHEAD_RING] = hash[hashed];
+		skv_store_lookahead(s, ring, n, i);
+		snprintf(key, sizeof(key), "k%03u", i);
+		j = i % SKV_LOOKAHEAD_RING;
+		ASSERT_EQ(i % 3 == 2 || i == 13 ? SKV_S_NOT_FOUND : SKV_S_OK,
+			  skv_store_get(s, T1, key, 4, ring[j], val,
+					sizeof(val), &len, &ver));
+		ASSERT_EQ(written[i], ver);
+		if (i % 3 != 2 && i != 13) {
+			ASSERT_EQ(4u, len);
+			ASSERT_EQ(0, memcmp(key, val, 4));
+		}
+	}
+}
+
 TEST_F(st, conditional_put_delete)
 {
 	struct skv_store *s = self->s;
