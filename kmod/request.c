@@ -276,21 +276,24 @@ static const u8 *skv_multi_key(const u8 *body, u32 *off, u32 *key_len)
 }
 
 /*
- * The hashes of the next n MULTI-GET keys (at most SKV_PREFETCH_MAX), from
- * off in a checked body, into hash[]; their lookups prefetched.
+ * The hashes of a MULTI-GET's keys up to lookup i + SKV_LOOKAHEAD_KEYS -
+ * 1, hashed from *hoff (the key after the last one hashed) into ring, as
+ * skv_store_lookahead() wants them before lookup i; those lookups
+ * prefetched.
  */
-static void skv_multi_prefetch(struct skv_store *s, const u8 *body, u32 off,
-			       u32 n, u64 *hash)
+static void skv_multi_lookahead(struct skv_store *s, const u8 *body,
+				u32 *hoff, u32 *hashed, u32 i, u32 count,
+				u64 *ring)
 {
 	const u8 *key;
-	u32 i, klen;
+	u32 klen;
 
-	n = min(n, SKV_PREFETCH_MAX);
-	for (i = 0; i < n; i++) {
-		key = skv_multi_key(body, &off, &klen);
-		hash[i] = skv_key_hash(key, klen);
+	for (; *hashed < count && *hashed < i + SKV_LOOKAHEAD_KEYS;
+	     (*hashed)++) {
+		key = skv_multi_key(body, hoff, &klen);
+		ring[*hashed % SKV_LOOKAHEAD_RING] = skv_key_hash(key, klen);
 	}
-	skv_store_prefetch(s, hash, n);
+	skv_store_lookahead(s, ring, count, i);
 }
 
 /*
@@ -307,10 +310,10 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 	struct skv_store *s = skv_node_store(c->node);
 	struct skv_multi_reply mr = {};
 	struct skv_multi_item it;
-	u32 count, i, off, klen, used, room, vlen;
+	u32 count, i, off, klen, used, room, vlen, hoff, hashed = 0;
 	bool too_big = false;
 	u64 table_id, version, hash, newest = 0;
-	u64 hashes[SKV_PREFETCH_MAX];
+	u64 ring[SKV_LOOKAHEAD_RING];
 	const u8 *key;
 	int tries, err;
 	u8 st;
@@ -345,11 +348,10 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 	err = skv_out_reserve(c, used + count * isz);
 	if (err)
 		return err;
-	for (i = 0, off = fixed; i < count; i++) {
-		if (!(i % SKV_PREFETCH_MAX))
-			skv_multi_prefetch(s, body, off, count - i, hashes);
+	for (i = 0, off = hoff = fixed; i < count; i++) {
+		skv_multi_lookahead(s, body, &hoff, &hashed, i, count, ring);
 		key = skv_multi_key(body, &off, &klen);
-		hash = hashes[i % SKV_PREFETCH_MAX];
+		hash = ring[i % SKV_LOOKAHEAD_RING];
 		skv_tablet_count(s, table_id, hash);
 
 		vlen = 0;
