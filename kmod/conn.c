@@ -264,10 +264,10 @@ static int skv_check_hdr(const struct skv_hdr *h, bool *reply)
  * that ends the connection sets c->end_err, its reply and the ones before
  * it still owed.  Returns 0, or a negative errno to end at once.
  */
-static int skv_conn_process(struct skv_conn *c)
+static int skv_conn_process_frames(struct skv_conn *c)
 {
 	struct skv_hdr h;
-	u32 off = 0, ahead = 0, flen;
+	u32 off = 0, flen;
 	bool reply;
 	int status, err = 0;
 
@@ -299,10 +299,9 @@ static int skv_conn_process(struct skv_conn *c)
 		if (c->parked)
 			skv_tgt_unpark(c);
 		c->pipelined = c->ilen - off > flen;
-		/* Pipelined GETs: the frames ahead, up to ahead, prefetched. */
-		if (c->pipelined && off >= ahead)
-			ahead = off + skv_request_prefetch(c, c->ibuf + off,
-							   c->ilen - off);
+		/* Pipelined GETs: hashed and prefetched ahead. */
+		if (c->pipelined || c->get_ahead->next > off)
+			skv_request_lookahead(c, c->get_ahead, off);
 		err = skv_metrics_handle(c, &h, c->ibuf + off + SKV_HDR_LEN,
 					 flen - SKV_HDR_LEN);
 		if (c->parked)
@@ -345,6 +344,18 @@ static int skv_conn_process(struct skv_conn *c)
 			err = 0;
 		}
 	}
+	return err;
+}
+
+/* One pass, with its lookahead over pipelined GETs (request.h). */
+static int skv_conn_process(struct skv_conn *c)
+{
+	struct skv_get_ahead ahead = {};
+	int err;
+
+	c->get_ahead = &ahead;
+	err = skv_conn_process_frames(c);
+	c->get_ahead = NULL;
 	return err;
 }
 

@@ -26,6 +26,7 @@ struct skv_auth_handshake;
 struct skv_client_key;
 struct skv_repl_conn;
 struct skv_out_pages;
+struct skv_get_ahead;
 
 #define SKV_HDR_LEN		((u32)sizeof(struct skv_hdr))
 #define SKV_IBUF_INIT		(4u * 1024)
@@ -87,6 +88,9 @@ struct skv_conn {
 	u64 in_ns;
 
 	struct skv_repl_conn *repl;	/* writes waiting for backups (repl_primary.c) */
+
+	/* Pipelined GETs in the pass over ibuf now (request.h), or NULL */
+	struct skv_get_ahead *get_ahead;
 
 	/* A GET parked for a key migrating in (mig_target_park.c) */
 	bool pipelined;			/* more bytes behind the frame handled */

@@ -135,6 +135,64 @@ static u8 skv_seen(struct skv_conn *c, u8 st, u64 version)
 	return seen == SKV_S_OK ? st : seen;
 }
 
+/* Where the body of lookahead entry i (a GET) starts in c->ibuf. */
+static u32 skv_ahead_body(const struct skv_get_ahead *a, u32 i)
+{
+	return a->body[i % SKV_LOOKAHEAD_RING];
+}
+
+void skv_request_lookahead(struct skv_conn *c, struct skv_get_ahead *a,
+			   u32 off)
+{
+	u64 table_id, expect;
+	u32 blen, klen;
+	struct skv_hdr h;
+	const u8 *key;
+
+	/* GETs of frames handled already (or refused before a lookup). */
+	while (a->done < a->hashed &&
+	       skv_ahead_body(a, a->done) < off + SKV_HDR_LEN)
+		a->done++;
+	a->next = max(a->next, off);
+	/* Magic and version are not checked: a wrong hint only costs time. */
+	while (a->hashed < a->done + SKV_LOOKAHEAD_KEYS &&
+	       c->ilen - a->next >= SKV_HDR_LEN) {
+		memcpy(&h, c->ibuf + a->next, SKV_HDR_LEN);
+		blen = le32_to_cpu(h.body_len);
+		if (blen > c->ilen - a->next - SKV_HDR_LEN)
+			break;
+		a->next += SKV_HDR_LEN;
+		if (h.opcode == SKV_OP_GET &&
+		    skv_parse_key_req(c->ibuf + a->next, blen, &table_id,
+				      &expect, &key, &klen) == SKV_S_OK) {
+			a->body[a->hashed % SKV_LOOKAHEAD_RING] = a->next;
+			a->ring[a->hashed % SKV_LOOKAHEAD_RING] =
+				skv_key_hash(key, klen);
+			a->hashed++;
+		}
+		a->next += blen;
+	}
+	if (a->done < a->hashed &&
+	    skv_ahead_body(a, a->done) == off + SKV_HDR_LEN)
+		skv_store_lookahead(skv_node_store(c->node), a->ring,
+				    a->hashed, a->done);
+}
+
+/*
+ * The hash of a GET's key: the lookahead's, if this is the frame it
+ * hashed last before (the same bytes: c->ibuf does not change in a pass).
+ */
+static u64 skv_get_hash(struct skv_conn *c, const u8 *body, const u8 *key,
+			u32 klen)
+{
+	const struct skv_get_ahead *a = c->get_ahead;
+
+	if (a && a->done < a->hashed &&
+	    c->ibuf + skv_ahead_body(a, a->done) == body)
+		return a->ring[a->done % SKV_LOOKAHEAD_RING];
+	return skv_key_hash(key, klen);
+}
+
 /*
  * GET: the value is copied by the store straight into the reply.  The
  * first try offers the room the output buffer has; if the value is
@@ -158,7 +216,7 @@ static int skv_do_get(struct skv_conn *c, const struct skv_hdr *h,
 	st = skv_parse_key_req(body, len, &table_id, &expect, &key, &klen);
 	if (st != SKV_S_OK)
 		return skv_reply_bad(c, h, st);
-	hash = skv_key_hash(key, klen);
+	hash = skv_get_hash(c, body, key, klen);
 	skv_tablet_count(s, table_id, hash);
 
 	err = skv_out_reserve(c, fixed);
@@ -403,33 +461,6 @@ static int skv_do_multi_get(struct skv_conn *c, const struct skv_hdr *h,
 	skv_reply_finish(c, h, SKV_S_OK, &mr, sizeof(mr),
 			 used - SKV_HDR_LEN - sizeof(mr));
 	return 0;
-}
-
-u32 skv_request_prefetch(struct skv_conn *c, const u8 *buf, u32 len)
-{
-	struct skv_store *s = skv_node_store(c->node);
-	u64 hash[SKV_PREFETCH_MAX], table_id, expect;
-	u32 off = 0, frames, blen, klen, n = 0;
-	struct skv_hdr h;
-	const u8 *key;
-
-	/* Magic and version are not checked: a wrong hint only costs time. */
-	for (frames = 0; frames < SKV_PREFETCH_FRAMES &&
-	     n < SKV_PREFETCH_MAX && len - off >= SKV_HDR_LEN; frames++) {
-		memcpy(&h, buf + off, SKV_HDR_LEN);
-		blen = le32_to_cpu(h.body_len);
-		if (blen > len - off - SKV_HDR_LEN)
-			break;
-		off += SKV_HDR_LEN;
-		if (h.opcode == SKV_OP_GET &&
-		    skv_parse_key_req(buf + off, blen, &table_id, &expect, &key,
-				      &klen) == SKV_S_OK)
-			hash[n++] = skv_key_hash(key, klen);
-		off += blen;
-	}
-	if (n)
-		skv_store_prefetch(s, hash, n);
-	return off;
 }
 
 int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,

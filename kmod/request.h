@@ -7,6 +7,7 @@
 #define SKV_REQUEST_H
 
 #include <linux/types.h>
+#include "store.h"
 
 struct skv_conn;
 struct skv_hdr;
@@ -21,14 +22,27 @@ int skv_request_handle(struct skv_conn *c, const struct skv_hdr *h,
 		       const u8 *body, u32 body_len);
 
 /*
- * Prefetch the lookups of the GETs among the complete frames at the start
- * of buf (len bytes), up to SKV_PREFETCH_MAX GETs in at most
- * SKV_PREFETCH_FRAMES frames, so a run of pipelined GETs waits for one
- * round of cache misses rather than one per GET.  Hints only: nothing is
- * trusted that the handling of each frame checks again.  Returns the
- * bytes of the frames looked at.
+ * The GETs among the frames of one pass over a connection's input buffer
+ * (skv_conn_process()): each one's key hashed once, as the pass nears
+ * it, and its lookup prefetched in stages over the frames before it
+ * (skv_store_lookahead()), so a run of pipelined GETs overlaps its cache
+ * misses.  Hints only: the handling of each frame checks everything
+ * again.  Zeroed at the start of a pass; c->get_ahead during it.
  */
-#define SKV_PREFETCH_FRAMES	32u
-u32 skv_request_prefetch(struct skv_conn *c, const u8 *buf, u32 len);
+struct skv_get_ahead {
+	u64 ring[SKV_LOOKAHEAD_RING];	/* the hashes of GETs done.. */
+	u32 body[SKV_LOOKAHEAD_RING];	/* and where their bodies start */
+	u32 hashed;			/* GETs hashed */
+	u32 done;			/* GETs before the frame at hand */
+	u32 next;			/* the first frame not looked at */
+};
+
+/*
+ * Before the frame at off of c->ibuf is handled: the GETs in the frames
+ * after it hashed, up to SKV_LOOKAHEAD_KEYS of them, and the lookups
+ * from the frame's on prefetched.
+ */
+void skv_request_lookahead(struct skv_conn *c, struct skv_get_ahead *a,
+			   u32 off);
 
 #endif /* SKV_REQUEST_H */

@@ -260,26 +260,14 @@ out:
 	return ret;
 }
 
-void skv_store_prefetch(struct skv_store *s, const u64 *key_hash, u32 n)
-{
-	u32 i, stage;
-
-	n = min(n, SKV_PREFETCH_MAX);
-	skv_rcu_read_lock();
-	for (stage = 0; stage < SKV_PREFETCH_STAGES; stage++)
-		for (i = 0; i < n; i++)
-			skv_index_prefetch(&s->index, key_hash[i], stage);
-	skv_rcu_read_unlock();
-}
-
 void skv_store_lookahead(struct skv_store *s, const u64 *ring, u32 n, u32 i)
 {
 	u32 stage, ahead, j;
 
 	BUILD_BUG_ON(SKV_LOOKAHEAD_KEYS !=
 		     SKV_PREFETCH_STAGES * SKV_LOOKAHEAD_STEP + 1);
-	BUILD_BUG_ON(SKV_LOOKAHEAD_KEYS > SKV_LOOKAHEAD_RING ||
-		     (SKV_LOOKAHEAD_RING & (SKV_LOOKAHEAD_RING - 1)));
+	BUILD_BUG_ON(SKV_LOOKAHEAD_KEYS > SKV_LOOKAHEAD_RING);
+	BUILD_BUG_ON(SKV_LOOKAHEAD_RING & (SKV_LOOKAHEAD_RING - 1));
 	skv_rcu_read_lock();
 	for (stage = 0; stage < SKV_PREFETCH_STAGES; stage++) {
 		ahead = (SKV_PREFETCH_STAGES - stage) * SKV_LOOKAHEAD_STEP;

@@ -181,18 +181,6 @@ int skv_store_get(struct skv_store *s, u64 table_id, const void *key,
 		  u32 key_len, u64 key_hash, void *buf, u32 buf_len,
 		  u32 *value_len, u64 *version);
 
-/* Lookups one skv_store_prefetch() call prepares. */
-#define SKV_PREFETCH_MAX	16u
-
-/*
- * Hints for the n (at most SKV_PREFETCH_MAX) lookups about to follow, of
- * keys with these hashes (pipelined GETs, a MULTI-GET's keys): each one's
- * bucket slot, then index entry, then record, in stages, so the loads of
- * a stage are in flight together rather than one cache miss after
- * another.  Reads only; atomic-safe.
- */
-void skv_store_prefetch(struct skv_store *s, const u64 *key_hash, u32 n);
-
 /*
  * A rolling prefetch over a run of n lookups (a MULTI-GET's keys): before
  * lookup i, skv_store_lookahead() starts each prefetch stage (a slot, an

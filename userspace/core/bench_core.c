@@ -40,7 +40,7 @@
 
 struct figures {
 	u64 n;
-	double put, get, get_batch, get_multi, scan, replay, skipped, get_after;	/* per s */
+	double put, get, get_multi, scan, replay, skipped, get_after;	/* per s */
 	double peer, peer_dep;	/* memory_peer() lookups per s */
 	double scan_peer_mbs;	/* scan_peer_rate() */
 	double scan_mbs, replay_mbs;
@@ -168,36 +168,6 @@ static void get_pass(struct skv_store *s, u64 n)
 		if (r != SKV_S_OK)
 			die("get", i, r);
 		sink += out[0];
-	}
-}
-
-#define GET_BATCH	SKV_PREFETCH_MAX
-
-/*
- * The same lookups, GET_BATCH at a time, prefetched first, as pipelined
- * GETs are served.
- */
-static void get_batch_pass(struct skv_store *s, u64 n)
-{
-	u64 hash[GET_BATCH], i, j, m, ver;
-	char out[VLEN];
-	u32 vlen;
-	int r;
-
-	for (i = 0; i < n; i += m) {
-		m = n - i < GET_BATCH ? n - i : GET_BATCH;
-		for (j = 0; j < m; j++)
-			hash[j] = skv_key_hash(lookup_keys + (i + j) * KLEN,
-					       KLEN);
-		skv_store_prefetch(s, hash, m);
-		for (j = 0; j < m; j++) {
-			r = skv_store_get(s, 1, lookup_keys + (i + j) * KLEN,
-					  KLEN, hash[j], out, sizeof(out),
-					  &vlen, &ver);
-			if (r != SKV_S_OK)
-				die("get (batch)", i + j, r);
-			sink += out[0];
-		}
 	}
 }
 
@@ -456,7 +426,6 @@ static void run(u64 n, struct figures *f)
 	put_all(s, n);
 	f->put = line("put (append)", n, now() - t0, n * rec);
 	f->get = get_rate(s, n, get_pass, "get (random order)");
-	f->get_batch = get_rate(s, n, get_batch_pass, "get (16 prefetched)");
 	f->get_multi = get_rate(s, n, get_multi_pass, "get (MULTI-GET of 256)");
 	t0 = now();
 	put_all(s, n);
@@ -582,42 +551,37 @@ static void summary(const struct figures *f, int nf)
 
 	printf("\nsummary, memcpy %.1f MB/s (x: of the %llu-record run)\n",
 	       memcpy_mbs, (unsigned long long)b->n);
-	printf("%10s %8s %5s %8s %5s %8s %5s %8s %8s %5s %8s %8s\n",
-	       "records", "get", "x", "get x16", "x", "get MG", "x", "replay",
-	       "memcpy/", "x", "scan", "memcpy/");
-	printf("%10s %8s %5s %8s %5s %8s %5s %8s %8s %5s %8s %8s\n", "",
-	       "M/s", "", "M/s", "", "M/s", "", "MB/s", "replay", "", "MB/s",
-	       "scan");
+	printf("%10s %8s %5s %8s %5s %8s %8s %5s %8s %8s\n", "records",
+	       "get", "x", "get MG", "x", "replay", "memcpy/", "x", "scan",
+	       "memcpy/");
+	printf("%10s %8s %5s %8s %5s %8s %8s %5s %8s %8s\n", "", "M/s", "",
+	       "M/s", "", "MB/s", "replay", "", "MB/s", "scan");
 	for (i = 0; i < nf; i++)
-		printf("%10llu %8.2f %5.2f %8.2f %5.2f %8.2f %5.2f %8.1f %8.1f %5.2f %8.1f %8.1f\n",
+		printf("%10llu %8.2f %5.2f %8.2f %5.2f %8.1f %8.1f %5.2f %8.1f %8.1f\n",
 		       (unsigned long long)f[i].n, f[i].get / 1e6,
-		       f[i].get / b->get, f[i].get_batch / 1e6,
-		       f[i].get_batch / b->get_batch, f[i].get_multi / 1e6,
+		       f[i].get / b->get, f[i].get_multi / 1e6,
 		       f[i].get_multi / b->get_multi, f[i].replay_mbs,
 		       memcpy_mbs / f[i].replay_mbs,
 		       f[i].replay_mbs / b->replay_mbs, f[i].scan_mbs,
 		       memcpy_mbs / f[i].scan_mbs);
 	printf("the memory peers (the store's footprint and loads, no index code; GET: three dependent loads; scan: buckets in order, records copied):\n");
-	printf("%10s %10s %5s %8s %10s %5s %8s %8s %9s %6s\n", "records",
-	       "one at a", "x", "get/", "overlapped", "x", "get x16/",
-	       "get MG/", "scan peer", "scan/");
-	printf("%10s %10s %5s %8s %10s %5s %8s %8s %9s %6s\n", "",
-	       "time M/s", "", "peer", "M/s", "", "peer", "peer", "MB/s",
-	       "peer");
+	printf("%10s %10s %5s %8s %10s %5s %8s %9s %6s\n", "records",
+	       "one at a", "x", "get/", "overlapped", "x", "get MG/",
+	       "scan peer", "scan/");
+	printf("%10s %10s %5s %8s %10s %5s %8s %9s %6s\n", "", "time M/s", "",
+	       "peer", "M/s", "", "peer", "MB/s", "peer");
 	for (i = 0; i < nf; i++)
-		printf("%10llu %10.2f %5.2f %8.2f %10.2f %5.2f %8.2f %8.2f %9.1f %6.2f\n",
+		printf("%10llu %10.2f %5.2f %8.2f %10.2f %5.2f %8.2f %9.1f %6.2f\n",
 		       (unsigned long long)f[i].n, f[i].peer_dep / 1e6,
 		       f[i].peer_dep / b->peer_dep, f[i].get / f[i].peer_dep,
 		       f[i].peer / 1e6, f[i].peer / b->peer,
-		       f[i].get_batch / f[i].peer, f[i].get_multi / f[i].peer,
-		       f[i].scan_peer_mbs,
+		       f[i].get_multi / f[i].peer, f[i].scan_peer_mbs,
 		       f[i].scan_mbs / f[i].scan_peer_mbs);
-	printf("targets at %llu records: replay >= 1000 MB/s %s, >= memcpy/15 %s; scan >= 2000 MB/s %s, >= memcpy/8 %s; get >= 10 M/s %s (x16 %s, MULTI-GET %s)\n",
+	printf("targets at %llu records: replay >= 1000 MB/s %s, >= memcpy/15 %s; scan >= 2000 MB/s %s, >= memcpy/8 %s; get >= 10 M/s %s (MULTI-GET %s)\n",
 	       (unsigned long long)b->n, meets(b->replay_mbs >= 1000),
 	       meets(b->replay_mbs * 15 >= memcpy_mbs),
 	       meets(b->scan_mbs >= 2000), meets(b->scan_mbs * 8 >= memcpy_mbs),
-	       meets(b->get >= 10e6), meets(b->get_batch >= 10e6),
-	       meets(b->get_multi >= 10e6));
+	       meets(b->get >= 10e6), meets(b->get_multi >= 10e6));
 	/*
 	 * What sending pulled records straight from the log pages would
 	 * save the source: the record copies into the reply buffer and the
@@ -627,11 +591,9 @@ static void summary(const struct figures *f, int nf)
 	       100 * b->scan_mbs / memcpy_piece_mbs,
 	       100 * b->scan_mbs / memcpy_mbs);
 	for (i = 1; i < nf; i++)
-		printf("flat at %llu records: get %.2fx %s (x16 %.2fx %s, MULTI-GET %.2fx %s), replay %.2fx %s (>= 0.7x); the memory peer %.2fx one at a time, %.2fx overlapped\n",
+		printf("flat at %llu records: get %.2fx %s (MULTI-GET %.2fx %s), replay %.2fx %s (>= 0.7x); the memory peer %.2fx one at a time, %.2fx overlapped\n",
 		       (unsigned long long)f[i].n, f[i].get / b->get,
 		       meets(f[i].get >= 0.7 * b->get),
-		       f[i].get_batch / b->get_batch,
-		       meets(f[i].get_batch >= 0.7 * b->get_batch),
 		       f[i].get_multi / b->get_multi,
 		       meets(f[i].get_multi >= 0.7 * b->get_multi),
 		       f[i].replay_mbs / b->replay_mbs,
