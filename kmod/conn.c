@@ -99,6 +99,8 @@ static void skv_conn_unslot(struct skv_conn *c)
 static void skv_conn_free_bufs(struct skv_conn *c)
 {
 	skv_out_pages_release(c);
+	if (c->opages)
+		skv_conn_buf_charge(c, sizeof(*c->opages), 0, false);
 	kfree(c->opages);
 	c->opages = NULL;
 	skv_conn_buf_charge(c, c->icap, 0, false);

@@ -113,9 +113,15 @@ int skv_reply_bad(struct skv_conn *c, const struct skv_hdr *h, u8 status)
 
 int skv_out_pages_alloc(struct skv_conn *c)
 {
-	if (!c->opages)
-		c->opages = kzalloc(sizeof(*c->opages), GFP_KERNEL);
-	return c->opages ? 0 : -ENOMEM;
+	if (c->opages)
+		return 0;
+	if (!skv_conn_buf_charge(c, 0, sizeof(*c->opages), true))
+		return -ENOBUFS;
+	c->opages = kzalloc(sizeof(*c->opages), GFP_KERNEL);
+	if (c->opages)
+		return 0;
+	skv_conn_buf_charge(c, sizeof(*c->opages), 0, false);
+	return -ENOMEM;
 }
 
 static struct page *skv_out_page_of(const void *p)

@@ -97,7 +97,10 @@ struct skv_out_pages {
 	u32 sent_bytes;		/* of bv[sent] */
 };
 
-/* Give c room for pieces (kept until c's buffers are freed).  0 or -ENOMEM. */
+/*
+ * Give c room for pieces (kept until c's buffers are freed, charged to
+ * conn_buffers_mb).  0, -ENOBUFS or -ENOMEM.
+ */
 int skv_out_pages_alloc(struct skv_conn *c);
 
 /*
