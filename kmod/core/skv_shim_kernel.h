@@ -11,6 +11,7 @@
 #include <linux/mm.h>
 #include <linux/gfp.h>
 #include <linux/vmalloc.h>
+#include <linux/kmemleak.h>
 #include <linux/list.h>
 #include <linux/spinlock.h>
 #include <linux/mutex.h>
@@ -77,15 +78,22 @@ static inline void *skv_seg_mem_alloc(size_t n)
 	if (order <= MAX_PAGE_ORDER)
 		p = alloc_pages(GFP_KERNEL | __GFP_COMP | __GFP_NORETRY |
 				__GFP_NOWARN, order);
-	return p ? page_address(p) : vmalloc(n);
+	if (!p)
+		return vmalloc(n);
+	/* Watched for leaks as vmalloc's are; records hold no pointers. */
+	kmemleak_alloc(page_address(p), PAGE_SIZE << order, 1, GFP_KERNEL);
+	kmemleak_no_scan(page_address(p));
+	return page_address(p);
 }
 
 static inline void skv_seg_mem_free(const void *p)
 {
-	if (is_vmalloc_addr(p))
+	if (is_vmalloc_addr(p)) {
 		vfree(p);
-	else
-		put_page(virt_to_page(p));
+		return;
+	}
+	kmemleak_free(p);
+	put_page(virt_to_page(p));
 }
 
 #define skv_rcu_head		struct rcu_head
