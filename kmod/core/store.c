@@ -262,17 +262,20 @@ out:
 
 void skv_store_lookahead(struct skv_store *s, const u64 *ring, u32 n, u32 i)
 {
+	const u32 step = SKV_LOOKAHEAD_STEP;
 	u32 stage, ahead, j;
 
 	BUILD_BUG_ON(SKV_LOOKAHEAD_KEYS !=
-		     SKV_PREFETCH_STAGES * SKV_LOOKAHEAD_STEP + 1);
+		     (SKV_PREFETCH_STAGES + 1) * SKV_LOOKAHEAD_STEP);
 	BUILD_BUG_ON(SKV_LOOKAHEAD_KEYS > SKV_LOOKAHEAD_RING);
 	BUILD_BUG_ON(SKV_LOOKAHEAD_RING & (SKV_LOOKAHEAD_RING - 1));
+	if (i % step)
+		return;
 	skv_rcu_read_lock();
 	for (stage = 0; stage < SKV_PREFETCH_STAGES; stage++) {
-		ahead = (SKV_PREFETCH_STAGES - stage) * SKV_LOOKAHEAD_STEP;
-		/* The run's start: the lookups before, stage by stage. */
-		for (j = i ? i + ahead : 0; j <= i + ahead && j < n; j++)
+		ahead = (SKV_PREFETCH_STAGES - stage) * step;
+		/* At the run's start, the lookups before as well. */
+		for (j = i ? i + ahead : 0; j < i + ahead + step && j < n; j++)
 			skv_index_prefetch(&s->index,
 					   ring[j % SKV_LOOKAHEAD_RING], stage);
 	}

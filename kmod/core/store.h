@@ -182,19 +182,20 @@ int skv_store_get(struct skv_store *s, u64 table_id, const void *key,
 		  u32 *value_len, u64 *version);
 
 /*
- * A rolling prefetch over a run of n lookups (a MULTI-GET's keys): before
- * lookup i, skv_store_lookahead() starts each prefetch stage (a slot, an
- * entry, the entry after it, a record) SKV_LOOKAHEAD_STEP lookups after
- * the next one, for lookups up to i + SKV_LOOKAHEAD_KEYS - 1 (at i == 0
- * the lookups before them too), so each stage finds in cache what the
- * stage before fetched STEP lookups earlier instead of waiting on it.
- * The caller keeps the hash of lookup j in ring[j % SKV_LOOKAHEAD_RING]
- * for every j from i to i + SKV_LOOKAHEAD_KEYS - 1 (below n).  Reads
- * only; atomic-safe.
+ * A rolling prefetch over a run of n lookups (a MULTI-GET's keys, the
+ * GETs among pipelined frames): at every SKV_LOOKAHEAD_STEP-th lookup i,
+ * skv_store_lookahead() runs each prefetch stage (a slot, an entry, the
+ * entry after it, a record) over the STEP lookups of its distance ahead:
+ * slots at i + 4 * STEP, records at i + STEP (at i == 0 every stage over
+ * all lookups up to there), so each stage finds in cache what the stage
+ * before fetched a step earlier instead of waiting on it.  The caller
+ * calls it before every lookup, in order, and keeps the hash of lookup
+ * j in ring[j % SKV_LOOKAHEAD_RING] for every j from i to i +
+ * SKV_LOOKAHEAD_KEYS - 1 (below n).  Reads only; atomic-safe.
  */
-#define SKV_LOOKAHEAD_STEP	4u
-#define SKV_LOOKAHEAD_KEYS	(4 * SKV_LOOKAHEAD_STEP + 1)
-#define SKV_LOOKAHEAD_RING	64u	/* at least KEYS, a power of two */
+#define SKV_LOOKAHEAD_STEP	2u
+#define SKV_LOOKAHEAD_KEYS	(5 * SKV_LOOKAHEAD_STEP)
+#define SKV_LOOKAHEAD_RING	16u	/* at least KEYS, a power of two */
 void skv_store_lookahead(struct skv_store *s, const u64 *ring, u32 n, u32 i);
 
 /*
