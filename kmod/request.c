@@ -179,8 +179,9 @@ void skv_request_lookahead(struct skv_conn *c, struct skv_get_ahead *a,
 }
 
 /*
- * The hash of a GET's key: the lookahead's, if this is the frame it
- * hashed last before (the same bytes: c->ibuf does not change in a pass).
+ * The hash of a GET's key: the lookahead's when it hashed this very frame
+ * (its body at the same place of c->ibuf, which does not change in a
+ * pass), else taken here.
  */
 static u64 skv_get_hash(struct skv_conn *c, const u8 *body, const u8 *key,
 			u32 klen)
