@@ -388,7 +388,8 @@ TEST_F(node, overwrite_changes_size)
 #define NOPS 1000
 #define NKEYS 40
 
-enum { P_PUT, P_GET, P_DEL, P_PUT_BAD, P_DEL_BAD, P_MGET, P_PING };
+/* P_GET_BAD: a GET whose body is malformed (a reserved field set). */
+enum { P_PUT, P_GET, P_DEL, P_PUT_BAD, P_DEL_BAD, P_MGET, P_PING, P_GET_BAD };
 
 struct pop {
 	int kind;
@@ -409,8 +410,11 @@ static void key_name(char *buf, int i)
 	sprintf(buf, "pk-%d", i);
 }
 
-/* Generate ops whose statuses are deterministic (presence is tracked). */
-static void gen_ops(struct pop *ops, unsigned int seed)
+/*
+ * Generate ops whose statuses are deterministic (presence is tracked);
+ * malformed GETs only where frames are built by hand (raw).
+ */
+static void gen_ops(struct pop *ops, unsigned int seed, bool raw)
 {
 	int present[NKEYS] = { 0 };
 	int i, r;
@@ -436,8 +440,10 @@ static void gen_ops(struct pop *ops, unsigned int seed)
 			o->kind = present[o->key] ? P_DEL_BAD : P_GET;
 		else if (r < 95)
 			o->kind = P_MGET;
-		else
+		else if (r < 97 || !raw)
 			o->kind = P_PING;
+		else
+			o->kind = P_GET_BAD;
 		snprintf(o->val, sizeof(o->val), "v%d-%.*s", i, (int)(random() % 40),
 			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 		if (o->kind == P_PUT)
@@ -469,6 +475,13 @@ static size_t build_op(uint8_t *f, const struct pop *o, uint64_t id, uint64_t ta
 		return st_build_key(f, SKV_OP_DELETE, id, table, k[0], strlen(k[0]), 1ull << 62);
 	case P_MGET:
 		return st_build_mget(f, id, table, ks, 3);
+	case P_GET_BAD: {
+		size_t n = st_build_key(f, SKV_OP_GET, id, table, k[0],
+					strlen(k[0]), 0);
+
+		f[sizeof(struct skv_hdr) + offsetof(struct skv_key_req, reserved)] = 1;
+		return n;
+	}
 	default:
 		return st_build_ping(f, id);
 	}
@@ -478,6 +491,7 @@ static const uint8_t opcode_of[] = {
 	[P_PUT] = SKV_OP_PUT, [P_GET] = SKV_OP_GET, [P_DEL] = SKV_OP_DELETE,
 	[P_PUT_BAD] = SKV_OP_PUT, [P_DEL_BAD] = SKV_OP_DELETE,
 	[P_MGET] = SKV_OP_MULTI_GET, [P_PING] = SKV_OP_PING,
+	[P_GET_BAD] = SKV_OP_GET,
 };
 
 static uint64_t le64(const uint8_t *p)
@@ -589,6 +603,11 @@ static const char *check_model(const struct pop *ops)
 				BAD("GET returned \"%.*s\"@%llu, want \"%s\"@%llu", o->got_len,
 				    o->got, (unsigned long long)o->version, m[o->key].val,
 				    (unsigned long long)m[o->key].ver);
+			break;
+		case P_GET_BAD:
+			if (o->status != SKV_S_BAD_REQUEST)
+				BAD("malformed GET status %s, want BAD_REQUEST",
+				    st_status_name(o->status));
 			break;
 		case P_MGET:
 			if (o->status != SKV_S_OK)
@@ -702,7 +721,7 @@ TEST_F_TIMEOUT(node, pipeline_1000_mixed, 180)
 	const char *why;
 
 	ASSERT_NE(NULL, ops);
-	gen_ops(ops, 42);
+	gen_ops(ops, 42, true);
 	why = run_pipelined(self->fd, ops, ST_TABLE);
 	ASSERT_STREQ("", why);
 	why = check_model(ops);
@@ -726,8 +745,8 @@ TEST_F_TIMEOUT(node, pipeline_equals_sequential, 240)
 	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 2, 0, UINT64_MAX, -1, &res), &res);
 	ASSERT_NL_OK(sknl_table_add(&self->nl, 3, &res), &res);
 	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 3, 0, UINT64_MAX, -1, &res), &res);
-	gen_ops(a, 7);
-	gen_ops(b, 7);
+	gen_ops(a, 7, true);
+	gen_ops(b, 7, true);
 	why = run_sequential(self->fd, a, 2);
 	ASSERT_STREQ("", why);
 	why = check_model(a);
@@ -763,8 +782,8 @@ TEST_F_TIMEOUT(node, pipeline_two_connections, 240)
 	ASSERT_NE(NULL, b);
 	ASSERT_NL_OK(sknl_table_add(&self->nl, 2, &res), &res);
 	ASSERT_NL_OK(sknl_tablet_add(&self->nl, 2, 0, UINT64_MAX, -1, &res), &res);
-	gen_ops(a, 11);
-	gen_ops(b, 12);
+	gen_ops(a, 11, true);
+	gen_ops(b, 12, true);
 	fd2 = st_connect(ST_ADDR, ST_PORT);
 	ASSERT_LE(0, fd2);
 	pid = fork();
@@ -842,7 +861,7 @@ TEST_F_TIMEOUT(node, lib_pipeline_1000, 180)
 	int i, j, ret;
 
 	ASSERT_NE(NULL, ops);
-	gen_ops(ops, 99);
+	gen_ops(ops, 99, false);
 	ASSERT_EQ(SKV_OK, skv_connect(ST_ADDR, ST_PORT, &c));
 	for (i = 0; i < NOPS; i++) {
 		struct pop *o = &ops[i];
