@@ -303,7 +303,7 @@ static int skv_conn_process_frames(struct skv_conn *c)
 		c->pipelined = c->ilen - off > flen;
 		/* Pipelined GETs: hashed and prefetched ahead. */
 		if (c->pipelined || c->get_ahead->next > off)
-			skv_request_lookahead(c, c->get_ahead, off);
+			skv_request_lookahead(c, off);
 		err = skv_metrics_handle(c, &h, c->ibuf + off + SKV_HDR_LEN,
 					 flen - SKV_HDR_LEN);
 		if (c->parked)

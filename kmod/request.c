@@ -141,9 +141,9 @@ static u32 skv_ahead_body(const struct skv_get_ahead *a, u32 i)
 	return a->body[i % SKV_LOOKAHEAD_RING];
 }
 
-void skv_request_lookahead(struct skv_conn *c, struct skv_get_ahead *a,
-			   u32 off)
+void skv_request_lookahead(struct skv_conn *c, u32 off)
 {
+	struct skv_get_ahead *a = c->get_ahead;
 	u64 table_id, expect;
 	u32 blen, klen;
 	struct skv_hdr h;

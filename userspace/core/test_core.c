@@ -173,9 +173,9 @@ TEST_F(st, put_get_delete_versions)
 /*
  * A rolling prefetch over more lookups than its ring holds (so the ring
  * wraps), with keys of two tables that share a hash, keys never
- * written, a deleted key and the hashes at both ends: each GET after
- * skv_store_lookahead() answers as ever, and ASan sees no read of
- * anything not there.
+ * written, a deleted key, the hashes at both ends and a value too big
+ * for its buffer: each GET after skv_store_lookahead() answers as ever,
+ * and ASan sees no read of anything not there.
  */
 TEST_F(st, lookahead_then_get_answers_as_get)
 {
@@ -185,12 +185,13 @@ TEST_F(st, lookahead_then_get_answers_as_get)
 	u64 ring[SKV_LOOKAHEAD_RING], hash[3 * SKV_LOOKAHEAD_RING + 5];
 	u64 written[3 * SKV_LOOKAHEAD_RING + 5], ver, table;
 	u32 i, j, hashed = 0, len;
-	char key[8], val[8];
+	char key[8], src[16], val[8];
 
 	ASSERT_EQ(0, skv_table_add(s, T1 + 1));
 	ASSERT_EQ(0, skv_tablet_add(s, &t));
 	for (i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "k%03u", i);
+		snprintf(src, sizeof(src), "%sabcd", key);
 		/* Keys 10-15 share one hash, in tables T1 and T1 + 1. */
 		hash[i] = i >= 10 && i < 16 ? 0x4000000000000000ull :
 			  i == 20 ? 0 : i == 21 ? ~0ull : skv_key_hash(key, 4);
@@ -198,7 +199,7 @@ TEST_F(st, lookahead_then_get_answers_as_get)
 		if (i % 3 == 2)
 			continue;	/* never written */
 		ASSERT_EQ(SKV_S_OK, skv_store_put(s, T1 + i % 2, key, 4,
-						  hash[i], key, 4, 0,
+						  hash[i], src, 4 + i % 5, 0,
 						  &written[i]));
 	}
 	ASSERT_EQ(SKV_S_OK, skv_store_delete(s, T1 + 1, "k013", 4, hash[13], 0,
@@ -208,15 +209,20 @@ TEST_F(st, lookahead_then_get_answers_as_get)
 			ring[hashed % SKV_LOOKAHEAD_RING] = hash[hashed];
 		skv_store_lookahead(s, ring, n, i);
 		snprintf(key, sizeof(key), "k%03u", i);
+		snprintf(src, sizeof(src), "%sabcd", key);
 		j = i % SKV_LOOKAHEAD_RING;
 		table = T1 + i % 2;
-		ASSERT_EQ(i % 3 == 2 || i == 13 ? SKV_S_NOT_FOUND : SKV_S_OK,
+		/* Key 7's buffer is too small for its 6 bytes. */
+		ASSERT_EQ(i % 3 == 2 || i == 13 ? SKV_S_NOT_FOUND :
+			  i == 7 ? SKV_S_TOO_BIG : SKV_S_OK,
 			  skv_store_get(s, table, key, 4, ring[j], val,
-					sizeof(val), &len, &ver));
+					i == 7 ? 2 : sizeof(val), &len, &ver));
+		/* A deleted key reports its tombstone's version. */
 		ASSERT_EQ(written[i], ver);
 		if (i % 3 != 2 && i != 13) {
-			ASSERT_EQ(4u, len);
-			ASSERT_EQ(0, memcmp(key, val, 4));
+			ASSERT_EQ(4 + i % 5, len);
+			if (i != 7)
+				ASSERT_EQ(0, memcmp(src, val, len));
 		}
 	}
 }
