@@ -66,7 +66,7 @@ struct fconn {
 	int fd;			/* -1 once closed */
 	enum kind kind;
 	uint64_t opened_ms;
-	uint64_t next_ms;	/* slow-frame: next byte due */
+	uint64_t next_ms;	/* slow-frame, slow-read: next byte due */
 	size_t sent;		/* slow-frame: bytes of the frame sent */
 };
 
@@ -219,13 +219,17 @@ static void slow_read_start(struct fconn *c, uint64_t table, const char *key)
 
 /*
  * One tick for every open connection: notice resets, send slow-frame
- * bytes, take one byte of a slow-read's replies.
+ * bytes, take one byte of a slow-read's replies.  A slow reader is not
+ * polled for input until its byte is due: its replies are always there,
+ * and a poll that returned for them would let it read a byte per loop,
+ * fast enough on a quick machine to take every batch within the reply
+ * deadline.
  */
 static unsigned long tick(struct pollfd *pfd)
 {
 	uint8_t frame[sizeof(struct skv_hdr)];
 	unsigned long i, n = 0, open = 0;
-	uint64_t now;
+	uint64_t now = st_now_ms();
 	char b[256];
 	ssize_t r;
 
@@ -234,7 +238,8 @@ static unsigned long tick(struct pollfd *pfd)
 		if (conns[i].fd < 0)
 			continue;
 		pfd[n].fd = conns[i].fd;
-		pfd[n].events = POLLIN;
+		pfd[n].events = conns[i].kind == SLOW_READ &&
+				now < conns[i].next_ms ? 0 : POLLIN;
 		n++;
 	}
 	if (poll(pfd, n, TICK_MS) < 0 && errno != EINTR)
@@ -252,13 +257,15 @@ static unsigned long tick(struct pollfd *pfd)
 			continue;
 		}
 		if (ev & POLLIN) {
-			/* A slow reader takes one byte a tick; the others drain. */
+			/* A slow reader takes a byte every TICK_MS; the others drain. */
 			r = recv(c->fd, b, c->kind == SLOW_READ ? 1 : sizeof(b),
 				 MSG_DONTWAIT);
 			if (r == 0 || (r < 0 && errno != EAGAIN)) {
 				conn_closed(c, now);
 				continue;
 			}
+			if (c->kind == SLOW_READ)
+				c->next_ms = now + TICK_MS;
 		}
 		if (c->kind == SLOW_FRAME && now >= c->next_ms) {
 			if (send(c->fd, frame + c->sent % sizeof(frame), 1,
