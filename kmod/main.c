@@ -81,6 +81,8 @@ SKV_RW_PARAM(mig_prio_pullers, 2,
 	     "Priority pulls a migration keeps in flight for the keys clients wait for, 1 to 4 (default 2)");
 SKV_RW_PARAM(mig_latency_goal_us, 0,
 	     "The client p99.9 a paced migration keeps to, in us; 0: twice the lowest seen during the migration (default 0)");
+SKV_RW_PARAM(mig_idle_pull_kb, 256,
+	     "What a paced migration's bulk pull asks for, in KiB, while neither end has client load, if its pull budget is less; 0: the pull budget always (default 256)");
 
 SKV_RW_PARAM(replica_max_mb, 64,
 	     "Most memory of one replica of another node's log, in MiB; a write past it gets BACKUP_FULL (default 64)");

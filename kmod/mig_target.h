@@ -153,6 +153,7 @@ struct skv_mig {
 
 	/* Pacing (mig_target_pace.c): the pass loop writes, others read. */
 	u32 pace_depth;			/* bulk pulls allowed in flight */
+	u32 pace_budget;		/* bytes a bulk pull asks for */
 	atomic_t pulling;		/* workers holding a pull slot */
 	atomic_t slot_waiters;		/* workers waiting for one */
 	u32 pace_p999_us;		/* the signal of the last step */
@@ -245,10 +246,14 @@ void skv_tgt_park_answered(struct skv_conn *c);
 /* Keys may have been resolved or a migration stopped: any context. */
 void skv_tgt_wake_parked(struct skv_node *node);
 
-/* Pacing's parameters (main.c): on/off, and the goal (0: 2x the base). */
+/*
+ * Pacing's parameters (main.c): on/off, the goal (0: 2x the base), and
+ * the pull size with no client load (0: the migration's budget).
+ */
 extern unsigned int skv_mig_pace;
 extern unsigned int skv_mig_prio_pullers;
 extern unsigned int skv_mig_latency_goal_us;
+extern unsigned int skv_mig_idle_pull_kb;
 
 /* State and progress snapshot helpers for netlink (mig_netlink.c). */
 u32 skv_tgt_permille(struct skv_mig *m);

@@ -10,11 +10,17 @@
  * pulls-in-flight) then go:
  *   - no figure yet at either end (its first window has not closed):
  *     kept, so a migration starts at one pull until it knows its load;
- *   - no client load at either end: doubled, up to all of them (as fast
- *     as the link and the replay allow);
+ *   - no client load at either end: all of them at once, each asking
+ *     for mig_idle_pull_kb if the migration's pull-budget is less (as
+ *     fast as the link and the replay allow: no one waits, and fewer,
+ *     larger pulls cost less per byte: with every pull in flight in the
+ *     TCG guest, pulls of 256 KiB moved 1.27x the data per second of
+ *     20 KiB ones, and 1 MiB ones no more than 256 KiB);
  *   - the signal above the goal: halved (at least one pull goes on, so
  *     the migration always ends);
  *   - else one more.
+ * With any client load a pull asks for the migration's pull-budget: a
+ * larger one holds the source's worker longer while clients wait.
  * The goal is mig_latency_goal_us, or twice the base: the lowest signal
  * seen in this migration, which creeps up by 1/32 a step so that a new
  * regime of load (or a lucky early window) does not pin it for good.
@@ -37,6 +43,13 @@ void skv_tgt_pace_start(struct skv_mig *m)
 	WRITE_ONCE(m->pace_p999_us, 0);
 	WRITE_ONCE(m->src_p999_us, SKV_P999_UNKNOWN);
 	WRITE_ONCE(m->pace_depth, READ_ONCE(skv_mig_pace) ? 1 : m->p.inflight);
+	WRITE_ONCE(m->pace_budget, m->p.budget);
+	/*
+	 * Open this node's window now (the source's opens at the first
+	 * pull), so the first step, SKV_MIG_PACE_EVERY from here, has both
+	 * figures rather than only learning that one window has begun.
+	 */
+	skv_metrics_client_p999_us(m->node);
 }
 
 /*
@@ -62,19 +75,23 @@ void skv_tgt_pace(struct skv_mig *m)
 	u32 all = m->p.inflight, depth = READ_ONCE(m->pace_depth), next;
 	u32 here = skv_metrics_client_p999_us(m->node);
 	u32 there = READ_ONCE(m->src_p999_us);
-	u32 signal = max(here, there);
+	u32 signal = max(here, there), budget = m->p.budget;
 
-	if (!READ_ONCE(skv_mig_pace))
+	if (!READ_ONCE(skv_mig_pace)) {
 		next = all;
-	else if (here == SKV_P999_UNKNOWN || there == SKV_P999_UNKNOWN)
+	} else if (here == SKV_P999_UNKNOWN || there == SKV_P999_UNKNOWN) {
 		return;
-	else if (!signal)
-		next = min(2 * depth, all);
-	else if (signal > skv_tgt_pace_goal(m, signal))
+	} else if (!signal) {
+		next = all;
+		budget = max(budget, min(READ_ONCE(skv_mig_idle_pull_kb),
+					 SKV_MAX_PULL_BUDGET / 1024) * 1024);
+	} else if (signal > skv_tgt_pace_goal(m, signal)) {
 		next = max(depth / 2, 1u);
-	else
+	} else {
 		next = min(depth + 1, all);
+	}
 	WRITE_ONCE(m->pace_p999_us, signal);
+	WRITE_ONCE(m->pace_budget, budget);
 	if (next == depth)
 		return;
 	WRITE_ONCE(m->pace_depth, next);

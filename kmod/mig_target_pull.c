@@ -57,10 +57,10 @@ static void skv_tgt_unpick(struct skv_mig *m, struct skv_mig_part *pt)
 }
 
 /* Largest PULL reply body: the budget, plus one group over it. */
-static u32 skv_tgt_pull_max(struct skv_mig *m)
+static u32 skv_tgt_pull_max(u32 budget)
 {
 	return sizeof(struct skv_pull_reply) + sizeof(struct skv_batch_hdr) +
-	       min(m->p.budget, SKV_MAX_PULL_BUDGET) + SKV_REC_MAX_LEN;
+	       budget + SKV_REC_MAX_LEN;
 }
 
 /* Account a replayed batch. */
@@ -184,7 +184,7 @@ static int skv_tgt_pull_part(struct skv_mig_worker *w, struct skv_mig_part *pt)
 	struct skv_peer *peer = &w->peer;
 	u64 cursor = pt->cursor, next;
 	struct skv_replay_bounds b;
-	u32 resolved;
+	u32 resolved, budget;
 	int ret;
 
 	req.migration_id = cpu_to_le64(m->p.id);
@@ -193,10 +193,11 @@ static int skv_tgt_pull_part(struct skv_mig_worker *w, struct skv_mig_part *pt)
 	req.end_hash = cpu_to_le64(pt->end);
 	req.cursor = cpu_to_le64(cursor);
 	req.min_version = cpu_to_le64(m->min_version);
-	req.budget = cpu_to_le32(min(m->p.budget, SKV_MAX_PULL_BUDGET));
+	budget = min(READ_ONCE(m->pace_budget), SKV_MAX_PULL_BUDGET);
+	req.budget = cpu_to_le32(budget);
 
 	ret = skv_tgt_pull_call(w, "pull", SKV_OP_MIG_PULL, &req, sizeof(req),
-				skv_tgt_pull_max(m));
+				skv_tgt_pull_max(budget));
 	if (ret)
 		return ret;
 	if (peer->len < rl)

@@ -70,7 +70,8 @@ guest_inject() {
 	local status=0 left injected=0
 
 	modprobe libcrc32c
-	insmod "$module"
+	# As selftests/lib.sh loads it: migrations held mid-way stay so.
+	insmod "$module" mig_idle_pull_kb=0
 	range=$(module_text_range "$module") || {
 		echo "check-debug: no text sections of steadykv in /sys/module" >&2
 		return 1

@@ -265,6 +265,12 @@ skv_module_loaded() {
 	grep -q '^steadykv ' /proc/modules
 }
 
+# The tests hold migrations mid-way with small pull budgets over slow
+# links; with no client load a paced migration would ask for
+# mig_idle_pull_kb instead and be over before they act.  So the module
+# is loaded with that off; mig_target.sh's t_idle_pulls turns it on.
+SKV_MODULE_PARAMS=(mig_idle_pull_kb=0)
+
 # Load steadykv.ko (and libcrc32c, which it needs).  Fails clearly.
 skv_load_module() {
 	if skv_module_loaded; then
@@ -275,7 +281,7 @@ skv_load_module() {
 		return 1
 	fi
 	modprobe libcrc32c 2>/dev/null || true
-	if ! insmod "$SKV_MODULE" 2>"$SKV_TMP/insmod.err"; then
+	if ! insmod "$SKV_MODULE" "${SKV_MODULE_PARAMS[@]}" 2>"$SKV_TMP/insmod.err"; then
 		skv_fail "insmod $SKV_MODULE: $(cat "$SKV_TMP/insmod.err")"
 		dmesg | tail -n 20 | sed 's/^/# dmesg: /'
 		return 1

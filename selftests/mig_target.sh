@@ -313,6 +313,34 @@ t_pace() {
 		{ skv_fail "keys not moved intact"; return 1; }
 }
 
+# With no client load a paced migration's bulk pulls ask for
+# mig_idle_pull_kb rather than its budget of 1 KiB: over a link slow enough
+# that the first 100 ms pass in a pull or two, the pulls average many
+# times what 1 KiB holds (with 1 KiB pulls: 8 records each).
+t_idle_pulls() {
+	local out idle pulls records
+	idle=$(<"$PARAMS/mig_idle_pull_kb") || return 1
+	src_table 63 || return 1
+	tool "$S" fill "$SA:$PORT" 63 "$SLOW_N" $SIZE i || { skv_fail "fill"; return 1; }
+	echo 256 >"$PARAMS/mig_idle_pull_kb" || return 1
+	skv_slow_link "$S" eth0 $PACE_DELAY || return 1
+	mig "$T" done 63 63 0 $MAX "$SA" 0 8 8 1024 1
+	local rc=$?
+	skv_fast_link "$S" eth0
+	echo "$idle" >"$PARAMS/mig_idle_pull_kb"
+	((rc == 0)) || return 1
+	out=$MIG_OUT
+	[[ $out =~ \ records=([0-9]+)\ .*\ pulls=([0-9]+)\  ]] ||
+		{ skv_fail "no records or pulls in: $out"; return 1; }
+	records=${BASH_REMATCH[1]}
+	pulls=${BASH_REMATCH[2]}
+	skv_info "no client load, 1 KiB budget, mig_idle_pull_kb 256: $records records in $pulls pulls"
+	((records == SLOW_N && records >= 100 * pulls)) ||
+		{ skv_fail "$records records in $pulls pulls: not the idle pull size"; return 1; }
+	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 63 $SAMPLE $SIZE i 0 ||
+		{ skv_fail "keys not moved intact"; return 1; }
+}
+
 # The baselines: push mode, no priority pulls, one partition one pull.
 t_baselines() {
 	local t id=10 args
@@ -591,6 +619,7 @@ skv_test "cancel mid-way rolls back with target writes" t_cancel
 skv_test "priority pulls for keys read early" t_priority
 skv_test "a GET for a key not pulled yet: RETRY, or parked until it lands" t_park
 skv_test "pacing: all pulls with no load, one with clients over the goal" t_pace
+skv_test "pacing: no client load, pulls of mig_idle_pull_kb" t_idle_pulls
 skv_test "push mode, priority-pulls=0, partitions=1" t_baselines
 skv_test "netlink refusals" t_refusals
 skv_test "target reaches its memory limit mid-migration (rocksteady)" \
