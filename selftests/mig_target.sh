@@ -324,7 +324,7 @@ t_idle_pulls() {
 	tool "$S" fill "$SA:$PORT" 63 "$SLOW_N" $SIZE i || { skv_fail "fill"; return 1; }
 	echo 256 >"$PARAMS/mig_idle_pull_kb" || return 1
 	skv_slow_link "$S" eth0 $PACE_DELAY || return 1
-	mig "$T" done 63 63 0 $MAX "$SA" 0 8 8 1024 1
+	mig "$T" "done" 63 63 0 $MAX "$SA" 0 8 8 1024 1
 	local rc=$?
 	skv_fast_link "$S" eth0
 	echo "$idle" >"$PARAMS/mig_idle_pull_kb"
