@@ -39,8 +39,8 @@ struct skv_get_ahead {
 
 /*
  * Before the frame at off of c->ibuf is handled: the GETs in the frames
- * after it (c->get_ahead) hashed, up to SKV_LOOKAHEAD_KEYS of them, and the lookups
- * from the frame's on prefetched.
+ * after it hashed into c->get_ahead, up to SKV_LOOKAHEAD_KEYS of them,
+ * and the lookups from the frame's on prefetched.
  */
 void skv_request_lookahead(struct skv_conn *c, u32 off);
 
