@@ -157,9 +157,13 @@ void skv_tgt_set_active(struct skv_mig *m, bool on)
 {
 	/* Pairs with the acquire in skv_tgt_of(). */
 	smp_store_release(&m->active, on);
-	/* Off: no resolver or want_key call still uses m's sets after this. */
+	/*
+	 * Off: no resolver or want_key call still uses m's sets after this.
+	 * Expedited: parked requests wait for it, and it happens once a
+	 * migration.
+	 */
 	if (!on) {
-		synchronize_rcu();
+		synchronize_rcu_expedited();
 		/* Its keys are resolved now: the store answers them. */
 		skv_tgt_wake_parked(m->node);
 	}

@@ -114,6 +114,7 @@ static inline void skv_seg_mem_free(const void *p)
 #define skv_rcu_read_lock()	rcu_read_lock()
 #define skv_rcu_read_unlock()	rcu_read_unlock()
 #define skv_synchronize_rcu()	synchronize_rcu()
+#define skv_synchronize_rcu_expedited()	synchronize_rcu_expedited()
 #define skv_rcu_barrier()	rcu_barrier()
 
 #define skv_atomic64_t		atomic64_t

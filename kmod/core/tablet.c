@@ -56,6 +56,9 @@ static int skv_tmap_exact(const struct skv_tmap *m, u64 table_id, u64 start,
  * Publish m, wait out readers of the old map, free it.  Under ctl_lock.
  * A tablet keeping its range keeps its request count: m's counts start
  * at 0 and get the old map's once no request can still count there.
+ * The wait is expedited: map changes are rare (a migration makes a
+ * handful), and a migration's ownership moves on them, so they should
+ * take microseconds, not the jiffies a normal grace period does.
  */
 static void skv_tmap_publish(struct skv_store *s, struct skv_tmap *m)
 {
@@ -68,7 +71,7 @@ static void skv_tmap_publish(struct skv_store *s, struct skv_tmap *m)
 		skv_atomic64_set(&m->tablets[i].requests, 0);
 	rcu_assign_pointer(s->tmap, m);
 	skv_atomic64_set(&s->mem_tablets, m->bytes);
-	skv_synchronize_rcu();
+	skv_synchronize_rcu_expedited();
 	for (i = 0; i < old->ntablets; i++) {
 		t = &old->tablets[i];
 		j = skv_tmap_exact(m, t->table_id, t->start_hash, t->end_hash);

@@ -177,6 +177,7 @@ void skv_host_free_rcu(struct skv_host_rcu_head *h, void *obj);
 #define skv_rcu_read_lock()	skv_host_rcu_read_lock()
 #define skv_rcu_read_unlock()	skv_host_rcu_read_unlock()
 #define skv_synchronize_rcu()	skv_host_synchronize_rcu()
+#define skv_synchronize_rcu_expedited()	skv_host_synchronize_rcu()
 #define skv_rcu_barrier()	skv_host_synchronize_rcu()
 static inline void skv_thread_online(void)
 {
@@ -194,6 +195,7 @@ void skv_host_free_rcu(struct skv_host_rcu_head *h, void *obj);
 #define skv_rcu_read_lock()	urcu_memb_read_lock()
 #define skv_rcu_read_unlock()	urcu_memb_read_unlock()
 #define skv_synchronize_rcu()	urcu_memb_synchronize_rcu()
+#define skv_synchronize_rcu_expedited()	urcu_memb_synchronize_rcu()
 #define skv_rcu_barrier()	urcu_memb_barrier()
 /* Host threads that enter RCU read sections (or free via RCU) register. */
 static inline void skv_thread_online(void)
