@@ -139,6 +139,7 @@ u32 skv_metrics_client_p999_us(struct skv_node *node)
 	struct skv_lat_window *w = &node->lat_window;
 	u64 lat[SKV_METRICS_LAT_BUCKETS], now = ktime_get_ns();
 	unsigned long flags;
+	bool idle = false;
 	u32 ret;
 
 	if (!pm)
@@ -153,8 +154,13 @@ u32 skv_metrics_client_p999_us(struct skv_node *node)
 			w->p999_us = skv_metrics_p999_us(lat, w->lat);
 		memcpy(w->lat, lat, sizeof(lat));
 		w->start_ns = now;
+	} else if (w->p999_us == SKV_P999_UNKNOWN &&
+		   now - w->start_ns >= SKV_LAT_WINDOW_IDLE_NS) {
+		skv_metrics_client_lat(pm, lat);
+		/* Not one client reply since the window opened: idle. */
+		idle = !memcmp(lat, w->lat, sizeof(lat));
 	}
-	ret = w->p999_us;
+	ret = idle ? 0 : w->p999_us;
 	spin_unlock_irqrestore(&w->lock, flags);
 	return ret;
 }

@@ -47,6 +47,12 @@ struct skv_lat_window {
 #define SKV_LAT_WINDOW_NS	(100 * NSEC_PER_MSEC)
 #define SKV_LAT_WINDOW_STALE_NS	(10 * SKV_LAT_WINDOW_NS)
 #define SKV_LAT_WINDOW_MIN_OPS	20
+/*
+ * A first window with no client reply at all this long tells idle at
+ * once: a node nobody asks needs no whole window to say so, and an
+ * unloaded migration goes to full speed that much sooner.
+ */
+#define SKV_LAT_WINDOW_IDLE_NS	(SKV_LAT_WINDOW_NS / 4)
 
 /*
  * The p99.9 of the node's client requests (PING, GET, PUT, DELETE and
@@ -54,7 +60,8 @@ struct skv_lat_window {
  * window of at least SKV_LAT_WINDOW_NS, in us, at least 1; 0 if that
  * window had fewer than SKV_LAT_WINDOW_MIN_OPS replies (idle: nothing to
  * protect); SKV_P999_UNKNOWN while no window has closed since the first
- * call or since one went stale (a migration's first steps: no figure yet).
+ * call or since one went stale (a migration's first steps: no figure yet),
+ * but 0 once that first window is SKV_LAT_WINDOW_IDLE_NS old without one.
  * A call closes the window when it is long enough.  Any context.
  */
 u32 skv_metrics_client_p999_us(struct skv_node *node);

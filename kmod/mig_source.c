@@ -412,10 +412,14 @@ static int skv_src_prepare(struct skv_conn *c, const struct skv_hdr *h,
 	else
 		st = skv_src_prepare_new(node, s, &r, &c->xprt->peer, &safe, &why);
 	mutex_unlock(&node->lock);
-	if (st == SKV_S_OK)
-		skv_node_learn_epoch(node, r.epoch);
 	if (st != SKV_S_OK)
 		return skv_reply(c, h, st, why, why ? strlen(why) : 0);
+	skv_node_learn_epoch(node, r.epoch);
+	/*
+	 * Open the latency window the pull replies report from, so the
+	 * first pulls can already tell the target this node is idle.
+	 */
+	skv_metrics_client_p999_us(node);
 	return skv_src_prepare_reply(c, h, s, safe);
 }
 

@@ -50,12 +50,15 @@ void skv_tgt_set_active(struct skv_mig *m, bool on);
 /* Outcome of a pass of pulls. */
 /*
  * Pacing (mig_target_pace.c): pace_start at the start of a pass, pace
- * every SKV_MIG_PACE_EVERY from the pass loop, pace_source with every pull
- * reply (its head checked).
+ * every SKV_MIG_PACE_EVERY from the pass loop (every SKV_MIG_PACE_FIRST
+ * until it has a figure from both ends: an idle node tells so within
+ * SKV_LAT_WINDOW_IDLE_NS), pace_source with every pull reply (its head
+ * checked).  skv_tgt_pace() returns whether it had both figures.
  */
 #define SKV_MIG_PACE_EVERY	(HZ / 10)
+#define SKV_MIG_PACE_FIRST	max(HZ / 100, 1)
 void skv_tgt_pace_start(struct skv_mig *m);
-void skv_tgt_pace(struct skv_mig *m);
+bool skv_tgt_pace(struct skv_mig *m);
 void skv_tgt_pace_source(struct skv_mig *m, const u8 *reply);
 
 enum { SKV_PASS_DONE, SKV_PASS_FAILED, SKV_PASS_CANCELLED, SKV_PASS_STOPPED };

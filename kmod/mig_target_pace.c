@@ -3,13 +3,16 @@
  * steadykv migration, target side: pacing the bulk pulls by the clients'
  * latency, in the manner of DRBD's resync controller and of LEDBAT.
  *
- * Every SKV_MIG_PACE_EVERY the pass asks for a step.  Its signal is the
- * higher of the client p99.9 here and at the source (the source sends
- * its own in every pull reply), each over its last window (metrics.c).
+ * Every SKV_MIG_PACE_EVERY (SKV_MIG_PACE_FIRST until it has had both
+ * figures) the pass asks for a step.  Its signal is the higher of the
+ * client p99.9 here and at the source (the source sends its own in every
+ * pull reply), each over its last window (metrics.c).
  * The pulls allowed in flight (the depth, 1 to the migration's
  * pulls-in-flight) then go:
- *   - no figure yet at either end (its first window has not closed):
- *     kept, so a migration starts at one pull until it knows its load;
+ *   - no figure yet at either end (its first window has not closed,
+ *     and has seen client requests, or is not SKV_LAT_WINDOW_IDLE_NS
+ *     old): kept, so a migration starts at one pull until it knows its
+ *     load;
  *   - no client load at either end: all of them at once, each asking
  *     for mig_idle_pull_kb if the migration's pull-budget is less (as
  *     fast as the link and the replay allow: no one waits, and fewer,
@@ -70,7 +73,7 @@ static u64 skv_tgt_pace_goal(struct skv_mig *m, u32 signal)
 	return goal ?: 2 * base;
 }
 
-void skv_tgt_pace(struct skv_mig *m)
+bool skv_tgt_pace(struct skv_mig *m)
 {
 	u32 all = m->p.inflight, depth = READ_ONCE(m->pace_depth), next;
 	u32 here = skv_metrics_client_p999_us(m->node);
@@ -80,7 +83,7 @@ void skv_tgt_pace(struct skv_mig *m)
 	if (!READ_ONCE(skv_mig_pace)) {
 		next = all;
 	} else if (here == SKV_P999_UNKNOWN || there == SKV_P999_UNKNOWN) {
-		return;
+		return false;
 	} else if (!signal) {
 		next = all;
 		budget = max(budget, min(READ_ONCE(skv_mig_idle_pull_kb),
@@ -92,12 +95,13 @@ void skv_tgt_pace(struct skv_mig *m)
 	}
 	WRITE_ONCE(m->pace_p999_us, signal);
 	WRITE_ONCE(m->pace_budget, budget);
-	if (next == depth)
-		return;
-	WRITE_ONCE(m->pace_depth, next);
-	trace_skv_mig_pace(m->p.id, here, there, next);
-	if (next > depth)
-		wake_up_all(&m->wq);
+	if (next != depth) {
+		WRITE_ONCE(m->pace_depth, next);
+		trace_skv_mig_pace(m->p.id, here, there, next);
+		if (next > depth)
+			wake_up_all(&m->wq);
+	}
+	return true;
 }
 
 void skv_tgt_pace_source(struct skv_mig *m, const u8 *reply)

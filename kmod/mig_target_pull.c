@@ -487,7 +487,7 @@ void skv_tgt_workers_stop(struct skv_mig *m)
 int skv_tgt_pass(struct skv_mig *m, bool prio)
 {
 	u32 i, nprio, n = min(m->p.inflight, m->nparts);
-	unsigned long paced = jiffies;
+	unsigned long paced = jiffies, pace_every = SKV_MIG_PACE_FIRST;
 	u64 seen = 0, pulls;
 	int err, ret;
 
@@ -518,12 +518,14 @@ int skv_tgt_pass(struct skv_mig *m, bool prio)
 
 	for (;;) {
 		wait_event_interruptible_timeout(m->wq, skv_tgt_pass_over(m),
-						 SKV_MIG_NTF_INTERVAL);
+						 min(SKV_MIG_NTF_INTERVAL,
+						     pace_every));
 		if (skv_tgt_pass_over(m))
 			break;
-		if (time_after_eq(jiffies, paced + SKV_MIG_PACE_EVERY)) {
+		if (time_after_eq(jiffies, paced + pace_every)) {
 			paced = jiffies;
-			skv_tgt_pace(m);
+			if (skv_tgt_pace(m))
+				pace_every = SKV_MIG_PACE_EVERY;
 		}
 		pulls = atomic64_read(&m->pulls) + atomic64_read(&m->prio_pulls);
 		if (pulls != seen &&

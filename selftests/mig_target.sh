@@ -315,7 +315,7 @@ t_pace() {
 
 # With no client load a paced migration's bulk pulls ask for
 # mig_idle_pull_kb rather than its budget of 1 KiB: over a link slow enough
-# that the first 100 ms pass in a pull or two, the pulls average many
+# that the pace's first steps pass in a pull or two, the pulls average many
 # times what 1 KiB holds (with 1 KiB pulls: 8 records each).
 t_idle_pulls() {
 	local out idle pulls records

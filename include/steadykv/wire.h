@@ -368,9 +368,10 @@ struct skv_pull_reply {
 	__le32 resolved;	/* PULL: 1 when done; PRIORITY_PULL: hashes complete */
 	/*
 	 * The source's client p99.9 in us now (its last window, at least
-	 * 100 ms; 0: too few requests to tell; SKV_P999_UNKNOWN: no window
-	 * closed yet), so the target paces its pulls by the latency of the
-	 * source's clients as well as its own.
+	 * 100 ms; 0: too few requests to tell, or none at all yet in a first
+	 * window 25 ms old; SKV_P999_UNKNOWN: no window closed yet), so the
+	 * target paces its pulls by the latency of the source's clients as
+	 * well as its own.
 	 */
 	__le32 client_p999_us;
 };
