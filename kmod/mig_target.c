@@ -1029,7 +1029,8 @@ static void skv_tgt_prune(struct skv_node *node)
 	}
 	if (list_empty(&gone))
 		return;
-	synchronize_rcu();
+	/* Expedited: node->lock is held, and the new migration waits on it. */
+	synchronize_rcu_expedited();
 	list_for_each_entry_safe(m, tmp, &gone, list)
 		skv_tgt_free(m);
 }
