@@ -86,7 +86,9 @@ static int skv_nl_mig_fill(struct sk_buff *skb, struct skv_mig *m)
 	    nla_put_u32(skb, STEADYKV_A_MIGRATION_PACE_DEPTH,
 			READ_ONCE(m->pace_depth)) ||
 	    nla_put_u32(skb, STEADYKV_A_MIGRATION_PACE_CLIENT_P999_US,
-			READ_ONCE(m->pace_p999_us)))
+			READ_ONCE(m->pace_p999_us)) ||
+	    nla_put_u32(skb, STEADYKV_A_MIGRATION_PACE_PULL_BYTES,
+			READ_ONCE(m->pace_budget)))
 		return -EMSGSIZE;
 	return 0;
 }

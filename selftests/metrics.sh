@@ -171,6 +171,9 @@ t_migration() {
 		{ skv_fail "migration $id: pace depth $(grep "pace_depth{migration=\"$id\"}" "$b")"; return 1; }
 	grep -q "^steadykv_migration_pace_client_p999_seconds{migration=\"$id\"} [0-9]" "$b" ||
 		{ skv_fail "migration $id has no pacing p99.9"; return 1; }
+	awk -v s="steadykv_migration_pace_pull_bytes{migration=\"$id\"}" \
+		'$1 == s && $2 >= 1024 { ok = 1 } END { exit !ok }' "$b" ||
+		{ skv_fail "migration $id: pace pull bytes $(grep "pace_pull_bytes{migration=\"$id\"}" "$b")"; return 1; }
 	scrape C "$c1" || return 1
 	delta coordinator "$c0" "$c1" 'steadykv_coordinator_migrations{phase="done"}' 1 || return 1
 	v0=$(metric "$c0" steadykv_coordinator_map_version)

@@ -279,6 +279,9 @@ t_pace() {
 	out=$(skv_poll $((WAIT * 1000)) pace_at 62 8 0) ||
 		{ skv_fail "no load, yet never 8 pulls in flight: $out"; return 1; }
 	skv_info "no client load: $out"
+	# mig_idle_pull_kb is 0 here (selftests/lib.sh): the budget, idle or not.
+	[[ $out == *" pace-pull-bytes=1024 "* ]] ||
+		{ skv_fail "no load, mig_idle_pull_kb 0, yet pulls not of the 1 KiB budget: $out"; return 1; }
 	local pullers want
 	want=$(<"$PARAMS/mig_prio_pullers") || return 1
 	pullers=$(pgrep -c '^skv-prio62\.')
@@ -337,6 +340,8 @@ t_idle_pulls() {
 	skv_info "no client load, 1 KiB budget, mig_idle_pull_kb 256: $records records in $pulls pulls"
 	((records == SLOW_N && records >= 100 * pulls)) ||
 		{ skv_fail "$records records in $pulls pulls: not the idle pull size"; return 1; }
+	[[ $out == *" pace-pull-bytes=262144 "* ]] ||
+		{ skv_fail "the status does not show pulls of 256 KiB: $out"; return 1; }
 	tool "$T" check-split "$SA:$PORT" "$TA:$PORT" 63 $SAMPLE $SIZE i 0 ||
 		{ skv_fail "keys not moved intact"; return 1; }
 }

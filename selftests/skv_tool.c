@@ -67,7 +67,7 @@
  *       1 drop-reply, 2 drop-request, 3 refuse with STATUS)
  *   Status line: "STATE error=N permille=N records=N replayed=N pulls=N
  *   prio-pulls=N prio-keys=N owned-us=N elapsed-us=N pace-depth=N
- *   pace-p999-us=N msg=TEXT"
+ *   pace-p999-us=N pace-pull-bytes=N msg=TEXT"
  *   Errors print "ERR -errno extack-message" on stderr (exit 1).
  *
  * Exit status: 0 success, 1 a check failed, 2 usage or connection error.
@@ -581,7 +581,7 @@ static void print_mig(const struct skv_migration *m)
 {
 	printf("%s error=%llu permille=%llu records=%llu replayed=%llu pulls=%llu "
 	       "prio-pulls=%llu prio-keys=%llu owned-us=%llu elapsed-us=%llu "
-	       "pace-depth=%u pace-p999-us=%u msg=%s\n",
+	       "pace-depth=%u pace-p999-us=%u pace-pull-bytes=%u msg=%s\n",
 	       skv_mig_state_str(m->state), (unsigned long long)m->error,
 	       (unsigned long long)m->progress_permille,
 	       (unsigned long long)m->records_pulled,
@@ -589,7 +589,7 @@ static void print_mig(const struct skv_migration *m)
 	       (unsigned long long)m->priority_pulls_sent,
 	       (unsigned long long)m->priority_keys, (unsigned long long)m->owned_us,
 	       (unsigned long long)m->elapsed_us, m->pace_depth,
-	       m->pace_client_p999_us, m->error_msg);
+	       m->pace_client_p999_us, m->pace_pull_bytes, m->error_msg);
 	fflush(stdout);
 }
 

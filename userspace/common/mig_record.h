@@ -53,6 +53,7 @@ struct skv_migration {
 	uint64_t owned_us;
 	uint32_t pace_depth;
 	uint32_t pace_client_p999_us;
+	uint32_t pace_pull_bytes;
 
 	/* coordinator: the nodes and when it started the migration */
 	uint32_t src;

@@ -278,6 +278,12 @@ static void migrations_part(struct metrics_text *t, const struct sknl_mig_metric
 	for (i = 0; i < n; i++)
 		mt_printf(t, "steadykv_migration_pace_client_p999_seconds{migration=\"%" PRIu64 "\"} %.6f\n",
 			  ms[i].mig.id, ms[i].mig.pace_client_p999_us / 1e6);
+	mt_family(t, "steadykv_migration_pace_pull_bytes", "gauge",
+		  "Bytes each bulk pull asks for (its last step): the migration's pull budget, "
+		  "or mig_idle_pull_kb while neither end has client load.");
+	for (i = 0; i < n; i++)
+		mt_printf(t, "steadykv_migration_pace_pull_bytes{migration=\"%" PRIu64 "\"} %" PRIu32 "\n",
+			  ms[i].mig.id, ms[i].mig.pace_pull_bytes);
 }
 
 /* Replication: this node as a primary (r), and the replicas it holds (rs). */

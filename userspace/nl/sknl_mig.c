@@ -46,6 +46,7 @@ static const struct nla_policy mig_policy[STEADYKV_A_MIGRATION_MAX + 1] = {
 	[STEADYKV_A_MIGRATION_OWNED_US] = { .type = NLA_U64 },
 	[STEADYKV_A_MIGRATION_PACE_DEPTH] = { .type = NLA_U32 },
 	[STEADYKV_A_MIGRATION_PACE_CLIENT_P999_US] = { .type = NLA_U32 },
+	[STEADYKV_A_MIGRATION_PACE_PULL_BYTES] = { .type = NLA_U32 },
 };
 
 enum fkind { F_U8, F_U16, F_U32, F_U64 };
@@ -82,6 +83,7 @@ static const struct {
 	F(OWNED_US, F_U64, owned_us),
 	F(PACE_DEPTH, F_U32, pace_depth),
 	F(PACE_CLIENT_P999_US, F_U32, pace_client_p999_us),
+	F(PACE_PULL_BYTES, F_U32, pace_pull_bytes),
 #undef F
 };
 

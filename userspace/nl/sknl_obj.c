@@ -144,6 +144,7 @@ static const char *const mig_attr_names[] = {
 	[STEADYKV_A_MIGRATION_METRICS_CLIENT_RETRIES] = "metrics-client-retries",
 	[STEADYKV_A_MIGRATION_PACE_DEPTH] = "pace-depth",
 	[STEADYKV_A_MIGRATION_PACE_CLIENT_P999_US] = "pace-client-p999-us",
+	[STEADYKV_A_MIGRATION_PACE_PULL_BYTES] = "pace-pull-bytes",
 };
 
 static const char *const state_names[] = {
